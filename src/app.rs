@@ -1,0 +1,111 @@
+//! Wiring: from a validated [`Config`] to a serving gateway. `main.rs` and the integration tests
+//! both start the gateway through here, so tests run exactly what ships.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::backend::{Backend, FsBackend};
+use crate::config::{Config, MetadataEngine};
+use crate::datapath::random_array;
+use crate::frontend::{ServerLimits, s3_service, serve};
+use crate::keys::LocalKeyFile;
+use crate::meta::memory::MemoryEngine;
+use crate::meta::{KvMetadataStore, MetadataStore};
+use crate::model::BootId;
+use crate::service::{ObjectService, ServiceConfig};
+use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::workers::GarbageCollector;
+
+/// Why the gateway could not start. One line, naming what failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The metadata store could not be opened.
+    #[error("metadata store: {0}")]
+    Meta(#[from] crate::meta::MetaError),
+    /// The key file could not be opened or created.
+    #[error("{0}")]
+    Keys(#[from] crate::keys::KeyError),
+    /// A provider could not be opened.
+    #[error("provider: {0}")]
+    Backend(#[from] crate::backend::BackendError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The OS random generator failed.
+    #[error("random generator failed")]
+    Random,
+    /// The RocksDB engine is not compiled in.
+    #[error("metadata.engine = \"rocksdb\" needs the `rocksdb` feature")]
+    NoRocksdb,
+}
+
+/// A gateway serving in the background.
+pub struct RunningGateway {
+    /// Where S3 listens.
+    pub s3_addr: SocketAddr,
+    /// The service, for workers and tests.
+    pub service: Arc<ObjectService>,
+    trigger: ShutdownTrigger,
+    server: JoinHandle<()>,
+    gc: JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// Stops accepting, drains in-flight requests (within the grace period) and stops workers.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        let _ = self.server.await;
+        let _ = self.gc.await;
+    }
+}
+
+fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartError> {
+    match engine {
+        MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default())?)),
+        #[cfg(feature = "rocksdb")]
+        MetadataEngine::Rocksdb(path) => {
+            std::fs::create_dir_all(path).map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
+            Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?)?))
+        }
+        #[cfg(not(feature = "rocksdb"))]
+        MetadataEngine::Rocksdb(_) => Err(StartError::NoRocksdb),
+    }
+}
+
+/// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
+pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
+    let meta = open_meta(&config.metadata)?;
+    if let Some(dir) = config.key_file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::keys::KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
+    }
+    let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
+    let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
+    for p in &config.providers {
+        backends.push(Arc::new(FsBackend::open(p.info.id.clone(), &p.path)?));
+    }
+    let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
+    let service_config = ServiceConfig {
+        catalog: config.providers.iter().map(|p| p.info.clone()).collect(),
+        policies: config.policies.clone(),
+        default_policy: config.default_policy.clone(),
+        region: config.region.clone(),
+    };
+    let service = Arc::new(ObjectService::new(meta, keys, backends, service_config, boot_id));
+    let listener = TcpListener::bind(config.s3_listen).await.map_err(|source| StartError::Bind { addr: config.s3_listen, source })?;
+    let s3_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.s3_listen, source })?;
+    let (trigger, shutdown): (ShutdownTrigger, Shutdown) = shutdown::channel();
+    let limits = ServerLimits { max_connections: config.max_connections, shutdown_grace: config.shutdown_grace, ..ServerLimits::default() };
+    let server = tokio::spawn(serve(listener, s3_service(Arc::clone(&service), &config.access_keys), limits, shutdown.clone()));
+    let gc = tokio::spawn(GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown));
+    tracing::info!(%s3_addr, providers = config.providers.len(), "souverain listening");
+    Ok(RunningGateway { s3_addr, service, trigger, server, gc })
+}

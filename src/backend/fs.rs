@@ -1,0 +1,161 @@
+//! A local directory provider: atomic write-then-rename with fsync. Used by the quickstart and
+//! by single-host setups on mounted storage; it receives the same sealed streams as a remote one.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
+use crate::model::ProviderId;
+
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A provider backed by a local directory.
+#[derive(Debug)]
+pub struct FsBackend {
+    id: ProviderId,
+    root: PathBuf,
+}
+
+impl FsBackend {
+    /// Uses (and creates) `root`; objects go under `root/sv1/`, uploads in flight in `root/.tmp/`.
+    pub fn open(id: ProviderId, root: &Path) -> Result<Self, BackendError> {
+        let me = Self { id, root: root.to_owned() };
+        for sub in ["sv1", ".tmp"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(e))?;
+        }
+        // Leftovers of uploads interrupted by a crash are never visible; remove them.
+        if let Ok(entries) = std::fs::read_dir(root.join(".tmp")) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        Ok(me)
+    }
+
+    fn io(&self, e: std::io::Error) -> BackendError {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound { BackendErrorKind::NotFound } else { BackendErrorKind::Io };
+        BackendError { provider: self.id.clone(), kind, detail: e.to_string() }
+    }
+
+    fn err(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
+        BackendError { provider: self.id.clone(), kind, detail: detail.into() }
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, BackendError> {
+        // Names are minted by the gateway; anything else is refused rather than joined.
+        let hex = name.strip_prefix("sv1/").filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        hex.map(|h| self.root.join("sv1").join(h))
+            .ok_or_else(|| self.err(BackendErrorKind::Protocol, "invalid stream name"))
+    }
+
+    async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
+        let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(e))?;
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| self.err(BackendErrorKind::Aborted, e.to_string()))?;
+            written += chunk.len() as u64;
+            if written > len {
+                return Err(self.err(BackendErrorKind::Protocol, "body longer than announced"));
+            }
+            file.write_all(&chunk).await.map_err(|e| self.io(e))?;
+        }
+        if written != len {
+            return Err(self.err(BackendErrorKind::Aborted, "body shorter than announced"));
+        }
+        file.sync_all().await.map_err(|e| self.io(e))
+    }
+}
+
+#[async_trait]
+impl Backend for FsBackend {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+        let dest = self.path(name)?;
+        let nonce: [u8; 8] = crate::datapath::random_array().map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
+        let tmp = self.root.join(".tmp").join(hex::encode(nonce));
+        if let Err(e) = self.write_all(&tmp, len, body).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
+        let dir = self.root.join("sv1");
+        tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
+            .await
+            .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
+            .map_err(|e| self.io(e))
+    }
+
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
+        let path = self.path(name)?;
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(e))?;
+        let size = file.metadata().await.map_err(|e| self.io(e))?.len();
+        let range = range.unwrap_or(0..size);
+        if range.start > range.end || range.end > size {
+            return Err(self.err(BackendErrorKind::Protocol, format!("range {range:?} beyond object of {size} bytes")));
+        }
+        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(e))?;
+        let provider = self.id.clone();
+        let stream = futures_util::stream::try_unfold(
+            (file, range.end - range.start, provider),
+            |(mut file, left, provider)| async move {
+                if left == 0 {
+                    return Ok(None);
+                }
+                let want = left.min(READ_CHUNK as u64) as usize;
+                let mut buf = vec![0u8; want];
+                let n = file.read(&mut buf).await.map_err(|e| BackendError {
+                    provider: provider.clone(),
+                    kind: BackendErrorKind::Io,
+                    detail: e.to_string(),
+                })?;
+                if n == 0 {
+                    return Err(BackendError { provider, kind: BackendErrorKind::Protocol, detail: "object shrank".into() });
+                }
+                buf.truncate(n);
+                Ok(Some((Bytes::from(buf), (file, left - n as u64, provider))))
+            },
+        );
+        Ok(stream.boxed())
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<u64>, BackendError> {
+        match tokio::fs::metadata(self.path(name)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), BackendError> {
+        match tokio::fs::remove_file(self.path(name)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
+        let mut out = Vec::new();
+        while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
+            let name = format!("sv1/{}", entry.file_name().to_string_lossy());
+            if after.is_some_and(|a| name.as_str() <= a) {
+                continue;
+            }
+            let len = entry.metadata().await.map_err(|e| self.io(e))?.len();
+            out.push((name, len));
+        }
+        out.sort();
+        out.truncate(limit);
+        Ok(out)
+    }
+}

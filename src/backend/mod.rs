@@ -1,0 +1,106 @@
+//! Provider clients. A backend stores opaque sealed streams under random names and sees
+//! nothing else: no key, no content type, no user metadata.
+
+pub mod fs;
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use tokio::sync::mpsc;
+
+use crate::model::{ProviderId, StreamId};
+
+pub use fs::FsBackend;
+
+/// The provider-side name of a stream: `sv1/<32 hex>`.
+pub fn stream_name(id: StreamId) -> String {
+    format!("sv1/{}", id.to_hex())
+}
+
+/// What went wrong at a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// Could not reach it.
+    Connect,
+    /// No answer in time.
+    Timeout,
+    /// The stream does not exist there.
+    NotFound,
+    /// Local I/O failed (filesystem provider).
+    Io,
+    /// The upload body was aborted by the gateway (client error or digest mismatch).
+    Aborted,
+    /// The provider answered something that breaks the protocol.
+    Protocol,
+}
+
+/// A provider call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("provider {provider}: {kind:?}: {detail}")]
+pub struct BackendError {
+    /// Which provider.
+    pub provider: ProviderId,
+    /// What kind of failure.
+    pub kind: BackendErrorKind,
+    /// Human detail for logs; never shown to S3 clients.
+    pub detail: String,
+}
+
+impl BackendError {
+    /// Whether a retry of an idempotent request may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self.kind, BackendErrorKind::Connect | BackendErrorKind::Timeout | BackendErrorKind::Io)
+    }
+}
+
+/// The gateway stopped feeding an upload; the provider must discard what it received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("upload aborted by the gateway")]
+pub struct BodyAborted;
+
+/// Sealed ciphertext on its way to one provider: a bounded channel fed by the fan-out. It can
+/// only be built inside the crate, from sealed chunks, so plaintext cannot reach `Backend::put`.
+pub struct SealedBody {
+    rx: mpsc::Receiver<Result<Bytes, BodyAborted>>,
+}
+
+impl SealedBody {
+    pub(crate) fn new(rx: mpsc::Receiver<Result<Bytes, BodyAborted>>) -> Self {
+        Self { rx }
+    }
+}
+
+impl Stream for SealedBody {
+    type Item = Result<Bytes, BodyAborted>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Ciphertext coming back from a provider.
+pub type CipherStream = BoxStream<'static, Result<Bytes, BackendError>>;
+
+/// One bucket (or directory) at one provider.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// The provider's id.
+    fn id(&self) -> &ProviderId;
+    /// Writes exactly `len` bytes under `name`. Ok means a complete, durable object. If the
+    /// body yields an error or ends short, nothing becomes visible under `name`. Not retried:
+    /// the body cannot be replayed.
+    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError>;
+    /// Reads a ciphertext byte range (end exclusive), or the whole object.
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError>;
+    /// The object's length, or `None` if absent.
+    async fn head(&self, name: &str) -> Result<Option<u64>, BackendError>;
+    /// Idempotent: an absent object is Ok.
+    async fn delete(&self, name: &str) -> Result<(), BackendError>;
+    /// Reconciliation: names after `after` in lexicographic order, with lengths.
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError>;
+}

@@ -1,0 +1,279 @@
+//! Validated configuration. Every error is one line naming the offending field.
+
+pub mod raw;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::model::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
+
+pub use raw::RawConfig;
+
+/// A configuration problem, naming the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    file: String,
+    message: String,
+}
+
+/// Where metadata lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataEngine {
+    /// RocksDB at this directory.
+    Rocksdb(PathBuf),
+    /// In memory (tests).
+    Memory,
+}
+
+/// A local directory provider.
+#[derive(Debug, Clone)]
+pub struct FsProvider {
+    /// Catalog entry.
+    pub info: ProviderInfo,
+    /// Its directory.
+    pub path: PathBuf,
+}
+
+/// An access key pair. The secret never appears in `Debug`.
+#[derive(Clone)]
+pub struct AccessKey {
+    /// Access key id.
+    pub id: String,
+    /// Secret.
+    pub secret: String,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// S3 listener.
+    pub s3_listen: SocketAddr,
+    /// Region clients sign for.
+    pub region: String,
+    /// Default policy id.
+    pub default_policy: String,
+    /// Metadata engine.
+    pub metadata: MetadataEngine,
+    /// The local KEK file.
+    pub key_file: PathBuf,
+    /// Providers.
+    pub providers: Vec<FsProvider>,
+    /// Policies by id.
+    pub policies: HashMap<String, ResidencyPolicy>,
+    /// Credentials.
+    pub access_keys: Vec<AccessKey>,
+    /// Between GC passes.
+    pub gc_interval: Duration,
+    /// Age after which an uncommitted upload of this run is abandoned.
+    pub intent_ttl: Duration,
+    /// Simultaneous client connections.
+    pub max_connections: usize,
+    /// Wait for in-flight requests at shutdown.
+    pub shutdown_grace: Duration,
+    /// `json` logs instead of human ones.
+    pub log_json: bool,
+    /// Tracing filter.
+    pub log_level: String,
+}
+
+impl Config {
+    /// Reads and validates a config file. Access keys may also come from the environment:
+    /// `SOUVERAIN_ACCESS_KEY` and `SOUVERAIN_SECRET_KEY`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &base).map_err(|message| ConfigError { file, message })
+    }
+
+    /// Parses config text; relative paths resolve against `base` (or `server.data_dir`).
+    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(text, &e))?;
+        validate(raw, base)
+    }
+}
+
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].lines().count().max(1)),
+        None => msg,
+    }
+}
+
+fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
+    let base = match &raw.server.data_dir {
+        Some(d) => base.join(d),
+        None => base.to_path_buf(),
+    };
+    let s3_listen = raw.server.s3_listen.parse().map_err(|_| format!("server.s3_listen: not an address: {:?}", raw.server.s3_listen))?;
+    if raw.server.region.is_empty() {
+        return Err("server.region: must not be empty".into());
+    }
+    let metadata = match raw.metadata.engine.as_str() {
+        "rocksdb" => MetadataEngine::Rocksdb(base.join(raw.metadata.path.as_deref().ok_or("metadata.path: required for engine = \"rocksdb\"")?)),
+        "memory" => MetadataEngine::Memory,
+        other => return Err(format!("metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")")),
+    };
+    if raw.keys.provider != "local" {
+        return Err(format!("keys.provider: unknown key provider {:?} (expected \"local\")", raw.keys.provider));
+    }
+    let key_file = base.join(raw.keys.key_file.as_deref().ok_or("keys.key_file: required for provider = \"local\"")?);
+    let providers = raw.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, &base)).collect::<Result<Vec<_>, _>>()?;
+    if providers.is_empty() {
+        return Err("provider: at least one [[provider]] is required".into());
+    }
+    let mut policies = HashMap::new();
+    for (i, p) in raw.policies.into_iter().enumerate() {
+        let policy = policy(i, p)?;
+        if usize::from(policy.replicas) > providers.len() {
+            return Err(format!("policy[{i}].replicas: {} replicas but only {} providers", policy.replicas, providers.len()));
+        }
+        policies.insert(policy.id.clone(), policy);
+    }
+    if !policies.contains_key(&raw.server.default_policy) {
+        return Err(format!("server.default_policy: no [[policy]] with id {:?}", raw.server.default_policy));
+    }
+    let mut access_keys = raw.access_keys.into_iter().enumerate().map(|(i, k)| access_key(i, k, &base)).collect::<Result<Vec<_>, _>>()?;
+    if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
+        access_keys.push(AccessKey { id, secret });
+    }
+    if access_keys.is_empty() {
+        return Err("access_key: at least one [[access_key]] (or SOUVERAIN_ACCESS_KEY/SOUVERAIN_SECRET_KEY) is required".into());
+    }
+    let log_json = match raw.log.format.as_deref() {
+        None | Some("human") => false,
+        Some("json") => true,
+        Some(other) => return Err(format!("log.format: unknown format {other:?} (expected \"human\" or \"json\")")),
+    };
+    Ok(Config {
+        s3_listen,
+        region: raw.server.region,
+        default_policy: raw.server.default_policy,
+        metadata,
+        key_file,
+        providers,
+        policies,
+        access_keys,
+        gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(60)),
+        intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
+        max_connections: raw.limits.max_connections.unwrap_or(1024),
+        shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
+        log_json,
+        log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+    })
+}
+
+fn country(field: &str, code: &str) -> Result<CountryCode, String> {
+    CountryCode::parse(code).ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
+}
+
+fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<FsProvider, String> {
+    let id = ProviderId::parse(&p.id).ok_or_else(|| format!("provider[{i}].id: {:?} must match [a-z0-9-]{{1,32}}", p.id))?;
+    if p.kind != "fs" {
+        return Err(format!("provider[{i}].kind: unknown kind {:?} (expected \"fs\")", p.kind));
+    }
+    let path = base.join(p.path.ok_or_else(|| format!("provider[{i}].path: required for kind = \"fs\""))?);
+    let jurisdictions = p.jurisdictions.iter().map(|j| country(&format!("provider[{i}].jurisdictions"), j)).collect::<Result<_, _>>()?;
+    let info = ProviderInfo { id, country: country(&format!("provider[{i}].country"), &p.country)?, operator: p.operator, jurisdictions };
+    Ok(FsProvider { info, path })
+}
+
+fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
+    if !(1..=7).contains(&p.replicas) {
+        return Err(format!("policy[{i}].replicas: must be between 1 and 7"));
+    }
+    if p.write_quorum < 1 || p.write_quorum > p.replicas {
+        return Err(format!("policy[{i}].write_quorum: must be between 1 and replicas ({})", p.replicas));
+    }
+    let allowed_countries = p
+        .allowed_countries
+        .map(|list| list.iter().map(|c| country(&format!("policy[{i}].allowed_countries"), c)).collect::<Result<Vec<_>, _>>())
+        .transpose()?;
+    Ok(ResidencyPolicy { id: p.id, allowed_countries, replicas: p.replicas, write_quorum: p.write_quorum })
+}
+
+fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
+    let field = |f: &str| format!("access_key[{i}].{f}");
+    let secret = match (k.secret, k.secret_env, k.secret_file) {
+        (Some(s), None, None) => s,
+        (None, Some(var), None) => std::env::var(&var).map_err(|_| format!("{}: environment variable {var} is not set", field("secret_env")))?,
+        (None, None, Some(file)) => {
+            let path = base.join(file);
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {}: {e}", field("secret_file"), path.display()))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(format!("{}: {} must not be readable by group or others (chmod 600)", field("secret_file"), path.display()));
+            }
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", field("secret_file")))?.trim().to_owned()
+        }
+        _ => return Err(format!("{}: give exactly one of secret, secret_env, secret_file", field("secret"))),
+    };
+    if k.id.is_empty() || secret.is_empty() {
+        return Err(format!("{}: id and secret must not be empty", field("id")));
+    }
+    Ok(AccessKey { id: k.id, secret })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[server]
+s3_listen = "127.0.0.1:0"
+region = "eu-sovereign-1"
+default_policy = "eu"
+[metadata]
+engine = "memory"
+[keys]
+provider = "local"
+key_file = "kek"
+[[provider]]
+id = "de"
+kind = "fs"
+path = "p/de"
+country = "DE"
+operator = "DE op"
+[[policy]]
+id = "eu"
+replicas = 1
+write_quorum = 1
+[[access_key]]
+id = "ak"
+secret = "sk"
+"#;
+
+    #[test]
+    fn minimal_config_is_valid() {
+        let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
+        assert_eq!(c.key_file, Path::new("/base/kek"));
+        assert_eq!(c.providers[0].path, Path::new("/base/p/de"));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_field() {
+        let cases = [
+            (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
+            (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country"),
+            (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy"),
+            (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "bogus"),
+            (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum"),
+        ];
+        for (text, field) in cases {
+            let err = Config::parse(&text, Path::new("/")).unwrap_err();
+            assert!(err.contains(field), "{err:?} should name {field}");
+            assert!(!err.contains('\n'), "{err:?} should be one line");
+        }
+    }
+}

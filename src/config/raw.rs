@@ -1,0 +1,144 @@
+//! The configuration file as written (serde, unknown keys refused).
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`.
+    pub server: RawServer,
+    /// `[metadata]`.
+    pub metadata: RawMetadata,
+    /// `[keys]`.
+    pub keys: RawKeys,
+    /// `[workers]`.
+    #[serde(default)]
+    pub workers: RawWorkers,
+    /// `[limits]`.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: RawLog,
+    /// `[[provider]]`.
+    #[serde(default, rename = "provider")]
+    pub providers: Vec<RawProvider>,
+    /// `[[policy]]`.
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<RawPolicy>,
+    /// `[[access_key]]`.
+    #[serde(default, rename = "access_key")]
+    pub access_keys: Vec<RawAccessKey>,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// S3 listener address.
+    pub s3_listen: String,
+    /// Region clients sign for.
+    pub region: String,
+    /// Policy of buckets created without a LocationConstraint.
+    pub default_policy: String,
+    /// Base for relative paths; defaults to the config file's directory.
+    pub data_dir: Option<String>,
+}
+
+/// `[metadata]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetadata {
+    /// `rocksdb` or `memory`.
+    pub engine: String,
+    /// Directory of the RocksDB store.
+    pub path: Option<String>,
+}
+
+/// `[keys]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    /// `local`.
+    pub provider: String,
+    /// The local key file (created at first start).
+    pub key_file: Option<String>,
+}
+
+/// `[workers]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkers {
+    /// Seconds between GC passes.
+    pub gc_interval_secs: Option<u64>,
+    /// Seconds after which an uncommitted upload of this run is abandoned.
+    pub intent_ttl_secs: Option<u64>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Simultaneous client connections.
+    pub max_connections: Option<usize>,
+    /// Seconds to wait for in-flight requests at shutdown.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `human` or `json`.
+    pub format: Option<String>,
+    /// A tracing filter such as `info`.
+    pub level: Option<String>,
+}
+
+/// `[[provider]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// Stable id.
+    pub id: String,
+    /// `fs` (remote S3 providers come with the provider issue).
+    pub kind: String,
+    /// Directory of an `fs` provider.
+    pub path: Option<String>,
+    /// Data-centre country.
+    pub country: String,
+    /// Operator.
+    pub operator: String,
+    /// Ownership chain jurisdictions.
+    #[serde(default)]
+    pub jurisdictions: Vec<String>,
+}
+
+/// `[[policy]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Name.
+    pub id: String,
+    /// Allowed countries; absent means EU + EEA.
+    pub allowed_countries: Option<Vec<String>>,
+    /// N.
+    pub replicas: u8,
+    /// W.
+    pub write_quorum: u8,
+}
+
+/// `[[access_key]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessKey {
+    /// Access key id.
+    pub id: String,
+    /// Inline secret (development only).
+    pub secret: Option<String>,
+    /// Secret from this environment variable.
+    pub secret_env: Option<String>,
+    /// Secret from this file (mode 0600).
+    pub secret_file: Option<String>,
+}

@@ -1,0 +1,98 @@
+//! Plaintext range → ciphertext range mapping (DESIGN.md §4.5).
+
+use super::format::{HEADER_LEN, TAG_LEN, segment_count};
+
+/// The segments covering a plaintext range of one stream, and how to trim them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentSpan {
+    /// First segment index i.
+    pub first_segment: u64,
+    /// Last segment index j (inclusive).
+    pub last_segment: u64,
+    /// Ciphertext byte range to fetch, end exclusive.
+    pub cipher_start: u64,
+    /// End of the ciphertext range, exclusive.
+    pub cipher_end: u64,
+    /// Plaintext bytes to drop from the start of segment i.
+    pub skip: u64,
+    /// Plaintext bytes to emit in total.
+    pub take: u64,
+}
+
+/// Total ciphertext length C = 96 + L + 16·n.
+pub fn ciphertext_len(plaintext_len: u64, seg_log2: u8) -> u64 {
+    HEADER_LEN + plaintext_len + TAG_LEN * segment_count(plaintext_len, seg_log2)
+}
+
+impl SegmentSpan {
+    /// Maps the inclusive plaintext range `[first, last]` of a stream of length `plaintext_len`.
+    /// `None` for an empty range selects the single empty final segment of an empty stream,
+    /// so even a zero-length read verifies something.
+    pub fn for_range(plaintext_len: u64, seg_log2: u8, range: Option<(u64, u64)>) -> Self {
+        let s = 1u64 << seg_log2;
+        let n = segment_count(plaintext_len, seg_log2);
+        let (i, j, skip, take) = match range {
+            Some((a, b)) => (a / s, b / s, a % s, b - a + 1),
+            None => (n - 1, n - 1, 0, 0),
+        };
+        let cipher_start = HEADER_LEN + i * (s + TAG_LEN);
+        let cipher_end = if j == n - 1 {
+            ciphertext_len(plaintext_len, seg_log2)
+        } else {
+            HEADER_LEN + (j + 1) * (s + TAG_LEN)
+        };
+        Self { first_segment: i, last_segment: j, cipher_start, cipher_end, skip, take }
+    }
+}
+
+/// The part of one stream that a range over a multi-stream object touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartSlice {
+    /// Index into the object's streams.
+    pub index: usize,
+    /// First plaintext byte within the stream.
+    pub first: u64,
+    /// Last plaintext byte within the stream, inclusive.
+    pub last: u64,
+}
+
+/// Splits the inclusive object range `[first, last]` over streams of the given lengths.
+pub fn slice_parts(lengths: &[u64], first: u64, last: u64) -> Vec<PartSlice> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for (index, &len) in lengths.iter().enumerate() {
+        let (start, end) = (offset, offset + len);
+        offset = end;
+        if len == 0 || end <= first || start > last {
+            continue;
+        }
+        out.push(PartSlice { index, first: first.max(start) - start, last: last.min(end - 1) - start });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_of_whole_small_stream() {
+        let span = SegmentSpan::for_range(10, 16, Some((0, 9)));
+        assert_eq!(span.cipher_start, 96);
+        assert_eq!(span.cipher_end, 96 + 10 + 16);
+        assert_eq!((span.skip, span.take), (0, 10));
+    }
+
+    #[test]
+    fn parts_are_sliced_at_boundaries() {
+        let s = slice_parts(&[5, 5, 5], 4, 10);
+        assert_eq!(
+            s,
+            vec![
+                PartSlice { index: 0, first: 4, last: 4 },
+                PartSlice { index: 1, first: 0, last: 4 },
+                PartSlice { index: 2, first: 0, last: 0 }
+            ]
+        );
+    }
+}

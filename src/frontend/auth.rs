@@ -1,0 +1,79 @@
+//! Credentials and request admission: SigV4/SigV2 secrets, anonymous refusal, presign cap.
+
+use std::collections::HashMap;
+
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+use crate::config::AccessKey;
+
+/// Presigned URLs may live at most 7 days, as on AWS.
+pub const MAX_PRESIGN_SECS: u64 = 604_800;
+
+/// Access keys from the configuration.
+pub struct KeyRing {
+    secrets: HashMap<String, String>,
+}
+
+impl KeyRing {
+    /// From configured pairs.
+    pub fn new(keys: &[AccessKey]) -> Self {
+        Self { secrets: keys.iter().map(|k| (k.id.clone(), k.secret.clone())).collect() }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Auth for KeyRing {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        // s3s compares the resulting signatures in constant time.
+        self.secrets
+            .get(access_key)
+            .map(|s| SecretKey::from(s.as_str()))
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+    }
+}
+
+/// Admission after signature verification.
+pub struct Admission;
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn presign_too_long() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("AuthorizationQueryParametersError".into()),
+        "X-Amz-Expires must be less than a week (in seconds) that is, the given X-Amz-Expires must be less than 604800 seconds",
+    );
+    e.set_status_code(http::StatusCode::BAD_REQUEST);
+    e
+}
+
+#[async_trait::async_trait]
+impl S3Access for Admission {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
+        }
+        let query = cx.uri().query().unwrap_or("");
+        if let Some(exp) = query_param(query, "X-Amz-Expires") {
+            let secs: u64 = exp.parse().map_err(|_| presign_too_long())?;
+            if secs > MAX_PRESIGN_SECS {
+                return Err(presign_too_long());
+            }
+        }
+        // SigV2 presigned URLs carry an absolute expiry.
+        if query_param(query, "Signature").is_some()
+            && let Some(exp) = query_param(query, "Expires").and_then(|e| e.parse::<u64>().ok())
+            && exp > now_secs() + MAX_PRESIGN_SECS
+        {
+            return Err(presign_too_long());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,241 @@
+//! DTO ↔ model conversion: timestamps, ETags, checksums, content headers, request bodies.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use s3s::dto::{self, StreamingBlob, Timestamp};
+use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders};
+
+use super::error::body_error;
+use crate::error::BodyError;
+use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum};
+use crate::service::{ClientBody, Conditions, RangeSpec};
+
+/// Milliseconds since the epoch → S3 timestamp.
+pub fn timestamp(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+/// S3 timestamp → seconds since the epoch.
+pub fn unix_secs(t: &Timestamp) -> i64 {
+    time::OffsetDateTime::from(t.clone()).unix_timestamp()
+}
+
+/// Model ETag → DTO.
+pub fn etag(e: &ETag) -> dto::ETag {
+    dto::ETag::Strong(e.0.clone())
+}
+
+fn condition(c: &Option<dto::ETagCondition>) -> Option<String> {
+    c.as_ref().map(|c| match c {
+        dto::ETagCondition::Any => "*".to_owned(),
+        dto::ETagCondition::ETag(e) => e.value().to_owned(),
+    })
+}
+
+/// Conditional read headers.
+pub fn conditions(
+    if_match: &Option<dto::ETagCondition>,
+    if_none_match: &Option<dto::ETagCondition>,
+    if_modified_since: &Option<Timestamp>,
+    if_unmodified_since: &Option<Timestamp>,
+) -> Conditions {
+    Conditions {
+        if_match: condition(if_match),
+        if_none_match: condition(if_none_match),
+        if_modified_since: if_modified_since.as_ref().map(unix_secs),
+        if_unmodified_since: if_unmodified_since.as_ref().map(unix_secs),
+    }
+}
+
+/// The `Range` header.
+pub fn range(r: Option<dto::Range>) -> Option<RangeSpec> {
+    r.map(|r| match r {
+        dto::Range::Int { first, last } => RangeSpec::FromTo(first, last),
+        dto::Range::Suffix { length } => RangeSpec::Suffix(length),
+    })
+}
+
+/// Content headers and user metadata as stored.
+pub fn content_headers(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    metadata: Option<dto::Metadata>,
+) -> S3Result<ContentHeaders> {
+    let mut user_metadata: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    user_metadata.sort();
+    let size: usize = user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > 2048 {
+        return Err(S3Error::with_message(S3ErrorCode::MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size (2 KiB)"));
+    }
+    Ok(ContentHeaders {
+        content_type,
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires_unix: expires.as_ref().map(unix_secs),
+        user_metadata,
+    })
+}
+
+/// Stored user metadata → DTO map.
+pub fn metadata(h: &ContentHeaders) -> Option<dto::Metadata> {
+    (!h.user_metadata.is_empty()).then(|| h.user_metadata.iter().cloned().collect())
+}
+
+/// Expires as stored → DTO.
+pub fn expires(h: &ContentHeaders) -> Option<Timestamp> {
+    h.expires_unix.map(|s| timestamp(s.saturating_mul(1000)))
+}
+
+/// Model checksum algorithm ↔ DTO.
+pub fn algorithm_dto(a: ChecksumAlgorithm) -> dto::ChecksumAlgorithm {
+    dto::ChecksumAlgorithm::from_static(match a {
+        ChecksumAlgorithm::Crc32 => dto::ChecksumAlgorithm::CRC32,
+        ChecksumAlgorithm::Crc32c => dto::ChecksumAlgorithm::CRC32C,
+        ChecksumAlgorithm::Crc64Nvme => dto::ChecksumAlgorithm::CRC64NVME,
+        ChecksumAlgorithm::Sha1 => dto::ChecksumAlgorithm::SHA1,
+        ChecksumAlgorithm::Sha256 => dto::ChecksumAlgorithm::SHA256,
+    })
+}
+
+/// Model checksum type → DTO.
+pub fn checksum_type_dto(t: ChecksumType) -> dto::ChecksumType {
+    dto::ChecksumType::from_static(match t {
+        ChecksumType::FullObject => dto::ChecksumType::FULL_OBJECT,
+        ChecksumType::Composite => dto::ChecksumType::COMPOSITE,
+    })
+}
+
+/// The five checksum fields every output carries, set from one checksum.
+#[derive(Default)]
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub kind: Option<dto::ChecksumType>,
+}
+
+impl ChecksumFields {
+    /// Spreads a checksum over its field.
+    pub fn from(c: Option<&ObjectChecksum>) -> Self {
+        let mut f = Self::default();
+        let Some(c) = c else { return f };
+        let v = Some(c.value.clone());
+        match c.algorithm {
+            ChecksumAlgorithm::Crc32 => f.crc32 = v,
+            ChecksumAlgorithm::Crc32c => f.crc32c = v,
+            ChecksumAlgorithm::Crc64Nvme => f.crc64nvme = v,
+            ChecksumAlgorithm::Sha1 => f.sha1 = v,
+            ChecksumAlgorithm::Sha256 => f.sha256 = v,
+        }
+        f.kind = Some(checksum_type_dto(c.kind));
+        f
+    }
+}
+
+/// The checksum headers of a request, as (algorithm, value) if one was given.
+pub fn header_checksum(
+    crc32: &Option<String>,
+    crc32c: &Option<String>,
+    crc64nvme: &Option<String>,
+    sha1: &Option<String>,
+    sha256: &Option<String>,
+) -> S3Result<Option<(ChecksumAlgorithm, String)>> {
+    let given: Vec<(ChecksumAlgorithm, &String)> = [
+        (ChecksumAlgorithm::Crc32, crc32),
+        (ChecksumAlgorithm::Crc32c, crc32c),
+        (ChecksumAlgorithm::Crc64Nvme, crc64nvme),
+        (ChecksumAlgorithm::Sha1, sha1),
+        (ChecksumAlgorithm::Sha256, sha256),
+    ]
+    .into_iter()
+    .filter_map(|(a, v)| v.as_ref().map(|v| (a, v)))
+    .collect();
+    match given.as_slice() {
+        [] => Ok(None),
+        [(a, v)] => Ok(Some((*a, (*v).clone()))),
+        _ => Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")),
+    }
+}
+
+/// Everything the frontend knows about a body, gathered from headers.
+pub struct BodyHeaders<'a> {
+    /// Content-Length (decoded length for aws-chunked).
+    pub content_length: Option<i64>,
+    /// Content-MD5, base64.
+    pub content_md5: Option<&'a str>,
+    /// A checksum header, if one was given.
+    pub header_checksum: Option<(ChecksumAlgorithm, String)>,
+    /// `x-amz-sdk-checksum-algorithm`.
+    pub sdk_algorithm: Option<&'a dto::ChecksumAlgorithm>,
+    /// The request headers (for `x-amz-trailer`).
+    pub headers: &'a http::HeaderMap,
+    /// Trailers, filled once the body ends.
+    pub trailing: Option<TrailingHeaders>,
+}
+
+/// Builds the service's view of a request body.
+pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<ClientBody> {
+    let len = h
+        .content_length
+        .ok_or_else(|| S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."))?;
+    let len = u64::try_from(len).map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?;
+    let content_md5 = match h.content_md5 {
+        Some(m) => {
+            let raw = base64::engine::general_purpose::STANDARD.decode(m.trim()).ok().and_then(|r| <[u8; 16]>::try_from(r).ok());
+            Some(raw.ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid."))?)
+        }
+        None => None,
+    };
+    let trailer_algorithm = match h.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        Some(name) => Some(
+            name.trim()
+                .strip_prefix("x-amz-checksum-")
+                .and_then(ChecksumAlgorithm::parse)
+                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported x-amz-trailer"))?,
+        ),
+        None => None,
+    };
+    let sdk = match h.sdk_algorithm {
+        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))?),
+        None => None,
+    };
+    let (algorithm, expected_checksum) = match h.header_checksum {
+        Some((a, v)) => (Some(a), Some(v)),
+        None => (trailer_algorithm.or(sdk), None),
+    };
+    let trailers = h.trailing.filter(|_| trailer_algorithm.is_some()).map(|t| {
+        let t = Arc::new(t);
+        Box::new(move || {
+            t.read(|hm| hm.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect::<Vec<_>>())
+        }) as crate::service::TrailerSource
+    });
+    let stream = match blob {
+        Some(b) => b.map(|r| r.map_err(|e| body_error(e.as_ref()))).boxed(),
+        None => futures_util::stream::empty::<Result<bytes::Bytes, BodyError>>().boxed(),
+    };
+    Ok(ClientBody { len, stream, content_md5, algorithm, expected_checksum, trailers })
+}
+
+/// Percent-encodes a listing value for `encoding-type=url` (RFC 3986 unreserved and `/` kept).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

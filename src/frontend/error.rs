@@ -1,0 +1,82 @@
+//! The only place that knows S3 error codes and HTTP statuses.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+
+use crate::error::{BodyError, Error, ErrorKind};
+
+fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+    e.set_status_code(status);
+    e
+}
+
+/// Maps a service error to its S3 error. Internal and provider details are logged, never sent.
+pub fn to_s3(err: Error) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = err.to_string();
+    let (code, message) = match err.kind() {
+        ErrorKind::NoSuchBucket => (C::NoSuchBucket, msg),
+        ErrorKind::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, msg),
+        ErrorKind::BucketNotEmpty => (C::BucketNotEmpty, msg),
+        ErrorKind::InvalidBucketName(_) => (C::InvalidBucketName, msg),
+        ErrorKind::NoSuchKey => (C::NoSuchKey, msg),
+        ErrorKind::NoSuchUpload => (C::NoSuchUpload, msg),
+        ErrorKind::KeyTooLong => (C::KeyTooLongError, "Your key is too long".into()),
+        ErrorKind::InvalidArgument(_) => (C::InvalidArgument, msg),
+        ErrorKind::InvalidRequest(_) => (C::InvalidRequest, msg),
+        ErrorKind::InvalidRange { object_len } => {
+            let mut e = S3Error::with_message(C::InvalidRange, msg);
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{object_len}")) {
+                h.insert(http::header::CONTENT_RANGE, v);
+            }
+            e.set_headers(h);
+            return e;
+        }
+        ErrorKind::PreconditionFailed => (C::PreconditionFailed, msg),
+        ErrorKind::NotModified => (C::NotModified, msg),
+        ErrorKind::BadDigest(_) => (C::BadDigest, msg),
+        ErrorKind::InvalidDigest => (C::InvalidDigest, msg),
+        ErrorKind::IncompleteBody => (C::IncompleteBody, msg),
+        ErrorKind::EntityTooSmall => (C::EntityTooSmall, msg),
+        ErrorKind::EntityTooLarge => (C::EntityTooLarge, msg),
+        ErrorKind::InvalidPart => (C::InvalidPart, msg),
+        ErrorKind::InvalidPartOrder => (C::InvalidPartOrder, msg),
+        ErrorKind::MalformedXml => (C::MalformedXML, msg),
+        ErrorKind::NotImplemented(_) => (C::NotImplemented, msg),
+        ErrorKind::Unavailable(detail) => {
+            tracing::warn!(detail = %detail, "service unavailable");
+            (C::ServiceUnavailable, "A provider or the key service is unavailable; please retry.".into())
+        }
+        ErrorKind::ResidencyUnsatisfiable(_) => return custom("ResidencyUnsatisfiable", StatusCode::CONFLICT, msg),
+        ErrorKind::InvalidLocationConstraint => (C::InvalidLocationConstraint, msg),
+        ErrorKind::InvalidStorageClass => (C::InvalidStorageClass, msg),
+        ErrorKind::Body(BodyError::Signature) => (C::SignatureDoesNotMatch, msg),
+        ErrorKind::Body(BodyError::PayloadHash) => return custom("XAmzContentSHA256Mismatch", StatusCode::BAD_REQUEST, msg),
+        ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
+        ErrorKind::Integrity | ErrorKind::Internal(_) => {
+            tracing::error!(error = %msg, "internal error");
+            (C::InternalError, "We encountered an internal error. Please try again.".into())
+        }
+    };
+    S3Error::with_message(code, message)
+}
+
+/// Classifies an error of s3s's body stream. s3s 0.14 exposes these only through their
+/// Display text; the upgrade to ≥ 0.17 replaces this with typed matching.
+pub fn body_error(e: &(dyn std::error::Error + Send + Sync)) -> BodyError {
+    let text = e.to_string();
+    if text.contains("SignatureMismatch") {
+        BodyError::Signature
+    } else if text.contains("Sha256Mismatch") || text.contains("PayloadHash") {
+        BodyError::PayloadHash
+    } else {
+        BodyError::Incomplete(text)
+    }
+}
+
+/// 501 naming the feature.
+pub fn not_implemented(feature: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::NotImplemented, format!("{feature} is not implemented by this gateway"))
+}

@@ -1,0 +1,33 @@
+//! The S3 front end: listener, limits, graceful shutdown, and the s3s adapter. The only module
+//! that imports `s3s` and the only one that knows S3 error codes.
+
+pub mod auth;
+pub mod convert;
+pub mod error;
+pub mod s3;
+pub mod server;
+
+use std::sync::Arc;
+
+use s3s::config::{S3Config, StaticConfigProvider};
+use s3s::service::{S3Service, S3ServiceBuilder};
+
+use crate::config::AccessKey;
+use crate::service::ObjectService;
+
+pub use server::{ServerLimits, serve};
+
+/// XML request bodies above this are refused (a 10,000-part Complete fits).
+pub const XML_MAX_BODY: usize = 4 << 20;
+
+/// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
+/// checks, and body limits.
+pub fn s3_service(service: Arc<ObjectService>, keys: &[AccessKey]) -> S3Service {
+    let mut builder = S3ServiceBuilder::new(s3::Gateway::new(service));
+    builder.set_auth(auth::KeyRing::new(keys));
+    builder.set_access(auth::Admission);
+    let mut config = S3Config::default();
+    config.xml_max_body_size = XML_MAX_BODY;
+    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
+    builder.build()
+}

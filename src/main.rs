@@ -1,0 +1,80 @@
+//! The `souverain` binary: the composition root. `anyhow` is allowed here only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the gateway.
+    Serve {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validates a configuration file and exits.
+    CheckConfig {
+        /// The configuration file.
+        config: PathBuf,
+    },
+}
+
+fn init_logs(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+async fn serve(config: PathBuf) -> anyhow::Result<()> {
+    let config = souverain::config::Config::load(&config)?;
+    init_logs(config.log_json, &config.log_level);
+    let gateway = souverain::app::start(config).await?;
+    // Tests and scripts read this line to find the port of a `127.0.0.1:0` listener.
+    println!("listening on {}", gateway.s3_addr);
+    let signal = wait_for_signal().await?;
+    tracing::info!(signal, "shutting down");
+    gateway.shutdown().await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { config } => souverain::config::Config::load(&config).map(|_| println!("ok")).map_err(anyhow::Error::from),
+        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(serve(config)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("souverain: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The metadata store: buckets, object versions, uploads, parts, intents and GC tasks.
+//! The trait knows nothing of its engine (RocksDB lives in `rocks.rs` only).
+
+pub mod codec;
+pub mod kv;
+pub mod memory;
+pub mod records;
+#[cfg(feature = "rocksdb")]
+pub mod rocks;
+pub mod store;
+
+use async_trait::async_trait;
+
+use crate::keys::WrappedKey;
+use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+
+pub use records::{BucketRecord, GcTask, Intent, PartRecord, UploadRecord, VersionRecord};
+pub use store::KvMetadataStore;
+
+/// A metadata operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetaError {
+    /// The engine failed (I/O, corruption, closed).
+    #[error("metadata engine: {0}")]
+    Engine(String),
+    /// A stored value could not be decoded.
+    #[error("metadata codec: {0}")]
+    Codec(String),
+}
+
+/// A write condition, checked atomically with the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Unconditional.
+    None,
+    /// `If-None-Match: *`: only if the key has no current version.
+    IfAbsent,
+    /// `If-Match: <etag>`: only if the current version has this ETag.
+    IfMatch(String),
+}
+
+/// Makes a new version current.
+#[derive(Debug, Clone)]
+pub struct PutCommit {
+    /// Bucket.
+    pub bucket: BucketUid,
+    /// Key.
+    pub key: String,
+    /// The new version.
+    pub version: VersionRecord,
+    /// Its wrapped DEK.
+    pub dek: WrappedKey,
+    /// Checked atomically.
+    pub condition: WriteCondition,
+    /// Intents that this commit settles.
+    pub intents: Vec<StreamId>,
+    /// For CompleteMultipartUpload: the upload to remove with its parts; parts whose streams
+    /// are not in the version go to GC.
+    pub completes_upload: Option<UploadId>,
+}
+
+/// How a conditional commit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Written; the replaced version's streams were queued for GC.
+    Committed,
+    /// The condition failed; nothing was written.
+    PreconditionFailed,
+    /// `If-Match` on a key that has no current version; nothing was written.
+    NoSuchKey,
+    /// The bucket or the upload no longer exists; nothing was written.
+    Gone,
+}
+
+/// Where a listing page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListStart {
+    /// From the first key with the prefix.
+    Beginning,
+    /// Strictly after this key.
+    AfterKey(Vec<u8>),
+    /// After every key under this common prefix.
+    AfterPrefix(Vec<u8>),
+}
+
+/// A listing request over one bucket's current versions.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// Only keys starting with this.
+    pub prefix: Vec<u8>,
+    /// Groups keys by the first delimiter after the prefix.
+    pub delimiter: Option<Vec<u8>>,
+    /// Resume point.
+    pub start: ListStart,
+    /// Keys plus common prefixes, at most.
+    pub max: usize,
+}
+
+/// One listing entry.
+#[derive(Debug, Clone)]
+pub enum ListEntry<T> {
+    /// A key and its record.
+    Item(Vec<u8>, T),
+    /// A common prefix.
+    Prefix(Vec<u8>),
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone)]
+pub struct ListPage<T> {
+    /// Entries in byte order.
+    pub entries: Vec<ListEntry<T>>,
+    /// More entries follow.
+    pub truncated: bool,
+}
+
+/// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
+/// returns; a cancelled call either happened entirely or not at all.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// All buckets, by name.
+    async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError>;
+    /// One bucket.
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
+    /// Creates the bucket unless one of that name exists; returns the existing one then.
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError>;
+    /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
+    async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
+    /// The current version of a key.
+    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError>;
+    /// A version's wrapped DEK.
+    async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
+    /// Durable before the first byte goes to a provider.
+    async fn record_intent(&self, intent: Intent) -> Result<(), MetaError>;
+    /// Drops intents whose streams went to GC instead (failed uploads): one atomic write.
+    async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError>;
+    /// The visibility point of a PUT, copy or CompleteMultipartUpload.
+    async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError>;
+    /// Removes the current version (if any) and queues its streams for GC. Returns whether a
+    /// version existed.
+    async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
+    /// Lists current versions.
+    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
+    /// Registers a new multipart upload.
+    async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError>;
+    /// One upload.
+    async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError>;
+    /// Lists uploads of a bucket, keyed by object key then upload id.
+    async fn list_uploads(&self, bucket: BucketUid, q: &ListQuery, after_upload: Option<UploadId>)
+    -> Result<ListPage<UploadRecord>, MetaError>;
+    /// Records a part (replacing an earlier one of that number, whose stream goes to GC) and
+    /// settles its intent. `Gone` if the upload was completed or aborted meanwhile.
+    async fn commit_part(&self, upload: UploadId, part_number: u32, part: PartRecord) -> Result<CommitOutcome, MetaError>;
+    /// Parts of an upload with a number above `after`, at most `limit`.
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError>;
+    /// Removes an upload and its parts; their streams go to GC. Ok(false) if absent.
+    async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError>;
+    /// Intents whose uploads can never commit: left by another boot of this gateway, or
+    /// created before `older_than_ms` (the upload's request is long gone).
+    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError>;
+    /// Due GC tasks.
+    async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError>;
+    /// Marks GC tasks (and stale intents of the same streams) done.
+    async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError>;
+    /// True if a committed version or part references the stream.
+    async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError>;
+}

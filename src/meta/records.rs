@@ -1,0 +1,115 @@
+//! The records the metadata store persists. Each is stored as `u8(version) ‖ postcard`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::WrappedKey;
+use crate::model::{
+    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId,
+    StreamId, StreamManifest, UploadId, VersionUid,
+};
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    /// Identity for its whole life.
+    pub uid: BucketUid,
+    /// The S3 name.
+    pub name: String,
+    /// The residency policy it is bound to.
+    pub policy_id: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// The current version of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// Identity of this version; binds its DEK and streams.
+    pub version_uid: VersionUid,
+    /// Store-wide monotonic commit sequence.
+    pub seq: u64,
+    /// Plaintext size.
+    pub size: u64,
+    /// S3 ETag.
+    pub etag: ETag,
+    /// Last-Modified, ms since the epoch.
+    pub last_modified_ms: i64,
+    /// Content headers and user metadata.
+    pub headers: ContentHeaders,
+    /// The full-object or composite checksum, if the client asked for one.
+    pub checksum: Option<ObjectChecksum>,
+    /// The sealed streams, in part order (one for a single PUT).
+    pub streams: Vec<StreamManifest>,
+    /// Per part of a multipart object: its checksum value, for partNumber reads.
+    pub part_checksums: Vec<Option<String>>,
+    /// True for objects made by CompleteMultipartUpload.
+    pub multipart: bool,
+    /// MAC over the stream list under a key derived from the DEK (§4.4).
+    pub manifest_mac: [u8; 32],
+}
+
+/// An open multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Its id.
+    pub upload_id: UploadId,
+    /// Owning bucket.
+    pub bucket_uid: BucketUid,
+    /// Target key.
+    pub key: String,
+    /// The version the upload becomes.
+    pub version_uid: VersionUid,
+    /// Providers pinned at creation.
+    pub targets: Vec<ProviderId>,
+    /// Initiation time, ms since the epoch.
+    pub initiated_ms: i64,
+    /// Headers given at creation.
+    pub headers: ContentHeaders,
+    /// Checksum algorithm and type requested at creation.
+    pub checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    /// The upload's DEK, wrapped.
+    pub dek: WrappedKey,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    /// The sealed stream.
+    pub stream: StreamManifest,
+    /// MD5 of the part's plaintext.
+    pub md5: [u8; 16],
+    /// Base64 checksum of the part under the upload's algorithm.
+    pub checksum: Option<String>,
+    /// Upload time, ms since the epoch.
+    pub last_modified_ms: i64,
+}
+
+/// Bytes are about to be sent to providers for a stream that is not yet committed. Written
+/// (fsynced) before the first byte leaves, so a crash leaves something for GC to find.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The stream being written.
+    pub stream_id: StreamId,
+    /// Where it is being written.
+    pub targets: Vec<ProviderId>,
+    /// The gateway run that wrote it.
+    pub boot_id: BootId,
+    /// When, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A stream to delete from providers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcTask {
+    /// The stream.
+    pub stream_id: StreamId,
+    /// Providers that may hold it.
+    pub targets: Vec<ProviderId>,
+}
+
+impl GcTask {
+    /// The task that removes every replica of `m`.
+    pub fn for_stream(m: &StreamManifest) -> Self {
+        Self { stream_id: m.stream_id, targets: m.replicas.clone() }
+    }
+}

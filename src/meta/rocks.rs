@@ -1,0 +1,78 @@
+//! The RocksDB engine: the only importer of `rocksdb`. One process owns the store (RocksDB's
+//! LOCK file); every batch is written with sync, so a commit survives power loss.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions};
+
+use super::MetaError;
+use super::kv::{Cf, KvEngine, KvOp};
+
+/// A RocksDB database with one column family per [`Cf`].
+pub struct RocksEngine {
+    db: DB,
+}
+
+fn engine_err(e: rocksdb::Error) -> MetaError {
+    MetaError::Engine(e.into_string())
+}
+
+impl RocksEngine {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, MetaError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+        let cfs = Cf::ALL.iter().map(|cf| {
+            let mut o = Options::default();
+            o.set_compression_type(DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(engine_err)?;
+        Ok(Self { db })
+    }
+
+    fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, MetaError> {
+        self.db.cf_handle(cf.name()).ok_or_else(|| MetaError::Engine(format!("column family {} missing", cf.name())))
+    }
+}
+
+impl KvEngine for RocksEngine {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+        self.db.get_cf(self.cf(cf)?, key).map_err(engine_err)
+    }
+
+    fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError> {
+        let mut batch = WriteBatch::default();
+        for op in ops {
+            match op {
+                KvOp::Put(cf, k, v) => batch.put_cf(self.cf(cf)?, k, v),
+                KvOp::Delete(cf, k) => batch.delete_cf(self.cf(cf)?, k),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(engine_err)
+    }
+
+    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end.to_vec());
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(cf)?, ro);
+        it.seek(start);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match (it.key(), it.value()) {
+                (Some(k), Some(v)) => out.push((k.to_vec(), v.to_vec())),
+                _ => break,
+            }
+            it.next();
+        }
+        it.status().map_err(engine_err)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,492 @@
+//! The metadata store logic, written once over any [`KvEngine`]. Conditional commits are
+//! serialized per key by in-process lock stripes; bucket creation and deletion by a
+//! lifecycle lock that commits share.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+
+use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
+use super::kv::{Cf, KvEngine, KvOp};
+use super::{
+    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError,
+    MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+};
+use crate::keys::WrappedKey;
+use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+
+const STRIPES: usize = 1024;
+const SEQ_KEY: &[u8] = b"seq";
+const SCAN_BATCH: usize = 256;
+
+/// A [`MetadataStore`] over an ordered key-value engine.
+pub struct KvMetadataStore<E: KvEngine> {
+    inner: Arc<Inner<E>>,
+}
+
+struct Inner<E> {
+    engine: E,
+    stripes: Vec<Mutex<()>>,
+    lifecycle: RwLock<()>,
+    seq: AtomicU64,
+}
+
+fn lock_err() -> MetaError {
+    MetaError::Engine("metadata lock poisoned".into())
+}
+
+impl<E: KvEngine> KvMetadataStore<E> {
+    /// Wraps an opened engine and restores the commit sequence.
+    pub fn new(engine: E) -> Result<Self, MetaError> {
+        let seq = match engine.get(Cf::Meta, SEQ_KEY)? {
+            Some(v) => decode::<u64>(&v)?,
+            None => 0,
+        };
+        let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
+        Ok(Self { inner: Arc::new(Inner { engine, stripes, lifecycle: RwLock::new(()), seq: AtomicU64::new(seq) }) })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner<E>) -> Result<T, MetaError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| MetaError::Engine(format!("metadata task failed: {e}")))?
+    }
+}
+
+fn object_key(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
+    let mut k = bucket.as_bytes().to_vec();
+    k.extend_from_slice(key);
+    k
+}
+
+fn upload_index_key(bucket: BucketUid, key: &[u8], id: UploadId) -> Vec<u8> {
+    let mut k = bucket.as_bytes().to_vec();
+    escape_into(&mut k, key);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn part_key(id: UploadId, part: u32) -> Vec<u8> {
+    let mut k = id.as_bytes().to_vec();
+    k.extend_from_slice(&part.to_be_bytes());
+    k
+}
+
+/// Decodes the object key out of an `Uploads` key (inverse of the escape).
+fn upload_object_key(index_key: &[u8]) -> Vec<u8> {
+    let body = &index_key[16..index_key.len().saturating_sub(16)];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == 0 {
+            if body.get(i + 1) == Some(&0x01) {
+                break;
+            }
+            out.push(0);
+            i += 2;
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+impl<E: KvEngine> Inner<E> {
+    fn stripe(&self, bucket: BucketUid, key: &str) -> &Mutex<()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (bucket, key).hash(&mut h);
+        &self.stripes[(h.finish() as usize) % STRIPES]
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError> {
+        self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn bucket_exists(&self, bucket: BucketUid) -> Result<bool, MetaError> {
+        // Buckets are few; a scan keeps the bucket CF keyed by name as S3 lists them.
+        Ok(self.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().any(|(_, v)| {
+            decode::<BucketRecord>(v).is_ok_and(|b| b.uid == bucket)
+        }))
+    }
+
+    fn next_seq(&self, ops: &mut Vec<KvOp>) -> Result<u64, MetaError> {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        ops.push(KvOp::Put(Cf::Meta, SEQ_KEY.to_vec(), encode(&seq)?));
+        Ok(seq)
+    }
+
+    fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+        for s in &v.streams {
+            ops.push(KvOp::Put(Cf::Gc, s.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(s))?));
+            ops.push(KvOp::Delete(Cf::Streams, s.stream_id.as_bytes().to_vec()));
+        }
+        ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
+        let _life = self.lifecycle.read().map_err(|_| lock_err())?;
+        let _stripe = self.stripe(c.bucket, &c.key).lock().map_err(|_| lock_err())?;
+        if !self.bucket_exists(c.bucket)? {
+            return Ok(CommitOutcome::Gone);
+        }
+        let okey = object_key(c.bucket, c.key.as_bytes());
+        let current: Option<VersionRecord> = self.get(Cf::Objects, &okey)?;
+        match (&c.condition, &current) {
+            (WriteCondition::IfAbsent, Some(_)) => return Ok(CommitOutcome::PreconditionFailed),
+            (WriteCondition::IfMatch(_), None) => return Ok(CommitOutcome::NoSuchKey),
+            (WriteCondition::IfMatch(tag), Some(cur)) if !cur.etag.matches(tag) => {
+                return Ok(CommitOutcome::PreconditionFailed);
+            }
+            _ => {}
+        }
+        let mut ops = Vec::new();
+        if let Some(upload) = c.completes_upload {
+            let Some(rec) = self.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(CommitOutcome::Gone);
+            };
+            let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
+            for (k, v) in self.engine.scan(Cf::Parts, upload.as_bytes(), prefix_successor(upload.as_bytes()).as_deref(), usize::MAX)? {
+                let part: PartRecord = decode(&v)?;
+                if !kept.contains(&part.stream.stream_id) {
+                    ops.push(KvOp::Put(Cf::Gc, part.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&part.stream))?));
+                    ops.push(KvOp::Delete(Cf::Streams, part.stream.stream_id.as_bytes().to_vec()));
+                }
+                ops.push(KvOp::Delete(Cf::Parts, k));
+            }
+            ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
+            ops.push(KvOp::Delete(Cf::Uploads, upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload)));
+        }
+        if let Some(old) = &current {
+            self.gc_version(old, &mut ops)?;
+        }
+        c.version.seq = self.next_seq(&mut ops)?;
+        for s in &c.version.streams {
+            ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), c.version.version_uid.as_bytes().to_vec()));
+        }
+        for id in &c.intents {
+            ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
+        }
+        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
+        ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
+        self.engine.write(ops)?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
+        let _life = self.lifecycle.read().map_err(|_| lock_err())?;
+        let _stripe = self.stripe(bucket, key).lock().map_err(|_| lock_err())?;
+        let okey = object_key(bucket, key.as_bytes());
+        let Some(current) = self.get::<VersionRecord>(Cf::Objects, &okey)? else {
+            return Ok(false);
+        };
+        let mut ops = vec![KvOp::Delete(Cf::Objects, okey)];
+        self.gc_version(&current, &mut ops)?;
+        self.next_seq(&mut ops)?;
+        self.engine.write(ops)?;
+        Ok(true)
+    }
+
+    /// The grouping walk shared by object and upload listings. `item_key` extracts the S3 key
+    /// from an engine key; `seek` maps an S3 key to the engine key where it starts.
+    fn list_grouped<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: Cf,
+        bucket: BucketUid,
+        q: &ListQuery,
+        item_key: impl Fn(&[u8]) -> Vec<u8>,
+        seek: impl Fn(&[u8]) -> Vec<u8>,
+        mut start_key: Vec<u8>,
+    ) -> Result<ListPage<T>, MetaError> {
+        let base = bucket.as_bytes().to_vec();
+        let end = prefix_successor(&base);
+        let prefix_start = seek(&q.prefix);
+        if start_key < prefix_start {
+            start_key = prefix_start;
+        }
+        let mut entries = Vec::new();
+        'outer: loop {
+            let batch = self.engine.scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
+            if batch.is_empty() {
+                return Ok(ListPage { entries, truncated: false });
+            }
+            for (ek, v) in &batch {
+                let key = item_key(ek);
+                if !key.starts_with(&q.prefix) {
+                    return Ok(ListPage { entries, truncated: false });
+                }
+                if entries.len() == q.max {
+                    return Ok(ListPage { entries, truncated: true });
+                }
+                if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
+                    entries.push(ListEntry::Prefix(cp.clone()));
+                    match prefix_successor(&cp) {
+                        Some(next) => {
+                            start_key = seek(&next);
+                            continue 'outer;
+                        }
+                        None => return Ok(ListPage { entries, truncated: false }),
+                    }
+                }
+                entries.push(ListEntry::Item(key, decode(v)?));
+            }
+            start_key = key_successor(&batch[batch.len() - 1].0);
+        }
+    }
+}
+
+/// The common prefix `key` rolls up into, if the delimiter occurs after the prefix.
+fn common_prefix(key: &[u8], prefix: &[u8], delimiter: Option<&[u8]>) -> Option<Vec<u8>> {
+    let d = delimiter.filter(|d| !d.is_empty())?;
+    let rest = &key[prefix.len()..];
+    let pos = rest.windows(d.len()).position(|w| w == d)?;
+    Some(key[..prefix.len() + pos + d.len()].to_vec())
+}
+
+fn start_position(q: &ListQuery) -> Vec<u8> {
+    match &q.start {
+        ListStart::Beginning => Vec::new(),
+        ListStart::AfterKey(k) => key_successor(k),
+        ListStart::AfterPrefix(p) => prefix_successor(p).unwrap_or_else(|| vec![0xFF; 1025]),
+    }
+}
+
+#[async_trait]
+impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
+    async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError> {
+        self.run(|i| i.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()).await
+    }
+
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError> {
+        let name = name.to_owned();
+        self.run(move |i| i.get(Cf::Buckets, name.as_bytes())).await
+    }
+
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
+            if let Some(existing) = i.get::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
+                return Ok(Err(existing));
+            }
+            i.engine.write(vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)])?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError> {
+        let name = name.to_owned();
+        self.run(move |i| {
+            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
+            let Some(rec) = i.get::<BucketRecord>(Cf::Buckets, name.as_bytes())? else {
+                return Ok(true);
+            };
+            let base = rec.uid.as_bytes().to_vec();
+            let end = prefix_successor(&base);
+            let has_objects = !i.engine.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
+            let has_uploads = !i.engine.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
+            if has_objects || has_uploads {
+                return Ok(false);
+            }
+            i.engine.write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError> {
+        let k = object_key(bucket, key.as_bytes());
+        self.run(move |i| i.get(Cf::Objects, &k)).await
+    }
+
+    async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError> {
+        self.run(move |i| i.get(Cf::Deks, version.as_bytes())).await
+    }
+
+    async fn record_intent(&self, intent: Intent) -> Result<(), MetaError> {
+        self.run(move |i| i.engine.write(vec![KvOp::Put(Cf::Intents, intent.stream_id.as_bytes().to_vec(), encode(&intent)?)]))
+            .await
+    }
+
+    async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let mut ops = Vec::new();
+            for t in &streams {
+                ops.push(KvOp::Put(Cf::Gc, t.stream_id.as_bytes().to_vec(), encode(t)?));
+                ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));
+            }
+            i.engine.write(ops)
+        })
+        .await
+    }
+
+    async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError> {
+        self.run(move |i| i.commit_put(c)).await
+    }
+
+    async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
+        let key = key.to_owned();
+        self.run(move |i| i.commit_delete(bucket, &key)).await
+    }
+
+    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {
+        let q = q.clone();
+        self.run(move |i| {
+            let start = object_key(bucket, &start_position(&q));
+            i.list_grouped(Cf::Objects, bucket, &q, |ek| ek[16..].to_vec(), |k| object_key(bucket, k), start)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+            i.engine.write(vec![
+                KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
+                KvOp::Put(Cf::Uploads, index, encode(&rec)?),
+            ])
+        })
+        .await
+    }
+
+    async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError> {
+        self.run(move |i| i.get(Cf::UploadIds, id.as_bytes())).await
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_upload: Option<UploadId>,
+    ) -> Result<ListPage<UploadRecord>, MetaError> {
+        let q = q.clone();
+        self.run(move |i| {
+            let seek = |k: &[u8]| {
+                let mut out = bucket.as_bytes().to_vec();
+                escape_into(&mut out, k);
+                out.truncate(out.len() - 2); // without the terminator: every upload of keys ≥ k
+                out
+            };
+            let start = match (&q.start, after_upload) {
+                (ListStart::AfterKey(k), Some(id)) => key_successor(&upload_index_key(bucket, k, id)),
+                (ListStart::AfterKey(k), None) => seek(&key_successor(k)),
+                (ListStart::AfterPrefix(p), _) => prefix_successor(p).map(|n| seek(&n)).unwrap_or_else(|| vec![0xFF; 32]),
+                (ListStart::Beginning, _) => seek(b""),
+            };
+            i.list_grouped(Cf::Uploads, bucket, &q, upload_object_key, seek, start)
+        })
+        .await
+    }
+
+    async fn commit_part(&self, upload: UploadId, part_number: u32, part: PartRecord) -> Result<CommitOutcome, MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(CommitOutcome::Gone);
+            };
+            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+            // Re-check under the stripe: Complete and Abort take it too.
+            if i.engine.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
+                return Ok(CommitOutcome::Gone);
+            }
+            let pk = part_key(upload, part_number);
+            let mut ops = Vec::new();
+            if let Some(old) = i.get::<PartRecord>(Cf::Parts, &pk)? {
+                ops.push(KvOp::Put(Cf::Gc, old.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&old.stream))?));
+                ops.push(KvOp::Delete(Cf::Streams, old.stream.stream_id.as_bytes().to_vec()));
+            }
+            let sid = part.stream.stream_id.as_bytes().to_vec();
+            ops.push(KvOp::Put(Cf::Streams, sid.clone(), upload.as_bytes().to_vec()));
+            ops.push(KvOp::Delete(Cf::Intents, sid));
+            ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
+            i.engine.write(ops)?;
+            Ok(CommitOutcome::Committed)
+        })
+        .await
+    }
+
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError> {
+        self.run(move |i| {
+            let start = part_key(upload, after.saturating_add(1));
+            let end = prefix_successor(upload.as_bytes());
+            i.engine
+                .scan(Cf::Parts, &start, end.as_deref(), limit)?
+                .into_iter()
+                .map(|(k, v)| {
+                    let n = u32::from_be_bytes([k[16], k[17], k[18], k[19]]);
+                    Ok((n, decode(&v)?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(false);
+            };
+            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+            let mut ops = Vec::new();
+            let end = prefix_successor(upload.as_bytes());
+            for (k, v) in i.engine.scan(Cf::Parts, upload.as_bytes(), end.as_deref(), usize::MAX)? {
+                let part: PartRecord = decode(&v)?;
+                ops.push(KvOp::Put(Cf::Gc, part.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&part.stream))?));
+                ops.push(KvOp::Delete(Cf::Streams, part.stream.stream_id.as_bytes().to_vec()));
+                ops.push(KvOp::Delete(Cf::Parts, k));
+            }
+            ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
+            ops.push(KvOp::Delete(Cf::Uploads, upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload)));
+            ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
+            i.engine.write(ops)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError> {
+        self.run(move |i| {
+            let mut out = Vec::new();
+            for (_, v) in i.engine.scan(Cf::Intents, b"", None, usize::MAX)? {
+                let intent: Intent = decode(&v)?;
+                if intent.boot_id != current || intent.created_ms < older_than_ms {
+                    out.push(intent);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError> {
+        self.run(move |i| i.engine.scan(Cf::Gc, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
+    }
+
+    async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError> {
+        let ids = streams.to_vec();
+        self.run(move |i| {
+            let ops = ids
+                .iter()
+                .flat_map(|s| [KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()), KvOp::Delete(Cf::Intents, s.as_bytes().to_vec())])
+                .collect();
+            i.engine.write(ops)
+        })
+        .await
+    }
+
+    async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError> {
+        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some())).await
+    }
+}

@@ -1,0 +1,103 @@
+//! Providers and residency policies as plain data.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A provider's stable id: `[a-z0-9-]{1,32}`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    /// Validates the id's shape.
+    pub fn parse(id: &str) -> Option<Self> {
+        let ok = (1..=32).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        ok.then(|| Self(id.to_owned()))
+    }
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProviderId({})", self.0)
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CountryCode([u8; 2]);
+
+/// The EU-27 member states.
+pub const EU_COUNTRIES: [&str; 27] = [
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+];
+/// The EEA members outside the EU.
+pub const EEA_ONLY_COUNTRIES: [&str; 3] = ["IS", "LI", "NO"];
+
+impl CountryCode {
+    /// Accepts two ASCII letters in any case.
+    pub fn parse(code: &str) -> Option<Self> {
+        let b = code.as_bytes();
+        (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic))
+            .then(|| Self([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]))
+    }
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        // Both bytes are ASCII letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+    /// True for the EU-27 and the EEA (IS, LI, NO).
+    pub fn is_eu_or_eea(&self) -> bool {
+        let s = self.as_str();
+        EU_COUNTRIES.contains(&s) || EEA_ONLY_COUNTRIES.contains(&s)
+    }
+}
+
+impl fmt::Debug for CountryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CountryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the catalog knows about one provider (the residency issue extends this record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    /// Stable id.
+    pub id: ProviderId,
+    /// Data-centre country.
+    pub country: CountryCode,
+    /// Contracting legal entity.
+    pub operator: String,
+    /// Legal systems along the ownership chain, as country codes.
+    pub jurisdictions: Vec<CountryCode>,
+}
+
+/// A residency policy: which providers may hold replicas, and how many must acknowledge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidencyPolicy {
+    /// Policy name, used as the S3 LocationConstraint.
+    pub id: String,
+    /// Countries where replicas may live; `None` means EU + EEA.
+    pub allowed_countries: Option<Vec<CountryCode>>,
+    /// Replica count N.
+    pub replicas: u8,
+    /// Write quorum W.
+    pub write_quorum: u8,
+}

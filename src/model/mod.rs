@@ -1,0 +1,13 @@
+//! Validated newtypes and plain data shared by every layer. No I/O.
+
+pub mod catalog;
+pub mod ids;
+pub mod names;
+pub mod object;
+
+pub use catalog::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
+pub use ids::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+pub use names::{BucketName, NameError, ObjectKey};
+pub use object::{
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest,
+};

@@ -1,0 +1,128 @@
+//! Bucket names and object keys, validated once at the edge.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The bucket name breaks the S3 naming rules; the text says which.
+    #[error("invalid bucket name: {0}")]
+    InvalidBucketName(&'static str),
+    /// The key is longer than 1,024 bytes.
+    #[error("object key longer than 1024 bytes")]
+    KeyTooLong,
+    /// The key is empty.
+    #[error("object key is empty")]
+    EmptyKey,
+}
+
+/// A bucket name that follows the S3 general-purpose naming rules.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BucketName(String);
+
+impl BucketName {
+    /// Validates `name` against the S3 rules: 3–63 characters of `a-z 0-9 . -`, starting and
+    /// ending with a letter or digit, no `..`, not shaped like an IP address, none of the
+    /// reserved prefixes or suffixes.
+    pub fn parse(name: &str) -> Result<Self, NameError> {
+        use NameError::InvalidBucketName as Bad;
+        if !(3..=63).contains(&name.len()) {
+            return Err(Bad("length must be between 3 and 63"));
+        }
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+            return Err(Bad("only lowercase letters, digits, '.' and '-' are allowed"));
+        }
+        let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let bytes = name.as_bytes();
+        if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) {
+            return Err(Bad("must begin and end with a letter or digit"));
+        }
+        if name.contains("..") || name.contains(".-") || name.contains("-.") {
+            return Err(Bad("adjacent periods or period-dash are not allowed"));
+        }
+        if name.parse::<std::net::Ipv4Addr>().is_ok() {
+            return Err(Bad("must not be formatted as an IP address"));
+        }
+        const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+        const SUFFIXES: [&str; 3] = ["-s3alias", "--ol-s3", "--x-s3"];
+        if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
+            return Err(Bad("reserved prefix or suffix"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BucketName({})", self.0)
+    }
+}
+
+impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An object key: 1 to 1,024 bytes of UTF-8. Never logged and never sent to a provider.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey(String);
+
+/// The longest key S3 accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+impl ObjectKey {
+    /// Validates the key length.
+    pub fn parse(key: &str) -> Result<Self, NameError> {
+        if key.is_empty() {
+            return Err(NameError::EmptyKey);
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(NameError::KeyTooLong);
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ObjectKey {
+    // Keys are user data: debug output shows only the length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectKey(<{} bytes>)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_name_rules() {
+        for ok in ["abc", "my-bucket.1", "a1b2c3"] {
+            assert!(BucketName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "Abc", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--abc", "abc-s3alias"] {
+            assert!(BucketName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(BucketName::parse(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn key_length_limit() {
+        assert!(ObjectKey::parse(&"k".repeat(1024)).is_ok());
+        assert_eq!(ObjectKey::parse(&"k".repeat(1025)), Err(NameError::KeyTooLong));
+        assert_eq!(ObjectKey::parse(""), Err(NameError::EmptyKey));
+    }
+}

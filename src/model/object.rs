@@ -1,0 +1,144 @@
+//! What the metadata says about an object: ETag, checksums, content headers, stream manifest.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ProviderId, StreamId};
+
+/// An S3 entity tag, stored without quotes: `hex(md5)` or `hex(md5 of md5s)-N`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ETag(pub String);
+
+impl ETag {
+    /// The ETag of a single PUT: the hex MD5 of the plaintext.
+    pub fn from_md5(md5: &[u8; 16]) -> Self {
+        Self(hex::encode(md5))
+    }
+    /// The multipart ETag: `hex(MD5(md5_1 ‖ … ‖ md5_N))-N`.
+    pub fn multipart(part_md5s: &[[u8; 16]]) -> Self {
+        use md5::Digest as _;
+        let mut h = md5::Md5::new();
+        for m in part_md5s {
+            h.update(m);
+        }
+        Self(format!("{}-{}", hex::encode(h.finalize()), part_md5s.len()))
+    }
+    /// The header form, with quotes.
+    pub fn quoted(&self) -> String {
+        format!("\"{}\"", self.0)
+    }
+    /// Compares with a client-supplied tag, ignoring surrounding quotes.
+    pub fn matches(&self, client: &str) -> bool {
+        client.trim().trim_matches('"') == self.0
+    }
+}
+
+impl fmt::Debug for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ETag({})", self.0)
+    }
+}
+
+/// The checksum algorithms S3 clients may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChecksumAlgorithm {
+    /// CRC-32 (ISO-HDLC).
+    Crc32,
+    /// CRC-32C (Castagnoli).
+    Crc32c,
+    /// CRC-64/NVME.
+    Crc64Nvme,
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    /// All algorithms, in a fixed order.
+    pub const ALL: [Self; 5] = [Self::Crc32, Self::Crc32c, Self::Crc64Nvme, Self::Sha1, Self::Sha256];
+
+    /// The header suffix, as in `x-amz-checksum-<name>`.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            Self::Crc32 => "x-amz-checksum-crc32",
+            Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Self::Sha1 => "x-amz-checksum-sha1",
+            Self::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    /// Parses the S3 spelling (`CRC32`, `crc32c`, `CRC64NVME`, `SHA1`, `SHA256`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "CRC32" => Some(Self::Crc32),
+            "CRC32C" => Some(Self::Crc32c),
+            "CRC64NVME" => Some(Self::Crc64Nvme),
+            "SHA1" => Some(Self::Sha1),
+            "SHA256" => Some(Self::Sha256),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a multipart checksum covers the whole object or is a checksum of part checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChecksumType {
+    /// Over the whole plaintext.
+    FullObject,
+    /// Over the concatenated part checksums, suffixed `-N`.
+    Composite,
+}
+
+/// A stored checksum: algorithm, base64 value (with `-N` for composites) and type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectChecksum {
+    /// Algorithm.
+    pub algorithm: ChecksumAlgorithm,
+    /// Base64 of the digest, as S3 shows it.
+    pub value: String,
+    /// Full object or composite.
+    pub kind: ChecksumType,
+}
+
+/// Content headers stored with an object and returned unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentHeaders {
+    /// Content-Type.
+    pub content_type: Option<String>,
+    /// Content-Encoding.
+    pub content_encoding: Option<String>,
+    /// Content-Disposition.
+    pub content_disposition: Option<String>,
+    /// Content-Language.
+    pub content_language: Option<String>,
+    /// Cache-Control.
+    pub cache_control: Option<String>,
+    /// Expires, as an HTTP date in seconds since the epoch.
+    pub expires_unix: Option<i64>,
+    /// `x-amz-meta-*` pairs, names lower case without the prefix, sorted by name.
+    pub user_metadata: Vec<(String, String)>,
+}
+
+/// Everything needed to read and verify one sealed stream (§4 of DESIGN.md). Immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamManifest {
+    /// The stream's id and backend name.
+    pub stream_id: StreamId,
+    /// 0 for a single PUT, else the multipart part number.
+    pub part_number: u32,
+    /// Plaintext length L.
+    pub plaintext_len: u64,
+    /// log2 of the segment size.
+    pub seg_log2: u8,
+    /// Per-stream HKDF salt.
+    pub salt: [u8; 32],
+    /// Header commitment.
+    pub commit: [u8; 32],
+    /// SHA-256 of the whole ciphertext, so a scrubber can verify without keys.
+    pub ciphertext_sha256: [u8; 32],
+    /// Providers that hold (or should hold) a replica.
+    pub replicas: Vec<ProviderId>,
+}

@@ -1,0 +1,48 @@
+//! Bucket operations. A bucket is bound to a residency policy at creation; a policy that
+//! cannot be satisfied refuses the bucket.
+
+use super::{ObjectService, name_error, now_ms};
+use crate::datapath::random_array;
+use crate::error::{ErrorKind, Result};
+use crate::meta::BucketRecord;
+use crate::model::{BucketName, BucketUid};
+use crate::placement::place;
+
+impl ObjectService {
+    /// ListBuckets.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
+        Ok(self.meta.buckets().await?)
+    }
+
+    /// CreateBucket. `location` is the LocationConstraint: a policy id, or empty / the region /
+    /// `us-east-1` / `EU` for the default policy.
+    pub async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
+        BucketName::parse(name).map_err(name_error)?;
+        let policy_id = match location.map(str::trim) {
+            None | Some("") | Some("us-east-1") | Some("EU") => self.config.default_policy.clone(),
+            Some(l) if l == self.config.region => self.config.default_policy.clone(),
+            Some(l) if self.config.policies.contains_key(l) => l.to_owned(),
+            Some(_) => return Err(ErrorKind::InvalidLocationConstraint.into()),
+        };
+        let policy = self.config.policies.get(&policy_id).ok_or_else(|| ErrorKind::Internal(format!("default policy {policy_id} missing")))?;
+        let uid = BucketUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        place(policy, &self.config.catalog, uid).map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()))?;
+        let rec = BucketRecord { uid, name: name.to_owned(), policy_id, created_ms: now_ms() };
+        match self.meta.create_bucket(rec).await? {
+            Ok(()) => Ok(()),
+            // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
+            Err(_) => Err(ErrorKind::BucketAlreadyOwnedByYou.into()),
+        }
+    }
+
+    /// HeadBucket.
+    pub async fn head_bucket(&self, name: &str) -> Result<BucketRecord> {
+        self.existing_bucket(name).await
+    }
+
+    /// DeleteBucket: only when no object and no multipart upload remains.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.existing_bucket(name).await?;
+        if self.meta.delete_bucket(name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
+    }
+}

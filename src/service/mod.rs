@@ -1,0 +1,216 @@
+//! The object service: each S3 operation as numbered steps over placement, keys, datapath,
+//! backends and metadata. HTTP-free: it never sees hyper or s3s types.
+
+mod bucket;
+pub mod checksum;
+pub mod conditional;
+pub mod copy;
+mod delete;
+mod get;
+pub mod list;
+mod multipart;
+mod put;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use crate::backend::Backend;
+use crate::error::{BodyError, ErrorKind, Result};
+use crate::keys::KeyProvider;
+use crate::meta::{BucketRecord, MetadataStore, WriteCondition};
+use crate::model::{
+    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey,
+    ProviderId, ProviderInfo, ResidencyPolicy,
+};
+
+pub use conditional::Conditions;
+pub use copy::CopyRequest;
+pub use list::{ListObjectsRequest, ListedObject, ObjectsPage, UploadsPage};
+pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
+
+/// Plaintext leaving the service; an `Err` item must abort the client connection.
+pub type PlainStream = BoxStream<'static, Result<Bytes>>;
+
+/// Where trailing checksums come from once the body has been read.
+pub type TrailerSource = Box<dyn Fn() -> Option<Vec<(String, String)>> + Send + Sync>;
+
+/// A client request body, verified (signatures, payload hash) by the frontend as it flows.
+pub struct ClientBody {
+    /// Exact plaintext length.
+    pub len: u64,
+    /// The bytes.
+    pub stream: BoxStream<'static, Result<Bytes, BodyError>>,
+    /// `Content-MD5`, decoded.
+    pub content_md5: Option<[u8; 16]>,
+    /// The checksum to compute, from `x-amz-checksum-*`, `x-amz-trailer` or
+    /// `x-amz-sdk-checksum-algorithm`.
+    pub algorithm: Option<ChecksumAlgorithm>,
+    /// The expected value when it came as a header.
+    pub expected_checksum: Option<String>,
+    /// Trailing headers, read after the stream ends.
+    pub trailers: Option<TrailerSource>,
+}
+
+/// The gateway's fixed setup.
+pub struct ServiceConfig {
+    /// Provider catalog.
+    pub catalog: Vec<ProviderInfo>,
+    /// Residency policies by id.
+    pub policies: HashMap<String, ResidencyPolicy>,
+    /// The policy of buckets created without a LocationConstraint.
+    pub default_policy: String,
+    /// The region clients sign for.
+    pub region: String,
+}
+
+/// The object service.
+pub struct ObjectService {
+    meta: Arc<dyn MetadataStore>,
+    keys: Arc<dyn KeyProvider>,
+    backends: HashMap<ProviderId, Arc<dyn Backend>>,
+    config: ServiceConfig,
+    boot_id: BootId,
+}
+
+/// What HEAD and GET report about an object.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    /// Plaintext size of the whole object.
+    pub size: u64,
+    /// ETag.
+    pub etag: ETag,
+    /// Last-Modified, ms.
+    pub last_modified_ms: i64,
+    /// Content headers and user metadata.
+    pub headers: ContentHeaders,
+    /// Stored checksum (whole object).
+    pub checksum: Option<ObjectChecksum>,
+    /// Number of parts, for multipart objects.
+    pub parts_count: Option<u32>,
+}
+
+/// A `Range` header, unresolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// `bytes=a-b` or `bytes=a-`.
+    FromTo(u64, Option<u64>),
+    /// `bytes=-n`.
+    Suffix(u64),
+}
+
+/// GET or HEAD.
+#[derive(Debug, Clone)]
+pub struct GetRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Range.
+    pub range: Option<RangeSpec>,
+    /// `partNumber`.
+    pub part_number: Option<u32>,
+    /// Conditionals.
+    pub conditions: Conditions,
+}
+
+/// A GET's result: headers are decided, the first segment is already verified.
+pub struct GetOutput {
+    /// The object.
+    pub info: ObjectInfo,
+    /// The served range `[first, last]`, if partial.
+    pub range: Option<(u64, u64)>,
+    /// Bytes in the body.
+    pub content_length: u64,
+    /// The checksum that applies to the bytes served (whole object or whole part).
+    pub checksum: Option<ObjectChecksum>,
+    /// The body.
+    pub body: PlainStream,
+}
+
+/// PutObject.
+#[derive(Debug, Clone)]
+pub struct PutRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Headers to store.
+    pub headers: ContentHeaders,
+    /// If-None-Match / If-Match.
+    pub condition: WriteCondition,
+}
+
+/// A successful write.
+#[derive(Debug, Clone)]
+pub struct PutOutput {
+    /// ETag of the new version.
+    pub etag: ETag,
+    /// Its checksum, if one was requested.
+    pub checksum: Option<ObjectChecksum>,
+    /// Last-Modified of the new version, ms.
+    pub last_modified_ms: i64,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn name_error(e: NameError) -> crate::error::Error {
+    match e {
+        NameError::InvalidBucketName(why) => ErrorKind::InvalidBucketName(why.into()).into(),
+        NameError::KeyTooLong => ErrorKind::KeyTooLong.into(),
+        NameError::EmptyKey => ErrorKind::InvalidArgument("empty object key".into()).into(),
+    }
+}
+
+impl ObjectService {
+    /// Wires the service. `backends` must hold every provider of the catalog.
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        keys: Arc<dyn KeyProvider>,
+        backends: Vec<Arc<dyn Backend>>,
+        config: ServiceConfig,
+        boot_id: BootId,
+    ) -> Self {
+        let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
+        Self { meta, keys, backends, config, boot_id }
+    }
+
+    /// The region clients sign for.
+    pub fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    /// The metadata store (for workers).
+    pub fn meta(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
+    }
+
+    /// The backends by provider (for workers).
+    pub fn backends(&self) -> &HashMap<ProviderId, Arc<dyn Backend>> {
+        &self.backends
+    }
+
+    /// This run's boot id.
+    pub fn boot_id(&self) -> BootId {
+        self.boot_id
+    }
+
+    async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
+        BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
+        self.meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
+    }
+
+    fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
+        self.backends.get(id).ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
+    }
+}
+
+fn parse_key(key: &str) -> Result<ObjectKey> {
+    ObjectKey::parse(key).map_err(name_error)
+}

@@ -1,0 +1,302 @@
+//! Multipart uploads (DESIGN.md §3.2). Each part is one sealed stream under the upload's data
+//! key; Complete is metadata-only.
+
+use super::checksum::multipart_checksum;
+use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget};
+use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_key};
+use crate::datapath::random_array;
+use crate::error::{ErrorKind, Result};
+use crate::keys::DataKey;
+use crate::meta::{BucketRecord, CommitOutcome, GcTask, PartRecord, UploadRecord, VersionRecord, WriteCondition};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, UploadId, VersionUid};
+
+/// Parts other than the last must be at least this large.
+const MIN_PART_SIZE: u64 = 5 << 20;
+/// Highest part number.
+const MAX_PART_NUMBER: u32 = 10_000;
+
+/// One entry of a CompleteMultipartUpload body.
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    /// Part number.
+    pub number: u32,
+    /// The ETag the client got for it.
+    pub etag: String,
+    /// The checksum the client got for it, if any.
+    pub checksum: Option<String>,
+}
+
+/// CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompleteRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// The parts, as listed by the client.
+    pub parts: Vec<CompletePart>,
+    /// If-None-Match / If-Match.
+    pub condition: WriteCondition,
+}
+
+/// A stored part as ListParts shows it.
+#[derive(Debug, Clone)]
+pub struct PartInfo {
+    /// Number.
+    pub number: u32,
+    /// ETag (MD5 of the part).
+    pub etag: ETag,
+    /// Size.
+    pub size: u64,
+    /// Upload time, ms.
+    pub last_modified_ms: i64,
+    /// Checksum, base64.
+    pub checksum: Option<String>,
+}
+
+/// A ListParts page.
+#[derive(Debug, Clone)]
+pub struct PartsPage {
+    /// The upload.
+    pub upload: UploadInfo,
+    /// Parts.
+    pub parts: Vec<PartInfo>,
+    /// More follow.
+    pub truncated: bool,
+}
+
+/// What an upload's listing says about it.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    /// Checksum algorithm and type requested at creation.
+    pub checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+}
+
+fn parse_upload_id(id: &str) -> Result<UploadId> {
+    UploadId::from_hex(id).ok_or_else(|| ErrorKind::NoSuchUpload.into())
+}
+
+fn check_part_number(n: u32) -> Result<()> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(())
+    } else {
+        Err(ErrorKind::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()).into())
+    }
+}
+
+impl ObjectService {
+    async fn open_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(BucketRecord, UploadRecord)> {
+        let bucket = self.existing_bucket(bucket).await?;
+        let upload = self.meta.upload(parse_upload_id(id)?).await?.ok_or(ErrorKind::NoSuchUpload)?;
+        if upload.bucket_uid != bucket.uid || upload.key != key {
+            return Err(ErrorKind::NoSuchUpload.into());
+        }
+        Ok((bucket, upload))
+    }
+
+    /// CreateMultipartUpload: placement and data key are pinned to the upload.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ContentHeaders,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    ) -> Result<UploadId> {
+        let bucket = self.existing_bucket(bucket).await?;
+        parse_key(key)?;
+        if let Some((a, ChecksumType::FullObject)) = checksum
+            && matches!(a, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
+        {
+            return Err(ErrorKind::InvalidRequest(format!("The FULL_OBJECT checksum type cannot be used with the {a:?} checksum algorithm.")).into());
+        }
+        let placement = self.placement_for(&bucket)?;
+        let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let dek = DataKey::generate()?;
+        let wrapped = self.keys.wrap(&dek, bucket.uid, version).await?;
+        let upload_id = UploadId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let rec = UploadRecord {
+            upload_id,
+            bucket_uid: bucket.uid,
+            key: key.to_owned(),
+            version_uid: version,
+            targets: placement.targets().to_vec(),
+            initiated_ms: now_ms(),
+            headers,
+            checksum,
+            dek: wrapped,
+        };
+        self.meta.create_upload(rec).await?;
+        Ok(upload_id)
+    }
+
+    /// UploadPart.
+    pub async fn upload_part(&self, bucket: &str, key: &str, upload_id: &str, number: u32, body: ClientBody) -> Result<PutOutput> {
+        check_part_number(number)?;
+        let (bucket, upload) = self.open_upload(bucket, key, upload_id).await?;
+        if body.len > MAX_OBJECT_SIZE {
+            return Err(ErrorKind::EntityTooLarge.into());
+        }
+        let (checks, mut source) = BodyChecks::split(body);
+        let upload_algorithm = upload.checksum.map(|(a, _)| a);
+        if let (Some(a), Some(b)) = (source.algorithm, upload_algorithm)
+            && a != b
+        {
+            return Err(ErrorKind::InvalidRequest(format!("Checksum type mismatch: the upload uses {b:?}, the part {a:?}")).into());
+        }
+        source.algorithm = source.algorithm.or(upload_algorithm);
+        self.store_part(&bucket, &upload, number, source, |d| checks.verify(d)).await
+    }
+
+    /// UploadPartCopy: `range` is the inclusive `x-amz-copy-source-range`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        src_bucket: &str,
+        src_key: &str,
+        range: Option<(u64, u64)>,
+        cond: &Conditions,
+    ) -> Result<PutOutput> {
+        check_part_number(number)?;
+        let (bucket, upload) = self.open_upload(bucket, key, upload_id).await?;
+        let (src_bucket, src) = self.copy_source(src_bucket, src_key, cond).await?;
+        let range = match range {
+            Some((a, b)) if a > b || b >= src.size => {
+                return Err(ErrorKind::InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into()).into());
+            }
+            Some(r) => Some(r),
+            None => (src.size > 0).then(|| (0, src.size - 1)),
+        };
+        let len = range.map_or(0, |(a, b)| b - a + 1);
+        if len > MAX_OBJECT_SIZE {
+            return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
+        }
+        let stream = self.read_version(&src_bucket, &src, range).await?;
+        let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
+        self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
+    }
+
+    async fn store_part(
+        &self,
+        bucket: &BucketRecord,
+        upload: &UploadRecord,
+        number: u32,
+        source: PlainSource,
+        verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
+    ) -> Result<PutOutput> {
+        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let target = StreamTarget { bucket: bucket.uid, version: upload.version_uid, part_number: number, dek: &dek, providers: upload.targets.clone() };
+        let stored = self.store_stream(target, source, verify).await?;
+        let checksum = stored.digests.checksum.clone();
+        let part = PartRecord {
+            md5: stored.digests.md5,
+            checksum: checksum.as_ref().map(|(_, v)| v.clone()),
+            last_modified_ms: now_ms(),
+            stream: stored.manifest,
+        };
+        let out = PutOutput {
+            etag: ETag::from_md5(&part.md5),
+            checksum: checksum.map(|(algorithm, value)| crate::model::ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject }),
+            last_modified_ms: part.last_modified_ms,
+        };
+        let gc = GcTask::for_stream(&part.stream);
+        match self.meta.commit_part(upload.upload_id, number, part).await? {
+            CommitOutcome::Committed => Ok(out),
+            _ => {
+                self.meta.abandon_intents(vec![gc]).await?;
+                Err(ErrorKind::NoSuchUpload.into())
+            }
+        }
+    }
+
+    /// CompleteMultipartUpload: validates the part list and commits the version.
+    pub async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
+        let (bucket, upload) = self.open_upload(&req.bucket, &req.key, &req.upload_id).await?;
+        if req.parts.is_empty() {
+            return Err(ErrorKind::MalformedXml.into());
+        }
+        if req.parts.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(ErrorKind::InvalidPartOrder.into());
+        }
+        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
+        let mut chosen = Vec::with_capacity(req.parts.len());
+        for (i, p) in req.parts.iter().enumerate() {
+            let rec = stored.iter().find(|(n, _)| *n == p.number).map(|(_, r)| r).ok_or(ErrorKind::InvalidPart)?;
+            if !ETag::from_md5(&rec.md5).matches(&p.etag) {
+                return Err(ErrorKind::InvalidPart.into());
+            }
+            if p.checksum.as_ref().is_some_and(|c| rec.checksum.as_deref() != Some(c.trim())) {
+                return Err(ErrorKind::InvalidPart.into());
+            }
+            if i + 1 < req.parts.len() && rec.stream.plaintext_len < MIN_PART_SIZE {
+                return Err(ErrorKind::EntityTooSmall.into());
+            }
+            chosen.push(rec.clone());
+        }
+        let checksum = match upload.checksum {
+            Some((algorithm, kind)) => {
+                let parts = chosen
+                    .iter()
+                    .map(|p| p.checksum.clone().map(|c| (c, p.stream.plaintext_len)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| ErrorKind::InvalidRequest(format!("a part was uploaded without its {algorithm:?} checksum")))?;
+                Some(multipart_checksum(algorithm, kind, &parts)?)
+            }
+            None => None,
+        };
+        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
+        let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();
+        let record = VersionRecord {
+            version_uid: upload.version_uid,
+            seq: 0,
+            size: streams.iter().map(|s| s.plaintext_len).sum(),
+            etag: ETag::multipart(&md5s),
+            last_modified_ms: now_ms(),
+            headers: upload.headers.clone(),
+            checksum: checksum.clone(),
+            manifest_mac: self.manifest_mac(&dek, bucket.uid, upload.version_uid, &streams)?,
+            part_checksums: chosen.iter().map(|p| p.checksum.clone()).collect(),
+            streams,
+            multipart: true,
+        };
+        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
+        self.commit_version(&bucket, &req.key, record, upload.dek.clone(), req.condition, Some(upload.upload_id)).await?;
+        Ok(out)
+    }
+
+    /// AbortMultipartUpload.
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
+        if self.meta.abort_upload(upload.upload_id).await? { Ok(()) } else { Err(ErrorKind::NoSuchUpload.into()) }
+    }
+
+    /// ListParts.
+    pub async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage> {
+        let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
+        let max = max.min(1000);
+        let mut parts = self.meta.parts(upload.upload_id, marker, max + 1).await?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        Ok(PartsPage {
+            upload: UploadInfo { checksum: upload.checksum },
+            parts: parts
+                .into_iter()
+                .map(|(number, p)| PartInfo {
+                    number,
+                    etag: ETag::from_md5(&p.md5),
+                    size: p.stream.plaintext_len,
+                    last_modified_ms: p.last_modified_ms,
+                    checksum: p.checksum,
+                })
+                .collect(),
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,367 @@
+//! PutObject and the streaming write shared by every operation that stores bytes (DESIGN.md
+//! §3.1 steps 4–10): intent, seal, fan-out, verify, commit.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::checksum::{PlainDigests, PlainHasher};
+use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
+use crate::backend::{BackendError, BodyAborted, SealedBody, stream_name};
+use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
+use crate::error::{Error, ErrorKind, Result};
+use crate::keys::DataKey;
+use crate::meta::{BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, VersionRecord, WriteCondition};
+use crate::model::{BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid};
+use crate::placement::{Placement, place};
+
+/// Plaintext is sealed in batches of about this size, one `spawn_blocking` call each.
+const BATCH_BYTES: usize = 1 << 20;
+/// Sealed batches buffered per provider before the reader waits (backpressure).
+const CHANNEL_BATCHES: usize = 4;
+/// The largest single PUT or part, as S3.
+pub(crate) const MAX_OBJECT_SIZE: u64 = 5 << 30;
+
+/// Which stream of which version is being written.
+pub(crate) struct StreamTarget<'a> {
+    pub(crate) bucket: BucketUid,
+    pub(crate) version: VersionUid,
+    pub(crate) part_number: u32,
+    pub(crate) dek: &'a DataKey,
+    pub(crate) providers: Vec<ProviderId>,
+}
+
+/// Plaintext to store, from a client or from the read path (copies).
+pub(crate) struct PlainSource {
+    pub(crate) len: u64,
+    pub(crate) stream: BoxStream<'static, Result<Bytes>>,
+    pub(crate) algorithm: Option<ChecksumAlgorithm>,
+}
+
+/// A stream that every target acknowledged, not yet committed (its intent is still open).
+pub(crate) struct StoredStream {
+    pub(crate) manifest: StreamManifest,
+    pub(crate) digests: PlainDigests,
+}
+
+/// The checks a client body must pass before its last segment is released.
+pub(crate) struct BodyChecks {
+    content_md5: Option<[u8; 16]>,
+    expected_checksum: Option<String>,
+    trailers: Option<TrailerSource>,
+}
+
+impl BodyChecks {
+    /// Splits a client body into its checks and its plaintext source.
+    pub(crate) fn split(body: ClientBody) -> (Self, PlainSource) {
+        let stream = body.stream.map(|r| r.map_err(Error::from)).boxed();
+        let checks = Self { content_md5: body.content_md5, expected_checksum: body.expected_checksum, trailers: body.trailers };
+        (checks, PlainSource { len: body.len, stream, algorithm: body.algorithm })
+    }
+
+    /// Compares Content-MD5 and the header or trailer checksum with what was computed.
+    pub(crate) fn verify(&self, d: &PlainDigests) -> Result<()> {
+        if self.content_md5.is_some_and(|m| m != d.md5) {
+            return Err(ErrorKind::BadDigest("the Content-MD5 you specified did not match what we received".into()).into());
+        }
+        let Some((algorithm, computed)) = &d.checksum else { return Ok(()) };
+        let expected = self.expected_checksum.clone().or_else(|| {
+            let trailers = self.trailers.as_ref()?()?;
+            trailers.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name())).map(|(_, v)| v)
+        });
+        match expected {
+            Some(e) if e.trim() != computed => Err(ErrorKind::BadDigest(format!(
+                "the {} you specified did not match the calculated checksum",
+                algorithm.header_name()
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Fanout {
+    senders: Vec<mpsc::Sender<Result<Bytes, BodyAborted>>>,
+    tasks: Vec<JoinHandle<Result<(), BackendError>>>,
+}
+
+impl Fanout {
+    async fn send(&mut self, chunk: Bytes) -> Result<()> {
+        for tx in &self.senders {
+            if tx.send(Ok(chunk.clone())).await.is_err() {
+                // The provider's request ended early; its task holds the reason.
+                return Err(ErrorKind::Unavailable("a provider stopped accepting the upload".into()).into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn abort(self) {
+        for tx in &self.senders {
+            let _ = tx.send(Err(BodyAborted)).await;
+        }
+        drop(self.senders);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn finish(self) -> Result<()> {
+        drop(self.senders);
+        let mut first_error = None;
+        for t in self.tasks {
+            let outcome = t.await.map_err(|e| Error::from(ErrorKind::Internal(format!("provider task: {e}"))));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "provider write failed");
+                    first_error.get_or_insert_with(|| Error::from(e));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn seal_error(e: SealError) -> Error {
+    match e {
+        SealError::TooLong | SealError::TooShort => ErrorKind::IncompleteBody.into(),
+        SealError::Crypto(c) => ErrorKind::Internal(format!("sealing: {c}")).into(),
+    }
+}
+
+impl ObjectService {
+    /// Steps 1–10 of §3.1 for PutObject.
+    pub async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
+        // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
+        let bucket = self.existing_bucket(&req.bucket).await?;
+        parse_key(&req.key)?;
+        if body.len > MAX_OBJECT_SIZE {
+            return Err(ErrorKind::EntityTooLarge.into());
+        }
+        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        // 3. Placement, before a byte of the body is read.
+        let placement = self.placement_for(&bucket)?;
+        // 4. Keys.
+        let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let dek = DataKey::generate()?;
+        let wrapped = self.keys.wrap(&dek, bucket.uid, version).await?;
+        // 5–8. Intent, stream, verify, all providers acknowledge.
+        let (checks, source) = BodyChecks::split(body);
+        let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, providers: placement.targets().to_vec() };
+        let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
+        // 9. Commit: the visibility point.
+        let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
+            algorithm,
+            value,
+            kind: ChecksumType::FullObject,
+        });
+        let record = VersionRecord {
+            version_uid: version,
+            seq: 0,
+            size: stored.manifest.plaintext_len,
+            etag: crate::model::ETag::from_md5(&stored.digests.md5),
+            last_modified_ms: now_ms(),
+            headers: req.headers,
+            checksum: checksum.clone(),
+            manifest_mac: self.manifest_mac(&dek, bucket.uid, version, std::slice::from_ref(&stored.manifest))?,
+            streams: vec![stored.manifest],
+            part_checksums: Vec::new(),
+            multipart: false,
+        };
+        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
+        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None).await?;
+        // 10. Respond.
+        Ok(out)
+    }
+
+    pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
+        let policy = self
+            .config
+            .policies
+            .get(&bucket.policy_id)
+            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
+        place(policy, &self.config.catalog, bucket.uid).map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
+    }
+
+    pub(crate) async fn early_condition(&self, bucket: &BucketRecord, key: &str, cond: &WriteCondition) -> Result<()> {
+        if *cond == WriteCondition::None {
+            return Ok(());
+        }
+        let current = self.meta.current(bucket.uid, key).await?;
+        match (cond, current) {
+            (WriteCondition::IfAbsent, Some(_)) => Err(ErrorKind::PreconditionFailed.into()),
+            (WriteCondition::IfMatch(_), None) => Err(ErrorKind::NoSuchKey.into()),
+            (WriteCondition::IfMatch(t), Some(cur)) if !cur.etag.matches(t) => Err(ErrorKind::PreconditionFailed.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Commits a version; on any refusal its streams go to GC.
+    pub(crate) async fn commit_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: VersionRecord,
+        dek: crate::keys::WrappedKey,
+        condition: WriteCondition,
+        completes_upload: Option<crate::model::UploadId>,
+    ) -> Result<()> {
+        let intents: Vec<StreamId> = if completes_upload.is_some() { Vec::new() } else { version.streams.iter().map(|s| s.stream_id).collect() };
+        let gc: Vec<GcTask> = if completes_upload.is_some() { Vec::new() } else { version.streams.iter().map(GcTask::for_stream).collect() };
+        let commit = PutCommit { bucket: bucket.uid, key: key.to_owned(), version, dek, condition, intents, completes_upload };
+        let outcome = self.meta.commit_put(commit).await?;
+        let refused: Error = match outcome {
+            CommitOutcome::Committed => return Ok(()),
+            CommitOutcome::PreconditionFailed => ErrorKind::PreconditionFailed.into(),
+            CommitOutcome::NoSuchKey => ErrorKind::NoSuchKey.into(),
+            CommitOutcome::Gone if completes_upload.is_some() => ErrorKind::NoSuchUpload.into(),
+            CommitOutcome::Gone => ErrorKind::NoSuchBucket.into(),
+        };
+        if !gc.is_empty() {
+            self.meta.abandon_intents(gc).await?;
+        }
+        Err(refused)
+    }
+
+    /// Seals `source` and writes it to every target, recording the intent first. `verify` runs
+    /// after the last plaintext byte and before the final segment is released, so a body that
+    /// fails it never becomes a complete object at any provider.
+    pub(crate) async fn store_stream(
+        &self,
+        target: StreamTarget<'_>,
+        source: PlainSource,
+        verify: impl FnOnce(&PlainDigests) -> Result<()>,
+    ) -> Result<StoredStream> {
+        let stream_id = StreamId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let params = StreamParams {
+            stream_id,
+            plaintext_len: source.len,
+            seg_log2: DEFAULT_SEG_LOG2,
+            bucket_uid: target.bucket,
+            version_uid: target.version,
+            part_number: target.part_number,
+            salt: random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?,
+        };
+        let sealer = StreamSealer::new(target.dek.expose(), &params).map_err(seal_error)?;
+        // 5. The intent is durable before any provider sees a byte.
+        self.meta
+            .record_intent(Intent { stream_id, targets: target.providers.clone(), boot_id: self.boot_id, created_ms: now_ms() })
+            .await?;
+        let fanout = self.open_fanout(stream_id, ciphertext_len(source.len, DEFAULT_SEG_LOG2), &target.providers)?;
+        let gc = GcTask { stream_id, targets: target.providers.clone() };
+        match pump(sealer, source, fanout, verify).await {
+            Ok((digests, commit, sha)) => Ok(StoredStream {
+                manifest: StreamManifest {
+                    stream_id,
+                    part_number: target.part_number,
+                    plaintext_len: params.plaintext_len,
+                    seg_log2: params.seg_log2,
+                    salt: params.salt,
+                    commit,
+                    ciphertext_sha256: sha,
+                    replicas: target.providers,
+                },
+                digests,
+            }),
+            Err(e) => {
+                self.meta.abandon_intents(vec![gc]).await?;
+                Err(e)
+            }
+        }
+    }
+
+    fn open_fanout(&self, stream_id: StreamId, cipher_len: u64, providers: &[ProviderId]) -> Result<Fanout> {
+        let mut senders = Vec::new();
+        let mut tasks = Vec::new();
+        for id in providers {
+            let backend = std::sync::Arc::clone(self.backend(id)?);
+            let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+            let name = stream_name(stream_id);
+            tasks.push(tokio::spawn(async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await }));
+            senders.push(tx);
+        }
+        Ok(Fanout { senders, tasks })
+    }
+}
+
+type Pumped = (PlainDigests, [u8; 32], [u8; 32]);
+
+/// Reads, hashes, seals and fans out; aborts every provider upload on any failure.
+async fn pump(
+    sealer: StreamSealer,
+    source: PlainSource,
+    mut fanout: Fanout,
+    verify: impl FnOnce(&PlainDigests) -> Result<()>,
+) -> Result<Pumped> {
+    match pump_inner(sealer, source, &mut fanout, verify).await {
+        Ok(done) => {
+            fanout.finish().await?;
+            Ok(done)
+        }
+        Err(e) => {
+            fanout.abort().await;
+            Err(e)
+        }
+    }
+}
+
+async fn pump_inner(
+    mut sealer: StreamSealer,
+    mut source: PlainSource,
+    fanout: &mut Fanout,
+    verify: impl FnOnce(&PlainDigests) -> Result<()>,
+) -> Result<Pumped> {
+    let mut hasher = PlainHasher::new(source.algorithm);
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch_len = 0usize;
+    let mut received = 0u64;
+    loop {
+        let next = source.stream.next().await.transpose()?;
+        if let Some(chunk) = &next {
+            received += chunk.len() as u64;
+            if received > source.len {
+                return Err(ErrorKind::InvalidRequest("body longer than its declared length".into()).into());
+            }
+            batch_len += chunk.len();
+            batch.push(chunk.clone());
+        }
+        if batch_len >= BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
+            let work = std::mem::take(&mut batch);
+            batch_len = 0;
+            let (s, h, sealed) = tokio::task::spawn_blocking(move || {
+                let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
+                for chunk in &work {
+                    hasher.update(chunk);
+                    sealer.push(chunk, &mut out)?;
+                }
+                Ok::<_, SealError>((sealer, hasher, out.freeze()))
+            })
+            .await
+            .map_err(|e| ErrorKind::Internal(format!("sealing task: {e}")))?
+            .map_err(seal_error)?;
+            sealer = s;
+            hasher = h;
+            if !sealed.is_empty() {
+                fanout.send(sealed).await?;
+            }
+        }
+        if next.is_none() {
+            break;
+        }
+    }
+    if received != source.len {
+        return Err(ErrorKind::IncompleteBody.into());
+    }
+    let digests = hasher.finish();
+    verify(&digests)?;
+    let mut out = BytesMut::new();
+    let summary = sealer.finish(&mut out).map_err(seal_error)?;
+    fanout.send(out.freeze()).await?;
+    Ok((digests, summary.commit, summary.ciphertext_sha256))
+}

@@ -1,0 +1,112 @@
+//! Garbage collection of provider streams: queued GC tasks (replaced, deleted, aborted or
+//! refused streams) and stale intents (uploads a crash or cancellation interrupted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::stream_name;
+use crate::meta::{GcTask, MetaError, MetadataStore};
+use crate::model::{BootId, StreamId};
+use crate::service::ObjectService;
+use crate::shutdown::Shutdown;
+
+const BATCH: usize = 256;
+
+/// Deletes streams nothing references any more.
+pub struct GarbageCollector {
+    service: Arc<ObjectService>,
+    boot_id: BootId,
+    /// Intents of this run older than this are abandoned uploads (client gone, task dropped).
+    intent_ttl: Duration,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GcReport {
+    /// Streams deleted from every provider.
+    pub deleted: usize,
+    /// Streams left for a later pass because a provider failed.
+    pub deferred: usize,
+}
+
+impl GarbageCollector {
+    /// A collector for this run.
+    pub fn new(service: Arc<ObjectService>, intent_ttl: Duration) -> Self {
+        let boot_id = service.boot_id();
+        Self { service, boot_id, intent_ttl }
+    }
+
+    fn meta(&self) -> &Arc<dyn MetadataStore> {
+        self.service.meta()
+    }
+
+    /// One full pass over stale intents and queued tasks.
+    pub async fn run_once(&self) -> Result<GcReport, MetaError> {
+        let mut report = GcReport::default();
+        let cutoff = crate::service::now_ms() - self.intent_ttl.as_millis() as i64;
+        let mut tasks: Vec<GcTask> = self
+            .meta()
+            .stale_intents(self.boot_id, cutoff, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|i| GcTask { stream_id: i.stream_id, targets: i.targets })
+            .collect();
+        loop {
+            let batch = self.meta().gc_tasks(BATCH).await?;
+            let fresh: Vec<GcTask> = batch.into_iter().filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id)).collect();
+            if fresh.is_empty() {
+                break;
+            }
+            tasks.extend(fresh);
+            if tasks.len() >= 100_000 {
+                break;
+            }
+        }
+        let mut done: Vec<StreamId> = Vec::new();
+        for task in tasks {
+            // Re-check: a stream that a commit references must never be deleted.
+            if self.meta().stream_committed(task.stream_id).await? {
+                done.push(task.stream_id);
+                continue;
+            }
+            if self.delete_everywhere(&task).await {
+                report.deleted += 1;
+                done.push(task.stream_id);
+            } else {
+                report.deferred += 1;
+            }
+        }
+        for chunk in done.chunks(BATCH) {
+            self.meta().finish_gc(chunk).await?;
+        }
+        Ok(report)
+    }
+
+    async fn delete_everywhere(&self, task: &GcTask) -> bool {
+        let name = stream_name(task.stream_id);
+        let mut ok = true;
+        for p in &task.targets {
+            let Some(backend) = self.service.backends().get(p) else { continue };
+            if let Err(e) = backend.delete(&name).await {
+                tracing::warn!(stream = %task.stream_id, error = %e, "gc delete failed; will retry");
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Runs passes every `every` until shutdown.
+    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
+        loop {
+            match self.run_once().await {
+                Ok(r) if r.deleted + r.deferred > 0 => tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "gc pass failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.wait() => return,
+            }
+        }
+    }
+}
