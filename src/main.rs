@@ -27,8 +27,9 @@ enum Command {
     },
 }
 
+/// s3s logs every refused request at ERROR from `s3s::ops`; the frontend logs what matters.
 fn init_logs(json: bool, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},s3s::ops=off")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -225,8 +225,10 @@ impl ObjectService {
         }
         self.early_condition(&bucket, &req.key, &req.condition).await?;
         let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
+        // Every listed part must exist with its ETag (InvalidPart) before sizes are judged
+        // (EntityTooSmall), as AWS reports them.
         let mut chosen = Vec::with_capacity(req.parts.len());
-        for (i, p) in req.parts.iter().enumerate() {
+        for p in &req.parts {
             let rec = stored.iter().find(|(n, _)| *n == p.number).map(|(_, r)| r).ok_or(ErrorKind::InvalidPart)?;
             if !ETag::from_md5(&rec.md5).matches(&p.etag) {
                 return Err(ErrorKind::InvalidPart.into());
@@ -234,10 +236,10 @@ impl ObjectService {
             if p.checksum.as_ref().is_some_and(|c| rec.checksum.as_deref() != Some(c.trim())) {
                 return Err(ErrorKind::InvalidPart.into());
             }
-            if i + 1 < req.parts.len() && rec.stream.plaintext_len < MIN_PART_SIZE {
-                return Err(ErrorKind::EntityTooSmall.into());
-            }
             chosen.push(rec.clone());
+        }
+        if chosen.iter().rev().skip(1).any(|p| p.stream.plaintext_len < MIN_PART_SIZE) {
+            return Err(ErrorKind::EntityTooSmall.into());
         }
         let checksum = match upload.checksum {
             Some((algorithm, kind)) => {

@@ -1,0 +1,250 @@
+//! The test harness: a real gateway (in-process or the real binary) on 127.0.0.1:0 with real
+//! RocksDB and real provider directories, and real S3 clients pointed at it.
+
+pub mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use souverain::app::{RunningGateway, start};
+use souverain::config::Config;
+
+pub const ACCESS_KEY: &str = "test-access-key";
+pub const SECRET_KEY: &str = "test-secret-key-0123456789";
+pub const REGION: &str = "eu-sovereign-1";
+
+pub fn init() {
+    // rustls must use ring: aws-sdk-s3 would otherwise pull aws-lc-rs and rustls panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A config file for a gateway with three fs providers (DE, FR, NL) under `dir`.
+pub fn config_text(dir: &Path, listen: &str, engine: &str) -> String {
+    format!(
+        r#"
+[server]
+s3_listen = "{listen}"
+region = "{REGION}"
+default_policy = "eu-default"
+data_dir = "{dir}"
+[metadata]
+engine = "{engine}"
+path = "meta"
+[keys]
+provider = "local"
+key_file = "kek.key"
+[workers]
+gc_interval_secs = 3600
+[limits]
+shutdown_grace_secs = 5
+[[provider]]
+id = "local-de"
+kind = "fs"
+path = "providers/de"
+country = "DE"
+operator = "Operator DE"
+jurisdictions = ["DE"]
+[[provider]]
+id = "local-fr"
+kind = "fs"
+path = "providers/fr"
+country = "FR"
+operator = "Operator FR"
+jurisdictions = ["FR"]
+[[provider]]
+id = "local-nl"
+kind = "fs"
+path = "providers/nl"
+country = "NL"
+operator = "Operator NL"
+jurisdictions = ["NL"]
+[[policy]]
+id = "eu-default"
+replicas = 3
+write_quorum = 3
+[[policy]]
+id = "de-only"
+allowed_countries = ["DE"]
+replicas = 1
+write_quorum = 1
+[[policy]]
+id = "two-in-germany"
+allowed_countries = ["DE"]
+replicas = 2
+write_quorum = 2
+[[access_key]]
+id = "{ACCESS_KEY}"
+secret = "{SECRET_KEY}"
+"#,
+        dir = dir.display()
+    )
+}
+
+/// A gateway running inside the test process, over real RocksDB in a temp dir.
+pub struct TestGateway {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub client: Client,
+    running: Option<RunningGateway>,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb");
+        let config = Config::parse(&text, dir.path()).expect("test config is valid");
+        let running = start(config).await.expect("gateway starts");
+        let addr = running.s3_addr;
+        Self { client: client(addr), addr, dir, running: Some(running) }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn provider_dirs(&self) -> Vec<PathBuf> {
+        ["de", "fr", "nl"].iter().map(|c| self.dir.path().join("providers").join(c)).collect()
+    }
+
+    pub fn running(&self) -> &RunningGateway {
+        self.running.as_ref().expect("gateway is running")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// An aws-sdk-s3 client for the gateway at `addr` (path style, test credentials).
+pub fn client(addr: SocketAddr) -> Client {
+    client_with(addr, ACCESS_KEY, SECRET_KEY)
+}
+
+pub fn client_with(addr: SocketAddr, access: &str, secret: &str) -> Client {
+    init();
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(format!("http://{addr}"))
+        .force_path_style(true)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(access, secret, None, None, "test"))
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Deterministic bytes of a given length.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// The S3 error code of an SDK error.
+pub fn error_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|s| s.code().map(str::to_owned))
+}
+
+/// The HTTP status of an SDK error.
+pub fn error_status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
+/// Every file under the provider directories, with its content.
+pub fn provider_files(dirs: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut stack = vec![d.clone()];
+        while let Some(p) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&p) else { continue };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The real `souverain` binary, started on a free port with a config in `dir`.
+pub struct BinaryGateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl BinaryGateway {
+    pub fn spawn(dir: &Path) -> Self {
+        let cfg = dir.join("souverain.toml");
+        if !cfg.exists() {
+            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb")).expect("write config");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("SOUVERAIN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn souverain");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read listen line");
+        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Self { child, addr }
+    }
+
+    /// Peak resident memory of the process so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("wait")
+    }
+}
