@@ -73,8 +73,11 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
         MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default())?)),
         #[cfg(feature = "rocksdb")]
         MetadataEngine::Rocksdb(path) => {
-            std::fs::create_dir_all(path).map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?)?))
+            std::fs::create_dir_all(path)
+                .map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
+            Ok(Arc::new(KvMetadataStore::new(
+                crate::meta::rocks::RocksEngine::open(path)?,
+            )?))
         }
         #[cfg(not(feature = "rocksdb"))]
         MetadataEngine::Rocksdb(_) => Err(StartError::NoRocksdb),
@@ -85,7 +88,10 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let meta = open_meta(&config.metadata)?;
     if let Some(dir) = config.key_file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| crate::keys::KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| crate::keys::KeyError::KeyFile {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
@@ -99,13 +105,45 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
     };
-    let service = Arc::new(ObjectService::new(meta, keys, backends, service_config, boot_id));
-    let listener = TcpListener::bind(config.s3_listen).await.map_err(|source| StartError::Bind { addr: config.s3_listen, source })?;
-    let s3_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.s3_listen, source })?;
+    let service = Arc::new(ObjectService::new(
+        meta,
+        keys,
+        backends,
+        service_config,
+        boot_id,
+    ));
+    let listener = TcpListener::bind(config.s3_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.s3_listen,
+            source,
+        })?;
+    let s3_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.s3_listen,
+        source,
+    })?;
     let (trigger, shutdown): (ShutdownTrigger, Shutdown) = shutdown::channel();
-    let limits = ServerLimits { max_connections: config.max_connections, shutdown_grace: config.shutdown_grace, ..ServerLimits::default() };
-    let server = tokio::spawn(serve(listener, s3_service(Arc::clone(&service), &config.access_keys), limits, shutdown.clone()));
-    let gc = tokio::spawn(GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown));
+    let limits = ServerLimits {
+        max_connections: config.max_connections,
+        shutdown_grace: config.shutdown_grace,
+        ..ServerLimits::default()
+    };
+    let server = tokio::spawn(serve(
+        listener,
+        s3_service(Arc::clone(&service), &config.access_keys),
+        limits,
+        shutdown.clone(),
+    ));
+    let gc = tokio::spawn(
+        GarbageCollector::new(Arc::clone(&service), config.intent_ttl)
+            .run(config.gc_interval, shutdown),
+    );
     tracing::info!(%s3_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway { s3_addr, service, trigger, server, gc })
+    Ok(RunningGateway {
+        s3_addr,
+        service,
+        trigger,
+        server,
+        gc,
+    })
 }

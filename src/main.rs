@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
+#[command(
+    name = "souverain",
+    version,
+    about = "Sovereign S3 gateway over independent European providers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,8 +33,11 @@ enum Command {
 
 /// s3s logs every refused request at ERROR from `s3s::ops`; the frontend logs what matters.
 fn init_logs(json: bool, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},s3s::ops=off")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},s3s::ops=off")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -65,8 +72,13 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::CheckConfig { config } => souverain::config::Config::load(&config).map(|_| println!("ok")).map_err(anyhow::Error::from),
-        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Command::CheckConfig { config } => souverain::config::Config::load(&config)
+            .map(|_| println!("ok"))
+            .map_err(anyhow::Error::from),
+        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },

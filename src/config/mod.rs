@@ -50,7 +50,9 @@ pub struct AccessKey {
 
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +94,10 @@ impl Config {
     /// `SOUVERAIN_ACCESS_KEY` and `SOUVERAIN_SECRET_KEY`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, &base).map_err(|message| ConfigError { file, message })
     }
@@ -107,7 +112,10 @@ impl Config {
 fn one_line(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].lines().count().max(1)),
+        Some(span) => format!(
+            "line {}: {msg}",
+            text[..span.start.min(text.len())].lines().count().max(1)
+        ),
         None => msg,
     }
 }
@@ -117,20 +125,49 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         Some(d) => base.join(d),
         None => base.to_path_buf(),
     };
-    let s3_listen = raw.server.s3_listen.parse().map_err(|_| format!("server.s3_listen: not an address: {:?}", raw.server.s3_listen))?;
+    let s3_listen = raw.server.s3_listen.parse().map_err(|_| {
+        format!(
+            "server.s3_listen: not an address: {:?}",
+            raw.server.s3_listen
+        )
+    })?;
     if raw.server.region.is_empty() {
         return Err("server.region: must not be empty".into());
     }
     let metadata = match raw.metadata.engine.as_str() {
-        "rocksdb" => MetadataEngine::Rocksdb(base.join(raw.metadata.path.as_deref().ok_or("metadata.path: required for engine = \"rocksdb\"")?)),
+        "rocksdb" => MetadataEngine::Rocksdb(
+            base.join(
+                raw.metadata
+                    .path
+                    .as_deref()
+                    .ok_or("metadata.path: required for engine = \"rocksdb\"")?,
+            ),
+        ),
         "memory" => MetadataEngine::Memory,
-        other => return Err(format!("metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")")),
+        other => {
+            return Err(format!(
+                "metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")"
+            ));
+        }
     };
     if raw.keys.provider != "local" {
-        return Err(format!("keys.provider: unknown key provider {:?} (expected \"local\")", raw.keys.provider));
+        return Err(format!(
+            "keys.provider: unknown key provider {:?} (expected \"local\")",
+            raw.keys.provider
+        ));
     }
-    let key_file = base.join(raw.keys.key_file.as_deref().ok_or("keys.key_file: required for provider = \"local\"")?);
-    let providers = raw.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, &base)).collect::<Result<Vec<_>, _>>()?;
+    let key_file = base.join(
+        raw.keys
+            .key_file
+            .as_deref()
+            .ok_or("keys.key_file: required for provider = \"local\"")?,
+    );
+    let providers = raw
+        .providers
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| provider(i, p, &base))
+        .collect::<Result<Vec<_>, _>>()?;
     if providers.is_empty() {
         return Err("provider: at least one [[provider]] is required".into());
     }
@@ -138,15 +175,30 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     for (i, p) in raw.policies.into_iter().enumerate() {
         let policy = policy(i, p)?;
         if usize::from(policy.replicas) > providers.len() {
-            return Err(format!("policy[{i}].replicas: {} replicas but only {} providers", policy.replicas, providers.len()));
+            return Err(format!(
+                "policy[{i}].replicas: {} replicas but only {} providers",
+                policy.replicas,
+                providers.len()
+            ));
         }
         policies.insert(policy.id.clone(), policy);
     }
     if !policies.contains_key(&raw.server.default_policy) {
-        return Err(format!("server.default_policy: no [[policy]] with id {:?}", raw.server.default_policy));
+        return Err(format!(
+            "server.default_policy: no [[policy]] with id {:?}",
+            raw.server.default_policy
+        ));
     }
-    let mut access_keys = raw.access_keys.into_iter().enumerate().map(|(i, k)| access_key(i, k, &base)).collect::<Result<Vec<_>, _>>()?;
-    if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
+    let mut access_keys = raw
+        .access_keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| access_key(i, k, &base))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let (Ok(id), Ok(secret)) = (
+        std::env::var("SOUVERAIN_ACCESS_KEY"),
+        std::env::var("SOUVERAIN_SECRET_KEY"),
+    ) {
         access_keys.push(AccessKey { id, secret });
     }
     if access_keys.is_empty() {
@@ -155,7 +207,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     let log_json = match raw.log.format.as_deref() {
         None | Some("human") => false,
         Some("json") => true,
-        Some(other) => return Err(format!("log.format: unknown format {other:?} (expected \"human\" or \"json\")")),
+        Some(other) => {
+            return Err(format!(
+                "log.format: unknown format {other:?} (expected \"human\" or \"json\")"
+            ));
+        }
     };
     Ok(Config {
         s3_listen,
@@ -176,17 +232,34 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
 }
 
 fn country(field: &str, code: &str) -> Result<CountryCode, String> {
-    CountryCode::parse(code).ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
+    CountryCode::parse(code)
+        .ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
 }
 
 fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<FsProvider, String> {
-    let id = ProviderId::parse(&p.id).ok_or_else(|| format!("provider[{i}].id: {:?} must match [a-z0-9-]{{1,32}}", p.id))?;
+    let id = ProviderId::parse(&p.id)
+        .ok_or_else(|| format!("provider[{i}].id: {:?} must match [a-z0-9-]{{1,32}}", p.id))?;
     if p.kind != "fs" {
-        return Err(format!("provider[{i}].kind: unknown kind {:?} (expected \"fs\")", p.kind));
+        return Err(format!(
+            "provider[{i}].kind: unknown kind {:?} (expected \"fs\")",
+            p.kind
+        ));
     }
-    let path = base.join(p.path.ok_or_else(|| format!("provider[{i}].path: required for kind = \"fs\""))?);
-    let jurisdictions = p.jurisdictions.iter().map(|j| country(&format!("provider[{i}].jurisdictions"), j)).collect::<Result<_, _>>()?;
-    let info = ProviderInfo { id, country: country(&format!("provider[{i}].country"), &p.country)?, operator: p.operator, jurisdictions };
+    let path = base.join(
+        p.path
+            .ok_or_else(|| format!("provider[{i}].path: required for kind = \"fs\""))?,
+    );
+    let jurisdictions = p
+        .jurisdictions
+        .iter()
+        .map(|j| country(&format!("provider[{i}].jurisdictions"), j))
+        .collect::<Result<_, _>>()?;
+    let info = ProviderInfo {
+        id,
+        country: country(&format!("provider[{i}].country"), &p.country)?,
+        operator: p.operator,
+        jurisdictions,
+    };
     Ok(FsProvider { info, path })
 }
 
@@ -195,29 +268,59 @@ fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
         return Err(format!("policy[{i}].replicas: must be between 1 and 7"));
     }
     if p.write_quorum < 1 || p.write_quorum > p.replicas {
-        return Err(format!("policy[{i}].write_quorum: must be between 1 and replicas ({})", p.replicas));
+        return Err(format!(
+            "policy[{i}].write_quorum: must be between 1 and replicas ({})",
+            p.replicas
+        ));
     }
     let allowed_countries = p
         .allowed_countries
-        .map(|list| list.iter().map(|c| country(&format!("policy[{i}].allowed_countries"), c)).collect::<Result<Vec<_>, _>>())
+        .map(|list| {
+            list.iter()
+                .map(|c| country(&format!("policy[{i}].allowed_countries"), c))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?;
-    Ok(ResidencyPolicy { id: p.id, allowed_countries, replicas: p.replicas, write_quorum: p.write_quorum })
+    Ok(ResidencyPolicy {
+        id: p.id,
+        allowed_countries,
+        replicas: p.replicas,
+        write_quorum: p.write_quorum,
+    })
 }
 
 fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
     let field = |f: &str| format!("access_key[{i}].{f}");
     let secret = match (k.secret, k.secret_env, k.secret_file) {
         (Some(s), None, None) => s,
-        (None, Some(var), None) => std::env::var(&var).map_err(|_| format!("{}: environment variable {var} is not set", field("secret_env")))?,
+        (None, Some(var), None) => std::env::var(&var).map_err(|_| {
+            format!(
+                "{}: environment variable {var} is not set",
+                field("secret_env")
+            )
+        })?,
         (None, None, Some(file)) => {
             let path = base.join(file);
-            let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {}: {e}", field("secret_file"), path.display()))?;
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("{}: {}: {e}", field("secret_file"), path.display()))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                return Err(format!("{}: {} must not be readable by group or others (chmod 600)", field("secret_file"), path.display()));
+                return Err(format!(
+                    "{}: {} must not be readable by group or others (chmod 600)",
+                    field("secret_file"),
+                    path.display()
+                ));
             }
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", field("secret_file")))?.trim().to_owned()
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: {e}", field("secret_file")))?
+                .trim()
+                .to_owned()
         }
-        _ => return Err(format!("{}: give exactly one of secret, secret_env, secret_file", field("secret"))),
+        _ => {
+            return Err(format!(
+                "{}: give exactly one of secret, secret_env, secret_file",
+                field("secret")
+            ));
+        }
     };
     if k.id.is_empty() || secret.is_empty() {
         return Err(format!("{}: id and secret must not be empty", field("id")));
@@ -264,11 +367,23 @@ secret = "sk"
     #[test]
     fn errors_are_one_line_and_name_the_field() {
         let cases = [
-            (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
-            (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country"),
-            (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy"),
+            (
+                MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""),
+                "region",
+            ),
+            (
+                MINIMAL.replace("country = \"DE\"", "country = \"Germany\""),
+                "provider[0].country",
+            ),
+            (
+                MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""),
+                "server.default_policy",
+            ),
             (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "bogus"),
-            (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum"),
+            (
+                MINIMAL.replace("write_quorum = 1", "write_quorum = 2"),
+                "policy[0].write_quorum",
+            ),
         ];
         for (text, field) in cases {
             let err = Config::parse(&text, Path::new("/")).unwrap_err();

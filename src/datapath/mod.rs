@@ -12,3 +12,6 @@ pub use format::{DEFAULT_SEG_LOG2, StreamParams};
 pub use open::{OpenError, SegmentOpener};
 pub use range::{PartSlice, SegmentSpan, ciphertext_len, slice_parts};
 pub use seal::{SealError, SealedStreamSummary, StreamSealer};
+
+#[cfg(test)]
+mod tests;

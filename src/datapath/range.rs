@@ -41,7 +41,14 @@ impl SegmentSpan {
         } else {
             HEADER_LEN + (j + 1) * (s + TAG_LEN)
         };
-        Self { first_segment: i, last_segment: j, cipher_start, cipher_end, skip, take }
+        Self {
+            first_segment: i,
+            last_segment: j,
+            cipher_start,
+            cipher_end,
+            skip,
+            take,
+        }
     }
 }
 
@@ -66,7 +73,11 @@ pub fn slice_parts(lengths: &[u64], first: u64, last: u64) -> Vec<PartSlice> {
         if len == 0 || end <= first || start > last {
             continue;
         }
-        out.push(PartSlice { index, first: first.max(start) - start, last: last.min(end - 1) - start });
+        out.push(PartSlice {
+            index,
+            first: first.max(start) - start,
+            last: last.min(end - 1) - start,
+        });
     }
     out
 }
@@ -89,9 +100,21 @@ mod tests {
         assert_eq!(
             s,
             vec![
-                PartSlice { index: 0, first: 4, last: 4 },
-                PartSlice { index: 1, first: 0, last: 4 },
-                PartSlice { index: 2, first: 0, last: 0 }
+                PartSlice {
+                    index: 0,
+                    first: 4,
+                    last: 4
+                },
+                PartSlice {
+                    index: 1,
+                    first: 0,
+                    last: 4
+                },
+                PartSlice {
+                    index: 2,
+                    first: 0,
+                    last: 0
+                }
             ]
         );
     }

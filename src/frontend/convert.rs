@@ -14,7 +14,8 @@ use crate::service::{ClientBody, Conditions, RangeSpec};
 
 /// Milliseconds since the epoch → S3 timestamp.
 pub fn timestamp(ms: i64) -> Timestamp {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Timestamp::from(t)
 }
 
@@ -68,11 +69,18 @@ pub fn content_headers(
     expires: Option<Timestamp>,
     metadata: Option<dto::Metadata>,
 ) -> S3Result<ContentHeaders> {
-    let mut user_metadata: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let mut user_metadata: Vec<(String, String)> = metadata
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
     user_metadata.sort();
     let size: usize = user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > 2048 {
-        return Err(S3Error::with_message(S3ErrorCode::MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size (2 KiB)"));
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size (2 KiB)",
+        ));
     }
     Ok(ContentHeaders {
         content_type,
@@ -117,11 +125,17 @@ pub fn checksum_type_dto(t: ChecksumType) -> dto::ChecksumType {
 /// The five checksum fields every output carries, set from one checksum.
 #[derive(Default)]
 pub struct ChecksumFields {
+    /// `x-amz-checksum-crc32`.
     pub crc32: Option<String>,
+    /// `x-amz-checksum-crc32c`.
     pub crc32c: Option<String>,
+    /// `x-amz-checksum-crc64nvme`.
     pub crc64nvme: Option<String>,
+    /// `x-amz-checksum-sha1`.
     pub sha1: Option<String>,
+    /// `x-amz-checksum-sha256`.
     pub sha256: Option<String>,
+    /// `x-amz-checksum-type`.
     pub kind: Option<dto::ChecksumType>,
 }
 
@@ -164,7 +178,10 @@ pub fn header_checksum(
     match given.as_slice() {
         [] => Ok(None),
         [(a, v)] => Ok(Some((*a, (*v).clone()))),
-        _ => Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )),
     }
 }
 
@@ -186,14 +203,34 @@ pub struct BodyHeaders<'a> {
 
 /// Builds the service's view of a request body.
 pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<ClientBody> {
-    let len = h
-        .content_length
-        .ok_or_else(|| S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."))?;
-    let len = u64::try_from(len).map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?;
+    // aws-chunked bodies without Content-Length (boto3's unsigned trailers over HTTPS) carry
+    // the plaintext length in x-amz-decoded-content-length only.
+    let decoded = h
+        .headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let len = h.content_length.or(decoded).ok_or_else(|| {
+        S3Error::with_message(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header.",
+        )
+    })?;
+    let len = u64::try_from(len).map_err(|_| {
+        S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length")
+    })?;
     let content_md5 = match h.content_md5 {
         Some(m) => {
-            let raw = base64::engine::general_purpose::STANDARD.decode(m.trim()).ok().and_then(|r| <[u8; 16]>::try_from(r).ok());
-            Some(raw.ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid."))?)
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(m.trim())
+                .ok()
+                .and_then(|r| <[u8; 16]>::try_from(r).ok());
+            Some(raw.ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidDigest,
+                    "The Content-MD5 you specified was invalid.",
+                )
+            })?)
         }
         None => None,
     };
@@ -202,12 +239,19 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
             name.trim()
                 .strip_prefix("x-amz-checksum-")
                 .and_then(ChecksumAlgorithm::parse)
-                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported x-amz-trailer"))?,
+                .ok_or_else(|| {
+                    S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported x-amz-trailer")
+                })?,
         ),
         None => None,
     };
     let sdk = match h.sdk_algorithm {
-        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))?),
+        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "unsupported checksum algorithm",
+            )
+        })?),
         None => None,
     };
     let (algorithm, expected_checksum) = match h.header_checksum {
@@ -217,14 +261,25 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
     let trailers = h.trailing.filter(|_| trailer_algorithm.is_some()).map(|t| {
         let t = Arc::new(t);
         Box::new(move || {
-            t.read(|hm| hm.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect::<Vec<_>>())
+            t.read(|hm| {
+                hm.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect::<Vec<_>>()
+            })
         }) as crate::service::TrailerSource
     });
     let stream = match blob {
         Some(b) => b.map(|r| r.map_err(|e| body_error(e.as_ref()))).boxed(),
         None => futures_util::stream::empty::<Result<bytes::Bytes, BodyError>>().boxed(),
     };
-    Ok(ClientBody { len, stream, content_md5, algorithm, expected_checksum, trailers })
+    Ok(ClientBody {
+        len,
+        stream,
+        content_md5,
+        algorithm,
+        expected_checksum,
+        trailers,
+    })
 }
 
 /// Percent-encodes a listing value for `encoding-type=url` (RFC 3986 unreserved and `/` kept).

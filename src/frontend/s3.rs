@@ -8,14 +8,15 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::convert::{
-    BodyHeaders, ChecksumFields, algorithm_dto, checksum_type_dto, client_body, conditions, content_headers, etag, expires, header_checksum,
-    metadata, range, timestamp, url_encode,
+    BodyHeaders, ChecksumFields, algorithm_dto, checksum_type_dto, client_body, conditions,
+    content_headers, etag, expires, header_checksum, metadata, range, timestamp, url_encode,
 };
 use super::error::{not_implemented, to_s3};
 use crate::meta::{ListStart, WriteCondition};
 use crate::model::{ChecksumAlgorithm, ChecksumType};
 use crate::service::{
-    CompletePart, CompleteRequest, CopyRequest, GetRequest, ListObjectsRequest, ObjectService, PutRequest, list as svc_list,
+    CompletePart, CompleteRequest, CopyRequest, GetRequest, ListObjectsRequest, ObjectService,
+    PutRequest, list as svc_list,
 };
 
 /// The S3 front end over one service.
@@ -48,10 +49,14 @@ fn refuse_unsupported_write(
     storage_class: &Option<StorageClass>,
 ) -> S3Result<()> {
     if sse_c {
-        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
+        return Err(not_implemented(
+            "SSE-C (x-amz-server-side-encryption-customer-*)",
+        ));
     }
     if kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
-        return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
+        return Err(not_implemented(
+            "SSE-KMS; every object is already encrypted by the gateway",
+        ));
     }
     if lock {
         return Err(not_implemented("Object Lock"));
@@ -65,15 +70,23 @@ fn refuse_unsupported_write(
     if grants || acl.as_ref().is_some_and(|a| a.as_str() != "private") {
         return Err(not_implemented("ACLs other than private"));
     }
-    if storage_class.as_ref().is_some_and(|c| c.as_str() != "STANDARD") {
-        return Err(S3Error::with_message(S3ErrorCode::InvalidStorageClass, "The storage class you specified is not valid"));
+    if storage_class
+        .as_ref()
+        .is_some_and(|c| c.as_str() != "STANDARD")
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidStorageClass,
+            "The storage class you specified is not valid",
+        ));
     }
     Ok(())
 }
 
 fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S3Result<()> {
     if alg.is_some() || key.is_some() {
-        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
+        return Err(not_implemented(
+            "SSE-C (x-amz-server-side-encryption-customer-*)",
+        ));
     }
     Ok(())
 }
@@ -81,15 +94,27 @@ fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S3Result<()>
 fn refuse_version_id(v: &Option<String>) -> S3Result<()> {
     match v.as_deref() {
         None | Some("null") => Ok(()),
-        Some(_) => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid version id specified (versioning is not enabled)")),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified (versioning is not enabled)",
+        )),
     }
 }
 
-fn write_condition(if_none_match: &Option<ETagCondition>, if_match: &Option<ETagCondition>) -> S3Result<WriteCondition> {
+fn write_condition(
+    if_none_match: &Option<ETagCondition>,
+    if_match: &Option<ETagCondition>,
+) -> S3Result<WriteCondition> {
     match (if_none_match, if_match) {
-        (Some(_), Some(_)) => Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-Match together with If-None-Match is not supported")),
+        (Some(_), Some(_)) => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "If-Match together with If-None-Match is not supported",
+        )),
         (Some(ETagCondition::Any), None) => Ok(WriteCondition::IfAbsent),
-        (Some(_), None) => Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on writes accepts only *")),
+        (Some(_), None) => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "If-None-Match on writes accepts only *",
+        )),
         (None, Some(ETagCondition::ETag(e))) => Ok(WriteCondition::IfMatch(e.value().to_owned())),
         (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfMatch("*".into())),
         (None, None) => Ok(WriteCondition::None),
@@ -98,7 +123,11 @@ fn write_condition(if_none_match: &Option<ETagCondition>, if_match: &Option<ETag
 
 fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
     match src {
-        CopySource::Bucket { bucket, key, version_id } => {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
             refuse_version_id(&version_id.as_ref().map(|v| v.to_string()))?;
             Ok((bucket.to_string(), key.to_string()))
         }
@@ -107,15 +136,26 @@ fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
 }
 
 fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
-    let bad = || S3Error::with_message(S3ErrorCode::InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last");
-    let (a, b) = r.strip_prefix("bytes=").and_then(|s| s.split_once('-')).ok_or_else(bad)?;
+    let bad = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last",
+        )
+    };
+    let (a, b) = r
+        .strip_prefix("bytes=")
+        .and_then(|s| s.split_once('-'))
+        .ok_or_else(bad)?;
     Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
 }
 
 fn max_keys(m: Option<i32>) -> S3Result<usize> {
     match m {
         None => Ok(1000),
-        Some(n) if n < 0 => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-keys must be non-negative")),
+        Some(n) if n < 0 => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "max-keys must be non-negative",
+        )),
         Some(n) => Ok((n as usize).min(1000)),
     }
 }
@@ -124,7 +164,10 @@ fn is_url(e: &Option<EncodingType>) -> S3Result<bool> {
     match e.as_ref().map(|e| e.as_str()) {
         None => Ok(false),
         Some("url") => Ok(true),
-        Some(_) => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request")),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid Encoding Method specified in Request",
+        )),
     }
 }
 
@@ -132,7 +175,10 @@ fn encode(url: bool, s: String) -> String {
     if url { url_encode(&s) } else { s }
 }
 
-fn listed_objects(page: &crate::service::ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn listed_objects(
+    page: &crate::service::ObjectsPage,
+    url: bool,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = page
         .objects
         .iter()
@@ -141,72 +187,138 @@ fn listed_objects(page: &crate::service::ObjectsPage, url: bool) -> (Vec<Object>
             size: Some(o.size as i64),
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.last_modified_ms)),
-            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
             ..Default::default()
         })
         .collect();
-    let prefixes = page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(url, p.clone())) }).collect();
+    let prefixes = page
+        .prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(encode(url, p.clone())),
+        })
+        .collect();
     (objects, prefixes)
 }
 
 fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
-    mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+    mode.as_ref()
+        .is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
 #[async_trait::async_trait]
 impl S3 for Gateway {
-    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let buckets = svc(self.service.list_buckets().await)?
             .into_iter()
-            .map(|b| Bucket { name: Some(b.name), creation_date: Some(timestamp(b.created_ms)), bucket_region: Some(self.service.region().to_owned()) })
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp(b.created_ms)),
+                bucket_region: Some(self.service.region().to_owned()),
+            })
             .collect();
-        Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(Owner { display_name: Some("souverain".into()), id: Some("souverain".into()) }), ..Default::default() }))
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(Owner {
+                display_name: Some("souverain".into()),
+                id: Some("souverain".into()),
+            }),
+            ..Default::default()
+        }))
     }
 
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let i = req.input;
         if i.object_lock_enabled_for_bucket == Some(true) {
             return Err(not_implemented("Object Lock"));
         }
-        if i.acl.as_ref().is_some_and(|a| a.as_str() != "private") || i.grant_full_control.is_some() || i.grant_read.is_some() || i.grant_write.is_some() {
+        if i.acl.as_ref().is_some_and(|a| a.as_str() != "private")
+            || i.grant_full_control.is_some()
+            || i.grant_read.is_some()
+            || i.grant_write.is_some()
+        {
             return Err(not_implemented("ACLs other than private"));
         }
-        let location = i.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()).map(|l| l.as_str().to_owned());
-        svc(self.service.create_bucket(&i.bucket, location.as_deref()).await)?;
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", i.bucket)) }))
+        let location = i
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .map(|l| l.as_str().to_owned());
+        svc(self
+            .service
+            .create_bucket(&i.bucket, location.as_deref())
+            .await)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", i.bucket)),
+        }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         svc(self.service.head_bucket(&req.input.bucket).await)?;
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.service.region().to_owned()), ..Default::default() }))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.service.region().to_owned()),
+            ..Default::default()
+        }))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         svc(self.service.delete_bucket(&req.input.bucket).await)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         svc(self.service.head_bucket(&req.input.bucket).await)?;
         let region = self.service.region().to_owned();
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: Some(BucketLocationConstraint::from(region)) }))
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: Some(BucketLocationConstraint::from(region)),
+        }))
     }
 
-    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         svc(self.service.head_bucket(&req.input.bucket).await)?;
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
             i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
-            i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
-            i.object_lock_mode.is_some() || i.object_lock_retain_until_date.is_some() || i.object_lock_legal_hold_status.is_some(),
+            i.ssekms_key_id.is_some()
+                || i.ssekms_encryption_context.is_some()
+                || i.bucket_key_enabled.is_some(),
+            i.object_lock_mode.is_some()
+                || i.object_lock_retain_until_date.is_some()
+                || i.object_lock_legal_hold_status.is_some(),
             &i.tagging,
             &i.website_redirect_location,
-            i.grant_full_control.is_some() || i.grant_read.is_some() || i.grant_read_acp.is_some() || i.grant_write_acp.is_some(),
+            i.grant_full_control.is_some()
+                || i.grant_read.is_some()
+                || i.grant_read_acp.is_some()
+                || i.grant_write_acp.is_some(),
             &i.acl,
             &i.storage_class,
         )?;
@@ -214,8 +326,22 @@ impl S3 for Gateway {
             return Err(not_implemented("appends (x-amz-write-offset-bytes)"));
         }
         let condition = write_condition(&i.if_none_match, &i.if_match)?;
-        let headers = content_headers(i.content_type.map(|c| c.to_string()), i.content_encoding, i.content_disposition, i.content_language, i.cache_control, i.expires, i.metadata)?;
-        let checksum = header_checksum(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256)?;
+        let headers = content_headers(
+            i.content_type.map(|c| c.to_string()),
+            i.content_encoding,
+            i.content_disposition,
+            i.content_language,
+            i.cache_control,
+            i.expires,
+            i.metadata,
+        )?;
+        let checksum = header_checksum(
+            &i.checksum_crc32,
+            &i.checksum_crc32c,
+            &i.checksum_crc64nvme,
+            &i.checksum_sha1,
+            &i.checksum_sha256,
+        )?;
         let body = client_body(
             i.body,
             BodyHeaders {
@@ -227,7 +353,18 @@ impl S3 for Gateway {
                 trailing: req.trailing_headers,
             },
         )?;
-        let out = svc(self.service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition }, body).await)?;
+        let out = svc(self
+            .service
+            .put_object(
+                PutRequest {
+                    bucket: i.bucket,
+                    key: i.key,
+                    headers,
+                    condition,
+                },
+                body,
+            )
+            .await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&out.etag)),
@@ -242,7 +379,10 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
         refuse_version_id(&i.version_id)?;
@@ -251,11 +391,20 @@ impl S3 for Gateway {
             key: i.key,
             range: range(i.range),
             part_number: i.part_number.map(|n| n.max(0) as u32),
-            conditions: conditions(&i.if_match, &i.if_none_match, &i.if_modified_since, &i.if_unmodified_since),
+            conditions: conditions(
+                &i.if_match,
+                &i.if_none_match,
+                &i.if_modified_since,
+                &i.if_unmodified_since,
+            ),
         };
         let out = svc(self.service.get_object(get).await)?;
         let info = &out.info;
-        let c = if checksum_requested(&i.checksum_mode) { ChecksumFields::from(out.checksum.as_ref()) } else { ChecksumFields::default() };
+        let c = if checksum_requested(&i.checksum_mode) {
+            ChecksumFields::from(out.checksum.as_ref())
+        } else {
+            ChecksumFields::default()
+        };
         // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
         // through `&mut` only).
         let body = sync_wrapper::SyncStream::new(out.body.map(|r| r.map_err(to_s3)));
@@ -264,17 +413,33 @@ impl S3 for Gateway {
             body: Some(StreamingBlob::wrap(body)),
             accept_ranges: Some("bytes".into()),
             content_length: Some(out.content_length as i64),
-            content_range: out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
+            content_range: out
+                .range
+                .map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
             e_tag: Some(etag(&info.etag)),
             last_modified: Some(timestamp(info.last_modified_ms)),
-            content_type: i.response_content_type.or(info.headers.content_type.clone()).and_then(|c| c.parse().ok()),
-            content_encoding: i.response_content_encoding.or(info.headers.content_encoding.clone()),
-            content_disposition: i.response_content_disposition.or(info.headers.content_disposition.clone()),
-            content_language: i.response_content_language.or(info.headers.content_language.clone()),
-            cache_control: i.response_cache_control.or(info.headers.cache_control.clone()),
+            content_type: i
+                .response_content_type
+                .or(info.headers.content_type.clone())
+                .and_then(|c| c.parse().ok()),
+            content_encoding: i
+                .response_content_encoding
+                .or(info.headers.content_encoding.clone()),
+            content_disposition: i
+                .response_content_disposition
+                .or(info.headers.content_disposition.clone()),
+            content_language: i
+                .response_content_language
+                .or(info.headers.content_language.clone()),
+            cache_control: i
+                .response_cache_control
+                .or(info.headers.cache_control.clone()),
             expires: i.response_expires.or(expires(&info.headers)),
             metadata: metadata(&info.headers),
-            parts_count: info.parts_count.filter(|_| i.part_number.is_some()).map(|n| n as i32),
+            parts_count: info
+                .parts_count
+                .filter(|_| i.part_number.is_some())
+                .map(|n| n as i32),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
@@ -290,7 +455,10 @@ impl S3 for Gateway {
         Ok(resp)
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
         refuse_version_id(&i.version_id)?;
@@ -299,26 +467,51 @@ impl S3 for Gateway {
             key: i.key,
             range: range(i.range),
             part_number: i.part_number.map(|n| n.max(0) as u32),
-            conditions: conditions(&i.if_match, &i.if_none_match, &i.if_modified_since, &i.if_unmodified_since),
+            conditions: conditions(
+                &i.if_match,
+                &i.if_none_match,
+                &i.if_modified_since,
+                &i.if_unmodified_since,
+            ),
         };
         let out = svc(self.service.head_object(get).await)?;
         let info = &out.info;
-        let c = if checksum_requested(&i.checksum_mode) { ChecksumFields::from(out.checksum.as_ref()) } else { ChecksumFields::default() };
+        let c = if checksum_requested(&i.checksum_mode) {
+            ChecksumFields::from(out.checksum.as_ref())
+        } else {
+            ChecksumFields::default()
+        };
         let partial = out.range.is_some();
         let output = HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             content_length: Some(out.content_length as i64),
-            content_range: out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
+            content_range: out
+                .range
+                .map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
             e_tag: Some(etag(&info.etag)),
             last_modified: Some(timestamp(info.last_modified_ms)),
-            content_type: i.response_content_type.or(info.headers.content_type.clone()).and_then(|c| c.parse().ok()),
-            content_encoding: i.response_content_encoding.or(info.headers.content_encoding.clone()),
-            content_disposition: i.response_content_disposition.or(info.headers.content_disposition.clone()),
-            content_language: i.response_content_language.or(info.headers.content_language.clone()),
-            cache_control: i.response_cache_control.or(info.headers.cache_control.clone()),
+            content_type: i
+                .response_content_type
+                .or(info.headers.content_type.clone())
+                .and_then(|c| c.parse().ok()),
+            content_encoding: i
+                .response_content_encoding
+                .or(info.headers.content_encoding.clone()),
+            content_disposition: i
+                .response_content_disposition
+                .or(info.headers.content_disposition.clone()),
+            content_language: i
+                .response_content_language
+                .or(info.headers.content_language.clone()),
+            cache_control: i
+                .response_cache_control
+                .or(info.headers.cache_control.clone()),
             expires: i.response_expires.or(expires(&info.headers)),
             metadata: metadata(&info.headers),
-            parts_count: info.parts_count.filter(|_| i.part_number.is_some()).map(|n| n as i32),
+            parts_count: info
+                .parts_count
+                .filter(|_| i.part_number.is_some())
+                .map(|n| n as i32),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
@@ -334,20 +527,32 @@ impl S3 for Gateway {
         Ok(resp)
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let i = req.input;
         refuse_version_id(&i.version_id)?;
         if i.if_match.is_some() {
             return Err(not_implemented("conditional DeleteObject (If-Match)"));
         }
         svc(self.service.delete_object(&i.bucket, &i.key).await)?;
-        Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+        Ok(S3Response::with_status(
+            DeleteObjectOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let i = req.input;
         if i.delete.objects.len() > 1000 {
-            return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "DeleteObjects accepts at most 1000 keys"));
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "DeleteObjects accepts at most 1000 keys",
+            ));
         }
         let quiet = i.delete.quiet.unwrap_or(false);
         let keys: Vec<String> = i.delete.objects.iter().map(|o| o.key.clone()).collect();
@@ -356,18 +561,33 @@ impl S3 for Gateway {
         let mut errors = Vec::new();
         for (obj, r) in i.delete.objects.into_iter().zip(results) {
             match r {
-                Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() }),
+                Ok(()) if !quiet => deleted.push(DeletedObject {
+                    key: Some(obj.key),
+                    ..Default::default()
+                }),
                 Ok(()) => {}
                 Err(e) => {
                     let e = to_s3(e);
-                    errors.push(Error { code: Some(e.code().as_str().to_owned()), key: Some(obj.key), message: e.message().map(str::to_owned), version_id: None });
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_owned()),
+                        key: Some(obj.key),
+                        message: e.message().map(str::to_owned),
+                        version_id: None,
+                    });
                 }
             }
         }
-        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors),
+            ..Default::default()
+        }))
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
@@ -386,8 +606,21 @@ impl S3 for Gateway {
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
         let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some("COPY") => None,
-            Some("REPLACE") => Some(content_headers(i.content_type.map(|c| c.to_string()), i.content_encoding, i.content_disposition, i.content_language, i.cache_control, i.expires, i.metadata)?),
-            Some(_) => return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Unknown metadata directive.")),
+            Some("REPLACE") => Some(content_headers(
+                i.content_type.map(|c| c.to_string()),
+                i.content_encoding,
+                i.content_disposition,
+                i.content_language,
+                i.cache_control,
+                i.expires,
+                i.metadata,
+            )?),
+            Some(_) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Unknown metadata directive.",
+                ));
+            }
         };
         let req = CopyRequest {
             src_bucket,
@@ -395,7 +628,12 @@ impl S3 for Gateway {
             dst_bucket: i.bucket,
             dst_key: i.key,
             replace_headers: replace,
-            source_conditions: conditions(&i.copy_source_if_match, &i.copy_source_if_none_match, &i.copy_source_if_modified_since, &i.copy_source_if_unmodified_since),
+            source_conditions: conditions(
+                &i.copy_source_if_match,
+                &i.copy_source_if_none_match,
+                &i.copy_source_if_modified_since,
+                &i.copy_source_if_unmodified_since,
+            ),
             // s3s 0.14 does not parse If-None-Match / If-Match on CopyObject.
             condition: WriteCondition::None,
         };
@@ -416,24 +654,42 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let i = req.input;
         let url = is_url(&i.encoding_type)?;
         let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
         let prefix = i.prefix.clone().unwrap_or_default();
         let start = match i.marker.as_deref().filter(|m| !m.is_empty()) {
             // A marker that is a common prefix skips everything under it (our NextMarker).
-            Some(m) if delimiter.as_deref().is_some_and(|d| m.ends_with(d) && m.starts_with(&prefix) && m.len() > prefix.len()) => {
+            Some(m)
+                if delimiter.as_deref().is_some_and(|d| {
+                    m.ends_with(d) && m.starts_with(&prefix) && m.len() > prefix.len()
+                }) =>
+            {
                 ListStart::AfterPrefix(m.as_bytes().to_vec())
             }
             Some(m) => ListStart::AfterKey(m.as_bytes().to_vec()),
             None => ListStart::Beginning,
         };
         let max = max_keys(i.max_keys)?;
-        let page = svc(self.service.list_objects(ListObjectsRequest { bucket: i.bucket.clone(), prefix, delimiter: delimiter.clone(), start, max_keys: max }).await)?;
+        let page = svc(self
+            .service
+            .list_objects(ListObjectsRequest {
+                bucket: i.bucket.clone(),
+                prefix,
+                delimiter: delimiter.clone(),
+                start,
+                max_keys: max,
+            })
+            .await)?;
         let (contents, prefixes) = listed_objects(&page, url);
         let next_marker = match (&page.last, page.truncated && delimiter.is_some()) {
-            (Some(ListStart::AfterKey(k) | ListStart::AfterPrefix(k)), true) => Some(encode(url, String::from_utf8_lossy(k).into_owned())),
+            (Some(ListStart::AfterKey(k) | ListStart::AfterPrefix(k)), true) => {
+                Some(encode(url, String::from_utf8_lossy(k).into_owned()))
+            }
             _ => None,
         };
         Ok(S3Response::new(ListObjectsOutput {
@@ -451,21 +707,40 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let i = req.input;
         let url = is_url(&i.encoding_type)?;
         let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
-        let start = match (&i.continuation_token, i.start_after.as_deref().filter(|s| !s.is_empty())) {
+        let start = match (
+            &i.continuation_token,
+            i.start_after.as_deref().filter(|s| !s.is_empty()),
+        ) {
             (Some(t), _) => svc(svc_list::decode_token(t))?,
             (None, Some(s)) => ListStart::AfterKey(s.as_bytes().to_vec()),
             (None, None) => ListStart::Beginning,
         };
         let max = max_keys(i.max_keys)?;
         let prefix = i.prefix.clone().unwrap_or_default();
-        let page = svc(self.service.list_objects(ListObjectsRequest { bucket: i.bucket.clone(), prefix, delimiter: delimiter.clone(), start, max_keys: max }).await)?;
+        let page = svc(self
+            .service
+            .list_objects(ListObjectsRequest {
+                bucket: i.bucket.clone(),
+                prefix,
+                delimiter: delimiter.clone(),
+                start,
+                max_keys: max,
+            })
+            .await)?;
         let (contents, prefixes) = listed_objects(&page, url);
         let key_count = (contents.len() + prefixes.len()) as i32;
-        let next = if page.truncated { page.last.as_ref().and_then(svc_list::encode_token) } else { None };
+        let next = if page.truncated {
+            page.last.as_ref().and_then(svc_list::encode_token)
+        } else {
+            None
+        };
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket),
             prefix: Some(encode(url, i.prefix.unwrap_or_default())),
@@ -483,7 +758,10 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
@@ -497,7 +775,12 @@ impl S3 for Gateway {
             &i.storage_class,
         )?;
         let algorithm = match &i.checksum_algorithm {
-            Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))?),
+            Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "unsupported checksum algorithm",
+                )
+            })?),
             None => None,
         };
         let kind = match (i.checksum_type.as_ref().map(|t| t.as_str()), algorithm) {
@@ -505,11 +788,27 @@ impl S3 for Gateway {
             (Some("COMPOSITE"), _) => ChecksumType::Composite,
             (None, Some(ChecksumAlgorithm::Crc64Nvme)) => ChecksumType::FullObject,
             (None, _) => ChecksumType::Composite,
-            (Some(_), _) => return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "unknown checksum type")),
+            (Some(_), _) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "unknown checksum type",
+                ));
+            }
         };
-        let headers = content_headers(i.content_type.map(|c| c.to_string()), i.content_encoding, i.content_disposition, i.content_language, i.cache_control, i.expires, i.metadata)?;
+        let headers = content_headers(
+            i.content_type.map(|c| c.to_string()),
+            i.content_encoding,
+            i.content_disposition,
+            i.content_language,
+            i.cache_control,
+            i.expires,
+            i.metadata,
+        )?;
         let checksum = algorithm.map(|a| (a, kind));
-        let id = svc(self.service.create_upload(&i.bucket, &i.key, headers, checksum).await)?;
+        let id = svc(self
+            .service
+            .create_upload(&i.bucket, &i.key, headers, checksum)
+            .await)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
@@ -520,11 +819,20 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
         let number = u32::try_from(i.part_number).unwrap_or(0);
-        let checksum = header_checksum(&i.checksum_crc32, &i.checksum_crc32c, &i.checksum_crc64nvme, &i.checksum_sha1, &i.checksum_sha256)?;
+        let checksum = header_checksum(
+            &i.checksum_crc32,
+            &i.checksum_crc32c,
+            &i.checksum_crc64nvme,
+            &i.checksum_sha1,
+            &i.checksum_sha256,
+        )?;
         let body = client_body(
             i.body,
             BodyHeaders {
@@ -536,7 +844,10 @@ impl S3 for Gateway {
                 trailing: req.trailing_headers,
             },
         )?;
-        let out = svc(self.service.upload_part(&i.bucket, &i.key, &i.upload_id, number, body).await)?;
+        let out = svc(self
+            .service
+            .upload_part(&i.bucket, &i.key, &i.upload_id, number, body)
+            .await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&out.etag)),
@@ -549,14 +860,41 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = req.input;
-        refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
+        refuse_sse_c_read(
+            &i.sse_customer_algorithm,
+            &i.copy_source_sse_customer_algorithm,
+        )?;
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
-        let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
-        let cond = conditions(&i.copy_source_if_match, &i.copy_source_if_none_match, &i.copy_source_if_modified_since, &i.copy_source_if_unmodified_since);
+        let range = i
+            .copy_source_range
+            .as_deref()
+            .map(parse_copy_range)
+            .transpose()?;
+        let cond = conditions(
+            &i.copy_source_if_match,
+            &i.copy_source_if_none_match,
+            &i.copy_source_if_modified_since,
+            &i.copy_source_if_unmodified_since,
+        );
         let number = u32::try_from(i.part_number).unwrap_or(0);
-        let out = svc(self.service.upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &src_bucket, &src_key, range, &cond).await)?;
+        let out = svc(self
+            .service
+            .upload_part_copy(
+                &i.bucket,
+                &i.key,
+                &i.upload_id,
+                number,
+                &src_bucket,
+                &src_key,
+                range,
+                &cond,
+            )
+            .await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
@@ -572,7 +910,10 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
         let parts = i
             .multipart_upload
@@ -580,16 +921,36 @@ impl S3 for Gateway {
             .unwrap_or_default()
             .into_iter()
             .map(|p| {
-                let checksum = header_checksum(&p.checksum_crc32, &p.checksum_crc32c, &p.checksum_crc64nvme, &p.checksum_sha1, &p.checksum_sha256)?;
+                let checksum = header_checksum(
+                    &p.checksum_crc32,
+                    &p.checksum_crc32c,
+                    &p.checksum_crc64nvme,
+                    &p.checksum_sha1,
+                    &p.checksum_sha256,
+                )?;
                 Ok(CompletePart {
-                    number: p.part_number.and_then(|n| u32::try_from(n).ok()).ok_or_else(|| S3Error::with_message(S3ErrorCode::MalformedXML, "PartNumber missing"))?,
+                    number: p
+                        .part_number
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| {
+                            S3Error::with_message(S3ErrorCode::MalformedXML, "PartNumber missing")
+                        })?,
                     etag: p.e_tag.map(|e| e.value().to_owned()).unwrap_or_default(),
                     checksum: checksum.map(|(_, v)| v),
                 })
             })
             .collect::<S3Result<Vec<_>>>()?;
         let condition = write_condition(&i.if_none_match, &i.if_match)?;
-        let out = svc(self.service.complete_upload(CompleteRequest { bucket: i.bucket.clone(), key: i.key.clone(), upload_id: i.upload_id, parts, condition }).await)?;
+        let out = svc(self
+            .service
+            .complete_upload(CompleteRequest {
+                bucket: i.bucket.clone(),
+                key: i.key.clone(),
+                upload_id: i.upload_id,
+                parts,
+                condition,
+            })
+            .await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket.clone()),
@@ -606,17 +967,35 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = req.input;
-        svc(self.service.abort_upload(&i.bucket, &i.key, &i.upload_id).await)?;
-        Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+        svc(self
+            .service
+            .abort_upload(&i.bucket, &i.key, &i.upload_id)
+            .await)?;
+        Ok(S3Response::with_status(
+            AbortMultipartUploadOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         let i = req.input;
-        let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+        let marker = i
+            .part_number_marker
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0);
         let max = i.max_parts.map_or(1000, |m| m.clamp(0, 1000) as usize);
-        let page = svc(self.service.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max).await)?;
+        let page = svc(self
+            .service
+            .list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)
+            .await)?;
         let algorithm = page.upload.checksum.map(|(a, _)| a);
         let next = page.parts.last().map(|p| p.number as i32);
         let parts = page
@@ -626,7 +1005,11 @@ impl S3 for Gateway {
                 let c = ChecksumFields::from(
                     algorithm
                         .zip(p.checksum.clone())
-                        .map(|(algorithm, value)| crate::model::ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject })
+                        .map(|(algorithm, value)| crate::model::ObjectChecksum {
+                            algorithm,
+                            value,
+                            kind: ChecksumType::FullObject,
+                        })
                         .as_ref(),
                 );
                 Part {
@@ -658,15 +1041,24 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let i = req.input;
         let url = is_url(&i.encoding_type)?;
         let max = i.max_uploads.map_or(1000, |m| m.clamp(0, 1000) as usize);
-        let page = svc(
-            self.service
-                .list_uploads(&i.bucket, i.prefix.clone().unwrap_or_default(), i.delimiter.clone(), i.key_marker.clone(), i.upload_id_marker.clone(), max)
-                .await,
-        )?;
+        let page = svc(self
+            .service
+            .list_uploads(
+                &i.bucket,
+                i.prefix.clone().unwrap_or_default(),
+                i.delimiter.clone(),
+                i.key_marker.clone(),
+                i.upload_id_marker.clone(),
+                max,
+            )
+            .await)?;
         let next_key = page.uploads.last().map(|u| encode(url, u.key.clone()));
         let next_id = page.uploads.last().map(|u| u.upload_id.to_hex());
         let uploads = page
@@ -693,7 +1085,14 @@ impl S3 for Gateway {
             next_key_marker: next_key.filter(|_| page.truncated),
             next_upload_id_marker: next_id.filter(|_| page.truncated),
             uploads: Some(uploads),
-            common_prefixes: Some(page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode(url, p)) }).collect()),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(encode(url, p)),
+                    })
+                    .collect(),
+            ),
             encoding_type: i.encoding_type,
             ..Default::default()
         }))

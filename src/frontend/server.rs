@@ -37,7 +37,12 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown`, then drains connections for up to the grace period.
-pub async fn serve(listener: TcpListener, service: S3Service, limits: ServerLimits, mut shutdown: Shutdown) {
+pub async fn serve(
+    listener: TcpListener,
+    service: S3Service,
+    limits: ServerLimits,
+    mut shutdown: Shutdown,
+) {
     let mut builder = ConnBuilder::new(TokioExecutor::new());
     builder
         .http1()
@@ -63,7 +68,9 @@ pub async fn serve(listener: TcpListener, service: S3Service, limits: ServerLimi
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service.clone()).into_owned();
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service.clone())
+            .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

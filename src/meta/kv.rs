@@ -60,6 +60,9 @@ impl Cf {
     }
 }
 
+/// Key-value pairs in key order, as scans return them.
+pub type KvPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One write of an atomic batch.
 #[derive(Debug, Clone)]
 pub enum KvOp {
@@ -77,5 +80,11 @@ pub trait KvEngine: Send + Sync + 'static {
     /// Applies every op or none, durably (fsynced) before returning.
     fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError>;
     /// Up to `limit` entries with `start <= key < end`, in byte order.
-    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError>;
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<KvPairs, MetaError>;
 }

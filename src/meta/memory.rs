@@ -5,13 +5,15 @@ use std::ops::Bound;
 use std::sync::RwLock;
 
 use super::MetaError;
-use super::kv::{Cf, KvEngine, KvOp};
+use super::kv::{Cf, KvEngine, KvOp, KvPairs};
 
 /// BTreeMaps behind one lock, so a batch is atomic.
 #[derive(Default)]
 pub struct MemoryEngine {
-    maps: RwLock<BTreeMap<(Cf, Vec<u8>), Vec<u8>>>,
+    maps: RwLock<Table>,
 }
+
+type Table = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
 
 fn poisoned() -> MetaError {
     MetaError::Engine("memory engine lock poisoned".into())
@@ -19,7 +21,12 @@ fn poisoned() -> MetaError {
 
 impl KvEngine for MemoryEngine {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        Ok(self.maps.read().map_err(|_| poisoned())?.get(&(cf, key.to_vec())).cloned())
+        Ok(self
+            .maps
+            .read()
+            .map_err(|_| poisoned())?
+            .get(&(cf, key.to_vec()))
+            .cloned())
     }
 
     fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError> {
@@ -33,7 +40,13 @@ impl KvEngine for MemoryEngine {
         Ok(())
     }
 
-    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<KvPairs, MetaError> {
         let maps = self.maps.read().map_err(|_| poisoned())?;
         let lo = Bound::Included((cf, start.to_vec()));
         let hi = match end {
@@ -43,6 +56,10 @@ impl KvEngine for MemoryEngine {
                 None => Bound::Unbounded,
             },
         };
-        Ok(maps.range((lo, hi)).take(limit).map(|((_, k), v)| (k.clone(), v.clone())).collect())
+        Ok(maps
+            .range((lo, hi))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
     }
 }

@@ -2,6 +2,8 @@
 //! The trait knows nothing of its engine (RocksDB lives in `rocks.rs` only).
 
 pub mod codec;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 pub mod kv;
 pub mod memory;
 pub mod records;
@@ -124,11 +126,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// One bucket.
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
     /// Creates the bucket unless one of that name exists; returns the existing one then.
-    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError>;
+    async fn create_bucket(&self, rec: BucketRecord)
+    -> Result<Result<(), BucketRecord>, MetaError>;
     /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
     async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
     /// The current version of a key.
-    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError>;
+    async fn current(
+        &self,
+        bucket: BucketUid,
+        key: &str,
+    ) -> Result<Option<VersionRecord>, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
     /// Durable before the first byte goes to a provider.
@@ -141,24 +148,47 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// version existed.
     async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
     /// Lists current versions.
-    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
+    async fn list(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+    ) -> Result<ListPage<VersionRecord>, MetaError>;
     /// Registers a new multipart upload.
     async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError>;
     /// One upload.
     async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError>;
     /// Lists uploads of a bucket, keyed by object key then upload id.
-    async fn list_uploads(&self, bucket: BucketUid, q: &ListQuery, after_upload: Option<UploadId>)
-    -> Result<ListPage<UploadRecord>, MetaError>;
+    async fn list_uploads(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_upload: Option<UploadId>,
+    ) -> Result<ListPage<UploadRecord>, MetaError>;
     /// Records a part (replacing an earlier one of that number, whose stream goes to GC) and
     /// settles its intent. `Gone` if the upload was completed or aborted meanwhile.
-    async fn commit_part(&self, upload: UploadId, part_number: u32, part: PartRecord) -> Result<CommitOutcome, MetaError>;
+    async fn commit_part(
+        &self,
+        upload: UploadId,
+        part_number: u32,
+        part: PartRecord,
+    ) -> Result<CommitOutcome, MetaError>;
     /// Parts of an upload with a number above `after`, at most `limit`.
-    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError>;
+    async fn parts(
+        &self,
+        upload: UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<(u32, PartRecord)>, MetaError>;
     /// Removes an upload and its parts; their streams go to GC. Ok(false) if absent.
     async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError>;
     /// Intents whose uploads can never commit: left by another boot of this gateway, or
     /// created before `older_than_ms` (the upload's request is long gone).
-    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError>;
+    async fn stale_intents(
+        &self,
+        current: BootId,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Intent>, MetaError>;
     /// Due GC tasks.
     async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError>;
     /// Marks GC tasks (and stale intents of the same streams) done.

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::WrappedKey;
 use crate::model::{
-    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId,
-    StreamId, StreamManifest, UploadId, VersionUid,
+    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum,
+    ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
 };
 
 /// A bucket.
@@ -110,6 +110,9 @@ pub struct GcTask {
 impl GcTask {
     /// The task that removes every replica of `m`.
     pub fn for_stream(m: &StreamManifest) -> Self {
-        Self { stream_id: m.stream_id, targets: m.replicas.clone() }
+        Self {
+            stream_id: m.stream_id,
+            targets: m.replicas.clone(),
+        }
     }
 }

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
 use super::{
-    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError,
-    MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart,
+    MetaError, MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
@@ -45,7 +45,14 @@ impl<E: KvEngine> KvMetadataStore<E> {
             None => 0,
         };
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Ok(Self { inner: Arc::new(Inner { engine, stripes, lifecycle: RwLock::new(()), seq: AtomicU64::new(seq) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                stripes,
+                lifecycle: RwLock::new(()),
+                seq: AtomicU64::new(seq),
+            }),
+        })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -106,15 +113,21 @@ impl<E: KvEngine> Inner<E> {
         &self.stripes[(h.finish() as usize) % STRIPES]
     }
 
-    fn get<T: serde::de::DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError> {
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: Cf,
+        key: &[u8],
+    ) -> Result<Option<T>, MetaError> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
     }
 
     fn bucket_exists(&self, bucket: BucketUid) -> Result<bool, MetaError> {
         // Buckets are few; a scan keeps the bucket CF keyed by name as S3 lists them.
-        Ok(self.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().any(|(_, v)| {
-            decode::<BucketRecord>(v).is_ok_and(|b| b.uid == bucket)
-        }))
+        Ok(self
+            .engine
+            .scan(Cf::Buckets, b"", None, usize::MAX)?
+            .iter()
+            .any(|(_, v)| decode::<BucketRecord>(v).is_ok_and(|b| b.uid == bucket)))
     }
 
     fn next_seq(&self, ops: &mut Vec<KvOp>) -> Result<u64, MetaError> {
@@ -125,7 +138,11 @@ impl<E: KvEngine> Inner<E> {
 
     fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
         for s in &v.streams {
-            ops.push(KvOp::Put(Cf::Gc, s.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(s))?));
+            ops.push(KvOp::Put(
+                Cf::Gc,
+                s.stream_id.as_bytes().to_vec(),
+                encode(&GcTask::for_stream(s))?,
+            ));
             ops.push(KvOp::Delete(Cf::Streams, s.stream_id.as_bytes().to_vec()));
         }
         ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
@@ -134,7 +151,10 @@ impl<E: KvEngine> Inner<E> {
 
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
         let _life = self.lifecycle.read().map_err(|_| lock_err())?;
-        let _stripe = self.stripe(c.bucket, &c.key).lock().map_err(|_| lock_err())?;
+        let _stripe = self
+            .stripe(c.bucket, &c.key)
+            .lock()
+            .map_err(|_| lock_err())?;
         if !self.bucket_exists(c.bucket)? {
             return Ok(CommitOutcome::Gone);
         }
@@ -154,28 +174,51 @@ impl<E: KvEngine> Inner<E> {
                 return Ok(CommitOutcome::Gone);
             };
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
-            for (k, v) in self.engine.scan(Cf::Parts, upload.as_bytes(), prefix_successor(upload.as_bytes()).as_deref(), usize::MAX)? {
+            for (k, v) in self.engine.scan(
+                Cf::Parts,
+                upload.as_bytes(),
+                prefix_successor(upload.as_bytes()).as_deref(),
+                usize::MAX,
+            )? {
                 let part: PartRecord = decode(&v)?;
                 if !kept.contains(&part.stream.stream_id) {
-                    ops.push(KvOp::Put(Cf::Gc, part.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&part.stream))?));
-                    ops.push(KvOp::Delete(Cf::Streams, part.stream.stream_id.as_bytes().to_vec()));
+                    ops.push(KvOp::Put(
+                        Cf::Gc,
+                        part.stream.stream_id.as_bytes().to_vec(),
+                        encode(&GcTask::for_stream(&part.stream))?,
+                    ));
+                    ops.push(KvOp::Delete(
+                        Cf::Streams,
+                        part.stream.stream_id.as_bytes().to_vec(),
+                    ));
                 }
                 ops.push(KvOp::Delete(Cf::Parts, k));
             }
             ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
-            ops.push(KvOp::Delete(Cf::Uploads, upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload)));
+            ops.push(KvOp::Delete(
+                Cf::Uploads,
+                upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload),
+            ));
         }
         if let Some(old) = &current {
             self.gc_version(old, &mut ops)?;
         }
         c.version.seq = self.next_seq(&mut ops)?;
         for s in &c.version.streams {
-            ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), c.version.version_uid.as_bytes().to_vec()));
+            ops.push(KvOp::Put(
+                Cf::Streams,
+                s.stream_id.as_bytes().to_vec(),
+                c.version.version_uid.as_bytes().to_vec(),
+            ));
         }
         for id in &c.intents {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
         }
-        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
+        ops.push(KvOp::Put(
+            Cf::Deks,
+            c.version.version_uid.as_bytes().to_vec(),
+            encode(&c.dek)?,
+        ));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
         self.engine.write(ops)?;
         Ok(CommitOutcome::Committed)
@@ -214,17 +257,28 @@ impl<E: KvEngine> Inner<E> {
         }
         let mut entries = Vec::new();
         'outer: loop {
-            let batch = self.engine.scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
+            let batch = self
+                .engine
+                .scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
             if batch.is_empty() {
-                return Ok(ListPage { entries, truncated: false });
+                return Ok(ListPage {
+                    entries,
+                    truncated: false,
+                });
             }
             for (ek, v) in &batch {
                 let key = item_key(ek);
                 if !key.starts_with(&q.prefix) {
-                    return Ok(ListPage { entries, truncated: false });
+                    return Ok(ListPage {
+                        entries,
+                        truncated: false,
+                    });
                 }
                 if entries.len() == q.max {
-                    return Ok(ListPage { entries, truncated: true });
+                    return Ok(ListPage {
+                        entries,
+                        truncated: true,
+                    });
                 }
                 if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
                     entries.push(ListEntry::Prefix(cp.clone()));
@@ -233,7 +287,12 @@ impl<E: KvEngine> Inner<E> {
                             start_key = seek(&next);
                             continue 'outer;
                         }
-                        None => return Ok(ListPage { entries, truncated: false }),
+                        None => {
+                            return Ok(ListPage {
+                                entries,
+                                truncated: false,
+                            });
+                        }
                     }
                 }
                 entries.push(ListEntry::Item(key, decode(v)?));
@@ -262,7 +321,14 @@ fn start_position(q: &ListQuery) -> Vec<u8> {
 #[async_trait]
 impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError> {
-        self.run(|i| i.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()).await
+        self.run(|i| {
+            i.engine
+                .scan(Cf::Buckets, b"", None, usize::MAX)?
+                .iter()
+                .map(|(_, v)| decode(v))
+                .collect()
+        })
+        .await
     }
 
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError> {
@@ -270,13 +336,20 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Buckets, name.as_bytes())).await
     }
 
-    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError> {
+    async fn create_bucket(
+        &self,
+        rec: BucketRecord,
+    ) -> Result<Result<(), BucketRecord>, MetaError> {
         self.run(move |i| {
             let _life = i.lifecycle.write().map_err(|_| lock_err())?;
             if let Some(existing) = i.get::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
                 return Ok(Err(existing));
             }
-            i.engine.write(vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)])?;
+            i.engine.write(vec![KvOp::Put(
+                Cf::Buckets,
+                rec.name.as_bytes().to_vec(),
+                encode(&rec)?,
+            )])?;
             Ok(Ok(()))
         })
         .await
@@ -291,18 +364,29 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             };
             let base = rec.uid.as_bytes().to_vec();
             let end = prefix_successor(&base);
-            let has_objects = !i.engine.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
-            let has_uploads = !i.engine.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
+            let has_objects = !i
+                .engine
+                .scan(Cf::Objects, &base, end.as_deref(), 1)?
+                .is_empty();
+            let has_uploads = !i
+                .engine
+                .scan(Cf::Uploads, &base, end.as_deref(), 1)?
+                .is_empty();
             if has_objects || has_uploads {
                 return Ok(false);
             }
-            i.engine.write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
+            i.engine
+                .write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
             Ok(true)
         })
         .await
     }
 
-    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError> {
+    async fn current(
+        &self,
+        bucket: BucketUid,
+        key: &str,
+    ) -> Result<Option<VersionRecord>, MetaError> {
         let k = object_key(bucket, key.as_bytes());
         self.run(move |i| i.get(Cf::Objects, &k)).await
     }
@@ -312,15 +396,25 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn record_intent(&self, intent: Intent) -> Result<(), MetaError> {
-        self.run(move |i| i.engine.write(vec![KvOp::Put(Cf::Intents, intent.stream_id.as_bytes().to_vec(), encode(&intent)?)]))
-            .await
+        self.run(move |i| {
+            i.engine.write(vec![KvOp::Put(
+                Cf::Intents,
+                intent.stream_id.as_bytes().to_vec(),
+                encode(&intent)?,
+            )])
+        })
+        .await
     }
 
     async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError> {
         self.run(move |i| {
             let mut ops = Vec::new();
             for t in &streams {
-                ops.push(KvOp::Put(Cf::Gc, t.stream_id.as_bytes().to_vec(), encode(t)?));
+                ops.push(KvOp::Put(
+                    Cf::Gc,
+                    t.stream_id.as_bytes().to_vec(),
+                    encode(t)?,
+                ));
                 ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));
             }
             i.engine.write(ops)
@@ -337,11 +431,22 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.commit_delete(bucket, &key)).await
     }
 
-    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {
+    async fn list(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+    ) -> Result<ListPage<VersionRecord>, MetaError> {
         let q = q.clone();
         self.run(move |i| {
             let start = object_key(bucket, &start_position(&q));
-            i.list_grouped(Cf::Objects, bucket, &q, |ek| ek[16..].to_vec(), |k| object_key(bucket, k), start)
+            i.list_grouped(
+                Cf::Objects,
+                bucket,
+                &q,
+                |ek| ek[16..].to_vec(),
+                |k| object_key(bucket, k),
+                start,
+            )
         })
         .await
     }
@@ -351,7 +456,11 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let _life = i.lifecycle.read().map_err(|_| lock_err())?;
             let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
             i.engine.write(vec![
-                KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
+                KvOp::Put(
+                    Cf::UploadIds,
+                    rec.upload_id.as_bytes().to_vec(),
+                    encode(&rec)?,
+                ),
                 KvOp::Put(Cf::Uploads, index, encode(&rec)?),
             ])
         })
@@ -377,9 +486,13 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 out
             };
             let start = match (&q.start, after_upload) {
-                (ListStart::AfterKey(k), Some(id)) => key_successor(&upload_index_key(bucket, k, id)),
+                (ListStart::AfterKey(k), Some(id)) => {
+                    key_successor(&upload_index_key(bucket, k, id))
+                }
                 (ListStart::AfterKey(k), None) => seek(&key_successor(k)),
-                (ListStart::AfterPrefix(p), _) => prefix_successor(p).map(|n| seek(&n)).unwrap_or_else(|| vec![0xFF; 32]),
+                (ListStart::AfterPrefix(p), _) => prefix_successor(p)
+                    .map(|n| seek(&n))
+                    .unwrap_or_else(|| vec![0xFF; 32]),
                 (ListStart::Beginning, _) => seek(b""),
             };
             i.list_grouped(Cf::Uploads, bucket, &q, upload_object_key, seek, start)
@@ -387,13 +500,21 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn commit_part(&self, upload: UploadId, part_number: u32, part: PartRecord) -> Result<CommitOutcome, MetaError> {
+    async fn commit_part(
+        &self,
+        upload: UploadId,
+        part_number: u32,
+        part: PartRecord,
+    ) -> Result<CommitOutcome, MetaError> {
         self.run(move |i| {
             let _life = i.lifecycle.read().map_err(|_| lock_err())?;
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(CommitOutcome::Gone);
             };
-            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+            let _stripe = i
+                .stripe(rec.bucket_uid, &rec.key)
+                .lock()
+                .map_err(|_| lock_err())?;
             // Re-check under the stripe: Complete and Abort take it too.
             if i.engine.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
                 return Ok(CommitOutcome::Gone);
@@ -401,11 +522,22 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
             if let Some(old) = i.get::<PartRecord>(Cf::Parts, &pk)? {
-                ops.push(KvOp::Put(Cf::Gc, old.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&old.stream))?));
-                ops.push(KvOp::Delete(Cf::Streams, old.stream.stream_id.as_bytes().to_vec()));
+                ops.push(KvOp::Put(
+                    Cf::Gc,
+                    old.stream.stream_id.as_bytes().to_vec(),
+                    encode(&GcTask::for_stream(&old.stream))?,
+                ));
+                ops.push(KvOp::Delete(
+                    Cf::Streams,
+                    old.stream.stream_id.as_bytes().to_vec(),
+                ));
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
-            ops.push(KvOp::Put(Cf::Streams, sid.clone(), upload.as_bytes().to_vec()));
+            ops.push(KvOp::Put(
+                Cf::Streams,
+                sid.clone(),
+                upload.as_bytes().to_vec(),
+            ));
             ops.push(KvOp::Delete(Cf::Intents, sid));
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
             i.engine.write(ops)?;
@@ -414,7 +546,12 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError> {
+    async fn parts(
+        &self,
+        upload: UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<(u32, PartRecord)>, MetaError> {
         self.run(move |i| {
             let start = part_key(upload, after.saturating_add(1));
             let end = prefix_successor(upload.as_bytes());
@@ -435,17 +572,33 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(false);
             };
-            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+            let _stripe = i
+                .stripe(rec.bucket_uid, &rec.key)
+                .lock()
+                .map_err(|_| lock_err())?;
             let mut ops = Vec::new();
             let end = prefix_successor(upload.as_bytes());
-            for (k, v) in i.engine.scan(Cf::Parts, upload.as_bytes(), end.as_deref(), usize::MAX)? {
+            for (k, v) in i
+                .engine
+                .scan(Cf::Parts, upload.as_bytes(), end.as_deref(), usize::MAX)?
+            {
                 let part: PartRecord = decode(&v)?;
-                ops.push(KvOp::Put(Cf::Gc, part.stream.stream_id.as_bytes().to_vec(), encode(&GcTask::for_stream(&part.stream))?));
-                ops.push(KvOp::Delete(Cf::Streams, part.stream.stream_id.as_bytes().to_vec()));
+                ops.push(KvOp::Put(
+                    Cf::Gc,
+                    part.stream.stream_id.as_bytes().to_vec(),
+                    encode(&GcTask::for_stream(&part.stream))?,
+                ));
+                ops.push(KvOp::Delete(
+                    Cf::Streams,
+                    part.stream.stream_id.as_bytes().to_vec(),
+                ));
                 ops.push(KvOp::Delete(Cf::Parts, k));
             }
             ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
-            ops.push(KvOp::Delete(Cf::Uploads, upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload)));
+            ops.push(KvOp::Delete(
+                Cf::Uploads,
+                upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload),
+            ));
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
             i.engine.write(ops)?;
             Ok(true)
@@ -453,7 +606,12 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError> {
+    async fn stale_intents(
+        &self,
+        current: BootId,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Intent>, MetaError> {
         self.run(move |i| {
             let mut out = Vec::new();
             for (_, v) in i.engine.scan(Cf::Intents, b"", None, usize::MAX)? {
@@ -471,7 +629,14 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError> {
-        self.run(move |i| i.engine.scan(Cf::Gc, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
+        self.run(move |i| {
+            i.engine
+                .scan(Cf::Gc, b"", None, limit)?
+                .iter()
+                .map(|(_, v)| decode(v))
+                .collect()
+        })
+        .await
     }
 
     async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError> {
@@ -479,7 +644,12 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| {
             let ops = ids
                 .iter()
-                .flat_map(|s| [KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()), KvOp::Delete(Cf::Intents, s.as_bytes().to_vec())])
+                .flat_map(|s| {
+                    [
+                        KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()),
+                        KvOp::Delete(Cf::Intents, s.as_bytes().to_vec()),
+                    ]
+                })
                 .collect();
             i.engine.write(ops)
         })
@@ -487,6 +657,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError> {
-        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some())).await
+        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some()))
+            .await
     }
 }

@@ -12,7 +12,9 @@ impl ProviderId {
     /// Validates the id's shape.
     pub fn parse(id: &str) -> Option<Self> {
         let ok = (1..=32).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         ok.then(|| Self(id.to_owned()))
     }
     /// The id as text.

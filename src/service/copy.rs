@@ -30,17 +30,28 @@ pub struct CopyRequest {
 
 impl ObjectService {
     /// Loads a copy source and checks its conditions.
-    pub(crate) async fn copy_source(&self, bucket: &str, key: &str, cond: &Conditions) -> Result<(BucketRecord, VersionRecord)> {
+    pub(crate) async fn copy_source(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &Conditions,
+    ) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(bucket).await?;
         parse_key(key)?;
-        let v = self.meta.current(bucket.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let v = self
+            .meta
+            .current(bucket.uid, key)
+            .await?
+            .ok_or(ErrorKind::NoSuchKey)?;
         cond.check_copy_source(&v.etag, v.last_modified_ms)?;
         Ok((bucket, v))
     }
 
     /// CopyObject.
     pub async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        let (src_bucket, src) = self.copy_source(&req.src_bucket, &req.src_key, &req.source_conditions).await?;
+        let (src_bucket, src) = self
+            .copy_source(&req.src_bucket, &req.src_key, &req.source_conditions)
+            .await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {
             return Err(ErrorKind::InvalidRequest(
@@ -53,7 +64,8 @@ impl ObjectService {
         }
         let dst = self.existing_bucket(&req.dst_bucket).await?;
         parse_key(&req.dst_key)?;
-        self.early_condition(&dst, &req.dst_key, &req.condition).await?;
+        self.early_condition(&dst, &req.dst_key, &req.condition)
+            .await?;
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
@@ -61,10 +73,28 @@ impl ObjectService {
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
         let stream = self.read_version(&src_bucket, &src, range).await?;
-        let source = PlainSource { len: src.size, stream, algorithm };
-        let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, providers: placement.targets().to_vec() };
+        let source = PlainSource {
+            len: src.size,
+            stream,
+            algorithm,
+        };
+        let target = StreamTarget {
+            bucket: dst.uid,
+            version,
+            part_number: 0,
+            dek: &dek,
+            providers: placement.targets().to_vec(),
+        };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
-        let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject });
+        let checksum = stored
+            .digests
+            .checksum
+            .clone()
+            .map(|(algorithm, value)| ObjectChecksum {
+                algorithm,
+                value,
+                kind: ChecksumType::FullObject,
+            });
         let record = VersionRecord {
             version_uid: version,
             seq: 0,
@@ -73,13 +103,23 @@ impl ObjectService {
             last_modified_ms: super::now_ms(),
             headers: req.replace_headers.unwrap_or(src.headers),
             checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(&dek, dst.uid, version, std::slice::from_ref(&stored.manifest))?,
+            manifest_mac: self.manifest_mac(
+                &dek,
+                dst.uid,
+                version,
+                std::slice::from_ref(&stored.manifest),
+            )?,
             streams: vec![stored.manifest],
             part_checksums: Vec::new(),
             multipart: false,
         };
-        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
-        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, None).await?;
+        let out = PutOutput {
+            etag: record.etag.clone(),
+            checksum,
+            last_modified_ms: record.last_modified_ms,
+        };
+        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, None)
+            .await?;
         Ok(out)
     }
 }

@@ -34,7 +34,9 @@ fn manifest_bytes(streams: &[StreamManifest]) -> Vec<u8> {
 fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
     match spec {
         RangeSpec::FromTo(a, _) if a >= len => None,
-        RangeSpec::FromTo(a, b) => Some((a, b.map_or(len - 1, |b| b.min(len - 1)))).filter(|(a, b)| a <= b),
+        RangeSpec::FromTo(a, b) => {
+            Some((a, b.map_or(len - 1, |b| b.min(len - 1)))).filter(|(a, b)| a <= b)
+        }
         RangeSpec::Suffix(0) => None,
         RangeSpec::Suffix(_) if len == 0 => None,
         RangeSpec::Suffix(n) => Some((len - n.min(len), len - 1)),
@@ -52,6 +54,10 @@ pub(crate) fn object_info(v: &VersionRecord) -> ObjectInfo {
     }
 }
 
+/// The bytes a read serves (inclusive range; `None` for an empty object) and the checksum that
+/// covers exactly those bytes.
+type Selection = (Option<(u64, u64)>, Option<ObjectChecksum>);
+
 /// One stream's slice to read: which replicas, which span.
 struct SliceRead {
     params: StreamParams,
@@ -61,9 +67,20 @@ struct SliceRead {
 }
 
 impl ObjectService {
-    pub(crate) fn manifest_mac(&self, dek: &DataKey, bucket: BucketUid, version: VersionUid, streams: &[StreamManifest]) -> Result<[u8; 32]> {
-        manifest_mac(dek.expose(), bucket.as_bytes(), version.as_bytes(), &manifest_bytes(streams))
-            .map_err(|e| ErrorKind::Internal(e.to_string()).into())
+    pub(crate) fn manifest_mac(
+        &self,
+        dek: &DataKey,
+        bucket: BucketUid,
+        version: VersionUid,
+        streams: &[StreamManifest],
+    ) -> Result<[u8; 32]> {
+        manifest_mac(
+            dek.expose(),
+            bucket.as_bytes(),
+            version.as_bytes(),
+            &manifest_bytes(streams),
+        )
+        .map_err(|e| ErrorKind::Internal(e.to_string()).into())
     }
 
     /// HeadObject: metadata only.
@@ -72,7 +89,13 @@ impl ObjectService {
         let (range, checksum) = self.select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         drop(bucket);
-        Ok(GetOutput { info: object_info(&version), range: range.filter(|_| req.range.is_some() || req.part_number.is_some()), content_length, checksum, body: futures_util::stream::empty().boxed() })
+        Ok(GetOutput {
+            info: object_info(&version),
+            range: range.filter(|_| req.range.is_some() || req.part_number.is_some()),
+            content_length,
+            checksum,
+            body: futures_util::stream::empty().boxed(),
+        })
     }
 
     /// GetObject.
@@ -82,27 +105,43 @@ impl ObjectService {
         let partial = req.range.is_some() || req.part_number.is_some();
         let body = self.read_version(&bucket, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
-        Ok(GetOutput { info: object_info(&version), range: range.filter(|_| partial), content_length, checksum, body })
+        Ok(GetOutput {
+            info: object_info(&version),
+            range: range.filter(|_| partial),
+            content_length,
+            checksum,
+            body,
+        })
     }
 
     async fn current_version(&self, req: &GetRequest) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(&req.bucket).await?;
         parse_key(&req.key)?;
-        let version = self.meta.current(bucket.uid, &req.key).await?.ok_or(ErrorKind::NoSuchKey)?;
-        req.conditions.check_read(&version.etag, version.last_modified_ms)?;
+        let version = self
+            .meta
+            .current(bucket.uid, &req.key)
+            .await?
+            .ok_or(ErrorKind::NoSuchKey)?;
+        req.conditions
+            .check_read(&version.etag, version.last_modified_ms)?;
         Ok((bucket, version))
     }
 
     /// The byte range to serve (inclusive; `None` for an empty object) and the checksum that
     /// covers exactly those bytes (none for a plain range).
-    fn select(&self, req: &GetRequest, v: &VersionRecord) -> Result<(Option<(u64, u64)>, Option<ObjectChecksum>)> {
+    fn select(&self, req: &GetRequest, v: &VersionRecord) -> Result<Selection> {
         if let Some(n) = req.part_number {
             if req.range.is_some() {
-                return Err(ErrorKind::InvalidRequest("Cannot specify both Range header and partNumber query parameter".into()).into());
+                return Err(ErrorKind::InvalidRequest(
+                    "Cannot specify both Range header and partNumber query parameter".into(),
+                )
+                .into());
             }
             let idx = n.checked_sub(1).map(|i| i as usize);
             let count = if v.multipart { v.streams.len() } else { 1 };
-            let idx = idx.filter(|i| *i < count).ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
+            let idx = idx
+                .filter(|i| *i < count)
+                .ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
             if !v.multipart {
                 return Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone()));
             }
@@ -110,33 +149,62 @@ impl ObjectService {
             let len = v.streams[idx].plaintext_len;
             let checksum = match (&v.checksum, v.part_checksums.get(idx)) {
                 (Some(c), Some(Some(value))) if c.kind == ChecksumType::Composite => {
-                    Some(ObjectChecksum { algorithm: c.algorithm, value: value.clone(), kind: ChecksumType::FullObject })
+                    Some(ObjectChecksum {
+                        algorithm: c.algorithm,
+                        value: value.clone(),
+                        kind: ChecksumType::FullObject,
+                    })
                 }
                 _ => None,
             };
             return Ok(((len > 0).then(|| (start, start + len - 1)), checksum));
         }
         match req.range {
-            Some(spec) => resolve_range(spec, v.size).map(|r| (Some(r), None)).ok_or_else(|| ErrorKind::InvalidRange { object_len: v.size }.into()),
+            Some(spec) => resolve_range(spec, v.size)
+                .map(|r| (Some(r), None))
+                .ok_or_else(|| ErrorKind::InvalidRange { object_len: v.size }.into()),
             None => Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone())),
         }
     }
 
     /// Opens the plaintext of `range` of a version. Returns once the first covering segment
     /// verified, so a failure before any byte is a clean error status.
-    pub(crate) async fn read_version(&self, bucket: &BucketRecord, v: &VersionRecord, range: Option<(u64, u64)>) -> Result<PlainStream> {
-        let wrapped = self.meta.dek(v.version_uid).await?.ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
-        let dek = self.keys.unwrap(&wrapped, bucket.uid, v.version_uid).await?;
-        verify_manifest_mac(dek.expose(), bucket.uid.as_bytes(), v.version_uid.as_bytes(), &manifest_bytes(&v.streams), &v.manifest_mac)
-            .map_err(|_| ErrorKind::Integrity)?;
+    pub(crate) async fn read_version(
+        &self,
+        bucket: &BucketRecord,
+        v: &VersionRecord,
+        range: Option<(u64, u64)>,
+    ) -> Result<PlainStream> {
+        let wrapped = self
+            .meta
+            .dek(v.version_uid)
+            .await?
+            .ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
+        let dek = self
+            .keys
+            .unwrap(&wrapped, bucket.uid, v.version_uid)
+            .await?;
+        verify_manifest_mac(
+            dek.expose(),
+            bucket.uid.as_bytes(),
+            v.version_uid.as_bytes(),
+            &manifest_bytes(&v.streams),
+            &v.manifest_mac,
+        )
+        .map_err(|_| ErrorKind::Integrity)?;
         let mut reads = VecDeque::new();
         let lengths: Vec<u64> = v.streams.iter().map(|s| s.plaintext_len).collect();
         let slices = match range {
-            Some((a, b)) => slice_parts(&lengths, a, b).into_iter().map(|p| (p.index, Some((p.first, p.last)))).collect(),
+            Some((a, b)) => slice_parts(&lengths, a, b)
+                .into_iter()
+                .map(|p| (p.index, Some((p.first, p.last))))
+                .collect(),
             None => vec![(0, None)], // empty object: verify its empty final segment
         };
         for (index, r) in slices {
-            let Some(s) = v.streams.get(index) else { continue };
+            let Some(s) = v.streams.get(index) else {
+                continue;
+            };
             let params = StreamParams {
                 stream_id: s.stream_id,
                 plaintext_len: s.plaintext_len,
@@ -146,16 +214,32 @@ impl ObjectService {
                 part_number: s.part_number,
                 salt: s.salt,
             };
-            let replicas = s.replicas.iter().filter_map(|p| self.backends.get(p).map(Arc::clone)).collect();
-            reads.push_back(SliceRead { span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r), params, commit: s.commit, replicas });
+            let replicas = s
+                .replicas
+                .iter()
+                .filter_map(|p| self.backends.get(p).map(Arc::clone))
+                .collect();
+            reads.push_back(SliceRead {
+                span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r),
+                params,
+                commit: s.commit,
+                replicas,
+            });
         }
-        let mut reader = VersionReader { dek: Arc::new(dek), reads, current: None, ready: VecDeque::new() };
+        let mut reader = VersionReader {
+            dek: Arc::new(dek),
+            reads,
+            current: None,
+            ready: VecDeque::new(),
+        };
         let first = reader.next_chunk().await?;
         let head = futures_util::stream::iter(first.map(Ok));
-        Ok(head.chain(futures_util::stream::try_unfold(reader, |mut r| async move {
-            Ok(r.next_chunk().await?.map(|b| (b, r)))
-        }))
-        .boxed())
+        Ok(head
+            .chain(futures_util::stream::try_unfold(
+                reader,
+                |mut r| async move { Ok(r.next_chunk().await?.map(|b| (b, r))) },
+            ))
+            .boxed())
     }
 }
 
@@ -185,15 +269,22 @@ impl VersionReader {
                 return Ok(Some(b));
             }
             if self.current.is_none() {
-                let Some(slice) = self.reads.pop_front() else { return Ok(None) };
+                let Some(slice) = self.reads.pop_front() else {
+                    return Ok(None);
+                };
                 let (open, rest) = open_slice(Arc::clone(&self.dek), slice).await?;
                 self.current = Some((rest, open, false));
             }
-            let Some((slice, open, emitted)) = self.current.as_mut() else { continue };
+            let Some((slice, open, emitted)) = self.current.as_mut() else {
+                continue;
+            };
             let step = match open.cipher.next().await {
                 Some(Ok(c)) => {
                     let mut out = Vec::new();
-                    open.opener.push(&c, &mut out).map(|()| Some(out)).map_err(integrity)
+                    open.opener
+                        .push(&c, &mut out)
+                        .map(|()| Some(out))
+                        .map_err(integrity)
                 }
                 Some(Err(e)) => Err(Error::from(e)),
                 None => open.opener.finish().map(|()| None).map_err(integrity),
@@ -206,7 +297,9 @@ impl VersionReader {
                 Ok(None) => self.current = None,
                 Err(e) if !*emitted && slice.replicas.len() > 1 => {
                     tracing::warn!(error = %e, "failing over to the next replica");
-                    let Some((mut slice, _, _)) = self.current.take() else { continue };
+                    let Some((mut slice, _, _)) = self.current.take() else {
+                        continue;
+                    };
                     slice.replicas.remove(0);
                     let (open, rest) = open_slice(Arc::clone(&self.dek), slice).await?;
                     self.current = Some((rest, open, false));
@@ -223,9 +316,13 @@ async fn open_slice(dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlic
     let name = stream_name(slice.params.stream_id);
     let mut last_error: Option<Error> = None;
     while !slice.replicas.is_empty() {
-        let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
+        let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span)
+            .map_err(integrity)?;
         let backend = Arc::clone(&slice.replicas[0]);
-        match backend.get(&name, Some(slice.span.cipher_start..slice.span.cipher_end)).await {
+        match backend
+            .get(&name, Some(slice.span.cipher_start..slice.span.cipher_end))
+            .await
+        {
             Ok(cipher) => return Ok((OpenSlice { opener, cipher }, slice)),
             Err(e) => {
                 tracing::warn!(error = %e, "replica unavailable");
@@ -243,9 +340,18 @@ mod tests {
 
     #[test]
     fn ranges_resolve_as_s3() {
-        assert_eq!(resolve_range(RangeSpec::FromTo(0, Some(9)), 100), Some((0, 9)));
-        assert_eq!(resolve_range(RangeSpec::FromTo(90, Some(200)), 100), Some((90, 99)));
-        assert_eq!(resolve_range(RangeSpec::FromTo(50, None), 100), Some((50, 99)));
+        assert_eq!(
+            resolve_range(RangeSpec::FromTo(0, Some(9)), 100),
+            Some((0, 9))
+        );
+        assert_eq!(
+            resolve_range(RangeSpec::FromTo(90, Some(200)), 100),
+            Some((90, 99))
+        );
+        assert_eq!(
+            resolve_range(RangeSpec::FromTo(50, None), 100),
+            Some((50, 99))
+        );
         assert_eq!(resolve_range(RangeSpec::Suffix(10), 100), Some((90, 99)));
         assert_eq!(resolve_range(RangeSpec::Suffix(500), 100), Some((0, 99)));
         assert_eq!(resolve_range(RangeSpec::FromTo(100, None), 100), None);

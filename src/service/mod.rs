@@ -23,8 +23,8 @@ use crate::error::{BodyError, ErrorKind, Result};
 use crate::keys::KeyProvider;
 use crate::meta::{BucketRecord, MetadataStore, WriteCondition};
 use crate::model::{
-    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey,
-    ProviderId, ProviderInfo, ResidencyPolicy,
+    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum,
+    ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy,
 };
 
 pub use conditional::Conditions;
@@ -157,7 +157,10 @@ pub struct PutOutput {
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn name_error(e: NameError) -> crate::error::Error {
@@ -178,7 +181,13 @@ impl ObjectService {
         boot_id: BootId,
     ) -> Self {
         let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
-        Self { meta, keys, backends, config, boot_id }
+        Self {
+            meta,
+            keys,
+            backends,
+            config,
+            boot_id,
+        }
     }
 
     /// The region clients sign for.
@@ -203,11 +212,16 @@ impl ObjectService {
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
         BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-        self.meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
+        self.meta
+            .bucket(name)
+            .await?
+            .ok_or_else(|| ErrorKind::NoSuchBucket.into())
     }
 
     fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
-        self.backends.get(id).ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
+        self.backends
+            .get(id)
+            .ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
     }
 }
 

@@ -10,11 +10,18 @@ use tokio::task::JoinHandle;
 use super::checksum::{PlainDigests, PlainHasher};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
 use crate::backend::{BackendError, BodyAborted, SealedBody, stream_name};
-use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
+use crate::datapath::{
+    DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, VersionRecord, WriteCondition};
-use crate::model::{BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid};
+use crate::meta::{
+    BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, VersionRecord, WriteCondition,
+};
+use crate::model::{
+    BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId,
+    StreamManifest, VersionUid,
+};
 use crate::placement::{Placement, place};
 
 /// Plaintext is sealed in batches of about this size, one `spawn_blocking` call each.
@@ -57,19 +64,38 @@ impl BodyChecks {
     /// Splits a client body into its checks and its plaintext source.
     pub(crate) fn split(body: ClientBody) -> (Self, PlainSource) {
         let stream = body.stream.map(|r| r.map_err(Error::from)).boxed();
-        let checks = Self { content_md5: body.content_md5, expected_checksum: body.expected_checksum, trailers: body.trailers };
-        (checks, PlainSource { len: body.len, stream, algorithm: body.algorithm })
+        let checks = Self {
+            content_md5: body.content_md5,
+            expected_checksum: body.expected_checksum,
+            trailers: body.trailers,
+        };
+        (
+            checks,
+            PlainSource {
+                len: body.len,
+                stream,
+                algorithm: body.algorithm,
+            },
+        )
     }
 
     /// Compares Content-MD5 and the header or trailer checksum with what was computed.
     pub(crate) fn verify(&self, d: &PlainDigests) -> Result<()> {
         if self.content_md5.is_some_and(|m| m != d.md5) {
-            return Err(ErrorKind::BadDigest("the Content-MD5 you specified did not match what we received".into()).into());
+            return Err(ErrorKind::BadDigest(
+                "the Content-MD5 you specified did not match what we received".into(),
+            )
+            .into());
         }
-        let Some((algorithm, computed)) = &d.checksum else { return Ok(()) };
+        let Some((algorithm, computed)) = &d.checksum else {
+            return Ok(());
+        };
         let expected = self.expected_checksum.clone().or_else(|| {
             let trailers = self.trailers.as_ref()?()?;
-            trailers.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name())).map(|(_, v)| v)
+            trailers
+                .into_iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name()))
+                .map(|(_, v)| v)
         });
         match expected {
             Some(e) if e.trim() != computed => Err(ErrorKind::BadDigest(format!(
@@ -92,7 +118,10 @@ impl Fanout {
         for tx in &self.senders {
             if tx.send(Ok(chunk.clone())).await.is_err() {
                 // The provider's request ended early; its task holds the reason.
-                return Err(ErrorKind::Unavailable("a provider stopped accepting the upload".into()).into());
+                return Err(ErrorKind::Unavailable(
+                    "a provider stopped accepting the upload".into(),
+                )
+                .into());
             }
         }
         Ok(())
@@ -112,7 +141,9 @@ impl Fanout {
         drop(self.senders);
         let mut first_error = None;
         for t in self.tasks {
-            let outcome = t.await.map_err(|e| Error::from(ErrorKind::Internal(format!("provider task: {e}"))));
+            let outcome = t
+                .await
+                .map_err(|e| Error::from(ErrorKind::Internal(format!("provider task: {e}"))));
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -144,7 +175,8 @@ impl ObjectService {
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
-        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        self.early_condition(&bucket, &req.key, &req.condition)
+            .await?;
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
         // 4. Keys.
@@ -153,14 +185,26 @@ impl ObjectService {
         let wrapped = self.keys.wrap(&dek, bucket.uid, version).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let (checks, source) = BodyChecks::split(body);
-        let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, providers: placement.targets().to_vec() };
-        let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
+        let target = StreamTarget {
+            bucket: bucket.uid,
+            version,
+            part_number: 0,
+            dek: &dek,
+            providers: placement.targets().to_vec(),
+        };
+        let stored = self
+            .store_stream(target, source, |d| checks.verify(d))
+            .await?;
         // 9. Commit: the visibility point.
-        let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
-            algorithm,
-            value,
-            kind: ChecksumType::FullObject,
-        });
+        let checksum = stored
+            .digests
+            .checksum
+            .clone()
+            .map(|(algorithm, value)| ObjectChecksum {
+                algorithm,
+                value,
+                kind: ChecksumType::FullObject,
+            });
         let record = VersionRecord {
             version_uid: version,
             seq: 0,
@@ -169,27 +213,44 @@ impl ObjectService {
             last_modified_ms: now_ms(),
             headers: req.headers,
             checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(&dek, bucket.uid, version, std::slice::from_ref(&stored.manifest))?,
+            manifest_mac: self.manifest_mac(
+                &dek,
+                bucket.uid,
+                version,
+                std::slice::from_ref(&stored.manifest),
+            )?,
             streams: vec![stored.manifest],
             part_checksums: Vec::new(),
             multipart: false,
         };
-        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
-        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None).await?;
+        let out = PutOutput {
+            etag: record.etag.clone(),
+            checksum,
+            last_modified_ms: record.last_modified_ms,
+        };
+        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None)
+            .await?;
         // 10. Respond.
         Ok(out)
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
-        let policy = self
-            .config
-            .policies
-            .get(&bucket.policy_id)
-            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
-        place(policy, &self.config.catalog, bucket.uid).map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
+        let policy = self.config.policies.get(&bucket.policy_id).ok_or_else(|| {
+            ErrorKind::Internal(format!(
+                "bucket bound to unknown policy {}",
+                bucket.policy_id
+            ))
+        })?;
+        place(policy, &self.config.catalog, bucket.uid)
+            .map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
     }
 
-    pub(crate) async fn early_condition(&self, bucket: &BucketRecord, key: &str, cond: &WriteCondition) -> Result<()> {
+    pub(crate) async fn early_condition(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<()> {
         if *cond == WriteCondition::None {
             return Ok(());
         }
@@ -197,7 +258,9 @@ impl ObjectService {
         match (cond, current) {
             (WriteCondition::IfAbsent, Some(_)) => Err(ErrorKind::PreconditionFailed.into()),
             (WriteCondition::IfMatch(_), None) => Err(ErrorKind::NoSuchKey.into()),
-            (WriteCondition::IfMatch(t), Some(cur)) if !cur.etag.matches(t) => Err(ErrorKind::PreconditionFailed.into()),
+            (WriteCondition::IfMatch(t), Some(cur)) if !cur.etag.matches(t) => {
+                Err(ErrorKind::PreconditionFailed.into())
+            }
             _ => Ok(()),
         }
     }
@@ -212,9 +275,25 @@ impl ObjectService {
         condition: WriteCondition,
         completes_upload: Option<crate::model::UploadId>,
     ) -> Result<()> {
-        let intents: Vec<StreamId> = if completes_upload.is_some() { Vec::new() } else { version.streams.iter().map(|s| s.stream_id).collect() };
-        let gc: Vec<GcTask> = if completes_upload.is_some() { Vec::new() } else { version.streams.iter().map(GcTask::for_stream).collect() };
-        let commit = PutCommit { bucket: bucket.uid, key: key.to_owned(), version, dek, condition, intents, completes_upload };
+        let intents: Vec<StreamId> = if completes_upload.is_some() {
+            Vec::new()
+        } else {
+            version.streams.iter().map(|s| s.stream_id).collect()
+        };
+        let gc: Vec<GcTask> = if completes_upload.is_some() {
+            Vec::new()
+        } else {
+            version.streams.iter().map(GcTask::for_stream).collect()
+        };
+        let commit = PutCommit {
+            bucket: bucket.uid,
+            key: key.to_owned(),
+            version,
+            dek,
+            condition,
+            intents,
+            completes_upload,
+        };
         let outcome = self.meta.commit_put(commit).await?;
         let refused: Error = match outcome {
             CommitOutcome::Committed => return Ok(()),
@@ -251,10 +330,22 @@ impl ObjectService {
         let sealer = StreamSealer::new(target.dek.expose(), &params).map_err(seal_error)?;
         // 5. The intent is durable before any provider sees a byte.
         self.meta
-            .record_intent(Intent { stream_id, targets: target.providers.clone(), boot_id: self.boot_id, created_ms: now_ms() })
+            .record_intent(Intent {
+                stream_id,
+                targets: target.providers.clone(),
+                boot_id: self.boot_id,
+                created_ms: now_ms(),
+            })
             .await?;
-        let fanout = self.open_fanout(stream_id, ciphertext_len(source.len, DEFAULT_SEG_LOG2), &target.providers)?;
-        let gc = GcTask { stream_id, targets: target.providers.clone() };
+        let fanout = self.open_fanout(
+            stream_id,
+            ciphertext_len(source.len, DEFAULT_SEG_LOG2),
+            &target.providers,
+        )?;
+        let gc = GcTask {
+            stream_id,
+            targets: target.providers.clone(),
+        };
         match pump(sealer, source, fanout, verify).await {
             Ok((digests, commit, sha)) => Ok(StoredStream {
                 manifest: StreamManifest {
@@ -276,14 +367,21 @@ impl ObjectService {
         }
     }
 
-    fn open_fanout(&self, stream_id: StreamId, cipher_len: u64, providers: &[ProviderId]) -> Result<Fanout> {
+    fn open_fanout(
+        &self,
+        stream_id: StreamId,
+        cipher_len: u64,
+        providers: &[ProviderId],
+    ) -> Result<Fanout> {
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
         for id in providers {
             let backend = std::sync::Arc::clone(self.backend(id)?);
             let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
             let name = stream_name(stream_id);
-            tasks.push(tokio::spawn(async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await }));
+            tasks.push(tokio::spawn(async move {
+                backend.put(&name, cipher_len, SealedBody::new(rx)).await
+            }));
             senders.push(tx);
         }
         Ok(Fanout { senders, tasks })
@@ -326,7 +424,10 @@ async fn pump_inner(
         if let Some(chunk) = &next {
             received += chunk.len() as u64;
             if received > source.len {
-                return Err(ErrorKind::InvalidRequest("body longer than its declared length".into()).into());
+                return Err(ErrorKind::InvalidRequest(
+                    "body longer than its declared length".into(),
+                )
+                .into());
             }
             batch_len += chunk.len();
             batch.push(chunk.clone());
@@ -335,7 +436,8 @@ async fn pump_inner(
             let work = std::mem::take(&mut batch);
             batch_len = 0;
             let (s, h, sealed) = tokio::task::spawn_blocking(move || {
-                let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
+                let mut out =
+                    BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
                 for chunk in &work {
                     hasher.update(chunk);
                     sealer.push(chunk, &mut out)?;

@@ -33,7 +33,11 @@ impl GarbageCollector {
     /// A collector for this run.
     pub fn new(service: Arc<ObjectService>, intent_ttl: Duration) -> Self {
         let boot_id = service.boot_id();
-        Self { service, boot_id, intent_ttl }
+        Self {
+            service,
+            boot_id,
+            intent_ttl,
+        }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
@@ -49,11 +53,17 @@ impl GarbageCollector {
             .stale_intents(self.boot_id, cutoff, usize::MAX)
             .await?
             .into_iter()
-            .map(|i| GcTask { stream_id: i.stream_id, targets: i.targets })
+            .map(|i| GcTask {
+                stream_id: i.stream_id,
+                targets: i.targets,
+            })
             .collect();
         loop {
             let batch = self.meta().gc_tasks(BATCH).await?;
-            let fresh: Vec<GcTask> = batch.into_iter().filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id)).collect();
+            let fresh: Vec<GcTask> = batch
+                .into_iter()
+                .filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id))
+                .collect();
             if fresh.is_empty() {
                 break;
             }
@@ -86,7 +96,9 @@ impl GarbageCollector {
         let name = stream_name(task.stream_id);
         let mut ok = true;
         for p in &task.targets {
-            let Some(backend) = self.service.backends().get(p) else { continue };
+            let Some(backend) = self.service.backends().get(p) else {
+                continue;
+            };
             if let Err(e) = backend.delete(&name).await {
                 tracing::warn!(stream = %task.stream_id, error = %e, "gc delete failed; will retry");
                 ok = false;
@@ -99,7 +111,9 @@ impl GarbageCollector {
     pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
         loop {
             match self.run_once().await {
-                Ok(r) if r.deleted + r.deferred > 0 => tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass"),
+                Ok(r) if r.deleted + r.deferred > 0 => {
+                    tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "gc pass failed"),
             }

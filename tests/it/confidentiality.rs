@@ -9,7 +9,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn provider_sees_nothing() {
     let gw = TestGateway::start().await;
-    gw.client.create_bucket().bucket("opaque").send().await.unwrap();
+    gw.client
+        .create_bucket()
+        .bucket("opaque")
+        .send()
+        .await
+        .unwrap();
     let marker = b"PLAINTEXT-PATTERN-0123456789-";
     let data: Vec<u8> = marker.iter().copied().cycle().take(300_000).collect();
     gw.client
@@ -27,10 +32,28 @@ async fn provider_sees_nothing() {
     for (path, bytes) in &files {
         let name = path.file_name().unwrap().to_string_lossy();
         assert_eq!(path.parent().unwrap().file_name().unwrap(), "sv1");
-        assert!(name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()), "opaque name {name}");
-        assert_eq!(bytes.len() as u64, 96 + 300_000 + 16 * 5, "format v1 length");
-        for needle in [&marker[..], b"Confidential-Key-Marker", b"Metadata-Marker-XYZ", b"application/x-secret-type", b"report.pdf"] {
-            assert!(!contains(bytes, needle), "{} leaks {:?}", path.display(), String::from_utf8_lossy(needle));
+        assert!(
+            name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+            "opaque name {name}"
+        );
+        assert_eq!(
+            bytes.len() as u64,
+            96 + 300_000 + 16 * 5,
+            "format v1 length"
+        );
+        for needle in [
+            &marker[..],
+            b"Confidential-Key-Marker",
+            b"Metadata-Marker-XYZ",
+            b"application/x-secret-type",
+            b"report.pdf",
+        ] {
+            assert!(
+                !contains(bytes, needle),
+                "{} leaks {:?}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
         }
     }
     gw.stop().await;
@@ -49,9 +72,21 @@ fn flip_all(gw: &TestGateway, offset: usize) {
 #[tokio::test]
 async fn tampered_ciphertext_never_served() {
     let gw = TestGateway::start().await;
-    gw.client.create_bucket().bucket("tamper").send().await.unwrap();
+    gw.client
+        .create_bucket()
+        .bucket("tamper")
+        .send()
+        .await
+        .unwrap();
     let data = pattern(1 << 20, 77);
-    gw.client.put_object().bucket("tamper").key("o").body(data.clone().into()).send().await.unwrap();
+    gw.client
+        .put_object()
+        .bucket("tamper")
+        .key("o")
+        .body(data.clone().into())
+        .send()
+        .await
+        .unwrap();
     // All but one replica damaged in the first segment, for each choice of the intact one: the
     // read fails over until it finds it, and serves the right bytes.
     let originals = provider_files(&gw.provider_dirs());
@@ -63,7 +98,16 @@ async fn tampered_ciphertext_never_served() {
             }
             std::fs::write(path, bytes).unwrap();
         }
-        let got = body_bytes(gw.client.get_object().bucket("tamper").key("o").send().await.unwrap()).await;
+        let got = body_bytes(
+            gw.client
+                .get_object()
+                .bucket("tamper")
+                .key("o")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(got == data, "intact replica {intact}");
     }
     for (path, bytes) in &originals {
@@ -72,15 +116,40 @@ async fn tampered_ciphertext_never_served() {
     // Every replica damaged in segment 10: headers already sent, so the body must fail.
     let late = 96 + 10 * (65_536 + 16) + 5;
     flip_all(&gw, late);
-    let out = gw.client.get_object().bucket("tamper").key("o").send().await.unwrap();
+    let out = gw
+        .client
+        .get_object()
+        .bucket("tamper")
+        .key("o")
+        .send()
+        .await
+        .unwrap();
     let body = out.body.collect().await;
-    assert!(body.is_err(), "a late integrity failure aborts the connection instead of a clean short body");
+    assert!(
+        body.is_err(),
+        "a late integrity failure aborts the connection instead of a clean short body"
+    );
     // Every replica damaged in the first segment: a clean 500 before any byte.
     flip_all(&gw, 120);
-    let e = gw.client.get_object().bucket("tamper").key("o").send().await.unwrap_err();
+    let e = gw
+        .client
+        .get_object()
+        .bucket("tamper")
+        .key("o")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_status(&e), Some(500));
     // Ranges that avoid the damaged segments still verify and serve.
-    let out = gw.client.get_object().bucket("tamper").key("o").range("bytes=200000-200099").send().await.unwrap();
+    let out = gw
+        .client
+        .get_object()
+        .bucket("tamper")
+        .key("o")
+        .range("bytes=200000-200099")
+        .send()
+        .await
+        .unwrap();
     assert!(body_bytes(out).await == data[200_000..200_100]);
     gw.stop().await;
 }

@@ -5,7 +5,13 @@ use std::time::{Duration, Instant};
 use crate::common::{BinaryGateway, body_bytes, client, pattern, provider_files};
 
 fn stream_count(dir: &std::path::Path) -> usize {
-    provider_files(&["de", "fr", "nl"].iter().map(|c| dir.join("providers").join(c)).collect::<Vec<_>>()).len()
+    provider_files(
+        &["de", "fr", "nl"]
+            .iter()
+            .map(|c| dir.join("providers").join(c))
+            .collect::<Vec<_>>(),
+    )
+    .len()
 }
 
 /// Promise (R8): after SIGKILL during a stream of uploads, every acknowledged object reads back
@@ -31,9 +37,19 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             writers.push(tokio::spawn(async move {
                 for i in 0..10_000u64 {
                     let key = format!("r{round}-w{w}-{i}");
-                    let data = pattern(((i * 7919 + w * 104_729) % 400_000) as usize, round * 1000 + w * 100 + i);
+                    let data = pattern(
+                        ((i * 7919 + w * 104_729) % 400_000) as usize,
+                        round * 1000 + w * 100 + i,
+                    );
                     attempted.lock().unwrap().insert(key.clone(), data.clone());
-                    match c.put_object().bucket("crash").key(&key).body(data.clone().into()).send().await {
+                    match c
+                        .put_object()
+                        .bucket("crash")
+                        .key(&key)
+                        .body(data.clone().into())
+                        .send()
+                        .await
+                    {
                         Ok(_) => {
                             acked.lock().unwrap().insert(key, data);
                         }
@@ -51,16 +67,34 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     let gw = BinaryGateway::spawn(dir.path());
     let c = client(gw.addr);
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 20, "the workload acknowledged writes before each kill ({})", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the workload acknowledged writes before each kill ({})",
+        acked.len()
+    );
     for (key, data) in &acked {
-        let got = body_bytes(c.get_object().bucket("crash").key(key).send().await.unwrap()).await;
+        let got = body_bytes(
+            c.get_object()
+                .bucket("crash")
+                .key(key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert!(&got == data, "acknowledged {key} intact");
     }
     let attempted = attempted.lock().unwrap().clone();
     let mut visible = 0;
     let mut token = None;
     loop {
-        let page = c.list_objects_v2().bucket("crash").set_continuation_token(token).send().await.unwrap();
+        let page = c
+            .list_objects_v2()
+            .bucket("crash")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
         for o in page.contents() {
             let key = o.key().unwrap();
             visible += 1;
@@ -68,7 +102,18 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             let want = attempted.get(key).expect("only attempted keys exist");
             assert_eq!(o.size(), Some(want.len() as i64), "{key} complete");
             if !acked.contains_key(key) {
-                assert!(&body_bytes(c.get_object().bucket("crash").key(key).send().await.unwrap()).await == want);
+                assert!(
+                    &body_bytes(
+                        c.get_object()
+                            .bucket("crash")
+                            .key(key)
+                            .send()
+                            .await
+                            .unwrap()
+                    )
+                    .await
+                        == want
+                );
             }
         }
         if page.is_truncated() != Some(true) {
@@ -82,6 +127,10 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     while stream_count(dir.path()) != 3 * visible && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(stream_count(dir.path()), 3 * visible, "no orphan stream after GC");
+    assert_eq!(
+        stream_count(dir.path()),
+        3 * visible,
+        "no orphan stream after GC"
+    );
     gw.kill();
 }

@@ -3,29 +3,29 @@
 
 mod common;
 
-/// Bucket lifecycle, names, location and residency binding.
-mod buckets;
-/// Single PUT/GET/HEAD/DELETE, metadata, ETags, copies, conditionals, refusals (501).
-mod objects;
-/// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
-mod listing;
-/// Multipart uploads, part copies, multipart ETags and validation.
-mod multipart;
-/// Byte ranges and partNumber reads against the plaintext.
-mod ranges;
-/// Checksums in headers and in both trailer modes; Content-MD5.
-mod checksums;
+/// The dependency rules of DESIGN.md §2.2.
+mod architecture;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.
 mod auth;
+/// Bucket lifecycle, names, location and residency binding.
+mod buckets;
+/// Checksums in headers and in both trailer modes; Content-MD5.
+mod checksums;
+/// boto3 and the aws CLI.
+mod clients;
 /// Providers see only ciphertext under opaque names; tampering never yields wrong bytes.
 mod confidentiality;
 /// Crash consistency and garbage collection with the real binary.
 mod durability;
+/// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
+mod listing;
 /// Bounded memory for a 1 GiB object.
 mod memory;
-/// boto3 and the aws CLI.
-mod clients;
+/// Multipart uploads, part copies, multipart ETags and validation.
+mod multipart;
+/// Single PUT/GET/HEAD/DELETE, metadata, ETags, copies, conditionals, refusals (501).
+mod objects;
 /// Config errors and graceful shutdown of the real binary.
 mod process;
-/// The dependency rules of DESIGN.md §2.2.
-mod architecture;
+/// Byte ranges and partNumber reads against the plaintext.
+mod ranges;

@@ -6,7 +6,12 @@ const MIB: usize = 1 << 20;
 
 fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
-        .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
+        .set_parts(Some(
+            parts
+                .iter()
+                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build())
+                .collect(),
+        ))
         .build()
 }
 
@@ -27,14 +32,29 @@ async fn parallel_100_mib_upload() {
     let c = &gw.client;
     c.create_bucket().bucket("mpart").send().await.unwrap();
     let data = pattern(100 * MIB, 42);
-    let up = c.create_multipart_upload().bucket("mpart").key("big").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpart")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_owned();
     let part_size = 8 * MIB;
     let mut tasks = Vec::new();
     for (i, chunk) in data.chunks(part_size).enumerate() {
         let (c, id, chunk) = (c.clone(), id.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
-            let out = c.upload_part().bucket("mpart").key("big").upload_id(id).part_number(i as i32 + 1).body(chunk.into()).send().await.unwrap();
+            let out = c
+                .upload_part()
+                .bucket("mpart")
+                .key("big")
+                .upload_id(id)
+                .part_number(i as i32 + 1)
+                .body(chunk.into())
+                .send()
+                .await
+                .unwrap();
             (i as i32 + 1, out.e_tag().unwrap().to_owned())
         }));
     }
@@ -43,22 +63,64 @@ async fn parallel_100_mib_upload() {
         parts.push(t.await.unwrap());
     }
     parts.sort();
-    let listed = c.list_parts().bucket("mpart").key("big").upload_id(&id).send().await.unwrap();
+    let listed = c
+        .list_parts()
+        .bucket("mpart")
+        .key("big")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.parts().len(), parts.len());
-    let uploads = c.list_multipart_uploads().bucket("mpart").send().await.unwrap();
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("mpart")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploads.uploads().len(), 1);
-    let done = c.complete_multipart_upload().bucket("mpart").key("big").upload_id(&id).multipart_upload(completed(&parts)).send().await.unwrap();
+    let done = c
+        .complete_multipart_upload()
+        .bucket("mpart")
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(completed(&parts))
+        .send()
+        .await
+        .unwrap();
     let chunks: Vec<&[u8]> = data.chunks(part_size).collect();
     let want = multipart_etag(&chunks);
     assert_eq!(done.e_tag(), Some(want.as_str()));
-    let head = c.head_object().bucket("mpart").key("big").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket("mpart")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.e_tag(), Some(want.as_str()));
     assert_eq!(head.content_length(), Some(data.len() as i64));
-    let got = body_bytes(c.get_object().bucket("mpart").key("big").send().await.unwrap()).await;
+    let got = body_bytes(
+        c.get_object()
+            .bucket("mpart")
+            .key("big")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(got == data, "100 MiB read back byte-exact");
     let list = c.list_objects_v2().bucket("mpart").send().await.unwrap();
     assert_eq!(list.contents()[0].e_tag(), Some(want.as_str()));
-    assert!(c.list_multipart_uploads().bucket("mpart").send().await.unwrap().uploads().is_empty());
+    assert!(
+        c.list_multipart_uploads()
+            .bucket("mpart")
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
     gw.stop().await;
 }
 
@@ -69,30 +131,116 @@ async fn complete_validation() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_bucket().bucket("mpval").send().await.unwrap();
-    let up = c.create_multipart_upload().bucket("mpval").key("k").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpval")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let small = pattern(1000, 1);
     let big = pattern(5 * MIB, 2);
-    let e1 = c.upload_part().bucket("mpval").key("k").upload_id(id).part_number(1).body(small.clone().into()).send().await.unwrap().e_tag().unwrap().to_owned();
-    let e2 = c.upload_part().bucket("mpval").key("k").upload_id(id).part_number(2).body(big.clone().into()).send().await.unwrap().e_tag().unwrap().to_owned();
-    let e3 = c.upload_part().bucket("mpval").key("k").upload_id(id).part_number(3).body(small.clone().into()).send().await.unwrap().e_tag().unwrap().to_owned();
+    let e1 = c
+        .upload_part()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .body(small.clone().into())
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let e2 = c
+        .upload_part()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .part_number(2)
+        .body(big.clone().into())
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let e3 = c
+        .upload_part()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .part_number(3)
+        .body(small.clone().into())
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
     let cases = [
         (vec![(2, e2.clone()), (1, e1.clone())], "InvalidPartOrder"),
         (vec![(1, e1.clone()), (4, e3.clone())], "InvalidPart"),
-        (vec![(2, "\"0123456789abcdef0123456789abcdef\"".to_owned())], "InvalidPart"),
+        (
+            vec![(2, "\"0123456789abcdef0123456789abcdef\"".to_owned())],
+            "InvalidPart",
+        ),
         (vec![(1, e1.clone()), (2, e2.clone())], "EntityTooSmall"),
     ];
     for (parts, code) in cases {
-        let e = c.complete_multipart_upload().bucket("mpval").key("k").upload_id(id).multipart_upload(completed(&parts)).send().await.unwrap_err();
+        let e = c
+            .complete_multipart_upload()
+            .bucket("mpval")
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(completed(&parts))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&e).as_deref(), Some(code), "{parts:?}");
     }
-    assert!(c.head_object().bucket("mpval").key("k").send().await.is_err(), "nothing visible");
+    assert!(
+        c.head_object()
+            .bucket("mpval")
+            .key("k")
+            .send()
+            .await
+            .is_err(),
+        "nothing visible"
+    );
     // A valid subset: parts 2 and 3 (the small one last).
-    let done = c.complete_multipart_upload().bucket("mpval").key("k").upload_id(id).multipart_upload(completed(&[(2, e2), (3, e3)])).send().await.unwrap();
+    let done = c
+        .complete_multipart_upload()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(completed(&[(2, e2), (3, e3)]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.e_tag(), Some(multipart_etag(&[&big, &small]).as_str()));
-    let got = body_bytes(c.get_object().bucket("mpval").key("k").send().await.unwrap()).await;
+    let got = body_bytes(
+        c.get_object()
+            .bucket("mpval")
+            .key("k")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(got == [big.as_slice(), small.as_slice()].concat());
-    let e = c.upload_part().bucket("mpval").key("k").upload_id(id).part_number(4).body(small.into()).send().await.unwrap_err();
+    let e = c
+        .upload_part()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .part_number(4)
+        .body(small.into())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
     gw.stop().await;
 }
@@ -105,8 +253,20 @@ async fn resend_abort_and_part_copy() {
     let c = &gw.client;
     c.create_bucket().bucket("mpcopy").send().await.unwrap();
     let src = pattern(12 * MIB, 5);
-    c.put_object().bucket("mpcopy").key("src").body(src.clone().into()).send().await.unwrap();
-    let up = c.create_multipart_upload().bucket("mpcopy").key("dst").send().await.unwrap();
+    c.put_object()
+        .bucket("mpcopy")
+        .key("src")
+        .body(src.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpcopy")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let first = c
         .upload_part_copy()
@@ -119,17 +279,83 @@ async fn resend_abort_and_part_copy() {
         .send()
         .await
         .unwrap();
-    let e1 = first.copy_part_result().and_then(|r| r.e_tag()).unwrap().to_owned();
+    let e1 = first
+        .copy_part_result()
+        .and_then(|r| r.e_tag())
+        .unwrap()
+        .to_owned();
     assert_eq!(e1, format!("\"{}\"", md5_hex(&src[..6 * MIB])));
-    c.upload_part().bucket("mpcopy").key("dst").upload_id(id).part_number(2).body(b"old".to_vec().into()).send().await.unwrap();
-    let e2 = c.upload_part().bucket("mpcopy").key("dst").upload_id(id).part_number(2).body(b"new tail".to_vec().into()).send().await.unwrap().e_tag().unwrap().to_owned();
-    c.complete_multipart_upload().bucket("mpcopy").key("dst").upload_id(id).multipart_upload(completed(&[(1, e1), (2, e2)])).send().await.unwrap();
-    let got = body_bytes(c.get_object().bucket("mpcopy").key("dst").send().await.unwrap()).await;
+    c.upload_part()
+        .bucket("mpcopy")
+        .key("dst")
+        .upload_id(id)
+        .part_number(2)
+        .body(b"old".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let e2 = c
+        .upload_part()
+        .bucket("mpcopy")
+        .key("dst")
+        .upload_id(id)
+        .part_number(2)
+        .body(b"new tail".to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    c.complete_multipart_upload()
+        .bucket("mpcopy")
+        .key("dst")
+        .upload_id(id)
+        .multipart_upload(completed(&[(1, e1), (2, e2)]))
+        .send()
+        .await
+        .unwrap();
+    let got = body_bytes(
+        c.get_object()
+            .bucket("mpcopy")
+            .key("dst")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(got == [&src[..6 * MIB], b"new tail"].concat());
-    let up = c.create_multipart_upload().bucket("mpcopy").key("gone").send().await.unwrap();
-    c.upload_part().bucket("mpcopy").key("gone").upload_id(up.upload_id().unwrap()).part_number(1).body(b"x".to_vec().into()).send().await.unwrap();
-    c.abort_multipart_upload().bucket("mpcopy").key("gone").upload_id(up.upload_id().unwrap()).send().await.unwrap();
-    let e = c.list_parts().bucket("mpcopy").key("gone").upload_id(up.upload_id().unwrap()).send().await.unwrap_err();
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpcopy")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    c.upload_part()
+        .bucket("mpcopy")
+        .key("gone")
+        .upload_id(up.upload_id().unwrap())
+        .part_number(1)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    c.abort_multipart_upload()
+        .bucket("mpcopy")
+        .key("gone")
+        .upload_id(up.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .list_parts()
+        .bucket("mpcopy")
+        .key("gone")
+        .upload_id(up.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
     gw.stop().await;
 }

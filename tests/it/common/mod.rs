@@ -100,7 +100,12 @@ impl TestGateway {
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
         let addr = running.s3_addr;
-        Self { client: client(addr), addr, dir, running: Some(running) }
+        Self {
+            client: client(addr),
+            addr,
+            dir,
+            running: Some(running),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -108,11 +113,10 @@ impl TestGateway {
     }
 
     pub fn provider_dirs(&self) -> Vec<PathBuf> {
-        ["de", "fr", "nl"].iter().map(|c| self.dir.path().join("providers").join(c)).collect()
-    }
-
-    pub fn running(&self) -> &RunningGateway {
-        self.running.as_ref().expect("gateway is running")
+        ["de", "fr", "nl"]
+            .iter()
+            .map(|c| self.dir.path().join("providers").join(c))
+            .collect()
     }
 
     pub async fn stop(mut self) {
@@ -141,7 +145,10 @@ pub fn client_with(addr: SocketAddr, access: &str, secret: &str) -> Client {
 
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -162,16 +169,24 @@ pub fn error_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
-    e.as_service_error().and_then(|s| s.code().map(str::to_owned))
+    e.as_service_error()
+        .and_then(|s| s.code().map(str::to_owned))
 }
 
 /// The HTTP status of an SDK error.
-pub fn error_status<E>(e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Option<u16> {
+pub fn error_status<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    out.body.collect().await.expect("body").into_bytes().to_vec()
+    out.body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec()
 }
 
 /// Every file under the provider directories, with its content.
@@ -180,7 +195,9 @@ pub fn provider_files(dirs: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
     for d in dirs {
         let mut stack = vec![d.clone()];
         while let Some(p) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&p) else { continue };
+            let Ok(entries) = std::fs::read_dir(&p) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let path = e.path();
                 if path.is_dir() {
@@ -216,14 +233,20 @@ impl BinaryGateway {
             .expect("spawn souverain");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read listen line");
-        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("read listen line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         Self { child, addr }
     }
 
     /// Peak resident memory of the process so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -237,7 +260,9 @@ impl BinaryGateway {
     }
 
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         for _ in 0..100 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;

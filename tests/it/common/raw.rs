@@ -20,7 +20,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -39,13 +42,18 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
+        .as_ref()
+        .to_vec()
 }
 
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::new();
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -57,10 +65,8 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
 /// A SigV4 signer for one request time.
 pub struct Signer {
     pub amz_date: String,
-    pub date: String,
     pub key: Vec<u8>,
     pub scope: String,
-    pub secret: String,
     pub access: String,
 }
 
@@ -78,39 +84,88 @@ impl Signer {
         let k_service = hmac_sha256(&k_region, b"s3");
         let key = hmac_sha256(&k_service, b"aws4_request");
         let scope = format!("{date}/{REGION}/s3/aws4_request");
-        Self { amz_date, date, key, scope, secret: secret.into(), access: access.into() }
+        Self {
+            amz_date,
+            key,
+            scope,
+            access: access.into(),
+        }
     }
 
     /// Signs a header-authenticated request; adds host, x-amz-date, x-amz-content-sha256 and
     /// Authorization to `headers`. Returns the seed signature.
-    pub fn sign(&self, method: &str, path: &str, query: &[(&str, &str)], headers: &mut Vec<(String, String)>, host: &str, payload_hash: &str) -> String {
+    pub fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &mut Vec<(String, String)>,
+        host: &str,
+        payload_hash: &str,
+    ) -> String {
         headers.push(("host".into(), host.into()));
         headers.push(("x-amz-date".into(), self.amz_date.clone()));
         headers.push(("x-amz-content-sha256".into(), payload_hash.into()));
-        let mut signed: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned())).collect();
+        let mut signed: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
         signed.sort();
         let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let signed_names = signed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
-        let mut q: Vec<(String, String)> = query.iter().map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))).collect();
+        let signed_names = signed
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let mut q: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
+            .collect();
         q.sort();
-        let canonical_query = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-        let canonical = format!("{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_names}\n{payload_hash}", uri_encode(path, true));
-        let sts = format!("AWS4-HMAC-SHA256\n{}\n{}\n{}", self.amz_date, self.scope, sha256_hex(canonical.as_bytes()));
+        let canonical_query = q
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let canonical = format!(
+            "{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_names}\n{payload_hash}",
+            uri_encode(path, true)
+        );
+        let sts = format!(
+            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            sha256_hex(canonical.as_bytes())
+        );
         let sig = hex::encode(hmac_sha256(&self.key, sts.as_bytes()));
         headers.push((
             "authorization".into(),
-            format!("AWS4-HMAC-SHA256 Credential={}/{},SignedHeaders={signed_names},Signature={sig}", self.access, self.scope),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={}/{},SignedHeaders={signed_names},Signature={sig}",
+                self.access, self.scope
+            ),
         ));
         sig
     }
 
     fn chunk_signature(&self, prev: &str, data: &[u8]) -> String {
-        let sts = format!("AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{prev}\n{}\n{}", self.amz_date, self.scope, sha256_hex(b""), sha256_hex(data));
+        let sts = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{prev}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            sha256_hex(b""),
+            sha256_hex(data)
+        );
         hex::encode(hmac_sha256(&self.key, sts.as_bytes()))
     }
 
     fn trailer_signature(&self, prev: &str, trailer: &str) -> String {
-        let sts = format!("AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{prev}\n{}", self.amz_date, self.scope, sha256_hex(trailer.as_bytes()));
+        let sts = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{prev}\n{}",
+            self.amz_date,
+            self.scope,
+            sha256_hex(trailer.as_bytes())
+        );
         hex::encode(hmac_sha256(&self.key, sts.as_bytes()))
     }
 }
@@ -126,7 +181,14 @@ pub enum ChunkTamper {
 }
 
 /// A `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` body: signed chunks, then a signed trailer.
-pub fn signed_trailer_body(signer: &Signer, seed: &str, data: &[u8], chunk: usize, trailer: (&str, &str), tamper: ChunkTamper) -> Vec<u8> {
+pub fn signed_trailer_body(
+    signer: &Signer,
+    seed: &str,
+    data: &[u8],
+    chunk: usize,
+    trailer: (&str, &str),
+    tamper: ChunkTamper,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut prev = seed.to_owned();
     let mut chunks: Vec<&[u8]> = data.chunks(chunk).collect();
@@ -147,13 +209,23 @@ pub fn signed_trailer_body(signer: &Signer, seed: &str, data: &[u8], chunk: usiz
             out.extend_from_slice(b"\r\n");
         }
     }
-    let value = if tamper == ChunkTamper::WrongTrailerValue { "AAAAAA==" } else { trailer.1 };
+    let value = if tamper == ChunkTamper::WrongTrailerValue {
+        "AAAAAA=="
+    } else {
+        trailer.1
+    };
     let trailer_line = format!("{}:{}\n", trailer.0, value);
     let mut tsig = signer.trailer_signature(&prev, &trailer_line);
     if tamper == ChunkTamper::WrongTrailerSignature {
         tsig = "f".repeat(64);
     }
-    out.extend_from_slice(format!("{}:{}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n", trailer.0, value).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "{}:{}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n",
+            trailer.0, value
+        )
+        .as_bytes(),
+    );
     out
 }
 
@@ -171,7 +243,13 @@ pub fn unsigned_trailer_body(data: &[u8], chunk: usize, trailer: (&str, &str)) -
 
 /// Sends one request and reads the whole response (the connection is closed after it). Async,
 /// because an in-process gateway may share the test's runtime.
-pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> std::io::Result<RawResponse> {
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<RawResponse> {
     let mut s = TcpStream::connect(addr).await?;
     let mut req = format!("{method} {target} HTTP/1.1\r\n");
     for (k, v) in headers {
@@ -183,7 +261,12 @@ pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(Stri
     let _ = s.write_all(body).await;
     let mut raw = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw)).await;
-    parse_response(&raw).ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&raw))))
+    parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "unparsable response: {:?}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })
 }
 
 fn parse_response(raw: &[u8]) -> Option<RawResponse> {
@@ -191,18 +274,37 @@ fn parse_response(raw: &[u8]) -> Option<RawResponse> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
     let mut body = raw[end + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
-    Some(RawResponse { status, headers, body })
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..pos]).unwrap_or("0").split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&b[..pos])
+                .unwrap_or("0")
+                .split(';')
+                .next()
+                .unwrap_or("0")
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -214,11 +316,21 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 /// Signs and sends a PUT whose body is `body` as given, with `extra` headers signed too.
-pub async fn signed_request(addr: SocketAddr, signer: &Signer, method: &str, path: &str, extra: Vec<(String, String)>, payload_hash: &str, body: &[u8]) -> RawResponse {
+pub async fn signed_request(
+    addr: SocketAddr,
+    signer: &Signer,
+    method: &str,
+    path: &str,
+    extra: Vec<(String, String)>,
+    payload_hash: &str,
+    body: &[u8],
+) -> RawResponse {
     let mut headers = extra;
     let host = addr.to_string();
     signer.sign(method, path, &[], &mut headers, &host, payload_hash);
-    send(addr, method, path, &headers, body).await.expect("request sent")
+    send(addr, method, path, &headers, body)
+        .await
+        .expect("request sent")
 }
 
 impl Signer {
@@ -226,7 +338,7 @@ impl Signer {
     pub fn presign(&self, method: &str, path: &str, host: &str, expires: u64) -> String {
         let credential = format!("{}/{}", self.access, self.scope);
         let expires = expires.to_string();
-        let mut q = vec![
+        let mut q = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_owned()),
             ("X-Amz-Credential", credential),
             ("X-Amz-Date", self.amz_date.clone()),
@@ -234,9 +346,21 @@ impl Signer {
             ("X-Amz-SignedHeaders", "host".to_owned()),
         ];
         q.sort();
-        let query = q.iter().map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false))).collect::<Vec<_>>().join("&");
-        let canonical = format!("{method}\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD", uri_encode(path, true));
-        let sts = format!("AWS4-HMAC-SHA256\n{}\n{}\n{}", self.amz_date, self.scope, sha256_hex(canonical.as_bytes()));
+        let query = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let canonical = format!(
+            "{method}\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
+            uri_encode(path, true)
+        );
+        let sts = format!(
+            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            sha256_hex(canonical.as_bytes())
+        );
         let sig = hex::encode(hmac_sha256(&self.key, sts.as_bytes()));
         format!("{}?{query}&X-Amz-Signature={sig}", uri_encode(path, true))
     }

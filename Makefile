@@ -1,0 +1,24 @@
+# The two commands of the README, plus helpers. Every cargo call goes through
+# scripts/cargo.sh so the run and test commands share one target directory and profile.
+.PHONY: run test bench lint fmt clean-data
+
+run:
+	scripts/quickstart.sh
+
+test:
+	scripts/test.sh
+
+# Datapath micro-benchmarks (criterion). Built without the RocksDB feature so the release
+# profile does not compile RocksDB's C++ a second time.
+bench:
+	scripts/cargo.sh bench --no-default-features --bench datapath
+
+lint:
+	scripts/cargo.sh fmt --all -- --check
+	scripts/cargo.sh clippy --all-targets -- -D warnings
+
+fmt:
+	scripts/cargo.sh fmt --all
+
+clean-data:
+	rm -rf .data

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing souverain needs on Debian, skipping what is present.
+#   scripts/install-deps.sh               build dependencies (clang for RocksDB's bindgen, ccache)
+#   scripts/install-deps.sh --test-tools  plus the client tools the test suite drives
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+command -v ccache >/dev/null 2>&1 || missing+=(ccache)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if [ "${1:-}" = "--test-tools" ]; then
+  command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if [ "${1:-}" = "--test-tools" ]; then
+  pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check "$@" 2>/dev/null \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
+  }
+  # boto3's CRC32C and CRC64NVME need the CRT extra.
+  python3 -c 'import boto3, awscrt' >/dev/null 2>&1 || { echo "installing boto3[crt]"; pip_install --upgrade "boto3[crt]"; }
+  command -v aws >/dev/null 2>&1 || { echo "installing awscli"; pip_install --upgrade awscli; }
+fi

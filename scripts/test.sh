@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the ring-only rule, unit and property tests, the
+# integration binary (real gateway, RocksDB, providers, aws-sdk-s3, boto3, aws CLI) and a
+# compile of the benches. One cargo profile (dev) for everything, shared with `make run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test-tools
+scripts/cargo.sh fmt --all -- --check
+scripts/cargo.sh clippy --all-targets -- -D warnings
+# rustls must stay on ring: aws-lc-rs may appear only through dev-dependencies.
+if scripts/cargo.sh tree -e normal -i aws-lc-rs 2>/dev/null | grep -q aws-lc-rs; then
+  echo "aws-lc-rs is a normal dependency; keep rustls on ring" >&2
+  exit 1
+fi
+scripts/cargo.sh test --all-targets "$@"

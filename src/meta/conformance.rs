@@ -1,0 +1,393 @@
+//! The conformance suite every metadata engine must pass. Run by the unit tests below against
+//! the memory engine and RocksDB; the PostgreSQL engine will run the same suite.
+
+use std::sync::Arc;
+
+use super::{
+    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore,
+    PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+};
+use crate::keys::WrappedKey;
+use crate::model::{
+    BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid,
+};
+
+fn stream(id: u8) -> StreamManifest {
+    StreamManifest {
+        stream_id: StreamId([id; 16]),
+        part_number: 0,
+        plaintext_len: 1,
+        seg_log2: 16,
+        salt: [0; 32],
+        commit: [0; 32],
+        ciphertext_sha256: [0; 32],
+        replicas: vec![],
+    }
+}
+
+fn version(id: u8, etag: &str) -> VersionRecord {
+    VersionRecord {
+        version_uid: VersionUid([id; 16]),
+        seq: 0,
+        size: 1,
+        etag: ETag(etag.into()),
+        last_modified_ms: 0,
+        headers: ContentHeaders::default(),
+        checksum: None,
+        streams: vec![stream(id)],
+        part_checksums: vec![],
+        multipart: false,
+        manifest_mac: [0; 32],
+    }
+}
+
+fn dek() -> WrappedKey {
+    WrappedKey {
+        kek_id: "t".into(),
+        kek_version: 1,
+        bytes: vec![1, 2, 3],
+    }
+}
+
+fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
+    PutCommit {
+        bucket,
+        key: key.into(),
+        intents: vec![v.streams[0].stream_id],
+        version: v,
+        dek: dek(),
+        condition,
+        completes_upload: None,
+    }
+}
+
+/// Runs every check against `store` (which must be empty).
+pub async fn suite(store: Arc<dyn MetadataStore>) {
+    let b = BucketUid([1; 16]);
+    assert_eq!(
+        store
+            .create_bucket(BucketRecord {
+                uid: b,
+                name: "bkt".into(),
+                policy_id: "p".into(),
+                created_ms: 0
+            })
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert!(
+        store
+            .create_bucket(BucketRecord {
+                uid: BucketUid([2; 16]),
+                name: "bkt".into(),
+                policy_id: "p".into(),
+                created_ms: 0
+            })
+            .await
+            .unwrap()
+            .is_err()
+    );
+
+    // Ordering and delimiter grouping, in byte order, with NUL and non-ASCII keys.
+    let keys = ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x"];
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(
+            store
+                .commit_put(put(b, k, version(10 + i as u8, "e"), WriteCondition::None))
+                .await
+                .unwrap(),
+            CommitOutcome::Committed
+        );
+    }
+    let all = |q: ListQuery| {
+        let store = Arc::clone(&store);
+        async move {
+            let mut out = Vec::new();
+            let mut q = q;
+            loop {
+                let page = store.list(b, &q).await.unwrap();
+                for e in &page.entries {
+                    match e {
+                        ListEntry::Item(k, _) => {
+                            out.push(String::from_utf8_lossy(k).into_owned());
+                            q.start = ListStart::AfterKey(k.clone());
+                        }
+                        ListEntry::Prefix(p) => {
+                            out.push(format!("[{}]", String::from_utf8_lossy(p)));
+                            q.start = ListStart::AfterPrefix(p.clone());
+                        }
+                    }
+                }
+                if !page.truncated {
+                    return out;
+                }
+            }
+        }
+    };
+    let q = |prefix: &str, delimiter: Option<&str>, max: usize| ListQuery {
+        prefix: prefix.into(),
+        delimiter: delimiter.map(Into::into),
+        start: ListStart::Beginning,
+        max,
+    };
+    assert_eq!(
+        all(q("", None, 2)).await,
+        ["a", "a\0z", "a/1", "a/2", "b", "z/y/x", "é"]
+    );
+    assert_eq!(
+        all(q("", Some("/"), 1)).await,
+        ["a", "a\0z", "[a/]", "b", "[z/]", "é"]
+    );
+    assert_eq!(all(q("a/", None, 1000)).await, ["a/1", "a/2"]);
+
+    // Conditional commits: If-None-Match and If-Match.
+    assert_eq!(
+        store
+            .commit_put(put(b, "a", version(30, "x"), WriteCondition::IfAbsent))
+            .await
+            .unwrap(),
+        CommitOutcome::PreconditionFailed
+    );
+    assert_eq!(
+        store
+            .commit_put(put(
+                b,
+                "new",
+                version(31, "x"),
+                WriteCondition::IfMatch("e".into())
+            ))
+            .await
+            .unwrap(),
+        CommitOutcome::NoSuchKey
+    );
+    assert_eq!(
+        store
+            .commit_put(put(
+                b,
+                "a",
+                version(32, "x"),
+                WriteCondition::IfMatch("zz".into())
+            ))
+            .await
+            .unwrap(),
+        CommitOutcome::PreconditionFailed
+    );
+    assert_eq!(
+        store
+            .commit_put(put(
+                b,
+                "a",
+                version(33, "y"),
+                WriteCondition::IfMatch("\"e\"".into())
+            ))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    // The replaced version's stream went to GC, the new one is referenced.
+    let gc: Vec<StreamId> = store
+        .gc_tasks(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.stream_id)
+        .collect();
+    assert!(gc.contains(&StreamId([10; 16])));
+    assert!(store.stream_committed(StreamId([33; 16])).await.unwrap());
+    assert!(!store.stream_committed(StreamId([10; 16])).await.unwrap());
+    // Sequence numbers grow.
+    let s1 = store.current(b, "a").await.unwrap().unwrap().seq;
+    store
+        .commit_put(put(b, "a", version(34, "w"), WriteCondition::None))
+        .await
+        .unwrap();
+    assert!(store.current(b, "a").await.unwrap().unwrap().seq > s1);
+
+    // Concurrent If-None-Match: exactly one winner.
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let s = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            s.commit_put(put(
+                b,
+                "race",
+                version(100 + i, "r"),
+                WriteCondition::IfAbsent,
+            ))
+            .await
+            .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap() == CommitOutcome::Committed);
+    }
+    assert_eq!(wins, 1);
+
+    // Multipart state: parts replace, Complete removes the upload, unlisted parts go to GC.
+    let up = UploadId([50; 16]);
+    let rec = UploadRecord {
+        upload_id: up,
+        bucket_uid: b,
+        key: "mp".into(),
+        version_uid: VersionUid([50; 16]),
+        targets: vec![],
+        initiated_ms: 0,
+        headers: ContentHeaders::default(),
+        checksum: None,
+        dek: dek(),
+    };
+    store.create_upload(rec).await.unwrap();
+    let part = |id: u8| PartRecord {
+        stream: stream(id),
+        md5: [0; 16],
+        checksum: None,
+        last_modified_ms: 0,
+    };
+    for (n, id) in [(1, 51), (2, 52), (2, 53), (3, 54)] {
+        assert_eq!(
+            store.commit_part(up, n, part(id)).await.unwrap(),
+            CommitOutcome::Committed
+        );
+    }
+    let parts = store.parts(up, 0, 100).await.unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|(n, p)| (*n, p.stream.stream_id.0[0]))
+            .collect::<Vec<_>>(),
+        [(1, 51), (2, 53), (3, 54)]
+    );
+    assert_eq!(store.parts(up, 1, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_uploads(b, &q("", None, 10), None)
+            .await
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+    assert!(
+        !store.delete_bucket("bkt").await.unwrap(),
+        "objects and uploads keep the bucket"
+    );
+    let mut v = version(50, "m-2");
+    v.streams = vec![stream(51), stream(53)];
+    let c = PutCommit {
+        bucket: b,
+        key: "mp".into(),
+        version: v,
+        dek: dek(),
+        condition: WriteCondition::None,
+        intents: vec![],
+        completes_upload: Some(up),
+    };
+    assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
+    assert!(store.upload(up).await.unwrap().is_none());
+    assert_eq!(
+        store.commit_part(up, 4, part(55)).await.unwrap(),
+        CommitOutcome::Gone
+    );
+    let gc: Vec<StreamId> = store
+        .gc_tasks(1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.stream_id)
+        .collect();
+    assert!(
+        gc.contains(&StreamId([52; 16]))
+            && gc.contains(&StreamId([54; 16]))
+            && !gc.contains(&StreamId([51; 16]))
+    );
+
+    // Intents: stale for another boot or when old; settled by commit; GC finishes them.
+    let boot = BootId([9; 16]);
+    store
+        .record_intent(Intent {
+            stream_id: StreamId([70; 16]),
+            targets: vec![],
+            boot_id: BootId([8; 16]),
+            created_ms: 1_000,
+        })
+        .await
+        .unwrap();
+    store
+        .record_intent(Intent {
+            stream_id: StreamId([71; 16]),
+            targets: vec![],
+            boot_id: boot,
+            created_ms: 5_000,
+        })
+        .await
+        .unwrap();
+    store
+        .record_intent(Intent {
+            stream_id: StreamId([72; 16]),
+            targets: vec![],
+            boot_id: boot,
+            created_ms: 1_000,
+        })
+        .await
+        .unwrap();
+    let stale: Vec<u8> = store
+        .stale_intents(boot, 2_000, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.stream_id.0[0])
+        .collect();
+    assert_eq!(stale, [70, 72]);
+    store
+        .abandon_intents(vec![GcTask {
+            stream_id: StreamId([71; 16]),
+            targets: vec![],
+        }])
+        .await
+        .unwrap();
+    store
+        .finish_gc(&[StreamId([70; 16]), StreamId([71; 16]), StreamId([72; 16])])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .stale_intents(boot, i64::MAX, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.stream_id.0[0] < 70 || i.stream_id.0[0] > 72)
+    );
+
+    // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
+    for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
+        assert!(store.commit_delete(b, k).await.unwrap(), "{k:?}");
+    }
+    assert!(!store.commit_delete(b, "a").await.unwrap());
+    assert!(store.delete_bucket("bkt").await.unwrap());
+    assert!(store.bucket("bkt").await.unwrap().is_none());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::KvMetadataStore;
+    use crate::meta::memory::MemoryEngine;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_engine_conforms() {
+        suite(Arc::new(
+            KvMetadataStore::new(MemoryEngine::default()).unwrap(),
+        ))
+        .await;
+    }
+
+    #[cfg(feature = "rocksdb")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rocksdb_engine_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = crate::meta::rocks::RocksEngine::open(dir.path()).unwrap();
+        suite(Arc::new(KvMetadataStore::new(engine).unwrap())).await;
+    }
+}
