@@ -208,6 +208,72 @@ fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
         .is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
+/// The service request of a GetObject or HeadObject input (distinct generated types with the
+/// same fields), after refusing SSE-C and version ids.
+macro_rules! read_request {
+    ($i:expr) => {{
+        refuse_sse_c_read(&$i.sse_customer_algorithm, &$i.sse_customer_key)?;
+        refuse_version_id(&$i.version_id)?;
+        GetRequest {
+            bucket: $i.bucket.clone(),
+            key: $i.key.clone(),
+            range: range($i.range),
+            part_number: $i.part_number.map(|n| n.max(0) as u32),
+            conditions: conditions(
+                &$i.if_match,
+                &$i.if_none_match,
+                &$i.if_modified_since,
+                &$i.if_unmodified_since,
+            ),
+        }
+    }};
+}
+
+/// Fills the fields GetObjectOutput and HeadObjectOutput share, with the `response-*`
+/// overrides of the input applied.
+macro_rules! read_output {
+    ($ty:ident, $out:expr, $i:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let info = &$out.info;
+        let c = if checksum_requested(&$i.checksum_mode) {
+            ChecksumFields::from($out.checksum.as_ref())
+        } else {
+            ChecksumFields::default()
+        };
+        $ty {
+            $($field: $value,)*
+            accept_ranges: Some("bytes".into()),
+            content_length: Some($out.content_length as i64),
+            content_range: $out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(timestamp(info.last_modified_ms)),
+            content_type: $i.response_content_type.clone().or(info.headers.content_type.clone()).and_then(|c| c.parse().ok()),
+            content_encoding: $i.response_content_encoding.clone().or(info.headers.content_encoding.clone()),
+            content_disposition: $i.response_content_disposition.clone().or(info.headers.content_disposition.clone()),
+            content_language: $i.response_content_language.clone().or(info.headers.content_language.clone()),
+            cache_control: $i.response_cache_control.clone().or(info.headers.cache_control.clone()),
+            expires: $i.response_expires.clone().or(expires(&info.headers)),
+            metadata: metadata(&info.headers),
+            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map(|n| n as i32),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_type: c.kind,
+            ..Default::default()
+        }
+    }};
+}
+
+/// 206 for a partial read, else the default 200.
+fn read_response<T>(output: T, partial: bool) -> S3Response<T> {
+    let mut resp = S3Response::new(output);
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
+}
+
 #[async_trait::async_trait]
 impl S3 for Gateway {
     async fn list_buckets(
@@ -384,75 +450,15 @@ impl S3 for Gateway {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
-        refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
-        refuse_version_id(&i.version_id)?;
-        let get = GetRequest {
-            bucket: i.bucket,
-            key: i.key,
-            range: range(i.range),
-            part_number: i.part_number.map(|n| n.max(0) as u32),
-            conditions: conditions(
-                &i.if_match,
-                &i.if_none_match,
-                &i.if_modified_since,
-                &i.if_unmodified_since,
-            ),
-        };
-        let out = svc(self.service.get_object(get).await)?;
-        let info = &out.info;
-        let c = if checksum_requested(&i.checksum_mode) {
-            ChecksumFields::from(out.checksum.as_ref())
-        } else {
-            ChecksumFields::default()
-        };
+        let mut out = svc(self.service.get_object(read_request!(i)).await)?;
+        let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
         // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
         // through `&mut` only).
-        let body = sync_wrapper::SyncStream::new(out.body.map(|r| r.map_err(to_s3)));
-        let partial = out.range.is_some();
-        let output = GetObjectOutput {
+        let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(to_s3)));
+        let output = read_output!(GetObjectOutput, out, i, {
             body: Some(StreamingBlob::wrap(body)),
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(out.content_length as i64),
-            content_range: out
-                .range
-                .map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
-            e_tag: Some(etag(&info.etag)),
-            last_modified: Some(timestamp(info.last_modified_ms)),
-            content_type: i
-                .response_content_type
-                .or(info.headers.content_type.clone())
-                .and_then(|c| c.parse().ok()),
-            content_encoding: i
-                .response_content_encoding
-                .or(info.headers.content_encoding.clone()),
-            content_disposition: i
-                .response_content_disposition
-                .or(info.headers.content_disposition.clone()),
-            content_language: i
-                .response_content_language
-                .or(info.headers.content_language.clone()),
-            cache_control: i
-                .response_cache_control
-                .or(info.headers.cache_control.clone()),
-            expires: i.response_expires.or(expires(&info.headers)),
-            metadata: metadata(&info.headers),
-            parts_count: info
-                .parts_count
-                .filter(|_| i.part_number.is_some())
-                .map(|n| n as i32),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            checksum_type: c.kind,
-            ..Default::default()
-        };
-        let mut resp = S3Response::new(output);
-        if partial {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        });
+        Ok(read_response(output, out.range.is_some()))
     }
 
     async fn head_object(
@@ -460,71 +466,9 @@ impl S3 for Gateway {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
-        refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
-        refuse_version_id(&i.version_id)?;
-        let get = GetRequest {
-            bucket: i.bucket,
-            key: i.key,
-            range: range(i.range),
-            part_number: i.part_number.map(|n| n.max(0) as u32),
-            conditions: conditions(
-                &i.if_match,
-                &i.if_none_match,
-                &i.if_modified_since,
-                &i.if_unmodified_since,
-            ),
-        };
-        let out = svc(self.service.head_object(get).await)?;
-        let info = &out.info;
-        let c = if checksum_requested(&i.checksum_mode) {
-            ChecksumFields::from(out.checksum.as_ref())
-        } else {
-            ChecksumFields::default()
-        };
-        let partial = out.range.is_some();
-        let output = HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(out.content_length as i64),
-            content_range: out
-                .range
-                .map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
-            e_tag: Some(etag(&info.etag)),
-            last_modified: Some(timestamp(info.last_modified_ms)),
-            content_type: i
-                .response_content_type
-                .or(info.headers.content_type.clone())
-                .and_then(|c| c.parse().ok()),
-            content_encoding: i
-                .response_content_encoding
-                .or(info.headers.content_encoding.clone()),
-            content_disposition: i
-                .response_content_disposition
-                .or(info.headers.content_disposition.clone()),
-            content_language: i
-                .response_content_language
-                .or(info.headers.content_language.clone()),
-            cache_control: i
-                .response_cache_control
-                .or(info.headers.cache_control.clone()),
-            expires: i.response_expires.or(expires(&info.headers)),
-            metadata: metadata(&info.headers),
-            parts_count: info
-                .parts_count
-                .filter(|_| i.part_number.is_some())
-                .map(|n| n as i32),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            checksum_type: c.kind,
-            ..Default::default()
-        };
-        let mut resp = S3Response::new(output);
-        if partial {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        let out = svc(self.service.head_object(read_request!(i)).await)?;
+        let output = read_output!(HeadObjectOutput, out, i, {});
+        Ok(read_response(output, out.range.is_some()))
     }
 
     async fn delete_object(

@@ -15,7 +15,7 @@ use super::{
     MetaError, MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
-use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId, VersionUid};
 
 const STRIPES: usize = 1024;
 const SEQ_KEY: &[u8] = b"seq";
@@ -138,14 +138,34 @@ impl<E: KvEngine> Inner<E> {
 
     fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
         for s in &v.streams {
-            ops.push(KvOp::Put(
-                Cf::Gc,
-                s.stream_id.as_bytes().to_vec(),
-                encode(&GcTask::for_stream(s))?,
-            ));
-            ops.push(KvOp::Delete(Cf::Streams, s.stream_id.as_bytes().to_vec()));
+            gc_stream(s, ops)?;
         }
         ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
+    fn close_upload(
+        &self,
+        rec: &UploadRecord,
+        keep: &[StreamId],
+        ops: &mut Vec<KvOp>,
+    ) -> Result<(), MetaError> {
+        let id = rec.upload_id.as_bytes();
+        let end = prefix_successor(id);
+        for (k, v) in self
+            .engine
+            .scan(Cf::Parts, id, end.as_deref(), usize::MAX)?
+        {
+            let part: PartRecord = decode(&v)?;
+            if !keep.contains(&part.stream.stream_id) {
+                gc_stream(&part.stream, ops)?;
+            }
+            ops.push(KvOp::Delete(Cf::Parts, k));
+        }
+        ops.push(KvOp::Delete(Cf::UploadIds, id.to_vec()));
+        let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+        ops.push(KvOp::Delete(Cf::Uploads, index));
         Ok(())
     }
 
@@ -174,31 +194,7 @@ impl<E: KvEngine> Inner<E> {
                 return Ok(CommitOutcome::Gone);
             };
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
-            for (k, v) in self.engine.scan(
-                Cf::Parts,
-                upload.as_bytes(),
-                prefix_successor(upload.as_bytes()).as_deref(),
-                usize::MAX,
-            )? {
-                let part: PartRecord = decode(&v)?;
-                if !kept.contains(&part.stream.stream_id) {
-                    ops.push(KvOp::Put(
-                        Cf::Gc,
-                        part.stream.stream_id.as_bytes().to_vec(),
-                        encode(&GcTask::for_stream(&part.stream))?,
-                    ));
-                    ops.push(KvOp::Delete(
-                        Cf::Streams,
-                        part.stream.stream_id.as_bytes().to_vec(),
-                    ));
-                }
-                ops.push(KvOp::Delete(Cf::Parts, k));
-            }
-            ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
-            ops.push(KvOp::Delete(
-                Cf::Uploads,
-                upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload),
-            ));
+            self.close_upload(&rec, &kept, &mut ops)?;
         }
         if let Some(old) = &current {
             self.gc_version(old, &mut ops)?;
@@ -300,6 +296,18 @@ impl<E: KvEngine> Inner<E> {
             start_key = key_successor(&batch[batch.len() - 1].0);
         }
     }
+}
+
+/// Queues a stream for deletion at its providers and drops its ownership record.
+fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    let id = s.stream_id.as_bytes().to_vec();
+    ops.push(KvOp::Put(
+        Cf::Gc,
+        id.clone(),
+        encode(&GcTask::for_stream(s))?,
+    ));
+    ops.push(KvOp::Delete(Cf::Streams, id));
+    Ok(())
 }
 
 /// The common prefix `key` rolls up into, if the delimiter occurs after the prefix.
@@ -522,15 +530,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
             if let Some(old) = i.get::<PartRecord>(Cf::Parts, &pk)? {
-                ops.push(KvOp::Put(
-                    Cf::Gc,
-                    old.stream.stream_id.as_bytes().to_vec(),
-                    encode(&GcTask::for_stream(&old.stream))?,
-                ));
-                ops.push(KvOp::Delete(
-                    Cf::Streams,
-                    old.stream.stream_id.as_bytes().to_vec(),
-                ));
+                gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
             ops.push(KvOp::Put(
@@ -577,28 +577,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 .lock()
                 .map_err(|_| lock_err())?;
             let mut ops = Vec::new();
-            let end = prefix_successor(upload.as_bytes());
-            for (k, v) in i
-                .engine
-                .scan(Cf::Parts, upload.as_bytes(), end.as_deref(), usize::MAX)?
-            {
-                let part: PartRecord = decode(&v)?;
-                ops.push(KvOp::Put(
-                    Cf::Gc,
-                    part.stream.stream_id.as_bytes().to_vec(),
-                    encode(&GcTask::for_stream(&part.stream))?,
-                ));
-                ops.push(KvOp::Delete(
-                    Cf::Streams,
-                    part.stream.stream_id.as_bytes().to_vec(),
-                ));
-                ops.push(KvOp::Delete(Cf::Parts, k));
-            }
-            ops.push(KvOp::Delete(Cf::UploadIds, upload.as_bytes().to_vec()));
-            ops.push(KvOp::Delete(
-                Cf::Uploads,
-                upload_index_key(rec.bucket_uid, rec.key.as_bytes(), upload),
-            ));
+            i.close_upload(&rec, &[], &mut ops)?;
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
             i.engine.write(ops)?;
             Ok(true)

@@ -7,7 +7,7 @@ use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::keys::DataKey;
 use crate::meta::{BucketRecord, VersionRecord, WriteCondition};
-use crate::model::{ChecksumType, ContentHeaders, ETag, ObjectChecksum, VersionUid};
+use crate::model::{ContentHeaders, VersionUid};
 
 /// CopyObject.
 #[derive(Debug, Clone)]
@@ -86,38 +86,8 @@ impl ObjectService {
             providers: placement.targets().to_vec(),
         };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
-        let checksum = stored
-            .digests
-            .checksum
-            .clone()
-            .map(|(algorithm, value)| ObjectChecksum {
-                algorithm,
-                value,
-                kind: ChecksumType::FullObject,
-            });
-        let record = VersionRecord {
-            version_uid: version,
-            seq: 0,
-            size: src.size,
-            etag: ETag::from_md5(&stored.digests.md5),
-            last_modified_ms: super::now_ms(),
-            headers: req.replace_headers.unwrap_or(src.headers),
-            checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(
-                &dek,
-                dst.uid,
-                version,
-                std::slice::from_ref(&stored.manifest),
-            )?,
-            streams: vec![stored.manifest],
-            part_checksums: Vec::new(),
-            multipart: false,
-        };
-        let out = PutOutput {
-            etag: record.etag.clone(),
-            checksum,
-            last_modified_ms: record.last_modified_ms,
-        };
+        let headers = req.replace_headers.unwrap_or(src.headers);
+        let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
         self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, None)
             .await?;
         Ok(out)

@@ -196,6 +196,23 @@ impl ObjectService {
             .store_stream(target, source, |d| checks.verify(d))
             .await?;
         // 9. Commit: the visibility point.
+        let (record, out) =
+            self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None)
+            .await?;
+        // 10. Respond.
+        Ok(out)
+    }
+
+    /// The version record of an object made of one stream (a single PUT or a copy).
+    pub(crate) fn single_stream_version(
+        &self,
+        dek: &DataKey,
+        bucket: BucketUid,
+        version: VersionUid,
+        stored: StoredStream,
+        headers: crate::model::ContentHeaders,
+    ) -> Result<(VersionRecord, PutOutput)> {
         let checksum = stored
             .digests
             .checksum
@@ -211,11 +228,11 @@ impl ObjectService {
             size: stored.manifest.plaintext_len,
             etag: crate::model::ETag::from_md5(&stored.digests.md5),
             last_modified_ms: now_ms(),
-            headers: req.headers,
+            headers,
             checksum: checksum.clone(),
             manifest_mac: self.manifest_mac(
-                &dek,
-                bucket.uid,
+                dek,
+                bucket,
                 version,
                 std::slice::from_ref(&stored.manifest),
             )?,
@@ -228,10 +245,7 @@ impl ObjectService {
             checksum,
             last_modified_ms: record.last_modified_ms,
         };
-        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None)
-            .await?;
-        // 10. Respond.
-        Ok(out)
+        Ok((record, out))
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
