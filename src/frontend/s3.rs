@@ -229,6 +229,45 @@ macro_rules! read_request {
     }};
 }
 
+/// The body of a PutObject or UploadPart input, with its integrity headers and trailers.
+macro_rules! request_body {
+    ($i:expr, $req:expr) => {{
+        let checksum = header_checksum(
+            &$i.checksum_crc32,
+            &$i.checksum_crc32c,
+            &$i.checksum_crc64nvme,
+            &$i.checksum_sha1,
+            &$i.checksum_sha256,
+        )?;
+        client_body(
+            $i.body,
+            BodyHeaders {
+                content_length: $i.content_length,
+                content_md5: $i.content_md5.as_deref(),
+                header_checksum: checksum,
+                sdk_algorithm: $i.checksum_algorithm.as_ref(),
+                headers: &$req.headers,
+                trailing: $req.trailing_headers,
+            },
+        )?
+    }};
+}
+
+/// The content headers and user metadata an input asks to store.
+macro_rules! stored_headers {
+    ($i:expr) => {
+        content_headers(
+            $i.content_type.map(|c| c.to_string()),
+            $i.content_encoding,
+            $i.content_disposition,
+            $i.content_language,
+            $i.cache_control,
+            $i.expires,
+            $i.metadata,
+        )
+    };
+}
+
 /// Fills the fields GetObjectOutput and HeadObjectOutput share, with the `response-*`
 /// overrides of the input applied.
 macro_rules! read_output {
@@ -392,33 +431,8 @@ impl S3 for Gateway {
             return Err(not_implemented("appends (x-amz-write-offset-bytes)"));
         }
         let condition = write_condition(&i.if_none_match, &i.if_match)?;
-        let headers = content_headers(
-            i.content_type.map(|c| c.to_string()),
-            i.content_encoding,
-            i.content_disposition,
-            i.content_language,
-            i.cache_control,
-            i.expires,
-            i.metadata,
-        )?;
-        let checksum = header_checksum(
-            &i.checksum_crc32,
-            &i.checksum_crc32c,
-            &i.checksum_crc64nvme,
-            &i.checksum_sha1,
-            &i.checksum_sha256,
-        )?;
-        let body = client_body(
-            i.body,
-            BodyHeaders {
-                content_length: i.content_length,
-                content_md5: i.content_md5.as_deref(),
-                header_checksum: checksum,
-                sdk_algorithm: i.checksum_algorithm.as_ref(),
-                headers: &req.headers,
-                trailing: req.trailing_headers,
-            },
-        )?;
+        let headers = stored_headers!(i)?;
+        let body = request_body!(i, req);
         let out = svc(self
             .service
             .put_object(
@@ -550,15 +564,7 @@ impl S3 for Gateway {
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
         let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some("COPY") => None,
-            Some("REPLACE") => Some(content_headers(
-                i.content_type.map(|c| c.to_string()),
-                i.content_encoding,
-                i.content_disposition,
-                i.content_language,
-                i.cache_control,
-                i.expires,
-                i.metadata,
-            )?),
+            Some("REPLACE") => Some(stored_headers!(i)?),
             Some(_) => {
                 return Err(S3Error::with_message(
                     S3ErrorCode::InvalidArgument,
@@ -739,15 +745,7 @@ impl S3 for Gateway {
                 ));
             }
         };
-        let headers = content_headers(
-            i.content_type.map(|c| c.to_string()),
-            i.content_encoding,
-            i.content_disposition,
-            i.content_language,
-            i.cache_control,
-            i.expires,
-            i.metadata,
-        )?;
+        let headers = stored_headers!(i)?;
         let checksum = algorithm.map(|a| (a, kind));
         let id = svc(self
             .service
@@ -770,24 +768,7 @@ impl S3 for Gateway {
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
         let number = u32::try_from(i.part_number).unwrap_or(0);
-        let checksum = header_checksum(
-            &i.checksum_crc32,
-            &i.checksum_crc32c,
-            &i.checksum_crc64nvme,
-            &i.checksum_sha1,
-            &i.checksum_sha256,
-        )?;
-        let body = client_body(
-            i.body,
-            BodyHeaders {
-                content_length: i.content_length,
-                content_md5: i.content_md5.as_deref(),
-                header_checksum: checksum,
-                sdk_algorithm: i.checksum_algorithm.as_ref(),
-                headers: &req.headers,
-                trailing: req.trailing_headers,
-            },
-        )?;
+        let body = request_body!(i, req);
         let out = svc(self
             .service
             .upload_part(&i.bucket, &i.key, &i.upload_id, number, body)

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -39,7 +38,7 @@ impl Default for ServerLimits {
 /// Serves S3 on `listener` until `shutdown`, then drains connections for up to the grace period.
 pub async fn serve(
     listener: TcpListener,
-    service: S3Service,
+    service: super::limits::Limited,
     limits: ServerLimits,
     mut shutdown: Shutdown,
 ) {

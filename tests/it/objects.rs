@@ -741,3 +741,90 @@ async fn key_too_long() {
     assert_eq!(r.code().as_deref(), Some("KeyTooLongError"));
     gw.stop().await;
 }
+
+/// Promise: oversized requests get a clear error and store nothing: a header block beyond the
+/// limit (431), user metadata above 2 KiB (MetadataTooLarge), an XML body above 4 MiB, and
+/// malformed XML (MalformedXML).
+#[tokio::test]
+async fn request_size_limits() {
+    let gw = TestGateway::start().await;
+    bucket(&gw, "limits").await;
+    let host = gw.addr.to_string();
+    let huge = vec![
+        ("x-filler".to_owned(), "a".repeat(100 * 1024)),
+        ("host".to_owned(), host.clone()),
+    ];
+    let r = crate::common::raw::send(gw.addr, "GET", "/limits/k", &huge, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 431);
+    let e = gw
+        .client
+        .put_object()
+        .bucket("limits")
+        .key("meta")
+        .metadata("big", "v".repeat(2100))
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("MetadataTooLarge"));
+    let signer = Signer::new(std::time::SystemTime::now());
+    let xml = format!(
+        "<Delete>{}</Delete>",
+        "<Object><Key>k</Key></Object>".repeat(160_000)
+    );
+    let mut headers = vec![("content-length".to_owned(), xml.len().to_string())];
+    signer.sign(
+        "POST",
+        "/limits",
+        &[("delete", "")],
+        &mut headers,
+        &host,
+        &sha256_hex(xml.as_bytes()),
+    );
+    let r = crate::common::raw::send(gw.addr, "POST", "/limits?delete", &headers, xml.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("MaxMessageLengthExceeded"))
+    );
+    let bad = b"<CompleteMultipartUpload><Part><PartNumber>1</Part>";
+    let up = gw
+        .client
+        .create_multipart_upload()
+        .bucket("limits")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let path = format!("/limits/mp?uploadId={}", up.upload_id().unwrap());
+    let mut headers = vec![("content-length".to_owned(), bad.len().to_string())];
+    signer.sign(
+        "POST",
+        "/limits/mp",
+        &[("uploadId", up.upload_id().unwrap())],
+        &mut headers,
+        &host,
+        &sha256_hex(bad),
+    );
+    let r = crate::common::raw::send(gw.addr, "POST", &path, &headers, bad)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("MalformedXML")),
+        "{}",
+        r.body_text()
+    );
+    let listed = gw
+        .client
+        .list_objects_v2()
+        .bucket("limits")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+    gw.stop().await;
+}
