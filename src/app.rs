@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::backend::{Backend, FsBackend};
-use crate::config::{Config, MetadataEngine};
+use crate::backend::{Backend, FsBackend, S3Backend};
+use crate::config::{Config, MetadataEngine, ProviderKind};
 use crate::datapath::random_array;
 use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::LocalKeyFile;
@@ -96,7 +96,11 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     for p in &config.providers {
-        backends.push(Arc::new(FsBackend::open(p.info.id.clone(), &p.path)?));
+        let id = p.info.id.clone();
+        backends.push(match &p.kind {
+            ProviderKind::Fs(path) => Arc::new(FsBackend::open(id, path)?),
+            ProviderKind::S3(s3) => Arc::new(S3Backend::new(id, s3.clone())?),
+        });
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let service_config = ServiceConfig {

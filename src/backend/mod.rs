@@ -2,6 +2,8 @@
 //! nothing else: no key, no content type, no user metadata.
 
 pub mod fs;
+pub mod retry;
+pub mod s3;
 
 use std::ops::Range;
 use std::pin::Pin;
@@ -16,6 +18,7 @@ use tokio::sync::mpsc;
 use crate::model::{ProviderId, StreamId};
 
 pub use fs::FsBackend;
+pub use s3::S3Backend;
 
 /// The provider-side name of a stream: `sv1/<32 hex>`.
 pub fn stream_name(id: StreamId) -> String {
@@ -38,6 +41,12 @@ pub enum BackendErrorKind {
     Aborted,
     /// The provider answered something that breaks the protocol.
     Protocol,
+    /// The provider refused our credentials or signature (403).
+    Auth,
+    /// The provider asked us to slow down (503 SlowDown, 429).
+    Throttled,
+    /// Another HTTP status.
+    Status(u16),
 }
 
 /// A provider call failed.

@@ -9,6 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backend::s3::S3ProviderConfig;
+use crate::backend::s3::dialect::Dialect;
 use crate::model::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
 
 pub use raw::RawConfig;
@@ -30,13 +32,22 @@ pub enum MetadataEngine {
     Memory,
 }
 
-/// A local directory provider.
+/// How a provider is reached.
 #[derive(Debug, Clone)]
-pub struct FsProvider {
+pub enum ProviderKind {
+    /// A local directory.
+    Fs(PathBuf),
+    /// A remote S3 service.
+    S3(S3ProviderConfig),
+}
+
+/// A configured provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
     /// Catalog entry.
     pub info: ProviderInfo,
-    /// Its directory.
-    pub path: PathBuf,
+    /// How to reach it.
+    pub kind: ProviderKind,
 }
 
 /// An access key pair. The secret never appears in `Debug`.
@@ -70,7 +81,7 @@ pub struct Config {
     /// The local KEK file.
     pub key_file: PathBuf,
     /// Providers.
-    pub providers: Vec<FsProvider>,
+    pub providers: Vec<ProviderConfig>,
     /// Policies by id.
     pub policies: HashMap<String, ResidencyPolicy>,
     /// Credentials.
@@ -236,31 +247,73 @@ fn country(field: &str, code: &str) -> Result<CountryCode, String> {
         .ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
 }
 
-fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<FsProvider, String> {
-    let id = ProviderId::parse(&p.id)
-        .ok_or_else(|| format!("provider[{i}].id: {:?} must match [a-z0-9-]{{1,32}}", p.id))?;
-    if p.kind != "fs" {
-        return Err(format!(
-            "provider[{i}].kind: unknown kind {:?} (expected \"fs\")",
-            p.kind
-        ));
-    }
-    let path = base.join(
-        p.path
-            .ok_or_else(|| format!("provider[{i}].path: required for kind = \"fs\""))?,
-    );
-    let jurisdictions = p
-        .jurisdictions
-        .iter()
-        .map(|j| country(&format!("provider[{i}].jurisdictions"), j))
-        .collect::<Result<_, _>>()?;
-    let info = ProviderInfo {
-        id,
-        country: country(&format!("provider[{i}].country"), &p.country)?,
-        operator: p.operator,
-        jurisdictions,
+fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig, String> {
+    let field = |f: &str| format!("provider[{i}].{f}");
+    let id = ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
+    let jurisdictions =
+        p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
+    let info = ProviderInfo { id, country: country(&field("country"), &p.country)?, operator: p.operator, jurisdictions };
+    let required = |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
+    let kind = match p.kind.as_str() {
+        "fs" => ProviderKind::Fs(base.join(required(p.path, "path")?)),
+        "s3" => {
+            let dialect_name = p.dialect.as_deref().unwrap_or("conservative");
+            let dialect = Dialect::by_name(dialect_name).ok_or_else(|| {
+                format!("{}: unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)", field("dialect"))
+            })?;
+            let endpoint = required(p.endpoint, "endpoint")?;
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                return Err(format!("{}: {endpoint:?} must start with https:// (or http:// for local tests)", field("endpoint")));
+            }
+            S3ProviderConfig {
+                endpoint,
+                bucket: required(p.bucket, "bucket")?,
+                region: required(p.region, "region")?,
+                dialect,
+                access_key: required(p.access_key, "access_key")?,
+                secret_key: secret(&field("secret"), p.secret, p.secret_env, p.secret_file, base)?,
+                ca_file: p.ca_file.map(|f| base.join(f)),
+            }
+            .into()
+        }
+        other => return Err(format!("{}: unknown kind {other:?} (expected \"fs\" or \"s3\")", field("kind"))),
     };
-    Ok(FsProvider { info, path })
+    Ok(ProviderConfig { info, kind })
+}
+
+impl From<S3ProviderConfig> for ProviderKind {
+    fn from(c: S3ProviderConfig) -> Self {
+        ProviderKind::S3(c)
+    }
+}
+
+/// Exactly one of an inline secret, an environment variable or a private file.
+fn secret(
+    field: &str,
+    inline: Option<String>,
+    env: Option<String>,
+    file: Option<String>,
+    base: &Path,
+) -> Result<String, String> {
+    let value = match (inline, env, file) {
+        (Some(s), None, None) => s,
+        (None, Some(var), None) => {
+            std::env::var(&var).map_err(|_| format!("{field}_env: environment variable {var} is not set"))?
+        }
+        (None, None, Some(file)) => {
+            let path = base.join(file);
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(format!("{field}_file: {} must not be readable by group or others (chmod 600)", path.display()));
+            }
+            std::fs::read_to_string(&path).map_err(|e| format!("{field}_file: {e}"))?.trim().to_owned()
+        }
+        _ => return Err(format!("{field}: give exactly one of secret, secret_env, secret_file")),
+    };
+    if value.is_empty() {
+        return Err(format!("{field}: must not be empty"));
+    }
+    Ok(value)
 }
 
 fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
@@ -290,40 +343,9 @@ fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
 }
 
 fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
-    let field = |f: &str| format!("access_key[{i}].{f}");
-    let secret = match (k.secret, k.secret_env, k.secret_file) {
-        (Some(s), None, None) => s,
-        (None, Some(var), None) => std::env::var(&var).map_err(|_| {
-            format!(
-                "{}: environment variable {var} is not set",
-                field("secret_env")
-            )
-        })?,
-        (None, None, Some(file)) => {
-            let path = base.join(file);
-            let meta = std::fs::metadata(&path)
-                .map_err(|e| format!("{}: {}: {e}", field("secret_file"), path.display()))?;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(format!(
-                    "{}: {} must not be readable by group or others (chmod 600)",
-                    field("secret_file"),
-                    path.display()
-                ));
-            }
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", field("secret_file")))?
-                .trim()
-                .to_owned()
-        }
-        _ => {
-            return Err(format!(
-                "{}: give exactly one of secret, secret_env, secret_file",
-                field("secret")
-            ));
-        }
-    };
-    if k.id.is_empty() || secret.is_empty() {
-        return Err(format!("{}: id and secret must not be empty", field("id")));
+    let secret = secret(&format!("access_key[{i}].secret"), k.secret, k.secret_env, k.secret_file, base)?;
+    if k.id.is_empty() {
+        return Err(format!("access_key[{i}].id: must not be empty"));
     }
     Ok(AccessKey { id: k.id, secret })
 }
@@ -361,7 +383,7 @@ secret = "sk"
     fn minimal_config_is_valid() {
         let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
         assert_eq!(c.key_file, Path::new("/base/kek"));
-        assert_eq!(c.providers[0].path, Path::new("/base/p/de"));
+        assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
     }
 
     #[test]

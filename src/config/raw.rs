@@ -102,10 +102,28 @@ pub struct RawLog {
 pub struct RawProvider {
     /// Stable id.
     pub id: String,
-    /// `fs` (remote S3 providers come with the provider issue).
+    /// `fs` (a local directory) or `s3` (a remote S3 provider).
     pub kind: String,
     /// Directory of an `fs` provider.
     pub path: Option<String>,
+    /// Endpoint URL of an `s3` provider.
+    pub endpoint: Option<String>,
+    /// Provider-side bucket of an `s3` provider.
+    pub bucket: Option<String>,
+    /// SigV4 region of an `s3` provider.
+    pub region: Option<String>,
+    /// Dialect profile (`conservative` by default).
+    pub dialect: Option<String>,
+    /// Access key id of an `s3` provider.
+    pub access_key: Option<String>,
+    /// Inline secret (development only).
+    pub secret: Option<String>,
+    /// Secret from this environment variable.
+    pub secret_env: Option<String>,
+    /// Secret from this file (mode 0600).
+    pub secret_file: Option<String>,
+    /// Extra CA certificates (PEM) to trust for this provider.
+    pub ca_file: Option<String>,
     /// Data-centre country.
     pub country: String,
     /// Operator.

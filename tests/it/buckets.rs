@@ -165,11 +165,8 @@ async fn location_constraint_selects_residency_policy() {
         .await
         .unwrap();
     let dirs = gw.provider_dirs();
-    let count = |d: &std::path::Path| {
-        std::fs::read_dir(d.join("sv1"))
-            .map(|r| r.count())
-            .unwrap_or(0)
-    };
+    let streams = gw.stream_files();
+    let count = |d: &std::path::Path| streams.iter().filter(|(p, _)| p.starts_with(d)).count();
     assert_eq!(
         (count(&dirs[0]), count(&dirs[1]), count(&dirs[2])),
         (1, 0, 0),

@@ -2,17 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{BinaryGateway, body_bytes, client, pattern, provider_files};
-
-fn stream_count(dir: &std::path::Path) -> usize {
-    provider_files(
-        &["de", "fr", "nl"]
-            .iter()
-            .map(|c| dir.join("providers").join(c))
-            .collect::<Vec<_>>(),
-    )
-    .len()
-}
+use crate::common::{BinaryGateway, Providers, body_bytes, client, pattern};
 
 /// Promise (R8): after SIGKILL during a stream of uploads, every acknowledged object reads back
 /// byte-exact, no half-written object is visible, and once GC ran no orphan stream remains at
@@ -21,11 +11,12 @@ fn stream_count(dir: &std::path::Path) -> usize {
 async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     crate::common::init();
     let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
     let acked: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
     let attempted: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
     let mut first = true;
     for round in 0..3u64 {
-        let gw = BinaryGateway::spawn(dir.path());
+        let gw = BinaryGateway::spawn(dir.path(), &providers);
         let c = client(gw.addr);
         if first {
             c.create_bucket().bucket("crash").send().await.unwrap();
@@ -64,7 +55,7 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             let _ = w.await;
         }
     }
-    let gw = BinaryGateway::spawn(dir.path());
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     let acked = acked.lock().unwrap().clone();
     assert!(
@@ -124,11 +115,11 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     // GC runs at start: the intents of the killed runs are collected; each visible object then
     // owns exactly one stream per provider, and nothing else is left.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while stream_count(dir.path()) != 3 * visible && Instant::now() < deadline {
+    while providers.stream_files().len() != 3 * visible && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        stream_count(dir.path()),
+        providers.stream_files().len(),
         3 * visible,
         "no orphan stream after GC"
     );

@@ -3,7 +3,7 @@ use std::io::Write;
 use aws_sdk_s3::primitives::ByteStream;
 use md5::Digest as _;
 
-use crate::common::{BinaryGateway, client};
+use crate::common::{BinaryGateway, Providers, client};
 
 /// Promise: a 1 GiB PUT and GET through the gateway keep its resident memory under 256 MiB
 /// (peak RSS of the real process, read from /proc), and the bytes come back intact.
@@ -25,7 +25,8 @@ async fn one_gib_put_get_bounded_memory() {
             f.write_all(&b).unwrap();
         }
     }
-    let gw = BinaryGateway::spawn(dir.path());
+    let providers = Providers::start(dir.path());
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     c.create_bucket().bucket("big").send().await.unwrap();
     c.put_object()

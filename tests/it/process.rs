@@ -1,7 +1,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{BinaryGateway, body_bytes, client, config_text, pattern};
+use crate::common::{BinaryGateway, Providers, body_bytes, client, config_text, pattern};
 
 fn run(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
@@ -19,7 +19,7 @@ fn run(args: &[&str]) -> (i32, String) {
 #[test]
 fn config_errors_are_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let good = config_text(dir.path(), "127.0.0.1:0", "rocksdb");
+    let good = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &Providers::local(dir.path()));
     let cases = [
         (good.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
         (
@@ -63,7 +63,8 @@ fn config_errors_are_one_line() {
 async fn sigterm_graceful_shutdown() {
     crate::common::init();
     let dir = tempfile::tempdir().unwrap();
-    let gw = BinaryGateway::spawn(dir.path());
+    let providers = Providers::start(dir.path());
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     c.create_bucket().bucket("term").send().await.unwrap();
     c.put_object()
@@ -92,7 +93,7 @@ async fn sigterm_graceful_shutdown() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
     let completed = upload.await.unwrap();
-    let gw = BinaryGateway::spawn(dir.path());
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     assert_eq!(
         body_bytes(

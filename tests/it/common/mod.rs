@@ -1,7 +1,10 @@
 //! The test harness: a real gateway (in-process or the real binary) on 127.0.0.1:0 with real
 //! RocksDB and real provider directories, and real S3 clients pointed at it.
 
+pub mod providers;
 pub mod raw;
+
+pub use providers::Providers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,8 @@ pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A config file for a gateway with three fs providers (DE, FR, NL) under `dir`.
-pub fn config_text(dir: &Path, listen: &str, engine: &str) -> String {
+/// A config file for a gateway over `providers` with data under `dir`.
+pub fn config_text(dir: &Path, listen: &str, engine: &str, providers: &Providers) -> String {
     format!(
         r#"
 [server]
@@ -41,27 +44,7 @@ key_file = "kek.key"
 gc_interval_secs = 3600
 [limits]
 shutdown_grace_secs = 5
-[[provider]]
-id = "local-de"
-kind = "fs"
-path = "providers/de"
-country = "DE"
-operator = "Operator DE"
-jurisdictions = ["DE"]
-[[provider]]
-id = "local-fr"
-kind = "fs"
-path = "providers/fr"
-country = "FR"
-operator = "Operator FR"
-jurisdictions = ["FR"]
-[[provider]]
-id = "local-nl"
-kind = "fs"
-path = "providers/nl"
-country = "NL"
-operator = "Operator NL"
-jurisdictions = ["NL"]
+{providers}
 [[policy]]
 id = "eu-default"
 replicas = 3
@@ -80,12 +63,14 @@ write_quorum = 2
 id = "{ACCESS_KEY}"
 secret = "{SECRET_KEY}"
 "#,
-        dir = dir.display()
+        dir = dir.display(),
+        providers = providers.config()
     )
 }
 
 /// A gateway running inside the test process, over real RocksDB in a temp dir.
 pub struct TestGateway {
+    pub providers: Providers,
     pub dir: tempfile::TempDir,
     pub addr: SocketAddr,
     pub client: Client,
@@ -96,16 +81,12 @@ impl TestGateway {
     pub async fn start() -> Self {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb");
+        let providers = Providers::start(dir.path());
+        let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
         let addr = running.s3_addr;
-        Self {
-            client: client(addr),
-            addr,
-            dir,
-            running: Some(running),
-        }
+        Self { client: client(addr), addr, providers, dir, running: Some(running) }
     }
 
     pub fn endpoint(&self) -> String {
@@ -113,10 +94,12 @@ impl TestGateway {
     }
 
     pub fn provider_dirs(&self) -> Vec<PathBuf> {
-        ["de", "fr", "nl"]
-            .iter()
-            .map(|c| self.dir.path().join("providers").join(c))
-            .collect()
+        self.providers.roots.clone()
+    }
+
+    /// The sealed streams at the providers (`sv1/<32 hex>` files), whatever the provider kind.
+    pub fn stream_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        self.providers.stream_files()
     }
 
     pub async fn stop(mut self) {
@@ -218,10 +201,11 @@ pub struct BinaryGateway {
 }
 
 impl BinaryGateway {
-    pub fn spawn(dir: &Path) -> Self {
+    /// Starts the binary over `providers`; the config is written on the first start of `dir`.
+    pub fn spawn(dir: &Path, providers: &Providers) -> Self {
         let cfg = dir.join("souverain.toml");
         if !cfg.exists() {
-            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb")).expect("write config");
+            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers)).expect("write config");
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
             .args(["serve", "--config"])

@@ -1,0 +1,138 @@
+//! The HTTP side of an S3 provider: TLS (webpki roots plus an optional CA file, never
+//! disabled), connection pooling, deadlines, and mapping answers to [`BackendError`]s.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use super::dialect::Dialect;
+use super::xml;
+use crate::backend::{BackendError, BackendErrorKind};
+use crate::model::ProviderId;
+
+/// Request bodies: streamed sealed data or small XML.
+pub type ReqBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The largest provider XML answer read into memory.
+const MAX_XML_ANSWER: usize = 8 << 20;
+
+/// An empty or in-memory request body.
+pub fn full(bytes: impl Into<Bytes>) -> ReqBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A pooled HTTP/1.1 (and optionally HTTP/2) client for one provider.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, ReqBody>,
+    provider: ProviderId,
+    first_byte_timeout: Duration,
+}
+
+impl HttpClient {
+    /// Builds the client. `ca_file` adds trust anchors to the webpki roots; verification itself
+    /// can never be switched off.
+    pub fn new(provider: ProviderId, dialect: &Dialect, ca_file: Option<&Path>) -> Result<Self, BackendError> {
+        let err = |detail: String| BackendError { provider: provider.clone(), kind: BackendErrorKind::Protocol, detail };
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(err(format!("CA file {}: no certificate", path.display())));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(dialect.connect_timeout));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+        let connector = if dialect.http2 {
+            builder.enable_http1().enable_http2().wrap_connector(http)
+        } else {
+            builder.enable_http1().wrap_connector(http)
+        };
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        Ok(Self { client, provider, first_byte_timeout: dialect.first_byte_timeout })
+    }
+
+    /// The provider this client talks to.
+    pub fn provider(&self) -> &ProviderId {
+        &self.provider
+    }
+
+    /// An error about this provider.
+    pub fn error(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
+        BackendError { provider: self.provider.clone(), kind, detail: detail.into() }
+    }
+
+    /// Sends a request and waits for the response head, at most `extra` beyond the dialect's
+    /// first-byte deadline (uploads need time to send their body first).
+    pub async fn send(&self, req: Request<ReqBody>, extra: Duration) -> Result<Response<Incoming>, BackendError> {
+        let what = format!("{} {}", req.method(), req.uri().path());
+        match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await {
+            Err(_) => Err(self.error(BackendErrorKind::Timeout, format!("{what}: no response in time"))),
+            Ok(Err(e)) if e.is_connect() => Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", chain(&e)))),
+            Ok(Err(e)) => Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", chain(&e)))),
+            Ok(Ok(resp)) => Ok(resp),
+        }
+    }
+
+    /// Reads a small answer body (XML), bounded in size and time.
+    pub async fn small_body(&self, resp: Response<Incoming>) -> Result<Bytes, BackendError> {
+        let body = Limited::new(resp.into_body(), MAX_XML_ANSWER);
+        match tokio::time::timeout(self.first_byte_timeout, body.collect()).await {
+            Err(_) => Err(self.error(BackendErrorKind::Timeout, "answer body not received in time")),
+            Ok(Err(e)) => Err(self.error(BackendErrorKind::Protocol, format!("answer body: {e}"))),
+            Ok(Ok(b)) => Ok(b.to_bytes()),
+        }
+    }
+
+    /// Turns a non-success answer into an error that says what the provider said.
+    pub async fn failure(&self, what: &str, resp: Response<Incoming>) -> BackendError {
+        let status = resp.status();
+        let code = self.small_body(resp).await.ok().and_then(|b| xml::error_code(&b)).unwrap_or_default();
+        let kind = match status {
+            StatusCode::NOT_FOUND => BackendErrorKind::NotFound,
+            StatusCode::FORBIDDEN => BackendErrorKind::Auth,
+            StatusCode::TOO_MANY_REQUESTS => BackendErrorKind::Throttled,
+            StatusCode::SERVICE_UNAVAILABLE if code == "SlowDown" => BackendErrorKind::Throttled,
+            s => BackendErrorKind::Status(s.as_u16()),
+        };
+        self.error(kind, format!("{what}: HTTP {status} {code}"))
+    }
+}
+
+/// An error with its sources, on one line (TLS failures hide the useful part in a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

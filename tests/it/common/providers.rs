@@ -1,0 +1,108 @@
+//! The providers behind a test gateway: local directories (the default), or real `s3s-fs`
+//! processes on 127.0.0.1 (strict SigV4) when `SOUVERAIN_TEST_PROVIDERS=s3s-fs`. `make test`
+//! runs the integration suite once with each.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const COUNTRIES: [(&str, &str); 3] = [("de", "DE"), ("fr", "FR"), ("nl", "NL")];
+const PROVIDER_BUCKET: &str = "souverain-streams";
+const PROVIDER_ACCESS: &str = "provider-access";
+const PROVIDER_SECRET: &str = "provider-secret-0123456789";
+
+/// Which kind of provider the suite runs against.
+pub fn s3s_fs_mode() -> bool {
+    std::env::var("SOUVERAIN_TEST_PROVIDERS").is_ok_and(|v| v == "s3s-fs")
+}
+
+/// A running `s3s-fs` process, killed on drop.
+pub struct FakeProvider {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for FakeProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FakeProvider {
+    /// Starts `s3s-fs` on a free loopback port over `root`, with the provider bucket created.
+    pub fn start(root: &Path, log: &Path) -> Self {
+        std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
+        let out = std::fs::File::create(log).expect("provider log");
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", PROVIDER_ACCESS, "--secret-key", PROVIDER_SECRET])
+            .arg(root)
+            .env("RUST_LOG", "info")
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs missing: run `cargo install s3s-fs --version 0.14.1 --features binary --locked` (.ci/run does)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(rest) = text.split("server is running at ").nth(1) {
+                let endpoint = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                return Self { child, endpoint };
+            }
+            assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The three providers (DE, FR, NL) of a test gateway.
+pub struct Providers {
+    pub roots: Vec<PathBuf>,
+    pub fakes: Vec<FakeProvider>,
+}
+
+impl Providers {
+    /// Local directory providers, whatever the mode (for tests that never start a gateway).
+    pub fn local(dir: &Path) -> Self {
+        Self { roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(), fakes: Vec::new() }
+    }
+
+    pub fn start(dir: &Path) -> Self {
+        let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
+        let fakes = if s3s_fs_mode() {
+            roots.iter().zip(COUNTRIES).map(|(r, (c, _))| FakeProvider::start(r, &dir.join(format!("s3s-fs-{c}.log")))).collect()
+        } else {
+            Vec::new()
+        };
+        Self { roots, fakes }
+    }
+
+    /// The `[[provider]]` sections of the gateway config.
+    pub fn config(&self) -> String {
+        let mut out = String::new();
+        for (i, (c, country)) in COUNTRIES.iter().enumerate() {
+            let common = format!("id = \"local-{c}\"\ncountry = \"{country}\"\noperator = \"Operator {country}\"\njurisdictions = [\"{country}\"]\n");
+            match self.fakes.get(i) {
+                Some(f) => out.push_str(&format!(
+                    "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\n",
+                    f.endpoint
+                )),
+                None => out.push_str(&format!("[[provider]]\n{common}kind = \"fs\"\npath = \"providers/{c}\"\n")),
+            }
+        }
+        out
+    }
+
+    /// The stream files (`sv1/<32 hex>`) each provider holds, whatever the provider kind.
+    pub fn stream_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        super::provider_files(&self.roots)
+            .into_iter()
+            .filter(|(p, _)| is_stream_file(p))
+            .collect()
+    }
+}
+
+pub fn is_stream_file(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "sv1") && name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
