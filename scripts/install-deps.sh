@@ -29,4 +29,12 @@ if [ "${1:-}" = "--test-tools" ]; then
   # boto3's CRC32C and CRC64NVME need the CRT extra.
   python3 -c 'import boto3, awscrt' >/dev/null 2>&1 || { echo "installing boto3[crt]"; pip_install --upgrade "boto3[crt]"; }
   command -v aws >/dev/null 2>&1 || { echo "installing awscli"; pip_install --upgrade awscli; }
+  command -v moto_server >/dev/null 2>&1 || { echo "installing moto[server]"; pip_install "moto[server]"; }
+  # s3s-fs: a real S3 server with strict SigV4, used as the providers of the second test run.
+  # Built in its own cached target directory so a warm machine skips it.
+  if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
+    echo "installing s3s-fs 0.14.1"
+    CARGO_TARGET_DIR="${TOOLS_TARGET_DIR:-/var/tmp/souverain-tools-target}" \
+      cargo install s3s-fs --version 0.14.1 --features binary --locked
+  fi
 fi

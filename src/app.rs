@@ -7,8 +7,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
-use crate::config::{Config, MetadataEngine, ProviderKind};
+use crate::config::{Config, MetadataEngine, ProviderConfig, ProviderKind};
 use crate::datapath::random_array;
 use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::LocalKeyFile;
@@ -68,6 +69,44 @@ impl RunningGateway {
     }
 }
 
+/// Opens one provider.
+pub fn open_backend(p: &ProviderConfig) -> Result<Arc<dyn Backend>, StartError> {
+    let id = p.info.id.clone();
+    Ok(match &p.kind {
+        ProviderKind::Fs(path) => Arc::new(FsBackend::open(id, path)?),
+        ProviderKind::S3(s3) => Arc::new(S3Backend::new(id, (**s3).clone())?),
+    })
+}
+
+/// Probes one configured provider (`souverain admin provider probe`).
+pub async fn probe_provider(p: &ProviderConfig) -> Result<ProbeReport, StartError> {
+    let backend = open_backend(p)?;
+    let mut report = match &p.kind {
+        ProviderKind::S3(s3) => {
+            // The same provider with a 5 MiB threshold, so the multipart path runs on a few MiB.
+            let mut small = (**s3).clone();
+            small.dialect.max_put_size = 5 << 20;
+            small.dialect.part_size = 5 << 20;
+            let mp: Arc<dyn Backend> = Arc::new(S3Backend::new(p.info.id.clone(), small)?);
+            let mut r = probe(backend.as_ref(), Some((mp.as_ref(), 5 << 20))).await;
+            r.notes.push(format!(
+                "dialect {}: max single PUT {} bytes, parts of {} bytes, at most {} parts",
+                s3.dialect.name,
+                s3.dialect.max_put_size,
+                s3.dialect.part_size,
+                s3.dialect.max_parts
+            ));
+            r
+        }
+        ProviderKind::Fs(_) => probe(backend.as_ref(), None).await,
+    };
+    report.notes.push(format!(
+        "country {}, operator {}",
+        p.info.country, p.info.operator
+    ));
+    Ok(report)
+}
+
 fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartError> {
     match engine {
         MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default())?)),
@@ -96,11 +135,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     for p in &config.providers {
-        let id = p.info.id.clone();
-        backends.push(match &p.kind {
-            ProviderKind::Fs(path) => Arc::new(FsBackend::open(id, path)?),
-            ProviderKind::S3(s3) => Arc::new(S3Backend::new(id, s3.clone())?),
-        });
+        backends.push(open_backend(p)?);
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let service_config = ServiceConfig {

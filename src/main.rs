@@ -29,6 +29,33 @@ enum Command {
         /// The configuration file.
         config: PathBuf,
     },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Providers.
+    Provider {
+        #[command(subcommand)]
+        command: ProviderCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Checks that a configured provider works as a backend: access, PUT, GET, ranged GET,
+    /// listing, multipart and DELETE on temporary objects. Exits non-zero if it does not.
+    Probe {
+        /// The provider id.
+        id: String,
+        /// The configuration file that defines it.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// s3s logs every refused request at ERROR from `s3s::ops`; the frontend logs what matters.
@@ -67,10 +94,42 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the probe; Ok(false) when the provider is not usable.
+fn probe(config: PathBuf, id: String) -> anyhow::Result<bool> {
+    let config = souverain::config::Config::load(&config)?;
+    let provider = config
+        .providers
+        .iter()
+        .find(|p| p.info.id.as_str() == id)
+        .ok_or_else(|| anyhow::anyhow!("no provider {id:?} in the configuration"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(souverain::app::probe_provider(provider))?;
+    print!("{}", report.render());
+    Ok(report.usable())
+}
+
 fn main() -> ExitCode {
     // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    if let Command::Admin {
+        command:
+            AdminCommand::Provider {
+                command: ProviderCommand::Probe { id, config },
+            },
+    } = cli.command
+    {
+        return match probe(config, id) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("souverain: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match cli.command {
         Command::CheckConfig { config } => souverain::config::Config::load(&config)
             .map(|_| println!("ok"))
@@ -82,6 +141,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },
+        Command::Admin { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,7 +38,7 @@ pub enum ProviderKind {
     /// A local directory.
     Fs(PathBuf),
     /// A remote S3 service.
-    S3(S3ProviderConfig),
+    S3(Box<S3ProviderConfig>),
 }
 
 /// A configured provider.
@@ -249,21 +249,54 @@ fn country(field: &str, code: &str) -> Result<CountryCode, String> {
 
 fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig, String> {
     let field = |f: &str| format!("provider[{i}].{f}");
-    let id = ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
-    let jurisdictions =
-        p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
-    let info = ProviderInfo { id, country: country(&field("country"), &p.country)?, operator: p.operator, jurisdictions };
-    let required = |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
+    let id = ProviderId::parse(&p.id)
+        .ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
+    let jurisdictions = p
+        .jurisdictions
+        .iter()
+        .map(|j| country(&field("jurisdictions"), j))
+        .collect::<Result<_, _>>()?;
+    let info = ProviderInfo {
+        id,
+        country: country(&field("country"), &p.country)?,
+        operator: p.operator,
+        jurisdictions,
+    };
+    let required = |v: Option<String>, f: &str| {
+        v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind))
+    };
     let kind = match p.kind.as_str() {
         "fs" => ProviderKind::Fs(base.join(required(p.path, "path")?)),
         "s3" => {
             let dialect_name = p.dialect.as_deref().unwrap_or("conservative");
-            let dialect = Dialect::by_name(dialect_name).ok_or_else(|| {
+            let mut dialect = Dialect::by_name(dialect_name).ok_or_else(|| {
                 format!("{}: unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)", field("dialect"))
             })?;
+            if let Some(size) = p.part_size {
+                if size < 5 << 20 {
+                    return Err(format!(
+                        "{}: must be at least 5 MiB (5242880)",
+                        field("part_size")
+                    ));
+                }
+                dialect.part_size = size;
+            }
+            if let Some(size) = p.max_put_size {
+                if size < dialect.part_size {
+                    return Err(format!(
+                        "{}: must be at least the part size ({})",
+                        field("max_put_size"),
+                        dialect.part_size
+                    ));
+                }
+                dialect.max_put_size = size;
+            }
             let endpoint = required(p.endpoint, "endpoint")?;
             if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-                return Err(format!("{}: {endpoint:?} must start with https:// (or http:// for local tests)", field("endpoint")));
+                return Err(format!(
+                    "{}: {endpoint:?} must start with https:// (or http:// for local tests)",
+                    field("endpoint")
+                ));
             }
             S3ProviderConfig {
                 endpoint,
@@ -271,19 +304,30 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
                 region: required(p.region, "region")?,
                 dialect,
                 access_key: required(p.access_key, "access_key")?,
-                secret_key: secret(&field("secret"), p.secret, p.secret_env, p.secret_file, base)?,
+                secret_key: secret(
+                    &field("secret"),
+                    p.secret,
+                    p.secret_env,
+                    p.secret_file,
+                    base,
+                )?,
                 ca_file: p.ca_file.map(|f| base.join(f)),
             }
             .into()
         }
-        other => return Err(format!("{}: unknown kind {other:?} (expected \"fs\" or \"s3\")", field("kind"))),
+        other => {
+            return Err(format!(
+                "{}: unknown kind {other:?} (expected \"fs\" or \"s3\")",
+                field("kind")
+            ));
+        }
     };
     Ok(ProviderConfig { info, kind })
 }
 
 impl From<S3ProviderConfig> for ProviderKind {
     fn from(c: S3ProviderConfig) -> Self {
-        ProviderKind::S3(c)
+        ProviderKind::S3(Box::new(c))
     }
 }
 
@@ -297,18 +341,28 @@ fn secret(
 ) -> Result<String, String> {
     let value = match (inline, env, file) {
         (Some(s), None, None) => s,
-        (None, Some(var), None) => {
-            std::env::var(&var).map_err(|_| format!("{field}_env: environment variable {var} is not set"))?
-        }
+        (None, Some(var), None) => std::env::var(&var)
+            .map_err(|_| format!("{field}_env: environment variable {var} is not set"))?,
         (None, None, Some(file)) => {
             let path = base.join(file);
-            let meta = std::fs::metadata(&path).map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                return Err(format!("{field}_file: {} must not be readable by group or others (chmod 600)", path.display()));
+                return Err(format!(
+                    "{field}_file: {} must not be readable by group or others (chmod 600)",
+                    path.display()
+                ));
             }
-            std::fs::read_to_string(&path).map_err(|e| format!("{field}_file: {e}"))?.trim().to_owned()
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("{field}_file: {e}"))?
+                .trim()
+                .to_owned()
         }
-        _ => return Err(format!("{field}: give exactly one of secret, secret_env, secret_file")),
+        _ => {
+            return Err(format!(
+                "{field}: give exactly one of secret, secret_env, secret_file"
+            ));
+        }
     };
     if value.is_empty() {
         return Err(format!("{field}: must not be empty"));
@@ -343,7 +397,13 @@ fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
 }
 
 fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
-    let secret = secret(&format!("access_key[{i}].secret"), k.secret, k.secret_env, k.secret_file, base)?;
+    let secret = secret(
+        &format!("access_key[{i}].secret"),
+        k.secret,
+        k.secret_env,
+        k.secret_file,
+        base,
+    )?;
     if k.id.is_empty() {
         return Err(format!("access_key[{i}].id: must not be empty"));
     }
@@ -383,7 +443,9 @@ secret = "sk"
     fn minimal_config_is_valid() {
         let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
         assert_eq!(c.key_file, Path::new("/base/kek"));
-        assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
+        assert!(
+            matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de"))
+        );
     }
 
     #[test]

@@ -124,6 +124,10 @@ pub struct RawProvider {
     pub secret_file: Option<String>,
     /// Extra CA certificates (PEM) to trust for this provider.
     pub ca_file: Option<String>,
+    /// Overrides the dialect's largest single PUT, in bytes (larger streams go multipart).
+    pub max_put_size: Option<u64>,
+    /// Overrides the dialect's multipart part size, in bytes (at least 5 MiB).
+    pub part_size: Option<u64>,
     /// Data-centre country.
     pub country: String,
     /// Operator.

@@ -28,9 +28,17 @@ async fn provider_sees_nothing() {
         .await
         .unwrap();
     let streams = gw.stream_files();
-    assert_eq!(streams.len(), 3, "one stream per provider, named sv1/<32 hex>");
+    assert_eq!(
+        streams.len(),
+        3,
+        "one stream per provider, named sv1/<32 hex>"
+    );
     for (_, bytes) in &streams {
-        assert_eq!(bytes.len() as u64, 96 + 300_000 + 16 * 5, "format v1 length");
+        assert_eq!(
+            bytes.len() as u64,
+            96 + 300_000 + 16 * 5,
+            "format v1 length"
+        );
     }
     // Every file a provider holds (its own bookkeeping included) is free of user data.
     for (path, bytes) in provider_files(&gw.provider_dirs()) {

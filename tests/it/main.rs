@@ -29,3 +29,5 @@ mod objects;
 mod process;
 /// Byte ranges and partNumber reads against the plaintext.
 mod ranges;
+/// Remote S3 providers: probe, moto, TLS, provider multipart, provider failures.
+mod remote;

@@ -19,7 +19,12 @@ fn run(args: &[&str]) -> (i32, String) {
 #[test]
 fn config_errors_are_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let good = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &Providers::local(dir.path()));
+    let good = config_text(
+        dir.path(),
+        "127.0.0.1:0",
+        "rocksdb",
+        &Providers::local(dir.path()),
+    );
     let cases = [
         (good.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
         (

@@ -71,7 +71,11 @@ pub struct S3Backend {
 
 impl fmt::Debug for S3Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Backend").field("id", &self.id).field("base", &self.base).field("bucket", &self.bucket).finish_non_exhaustive()
+        f.debug_struct("S3Backend")
+            .field("id", &self.id)
+            .field("base", &self.base)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,65 +84,149 @@ type StreamError = Box<dyn std::error::Error + Send + Sync>;
 impl S3Backend {
     /// Validates the endpoint and builds the client.
     pub fn new(id: ProviderId, cfg: S3ProviderConfig) -> Result<Self, BackendError> {
-        let bad = |detail: String| BackendError { provider: id.clone(), kind: BackendErrorKind::Protocol, detail };
-        let base: Uri = cfg.endpoint.trim_end_matches('/').parse().map_err(|e| bad(format!("endpoint {:?}: {e}", cfg.endpoint)))?;
+        let bad = |detail: String| BackendError {
+            provider: id.clone(),
+            kind: BackendErrorKind::Protocol,
+            detail,
+        };
+        let base: Uri = cfg
+            .endpoint
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| bad(format!("endpoint {:?}: {e}", cfg.endpoint)))?;
         if !matches!(base.scheme_str(), Some("https" | "http")) || base.host().is_none() {
-            return Err(bad(format!("endpoint {:?} must be an http(s) URL with a host", cfg.endpoint)));
+            return Err(bad(format!(
+                "endpoint {:?} must be an http(s) URL with a host",
+                cfg.endpoint
+            )));
         }
         let http = HttpClient::new(id.clone(), &cfg.dialect, cfg.ca_file.as_deref())?;
         let signer = RequestSigner::new(&cfg.access_key, &cfg.secret_key, &cfg.region);
-        Ok(Self { id, http, signer, base, bucket: cfg.bucket, dialect: cfg.dialect })
+        Ok(Self {
+            id,
+            http,
+            signer,
+            base,
+            bucket: cfg.bucket,
+            dialect: cfg.dialect,
+        })
     }
 
     /// The URL of `name` (or of the bucket when empty) with `query`, in the dialect's addressing.
     fn uri(&self, name: &str, query: &str) -> Result<Uri, BackendError> {
         let scheme = self.base.scheme_str().unwrap_or("https");
-        let authority = self.base.authority().map(|a| a.as_str()).unwrap_or_default();
+        let authority = self
+            .base
+            .authority()
+            .map(|a| a.as_str())
+            .unwrap_or_default();
         let prefix = self.base.path().trim_end_matches('/');
-        let q = if query.is_empty() { String::new() } else { format!("?{query}") };
+        let q = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
         let s = match self.dialect.addressing {
             Addressing::Path => format!("{scheme}://{authority}{prefix}/{}/{name}{q}", self.bucket),
-            Addressing::VirtualHost => format!("{scheme}://{}.{authority}{prefix}/{name}{q}", self.bucket),
+            Addressing::VirtualHost => {
+                format!("{scheme}://{}.{authority}{prefix}/{name}{q}", self.bucket)
+            }
         };
-        s.parse().map_err(|e| self.http.error(BackendErrorKind::Protocol, format!("bad URL {s}: {e}")))
+        s.parse().map_err(|e| {
+            self.http
+                .error(BackendErrorKind::Protocol, format!("bad URL {s}: {e}"))
+        })
     }
 
     /// A signed request.
-    fn request(&self, method: Method, uri: Uri, headers: &[(&str, String)], body: ReqBody, payload: Payload<'_>) -> Result<Request<ReqBody>, BackendError> {
-        let host = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-        let mut b = Request::builder().method(method).uri(uri).header(http::header::HOST, host);
+    fn request(
+        &self,
+        method: Method,
+        uri: Uri,
+        headers: &[(&str, String)],
+        body: ReqBody,
+        payload: Payload<'_>,
+    ) -> Result<Request<ReqBody>, BackendError> {
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::HOST, host);
         for (k, v) in headers {
             b = b.header(*k, v);
         }
-        let mut req = b.body(body).map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
-        self.signer.sign(&mut req, payload).map_err(|e| self.http.error(BackendErrorKind::Protocol, format!("signing: {e}")))?;
+        let mut req = b
+            .body(body)
+            .map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
+        self.signer.sign(&mut req, payload).map_err(|e| {
+            self.http
+                .error(BackendErrorKind::Protocol, format!("signing: {e}"))
+        })?;
         Ok(req)
     }
 
     /// A request whose body is in memory (or empty), retried when idempotent.
-    async fn simple(&self, method: Method, name: &str, query: &str, body: Bytes, extra: &[(&str, String)]) -> Result<http::Response<hyper::body::Incoming>, BackendError> {
+    async fn simple(
+        &self,
+        method: Method,
+        name: &str,
+        query: &str,
+        body: Bytes,
+        extra: &[(&str, String)],
+    ) -> Result<http::Response<hyper::body::Incoming>, BackendError> {
         let mut headers: Vec<(&str, String)> = extra.to_vec();
         headers.push(("content-length", body.len().to_string()));
-        let req = self.request(method, self.uri(name, query)?, &headers, full(body.clone()), Payload::Bytes(&body))?;
+        let req = self.request(
+            method,
+            self.uri(name, query)?,
+            &headers,
+            full(body.clone()),
+            Payload::Bytes(&body),
+        )?;
         self.http.send(req, Duration::ZERO).await
     }
 
     /// Streams exactly `len` sealed bytes as one PUT; Ok carries the ETag the provider returned.
-    async fn put_stream(&self, name: &str, query: &str, len: u64, body: impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static) -> Result<String, BackendError> {
+    async fn put_stream(
+        &self,
+        name: &str,
+        query: &str,
+        len: u64,
+        body: impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static,
+    ) -> Result<String, BackendError> {
         let frames = StreamBody::new(body.map(|r| r.map(Frame::data)));
-        let headers = [("content-length", len.to_string()), ("content-type", "application/octet-stream".to_owned())];
-        let req = self.request(Method::PUT, self.uri(name, query)?, &headers, BodyExt::boxed_unsync(frames), Payload::Unsigned)?;
+        let headers = [
+            ("content-length", len.to_string()),
+            ("content-type", "application/octet-stream".to_owned()),
+        ];
+        let req = self.request(
+            Method::PUT,
+            self.uri(name, query)?,
+            &headers,
+            BodyExt::boxed_unsync(frames),
+            Payload::Unsigned,
+        )?;
         // Deadline: the first-byte budget plus 1 s per MiB (a provider slower than 1 MiB/s is
         // treated as failed; its replica goes to repair).
         let resp = self.http.send(req, Duration::from_secs(len >> 20)).await?;
         if !resp.status().is_success() {
             return Err(self.http.failure("PUT", resp).await);
         }
-        Ok(resp.headers().get(http::header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+        Ok(resp
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned())
     }
 }
 
-fn sealed_stream(body: SealedBody) -> impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
+fn sealed_stream(
+    body: SealedBody,
+) -> impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
     body.map(|r| r.map_err(|e| Box::new(e) as StreamError))
 }
 
@@ -152,21 +240,34 @@ impl Backend for S3Backend {
         if len > self.dialect.max_put_size {
             return self.put_multipart(name, len, body).await;
         }
-        self.put_stream(name, "", len, sealed_stream(body)).await.map(|_| ())
+        self.put_stream(name, "", len, sealed_stream(body))
+            .await
+            .map(|_| ())
     }
 
-    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
+    async fn get(
+        &self,
+        name: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<CipherStream, BackendError> {
         let ranged = range.clone().filter(|r| r.end > r.start);
         if range.as_ref().is_some_and(|r| r.end <= r.start) {
             return Ok(futures_util::stream::empty().boxed());
         }
         let resp = idempotent(|| async {
-            let headers: Vec<(&str, String)> = ranged.iter().map(|r| ("range", format!("bytes={}-{}", r.start, r.end - 1))).collect();
-            let resp = self.simple(Method::GET, name, "", Bytes::new(), &headers).await?;
+            let headers: Vec<(&str, String)> = ranged
+                .iter()
+                .map(|r| ("range", format!("bytes={}-{}", r.start, r.end - 1)))
+                .collect();
+            let resp = self
+                .simple(Method::GET, name, "", Bytes::new(), &headers)
+                .await?;
             match resp.status() {
                 StatusCode::PARTIAL_CONTENT if ranged.is_some() => Ok(resp),
                 StatusCode::OK if ranged.is_none() => Ok(resp),
-                StatusCode::OK => Err(self.http.error(BackendErrorKind::Protocol, "200 in answer to a ranged GET")),
+                StatusCode::OK => Err(self
+                    .http
+                    .error(BackendErrorKind::Protocol, "200 in answer to a ranged GET")),
                 _ => Err(self.http.failure("GET", resp).await),
             }
         })
@@ -179,10 +280,24 @@ impl Backend for S3Backend {
             async move {
                 let mut data = state?;
                 match tokio::time::timeout(idle, data.next()).await {
-                    Err(_) => Some((Err(BackendError { provider, kind: BackendErrorKind::Timeout, detail: "GET body stalled".into() }), None)),
+                    Err(_) => Some((
+                        Err(BackendError {
+                            provider,
+                            kind: BackendErrorKind::Timeout,
+                            detail: "GET body stalled".into(),
+                        }),
+                        None,
+                    )),
                     Ok(None) => None,
                     Ok(Some(Ok(b))) => Some((Ok(b), Some(data))),
-                    Ok(Some(Err(e))) => Some((Err(BackendError { provider, kind: BackendErrorKind::Aborted, detail: format!("GET body: {e}") }), None)),
+                    Ok(Some(Err(e))) => Some((
+                        Err(BackendError {
+                            provider,
+                            kind: BackendErrorKind::Aborted,
+                            detail: format!("GET body: {e}"),
+                        }),
+                        None,
+                    )),
                 }
             }
         });
@@ -191,12 +306,21 @@ impl Backend for S3Backend {
 
     async fn head(&self, name: &str) -> Result<Option<u64>, BackendError> {
         idempotent(|| async {
-            let resp = self.simple(Method::HEAD, name, "", Bytes::new(), &[]).await?;
+            let resp = self
+                .simple(Method::HEAD, name, "", Bytes::new(), &[])
+                .await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => Ok(None),
                 s if s.is_success() => {
-                    let len = resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-                    len.map(Some).ok_or_else(|| self.http.error(BackendErrorKind::Protocol, "HEAD without Content-Length"))
+                    let len = resp
+                        .headers()
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok());
+                    len.map(Some).ok_or_else(|| {
+                        self.http
+                            .error(BackendErrorKind::Protocol, "HEAD without Content-Length")
+                    })
                 }
                 _ => Err(self.http.failure("HEAD", resp).await),
             }
@@ -206,7 +330,9 @@ impl Backend for S3Backend {
 
     async fn delete(&self, name: &str) -> Result<(), BackendError> {
         idempotent(|| async {
-            let resp = self.simple(Method::DELETE, name, "", Bytes::new(), &[]).await?;
+            let resp = self
+                .simple(Method::DELETE, name, "", Bytes::new(), &[])
+                .await?;
             match resp.status() {
                 s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
                 _ => Err(self.http.failure("DELETE", resp).await),
@@ -215,19 +341,29 @@ impl Backend for S3Backend {
         .await
     }
 
-    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, BackendError> {
         let enc = |s: &str| s.replace('/', "%2F");
-        let mut query = format!("list-type=2&max-keys={}&prefix=sv1%2F", limit.clamp(1, 1000));
+        let mut query = format!(
+            "list-type=2&max-keys={}&prefix=sv1%2F",
+            limit.clamp(1, 1000)
+        );
         if let Some(a) = after {
             query.push_str(&format!("&start-after={}", enc(a)));
         }
         idempotent(|| async {
-            let resp = self.simple(Method::GET, "", &query, Bytes::new(), &[]).await?;
+            let resp = self
+                .simple(Method::GET, "", &query, Bytes::new(), &[])
+                .await?;
             if !resp.status().is_success() {
                 return Err(self.http.failure("LIST", resp).await);
             }
             let body = self.http.small_body(resp).await?;
-            let (mut entries, _) = xml::list_objects_v2(&body).map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
+            let (mut entries, _) = xml::list_objects_v2(&body)
+                .map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
             entries.truncate(limit);
             Ok(entries)
         })

@@ -41,7 +41,11 @@ impl RequestSigner {
     /// A signer for `region` (never derived: it must match the provider's SigV4 scope).
     pub fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
         let creds = Credentials::new(access_key, secret_key, None, None, "souverain-config");
-        Self { identity: creds.into(), access_key: access_key.to_owned(), region: region.to_owned() }
+        Self {
+            identity: creds.into(),
+            access_key: access_key.to_owned(),
+            region: region.to_owned(),
+        }
     }
 
     /// Adds `x-amz-date`, `x-amz-content-sha256` and `authorization` to `req`. The `host`
@@ -60,14 +64,20 @@ impl RequestSigner {
             .build()
             .map_err(|e| e.to_string())?
             .into();
-        let headers = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let headers = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
         let body = match payload {
             Payload::Unsigned => SignableBody::UnsignedPayload,
             Payload::Bytes(b) => SignableBody::Bytes(b),
         };
-        let signable = SignableRequest::new(req.method().as_str(), req.uri().to_string(), headers, body)
-            .map_err(|e| e.to_string())?;
-        let (instructions, _signature) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+        let signable =
+            SignableRequest::new(req.method().as_str(), req.uri().to_string(), headers, body)
+                .map_err(|e| e.to_string())?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
         instructions.apply_to_request_http1x(req);
         Ok(())
     }

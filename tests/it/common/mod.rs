@@ -86,7 +86,13 @@ impl TestGateway {
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
         let addr = running.s3_addr;
-        Self { client: client(addr), addr, providers, dir, running: Some(running) }
+        Self {
+            client: client(addr),
+            addr,
+            providers,
+            dir,
+            running: Some(running),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -115,12 +121,16 @@ pub fn client(addr: SocketAddr) -> Client {
 }
 
 pub fn client_with(addr: SocketAddr, access: &str, secret: &str) -> Client {
+    client_in_region(addr, access, secret, REGION)
+}
+
+pub fn client_in_region(addr: SocketAddr, access: &str, secret: &str, region: &str) -> Client {
     init();
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(format!("http://{addr}"))
         .force_path_style(true)
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(access, secret, None, None, "test"))
         .build();
     Client::from_conf(conf)
@@ -205,7 +215,8 @@ impl BinaryGateway {
     pub fn spawn(dir: &Path, providers: &Providers) -> Self {
         let cfg = dir.join("souverain.toml");
         if !cfg.exists() {
-            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers)).expect("write config");
+            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers))
+                .expect("write config");
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
             .args(["serve", "--config"])

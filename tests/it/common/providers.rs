@@ -46,7 +46,11 @@ impl FakeProvider {
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if let Some(rest) = text.split("server is running at ").nth(1) {
-                let endpoint = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                let endpoint = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 return Self { child, endpoint };
             }
             assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");
@@ -64,13 +68,26 @@ pub struct Providers {
 impl Providers {
     /// Local directory providers, whatever the mode (for tests that never start a gateway).
     pub fn local(dir: &Path) -> Self {
-        Self { roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(), fakes: Vec::new() }
+        Self {
+            roots: COUNTRIES
+                .iter()
+                .map(|(c, _)| dir.join("providers").join(c))
+                .collect(),
+            fakes: Vec::new(),
+        }
     }
 
     pub fn start(dir: &Path) -> Self {
-        let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
+        let roots: Vec<PathBuf> = COUNTRIES
+            .iter()
+            .map(|(c, _)| dir.join("providers").join(c))
+            .collect();
         let fakes = if s3s_fs_mode() {
-            roots.iter().zip(COUNTRIES).map(|(r, (c, _))| FakeProvider::start(r, &dir.join(format!("s3s-fs-{c}.log")))).collect()
+            roots
+                .iter()
+                .zip(COUNTRIES)
+                .map(|(r, (c, _))| FakeProvider::start(r, &dir.join(format!("s3s-fs-{c}.log"))))
+                .collect()
         } else {
             Vec::new()
         };
@@ -81,7 +98,9 @@ impl Providers {
     pub fn config(&self) -> String {
         let mut out = String::new();
         for (i, (c, country)) in COUNTRIES.iter().enumerate() {
-            let common = format!("id = \"local-{c}\"\ncountry = \"{country}\"\noperator = \"Operator {country}\"\njurisdictions = [\"{country}\"]\n");
+            let common = format!(
+                "id = \"local-{c}\"\ncountry = \"{country}\"\noperator = \"Operator {country}\"\njurisdictions = [\"{country}\"]\n"
+            );
             match self.fakes.get(i) {
                 Some(f) => out.push_str(&format!(
                     "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\n",
@@ -103,6 +122,13 @@ impl Providers {
 }
 
 pub fn is_stream_file(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "sv1") && name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    p.parent()
+        .and_then(|d| d.file_name())
+        .is_some_and(|d| d == "sv1")
+        && name.len() == 32
+        && name.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -1,0 +1,374 @@
+//! Remote S3 providers: the probe command, a second S3 implementation (moto), TLS with a test
+//! CA, provider-side multipart, and provider failures seen by clients.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::common::providers::FakeProvider;
+use crate::common::{TestGateway, body_bytes, client, error_code, error_status, pattern};
+use souverain::app::start;
+use souverain::config::Config;
+
+const ACCESS: &str = "provider-access";
+const SECRET: &str = "provider-secret-0123456789";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal gateway config with one S3 provider described by `provider` lines.
+fn one_provider_config(dir: &Path, provider: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[server]
+s3_listen = "127.0.0.1:0"
+region = "eu-sovereign-1"
+default_policy = "one"
+data_dir = "{}"
+[metadata]
+engine = "memory"
+[keys]
+provider = "local"
+key_file = "kek.key"
+[[provider]]
+id = "remote-de"
+kind = "s3"
+country = "DE"
+operator = "Remote DE"
+jurisdictions = ["DE"]
+{provider}
+[[policy]]
+id = "one"
+replicas = 1
+write_quorum = 1
+[[access_key]]
+id = "k"
+secret = "s"
+"#,
+        dir.display()
+    );
+    let path = dir.join("probe.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn probe(config: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
+        .args(["admin", "provider", "probe", "remote-de", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn s3s_fs(dir: &Path) -> FakeProvider {
+    FakeProvider::start(&dir.join("p"), &dir.join("p.log"))
+}
+
+fn provider_lines(endpoint: &str, secret: &str) -> String {
+    format!(
+        "endpoint = \"{endpoint}\"\nbucket = \"souverain-streams\"\nregion = \"us-east-1\"\naccess_key = \"{ACCESS}\"\nsecret = \"{secret}\"\n"
+    )
+}
+
+/// Promise: `souverain admin provider probe` reports every step as working against a real
+/// S3 server (s3s-fs, strict SigV4), including multipart, and exits 0.
+#[test]
+fn probe_succeeds_against_s3s_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = s3s_fs(dir.path());
+    let (ok, text) = probe(&one_provider_config(
+        dir.path(),
+        &provider_lines(&fake.endpoint, SECRET),
+    ));
+    assert!(ok, "{text}");
+    for step in [
+        "list",
+        "put",
+        "head",
+        "get",
+        "ranged get",
+        "listing",
+        "multipart",
+        "delete",
+    ] {
+        assert!(
+            text.contains(&format!("ok    {step}")),
+            "step {step} in:\n{text}"
+        );
+    }
+    assert!(text.contains("provider remote-de is usable"), "{text}");
+    assert!(!text.contains(SECRET), "the secret never appears in output");
+}
+
+/// Promise: a provider with wrong credentials, or one that does not listen, makes the probe
+/// fail with a clear reason and a non-zero exit, quickly.
+#[test]
+fn probe_fails_clearly_on_bad_credentials_and_unreachable_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = s3s_fs(dir.path());
+    let (ok, text) = probe(&one_provider_config(
+        dir.path(),
+        &provider_lines(&fake.endpoint, "wrong-secret"),
+    ));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("FAIL  list") && text.contains("Auth"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wrong-secret"),
+        "the secret never appears in output"
+    );
+    let t = Instant::now();
+    let port = free_port();
+    let (ok, text) = probe(&one_provider_config(
+        dir.path(),
+        &provider_lines(&format!("http://127.0.0.1:{port}"), SECRET),
+    ));
+    assert!(!ok);
+    assert!(text.contains("Connect"), "{text}");
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "refused connections fail fast"
+    );
+}
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Promise: the provider backend also works against moto, an independent S3 implementation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_succeeds_against_moto() {
+    crate::common::init();
+    let port = free_port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server missing: run `python3 -m pip install 'moto[server]'` (.ci/run does)");
+    let _moto = Moto(child);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let c = crate::common::client_in_region(addr, ACCESS, SECRET, "us-east-1");
+    c.create_bucket()
+        .bucket("souverain-streams")
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = one_provider_config(
+        dir.path(),
+        &provider_lines(&format!("http://{addr}"), SECRET),
+    );
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    assert!(text.contains("ok    multipart"), "{text}");
+}
+
+/// A TLS front for a plain-HTTP provider, with a certificate for 127.0.0.1 from a fresh CA.
+async fn tls_proxy(backend: std::net::SocketAddr, dir: &Path) -> (u16, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let ca_path = dir.join("test-ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, ca_path)
+}
+
+/// Promise: a provider served over HTTPS with a certificate from a private CA works when that
+/// CA is configured (`ca_file`) and fails with a clear certificate error when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_provider_with_private_ca() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = s3s_fs(dir.path());
+    let backend: std::net::SocketAddr =
+        fake.endpoint.trim_start_matches("http://").parse().unwrap();
+    let (port, ca) = tls_proxy(backend, dir.path()).await;
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let with_ca = format!(
+        "{}ca_file = \"{}\"\n",
+        provider_lines(&endpoint, SECRET),
+        ca.display()
+    );
+    let cfg = one_provider_config(dir.path(), &with_ca);
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    let cfg = one_provider_config(dir.path(), &provider_lines(&endpoint, SECRET));
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        text.to_lowercase().contains("certificate"),
+        "a clear certificate error:\n{text}"
+    );
+}
+
+/// Promise: streams above a provider's single-PUT limit go up as provider-side multipart
+/// uploads, streamed part by part, and read back byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_multipart_through_gateway() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = s3s_fs(dir.path());
+    let lines = format!(
+        "{}max_put_size = 5242880\npart_size = 5242880\n",
+        provider_lines(&fake.endpoint, SECRET)
+    );
+    let text = std::fs::read_to_string(one_provider_config(dir.path(), &lines)).unwrap();
+    let gw = start(Config::parse(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
+    let c = crate::common::client_with(gw.s3_addr, "k", "s");
+    c.create_bucket().bucket("mpart").send().await.unwrap();
+    let data = pattern(12 << 20, 21);
+    c.put_object()
+        .bucket("mpart")
+        .key("big")
+        .body(data.clone().into())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        body_bytes(
+            c.get_object()
+                .bucket("mpart")
+                .key("big")
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+            == data
+    );
+    let out = c
+        .get_object()
+        .bucket("mpart")
+        .key("big")
+        .range("bytes=5242000-5243000")
+        .send()
+        .await
+        .unwrap();
+    assert!(body_bytes(out).await == data[5_242_000..=5_243_000]);
+    gw.shutdown().await;
+}
+
+/// Promise: provider failures reach clients as S3 errors, never as hangs: with one of three
+/// providers down, a PUT answers 503 ServiceUnavailable (all must acknowledge for now) and
+/// stores nothing, while GETs keep being served from the other replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_down_gives_503_and_reads_fail_over() {
+    let mut gw = TestGateway::start().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("down").send().await.unwrap();
+    let data = pattern(300_000, 4);
+    c.put_object()
+        .bucket("down")
+        .key("before")
+        .body(data.clone().into())
+        .send()
+        .await
+        .unwrap();
+    // Take the FR provider down: stop its process, or make its directory unusable.
+    if gw.providers.fakes.is_empty() {
+        let sv1 = gw.providers.roots[1].join("sv1");
+        std::fs::remove_dir_all(&sv1).unwrap();
+        std::fs::write(&sv1, b"not a directory").unwrap();
+    } else {
+        drop(gw.providers.fakes.remove(1));
+    }
+    let t = Instant::now();
+    let e = c
+        .put_object()
+        .bucket("down")
+        .key("during")
+        .body(vec![1u8; 1000].into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_status(&e), Some(503));
+    assert_eq!(error_code(&e).as_deref(), Some("ServiceUnavailable"));
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "bounded by the provider deadlines"
+    );
+    for _ in 0..3 {
+        assert!(
+            body_bytes(
+                c.get_object()
+                    .bucket("down")
+                    .key("before")
+                    .send()
+                    .await
+                    .unwrap()
+            )
+            .await
+                == data
+        );
+    }
+    let keys = c.list_objects_v2().bucket("down").send().await.unwrap();
+    assert_eq!(keys.key_count(), Some(1));
+    gw.stop().await;
+}
