@@ -42,16 +42,21 @@ impl FakeProvider {
             .stderr(Stdio::null())
             .spawn()
             .expect("s3s-fs missing: run `cargo install s3s-fs --version 0.14.1 --features binary --locked` (.ci/run does)");
+        // Owned from here on, so a failed start still kills the process (Drop).
+        let mut me = Self {
+            child,
+            endpoint: String::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if let Some(rest) = text.split("server is running at ").nth(1) {
-                let endpoint = rest
+                me.endpoint = rest
                     .split_whitespace()
                     .next()
                     .unwrap_or_default()
                     .to_owned();
-                return Self { child, endpoint };
+                return me;
             }
             assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");
             std::thread::sleep(Duration::from_millis(20));
