@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::s3::S3ProviderConfig;
-use crate::backend::s3::dialect::Dialect;
+use crate::backend::s3::dialect::{Dialect, PayloadSigning};
 use crate::model::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
 
 pub use raw::RawConfig;
@@ -290,6 +290,9 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
                     ));
                 }
                 dialect.max_put_size = size;
+            }
+            if p.signed_payload == Some(true) {
+                dialect.payload = PayloadSigning::StreamingSigned;
             }
             let endpoint = required(p.endpoint, "endpoint")?;
             if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {

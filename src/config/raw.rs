@@ -128,6 +128,9 @@ pub struct RawProvider {
     pub max_put_size: Option<u64>,
     /// Overrides the dialect's multipart part size, in bytes (at least 5 MiB).
     pub part_size: Option<u64>,
+    /// Sign streamed payloads chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), for
+    /// providers that refuse UNSIGNED-PAYLOAD, typically over plain HTTP.
+    pub signed_payload: Option<bool>,
     /// Data-centre country.
     pub country: String,
     /// Operator.

@@ -19,9 +19,10 @@ pub enum PayloadSigning {
     /// `UNSIGNED-PAYLOAD`: the ciphertext is already authenticated end to end by the AEAD and
     /// by `ciphertext_sha256`, and over TLS the transport protects it too.
     Unsigned,
-    /// The SHA-256 of the body in `x-amz-content-sha256`. Only for bodies already in memory
-    /// (XML requests); streamed PUTs never hash the whole body first.
-    SignedWhenBuffered,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: every 64 KiB chunk signed as it streams, for
+    /// providers that refuse unsigned payloads (typically over plain HTTP). Never a whole-body
+    /// hash, which would force buffering.
+    StreamingSigned,
 }
 
 /// One provider family's profile.

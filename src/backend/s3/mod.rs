@@ -1,6 +1,7 @@
 //! A remote S3 provider (OVHcloud, Scaleway, Hetzner, IONOS, Exoscale, …) as a [`Backend`]:
 //! hyper-util client, rustls with ring, SigV4 by `aws-sigv4`, one dialect profile per provider.
 
+mod chunked;
 pub mod client;
 pub mod dialect;
 mod multipart;
@@ -20,8 +21,8 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 
 use self::client::{HttpClient, ReqBody, full};
-use self::dialect::{Addressing, Dialect};
-use self::sign::{Payload, RequestSigner};
+use self::dialect::{Addressing, Dialect, PayloadSigning};
+use self::sign::{ChunkSigner, Payload, RequestSigner};
 use super::retry::idempotent;
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
 use crate::model::ProviderId;
@@ -146,7 +147,7 @@ impl S3Backend {
         headers: &[(&str, String)],
         body: ReqBody,
         payload: Payload<'_>,
-    ) -> Result<Request<ReqBody>, BackendError> {
+    ) -> Result<(Request<ReqBody>, ChunkSigner), BackendError> {
         let host = uri
             .authority()
             .map(|a| a.as_str().to_owned())
@@ -161,11 +162,11 @@ impl S3Backend {
         let mut req = b
             .body(body)
             .map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
-        self.signer.sign(&mut req, payload).map_err(|e| {
+        let chunks = self.signer.sign(&mut req, payload).map_err(|e| {
             self.http
                 .error(BackendErrorKind::Protocol, format!("signing: {e}"))
         })?;
-        Ok(req)
+        Ok((req, chunks))
     }
 
     /// A request whose body is in memory (or empty), retried when idempotent.
@@ -179,7 +180,7 @@ impl S3Backend {
     ) -> Result<http::Response<hyper::body::Incoming>, BackendError> {
         let mut headers: Vec<(&str, String)> = extra.to_vec();
         headers.push(("content-length", body.len().to_string()));
-        let req = self.request(
+        let (req, _) = self.request(
             method,
             self.uri(name, query)?,
             &headers,
@@ -195,20 +196,40 @@ impl S3Backend {
         name: &str,
         query: &str,
         len: u64,
-        body: impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static,
+        body: impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + Unpin + 'static,
     ) -> Result<String, BackendError> {
-        let frames = StreamBody::new(body.map(|r| r.map(Frame::data)));
-        let headers = [
-            ("content-length", len.to_string()),
-            ("content-type", "application/octet-stream".to_owned()),
-        ];
-        let req = self.request(
-            Method::PUT,
-            self.uri(name, query)?,
-            &headers,
-            BodyExt::boxed_unsync(frames),
-            Payload::Unsigned,
-        )?;
+        let mut headers = vec![("content-type", "application/octet-stream".to_owned())];
+        let uri = self.uri(name, query)?;
+        // The request is signed with an empty placeholder body, then given the stream.
+        let req = match self.dialect.payload {
+            PayloadSigning::Unsigned => {
+                headers.push(("content-length", len.to_string()));
+                let (req, _) = self.request(
+                    Method::PUT,
+                    uri,
+                    &headers,
+                    full(Bytes::new()),
+                    Payload::Unsigned,
+                )?;
+                req.map(|_| {
+                    BodyExt::boxed_unsync(StreamBody::new(body.map(|r| r.map(Frame::data))))
+                })
+            }
+            PayloadSigning::StreamingSigned => {
+                headers.push(("content-length", chunked::encoded_len(len).to_string()));
+                headers.push(("content-encoding", "aws-chunked".to_owned()));
+                headers.push(("x-amz-decoded-content-length", len.to_string()));
+                let (req, chunks) = self.request(
+                    Method::PUT,
+                    uri,
+                    &headers,
+                    full(Bytes::new()),
+                    Payload::StreamingSigned,
+                )?;
+                let framed = chunked::encode(body, chunks).map(|r| r.map(Frame::data));
+                req.map(|_| BodyExt::boxed_unsync(StreamBody::new(framed)))
+            }
+        };
         // Deadline: the first-byte budget plus 1 s per MiB (a provider slower than 1 MiB/s is
         // treated as failed; its replica goes to repair).
         let resp = self.http.send(req, Duration::from_secs(len >> 20)).await?;

@@ -72,7 +72,8 @@ impl S3Backend {
             );
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
-            });
+            })
+            .boxed();
             let part = self.put_stream(name, &query, part_len, stream);
             let feed = async {
                 let mut left = part_len;
