@@ -14,6 +14,8 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 if [ "${1:-}" = "--test-tools" ]; then
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+  # A real Prometheus server (and promtool) for the observability tests.
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::admin::AdminService;
+use crate::backend::instrumented::Instrumented;
 use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
 use crate::config::{Config, MetadataEngine, ProviderConfig, ProviderKind};
@@ -15,10 +17,12 @@ use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::LocalKeyFile;
 use crate::meta::memory::MemoryEngine;
 use crate::meta::{KvMetadataStore, MetadataStore};
+use crate::metrics::Metrics;
 use crate::model::BootId;
 use crate::service::{ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::GarbageCollector;
+use crate::workers::health::{HealthChecker, HealthState};
 
 /// Why the gateway could not start. One line, naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,9 @@ pub enum StartError {
     /// The OS random generator failed.
     #[error("random generator failed")]
     Random,
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(String),
     /// The RocksDB engine is not compiled in.
     #[error("metadata.engine = \"rocksdb\" needs the `rocksdb` feature")]
     NoRocksdb,
@@ -53,19 +60,25 @@ pub enum StartError {
 pub struct RunningGateway {
     /// Where S3 listens.
     pub s3_addr: SocketAddr,
+    /// Where the admin listener (`/metrics`, `/health`, `/ready`) listens, if configured.
+    pub admin_addr: Option<SocketAddr>,
     /// The service, for workers and tests.
     pub service: Arc<ObjectService>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Provider health as last checked.
+    pub health: Arc<HealthState>,
     trigger: ShutdownTrigger,
-    server: JoinHandle<()>,
-    gc: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningGateway {
     /// Stops accepting, drains in-flight requests (within the grace period) and stops workers.
     pub async fn shutdown(self) {
         self.trigger.trigger();
-        let _ = self.server.await;
-        let _ = self.gc.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 
@@ -124,7 +137,19 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
 }
 
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+/// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
+    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let meta = open_meta(&config.metadata)?;
     if let Some(dir) = config.key_file.parent() {
         std::fs::create_dir_all(dir).map_err(|e| crate::keys::KeyError::KeyFile {
@@ -135,11 +160,15 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     for p in &config.providers {
-        backends.push(open_backend(p)?);
+        backends.push(Arc::new(Instrumented::new(
+            open_backend(p)?,
+            Arc::clone(&metrics),
+        )));
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
+    let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
     let service_config = ServiceConfig {
-        catalog: config.providers.iter().map(|p| p.info.clone()).collect(),
+        catalog: catalog.clone(),
         policies: config.policies.clone(),
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
@@ -147,42 +176,65 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let service = Arc::new(ObjectService::new(
         meta,
         keys,
-        backends,
+        backends.clone(),
         service_config,
         boot_id,
+        Arc::clone(&metrics),
     ));
-    let listener = TcpListener::bind(config.s3_listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.s3_listen,
-            source,
-        })?;
-    let s3_addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.s3_listen,
-        source,
-    })?;
+    let (listener, s3_addr) = bind(config.s3_listen).await?;
+    let admin = match config.admin_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let (trigger, shutdown): (ShutdownTrigger, Shutdown) = shutdown::channel();
     let limits = ServerLimits {
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
         ..ServerLimits::default()
     };
-    let server = tokio::spawn(serve(
+    let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(Arc::clone(&service), &config.access_keys),
+        s3_service(
+            Arc::clone(&service),
+            &config.access_keys,
+            Arc::clone(&metrics),
+        ),
         limits,
         shutdown.clone(),
+    ))];
+    let health = Arc::new(HealthState::default());
+    let checker = HealthChecker::new(
+        backends,
+        catalog,
+        config.policies.values().cloned().collect(),
+        Arc::clone(&metrics),
+        Arc::clone(&health),
+    );
+    tasks.push(tokio::spawn(
+        checker.run(config.health_interval, shutdown.clone()),
     ));
-    let gc = tokio::spawn(
+    let admin_addr = admin.as_ref().map(|(_, a)| *a);
+    if let Some((listener, _)) = admin {
+        let service = AdminService::new(Arc::clone(&metrics), Arc::clone(&health));
+        tasks.push(tokio::spawn(serve(
+            listener,
+            service,
+            limits,
+            shutdown.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(
         GarbageCollector::new(Arc::clone(&service), config.intent_ttl)
             .run(config.gc_interval, shutdown),
-    );
-    tracing::info!(%s3_addr, providers = config.providers.len(), "souverain listening");
+    ));
+    tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
     Ok(RunningGateway {
         s3_addr,
+        admin_addr,
         service,
+        metrics,
+        health,
         trigger,
-        server,
-        gc,
+        tasks,
     })
 }

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::clone_on_ref_ptr)]
 
+pub mod admin;
 pub mod app;
 pub mod backend;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod frontend;
 pub mod keys;
 pub mod meta;
+pub mod metrics;
 pub mod model;
 pub mod placement;
 pub mod service;

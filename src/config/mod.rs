@@ -72,6 +72,8 @@ impl fmt::Debug for AccessKey {
 pub struct Config {
     /// S3 listener.
     pub s3_listen: SocketAddr,
+    /// Admin listener.
+    pub admin_listen: Option<SocketAddr>,
     /// Region clients sign for.
     pub region: String,
     /// Default policy id.
@@ -90,6 +92,8 @@ pub struct Config {
     pub gc_interval: Duration,
     /// Age after which an uncommitted upload of this run is abandoned.
     pub intent_ttl: Duration,
+    /// Between provider health checks.
+    pub health_interval: Duration,
     /// Simultaneous client connections.
     pub max_connections: usize,
     /// Wait for in-flight requests at shutdown.
@@ -142,6 +146,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
             raw.server.s3_listen
         )
     })?;
+    let admin_listen = match &raw.server.admin_listen {
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?,
+        ),
+        None => None,
+    };
     if raw.server.region.is_empty() {
         return Err("server.region: must not be empty".into());
     }
@@ -226,6 +237,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     };
     Ok(Config {
         s3_listen,
+        admin_listen,
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,
@@ -235,6 +247,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         access_keys,
         gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(60)),
         intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
+        health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         log_json,

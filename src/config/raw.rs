@@ -38,6 +38,8 @@ pub struct RawConfig {
 pub struct RawServer {
     /// S3 listener address.
     pub s3_listen: String,
+    /// Admin listener address (`/metrics`, `/health`, `/ready`); none if absent.
+    pub admin_listen: Option<String>,
     /// Region clients sign for.
     pub region: String,
     /// Policy of buckets created without a LocationConstraint.
@@ -74,6 +76,8 @@ pub struct RawWorkers {
     pub gc_interval_secs: Option<u64>,
     /// Seconds after which an uncommitted upload of this run is abandoned.
     pub intent_ttl_secs: Option<u64>,
+    /// Seconds between provider health checks.
+    pub health_interval_secs: Option<u64>,
 }
 
 /// `[limits]`.

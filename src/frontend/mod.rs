@@ -5,6 +5,7 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod limits;
+pub mod observe;
 pub mod s3;
 pub mod server;
 
@@ -14,6 +15,7 @@ use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 
 use crate::config::AccessKey;
+use crate::metrics::Metrics;
 use crate::service::ObjectService;
 
 pub use server::{ServerLimits, serve};
@@ -23,12 +25,16 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
-pub fn s3_service(service: Arc<ObjectService>, keys: &[AccessKey]) -> limits::Limited {
+pub fn s3_service(
+    service: Arc<ObjectService>,
+    keys: &[AccessKey],
+    metrics: Arc<Metrics>,
+) -> observe::Observed {
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(service));
     builder.set_auth(auth::KeyRing::new(keys));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    limits::Limited::new(builder.build(), XML_MAX_BODY)
+    observe::Observed::new(limits::Limited::new(builder.build(), XML_MAX_BODY), metrics)
 }

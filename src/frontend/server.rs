@@ -36,12 +36,23 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown`, then drains connections for up to the grace period.
-pub async fn serve(
+pub async fn serve<S, B>(
     listener: TcpListener,
-    service: super::limits::Limited,
+    service: S,
     limits: ServerLimits,
     mut shutdown: Shutdown,
-) {
+) where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut builder = ConnBuilder::new(TokioExecutor::new());
     builder
         .http1()

@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
 use crate::meta::{BucketRecord, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
+use prometheus::{IntCounter, IntCounterVec};
 
 /// The bytes of the manifest MAC (§4.4).
 fn manifest_bytes(streams: &[StreamManifest]) -> Vec<u8> {
@@ -231,6 +232,8 @@ impl ObjectService {
             reads,
             current: None,
             ready: VecDeque::new(),
+            opened_bytes: self.metrics.crypto_bytes.with_label_values(&["open"]),
+            integrity_failures: self.metrics.integrity_failures.clone(),
         };
         let first = reader.next_chunk().await?;
         let head = futures_util::stream::iter(first.map(Ok));
@@ -255,6 +258,8 @@ struct VersionReader {
     reads: VecDeque<SliceRead>,
     current: Option<(SliceRead, OpenSlice, bool)>,
     ready: VecDeque<Bytes>,
+    opened_bytes: IntCounter,
+    integrity_failures: IntCounterVec,
 }
 
 fn integrity(e: OpenError) -> Error {
@@ -278,20 +283,36 @@ impl VersionReader {
             let Some((slice, open, emitted)) = self.current.as_mut() else {
                 continue;
             };
+            let provider = slice
+                .replicas
+                .first()
+                .map(|b| b.id().to_string())
+                .unwrap_or_default();
+            let failures = &self.integrity_failures;
+            let integrity_failure = |e: OpenError| {
+                failures.with_label_values(&[provider.as_str()]).inc();
+                integrity(e)
+            };
             let step = match open.cipher.next().await {
                 Some(Ok(c)) => {
                     let mut out = Vec::new();
                     open.opener
                         .push(&c, &mut out)
                         .map(|()| Some(out))
-                        .map_err(integrity)
+                        .map_err(integrity_failure)
                 }
                 Some(Err(e)) => Err(Error::from(e)),
-                None => open.opener.finish().map(|()| None).map_err(integrity),
+                None => open
+                    .opener
+                    .finish()
+                    .map(|()| None)
+                    .map_err(integrity_failure),
             };
             match step {
                 Ok(Some(out)) => {
-                    *emitted |= out.iter().any(|b| !b.is_empty()) || !out.is_empty();
+                    *emitted |= !out.is_empty();
+                    self.opened_bytes
+                        .inc_by(out.iter().map(|b| b.len() as u64).sum());
                     self.ready.extend(out);
                 }
                 Ok(None) => self.current = None,

@@ -22,6 +22,7 @@ use crate::backend::Backend;
 use crate::error::{BodyError, ErrorKind, Result};
 use crate::keys::KeyProvider;
 use crate::meta::{BucketRecord, MetadataStore, WriteCondition};
+use crate::metrics::Metrics;
 use crate::model::{
     BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum,
     ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy,
@@ -74,6 +75,7 @@ pub struct ObjectService {
     backends: HashMap<ProviderId, Arc<dyn Backend>>,
     config: ServiceConfig,
     boot_id: BootId,
+    metrics: Arc<Metrics>,
 }
 
 /// What HEAD and GET report about an object.
@@ -179,6 +181,7 @@ impl ObjectService {
         backends: Vec<Arc<dyn Backend>>,
         config: ServiceConfig,
         boot_id: BootId,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
         Self {
@@ -187,7 +190,13 @@ impl ObjectService {
             backends,
             config,
             boot_id,
+            metrics,
         }
+    }
+
+    /// The metrics (for workers).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The region clients sign for.

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::checksum::{PlainDigests, PlainHasher};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
@@ -255,8 +256,17 @@ impl ObjectService {
                 bucket.policy_id
             ))
         })?;
-        place(policy, &self.config.catalog, bucket.uid)
-            .map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
+        let placed = place(policy, &self.config.catalog, bucket.uid);
+        let outcome = if placed.is_ok() {
+            "placed"
+        } else {
+            "unsatisfiable"
+        };
+        self.metrics
+            .placement_decisions
+            .with_label_values(&[policy.id.as_str(), outcome])
+            .inc();
+        placed.map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
     }
 
     pub(crate) async fn early_condition(
@@ -308,7 +318,9 @@ impl ObjectService {
             intents,
             completes_upload,
         };
+        let timer = self.metrics.meta_commit_duration.start_timer();
         let outcome = self.meta.commit_put(commit).await?;
+        timer.observe_duration();
         let refused: Error = match outcome {
             CommitOutcome::Committed => return Ok(()),
             CommitOutcome::PreconditionFailed => ErrorKind::PreconditionFailed.into(),
@@ -361,19 +373,25 @@ impl ObjectService {
             targets: target.providers.clone(),
         };
         match pump(sealer, source, fanout, verify).await {
-            Ok((digests, commit, sha)) => Ok(StoredStream {
-                manifest: StreamManifest {
-                    stream_id,
-                    part_number: target.part_number,
-                    plaintext_len: params.plaintext_len,
-                    seg_log2: params.seg_log2,
-                    salt: params.salt,
-                    commit,
-                    ciphertext_sha256: sha,
-                    replicas: target.providers,
-                },
-                digests,
-            }),
+            Ok((digests, commit, sha)) => {
+                self.metrics
+                    .crypto_bytes
+                    .with_label_values(&["seal"])
+                    .inc_by(params.plaintext_len);
+                Ok(StoredStream {
+                    manifest: StreamManifest {
+                        stream_id,
+                        part_number: target.part_number,
+                        plaintext_len: params.plaintext_len,
+                        seg_log2: params.seg_log2,
+                        salt: params.salt,
+                        commit,
+                        ciphertext_sha256: sha,
+                        replicas: target.providers,
+                    },
+                    digests,
+                })
+            }
             Err(e) => {
                 self.meta.abandon_intents(vec![gc]).await?;
                 Err(e)
@@ -393,9 +411,9 @@ impl ObjectService {
             let backend = std::sync::Arc::clone(self.backend(id)?);
             let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
             let name = stream_name(stream_id);
-            tasks.push(tokio::spawn(async move {
-                backend.put(&name, cipher_len, SealedBody::new(rx)).await
-            }));
+            // The provider task keeps the request's span, so its log lines carry the request id.
+            let upload = async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await };
+            tasks.push(tokio::spawn(upload.in_current_span()));
             senders.push(tx);
         }
         Ok(Fanout { senders, tasks })

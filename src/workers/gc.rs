@@ -58,20 +58,16 @@ impl GarbageCollector {
                 targets: i.targets,
             })
             .collect();
-        loop {
-            let batch = self.meta().gc_tasks(BATCH).await?;
-            let fresh: Vec<GcTask> = batch
+        // One batch of queued tasks per pass (passes repeat); stale intents all at once.
+        let queued = self.meta().gc_tasks(BATCH).await?;
+        tasks.extend(
+            queued
                 .into_iter()
                 .filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id))
-                .collect();
-            if fresh.is_empty() {
-                break;
-            }
-            tasks.extend(fresh);
-            if tasks.len() >= 100_000 {
-                break;
-            }
-        }
+                .collect::<Vec<_>>(),
+        );
+        let metrics = self.service.metrics();
+        metrics.gc_pending_streams.set(tasks.len() as i64);
         let mut done: Vec<StreamId> = Vec::new();
         for task in tasks {
             // Re-check: a stream that a commit references must never be deleted.
@@ -81,6 +77,7 @@ impl GarbageCollector {
             }
             if self.delete_everywhere(&task).await {
                 report.deleted += 1;
+                metrics.gc_deleted_streams.inc();
                 done.push(task.stream_id);
             } else {
                 report.deferred += 1;

@@ -25,6 +25,8 @@ mod memory;
 mod multipart;
 /// Single PUT/GET/HEAD/DELETE, metadata, ETags, copies, conditionals, refusals (501).
 mod objects;
+/// Prometheus scrape, health, alerts, dashboard, request ids in logs.
+mod observability;
 /// Config errors and graceful shutdown of the real binary.
 mod process;
 /// Byte ranges and partNumber reads against the plaintext.

@@ -31,6 +31,7 @@ pub fn config_text(dir: &Path, listen: &str, engine: &str, providers: &Providers
         r#"
 [server]
 s3_listen = "{listen}"
+admin_listen = "127.0.0.1:0"
 region = "{REGION}"
 default_policy = "eu-default"
 data_dir = "{dir}"
@@ -42,6 +43,7 @@ provider = "local"
 key_file = "kek.key"
 [workers]
 gc_interval_secs = 3600
+health_interval_secs = 1
 [limits]
 shutdown_grace_secs = 5
 {providers}
@@ -93,6 +95,14 @@ impl TestGateway {
             dir,
             running: Some(running),
         }
+    }
+
+    /// Where `/metrics`, `/health` and `/ready` are served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.running
+            .as_ref()
+            .and_then(|r| r.admin_addr)
+            .expect("admin listener configured")
     }
 
     pub fn endpoint(&self) -> String {
@@ -213,17 +223,29 @@ pub struct BinaryGateway {
 impl BinaryGateway {
     /// Starts the binary over `providers`; the config is written on the first start of `dir`.
     pub fn spawn(dir: &Path, providers: &Providers) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_souverain"));
+        cmd.env("SOUVERAIN_LOG", "warn").stderr(Stdio::inherit());
+        Self::spawn_cmd(cmd, dir, providers)
+    }
+
+    /// Like [`Self::spawn`], with the log (stderr) written to `log` at the config's level.
+    pub fn spawn_with_log(dir: &Path, providers: &Providers, log: &Path) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_souverain"));
+        cmd.env_remove("SOUVERAIN_LOG")
+            .stderr(std::fs::File::create(log).expect("log file"));
+        Self::spawn_cmd(cmd, dir, providers)
+    }
+
+    fn spawn_cmd(mut cmd: Command, dir: &Path, providers: &Providers) -> Self {
         let cfg = dir.join("souverain.toml");
         if !cfg.exists() {
             std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers))
                 .expect("write config");
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
+        let mut child = cmd
             .args(["serve", "--config"])
             .arg(&cfg)
-            .env("SOUVERAIN_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn souverain");
         let stdout = child.stdout.take().expect("stdout");

@@ -117,6 +117,32 @@ impl Providers {
         out
     }
 
+    /// Makes provider `i` fail every request (its bucket or directory disappears), without
+    /// stopping a process, so it can come back at the same address.
+    pub fn break_provider(&self, i: usize) {
+        let (live, off) = self.switch_paths(i);
+        std::fs::rename(&live, &off).expect("take provider down");
+        // A file where the directory was: every listing and write fails.
+        std::fs::write(&live, b"down").expect("block provider");
+    }
+
+    /// Undoes [`Self::break_provider`].
+    pub fn repair_provider(&self, i: usize) {
+        let (live, off) = self.switch_paths(i);
+        std::fs::remove_file(&live).expect("unblock provider");
+        std::fs::rename(&off, &live).expect("bring provider back");
+    }
+
+    fn switch_paths(&self, i: usize) -> (PathBuf, PathBuf) {
+        let live = if self.fakes.is_empty() {
+            self.roots[i].join("sv1")
+        } else {
+            self.roots[i].join(PROVIDER_BUCKET)
+        };
+        let off = live.with_extension("off");
+        (live, off)
+    }
+
     /// The stream files (`sv1/<32 hex>`) each provider holds, whatever the provider kind.
     pub fn stream_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
         super::provider_files(&self.roots)

@@ -1,0 +1,124 @@
+//! A [`Backend`] wrapper that records each provider call in the metrics: count by outcome,
+//! latency, and bytes in both directions.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+
+use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
+use crate::metrics::Metrics;
+use crate::model::ProviderId;
+
+/// Measures every call of the wrapped backend.
+#[derive(Debug)]
+pub struct Instrumented {
+    inner: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+}
+
+impl Instrumented {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    fn record<T>(&self, op: &str, started: Instant, result: &Result<T, BackendError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) => match e.kind {
+                BackendErrorKind::Timeout => "timeout",
+                BackendErrorKind::Connect => "connect_error",
+                BackendErrorKind::Throttled => "throttled",
+                BackendErrorKind::Status(s) if s >= 500 => "server_error",
+                BackendErrorKind::Io => "server_error",
+                _ => "client_error",
+            },
+        };
+        let provider = self.inner.id().as_str();
+        self.metrics
+            .backend_requests
+            .with_label_values(&[provider, op, outcome])
+            .inc();
+        self.metrics
+            .backend_duration
+            .with_label_values(&[provider, op])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl Backend for Instrumented {
+    fn id(&self) -> &ProviderId {
+        self.inner.id()
+    }
+
+    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+        let started = Instant::now();
+        let r = self.inner.put(name, len, body).await;
+        self.record("put", started, &r);
+        if r.is_ok() {
+            self.metrics
+                .backend_bytes
+                .with_label_values(&[self.inner.id().as_str(), "out"])
+                .inc_by(len);
+        }
+        r
+    }
+
+    async fn get(
+        &self,
+        name: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<CipherStream, BackendError> {
+        let started = Instant::now();
+        let r = self.inner.get(name, range).await;
+        self.record("get", started, &r);
+        let counter = self
+            .metrics
+            .backend_bytes
+            .with_label_values(&[self.inner.id().as_str(), "in"]);
+        r.map(|s| {
+            s.inspect(move |chunk| {
+                if let Ok(c) = chunk {
+                    counter.inc_by(c.len() as u64);
+                }
+            })
+            .boxed()
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<u64>, BackendError> {
+        let started = Instant::now();
+        let r = self.inner.head(name).await;
+        self.record("head", started, &r);
+        r
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), BackendError> {
+        let started = Instant::now();
+        let r = self.inner.delete(name).await;
+        self.record("delete", started, &r);
+        r
+    }
+
+    async fn list(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, BackendError> {
+        let started = Instant::now();
+        let r = self.inner.list(after, limit).await;
+        self.record("list", started, &r);
+        r
+    }
+}

@@ -1,0 +1,216 @@
+//! Every Prometheus series the gateway exports, on its own registry (never the global one).
+//! Names use base units and `_total` for counters; labels come from closed sets or from
+//! admin-defined provider and policy ids — never bucket names, object keys or access keys.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets (seconds): few, so the series count stays small.
+const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    names: Vec<String>,
+    /// S3 requests by operation and status class.
+    pub s3_requests: IntCounterVec,
+    /// S3 request latency to the response head, by operation.
+    pub s3_duration: HistogramVec,
+    /// Requests being served.
+    pub s3_inflight: IntGauge,
+    /// Request body bytes received from clients.
+    pub s3_received_bytes: IntCounter,
+    /// Response body bytes sent to clients.
+    pub s3_sent_bytes: IntCounter,
+    /// Provider requests by provider, operation and outcome.
+    pub backend_requests: IntCounterVec,
+    /// Provider request latency.
+    pub backend_duration: HistogramVec,
+    /// Bytes to and from providers.
+    pub backend_bytes: IntCounterVec,
+    /// Whether a provider answered its last health check (1) or not (0).
+    pub provider_reachable: IntGaugeVec,
+    /// Whether a policy's write quorum is reachable (1) or not (0).
+    pub write_quorum_available: IntGaugeVec,
+    /// Bytes sealed and opened.
+    pub crypto_bytes: IntCounterVec,
+    /// Placement decisions by policy and outcome.
+    pub placement_decisions: IntCounterVec,
+    /// Streams waiting for deletion at providers.
+    pub gc_pending_streams: IntGauge,
+    /// Streams deleted from providers by GC.
+    pub gc_deleted_streams: IntCounter,
+    /// Stored objects and bytes, by policy (refreshed periodically).
+    pub stored_objects: IntGaugeVec,
+    /// Plaintext bytes stored, by policy.
+    pub stored_bytes: IntGaugeVec,
+    /// Authentication failures of stored data (tags, commitments, lengths).
+    pub integrity_failures: IntCounterVec,
+    /// Metadata commit latency.
+    pub meta_commit_duration: Histogram,
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+    IntCounterVec::new(Opts::new(name, help), labels)
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntGaugeVec> {
+    IntGaugeVec::new(Opts::new(name, help), labels)
+}
+
+fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+}
+
+impl Metrics {
+    /// Registers every series, plus process metrics and build info.
+    pub fn new() -> prometheus::Result<Self> {
+        let m = Self {
+            registry: Registry::new(),
+            names: Vec::new(),
+            s3_requests: counter_vec(
+                "souverain_s3_requests_total",
+                "S3 requests by operation and status class.",
+                &["op", "status"],
+            )?,
+            s3_duration: histogram_vec(
+                "souverain_s3_request_duration_seconds",
+                "S3 request latency to the response head.",
+                &["op"],
+            )?,
+            s3_inflight: IntGauge::new(
+                "souverain_s3_inflight_requests",
+                "S3 requests being served.",
+            )?,
+            s3_received_bytes: IntCounter::new(
+                "souverain_s3_received_bytes_total",
+                "Request body bytes received from clients.",
+            )?,
+            s3_sent_bytes: IntCounter::new(
+                "souverain_s3_sent_bytes_total",
+                "Response body bytes sent to clients.",
+            )?,
+            backend_requests: counter_vec(
+                "souverain_backend_requests_total",
+                "Provider requests by provider, operation and outcome.",
+                &["provider", "op", "outcome"],
+            )?,
+            backend_duration: histogram_vec(
+                "souverain_backend_request_duration_seconds",
+                "Provider request latency.",
+                &["provider", "op"],
+            )?,
+            backend_bytes: counter_vec(
+                "souverain_backend_bytes_total",
+                "Bytes sent to (out) and read from (in) providers.",
+                &["provider", "direction"],
+            )?,
+            provider_reachable: gauge_vec(
+                "souverain_provider_reachable",
+                "1 if the provider answered its last health check.",
+                &["provider"],
+            )?,
+            write_quorum_available: gauge_vec(
+                "souverain_write_quorum_available",
+                "1 if enough providers are reachable for the policy's write quorum.",
+                &["policy"],
+            )?,
+            crypto_bytes: counter_vec(
+                "souverain_crypto_bytes_total",
+                "Plaintext bytes sealed (seal) and opened (open).",
+                &["direction"],
+            )?,
+            placement_decisions: counter_vec(
+                "souverain_placement_decisions_total",
+                "Placement decisions by policy and outcome (placed, unsatisfiable).",
+                &["policy", "outcome"],
+            )?,
+            gc_pending_streams: IntGauge::new(
+                "souverain_gc_pending_streams",
+                "Streams waiting for deletion at providers.",
+            )?,
+            gc_deleted_streams: IntCounter::new(
+                "souverain_orphans_deleted_total",
+                "Streams deleted from providers by GC.",
+            )?,
+            stored_objects: gauge_vec(
+                "souverain_stored_objects",
+                "Objects stored, by policy.",
+                &["policy"],
+            )?,
+            stored_bytes: gauge_vec(
+                "souverain_stored_bytes",
+                "Plaintext bytes stored, by policy.",
+                &["policy"],
+            )?,
+            integrity_failures: counter_vec(
+                "souverain_integrity_failures_total",
+                "Replicas that failed authentication, by provider.",
+                &["provider"],
+            )?,
+            meta_commit_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "souverain_meta_commit_duration_seconds",
+                    "Metadata commit latency.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+        };
+        m.register_all()
+    }
+
+    fn register_all(mut self) -> prometheus::Result<Self> {
+        let build = gauge_vec(
+            "souverain_build_info",
+            "Build information (always 1).",
+            &["version"],
+        )?;
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.s3_requests.clone()),
+            Box::new(self.s3_duration.clone()),
+            Box::new(self.s3_inflight.clone()),
+            Box::new(self.s3_received_bytes.clone()),
+            Box::new(self.s3_sent_bytes.clone()),
+            Box::new(self.backend_requests.clone()),
+            Box::new(self.backend_duration.clone()),
+            Box::new(self.backend_bytes.clone()),
+            Box::new(self.provider_reachable.clone()),
+            Box::new(self.write_quorum_available.clone()),
+            Box::new(self.crypto_bytes.clone()),
+            Box::new(self.placement_decisions.clone()),
+            Box::new(self.gc_pending_streams.clone()),
+            Box::new(self.gc_deleted_streams.clone()),
+            Box::new(self.stored_objects.clone()),
+            Box::new(self.stored_bytes.clone()),
+            Box::new(self.integrity_failures.clone()),
+            Box::new(self.meta_commit_duration.clone()),
+            Box::new(build),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ];
+        for c in collectors {
+            self.names
+                .extend(c.desc().iter().map(|d| d.fq_name.clone()));
+            self.registry.register(c)?;
+        }
+        Ok(self)
+    }
+
+    /// Every metric family name this gateway can export.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed families; a failure yields what was written.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}

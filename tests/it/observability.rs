@@ -1,0 +1,450 @@
+//! Metrics scraped by a real Prometheus, health and readiness, alert rules, dashboard, and
+//! request ids in logs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::raw::{Signer, send, sha256_hex, signed_request};
+use crate::common::{Providers, SECRET_KEY, TestGateway, body_bytes, pattern};
+
+struct Prometheus {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: souverain\n    static_configs:\n      - targets: ['{target}']\n"),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus missing: run `apt-get install prometheus` (.ci/run does)");
+    Prometheus { child, addr }
+}
+
+/// One instant query; the values of the result vector.
+async fn query(prom: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
+    let addr: std::net::SocketAddr = prom.addr.parse().unwrap();
+    let enc: String = q
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let Ok(r) = send(
+        addr,
+        "GET",
+        &format!("/api/v1/query?query={enc}"),
+        &[("host".into(), prom.addr.clone())],
+        b"",
+    )
+    .await
+    else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    v["data"]["result"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    (
+                        s["metric"].clone(),
+                        s["value"][1]
+                            .as_str()
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(f64::NAN),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until `q` yields exactly `want` as its single value.
+async fn wait_for(prom: &Prometheus, q: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = query(prom, q).await;
+        if got.len() == 1 && (got[0].1 - want).abs() < 1e-9 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{q}: wanted {want}, Prometheus says {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until `q` (a filter expression) yields a sample.
+async fn wait_until(prom: &Prometheus, q: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query(prom, q).await.is_empty() {
+        assert!(Instant::now() < deadline, "{q} never held");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Promise: a real Prometheus scrapes the admin listener; the core series exist with the right
+/// labels and move by exactly the traffic driven; the series count stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_gateway() {
+    let gw = TestGateway::start().await;
+    let prom = start_prometheus(gw.dir.path(), gw.admin_addr());
+    let c = &gw.client;
+    c.create_bucket().bucket("metrics").send().await.unwrap();
+    let sizes = [1000usize, 70_000, 5];
+    for (i, n) in sizes.iter().enumerate() {
+        c.put_object()
+            .bucket("metrics")
+            .key(format!("k{i}"))
+            .body(pattern(*n, i as u64).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        body_bytes(
+            c.get_object()
+                .bucket("metrics")
+                .key(format!("k{i}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    }
+    assert!(
+        c.get_object()
+            .bucket("metrics")
+            .key("missing")
+            .send()
+            .await
+            .is_err()
+    );
+    wait_for(&prom, "up{job=\"souverain\"}", 1.0).await;
+    wait_for(
+        &prom,
+        "souverain_s3_requests_total{op=\"PutObject\",status=\"2xx\"}",
+        3.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_s3_requests_total{op=\"GetObject\",status=\"2xx\"}",
+        2.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_s3_requests_total{op=\"GetObject\",status=\"4xx\"}",
+        1.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_s3_requests_total{op=\"CreateBucket\",status=\"2xx\"}",
+        1.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_s3_request_duration_seconds_count{op=\"PutObject\"}",
+        3.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_crypto_bytes_total{direction=\"seal\"}",
+        sizes.iter().sum::<usize>() as f64,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_crypto_bytes_total{direction=\"open\"}",
+        (sizes[0] + sizes[1]) as f64,
+    )
+    .await;
+    // The two GET bodies, plus the XML of the 404.
+    wait_until(
+        &prom,
+        &format!("souverain_s3_sent_bytes_total > {}", sizes[0] + sizes[1]),
+    )
+    .await;
+    wait_until(
+        &prom,
+        &format!(
+            "souverain_s3_received_bytes_total >= {}",
+            sizes.iter().sum::<usize>()
+        ),
+    )
+    .await;
+    for p in ["local-de", "local-fr", "local-nl"] {
+        wait_for(
+            &prom,
+            &format!(
+                "souverain_backend_requests_total{{provider=\"{p}\",op=\"put\",outcome=\"ok\"}}"
+            ),
+            3.0,
+        )
+        .await;
+        wait_for(
+            &prom,
+            &format!("souverain_provider_reachable{{provider=\"{p}\"}}"),
+            1.0,
+        )
+        .await;
+    }
+    wait_for(
+        &prom,
+        "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}",
+        3.0,
+    )
+    .await;
+    wait_for(
+        &prom,
+        "souverain_write_quorum_available{policy=\"eu-default\"}",
+        1.0,
+    )
+    .await;
+    wait_for(&prom, "souverain_build_info", 1.0).await;
+    let series = query(&prom, "count({__name__=~\"souverain_.*\"})").await;
+    assert!(
+        series.len() == 1 && series[0].1 < 5000.0,
+        "bounded series count: {series:?}"
+    );
+    // No label value is ever a bucket name or key.
+    let labels = query(&prom, "{__name__=~\"souverain_.*\"}").await;
+    for (metric, _) in labels {
+        let text = metric.to_string();
+        assert!(
+            !text.contains("\"metrics\"") && !text.contains("\"k0\""),
+            "bucket or key in labels: {text}"
+        );
+    }
+    gw.stop().await;
+}
+
+/// Promise: with fewer providers reachable than the write quorum, /health and
+/// souverain_write_quorum_available say so, /ready stays true while reads can be served, and
+/// both recover when the provider returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_quorum_loss_and_recovery() {
+    let gw = TestGateway::start().await;
+    let admin = gw.admin_addr();
+    let get = |path: &'static str| async move {
+        send(
+            admin,
+            "GET",
+            path,
+            &[("host".into(), admin.to_string())],
+            b"",
+        )
+        .await
+        .unwrap()
+    };
+    let wait_quorum = |want: bool| async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h: serde_json::Value =
+                serde_json::from_slice(&get("/health").await.body).unwrap_or_default();
+            let metrics = get("/metrics").await.body_text();
+            let gauge = format!(
+                "souverain_write_quorum_available{{policy=\"eu-default\"}} {}",
+                u8::from(want)
+            );
+            if h["policies"]["eu-default"]["write_quorum_available"] == want
+                && metrics.contains(&gauge)
+            {
+                return h;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "quorum {want} never reported: {h}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let h = wait_quorum(true).await;
+    assert_eq!(h["providers"]["local-fr"]["reachable"], true);
+    assert_eq!(get("/ready").await.status, 200);
+    gw.providers.break_provider(1);
+    let h = wait_quorum(false).await;
+    assert_eq!(h["providers"]["local-fr"]["reachable"], false);
+    assert_eq!(h["policies"]["eu-default"]["reachable_providers"], 2);
+    assert_eq!(get("/ready").await.status, 200, "reads can still be served");
+    gw.providers.repair_provider(1);
+    wait_quorum(true).await;
+    gw.stop().await;
+}
+
+/// Promise: the alert rules pass `promtool check rules`, and the rules and the Grafana
+/// dashboard reference only metrics the gateway exports.
+#[test]
+fn alerts_and_dashboard_reference_exported_metrics() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("promtool")
+        .args(["check", "rules", &format!("{root}/config/alerts.yml")])
+        .output();
+    let out = out.expect("promtool missing: run `apt-get install prometheus` (.ci/run does)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let exported: BTreeSet<String> = souverain::metrics::Metrics::new()
+        .unwrap()
+        .names()
+        .iter()
+        .cloned()
+        .collect();
+    let mut referenced = BTreeSet::new();
+    let dashboard = std::fs::read_to_string(format!("{root}/docs/grafana-dashboard.json")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&dashboard).expect("dashboard is valid JSON");
+    let mut exprs = Vec::new();
+    collect_exprs(&json, &mut exprs);
+    assert!(exprs.len() >= 10, "dashboard panels have queries");
+    exprs.push(std::fs::read_to_string(format!("{root}/config/alerts.yml")).unwrap());
+    for e in exprs {
+        for (i, _) in e.match_indices("souverain_") {
+            let name: String = e[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            referenced.insert(name);
+        }
+    }
+    for name in &referenced {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(name) || exported.contains(base),
+            "{name} is not exported"
+        );
+    }
+}
+
+fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => collect_exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_exprs(x, out)),
+        _ => {}
+    }
+}
+
+/// Promise: every log line of one request carries its request id (returned as
+/// x-amz-request-id), including lines written by provider tasks, and no log line contains a
+/// secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_id_in_every_log_line() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let cfg = crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
+        + "[log]\nformat = \"json\"\nlevel = \"info\"\n";
+    std::fs::write(dir.path().join("souverain.toml"), cfg).unwrap();
+    let log = dir.path().join("gateway.log");
+    let gw = crate::common::BinaryGateway::spawn_with_log(dir.path(), &providers, &log);
+    let c = crate::common::client(gw.addr);
+    c.create_bucket().bucket("logs").send().await.unwrap();
+    providers.break_provider(2);
+    let signer = Signer::new(std::time::SystemTime::now());
+    let r = signed_request(
+        gw.addr,
+        &signer,
+        "PUT",
+        "/logs/k",
+        vec![("content-length".into(), "5".into())],
+        &sha256_hex(b"hello"),
+        b"hello",
+    )
+    .await;
+    assert_eq!(r.status, 503);
+    let id = r
+        .header("x-amz-request-id")
+        .expect("x-amz-request-id")
+        .to_owned();
+    assert_eq!(id.len(), 16);
+    providers.repair_provider(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mine = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let mine: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(&id))
+            .map(str::to_owned)
+            .collect();
+        if mine.iter().any(|l| l.contains("request done")) || Instant::now() > deadline {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        mine.iter().any(|l| l.contains("provider write failed")),
+        "the provider task's warning carries the id: {mine:?}"
+    );
+    assert!(mine.iter().any(|l| l.contains("request done")), "{mine:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let in_request = v["spans"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["name"] == "request"));
+        if in_request {
+            assert!(
+                v["span"]["request_id"].is_string(),
+                "a request's log line without its id: {line}"
+            );
+        }
+    }
+    assert!(
+        !text.contains(SECRET_KEY) && !text.contains("provider-secret"),
+        "a secret reached the log"
+    );
+    gw.kill();
+}
