@@ -23,6 +23,7 @@ use crate::service::{ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::GarbageCollector;
 use crate::workers::health::{HealthChecker, HealthState};
+use crate::workers::repair::RepairWorker;
 
 /// Why the gateway could not start. One line, naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +224,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             shutdown.clone(),
         )));
     }
+    let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));
+    tasks.push(tokio::spawn(
+        repair.run(config.repair_interval, shutdown.clone()),
+    ));
     tasks.push(tokio::spawn(
         GarbageCollector::new(Arc::clone(&service), config.intent_ttl)
             .run(config.gc_interval, shutdown),

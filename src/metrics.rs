@@ -38,6 +38,10 @@ pub struct Metrics {
     pub crypto_bytes: IntCounterVec,
     /// Placement decisions by policy and outcome.
     pub placement_decisions: IntCounterVec,
+    /// Replicas queued for repair, by provider.
+    pub replication_pending_replicas: IntGaugeVec,
+    /// Repairs attempted, by provider and outcome.
+    pub repair_completed: IntCounterVec,
     /// Streams waiting for deletion at providers.
     pub gc_pending_streams: IntGauge,
     /// Streams deleted from providers by GC.
@@ -130,6 +134,16 @@ impl Metrics {
                 "Placement decisions by policy and outcome (placed, unsatisfiable).",
                 &["policy", "outcome"],
             )?,
+            replication_pending_replicas: gauge_vec(
+                "souverain_replication_pending_replicas",
+                "Replicas queued for repair (hinted handoff), by provider.",
+                &["provider"],
+            )?,
+            repair_completed: counter_vec(
+                "souverain_repair_completed_total",
+                "Repair attempts by provider and outcome (ok, failed).",
+                &["provider", "outcome"],
+            )?,
             gc_pending_streams: IntGauge::new(
                 "souverain_gc_pending_streams",
                 "Streams waiting for deletion at providers.",
@@ -184,6 +198,8 @@ impl Metrics {
             Box::new(self.write_quorum_available.clone()),
             Box::new(self.crypto_bytes.clone()),
             Box::new(self.placement_decisions.clone()),
+            Box::new(self.replication_pending_replicas.clone()),
+            Box::new(self.repair_completed.clone()),
             Box::new(self.gc_pending_streams.clone()),
             Box::new(self.gc_deleted_streams.clone()),
             Box::new(self.stored_objects.clone()),

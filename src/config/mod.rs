@@ -94,6 +94,8 @@ pub struct Config {
     pub intent_ttl: Duration,
     /// Between provider health checks.
     pub health_interval: Duration,
+    /// Between repair passes.
+    pub repair_interval: Duration,
     /// Simultaneous client connections.
     pub max_connections: usize,
     /// Wait for in-flight requests at shutdown.
@@ -248,6 +250,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(60)),
         intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
         health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
+        repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         log_json,

@@ -78,6 +78,8 @@ pub struct RawWorkers {
     pub intent_ttl_secs: Option<u64>,
     /// Seconds between provider health checks.
     pub health_interval_secs: Option<u64>,
+    /// Seconds between repair passes.
+    pub repair_interval_secs: Option<u64>,
 }
 
 /// `[limits]`.

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use super::RepairTask;
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore,
     PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
+use crate::model::ProviderId;
 use crate::model::{
     BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid,
 };
@@ -57,6 +59,7 @@ fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition
         version: v,
         dek: dek(),
         condition,
+        repairs: vec![],
         completes_upload: None,
     }
 }
@@ -237,6 +240,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         headers: ContentHeaders::default(),
         checksum: None,
         dek: dek(),
+        write_quorum: 1,
     };
     store.create_upload(rec).await.unwrap();
     let part = |id: u8| PartRecord {
@@ -247,7 +251,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     };
     for (n, id) in [(1, 51), (2, 52), (2, 53), (3, 54)] {
         assert_eq!(
-            store.commit_part(up, n, part(id)).await.unwrap(),
+            store.commit_part(up, n, part(id), vec![]).await.unwrap(),
             CommitOutcome::Committed
         );
     }
@@ -283,11 +287,12 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         condition: WriteCondition::None,
         intents: vec![],
         completes_upload: Some(up),
+        repairs: vec![],
     };
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
     assert!(store.upload(up).await.unwrap().is_none());
     assert_eq!(
-        store.commit_part(up, 4, part(55)).await.unwrap(),
+        store.commit_part(up, 4, part(55), vec![]).await.unwrap(),
         CommitOutcome::Gone
     );
     let gc: Vec<StreamId> = store
@@ -358,6 +363,48 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
             .unwrap()
             .iter()
             .all(|i| i.stream_id.0[0] < 70 || i.stream_id.0[0] > 72)
+    );
+
+    // Repair queue: queued with the commit, due now, rescheduled, done; deleting the version
+    // drops its pending repairs.
+    let fr = ProviderId::parse("fr").unwrap();
+    let mut v = version(90, "r");
+    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), fr.clone()];
+    let task = RepairTask::for_stream(&v.streams[0], fr.clone(), 123, 1_000);
+    let mut c = put(b, "repaired", v, WriteCondition::None);
+    c.repairs = vec![task.clone()];
+    assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        store.due_repairs(1_000, 10).await.unwrap(),
+        vec![task.clone()]
+    );
+    assert!(
+        store.due_repairs(999, 10).await.unwrap().is_empty(),
+        "not due before its time"
+    );
+    let mut later = task.clone();
+    later.attempts = 1;
+    later.due_ms = 5_000;
+    store.update_repair(later.clone(), false).await.unwrap();
+    assert!(store.due_repairs(4_999, 10).await.unwrap().is_empty());
+    assert_eq!(store.repairs(10).await.unwrap(), vec![later.clone()]);
+    store.update_repair(later.clone(), true).await.unwrap();
+    assert!(store.repairs(10).await.unwrap().is_empty());
+    store.update_repair(later.clone(), false).await.unwrap();
+    assert!(
+        store.repairs(10).await.unwrap().is_empty(),
+        "a finished task is not resurrected"
+    );
+    let mut v = version(91, "r2");
+    v.streams[0].replicas = vec![fr.clone()];
+    let mut c = put(b, "repaired", v.clone(), WriteCondition::None);
+    c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
+    store.commit_put(c).await.unwrap();
+    assert_eq!(store.repairs(10).await.unwrap().len(), 1);
+    assert!(store.commit_delete(b, "repaired").await.unwrap());
+    assert!(
+        store.repairs(10).await.unwrap().is_empty(),
+        "GC of the stream drops its repairs"
     );
 
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.

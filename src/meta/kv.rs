@@ -24,13 +24,15 @@ pub enum Cf {
     Intents,
     /// stream_id → GcTask
     Gc,
+    /// stream_id ‖ provider → RepairTask
+    Repair,
     /// fixed names → counters
     Meta,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 10] = [
+    pub const ALL: [Cf; 11] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -40,6 +42,7 @@ impl Cf {
         Cf::Streams,
         Cf::Intents,
         Cf::Gc,
+        Cf::Repair,
         Cf::Meta,
     ];
 
@@ -55,6 +58,7 @@ impl Cf {
             Cf::Streams => "streams",
             Cf::Intents => "intents",
             Cf::Gc => "gc",
+            Cf::Repair => "repair",
             Cf::Meta => "meta",
         }
     }

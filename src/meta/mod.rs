@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
 
-pub use records::{BucketRecord, GcTask, Intent, PartRecord, UploadRecord, VersionRecord};
+pub use records::{
+    BucketRecord, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord,
+};
 pub use store::KvMetadataStore;
 
 /// A metadata operation failed.
@@ -57,6 +59,8 @@ pub struct PutCommit {
     pub condition: WriteCondition,
     /// Intents that this commit settles.
     pub intents: Vec<StreamId>,
+    /// Replicas that missed the write, queued in the same batch.
+    pub repairs: Vec<RepairTask>,
     /// For CompleteMultipartUpload: the upload to remove with its parts; parts whose streams
     /// are not in the version go to GC.
     pub completes_upload: Option<UploadId>,
@@ -164,13 +168,15 @@ pub trait MetadataStore: Send + Sync + 'static {
         q: &ListQuery,
         after_upload: Option<UploadId>,
     ) -> Result<ListPage<UploadRecord>, MetaError>;
-    /// Records a part (replacing an earlier one of that number, whose stream goes to GC) and
-    /// settles its intent. `Gone` if the upload was completed or aborted meanwhile.
+    /// Records a part (replacing an earlier one of that number, whose stream goes to GC),
+    /// settles its intent and queues its missing replicas. `Gone` if the upload was completed
+    /// or aborted meanwhile.
     async fn commit_part(
         &self,
         upload: UploadId,
         part_number: u32,
         part: PartRecord,
+        repairs: Vec<RepairTask>,
     ) -> Result<CommitOutcome, MetaError>;
     /// Parts of an upload with a number above `after`, at most `limit`.
     async fn parts(
@@ -195,4 +201,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError>;
     /// True if a committed version or part references the stream.
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError>;
+    /// Repair tasks due at `now_ms`, at most `limit`.
+    async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Every queued repair task (for gauges and /health), at most `limit`.
+    async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Reschedules a task, or removes it when `done`.
+    async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;
 }

@@ -69,6 +69,8 @@ pub struct UploadRecord {
     pub checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     /// The upload's DEK, wrapped.
     pub dek: WrappedKey,
+    /// How many targets must acknowledge each part.
+    pub write_quorum: u8,
 }
 
 /// One uploaded part.
@@ -96,6 +98,46 @@ pub struct Intent {
     pub boot_id: BootId,
     /// When, ms since the epoch.
     pub created_ms: i64,
+}
+
+/// A replica to (re)create: the hinted handoff of a write that reached its quorum without
+/// every target, or of a replica found damaged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairTask {
+    /// The stream.
+    pub stream_id: StreamId,
+    /// The provider that lacks it.
+    pub provider: ProviderId,
+    /// Every provider meant to hold it (sources are the others).
+    pub replicas: Vec<ProviderId>,
+    /// Ciphertext length.
+    pub ciphertext_len: u64,
+    /// Ciphertext SHA-256, checked on the copy.
+    pub ciphertext_sha256: [u8; 32],
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before, ms since the epoch.
+    pub due_ms: i64,
+}
+
+impl RepairTask {
+    /// A task to recreate `m` at `provider`, due now.
+    pub fn for_stream(
+        m: &StreamManifest,
+        provider: ProviderId,
+        ciphertext_len: u64,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            stream_id: m.stream_id,
+            provider,
+            replicas: m.replicas.clone(),
+            ciphertext_len,
+            ciphertext_sha256: m.ciphertext_sha256,
+            attempts: 0,
+            due_ms: now_ms,
+        }
+    }
 }
 
 /// A stream to delete from providers.

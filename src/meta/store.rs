@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
+use super::RepairTask;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
 use super::{
@@ -15,7 +16,7 @@ use super::{
     MetaError, MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
-use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId, VersionUid};
+use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 
 const STRIPES: usize = 1024;
 const SEQ_KEY: &[u8] = b"seq";
@@ -210,6 +211,7 @@ impl<E: KvEngine> Inner<E> {
         for id in &c.intents {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
         }
+        queue_repairs(&c.repairs, &mut ops)?;
         ops.push(KvOp::Put(
             Cf::Deks,
             c.version.version_uid.as_bytes().to_vec(),
@@ -306,7 +308,28 @@ fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
         id.clone(),
         encode(&GcTask::for_stream(s))?,
     ));
+    // A deleted stream needs no repair any more.
+    for p in &s.replicas {
+        ops.push(KvOp::Delete(Cf::Repair, repair_key(s.stream_id, p)));
+    }
     ops.push(KvOp::Delete(Cf::Streams, id));
+    Ok(())
+}
+
+fn repair_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
+    let mut k = stream.as_bytes().to_vec();
+    k.extend_from_slice(provider.as_str().as_bytes());
+    k
+}
+
+fn queue_repairs(tasks: &[RepairTask], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    for t in tasks {
+        ops.push(KvOp::Put(
+            Cf::Repair,
+            repair_key(t.stream_id, &t.provider),
+            encode(t)?,
+        ));
+    }
     Ok(())
 }
 
@@ -513,6 +536,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         upload: UploadId,
         part_number: u32,
         part: PartRecord,
+        repairs: Vec<RepairTask>,
     ) -> Result<CommitOutcome, MetaError> {
         self.run(move |i| {
             let _life = i.lifecycle.read().map_err(|_| lock_err())?;
@@ -539,6 +563,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 upload.as_bytes().to_vec(),
             ));
             ops.push(KvOp::Delete(Cf::Intents, sid));
+            queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
             i.engine.write(ops)?;
             Ok(CommitOutcome::Committed)
@@ -638,5 +663,50 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError> {
         self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some()))
             .await
+    }
+
+    async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| {
+            let mut out = Vec::new();
+            for (_, v) in i.engine.scan(Cf::Repair, b"", None, usize::MAX)? {
+                let t: RepairTask = decode(&v)?;
+                if t.due_ms <= now_ms {
+                    out.push(t);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| {
+            i.engine
+                .scan(Cf::Repair, b"", None, limit)?
+                .iter()
+                .map(|(_, v)| decode(v))
+                .collect()
+        })
+        .await
+    }
+
+    async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let key = repair_key(task.stream_id, &task.provider);
+            // A task of a stream that was deleted meanwhile stays deleted.
+            if !done && i.engine.get(Cf::Repair, &key)?.is_none() {
+                return Ok(());
+            }
+            let op = if done {
+                KvOp::Delete(Cf::Repair, key)
+            } else {
+                KvOp::Put(Cf::Repair, key, encode(&task)?)
+            };
+            i.engine.write(vec![op])
+        })
+        .await
     }
 }

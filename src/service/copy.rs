@@ -1,7 +1,7 @@
 //! CopyObject (DESIGN.md §3.6): the source streams through the verified read path into the
 //! write path of the destination, re-encrypted under a new data key.
 
-use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget};
+use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key};
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
@@ -84,11 +84,13 @@ impl ObjectService {
             part_number: 0,
             dek: &dek,
             providers: placement.targets().to_vec(),
+            write_quorum: placement.write_quorum(),
         };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);
+        let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
-        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, None)
+        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, origin)
             .await?;
         Ok(out)
     }

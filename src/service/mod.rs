@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod conditional;
 pub mod copy;
 mod delete;
+mod fanout;
 mod get;
 pub mod list;
 mod multipart;

@@ -2,7 +2,7 @@
 //! key; Complete is metadata-only.
 
 use super::checksum::multipart_checksum;
-use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget};
+use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_key};
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
@@ -143,6 +143,7 @@ impl ObjectService {
             headers,
             checksum,
             dek: wrapped,
+            write_quorum: placement.write_quorum(),
         };
         self.meta.create_upload(rec).await?;
         Ok(upload_id)
@@ -235,8 +236,10 @@ impl ObjectService {
             part_number: number,
             dek: &dek,
             providers: upload.targets.clone(),
+            write_quorum: upload.write_quorum,
         };
         let stored = self.store_stream(target, source, verify).await?;
+        let repairs = stored.repairs();
         let checksum = stored.digests.checksum.clone();
         let part = PartRecord {
             md5: stored.digests.md5,
@@ -256,7 +259,7 @@ impl ObjectService {
         let gc = GcTask::for_stream(&part.stream);
         match self
             .meta
-            .commit_part(upload.upload_id, number, part)
+            .commit_part(upload.upload_id, number, part, repairs)
             .await?
         {
             CommitOutcome::Committed => Ok(out),
@@ -357,7 +360,7 @@ impl ObjectService {
             record,
             upload.dek.clone(),
             req.condition,
-            Some(upload.upload_id),
+            VersionOrigin::Upload(upload.upload_id),
         )
         .await?;
         Ok(out)

@@ -1,34 +1,29 @@
 //! PutObject and the streaming write shared by every operation that stores bytes (DESIGN.md
 //! §3.1 steps 4–10): intent, seal, fan-out, verify, commit.
 
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::Instrument;
-
 use super::checksum::{PlainDigests, PlainHasher};
+use super::fanout::{Fanout, FanoutOutcome};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
-use crate::backend::{BackendError, BodyAborted, SealedBody, stream_name};
 use crate::datapath::{
     DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
 use crate::meta::{
-    BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, VersionRecord, WriteCondition,
+    BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, RepairTask, VersionRecord,
+    WriteCondition,
 };
 use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId,
     StreamManifest, VersionUid,
 };
 use crate::placement::{Placement, place};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 /// Plaintext is sealed in batches of about this size, one `spawn_blocking` call each.
 const BATCH_BYTES: usize = 1 << 20;
-/// Sealed batches buffered per provider before the reader waits (backpressure).
-const CHANNEL_BATCHES: usize = 4;
 /// The largest single PUT or part, as S3.
 pub(crate) const MAX_OBJECT_SIZE: u64 = 5 << 30;
 
@@ -39,6 +34,8 @@ pub(crate) struct StreamTarget<'a> {
     pub(crate) part_number: u32,
     pub(crate) dek: &'a DataKey,
     pub(crate) providers: Vec<ProviderId>,
+    /// W: how many providers must acknowledge.
+    pub(crate) write_quorum: u8,
 }
 
 /// Plaintext to store, from a client or from the read path (copies).
@@ -52,6 +49,28 @@ pub(crate) struct PlainSource {
 pub(crate) struct StoredStream {
     pub(crate) manifest: StreamManifest,
     pub(crate) digests: PlainDigests,
+    /// Targets that missed the write; their repair tasks go into the commit.
+    pub(crate) missing: Vec<ProviderId>,
+}
+
+impl StoredStream {
+    /// The hinted handoff for every target that missed the write.
+    pub(crate) fn repairs(&self) -> Vec<RepairTask> {
+        let len = ciphertext_len(self.manifest.plaintext_len, self.manifest.seg_log2);
+        let now = now_ms();
+        self.missing
+            .iter()
+            .map(|p| RepairTask::for_stream(&self.manifest, p.clone(), len, now))
+            .collect()
+    }
+}
+
+/// Where the streams of a version being committed come from.
+pub(crate) enum VersionOrigin {
+    /// A stream just written (PUT or copy), with the repairs of the targets it missed.
+    Stream(Vec<RepairTask>),
+    /// The committed parts of this multipart upload.
+    Upload(crate::model::UploadId),
 }
 
 /// The checks a client body must pass before its last segment is released.
@@ -109,57 +128,6 @@ impl BodyChecks {
     }
 }
 
-struct Fanout {
-    senders: Vec<mpsc::Sender<Result<Bytes, BodyAborted>>>,
-    tasks: Vec<JoinHandle<Result<(), BackendError>>>,
-}
-
-impl Fanout {
-    async fn send(&mut self, chunk: Bytes) -> Result<()> {
-        for tx in &self.senders {
-            if tx.send(Ok(chunk.clone())).await.is_err() {
-                // The provider's request ended early; its task holds the reason.
-                return Err(ErrorKind::Unavailable(
-                    "a provider stopped accepting the upload".into(),
-                )
-                .into());
-            }
-        }
-        Ok(())
-    }
-
-    async fn abort(self) {
-        for tx in &self.senders {
-            let _ = tx.send(Err(BodyAborted)).await;
-        }
-        drop(self.senders);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-    }
-
-    async fn finish(self) -> Result<()> {
-        drop(self.senders);
-        let mut first_error = None;
-        for t in self.tasks {
-            let outcome = t
-                .await
-                .map_err(|e| Error::from(ErrorKind::Internal(format!("provider task: {e}"))));
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "provider write failed");
-                    first_error.get_or_insert_with(|| Error::from(e));
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-}
-
 fn seal_error(e: SealError) -> Error {
     match e {
         SealError::TooLong | SealError::TooShort => ErrorKind::IncompleteBody.into(),
@@ -192,14 +160,16 @@ impl ObjectService {
             part_number: 0,
             dek: &dek,
             providers: placement.targets().to_vec(),
+            write_quorum: placement.write_quorum(),
         };
         let stored = self
             .store_stream(target, source, |d| checks.verify(d))
             .await?;
-        // 9. Commit: the visibility point.
+        // 9. Commit: the visibility point; targets that missed the write are queued for repair.
+        let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) =
             self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
-        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, None)
+        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, origin)
             .await?;
         // 10. Respond.
         Ok(out)
@@ -289,7 +259,7 @@ impl ObjectService {
         }
     }
 
-    /// Commits a version; on any refusal its streams go to GC.
+    /// Commits a version; on any refusal a fresh stream goes to GC.
     pub(crate) async fn commit_version(
         &self,
         bucket: &BucketRecord,
@@ -297,17 +267,16 @@ impl ObjectService {
         version: VersionRecord,
         dek: crate::keys::WrappedKey,
         condition: WriteCondition,
-        completes_upload: Option<crate::model::UploadId>,
+        origin: VersionOrigin,
     ) -> Result<()> {
-        let intents: Vec<StreamId> = if completes_upload.is_some() {
-            Vec::new()
-        } else {
-            version.streams.iter().map(|s| s.stream_id).collect()
-        };
-        let gc: Vec<GcTask> = if completes_upload.is_some() {
-            Vec::new()
-        } else {
-            version.streams.iter().map(GcTask::for_stream).collect()
+        let (intents, gc, repairs, completes_upload) = match origin {
+            VersionOrigin::Stream(repairs) => (
+                version.streams.iter().map(|s| s.stream_id).collect(),
+                version.streams.iter().map(GcTask::for_stream).collect(),
+                repairs,
+                None,
+            ),
+            VersionOrigin::Upload(id) => (Vec::new(), Vec::new(), Vec::new(), Some(id)),
         };
         let commit = PutCommit {
             bucket: bucket.uid,
@@ -316,6 +285,7 @@ impl ObjectService {
             dek,
             condition,
             intents,
+            repairs,
             completes_upload,
         };
         let timer = self.metrics.meta_commit_duration.start_timer();
@@ -363,17 +333,24 @@ impl ObjectService {
                 created_ms: now_ms(),
             })
             .await?;
-        let fanout = self.open_fanout(
+        let backends = target
+            .providers
+            .iter()
+            .map(|id| self.backend(id).map(std::sync::Arc::clone))
+            .collect::<Result<Vec<_>>>()?;
+        let cipher_len = ciphertext_len(source.len, DEFAULT_SEG_LOG2);
+        let fanout = Fanout::open(
+            backends,
             stream_id,
-            ciphertext_len(source.len, DEFAULT_SEG_LOG2),
-            &target.providers,
-        )?;
+            cipher_len,
+            usize::from(target.write_quorum),
+        );
         let gc = GcTask {
             stream_id,
             targets: target.providers.clone(),
         };
         match pump(sealer, source, fanout, verify).await {
-            Ok((digests, commit, sha)) => {
+            Ok(((digests, commit, sha), outcome)) => {
                 self.metrics
                     .crypto_bytes
                     .with_label_values(&["seal"])
@@ -390,6 +367,7 @@ impl ObjectService {
                         replicas: target.providers,
                     },
                     digests,
+                    missing: outcome.missing,
                 })
             }
             Err(e) => {
@@ -397,26 +375,6 @@ impl ObjectService {
                 Err(e)
             }
         }
-    }
-
-    fn open_fanout(
-        &self,
-        stream_id: StreamId,
-        cipher_len: u64,
-        providers: &[ProviderId],
-    ) -> Result<Fanout> {
-        let mut senders = Vec::new();
-        let mut tasks = Vec::new();
-        for id in providers {
-            let backend = std::sync::Arc::clone(self.backend(id)?);
-            let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-            let name = stream_name(stream_id);
-            // The provider task keeps the request's span, so its log lines carry the request id.
-            let upload = async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await };
-            tasks.push(tokio::spawn(upload.in_current_span()));
-            senders.push(tx);
-        }
-        Ok(Fanout { senders, tasks })
     }
 }
 
@@ -428,12 +386,9 @@ async fn pump(
     source: PlainSource,
     mut fanout: Fanout,
     verify: impl FnOnce(&PlainDigests) -> Result<()>,
-) -> Result<Pumped> {
+) -> Result<(Pumped, FanoutOutcome)> {
     match pump_inner(sealer, source, &mut fanout, verify).await {
-        Ok(done) => {
-            fanout.finish().await?;
-            Ok(done)
-        }
+        Ok(done) => Ok((done, fanout.finish().await?)),
         Err(e) => {
             fanout.abort().await;
             Err(e)

@@ -44,18 +44,31 @@ pub struct HealthReport {
     pub key_provider: &'static str,
     /// Checks have run at least once.
     pub checked: bool,
+    /// Replicas waiting in the repair queue.
+    pub repair_backlog: u64,
 }
 
 /// Shared, updated by the checker.
 #[derive(Default)]
 pub struct HealthState {
     report: RwLock<HealthReport>,
+    repair_backlog: std::sync::atomic::AtomicU64,
 }
 
 impl HealthState {
     /// The latest report.
     pub fn report(&self) -> HealthReport {
-        self.report.read().map(|r| r.clone()).unwrap_or_default()
+        let mut r = self.report.read().map(|r| r.clone()).unwrap_or_default();
+        r.repair_backlog = self
+            .repair_backlog
+            .load(std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+
+    /// Set by the repair worker after each pass.
+    pub fn set_repair_backlog(&self, n: u64) {
+        self.repair_backlog
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Ready: checks ran and at least one provider answered, so reads can be served.

@@ -2,5 +2,6 @@
 
 pub mod gc;
 pub mod health;
+pub mod repair;
 
 pub use gc::GarbageCollector;

@@ -31,5 +31,7 @@ mod observability;
 mod process;
 /// Byte ranges and partNumber reads against the plaintext.
 mod ranges;
-/// Remote S3 providers: probe, moto, TLS, provider multipart, provider failures.
+/// Remote S3 providers: probe, moto, TLS, provider multipart.
 mod remote;
+/// W-of-N writes, the durable repair queue, failover reads.
+mod replication;

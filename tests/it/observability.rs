@@ -302,12 +302,15 @@ async fn health_follows_quorum_loss_and_recovery() {
     let h = wait_quorum(true).await;
     assert_eq!(h["providers"]["local-fr"]["reachable"], true);
     assert_eq!(get("/ready").await.status, 200);
+    // W = 2 of 3: one provider down keeps the quorum, two lose it.
     gw.providers.break_provider(1);
+    gw.providers.break_provider(2);
     let h = wait_quorum(false).await;
     assert_eq!(h["providers"]["local-fr"]["reachable"], false);
-    assert_eq!(h["policies"]["eu-default"]["reachable_providers"], 2);
+    assert_eq!(h["policies"]["eu-default"]["reachable_providers"], 1);
     assert_eq!(get("/ready").await.status, 200, "reads can still be served");
     gw.providers.repair_provider(1);
+    gw.providers.repair_provider(2);
     wait_quorum(true).await;
     gw.stop().await;
 }
@@ -403,7 +406,8 @@ async fn request_id_in_every_log_line() {
         b"hello",
     )
     .await;
-    assert_eq!(r.status, 503);
+    // W = 2 of 3: the write succeeds, and the broken provider's task logs a warning.
+    assert_eq!(r.status, 200, "{}", r.body_text());
     let id = r
         .header("x-amz-request-id")
         .expect("x-amz-request-id")

@@ -44,13 +44,14 @@ key_file = "kek.key"
 [workers]
 gc_interval_secs = 3600
 health_interval_secs = 1
+repair_interval_secs = 1
 [limits]
 shutdown_grace_secs = 5
 {providers}
 [[policy]]
 id = "eu-default"
 replicas = 3
-write_quorum = 3
+write_quorum = 2
 [[policy]]
 id = "de-only"
 allowed_countries = ["DE"]

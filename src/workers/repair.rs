@@ -1,0 +1,200 @@
+//! The repair worker: drains the durable repair queue (hinted handoff), copying each missing
+//! replica's ciphertext from a replica that has it. The copy is checked against the recorded
+//! SHA-256 before its last chunk is released, so a target never receives a complete wrong
+//! stream. Failed tasks stay queued with exponential backoff (never dropped).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, BodyAborted, SealedBody, stream_name};
+use crate::meta::{MetaError, MetadataStore, RepairTask};
+use crate::service::{ObjectService, now_ms};
+use crate::shutdown::Shutdown;
+use crate::workers::health::HealthState;
+
+const BATCH: usize = 32;
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Replicas recreated.
+    pub repaired: usize,
+    /// Tasks rescheduled after a failure.
+    pub failed: usize,
+}
+
+/// Recreates missing replicas.
+pub struct RepairWorker {
+    service: Arc<ObjectService>,
+    health: Arc<HealthState>,
+}
+
+impl RepairWorker {
+    /// A worker over the service's providers.
+    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>) -> Self {
+        Self { service, health }
+    }
+
+    fn meta(&self) -> &Arc<dyn MetadataStore> {
+        self.service.meta()
+    }
+
+    /// One pass over the due tasks, then the backlog gauges.
+    pub async fn run_once(&self) -> Result<RepairReport, MetaError> {
+        let mut report = RepairReport::default();
+        let metrics = self.service.metrics();
+        for mut task in self.meta().due_repairs(now_ms(), BATCH).await? {
+            if !self.meta().stream_committed(task.stream_id).await? {
+                self.meta().update_repair(task, true).await?;
+                continue;
+            }
+            match self.repair(&task).await {
+                Ok(()) => {
+                    report.repaired += 1;
+                    metrics
+                        .repair_completed
+                        .with_label_values(&[task.provider.as_str(), "ok"])
+                        .inc();
+                    // The stream may have been deleted while it was copied: remove the copy then.
+                    if !self.meta().stream_committed(task.stream_id).await? {
+                        self.remove_copy(&task).await;
+                    }
+                    self.meta().update_repair(task, true).await?;
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    metrics
+                        .repair_completed
+                        .with_label_values(&[task.provider.as_str(), "failed"])
+                        .inc();
+                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, attempts = task.attempts, error = %e, "repair failed; will retry");
+                    task.attempts += 1;
+                    let backoff = 1000i64
+                        .saturating_mul(1 << task.attempts.min(12))
+                        .min(MAX_BACKOFF_MS);
+                    task.due_ms = now_ms() + backoff;
+                    self.meta().update_repair(task, false).await?;
+                }
+            }
+        }
+        self.publish_backlog().await?;
+        Ok(report)
+    }
+
+    async fn publish_backlog(&self) -> Result<(), MetaError> {
+        let all = self.meta().repairs(1_000_000).await?;
+        let mut per_provider: BTreeMap<String, i64> = self
+            .service
+            .backends()
+            .keys()
+            .map(|p| (p.to_string(), 0))
+            .collect();
+        for t in &all {
+            *per_provider.entry(t.provider.to_string()).or_default() += 1;
+        }
+        let metrics = self.service.metrics();
+        for (p, n) in per_provider {
+            metrics
+                .replication_pending_replicas
+                .with_label_values(&[p.as_str()])
+                .set(n);
+        }
+        self.health.set_repair_backlog(all.len() as u64);
+        Ok(())
+    }
+
+    async fn remove_copy(&self, task: &RepairTask) {
+        if let Some(b) = self.service.backends().get(&task.provider) {
+            let _ = b.delete(&stream_name(task.stream_id)).await;
+        }
+    }
+
+    /// Copies the stream from the first source that serves it intact.
+    async fn repair(&self, task: &RepairTask) -> Result<(), String> {
+        let backends = self.service.backends();
+        let target = backends
+            .get(&task.provider)
+            .ok_or("the provider is no longer configured")?;
+        let mut last = String::from("no source replica");
+        for source in task.replicas.iter().filter(|p| **p != task.provider) {
+            let Some(source) = backends.get(source) else {
+                continue;
+            };
+            match copy_verified(source.as_ref(), target.as_ref(), task).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = format!("from {}: {e}", source.id()),
+            }
+        }
+        Err(last)
+    }
+
+    /// Runs passes every `every` until shutdown.
+    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
+        loop {
+            match self.run_once().await {
+                Ok(r) if r.repaired + r.failed > 0 => {
+                    tracing::info!(repaired = r.repaired, failed = r.failed, "repair pass")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "repair pass failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.wait() => return,
+            }
+        }
+    }
+}
+
+/// Streams `source`'s copy to `target`, holding back the last chunk until the length and
+/// SHA-256 match the task.
+async fn copy_verified(
+    source: &dyn Backend,
+    target: &dyn Backend,
+    task: &RepairTask,
+) -> Result<(), String> {
+    let name = stream_name(task.stream_id);
+    let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
+    let put = target.put(&name, task.ciphertext_len, SealedBody::new(rx));
+    let feed = async move {
+        let mut sha = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut len = 0u64;
+        let mut held: Option<Bytes> = None;
+        while let Some(chunk) = cipher.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Err(BodyAborted)).await;
+                    return Err(e.to_string());
+                }
+            };
+            sha.update(&chunk);
+            len += chunk.len() as u64;
+            if let Some(prev) = held.replace(chunk)
+                && tx.send(Ok(prev)).await.is_err()
+            {
+                return Err("target stopped reading".into());
+            }
+        }
+        if len != task.ciphertext_len || sha.finish().as_ref() != task.ciphertext_sha256 {
+            let _ = tx.send(Err(BodyAborted)).await;
+            return Err("source replica does not match its recorded SHA-256".into());
+        }
+        if let Some(last) = held {
+            tx.send(Ok(last))
+                .await
+                .map_err(|_| "target stopped reading".to_owned())?;
+        }
+        Ok(())
+    };
+    let (fed, put) = tokio::join!(feed, put);
+    fed?;
+    put.map_err(|e| e.to_string())
+}
