@@ -40,25 +40,14 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(LEN as u64));
     g.sample_size(20);
     g.bench_function("baseline_memcpy", |b| b.iter(|| black_box(data.clone())));
-    g.bench_function("baseline_md5", |b| {
-        b.iter(|| black_box(md5::Md5::digest(&data)))
-    });
+    g.bench_function("baseline_md5", |b| b.iter(|| black_box(md5::Md5::digest(&data))));
     g.bench_function("baseline_crc32c", |b| {
-        b.iter(|| {
-            black_box(crc_fast::checksum(
-                crc_fast::CrcAlgorithm::Crc32Iscsi,
-                &data,
-            ))
-        })
+        b.iter(|| black_box(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data)))
     });
-    g.bench_function("baseline_sha256", |b| {
-        b.iter(|| black_box(ring::digest::digest(&ring::digest::SHA256, &data)))
-    });
+    g.bench_function("baseline_sha256", |b| b.iter(|| black_box(ring::digest::digest(&ring::digest::SHA256, &data))));
     for seg_log2 in [16u8, 18, 20] {
         let p = params(seg_log2);
-        g.bench_function(format!("seal_seg{}KiB", 1 << (seg_log2 - 10)), |b| {
-            b.iter(|| black_box(seal(&p, &data)))
-        });
+        g.bench_function(format!("seal_seg{}KiB", 1 << (seg_log2 - 10)), |b| b.iter(|| black_box(seal(&p, &data))));
         let (cipher, commit) = seal(&p, &data);
         let span = SegmentSpan::for_range(LEN as u64, seg_log2, Some((0, LEN as u64 - 1)));
         g.bench_function(format!("open_seg{}KiB", 1 << (seg_log2 - 10)), |b| {
@@ -77,11 +66,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("range_mapping", |b| {
         b.iter(|| {
             for a in (0..LEN as u64).step_by(4099) {
-                black_box(SegmentSpan::for_range(
-                    LEN as u64,
-                    16,
-                    Some((a, (a + 1000).min(LEN as u64 - 1))),
-                ));
+                black_box(SegmentSpan::for_range(LEN as u64, 16, Some((a, (a + 1000).min(LEN as u64 - 1)))));
             }
         })
     });

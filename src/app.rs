@@ -105,19 +105,13 @@ pub async fn probe_provider(p: &ProviderConfig) -> Result<ProbeReport, StartErro
             let mut r = probe(backend.as_ref(), Some((mp.as_ref(), 5 << 20))).await;
             r.notes.push(format!(
                 "dialect {}: max single PUT {} bytes, parts of {} bytes, at most {} parts",
-                s3.dialect.name,
-                s3.dialect.max_put_size,
-                s3.dialect.part_size,
-                s3.dialect.max_parts
+                s3.dialect.name, s3.dialect.max_put_size, s3.dialect.part_size, s3.dialect.max_parts
             ));
             r
         }
         ProviderKind::Fs(_) => probe(backend.as_ref(), None).await,
     };
-    report.notes.push(format!(
-        "country {}, operator {}",
-        p.info.country, p.info.operator
-    ));
+    report.notes.push(format!("country {}, operator {}", p.info.country, p.info.operator));
     Ok(report)
 }
 
@@ -128,9 +122,7 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
         MetadataEngine::Rocksdb(path) => {
             std::fs::create_dir_all(path)
                 .map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(KvMetadataStore::new(
-                crate::meta::rocks::RocksEngine::open(path)?,
-            )?))
+            Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?)?))
         }
         #[cfg(not(feature = "rocksdb"))]
         MetadataEngine::Rocksdb(_) => Err(StartError::NoRocksdb),
@@ -139,12 +131,8 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
 
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
     Ok((listener, local))
 }
 
@@ -153,18 +141,13 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let meta = open_meta(&config.metadata)?;
     if let Some(dir) = config.key_file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| crate::keys::KeyError::KeyFile {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::keys::KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
     }
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     for p in &config.providers {
-        backends.push(Arc::new(Instrumented::new(
-            open_backend(p)?,
-            Arc::clone(&metrics),
-        )));
+        backends.push(Arc::new(Instrumented::new(open_backend(p)?, Arc::clone(&metrics))));
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
@@ -174,6 +157,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
     };
+    let health = Arc::new(HealthState::default());
     let service = Arc::new(ObjectService::new(
         meta,
         keys,
@@ -181,6 +165,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         service_config,
         boot_id,
         Arc::clone(&metrics),
+        Arc::clone(&health),
     ));
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
@@ -195,15 +180,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(
-            Arc::clone(&service),
-            &config.access_keys,
-            Arc::clone(&metrics),
-        ),
+        s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics)),
         limits,
         shutdown.clone(),
     ))];
-    let health = Arc::new(HealthState::default());
     let checker = HealthChecker::new(
         backends,
         catalog,
@@ -211,35 +191,17 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     );
-    tasks.push(tokio::spawn(
-        checker.run(config.health_interval, shutdown.clone()),
-    ));
+    tasks.push(tokio::spawn(checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
         let service = AdminService::new(Arc::clone(&metrics), Arc::clone(&health));
-        tasks.push(tokio::spawn(serve(
-            listener,
-            service,
-            limits,
-            shutdown.clone(),
-        )));
+        tasks.push(tokio::spawn(serve(listener, service, limits, shutdown.clone())));
     }
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));
+    tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
     tasks.push(tokio::spawn(
-        repair.run(config.repair_interval, shutdown.clone()),
-    ));
-    tasks.push(tokio::spawn(
-        GarbageCollector::new(Arc::clone(&service), config.intent_ttl)
-            .run(config.gc_interval, shutdown),
+        GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown),
     ));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway {
-        s3_addr,
-        admin_addr,
-        service,
-        metrics,
-        health,
-        trigger,
-        tasks,
-    })
+    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, trigger, tasks })
 }

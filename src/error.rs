@@ -72,9 +72,7 @@ pub enum ErrorKind {
     EntityTooLarge,
     #[error("a listed part was not found or its ETag does not match")]
     InvalidPart,
-    #[error(
-        "the XML you provided was not well-formed or did not validate against our published schema"
-    )]
+    #[error("the XML you provided was not well-formed or did not validate against our published schema")]
     MalformedXml,
     #[error("the part list is not in ascending order")]
     InvalidPartOrder,

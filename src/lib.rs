@@ -23,6 +23,7 @@ pub mod config;
 pub mod datapath;
 pub mod error;
 pub mod frontend;
+pub mod health;
 pub mod keys;
 pub mod meta;
 pub mod metrics;

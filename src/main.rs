@@ -6,11 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "souverain",
-    version,
-    about = "Sovereign S3 gateway over independent European providers"
-)]
+#[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,9 +58,7 @@ enum ProviderCommand {
 fn init_logs(json: bool, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SOUVERAIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},s3s::ops=off")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -102,9 +96,7 @@ fn probe(config: PathBuf, id: String) -> anyhow::Result<bool> {
         .iter()
         .find(|p| p.info.id.as_str() == id)
         .ok_or_else(|| anyhow::anyhow!("no provider {id:?} in the configuration"))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = rt.block_on(souverain::app::probe_provider(provider))?;
     print!("{}", report.render());
     Ok(report.usable())
@@ -114,12 +106,8 @@ fn main() -> ExitCode {
     // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    if let Command::Admin {
-        command:
-            AdminCommand::Provider {
-                command: ProviderCommand::Probe { id, config },
-            },
-    } = cli.command
+    if let Command::Admin { command: AdminCommand::Provider { command: ProviderCommand::Probe { id, config } } } =
+        cli.command
     {
         return match probe(config, id) {
             Ok(true) => ExitCode::SUCCESS,
@@ -131,13 +119,10 @@ fn main() -> ExitCode {
         };
     }
     let result = match cli.command {
-        Command::CheckConfig { config } => souverain::config::Config::load(&config)
-            .map(|_| println!("ok"))
-            .map_err(anyhow::Error::from),
-        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
+        Command::CheckConfig { config } => {
+            souverain::config::Config::load(&config).map(|_| println!("ok")).map_err(anyhow::Error::from)
+        }
+        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },

@@ -3,8 +3,8 @@
 //! admin-defined provider and policy ids — never bucket names, object keys or access keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets (seconds): few, so the series count stays small.
@@ -65,10 +65,7 @@ fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntG
 }
 
 fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
-    HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-        labels,
-    )
+    HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
 }
 
 impl Metrics {
@@ -87,18 +84,12 @@ impl Metrics {
                 "S3 request latency to the response head.",
                 &["op"],
             )?,
-            s3_inflight: IntGauge::new(
-                "souverain_s3_inflight_requests",
-                "S3 requests being served.",
-            )?,
+            s3_inflight: IntGauge::new("souverain_s3_inflight_requests", "S3 requests being served.")?,
             s3_received_bytes: IntCounter::new(
                 "souverain_s3_received_bytes_total",
                 "Request body bytes received from clients.",
             )?,
-            s3_sent_bytes: IntCounter::new(
-                "souverain_s3_sent_bytes_total",
-                "Response body bytes sent to clients.",
-            )?,
+            s3_sent_bytes: IntCounter::new("souverain_s3_sent_bytes_total", "Response body bytes sent to clients.")?,
             backend_requests: counter_vec(
                 "souverain_backend_requests_total",
                 "Provider requests by provider, operation and outcome.",
@@ -152,38 +143,23 @@ impl Metrics {
                 "souverain_orphans_deleted_total",
                 "Streams deleted from providers by GC.",
             )?,
-            stored_objects: gauge_vec(
-                "souverain_stored_objects",
-                "Objects stored, by policy.",
-                &["policy"],
-            )?,
-            stored_bytes: gauge_vec(
-                "souverain_stored_bytes",
-                "Plaintext bytes stored, by policy.",
-                &["policy"],
-            )?,
+            stored_objects: gauge_vec("souverain_stored_objects", "Objects stored, by policy.", &["policy"])?,
+            stored_bytes: gauge_vec("souverain_stored_bytes", "Plaintext bytes stored, by policy.", &["policy"])?,
             integrity_failures: counter_vec(
                 "souverain_integrity_failures_total",
                 "Replicas that failed authentication, by provider.",
                 &["provider"],
             )?,
             meta_commit_duration: Histogram::with_opts(
-                HistogramOpts::new(
-                    "souverain_meta_commit_duration_seconds",
-                    "Metadata commit latency.",
-                )
-                .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new("souverain_meta_commit_duration_seconds", "Metadata commit latency.")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
             )?,
         };
         m.register_all()
     }
 
     fn register_all(mut self) -> prometheus::Result<Self> {
-        let build = gauge_vec(
-            "souverain_build_info",
-            "Build information (always 1).",
-            &["version"],
-        )?;
+        let build = gauge_vec("souverain_build_info", "Build information (always 1).", &["version"])?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(self.s3_requests.clone()),
@@ -210,8 +186,7 @@ impl Metrics {
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for c in collectors {
-            self.names
-                .extend(c.desc().iter().map(|d| d.fq_name.clone()));
+            self.names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             self.registry.register(c)?;
         }
         Ok(self)

@@ -28,14 +28,11 @@ impl AdminService {
 
     fn respond(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let (status, content_type, body) = match (req.method(), req.uri().path()) {
-            (&Method::GET, "/metrics") => (
-                StatusCode::OK,
-                "text/plain; version=0.0.4",
-                Bytes::from(self.metrics.render()),
-            ),
+            (&Method::GET, "/metrics") => {
+                (StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(self.metrics.render()))
+            }
             (&Method::GET, "/health") => {
-                let json = serde_json::to_vec_pretty(&self.health.report())
-                    .unwrap_or_else(|_| b"{}".to_vec());
+                let json = serde_json::to_vec_pretty(&self.health.report()).unwrap_or_else(|_| b"{}".to_vec());
                 (StatusCode::OK, "application/json", Bytes::from(json))
             }
             (&Method::GET, "/ready") if self.health.ready() => {
@@ -46,11 +43,7 @@ impl AdminService {
                 "text/plain",
                 Bytes::from_static(b"not ready: no provider reachable\n"),
             ),
-            _ => (
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                Bytes::from_static(b"not found\n"),
-            ),
+            _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
         };
         let mut resp = Response::new(Full::new(body));
         *resp.status_mut() = status;

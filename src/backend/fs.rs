@@ -25,10 +25,7 @@ pub struct FsBackend {
 impl FsBackend {
     /// Uses (and creates) `root`; objects go under `root/sv1/`, uploads in flight in `root/.tmp/`.
     pub fn open(id: ProviderId, root: &Path) -> Result<Self, BackendError> {
-        let me = Self {
-            id,
-            root: root.to_owned(),
-        };
+        let me = Self { id, root: root.to_owned() };
         for sub in ["sv1", ".tmp"] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(e))?;
         }
@@ -42,41 +39,23 @@ impl FsBackend {
     }
 
     fn io(&self, e: std::io::Error) -> BackendError {
-        let kind = if e.kind() == std::io::ErrorKind::NotFound {
-            BackendErrorKind::NotFound
-        } else {
-            BackendErrorKind::Io
-        };
-        BackendError {
-            provider: self.id.clone(),
-            kind,
-            detail: e.to_string(),
-        }
+        let kind =
+            if e.kind() == std::io::ErrorKind::NotFound { BackendErrorKind::NotFound } else { BackendErrorKind::Io };
+        BackendError { provider: self.id.clone(), kind, detail: e.to_string() }
     }
 
     fn err(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
-        BackendError {
-            provider: self.id.clone(),
-            kind,
-            detail: detail.into(),
-        }
+        BackendError { provider: self.id.clone(), kind, detail: detail.into() }
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, BackendError> {
         // Names are minted by the gateway; anything else is refused rather than joined.
-        let hex = name
-            .strip_prefix("sv1/")
-            .filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex = name.strip_prefix("sv1/").filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
         hex.map(|h| self.root.join("sv1").join(h))
             .ok_or_else(|| self.err(BackendErrorKind::Protocol, "invalid stream name"))
     }
 
-    async fn write_all(
-        &self,
-        tmp: &Path,
-        len: u64,
-        mut body: SealedBody,
-    ) -> Result<(), BackendError> {
+    async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
         let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(e))?;
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
@@ -102,16 +81,14 @@ impl Backend for FsBackend {
 
     async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
         let dest = self.path(name)?;
-        let nonce: [u8; 8] = crate::datapath::random_array()
-            .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
+        let nonce: [u8; 8] =
+            crate::datapath::random_array().map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
         let tmp = self.root.join(".tmp").join(hex::encode(nonce));
         if let Err(e) = self.write_all(&tmp, len, body).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
-        tokio::fs::rename(&tmp, &dest)
-            .await
-            .map_err(|e| self.io(e))?;
+        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
         let dir = self.root.join("sv1");
         tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
@@ -119,24 +96,15 @@ impl Backend for FsBackend {
             .map_err(|e| self.io(e))
     }
 
-    async fn get(
-        &self,
-        name: &str,
-        range: Option<Range<u64>>,
-    ) -> Result<CipherStream, BackendError> {
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
         let path = self.path(name)?;
         let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(e))?;
         let size = file.metadata().await.map_err(|e| self.io(e))?.len();
         let range = range.unwrap_or(0..size);
         if range.start > range.end || range.end > size {
-            return Err(self.err(
-                BackendErrorKind::Protocol,
-                format!("range {range:?} beyond object of {size} bytes"),
-            ));
+            return Err(self.err(BackendErrorKind::Protocol, format!("range {range:?} beyond object of {size} bytes")));
         }
-        file.seek(SeekFrom::Start(range.start))
-            .await
-            .map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(e))?;
         let provider = self.id.clone();
         let stream = futures_util::stream::try_unfold(
             (file, range.end - range.start, provider),
@@ -181,14 +149,8 @@ impl Backend for FsBackend {
         }
     }
 
-    async fn list(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, u64)>, BackendError> {
-        let mut dir = tokio::fs::read_dir(self.root.join("sv1"))
-            .await
-            .map_err(|e| self.io(e))?;
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
         let mut out = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
             let name = format!("sv1/{}", entry.file_name().to_string_lossy());

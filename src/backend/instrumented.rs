@@ -38,14 +38,8 @@ impl Instrumented {
             },
         };
         let provider = self.inner.id().as_str();
-        self.metrics
-            .backend_requests
-            .with_label_values(&[provider, op, outcome])
-            .inc();
-        self.metrics
-            .backend_duration
-            .with_label_values(&[provider, op])
-            .observe(started.elapsed().as_secs_f64());
+        self.metrics.backend_requests.with_label_values(&[provider, op, outcome]).inc();
+        self.metrics.backend_duration.with_label_values(&[provider, op]).observe(started.elapsed().as_secs_f64());
     }
 }
 
@@ -67,26 +61,16 @@ impl Backend for Instrumented {
         let r = self.inner.put(name, len, body).await;
         self.record("put", started, &r);
         if r.is_ok() {
-            self.metrics
-                .backend_bytes
-                .with_label_values(&[self.inner.id().as_str(), "out"])
-                .inc_by(len);
+            self.metrics.backend_bytes.with_label_values(&[self.inner.id().as_str(), "out"]).inc_by(len);
         }
         r
     }
 
-    async fn get(
-        &self,
-        name: &str,
-        range: Option<Range<u64>>,
-    ) -> Result<CipherStream, BackendError> {
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
         let started = Instant::now();
         let r = self.inner.get(name, range).await;
         self.record("get", started, &r);
-        let counter = self
-            .metrics
-            .backend_bytes
-            .with_label_values(&[self.inner.id().as_str(), "in"]);
+        let counter = self.metrics.backend_bytes.with_label_values(&[self.inner.id().as_str(), "in"]);
         r.map(|s| {
             s.inspect(move |chunk| {
                 if let Ok(c) = chunk {
@@ -111,11 +95,7 @@ impl Backend for Instrumented {
         r
     }
 
-    async fn list(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
         let started = Instant::now();
         let r = self.inner.list(after, limit).await;
         self.record("list", started, &r);

@@ -66,10 +66,7 @@ pub struct BackendError {
 impl BackendError {
     /// Whether a retry of an idempotent request may succeed.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            BackendErrorKind::Connect | BackendErrorKind::Timeout | BackendErrorKind::Io
-        )
+        matches!(self.kind, BackendErrorKind::Connect | BackendErrorKind::Timeout | BackendErrorKind::Io)
     }
 }
 
@@ -124,19 +121,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// the body cannot be replayed.
     async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError>;
     /// Reads a ciphertext byte range (end exclusive), or the whole object.
-    async fn get(
-        &self,
-        name: &str,
-        range: Option<Range<u64>>,
-    ) -> Result<CipherStream, BackendError>;
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError>;
     /// The object's length, or `None` if absent.
     async fn head(&self, name: &str) -> Result<Option<u64>, BackendError>;
     /// Idempotent: an absent object is Ok.
     async fn delete(&self, name: &str) -> Result<(), BackendError>;
     /// Reconciliation: names after `after` in lexicographic order, with lengths.
-    async fn list(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, u64)>, BackendError>;
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError>;
 }

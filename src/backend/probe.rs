@@ -56,11 +56,7 @@ impl ProbeReport {
         for n in &self.notes {
             let _ = writeln!(out, "  note  {n}");
         }
-        let verdict = if self.usable() {
-            "usable"
-        } else {
-            "NOT usable"
-        };
+        let verdict = if self.usable() { "usable" } else { "NOT usable" };
         let _ = writeln!(out, "provider {} is {verdict}", self.provider);
         out
     }
@@ -103,19 +99,13 @@ impl Prober {
         }
         let t = Instant::now();
         let error = f().await.err();
-        self.steps.push(ProbeStep {
-            name,
-            error,
-            millis: t.elapsed().as_millis(),
-        });
+        self.steps.push(ProbeStep { name, error, millis: t.elapsed().as_millis() });
         self.steps.last().is_some_and(|s| s.error.is_none())
     }
 }
 
 fn temp_name() -> Result<String, String> {
-    random_array()
-        .map(|b| stream_name(StreamId(b)))
-        .map_err(|e| e.to_string())
+    random_array().map(|b| stream_name(StreamId(b))).map_err(|e| e.to_string())
 }
 
 /// Runs the probe. `multipart` is the same provider configured with a small `max_put_size`,
@@ -124,75 +114,35 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
     let mut p = Prober { steps: Vec::new() };
     let small = random_bytes(64 * 1024);
     let name = temp_name();
-    p.step("list", || async {
-        backend
-            .list(None, 1)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    p.step("list", || async { backend.list(None, 1).await.map(|_| ()).map_err(|e| e.to_string()) }).await;
     let (Ok(small), Ok(name)) = (small, name) else {
-        p.steps.push(ProbeStep {
-            name: "setup",
-            error: Some("random generator failed".into()),
-            millis: 0,
-        });
-        return ProbeReport {
-            provider: backend.id().to_string(),
-            steps: p.steps,
-            notes: Vec::new(),
-        };
+        p.steps.push(ProbeStep { name: "setup", error: Some("random generator failed".into()), millis: 0 });
+        return ProbeReport { provider: backend.id().to_string(), steps: p.steps, notes: Vec::new() };
     };
     p.step("put", || async {
-        backend
-            .put(
-                &name,
-                small.len() as u64,
-                SealedBody::from_bytes(small.clone()),
-            )
-            .await
-            .map_err(|e| e.to_string())
+        backend.put(&name, small.len() as u64, SealedBody::from_bytes(small.clone())).await.map_err(|e| e.to_string())
     })
     .await;
     p.step("head", || async {
         match backend.head(&name).await.map_err(|e| e.to_string())? {
             Some(n) if n == small.len() as u64 => Ok(()),
-            other => Err(format!(
-                "HEAD says {other:?}, expected {} bytes",
-                small.len()
-            )),
+            other => Err(format!("HEAD says {other:?}, expected {} bytes", small.len())),
         }
     })
     .await;
     p.step("get", || async {
-        let got = read_all(backend, &name, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        if got == small[..] {
-            Ok(())
-        } else {
-            Err(format!("read back {} different bytes", got.len()))
-        }
+        let got = read_all(backend, &name, None).await.map_err(|e| e.to_string())?;
+        if got == small[..] { Ok(()) } else { Err(format!("read back {} different bytes", got.len())) }
     })
     .await;
     p.step("ranged get", || async {
-        let got = read_all(backend, &name, Some(1000..2000))
-            .await
-            .map_err(|e| e.to_string())?;
-        if got == small[1000..2000] {
-            Ok(())
-        } else {
-            Err("range answered other bytes".into())
-        }
+        let got = read_all(backend, &name, Some(1000..2000)).await.map_err(|e| e.to_string())?;
+        if got == small[1000..2000] { Ok(()) } else { Err("range answered other bytes".into()) }
     })
     .await;
     p.step("listing", || async {
         let listed = backend.list(None, 1000).await.map_err(|e| e.to_string())?;
-        if listed
-            .iter()
-            .any(|(n, len)| *n == name && *len == small.len() as u64)
-        {
+        if listed.iter().any(|(n, len)| *n == name && *len == small.len() as u64) {
             Ok(())
         } else {
             Err("the new object is not listed with its length".into())
@@ -204,28 +154,15 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         let big_name = temp_name().unwrap_or_else(|_| name.clone());
         p.step("multipart", || async {
             let big = random_bytes(max_put as usize + 4097)?;
-            mp.put(
-                &big_name,
-                big.len() as u64,
-                SealedBody::from_bytes(big.clone()),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            let got = read_all(mp, &big_name, None)
+            mp.put(&big_name, big.len() as u64, SealedBody::from_bytes(big.clone()))
                 .await
                 .map_err(|e| e.to_string())?;
+            let got = read_all(mp, &big_name, None).await.map_err(|e| e.to_string())?;
             mp.delete(&big_name).await.map_err(|e| e.to_string())?;
-            if got == big[..] {
-                Ok(())
-            } else {
-                Err("multipart object read back different".into())
-            }
+            if got == big[..] { Ok(()) } else { Err("multipart object read back different".into()) }
         })
         .await;
-        notes.push(format!(
-            "multipart checked with {} bytes in parts of {max_put} bytes",
-            max_put + 4097
-        ));
+        notes.push(format!("multipart checked with {} bytes in parts of {max_put} bytes", max_put + 4097));
     }
     p.step("delete", || async {
         backend.delete(&name).await.map_err(|e| e.to_string())?;
@@ -235,9 +172,5 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         }
     })
     .await;
-    ProbeReport {
-        provider: backend.id().to_string(),
-        steps: p.steps,
-        notes,
-    }
+    ProbeReport { provider: backend.id().to_string(), steps: p.steps, notes }
 }

@@ -61,9 +61,7 @@ pub struct AccessKey {
 
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("AccessKey").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -111,10 +109,8 @@ impl Config {
     /// `SOUVERAIN_ACCESS_KEY` and `SOUVERAIN_SECRET_KEY`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { file: file.clone(), message: format!("cannot read: {e}") })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, &base).map_err(|message| ConfigError { file, message })
     }
@@ -129,10 +125,7 @@ impl Config {
 fn one_line(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().replace('\n', " ");
     match e.span() {
-        Some(span) => format!(
-            "line {}: {msg}",
-            text[..span.start.min(text.len())].lines().count().max(1)
-        ),
+        Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].lines().count().max(1)),
         None => msg,
     }
 }
@@ -142,17 +135,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         Some(d) => base.join(d),
         None => base.to_path_buf(),
     };
-    let s3_listen = raw.server.s3_listen.parse().map_err(|_| {
-        format!(
-            "server.s3_listen: not an address: {:?}",
-            raw.server.s3_listen
-        )
-    })?;
+    let s3_listen = raw
+        .server
+        .s3_listen
+        .parse()
+        .map_err(|_| format!("server.s3_listen: not an address: {:?}", raw.server.s3_listen))?;
     let admin_listen = match &raw.server.admin_listen {
-        Some(a) => Some(
-            a.parse()
-                .map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?,
-        ),
+        Some(a) => Some(a.parse().map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?),
         None => None,
     };
     if raw.server.region.is_empty() {
@@ -160,38 +149,19 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     }
     let metadata = match raw.metadata.engine.as_str() {
         "rocksdb" => MetadataEngine::Rocksdb(
-            base.join(
-                raw.metadata
-                    .path
-                    .as_deref()
-                    .ok_or("metadata.path: required for engine = \"rocksdb\"")?,
-            ),
+            base.join(raw.metadata.path.as_deref().ok_or("metadata.path: required for engine = \"rocksdb\"")?),
         ),
         "memory" => MetadataEngine::Memory,
         other => {
-            return Err(format!(
-                "metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")"
-            ));
+            return Err(format!("metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")"));
         }
     };
     if raw.keys.provider != "local" {
-        return Err(format!(
-            "keys.provider: unknown key provider {:?} (expected \"local\")",
-            raw.keys.provider
-        ));
+        return Err(format!("keys.provider: unknown key provider {:?} (expected \"local\")", raw.keys.provider));
     }
-    let key_file = base.join(
-        raw.keys
-            .key_file
-            .as_deref()
-            .ok_or("keys.key_file: required for provider = \"local\"")?,
-    );
-    let providers = raw
-        .providers
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| provider(i, p, &base))
-        .collect::<Result<Vec<_>, _>>()?;
+    let key_file = base.join(raw.keys.key_file.as_deref().ok_or("keys.key_file: required for provider = \"local\"")?);
+    let providers =
+        raw.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, &base)).collect::<Result<Vec<_>, _>>()?;
     if providers.is_empty() {
         return Err("provider: at least one [[provider]] is required".into());
     }
@@ -208,33 +178,23 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         policies.insert(policy.id.clone(), policy);
     }
     if !policies.contains_key(&raw.server.default_policy) {
-        return Err(format!(
-            "server.default_policy: no [[policy]] with id {:?}",
-            raw.server.default_policy
-        ));
+        return Err(format!("server.default_policy: no [[policy]] with id {:?}", raw.server.default_policy));
     }
-    let mut access_keys = raw
-        .access_keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| access_key(i, k, &base))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let (Ok(id), Ok(secret)) = (
-        std::env::var("SOUVERAIN_ACCESS_KEY"),
-        std::env::var("SOUVERAIN_SECRET_KEY"),
-    ) {
+    let mut access_keys =
+        raw.access_keys.into_iter().enumerate().map(|(i, k)| access_key(i, k, &base)).collect::<Result<Vec<_>, _>>()?;
+    if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
         access_keys.push(AccessKey { id, secret });
     }
     if access_keys.is_empty() {
-        return Err("access_key: at least one [[access_key]] (or SOUVERAIN_ACCESS_KEY/SOUVERAIN_SECRET_KEY) is required".into());
+        return Err(
+            "access_key: at least one [[access_key]] (or SOUVERAIN_ACCESS_KEY/SOUVERAIN_SECRET_KEY) is required".into(),
+        );
     }
     let log_json = match raw.log.format.as_deref() {
         None | Some("human") => false,
         Some("json") => true,
         Some(other) => {
-            return Err(format!(
-                "log.format: unknown format {other:?} (expected \"human\" or \"json\")"
-            ));
+            return Err(format!("log.format: unknown format {other:?} (expected \"human\" or \"json\")"));
         }
     };
     Ok(Config {
@@ -259,41 +219,32 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
 }
 
 fn country(field: &str, code: &str) -> Result<CountryCode, String> {
-    CountryCode::parse(code)
-        .ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
+    CountryCode::parse(code).ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
 }
 
 fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig, String> {
     let field = |f: &str| format!("provider[{i}].{f}");
-    let id = ProviderId::parse(&p.id)
-        .ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
-    let jurisdictions = p
-        .jurisdictions
-        .iter()
-        .map(|j| country(&field("jurisdictions"), j))
-        .collect::<Result<_, _>>()?;
-    let info = ProviderInfo {
-        id,
-        country: country(&field("country"), &p.country)?,
-        operator: p.operator,
-        jurisdictions,
-    };
-    let required = |v: Option<String>, f: &str| {
-        v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind))
-    };
+    let id =
+        ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
+    let jurisdictions =
+        p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
+    let info =
+        ProviderInfo { id, country: country(&field("country"), &p.country)?, operator: p.operator, jurisdictions };
+    let required =
+        |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
     let kind = match p.kind.as_str() {
         "fs" => ProviderKind::Fs(base.join(required(p.path, "path")?)),
         "s3" => {
             let dialect_name = p.dialect.as_deref().unwrap_or("conservative");
             let mut dialect = Dialect::by_name(dialect_name).ok_or_else(|| {
-                format!("{}: unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)", field("dialect"))
+                format!(
+                    "{}: unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)",
+                    field("dialect")
+                )
             })?;
             if let Some(size) = p.part_size {
                 if size < 5 << 20 {
-                    return Err(format!(
-                        "{}: must be at least 5 MiB (5242880)",
-                        field("part_size")
-                    ));
+                    return Err(format!("{}: must be at least 5 MiB (5242880)", field("part_size")));
                 }
                 dialect.part_size = size;
             }
@@ -323,22 +274,13 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
                 region: required(p.region, "region")?,
                 dialect,
                 access_key: required(p.access_key, "access_key")?,
-                secret_key: secret(
-                    &field("secret"),
-                    p.secret,
-                    p.secret_env,
-                    p.secret_file,
-                    base,
-                )?,
+                secret_key: secret(&field("secret"), p.secret, p.secret_env, p.secret_file, base)?,
                 ca_file: p.ca_file.map(|f| base.join(f)),
             }
             .into()
         }
         other => {
-            return Err(format!(
-                "{}: unknown kind {other:?} (expected \"fs\" or \"s3\")",
-                field("kind")
-            ));
+            return Err(format!("{}: unknown kind {other:?} (expected \"fs\" or \"s3\")", field("kind")));
         }
     };
     Ok(ProviderConfig { info, kind })
@@ -360,27 +302,22 @@ fn secret(
 ) -> Result<String, String> {
     let value = match (inline, env, file) {
         (Some(s), None, None) => s,
-        (None, Some(var), None) => std::env::var(&var)
-            .map_err(|_| format!("{field}_env: environment variable {var} is not set"))?,
+        (None, Some(var), None) => {
+            std::env::var(&var).map_err(|_| format!("{field}_env: environment variable {var} is not set"))?
+        }
         (None, None, Some(file)) => {
             let path = base.join(file);
-            let meta = std::fs::metadata(&path)
-                .map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
             if meta.permissions().mode() & 0o077 != 0 {
                 return Err(format!(
                     "{field}_file: {} must not be readable by group or others (chmod 600)",
                     path.display()
                 ));
             }
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("{field}_file: {e}"))?
-                .trim()
-                .to_owned()
+            std::fs::read_to_string(&path).map_err(|e| format!("{field}_file: {e}"))?.trim().to_owned()
         }
         _ => {
-            return Err(format!(
-                "{field}: give exactly one of secret, secret_env, secret_file"
-            ));
+            return Err(format!("{field}: give exactly one of secret, secret_env, secret_file"));
         }
     };
     if value.is_empty() {
@@ -394,35 +331,19 @@ fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
         return Err(format!("policy[{i}].replicas: must be between 1 and 7"));
     }
     if p.write_quorum < 1 || p.write_quorum > p.replicas {
-        return Err(format!(
-            "policy[{i}].write_quorum: must be between 1 and replicas ({})",
-            p.replicas
-        ));
+        return Err(format!("policy[{i}].write_quorum: must be between 1 and replicas ({})", p.replicas));
     }
     let allowed_countries = p
         .allowed_countries
         .map(|list| {
-            list.iter()
-                .map(|c| country(&format!("policy[{i}].allowed_countries"), c))
-                .collect::<Result<Vec<_>, _>>()
+            list.iter().map(|c| country(&format!("policy[{i}].allowed_countries"), c)).collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    Ok(ResidencyPolicy {
-        id: p.id,
-        allowed_countries,
-        replicas: p.replicas,
-        write_quorum: p.write_quorum,
-    })
+    Ok(ResidencyPolicy { id: p.id, allowed_countries, replicas: p.replicas, write_quorum: p.write_quorum })
 }
 
 fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
-    let secret = secret(
-        &format!("access_key[{i}].secret"),
-        k.secret,
-        k.secret_env,
-        k.secret_file,
-        base,
-    )?;
+    let secret = secret(&format!("access_key[{i}].secret"), k.secret, k.secret_env, k.secret_file, base)?;
     if k.id.is_empty() {
         return Err(format!("access_key[{i}].id: must not be empty"));
     }
@@ -462,31 +383,17 @@ secret = "sk"
     fn minimal_config_is_valid() {
         let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
         assert_eq!(c.key_file, Path::new("/base/kek"));
-        assert!(
-            matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de"))
-        );
+        assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
     }
 
     #[test]
     fn errors_are_one_line_and_name_the_field() {
         let cases = [
-            (
-                MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""),
-                "region",
-            ),
-            (
-                MINIMAL.replace("country = \"DE\"", "country = \"Germany\""),
-                "provider[0].country",
-            ),
-            (
-                MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""),
-                "server.default_policy",
-            ),
+            (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
+            (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country"),
+            (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy"),
             (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "bogus"),
-            (
-                MINIMAL.replace("write_quorum = 1", "write_quorum = 2"),
-                "policy[0].write_quorum",
-            ),
+            (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum"),
         ];
         for (text, field) in cases {
             let err = Config::parse(&text, Path::new("/")).unwrap_err();

@@ -26,9 +26,7 @@ pub enum CryptoError {
 /// `N` bytes from the OS random generator.
 pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| CryptoError::Random)?;
+    SystemRandom::new().fill(&mut out).map_err(|_| CryptoError::Random)?;
     Ok(out)
 }
 
@@ -41,9 +39,7 @@ impl KeyType for Len32 {
 
 fn expand32(prk: &ring::hkdf::Prk, info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
     let mut out = [0u8; 32];
-    prk.expand(info, Len32)
-        .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| CryptoError::Seal)?;
+    prk.expand(info, Len32).and_then(|okm| okm.fill(&mut out)).map_err(|_| CryptoError::Seal)?;
     Ok(out)
 }
 
@@ -61,10 +57,7 @@ impl StreamKeys {
         let enc = expand32(&prk, &[b"souverain/v1/enc", &ctx])?;
         let commit = expand32(&prk, &[b"souverain/v1/commit", &ctx])?;
         let enc = UnboundKey::new(&AES_256_GCM, &enc).map_err(|_| CryptoError::Seal)?;
-        Ok(Self {
-            enc: LessSafeKey::new(enc),
-            commit: hmac::Key::new(hmac::HMAC_SHA256, &commit),
-        })
+        Ok(Self { enc: LessSafeKey::new(enc), commit: hmac::Key::new(hmac::HMAC_SHA256, &commit) })
     }
 
     /// The 32-byte commitment over the header prefix.
@@ -76,11 +69,7 @@ impl StreamKeys {
     }
 
     /// Checks a stored commitment in constant time.
-    pub fn verify_commitment(
-        &self,
-        header_prefix: &[u8; 64],
-        commit: &[u8; 32],
-    ) -> Result<(), CryptoError> {
+    pub fn verify_commitment(&self, header_prefix: &[u8; 64], commit: &[u8; 32]) -> Result<(), CryptoError> {
         hmac::verify(&self.commit, header_prefix, commit).map_err(|_| CryptoError::Authentication)
     }
 
@@ -111,9 +100,7 @@ impl StreamKeys {
         segment: &'a mut [u8],
     ) -> Result<&'a mut [u8], CryptoError> {
         let nonce = Nonce::assume_unique_for_key(segment_nonce(k, is_final));
-        self.enc
-            .open_in_place(nonce, Aad::from(aad), segment)
-            .map_err(|_| CryptoError::Authentication)
+        self.enc.open_in_place(nonce, Aad::from(aad), segment).map_err(|_| CryptoError::Authentication)
     }
 }
 
@@ -156,11 +143,7 @@ pub fn verify_manifest_mac(
     hmac::verify(&key, manifest, mac).map_err(|_| CryptoError::Authentication)
 }
 
-fn manifest_key(
-    dek: &[u8; 32],
-    bucket: &[u8; 16],
-    version: &[u8; 16],
-) -> Result<hmac::Key, CryptoError> {
+fn manifest_key(dek: &[u8; 32], bucket: &[u8; 16], version: &[u8; 16]) -> Result<hmac::Key, CryptoError> {
     let prk = Salt::new(HKDF_SHA256, &[0u8; 32]).extract(dek);
     let bytes = expand32(&prk, &[b"souverain/v1/manifest", bucket, version])?;
     Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
@@ -174,22 +157,14 @@ pub fn wrap_key(kek: &[u8; 32], aad: &[u8], dek: &[u8; 32]) -> Result<Vec<u8>, C
     out.extend_from_slice(&nonce_bytes);
     out.extend_from_slice(dek);
     let tag = key
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(aad),
-            &mut out[12..],
-        )
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut out[12..])
         .map_err(|_| CryptoError::Seal)?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
 }
 
 /// Reverses [`wrap_key`]; fails unless the KEK and the AAD are the ones used to wrap.
-pub fn unwrap_key(
-    kek: &[u8; 32],
-    aad: &[u8],
-    wrapped: &[u8],
-) -> Result<zeroize::Zeroizing<[u8; 32]>, CryptoError> {
+pub fn unwrap_key(kek: &[u8; 32], aad: &[u8], wrapped: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>, CryptoError> {
     if wrapped.len() != 60 {
         return Err(CryptoError::Authentication);
     }
@@ -198,11 +173,7 @@ pub fn unwrap_key(
     nonce.copy_from_slice(&wrapped[..12]);
     let mut buf = zeroize::Zeroizing::new(wrapped[12..].to_vec());
     let plain = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut buf,
-        )
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
         .map_err(|_| CryptoError::Authentication)?;
     let mut out = zeroize::Zeroizing::new([0u8; 32]);
     if plain.len() != 32 {

@@ -40,16 +40,10 @@ pub struct SegmentOpener {
 
 impl SegmentOpener {
     /// Verifies the stream's commitment (before any decryption) and prepares to open `span`.
-    pub fn new(
-        dek: &[u8; 32],
-        params: &StreamParams,
-        commit: &[u8; 32],
-        span: SegmentSpan,
-    ) -> Result<Self, OpenError> {
+    pub fn new(dek: &[u8; 32], params: &StreamParams, commit: &[u8; 32], span: SegmentSpan) -> Result<Self, OpenError> {
         let keys = StreamKeys::derive(dek, params)?;
         let prefix = params.header_prefix();
-        keys.verify_commitment(&prefix, commit)
-            .map_err(|_| OpenError::Commitment)?;
+        keys.verify_commitment(&prefix, commit).map_err(|_| OpenError::Commitment)?;
         Ok(Self {
             aad: segment_aad(&prefix, commit),
             keys,
@@ -90,11 +84,7 @@ impl SegmentOpener {
     }
 
     fn cipher_segment_len(&self, k: u64) -> u64 {
-        let plain = if k + 1 == self.segment_count {
-            self.plaintext_len - k * self.seg_size
-        } else {
-            self.seg_size
-        };
+        let plain = if k + 1 == self.segment_count { self.plaintext_len - k * self.seg_size } else { self.seg_size };
         plain + TAG_LEN
     }
 
@@ -102,18 +92,10 @@ impl SegmentOpener {
         let k = self.next_segment;
         let is_final = k + 1 == self.segment_count;
         let mut seg = self.buf.split();
-        let plain_len = self
-            .keys
-            .open_segment(k, is_final, &self.aad, &mut seg)
-            .map_err(|_| OpenError::Tag)?
-            .len();
+        let plain_len = self.keys.open_segment(k, is_final, &self.aad, &mut seg).map_err(|_| OpenError::Tag)?.len();
         seg.truncate(plain_len);
         self.next_segment += 1;
-        let skip = if k == self.span.first_segment {
-            self.span.skip as usize
-        } else {
-            0
-        };
+        let skip = if k == self.span.first_segment { self.span.skip as usize } else { 0 };
         let left = self.span.take - self.emitted;
         let avail = (plain_len - skip.min(plain_len)) as u64;
         let n = avail.min(left) as usize;

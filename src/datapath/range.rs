@@ -36,19 +36,9 @@ impl SegmentSpan {
             None => (n - 1, n - 1, 0, 0),
         };
         let cipher_start = HEADER_LEN + i * (s + TAG_LEN);
-        let cipher_end = if j == n - 1 {
-            ciphertext_len(plaintext_len, seg_log2)
-        } else {
-            HEADER_LEN + (j + 1) * (s + TAG_LEN)
-        };
-        Self {
-            first_segment: i,
-            last_segment: j,
-            cipher_start,
-            cipher_end,
-            skip,
-            take,
-        }
+        let cipher_end =
+            if j == n - 1 { ciphertext_len(plaintext_len, seg_log2) } else { HEADER_LEN + (j + 1) * (s + TAG_LEN) };
+        Self { first_segment: i, last_segment: j, cipher_start, cipher_end, skip, take }
     }
 }
 
@@ -73,11 +63,7 @@ pub fn slice_parts(lengths: &[u64], first: u64, last: u64) -> Vec<PartSlice> {
         if len == 0 || end <= first || start > last {
             continue;
         }
-        out.push(PartSlice {
-            index,
-            first: first.max(start) - start,
-            last: last.min(end - 1) - start,
-        });
+        out.push(PartSlice { index, first: first.max(start) - start, last: last.min(end - 1) - start });
     }
     out
 }
@@ -100,21 +86,9 @@ mod tests {
         assert_eq!(
             s,
             vec![
-                PartSlice {
-                    index: 0,
-                    first: 4,
-                    last: 4
-                },
-                PartSlice {
-                    index: 1,
-                    first: 0,
-                    last: 4
-                },
-                PartSlice {
-                    index: 2,
-                    first: 0,
-                    last: 0
-                }
+                PartSlice { index: 0, first: 4, last: 4 },
+                PartSlice { index: 1, first: 0, last: 4 },
+                PartSlice { index: 2, first: 0, last: 0 }
             ]
         );
     }

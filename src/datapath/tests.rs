@@ -142,14 +142,8 @@ fn wrong_identity_fails_the_commitment_before_decrypting() {
     let (cipher, commit) = seal(&p, &plaintext(1000), 100);
     for other in [
         params(1000, 16, 2),
-        StreamParams {
-            version_uid: VersionUid([9; 16]),
-            ..params(1000, 16, 1)
-        },
-        StreamParams {
-            salt: [5; 32],
-            ..params(1000, 16, 1)
-        },
+        StreamParams { version_uid: VersionUid([9; 16]), ..params(1000, 16, 1) },
+        StreamParams { salt: [5; 32], ..params(1000, 16, 1) },
     ] {
         let (got, r) = open(&other, &commit, &cipher, Some((0, 999)), 100);
         assert_eq!(r, Err(OpenError::Commitment));
@@ -171,14 +165,6 @@ fn empty_stream_is_one_empty_final_segment() {
 fn nonces_never_repeat_across_streams() {
     // Fresh salts give fresh keys: the same plaintext sealed twice never yields the same bytes.
     let a = seal(&params(100, 16, 0), &plaintext(100), 100).0;
-    let b = seal(
-        &StreamParams {
-            salt: [8; 32],
-            ..params(100, 16, 0)
-        },
-        &plaintext(100),
-        100,
-    )
-    .0;
+    let b = seal(&StreamParams { salt: [8; 32], ..params(100, 16, 0) }, &plaintext(100), 100).0;
     assert_ne!(a[96..], b[96..]);
 }

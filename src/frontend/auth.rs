@@ -19,12 +19,7 @@ pub struct KeyRing {
 impl KeyRing {
     /// From configured pairs.
     pub fn new(keys: &[AccessKey]) -> Self {
-        Self {
-            secrets: keys
-                .iter()
-                .map(|k| (k.id.clone(), k.secret.clone()))
-                .collect(),
-        }
+        Self { secrets: keys.iter().map(|k| (k.id.clone(), k.secret.clone())).collect() }
     }
 }
 
@@ -32,15 +27,9 @@ impl KeyRing {
 impl S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         // s3s compares the resulting signatures in constant time.
-        self.secrets
-            .get(access_key)
-            .map(|s| SecretKey::from(s.as_str()))
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidAccessKeyId,
-                    "The AWS Access Key Id you provided does not exist in our records."
-                )
-            })
+        self.secrets.get(access_key).map(|s| SecretKey::from(s.as_str())).ok_or_else(|| {
+            s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
+        })
     }
 }
 
@@ -48,18 +37,11 @@ impl S3Auth for KeyRing {
 pub struct Admission;
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|kv| {
-        kv.split_once('=')
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    })
+    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn presign_too_long() -> S3Error {

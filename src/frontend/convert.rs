@@ -69,11 +69,8 @@ pub fn content_headers(
     expires: Option<Timestamp>,
     metadata: Option<dto::Metadata>,
 ) -> S3Result<ContentHeaders> {
-    let mut user_metadata: Vec<(String, String)> = metadata
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
+    let mut user_metadata: Vec<(String, String)> =
+        metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     user_metadata.sort();
     let size: usize = user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > 2048 {
@@ -205,20 +202,13 @@ pub struct BodyHeaders<'a> {
 pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<ClientBody> {
     // aws-chunked bodies without Content-Length (boto3's unsigned trailers over HTTPS) carry
     // the plaintext length in x-amz-decoded-content-length only.
-    let decoded = h
-        .headers
-        .get("x-amz-decoded-content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok());
+    let decoded =
+        h.headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let len = h.content_length.or(decoded).ok_or_else(|| {
-        S3Error::with_message(
-            S3ErrorCode::MissingContentLength,
-            "You must provide the Content-Length HTTP header.",
-        )
+        S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header.")
     })?;
-    let len = u64::try_from(len).map_err(|_| {
-        S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length")
-    })?;
+    let len = u64::try_from(len)
+        .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?;
     let content_md5 = match h.content_md5 {
         Some(m) => {
             let raw = base64::engine::general_purpose::STANDARD
@@ -226,10 +216,7 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
                 .ok()
                 .and_then(|r| <[u8; 16]>::try_from(r).ok());
             Some(raw.ok_or_else(|| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidDigest,
-                    "The Content-MD5 you specified was invalid.",
-                )
+                S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid.")
             })?)
         }
         None => None,
@@ -239,19 +226,15 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
             name.trim()
                 .strip_prefix("x-amz-checksum-")
                 .and_then(ChecksumAlgorithm::parse)
-                .ok_or_else(|| {
-                    S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported x-amz-trailer")
-                })?,
+                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported x-amz-trailer"))?,
         ),
         None => None,
     };
     let sdk = match h.sdk_algorithm {
-        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-            S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                "unsupported checksum algorithm",
-            )
-        })?),
+        Some(a) => Some(
+            ChecksumAlgorithm::parse(a.as_str())
+                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))?,
+        ),
         None => None,
     };
     let (algorithm, expected_checksum) = match h.header_checksum {
@@ -272,14 +255,7 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
         Some(b) => b.map(|r| r.map_err(|e| body_error(e.as_ref()))).boxed(),
         None => futures_util::stream::empty::<Result<bytes::Bytes, BodyError>>().boxed(),
     };
-    Ok(ClientBody {
-        len,
-        stream,
-        content_md5,
-        algorithm,
-        expected_checksum,
-        trailers,
-    })
+    Ok(ClientBody { len, stream, content_md5, algorithm, expected_checksum, trailers })
 }
 
 /// Percent-encodes a listing value for `encoding-type=url` (RFC 3986 unreserved and `/` kept).

@@ -47,10 +47,7 @@ pub fn to_s3(err: Error) -> S3Error {
         ErrorKind::NotImplemented(_) => (C::NotImplemented, msg),
         ErrorKind::Unavailable(detail) => {
             tracing::warn!(detail = %detail, "service unavailable");
-            (
-                C::ServiceUnavailable,
-                "A provider or the key service is unavailable; please retry.".into(),
-            )
+            (C::ServiceUnavailable, "A provider or the key service is unavailable; please retry.".into())
         }
         ErrorKind::ResidencyUnsatisfiable(_) => {
             return custom("ResidencyUnsatisfiable", StatusCode::CONFLICT, msg);
@@ -64,10 +61,7 @@ pub fn to_s3(err: Error) -> S3Error {
         ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
         ErrorKind::Integrity | ErrorKind::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
-            (
-                C::InternalError,
-                "We encountered an internal error. Please try again.".into(),
-            )
+            (C::InternalError, "We encountered an internal error. Please try again.".into())
         }
     };
     S3Error::with_message(code, message)
@@ -88,8 +82,5 @@ pub fn body_error(e: &(dyn std::error::Error + Send + Sync)) -> BodyError {
 
 /// 501 naming the feature.
 pub fn not_implemented(feature: &str) -> S3Error {
-    S3Error::with_message(
-        S3ErrorCode::NotImplemented,
-        format!("{feature} is not implemented by this gateway"),
-    )
+    S3Error::with_message(S3ErrorCode::NotImplemented, format!("{feature} is not implemented by this gateway"))
 }

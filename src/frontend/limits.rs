@@ -19,10 +19,7 @@ pub struct Limited {
 impl Limited {
     /// Wraps `inner`.
     pub fn new(inner: S3Service, xml_max_body: usize) -> Self {
-        Self {
-            inner,
-            xml_max_body: xml_max_body as u64,
-        }
+        Self { inner, xml_max_body: xml_max_body as u64 }
     }
 }
 
@@ -33,12 +30,7 @@ fn carries_object_data(req: &Request<Incoming>) -> bool {
 }
 
 fn declared_length(req: &Request<Incoming>) -> Option<u64> {
-    req.headers()
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    req.headers().get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 impl hyper::service::Service<Request<Incoming>> for Limited {
@@ -47,19 +39,12 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
     type Future = BoxFuture<'static, Result<HttpResponse, HttpError>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        if !carries_object_data(&req)
-            && declared_length(&req).is_some_and(|n| n > self.xml_max_body)
-        {
+        if !carries_object_data(&req) && declared_length(&req).is_some_and(|n| n > self.xml_max_body) {
             let err = S3Error::with_message(
                 S3ErrorCode::MaxMessageLengthExceeded,
-                format!(
-                    "Your request was too big: XML bodies are limited to {} bytes",
-                    self.xml_max_body
-                ),
+                format!("Your request was too big: XML bodies are limited to {} bytes", self.xml_max_body),
             );
-            let resp = err
-                .to_http_response()
-                .map_err(|e| HttpError::new(Box::new(e)));
+            let resp = err.to_http_response().map_err(|e| HttpError::new(Box::new(e)));
             return Box::pin(async move { resp });
         }
         hyper::service::Service::call(&self.inner, req)

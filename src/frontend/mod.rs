@@ -25,11 +25,7 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
-pub fn s3_service(
-    service: Arc<ObjectService>,
-    keys: &[AccessKey],
-    metrics: Arc<Metrics>,
-) -> observe::Observed {
+pub fn s3_service(service: Arc<ObjectService>, keys: &[AccessKey], metrics: Arc<Metrics>) -> observe::Observed {
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(service));
     builder.set_auth(auth::KeyRing::new(keys));
     builder.set_access(auth::Admission);

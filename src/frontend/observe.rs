@@ -35,9 +35,7 @@ impl Observed {
 }
 
 fn has_query(query: &str, name: &str) -> bool {
-    query
-        .split('&')
-        .any(|kv| kv.split('=').next() == Some(name))
+    query.split('&').any(|kv| kv.split('=').next() == Some(name))
 }
 
 /// The S3 operation of a request, from a closed set (a bounded label).
@@ -56,24 +54,14 @@ pub fn classify(method: &Method, path: &str, query: &str, copy: bool) -> &'stati
         ("GET", false, true) if q("location") => "GetBucketLocation",
         ("GET", false, true) if q("uploads") => "ListMultipartUploads",
         ("GET", false, true) if q("list-type") => "ListObjectsV2",
-        ("GET", false, true)
-            if query.is_empty()
-                || q("prefix")
-                || q("marker")
-                || q("delimiter")
-                || q("max-keys") =>
-        {
+        ("GET", false, true) if query.is_empty() || q("prefix") || q("marker") || q("delimiter") || q("max-keys") => {
             "ListObjects"
         }
         ("POST", false, true) if q("delete") => "DeleteObjects",
         ("PUT", false, false) if q("partNumber") && copy => "UploadPartCopy",
         ("PUT", false, false) if q("partNumber") => "UploadPart",
         ("PUT", false, false) if copy => "CopyObject",
-        ("PUT", false, false)
-            if query.is_empty() || q("x-id") || q("X-Amz-Signature") || q("Signature") =>
-        {
-            "PutObject"
-        }
+        ("PUT", false, false) if query.is_empty() || q("x-id") || q("X-Amz-Signature") || q("Signature") => "PutObject",
         ("GET", false, false) if q("uploadId") => "ListParts",
         ("GET", false, false) => "GetObject",
         ("HEAD", false, false) => "HeadObject",
@@ -95,10 +83,7 @@ fn status_class(status: u16) -> &'static str {
 }
 
 fn request_id() -> String {
-    random_array::<8>()
-        .map(hex::encode)
-        .unwrap_or_else(|_| "0000000000000000".into())
-        .to_uppercase()
+    random_array::<8>().map(hex::encode).unwrap_or_else(|_| "0000000000000000".into()).to_uppercase()
 }
 
 impl hyper::service::Service<Request<Incoming>> for Observed {
@@ -108,12 +93,7 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let copy = req.headers().contains_key("x-amz-copy-source");
-        let op = classify(
-            req.method(),
-            req.uri().path(),
-            req.uri().query().unwrap_or(""),
-            copy,
-        );
+        let op = classify(req.method(), req.uri().path(), req.uri().query().unwrap_or(""), copy);
         let id = request_id();
         let received = req
             .headers()
@@ -131,31 +111,18 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
                 let result = fut.await;
                 metrics.s3_inflight.dec();
                 let elapsed = started.elapsed();
-                metrics
-                    .s3_duration
-                    .with_label_values(&[op])
-                    .observe(elapsed.as_secs_f64());
+                metrics.s3_duration.with_label_values(&[op]).observe(elapsed.as_secs_f64());
                 let mut resp = result?;
                 let status = resp.status().as_u16();
-                metrics
-                    .s3_requests
-                    .with_label_values(&[op, status_class(status)])
-                    .inc();
+                metrics.s3_requests.with_label_values(&[op, status_class(status)]).inc();
                 if status < 300 {
                     metrics.s3_received_bytes.inc_by(received);
                 }
-                tracing::info!(
-                    status,
-                    duration_ms = elapsed.as_millis() as u64,
-                    "request done"
-                );
+                tracing::info!(status, duration_ms = elapsed.as_millis() as u64, "request done");
                 if let Ok(v) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
                 }
-                Ok(resp.map(|body| CountedBody {
-                    inner: body,
-                    metrics,
-                }))
+                Ok(resp.map(|body| CountedBody { inner: body, metrics }))
             }
             .instrument(span),
         )
@@ -172,10 +139,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CountedBody<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
@@ -205,19 +169,10 @@ mod tests {
         assert_eq!(classify(&m("PUT"), "/b", "", false), "CreateBucket");
         assert_eq!(classify(&m("PUT"), "/b/k", "", false), "PutObject");
         assert_eq!(classify(&m("PUT"), "/b/k", "", true), "CopyObject");
-        assert_eq!(
-            classify(&m("PUT"), "/b/k", "partNumber=1&uploadId=x", false),
-            "UploadPart"
-        );
-        assert_eq!(
-            classify(&m("GET"), "/b", "list-type=2&prefix=a", false),
-            "ListObjectsV2"
-        );
+        assert_eq!(classify(&m("PUT"), "/b/k", "partNumber=1&uploadId=x", false), "UploadPart");
+        assert_eq!(classify(&m("GET"), "/b", "list-type=2&prefix=a", false), "ListObjectsV2");
         assert_eq!(classify(&m("POST"), "/b", "delete", false), "DeleteObjects");
-        assert_eq!(
-            classify(&m("POST"), "/b/k", "uploads", false),
-            "CreateMultipartUpload"
-        );
+        assert_eq!(classify(&m("POST"), "/b/k", "uploads", false), "CreateMultipartUpload");
         assert_eq!(classify(&m("GET"), "/b/k", "", false), "GetObject");
         assert_eq!(classify(&m("PATCH"), "/b/k", "", false), "Other");
     }

@@ -8,15 +8,15 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::convert::{
-    BodyHeaders, ChecksumFields, algorithm_dto, checksum_type_dto, client_body, conditions,
-    content_headers, etag, expires, header_checksum, metadata, range, timestamp, url_encode,
+    BodyHeaders, ChecksumFields, algorithm_dto, checksum_type_dto, client_body, conditions, content_headers, etag,
+    expires, header_checksum, metadata, range, timestamp, url_encode,
 };
 use super::error::{not_implemented, to_s3};
 use crate::meta::{ListStart, WriteCondition};
 use crate::model::{ChecksumAlgorithm, ChecksumType};
 use crate::service::{
-    CompletePart, CompleteRequest, CopyRequest, GetRequest, ListObjectsRequest, ObjectService,
-    PutRequest, list as svc_list,
+    CompletePart, CompleteRequest, CopyRequest, GetRequest, ListObjectsRequest, ObjectService, PutRequest,
+    list as svc_list,
 };
 
 /// The S3 front end over one service.
@@ -49,14 +49,10 @@ fn refuse_unsupported_write(
     storage_class: &Option<StorageClass>,
 ) -> S3Result<()> {
     if sse_c {
-        return Err(not_implemented(
-            "SSE-C (x-amz-server-side-encryption-customer-*)",
-        ));
+        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
     }
     if kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
-        return Err(not_implemented(
-            "SSE-KMS; every object is already encrypted by the gateway",
-        ));
+        return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
     }
     if lock {
         return Err(not_implemented("Object Lock"));
@@ -70,10 +66,7 @@ fn refuse_unsupported_write(
     if grants || acl.as_ref().is_some_and(|a| a.as_str() != "private") {
         return Err(not_implemented("ACLs other than private"));
     }
-    if storage_class
-        .as_ref()
-        .is_some_and(|c| c.as_str() != "STANDARD")
-    {
+    if storage_class.as_ref().is_some_and(|c| c.as_str() != "STANDARD") {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidStorageClass,
             "The storage class you specified is not valid",
@@ -84,9 +77,7 @@ fn refuse_unsupported_write(
 
 fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S3Result<()> {
     if alg.is_some() || key.is_some() {
-        return Err(not_implemented(
-            "SSE-C (x-amz-server-side-encryption-customer-*)",
-        ));
+        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
     }
     Ok(())
 }
@@ -111,10 +102,9 @@ fn write_condition(
             "If-Match together with If-None-Match is not supported",
         )),
         (Some(ETagCondition::Any), None) => Ok(WriteCondition::IfAbsent),
-        (Some(_), None) => Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "If-None-Match on writes accepts only *",
-        )),
+        (Some(_), None) => {
+            Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on writes accepts only *"))
+        }
         (None, Some(ETagCondition::ETag(e))) => Ok(WriteCondition::IfMatch(e.value().to_owned())),
         (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfMatch("*".into())),
         (None, None) => Ok(WriteCondition::None),
@@ -123,11 +113,7 @@ fn write_condition(
 
 fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
     match src {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } => {
+        CopySource::Bucket { bucket, key, version_id } => {
             refuse_version_id(&version_id.as_ref().map(|v| v.to_string()))?;
             Ok((bucket.to_string(), key.to_string()))
         }
@@ -142,20 +128,14 @@ fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
             "The x-amz-copy-source-range value must be of the form bytes=first-last",
         )
     };
-    let (a, b) = r
-        .strip_prefix("bytes=")
-        .and_then(|s| s.split_once('-'))
-        .ok_or_else(bad)?;
+    let (a, b) = r.strip_prefix("bytes=").and_then(|s| s.split_once('-')).ok_or_else(bad)?;
     Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
 }
 
 fn max_keys(m: Option<i32>) -> S3Result<usize> {
     match m {
         None => Ok(1000),
-        Some(n) if n < 0 => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "max-keys must be non-negative",
-        )),
+        Some(n) if n < 0 => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-keys must be non-negative")),
         Some(n) => Ok((n as usize).min(1000)),
     }
 }
@@ -164,10 +144,9 @@ fn is_url(e: &Option<EncodingType>) -> S3Result<bool> {
     match e.as_ref().map(|e| e.as_str()) {
         None => Ok(false),
         Some("url") => Ok(true),
-        Some(_) => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "Invalid Encoding Method specified in Request",
-        )),
+        Some(_) => {
+            Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request"))
+        }
     }
 }
 
@@ -175,10 +154,7 @@ fn encode(url: bool, s: String) -> String {
     if url { url_encode(&s) } else { s }
 }
 
-fn listed_objects(
-    page: &crate::service::ObjectsPage,
-    url: bool,
-) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn listed_objects(page: &crate::service::ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = page
         .objects
         .iter()
@@ -187,25 +163,16 @@ fn listed_objects(
             size: Some(o.size as i64),
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.last_modified_ms)),
-            storage_class: Some(ObjectStorageClass::from_static(
-                ObjectStorageClass::STANDARD,
-            )),
+            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
             ..Default::default()
         })
         .collect();
-    let prefixes = page
-        .prefixes
-        .iter()
-        .map(|p| CommonPrefix {
-            prefix: Some(encode(url, p.clone())),
-        })
-        .collect();
+    let prefixes = page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(url, p.clone())) }).collect();
     (objects, prefixes)
 }
 
 fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
-    mode.as_ref()
-        .is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+    mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
 /// The service request of a GetObject or HeadObject input (distinct generated types with the
@@ -219,12 +186,7 @@ macro_rules! read_request {
             key: $i.key.clone(),
             range: range($i.range),
             part_number: $i.part_number.map(|n| n.max(0) as u32),
-            conditions: conditions(
-                &$i.if_match,
-                &$i.if_none_match,
-                &$i.if_modified_since,
-                &$i.if_unmodified_since,
-            ),
+            conditions: conditions(&$i.if_match, &$i.if_none_match, &$i.if_modified_since, &$i.if_unmodified_since),
         }
     }};
 }
@@ -315,10 +277,7 @@ fn read_response<T>(output: T, partial: bool) -> S3Response<T> {
 
 #[async_trait::async_trait]
 impl S3 for Gateway {
-    async fn list_buckets(
-        &self,
-        _req: S3Request<ListBucketsInput>,
-    ) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
         let buckets = svc(self.service.list_buckets().await)?
             .into_iter()
             .map(|b| Bucket {
@@ -329,18 +288,12 @@ impl S3 for Gateway {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(Owner {
-                display_name: Some("souverain".into()),
-                id: Some("souverain".into()),
-            }),
+            owner: Some(Owner { display_name: Some("souverain".into()), id: Some("souverain".into()) }),
             ..Default::default()
         }))
     }
 
-    async fn create_bucket(
-        &self,
-        req: S3Request<CreateBucketInput>,
-    ) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         let i = req.input;
         if i.object_lock_enabled_for_bucket == Some(true) {
             return Err(not_implemented("Object Lock"));
@@ -357,19 +310,11 @@ impl S3 for Gateway {
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_owned());
-        svc(self
-            .service
-            .create_bucket(&i.bucket, location.as_deref())
-            .await)?;
-        Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{}", i.bucket)),
-        }))
+        svc(self.service.create_bucket(&i.bucket, location.as_deref()).await)?;
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", i.bucket)) }))
     }
 
-    async fn head_bucket(
-        &self,
-        req: S3Request<HeadBucketInput>,
-    ) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         svc(self.service.head_bucket(&req.input.bucket).await)?;
         Ok(S3Response::new(HeadBucketOutput {
             bucket_region: Some(self.service.region().to_owned()),
@@ -377,10 +322,7 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn delete_bucket(
-        &self,
-        req: S3Request<DeleteBucketInput>,
-    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
         svc(self.service.delete_bucket(&req.input.bucket).await)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
@@ -404,17 +346,12 @@ impl S3 for Gateway {
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 
-    async fn put_object(
-        &self,
-        req: S3Request<PutObjectInput>,
-    ) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
             i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
-            i.ssekms_key_id.is_some()
-                || i.ssekms_encryption_context.is_some()
-                || i.bucket_key_enabled.is_some(),
+            i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
             i.object_lock_mode.is_some()
                 || i.object_lock_retain_until_date.is_some()
                 || i.object_lock_legal_hold_status.is_some(),
@@ -433,18 +370,8 @@ impl S3 for Gateway {
         let condition = write_condition(&i.if_none_match, &i.if_match)?;
         let headers = stored_headers!(i)?;
         let body = request_body!(i, req);
-        let out = svc(self
-            .service
-            .put_object(
-                PutRequest {
-                    bucket: i.bucket,
-                    key: i.key,
-                    headers,
-                    condition,
-                },
-                body,
-            )
-            .await)?;
+        let out =
+            svc(self.service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition }, body).await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&out.etag)),
@@ -459,10 +386,7 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn get_object(
-        &self,
-        req: S3Request<GetObjectInput>,
-    ) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
         let mut out = svc(self.service.get_object(read_request!(i)).await)?;
         let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
@@ -475,42 +399,27 @@ impl S3 for Gateway {
         Ok(read_response(output, out.range.is_some()))
     }
 
-    async fn head_object(
-        &self,
-        req: S3Request<HeadObjectInput>,
-    ) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
         let out = svc(self.service.head_object(read_request!(i)).await)?;
         let output = read_output!(HeadObjectOutput, out, i, {});
         Ok(read_response(output, out.range.is_some()))
     }
 
-    async fn delete_object(
-        &self,
-        req: S3Request<DeleteObjectInput>,
-    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let i = req.input;
         refuse_version_id(&i.version_id)?;
         if i.if_match.is_some() {
             return Err(not_implemented("conditional DeleteObject (If-Match)"));
         }
         svc(self.service.delete_object(&i.bucket, &i.key).await)?;
-        Ok(S3Response::with_status(
-            DeleteObjectOutput::default(),
-            http::StatusCode::NO_CONTENT,
-        ))
+        Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
     }
 
-    async fn delete_objects(
-        &self,
-        req: S3Request<DeleteObjectsInput>,
-    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let i = req.input;
         if i.delete.objects.len() > 1000 {
-            return Err(S3Error::with_message(
-                S3ErrorCode::MalformedXML,
-                "DeleteObjects accepts at most 1000 keys",
-            ));
+            return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "DeleteObjects accepts at most 1000 keys"));
         }
         let quiet = i.delete.quiet.unwrap_or(false);
         let keys: Vec<String> = i.delete.objects.iter().map(|o| o.key.clone()).collect();
@@ -519,10 +428,7 @@ impl S3 for Gateway {
         let mut errors = Vec::new();
         for (obj, r) in i.delete.objects.into_iter().zip(results) {
             match r {
-                Ok(()) if !quiet => deleted.push(DeletedObject {
-                    key: Some(obj.key),
-                    ..Default::default()
-                }),
+                Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() }),
                 Ok(()) => {}
                 Err(e) => {
                     let e = to_s3(e);
@@ -535,17 +441,10 @@ impl S3 for Gateway {
                 }
             }
         }
-        Ok(S3Response::new(DeleteObjectsOutput {
-            deleted: Some(deleted),
-            errors: Some(errors),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
     }
 
-    async fn copy_object(
-        &self,
-        req: S3Request<CopyObjectInput>,
-    ) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
@@ -566,10 +465,7 @@ impl S3 for Gateway {
             None | Some("COPY") => None,
             Some("REPLACE") => Some(stored_headers!(i)?),
             Some(_) => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidArgument,
-                    "Unknown metadata directive.",
-                ));
+                return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Unknown metadata directive."));
             }
         };
         let req = CopyRequest {
@@ -604,10 +500,7 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn list_objects(
-        &self,
-        req: S3Request<ListObjectsInput>,
-    ) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
         let i = req.input;
         let url = is_url(&i.encoding_type)?;
         let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
@@ -615,9 +508,9 @@ impl S3 for Gateway {
         let start = match i.marker.as_deref().filter(|m| !m.is_empty()) {
             // A marker that is a common prefix skips everything under it (our NextMarker).
             Some(m)
-                if delimiter.as_deref().is_some_and(|d| {
-                    m.ends_with(d) && m.starts_with(&prefix) && m.len() > prefix.len()
-                }) =>
+                if delimiter
+                    .as_deref()
+                    .is_some_and(|d| m.ends_with(d) && m.starts_with(&prefix) && m.len() > prefix.len()) =>
             {
                 ListStart::AfterPrefix(m.as_bytes().to_vec())
             }
@@ -657,17 +550,11 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn list_objects_v2(
-        &self,
-        req: S3Request<ListObjectsV2Input>,
-    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         let i = req.input;
         let url = is_url(&i.encoding_type)?;
         let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
-        let start = match (
-            &i.continuation_token,
-            i.start_after.as_deref().filter(|s| !s.is_empty()),
-        ) {
+        let start = match (&i.continuation_token, i.start_after.as_deref().filter(|s| !s.is_empty())) {
             (Some(t), _) => svc(svc_list::decode_token(t))?,
             (None, Some(s)) => ListStart::AfterKey(s.as_bytes().to_vec()),
             (None, None) => ListStart::Beginning,
@@ -686,11 +573,7 @@ impl S3 for Gateway {
             .await)?;
         let (contents, prefixes) = listed_objects(&page, url);
         let key_count = (contents.len() + prefixes.len()) as i32;
-        let next = if page.truncated {
-            page.last.as_ref().and_then(svc_list::encode_token)
-        } else {
-            None
-        };
+        let next = if page.truncated { page.last.as_ref().and_then(svc_list::encode_token) } else { None };
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket),
             prefix: Some(encode(url, i.prefix.unwrap_or_default())),
@@ -724,33 +607,25 @@ impl S3 for Gateway {
             &i.acl,
             &i.storage_class,
         )?;
-        let algorithm = match &i.checksum_algorithm {
-            Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidRequest,
-                    "unsupported checksum algorithm",
-                )
-            })?),
-            None => None,
-        };
+        let algorithm =
+            match &i.checksum_algorithm {
+                Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+                    S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm")
+                })?),
+                None => None,
+            };
         let kind = match (i.checksum_type.as_ref().map(|t| t.as_str()), algorithm) {
             (Some("FULL_OBJECT"), _) => ChecksumType::FullObject,
             (Some("COMPOSITE"), _) => ChecksumType::Composite,
             (None, Some(ChecksumAlgorithm::Crc64Nvme)) => ChecksumType::FullObject,
             (None, _) => ChecksumType::Composite,
             (Some(_), _) => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidRequest,
-                    "unknown checksum type",
-                ));
+                return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "unknown checksum type"));
             }
         };
         let headers = stored_headers!(i)?;
         let checksum = algorithm.map(|a| (a, kind));
-        let id = svc(self
-            .service
-            .create_upload(&i.bucket, &i.key, headers, checksum)
-            .await)?;
+        let id = svc(self.service.create_upload(&i.bucket, &i.key, headers, checksum).await)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
@@ -761,18 +636,12 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn upload_part(
-        &self,
-        req: S3Request<UploadPartInput>,
-    ) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
         let number = u32::try_from(i.part_number).unwrap_or(0);
         let body = request_body!(i, req);
-        let out = svc(self
-            .service
-            .upload_part(&i.bucket, &i.key, &i.upload_id, number, body)
-            .await)?;
+        let out = svc(self.service.upload_part(&i.bucket, &i.key, &i.upload_id, number, body).await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&out.etag)),
@@ -790,16 +659,9 @@ impl S3 for Gateway {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = req.input;
-        refuse_sse_c_read(
-            &i.sse_customer_algorithm,
-            &i.copy_source_sse_customer_algorithm,
-        )?;
+        refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
-        let range = i
-            .copy_source_range
-            .as_deref()
-            .map(parse_copy_range)
-            .transpose()?;
+        let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
         let cond = conditions(
             &i.copy_source_if_match,
             &i.copy_source_if_none_match,
@@ -809,16 +671,7 @@ impl S3 for Gateway {
         let number = u32::try_from(i.part_number).unwrap_or(0);
         let out = svc(self
             .service
-            .upload_part_copy(
-                &i.bucket,
-                &i.key,
-                &i.upload_id,
-                number,
-                &src_bucket,
-                &src_key,
-                range,
-                &cond,
-            )
+            .upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &src_bucket, &src_key, range, &cond)
             .await)?;
         let c = ChecksumFields::from(out.checksum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
@@ -857,9 +710,7 @@ impl S3 for Gateway {
                     number: p
                         .part_number
                         .and_then(|n| u32::try_from(n).ok())
-                        .ok_or_else(|| {
-                            S3Error::with_message(S3ErrorCode::MalformedXML, "PartNumber missing")
-                        })?,
+                        .ok_or_else(|| S3Error::with_message(S3ErrorCode::MalformedXML, "PartNumber missing"))?,
                     etag: p.e_tag.map(|e| e.value().to_owned()).unwrap_or_default(),
                     checksum: checksum.map(|(_, v)| v),
                 })
@@ -897,30 +748,15 @@ impl S3 for Gateway {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = req.input;
-        svc(self
-            .service
-            .abort_upload(&i.bucket, &i.key, &i.upload_id)
-            .await)?;
-        Ok(S3Response::with_status(
-            AbortMultipartUploadOutput::default(),
-            http::StatusCode::NO_CONTENT,
-        ))
+        svc(self.service.abort_upload(&i.bucket, &i.key, &i.upload_id).await)?;
+        Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
     }
 
-    async fn list_parts(
-        &self,
-        req: S3Request<ListPartsInput>,
-    ) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         let i = req.input;
-        let marker = i
-            .part_number_marker
-            .and_then(|m| u32::try_from(m).ok())
-            .unwrap_or(0);
+        let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
         let max = i.max_parts.map_or(1000, |m| m.clamp(0, 1000) as usize);
-        let page = svc(self
-            .service
-            .list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)
-            .await)?;
+        let page = svc(self.service.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max).await)?;
         let algorithm = page.upload.checksum.map(|(a, _)| a);
         let next = page.parts.last().map(|p| p.number as i32);
         let parts = page
@@ -1011,12 +847,7 @@ impl S3 for Gateway {
             next_upload_id_marker: next_id.filter(|_| page.truncated),
             uploads: Some(uploads),
             common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encode(url, p)),
-                    })
-                    .collect(),
+                page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode(url, p)) }).collect(),
             ),
             encoding_type: i.encoding_type,
             ..Default::default()

@@ -36,12 +36,8 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown`, then drains connections for up to the grace period.
-pub async fn serve<S, B>(
-    listener: TcpListener,
-    service: S,
-    limits: ServerLimits,
-    mut shutdown: Shutdown,
-) where
+pub async fn serve<S, B>(listener: TcpListener, service: S, limits: ServerLimits, mut shutdown: Shutdown)
+where
     S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
         + Clone
         + Send
@@ -78,9 +74,7 @@ pub async fn serve<S, B>(
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service.clone())
-            .into_owned();
+        let conn = builder.serve_connection(TokioIo::new(stream), service.clone()).into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -25,9 +25,7 @@ pub struct LocalKeyFile {
 impl fmt::Debug for LocalKeyFile {
     // Never print the key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalKeyFile")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalKeyFile").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -35,45 +33,23 @@ impl LocalKeyFile {
     /// Opens the key file, creating it (mode 0600, 32 random bytes) if absent. Refuses a file
     /// that is group- or world-accessible or not exactly 32 bytes.
     pub fn open_or_create(path: &Path) -> Result<Self, KeyError> {
-        let err = |reason: String| KeyError::KeyFile {
-            path: path.display().to_string(),
-            reason,
-        };
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
+        let err = |reason: String| KeyError::KeyFile { path: path.display().to_string(), reason };
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(mut file) => {
                 let kek: [u8; 32] = random_array().map_err(|_| KeyError::Random)?;
-                file.write_all(&kek)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| err(e.to_string()))?;
+                file.write_all(&kek).and_then(|()| file.sync_all()).map_err(|e| err(e.to_string()))?;
                 if let Some(dir) = path.parent() {
-                    std::fs::File::open(dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| err(e.to_string()))?;
+                    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;
                 }
-                return Ok(Self {
-                    kek: Zeroizing::new(kek),
-                    path: path.to_owned(),
-                });
+                return Ok(Self { kek: Zeroizing::new(kek), path: path.to_owned() });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(err(e.to_string())),
         }
         let mut file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-        let mode = file
-            .metadata()
-            .map_err(|e| err(e.to_string()))?
-            .permissions()
-            .mode();
+        let mode = file.metadata().map_err(|e| err(e.to_string()))?.permissions().mode();
         if mode & 0o077 != 0 {
-            return Err(err(format!(
-                "mode {:o} is readable by others; chmod 600 it",
-                mode & 0o777
-            )));
+            return Err(err(format!("mode {:o} is readable by others; chmod 600 it", mode & 0o777)));
         }
         let mut buf = Zeroizing::new(Vec::new());
         file.read_to_end(&mut buf).map_err(|e| err(e.to_string()))?;
@@ -82,43 +58,24 @@ impl LocalKeyFile {
             return Err(err("must hold exactly 32 bytes".into()));
         }
         kek.copy_from_slice(&buf);
-        Ok(Self {
-            kek,
-            path: path.to_owned(),
-        })
+        Ok(Self { kek, path: path.to_owned() })
     }
 }
 
 #[async_trait]
 impl KeyProvider for LocalKeyFile {
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError> {
+    async fn wrap(&self, dek: &DataKey, bucket: BucketUid, version: VersionUid) -> Result<WrappedKey, KeyError> {
         let aad = key_aad(LOCAL_KEK_ID, bucket, version);
         let bytes = wrap_key(&self.kek, &aad, dek.expose()).map_err(|_| KeyError::Random)?;
-        Ok(WrappedKey {
-            kek_id: LOCAL_KEK_ID.into(),
-            kek_version: 1,
-            bytes,
-        })
+        Ok(WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes })
     }
 
-    async fn unwrap(
-        &self,
-        wrapped: &WrappedKey,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<DataKey, KeyError> {
+    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError> {
         if wrapped.kek_id != LOCAL_KEK_ID {
             return Err(KeyError::UnknownKek(wrapped.kek_id.clone()));
         }
         let aad = key_aad(LOCAL_KEK_ID, bucket, version);
-        unwrap_key(&self.kek, &aad, &wrapped.bytes)
-            .map(DataKey::from_bytes)
-            .map_err(|_| KeyError::Unwrap)
+        unwrap_key(&self.kek, &aad, &wrapped.bytes).map(DataKey::from_bytes).map_err(|_| KeyError::Unwrap)
     }
 }
 
@@ -131,10 +88,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kek");
         let kf = LocalKeyFile::open_or_create(&path).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let dek = DataKey::generate().unwrap();
         let (b, v) = (BucketUid([1; 16]), VersionUid([2; 16]));
         let w = kf.wrap(&dek, b, v).await.unwrap();

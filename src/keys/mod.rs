@@ -18,9 +18,7 @@ pub struct DataKey(Zeroizing<[u8; 32]>);
 impl DataKey {
     /// A fresh random DEK.
     pub fn generate() -> Result<Self, KeyError> {
-        random_array()
-            .map(|k| Self(Zeroizing::new(k)))
-            .map_err(|_| KeyError::Random)
+        random_array().map(|k| Self(Zeroizing::new(k))).map_err(|_| KeyError::Random)
     }
     /// Wraps raw key material (from an unwrap).
     pub fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
@@ -83,17 +81,7 @@ pub enum KeyError {
 #[async_trait]
 pub trait KeyProvider: Send + Sync + std::fmt::Debug + 'static {
     /// Wraps `dek`, binding it to the version that owns it.
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError>;
+    async fn wrap(&self, dek: &DataKey, bucket: BucketUid, version: VersionUid) -> Result<WrappedKey, KeyError>;
     /// Unwraps; fails for any other binding.
-    async fn unwrap(
-        &self,
-        wrapped: &WrappedKey,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<DataKey, KeyError>;
+    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError>;
 }

@@ -19,9 +19,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetaError> {
 /// Decodes a record; refuses unknown versions rather than guessing.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MetaError> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| MetaError::Codec(e.to_string()))
-        }
+        Some((&RECORD_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| MetaError::Codec(e.to_string())),
         Some((v, _)) => Err(MetaError::Codec(format!("unknown record version {v}"))),
         None => Err(MetaError::Codec("empty value".into())),
     }

@@ -5,14 +5,12 @@ use std::sync::Arc;
 
 use super::RepairTask;
 use super::{
-    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore,
-    PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore, PartRecord, PutCommit,
+    UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
 use crate::model::ProviderId;
-use crate::model::{
-    BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid,
-};
+use crate::model::{BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid};
 
 fn stream(id: u8) -> StreamManifest {
     StreamManifest {
@@ -44,11 +42,7 @@ fn version(id: u8, etag: &str) -> VersionRecord {
 }
 
 fn dek() -> WrappedKey {
-    WrappedKey {
-        kek_id: "t".into(),
-        kek_version: 1,
-        bytes: vec![1, 2, 3],
-    }
+    WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3] }
 }
 
 fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
@@ -69,12 +63,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let b = BucketUid([1; 16]);
     assert_eq!(
         store
-            .create_bucket(BucketRecord {
-                uid: b,
-                name: "bkt".into(),
-                policy_id: "p".into(),
-                created_ms: 0
-            })
+            .create_bucket(BucketRecord { uid: b, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 })
             .await
             .unwrap(),
         Ok(())
@@ -96,10 +85,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let keys = ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x"];
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(
-            store
-                .commit_put(put(b, k, version(10 + i as u8, "e"), WriteCondition::None))
-                .await
-                .unwrap(),
+            store.commit_put(put(b, k, version(10 + i as u8, "e"), WriteCondition::None)).await.unwrap(),
             CommitOutcome::Committed
         );
     }
@@ -134,77 +120,35 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         start: ListStart::Beginning,
         max,
     };
-    assert_eq!(
-        all(q("", None, 2)).await,
-        ["a", "a\0z", "a/1", "a/2", "b", "z/y/x", "é"]
-    );
-    assert_eq!(
-        all(q("", Some("/"), 1)).await,
-        ["a", "a\0z", "[a/]", "b", "[z/]", "é"]
-    );
+    assert_eq!(all(q("", None, 2)).await, ["a", "a\0z", "a/1", "a/2", "b", "z/y/x", "é"]);
+    assert_eq!(all(q("", Some("/"), 1)).await, ["a", "a\0z", "[a/]", "b", "[z/]", "é"]);
     assert_eq!(all(q("a/", None, 1000)).await, ["a/1", "a/2"]);
 
     // Conditional commits: If-None-Match and If-Match.
     assert_eq!(
-        store
-            .commit_put(put(b, "a", version(30, "x"), WriteCondition::IfAbsent))
-            .await
-            .unwrap(),
+        store.commit_put(put(b, "a", version(30, "x"), WriteCondition::IfAbsent)).await.unwrap(),
         CommitOutcome::PreconditionFailed
     );
     assert_eq!(
-        store
-            .commit_put(put(
-                b,
-                "new",
-                version(31, "x"),
-                WriteCondition::IfMatch("e".into())
-            ))
-            .await
-            .unwrap(),
+        store.commit_put(put(b, "new", version(31, "x"), WriteCondition::IfMatch("e".into()))).await.unwrap(),
         CommitOutcome::NoSuchKey
     );
     assert_eq!(
-        store
-            .commit_put(put(
-                b,
-                "a",
-                version(32, "x"),
-                WriteCondition::IfMatch("zz".into())
-            ))
-            .await
-            .unwrap(),
+        store.commit_put(put(b, "a", version(32, "x"), WriteCondition::IfMatch("zz".into()))).await.unwrap(),
         CommitOutcome::PreconditionFailed
     );
     assert_eq!(
-        store
-            .commit_put(put(
-                b,
-                "a",
-                version(33, "y"),
-                WriteCondition::IfMatch("\"e\"".into())
-            ))
-            .await
-            .unwrap(),
+        store.commit_put(put(b, "a", version(33, "y"), WriteCondition::IfMatch("\"e\"".into()))).await.unwrap(),
         CommitOutcome::Committed
     );
     // The replaced version's stream went to GC, the new one is referenced.
-    let gc: Vec<StreamId> = store
-        .gc_tasks(100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.stream_id)
-        .collect();
+    let gc: Vec<StreamId> = store.gc_tasks(100).await.unwrap().iter().map(|t| t.stream_id).collect();
     assert!(gc.contains(&StreamId([10; 16])));
     assert!(store.stream_committed(StreamId([33; 16])).await.unwrap());
     assert!(!store.stream_committed(StreamId([10; 16])).await.unwrap());
     // Sequence numbers grow.
     let s1 = store.current(b, "a").await.unwrap().unwrap().seq;
-    store
-        .commit_put(put(b, "a", version(34, "w"), WriteCondition::None))
-        .await
-        .unwrap();
+    store.commit_put(put(b, "a", version(34, "w"), WriteCondition::None)).await.unwrap();
     assert!(store.current(b, "a").await.unwrap().unwrap().seq > s1);
 
     // Concurrent If-None-Match: exactly one winner.
@@ -212,14 +156,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     for i in 0..16u8 {
         let s = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
-            s.commit_put(put(
-                b,
-                "race",
-                version(100 + i, "r"),
-                WriteCondition::IfAbsent,
-            ))
-            .await
-            .unwrap()
+            s.commit_put(put(b, "race", version(100 + i, "r"), WriteCondition::IfAbsent)).await.unwrap()
         }));
     }
     let mut wins = 0;
@@ -243,40 +180,18 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         write_quorum: 1,
     };
     store.create_upload(rec).await.unwrap();
-    let part = |id: u8| PartRecord {
-        stream: stream(id),
-        md5: [0; 16],
-        checksum: None,
-        last_modified_ms: 0,
-    };
+    let part = |id: u8| PartRecord { stream: stream(id), md5: [0; 16], checksum: None, last_modified_ms: 0 };
     for (n, id) in [(1, 51), (2, 52), (2, 53), (3, 54)] {
-        assert_eq!(
-            store.commit_part(up, n, part(id), vec![]).await.unwrap(),
-            CommitOutcome::Committed
-        );
+        assert_eq!(store.commit_part(up, n, part(id), vec![]).await.unwrap(), CommitOutcome::Committed);
     }
     let parts = store.parts(up, 0, 100).await.unwrap();
     assert_eq!(
-        parts
-            .iter()
-            .map(|(n, p)| (*n, p.stream.stream_id.0[0]))
-            .collect::<Vec<_>>(),
+        parts.iter().map(|(n, p)| (*n, p.stream.stream_id.0[0])).collect::<Vec<_>>(),
         [(1, 51), (2, 53), (3, 54)]
     );
     assert_eq!(store.parts(up, 1, 1).await.unwrap().len(), 1);
-    assert_eq!(
-        store
-            .list_uploads(b, &q("", None, 10), None)
-            .await
-            .unwrap()
-            .entries
-            .len(),
-        1
-    );
-    assert!(
-        !store.delete_bucket("bkt").await.unwrap(),
-        "objects and uploads keep the bucket"
-    );
+    assert_eq!(store.list_uploads(b, &q("", None, 10), None).await.unwrap().entries.len(), 1);
+    assert!(!store.delete_bucket("bkt").await.unwrap(), "objects and uploads keep the bucket");
     let mut v = version(50, "m-2");
     v.streams = vec![stream(51), stream(53)];
     let c = PutCommit {
@@ -291,22 +206,9 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     };
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
     assert!(store.upload(up).await.unwrap().is_none());
-    assert_eq!(
-        store.commit_part(up, 4, part(55), vec![]).await.unwrap(),
-        CommitOutcome::Gone
-    );
-    let gc: Vec<StreamId> = store
-        .gc_tasks(1000)
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.stream_id)
-        .collect();
-    assert!(
-        gc.contains(&StreamId([52; 16]))
-            && gc.contains(&StreamId([54; 16]))
-            && !gc.contains(&StreamId([51; 16]))
-    );
+    assert_eq!(store.commit_part(up, 4, part(55), vec![]).await.unwrap(), CommitOutcome::Gone);
+    let gc: Vec<StreamId> = store.gc_tasks(1000).await.unwrap().iter().map(|t| t.stream_id).collect();
+    assert!(gc.contains(&StreamId([52; 16])) && gc.contains(&StreamId([54; 16])) && !gc.contains(&StreamId([51; 16])));
 
     // Intents: stale for another boot or when old; settled by commit; GC finishes them.
     let boot = BootId([9; 16]);
@@ -320,42 +222,17 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         .await
         .unwrap();
     store
-        .record_intent(Intent {
-            stream_id: StreamId([71; 16]),
-            targets: vec![],
-            boot_id: boot,
-            created_ms: 5_000,
-        })
+        .record_intent(Intent { stream_id: StreamId([71; 16]), targets: vec![], boot_id: boot, created_ms: 5_000 })
         .await
         .unwrap();
     store
-        .record_intent(Intent {
-            stream_id: StreamId([72; 16]),
-            targets: vec![],
-            boot_id: boot,
-            created_ms: 1_000,
-        })
+        .record_intent(Intent { stream_id: StreamId([72; 16]), targets: vec![], boot_id: boot, created_ms: 1_000 })
         .await
         .unwrap();
-    let stale: Vec<u8> = store
-        .stale_intents(boot, 2_000, 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|i| i.stream_id.0[0])
-        .collect();
+    let stale: Vec<u8> = store.stale_intents(boot, 2_000, 10).await.unwrap().iter().map(|i| i.stream_id.0[0]).collect();
     assert_eq!(stale, [70, 72]);
-    store
-        .abandon_intents(vec![GcTask {
-            stream_id: StreamId([71; 16]),
-            targets: vec![],
-        }])
-        .await
-        .unwrap();
-    store
-        .finish_gc(&[StreamId([70; 16]), StreamId([71; 16]), StreamId([72; 16])])
-        .await
-        .unwrap();
+    store.abandon_intents(vec![GcTask { stream_id: StreamId([71; 16]), targets: vec![] }]).await.unwrap();
+    store.finish_gc(&[StreamId([70; 16]), StreamId([71; 16]), StreamId([72; 16])]).await.unwrap();
     assert!(
         store
             .stale_intents(boot, i64::MAX, 10)
@@ -374,14 +251,8 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let mut c = put(b, "repaired", v, WriteCondition::None);
     c.repairs = vec![task.clone()];
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
-    assert_eq!(
-        store.due_repairs(1_000, 10).await.unwrap(),
-        vec![task.clone()]
-    );
-    assert!(
-        store.due_repairs(999, 10).await.unwrap().is_empty(),
-        "not due before its time"
-    );
+    assert_eq!(store.due_repairs(1_000, 10).await.unwrap(), vec![task.clone()]);
+    assert!(store.due_repairs(999, 10).await.unwrap().is_empty(), "not due before its time");
     let mut later = task.clone();
     later.attempts = 1;
     later.due_ms = 5_000;
@@ -391,10 +262,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     store.update_repair(later.clone(), true).await.unwrap();
     assert!(store.repairs(10).await.unwrap().is_empty());
     store.update_repair(later.clone(), false).await.unwrap();
-    assert!(
-        store.repairs(10).await.unwrap().is_empty(),
-        "a finished task is not resurrected"
-    );
+    assert!(store.repairs(10).await.unwrap().is_empty(), "a finished task is not resurrected");
     let mut v = version(91, "r2");
     v.streams[0].replicas = vec![fr.clone()];
     let mut c = put(b, "repaired", v.clone(), WriteCondition::None);
@@ -402,10 +270,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     store.commit_put(c).await.unwrap();
     assert_eq!(store.repairs(10).await.unwrap().len(), 1);
     assert!(store.commit_delete(b, "repaired").await.unwrap());
-    assert!(
-        store.repairs(10).await.unwrap().is_empty(),
-        "GC of the stream drops its repairs"
-    );
+    assert!(store.repairs(10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
 
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
@@ -424,10 +289,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_engine_conforms() {
-        suite(Arc::new(
-            KvMetadataStore::new(MemoryEngine::default()).unwrap(),
-        ))
-        .await;
+        suite(Arc::new(KvMetadataStore::new(MemoryEngine::default()).unwrap())).await;
     }
 
     #[cfg(feature = "rocksdb")]

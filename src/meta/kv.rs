@@ -84,11 +84,5 @@ pub trait KvEngine: Send + Sync + 'static {
     /// Applies every op or none, durably (fsynced) before returning.
     fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError>;
     /// Up to `limit` entries with `start <= key < end`, in byte order.
-    fn scan(
-        &self,
-        cf: Cf,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<KvPairs, MetaError>;
+    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError>;
 }

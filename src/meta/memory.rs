@@ -21,12 +21,7 @@ fn poisoned() -> MetaError {
 
 impl KvEngine for MemoryEngine {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        Ok(self
-            .maps
-            .read()
-            .map_err(|_| poisoned())?
-            .get(&(cf, key.to_vec()))
-            .cloned())
+        Ok(self.maps.read().map_err(|_| poisoned())?.get(&(cf, key.to_vec())).cloned())
     }
 
     fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError> {
@@ -40,13 +35,7 @@ impl KvEngine for MemoryEngine {
         Ok(())
     }
 
-    fn scan(
-        &self,
-        cf: Cf,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<KvPairs, MetaError> {
+    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError> {
         let maps = self.maps.read().map_err(|_| poisoned())?;
         let lo = Bound::Included((cf, start.to_vec()));
         let hi = match end {
@@ -56,10 +45,6 @@ impl KvEngine for MemoryEngine {
                 None => Bound::Unbounded,
             },
         };
-        Ok(maps
-            .range((lo, hi))
-            .take(limit)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(maps.range((lo, hi)).take(limit).map(|((_, k), v)| (k.clone(), v.clone())).collect())
     }
 }

@@ -16,9 +16,7 @@ use async_trait::async_trait;
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
 
-pub use records::{
-    BucketRecord, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord,
-};
+pub use records::{BucketRecord, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord};
 pub use store::KvMetadataStore;
 
 /// A metadata operation failed.
@@ -130,16 +128,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// One bucket.
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
     /// Creates the bucket unless one of that name exists; returns the existing one then.
-    async fn create_bucket(&self, rec: BucketRecord)
-    -> Result<Result<(), BucketRecord>, MetaError>;
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError>;
     /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
     async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
     /// The current version of a key.
-    async fn current(
-        &self,
-        bucket: BucketUid,
-        key: &str,
-    ) -> Result<Option<VersionRecord>, MetaError>;
+    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
     /// Durable before the first byte goes to a provider.
@@ -152,11 +145,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// version existed.
     async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
     /// Lists current versions.
-    async fn list(
-        &self,
-        bucket: BucketUid,
-        q: &ListQuery,
-    ) -> Result<ListPage<VersionRecord>, MetaError>;
+    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
     /// Registers a new multipart upload.
     async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError>;
     /// One upload.
@@ -179,22 +168,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         repairs: Vec<RepairTask>,
     ) -> Result<CommitOutcome, MetaError>;
     /// Parts of an upload with a number above `after`, at most `limit`.
-    async fn parts(
-        &self,
-        upload: UploadId,
-        after: u32,
-        limit: usize,
-    ) -> Result<Vec<(u32, PartRecord)>, MetaError>;
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError>;
     /// Removes an upload and its parts; their streams go to GC. Ok(false) if absent.
     async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError>;
     /// Intents whose uploads can never commit: left by another boot of this gateway, or
     /// created before `older_than_ms` (the upload's request is long gone).
-    async fn stale_intents(
-        &self,
-        current: BootId,
-        older_than_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Intent>, MetaError>;
+    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError>;
     /// Due GC tasks.
     async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError>;
     /// Marks GC tasks (and stale intents of the same streams) done.
@@ -205,6 +184,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// Every queued repair task (for gauges and /health), at most `limit`.
     async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Queues a repair found outside a commit (read repair, scrubbing).
+    async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError>;
     /// Reschedules a task, or removes it when `done`.
     async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;
 }

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::WrappedKey;
 use crate::model::{
-    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum,
-    ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
+    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
+    StreamManifest, UploadId, VersionUid,
 };
 
 /// A bucket.
@@ -122,12 +122,7 @@ pub struct RepairTask {
 
 impl RepairTask {
     /// A task to recreate `m` at `provider`, due now.
-    pub fn for_stream(
-        m: &StreamManifest,
-        provider: ProviderId,
-        ciphertext_len: u64,
-        now_ms: i64,
-    ) -> Self {
+    pub fn for_stream(m: &StreamManifest, provider: ProviderId, ciphertext_len: u64, now_ms: i64) -> Self {
         Self {
             stream_id: m.stream_id,
             provider,
@@ -152,9 +147,6 @@ pub struct GcTask {
 impl GcTask {
     /// The task that removes every replica of `m`.
     pub fn for_stream(m: &StreamManifest) -> Self {
-        Self {
-            stream_id: m.stream_id,
-            targets: m.replicas.clone(),
-        }
+        Self { stream_id: m.stream_id, targets: m.replicas.clone() }
     }
 }

@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-use rocksdb::{
-    ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions,
-};
+use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions};
 
 use super::MetaError;
 use super::kv::{Cf, KvEngine, KvOp, KvPairs};
@@ -37,9 +35,7 @@ impl RocksEngine {
     }
 
     fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, MetaError> {
-        self.db
-            .cf_handle(cf.name())
-            .ok_or_else(|| MetaError::Engine(format!("column family {} missing", cf.name())))
+        self.db.cf_handle(cf.name()).ok_or_else(|| MetaError::Engine(format!("column family {} missing", cf.name())))
     }
 }
 
@@ -61,13 +57,7 @@ impl KvEngine for RocksEngine {
         self.db.write_opt(batch, &wo).map_err(engine_err)
     }
 
-    fn scan(
-        &self,
-        cf: Cf,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<KvPairs, MetaError> {
+    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError> {
         let mut ro = ReadOptions::default();
         if let Some(end) = end {
             ro.set_iterate_upper_bound(end.to_vec());

@@ -12,8 +12,8 @@ use super::RepairTask;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
 use super::{
-    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart,
-    MetaError, MetadataStore, PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+    BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
+    PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
@@ -46,14 +46,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
             None => 0,
         };
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                stripes,
-                lifecycle: RwLock::new(()),
-                seq: AtomicU64::new(seq),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { engine, stripes, lifecycle: RwLock::new(()), seq: AtomicU64::new(seq) }) })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -114,11 +107,7 @@ impl<E: KvEngine> Inner<E> {
         &self.stripes[(h.finish() as usize) % STRIPES]
     }
 
-    fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        cf: Cf,
-        key: &[u8],
-    ) -> Result<Option<T>, MetaError> {
+    fn get<T: serde::de::DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
     }
 
@@ -146,18 +135,10 @@ impl<E: KvEngine> Inner<E> {
     }
 
     /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
-    fn close_upload(
-        &self,
-        rec: &UploadRecord,
-        keep: &[StreamId],
-        ops: &mut Vec<KvOp>,
-    ) -> Result<(), MetaError> {
+    fn close_upload(&self, rec: &UploadRecord, keep: &[StreamId], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
         let id = rec.upload_id.as_bytes();
         let end = prefix_successor(id);
-        for (k, v) in self
-            .engine
-            .scan(Cf::Parts, id, end.as_deref(), usize::MAX)?
-        {
+        for (k, v) in self.engine.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
             let part: PartRecord = decode(&v)?;
             if !keep.contains(&part.stream.stream_id) {
                 gc_stream(&part.stream, ops)?;
@@ -172,10 +153,7 @@ impl<E: KvEngine> Inner<E> {
 
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
         let _life = self.lifecycle.read().map_err(|_| lock_err())?;
-        let _stripe = self
-            .stripe(c.bucket, &c.key)
-            .lock()
-            .map_err(|_| lock_err())?;
+        let _stripe = self.stripe(c.bucket, &c.key).lock().map_err(|_| lock_err())?;
         if !self.bucket_exists(c.bucket)? {
             return Ok(CommitOutcome::Gone);
         }
@@ -212,11 +190,7 @@ impl<E: KvEngine> Inner<E> {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
         }
         queue_repairs(&c.repairs, &mut ops)?;
-        ops.push(KvOp::Put(
-            Cf::Deks,
-            c.version.version_uid.as_bytes().to_vec(),
-            encode(&c.dek)?,
-        ));
+        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
         self.engine.write(ops)?;
         Ok(CommitOutcome::Committed)
@@ -255,28 +229,17 @@ impl<E: KvEngine> Inner<E> {
         }
         let mut entries = Vec::new();
         'outer: loop {
-            let batch = self
-                .engine
-                .scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
+            let batch = self.engine.scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
             if batch.is_empty() {
-                return Ok(ListPage {
-                    entries,
-                    truncated: false,
-                });
+                return Ok(ListPage { entries, truncated: false });
             }
             for (ek, v) in &batch {
                 let key = item_key(ek);
                 if !key.starts_with(&q.prefix) {
-                    return Ok(ListPage {
-                        entries,
-                        truncated: false,
-                    });
+                    return Ok(ListPage { entries, truncated: false });
                 }
                 if entries.len() == q.max {
-                    return Ok(ListPage {
-                        entries,
-                        truncated: true,
-                    });
+                    return Ok(ListPage { entries, truncated: true });
                 }
                 if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
                     entries.push(ListEntry::Prefix(cp.clone()));
@@ -286,10 +249,7 @@ impl<E: KvEngine> Inner<E> {
                             continue 'outer;
                         }
                         None => {
-                            return Ok(ListPage {
-                                entries,
-                                truncated: false,
-                            });
+                            return Ok(ListPage { entries, truncated: false });
                         }
                     }
                 }
@@ -303,11 +263,7 @@ impl<E: KvEngine> Inner<E> {
 /// Queues a stream for deletion at its providers and drops its ownership record.
 fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     let id = s.stream_id.as_bytes().to_vec();
-    ops.push(KvOp::Put(
-        Cf::Gc,
-        id.clone(),
-        encode(&GcTask::for_stream(s))?,
-    ));
+    ops.push(KvOp::Put(Cf::Gc, id.clone(), encode(&GcTask::for_stream(s))?));
     // A deleted stream needs no repair any more.
     for p in &s.replicas {
         ops.push(KvOp::Delete(Cf::Repair, repair_key(s.stream_id, p)));
@@ -324,11 +280,7 @@ fn repair_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
 
 fn queue_repairs(tasks: &[RepairTask], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     for t in tasks {
-        ops.push(KvOp::Put(
-            Cf::Repair,
-            repair_key(t.stream_id, &t.provider),
-            encode(t)?,
-        ));
+        ops.push(KvOp::Put(Cf::Repair, repair_key(t.stream_id, &t.provider), encode(t)?));
     }
     Ok(())
 }
@@ -352,14 +304,7 @@ fn start_position(q: &ListQuery) -> Vec<u8> {
 #[async_trait]
 impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError> {
-        self.run(|i| {
-            i.engine
-                .scan(Cf::Buckets, b"", None, usize::MAX)?
-                .iter()
-                .map(|(_, v)| decode(v))
-                .collect()
-        })
-        .await
+        self.run(|i| i.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()).await
     }
 
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError> {
@@ -367,20 +312,13 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Buckets, name.as_bytes())).await
     }
 
-    async fn create_bucket(
-        &self,
-        rec: BucketRecord,
-    ) -> Result<Result<(), BucketRecord>, MetaError> {
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError> {
         self.run(move |i| {
             let _life = i.lifecycle.write().map_err(|_| lock_err())?;
             if let Some(existing) = i.get::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
                 return Ok(Err(existing));
             }
-            i.engine.write(vec![KvOp::Put(
-                Cf::Buckets,
-                rec.name.as_bytes().to_vec(),
-                encode(&rec)?,
-            )])?;
+            i.engine.write(vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)])?;
             Ok(Ok(()))
         })
         .await
@@ -395,29 +333,18 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             };
             let base = rec.uid.as_bytes().to_vec();
             let end = prefix_successor(&base);
-            let has_objects = !i
-                .engine
-                .scan(Cf::Objects, &base, end.as_deref(), 1)?
-                .is_empty();
-            let has_uploads = !i
-                .engine
-                .scan(Cf::Uploads, &base, end.as_deref(), 1)?
-                .is_empty();
+            let has_objects = !i.engine.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
+            let has_uploads = !i.engine.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
             if has_objects || has_uploads {
                 return Ok(false);
             }
-            i.engine
-                .write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
+            i.engine.write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
             Ok(true)
         })
         .await
     }
 
-    async fn current(
-        &self,
-        bucket: BucketUid,
-        key: &str,
-    ) -> Result<Option<VersionRecord>, MetaError> {
+    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError> {
         let k = object_key(bucket, key.as_bytes());
         self.run(move |i| i.get(Cf::Objects, &k)).await
     }
@@ -428,11 +355,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn record_intent(&self, intent: Intent) -> Result<(), MetaError> {
         self.run(move |i| {
-            i.engine.write(vec![KvOp::Put(
-                Cf::Intents,
-                intent.stream_id.as_bytes().to_vec(),
-                encode(&intent)?,
-            )])
+            i.engine.write(vec![KvOp::Put(Cf::Intents, intent.stream_id.as_bytes().to_vec(), encode(&intent)?)])
         })
         .await
     }
@@ -441,11 +364,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| {
             let mut ops = Vec::new();
             for t in &streams {
-                ops.push(KvOp::Put(
-                    Cf::Gc,
-                    t.stream_id.as_bytes().to_vec(),
-                    encode(t)?,
-                ));
+                ops.push(KvOp::Put(Cf::Gc, t.stream_id.as_bytes().to_vec(), encode(t)?));
                 ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));
             }
             i.engine.write(ops)
@@ -462,22 +381,11 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.commit_delete(bucket, &key)).await
     }
 
-    async fn list(
-        &self,
-        bucket: BucketUid,
-        q: &ListQuery,
-    ) -> Result<ListPage<VersionRecord>, MetaError> {
+    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {
         let q = q.clone();
         self.run(move |i| {
             let start = object_key(bucket, &start_position(&q));
-            i.list_grouped(
-                Cf::Objects,
-                bucket,
-                &q,
-                |ek| ek[16..].to_vec(),
-                |k| object_key(bucket, k),
-                start,
-            )
+            i.list_grouped(Cf::Objects, bucket, &q, |ek| ek[16..].to_vec(), |k| object_key(bucket, k), start)
         })
         .await
     }
@@ -487,11 +395,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let _life = i.lifecycle.read().map_err(|_| lock_err())?;
             let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
             i.engine.write(vec![
-                KvOp::Put(
-                    Cf::UploadIds,
-                    rec.upload_id.as_bytes().to_vec(),
-                    encode(&rec)?,
-                ),
+                KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
                 KvOp::Put(Cf::Uploads, index, encode(&rec)?),
             ])
         })
@@ -517,13 +421,11 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 out
             };
             let start = match (&q.start, after_upload) {
-                (ListStart::AfterKey(k), Some(id)) => {
-                    key_successor(&upload_index_key(bucket, k, id))
-                }
+                (ListStart::AfterKey(k), Some(id)) => key_successor(&upload_index_key(bucket, k, id)),
                 (ListStart::AfterKey(k), None) => seek(&key_successor(k)),
-                (ListStart::AfterPrefix(p), _) => prefix_successor(p)
-                    .map(|n| seek(&n))
-                    .unwrap_or_else(|| vec![0xFF; 32]),
+                (ListStart::AfterPrefix(p), _) => {
+                    prefix_successor(p).map(|n| seek(&n)).unwrap_or_else(|| vec![0xFF; 32])
+                }
                 (ListStart::Beginning, _) => seek(b""),
             };
             i.list_grouped(Cf::Uploads, bucket, &q, upload_object_key, seek, start)
@@ -543,10 +445,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(CommitOutcome::Gone);
             };
-            let _stripe = i
-                .stripe(rec.bucket_uid, &rec.key)
-                .lock()
-                .map_err(|_| lock_err())?;
+            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
             // Re-check under the stripe: Complete and Abort take it too.
             if i.engine.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
                 return Ok(CommitOutcome::Gone);
@@ -557,11 +456,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
-            ops.push(KvOp::Put(
-                Cf::Streams,
-                sid.clone(),
-                upload.as_bytes().to_vec(),
-            ));
+            ops.push(KvOp::Put(Cf::Streams, sid.clone(), upload.as_bytes().to_vec()));
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
@@ -571,12 +466,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn parts(
-        &self,
-        upload: UploadId,
-        after: u32,
-        limit: usize,
-    ) -> Result<Vec<(u32, PartRecord)>, MetaError> {
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError> {
         self.run(move |i| {
             let start = part_key(upload, after.saturating_add(1));
             let end = prefix_successor(upload.as_bytes());
@@ -597,10 +487,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(false);
             };
-            let _stripe = i
-                .stripe(rec.bucket_uid, &rec.key)
-                .lock()
-                .map_err(|_| lock_err())?;
+            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
             let mut ops = Vec::new();
             i.close_upload(&rec, &[], &mut ops)?;
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
@@ -610,12 +497,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn stale_intents(
-        &self,
-        current: BootId,
-        older_than_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Intent>, MetaError> {
+    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError> {
         self.run(move |i| {
             let mut out = Vec::new();
             for (_, v) in i.engine.scan(Cf::Intents, b"", None, usize::MAX)? {
@@ -633,14 +515,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError> {
-        self.run(move |i| {
-            i.engine
-                .scan(Cf::Gc, b"", None, limit)?
-                .iter()
-                .map(|(_, v)| decode(v))
-                .collect()
-        })
-        .await
+        self.run(move |i| i.engine.scan(Cf::Gc, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
     }
 
     async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError> {
@@ -649,10 +524,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let ops = ids
                 .iter()
                 .flat_map(|s| {
-                    [
-                        KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()),
-                        KvOp::Delete(Cf::Intents, s.as_bytes().to_vec()),
-                    ]
+                    [KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()), KvOp::Delete(Cf::Intents, s.as_bytes().to_vec())]
                 })
                 .collect();
             i.engine.write(ops)
@@ -661,8 +533,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError> {
-        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some()))
-            .await
+        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some())).await
     }
 
     async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
@@ -683,12 +554,14 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| i.engine.scan(Cf::Repair, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
+    }
+
+    async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError> {
         self.run(move |i| {
-            i.engine
-                .scan(Cf::Repair, b"", None, limit)?
-                .iter()
-                .map(|(_, v)| decode(v))
-                .collect()
+            let mut ops = Vec::new();
+            queue_repairs(std::slice::from_ref(&task), &mut ops)?;
+            i.engine.write(ops)
         })
         .await
     }
@@ -700,11 +573,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             if !done && i.engine.get(Cf::Repair, &key)?.is_none() {
                 return Ok(());
             }
-            let op = if done {
-                KvOp::Delete(Cf::Repair, key)
-            } else {
-                KvOp::Put(Cf::Repair, key, encode(&task)?)
-            };
+            let op = if done { KvOp::Delete(Cf::Repair, key) } else { KvOp::Put(Cf::Repair, key, encode(&task)?) };
             i.engine.write(vec![op])
         })
         .await

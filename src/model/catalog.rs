@@ -12,9 +12,7 @@ impl ProviderId {
     /// Validates the id's shape.
     pub fn parse(id: &str) -> Option<Self> {
         let ok = (1..=32).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         ok.then(|| Self(id.to_owned()))
     }
     /// The id as text.
@@ -41,8 +39,8 @@ pub struct CountryCode([u8; 2]);
 
 /// The EU-27 member states.
 pub const EU_COUNTRIES: [&str; 27] = [
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
+    "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 ];
 /// The EEA members outside the EU.
 pub const EEA_ONLY_COUNTRIES: [&str; 3] = ["IS", "LI", "NO"];

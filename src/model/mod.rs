@@ -8,6 +8,4 @@ pub mod object;
 pub use catalog::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
 pub use ids::{BootId, BucketUid, StreamId, UploadId, VersionUid};
 pub use names::{BucketName, NameError, ObjectKey};
-pub use object::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest,
-};
+pub use object::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest};

@@ -32,13 +32,8 @@ impl BucketName {
         if !(3..=63).contains(&name.len()) {
             return Err(Bad("length must be between 3 and 63"));
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        {
-            return Err(Bad(
-                "only lowercase letters, digits, '.' and '-' are allowed",
-            ));
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+            return Err(Bad("only lowercase letters, digits, '.' and '-' are allowed"));
         }
         let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
         let bytes = name.as_bytes();
@@ -53,9 +48,7 @@ impl BucketName {
         }
         const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
         const SUFFIXES: [&str; 3] = ["-s3alias", "--ol-s3", "--x-s3"];
-        if PREFIXES.iter().any(|p| name.starts_with(p))
-            || SUFFIXES.iter().any(|s| name.ends_with(s))
-        {
+        if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
             return Err(Bad("reserved prefix or suffix"));
         }
         Ok(Self(name.to_owned()))
@@ -120,17 +113,7 @@ mod tests {
         for ok in ["abc", "my-bucket.1", "a1b2c3"] {
             assert!(BucketName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "ab",
-            "Abc",
-            "a_b",
-            "-ab",
-            "ab-",
-            "a..b",
-            "192.168.1.1",
-            "xn--abc",
-            "abc-s3alias",
-        ] {
+        for bad in ["ab", "Abc", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--abc", "abc-s3alias"] {
             assert!(BucketName::parse(bad).is_err(), "{bad}");
         }
         assert!(BucketName::parse(&"a".repeat(64)).is_err());
@@ -139,10 +122,7 @@ mod tests {
     #[test]
     fn key_length_limit() {
         assert!(ObjectKey::parse(&"k".repeat(1024)).is_ok());
-        assert_eq!(
-            ObjectKey::parse(&"k".repeat(1025)),
-            Err(NameError::KeyTooLong)
-        );
+        assert_eq!(ObjectKey::parse(&"k".repeat(1025)), Err(NameError::KeyTooLong));
         assert_eq!(ObjectKey::parse(""), Err(NameError::EmptyKey));
     }
 }

@@ -57,13 +57,7 @@ pub enum ChecksumAlgorithm {
 
 impl ChecksumAlgorithm {
     /// All algorithms, in a fixed order.
-    pub const ALL: [Self; 5] = [
-        Self::Crc32,
-        Self::Crc32c,
-        Self::Crc64Nvme,
-        Self::Sha1,
-        Self::Sha256,
-    ];
+    pub const ALL: [Self; 5] = [Self::Crc32, Self::Crc32c, Self::Crc64Nvme, Self::Sha1, Self::Sha256];
 
     /// The header suffix, as in `x-amz-checksum-<name>`.
     pub fn header_name(self) -> &'static str {

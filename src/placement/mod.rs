@@ -49,11 +49,7 @@ pub fn eligible(policy: &ResidencyPolicy, provider: &ProviderInfo) -> bool {
 
 /// Chooses N eligible providers by rendezvous hashing on the bucket, so a bucket's placement
 /// is stable and spread across buckets. Health is deliberately not an input.
-pub fn place(
-    policy: &ResidencyPolicy,
-    catalog: &[ProviderInfo],
-    seed: BucketUid,
-) -> Result<Placement, Unsatisfiable> {
+pub fn place(policy: &ResidencyPolicy, catalog: &[ProviderInfo], seed: BucketUid) -> Result<Placement, Unsatisfiable> {
     let mut scored: Vec<([u8; 32], &ProviderId)> = catalog
         .iter()
         .filter(|p| eligible(policy, p))
@@ -68,23 +64,11 @@ pub fn place(
         .collect();
     let needed = usize::from(policy.replicas);
     if scored.len() < needed || needed == 0 {
-        return Err(Unsatisfiable {
-            policy: policy.id.clone(),
-            needed,
-            eligible: scored.len(),
-        });
+        return Err(Unsatisfiable { policy: policy.id.clone(), needed, eligible: scored.len() });
     }
     scored.sort();
-    let targets = scored
-        .into_iter()
-        .take(needed)
-        .map(|(_, id)| id.clone())
-        .collect();
-    Ok(Placement {
-        targets,
-        write_quorum: policy.write_quorum,
-        _checked: ResidencyChecked(()),
-    })
+    let targets = scored.into_iter().take(needed).map(|(_, id)| id.clone()).collect();
+    Ok(Placement { targets, write_quorum: policy.write_quorum, _checked: ResidencyChecked(()) })
 }
 
 #[cfg(test)]
@@ -102,21 +86,12 @@ mod tests {
     }
 
     fn policy(n: u8) -> ResidencyPolicy {
-        ResidencyPolicy {
-            id: "eu-default".into(),
-            allowed_countries: None,
-            replicas: n,
-            write_quorum: n,
-        }
+        ResidencyPolicy { id: "eu-default".into(), allowed_countries: None, replicas: n, write_quorum: n }
     }
 
     #[test]
     fn us_owned_provider_in_eu_is_never_chosen() {
-        let catalog = [
-            provider("a", "DE", "DE"),
-            provider("b", "FR", "FR"),
-            provider("us-fra", "DE", "US"),
-        ];
+        let catalog = [provider("a", "DE", "DE"), provider("b", "FR", "FR"), provider("us-fra", "DE", "US")];
         let p = place(&policy(2), &catalog, BucketUid([7; 16])).unwrap();
         assert!(!p.targets().iter().any(|t| t.as_str() == "us-fra"));
         let err = place(&policy(3), &catalog, BucketUid([7; 16])).unwrap_err();
@@ -125,15 +100,8 @@ mod tests {
 
     #[test]
     fn placement_is_deterministic_per_bucket() {
-        let catalog = [
-            provider("a", "DE", "DE"),
-            provider("b", "FR", "FR"),
-            provider("c", "NL", "NL"),
-        ];
+        let catalog = [provider("a", "DE", "DE"), provider("b", "FR", "FR"), provider("c", "NL", "NL")];
         let one = place(&policy(2), &catalog, BucketUid([1; 16])).unwrap();
-        assert_eq!(
-            one,
-            place(&policy(2), &catalog, BucketUid([1; 16])).unwrap()
-        );
+        assert_eq!(one, place(&policy(2), &catalog, BucketUid([1; 16])).unwrap());
     }
 }

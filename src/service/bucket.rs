@@ -24,19 +24,14 @@ impl ObjectService {
             Some(l) if self.config.policies.contains_key(l) => l.to_owned(),
             Some(_) => return Err(ErrorKind::InvalidLocationConstraint.into()),
         };
-        let policy =
-            self.config.policies.get(&policy_id).ok_or_else(|| {
-                ErrorKind::Internal(format!("default policy {policy_id} missing"))
-            })?;
+        let policy = self
+            .config
+            .policies
+            .get(&policy_id)
+            .ok_or_else(|| ErrorKind::Internal(format!("default policy {policy_id} missing")))?;
         let uid = BucketUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
-        place(policy, &self.config.catalog, uid)
-            .map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()))?;
-        let rec = BucketRecord {
-            uid,
-            name: name.to_owned(),
-            policy_id,
-            created_ms: now_ms(),
-        };
+        place(policy, &self.config.catalog, uid).map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()))?;
+        let rec = BucketRecord { uid, name: name.to_owned(), policy_id, created_ms: now_ms() };
         match self.meta.create_bucket(rec).await? {
             Ok(()) => Ok(()),
             // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
@@ -52,10 +47,6 @@ impl ObjectService {
     /// DeleteBucket: only when no object and no multipart upload remains.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
         self.existing_bucket(name).await?;
-        if self.meta.delete_bucket(name).await? {
-            Ok(())
-        } else {
-            Err(ErrorKind::BucketNotEmpty.into())
-        }
+        if self.meta.delete_bucket(name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
     }
 }

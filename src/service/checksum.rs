@@ -38,11 +38,7 @@ fn crc_algorithm(a: ChecksumAlgorithm) -> Option<crc_fast::CrcAlgorithm> {
 
 /// The raw bytes of a CRC value as S3 encodes it (big-endian, 4 or 8 bytes).
 fn crc_bytes(a: ChecksumAlgorithm, v: u64) -> Vec<u8> {
-    if a == ChecksumAlgorithm::Crc64Nvme {
-        v.to_be_bytes().to_vec()
-    } else {
-        (v as u32).to_be_bytes().to_vec()
-    }
+    if a == ChecksumAlgorithm::Crc64Nvme { v.to_be_bytes().to_vec() } else { (v as u32).to_be_bytes().to_vec() }
 }
 
 impl PlainHasher {
@@ -50,16 +46,12 @@ impl PlainHasher {
     pub fn new(algorithm: Option<ChecksumAlgorithm>) -> Self {
         let checksum = algorithm.map(|a| match crc_algorithm(a) {
             Some(c) => ChecksumState::Crc(a, crc_fast::Digest::new(c)),
-            None if a == ChecksumAlgorithm::Sha1 => ChecksumState::Sha(
-                a,
-                ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
-            ),
+            None if a == ChecksumAlgorithm::Sha1 => {
+                ChecksumState::Sha(a, ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY))
+            }
             None => ChecksumState::Sha(a, ring::digest::Context::new(&ring::digest::SHA256)),
         });
-        Self {
-            md5: md5::Md5::new(),
-            checksum,
-        }
+        Self { md5: md5::Md5::new(), checksum }
     }
 
     /// Feeds bytes.
@@ -78,18 +70,13 @@ impl PlainHasher {
             ChecksumState::Crc(a, d) => (a, B64.encode(crc_bytes(a, d.finalize()))),
             ChecksumState::Sha(a, c) => (a, B64.encode(c.finish().as_ref())),
         });
-        PlainDigests {
-            md5: self.md5.finalize().into(),
-            checksum,
-        }
+        PlainDigests { md5: self.md5.finalize().into(), checksum }
     }
 }
 
 /// Decodes a base64 checksum value, refusing one of the wrong length for its algorithm.
 pub fn decode_checksum(algorithm: ChecksumAlgorithm, value: &str) -> Result<Vec<u8>> {
-    let raw = B64
-        .decode(value.trim())
-        .map_err(|_| ErrorKind::InvalidDigest)?;
+    let raw = B64.decode(value.trim()).map_err(|_| ErrorKind::InvalidDigest)?;
     let want = match algorithm {
         ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
         ChecksumAlgorithm::Crc64Nvme => 8,
@@ -114,17 +101,12 @@ pub fn multipart_checksum(
             for (v, _) in parts {
                 h.update(&decode_checksum(algorithm, v)?);
             }
-            let (_, v) = h
-                .finish()
-                .checksum
-                .ok_or_else(|| ErrorKind::Internal("no checksum state".into()))?;
+            let (_, v) = h.finish().checksum.ok_or_else(|| ErrorKind::Internal("no checksum state".into()))?;
             format!("{v}-{}", parts.len())
         }
         ChecksumType::FullObject => {
             let crc = crc_algorithm(algorithm).ok_or_else(|| {
-                ErrorKind::InvalidRequest(format!(
-                    "{algorithm:?} does not support the FULL_OBJECT checksum type"
-                ))
+                ErrorKind::InvalidRequest(format!("{algorithm:?} does not support the FULL_OBJECT checksum type"))
             })?;
             let mut acc: Option<u64> = None;
             for (v, len) in parts {
@@ -138,11 +120,7 @@ pub fn multipart_checksum(
             B64.encode(crc_bytes(algorithm, acc.unwrap_or(0)))
         }
     };
-    Ok(ObjectChecksum {
-        algorithm,
-        value,
-        kind,
-    })
+    Ok(ObjectChecksum { algorithm, value, kind })
 }
 
 #[cfg(test)]
@@ -160,24 +138,14 @@ mod tests {
         // Values as AWS documents / computes them for "hello world".
         assert_eq!(one(ChecksumAlgorithm::Crc32, b"hello world"), "DUoRhQ==");
         assert_eq!(one(ChecksumAlgorithm::Crc32c, b"hello world"), "yZRlqg==");
-        assert_eq!(
-            one(ChecksumAlgorithm::Sha256, b"hello world"),
-            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
-        );
-        assert_eq!(
-            one(ChecksumAlgorithm::Sha1, b"hello world"),
-            "Kq5sNclPz7QV2+lfQIuc6R7oRu0="
-        );
+        assert_eq!(one(ChecksumAlgorithm::Sha256, b"hello world"), "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        assert_eq!(one(ChecksumAlgorithm::Sha1, b"hello world"), "Kq5sNclPz7QV2+lfQIuc6R7oRu0=");
     }
 
     #[test]
     fn full_object_crc_combines_parts() {
         let (a, b) = (b"hello ".as_slice(), b"world".as_slice());
-        for alg in [
-            ChecksumAlgorithm::Crc32,
-            ChecksumAlgorithm::Crc32c,
-            ChecksumAlgorithm::Crc64Nvme,
-        ] {
+        for alg in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
             let parts = vec![(one(alg, a), a.len() as u64), (one(alg, b), b.len() as u64)];
             let combined = multipart_checksum(alg, ChecksumType::FullObject, &parts).unwrap();
             assert_eq!(combined.value, one(alg, b"hello world"), "{alg:?}");

@@ -42,9 +42,7 @@ impl Conditions {
         match &self.if_none_match {
             Some(m) if tag_matches(m, etag) => Err(ErrorKind::NotModified.into()),
             Some(_) => Ok(()),
-            None if self.if_modified_since.is_some_and(|t| modified <= t) => {
-                Err(ErrorKind::NotModified.into())
-            }
+            None if self.if_modified_since.is_some_and(|t| modified <= t) => Err(ErrorKind::NotModified.into()),
             None => Ok(()),
         }
     }
@@ -54,9 +52,7 @@ impl Conditions {
     /// if-none-match overrides if-modified-since).
     pub fn check_copy_source(&self, etag: &ETag, last_modified_ms: i64) -> Result<()> {
         match self.check_read(etag, last_modified_ms) {
-            Err(e) if matches!(e.kind(), ErrorKind::NotModified) => {
-                Err(ErrorKind::PreconditionFailed.into())
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotModified) => Err(ErrorKind::PreconditionFailed.into()),
             other => other,
         }
     }
@@ -77,35 +73,20 @@ mod tests {
         let mut c = cond();
         c.if_match = Some("\"abc\"".into());
         c.if_unmodified_since = Some(5);
-        assert!(
-            c.check_read(&etag, lm).is_ok(),
-            "true If-Match wins over false If-Unmodified-Since"
-        );
+        assert!(c.check_read(&etag, lm).is_ok(), "true If-Match wins over false If-Unmodified-Since");
         let mut c = cond();
         c.if_none_match = Some("\"abc\"".into());
         c.if_modified_since = Some(5);
-        assert!(matches!(
-            c.check_read(&etag, lm).unwrap_err().kind(),
-            ErrorKind::NotModified
-        ));
+        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified));
         let mut c = cond();
         c.if_none_match = Some("\"zzz\"".into());
         c.if_modified_since = Some(20);
-        assert!(
-            c.check_read(&etag, lm).is_ok(),
-            "a present If-None-Match overrides If-Modified-Since"
-        );
+        assert!(c.check_read(&etag, lm).is_ok(), "a present If-None-Match overrides If-Modified-Since");
         let mut c = cond();
         c.if_match = Some("\"zzz\"".into());
-        assert!(matches!(
-            c.check_read(&etag, lm).unwrap_err().kind(),
-            ErrorKind::PreconditionFailed
-        ));
+        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::PreconditionFailed));
         let mut c = cond();
         c.if_modified_since = Some(10);
-        assert!(matches!(
-            c.check_read(&etag, lm).unwrap_err().kind(),
-            ErrorKind::NotModified
-        ));
+        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified));
     }
 }

@@ -38,20 +38,14 @@ impl ObjectService {
     ) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(bucket).await?;
         parse_key(key)?;
-        let v = self
-            .meta
-            .current(bucket.uid, key)
-            .await?
-            .ok_or(ErrorKind::NoSuchKey)?;
+        let v = self.meta.current(bucket.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
         cond.check_copy_source(&v.etag, v.last_modified_ms)?;
         Ok((bucket, v))
     }
 
     /// CopyObject.
     pub async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        let (src_bucket, src) = self
-            .copy_source(&req.src_bucket, &req.src_key, &req.source_conditions)
-            .await?;
+        let (src_bucket, src) = self.copy_source(&req.src_bucket, &req.src_key, &req.source_conditions).await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {
             return Err(ErrorKind::InvalidRequest(
@@ -60,12 +54,15 @@ impl ObjectService {
             .into());
         }
         if src.size > MAX_OBJECT_SIZE {
-            return Err(ErrorKind::InvalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120".into()).into());
+            return Err(ErrorKind::InvalidRequest(
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+                    .into(),
+            )
+            .into());
         }
         let dst = self.existing_bucket(&req.dst_bucket).await?;
         parse_key(&req.dst_key)?;
-        self.early_condition(&dst, &req.dst_key, &req.condition)
-            .await?;
+        self.early_condition(&dst, &req.dst_key, &req.condition).await?;
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
@@ -73,11 +70,7 @@ impl ObjectService {
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
         let stream = self.read_version(&src_bucket, &src, range).await?;
-        let source = PlainSource {
-            len: src.size,
-            stream,
-            algorithm,
-        };
+        let source = PlainSource { len: src.size, stream, algorithm };
         let target = StreamTarget {
             bucket: dst.uid,
             version,
@@ -90,8 +83,7 @@ impl ObjectService {
         let headers = req.replace_headers.unwrap_or(src.headers);
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
-        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, origin)
-            .await?;
+        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, origin).await?;
         Ok(out)
     }
 }

@@ -17,27 +17,17 @@ impl ObjectService {
     }
 
     /// DeleteObjects: one result per key, in request order.
-    pub async fn delete_objects(
-        &self,
-        bucket: &str,
-        keys: &[String],
-    ) -> Result<Vec<Result<(), Error>>> {
+    pub async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
         if keys.len() > MAX_DELETE_KEYS {
-            return Err(crate::error::ErrorKind::InvalidRequest(
-                "DeleteObjects accepts at most 1000 keys".into(),
-            )
-            .into());
+            return Err(
+                crate::error::ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into()
+            );
         }
         let bucket = self.existing_bucket(bucket).await?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let r = match parse_key(key) {
-                Ok(_) => self
-                    .meta
-                    .commit_delete(bucket.uid, key)
-                    .await
-                    .map(|_| ())
-                    .map_err(Error::from),
+                Ok(_) => self.meta.commit_delete(bucket.uid, key).await.map(|_| ()).map_err(Error::from),
                 Err(e) => Err(e),
             };
             out.push(r);

@@ -41,39 +41,23 @@ pub(crate) struct FanoutOutcome {
 }
 
 fn below_quorum(alive: usize, total: usize, quorum: usize) -> Error {
-    ErrorKind::Unavailable(format!(
-        "only {alive} of {total} providers accepted the write; {quorum} needed"
-    ))
-    .into()
+    ErrorKind::Unavailable(format!("only {alive} of {total} providers accepted the write; {quorum} needed")).into()
 }
 
 impl Fanout {
     /// Starts one provider upload per target; each keeps the request's span for its logs.
-    pub(crate) fn open(
-        backends: Vec<Arc<dyn Backend>>,
-        stream_id: StreamId,
-        cipher_len: u64,
-        quorum: usize,
-    ) -> Self {
+    pub(crate) fn open(backends: Vec<Arc<dyn Backend>>, stream_id: StreamId, cipher_len: u64, quorum: usize) -> Self {
         let targets = backends
             .into_iter()
             .map(|backend| {
                 let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
                 let provider = backend.id().clone();
                 let name = stream_name(stream_id);
-                let upload =
-                    async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await };
-                Target {
-                    provider,
-                    tx: Some(tx),
-                    task: tokio::spawn(upload.in_current_span()),
-                }
+                let upload = async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await };
+                Target { provider, tx: Some(tx), task: tokio::spawn(upload.in_current_span()) }
             })
             .collect();
-        Self {
-            targets,
-            quorum: quorum.max(1),
-        }
+        Self { targets, quorum: quorum.max(1) }
     }
 
     fn alive(&self) -> usize {
@@ -118,10 +102,7 @@ impl Fanout {
     /// Ends every body and waits for the providers: Ok when at least W acknowledged.
     pub(crate) async fn finish(self) -> Result<FanoutOutcome> {
         let total = self.targets.len();
-        let mut outcome = FanoutOutcome {
-            stored: Vec::new(),
-            missing: Vec::new(),
-        };
+        let mut outcome = FanoutOutcome { stored: Vec::new(), missing: Vec::new() };
         for t in self.targets {
             drop(t.tx);
             match t.task.await {

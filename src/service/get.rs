@@ -13,7 +13,7 @@ use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{BucketRecord, VersionRecord};
+use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
 use prometheus::{IntCounter, IntCounterVec};
 
@@ -35,9 +35,7 @@ fn manifest_bytes(streams: &[StreamManifest]) -> Vec<u8> {
 fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
     match spec {
         RangeSpec::FromTo(a, _) if a >= len => None,
-        RangeSpec::FromTo(a, b) => {
-            Some((a, b.map_or(len - 1, |b| b.min(len - 1)))).filter(|(a, b)| a <= b)
-        }
+        RangeSpec::FromTo(a, b) => Some((a, b.map_or(len - 1, |b| b.min(len - 1)))).filter(|(a, b)| a <= b),
         RangeSpec::Suffix(0) => None,
         RangeSpec::Suffix(_) if len == 0 => None,
         RangeSpec::Suffix(n) => Some((len - n.min(len), len - 1)),
@@ -65,6 +63,7 @@ struct SliceRead {
     commit: [u8; 32],
     span: SegmentSpan,
     replicas: Vec<Arc<dyn Backend>>,
+    manifest: StreamManifest,
 }
 
 impl ObjectService {
@@ -75,13 +74,8 @@ impl ObjectService {
         version: VersionUid,
         streams: &[StreamManifest],
     ) -> Result<[u8; 32]> {
-        manifest_mac(
-            dek.expose(),
-            bucket.as_bytes(),
-            version.as_bytes(),
-            &manifest_bytes(streams),
-        )
-        .map_err(|e| ErrorKind::Internal(e.to_string()).into())
+        manifest_mac(dek.expose(), bucket.as_bytes(), version.as_bytes(), &manifest_bytes(streams))
+            .map_err(|e| ErrorKind::Internal(e.to_string()).into())
     }
 
     /// HeadObject: metadata only.
@@ -106,25 +100,14 @@ impl ObjectService {
         let partial = req.range.is_some() || req.part_number.is_some();
         let body = self.read_version(&bucket, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
-        Ok(GetOutput {
-            info: object_info(&version),
-            range: range.filter(|_| partial),
-            content_length,
-            checksum,
-            body,
-        })
+        Ok(GetOutput { info: object_info(&version), range: range.filter(|_| partial), content_length, checksum, body })
     }
 
     async fn current_version(&self, req: &GetRequest) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(&req.bucket).await?;
         parse_key(&req.key)?;
-        let version = self
-            .meta
-            .current(bucket.uid, &req.key)
-            .await?
-            .ok_or(ErrorKind::NoSuchKey)?;
-        req.conditions
-            .check_read(&version.etag, version.last_modified_ms)?;
+        let version = self.meta.current(bucket.uid, &req.key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        req.conditions.check_read(&version.etag, version.last_modified_ms)?;
         Ok((bucket, version))
     }
 
@@ -140,22 +123,18 @@ impl ObjectService {
             }
             let idx = n.checked_sub(1).map(|i| i as usize);
             let count = if v.multipart { v.streams.len() } else { 1 };
-            let idx = idx
-                .filter(|i| *i < count)
-                .ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
+            let idx = idx.filter(|i| *i < count).ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
             if !v.multipart {
                 return Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone()));
             }
             let start: u64 = v.streams[..idx].iter().map(|s| s.plaintext_len).sum();
             let len = v.streams[idx].plaintext_len;
             let checksum = match (&v.checksum, v.part_checksums.get(idx)) {
-                (Some(c), Some(Some(value))) if c.kind == ChecksumType::Composite => {
-                    Some(ObjectChecksum {
-                        algorithm: c.algorithm,
-                        value: value.clone(),
-                        kind: ChecksumType::FullObject,
-                    })
-                }
+                (Some(c), Some(Some(value))) if c.kind == ChecksumType::Composite => Some(ObjectChecksum {
+                    algorithm: c.algorithm,
+                    value: value.clone(),
+                    kind: ChecksumType::FullObject,
+                }),
                 _ => None,
             };
             return Ok(((len > 0).then(|| (start, start + len - 1)), checksum));
@@ -176,15 +155,9 @@ impl ObjectService {
         v: &VersionRecord,
         range: Option<(u64, u64)>,
     ) -> Result<PlainStream> {
-        let wrapped = self
-            .meta
-            .dek(v.version_uid)
-            .await?
-            .ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
-        let dek = self
-            .keys
-            .unwrap(&wrapped, bucket.uid, v.version_uid)
-            .await?;
+        let wrapped =
+            self.meta.dek(v.version_uid).await?.ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
+        let dek = self.keys.unwrap(&wrapped, bucket.uid, v.version_uid).await?;
         verify_manifest_mac(
             dek.expose(),
             bucket.uid.as_bytes(),
@@ -196,10 +169,9 @@ impl ObjectService {
         let mut reads = VecDeque::new();
         let lengths: Vec<u64> = v.streams.iter().map(|s| s.plaintext_len).collect();
         let slices = match range {
-            Some((a, b)) => slice_parts(&lengths, a, b)
-                .into_iter()
-                .map(|p| (p.index, Some((p.first, p.last))))
-                .collect(),
+            Some((a, b)) => {
+                slice_parts(&lengths, a, b).into_iter().map(|p| (p.index, Some((p.first, p.last)))).collect()
+            }
             None => vec![(0, None)], // empty object: verify its empty final segment
         };
         for (index, r) in slices {
@@ -215,16 +187,16 @@ impl ObjectService {
                 part_number: s.part_number,
                 salt: s.salt,
             };
-            let replicas = s
-                .replicas
-                .iter()
-                .filter_map(|p| self.backends.get(p).map(Arc::clone))
-                .collect();
+            // Providers that failed their last health check go last (stable otherwise).
+            let mut replicas: Vec<Arc<dyn Backend>> =
+                s.replicas.iter().filter_map(|p| self.backends.get(p).map(Arc::clone)).collect();
+            replicas.sort_by_key(|b| !self.health.reachable(b.id().as_str()));
             reads.push_back(SliceRead {
                 span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r),
                 params,
                 commit: s.commit,
                 replicas,
+                manifest: s.clone(),
             });
         }
         let mut reader = VersionReader {
@@ -233,15 +205,15 @@ impl ObjectService {
             current: None,
             ready: VecDeque::new(),
             opened_bytes: self.metrics.crypto_bytes.with_label_values(&["open"]),
+            meta: Arc::clone(&self.meta),
             integrity_failures: self.metrics.integrity_failures.clone(),
         };
         let first = reader.next_chunk().await?;
         let head = futures_util::stream::iter(first.map(Ok));
         Ok(head
-            .chain(futures_util::stream::try_unfold(
-                reader,
-                |mut r| async move { Ok(r.next_chunk().await?.map(|b| (b, r))) },
-            ))
+            .chain(futures_util::stream::try_unfold(reader, |mut r| async move {
+                Ok(r.next_chunk().await?.map(|b| (b, r)))
+            }))
             .boxed())
     }
 }
@@ -260,6 +232,7 @@ struct VersionReader {
     ready: VecDeque<Bytes>,
     opened_bytes: IntCounter,
     integrity_failures: IntCounterVec,
+    meta: Arc<dyn MetadataStore>,
 }
 
 fn integrity(e: OpenError) -> Error {
@@ -283,36 +256,38 @@ impl VersionReader {
             let Some((slice, open, emitted)) = self.current.as_mut() else {
                 continue;
             };
-            let provider = slice
-                .replicas
-                .first()
-                .map(|b| b.id().to_string())
-                .unwrap_or_default();
+            let provider = slice.replicas.first().map(|b| b.id().to_string()).unwrap_or_default();
             let failures = &self.integrity_failures;
+            let meta = &self.meta;
+            let damaged = slice.replicas.first().map(|b| b.id().clone());
+            let manifest = &slice.manifest;
+            // Read repair: a replica that fails authentication is rewritten from a good one.
             let integrity_failure = |e: OpenError| {
                 failures.with_label_values(&[provider.as_str()]).inc();
+                if let Some(p) = damaged.clone() {
+                    let len = crate::datapath::ciphertext_len(manifest.plaintext_len, manifest.seg_log2);
+                    let task = RepairTask::for_stream(manifest, p, len, super::now_ms());
+                    let meta = Arc::clone(meta);
+                    tokio::spawn(async move {
+                        if let Err(e) = meta.queue_repair(task).await {
+                            tracing::error!(error = %e, "queueing a read repair failed");
+                        }
+                    });
+                }
                 integrity(e)
             };
             let step = match open.cipher.next().await {
                 Some(Ok(c)) => {
                     let mut out = Vec::new();
-                    open.opener
-                        .push(&c, &mut out)
-                        .map(|()| Some(out))
-                        .map_err(integrity_failure)
+                    open.opener.push(&c, &mut out).map(|()| Some(out)).map_err(integrity_failure)
                 }
                 Some(Err(e)) => Err(Error::from(e)),
-                None => open
-                    .opener
-                    .finish()
-                    .map(|()| None)
-                    .map_err(integrity_failure),
+                None => open.opener.finish().map(|()| None).map_err(integrity_failure),
             };
             match step {
                 Ok(Some(out)) => {
                     *emitted |= !out.is_empty();
-                    self.opened_bytes
-                        .inc_by(out.iter().map(|b| b.len() as u64).sum());
+                    self.opened_bytes.inc_by(out.iter().map(|b| b.len() as u64).sum());
                     self.ready.extend(out);
                 }
                 Ok(None) => self.current = None,
@@ -337,13 +312,9 @@ async fn open_slice(dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlic
     let name = stream_name(slice.params.stream_id);
     let mut last_error: Option<Error> = None;
     while !slice.replicas.is_empty() {
-        let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span)
-            .map_err(integrity)?;
+        let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
         let backend = Arc::clone(&slice.replicas[0]);
-        match backend
-            .get(&name, Some(slice.span.cipher_start..slice.span.cipher_end))
-            .await
-        {
+        match backend.get(&name, Some(slice.span.cipher_start..slice.span.cipher_end)).await {
             Ok(cipher) => return Ok((OpenSlice { opener, cipher }, slice)),
             Err(e) => {
                 tracing::warn!(error = %e, "replica unavailable");
@@ -361,18 +332,9 @@ mod tests {
 
     #[test]
     fn ranges_resolve_as_s3() {
-        assert_eq!(
-            resolve_range(RangeSpec::FromTo(0, Some(9)), 100),
-            Some((0, 9))
-        );
-        assert_eq!(
-            resolve_range(RangeSpec::FromTo(90, Some(200)), 100),
-            Some((90, 99))
-        );
-        assert_eq!(
-            resolve_range(RangeSpec::FromTo(50, None), 100),
-            Some((50, 99))
-        );
+        assert_eq!(resolve_range(RangeSpec::FromTo(0, Some(9)), 100), Some((0, 9)));
+        assert_eq!(resolve_range(RangeSpec::FromTo(90, Some(200)), 100), Some((90, 99)));
+        assert_eq!(resolve_range(RangeSpec::FromTo(50, None), 100), Some((50, 99)));
         assert_eq!(resolve_range(RangeSpec::Suffix(10), 100), Some((90, 99)));
         assert_eq!(resolve_range(RangeSpec::Suffix(500), 100), Some((0, 99)));
         assert_eq!(resolve_range(RangeSpec::FromTo(100, None), 100), None);

@@ -97,10 +97,7 @@ impl ObjectService {
         let bucket = self.existing_bucket(&req.bucket).await?;
         let q = ListQuery {
             prefix: req.prefix.into_bytes(),
-            delimiter: req
-                .delimiter
-                .filter(|d| !d.is_empty())
-                .map(String::into_bytes),
+            delimiter: req.delimiter.filter(|d| !d.is_empty()).map(String::into_bytes),
             start: req.start,
             max: req.max_keys.min(1000),
         };
@@ -108,10 +105,7 @@ impl ObjectService {
             return Ok(ObjectsPage::default());
         }
         let page = self.meta.list(bucket.uid, &q).await?;
-        let mut out = ObjectsPage {
-            truncated: page.truncated,
-            ..Default::default()
-        };
+        let mut out = ObjectsPage { truncated: page.truncated, ..Default::default() };
         for e in page.entries {
             match e {
                 ListEntry::Item(k, v) => {
@@ -145,27 +139,21 @@ impl ObjectService {
         let bucket = self.existing_bucket(bucket).await?;
         let after_upload = match upload_id_marker.filter(|_| key_marker.is_some()) {
             Some(m) => Some(
-                UploadId::from_hex(&m)
-                    .ok_or_else(|| ErrorKind::InvalidArgument("Invalid uploadId marker".into()))?,
+                UploadId::from_hex(&m).ok_or_else(|| ErrorKind::InvalidArgument("Invalid uploadId marker".into()))?,
             ),
             None => None,
         };
         let q = ListQuery {
             prefix: prefix.into_bytes(),
             delimiter: delimiter.filter(|d| !d.is_empty()).map(String::into_bytes),
-            start: key_marker.map_or(ListStart::Beginning, |k| {
-                ListStart::AfterKey(k.into_bytes())
-            }),
+            start: key_marker.map_or(ListStart::Beginning, |k| ListStart::AfterKey(k.into_bytes())),
             max: max.min(1000),
         };
         if q.max == 0 {
             return Ok(UploadsPage::default());
         }
         let page = self.meta.list_uploads(bucket.uid, &q, after_upload).await?;
-        let mut out = UploadsPage {
-            truncated: page.truncated,
-            ..Default::default()
-        };
+        let mut out = UploadsPage { truncated: page.truncated, ..Default::default() };
         for e in page.entries {
             match e {
                 ListEntry::Item(_, u) => out.uploads.push(u),
@@ -182,10 +170,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        for s in [
-            ListStart::AfterKey(b"a/b".to_vec()),
-            ListStart::AfterPrefix(b"photos/".to_vec()),
-        ] {
+        for s in [ListStart::AfterKey(b"a/b".to_vec()), ListStart::AfterPrefix(b"photos/".to_vec())] {
             assert_eq!(decode_token(&encode_token(&s).unwrap()).unwrap(), s);
         }
         assert!(decode_token("!!").is_err());

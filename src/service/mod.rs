@@ -21,12 +21,13 @@ use futures_util::stream::BoxStream;
 
 use crate::backend::Backend;
 use crate::error::{BodyError, ErrorKind, Result};
+use crate::health::HealthState;
 use crate::keys::KeyProvider;
 use crate::meta::{BucketRecord, MetadataStore, WriteCondition};
 use crate::metrics::Metrics;
 use crate::model::{
-    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum,
-    ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy,
+    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId,
+    ProviderInfo, ResidencyPolicy,
 };
 
 pub use conditional::Conditions;
@@ -77,6 +78,7 @@ pub struct ObjectService {
     config: ServiceConfig,
     boot_id: BootId,
     metrics: Arc<Metrics>,
+    health: Arc<HealthState>,
 }
 
 /// What HEAD and GET report about an object.
@@ -160,10 +162,7 @@ pub struct PutOutput {
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn name_error(e: NameError) -> crate::error::Error {
@@ -183,16 +182,10 @@ impl ObjectService {
         config: ServiceConfig,
         boot_id: BootId,
         metrics: Arc<Metrics>,
+        health: Arc<HealthState>,
     ) -> Self {
         let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
-        Self {
-            meta,
-            keys,
-            backends,
-            config,
-            boot_id,
-            metrics,
-        }
+        Self { meta, keys, backends, config, boot_id, metrics, health }
     }
 
     /// The metrics (for workers).
@@ -222,16 +215,11 @@ impl ObjectService {
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
         BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-        self.meta
-            .bucket(name)
-            .await?
-            .ok_or_else(|| ErrorKind::NoSuchBucket.into())
+        self.meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
     }
 
     fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
-        self.backends
-            .get(id)
-            .ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
+        self.backends.get(id).ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
     }
 }
 

@@ -7,9 +7,7 @@ use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_key}
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{
-    BucketRecord, CommitOutcome, GcTask, PartRecord, UploadRecord, VersionRecord, WriteCondition,
-};
+use crate::meta::{BucketRecord, CommitOutcome, GcTask, PartRecord, UploadRecord, VersionRecord, WriteCondition};
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, UploadId, VersionUid};
 
 /// Parts other than the last must be at least this large.
@@ -84,26 +82,14 @@ fn check_part_number(n: u32) -> Result<()> {
     if (1..=MAX_PART_NUMBER).contains(&n) {
         Ok(())
     } else {
-        Err(ErrorKind::InvalidArgument(
-            "Part number must be an integer between 1 and 10000, inclusive".into(),
-        )
-        .into())
+        Err(ErrorKind::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()).into())
     }
 }
 
 impl ObjectService {
-    async fn open_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-    ) -> Result<(BucketRecord, UploadRecord)> {
+    async fn open_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(BucketRecord, UploadRecord)> {
         let bucket = self.existing_bucket(bucket).await?;
-        let upload = self
-            .meta
-            .upload(parse_upload_id(id)?)
-            .await?
-            .ok_or(ErrorKind::NoSuchUpload)?;
+        let upload = self.meta.upload(parse_upload_id(id)?).await?.ok_or(ErrorKind::NoSuchUpload)?;
         if upload.bucket_uid != bucket.uid || upload.key != key {
             return Err(ErrorKind::NoSuchUpload.into());
         }
@@ -174,8 +160,7 @@ impl ObjectService {
             .into());
         }
         source.algorithm = source.algorithm.or(upload_algorithm);
-        self.store_part(&bucket, &upload, number, source, |d| checks.verify(d))
-            .await
+        self.store_part(&bucket, &upload, number, source, |d| checks.verify(d)).await
     }
 
     /// UploadPartCopy: `range` is the inclusive `x-amz-copy-source-range`.
@@ -203,19 +188,11 @@ impl ObjectService {
         };
         let len = range.map_or(0, |(a, b)| b - a + 1);
         if len > MAX_OBJECT_SIZE {
-            return Err(ErrorKind::InvalidRequest(
-                "The specified copy range is larger than 5 GiB".into(),
-            )
-            .into());
+            return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
         let stream = self.read_version(&src_bucket, &src, range).await?;
-        let source = PlainSource {
-            len,
-            stream,
-            algorithm: upload.checksum.map(|(a, _)| a),
-        };
-        self.store_part(&bucket, &upload, number, source, |_| Ok(()))
-            .await
+        let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
+        self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
     }
 
     async fn store_part(
@@ -226,10 +203,7 @@ impl ObjectService {
         source: PlainSource,
         verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
     ) -> Result<PutOutput> {
-        let dek = self
-            .keys
-            .unwrap(&upload.dek, bucket.uid, upload.version_uid)
-            .await?;
+        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
         let target = StreamTarget {
             bucket: bucket.uid,
             version: upload.version_uid,
@@ -257,11 +231,7 @@ impl ObjectService {
             last_modified_ms: part.last_modified_ms,
         };
         let gc = GcTask::for_stream(&part.stream);
-        match self
-            .meta
-            .commit_part(upload.upload_id, number, part, repairs)
-            .await?
-        {
+        match self.meta.commit_part(upload.upload_id, number, part, repairs).await? {
             CommitOutcome::Committed => Ok(out),
             _ => {
                 self.meta.abandon_intents(vec![gc]).await?;
@@ -272,47 +242,29 @@ impl ObjectService {
 
     /// CompleteMultipartUpload: validates the part list and commits the version.
     pub async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
-        let (bucket, upload) = self
-            .open_upload(&req.bucket, &req.key, &req.upload_id)
-            .await?;
+        let (bucket, upload) = self.open_upload(&req.bucket, &req.key, &req.upload_id).await?;
         if req.parts.is_empty() {
             return Err(ErrorKind::MalformedXml.into());
         }
         if req.parts.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(ErrorKind::InvalidPartOrder.into());
         }
-        self.early_condition(&bucket, &req.key, &req.condition)
-            .await?;
-        let stored = self
-            .meta
-            .parts(upload.upload_id, 0, MAX_PART_NUMBER as usize)
-            .await?;
+        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
         // Every listed part must exist with its ETag (InvalidPart) before sizes are judged
         // (EntityTooSmall), as AWS reports them.
         let mut chosen = Vec::with_capacity(req.parts.len());
         for p in &req.parts {
-            let rec = stored
-                .iter()
-                .find(|(n, _)| *n == p.number)
-                .map(|(_, r)| r)
-                .ok_or(ErrorKind::InvalidPart)?;
+            let rec = stored.iter().find(|(n, _)| *n == p.number).map(|(_, r)| r).ok_or(ErrorKind::InvalidPart)?;
             if !ETag::from_md5(&rec.md5).matches(&p.etag) {
                 return Err(ErrorKind::InvalidPart.into());
             }
-            if p.checksum
-                .as_ref()
-                .is_some_and(|c| rec.checksum.as_deref() != Some(c.trim()))
-            {
+            if p.checksum.as_ref().is_some_and(|c| rec.checksum.as_deref() != Some(c.trim())) {
                 return Err(ErrorKind::InvalidPart.into());
             }
             chosen.push(rec.clone());
         }
-        if chosen
-            .iter()
-            .rev()
-            .skip(1)
-            .any(|p| p.stream.plaintext_len < MIN_PART_SIZE)
-        {
+        if chosen.iter().rev().skip(1).any(|p| p.stream.plaintext_len < MIN_PART_SIZE) {
             return Err(ErrorKind::EntityTooSmall.into());
         }
         let checksum = match upload.checksum {
@@ -322,18 +274,13 @@ impl ObjectService {
                     .map(|p| p.checksum.clone().map(|c| (c, p.stream.plaintext_len)))
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| {
-                        ErrorKind::InvalidRequest(format!(
-                            "a part was uploaded without its {algorithm:?} checksum"
-                        ))
+                        ErrorKind::InvalidRequest(format!("a part was uploaded without its {algorithm:?} checksum"))
                     })?;
                 Some(multipart_checksum(algorithm, kind, &parts)?)
             }
             None => None,
         };
-        let dek = self
-            .keys
-            .unwrap(&upload.dek, bucket.uid, upload.version_uid)
-            .await?;
+        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
         let streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();
         let record = VersionRecord {
@@ -349,11 +296,7 @@ impl ObjectService {
             streams,
             multipart: true,
         };
-        let out = PutOutput {
-            etag: record.etag.clone(),
-            checksum,
-            last_modified_ms: record.last_modified_ms,
-        };
+        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
         self.commit_version(
             &bucket,
             &req.key,
@@ -369,11 +312,7 @@ impl ObjectService {
     /// AbortMultipartUpload.
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
-        if self.meta.abort_upload(upload.upload_id).await? {
-            Ok(())
-        } else {
-            Err(ErrorKind::NoSuchUpload.into())
-        }
+        if self.meta.abort_upload(upload.upload_id).await? { Ok(()) } else { Err(ErrorKind::NoSuchUpload.into()) }
     }
 
     /// ListParts.
@@ -391,9 +330,7 @@ impl ObjectService {
         let truncated = parts.len() > max;
         parts.truncate(max);
         Ok(PartsPage {
-            upload: UploadInfo {
-                checksum: upload.checksum,
-            },
+            upload: UploadInfo { checksum: upload.checksum },
             parts: parts
                 .into_iter()
                 .map(|(number, p)| PartInfo {

@@ -4,18 +4,12 @@
 use super::checksum::{PlainDigests, PlainHasher};
 use super::fanout::{Fanout, FanoutOutcome};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
-use crate::datapath::{
-    DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array,
-};
+use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{
-    BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, RepairTask, VersionRecord,
-    WriteCondition,
-};
+use crate::meta::{BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, RepairTask, VersionRecord, WriteCondition};
 use crate::model::{
-    BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId,
-    StreamManifest, VersionUid,
+    BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
 };
 use crate::placement::{Placement, place};
 use bytes::{Bytes, BytesMut};
@@ -58,10 +52,7 @@ impl StoredStream {
     pub(crate) fn repairs(&self) -> Vec<RepairTask> {
         let len = ciphertext_len(self.manifest.plaintext_len, self.manifest.seg_log2);
         let now = now_ms();
-        self.missing
-            .iter()
-            .map(|p| RepairTask::for_stream(&self.manifest, p.clone(), len, now))
-            .collect()
+        self.missing.iter().map(|p| RepairTask::for_stream(&self.manifest, p.clone(), len, now)).collect()
     }
 }
 
@@ -84,38 +75,24 @@ impl BodyChecks {
     /// Splits a client body into its checks and its plaintext source.
     pub(crate) fn split(body: ClientBody) -> (Self, PlainSource) {
         let stream = body.stream.map(|r| r.map_err(Error::from)).boxed();
-        let checks = Self {
-            content_md5: body.content_md5,
-            expected_checksum: body.expected_checksum,
-            trailers: body.trailers,
-        };
-        (
-            checks,
-            PlainSource {
-                len: body.len,
-                stream,
-                algorithm: body.algorithm,
-            },
-        )
+        let checks =
+            Self { content_md5: body.content_md5, expected_checksum: body.expected_checksum, trailers: body.trailers };
+        (checks, PlainSource { len: body.len, stream, algorithm: body.algorithm })
     }
 
     /// Compares Content-MD5 and the header or trailer checksum with what was computed.
     pub(crate) fn verify(&self, d: &PlainDigests) -> Result<()> {
         if self.content_md5.is_some_and(|m| m != d.md5) {
-            return Err(ErrorKind::BadDigest(
-                "the Content-MD5 you specified did not match what we received".into(),
-            )
-            .into());
+            return Err(
+                ErrorKind::BadDigest("the Content-MD5 you specified did not match what we received".into()).into()
+            );
         }
         let Some((algorithm, computed)) = &d.checksum else {
             return Ok(());
         };
         let expected = self.expected_checksum.clone().or_else(|| {
             let trailers = self.trailers.as_ref()?()?;
-            trailers
-                .into_iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name()))
-                .map(|(_, v)| v)
+            trailers.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name())).map(|(_, v)| v)
         });
         match expected {
             Some(e) if e.trim() != computed => Err(ErrorKind::BadDigest(format!(
@@ -144,8 +121,7 @@ impl ObjectService {
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
-        self.early_condition(&bucket, &req.key, &req.condition)
-            .await?;
+        self.early_condition(&bucket, &req.key, &req.condition).await?;
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
         // 4. Keys.
@@ -162,15 +138,11 @@ impl ObjectService {
             providers: placement.targets().to_vec(),
             write_quorum: placement.write_quorum(),
         };
-        let stored = self
-            .store_stream(target, source, |d| checks.verify(d))
-            .await?;
+        let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(stored.repairs());
-        let (record, out) =
-            self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
-        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, origin)
-            .await?;
+        let (record, out) = self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, origin).await?;
         // 10. Respond.
         Ok(out)
     }
@@ -184,15 +156,11 @@ impl ObjectService {
         stored: StoredStream,
         headers: crate::model::ContentHeaders,
     ) -> Result<(VersionRecord, PutOutput)> {
-        let checksum = stored
-            .digests
-            .checksum
-            .clone()
-            .map(|(algorithm, value)| ObjectChecksum {
-                algorithm,
-                value,
-                kind: ChecksumType::FullObject,
-            });
+        let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
+            algorithm,
+            value,
+            kind: ChecksumType::FullObject,
+        });
         let record = VersionRecord {
             version_uid: version,
             seq: 0,
@@ -201,50 +169,28 @@ impl ObjectService {
             last_modified_ms: now_ms(),
             headers,
             checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(
-                dek,
-                bucket,
-                version,
-                std::slice::from_ref(&stored.manifest),
-            )?,
+            manifest_mac: self.manifest_mac(dek, bucket, version, std::slice::from_ref(&stored.manifest))?,
             streams: vec![stored.manifest],
             part_checksums: Vec::new(),
             multipart: false,
         };
-        let out = PutOutput {
-            etag: record.etag.clone(),
-            checksum,
-            last_modified_ms: record.last_modified_ms,
-        };
+        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
         Ok((record, out))
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
-        let policy = self.config.policies.get(&bucket.policy_id).ok_or_else(|| {
-            ErrorKind::Internal(format!(
-                "bucket bound to unknown policy {}",
-                bucket.policy_id
-            ))
-        })?;
+        let policy = self
+            .config
+            .policies
+            .get(&bucket.policy_id)
+            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
         let placed = place(policy, &self.config.catalog, bucket.uid);
-        let outcome = if placed.is_ok() {
-            "placed"
-        } else {
-            "unsatisfiable"
-        };
-        self.metrics
-            .placement_decisions
-            .with_label_values(&[policy.id.as_str(), outcome])
-            .inc();
+        let outcome = if placed.is_ok() { "placed" } else { "unsatisfiable" };
+        self.metrics.placement_decisions.with_label_values(&[policy.id.as_str(), outcome]).inc();
         placed.map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
     }
 
-    pub(crate) async fn early_condition(
-        &self,
-        bucket: &BucketRecord,
-        key: &str,
-        cond: &WriteCondition,
-    ) -> Result<()> {
+    pub(crate) async fn early_condition(&self, bucket: &BucketRecord, key: &str, cond: &WriteCondition) -> Result<()> {
         if *cond == WriteCondition::None {
             return Ok(());
         }
@@ -339,22 +285,11 @@ impl ObjectService {
             .map(|id| self.backend(id).map(std::sync::Arc::clone))
             .collect::<Result<Vec<_>>>()?;
         let cipher_len = ciphertext_len(source.len, DEFAULT_SEG_LOG2);
-        let fanout = Fanout::open(
-            backends,
-            stream_id,
-            cipher_len,
-            usize::from(target.write_quorum),
-        );
-        let gc = GcTask {
-            stream_id,
-            targets: target.providers.clone(),
-        };
+        let fanout = Fanout::open(backends, stream_id, cipher_len, usize::from(target.write_quorum));
+        let gc = GcTask { stream_id, targets: target.providers.clone() };
         match pump(sealer, source, fanout, verify).await {
             Ok(((digests, commit, sha), outcome)) => {
-                self.metrics
-                    .crypto_bytes
-                    .with_label_values(&["seal"])
-                    .inc_by(params.plaintext_len);
+                self.metrics.crypto_bytes.with_label_values(&["seal"]).inc_by(params.plaintext_len);
                 Ok(StoredStream {
                     manifest: StreamManifest {
                         stream_id,
@@ -411,10 +346,7 @@ async fn pump_inner(
         if let Some(chunk) = &next {
             received += chunk.len() as u64;
             if received > source.len {
-                return Err(ErrorKind::InvalidRequest(
-                    "body longer than its declared length".into(),
-                )
-                .into());
+                return Err(ErrorKind::InvalidRequest("body longer than its declared length".into()).into());
             }
             batch_len += chunk.len();
             batch.push(chunk.clone());
@@ -423,8 +355,7 @@ async fn pump_inner(
             let work = std::mem::take(&mut batch);
             batch_len = 0;
             let (s, h, sealed) = tokio::task::spawn_blocking(move || {
-                let mut out =
-                    BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
+                let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
                 for chunk in &work {
                     hasher.update(chunk);
                     sealer.push(chunk, &mut out)?;

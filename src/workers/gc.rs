@@ -33,11 +33,7 @@ impl GarbageCollector {
     /// A collector for this run.
     pub fn new(service: Arc<ObjectService>, intent_ttl: Duration) -> Self {
         let boot_id = service.boot_id();
-        Self {
-            service,
-            boot_id,
-            intent_ttl,
-        }
+        Self { service, boot_id, intent_ttl }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
@@ -53,18 +49,12 @@ impl GarbageCollector {
             .stale_intents(self.boot_id, cutoff, usize::MAX)
             .await?
             .into_iter()
-            .map(|i| GcTask {
-                stream_id: i.stream_id,
-                targets: i.targets,
-            })
+            .map(|i| GcTask { stream_id: i.stream_id, targets: i.targets })
             .collect();
         // One batch of queued tasks per pass (passes repeat); stale intents all at once.
         let queued = self.meta().gc_tasks(BATCH).await?;
         tasks.extend(
-            queued
-                .into_iter()
-                .filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id))
-                .collect::<Vec<_>>(),
+            queued.into_iter().filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id)).collect::<Vec<_>>(),
         );
         let metrics = self.service.metrics();
         metrics.gc_pending_streams.set(tasks.len() as i64);

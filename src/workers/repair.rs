@@ -57,10 +57,7 @@ impl RepairWorker {
             match self.repair(&task).await {
                 Ok(()) => {
                     report.repaired += 1;
-                    metrics
-                        .repair_completed
-                        .with_label_values(&[task.provider.as_str(), "ok"])
-                        .inc();
+                    metrics.repair_completed.with_label_values(&[task.provider.as_str(), "ok"]).inc();
                     // The stream may have been deleted while it was copied: remove the copy then.
                     if !self.meta().stream_committed(task.stream_id).await? {
                         self.remove_copy(&task).await;
@@ -69,15 +66,10 @@ impl RepairWorker {
                 }
                 Err(e) => {
                     report.failed += 1;
-                    metrics
-                        .repair_completed
-                        .with_label_values(&[task.provider.as_str(), "failed"])
-                        .inc();
+                    metrics.repair_completed.with_label_values(&[task.provider.as_str(), "failed"]).inc();
                     tracing::warn!(stream = %task.stream_id, provider = %task.provider, attempts = task.attempts, error = %e, "repair failed; will retry");
                     task.attempts += 1;
-                    let backoff = 1000i64
-                        .saturating_mul(1 << task.attempts.min(12))
-                        .min(MAX_BACKOFF_MS);
+                    let backoff = 1000i64.saturating_mul(1 << task.attempts.min(12)).min(MAX_BACKOFF_MS);
                     task.due_ms = now_ms() + backoff;
                     self.meta().update_repair(task, false).await?;
                 }
@@ -89,21 +81,14 @@ impl RepairWorker {
 
     async fn publish_backlog(&self) -> Result<(), MetaError> {
         let all = self.meta().repairs(1_000_000).await?;
-        let mut per_provider: BTreeMap<String, i64> = self
-            .service
-            .backends()
-            .keys()
-            .map(|p| (p.to_string(), 0))
-            .collect();
+        let mut per_provider: BTreeMap<String, i64> =
+            self.service.backends().keys().map(|p| (p.to_string(), 0)).collect();
         for t in &all {
             *per_provider.entry(t.provider.to_string()).or_default() += 1;
         }
         let metrics = self.service.metrics();
         for (p, n) in per_provider {
-            metrics
-                .replication_pending_replicas
-                .with_label_values(&[p.as_str()])
-                .set(n);
+            metrics.replication_pending_replicas.with_label_values(&[p.as_str()]).set(n);
         }
         self.health.set_repair_backlog(all.len() as u64);
         Ok(())
@@ -118,9 +103,7 @@ impl RepairWorker {
     /// Copies the stream from the first source that serves it intact.
     async fn repair(&self, task: &RepairTask) -> Result<(), String> {
         let backends = self.service.backends();
-        let target = backends
-            .get(&task.provider)
-            .ok_or("the provider is no longer configured")?;
+        let target = backends.get(&task.provider).ok_or("the provider is no longer configured")?;
         let mut last = String::from("no source replica");
         for source in task.replicas.iter().filter(|p| **p != task.provider) {
             let Some(source) = backends.get(source) else {
@@ -154,11 +137,7 @@ impl RepairWorker {
 
 /// Streams `source`'s copy to `target`, holding back the last chunk until the length and
 /// SHA-256 match the task.
-async fn copy_verified(
-    source: &dyn Backend,
-    target: &dyn Backend,
-    task: &RepairTask,
-) -> Result<(), String> {
+async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &RepairTask) -> Result<(), String> {
     let name = stream_name(task.stream_id);
     let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
@@ -188,9 +167,7 @@ async fn copy_verified(
             return Err("source replica does not match its recorded SHA-256".into());
         }
         if let Some(last) = held {
-            tx.send(Ok(last))
-                .await
-                .map_err(|_| "target stopped reading".to_owned())?;
+            tx.send(Ok(last)).await.map_err(|_| "target stopped reading".to_owned())?;
         }
         Ok(())
     };

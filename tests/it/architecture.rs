@@ -16,10 +16,7 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn rel(p: &Path) -> String {
-    p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
+    p.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().into_owned()
 }
 
 /// Promise: only the allowed module imports each sensitive crate, placement and datapath stay
@@ -38,26 +35,10 @@ fn dependency_rules() {
         }
     };
     only("rocksdb::", &|r| r == "src/meta/rocks.rs", &mut broken);
-    only(
-        "ring::aead",
-        &|r| r == "src/datapath/crypto.rs",
-        &mut broken,
-    );
-    only(
-        "ring::hkdf",
-        &|r| r == "src/datapath/crypto.rs",
-        &mut broken,
-    );
-    only(
-        "s3s::",
-        &|r| r.starts_with("src/frontend/") || r == "src/main.rs",
-        &mut broken,
-    );
-    only(
-        "S3ErrorCode",
-        &|r| r.starts_with("src/frontend/"),
-        &mut broken,
-    );
+    only("ring::aead", &|r| r == "src/datapath/crypto.rs", &mut broken);
+    only("ring::hkdf", &|r| r == "src/datapath/crypto.rs", &mut broken);
+    only("s3s::", &|r| r.starts_with("src/frontend/") || r == "src/main.rs", &mut broken);
+    only("S3ErrorCode", &|r| r.starts_with("src/frontend/"), &mut broken);
     for (p, text) in &files {
         let r = rel(p);
         if r.starts_with("src/placement/") {
@@ -84,9 +65,5 @@ fn dependency_rules() {
             broken.push(format!("{r} uses anyhow outside main.rs"));
         }
     }
-    assert!(
-        broken.is_empty(),
-        "dependency rules broken:\n{}",
-        broken.join("\n")
-    );
+    assert!(broken.is_empty(), "dependency rules broken:\n{}", broken.join("\n"));
 }

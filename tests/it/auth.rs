@@ -7,39 +7,18 @@ use crate::common::{ACCESS_KEY, TestGateway, client_with, error_code, error_stat
 
 async fn setup() -> TestGateway {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("auth")
-        .send()
-        .await
-        .unwrap();
-    gw.client
-        .put_object()
-        .bucket("auth")
-        .key("doc")
-        .body(b"secret plans".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("auth").send().await.unwrap();
+    gw.client.put_object().bucket("auth").key("doc").body(b"secret plans".to_vec().into()).send().await.unwrap();
     gw
 }
 
 fn target(uri: &str) -> String {
     let after_scheme = uri.split_once("://").map_or(uri, |(_, r)| r);
-    after_scheme
-        .find('/')
-        .map_or("/".to_owned(), |i| after_scheme[i..].to_owned())
+    after_scheme.find('/').map_or("/".to_owned(), |i| after_scheme[i..].to_owned())
 }
 
 async fn count(gw: &TestGateway) -> usize {
-    gw.client
-        .list_objects_v2()
-        .bucket("auth")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .len()
+    gw.client.list_objects_v2().bucket("auth").send().await.unwrap().contents().len()
 }
 
 /// Promise: presigned GET and PUT URLs from the SDK work; an expired URL is 403 AccessDenied.
@@ -54,15 +33,7 @@ async fn presigned_get_put_and_expiry() {
         .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
         .await
         .unwrap();
-    let r = send(
-        gw.addr,
-        "GET",
-        &target(get.uri()),
-        &[("host".into(), gw.addr.to_string())],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = send(gw.addr, "GET", &target(get.uri()), &[("host".into(), gw.addr.to_string())], b"").await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"secret plans");
     let put = gw
@@ -77,10 +48,7 @@ async fn presigned_get_put_and_expiry() {
         gw.addr,
         "PUT",
         &target(put.uri()),
-        &[
-            ("host".into(), gw.addr.to_string()),
-            ("content-length".into(), "5".into()),
-        ],
+        &[("host".into(), gw.addr.to_string()), ("content-length".into(), "5".into())],
         b"hello",
     )
     .await
@@ -109,15 +77,7 @@ async fn presigned_get_put_and_expiry() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let r = send(
-        gw.addr,
-        "GET",
-        &target(short.uri()),
-        &[("host".into(), gw.addr.to_string())],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = send(gw.addr, "GET", &target(short.uri()), &[("host".into(), gw.addr.to_string())], b"").await.unwrap();
     assert_eq!((r.status, r.code().as_deref()), (403, Some("AccessDenied")));
     gw.stop().await;
 }
@@ -130,31 +90,13 @@ async fn presign_over_seven_days_refused() {
     let signer = Signer::new(SystemTime::now());
     let host = gw.addr.to_string();
     let ok = signer.presign("GET", "/auth/doc", &host, 604_800);
-    assert_eq!(
-        send(gw.addr, "GET", &ok, &[("host".into(), host.clone())], b"")
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(send(gw.addr, "GET", &ok, &[("host".into(), host.clone())], b"").await.unwrap().status, 200);
     let long = signer.presign("PUT", "/auth/long", &host, 604_801);
-    let r = send(
-        gw.addr,
-        "PUT",
-        &long,
-        &[
-            ("host".into(), host.clone()),
-            ("content-length".into(), "1".into()),
-        ],
-        b"x",
-    )
-    .await
-    .unwrap();
+    let r = send(gw.addr, "PUT", &long, &[("host".into(), host.clone()), ("content-length".into(), "1".into())], b"x")
+        .await
+        .unwrap();
     assert_eq!(r.status, 400, "{}", r.body_text());
-    assert_eq!(
-        r.code().as_deref(),
-        Some("AuthorizationQueryParametersError")
-    );
+    assert_eq!(r.code().as_deref(), Some("AuthorizationQueryParametersError"));
     assert_eq!(count(&gw).await, 1);
     gw.stop().await;
 }
@@ -167,24 +109,13 @@ async fn negative_auth_matrix() {
     let host = gw.addr.to_string();
     let now = SystemTime::now();
     // Anonymous.
-    let r = send(
-        gw.addr,
-        "GET",
-        "/auth/doc",
-        &[("host".into(), host.clone())],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r = send(gw.addr, "GET", "/auth/doc", &[("host".into(), host.clone())], b"").await.unwrap();
     assert_eq!((r.status, r.code().as_deref()), (403, Some("AccessDenied")));
     let r = send(
         gw.addr,
         "PUT",
         "/auth/anon",
-        &[
-            ("host".into(), host.clone()),
-            ("content-length".into(), "1".into()),
-        ],
+        &[("host".into(), host.clone()), ("content-length".into(), "1".into())],
         b"x",
     )
     .await
@@ -192,41 +123,17 @@ async fn negative_auth_matrix() {
     assert_eq!(r.status, 403);
     // A signed header changed after signing.
     let signer = Signer::new(now);
-    let mut headers = vec![
-        ("content-length".to_owned(), "5".to_owned()),
-        ("x-amz-meta-a".to_owned(), "1".to_owned()),
-    ];
-    signer.sign(
-        "PUT",
-        "/auth/t1",
-        &[],
-        &mut headers,
-        &host,
-        &sha256_hex(b"hello"),
-    );
+    let mut headers = vec![("content-length".to_owned(), "5".to_owned()), ("x-amz-meta-a".to_owned(), "1".to_owned())];
+    signer.sign("PUT", "/auth/t1", &[], &mut headers, &host, &sha256_hex(b"hello"));
     for h in headers.iter_mut().filter(|(k, _)| k == "x-amz-meta-a") {
         h.1 = "2".into();
     }
-    let r = send(gw.addr, "PUT", "/auth/t1", &headers, b"hello")
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.code().as_deref()),
-        (403, Some("SignatureDoesNotMatch"))
-    );
+    let r = send(gw.addr, "PUT", "/auth/t1", &headers, b"hello").await.unwrap();
+    assert_eq!((r.status, r.code().as_deref()), (403, Some("SignatureDoesNotMatch")));
     // The path changed after signing.
     let mut headers = vec![("content-length".to_owned(), "5".to_owned())];
-    signer.sign(
-        "PUT",
-        "/auth/t2",
-        &[],
-        &mut headers,
-        &host,
-        &sha256_hex(b"hello"),
-    );
-    let r = send(gw.addr, "PUT", "/auth/t3", &headers, b"hello")
-        .await
-        .unwrap();
+    signer.sign("PUT", "/auth/t2", &[], &mut headers, &host, &sha256_hex(b"hello"));
+    let r = send(gw.addr, "PUT", "/auth/t3", &headers, b"hello").await.unwrap();
     assert_eq!(r.status, 403);
     // The payload differs from its signed hash.
     let r = signed_request(
@@ -250,13 +157,7 @@ async fn negative_auth_matrix() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("SignatureDoesNotMatch"));
-    let e = client_with(gw.addr, "AKIDUNKNOWN", "x")
-        .get_object()
-        .bucket("auth")
-        .key("doc")
-        .send()
-        .await
-        .unwrap_err();
+    let e = client_with(gw.addr, "AKIDUNKNOWN", "x").get_object().bucket("auth").key("doc").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("InvalidAccessKeyId"));
     assert_eq!(error_status(&e), Some(403));
     // Clock skew beyond 15 minutes, both ways.
@@ -266,21 +167,8 @@ async fn negative_auth_matrix() {
         } else {
             now + Duration::from_secs(skew as u64)
         };
-        let r = signed_request(
-            gw.addr,
-            &Signer::new(at),
-            "GET",
-            "/auth/doc",
-            vec![],
-            &sha256_hex(b""),
-            b"",
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.code().as_deref()),
-            (403, Some("RequestTimeTooSkewed")),
-            "skew {skew}"
-        );
+        let r = signed_request(gw.addr, &Signer::new(at), "GET", "/auth/doc", vec![], &sha256_hex(b""), b"").await;
+        assert_eq!((r.status, r.code().as_deref()), (403, Some("RequestTimeTooSkewed")), "skew {skew}");
     }
     assert_eq!(count(&gw).await, 1, "no refused request stored anything");
     gw.stop().await;

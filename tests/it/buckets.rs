@@ -8,42 +8,19 @@ async fn bucket_lifecycle() {
     let c = &gw.client;
     c.create_bucket().bucket("alpha").send().await.unwrap();
     c.create_bucket().bucket("beta-1").send().await.unwrap();
-    let names: Vec<String> = c
-        .list_buckets()
-        .send()
-        .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(str::to_owned))
-        .collect();
+    let names: Vec<String> =
+        c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
     assert_eq!(names, ["alpha", "beta-1"]);
     c.head_bucket().bucket("alpha").send().await.unwrap();
-    let loc = c
-        .get_bucket_location()
-        .bucket("alpha")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        loc.location_constraint().map(|l| l.as_str()),
-        Some("eu-sovereign-1")
-    );
+    let loc = c.get_bucket_location().bucket("alpha").send().await.unwrap();
+    assert_eq!(loc.location_constraint().map(|l| l.as_str()), Some("eu-sovereign-1"));
     let again = c.create_bucket().bucket("alpha").send().await.unwrap_err();
-    assert_eq!(
-        error_code(&again).as_deref(),
-        Some("BucketAlreadyOwnedByYou")
-    );
+    assert_eq!(error_code(&again).as_deref(), Some("BucketAlreadyOwnedByYou"));
     assert_eq!(error_status(&again), Some(409));
     c.delete_bucket().bucket("beta-1").send().await.unwrap();
     let gone = c.head_bucket().bucket("beta-1").send().await.unwrap_err();
     assert_eq!(error_status(&gone), Some(404));
-    let missing = c
-        .delete_bucket()
-        .bucket("nope-nope")
-        .send()
-        .await
-        .unwrap_err();
+    let missing = c.delete_bucket().bucket("nope-nope").send().await.unwrap_err();
     assert_eq!(error_code(&missing).as_deref(), Some("NoSuchBucket"));
     gw.stop().await;
 }
@@ -66,15 +43,7 @@ async fn bucket_name_rules() {
         assert_eq!(r.status, 400, "{bad}: {}", r.body_text());
         assert_eq!(r.code().as_deref(), Some("InvalidBucketName"), "{bad}");
     }
-    assert!(
-        gw.client
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .is_empty()
-    );
+    assert!(gw.client.list_buckets().send().await.unwrap().buckets().is_empty());
     gw.stop().await;
 }
 
@@ -85,38 +54,15 @@ async fn delete_non_empty_bucket_refused() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_bucket().bucket("full").send().await.unwrap();
-    c.put_object()
-        .bucket("full")
-        .key("k")
-        .body(b"x".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("full").key("k").body(b"x".to_vec().into()).send().await.unwrap();
     let e = c.delete_bucket().bucket("full").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("BucketNotEmpty"));
     assert_eq!(error_status(&e), Some(409));
-    c.delete_object()
-        .bucket("full")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("full")
-        .key("m")
-        .send()
-        .await
-        .unwrap();
+    c.delete_object().bucket("full").key("k").send().await.unwrap();
+    let up = c.create_multipart_upload().bucket("full").key("m").send().await.unwrap();
     let e = c.delete_bucket().bucket("full").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("BucketNotEmpty"));
-    c.abort_multipart_upload()
-        .bucket("full")
-        .key("m")
-        .upload_id(up.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    c.abort_multipart_upload().bucket("full").key("m").upload_id(up.upload_id().unwrap()).send().await.unwrap();
     c.delete_bucket().bucket("full").send().await.unwrap();
     gw.stop().await;
 }
@@ -128,17 +74,9 @@ async fn delete_non_empty_bucket_refused() {
 async fn location_constraint_selects_residency_policy() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
-    let conf = |l: &str| {
-        CreateBucketConfiguration::builder()
-            .location_constraint(BucketLocationConstraint::from(l))
-            .build()
-    };
-    c.create_bucket()
-        .bucket("german")
-        .create_bucket_configuration(conf("de-only"))
-        .send()
-        .await
-        .unwrap();
+    let conf =
+        |l: &str| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(l)).build();
+    c.create_bucket().bucket("german").create_bucket_configuration(conf("de-only")).send().await.unwrap();
     let e = c
         .create_bucket()
         .bucket("two-de")
@@ -148,29 +86,13 @@ async fn location_constraint_selects_residency_policy() {
         .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("ResidencyUnsatisfiable"));
     assert_eq!(error_status(&e), Some(409));
-    let e = c
-        .create_bucket()
-        .bucket("mars")
-        .create_bucket_configuration(conf("mars-1"))
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.create_bucket().bucket("mars").create_bucket_configuration(conf("mars-1")).send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("InvalidLocationConstraint"));
     assert_eq!(c.list_buckets().send().await.unwrap().buckets().len(), 1);
-    c.put_object()
-        .bucket("german")
-        .key("k")
-        .body(vec![7u8; 1000].into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("german").key("k").body(vec![7u8; 1000].into()).send().await.unwrap();
     let dirs = gw.provider_dirs();
     let streams = gw.stream_files();
     let count = |d: &std::path::Path| streams.iter().filter(|(p, _)| p.starts_with(d)).count();
-    assert_eq!(
-        (count(&dirs[0]), count(&dirs[1]), count(&dirs[2])),
-        (1, 0, 0),
-        "only the DE provider holds the object"
-    );
+    assert_eq!((count(&dirs[0]), count(&dirs[1]), count(&dirs[2])), (1, 0, 0), "only the DE provider holds the object");
     gw.stop().await;
 }

@@ -1,14 +1,10 @@
 use std::time::SystemTime;
 
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
-};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::common::raw::{
-    ChunkTamper, Signer, send, sha256_hex, signed_trailer_body, unsigned_trailer_body,
-};
+use crate::common::raw::{ChunkTamper, Signer, send, sha256_hex, signed_trailer_body, unsigned_trailer_body};
 use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern};
 
 fn crc(alg: crc_fast::CrcAlgorithm, data: &[u8]) -> String {
@@ -25,18 +21,12 @@ fn expected(alg: &ChecksumAlgorithm, data: &[u8]) -> String {
         ChecksumAlgorithm::Crc32 => crc(crc_fast::CrcAlgorithm::Crc32IsoHdlc, data),
         ChecksumAlgorithm::Crc32C => crc(crc_fast::CrcAlgorithm::Crc32Iscsi, data),
         ChecksumAlgorithm::Crc64Nvme => crc(crc_fast::CrcAlgorithm::Crc64Nvme, data),
-        ChecksumAlgorithm::Sha1 => B64.encode(ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            data,
-        )),
+        ChecksumAlgorithm::Sha1 => B64.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data)),
         _ => B64.encode(ring::digest::digest(&ring::digest::SHA256, data)),
     }
 }
 
-fn stored(
-    out: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
-    alg: &ChecksumAlgorithm,
-) -> Option<String> {
+fn stored(out: &aws_sdk_s3::operation::head_object::HeadObjectOutput, alg: &ChecksumAlgorithm) -> Option<String> {
     match alg {
         ChecksumAlgorithm::Crc32 => out.checksum_crc32(),
         ChecksumAlgorithm::Crc32C => out.checksum_crc32_c(),
@@ -61,12 +51,7 @@ const ALGS: [ChecksumAlgorithm; 5] = [
 #[tokio::test]
 async fn sdk_trailer_checksums_all_algorithms() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("cksum")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("cksum").send().await.unwrap();
     let data = pattern(300_000, 11);
     for alg in ALGS {
         let key = format!("sdk-{}", alg.as_str());
@@ -89,15 +74,8 @@ async fn sdk_trailer_checksums_all_algorithms() {
             .await
             .unwrap();
         assert_eq!(stored(&head, &alg), Some(expected(&alg, &data)), "{alg:?}");
-        let get = gw
-            .client
-            .get_object()
-            .bucket("cksum")
-            .key(&key)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
-            .unwrap();
+        let get =
+            gw.client.get_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
         assert!(body_bytes(get).await == data);
     }
     gw.stop().await;
@@ -108,12 +86,7 @@ async fn sdk_trailer_checksums_all_algorithms() {
 #[tokio::test]
 async fn header_checksums_verified() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("cksum")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("cksum").send().await.unwrap();
     let data = pattern(70_000, 12);
     gw.client
         .put_object()
@@ -182,23 +155,14 @@ async fn trailer_put(
             signed_trailer_body(&signer, &"0".repeat(64), data, 64 * 1024, trailer, tamper).len(),
         )
     } else {
-        (
-            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-            unsigned_trailer_body(data, 64 * 1024, trailer).len(),
-        )
+        ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", unsigned_trailer_body(data, 64 * 1024, trailer).len())
     };
     let path = format!("/cksum/{key}");
     let mut headers = vec![
         ("content-encoding".to_owned(), "aws-chunked".to_owned()),
         ("content-length".to_owned(), len.to_string()),
-        (
-            "x-amz-decoded-content-length".to_owned(),
-            data.len().to_string(),
-        ),
-        (
-            "x-amz-trailer".to_owned(),
-            "x-amz-checksum-crc32c".to_owned(),
-        ),
+        ("x-amz-decoded-content-length".to_owned(), data.len().to_string()),
+        ("x-amz-trailer".to_owned(), "x-amz-checksum-crc32c".to_owned()),
     ];
     let seed = signer.sign("PUT", &path, &[], &mut headers, &gw.addr.to_string(), mode);
     let body = if signed {
@@ -206,9 +170,7 @@ async fn trailer_put(
     } else {
         unsigned_trailer_body(data, 64 * 1024, trailer)
     };
-    send(gw.addr, "PUT", &path, &headers, &body)
-        .await
-        .expect("sent")
+    send(gw.addr, "PUT", &path, &headers, &body).await.expect("sent")
 }
 
 /// Promise: both trailer modes (signed STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER and
@@ -217,52 +179,19 @@ async fn trailer_put(
 #[tokio::test]
 async fn raw_trailer_modes() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("cksum")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("cksum").send().await.unwrap();
     let data = pattern(200_000, 13);
     let good = expected(&ChecksumAlgorithm::Crc32C, &data);
     for signed in [true, false] {
-        let r = trailer_put(
-            &gw,
-            &format!("ok-{signed}"),
-            &data,
-            signed,
-            ChunkTamper::None,
-            &good,
-        )
-        .await;
+        let r = trailer_put(&gw, &format!("ok-{signed}"), &data, signed, ChunkTamper::None, &good).await;
         assert_eq!(r.status, 200, "signed={signed}: {}", r.body_text());
-        let r = trailer_put(
-            &gw,
-            &format!("bad-{signed}"),
-            &data,
-            signed,
-            ChunkTamper::None,
-            "AAAAAA==",
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.code().as_deref()),
-            (400, Some("BadDigest")),
-            "signed={signed}"
-        );
+        let r = trailer_put(&gw, &format!("bad-{signed}"), &data, signed, ChunkTamper::None, "AAAAAA==").await;
+        assert_eq!((r.status, r.code().as_deref()), (400, Some("BadDigest")), "signed={signed}");
     }
-    for tamper in [
-        ChunkTamper::FlipDataByte,
-        ChunkTamper::WrongChunkSignature,
-        ChunkTamper::WrongTrailerSignature,
-    ] {
+    for tamper in [ChunkTamper::FlipDataByte, ChunkTamper::WrongChunkSignature, ChunkTamper::WrongTrailerSignature] {
         let r = trailer_put(&gw, "tampered", &data, true, tamper, &good).await;
         assert_eq!(r.status, 403, "{tamper:?}: {}", r.body_text());
-        assert_eq!(
-            r.code().as_deref(),
-            Some("SignatureDoesNotMatch"),
-            "{tamper:?}"
-        );
+        assert_eq!(r.code().as_deref(), Some("SignatureDoesNotMatch"), "{tamper:?}");
     }
     let keys: Vec<String> = gw
         .client
@@ -287,19 +216,7 @@ async fn raw_trailer_modes() {
             .await
             .unwrap();
         assert_eq!(head.checksum_crc32_c(), Some(good.as_str()));
-        assert!(
-            body_bytes(
-                gw.client
-                    .get_object()
-                    .bucket("cksum")
-                    .key(&key)
-                    .send()
-                    .await
-                    .unwrap()
-            )
-            .await
-                == data
-        );
+        assert!(body_bytes(gw.client.get_object().bucket("cksum").key(&key).send().await.unwrap()).await == data);
     }
     let _ = sha256_hex(b"");
     gw.stop().await;
@@ -343,9 +260,7 @@ async fn multipart_checksums() {
                 .send()
                 .await
                 .unwrap();
-            let mut part = CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap());
+            let mut part = CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap());
             part = match alg {
                 ChecksumAlgorithm::Sha256 => part.checksum_sha256(out.checksum_sha256().unwrap()),
                 ChecksumAlgorithm::Crc32 => part.checksum_crc32(out.checksum_crc32().unwrap()),
@@ -357,29 +272,15 @@ async fn multipart_checksums() {
             .bucket("cksum")
             .key(&key)
             .upload_id(id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .unwrap();
-        let head = c
-            .head_object()
-            .bucket("cksum")
-            .key(&key)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
-            .unwrap();
+        let head = c.head_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
         let whole = [p1.as_slice(), p2.as_slice()].concat();
         let want = match kind {
             ChecksumType::Composite => {
-                let raw: Vec<u8> = [&p1, &p2]
-                    .iter()
-                    .flat_map(|p| B64.decode(expected(&alg, p)).unwrap())
-                    .collect();
+                let raw: Vec<u8> = [&p1, &p2].iter().flat_map(|p| B64.decode(expected(&alg, p)).unwrap()).collect();
                 format!("{}-2", expected(&alg, &raw))
             }
             _ => expected(&alg, &whole),

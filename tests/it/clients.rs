@@ -6,10 +6,7 @@ use std::process::Command;
 use crate::common::{ACCESS_KEY, REGION, SECRET_KEY, TestGateway};
 
 fn tool_present(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
 }
 
 fn run_script(gw: &TestGateway, program: &str, script: &str) {
@@ -49,10 +46,7 @@ async fn boto3_smoke() {
 /// small files, ranged get-object, presign, rm and rb.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awscli_smoke() {
-    assert!(
-        tool_present("aws", &["--version"]),
-        "aws CLI missing: run `python3 -m pip install awscli` (.ci/run does)"
-    );
+    assert!(tool_present("aws", &["--version"]), "aws CLI missing: run `python3 -m pip install awscli` (.ci/run does)");
     let gw = TestGateway::start().await;
     let g = &gw;
     tokio::task::block_in_place(|| run_script(g, "bash", "awscli_smoke.sh"));

@@ -9,12 +9,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn provider_sees_nothing() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("opaque")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("opaque").send().await.unwrap();
     let marker = b"PLAINTEXT-PATTERN-0123456789-";
     let data: Vec<u8> = marker.iter().copied().cycle().take(300_000).collect();
     gw.client
@@ -28,17 +23,9 @@ async fn provider_sees_nothing() {
         .await
         .unwrap();
     let streams = gw.stream_files();
-    assert_eq!(
-        streams.len(),
-        3,
-        "one stream per provider, named sv1/<32 hex>"
-    );
+    assert_eq!(streams.len(), 3, "one stream per provider, named sv1/<32 hex>");
     for (_, bytes) in &streams {
-        assert_eq!(
-            bytes.len() as u64,
-            96 + 300_000 + 16 * 5,
-            "format v1 length"
-        );
+        assert_eq!(bytes.len() as u64, 96 + 300_000 + 16 * 5, "format v1 length");
     }
     // Every file a provider holds (its own bookkeeping included) is free of user data.
     for (path, bytes) in provider_files(&gw.provider_dirs()) {
@@ -49,12 +36,7 @@ async fn provider_sees_nothing() {
             b"application/x-secret-type",
             b"report.pdf",
         ] {
-            assert!(
-                !contains(&bytes, needle),
-                "{} leaks {:?}",
-                path.display(),
-                String::from_utf8_lossy(needle)
-            );
+            assert!(!contains(&bytes, needle), "{} leaks {:?}", path.display(), String::from_utf8_lossy(needle));
         }
     }
     gw.stop().await;
@@ -73,21 +55,9 @@ fn flip_all(gw: &TestGateway, offset: usize) {
 #[tokio::test]
 async fn tampered_ciphertext_never_served() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("tamper")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("tamper").send().await.unwrap();
     let data = pattern(1 << 20, 77);
-    gw.client
-        .put_object()
-        .bucket("tamper")
-        .key("o")
-        .body(data.clone().into())
-        .send()
-        .await
-        .unwrap();
+    gw.client.put_object().bucket("tamper").key("o").body(data.clone().into()).send().await.unwrap();
     // All but one replica damaged in the first segment, for each choice of the intact one: the
     // read fails over until it finds it, and serves the right bytes.
     let originals = gw.stream_files();
@@ -99,16 +69,7 @@ async fn tampered_ciphertext_never_served() {
             }
             std::fs::write(path, bytes).unwrap();
         }
-        let got = body_bytes(
-            gw.client
-                .get_object()
-                .bucket("tamper")
-                .key("o")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let got = body_bytes(gw.client.get_object().bucket("tamper").key("o").send().await.unwrap()).await;
         assert!(got == data, "intact replica {intact}");
     }
     for (path, bytes) in &originals {
@@ -117,40 +78,15 @@ async fn tampered_ciphertext_never_served() {
     // Every replica damaged in segment 10: headers already sent, so the body must fail.
     let late = 96 + 10 * (65_536 + 16) + 5;
     flip_all(&gw, late);
-    let out = gw
-        .client
-        .get_object()
-        .bucket("tamper")
-        .key("o")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.get_object().bucket("tamper").key("o").send().await.unwrap();
     let body = out.body.collect().await;
-    assert!(
-        body.is_err(),
-        "a late integrity failure aborts the connection instead of a clean short body"
-    );
+    assert!(body.is_err(), "a late integrity failure aborts the connection instead of a clean short body");
     // Every replica damaged in the first segment: a clean 500 before any byte.
     flip_all(&gw, 120);
-    let e = gw
-        .client
-        .get_object()
-        .bucket("tamper")
-        .key("o")
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.get_object().bucket("tamper").key("o").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(500));
     // Ranges that avoid the damaged segments still verify and serve.
-    let out = gw
-        .client
-        .get_object()
-        .bucket("tamper")
-        .key("o")
-        .range("bytes=200000-200099")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.get_object().bucket("tamper").key("o").range("bytes=200000-200099").send().await.unwrap();
     assert!(body_bytes(out).await == data[200_000..200_100]);
     gw.stop().await;
 }

@@ -28,19 +28,9 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             writers.push(tokio::spawn(async move {
                 for i in 0..10_000u64 {
                     let key = format!("r{round}-w{w}-{i}");
-                    let data = pattern(
-                        ((i * 7919 + w * 104_729) % 400_000) as usize,
-                        round * 1000 + w * 100 + i,
-                    );
+                    let data = pattern(((i * 7919 + w * 104_729) % 400_000) as usize, round * 1000 + w * 100 + i);
                     attempted.lock().unwrap().insert(key.clone(), data.clone());
-                    match c
-                        .put_object()
-                        .bucket("crash")
-                        .key(&key)
-                        .body(data.clone().into())
-                        .send()
-                        .await
-                    {
+                    match c.put_object().bucket("crash").key(&key).body(data.clone().into()).send().await {
                         Ok(_) => {
                             acked.lock().unwrap().insert(key, data);
                         }
@@ -58,34 +48,16 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 20,
-        "the workload acknowledged writes before each kill ({})",
-        acked.len()
-    );
+    assert!(acked.len() > 20, "the workload acknowledged writes before each kill ({})", acked.len());
     for (key, data) in &acked {
-        let got = body_bytes(
-            c.get_object()
-                .bucket("crash")
-                .key(key)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let got = body_bytes(c.get_object().bucket("crash").key(key).send().await.unwrap()).await;
         assert!(&got == data, "acknowledged {key} intact");
     }
     let attempted = attempted.lock().unwrap().clone();
     let mut visible = 0;
     let mut token = None;
     loop {
-        let page = c
-            .list_objects_v2()
-            .bucket("crash")
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
+        let page = c.list_objects_v2().bucket("crash").set_continuation_token(token).send().await.unwrap();
         for o in page.contents() {
             let key = o.key().unwrap();
             visible += 1;
@@ -93,18 +65,7 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             let want = attempted.get(key).expect("only attempted keys exist");
             assert_eq!(o.size(), Some(want.len() as i64), "{key} complete");
             if !acked.contains_key(key) {
-                assert!(
-                    &body_bytes(
-                        c.get_object()
-                            .bucket("crash")
-                            .key(key)
-                            .send()
-                            .await
-                            .unwrap()
-                    )
-                    .await
-                        == want
-                );
+                assert!(&body_bytes(c.get_object().bucket("crash").key(key).send().await.unwrap()).await == want);
             }
         }
         if page.is_truncated() != Some(true) {
@@ -118,10 +79,6 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     while providers.stream_files().len() != 3 * visible && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        providers.stream_files().len(),
-        3 * visible,
-        "no orphan stream after GC"
-    );
+    assert_eq!(providers.stream_files().len(), 3 * visible, "no orphan stream after GC");
     gw.kill();
 }

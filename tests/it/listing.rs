@@ -20,21 +20,9 @@ const KEYS: [&str; 12] = [
 ];
 
 async fn filled(gw: &TestGateway) {
-    gw.client
-        .create_bucket()
-        .bucket("list")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("list").send().await.unwrap();
     for k in KEYS {
-        gw.client
-            .put_object()
-            .bucket("list")
-            .key(k)
-            .body(k.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        gw.client.put_object().bucket("list").key(k).body(k.as_bytes().to_vec().into()).send().await.unwrap();
     }
 }
 
@@ -59,11 +47,7 @@ async fn byte_order_and_pagination() {
                 .send()
                 .await
                 .unwrap();
-            seen.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
+            seen.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
             if out.is_truncated() != Some(true) {
                 break;
             }
@@ -82,11 +66,7 @@ async fn byte_order_and_pagination() {
                 .send()
                 .await
                 .unwrap();
-            let keys: Vec<String> = out
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned))
-                .collect();
+            let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
             marker = keys.last().cloned();
             seen.extend(keys);
             if out.is_truncated() != Some(true) {
@@ -104,37 +84,14 @@ async fn byte_order_and_pagination() {
 async fn delimiter_and_common_prefixes() {
     let gw = TestGateway::start().await;
     filled(&gw).await;
-    let out = gw
-        .client
-        .list_objects_v2()
-        .bucket("list")
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.list_objects_v2().bucket("list").delimiter("/").send().await.unwrap();
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
-    let prefixes: Vec<&str> = out
-        .common_prefixes()
-        .iter()
-        .filter_map(|p| p.prefix())
-        .collect();
+    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!(keys, ["a", "b", "c~", "z é", "é"]);
     assert_eq!(prefixes, ["a/", "b/", "photos/"]);
     assert_eq!(out.key_count(), Some(8));
-    let out = gw
-        .client
-        .list_objects_v2()
-        .bucket("list")
-        .prefix("photos/")
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
-    let prefixes: Vec<&str> = out
-        .common_prefixes()
-        .iter()
-        .filter_map(|p| p.prefix())
-        .collect();
+    let out = gw.client.list_objects_v2().bucket("list").prefix("photos/").delimiter("/").send().await.unwrap();
+    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!(prefixes, ["photos/2024/", "photos/2025/"]);
     assert!(out.contents().is_empty());
     // Paging one entry at a time still yields every key and prefix exactly once.
@@ -151,16 +108,8 @@ async fn delimiter_and_common_prefixes() {
             .send()
             .await
             .unwrap();
-        entries.extend(
-            out.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        entries.extend(
-            out.common_prefixes()
-                .iter()
-                .filter_map(|p| p.prefix().map(str::to_owned)),
-        );
+        entries.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        entries.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
         if out.is_truncated() != Some(true) {
             break;
         }
@@ -169,32 +118,11 @@ async fn delimiter_and_common_prefixes() {
     assert_eq!(entries.len(), 8);
     assert_eq!(entries.iter().collect::<BTreeSet<_>>().len(), 8);
     // v1 with a delimiter returns NextMarker, which resumes after the prefix.
-    let out = gw
-        .client
-        .list_objects()
-        .bucket("list")
-        .delimiter("/")
-        .max_keys(2)
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.list_objects().bucket("list").delimiter("/").max_keys(2).send().await.unwrap();
     assert_eq!(out.next_marker(), Some("a/"));
-    let out = gw
-        .client
-        .list_objects()
-        .bucket("list")
-        .delimiter("/")
-        .max_keys(2)
-        .marker("a/")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.list_objects().bucket("list").delimiter("/").max_keys(2).marker("a/").send().await.unwrap();
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
-    let prefixes: Vec<&str> = out
-        .common_prefixes()
-        .iter()
-        .filter_map(|p| p.prefix())
-        .collect();
+    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!((keys, prefixes), (vec!["b"], vec!["b/"]));
     gw.stop().await;
 }
@@ -204,35 +132,14 @@ async fn delimiter_and_common_prefixes() {
 async fn start_after_and_url_encoding() {
     let gw = TestGateway::start().await;
     filled(&gw).await;
-    let out = gw
-        .client
-        .list_objects_v2()
-        .bucket("list")
-        .start_after("photos/2024/2.jpg")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.list_objects_v2().bucket("list").start_after("photos/2024/2.jpg").send().await.unwrap();
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["photos/2025/1.jpg", "z é", "é"]);
-    let out = gw
-        .client
-        .list_objects_v2()
-        .bucket("list")
-        .max_keys(0)
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.list_objects_v2().bucket("list").max_keys(0).send().await.unwrap();
     assert_eq!(out.key_count(), Some(0));
     assert_eq!(out.is_truncated(), Some(false));
-    let out = gw
-        .client
-        .list_objects_v2()
-        .bucket("list")
-        .prefix("z")
-        .encoding_type(EncodingType::Url)
-        .send()
-        .await
-        .unwrap();
+    let out =
+        gw.client.list_objects_v2().bucket("list").prefix("z").encoding_type(EncodingType::Url).send().await.unwrap();
     // The SDK does not decode; the wire form is percent-encoded UTF-8.
     assert_eq!(out.contents()[0].key(), Some("z%20%C3%A9"));
     gw.stop().await;

@@ -15,9 +15,7 @@ async fn one_gib_put_get_bounded_memory() {
     let mut want = md5::Md5::new();
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&src).unwrap());
-        let block: Vec<u8> = (0..(1 << 20))
-            .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
+        let block: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         for i in 0..1024u32 {
             let mut b = block.clone();
             b[..4].copy_from_slice(&i.to_be_bytes());
@@ -29,13 +27,7 @@ async fn one_gib_put_get_bounded_memory() {
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     c.create_bucket().bucket("big").send().await.unwrap();
-    c.put_object()
-        .bucket("big")
-        .key("g")
-        .body(ByteStream::from_path(&src).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("big").key("g").body(ByteStream::from_path(&src).await.unwrap()).send().await.unwrap();
     std::fs::remove_file(&src).unwrap();
     let mut out = c.get_object().bucket("big").key("g").send().await.unwrap();
     let mut got = md5::Md5::new();
@@ -47,10 +39,7 @@ async fn one_gib_put_get_bounded_memory() {
     assert_eq!(n, 1 << 30);
     assert_eq!(got.finalize(), want.finalize());
     let peak = gw.peak_rss();
-    println!(
-        "peak RSS of the gateway over a 1 GiB PUT + GET: {} MiB",
-        peak >> 20
-    );
+    println!("peak RSS of the gateway over a 1 GiB PUT + GET: {} MiB", peak >> 20);
     assert!(peak > 0 && peak < 256 << 20, "peak RSS {} MiB", peak >> 20);
     gw.kill();
 }

@@ -6,12 +6,7 @@ const MIB: usize = 1 << 20;
 
 fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
-        .set_parts(Some(
-            parts
-                .iter()
-                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build())
-                .collect(),
-        ))
+        .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
         .build()
 }
 
@@ -32,13 +27,7 @@ async fn parallel_100_mib_upload() {
     let c = &gw.client;
     c.create_bucket().bucket("mpart").send().await.unwrap();
     let data = pattern(100 * MIB, 42);
-    let up = c
-        .create_multipart_upload()
-        .bucket("mpart")
-        .key("big")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket("mpart").key("big").send().await.unwrap();
     let id = up.upload_id().unwrap().to_owned();
     let part_size = 8 * MIB;
     let mut tasks = Vec::new();
@@ -63,21 +52,9 @@ async fn parallel_100_mib_upload() {
         parts.push(t.await.unwrap());
     }
     parts.sort();
-    let listed = c
-        .list_parts()
-        .bucket("mpart")
-        .key("big")
-        .upload_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let listed = c.list_parts().bucket("mpart").key("big").upload_id(&id).send().await.unwrap();
     assert_eq!(listed.parts().len(), parts.len());
-    let uploads = c
-        .list_multipart_uploads()
-        .bucket("mpart")
-        .send()
-        .await
-        .unwrap();
+    let uploads = c.list_multipart_uploads().bucket("mpart").send().await.unwrap();
     assert_eq!(uploads.uploads().len(), 1);
     let done = c
         .complete_multipart_upload()
@@ -91,36 +68,14 @@ async fn parallel_100_mib_upload() {
     let chunks: Vec<&[u8]> = data.chunks(part_size).collect();
     let want = multipart_etag(&chunks);
     assert_eq!(done.e_tag(), Some(want.as_str()));
-    let head = c
-        .head_object()
-        .bucket("mpart")
-        .key("big")
-        .send()
-        .await
-        .unwrap();
+    let head = c.head_object().bucket("mpart").key("big").send().await.unwrap();
     assert_eq!(head.e_tag(), Some(want.as_str()));
     assert_eq!(head.content_length(), Some(data.len() as i64));
-    let got = body_bytes(
-        c.get_object()
-            .bucket("mpart")
-            .key("big")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = body_bytes(c.get_object().bucket("mpart").key("big").send().await.unwrap()).await;
     assert!(got == data, "100 MiB read back byte-exact");
     let list = c.list_objects_v2().bucket("mpart").send().await.unwrap();
     assert_eq!(list.contents()[0].e_tag(), Some(want.as_str()));
-    assert!(
-        c.list_multipart_uploads()
-            .bucket("mpart")
-            .send()
-            .await
-            .unwrap()
-            .uploads()
-            .is_empty()
-    );
+    assert!(c.list_multipart_uploads().bucket("mpart").send().await.unwrap().uploads().is_empty());
     gw.stop().await;
 }
 
@@ -131,13 +86,7 @@ async fn complete_validation() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_bucket().bucket("mpval").send().await.unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("mpval")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket("mpval").key("k").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let small = pattern(1000, 1);
     let big = pattern(5 * MIB, 2);
@@ -183,10 +132,7 @@ async fn complete_validation() {
     let cases = [
         (vec![(2, e2.clone()), (1, e1.clone())], "InvalidPartOrder"),
         (vec![(1, e1.clone()), (4, e3.clone())], "InvalidPart"),
-        (
-            vec![(2, "\"0123456789abcdef0123456789abcdef\"".to_owned())],
-            "InvalidPart",
-        ),
+        (vec![(2, "\"0123456789abcdef0123456789abcdef\"".to_owned())], "InvalidPart"),
         (vec![(1, e1.clone()), (2, e2.clone())], "EntityTooSmall"),
     ];
     for (parts, code) in cases {
@@ -201,15 +147,7 @@ async fn complete_validation() {
             .unwrap_err();
         assert_eq!(error_code(&e).as_deref(), Some(code), "{parts:?}");
     }
-    assert!(
-        c.head_object()
-            .bucket("mpval")
-            .key("k")
-            .send()
-            .await
-            .is_err(),
-        "nothing visible"
-    );
+    assert!(c.head_object().bucket("mpval").key("k").send().await.is_err(), "nothing visible");
     // A valid subset: parts 2 and 3 (the small one last).
     let done = c
         .complete_multipart_upload()
@@ -221,15 +159,7 @@ async fn complete_validation() {
         .await
         .unwrap();
     assert_eq!(done.e_tag(), Some(multipart_etag(&[&big, &small]).as_str()));
-    let got = body_bytes(
-        c.get_object()
-            .bucket("mpval")
-            .key("k")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = body_bytes(c.get_object().bucket("mpval").key("k").send().await.unwrap()).await;
     assert!(got == [big.as_slice(), small.as_slice()].concat());
     let e = c
         .upload_part()
@@ -253,20 +183,8 @@ async fn resend_abort_and_part_copy() {
     let c = &gw.client;
     c.create_bucket().bucket("mpcopy").send().await.unwrap();
     let src = pattern(12 * MIB, 5);
-    c.put_object()
-        .bucket("mpcopy")
-        .key("src")
-        .body(src.clone().into())
-        .send()
-        .await
-        .unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("mpcopy")
-        .key("dst")
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("mpcopy").key("src").body(src.clone().into()).send().await.unwrap();
+    let up = c.create_multipart_upload().bucket("mpcopy").key("dst").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let first = c
         .upload_part_copy()
@@ -279,11 +197,7 @@ async fn resend_abort_and_part_copy() {
         .send()
         .await
         .unwrap();
-    let e1 = first
-        .copy_part_result()
-        .and_then(|r| r.e_tag())
-        .unwrap()
-        .to_owned();
+    let e1 = first.copy_part_result().and_then(|r| r.e_tag()).unwrap().to_owned();
     assert_eq!(e1, format!("\"{}\"", md5_hex(&src[..6 * MIB])));
     c.upload_part()
         .bucket("mpcopy")
@@ -315,23 +229,9 @@ async fn resend_abort_and_part_copy() {
         .send()
         .await
         .unwrap();
-    let got = body_bytes(
-        c.get_object()
-            .bucket("mpcopy")
-            .key("dst")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = body_bytes(c.get_object().bucket("mpcopy").key("dst").send().await.unwrap()).await;
     assert!(got == [&src[..6 * MIB], b"new tail"].concat());
-    let up = c
-        .create_multipart_upload()
-        .bucket("mpcopy")
-        .key("gone")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket("mpcopy").key("gone").send().await.unwrap();
     c.upload_part()
         .bucket("mpcopy")
         .key("gone")
@@ -341,21 +241,8 @@ async fn resend_abort_and_part_copy() {
         .send()
         .await
         .unwrap();
-    c.abort_multipart_upload()
-        .bucket("mpcopy")
-        .key("gone")
-        .upload_id(up.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let e = c
-        .list_parts()
-        .bucket("mpcopy")
-        .key("gone")
-        .upload_id(up.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap_err();
+    c.abort_multipart_upload().bucket("mpcopy").key("gone").upload_id(up.upload_id().unwrap()).send().await.unwrap();
+    let e = c.list_parts().bucket("mpcopy").key("gone").upload_id(up.upload_id().unwrap()).send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
     gw.stop().await;
 }

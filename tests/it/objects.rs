@@ -15,58 +15,23 @@ async fn put_get_sizes_and_etag() {
     let gw = TestGateway::start().await;
     bucket(&gw, "sizes").await;
     let s = 1usize << 16;
-    for (i, len) in [0, 1, s - 1, s, s + 1, 3 * s + 17, (5 << 20) + 1]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, len) in [0, 1, s - 1, s, s + 1, 3 * s + 17, (5 << 20) + 1].into_iter().enumerate() {
         let data = pattern(len, i as u64);
         let key = format!("obj-{len}");
-        let put = gw
-            .client
-            .put_object()
-            .bucket("sizes")
-            .key(&key)
-            .body(data.clone().into())
-            .send()
-            .await
-            .unwrap();
+        let put = gw.client.put_object().bucket("sizes").key(&key).body(data.clone().into()).send().await.unwrap();
         let want = format!("\"{}\"", md5_hex(&data));
         assert_eq!(put.e_tag(), Some(want.as_str()), "PUT etag for {len}");
-        let head = gw
-            .client
-            .head_object()
-            .bucket("sizes")
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
+        let head = gw.client.head_object().bucket("sizes").key(&key).send().await.unwrap();
         assert_eq!(head.e_tag(), Some(want.as_str()));
         assert_eq!(head.content_length(), Some(len as i64));
-        let got = gw
-            .client
-            .get_object()
-            .bucket("sizes")
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
+        let got = gw.client.get_object().bucket("sizes").key(&key).send().await.unwrap();
         assert_eq!(got.e_tag(), Some(want.as_str()));
         assert_eq!(body_bytes(got).await, data, "bytes for {len}");
     }
-    let list = gw
-        .client
-        .list_objects_v2()
-        .bucket("sizes")
-        .prefix("obj-1")
-        .send()
-        .await
-        .unwrap();
+    let list = gw.client.list_objects_v2().bucket("sizes").prefix("obj-1").send().await.unwrap();
     let one = &list.contents()[0];
     assert_eq!(one.key(), Some("obj-1"));
-    assert_eq!(
-        one.e_tag(),
-        Some(format!("\"{}\"", md5_hex(&pattern(1, 1))).as_str())
-    );
+    assert_eq!(one.e_tag(), Some(format!("\"{}\"", md5_hex(&pattern(1, 1))).as_str()));
     gw.stop().await;
 }
 
@@ -92,20 +57,10 @@ async fn metadata_round_trip() {
         .send()
         .await
         .unwrap();
-    let h = gw
-        .client
-        .head_object()
-        .bucket("meta")
-        .key("doc")
-        .send()
-        .await
-        .unwrap();
+    let h = gw.client.head_object().bucket("meta").key("doc").send().await.unwrap();
     assert_eq!(h.content_type(), Some("application/json"));
     assert_eq!(h.content_encoding(), Some("identity"));
-    assert_eq!(
-        h.content_disposition(),
-        Some("attachment; filename=\"doc.json\"")
-    );
+    assert_eq!(h.content_disposition(), Some("attachment; filename=\"doc.json\""));
     assert_eq!(h.content_language(), Some("fr-FR"));
     assert_eq!(h.cache_control(), Some("max-age=60"));
     #[allow(deprecated)]
@@ -113,10 +68,7 @@ async fn metadata_round_trip() {
     assert_eq!(got_expires, Some(1_900_000_000));
     let m = h.metadata().unwrap();
     // Non-ASCII values travel RFC 2047-encoded, as with AWS S3.
-    assert_eq!(
-        m.get("owner").map(String::as_str),
-        Some("=?UTF-8?B?w4lsb2RpZQ==?=")
-    );
+    assert_eq!(m.get("owner").map(String::as_str), Some("=?UTF-8?B?w4lsb2RpZQ==?="));
     assert_eq!(m.get("project").map(String::as_str), Some("sovereign"));
     gw.stop().await;
 }
@@ -126,33 +78,12 @@ async fn metadata_round_trip() {
 async fn missing_objects_404() {
     let gw = TestGateway::start().await;
     bucket(&gw, "empty").await;
-    let e = gw
-        .client
-        .get_object()
-        .bucket("empty")
-        .key("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.get_object().bucket("empty").key("nope").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchKey"));
     assert_eq!(error_status(&e), Some(404));
-    let e = gw
-        .client
-        .get_object()
-        .bucket("no-such-bucket")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.get_object().bucket("no-such-bucket").key("k").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchBucket"));
-    let e = gw
-        .client
-        .head_object()
-        .bucket("empty")
-        .key("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.head_object().bucket("empty").key("nope").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(404));
     gw.stop().await;
 }
@@ -164,82 +95,29 @@ async fn delete_and_delete_objects() {
     let gw = TestGateway::start().await;
     bucket(&gw, "del").await;
     for k in ["a", "b", "c"] {
-        gw.client
-            .put_object()
-            .bucket("del")
-            .key(k)
-            .body(b"1".to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        gw.client.put_object().bucket("del").key(k).body(b"1".to_vec().into()).send().await.unwrap();
     }
-    gw.client
-        .delete_object()
-        .bucket("del")
-        .key("a")
-        .send()
-        .await
-        .unwrap();
-    gw.client
-        .delete_object()
-        .bucket("del")
-        .key("never-existed")
-        .send()
-        .await
-        .unwrap();
+    gw.client.delete_object().bucket("del").key("a").send().await.unwrap();
+    gw.client.delete_object().bucket("del").key("never-existed").send().await.unwrap();
     let ids = |keys: &[&str]| {
         Delete::builder()
-            .set_objects(Some(
-                keys.iter()
-                    .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
-                    .collect(),
-            ))
+            .set_objects(Some(keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect()))
             .build()
             .unwrap()
     };
-    let out = gw
-        .client
-        .delete_objects()
-        .bucket("del")
-        .delete(ids(&["b", "zz"]))
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.delete_objects().bucket("del").delete(ids(&["b", "zz"])).send().await.unwrap();
     let deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
     assert_eq!(deleted, ["b", "zz"]);
     assert!(out.errors().is_empty());
-    let quiet = Delete::builder()
-        .objects(ObjectIdentifier::builder().key("c").build().unwrap())
-        .quiet(true)
-        .build()
-        .unwrap();
-    let out = gw
-        .client
-        .delete_objects()
-        .bucket("del")
-        .delete(quiet)
-        .send()
-        .await
-        .unwrap();
+    let quiet =
+        Delete::builder().objects(ObjectIdentifier::builder().key("c").build().unwrap()).quiet(true).build().unwrap();
+    let out = gw.client.delete_objects().bucket("del").delete(quiet).send().await.unwrap();
     assert!(out.deleted().is_empty());
-    let list = gw
-        .client
-        .list_objects_v2()
-        .bucket("del")
-        .send()
-        .await
-        .unwrap();
+    let list = gw.client.list_objects_v2().bucket("del").send().await.unwrap();
     assert_eq!(list.key_count(), Some(0));
     let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-    let e = gw
-        .client
-        .delete_objects()
-        .bucket("del")
-        .delete(ids(&refs))
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.delete_objects().bucket("del").delete(ids(&refs)).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(400));
     gw.stop().await;
 }
@@ -262,33 +140,12 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let out = gw
-        .client
-        .copy_object()
-        .bucket("dst")
-        .key("copy")
-        .copy_source("src/o")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.copy_object().bucket("dst").key("copy").copy_source("src/o").send().await.unwrap();
     let etag = format!("\"{}\"", md5_hex(&data));
-    assert_eq!(
-        out.copy_object_result().and_then(|r| r.e_tag()),
-        Some(etag.as_str())
-    );
-    let got = gw
-        .client
-        .get_object()
-        .bucket("dst")
-        .key("copy")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(out.copy_object_result().and_then(|r| r.e_tag()), Some(etag.as_str()));
+    let got = gw.client.get_object().bucket("dst").key("copy").send().await.unwrap();
     assert_eq!(got.content_type(), Some("text/plain"));
-    assert_eq!(
-        got.metadata().and_then(|m| m.get("a")).map(String::as_str),
-        Some("1")
-    );
+    assert_eq!(got.metadata().and_then(|m| m.get("a")).map(String::as_str), Some("1"));
     assert_eq!(body_bytes(got).await, data);
     gw.client
         .copy_object()
@@ -301,29 +158,11 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let h = gw
-        .client
-        .head_object()
-        .bucket("src")
-        .key("o2")
-        .send()
-        .await
-        .unwrap();
+    let h = gw.client.head_object().bucket("src").key("o2").send().await.unwrap();
     assert_eq!(h.content_type(), Some("application/x-new"));
     assert_eq!(h.metadata().unwrap().get("a"), None);
-    assert_eq!(
-        h.metadata().unwrap().get("b").map(String::as_str),
-        Some("2")
-    );
-    let e = gw
-        .client
-        .copy_object()
-        .bucket("src")
-        .key("o")
-        .copy_source("src/o")
-        .send()
-        .await
-        .unwrap_err();
+    assert_eq!(h.metadata().unwrap().get("b").map(String::as_str), Some("2"));
+    let e = gw.client.copy_object().bucket("src").key("o").copy_source("src/o").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("InvalidRequest"));
     gw.client
         .copy_object()
@@ -334,15 +173,7 @@ async fn copy_object_directives() {
         .send()
         .await
         .unwrap();
-    let e = gw
-        .client
-        .copy_object()
-        .bucket("dst")
-        .key("x")
-        .copy_source("src/missing")
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.copy_object().bucket("dst").key("x").copy_source("src/missing").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchKey"));
     gw.stop().await;
 }
@@ -352,15 +183,7 @@ async fn copy_object_directives() {
 async fn copy_source_conditions() {
     let gw = TestGateway::start().await;
     bucket(&gw, "ccond").await;
-    let put = gw
-        .client
-        .put_object()
-        .bucket("ccond")
-        .key("o")
-        .body(b"abc".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let put = gw.client.put_object().bucket("ccond").key("o").body(b"abc".to_vec().into()).send().await.unwrap();
     let etag = put.e_tag().unwrap().to_owned();
     gw.client
         .copy_object()
@@ -434,85 +257,25 @@ async fn copy_source_conditions() {
 async fn conditional_reads() {
     let gw = TestGateway::start().await;
     bucket(&gw, "cond").await;
-    let put = gw
-        .client
-        .put_object()
-        .bucket("cond")
-        .key("o")
-        .body(b"hello".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let put = gw.client.put_object().bucket("cond").key("o").body(b"hello".to_vec().into()).send().await.unwrap();
     let etag = put.e_tag().unwrap().to_owned();
     let past = DateTime::from_secs(1_000_000_000);
     let future = DateTime::from_secs(4_000_000_000);
     let c = &gw.client;
-    assert!(
-        c.get_object()
-            .bucket("cond")
-            .key("o")
-            .if_match(&etag)
-            .send()
-            .await
-            .is_ok()
-    );
-    let e = c
-        .get_object()
-        .bucket("cond")
-        .key("o")
-        .if_match("\"nope\"")
-        .send()
-        .await
-        .unwrap_err();
+    assert!(c.get_object().bucket("cond").key("o").if_match(&etag).send().await.is_ok());
+    let e = c.get_object().bucket("cond").key("o").if_match("\"nope\"").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(412));
-    let e = c
-        .get_object()
-        .bucket("cond")
-        .key("o")
-        .if_none_match(&etag)
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.get_object().bucket("cond").key("o").if_none_match(&etag).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(304));
-    let e = c
-        .head_object()
-        .bucket("cond")
-        .key("o")
-        .if_modified_since(future)
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.head_object().bucket("cond").key("o").if_modified_since(future).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(304));
-    let e = c
-        .head_object()
-        .bucket("cond")
-        .key("o")
-        .if_unmodified_since(past)
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.head_object().bucket("cond").key("o").if_unmodified_since(past).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(412));
     // A true If-Match wins over a false If-Unmodified-Since.
-    assert!(
-        c.get_object()
-            .bucket("cond")
-            .key("o")
-            .if_match(&etag)
-            .if_unmodified_since(past)
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(c.get_object().bucket("cond").key("o").if_match(&etag).if_unmodified_since(past).send().await.is_ok());
     // A false If-None-Match gives 304 even when If-Modified-Since is true.
-    let e = c
-        .get_object()
-        .bucket("cond")
-        .key("o")
-        .if_none_match(&etag)
-        .if_modified_since(past)
-        .send()
-        .await
-        .unwrap_err();
+    let e =
+        c.get_object().bucket("cond").key("o").if_none_match(&etag).if_modified_since(past).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(304));
     // A true If-None-Match overrides a false If-Modified-Since.
     assert!(
@@ -535,15 +298,8 @@ async fn conditional_writes() {
     let gw = TestGateway::start().await;
     bucket(&gw, "condw").await;
     let c = &gw.client;
-    let first = c
-        .put_object()
-        .bucket("condw")
-        .key("k")
-        .if_none_match("*")
-        .body(b"one".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let first =
+        c.put_object().bucket("condw").key("k").if_none_match("*").body(b"one".to_vec().into()).send().await.unwrap();
     let e = c
         .put_object()
         .bucket("condw")
@@ -574,18 +330,7 @@ async fn conditional_writes() {
         .await
         .unwrap_err();
     assert_eq!(error_status(&e), Some(404));
-    assert_eq!(
-        body_bytes(
-            c.get_object()
-                .bucket("condw")
-                .key("k")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await,
-        b"one"
-    );
+    assert_eq!(body_bytes(c.get_object().bucket("condw").key("k").send().await.unwrap()).await, b"one");
     c.put_object()
         .bucket("condw")
         .key("k")
@@ -594,18 +339,7 @@ async fn conditional_writes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        body_bytes(
-            c.get_object()
-                .bucket("condw")
-                .key("k")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await,
-        b"four"
-    );
+    assert_eq!(body_bytes(c.get_object().bucket("condw").key("k").send().await.unwrap()).await, b"four");
     gw.stop().await;
 }
 
@@ -665,22 +399,9 @@ async fn unsupported_features_are_501() {
         .await
         .unwrap_err();
     assert_eq!(error_status(&e), Some(501), "SSE-KMS");
-    let e = c
-        .put_object()
-        .bucket("nope")
-        .key("k")
-        .body(b"x".to_vec().into())
-        .tagging("a=b")
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).tagging("a=b").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NotImplemented"));
-    let e = c
-        .get_bucket_policy()
-        .bucket("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.get_bucket_policy().bucket("nope").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(501), "bucket policy");
     let e = c
         .put_bucket_versioning()
@@ -704,11 +425,7 @@ async fn unsupported_features_are_501() {
         .await
         .unwrap();
     let keys = c.list_objects_v2().bucket("nope").send().await.unwrap();
-    assert_eq!(
-        keys.key_count(),
-        Some(1),
-        "only the accepted write stored anything"
-    );
+    assert_eq!(keys.key_count(), Some(1), "only the accepted write stored anything");
     gw.stop().await;
 }
 
@@ -718,14 +435,7 @@ async fn key_too_long() {
     let gw = TestGateway::start().await;
     bucket(&gw, "keys").await;
     let ok = "k".repeat(1024);
-    gw.client
-        .put_object()
-        .bucket("keys")
-        .key(&ok)
-        .body(b"x".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    gw.client.put_object().bucket("keys").key(&ok).body(b"x".to_vec().into()).send().await.unwrap();
     let long = "k".repeat(1025);
     let r = signed_request(
         gw.addr,
@@ -750,13 +460,8 @@ async fn request_size_limits() {
     let gw = TestGateway::start().await;
     bucket(&gw, "limits").await;
     let host = gw.addr.to_string();
-    let huge = vec![
-        ("x-filler".to_owned(), "a".repeat(100 * 1024)),
-        ("host".to_owned(), host.clone()),
-    ];
-    let r = crate::common::raw::send(gw.addr, "GET", "/limits/k", &huge, b"")
-        .await
-        .unwrap();
+    let huge = vec![("x-filler".to_owned(), "a".repeat(100 * 1024)), ("host".to_owned(), host.clone())];
+    let r = crate::common::raw::send(gw.addr, "GET", "/limits/k", &huge, b"").await.unwrap();
     assert_eq!(r.status, 431);
     let e = gw
         .client
@@ -770,61 +475,19 @@ async fn request_size_limits() {
         .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("MetadataTooLarge"));
     let signer = Signer::new(std::time::SystemTime::now());
-    let xml = format!(
-        "<Delete>{}</Delete>",
-        "<Object><Key>k</Key></Object>".repeat(160_000)
-    );
+    let xml = format!("<Delete>{}</Delete>", "<Object><Key>k</Key></Object>".repeat(160_000));
     let mut headers = vec![("content-length".to_owned(), xml.len().to_string())];
-    signer.sign(
-        "POST",
-        "/limits",
-        &[("delete", "")],
-        &mut headers,
-        &host,
-        &sha256_hex(xml.as_bytes()),
-    );
-    let r = crate::common::raw::send(gw.addr, "POST", "/limits?delete", &headers, xml.as_bytes())
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.code().as_deref()),
-        (400, Some("MaxMessageLengthExceeded"))
-    );
+    signer.sign("POST", "/limits", &[("delete", "")], &mut headers, &host, &sha256_hex(xml.as_bytes()));
+    let r = crate::common::raw::send(gw.addr, "POST", "/limits?delete", &headers, xml.as_bytes()).await.unwrap();
+    assert_eq!((r.status, r.code().as_deref()), (400, Some("MaxMessageLengthExceeded")));
     let bad = b"<CompleteMultipartUpload><Part><PartNumber>1</Part>";
-    let up = gw
-        .client
-        .create_multipart_upload()
-        .bucket("limits")
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
+    let up = gw.client.create_multipart_upload().bucket("limits").key("mp").send().await.unwrap();
     let path = format!("/limits/mp?uploadId={}", up.upload_id().unwrap());
     let mut headers = vec![("content-length".to_owned(), bad.len().to_string())];
-    signer.sign(
-        "POST",
-        "/limits/mp",
-        &[("uploadId", up.upload_id().unwrap())],
-        &mut headers,
-        &host,
-        &sha256_hex(bad),
-    );
-    let r = crate::common::raw::send(gw.addr, "POST", &path, &headers, bad)
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.code().as_deref()),
-        (400, Some("MalformedXML")),
-        "{}",
-        r.body_text()
-    );
-    let listed = gw
-        .client
-        .list_objects_v2()
-        .bucket("limits")
-        .send()
-        .await
-        .unwrap();
+    signer.sign("POST", "/limits/mp", &[("uploadId", up.upload_id().unwrap())], &mut headers, &host, &sha256_hex(bad));
+    let r = crate::common::raw::send(gw.addr, "POST", &path, &headers, bad).await.unwrap();
+    assert_eq!((r.status, r.code().as_deref()), (400, Some("MalformedXML")), "{}", r.body_text());
+    let listed = gw.client.list_objects_v2().bucket("limits").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(0));
     gw.stop().await;
 }

@@ -22,11 +22,7 @@ impl Drop for Prometheus {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
@@ -39,10 +35,7 @@ fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
     let addr = format!("127.0.0.1:{}", free_port());
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
+        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
         .arg(format!("--web.listen-address={addr}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -56,22 +49,10 @@ async fn query(prom: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
     let addr: std::net::SocketAddr = prom.addr.parse().unwrap();
     let enc: String = q
         .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect();
-    let Ok(r) = send(
-        addr,
-        "GET",
-        &format!("/api/v1/query?query={enc}"),
-        &[("host".into(), prom.addr.clone())],
-        b"",
-    )
-    .await
+    let Ok(r) =
+        send(addr, "GET", &format!("/api/v1/query?query={enc}"), &[("host".into(), prom.addr.clone())], b"").await
     else {
         return Vec::new();
     };
@@ -80,15 +61,7 @@ async fn query(prom: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|s| {
-                    (
-                        s["metric"].clone(),
-                        s["value"][1]
-                            .as_str()
-                            .and_then(|x| x.parse().ok())
-                            .unwrap_or(f64::NAN),
-                    )
-                })
+                .map(|s| (s["metric"].clone(), s["value"][1].as_str().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)))
                 .collect()
         })
         .unwrap_or_default()
@@ -102,10 +75,7 @@ async fn wait_for(prom: &Prometheus, q: &str, want: f64) {
         if got.len() == 1 && (got[0].1 - want).abs() < 1e-9 {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{q}: wanted {want}, Prometheus says {got:?}"
-        );
+        assert!(Instant::now() < deadline, "{q}: wanted {want}, Prometheus says {got:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -129,132 +99,42 @@ async fn prometheus_scrapes_the_gateway() {
     c.create_bucket().bucket("metrics").send().await.unwrap();
     let sizes = [1000usize, 70_000, 5];
     for (i, n) in sizes.iter().enumerate() {
-        c.put_object()
-            .bucket("metrics")
-            .key(format!("k{i}"))
-            .body(pattern(*n, i as u64).into())
-            .send()
-            .await
-            .unwrap();
+        c.put_object().bucket("metrics").key(format!("k{i}")).body(pattern(*n, i as u64).into()).send().await.unwrap();
     }
     for i in 0..2 {
-        body_bytes(
-            c.get_object()
-                .bucket("metrics")
-                .key(format!("k{i}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        body_bytes(c.get_object().bucket("metrics").key(format!("k{i}")).send().await.unwrap()).await;
     }
-    assert!(
-        c.get_object()
-            .bucket("metrics")
-            .key("missing")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(c.get_object().bucket("metrics").key("missing").send().await.is_err());
     wait_for(&prom, "up{job=\"souverain\"}", 1.0).await;
-    wait_for(
-        &prom,
-        "souverain_s3_requests_total{op=\"PutObject\",status=\"2xx\"}",
-        3.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_s3_requests_total{op=\"GetObject\",status=\"2xx\"}",
-        2.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_s3_requests_total{op=\"GetObject\",status=\"4xx\"}",
-        1.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_s3_requests_total{op=\"CreateBucket\",status=\"2xx\"}",
-        1.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_s3_request_duration_seconds_count{op=\"PutObject\"}",
-        3.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_crypto_bytes_total{direction=\"seal\"}",
-        sizes.iter().sum::<usize>() as f64,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_crypto_bytes_total{direction=\"open\"}",
-        (sizes[0] + sizes[1]) as f64,
-    )
-    .await;
+    wait_for(&prom, "souverain_s3_requests_total{op=\"PutObject\",status=\"2xx\"}", 3.0).await;
+    wait_for(&prom, "souverain_s3_requests_total{op=\"GetObject\",status=\"2xx\"}", 2.0).await;
+    wait_for(&prom, "souverain_s3_requests_total{op=\"GetObject\",status=\"4xx\"}", 1.0).await;
+    wait_for(&prom, "souverain_s3_requests_total{op=\"CreateBucket\",status=\"2xx\"}", 1.0).await;
+    wait_for(&prom, "souverain_s3_request_duration_seconds_count{op=\"PutObject\"}", 3.0).await;
+    wait_for(&prom, "souverain_crypto_bytes_total{direction=\"seal\"}", sizes.iter().sum::<usize>() as f64).await;
+    wait_for(&prom, "souverain_crypto_bytes_total{direction=\"open\"}", (sizes[0] + sizes[1]) as f64).await;
     // The two GET bodies, plus the XML of the 404.
-    wait_until(
-        &prom,
-        &format!("souverain_s3_sent_bytes_total > {}", sizes[0] + sizes[1]),
-    )
-    .await;
-    wait_until(
-        &prom,
-        &format!(
-            "souverain_s3_received_bytes_total >= {}",
-            sizes.iter().sum::<usize>()
-        ),
-    )
-    .await;
+    wait_until(&prom, &format!("souverain_s3_sent_bytes_total > {}", sizes[0] + sizes[1])).await;
+    wait_until(&prom, &format!("souverain_s3_received_bytes_total >= {}", sizes.iter().sum::<usize>())).await;
     for p in ["local-de", "local-fr", "local-nl"] {
         wait_for(
             &prom,
-            &format!(
-                "souverain_backend_requests_total{{provider=\"{p}\",op=\"put\",outcome=\"ok\"}}"
-            ),
+            &format!("souverain_backend_requests_total{{provider=\"{p}\",op=\"put\",outcome=\"ok\"}}"),
             3.0,
         )
         .await;
-        wait_for(
-            &prom,
-            &format!("souverain_provider_reachable{{provider=\"{p}\"}}"),
-            1.0,
-        )
-        .await;
+        wait_for(&prom, &format!("souverain_provider_reachable{{provider=\"{p}\"}}"), 1.0).await;
     }
-    wait_for(
-        &prom,
-        "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}",
-        3.0,
-    )
-    .await;
-    wait_for(
-        &prom,
-        "souverain_write_quorum_available{policy=\"eu-default\"}",
-        1.0,
-    )
-    .await;
+    wait_for(&prom, "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}", 3.0).await;
+    wait_for(&prom, "souverain_write_quorum_available{policy=\"eu-default\"}", 1.0).await;
     wait_for(&prom, "souverain_build_info", 1.0).await;
     let series = query(&prom, "count({__name__=~\"souverain_.*\"})").await;
-    assert!(
-        series.len() == 1 && series[0].1 < 5000.0,
-        "bounded series count: {series:?}"
-    );
+    assert!(series.len() == 1 && series[0].1 < 5000.0, "bounded series count: {series:?}");
     // No label value is ever a bucket name or key.
     let labels = query(&prom, "{__name__=~\"souverain_.*\"}").await;
     for (metric, _) in labels {
         let text = metric.to_string();
-        assert!(
-            !text.contains("\"metrics\"") && !text.contains("\"k0\""),
-            "bucket or key in labels: {text}"
-        );
+        assert!(!text.contains("\"metrics\"") && !text.contains("\"k0\""), "bucket or key in labels: {text}");
     }
     gw.stop().await;
 }
@@ -267,35 +147,18 @@ async fn health_follows_quorum_loss_and_recovery() {
     let gw = TestGateway::start().await;
     let admin = gw.admin_addr();
     let get = |path: &'static str| async move {
-        send(
-            admin,
-            "GET",
-            path,
-            &[("host".into(), admin.to_string())],
-            b"",
-        )
-        .await
-        .unwrap()
+        send(admin, "GET", path, &[("host".into(), admin.to_string())], b"").await.unwrap()
     };
     let wait_quorum = |want: bool| async move {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let h: serde_json::Value =
-                serde_json::from_slice(&get("/health").await.body).unwrap_or_default();
+            let h: serde_json::Value = serde_json::from_slice(&get("/health").await.body).unwrap_or_default();
             let metrics = get("/metrics").await.body_text();
-            let gauge = format!(
-                "souverain_write_quorum_available{{policy=\"eu-default\"}} {}",
-                u8::from(want)
-            );
-            if h["policies"]["eu-default"]["write_quorum_available"] == want
-                && metrics.contains(&gauge)
-            {
+            let gauge = format!("souverain_write_quorum_available{{policy=\"eu-default\"}} {}", u8::from(want));
+            if h["policies"]["eu-default"]["write_quorum_available"] == want && metrics.contains(&gauge) {
                 return h;
             }
-            assert!(
-                Instant::now() < deadline,
-                "quorum {want} never reported: {h}"
-            );
+            assert!(Instant::now() < deadline, "quorum {want} never reported: {h}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
@@ -320,47 +183,26 @@ async fn health_follows_quorum_loss_and_recovery() {
 #[test]
 fn alerts_and_dashboard_reference_exported_metrics() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new("promtool")
-        .args(["check", "rules", &format!("{root}/config/alerts.yml")])
-        .output();
+    let out = Command::new("promtool").args(["check", "rules", &format!("{root}/config/alerts.yml")]).output();
     let out = out.expect("promtool missing: run `apt-get install prometheus` (.ci/run does)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let exported: BTreeSet<String> = souverain::metrics::Metrics::new()
-        .unwrap()
-        .names()
-        .iter()
-        .cloned()
-        .collect();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let exported: BTreeSet<String> = souverain::metrics::Metrics::new().unwrap().names().iter().cloned().collect();
     let mut referenced = BTreeSet::new();
     let dashboard = std::fs::read_to_string(format!("{root}/docs/grafana-dashboard.json")).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&dashboard).expect("dashboard is valid JSON");
+    let json: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard is valid JSON");
     let mut exprs = Vec::new();
     collect_exprs(&json, &mut exprs);
     assert!(exprs.len() >= 10, "dashboard panels have queries");
     exprs.push(std::fs::read_to_string(format!("{root}/config/alerts.yml")).unwrap());
     for e in exprs {
         for (i, _) in e.match_indices("souverain_") {
-            let name: String = e[i..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
+            let name: String = e[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             referenced.insert(name);
         }
     }
     for name in &referenced {
-        let base = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|s| name.strip_suffix(s))
-            .unwrap_or(name);
-        assert!(
-            exported.contains(name) || exported.contains(base),
-            "{name} is not exported"
-        );
+        let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+        assert!(exported.contains(name) || exported.contains(base), "{name} is not exported");
     }
 }
 
@@ -408,20 +250,13 @@ async fn request_id_in_every_log_line() {
     .await;
     // W = 2 of 3: the write succeeds, and the broken provider's task logs a warning.
     assert_eq!(r.status, 200, "{}", r.body_text());
-    let id = r
-        .header("x-amz-request-id")
-        .expect("x-amz-request-id")
-        .to_owned();
+    let id = r.header("x-amz-request-id").expect("x-amz-request-id").to_owned();
     assert_eq!(id.len(), 16);
     providers.repair_provider(2);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mine = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let mine: Vec<String> = text
-            .lines()
-            .filter(|l| l.contains(&id))
-            .map(str::to_owned)
-            .collect();
+        let mine: Vec<String> = text.lines().filter(|l| l.contains(&id)).map(str::to_owned).collect();
         if mine.iter().any(|l| l.contains("request done")) || Instant::now() > deadline {
             break mine;
         }
@@ -434,21 +269,12 @@ async fn request_id_in_every_log_line() {
     assert!(mine.iter().any(|l| l.contains("request done")), "{mine:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     for line in text.lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        let in_request = v["spans"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|s| s["name"] == "request"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let in_request = v["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == "request"));
         if in_request {
-            assert!(
-                v["span"]["request_id"].is_string(),
-                "a request's log line without its id: {line}"
-            );
+            assert!(v["span"]["request_id"].is_string(), "a request's log line without its id: {line}");
         }
     }
-    assert!(
-        !text.contains(SECRET_KEY) && !text.contains("provider-secret"),
-        "a secret reached the log"
-    );
+    assert!(!text.contains(SECRET_KEY) && !text.contains("provider-secret"), "a secret reached the log");
     gw.kill();
 }

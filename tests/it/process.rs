@@ -4,14 +4,8 @@ use std::time::Duration;
 use crate::common::{BinaryGateway, Providers, body_bytes, client, config_text, pattern};
 
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = Command::new(env!("CARGO_BIN_EXE_souverain")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Promise: a missing or wrong config gives a one-line error naming the field and a non-zero
@@ -19,34 +13,17 @@ fn run(args: &[&str]) -> (i32, String) {
 #[test]
 fn config_errors_are_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let good = config_text(
-        dir.path(),
-        "127.0.0.1:0",
-        "rocksdb",
-        &Providers::local(dir.path()),
-    );
+    let good = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &Providers::local(dir.path()));
     let cases = [
         (good.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
-        (
-            good.replace("country = \"FR\"", "country = \"France\""),
-            "provider[1].country",
-        ),
-        (
-            good.replace("s3_listen = \"127.0.0.1:0\"", "s3_listen = \"nowhere\""),
-            "server.s3_listen",
-        ),
-        (
-            good.replace("[workers]", "[workers]\nunknown_knob = 3"),
-            "unknown_knob",
-        ),
+        (good.replace("country = \"FR\"", "country = \"France\""), "provider[1].country"),
+        (good.replace("s3_listen = \"127.0.0.1:0\"", "s3_listen = \"nowhere\""), "server.s3_listen"),
+        (good.replace("[workers]", "[workers]\nunknown_knob = 3"), "unknown_knob"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("bad{i}.toml"));
         std::fs::write(&path, text).unwrap();
-        for args in [
-            vec!["check-config", path.to_str().unwrap()],
-            vec!["serve", "--config", path.to_str().unwrap()],
-        ] {
+        for args in [vec!["check-config", path.to_str().unwrap()], vec!["serve", "--config", path.to_str().unwrap()]] {
             let (code, stderr) = run(&args);
             assert_eq!(code, 1, "{args:?}");
             assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
@@ -72,51 +49,23 @@ async fn sigterm_graceful_shutdown() {
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     c.create_bucket().bucket("term").send().await.unwrap();
-    c.put_object()
-        .bucket("term")
-        .key("before")
-        .body(b"kept".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("term").key("before").body(b"kept".to_vec().into()).send().await.unwrap();
     let data = pattern(30 << 20, 8);
     let upload = {
         let (c, data) = (c.clone(), data.clone());
-        tokio::spawn(async move {
-            c.put_object()
-                .bucket("term")
-                .key("inflight")
-                .body(data.into())
-                .send()
-                .await
-                .is_ok()
-        })
+        tokio::spawn(
+            async move { c.put_object().bucket("term").key("inflight").body(data.into()).send().await.is_ok() },
+        )
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let status = tokio::task::spawn_blocking(move || gw.terminate())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || gw.terminate()).await.unwrap();
     assert!(status.success(), "exit status {status:?}");
     let completed = upload.await.unwrap();
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
-    assert_eq!(
-        body_bytes(
-            c.get_object()
-                .bucket("term")
-                .key("before")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await,
-        b"kept"
-    );
+    assert_eq!(body_bytes(c.get_object().bucket("term").key("before").send().await.unwrap()).await, b"kept");
     match c.get_object().bucket("term").key("inflight").send().await {
-        Ok(out) => assert!(
-            body_bytes(out).await == data,
-            "a visible in-flight upload is whole"
-        ),
+        Ok(out) => assert!(body_bytes(out).await == data, "a visible in-flight upload is whole"),
         Err(_) => assert!(!completed, "an acknowledged upload must survive shutdown"),
     }
     gw.kill();

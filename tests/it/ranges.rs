@@ -15,45 +15,17 @@ async fn check_ranges(gw: &TestGateway, key: &str, data: &[u8], rounds: usize) {
     for _ in 0..rounds {
         let a = rng(&mut seed) % len;
         let b = a + rng(&mut seed) % (len - a);
-        let out = gw
-            .client
-            .get_object()
-            .bucket("ranges")
-            .key(key)
-            .range(format!("bytes={a}-{b}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            out.content_range(),
-            Some(format!("bytes {a}-{b}/{len}").as_str())
-        );
+        let out =
+            gw.client.get_object().bucket("ranges").key(key).range(format!("bytes={a}-{b}")).send().await.unwrap();
+        assert_eq!(out.content_range(), Some(format!("bytes {a}-{b}/{len}").as_str()));
         assert_eq!(out.content_length(), Some((b - a + 1) as i64));
-        assert!(
-            body_bytes(out).await == data[a as usize..=b as usize],
-            "range {a}-{b} of {key}"
-        );
+        assert!(body_bytes(out).await == data[a as usize..=b as usize], "range {a}-{b} of {key}");
     }
     // Suffix and open-ended forms.
-    let out = gw
-        .client
-        .get_object()
-        .bucket("ranges")
-        .key(key)
-        .range("bytes=-100")
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.get_object().bucket("ranges").key(key).range("bytes=-100").send().await.unwrap();
     assert!(body_bytes(out).await == data[data.len() - 100..]);
-    let out = gw
-        .client
-        .get_object()
-        .bucket("ranges")
-        .key(key)
-        .range(format!("bytes={}-", len - 7))
-        .send()
-        .await
-        .unwrap();
+    let out =
+        gw.client.get_object().bucket("ranges").key(key).range(format!("bytes={}-", len - 7)).send().await.unwrap();
     assert!(body_bytes(out).await == data[data.len() - 7..]);
 }
 
@@ -62,32 +34,13 @@ async fn check_ranges(gw: &TestGateway, key: &str, data: &[u8], rounds: usize) {
 #[tokio::test]
 async fn random_ranges_match_plaintext() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("ranges")
-        .send()
-        .await
-        .unwrap();
+    gw.client.create_bucket().bucket("ranges").send().await.unwrap();
     let single = pattern(3 * 65_536 + 1234, 3);
-    gw.client
-        .put_object()
-        .bucket("ranges")
-        .key("single")
-        .body(single.clone().into())
-        .send()
-        .await
-        .unwrap();
+    gw.client.put_object().bucket("ranges").key("single").body(single.clone().into()).send().await.unwrap();
     check_ranges(&gw, "single", &single, 40).await;
     let p1 = pattern(5 << 20, 4);
     let p2 = pattern(70_000, 5);
-    let up = gw
-        .client
-        .create_multipart_upload()
-        .bucket("ranges")
-        .key("multi")
-        .send()
-        .await
-        .unwrap();
+    let up = gw.client.create_multipart_upload().bucket("ranges").key("multi").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let e1 = gw
         .client
@@ -112,18 +65,8 @@ async fn random_ranges_match_plaintext() {
         .await
         .unwrap();
     let parts = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(e1.e_tag().unwrap())
-                .build(),
-        )
-        .parts(
-            CompletedPart::builder()
-                .part_number(2)
-                .e_tag(e2.e_tag().unwrap())
-                .build(),
-        )
+        .parts(CompletedPart::builder().part_number(1).e_tag(e1.e_tag().unwrap()).build())
+        .parts(CompletedPart::builder().part_number(2).e_tag(e2.e_tag().unwrap()).build())
         .build();
     gw.client
         .complete_multipart_upload()
@@ -149,30 +92,11 @@ async fn random_ranges_match_plaintext() {
         .unwrap();
     assert!(body_bytes(out).await == multi[at as usize - 3..=at as usize + 2]);
     // partNumber reads return exactly that part, with the part count.
-    let out = gw
-        .client
-        .get_object()
-        .bucket("ranges")
-        .key("multi")
-        .part_number(2)
-        .send()
-        .await
-        .unwrap();
+    let out = gw.client.get_object().bucket("ranges").key("multi").part_number(2).send().await.unwrap();
     assert_eq!(out.parts_count(), Some(2));
-    assert_eq!(
-        out.content_range(),
-        Some(format!("bytes {}-{}/{}", p1.len(), multi.len() - 1, multi.len()).as_str())
-    );
+    assert_eq!(out.content_range(), Some(format!("bytes {}-{}/{}", p1.len(), multi.len() - 1, multi.len()).as_str()));
     assert!(body_bytes(out).await == p2);
-    let e = gw
-        .client
-        .get_object()
-        .bucket("ranges")
-        .key("multi")
-        .part_number(3)
-        .send()
-        .await
-        .unwrap_err();
+    let e = gw.client.get_object().bucket("ranges").key("multi").part_number(3).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(416));
     gw.stop().await;
 }
@@ -181,43 +105,11 @@ async fn random_ranges_match_plaintext() {
 #[tokio::test]
 async fn unsatisfiable_range_is_416() {
     let gw = TestGateway::start().await;
-    gw.client
-        .create_bucket()
-        .bucket("ranges")
-        .send()
-        .await
-        .unwrap();
-    gw.client
-        .put_object()
-        .bucket("ranges")
-        .key("ten")
-        .body(vec![1u8; 10].into())
-        .send()
-        .await
-        .unwrap();
-    gw.client
-        .put_object()
-        .bucket("ranges")
-        .key("empty")
-        .body(Vec::new().into())
-        .send()
-        .await
-        .unwrap();
-    for (key, range) in [
-        ("ten", "bytes=10-20"),
-        ("ten", "bytes=100-"),
-        ("empty", "bytes=0-0"),
-        ("empty", "bytes=-5"),
-    ] {
-        let e = gw
-            .client
-            .get_object()
-            .bucket("ranges")
-            .key(key)
-            .range(range)
-            .send()
-            .await
-            .unwrap_err();
+    gw.client.create_bucket().bucket("ranges").send().await.unwrap();
+    gw.client.put_object().bucket("ranges").key("ten").body(vec![1u8; 10].into()).send().await.unwrap();
+    gw.client.put_object().bucket("ranges").key("empty").body(Vec::new().into()).send().await.unwrap();
+    for (key, range) in [("ten", "bytes=10-20"), ("ten", "bytes=100-"), ("empty", "bytes=0-0"), ("empty", "bytes=-5")] {
+        let e = gw.client.get_object().bucket("ranges").key(key).range(range).send().await.unwrap_err();
         assert_eq!(error_status(&e), Some(416), "{key} {range}");
         assert_eq!(error_code(&e).as_deref(), Some("InvalidRange"));
     }
@@ -234,18 +126,8 @@ async fn unsatisfiable_range_is_416() {
         b"",
     )
     .await;
-    assert_eq!(
-        (r.status, r.header("content-range")),
-        (416, Some("bytes */10"))
-    );
-    let out = gw
-        .client
-        .get_object()
-        .bucket("ranges")
-        .key("empty")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!((r.status, r.header("content-range")), (416, Some("bytes */10")));
+    let out = gw.client.get_object().bucket("ranges").key("empty").send().await.unwrap();
     assert!(body_bytes(out).await.is_empty());
     gw.stop().await;
 }

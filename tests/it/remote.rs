@@ -15,11 +15,7 @@ const ACCESS: &str = "provider-access";
 const SECRET: &str = "provider-secret-0123456789";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A minimal gateway config with one S3 provider described by `provider` lines.
@@ -64,11 +60,7 @@ fn probe(config: &Path) -> (bool, String) {
         .arg(config)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -88,25 +80,10 @@ fn provider_lines(endpoint: &str, secret: &str) -> String {
 fn probe_succeeds_against_s3s_fs() {
     let dir = tempfile::tempdir().unwrap();
     let fake = s3s_fs(dir.path());
-    let (ok, text) = probe(&one_provider_config(
-        dir.path(),
-        &provider_lines(&fake.endpoint, SECRET),
-    ));
+    let (ok, text) = probe(&one_provider_config(dir.path(), &provider_lines(&fake.endpoint, SECRET)));
     assert!(ok, "{text}");
-    for step in [
-        "list",
-        "put",
-        "head",
-        "get",
-        "ranged get",
-        "listing",
-        "multipart",
-        "delete",
-    ] {
-        assert!(
-            text.contains(&format!("ok    {step}")),
-            "step {step} in:\n{text}"
-        );
+    for step in ["list", "put", "head", "get", "ranged get", "listing", "multipart", "delete"] {
+        assert!(text.contains(&format!("ok    {step}")), "step {step} in:\n{text}");
     }
     assert!(text.contains("provider remote-de is usable"), "{text}");
     assert!(!text.contains(SECRET), "the secret never appears in output");
@@ -118,31 +95,17 @@ fn probe_succeeds_against_s3s_fs() {
 fn probe_fails_clearly_on_bad_credentials_and_unreachable_port() {
     let dir = tempfile::tempdir().unwrap();
     let fake = s3s_fs(dir.path());
-    let (ok, text) = probe(&one_provider_config(
-        dir.path(),
-        &provider_lines(&fake.endpoint, "wrong-secret"),
-    ));
+    let (ok, text) = probe(&one_provider_config(dir.path(), &provider_lines(&fake.endpoint, "wrong-secret")));
     assert!(!ok, "{text}");
-    assert!(
-        text.contains("FAIL  list") && text.contains("Auth"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("wrong-secret"),
-        "the secret never appears in output"
-    );
+    assert!(text.contains("FAIL  list") && text.contains("Auth"), "{text}");
+    assert!(!text.contains("wrong-secret"), "the secret never appears in output");
     let t = Instant::now();
     let port = free_port();
-    let (ok, text) = probe(&one_provider_config(
-        dir.path(),
-        &provider_lines(&format!("http://127.0.0.1:{port}"), SECRET),
-    ));
+    let (ok, text) =
+        probe(&one_provider_config(dir.path(), &provider_lines(&format!("http://127.0.0.1:{port}"), SECRET)));
     assert!(!ok);
     assert!(text.contains("Connect"), "{text}");
-    assert!(
-        t.elapsed() < Duration::from_secs(20),
-        "refused connections fail fast"
-    );
+    assert!(t.elapsed() < Duration::from_secs(20), "refused connections fail fast");
 }
 
 struct Moto(Child);
@@ -173,19 +136,10 @@ async fn probe_succeeds_against_moto() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let c = crate::common::client_in_region(addr, ACCESS, SECRET, "us-east-1");
-    c.create_bucket()
-        .bucket("souverain-streams")
-        .send()
-        .await
-        .unwrap();
+    c.create_bucket().bucket("souverain-streams").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = one_provider_config(
-        dir.path(),
-        &provider_lines(&format!("http://{addr}"), SECRET),
-    );
-    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
-        .await
-        .unwrap();
+    let cfg = one_provider_config(dir.path(), &provider_lines(&format!("http://{addr}"), SECRET));
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg)).await.unwrap();
     assert!(ok, "{text}");
     assert!(text.contains("ok    multipart"), "{text}");
 }
@@ -199,21 +153,16 @@ async fn tls_proxy(backend: std::net::SocketAddr, dir: &Path) -> (u16, std::path
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
     let ca_path = dir.join("test-ca.pem");
     std::fs::write(&ca_path, ca_cert.pem()).unwrap();
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![leaf.der().clone()], key)
-    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -241,29 +190,17 @@ async fn tls_provider_with_private_ca() {
     crate::common::init();
     let dir = tempfile::tempdir().unwrap();
     let fake = s3s_fs(dir.path());
-    let backend: std::net::SocketAddr =
-        fake.endpoint.trim_start_matches("http://").parse().unwrap();
+    let backend: std::net::SocketAddr = fake.endpoint.trim_start_matches("http://").parse().unwrap();
     let (port, ca) = tls_proxy(backend, dir.path()).await;
     let endpoint = format!("https://127.0.0.1:{port}");
-    let with_ca = format!(
-        "{}ca_file = \"{}\"\n",
-        provider_lines(&endpoint, SECRET),
-        ca.display()
-    );
+    let with_ca = format!("{}ca_file = \"{}\"\n", provider_lines(&endpoint, SECRET), ca.display());
     let cfg = one_provider_config(dir.path(), &with_ca);
-    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
-        .await
-        .unwrap();
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg)).await.unwrap();
     assert!(ok, "{text}");
     let cfg = one_provider_config(dir.path(), &provider_lines(&endpoint, SECRET));
-    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg))
-        .await
-        .unwrap();
+    let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg)).await.unwrap();
     assert!(!ok);
-    assert!(
-        text.to_lowercase().contains("certificate"),
-        "a clear certificate error:\n{text}"
-    );
+    assert!(text.to_lowercase().contains("certificate"), "a clear certificate error:\n{text}");
 }
 
 /// Promise: streams above a provider's single-PUT limit go up as provider-side multipart
@@ -285,56 +222,19 @@ async fn provider_multipart(signed: bool) {
         provider_lines(&fake.endpoint, SECRET)
     );
     let text = std::fs::read_to_string(one_provider_config(dir.path(), &lines)).unwrap();
-    let gw = start(Config::parse(&text, dir.path()).unwrap())
-        .await
-        .unwrap();
+    let gw = start(Config::parse(&text, dir.path()).unwrap()).await.unwrap();
     let c = crate::common::client_with(gw.s3_addr, "k", "s");
     c.create_bucket().bucket("mpart").send().await.unwrap();
     let data = pattern(12 << 20, 21);
-    c.put_object()
-        .bucket("mpart")
-        .key("big")
-        .body(data.clone().into())
-        .send()
-        .await
-        .unwrap();
-    let got = body_bytes(
-        c.get_object()
-            .bucket("mpart")
-            .key("big")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    c.put_object().bucket("mpart").key("big").body(data.clone().into()).send().await.unwrap();
+    let got = body_bytes(c.get_object().bucket("mpart").key("big").send().await.unwrap()).await;
     assert!(got == data, "signed={signed}");
-    let out = c
-        .get_object()
-        .bucket("mpart")
-        .key("big")
-        .range("bytes=5242000-5243000")
-        .send()
-        .await
-        .unwrap();
+    let out = c.get_object().bucket("mpart").key("big").range("bytes=5242000-5243000").send().await.unwrap();
     assert!(body_bytes(out).await == data[5_242_000..=5_243_000]);
     for len in [0usize, 1, 65_536, 300_001] {
         let small = pattern(len, len as u64);
-        c.put_object()
-            .bucket("mpart")
-            .key("small")
-            .body(small.clone().into())
-            .send()
-            .await
-            .unwrap();
-        let got = body_bytes(
-            c.get_object()
-                .bucket("mpart")
-                .key("small")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        c.put_object().bucket("mpart").key("small").body(small.clone().into()).send().await.unwrap();
+        let got = body_bytes(c.get_object().bucket("mpart").key("small").send().await.unwrap()).await;
         assert!(got == small, "{len} bytes, signed={signed}");
     }
     gw.shutdown().await;

@@ -4,50 +4,32 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use crate::common::{
-    BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern,
-};
+use crate::common::{BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern};
 
 /// Waits until every provider holds `want` streams and each stream's copies are identical.
 async fn wait_replicated(providers: &Providers, want: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let files = providers.stream_files();
-        let per_provider: Vec<usize> = providers
-            .roots
-            .iter()
-            .map(|r| files.iter().filter(|(p, _)| p.starts_with(r)).count())
-            .collect();
+        let per_provider: Vec<usize> =
+            providers.roots.iter().map(|r| files.iter().filter(|(p, _)| p.starts_with(r)).count()).collect();
         if per_provider.iter().all(|n| *n == want) {
             for (path, bytes) in &files {
                 let name = path.file_name().unwrap();
-                let same = files
-                    .iter()
-                    .filter(|(p, _)| p.file_name() == Some(name))
-                    .all(|(_, b)| b == bytes);
+                let same = files.iter().filter(|(p, _)| p.file_name() == Some(name)).all(|(_, b)| b == bytes);
                 assert!(same, "copies of {} differ", name.to_string_lossy());
             }
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "replicas per provider stayed at {per_provider:?}, want {want}"
-        );
+        assert!(Instant::now() < deadline, "replicas per provider stayed at {per_provider:?}, want {want}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 async fn metric(gw: &TestGateway, line: &str) -> bool {
     let admin = gw.admin_addr();
-    let r = crate::common::raw::send(
-        admin,
-        "GET",
-        "/metrics",
-        &[("host".into(), admin.to_string())],
-        b"",
-    )
-    .await
-    .unwrap();
+    let r =
+        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
     r.body_text().lines().any(|l| l == line)
 }
 
@@ -61,22 +43,10 @@ async fn quorum_write_then_repair() {
     c.create_bucket().bucket("quorum").send().await.unwrap();
     gw.providers.break_provider(1);
     let data = pattern(300_000, 1);
-    c.put_object()
-        .bucket("quorum")
-        .key("single")
-        .body(data.clone().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("quorum").key("single").body(data.clone().into()).send().await.unwrap();
     let p1 = pattern(5 << 20, 2);
     let p2 = pattern(1234, 3);
-    let up = c
-        .create_multipart_upload()
-        .bucket("quorum")
-        .key("multi")
-        .send()
-        .await
-        .unwrap();
+    let up = c.create_multipart_upload().bucket("quorum").key("multi").send().await.unwrap();
     let id = up.upload_id().unwrap();
     let mut parts = Vec::new();
     for (n, p) in [(1, &p1), (2, &p2)] {
@@ -90,16 +60,9 @@ async fn quorum_write_then_repair() {
             .send()
             .await
             .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
+        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
     }
-    let done = CompletedMultipartUpload::builder()
-        .set_parts(Some(parts))
-        .build();
+    let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
     c.complete_multipart_upload()
         .bucket("quorum")
         .key("multi")
@@ -108,63 +71,22 @@ async fn quorum_write_then_repair() {
         .send()
         .await
         .unwrap();
-    assert!(
-        body_bytes(
-            c.get_object()
-                .bucket("quorum")
-                .key("single")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-            == data
-    );
+    assert!(body_bytes(c.get_object().bucket("quorum").key("single").send().await.unwrap()).await == data);
     let whole = [p1.as_slice(), p2.as_slice()].concat();
-    assert!(
-        body_bytes(
-            c.get_object()
-                .bucket("quorum")
-                .key("multi")
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-            == whole
-    );
+    assert!(body_bytes(c.get_object().bucket("quorum").key("multi").send().await.unwrap()).await == whole);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !metric(
-        &gw,
-        "souverain_replication_pending_replicas{provider=\"local-fr\"} 3",
-    )
-    .await
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the backlog of 3 replicas is not shown"
-        );
+    while !metric(&gw, "souverain_replication_pending_replicas{provider=\"local-fr\"} 3").await {
+        assert!(Instant::now() < deadline, "the backlog of 3 replicas is not shown");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     gw.providers.repair_provider(1);
     wait_replicated(&gw.providers, 3).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !metric(
-        &gw,
-        "souverain_replication_pending_replicas{provider=\"local-fr\"} 0",
-    )
-    .await
-    {
+    while !metric(&gw, "souverain_replication_pending_replicas{provider=\"local-fr\"} 0").await {
         assert!(Instant::now() < deadline, "the backlog never drains to 0");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(
-        metric(
-            &gw,
-            "souverain_repair_completed_total{outcome=\"ok\",provider=\"local-fr\"} 3"
-        )
-        .await
-    );
+    assert!(metric(&gw, "souverain_repair_completed_total{outcome=\"ok\",provider=\"local-fr\"} 3").await);
     gw.stop().await;
 }
 
@@ -176,43 +98,16 @@ async fn below_quorum_is_503_and_reads_fail_over() {
     let c = client(gw.addr);
     c.create_bucket().bucket("down").send().await.unwrap();
     let data = pattern(300_000, 4);
-    c.put_object()
-        .bucket("down")
-        .key("before")
-        .body(data.clone().into())
-        .send()
-        .await
-        .unwrap();
+    c.put_object().bucket("down").key("before").body(data.clone().into()).send().await.unwrap();
     gw.providers.break_provider(0);
     gw.providers.break_provider(1);
     let t = Instant::now();
-    let e = c
-        .put_object()
-        .bucket("down")
-        .key("during")
-        .body(vec![1u8; 1000].into())
-        .send()
-        .await
-        .unwrap_err();
+    let e = c.put_object().bucket("down").key("during").body(vec![1u8; 1000].into()).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(503));
     assert_eq!(error_code(&e).as_deref(), Some("ServiceUnavailable"));
-    assert!(
-        t.elapsed() < Duration::from_secs(60),
-        "bounded by the provider deadlines"
-    );
+    assert!(t.elapsed() < Duration::from_secs(60), "bounded by the provider deadlines");
     for _ in 0..3 {
-        assert!(
-            body_bytes(
-                c.get_object()
-                    .bucket("down")
-                    .key("before")
-                    .send()
-                    .await
-                    .unwrap()
-            )
-            .await
-                == data
-        );
+        assert!(body_bytes(c.get_object().bucket("down").key("before").send().await.unwrap()).await == data);
     }
     let keys = c.list_objects_v2().bucket("down").send().await.unwrap();
     assert_eq!(keys.key_count(), Some(1));
@@ -233,13 +128,7 @@ async fn repair_queue_survives_restart() {
     let mut objects = Vec::new();
     for i in 0..5u64 {
         let data = pattern(50_000 + i as usize, i);
-        c.put_object()
-            .bucket("durable")
-            .key(format!("k{i}"))
-            .body(data.clone().into())
-            .send()
-            .await
-            .unwrap();
+        c.put_object().bucket("durable").key(format!("k{i}")).body(data.clone().into()).send().await.unwrap();
         objects.push(data);
     }
     gw.kill();
@@ -248,18 +137,53 @@ async fn repair_queue_survives_restart() {
     wait_replicated(&providers, 5).await;
     let c = client(gw.addr);
     for (i, data) in objects.iter().enumerate() {
-        assert!(
-            &body_bytes(
-                c.get_object()
-                    .bucket("durable")
-                    .key(format!("k{i}"))
-                    .send()
-                    .await
-                    .unwrap()
-            )
-            .await
-                == data
-        );
+        assert!(&body_bytes(c.get_object().bucket("durable").key(format!("k{i}")).send().await.unwrap()).await == data);
     }
     gw.kill();
+}
+
+/// Promise (R11): a replica that returns tampered data is skipped (the GET still answers the
+/// right bytes) and read repair rewrites it from a good replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_repair_rewrites_a_tampered_replica() {
+    let gw = TestGateway::start().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("heal").send().await.unwrap();
+    let data = pattern(200_000, 9);
+    c.put_object().bucket("heal").key("o").body(data.clone().into()).send().await.unwrap();
+    let originals = gw.stream_files();
+    assert_eq!(originals.len(), 3);
+    // The read path tries replicas in a fixed order: damage each in turn until the first one
+    // read is found (its integrity failure is counted), then expect it repaired.
+    let mut healed = false;
+    for (path, bytes) in &originals {
+        let mut bad = bytes.clone();
+        bad[500] ^= 0x40;
+        std::fs::write(path, &bad).unwrap();
+        let before = integrity_failures(&gw).await;
+        assert!(body_bytes(c.get_object().bucket("heal").key("o").send().await.unwrap()).await == data);
+        if integrity_failures(&gw).await > before {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::fs::read(path).unwrap() != *bytes {
+                assert!(Instant::now() < deadline, "the tampered replica was not rewritten");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            healed = true;
+            break;
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert!(healed, "one replica is read first, and its damage was detected");
+    gw.stop().await;
+}
+
+async fn integrity_failures(gw: &TestGateway) -> u64 {
+    let admin = gw.admin_addr();
+    let r =
+        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
+    r.body_text()
+        .lines()
+        .filter(|l| l.starts_with("souverain_integrity_failures_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }

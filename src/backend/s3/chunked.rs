@@ -25,16 +25,9 @@ pub(super) fn encoded_len(len: u64) -> u64 {
     full * frame_len(CHUNK) + if rest > 0 { frame_len(rest) } else { 0 } + frame_len(0)
 }
 
-fn frame(
-    signer: &mut ChunkSigner,
-    data: Bytes,
-    out: &mut Vec<Result<Bytes, StreamError>>,
-) -> Result<(), StreamError> {
+fn frame(signer: &mut ChunkSigner, data: Bytes, out: &mut Vec<Result<Bytes, StreamError>>) -> Result<(), StreamError> {
     let sig = signer.next(&data)?;
-    out.push(Ok(Bytes::from(format!(
-        "{:x};chunk-signature={sig}\r\n",
-        data.len()
-    ))));
+    out.push(Ok(Bytes::from(format!("{:x};chunk-signature={sig}\r\n", data.len()))));
     out.push(Ok(data));
     out.push(Ok(Bytes::from_static(b"\r\n")));
     Ok(())
@@ -72,12 +65,8 @@ impl<S: Stream<Item = Result<Bytes, StreamError>> + Unpin> Encoder<S> {
                 None => {
                     self.done = true;
                     let rest = self.buf.split().freeze();
-                    let framed = if rest.is_empty() {
-                        Ok(())
-                    } else {
-                        frame(&mut self.signer, rest, &mut out)
-                    }
-                    .and_then(|()| frame(&mut self.signer, Bytes::new(), &mut out));
+                    let framed = if rest.is_empty() { Ok(()) } else { frame(&mut self.signer, rest, &mut out) }
+                        .and_then(|()| frame(&mut self.signer, Bytes::new(), &mut out));
                     return Some(match framed {
                         Ok(()) => out,
                         Err(e) => vec![Err(e)],
@@ -93,16 +82,9 @@ pub(super) fn encode(
     body: impl Stream<Item = Result<Bytes, StreamError>> + Send + Unpin + 'static,
     signer: ChunkSigner,
 ) -> impl Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
-    let encoder = Encoder {
-        body,
-        signer,
-        buf: BytesMut::new(),
-        done: false,
-    };
-    futures_util::stream::unfold(encoder, |mut e| async move {
-        e.next_frames().await.map(|frames| (frames, e))
-    })
-    .flat_map(futures_util::stream::iter)
+    let encoder = Encoder { body, signer, buf: BytesMut::new(), done: false };
+    futures_util::stream::unfold(encoder, |mut e| async move { e.next_frames().await.map(|frames| (frames, e)) })
+        .flat_map(futures_util::stream::iter)
 }
 
 #[cfg(test)]
@@ -114,9 +96,6 @@ mod tests {
         assert_eq!(encoded_len(0), 86);
         assert_eq!(encoded_len(1), frame_len(1) + 86);
         assert_eq!(encoded_len(CHUNK as u64), frame_len(CHUNK) + 86);
-        assert_eq!(
-            encoded_len(CHUNK as u64 * 2 + 5),
-            2 * frame_len(CHUNK) + frame_len(5) + 86
-        );
+        assert_eq!(encoded_len(CHUNK as u64 * 2 + 5), 2 * frame_len(CHUNK) + frame_len(5) + 86);
     }
 }

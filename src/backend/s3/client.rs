@@ -30,9 +30,7 @@ const MAX_XML_ANSWER: usize = 8 << 20;
 
 /// An empty or in-memory request body.
 pub fn full(bytes: impl Into<Bytes>) -> ReqBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// A pooled HTTP/1.1 (and optionally HTTP/2) client for one provider.
@@ -46,16 +44,9 @@ pub struct HttpClient {
 impl HttpClient {
     /// Builds the client. `ca_file` adds trust anchors to the webpki roots; verification itself
     /// can never be switched off.
-    pub fn new(
-        provider: ProviderId,
-        dialect: &Dialect,
-        ca_file: Option<&Path>,
-    ) -> Result<Self, BackendError> {
-        let err = |detail: String| BackendError {
-            provider: provider.clone(),
-            kind: BackendErrorKind::Protocol,
-            detail,
-        };
+    pub fn new(provider: ProviderId, dialect: &Dialect, ca_file: Option<&Path>) -> Result<Self, BackendError> {
+        let err =
+            |detail: String| BackendError { provider: provider.clone(), kind: BackendErrorKind::Protocol, detail };
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = ca_file {
@@ -66,38 +57,26 @@ impl HttpClient {
                 return Err(err(format!("CA file {}: no certificate", path.display())));
             }
             for c in certs {
-                roots
-                    .add(c)
-                    .map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
+                roots.add(c).map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(dialect.connect_timeout));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
         let connector = if dialect.http2 {
             builder.enable_http1().enable_http2().wrap_connector(http)
         } else {
             builder.enable_http1().wrap_connector(http)
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Ok(Self {
-            client,
-            provider,
-            first_byte_timeout: dialect.first_byte_timeout,
-        })
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        Ok(Self { client, provider, first_byte_timeout: dialect.first_byte_timeout })
     }
 
     /// The provider this client talks to.
@@ -107,33 +86,19 @@ impl HttpClient {
 
     /// An error about this provider.
     pub fn error(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
-        BackendError {
-            provider: self.provider.clone(),
-            kind,
-            detail: detail.into(),
-        }
+        BackendError { provider: self.provider.clone(), kind, detail: detail.into() }
     }
 
     /// Sends a request and waits for the response head, at most `extra` beyond the dialect's
     /// first-byte deadline (uploads need time to send their body first).
-    pub async fn send(
-        &self,
-        req: Request<ReqBody>,
-        extra: Duration,
-    ) -> Result<Response<Incoming>, BackendError> {
+    pub async fn send(&self, req: Request<ReqBody>, extra: Duration) -> Result<Response<Incoming>, BackendError> {
         let what = format!("{} {}", req.method(), req.uri().path());
-        match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await
-        {
-            Err(_) => Err(self.error(
-                BackendErrorKind::Timeout,
-                format!("{what}: no response in time"),
-            )),
+        match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await {
+            Err(_) => Err(self.error(BackendErrorKind::Timeout, format!("{what}: no response in time"))),
             Ok(Err(e)) if e.is_connect() => {
                 Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", chain(&e))))
             }
-            Ok(Err(e)) => {
-                Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", chain(&e))))
-            }
+            Ok(Err(e)) => Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", chain(&e)))),
             Ok(Ok(resp)) => Ok(resp),
         }
     }
@@ -142,10 +107,7 @@ impl HttpClient {
     pub async fn small_body(&self, resp: Response<Incoming>) -> Result<Bytes, BackendError> {
         let body = Limited::new(resp.into_body(), MAX_XML_ANSWER);
         match tokio::time::timeout(self.first_byte_timeout, body.collect()).await {
-            Err(_) => Err(self.error(
-                BackendErrorKind::Timeout,
-                "answer body not received in time",
-            )),
+            Err(_) => Err(self.error(BackendErrorKind::Timeout, "answer body not received in time")),
             Ok(Err(e)) => Err(self.error(BackendErrorKind::Protocol, format!("answer body: {e}"))),
             Ok(Ok(b)) => Ok(b.to_bytes()),
         }
@@ -154,12 +116,7 @@ impl HttpClient {
     /// Turns a non-success answer into an error that says what the provider said.
     pub async fn failure(&self, what: &str, resp: Response<Incoming>) -> BackendError {
         let status = resp.status();
-        let code = self
-            .small_body(resp)
-            .await
-            .ok()
-            .and_then(|b| xml::error_code(&b))
-            .unwrap_or_default();
+        let code = self.small_body(resp).await.ok().and_then(|b| xml::error_code(&b)).unwrap_or_default();
         let kind = match status {
             StatusCode::NOT_FOUND => BackendErrorKind::NotFound,
             StatusCode::FORBIDDEN => BackendErrorKind::Auth,

@@ -77,11 +77,7 @@ pub const CONSERVATIVE: Dialect = Dialect {
 pub const BUILT_IN: [Dialect; 6] = [
     CONSERVATIVE,
     // OVHcloud Object Storage (s3.<region>.io.cloud.ovh.net): virtual-host and path both work.
-    Dialect {
-        name: "ovh",
-        addressing: Addressing::VirtualHost,
-        ..CONSERVATIVE
-    },
+    Dialect { name: "ovh", addressing: Addressing::VirtualHost, ..CONSERVATIVE },
     // Scaleway (s3.<region>.scw.cloud): at most 1,000 parts per upload.
     Dialect {
         name: "scaleway",
@@ -91,22 +87,11 @@ pub const BUILT_IN: [Dialect; 6] = [
         ..CONSERVATIVE
     },
     // Hetzner (<location>.your-objectstorage.com): path style.
-    Dialect {
-        name: "hetzner",
-        ..CONSERVATIVE
-    },
+    Dialect { name: "hetzner", ..CONSERVATIVE },
     // IONOS (s3.<region>.ionoscloud.com).
-    Dialect {
-        name: "ionos",
-        addressing: Addressing::VirtualHost,
-        ..CONSERVATIVE
-    },
+    Dialect { name: "ionos", addressing: Addressing::VirtualHost, ..CONSERVATIVE },
     // Exoscale SOS (sos-<zone>.exo.io).
-    Dialect {
-        name: "exoscale",
-        addressing: Addressing::VirtualHost,
-        ..CONSERVATIVE
-    },
+    Dialect { name: "exoscale", addressing: Addressing::VirtualHost, ..CONSERVATIVE },
 ];
 
 impl Dialect {
@@ -123,17 +108,10 @@ mod tests {
     #[test]
     fn profiles_are_consistent() {
         for d in BUILT_IN {
-            assert!(
-                d.part_size * u64::from(d.max_parts) >= 5 * GIB + 2 * MIB,
-                "{} can store a 5 GiB stream",
-                d.name
-            );
+            assert!(d.part_size * u64::from(d.max_parts) >= 5 * GIB + 2 * MIB, "{} can store a 5 GiB stream", d.name);
             assert!(d.part_size >= 5 * MIB && d.part_size <= d.max_put_size);
         }
-        assert_eq!(
-            Dialect::by_name("scaleway").map(|d| d.max_parts),
-            Some(1_000)
-        );
+        assert_eq!(Dialect::by_name("scaleway").map(|d| d.max_parts), Some(1_000));
         assert!(Dialect::by_name("aws").is_none());
     }
 }

@@ -85,58 +85,30 @@ type StreamError = Box<dyn std::error::Error + Send + Sync>;
 impl S3Backend {
     /// Validates the endpoint and builds the client.
     pub fn new(id: ProviderId, cfg: S3ProviderConfig) -> Result<Self, BackendError> {
-        let bad = |detail: String| BackendError {
-            provider: id.clone(),
-            kind: BackendErrorKind::Protocol,
-            detail,
-        };
-        let base: Uri = cfg
-            .endpoint
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| bad(format!("endpoint {:?}: {e}", cfg.endpoint)))?;
+        let bad = |detail: String| BackendError { provider: id.clone(), kind: BackendErrorKind::Protocol, detail };
+        let base: Uri =
+            cfg.endpoint.trim_end_matches('/').parse().map_err(|e| bad(format!("endpoint {:?}: {e}", cfg.endpoint)))?;
         if !matches!(base.scheme_str(), Some("https" | "http")) || base.host().is_none() {
-            return Err(bad(format!(
-                "endpoint {:?} must be an http(s) URL with a host",
-                cfg.endpoint
-            )));
+            return Err(bad(format!("endpoint {:?} must be an http(s) URL with a host", cfg.endpoint)));
         }
         let http = HttpClient::new(id.clone(), &cfg.dialect, cfg.ca_file.as_deref())?;
         let signer = RequestSigner::new(&cfg.access_key, &cfg.secret_key, &cfg.region);
-        Ok(Self {
-            id,
-            http,
-            signer,
-            base,
-            bucket: cfg.bucket,
-            dialect: cfg.dialect,
-        })
+        Ok(Self { id, http, signer, base, bucket: cfg.bucket, dialect: cfg.dialect })
     }
 
     /// The URL of `name` (or of the bucket when empty) with `query`, in the dialect's addressing.
     fn uri(&self, name: &str, query: &str) -> Result<Uri, BackendError> {
         let scheme = self.base.scheme_str().unwrap_or("https");
-        let authority = self
-            .base
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or_default();
+        let authority = self.base.authority().map(|a| a.as_str()).unwrap_or_default();
         let prefix = self.base.path().trim_end_matches('/');
-        let q = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
+        let q = if query.is_empty() { String::new() } else { format!("?{query}") };
         let s = match self.dialect.addressing {
             Addressing::Path => format!("{scheme}://{authority}{prefix}/{}/{name}{q}", self.bucket),
             Addressing::VirtualHost => {
                 format!("{scheme}://{}.{authority}{prefix}/{name}{q}", self.bucket)
             }
         };
-        s.parse().map_err(|e| {
-            self.http
-                .error(BackendErrorKind::Protocol, format!("bad URL {s}: {e}"))
-        })
+        s.parse().map_err(|e| self.http.error(BackendErrorKind::Protocol, format!("bad URL {s}: {e}")))
     }
 
     /// A signed request.
@@ -148,24 +120,16 @@ impl S3Backend {
         body: ReqBody,
         payload: Payload<'_>,
     ) -> Result<(Request<ReqBody>, ChunkSigner), BackendError> {
-        let host = uri
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .unwrap_or_default();
-        let mut b = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(http::header::HOST, host);
+        let host = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        let mut b = Request::builder().method(method).uri(uri).header(http::header::HOST, host);
         for (k, v) in headers {
             b = b.header(*k, v);
         }
-        let mut req = b
-            .body(body)
-            .map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
-        let chunks = self.signer.sign(&mut req, payload).map_err(|e| {
-            self.http
-                .error(BackendErrorKind::Protocol, format!("signing: {e}"))
-        })?;
+        let mut req = b.body(body).map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
+        let chunks = self
+            .signer
+            .sign(&mut req, payload)
+            .map_err(|e| self.http.error(BackendErrorKind::Protocol, format!("signing: {e}")))?;
         Ok((req, chunks))
     }
 
@@ -180,13 +144,8 @@ impl S3Backend {
     ) -> Result<http::Response<hyper::body::Incoming>, BackendError> {
         let mut headers: Vec<(&str, String)> = extra.to_vec();
         headers.push(("content-length", body.len().to_string()));
-        let (req, _) = self.request(
-            method,
-            self.uri(name, query)?,
-            &headers,
-            full(body.clone()),
-            Payload::Bytes(&body),
-        )?;
+        let (req, _) =
+            self.request(method, self.uri(name, query)?, &headers, full(body.clone()), Payload::Bytes(&body))?;
         self.http.send(req, Duration::ZERO).await
     }
 
@@ -204,28 +163,15 @@ impl S3Backend {
         let req = match self.dialect.payload {
             PayloadSigning::Unsigned => {
                 headers.push(("content-length", len.to_string()));
-                let (req, _) = self.request(
-                    Method::PUT,
-                    uri,
-                    &headers,
-                    full(Bytes::new()),
-                    Payload::Unsigned,
-                )?;
-                req.map(|_| {
-                    BodyExt::boxed_unsync(StreamBody::new(body.map(|r| r.map(Frame::data))))
-                })
+                let (req, _) = self.request(Method::PUT, uri, &headers, full(Bytes::new()), Payload::Unsigned)?;
+                req.map(|_| BodyExt::boxed_unsync(StreamBody::new(body.map(|r| r.map(Frame::data)))))
             }
             PayloadSigning::StreamingSigned => {
                 headers.push(("content-length", chunked::encoded_len(len).to_string()));
                 headers.push(("content-encoding", "aws-chunked".to_owned()));
                 headers.push(("x-amz-decoded-content-length", len.to_string()));
-                let (req, chunks) = self.request(
-                    Method::PUT,
-                    uri,
-                    &headers,
-                    full(Bytes::new()),
-                    Payload::StreamingSigned,
-                )?;
+                let (req, chunks) =
+                    self.request(Method::PUT, uri, &headers, full(Bytes::new()), Payload::StreamingSigned)?;
                 let framed = chunked::encode(body, chunks).map(|r| r.map(Frame::data));
                 req.map(|_| BodyExt::boxed_unsync(StreamBody::new(framed)))
             }
@@ -236,18 +182,11 @@ impl S3Backend {
         if !resp.status().is_success() {
             return Err(self.http.failure("PUT", resp).await);
         }
-        Ok(resp
-            .headers()
-            .get(http::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned())
+        Ok(resp.headers().get(http::header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
     }
 }
 
-fn sealed_stream(
-    body: SealedBody,
-) -> impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
+fn sealed_stream(body: SealedBody) -> impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
     body.map(|r| r.map_err(|e| Box::new(e) as StreamError))
 }
 
@@ -261,34 +200,22 @@ impl Backend for S3Backend {
         if len > self.dialect.max_put_size {
             return self.put_multipart(name, len, body).await;
         }
-        self.put_stream(name, "", len, sealed_stream(body))
-            .await
-            .map(|_| ())
+        self.put_stream(name, "", len, sealed_stream(body)).await.map(|_| ())
     }
 
-    async fn get(
-        &self,
-        name: &str,
-        range: Option<Range<u64>>,
-    ) -> Result<CipherStream, BackendError> {
+    async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
         let ranged = range.clone().filter(|r| r.end > r.start);
         if range.as_ref().is_some_and(|r| r.end <= r.start) {
             return Ok(futures_util::stream::empty().boxed());
         }
         let resp = idempotent(|| async {
-            let headers: Vec<(&str, String)> = ranged
-                .iter()
-                .map(|r| ("range", format!("bytes={}-{}", r.start, r.end - 1)))
-                .collect();
-            let resp = self
-                .simple(Method::GET, name, "", Bytes::new(), &headers)
-                .await?;
+            let headers: Vec<(&str, String)> =
+                ranged.iter().map(|r| ("range", format!("bytes={}-{}", r.start, r.end - 1))).collect();
+            let resp = self.simple(Method::GET, name, "", Bytes::new(), &headers).await?;
             match resp.status() {
                 StatusCode::PARTIAL_CONTENT if ranged.is_some() => Ok(resp),
                 StatusCode::OK if ranged.is_none() => Ok(resp),
-                StatusCode::OK => Err(self
-                    .http
-                    .error(BackendErrorKind::Protocol, "200 in answer to a ranged GET")),
+                StatusCode::OK => Err(self.http.error(BackendErrorKind::Protocol, "200 in answer to a ranged GET")),
                 _ => Err(self.http.failure("GET", resp).await),
             }
         })
@@ -327,9 +254,7 @@ impl Backend for S3Backend {
 
     async fn head(&self, name: &str) -> Result<Option<u64>, BackendError> {
         idempotent(|| async {
-            let resp = self
-                .simple(Method::HEAD, name, "", Bytes::new(), &[])
-                .await?;
+            let resp = self.simple(Method::HEAD, name, "", Bytes::new(), &[]).await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => Ok(None),
                 s if s.is_success() => {
@@ -338,10 +263,8 @@ impl Backend for S3Backend {
                         .get(http::header::CONTENT_LENGTH)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse().ok());
-                    len.map(Some).ok_or_else(|| {
-                        self.http
-                            .error(BackendErrorKind::Protocol, "HEAD without Content-Length")
-                    })
+                    len.map(Some)
+                        .ok_or_else(|| self.http.error(BackendErrorKind::Protocol, "HEAD without Content-Length"))
                 }
                 _ => Err(self.http.failure("HEAD", resp).await),
             }
@@ -351,9 +274,7 @@ impl Backend for S3Backend {
 
     async fn delete(&self, name: &str) -> Result<(), BackendError> {
         idempotent(|| async {
-            let resp = self
-                .simple(Method::DELETE, name, "", Bytes::new(), &[])
-                .await?;
+            let resp = self.simple(Method::DELETE, name, "", Bytes::new(), &[]).await?;
             match resp.status() {
                 s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
                 _ => Err(self.http.failure("DELETE", resp).await),
@@ -362,29 +283,20 @@ impl Backend for S3Backend {
         .await
     }
 
-    async fn list(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
         let enc = |s: &str| s.replace('/', "%2F");
-        let mut query = format!(
-            "list-type=2&max-keys={}&prefix=sv1%2F",
-            limit.clamp(1, 1000)
-        );
+        let mut query = format!("list-type=2&max-keys={}&prefix=sv1%2F", limit.clamp(1, 1000));
         if let Some(a) = after {
             query.push_str(&format!("&start-after={}", enc(a)));
         }
         idempotent(|| async {
-            let resp = self
-                .simple(Method::GET, "", &query, Bytes::new(), &[])
-                .await?;
+            let resp = self.simple(Method::GET, "", &query, Bytes::new(), &[]).await?;
             if !resp.status().is_success() {
                 return Err(self.http.failure("LIST", resp).await);
             }
             let body = self.http.small_body(resp).await?;
-            let (mut entries, _) = xml::list_objects_v2(&body)
-                .map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
+            let (mut entries, _) =
+                xml::list_objects_v2(&body).map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
             entries.truncate(limit);
             Ok(entries)
         })

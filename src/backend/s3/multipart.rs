@@ -16,34 +16,21 @@ impl S3Backend {
     /// The part size for `len` bytes: the dialect's, grown if the part count would exceed the
     /// provider's maximum.
     fn part_size(&self, len: u64) -> u64 {
-        self.dialect
-            .part_size
-            .max(len.div_ceil(u64::from(self.dialect.max_parts)))
+        self.dialect.part_size.max(len.div_ceil(u64::from(self.dialect.max_parts)))
     }
 
-    pub(super) async fn put_multipart(
-        &self,
-        name: &str,
-        len: u64,
-        body: SealedBody,
-    ) -> Result<(), BackendError> {
-        let resp = self
-            .simple(Method::POST, name, "uploads=", Bytes::new(), &[])
-            .await?;
+    pub(super) async fn put_multipart(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+        let resp = self.simple(Method::POST, name, "uploads=", Bytes::new(), &[]).await?;
         if !resp.status().is_success() {
             return Err(self.http.failure("CreateMultipartUpload", resp).await);
         }
         let answer = self.http.small_body(resp).await?;
-        let upload_id =
-            xml::upload_id(&answer).map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
+        let upload_id = xml::upload_id(&answer).map_err(|e| self.http.error(BackendErrorKind::Protocol, e))?;
         match self.upload_parts(name, &upload_id, len, body).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 let query = format!("uploadId={}", encode(&upload_id));
-                if let Err(abort) = self
-                    .simple(Method::DELETE, name, &query, Bytes::new(), &[])
-                    .await
-                {
+                if let Err(abort) = self.simple(Method::DELETE, name, &query, Bytes::new(), &[]).await {
                     tracing::warn!(provider = %self.id, error = %abort, "aborting a provider multipart upload failed");
                 }
                 Err(e)
@@ -65,15 +52,10 @@ impl S3Backend {
         while sent < len {
             let part_len = part_size.min(len - sent);
             let (tx, rx) = mpsc::channel::<Result<Bytes, StreamError>>(PART_CHANNEL);
-            let query = format!(
-                "partNumber={}&uploadId={}",
-                etags.len() + 1,
-                encode(upload_id)
-            );
-            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            })
-            .boxed();
+            let query = format!("partNumber={}&uploadId={}", etags.len() + 1, encode(upload_id));
+            let stream =
+                futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+                    .boxed();
             let part = self.put_stream(name, &query, part_len, stream);
             let feed = async {
                 let mut left = part_len;
@@ -84,16 +66,12 @@ impl S3Backend {
                             Some(Ok(c)) => c,
                             Some(Err(e)) => {
                                 let _ = tx.send(Err(Box::new(e))).await;
-                                return Err(self.http.error(
-                                    BackendErrorKind::Aborted,
-                                    "upload aborted by the gateway",
-                                ));
+                                return Err(self
+                                    .http
+                                    .error(BackendErrorKind::Aborted, "upload aborted by the gateway"));
                             }
                             None => {
-                                return Err(self.http.error(
-                                    BackendErrorKind::Aborted,
-                                    "body shorter than announced",
-                                ));
+                                return Err(self.http.error(BackendErrorKind::Aborted, "body shorter than announced"));
                             }
                         },
                     };
@@ -102,10 +80,7 @@ impl S3Backend {
                     }
                     left -= chunk.len() as u64;
                     if tx.send(Ok(chunk)).await.is_err() {
-                        return Err(self.http.error(
-                            BackendErrorKind::Aborted,
-                            "provider stopped reading the part",
-                        ));
+                        return Err(self.http.error(BackendErrorKind::Aborted, "provider stopped reading the part"));
                     }
                 }
                 drop(tx);
@@ -117,25 +92,18 @@ impl S3Backend {
             sent += part_len;
         }
         if carry.is_some_and(|c| !c.is_empty()) || body.next().await.is_some() {
-            return Err(self
-                .http
-                .error(BackendErrorKind::Protocol, "body longer than announced"));
+            return Err(self.http.error(BackendErrorKind::Protocol, "body longer than announced"));
         }
         let xml = xml::complete_body(&etags);
         let query = format!("uploadId={}", encode(upload_id));
-        let resp = self
-            .simple(Method::POST, name, &query, Bytes::from(xml), &[])
-            .await?;
+        let resp = self.simple(Method::POST, name, &query, Bytes::from(xml), &[]).await?;
         if !resp.status().is_success() {
             return Err(self.http.failure("CompleteMultipartUpload", resp).await);
         }
         // S3 may answer 200 with an error document after a long Complete.
         let answer = self.http.small_body(resp).await?;
         if let Some(code) = xml::error_code(&answer) {
-            return Err(self.http.error(
-                BackendErrorKind::Status(500),
-                format!("CompleteMultipartUpload: {code}"),
-            ));
+            return Err(self.http.error(BackendErrorKind::Status(500), format!("CompleteMultipartUpload: {code}")));
         }
         Ok(())
     }

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
 };
 use aws_sigv4::sign::v4::{SigningParams, sign_chunk};
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -44,47 +44,26 @@ impl RequestSigner {
     /// A signer for `region` (never derived: it must match the provider's SigV4 scope).
     pub fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
         let creds = Credentials::new(access_key, secret_key, None, None, "souverain-config");
-        Self {
-            identity: creds.into(),
-            access_key: access_key.to_owned(),
-            region: region.to_owned(),
-        }
+        Self { identity: creds.into(), access_key: access_key.to_owned(), region: region.to_owned() }
     }
 
     /// Adds `x-amz-date`, `x-amz-content-sha256` and `authorization` to `req`. The `host`
     /// header must already be set. For [`Payload::StreamingSigned`] the returned chunk signer
     /// signs the body's chunks, chained to this request's signature.
-    pub fn sign<B>(
-        &self,
-        req: &mut http::Request<B>,
-        payload: Payload<'_>,
-    ) -> Result<ChunkSigner, String> {
+    pub fn sign<B>(&self, req: &mut http::Request<B>, payload: Payload<'_>) -> Result<ChunkSigner, String> {
         let time = SystemTime::now();
         let params = params(&self.identity, &self.region, time)?.into();
-        let headers = req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let headers = req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
         let body = match payload {
             Payload::Unsigned => SignableBody::UnsignedPayload,
             Payload::Bytes(b) => SignableBody::Bytes(b),
-            Payload::StreamingSigned => {
-                SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into())
-            }
+            Payload::StreamingSigned => SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into()),
         };
-        let signable =
-            SignableRequest::new(req.method().as_str(), req.uri().to_string(), headers, body)
-                .map_err(|e| e.to_string())?;
-        let (instructions, signature) = sign(signable, &params)
-            .map_err(|e| e.to_string())?
-            .into_parts();
+        let signable = SignableRequest::new(req.method().as_str(), req.uri().to_string(), headers, body)
+            .map_err(|e| e.to_string())?;
+        let (instructions, signature) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
         instructions.apply_to_request_http1x(req);
-        Ok(ChunkSigner {
-            identity: self.identity.clone(),
-            region: self.region.clone(),
-            time,
-            previous: signature,
-        })
+        Ok(ChunkSigner { identity: self.identity.clone(), region: self.region.clone(), time, previous: signature })
     }
 }
 
@@ -120,10 +99,7 @@ impl ChunkSigner {
     /// The signature of the next chunk (an empty chunk ends the body).
     pub fn next(&mut self, chunk: &Bytes) -> Result<String, String> {
         let params = params(&self.identity, &self.region, self.time)?;
-        let signature = sign_chunk(chunk, &self.previous, &params)
-            .map_err(|e| e.to_string())?
-            .into_parts()
-            .1;
+        let signature = sign_chunk(chunk, &self.previous, &params).map_err(|e| e.to_string())?.into_parts().1;
         self.previous.clone_from(&signature);
         Ok(signature)
     }

@@ -12,10 +12,7 @@ fn texts(xml: &[u8], name: &[u8]) -> Result<Vec<String>, String> {
     let mut current = String::new();
     let mut buf = Vec::new();
     loop {
-        match reader
-            .read_event_into(&mut buf)
-            .map_err(|e| format!("malformed XML: {e}"))?
-        {
+        match reader.read_event_into(&mut buf).map_err(|e| format!("malformed XML: {e}"))? {
             Event::DocType(_) => return Err("DOCTYPE in provider XML".into()),
             Event::Start(e) if e.local_name().as_ref() == name => {
                 inside = true;
@@ -60,12 +57,7 @@ pub fn list_objects_v2(xml: &[u8]) -> Result<(Vec<(String, u64)>, bool), String>
     let entries = keys
         .into_iter()
         .zip(sizes)
-        .map(|(k, s)| {
-            s.trim()
-                .parse()
-                .map(|s| (k, s))
-                .map_err(|_| format!("bad Size {s:?}"))
-        })
+        .map(|(k, s)| s.trim().parse().map(|s| (k, s)).map_err(|_| format!("bad Size {s:?}")))
         .collect::<Result<_, _>>()?;
     let truncated = first(xml, b"IsTruncated")?.is_some_and(|t| t.trim() == "true");
     Ok((entries, truncated))
@@ -73,9 +65,7 @@ pub fn list_objects_v2(xml: &[u8]) -> Result<(Vec<(String, u64)>, bool), String>
 
 /// The UploadId of an InitiateMultipartUploadResult.
 pub fn upload_id(xml: &[u8]) -> Result<String, String> {
-    first(xml, b"UploadId")?
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| "no UploadId in answer".into())
+    first(xml, b"UploadId")?.filter(|u| !u.is_empty()).ok_or_else(|| "no UploadId in answer".into())
 }
 
 /// The error code of an S3 error body, if any.
@@ -87,14 +77,8 @@ pub fn error_code(xml: &[u8]) -> Option<String> {
 pub fn complete_body(etags: &[String]) -> String {
     let mut s = String::from("<CompleteMultipartUpload>");
     for (i, e) in etags.iter().enumerate() {
-        let e = e
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('"', "&quot;");
-        s.push_str(&format!(
-            "<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>",
-            i + 1
-        ));
+        let e = e.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+        s.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1));
     }
     s.push_str("</CompleteMultipartUpload>");
     s
@@ -108,17 +92,15 @@ mod tests {
     fn parses_list_and_refuses_doctype() {
         let xml = br#"<?xml version="1.0"?><ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>sv1/a&amp;b</Key><Size>12</Size></Contents><Contents><Key>sv1/c</Key><Size>0</Size></Contents></ListBucketResult>"#;
         let (entries, truncated) = list_objects_v2(xml).unwrap();
-        assert_eq!(
-            entries,
-            vec![("sv1/a&b".to_owned(), 12), ("sv1/c".to_owned(), 0)]
-        );
+        assert_eq!(entries, vec![("sv1/a&b".to_owned(), 12), ("sv1/c".to_owned(), 0)]);
         assert!(truncated);
         let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><ListBucketResult><Key>&lol;</Key></ListBucketResult>"#;
         assert!(list_objects_v2(bomb).is_err());
-        assert_eq!(upload_id(b"<InitiateMultipartUploadResult><UploadId>xyz</UploadId></InitiateMultipartUploadResult>").unwrap(), "xyz");
         assert_eq!(
-            error_code(b"<Error><Code>SlowDown</Code></Error>").as_deref(),
-            Some("SlowDown")
+            upload_id(b"<InitiateMultipartUploadResult><UploadId>xyz</UploadId></InitiateMultipartUploadResult>")
+                .unwrap(),
+            "xyz"
         );
+        assert_eq!(error_code(b"<Error><Code>SlowDown</Code></Error>").as_deref(), Some("SlowDown"));
     }
 }

@@ -89,21 +89,12 @@ impl TestGateway {
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
         let addr = running.s3_addr;
-        Self {
-            client: client(addr),
-            addr,
-            providers,
-            dir,
-            running: Some(running),
-        }
+        Self { client: client(addr), addr, providers, dir, running: Some(running) }
     }
 
     /// Where `/metrics`, `/health` and `/ready` are served.
     pub fn admin_addr(&self) -> SocketAddr {
-        self.running
-            .as_ref()
-            .and_then(|r| r.admin_addr)
-            .expect("admin listener configured")
+        self.running.as_ref().and_then(|r| r.admin_addr).expect("admin listener configured")
     }
 
     pub fn endpoint(&self) -> String {
@@ -149,10 +140,7 @@ pub fn client_in_region(addr: SocketAddr, access: &str, secret: &str, region: &s
 
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -173,8 +161,7 @@ pub fn error_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
-    e.as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
+    e.as_service_error().and_then(|s| s.code().map(str::to_owned))
 }
 
 /// The HTTP status of an SDK error.
@@ -185,12 +172,7 @@ pub fn error_status<E>(
 }
 
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    out.body
-        .collect()
-        .await
-        .expect("body")
-        .into_bytes()
-        .to_vec()
+    out.body.collect().await.expect("body").into_bytes().to_vec()
 }
 
 /// Every file under the provider directories, with its content.
@@ -232,27 +214,20 @@ impl BinaryGateway {
     /// Like [`Self::spawn`], with the log (stderr) written to `log` at the config's level.
     pub fn spawn_with_log(dir: &Path, providers: &Providers, log: &Path) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_souverain"));
-        cmd.env_remove("SOUVERAIN_LOG")
-            .stderr(std::fs::File::create(log).expect("log file"));
+        cmd.env_remove("SOUVERAIN_LOG").stderr(std::fs::File::create(log).expect("log file"));
         Self::spawn_cmd(cmd, dir, providers)
     }
 
     fn spawn_cmd(mut cmd: Command, dir: &Path, providers: &Providers) -> Self {
         let cfg = dir.join("souverain.toml");
         if !cfg.exists() {
-            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers))
-                .expect("write config");
+            std::fs::write(&cfg, config_text(dir, "127.0.0.1:0", "rocksdb", providers)).expect("write config");
         }
-        let mut child = cmd
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn souverain");
+        let mut child =
+            cmd.args(["serve", "--config"]).arg(&cfg).stdout(Stdio::piped()).spawn().expect("spawn souverain");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read listen line");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read listen line");
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -263,8 +238,7 @@ impl BinaryGateway {
 
     /// Peak resident memory of the process so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -278,9 +252,7 @@ impl BinaryGateway {
     }
 
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..100 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;

@@ -35,27 +35,31 @@ impl FakeProvider {
         std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
         let out = std::fs::File::create(log).expect("provider log");
         let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", PROVIDER_ACCESS, "--secret-key", PROVIDER_SECRET])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--access-key",
+                PROVIDER_ACCESS,
+                "--secret-key",
+                PROVIDER_SECRET,
+            ])
             .arg(root)
             .env("RUST_LOG", "info")
             .stdout(out)
             .stderr(Stdio::null())
             .spawn()
-            .expect("s3s-fs missing: run `cargo install s3s-fs --version 0.14.1 --features binary --locked` (.ci/run does)");
+            .expect(
+                "s3s-fs missing: run `cargo install s3s-fs --version 0.14.1 --features binary --locked` (.ci/run does)",
+            );
         // Owned from here on, so a failed start still kills the process (Drop).
-        let mut me = Self {
-            child,
-            endpoint: String::new(),
-        };
+        let mut me = Self { child, endpoint: String::new() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if let Some(rest) = text.split("server is running at ").nth(1) {
-                me.endpoint = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+                me.endpoint = rest.split_whitespace().next().unwrap_or_default().to_owned();
                 return me;
             }
             assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");
@@ -73,20 +77,11 @@ pub struct Providers {
 impl Providers {
     /// Local directory providers, whatever the mode (for tests that never start a gateway).
     pub fn local(dir: &Path) -> Self {
-        Self {
-            roots: COUNTRIES
-                .iter()
-                .map(|(c, _)| dir.join("providers").join(c))
-                .collect(),
-            fakes: Vec::new(),
-        }
+        Self { roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(), fakes: Vec::new() }
     }
 
     pub fn start(dir: &Path) -> Self {
-        let roots: Vec<PathBuf> = COUNTRIES
-            .iter()
-            .map(|(c, _)| dir.join("providers").join(c))
-            .collect();
+        let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
         let fakes = if s3s_fs_mode() {
             roots
                 .iter()
@@ -134,32 +129,20 @@ impl Providers {
     }
 
     fn switch_paths(&self, i: usize) -> (PathBuf, PathBuf) {
-        let live = if self.fakes.is_empty() {
-            self.roots[i].join("sv1")
-        } else {
-            self.roots[i].join(PROVIDER_BUCKET)
-        };
+        let live = if self.fakes.is_empty() { self.roots[i].join("sv1") } else { self.roots[i].join(PROVIDER_BUCKET) };
         let off = live.with_extension("off");
         (live, off)
     }
 
     /// The stream files (`sv1/<32 hex>`) each provider holds, whatever the provider kind.
     pub fn stream_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        super::provider_files(&self.roots)
-            .into_iter()
-            .filter(|(p, _)| is_stream_file(p))
-            .collect()
+        super::provider_files(&self.roots).into_iter().filter(|(p, _)| is_stream_file(p)).collect()
     }
 }
 
 pub fn is_stream_file(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    p.parent()
-        .and_then(|d| d.file_name())
-        .is_some_and(|d| d == "sv1")
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "sv1")
         && name.len() == 32
         && name.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -20,10 +20,7 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -42,18 +39,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
-        .as_ref()
-        .to_vec()
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data).as_ref().to_vec()
 }
 
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::new();
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -84,12 +76,7 @@ impl Signer {
         let k_service = hmac_sha256(&k_region, b"s3");
         let key = hmac_sha256(&k_service, b"aws4_request");
         let scope = format!("{date}/{REGION}/s3/aws4_request");
-        Self {
-            amz_date,
-            key,
-            scope,
-            access: access.into(),
-        }
+        Self { amz_date, key, scope, access: access.into() }
     }
 
     /// Signs a header-authenticated request; adds host, x-amz-date, x-amz-content-sha256 and
@@ -106,37 +93,20 @@ impl Signer {
         headers.push(("host".into(), host.into()));
         headers.push(("x-amz-date".into(), self.amz_date.clone()));
         headers.push(("x-amz-content-sha256".into(), payload_hash.into()));
-        let mut signed: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
+        let mut signed: Vec<(String, String)> =
+            headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned())).collect();
         signed.sort();
         let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let signed_names = signed
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect::<Vec<_>>()
-            .join(";");
-        let mut q: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
-            .collect();
+        let signed_names = signed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
+        let mut q: Vec<(String, String)> =
+            query.iter().map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))).collect();
         q.sort();
-        let canonical_query = q
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        let canonical_query = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let canonical = format!(
             "{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_names}\n{payload_hash}",
             uri_encode(path, true)
         );
-        let sts = format!(
-            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-            self.amz_date,
-            self.scope,
-            sha256_hex(canonical.as_bytes())
-        );
+        let sts = format!("AWS4-HMAC-SHA256\n{}\n{}\n{}", self.amz_date, self.scope, sha256_hex(canonical.as_bytes()));
         let sig = hex::encode(hmac_sha256(&self.key, sts.as_bytes()));
         headers.push((
             "authorization".into(),
@@ -209,23 +179,13 @@ pub fn signed_trailer_body(
             out.extend_from_slice(b"\r\n");
         }
     }
-    let value = if tamper == ChunkTamper::WrongTrailerValue {
-        "AAAAAA=="
-    } else {
-        trailer.1
-    };
+    let value = if tamper == ChunkTamper::WrongTrailerValue { "AAAAAA==" } else { trailer.1 };
     let trailer_line = format!("{}:{}\n", trailer.0, value);
     let mut tsig = signer.trailer_signature(&prev, &trailer_line);
     if tamper == ChunkTamper::WrongTrailerSignature {
         tsig = "f".repeat(64);
     }
-    out.extend_from_slice(
-        format!(
-            "{}:{}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n",
-            trailer.0, value
-        )
-        .as_bytes(),
-    );
+    out.extend_from_slice(format!("{}:{}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n", trailer.0, value).as_bytes());
     out
 }
 
@@ -261,12 +221,8 @@ pub async fn send(
     let _ = s.write_all(body).await;
     let mut raw = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw)).await;
-    parse_response(&raw).ok_or_else(|| {
-        std::io::Error::other(format!(
-            "unparsable response: {:?}",
-            String::from_utf8_lossy(&raw)
-        ))
-    })
+    parse_response(&raw)
+        .ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&raw))))
 }
 
 fn parse_response(raw: &[u8]) -> Option<RawResponse> {
@@ -274,34 +230,20 @@ fn parse_response(raw: &[u8]) -> Option<RawResponse> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
     let mut body = raw[end + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-    {
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
     }
-    Some(RawResponse {
-        status,
-        headers,
-        body,
-    })
+    Some(RawResponse { status, headers, body })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
-            std::str::from_utf8(&b[..pos])
-                .unwrap_or("0")
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
+            std::str::from_utf8(&b[..pos]).unwrap_or("0").split(';').next().unwrap_or("0").trim(),
             16,
         )
         .unwrap_or(0);
@@ -328,9 +270,7 @@ pub async fn signed_request(
     let mut headers = extra;
     let host = addr.to_string();
     signer.sign(method, path, &[], &mut headers, &host, payload_hash);
-    send(addr, method, path, &headers, body)
-        .await
-        .expect("request sent")
+    send(addr, method, path, &headers, body).await.expect("request sent")
 }
 
 impl Signer {
@@ -351,16 +291,8 @@ impl Signer {
             .map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false)))
             .collect::<Vec<_>>()
             .join("&");
-        let canonical = format!(
-            "{method}\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
-            uri_encode(path, true)
-        );
-        let sts = format!(
-            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-            self.amz_date,
-            self.scope,
-            sha256_hex(canonical.as_bytes())
-        );
+        let canonical = format!("{method}\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD", uri_encode(path, true));
+        let sts = format!("AWS4-HMAC-SHA256\n{}\n{}\n{}", self.amz_date, self.scope, sha256_hex(canonical.as_bytes()));
         let sig = hex::encode(hmac_sha256(&self.key, sts.as_bytes()));
         format!("{}?{query}&X-Amz-Signature={sig}", uri_encode(path, true))
     }
