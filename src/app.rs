@@ -194,7 +194,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     tasks.push(tokio::spawn(checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
-        let service = AdminService::new(Arc::clone(&metrics), Arc::clone(&health));
+        let service = AdminService::new(
+            Arc::clone(&metrics),
+            Arc::clone(&health),
+            Arc::clone(&service),
+            config.admin_token.clone(),
+        );
         tasks.push(tokio::spawn(serve(listener, service, limits, shutdown.clone())));
     }
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));

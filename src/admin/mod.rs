@@ -1,5 +1,7 @@
-//! The admin listener: `/metrics` (Prometheus text format), `/health` (JSON) and `/ready`.
-//! It listens apart from S3 (by default on loopback) so operators can firewall it separately.
+//! The admin listener: `/metrics` (Prometheus text format), `/health` (JSON) and `/ready`,
+//! open to scrapers and probes; and the admin API under `/admin/v1`, behind a bearer token
+//! compared in constant time. It listens apart from S3 (by default on loopback) so operators
+//! can firewall it separately.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,32 +11,80 @@ use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use subtle::ConstantTimeEq;
 
+use crate::error::ErrorKind;
+use crate::health::HealthState;
 use crate::metrics::Metrics;
-use crate::workers::health::HealthState;
+use crate::service::ObjectService;
 
 /// The admin HTTP service.
 #[derive(Clone)]
 pub struct AdminService {
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
+    service: Arc<ObjectService>,
+    token: Option<Arc<str>>,
+}
+
+type Answer = (StatusCode, &'static str, Bytes);
+
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
+    (status, "application/json", Bytes::from(body))
+}
+
+fn error(status: StatusCode, message: &str) -> Answer {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// Decodes `%XX` escapes of a path segment (keys may hold any UTF-8).
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl AdminService {
-    /// Serves these metrics and this health state.
-    pub fn new(metrics: Arc<Metrics>, health: Arc<HealthState>) -> Self {
-        Self { metrics, health }
+    /// Serves these metrics and health state, and the admin API over `service` when a token is
+    /// configured (without one the API answers 403 to everyone).
+    pub fn new(
+        metrics: Arc<Metrics>,
+        health: Arc<HealthState>,
+        service: Arc<ObjectService>,
+        token: Option<String>,
+    ) -> Self {
+        Self { metrics, health, service, token: token.map(Arc::from) }
     }
 
-    fn respond(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let (status, content_type, body) = match (req.method(), req.uri().path()) {
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        let Some(token) = &self.token else { return false };
+        let given = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.as_bytes())))
+    }
+
+    async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_owned();
+        let (status, content_type, body) = match (req.method(), path.as_str()) {
             (&Method::GET, "/metrics") => {
                 (StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(self.metrics.render()))
             }
-            (&Method::GET, "/health") => {
-                let json = serde_json::to_vec_pretty(&self.health.report()).unwrap_or_else(|_| b"{}".to_vec());
-                (StatusCode::OK, "application/json", Bytes::from(json))
-            }
+            (&Method::GET, "/health") => json(StatusCode::OK, &self.health.report()),
             (&Method::GET, "/ready") if self.health.ready() => {
                 (StatusCode::OK, "text/plain", Bytes::from_static(b"ready\n"))
             }
@@ -43,7 +93,13 @@ impl AdminService {
                 "text/plain",
                 Bytes::from_static(b"not ready: no provider reachable\n"),
             ),
-            _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
+            (_, p) if p.starts_with("/admin/v1/") && !self.authorized(&req) => {
+                error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+            }
+            (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
+                self.locate(&p["/admin/v1/locations/".len()..]).await
+            }
+            _ => error(StatusCode::NOT_FOUND, "not found"),
         };
         let mut resp = Response::new(Full::new(body));
         *resp.status_mut() = status;
@@ -51,6 +107,28 @@ impl AdminService {
             resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
         }
         resp
+    }
+
+    /// `GET /admin/v1/locations/{bucket}/{key}`.
+    async fn locate(&self, rest: &str) -> Answer {
+        let Some((bucket, key)) =
+            rest.split_once('/').and_then(|(b, k)| Some((percent_decode(b)?, percent_decode(k)?)))
+        else {
+            return error(StatusCode::BAD_REQUEST, "expected /admin/v1/locations/{bucket}/{key}");
+        };
+        match self.service.locate(&bucket, &key).await {
+            Ok(loc) => json(StatusCode::OK, &loc),
+            Err(e) => match e.kind() {
+                ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey => error(StatusCode::NOT_FOUND, &e.to_string()),
+                ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {
+                    error(StatusCode::BAD_REQUEST, &e.to_string())
+                }
+                _ => {
+                    tracing::error!(error = %e, "locate failed");
+                    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }
+            },
+        }
     }
 }
 
@@ -60,7 +138,7 @@ impl hyper::service::Service<Request<Incoming>> for AdminService {
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let resp = self.respond(&req);
-        Box::pin(async move { Ok(resp) })
+        let me = self.clone();
+        Box::pin(async move { Ok(me.respond(req).await) })
     }
 }

@@ -102,6 +102,8 @@ pub struct Config {
     pub log_json: bool,
     /// Tracing filter.
     pub log_level: String,
+    /// Bearer token of the admin API (`/admin/v1/…`); the API is closed without one.
+    pub admin_token: Option<String>,
 }
 
 impl Config {
@@ -197,6 +199,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
             return Err(format!("log.format: unknown format {other:?} (expected \"human\" or \"json\")"));
         }
     };
+    let admin = raw.admin;
+    let admin_token = match (&admin.token, &admin.token_env, &admin.token_file) {
+        (None, None, None) => None,
+        _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?),
+    };
     Ok(Config {
         s3_listen,
         admin_listen,
@@ -215,6 +222,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         log_json,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+        admin_token,
     })
 }
 

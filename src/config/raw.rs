@@ -21,6 +21,9 @@ pub struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     pub log: RawLog,
+    /// `[admin]`.
+    #[serde(default)]
+    pub admin: RawAdmin,
     /// `[[provider]]`.
     #[serde(default, rename = "provider")]
     pub providers: Vec<RawProvider>,
@@ -90,6 +93,18 @@ pub struct RawLimits {
     pub max_connections: Option<usize>,
     /// Seconds to wait for in-flight requests at shutdown.
     pub shutdown_grace_secs: Option<u64>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Bearer token of the admin API, inline (development only).
+    pub token: Option<String>,
+    /// Bearer token from this environment variable.
+    pub token_env: Option<String>,
+    /// Bearer token from this file (mode 0600).
+    pub token_file: Option<String>,
 }
 
 /// `[log]`.

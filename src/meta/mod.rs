@@ -184,6 +184,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// Every queued repair task (for gauges and /health), at most `limit`.
     async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// The pending repairs of one stream.
+    async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError>;
     /// Queues a repair found outside a commit (read repair, scrubbing).
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError>;
     /// Reschedules a task, or removes it when `done`.

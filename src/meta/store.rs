@@ -557,6 +557,18 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.engine.scan(Cf::Repair, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
     }
 
+    async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| {
+            let end = prefix_successor(stream.as_bytes());
+            i.engine
+                .scan(Cf::Repair, stream.as_bytes(), end.as_deref(), usize::MAX)?
+                .iter()
+                .map(|(_, v)| decode(v))
+                .collect()
+        })
+        .await
+    }
+
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError> {
         self.run(move |i| {
             let mut ops = Vec::new();

@@ -9,6 +9,7 @@ mod delete;
 mod fanout;
 mod get;
 pub mod list;
+pub mod locate;
 mod multipart;
 mod put;
 

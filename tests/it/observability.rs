@@ -275,6 +275,39 @@ async fn request_id_in_every_log_line() {
             assert!(v["span"]["request_id"].is_string(), "a request's log line without its id: {line}");
         }
     }
-    assert!(!text.contains(SECRET_KEY) && !text.contains("provider-secret"), "a secret reached the log");
+    assert!(
+        !text.contains(SECRET_KEY) && !text.contains("provider-secret") && !text.contains(crate::common::ADMIN_TOKEN),
+        "a secret reached the log"
+    );
     gw.kill();
+}
+
+/// Promise: the admin API answers only with the configured bearer token (401 otherwise), and
+/// "where is my data" names each replica's provider, country and operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_requires_its_token() {
+    let gw = TestGateway::start().await;
+    gw.client.create_bucket().bucket("where").send().await.unwrap();
+    gw.client.put_object().bucket("where").key("dir/é k").body(b"x".to_vec().into()).send().await.unwrap();
+    let admin = gw.admin_addr();
+    let path = "/admin/v1/locations/where/dir/%C3%A9%20k";
+    let host = ("host".to_owned(), admin.to_string());
+    for auth in [None, Some("Bearer wrong"), Some("Basic abc")] {
+        let mut headers = vec![host.clone()];
+        headers.extend(auth.map(|a| ("authorization".to_owned(), a.to_owned())));
+        let r = send(admin, "GET", path, &headers, b"").await.unwrap();
+        assert_eq!(r.status, 401, "{auth:?}");
+    }
+    let headers = [host, ("authorization".to_owned(), format!("Bearer {}", crate::common::ADMIN_TOKEN))];
+    let r = send(admin, "GET", path, &headers, b"").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["key"], "dir/é k");
+    assert_eq!(v["policy"], "eu-default");
+    let countries: BTreeSet<&str> =
+        v["streams"][0]["replicas"].as_array().unwrap().iter().map(|r| r["country"].as_str().unwrap()).collect();
+    assert_eq!(countries, BTreeSet::from(["DE", "FR", "NL"]));
+    let r = send(admin, "GET", "/admin/v1/locations/where/missing", &headers, b"").await.unwrap();
+    assert_eq!(r.status, 404);
+    gw.stop().await;
 }

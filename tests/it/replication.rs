@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use crate::common::{BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern};
+use crate::common::{
+    ADMIN_TOKEN, BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern,
+};
 
 /// Waits until every provider holds `want` streams and each stream's copies are identical.
 async fn wait_replicated(providers: &Providers, want: usize) {
@@ -24,6 +26,24 @@ async fn wait_replicated(providers: &Providers, want: usize) {
         assert!(Instant::now() < deadline, "replicas per provider stayed at {per_provider:?}, want {want}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The replica states of the first stream of `bucket/key`, from the admin API.
+async fn replica_states(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let admin = gw.admin_addr();
+    let headers =
+        [("host".to_owned(), admin.to_string()), ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}"))];
+    let r = crate::common::raw::send(admin, "GET", &format!("/admin/v1/locations/{bucket}/{key}"), &headers, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["streams"][0]["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["provider"].as_str().unwrap().to_owned(), r["state"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 async fn metric(gw: &TestGateway, line: &str) -> bool {
@@ -79,6 +99,17 @@ async fn quorum_write_then_repair() {
         assert!(Instant::now() < deadline, "the backlog of 3 replicas is not shown");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // "Where is my data": the FR replica is pending until repaired.
+    let mut states = replica_states(&gw, "quorum", "single").await;
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            ("local-de".into(), "stored".into()),
+            ("local-fr".into(), "pending".into()),
+            ("local-nl".into(), "stored".into())
+        ]
+    );
     gw.providers.repair_provider(1);
     wait_replicated(&gw.providers, 3).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -87,6 +118,7 @@ async fn quorum_write_then_repair() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(metric(&gw, "souverain_repair_completed_total{outcome=\"ok\",provider=\"local-fr\"} 3").await);
+    assert!(replica_states(&gw, "quorum", "single").await.iter().all(|(_, s)| s == "stored"));
     gw.stop().await;
 }
 

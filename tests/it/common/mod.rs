@@ -19,6 +19,7 @@ use souverain::config::Config;
 pub const ACCESS_KEY: &str = "test-access-key";
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 pub const REGION: &str = "eu-sovereign-1";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub fn init() {
     // rustls must use ring: aws-sdk-s3 would otherwise pull aws-lc-rs and rustls panics.
@@ -47,6 +48,8 @@ health_interval_secs = 1
 repair_interval_secs = 1
 [limits]
 shutdown_grace_secs = 5
+[admin]
+token = "{ADMIN_TOKEN}"
 {providers}
 [[policy]]
 id = "eu-default"

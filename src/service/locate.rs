@@ -1,0 +1,96 @@
+//! "Where is my data": for one object, every stream, where each replica lives (provider,
+//! country, operator) and whether it is stored or still waiting for repair.
+
+use serde::Serialize;
+
+use super::{ObjectService, parse_key};
+use crate::datapath::ciphertext_len;
+use crate::error::{ErrorKind, Result};
+
+/// One replica of one stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaLocation {
+    /// Provider id.
+    pub provider: String,
+    /// Data-centre country.
+    pub country: String,
+    /// Operator.
+    pub operator: String,
+    /// `stored`, or `pending` while a repair task for it is queued.
+    pub state: &'static str,
+}
+
+/// One sealed stream of the object.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamLocation {
+    /// Provider-side name.
+    pub name: String,
+    /// 0 for a single PUT, else the part number.
+    pub part_number: u32,
+    /// Bytes stored at each provider.
+    pub ciphertext_len: u64,
+    /// Where it is.
+    pub replicas: Vec<ReplicaLocation>,
+}
+
+/// Where an object lives.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectLocation {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Residency policy of the bucket.
+    pub policy: String,
+    /// The current version.
+    pub version_uid: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// KEK that wraps the version's data key.
+    pub kek: String,
+    /// Its streams.
+    pub streams: Vec<StreamLocation>,
+}
+
+impl ObjectService {
+    /// Where the current version of `bucket/key` lives.
+    pub async fn locate(&self, bucket: &str, key: &str) -> Result<ObjectLocation> {
+        let rec = self.existing_bucket(bucket).await?;
+        parse_key(key)?;
+        let v = self.meta.current(rec.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let kek =
+            self.meta.dek(v.version_uid).await?.map(|w| format!("{} v{}", w.kek_id, w.kek_version)).unwrap_or_default();
+        let mut streams = Vec::with_capacity(v.streams.len());
+        for s in &v.streams {
+            let pending = self.meta.stream_repairs(s.stream_id).await?;
+            let replicas = s
+                .replicas
+                .iter()
+                .map(|p| {
+                    let info = self.config.catalog.iter().find(|c| c.id == *p);
+                    ReplicaLocation {
+                        provider: p.to_string(),
+                        country: info.map(|i| i.country.to_string()).unwrap_or_default(),
+                        operator: info.map(|i| i.operator.clone()).unwrap_or_default(),
+                        state: if pending.iter().any(|t| t.provider == *p) { "pending" } else { "stored" },
+                    }
+                })
+                .collect();
+            streams.push(StreamLocation {
+                name: crate::backend::stream_name(s.stream_id),
+                part_number: s.part_number,
+                ciphertext_len: ciphertext_len(s.plaintext_len, s.seg_log2),
+                replicas,
+            });
+        }
+        Ok(ObjectLocation {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            policy: rec.policy_id,
+            version_uid: v.version_uid.to_hex(),
+            size: v.size,
+            kek,
+            streams,
+        })
+    }
+}
