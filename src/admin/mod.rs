@@ -99,6 +99,13 @@ impl AdminService {
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
                 self.locate(&p["/admin/v1/locations/".len()..]).await
             }
+            (&Method::GET, "/admin/v1/placement/explain") => {
+                let bucket = req.uri().query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("bucket="));
+                match bucket.and_then(percent_decode) {
+                    Some(b) => self.explain(&b).await,
+                    None => error(StatusCode::BAD_REQUEST, "expected ?bucket=NAME"),
+                }
+            }
             _ => error(StatusCode::NOT_FOUND, "not found"),
         };
         let mut resp = Response::new(Full::new(body));
@@ -118,16 +125,28 @@ impl AdminService {
         };
         match self.service.locate(&bucket, &key).await {
             Ok(loc) => json(StatusCode::OK, &loc),
-            Err(e) => match e.kind() {
-                ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey => error(StatusCode::NOT_FOUND, &e.to_string()),
-                ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {
-                    error(StatusCode::BAD_REQUEST, &e.to_string())
-                }
-                _ => {
-                    tracing::error!(error = %e, "locate failed");
-                    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-                }
-            },
+            Err(e) => service_error(e),
+        }
+    }
+
+    /// `GET /admin/v1/placement/explain?bucket=…`.
+    async fn explain(&self, bucket: &str) -> Answer {
+        match self.service.explain_placement(bucket).await {
+            Ok(x) => json(StatusCode::OK, &x),
+            Err(e) => service_error(e),
+        }
+    }
+}
+
+fn service_error(e: crate::error::Error) -> Answer {
+    match e.kind() {
+        ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey => error(StatusCode::NOT_FOUND, &e.to_string()),
+        ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {
+            error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+        _ => {
+            tracing::error!(error = %e, "admin request failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::backend::s3::S3ProviderConfig;
 use crate::backend::s3::dialect::{Dialect, PayloadSigning};
-use crate::model::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::model::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 
 pub use raw::RawConfig;
 
@@ -236,8 +236,27 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
         ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
     let jurisdictions =
         p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
-    let info =
-        ProviderInfo { id, country: country(&field("country"), &p.country)?, operator: p.operator, jurisdictions };
+    let mut certifications = Vec::new();
+    for c in p.certifications {
+        let ok = time::Date::parse(&c.valid_until, time::macros::format_description!("[year]-[month]-[day]")).is_ok();
+        if !ok {
+            return Err(format!(
+                "{}: {:?} is not a YYYY-MM-DD date",
+                field("certifications.valid_until"),
+                c.valid_until
+            ));
+        }
+        certifications.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
+    }
+    let info = ProviderInfo {
+        id,
+        country: country(&field("country"), &p.country)?,
+        independence_group: p.independence_group.unwrap_or_else(|| p.operator.clone()),
+        operator: p.operator,
+        jurisdictions,
+        exposures: p.exposures,
+        certifications,
+    };
     let required =
         |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
     let kind = match p.kind.as_str() {
@@ -335,19 +354,47 @@ fn secret(
 }
 
 fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
+    let field = |f: &str| format!("policy[{i}].{f}");
     if !(1..=7).contains(&p.replicas) {
-        return Err(format!("policy[{i}].replicas: must be between 1 and 7"));
+        return Err(format!("{}: must be between 1 and 7", field("replicas")));
     }
     if p.write_quorum < 1 || p.write_quorum > p.replicas {
-        return Err(format!("policy[{i}].write_quorum: must be between 1 and replicas ({})", p.replicas));
+        return Err(format!("{}: must be between 1 and replicas ({})", field("write_quorum"), p.replicas));
     }
-    let allowed_countries = p
-        .allowed_countries
-        .map(|list| {
-            list.iter().map(|c| country(&format!("policy[{i}].allowed_countries"), c)).collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    Ok(ResidencyPolicy { id: p.id, allowed_countries, replicas: p.replicas, write_quorum: p.write_quorum })
+    let eu_eea = || vec!["EU".to_owned(), "EEA".to_owned()];
+    let countries = |f: &str, v: Vec<String>| {
+        expand_countries(&v)
+            .ok_or_else(|| format!("{}: {v:?} holds a value that is not a country code, EU or EEA", field(f)))
+    };
+    let distinct = match p.distinct.as_deref().unwrap_or("independence_group") {
+        "independence_group" => Distinct::IndependenceGroup,
+        "operator" => Distinct::Operator,
+        "country" => Distinct::Country,
+        "none" => Distinct::None,
+        other => {
+            return Err(format!(
+                "{}: {other:?} (expected independence_group, operator, country or none)",
+                field("distinct")
+            ));
+        }
+    };
+    let min_countries = p.min_distinct_countries.unwrap_or(1);
+    let min_operators = p.min_distinct_operators.unwrap_or(1);
+    if min_countries > p.replicas || min_operators > p.replicas {
+        return Err(format!("{}: minimums cannot exceed replicas ({})", field("min_distinct_countries"), p.replicas));
+    }
+    Ok(ResidencyPolicy {
+        id: p.id,
+        allowed_countries: countries("allowed_countries", p.allowed_countries.unwrap_or_else(eu_eea))?,
+        allowed_jurisdictions: countries("allowed_jurisdictions", p.allowed_jurisdictions.unwrap_or_else(eu_eea))?,
+        forbid_exposures: p.forbid_exposures.unwrap_or_else(|| vec!["us-cloud-act".into(), "us-fisa-702".into()]),
+        replicas: p.replicas,
+        write_quorum: p.write_quorum,
+        distinct,
+        min_distinct_countries: min_countries,
+        min_distinct_operators: min_operators,
+        required_certifications: p.required_certifications,
+    })
 }
 
 fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {

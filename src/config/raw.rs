@@ -159,6 +159,14 @@ pub struct RawProvider {
     /// Ownership chain jurisdictions.
     #[serde(default)]
     pub jurisdictions: Vec<String>,
+    /// Extraterritorial laws the chain is subject to (e.g. `us-cloud-act`).
+    #[serde(default)]
+    pub exposures: Vec<String>,
+    /// Failure and legal domain; defaults to the operator.
+    pub independence_group: Option<String>,
+    /// Certifications with expiry.
+    #[serde(default)]
+    pub certifications: Vec<RawCertification>,
 }
 
 /// `[[policy]]`.
@@ -167,12 +175,25 @@ pub struct RawProvider {
 pub struct RawPolicy {
     /// Name.
     pub id: String,
-    /// Allowed countries; absent means EU + EEA.
+    /// Allowed countries; `EU` and `EEA` expand. Default `["EU", "EEA"]`.
     pub allowed_countries: Option<Vec<String>>,
+    /// Allowed jurisdictions of the ownership chain; `[]` = any. Default `["EU", "EEA"]`.
+    pub allowed_jurisdictions: Option<Vec<String>>,
+    /// Forbidden exposures. Default `["us-cloud-act", "us-fisa-702"]`.
+    pub forbid_exposures: Option<Vec<String>>,
     /// N.
     pub replicas: u8,
     /// W.
     pub write_quorum: u8,
+    /// `independence_group` (default), `operator`, `country` or `none`.
+    pub distinct: Option<String>,
+    /// Default 1.
+    pub min_distinct_countries: Option<u8>,
+    /// Default 1.
+    pub min_distinct_operators: Option<u8>,
+    /// Certifications every replica's provider must hold.
+    #[serde(default)]
+    pub required_certifications: Vec<String>,
 }
 
 /// `[[access_key]]`.
@@ -187,4 +208,14 @@ pub struct RawAccessKey {
     pub secret_env: Option<String>,
     /// Secret from this file (mode 0600).
     pub secret_file: Option<String>,
+}
+
+/// A provider certification.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertification {
+    /// Scheme, e.g. `secnumcloud`.
+    pub scheme: String,
+    /// Last valid day, `YYYY-MM-DD`.
+    pub valid_until: String,
 }

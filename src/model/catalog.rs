@@ -76,7 +76,17 @@ impl fmt::Display for CountryCode {
     }
 }
 
-/// What the catalog knows about one provider (the residency issue extends this record).
+/// A certification held by a provider, valid until a day (inclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certification {
+    /// Scheme, e.g. `secnumcloud`, `c5-type2`, `iso27001`, `eucs-high`.
+    pub scheme: String,
+    /// Last valid day, `YYYY-MM-DD` (ISO dates compare as strings).
+    pub valid_until: String,
+}
+
+/// What the catalog knows about one provider. Admin-entered facts: the gateway enforces them,
+/// it cannot prove them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderInfo {
     /// Stable id.
@@ -85,19 +95,67 @@ pub struct ProviderInfo {
     pub country: CountryCode,
     /// Contracting legal entity.
     pub operator: String,
-    /// Legal systems along the ownership chain, as country codes.
+    /// Legal systems along the ownership chain (operator, parent, ultimate parent).
     pub jurisdictions: Vec<CountryCode>,
+    /// Extraterritorial laws the chain is subject to, e.g. `us-cloud-act`.
+    pub exposures: Vec<String>,
+    /// Failure and legal domain: all regions of one operator share a group.
+    pub independence_group: String,
+    /// Certifications with their expiry.
+    pub certifications: Vec<Certification>,
 }
 
-/// A residency policy: which providers may hold replicas, and how many must acknowledge.
+/// Which attribute replicas must not share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Distinct {
+    /// No two replicas in one independence group (the default).
+    IndependenceGroup,
+    /// No two replicas with one operator.
+    Operator,
+    /// No two replicas in one country.
+    Country,
+    /// No constraint.
+    None,
+}
+
+/// A residency policy: which providers may hold replicas, how many, how independent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResidencyPolicy {
     /// Policy name, used as the S3 LocationConstraint.
     pub id: String,
-    /// Countries where replicas may live; `None` means EU + EEA.
-    pub allowed_countries: Option<Vec<CountryCode>>,
+    /// Countries where replicas may live (aliases EU and EEA already expanded).
+    pub allowed_countries: Vec<CountryCode>,
+    /// Every entry of a provider's ownership chain must be in here; empty = any.
+    pub allowed_jurisdictions: Vec<CountryCode>,
+    /// A provider subject to any of these is refused.
+    pub forbid_exposures: Vec<String>,
     /// Replica count N.
     pub replicas: u8,
     /// Write quorum W.
     pub write_quorum: u8,
+    /// Independence between replicas.
+    pub distinct: Distinct,
+    /// At least this many countries among the replicas.
+    pub min_distinct_countries: u8,
+    /// At least this many operators among the replicas.
+    pub min_distinct_operators: u8,
+    /// Certifications every replica's provider must hold, valid on the day of placement.
+    pub required_certifications: Vec<String>,
+}
+
+/// Expands `EU` and `EEA` aliases into country codes.
+pub fn expand_countries(items: &[String]) -> Option<Vec<CountryCode>> {
+    let mut out = Vec::new();
+    for item in items {
+        match item.to_ascii_uppercase().as_str() {
+            "EU" => out.extend(EU_COUNTRIES.iter().filter_map(|c| CountryCode::parse(c))),
+            "EEA" => {
+                out.extend(EU_COUNTRIES.iter().chain(EEA_ONLY_COUNTRIES.iter()).filter_map(|c| CountryCode::parse(c)))
+            }
+            other => out.push(CountryCode::parse(other)?),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
 }

@@ -5,7 +5,7 @@ pub mod ids;
 pub mod names;
 pub mod object;
 
-pub use catalog::{CountryCode, ProviderId, ProviderInfo, ResidencyPolicy};
+pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 pub use ids::{BootId, BucketUid, StreamId, UploadId, VersionUid};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest};

@@ -94,3 +94,64 @@ impl ObjectService {
         })
     }
 }
+
+/// One provider under a bucket's policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderVerdict {
+    /// Provider id.
+    pub provider: String,
+    /// Country.
+    pub country: String,
+    /// Operator.
+    pub operator: String,
+    /// Every rule it breaks (empty: eligible).
+    pub violations: Vec<String>,
+    /// Chosen as a target for this bucket.
+    pub chosen: bool,
+}
+
+/// A dry-run placement for a bucket, with the reasons behind it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlacementExplanation {
+    /// Bucket.
+    pub bucket: String,
+    /// Its policy.
+    pub policy: String,
+    /// `placed` or the refusal.
+    pub outcome: String,
+    /// Per provider.
+    pub providers: Vec<ProviderVerdict>,
+}
+
+impl ObjectService {
+    /// Explains where `bucket`'s next objects would go and why other providers are excluded.
+    pub async fn explain_placement(&self, bucket: &str) -> Result<PlacementExplanation> {
+        let rec = self.existing_bucket(bucket).await?;
+        let policy = self
+            .config
+            .policies
+            .get(&rec.policy_id)
+            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", rec.policy_id)))?;
+        let today = super::today();
+        let placed = crate::placement::place(policy, &self.config.catalog, rec.uid, &today);
+        let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
+        let providers = self
+            .config
+            .catalog
+            .iter()
+            .map(|p| ProviderVerdict {
+                provider: p.id.to_string(),
+                country: p.country.to_string(),
+                operator: p.operator.clone(),
+                violations: crate::placement::check(policy, p, &today).iter().map(ToString::to_string).collect(),
+                chosen: targets.contains(&p.id),
+            })
+            .collect();
+        Ok(PlacementExplanation {
+            bucket: bucket.to_owned(),
+            policy: policy.id.clone(),
+            outcome: placed.map_or_else(|u| u.to_string(), |_| "placed".to_owned()),
+            providers,
+        })
+    }
+}

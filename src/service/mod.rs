@@ -161,6 +161,12 @@ pub struct PutOutput {
     pub last_modified_ms: i64,
 }
 
+/// Today's date (UTC) as `YYYY-MM-DD`, the day certifications are checked against.
+pub fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

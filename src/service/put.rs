@@ -184,7 +184,10 @@ impl ObjectService {
             .policies
             .get(&bucket.policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
-        let placed = place(policy, &self.config.catalog, bucket.uid);
+        let placed = place(policy, &self.config.catalog, bucket.uid, &super::today());
+        if let Err(u) = &placed {
+            tracing::warn!(policy = %u.policy, violations = ?u.violations, "placement refused");
+        }
         let outcome = if placed.is_ok() { "placed" } else { "unsatisfiable" };
         self.metrics.placement_decisions.with_label_values(&[policy.id.as_str(), outcome]).inc();
         placed.map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())

@@ -51,11 +51,12 @@ impl HealthChecker {
             self.metrics.provider_reachable.with_label_values(&[id.as_str()]).set(i64::from(h.reachable));
             report.providers.insert(id.to_string(), h);
         }
+        let today = crate::service::today();
         for policy in &self.policies {
             let reachable = self
                 .catalog
                 .iter()
-                .filter(|p| eligible(policy, p))
+                .filter(|p| eligible(policy, p, &today))
                 .filter(|p| report.providers.get(p.id.as_str()).is_some_and(|h| h.reachable))
                 .count();
             let available = reachable >= usize::from(policy.write_quorum);

@@ -96,3 +96,58 @@ async fn location_constraint_selects_residency_policy() {
     assert_eq!((count(&dirs[0]), count(&dirs[1]), count(&dirs[2])), (1, 0, 0), "only the DE provider holds the object");
     gw.stop().await;
 }
+
+/// Promise: certification and independence rules decide placement: a policy requiring a
+/// certification no provider holds refuses the bucket (409, naming the policy) and stores
+/// nothing; one requiring three countries and operators places on DE, FR and NL.
+#[tokio::test]
+async fn certification_and_independence_rules() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    let conf =
+        |l: &str| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(l)).build();
+    let e = c
+        .create_bucket()
+        .bucket("certified")
+        .create_bucket_configuration(conf("secnum-only"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("ResidencyUnsatisfiable"));
+    let message = e
+        .as_service_error()
+        .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::message(s))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("secnum-only"), "{message}");
+    c.create_bucket().bucket("spread").create_bucket_configuration(conf("three-countries")).send().await.unwrap();
+    c.put_object().bucket("spread").key("k").body(vec![1u8; 100].into()).send().await.unwrap();
+    let dirs = gw.provider_dirs();
+    let streams = gw.stream_files();
+    for d in &dirs {
+        assert_eq!(streams.iter().filter(|(p, _)| p.starts_with(d)).count(), 1, "{}", d.display());
+    }
+    assert!(gw.client.list_buckets().send().await.unwrap().buckets().iter().all(|b| b.name() != Some("certified")));
+    // The admin API explains a placement provider by provider.
+    c.create_bucket().bucket("german").create_bucket_configuration(conf("de-only")).send().await.unwrap();
+    let admin = gw.admin_addr();
+    let headers = [
+        ("host".to_owned(), admin.to_string()),
+        ("authorization".to_owned(), format!("Bearer {}", crate::common::ADMIN_TOKEN)),
+    ];
+    let r = crate::common::raw::send(admin, "GET", "/admin/v1/placement/explain?bucket=german", &headers, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["outcome"], "placed");
+    for p in v["providers"].as_array().unwrap() {
+        let de = p["country"] == "DE";
+        assert_eq!(p["chosen"], de, "{p}");
+        assert_eq!(p["violations"].as_array().unwrap().is_empty(), de, "{p}");
+        if !de {
+            assert_eq!(p["violations"][0], format!("country {} not allowed", p["country"].as_str().unwrap()));
+        }
+    }
+    gw.stop().await;
+}

@@ -61,6 +61,17 @@ allowed_countries = ["DE"]
 replicas = 1
 write_quorum = 1
 [[policy]]
+id = "secnum-only"
+replicas = 1
+write_quorum = 1
+required_certifications = ["secnumcloud"]
+[[policy]]
+id = "three-countries"
+replicas = 3
+write_quorum = 2
+min_distinct_countries = 3
+min_distinct_operators = 3
+[[policy]]
 id = "two-in-germany"
 allowed_countries = ["DE"]
 replicas = 2
