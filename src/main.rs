@@ -25,8 +25,14 @@ enum Command {
         /// The configuration file.
         config: PathBuf,
     },
-    /// Administration.
+    /// Administration (a client of the admin API, except `provider probe`).
     Admin {
+        /// The admin listener.
+        #[arg(long, global = true, default_value = "http://127.0.0.1:9001")]
+        url: String,
+        /// A file holding the admin bearer token (else SOUVERAIN_ADMIN_TOKEN).
+        #[arg(long, global = true)]
+        token_file: Option<PathBuf>,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -38,6 +44,25 @@ enum AdminCommand {
     Provider {
         #[command(subcommand)]
         command: ProviderCommand,
+    },
+    /// Where an object lives: every replica's provider, country, operator and state.
+    Locate {
+        /// `bucket/key`.
+        object: String,
+    },
+    /// Placement.
+    Placement {
+        #[command(subcommand)]
+        command: PlacementCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlacementCommand {
+    /// Where a bucket's objects go under its policy, and why each provider is or is not used.
+    Explain {
+        /// The bucket.
+        bucket: String,
     },
 }
 
@@ -88,6 +113,20 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One admin API GET, printed; Ok(false) on a non-200 answer.
+fn admin_get(url: &str, token_file: Option<PathBuf>, path: &str) -> anyhow::Result<bool> {
+    let token = match token_file {
+        Some(f) => std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_owned(),
+        None => std::env::var("SOUVERAIN_ADMIN_TOKEN")
+            .map_err(|_| anyhow::anyhow!("give --token-file or set SOUVERAIN_ADMIN_TOKEN"))?,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (status, body) =
+        rt.block_on(souverain::admin::client::get(url, path, &token)).map_err(|e| anyhow::anyhow!(e))?;
+    println!("{}", body.trim_end());
+    Ok(status == 200)
+}
+
 /// Runs the probe; Ok(false) when the provider is not usable.
 fn probe(config: PathBuf, id: String) -> anyhow::Result<bool> {
     let config = souverain::config::Config::load(&config)?;
@@ -106,10 +145,23 @@ fn main() -> ExitCode {
     // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    if let Command::Admin { command: AdminCommand::Provider { command: ProviderCommand::Probe { id, config } } } =
-        cli.command
-    {
-        return match probe(config, id) {
+    if let Command::Admin { url, token_file, command } = cli.command {
+        use souverain::admin::client::encode_segment;
+        let outcome = match command {
+            AdminCommand::Provider { command: ProviderCommand::Probe { id, config } } => probe(config, id),
+            AdminCommand::Locate { object } => match object.split_once('/') {
+                Some((b, k)) => {
+                    let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));
+                    admin_get(&url, token_file, &path)
+                }
+                None => Err(anyhow::anyhow!("expected bucket/key")),
+            },
+            AdminCommand::Placement { command: PlacementCommand::Explain { bucket } } => {
+                let path = format!("/admin/v1/placement/explain?bucket={}", encode_segment(&bucket));
+                admin_get(&url, token_file, &path)
+            }
+        };
+        return match outcome {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {

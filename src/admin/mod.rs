@@ -3,6 +3,8 @@
 //! compared in constant time. It listens apart from S3 (by default on loopback) so operators
 //! can firewall it separately.
 
+pub mod client;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 

@@ -311,3 +311,35 @@ async fn admin_api_requires_its_token() {
     assert_eq!(r.status, 404);
     gw.stop().await;
 }
+
+/// Promise: `souverain admin locate` and `souverain admin placement explain` are clients of the
+/// admin API: they print its answer and exit non-zero when it refuses (wrong token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_cli_is_a_client_of_the_api() {
+    let gw = TestGateway::start().await;
+    gw.client.create_bucket().bucket("cli").send().await.unwrap();
+    gw.client.put_object().bucket("cli").key("a b/c").body(b"x".to_vec().into()).send().await.unwrap();
+    let url = format!("http://{}", gw.admin_addr());
+    let run = |args: Vec<String>, token: &'static str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
+            .args(["admin", "--url", &url])
+            .args(&args)
+            .env("SOUVERAIN_ADMIN_TOKEN", token)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, out) =
+        tokio::task::block_in_place(|| run(vec!["locate".into(), "cli/a b/c".into()], crate::common::ADMIN_TOKEN));
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["key"], "a b/c");
+    assert_eq!(v["streams"][0]["replicas"].as_array().unwrap().len(), 3);
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run(vec!["placement".into(), "explain".into(), "cli".into()], crate::common::ADMIN_TOKEN)
+    });
+    assert!(ok && out.contains("\"outcome\": \"placed\""), "{out}");
+    let (ok, _) = tokio::task::block_in_place(|| run(vec!["locate".into(), "cli/a b/c".into()], "wrong-token"));
+    assert!(!ok, "a refused request exits non-zero");
+    gw.stop().await;
+}
