@@ -273,6 +273,19 @@ impl ObjectService {
             salt: random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?,
         };
         let sealer = StreamSealer::new(target.dek.expose(), &params).map_err(seal_error)?;
+        // Providers that failed their last health check are not waited for: their replicas go
+        // straight to repair. Fewer than W left → 503 before a byte of the body is read.
+        let (live, skipped): (Vec<ProviderId>, Vec<ProviderId>) =
+            target.providers.iter().cloned().partition(|p| self.health.reachable(p.as_str()));
+        let quorum = usize::from(target.write_quorum);
+        if live.len() < quorum {
+            return Err(ErrorKind::Unavailable(format!(
+                "only {} of {} providers are reachable; {quorum} needed",
+                live.len(),
+                target.providers.len()
+            ))
+            .into());
+        }
         // 5. The intent is durable before any provider sees a byte.
         self.meta
             .record_intent(Intent {
@@ -282,13 +295,9 @@ impl ObjectService {
                 created_ms: now_ms(),
             })
             .await?;
-        let backends = target
-            .providers
-            .iter()
-            .map(|id| self.backend(id).map(std::sync::Arc::clone))
-            .collect::<Result<Vec<_>>>()?;
+        let backends = live.iter().map(|id| self.backend(id).map(std::sync::Arc::clone)).collect::<Result<Vec<_>>>()?;
         let cipher_len = ciphertext_len(source.len, DEFAULT_SEG_LOG2);
-        let fanout = Fanout::open(backends, stream_id, cipher_len, usize::from(target.write_quorum));
+        let fanout = Fanout::open(backends, stream_id, cipher_len, quorum);
         let gc = GcTask { stream_id, targets: target.providers.clone() };
         match pump(sealer, source, fanout, verify).await {
             Ok(((digests, commit, sha), outcome)) => {
@@ -305,7 +314,7 @@ impl ObjectService {
                         replicas: target.providers,
                     },
                     digests,
-                    missing: outcome.missing,
+                    missing: outcome.missing.into_iter().chain(skipped).collect(),
                 })
             }
             Err(e) => {

@@ -219,3 +219,77 @@ async fn integrity_failures(gw: &TestGateway) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+async fn backend_puts(gw: &TestGateway, provider: &str) -> u64 {
+    let admin = gw.admin_addr();
+    let r =
+        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
+    let prefix = "souverain_backend_requests_total{";
+    r.body_text()
+        .lines()
+        .filter(|l| {
+            l.starts_with(prefix) && l.contains("op=\"put\"") && l.contains(&format!("provider=\"{provider}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Promise: a provider known to be down (failed health check) is not waited for: writes go to
+/// the reachable ones and its replicas are queued for repair at once; with fewer than W
+/// reachable the PUT is refused with 503 before any provider is contacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_down_provider_is_skipped() {
+    let gw = TestGateway::start().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("skip").send().await.unwrap();
+    gw.providers.break_provider(1);
+    let admin = gw.admin_addr();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"")
+            .await
+            .unwrap();
+        let h: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        if h["providers"]["local-fr"]["reachable"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the health check never saw local-fr down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = backend_puts(&gw, "local-fr").await;
+    for i in 0..3 {
+        c.put_object().bucket("skip").key(format!("k{i}")).body(pattern(1000, i).into()).send().await.unwrap();
+    }
+    assert_eq!(backend_puts(&gw, "local-fr").await, before, "no write was sent to the known-down provider");
+    let states = replica_states(&gw, "skip", "k0").await;
+    assert!(states.iter().any(|(p, s)| p == "local-fr" && s == "pending"), "{states:?}");
+    gw.providers.break_provider(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = c.put_object().bucket("skip").key("refused").body(b"x".to_vec().into()).send().await.unwrap_err();
+        assert_eq!(error_status(&e), Some(503));
+        let r = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"")
+            .await
+            .unwrap();
+        let h: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        if h["providers"]["local-nl"]["reachable"] == false || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.list_objects_v2().bucket("skip").send().await.unwrap().key_count(), Some(3));
+    gw.providers.repair_provider(1);
+    gw.providers.repair_provider(2);
+    // Refused writes may leave streams for GC at the provider that took them; the three
+    // objects must end with every replica stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3 {
+        while !replica_states(&gw, "skip", &format!("k{i}")).await.iter().all(|(_, s)| s == "stored") {
+            assert!(Instant::now() < deadline, "k{i} never fully repaired");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let fr = gw.stream_files().into_iter().filter(|(p, _)| p.starts_with(&gw.providers.roots[1])).count();
+    assert_eq!(fr, 3, "the repaired provider holds exactly the three objects");
+    gw.stop().await;
+}
