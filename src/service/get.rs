@@ -80,10 +80,9 @@ impl ObjectService {
 
     /// HeadObject: metadata only.
     pub async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let (bucket, version) = self.current_version(&req).await?;
+        let (_, version) = self.current_version(&req).await?;
         let (range, checksum) = self.select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
-        drop(bucket);
         Ok(GetOutput {
             info: object_info(&version),
             range: range.filter(|_| req.range.is_some() || req.part_number.is_some()),
