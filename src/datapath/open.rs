@@ -83,6 +83,22 @@ impl SegmentOpener {
         }
     }
 
+    /// The span still to read: from the first segment not yet released, so another replica
+    /// can continue exactly where this one failed (a partial segment is read again).
+    pub fn remaining_span(&self) -> SegmentSpan {
+        let resumed = self.next_segment;
+        let skip = if resumed == self.span.first_segment { self.span.skip } else { 0 };
+        let cipher_start = super::format::HEADER_LEN + resumed * (self.seg_size + TAG_LEN);
+        SegmentSpan {
+            first_segment: resumed,
+            last_segment: self.span.last_segment,
+            cipher_start,
+            cipher_end: self.span.cipher_end,
+            skip,
+            take: self.span.take - self.emitted,
+        }
+    }
+
     fn cipher_segment_len(&self, k: u64) -> u64 {
         let plain = if k + 1 == self.segment_count { self.plaintext_len - k * self.seg_size } else { self.seg_size };
         plain + TAG_LEN

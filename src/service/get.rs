@@ -275,26 +275,32 @@ impl VersionReader {
                 }
                 integrity(e)
             };
+            // Segments verified before a failure in the same chunk are still released: the
+            // opener has counted them, and a resumed read continues after them.
+            let mut out = Vec::new();
             let step = match open.cipher.next().await {
-                Some(Ok(c)) => {
-                    let mut out = Vec::new();
-                    open.opener.push(&c, &mut out).map(|()| Some(out)).map_err(integrity_failure)
-                }
+                Some(Ok(c)) => open.opener.push(&c, &mut out).map(|()| Some(())).map_err(integrity_failure),
                 Some(Err(e)) => Err(Error::from(e)),
                 None => open.opener.finish().map(|()| None).map_err(integrity_failure),
             };
+            *emitted |= !out.is_empty();
+            self.opened_bytes.inc_by(out.iter().map(|b| b.len() as u64).sum());
+            self.ready.extend(out);
             match step {
-                Ok(Some(out)) => {
-                    *emitted |= !out.is_empty();
-                    self.opened_bytes.inc_by(out.iter().map(|b| b.len() as u64).sum());
-                    self.ready.extend(out);
-                }
+                Ok(Some(())) => {}
                 Ok(None) => self.current = None,
-                Err(e) if !*emitted && slice.replicas.len() > 1 => {
-                    tracing::warn!(error = %e, "failing over to the next replica");
-                    let Some((mut slice, _, _)) = self.current.take() else {
+                Err(e) if slice.replicas.len() > 1 => {
+                    // Fail over; after bytes went out, resume at the first unreleased segment
+                    // on the next replica, so the client sees one continuous body.
+                    tracing::warn!(error = %e, resumed = *emitted, "failing over to the next replica");
+                    let Some((mut slice, open, _)) = self.current.take() else {
                         continue;
                     };
+                    slice.span = open.opener.remaining_span();
+                    if slice.span.first_segment > slice.span.last_segment {
+                        // Every segment was verified and released; only trailing bytes were wrong.
+                        continue;
+                    }
                     slice.replicas.remove(0);
                     let (open, rest) = open_slice(Arc::clone(&self.dek), slice).await?;
                     self.current = Some((rest, open, false));

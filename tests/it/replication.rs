@@ -293,3 +293,32 @@ async fn known_down_provider_is_skipped() {
     assert_eq!(fr, 3, "the repaired provider holds exactly the three objects");
     gw.stop().await;
 }
+
+/// Promise: a replica that fails authentication after the response started does not cut the
+/// body: the read resumes on the next replica at the first unreleased segment, and the client
+/// gets the exact bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mid_stream_failure_resumes_on_another_replica() {
+    let gw = TestGateway::start().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("resume").send().await.unwrap();
+    let data = pattern(1 << 20, 12);
+    c.put_object().bucket("resume").key("o").body(data.clone().into()).send().await.unwrap();
+    let originals = gw.stream_files();
+    let mut resumed = 0;
+    for (path, bytes) in &originals {
+        // Damage segment 10 of this replica only.
+        let mut bad = bytes.clone();
+        bad[96 + 10 * (65_536 + 16) + 7] ^= 0x01;
+        std::fs::write(path, &bad).unwrap();
+        let before = integrity_failures(&gw).await;
+        let got = body_bytes(c.get_object().bucket("resume").key("o").send().await.unwrap()).await;
+        assert!(got == data, "exact bytes with {} damaged", path.display());
+        let range = c.get_object().bucket("resume").key("o").range("bytes=600000-700000").send().await.unwrap();
+        assert!(body_bytes(range).await == data[600_000..=700_000]);
+        resumed += usize::from(integrity_failures(&gw).await > before);
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert_eq!(resumed, 1, "exactly one replica is read first, and its damage was crossed mid-stream");
+    gw.stop().await;
+}
