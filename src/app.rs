@@ -24,6 +24,7 @@ use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::GarbageCollector;
 use crate::workers::health::{HealthChecker, HealthState};
 use crate::workers::repair::RepairWorker;
+use crate::workers::scrub::Scrubber;
 
 /// Why the gateway could not start. One line, naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +203,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         );
         tasks.push(tokio::spawn(serve(listener, service, limits, shutdown.clone())));
     }
+    let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
+    tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));
     tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
     tasks.push(tokio::spawn(

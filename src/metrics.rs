@@ -42,6 +42,10 @@ pub struct Metrics {
     pub replication_pending_replicas: IntGaugeVec,
     /// Repairs attempted, by provider and outcome.
     pub repair_completed: IntCounterVec,
+    /// Replicas checked by the scrubber.
+    pub scrub_checked: IntCounterVec,
+    /// Scrubber findings by provider and kind (missing, length, hash).
+    pub scrub_findings: IntCounterVec,
     /// Streams waiting for deletion at providers.
     pub gc_pending_streams: IntGauge,
     /// Streams deleted from providers by GC.
@@ -135,6 +139,16 @@ impl Metrics {
                 "Repair attempts by provider and outcome (ok, failed).",
                 &["provider", "outcome"],
             )?,
+            scrub_checked: counter_vec(
+                "souverain_scrub_checked_replicas_total",
+                "Replicas checked by the scrubber, by provider.",
+                &["provider"],
+            )?,
+            scrub_findings: counter_vec(
+                "souverain_scrub_findings_total",
+                "Replicas the scrubber found missing or damaged, by provider and kind.",
+                &["provider", "kind"],
+            )?,
             gc_pending_streams: IntGauge::new(
                 "souverain_gc_pending_streams",
                 "Streams waiting for deletion at providers.",
@@ -176,6 +190,8 @@ impl Metrics {
             Box::new(self.placement_decisions.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.repair_completed.clone()),
+            Box::new(self.scrub_checked.clone()),
+            Box::new(self.scrub_findings.clone()),
             Box::new(self.gc_pending_streams.clone()),
             Box::new(self.gc_deleted_streams.clone()),
             Box::new(self.stored_objects.clone()),

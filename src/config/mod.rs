@@ -94,6 +94,10 @@ pub struct Config {
     pub health_interval: Duration,
     /// Between repair passes.
     pub repair_interval: Duration,
+    /// Between scrub passes.
+    pub scrub_interval: Duration,
+    /// Scrubber rate and sampling.
+    pub scrub: crate::workers::scrub::ScrubSettings,
     /// Simultaneous client connections.
     pub max_connections: usize,
     /// Wait for in-flight requests at shutdown.
@@ -204,6 +208,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         (None, None, None) => None,
         _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?),
     };
+    let scrub_rate = raw.workers.scrub_rate_bytes_per_sec.unwrap_or(10 << 20).max(1);
+    let verify_fraction = raw.workers.scrub_verify_fraction.unwrap_or(0.01);
+    if !(0.0..=1.0).contains(&verify_fraction) {
+        return Err("workers.scrub_verify_fraction: must be between 0.0 and 1.0".into());
+    }
     Ok(Config {
         s3_listen,
         admin_listen,
@@ -218,6 +227,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
         health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
         repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
+        scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
+        scrub: crate::workers::scrub::ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         log_json,

@@ -124,6 +124,12 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(all(q("", Some("/"), 1)).await, ["a", "a\0z", "[a/]", "b", "[z/]", "é"]);
     assert_eq!(all(q("a/", None, 1000)).await, ["a/1", "a/2"]);
 
+    // Committed streams are scannable in id order, in pages.
+    let first = store.scan_streams(None, 4).await.unwrap();
+    let rest = store.scan_streams(first.last().map(|m| m.stream_id), 100).await.unwrap();
+    let ids: Vec<u8> = first.iter().chain(&rest).map(|m| m.stream_id.0[0]).collect();
+    assert_eq!(ids, (10..17).collect::<Vec<u8>>());
+
     // Conditional commits: If-None-Match and If-Match.
     assert_eq!(
         store.commit_put(put(b, "a", version(30, "x"), WriteCondition::IfAbsent)).await.unwrap(),
@@ -279,6 +285,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(!store.commit_delete(b, "a").await.unwrap());
     assert!(store.delete_bucket("bkt").await.unwrap());
     assert!(store.bucket("bkt").await.unwrap().is_none());
+    assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub enum Cf {
     UploadIds,
     /// upload_id ‖ u32(part) → PartRecord
     Parts,
-    /// stream_id → owner version or upload (bytes)
+    /// stream_id → StreamManifest of a committed version or part
     Streams,
     /// stream_id → Intent
     Intents,

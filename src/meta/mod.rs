@@ -14,7 +14,7 @@ pub mod store;
 use async_trait::async_trait;
 
 use crate::keys::WrappedKey;
-use crate::model::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId, VersionUid};
 
 pub use records::{BucketRecord, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord};
 pub use store::KvMetadataStore;
@@ -180,6 +180,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError>;
     /// True if a committed version or part references the stream.
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError>;
+    /// Committed streams (versions and parts) after `after` in id order, for the scrubber.
+    async fn scan_streams(&self, after: Option<StreamId>, limit: usize) -> Result<Vec<StreamManifest>, MetaError>;
     /// Repair tasks due at `now_ms`, at most `limit`.
     async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// Every queued repair task (for gauges and /health), at most `limit`.

@@ -180,11 +180,7 @@ impl<E: KvEngine> Inner<E> {
         }
         c.version.seq = self.next_seq(&mut ops)?;
         for s in &c.version.streams {
-            ops.push(KvOp::Put(
-                Cf::Streams,
-                s.stream_id.as_bytes().to_vec(),
-                c.version.version_uid.as_bytes().to_vec(),
-            ));
+            ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
         }
         for id in &c.intents {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
@@ -456,7 +452,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
-            ops.push(KvOp::Put(Cf::Streams, sid.clone(), upload.as_bytes().to_vec()));
+            ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
@@ -587,6 +583,14 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             }
             let op = if done { KvOp::Delete(Cf::Repair, key) } else { KvOp::Put(Cf::Repair, key, encode(&task)?) };
             i.engine.write(vec![op])
+        })
+        .await
+    }
+
+    async fn scan_streams(&self, after: Option<StreamId>, limit: usize) -> Result<Vec<StreamManifest>, MetaError> {
+        self.run(move |i| {
+            let start = after.map(|a| key_successor(a.as_bytes())).unwrap_or_default();
+            i.engine.scan(Cf::Streams, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
         })
         .await
     }

@@ -3,5 +3,6 @@
 pub mod gc;
 pub mod health;
 pub mod repair;
+pub mod scrub;
 
 pub use gc::GarbageCollector;

@@ -96,10 +96,15 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start() -> Self {
+        Self::start_with(|text| text).await
+    }
+
+    /// Starts with the test config passed through `edit` first.
+    pub async fn start_with(edit: impl FnOnce(String) -> String) -> Self {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
         let providers = Providers::start(dir.path());
-        let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
+        let text = edit(config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers));
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
         let addr = running.s3_addr;
