@@ -13,6 +13,7 @@ use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
 use crate::config::{Config, MetadataEngine, ProviderConfig, ProviderKind};
 use crate::datapath::random_array;
+use crate::frontend::tls::TlsFiles;
 use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::LocalKeyFile;
 use crate::meta::memory::MemoryEngine;
@@ -50,6 +51,9 @@ pub enum StartError {
     /// The OS random generator failed.
     #[error("random generator failed")]
     Random,
+    /// The HTTPS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -70,11 +74,20 @@ pub struct RunningGateway {
     pub metrics: Arc<Metrics>,
     /// Provider health as last checked.
     pub health: Arc<HealthState>,
+    tls: Option<Arc<TlsFiles>>,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningGateway {
+    /// Re-reads the HTTPS certificate and key (SIGHUP); open connections keep theirs.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        match &self.tls {
+            Some(t) => t.reload(),
+            None => Ok(()),
+        }
+    }
+
     /// Stops accepting, drains in-flight requests (within the grace period) and stops workers.
     pub async fn shutdown(self) {
         self.trigger.trigger();
@@ -179,10 +192,15 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         shutdown_grace: config.shutdown_grace,
         ..ServerLimits::default()
     };
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key).map_err(StartError::Tls)?)),
+        None => None,
+    };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
         s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics)),
         limits,
+        tls.clone(),
         shutdown.clone(),
     ))];
     let checker = HealthChecker::new(
@@ -201,7 +219,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             Arc::clone(&service),
             config.admin_token.clone(),
         );
-        tasks.push(tokio::spawn(serve(listener, service, limits, shutdown.clone())));
+        tasks.push(tokio::spawn(serve(listener, service, limits, None, shutdown.clone())));
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
@@ -211,5 +229,5 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown),
     ));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, trigger, tasks })
+    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, trigger, tasks })
 }

@@ -91,14 +91,22 @@ fn init_logs(json: bool, level: &str) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads the HTTPS certificate.
+async fn run_until_stopped(gateway: &souverain::app::RunningGateway) -> anyhow::Result<&'static str> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok("SIGTERM"),
+            _ = int.recv() => return Ok("SIGINT"),
+            _ = hup.recv() => match gateway.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed; the previous certificate stays in use"),
+            },
+        }
+    }
 }
 
 async fn serve(config: PathBuf) -> anyhow::Result<()> {
@@ -107,7 +115,7 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     let gateway = souverain::app::start(config).await?;
     // Tests and scripts read this line to find the port of a `127.0.0.1:0` listener.
     println!("listening on {}", gateway.s3_addr);
-    let signal = wait_for_signal().await?;
+    let signal = run_until_stopped(&gateway).await?;
     tracing::info!(signal, "shutting down");
     gateway.shutdown().await;
     Ok(())

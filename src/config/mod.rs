@@ -72,6 +72,8 @@ pub struct Config {
     pub s3_listen: SocketAddr,
     /// Admin listener.
     pub admin_listen: Option<SocketAddr>,
+    /// HTTPS certificate and key files for the S3 listener.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Region clients sign for.
     pub region: String,
     /// Default policy id.
@@ -146,6 +148,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         .s3_listen
         .parse()
         .map_err(|_| format!("server.s3_listen: not an address: {:?}", raw.server.s3_listen))?;
+    let tls = match (&raw.server.tls_cert_file, &raw.server.tls_key_file) {
+        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+        (None, None) => None,
+        _ => return Err("server.tls_cert_file: give both tls_cert_file and tls_key_file, or neither".into()),
+    };
     let admin_listen = match &raw.server.admin_listen {
         Some(a) => Some(a.parse().map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?),
         None => None,
@@ -216,6 +223,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     Ok(Config {
         s3_listen,
         admin_listen,
+        tls,
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,

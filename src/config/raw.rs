@@ -43,6 +43,10 @@ pub struct RawServer {
     pub s3_listen: String,
     /// Admin listener address (`/metrics`, `/health`, `/ready`); none if absent.
     pub admin_listen: Option<String>,
+    /// PEM certificate chain: with `tls_key_file`, S3 is served over HTTPS (reloaded on SIGHUP).
+    pub tls_cert_file: Option<String>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<String>,
     /// Region clients sign for.
     pub region: String,
     /// Policy of buckets created without a LocationConstraint.

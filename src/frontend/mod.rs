@@ -8,6 +8,7 @@ pub mod limits;
 pub mod observe;
 pub mod s3;
 pub mod server;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::tls::TlsFiles;
 use crate::shutdown::Shutdown;
 
 /// Connection-level limits.
@@ -36,8 +37,13 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown`, then drains connections for up to the grace period.
-pub async fn serve<S, B>(listener: TcpListener, service: S, limits: ServerLimits, mut shutdown: Shutdown)
-where
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: ServerLimits,
+    tls: Option<Arc<TlsFiles>>,
+    mut shutdown: Shutdown,
+) where
     S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
         + Clone
         + Send
@@ -74,10 +80,26 @@ where
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service.clone()).into_owned();
-        let conn = graceful.watch(conn);
+        let acceptor = tls.as_ref().and_then(|t| t.acceptor());
+        let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match acceptor {
+                // The handshake runs in the connection's task, so a slow client never blocks
+                // accepting others; it gets the header deadline.
+                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        watcher.watch(builder.serve_connection(TokioIo::new(tls), service).into_owned()).await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
+                    Err(_) => Ok(()),
+                },
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

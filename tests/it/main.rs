@@ -35,3 +35,5 @@ mod ranges;
 mod remote;
 /// W-of-N writes, the durable repair queue, failover reads.
 mod replication;
+/// HTTPS on the S3 listener and SIGHUP reload.
+mod tls;

@@ -226,7 +226,7 @@ impl BinaryGateway {
     /// Starts the binary over `providers`; the config is written on the first start of `dir`.
     pub fn spawn(dir: &Path, providers: &Providers) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_souverain"));
-        cmd.env("SOUVERAIN_LOG", "warn").stderr(Stdio::inherit());
+        cmd.env("SOUVERAIN_LOG", "warn,s3s::ops=off").stderr(Stdio::inherit());
         Self::spawn_cmd(cmd, dir, providers)
     }
 

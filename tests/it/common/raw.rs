@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use ring::{digest, hmac};
@@ -210,7 +210,17 @@ pub async fn send(
     headers: &[(String, String)],
     body: &[u8],
 ) -> std::io::Result<RawResponse> {
-    let mut s = TcpStream::connect(addr).await?;
+    exchange(TcpStream::connect(addr).await?, method, target, headers, body).await
+}
+
+/// One request over an already connected stream (plain TCP or TLS).
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<RawResponse> {
     let mut req = format!("{method} {target} HTTP/1.1\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));

@@ -1,0 +1,75 @@
+//! HTTPS on the S3 listener, with certificate reload on SIGHUP.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls_pki_types::{CertificateDer, ServerName};
+
+use crate::common::raw::exchange;
+use crate::common::{BinaryGateway, Providers, config_text};
+
+/// A fresh CA and a certificate for 127.0.0.1 it signed: (CA DER, cert PEM, key PEM).
+fn issue() -> (CertificateDer<'static>, String, String) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+    (ca.der().clone(), cert.pem(), key.serialize_pem())
+}
+
+/// An anonymous GET over TLS trusting only `ca`: Ok(status) or the handshake error.
+async fn get_over_tls(addr: std::net::SocketAddr, ca: &CertificateDer<'static>) -> Result<u16, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into());
+    let tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let r = exchange(tls, "GET", "/", &[("host".into(), addr.to_string())], b"").await.map_err(|e| e.to_string())?;
+    Ok(r.status)
+}
+
+fn write_pair(dir: &Path, cert: &str, key: &str) {
+    std::fs::write(dir.join("s3.crt"), cert).unwrap();
+    std::fs::write(dir.join("s3.key"), key).unwrap();
+}
+
+/// Promise: the S3 listener speaks HTTPS with the configured certificate (an S3 answer comes
+/// back over TLS), refuses clients that do not trust it, and picks up a new certificate on
+/// SIGHUP without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listener_and_sighup_reload() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca1, cert1, key1) = issue();
+    let (ca2, cert2, key2) = issue();
+    write_pair(dir.path(), &cert1, &key1);
+    let providers = Providers::start(dir.path());
+    let cfg = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
+        .replace("[server]\n", "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n");
+    std::fs::write(dir.path().join("souverain.toml"), cfg).unwrap();
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    assert_eq!(get_over_tls(gw.addr, &ca1).await, Ok(403), "anonymous S3 request answered over TLS");
+    let refused = get_over_tls(gw.addr, &ca2).await.unwrap_err();
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    write_pair(dir.path(), &cert2, &key2);
+    let pid = gw.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_over_tls(gw.addr, &ca2).await != Ok(403) {
+        assert!(Instant::now() < deadline, "the new certificate was not picked up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(get_over_tls(gw.addr, &ca1).await.is_err(), "the old certificate is no longer served");
+    gw.kill();
+}
