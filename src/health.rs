@@ -10,7 +10,8 @@ use serde::Serialize;
 /// One provider's last check.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderHealth {
-    /// Answered the last check.
+    /// Counted as reachable: it answered its last check, or its last failure was a single one
+    /// after a success (two consecutive failures, or a failed first check, mark it down).
     pub reachable: bool,
     /// What went wrong, if it did not (no secrets: provider errors never carry them).
     pub last_error: Option<String>,

@@ -150,18 +150,26 @@ impl Backend for FsBackend {
     }
 
     async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+        // Names first (readdir only); lengths only for the page returned, so a health check
+        // (limit 1) stays cheap however many streams the directory holds.
         let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
-        let mut out = Vec::new();
+        let mut names = Vec::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
             let name = format!("sv1/{}", entry.file_name().to_string_lossy());
-            if after.is_some_and(|a| name.as_str() <= a) {
-                continue;
+            // Only stream names: anything else in the directory is not ours to report.
+            if self.path(&name).is_ok() && after.is_none_or(|a| name.as_str() > a) {
+                names.push(name);
             }
-            let len = entry.metadata().await.map_err(|e| self.io(e))?.len();
-            out.push((name, len));
         }
-        out.sort();
-        out.truncate(limit);
+        names.sort();
+        names.truncate(limit);
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            match self.head(&name).await? {
+                Some(len) => out.push((name, len)),
+                None => continue, // deleted meanwhile
+            }
+        }
         Ok(out)
     }
 }

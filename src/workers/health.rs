@@ -20,7 +20,13 @@ pub struct HealthChecker {
     metrics: Arc<Metrics>,
     state: Arc<HealthState>,
     timeout: Duration,
+    /// Consecutive failed checks per provider.
+    failures: std::sync::Mutex<std::collections::HashMap<ProviderId, u32>>,
 }
+
+/// A provider is reported down only after this many consecutive failed checks, so one slow
+/// answer (a busy disk, a GC pause) does not divert writes.
+const FAILURES_TO_MARK_DOWN: u32 = 2;
 
 impl HealthChecker {
     /// A checker over the configured providers and policies.
@@ -31,7 +37,15 @@ impl HealthChecker {
         metrics: Arc<Metrics>,
         state: Arc<HealthState>,
     ) -> Self {
-        Self { backends, catalog, policies, metrics, state, timeout: Duration::from_secs(5) }
+        Self {
+            backends,
+            catalog,
+            policies,
+            metrics,
+            state,
+            timeout: Duration::from_secs(5),
+            failures: Default::default(),
+        }
     }
 
     /// One round of checks.
@@ -47,7 +61,13 @@ impl HealthChecker {
         });
         let results: Vec<(ProviderId, ProviderHealth)> = futures_util::future::join_all(checks).await;
         let mut report = HealthReport { key_provider: "ok", checked: true, ..HealthReport::default() };
-        for (id, h) in results {
+        for (id, mut h) in results {
+            if let Ok(mut failures) = self.failures.lock() {
+                // A provider that fails its very first check is down at once.
+                let n = failures.entry(id.clone()).or_insert(FAILURES_TO_MARK_DOWN - 1);
+                *n = if h.reachable { 0 } else { n.saturating_add(1) };
+                h.reachable = *n < FAILURES_TO_MARK_DOWN;
+            }
             self.metrics.provider_reachable.with_label_values(&[id.as_str()]).set(i64::from(h.reachable));
             report.providers.insert(id.to_string(), h);
         }
