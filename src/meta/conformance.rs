@@ -212,6 +212,9 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     };
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
     assert!(store.upload(up).await.unwrap().is_none());
+    let done = store.completed_upload(up).await.unwrap().expect("a completed upload is remembered");
+    assert_eq!((done.key.as_str(), done.version_uid), ("mp", VersionUid([50; 16])));
+    assert_eq!(store.expire_completed(done.completed_ms).await.unwrap(), 0, "not older than itself");
     assert_eq!(store.commit_part(up, 4, part(55), vec![]).await.unwrap(), CommitOutcome::Gone);
     let gc: Vec<StreamId> = store.gc_tasks(1000).await.unwrap().iter().map(|t| t.stream_id).collect();
     assert!(gc.contains(&StreamId([52; 16])) && gc.contains(&StreamId([54; 16])) && !gc.contains(&StreamId([51; 16])));
@@ -286,6 +289,8 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.delete_bucket("bkt").await.unwrap());
     assert!(store.bucket("bkt").await.unwrap().is_none());
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
+    assert_eq!(store.expire_completed(i64::MAX).await.unwrap(), 1);
+    assert!(store.completed_upload(up).await.unwrap().is_none());
 }
 
 #[cfg(test)]

@@ -26,13 +26,15 @@ pub enum Cf {
     Gc,
     /// stream_id ‖ provider → RepairTask
     Repair,
+    /// upload_id → CompletedUpload (so a retried Complete gets the same answer)
+    Completed,
     /// fixed names → counters
     Meta,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 11] = [
+    pub const ALL: [Cf; 12] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -43,6 +45,7 @@ impl Cf {
         Cf::Intents,
         Cf::Gc,
         Cf::Repair,
+        Cf::Completed,
         Cf::Meta,
     ];
 
@@ -59,6 +62,7 @@ impl Cf {
             Cf::Intents => "intents",
             Cf::Gc => "gc",
             Cf::Repair => "repair",
+            Cf::Completed => "completed",
             Cf::Meta => "meta",
         }
     }

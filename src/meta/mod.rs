@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId, VersionUid};
 
-pub use records::{BucketRecord, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord};
+pub use records::{BucketRecord, CompletedUpload, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord};
 pub use store::KvMetadataStore;
 
 /// A metadata operation failed.
@@ -180,6 +180,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError>;
     /// True if a committed version or part references the stream.
     async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError>;
+    /// A completed upload, if its record has not expired.
+    async fn completed_upload(&self, id: UploadId) -> Result<Option<CompletedUpload>, MetaError>;
+    /// Forgets completed uploads older than `before_ms`.
+    async fn expire_completed(&self, before_ms: i64) -> Result<usize, MetaError>;
     /// Committed streams (versions and parts) after `after` in id order, for the scrubber.
     async fn scan_streams(&self, after: Option<StreamId>, limit: usize) -> Result<Vec<StreamManifest>, MetaError>;
     /// Repair tasks due at `now_ms`, at most `limit`.

@@ -135,6 +135,20 @@ impl RepairTask {
     }
 }
 
+/// A multipart upload that was completed, kept for a day so a retried Complete is answered
+/// with the same result instead of NoSuchUpload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedUpload {
+    /// Bucket.
+    pub bucket_uid: BucketUid,
+    /// Key.
+    pub key: String,
+    /// The version it became.
+    pub version_uid: VersionUid,
+    /// When, ms since the epoch.
+    pub completed_ms: i64,
+}
+
 /// A stream to delete from providers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcTask {

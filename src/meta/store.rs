@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use super::RepairTask;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
     PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
+use super::{CompletedUpload, RepairTask};
 use crate::keys::WrappedKey;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 
@@ -174,6 +174,13 @@ impl<E: KvEngine> Inner<E> {
             };
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
             self.close_upload(&rec, &kept, &mut ops)?;
+            let done = CompletedUpload {
+                bucket_uid: rec.bucket_uid,
+                key: rec.key.clone(),
+                version_uid: c.version.version_uid,
+                completed_ms: c.version.last_modified_ms,
+            };
+            ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
         }
         if let Some(old) = &current {
             self.gc_version(old, &mut ops)?;
@@ -591,6 +598,25 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| {
             let start = after.map(|a| key_successor(a.as_bytes())).unwrap_or_default();
             i.engine.scan(Cf::Streams, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    async fn completed_upload(&self, id: UploadId) -> Result<Option<CompletedUpload>, MetaError> {
+        self.run(move |i| i.get(Cf::Completed, id.as_bytes())).await
+    }
+
+    async fn expire_completed(&self, before_ms: i64) -> Result<usize, MetaError> {
+        self.run(move |i| {
+            let mut ops = Vec::new();
+            for (k, v) in i.engine.scan(Cf::Completed, b"", None, usize::MAX)? {
+                if decode::<CompletedUpload>(&v)?.completed_ms < before_ms {
+                    ops.push(KvOp::Delete(Cf::Completed, k));
+                }
+            }
+            let n = ops.len();
+            i.engine.write(ops)?;
+            Ok(n)
         })
         .await
     }

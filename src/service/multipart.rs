@@ -242,7 +242,10 @@ impl ObjectService {
 
     /// CompleteMultipartUpload: validates the part list and commits the version.
     pub async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
-        let (bucket, upload) = self.open_upload(&req.bucket, &req.key, &req.upload_id).await?;
+        let (bucket, upload) = match self.open_upload(&req.bucket, &req.key, &req.upload_id).await {
+            Err(e) if matches!(e.kind(), ErrorKind::NoSuchUpload) => return self.completed_again(&req).await.ok_or(e),
+            other => other?,
+        };
         if req.parts.is_empty() {
             return Err(ErrorKind::MalformedXml.into());
         }
@@ -307,6 +310,23 @@ impl ObjectService {
         )
         .await?;
         Ok(out)
+    }
+
+    /// A retried Complete of an upload that already completed (within a day) gets the same
+    /// answer, as long as the object is still the version it produced.
+    async fn completed_again(&self, req: &CompleteRequest) -> Option<PutOutput> {
+        let bucket = self.existing_bucket(&req.bucket).await.ok()?;
+        let done = self.meta.completed_upload(UploadId::from_hex(&req.upload_id)?).await.ok()??;
+        if done.bucket_uid != bucket.uid || done.key != req.key {
+            return None;
+        }
+        let current = self.meta.current(bucket.uid, &req.key).await.ok()??;
+        let same = current.version_uid == done.version_uid;
+        same.then_some(PutOutput {
+            etag: current.etag,
+            checksum: current.checksum,
+            last_modified_ms: current.last_modified_ms,
+        })
     }
 
     /// AbortMultipartUpload.

@@ -76,6 +76,8 @@ impl GarbageCollector {
         for chunk in done.chunks(BATCH) {
             self.meta().finish_gc(chunk).await?;
         }
+        // Completed-upload records answer retried Completes for a day.
+        self.meta().expire_completed(crate::service::now_ms() - 24 * 3600 * 1000).await?;
         Ok(report)
     }
 

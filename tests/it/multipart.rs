@@ -154,7 +154,7 @@ async fn complete_validation() {
         .bucket("mpval")
         .key("k")
         .upload_id(id)
-        .multipart_upload(completed(&[(2, e2), (3, e3)]))
+        .multipart_upload(completed(&[(2, e2.clone()), (3, e3.clone())]))
         .send()
         .await
         .unwrap();
@@ -171,6 +171,19 @@ async fn complete_validation() {
         .send()
         .await
         .unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
+    // A retried Complete (after a lost response) gets the same answer; Abort no longer can.
+    let again = c
+        .complete_multipart_upload()
+        .bucket("mpval")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(completed(&[(2, e2), (3, e3)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.e_tag(), done.e_tag());
+    let e = c.abort_multipart_upload().bucket("mpval").key("k").upload_id(id).send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
     gw.stop().await;
 }
