@@ -72,6 +72,12 @@ fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<
     HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
 impl Metrics {
     /// Registers every series, plus process metrics and build info.
     pub fn new() -> prometheus::Result<Self> {

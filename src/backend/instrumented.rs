@@ -43,12 +43,6 @@ impl Instrumented {
     }
 }
 
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
-}
-
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
 impl Backend for Instrumented {

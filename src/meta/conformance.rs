@@ -48,6 +48,7 @@ fn dek() -> WrappedKey {
 fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
     PutCommit {
         bucket,
+        bucket_name: "bkt".into(),
         key: key.into(),
         intents: vec![v.streams[0].stream_id],
         version: v,
@@ -130,6 +131,12 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let ids: Vec<u8> = first.iter().chain(&rest).map(|m| m.stream_id.0[0]).collect();
     assert_eq!(ids, (10..17).collect::<Vec<u8>>());
 
+    // A commit for a bucket that is gone (or was re-created under another identity) writes nothing.
+    let mut stale = put(b, "ghost", version(95, "g"), WriteCondition::None);
+    stale.bucket_name = "other-bucket".into();
+    assert_eq!(store.commit_put(stale).await.unwrap(), CommitOutcome::Gone);
+    assert!(store.current(b, "ghost").await.unwrap().is_none());
+
     // Conditional commits: If-None-Match and If-Match.
     assert_eq!(
         store.commit_put(put(b, "a", version(30, "x"), WriteCondition::IfAbsent)).await.unwrap(),
@@ -202,6 +209,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     v.streams = vec![stream(51), stream(53)];
     let c = PutCommit {
         bucket: b,
+        bucket_name: "bkt".into(),
         key: "mp".into(),
         version: v,
         dek: dek(),

@@ -47,6 +47,8 @@ pub enum WriteCondition {
 pub struct PutCommit {
     /// Bucket.
     pub bucket: BucketUid,
+    /// Its name, so the commit can check in one lookup that the bucket still exists.
+    pub bucket_name: String,
     /// Key.
     pub key: String,
     /// The new version.

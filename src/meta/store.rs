@@ -111,13 +111,10 @@ impl<E: KvEngine> Inner<E> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
     }
 
-    fn bucket_exists(&self, bucket: BucketUid) -> Result<bool, MetaError> {
-        // Buckets are few; a scan keeps the bucket CF keyed by name as S3 lists them.
-        Ok(self
-            .engine
-            .scan(Cf::Buckets, b"", None, usize::MAX)?
-            .iter()
-            .any(|(_, v)| decode::<BucketRecord>(v).is_ok_and(|b| b.uid == bucket)))
+    /// The bucket still exists under this name with this identity (not deleted, nor
+    /// re-created meanwhile): one point lookup.
+    fn bucket_exists(&self, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
+        Ok(self.get::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
     }
 
     fn next_seq(&self, ops: &mut Vec<KvOp>) -> Result<u64, MetaError> {
@@ -154,7 +151,7 @@ impl<E: KvEngine> Inner<E> {
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
         let _life = self.lifecycle.read().map_err(|_| lock_err())?;
         let _stripe = self.stripe(c.bucket, &c.key).lock().map_err(|_| lock_err())?;
-        if !self.bucket_exists(c.bucket)? {
+        if !self.bucket_exists(&c.bucket_name, c.bucket)? {
             return Ok(CommitOutcome::Gone);
         }
         let okey = object_key(c.bucket, c.key.as_bytes());

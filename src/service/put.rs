@@ -229,6 +229,7 @@ impl ObjectService {
         };
         let commit = PutCommit {
             bucket: bucket.uid,
+            bucket_name: bucket.name.clone(),
             key: key.to_owned(),
             version,
             dek,

@@ -47,10 +47,7 @@ async fn replica_states(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(Strin
 }
 
 async fn metric(gw: &TestGateway, line: &str) -> bool {
-    let admin = gw.admin_addr();
-    let r =
-        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
-    r.body_text().lines().any(|l| l == line)
+    gw.metrics_text().await.lines().any(|l| l == line)
 }
 
 /// Promise (R1): with one of three providers down, PUT and multipart uploads succeed on W = 2
@@ -210,28 +207,12 @@ async fn read_repair_rewrites_a_tampered_replica() {
 }
 
 async fn integrity_failures(gw: &TestGateway) -> u64 {
-    let admin = gw.admin_addr();
-    let r =
-        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
-    r.body_text()
-        .lines()
-        .filter(|l| l.starts_with("souverain_integrity_failures_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    gw.metric_sum("souverain_integrity_failures_total", &[]).await
 }
 
 async fn backend_puts(gw: &TestGateway, provider: &str) -> u64 {
-    let admin = gw.admin_addr();
-    let r =
-        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
-    let prefix = "souverain_backend_requests_total{";
-    r.body_text()
-        .lines()
-        .filter(|l| {
-            l.starts_with(prefix) && l.contains("op=\"put\"") && l.contains(&format!("provider=\"{provider}\""))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    let provider = format!("provider=\"{provider}\"");
+    gw.metric_sum("souverain_backend_requests_total", &["op=\"put\"", &provider]).await
 }
 
 /// Promise: a provider known to be down (failed health check) is not waited for: writes go to
@@ -351,10 +332,7 @@ async fn scrubber_finds_and_repair_restores() {
         assert!(Instant::now() < deadline, "the scrubber and repair never restored both replicas");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let admin = gw.admin_addr();
-    let r =
-        crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"").await.unwrap();
-    let text = r.body_text();
+    let text = gw.metrics_text().await;
     assert!(text.contains("souverain_scrub_findings_total{kind=\"missing\""), "{text}");
     assert!(text.contains("souverain_scrub_findings_total{kind=\"hash\""), "{text}");
     gw.stop().await;

@@ -116,6 +116,26 @@ impl TestGateway {
         self.running.as_ref().and_then(|r| r.admin_addr).expect("admin listener configured")
     }
 
+    /// The Prometheus text the admin listener serves now.
+    pub async fn metrics_text(&self) -> String {
+        let admin = self.admin_addr();
+        raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"")
+            .await
+            .expect("metrics")
+            .body_text()
+    }
+
+    /// The sum of `series` over the label sets containing every fragment of `labels`.
+    pub async fn metric_sum(&self, series: &str, labels: &[&str]) -> u64 {
+        let prefix = format!("{series}{{");
+        self.metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(&prefix) && labels.iter().all(|f| l.contains(f)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
