@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminService;
+use crate::backend::health::{ProviderBook, ProviderStats};
 use crate::backend::instrumented::Instrumented;
 use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
@@ -160,8 +161,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     }
     let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
+    let mut book = Vec::new();
     for p in &config.providers {
-        backends.push(Arc::new(Instrumented::new(open_backend(p)?, Arc::clone(&metrics))));
+        let gauge = metrics.backend_circuit_state.with_label_values(&[p.info.id.as_str()]);
+        let stats = Arc::new(ProviderStats::new(Some(gauge)));
+        book.push((p.info.id.clone(), Arc::clone(&stats)));
+        backends.push(Arc::new(Instrumented::new(open_backend(p)?, Arc::clone(&metrics), stats)));
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
@@ -171,7 +176,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
     };
-    let health = Arc::new(HealthState::default());
+    let health = Arc::new(HealthState::new(Arc::new(ProviderBook::new(book))));
     let service = Arc::new(ObjectService::new(
         meta,
         keys,

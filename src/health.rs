@@ -1,11 +1,16 @@
-//! Provider health as last observed: what `/health`, `/ready`, the metrics and the read path
-//! (replica order) agree on. Written by the health checker and the repair worker.
+//! Provider health as last observed: what `/health`, `/ready`, the metrics, the write path
+//! (which providers to wait for) and the read path (replica order) agree on. Active checks
+//! come from the health checker, passive signals (circuit breaker, latency) from every
+//! provider request, the backlog from the repair worker.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use serde::Serialize;
+
+use crate::backend::health::{PassiveReport, ProviderBook};
+use crate::model::ProviderId;
 
 /// One provider's last check.
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +20,33 @@ pub struct ProviderHealth {
     pub reachable: bool,
     /// What went wrong, if it did not (no secrets: provider errors never carry them).
     pub last_error: Option<String>,
+    /// Circuit state and latency from real requests (filled in when the report is read).
+    #[serde(flatten)]
+    pub passive: Option<PassiveReport>,
+}
+
+/// One provider's share of the repair queue.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ProviderBacklog {
+    /// Replicas waiting to be recreated there.
+    pub pending_replicas: u64,
+    /// Age of the oldest of them, in seconds (0 when none).
+    pub oldest_pending_seconds: u64,
+    /// Tasks that failed 10 times or more (still retried, but an operator should look).
+    pub stuck_tasks: u64,
+}
+
+/// The repair queue as last counted by the repair worker.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RepairBacklog {
+    /// Replicas waiting in the queue.
+    pub pending_replicas: u64,
+    /// Age of the oldest, in seconds.
+    pub oldest_pending_seconds: u64,
+    /// Stuck tasks in all.
+    pub stuck_tasks: u64,
+    /// By provider id.
+    pub providers: BTreeMap<String, ProviderBacklog>,
 }
 
 /// A policy's write reachability.
@@ -41,26 +73,56 @@ pub struct HealthReport {
     pub checked: bool,
     /// Replicas waiting in the repair queue.
     pub repair_backlog: u64,
+    /// The queue in detail.
+    pub repair: RepairBacklog,
 }
 
-/// Shared, updated by the checker.
+/// Shared, updated by the checker and the repair worker.
 #[derive(Default)]
 pub struct HealthState {
     report: RwLock<HealthReport>,
-    repair_backlog: AtomicU64,
+    repair: RwLock<RepairBacklog>,
+    book: Arc<ProviderBook>,
 }
 
 impl HealthState {
-    /// The latest report.
+    /// Health over the passive stats in `book`.
+    pub fn new(book: Arc<ProviderBook>) -> Self {
+        Self { report: RwLock::default(), repair: RwLock::default(), book }
+    }
+
+    /// The providers' passive health.
+    pub fn book(&self) -> &Arc<ProviderBook> {
+        &self.book
+    }
+
+    /// The latest report, with the passive state as of now.
     pub fn report(&self) -> HealthReport {
         let mut r = self.report.read().map(|r| r.clone()).unwrap_or_default();
-        r.repair_backlog = self.repair_backlog.load(Ordering::Relaxed);
+        r.repair = self.repair_backlog();
+        r.repair_backlog = r.repair.pending_replicas;
+        let now = Instant::now();
+        for (id, stats) in self.book.iter() {
+            let entry = r.providers.entry(id.to_string()).or_insert(ProviderHealth {
+                reachable: true,
+                last_error: None,
+                passive: None,
+            });
+            entry.passive = Some(stats.report(now));
+        }
         r
     }
 
+    /// The repair queue as last counted.
+    pub fn repair_backlog(&self) -> RepairBacklog {
+        self.repair.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
     /// Set by the repair worker after each pass.
-    pub fn set_repair_backlog(&self, n: u64) {
-        self.repair_backlog.store(n, Ordering::Relaxed);
+    pub fn set_repair_backlog(&self, backlog: RepairBacklog) {
+        if let Ok(mut r) = self.repair.write() {
+            *r = backlog;
+        }
     }
 
     /// Ready: checks ran and at least one provider answered, so reads can be served.
@@ -78,8 +140,11 @@ impl HealthState {
         }
     }
 
-    /// False only when the provider failed its last check (unknown counts as reachable).
-    pub fn reachable(&self, provider: &str) -> bool {
-        self.report.read().map(|r| r.providers.get(provider).is_none_or(|h| h.reachable)).unwrap_or(true)
+    /// False when the provider failed its last checks or its circuit is open (unknown counts
+    /// as reachable).
+    pub fn reachable(&self, provider: &ProviderId) -> bool {
+        let checked =
+            self.report.read().map(|r| r.providers.get(provider.as_str()).is_none_or(|h| h.reachable)).unwrap_or(true);
+        checked && !self.book.is_open(provider, Instant::now())
     }
 }

@@ -40,6 +40,14 @@ pub struct Metrics {
     pub placement_decisions: IntCounterVec,
     /// Replicas queued for repair, by provider.
     pub replication_pending_replicas: IntGaugeVec,
+    /// Age of the oldest queued replica, by provider.
+    pub replication_oldest_pending: IntGaugeVec,
+    /// Repair tasks that failed ten times or more, by provider.
+    pub repair_stuck_tasks: IntGaugeVec,
+    /// Circuit state by provider: 0 closed, 1 half-open, 2 open.
+    pub backend_circuit_state: IntGaugeVec,
+    /// Hedged reads started, by the provider the hedge went to.
+    pub backend_hedged_requests: IntCounterVec,
     /// Repairs attempted, by provider and outcome.
     pub repair_completed: IntCounterVec,
     /// Replicas checked by the scrubber.
@@ -140,6 +148,26 @@ impl Metrics {
                 "Replicas queued for repair (hinted handoff), by provider.",
                 &["provider"],
             )?,
+            replication_oldest_pending: gauge_vec(
+                "souverain_replication_oldest_pending_seconds",
+                "Age of the oldest replica queued for repair, by provider (0 when none).",
+                &["provider"],
+            )?,
+            repair_stuck_tasks: gauge_vec(
+                "souverain_repair_stuck_tasks",
+                "Repair tasks that failed ten times or more (still retried), by provider.",
+                &["provider"],
+            )?,
+            backend_circuit_state: gauge_vec(
+                "souverain_backend_circuit_state",
+                "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open.",
+                &["provider"],
+            )?,
+            backend_hedged_requests: counter_vec(
+                "souverain_backend_hedged_requests_total",
+                "Hedged reads started, by the provider the hedge went to.",
+                &["provider"],
+            )?,
             repair_completed: counter_vec(
                 "souverain_repair_completed_total",
                 "Repair attempts by provider and outcome (ok, failed).",
@@ -195,6 +223,10 @@ impl Metrics {
             Box::new(self.crypto_bytes.clone()),
             Box::new(self.placement_decisions.clone()),
             Box::new(self.replication_pending_replicas.clone()),
+            Box::new(self.replication_oldest_pending.clone()),
+            Box::new(self.repair_stuck_tasks.clone()),
+            Box::new(self.backend_circuit_state.clone()),
+            Box::new(self.backend_hedged_requests.clone()),
             Box::new(self.repair_completed.clone()),
             Box::new(self.scrub_checked.clone()),
             Box::new(self.scrub_findings.clone()),

@@ -98,6 +98,7 @@ impl AdminService {
             (_, p) if p.starts_with("/admin/v1/") && !self.authorized(&req) => {
                 error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
             }
+            (&Method::GET, "/admin/v1/repair") => json(StatusCode::OK, &self.health.repair_backlog()),
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
                 self.locate(&p["/admin/v1/locations/".len()..]).await
             }

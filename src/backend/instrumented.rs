@@ -1,5 +1,6 @@
-//! A [`Backend`] wrapper that records each provider call in the metrics: count by outcome,
-//! latency, and bytes in both directions.
+//! A [`Backend`] wrapper that records each provider call in the metrics (count by outcome,
+//! latency, bytes in both directions) and in the provider's passive health (circuit breaker,
+//! time to first byte of reads).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
+use super::health::ProviderStats;
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
 use crate::metrics::Metrics;
 use crate::model::ProviderId;
@@ -17,12 +19,26 @@ use crate::model::ProviderId;
 pub struct Instrumented {
     inner: Arc<dyn Backend>,
     metrics: Arc<Metrics>,
+    stats: Arc<ProviderStats>,
+}
+
+/// Whether an error says the provider is not working (as opposed to answering, say, 404).
+fn provider_failed(e: &BackendError) -> bool {
+    match e.kind {
+        BackendErrorKind::Connect
+        | BackendErrorKind::Timeout
+        | BackendErrorKind::Io
+        | BackendErrorKind::Protocol
+        | BackendErrorKind::Auth => true,
+        BackendErrorKind::Status(s) => s >= 500,
+        BackendErrorKind::NotFound | BackendErrorKind::Aborted | BackendErrorKind::Throttled => false,
+    }
 }
 
 impl Instrumented {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Backend>, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    /// Wraps `inner`, reporting to `metrics` and `stats`.
+    pub fn new(inner: Arc<dyn Backend>, metrics: Arc<Metrics>, stats: Arc<ProviderStats>) -> Self {
+        Self { inner, metrics, stats }
     }
 
     fn record<T>(&self, op: &str, started: Instant, result: &Result<T, BackendError>) {
@@ -40,6 +56,7 @@ impl Instrumented {
         let provider = self.inner.id().as_str();
         self.metrics.backend_requests.with_label_values(&[provider, op, outcome]).inc();
         self.metrics.backend_duration.with_label_values(&[provider, op]).observe(started.elapsed().as_secs_f64());
+        self.stats.record(result.as_ref().err().is_some_and(provider_failed), Instant::now());
     }
 }
 
@@ -65,11 +82,18 @@ impl Backend for Instrumented {
         let r = self.inner.get(name, range).await;
         self.record("get", started, &r);
         let counter = self.metrics.backend_bytes.with_label_values(&[self.inner.id().as_str(), "in"]);
+        let stats = Arc::clone(&self.stats);
+        let mut first = true;
         r.map(|s| {
-            s.inspect(move |chunk| {
-                if let Ok(c) = chunk {
+            s.inspect(move |chunk| match chunk {
+                Ok(c) => {
+                    if std::mem::take(&mut first) {
+                        stats.observe_ttfb(started.elapsed(), Instant::now());
+                    }
                     counter.inc_by(c.len() as u64);
                 }
+                // A body cut off or garbled in flight is a provider failure too.
+                Err(e) => stats.record(provider_failed(e), Instant::now()),
             })
             .boxed()
         })

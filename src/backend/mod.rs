@@ -2,6 +2,7 @@
 //! nothing else: no key, no content type, no user metadata.
 
 pub mod fs;
+pub mod health;
 pub mod instrumented;
 pub mod probe;
 pub mod retry;

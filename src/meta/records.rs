@@ -118,6 +118,8 @@ pub struct RepairTask {
     pub attempts: u32,
     /// Not before, ms since the epoch.
     pub due_ms: i64,
+    /// When the replica went missing, ms since the epoch (for the oldest-pending age).
+    pub created_ms: i64,
 }
 
 impl RepairTask {
@@ -131,6 +133,7 @@ impl RepairTask {
             ciphertext_sha256: m.ciphertext_sha256,
             attempts: 0,
             due_ms: now_ms,
+            created_ms: now_ms,
         }
     }
 }

@@ -2,13 +2,17 @@
 //! I/O, then verified segments only; the response starts after the first segment verified.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 
 use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, RangeSpec, parse_key};
-use crate::backend::{Backend, CipherStream, stream_name};
+use crate::backend::health::{HEDGE_FLOOR, ProviderBook};
+use crate::backend::{Backend, BackendError, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
 use crate::error::{Error, ErrorKind, Result};
@@ -186,10 +190,13 @@ impl ObjectService {
                 part_number: s.part_number,
                 salt: s.salt,
             };
-            // Providers that failed their last health check go last (stable otherwise).
+            // The healthiest replica first: reachable before unreachable, then by circuit state
+            // and recent time to first byte (DESIGN.md §6.3).
             let mut replicas: Vec<Arc<dyn Backend>> =
                 s.replicas.iter().filter_map(|p| self.backends.get(p).map(Arc::clone)).collect();
-            replicas.sort_by_key(|b| !self.health.reachable(b.id().as_str()));
+            let now = Instant::now();
+            let book = self.health.book();
+            replicas.sort_by_key(|b| (!self.health.reachable(b.id()), book.get(b.id()).map(|s| s.read_rank(now))));
             reads.push_back(SliceRead {
                 span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r),
                 params,
@@ -198,7 +205,12 @@ impl ObjectService {
                 manifest: s.clone(),
             });
         }
+        self.health.book().count_get();
         let mut reader = VersionReader {
+            hedging: Hedging {
+                book: Arc::clone(self.health.book()),
+                hedged: self.metrics.backend_hedged_requests.clone(),
+            },
             dek: Arc::new(dek),
             reads,
             current: None,
@@ -225,6 +237,7 @@ struct OpenSlice {
 /// Reads slices in order, failing over to the next replica while nothing of a slice has been
 /// emitted yet; after that an error ends the stream with `Err` (connection abort).
 struct VersionReader {
+    hedging: Hedging,
     dek: Arc<DataKey>,
     reads: VecDeque<SliceRead>,
     current: Option<(SliceRead, OpenSlice, bool)>,
@@ -249,7 +262,7 @@ impl VersionReader {
                 let Some(slice) = self.reads.pop_front() else {
                     return Ok(None);
                 };
-                let (open, rest) = open_slice(Arc::clone(&self.dek), slice).await?;
+                let (open, rest) = open_slice(&self.hedging, Arc::clone(&self.dek), slice).await?;
                 self.current = Some((rest, open, false));
             }
             let Some((slice, open, emitted)) = self.current.as_mut() else {
@@ -302,7 +315,7 @@ impl VersionReader {
                         continue;
                     }
                     slice.replicas.remove(0);
-                    let (open, rest) = open_slice(Arc::clone(&self.dek), slice).await?;
+                    let (open, rest) = open_slice(&self.hedging, Arc::clone(&self.dek), slice).await?;
                     self.current = Some((rest, open, false));
                 }
                 Err(e) => return Err(e),
@@ -311,20 +324,100 @@ impl VersionReader {
     }
 }
 
-/// Opens a slice on the first replica that answers. Takes no `&self`, so the reader's future
-/// stays `Send` without requiring `Sync` state.
-async fn open_slice(dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlice, SliceRead)> {
+/// What the read path needs to hedge: the providers' latency and the hedge budget.
+struct Hedging {
+    book: Arc<ProviderBook>,
+    hedged: IntCounterVec,
+}
+
+/// A replica's answer with its first chunk already in hand (so "answered" means bytes came).
+async fn first_bytes(backend: Arc<dyn Backend>, name: String, range: Range<u64>) -> Result<CipherStream, BackendError> {
+    let mut cipher = backend.get(&name, Some(range)).await?;
+    match cipher.next().await {
+        Some(Ok(first)) => Ok(futures_util::stream::once(async { Ok(first) }).chain(cipher).boxed()),
+        Some(Err(e)) => Err(e),
+        None => Ok(futures_util::stream::empty().boxed()),
+    }
+}
+
+/// Opens a slice on the replica whose first bytes come first. Replicas are asked in order;
+/// one that fails is replaced by the next at once. When the first bytes of the one asked have
+/// not come within its hedge delay (its recent p95 time to first byte, at least 50 ms) and the
+/// hedge budget (5 % of GETs) allows, the next replica is asked too — once per slice — and the
+/// first answer wins; the other request is dropped, which cancels it. Takes no `&self`, so the
+/// reader's future stays `Send` without requiring `Sync` state.
+async fn open_slice(hedging: &Hedging, dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlice, SliceRead)> {
     let name = stream_name(slice.params.stream_id);
+    let range = slice.span.cipher_start..slice.span.cipher_end;
+    let replicas = std::mem::take(&mut slice.replicas);
+    let start = |i: usize| {
+        let attempt = first_bytes(Arc::clone(&replicas[i]), name.clone(), range.clone());
+        async move { (i, attempt.await) }.boxed()
+    };
+    let hedge_delay = |i: usize| {
+        let now = Instant::now();
+        hedging.book.get(replicas[i].id()).map_or(HEDGE_FLOOR, |s| s.hedge_delay(now))
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let mut started: Vec<Option<Instant>> = vec![None; replicas.len()];
+    let mut failed = vec![false; replicas.len()];
+    let mut next = 0;
+    let mut hedge_at: Option<Instant> = None;
+    let mut hedged = false;
     let mut last_error: Option<Error> = None;
-    while !slice.replicas.is_empty() {
-        let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
-        let backend = Arc::clone(&slice.replicas[0]);
-        match backend.get(&name, Some(slice.span.cipher_start..slice.span.cipher_end)).await {
-            Ok(cipher) => return Ok((OpenSlice { opener, cipher }, slice)),
-            Err(e) => {
-                tracing::warn!(error = %e, "replica unavailable");
-                last_error = Some(e.into());
-                slice.replicas.remove(0);
+    loop {
+        if in_flight.is_empty() {
+            if next == replicas.len() {
+                break;
+            }
+            in_flight.push(start(next));
+            started[next] = Some(Instant::now());
+            hedge_at = (!hedged).then(|| Instant::now() + hedge_delay(next));
+            next += 1;
+        }
+        let can_hedge = next < replicas.len();
+        let hedge_timer = async {
+            match hedge_at {
+                Some(at) if can_hedge => tokio::time::sleep_until(at.into()).await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some((i, answer)) = in_flight.next() => match answer {
+                Ok(cipher) => {
+                    let now = Instant::now();
+                    // The losers waited at least this long: a lower bound, recorded so the
+                    // next reads prefer the winner.
+                    for (j, t) in started.iter().enumerate() {
+                        if let (Some(t), true) = (t, j != i && !failed[j])
+                            && let Some(stats) = hedging.book.get(replicas[j].id())
+                        {
+                            stats.observe_ttfb(now.duration_since(*t), now);
+                        }
+                    }
+                    let mut order = vec![Arc::clone(&replicas[i])];
+                    order.extend(replicas.iter().enumerate().filter(|(j, _)| *j != i && !failed[*j]).map(|(_, b)| Arc::clone(b)));
+                    slice.replicas = order;
+                    let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
+                    return Ok((OpenSlice { opener, cipher }, slice));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "replica unavailable");
+                    failed[i] = true;
+                    started[i] = None;
+                    last_error = Some(e.into());
+                }
+            },
+            () = hedge_timer => {
+                hedge_at = None;
+                hedged = true;
+                if hedging.book.take_hedge() {
+                    tracing::debug!(provider = %replicas[next].id(), "hedging a slow read");
+                    hedging.hedged.with_label_values(&[replicas[next].id().as_str()]).inc();
+                    in_flight.push(start(next));
+                    started[next] = Some(Instant::now());
+                    next += 1;
+                }
             }
         }
     }

@@ -274,10 +274,11 @@ impl ObjectService {
             salt: random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?,
         };
         let sealer = StreamSealer::new(target.dek.expose(), &params).map_err(seal_error)?;
-        // Providers that failed their last health check are not waited for: their replicas go
-        // straight to repair. Fewer than W left → 503 before a byte of the body is read.
+        // Providers that failed their last health checks or whose circuit is open are not
+        // waited for: their replicas go straight to repair. Fewer than W left → 503 before a
+        // byte of the body is read.
         let (live, skipped): (Vec<ProviderId>, Vec<ProviderId>) =
-            target.providers.iter().cloned().partition(|p| self.health.reachable(p.as_str()));
+            target.providers.iter().cloned().partition(|p| self.health.reachable(p));
         let quorum = usize::from(target.write_quorum);
         if live.len() < quorum {
             return Err(ErrorKind::Unavailable(format!(

@@ -1,5 +1,7 @@
 //! Provider health: every interval, a cheap LIST against each provider. The results feed
-//! `/health`, `/ready`, `souverain_provider_reachable` and `souverain_write_quorum_available`.
+//! `/health`, `/ready`, `souverain_provider_reachable` and `souverain_write_quorum_available`;
+//! a successful check also half-opens an open circuit, so a returning provider gets traffic
+//! (and its repairs) within one interval instead of after the whole open period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,15 +55,25 @@ impl HealthChecker {
         let checks = self.backends.iter().map(|b| async move {
             let r = tokio::time::timeout(self.timeout, b.list(None, 1)).await;
             let health = match r {
-                Ok(Ok(_)) => ProviderHealth { reachable: true, last_error: None },
-                Ok(Err(e)) => ProviderHealth { reachable: false, last_error: Some(e.to_string()) },
-                Err(_) => ProviderHealth { reachable: false, last_error: Some("health check timed out".into()) },
+                Ok(Ok(_)) => ProviderHealth { reachable: true, last_error: None, passive: None },
+                Ok(Err(e)) => ProviderHealth { reachable: false, last_error: Some(e.to_string()), passive: None },
+                Err(_) => ProviderHealth {
+                    reachable: false,
+                    last_error: Some("health check timed out".into()),
+                    passive: None,
+                },
             };
             (b.id().clone(), health)
         });
         let results: Vec<(ProviderId, ProviderHealth)> = futures_util::future::join_all(checks).await;
         let mut report = HealthReport { key_provider: "ok", checked: true, ..HealthReport::default() };
+        let now = std::time::Instant::now();
         for (id, mut h) in results {
+            if h.reachable
+                && let Some(stats) = self.state.book().get(&id)
+            {
+                stats.check_succeeded(now);
+            }
             if let Ok(mut failures) = self.failures.lock() {
                 // A provider that fails its very first check is down at once.
                 let n = failures.entry(id.clone()).or_insert(FAILURES_TO_MARK_DOWN - 1);
@@ -78,6 +90,7 @@ impl HealthChecker {
                 .iter()
                 .filter(|p| eligible(policy, p, &today))
                 .filter(|p| report.providers.get(p.id.as_str()).is_some_and(|h| h.reachable))
+                .filter(|p| !self.state.book().is_open(&p.id, now))
                 .count();
             let available = reachable >= usize::from(policy.write_quorum);
             self.metrics.write_quorum_available.with_label_values(&[&policy.id]).set(i64::from(available));

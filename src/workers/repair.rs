@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::backend::{Backend, BodyAborted, SealedBody, stream_name};
+use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{MetaError, MetadataStore, RepairTask};
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
@@ -19,6 +20,11 @@ use crate::workers::health::HealthState;
 
 const BATCH: usize = 32;
 const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// A task whose target is known to be down is looked at again after this, without counting
+/// an attempt: the provider's return (seen by the health checker) starts its repair.
+const WAIT_FOR_TARGET_MS: i64 = 2_000;
+/// Attempts after which a task counts as stuck (it stays queued and retried).
+const STUCK_ATTEMPTS: u32 = 10;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +60,11 @@ impl RepairWorker {
                 self.meta().update_repair(task, true).await?;
                 continue;
             }
+            if !self.health.reachable(&task.provider) {
+                task.due_ms = now_ms() + WAIT_FOR_TARGET_MS;
+                self.meta().update_repair(task, false).await?;
+                continue;
+            }
             match self.repair(&task).await {
                 Ok(()) => {
                     report.repaired += 1;
@@ -81,16 +92,17 @@ impl RepairWorker {
 
     async fn publish_backlog(&self) -> Result<(), MetaError> {
         let all = self.meta().repairs(1_000_000).await?;
-        let mut per_provider: BTreeMap<String, i64> =
-            self.service.backends().keys().map(|p| (p.to_string(), 0)).collect();
-        for t in &all {
-            *per_provider.entry(t.provider.to_string()).or_default() += 1;
-        }
+        let backlog = count_backlog(&all, self.service.backends().keys(), now_ms());
         let metrics = self.service.metrics();
-        for (p, n) in per_provider {
-            metrics.replication_pending_replicas.with_label_values(&[p.as_str()]).set(n);
+        for (p, b) in &backlog.providers {
+            let gauge = |g: &prometheus::IntGaugeVec, v: u64| {
+                g.with_label_values(&[p.as_str()]).set(i64::try_from(v).unwrap_or(i64::MAX))
+            };
+            gauge(&metrics.replication_pending_replicas, b.pending_replicas);
+            gauge(&metrics.replication_oldest_pending, b.oldest_pending_seconds);
+            gauge(&metrics.repair_stuck_tasks, b.stuck_tasks);
         }
-        self.health.set_repair_backlog(all.len() as u64);
+        self.health.set_repair_backlog(backlog);
         Ok(())
     }
 
@@ -135,6 +147,29 @@ impl RepairWorker {
     }
 }
 
+/// Counts the queue per provider (every configured provider appears, with zeros when idle).
+fn count_backlog<'a>(
+    tasks: &[RepairTask],
+    providers: impl Iterator<Item = &'a crate::model::ProviderId>,
+    now_ms: i64,
+) -> RepairBacklog {
+    let mut per: BTreeMap<String, ProviderBacklog> =
+        providers.map(|p| (p.to_string(), ProviderBacklog::default())).collect();
+    let age = |t: &RepairTask| u64::try_from((now_ms - t.created_ms) / 1000).unwrap_or(0);
+    for t in tasks {
+        let b = per.entry(t.provider.to_string()).or_default();
+        b.pending_replicas += 1;
+        b.oldest_pending_seconds = b.oldest_pending_seconds.max(age(t));
+        b.stuck_tasks += u64::from(t.attempts >= STUCK_ATTEMPTS);
+    }
+    RepairBacklog {
+        pending_replicas: tasks.len() as u64,
+        oldest_pending_seconds: per.values().map(|b| b.oldest_pending_seconds).max().unwrap_or(0),
+        stuck_tasks: per.values().map(|b| b.stuck_tasks).sum(),
+        providers: per,
+    }
+}
+
 /// Streams `source`'s copy to `target`, holding back the last chunk until the length and
 /// SHA-256 match the task.
 async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &RepairTask) -> Result<(), String> {
@@ -174,4 +209,39 @@ async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &Repair
     let (fed, put) = tokio::join!(feed, put);
     fed?;
     put.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ProviderId, StreamId};
+
+    fn task(provider: &str, created_ms: i64, attempts: u32) -> RepairTask {
+        RepairTask {
+            stream_id: StreamId([1; 16]),
+            provider: ProviderId::parse(provider).unwrap(),
+            replicas: Vec::new(),
+            ciphertext_len: 0,
+            ciphertext_sha256: [0; 32],
+            attempts,
+            due_ms: 0,
+            created_ms,
+        }
+    }
+
+    #[test]
+    fn backlog_counts_per_provider_with_oldest_age_and_stuck_tasks() {
+        let ids = [ProviderId::parse("a").unwrap(), ProviderId::parse("b").unwrap()];
+        let tasks = [task("a", 10_000, 0), task("a", 40_000, 12), task("c", 55_000, 1)];
+        let b = count_backlog(&tasks, ids.iter(), 70_000);
+        assert_eq!(b.pending_replicas, 3);
+        assert_eq!(b.oldest_pending_seconds, 60);
+        assert_eq!(b.stuck_tasks, 1);
+        assert_eq!(
+            b.providers["a"],
+            ProviderBacklog { pending_replicas: 2, oldest_pending_seconds: 60, stuck_tasks: 1 }
+        );
+        assert_eq!(b.providers["b"], ProviderBacklog::default(), "idle providers show zeros");
+        assert_eq!(b.providers["c"].oldest_pending_seconds, 15);
+    }
 }

@@ -17,6 +17,8 @@ mod clients;
 mod confidentiality;
 /// Crash consistency and garbage collection with the real binary.
 mod durability;
+/// Replication under injected faults: killed, slow, failing, black-holed and corrupting providers.
+mod faults;
 /// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
 mod listing;
 /// Bounded memory for a 1 GiB object.

@@ -1,6 +1,7 @@
 //! The test harness: a real gateway (in-process or the real binary) on 127.0.0.1:0 with real
 //! RocksDB and real provider directories, and real S3 clients pointed at it.
 
+pub mod fault_proxy;
 pub mod providers;
 pub mod raw;
 
@@ -104,6 +105,18 @@ impl TestGateway {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
         let providers = Providers::start(dir.path());
+        Self::start_over(dir, providers, edit).await
+    }
+
+    /// Starts over real `s3s-fs` providers, each behind a fault proxy (`providers.proxies`).
+    pub async fn start_proxied() -> Self {
+        init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let providers = Providers::start_proxied(dir.path()).await;
+        Self::start_over(dir, providers, |t| t).await
+    }
+
+    async fn start_over(dir: tempfile::TempDir, providers: Providers, edit: impl FnOnce(String) -> String) -> Self {
         let text = edit(config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers));
         let config = Config::parse(&text, dir.path()).expect("test config is valid");
         let running = start(config).await.expect("gateway starts");
@@ -123,6 +136,16 @@ impl TestGateway {
             .await
             .expect("metrics")
             .body_text()
+    }
+
+    /// `GET` of an admin API path (with the test token), as JSON.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let admin = self.admin_addr();
+        let headers =
+            [("host".to_owned(), admin.to_string()), ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}"))];
+        let r = raw::send(admin, "GET", path, &headers, b"").await.expect("admin request");
+        assert!(r.status == 200, "GET {path}: {} {}", r.status, r.body_text());
+        serde_json::from_slice(&r.body).expect("admin JSON")
     }
 
     /// The sum of `series` over the label sets containing every fragment of `labels`.

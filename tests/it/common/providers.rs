@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::fault_proxy::FaultProxy;
+
 pub const COUNTRIES: [(&str, &str); 3] = [("de", "DE"), ("fr", "FR"), ("nl", "NL")];
 const PROVIDER_BUCKET: &str = "souverain-streams";
 const PROVIDER_ACCESS: &str = "provider-access";
@@ -33,6 +35,7 @@ impl FakeProvider {
     /// Starts `s3s-fs` on a free loopback port over `root`, with the provider bucket created.
     pub fn start(root: &Path, log: &Path) -> Self {
         std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
+        let _ = std::fs::remove_file(log);
         let out = std::fs::File::create(log).expect("provider log");
         let child = Command::new("s3s-fs")
             .args([
@@ -66,32 +69,70 @@ impl FakeProvider {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.endpoint.trim_start_matches("http://").parse().expect("s3s-fs address")
+    }
 }
 
 /// The three providers (DE, FR, NL) of a test gateway.
 pub struct Providers {
     pub roots: Vec<PathBuf>,
-    pub fakes: Vec<FakeProvider>,
+    pub fakes: Vec<Option<FakeProvider>>,
+    /// Fault proxies in front of the `s3s-fs` processes, when started with [`Self::start_proxied`].
+    pub proxies: Vec<FaultProxy>,
+    dir: PathBuf,
 }
 
 impl Providers {
     /// Local directory providers, whatever the mode (for tests that never start a gateway).
     pub fn local(dir: &Path) -> Self {
-        Self { roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(), fakes: Vec::new() }
+        Self {
+            roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(),
+            fakes: Vec::new(),
+            proxies: Vec::new(),
+            dir: dir.to_owned(),
+        }
     }
 
     pub fn start(dir: &Path) -> Self {
         let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
-        let fakes = if s3s_fs_mode() {
-            roots
-                .iter()
-                .zip(COUNTRIES)
-                .map(|(r, (c, _))| FakeProvider::start(r, &dir.join(format!("s3s-fs-{c}.log"))))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Self { roots, fakes }
+        let fakes = if s3s_fs_mode() { Self::start_fakes(dir, &roots) } else { Vec::new() };
+        Self { roots, fakes, proxies: Vec::new(), dir: dir.to_owned() }
+    }
+
+    fn start_fakes(dir: &Path, roots: &[PathBuf]) -> Vec<Option<FakeProvider>> {
+        roots.iter().zip(COUNTRIES).map(|(r, (c, _))| Some(FakeProvider::start(r, &Self::log(dir, c)))).collect()
+    }
+
+    fn log(dir: &Path, country: &str) -> PathBuf {
+        dir.join(format!("s3s-fs-{country}.log"))
+    }
+
+    /// Real `s3s-fs` processes (in either mode), each behind a [`FaultProxy`].
+    pub async fn start_proxied(dir: &Path) -> Self {
+        let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
+        let fakes = Self::start_fakes(dir, &roots);
+        let mut proxies = Vec::new();
+        for f in fakes.iter().flatten() {
+            proxies.push(FaultProxy::start(f.addr()).await);
+        }
+        Self { roots, fakes, proxies, dir: dir.to_owned() }
+    }
+
+    /// SIGKILLs provider `i`'s process.
+    pub fn kill(&mut self, i: usize) {
+        drop(self.fakes[i].take());
+    }
+
+    /// Restarts provider `i`'s process over the same data, behind the same proxy (so the
+    /// gateway sees it come back at the same address).
+    pub fn restart(&mut self, i: usize) {
+        let proxy = self.proxies.get(i).expect("restart needs Providers::start_proxied");
+        let fake = FakeProvider::start(&self.roots[i], &Self::log(&self.dir, COUNTRIES[i].0));
+        proxy.set_upstream(fake.addr());
+        self.fakes[i] = Some(fake);
     }
 
     /// The `[[provider]]` sections of the gateway config.
@@ -101,10 +142,14 @@ impl Providers {
             let common = format!(
                 "id = \"local-{c}\"\ncountry = \"{country}\"\noperator = \"Operator {country}\"\njurisdictions = [\"{country}\"]\n"
             );
-            match self.fakes.get(i) {
-                Some(f) => out.push_str(&format!(
-                    "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\n",
-                    f.endpoint
+            let endpoint = match (self.proxies.get(i), self.fakes.get(i)) {
+                (Some(p), _) => Some(p.endpoint()),
+                (None, Some(Some(f))) => Some(f.endpoint.clone()),
+                _ => None,
+            };
+            match endpoint {
+                Some(endpoint) => out.push_str(&format!(
+                    "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\n"
                 )),
                 None => out.push_str(&format!("[[provider]]\n{common}kind = \"fs\"\npath = \"providers/{c}\"\n")),
             }
