@@ -1,6 +1,6 @@
 # The two commands of the README, plus helpers. Every cargo call goes through
 # scripts/cargo.sh so the run and test commands share one target directory and profile.
-.PHONY: run test bench lint fmt clean-data
+.PHONY: run test bench bench-hedging lint fmt clean-data
 
 run:
 	scripts/quickstart.sh
@@ -12,6 +12,10 @@ test:
 # profile does not compile RocksDB's C++ a second time.
 bench:
 	scripts/cargo.sh bench --no-default-features --bench datapath
+
+# GET p99 with one provider delayed 10x against the healthy p99, in one run (s3s-fs providers).
+bench-hedging:
+	scripts/cargo.sh bench --no-default-features --bench hedging
 
 lint:
 	scripts/cargo.sh fmt --all -- --check

@@ -119,11 +119,23 @@ impl Breaker {
     }
 }
 
+/// Weight of the newest sample in the moving average: one slow answer moves a provider well
+/// behind its fast peers, a few fast ones bring it back.
+const EWMA_WEIGHT: f64 = 0.3;
+
+/// Recent times to first byte: a window for the hedge delay (p95) and a moving average for
+/// the replica order, which must react to the first slow answer, not after half a window.
+#[derive(Debug, Default)]
+struct Ttfb {
+    window: VecDeque<(Instant, Duration)>,
+    ewma: Option<(Instant, f64)>,
+}
+
 /// One provider's passive health.
 #[derive(Debug)]
 pub struct ProviderStats {
     breaker: Mutex<Breaker>,
-    ttfb: Mutex<VecDeque<(Instant, Duration)>>,
+    ttfb: Mutex<Ttfb>,
     circuit_gauge: Option<IntGauge>,
 }
 
@@ -134,6 +146,8 @@ pub struct PassiveReport {
     pub circuit: CircuitState,
     /// Failures in a row.
     pub consecutive_failures: u32,
+    /// Moving average of recent times to first byte of reads (what orders replicas), in ms.
+    pub ttfb_average_ms: Option<u64>,
     /// Median recent time to first byte of reads, in milliseconds.
     pub ttfb_p50_ms: Option<u64>,
     /// 95th percentile of the same.
@@ -146,7 +160,7 @@ impl ProviderStats {
         if let Some(g) = &circuit_gauge {
             g.set(CircuitState::Closed.as_gauge());
         }
-        Self { breaker: Mutex::new(Breaker::new()), ttfb: Mutex::new(VecDeque::new()), circuit_gauge }
+        Self { breaker: Mutex::new(Breaker::new()), ttfb: Mutex::new(Ttfb::default()), circuit_gauge }
     }
 
     fn with_breaker<T>(&self, f: impl FnOnce(&mut Breaker) -> T) -> Option<T> {
@@ -187,19 +201,25 @@ impl ProviderStats {
     /// Records how long a read waited for its first byte (or, for a hedge's loser, how long it
     /// had waited when it was cancelled: a lower bound, which is what matters).
     pub fn observe_ttfb(&self, waited: Duration, now: Instant) {
-        if let Ok(mut w) = self.ttfb.lock() {
-            if w.len() == TTFB_SAMPLES {
-                w.pop_front();
+        if let Ok(mut t) = self.ttfb.lock() {
+            if t.window.len() == TTFB_SAMPLES {
+                t.window.pop_front();
             }
-            w.push_back((now, waited));
+            t.window.push_back((now, waited));
+            let sample = waited.as_secs_f64();
+            let avg = match t.ewma {
+                Some((at, avg)) if now.duration_since(at) <= TTFB_RELEVANCE => avg + EWMA_WEIGHT * (sample - avg),
+                _ => sample,
+            };
+            t.ewma = Some((now, avg));
         }
     }
 
     /// The `q` quantile (0..=1) of the relevant recent samples, if there are any.
     pub fn ttfb_quantile(&self, q: f64, now: Instant) -> Option<Duration> {
-        let w = self.ttfb.lock().ok()?;
+        let t = self.ttfb.lock().ok()?;
         let mut recent: Vec<Duration> =
-            w.iter().filter(|(t, _)| now.duration_since(*t) <= TTFB_RELEVANCE).map(|(_, d)| *d).collect();
+            t.window.iter().filter(|(t, _)| now.duration_since(*t) <= TTFB_RELEVANCE).map(|(_, d)| *d).collect();
         if recent.is_empty() {
             return None;
         }
@@ -219,16 +239,24 @@ impl ProviderStats {
         PassiveReport {
             circuit: self.circuit(now),
             consecutive_failures: self.breaker.lock().map(|b| b.consecutive_failures).unwrap_or(0),
+            ttfb_average_ms: self.ttfb_average(now).map(ms),
             ttfb_p50_ms: self.ttfb_quantile(0.5, now).map(ms),
             ttfb_p95_ms: self.ttfb_quantile(0.95, now).map(ms),
         }
     }
 
+    /// The moving average of recent times to first byte, if the last sample is recent.
+    pub fn ttfb_average(&self, now: Instant) -> Option<Duration> {
+        let t = self.ttfb.lock().ok()?;
+        let (at, avg) = t.ewma?;
+        (now.duration_since(at) <= TTFB_RELEVANCE).then(|| Duration::from_secs_f64(avg))
+    }
+
     /// The read preference: lower is better. An open circuit sorts last, a half-open one after
-    /// the closed ones, then the median time to first byte; no recent sample counts as fast, so
-    /// a provider nobody read lately is tried and measured.
+    /// the closed ones, then the moving average of time to first byte; no recent sample counts
+    /// as fast, so a provider nobody read lately is tried and measured again.
     pub fn read_rank(&self, now: Instant) -> (i64, Duration) {
-        (self.circuit(now).as_gauge(), self.ttfb_quantile(0.5, now).unwrap_or(Duration::ZERO))
+        (self.circuit(now).as_gauge(), self.ttfb_average(now).unwrap_or(Duration::ZERO))
     }
 }
 
@@ -372,6 +400,20 @@ mod tests {
         assert_eq!(s.hedge_delay(t0), Duration::from_millis(970));
         assert_eq!(s.ttfb_quantile(0.5, t0), Some(Duration::from_millis(690)));
         assert_eq!(s.hedge_delay(at(t0, 61)), HEDGE_FLOOR, "old samples no longer count");
+    }
+
+    #[test]
+    fn one_slow_answer_ranks_a_fast_provider_behind_its_peers() {
+        let (fast, slow) = (ProviderStats::new(None), ProviderStats::new(None));
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            fast.observe_ttfb(Duration::from_millis(4), t0);
+            slow.observe_ttfb(Duration::from_millis(3), t0);
+        }
+        assert!(slow.read_rank(t0) < fast.read_rank(t0));
+        slow.observe_ttfb(Duration::from_millis(50), t0);
+        assert!(slow.read_rank(t0) > fast.read_rank(t0));
+        assert_eq!(slow.read_rank(at(t0, 61)), (0, Duration::ZERO), "unread for a minute: tried again");
     }
 
     #[test]

@@ -5,7 +5,7 @@ pub mod fault_proxy;
 pub mod providers;
 pub mod raw;
 
-pub use providers::Providers;
+pub use providers::{Providers, provider_files};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -235,28 +235,6 @@ pub fn error_status<E>(
 
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
     out.body.collect().await.expect("body").into_bytes().to_vec()
-}
-
-/// Every file under the provider directories, with its content.
-pub fn provider_files(dirs: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for d in dirs {
-        let mut stack = vec![d.clone()];
-        while let Some(p) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&p) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(bytes) = std::fs::read(&path) {
-                    out.push((path, bytes));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The real `souverain` binary, started on a free port with a config in `dir`.

@@ -181,7 +181,7 @@ impl Providers {
 
     /// The stream files (`sv1/<32 hex>`) each provider holds, whatever the provider kind.
     pub fn stream_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        super::provider_files(&self.roots).into_iter().filter(|(p, _)| is_stream_file(p)).collect()
+        provider_files(&self.roots).into_iter().filter(|(p, _)| is_stream_file(p)).collect()
     }
 }
 
@@ -190,4 +190,26 @@ pub fn is_stream_file(p: &Path) -> bool {
     p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "sv1")
         && name.len() == 32
         && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Every file under the provider directories, with its content.
+pub fn provider_files(dirs: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut stack = vec![d.clone()];
+        while let Some(p) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&p) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+    }
+    out
 }
