@@ -27,6 +27,7 @@ use crate::workers::GarbageCollector;
 use crate::workers::health::{HealthChecker, HealthState};
 use crate::workers::repair::RepairWorker;
 use crate::workers::scrub::Scrubber;
+use crate::workers::usage::UsageCounter;
 
 /// Why the gateway could not start. One line, naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +229,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
+    let usage = UsageCounter::new(Arc::clone(&service));
+    tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));
     tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
     tasks.push(tokio::spawn(

@@ -98,6 +98,8 @@ pub struct Config {
     pub repair_interval: Duration,
     /// Between scrub passes.
     pub scrub_interval: Duration,
+    /// Between stored-usage passes.
+    pub usage_interval: Duration,
     /// Scrubber rate and sampling.
     pub scrub: crate::workers::scrub::ScrubSettings,
     /// Simultaneous client connections.
@@ -236,6 +238,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
         repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
         scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
+        usage_interval: Duration::from_secs(raw.workers.usage_interval_secs.unwrap_or(300).max(1)),
         scrub: crate::workers::scrub::ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),

@@ -210,6 +210,11 @@ impl ObjectService {
         &self.meta
     }
 
+    /// The configured policy ids (for workers).
+    pub fn policy_ids(&self) -> impl Iterator<Item = &str> {
+        self.config.policies.keys().map(String::as_str)
+    }
+
     /// The backends by provider (for workers).
     pub fn backends(&self) -> &HashMap<ProviderId, Arc<dyn Backend>> {
         &self.backends

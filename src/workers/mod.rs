@@ -4,5 +4,6 @@ pub mod gc;
 pub mod health;
 pub mod repair;
 pub mod scrub;
+pub mod usage;
 
 pub use gc::GarbageCollector;

@@ -128,6 +128,14 @@ async fn prometheus_scrapes_the_gateway() {
     wait_for(&prom, "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}", 3.0).await;
     wait_for(&prom, "souverain_write_quorum_available{policy=\"eu-default\"}", 1.0).await;
     wait_for(&prom, "souverain_build_info", 1.0).await;
+    wait_for(&prom, "souverain_stored_objects{policy=\"eu-default\"}", 3.0).await;
+    wait_for(&prom, "souverain_stored_bytes{policy=\"eu-default\"}", sizes.iter().sum::<usize>() as f64).await;
+    wait_for(&prom, "souverain_stored_objects{policy=\"de-only\"}", 0.0).await;
+    for p in ["local-de", "local-fr", "local-nl"] {
+        wait_for(&prom, &format!("souverain_backend_circuit_state{{provider=\"{p}\"}}"), 0.0).await;
+        wait_for(&prom, &format!("souverain_replication_oldest_pending_seconds{{provider=\"{p}\"}}"), 0.0).await;
+        wait_for(&prom, &format!("souverain_repair_stuck_tasks{{provider=\"{p}\"}}"), 0.0).await;
+    }
     let series = query(&prom, "count({__name__=~\"souverain_.*\"})").await;
     assert!(series.len() == 1 && series[0].1 < 5000.0, "bounded series count: {series:?}");
     // No label value is ever a bucket name or key.

@@ -47,6 +47,7 @@ key_file = "kek.key"
 gc_interval_secs = 3600
 health_interval_secs = 1
 repair_interval_secs = 1
+usage_interval_secs = 1
 [limits]
 shutdown_grace_secs = 5
 [admin]
