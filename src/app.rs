@@ -77,17 +77,22 @@ pub struct RunningGateway {
     /// Provider health as last checked.
     pub health: Arc<HealthState>,
     tls: Option<Arc<TlsFiles>>,
+    admin_tls: Option<Arc<TlsFiles>>,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningGateway {
-    /// Re-reads the HTTPS certificate and key (SIGHUP); open connections keep theirs.
+    /// Re-reads the HTTPS certificates and keys of both listeners (SIGHUP); open connections
+    /// keep theirs. A listener whose files fail to load keeps its previous certificate.
     pub fn reload_tls(&self) -> Result<(), String> {
-        match &self.tls {
-            Some(t) => t.reload(),
-            None => Ok(()),
+        let mut errors = Vec::new();
+        for (listener, files) in [("s3", &self.tls), ("admin", &self.admin_tls)] {
+            if let Some(Err(e)) = files.as_ref().map(|t| t.reload()) {
+                errors.push(format!("{listener} listener: {e}"));
+            }
         }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 
     /// Stops accepting, drains in-flight requests (within the grace period) and stops workers.
@@ -202,6 +207,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key).map_err(StartError::Tls)?)),
         None => None,
     };
+    let admin_tls = match &config.admin_tls {
+        Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key).map_err(StartError::Tls)?)),
+        None => None,
+    };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
         s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics)),
@@ -225,7 +234,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             Arc::clone(&service),
             config.admin_token.clone(),
         );
-        tasks.push(tokio::spawn(serve(listener, service, limits, None, shutdown.clone())));
+        tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), shutdown.clone())));
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
@@ -237,5 +246,5 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown),
     ));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, trigger, tasks })
+    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, admin_tls, trigger, tasks })
 }

@@ -31,4 +31,5 @@ pub mod model;
 pub mod placement;
 pub mod service;
 pub mod shutdown;
+pub mod tls_client;
 pub mod workers;

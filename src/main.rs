@@ -33,6 +33,9 @@ enum Command {
         /// A file holding the admin bearer token (else SOUVERAIN_ADMIN_TOKEN).
         #[arg(long, global = true)]
         token_file: Option<PathBuf>,
+        /// A PEM CA file to trust for an `https://` admin listener (beside the webpki roots).
+        #[arg(long, global = true)]
+        ca_file: Option<PathBuf>,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -55,6 +58,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: PlacementCommand,
     },
+    /// The gateway's health report (`/health`, no token needed); exits non-zero if the admin
+    /// listener does not answer 200 (the container health check).
+    Health,
+    /// The repair queue: replicas waiting per provider, the oldest one's age, stuck tasks.
+    Repair,
 }
 
 #[derive(Subcommand)]
@@ -121,18 +129,34 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One admin API GET, printed; Ok(false) on a non-200 answer.
-fn admin_get(url: &str, token_file: Option<PathBuf>, path: &str) -> anyhow::Result<bool> {
-    let token = match token_file {
-        Some(f) => std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_owned(),
-        None => std::env::var("SOUVERAIN_ADMIN_TOKEN")
-            .map_err(|_| anyhow::anyhow!("give --token-file or set SOUVERAIN_ADMIN_TOKEN"))?,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (status, body) =
-        rt.block_on(souverain::admin::client::get(url, path, &token)).map_err(|e| anyhow::anyhow!(e))?;
-    println!("{}", body.trim_end());
-    Ok(status == 200)
+/// How the CLI reaches the admin listener.
+struct AdminTarget {
+    url: String,
+    token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+}
+
+impl AdminTarget {
+    fn token(&self) -> anyhow::Result<String> {
+        match &self.token_file {
+            Some(f) => {
+                Ok(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_owned())
+            }
+            None => std::env::var("SOUVERAIN_ADMIN_TOKEN")
+                .map_err(|_| anyhow::anyhow!("give --token-file or set SOUVERAIN_ADMIN_TOKEN")),
+        }
+    }
+
+    /// One GET, printed; Ok(false) on a non-200 answer.
+    fn get(&self, path: &str, with_token: bool) -> anyhow::Result<bool> {
+        let token = if with_token { Some(self.token()?) } else { None };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (status, body) = rt
+            .block_on(souverain::admin::client::get(&self.url, path, token.as_deref(), self.ca_file.as_deref()))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        println!("{}", body.trim_end());
+        Ok(status == 200)
+    }
 }
 
 /// Runs the probe; Ok(false) when the provider is not usable.
@@ -153,21 +177,24 @@ fn main() -> ExitCode {
     // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    if let Command::Admin { url, token_file, command } = cli.command {
+    if let Command::Admin { url, token_file, ca_file, command } = cli.command {
         use souverain::admin::client::encode_segment;
+        let admin = AdminTarget { url, token_file, ca_file };
         let outcome = match command {
             AdminCommand::Provider { command: ProviderCommand::Probe { id, config } } => probe(config, id),
             AdminCommand::Locate { object } => match object.split_once('/') {
                 Some((b, k)) => {
                     let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));
-                    admin_get(&url, token_file, &path)
+                    admin.get(&path, true)
                 }
                 None => Err(anyhow::anyhow!("expected bucket/key")),
             },
             AdminCommand::Placement { command: PlacementCommand::Explain { bucket } } => {
                 let path = format!("/admin/v1/placement/explain?bucket={}", encode_segment(&bucket));
-                admin_get(&url, token_file, &path)
+                admin.get(&path, true)
             }
+            AdminCommand::Health => admin.get("/health", false),
+            AdminCommand::Repair => admin.get("/admin/v1/repair", true),
         };
         return match outcome {
             Ok(true) => ExitCode::SUCCESS,

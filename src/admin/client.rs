@@ -1,24 +1,40 @@
-//! The `souverain admin …` CLI's side of the admin API: one authenticated GET.
+//! The `souverain admin …` CLI's side of the admin API: one GET, over HTTP or HTTPS.
+
+use std::path::Path;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 /// Largest answer read (the API returns small JSON documents).
 const MAX_ANSWER: usize = 16 << 20;
 
-/// GETs `path` from the admin listener at `base` (`http://host:port`) with the bearer token;
-/// returns the status and body.
-pub async fn get(base: &str, path: &str, token: &str) -> Result<(u16, String), String> {
+/// GETs `path` from the admin listener at `base` (`http://` or `https://host:port`), with the
+/// bearer token when given; an HTTPS listener is verified against the webpki roots plus
+/// `ca_file`. Returns the status and body.
+pub async fn get(base: &str, path: &str, token: Option<&str>, ca_file: Option<&Path>) -> Result<(u16, String), String> {
     let uri: http::Uri =
         format!("{}{path}", base.trim_end_matches('/')).parse().map_err(|e| format!("bad URL: {e}"))?;
-    let req = http::Request::get(uri)
-        .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client.request(req).await.map_err(|e| format!("admin API unreachable at {base}: {e}"))?;
+    let mut req = http::Request::get(uri);
+    if let Some(token) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
+    let tls = crate::tls_client::client_config(ca_file)?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("admin API unreachable at {base}: {}", crate::tls_client::error_chain(&e)))?;
     let status = resp.status().as_u16();
     let body = Limited::new(resp.into_body(), MAX_ANSWER).collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))

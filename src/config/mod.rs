@@ -74,6 +74,8 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// HTTPS certificate and key files for the S3 listener.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// HTTPS certificate and key files of the admin listener, if it serves TLS.
+    pub admin_tls: Option<(PathBuf, PathBuf)>,
     /// Region clients sign for.
     pub region: String,
     /// Default policy id.
@@ -155,6 +157,15 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         (None, None) => None,
         _ => return Err("server.tls_cert_file: give both tls_cert_file and tls_key_file, or neither".into()),
     };
+    let admin_tls = match (&raw.server.admin_tls_cert_file, &raw.server.admin_tls_key_file) {
+        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "server.admin_tls_cert_file: give both admin_tls_cert_file and admin_tls_key_file, or neither".into()
+            );
+        }
+    };
     let admin_listen = match &raw.server.admin_listen {
         Some(a) => Some(a.parse().map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?),
         None => None,
@@ -226,6 +237,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         s3_listen,
         admin_listen,
         tls,
+        admin_tls,
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,

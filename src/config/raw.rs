@@ -47,6 +47,11 @@ pub struct RawServer {
     pub tls_cert_file: Option<String>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<String>,
+    /// PEM certificate chain: with `admin_tls_key_file`, the admin listener is served over
+    /// HTTPS (reloaded on SIGHUP).
+    pub admin_tls_cert_file: Option<String>,
+    /// PEM private key of `admin_tls_cert_file`.
+    pub admin_tls_key_file: Option<String>,
     /// Region clients sign for.
     pub region: String,
     /// Policy of buckets created without a LocationConstraint.

@@ -1,4 +1,4 @@
-//! HTTPS on the S3 listener, with certificate reload on SIGHUP.
+//! HTTPS on the S3 and admin listeners, with certificate reload on SIGHUP.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,10 +8,16 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use crate::common::raw::exchange;
-use crate::common::{BinaryGateway, Providers, config_text};
+use crate::common::{ADMIN_TOKEN, BinaryGateway, Providers, TestGateway, config_text};
 
 /// A fresh CA and a certificate for 127.0.0.1 it signed: (CA DER, cert PEM, key PEM).
 fn issue() -> (CertificateDer<'static>, String, String) {
+    let (ca, _, cert, key) = issue_with_ca_pem();
+    (ca, cert, key)
+}
+
+/// Like [`issue`], with the CA's PEM too: (CA DER, CA PEM, cert PEM, key PEM).
+fn issue_with_ca_pem() -> (CertificateDer<'static>, String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -19,7 +25,7 @@ fn issue() -> (CertificateDer<'static>, String, String) {
     let issuer = Issuer::new(params, ca_key);
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
-    (ca.der().clone(), cert.pem(), key.serialize_pem())
+    (ca.der().clone(), ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// An anonymous GET over TLS trusting only `ca`: Ok(status) or the handshake error.
@@ -72,4 +78,59 @@ async fn https_listener_and_sighup_reload() {
     }
     assert!(get_over_tls(gw.addr, &ca1).await.is_err(), "the old certificate is no longer served");
     gw.kill();
+}
+
+/// Runs `souverain admin <args>`; returns (success, stdout, stderr).
+async fn admin_cli(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_souverain"))
+            .arg("admin")
+            .args(&args)
+            .env("SOUVERAIN_ADMIN_TOKEN", ADMIN_TOKEN)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    })
+    .await
+    .unwrap()
+}
+
+/// Promise: the admin listener serves HTTPS with its own certificate: `souverain admin
+/// --ca-file … health` and `… repair` work over TLS, a client that does not trust the CA is
+/// refused (the CLI fails with a certificate error), and plain HTTP gets no answer there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_listener_over_https() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, ca_pem, cert, key) = issue_with_ca_pem();
+    let (other_ca, _, _) = issue();
+    let path = |name: &str| certs.path().join(name).display().to_string();
+    std::fs::write(path("admin.crt"), cert).unwrap();
+    std::fs::write(path("admin.key"), key).unwrap();
+    std::fs::write(path("ca.pem"), ca_pem).unwrap();
+    let section = format!(
+        "[server]\nadmin_tls_cert_file = \"{}\"\nadmin_tls_key_file = \"{}\"\n",
+        path("admin.crt"),
+        path("admin.key")
+    );
+    let gw = TestGateway::start_with(|t| t.replace("[server]\n", &section)).await;
+    let admin = gw.admin_addr();
+    assert_eq!(get_over_tls(admin, &ca).await, Ok(404), "an admin answer over TLS");
+    assert!(get_over_tls(admin, &other_ca).await.is_err(), "a client that does not trust the CA is refused");
+    let url = format!("https://{admin}");
+    let (ok, out, err) =
+        admin_cli(vec!["--url".into(), url.clone(), "--ca-file".into(), path("ca.pem"), "health".into()]).await;
+    assert!(ok, "{err}");
+    let health: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(health["providers"]["local-de"].is_object(), "{out}");
+    let (ok, out, err) =
+        admin_cli(vec!["--url".into(), url.clone(), "--ca-file".into(), path("ca.pem"), "repair".into()]).await;
+    assert!(ok, "{err}");
+    let repair: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(repair["pending_replicas"], 0, "{out}");
+    let (ok, _, err) = admin_cli(vec!["--url".into(), url, "health".into()]).await;
+    assert!(!ok && err.contains("certificate"), "untrusted certificate refused: {err}");
+    let plain = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"").await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200), "no plain-HTTP answer on the TLS listener");
+    gw.stop().await;
 }

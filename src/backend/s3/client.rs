@@ -2,7 +2,6 @@
 //! disabled), connection pooling, deadlines, and mapping answers to [`BackendError`]s.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,8 +13,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 use super::dialect::Dialect;
 use super::xml;
@@ -47,24 +44,7 @@ impl HttpClient {
     pub fn new(provider: ProviderId, dialect: &Dialect, ca_file: Option<&Path>) -> Result<Self, BackendError> {
         let err =
             |detail: String| BackendError { provider: provider.clone(), kind: BackendErrorKind::Protocol, detail };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = ca_file {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(err(format!("CA file {}: no certificate", path.display())));
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| err(format!("CA file {}: {e}", path.display())))?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| err(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::tls_client::client_config(ca_file).map_err(err)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -96,9 +76,11 @@ impl HttpClient {
         match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await {
             Err(_) => Err(self.error(BackendErrorKind::Timeout, format!("{what}: no response in time"))),
             Ok(Err(e)) if e.is_connect() => {
-                Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", chain(&e))))
+                Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", crate::tls_client::error_chain(&e))))
             }
-            Ok(Err(e)) => Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", chain(&e)))),
+            Ok(Err(e)) => {
+                Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", crate::tls_client::error_chain(&e))))
+            }
             Ok(Ok(resp)) => Ok(resp),
         }
     }
@@ -126,16 +108,4 @@ impl HttpClient {
         };
         self.error(kind, format!("{what}: HTTP {status} {code}"))
     }
-}
-
-/// An error with its sources, on one line (TLS failures hide the useful part in a source).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
