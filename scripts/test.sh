@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test-tools
+# The build steps `make run` and docker/Dockerfile share (debug here: the profile of the tests).
+scripts/build.sh >/dev/null
 scripts/cargo.sh fmt --all -- --check
 scripts/cargo.sh clippy --all-targets -- -D warnings
 # rustls must stay on ring: aws-lc-rs may appear only through dev-dependencies.

@@ -70,3 +70,37 @@ async fn sigterm_graceful_shutdown() {
     }
     gw.kill();
 }
+
+/// Promise: the Docker deployment is built and configured by the same steps as the README's:
+/// the Dockerfile's build stage and `make run` both run `scripts/build.sh` (which `make test`
+/// runs too), the compose file's gateway config passes `souverain check-config`, and every file
+/// the compose file mounts exists.
+#[test]
+fn docker_deployment_uses_the_readme_build_steps() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let dockerfile = read("docker/Dockerfile");
+    assert!(dockerfile.contains("RUN scripts/build.sh --release"), "the image builds with scripts/build.sh");
+    assert!(dockerfile.contains("USER souverain") && dockerfile.contains("VOLUME /data"));
+    assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("\"health\"]"), "health check on /health");
+    assert!(read("scripts/quickstart.sh").contains("scripts/build.sh"), "make run builds with scripts/build.sh");
+    let (code, out) = run(&["check-config", root.join("docker/souverain.toml").to_str().unwrap()]);
+    assert_eq!((code, out.trim()), (0, ""), "check-config accepts docker/souverain.toml");
+    let compose = read("docker/compose.yml");
+    let mut mounts = 0;
+    for line in compose.lines() {
+        let Some(src) = line.trim().strip_prefix("- ./").or_else(|| line.trim().strip_prefix("- ../")) else {
+            continue;
+        };
+        let rel = if line.trim().starts_with("- ../") { src.to_owned() } else { format!("docker/{src}") };
+        let file = rel.split(':').next().unwrap();
+        assert!(root.join(file).is_file(), "compose mounts {file}, which does not exist");
+        mounts += 1;
+    }
+    assert_eq!(mounts, 6, "souverain.toml, prometheus.yml, alerts.yml and three Grafana files");
+    let gateway_config = read("docker/souverain.toml");
+    for provider in ["provider-de", "provider-fr", "provider-nl"] {
+        assert!(compose.contains(&format!("  {provider}:")), "compose runs {provider}");
+        assert!(gateway_config.contains(&format!("http://{provider}:8014")), "the gateway uses {provider}");
+    }
+}
