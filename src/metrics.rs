@@ -38,6 +38,8 @@ pub struct Metrics {
     pub crypto_bytes: IntCounterVec,
     /// Placement decisions by policy and outcome.
     pub placement_decisions: IntCounterVec,
+    /// Placement refusals by policy and reason.
+    pub placement_refusals: IntCounterVec,
     /// Replicas queued for repair, by provider.
     pub replication_pending_replicas: IntGaugeVec,
     /// Age of the oldest queued replica, by provider.
@@ -143,6 +145,11 @@ impl Metrics {
                 "Placement decisions by policy and outcome (placed, unsatisfiable).",
                 &["policy", "outcome"],
             )?,
+            placement_refusals: counter_vec(
+                "souverain_placement_refusals_total",
+                "Placements refused (bucket creation or write), by policy and reason (too_few_eligible, independence).",
+                &["policy", "reason"],
+            )?,
             replication_pending_replicas: gauge_vec(
                 "souverain_replication_pending_replicas",
                 "Replicas queued for repair (hinted handoff), by provider.",
@@ -222,6 +229,7 @@ impl Metrics {
             Box::new(self.write_quorum_available.clone()),
             Box::new(self.crypto_bytes.clone()),
             Box::new(self.placement_decisions.clone()),
+            Box::new(self.placement_refusals.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.replication_oldest_pending.clone()),
             Box::new(self.repair_stuck_tasks.clone()),

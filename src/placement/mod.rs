@@ -119,6 +119,14 @@ fn first_combination<'a, T>(items: &[&'a T], n: usize, f: &mut impl FnMut(&[&'a 
     go(items, n, 0, &mut cur, f).then_some(cur)
 }
 
+impl Unsatisfiable {
+    /// The refusal's reason as a closed set (a metric label): too few providers pass the
+    /// per-provider rules, or enough do but no combination meets the independence rules.
+    pub fn reason(&self) -> &'static str {
+        if self.eligible < self.needed { "too_few_eligible" } else { "independence" }
+    }
+}
+
 /// Chooses N eligible providers for a bucket: eligible providers ordered by rendezvous score
 /// on the bucket (stable, spread across buckets; health is deliberately not an input), then
 /// the first N-combination in that order that satisfies the independence rules. Exhaustive

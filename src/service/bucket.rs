@@ -6,7 +6,6 @@ use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::meta::BucketRecord;
 use crate::model::{BucketName, BucketUid};
-use crate::placement::place;
 
 impl ObjectService {
     /// ListBuckets.
@@ -30,8 +29,7 @@ impl ObjectService {
             .get(&policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("default policy {policy_id} missing")))?;
         let uid = BucketUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
-        place(policy, &self.config.catalog, uid, &super::today())
-            .map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()))?;
+        self.decide_placement(policy, uid)?;
         let rec = BucketRecord { uid, name: name.to_owned(), policy_id, created_ms: now_ms() };
         match self.meta.create_bucket(rec).await? {
             Ok(()) => Ok(()),

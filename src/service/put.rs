@@ -184,11 +184,24 @@ impl ObjectService {
             .policies
             .get(&bucket.policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
-        let placed = place(policy, &self.config.catalog, bucket.uid, &super::today());
-        if let Err(u) = &placed {
-            tracing::warn!(policy = %u.policy, violations = ?u.violations, "placement refused");
-        }
-        let outcome = if placed.is_ok() { "placed" } else { "unsatisfiable" };
+        self.decide_placement(policy, bucket.uid)
+    }
+
+    /// Places under `policy`, counting the decision (and a refusal's reason) in the metrics.
+    pub(crate) fn decide_placement(
+        &self,
+        policy: &crate::model::ResidencyPolicy,
+        seed: BucketUid,
+    ) -> Result<Placement> {
+        let placed = place(policy, &self.config.catalog, seed, &super::today());
+        let outcome = match &placed {
+            Ok(_) => "placed",
+            Err(u) => {
+                tracing::warn!(policy = %u.policy, reason = u.reason(), violations = ?u.violations, "placement refused");
+                self.metrics.placement_refusals.with_label_values(&[policy.id.as_str(), u.reason()]).inc();
+                "unsatisfiable"
+            }
+        };
         self.metrics.placement_decisions.with_label_values(&[policy.id.as_str(), outcome]).inc();
         placed.map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
     }

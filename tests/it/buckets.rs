@@ -86,6 +86,9 @@ async fn location_constraint_selects_residency_policy() {
         .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("ResidencyUnsatisfiable"));
     assert_eq!(error_status(&e), Some(409));
+    // Two German providers are needed and one exists: too few eligible, counted by reason.
+    let refused = "souverain_placement_refusals_total";
+    assert_eq!(gw.metric_sum(refused, &["policy=\"two-in-germany\"", "reason=\"too_few_eligible\""]).await, 1);
     let e = c.create_bucket().bucket("mars").create_bucket_configuration(conf("mars-1")).send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("InvalidLocationConstraint"));
     assert_eq!(c.list_buckets().send().await.unwrap().buckets().len(), 1);
@@ -120,6 +123,8 @@ async fn certification_and_independence_rules() {
         .unwrap_or_default()
         .to_owned();
     assert!(message.contains("secnum-only"), "{message}");
+    let refused = "souverain_placement_refusals_total";
+    assert_eq!(gw.metric_sum(refused, &["policy=\"secnum-only\"", "reason=\"too_few_eligible\""]).await, 1);
     c.create_bucket().bucket("spread").create_bucket_configuration(conf("three-countries")).send().await.unwrap();
     c.put_object().bucket("spread").key("k").body(vec![1u8; 100].into()).send().await.unwrap();
     let dirs = gw.provider_dirs();
