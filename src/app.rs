@@ -24,6 +24,7 @@ use crate::model::BootId;
 use crate::service::{ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::GarbageCollector;
+use crate::workers::evacuation::Evacuator;
 use crate::workers::health::{HealthChecker, HealthState};
 use crate::workers::repair::RepairWorker;
 use crate::workers::scrub::Scrubber;
@@ -59,6 +60,9 @@ pub enum StartError {
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// The stored residency changes could not be read.
+    #[error("residency state: {0}")]
+    Residency(String),
     /// The RocksDB engine is not compiled in.
     #[error("metadata.engine = \"rocksdb\" needs the `rocksdb` feature")]
     NoRocksdb,
@@ -177,7 +181,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
     let service_config = ServiceConfig {
-        catalog: catalog.clone(),
+        catalog,
         policies: config.policies.clone(),
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
@@ -218,13 +222,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         tls.clone(),
         shutdown.clone(),
     ))];
-    let checker = HealthChecker::new(
-        backends,
-        catalog,
-        config.policies.values().cloned().collect(),
-        Arc::clone(&metrics),
-        Arc::clone(&health),
-    );
+    service.load_residency_overrides().await.map_err(|e| StartError::Residency(e.to_string()))?;
+    let checker = HealthChecker::new(backends, Arc::clone(&service), Arc::clone(&metrics), Arc::clone(&health));
     tasks.push(tokio::spawn(checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
@@ -238,6 +237,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
+    let evacuator = Evacuator::new(Arc::clone(&service));
+    tasks.push(tokio::spawn(evacuator.run(config.evacuation_interval, shutdown.clone())));
     let usage = UsageCounter::new(Arc::clone(&service));
     tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));

@@ -38,6 +38,8 @@ pub enum BodyError {
 pub enum ErrorKind {
     #[error("the specified bucket does not exist")]
     NoSuchBucket,
+    #[error("no such provider in the catalog")]
+    NoSuchProvider,
     #[error("the bucket already exists and is yours")]
     BucketAlreadyOwnedByYou,
     #[error("the bucket is not empty")]

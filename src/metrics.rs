@@ -3,8 +3,8 @@
 //! admin-defined provider and policy ids — never bucket names, object keys or access keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets (seconds): few, so the series count stays small.
@@ -52,6 +52,12 @@ pub struct Metrics {
     pub backend_hedged_requests: IntCounterVec,
     /// Repairs attempted, by provider and outcome.
     pub repair_completed: IntCounterVec,
+    /// Evacuation outcomes per replica (moved, failed, no_target).
+    pub evacuation_moves: IntCounterVec,
+    /// Background job progress (0–1), by job.
+    pub job_progress: GaugeVec,
+    /// Items a background job has still to look at, by job.
+    pub job_remaining: IntGaugeVec,
     /// Replicas checked by the scrubber.
     pub scrub_checked: IntCounterVec,
     /// Scrubber findings by provider and kind (missing, length, hash).
@@ -175,6 +181,20 @@ impl Metrics {
                 "Hedged reads started, by the provider the hedge went to.",
                 &["provider"],
             )?,
+            evacuation_moves: counter_vec(
+                "souverain_evacuation_moves_total",
+                "Replicas the evacuation job handled, by outcome (moved, failed, no_target).",
+                &["outcome"],
+            )?,
+            job_progress: GaugeVec::new(
+                Opts::new("souverain_job_progress_ratio", "Progress of a background job's current pass (0-1)."),
+                &["job"],
+            )?,
+            job_remaining: gauge_vec(
+                "souverain_job_remaining_items",
+                "Items a background job's current pass has still to look at.",
+                &["job"],
+            )?,
             repair_completed: counter_vec(
                 "souverain_repair_completed_total",
                 "Repair attempts by provider and outcome (ok, failed).",
@@ -236,6 +256,9 @@ impl Metrics {
             Box::new(self.backend_circuit_state.clone()),
             Box::new(self.backend_hedged_requests.clone()),
             Box::new(self.repair_completed.clone()),
+            Box::new(self.evacuation_moves.clone()),
+            Box::new(self.job_progress.clone()),
+            Box::new(self.job_remaining.clone()),
             Box::new(self.scrub_checked.clone()),
             Box::new(self.scrub_findings.clone()),
             Box::new(self.gc_pending_streams.clone()),

@@ -4,6 +4,7 @@
 //! can firewall it separately.
 
 pub mod client;
+mod residency;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,19 +30,19 @@ pub struct AdminService {
     token: Option<Arc<str>>,
 }
 
-type Answer = (StatusCode, &'static str, Bytes);
+pub(crate) type Answer = (StatusCode, &'static str, Bytes);
 
-fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
+pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Answer {
     let body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
     (status, "application/json", Bytes::from(body))
 }
 
-fn error(status: StatusCode, message: &str) -> Answer {
+pub(crate) fn error(status: StatusCode, message: &str) -> Answer {
     json(status, &serde_json::json!({ "error": message }))
 }
 
 /// Decodes `%XX` escapes of a path segment (keys may hold any UTF-8).
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -82,7 +83,29 @@ impl AdminService {
 
     async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
-        let (status, content_type, body) = match (req.method(), path.as_str()) {
+        let authorized = self.authorized(&req);
+        if path.starts_with("/admin/v1/") && authorized {
+            let (parts, body) = req.into_parts();
+            let query = parts.uri.query().unwrap_or("").to_owned();
+            if let Some(answer) = residency::route(&self.service, &parts.method, &path, &query, body).await {
+                return to_response(answer);
+            }
+            return to_response(self.route_rest(&parts.method, &path, &query).await);
+        }
+        let method = req.method().clone();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let (status, content_type, body) = match (&method, path.as_str()) {
+            (_, p) if p.starts_with("/admin/v1/") => {
+                error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+            }
+            _ => self.route_rest(&method, &path, &query).await,
+        };
+        to_response((status, content_type, body))
+    }
+
+    /// The open routes and the admin routes that read no body.
+    async fn route_rest(&self, method: &Method, path: &str, query: &str) -> Answer {
+        match (method, path) {
             (&Method::GET, "/metrics") => {
                 (StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(self.metrics.render()))
             }
@@ -95,28 +118,19 @@ impl AdminService {
                 "text/plain",
                 Bytes::from_static(b"not ready: no provider reachable\n"),
             ),
-            (_, p) if p.starts_with("/admin/v1/") && !self.authorized(&req) => {
-                error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
-            }
             (&Method::GET, "/admin/v1/repair") => json(StatusCode::OK, &self.health.repair_backlog()),
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
                 self.locate(&p["/admin/v1/locations/".len()..]).await
             }
             (&Method::GET, "/admin/v1/placement/explain") => {
-                let bucket = req.uri().query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("bucket="));
+                let bucket = query.split('&').find_map(|kv| kv.strip_prefix("bucket="));
                 match bucket.and_then(percent_decode) {
                     Some(b) => self.explain(&b).await,
                     None => error(StatusCode::BAD_REQUEST, "expected ?bucket=NAME"),
                 }
             }
             _ => error(StatusCode::NOT_FOUND, "not found"),
-        };
-        let mut resp = Response::new(Full::new(body));
-        *resp.status_mut() = status;
-        if let Ok(v) = http::HeaderValue::from_str(content_type) {
-            resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
         }
-        resp
     }
 
     /// `GET /admin/v1/locations/{bucket}/{key}`.
@@ -141,17 +155,30 @@ impl AdminService {
     }
 }
 
-fn service_error(e: crate::error::Error) -> Answer {
+pub(crate) fn service_error(e: crate::error::Error) -> Answer {
     match e.kind() {
-        ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey => error(StatusCode::NOT_FOUND, &e.to_string()),
+        ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey | ErrorKind::NoSuchProvider => {
+            error(StatusCode::NOT_FOUND, &e.to_string())
+        }
         ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {
             error(StatusCode::BAD_REQUEST, &e.to_string())
         }
+        ErrorKind::InvalidLocationConstraint => error(StatusCode::BAD_REQUEST, "no such policy"),
+        ErrorKind::ResidencyUnsatisfiable(_) => error(StatusCode::CONFLICT, &e.to_string()),
         _ => {
             tracing::error!(error = %e, "admin request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
+}
+
+fn to_response((status, content_type, body): Answer) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
 }
 
 impl hyper::service::Service<Request<Incoming>> for AdminService {

@@ -102,6 +102,8 @@ pub struct Config {
     pub scrub_interval: Duration,
     /// Between stored-usage passes.
     pub usage_interval: Duration,
+    /// Between evacuation passes.
+    pub evacuation_interval: Duration,
     /// Scrubber rate and sampling.
     pub scrub: crate::workers::scrub::ScrubSettings,
     /// Simultaneous client connections.
@@ -251,6 +253,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
         scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
         usage_interval: Duration::from_secs(raw.workers.usage_interval_secs.unwrap_or(300).max(1)),
+        evacuation_interval: Duration::from_secs(raw.workers.evacuation_interval_secs.unwrap_or(3600).max(1)),
         scrub: crate::workers::scrub::ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
@@ -270,18 +273,7 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
         ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
     let jurisdictions =
         p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
-    let mut certifications = Vec::new();
-    for c in p.certifications {
-        let ok = time::Date::parse(&c.valid_until, time::macros::format_description!("[year]-[month]-[day]")).is_ok();
-        if !ok {
-            return Err(format!(
-                "{}: {:?} is not a YYYY-MM-DD date",
-                field("certifications.valid_until"),
-                c.valid_until
-            ));
-        }
-        certifications.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
-    }
+    let certifications = certifications(&field("certifications"), p.certifications)?;
     let info = ProviderInfo {
         id,
         country: country(&field("country"), &p.country)?,
@@ -290,6 +282,7 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
         jurisdictions,
         exposures: p.exposures,
         certifications,
+        retired: false,
     };
     let required =
         |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
@@ -387,8 +380,85 @@ fn secret(
     Ok(value)
 }
 
+/// Validates certifications (dates are `YYYY-MM-DD`).
+fn certifications(field: &str, raw: Vec<raw::RawCertification>) -> Result<Vec<Certification>, String> {
+    let mut out = Vec::new();
+    for c in raw {
+        let ok = time::Date::parse(&c.valid_until, time::macros::format_description!("[year]-[month]-[day]")).is_ok();
+        if !ok {
+            return Err(format!("{field}.valid_until: {:?} is not a YYYY-MM-DD date", c.valid_until));
+        }
+        out.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
+    }
+    Ok(out)
+}
+
+/// A change of a provider's residency attributes, as the admin API takes it (JSON): the
+/// fields given replace the current ones, validated as in the config file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdate {
+    /// ISO 3166-1 alpha-2 country of the data centre.
+    pub country: Option<String>,
+    /// Contracting legal entity.
+    pub operator: Option<String>,
+    /// Countries of the ownership chain.
+    pub jurisdictions: Option<Vec<String>>,
+    /// Extraterritorial laws the chain is subject to.
+    pub exposures: Option<Vec<String>>,
+    /// Failure and legal domain.
+    pub independence_group: Option<String>,
+    /// Certifications with expiry dates.
+    pub certifications: Option<Vec<raw::RawCertification>>,
+    /// Retired: ineligible under every policy (its replicas are evacuated).
+    pub retired: Option<bool>,
+}
+
+impl ProviderUpdate {
+    /// `current` with this update applied, or a one-line error naming the field.
+    pub fn apply(self, current: &ProviderInfo) -> Result<ProviderInfo, String> {
+        let mut p = current.clone();
+        if let Some(c) = self.country {
+            p.country = country("country", &c)?;
+        }
+        if let Some(o) = self.operator {
+            if o.trim().is_empty() {
+                return Err("operator: must not be empty".into());
+            }
+            p.operator = o;
+        }
+        if let Some(j) = self.jurisdictions {
+            p.jurisdictions = j.iter().map(|c| country("jurisdictions", c)).collect::<Result<_, _>>()?;
+        }
+        if let Some(e) = self.exposures {
+            p.exposures = e;
+        }
+        if let Some(g) = self.independence_group {
+            p.independence_group = g;
+        }
+        if let Some(c) = self.certifications {
+            p.certifications = certifications("certifications", c)?;
+        }
+        if let Some(r) = self.retired {
+            p.retired = r;
+        }
+        Ok(p)
+    }
+}
+
+/// Validates a policy given to the admin API (JSON, the fields of a `[[policy]]` section).
+pub fn parse_policy(raw: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
+    policy_with(|f| f.to_owned(), raw)
+}
+
 fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
-    let field = |f: &str| format!("policy[{i}].{f}");
+    policy_with(|f| format!("policy[{i}].{f}"), p)
+}
+
+fn policy_with(field: impl Fn(&str) -> String, p: raw::RawPolicy) -> Result<ResidencyPolicy, String> {
+    if p.id.is_empty() || p.id.len() > 63 || !p.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("{}: {:?} must be 1 to 63 letters, digits or '-'", field("id"), p.id));
+    }
     if !(1..=7).contains(&p.replicas) {
         return Err(format!("{}: must be between 1 and 7", field("replicas")));
     }

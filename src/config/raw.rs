@@ -96,6 +96,8 @@ pub struct RawWorkers {
     pub scrub_interval_secs: Option<u64>,
     /// Seconds between passes counting stored objects and bytes per policy.
     pub usage_interval_secs: Option<u64>,
+    /// Seconds between evacuation passes (each residency change also starts one at once).
+    pub evacuation_interval_secs: Option<u64>,
     /// Bytes per second the scrubber may read.
     pub scrub_rate_bytes_per_sec: Option<u64>,
     /// Fraction (0.0–1.0) of streams read and hashed each pass.

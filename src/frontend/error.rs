@@ -59,7 +59,8 @@ pub fn to_s3(err: Error) -> S3Error {
             return custom("XAmzContentSHA256Mismatch", StatusCode::BAD_REQUEST, msg);
         }
         ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
-        ErrorKind::Integrity | ErrorKind::Internal(_) => {
+        // Admin API only; never produced by an S3 operation.
+        ErrorKind::NoSuchProvider | ErrorKind::Integrity | ErrorKind::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
             (C::InternalError, "We encountered an internal error. Please try again.".into())
         }

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use super::RepairTask;
+use super::{AuditedChange, JobRecord, RepairTask, ReplicaMove};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore, PartRecord, PutCommit,
     UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
 use crate::model::ProviderId;
+use crate::model::ProviderInfo;
+use crate::model::audit::{AuditEntry, GENESIS};
 use crate::model::{BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid};
 
 fn stream(id: u8) -> StreamManifest {
@@ -62,25 +64,40 @@ fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition
 /// Runs every check against `store` (which must be empty).
 pub async fn suite(store: Arc<dyn MetadataStore>) {
     let b = BucketUid([1; 16]);
-    assert_eq!(
-        store
-            .create_bucket(BucketRecord { uid: b, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 })
-            .await
-            .unwrap(),
-        Ok(())
-    );
-    assert!(
-        store
-            .create_bucket(BucketRecord {
-                uid: BucketUid([2; 16]),
-                name: "bkt".into(),
-                policy_id: "p".into(),
-                created_ms: 0
-            })
-            .await
-            .unwrap()
-            .is_err()
-    );
+    let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
+    let created = store
+        .create_bucket(BucketRecord { uid: b, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 }, entry("a1"))
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!((created.seq, created.prev_hash.as_str()), (1, GENESIS), "the bucket's audit record starts the chain");
+    let again = BucketRecord { uid: BucketUid([2; 16]), name: "bkt".into(), policy_id: "p".into(), created_ms: 0 };
+    assert!(store.create_bucket(again, entry("a2")).await.unwrap().is_err());
+    assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1, "a refused creation writes no record");
+
+    // Audited residency changes: applied with their record, chained, and listed as overrides.
+    let de = ProviderInfo {
+        id: ProviderId::parse("de").unwrap(),
+        country: crate::model::CountryCode::parse("DE").unwrap(),
+        operator: "o".into(),
+        jurisdictions: vec![],
+        exposures: vec![],
+        independence_group: "o".into(),
+        certifications: vec![],
+        retired: true,
+    };
+    store.apply_change(AuditedChange::Provider(de.clone()), entry("a3")).await.unwrap().expect("applied");
+    let bind = AuditedChange::BucketPolicy { bucket: "bkt".into(), policy_id: "q".into() };
+    store.apply_change(bind, entry("a4")).await.unwrap().expect("applied");
+    let missing = AuditedChange::BucketPolicy { bucket: "nope".into(), policy_id: "q".into() };
+    assert!(store.apply_change(missing, entry("a5")).await.unwrap().is_none(), "no bucket: no change, no record");
+    store.apply_change(AuditedChange::RecordOnly, entry("a6")).await.unwrap().expect("recorded");
+    assert_eq!(store.catalog_overrides().await.unwrap().providers, vec![de]);
+    assert_eq!(store.bucket("bkt").await.unwrap().unwrap().policy_id, "q");
+    let log = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["a1", "a3", "a4", "a6"]);
+    assert!(crate::model::audit::verify(&log, Some(GENESIS)).is_empty(), "the stored chain verifies");
+    assert_eq!(store.audit_records(2, 10).await.unwrap()[0].seq, 3, "paging after a sequence number");
 
     // Ordering and delimiter grouping, in byte order, with NUL and non-ASCII keys.
     let keys = ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x"];
@@ -288,6 +305,36 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.repairs(10).await.unwrap().len(), 1);
     assert!(store.commit_delete(b, "repaired").await.unwrap());
     assert!(store.repairs(10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
+
+    // Evacuation moves: the replica list changes with an audit record; a stale version or a
+    // provider not in the list changes nothing.
+    let mut v = version(77, "m");
+    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()];
+    store.commit_put(put(b, "moving", v.clone(), WriteCondition::None)).await.unwrap();
+    let mv = |from: &str, to: &str, version: VersionUid| ReplicaMove {
+        bucket: b,
+        key: "moving".into(),
+        version,
+        stream: v.streams[0].stream_id,
+        from: ProviderId::parse(from).unwrap(),
+        to: ProviderId::parse(to).unwrap(),
+    };
+    assert!(!store.move_replica(mv("de", "nl", VersionUid([9; 16])), entry("m0")).await.unwrap(), "stale version");
+    assert!(!store.move_replica(mv("at", "nl", v.version_uid), entry("m1")).await.unwrap(), "not a replica");
+    assert!(store.move_replica(mv("de", "nl", v.version_uid), entry("m2")).await.unwrap());
+    let moved = store.current(b, "moving").await.unwrap().unwrap();
+    let names: Vec<&str> = moved.streams[0].replicas.iter().map(ProviderId::as_str).collect();
+    assert_eq!(names, ["nl", "fr"]);
+    let scanned = store.scan_streams(None, 1000).await.unwrap();
+    assert!(scanned.iter().any(|s| s.stream_id == v.streams[0].stream_id && s.replicas == moved.streams[0].replicas));
+    assert_eq!(store.audit_records(0, 100).await.unwrap().last().unwrap().action, "m2");
+    assert!(store.commit_delete(b, "moving").await.unwrap());
+
+    // Job state round-trips.
+    assert!(store.job("evacuation").await.unwrap().is_none());
+    let job = JobRecord { name: "evacuation".into(), state: "running".into(), scanned: 3, ..JobRecord::default() };
+    store.put_job(job.clone()).await.unwrap();
+    assert_eq!(store.job("evacuation").await.unwrap(), Some(job));
 
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {

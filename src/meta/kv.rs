@@ -30,11 +30,15 @@ pub enum Cf {
     Completed,
     /// fixed names → counters
     Meta,
+    /// `provider/<id>` → ProviderInfo, `policy/<id>` → ResidencyPolicy (admin API changes)
+    Catalog,
+    /// u64(seq) → AuditRecord
+    Audit,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 12] = [
+    pub const ALL: [Cf; 14] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -47,6 +51,8 @@ impl Cf {
         Cf::Repair,
         Cf::Completed,
         Cf::Meta,
+        Cf::Catalog,
+        Cf::Audit,
     ];
 
     /// The engine-level name.
@@ -64,6 +70,8 @@ impl Cf {
             Cf::Repair => "repair",
             Cf::Completed => "completed",
             Cf::Meta => "meta",
+            Cf::Catalog => "catalog",
+            Cf::Audit => "audit",
         }
     }
 }

@@ -14,9 +14,14 @@ pub mod store;
 use async_trait::async_trait;
 
 use crate::keys::WrappedKey;
-use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId, VersionUid};
+use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::model::{
+    BootId, BucketUid, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, StreamManifest, UploadId, VersionUid,
+};
 
-pub use records::{BucketRecord, CompletedUpload, GcTask, Intent, PartRecord, RepairTask, UploadRecord, VersionRecord};
+pub use records::{
+    BucketRecord, CompletedUpload, GcTask, Intent, JobRecord, PartRecord, RepairTask, UploadRecord, VersionRecord,
+};
 pub use store::KvMetadataStore;
 
 /// A metadata operation failed.
@@ -40,6 +45,51 @@ pub enum WriteCondition {
     IfAbsent,
     /// `If-Match: <etag>`: only if the current version has this ETag.
     IfMatch(String),
+}
+
+/// A residency change made through the admin API, applied with its audit record.
+#[derive(Debug, Clone)]
+pub enum AuditedChange {
+    /// Nothing changes: the record alone (a refusal, a decision).
+    RecordOnly,
+    /// A provider's residency attributes (added or replaced).
+    Provider(ProviderInfo),
+    /// A policy (created or replaced).
+    Policy(ResidencyPolicy),
+    /// A bucket bound to another policy.
+    BucketPolicy {
+        /// The bucket's name.
+        bucket: String,
+        /// The policy id.
+        policy_id: String,
+    },
+}
+
+/// Providers and policies changed through the admin API (they override the config file's).
+#[derive(Debug, Clone, Default)]
+pub struct CatalogOverrides {
+    /// Providers.
+    pub providers: Vec<ProviderInfo>,
+    /// Policies.
+    pub policies: Vec<ResidencyPolicy>,
+}
+
+/// One replica of a current version moving from one provider to another (evacuation). The
+/// copy at `to` exists and was verified before the move is committed.
+#[derive(Debug, Clone)]
+pub struct ReplicaMove {
+    /// Bucket.
+    pub bucket: BucketUid,
+    /// Key.
+    pub key: String,
+    /// The version the copy was made for: the move is refused if it is no longer current.
+    pub version: VersionUid,
+    /// The stream.
+    pub stream: StreamId,
+    /// The provider that gives the replica up.
+    pub from: ProviderId,
+    /// The provider that now holds it.
+    pub to: ProviderId,
 }
 
 /// Makes a new version current.
@@ -129,8 +179,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError>;
     /// One bucket.
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
-    /// Creates the bucket unless one of that name exists; returns the existing one then.
-    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError>;
+    /// Creates the bucket unless one of that name exists (returns the existing one then), with
+    /// the audit record of its placement decision in the same write.
+    async fn create_bucket(
+        &self,
+        rec: BucketRecord,
+        audit: AuditEntry,
+    ) -> Result<Result<AuditRecord, BucketRecord>, MetaError>;
     /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
     async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
     /// The current version of a key.
@@ -198,4 +253,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError>;
     /// Reschedules a task, or removes it when `done`.
     async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;
+    /// Applies a residency change and appends its audit record, in one atomic write. A bucket
+    /// binding to a missing bucket changes nothing and returns `None`.
+    async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError>;
+    /// The providers and policies changed through the admin API.
+    async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError>;
+    /// Audit records with a sequence number above `after`, in order, at most `limit`.
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError>;
+    /// Commits an evacuation move with its audit record; Ok(false) (nothing written) when the
+    /// version is no longer current or no longer lists `from`.
+    async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
+    /// A background job's state.
+    async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
+    /// Saves a background job's state.
+    async fn put_job(&self, job: JobRecord) -> Result<(), MetaError>;
 }

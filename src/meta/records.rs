@@ -152,6 +152,31 @@ pub struct CompletedUpload {
     pub completed_ms: i64,
 }
 
+/// A background job's durable state (evacuation), so it resumes after a restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// `evacuation`.
+    pub name: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// Why it started (the change that triggered it).
+    pub reason: String,
+    /// Started, ms since the epoch.
+    pub started_ms: i64,
+    /// Last progress, ms since the epoch.
+    pub updated_ms: i64,
+    /// Resume point: the bucket name and key after which the scan continues.
+    pub cursor: Option<(String, String)>,
+    /// Objects examined.
+    pub scanned: u64,
+    /// Replicas moved.
+    pub moved: u64,
+    /// Replicas that could not be moved in this pass (retried by the next).
+    pub failed: u64,
+    /// Objects stored when the job started (for a progress ratio).
+    pub total: u64,
+}
+
 /// A stream to delete from providers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcTask {

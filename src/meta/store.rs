@@ -10,16 +10,18 @@ use async_trait::async_trait;
 
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
+use super::{AuditedChange, CatalogOverrides, CompletedUpload, JobRecord, RepairTask, ReplicaMove};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
     PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
 };
-use super::{CompletedUpload, RepairTask};
 use crate::keys::WrappedKey;
+use crate::model::audit::{AuditEntry, AuditRecord, GENESIS};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 
 const STRIPES: usize = 1024;
 const SEQ_KEY: &[u8] = b"seq";
+const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
 const SCAN_BATCH: usize = 256;
 
 /// A [`MetadataStore`] over an ordered key-value engine.
@@ -32,6 +34,9 @@ struct Inner<E> {
     stripes: Vec<Mutex<()>>,
     lifecycle: RwLock<()>,
     seq: AtomicU64,
+    /// The audit chain's head (last sequence number and hash); held while appending, so
+    /// records chain in the order they are written.
+    audit_head: Mutex<(u64, String)>,
 }
 
 fn lock_err() -> MetaError {
@@ -46,7 +51,19 @@ impl<E: KvEngine> KvMetadataStore<E> {
             None => 0,
         };
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Ok(Self { inner: Arc::new(Inner { engine, stripes, lifecycle: RwLock::new(()), seq: AtomicU64::new(seq) }) })
+        let audit_head = match engine.get(Cf::Meta, AUDIT_HEAD_KEY)? {
+            Some(v) => decode::<(u64, String)>(&v)?,
+            None => (0, GENESIS.to_owned()),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                stripes,
+                lifecycle: RwLock::new(()),
+                seq: AtomicU64::new(seq),
+                audit_head: Mutex::new(audit_head),
+            }),
+        })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -115,6 +132,20 @@ impl<E: KvEngine> Inner<E> {
     /// re-created meanwhile): one point lookup.
     fn bucket_exists(&self, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
         Ok(self.get::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
+    }
+
+    /// Writes `ops` plus the audit record of `entry`, atomically, chained after the head.
+    fn write_audited(&self, mut ops: Vec<KvOp>, entry: AuditEntry) -> Result<AuditRecord, MetaError> {
+        let mut head = self.audit_head.lock().map_err(|_| lock_err())?;
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let rec = AuditRecord::seal(entry, head.0 + 1, time_ms, &head.1);
+        ops.push(KvOp::Put(Cf::Audit, rec.seq.to_be_bytes().to_vec(), encode(&rec)?));
+        ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
+        self.engine.write(ops)?;
+        *head = (rec.seq, rec.hash.clone());
+        Ok(rec)
     }
 
     fn next_seq(&self, ops: &mut Vec<KvOp>) -> Result<u64, MetaError> {
@@ -312,14 +343,18 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Buckets, name.as_bytes())).await
     }
 
-    async fn create_bucket(&self, rec: BucketRecord) -> Result<Result<(), BucketRecord>, MetaError> {
+    async fn create_bucket(
+        &self,
+        rec: BucketRecord,
+        audit: AuditEntry,
+    ) -> Result<Result<AuditRecord, BucketRecord>, MetaError> {
         self.run(move |i| {
             let _life = i.lifecycle.write().map_err(|_| lock_err())?;
             if let Some(existing) = i.get::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
                 return Ok(Err(existing));
             }
-            i.engine.write(vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)])?;
-            Ok(Ok(()))
+            let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)];
+            Ok(Ok(i.write_audited(ops, audit)?))
         })
         .await
     }
@@ -587,6 +622,100 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             }
             let op = if done { KvOp::Delete(Cf::Repair, key) } else { KvOp::Put(Cf::Repair, key, encode(&task)?) };
             i.engine.write(vec![op])
+        })
+        .await
+    }
+
+    async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
+            let ops = match change {
+                AuditedChange::RecordOnly => Vec::new(),
+                AuditedChange::Provider(p) => {
+                    vec![KvOp::Put(Cf::Catalog, format!("provider/{}", p.id).into_bytes(), encode(&p)?)]
+                }
+                AuditedChange::Policy(p) => {
+                    vec![KvOp::Put(Cf::Catalog, format!("policy/{}", p.id).into_bytes(), encode(&p)?)]
+                }
+                AuditedChange::BucketPolicy { bucket, policy_id } => {
+                    let Some(mut rec) = i.get::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                        return Ok(None);
+                    };
+                    rec.policy_id = policy_id;
+                    vec![KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?)]
+                }
+            };
+            Ok(Some(i.write_audited(ops, audit)?))
+        })
+        .await
+    }
+
+    async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError> {
+        self.run(|i| {
+            let mut out = CatalogOverrides::default();
+            for (k, v) in i.engine.scan(Cf::Catalog, b"", None, usize::MAX)? {
+                if k.starts_with(b"provider/") {
+                    out.providers.push(decode(&v)?);
+                } else if k.starts_with(b"policy/") {
+                    out.policies.push(decode(&v)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError> {
+        self.run(move |i| {
+            let start = after.saturating_add(1).to_be_bytes();
+            i.engine.scan(Cf::Audit, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            let _stripe = i.stripe(mv.bucket, &mv.key).lock().map_err(|_| lock_err())?;
+            let okey = object_key(mv.bucket, mv.key.as_bytes());
+            let Some(mut v) = i.get::<VersionRecord>(Cf::Objects, &okey)? else {
+                return Ok(false);
+            };
+            if v.version_uid != mv.version {
+                return Ok(false);
+            }
+            let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
+                return Ok(false);
+            };
+            let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else {
+                return Ok(false);
+            };
+            if stream.replicas.contains(&mv.to) {
+                stream.replicas.remove(pos);
+            } else {
+                stream.replicas[pos] = mv.to.clone();
+            }
+            let manifest = stream.clone();
+            let ops = vec![
+                KvOp::Put(Cf::Objects, okey, encode(&v)?),
+                KvOp::Put(Cf::Streams, mv.stream.as_bytes().to_vec(), encode(&manifest)?),
+                // The provider gives the replica up: it owes no repair any more.
+                KvOp::Delete(Cf::Repair, repair_key(mv.stream, &mv.from)),
+            ];
+            i.write_audited(ops, audit)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError> {
+        let key = format!("job/{name}").into_bytes();
+        self.run(move |i| i.get(Cf::Meta, &key)).await
+    }
+
+    async fn put_job(&self, job: JobRecord) -> Result<(), MetaError> {
+        self.run(move |i| {
+            i.engine.write(vec![KvOp::Put(Cf::Meta, format!("job/{}", job.name).into_bytes(), encode(&job)?)])
         })
         .await
     }

@@ -33,9 +33,22 @@ impl fmt::Display for ProviderId {
     }
 }
 
-/// An ISO 3166-1 alpha-2 country code, upper case.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// An ISO 3166-1 alpha-2 country code, upper case. Serialized as its text (`"DE"`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CountryCode([u8; 2]);
+
+impl Serialize for CountryCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CountryCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a country code")))
+    }
+}
 
 /// The EU-27 member states.
 pub const EU_COUNTRIES: [&str; 27] = [
@@ -103,10 +116,14 @@ pub struct ProviderInfo {
     pub independence_group: String,
     /// Certifications with their expiry.
     pub certifications: Vec<Certification>,
+    /// Retired by an admin: ineligible under every policy, so its replicas are evacuated.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// Which attribute replicas must not share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Distinct {
     /// No two replicas in one independence group (the default).
     IndependenceGroup,

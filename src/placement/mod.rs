@@ -179,6 +179,7 @@ mod tests {
             exposures: Vec::new(),
             independence_group: group.into(),
             certifications: Vec::new(),
+            retired: false,
         }
     }
 

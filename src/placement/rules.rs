@@ -17,6 +17,8 @@ pub enum Violation {
     CertMissing(String),
     /// A required certification expired (scheme, last valid day).
     CertExpired(String, String),
+    /// The provider was retired by an admin: it takes no new replicas and is evacuated.
+    Retired,
 }
 
 impl fmt::Display for Violation {
@@ -27,6 +29,7 @@ impl fmt::Display for Violation {
             Self::Exposure(e) => write!(f, "exposed to {e}"),
             Self::CertMissing(s) => write!(f, "certification {s} missing"),
             Self::CertExpired(s, d) => write!(f, "certification {s} expired on {d}"),
+            Self::Retired => f.write_str("retired"),
         }
     }
 }
@@ -34,6 +37,9 @@ impl fmt::Display for Violation {
 /// Every rule `p` breaks under `policy` on `today` (`YYYY-MM-DD`). Empty means eligible.
 pub fn check(policy: &ResidencyPolicy, p: &ProviderInfo, today: &str) -> Vec<Violation> {
     let mut v = Vec::new();
+    if p.retired {
+        v.push(Violation::Retired);
+    }
     if !policy.allowed_countries.contains(&p.country) {
         v.push(Violation::CountryNotAllowed(p.country.to_string()));
     }

@@ -17,22 +17,26 @@ impl ObjectService {
     /// `us-east-1` / `EU` for the default policy.
     pub async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
         BucketName::parse(name).map_err(name_error)?;
+        let residency = self.residency();
         let policy_id = match location.map(str::trim) {
             None | Some("") | Some("us-east-1") | Some("EU") => self.config.default_policy.clone(),
             Some(l) if l == self.config.region => self.config.default_policy.clone(),
-            Some(l) if self.config.policies.contains_key(l) => l.to_owned(),
+            Some(l) if residency.policies.contains_key(l) => l.to_owned(),
             Some(_) => return Err(ErrorKind::InvalidLocationConstraint.into()),
         };
-        let policy = self
-            .config
+        let policy = residency
             .policies
             .get(&policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("default policy {policy_id} missing")))?;
         let uid = BucketUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
-        self.decide_placement(policy, uid)?;
+        let placement = self.decide_placement(policy, uid)?;
+        let detail = serde_json::json!({
+            "bucket": name, "policy": policy_id, "targets": placement.targets(),
+        });
+        let audit = crate::model::audit::AuditEntry::new("s3", "bucket.create", &detail);
         let rec = BucketRecord { uid, name: name.to_owned(), policy_id, created_ms: now_ms() };
-        match self.meta.create_bucket(rec).await? {
-            Ok(()) => Ok(()),
+        match self.meta.create_bucket(rec, audit).await? {
+            Ok(_) => Ok(()),
             // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
             Err(_) => Err(ErrorKind::BucketAlreadyOwnedByYou.into()),
         }

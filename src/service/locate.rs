@@ -16,8 +16,14 @@ pub struct ReplicaLocation {
     pub country: String,
     /// Operator.
     pub operator: String,
+    /// Legal systems of the operator's ownership chain.
+    pub jurisdictions: Vec<String>,
+    /// Certifications, `scheme until YYYY-MM-DD`.
+    pub certifications: Vec<String>,
     /// `stored`, or `pending` while a repair task for it is queued.
     pub state: &'static str,
+    /// Whether the provider satisfies the bucket's policy today (false: evacuation will move it).
+    pub allowed: bool,
 }
 
 /// One sealed stream of the object.
@@ -58,6 +64,9 @@ impl ObjectService {
         let rec = self.existing_bucket(bucket).await?;
         parse_key(key)?;
         let v = self.meta.current(rec.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let residency = self.residency();
+        let policy = residency.policies.get(&rec.policy_id);
+        let today = super::today();
         let kek =
             self.meta.dek(v.version_uid).await?.map(|w| format!("{} v{}", w.kek_id, w.kek_version)).unwrap_or_default();
         let mut streams = Vec::with_capacity(v.streams.len());
@@ -67,12 +76,21 @@ impl ObjectService {
                 .replicas
                 .iter()
                 .map(|p| {
-                    let info = self.config.catalog.iter().find(|c| c.id == *p);
+                    let info = residency.catalog.iter().find(|c| c.id == *p);
                     ReplicaLocation {
                         provider: p.to_string(),
                         country: info.map(|i| i.country.to_string()).unwrap_or_default(),
                         operator: info.map(|i| i.operator.clone()).unwrap_or_default(),
+                        jurisdictions: info
+                            .map(|i| i.jurisdictions.iter().map(ToString::to_string).collect())
+                            .unwrap_or_default(),
+                        certifications: info
+                            .map(|i| {
+                                i.certifications.iter().map(|c| format!("{} until {}", c.scheme, c.valid_until)).collect()
+                            })
+                            .unwrap_or_default(),
                         state: if pending.iter().any(|t| t.provider == *p) { "pending" } else { "stored" },
+                        allowed: matches!((info, policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, &today).is_empty()),
                     }
                 })
                 .collect();
@@ -127,16 +145,15 @@ impl ObjectService {
     /// Explains where `bucket`'s next objects would go and why other providers are excluded.
     pub async fn explain_placement(&self, bucket: &str) -> Result<PlacementExplanation> {
         let rec = self.existing_bucket(bucket).await?;
-        let policy = self
-            .config
+        let residency = self.residency();
+        let policy = residency
             .policies
             .get(&rec.policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", rec.policy_id)))?;
         let today = super::today();
-        let placed = crate::placement::place(policy, &self.config.catalog, rec.uid, &today);
+        let placed = crate::placement::place(policy, &residency.catalog, rec.uid, &today);
         let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
-        let providers = self
-            .config
+        let providers = residency
             .catalog
             .iter()
             .map(|p| ProviderVerdict {

@@ -12,6 +12,7 @@ pub mod list;
 pub mod locate;
 mod multipart;
 mod put;
+pub mod residency;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,6 +81,10 @@ pub struct ObjectService {
     boot_id: BootId,
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
+    /// The catalog and policies in force (config, then admin API changes).
+    residency: std::sync::RwLock<Arc<residency::Residency>>,
+    /// Wakes the evacuation job after a residency change.
+    evacuation_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What HEAD and GET report about an object.
@@ -192,7 +197,18 @@ impl ObjectService {
         health: Arc<HealthState>,
     ) -> Self {
         let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
-        Self { meta, keys, backends, config, boot_id, metrics, health }
+        let residency = residency::Residency { catalog: config.catalog.clone(), policies: config.policies.clone() };
+        Self {
+            meta,
+            keys,
+            backends,
+            config,
+            boot_id,
+            metrics,
+            health,
+            residency: std::sync::RwLock::new(Arc::new(residency)),
+            evacuation_wake: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// The metrics (for workers).
@@ -210,9 +226,19 @@ impl ObjectService {
         &self.meta
     }
 
-    /// The configured policy ids (for workers).
-    pub fn policy_ids(&self) -> impl Iterator<Item = &str> {
-        self.config.policies.keys().map(String::as_str)
+    /// The policy ids in force (for workers).
+    pub fn policy_ids(&self) -> Vec<String> {
+        self.residency().policies.keys().cloned().collect()
+    }
+
+    /// Notified after every residency change (for the evacuation job).
+    pub fn evacuation_wake(&self) -> &Arc<tokio::sync::Notify> {
+        &self.evacuation_wake
+    }
+
+    /// Provider health (for workers).
+    pub fn health(&self) -> &Arc<HealthState> {
+        &self.health
     }
 
     /// The backends by provider (for workers).

@@ -179,8 +179,8 @@ impl ObjectService {
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
-        let policy = self
-            .config
+        let residency = self.residency();
+        let policy = residency
             .policies
             .get(&bucket.policy_id)
             .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
@@ -193,12 +193,24 @@ impl ObjectService {
         policy: &crate::model::ResidencyPolicy,
         seed: BucketUid,
     ) -> Result<Placement> {
-        let placed = place(policy, &self.config.catalog, seed, &super::today());
+        let placed = place(policy, &self.residency().catalog, seed, &super::today());
         let outcome = match &placed {
             Ok(_) => "placed",
             Err(u) => {
                 tracing::warn!(policy = %u.policy, reason = u.reason(), violations = ?u.violations, "placement refused");
                 self.metrics.placement_refusals.with_label_values(&[policy.id.as_str(), u.reason()]).inc();
+                // Every refusal goes to the audit log (in the background: the request is
+                // answered now, and a refusal changes nothing that the record must be atomic with).
+                let meta = std::sync::Arc::clone(&self.meta);
+                let detail = serde_json::json!({
+                    "policy": u.policy, "reason": u.reason(), "explanation": u.to_string(),
+                });
+                tokio::spawn(async move {
+                    let entry = crate::model::audit::AuditEntry::new("s3", "placement.refused", &detail);
+                    if let Err(e) = meta.apply_change(crate::meta::AuditedChange::RecordOnly, entry).await {
+                        tracing::error!(error = %e, "writing an audit record failed");
+                    }
+                });
                 "unsatisfiable"
             }
         };

@@ -10,15 +10,15 @@ pub use crate::health::{HealthReport, HealthState, PolicyHealth, ProviderHealth}
 
 use crate::backend::Backend;
 use crate::metrics::Metrics;
-use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::model::ProviderId;
 use crate::placement::eligible;
+use crate::service::ObjectService;
 use crate::shutdown::Shutdown;
 
 /// Checks providers periodically.
 pub struct HealthChecker {
     backends: Vec<Arc<dyn Backend>>,
-    catalog: Vec<ProviderInfo>,
-    policies: Vec<ResidencyPolicy>,
+    service: Arc<ObjectService>,
     metrics: Arc<Metrics>,
     state: Arc<HealthState>,
     timeout: Duration,
@@ -31,23 +31,14 @@ pub struct HealthChecker {
 const FAILURES_TO_MARK_DOWN: u32 = 2;
 
 impl HealthChecker {
-    /// A checker over the configured providers and policies.
+    /// A checker over the configured providers, with the policies in force in `service`.
     pub fn new(
         backends: Vec<Arc<dyn Backend>>,
-        catalog: Vec<ProviderInfo>,
-        policies: Vec<ResidencyPolicy>,
+        service: Arc<ObjectService>,
         metrics: Arc<Metrics>,
         state: Arc<HealthState>,
     ) -> Self {
-        Self {
-            backends,
-            catalog,
-            policies,
-            metrics,
-            state,
-            timeout: Duration::from_secs(5),
-            failures: Default::default(),
-        }
+        Self { backends, service, metrics, state, timeout: Duration::from_secs(5), failures: Default::default() }
     }
 
     /// One round of checks.
@@ -84,8 +75,9 @@ impl HealthChecker {
             report.providers.insert(id.to_string(), h);
         }
         let today = crate::service::today();
-        for policy in &self.policies {
-            let reachable = self
+        let residency = self.service.residency();
+        for policy in residency.policies.values() {
+            let reachable = residency
                 .catalog
                 .iter()
                 .filter(|p| eligible(policy, p, &today))

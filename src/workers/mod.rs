@@ -1,5 +1,6 @@
 //! Background loops. Each stops on shutdown.
 
+pub mod evacuation;
 pub mod gc;
 pub mod health;
 pub mod repair;

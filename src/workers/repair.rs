@@ -172,7 +172,7 @@ fn count_backlog<'a>(
 
 /// Streams `source`'s copy to `target`, holding back the last chunk until the length and
 /// SHA-256 match the task.
-async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &RepairTask) -> Result<(), String> {
+pub(crate) async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &RepairTask) -> Result<(), String> {
     let name = stream_name(task.stream_id);
     let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);

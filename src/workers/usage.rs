@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::meta::{ListEntry, ListQuery, ListStart, MetaError};
+use crate::meta::{BucketRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore};
 use crate::service::ObjectService;
 use crate::shutdown::Shutdown;
 
@@ -20,6 +20,28 @@ pub struct Usage {
     pub objects: u64,
     /// Their plaintext bytes.
     pub bytes: u64,
+}
+
+/// One bucket's current versions and their bytes, a page at a time.
+pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord) -> Result<Usage, MetaError> {
+    let mut usage = Usage::default();
+    let mut start = ListStart::Beginning;
+    loop {
+        let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
+        let page = meta.list(bucket.uid, &q).await?;
+        let mut last = None;
+        for entry in page.entries {
+            if let ListEntry::Item(key, v) = entry {
+                usage.objects += 1;
+                usage.bytes += v.size;
+                last = Some(key);
+            }
+        }
+        match last {
+            Some(key) if page.truncated => start = ListStart::AfterKey(key),
+            _ => return Ok(usage),
+        }
+    }
 }
 
 /// Counts stored usage.
@@ -37,26 +59,12 @@ impl UsageCounter {
     pub async fn run_once(&self) -> Result<BTreeMap<String, Usage>, MetaError> {
         let meta = self.service.meta();
         let mut by_policy: BTreeMap<String, Usage> =
-            self.service.policy_ids().map(|p| (p.to_owned(), Usage::default())).collect();
+            self.service.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
         for bucket in meta.buckets().await? {
+            let b = bucket_usage(meta.as_ref(), &bucket).await?;
             let usage = by_policy.entry(bucket.policy_id.clone()).or_default();
-            let mut start = ListStart::Beginning;
-            loop {
-                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-                let page = meta.list(bucket.uid, &q).await?;
-                let mut last = None;
-                for entry in page.entries {
-                    if let ListEntry::Item(key, v) = entry {
-                        usage.objects += 1;
-                        usage.bytes += v.size;
-                        last = Some(key);
-                    }
-                }
-                match last {
-                    Some(key) if page.truncated => start = ListStart::AfterKey(key),
-                    _ => break,
-                }
-            }
+            usage.objects += b.objects;
+            usage.bytes += b.bytes;
         }
         let metrics = self.service.metrics();
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);

@@ -125,7 +125,8 @@ async fn prometheus_scrapes_the_gateway() {
         .await;
         wait_for(&prom, &format!("souverain_provider_reachable{{provider=\"{p}\"}}"), 1.0).await;
     }
-    wait_for(&prom, "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}", 3.0).await;
+    // One decision for the bucket's creation, one per PUT.
+    wait_for(&prom, "souverain_placement_decisions_total{policy=\"eu-default\",outcome=\"placed\"}", 4.0).await;
     wait_for(&prom, "souverain_write_quorum_available{policy=\"eu-default\"}", 1.0).await;
     wait_for(&prom, "souverain_build_info", 1.0).await;
     wait_for(&prom, "souverain_stored_objects{policy=\"eu-default\"}", 3.0).await;

@@ -48,6 +48,7 @@ gc_interval_secs = 3600
 health_interval_secs = 1
 repair_interval_secs = 1
 usage_interval_secs = 1
+evacuation_interval_secs = 2
 [limits]
 shutdown_grace_secs = 5
 [admin]

@@ -1,0 +1,156 @@
+//! The admin API's residency routes: the catalog, policies, bucket bindings, the audit log and
+//! the evacuation job. JSON in and out; every change is applied with its audit record.
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::{Answer, error, json, percent_decode, service_error};
+use crate::config::ProviderUpdate;
+use crate::config::raw::RawPolicy;
+use crate::model::audit::{AuditRecord, verify};
+use crate::service::ObjectService;
+use crate::workers::evacuation::JOB;
+
+/// Largest request body the admin API reads.
+const MAX_BODY: usize = 64 << 10;
+/// Audit records per export page.
+const AUDIT_PAGE: usize = 1000;
+
+async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, Answer> {
+    let bytes = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB or unreadable"))?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")))
+}
+
+fn query_u64(query: &str, name: &str) -> Option<u64> {
+    query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+}
+
+/// Routes `/admin/v1/{providers,policies,buckets,audit,jobs}…`; `None` if the path is not one.
+pub(super) async fn route(
+    service: &ObjectService,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: Incoming,
+) -> Option<Answer> {
+    let rest = path.strip_prefix("/admin/v1/")?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let answer = match (method, segments.as_slice()) {
+        (&Method::GET, ["providers"]) => json(StatusCode::OK, &service.providers_view()),
+        (&Method::PUT, ["providers", id]) => match read_json::<ProviderUpdate>(body).await {
+            Ok(update) => match service.update_provider(id, update).await {
+                Ok(rec) => json(StatusCode::OK, &rec),
+                Err(e) => service_error(e),
+            },
+            Err(a) => a,
+        },
+        (&Method::GET, ["policies"]) => {
+            let mut policies: Vec<_> = service.residency().policies.values().cloned().collect();
+            policies.sort_by(|a, b| a.id.cmp(&b.id));
+            json(StatusCode::OK, &policies)
+        }
+        (&Method::PUT, ["policies", id]) => match read_json::<RawPolicy>(body).await {
+            Ok(raw) if raw.id != *id => error(StatusCode::BAD_REQUEST, "the body's id differs from the path's"),
+            Ok(raw) => match crate::config::parse_policy(raw) {
+                Ok(policy) => match service.put_policy(policy).await {
+                    Ok(rec) => json(StatusCode::OK, &rec),
+                    Err(e) => service_error(e),
+                },
+                Err(e) => error(StatusCode::BAD_REQUEST, &e),
+            },
+            Err(a) => a,
+        },
+        (&Method::PUT, ["buckets", bucket, "policy"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Binding {
+                policy: String,
+            }
+            match (percent_decode(bucket), read_json::<Binding>(body).await) {
+                (Some(b), Ok(binding)) => match service.bind_bucket(&b, &binding.policy).await {
+                    Ok(rec) => json(StatusCode::OK, &rec),
+                    Err(e) => service_error(e),
+                },
+                (None, _) => error(StatusCode::BAD_REQUEST, "bad bucket name"),
+                (_, Err(a)) => a,
+            }
+        }
+        (&Method::GET, ["audit"]) => {
+            let after = query_u64(query, "after").unwrap_or(0);
+            let limit = query_u64(query, "limit").map_or(AUDIT_PAGE, |l| (l as usize).clamp(1, AUDIT_PAGE));
+            match service.audit_records(after, limit).await {
+                Ok(records) => {
+                    let mut out = String::new();
+                    for r in &records {
+                        out.push_str(&serde_json::to_string(r).unwrap_or_default());
+                        out.push('\n');
+                    }
+                    (StatusCode::OK, "application/x-ndjson", Bytes::from(out))
+                }
+                Err(e) => service_error(e),
+            }
+        }
+        (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
+        (&Method::GET, ["jobs", name]) if *name == JOB => match service.meta().job(JOB).await {
+            Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
+            Ok(None) => error(StatusCode::NOT_FOUND, "the evacuation job has not run yet"),
+            Err(e) => service_error(e.into()),
+        },
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// Verifies the whole live chain, a page at a time (only the last record of each page is kept
+/// to link the next).
+async fn verify_live(service: &ObjectService) -> Answer {
+    let mut after = 0;
+    let mut count = 0u64;
+    let mut problems = Vec::new();
+    let mut last: Option<AuditRecord> = None;
+    loop {
+        let page = match service.audit_records(after, AUDIT_PAGE).await {
+            Ok(p) => p,
+            Err(e) => return service_error(e),
+        };
+        let Some(tail) = page.last().cloned() else { break };
+        let mut window = Vec::with_capacity(page.len() + 1);
+        window.extend(last.take());
+        let skip = window.len();
+        window.extend(page);
+        // The first page must start the chain itself (a removed first record shows).
+        let anchor = (skip == 0).then_some(crate::model::audit::GENESIS);
+        for p in verify(&window, anchor) {
+            // Lines are 1-based within the window; report sequence numbers instead.
+            if p.line > skip || skip == 0 {
+                problems.push(p.problem);
+            }
+        }
+        count += (window.len() - skip) as u64;
+        after = tail.seq;
+        last = Some(tail);
+    }
+    json(StatusCode::OK, &serde_json::json!({ "records": count, "intact": problems.is_empty(), "problems": problems }))
+}
+
+fn job_view(job: crate::meta::JobRecord) -> serde_json::Value {
+    let progress = if job.state == "done" || job.total == 0 { 1.0 } else { job.scanned as f64 / job.total as f64 };
+    serde_json::json!({
+        "name": job.name,
+        "state": job.state,
+        "reason": job.reason,
+        "started_ms": job.started_ms,
+        "updated_ms": job.updated_ms,
+        "scanned": job.scanned,
+        "total": job.total,
+        "progress": progress.min(1.0),
+        "moved": job.moved,
+        "failed": job.failed,
+    })
+}

@@ -1,0 +1,268 @@
+//! The evacuation job (DESIGN.md §5.4): after a residency change (a provider's attributes, a
+//! retirement, a policy, a bucket's binding) or a certification's expiry, every replica whose
+//! provider no longer satisfies its bucket's policy moves to an allowed provider: copy (the
+//! copy is checked against the recorded SHA-256), commit the new replica list with an audit
+//! record, then delete the old replica. The object never has fewer verified replicas than
+//! before during a move. The job walks buckets and keys in order and saves its cursor after
+//! every page, so a restart resumes where it stopped; progress shows in `/admin/v1/jobs/
+//! evacuation` and the `souverain_job_*{job="evacuation"}` gauges.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{Backend, stream_name};
+use crate::datapath::ciphertext_len;
+use crate::meta::{BucketRecord, JobRecord, ListEntry, ListQuery, ListStart, MetaError, RepairTask, ReplicaMove};
+use crate::model::audit::AuditEntry;
+use crate::model::{ProviderId, StreamManifest};
+use crate::placement::{eligible, place};
+use crate::service::residency::Residency;
+use crate::service::{ObjectService, now_ms, today};
+use crate::shutdown::Shutdown;
+use crate::workers::repair::copy_verified;
+use crate::workers::usage::bucket_usage;
+
+const PAGE: usize = 256;
+/// The job's name in the metadata store, the admin API and the metrics.
+pub const JOB: &str = "evacuation";
+
+/// Moves replicas that break policy.
+pub struct Evacuator {
+    service: Arc<ObjectService>,
+}
+
+impl Evacuator {
+    /// A job over the service's objects.
+    pub fn new(service: Arc<ObjectService>) -> Self {
+        Self { service }
+    }
+
+    /// One complete pass (resuming an interrupted one first). Returns the job's final state.
+    pub async fn run_once(&self) -> Result<JobRecord, MetaError> {
+        let meta = self.service.meta();
+        let mut job = match meta.job(JOB).await? {
+            Some(j) if j.state == "running" => j,
+            _ => JobRecord {
+                name: JOB.into(),
+                state: "running".into(),
+                reason: "residency check".into(),
+                started_ms: now_ms(),
+                updated_ms: now_ms(),
+                total: self.count_objects().await?,
+                ..JobRecord::default()
+            },
+        };
+        self.save(&job).await?;
+        let mut buckets = meta.buckets().await?;
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        for bucket in buckets {
+            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name < *b) {
+                continue;
+            }
+            self.evacuate_bucket(&bucket, &mut job).await?;
+        }
+        job.state = "done".into();
+        job.cursor = None;
+        self.save(&job).await?;
+        Ok(job)
+    }
+
+    async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
+        let meta = self.service.meta();
+        let mut start = match &job.cursor {
+            Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
+            _ => ListStart::Beginning,
+        };
+        loop {
+            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
+            let page = meta.list(bucket.uid, &q).await?;
+            let mut last = None;
+            for entry in page.entries {
+                let ListEntry::Item(key, version) = entry else { continue };
+                job.scanned += 1;
+                let key_text = String::from_utf8_lossy(&key).into_owned();
+                for stream in &version.streams {
+                    self.evacuate_stream(bucket, &key_text, version.version_uid, stream, job).await?;
+                }
+                last = Some(key);
+            }
+            job.cursor = last.as_ref().map(|k| (bucket.name.clone(), String::from_utf8_lossy(k).into_owned()));
+            self.save(job).await?;
+            match last {
+                Some(k) if page.truncated => start = ListStart::AfterKey(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Moves each replica of `stream` whose provider breaks the bucket's policy.
+    async fn evacuate_stream(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: crate::model::VersionUid,
+        stream: &StreamManifest,
+        job: &mut JobRecord,
+    ) -> Result<(), MetaError> {
+        let residency = self.service.residency();
+        let Some(policy) = residency.policies.get(&bucket.policy_id) else { return Ok(()) };
+        let day = today();
+        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, &day));
+        let leaving: Vec<ProviderId> = stream.replicas.iter().filter(|p| !allowed(p)).cloned().collect();
+        if leaving.is_empty() {
+            return Ok(());
+        }
+        let mut replicas = stream.replicas.clone();
+        for from in leaving {
+            let Some(to) = self.target(&residency, bucket, &replicas) else {
+                tracing::warn!(bucket = %bucket.name, provider = %from, "no allowed provider to evacuate a replica to");
+                self.record(job, "no_target");
+                continue;
+            };
+            match self.move_one(bucket, key, version, stream, &replicas, &from, &to).await? {
+                true => {
+                    replicas.retain(|p| *p != from);
+                    if !replicas.contains(&to) {
+                        replicas.push(to);
+                    }
+                    self.record(job, "moved");
+                }
+                false => self.record(job, "failed"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The first provider of the bucket's placement under the current policy that does not
+    /// hold the stream yet and is reachable.
+    fn target(&self, residency: &Residency, bucket: &BucketRecord, replicas: &[ProviderId]) -> Option<ProviderId> {
+        let policy = residency.policies.get(&bucket.policy_id)?;
+        let placement = place(policy, &residency.catalog, bucket.uid, &today()).ok()?;
+        placement
+            .targets()
+            .iter()
+            .find(|p| {
+                !replicas.contains(p) && self.service.health().reachable(p) && self.service.backends().contains_key(*p)
+            })
+            .cloned()
+    }
+
+    /// Copy, commit, delete. Ok(false) when the copy failed or the object changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_one(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: crate::model::VersionUid,
+        stream: &StreamManifest,
+        replicas: &[ProviderId],
+        from: &ProviderId,
+        to: &ProviderId,
+    ) -> Result<bool, MetaError> {
+        let backends = self.service.backends();
+        let Some(target) = backends.get(to) else { return Ok(false) };
+        let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
+        let task = RepairTask::for_stream(stream, to.clone(), len, now_ms());
+        // Sources: the replicas that stay first, the leaving one last (its data is as good:
+        // the copy is checked against the recorded SHA-256 either way).
+        let mut sources: Vec<&ProviderId> = replicas.iter().filter(|p| *p != from).collect();
+        sources.push(from);
+        let mut copied = false;
+        for s in sources {
+            let Some(source) = backends.get(s) else { continue };
+            match copy_verified(source.as_ref(), target.as_ref(), &task).await {
+                Ok(()) => {
+                    copied = true;
+                    break;
+                }
+                Err(e) => tracing::warn!(stream = %stream.stream_id, source = %s, error = %e, "evacuation copy failed"),
+            }
+        }
+        if !copied {
+            return Ok(false);
+        }
+        let detail = serde_json::json!({
+            "bucket": bucket.name, "key": key, "stream": stream.stream_id.to_hex(), "from": from, "to": to,
+        });
+        let mv = ReplicaMove {
+            bucket: bucket.uid,
+            key: key.to_owned(),
+            version,
+            stream: stream.stream_id,
+            from: from.clone(),
+            to: to.clone(),
+        };
+        let name = stream_name(stream.stream_id);
+        if !self.service.meta().move_replica(mv, AuditEntry::new("gateway", "evacuation.move", &detail)).await? {
+            // Overwritten or deleted meanwhile: the copy belongs to nothing.
+            let _ = target.delete(&name).await;
+            return Ok(false);
+        }
+        if let Some(old) = backends.get(from) {
+            self.delete_old(old.as_ref(), &name).await;
+        }
+        Ok(true)
+    }
+
+    /// Deletes the replica the provider gave up, retrying a little: a failure leaves ciphertext
+    /// at a provider the policy no longer allows, so it is logged loudly.
+    async fn delete_old(&self, old: &dyn Backend, name: &str) {
+        for attempt in 0..3u32 {
+            match old.delete(name).await {
+                Ok(()) => return,
+                Err(e) if attempt == 2 => {
+                    tracing::error!(provider = %old.id(), stream = name, error = %e, "evacuated replica not deleted; delete it by hand")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+            }
+        }
+    }
+
+    /// Counts one replica's outcome: `moved`, `failed` (retried by the next pass) or
+    /// `no_target` (no allowed provider: the policy cannot be met any more).
+    fn record(&self, job: &mut JobRecord, outcome: &str) {
+        self.service.metrics().evacuation_moves.with_label_values(&[outcome]).inc();
+        if outcome == "moved" {
+            job.moved += 1;
+        } else {
+            job.failed += 1;
+        }
+    }
+
+    async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
+        let mut j = job.clone();
+        j.updated_ms = now_ms();
+        let m = self.service.metrics();
+        let remaining = j.total.saturating_sub(j.scanned);
+        let ratio = if j.state == "done" || j.total == 0 { 1.0 } else { j.scanned as f64 / j.total as f64 };
+        m.job_progress.with_label_values(&[JOB]).set(ratio.min(1.0));
+        m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
+        self.service.meta().put_job(j).await
+    }
+
+    async fn count_objects(&self) -> Result<u64, MetaError> {
+        let meta = self.service.meta();
+        let mut n = 0;
+        for bucket in meta.buckets().await? {
+            n += bucket_usage(meta.as_ref(), &bucket).await?.objects;
+        }
+        Ok(n)
+    }
+
+    /// Passes every `every`, and at once after each residency change, until shutdown.
+    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
+        let wake = Arc::clone(self.service.evacuation_wake());
+        loop {
+            match self.run_once().await {
+                Ok(j) if j.moved > 0 => tracing::info!(moved = j.moved, failed = j.failed, "evacuation pass"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "evacuation pass failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = wake.notified() => {}
+                () = shutdown.wait() => return,
+            }
+        }
+    }
+}
