@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use souverain::admin::cli::{AuditCommand, BucketCommand, JobsCommand, PolicyCommand, ProviderCommand};
 
 #[derive(Parser)]
 #[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
@@ -43,12 +44,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Providers.
+    /// The provider catalog.
     Provider {
         #[command(subcommand)]
         command: ProviderCommand,
     },
-    /// Where an object lives: every replica's provider, country, operator and state.
+    /// Residency policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Buckets.
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCommand,
+    },
+    /// Where an object lives: every replica's provider, country, operator, jurisdictions,
+    /// certifications, state and whether its policy still allows it.
     Locate {
         /// `bucket/key`.
         object: String,
@@ -57,6 +69,16 @@ enum AdminCommand {
     Placement {
         #[command(subcommand)]
         command: PlacementCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
     },
     /// The gateway's health report (`/health`, no token needed); exits non-zero if the admin
     /// listener does not answer 200 (the container health check).
@@ -71,19 +93,6 @@ enum PlacementCommand {
     Explain {
         /// The bucket.
         bucket: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum ProviderCommand {
-    /// Checks that a configured provider works as a backend: access, PUT, GET, ranged GET,
-    /// listing, multipart and DELETE on temporary objects. Exits non-zero if it does not.
-    Probe {
-        /// The provider id.
-        id: String,
-        /// The configuration file that defines it.
-        #[arg(long)]
-        config: PathBuf,
     },
 }
 
@@ -129,36 +138,6 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How the CLI reaches the admin listener.
-struct AdminTarget {
-    url: String,
-    token_file: Option<PathBuf>,
-    ca_file: Option<PathBuf>,
-}
-
-impl AdminTarget {
-    fn token(&self) -> anyhow::Result<String> {
-        match &self.token_file {
-            Some(f) => {
-                Ok(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?.trim().to_owned())
-            }
-            None => std::env::var("SOUVERAIN_ADMIN_TOKEN")
-                .map_err(|_| anyhow::anyhow!("give --token-file or set SOUVERAIN_ADMIN_TOKEN")),
-        }
-    }
-
-    /// One GET, printed; Ok(false) on a non-200 answer.
-    fn get(&self, path: &str, with_token: bool) -> anyhow::Result<bool> {
-        let token = if with_token { Some(self.token()?) } else { None };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let (status, body) = rt
-            .block_on(souverain::admin::client::get(&self.url, path, token.as_deref(), self.ca_file.as_deref()))
-            .map_err(|e| anyhow::anyhow!(e))?;
-        println!("{}", body.trim_end());
-        Ok(status == 200)
-    }
-}
-
 /// Runs the probe; Ok(false) when the provider is not usable.
 fn probe(config: PathBuf, id: String) -> anyhow::Result<bool> {
     let config = souverain::config::Config::load(&config)?;
@@ -178,23 +157,29 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Command::Admin { url, token_file, ca_file, command } = cli.command {
+        use souverain::admin::cli;
         use souverain::admin::client::encode_segment;
-        let admin = AdminTarget { url, token_file, ca_file };
+        let admin = cli::AdminTarget { url, token_file, ca_file };
         let outcome = match command {
-            AdminCommand::Provider { command: ProviderCommand::Probe { id, config } } => probe(config, id),
+            AdminCommand::Provider { command: cli::ProviderCommand::Probe { id, config } } => probe(config, id),
+            AdminCommand::Provider { command } => cli::provider(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Policy { command } => cli::policy(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Bucket { command } => cli::bucket(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Audit { command } => cli::audit(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Jobs { command } => cli::jobs(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Locate { object } => match object.split_once('/') {
                 Some((b, k)) => {
                     let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));
-                    admin.get(&path, true)
+                    admin.show(&path, true).map_err(anyhow::Error::msg)
                 }
                 None => Err(anyhow::anyhow!("expected bucket/key")),
             },
             AdminCommand::Placement { command: PlacementCommand::Explain { bucket } } => {
                 let path = format!("/admin/v1/placement/explain?bucket={}", encode_segment(&bucket));
-                admin.get(&path, true)
+                admin.show(&path, true).map_err(anyhow::Error::msg)
             }
-            AdminCommand::Health => admin.get("/health", false),
-            AdminCommand::Repair => admin.get("/admin/v1/repair", true),
+            AdminCommand::Health => admin.show("/health", false).map_err(anyhow::Error::msg),
+            AdminCommand::Repair => admin.show("/admin/v1/repair", true).map_err(anyhow::Error::msg),
         };
         return match outcome {
             Ok(true) => ExitCode::SUCCESS,

@@ -1,9 +1,9 @@
-//! The `souverain admin …` CLI's side of the admin API: one GET, over HTTP or HTTPS.
+//! The `souverain admin …` CLI's side of the admin API: one request, over HTTP or HTTPS.
 
 use std::path::Path;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -11,17 +11,27 @@ use hyper_util::rt::TokioExecutor;
 /// Largest answer read (the API returns small JSON documents).
 const MAX_ANSWER: usize = 16 << 20;
 
-/// GETs `path` from the admin listener at `base` (`http://` or `https://host:port`), with the
-/// bearer token when given; an HTTPS listener is verified against the webpki roots plus
-/// `ca_file`. Returns the status and body.
-pub async fn get(base: &str, path: &str, token: Option<&str>, ca_file: Option<&Path>) -> Result<(u16, String), String> {
+/// Sends one request to the admin listener at `base` (`http://` or `https://host:port`), with
+/// the bearer token when given and a JSON body when given; an HTTPS listener is verified
+/// against the webpki roots plus `ca_file`. Returns the status and body.
+pub async fn request(
+    method: http::Method,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    ca_file: Option<&Path>,
+    json_body: Option<Vec<u8>>,
+) -> Result<(u16, String), String> {
     let uri: http::Uri =
         format!("{}{path}", base.trim_end_matches('/')).parse().map_err(|e| format!("bad URL: {e}"))?;
-    let mut req = http::Request::get(uri);
+    let mut req = http::Request::builder().method(method).uri(uri);
     if let Some(token) = token {
         req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
+    if json_body.is_some() {
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let req = req.body(Full::new(Bytes::from(json_body.unwrap_or_default()))).map_err(|e| e.to_string())?;
     let tls = crate::tls_client::client_config(ca_file)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);

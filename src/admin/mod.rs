@@ -3,6 +3,7 @@
 //! compared in constant time. It listens apart from S3 (by default on loopback) so operators
 //! can firewall it separately.
 
+pub mod cli;
 pub mod client;
 mod residency;
 

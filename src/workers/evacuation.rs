@@ -114,12 +114,25 @@ impl Evacuator {
         }
         let mut replicas = stream.replicas.clone();
         for from in leaving {
+            // Enough allowed replicas remain (the policy now asks for fewer): drop this one.
+            let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
+            if remaining.len() >= usize::from(policy.replicas) {
+                let keep = remaining[0].clone();
+                match self.move_one(bucket, key, version, stream, &replicas, &from, &keep, false).await? {
+                    true => {
+                        replicas.retain(|p| *p != from);
+                        self.record(job, "moved");
+                    }
+                    false => self.record(job, "failed"),
+                }
+                continue;
+            }
             let Some(to) = self.target(&residency, bucket, &replicas) else {
                 tracing::warn!(bucket = %bucket.name, provider = %from, "no allowed provider to evacuate a replica to");
                 self.record(job, "no_target");
                 continue;
             };
-            match self.move_one(bucket, key, version, stream, &replicas, &from, &to).await? {
+            match self.move_one(bucket, key, version, stream, &replicas, &from, &to, true).await? {
                 true => {
                     replicas.retain(|p| *p != from);
                     if !replicas.contains(&to) {
@@ -147,7 +160,8 @@ impl Evacuator {
             .cloned()
     }
 
-    /// Copy, commit, delete. Ok(false) when the copy failed or the object changed meanwhile.
+    /// Copy (unless `to` already holds the stream), commit, delete. Ok(false) when the copy
+    /// failed or the object changed meanwhile.
     #[allow(clippy::too_many_arguments)]
     async fn move_one(
         &self,
@@ -158,6 +172,7 @@ impl Evacuator {
         replicas: &[ProviderId],
         from: &ProviderId,
         to: &ProviderId,
+        copy: bool,
     ) -> Result<bool, MetaError> {
         let backends = self.service.backends();
         let Some(target) = backends.get(to) else { return Ok(false) };
@@ -167,8 +182,8 @@ impl Evacuator {
         // the copy is checked against the recorded SHA-256 either way).
         let mut sources: Vec<&ProviderId> = replicas.iter().filter(|p| *p != from).collect();
         sources.push(from);
-        let mut copied = false;
-        for s in sources {
+        let mut copied = !copy;
+        for s in sources.into_iter().filter(|_| copy) {
             let Some(source) = backends.get(s) else { continue };
             match copy_verified(source.as_ref(), target.as_ref(), &task).await {
                 Ok(()) => {
@@ -193,9 +208,12 @@ impl Evacuator {
             to: to.clone(),
         };
         let name = stream_name(stream.stream_id);
-        if !self.service.meta().move_replica(mv, AuditEntry::new("gateway", "evacuation.move", &detail)).await? {
+        let action = if copy { "evacuation.move" } else { "evacuation.drop" };
+        if !self.service.meta().move_replica(mv, AuditEntry::new("gateway", action, &detail)).await? {
             // Overwritten or deleted meanwhile: the copy belongs to nothing.
-            let _ = target.delete(&name).await;
+            if copy {
+                let _ = target.delete(&name).await;
+            }
             return Ok(false);
         }
         if let Some(old) = backends.get(from) {

@@ -37,5 +37,7 @@ mod ranges;
 mod remote;
 /// W-of-N writes, the durable repair queue, failover reads.
 mod replication;
+/// Residency at run time: admin API and CLI changes, evacuation, the audit log.
+mod residency;
 /// HTTPS on the S3 listener and SIGHUP reload.
 mod tls;

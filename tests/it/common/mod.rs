@@ -142,12 +142,17 @@ impl TestGateway {
 
     /// `GET` of an admin API path (with the test token), as JSON.
     pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.admin_text(path).await).expect("admin JSON")
+    }
+
+    /// `GET` of an admin API path (with the test token): the body of its 200 answer.
+    pub async fn admin_text(&self, path: &str) -> String {
         let admin = self.admin_addr();
         let headers =
             [("host".to_owned(), admin.to_string()), ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}"))];
         let r = raw::send(admin, "GET", path, &headers, b"").await.expect("admin request");
         assert!(r.status == 200, "GET {path}: {} {}", r.status, r.body_text());
-        serde_json::from_slice(&r.body).expect("admin JSON")
+        r.body_text()
     }
 
     /// The sum of `series` over the label sets containing every fragment of `labels`.
