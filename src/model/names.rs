@@ -126,3 +126,43 @@ mod tests {
         assert_eq!(ObjectKey::parse(""), Err(NameError::EmptyKey));
     }
 }
+
+/// Decodes `%XX` escapes (and, with `plus_as_space`, `+` as a space, as in form encoding);
+/// `None` for a bad escape or a result that is not UTF-8.
+pub fn percent_decode(s: &str, plus_as_space: bool) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod percent_tests {
+    use super::percent_decode;
+
+    #[test]
+    fn escapes_and_plus() {
+        assert_eq!(percent_decode("a%20b%2Bc+d", false).as_deref(), Some("a b+c+d"));
+        assert_eq!(percent_decode("a%20b%2Bc+d", true).as_deref(), Some("a b+c d"));
+        assert_eq!(percent_decode("%C3%A9", false).as_deref(), Some("é"));
+        assert_eq!(percent_decode("%zz", false), None);
+        assert_eq!(percent_decode("%FF", false), None);
+    }
+}

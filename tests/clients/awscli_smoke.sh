@@ -5,27 +5,30 @@ set -euo pipefail
 E=(--endpoint-url "$S3_ENDPOINT")
 aws --version
 ok() { echo "ok   $1"; }
+# Every check is `cmd || fail`: under `set -e` a failing command left of `&&` would not stop
+# the script, so `cmd && ok` could never fail the test.
+fail() { echo "FAIL $1" >&2; exit 1; }
 tree="$WORK_DIR/tree"
 mkdir -p "$tree/sub/deeper"
 head -c 20000000 /dev/urandom > "$tree/large.bin"
 for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/urandom > "$tree/sub/small-$i.txt"; done
 echo "deep file" > "$tree/sub/deeper/note.txt"
 
-aws "${E[@]}" s3 mb s3://cli >/dev/null && ok "mb"
-aws "${E[@]}" s3 cp --only-show-errors "$tree/large.bin" s3://cli/large.bin && ok "cp (multipart)"
-aws "${E[@]}" s3 sync --only-show-errors "$tree" s3://cli/tree && ok "sync up"
+aws "${E[@]}" s3 mb s3://cli >/dev/null || fail "mb"; ok "mb"
+aws "${E[@]}" s3 cp --only-show-errors "$tree/large.bin" s3://cli/large.bin || fail "cp (multipart)"; ok "cp (multipart)"
+aws "${E[@]}" s3 sync --only-show-errors "$tree" s3://cli/tree || fail "sync up"; ok "sync up"
 out="$WORK_DIR/back"
-aws "${E[@]}" s3 sync --only-show-errors s3://cli/tree "$out" && ok "sync down"
-diff -r "$tree" "$out" && ok "tree content identical"
+aws "${E[@]}" s3 sync --only-show-errors s3://cli/tree "$out" || fail "sync down"; ok "sync down"
+diff -r "$tree" "$out" || fail "tree content identical"; ok "tree content identical"
 aws "${E[@]}" s3 cp --only-show-errors s3://cli/large.bin "$WORK_DIR/large.back"
-cmp "$tree/large.bin" "$WORK_DIR/large.back" && ok "large object identical"
-[ "$(aws "${E[@]}" s3 ls s3://cli/tree/ --recursive | wc -l)" = 7 ] && ok "ls recursive"
+cmp "$tree/large.bin" "$WORK_DIR/large.back" || fail "large object identical"; ok "large object identical"
+[ "$(aws "${E[@]}" s3 ls s3://cli/tree/ --recursive | wc -l)" = 7 ] || fail "ls recursive"; ok "ls recursive"
 aws "${E[@]}" s3api get-object --bucket cli --key large.bin --range bytes=1000-1999 "$WORK_DIR/range.bin" >/dev/null
-cmp <(head -c 2000 "$tree/large.bin" | tail -c 1000) "$WORK_DIR/range.bin" && ok "ranged get-object"
+cmp <(head -c 2000 "$tree/large.bin" | tail -c 1000) "$WORK_DIR/range.bin" || fail "ranged get-object"; ok "ranged get-object"
 etag=$(aws "${E[@]}" s3api head-object --bucket cli --key tree/sub/deeper/note.txt --query ETag --output text)
-[ "$etag" = "\"$(md5sum "$tree/sub/deeper/note.txt" | cut -d' ' -f1)\"" ] && ok "etag is md5"
+[ "$etag" = "\"$(md5sum "$tree/sub/deeper/note.txt" | cut -d' ' -f1)\"" ] || fail "etag is md5"; ok "etag is md5"
 url=$(aws "${E[@]}" s3 presign s3://cli/tree/sub/deeper/note.txt --expires-in 300)
-[ "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "$url")" = "deep file" ] && ok "presign"
-aws "${E[@]}" s3 rm --only-show-errors --recursive s3://cli && ok "rm --recursive"
-aws "${E[@]}" s3 rb s3://cli >/dev/null && ok "rb"
+[ "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "$url")" = "deep file" ] || fail "presign"; ok "presign"
+aws "${E[@]}" s3 rm --only-show-errors --recursive s3://cli || fail "rm --recursive"; ok "rm --recursive"
+aws "${E[@]}" s3 rb s3://cli >/dev/null || fail "rb"; ok "rb"
 echo "aws CLI: all checks passed"

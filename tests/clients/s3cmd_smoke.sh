@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# s3cmd (PyPI `s3cmd`) against the gateway. Run with S3_ENDPOINT (http://127.0.0.1:PORT),
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION and WORK_DIR in the environment.
+# Prints one line per check; stops at the first failure; the last line is the verdict.
+# Every check is `command || fail`: under `set -e` a failure on the left of `&&` would not stop.
+set -euo pipefail
+case "$S3_ENDPOINT" in http://127.0.0.1:*) ;; *) echo "S3_ENDPOINT must be http://127.0.0.1:PORT" >&2; exit 2 ;; esac
+command -v s3cmd >/dev/null || { echo "s3cmd missing: python3 -m pip install s3cmd" >&2; exit 2; }
+version="s3cmd $(s3cmd --version | awk '{ print $NF }')" # "s3cmd 2.4.0"
+ok() { echo "ok   $1"; }
+fail() { echo "FAIL $1" >&2; exit 1; }
+
+dir="$WORK_DIR/s3cmd-smoke"
+rm -rf "$dir" && mkdir -p "$dir"
+hostport="${S3_ENDPOINT#http://}"
+# A config file of our own (-c) so ~/.s3cfg is never read; the flags below say it all again.
+# host_bucket without %(bucket)s makes s3cmd use path-style requests.
+cfg="$dir/s3cfg"
+cat >"$cfg" <<CFG
+[default]
+access_key = $AWS_ACCESS_KEY_ID
+secret_key = $AWS_SECRET_ACCESS_KEY
+host_base = $hostport
+host_bucket = $hostport
+use_https = False
+bucket_location = $AWS_DEFAULT_REGION
+signature_v2 = False
+CFG
+# Multipart from 5 MiB on (the default is 15 MiB); bounded: one retry and a hard limit.
+s3() {
+  timeout 300 s3cmd -c "$cfg" --host="$hostport" --host-bucket="$hostport" --no-ssl \
+    --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" --region="$AWS_DEFAULT_REGION" \
+    --multipart-chunk-size-mb=5 --max-retries=1 --no-progress "$@"
+}
+# Runs s3cmd with its output in $dir/last.log, shown only when it fails.
+s3l() { s3 "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; return 1; }; }
+
+bucket=s3cmd-smoke
+tree="$dir/tree"
+mkdir -p "$tree/sub/deeper"
+head -c $((21 * 1024 * 1024)) /dev/urandom >"$tree/large.bin"
+for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/urandom >"$tree/sub/small-$i.txt"; done
+echo "deep file" >"$tree/sub/deeper/note.txt"
+echo "a name with a space" >"$tree/sub/with space.txt"
+: >"$tree/sub/empty.txt"
+
+# sha256 of every file under $1, by relative path.
+sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+same_tree() { diff -u <(sums "$1") <(sums "$2") >&2; }
+count() { find "$1" -type f | wc -l; }
+bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+# The object URLs `s3cmd ls` prints for $1.
+listed() { s3 ls "$@" | awk '{ print $NF }'; }
+
+s3l mb "s3://$bucket" || fail "mb"
+grep -qx "s3://$bucket" <<<"$(listed)" || fail "ls: bucket not listed"
+ok "mb + ls"
+
+s3l --debug put -r "$tree/" "s3://$bucket/tree/" || fail "put -r"
+grep -q "format_uri(): /$bucket/tree/large.bin?uploads\$" "$dir/last.log" || fail "large file not sent as multipart"
+grep -q "format_uri(): /$bucket/tree/large.bin?partNumber=5&uploadId=" "$dir/last.log" || fail "large file not sent in 5 MiB parts"
+ok "put -r (large file as a 5-part multipart upload)"
+[ "$(s3 ls -r "s3://$bucket/tree/" | wc -l)" = "$(count "$tree")" ] || fail "ls -r: wrong object count"
+ok "ls -r"
+# For the multipart object s3cmd takes the MD5 from its own x-amz-meta-s3cmd-attrs.
+n=0
+while read -r _ _ size md5 url; do # the last field takes the rest of the line, spaces included
+  f="$tree/${url#"s3://$bucket/tree/"}"
+  [ "$size" = "$(stat -c %s "$f")" ] && [ "$md5" = "$(md5sum <"$f" | cut -d' ' -f1)" ] || fail "ls --list-md5: $url differs"
+  n=$((n + 1))
+done < <(s3 ls -r --list-md5 "s3://$bucket/tree/")
+[ "$n" = "$(count "$tree")" ] || fail "ls --list-md5: $n objects listed"
+ok "ls --list-md5 (every size and MD5 matches)"
+out="$dir/back"
+mkdir -p "$out"
+s3l get -r "s3://$bucket/tree/" "$out/" || fail "get -r"
+same_tree "$tree" "$out" || fail "get -r: content differs"
+ok "get -r, sha256 identical"
+
+# A ranged read: `get --continue` asks for the rest of a partial file with `Range: bytes=N-`.
+head -c 7000000 "$tree/large.bin" >"$dir/partial.bin"
+s3l --debug get --continue "s3://$bucket/tree/large.bin" "$dir/partial.bin" || fail "get --continue"
+grep -q "'content-range': 'bytes 7000000-$(($(stat -c %s "$tree/large.bin") - 1))/" "$dir/last.log" \
+  || fail "get --continue: no 206 for bytes=7000000-"
+cmp "$tree/large.bin" "$dir/partial.bin" || fail "get --continue: content differs"
+ok "get --continue (ranged get)"
+
+# Change the tree: one file removed, one added, one rewritten; then sync both ways.
+rm "$tree/sub/small-1.txt"
+echo "added later" >"$tree/sub/added.txt"
+echo "deep file, rewritten" >"$tree/sub/deeper/note.txt"
+s3l sync --delete-removed "$tree/" "s3://$bucket/tree/" || fail "sync up"
+[ "$(s3 ls -r "s3://$bucket/tree/" | wc -l)" = "$(count "$tree")" ] || fail "sync up: wrong object count"
+ok "sync up"
+s3l sync --delete-removed "s3://$bucket/tree/" "$out/" || fail "sync down"
+same_tree "$tree" "$out" || fail "sync down: content differs"
+ok "sync down, sha256 identical"
+
+s3l del -r --force "s3://$bucket/" || fail "del -r"
+[ -z "$(s3 ls -r "s3://$bucket")" ] || fail "objects left after del -r"
+ok "del -r"
+s3l rb "s3://$bucket" || fail "rb"
+! grep -qx "s3://$bucket" <<<"$(listed)" || fail "bucket still listed after rb"
+ok "rb"
+echo "$version: ok ($(count "$tree") files, $(bytes "$tree") bytes verified)"
