@@ -14,6 +14,8 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 if [ "${1:-}" = "--test-tools" ]; then
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+  # The aws CLI v2 (Debian packages it; the v1 CLI comes from PyPI below).
+  [ -x /usr/bin/aws ] || missing+=(awscli)
   # A real Prometheus server (and promtool) for the observability tests.
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 fi

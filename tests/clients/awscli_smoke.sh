@@ -3,6 +3,8 @@
 # and WORK_DIR in the environment. Prints one line per check; stops at the first failure.
 set -euo pipefail
 E=(--endpoint-url "$S3_ENDPOINT")
+# AWS_CLI picks the binary: `aws` (v1 from PyPI) by default, /usr/bin/aws for Debian's v2.
+aws() { if [ -n "${AWS_CLI:-}" ]; then "$AWS_CLI" "$@"; else command aws "$@"; fi; }
 aws --version
 ok() { echo "ok   $1"; }
 # Every check is `cmd || fail`: under `set -e` a failing command left of `&&` would not stop

@@ -10,9 +10,14 @@ fn tool_present(cmd: &str, args: &[&str]) -> bool {
 }
 
 fn run_script(gw: &TestGateway, program: &str, script: &str) {
+    run_script_with(gw, program, script, &[]);
+}
+
+fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
     let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(program)
         .arg(&path)
+        .envs(env.iter().copied())
         .env("S3_ENDPOINT", gw.endpoint())
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -50,6 +55,21 @@ async fn awscli_smoke() {
     let gw = TestGateway::start().await;
     let g = &gw;
     tokio::task::block_in_place(|| run_script(g, "bash", "awscli_smoke.sh"));
+    gw.stop().await;
+}
+
+/// Promise: the aws CLI v2 (Debian's package) passes the same checks as v1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awscli_v2_smoke() {
+    let v2 = "/usr/bin/aws";
+    let version = Command::new(v2).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    assert!(
+        version.as_deref().is_ok_and(|v| v.starts_with("aws-cli/2.")),
+        "aws CLI v2 missing at {v2}: run `apt-get install awscli` (.ci/run does): {version:?}"
+    );
+    let gw = TestGateway::start().await;
+    let g = &gw;
+    tokio::task::block_in_place(|| run_script_with(g, "bash", "awscli_smoke.sh", &[("AWS_CLI", v2)]));
     gw.stop().await;
 }
 

@@ -104,3 +104,59 @@ fn docker_deployment_uses_the_readme_build_steps() {
         assert!(gateway_config.contains(&format!("http://{provider}:8014")), "the gateway uses {provider}");
     }
 }
+
+/// Every key path the config structs accept (`section.key`, nested `section.key.sub`), traced
+/// from their serde definitions.
+fn config_keys() -> std::collections::BTreeSet<String> {
+    use serde_reflection::{ContainerFormat, Format, Registry, Tracer, TracerConfig};
+    fn walk(registry: &Registry, container: &str, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        let Some(ContainerFormat::Struct(fields)) = registry.get(container) else {
+            panic!("{container} is not a traced struct");
+        };
+        for field in fields {
+            let path = if prefix.is_empty() { field.name.clone() } else { format!("{prefix}.{}", field.name) };
+            let mut format = &field.value;
+            while let Format::Option(inner) | Format::Seq(inner) = format {
+                format = inner;
+            }
+            match format {
+                Format::TypeName(t) if matches!(registry.get(t), Some(ContainerFormat::Struct(_))) => {
+                    if !prefix.is_empty() {
+                        out.insert(path.clone());
+                    }
+                    walk(registry, t, &path, out);
+                }
+                _ => {
+                    out.insert(path);
+                }
+            }
+        }
+    }
+    let mut tracer = Tracer::new(TracerConfig::default());
+    tracer.trace_simple_type::<souverain::config::raw::RawConfig>().expect("trace the config structs");
+    let registry = tracer.registry().expect("complete registry");
+    let mut out = std::collections::BTreeSet::new();
+    walk(&registry, "RawConfig", "", &mut out);
+    out
+}
+
+/// Promise: docs/configuration.md's reference documents every config key, and only keys that
+/// exist (checked against the config structs themselves, so the two cannot drift).
+#[test]
+fn configuration_reference_matches_the_config_structs() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+    let reference = doc.split("## Reference").nth(1).expect("a Reference section");
+    let mut documented = std::collections::BTreeSet::new();
+    for line in reference.lines().filter(|l| l.starts_with("| `")) {
+        let first_cell = line.split('|').nth(1).unwrap_or_default();
+        for key in first_cell.split('`').skip(1).step_by(2) {
+            documented.insert(key.to_owned());
+        }
+    }
+    let actual = config_keys();
+    assert!(actual.len() > 60, "traced {} keys", actual.len());
+    let undocumented: Vec<_> = actual.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&actual).collect();
+    assert!(undocumented.is_empty(), "keys missing from docs/configuration.md: {undocumented:?}");
+    assert!(unknown.is_empty(), "documented keys the config does not have: {unknown:?}");
+}
