@@ -198,8 +198,16 @@ impl ProviderStats {
         .unwrap_or(CircuitState::Closed)
     }
 
-    /// Records how long a read waited for its first byte (or, for a hedge's loser, how long it
-    /// had waited when it was cancelled: a lower bound, which is what matters).
+    /// Records a lower bound: a request cancelled after `waited` (a hedge's loser) would have
+    /// taken at least that long. It only ever raises the estimate: a short bound (a hedge
+    /// started just before the other answer came) says nothing about a slow provider.
+    pub fn observe_ttfb_at_least(&self, waited: Duration, now: Instant) {
+        if self.ttfb_average(now).is_none_or(|avg| waited > avg) {
+            self.observe_ttfb(waited, now);
+        }
+    }
+
+    /// Records how long a read waited for its first byte.
     pub fn observe_ttfb(&self, waited: Duration, now: Instant) {
         if let Ok(mut t) = self.ttfb.lock() {
             if t.window.len() == TTFB_SAMPLES {
@@ -414,6 +422,17 @@ mod tests {
         slow.observe_ttfb(Duration::from_millis(50), t0);
         assert!(slow.read_rank(t0) > fast.read_rank(t0));
         assert_eq!(slow.read_rank(at(t0, 61)), (0, Duration::ZERO), "unread for a minute: tried again");
+    }
+
+    #[test]
+    fn a_short_lower_bound_never_makes_a_slow_provider_look_fast() {
+        let s = ProviderStats::new(None);
+        let t0 = Instant::now();
+        s.observe_ttfb(Duration::from_millis(1500), t0);
+        s.observe_ttfb_at_least(Duration::from_millis(5), t0);
+        assert_eq!(s.ttfb_average(t0), Some(Duration::from_millis(1500)));
+        s.observe_ttfb_at_least(Duration::from_millis(3000), t0);
+        assert!(s.ttfb_average(t0) > Some(Duration::from_millis(1500)));
     }
 
     #[test]

@@ -392,7 +392,7 @@ async fn open_slice(hedging: &Hedging, dek: Arc<DataKey>, mut slice: SliceRead) 
                         if let (Some(t), true) = (t, j != i && !failed[j])
                             && let Some(stats) = hedging.book.get(replicas[j].id())
                         {
-                            stats.observe_ttfb(now.duration_since(*t), now);
+                            stats.observe_ttfb_at_least(now.duration_since(*t), now);
                         }
                     }
                     let mut order = vec![Arc::clone(&replicas[i])];

@@ -21,10 +21,15 @@ fn issue_with_ca_pem() -> (CertificateDer<'static>, String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A subject of its own: OpenSSL (the aws CLI) takes a leaf whose issuer equals its subject
+    // for self-signed.
+    params.distinguished_name.push(rcgen::DnType::CommonName, "souverain test CA");
     let ca = params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(params, ca_key);
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
     (ca.der().clone(), ca.pem(), cert.pem(), key.serialize_pem())
 }
 
@@ -133,4 +138,95 @@ async fn admin_listener_over_https() {
     let plain = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"").await;
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200), "no plain-HTTP answer on the TLS listener");
     gw.stop().await;
+}
+
+/// Promise: real clients use the HTTPS listener with a private CA: aws-sdk-s3 (trusting the CA)
+/// and the aws CLI (`--ca-bundle`) store and read back an object; after a certificate swap and
+/// SIGHUP, new connections get the new certificate (a client trusting only the new CA works, one
+/// trusting only the old one is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_and_cli_over_https_with_a_private_ca() {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ca1_pem, cert1, key1) = issue_with_ca_pem();
+    let (_, ca2_pem, cert2, key2) = issue_with_ca_pem();
+    write_pair(dir.path(), &cert1, &key1);
+    let providers = Providers::start(dir.path());
+    let cfg = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
+        .replace("[server]\n", "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n");
+    std::fs::write(dir.path().join("souverain.toml"), cfg).unwrap();
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let sdk = |ca_pem: &str| {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .tls_context(
+                TlsContext::builder()
+                    .with_trust_store(TrustStore::empty().with_pem_certificate(ca_pem.as_bytes().to_vec()))
+                    .build()
+                    .unwrap(),
+            )
+            .build_https();
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(format!("https://{}", gw.addr))
+            .force_path_style(true)
+            .region(aws_sdk_s3::config::Region::new(crate::common::REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                crate::common::ACCESS_KEY,
+                crate::common::SECRET_KEY,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(http)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    };
+    let data = crate::common::pattern(300_000, 21);
+    let c = sdk(&ca1_pem);
+    c.create_bucket().bucket("tls").send().await.unwrap();
+    c.put_object().bucket("tls").key("sdk").body(data.clone().into()).send().await.unwrap();
+    assert!(crate::common::body_bytes(c.get_object().bucket("tls").key("sdk").send().await.unwrap()).await == data);
+
+    // The aws CLI, trusting the CA through --ca-bundle.
+    let ca_file = dir.path().join("ca1.pem");
+    std::fs::write(&ca_file, &ca1_pem).unwrap();
+    let local = dir.path().join("cli-upload.bin");
+    std::fs::write(&local, &data).unwrap();
+    let aws = |args: Vec<String>| {
+        let out = std::process::Command::new("aws")
+            .args(["--endpoint-url", &format!("https://{}", gw.addr), "--ca-bundle"])
+            .arg(&ca_file)
+            .args(&args)
+            .env("AWS_ACCESS_KEY_ID", crate::common::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", crate::common::SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", crate::common::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("aws CLI missing: run `python3 -m pip install awscli` (.ci/run does)");
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let back = dir.path().join("cli-back.bin");
+    tokio::task::block_in_place(|| {
+        aws(vec!["s3".into(), "cp".into(), local.display().to_string(), "s3://tls/cli".into()]);
+        aws(vec!["s3".into(), "cp".into(), "s3://tls/cli".into(), back.display().to_string()]);
+    });
+    assert!(std::fs::read(&back).unwrap() == data, "the CLI read back what it wrote over HTTPS");
+
+    // Certificate swap + SIGHUP: new connections present the new certificate.
+    write_pair(dir.path(), &cert2, &key2);
+    let _ = std::process::Command::new("kill").args(["-HUP", &gw.child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = sdk(&ca2_pem);
+        if fresh.head_object().bucket("tls").key("sdk").send().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new certificate was not served after SIGHUP");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let old = sdk(&ca1_pem);
+    assert!(old.head_object().bucket("tls").key("sdk").send().await.is_err(), "the old CA no longer verifies");
+    gw.kill();
 }

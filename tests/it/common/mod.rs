@@ -250,6 +250,15 @@ pub struct BinaryGateway {
     pub addr: SocketAddr,
 }
 
+impl Drop for BinaryGateway {
+    /// A failed test must not leave the gateway running (it would also hold the test's output
+    /// pipe open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl BinaryGateway {
     /// Starts the binary over `providers`; the config is written on the first start of `dir`.
     pub fn spawn(dir: &Path, providers: &Providers) -> Self {
