@@ -7,8 +7,6 @@ set -euo pipefail
 case "$S3_ENDPOINT" in http://127.0.0.1:*) ;; *) echo "S3_ENDPOINT must be http://127.0.0.1:PORT" >&2; exit 2 ;; esac
 command -v s3cmd >/dev/null || { echo "s3cmd missing: python3 -m pip install s3cmd" >&2; exit 2; }
 version="s3cmd $(s3cmd --version | awk '{ print $NF }')" # "s3cmd 2.4.0"
-ok() { echo "ok   $1"; }
-fail() { echo "FAIL $1" >&2; exit 1; }
 
 dir="$WORK_DIR/s3cmd-smoke"
 rm -rf "$dir" && mkdir -p "$dir"
@@ -36,19 +34,8 @@ s3() {
 s3l() { s3 "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; return 1; }; }
 
 bucket=s3cmd-smoke
-tree="$dir/tree"
-mkdir -p "$tree/sub/deeper"
-head -c $((21 * 1024 * 1024)) /dev/urandom >"$tree/large.bin"
-for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/urandom >"$tree/sub/small-$i.txt"; done
-echo "deep file" >"$tree/sub/deeper/note.txt"
-echo "a name with a space" >"$tree/sub/with space.txt"
-: >"$tree/sub/empty.txt"
-
-# sha256 of every file under $1, by relative path.
-sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
-same_tree() { diff -u <(sums "$1") <(sums "$2") >&2; }
-count() { find "$1" -type f | wc -l; }
-bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 # The object URLs `s3cmd ls` prints for $1.
 listed() { s3 ls "$@" | awk '{ print $NF }'; }
 

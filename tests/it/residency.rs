@@ -3,7 +3,6 @@
 //! every change in a hash chain that detects tampering.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::raw::send;
@@ -11,20 +10,9 @@ use crate::common::{ADMIN_TOKEN, TestGateway, body_bytes, client, pattern};
 
 /// Runs `souverain admin --url <admin> <args>` with the test token; (success, stdout, stderr).
 async fn cli(gw: &TestGateway, args: &[&str]) -> (bool, String, String) {
-    let url = format!("http://{}", gw.admin_addr());
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
-            .args(["admin", "--url", &url])
-            .args(&args)
-            .env("SOUVERAIN_ADMIN_TOKEN", ADMIN_TOKEN)
-            .output()
-            .unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    })
-    .await
-    .unwrap()
+    let mut all = vec!["--url".to_owned(), format!("http://{}", gw.admin_addr())];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    crate::common::admin_cli(all).await
 }
 
 /// An admin API request with the test token: (status, body).

@@ -8,7 +8,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use crate::common::raw::exchange;
-use crate::common::{ADMIN_TOKEN, BinaryGateway, Providers, TestGateway, config_text};
+use crate::common::{BinaryGateway, Providers, TestGateway, config_text};
 
 /// A fresh CA and a certificate for 127.0.0.1 it signed: (CA DER, cert PEM, key PEM).
 fn issue() -> (CertificateDer<'static>, String, String) {
@@ -55,6 +55,18 @@ fn write_pair(dir: &Path, cert: &str, key: &str) {
     std::fs::write(dir.join("s3.key"), key).unwrap();
 }
 
+/// The real binary serving S3 over HTTPS with `cert`/`key` (written as `s3.crt`/`s3.key`, the
+/// files SIGHUP re-reads).
+fn https_gateway(dir: &Path, cert: &str, key: &str) -> (Providers, BinaryGateway) {
+    write_pair(dir, cert, key);
+    let providers = Providers::start(dir);
+    let cfg = config_text(dir, "127.0.0.1:0", "rocksdb", &providers)
+        .replace("[server]\n", "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n");
+    std::fs::write(dir.join("souverain.toml"), cfg).unwrap();
+    let gw = BinaryGateway::spawn(dir, &providers);
+    (providers, gw)
+}
+
 /// Promise: the S3 listener speaks HTTPS with the configured certificate (an S3 answer comes
 /// back over TLS), refuses clients that do not trust it, and picks up a new certificate on
 /// SIGHUP without a restart.
@@ -64,12 +76,7 @@ async fn https_listener_and_sighup_reload() {
     let dir = tempfile::tempdir().unwrap();
     let (ca1, cert1, key1) = issue();
     let (ca2, cert2, key2) = issue();
-    write_pair(dir.path(), &cert1, &key1);
-    let providers = Providers::start(dir.path());
-    let cfg = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
-        .replace("[server]\n", "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n");
-    std::fs::write(dir.path().join("souverain.toml"), cfg).unwrap();
-    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let (_providers, gw) = https_gateway(dir.path(), &cert1, &key1);
     assert_eq!(get_over_tls(gw.addr, &ca1).await, Ok(403), "anonymous S3 request answered over TLS");
     let refused = get_over_tls(gw.addr, &ca2).await.unwrap_err();
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
@@ -83,22 +90,6 @@ async fn https_listener_and_sighup_reload() {
     }
     assert!(get_over_tls(gw.addr, &ca1).await.is_err(), "the old certificate is no longer served");
     gw.kill();
-}
-
-/// Runs `souverain admin <args>`; returns (success, stdout, stderr).
-async fn admin_cli(args: Vec<String>) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_souverain"))
-            .arg("admin")
-            .args(&args)
-            .env("SOUVERAIN_ADMIN_TOKEN", ADMIN_TOKEN)
-            .output()
-            .unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    })
-    .await
-    .unwrap()
 }
 
 /// Promise: the admin listener serves HTTPS with its own certificate: `souverain admin
@@ -123,17 +114,29 @@ async fn admin_listener_over_https() {
     assert_eq!(get_over_tls(admin, &ca).await, Ok(404), "an admin answer over TLS");
     assert!(get_over_tls(admin, &other_ca).await.is_err(), "a client that does not trust the CA is refused");
     let url = format!("https://{admin}");
-    let (ok, out, err) =
-        admin_cli(vec!["--url".into(), url.clone(), "--ca-file".into(), path("ca.pem"), "health".into()]).await;
+    let (ok, out, err) = crate::common::admin_cli(vec![
+        "--url".into(),
+        url.clone(),
+        "--ca-file".into(),
+        path("ca.pem"),
+        "health".into(),
+    ])
+    .await;
     assert!(ok, "{err}");
     let health: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(health["providers"]["local-de"].is_object(), "{out}");
-    let (ok, out, err) =
-        admin_cli(vec!["--url".into(), url.clone(), "--ca-file".into(), path("ca.pem"), "repair".into()]).await;
+    let (ok, out, err) = crate::common::admin_cli(vec![
+        "--url".into(),
+        url.clone(),
+        "--ca-file".into(),
+        path("ca.pem"),
+        "repair".into(),
+    ])
+    .await;
     assert!(ok, "{err}");
     let repair: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(repair["pending_replicas"], 0, "{out}");
-    let (ok, _, err) = admin_cli(vec!["--url".into(), url, "health".into()]).await;
+    let (ok, _, err) = crate::common::admin_cli(vec!["--url".into(), url, "health".into()]).await;
     assert!(!ok && err.contains("certificate"), "untrusted certificate refused: {err}");
     let plain = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"").await;
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200), "no plain-HTTP answer on the TLS listener");
@@ -151,12 +154,7 @@ async fn sdk_and_cli_over_https_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (_, ca1_pem, cert1, key1) = issue_with_ca_pem();
     let (_, ca2_pem, cert2, key2) = issue_with_ca_pem();
-    write_pair(dir.path(), &cert1, &key1);
-    let providers = Providers::start(dir.path());
-    let cfg = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
-        .replace("[server]\n", "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n");
-    std::fs::write(dir.path().join("souverain.toml"), cfg).unwrap();
-    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let (_providers, gw) = https_gateway(dir.path(), &cert1, &key1);
     let sdk = |ca_pem: &str| {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))

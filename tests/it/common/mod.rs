@@ -186,6 +186,22 @@ impl TestGateway {
     }
 }
 
+/// Runs `souverain admin <args>` with the test token; (success, stdout, stderr).
+pub async fn admin_cli(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
+            .arg("admin")
+            .args(&args)
+            .env("SOUVERAIN_ADMIN_TOKEN", ADMIN_TOKEN)
+            .output()
+            .expect("run souverain admin");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    })
+    .await
+    .expect("admin CLI task")
+}
+
 /// An aws-sdk-s3 client for the gateway at `addr` (path style, test credentials).
 pub fn client(addr: SocketAddr) -> Client {
     client_with(addr, ACCESS_KEY, SECRET_KEY)
