@@ -14,17 +14,6 @@ use crate::common::{TestGateway, body_bytes, client, pattern};
 
 const NL: &str = "local-nl";
 
-/// The replica states of `bucket/key` (first stream), from "where is my data".
-async fn replica_states(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(String, String)> {
-    let v = gw.admin_json(&format!("/admin/v1/locations/{bucket}/{key}")).await;
-    v["streams"][0]["replicas"]
-        .as_array()
-        .expect("replicas")
-        .iter()
-        .map(|r| (r["provider"].as_str().unwrap_or("").to_owned(), r["state"].as_str().unwrap_or("").to_owned()))
-        .collect()
-}
-
 /// Polls `check` every 200 ms until it holds or `limit` passes.
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
@@ -83,7 +72,7 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
     let out = put.await.unwrap().expect("the PUT succeeds on two acknowledgements");
     assert!(out.e_tag().is_some());
     std::fs::remove_file(&src).unwrap();
-    let states = replica_states(&gw, "big", "g").await;
+    let states = gw.replica_states("big", "g").await;
     assert_eq!(states.iter().filter(|(_, s)| s == "stored").count(), 2, "{states:?}");
     assert!(states.contains(&(NL.to_owned(), "pending".to_owned())), "{states:?}");
     wait_for("the backlog in the metrics and /admin/v1/repair", Duration::from_secs(20), || async {
@@ -109,7 +98,7 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
     gw.providers.restart(2);
     let back = Instant::now();
     wait_for("three stored replicas", Duration::from_secs(60), || async {
-        replica_states(&gw, "big", "g").await.iter().all(|(_, s)| s == "stored")
+        gw.replica_states("big", "g").await.iter().all(|(_, s)| s == "stored")
     })
     .await;
     println!("repair restored the 1 GiB replica {:?} after the provider returned", back.elapsed());
@@ -213,7 +202,7 @@ async fn failing_provider_opens_its_circuit_and_recovers() {
         c.put_object().bucket("circuit").key(format!("k{i}")).body(data.clone().into()).send().await.unwrap();
     }
     assert_eq!(
-        replica_states(&gw, "circuit", "k0").await.iter().filter(|(_, s)| s == "pending").count(),
+        gw.replica_states("circuit", "k0").await.iter().filter(|(_, s)| s == "pending").count(),
         1,
         "the open provider's replica is queued"
     );
@@ -226,7 +215,7 @@ async fn failing_provider_opens_its_circuit_and_recovers() {
     assert_eq!(health(&gw, "local-fr").await["circuit"], "closed");
     for i in 0..3 {
         let key = format!("k{i}");
-        assert!(replica_states(&gw, "circuit", &key).await.iter().all(|(_, s)| s == "stored"));
+        assert!(gw.replica_states("circuit", &key).await.iter().all(|(_, s)| s == "stored"));
         assert!(body_bytes(c.get_object().bucket("circuit").key(&key).send().await.unwrap()).await == data);
     }
     gw.stop().await;
@@ -249,7 +238,7 @@ async fn black_holed_provider_is_cut_from_writes_and_hedged_on_reads() {
     for key in ["before", "during"] {
         assert!(body_bytes(c.get_object().bucket("hole").key(key).send().await.unwrap()).await == data);
     }
-    let states = replica_states(&gw, "hole", "during").await;
+    let states = gw.replica_states("hole", "during").await;
     assert!(states.contains(&("local-de".to_owned(), "pending".to_owned())), "{states:?}");
     gw.stop().await;
 }

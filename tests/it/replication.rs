@@ -4,9 +4,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use crate::common::{
-    ADMIN_TOKEN, BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern,
-};
+use crate::common::{BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern};
 
 /// Waits until every provider holds `want` streams and each stream's copies are identical.
 async fn wait_replicated(providers: &Providers, want: usize) {
@@ -26,24 +24,6 @@ async fn wait_replicated(providers: &Providers, want: usize) {
         assert!(Instant::now() < deadline, "replicas per provider stayed at {per_provider:?}, want {want}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// The replica states of the first stream of `bucket/key`, from the admin API.
-async fn replica_states(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(String, String)> {
-    let admin = gw.admin_addr();
-    let headers =
-        [("host".to_owned(), admin.to_string()), ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}"))];
-    let r = crate::common::raw::send(admin, "GET", &format!("/admin/v1/locations/{bucket}/{key}"), &headers, b"")
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    v["streams"][0]["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["provider"].as_str().unwrap().to_owned(), r["state"].as_str().unwrap().to_owned()))
-        .collect()
 }
 
 async fn metric(gw: &TestGateway, line: &str) -> bool {
@@ -97,7 +77,7 @@ async fn quorum_write_then_repair() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // "Where is my data": the FR replica is pending until repaired.
-    let mut states = replica_states(&gw, "quorum", "single").await;
+    let mut states = gw.replica_states("quorum", "single").await;
     states.sort();
     assert_eq!(
         states,
@@ -115,7 +95,7 @@ async fn quorum_write_then_repair() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(metric(&gw, "souverain_repair_completed_total{outcome=\"ok\",provider=\"local-fr\"} 3").await);
-    assert!(replica_states(&gw, "quorum", "single").await.iter().all(|(_, s)| s == "stored"));
+    assert!(gw.replica_states("quorum", "single").await.iter().all(|(_, s)| s == "stored"));
     gw.stop().await;
 }
 
@@ -245,7 +225,7 @@ async fn known_down_provider_is_skipped() {
         c.put_object().bucket("skip").key(format!("k{i}")).body(pattern(1000, i).into()).send().await.unwrap();
     }
     assert_eq!(backend_puts(&gw, "local-fr").await, before, "no write was sent to the known-down provider");
-    let states = replica_states(&gw, "skip", "k0").await;
+    let states = gw.replica_states("skip", "k0").await;
     assert!(states.iter().any(|(p, s)| p == "local-fr" && s == "pending"), "{states:?}");
     gw.providers.break_provider(2);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -268,7 +248,7 @@ async fn known_down_provider_is_skipped() {
     // objects must end with every replica stored.
     let deadline = Instant::now() + Duration::from_secs(60);
     for i in 0..3 {
-        while !replica_states(&gw, "skip", &format!("k{i}")).await.iter().all(|(_, s)| s == "stored") {
+        while !gw.replica_states("skip", &format!("k{i}")).await.iter().all(|(_, s)| s == "stored") {
             assert!(Instant::now() < deadline, "k{i} never fully repaired");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -145,6 +145,18 @@ impl TestGateway {
         serde_json::from_str(&self.admin_text(path).await).expect("admin JSON")
     }
 
+    /// The (provider, state) of each replica of the first stream of `bucket/key`, from "where
+    /// is my data".
+    pub async fn replica_states(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
+        let v = self.admin_json(&format!("/admin/v1/locations/{bucket}/{key}")).await;
+        v["streams"][0]["replicas"]
+            .as_array()
+            .expect("replicas")
+            .iter()
+            .map(|r| (r["provider"].as_str().unwrap_or("").to_owned(), r["state"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    }
+
     /// `GET` of an admin API path (with the test token): the body of its 200 answer.
     pub async fn admin_text(&self, path: &str) -> String {
         let admin = self.admin_addr();
