@@ -330,6 +330,18 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.audit_records(0, 100).await.unwrap().last().unwrap().action, "m2");
     assert!(store.commit_delete(b, "moving").await.unwrap());
 
+    // Verification records: per replica, dropped with the stream, refused for a gone stream.
+    let mut w = version(78, "w");
+    w.streams[0].replicas = vec![ProviderId::parse("de").unwrap()];
+    store.commit_put(put(b, "checked", w.clone(), WriteCondition::None)).await.unwrap();
+    let sid = w.streams[0].stream_id;
+    store.record_verification(sid, ProviderId::parse("de").unwrap(), 42, true).await.unwrap();
+    assert_eq!(store.verifications(sid).await.unwrap(), vec![(ProviderId::parse("de").unwrap(), 42, true)]);
+    assert!(store.commit_delete(b, "checked").await.unwrap());
+    assert!(store.verifications(sid).await.unwrap().is_empty(), "deleted with the stream");
+    store.record_verification(sid, ProviderId::parse("de").unwrap(), 43, false).await.unwrap();
+    assert!(store.verifications(sid).await.unwrap().is_empty(), "not recreated for a gone stream");
+
     // Job state round-trips.
     assert!(store.job("evacuation").await.unwrap().is_none());
     let job = JobRecord { name: "evacuation".into(), state: "running".into(), scanned: 3, ..JobRecord::default() };

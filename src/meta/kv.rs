@@ -34,11 +34,13 @@ pub enum Cf {
     Catalog,
     /// u64(seq) → AuditRecord
     Audit,
+    /// stream_id ‖ provider → (ms, deep): the scrubber's last successful check of a replica
+    Verified,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 14] = [
+    pub const ALL: [Cf; 15] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -53,6 +55,7 @@ impl Cf {
         Cf::Meta,
         Cf::Catalog,
         Cf::Audit,
+        Cf::Verified,
     ];
 
     /// The engine-level name.
@@ -72,6 +75,7 @@ impl Cf {
             Cf::Meta => "meta",
             Cf::Catalog => "catalog",
             Cf::Audit => "audit",
+            Cf::Verified => "verified",
         }
     }
 }

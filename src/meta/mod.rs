@@ -263,6 +263,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Commits an evacuation move with its audit record; Ok(false) (nothing written) when the
     /// version is no longer current or no longer lists `from`.
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
+    /// Records the scrubber's successful check of a replica (`deep`: its SHA-256 was read and
+    /// matched, else only its presence and length). Ignored for a stream no longer committed.
+    async fn record_verification(
+        &self,
+        stream: StreamId,
+        provider: ProviderId,
+        at_ms: i64,
+        deep: bool,
+    ) -> Result<(), MetaError>;
+    /// The last successful check of each replica of a stream: (provider, ms, deep).
+    async fn verifications(&self, stream: StreamId) -> Result<Vec<(ProviderId, i64, bool)>, MetaError>;
     /// A background job's state.
     async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
     /// Saves a background job's state.

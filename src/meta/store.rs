@@ -295,15 +295,17 @@ impl<E: KvEngine> Inner<E> {
 fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     let id = s.stream_id.as_bytes().to_vec();
     ops.push(KvOp::Put(Cf::Gc, id.clone(), encode(&GcTask::for_stream(s))?));
-    // A deleted stream needs no repair any more.
+    // A deleted stream needs no repair (and keeps no verification record) any more.
     for p in &s.replicas {
-        ops.push(KvOp::Delete(Cf::Repair, repair_key(s.stream_id, p)));
+        ops.push(KvOp::Delete(Cf::Repair, replica_key(s.stream_id, p)));
+        ops.push(KvOp::Delete(Cf::Verified, replica_key(s.stream_id, p)));
     }
     ops.push(KvOp::Delete(Cf::Streams, id));
     Ok(())
 }
 
-fn repair_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
+/// The key of one replica of a stream: `stream_id ‖ provider` (repair tasks, verifications).
+fn replica_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
     let mut k = stream.as_bytes().to_vec();
     k.extend_from_slice(provider.as_str().as_bytes());
     k
@@ -311,7 +313,7 @@ fn repair_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
 
 fn queue_repairs(tasks: &[RepairTask], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     for t in tasks {
-        ops.push(KvOp::Put(Cf::Repair, repair_key(t.stream_id, &t.provider), encode(t)?));
+        ops.push(KvOp::Put(Cf::Repair, replica_key(t.stream_id, &t.provider), encode(t)?));
     }
     Ok(())
 }
@@ -615,7 +617,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError> {
         self.run(move |i| {
-            let key = repair_key(task.stream_id, &task.provider);
+            let key = replica_key(task.stream_id, &task.provider);
             // A task of a stream that was deleted meanwhile stays deleted.
             if !done && i.engine.get(Cf::Repair, &key)?.is_none() {
                 return Ok(());
@@ -700,10 +702,48 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 KvOp::Put(Cf::Objects, okey, encode(&v)?),
                 KvOp::Put(Cf::Streams, mv.stream.as_bytes().to_vec(), encode(&manifest)?),
                 // The provider gives the replica up: it owes no repair any more.
-                KvOp::Delete(Cf::Repair, repair_key(mv.stream, &mv.from)),
+                KvOp::Delete(Cf::Repair, replica_key(mv.stream, &mv.from)),
+                KvOp::Delete(Cf::Verified, replica_key(mv.stream, &mv.from)),
             ];
             i.write_audited(ops, audit)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn record_verification(
+        &self,
+        stream: StreamId,
+        provider: ProviderId,
+        at_ms: i64,
+        deep: bool,
+    ) -> Result<(), MetaError> {
+        self.run(move |i| {
+            // Under the lifecycle lock's read side, as commits: a stream deleted meanwhile
+            // (which drops its records) is not given a new one.
+            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            if i.engine.get(Cf::Streams, stream.as_bytes())?.is_none() {
+                return Ok(());
+            }
+            i.engine.write(vec![KvOp::Put(Cf::Verified, replica_key(stream, &provider), encode(&(at_ms, deep))?)])
+        })
+        .await
+    }
+
+    async fn verifications(&self, stream: StreamId) -> Result<Vec<(ProviderId, i64, bool)>, MetaError> {
+        self.run(move |i| {
+            let prefix = stream.as_bytes().to_vec();
+            let end = prefix_successor(&prefix);
+            let mut out = Vec::new();
+            for (k, v) in i.engine.scan(Cf::Verified, &prefix, end.as_deref(), usize::MAX)? {
+                let provider = std::str::from_utf8(&k[prefix.len()..])
+                    .ok()
+                    .and_then(ProviderId::parse)
+                    .ok_or_else(|| MetaError::Codec("bad verification key".into()))?;
+                let (ms, deep) = decode::<(i64, bool)>(&v)?;
+                out.push((provider, ms, deep));
+            }
+            Ok(out)
         })
         .await
     }

@@ -22,6 +22,11 @@ pub struct ReplicaLocation {
     pub certifications: Vec<String>,
     /// `stored`, or `pending` while a repair task for it is queued.
     pub state: &'static str,
+    /// When the scrubber last found it intact, ms since the epoch (none yet: not checked since
+    /// it was written or moved).
+    pub last_verified_ms: Option<i64>,
+    /// How: `exists` (present, right length) or `sha256` (read and hashed).
+    pub last_verification: Option<&'static str>,
     /// Whether the provider satisfies the bucket's policy today (false: evacuation will move it).
     pub allowed: bool,
 }
@@ -52,6 +57,9 @@ pub struct ObjectLocation {
     pub version_uid: String,
     /// Plaintext size.
     pub size: u64,
+    /// When the version was written (every replica written then, or repaired since), ms since
+    /// the epoch.
+    pub written_ms: i64,
     /// KEK that wraps the version's data key.
     pub kek: String,
     /// Its streams.
@@ -72,6 +80,7 @@ impl ObjectService {
         let mut streams = Vec::with_capacity(v.streams.len());
         for s in &v.streams {
             let pending = self.meta.stream_repairs(s.stream_id).await?;
+            let verified = self.meta.verifications(s.stream_id).await?;
             let replicas = s
                 .replicas
                 .iter()
@@ -90,6 +99,11 @@ impl ObjectService {
                             })
                             .unwrap_or_default(),
                         state: if pending.iter().any(|t| t.provider == *p) { "pending" } else { "stored" },
+                        last_verified_ms: verified.iter().find(|(q, _, _)| q == p).map(|(_, ms, _)| *ms),
+                        last_verification: verified
+                            .iter()
+                            .find(|(q, _, _)| q == p)
+                            .map(|(_, _, deep)| if *deep { "sha256" } else { "exists" }),
                         allowed: matches!((info, policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, &today).is_empty()),
                     }
                 })
@@ -107,6 +121,7 @@ impl ObjectService {
             policy: rec.policy_id,
             version_uid: v.version_uid.to_hex(),
             size: v.size,
+            written_ms: v.last_modified_ms,
             kek,
             streams,
         })

@@ -41,6 +41,16 @@ pub struct Scrubber {
     settings: ScrubSettings,
 }
 
+/// The outcome of checking one replica.
+enum Check {
+    /// Present with the right length (and, when `deep`, the recorded SHA-256).
+    Verified { deep: bool },
+    /// Missing or damaged.
+    Found(Finding),
+    /// The provider did not answer.
+    Unknown,
+}
+
 enum Finding {
     Missing,
     Length,
@@ -104,47 +114,56 @@ impl Scrubber {
             }
             let Some(backend) = self.service.backends().get(p) else { continue };
             report.checked += 1;
-            let finding = self.check(backend.as_ref(), m, len, verify).await;
+            let outcome = self.check(backend.as_ref(), m, len, verify).await;
             let metrics = self.service.metrics();
             metrics.scrub_checked.with_label_values(&[p.as_str()]).inc();
-            if let Some(f) = finding {
-                report.findings += 1;
-                metrics.scrub_findings.with_label_values(&[p.as_str(), f.label()]).inc();
-                tracing::warn!(stream = %m.stream_id, provider = %p, finding = f.label(), "scrubber queued a repair");
-                meta.queue_repair(RepairTask::for_stream(m, p.clone(), len, now_ms())).await?;
+            match outcome {
+                Check::Found(f) => {
+                    report.findings += 1;
+                    metrics.scrub_findings.with_label_values(&[p.as_str(), f.label()]).inc();
+                    tracing::warn!(stream = %m.stream_id, provider = %p, finding = f.label(), "scrubber queued a repair");
+                    meta.queue_repair(RepairTask::for_stream(m, p.clone(), len, now_ms())).await?;
+                }
+                Check::Verified { deep } => meta.record_verification(m.stream_id, p.clone(), now_ms(), deep).await?,
+                Check::Unknown => {}
             }
         }
         Ok(())
     }
 
-    /// None when the replica is fine (or the provider could not be asked: that is the health
-    /// checker's business, not a finding).
-    async fn check(&self, backend: &dyn Backend, m: &StreamManifest, len: u64, verify: bool) -> Option<Finding> {
+    /// What a check of one replica found. A provider that could not be asked is neither
+    /// verified nor a finding: that is the health checker's business.
+    async fn check(&self, backend: &dyn Backend, m: &StreamManifest, len: u64, verify: bool) -> Check {
         let name = stream_name(m.stream_id);
         match backend.head(&name).await {
-            Ok(None) => return Some(Finding::Missing),
-            Ok(Some(n)) if n != len => return Some(Finding::Length),
+            Ok(None) => return Check::Found(Finding::Missing),
+            Ok(Some(n)) if n != len => return Check::Found(Finding::Length),
             Ok(Some(_)) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "scrub HEAD failed");
-                return None;
+                return Check::Unknown;
             }
         }
         if !verify {
-            return None;
+            return Check::Verified { deep: false };
         }
         let started = Instant::now();
-        let mut stream = backend.get(&name, None).await.ok()?;
+        let Ok(mut stream) = backend.get(&name, None).await else { return Check::Unknown };
         let mut sha = ring::digest::Context::new(&ring::digest::SHA256);
         while let Some(chunk) = stream.next().await {
-            sha.update(&chunk.ok()?);
+            let Ok(chunk) = chunk else { return Check::Unknown };
+            sha.update(&chunk);
         }
         // Rate limit: never read faster than the configured bytes per second.
         let budget = Duration::from_secs_f64(len as f64 / self.settings.rate_bytes_per_sec.max(1) as f64);
         if let Some(rest) = budget.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
-        (sha.finish().as_ref() != m.ciphertext_sha256).then_some(Finding::Hash)
+        if sha.finish().as_ref() == m.ciphertext_sha256 {
+            Check::Verified { deep: true }
+        } else {
+            Check::Found(Finding::Hash)
+        }
     }
 
     /// Runs a pass every `every` until shutdown.

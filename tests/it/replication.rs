@@ -324,5 +324,21 @@ async fn scrubber_finds_and_repair_restores() {
     let text = gw.metrics_text().await;
     assert!(text.contains("souverain_scrub_findings_total{kind=\"missing\""), "{text}");
     assert!(text.contains("souverain_scrub_findings_total{kind=\"hash\""), "{text}");
+    // "Where is my data" shows when each replica was last found intact, and how.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for key in ["a", "b"] {
+        loop {
+            let v = gw.admin_json(&format!("/admin/v1/locations/scrub/{key}")).await;
+            let replicas = v["streams"][0]["replicas"].as_array().unwrap().clone();
+            let verified = |r: &serde_json::Value| {
+                r["last_verification"] == "sha256" && r["last_verified_ms"].as_i64() >= v["written_ms"].as_i64()
+            };
+            if replicas.iter().all(verified) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{key}: replicas never shown verified: {v}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     gw.stop().await;
 }
