@@ -108,6 +108,12 @@ pub enum JobsCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// The scrubber's current or last pass.
+    Scrub {
+        /// Follow the pass until it is done.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 impl AdminTarget {
@@ -258,8 +264,10 @@ pub fn audit(admin: &AdminTarget, cmd: AuditCommand) -> Result<bool, String> {
 
 /// `admin jobs evacuation [--wait]`.
 pub fn jobs(admin: &AdminTarget, cmd: JobsCommand) -> Result<bool, String> {
-    let JobsCommand::Evacuation { wait } = cmd;
-    let path = "/admin/v1/jobs/evacuation";
+    let (path, wait) = match cmd {
+        JobsCommand::Evacuation { wait } => ("/admin/v1/jobs/evacuation", wait),
+        JobsCommand::Scrub { wait } => ("/admin/v1/jobs/scrub", wait),
+    };
     if !wait {
         return admin.show(path, true);
     }
@@ -289,14 +297,23 @@ pub fn jobs(admin: &AdminTarget, cmd: JobsCommand) -> Result<bool, String> {
 /// One progress line: a bar on a terminal, plain counts otherwise.
 fn progress_line(job: &serde_json::Value, bar: bool) -> String {
     let ratio = job["progress"].as_f64().unwrap_or(0.0).clamp(0.0, 1.0);
-    let counts = format!(
-        "{} {}/{} objects, {} moved, {} failed",
-        job["state"].as_str().unwrap_or("?"),
-        job["scanned"],
-        job["total"],
-        job["moved"],
-        job["failed"]
-    );
+    let counts = if job["name"] == "scrub" {
+        format!(
+            "{} {} replicas checked, {} findings",
+            job["state"].as_str().unwrap_or("?"),
+            job["scanned"],
+            job["failed"]
+        )
+    } else {
+        format!(
+            "{} {}/{} objects, {} moved, {} failed",
+            job["state"].as_str().unwrap_or("?"),
+            job["scanned"],
+            job["total"],
+            job["moved"],
+            job["failed"]
+        )
+    };
     if bar {
         let filled = (ratio * 30.0).round() as usize;
         format!("[{}{}] {:>3.0}% {counts}", "#".repeat(filled), " ".repeat(30 - filled), ratio * 100.0)

@@ -12,6 +12,7 @@ use crate::config::raw::RawPolicy;
 use crate::model::audit::{AuditRecord, verify};
 use crate::service::ObjectService;
 use crate::workers::evacuation::JOB;
+use crate::workers::scrub::JOB as SCRUB_JOB;
 
 /// Largest request body the admin API reads.
 const MAX_BODY: usize = 64 << 10;
@@ -97,9 +98,9 @@ pub(super) async fn route(
             }
         }
         (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
-        (&Method::GET, ["jobs", name]) if *name == JOB => match service.meta().job(JOB).await {
+        (&Method::GET, ["jobs", name]) if [JOB, SCRUB_JOB].contains(name) => match service.meta().job(name).await {
             Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
-            Ok(None) => error(StatusCode::NOT_FOUND, "the evacuation job has not run yet"),
+            Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
             Err(e) => service_error(e.into()),
         },
         _ => return None,
@@ -140,7 +141,12 @@ async fn verify_live(service: &ObjectService) -> Answer {
 }
 
 fn job_view(job: crate::meta::JobRecord) -> serde_json::Value {
-    let progress = if job.state == "done" || job.total == 0 { 1.0 } else { job.scanned as f64 / job.total as f64 };
+    let progress = match job.progress_ppm {
+        _ if job.state == "done" => 1.0,
+        Some(p) => f64::from(p) / 1e6,
+        None if job.total == 0 => 1.0,
+        None => job.scanned as f64 / job.total as f64,
+    };
     serde_json::json!({
         "name": job.name,
         "state": job.state,

@@ -175,6 +175,9 @@ pub struct JobRecord {
     pub failed: u64,
     /// Objects stored when the job started (for a progress ratio).
     pub total: u64,
+    /// The share of the pass done in millionths, for jobs that know it without a total (the
+    /// scrubber).
+    pub progress_ppm: Option<u32>,
 }
 
 /// A stream to delete from providers.

@@ -10,12 +10,14 @@ use futures_util::StreamExt;
 
 use crate::backend::{Backend, stream_name};
 use crate::datapath::ciphertext_len;
-use crate::meta::{MetaError, RepairTask};
+use crate::meta::{JobRecord, MetaError, RepairTask};
 use crate::model::{StreamId, StreamManifest};
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
 
 const BATCH: usize = 128;
+/// The scrubber's name in the metadata store, the admin API and the metrics.
+pub const JOB: &str = "scrub";
 
 /// Scrubber settings.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +85,15 @@ impl Scrubber {
     pub async fn run_once(&self) -> Result<ScrubReport, MetaError> {
         let mut report = ScrubReport::default();
         let mut after = None;
+        let mut job = JobRecord {
+            name: JOB.into(),
+            state: "running".into(),
+            reason: "scheduled pass".into(),
+            started_ms: now_ms(),
+            progress_ppm: Some(0),
+            ..JobRecord::default()
+        };
+        self.save(&mut job, &report, 0.0).await?;
         loop {
             let batch = self.service.meta().scan_streams(after, BATCH).await?;
             let Some(last) = batch.last() else { break };
@@ -93,14 +104,22 @@ impl Scrubber {
             // Stream ids are uniformly random and scanned in order, so the position of the
             // last one in the id space is the share of the pass done.
             let position = u64::from_be_bytes(last.stream_id.0[..8].try_into().unwrap_or([0; 8]));
-            self.progress(position as f64 / u64::MAX as f64);
+            self.save(&mut job, &report, position as f64 / u64::MAX as f64).await?;
         }
-        self.progress(1.0);
+        job.state = "done".into();
+        self.save(&mut job, &report, 1.0).await?;
         Ok(report)
     }
 
-    fn progress(&self, ratio: f64) {
-        self.service.metrics().job_progress.with_label_values(&["scrub"]).set(ratio.clamp(0.0, 1.0));
+    /// Publishes the pass's progress: the gauge, and the job record `/admin/v1/jobs/scrub` shows.
+    async fn save(&self, job: &mut JobRecord, report: &ScrubReport, ratio: f64) -> Result<(), MetaError> {
+        let ratio = ratio.clamp(0.0, 1.0);
+        self.service.metrics().job_progress.with_label_values(&[JOB]).set(ratio);
+        job.progress_ppm = Some((ratio * 1e6) as u32);
+        job.scanned = report.checked as u64;
+        job.failed = report.findings as u64;
+        job.updated_ms = now_ms();
+        self.service.meta().put_job(job.clone()).await
     }
 
     async fn scrub_stream(&self, m: &StreamManifest, report: &mut ScrubReport) -> Result<(), MetaError> {

@@ -236,7 +236,7 @@ async fn audit_export_detects_edits_removals_and_reorders() {
 
 /// Promise: the admin CLI covers the residency workflow end to end (provider list as a table,
 /// policy apply from a TOML file, bucket bind, the evacuation job followed to its end with
-/// plain progress lines off a terminal) with clear one-line errors; the S3 listener does not
+/// plain progress lines off a terminal; the scrubber's pass likewise) with clear one-line errors; the S3 listener does not
 /// serve admin paths.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_cli_residency_workflow() {
@@ -270,6 +270,11 @@ async fn admin_cli_residency_workflow() {
         assert!(Instant::now() < deadline, "still on {held:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let (ok, scrub, err) = cli(&gw, &["jobs", "scrub", "--wait"]).await;
+    assert!(
+        ok && scrub.lines().last().is_some_and(|l| l.starts_with("100% done") && l.contains("replicas checked")),
+        "{scrub}{err}"
+    );
     let (ok, _, err) = cli(&gw, &["bucket", "bind", "moving", "no-such-policy"]).await;
     assert!(!ok && err.trim() == "souverain: 400: no such policy", "{err}");
     // The S3 listener knows no admin path: an S3 error, never the admin API's JSON.
