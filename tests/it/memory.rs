@@ -9,6 +9,7 @@ use crate::common::{BinaryGateway, Providers, client};
 /// (peak RSS of the real process, read from /proc), and the bytes come back intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_gib_put_get_bounded_memory() {
+    let _heavy = crate::common::heavy_or_latency_sensitive().await;
     crate::common::init();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("one-gib.bin");

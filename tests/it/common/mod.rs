@@ -198,6 +198,14 @@ impl TestGateway {
     }
 }
 
+/// Serializes the tests that load the machine hardest (1 GiB uploads) with those whose
+/// assertions depend on one provider being clearly faster than others: on 2 cores a 1 GiB
+/// upload beside them can make a "fast" provider slow. Hold the guard for the whole test.
+pub async fn heavy_or_latency_sensitive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
 /// Runs `souverain admin <args>` with the test token; (success, stdout, stderr).
 pub async fn admin_cli(args: Vec<String>) -> (bool, String, String) {
     tokio::task::spawn_blocking(move || {
