@@ -16,5 +16,6 @@ if scripts/cargo.sh tree -e normal -i aws-lc-rs 2>/dev/null | grep -q aws-lc-rs;
 fi
 scripts/cargo.sh test --all-targets "$@"
 # The integration suite again, with real s3s-fs processes as the three providers (the fault
-# tests always run over s3s-fs behind fault proxies, so once is enough for them).
-SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- --skip faults::
+# tests always run over s3s-fs behind fault proxies, so once is enough for them; the 200-kill
+# crash loop is about the gateway's own commit point, which the provider kind does not change).
+SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- --skip faults:: --skip durability::crash_loop
