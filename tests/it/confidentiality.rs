@@ -90,3 +90,89 @@ async fn tampered_ciphertext_never_served() {
     assert!(body_bytes(out).await == data[200_000..200_100]);
     gw.stop().await;
 }
+
+/// The stream files of `bucket/key`'s current version, one per provider (path, bytes).
+async fn object_streams(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let v = gw.admin_json(&format!("/admin/v1/locations/{bucket}/{key}")).await;
+    let name = v["streams"][0]["name"].as_str().unwrap().trim_start_matches("sv1/").to_owned();
+    gw.stream_files().into_iter().filter(|(p, _)| p.file_name().is_some_and(|n| *n == *name)).collect()
+}
+
+/// Promise (R11, hardening): a provider that swaps two objects' ciphertexts, swaps segments
+/// within one, truncates the last segment, or replays an older version's ciphertext under the
+/// current name never gets its bytes served: with every replica so tampered the GET fails
+/// (500 or 503, or an aborted body), never returning the other object's or the old version's
+/// plaintext; with one replica tampered the scrubber detects it and repair restores it from a
+/// good replica, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_side_tampering_is_detected_and_repaired() {
+    let gw = TestGateway::start_with(|t| {
+        t.replace(
+            "[workers]\n",
+            "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n",
+        )
+    })
+    .await;
+    let c = &gw.client;
+    c.create_bucket().bucket("swap").send().await.unwrap();
+    let a = pattern(300_000, 1);
+    let b = pattern(300_000, 2);
+    c.put_object().bucket("swap").key("a").body(a.clone().into()).send().await.unwrap();
+    c.put_object().bucket("swap").key("b").body(b.clone().into()).send().await.unwrap();
+    let old_a = object_streams(&gw, "swap", "a").await;
+    let a2 = pattern(300_000, 3);
+    c.put_object().bucket("swap").key("a").body(a2.clone().into()).send().await.unwrap();
+    let cur_a = object_streams(&gw, "swap", "a").await;
+    let cur_b = object_streams(&gw, "swap", "b").await;
+    assert_eq!((old_a.len(), cur_a.len(), cur_b.len()), (3, 3, 3));
+    let seg = 65_536 + 16;
+    /// What a tampering provider stores instead of replica `i` whose bytes are given.
+    type Tamper<'a> = Box<dyn Fn(&[u8], usize) -> Vec<u8> + 'a>;
+    let cases: Vec<(&str, Tamper)> = vec![
+        ("another object's ciphertext", Box::new(|_, i| cur_b[i].1.clone())),
+        ("an older version replayed", Box::new(|_, i| old_a[i].1.clone())),
+        (
+            "two segments swapped",
+            Box::new(move |f, _| {
+                let mut t = f.to_vec();
+                let (s1, s2) = (96 + seg, 96 + 2 * seg);
+                let one = f[s1..s1 + seg].to_vec();
+                t[s1..s1 + seg].copy_from_slice(&f[s2..s2 + seg]);
+                t[s2..s2 + seg].copy_from_slice(&one);
+                t
+            }),
+        ),
+        ("the last segment truncated", Box::new(|f, _| f[..f.len() - 10].to_vec())),
+    ];
+    for (what, tamper) in &cases {
+        // Every replica tampered: no plaintext at all, certainly not the wrong one.
+        for (i, (path, bytes)) in cur_a.iter().enumerate() {
+            std::fs::write(path, tamper(bytes, i)).unwrap();
+        }
+        match c.get_object().bucket("swap").key("a").send().await {
+            // 500 when a replica answered bytes that fail authentication, 503 when the provider
+            // could not even serve the recorded length: either way, no byte of plaintext.
+            Err(e) => assert!(matches!(crate::common::error_status(&e), Some(500 | 503)), "{what}: {e:?}"),
+            Ok(out) => {
+                let body = out.body.collect().await;
+                assert!(body.is_err(), "{what}: a body was served in full");
+            }
+        }
+        // One replica tampered: the scrubber finds it and repair rewrites it from a good one.
+        for (i, (path, bytes)) in cur_a.iter().enumerate() {
+            if i == 0 {
+                continue;
+            }
+            std::fs::write(path, bytes).unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::fs::read(&cur_a[0].0).ok().as_ref() != Some(&cur_a[0].1) {
+            assert!(std::time::Instant::now() < deadline, "{what}: the tampered replica was not repaired");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(body_bytes(c.get_object().bucket("swap").key("a").send().await.unwrap()).await == a2, "{what}");
+    }
+    assert!(body_bytes(c.get_object().bucket("swap").key("b").send().await.unwrap()).await == b);
+    assert!(a != a2);
+    gw.stop().await;
+}
