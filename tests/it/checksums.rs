@@ -124,17 +124,7 @@ async fn header_checksums_verified() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("BadDigest"));
-    let keys: Vec<String> = gw
-        .client
-        .list_objects_v2()
-        .bucket("cksum")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let keys: Vec<String> = crate::common::listed_keys(&gw.client, "cksum").await;
     assert_eq!(keys, ["good"]);
     gw.stop().await;
 }
@@ -193,17 +183,7 @@ async fn raw_trailer_modes() {
         assert_eq!(r.status, 403, "{tamper:?}: {}", r.body_text());
         assert_eq!(r.code().as_deref(), Some("SignatureDoesNotMatch"), "{tamper:?}");
     }
-    let keys: Vec<String> = gw
-        .client
-        .list_objects_v2()
-        .bucket("cksum")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let keys: Vec<String> = crate::common::listed_keys(&gw.client, "cksum").await;
     assert_eq!(keys, ["ok-false", "ok-true"]);
     for key in keys {
         let head = gw

@@ -284,16 +284,7 @@ async fn crash_loop_of_200_kills_loses_nothing() {
     }
     let live: std::collections::BTreeMap<String, Stored> =
         model.lock().unwrap().keys.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
-    let listed: Vec<String> = c
-        .list_objects_v2()
-        .bucket("loop")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let listed: Vec<String> = crate::common::listed_keys(&c, "loop").await;
     assert_eq!(listed, live.keys().cloned().collect::<Vec<_>>(), "no half object visible, none lost");
     let uploads = c.list_multipart_uploads().bucket("loop").send().await.unwrap();
     for u in uploads.uploads() {

@@ -237,17 +237,7 @@ async fn copy_source_conditions() {
         .send()
         .await
         .unwrap();
-    let keys: Vec<String> = gw
-        .client
-        .list_objects_v2()
-        .bucket("ccond")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
+    let keys: Vec<String> = crate::common::listed_keys(&gw.client, "ccond").await;
     assert_eq!(keys, ["o", "ok", "ok2"]);
     gw.stop().await;
 }

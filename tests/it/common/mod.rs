@@ -243,6 +243,12 @@ pub fn client_in_region(addr: SocketAddr, access: &str, secret: &str, region: &s
     Client::from_conf(conf)
 }
 
+/// The keys of the first page (up to 1,000) of a bucket's listing.
+pub async fn listed_keys(c: &Client, bucket: &str) -> Vec<String> {
+    let out = c.list_objects_v2().bucket(bucket).send().await.expect("ListObjectsV2");
+    out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+}
+
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
