@@ -268,19 +268,15 @@ impl Evacuator {
     }
 
     /// Passes every `every`, and at once after each residency change, until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
         let wake = Arc::clone(self.service.evacuation_wake());
-        loop {
+        super::repeat(every, Some(&wake), shutdown, || async {
             match self.run_once().await {
                 Ok(j) if j.moved > 0 => tracing::info!(moved = j.moved, failed = j.failed, "evacuation pass"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "evacuation pass failed"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = wake.notified() => {}
-                () = shutdown.wait() => return,
-            }
-        }
+        })
+        .await
     }
 }

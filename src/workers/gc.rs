@@ -97,8 +97,8 @@ impl GarbageCollector {
     }
 
     /// Runs passes every `every` until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
-        loop {
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        super::repeat(every, None, shutdown, || async {
             match self.run_once().await {
                 Ok(r) if r.deleted + r.deferred > 0 => {
                     tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass")
@@ -106,10 +106,7 @@ impl GarbageCollector {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "gc pass failed"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.wait() => return,
-            }
-        }
+        })
+        .await
     }
 }

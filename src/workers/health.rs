@@ -99,13 +99,7 @@ impl HealthChecker {
     }
 
     /// Checks every `every` until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
-        loop {
-            self.check_once().await;
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.wait() => return,
-            }
-        }
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        super::repeat(every, None, shutdown, || self.check_once()).await
     }
 }

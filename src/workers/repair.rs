@@ -130,8 +130,8 @@ impl RepairWorker {
     }
 
     /// Runs passes every `every` until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
-        loop {
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        super::repeat(every, None, shutdown, || async {
             match self.run_once().await {
                 Ok(r) if r.repaired + r.failed > 0 => {
                     tracing::info!(repaired = r.repaired, failed = r.failed, "repair pass")
@@ -139,11 +139,8 @@ impl RepairWorker {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "repair pass failed"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.wait() => return,
-            }
-        }
+        })
+        .await
     }
 }
 

@@ -186,17 +186,14 @@ impl Scrubber {
     }
 
     /// Runs a pass every `every` until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
-        loop {
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        super::repeat(every, None, shutdown, || async {
             match self.run_once().await {
                 Ok(r) if r.findings > 0 => tracing::info!(checked = r.checked, findings = r.findings, "scrub pass"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scrub pass failed"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.wait() => return,
-            }
-        }
+        })
+        .await
     }
 }

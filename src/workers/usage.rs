@@ -76,15 +76,12 @@ impl UsageCounter {
     }
 
     /// Passes every `every` until shutdown.
-    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
-        loop {
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        super::repeat(every, None, shutdown, || async {
             if let Err(e) = self.run_once().await {
                 tracing::error!(error = %e, "usage pass failed");
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.wait() => return,
-            }
-        }
+        })
+        .await
     }
 }
