@@ -141,12 +141,7 @@ async fn verify_live(service: &ObjectService) -> Answer {
 }
 
 fn job_view(job: crate::meta::JobRecord) -> serde_json::Value {
-    let progress = match job.progress_ppm {
-        _ if job.state == "done" => 1.0,
-        Some(p) => f64::from(p) / 1e6,
-        None if job.total == 0 => 1.0,
-        None => job.scanned as f64 / job.total as f64,
-    };
+    let progress = job.progress();
     serde_json::json!({
         "name": job.name,
         "state": job.state,
@@ -155,7 +150,7 @@ fn job_view(job: crate::meta::JobRecord) -> serde_json::Value {
         "updated_ms": job.updated_ms,
         "scanned": job.scanned,
         "total": job.total,
-        "progress": progress.min(1.0),
+        "progress": progress,
         "moved": job.moved,
         "failed": job.failed,
     })

@@ -180,6 +180,20 @@ pub struct JobRecord {
     pub progress_ppm: Option<u32>,
 }
 
+impl JobRecord {
+    /// The share of the pass done (0–1): 1 once done, else the job's own estimate, else
+    /// objects scanned of the total counted at the start.
+    pub fn progress(&self) -> f64 {
+        let ratio = match self.progress_ppm {
+            _ if self.state == "done" => 1.0,
+            Some(ppm) => f64::from(ppm) / 1e6,
+            None if self.total == 0 => 1.0,
+            None => self.scanned as f64 / self.total as f64,
+        };
+        ratio.clamp(0.0, 1.0)
+    }
+}
+
 /// A stream to delete from providers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcTask {

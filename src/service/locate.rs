@@ -85,7 +85,7 @@ impl ObjectService {
                 .replicas
                 .iter()
                 .map(|p| {
-                    let info = residency.catalog.iter().find(|c| c.id == *p);
+                    let info = residency.provider(p);
                     ReplicaLocation {
                         provider: p.to_string(),
                         country: info.map(|i| i.country.to_string()).unwrap_or_default(),

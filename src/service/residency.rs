@@ -30,7 +30,7 @@ impl Residency {
     /// only the config file gives).
     pub fn with_overrides(mut self, o: CatalogOverrides) -> Self {
         for p in o.providers {
-            match self.catalog.iter_mut().find(|c| c.id == p.id) {
+            match self.provider_mut(&p.id) {
                 Some(slot) => *slot = p,
                 None => {
                     tracing::warn!(provider = %p.id, "ignoring the stored attributes of a provider not in the config")
@@ -46,6 +46,10 @@ impl Residency {
     /// One provider.
     pub fn provider(&self, id: &ProviderId) -> Option<&ProviderInfo> {
         self.catalog.iter().find(|p| p.id == *id)
+    }
+
+    fn provider_mut(&mut self, id: &ProviderId) -> Option<&mut ProviderInfo> {
+        self.catalog.iter_mut().find(|p| p.id == *id)
     }
 }
 
@@ -106,7 +110,7 @@ impl ObjectService {
             .await?
             .ok_or_else(|| ErrorKind::Internal("provider change not applied".into()))?;
         let mut next = (*current).clone();
-        if let Some(slot) = next.catalog.iter_mut().find(|p| p.id == id) {
+        if let Some(slot) = next.provider_mut(&id) {
             *slot = after;
         }
         self.set_residency(next);

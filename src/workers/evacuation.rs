@@ -19,7 +19,7 @@ use crate::placement::{eligible, place};
 use crate::service::residency::Residency;
 use crate::service::{ObjectService, now_ms, today};
 use crate::shutdown::Shutdown;
-use crate::workers::repair::copy_verified;
+use crate::workers::repair::copy_from_first;
 use crate::workers::usage::bucket_usage;
 
 const PAGE: usize = 256;
@@ -176,25 +176,16 @@ impl Evacuator {
     ) -> Result<bool, MetaError> {
         let backends = self.service.backends();
         let Some(target) = backends.get(to) else { return Ok(false) };
-        let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
-        let task = RepairTask::for_stream(stream, to.clone(), len, now_ms());
-        // Sources: the replicas that stay first, the leaving one last (its data is as good:
-        // the copy is checked against the recorded SHA-256 either way).
-        let mut sources: Vec<&ProviderId> = replicas.iter().filter(|p| *p != from).collect();
-        sources.push(from);
-        let mut copied = !copy;
-        for s in sources.into_iter().filter(|_| copy) {
-            let Some(source) = backends.get(s) else { continue };
-            match copy_verified(source.as_ref(), target.as_ref(), &task).await {
-                Ok(()) => {
-                    copied = true;
-                    break;
-                }
-                Err(e) => tracing::warn!(stream = %stream.stream_id, source = %s, error = %e, "evacuation copy failed"),
+        if copy {
+            let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
+            let task = RepairTask::for_stream(stream, to.clone(), len, now_ms());
+            // Sources: the replicas that stay first, the leaving one last (its data is as good:
+            // the copy is checked against the recorded SHA-256 either way).
+            let sources = replicas.iter().filter(|p| *p != from).chain(std::iter::once(from));
+            if let Err(e) = copy_from_first(backends, sources, &task).await {
+                tracing::warn!(stream = %stream.stream_id, error = %e, "evacuation copy failed");
+                return Ok(false);
             }
-        }
-        if !copied {
-            return Ok(false);
         }
         let detail = serde_json::json!({
             "bucket": bucket.name, "key": key, "stream": stream.stream_id.to_hex(), "from": from, "to": to,
@@ -252,8 +243,7 @@ impl Evacuator {
         j.updated_ms = now_ms();
         let m = self.service.metrics();
         let remaining = j.total.saturating_sub(j.scanned);
-        let ratio = if j.state == "done" || j.total == 0 { 1.0 } else { j.scanned as f64 / j.total as f64 };
-        m.job_progress.with_label_values(&[JOB]).set(ratio.min(1.0));
+        m.job_progress.with_label_values(&[JOB]).set(j.progress());
         m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
         self.service.meta().put_job(j).await
     }

@@ -3,7 +3,7 @@
 //! SHA-256 before its last chunk is released, so a target never receives a complete wrong
 //! stream. Failed tasks stay queued with exponential backoff (never dropped).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::backend::{Backend, BodyAborted, SealedBody, stream_name};
 use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{MetaError, MetadataStore, RepairTask};
+use crate::model::ProviderId;
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
 use crate::workers::health::HealthState;
@@ -114,19 +115,8 @@ impl RepairWorker {
 
     /// Copies the stream from the first source that serves it intact.
     async fn repair(&self, task: &RepairTask) -> Result<(), String> {
-        let backends = self.service.backends();
-        let target = backends.get(&task.provider).ok_or("the provider is no longer configured")?;
-        let mut last = String::from("no source replica");
-        for source in task.replicas.iter().filter(|p| **p != task.provider) {
-            let Some(source) = backends.get(source) else {
-                continue;
-            };
-            match copy_verified(source.as_ref(), target.as_ref(), task).await {
-                Ok(()) => return Ok(()),
-                Err(e) => last = format!("from {}: {e}", source.id()),
-            }
-        }
-        Err(last)
+        let sources = task.replicas.iter().filter(|p| **p != task.provider);
+        copy_from_first(self.service.backends(), sources, task).await
     }
 
     /// Runs passes every `every` until shutdown.
@@ -165,6 +155,24 @@ fn count_backlog<'a>(
         stuck_tasks: per.values().map(|b| b.stuck_tasks).sum(),
         providers: per,
     }
+}
+
+/// Copies the stream of `task` to `task.provider` from the first of `sources` that serves it
+/// intact (verified as [`copy_verified`] does); the last failure otherwise.
+pub(crate) async fn copy_from_first<'a>(
+    backends: &HashMap<ProviderId, Arc<dyn Backend>>,
+    sources: impl Iterator<Item = &'a ProviderId>,
+    task: &RepairTask,
+) -> Result<(), String> {
+    let target = backends.get(&task.provider).ok_or("the provider is no longer configured")?;
+    let mut last = String::from("no source replica");
+    for source in sources.filter_map(|p| backends.get(p)) {
+        match copy_verified(source.as_ref(), target.as_ref(), task).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = format!("from {}: {e}", source.id()),
+        }
+    }
+    Err(last)
 }
 
 /// Streams `source`'s copy to `target`, holding back the last chunk until the length and
