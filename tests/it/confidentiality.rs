@@ -171,6 +171,13 @@ async fn provider_side_tampering_is_detected_and_repaired() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         assert!(body_bytes(c.get_object().bucket("swap").key("a").send().await.unwrap()).await == a2, "{what}");
+        // Let every repair this case queued (read repairs of the tampered replicas included)
+        // finish, so none rewrites a replica the next case tampers with.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while gw.admin_json("/admin/v1/repair").await["pending_replicas"] != 0 {
+            assert!(std::time::Instant::now() < deadline, "{what}: the repair queue did not drain");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
     assert!(body_bytes(c.get_object().bucket("swap").key("b").send().await.unwrap()).await == b);
     assert!(a != a2);
