@@ -154,8 +154,16 @@ async fn provider_side_tampering_is_detected_and_repaired() {
             // could not even serve the recorded length: either way, no byte of plaintext.
             Err(e) => assert!(matches!(crate::common::error_status(&e), Some(500 | 503)), "{what}: {e:?}"),
             Ok(out) => {
-                let body = out.body.collect().await;
-                assert!(body.is_err(), "{what}: a body was served in full");
+                let body = out.body.collect().await.map(|b| b.into_bytes());
+                let files: Vec<usize> =
+                    cur_a.iter().map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len() as usize)).collect();
+                assert!(
+                    body.is_err(),
+                    "{what}: a body was served in full: {} bytes, correct: {}, replica sizes now {files:?}, recorded {}",
+                    body.as_ref().map_or(0, |b| b.len()),
+                    body.as_ref().is_ok_and(|b| b.as_ref() == a2.as_slice()),
+                    cur_a[0].1.len()
+                );
             }
         }
         // One replica tampered: the scrubber finds it and repair rewrites it from a good one.
