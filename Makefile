@@ -1,6 +1,6 @@
 # The two commands of the README, plus helpers. Every cargo call goes through
 # scripts/cargo.sh so the run and test commands share one target directory and profile.
-.PHONY: run test bench bench-hedging lint fmt clean-data
+.PHONY: run test bench bench-hedging fuzz lint fmt clean-data
 
 run:
 	scripts/quickstart.sh
@@ -16,6 +16,10 @@ bench:
 # GET p99 with one provider delayed 10x against the healthy p99, in one run (s3s-fs providers).
 bench-hedging:
 	scripts/cargo.sh bench --no-default-features --bench hedging
+
+# Every fuzz target for FUZZ_SECONDS each (default 600), growing fuzz/corpus/ (cargo fuzz).
+fuzz:
+	scripts/fuzz.sh $${FUZZ_SECONDS:-600}
 
 lint:
 	scripts/cargo.sh fmt --all -- --check

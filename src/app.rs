@@ -205,6 +205,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let limits = ServerLimits {
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
+        header_read_timeout: config.header_read_timeout,
         ..ServerLimits::default()
     };
     let tls = match &config.tls {
@@ -217,9 +218,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics)),
+        s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics), config.body_read_timeout),
         limits,
         tls.clone(),
+        metrics.connections_rejected.with_label_values(&["s3"]),
         shutdown.clone(),
     ))];
     service.load_residency_overrides().await.map_err(|e| StartError::Residency(e.to_string()))?;
@@ -233,7 +235,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             Arc::clone(&service),
             config.admin_token.clone(),
         );
-        tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), shutdown.clone())));
+        let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
+        tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));

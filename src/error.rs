@@ -29,6 +29,9 @@ pub enum BodyError {
     /// The body ended before its declared length or was malformed.
     #[error("incomplete body: {0}")]
     Incomplete(String),
+    /// The client stopped sending the body.
+    #[error("the client sent no body bytes within the timeout")]
+    TimedOut,
 }
 
 /// Everything a service operation can fail with.

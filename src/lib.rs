@@ -23,6 +23,8 @@ pub mod config;
 pub mod datapath;
 pub mod error;
 pub mod frontend;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod health;
 pub mod keys;
 pub mod meta;

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub s3_received_bytes: IntCounter,
     /// Response body bytes sent to clients.
     pub s3_sent_bytes: IntCounter,
+    /// Connections refused because the listener was at its connection limit.
+    pub connections_rejected: IntCounterVec,
     /// Provider requests by provider, operation and outcome.
     pub backend_requests: IntCounterVec,
     /// Provider request latency.
@@ -116,6 +118,11 @@ impl Metrics {
                 "Request body bytes received from clients.",
             )?,
             s3_sent_bytes: IntCounter::new("souverain_s3_sent_bytes_total", "Response body bytes sent to clients.")?,
+            connections_rejected: counter_vec(
+                "souverain_connections_rejected_total",
+                "Connections refused (503 SlowDown or closed) at the connection limit, by listener.",
+                &["listener"],
+            )?,
             backend_requests: counter_vec(
                 "souverain_backend_requests_total",
                 "Provider requests by provider, operation and outcome.",
@@ -242,6 +249,7 @@ impl Metrics {
             Box::new(self.s3_inflight.clone()),
             Box::new(self.s3_received_bytes.clone()),
             Box::new(self.s3_sent_bytes.clone()),
+            Box::new(self.connections_rejected.clone()),
             Box::new(self.backend_requests.clone()),
             Box::new(self.backend_duration.clone()),
             Box::new(self.backend_bytes.clone()),

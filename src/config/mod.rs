@@ -110,6 +110,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Wait for in-flight requests at shutdown.
     pub shutdown_grace: Duration,
+    /// Time a client has to send a request's headers; idle keep-alive connections close after it.
+    pub header_read_timeout: Duration,
+    /// Time a request body may stall before the request fails with RequestTimeout.
+    pub body_read_timeout: Duration,
     /// `json` logs instead of human ones.
     pub log_json: bool,
     /// Tracing filter.
@@ -257,6 +261,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         scrub: crate::workers::scrub::ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
+        header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.unwrap_or(30).max(1)),
+        body_read_timeout: Duration::from_secs(raw.limits.body_read_timeout_secs.unwrap_or(60).max(1)),
         log_json,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         admin_token,

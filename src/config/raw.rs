@@ -112,6 +112,10 @@ pub struct RawLimits {
     pub max_connections: Option<usize>,
     /// Seconds to wait for in-flight requests at shutdown.
     pub shutdown_grace_secs: Option<u64>,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive limit).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a request body may stall (no bytes from the client) before RequestTimeout.
+    pub body_read_timeout_secs: Option<u64>,
 }
 
 /// `[admin]`.

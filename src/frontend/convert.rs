@@ -51,6 +51,12 @@ pub fn conditions(
     }
 }
 
+/// A raw `Range` header as s3s parses it and the service sees it (fuzzing entry point).
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn range_header(header: &str) -> Option<RangeSpec> {
+    range(Some(dto::Range::parse(header).ok()?))
+}
+
 /// The `Range` header.
 pub fn range(r: Option<dto::Range>) -> Option<RangeSpec> {
     r.map(|r| match r {

@@ -59,6 +59,10 @@ pub fn to_s3(err: Error) -> S3Error {
             return custom("XAmzContentSHA256Mismatch", StatusCode::BAD_REQUEST, msg);
         }
         ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
+        ErrorKind::Body(BodyError::TimedOut) => (
+            C::RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the timeout period.".into(),
+        ),
         // Admin API only; never produced by an S3 operation.
         ErrorKind::NoSuchProvider | ErrorKind::Integrity | ErrorKind::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
@@ -74,6 +78,8 @@ pub fn body_error(e: &(dyn std::error::Error + Send + Sync)) -> BodyError {
     let text = e.to_string();
     if text.contains("SignatureMismatch") {
         BodyError::Signature
+    } else if text.contains(super::body_timeout::BODY_TIMEOUT_MESSAGE) {
+        BodyError::TimedOut
     } else if text.contains("Sha256Mismatch") || text.contains("PayloadHash") {
         BodyError::PayloadHash
     } else {

@@ -1,7 +1,11 @@
-//! Request limits applied before s3s sees a request. s3s 0.14 answers an over-long XML body
-//! with 500 InternalError (it does not recognise http-body-util's length error); a client error
-//! must be a 4xx, so requests that carry XML (everything but object and part uploads) are
-//! measured here by their Content-Length first.
+//! Checks applied before s3s sees a request:
+//! - s3s 0.14 answers an over-long XML body with 500 InternalError (it does not recognise
+//!   http-body-util's length error); a client error must be a 4xx, so requests that carry XML
+//!   (everything but object and part uploads) are measured here by their Content-Length first;
+//! - a SigV4 request with `x-amz-*` headers it did not sign is refused (`signed_headers`);
+//! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`).
+
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use http::{Method, Request};
@@ -9,17 +13,20 @@ use hyper::body::Incoming;
 use s3s::service::S3Service;
 use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode};
 
-/// The s3s service behind the XML body limit.
+use super::body_timeout::IdleTimeout;
+
+/// The s3s service behind the request checks.
 #[derive(Clone)]
 pub struct Limited {
     inner: S3Service,
     xml_max_body: u64,
+    body_timeout: Duration,
 }
 
 impl Limited {
     /// Wraps `inner`.
-    pub fn new(inner: S3Service, xml_max_body: usize) -> Self {
-        Self { inner, xml_max_body: xml_max_body as u64 }
+    pub fn new(inner: S3Service, xml_max_body: usize, body_timeout: Duration) -> Self {
+        Self { inner, xml_max_body: xml_max_body as u64, body_timeout }
     }
 }
 
@@ -39,14 +46,27 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
     type Future = BoxFuture<'static, Result<HttpResponse, HttpError>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let unsigned = super::signed_headers::unsigned_amz_headers(req.headers(), req.uri().query());
+        if !unsigned.is_empty() {
+            return refuse(
+                S3ErrorCode::AccessDenied,
+                format!("There were headers present in the request which were not signed: {}", unsigned.join(", ")),
+            );
+        }
         if !carries_object_data(&req) && declared_length(&req).is_some_and(|n| n > self.xml_max_body) {
-            let err = S3Error::with_message(
+            return refuse(
                 S3ErrorCode::MaxMessageLengthExceeded,
                 format!("Your request was too big: XML bodies are limited to {} bytes", self.xml_max_body),
             );
-            let resp = err.to_http_response().map_err(|e| HttpError::new(Box::new(e)));
-            return Box::pin(async move { resp });
         }
-        hyper::service::Service::call(&self.inner, req)
+        let req = req.map(|body| s3s::Body::http_body(IdleTimeout::new(body, self.body_timeout)));
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.call(req).await })
     }
+}
+
+/// Answers an S3 error without passing the request on.
+fn refuse(code: S3ErrorCode, message: String) -> BoxFuture<'static, Result<HttpResponse, HttpError>> {
+    let resp = S3Error::with_message(code, message).to_http_response().map_err(|e| HttpError::new(Box::new(e)));
+    Box::pin(async move { resp })
 }

@@ -2,12 +2,15 @@
 //! that imports `s3s` and the only one that knows S3 error codes.
 
 pub mod auth;
+pub mod body_timeout;
 pub mod convert;
 pub mod error;
+pub mod first_bytes;
 pub mod limits;
 pub mod observe;
 pub mod s3;
 pub mod server;
+pub mod signed_headers;
 pub mod tls;
 
 use std::sync::Arc;
@@ -26,12 +29,17 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
-pub fn s3_service(service: Arc<ObjectService>, keys: &[AccessKey], metrics: Arc<Metrics>) -> observe::Observed {
+pub fn s3_service(
+    service: Arc<ObjectService>,
+    keys: &[AccessKey],
+    metrics: Arc<Metrics>,
+    body_timeout: std::time::Duration,
+) -> observe::Observed {
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(service));
     builder.set_auth(auth::KeyRing::new(keys));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    observe::Observed::new(limits::Limited::new(builder.build(), XML_MAX_BODY), metrics)
+    observe::Observed::new(limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout), metrics)
 }

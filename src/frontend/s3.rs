@@ -130,7 +130,15 @@ fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<(S
     }
 }
 
-fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
+/// A raw `x-amz-copy-source` header as s3s parses it and [`copy_source`] decodes it (fuzzing
+/// entry point).
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn copy_source_header(header: &str) -> Option<(String, String)> {
+    let parsed = CopySource::parse(header).ok()?;
+    copy_source(&parsed, Some(&http::HeaderValue::from_str(header).ok()?)).ok()
+}
+
+pub(crate) fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
     let bad = || {
         S3Error::with_message(
             S3ErrorCode::InvalidArgument,

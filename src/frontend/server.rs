@@ -1,21 +1,28 @@
 //! The S3 listener: connection limit, header read timeout, header size limit, TCP_NODELAY,
 //! and graceful shutdown (in-flight requests finish within a grace period).
+//!
+//! A connection beyond the limit is accepted and answered `503 SlowDown` at once (TLS ones are
+//! closed), rather than left in the kernel's accept queue: a flood then costs the gateway almost
+//! nothing, its clients learn to back off, and the held connections still run out their header
+//! deadline, so slow or idle flooders free their slots by themselves.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, TryAcquireError};
 
+use super::first_bytes::FirstBytesDeadline;
 use super::tls::TlsFiles;
 use crate::shutdown::Shutdown;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// Simultaneous connections; further ones wait in the accept queue.
+    /// Simultaneous connections; further ones are answered 503 SlowDown and closed.
     pub max_connections: usize,
     /// Time to receive a request's headers.
     pub header_read_timeout: Duration,
@@ -42,6 +49,7 @@ pub async fn serve<S, B>(
     service: S,
     limits: ServerLimits,
     tls: Option<Arc<TlsFiles>>,
+    rejected: prometheus::IntCounter,
     mut shutdown: Shutdown,
 ) where
     S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
@@ -63,11 +71,8 @@ pub async fn serve<S, B>(
         .max_buf_size(limits.max_header_bytes.max(8192));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = shutdown.wait() => break,
-        };
         let (stream, _peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
@@ -79,6 +84,15 @@ pub async fn serve<S, B>(
             },
             () = shutdown.wait() => break,
         };
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::NoPermits) => {
+                rejected.inc();
+                refuse(stream, tls.is_some(), &refusals);
+                continue;
+            }
+            Err(TryAcquireError::Closed) => break,
+        };
         let _ = stream.set_nodelay(true);
         let acceptor = tls.as_ref().and_then(|t| t.acceptor());
         let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
@@ -89,7 +103,8 @@ pub async fn serve<S, B>(
                 // accepting others; it gets the header deadline.
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
-                        watcher.watch(builder.serve_connection(TokioIo::new(tls), service).into_owned()).await
+                        let io = TokioIo::new(FirstBytesDeadline::new(tls, handshake_timeout));
+                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
@@ -97,7 +112,10 @@ pub async fn serve<S, B>(
                     }
                     Err(_) => Ok(()),
                 },
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                None => {
+                    let io = TokioIo::new(FirstBytesDeadline::new(stream, handshake_timeout));
+                    watcher.watch(builder.serve_connection(io, service).into_owned()).await
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -109,5 +127,51 @@ pub async fn serve<S, B>(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period expired; closing remaining connections"),
+    }
+}
+
+/// Refusals being written at once; beyond this a connection is simply closed.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// What a refused client gets to read, however slowly it reads.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(1);
+
+const SLOW_DOWN: &str = "HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/xml\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+content-length: 128\r\n\r\n\
+<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<Error><Code>SlowDown</Code><Message>Too many connections; retry later.</Message></Error>";
+
+/// Answers a connection over the limit with 503 SlowDown and closes it. A TLS client is just
+/// closed: a handshake is the expensive part a flood should not get.
+fn refuse(mut stream: TcpStream, tls: bool, refusals: &Arc<Semaphore>) {
+    if tls {
+        return;
+    }
+    let Ok(permit) = Arc::clone(refusals).try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(REFUSAL_DEADLINE, async {
+            stream.write_all(SLOW_DOWN.as_bytes()).await?;
+            stream.shutdown().await?;
+            // Drain what the client already sent, so closing does not reset the connection
+            // before it has read the answer.
+            let mut sink = [0u8; 4096];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<(), std::io::Error>(())
+        })
+        .await;
+        drop(permit);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SLOW_DOWN;
+
+    #[test]
+    fn slow_down_content_length_matches_its_body() {
+        let (head, body) = SLOW_DOWN.split_once("\r\n\r\n").unwrap_or_default();
+        assert!(head.contains(&format!("content-length: {}", body.len())), "{head} / {}", body.len());
     }
 }

@@ -17,6 +17,10 @@ pub enum NameError {
     /// The key is empty.
     #[error("object key is empty")]
     EmptyKey,
+    /// The key holds a character XML 1.0 cannot carry (NUL and the other control characters
+    /// but tab, line feed and carriage return; U+FFFE, U+FFFF).
+    #[error("object key contains a character XML 1.0 cannot carry (U+{0:04X})")]
+    KeyNotXml(u32),
 }
 
 /// A bucket name that follows the S3 general-purpose naming rules.
@@ -80,7 +84,7 @@ pub struct ObjectKey(String);
 pub const MAX_KEY_BYTES: usize = 1024;
 
 impl ObjectKey {
-    /// Validates the key length.
+    /// Validates the key length (any existing key can be read and deleted).
     pub fn parse(key: &str) -> Result<Self, NameError> {
         if key.is_empty() {
             return Err(NameError::EmptyKey);
@@ -89,6 +93,17 @@ impl ObjectKey {
             return Err(NameError::KeyTooLong);
         }
         Ok(Self(key.to_owned()))
+    }
+
+    /// Validates the key of an object being created: its length, and only characters XML 1.0
+    /// can carry. S3 itself accepts control characters, but one such key makes the bucket's
+    /// XML listing unreadable for every client that does not ask for `encoding-type=url`.
+    pub fn parse_new(key: &str) -> Result<Self, NameError> {
+        let parsed = Self::parse(key)?;
+        match key.chars().find(|&c| !xml_char(c)) {
+            Some(c) => Err(NameError::KeyNotXml(u32::from(c))),
+            None => Ok(parsed),
+        }
     }
 
     /// The key as text.
@@ -102,6 +117,11 @@ impl fmt::Debug for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ObjectKey(<{} bytes>)", self.0.len())
     }
+}
+
+/// A character of the XML 1.0 `Char` production.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -124,6 +144,17 @@ mod tests {
         assert!(ObjectKey::parse(&"k".repeat(1024)).is_ok());
         assert_eq!(ObjectKey::parse(&"k".repeat(1025)), Err(NameError::KeyTooLong));
         assert_eq!(ObjectKey::parse(""), Err(NameError::EmptyKey));
+    }
+
+    #[test]
+    fn keys_carry_only_xml_characters() {
+        for ok in ["a\tb\nc\rd", "../x", "日本/🦀", "\u{FFFD}"] {
+            assert!(ObjectKey::parse_new(ok).is_ok(), "{ok:?}");
+        }
+        assert_eq!(ObjectKey::parse_new("a\0b"), Err(NameError::KeyNotXml(0)));
+        assert_eq!(ObjectKey::parse_new("a\u{1b}b"), Err(NameError::KeyNotXml(0x1b)));
+        assert_eq!(ObjectKey::parse_new("\u{FFFF}"), Err(NameError::KeyNotXml(0xFFFF)));
+        assert!(ObjectKey::parse("a\0b").is_ok(), "an existing key stays readable and deletable");
     }
 }
 

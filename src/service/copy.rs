@@ -2,7 +2,7 @@
 //! write path of the destination, re-encrypted under a new data key.
 
 use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
-use super::{Conditions, ObjectService, PutOutput, parse_key};
+use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::keys::DataKey;
@@ -61,7 +61,7 @@ impl ObjectService {
             .into());
         }
         let dst = self.existing_bucket(&req.dst_bucket).await?;
-        parse_key(&req.dst_key)?;
+        parse_new_key(&req.dst_key)?;
         self.early_condition(&dst, &req.dst_key, &req.condition).await?;
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);

@@ -36,7 +36,7 @@ fn manifest_bytes(streams: &[StreamManifest]) -> Vec<u8> {
 }
 
 /// Resolves a range against the object length; `None` means unsatisfiable.
-fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
+pub(crate) fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
     match spec {
         RangeSpec::FromTo(a, _) if a >= len => None,
         RangeSpec::FromTo(a, b) => Some((a, b.map_or(len - 1, |b| b.min(len - 1)))).filter(|(a, b)| a <= b),

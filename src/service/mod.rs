@@ -7,7 +7,7 @@ pub mod conditional;
 pub mod copy;
 mod delete;
 mod fanout;
-mod get;
+pub(crate) mod get;
 pub mod list;
 pub mod locate;
 mod multipart;
@@ -182,6 +182,7 @@ fn name_error(e: NameError) -> crate::error::Error {
         NameError::InvalidBucketName(why) => ErrorKind::InvalidBucketName(why.into()).into(),
         NameError::KeyTooLong => ErrorKind::KeyTooLong.into(),
         NameError::EmptyKey => ErrorKind::InvalidArgument("empty object key".into()).into(),
+        NameError::KeyNotXml(_) => ErrorKind::InvalidArgument(e.to_string()).into(),
     }
 }
 
@@ -263,4 +264,9 @@ impl ObjectService {
 
 fn parse_key(key: &str) -> Result<ObjectKey> {
     ObjectKey::parse(key).map_err(name_error)
+}
+
+/// The key of an object being created (see [`ObjectKey::parse_new`]).
+fn parse_new_key(key: &str) -> Result<ObjectKey> {
+    ObjectKey::parse_new(key).map_err(name_error)
 }

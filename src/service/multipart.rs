@@ -3,7 +3,7 @@
 
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
-use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_key};
+use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::keys::DataKey;
@@ -105,7 +105,7 @@ impl ObjectService {
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     ) -> Result<UploadId> {
         let bucket = self.existing_bucket(bucket).await?;
-        parse_key(key)?;
+        parse_new_key(key)?;
         if let Some((a, ChecksumType::FullObject)) = checksum
             && matches!(a, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
         {

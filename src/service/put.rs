@@ -3,7 +3,7 @@
 
 use super::checksum::{PlainDigests, PlainHasher};
 use super::fanout::{Fanout, FanoutOutcome};
-use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_key};
+use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
@@ -117,7 +117,7 @@ impl ObjectService {
     pub async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
         // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
         let bucket = self.existing_bucket(&req.bucket).await?;
-        parse_key(&req.key)?;
+        parse_new_key(&req.key)?;
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }

@@ -1,9 +1,9 @@
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 
-use crate::common::raw::{Signer, send, sha256_hex, signed_request};
-use crate::common::{ACCESS_KEY, TestGateway, client_with, error_code, error_status};
+use crate::common::TestGateway;
+use crate::common::raw::send;
 
 async fn setup() -> TestGateway {
     let gw = TestGateway::start().await;
@@ -82,33 +82,12 @@ async fn presigned_get_put_and_expiry() {
     gw.stop().await;
 }
 
-/// Promise: a correctly signed presigned URL asking for more than 7 days is refused and stores
-/// nothing.
+/// Promise: anonymous requests are refused with 403 AccessDenied and store nothing (tampered
+/// signatures, keys and clocks: `sigv4_tamper`).
 #[tokio::test]
-async fn presign_over_seven_days_refused() {
-    let gw = setup().await;
-    let signer = Signer::new(SystemTime::now());
-    let host = gw.addr.to_string();
-    let ok = signer.presign("GET", "/auth/doc", &host, 604_800);
-    assert_eq!(send(gw.addr, "GET", &ok, &[("host".into(), host.clone())], b"").await.unwrap().status, 200);
-    let long = signer.presign("PUT", "/auth/long", &host, 604_801);
-    let r = send(gw.addr, "PUT", &long, &[("host".into(), host.clone()), ("content-length".into(), "1".into())], b"x")
-        .await
-        .unwrap();
-    assert_eq!(r.status, 400, "{}", r.body_text());
-    assert_eq!(r.code().as_deref(), Some("AuthorizationQueryParametersError"));
-    assert_eq!(count(&gw).await, 1);
-    gw.stop().await;
-}
-
-/// Promise: tampered or missing signatures, wrong secrets, unknown keys, anonymous requests and
-/// skewed clocks are refused with the right S3 error, and nothing is stored.
-#[tokio::test]
-async fn negative_auth_matrix() {
+async fn anonymous_requests_are_refused() {
     let gw = setup().await;
     let host = gw.addr.to_string();
-    let now = SystemTime::now();
-    // Anonymous.
     let r = send(gw.addr, "GET", "/auth/doc", &[("host".into(), host.clone())], b"").await.unwrap();
     assert_eq!((r.status, r.code().as_deref()), (403, Some("AccessDenied")));
     let r = send(
@@ -121,55 +100,6 @@ async fn negative_auth_matrix() {
     .await
     .unwrap();
     assert_eq!(r.status, 403);
-    // A signed header changed after signing.
-    let signer = Signer::new(now);
-    let mut headers = vec![("content-length".to_owned(), "5".to_owned()), ("x-amz-meta-a".to_owned(), "1".to_owned())];
-    signer.sign("PUT", "/auth/t1", &[], &mut headers, &host, &sha256_hex(b"hello"));
-    for h in headers.iter_mut().filter(|(k, _)| k == "x-amz-meta-a") {
-        h.1 = "2".into();
-    }
-    let r = send(gw.addr, "PUT", "/auth/t1", &headers, b"hello").await.unwrap();
-    assert_eq!((r.status, r.code().as_deref()), (403, Some("SignatureDoesNotMatch")));
-    // The path changed after signing.
-    let mut headers = vec![("content-length".to_owned(), "5".to_owned())];
-    signer.sign("PUT", "/auth/t2", &[], &mut headers, &host, &sha256_hex(b"hello"));
-    let r = send(gw.addr, "PUT", "/auth/t3", &headers, b"hello").await.unwrap();
-    assert_eq!(r.status, 403);
-    // The payload differs from its signed hash.
-    let r = signed_request(
-        gw.addr,
-        &signer,
-        "PUT",
-        "/auth/t4",
-        vec![("content-length".into(), "5".into())],
-        &sha256_hex(b"hello"),
-        b"HELLO",
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.body_text());
-    assert_eq!(r.code().as_deref(), Some("XAmzContentSHA256Mismatch"));
-    // Wrong secret, unknown key.
-    let e = client_with(gw.addr, ACCESS_KEY, "wrong-secret")
-        .get_object()
-        .bucket("auth")
-        .key("doc")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(error_code(&e).as_deref(), Some("SignatureDoesNotMatch"));
-    let e = client_with(gw.addr, "AKIDUNKNOWN", "x").get_object().bucket("auth").key("doc").send().await.unwrap_err();
-    assert_eq!(error_code(&e).as_deref(), Some("InvalidAccessKeyId"));
-    assert_eq!(error_status(&e), Some(403));
-    // Clock skew beyond 15 minutes, both ways.
-    for skew in [-20i64 * 60, 20 * 60] {
-        let at = if skew < 0 {
-            now - Duration::from_secs(skew.unsigned_abs())
-        } else {
-            now + Duration::from_secs(skew as u64)
-        };
-        let r = signed_request(gw.addr, &Signer::new(at), "GET", "/auth/doc", vec![], &sha256_hex(b""), b"").await;
-        assert_eq!((r.status, r.code().as_deref()), (403, Some("RequestTimeTooSkewed")), "skew {skew}");
-    }
     assert_eq!(count(&gw).await, 1, "no refused request stored anything");
     gw.stop().await;
 }

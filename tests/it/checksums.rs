@@ -4,7 +4,7 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, Completed
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::common::raw::{ChunkTamper, Signer, send, sha256_hex, signed_trailer_body, unsigned_trailer_body};
+use crate::common::raw::{ChunkTamper, Signer, send, sha256_hex, signed_chunked_body, unsigned_trailer_body};
 use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern};
 
 fn crc(alg: crc_fast::CrcAlgorithm, data: &[u8]) -> String {
@@ -16,7 +16,7 @@ fn crc(alg: crc_fast::CrcAlgorithm, data: &[u8]) -> String {
     }
 }
 
-fn expected(alg: &ChecksumAlgorithm, data: &[u8]) -> String {
+pub(crate) fn expected(alg: &ChecksumAlgorithm, data: &[u8]) -> String {
     match alg {
         ChecksumAlgorithm::Crc32 => crc(crc_fast::CrcAlgorithm::Crc32IsoHdlc, data),
         ChecksumAlgorithm::Crc32C => crc(crc_fast::CrcAlgorithm::Crc32Iscsi, data),
@@ -142,7 +142,7 @@ async fn trailer_put(
     let (mode, len) = if signed {
         (
             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-            signed_trailer_body(&signer, &"0".repeat(64), data, 64 * 1024, trailer, tamper).len(),
+            signed_chunked_body(&signer, &"0".repeat(64), data, 64 * 1024, Some(trailer), tamper).len(),
         )
     } else {
         ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", unsigned_trailer_body(data, 64 * 1024, trailer).len())
@@ -156,7 +156,7 @@ async fn trailer_put(
     ];
     let seed = signer.sign("PUT", &path, &[], &mut headers, &gw.addr.to_string(), mode);
     let body = if signed {
-        signed_trailer_body(&signer, &seed, data, 64 * 1024, trailer, tamper)
+        signed_chunked_body(&signer, &seed, data, 64 * 1024, Some(trailer), tamper)
     } else {
         unsigned_trailer_body(data, 64 * 1024, trailer)
     };

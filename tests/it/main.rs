@@ -19,6 +19,8 @@ mod confidentiality;
 mod durability;
 /// Replication under injected faults: killed, slow, failing, black-holed and corrupting providers.
 mod faults;
+/// Hostile input: path-like and non-XML keys, floods, lying bodies, slow clients.
+mod hostile;
 /// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
 mod listing;
 /// Bounded memory for a 1 GiB object.
@@ -39,5 +41,7 @@ mod remote;
 mod replication;
 /// Residency at run time: admin API and CLI changes, evacuation, the audit log.
 mod residency;
+/// The SigV4 tamper matrix: header auth, presigned URLs, signed aws-chunked bodies.
+mod sigv4_tamper;
 /// HTTPS on the S3 listener and SIGHUP reload.
 mod tls;

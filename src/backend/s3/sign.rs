@@ -21,6 +21,9 @@ pub enum Payload<'a> {
     StreamingSigned,
     /// A body in memory, hashed into the signature.
     Bytes(&'a [u8]),
+    /// A payload hash given as is (an aws-chunked mode such as
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`); no chunk signatures follow.
+    Declared(&'a str),
 }
 
 /// Signs requests for one provider. Its `Debug` never shows the secret.
@@ -58,6 +61,7 @@ impl RequestSigner {
             Payload::Unsigned => SignableBody::UnsignedPayload,
             Payload::Bytes(b) => SignableBody::Bytes(b),
             Payload::StreamingSigned => SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into()),
+            Payload::Declared(hash) => SignableBody::Precomputed(hash.into()),
         };
         let signable = SignableRequest::new(req.method().as_str(), req.uri().to_string(), headers, body)
             .map_err(|e| e.to_string())?;

@@ -144,22 +144,33 @@ impl Signer {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ChunkTamper {
     None,
+    /// One data byte of the first chunk flipped after signing.
     FlipDataByte,
+    /// The first chunk's signature replaced.
     WrongChunkSignature,
+    /// The first two chunks (with their signatures) sent in the other order.
+    SwapFirstTwoChunks,
+    /// The final zero-length chunk (and trailer) never sent.
+    DropFinalChunk,
+    /// The trailer's signature replaced.
     WrongTrailerSignature,
+    /// A wrong trailer value, correctly signed (the checksum check must catch it).
     WrongTrailerValue,
+    /// The trailer value changed after it was signed.
+    TrailerValueAfterSigning,
 }
 
-/// A `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` body: signed chunks, then a signed trailer.
-pub fn signed_trailer_body(
+/// A signed aws-chunked body: `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` without a trailer, or
+/// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` with one, damaged as `tamper` says.
+pub fn signed_chunked_body(
     signer: &Signer,
     seed: &str,
     data: &[u8],
     chunk: usize,
-    trailer: (&str, &str),
+    trailer: Option<(&str, &str)>,
     tamper: ChunkTamper,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut prev = seed.to_owned();
     let mut chunks: Vec<&[u8]> = data.chunks(chunk).collect();
     chunks.push(&[]);
@@ -169,23 +180,38 @@ pub fn signed_trailer_body(
         if tamper == ChunkTamper::WrongChunkSignature && i == 0 {
             sig = "0".repeat(64);
         }
-        out.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", c.len()).as_bytes());
-        let start = out.len();
-        out.extend_from_slice(c);
+        let mut frame = format!("{:x};chunk-signature={sig}\r\n", c.len()).into_bytes();
+        let start = frame.len();
+        frame.extend_from_slice(c);
         if tamper == ChunkTamper::FlipDataByte && i == 0 && !c.is_empty() {
-            out[start] ^= 1;
+            frame[start] ^= 1;
         }
+        // The final chunk's CRLF comes after the trailer (or is the body's last line).
         if !c.is_empty() {
-            out.extend_from_slice(b"\r\n");
+            frame.extend_from_slice(b"\r\n");
+        }
+        frames.push(frame);
+    }
+    if tamper == ChunkTamper::SwapFirstTwoChunks && frames.len() > 2 {
+        frames.swap(0, 1);
+    }
+    if tamper == ChunkTamper::DropFinalChunk {
+        frames.pop();
+        return frames.concat();
+    }
+    let mut out = frames.concat();
+    match trailer {
+        None => out.extend_from_slice(b"\r\n"),
+        Some((name, value)) => {
+            let value = if tamper == ChunkTamper::WrongTrailerValue { "AAAAAA==" } else { value };
+            let mut tsig = signer.trailer_signature(&prev, &format!("{name}:{value}\n"));
+            if tamper == ChunkTamper::WrongTrailerSignature {
+                tsig = "f".repeat(64);
+            }
+            let sent = if tamper == ChunkTamper::TrailerValueAfterSigning { "AAAAAA==" } else { value };
+            out.extend_from_slice(format!("{name}:{sent}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n").as_bytes());
         }
     }
-    let value = if tamper == ChunkTamper::WrongTrailerValue { "AAAAAA==" } else { trailer.1 };
-    let trailer_line = format!("{}:{}\n", trailer.0, value);
-    let mut tsig = signer.trailer_signature(&prev, &trailer_line);
-    if tamper == ChunkTamper::WrongTrailerSignature {
-        tsig = "f".repeat(64);
-    }
-    out.extend_from_slice(format!("{}:{}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n", trailer.0, value).as_bytes());
     out
 }
 
