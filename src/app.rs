@@ -12,11 +12,14 @@ use crate::backend::health::{ProviderBook, ProviderStats};
 use crate::backend::instrumented::Instrumented;
 use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
+use crate::config::KeyConfig;
 use crate::config::{Config, MetadataEngine, ProviderConfig, ProviderKind};
 use crate::datapath::random_array;
 use crate::frontend::tls::TlsFiles;
 use crate::frontend::{ServerLimits, s3_service, serve};
-use crate::keys::LocalKeyFile;
+use crate::keys::cache::CachedKeys;
+use crate::keys::transit::TransitKeys;
+use crate::keys::{KeyError, KeyProvider, LocalKeyFile};
 use crate::meta::memory::MemoryEngine;
 use crate::meta::{KvMetadataStore, MetadataStore};
 use crate::metrics::Metrics;
@@ -154,6 +157,24 @@ fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartErr
     }
 }
 
+/// How often a stopped key rotation (the KMS failed) is resumed; a new one starts at once.
+const ROTATION_POLL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The configured key provider behind the data-key cache.
+fn open_keys(config: &Config) -> Result<Arc<dyn KeyProvider>, StartError> {
+    let (ttl, entries) = config.dek_cache;
+    Ok(match &config.keys {
+        KeyConfig::Local { key_file } => {
+            if let Some(dir) = key_file.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
+            }
+            Arc::new(CachedKeys::new(LocalKeyFile::open_or_create(key_file)?, ttl, entries))
+        }
+        KeyConfig::Transit(t) => Arc::new(CachedKeys::new(TransitKeys::new(t.clone())?, ttl, entries)),
+    })
+}
+
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
@@ -165,11 +186,7 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let meta = open_meta(&config.metadata)?;
-    if let Some(dir) = config.key_file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::keys::KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
-    }
-    let keys = Arc::new(LocalKeyFile::open_or_create(&config.key_file)?);
+    let keys = open_keys(&config)?;
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     let mut book = Vec::new();
     for p in &config.providers {
@@ -242,6 +259,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
     let evacuator = Evacuator::new(Arc::clone(&service));
     tasks.push(tokio::spawn(evacuator.run(config.evacuation_interval, shutdown.clone())));
+    let rotator = crate::workers::rotation::Rotator::new(Arc::clone(&service));
+    tasks.push(tokio::spawn(rotator.run(ROTATION_POLL, shutdown.clone())));
     let usage = UsageCounter::new(Arc::clone(&service));
     tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));

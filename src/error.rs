@@ -95,6 +95,8 @@ pub enum ErrorKind {
     Body(#[from] BodyError),
     #[error("stored data failed authentication")]
     Integrity,
+    #[error("the key-encryption key {0} of this data was destroyed (crypto-shredded): it can never be read again")]
+    KeyShredded(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -147,6 +149,10 @@ impl From<KeyError> for Error {
     fn from(e: KeyError) -> Self {
         match e {
             KeyError::Unwrap => ErrorKind::Integrity.into(),
+            KeyError::Destroyed(kek) => ErrorKind::KeyShredded(kek).into(),
+            KeyError::NotSupported(what) => {
+                ErrorKind::NotImplemented(format!("{what} (keys.provider = \"transit\")")).into()
+            }
             other => ErrorKind::Unavailable(format!("key provider: {other}")).into(),
         }
     }

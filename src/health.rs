@@ -67,8 +67,9 @@ pub struct HealthReport {
     pub providers: BTreeMap<String, ProviderHealth>,
     /// By policy id.
     pub policies: BTreeMap<String, PolicyHealth>,
-    /// The key provider answers (the local key file always does once loaded).
-    pub key_provider: &'static str,
+    /// `ok` when the key provider answers with the gateway's credentials (the local key file
+    /// always does once loaded), else what went wrong (never a secret).
+    pub key_provider: String,
     /// Checks have run at least once.
     pub checked: bool,
     /// Replicas waiting in the repair queue.
@@ -125,10 +126,11 @@ impl HealthState {
         }
     }
 
-    /// Ready: checks ran and at least one provider answered, so reads can be served.
+    /// Ready: checks ran, the key provider answered and at least one provider answered, so
+    /// reads can be served.
     pub fn ready(&self) -> bool {
         let r = self.report();
-        r.checked && r.providers.values().any(|p| p.reachable)
+        r.checked && r.key_provider == "ok" && r.providers.values().any(|p| p.reachable)
     }
 }
 

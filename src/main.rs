@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use souverain::admin::cli::{AuditCommand, BucketCommand, JobsCommand, PolicyCommand, ProviderCommand};
+use souverain::admin::cli::{AuditCommand, BucketCommand, JobsCommand, KeysCommand, PolicyCommand, ProviderCommand};
 
 #[derive(Parser)]
 #[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
@@ -74,6 +74,11 @@ enum AdminCommand {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Key-encryption keys: rotation, crypto-shredding.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Background jobs.
     Jobs {
@@ -167,6 +172,7 @@ fn main() -> ExitCode {
             AdminCommand::Bucket { command } => cli::bucket(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Audit { command } => cli::audit(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Jobs { command } => cli::jobs(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Keys { command } => cli::keys(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Locate { object } => match object.split_once('/') {
                 Some((b, k)) => {
                     let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));

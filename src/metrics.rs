@@ -24,6 +24,10 @@ pub struct Metrics {
     pub s3_received_bytes: IntCounter,
     /// Response body bytes sent to clients.
     pub s3_sent_bytes: IntCounter,
+    /// 1 when the key provider answered its last check.
+    pub key_provider_up: IntGauge,
+    /// Data keys wrapped again by the rotation job.
+    pub key_rewraps: IntCounter,
     /// Connections refused because the listener was at its connection limit.
     pub connections_rejected: IntCounterVec,
     /// Provider requests by provider, operation and outcome.
@@ -118,6 +122,14 @@ impl Metrics {
                 "Request body bytes received from clients.",
             )?,
             s3_sent_bytes: IntCounter::new("souverain_s3_sent_bytes_total", "Response body bytes sent to clients.")?,
+            key_provider_up: IntGauge::new(
+                "souverain_key_provider_up",
+                "1 if the key provider (key file or KMS) answered its last health check.",
+            )?,
+            key_rewraps: IntCounter::new(
+                "souverain_key_rewraps_total",
+                "Data keys wrapped again under a newer or another KEK by the rotation job.",
+            )?,
             connections_rejected: counter_vec(
                 "souverain_connections_rejected_total",
                 "Connections refused (503 SlowDown or closed) at the connection limit, by listener.",
@@ -250,6 +262,8 @@ impl Metrics {
             Box::new(self.s3_received_bytes.clone()),
             Box::new(self.s3_sent_bytes.clone()),
             Box::new(self.connections_rejected.clone()),
+            Box::new(self.key_rewraps.clone()),
+            Box::new(self.key_provider_up.clone()),
             Box::new(self.backend_requests.clone()),
             Box::new(self.backend_duration.clone()),
             Box::new(self.backend_bytes.clone()),

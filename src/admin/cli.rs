@@ -78,6 +78,40 @@ pub enum BucketCommand {
         /// The policy id.
         policy: String,
     },
+    /// Gives a bucket its own key-encryption key (created in the KMS if missing), so it can be
+    /// crypto-shredded on its own; its existing data keys are rewrapped by the rotation job.
+    Kek {
+        /// The bucket.
+        bucket: String,
+        /// The transit key's name.
+        kek: String,
+    },
+}
+
+/// `admin keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The default KEK, the buckets with their own, the destroyed ones.
+    List,
+    /// Adds a new version to a KEK (every KEK in use without `--kek`) and rewraps every data key
+    /// under it in the background; provider data is not touched.
+    Rotate {
+        /// Only this KEK.
+        #[arg(long)]
+        kek: Option<String>,
+        /// Follow the rotation job until it is done.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Destroys a KEK in the KMS: every object whose data key it wrapped becomes unreadable
+    /// everywhere, for ever (crypto-shredding).
+    Shred {
+        /// The KEK.
+        kek: String,
+        /// Required: shredding cannot be undone.
+        #[arg(long)]
+        yes_destroy_data: bool,
+    },
 }
 
 /// `admin audit …`.
@@ -111,6 +145,12 @@ pub enum JobsCommand {
     /// The scrubber's current or last pass.
     Scrub {
         /// Follow the pass until it is done.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// The key rotation job's state and progress.
+    Rotation {
+        /// Follow the job until it is done.
         #[arg(long)]
         wait: bool,
     },
@@ -215,11 +255,37 @@ pub fn policy(admin: &AdminTarget, cmd: PolicyCommand) -> Result<bool, String> {
 
 /// `admin bucket bind`.
 pub fn bucket(admin: &AdminTarget, cmd: BucketCommand) -> Result<bool, String> {
-    let BucketCommand::Bind { bucket, policy } = cmd;
-    let path = format!("/admin/v1/buckets/{}/policy", encode_segment(&bucket));
-    let body = serde_json::to_vec(&serde_json::json!({ "policy": policy })).map_err(|e| e.to_string())?;
+    let (path, body) = match cmd {
+        BucketCommand::Bind { bucket, policy } => {
+            (format!("/admin/v1/buckets/{}/policy", encode_segment(&bucket)), serde_json::json!({ "policy": policy }))
+        }
+        BucketCommand::Kek { bucket, kek } => {
+            (format!("/admin/v1/buckets/{}/kek", encode_segment(&bucket)), serde_json::json!({ "kek": kek }))
+        }
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     println!("{}", admin.call(Method::PUT, &path, true, Some(body))?.trim_end());
     Ok(true)
+}
+
+/// `admin keys list|rotate|shred`.
+pub fn keys(admin: &AdminTarget, cmd: KeysCommand) -> Result<bool, String> {
+    match cmd {
+        KeysCommand::List => admin.show("/admin/v1/keys", true),
+        KeysCommand::Rotate { kek, wait } => {
+            let body = serde_json::to_vec(&serde_json::json!({ "kek": kek })).map_err(|e| e.to_string())?;
+            println!("{}", admin.call(Method::POST, "/admin/v1/keys/rotate", true, Some(body))?.trim_end());
+            if wait { jobs(admin, JobsCommand::Rotation { wait: true }) } else { Ok(true) }
+        }
+        KeysCommand::Shred { yes_destroy_data: false, .. } => {
+            Err("shredding destroys the data for ever: add --yes-destroy-data".into())
+        }
+        KeysCommand::Shred { kek, yes_destroy_data: true } => {
+            let path = format!("/admin/v1/keys/{}/shred", encode_segment(&kek));
+            println!("{}", admin.call(Method::POST, &path, true, None)?.trim_end());
+            Ok(true)
+        }
+    }
 }
 
 /// `admin audit export|verify`.
@@ -267,6 +333,7 @@ pub fn jobs(admin: &AdminTarget, cmd: JobsCommand) -> Result<bool, String> {
     let (path, wait) = match cmd {
         JobsCommand::Evacuation { wait } => ("/admin/v1/jobs/evacuation", wait),
         JobsCommand::Scrub { wait } => ("/admin/v1/jobs/scrub", wait),
+        JobsCommand::Rotation { wait } => ("/admin/v1/jobs/rotation", wait),
     };
     if !wait {
         return admin.show(path, true);
@@ -303,6 +370,14 @@ fn progress_line(job: &serde_json::Value, bar: bool) -> String {
             job["state"].as_str().unwrap_or("?"),
             job["scanned"],
             job["failed"]
+        )
+    } else if job["name"] == "rotation" {
+        format!(
+            "{} {}/{} objects, {} data keys rewrapped",
+            job["state"].as_str().unwrap_or("?"),
+            job["scanned"],
+            job["total"],
+            job["moved"]
         )
     } else {
         format!(

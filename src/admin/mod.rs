@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+mod keys;
 mod residency;
 
 use std::convert::Infallible;
@@ -75,7 +76,13 @@ impl AdminService {
         if path.starts_with("/admin/v1/") && authorized {
             let (parts, body) = req.into_parts();
             let query = parts.uri.query().unwrap_or("").to_owned();
-            if let Some(answer) = residency::route(&self.service, &parts.method, &path, &query, body).await {
+            let is_key_route = path.starts_with("/admin/v1/keys") || path.ends_with("/kek");
+            let answer = if is_key_route {
+                keys::route(&self.service, &parts.method, &path, body).await
+            } else {
+                residency::route(&self.service, &parts.method, &path, &query, body).await
+            };
+            if let Some(answer) = answer {
                 return to_response(answer);
             }
             return to_response(self.route_rest(&parts.method, &path, &query).await);
@@ -104,7 +111,7 @@ impl AdminService {
             (&Method::GET, "/ready") => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain",
-                Bytes::from_static(b"not ready: no provider reachable\n"),
+                Bytes::from_static(b"not ready: no provider reachable, or the key provider does not answer\n"),
             ),
             (&Method::GET, "/admin/v1/repair") => json(StatusCode::OK, &self.health.repair_backlog()),
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
@@ -153,6 +160,12 @@ pub(crate) fn service_error(e: crate::error::Error) -> Answer {
         }
         ErrorKind::InvalidLocationConstraint => error(StatusCode::BAD_REQUEST, "no such policy"),
         ErrorKind::ResidencyUnsatisfiable(_) => error(StatusCode::CONFLICT, &e.to_string()),
+        ErrorKind::KeyShredded(_) => error(StatusCode::GONE, &e.to_string()),
+        ErrorKind::NotImplemented(_) => error(StatusCode::NOT_IMPLEMENTED, &e.to_string()),
+        ErrorKind::Unavailable(detail) => {
+            tracing::warn!(detail = %detail, "admin request: a provider or the KMS is unavailable");
+            error(StatusCode::SERVICE_UNAVAILABLE, "a provider or the key service is unavailable")
+        }
         _ => {
             tracing::error!(error = %e, "admin request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -11,6 +11,7 @@ use crate::config::ProviderUpdate;
 use crate::config::raw::RawPolicy;
 use crate::model::audit::{AuditRecord, verify};
 use crate::service::ObjectService;
+use crate::service::keys::ROTATION_JOB;
 use crate::workers::evacuation::JOB;
 use crate::workers::scrub::JOB as SCRUB_JOB;
 
@@ -19,12 +20,14 @@ const MAX_BODY: usize = 64 << 10;
 /// Audit records per export page.
 const AUDIT_PAGE: usize = 1000;
 
-async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, Answer> {
+/// The request body as JSON (an empty body reads as `{}`).
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, Answer> {
     let bytes = Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB or unreadable"))?
         .to_bytes();
+    let bytes = if bytes.is_empty() { Bytes::from_static(b"{}") } else { bytes };
     serde_json::from_slice(&bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")))
 }
 
@@ -98,11 +101,13 @@ pub(super) async fn route(
             }
         }
         (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
-        (&Method::GET, ["jobs", name]) if [JOB, SCRUB_JOB].contains(name) => match service.meta().job(name).await {
-            Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
-            Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
-            Err(e) => service_error(e.into()),
-        },
+        (&Method::GET, ["jobs", name]) if [JOB, SCRUB_JOB, ROTATION_JOB].contains(name) => {
+            match service.meta().job(name).await {
+                Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
+                Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
+                Err(e) => service_error(e.into()),
+            }
+        }
         _ => return None,
     };
     Some(answer)

@@ -9,8 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::backend::s3::S3ProviderConfig;
 use crate::backend::s3::dialect::{Dialect, PayloadSigning};
+use crate::keys::transit::{TransitAuth, TransitConfig};
 use crate::model::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 
 pub use raw::RawConfig;
@@ -82,8 +85,10 @@ pub struct Config {
     pub default_policy: String,
     /// Metadata engine.
     pub metadata: MetadataEngine,
-    /// The local KEK file.
-    pub key_file: PathBuf,
+    /// Where the KEKs are.
+    pub keys: KeyConfig,
+    /// How long, and how many, unwrapped data keys are cached.
+    pub dek_cache: (Duration, usize),
     /// Providers.
     pub providers: Vec<ProviderConfig>,
     /// Policies by id.
@@ -188,10 +193,9 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
             return Err(format!("metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")"));
         }
     };
-    if raw.keys.provider != "local" {
-        return Err(format!("keys.provider: unknown key provider {:?} (expected \"local\")", raw.keys.provider));
-    }
-    let key_file = base.join(raw.keys.key_file.as_deref().ok_or("keys.key_file: required for provider = \"local\"")?);
+    let dek_cache =
+        (Duration::from_secs(raw.keys.dek_cache_ttl_secs.unwrap_or(300)), raw.keys.dek_cache_entries.unwrap_or(10_000));
+    let keys = key_config(raw.keys, &base)?;
     let providers =
         raw.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, &base)).collect::<Result<Vec<_>, _>>()?;
     if providers.is_empty() {
@@ -247,7 +251,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,
-        key_file,
+        keys,
+        dek_cache,
         providers,
         policies,
         access_keys,
@@ -349,6 +354,63 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
 impl From<S3ProviderConfig> for ProviderKind {
     fn from(c: S3ProviderConfig) -> Self {
         ProviderKind::S3(Box::new(c))
+    }
+}
+
+/// Where the KEKs are.
+#[derive(Debug, Clone)]
+pub enum KeyConfig {
+    /// A local key file.
+    Local {
+        /// The file (created at first start).
+        key_file: PathBuf,
+    },
+    /// A Vault/OpenBao transit engine.
+    Transit(TransitConfig),
+}
+
+fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, String> {
+    match k.provider.as_str() {
+        "local" => {
+            let file = k.key_file.ok_or("keys.key_file: required for provider = \"local\"")?;
+            Ok(KeyConfig::Local { key_file: base.join(file) })
+        }
+        "transit" => {
+            let address = k.address.ok_or("keys.address: required for provider = \"transit\"")?;
+            if !(address.starts_with("https://") || address.starts_with("http://127.0.0.1:")) {
+                return Err(format!("keys.address: {address:?} must be https:// (http only to 127.0.0.1)"));
+            }
+            let token_given = k.token.is_some() || k.token_env.is_some() || k.token_file.is_some();
+            let auth = match (token_given, k.approle_role_id) {
+                (true, None) => {
+                    TransitAuth::Token(Zeroizing::new(secret("keys.token", k.token, k.token_env, k.token_file, base)?))
+                }
+                (false, Some(role_id)) => TransitAuth::AppRole {
+                    role_id,
+                    secret_id: Zeroizing::new(secret(
+                        "keys.approle_secret_id",
+                        k.approle_secret_id,
+                        k.approle_secret_id_env,
+                        k.approle_secret_id_file,
+                        base,
+                    )?),
+                },
+                _ => {
+                    return Err(
+                        "keys.token: give a token (token, token_env, token_file) or approle_role_id, not both".into()
+                    );
+                }
+            };
+            Ok(KeyConfig::Transit(TransitConfig {
+                address,
+                mount: k.mount.unwrap_or_else(|| "transit".into()),
+                kek: k.kek.unwrap_or_else(|| "souverain".into()),
+                auth,
+                ca_file: k.ca_file.map(|f| base.join(f)),
+                timeout: Duration::from_secs(k.timeout_secs.unwrap_or(10).max(1)),
+            }))
+        }
+        other => Err(format!("keys.provider: unknown key provider {other:?} (expected \"local\" or \"transit\")")),
     }
 }
 
@@ -547,7 +609,7 @@ secret = "sk"
     #[test]
     fn minimal_config_is_valid() {
         let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
-        assert_eq!(c.key_file, Path::new("/base/kek"));
+        assert!(matches!(&c.keys, KeyConfig::Local { key_file } if key_file == Path::new("/base/kek")));
         assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
     }
 

@@ -74,10 +74,38 @@ pub struct RawMetadata {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeys {
-    /// `local`.
+    /// `local` or `transit`.
     pub provider: String,
     /// The local key file (created at first start).
     pub key_file: Option<String>,
+    /// Transit: the KMS's address, `https://host:8200`.
+    pub address: Option<String>,
+    /// Transit: the engine's mount (`transit`).
+    pub mount: Option<String>,
+    /// Transit: the default KEK's name (`souverain`).
+    pub kek: Option<String>,
+    /// Transit: a token, inline (development only).
+    pub token: Option<String>,
+    /// Transit: a token from this environment variable.
+    pub token_env: Option<String>,
+    /// Transit: a token from this file (mode 0600).
+    pub token_file: Option<String>,
+    /// Transit: AppRole role id (instead of a token).
+    pub approle_role_id: Option<String>,
+    /// Transit: AppRole secret id, inline (development only).
+    pub approle_secret_id: Option<String>,
+    /// Transit: AppRole secret id from this environment variable.
+    pub approle_secret_id_env: Option<String>,
+    /// Transit: AppRole secret id from this file (mode 0600).
+    pub approle_secret_id_file: Option<String>,
+    /// Transit: extra CA certificates (PEM) for the KMS's TLS certificate.
+    pub ca_file: Option<String>,
+    /// Transit: seconds one KMS request may take.
+    pub timeout_secs: Option<u64>,
+    /// Seconds an unwrapped data key stays cached (0 disables the cache).
+    pub dek_cache_ttl_secs: Option<u64>,
+    /// Unwrapped data keys cached at most.
+    pub dek_cache_entries: Option<usize>,
 }
 
 /// `[workers]`.

@@ -53,6 +53,7 @@ pub fn to_s3(err: Error) -> S3Error {
             return custom("ResidencyUnsatisfiable", StatusCode::CONFLICT, msg);
         }
         ErrorKind::InvalidLocationConstraint => (C::InvalidLocationConstraint, msg),
+        ErrorKind::KeyShredded(_) => return custom("KeyShredded", StatusCode::GONE, msg),
         ErrorKind::InvalidStorageClass => (C::InvalidStorageClass, msg),
         ErrorKind::Body(BodyError::Signature) => (C::SignatureDoesNotMatch, msg),
         ErrorKind::Body(BodyError::PayloadHash) => {

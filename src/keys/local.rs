@@ -64,7 +64,20 @@ impl LocalKeyFile {
 
 #[async_trait]
 impl KeyProvider for LocalKeyFile {
-    async fn wrap(&self, dek: &DataKey, bucket: BucketUid, version: VersionUid) -> Result<WrappedKey, KeyError> {
+    fn kek_for(&self, _bucket_kek: Option<&str>) -> String {
+        LOCAL_KEK_ID.to_owned()
+    }
+
+    async fn wrap(
+        &self,
+        dek: &DataKey,
+        kek: &str,
+        bucket: BucketUid,
+        version: VersionUid,
+    ) -> Result<WrappedKey, KeyError> {
+        if kek != LOCAL_KEK_ID {
+            return Err(KeyError::UnknownKek(kek.to_owned()));
+        }
         let aad = key_aad(LOCAL_KEK_ID, bucket, version);
         let bytes = wrap_key(&self.kek, &aad, dek.expose()).map_err(|_| KeyError::Random)?;
         Ok(WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes })
@@ -76,6 +89,35 @@ impl KeyProvider for LocalKeyFile {
         }
         let aad = key_aad(LOCAL_KEK_ID, bucket, version);
         unwrap_key(&self.kek, &aad, &wrapped.bytes).map(DataKey::from_bytes).map_err(|_| KeyError::Unwrap)
+    }
+
+    async fn rewrap(
+        &self,
+        wrapped: &WrappedKey,
+        kek: &str,
+        _bucket: BucketUid,
+        _version: VersionUid,
+    ) -> Result<Option<WrappedKey>, KeyError> {
+        match (wrapped.kek_id.as_str(), kek) {
+            (LOCAL_KEK_ID, LOCAL_KEK_ID) => Ok(None),
+            _ => Err(KeyError::UnknownKek(wrapped.kek_id.clone())),
+        }
+    }
+
+    async fn ensure_kek(&self, _kek: &str) -> Result<(), KeyError> {
+        Err(KeyError::NotSupported("a bucket's own key-encryption key"))
+    }
+
+    async fn rotate(&self, _kek: &str) -> Result<u32, KeyError> {
+        Err(KeyError::NotSupported("key rotation"))
+    }
+
+    async fn shred(&self, _kek: &str) -> Result<(), KeyError> {
+        Err(KeyError::NotSupported("crypto-shredding"))
+    }
+
+    async fn check(&self) -> Result<(), KeyError> {
+        Ok(())
     }
 }
 
@@ -91,7 +133,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let dek = DataKey::generate().unwrap();
         let (b, v) = (BucketUid([1; 16]), VersionUid([2; 16]));
-        let w = kf.wrap(&dek, b, v).await.unwrap();
+        let w = kf.wrap(&dek, LOCAL_KEK_ID, b, v).await.unwrap();
         assert_eq!(w.bytes.len(), 60);
         let back = kf.unwrap(&w, b, v).await.unwrap();
         assert_eq!(back.expose(), dek.expose());

@@ -63,6 +63,48 @@ pub enum AuditedChange {
         /// The policy id.
         policy_id: String,
     },
+    /// A bucket's data keys are wrapped under its own KEK from now on.
+    BucketKek {
+        /// The bucket.
+        bucket: BucketUid,
+        /// The KEK's name.
+        kek: String,
+    },
+    /// A KEK was destroyed in the KMS (crypto-shredding).
+    KekShredded {
+        /// The KEK's name.
+        kek: String,
+        /// When, ms since the epoch.
+        at_ms: i64,
+    },
+}
+
+/// A current version's or an open upload's DEK wrapped anew (key rotation). Applied only if
+/// the stored wrapping is still `expected`, so a concurrent overwrite or delete always wins.
+#[derive(Debug, Clone)]
+pub enum DekRewrap {
+    /// The DEK of the current version `version` of `bucket/key`.
+    Version {
+        /// Bucket.
+        bucket: BucketUid,
+        /// Key.
+        key: String,
+        /// The version.
+        version: VersionUid,
+        /// The wrapping read before rewrapping.
+        expected: WrappedKey,
+        /// The new wrapping.
+        new: WrappedKey,
+    },
+    /// The DEK of an open multipart upload.
+    Upload {
+        /// The upload.
+        upload: UploadId,
+        /// The wrapping read before rewrapping.
+        expected: WrappedKey,
+        /// The new wrapping.
+        new: WrappedKey,
+    },
 }
 
 /// Providers and policies changed through the admin API (they override the config file's).
@@ -72,6 +114,10 @@ pub struct CatalogOverrides {
     pub providers: Vec<ProviderInfo>,
     /// Policies.
     pub policies: Vec<ResidencyPolicy>,
+    /// Buckets with their own KEK.
+    pub bucket_keks: Vec<(BucketUid, String)>,
+    /// KEKs destroyed through the admin API, with when.
+    pub shredded_keks: Vec<(String, i64)>,
 }
 
 /// One replica of a current version moving from one provider to another (evacuation). The
@@ -274,6 +320,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<(), MetaError>;
     /// The last successful check of each replica of a stream: (provider, ms, deep).
     async fn verifications(&self, stream: StreamId) -> Result<Vec<(ProviderId, i64, bool)>, MetaError>;
+    /// Replaces a DEK's wrapping if it is still the expected one; Ok(false) otherwise.
+    async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError>;
     /// A background job's state.
     async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
     /// Saves a background job's state.

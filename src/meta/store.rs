@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp};
-use super::{AuditedChange, CatalogOverrides, CompletedUpload, JobRecord, RepairTask, ReplicaMove};
+use super::{AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, JobRecord, RepairTask, ReplicaMove};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
     PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
@@ -646,6 +646,13 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     rec.policy_id = policy_id;
                     vec![KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?)]
                 }
+                AuditedChange::BucketKek { bucket, kek } => {
+                    let key = format!("bucketkek/{}", hex::encode(bucket.as_bytes()));
+                    vec![KvOp::Put(Cf::Catalog, key.into_bytes(), encode(&kek)?)]
+                }
+                AuditedChange::KekShredded { kek, at_ms } => {
+                    vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]
+                }
             };
             Ok(Some(i.write_audited(ops, audit)?))
         })
@@ -660,6 +667,13 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     out.providers.push(decode(&v)?);
                 } else if k.starts_with(b"policy/") {
                     out.policies.push(decode(&v)?);
+                } else if let Some(uid) = k.strip_prefix(b"bucketkek/") {
+                    let uid = hex::decode(uid).ok().and_then(|b| <[u8; 16]>::try_from(b).ok());
+                    if let Some(uid) = uid {
+                        out.bucket_keks.push((BucketUid(uid), decode(&v)?));
+                    }
+                } else if let Some(kek) = k.strip_prefix(b"shredded/") {
+                    out.shredded_keks.push((String::from_utf8_lossy(kek).into_owned(), decode(&v)?));
                 }
             }
             Ok(out)
@@ -671,6 +685,43 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| {
             let start = after.saturating_add(1).to_be_bytes();
             i.engine.scan(Cf::Audit, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            match r {
+                DekRewrap::Version { bucket, key, version, expected, new } => {
+                    let _stripe = i.stripe(bucket, &key).lock().map_err(|_| lock_err())?;
+                    let current = i.get::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
+                    let stored = i.get::<WrappedKey>(Cf::Deks, version.as_bytes())?;
+                    if current.is_none_or(|v| v.version_uid != version) || stored.as_ref() != Some(&expected) {
+                        return Ok(false);
+                    }
+                    i.engine.write(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?)])?;
+                    Ok(true)
+                }
+                DekRewrap::Upload { upload, expected, new } => {
+                    let Some(mut rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                        return Ok(false);
+                    };
+                    let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+                    // Read again under the stripe: Complete and Abort remove the upload under it.
+                    match i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? {
+                        Some(again) if again.dek == expected => {}
+                        _ => return Ok(false),
+                    }
+                    rec.dek = new;
+                    let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+                    i.engine.write(vec![
+                        KvOp::Put(Cf::UploadIds, upload.as_bytes().to_vec(), encode(&rec)?),
+                        KvOp::Put(Cf::Uploads, index, encode(&rec)?),
+                    ])?;
+                    Ok(true)
+                }
+            }
         })
         .await
     }

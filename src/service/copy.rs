@@ -66,7 +66,7 @@ impl ObjectService {
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, dst.uid, version).await?;
+        let wrapped = self.keys.wrap(&dek, &self.kek_of(dst.uid), dst.uid, version).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
         let stream = self.read_version(&src_bucket, &src, range).await?;

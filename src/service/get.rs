@@ -160,7 +160,7 @@ impl ObjectService {
     ) -> Result<PlainStream> {
         let wrapped =
             self.meta.dek(v.version_uid).await?.ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
-        let dek = self.keys.unwrap(&wrapped, bucket.uid, v.version_uid).await?;
+        let dek = self.unwrap_dek(&wrapped, bucket.uid, v.version_uid).await?;
         verify_manifest_mac(
             dek.expose(),
             bucket.uid.as_bytes(),

@@ -60,8 +60,10 @@ pub struct ObjectLocation {
     /// When the version was written (every replica written then, or repaired since), ms since
     /// the epoch.
     pub written_ms: i64,
-    /// KEK that wraps the version's data key.
+    /// KEK that wraps the version's data key, with its version (`souverain v2`).
     pub kek: String,
+    /// The KEK was destroyed (crypto-shredded): the replicas below are unreadable ciphertext.
+    pub kek_destroyed: bool,
     /// Its streams.
     pub streams: Vec<StreamLocation>,
 }
@@ -75,8 +77,9 @@ impl ObjectService {
         let residency = self.residency();
         let policy = residency.policies.get(&rec.policy_id);
         let today = super::today();
-        let kek =
-            self.meta.dek(v.version_uid).await?.map(|w| format!("{} v{}", w.kek_id, w.kek_version)).unwrap_or_default();
+        let dek = self.meta.dek(v.version_uid).await?;
+        let kek = dek.as_ref().map(|w| format!("{} v{}", w.kek_id, w.kek_version)).unwrap_or_default();
+        let kek_destroyed = dek.is_some_and(|w| self.key_state().shredded.contains_key(&w.kek_id));
         let mut streams = Vec::with_capacity(v.streams.len());
         for s in &v.streams {
             let pending = self.meta.stream_repairs(s.stream_id).await?;
@@ -123,6 +126,7 @@ impl ObjectService {
             size: v.size,
             written_ms: v.last_modified_ms,
             kek,
+            kek_destroyed,
             streams,
         })
     }

@@ -8,6 +8,7 @@ pub mod copy;
 mod delete;
 mod fanout;
 pub(crate) mod get;
+pub mod keys;
 pub mod list;
 pub mod locate;
 mod multipart;
@@ -85,6 +86,10 @@ pub struct ObjectService {
     residency: std::sync::RwLock<Arc<residency::Residency>>,
     /// Wakes the evacuation job after a residency change.
     evacuation_wake: Arc<tokio::sync::Notify>,
+    /// Buckets' own KEKs and destroyed KEKs (admin API changes).
+    key_state: std::sync::RwLock<Arc<keys::KeyState>>,
+    /// Wakes the rotation job after a rotation or a bucket's move to its own KEK.
+    rotation_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What HEAD and GET report about an object.
@@ -209,6 +214,8 @@ impl ObjectService {
             health,
             residency: std::sync::RwLock::new(Arc::new(residency)),
             evacuation_wake: Arc::new(tokio::sync::Notify::new()),
+            key_state: std::sync::RwLock::new(Arc::default()),
+            rotation_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -220,6 +227,11 @@ impl ObjectService {
     /// The region clients sign for.
     pub fn region(&self) -> &str {
         &self.config.region
+    }
+
+    /// The key provider (for workers).
+    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
+        &self.keys
     }
 
     /// The metadata store (for workers).

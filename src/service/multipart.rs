@@ -117,7 +117,7 @@ impl ObjectService {
         let placement = self.placement_for(&bucket)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, bucket.uid, version).await?;
+        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
         let upload_id = UploadId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let rec = UploadRecord {
             upload_id,
@@ -203,7 +203,7 @@ impl ObjectService {
         source: PlainSource,
         verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
     ) -> Result<PutOutput> {
-        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
         let target = StreamTarget {
             bucket: bucket.uid,
             version: upload.version_uid,
@@ -283,7 +283,7 @@ impl ObjectService {
             }
             None => None,
         };
-        let dek = self.keys.unwrap(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
         let streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();
         let record = VersionRecord {

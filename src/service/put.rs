@@ -127,7 +127,7 @@ impl ObjectService {
         // 4. Keys.
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, bucket.uid, version).await?;
+        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let (checks, source) = BodyChecks::split(body);
         let target = StreamTarget {

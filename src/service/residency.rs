@@ -82,6 +82,7 @@ impl ObjectService {
     /// Applies the changes stored by earlier runs (called once at start).
     pub async fn load_residency_overrides(&self) -> Result<()> {
         let overrides = self.meta.catalog_overrides().await?;
+        self.set_key_state(super::keys::KeyState::from_overrides(&overrides));
         let base = Residency { catalog: self.config.catalog.clone(), policies: self.config.policies.clone() };
         self.set_residency(base.with_overrides(overrides));
         Ok(())

@@ -20,7 +20,7 @@ use crate::service::residency::Residency;
 use crate::service::{ObjectService, now_ms, today};
 use crate::shutdown::Shutdown;
 use crate::workers::repair::copy_from_first;
-use crate::workers::usage::bucket_usage;
+use crate::workers::usage::count_objects;
 
 const PAGE: usize = 256;
 /// The job's name in the metadata store, the admin API and the metrics.
@@ -48,7 +48,7 @@ impl Evacuator {
                 reason: "residency check".into(),
                 started_ms: now_ms(),
                 updated_ms: now_ms(),
-                total: self.count_objects().await?,
+                total: count_objects(meta.as_ref()).await?,
                 ..JobRecord::default()
             },
         };
@@ -246,15 +246,6 @@ impl Evacuator {
         m.job_progress.with_label_values(&[JOB]).set(j.progress());
         m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
         self.service.meta().put_job(j).await
-    }
-
-    async fn count_objects(&self) -> Result<u64, MetaError> {
-        let meta = self.service.meta();
-        let mut n = 0;
-        for bucket in meta.buckets().await? {
-            n += bucket_usage(meta.as_ref(), &bucket).await?.objects;
-        }
-        Ok(n)
     }
 
     /// Passes every `every`, and at once after each residency change, until shutdown.

@@ -57,7 +57,13 @@ impl HealthChecker {
             (b.id().clone(), health)
         });
         let results: Vec<(ProviderId, ProviderHealth)> = futures_util::future::join_all(checks).await;
-        let mut report = HealthReport { key_provider: "ok", checked: true, ..HealthReport::default() };
+        let key_provider = match tokio::time::timeout(self.timeout, self.service.keys().check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the key provider did not answer in time".to_owned(),
+        };
+        self.metrics.key_provider_up.set(i64::from(key_provider == "ok"));
+        let mut report = HealthReport { key_provider, checked: true, ..HealthReport::default() };
         let now = std::time::Instant::now();
         for (id, mut h) in results {
             if h.reachable

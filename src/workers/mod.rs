@@ -4,6 +4,7 @@ pub mod evacuation;
 pub mod gc;
 pub mod health;
 pub mod repair;
+pub mod rotation;
 pub mod scrub;
 pub mod usage;
 

@@ -44,6 +44,15 @@ pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord
     }
 }
 
+/// Current versions in every bucket (the total of a job's progress ratio).
+pub(crate) async fn count_objects(meta: &dyn MetadataStore) -> Result<u64, MetaError> {
+    let mut n = 0;
+    for bucket in meta.buckets().await? {
+        n += bucket_usage(meta, &bucket).await?.objects;
+    }
+    Ok(n)
+}
+
 /// Counts stored usage.
 pub struct UsageCounter {
     service: Arc<ObjectService>,

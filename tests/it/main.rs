@@ -21,6 +21,8 @@ mod durability;
 mod faults;
 /// Hostile input: path-like and non-XML keys, floods, lying bodies, slow clients.
 mod hostile;
+/// The transit KMS (OpenBao): wrapping, rotation, outages, credentials, shredding, secrets.
+mod kms;
 /// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
 mod listing;
 /// Bounded memory for a 1 GiB object.

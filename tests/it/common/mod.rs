@@ -2,6 +2,7 @@
 //! RocksDB and real provider directories, and real S3 clients pointed at it.
 
 pub mod fault_proxy;
+pub mod openbao;
 pub mod providers;
 pub mod raw;
 
@@ -167,13 +168,25 @@ impl TestGateway {
         r.body_text()
     }
 
+    /// An admin API request with the test token and a JSON body.
+    pub async fn admin_send(&self, method: &str, path: &str, body: serde_json::Value) -> raw::RawResponse {
+        let admin = self.admin_addr();
+        let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+        let headers = [
+            ("host".to_owned(), admin.to_string()),
+            ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}")),
+            ("content-length".to_owned(), body.len().to_string()),
+        ];
+        raw::send(admin, method, path, &headers, &body).await.expect("admin request")
+    }
+
     /// The sum of `series` over the label sets containing every fragment of `labels`.
     pub async fn metric_sum(&self, series: &str, labels: &[&str]) -> u64 {
-        let prefix = format!("{series}{{");
+        let (labelled, bare) = (format!("{series}{{"), format!("{series} "));
         self.metrics_text()
             .await
             .lines()
-            .filter(|l| l.starts_with(&prefix) && labels.iter().all(|f| l.contains(f)))
+            .filter(|l| (l.starts_with(&labelled) || l.starts_with(&bare)) && labels.iter().all(|f| l.contains(f)))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     }

@@ -1,0 +1,174 @@
+//! A bounded cache of unwrapped DEKs in front of a KMS, so a busy object does not cost one KMS
+//! round trip per GET. Entries live at most `ttl` and at most `capacity` are kept; evicted and
+//! expired keys are zeroized (they are `Zeroizing`). When the KMS is down, reads keep working
+//! only for keys unwrapped within the last `ttl`: after that the gateway fails closed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+use super::{DataKey, KeyError, KeyProvider, WrappedKey};
+use crate::model::{BucketUid, VersionUid};
+
+/// Which wrapping an entry came from: the binding and the exact wrapped bytes, so a rewrapped
+/// or different key never hits a stale entry.
+type CacheKey = (BucketUid, VersionUid, String, Vec<u8>);
+
+/// `inner` with its unwraps cached.
+#[derive(Debug)]
+pub struct CachedKeys<K> {
+    inner: K,
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<CacheKey, Entry>>,
+}
+
+struct Entry {
+    at: Instant,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Entry {
+    // Never print the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Entry(<redacted>)")
+    }
+}
+
+impl<K> CachedKeys<K> {
+    /// Caches `inner`'s unwraps for `ttl`, at most `capacity` of them (0 disables the cache).
+    pub fn new(inner: K, ttl: Duration, capacity: usize) -> Self {
+        Self { inner, ttl, capacity, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn lookup(&self, k: &CacheKey) -> Option<DataKey> {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = entries.get(k).is_some_and(|e| e.at.elapsed() < self.ttl);
+        if !fresh {
+            entries.remove(k);
+            return None;
+        }
+        entries.get(k).map(|e| DataKey::from_bytes(Zeroizing::new(*e.key)))
+    }
+
+    fn store(&self, k: CacheKey, dek: &DataKey) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            let ttl = self.ttl;
+            entries.retain(|_, e| e.at.elapsed() < ttl);
+        }
+        if entries.len() >= self.capacity {
+            // Still full of fresh keys: drop the oldest.
+            if let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone()) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(k, Entry { at: Instant::now(), key: Zeroizing::new(*dek.expose()) });
+    }
+
+    /// Forgets every key unwrapped under `kek` (it was destroyed).
+    fn forget_kek(&self, kek: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.retain(|(_, _, id, _), _| id != kek);
+    }
+
+    /// Keys held now.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl<K: KeyProvider> KeyProvider for CachedKeys<K> {
+    fn kek_for(&self, bucket_kek: Option<&str>) -> String {
+        self.inner.kek_for(bucket_kek)
+    }
+
+    async fn wrap(
+        &self,
+        dek: &DataKey,
+        kek: &str,
+        bucket: BucketUid,
+        version: VersionUid,
+    ) -> Result<WrappedKey, KeyError> {
+        self.inner.wrap(dek, kek, bucket, version).await
+    }
+
+    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError> {
+        let k = (bucket, version, wrapped.kek_id.clone(), wrapped.bytes.clone());
+        if let Some(dek) = self.lookup(&k) {
+            return Ok(dek);
+        }
+        let dek = self.inner.unwrap(wrapped, bucket, version).await?;
+        self.store(k, &dek);
+        Ok(dek)
+    }
+
+    async fn rewrap(
+        &self,
+        wrapped: &WrappedKey,
+        kek: &str,
+        bucket: BucketUid,
+        version: VersionUid,
+    ) -> Result<Option<WrappedKey>, KeyError> {
+        self.inner.rewrap(wrapped, kek, bucket, version).await
+    }
+
+    async fn ensure_kek(&self, kek: &str) -> Result<(), KeyError> {
+        self.inner.ensure_kek(kek).await
+    }
+
+    async fn rotate(&self, kek: &str) -> Result<u32, KeyError> {
+        self.inner.rotate(kek).await
+    }
+
+    async fn shred(&self, kek: &str) -> Result<(), KeyError> {
+        let r = self.inner.shred(kek).await;
+        self.forget_kek(kek);
+        r
+    }
+
+    async fn check(&self) -> Result<(), KeyError> {
+        self.inner.check().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::LocalKeyFile;
+    use crate::keys::local::LOCAL_KEK_ID;
+
+    #[tokio::test]
+    async fn unwraps_are_cached_bounded_and_expire() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let local = LocalKeyFile::open_or_create(&dir.path().join("kek")).unwrap_or_else(|e| panic!("{e}"));
+        let cache = CachedKeys::new(local, Duration::from_millis(200), 2);
+        let mut wrapped = Vec::new();
+        for i in 0..3u8 {
+            let dek = DataKey::generate().unwrap_or_else(|e| panic!("{e}"));
+            let (b, v) = (BucketUid([1; 16]), VersionUid([i; 16]));
+            let w = cache.wrap(&dek, LOCAL_KEK_ID, b, v).await.unwrap_or_else(|e| panic!("{e}"));
+            let back = cache.unwrap(&w, b, v).await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back.expose(), dek.expose());
+            wrapped.push((w, b, v, dek));
+        }
+        assert_eq!(cache.len(), 2, "capacity bounds the cache");
+        let (w, b, v, dek) = &wrapped[2];
+        assert_eq!(cache.unwrap(w, *b, *v).await.map(|d| *d.expose()).ok(), Some(*dek.expose()));
+        assert!(cache.unwrap(w, *b, VersionUid([9; 16])).await.is_err(), "another binding never hits");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(cache.lookup(&(*b, *v, w.kek_id.clone(), w.bytes.clone())).is_none(), "entries expire");
+    }
+}

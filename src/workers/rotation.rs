@@ -1,0 +1,180 @@
+//! The key rotation job (DESIGN.md §4.6): after `admin keys rotate` (or a bucket's move to its
+//! own KEK) every data key, of current versions and of open multipart uploads, is wrapped
+//! again under the newest version of its bucket's KEK. Only metadata changes: provider data is
+//! never read or written, and objects stay readable throughout (a DEK is replaced only if its
+//! wrapping is still the one read, so concurrent writes and deletes win). The job walks buckets
+//! and keys in order and saves its cursor after every page; when the KMS fails it stops and
+//! resumes from the cursor on the next tick. Progress: `/admin/v1/jobs/rotation` and
+//! `souverain_job_*{job="rotation"}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::keys::{KeyError, WrappedKey};
+use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
+use crate::model::VersionUid;
+use crate::service::keys::ROTATION_JOB as JOB;
+use crate::service::{ObjectService, now_ms};
+use crate::shutdown::Shutdown;
+use crate::workers::usage::count_objects;
+
+const PAGE: usize = 256;
+
+/// Why a pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    /// The metadata store failed.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The KMS failed; the pass resumes from its cursor later.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Rewraps data keys.
+pub struct Rotator {
+    service: Arc<ObjectService>,
+}
+
+impl Rotator {
+    /// A job over the service's objects.
+    pub fn new(service: Arc<ObjectService>) -> Self {
+        Self { service }
+    }
+
+    /// Runs the job if it was started and is not done; its state after.
+    pub async fn run_once(&self) -> Result<Option<JobRecord>, RotationError> {
+        let meta = self.service.meta();
+        let mut job = match meta.job(JOB).await? {
+            Some(j) if j.state == "running" => j,
+            _ => return Ok(None),
+        };
+        if job.total == 0 && job.scanned == 0 {
+            job.total = count_objects(meta.as_ref()).await?;
+        }
+        let mut buckets = meta.buckets().await?;
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        for bucket in buckets {
+            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name < *b) {
+                continue;
+            }
+            let result = self.rotate_bucket(&bucket, &mut job).await;
+            self.save(&job).await?;
+            result?;
+        }
+        job.state = "done".into();
+        job.cursor = None;
+        self.save(&job).await?;
+        Ok(Some(job))
+    }
+
+    async fn rotate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), RotationError> {
+        let meta = self.service.meta();
+        let kek = self.service.kek_of(bucket.uid);
+        let mut start = match &job.cursor {
+            Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
+            _ => ListStart::Beginning,
+        };
+        if !matches!(start, ListStart::AfterKey(_)) {
+            self.rotate_uploads(bucket, &kek, job).await?;
+        }
+        loop {
+            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
+            let page = meta.list(bucket.uid, &q).await?;
+            let mut last = None;
+            for entry in page.entries {
+                let ListEntry::Item(key, version) = entry else { continue };
+                let key_text = String::from_utf8_lossy(&key).into_owned();
+                if let Some(expected) = meta.dek(version.version_uid).await? {
+                    let rewrap = self.rewrap(&expected, &kek, bucket, version.version_uid).await?;
+                    if let Some(new) = rewrap {
+                        let r = DekRewrap::Version {
+                            bucket: bucket.uid,
+                            key: key_text.clone(),
+                            version: version.version_uid,
+                            expected,
+                            new,
+                        };
+                        self.count(job, meta.rewrap_dek(r).await?);
+                    }
+                }
+                job.scanned += 1;
+                job.cursor = Some((bucket.name.clone(), key_text));
+                last = Some(key);
+            }
+            self.save(job).await?;
+            match last {
+                Some(k) if page.truncated => start = ListStart::AfterKey(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Open multipart uploads carry their own DEK, used by every later part.
+    async fn rotate_uploads(&self, bucket: &BucketRecord, kek: &str, job: &mut JobRecord) -> Result<(), RotationError> {
+        let meta = self.service.meta();
+        let mut after: Option<(Vec<u8>, crate::model::UploadId)> = None;
+        loop {
+            let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
+            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
+            let page = meta.list_uploads(bucket.uid, &q, after.as_ref().map(|(_, u)| *u)).await?;
+            let mut last = None;
+            for entry in page.entries {
+                let ListEntry::Item(key, upload) = entry else { continue };
+                if let Some(new) = self.rewrap(&upload.dek, kek, bucket, upload.version_uid).await? {
+                    let r = DekRewrap::Upload { upload: upload.upload_id, expected: upload.dek.clone(), new };
+                    self.count(job, meta.rewrap_dek(r).await?);
+                }
+                last = Some((key, upload.upload_id));
+            }
+            match last {
+                Some(l) if page.truncated => after = Some(l),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn rewrap(
+        &self,
+        wrapped: &WrappedKey,
+        kek: &str,
+        bucket: &BucketRecord,
+        version: VersionUid,
+    ) -> Result<Option<WrappedKey>, KeyError> {
+        // A DEK under a destroyed KEK can never be rewrapped: it stays as it is.
+        if self.service.key_state().shredded.contains_key(&wrapped.kek_id) {
+            return Ok(None);
+        }
+        self.service.keys().rewrap(wrapped, kek, bucket.uid, version).await
+    }
+
+    fn count(&self, job: &mut JobRecord, replaced: bool) {
+        if replaced {
+            job.moved += 1;
+            self.service.metrics().key_rewraps.inc();
+        }
+    }
+
+    async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
+        let mut j = job.clone();
+        j.updated_ms = now_ms();
+        let m = self.service.metrics();
+        let remaining = j.total.saturating_sub(j.scanned);
+        m.job_progress.with_label_values(&[JOB]).set(j.progress());
+        m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
+        self.service.meta().put_job(j).await
+    }
+
+    /// Looks for a started job every `every`, and at once when one is started, until shutdown.
+    pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        let wake = Arc::clone(self.service.rotation_wake());
+        super::repeat(every, Some(&wake), shutdown, || async {
+            match self.run_once().await {
+                Ok(Some(j)) => tracing::info!(rewrapped = j.moved, scanned = j.scanned, "key rotation pass done"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "key rotation pass stopped; it resumes from its cursor"),
+            }
+        })
+        .await
+    }
+}

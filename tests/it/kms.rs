@@ -1,0 +1,420 @@
+//! The transit KMS against a real OpenBao dev server: data keys wrapped by transit, rotation by
+//! rewrap under traffic, fail-closed outages, credentials errors, AppRole, crypto-shredding, and
+//! no secret in logs, errors or metrics.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::fault_proxy::{Fault, FaultProxy};
+use crate::common::openbao::{OpenBao, ROOT_TOKEN, transit_keys, with_keys};
+use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern};
+
+async fn transit_gateway(address: &str, auth: &str, extra: &str) -> TestGateway {
+    let keys = transit_keys(address, auth, extra);
+    TestGateway::start_with(move |t| with_keys(t, &keys)).await
+}
+
+fn root_auth() -> String {
+    format!("token = \"{ROOT_TOKEN}\"")
+}
+
+/// Every provider file (path → bytes) at this moment.
+fn provider_snapshot(gw: &TestGateway) -> BTreeMap<PathBuf, Vec<u8>> {
+    gw.stream_files().into_iter().collect()
+}
+
+async fn put(gw: &TestGateway, bucket: &str, key: &str, data: &[u8]) {
+    gw.client.put_object().bucket(bucket).key(key).body(data.to_vec().into()).send().await.unwrap();
+}
+
+async fn get(gw: &TestGateway, bucket: &str, key: &str) -> Vec<u8> {
+    body_bytes(gw.client.get_object().bucket(bucket).key(key).send().await.unwrap()).await
+}
+
+async fn wait_job_done(gw: &TestGateway, job: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = gw.admin_send("GET", &format!("/admin/v1/jobs/{job}"), serde_json::Value::Null).await;
+        if r.status == 200 {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            if v["state"] == "done" {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "the {job} job did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Promise: with `keys.provider = "transit"` every data key is wrapped by OpenBao (the
+/// location view names the transit key and version) and objects, single and multipart, read
+/// back byte for byte.
+#[tokio::test]
+async fn transit_wraps_data_keys_and_objects_round_trip() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    gw.client.create_bucket().bucket("kms").send().await.unwrap();
+    let small = pattern(100_000, 1);
+    put(&gw, "kms", "small", &small).await;
+    let part = pattern(5 << 20, 2);
+    let up = gw.client.create_multipart_upload().bucket("kms").key("multi").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let p1 = gw
+        .client
+        .upload_part()
+        .bucket("kms")
+        .key("multi")
+        .upload_id(id)
+        .part_number(1)
+        .body(part.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
+        .build();
+    gw.client
+        .complete_multipart_upload()
+        .bucket("kms")
+        .key("multi")
+        .upload_id(id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    assert!(get(&gw, "kms", "small").await == small);
+    assert!(get(&gw, "kms", "multi").await == part);
+    for key in ["small", "multi"] {
+        let loc = gw.admin_json(&format!("/admin/v1/locations/kms/{key}")).await;
+        assert_eq!(loc["kek"], "souverain v1", "{key}");
+    }
+    let health = gw.admin_json("/health").await;
+    assert_eq!(health["key_provider"], "ok");
+    gw.stop().await;
+}
+
+/// Promise: `admin keys rotate` adds a KEK version and rewraps every data key under it while
+/// reads and writes continue; every object reads back byte for byte after, the providers'
+/// files are unchanged byte for byte, and the job reports its progress.
+#[tokio::test]
+async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = Arc::new(transit_gateway(&bao.address(), &root_auth(), "dek_cache_ttl_secs = 0").await);
+    gw.client.create_bucket().bucket("rot").send().await.unwrap();
+    let objects: Vec<(String, Vec<u8>)> =
+        (0..40).map(|i| (format!("k{i:02}"), pattern(20_000 + i * 997, i as u64))).collect();
+    for (k, d) in &objects {
+        put(&gw, "rot", k, d).await;
+    }
+    let before = provider_snapshot(&gw);
+    // Traffic during the rotation: reads of every object, writes of new ones (bounded).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (reads, writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let traffic = {
+        let (gw, stop, objects, reads, writes) =
+            (Arc::clone(&gw), Arc::clone(&stop), objects.clone(), Arc::clone(&reads), Arc::clone(&writes));
+        tokio::spawn(async move {
+            for round in 0..10_000u64 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (k, d) = &objects[(round % objects.len() as u64) as usize];
+                assert!(get(&gw, "rot", k).await == *d, "{k} read back wrong during rotation");
+                reads.fetch_add(1, Ordering::Relaxed);
+                if round % 5 == 0 {
+                    put(&gw, "rot", &format!("new{round:05}"), &pattern(3000, round)).await;
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = gw.admin_send("POST", "/admin/v1/keys/rotate", serde_json::json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body_text());
+    let rotated: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(rotated["rotated"], serde_json::json!([["souverain", 2]]));
+    let job = wait_job_done(&gw, "rotation").await;
+    stop.store(true, Ordering::Relaxed);
+    traffic.await.unwrap();
+    assert!(reads.load(Ordering::Relaxed) > 0 && writes.load(Ordering::Relaxed) > 0);
+    assert!(job["moved"].as_u64().unwrap_or(0) >= objects.len() as u64, "{job}");
+    assert_eq!(job["progress"], 1.0);
+    for (k, d) in &objects {
+        assert!(get(&gw, "rot", k).await == *d, "{k}");
+        let loc = gw.admin_json(&format!("/admin/v1/locations/rot/{k}")).await;
+        assert_eq!(loc["kek"], "souverain v2", "{k}");
+    }
+    let after = provider_snapshot(&gw);
+    for (path, bytes) in &before {
+        assert!(after.get(path) == Some(bytes), "{} changed", path.display());
+    }
+    assert!(gw.metric_sum("souverain_key_rewraps_total", &[]).await >= objects.len() as u64);
+    // The old version can be retired: nothing needs it any more.
+    let (s, v) =
+        bao.api("POST", "/v1/transit/keys/souverain/config", serde_json::json!({ "min_decryption_version": 2 })).await;
+    assert!(s == 200 || s == 204, "{s} {v}");
+    for (k, d) in objects.iter().take(5) {
+        assert!(get(&gw, "rot", k).await == *d, "{k} after v1 was retired");
+    }
+    Arc::try_unwrap(gw).ok().expect("traffic finished").stop().await;
+}
+
+/// Promise: when the KMS is unreachable (connections refused, a stopped process, a black
+/// hole) PUT and GET fail closed with 503 ServiceUnavailable, `/ready` says not ready, nothing
+/// is stored; when it is back both work again.
+#[tokio::test]
+async fn kms_outage_fails_closed_and_recovers() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let proxy = FaultProxy::start(bao.addr).await;
+    let gw = transit_gateway(&proxy.endpoint(), &root_auth(), "dek_cache_ttl_secs = 0\ntimeout_secs = 2").await;
+    gw.client.create_bucket().bucket("out").send().await.unwrap();
+    let data = pattern(50_000, 7);
+    put(&gw, "out", "before", &data).await;
+    for (what, fault) in [("refused", Fault::Reset), ("black hole", Fault::BlackHole)] {
+        proxy.set(fault);
+        let e = gw.client.put_object().bucket("out").key("during").body(data.clone().into()).send().await.unwrap_err();
+        assert_eq!(
+            (error_status(&e), error_code(&e).as_deref()),
+            (Some(503), Some("ServiceUnavailable")),
+            "{what} PUT"
+        );
+        let e = gw.client.get_object().bucket("out").key("before").send().await.unwrap_err();
+        assert_eq!(
+            (error_status(&e), error_code(&e).as_deref()),
+            (Some(503), Some("ServiceUnavailable")),
+            "{what} GET"
+        );
+    }
+    // The KMS process itself stopped (SIGSTOP), then continued.
+    proxy.set(Fault::None);
+    let pid = bao.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let e = gw.client.get_object().bucket("out").key("before").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(503), "stopped KMS GET");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gw.admin_json("/health").await["key_provider"] == "ok" {
+        assert!(Instant::now() < deadline, "the health report never noticed the stopped KMS");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ready =
+        crate::common::raw::send(gw.admin_addr(), "GET", "/ready", &[("host".into(), "x".into())], b"").await.unwrap();
+    assert_eq!(ready.status, 503);
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    put(&gw, "out", "after", &data).await;
+    assert!(get(&gw, "out", "before").await == data);
+    assert!(get(&gw, "out", "after").await == data);
+    assert_eq!(
+        crate::common::listed_keys(&gw.client, "out").await,
+        ["after", "before"],
+        "a refused PUT stored nothing"
+    );
+    gw.stop().await;
+}
+
+/// Promise: a wrong token is a clear error: requests fail closed with 503, `/health` says the
+/// KMS refused the gateway's credentials (and never shows the token), and an AppRole login
+/// (role id + secret id from a 0600 file) works.
+#[tokio::test]
+async fn wrong_token_is_a_clear_error_and_approle_works() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let wrong = "hvs.wrong-token-4b1d9e";
+    let gw = transit_gateway(&bao.address(), &format!("token = \"{wrong}\""), "").await;
+    gw.client.create_bucket().bucket("tok").send().await.unwrap();
+    let e = gw.client.put_object().bucket("tok").key("k").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(503));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        let h = gw.admin_text("/health").await;
+        if h.contains("refused the gateway's credentials") {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "health never named the credentials problem: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(health.contains("permission denied") && !health.contains(wrong), "{health}");
+    gw.stop().await;
+
+    let (role_id, secret_id) = bao.approle().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret-id");
+    std::fs::write(&secret_file, &secret_id).unwrap();
+    std::fs::set_permissions(&secret_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let auth = format!("approle_role_id = \"{role_id}\"\napprole_secret_id_file = \"{}\"", secret_file.display());
+    let gw = transit_gateway(&bao.address(), &auth, "").await;
+    gw.client.create_bucket().bucket("role").send().await.unwrap();
+    let data = pattern(10_000, 3);
+    put(&gw, "role", "k", &data).await;
+    assert!(get(&gw, "role", "k").await == data);
+    gw.stop().await;
+}
+
+/// Promise: a bucket with its own KEK can be crypto-shredded: after `keys/{kek}/shred` the
+/// KMS no longer has the key, its objects answer 410 KeyShredded although their ciphertext is
+/// still on every provider, the location view and the key list say so, the shredding is in the
+/// audit log, and other buckets are untouched.
+#[tokio::test]
+async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    for b in ["secret", "other"] {
+        gw.client.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let data = pattern(70_000, 9);
+    put(&gw, "secret", "before-own-key", &data).await;
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/secret/kek", serde_json::json!({ "kek": "bucket-secret" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    put(&gw, "secret", "k1", &data).await;
+    put(&gw, "other", "k1", &data).await;
+    wait_job_done(&gw, "rotation").await;
+    for key in ["before-own-key", "k1"] {
+        let loc = gw.admin_json(&format!("/admin/v1/locations/secret/{key}")).await;
+        assert_eq!(loc["kek"], "bucket-secret v1", "{key} moved to the bucket's own key");
+    }
+    let streams_before = gw.stream_files().len();
+    let r = gw.admin_send("POST", "/admin/v1/keys/bucket-secret/shred", serde_json::Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let (s, _) = bao.api("GET", "/v1/transit/keys/bucket-secret", serde_json::Value::Null).await;
+    assert_eq!(s, 404, "the KMS no longer holds the key");
+    for key in ["before-own-key", "k1"] {
+        let e = gw.client.get_object().bucket("secret").key(key).send().await.unwrap_err();
+        assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(410), Some("KeyShredded")), "{key}");
+        let loc = gw.admin_json(&format!("/admin/v1/locations/secret/{key}")).await;
+        assert_eq!(loc["kek_destroyed"], true);
+    }
+    assert_eq!(gw.stream_files().len(), streams_before, "the ciphertext is still on every provider");
+    assert!(get(&gw, "other", "k1").await == data);
+    let keys = gw.admin_json("/admin/v1/keys").await;
+    assert_eq!(keys["shredded"][0][0], "bucket-secret");
+    let audit = gw.admin_text("/admin/v1/audit").await;
+    assert!(audit.contains("key.shred") && audit.contains("bucket.kek"), "{audit}");
+    // The default KEK cannot be shredded by accident.
+    let r = gw.admin_send("POST", "/admin/v1/keys/souverain/shred", serde_json::Value::Null).await;
+    assert_eq!(r.status, 400);
+    gw.stop().await;
+}
+
+/// A TCP relay that records what the upstream (the KMS) answers.
+async fn recording_relay(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<u8>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let record = Arc::clone(&record);
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else { return };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let up = tokio::io::copy(&mut cr, &mut sw);
+                let down = async {
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        let n = sr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        if let Ok(mut r) = record.lock() {
+                            r.extend_from_slice(&buf[..n]);
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Promise: tokens, AppRole secret ids and data keys never appear in the gateway's log (at
+/// debug level), in its error answers, its health report or its metrics. The data keys are
+/// learnt by recording what the KMS answered the gateway.
+#[tokio::test]
+async fn secrets_never_appear_in_logs_errors_or_metrics() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let (role_id, secret_id) = bao.approle().await;
+    let (relay, recorded) = recording_relay(bao.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let providers = crate::common::Providers::start(dir.path());
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    let secret_file = dir.path().join("secret-id");
+    std::fs::write(&secret_file, &secret_id).unwrap();
+    std::fs::set_permissions(&secret_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let auth = format!("approle_role_id = \"{role_id}\"\napprole_secret_id_file = \"{}\"", secret_file.display());
+    let config = with_keys(
+        crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers),
+        &transit_keys(&format!("http://{relay}"), &auth, "dek_cache_ttl_secs = 0"),
+    )
+    .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"127.0.0.1:{admin_port}\""))
+    .replace("[log]\n", "")
+    .replace("[limits]\n", "[log]\nlevel = \"debug\"\n[limits]\n");
+    std::fs::write(dir.path().join("souverain.toml"), config).unwrap();
+    let log = dir.path().join("gateway.log");
+    let gw = crate::common::BinaryGateway::spawn_with_log(dir.path(), &providers, &log);
+    let client = crate::common::client(gw.addr);
+    client.create_bucket().bucket("sec").send().await.unwrap();
+    let mut answers = String::new();
+    for i in 0..5u64 {
+        let data = pattern(30_000, i);
+        client.put_object().bucket("sec").key(format!("k{i}")).body(data.clone().into()).send().await.unwrap();
+        let got = body_bytes(client.get_object().bucket("sec").key(format!("k{i}")).send().await.unwrap()).await;
+        assert!(got == data);
+    }
+    // An error answer (an anonymous request).
+    let r = crate::common::raw::send(gw.addr, "GET", "/sec/missing", &[("host".into(), gw.addr.to_string())], b"")
+        .await
+        .unwrap();
+    answers.push_str(&r.body_text());
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    for path in ["/metrics", "/health"] {
+        let r = crate::common::raw::send(admin, "GET", path, &[("host".into(), admin.to_string())], b"").await.unwrap();
+        answers.push_str(&r.body_text());
+    }
+    gw.kill();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("DEBUG") || log_text.contains("debug"), "the log was at debug level");
+    // The data keys, as the KMS answered them (base64), and in hex.
+    let recorded = String::from_utf8_lossy(&recorded.lock().unwrap()).into_owned();
+    let mut secrets: Vec<String> = recorded
+        .split("\"plaintext\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .collect();
+    assert!(secrets.len() >= 5, "the data keys were seen on the wire: {}", secrets.len());
+    let hex: Vec<String> = secrets
+        .iter()
+        .filter_map(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok().map(hex::encode)
+        })
+        .collect();
+    secrets.extend(hex);
+    // The AppRole login's client token, as the KMS answered it.
+    let tokens: Vec<String> = recorded
+        .split("\"client_token\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .collect();
+    assert!(!tokens.is_empty(), "the AppRole login was seen on the wire");
+    secrets.extend(tokens);
+    secrets.push(secret_id.clone());
+    secrets.push(ROOT_TOKEN.to_owned());
+    for s in &secrets {
+        assert!(!log_text.contains(s.as_str()), "a secret is in the log");
+        assert!(!answers.contains(s.as_str()), "a secret is in an answer, the metrics or the health report");
+    }
+}
