@@ -166,15 +166,16 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     Arc::try_unwrap(gw).ok().expect("traffic finished").stop().await;
 }
 
-/// Promise: when the KMS is unreachable (connections refused, a stopped process, a black
-/// hole) PUT and GET fail closed with 503 ServiceUnavailable, `/ready` says not ready, nothing
-/// is stored; when it is back both work again.
+/// Promise: when the KMS is unreachable (connections refused, a black hole, a stopped process,
+/// a killed one) PUT and GET fail closed with 503 ServiceUnavailable, `/ready` says not ready,
+/// nothing is stored; when it is back (continued, restarted and unsealed) both work again.
 #[tokio::test]
 async fn kms_outage_fails_closed_and_recovers() {
-    let bao = OpenBao::start().await;
+    let mut bao = OpenBao::start_persistent().await;
     bao.enable_transit("souverain").await;
     let proxy = FaultProxy::start(bao.addr).await;
-    let gw = transit_gateway(&proxy.endpoint(), &root_auth(), "dek_cache_ttl_secs = 0\ntimeout_secs = 2").await;
+    let auth = format!("token = \"{}\"", bao.root);
+    let gw = transit_gateway(&proxy.endpoint(), &auth, "dek_cache_ttl_secs = 0\ntimeout_secs = 2").await;
     gw.client.create_bucket().bucket("out").send().await.unwrap();
     let data = pattern(50_000, 7);
     put(&gw, "out", "before", &data).await;
@@ -208,12 +209,21 @@ async fn kms_outage_fails_closed_and_recovers() {
         crate::common::raw::send(gw.admin_addr(), "GET", "/ready", &[("host".into(), "x".into())], b"").await.unwrap();
     assert_eq!(ready.status, 503);
     assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    put(&gw, "out", "after-stop", &data).await;
+    // The KMS killed, then restarted (and unsealed) with its keys.
+    bao.kill();
+    let e = gw.client.put_object().bucket("out").key("during").body(data.clone().into()).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(503), "killed KMS PUT");
+    let e = gw.client.get_object().bucket("out").key("before").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(503), "killed KMS GET");
+    bao.restart().await;
     put(&gw, "out", "after", &data).await;
     assert!(get(&gw, "out", "before").await == data);
     assert!(get(&gw, "out", "after").await == data);
+    assert!(get(&gw, "out", "after-stop").await == data);
     assert_eq!(
         crate::common::listed_keys(&gw.client, "out").await,
-        ["after", "before"],
+        ["after", "after-stop", "before"],
         "a refused PUT stored nothing"
     );
     gw.stop().await;

