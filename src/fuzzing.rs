@@ -97,7 +97,7 @@ pub fn sealed_stream(data: &[u8]) {
     let (range_bytes, edits) = data.split_at(data.len().min(4));
     for e in edits.chunks(4) {
         match e {
-            [a, b, mask, 0] => {
+            [a, b, mask, 0] if !cipher.is_empty() => {
                 let at = usize::from(u16::from_le_bytes([*a, *b])) % cipher.len();
                 cipher[at] ^= mask | 1;
             }
