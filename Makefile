@@ -1,6 +1,6 @@
 # The two commands of the README, plus helpers. Every cargo call goes through
 # scripts/cargo.sh so the run and test commands share one target directory and profile.
-.PHONY: run test bench bench-hedging fuzz lint fmt clean-data
+.PHONY: run test bench bench-hedging bench-e2e fuzz lint fmt clean-data
 
 run:
 	scripts/quickstart.sh
@@ -16,6 +16,10 @@ bench:
 # GET p99 with one provider delayed 10x against the healthy p99, in one run (s3s-fs providers).
 bench-hedging:
 	scripts/cargo.sh bench --no-default-features --bench hedging
+
+# The end-to-end benchmark: gateway vs one s3s-fs directly vs rclone crypt+union (docs/performance.md).
+bench-e2e:
+	scripts/bench-e2e.sh
 
 # Every fuzz target for FUZZ_SECONDS each (default 600), growing fuzz/corpus/ (cargo fuzz).
 fuzz:

@@ -15,6 +15,8 @@ if scripts/cargo.sh tree -e normal -i aws-lc-rs 2>/dev/null | grep -q aws-lc-rs;
   exit 1
 fi
 scripts/cargo.sh test --all-targets "$@"
+# The benchmarks compile in the bench profile (without RocksDB, as `make bench` runs them).
+scripts/cargo.sh bench --no-default-features --no-run
 # The integration suite again, with real s3s-fs processes as the three providers (the fault
 # tests always run over s3s-fs behind fault proxies, so once is enough for them; the 200-kill
 # crash loop is about the gateway's own commit point, which the provider kind does not change).

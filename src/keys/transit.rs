@@ -286,10 +286,14 @@ impl TransitKeys {
     }
 }
 
-/// A 400/404 about a key that does not exist means it was destroyed.
+/// The KMS's answer for a key that does not exist (transit says "encryption key not found",
+/// or 404 for `keys/<name>`) means it was destroyed; a 404 for a missing route (a wrong mount)
+/// stays a refusal, so a misconfiguration is never reported as shredding.
 fn missing(e: KeyError, kek: &str) -> KeyError {
     match e {
-        KeyError::Refused(m) if m.contains("not found") || m.contains("HTTP 404") => {
+        KeyError::Refused(m)
+            if m.contains("encryption key not found") || (m.contains("HTTP 404") && !m.contains("no handler")) =>
+        {
             KeyError::Destroyed(kek.to_owned())
         }
         other => other,

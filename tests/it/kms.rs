@@ -295,6 +295,15 @@ async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
     assert_eq!(r.status, 200, "{}", r.body_text());
     let (s, _) = bao.api("GET", "/v1/transit/keys/bucket-secret", serde_json::Value::Null).await;
     assert_eq!(s, 404, "the KMS no longer holds the key");
+    // What the KMS answers for it (the gateway reads this answer as "destroyed").
+    let (s, v) = bao
+        .api(
+            "POST",
+            "/v1/transit/decrypt/bucket-secret",
+            serde_json::json!({ "ciphertext": "vault:v1:AAAA", "context": "AAAA" }),
+        )
+        .await;
+    assert!(s == 400 && v.to_string().contains("encryption key not found"), "{s} {v}");
     for key in ["before-own-key", "k1"] {
         let e = gw.client.get_object().bucket("secret").key(key).send().await.unwrap_err();
         assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(410), Some("KeyShredded")), "{key}");

