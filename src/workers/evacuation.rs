@@ -239,13 +239,7 @@ impl Evacuator {
     }
 
     async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
-        let mut j = job.clone();
-        j.updated_ms = now_ms();
-        let m = self.service.metrics();
-        let remaining = j.total.saturating_sub(j.scanned);
-        m.job_progress.with_label_values(&[JOB]).set(j.progress());
-        m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
-        self.service.meta().put_job(j).await
+        super::save_job(&self.service, job).await
     }
 
     /// Passes every `every`, and at once after each residency change, until shutdown.

@@ -39,3 +39,17 @@ where
         }
     }
 }
+
+/// Saves a walking job's state (evacuation, key rotation) and publishes its progress gauges.
+pub(crate) async fn save_job(
+    service: &crate::service::ObjectService,
+    job: &crate::meta::JobRecord,
+) -> Result<(), crate::meta::MetaError> {
+    let mut j = job.clone();
+    j.updated_ms = crate::service::now_ms();
+    let m = service.metrics();
+    let remaining = j.total.saturating_sub(j.scanned);
+    m.job_progress.with_label_values(&[j.name.as_str()]).set(j.progress());
+    m.job_remaining.with_label_values(&[j.name.as_str()]).set(if j.state == "done" { 0 } else { remaining as i64 });
+    service.meta().put_job(j).await
+}

@@ -14,7 +14,7 @@ use crate::keys::{KeyError, WrappedKey};
 use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
 use crate::model::VersionUid;
 use crate::service::keys::ROTATION_JOB as JOB;
-use crate::service::{ObjectService, now_ms};
+use crate::service::ObjectService;
 use crate::shutdown::Shutdown;
 use crate::workers::usage::count_objects;
 
@@ -156,13 +156,7 @@ impl Rotator {
     }
 
     async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
-        let mut j = job.clone();
-        j.updated_ms = now_ms();
-        let m = self.service.metrics();
-        let remaining = j.total.saturating_sub(j.scanned);
-        m.job_progress.with_label_values(&[JOB]).set(j.progress());
-        m.job_remaining.with_label_values(&[JOB]).set(if j.state == "done" { 0 } else { remaining as i64 });
-        self.service.meta().put_job(j).await
+        super::save_job(&self.service, job).await
     }
 
     /// Looks for a started job every `every`, and at once when one is started, until shutdown.

@@ -52,8 +52,11 @@ async fn signed(
     send(gw.addr, method, wire_path, &headers, body).await.expect("request sent")
 }
 
-fn content_md5(body: &[u8]) -> (String, String) {
-    ("content-md5".into(), base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body)))
+/// A signed DeleteObjects (`POST /hostile?delete`) with `body` and its Content-MD5.
+async fn delete_objects(gw: &TestGateway, body: &str) -> RawResponse {
+    let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body.as_bytes()));
+    let headers = vec![("content-md5".to_owned(), md5)];
+    signed(gw, "POST", "/hostile", "/hostile?delete", &[("delete", "")], headers, body.as_bytes()).await
 }
 
 /// Reads until the server closes, for at most `limit`; `None` if it did not close in time.
@@ -147,16 +150,7 @@ async fn xml_entities_are_malformed_xml() {
         "<Delete><Object><Key>&unknown;</Key></Object></Delete>".to_owned(),
     ];
     for body in bodies {
-        let r = signed(
-            &gw,
-            "POST",
-            "/hostile",
-            "/hostile?delete",
-            &[("delete", "")],
-            vec![content_md5(body.as_bytes())],
-            body.as_bytes(),
-        )
-        .await;
+        let r = delete_objects(&gw, &body).await;
         assert_eq!((r.status, r.code().as_deref()), (400, Some("MalformedXML")), "{body}: {}", r.body_text());
     }
     keep_is_intact(&gw).await;
@@ -172,16 +166,7 @@ async fn delete_objects_over_1000_keys_deletes_nothing() {
         .map(|k| format!("<Object><Key>{k}</Key></Object>"))
         .collect();
     let body = format!("<Delete>{keys}</Delete>");
-    let r = signed(
-        &gw,
-        "POST",
-        "/hostile",
-        "/hostile?delete",
-        &[("delete", "")],
-        vec![content_md5(body.as_bytes())],
-        body.as_bytes(),
-    )
-    .await;
+    let r = delete_objects(&gw, &body).await;
     assert_eq!((r.status, r.code().as_deref()), (400, Some("MalformedXML")), "{}", r.body_text());
     keep_is_intact(&gw).await;
     gw.stop().await;
