@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::keys::{KeyError, WrappedKey};
 use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
 use crate::model::VersionUid;
-use crate::service::keys::ROTATION_JOB as JOB;
 use crate::service::ObjectService;
+use crate::service::keys::ROTATION_JOB as JOB;
 use crate::shutdown::Shutdown;
 use crate::workers::usage::count_objects;
 

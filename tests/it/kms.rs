@@ -267,6 +267,39 @@ async fn wrong_token_is_a_clear_error_and_approle_works() {
     gw.stop().await;
 }
 
+/// Promise: over HTTPS the gateway trusts the KMS's certificate only through `keys.ca_file`:
+/// with it objects round-trip, without it every request fails closed (503) and `/health` says
+/// the certificate's issuer is unknown.
+#[tokio::test]
+async fn transit_over_tls_trusts_only_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bao, ca) = OpenBao::start_tls(dir.path()).await;
+    bao.cli(&ca, &["secrets", "enable", "transit"]).expect("enable transit");
+    bao.cli(&ca, &["write", "-f", "transit/keys/souverain", "derived=true"]).expect("create key");
+    let address = format!("https://{}", bao.addr);
+    let gw = transit_gateway(&address, &root_auth(), &format!("ca_file = \"{}\"", ca.display())).await;
+    gw.client.create_bucket().bucket("tls").send().await.unwrap();
+    let data = pattern(40_000, 11);
+    put(&gw, "tls", "k", &data).await;
+    assert!(get(&gw, "tls", "k").await == data);
+    gw.stop().await;
+
+    let gw = transit_gateway(&address, &root_auth(), "").await;
+    gw.client.create_bucket().bucket("tls").send().await.unwrap();
+    let e = gw.client.put_object().bucket("tls").key("k").body(data.clone().into()).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(503));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = gw.admin_text("/health").await;
+        if h.contains("UnknownIssuer") || h.contains("unknown issuer") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never named the certificate problem: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gw.stop().await;
+}
+
 /// Promise: a bucket with its own KEK can be crypto-shredded: after `keys/{kek}/shred` the
 /// KMS no longer has the key, its objects answer 410 KeyShredded although their ciphertext is
 /// still on every provider, the location view and the key list say so, the shredding is in the

@@ -49,6 +49,50 @@ impl OpenBao {
         bao
     }
 
+    /// Starts a dev server on HTTPS with a certificate from its own CA; the CA file's path
+    /// (in `dir`). Set it up with [`Self::cli`].
+    pub async fn start_tls(dir: &std::path::Path) -> (Self, std::path::PathBuf) {
+        let addr = free_addr();
+        let child = Command::new("bao")
+            .args([
+                "server",
+                "-dev",
+                "-dev-tls",
+                &format!("-dev-tls-cert-dir={}", dir.display()),
+                &format!("-dev-root-token-id={ROOT_TOKEN}"),
+                &format!("-dev-listen-address={addr}"),
+            ])
+            .env_remove("BAO_ADDR")
+            .env("HOME", std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bao server -dev -dev-tls");
+        let bao = Self { child, addr, root: ROOT_TOKEN.to_owned(), persistent: None };
+        let ca = dir.join("vault-ca.pem");
+        for _ in 0..200 {
+            if ca.exists() && bao.cli(&ca, &["status"]).is_ok() {
+                return (bao, ca);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("OpenBao with TLS did not start on {addr}");
+    }
+
+    /// Runs the `bao` CLI against this server over HTTPS, trusting `ca`, as root.
+    pub fn cli(&self, ca: &std::path::Path, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("bao")
+            .args(args)
+            .env("BAO_ADDR", format!("https://{}", self.addr))
+            .env("BAO_CACERT", ca)
+            .env("BAO_TOKEN", &self.root)
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        if out.status.success() { Ok(text) } else { Err(text) }
+    }
+
     /// Starts a server with integrated (raft) storage, so it can be killed and restarted; initialises and
     /// unseals it.
     pub async fn start_persistent() -> Self {
