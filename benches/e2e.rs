@@ -300,6 +300,24 @@ struct PhaseResult {
     cpu_per_unit: BTreeMap<String, f64>,
     cpu_unit: String,
     peak_rss_mib: BTreeMap<String, f64>,
+    /// Gateway only: hedged provider GETs and all provider requests during the phase.
+    hedged_requests: Option<u64>,
+    provider_requests: Option<u64>,
+}
+
+/// The sum of a counter over all its series, from the gateway's `/metrics`.
+async fn counter(admin: Option<SocketAddr>, name: &str) -> Option<u64> {
+    let admin = admin?;
+    let http: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let req = hyper::Request::get(format!("http://{admin}/metrics")).body(empty()).ok()?;
+    let body = http.request(req).await.ok()?.into_body().collect().await.ok()?.to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64,
+    )
 }
 
 async fn run_phase(
@@ -309,7 +327,10 @@ async fn run_phase(
     s3: &S3,
     block: &Bytes,
     watched: &Watched,
+    admin: Option<SocketAddr>,
 ) -> PhaseResult {
+    let hedged_before = counter(admin, "souverain_backend_hedged_requests_total").await;
+    let requests_before = counter(admin, "souverain_backend_requests_total").await;
     let before = watched.cpu();
     watched.reset_peaks();
     let started = Instant::now();
@@ -339,6 +360,9 @@ async fn run_phase(
         panic!("{system} {} {op}: {e}", w.name);
     }
     let after = watched.cpu();
+    let delta = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_sub(b?));
+    let hedged_requests = delta(counter(admin, "souverain_backend_hedged_requests_total").await, hedged_before);
+    let provider_requests = delta(counter(admin, "souverain_backend_requests_total").await, requests_before);
     let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort_unstable();
     let q = |x: f64| {
@@ -365,6 +389,8 @@ async fn run_phase(
         cpu_per_unit,
         cpu_unit: if large && op != "DELETE" { "s/GiB".into() } else { "s/1k req".into() },
         peak_rss_mib: watched.peaks().into_iter().map(|(k, v)| (k, v as f64 / MIB as f64)).collect(),
+        hedged_requests,
+        provider_requests,
     }
 }
 
@@ -397,11 +423,14 @@ fn gateway_bin() -> PathBuf {
     })
 }
 
-/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N).
-fn start_gateway(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
+/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N); its S3 and admin
+/// addresses.
+fn start_gateway(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr, SocketAddr) {
     let countries = ["DE", "FR", "NL"];
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("admin address");
     let mut text = format!(
-        "[server]\ns3_listen = \"127.0.0.1:0\"\nregion = \"{REGION}\"\ndefault_policy = \"bench\"\ndata_dir = \"{}\"\n\
+        "[server]\ns3_listen = \"127.0.0.1:0\"\nadmin_listen = \"{admin}\"\nregion = \"{REGION}\"\ndefault_policy = \"bench\"\ndata_dir = \"{}\"\n\
          [metadata]\nengine = \"rocksdb\"\npath = \"meta\"\n[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n\
          [workers]\ngc_interval_secs = 3600\n[log]\nlevel = \"warn\"\n",
         dir.display()
@@ -432,7 +461,7 @@ fn start_gateway(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("listen line");
     let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()).expect("gateway address");
-    (Proc(child), addr)
+    (Proc(child), addr, admin)
 }
 
 /// `rclone serve s3` over crypt over a union (create_policy = all) of the three providers.
@@ -486,17 +515,17 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
             // by its listening port is overkill: FakeProvider exposes it.
             procs.push((format!("provider{i}"), f.pid()));
         }
-        let (_server, endpoint) = match system {
-            "direct" => (None, fakes[0].endpoint.clone()),
+        let (_server, endpoint, admin) = match system {
+            "direct" => (None, fakes[0].endpoint.clone(), None),
             "rclone crypt+union" => {
                 let (p, addr) = start_rclone(&dir, &fakes);
                 procs.push(("rclone".into(), p.0.id()));
-                (Some(p), format!("http://{addr}"))
+                (Some(p), format!("http://{addr}"), None)
             }
             _ => {
-                let (p, addr) = start_gateway(&dir, &fakes);
+                let (p, addr, admin) = start_gateway(&dir, &fakes);
                 procs.push(("gateway".into(), p.0.id()));
-                (Some(p), format!("http://{addr}"))
+                (Some(p), format!("http://{addr}"), Some(admin))
             }
         };
         let (access, secret) = if system == "direct" { (PROVIDER_ACCESS, PROVIDER_SECRET) } else { (ACCESS, SECRET) };
@@ -504,10 +533,18 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         s3.create_bucket("bench").await;
         let watched = Watched::start(procs);
         for op in ["PUT", "GET", "DELETE"] {
-            let r = run_phase(system, w, op, &s3, block, &watched).await;
+            let r = run_phase(system, w, op, &s3, block, &watched, admin).await;
             eprintln!(
-                "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms",
-                r.system, r.workload, r.op, r.mib_per_s, r.ops_per_s, r.p50_ms, r.p99_ms
+                "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms  hedged {:?} of {:?}",
+                r.system,
+                r.workload,
+                r.op,
+                r.mib_per_s,
+                r.ops_per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.hedged_requests,
+                r.provider_requests
             );
             all.push(r);
         }
