@@ -96,7 +96,6 @@ struct S3 {
     http: Client<HttpConnector, Body>,
     endpoint: String,
     identity: Identity,
-    access: String,
 }
 
 impl S3 {
@@ -105,7 +104,7 @@ impl S3 {
         c.set_nodelay(true);
         let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(c);
         let identity = Credentials::new(access, secret, None, None, "bench").into();
-        Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), identity, access: access.into() }
+        Self { http, endpoint: endpoint.trim_end_matches('/').to_owned(), identity }
     }
 
     fn request(&self, method: &str, path: &str, len: Option<u64>, body: Body) -> hyper::Request<Body> {
@@ -141,7 +140,6 @@ impl S3 {
         .expect("signable");
         let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
         instructions.apply_to_request_http1x(&mut req);
-        let _ = &self.access;
         req
     }
 
@@ -511,8 +509,6 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         let fakes = providers(n, &dir);
         let mut procs: Vec<(String, u32)> = vec![("client".into(), std::process::id())];
         for (i, f) in fakes.iter().enumerate() {
-            // The provider's pid: s3s-fs is the child FakeProvider started; read it from /proc
-            // by its listening port is overkill: FakeProvider exposes it.
             procs.push((format!("provider{i}"), f.pid()));
         }
         let (_server, endpoint, admin) = match system {
