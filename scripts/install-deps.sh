@@ -18,6 +18,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   [ -x /usr/bin/aws ] || missing+=(awscli)
   # A real Prometheus server (and promtool) for the observability tests.
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  # PostgreSQL server binaries: the tests start private servers (initdb in a temp dir).
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

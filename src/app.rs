@@ -143,9 +143,12 @@ pub async fn probe_provider(p: &ProviderConfig) -> Result<ProbeReport, StartErro
     Ok(report)
 }
 
-fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartError> {
+async fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartError> {
     match engine {
         MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default())?)),
+        MetadataEngine::Postgres(settings) => {
+            Ok(Arc::new(KvMetadataStore::new(crate::meta::postgres::PgEngine::connect(settings).await?)?))
+        }
         #[cfg(feature = "rocksdb")]
         MetadataEngine::Rocksdb(path) => {
             std::fs::create_dir_all(path)
@@ -185,7 +188,7 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
-    let meta = open_meta(&config.metadata)?;
+    let meta = open_meta(&config.metadata).await?;
     let keys = open_keys(&config)?;
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     let mut book = Vec::new();
@@ -213,6 +216,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
+    // Alive before serving: another gateway's GC must not take this run's uploads for stale.
+    crate::workers::liveness::beat(&service).await?;
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -263,7 +268,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     tasks.push(tokio::spawn(rotator.run(ROTATION_POLL, shutdown.clone())));
     let usage = UsageCounter::new(Arc::clone(&service));
     tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
-    let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health));
+    tasks.push(tokio::spawn(crate::workers::liveness::run(Arc::clone(&service), shutdown.clone())));
+    let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health), config.repair_claim);
     tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
     tasks.push(tokio::spawn(
         GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown),

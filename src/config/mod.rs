@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::backend::s3::S3ProviderConfig;
 use crate::backend::s3::dialect::{Dialect, PayloadSigning};
 use crate::keys::transit::{TransitAuth, TransitConfig};
+use crate::meta::postgres::PgSettings;
 use crate::model::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 
 pub use raw::RawConfig;
@@ -31,6 +32,8 @@ pub struct ConfigError {
 pub enum MetadataEngine {
     /// RocksDB at this directory.
     Rocksdb(PathBuf),
+    /// PostgreSQL, shared by several gateways.
+    Postgres(Box<PgSettings>),
     /// In memory (tests).
     Memory,
 }
@@ -103,6 +106,8 @@ pub struct Config {
     pub health_interval: Duration,
     /// Between repair passes.
     pub repair_interval: Duration,
+    /// How long a gateway's claim on a repair task lasts (another takes it over after).
+    pub repair_claim: Duration,
     /// Between scrub passes.
     pub scrub_interval: Duration,
     /// Between stored-usage passes.
@@ -189,8 +194,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
             base.join(raw.metadata.path.as_deref().ok_or("metadata.path: required for engine = \"rocksdb\"")?),
         ),
         "memory" => MetadataEngine::Memory,
+        "postgres" => MetadataEngine::Postgres(Box::new(postgres_settings(&raw.metadata, &base)?)),
         other => {
-            return Err(format!("metadata.engine: unknown engine {other:?} (expected \"rocksdb\" or \"memory\")"));
+            return Err(format!(
+                "metadata.engine: unknown engine {other:?} (expected \"rocksdb\", \"postgres\" or \"memory\")"
+            ));
         }
     };
     let dek_cache =
@@ -260,6 +268,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
         health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
         repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
+        repair_claim: Duration::from_secs(raw.workers.repair_claim_secs.unwrap_or(300).max(1)),
         scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
         usage_interval: Duration::from_secs(raw.workers.usage_interval_secs.unwrap_or(300).max(1)),
         evacuation_interval: Duration::from_secs(raw.workers.evacuation_interval_secs.unwrap_or(3600).max(1)),
@@ -412,6 +421,27 @@ fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, String> {
         }
         other => Err(format!("keys.provider: unknown key provider {other:?} (expected \"local\" or \"transit\")")),
     }
+}
+
+fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgSettings, String> {
+    let url = m.url.clone().ok_or("metadata.url: required for engine = \"postgres\"")?;
+    PgSettings::parse_url(&url)?;
+    let password = match (&m.password, &m.password_env, &m.password_file) {
+        (None, None, None) => None,
+        _ => Some(Zeroizing::new(secret(
+            "metadata.password",
+            m.password.clone(),
+            m.password_env.clone(),
+            m.password_file.clone(),
+            base,
+        )?)),
+    };
+    Ok(PgSettings {
+        url,
+        password,
+        ca_file: m.ca_file.as_deref().map(|f| base.join(f)),
+        pool_size: m.pool_size.unwrap_or(16),
+    })
 }
 
 /// Exactly one of an inline secret, an environment variable or a private file.

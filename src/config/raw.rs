@@ -64,10 +64,22 @@ pub struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetadata {
-    /// `rocksdb` or `memory`.
+    /// `rocksdb`, `postgres` or `memory`.
     pub engine: String,
     /// Directory of the RocksDB store.
     pub path: Option<String>,
+    /// PostgreSQL: the connection URL, without the password.
+    pub url: Option<String>,
+    /// PostgreSQL password, inline.
+    pub password: Option<String>,
+    /// PostgreSQL password, from this environment variable.
+    pub password_env: Option<String>,
+    /// PostgreSQL password, from this private file.
+    pub password_file: Option<String>,
+    /// PostgreSQL: CA certificates (PEM) for the server's certificate.
+    pub ca_file: Option<String>,
+    /// PostgreSQL: connections per gateway.
+    pub pool_size: Option<usize>,
 }
 
 /// `[keys]`.
@@ -120,6 +132,8 @@ pub struct RawWorkers {
     pub health_interval_secs: Option<u64>,
     /// Seconds between repair passes.
     pub repair_interval_secs: Option<u64>,
+    /// Seconds a gateway's claim on a repair task lasts before another may take it over.
+    pub repair_claim_secs: Option<u64>,
     /// Seconds between scrub passes.
     pub scrub_interval_secs: Option<u64>,
     /// Seconds between passes counting stored objects and bytes per policy.

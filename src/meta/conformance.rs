@@ -1,5 +1,6 @@
 //! The conformance suite every metadata engine must pass. Run by the unit tests below against
-//! the memory engine and RocksDB; the PostgreSQL engine will run the same suite.
+//! the memory engine, RocksDB and PostgreSQL; [`shared_suite`] adds what must hold between
+//! two gateways on one shared store (PostgreSQL).
 
 use std::sync::Arc;
 
@@ -263,13 +264,14 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         .record_intent(Intent { stream_id: StreamId([72; 16]), targets: vec![], boot_id: boot, created_ms: 1_000 })
         .await
         .unwrap();
-    let stale: Vec<u8> = store.stale_intents(boot, 2_000, 10).await.unwrap().iter().map(|i| i.stream_id.0[0]).collect();
+    let stale: Vec<u8> =
+        store.stale_intents(vec![boot], 2_000, 10).await.unwrap().iter().map(|i| i.stream_id.0[0]).collect();
     assert_eq!(stale, [70, 72]);
     store.abandon_intents(vec![GcTask { stream_id: StreamId([71; 16]), targets: vec![] }]).await.unwrap();
     store.finish_gc(&[StreamId([70; 16]), StreamId([71; 16]), StreamId([72; 16])]).await.unwrap();
     assert!(
         store
-            .stale_intents(boot, i64::MAX, 10)
+            .stale_intents(vec![boot], i64::MAX, 10)
             .await
             .unwrap()
             .iter()
@@ -285,13 +287,20 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let mut c = put(b, "repaired", v, WriteCondition::None);
     c.repairs = vec![task.clone()];
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
-    assert_eq!(store.due_repairs(1_000, 10).await.unwrap(), vec![task.clone()]);
-    assert!(store.due_repairs(999, 10).await.unwrap().is_empty(), "not due before its time");
+    assert!(store.claim_repairs(999, 60_000, 10).await.unwrap().is_empty(), "not due before its time");
+    assert_eq!(store.claim_repairs(1_000, 60_000, 10).await.unwrap(), vec![task.clone()]);
+    assert!(store.claim_repairs(1_000, 60_000, 10).await.unwrap().is_empty(), "claimed once");
+    assert!(store.claim_repairs(60_999, 60_000, 10).await.unwrap().is_empty(), "held for the lease");
+    assert_eq!(
+        store.claim_repairs(61_000, 60_000, 10).await.unwrap().iter().map(|t| t.stream_id).collect::<Vec<_>>(),
+        [task.stream_id],
+        "handed on when the lease ends"
+    );
     let mut later = task.clone();
     later.attempts = 1;
     later.due_ms = 5_000;
     store.update_repair(later.clone(), false).await.unwrap();
-    assert!(store.due_repairs(4_999, 10).await.unwrap().is_empty());
+    assert!(store.claim_repairs(4_999, 60_000, 10).await.unwrap().is_empty());
     assert_eq!(store.repairs(10).await.unwrap(), vec![later.clone()]);
     store.update_repair(later.clone(), true).await.unwrap();
     assert!(store.repairs(10).await.unwrap().is_empty());
@@ -348,6 +357,11 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     store.put_job(job.clone()).await.unwrap();
     assert_eq!(store.job("evacuation").await.unwrap(), Some(job));
 
+    // A store one process owns grants a job's lease to its current run: an earlier holder is
+    // an earlier run of the same process.
+    assert!(store.take_lease("scrub", BootId([1; 16]), 1_000, 10_000).await.unwrap());
+    assert!(store.take_lease("scrub", BootId([2; 16]), 2_000, 10_000).await.unwrap() || shared(&store).await);
+
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
         assert!(store.commit_delete(b, k).await.unwrap(), "{k:?}");
@@ -360,6 +374,111 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.completed_upload(up).await.unwrap().is_none());
 }
 
+/// Whether the store is shared between gateways (it keeps heartbeats).
+async fn shared(store: &Arc<dyn MetadataStore>) -> bool {
+    store.heartbeat(BootId([0xEE; 16]), 0).await.unwrap();
+    !store.live_boots(0).await.unwrap().is_empty()
+}
+
+/// What must hold between two gateways `a` and `b` on one shared store (empty at the start).
+pub async fn shared_suite(a: Arc<dyn MetadataStore>, b: Arc<dyn MetadataStore>) {
+    let bu = BucketUid([1; 16]);
+    let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
+    let rec = BucketRecord { uid: bu, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 };
+    a.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
+    assert_eq!(b.create_bucket(rec, entry("again")).await.unwrap().err().map(|r| r.uid), Some(bu));
+
+    // Read-after-write across gateways.
+    a.commit_put(put(bu, "k", version(1, "a"), WriteCondition::None)).await.unwrap();
+    assert_eq!(b.current(bu, "k").await.unwrap().map(|v| v.version_uid), Some(VersionUid([1; 16])));
+
+    // Concurrent If-None-Match through both: exactly one winner; If-Match races likewise.
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let s = Arc::clone(if i % 2 == 0 { &a } else { &b });
+        tasks.push(tokio::spawn(async move {
+            s.commit_put(put(bu, "race", version(100 + i, "r"), WriteCondition::IfAbsent)).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap() == CommitOutcome::Committed);
+    }
+    assert_eq!(wins, 1, "one If-None-Match winner across gateways");
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let s = Arc::clone(if i % 2 == 0 { &a } else { &b });
+        tasks.push(tokio::spawn(async move {
+            let cond = WriteCondition::IfMatch("\"a\"".into());
+            s.commit_put(put(bu, "k", version(120 + i, &format!("\"m{i}\"")), cond)).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap() == CommitOutcome::Committed);
+    }
+    assert_eq!(wins, 1, "one If-Match winner across gateways");
+
+    // The audit chain stays one chain when both append at once.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = Arc::clone(if i % 2 == 0 { &a } else { &b });
+        tasks.push(tokio::spawn(async move {
+            s.apply_change(AuditedChange::RecordOnly, AuditEntry::new("t", "x", &serde_json::json!(i))).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("recorded");
+    }
+    let log = a.audit_records(0, 100).await.unwrap();
+    assert_eq!(log.len(), 9);
+    assert!(crate::model::audit::verify(&log, Some(GENESIS)).is_empty(), "one verifiable chain");
+
+    // Repair claims: a task goes to one gateway, and to another only after the claim's lease.
+    let fr = ProviderId::parse("fr").unwrap();
+    let mut v = version(90, "r");
+    v.streams[0].replicas = vec![fr.clone()];
+    let mut c = put(bu, "repaired", v.clone(), WriteCondition::None);
+    c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 0, 1_000)];
+    a.commit_put(c).await.unwrap();
+    let (ca, cb) = tokio::join!(a.claim_repairs(1_000, 5_000, 10), b.claim_repairs(1_000, 5_000, 10));
+    assert_eq!(ca.unwrap().len() + cb.unwrap().len(), 1, "claimed by exactly one");
+    assert!(b.claim_repairs(5_999, 5_000, 10).await.unwrap().is_empty());
+    assert_eq!(b.claim_repairs(6_000, 5_000, 10).await.unwrap().len(), 1, "taken over after the lease");
+
+    // Job leases: one holder at a time, renewable, free after expiry.
+    let (g1, g2) = (BootId([1; 16]), BootId([2; 16]));
+    assert!(a.take_lease("scrub", g1, 1_000, 10_000).await.unwrap());
+    assert!(!b.take_lease("scrub", g2, 2_000, 10_000).await.unwrap(), "held by another");
+    assert!(a.take_lease("scrub", g1, 5_000, 10_000).await.unwrap(), "renewed by its holder");
+    assert!(!b.take_lease("scrub", g2, 14_999, 10_000).await.unwrap(), "renewal extended it");
+    assert!(b.take_lease("scrub", g2, 15_000, 10_000).await.unwrap(), "free after expiry");
+    assert!(a.take_lease("rotation", g1, 15_000, 10_000).await.unwrap(), "leases are per job");
+
+    // Heartbeats: a live gateway's intents are not stale for another; a silent one's are.
+    let (ga, gb, gone) = (BootId([0xA; 16]), BootId([0xB; 16]), BootId([0xC; 16]));
+    a.heartbeat(ga, 100_000).await.unwrap();
+    b.heartbeat(gb, 100_000).await.unwrap();
+    b.heartbeat(gone, 10_000).await.unwrap();
+    let mut live = a.live_boots(50_000).await.unwrap();
+    live.sort();
+    assert_eq!(live, [ga, gb]);
+    for (id, boot) in [(1u8, gb), (2, gone)] {
+        b.record_intent(Intent { stream_id: StreamId([id; 16]), targets: vec![], boot_id: boot, created_ms: 99_000 })
+            .await
+            .unwrap();
+    }
+    let mut mine = a.live_boots(50_000).await.unwrap();
+    mine.push(ga);
+    let stale: Vec<StreamId> = a.stale_intents(mine, 0, 10).await.unwrap().iter().map(|i| i.stream_id).collect();
+    assert_eq!(stale, [StreamId([2; 16])], "only the silent gateway's intent is stale");
+}
+
+#[cfg(test)]
+#[path = "../../tests/it/common/postgres.rs"]
+#[allow(unreachable_pub, dead_code)] // shared with the integration tests
+mod pg_server;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +488,28 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_engine_conforms() {
         suite(Arc::new(KvMetadataStore::new(MemoryEngine::default()).unwrap())).await;
+    }
+
+    async fn postgres_store(server: &super::pg_server::PgServer, db: &str) -> Arc<dyn MetadataStore> {
+        let settings = crate::meta::postgres::PgSettings {
+            url: server.url(db),
+            password: Some(zeroize::Zeroizing::new(super::pg_server::PG_PASSWORD.into())),
+            ca_file: None,
+            pool_size: 8,
+        };
+        Arc::new(KvMetadataStore::new(crate::meta::postgres::PgEngine::connect(&settings).await.unwrap()).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_engine_conforms_and_holds_between_gateways() {
+        let server = super::pg_server::PgServer::start();
+        server.create_database("conformance");
+        suite(postgres_store(&server, "conformance").await).await;
+        // Two gateways: two pools on one database (the second also re-runs the migrations).
+        server.create_database("shared");
+        let a = postgres_store(&server, "shared").await;
+        let b = postgres_store(&server, "shared").await;
+        shared_suite(a, b).await;
     }
 
     #[cfg(feature = "rocksdb")]

@@ -92,13 +92,80 @@ pub enum KvOp {
     Delete(Cf, Vec<u8>),
 }
 
+/// A lock a transaction takes before it reads, held until it commits or is dropped. In one
+/// process these are mutexes; across gateways sharing a database, the database's own locks.
+/// Transactions take them in this enum's order, so two never wait on each other in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TxnLock {
+    /// Bucket creation and deletion and residency changes (exclusive) against the commits
+    /// that need their bucket to stay (shared).
+    Lifecycle {
+        /// Exclusive (else shared).
+        exclusive: bool,
+    },
+    /// One object key: conditional commits, deletes, completes and moves of that key.
+    Key(u32),
+    /// The audit chain's head: records chain in the order they are written.
+    Audit,
+    /// Claiming queued work (repair tasks) and job leases.
+    Claims,
+}
+
+impl TxnLock {
+    /// The lock of one object key: a stable hash of the bucket and the key, the same in every
+    /// gateway build (so not `DefaultHasher`).
+    pub fn key(bucket: &[u8], key: &[u8]) -> Self {
+        // FNV-1a, 32 bits.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in bucket.iter().chain(key) {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        TxnLock::Key(h)
+    }
+}
+
+/// A transaction: reads see every commit made before its locks were granted; `commit`
+/// applies the writes atomically and durably. Dropping it without commit writes nothing.
+pub trait KvTxn {
+    /// One value.
+    fn get(&mut self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
+    /// Up to `limit` entries with `start <= key < end`, in byte order.
+    fn scan(&mut self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError>;
+    /// The next value of the store-wide commit sequence (increasing; durable with the commit).
+    fn next_seq(&mut self) -> Result<u64, MetaError>;
+    /// Applies `ops`, all or none, durably, and releases the locks.
+    fn commit(self, ops: Vec<KvOp>) -> Result<(), MetaError>;
+
+    /// One value, decoded.
+    fn get_decoded<T: serde::de::DeserializeOwned>(&mut self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError>
+    where
+        Self: Sized,
+    {
+        self.get(cf, key)?.map(|v| super::codec::decode(&v)).transpose()
+    }
+}
+
 /// A synchronous, ordered, durable key-value engine. Calls block; the store runs them in
 /// `spawn_blocking`.
 pub trait KvEngine: Send + Sync + 'static {
+    /// This engine's transactions.
+    type Txn<'a>: KvTxn
+    where
+        Self: 'a;
+    /// Several gateways share this engine, so intents of another boot may belong to a live
+    /// gateway. False when one process owns the store (RocksDB's LOCK file, memory).
+    const SHARED: bool = false;
+
     /// One value.
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError>;
     /// Applies every op or none, durably (fsynced) before returning.
     fn write(&self, ops: Vec<KvOp>) -> Result<(), MetaError>;
     /// Up to `limit` entries with `start <= key < end`, in byte order.
     fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError>;
+    /// Starts a transaction holding `locks` (in any order; they are taken in [`TxnLock`]'s).
+    fn begin(&self, locks: &[TxnLock]) -> Result<Self::Txn<'_>, MetaError>;
 }
+
+/// The `Meta` key of the commit sequence.
+pub const SEQ_KEY: &[u8] = b"seq";

@@ -5,12 +5,14 @@ use std::ops::Bound;
 use std::sync::RwLock;
 
 use super::MetaError;
-use super::kv::{Cf, KvEngine, KvOp, KvPairs};
+use super::kv::{Cf, KvEngine, KvOp, KvPairs, TxnLock};
+use super::local_txn::{LocalLocks, LocalTxn};
 
 /// BTreeMaps behind one lock, so a batch is atomic.
 #[derive(Default)]
 pub struct MemoryEngine {
     maps: RwLock<Table>,
+    locks: LocalLocks,
 }
 
 type Table = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
@@ -20,6 +22,12 @@ fn poisoned() -> MetaError {
 }
 
 impl KvEngine for MemoryEngine {
+    type Txn<'a> = LocalTxn<'a, Self>;
+
+    fn begin(&self, locks: &[TxnLock]) -> Result<Self::Txn<'_>, MetaError> {
+        LocalTxn::begin(self, &self.locks, locks)
+    }
+
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         Ok(self.maps.read().map_err(|_| poisoned())?.get(&(cf, key.to_vec())).cloned())
     }

@@ -5,7 +5,9 @@ pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 pub mod kv;
+pub mod local_txn;
 pub mod memory;
+pub mod postgres;
 pub mod records;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
@@ -274,9 +276,20 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError>;
     /// Removes an upload and its parts; their streams go to GC. Ok(false) if absent.
     async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError>;
-    /// Intents whose uploads can never commit: left by another boot of this gateway, or
-    /// created before `older_than_ms` (the upload's request is long gone).
-    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError>;
+    /// Intents whose uploads can never commit: left by a boot not in `live` (a gateway that
+    /// stopped), or created before `older_than_ms` (the upload's request is long gone).
+    async fn stale_intents(
+        &self,
+        live: Vec<BootId>,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Intent>, MetaError>;
+    /// Records that the gateway run `boot` is alive at `now_ms`. Only shared stores keep it
+    /// (several gateways); a store one process owns knows every other boot is gone.
+    async fn heartbeat(&self, boot: BootId, now_ms: i64) -> Result<(), MetaError>;
+    /// Gateway runs that sent a heartbeat since `since_ms` (always empty for a store one
+    /// process owns).
+    async fn live_boots(&self, since_ms: i64) -> Result<Vec<BootId>, MetaError>;
     /// Due GC tasks.
     async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError>;
     /// Marks GC tasks (and stale intents of the same streams) done.
@@ -289,8 +302,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn expire_completed(&self, before_ms: i64) -> Result<usize, MetaError>;
     /// Committed streams (versions and parts) after `after` in id order, for the scrubber.
     async fn scan_streams(&self, after: Option<StreamId>, limit: usize) -> Result<Vec<StreamManifest>, MetaError>;
-    /// Repair tasks due at `now_ms`, at most `limit`.
-    async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Claims up to `limit` repair tasks due at `now_ms`: each is due again only `lease_ms`
+    /// later, so no other worker (of any gateway) takes it meanwhile, and a worker that dies
+    /// holding it hands it on when the lease ends. Returned as they were before the claim.
+    async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// Every queued repair task (for gauges and /health), at most `limit`.
     async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// The pending repairs of one stream.
@@ -326,4 +341,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
     /// Saves a background job's state.
     async fn put_job(&self, job: JobRecord) -> Result<(), MetaError>;
+    /// Takes or renews the lease on the singleton job `name` (scrubber, evacuation, rotation)
+    /// for `holder` until `now_ms + ttl_ms`. Ok(false) while another holder's lease runs.
+    async fn take_lease(&self, name: &str, holder: BootId, now_ms: i64, ttl_ms: i64) -> Result<bool, MetaError>;
 }

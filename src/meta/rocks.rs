@@ -6,11 +6,13 @@ use std::path::Path;
 use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions};
 
 use super::MetaError;
-use super::kv::{Cf, KvEngine, KvOp, KvPairs};
+use super::kv::{Cf, KvEngine, KvOp, KvPairs, TxnLock};
+use super::local_txn::{LocalLocks, LocalTxn};
 
 /// A RocksDB database with one column family per [`Cf`].
 pub struct RocksEngine {
     db: DB,
+    locks: LocalLocks,
 }
 
 fn engine_err(e: rocksdb::Error) -> MetaError {
@@ -31,7 +33,7 @@ impl RocksEngine {
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(engine_err)?;
-        Ok(Self { db })
+        Ok(Self { db, locks: LocalLocks::default() })
     }
 
     fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, MetaError> {
@@ -40,6 +42,12 @@ impl RocksEngine {
 }
 
 impl KvEngine for RocksEngine {
+    type Txn<'a> = LocalTxn<'a, Self>;
+
+    fn begin(&self, locks: &[TxnLock]) -> Result<Self::Txn<'_>, MetaError> {
+        LocalTxn::begin(self, &self.locks, locks)
+    }
+
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         self.db.get_cf(self.cf(cf)?, key).map_err(engine_err)
     }

@@ -1,15 +1,14 @@
-//! The metadata store logic, written once over any [`KvEngine`]. Conditional commits are
-//! serialized per key by in-process lock stripes; bucket creation and deletion by a
-//! lifecycle lock that commits share.
+//! The metadata store logic, written once over any [`KvEngine`]. Conditional commits run in
+//! engine transactions that hold the key's lock; bucket creation and deletion hold the
+//! lifecycle lock that commits share (see [`TxnLock`]). With a shared engine (PostgreSQL) these
+//! locks hold across gateways.
 
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
-use super::kv::{Cf, KvEngine, KvOp};
+use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use super::{AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, JobRecord, RepairTask, ReplicaMove};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
@@ -19,9 +18,9 @@ use crate::keys::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord, GENESIS};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 
-const STRIPES: usize = 1024;
-const SEQ_KEY: &[u8] = b"seq";
 const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
+/// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
+const BOOT_PREFIX: &[u8] = b"boot/";
 const SCAN_BATCH: usize = 256;
 
 /// A [`MetadataStore`] over an ordered key-value engine.
@@ -31,39 +30,21 @@ pub struct KvMetadataStore<E: KvEngine> {
 
 struct Inner<E> {
     engine: E,
-    stripes: Vec<Mutex<()>>,
-    lifecycle: RwLock<()>,
-    seq: AtomicU64,
-    /// The audit chain's head (last sequence number and hash); held while appending, so
-    /// records chain in the order they are written.
-    audit_head: Mutex<(u64, String)>,
 }
 
-fn lock_err() -> MetaError {
-    MetaError::Engine("metadata lock poisoned".into())
+/// Commits that need their bucket to stay.
+const LIFE_SHARED: TxnLock = TxnLock::Lifecycle { exclusive: false };
+/// Bucket creation and deletion, residency changes.
+const LIFE_EXCLUSIVE: TxnLock = TxnLock::Lifecycle { exclusive: true };
+
+fn key_lock(bucket: BucketUid, key: &str) -> TxnLock {
+    TxnLock::key(bucket.as_bytes(), key.as_bytes())
 }
 
 impl<E: KvEngine> KvMetadataStore<E> {
-    /// Wraps an opened engine and restores the commit sequence.
+    /// Wraps an opened engine.
     pub fn new(engine: E) -> Result<Self, MetaError> {
-        let seq = match engine.get(Cf::Meta, SEQ_KEY)? {
-            Some(v) => decode::<u64>(&v)?,
-            None => 0,
-        };
-        let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        let audit_head = match engine.get(Cf::Meta, AUDIT_HEAD_KEY)? {
-            Some(v) => decode::<(u64, String)>(&v)?,
-            None => (0, GENESIS.to_owned()),
-        };
-        Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                stripes,
-                lifecycle: RwLock::new(()),
-                seq: AtomicU64::new(seq),
-                audit_head: Mutex::new(audit_head),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { engine }) })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -76,6 +57,12 @@ impl<E: KvEngine> KvMetadataStore<E> {
             .await
             .map_err(|e| MetaError::Engine(format!("metadata task failed: {e}")))?
     }
+}
+
+fn boot_key(boot: BootId) -> Vec<u8> {
+    let mut k = BOOT_PREFIX.to_vec();
+    k.extend_from_slice(boot.to_hex().as_bytes());
+    k
 }
 
 fn object_key(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
@@ -118,40 +105,8 @@ fn upload_object_key(index_key: &[u8]) -> Vec<u8> {
 }
 
 impl<E: KvEngine> Inner<E> {
-    fn stripe(&self, bucket: BucketUid, key: &str) -> &Mutex<()> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (bucket, key).hash(&mut h);
-        &self.stripes[(h.finish() as usize) % STRIPES]
-    }
-
     fn get<T: serde::de::DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
-    }
-
-    /// The bucket still exists under this name with this identity (not deleted, nor
-    /// re-created meanwhile): one point lookup.
-    fn bucket_exists(&self, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
-        Ok(self.get::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
-    }
-
-    /// Writes `ops` plus the audit record of `entry`, atomically, chained after the head.
-    fn write_audited(&self, mut ops: Vec<KvOp>, entry: AuditEntry) -> Result<AuditRecord, MetaError> {
-        let mut head = self.audit_head.lock().map_err(|_| lock_err())?;
-        let time_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let rec = AuditRecord::seal(entry, head.0 + 1, time_ms, &head.1);
-        ops.push(KvOp::Put(Cf::Audit, rec.seq.to_be_bytes().to_vec(), encode(&rec)?));
-        ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
-        self.engine.write(ops)?;
-        *head = (rec.seq, rec.hash.clone());
-        Ok(rec)
-    }
-
-    fn next_seq(&self, ops: &mut Vec<KvOp>) -> Result<u64, MetaError> {
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
-        ops.push(KvOp::Put(Cf::Meta, SEQ_KEY.to_vec(), encode(&seq)?));
-        Ok(seq)
     }
 
     fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
@@ -163,10 +118,15 @@ impl<E: KvEngine> Inner<E> {
     }
 
     /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
-    fn close_upload(&self, rec: &UploadRecord, keep: &[StreamId], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    fn close_upload(
+        t: &mut E::Txn<'_>,
+        rec: &UploadRecord,
+        keep: &[StreamId],
+        ops: &mut Vec<KvOp>,
+    ) -> Result<(), MetaError> {
         let id = rec.upload_id.as_bytes();
         let end = prefix_successor(id);
-        for (k, v) in self.engine.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
+        for (k, v) in t.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
             let part: PartRecord = decode(&v)?;
             if !keep.contains(&part.stream.stream_id) {
                 gc_stream(&part.stream, ops)?;
@@ -180,13 +140,12 @@ impl<E: KvEngine> Inner<E> {
     }
 
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
-        let _life = self.lifecycle.read().map_err(|_| lock_err())?;
-        let _stripe = self.stripe(c.bucket, &c.key).lock().map_err(|_| lock_err())?;
-        if !self.bucket_exists(&c.bucket_name, c.bucket)? {
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, &c.key)])?;
+        if !bucket_exists(&mut t, &c.bucket_name, c.bucket)? {
             return Ok(CommitOutcome::Gone);
         }
         let okey = object_key(c.bucket, c.key.as_bytes());
-        let current: Option<VersionRecord> = self.get(Cf::Objects, &okey)?;
+        let current: Option<VersionRecord> = t.get_decoded(Cf::Objects, &okey)?;
         match (&c.condition, &current) {
             (WriteCondition::IfAbsent, Some(_)) => return Ok(CommitOutcome::PreconditionFailed),
             (WriteCondition::IfMatch(_), None) => return Ok(CommitOutcome::NoSuchKey),
@@ -197,11 +156,11 @@ impl<E: KvEngine> Inner<E> {
         }
         let mut ops = Vec::new();
         if let Some(upload) = c.completes_upload {
-            let Some(rec) = self.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+            let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(CommitOutcome::Gone);
             };
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
-            self.close_upload(&rec, &kept, &mut ops)?;
+            Self::close_upload(&mut t, &rec, &kept, &mut ops)?;
             let done = CompletedUpload {
                 bucket_uid: rec.bucket_uid,
                 key: rec.key.clone(),
@@ -213,7 +172,7 @@ impl<E: KvEngine> Inner<E> {
         if let Some(old) = &current {
             self.gc_version(old, &mut ops)?;
         }
-        c.version.seq = self.next_seq(&mut ops)?;
+        c.version.seq = t.next_seq()?;
         for s in &c.version.streams {
             ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
         }
@@ -223,21 +182,20 @@ impl<E: KvEngine> Inner<E> {
         queue_repairs(&c.repairs, &mut ops)?;
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
-        self.engine.write(ops)?;
+        t.commit(ops)?;
         Ok(CommitOutcome::Committed)
     }
 
     fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
-        let _life = self.lifecycle.read().map_err(|_| lock_err())?;
-        let _stripe = self.stripe(bucket, key).lock().map_err(|_| lock_err())?;
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key)])?;
         let okey = object_key(bucket, key.as_bytes());
-        let Some(current) = self.get::<VersionRecord>(Cf::Objects, &okey)? else {
+        let Some(current) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
             return Ok(false);
         };
         let mut ops = vec![KvOp::Delete(Cf::Objects, okey)];
         self.gc_version(&current, &mut ops)?;
-        self.next_seq(&mut ops)?;
-        self.engine.write(ops)?;
+        t.next_seq()?;
+        t.commit(ops)?;
         Ok(true)
     }
 
@@ -289,6 +247,26 @@ impl<E: KvEngine> Inner<E> {
             start_key = key_successor(&batch[batch.len() - 1].0);
         }
     }
+}
+
+/// The bucket still exists under this name with this identity (not deleted, nor re-created
+/// meanwhile): one point lookup.
+fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
+    Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
+}
+
+/// Commits `ops` plus the audit record of `entry`, chained after the head. `t` holds
+/// [`TxnLock::Audit`].
+fn commit_audited(mut t: impl KvTxn, mut ops: Vec<KvOp>, entry: AuditEntry) -> Result<AuditRecord, MetaError> {
+    let (last, hash) = t.get_decoded::<(u64, String)>(Cf::Meta, AUDIT_HEAD_KEY)?.unwrap_or((0, GENESIS.to_owned()));
+    let time_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let rec = AuditRecord::seal(entry, last + 1, time_ms, &hash);
+    ops.push(KvOp::Put(Cf::Audit, rec.seq.to_be_bytes().to_vec(), encode(&rec)?));
+    ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
+    t.commit(ops)?;
+    Ok(rec)
 }
 
 /// Queues a stream for deletion at its providers and drops its ownership record.
@@ -351,12 +329,12 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
-            if let Some(existing) = i.get::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
+            let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
+            if let Some(existing) = t.get_decoded::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
                 return Ok(Err(existing));
             }
             let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)];
-            Ok(Ok(i.write_audited(ops, audit)?))
+            Ok(Ok(commit_audited(t, ops, audit)?))
         })
         .await
     }
@@ -364,18 +342,18 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError> {
         let name = name.to_owned();
         self.run(move |i| {
-            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
-            let Some(rec) = i.get::<BucketRecord>(Cf::Buckets, name.as_bytes())? else {
+            let mut t = i.engine.begin(&[LIFE_EXCLUSIVE])?;
+            let Some(rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())? else {
                 return Ok(true);
             };
             let base = rec.uid.as_bytes().to_vec();
             let end = prefix_successor(&base);
-            let has_objects = !i.engine.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
-            let has_uploads = !i.engine.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
+            let has_objects = !t.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
+            let has_uploads = !t.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
             if has_objects || has_uploads {
                 return Ok(false);
             }
-            i.engine.write(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
+            t.commit(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
             Ok(true)
         })
         .await
@@ -429,9 +407,9 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
+            let t = i.engine.begin(&[LIFE_SHARED])?;
             let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
-            i.engine.write(vec![
+            t.commit(vec![
                 KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
                 KvOp::Put(Cf::Uploads, index, encode(&rec)?),
             ])
@@ -478,18 +456,17 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         repairs: Vec<RepairTask>,
     ) -> Result<CommitOutcome, MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(CommitOutcome::Gone);
             };
-            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
-            // Re-check under the stripe: Complete and Abort take it too.
-            if i.engine.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
+            let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
+            // Re-check under the key's lock: Complete and Abort take it too.
+            if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
                 return Ok(CommitOutcome::Gone);
             }
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
-            if let Some(old) = i.get::<PartRecord>(Cf::Parts, &pk)? {
+            if let Some(old) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? {
                 gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
@@ -497,7 +474,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
-            i.engine.write(ops)?;
+            t.commit(ops)?;
             Ok(CommitOutcome::Committed)
         })
         .await
@@ -524,22 +501,31 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(false);
             };
-            let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
+            let mut t = i.engine.begin(&[key_lock(rec.bucket_uid, &rec.key)])?;
+            // Re-read under the key's lock: a Complete or another Abort may have closed it.
+            let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(false);
+            };
             let mut ops = Vec::new();
-            i.close_upload(&rec, &[], &mut ops)?;
+            Inner::<E>::close_upload(&mut t, &rec, &[], &mut ops)?;
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
-            i.engine.write(ops)?;
+            t.commit(ops)?;
             Ok(true)
         })
         .await
     }
 
-    async fn stale_intents(&self, current: BootId, older_than_ms: i64, limit: usize) -> Result<Vec<Intent>, MetaError> {
+    async fn stale_intents(
+        &self,
+        live: Vec<BootId>,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Intent>, MetaError> {
         self.run(move |i| {
             let mut out = Vec::new();
             for (_, v) in i.engine.scan(Cf::Intents, b"", None, usize::MAX)? {
                 let intent: Intent = decode(&v)?;
-                if intent.boot_id != current || intent.created_ms < older_than_ms {
+                if !live.contains(&intent.boot_id) || intent.created_ms < older_than_ms {
                     out.push(intent);
                     if out.len() == limit {
                         break;
@@ -573,17 +559,25 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some())).await
     }
 
-    async fn due_repairs(&self, now_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+    async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
         self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
             let mut out = Vec::new();
-            for (_, v) in i.engine.scan(Cf::Repair, b"", None, usize::MAX)? {
-                let t: RepairTask = decode(&v)?;
-                if t.due_ms <= now_ms {
-                    out.push(t);
+            let mut ops = Vec::new();
+            for (k, v) in t.scan(Cf::Repair, b"", None, usize::MAX)? {
+                let task: RepairTask = decode(&v)?;
+                if task.due_ms <= now_ms {
+                    let mut claimed = task.clone();
+                    claimed.due_ms = now_ms.saturating_add(lease_ms);
+                    ops.push(KvOp::Put(Cf::Repair, k, encode(&claimed)?));
+                    out.push(task);
                     if out.len() == limit {
                         break;
                     }
                 }
+            }
+            if !ops.is_empty() {
+                t.commit(ops)?;
             }
             Ok(out)
         })
@@ -630,7 +624,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.write().map_err(|_| lock_err())?;
+            let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
             let ops = match change {
                 AuditedChange::RecordOnly => Vec::new(),
                 AuditedChange::Provider(p) => {
@@ -640,7 +634,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     vec![KvOp::Put(Cf::Catalog, format!("policy/{}", p.id).into_bytes(), encode(&p)?)]
                 }
                 AuditedChange::BucketPolicy { bucket, policy_id } => {
-                    let Some(mut rec) = i.get::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                    let Some(mut rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                         return Ok(None);
                     };
                     rec.policy_id = policy_id;
@@ -654,7 +648,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]
                 }
             };
-            Ok(Some(i.write_audited(ops, audit)?))
+            Ok(Some(commit_audited(t, ops, audit)?))
         })
         .await
     }
@@ -691,31 +685,30 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
             match r {
                 DekRewrap::Version { bucket, key, version, expected, new } => {
-                    let _stripe = i.stripe(bucket, &key).lock().map_err(|_| lock_err())?;
-                    let current = i.get::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
-                    let stored = i.get::<WrappedKey>(Cf::Deks, version.as_bytes())?;
+                    let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(bucket, &key)])?;
+                    let current = t.get_decoded::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
+                    let stored = t.get_decoded::<WrappedKey>(Cf::Deks, version.as_bytes())?;
                     if current.is_none_or(|v| v.version_uid != version) || stored.as_ref() != Some(&expected) {
                         return Ok(false);
                     }
-                    i.engine.write(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?)])?;
+                    t.commit(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?)])?;
                     Ok(true)
                 }
                 DekRewrap::Upload { upload, expected, new } => {
-                    let Some(mut rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                    let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                         return Ok(false);
                     };
-                    let _stripe = i.stripe(rec.bucket_uid, &rec.key).lock().map_err(|_| lock_err())?;
-                    // Read again under the stripe: Complete and Abort remove the upload under it.
-                    match i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? {
-                        Some(again) if again.dek == expected => {}
+                    let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
+                    // Read again under the key's lock: Complete and Abort remove the upload under it.
+                    let mut rec = match t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? {
+                        Some(again) if again.dek == expected => again,
                         _ => return Ok(false),
-                    }
+                    };
                     rec.dek = new;
                     let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
-                    i.engine.write(vec![
+                    t.commit(vec![
                         KvOp::Put(Cf::UploadIds, upload.as_bytes().to_vec(), encode(&rec)?),
                         KvOp::Put(Cf::Uploads, index, encode(&rec)?),
                     ])?;
@@ -728,10 +721,9 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError> {
         self.run(move |i| {
-            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
-            let _stripe = i.stripe(mv.bucket, &mv.key).lock().map_err(|_| lock_err())?;
+            let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(mv.bucket, &mv.key), TxnLock::Audit])?;
             let okey = object_key(mv.bucket, mv.key.as_bytes());
-            let Some(mut v) = i.get::<VersionRecord>(Cf::Objects, &okey)? else {
+            let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
                 return Ok(false);
             };
             if v.version_uid != mv.version {
@@ -756,7 +748,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 KvOp::Delete(Cf::Repair, replica_key(mv.stream, &mv.from)),
                 KvOp::Delete(Cf::Verified, replica_key(mv.stream, &mv.from)),
             ];
-            i.write_audited(ops, audit)?;
+            commit_audited(t, ops, audit)?;
             Ok(true)
         })
         .await
@@ -770,13 +762,14 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         deep: bool,
     ) -> Result<(), MetaError> {
         self.run(move |i| {
-            // Under the lifecycle lock's read side, as commits: a stream deleted meanwhile
-            // (which drops its records) is not given a new one.
-            let _life = i.lifecycle.read().map_err(|_| lock_err())?;
-            if i.engine.get(Cf::Streams, stream.as_bytes())?.is_none() {
+            // A stream deleted meanwhile (which drops its records) is not given a new one: a
+            // delete racing this check can still leave one stale record, which the next
+            // scrub of a reused id would overwrite and nothing reads for a deleted stream.
+            let mut t = i.engine.begin(&[])?;
+            if t.get(Cf::Streams, stream.as_bytes())?.is_none() {
                 return Ok(());
             }
-            i.engine.write(vec![KvOp::Put(Cf::Verified, replica_key(stream, &provider), encode(&(at_ms, deep))?)])
+            t.commit(vec![KvOp::Put(Cf::Verified, replica_key(stream, &provider), encode(&(at_ms, deep))?)])
         })
         .await
     }
@@ -807,6 +800,60 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn put_job(&self, job: JobRecord) -> Result<(), MetaError> {
         self.run(move |i| {
             i.engine.write(vec![KvOp::Put(Cf::Meta, format!("job/{}", job.name).into_bytes(), encode(&job)?)])
+        })
+        .await
+    }
+
+    async fn take_lease(&self, name: &str, holder: BootId, now_ms: i64, ttl_ms: i64) -> Result<bool, MetaError> {
+        let key = format!("lease/{name}").into_bytes();
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            // With a store one process owns, any other holder is an earlier run of it: gone.
+            if let Some((other, until)) = t.get_decoded::<(BootId, i64)>(Cf::Meta, &key)?
+                && E::SHARED
+                && other != holder
+                && until > now_ms
+            {
+                return Ok(false);
+            }
+            t.commit(vec![KvOp::Put(Cf::Meta, key, encode(&(holder, now_ms.saturating_add(ttl_ms)))?)])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn heartbeat(&self, boot: BootId, now_ms: i64) -> Result<(), MetaError> {
+        if !E::SHARED {
+            return Ok(());
+        }
+        self.run(move |i| {
+            // Forget gateways silent for a day, so restarts do not pile up records.
+            let mut ops = vec![KvOp::Put(Cf::Meta, boot_key(boot), encode(&now_ms)?)];
+            for (k, v) in i.engine.scan(Cf::Meta, BOOT_PREFIX, prefix_successor(BOOT_PREFIX).as_deref(), usize::MAX)? {
+                if decode::<i64>(&v)? < now_ms - 24 * 3600 * 1000 {
+                    ops.push(KvOp::Delete(Cf::Meta, k));
+                }
+            }
+            i.engine.write(ops)
+        })
+        .await
+    }
+
+    async fn live_boots(&self, since_ms: i64) -> Result<Vec<BootId>, MetaError> {
+        if !E::SHARED {
+            return Ok(Vec::new());
+        }
+        self.run(move |i| {
+            let mut out = Vec::new();
+            for (k, v) in i.engine.scan(Cf::Meta, BOOT_PREFIX, prefix_successor(BOOT_PREFIX).as_deref(), usize::MAX)? {
+                let id = std::str::from_utf8(&k[BOOT_PREFIX.len()..]).ok().and_then(BootId::from_hex);
+                if let Some(id) = id
+                    && decode::<i64>(&v)? >= since_ms
+                {
+                    out.push(id);
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -29,17 +29,23 @@ pub const JOB: &str = "evacuation";
 /// Moves replicas that break policy.
 pub struct Evacuator {
     service: Arc<ObjectService>,
+    lease: super::JobLease,
 }
 
 impl Evacuator {
     /// A job over the service's objects.
     pub fn new(service: Arc<ObjectService>) -> Self {
-        Self { service }
+        Self { service, lease: super::JobLease::new(JOB) }
     }
 
-    /// One complete pass (resuming an interrupted one first). Returns the job's final state.
+    /// One complete pass (resuming an interrupted one first). Returns the job's final state,
+    /// or its current one while another gateway holds the job's lease (it stops between pages
+    /// when the lease is lost, and whoever holds it next resumes from the saved cursor).
     pub async fn run_once(&self) -> Result<JobRecord, MetaError> {
         let meta = self.service.meta();
+        if !self.lease.hold(&self.service).await? {
+            return Ok(meta.job(JOB).await?.unwrap_or_default());
+        }
         let mut job = match meta.job(JOB).await? {
             Some(j) if j.state == "running" => j,
             _ => JobRecord {
@@ -59,7 +65,9 @@ impl Evacuator {
             if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name < *b) {
                 continue;
             }
-            self.evacuate_bucket(&bucket, &mut job).await?;
+            if !self.evacuate_bucket(&bucket, &mut job).await? {
+                return Ok(job);
+            }
         }
         job.state = "done".into();
         job.cursor = None;
@@ -67,7 +75,8 @@ impl Evacuator {
         Ok(job)
     }
 
-    async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
+    /// False if the lease was lost on the way.
+    async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, MetaError> {
         let meta = self.service.meta();
         let mut start = match &job.cursor {
             Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
@@ -88,9 +97,12 @@ impl Evacuator {
             }
             job.cursor = last.as_ref().map(|k| (bucket.name.clone(), String::from_utf8_lossy(k).into_owned()));
             self.save(job).await?;
+            if !self.lease.hold(&self.service).await? {
+                return Ok(false);
+            }
             match last {
                 Some(k) if page.truncated => start = ListStart::AfterKey(k),
-                _ => return Ok(()),
+                _ => return Ok(true),
             }
         }
     }

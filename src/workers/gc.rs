@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::backend::stream_name;
 use crate::meta::{GcTask, MetaError, MetadataStore};
-use crate::model::{BootId, StreamId};
+use crate::model::StreamId;
 use crate::service::ObjectService;
 use crate::shutdown::Shutdown;
 
@@ -15,7 +15,6 @@ const BATCH: usize = 256;
 /// Deletes streams nothing references any more.
 pub struct GarbageCollector {
     service: Arc<ObjectService>,
-    boot_id: BootId,
     /// Intents of this run older than this are abandoned uploads (client gone, task dropped).
     intent_ttl: Duration,
 }
@@ -32,8 +31,7 @@ pub struct GcReport {
 impl GarbageCollector {
     /// A collector for this run.
     pub fn new(service: Arc<ObjectService>, intent_ttl: Duration) -> Self {
-        let boot_id = service.boot_id();
-        Self { service, boot_id, intent_ttl }
+        Self { service, intent_ttl }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
@@ -44,9 +42,10 @@ impl GarbageCollector {
     pub async fn run_once(&self) -> Result<GcReport, MetaError> {
         let mut report = GcReport::default();
         let cutoff = crate::service::now_ms() - self.intent_ttl.as_millis() as i64;
+        let live = super::liveness::live_boots(&self.service).await?;
         let mut tasks: Vec<GcTask> = self
             .meta()
-            .stale_intents(self.boot_id, cutoff, usize::MAX)
+            .stale_intents(live, cutoff, usize::MAX)
             .await?
             .into_iter()
             .map(|i| GcTask { stream_id: i.stream_id, targets: i.targets })

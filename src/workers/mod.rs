@@ -3,6 +3,7 @@
 pub mod evacuation;
 pub mod gc;
 pub mod health;
+pub mod liveness;
 pub mod repair;
 pub mod rotation;
 pub mod scrub;
@@ -11,7 +12,8 @@ pub mod usage;
 pub use gc::GarbageCollector;
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -37,6 +39,38 @@ where
             () = woken => {}
             () = shutdown.wait() => return,
         }
+    }
+}
+
+/// How long a gateway's lease on a singleton job (scrubber, evacuation, rotation) lasts
+/// without renewal: another gateway takes the job over this long after its holder died.
+pub const JOB_LEASE: Duration = Duration::from_secs(60);
+
+/// This gateway's lease on a singleton job. With several gateways on one database, one of
+/// them runs each job at a time; a store one process owns always grants it.
+pub(crate) struct JobLease {
+    name: &'static str,
+    renewed: Mutex<Option<Instant>>,
+}
+
+impl JobLease {
+    /// The lease on job `name`.
+    pub(crate) fn new(name: &'static str) -> Self {
+        Self { name, renewed: Mutex::new(None) }
+    }
+
+    /// True if this gateway holds the lease now: taken, or renewed once a third of it ran out.
+    pub(crate) async fn hold(&self, service: &crate::service::ObjectService) -> Result<bool, crate::meta::MetaError> {
+        let fresh = |r: &Option<Instant>| r.is_some_and(|t| t.elapsed() < JOB_LEASE / 3);
+        if self.renewed.lock().is_ok_and(|r| fresh(&r)) {
+            return Ok(true);
+        }
+        let ttl = i64::try_from(JOB_LEASE.as_millis()).unwrap_or(i64::MAX);
+        let held = service.meta().take_lease(self.name, service.boot_id(), crate::service::now_ms(), ttl).await?;
+        if let Ok(mut r) = self.renewed.lock() {
+            *r = held.then(Instant::now);
+        }
+        Ok(held)
     }
 }
 

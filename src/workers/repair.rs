@@ -40,12 +40,14 @@ pub struct RepairReport {
 pub struct RepairWorker {
     service: Arc<ObjectService>,
     health: Arc<HealthState>,
+    /// How long a claimed task is this worker's before another (of any gateway) may take it.
+    claim_ms: i64,
 }
 
 impl RepairWorker {
-    /// A worker over the service's providers.
-    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>) -> Self {
-        Self { service, health }
+    /// A worker over the service's providers; each task it takes is its own for `claim`.
+    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>, claim: Duration) -> Self {
+        Self { service, health, claim_ms: i64::try_from(claim.as_millis()).unwrap_or(i64::MAX) }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
@@ -56,7 +58,7 @@ impl RepairWorker {
     pub async fn run_once(&self) -> Result<RepairReport, MetaError> {
         let mut report = RepairReport::default();
         let metrics = self.service.metrics();
-        for mut task in self.meta().due_repairs(now_ms(), BATCH).await? {
+        for mut task in self.meta().claim_repairs(now_ms(), self.claim_ms, BATCH).await? {
             if !self.meta().stream_committed(task.stream_id).await? {
                 self.meta().update_repair(task, true).await?;
                 continue;

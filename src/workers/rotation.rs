@@ -34,21 +34,27 @@ pub enum RotationError {
 /// Rewraps data keys.
 pub struct Rotator {
     service: Arc<ObjectService>,
+    lease: super::JobLease,
 }
 
 impl Rotator {
     /// A job over the service's objects.
     pub fn new(service: Arc<ObjectService>) -> Self {
-        Self { service }
+        Self { service, lease: super::JobLease::new(JOB) }
     }
 
     /// Runs the job if it was started and is not done; its state after.
+    /// While another gateway holds the job's lease, nothing is done and the job's current
+    /// state is returned; a lost lease stops it between pages.
     pub async fn run_once(&self) -> Result<Option<JobRecord>, RotationError> {
         let meta = self.service.meta();
         let mut job = match meta.job(JOB).await? {
             Some(j) if j.state == "running" => j,
             _ => return Ok(None),
         };
+        if !self.lease.hold(&self.service).await? {
+            return Ok(Some(job));
+        }
         if job.total == 0 && job.scanned == 0 {
             job.total = count_objects(meta.as_ref()).await?;
         }
@@ -60,7 +66,9 @@ impl Rotator {
             }
             let result = self.rotate_bucket(&bucket, &mut job).await;
             self.save(&job).await?;
-            result?;
+            if !result? {
+                return Ok(Some(job));
+            }
         }
         job.state = "done".into();
         job.cursor = None;
@@ -68,7 +76,8 @@ impl Rotator {
         Ok(Some(job))
     }
 
-    async fn rotate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), RotationError> {
+    /// False if the lease was lost on the way.
+    async fn rotate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, RotationError> {
         let meta = self.service.meta();
         let kek = self.service.kek_of(bucket.uid);
         let mut start = match &job.cursor {
@@ -103,9 +112,12 @@ impl Rotator {
                 last = Some(key);
             }
             self.save(job).await?;
+            if !self.lease.hold(&self.service).await? {
+                return Ok(false);
+            }
             match last {
                 Some(k) if page.truncated => start = ListStart::AfterKey(k),
-                _ => return Ok(()),
+                _ => return Ok(true),
             }
         }
     }

@@ -41,6 +41,7 @@ pub struct ScrubReport {
 pub struct Scrubber {
     service: Arc<ObjectService>,
     settings: ScrubSettings,
+    lease: super::JobLease,
 }
 
 /// The outcome of checking one replica.
@@ -78,12 +79,16 @@ fn sampled(id: StreamId, fraction: f64) -> bool {
 impl Scrubber {
     /// A scrubber over the service's providers.
     pub fn new(service: Arc<ObjectService>, settings: ScrubSettings) -> Self {
-        Self { service, settings }
+        Self { service, settings, lease: super::JobLease::new(JOB) }
     }
 
-    /// One full pass.
+    /// One full pass; nothing while another gateway holds the scrubber's lease (it stops
+    /// between batches if the lease is lost).
     pub async fn run_once(&self) -> Result<ScrubReport, MetaError> {
         let mut report = ScrubReport::default();
+        if !self.lease.hold(&self.service).await? {
+            return Ok(report);
+        }
         let mut after = None;
         let mut job = JobRecord {
             name: JOB.into(),
@@ -95,6 +100,9 @@ impl Scrubber {
         };
         self.save(&mut job, &report, 0.0).await?;
         loop {
+            if !self.lease.hold(&self.service).await? {
+                return Ok(report);
+            }
             let batch = self.service.meta().scan_streams(after, BATCH).await?;
             let Some(last) = batch.last() else { break };
             after = Some(last.stream_id);

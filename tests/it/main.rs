@@ -43,6 +43,8 @@ mod remote;
 mod replication;
 /// Residency at run time: admin API and CLI changes, evacuation, the audit log.
 mod residency;
+/// Two gateways on one PostgreSQL: shared visibility, conditions, repair handover.
+mod scale_out;
 /// The SigV4 tamper matrix: header auth, presigned URLs, signed aws-chunked bodies.
 mod sigv4_tamper;
 /// HTTPS on the S3 listener and SIGHUP reload.

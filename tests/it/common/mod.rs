@@ -3,6 +3,7 @@
 
 pub mod fault_proxy;
 pub mod openbao;
+pub mod postgres;
 pub mod providers;
 pub mod raw;
 

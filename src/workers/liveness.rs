@@ -1,0 +1,38 @@
+//! Gateway liveness: with several gateways on one database, each records a heartbeat, so the
+//! garbage collector of one never takes the uploads in flight at another for abandoned ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::meta::MetaError;
+use crate::model::BootId;
+use crate::service::{ObjectService, now_ms};
+use crate::shutdown::Shutdown;
+
+/// Between heartbeats.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// A gateway silent this long is taken for stopped: its intents become stale.
+pub const LIVE_WITHIN: Duration = Duration::from_secs(60);
+
+/// Records this gateway's heartbeat now.
+pub async fn beat(service: &ObjectService) -> Result<(), MetaError> {
+    service.meta().heartbeat(service.boot_id(), now_ms()).await
+}
+
+/// This gateway's run and every other one alive (none with a store one process owns).
+pub async fn live_boots(service: &ObjectService) -> Result<Vec<BootId>, MetaError> {
+    let since = now_ms() - i64::try_from(LIVE_WITHIN.as_millis()).unwrap_or(i64::MAX);
+    let mut live = service.meta().live_boots(since).await?;
+    live.push(service.boot_id());
+    Ok(live)
+}
+
+/// Beats every [`HEARTBEAT_EVERY`] until shutdown.
+pub async fn run(service: Arc<ObjectService>, shutdown: Shutdown) {
+    super::repeat(HEARTBEAT_EVERY, None, shutdown, || async {
+        if let Err(e) = beat(&service).await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    })
+    .await
+}
