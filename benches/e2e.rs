@@ -4,6 +4,8 @@
 //!   (c) the gateway with N = 3, W = 2 (encrypted),
 //!   (d) `rclone serve s3` over a `crypt` remote over a `union` (create_policy = all) of three
 //!       rclone `s3` remotes on the same kind of `s3s-fs` providers,
+//!   (e) the gateway with N = 3, W = 2 with its metadata in PostgreSQL instead of RocksDB,
+//!   (f) two such gateways on one PostgreSQL, the client's requests spread over both,
 //! all on 127.0.0.1 with the providers' data (and the gateway's metadata) on tmpfs.
 //! Workloads: 64 MiB × 16 with 4 in flight, one 1 GiB object, 4 KiB × 5,000 with 16 in
 //! flight; each PUT, then GET (every byte checked), then DELETE. For every phase it reports
@@ -20,6 +22,9 @@
 #[allow(dead_code)]
 #[path = "../tests/it/common/fault_proxy.rs"]
 mod fault_proxy;
+#[allow(dead_code)]
+#[path = "../tests/it/common/postgres.rs"]
+mod postgres;
 #[allow(dead_code)]
 #[path = "../tests/it/common/providers.rs"]
 mod providers;
@@ -303,39 +308,46 @@ struct PhaseResult {
     provider_requests: Option<u64>,
 }
 
-/// The sum of a counter over all its series, from the gateway's `/metrics`.
-async fn counter(admin: Option<SocketAddr>, name: &str) -> Option<u64> {
-    let admin = admin?;
+/// The sum of a counter over all its series, from every gateway's `/metrics` (None without
+/// a gateway).
+async fn counter(admins: &[SocketAddr], name: &str) -> Option<u64> {
+    if admins.is_empty() {
+        return None;
+    }
     let http: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let req = hyper::Request::get(format!("http://{admin}/metrics")).body(empty()).ok()?;
-    let body = http.request(req).await.ok()?.into_body().collect().await.ok()?.to_bytes();
-    let text = String::from_utf8_lossy(&body).into_owned();
-    Some(
-        text.lines()
+    let mut total = 0.0;
+    for admin in admins {
+        let req = hyper::Request::get(format!("http://{admin}/metrics")).body(empty()).ok()?;
+        let body = http.request(req).await.ok()?.into_body().collect().await.ok()?.to_bytes();
+        let text = String::from_utf8_lossy(&body).into_owned();
+        total += text
+            .lines()
             .filter(|l| l.starts_with(name) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64,
-    )
+            .sum::<f64>();
+    }
+    Some(total as u64)
 }
 
 async fn run_phase(
     system: &str,
     w: Workload,
     op: &'static str,
-    s3: &S3,
+    s3s: &[S3],
     block: &Bytes,
     watched: &Watched,
-    admin: Option<SocketAddr>,
+    admins: &[SocketAddr],
 ) -> PhaseResult {
-    let hedged_before = counter(admin, "souverain_backend_hedged_requests_total").await;
-    let requests_before = counter(admin, "souverain_backend_requests_total").await;
+    let hedged_before = counter(admins, "souverain_backend_hedged_requests_total").await;
+    let requests_before = counter(admins, "souverain_backend_requests_total").await;
     let before = watched.cpu();
     watched.reset_peaks();
     let started = Instant::now();
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(w.count)));
     let tasks = futures_util::stream::iter(0..w.count)
         .map(|i| {
-            let (s3, block, lat) = (s3.clone(), block.clone(), Arc::clone(&latencies));
+            // Several gateways: request i goes to gateway i mod n.
+            let (s3, block, lat) = (s3s[i % s3s.len()].clone(), block.clone(), Arc::clone(&latencies));
             async move {
                 let path = format!("/bench/o{i:05}");
                 let t = Instant::now();
@@ -359,8 +371,8 @@ async fn run_phase(
     }
     let after = watched.cpu();
     let delta = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_sub(b?));
-    let hedged_requests = delta(counter(admin, "souverain_backend_hedged_requests_total").await, hedged_before);
-    let provider_requests = delta(counter(admin, "souverain_backend_requests_total").await, requests_before);
+    let hedged_requests = delta(counter(admins, "souverain_backend_hedged_requests_total").await, hedged_before);
+    let provider_requests = delta(counter(admins, "souverain_backend_requests_total").await, requests_before);
     let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort_unstable();
     let q = |x: f64| {
@@ -421,15 +433,16 @@ fn gateway_bin() -> PathBuf {
     })
 }
 
-/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N); its S3 and admin
-/// addresses.
-fn start_gateway(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr, SocketAddr) {
+/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N) and `metadata` as
+/// its `[metadata]` section; its S3 and admin addresses. Gateways started in one `dir` share
+/// its key file.
+fn start_gateway(dir: &Path, fakes: &[FakeProvider], metadata: &str) -> (Proc, SocketAddr, SocketAddr) {
     let countries = ["DE", "FR", "NL"];
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("admin address");
     let mut text = format!(
         "[server]\ns3_listen = \"127.0.0.1:0\"\nadmin_listen = \"{admin}\"\nregion = \"{REGION}\"\ndefault_policy = \"bench\"\ndata_dir = \"{}\"\n\
-         [metadata]\nengine = \"rocksdb\"\npath = \"meta\"\n[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n\
+         [metadata]\n{metadata}\n[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n\
          [workers]\ngc_interval_secs = 3600\n[log]\nlevel = \"warn\"\n",
         dir.display()
     );
@@ -499,6 +512,17 @@ fn start_rclone(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
     (Proc(child), addr)
 }
 
+/// A private PostgreSQL server on tmpfs (like the RocksDB directory) and the `[metadata]`
+/// section of a gateway using it.
+fn postgres_metadata(dir: &Path) -> (postgres::PgServer, String) {
+    let server = postgres::PgServer::start_in(dir);
+    server.create_database("bench");
+    let password = server.password_file(dir);
+    let section =
+        format!("engine = \"postgres\"\nurl = \"{}\"\npassword_file = \"{}\"", server.url("bench"), password.display());
+    (server, section)
+}
+
 async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
     for w in workloads() {
         let dir = tmpfs_dir(&format!("{}-{}", system.replace(' ', "_"), w.size));
@@ -511,25 +535,44 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         for (i, f) in fakes.iter().enumerate() {
             procs.push((format!("provider{i}"), f.pid()));
         }
-        let (_server, endpoint, admin) = match system {
-            "direct" => (None, fakes[0].endpoint.clone(), None),
+        let mut servers = Vec::new();
+        let mut endpoints = Vec::new();
+        let mut admins = Vec::new();
+        let mut database = None;
+        match system {
+            "direct" => endpoints.push(fakes[0].endpoint.clone()),
             "rclone crypt+union" => {
                 let (p, addr) = start_rclone(&dir, &fakes);
                 procs.push(("rclone".into(), p.0.id()));
-                (Some(p), format!("http://{addr}"), None)
+                servers.push(p);
+                endpoints.push(format!("http://{addr}"));
             }
             _ => {
-                let (p, addr, admin) = start_gateway(&dir, &fakes);
-                procs.push(("gateway".into(), p.0.id()));
-                (Some(p), format!("http://{addr}"), Some(admin))
+                let (gateways, metadata) = match system {
+                    "gateway N=3 PostgreSQL" => (1, None),
+                    "2 gateways N=3 PostgreSQL" => (2, None),
+                    _ => (1, Some("engine = \"rocksdb\"\npath = \"meta\"".to_owned())),
+                };
+                let metadata = metadata.unwrap_or_else(|| {
+                    let (server, section) = postgres_metadata(&dir);
+                    database = Some(server);
+                    section
+                });
+                for g in 0..gateways {
+                    let (p, addr, admin) = start_gateway(&dir, &fakes, &metadata);
+                    procs.push((if g == 0 { "gateway".into() } else { format!("gateway{g}") }, p.0.id()));
+                    servers.push(p);
+                    endpoints.push(format!("http://{addr}"));
+                    admins.push(admin);
+                }
             }
-        };
+        }
         let (access, secret) = if system == "direct" { (PROVIDER_ACCESS, PROVIDER_SECRET) } else { (ACCESS, SECRET) };
-        let s3 = S3::new(&endpoint, access, secret);
-        s3.create_bucket("bench").await;
+        let s3s: Vec<S3> = endpoints.iter().map(|e| S3::new(e, access, secret)).collect();
+        s3s[0].create_bucket("bench").await;
         let watched = Watched::start(procs);
         for op in ["PUT", "GET", "DELETE"] {
-            let r = run_phase(system, w, op, &s3, block, &watched, admin).await;
+            let r = run_phase(system, w, op, &s3s, block, &watched, &admins).await;
             eprintln!(
                 "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms  hedged {:?} of {:?}",
                 r.system,
@@ -545,7 +588,8 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
             all.push(r);
         }
         drop(watched);
-        drop(_server);
+        drop(servers);
+        drop(database);
         drop(fakes);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -561,9 +605,15 @@ fn print_table(all: &[PhaseResult]) {
     );
     println!("|---|---|---|---:|---:|---:|---:|---|---:|");
     for r in all {
-        let server = r.cpu_per_unit.get("gateway").or(r.cpu_per_unit.get("rclone")).copied().unwrap_or(0.0);
+        let server: f64 =
+            r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("gateway") || *k == "rclone").map(|(_, v)| v).sum();
         let providers: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum();
-        let rss = r.peak_rss_mib.get("gateway").or(r.peak_rss_mib.get("rclone")).copied().unwrap_or(0.0);
+        let rss = r
+            .peak_rss_mib
+            .iter()
+            .filter(|(k, _)| k.starts_with("gateway") || *k == "rclone")
+            .map(|(_, v)| *v)
+            .fold(0.0f64, f64::max);
         println!(
             "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} / {:.2} {} | {:.0} |",
             r.system,
@@ -601,6 +651,18 @@ fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
     ratio("N=3 GET 4KiB ops vs rclone", find(all, n3, small, "GET"), find(all, rc, small, "GET"), ops, ">= 1.5");
     ratio("N=1 GET 64MiB vs direct", find(all, n1, big, "GET"), find(all, d, big, "GET"), mibs, ">= 0.9");
     ratio("N=1 PUT 64MiB vs direct", find(all, n1, big, "PUT"), find(all, d, big, "PUT"), mibs, ">= 0.6");
+    let (pg1, pg2) = ("gateway N=3 PostgreSQL", "2 gateways N=3 PostgreSQL");
+    type Measure = fn(&PhaseResult) -> f64;
+    let per_workload: [(&str, Measure); 2] = [(big, mibs), (small, ops)];
+    for (workload, f) in per_workload {
+        for op in ["PUT", "GET"] {
+            let unit = if workload == big { "MiB/s" } else { "ops" };
+            let (a, b) = (find(all, pg1, workload, op), find(all, n3, workload, op));
+            ratio(&format!("PostgreSQL vs RocksDB {op} {workload} {unit}"), a, b, f, "report");
+            let (a, b) = (find(all, pg2, workload, op), find(all, pg1, workload, op));
+            ratio(&format!("2 vs 1 gateways on PostgreSQL {op} {workload} {unit}"), a, b, f, "report");
+        }
+    }
     out
 }
 
@@ -622,7 +684,16 @@ fn main() {
     let mut all = Vec::new();
     let systems: Vec<String> =
         std::env::var("BENCH_E2E_SYSTEMS").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_else(|_| {
-            ["direct", "gateway N=1", "gateway N=3 W=2", "rclone crypt+union"].map(String::from).to_vec()
+            [
+                "direct",
+                "gateway N=1",
+                "gateway N=3 W=2",
+                "rclone crypt+union",
+                "gateway N=3 PostgreSQL",
+                "2 gateways N=3 PostgreSQL",
+            ]
+            .map(String::from)
+            .to_vec()
         });
     for system in &systems {
         rt.block_on(run_system(system, &block, &mut all));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark (benches/e2e.rs, docs/performance.md): the release gateway against
-# one s3s-fs directly and against rclone serve s3 (crypt over a union of three s3 remotes).
+# one s3s-fs directly and against rclone serve s3 (crypt over a union of three s3 remotes), and
+# with its metadata in PostgreSQL (one and two gateways) next to RocksDB.
 # Installs what it needs (s3s-fs, rclone), builds the release gateway once, then runs; prints
 # the table and writes JSON to $BENCH_E2E_JSON (default /tmp/souverain-bench-e2e.json).
 #   BENCH_E2E_SCALE=small      a shortened run, for a quick look

@@ -217,7 +217,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Arc::clone(&health),
     ));
     // Alive before serving: another gateway's GC must not take this run's uploads for stale.
-    crate::workers::liveness::beat(&service).await?;
+    crate::workers::cluster::beat(&service).await?;
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -268,7 +268,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     tasks.push(tokio::spawn(rotator.run(ROTATION_POLL, shutdown.clone())));
     let usage = UsageCounter::new(Arc::clone(&service));
     tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
-    tasks.push(tokio::spawn(crate::workers::liveness::run(Arc::clone(&service), shutdown.clone())));
+    tasks.push(tokio::spawn(crate::workers::cluster::run(Arc::clone(&service), shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health), config.repair_claim);
     tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
     tasks.push(tokio::spawn(

@@ -284,6 +284,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         older_than_ms: i64,
         limit: usize,
     ) -> Result<Vec<Intent>, MetaError>;
+    /// Several gateways share this store (their commits, claims and leases exclude each
+    /// other through it).
+    fn is_shared(&self) -> bool;
     /// Records that the gateway run `boot` is alive at `now_ms`. Only shared stores keep it
     /// (several gateways); a store one process owns knows every other boot is gone.
     async fn heartbeat(&self, boot: BootId, now_ms: i64) -> Result<(), MetaError>;

@@ -1,9 +1,11 @@
 //! The PostgreSQL engine: the only importer of `tokio-postgres`. Several gateways share one
 //! database. Every [`Cf`] is a value of the `cf` column of one table whose keys and values are
 //! `bytea`: PostgreSQL compares `bytea` bytewise, so scans come back in exactly RocksDB's
-//! order. A transaction takes its [`TxnLock`]s as advisory transaction locks before it reads;
-//! it runs in READ COMMITTED, so every statement after the grant sees every commit made
-//! before it, and a conditional commit has exactly one winner across all gateways.
+//! order. A transaction takes its [`TxnLock`]s as row locks on `souverain_locks` (`FOR
+//! UPDATE`, or `FOR SHARE` for the shared side of the lifecycle lock) before it reads; it runs
+//! in READ COMMITTED, so every statement after the grant sees every commit made before it, and
+//! a conditional commit has exactly one winner across all gateways. Row locks rather than
+//! advisory locks keep the wire-compatible CockroachDB and YugabyteDB possible (DESIGN §7.2).
 //! Commits are durable when PostgreSQL's are (`synchronous_commit`, the server's setting).
 
 use std::collections::BTreeMap;
@@ -53,29 +55,34 @@ impl PgSettings {
     }
 }
 
-/// The advisory lock class of each [`TxnLock`] (two-key form: class, key). The classes sit
-/// in a range of their own ("SV") so other users of the database are not disturbed.
-const LOCK_CLASS: i32 = 0x5356_0000;
-const MIGRATION_LOCK: i32 = LOCK_CLASS + 5;
+/// Key locks are striped over this many rows: two keys of one stripe only wait on each other.
+const KEY_STRIPES: i32 = 4096;
 
-fn lock_keys(l: TxnLock) -> (i32, i32) {
+/// The `souverain_locks` row of each [`TxnLock`]: (class, id).
+fn lock_row(l: TxnLock) -> (i16, i32) {
     match l {
-        TxnLock::Lifecycle { .. } => (LOCK_CLASS + 1, 0),
-        TxnLock::Key(h) => (LOCK_CLASS + 2, h as i32),
-        TxnLock::Audit => (LOCK_CLASS + 3, 0),
-        TxnLock::Claims => (LOCK_CLASS + 4, 0),
+        TxnLock::Lifecycle { .. } => (1, 0),
+        TxnLock::Key(h) => (2, (h % KEY_STRIPES as u32) as i32),
+        TxnLock::Audit => (3, 0),
+        TxnLock::Claims => (4, 0),
     }
 }
 
-/// Schema versions, applied in order at start under an advisory lock (so gateways starting
-/// together do not race); `souverain_schema` records the ones applied.
+/// Serializes migrations of gateways starting together (an advisory lock: the lock table may
+/// not exist yet; on CockroachDB, whose advisory locks do not lock, DDL is transactional).
+const MIGRATION_LOCK: i64 = 0x5356_4d49_4752;
+
+/// Schema versions, applied in order at start; `souverain_schema` records the ones applied.
 const MIGRATIONS: &[&str] = &["CREATE TABLE souverain_kv (
         cf smallint NOT NULL,
         k bytea NOT NULL,
         v bytea NOT NULL,
         PRIMARY KEY (cf, k)
     );
-    CREATE SEQUENCE souverain_commit_seq;"];
+    CREATE SEQUENCE souverain_commit_seq;
+    CREATE TABLE souverain_locks (class smallint NOT NULL, id integer NOT NULL, PRIMARY KEY (class, id));
+    INSERT INTO souverain_locks (class, id) VALUES (1, 0), (3, 0), (4, 0);
+    INSERT INTO souverain_locks (class, id) SELECT 2, g FROM generate_series(0, 4095) AS g;"];
 
 fn cf_id(cf: Cf) -> i16 {
     // Stable ids: the position in `Cf::ALL` (new families are appended there).
@@ -134,7 +141,7 @@ impl PgEngine {
     async fn migrate(&self) -> Result<(), MetaError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         let tx = client.transaction().await.map_err(pg_err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&MIGRATION_LOCK]).await.map_err(pg_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(pg_err)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS souverain_schema (version integer PRIMARY KEY)")
             .await
             .map_err(pg_err)?;
@@ -168,6 +175,8 @@ impl PgEngine {
     }
 }
 
+const LOCK_UPDATE_SQL: &str = "SELECT 1 FROM souverain_locks WHERE class = $1 AND id = $2 FOR UPDATE";
+const LOCK_SHARE_SQL: &str = "SELECT 1 FROM souverain_locks WHERE class = $1 AND id = $2 FOR SHARE";
 const GET_SQL: &str = "SELECT v FROM souverain_kv WHERE cf = $1 AND k = $2";
 const SCAN_SQL: &str = "SELECT k, v FROM souverain_kv WHERE cf = $1 AND k >= $2 ORDER BY k LIMIT $3";
 const SCAN_TO_SQL: &str = "SELECT k, v FROM souverain_kv WHERE cf = $1 AND k >= $2 AND k < $3 ORDER BY k LIMIT $4";
@@ -272,12 +281,15 @@ impl KvEngine for PgEngine {
             client.batch_execute("BEGIN").await.map_err(pg_err)?;
             for l in order {
                 let sql = match l {
-                    TxnLock::Lifecycle { exclusive: false } => "SELECT pg_advisory_xact_lock_shared($1, $2)",
-                    _ => "SELECT pg_advisory_xact_lock($1, $2)",
+                    TxnLock::Lifecycle { exclusive: false } => LOCK_SHARE_SQL,
+                    _ => LOCK_UPDATE_SQL,
                 };
-                let (class, key) = lock_keys(l);
+                let (class, id) = lock_row(l);
                 let stmt = client.prepare_cached(sql).await.map_err(pg_err)?;
-                client.execute(&stmt, &[&class, &key]).await.map_err(pg_err)?;
+                let locked = client.execute(&stmt, &[&class, &id]).await.map_err(pg_err)?;
+                if locked != 1 {
+                    return Err(MetaError::Engine(format!("postgres: lock row ({class}, {id}) is missing")));
+                }
             }
             Ok::<_, MetaError>(())
         })?;

@@ -822,6 +822,10 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
+    fn is_shared(&self) -> bool {
+        E::SHARED
+    }
+
     async fn heartbeat(&self, boot: BootId, now_ms: i64) -> Result<(), MetaError> {
         if !E::SHARED {
             return Ok(());

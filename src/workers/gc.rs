@@ -42,7 +42,7 @@ impl GarbageCollector {
     pub async fn run_once(&self) -> Result<GcReport, MetaError> {
         let mut report = GcReport::default();
         let cutoff = crate::service::now_ms() - self.intent_ttl.as_millis() as i64;
-        let live = super::liveness::live_boots(&self.service).await?;
+        let live = super::cluster::live_boots(&self.service).await?;
         let mut tasks: Vec<GcTask> = self
             .meta()
             .stale_intents(live, cutoff, usize::MAX)

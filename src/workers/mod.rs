@@ -1,9 +1,9 @@
 //! Background loops. Each stops on shutdown.
 
+pub mod cluster;
 pub mod evacuation;
 pub mod gc;
 pub mod health;
-pub mod liveness;
 pub mod repair;
 pub mod rotation;
 pub mod scrub;

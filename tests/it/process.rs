@@ -86,23 +86,47 @@ fn docker_deployment_uses_the_readme_build_steps() {
     assert!(read("scripts/quickstart.sh").contains("scripts/build.sh"), "make run builds with scripts/build.sh");
     let (code, out) = run(&["check-config", root.join("docker/souverain.toml").to_str().unwrap()]);
     assert_eq!((code, out.trim()), (0, ""), "check-config accepts docker/souverain.toml");
+    let mounted_files = |compose: &str| {
+        let mut mounts = 0;
+        for line in compose.lines() {
+            let Some(src) = line.trim().strip_prefix("- ./").or_else(|| line.trim().strip_prefix("- ../")) else {
+                continue;
+            };
+            let rel = if line.trim().starts_with("- ../") { src.to_owned() } else { format!("docker/{src}") };
+            let file = rel.split(':').next().unwrap();
+            assert!(root.join(file).is_file(), "compose mounts {file}, which does not exist");
+            mounts += 1;
+        }
+        mounts
+    };
     let compose = read("docker/compose.yml");
-    let mut mounts = 0;
-    for line in compose.lines() {
-        let Some(src) = line.trim().strip_prefix("- ./").or_else(|| line.trim().strip_prefix("- ../")) else {
-            continue;
-        };
-        let rel = if line.trim().starts_with("- ../") { src.to_owned() } else { format!("docker/{src}") };
-        let file = rel.split(':').next().unwrap();
-        assert!(root.join(file).is_file(), "compose mounts {file}, which does not exist");
-        mounts += 1;
-    }
-    assert_eq!(mounts, 6, "souverain.toml, prometheus.yml, alerts.yml and three Grafana files");
+    assert_eq!(mounted_files(&compose), 6, "souverain.toml, prometheus.yml, alerts.yml and three Grafana files");
     let gateway_config = read("docker/souverain.toml");
     for provider in ["provider-de", "provider-fr", "provider-nl"] {
         assert!(compose.contains(&format!("  {provider}:")), "compose runs {provider}");
         assert!(gateway_config.contains(&format!("http://{provider}:8014")), "the gateway uses {provider}");
     }
+
+    // The scale-out variant: two gateways with one config on PostgreSQL behind nginx.
+    let scale_out = read("docker/compose.scale-out.yml");
+    assert_eq!(mounted_files(&scale_out), 4, "the gateways' config, nginx's, prometheus.yml and alerts.yml");
+    for service in
+        ["postgres", "souverain-a", "souverain-b", "load-balancer", "provider-de", "provider-fr", "provider-nl"]
+    {
+        assert!(scale_out.contains(&format!("  {service}:")), "the scale-out compose runs {service}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_souverain"))
+        .args(["check-config", root.join("docker/souverain-scale-out.toml").to_str().unwrap()])
+        .env("SOUVERAIN_PG_PASSWORD", "from-the-environment")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!((out.status.code(), stderr.trim()), (Some(0), ""), "check-config accepts the scale-out config");
+    let config = read("docker/souverain-scale-out.toml");
+    assert!(config.contains("engine = \"postgres\"") && config.contains("@postgres:5432/"));
+    let nginx = read("docker/nginx-scale-out.conf");
+    assert!(nginx.contains("souverain-a:9000") && nginx.contains("souverain-b:9000"));
+    assert!(nginx.contains("proxy_set_header Host $http_host"), "SigV4 signs the client's Host");
 }
 
 /// Every key path the config structs accept (`section.key`, nested `section.key.sub`), traced

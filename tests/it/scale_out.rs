@@ -20,7 +20,7 @@ fn config_on_postgres(dir: &Path, providers: &Providers, pg: &PgServer, db: &str
     let metadata = format!("url = \"{}\"\npassword_file = \"{}\"", pg.url(db), password_file.display());
     assert!(text.contains("path = \"meta\""));
     text.replace("path = \"meta\"", &metadata)
-        .replace("repair_interval_secs = 1", "repair_interval_secs = 1\nrepair_claim_secs = 3")
+        .replace("repair_interval_secs = 1", "repair_interval_secs = 1\nrepair_claim_secs = 10")
 }
 
 async fn start_gateway(text: &str, dir: &Path) -> RunningGateway {
@@ -105,6 +105,26 @@ async fn two_gateways_on_one_postgres_read_each_others_writes_and_agree_on_condi
         let winner = if r1.is_ok() { 1 } else { 2 };
         let stored = body_bytes(c1.get_object().bucket("shared").key(&key).send().await.unwrap()).await;
         assert!(stored == pattern(64 << 10, winner), "round {round}: the winner's bytes are stored");
+    }
+
+    // A residency change made through one gateway's admin API reaches the other: a bucket can
+    // be created there under the new policy within a few heartbeats.
+    let admin = g1.admin_addr.expect("admin listener");
+    let policy = r#"{"id":"pair","replicas":2,"write_quorum":2,"min_distinct_countries":2}"#;
+    let headers = [
+        ("host".to_owned(), admin.to_string()),
+        ("authorization".to_owned(), format!("Bearer {}", crate::common::ADMIN_TOKEN)),
+        ("content-length".to_owned(), policy.len().to_string()),
+    ];
+    let r = crate::common::raw::send(admin, "PUT", "/admin/v1/policies/pair", &headers, policy.as_bytes()).await;
+    assert_eq!(r.as_ref().map(|r| r.status).ok(), Some(200));
+    let conf = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from("pair"))
+        .build();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Err(e) = c2.create_bucket().bucket("paired").create_bucket_configuration(conf.clone()).send().await {
+        assert!(Instant::now() < deadline, "the second gateway never learnt the policy: {e:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     // Deleted through one: gone through the other.

@@ -60,10 +60,17 @@ fn free_port() -> u16 {
 }
 
 impl PgServer {
-    /// initdb and start; waits until it accepts connections.
+    /// initdb and start in the system's temporary directory; waits until it accepts
+    /// connections.
     pub fn start() -> Self {
+        Self::start_in(&std::env::temp_dir())
+    }
+
+    /// Like [`Self::start`], with the data in a new directory under `parent` (the benchmark
+    /// puts it on tmpfs, like RocksDB's).
+    pub fn start_in(parent: &Path) -> Self {
         let bin = newest_bin_dir();
-        let dir = tempfile::Builder::new().prefix("souverain-pg").tempdir().unwrap();
+        let dir = tempfile::Builder::new().prefix("souverain-pg").tempdir_in(parent).unwrap();
         if is_root() {
             run(
                 {

@@ -1,5 +1,7 @@
-//! Gateway liveness: with several gateways on one database, each records a heartbeat, so the
-//! garbage collector of one never takes the uploads in flight at another for abandoned ones.
+//! Living beside other gateways on a shared store (PostgreSQL): each records a heartbeat, so
+//! the garbage collector of one never takes the uploads in flight at another for abandoned
+//! ones, and picks up the residency changes (providers, policies, KEKs) made through another
+//! gateway's admin API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +29,18 @@ pub async fn live_boots(service: &ObjectService) -> Result<Vec<BootId>, MetaErro
     Ok(live)
 }
 
-/// Beats every [`HEARTBEAT_EVERY`] until shutdown.
+/// Beats and reloads the residency state every [`HEARTBEAT_EVERY`] until shutdown (nothing
+/// with a store one process owns: every change is made through this gateway then).
 pub async fn run(service: Arc<ObjectService>, shutdown: Shutdown) {
+    if !service.meta().is_shared() {
+        return;
+    }
     super::repeat(HEARTBEAT_EVERY, None, shutdown, || async {
         if let Err(e) = beat(&service).await {
             tracing::warn!(error = %e, "heartbeat failed");
+        }
+        if let Err(e) = service.load_residency_overrides().await {
+            tracing::warn!(error = %e, "reloading the residency changes failed");
         }
     })
     .await
