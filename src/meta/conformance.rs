@@ -437,7 +437,9 @@ pub async fn shared_suite(a: Arc<dyn MetadataStore>, b: Arc<dyn MetadataStore>) 
     a.commit_put(c).await.unwrap();
     let (ca, cb) = tokio::join!(a.claim_repairs(1_000, 5_000, 10), b.claim_repairs(1_000, 5_000, 10));
     assert_eq!(ca.unwrap().len() + cb.unwrap().len(), 1, "claimed by exactly one");
-    assert!(b.claim_repairs(5_999, 5_000, 10).await.unwrap().is_empty());
+    // The scrubber of the other gateway finds the replica missing meanwhile: the claim stands.
+    b.queue_repair(RepairTask::for_stream(&v.streams[0], ProviderId::parse("fr").unwrap(), 0, 2_000)).await.unwrap();
+    assert!(b.claim_repairs(5_999, 5_000, 10).await.unwrap().is_empty(), "a re-found replica keeps its claim");
     assert_eq!(b.claim_repairs(6_000, 5_000, 10).await.unwrap().len(), 1, "taken over after the lease");
 
     // Job leases: one holder at a time, renewable, free after expiry.

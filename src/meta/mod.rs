@@ -313,7 +313,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// The pending repairs of one stream.
     async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError>;
-    /// Queues a repair found outside a commit (read repair, scrubbing).
+    /// Queues a repair found outside a commit (read repair, scrubbing), unless that replica's
+    /// repair is queued already: a queued task keeps its schedule and its claim.
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError>;
     /// Reschedules a task, or removes it when `done`.
     async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;

@@ -602,9 +602,15 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
 
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError> {
         self.run(move |i| {
+            // Under the claims lock, so a task being claimed (perhaps being copied right now by
+            // another gateway) is neither reset nor handed to a second worker.
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            if t.get(Cf::Repair, &replica_key(task.stream_id, &task.provider))?.is_some() {
+                return Ok(());
+            }
             let mut ops = Vec::new();
             queue_repairs(std::slice::from_ref(&task), &mut ops)?;
-            i.engine.write(ops)
+            t.commit(ops)
         })
         .await
     }

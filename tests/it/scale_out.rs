@@ -163,7 +163,7 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     let held = meta.repairs(10).await.unwrap();
     assert_eq!(held.len(), 1, "one replica owed: {held:?}");
     let now = souverain::service::now_ms();
-    assert!(held[0].due_ms > now, "the killed gateway's claim still runs: due {} vs now {now}", held[0].due_ms);
+    assert!(held[0].due_ms > now, "the killed gateway's claim still runs: {:?} vs now {now}", held[0]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while !meta.repairs(10).await.unwrap().is_empty() {

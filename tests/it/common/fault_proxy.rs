@@ -130,7 +130,8 @@ fn full(bytes: Bytes) -> ProxyBody {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ProxyBody>, BoxError> {
-    let object = req.uri().path().trim_start_matches('/').contains('/');
+    // `/bucket/key`; a listing may be `/bucket/` (an empty key), which is not an object.
+    let object = req.uri().path().trim_start_matches('/').split_once('/').is_some_and(|(_, key)| !key.is_empty());
     if object && req.method() == hyper::Method::GET {
         state.object_gets.fetch_add(1, Ordering::Relaxed);
     }
