@@ -218,15 +218,37 @@ fn empty() -> Body {
     Full::new(Bytes::new()).map_err(|e: std::convert::Infallible| match e {}).boxed()
 }
 
-/// CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s).
-fn cpu_secs(pid: u32) -> f64 {
+/// (parent pid, user CPU seconds, system CPU seconds) of a process, from /proc (clock ticks
+/// of 1/100 s).
+fn proc_stat(pid: u32) -> (u32, f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the ')'.
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // ppid, utime and stime are fields 4, 14 and 15 of stat, i.e. 1, 11 and 12 after the ')'.
+    (num(1) as u32, num(11) as f64 / 100.0, num(12) as f64 / 100.0)
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let (_, user, system) = proc_stat(pid);
+    user + system
+}
+
+/// CPU seconds of a process and its children (PostgreSQL: the postmaster and its backends,
+/// which live as long as the gateways' pooled connections).
+fn tree_cpu_secs(root: u32) -> f64 {
+    let mut total = cpu_secs(root);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+            let (ppid, user, system) = proc_stat(pid);
+            if ppid == root {
+                total += user + system;
+            }
+        }
+    }
+    total
 }
 
 fn rss_bytes(pid: u32) -> u64 {
@@ -266,8 +288,23 @@ impl Watched {
         Self { procs, peak, stop }
     }
 
+    /// CPU seconds by role; for gateways also their kernel share (`kernel:<role>`: on
+    /// loopback the sender's kernel also runs the receiver's TCP processing), and the
+    /// `database` role counts the server's whole process tree.
     fn cpu(&self) -> BTreeMap<String, f64> {
-        self.procs.iter().map(|(role, pid)| (role.clone(), cpu_secs(*pid))).collect()
+        let mut out = BTreeMap::new();
+        for (role, pid) in &self.procs {
+            if role == "database" {
+                out.insert(role.clone(), tree_cpu_secs(*pid));
+                continue;
+            }
+            let (_, user, system) = proc_stat(*pid);
+            out.insert(role.clone(), user + system);
+            if role.starts_with("gateway") {
+                out.insert(format!("kernel:{role}"), system);
+            }
+        }
+        out
     }
 
     fn reset_peaks(&self) {
@@ -555,6 +592,7 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
                 };
                 let metadata = metadata.unwrap_or_else(|| {
                     let (server, section) = postgres_metadata(&dir);
+                    procs.push(("database".into(), server.postmaster_pid()));
                     database = Some(server);
                     section
                 });
@@ -601,12 +639,18 @@ fn find<'a>(all: &'a [PhaseResult], system: &str, workload: &str, op: &str) -> O
 
 fn print_table(all: &[PhaseResult]) {
     println!(
-        "| system | workload | op | MiB/s | ops/s | p50 ms | p99 ms | CPU (unit) client / server / providers | peak RSS MiB server |"
+        "| system | workload | op | MiB/s | ops/s | p50 ms | p99 ms | CPU (unit) client / server (its kernel share) [+ database] / providers | peak RSS MiB server |"
     );
     println!("|---|---|---|---:|---:|---:|---:|---|---:|");
     for r in all {
         let server: f64 =
             r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("gateway") || *k == "rclone").map(|(_, v)| v).sum();
+        let kernel: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("kernel:")).map(|(_, v)| v).sum();
+        let server = if server > 0.0 { format!("{server:.2} (kernel {kernel:.2})") } else { "-".into() };
+        let server = match r.cpu_per_unit.get("database") {
+            Some(db) => format!("{server} + db {db:.2}"),
+            None => server,
+        };
         let providers: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum();
         let rss = r
             .peak_rss_mib
@@ -615,7 +659,7 @@ fn print_table(all: &[PhaseResult]) {
             .map(|(_, v)| *v)
             .fold(0.0f64, f64::max);
         println!(
-            "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} / {:.2} {} | {:.0} |",
+            "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {} / {:.2} {} | {:.0} |",
             r.system,
             r.workload,
             r.op,

@@ -116,6 +116,13 @@ impl PgServer {
         Self { dir, bin, port }
     }
 
+    /// The server's main process (its backends are its children); for the benchmark.
+    #[allow(dead_code)]
+    pub fn postmaster_pid(&self) -> u32 {
+        let pidfile = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).unwrap_or_default();
+        pidfile.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    }
+
     /// A connection URL (without the password) for database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://{PG_USER}@127.0.0.1:{}/{db}?sslmode=disable", self.port)
