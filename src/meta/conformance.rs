@@ -486,26 +486,34 @@ mod tests {
         suite(Arc::new(KvMetadataStore::new(MemoryEngine::default()).unwrap())).await;
     }
 
-    async fn postgres_store(server: &super::pg_server::PgServer, db: &str) -> Arc<dyn MetadataStore> {
+    async fn postgres_store(server: &super::pg_server::PgServer, db: &str, row_locks: bool) -> Arc<dyn MetadataStore> {
         let settings = crate::meta::postgres::PgSettings {
             url: server.url(db),
             password: Some(zeroize::Zeroizing::new(super::pg_server::PG_PASSWORD.into())),
             ca_file: None,
             pool_size: 8,
         };
-        Arc::new(KvMetadataStore::new(crate::meta::postgres::PgEngine::connect(&settings).await.unwrap()).unwrap())
+        let engine = crate::meta::postgres::PgEngine::connect(&settings).await.unwrap();
+        let engine = if row_locks { engine.with_row_locks() } else { engine };
+        Arc::new(KvMetadataStore::new(engine).unwrap())
     }
 
+    /// Both ways of locking: advisory locks (genuine PostgreSQL) and row locks (servers that
+    /// only speak its protocol).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_engine_conforms_and_holds_between_gateways() {
         let server = super::pg_server::PgServer::start();
-        server.create_database("conformance");
-        suite(postgres_store(&server, "conformance").await).await;
-        // Two gateways: two pools on one database (the second also re-runs the migrations).
-        server.create_database("shared");
-        let a = postgres_store(&server, "shared").await;
-        let b = postgres_store(&server, "shared").await;
-        shared_suite(a, b).await;
+        for row_locks in [false, true] {
+            let db = format!("conformance_{row_locks}");
+            server.create_database(&db);
+            suite(postgres_store(&server, &db, row_locks).await).await;
+            // Two gateways: two pools on one database (the second also re-runs the migrations).
+            let db = format!("shared_{row_locks}");
+            server.create_database(&db);
+            let a = postgres_store(&server, &db, row_locks).await;
+            let b = postgres_store(&server, &db, row_locks).await;
+            shared_suite(a, b).await;
+        }
     }
 
     #[cfg(feature = "rocksdb")]

@@ -111,6 +111,17 @@ fn pool_err(e: deadpool_postgres::PoolError) -> MetaError {
 pub struct PgEngine {
     pool: Pool,
     runtime: Handle,
+    locks: LockStyle,
+}
+
+/// How transactions take their locks. PostgreSQL's advisory transaction locks live in shared
+/// memory: taking one writes nothing, where a row lock rewrites the row's lock field (and a
+/// shared one makes a MultiXact), costing WAL and CPU on every commit. Servers that only speak
+/// the protocol (CockroachDB, YugabyteDB), whose advisory locks may not lock, get row locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockStyle {
+    Advisory,
+    Rows,
 }
 
 impl PgEngine {
@@ -133,9 +144,25 @@ impl PgEngine {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| MetaError::Engine(format!("postgres pool: {e}")))?;
-        let engine = Self { pool, runtime: Handle::current() };
+        let mut engine = Self { pool, runtime: Handle::current(), locks: LockStyle::Rows };
         engine.migrate().await?;
+        engine.locks = engine.lock_style().await?;
+        tracing::info!(locks = ?engine.locks, "metadata in PostgreSQL");
         Ok(engine)
+    }
+
+    /// Takes row locks even on genuine PostgreSQL, as on servers without working advisory
+    /// locks (so the tests cover both ways).
+    pub fn with_row_locks(mut self) -> Self {
+        self.locks = LockStyle::Rows;
+        self
+    }
+
+    async fn lock_style(&self) -> Result<LockStyle, MetaError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let version: String = client.query_one("SELECT version()", &[]).await.map_err(pg_err)?.get(0);
+        let genuine = version.starts_with("PostgreSQL ") && !version.contains("-YB-");
+        Ok(if genuine { LockStyle::Advisory } else { LockStyle::Rows })
     }
 
     async fn migrate(&self) -> Result<(), MetaError> {
@@ -175,6 +202,11 @@ impl PgEngine {
     }
 }
 
+/// Advisory lock keys (two-key form) of a lock row (class, id): in a range of their own ("SV"),
+/// so other users of the database are not disturbed.
+const ADVISORY_CLASS: i32 = 0x5356_0000;
+const ADVISORY_SQL: &str = "SELECT pg_advisory_xact_lock($1, $2)";
+const ADVISORY_SHARE_SQL: &str = "SELECT pg_advisory_xact_lock_shared($1, $2)";
 const LOCK_UPDATE_SQL: &str = "SELECT 1 FROM souverain_locks WHERE class = $1 AND id = $2 FOR UPDATE";
 const LOCK_SHARE_SQL: &str = "SELECT 1 FROM souverain_locks WHERE class = $1 AND id = $2 FOR SHARE";
 const GET_SQL: &str = "SELECT v FROM souverain_kv WHERE cf = $1 AND k = $2";
@@ -213,37 +245,80 @@ async fn scan_on(
     Ok(rows.into_iter().map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1))).collect())
 }
 
-/// Applies `ops` (the last op of a key wins, as in a RocksDB batch) in two statements.
-async fn apply_on(client: &Object, ops: Vec<KvOp>) -> Result<(), MetaError> {
-    let mut last: BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
-    for op in ops {
-        match op {
-            KvOp::Put(cf, k, v) => last.insert((cf_id(cf), k), Some(v)),
-            KvOp::Delete(cf, k) => last.insert((cf_id(cf), k), None),
-        };
-    }
-    let (mut put_cf, mut put_k, mut put_v, mut del_cf, mut del_k) = (vec![], vec![], vec![], vec![], vec![]);
-    for ((cf, k), v) in last {
-        match v {
-            Some(v) => {
-                put_cf.push(cf);
-                put_k.push(k);
-                put_v.push(v);
-            }
-            None => {
-                del_cf.push(cf);
-                del_k.push(k);
+/// A batch of ops as (at most) two statements' arrays; the last op of a key wins, as in a
+/// RocksDB batch.
+#[derive(Default)]
+struct Batch {
+    put_cf: Vec<i16>,
+    put_k: Vec<Vec<u8>>,
+    put_v: Vec<Vec<u8>>,
+    del_cf: Vec<i16>,
+    del_k: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    fn of(ops: Vec<KvOp>) -> Self {
+        let mut last: BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
+        for op in ops {
+            match op {
+                KvOp::Put(cf, k, v) => last.insert((cf_id(cf), k), Some(v)),
+                KvOp::Delete(cf, k) => last.insert((cf_id(cf), k), None),
+            };
+        }
+        let mut b = Batch::default();
+        for ((cf, k), v) in last {
+            match v {
+                Some(v) => {
+                    b.put_cf.push(cf);
+                    b.put_k.push(k);
+                    b.put_v.push(v);
+                }
+                None => {
+                    b.del_cf.push(cf);
+                    b.del_k.push(k);
+                }
             }
         }
+        b
     }
-    if !del_k.is_empty() {
-        let stmt = client.prepare_cached(DELETE_SQL).await.map_err(pg_err)?;
-        client.execute(&stmt, &[&del_cf, &del_k]).await.map_err(pg_err)?;
+
+    /// One statement at most: atomic on its own, no transaction needed.
+    fn single_statement(&self) -> bool {
+        self.put_k.is_empty() || self.del_k.is_empty()
     }
-    if !put_k.is_empty() {
-        let stmt = client.prepare_cached(PUT_SQL).await.map_err(pg_err)?;
-        client.execute(&stmt, &[&put_cf, &put_k, &put_v]).await.map_err(pg_err)?;
-    }
+}
+
+/// Runs the batch's statements and then, if `commit`, COMMIT: pipelined, in this order, in one
+/// round trip. A failed statement makes PostgreSQL answer the COMMIT with a rollback, and its
+/// error is the one returned.
+async fn apply_on(client: &Object, b: Batch, commit: bool) -> Result<(), MetaError> {
+    let del = match b.del_k.is_empty() {
+        true => None,
+        false => Some(client.prepare_cached(DELETE_SQL).await.map_err(pg_err)?),
+    };
+    let put = match b.put_k.is_empty() {
+        true => None,
+        false => Some(client.prepare_cached(PUT_SQL).await.map_err(pg_err)?),
+    };
+    let deletes = async {
+        if let Some(stmt) = &del {
+            client.execute(stmt, &[&b.del_cf, &b.del_k]).await.map_err(pg_err)?;
+        }
+        Ok::<_, MetaError>(())
+    };
+    let puts = async {
+        if let Some(stmt) = &put {
+            client.execute(stmt, &[&b.put_cf, &b.put_k, &b.put_v]).await.map_err(pg_err)?;
+        }
+        Ok(())
+    };
+    let end = async {
+        if commit {
+            client.batch_execute("COMMIT").await.map_err(pg_err)?;
+        }
+        Ok(())
+    };
+    futures_util::future::try_join3(deletes, puts, end).await?;
     Ok(())
 }
 
@@ -260,7 +335,12 @@ impl KvEngine for PgEngine {
         if ops.is_empty() {
             return Ok(());
         }
-        self.begin(&[])?.commit(ops)
+        let batch = Batch::of(ops);
+        if batch.single_statement() {
+            let client = self.client()?;
+            return self.block_on(apply_on(&client, batch, false));
+        }
+        self.begin(&[])?.commit_batch(batch)
     }
 
     fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError> {
@@ -277,21 +357,34 @@ impl KvEngine for PgEngine {
         // transaction is only a warning).
         let txn = PgTxn { engine: self, client: Some(client), open: true };
         let client = txn.client.as_ref().ok_or_else(|| MetaError::Engine("postgres: no connection".into()))?;
+        let style = self.locks;
         self.block_on(async {
-            client.batch_execute("BEGIN").await.map_err(pg_err)?;
+            // Statements prepared first (cached per connection), so that BEGIN and the locks then
+            // go out together, pipelined and executed in order: one round trip, locks in order.
+            let mut stmts = Vec::with_capacity(order.len());
             for l in order {
-                let sql = match l {
-                    TxnLock::Lifecycle { exclusive: false } => LOCK_SHARE_SQL,
-                    _ => LOCK_UPDATE_SQL,
+                let shared = l == TxnLock::Lifecycle { exclusive: false };
+                let sql = match (style, shared) {
+                    (LockStyle::Advisory, true) => ADVISORY_SHARE_SQL,
+                    (LockStyle::Advisory, false) => ADVISORY_SQL,
+                    (LockStyle::Rows, true) => LOCK_SHARE_SQL,
+                    (LockStyle::Rows, false) => LOCK_UPDATE_SQL,
                 };
-                let (class, id) = lock_row(l);
-                let stmt = client.prepare_cached(sql).await.map_err(pg_err)?;
-                let locked = client.execute(&stmt, &[&class, &id]).await.map_err(pg_err)?;
+                stmts.push((client.prepare_cached(sql).await.map_err(pg_err)?, lock_row(l)));
+            }
+            let begin = async { client.batch_execute("BEGIN").await.map_err(pg_err) };
+            let locks = stmts.iter().map(|(stmt, (class, id))| async move {
+                let locked = match style {
+                    LockStyle::Advisory => client.execute(stmt, &[&(ADVISORY_CLASS + i32::from(*class)), id]).await,
+                    LockStyle::Rows => client.execute(stmt, &[class, id]).await,
+                }
+                .map_err(pg_err)?;
                 if locked != 1 {
                     return Err(MetaError::Engine(format!("postgres: lock row ({class}, {id}) is missing")));
                 }
-            }
-            Ok::<_, MetaError>(())
+                Ok(())
+            });
+            futures_util::future::try_join(begin, futures_util::future::try_join_all(locks)).await
         })?;
         Ok(txn)
     }
@@ -308,6 +401,13 @@ pub struct PgTxn<'a> {
 impl PgTxn<'_> {
     fn client(&self) -> Result<&Object, MetaError> {
         self.client.as_ref().ok_or_else(|| MetaError::Engine("postgres: transaction already ended".into()))
+    }
+
+    fn commit_batch(mut self, batch: Batch) -> Result<(), MetaError> {
+        let client = self.client()?;
+        self.engine.block_on(apply_on(client, batch, true))?;
+        self.open = false;
+        Ok(())
     }
 }
 
@@ -330,14 +430,8 @@ impl KvTxn for PgTxn<'_> {
         Ok(n as u64)
     }
 
-    fn commit(mut self, ops: Vec<KvOp>) -> Result<(), MetaError> {
-        let client = self.client()?;
-        self.engine.block_on(async {
-            apply_on(client, ops).await?;
-            client.batch_execute("COMMIT").await.map_err(pg_err)
-        })?;
-        self.open = false;
-        Ok(())
+    fn commit(self, ops: Vec<KvOp>) -> Result<(), MetaError> {
+        self.commit_batch(Batch::of(ops))
     }
 }
 
