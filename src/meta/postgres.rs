@@ -1,11 +1,12 @@
 //! The PostgreSQL engine: the only importer of `tokio-postgres`. Several gateways share one
 //! database. Every [`Cf`] is a value of the `cf` column of one table whose keys and values are
 //! `bytea`: PostgreSQL compares `bytea` bytewise, so scans come back in exactly RocksDB's
-//! order. A transaction takes its [`TxnLock`]s as row locks on `souverain_locks` (`FOR
-//! UPDATE`, or `FOR SHARE` for the shared side of the lifecycle lock) before it reads; it runs
-//! in READ COMMITTED, so every statement after the grant sees every commit made before it, and
-//! a conditional commit has exactly one winner across all gateways. Row locks rather than
-//! advisory locks keep the wire-compatible CockroachDB and YugabyteDB possible (DESIGN §7.2).
+//! order. A transaction takes its [`TxnLock`]s before it reads: advisory transaction locks on
+//! genuine PostgreSQL, row locks on `souverain_locks` (`FOR UPDATE`, or `FOR SHARE` for the
+//! shared side of the lifecycle lock) on servers that only speak its protocol (CockroachDB,
+//! YugabyteDB; DESIGN §7.2). It runs in READ COMMITTED, so every statement after the grant
+//! sees every commit made before it, and a conditional commit has exactly one winner across
+//! all gateways. Statements that do not depend on each other's answers are pipelined.
 //! Commits are durable when PostgreSQL's are (`synchronous_commit`, the server's setting).
 
 use std::collections::BTreeMap;
