@@ -186,3 +186,31 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     providers.proxies[1].set(Fault::None);
     g2.shutdown().await;
 }
+
+/// Promise: the connection to the database can be TLS, and its certificate is verified: with
+/// the CA in `metadata.ca_file` the gateway works over TLS; without it the gateway refuses to
+/// start, naming the unknown issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_connection_is_tls_and_verified() {
+    init();
+    let (_, ca_pem, cert_pem, key_pem) = crate::tls::issue_with_ca_pem();
+    let pg = PgServer::start_tls(&cert_pem, &key_pem);
+    pg.create_database("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    std::fs::write(dir.path().join("pg-ca.pem"), ca_pem).unwrap();
+    let text = config_on_postgres(dir.path(), &providers, &pg, "tls").replace("sslmode=disable", "sslmode=require");
+    let untrusted = Config::parse(&text, dir.path()).expect("valid config");
+    let err = start(untrusted).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("UnknownIssuer"), "refused without the CA: {err}");
+    let text = text.replace("password_file =", "ca_file = \"pg-ca.pem\"\npassword_file =");
+    let g = start_gateway(&text, dir.path()).await;
+    let c = client(g.s3_addr);
+    c.create_bucket().bucket("over-tls").send().await.unwrap();
+    let body = pattern(100_000, 4);
+    c.put_object().bucket("over-tls").key("k").body(ByteStream::from(body.clone())).send().await.unwrap();
+    assert!(body_bytes(c.get_object().bucket("over-tls").key("k").send().await.unwrap()).await == body);
+    let ssl = pg.psql("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'souverain'");
+    assert_eq!(ssl.trim(), "t", "every gateway connection uses TLS");
+    g.shutdown().await;
+}

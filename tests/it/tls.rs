@@ -17,7 +17,7 @@ fn issue() -> (CertificateDer<'static>, String, String) {
 }
 
 /// Like [`issue`], with the CA's PEM too: (CA DER, CA PEM, cert PEM, key PEM).
-fn issue_with_ca_pem() -> (CertificateDer<'static>, String, String, String) {
+pub(crate) fn issue_with_ca_pem() -> (CertificateDer<'static>, String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -69,6 +69,16 @@ impl PgServer {
     /// Like [`Self::start`], with the data in a new directory under `parent` (the benchmark
     /// puts it on tmpfs, like RocksDB's).
     pub fn start_in(parent: &Path) -> Self {
+        Self::start_with(parent, None)
+    }
+
+    /// Like [`Self::start`], serving TLS (as well as plain connections) with this certificate
+    /// and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_with(&std::env::temp_dir(), Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(parent: &Path, tls: Option<(&str, &str)>) -> Self {
         let bin = newest_bin_dir();
         let dir = tempfile::Builder::new().prefix("souverain-pg").tempdir_in(parent).unwrap();
         if is_root() {
@@ -100,6 +110,22 @@ impl PgServer {
             .args(["-U", PG_USER, "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"])
             .arg(format!("--pwfile={}", pwfile.display()));
         run(c, "initdb");
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert_path, key_path) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_path, cert).unwrap();
+            std::fs::write(&key_path, key).unwrap();
+            // PostgreSQL refuses a key others can read, and must own it.
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                let mut c = Command::new("chown");
+                c.arg("postgres:").arg(&cert_path).arg(&key_path);
+                run(c, "chown");
+            }
+            options =
+                format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert_path.display(), key_path.display());
+        }
         let port = free_port();
         let mut c = as_owner(&bin.join("pg_ctl"));
         c.arg("-D")
@@ -108,7 +134,7 @@ impl PgServer {
             .arg(dir.path().join("server.log"))
             .arg("-o")
             .arg(format!(
-                "-h 127.0.0.1 -p {port} -k {} -c max_connections=200 -c shared_buffers=32MB",
+                "-h 127.0.0.1 -p {port} -k {} -c max_connections=200 -c shared_buffers=32MB{options}",
                 dir.path().display()
             ))
             .args(["-w", "-t", "60", "start"]);
@@ -130,11 +156,20 @@ impl PgServer {
 
     /// Creates an empty database.
     pub fn create_database(&self, db: &str) {
-        let mut c = Command::new(self.bin.join("psql"));
-        c.env("PGPASSWORD", PG_PASSWORD)
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", PG_USER, "-d", "postgres", "-q", "-c"])
-            .arg(format!("CREATE DATABASE \"{db}\""));
-        run(c, "CREATE DATABASE");
+        self.psql(&format!("CREATE DATABASE \"{db}\""));
+    }
+
+    /// Runs one SQL command in the `postgres` database; its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .env("PGPASSWORD", PG_PASSWORD)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", PG_USER, "-d", "postgres", "-qAt", "-c"])
+            .arg(sql)
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Writes the password to a 0600 file in `dir` (for `metadata.password_file`).
