@@ -393,19 +393,28 @@ async fn pump_inner(
         if batch_len >= BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
             let work = std::mem::take(&mut batch);
             batch_len = 0;
-            let (s, h, sealed) = tokio::task::spawn_blocking(move || {
+            // The plaintext digests (MD5 first of all) and the sealing (AES-GCM and the
+            // ciphertext's SHA-256) run side by side on two blocking threads: one upload then
+            // goes at the pace of the slower of the two, not of their sum.
+            let plain = work.clone();
+            let hashing = tokio::task::spawn_blocking(move || {
+                for chunk in &plain {
+                    hasher.update(chunk);
+                }
+                hasher
+            });
+            let sealing = tokio::task::spawn_blocking(move || {
                 let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
                 for chunk in &work {
-                    hasher.update(chunk);
                     sealer.push(chunk, &mut out)?;
                 }
-                Ok::<_, SealError>((sealer, hasher, out.freeze()))
-            })
-            .await
-            .map_err(|e| ErrorKind::Internal(format!("sealing task: {e}")))?
-            .map_err(seal_error)?;
+                Ok::<_, SealError>((sealer, out.freeze()))
+            });
+            let task_failed = |e: tokio::task::JoinError| ErrorKind::Internal(format!("sealing task: {e}"));
+            let (h, sealed) = tokio::join!(hashing, sealing);
+            hasher = h.map_err(task_failed)?;
+            let (s, sealed) = sealed.map_err(task_failed)?.map_err(seal_error)?;
             sealer = s;
-            hasher = h;
             if !sealed.is_empty() {
                 fanout.send(sealed).await?;
             }
