@@ -119,6 +119,13 @@ impl Scrubber {
         Ok(report)
     }
 
+    /// A pass finished less than 90 % of `every` ago (the margin keeps a gateway's own next
+    /// pass, due exactly `every` after its last one ended, from being skipped).
+    async fn finished_within(&self, every: Duration) -> Result<bool, MetaError> {
+        let window = i64::try_from(every.as_millis() * 9 / 10).unwrap_or(i64::MAX);
+        Ok(self.service.meta().job(JOB).await?.is_some_and(|j| j.state == "done" && now_ms() - j.updated_ms < window))
+    }
+
     /// Publishes the pass's progress: the gauge, and the job record `/admin/v1/jobs/scrub` shows.
     async fn save(&self, job: &mut JobRecord, report: &ScrubReport, ratio: f64) -> Result<(), MetaError> {
         let ratio = ratio.clamp(0.0, 1.0);
@@ -196,6 +203,13 @@ impl Scrubber {
     /// Runs a pass every `every` until shutdown.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
         super::repeat(every, None, shutdown, || async {
+            // Gateways sharing a database share the passes too: a pass any of them finished
+            // within this interval counts (so does this gateway's own before a restart).
+            match self.finished_within(every).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the last scrub pass failed"),
+            }
             match self.run_once().await {
                 Ok(r) if r.findings > 0 => tracing::info!(checked = r.checked, findings = r.findings, "scrub pass"),
                 Ok(_) => {}
