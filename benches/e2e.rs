@@ -655,7 +655,12 @@ fn print_table(all: &[PhaseResult]) {
         let server: f64 =
             r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("gateway") || *k == "rclone").map(|(_, v)| v).sum();
         let kernel: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("kernel:")).map(|(_, v)| v).sum();
-        let server = if server > 0.0 { format!("{server:.2} (kernel {kernel:.2})") } else { "-".into() };
+        let gateway = r.cpu_per_unit.keys().any(|k| k.starts_with("gateway"));
+        let server = match (server > 0.0, gateway) {
+            (true, true) => format!("{server:.2} (kernel {kernel:.2})"),
+            (true, false) => format!("{server:.2}"),
+            (false, _) => "-".into(),
+        };
         let server = match r.cpu_per_unit.get("database") {
             Some(db) => format!("{server} + db {db:.2}"),
             None => server,
