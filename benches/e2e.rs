@@ -17,6 +17,8 @@
 //! Run it with `make bench-e2e` (scripts/bench-e2e.sh builds the release gateway first). Every
 //! loop is bounded by its object count and every phase by a deadline: it stops by itself.
 //! `BENCH_E2E_SCALE=small` runs a shortened version (for a quick look, not for figures).
+//! `BENCH_E2E_PROVIDER=rclone` puts `rclone serve s3` over a directory in place of every
+//! `s3s-fs` (a provider with TCP_NODELAY and large file reads).
 //! Under `cargo test --all-targets` (no `--bench` argument) it does nothing.
 
 #[allow(dead_code)]
@@ -459,6 +461,16 @@ fn tmpfs_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A provider process: `s3s-fs` (the reference), or `rclone serve s3` over a directory
+/// with `BENCH_E2E_PROVIDER=rclone` (a provider that sets TCP_NODELAY and reads files in large
+/// blocks, to see which GET figures are `s3s-fs`'s).
+struct Provider {
+    endpoint: String,
+    pid: u32,
+    _s3s_fs: Option<FakeProvider>,
+    _rclone: Option<Proc>,
+}
+
 /// `rclone serve s3 <remote>` on a free loopback port with these credentials, once it accepts
 /// connections.
 fn serve_rclone_s3(remote: &std::ffi::OsStr, access: &str, secret: &str, config: &Path) -> (Proc, SocketAddr) {
@@ -483,8 +495,26 @@ fn serve_rclone_s3(remote: &std::ffi::OsStr, access: &str, secret: &str, config:
     (proc, addr)
 }
 
-fn providers(n: usize, dir: &Path) -> Vec<FakeProvider> {
-    (0..n).map(|i| FakeProvider::start(&dir.join(format!("p{i}")), &dir.join(format!("p{i}.log")))).collect()
+fn rclone_provider(root: &Path) -> Provider {
+    std::fs::create_dir_all(root.join(PROVIDER_BUCKET)).expect("provider bucket dir");
+    let config = root.with_extension("rclone.conf");
+    std::fs::write(&config, "").expect("empty rclone config");
+    let (proc, addr) = serve_rclone_s3(root.as_os_str(), PROVIDER_ACCESS, PROVIDER_SECRET, &config);
+    Provider { endpoint: format!("http://{addr}"), pid: proc.0.id(), _s3s_fs: None, _rclone: Some(proc) }
+}
+
+fn providers(n: usize, dir: &Path) -> Vec<Provider> {
+    let rclone = std::env::var("BENCH_E2E_PROVIDER").is_ok_and(|p| p == "rclone");
+    (0..n)
+        .map(|i| {
+            let root = dir.join(format!("p{i}"));
+            if rclone {
+                return rclone_provider(&root);
+            }
+            let f = FakeProvider::start(&root, &dir.join(format!("p{i}.log")));
+            Provider { endpoint: f.endpoint.clone(), pid: f.pid(), _s3s_fs: Some(f), _rclone: None }
+        })
+        .collect()
 }
 
 fn gateway_bin() -> PathBuf {
@@ -497,7 +527,7 @@ fn gateway_bin() -> PathBuf {
 /// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N) and `metadata` as
 /// its `[metadata]` section; its S3 and admin addresses. Gateways started in one `dir` share
 /// its key file.
-fn start_gateway(dir: &Path, fakes: &[FakeProvider], metadata: &str) -> (Proc, SocketAddr, SocketAddr) {
+fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, SocketAddr, SocketAddr) {
     let countries = ["DE", "FR", "NL"];
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("admin address");
@@ -537,7 +567,7 @@ fn start_gateway(dir: &Path, fakes: &[FakeProvider], metadata: &str) -> (Proc, S
 }
 
 /// `rclone serve s3` over crypt over a union (create_policy = all) of the three providers.
-fn start_rclone(dir: &Path, fakes: &[FakeProvider]) -> (Proc, SocketAddr) {
+fn start_rclone(dir: &Path, fakes: &[Provider]) -> (Proc, SocketAddr) {
     let obscured = Command::new("rclone").args(["obscure", "bench-crypt-password"]).output().expect("rclone obscure");
     let password = String::from_utf8_lossy(&obscured.stdout).trim().to_owned();
     let mut conf = String::new();
@@ -579,7 +609,7 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         let fakes = providers(n, &dir);
         let mut procs: Vec<(String, u32)> = vec![("client".into(), std::process::id())];
         for (i, f) in fakes.iter().enumerate() {
-            procs.push((format!("provider{i}"), f.pid()));
+            procs.push((format!("provider{i}"), f.pid));
         }
         let mut servers = Vec::new();
         let mut endpoints = Vec::new();

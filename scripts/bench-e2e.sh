@@ -5,6 +5,7 @@
 # Installs what it needs (s3s-fs, rclone), builds the release gateway once, then runs; prints
 # the table and writes JSON to $BENCH_E2E_JSON (default /tmp/souverain-bench-e2e.json).
 #   BENCH_E2E_SCALE=small      a shortened run, for a quick look
+#   BENCH_E2E_PROVIDER=rclone  rclone serve s3 over directories as the providers instead of s3s-fs
 #   BENCH_E2E_SYSTEMS="direct,gateway N=3 W=2"   only these systems
 set -euo pipefail
 cd "$(dirname "$0")/.."
