@@ -154,6 +154,7 @@ impl PgEngine {
 
     /// Takes row locks even on genuine PostgreSQL, as on servers without working advisory
     /// locks (so the tests cover both ways).
+    #[cfg(test)]
     pub fn with_row_locks(mut self) -> Self {
         self.locks = LockStyle::Rows;
         self
@@ -175,6 +176,12 @@ impl PgEngine {
             .map_err(pg_err)?;
         let applied: i32 =
             tx.query_one("SELECT coalesce(max(version), 0) FROM souverain_schema", &[]).await.map_err(pg_err)?.get(0);
+        if applied > MIGRATIONS.len() as i32 {
+            return Err(MetaError::Engine(format!(
+                "postgres: the schema is at version {applied}, newer than this gateway knows ({}); upgrade the gateway",
+                MIGRATIONS.len()
+            )));
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i as i32 + 1;
             if version > applied {
@@ -182,12 +189,6 @@ impl PgEngine {
                 tx.execute("INSERT INTO souverain_schema (version) VALUES ($1)", &[&version]).await.map_err(pg_err)?;
                 tracing::info!(version, "metadata schema migrated");
             }
-        }
-        if applied > MIGRATIONS.len() as i32 {
-            return Err(MetaError::Engine(format!(
-                "postgres: the schema is at version {applied}, newer than this gateway knows ({}); upgrade the gateway",
-                MIGRATIONS.len()
-            )));
         }
         tx.commit().await.map_err(pg_err)
     }
@@ -293,14 +294,8 @@ impl Batch {
 /// round trip. A failed statement makes PostgreSQL answer the COMMIT with a rollback, and its
 /// error is the one returned.
 async fn apply_on(client: &Object, b: Batch, commit: bool) -> Result<(), MetaError> {
-    let del = match b.del_k.is_empty() {
-        true => None,
-        false => Some(client.prepare_cached(DELETE_SQL).await.map_err(pg_err)?),
-    };
-    let put = match b.put_k.is_empty() {
-        true => None,
-        false => Some(client.prepare_cached(PUT_SQL).await.map_err(pg_err)?),
-    };
+    let del = if b.del_k.is_empty() { None } else { Some(client.prepare_cached(DELETE_SQL).await.map_err(pg_err)?) };
+    let put = if b.put_k.is_empty() { None } else { Some(client.prepare_cached(PUT_SQL).await.map_err(pg_err)?) };
     let deletes = async {
         if let Some(stmt) = &del {
             client.execute(stmt, &[&b.del_cf, &b.del_k]).await.map_err(pg_err)?;

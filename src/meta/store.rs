@@ -109,33 +109,21 @@ impl<E: KvEngine> Inner<E> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
     }
 
+    /// Every gateway heartbeat record: (key, last heartbeat in ms).
+    fn heartbeats(&self) -> Result<Vec<(Vec<u8>, i64)>, MetaError> {
+        let end = prefix_successor(BOOT_PREFIX);
+        self.engine
+            .scan(Cf::Meta, BOOT_PREFIX, end.as_deref(), usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, decode::<i64>(&v)?)))
+            .collect()
+    }
+
     fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
         for s in &v.streams {
             gc_stream(s, ops)?;
         }
         ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
-        Ok(())
-    }
-
-    /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
-    fn close_upload(
-        t: &mut E::Txn<'_>,
-        rec: &UploadRecord,
-        keep: &[StreamId],
-        ops: &mut Vec<KvOp>,
-    ) -> Result<(), MetaError> {
-        let id = rec.upload_id.as_bytes();
-        let end = prefix_successor(id);
-        for (k, v) in t.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
-            let part: PartRecord = decode(&v)?;
-            if !keep.contains(&part.stream.stream_id) {
-                gc_stream(&part.stream, ops)?;
-            }
-            ops.push(KvOp::Delete(Cf::Parts, k));
-        }
-        ops.push(KvOp::Delete(Cf::UploadIds, id.to_vec()));
-        let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
-        ops.push(KvOp::Delete(Cf::Uploads, index));
         Ok(())
     }
 
@@ -160,7 +148,7 @@ impl<E: KvEngine> Inner<E> {
                 return Ok(CommitOutcome::Gone);
             };
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
-            Self::close_upload(&mut t, &rec, &kept, &mut ops)?;
+            close_upload(&mut t, &rec, &kept, &mut ops)?;
             let done = CompletedUpload {
                 bucket_uid: rec.bucket_uid,
                 key: rec.key.clone(),
@@ -267,6 +255,28 @@ fn commit_audited(mut t: impl KvTxn, mut ops: Vec<KvOp>, entry: AuditEntry) -> R
     ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
     t.commit(ops)?;
     Ok(rec)
+}
+
+/// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
+fn close_upload(
+    t: &mut impl KvTxn,
+    rec: &UploadRecord,
+    keep: &[StreamId],
+    ops: &mut Vec<KvOp>,
+) -> Result<(), MetaError> {
+    let id = rec.upload_id.as_bytes();
+    let end = prefix_successor(id);
+    for (k, v) in t.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
+        let part: PartRecord = decode(&v)?;
+        if !keep.contains(&part.stream.stream_id) {
+            gc_stream(&part.stream, ops)?;
+        }
+        ops.push(KvOp::Delete(Cf::Parts, k));
+    }
+    ops.push(KvOp::Delete(Cf::UploadIds, id.to_vec()));
+    let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+    ops.push(KvOp::Delete(Cf::Uploads, index));
+    Ok(())
 }
 
 /// Queues a stream for deletion at its providers and drops its ownership record.
@@ -507,7 +517,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 return Ok(false);
             };
             let mut ops = Vec::new();
-            Inner::<E>::close_upload(&mut t, &rec, &[], &mut ops)?;
+            close_upload(&mut t, &rec, &[], &mut ops)?;
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
             t.commit(ops)?;
             Ok(true)
@@ -839,8 +849,8 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         self.run(move |i| {
             // Forget gateways silent for a day, so restarts do not pile up records.
             let mut ops = vec![KvOp::Put(Cf::Meta, boot_key(boot), encode(&now_ms)?)];
-            for (k, v) in i.engine.scan(Cf::Meta, BOOT_PREFIX, prefix_successor(BOOT_PREFIX).as_deref(), usize::MAX)? {
-                if decode::<i64>(&v)? < now_ms - 24 * 3600 * 1000 {
+            for (k, last_ms) in i.heartbeats()? {
+                if last_ms < now_ms - 24 * 3600 * 1000 {
                     ops.push(KvOp::Delete(Cf::Meta, k));
                 }
             }
@@ -854,16 +864,10 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             return Ok(Vec::new());
         }
         self.run(move |i| {
-            let mut out = Vec::new();
-            for (k, v) in i.engine.scan(Cf::Meta, BOOT_PREFIX, prefix_successor(BOOT_PREFIX).as_deref(), usize::MAX)? {
-                let id = std::str::from_utf8(&k[BOOT_PREFIX.len()..]).ok().and_then(BootId::from_hex);
-                if let Some(id) = id
-                    && decode::<i64>(&v)? >= since_ms
-                {
-                    out.push(id);
-                }
-            }
-            Ok(out)
+            let live = i.heartbeats()?.into_iter().filter(|(_, last_ms)| *last_ms >= since_ms);
+            Ok(live
+                .filter_map(|(k, _)| std::str::from_utf8(&k[BOOT_PREFIX.len()..]).ok().and_then(BootId::from_hex))
+                .collect())
         })
         .await
     }

@@ -31,7 +31,17 @@ fn newest_bin_dir() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")))
+}
+
+/// Gives `paths` to the server's owner when the tests run as root (it runs as `postgres`).
+fn give_to_owner(paths: &[&Path]) {
+    if is_root() {
+        let mut c = Command::new("chown");
+        c.arg("postgres:").args(paths);
+        run(c, "chown");
+    }
 }
 
 /// A command run as the server's owner.
@@ -81,28 +91,9 @@ impl PgServer {
     fn start_with(parent: &Path, tls: Option<(&str, &str)>) -> Self {
         let bin = newest_bin_dir();
         let dir = tempfile::Builder::new().prefix("souverain-pg").tempdir_in(parent).unwrap();
-        if is_root() {
-            run(
-                {
-                    let mut c = Command::new("chown");
-                    c.arg("postgres:").arg(dir.path());
-                    c
-                },
-                "chown",
-            );
-        }
         let pwfile = dir.path().join("pwfile");
         std::fs::write(&pwfile, PG_PASSWORD).unwrap();
-        if is_root() {
-            run(
-                {
-                    let mut c = Command::new("chown");
-                    c.arg("postgres:").arg(&pwfile);
-                    c
-                },
-                "chown",
-            );
-        }
+        give_to_owner(&[dir.path(), &pwfile]);
         let data = dir.path().join("data");
         let mut c = as_owner(&bin.join("initdb"));
         c.arg("-D")
@@ -118,11 +109,7 @@ impl PgServer {
             std::fs::write(&key_path, key).unwrap();
             // PostgreSQL refuses a key others can read, and must own it.
             std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-            if is_root() {
-                let mut c = Command::new("chown");
-                c.arg("postgres:").arg(&cert_path).arg(&key_path);
-                run(c, "chown");
-            }
+            give_to_owner(&[&cert_path, &key_path]);
             options =
                 format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert_path.display(), key_path.display());
         }
