@@ -18,6 +18,7 @@ use crate::datapath::random_array;
 use crate::frontend::tls::TlsFiles;
 use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::cache::CachedKeys;
+use crate::keys::local::LOCAL_KEK_ID;
 use crate::keys::transit::TransitKeys;
 use crate::keys::{KeyError, KeyProvider, LocalKeyFile};
 use crate::meta::memory::MemoryEngine;
@@ -26,8 +27,8 @@ use crate::metrics::Metrics;
 use crate::model::BootId;
 use crate::service::{ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
-use crate::workers::GarbageCollector;
 use crate::workers::evacuation::Evacuator;
+use crate::workers::gc::{DELETION_CLAIM, GarbageCollector, GcSettings};
 use crate::workers::health::{HealthChecker, HealthState};
 use crate::workers::repair::RepairWorker;
 use crate::workers::scrub::Scrubber;
@@ -116,7 +117,12 @@ pub fn open_backend(p: &ProviderConfig) -> Result<Arc<dyn Backend>, StartError> 
     let id = p.info.id.clone();
     Ok(match &p.kind {
         ProviderKind::Fs(path) => Arc::new(FsBackend::open(id, path)?),
-        ProviderKind::S3(s3) => Arc::new(S3Backend::new(id, (**s3).clone())?),
+        ProviderKind::S3(s3) => {
+            if s3.endpoint.starts_with("http://") && !crate::config::loopback_endpoint(&s3.endpoint) {
+                tracing::warn!(provider = %id, endpoint = %s3.endpoint, "allow_insecure_http: traffic to this provider crosses the network without TLS");
+            }
+            Arc::new(S3Backend::new(id, (**s3).clone())?)
+        }
     })
 }
 
@@ -145,26 +151,39 @@ pub async fn probe_provider(p: &ProviderConfig) -> Result<ProbeReport, StartErro
 
 async fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, StartError> {
     match engine {
-        MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default())?)),
+        MetadataEngine::Memory => Ok(Arc::new(KvMetadataStore::new(MemoryEngine::default()).await?)),
         MetadataEngine::Postgres(settings) => {
-            Ok(Arc::new(KvMetadataStore::new(crate::meta::postgres::PgEngine::connect(settings).await?)?))
+            Ok(Arc::new(KvMetadataStore::new(crate::meta::postgres::PgEngine::connect(settings).await?).await?))
         }
         #[cfg(feature = "rocksdb")]
         MetadataEngine::Rocksdb(path) => {
-            std::fs::create_dir_all(path)
-                .map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?)?))
+            private_dir(path).map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
+            Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?).await?))
         }
         #[cfg(not(feature = "rocksdb"))]
         MetadataEngine::Rocksdb(_) => Err(StartError::NoRocksdb),
     }
 }
 
+/// Creates the metadata directory readable by the gateway's user only (0700), and takes
+/// group and world access away from one that exists: it holds every wrapped data key and the
+/// names of every object.
+#[cfg(feature = "rocksdb")]
+fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
 /// How often a stopped key rotation (the KMS failed) is resumed; a new one starts at once.
 const ROTATION_POLL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The configured key provider behind the data-key cache.
-fn open_keys(config: &Config) -> Result<Arc<dyn KeyProvider>, StartError> {
+async fn open_keys(config: &Config, meta: &dyn MetadataStore) -> Result<Arc<dyn KeyProvider>, StartError> {
     let (ttl, entries) = config.dek_cache;
     Ok(match &config.keys {
         KeyConfig::Local { key_file } => {
@@ -172,10 +191,30 @@ fn open_keys(config: &Config) -> Result<Arc<dyn KeyProvider>, StartError> {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| KeyError::KeyFile { path: dir.display().to_string(), reason: e.to_string() })?;
             }
-            Arc::new(CachedKeys::new(LocalKeyFile::open_or_create(key_file)?, ttl, entries))
+            Arc::new(CachedKeys::new(open_local_key(key_file, meta).await?, ttl, entries))
         }
         KeyConfig::Transit(t) => Arc::new(CachedKeys::new(TransitKeys::new(t.clone())?, ttl, entries)),
     })
+}
+
+/// Opens the local key file, created only on a store that holds no data key yet, and checks
+/// it against the fingerprint the store recorded when the key was first used.
+async fn open_local_key(path: &std::path::Path, meta: &dyn MetadataStore) -> Result<LocalKeyFile, StartError> {
+    let known = meta.kek_fingerprint(LOCAL_KEK_ID).await?;
+    let may_create = known.is_none() && !meta.holds_data_keys().await?;
+    let key = LocalKeyFile::open(path, may_create)?;
+    let recorded = meta.record_kek_fingerprint(LOCAL_KEK_ID, key.fingerprint()).await?;
+    if recorded != key.fingerprint() {
+        return Err(KeyError::KeyFile {
+            path: path.display().to_string(),
+            reason: format!(
+                "not the key this metadata store was written with (fingerprint {}, recorded {recorded}); restore the right file",
+                key.fingerprint()
+            ),
+        }
+        .into());
+    }
+    Ok(key)
 }
 
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
@@ -189,7 +228,7 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let meta = open_meta(&config.metadata).await?;
-    let keys = open_keys(&config)?;
+    let keys = open_keys(&config, meta.as_ref()).await?;
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     let mut book = Vec::new();
     for p in &config.providers {
@@ -218,6 +257,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     ));
     // Alive before serving: another gateway's GC must not take this run's uploads for stale.
     crate::workers::cluster::beat(&service).await?;
+    // The admin's stored catalog, policies and bucket KEKs before the first request: until
+    // then a disabled provider would be eligible again and data keys wrapped under the
+    // default KEK instead of the bucket's own.
+    service.load_residency_overrides().await.map_err(|e| StartError::Residency(e.to_string()))?;
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -246,7 +289,6 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         metrics.connections_rejected.with_label_values(&["s3"]),
         shutdown.clone(),
     ))];
-    service.load_residency_overrides().await.map_err(|e| StartError::Residency(e.to_string()))?;
     let checker = HealthChecker::new(backends, Arc::clone(&service), Arc::clone(&metrics), Arc::clone(&health));
     tasks.push(tokio::spawn(checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
@@ -255,7 +297,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
             Arc::clone(&metrics),
             Arc::clone(&health),
             Arc::clone(&service),
-            config.admin_token.clone(),
+            config.admin_token.as_ref().map(|t| t.expose().to_owned()),
         );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
@@ -271,9 +313,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     tasks.push(tokio::spawn(crate::workers::cluster::run(Arc::clone(&service), shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health), config.repair_claim);
     tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
-    tasks.push(tokio::spawn(
-        GarbageCollector::new(Arc::clone(&service), config.intent_ttl).run(config.gc_interval, shutdown),
-    ));
+    let gc_settings =
+        GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
+    let gc = GarbageCollector::new(Arc::clone(&service), Arc::clone(&health), gc_settings);
+    tasks.push(tokio::spawn(gc.run(config.gc_interval, shutdown)));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
     Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, admin_tls, trigger, tasks })
 }

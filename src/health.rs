@@ -49,6 +49,34 @@ pub struct RepairBacklog {
     pub providers: BTreeMap<String, ProviderBacklog>,
 }
 
+/// One provider's share of the deletion queue.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ProviderDeletions {
+    /// Replicas waiting to be deleted there.
+    pub pending: u64,
+    /// Age of the oldest, in seconds (0 when none).
+    pub oldest_pending_seconds: u64,
+    /// Of them, ciphertext the bucket's policy no longer allows there (evacuated or surplus).
+    pub outside_policy: u64,
+    /// Of those, the ones older than the configured bound (`deletion_overdue_secs`).
+    pub overdue: u64,
+}
+
+/// The deletion queue as last counted by the garbage collector.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DeletionBacklog {
+    /// Replicas waiting to be deleted.
+    pub pending: u64,
+    /// Age of the oldest, in seconds.
+    pub oldest_pending_seconds: u64,
+    /// Ciphertext awaiting deletion at a provider its policy excludes.
+    pub outside_policy: u64,
+    /// Of those, older than the bound.
+    pub overdue: u64,
+    /// By provider id.
+    pub providers: BTreeMap<String, ProviderDeletions>,
+}
+
 /// A policy's write reachability.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyHealth {
@@ -76,6 +104,8 @@ pub struct HealthReport {
     pub repair_backlog: u64,
     /// The queue in detail.
     pub repair: RepairBacklog,
+    /// Replicas the gateway decided to delete that their providers have not confirmed yet.
+    pub deletions: DeletionBacklog,
 }
 
 /// Shared, updated by the checker and the repair worker.
@@ -83,13 +113,14 @@ pub struct HealthReport {
 pub struct HealthState {
     report: RwLock<HealthReport>,
     repair: RwLock<RepairBacklog>,
+    deletions: RwLock<DeletionBacklog>,
     book: Arc<ProviderBook>,
 }
 
 impl HealthState {
     /// Health over the passive stats in `book`.
     pub fn new(book: Arc<ProviderBook>) -> Self {
-        Self { report: RwLock::default(), repair: RwLock::default(), book }
+        Self { report: RwLock::default(), repair: RwLock::default(), deletions: RwLock::default(), book }
     }
 
     /// The providers' passive health.
@@ -102,6 +133,7 @@ impl HealthState {
         let mut r = self.report.read().map(|r| r.clone()).unwrap_or_default();
         r.repair = self.repair_backlog();
         r.repair_backlog = r.repair.pending_replicas;
+        r.deletions = self.deletions.read().map(|d| d.clone()).unwrap_or_default();
         let now = Instant::now();
         for (id, stats) in self.book.iter() {
             let entry = r.providers.entry(id.to_string()).or_insert(ProviderHealth {
@@ -123,6 +155,13 @@ impl HealthState {
     pub fn set_repair_backlog(&self, backlog: RepairBacklog) {
         if let Ok(mut r) = self.repair.write() {
             *r = backlog;
+        }
+    }
+
+    /// Set by the garbage collector after each pass.
+    pub fn set_deletion_backlog(&self, backlog: DeletionBacklog) {
+        if let Ok(mut d) = self.deletions.write() {
+            *d = backlog;
         }
     }
 

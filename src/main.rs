@@ -90,6 +90,9 @@ enum AdminCommand {
     Health,
     /// The repair queue: replicas waiting per provider, the oldest one's age, stuck tasks.
     Repair,
+    /// The deletion queue: copies the gateway gave up that their providers have not deleted
+    /// yet, per provider (ciphertext outside policy counted apart), and the first tasks.
+    Deletions,
 }
 
 #[derive(Subcommand)]
@@ -186,6 +189,7 @@ fn main() -> ExitCode {
             }
             AdminCommand::Health => admin.show("/health", false).map_err(anyhow::Error::msg),
             AdminCommand::Repair => admin.show("/admin/v1/repair", true).map_err(anyhow::Error::msg),
+            AdminCommand::Deletions => admin.show("/admin/v1/deletions", true).map_err(anyhow::Error::msg),
         };
         return match outcome {
             Ok(true) => ExitCode::SUCCESS,

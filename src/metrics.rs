@@ -68,10 +68,14 @@ pub struct Metrics {
     pub scrub_checked: IntCounterVec,
     /// Scrubber findings by provider and kind (missing, length, hash).
     pub scrub_findings: IntCounterVec,
-    /// Streams waiting for deletion at providers.
-    pub gc_pending_streams: IntGauge,
-    /// Streams deleted from providers by GC.
-    pub gc_deleted_streams: IntCounter,
+    /// Replicas waiting for deletion, by provider.
+    pub pending_deletions: IntGaugeVec,
+    /// Age of the oldest replica waiting for deletion, by provider.
+    pub pending_deletions_oldest: IntGaugeVec,
+    /// Replicas outside policy waiting for deletion longer than the bound, by provider.
+    pub pending_deletions_overdue: IntGaugeVec,
+    /// Replicas deleted at providers, by provider and reason.
+    pub deletions_completed: IntCounterVec,
     /// Stored objects and bytes, by policy (refreshed periodically).
     pub stored_objects: IntGaugeVec,
     /// Plaintext bytes stored, by policy.
@@ -229,13 +233,25 @@ impl Metrics {
                 "Replicas the scrubber found missing or damaged, by provider and kind.",
                 &["provider", "kind"],
             )?,
-            gc_pending_streams: IntGauge::new(
-                "souverain_gc_pending_streams",
-                "Streams waiting for deletion at providers.",
+            pending_deletions: gauge_vec(
+                "souverain_pending_deletions",
+                "Replicas the gateway decided to delete that the provider has not confirmed yet, by provider.",
+                &["provider"],
             )?,
-            gc_deleted_streams: IntCounter::new(
-                "souverain_orphans_deleted_total",
-                "Streams deleted from providers by GC.",
+            pending_deletions_oldest: gauge_vec(
+                "souverain_pending_deletions_oldest_seconds",
+                "Age of the oldest replica waiting for deletion, by provider (0 when none).",
+                &["provider"],
+            )?,
+            pending_deletions_overdue: gauge_vec(
+                "souverain_pending_deletions_overdue",
+                "Ciphertext at a provider its policy excludes (evacuated or surplus replicas), waiting for deletion longer than deletion_overdue_secs, by provider.",
+                &["provider"],
+            )?,
+            deletions_completed: counter_vec(
+                "souverain_deletions_completed_total",
+                "Replicas deleted at providers (absent counts), by provider and reason.",
+                &["provider", "reason"],
             )?,
             stored_objects: gauge_vec("souverain_stored_objects", "Objects stored, by policy.", &["policy"])?,
             stored_bytes: gauge_vec("souverain_stored_bytes", "Plaintext bytes stored, by policy.", &["policy"])?,
@@ -283,8 +299,10 @@ impl Metrics {
             Box::new(self.job_remaining.clone()),
             Box::new(self.scrub_checked.clone()),
             Box::new(self.scrub_findings.clone()),
-            Box::new(self.gc_pending_streams.clone()),
-            Box::new(self.gc_deleted_streams.clone()),
+            Box::new(self.pending_deletions.clone()),
+            Box::new(self.pending_deletions_oldest.clone()),
+            Box::new(self.pending_deletions_overdue.clone()),
+            Box::new(self.deletions_completed.clone()),
             Box::new(self.stored_objects.clone()),
             Box::new(self.stored_bytes.clone()),
             Box::new(self.integrity_failures.clone()),

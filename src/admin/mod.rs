@@ -20,6 +20,9 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ErrorKind;
 use crate::health::HealthState;
+
+/// Queued deletions listed by `GET /admin/v1/deletions` (the backlog counts them all).
+const DELETIONS_SHOWN: usize = 1000;
 use crate::metrics::Metrics;
 use crate::service::ObjectService;
 
@@ -114,6 +117,7 @@ impl AdminService {
                 Bytes::from_static(b"not ready: no provider reachable, or the key provider does not answer\n"),
             ),
             (&Method::GET, "/admin/v1/repair") => json(StatusCode::OK, &self.health.repair_backlog()),
+            (&Method::GET, "/admin/v1/deletions") => self.deletions().await,
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
                 self.locate(&p["/admin/v1/locations/".len()..]).await
             }
@@ -125,6 +129,16 @@ impl AdminService {
                 }
             }
             _ => error(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+
+    /// `GET /admin/v1/deletions`: the queue per provider as last counted, and its first tasks.
+    async fn deletions(&self) -> Answer {
+        match self.service.queued_deletions(DELETIONS_SHOWN).await {
+            Ok(tasks) => {
+                json(StatusCode::OK, &serde_json::json!({ "backlog": self.health.report().deletions, "tasks": tasks }))
+            }
+            Err(e) => service_error(e),
         }
     }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
+use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
 use crate::model::ProviderId;
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -79,7 +79,8 @@ impl Backend for FsBackend {
         &self.id
     }
 
-    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+    async fn put(&self, name: &str, len: u64, body: GrantedBody) -> Result<(), BackendError> {
+        let body = body.open(&self.id)?;
         let dest = self.path(name)?;
         let nonce: [u8; 8] =
             crate::datapath::random_array().map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
@@ -150,19 +151,25 @@ impl Backend for FsBackend {
     }
 
     async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
-        // Names first (readdir only); lengths only for the page returned, so a health check
-        // (limit 1) stays cheap however many streams the directory holds.
+        // Names first (readdir only), keeping only the `limit` smallest in a bounded max-heap,
+        // so memory stays O(limit) however many streams the directory holds; lengths only for
+        // the page returned.
         let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
-        let mut names = Vec::new();
+        let mut smallest: std::collections::BinaryHeap<String> = std::collections::BinaryHeap::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
             let name = format!("sv1/{}", entry.file_name().to_string_lossy());
             // Only stream names: anything else in the directory is not ours to report.
-            if self.path(&name).is_ok() && after.is_none_or(|a| name.as_str() > a) {
-                names.push(name);
+            if limit == 0 || self.path(&name).is_err() || after.is_some_and(|a| name.as_str() <= a) {
+                continue;
+            }
+            if smallest.len() < limit {
+                smallest.push(name);
+            } else if smallest.peek().is_some_and(|largest| name < *largest) {
+                smallest.pop();
+                smallest.push(name);
             }
         }
-        names.sort();
-        names.truncate(limit);
+        let names = smallest.into_sorted_vec();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             match self.head(&name).await? {
@@ -171,5 +178,55 @@ impl Backend for FsBackend {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Promise: a listing page is the `limit` smallest stream names after `after`, in order,
+    /// with their lengths, whatever order the directory yields them in; other files are not
+    /// reported (issue 18 item 14: a page no longer holds the whole directory in memory).
+    #[tokio::test]
+    async fn list_pages_are_the_smallest_names_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FsBackend::open(ProviderId::parse("p").unwrap(), dir.path()).unwrap();
+        let names: Vec<String> = [9u8, 3, 7, 1, 5].iter().map(|b| format!("sv1/{}", hex::encode([*b; 16]))).collect();
+        for (i, n) in names.iter().enumerate() {
+            std::fs::write(dir.path().join(n), vec![0u8; i + 1]).unwrap();
+        }
+        std::fs::write(dir.path().join("sv1/not-a-stream"), b"x").unwrap();
+        let mut sorted = names.clone();
+        sorted.sort();
+        let page = fs.list(None, 2).await.unwrap();
+        assert_eq!(page.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), sorted[..2]);
+        assert_eq!(page[0].1, 4, "the length of the file written fourth (0x01…)");
+        let rest = fs.list(Some(&sorted[1]), 10).await.unwrap();
+        assert_eq!(rest.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), sorted[2..]);
+        assert!(fs.list(None, 0).await.unwrap().is_empty());
+        assert!(fs.list(Some(&sorted[4]), 5).await.unwrap().is_empty());
+    }
+
+    /// Promise (issue 18 item 5): a backend writes only with a grant for its own provider, and
+    /// object data only with a residency grant; a refused write leaves nothing.
+    #[tokio::test]
+    async fn writes_need_a_grant_for_this_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ProviderId::parse("here").unwrap();
+        let fs = FsBackend::open(id.clone(), dir.path()).unwrap();
+        let name = format!("sv1/{}", hex::encode([4u8; 16]));
+        let data = bytes::Bytes::from_static(b"ciphertext");
+        let elsewhere = crate::placement::probe_grant(&ProviderId::parse("elsewhere").unwrap());
+        let body = GrantedBody::new(&elsewhere, SealedBody::from_bytes(data.clone())).unwrap();
+        let err = fs.put(&name, data.len() as u64, body).await.unwrap_err();
+        assert_eq!(err.kind, BackendErrorKind::Refused);
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        let object_data = GrantedBody::new(&crate::placement::probe_grant(&id), SealedBody::new(rx));
+        assert!(object_data.is_err(), "a probe grant admits no object data");
+        assert!(fs.head(&name).await.unwrap().is_none(), "nothing written");
+        let body = GrantedBody::new(&crate::placement::probe_grant(&id), SealedBody::from_bytes(data.clone())).unwrap();
+        fs.put(&name, data.len() as u64, body).await.unwrap();
+        assert_eq!(fs.head(&name).await.unwrap(), Some(data.len() as u64));
     }
 }

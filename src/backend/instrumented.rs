@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 
 use super::health::ProviderStats;
-use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
+use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody};
 use crate::metrics::Metrics;
 use crate::model::ProviderId;
 
@@ -31,7 +31,10 @@ fn provider_failed(e: &BackendError) -> bool {
         | BackendErrorKind::Protocol
         | BackendErrorKind::Auth => true,
         BackendErrorKind::Status(s) => s >= 500,
-        BackendErrorKind::NotFound | BackendErrorKind::Aborted | BackendErrorKind::Throttled => false,
+        BackendErrorKind::NotFound
+        | BackendErrorKind::Aborted
+        | BackendErrorKind::Throttled
+        | BackendErrorKind::Refused => false,
     }
 }
 
@@ -67,7 +70,7 @@ impl Backend for Instrumented {
         self.inner.id()
     }
 
-    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+    async fn put(&self, name: &str, len: u64, body: GrantedBody) -> Result<(), BackendError> {
         let started = Instant::now();
         let r = self.inner.put(name, len, body).await;
         self.record("put", started, &r);

@@ -19,6 +19,7 @@ use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use crate::model::{ProviderId, StreamId};
+use crate::placement::WriteGrant;
 
 pub use fs::FsBackend;
 pub use s3::S3Backend;
@@ -48,6 +49,8 @@ pub enum BackendErrorKind {
     Auth,
     /// The provider asked us to slow down (503 SlowDown, 429).
     Throttled,
+    /// The gateway refused the write itself: no residency grant for this provider.
+    Refused,
     /// Another HTTP status.
     Status(u16),
 }
@@ -80,11 +83,13 @@ pub struct BodyAborted;
 /// only be built inside the crate, from sealed chunks, so plaintext cannot reach `Backend::put`.
 pub struct SealedBody {
     rx: mpsc::Receiver<Result<Bytes, BodyAborted>>,
+    /// Random bytes of the provider probe (no object data).
+    probe: bool,
 }
 
 impl SealedBody {
     pub(crate) fn new(rx: mpsc::Receiver<Result<Bytes, BodyAborted>>) -> Self {
-        Self { rx }
+        Self { rx, probe: false }
     }
 
     /// A body of random bytes already in memory (the provider probe's test objects, which are
@@ -98,7 +103,43 @@ impl SealedBody {
                 }
             }
         });
-        Self { rx }
+        Self { rx, probe: true }
+    }
+}
+
+/// A body with its leave to go to one provider ([`WriteGrant`], minted only by placement).
+/// A backend gets at the bytes only through [`GrantedBody::open`], which checks that the
+/// grant is for that backend's provider: ciphertext cannot reach a provider its residency
+/// check did not admit, whichever code path sends it.
+pub struct GrantedBody {
+    provider: ProviderId,
+    body: SealedBody,
+}
+
+impl GrantedBody {
+    /// Pairs `body` with `grant`; object data needs a residency grant (a probe grant admits
+    /// only the probe's random bytes).
+    pub fn new(grant: &WriteGrant, body: SealedBody) -> Result<Self, BackendError> {
+        if !body.probe && !grant.admits_object_data() {
+            return Err(BackendError {
+                provider: grant.provider().clone(),
+                kind: BackendErrorKind::Refused,
+                detail: "object data without a residency grant".into(),
+            });
+        }
+        Ok(Self { provider: grant.provider().clone(), body })
+    }
+
+    /// The bytes, for the backend of `provider` only.
+    pub fn open(self, provider: &ProviderId) -> Result<SealedBody, BackendError> {
+        if self.provider != *provider {
+            return Err(BackendError {
+                provider: provider.clone(),
+                kind: BackendErrorKind::Refused,
+                detail: format!("a write granted for provider {} was sent here", self.provider),
+            });
+        }
+        Ok(self.body)
     }
 }
 
@@ -119,8 +160,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn id(&self) -> &ProviderId;
     /// Writes exactly `len` bytes under `name`. Ok means a complete, durable object. If the
     /// body yields an error or ends short, nothing becomes visible under `name`. Not retried:
-    /// the body cannot be replayed.
-    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError>;
+    /// the body cannot be replayed. The bytes are reached through [`GrantedBody::open`] with
+    /// this backend's own id (a grant for another provider is refused, nothing written).
+    async fn put(&self, name: &str, len: u64, body: GrantedBody) -> Result<(), BackendError>;
     /// Reads a ciphertext byte range (end exclusive), or the whole object.
     async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError>;
     /// The object's length, or `None` if absent.

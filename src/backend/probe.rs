@@ -8,9 +8,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{Backend, BackendError, SealedBody, stream_name};
+use super::{Backend, BackendError, GrantedBody, SealedBody, stream_name};
 use crate::datapath::random_array;
 use crate::model::StreamId;
+use crate::placement::probe_grant;
 
 /// One step of a probe.
 #[derive(Debug, Clone)]
@@ -120,7 +121,9 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         return ProbeReport { provider: backend.id().to_string(), steps: p.steps, notes: Vec::new() };
     };
     p.step("put", || async {
-        backend.put(&name, small.len() as u64, SealedBody::from_bytes(small.clone())).await.map_err(|e| e.to_string())
+        let body = GrantedBody::new(&probe_grant(backend.id()), SealedBody::from_bytes(small.clone()))
+            .map_err(|e| e.to_string())?;
+        backend.put(&name, small.len() as u64, body).await.map_err(|e| e.to_string())
     })
     .await;
     p.step("head", || async {
@@ -154,9 +157,9 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         let big_name = temp_name().unwrap_or_else(|_| name.clone());
         p.step("multipart", || async {
             let big = random_bytes(max_put as usize + 4097)?;
-            mp.put(&big_name, big.len() as u64, SealedBody::from_bytes(big.clone()))
-                .await
+            let body = GrantedBody::new(&probe_grant(mp.id()), SealedBody::from_bytes(big.clone()))
                 .map_err(|e| e.to_string())?;
+            mp.put(&big_name, big.len() as u64, body).await.map_err(|e| e.to_string())?;
             let got = read_all(mp, &big_name, None).await.map_err(|e| e.to_string())?;
             mp.delete(&big_name).await.map_err(|e| e.to_string())?;
             if got == big[..] { Ok(()) } else { Err("multipart object read back different".into()) }

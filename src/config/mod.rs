@@ -102,6 +102,8 @@ pub struct Config {
     pub gc_interval: Duration,
     /// Age after which an uncommitted upload of this run is abandoned.
     pub intent_ttl: Duration,
+    /// Age after which ciphertext outside policy still awaiting deletion counts as overdue.
+    pub deletion_overdue: Duration,
     /// Between provider health checks.
     pub health_interval: Duration,
     /// Between repair passes.
@@ -129,7 +131,7 @@ pub struct Config {
     /// Tracing filter.
     pub log_level: String,
     /// Bearer token of the admin API (`/admin/v1/…`); the API is closed without one.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<raw::SecretText>,
 }
 
 impl Config {
@@ -244,7 +246,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
     let admin = raw.admin;
     let admin_token = match (&admin.token, &admin.token_env, &admin.token_file) {
         (None, None, None) => None,
-        _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?),
+        _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?.into()),
     };
     let scrub_rate = raw.workers.scrub_rate_bytes_per_sec.unwrap_or(10 << 20).max(1);
     let verify_fraction = raw.workers.scrub_verify_fraction.unwrap_or(0.01);
@@ -264,7 +266,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         providers,
         policies,
         access_keys,
-        gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(60)),
+        gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(10).max(1)),
+        deletion_overdue: Duration::from_secs(raw.workers.deletion_overdue_secs.unwrap_or(3600)),
         intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
         health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
         repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
@@ -342,6 +345,15 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
                     field("endpoint")
                 ));
             }
+            if endpoint.starts_with("http://") && !loopback_endpoint(&endpoint) && p.allow_insecure_http != Some(true) {
+                return Err(format!(
+                    "{}: {endpoint:?} is plain http:// to a host that is not loopback: ciphertext, request \
+                     signatures and the provider's responses would cross the network unprotected; use \
+                     https://, or set {} = true to accept that risk",
+                    field("endpoint"),
+                    field("allow_insecure_http")
+                ));
+            }
             S3ProviderConfig {
                 endpoint,
                 bucket: required(p.bucket, "bucket")?,
@@ -358,6 +370,19 @@ fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig
         }
     };
     Ok(ProviderConfig { info, kind })
+}
+
+/// True when an `http://` or `https://` URL names a loopback host (`localhost`, 127.0.0.0/8,
+/// `[::1]`): traffic that never leaves the machine.
+pub fn loopback_endpoint(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl From<S3ProviderConfig> for ProviderKind {
@@ -447,13 +472,13 @@ fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgSettings, St
 /// Exactly one of an inline secret, an environment variable or a private file.
 fn secret(
     field: &str,
-    inline: Option<String>,
+    inline: Option<raw::SecretText>,
     env: Option<String>,
     file: Option<String>,
     base: &Path,
 ) -> Result<String, String> {
     let value = match (inline, env, file) {
-        (Some(s), None, None) => s,
+        (Some(s), None, None) => s.into_inner(),
         (None, Some(var), None) => {
             std::env::var(&var).map_err(|_| format!("{field}_env: environment variable {var} is not set"))?
         }
@@ -657,5 +682,58 @@ secret = "sk"
             assert!(err.contains(field), "{err:?} should name {field}");
             assert!(!err.contains('\n'), "{err:?} should be one line");
         }
+    }
+
+    /// Promise (issue 18 item 7): a provider over plain http:// is accepted only on loopback,
+    /// or when `allow_insecure_http = true` names the risk; the refusal names the field.
+    #[test]
+    fn plain_http_providers_only_on_loopback_unless_allowed() {
+        let s3 = |endpoint: &str, extra: &str| {
+            MINIMAL.replace(
+                "kind = \"fs\"\npath = \"p/de\"",
+                &format!(
+                    "kind = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"b\"\nregion = \"r\"\naccess_key = \"a\"\nsecret = \"s\"\n{extra}"
+                ),
+            )
+        };
+        for ok in ["https://s3.example.eu", "http://127.0.0.1:9000", "http://localhost:9000/", "http://[::1]:9000"] {
+            Config::parse(&s3(ok, ""), Path::new("/")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for refused in [
+            "http://s3.example.eu",
+            "http://10.0.0.5:9000",
+            "http://127.0.0.1.example.eu:80",
+            "http://localhost@evil.eu",
+        ] {
+            let err = Config::parse(&s3(refused, ""), Path::new("/")).unwrap_err();
+            assert!(err.contains("provider[0].allow_insecure_http") && !err.contains('\n'), "{refused}: {err}");
+        }
+        let allowed = Config::parse(&s3("http://s3.example.eu", "allow_insecure_http = true"), Path::new("/"));
+        assert!(allowed.is_ok(), "{allowed:?}");
+    }
+
+    /// Promise (issue 18 item 11): no secret of a loaded config reaches `Debug` output, neither
+    /// the validated config nor the file as read (admin token, access key secret, a provider's
+    /// secret, the KMS token).
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let quickstart = include_str!("../../config/quickstart.toml");
+        let with_s3 = format!(
+            "{quickstart}\n[[provider]]\nid = \"remote\"\nkind = \"s3\"\nendpoint = \"https://s3.example.eu\"\nbucket = \"b\"\nregion = \"r\"\naccess_key = \"ak\"\nsecret = \"provider-secret-xyz\"\ncountry = \"FR\"\noperator = \"R\"\n"
+        );
+        let secrets = ["souverain-dev-admin-token-change-me", "souverain-dev-secret-change-me", "provider-secret-xyz"];
+        let config = Config::parse(&with_s3, Path::new("/")).unwrap();
+        let raw: raw::RawConfig = toml::from_str(&with_s3).unwrap();
+        let transit = raw::RawKeys {
+            provider: "transit".into(),
+            token: Some(String::from("kms-token-abc").into()),
+            approle_secret_id: Some(String::from("approle-secret-def").into()),
+            ..raw::RawKeys::default()
+        };
+        let printed = format!("{config:?} {config:#?} {raw:?} {transit:?}");
+        for secret in secrets.iter().chain(&["kms-token-abc", "approle-secret-def"]) {
+            assert!(!printed.contains(secret), "{secret} in Debug output");
+        }
+        assert!(printed.contains("<redacted>"));
     }
 }

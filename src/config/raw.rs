@@ -1,6 +1,44 @@
 //! The configuration file as written (serde, unknown keys refused).
 
+use std::fmt;
+
 use serde::Deserialize;
+use zeroize::Zeroize;
+
+/// A secret written inline in the config file: `<redacted>` in `Debug`, wiped when dropped.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl From<String> for SecretText {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl SecretText {
+    /// The text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The text, moved out (the caller keeps it from here on).
+    pub fn into_inner(mut self) -> String {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Drop for SecretText {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -71,7 +109,7 @@ pub struct RawMetadata {
     /// PostgreSQL: the connection URL, without the password.
     pub url: Option<String>,
     /// PostgreSQL password, inline.
-    pub password: Option<String>,
+    pub password: Option<SecretText>,
     /// PostgreSQL password, from this environment variable.
     pub password_env: Option<String>,
     /// PostgreSQL password, from this private file.
@@ -83,7 +121,7 @@ pub struct RawMetadata {
 }
 
 /// `[keys]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawKeys {
     /// `local` or `transit`.
@@ -97,7 +135,7 @@ pub struct RawKeys {
     /// Transit: the default KEK's name (`souverain`).
     pub kek: Option<String>,
     /// Transit: a token, inline (development only).
-    pub token: Option<String>,
+    pub token: Option<SecretText>,
     /// Transit: a token from this environment variable.
     pub token_env: Option<String>,
     /// Transit: a token from this file (mode 0600).
@@ -105,7 +143,7 @@ pub struct RawKeys {
     /// Transit: AppRole role id (instead of a token).
     pub approle_role_id: Option<String>,
     /// Transit: AppRole secret id, inline (development only).
-    pub approle_secret_id: Option<String>,
+    pub approle_secret_id: Option<SecretText>,
     /// Transit: AppRole secret id from this environment variable.
     pub approle_secret_id_env: Option<String>,
     /// Transit: AppRole secret id from this file (mode 0600).
@@ -128,6 +166,9 @@ pub struct RawWorkers {
     pub gc_interval_secs: Option<u64>,
     /// Seconds after which an uncommitted upload of this run is abandoned.
     pub intent_ttl_secs: Option<u64>,
+    /// Seconds after which a replica outside policy still awaiting deletion is overdue (the
+    /// `souverain_pending_deletions_overdue` gauge and its alert).
+    pub deletion_overdue_secs: Option<u64>,
     /// Seconds between provider health checks.
     pub health_interval_secs: Option<u64>,
     /// Seconds between repair passes.
@@ -165,7 +206,7 @@ pub struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     /// Bearer token of the admin API, inline (development only).
-    pub token: Option<String>,
+    pub token: Option<SecretText>,
     /// Bearer token from this environment variable.
     pub token_env: Option<String>,
     /// Bearer token from this file (mode 0600).
@@ -203,7 +244,7 @@ pub struct RawProvider {
     /// Access key id of an `s3` provider.
     pub access_key: Option<String>,
     /// Inline secret (development only).
-    pub secret: Option<String>,
+    pub secret: Option<SecretText>,
     /// Secret from this environment variable.
     pub secret_env: Option<String>,
     /// Secret from this file (mode 0600).
@@ -217,6 +258,9 @@ pub struct RawProvider {
     /// Sign streamed payloads chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), for
     /// providers that refuse UNSIGNED-PAYLOAD, typically over plain HTTP.
     pub signed_payload: Option<bool>,
+    /// Accept a plain `http://` endpoint on a host that is not loopback (refused otherwise):
+    /// names the risk that traffic to the provider crosses the network unprotected.
+    pub allow_insecure_http: Option<bool>,
     /// Data-centre country.
     pub country: String,
     /// Operator.
@@ -268,7 +312,7 @@ pub struct RawAccessKey {
     /// Access key id.
     pub id: String,
     /// Inline secret (development only).
-    pub secret: Option<String>,
+    pub secret: Option<SecretText>,
     /// Secret from this environment variable.
     pub secret_env: Option<String>,
     /// Secret from this file (mode 0600).

@@ -37,9 +37,11 @@ impl KeyType for Len32 {
     }
 }
 
-fn expand32(prk: &ring::hkdf::Prk, info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
-    let mut out = [0u8; 32];
-    prk.expand(info, Len32).and_then(|okm| okm.fill(&mut out)).map_err(|_| CryptoError::Seal)?;
+/// 32 bytes of HKDF output, wiped when dropped (the raw per-stream and manifest keys; ring's
+/// own key schedules built from them are not in our hands).
+fn expand32(prk: &ring::hkdf::Prk, info: &[&[u8]]) -> Result<zeroize::Zeroizing<[u8; 32]>, CryptoError> {
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    prk.expand(info, Len32).and_then(|okm| okm.fill(out.as_mut())).map_err(|_| CryptoError::Seal)?;
     Ok(out)
 }
 
@@ -56,8 +58,8 @@ impl StreamKeys {
         let prk = Salt::new(HKDF_SHA256, &params.salt).extract(dek);
         let enc = expand32(&prk, &[b"souverain/v1/enc", &ctx])?;
         let commit = expand32(&prk, &[b"souverain/v1/commit", &ctx])?;
-        let enc = UnboundKey::new(&AES_256_GCM, &enc).map_err(|_| CryptoError::Seal)?;
-        Ok(Self { enc: LessSafeKey::new(enc), commit: hmac::Key::new(hmac::HMAC_SHA256, &commit) })
+        let enc = UnboundKey::new(&AES_256_GCM, enc.as_ref()).map_err(|_| CryptoError::Seal)?;
+        Ok(Self { enc: LessSafeKey::new(enc), commit: hmac::Key::new(hmac::HMAC_SHA256, commit.as_ref()) })
     }
 
     /// The 32-byte commitment over the header prefix.
@@ -146,7 +148,7 @@ pub fn verify_manifest_mac(
 fn manifest_key(dek: &[u8; 32], bucket: &[u8; 16], version: &[u8; 16]) -> Result<hmac::Key, CryptoError> {
     let prk = Salt::new(HKDF_SHA256, &[0u8; 32]).extract(dek);
     let bytes = expand32(&prk, &[b"souverain/v1/manifest", bucket, version])?;
-    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, bytes.as_ref()))
 }
 
 /// Wraps a DEK under a local KEK: `nonce(12) ‖ AES-256-GCM(KEK, nonce, aad, DEK)` (60 bytes).

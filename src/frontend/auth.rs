@@ -36,10 +36,6 @@ impl S3Auth for KeyRing {
 /// Admission after signature verification.
 pub struct Admission;
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
-}
-
 fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -59,19 +55,22 @@ impl S3Access for Admission {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
         }
-        let query = cx.uri().query().unwrap_or("");
-        if let Some(exp) = query_param(query, "X-Amz-Expires") {
+        // Decoded as s3s decodes it, so a percent-encoded name is the parameter s3s honoured.
+        let query = super::query::Query::parse(cx.uri().query());
+        for exp in query.values("X-Amz-Expires") {
             let secs: u64 = exp.parse().map_err(|_| presign_too_long())?;
             if secs > MAX_PRESIGN_SECS {
                 return Err(presign_too_long());
             }
         }
         // SigV2 presigned URLs carry an absolute expiry.
-        if query_param(query, "Signature").is_some()
-            && let Some(exp) = query_param(query, "Expires").and_then(|e| e.parse::<u64>().ok())
-            && exp > now_secs() + MAX_PRESIGN_SECS
-        {
-            return Err(presign_too_long());
+        if query.has("Signature") {
+            for exp in query.values("Expires") {
+                let at: u64 = exp.parse().map_err(|_| presign_too_long())?;
+                if at > now_secs() + MAX_PRESIGN_SECS {
+                    return Err(presign_too_long());
+                }
+            }
         }
         Ok(())
     }

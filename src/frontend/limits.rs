@@ -2,7 +2,8 @@
 //! - s3s 0.14 answers an over-long XML body with 500 InternalError (it does not recognise
 //!   http-body-util's length error); a client error must be a 4xx, so requests that carry XML
 //!   (everything but object and part uploads) are measured here by their Content-Length first;
-//! - a SigV4 request with `x-amz-*` headers it did not sign is refused (`signed_headers`);
+//! - a SigV4 request with `x-amz-*` headers it did not sign is refused (`signed_headers`), and
+//!   so is one carrying both a query signature and an `Authorization` header;
 //! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`).
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use s3s::service::S3Service;
 use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode};
 
 use super::body_timeout::IdleTimeout;
+use super::signed_headers::SignedHeaders;
 
 /// The s3s service behind the request checks.
 #[derive(Clone)]
@@ -46,7 +48,16 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
     type Future = BoxFuture<'static, Result<HttpResponse, HttpError>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let unsigned = super::signed_headers::unsigned_amz_headers(req.headers(), req.uri().query());
+        let query = super::query::Query::parse(req.uri().query());
+        let signed = super::signed_headers::signed_header_list(req.headers(), &query);
+        if signed == SignedHeaders::TwoMechanisms {
+            return refuse_with_status(
+                S3ErrorCode::InvalidArgument,
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified".into(),
+                http::StatusCode::BAD_REQUEST,
+            );
+        }
+        let unsigned = super::signed_headers::unsigned_amz_headers(req.headers(), &signed);
         if !unsigned.is_empty() {
             return refuse(
                 S3ErrorCode::AccessDenied,
@@ -68,5 +79,17 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
 /// Answers an S3 error without passing the request on.
 fn refuse(code: S3ErrorCode, message: String) -> BoxFuture<'static, Result<HttpResponse, HttpError>> {
     let resp = S3Error::with_message(code, message).to_http_response().map_err(|e| HttpError::new(Box::new(e)));
+    Box::pin(async move { resp })
+}
+
+/// [`refuse`] with an explicit status (codes whose default status is not the one S3 answers).
+fn refuse_with_status(
+    code: S3ErrorCode,
+    message: String,
+    status: http::StatusCode,
+) -> BoxFuture<'static, Result<HttpResponse, HttpError>> {
+    let mut e = S3Error::with_message(code, message);
+    e.set_status_code(status);
+    let resp = e.to_http_response().map_err(|e| HttpError::new(Box::new(e)));
     Box::pin(async move { resp })
 }

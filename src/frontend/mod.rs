@@ -8,6 +8,7 @@ pub mod error;
 pub mod first_bytes;
 pub mod limits;
 pub mod observe;
+pub mod query;
 pub mod s3;
 pub mod server;
 pub mod signed_headers;

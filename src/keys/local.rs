@@ -33,7 +33,20 @@ impl LocalKeyFile {
     /// Opens the key file, creating it (mode 0600, 32 random bytes) if absent. Refuses a file
     /// that is group- or world-accessible or not exactly 32 bytes.
     pub fn open_or_create(path: &Path) -> Result<Self, KeyError> {
+        Self::open(path, true)
+    }
+
+    /// Opens the key file; creates it only when `may_create` (a metadata store that holds no
+    /// data key yet), else a missing file is an error naming it: a new key would silently
+    /// replace the one every stored data key is wrapped under.
+    pub fn open(path: &Path, may_create: bool) -> Result<Self, KeyError> {
         let err = |reason: String| KeyError::KeyFile { path: path.display().to_string(), reason };
+        if !may_create && !path.exists() {
+            return Err(err(
+                "missing, but the metadata store holds data keys wrapped under it; restore the file (a new key would open none of them)"
+                    .into(),
+            ));
+        }
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(mut file) => {
                 let kek: [u8; 32] = random_array().map_err(|_| KeyError::Random)?;
@@ -59,6 +72,21 @@ impl LocalKeyFile {
         }
         kek.copy_from_slice(&buf);
         Ok(Self { kek, path: path.to_owned() })
+    }
+}
+
+impl LocalKeyFile {
+    /// A public fingerprint of the key (HMAC-SHA256 of a fixed label, 16 bytes in hex): the
+    /// metadata store records it at first start, so a different file is recognised.
+    pub fn fingerprint(&self) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.kek.as_ref());
+        let tag = ring::hmac::sign(&key, b"souverain local kek fingerprint v1");
+        hex::encode(&tag.as_ref()[..16])
+    }
+
+    /// The key file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -140,7 +168,23 @@ mod tests {
         assert!(kf.unwrap(&w, b, VersionUid([3; 16])).await.is_err());
         let again = LocalKeyFile::open_or_create(&path).unwrap();
         assert!(again.unwrap(&w, b, v).await.is_ok());
+        assert_eq!(again.fingerprint(), kf.fingerprint());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(LocalKeyFile::open_or_create(&path).is_err());
+    }
+
+    /// Promise (issue 18 item 8): without leave to create it, a missing key file is an error
+    /// naming the file, and nothing is created; another key has another fingerprint.
+    #[test]
+    fn missing_key_file_is_not_replaced_when_creation_is_not_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek.key");
+        let err = LocalKeyFile::open(&path, false).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()) && err.contains("missing"), "{err}");
+        assert!(!path.exists(), "no new key file");
+        let first = LocalKeyFile::open(&path, true).unwrap();
+        let other = LocalKeyFile::open(&dir.path().join("other.key"), true).unwrap();
+        assert_ne!(first.fingerprint(), other.fingerprint());
+        assert_eq!(first.fingerprint().len(), 32);
     }
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
@@ -85,7 +84,7 @@ impl std::fmt::Debug for TransitConfig {
 /// The transit key provider.
 pub struct TransitKeys {
     cfg: TransitConfig,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<SecretBody>>,
     /// The token in use and when it must be replaced (AppRole), `None` before the first login.
     token: tokio::sync::Mutex<Option<(Zeroizing<String>, Option<Instant>)>>,
     /// Latest version of each KEK, as last read.
@@ -140,9 +139,40 @@ fn ciphertext_version(ciphertext: &str) -> Option<u32> {
     ciphertext.strip_prefix("vault:v")?.split_once(':')?.0.parse().ok()
 }
 
-/// Key names the gateway creates or asks for: what transit accepts in a path segment.
+/// A request body that is wiped when dropped (it carries a data key on encrypt).
+#[derive(Default)]
+struct SecretBody {
+    bytes: Zeroizing<Vec<u8>>,
+    pos: usize,
+}
+
+impl From<Option<Zeroizing<String>>> for SecretBody {
+    fn from(body: Option<Zeroizing<String>>) -> Self {
+        let bytes = body.map(|mut b| Zeroizing::new(std::mem::take(&mut *b).into_bytes())).unwrap_or_default();
+        Self { bytes, pos: 0 }
+    }
+}
+
+impl bytes::Buf for SecretBody {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.bytes[self.pos..]
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.bytes.len());
+    }
+}
+
+/// Key names the gateway creates or asks for: what transit accepts in a path segment, and
+/// never `.` or `..`, which an HTTP client or proxy resolves to another path.
 fn valid_kek_name(name: &str) -> bool {
     !name.is_empty()
+        && name != "."
+        && name != ".."
         && name.len() <= 128
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
@@ -202,7 +232,7 @@ impl TransitKeys {
         if let Some(t) = token {
             req = req.header("x-vault-token", t);
         }
-        let body = body.map(|b| Bytes::from(b.as_bytes().to_vec())).unwrap_or_default();
+        let body = SecretBody::from(body);
         let req = req.body(Full::new(body)).map_err(|e| KeyError::Unavailable(format!("{path}: {e}")))?;
         let exchange = async {
             let resp = self
@@ -216,7 +246,9 @@ impl TransitKeys {
                 .await
                 .map_err(|e| KeyError::Unavailable(format!("{path}: answer body: {e}")))?
                 .to_bytes();
-            Ok::<_, KeyError>((status, Zeroizing::new(bytes.to_vec())))
+            // Takes the collected buffer over without a copy when it is the only reference, so
+            // the answer (a data key, on decrypt) is wiped when dropped.
+            Ok::<_, KeyError>((status, Zeroizing::new(Vec::from(bytes))))
         };
         let (status, bytes) = tokio::time::timeout(self.cfg.timeout, exchange)
             .await
@@ -319,8 +351,9 @@ impl KeyProvider for TransitKeys {
     ) -> Result<WrappedKey, KeyError> {
         let context = B64.encode(key_aad(kek, bucket, version));
         let plaintext = Zeroizing::new(B64.encode(dek.expose()));
-        let body =
-            Zeroizing::new(serde_json::json!({ "plaintext": plaintext.as_str(), "context": context }).to_string());
+        // Written straight into a wiped buffer (a serde_json value would keep an unwiped copy);
+        // base64 needs no JSON escaping.
+        let body = Zeroizing::new(format!(r#"{{"plaintext":"{}","context":"{context}"}}"#, plaintext.as_str()));
         let answer =
             self.call(Method::POST, &self.path("encrypt", kek)?, Some(body)).await.map_err(|e| missing(e, kek))?;
         let c: Answer<Cipher> = parse(&answer)?;
@@ -422,7 +455,7 @@ mod tests {
     #[test]
     fn key_names_cannot_leave_their_path_segment() {
         assert!(valid_kek_name("souverain-bucket_1.a"));
-        for bad in ["", "../sys/seal", "a/b", "a?b", "a b", &"k".repeat(129)] {
+        for bad in ["", ".", "..", "../sys/seal", "a/b", "a?b", "a b", &"k".repeat(129)] {
             assert!(!valid_kek_name(bad), "{bad:?}");
         }
     }

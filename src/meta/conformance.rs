@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{AuditedChange, JobRecord, RepairTask, ReplicaMove};
+use super::{AuditedChange, DeletionReason, DeletionTask, JobRecord, RepairTask, ReplicaMove};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore, PartRecord, PutCommit,
     UploadRecord, VersionRecord, WriteCondition,
@@ -24,8 +24,14 @@ fn stream(id: u8) -> StreamManifest {
         salt: [0; 32],
         commit: [0; 32],
         ciphertext_sha256: [0; 32],
-        replicas: vec![],
+        replicas: vec![ProviderId::parse("de").unwrap()],
     }
+}
+
+/// The streams with a deletion queued at `provider`, by their first id byte.
+async fn deleting(store: &dyn MetadataStore, provider: &str) -> Vec<u8> {
+    let all = store.deletions(None, 100_000).await.unwrap();
+    all.iter().filter(|t| t.provider.as_str() == provider).map(|t| t.stream_id.0[0]).collect()
 }
 
 fn version(id: u8, etag: &str) -> VersionRecord {
@@ -44,6 +50,22 @@ fn version(id: u8, etag: &str) -> VersionRecord {
     }
 }
 
+/// An upload of `key`, its version id taken from the upload id.
+fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord {
+    UploadRecord {
+        upload_id: id,
+        bucket_uid: bucket,
+        key: key.into(),
+        version_uid: VersionUid(id.0),
+        targets: vec![],
+        initiated_ms: 0,
+        headers: ContentHeaders::default(),
+        checksum: None,
+        dek: dek(),
+        write_quorum: 1,
+    }
+}
+
 fn dek() -> WrappedKey {
     WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3] }
 }
@@ -58,7 +80,77 @@ fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition
         dek: dek(),
         condition,
         repairs: vec![],
+        deletions: vec![],
         completes_upload: None,
+    }
+}
+
+/// The deletion queue: claims with a lease, backoff, completion, a newer decision outliving an
+/// older claim, and a replica that became live again never handed out.
+async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
+    // Drain what the suite queued so far.
+    for t in store.claim_deletions(i64::MAX / 2, 1, 100_000).await.unwrap() {
+        store.finish_deletion(t, true).await.unwrap();
+    }
+    assert!(store.deletions(None, 10).await.unwrap().is_empty());
+    let sid = StreamId([120; 16]);
+    let pl = ProviderId::parse("pl").unwrap();
+    store.queue_deletions(vec![DeletionTask::new(sid, pl.clone(), DeletionReason::Orphaned, 1_000)]).await.unwrap();
+    assert!(store.claim_deletions(999, 60_000, 10).await.unwrap().is_empty(), "not due before its time");
+    let claimed = store.claim_deletions(1_000, 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(store.claim_deletions(30_000, 60_000, 10).await.unwrap().is_empty(), "claimed for the lease");
+    // A failed attempt: rescheduled, still queued.
+    let mut retry = claimed[0].clone();
+    retry.attempts = 1;
+    retry.due_ms = 5_000;
+    store.finish_deletion(retry.clone(), false).await.unwrap();
+    assert_eq!(store.deletions(None, 10).await.unwrap(), vec![retry.clone()]);
+    // Decided again while a worker holds the old claim: finishing the old claim keeps it.
+    let old_claim = store.claim_deletions(5_000, 60_000, 10).await.unwrap().remove(0);
+    store.queue_deletions(vec![DeletionTask::new(sid, pl.clone(), DeletionReason::Misplaced, 6_000)]).await.unwrap();
+    store.finish_deletion(old_claim, true).await.unwrap();
+    let again = store.deletions(None, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "the newer decision stays queued");
+    assert_eq!((again[0].reason, again[0].created_ms, again[0].generation), (DeletionReason::Misplaced, 1_000, 1));
+    let last = store.claim_deletions(6_000, 60_000, 10).await.unwrap().remove(0);
+    store.finish_deletion(last.clone(), true).await.unwrap();
+    assert!(store.deletions(None, 10).await.unwrap().is_empty());
+    store.finish_deletion(last, false).await.unwrap();
+    assert!(store.deletions(None, 10).await.unwrap().is_empty(), "a finished task is not resurrected");
+    // A replica committed at the provider is live: its queued deletion is dropped, not claimed.
+    let mut v = version(121, "live");
+    v.streams[0].replicas = vec![pl.clone()];
+    let live = v.streams[0].stream_id;
+    store.queue_deletions(vec![DeletionTask::new(live, pl.clone(), DeletionReason::Orphaned, 0)]).await.unwrap();
+    store.commit_put(put(b, "live", v, WriteCondition::None)).await.unwrap();
+    assert!(store.claim_deletions(i64::MAX / 2, 1, 10).await.unwrap().is_empty(), "a live replica is never deleted");
+    assert!(store.stream_deletions(live).await.unwrap().is_empty());
+    assert!(store.commit_delete(b, "live").await.unwrap());
+    assert_eq!(deleting(store, "pl").await, [121], "once unreferenced, it is deleted");
+    // Listings page with a cursor; claims read the queue a page at a time past the engine's
+    // scan batch.
+    let many: Vec<DeletionTask> = (0..300u16)
+        .map(|i| {
+            let mut id = [200u8; 16];
+            id[14..].copy_from_slice(&i.to_be_bytes());
+            DeletionTask::new(StreamId(id), pl.clone(), DeletionReason::Orphaned, 0)
+        })
+        .collect();
+    store.queue_deletions(many).await.unwrap();
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.deletions(after, 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.stream_id, last.provider.clone()));
+        paged.extend(page);
+    }
+    assert_eq!(paged, store.deletions(None, 100_000).await.unwrap());
+    assert_eq!(paged.len(), 301);
+    assert_eq!(store.claim_deletions(0, 60_000, 1000).await.unwrap().len(), 300, "the new ones are due at 0");
+    for t in store.claim_deletions(i64::MAX / 2, 1, 100_000).await.unwrap() {
+        store.finish_deletion(t, true).await.unwrap();
     }
 }
 
@@ -172,11 +264,14 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         store.commit_put(put(b, "a", version(33, "y"), WriteCondition::IfMatch("\"e\"".into()))).await.unwrap(),
         CommitOutcome::Committed
     );
-    // The replaced version's stream went to GC, the new one is referenced.
-    let gc: Vec<StreamId> = store.gc_tasks(100).await.unwrap().iter().map(|t| t.stream_id).collect();
-    assert!(gc.contains(&StreamId([10; 16])));
-    assert!(store.stream_committed(StreamId([33; 16])).await.unwrap());
-    assert!(!store.stream_committed(StreamId([10; 16])).await.unwrap());
+    // The replaced version's stream is queued for deletion at its provider, the new one is
+    // referenced.
+    let gc = deleting(store.as_ref(), "de").await;
+    assert!(gc.contains(&10) && !gc.contains(&33));
+    assert!(store.stream_manifest(StreamId([33; 16])).await.unwrap().is_some());
+    assert!(store.stream_manifest(StreamId([10; 16])).await.unwrap().is_none());
+    assert_eq!(store.stream_owner(StreamId([33; 16])).await.unwrap(), Some(b), "a version's stream has its bucket");
+    assert_eq!(store.stream_owner(StreamId([10; 16])).await.unwrap(), None, "dropped with the stream");
     // Sequence numbers grow.
     let s1 = store.current(b, "a").await.unwrap().unwrap().seq;
     store.commit_put(put(b, "a", version(34, "w"), WriteCondition::None)).await.unwrap();
@@ -198,23 +293,12 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
 
     // Multipart state: parts replace, Complete removes the upload, unlisted parts go to GC.
     let up = UploadId([50; 16]);
-    let rec = UploadRecord {
-        upload_id: up,
-        bucket_uid: b,
-        key: "mp".into(),
-        version_uid: VersionUid([50; 16]),
-        targets: vec![],
-        initiated_ms: 0,
-        headers: ContentHeaders::default(),
-        checksum: None,
-        dek: dek(),
-        write_quorum: 1,
-    };
-    store.create_upload(rec).await.unwrap();
+    store.create_upload(upload(up, b, "mp")).await.unwrap();
     let part = |id: u8| PartRecord { stream: stream(id), md5: [0; 16], checksum: None, last_modified_ms: 0 };
     for (n, id) in [(1, 51), (2, 52), (2, 53), (3, 54)] {
         assert_eq!(store.commit_part(up, n, part(id), vec![]).await.unwrap(), CommitOutcome::Committed);
     }
+    assert_eq!(store.stream_owner(StreamId([51; 16])).await.unwrap(), Some(b), "a part's stream has its bucket");
     let parts = store.parts(up, 0, 100).await.unwrap();
     assert_eq!(
         parts.iter().map(|(n, p)| (*n, p.stream.stream_id.0[0])).collect::<Vec<_>>(),
@@ -235,6 +319,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         intents: vec![],
         completes_upload: Some(up),
         repairs: vec![],
+        deletions: vec![],
     };
     assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
     assert!(store.upload(up).await.unwrap().is_none());
@@ -242,10 +327,11 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!((done.key.as_str(), done.version_uid), ("mp", VersionUid([50; 16])));
     assert_eq!(store.expire_completed(done.completed_ms).await.unwrap(), 0, "not older than itself");
     assert_eq!(store.commit_part(up, 4, part(55), vec![]).await.unwrap(), CommitOutcome::Gone);
-    let gc: Vec<StreamId> = store.gc_tasks(1000).await.unwrap().iter().map(|t| t.stream_id).collect();
-    assert!(gc.contains(&StreamId([52; 16])) && gc.contains(&StreamId([54; 16])) && !gc.contains(&StreamId([51; 16])));
+    let gc = deleting(store.as_ref(), "de").await;
+    assert!(gc.contains(&52) && gc.contains(&54) && !gc.contains(&51));
 
-    // Intents: stale for another boot or when old; settled by commit; GC finishes them.
+    // Intents: stale for another boot or when old; settled by commit; abandoned ones become
+    // deletions at every target.
     let boot = BootId([9; 16]);
     store
         .record_intent(Intent {
@@ -267,8 +353,18 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let stale: Vec<u8> =
         store.stale_intents(vec![boot], 2_000, 10).await.unwrap().iter().map(|i| i.stream_id.0[0]).collect();
     assert_eq!(stale, [70, 72]);
-    store.abandon_intents(vec![GcTask { stream_id: StreamId([71; 16]), targets: vec![] }]).await.unwrap();
-    store.finish_gc(&[StreamId([70; 16]), StreamId([71; 16]), StreamId([72; 16])]).await.unwrap();
+    let at = |p: &str| vec![ProviderId::parse(p).unwrap()];
+    let abandoned = [70u8, 71, 72].map(|i| GcTask { stream_id: StreamId([i; 16]), targets: at("at") });
+    store.abandon_intents(abandoned.to_vec()).await.unwrap();
+    assert_eq!(deleting(store.as_ref(), "at").await, [70, 71, 72]);
+    assert!(
+        store
+            .deletions(None, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.provider.as_str() != "at" || t.reason == DeletionReason::Abandoned)
+    );
     assert!(
         store
             .stale_intents(vec![boot], i64::MAX, 10)
@@ -301,19 +397,19 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     later.due_ms = 5_000;
     store.update_repair(later.clone(), false).await.unwrap();
     assert!(store.claim_repairs(4_999, 60_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.repairs(10).await.unwrap(), vec![later.clone()]);
+    assert_eq!(store.repairs(None, 10).await.unwrap(), vec![later.clone()]);
     store.update_repair(later.clone(), true).await.unwrap();
-    assert!(store.repairs(10).await.unwrap().is_empty());
+    assert!(store.repairs(None, 10).await.unwrap().is_empty());
     store.update_repair(later.clone(), false).await.unwrap();
-    assert!(store.repairs(10).await.unwrap().is_empty(), "a finished task is not resurrected");
+    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "a finished task is not resurrected");
     let mut v = version(91, "r2");
     v.streams[0].replicas = vec![fr.clone()];
     let mut c = put(b, "repaired", v.clone(), WriteCondition::None);
     c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
     store.commit_put(c).await.unwrap();
-    assert_eq!(store.repairs(10).await.unwrap().len(), 1);
+    assert_eq!(store.repairs(None, 10).await.unwrap().len(), 1);
     assert!(store.commit_delete(b, "repaired").await.unwrap());
-    assert!(store.repairs(10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
+    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
 
     // Evacuation moves: the replica list changes with an audit record; a stale version or a
     // provider not in the list changes nothing.
@@ -337,7 +433,29 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let scanned = store.scan_streams(None, 1000).await.unwrap();
     assert!(scanned.iter().any(|s| s.stream_id == v.streams[0].stream_id && s.replicas == moved.streams[0].replicas));
     assert_eq!(store.audit_records(0, 100).await.unwrap().last().unwrap().action, "m2");
+    let sid = v.streams[0].stream_id;
+    let queued = store.stream_deletions(sid).await.unwrap();
+    assert_eq!(queued.len(), 1, "the move queues the deletion at the provider it left: {queued:?}");
+    assert_eq!((queued[0].provider.as_str(), queued[0].reason), ("de", DeletionReason::Evacuated));
+    // Back to `de` while its deletion is queued: refused (that deletion could remove the copy).
+    assert!(!store.move_replica(mv("fr", "de", v.version_uid), entry("m3")).await.unwrap());
+    // Dropping a surplus replica (the target already holds one) queues its deletion too.
+    assert!(store.move_replica(mv("fr", "nl", v.version_uid), entry("m4")).await.unwrap());
+    let fr = store.stream_deletions(sid).await.unwrap().into_iter().find(|t| t.provider.as_str() == "fr").unwrap();
+    assert_eq!(fr.reason, DeletionReason::Surplus);
     assert!(store.commit_delete(b, "moving").await.unwrap());
+    let reasons: Vec<(String, DeletionReason)> =
+        store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("de".into(), DeletionReason::Evacuated),
+            ("fr".into(), DeletionReason::Surplus),
+            ("nl".into(), DeletionReason::Unreferenced)
+        ],
+        "deleting the object queues its last replica and keeps the earlier decisions"
+    );
+    deletion_queue(store.as_ref(), b).await;
 
     // Verification records: per replica, dropped with the stream, refused for a gone stream.
     let mut w = version(78, "w");
@@ -481,9 +599,35 @@ mod tests {
     use crate::meta::KvMetadataStore;
     use crate::meta::memory::MemoryEngine;
 
+    /// Promise: a store written before stream owners were kept gets them at open, for current
+    /// versions and for the parts of open uploads, so repair can check every stream's policy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stream_owners_are_recorded_when_an_older_store_opens() {
+        use crate::meta::codec::encode;
+        use crate::meta::kv::{Cf, KvEngine, KvOp};
+        let engine = MemoryEngine::default();
+        let b = BucketUid([3; 16]);
+        let mut key = b.as_bytes().to_vec();
+        key.extend_from_slice(b"k");
+        let up = upload(UploadId([6; 16]), b, "u");
+        let part = PartRecord { stream: stream(7), md5: [0; 16], checksum: None, last_modified_ms: 0 };
+        let mut part_key = up.upload_id.as_bytes().to_vec();
+        part_key.extend_from_slice(&1u32.to_be_bytes());
+        engine
+            .write(vec![
+                KvOp::Put(Cf::Objects, key, encode(&version(5, "e")).unwrap()),
+                KvOp::Put(Cf::UploadIds, up.upload_id.as_bytes().to_vec(), encode(&up).unwrap()),
+                KvOp::Put(Cf::Parts, part_key, encode(&part).unwrap()),
+            ])
+            .unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        assert_eq!(store.stream_owner(StreamId([5; 16])).await.unwrap(), Some(b));
+        assert_eq!(store.stream_owner(StreamId([7; 16])).await.unwrap(), Some(b));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_engine_conforms() {
-        suite(Arc::new(KvMetadataStore::new(MemoryEngine::default()).unwrap())).await;
+        suite(Arc::new(KvMetadataStore::new(MemoryEngine::default()).await.unwrap())).await;
     }
 
     async fn postgres_store(server: &super::pg_server::PgServer, db: &str, row_locks: bool) -> Arc<dyn MetadataStore> {
@@ -495,7 +639,7 @@ mod tests {
         };
         let engine = crate::meta::postgres::PgEngine::connect(&settings).await.unwrap();
         let engine = if row_locks { engine.with_row_locks() } else { engine };
-        Arc::new(KvMetadataStore::new(engine).unwrap())
+        Arc::new(KvMetadataStore::new(engine).await.unwrap())
     }
 
     /// Both ways of locking: advisory locks (genuine PostgreSQL) and row locks (servers that
@@ -521,6 +665,6 @@ mod tests {
     async fn rocksdb_engine_conforms() {
         let dir = tempfile::tempdir().unwrap();
         let engine = crate::meta::rocks::RocksEngine::open(dir.path()).unwrap();
-        suite(Arc::new(KvMetadataStore::new(engine).unwrap())).await;
+        suite(Arc::new(KvMetadataStore::new(engine).await.unwrap())).await;
     }
 }

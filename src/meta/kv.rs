@@ -36,11 +36,17 @@ pub enum Cf {
     Audit,
     /// stream_id ‖ provider → (ms, deep): the scrubber's last successful check of a replica
     Verified,
+    /// stream_id ‖ provider → DeletionTask: a replica to delete at a provider (replaces `Gc`,
+    /// whose stream-wide tasks of older stores are split into these on the first claim)
+    Deletions,
+    /// stream_id → BucketUid: the bucket whose policy admits the stream's replicas (repair
+    /// asks it before writing a copy)
+    Owners,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 15] = [
+    pub const ALL: [Cf; 17] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -56,6 +62,8 @@ impl Cf {
         Cf::Catalog,
         Cf::Audit,
         Cf::Verified,
+        Cf::Deletions,
+        Cf::Owners,
     ];
 
     /// The engine-level name.
@@ -76,6 +84,8 @@ impl Cf {
             Cf::Catalog => "catalog",
             Cf::Audit => "audit",
             Cf::Verified => "verified",
+            Cf::Deletions => "deletions",
+            Cf::Owners => "owners",
         }
     }
 }
@@ -107,7 +117,7 @@ pub enum TxnLock {
     Key(u32),
     /// The audit chain's head: records chain in the order they are written.
     Audit,
-    /// Claiming queued work (repair tasks) and job leases.
+    /// Claiming queued work (repair and deletion tasks) and job leases.
     Claims,
 }
 

@@ -22,7 +22,8 @@ use crate::model::{
 };
 
 pub use records::{
-    BucketRecord, CompletedUpload, GcTask, Intent, JobRecord, PartRecord, RepairTask, UploadRecord, VersionRecord,
+    BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord, PartRecord, RepairTask,
+    ReplicaTask, UploadRecord, VersionRecord,
 };
 pub use store::KvMetadataStore;
 
@@ -37,6 +38,10 @@ pub enum MetaError {
     #[error("metadata codec: {0}")]
     Codec(String),
 }
+
+/// A position in a per-replica queue (repairs, deletions): the last task seen, by its stream
+/// and provider; the next page starts after it.
+pub type ReplicaCursor = (StreamId, ProviderId);
 
 /// A write condition, checked atomically with the write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +164,9 @@ pub struct PutCommit {
     pub intents: Vec<StreamId>,
     /// Replicas that missed the write, queued in the same batch.
     pub repairs: Vec<RepairTask>,
+    /// Copies to delete at providers, decided with this commit (parts of a completed upload
+    /// left on a provider the policy no longer allows).
+    pub deletions: Vec<DeletionTask>,
     /// For CompleteMultipartUpload: the upload to remove with its parts; parts whose streams
     /// are not in the version go to GC.
     pub completes_upload: Option<UploadId>,
@@ -293,12 +301,26 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Gateway runs that sent a heartbeat since `since_ms` (always empty for a store one
     /// process owns).
     async fn live_boots(&self, since_ms: i64) -> Result<Vec<BootId>, MetaError>;
-    /// Due GC tasks.
-    async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError>;
-    /// Marks GC tasks (and stale intents of the same streams) done.
-    async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError>;
-    /// True if a committed version or part references the stream.
-    async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError>;
+    /// Claims up to `limit` deletion tasks due at `now_ms`, as [`Self::claim_repairs`] does.
+    /// A task whose replica is live again (committed, and listing that provider) is removed
+    /// instead of returned: a live replica is never deleted.
+    async fn claim_deletions(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<DeletionTask>, MetaError>;
+    /// Removes a claimed task once the provider confirmed (`done`), or saves its new schedule;
+    /// ignored when the deletion was decided again after the claim (a newer generation).
+    async fn finish_deletion(&self, task: DeletionTask, done: bool) -> Result<(), MetaError>;
+    /// Queues deletions decided outside a commit (a copy that landed too late). A task queued
+    /// already is decided again: due now, a new generation, its first decision time kept.
+    async fn queue_deletions(&self, tasks: Vec<DeletionTask>) -> Result<(), MetaError>;
+    /// Queued deletions after `after` in (stream, provider) order, at most `limit` (for the
+    /// gauges, `/health` and the admin API).
+    async fn deletions(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<DeletionTask>, MetaError>;
+    /// The queued deletions of one stream's replicas.
+    async fn stream_deletions(&self, stream: StreamId) -> Result<Vec<DeletionTask>, MetaError>;
+    /// The bucket of a committed stream (a version's or a part's), whose policy decides where
+    /// its replicas may be written; `None` for a stream no longer committed.
+    async fn stream_owner(&self, stream: StreamId) -> Result<Option<BucketUid>, MetaError>;
+    /// The manifest of a committed stream (a version's or a part's), `None` otherwise.
+    async fn stream_manifest(&self, stream: StreamId) -> Result<Option<StreamManifest>, MetaError>;
     /// A completed upload, if its record has not expired.
     async fn completed_upload(&self, id: UploadId) -> Result<Option<CompletedUpload>, MetaError>;
     /// Forgets completed uploads older than `before_ms`.
@@ -309,8 +331,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// later, so no other worker (of any gateway) takes it meanwhile, and a worker that dies
     /// holding it hands it on when the lease ends. Returned as they were before the claim.
     async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
-    /// Every queued repair task (for gauges and /health), at most `limit`.
-    async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Queued repair tasks after `after` in (stream, provider) order, at most `limit` (the
+    /// gauges and `/health` count them a page at a time).
+    async fn repairs(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
     /// The pending repairs of one stream.
     async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError>;
     /// Queues a repair found outside a commit (read repair, scrubbing), unless that replica's
@@ -325,8 +348,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError>;
     /// Audit records with a sequence number above `after`, in order, at most `limit`.
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError>;
-    /// Commits an evacuation move with its audit record; Ok(false) (nothing written) when the
-    /// version is no longer current or no longer lists `from`.
+    /// Commits an evacuation move with its audit record and the deletion task of the replica
+    /// at `from`; Ok(false) (nothing written) when the version is no longer current or no
+    /// longer lists `from`, or a deletion at `to` of this stream is still queued.
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
     /// Records the scrubber's successful check of a replica (`deep`: its SHA-256 was read and
     /// matched, else only its presence and length). Ignored for a stream no longer committed.
@@ -341,6 +365,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn verifications(&self, stream: StreamId) -> Result<Vec<(ProviderId, i64, bool)>, MetaError>;
     /// Replaces a DEK's wrapping if it is still the expected one; Ok(false) otherwise.
     async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError>;
+    /// Whether any data key is stored (a version's, or an open upload's): the store is not new.
+    async fn holds_data_keys(&self) -> Result<bool, MetaError>;
+    /// The fingerprint recorded for KEK `kek` (the local key file's), if any.
+    async fn kek_fingerprint(&self, kek: &str) -> Result<Option<String>, MetaError>;
+    /// Records `fingerprint` for KEK `kek` unless one is recorded already; returns the one on
+    /// record afterwards (so a different file, or a second gateway's own new key, is caught).
+    async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError>;
     /// A background job's state.
     async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
     /// Saves a background job's state.

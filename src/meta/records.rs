@@ -59,7 +59,8 @@ pub struct UploadRecord {
     pub key: String,
     /// The version the upload becomes.
     pub version_uid: VersionUid,
-    /// Providers pinned at creation.
+    /// The placement at creation (each part is placed again when it arrives, and Complete
+    /// moves replicas off providers the policy no longer allows).
     pub targets: Vec<ProviderId>,
     /// Initiation time, ms since the epoch.
     pub initiated_ms: i64,
@@ -194,7 +195,8 @@ impl JobRecord {
     }
 }
 
-/// A stream to delete from providers.
+/// The streams of an upload that failed before its commit, to delete wherever they were sent
+/// (also the stream-wide GC task of stores written before [`DeletionTask`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcTask {
     /// The stream.
@@ -207,5 +209,92 @@ impl GcTask {
     /// The task that removes every replica of `m`.
     pub fn for_stream(m: &StreamManifest) -> Self {
         Self { stream_id: m.stream_id, targets: m.replicas.clone() }
+    }
+}
+
+/// Why the gateway decided to delete a replica. Residency reasons mean the replica sits at a
+/// provider its bucket's policy no longer allows (or at least no longer wants it there):
+/// ciphertext outside policy until deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DeletionReason {
+    /// The stream's version was overwritten or deleted, its part replaced, its upload aborted
+    /// or completed without it.
+    Unreferenced,
+    /// An upload that never committed (failed, cancelled, or its gateway stopped).
+    Abandoned,
+    /// Evacuation moved the replica to an allowed provider.
+    Evacuated,
+    /// The policy asks for fewer replicas than the stream had: this one was dropped.
+    Surplus,
+    /// A copy (repair, evacuation) landed after its object changed or was deleted.
+    Orphaned,
+    /// A copy (a repair) landed after its provider stopped being one of the stream's replicas
+    /// (evacuation moved the replica away meanwhile).
+    Misplaced,
+}
+
+impl DeletionReason {
+    /// The name in metrics, `/health`, the admin API and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionReason::Unreferenced => "unreferenced",
+            DeletionReason::Abandoned => "abandoned",
+            DeletionReason::Evacuated => "evacuated",
+            DeletionReason::Surplus => "surplus",
+            DeletionReason::Orphaned => "orphaned",
+            DeletionReason::Misplaced => "misplaced",
+        }
+    }
+
+    /// The provider lost the right to hold this replica under the bucket's policy.
+    pub fn residency(self) -> bool {
+        matches!(self, DeletionReason::Evacuated | DeletionReason::Surplus | DeletionReason::Misplaced)
+    }
+}
+
+/// One replica to delete at one provider: written in the same commit as the decision,
+/// retried with backoff until the provider confirms (absent counts as done), never dropped
+/// unless the replica became live again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletionTask {
+    /// The stream.
+    pub stream_id: StreamId,
+    /// The provider that may hold it.
+    pub provider: ProviderId,
+    /// Why.
+    pub reason: DeletionReason,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before, ms since the epoch (a claim pushes it out by the claim's lease).
+    pub due_ms: i64,
+    /// When the deletion was decided, ms since the epoch (for the oldest-pending age).
+    pub created_ms: i64,
+    /// Bumped each time the deletion is decided again while queued (a late copy landed), so
+    /// a worker that finishes an older claim does not retire the newer decision.
+    pub generation: u32,
+}
+
+impl DeletionTask {
+    /// A task due now.
+    pub fn new(stream_id: StreamId, provider: ProviderId, reason: DeletionReason, now_ms: i64) -> Self {
+        Self { stream_id, provider, reason, attempts: 0, due_ms: now_ms, created_ms: now_ms, generation: 0 }
+    }
+}
+
+/// A task of a per-replica queue (repairs, deletions), found by its stream and provider.
+pub trait ReplicaTask {
+    /// Where a page of the queue ending with this task is continued.
+    fn cursor(&self) -> (StreamId, ProviderId);
+}
+
+impl ReplicaTask for RepairTask {
+    fn cursor(&self) -> (StreamId, ProviderId) {
+        (self.stream_id, self.provider.clone())
+    }
+}
+
+impl ReplicaTask for DeletionTask {
+    fn cursor(&self) -> (StreamId, ProviderId) {
+        (self.stream_id, self.provider.clone())
     }
 }

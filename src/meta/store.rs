@@ -9,10 +9,13 @@ use async_trait::async_trait;
 
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
-use super::{AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, JobRecord, RepairTask, ReplicaMove};
+use super::{
+    AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, DeletionReason, DeletionTask, JobRecord, RepairTask,
+    ReplicaMove,
+};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
-    PartRecord, PutCommit, UploadRecord, VersionRecord, WriteCondition,
+    PartRecord, PutCommit, ReplicaCursor, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord, GENESIS};
@@ -22,6 +25,8 @@ const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
 /// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
 const BOOT_PREFIX: &[u8] = b"boot/";
 const SCAN_BATCH: usize = 256;
+/// `Meta` key set once every committed stream has its `Owners` record.
+const OWNERS_MARKER: &[u8] = b"migrated/stream_owners";
 
 /// A [`MetadataStore`] over an ordered key-value engine.
 pub struct KvMetadataStore<E: KvEngine> {
@@ -42,9 +47,12 @@ fn key_lock(bucket: BucketUid, key: &str) -> TxnLock {
 }
 
 impl<E: KvEngine> KvMetadataStore<E> {
-    /// Wraps an opened engine.
-    pub fn new(engine: E) -> Result<Self, MetaError> {
-        Ok(Self { inner: Arc::new(Inner { engine }) })
+    /// Wraps an opened engine, recording stream owners once for a store written before they
+    /// were kept (engine calls block, so on a blocking thread).
+    pub async fn new(engine: E) -> Result<Self, MetaError> {
+        let store = Self { inner: Arc::new(Inner { engine }) };
+        store.run(|i| i.record_stream_owners()).await?;
+        Ok(store)
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
@@ -109,6 +117,51 @@ impl<E: KvEngine> Inner<E> {
         self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
     }
 
+    /// Stores written before `Owners` existed: every committed stream (a current version's,
+    /// an open upload's part) gets its bucket, once; a marker records that it ran.
+    fn record_stream_owners(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, OWNERS_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let mut start = Vec::new();
+        loop {
+            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
+            let Some((last, _)) = page.last() else { break };
+            start = key_successor(last);
+            let mut ops = Vec::new();
+            for (k, v) in &page {
+                let Some(uid) = k.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else { continue };
+                for s in decode::<VersionRecord>(v)?.streams {
+                    ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&BucketUid(uid))?));
+                }
+            }
+            self.engine.write(ops)?;
+        }
+        for (_, v) in self.engine.scan(Cf::UploadIds, b"", None, usize::MAX)? {
+            let rec: UploadRecord = decode(&v)?;
+            let id = rec.upload_id.as_bytes();
+            let end = prefix_successor(id);
+            let mut ops = Vec::new();
+            for (_, p) in self.engine.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
+                let part: PartRecord = decode(&p)?;
+                ops.push(KvOp::Put(Cf::Owners, part.stream.stream_id.as_bytes().to_vec(), encode(&rec.bucket_uid)?));
+            }
+            self.engine.write(ops)?;
+        }
+        self.engine.write(vec![KvOp::Put(Cf::Meta, OWNERS_MARKER.to_vec(), encode(&true)?)])
+    }
+
+    /// A page of a per-replica queue (repairs, deletions) after `after`.
+    fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: Cf,
+        after: Option<ReplicaCursor>,
+        limit: usize,
+    ) -> Result<Vec<T>, MetaError> {
+        let start = after.map(|(s, p)| key_successor(&replica_key(s, &p))).unwrap_or_default();
+        self.engine.scan(cf, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+    }
+
     /// Every gateway heartbeat record: (key, last heartbeat in ms).
     fn heartbeats(&self) -> Result<Vec<(Vec<u8>, i64)>, MetaError> {
         let end = prefix_successor(BOOT_PREFIX);
@@ -163,11 +216,15 @@ impl<E: KvEngine> Inner<E> {
         c.version.seq = t.next_seq()?;
         for s in &c.version.streams {
             ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
+            ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&c.bucket)?));
         }
         for id in &c.intents {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
         }
         queue_repairs(&c.repairs, &mut ops)?;
+        for d in c.deletions {
+            queue_deletion(d, &mut ops)?;
+        }
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
         t.commit(ops)?;
@@ -247,10 +304,7 @@ fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bo
 /// [`TxnLock::Audit`].
 fn commit_audited(mut t: impl KvTxn, mut ops: Vec<KvOp>, entry: AuditEntry) -> Result<AuditRecord, MetaError> {
     let (last, hash) = t.get_decoded::<(u64, String)>(Cf::Meta, AUDIT_HEAD_KEY)?.unwrap_or((0, GENESIS.to_owned()));
-    let time_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let rec = AuditRecord::seal(entry, last + 1, time_ms, &hash);
+    let rec = AuditRecord::seal(entry, last + 1, wall_ms(), &hash);
     ops.push(KvOp::Put(Cf::Audit, rec.seq.to_be_bytes().to_vec(), encode(&rec)?));
     ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
     t.commit(ops)?;
@@ -281,15 +335,91 @@ fn close_upload(
 
 /// Queues a stream for deletion at its providers and drops its ownership record.
 fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
-    let id = s.stream_id.as_bytes().to_vec();
-    ops.push(KvOp::Put(Cf::Gc, id.clone(), encode(&GcTask::for_stream(s))?));
+    let now = wall_ms();
     // A deleted stream needs no repair (and keeps no verification record) any more.
     for p in &s.replicas {
+        queue_deletion(DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now), ops)?;
         ops.push(KvOp::Delete(Cf::Repair, replica_key(s.stream_id, p)));
         ops.push(KvOp::Delete(Cf::Verified, replica_key(s.stream_id, p)));
     }
-    ops.push(KvOp::Delete(Cf::Streams, id));
+    ops.push(KvOp::Delete(Cf::Streams, s.stream_id.as_bytes().to_vec()));
+    ops.push(KvOp::Delete(Cf::Owners, s.stream_id.as_bytes().to_vec()));
     Ok(())
+}
+
+/// Adds a deletion task to a batch (replacing a queued one of the same replica).
+fn queue_deletion(task: DeletionTask, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    ops.push(KvOp::Put(Cf::Deletions, replica_key(task.stream_id, &task.provider), encode(&task)?));
+    Ok(())
+}
+
+/// The stream is committed and `provider` is one of its replicas: its copy there is live
+/// data, never to be deleted.
+fn replica_live(t: &mut impl KvTxn, stream: StreamId, provider: &ProviderId) -> Result<bool, MetaError> {
+    Ok(t.get_decoded::<StreamManifest>(Cf::Streams, stream.as_bytes())?.is_some_and(|m| m.replicas.contains(provider)))
+}
+
+/// Wall-clock time in ms since the epoch (record times; never used for ordering).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A task of a per-replica queue: due at a time, claimed by pushing that time out.
+trait Queued: serde::Serialize + serde::de::DeserializeOwned + Clone {
+    fn due_ms(&mut self) -> &mut i64;
+}
+
+impl Queued for RepairTask {
+    fn due_ms(&mut self) -> &mut i64 {
+        &mut self.due_ms
+    }
+}
+
+impl Queued for DeletionTask {
+    fn due_ms(&mut self) -> &mut i64 {
+        &mut self.due_ms
+    }
+}
+
+/// Claims up to `limit` tasks of `cf` due at `now_ms`, each due again `lease_ms` later, reading
+/// the queue a page at a time. A task `drop_task` says is moot is removed instead. `t` holds
+/// [`TxnLock::Claims`]; the writes go to `ops`.
+fn claim_due<X: KvTxn, T: Queued>(
+    t: &mut X,
+    cf: Cf,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+    ops: &mut Vec<KvOp>,
+    mut drop_task: impl FnMut(&mut X, &T) -> Result<bool, MetaError>,
+) -> Result<Vec<T>, MetaError> {
+    let mut out = Vec::new();
+    let mut start = Vec::new();
+    while out.len() < limit {
+        let page = t.scan(cf, &start, None, SCAN_BATCH)?;
+        let Some((last, _)) = page.last() else { break };
+        start = key_successor(last);
+        for (k, v) in page {
+            let mut task: T = decode(&v)?;
+            if *task.due_ms() > now_ms {
+                continue;
+            }
+            if drop_task(t, &task)? {
+                ops.push(KvOp::Delete(cf, k));
+                continue;
+            }
+            let mut claimed = task.clone();
+            *claimed.due_ms() = now_ms.saturating_add(lease_ms);
+            ops.push(KvOp::Put(cf, k, encode(&claimed)?));
+            out.push(task);
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The key of one replica of a stream: `stream_id ‖ provider` (repair tasks, verifications).
@@ -388,8 +518,14 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError> {
         self.run(move |i| {
             let mut ops = Vec::new();
+            let now = wall_ms();
             for t in &streams {
-                ops.push(KvOp::Put(Cf::Gc, t.stream_id.as_bytes().to_vec(), encode(t)?));
+                for p in &t.targets {
+                    queue_deletion(
+                        DeletionTask::new(t.stream_id, p.clone(), DeletionReason::Abandoned, now),
+                        &mut ops,
+                    )?;
+                }
                 ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));
             }
             i.engine.write(ops)
@@ -481,6 +617,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
             ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
+            ops.push(KvOp::Put(Cf::Owners, sid.clone(), encode(&rec.bucket_uid)?));
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
@@ -547,45 +684,24 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn gc_tasks(&self, limit: usize) -> Result<Vec<GcTask>, MetaError> {
-        self.run(move |i| i.engine.scan(Cf::Gc, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
-    }
-
-    async fn finish_gc(&self, streams: &[StreamId]) -> Result<(), MetaError> {
-        let ids = streams.to_vec();
-        self.run(move |i| {
-            let ops = ids
-                .iter()
-                .flat_map(|s| {
-                    [KvOp::Delete(Cf::Gc, s.as_bytes().to_vec()), KvOp::Delete(Cf::Intents, s.as_bytes().to_vec())]
-                })
-                .collect();
-            i.engine.write(ops)
-        })
-        .await
-    }
-
-    async fn stream_committed(&self, stream: StreamId) -> Result<bool, MetaError> {
-        self.run(move |i| Ok(i.engine.get(Cf::Streams, stream.as_bytes())?.is_some())).await
-    }
-
-    async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+    async fn claim_deletions(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<DeletionTask>, MetaError> {
         self.run(move |i| {
             let mut t = i.engine.begin(&[TxnLock::Claims])?;
-            let mut out = Vec::new();
             let mut ops = Vec::new();
-            for (k, v) in t.scan(Cf::Repair, b"", None, usize::MAX)? {
-                let task: RepairTask = decode(&v)?;
-                if task.due_ms <= now_ms {
-                    let mut claimed = task.clone();
-                    claimed.due_ms = now_ms.saturating_add(lease_ms);
-                    ops.push(KvOp::Put(Cf::Repair, k, encode(&claimed)?));
-                    out.push(task);
-                    if out.len() == limit {
-                        break;
+            // Stream-wide GC tasks of a store written before per-replica deletions: split.
+            for (k, v) in t.scan(Cf::Gc, b"", None, SCAN_BATCH)? {
+                let legacy: GcTask = decode(&v)?;
+                for p in legacy.targets {
+                    let task = DeletionTask::new(legacy.stream_id, p, DeletionReason::Unreferenced, now_ms);
+                    if t.get(Cf::Deletions, &replica_key(task.stream_id, &task.provider))?.is_none() {
+                        queue_deletion(task, &mut ops)?;
                     }
                 }
+                ops.push(KvOp::Delete(Cf::Gc, k));
             }
+            // Live again (a later move brought the replica back): deleting would lose it.
+            let live = |t: &mut E::Txn<'_>, task: &DeletionTask| replica_live(t, task.stream_id, &task.provider);
+            let out = claim_due(&mut t, Cf::Deletions, now_ms, lease_ms, limit, &mut ops, live)?;
             if !ops.is_empty() {
                 t.commit(ops)?;
             }
@@ -594,8 +710,78 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn repairs(&self, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
-        self.run(move |i| i.engine.scan(Cf::Repair, b"", None, limit)?.iter().map(|(_, v)| decode(v)).collect()).await
+    async fn finish_deletion(&self, task: DeletionTask, done: bool) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            let key = replica_key(task.stream_id, &task.provider);
+            // Decided again meanwhile (a late copy landed): that newer decision stays queued.
+            match t.get_decoded::<DeletionTask>(Cf::Deletions, &key)? {
+                Some(stored) if stored.generation == task.generation => {}
+                _ => return Ok(()),
+            }
+            let op =
+                if done { KvOp::Delete(Cf::Deletions, key) } else { KvOp::Put(Cf::Deletions, key, encode(&task)?) };
+            t.commit(vec![op])
+        })
+        .await
+    }
+
+    async fn queue_deletions(&self, tasks: Vec<DeletionTask>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            let mut ops = Vec::new();
+            for mut task in tasks {
+                let key = replica_key(task.stream_id, &task.provider);
+                if let Some(queued) = t.get_decoded::<DeletionTask>(Cf::Deletions, &key)? {
+                    task.created_ms = queued.created_ms;
+                    task.generation = queued.generation.wrapping_add(1);
+                }
+                queue_deletion(task, &mut ops)?;
+            }
+            t.commit(ops)
+        })
+        .await
+    }
+
+    async fn deletions(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<DeletionTask>, MetaError> {
+        self.run(move |i| i.page(Cf::Deletions, after, limit)).await
+    }
+
+    async fn stream_deletions(&self, stream: StreamId) -> Result<Vec<DeletionTask>, MetaError> {
+        self.run(move |i| {
+            let end = prefix_successor(stream.as_bytes());
+            i.engine
+                .scan(Cf::Deletions, stream.as_bytes(), end.as_deref(), usize::MAX)?
+                .iter()
+                .map(|(_, v)| decode(v))
+                .collect()
+        })
+        .await
+    }
+
+    async fn stream_owner(&self, stream: StreamId) -> Result<Option<BucketUid>, MetaError> {
+        self.run(move |i| i.get(Cf::Owners, stream.as_bytes())).await
+    }
+
+    async fn stream_manifest(&self, stream: StreamId) -> Result<Option<StreamManifest>, MetaError> {
+        self.run(move |i| i.get(Cf::Streams, stream.as_bytes())).await
+    }
+
+    async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            let mut ops = Vec::new();
+            let out = claim_due(&mut t, Cf::Repair, now_ms, lease_ms, limit, &mut ops, |_, _: &RepairTask| Ok(false))?;
+            if !ops.is_empty() {
+                t.commit(ops)?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn repairs(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<RepairTask>, MetaError> {
+        self.run(move |i| i.page(Cf::Repair, after, limit)).await
     }
 
     async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError> {
@@ -751,19 +937,27 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else {
                 return Ok(false);
             };
-            if stream.replicas.contains(&mv.to) {
+            let reason = if stream.replicas.contains(&mv.to) {
                 stream.replicas.remove(pos);
+                DeletionReason::Surplus
             } else {
+                // A deletion of an earlier replica there may be running: that copy may be gone.
+                if t.get(Cf::Deletions, &replica_key(mv.stream, &mv.to))?.is_some() {
+                    return Ok(false);
+                }
                 stream.replicas[pos] = mv.to.clone();
-            }
+                DeletionReason::Evacuated
+            };
             let manifest = stream.clone();
-            let ops = vec![
+            let mut ops = vec![
                 KvOp::Put(Cf::Objects, okey, encode(&v)?),
                 KvOp::Put(Cf::Streams, mv.stream.as_bytes().to_vec(), encode(&manifest)?),
                 // The provider gives the replica up: it owes no repair any more.
                 KvOp::Delete(Cf::Repair, replica_key(mv.stream, &mv.from)),
                 KvOp::Delete(Cf::Verified, replica_key(mv.stream, &mv.from)),
             ];
+            // Its copy there is deleted by a durable task decided in this very commit.
+            queue_deletion(DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
             commit_audited(t, ops, audit)?;
             Ok(true)
         })
@@ -804,6 +998,32 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 out.push((provider, ms, deep));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn holds_data_keys(&self) -> Result<bool, MetaError> {
+        self.run(|i| {
+            Ok(!i.engine.scan(Cf::Deks, b"", None, 1)?.is_empty()
+                || !i.engine.scan(Cf::UploadIds, b"", None, 1)?.is_empty())
+        })
+        .await
+    }
+
+    async fn kek_fingerprint(&self, kek: &str) -> Result<Option<String>, MetaError> {
+        let key = format!("kekfp/{kek}").into_bytes();
+        self.run(move |i| i.get(Cf::Meta, &key)).await
+    }
+
+    async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError> {
+        let key = format!("kekfp/{kek}").into_bytes();
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            if let Some(recorded) = t.get_decoded::<String>(Cf::Meta, &key)? {
+                return Ok(recorded);
+            }
+            t.commit(vec![KvOp::Put(Cf::Meta, key, encode(&fingerprint)?)])?;
+            Ok(fingerprint)
         })
         .await
     }

@@ -2,12 +2,14 @@
 //! The only module that can mint a [`Placement`], so a write cannot reach a provider that no
 //! policy check admitted.
 
+pub mod grant;
 pub mod rules;
 
 use std::collections::BTreeSet;
 
 use crate::model::{BucketUid, Distinct, ProviderId, ProviderInfo, ResidencyPolicy};
 
+pub use grant::{WriteGrant, grant_replica, probe_grant};
 pub use rules::{Violation, check};
 
 /// Proof that the residency rules were checked; only this module can build one.

@@ -71,14 +71,7 @@ impl ObjectService {
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
         let stream = self.read_version(&src_bucket, &src, range).await?;
         let source = PlainSource { len: src.size, stream, algorithm };
-        let target = StreamTarget {
-            bucket: dst.uid,
-            version,
-            part_number: 0,
-            dek: &dek,
-            providers: placement.targets().to_vec(),
-            write_quorum: placement.write_quorum(),
-        };
+        let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);
         let origin = VersionOrigin::Stream(stored.repairs());

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::backend::{Backend, BackendError, BodyAborted, SealedBody, stream_name};
+use crate::backend::{Backend, BackendError, BodyAborted, GrantedBody, SealedBody, stream_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ProviderId, StreamId};
+use crate::placement::WriteGrant;
 
 /// Sealed batches buffered per provider before the reader waits (backpressure).
 const CHANNEL_BATCHES: usize = 4;
@@ -45,15 +46,24 @@ fn below_quorum(alive: usize, total: usize, quorum: usize) -> Error {
 }
 
 impl Fanout {
-    /// Starts one provider upload per target; each keeps the request's span for its logs.
-    pub(crate) fn open(backends: Vec<Arc<dyn Backend>>, stream_id: StreamId, cipher_len: u64, quorum: usize) -> Self {
+    /// Starts one provider upload per target, each with its placement's grant; each keeps the
+    /// request's span for its logs.
+    pub(crate) fn open(
+        backends: Vec<(Arc<dyn Backend>, WriteGrant)>,
+        stream_id: StreamId,
+        cipher_len: u64,
+        quorum: usize,
+    ) -> Self {
         let targets = backends
             .into_iter()
-            .map(|backend| {
+            .map(|(backend, grant)| {
                 let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
                 let provider = backend.id().clone();
                 let name = stream_name(stream_id);
-                let upload = async move { backend.put(&name, cipher_len, SealedBody::new(rx)).await };
+                let upload = async move {
+                    let body = GrantedBody::new(&grant, SealedBody::new(rx))?;
+                    backend.put(&name, cipher_len, body).await
+                };
                 Target { provider, tx: Some(tx), task: tokio::spawn(upload.in_current_span()) }
             })
             .collect();

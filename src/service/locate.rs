@@ -31,6 +31,25 @@ pub struct ReplicaLocation {
     pub allowed: bool,
 }
 
+/// A copy of a stream the gateway gave up at a provider and has not yet seen deleted there
+/// (the provider was down, or the deletion is queued): ciphertext still at that provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingDeletion {
+    /// Provider id.
+    pub provider: String,
+    /// Data-centre country.
+    pub country: String,
+    /// Why it is deleted: `evacuated`, `surplus`, `misplaced` (outside policy), `unreferenced`,
+    /// `abandoned`, `orphaned`.
+    pub reason: &'static str,
+    /// Whether the provider satisfies the bucket's policy today.
+    pub allowed: bool,
+    /// When the deletion was decided, ms since the epoch.
+    pub since_ms: i64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
 /// One sealed stream of the object.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamLocation {
@@ -42,6 +61,8 @@ pub struct StreamLocation {
     pub ciphertext_len: u64,
     /// Where it is.
     pub replicas: Vec<ReplicaLocation>,
+    /// Copies awaiting deletion, and where.
+    pub awaiting_deletion: Vec<PendingDeletion>,
 }
 
 /// Where an object lives.
@@ -84,6 +105,21 @@ impl ObjectService {
         for s in &v.streams {
             let pending = self.meta.stream_repairs(s.stream_id).await?;
             let verified = self.meta.verifications(s.stream_id).await?;
+            let allowed = |p: &crate::model::ProviderId| matches!((residency.provider(p), policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, &today).is_empty());
+            let awaiting_deletion = self
+                .meta
+                .stream_deletions(s.stream_id)
+                .await?
+                .into_iter()
+                .map(|t| PendingDeletion {
+                    provider: t.provider.to_string(),
+                    country: residency.provider(&t.provider).map(|i| i.country.to_string()).unwrap_or_default(),
+                    reason: t.reason.as_str(),
+                    allowed: allowed(&t.provider),
+                    since_ms: t.created_ms,
+                    attempts: t.attempts,
+                })
+                .collect();
             let replicas = s
                 .replicas
                 .iter()
@@ -98,7 +134,10 @@ impl ObjectService {
                             .unwrap_or_default(),
                         certifications: info
                             .map(|i| {
-                                i.certifications.iter().map(|c| format!("{} until {}", c.scheme, c.valid_until)).collect()
+                                i.certifications
+                                    .iter()
+                                    .map(|c| format!("{} until {}", c.scheme, c.valid_until))
+                                    .collect()
                             })
                             .unwrap_or_default(),
                         state: if pending.iter().any(|t| t.provider == *p) { "pending" } else { "stored" },
@@ -107,7 +146,7 @@ impl ObjectService {
                             .iter()
                             .find(|(q, _, _)| q == p)
                             .map(|(_, _, deep)| if *deep { "sha256" } else { "exists" }),
-                        allowed: matches!((info, policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, &today).is_empty()),
+                        allowed: allowed(p),
                     }
                 })
                 .collect();
@@ -116,6 +155,7 @@ impl ObjectService {
                 part_number: s.part_number,
                 ciphertext_len: ciphertext_len(s.plaintext_len, s.seg_log2),
                 replicas,
+                awaiting_deletion,
             });
         }
         Ok(ObjectLocation {
@@ -165,10 +205,7 @@ impl ObjectService {
     pub async fn explain_placement(&self, bucket: &str) -> Result<PlacementExplanation> {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.residency();
-        let policy = residency
-            .policies
-            .get(&rec.policy_id)
-            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", rec.policy_id)))?;
+        let policy = residency.policy_of(&rec)?;
         let today = super::today();
         let placed = crate::placement::place(policy, &residency.catalog, rec.uid, &today);
         let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
@@ -189,5 +226,43 @@ impl ObjectService {
             outcome: placed.map_or_else(|u| u.to_string(), |_| "placed".to_owned()),
             providers,
         })
+    }
+}
+
+/// One queued provider-side deletion, for the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedDeletion {
+    /// Provider-side name of the stream.
+    pub name: String,
+    /// Provider id.
+    pub provider: String,
+    /// Why (see [`PendingDeletion::reason`]).
+    pub reason: &'static str,
+    /// Ciphertext outside its bucket's policy until deleted.
+    pub outside_policy: bool,
+    /// When the deletion was decided, ms since the epoch.
+    pub since_ms: i64,
+    /// Not retried before, ms since the epoch.
+    pub due_ms: i64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+impl ObjectService {
+    /// The first `limit` queued provider-side deletions, by stream then provider.
+    pub async fn queued_deletions(&self, limit: usize) -> Result<Vec<QueuedDeletion>> {
+        let tasks = self.meta.deletions(None, limit).await?;
+        Ok(tasks
+            .into_iter()
+            .map(|t| QueuedDeletion {
+                name: crate::backend::stream_name(t.stream_id),
+                provider: t.provider.to_string(),
+                reason: t.reason.as_str(),
+                outside_policy: t.reason.residency(),
+                since_ms: t.created_ms,
+                due_ms: t.due_ms,
+                attempts: t.attempts,
+            })
+            .collect())
     }
 }

@@ -4,11 +4,15 @@
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
-use crate::datapath::random_array;
+use crate::datapath::{ciphertext_len, random_array};
 use crate::error::{ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{BucketRecord, CommitOutcome, GcTask, PartRecord, UploadRecord, VersionRecord, WriteCondition};
-use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, UploadId, VersionUid};
+use crate::meta::{
+    BucketRecord, CommitOutcome, DeletionReason, DeletionTask, GcTask, PartRecord, RepairTask, UploadRecord,
+    VersionRecord, WriteCondition,
+};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ProviderId, UploadId, VersionUid};
+use crate::placement::eligible;
 
 /// Parts other than the last must be at least this large.
 const MIN_PART_SIZE: u64 = 5 << 20;
@@ -96,7 +100,9 @@ impl ObjectService {
         Ok((bucket, upload))
     }
 
-    /// CreateMultipartUpload: placement and data key are pinned to the upload.
+    /// CreateMultipartUpload: the data key is pinned to the upload; the placement is checked
+    /// now (a bucket whose policy cannot be met refuses the upload) and decided again for
+    /// every part.
     pub async fn create_upload(
         &self,
         bucket: &str,
@@ -204,13 +210,14 @@ impl ObjectService {
         verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
     ) -> Result<PutOutput> {
         let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
+        // Placed when the part arrives, under the catalog and policy in force now: a provider
+        // excluded since CreateMultipartUpload receives no part.
         let target = StreamTarget {
             bucket: bucket.uid,
             version: upload.version_uid,
             part_number: number,
             dek: &dek,
-            providers: upload.targets.clone(),
-            write_quorum: upload.write_quorum,
+            placement: self.placement_for(bucket)?,
         };
         let stored = self.store_stream(target, source, verify).await?;
         let repairs = stored.repairs();
@@ -284,7 +291,8 @@ impl ObjectService {
             None => None,
         };
         let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
-        let streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
+        let mut streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
+        let (repairs, deletions) = self.reseat_parts(&bucket, &mut streams)?;
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();
         let record = VersionRecord {
             version_uid: upload.version_uid,
@@ -306,10 +314,57 @@ impl ObjectService {
             record,
             upload.dek.clone(),
             req.condition,
-            VersionOrigin::Upload(upload.upload_id),
+            VersionOrigin::Upload { id: upload.upload_id, repairs, deletions },
         )
         .await?;
         Ok(out)
+    }
+
+    /// Parts stored before a provider left the bucket's policy: their replicas there leave the
+    /// manifest before the object becomes visible (the copies are deleted by durable tasks of
+    /// the commit) and are recreated at allowed providers of the current placement by repair.
+    /// Refused (503) when fewer than W allowed replicas of a part remain: that part must be
+    /// uploaded again, and is then placed under the current policy.
+    fn reseat_parts(
+        &self,
+        bucket: &BucketRecord,
+        streams: &mut [crate::model::StreamManifest],
+    ) -> Result<(Vec<RepairTask>, Vec<DeletionTask>)> {
+        let residency = self.residency();
+        let policy = residency.policy_of(bucket)?;
+        let today = super::today();
+        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, &today));
+        let mut repairs = Vec::new();
+        let mut deletions = Vec::new();
+        for s in streams.iter_mut() {
+            let (kept, gone): (Vec<ProviderId>, Vec<ProviderId>) = s.replicas.iter().cloned().partition(|p| allowed(p));
+            if gone.is_empty() {
+                continue;
+            }
+            let placement = self.placement_for(bucket)?;
+            if kept.len() < usize::from(placement.write_quorum()) {
+                return Err(ErrorKind::Unavailable(format!(
+                    "part {} is stored on providers the bucket's policy no longer allows; upload it again",
+                    s.part_number
+                ))
+                .into());
+            }
+            let wanted = usize::from(policy.replicas);
+            let added: Vec<ProviderId> = placement
+                .targets()
+                .iter()
+                .filter(|p| !kept.contains(p))
+                .take(wanted.saturating_sub(kept.len()))
+                .cloned()
+                .collect();
+            s.replicas = kept.into_iter().chain(added.iter().cloned()).collect();
+            let len = ciphertext_len(s.plaintext_len, s.seg_log2);
+            repairs.extend(added.into_iter().map(|p| RepairTask::for_stream(s, p, len, now_ms())));
+            deletions.extend(
+                gone.into_iter().map(|p| DeletionTask::new(s.stream_id, p, DeletionReason::Evacuated, now_ms())),
+            );
+        }
+        Ok((repairs, deletions))
     }
 
     /// A retried Complete of an upload that already completed (within a day) gets the same

@@ -27,9 +27,9 @@ pub(crate) struct StreamTarget<'a> {
     pub(crate) version: VersionUid,
     pub(crate) part_number: u32,
     pub(crate) dek: &'a DataKey,
-    pub(crate) providers: Vec<ProviderId>,
-    /// W: how many providers must acknowledge.
-    pub(crate) write_quorum: u8,
+    /// Where the stream goes and how many must acknowledge: a placement decided under the
+    /// catalog and policy in force now (only `placement` can mint one).
+    pub(crate) placement: Placement,
 }
 
 /// Plaintext to store, from a client or from the read path (copies).
@@ -60,8 +60,16 @@ impl StoredStream {
 pub(crate) enum VersionOrigin {
     /// A stream just written (PUT or copy), with the repairs of the targets it missed.
     Stream(Vec<RepairTask>),
-    /// The committed parts of this multipart upload.
-    Upload(crate::model::UploadId),
+    /// The committed parts of this multipart upload, with the repairs and deletions that
+    /// move replicas off providers the policy no longer allows.
+    Upload {
+        /// The upload.
+        id: crate::model::UploadId,
+        /// Replicas recreated at allowed providers.
+        repairs: Vec<RepairTask>,
+        /// Copies deleted at providers the policy no longer allows.
+        deletions: Vec<crate::meta::DeletionTask>,
+    },
 }
 
 /// The checks a client body must pass before its last segment is released.
@@ -130,14 +138,7 @@ impl ObjectService {
         let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let (checks, source) = BodyChecks::split(body);
-        let target = StreamTarget {
-            bucket: bucket.uid,
-            version,
-            part_number: 0,
-            dek: &dek,
-            providers: placement.targets().to_vec(),
-            write_quorum: placement.write_quorum(),
-        };
+        let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(stored.repairs());
@@ -180,10 +181,7 @@ impl ObjectService {
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
         let residency = self.residency();
-        let policy = residency
-            .policies
-            .get(&bucket.policy_id)
-            .ok_or_else(|| ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)))?;
+        let policy = residency.policy_of(bucket)?;
         self.decide_placement(policy, bucket.uid)
     }
 
@@ -243,14 +241,15 @@ impl ObjectService {
         condition: WriteCondition,
         origin: VersionOrigin,
     ) -> Result<()> {
-        let (intents, gc, repairs, completes_upload) = match origin {
+        let (intents, gc, repairs, deletions, completes_upload) = match origin {
             VersionOrigin::Stream(repairs) => (
                 version.streams.iter().map(|s| s.stream_id).collect(),
                 version.streams.iter().map(GcTask::for_stream).collect(),
                 repairs,
+                Vec::new(),
                 None,
             ),
-            VersionOrigin::Upload(id) => (Vec::new(), Vec::new(), Vec::new(), Some(id)),
+            VersionOrigin::Upload { id, repairs, deletions } => (Vec::new(), Vec::new(), repairs, deletions, Some(id)),
         };
         let commit = PutCommit {
             bucket: bucket.uid,
@@ -261,6 +260,7 @@ impl ObjectService {
             condition,
             intents,
             repairs,
+            deletions,
             completes_upload,
         };
         let timer = self.metrics.meta_commit_duration.start_timer();
@@ -302,14 +302,15 @@ impl ObjectService {
         // Providers that failed their last health checks or whose circuit is open are not
         // waited for: their replicas go straight to repair. Fewer than W left → 503 before a
         // byte of the body is read.
+        let providers = target.placement.targets().to_vec();
         let (live, skipped): (Vec<ProviderId>, Vec<ProviderId>) =
-            target.providers.iter().cloned().partition(|p| self.health.reachable(p));
-        let quorum = usize::from(target.write_quorum);
+            providers.iter().cloned().partition(|p| self.health.reachable(p));
+        let quorum = usize::from(target.placement.write_quorum());
         if live.len() < quorum {
             return Err(ErrorKind::Unavailable(format!(
                 "only {} of {} providers are reachable; {quorum} needed",
                 live.len(),
-                target.providers.len()
+                providers.len()
             ))
             .into());
         }
@@ -317,15 +318,22 @@ impl ObjectService {
         self.meta
             .record_intent(Intent {
                 stream_id,
-                targets: target.providers.clone(),
+                targets: providers.clone(),
                 boot_id: self.boot_id,
                 created_ms: now_ms(),
             })
             .await?;
-        let backends = live.iter().map(|id| self.backend(id).map(std::sync::Arc::clone)).collect::<Result<Vec<_>>>()?;
+        let backends = live
+            .iter()
+            .map(|id| {
+                let grant =
+                    target.placement.grant(id).ok_or_else(|| ErrorKind::Internal(format!("{id} is no target")))?;
+                Ok((std::sync::Arc::clone(self.backend(id)?), grant))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let cipher_len = ciphertext_len(source.len, DEFAULT_SEG_LOG2);
         let fanout = Fanout::open(backends, stream_id, cipher_len, quorum);
-        let gc = GcTask { stream_id, targets: target.providers.clone() };
+        let gc = GcTask { stream_id, targets: providers.clone() };
         match pump(sealer, source, fanout, verify).await {
             Ok(((digests, commit, sha), outcome)) => {
                 self.metrics.crypto_bytes.with_label_values(&["seal"]).inc_by(params.plaintext_len);
@@ -338,7 +346,7 @@ impl ObjectService {
                         salt: params.salt,
                         commit,
                         ciphertext_sha256: sha,
-                        replicas: target.providers,
+                        replicas: providers,
                     },
                     digests,
                     missing: outcome.missing.into_iter().chain(skipped).collect(),

@@ -25,6 +25,13 @@ pub struct Residency {
 }
 
 impl Residency {
+    /// The policy `bucket` is bound to (a binding to a policy that does not exist is a bug).
+    pub(crate) fn policy_of(&self, bucket: &crate::meta::BucketRecord) -> crate::error::Result<&ResidencyPolicy> {
+        self.policies.get(&bucket.policy_id).ok_or_else(|| {
+            crate::error::ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)).into()
+        })
+    }
+
     /// The config's state with the admin API's changes applied. An override of a provider the
     /// config no longer defines is ignored (a provider needs an endpoint and credentials, which
     /// only the config file gives).

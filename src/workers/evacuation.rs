@@ -10,12 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, stream_name};
 use crate::datapath::ciphertext_len;
-use crate::meta::{BucketRecord, JobRecord, ListEntry, ListQuery, ListStart, MetaError, RepairTask, ReplicaMove};
+use crate::meta::{
+    BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, RepairTask,
+    ReplicaMove,
+};
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, StreamManifest};
-use crate::placement::{eligible, place};
+use crate::placement::{eligible, grant_replica, place};
 use crate::service::residency::Residency;
 use crate::service::{ObjectService, now_ms, today};
 use crate::shutdown::Shutdown;
@@ -125,6 +127,10 @@ impl Evacuator {
             return Ok(());
         }
         let mut replicas = stream.replicas.clone();
+        // A provider still deleting an earlier copy of this stream is no target: that deletion
+        // could remove the new copy (the move commit refuses it too).
+        let deleting: Vec<ProviderId> =
+            self.service.meta().stream_deletions(stream.stream_id).await?.into_iter().map(|t| t.provider).collect();
         for from in leaving {
             // Enough allowed replicas remain (the policy now asks for fewer): drop this one.
             let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
@@ -139,7 +145,7 @@ impl Evacuator {
                 }
                 continue;
             }
-            let Some(to) = self.target(&residency, bucket, &replicas) else {
+            let Some(to) = self.target(&residency, bucket, &replicas, &deleting) else {
                 tracing::warn!(bucket = %bucket.name, provider = %from, "no allowed provider to evacuate a replica to");
                 self.record(job, "no_target");
                 continue;
@@ -159,15 +165,24 @@ impl Evacuator {
     }
 
     /// The first provider of the bucket's placement under the current policy that does not
-    /// hold the stream yet and is reachable.
-    fn target(&self, residency: &Residency, bucket: &BucketRecord, replicas: &[ProviderId]) -> Option<ProviderId> {
+    /// hold the stream yet, is not deleting an earlier copy of it, and is reachable.
+    fn target(
+        &self,
+        residency: &Residency,
+        bucket: &BucketRecord,
+        replicas: &[ProviderId],
+        deleting: &[ProviderId],
+    ) -> Option<ProviderId> {
         let policy = residency.policies.get(&bucket.policy_id)?;
         let placement = place(policy, &residency.catalog, bucket.uid, &today()).ok()?;
         placement
             .targets()
             .iter()
             .find(|p| {
-                !replicas.contains(p) && self.service.health().reachable(p) && self.service.backends().contains_key(*p)
+                !replicas.contains(p)
+                    && !deleting.contains(p)
+                    && self.service.health().reachable(p)
+                    && self.service.backends().contains_key(*p)
             })
             .cloned()
     }
@@ -187,14 +202,25 @@ impl Evacuator {
         copy: bool,
     ) -> Result<bool, MetaError> {
         let backends = self.service.backends();
-        let Some(target) = backends.get(to) else { return Ok(false) };
+        if !backends.contains_key(to) {
+            return Ok(false);
+        }
         if copy {
             let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
             let task = RepairTask::for_stream(stream, to.clone(), len, now_ms());
             // Sources: the replicas that stay first, the leaving one last (its data is as good:
             // the copy is checked against the recorded SHA-256 either way).
             let sources = replicas.iter().filter(|p| *p != from).chain(std::iter::once(from));
-            if let Err(e) = copy_from_first(backends, sources, &task).await {
+            // Leave to write there under the bucket's policy today (the target was chosen
+            // from its placement; checked again here, where the bytes go).
+            let residency = self.service.residency();
+            let grant = residency
+                .policies
+                .get(&bucket.policy_id)
+                .zip(residency.provider(to))
+                .and_then(|(policy, info)| grant_replica(policy, info, &today()));
+            let Some(grant) = grant else { return Ok(false) };
+            if let Err(e) = copy_from_first(backends, sources, &task, &grant).await {
                 tracing::warn!(stream = %stream.stream_id, error = %e, "evacuation copy failed");
                 return Ok(false);
             }
@@ -210,33 +236,19 @@ impl Evacuator {
             from: from.clone(),
             to: to.clone(),
         };
-        let name = stream_name(stream.stream_id);
         let action = if copy { "evacuation.move" } else { "evacuation.drop" };
+        // The commit queues the deletion of the replica at `from` (the garbage collector
+        // carries it out and retries until the provider confirms).
         if !self.service.meta().move_replica(mv, AuditEntry::new("gateway", action, &detail)).await? {
-            // Overwritten or deleted meanwhile: the copy belongs to nothing.
+            // Overwritten or deleted meanwhile: the copy belongs to nothing (a copy the stream
+            // lists after all is kept: the store never deletes a live replica).
             if copy {
-                let _ = target.delete(&name).await;
+                let orphan = DeletionTask::new(stream.stream_id, to.clone(), DeletionReason::Orphaned, now_ms());
+                self.service.meta().queue_deletions(vec![orphan]).await?;
             }
             return Ok(false);
         }
-        if let Some(old) = backends.get(from) {
-            self.delete_old(old.as_ref(), &name).await;
-        }
         Ok(true)
-    }
-
-    /// Deletes the replica the provider gave up, retrying a little: a failure leaves ciphertext
-    /// at a provider the policy no longer allows, so it is logged loudly.
-    async fn delete_old(&self, old: &dyn Backend, name: &str) {
-        for attempt in 0..3u32 {
-            match old.delete(name).await {
-                Ok(()) => return,
-                Err(e) if attempt == 2 => {
-                    tracing::error!(provider = %old.id(), stream = name, error = %e, "evacuated replica not deleted; delete it by hand")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
-            }
-        }
     }
 
     /// Counts one replica's outcome: `moved`, `failed` (retried by the next pass) or

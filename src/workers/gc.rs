@@ -1,111 +1,233 @@
-//! Garbage collection of provider streams: queued GC tasks (replaced, deleted, aborted or
-//! refused streams) and stale intents (uploads a crash or cancellation interrupted).
+//! Garbage collection of provider streams: every provider-side deletion the gateway decides on
+//! (replaced, deleted, aborted or refused streams; evacuated and surplus replicas; copies that
+//! landed too late; uploads a crash or cancellation interrupted) is a durable task in the
+//! metadata store, written in the same commit as the decision. This worker claims due tasks
+//! (so gateways sharing a store split them), deletes, and retries with backoff until the
+//! provider confirms; an absent object counts as deleted. A task is never dropped, except
+//! when its replica became live again (the store checks that at every claim).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::stream_name;
-use crate::meta::{GcTask, MetaError, MetadataStore};
-use crate::model::StreamId;
-use crate::service::ObjectService;
+use crate::health::{DeletionBacklog, ProviderDeletions};
+use crate::meta::{DeletionTask, GcTask, MetaError, MetadataStore};
+use crate::model::ProviderId;
+use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
+use crate::workers::health::HealthState;
 
 const BATCH: usize = 256;
+/// Longest wait between two attempts at a reachable provider.
+const MAX_BACKOFF_MS: i64 = 300_000;
+/// A task whose provider is known to be down is looked at again after this, without counting
+/// an attempt, so the deletion follows the provider's return within seconds.
+const WAIT_FOR_PROVIDER_MS: i64 = 2_000;
+/// The queue is counted for the gauges and `/health` this many tasks at a time.
+const COUNT_PAGE: usize = 1000;
 
-/// Deletes streams nothing references any more.
+/// The lease of a claimed deletion: long enough for one pass's DELETEs, short enough that a
+/// gateway killed holding claims hands them on within seconds.
+pub const DELETION_CLAIM: Duration = Duration::from_secs(30);
+
+/// Settings of the collector.
+#[derive(Debug, Clone, Copy)]
+pub struct GcSettings {
+    /// Intents of this run older than this are abandoned uploads (client gone, task dropped).
+    pub intent_ttl: Duration,
+    /// How long a claimed task is this worker's before another (of any gateway), or this
+    /// gateway after a restart, may take it. Deletions are idempotent, so a short lease costs
+    /// at most a repeated DELETE (`DELETION_CLAIM`).
+    pub claim: Duration,
+    /// Ciphertext outside policy awaiting deletion longer than this counts as overdue (the
+    /// alert's bound).
+    pub overdue_after: Duration,
+}
+
+/// Deletes what the gateway decided to delete at providers.
 pub struct GarbageCollector {
     service: Arc<ObjectService>,
-    /// Intents of this run older than this are abandoned uploads (client gone, task dropped).
-    intent_ttl: Duration,
+    health: Arc<HealthState>,
+    settings: GcSettings,
+    /// A pass ran in this process already.
+    started: std::sync::atomic::AtomicBool,
 }
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct GcReport {
-    /// Streams deleted from every provider.
+    /// Replicas deleted (or confirmed absent).
     pub deleted: usize,
-    /// Streams left for a later pass because a provider failed.
+    /// Tasks rescheduled because their provider failed or was down.
     pub deferred: usize,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl GarbageCollector {
     /// A collector for this run.
-    pub fn new(service: Arc<ObjectService>, intent_ttl: Duration) -> Self {
-        Self { service, intent_ttl }
+    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>, settings: GcSettings) -> Self {
+        Self { service, health, settings, started: std::sync::atomic::AtomicBool::new(false) }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
         self.service.meta()
     }
 
-    /// One full pass over stale intents and queued tasks.
+    /// One pass: stale intents become deletion tasks, due tasks are carried out, the backlog
+    /// is published.
     pub async fn run_once(&self) -> Result<GcReport, MetaError> {
         let mut report = GcReport::default();
-        let cutoff = crate::service::now_ms() - self.intent_ttl.as_millis() as i64;
+        let cutoff = now_ms() - millis(self.settings.intent_ttl);
         let live = super::cluster::live_boots(&self.service).await?;
-        let mut tasks: Vec<GcTask> = self
-            .meta()
-            .stale_intents(live, cutoff, usize::MAX)
-            .await?
-            .into_iter()
-            .map(|i| GcTask { stream_id: i.stream_id, targets: i.targets })
-            .collect();
-        // One batch of queued tasks per pass (passes repeat); stale intents all at once.
-        let queued = self.meta().gc_tasks(BATCH).await?;
-        tasks.extend(
-            queued.into_iter().filter(|t| !tasks.iter().any(|x| x.stream_id == t.stream_id)).collect::<Vec<_>>(),
-        );
+        let stale = self.meta().stale_intents(live, cutoff, BATCH).await?;
+        if !stale.is_empty() {
+            let streams = stale.into_iter().map(|i| GcTask { stream_id: i.stream_id, targets: i.targets }).collect();
+            self.meta().abandon_intents(streams).await?;
+        }
         let metrics = self.service.metrics();
-        metrics.gc_pending_streams.set(tasks.len() as i64);
-        let mut done: Vec<StreamId> = Vec::new();
-        for task in tasks {
-            // Re-check: a stream that a commit references must never be deleted.
-            if self.meta().stream_committed(task.stream_id).await? {
-                done.push(task.stream_id);
+        // A store this process owns: claims held by an earlier run of it (killed mid-pass)
+        // are void, so the first pass takes them at once instead of after their lease.
+        let first = !self.started.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let horizon = if first && !self.meta().is_shared() { millis(self.settings.claim) } else { 0 };
+        let claimed = self.meta().claim_deletions(now_ms() + horizon, millis(self.settings.claim), BATCH).await?;
+        for mut task in claimed {
+            if !self.health.reachable(&task.provider) {
+                task.due_ms = now_ms() + WAIT_FOR_PROVIDER_MS;
+                report.deferred += 1;
+                self.meta().finish_deletion(task, false).await?;
                 continue;
             }
-            if self.delete_everywhere(&task).await {
-                report.deleted += 1;
-                metrics.gc_deleted_streams.inc();
-                done.push(task.stream_id);
-            } else {
-                report.deferred += 1;
+            match self.delete(&task).await {
+                Ok(()) => {
+                    report.deleted += 1;
+                    metrics
+                        .deletions_completed
+                        .with_label_values(&[task.provider.as_str(), task.reason.as_str()])
+                        .inc();
+                    self.meta().finish_deletion(task, true).await?;
+                }
+                Err(e) => {
+                    report.deferred += 1;
+                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, reason = task.reason.as_str(), attempts = task.attempts, error = %e, "provider deletion failed; will retry");
+                    task.attempts = task.attempts.saturating_add(1);
+                    let backoff = 1000i64.saturating_mul(1 << task.attempts.min(12)).min(MAX_BACKOFF_MS);
+                    task.due_ms = now_ms() + backoff;
+                    self.meta().finish_deletion(task, false).await?;
+                }
             }
         }
-        for chunk in done.chunks(BATCH) {
-            self.meta().finish_gc(chunk).await?;
-        }
+        self.publish_backlog().await?;
         // Completed-upload records answer retried Completes for a day.
-        self.meta().expire_completed(crate::service::now_ms() - 24 * 3600 * 1000).await?;
+        self.meta().expire_completed(now_ms() - 24 * 3600 * 1000).await?;
         Ok(report)
     }
 
-    async fn delete_everywhere(&self, task: &GcTask) -> bool {
-        let name = stream_name(task.stream_id);
-        let mut ok = true;
-        for p in &task.targets {
-            let Some(backend) = self.service.backends().get(p) else {
-                continue;
-            };
-            if let Err(e) = backend.delete(&name).await {
-                tracing::warn!(stream = %task.stream_id, error = %e, "gc delete failed; will retry");
-                ok = false;
-            }
+    async fn delete(&self, task: &DeletionTask) -> Result<(), String> {
+        // A provider removed from the configuration keeps its tasks: its ciphertext is still
+        // there, and the backlog shows it until an operator brings the provider back.
+        let backend = self.service.backends().get(&task.provider).ok_or("the provider is not configured")?;
+        backend.delete(&stream_name(task.stream_id)).await.map_err(|e| e.to_string())
+    }
+
+    async fn publish_backlog(&self) -> Result<(), MetaError> {
+        let overdue_after = millis(self.settings.overdue_after);
+        let mut counter = DeletionCounter::new(self.service.backends().keys(), now_ms(), overdue_after);
+        super::count_queue(COUNT_PAGE, |after, n| self.meta().deletions(after, n), |t| counter.add(t)).await?;
+        let backlog = counter.finish();
+        let metrics = self.service.metrics();
+        for (p, b) in &backlog.providers {
+            super::set_provider_gauge(&metrics.pending_deletions, p, b.pending);
+            super::set_provider_gauge(&metrics.pending_deletions_oldest, p, b.oldest_pending_seconds);
+            super::set_provider_gauge(&metrics.pending_deletions_overdue, p, b.overdue);
         }
-        ok
+        self.health.set_deletion_backlog(backlog);
+        Ok(())
     }
 
     /// Runs passes every `every` until shutdown.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
         super::repeat(every, None, shutdown, || async {
             match self.run_once().await {
-                Ok(r) if r.deleted + r.deferred > 0 => {
-                    tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass")
-                }
+                Ok(r) if r.deleted > 0 => tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "gc pass failed"),
             }
         })
         .await
+    }
+}
+
+/// Counts the queue per provider, a page at a time (every configured provider appears, with
+/// zeros when idle).
+struct DeletionCounter {
+    per: BTreeMap<String, ProviderDeletions>,
+    total: u64,
+    now_ms: i64,
+    overdue_after_ms: i64,
+}
+
+impl DeletionCounter {
+    fn new<'a>(providers: impl Iterator<Item = &'a ProviderId>, now_ms: i64, overdue_after_ms: i64) -> Self {
+        let per = providers.map(|p| (p.to_string(), ProviderDeletions::default())).collect();
+        Self { per, total: 0, now_ms, overdue_after_ms }
+    }
+
+    fn add(&mut self, t: &DeletionTask) {
+        let age_ms = self.now_ms.saturating_sub(t.created_ms).max(0);
+        let b = self.per.entry(t.provider.to_string()).or_default();
+        b.pending += 1;
+        b.oldest_pending_seconds = b.oldest_pending_seconds.max(u64::try_from(age_ms / 1000).unwrap_or(0));
+        if t.reason.residency() {
+            b.outside_policy += 1;
+            b.overdue += u64::from(age_ms > self.overdue_after_ms);
+        }
+        self.total += 1;
+    }
+
+    fn finish(self) -> DeletionBacklog {
+        DeletionBacklog {
+            pending: self.total,
+            oldest_pending_seconds: self.per.values().map(|b| b.oldest_pending_seconds).max().unwrap_or(0),
+            outside_policy: self.per.values().map(|b| b.outside_policy).sum(),
+            overdue: self.per.values().map(|b| b.overdue).sum(),
+            providers: self.per,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::DeletionReason;
+    use crate::model::StreamId;
+
+    fn task(provider: &str, reason: DeletionReason, created_ms: i64) -> DeletionTask {
+        DeletionTask::new(StreamId([1; 16]), ProviderId::parse(provider).unwrap(), reason, created_ms)
+    }
+
+    #[test]
+    fn backlog_counts_per_provider_with_oldest_age_and_overdue_residency_deletions() {
+        let ids = [ProviderId::parse("a").unwrap(), ProviderId::parse("b").unwrap()];
+        let mut counter = DeletionCounter::new(ids.iter(), 10_000, 5_000);
+        for t in [
+            task("a", DeletionReason::Evacuated, 0),
+            task("a", DeletionReason::Unreferenced, 0),
+            task("a", DeletionReason::Surplus, 9_000),
+            task("c", DeletionReason::Orphaned, 5_000),
+        ] {
+            counter.add(&t);
+        }
+        let b = counter.finish();
+        assert_eq!((b.pending, b.oldest_pending_seconds, b.outside_policy, b.overdue), (4, 10, 2, 1));
+        assert_eq!(
+            b.providers["a"],
+            ProviderDeletions { pending: 3, oldest_pending_seconds: 10, outside_policy: 2, overdue: 1 }
+        );
+        assert_eq!(b.providers["b"], ProviderDeletions::default(), "idle providers show zeros");
+        assert_eq!(b.providers["c"].outside_policy, 0, "an orphaned copy is not counted as outside policy");
     }
 }

@@ -42,6 +42,32 @@ where
     }
 }
 
+/// Reads a per-replica queue (`page` lists the tasks after a cursor) a page of `size` at a
+/// time, handing each task to `add`: the gauges count a queue of any length in bounded memory.
+pub(crate) async fn count_queue<T, F, Fut>(
+    size: usize,
+    page: F,
+    mut add: impl FnMut(&T),
+) -> Result<(), crate::meta::MetaError>
+where
+    T: crate::meta::ReplicaTask,
+    F: Fn(Option<crate::meta::ReplicaCursor>, usize) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, crate::meta::MetaError>>,
+{
+    let mut after = None;
+    loop {
+        let tasks = page(after, size).await?;
+        let Some(last) = tasks.last() else { return Ok(()) };
+        after = Some(last.cursor());
+        tasks.iter().for_each(&mut add);
+    }
+}
+
+/// Sets a per-provider gauge (saturating at `i64::MAX`).
+pub(crate) fn set_provider_gauge(gauge: &prometheus::IntGaugeVec, provider: &str, value: u64) {
+    gauge.with_label_values(&[provider]).set(i64::try_from(value).unwrap_or(i64::MAX));
+}
+
 /// How long a gateway's lease on a singleton job (scrubber, evacuation, rotation) lasts
 /// without renewal: another gateway takes the job over this long after its holder died.
 pub const JOB_LEASE: Duration = Duration::from_secs(60);

@@ -11,10 +11,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::backend::{Backend, BodyAborted, SealedBody, stream_name};
+use crate::backend::{Backend, BodyAborted, GrantedBody, SealedBody, stream_name};
 use crate::health::{ProviderBacklog, RepairBacklog};
-use crate::meta::{MetaError, MetadataStore, RepairTask};
+use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RepairTask};
 use crate::model::ProviderId;
+use crate::placement::{WriteGrant, grant_replica};
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
 use crate::workers::health::HealthState;
@@ -26,6 +27,8 @@ const MAX_BACKOFF_MS: i64 = 3_600_000;
 const WAIT_FOR_TARGET_MS: i64 = 2_000;
 /// Attempts after which a task counts as stuck (it stays queued and retried).
 const STUCK_ATTEMPTS: u32 = 10;
+/// The queue is counted for the gauges this many tasks at a time.
+const COUNT_PAGE: usize = 1000;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +62,9 @@ impl RepairWorker {
         let mut report = RepairReport::default();
         let metrics = self.service.metrics();
         for mut task in self.meta().claim_repairs(now_ms(), self.claim_ms, BATCH).await? {
-            if !self.meta().stream_committed(task.stream_id).await? {
+            // Deleted meanwhile, or the provider gave the replica up (evacuation): nothing to
+            // recreate there.
+            if self.lands_as(&task).await?.is_some() {
                 self.meta().update_repair(task, true).await?;
                 continue;
             }
@@ -68,13 +73,23 @@ impl RepairWorker {
                 self.meta().update_repair(task, false).await?;
                 continue;
             }
-            match self.repair(&task).await {
+            // Leave to write there: the provider must satisfy the policy of the stream's
+            // bucket today. A provider that left it gets no copy; evacuation moves the replica.
+            let Some(grant) = self.grant_for(&task).await? else {
+                tracing::warn!(stream = %task.stream_id, provider = %task.provider, "repair dropped: the provider no longer satisfies the bucket's policy");
+                metrics.repair_completed.with_label_values(&[task.provider.as_str(), "refused"]).inc();
+                self.meta().update_repair(task, true).await?;
+                continue;
+            };
+            match self.repair(&task, &grant).await {
                 Ok(()) => {
                     report.repaired += 1;
                     metrics.repair_completed.with_label_values(&[task.provider.as_str(), "ok"]).inc();
-                    // The stream may have been deleted while it was copied: remove the copy then.
-                    if !self.meta().stream_committed(task.stream_id).await? {
-                        self.remove_copy(&task).await;
+                    // The stream may have been deleted, or the replica moved away, while it was
+                    // copied: the copy is then deleted like any other the gateway gave up.
+                    if let Some(reason) = self.lands_as(&task).await? {
+                        let deletion = DeletionTask::new(task.stream_id, task.provider.clone(), reason, now_ms());
+                        self.meta().queue_deletions(vec![deletion]).await?;
                     }
                     self.meta().update_repair(task, true).await?;
                 }
@@ -94,31 +109,49 @@ impl RepairWorker {
     }
 
     async fn publish_backlog(&self) -> Result<(), MetaError> {
-        let all = self.meta().repairs(1_000_000).await?;
-        let backlog = count_backlog(&all, self.service.backends().keys(), now_ms());
+        let mut counter = BacklogCounter::new(self.service.backends().keys(), now_ms());
+        super::count_queue(COUNT_PAGE, |after, n| self.meta().repairs(after, n), |t| counter.add(t)).await?;
+        let backlog = counter.finish();
         let metrics = self.service.metrics();
         for (p, b) in &backlog.providers {
-            let gauge = |g: &prometheus::IntGaugeVec, v: u64| {
-                g.with_label_values(&[p.as_str()]).set(i64::try_from(v).unwrap_or(i64::MAX))
-            };
-            gauge(&metrics.replication_pending_replicas, b.pending_replicas);
-            gauge(&metrics.replication_oldest_pending, b.oldest_pending_seconds);
-            gauge(&metrics.repair_stuck_tasks, b.stuck_tasks);
+            super::set_provider_gauge(&metrics.replication_pending_replicas, p, b.pending_replicas);
+            super::set_provider_gauge(&metrics.replication_oldest_pending, p, b.oldest_pending_seconds);
+            super::set_provider_gauge(&metrics.repair_stuck_tasks, p, b.stuck_tasks);
         }
         self.health.set_repair_backlog(backlog);
         Ok(())
     }
 
-    async fn remove_copy(&self, task: &RepairTask) {
-        if let Some(b) = self.service.backends().get(&task.provider) {
-            let _ = b.delete(&stream_name(task.stream_id)).await;
-        }
+    /// `None` while the task's replica is wanted (its stream committed, listing the provider);
+    /// else why a copy there would have to be deleted.
+    async fn lands_as(&self, task: &RepairTask) -> Result<Option<DeletionReason>, MetaError> {
+        Ok(match self.meta().stream_manifest(task.stream_id).await? {
+            None => Some(DeletionReason::Orphaned),
+            Some(m) if !m.replicas.contains(&task.provider) => Some(DeletionReason::Misplaced),
+            Some(_) => None,
+        })
     }
 
     /// Copies the stream from the first source that serves it intact.
-    async fn repair(&self, task: &RepairTask) -> Result<(), String> {
+    async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), String> {
         let sources = task.replicas.iter().filter(|p| **p != task.provider);
-        copy_from_first(self.service.backends(), sources, task).await
+        copy_from_first(self.service.backends(), sources, task, grant).await
+    }
+
+    /// A grant for the task's provider under the policy of the stream's bucket as it is now;
+    /// `None` when the provider does not satisfy it (or the stream or its bucket is gone).
+    async fn grant_for(&self, task: &RepairTask) -> Result<Option<WriteGrant>, MetaError> {
+        let Some(owner) = self.meta().stream_owner(task.stream_id).await? else { return Ok(None) };
+        let Some(bucket) = self.meta().buckets().await?.into_iter().find(|b| b.uid == owner) else {
+            return Ok(None);
+        };
+        let residency = self.service.residency();
+        let (Some(policy), Some(info)) =
+            (residency.policies.get(&bucket.policy_id), residency.provider(&task.provider))
+        else {
+            return Ok(None);
+        };
+        Ok(grant_replica(policy, info, &crate::service::today()))
     }
 
     /// Runs passes every `every` until shutdown.
@@ -136,26 +169,35 @@ impl RepairWorker {
     }
 }
 
-/// Counts the queue per provider (every configured provider appears, with zeros when idle).
-fn count_backlog<'a>(
-    tasks: &[RepairTask],
-    providers: impl Iterator<Item = &'a crate::model::ProviderId>,
+/// Counts the queue per provider, a page at a time (every configured provider appears, with
+/// zeros when idle).
+struct BacklogCounter {
+    per: BTreeMap<String, ProviderBacklog>,
+    total: u64,
     now_ms: i64,
-) -> RepairBacklog {
-    let mut per: BTreeMap<String, ProviderBacklog> =
-        providers.map(|p| (p.to_string(), ProviderBacklog::default())).collect();
-    let age = |t: &RepairTask| u64::try_from((now_ms - t.created_ms) / 1000).unwrap_or(0);
-    for t in tasks {
-        let b = per.entry(t.provider.to_string()).or_default();
-        b.pending_replicas += 1;
-        b.oldest_pending_seconds = b.oldest_pending_seconds.max(age(t));
-        b.stuck_tasks += u64::from(t.attempts >= STUCK_ATTEMPTS);
+}
+
+impl BacklogCounter {
+    fn new<'a>(providers: impl Iterator<Item = &'a ProviderId>, now_ms: i64) -> Self {
+        Self { per: providers.map(|p| (p.to_string(), ProviderBacklog::default())).collect(), total: 0, now_ms }
     }
-    RepairBacklog {
-        pending_replicas: tasks.len() as u64,
-        oldest_pending_seconds: per.values().map(|b| b.oldest_pending_seconds).max().unwrap_or(0),
-        stuck_tasks: per.values().map(|b| b.stuck_tasks).sum(),
-        providers: per,
+
+    fn add(&mut self, t: &RepairTask) {
+        let age = u64::try_from((self.now_ms - t.created_ms) / 1000).unwrap_or(0);
+        let b = self.per.entry(t.provider.to_string()).or_default();
+        b.pending_replicas += 1;
+        b.oldest_pending_seconds = b.oldest_pending_seconds.max(age);
+        b.stuck_tasks += u64::from(t.attempts >= STUCK_ATTEMPTS);
+        self.total += 1;
+    }
+
+    fn finish(self) -> RepairBacklog {
+        RepairBacklog {
+            pending_replicas: self.total,
+            oldest_pending_seconds: self.per.values().map(|b| b.oldest_pending_seconds).max().unwrap_or(0),
+            stuck_tasks: self.per.values().map(|b| b.stuck_tasks).sum(),
+            providers: self.per,
+        }
     }
 }
 
@@ -165,11 +207,12 @@ pub(crate) async fn copy_from_first<'a>(
     backends: &HashMap<ProviderId, Arc<dyn Backend>>,
     sources: impl Iterator<Item = &'a ProviderId>,
     task: &RepairTask,
+    grant: &WriteGrant,
 ) -> Result<(), String> {
     let target = backends.get(&task.provider).ok_or("the provider is no longer configured")?;
     let mut last = String::from("no source replica");
     for source in sources.filter_map(|p| backends.get(p)) {
-        match copy_verified(source.as_ref(), target.as_ref(), task).await {
+        match copy_verified(source.as_ref(), target.as_ref(), task, grant).await {
             Ok(()) => return Ok(()),
             Err(e) => last = format!("from {}: {e}", source.id()),
         }
@@ -179,11 +222,17 @@ pub(crate) async fn copy_from_first<'a>(
 
 /// Streams `source`'s copy to `target`, holding back the last chunk until the length and
 /// SHA-256 match the task.
-pub(crate) async fn copy_verified(source: &dyn Backend, target: &dyn Backend, task: &RepairTask) -> Result<(), String> {
+pub(crate) async fn copy_verified(
+    source: &dyn Backend,
+    target: &dyn Backend,
+    task: &RepairTask,
+    grant: &WriteGrant,
+) -> Result<(), String> {
     let name = stream_name(task.stream_id);
-    let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
-    let put = target.put(&name, task.ciphertext_len, SealedBody::new(rx));
+    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(|e| e.to_string())?;
+    let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
+    let put = target.put(&name, task.ciphertext_len, body);
     let feed = async move {
         let mut sha = ring::digest::Context::new(&ring::digest::SHA256);
         let mut len = 0u64;
@@ -239,8 +288,11 @@ mod tests {
     #[test]
     fn backlog_counts_per_provider_with_oldest_age_and_stuck_tasks() {
         let ids = [ProviderId::parse("a").unwrap(), ProviderId::parse("b").unwrap()];
-        let tasks = [task("a", 10_000, 0), task("a", 40_000, 12), task("c", 55_000, 1)];
-        let b = count_backlog(&tasks, ids.iter(), 70_000);
+        let mut counter = BacklogCounter::new(ids.iter(), 70_000);
+        for t in [task("a", 10_000, 0), task("a", 40_000, 12), task("c", 55_000, 1)] {
+            counter.add(&t);
+        }
+        let b = counter.finish();
         assert_eq!(b.pending_replicas, 3);
         assert_eq!(b.oldest_pending_seconds, 60);
         assert_eq!(b.stuck_tasks, 1);

@@ -15,6 +15,8 @@ mod checksums;
 mod clients;
 /// Providers see only ciphertext under opaque names; tampering never yields wrong bytes.
 mod confidentiality;
+/// Durable provider-side deletions: evacuated replicas deleted once their provider is back.
+mod deletions;
 /// Crash consistency and garbage collection with the real binary.
 mod durability;
 /// Replication under injected faults: killed, slow, failing, black-holed and corrupting providers.

@@ -184,3 +184,65 @@ fn configuration_reference_matches_the_config_structs() {
     assert!(undocumented.is_empty(), "keys missing from docs/configuration.md: {undocumented:?}");
     assert!(unknown.is_empty(), "documented keys the config does not have: {unknown:?}");
 }
+
+/// Promise (issue 18 items 8 and 14): the local key file is created only on the first start.
+/// Once the metadata store holds data keys, a missing key file, or a different one, stops the
+/// gateway at start with a one-line error naming the file (no new key is made); the right
+/// file starts it again and every object reads back. The metadata directory is private (0700).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_or_swapped_key_file_refuses_to_start() {
+    use std::os::unix::fs::PermissionsExt;
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let c = client(gw.addr);
+    c.create_bucket().bucket("keyed").send().await.unwrap();
+    let data = pattern(70_000, 3);
+    c.put_object().bucket("keyed").key("k").body(data.clone().into()).send().await.unwrap();
+    gw.kill();
+    let meta_mode = std::fs::metadata(dir.path().join("meta")).unwrap().permissions().mode();
+    assert_eq!(meta_mode & 0o777, 0o700, "the metadata directory is private");
+    let key = dir.path().join("kek.key");
+    let original = std::fs::read(&key).unwrap();
+    let cfg = dir.path().join("souverain.toml");
+    // A gateway that starts after all would run for ever: wait 30 s at most, then fail.
+    let serve = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
+            .args(["serve", "--config", cfg.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the gateway started without its key file");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    std::fs::remove_file(&key).unwrap();
+    let (code, stderr) = serve();
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.contains(&key.display().to_string()) && stderr.contains("missing"), "{stderr}");
+    assert!(!key.exists(), "no new key file was made");
+
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, stderr) = serve();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&key.display().to_string()) && stderr.contains("fingerprint"), "{stderr}");
+
+    std::fs::write(&key, &original).unwrap();
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let got = body_bytes(client(gw.addr).get_object().bucket("keyed").key("k").send().await.unwrap()).await;
+    assert!(got == data, "the right key file opens the object");
+    gw.kill();
+}

@@ -158,13 +158,13 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
 
     let g2 = start_gateway(&text, dir.path()).await;
     let meta = g2.service.meta();
-    let held = meta.repairs(10).await.unwrap();
+    let held = meta.repairs(None, 10).await.unwrap();
     assert_eq!(held.len(), 1, "one replica owed: {held:?}");
     let now = souverain::service::now_ms();
     assert!(held[0].due_ms > now, "the killed gateway's claim still runs: {:?} vs now {now}", held[0]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !meta.repairs(10).await.unwrap().is_empty() {
+    while !meta.repairs(None, 10).await.unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the second gateway did not finish the repair");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

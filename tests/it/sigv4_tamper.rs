@@ -282,6 +282,39 @@ async fn presigned_url_tamper_matrix() {
         "AuthorizationQueryParametersError",
         "8 days",
     );
+    // Issue 18 items 1 and 2: what s3s verifies is the decoded query. A parameter name spelled
+    // with percent-escapes is that parameter (the signature still matches), so the checks
+    // must see it too; and an Authorization header beside a presigned query (which s3s
+    // ignores) is refused, as S3 refuses two auth mechanisms.
+    let made_up_auth = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/eu-sovereign-1/s3/aws4_request, SignedHeaders=host;x-amz-meta-evil, Signature={}",
+        crate::common::ACCESS_KEY,
+        "0".repeat(64)
+    );
+    let both = h(&[("authorization", made_up_auth.as_str()), ("x-amz-meta-evil", "1")]);
+    let escaped_list = put.replace("X-Amz-SignedHeaders=", "X-Amz-Signed%48eaders=");
+    let forever =
+        signer.presign("PUT", "/tamper/new", &host, 4_294_967_295).replace("X-Amz-Expires=", "X-Amz-%45xpires=");
+    let decoded_cases = [
+        ("two mechanisms", put.clone(), both, 400, "InvalidArgument"),
+        (
+            "unsigned header, percent-encoded list name",
+            escaped_list,
+            h(&[("x-amz-meta-evil", "1")]),
+            403,
+            "AccessDenied",
+        ),
+        ("136 years, percent-encoded expiry name", forever, h(&[]), 400, "AuthorizationQueryParametersError"),
+    ];
+    // All judged before any assertion, so a failure names every case that broke.
+    let mut wrong_answers = Vec::new();
+    for (name, path, headers, status, code) in decoded_cases {
+        let r = send(gw.addr, "PUT", &path, &headers, BODY).await.unwrap();
+        if (r.status, r.code().as_deref()) != (status, Some(code)) {
+            wrong_answers.push(format!("{name}: {} {:?}", r.status, r.code()));
+        }
+    }
+    assert!(wrong_answers.is_empty(), "{wrong_answers:?}");
     // A wrong secret and an unknown access key.
     let wrong = Signer::with_keys(SystemTime::now(), crate::common::ACCESS_KEY, "nope").presign(
         "PUT",

@@ -24,7 +24,7 @@ use self::client::{HttpClient, ReqBody, full};
 use self::dialect::{Addressing, Dialect, PayloadSigning};
 use self::sign::{ChunkSigner, Payload, RequestSigner};
 use super::retry::idempotent;
-use super::{Backend, BackendError, BackendErrorKind, CipherStream, SealedBody};
+use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
 use crate::model::ProviderId;
 
 /// Everything needed to reach one provider bucket.
@@ -238,7 +238,8 @@ impl Backend for S3Backend {
         &self.id
     }
 
-    async fn put(&self, name: &str, len: u64, body: SealedBody) -> Result<(), BackendError> {
+    async fn put(&self, name: &str, len: u64, body: GrantedBody) -> Result<(), BackendError> {
+        let body = body.open(&self.id)?;
         if len > self.dialect.max_put_size {
             return self.put_multipart(name, len, body).await;
         }

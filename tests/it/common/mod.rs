@@ -114,10 +114,15 @@ impl TestGateway {
 
     /// Starts over real `s3s-fs` providers, each behind a fault proxy (`providers.proxies`).
     pub async fn start_proxied() -> Self {
+        Self::start_proxied_with(|t| t).await
+    }
+
+    /// [`Self::start_proxied`] with the test config passed through `edit` first.
+    pub async fn start_proxied_with(edit: impl FnOnce(String) -> String) -> Self {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
         let providers = Providers::start_proxied(dir.path()).await;
-        Self::start_over(dir, providers, |t| t).await
+        Self::start_over(dir, providers, edit).await
     }
 
     async fn start_over(dir: tempfile::TempDir, providers: Providers, edit: impl FnOnce(String) -> String) -> Self {
@@ -218,6 +223,17 @@ impl TestGateway {
 pub async fn heavy_or_latency_sensitive() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
+}
+
+/// An admin API request to the admin listener at `addr` with the test token: (status, body).
+pub async fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let headers = [
+        ("host".to_owned(), addr.to_string()),
+        ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}")),
+        ("content-length".to_owned(), body.len().to_string()),
+    ];
+    let r = raw::send(addr, method, path, &headers, body.as_bytes()).await.expect("admin request");
+    (r.status, r.body_text())
 }
 
 /// Runs `souverain admin <args>` with the test token; (success, stdout, stderr).
