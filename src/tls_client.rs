@@ -42,3 +42,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// True when `host` (a name or an IP address, IPv6 with or without brackets) is this machine:
+/// `localhost`, 127.0.0.0/8 or `::1`.
+pub fn loopback_host(host: &str) -> bool {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}

@@ -382,7 +382,7 @@ pub fn loopback_endpoint(url: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::tls_client::loopback_host(host)
 }
 
 impl From<S3ProviderConfig> for ProviderKind {
@@ -461,12 +461,15 @@ fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgSettings, St
             base,
         )?)),
     };
-    Ok(PgSettings {
+    let settings = PgSettings {
         url,
         password,
         ca_file: m.ca_file.as_deref().map(|f| base.join(f)),
         pool_size: m.pool_size.unwrap_or(16),
-    })
+        allow_plaintext: m.allow_plaintext == Some(true),
+    };
+    settings.connection_config()?;
+    Ok(settings)
 }
 
 /// Exactly one of an inline secret, an environment variable or a private file.
@@ -735,5 +738,28 @@ secret = "sk"
             assert!(!printed.contains(secret), "{secret} in Debug output");
         }
         assert!(printed.contains("<redacted>"));
+    }
+
+    /// Promise (issue 18 item 12): a database that is not on this machine is reached over
+    /// TLS only (sslmode=prefer becomes require); `sslmode=disable` to it is refused unless
+    /// `allow_plaintext = true`; a local one keeps what the URL says.
+    #[test]
+    fn remote_databases_require_tls() {
+        let pg = |url: &str, extra: &str| {
+            MINIMAL.replace(
+                "engine = \"memory\"",
+                &format!("engine = \"postgres\"\nurl = \"{url}\"\npassword = \"p\"\n{extra}"),
+            )
+        };
+        let mode = |text: &str| match Config::parse(text, Path::new("/")).map(|c| c.metadata) {
+            Ok(MetadataEngine::Postgres(s)) => s.connection_config().map(|c| format!("{:?}", c.get_ssl_mode())),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(mode(&pg("postgres://u@db.example.eu/s", "")), Ok("Require".to_owned()));
+        assert_eq!(mode(&pg("postgres://u@127.0.0.1/s", "")), Ok("Prefer".to_owned()));
+        let refused = mode(&pg("postgres://u@db.example.eu/s?sslmode=disable", ""));
+        assert!(refused.as_ref().is_err_and(|e| e.contains("allow_plaintext")), "{refused:?}");
+        let allowed = pg("postgres://u@db.example.eu/s?sslmode=disable", "allow_plaintext = true");
+        assert_eq!(mode(&allowed), Ok("Disable".to_owned()));
     }
 }

@@ -118,6 +118,9 @@ pub struct RawMetadata {
     pub ca_file: Option<String>,
     /// PostgreSQL: connections per gateway.
     pub pool_size: Option<usize>,
+    /// Accept `sslmode=disable` to a database that is not on this machine (refused
+    /// otherwise: TLS is required whenever it leaves the machine or a `ca_file` is given).
+    pub allow_plaintext: Option<bool>,
 }
 
 /// `[keys]`.

@@ -636,6 +636,7 @@ mod tests {
             password: Some(zeroize::Zeroizing::new(super::pg_server::PG_PASSWORD.into())),
             ca_file: None,
             pool_size: 8,
+            allow_plaintext: false,
         };
         let engine = crate::meta::postgres::PgEngine::connect(&settings).await.unwrap();
         let engine = if row_locks { engine.with_row_locks() } else { engine };

@@ -31,6 +31,8 @@ pub struct PgSettings {
     pub ca_file: Option<PathBuf>,
     /// Connections per gateway.
     pub pool_size: usize,
+    /// Accept `sslmode=disable` to a host that is not on this machine (refused otherwise).
+    pub allow_plaintext: bool,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for PgSettings {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ca_file", &self.ca_file)
             .field("pool_size", &self.pool_size)
+            .field("allow_plaintext", &self.allow_plaintext)
             .finish()
     }
 }
@@ -51,6 +54,34 @@ impl PgSettings {
         let config: tokio_postgres::Config = url.parse().map_err(|e| format!("metadata.url: {e}"))?;
         if config.get_password().is_some() {
             return Err("metadata.url: must not contain the password (use password_file or password_env)".into());
+        }
+        Ok(config)
+    }
+
+    /// The URL parsed, with TLS required whenever it is configured (a CA file) or the
+    /// connection leaves the machine (a host that is not loopback): tokio-postgres's default
+    /// `sslmode=prefer` falls back to cleartext when the server (or a man in the middle)
+    /// answers that it has no TLS. `sslmode=disable` to such a host is refused unless
+    /// `allow_plaintext`. TLS is always verified (rustls, webpki roots plus `ca_file`).
+    pub fn connection_config(&self) -> Result<tokio_postgres::Config, String> {
+        use tokio_postgres::config::{Host, SslMode};
+        let mut config = Self::parse_url(&self.url)?;
+        let remote = config.get_hosts().iter().any(|h| match h {
+            Host::Tcp(name) => !crate::tls_client::loopback_host(name),
+            Host::Unix(_) => false,
+        });
+        let wanted = self.ca_file.is_some() || remote;
+        match config.get_ssl_mode() {
+            SslMode::Disable if wanted && !self.allow_plaintext => {
+                return Err(
+                    "metadata.url: sslmode=disable, but a ca_file is given or the database is not on this machine; remove sslmode=disable (TLS is then required), or set metadata.allow_plaintext = true to accept cleartext"
+                        .into(),
+                );
+            }
+            SslMode::Prefer if wanted => {
+                config.ssl_mode(SslMode::Require);
+            }
+            _ => {}
         }
         Ok(config)
     }
@@ -126,10 +157,10 @@ enum LockStyle {
 }
 
 impl PgEngine {
-    /// Connects (TLS as the URL's `sslmode` asks, verified against the webpki roots and
-    /// `ca_file`) and applies the pending migrations.
+    /// Connects (TLS as [`PgSettings::connection_config`] decides, verified against the
+    /// webpki roots and `ca_file`) and applies the pending migrations.
     pub async fn connect(settings: &PgSettings) -> Result<Self, MetaError> {
-        let mut config = PgSettings::parse_url(&settings.url).map_err(MetaError::Engine)?;
+        let mut config = settings.connection_config().map_err(MetaError::Engine)?;
         if let Some(p) = &settings.password {
             config.password(p.as_bytes());
         }

@@ -185,6 +185,32 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     g2.shutdown().await;
 }
 
+/// Promise (issue 18 item 12): TLS to the database cannot be downgraded. With a `ca_file` the
+/// connection must be TLS: a server (or a man in the middle) answering the TLS request with
+/// "N" (here a server without TLS, which answers exactly that) stops the gateway at start
+/// instead of letting it fall back to cleartext; `sslmode=disable` beside a `ca_file` is
+/// refused at config load, naming the way to accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_tls_is_not_downgraded() {
+    init();
+    let pg = PgServer::start();
+    pg.create_database("downgrade");
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let (_, ca_pem, _, _) = crate::tls::issue_with_ca_pem();
+    std::fs::write(dir.path().join("pg-ca.pem"), ca_pem).unwrap();
+    let with_ca = config_on_postgres(dir.path(), &providers, &pg, "downgrade")
+        .replace("password_file =", "ca_file = \"pg-ca.pem\"\npassword_file =");
+    let disabled = Config::parse(&with_ca, dir.path()).err().unwrap_or_default();
+    assert!(disabled.contains("sslmode=disable") && disabled.contains("allow_plaintext"), "{disabled}");
+    let prefer = with_ca.replace("?sslmode=disable", "");
+    let config = Config::parse(&prefer, dir.path()).expect("valid config");
+    let err = start(config).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.to_lowercase().contains("tls"), "refused without TLS: {err:?}");
+    let plaintext = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'souverain'");
+    assert_eq!(plaintext.trim(), "0", "no cleartext session was opened");
+}
+
 /// Promise: the connection to the database can be TLS, and its certificate is verified: with
 /// the CA in `metadata.ca_file` the gateway works over TLS; without it the gateway refuses to
 /// start, naming the unknown issuer.
