@@ -9,6 +9,7 @@ pub mod local_txn;
 pub mod memory;
 pub mod postgres;
 pub mod records;
+mod replica_queue;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod store;

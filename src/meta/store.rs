@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use super::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use super::{
     AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, DeletionReason, DeletionTask, JobRecord, RepairTask,
     ReplicaMove,
@@ -160,6 +161,12 @@ impl<E: KvEngine> Inner<E> {
     ) -> Result<Vec<T>, MetaError> {
         let start = after.map(|(s, p)| key_successor(&replica_key(s, &p))).unwrap_or_default();
         self.engine.scan(cf, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+    }
+
+    /// Every task of one stream's replicas in a per-replica queue (repairs, deletions).
+    fn stream_tasks<T: serde::de::DeserializeOwned>(&self, cf: Cf, stream: StreamId) -> Result<Vec<T>, MetaError> {
+        let end = prefix_successor(stream.as_bytes());
+        self.engine.scan(cf, stream.as_bytes(), end.as_deref(), usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()
     }
 
     /// Every gateway heartbeat record: (key, last heartbeat in ms).
@@ -347,93 +354,11 @@ fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     Ok(())
 }
 
-/// Adds a deletion task to a batch (replacing a queued one of the same replica).
-fn queue_deletion(task: DeletionTask, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
-    ops.push(KvOp::Put(Cf::Deletions, replica_key(task.stream_id, &task.provider), encode(&task)?));
-    Ok(())
-}
-
-/// The stream is committed and `provider` is one of its replicas: its copy there is live
-/// data, never to be deleted.
-fn replica_live(t: &mut impl KvTxn, stream: StreamId, provider: &ProviderId) -> Result<bool, MetaError> {
-    Ok(t.get_decoded::<StreamManifest>(Cf::Streams, stream.as_bytes())?.is_some_and(|m| m.replicas.contains(provider)))
-}
-
 /// Wall-clock time in ms since the epoch (record times; never used for ordering).
 fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A task of a per-replica queue: due at a time, claimed by pushing that time out.
-trait Queued: serde::Serialize + serde::de::DeserializeOwned + Clone {
-    fn due_ms(&mut self) -> &mut i64;
-}
-
-impl Queued for RepairTask {
-    fn due_ms(&mut self) -> &mut i64 {
-        &mut self.due_ms
-    }
-}
-
-impl Queued for DeletionTask {
-    fn due_ms(&mut self) -> &mut i64 {
-        &mut self.due_ms
-    }
-}
-
-/// Claims up to `limit` tasks of `cf` due at `now_ms`, each due again `lease_ms` later, reading
-/// the queue a page at a time. A task `drop_task` says is moot is removed instead. `t` holds
-/// [`TxnLock::Claims`]; the writes go to `ops`.
-fn claim_due<X: KvTxn, T: Queued>(
-    t: &mut X,
-    cf: Cf,
-    now_ms: i64,
-    lease_ms: i64,
-    limit: usize,
-    ops: &mut Vec<KvOp>,
-    mut drop_task: impl FnMut(&mut X, &T) -> Result<bool, MetaError>,
-) -> Result<Vec<T>, MetaError> {
-    let mut out = Vec::new();
-    let mut start = Vec::new();
-    while out.len() < limit {
-        let page = t.scan(cf, &start, None, SCAN_BATCH)?;
-        let Some((last, _)) = page.last() else { break };
-        start = key_successor(last);
-        for (k, v) in page {
-            let mut task: T = decode(&v)?;
-            if *task.due_ms() > now_ms {
-                continue;
-            }
-            if drop_task(t, &task)? {
-                ops.push(KvOp::Delete(cf, k));
-                continue;
-            }
-            let mut claimed = task.clone();
-            *claimed.due_ms() = now_ms.saturating_add(lease_ms);
-            ops.push(KvOp::Put(cf, k, encode(&claimed)?));
-            out.push(task);
-            if out.len() == limit {
-                break;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The key of one replica of a stream: `stream_id ‖ provider` (repair tasks, verifications).
-fn replica_key(stream: StreamId, provider: &ProviderId) -> Vec<u8> {
-    let mut k = stream.as_bytes().to_vec();
-    k.extend_from_slice(provider.as_str().as_bytes());
-    k
-}
-
-fn queue_repairs(tasks: &[RepairTask], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
-    for t in tasks {
-        ops.push(KvOp::Put(Cf::Repair, replica_key(t.stream_id, &t.provider), encode(t)?));
-    }
-    Ok(())
 }
 
 /// The common prefix `key` rolls up into, if the delimiter occurs after the prefix.
@@ -748,15 +673,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn stream_deletions(&self, stream: StreamId) -> Result<Vec<DeletionTask>, MetaError> {
-        self.run(move |i| {
-            let end = prefix_successor(stream.as_bytes());
-            i.engine
-                .scan(Cf::Deletions, stream.as_bytes(), end.as_deref(), usize::MAX)?
-                .iter()
-                .map(|(_, v)| decode(v))
-                .collect()
-        })
-        .await
+        self.run(move |i| i.stream_tasks(Cf::Deletions, stream)).await
     }
 
     async fn stream_owner(&self, stream: StreamId) -> Result<Option<BucketUid>, MetaError> {
@@ -785,15 +702,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     }
 
     async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError> {
-        self.run(move |i| {
-            let end = prefix_successor(stream.as_bytes());
-            i.engine
-                .scan(Cf::Repair, stream.as_bytes(), end.as_deref(), usize::MAX)?
-                .iter()
-                .map(|(_, v)| decode(v))
-                .collect()
-        })
-        .await
+        self.run(move |i| i.stream_tasks(Cf::Repair, stream)).await
     }
 
     async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError> {

@@ -61,7 +61,10 @@ impl RepairWorker {
     pub async fn run_once(&self) -> Result<RepairReport, MetaError> {
         let mut report = RepairReport::default();
         let metrics = self.service.metrics();
-        for mut task in self.meta().claim_repairs(now_ms(), self.claim_ms, BATCH).await? {
+        let tasks = self.meta().claim_repairs(now_ms(), self.claim_ms, BATCH).await?;
+        // Read once per pass: every task's grant asks for its stream's bucket.
+        let buckets = if tasks.is_empty() { Vec::new() } else { self.meta().buckets().await? };
+        for mut task in tasks {
             // Deleted meanwhile, or the provider gave the replica up (evacuation): nothing to
             // recreate there.
             if self.lands_as(&task).await?.is_some() {
@@ -75,7 +78,7 @@ impl RepairWorker {
             }
             // Leave to write there: the provider must satisfy the policy of the stream's
             // bucket today. A provider that left it gets no copy; evacuation moves the replica.
-            let Some(grant) = self.grant_for(&task).await? else {
+            let Some(grant) = self.grant_for(&task, &buckets).await? else {
                 tracing::warn!(stream = %task.stream_id, provider = %task.provider, "repair dropped: the provider no longer satisfies the bucket's policy");
                 metrics.repair_completed.with_label_values(&[task.provider.as_str(), "refused"]).inc();
                 self.meta().update_repair(task, true).await?;
@@ -140,11 +143,13 @@ impl RepairWorker {
 
     /// A grant for the task's provider under the policy of the stream's bucket as it is now;
     /// `None` when the provider does not satisfy it (or the stream or its bucket is gone).
-    async fn grant_for(&self, task: &RepairTask) -> Result<Option<WriteGrant>, MetaError> {
+    async fn grant_for(
+        &self,
+        task: &RepairTask,
+        buckets: &[crate::meta::BucketRecord],
+    ) -> Result<Option<WriteGrant>, MetaError> {
         let Some(owner) = self.meta().stream_owner(task.stream_id).await? else { return Ok(None) };
-        let Some(bucket) = self.meta().buckets().await?.into_iter().find(|b| b.uid == owner) else {
-            return Ok(None);
-        };
+        let Some(bucket) = buckets.iter().find(|b| b.uid == owner) else { return Ok(None) };
         let residency = self.service.residency();
         let (Some(policy), Some(info)) =
             (residency.policies.get(&bucket.policy_id), residency.provider(&task.provider))

@@ -1,0 +1,125 @@
+//! The configuration's validation: errors name the field, secrets stay out of `Debug`,
+//! insecure transports are refused.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[server]
+s3_listen = "127.0.0.1:0"
+region = "eu-sovereign-1"
+default_policy = "eu"
+[metadata]
+engine = "memory"
+[keys]
+provider = "local"
+key_file = "kek"
+[[provider]]
+id = "de"
+kind = "fs"
+path = "p/de"
+country = "DE"
+operator = "DE op"
+[[policy]]
+id = "eu"
+replicas = 1
+write_quorum = 1
+[[access_key]]
+id = "ak"
+secret = "sk"
+"#;
+
+#[test]
+fn minimal_config_is_valid() {
+    let c = Config::parse(MINIMAL, Path::new("/base")).unwrap();
+    assert!(matches!(&c.keys, KeyConfig::Local { key_file } if key_file == Path::new("/base/kek")));
+    assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
+}
+
+#[test]
+fn errors_are_one_line_and_name_the_field() {
+    let cases = [
+        (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
+        (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country"),
+        (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy"),
+        (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "bogus"),
+        (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum"),
+    ];
+    for (text, field) in cases {
+        let err = Config::parse(&text, Path::new("/")).unwrap_err();
+        assert!(err.contains(field), "{err:?} should name {field}");
+        assert!(!err.contains('\n'), "{err:?} should be one line");
+    }
+}
+
+/// Promise (issue 18 item 7): a provider over plain http:// is accepted only on loopback,
+/// or when `allow_insecure_http = true` names the risk; the refusal names the field.
+#[test]
+fn plain_http_providers_only_on_loopback_unless_allowed() {
+    let s3 = |endpoint: &str, extra: &str| {
+        MINIMAL.replace(
+            "kind = \"fs\"\npath = \"p/de\"",
+            &format!(
+                "kind = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"b\"\nregion = \"r\"\naccess_key = \"a\"\nsecret = \"s\"\n{extra}"
+            ),
+        )
+    };
+    for ok in ["https://s3.example.eu", "http://127.0.0.1:9000", "http://localhost:9000/", "http://[::1]:9000"] {
+        Config::parse(&s3(ok, ""), Path::new("/")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for refused in
+        ["http://s3.example.eu", "http://10.0.0.5:9000", "http://127.0.0.1.example.eu:80", "http://localhost@evil.eu"]
+    {
+        let err = Config::parse(&s3(refused, ""), Path::new("/")).unwrap_err();
+        assert!(err.contains("provider[0].allow_insecure_http") && !err.contains('\n'), "{refused}: {err}");
+    }
+    let allowed = Config::parse(&s3("http://s3.example.eu", "allow_insecure_http = true"), Path::new("/"));
+    assert!(allowed.is_ok(), "{allowed:?}");
+}
+
+/// Promise (issue 18 item 11): no secret of a loaded config reaches `Debug` output, neither
+/// the validated config nor the file as read (admin token, access key secret, a provider's
+/// secret, the KMS token).
+#[test]
+fn debug_output_holds_no_secret() {
+    let quickstart = include_str!("../../config/quickstart.toml");
+    let with_s3 = format!(
+        "{quickstart}\n[[provider]]\nid = \"remote\"\nkind = \"s3\"\nendpoint = \"https://s3.example.eu\"\nbucket = \"b\"\nregion = \"r\"\naccess_key = \"ak\"\nsecret = \"provider-secret-xyz\"\ncountry = \"FR\"\noperator = \"R\"\n"
+    );
+    let secrets = ["souverain-dev-admin-token-change-me", "souverain-dev-secret-change-me", "provider-secret-xyz"];
+    let config = Config::parse(&with_s3, Path::new("/")).unwrap();
+    let raw: raw::RawConfig = toml::from_str(&with_s3).unwrap();
+    let transit = raw::RawKeys {
+        provider: "transit".into(),
+        token: Some(String::from("kms-token-abc").into()),
+        approle_secret_id: Some(String::from("approle-secret-def").into()),
+        ..raw::RawKeys::default()
+    };
+    let printed = format!("{config:?} {config:#?} {raw:?} {transit:?}");
+    for secret in secrets.iter().chain(&["kms-token-abc", "approle-secret-def"]) {
+        assert!(!printed.contains(secret), "{secret} in Debug output");
+    }
+    assert!(printed.contains("<redacted>"));
+}
+
+/// Promise (issue 18 item 12): a database that is not on this machine is reached over
+/// TLS only (sslmode=prefer becomes require); `sslmode=disable` to it is refused unless
+/// `allow_plaintext = true`; a local one keeps what the URL says.
+#[test]
+fn remote_databases_require_tls() {
+    let pg = |url: &str, extra: &str| {
+        MINIMAL.replace(
+            "engine = \"memory\"",
+            &format!("engine = \"postgres\"\nurl = \"{url}\"\npassword = \"p\"\n{extra}"),
+        )
+    };
+    let mode = |text: &str| match Config::parse(text, Path::new("/")).map(|c| c.metadata) {
+        Ok(MetadataEngine::Postgres(s)) => s.connection_config().map(|c| format!("{:?}", c.get_ssl_mode())),
+        other => Err(format!("{other:?}")),
+    };
+    assert_eq!(mode(&pg("postgres://u@db.example.eu/s", "")), Ok("Require".to_owned()));
+    assert_eq!(mode(&pg("postgres://u@127.0.0.1/s", "")), Ok("Prefer".to_owned()));
+    let refused = mode(&pg("postgres://u@db.example.eu/s?sslmode=disable", ""));
+    assert!(refused.as_ref().is_err_and(|e| e.contains("allow_plaintext")), "{refused:?}");
+    let allowed = pg("postgres://u@db.example.eu/s?sslmode=disable", "allow_plaintext = true");
+    assert_eq!(mode(&allowed), Ok("Disable".to_owned()));
+}
