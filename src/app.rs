@@ -271,6 +271,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         max_connections: config.max_connections,
         shutdown_grace: config.shutdown_grace,
         header_read_timeout: config.header_read_timeout,
+        http2_max_streams: config.http2_max_streams,
         ..ServerLimits::default()
     };
     let tls = match &config.tls {

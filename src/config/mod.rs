@@ -126,6 +126,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Time a request body may stall before the request fails with RequestTimeout.
     pub body_read_timeout: Duration,
+    /// Requests one HTTP/2 connection may carry at once.
+    pub http2_max_streams: u32,
     /// `json` logs instead of human ones.
     pub log_json: bool,
     /// Tracing filter.
@@ -280,6 +282,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.unwrap_or(30).max(1)),
         body_read_timeout: Duration::from_secs(raw.limits.body_read_timeout_secs.unwrap_or(60).max(1)),
+        http2_max_streams: raw.limits.http2_max_streams.unwrap_or(64).max(1),
         log_json,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         admin_token,

@@ -202,6 +202,8 @@ pub struct RawLimits {
     pub header_read_timeout_secs: Option<u64>,
     /// Seconds a request body may stall (no bytes from the client) before RequestTimeout.
     pub body_read_timeout_secs: Option<u64>,
+    /// Requests one HTTP/2 connection may carry at once.
+    pub http2_max_streams: Option<u32>,
 }
 
 /// `[admin]`.

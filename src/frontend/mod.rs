@@ -6,6 +6,7 @@ pub mod body_timeout;
 pub mod convert;
 pub mod error;
 pub mod first_bytes;
+pub mod idle;
 pub mod limits;
 pub mod observe;
 pub mod query;

@@ -1,5 +1,7 @@
-//! The S3 listener: connection limit, header read timeout, header size limit, TCP_NODELAY,
-//! and graceful shutdown (in-flight requests finish within a grace period).
+//! The S3 (and admin) listener: connection limit, header read timeout, idle timeout, header size
+//! limit, HTTP/2 stream limit and keep-alive pings, TCP_NODELAY, and graceful shutdown (in-flight
+//! requests finish within a grace period). HTTP/1 and HTTP/2 connections hold one slot each and
+//! get the same deadlines.
 //!
 //! A connection beyond the limit is accepted and answered `503 SlowDown` at once (TLS ones are
 //! closed), rather than left in the kernel's accept queue: a flood then costs the gateway almost
@@ -16,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, TryAcquireError};
 
 use super::first_bytes::FirstBytesDeadline;
+use super::idle::{Activity, Tracked};
 use super::tls::TlsFiles;
 use crate::shutdown::Shutdown;
 
@@ -30,6 +33,8 @@ pub struct ServerLimits {
     pub max_header_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Requests one HTTP/2 connection may carry at once.
+    pub http2_max_streams: u32,
 }
 
 impl Default for ServerLimits {
@@ -39,6 +44,7 @@ impl Default for ServerLimits {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            http2_max_streams: 64,
         }
     }
 }
@@ -59,7 +65,7 @@ pub async fn serve<S, B>(
         + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + Send + 'static,
+    B: http_body::Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -69,7 +75,15 @@ pub async fn serve<S, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // A peer that stops answering pings (a dead NAT entry, a vanished client) is dropped,
+        // even while a stream is open.
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(H2_PING_TIMEOUT);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     loop {
@@ -95,27 +109,22 @@ pub async fn serve<S, B>(
         };
         let _ = stream.set_nodelay(true);
         let acceptor = tls.as_ref().and_then(|t| t.acceptor());
-        let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
-        let handshake_timeout = limits.header_read_timeout;
+        let (builder, service, shutdown) = (builder.clone(), service.clone(), shutdown.clone());
         tokio::spawn(async move {
             let result = match acceptor {
                 // The handshake runs in the connection's task, so a slow client never blocks
                 // accepting others; it gets the header deadline.
-                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        let io = TokioIo::new(FirstBytesDeadline::new(tls, handshake_timeout));
-                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_connection(&builder, tls, service, limits, shutdown).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => Ok(()),
                     }
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        Ok(())
-                    }
-                    Err(_) => Ok(()),
-                },
-                None => {
-                    let io = TokioIo::new(FirstBytesDeadline::new(stream, handshake_timeout));
-                    watcher.watch(builder.serve_connection(io, service).into_owned()).await
                 }
+                None => serve_connection(&builder, stream, service, limits, shutdown).await,
             };
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -124,9 +133,57 @@ pub async fn serve<S, B>(
         });
     }
     drop(listener);
+    // Every connection gives its slot back once drained (each is bounded by the grace period).
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period expired; closing remaining connections"),
+        _ = slots.acquire_many(all) => tracing::info!("all connections drained"),
+        () = tokio::time::sleep(limits.shutdown_grace + IDLE_CLOSE) => tracing::warn!("shutdown grace period expired; closing remaining connections"),
+    }
+}
+
+/// How long an HTTP/2 peer has to answer a keep-alive ping.
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a connection closed for idleness may take to say goodbye (GOAWAY, close_notify).
+const IDLE_CLOSE: Duration = Duration::from_secs(1);
+
+/// Serves one accepted connection (either HTTP version) until it ends, stays idle past the
+/// header deadline, or shutdown asks it to finish its requests (within the grace period).
+async fn serve_connection<I, S, B>(
+    builder: &ConnBuilder<TokioExecutor>,
+    io: I,
+    service: S,
+    limits: ServerLimits,
+    mut shutdown: Shutdown,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let activity = Activity::new();
+    let io = TokioIo::new(FirstBytesDeadline::new(io, limits.header_read_timeout));
+    let conn = builder.serve_connection(io, Tracked::new(service, Arc::clone(&activity)));
+    tokio::pin!(conn);
+    let mut closing: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return r,
+            () = shutdown.wait(), if closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing = Some(Box::pin(tokio::time::sleep(limits.shutdown_grace)));
+            }
+            () = activity.idle(limits.header_read_timeout), if closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                closing = Some(Box::pin(tokio::time::sleep(IDLE_CLOSE)));
+            }
+            () = async { if let Some(c) = closing.as_mut() { c.await } }, if closing.is_some() => return Ok(()),
+        }
     }
 }
 

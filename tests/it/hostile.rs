@@ -310,3 +310,56 @@ async fn connection_floods_get_slow_down() {
     keep_is_intact(&gw).await;
     gw.stop().await;
 }
+
+/// What an HTTP/2 client sends first, before any frame.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// One GET over cleartext HTTP/2 (h2c, prior knowledge): status and body.
+async fn h2c_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use http_body_util::BodyExt as _;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.expect("h2c handshake");
+    tokio::spawn(conn);
+    let req = http::Request::get(format!("http://{addr}{path}")).body(http_body_util::Empty::<bytes::Bytes>::new());
+    let resp = sender.send_request(req.unwrap()).await.expect("h2c answer");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Promise: an HTTP/2 connection holds its slot only as long as an HTTP/1 one. Connections that
+/// send the h2c preface and then nothing fill `max_connections` (one more is answered 503) and
+/// are closed by the gateway at the header deadline; then clients are served again, over
+/// HTTP/1.1 and HTTP/2, on the S3 and on the admin listener.
+#[tokio::test]
+async fn h2c_connections_that_send_only_the_preface_are_cut_off() {
+    let gw = gateway_with("max_connections = 8\nheader_read_timeout_secs = 2").await;
+    for (listener, addr) in [("s3", gw.addr), ("admin", gw.admin_addr())] {
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(H2_PREFACE).await.unwrap();
+            held.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let refused = read_until_closed(&mut extra, Duration::from_secs(5)).await.unwrap_or_default();
+        assert!(String::from_utf8_lossy(&refused).starts_with("HTTP/1.1 503"), "{listener}: the 8 slots are held");
+        let started = Instant::now();
+        let closed =
+            futures_util::future::join_all(held.iter_mut().map(|s| read_until_closed(s, Duration::from_secs(10)))).await;
+        assert!(closed.iter().all(Option::is_some), "{listener}: preface-only connections still open after 10 s");
+        assert!(started.elapsed() >= Duration::from_secs(1), "{listener}: closed before the header deadline");
+        let (status, body) = h2c_get(addr, if listener == "s3" { "/hostile/keep" } else { "/ready" }).await;
+        if listener == "s3" {
+            assert_eq!(status, 403, "{body}");
+            assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+        } else {
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    keep_is_intact(&gw).await;
+    gw.stop().await;
+}
