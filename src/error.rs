@@ -95,6 +95,8 @@ pub enum ErrorKind {
     Body(#[from] BodyError),
     #[error("stored data failed authentication")]
     Integrity,
+    #[error("{0}")]
+    Conflict(String),
     #[error("the key-encryption key {0} of this data was destroyed (crypto-shredded): it can never be read again")]
     KeyShredded(String),
     #[error("internal error: {0}")]

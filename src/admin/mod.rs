@@ -173,7 +173,7 @@ pub(crate) fn service_error(e: crate::error::Error) -> Answer {
             error(StatusCode::BAD_REQUEST, &e.to_string())
         }
         ErrorKind::InvalidLocationConstraint => error(StatusCode::BAD_REQUEST, "no such policy"),
-        ErrorKind::ResidencyUnsatisfiable(_) => error(StatusCode::CONFLICT, &e.to_string()),
+        ErrorKind::ResidencyUnsatisfiable(_) | ErrorKind::Conflict(_) => error(StatusCode::CONFLICT, &e.to_string()),
         ErrorKind::KeyShredded(_) => error(StatusCode::GONE, &e.to_string()),
         ErrorKind::NotImplemented(_) => error(StatusCode::NOT_IMPLEMENTED, &e.to_string()),
         ErrorKind::Unavailable(detail) => {

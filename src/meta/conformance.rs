@@ -34,7 +34,7 @@ async fn deleting(store: &dyn MetadataStore, provider: &str) -> Vec<u8> {
     all.iter().filter(|t| t.provider.as_str() == provider).map(|t| t.stream_id.0[0]).collect()
 }
 
-fn version(id: u8, etag: &str) -> VersionRecord {
+pub(super) fn version(id: u8, etag: &str) -> VersionRecord {
     VersionRecord {
         version_uid: VersionUid([id; 16]),
         seq: 0,
@@ -51,7 +51,7 @@ fn version(id: u8, etag: &str) -> VersionRecord {
 }
 
 /// An upload of `key`, its version id taken from the upload id.
-fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord {
+pub(super) fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord {
     UploadRecord {
         upload_id: id,
         bucket_uid: bucket,
@@ -66,11 +66,11 @@ fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord {
     }
 }
 
-fn dek() -> WrappedKey {
+pub(super) fn dek() -> WrappedKey {
     WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3] }
 }
 
-fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
+pub(super) fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
     PutCommit {
         bucket,
         bucket_name: "bkt".into(),
@@ -490,6 +490,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
     assert_eq!(store.expire_completed(i64::MAX).await.unwrap(), 1);
     assert!(store.completed_upload(up).await.unwrap().is_none());
+    super::conformance_kek::commits_follow_the_bucket_kek(store.as_ref()).await;
 }
 
 /// What must hold between two gateways `a` and `b` on one shared store (empty at the start).

@@ -4,6 +4,8 @@
 pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+#[cfg(any(test, feature = "test-util"))]
+mod conformance_kek;
 pub mod kv;
 pub mod local_txn;
 pub mod memory;
@@ -157,7 +159,8 @@ pub struct PutCommit {
     pub key: String,
     /// The new version.
     pub version: VersionRecord,
-    /// Its wrapped DEK.
+    /// Its wrapped DEK. For a completed upload the upload's own, as stored when the commit
+    /// runs, is used instead: the rotation job may have rewrapped it since it was read.
     pub dek: WrappedKey,
     /// Checked atomically.
     pub condition: WriteCondition,
@@ -184,6 +187,10 @@ pub enum CommitOutcome {
     NoSuchKey,
     /// The bucket or the upload no longer exists; nothing was written.
     Gone,
+    /// The bucket moved to its own KEK (named) after the data key was wrapped; nothing was
+    /// written. Rewrap under it and commit again: a data key committed under the old KEK would
+    /// stay readable after the bucket's key is shredded.
+    KekChanged(String),
 }
 
 /// Where a listing page starts.
@@ -260,8 +267,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
     /// Lists current versions.
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
-    /// Registers a new multipart upload.
-    async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError>;
+    /// Registers a new multipart upload; when the bucket moved to its own KEK after the
+    /// upload's data key was wrapped, nothing is written and that KEK is returned (rewrap under
+    /// it and register again).
+    async fn create_upload(&self, rec: UploadRecord) -> Result<Option<String>, MetaError>;
     /// One upload.
     async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError>;
     /// Lists uploads of a bucket, keyed by object key then upload id.

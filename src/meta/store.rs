@@ -203,10 +203,15 @@ impl<E: KvEngine> Inner<E> {
             _ => {}
         }
         let mut ops = Vec::new();
+        let mut dek = c.dek;
         if let Some(upload) = c.completes_upload {
             let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
                 return Ok(CommitOutcome::Gone);
             };
+            dek = rec.dek.clone();
+            if let Some(kek) = kek_changed(&mut t, c.bucket, &dek)? {
+                return Ok(CommitOutcome::KekChanged(kek));
+            }
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
             close_upload(&mut t, &rec, &kept, &mut ops)?;
             let done = CompletedUpload {
@@ -216,6 +221,9 @@ impl<E: KvEngine> Inner<E> {
                 completed_ms: c.version.last_modified_ms,
             };
             ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
+        }
+        if let Some(kek) = kek_changed(&mut t, c.bucket, &dek)? {
+            return Ok(CommitOutcome::KekChanged(kek));
         }
         if let Some(old) = &current {
             self.gc_version(old, &mut ops)?;
@@ -232,7 +240,7 @@ impl<E: KvEngine> Inner<E> {
         for d in c.deletions {
             queue_deletion(d, &mut ops)?;
         }
-        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&c.dek)?));
+        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
         t.commit(ops)?;
         Ok(CommitOutcome::Committed)
@@ -303,6 +311,20 @@ impl<E: KvEngine> Inner<E> {
 
 /// The bucket still exists under this name with this identity (not deleted, nor re-created
 /// meanwhile): one point lookup.
+/// Where the KEK a bucket was given through the admin API is kept.
+fn bucket_kek_key(bucket: BucketUid) -> Vec<u8> {
+    format!("bucketkek/{}", hex::encode(bucket.as_bytes())).into_bytes()
+}
+
+/// The bucket's own KEK, when `dek` is wrapped under another one. Read inside the commit's
+/// transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot overlap: every data
+/// key committed after the change is under the new KEK, every one before it is seen by the
+/// rotation job the change starts.
+fn kek_changed(t: &mut impl KvTxn, bucket: BucketUid, dek: &WrappedKey) -> Result<Option<String>, MetaError> {
+    let own: Option<String> = t.get_decoded(Cf::Catalog, &bucket_kek_key(bucket))?;
+    Ok(own.filter(|kek| *kek != dek.kek_id))
+}
+
 fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
     Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
 }
@@ -476,14 +498,18 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
         .await
     }
 
-    async fn create_upload(&self, rec: UploadRecord) -> Result<(), MetaError> {
+    async fn create_upload(&self, rec: UploadRecord) -> Result<Option<String>, MetaError> {
         self.run(move |i| {
-            let t = i.engine.begin(&[LIFE_SHARED])?;
+            let mut t = i.engine.begin(&[LIFE_SHARED])?;
+            if let Some(kek) = kek_changed(&mut t, rec.bucket_uid, &rec.dek)? {
+                return Ok(Some(kek));
+            }
             let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
             t.commit(vec![
                 KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
                 KvOp::Put(Cf::Uploads, index, encode(&rec)?),
-            ])
+            ])?;
+            Ok(None)
         })
         .await
     }
@@ -752,8 +778,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     vec![KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?)]
                 }
                 AuditedChange::BucketKek { bucket, kek } => {
-                    let key = format!("bucketkek/{}", hex::encode(bucket.as_bytes()));
-                    vec![KvOp::Put(Cf::Catalog, key.into_bytes(), encode(&kek)?)]
+                    vec![KvOp::Put(Cf::Catalog, bucket_kek_key(bucket), encode(&kek)?)]
                 }
                 AuditedChange::KekShredded { kek, at_ms } => {
                     vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]

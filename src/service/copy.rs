@@ -76,7 +76,8 @@ impl ObjectService {
         let headers = req.replace_headers.unwrap_or(src.headers);
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
-        self.commit_version(&dst, &req.dst_key, record, wrapped, req.condition, origin).await?;
+        let key = super::put::VersionKey { plain: &dek, wrapped };
+        self.commit_version(&dst, &req.dst_key, record, key, req.condition, origin).await?;
         Ok(out)
     }
 }

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::{ObjectService, now_ms};
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyError, WrappedKey};
-use crate::meta::{AuditedChange, BucketRecord, CatalogOverrides, JobRecord};
+use crate::meta::{AuditedChange, BucketRecord, CatalogOverrides, JobRecord, ListEntry, ListQuery, ListStart};
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketUid, VersionUid};
+use crate::model::{BucketUid, UploadId, VersionUid};
 
 /// The key state the admin API changed: buckets with their own KEK, destroyed KEKs.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +46,8 @@ pub struct KeysView {
 /// The rotation job's name in the metadata store, the admin API and the metrics.
 pub const ROTATION_JOB: &str = "rotation";
 const ADMIN: &str = "admin";
+/// Versions or uploads read per listing page when counting data keys.
+const SCAN_PAGE: usize = 1000;
 
 impl ObjectService {
     /// The KEK that wraps new data keys of `bucket`.
@@ -152,6 +154,15 @@ impl ObjectService {
             ))
             .into());
         }
+        let stray = self.data_keys_outside(kek).await?;
+        if stray > 0 {
+            return Err(ErrorKind::Conflict(format!(
+                "{stray} data keys of the buckets using {kek} are still wrapped under another key; shredding {kek} \
+                 now would leave those objects readable. The rotation job moves them (GET /admin/v1/jobs/rotation); \
+                 shred again once it is done"
+            ))
+            .into());
+        }
         match self.keys.shred(kek).await {
             Ok(()) | Err(KeyError::Destroyed(_)) => {}
             Err(e) => return Err(e.into()),
@@ -170,6 +181,49 @@ impl ObjectService {
         next.shredded.insert(kek.to_owned(), at_ms);
         self.set_key_state(next);
         Ok(audit)
+    }
+
+    /// Data keys (of versions and open uploads) of the buckets whose own KEK is `kek` that are
+    /// wrapped under another KEK. Read from the store, not this gateway's cached key state.
+    async fn data_keys_outside(&self, kek: &str) -> Result<u64> {
+        let overrides = self.meta.catalog_overrides().await?;
+        let mut stray = 0;
+        for (bucket, _) in overrides.bucket_keks.iter().filter(|(_, k)| k == kek) {
+            let mut start = ListStart::Beginning;
+            loop {
+                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: SCAN_PAGE };
+                let page = self.meta.list(*bucket, &q).await?;
+                let mut last = None;
+                for entry in page.entries {
+                    let ListEntry::Item(key, version) = entry else { continue };
+                    if self.meta.dek(version.version_uid).await?.is_some_and(|w| w.kek_id != kek) {
+                        stray += 1;
+                    }
+                    last = Some(key);
+                }
+                match last {
+                    Some(k) if page.truncated => start = ListStart::AfterKey(k),
+                    _ => break,
+                }
+            }
+            let mut after: Option<(Vec<u8>, UploadId)> = None;
+            loop {
+                let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
+                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: SCAN_PAGE };
+                let page = self.meta.list_uploads(*bucket, &q, after.as_ref().map(|(_, u)| *u)).await?;
+                let mut last = None;
+                for entry in page.entries {
+                    let ListEntry::Item(key, upload) = entry else { continue };
+                    stray += u64::from(upload.dek.kek_id != kek);
+                    last = Some((key, upload.upload_id));
+                }
+                match last {
+                    Some(l) if page.truncated => after = Some(l),
+                    _ => break,
+                }
+            }
+        }
+        Ok(stray)
     }
 
     /// Marks the rotation job running (its cursor restarts) and wakes it.

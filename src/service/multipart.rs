@@ -2,7 +2,7 @@
 //! key; Complete is metadata-only.
 
 use super::checksum::multipart_checksum;
-use super::put::{BodyChecks, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
+use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
 use crate::datapath::{ciphertext_len, random_array};
 use crate::error::{ErrorKind, Result};
@@ -125,7 +125,7 @@ impl ObjectService {
         let dek = DataKey::generate()?;
         let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
         let upload_id = UploadId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
-        let rec = UploadRecord {
+        let mut rec = UploadRecord {
             upload_id,
             bucket_uid: bucket.uid,
             key: key.to_owned(),
@@ -137,8 +137,12 @@ impl ObjectService {
             dek: wrapped,
             write_quorum: placement.write_quorum(),
         };
-        self.meta.create_upload(rec).await?;
-        Ok(upload_id)
+        for _ in 0..=KEK_CHANGE_RETRIES {
+            let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
+            // The bucket moved to its own KEK meanwhile (see `commit_version`).
+            rec.dek = self.keys.wrap(&dek, &kek, bucket.uid, version).await?;
+        }
+        Err(ErrorKind::Unavailable("the bucket's key-encryption key kept changing during the request".into()).into())
     }
 
     /// UploadPart.
@@ -312,7 +316,7 @@ impl ObjectService {
             &bucket,
             &req.key,
             record,
-            upload.dek.clone(),
+            super::put::VersionKey { plain: &dek, wrapped: upload.dek.clone() },
             req.condition,
             VersionOrigin::Upload { id: upload.upload_id, repairs, deletions },
         )

@@ -7,7 +7,9 @@ use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::DataKey;
-use crate::meta::{BucketRecord, CommitOutcome, GcTask, Intent, PutCommit, RepairTask, VersionRecord, WriteCondition};
+use crate::meta::{
+    BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord, WriteCondition,
+};
 use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
 };
@@ -120,6 +122,16 @@ fn seal_error(e: SealError) -> Error {
     }
 }
 
+/// A version's data key: in the clear (to wrap it again if the bucket's KEK changes before
+/// the commit) and as wrapped for the commit.
+pub(crate) struct VersionKey<'a> {
+    pub plain: &'a DataKey,
+    pub wrapped: crate::keys::WrappedKey,
+}
+
+/// How often a commit wraps its data key again because the bucket's KEK changed meanwhile.
+pub(crate) const KEK_CHANGE_RETRIES: u32 = 3;
+
 impl ObjectService {
     /// Steps 1–10 of §3.1 for PutObject.
     pub async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
@@ -143,7 +155,8 @@ impl ObjectService {
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
-        self.commit_version(&bucket, &req.key, record, wrapped, req.condition, origin).await?;
+        let key = VersionKey { plain: &dek, wrapped };
+        self.commit_version(&bucket, &req.key, record, key, req.condition, origin).await?;
         // 10. Respond.
         Ok(out)
     }
@@ -231,13 +244,22 @@ impl ObjectService {
         }
     }
 
+    /// Wraps an open upload's data key under `kek` (the bucket's new own KEK).
+    pub(crate) async fn rewrap_upload_key(&self, id: crate::model::UploadId, dek: &DataKey, kek: &str) -> Result<()> {
+        let Some(up) = self.meta.upload(id).await? else { return Err(ErrorKind::NoSuchUpload.into()) };
+        let new = self.keys.wrap(dek, kek, up.bucket_uid, up.version_uid).await?;
+        // A lost race (the rotation job rewrapped it meanwhile) is settled by the next commit.
+        self.meta.rewrap_dek(DekRewrap::Upload { upload: id, expected: up.dek, new }).await?;
+        Ok(())
+    }
+
     /// Commits a version; on any refusal a fresh stream goes to GC.
     pub(crate) async fn commit_version(
         &self,
         bucket: &BucketRecord,
         key: &str,
         version: VersionRecord,
-        dek: crate::keys::WrappedKey,
+        dek: VersionKey<'_>,
         condition: WriteCondition,
         origin: VersionOrigin,
     ) -> Result<()> {
@@ -251,27 +273,45 @@ impl ObjectService {
             ),
             VersionOrigin::Upload { id, repairs, deletions } => (Vec::new(), Vec::new(), repairs, deletions, Some(id)),
         };
-        let commit = PutCommit {
+        let version_uid = version.version_uid;
+        let mut commit = PutCommit {
             bucket: bucket.uid,
             bucket_name: bucket.name.clone(),
             key: key.to_owned(),
             version,
-            dek,
+            dek: dek.wrapped,
             condition,
             intents,
             repairs,
             deletions,
             completes_upload,
         };
-        let timer = self.metrics.meta_commit_duration.start_timer();
-        let outcome = self.meta.commit_put(commit).await?;
-        timer.observe_duration();
+        let mut attempts = 0;
+        let outcome = loop {
+            let timer = self.metrics.meta_commit_duration.start_timer();
+            let outcome = self.meta.commit_put(commit.clone()).await?;
+            timer.observe_duration();
+            let CommitOutcome::KekChanged(kek) = outcome else { break outcome };
+            // The bucket moved to its own KEK while this write was in flight: wrap the data key
+            // under it, or shredding that KEK would leave this object readable.
+            attempts += 1;
+            if attempts > KEK_CHANGE_RETRIES {
+                break CommitOutcome::KekChanged(kek);
+            }
+            commit.dek = self.keys.wrap(dek.plain, &kek, bucket.uid, version_uid).await?;
+            if let Some(id) = completes_upload {
+                self.rewrap_upload_key(id, dek.plain, &kek).await?;
+            }
+        };
         let refused: Error = match outcome {
             CommitOutcome::Committed => return Ok(()),
             CommitOutcome::PreconditionFailed => ErrorKind::PreconditionFailed.into(),
             CommitOutcome::NoSuchKey => ErrorKind::NoSuchKey.into(),
             CommitOutcome::Gone if completes_upload.is_some() => ErrorKind::NoSuchUpload.into(),
             CommitOutcome::Gone => ErrorKind::NoSuchBucket.into(),
+            CommitOutcome::KekChanged(_) => {
+                ErrorKind::Unavailable("the bucket's key-encryption key kept changing during the write".into()).into()
+            }
         };
         if !gc.is_empty() {
             self.meta.abandon_intents(gc).await?;

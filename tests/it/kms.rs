@@ -355,6 +355,78 @@ async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
     gw.stop().await;
 }
 
+/// Promise: shredding a bucket's own KEK leaves none of its objects readable, even with writes
+/// in flight while the bucket moved to that key. A PUT and a multipart upload whose data keys
+/// were wrapped under the default KEK before the move commit under the bucket's new key (wrapped
+/// again at commit); while the rotation job has not yet moved every data key of the bucket,
+/// shredding is refused with 409 naming the count, and nothing is destroyed.
+#[tokio::test]
+async fn writes_racing_a_kek_change_cannot_outlive_the_shredding() {
+    use crate::common::raw::Signer;
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let proxy = FaultProxy::start(bao.addr).await;
+    let gw = transit_gateway(&proxy.endpoint(), &root_auth(), "dek_cache_ttl_secs = 0").await;
+    gw.client.create_bucket().bucket("race").send().await.unwrap();
+    let data = pattern(40_000, 3);
+    for i in 0..6 {
+        put(&gw, "race", &format!("k{i}"), &data).await;
+    }
+    // A slow PUT: its head and half its body now (its data key is wrapped under the default
+    // KEK before the body is read), the rest after the move.
+    let slow_body = pattern(200_000, 4);
+    let mut headers = vec![("content-length".to_owned(), slow_body.len().to_string())];
+    let host = gw.addr.to_string();
+    Signer::new(std::time::SystemTime::now()).sign("PUT", "/race/slow", &[], &mut headers, &host, "UNSIGNED-PAYLOAD");
+    let mut slow = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    slow.write_all(format!("PUT /race/slow HTTP/1.1\r\n{head}connection: close\r\n\r\n").as_bytes()).await.unwrap();
+    slow.write_all(&slow_body[..100_000]).await.unwrap();
+    // A multipart upload created (and one part stored) under the default KEK.
+    let up = gw.client.create_multipart_upload().bucket("race").key("multi").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let part = pattern(5 << 20, 5);
+    let p1 = gw.client.upload_part().bucket("race").key("multi").upload_id(&id).part_number(1);
+    let p1 = p1.body(part.clone().into()).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The move, with a slow KMS: the rotation job then needs seconds for the bucket's keys.
+    proxy.set(Fault::Delay(Duration::from_millis(700)));
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/race/kek", serde_json::json!({ "kek": "bucket-race" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let r = gw.admin_send("POST", "/admin/v1/keys/bucket-race/shred", serde_json::Value::Null).await;
+    assert_eq!(r.status, 409, "shredding before the rotation finished: {}", r.body_text());
+    let message = r.body_text();
+    let count: u64 = message.split_whitespace().find_map(|w| w.trim_matches('"').parse().ok()).unwrap_or(0);
+    assert!((5..=7).contains(&count), "the refusal names the data keys left under another key: {message}");
+    let (s, _) = bao.api("GET", "/v1/transit/keys/bucket-race", serde_json::Value::Null).await;
+    assert_eq!(s, 200, "a refused shredding destroys nothing");
+    proxy.set(Fault::None);
+    wait_job_done(&gw, "rotation").await;
+    // Now the in-flight writes finish, after the rotation job walked the bucket.
+    slow.write_all(&slow_body[100_000..]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(p1.e_tag().unwrap()).build())
+        .build();
+    let complete = gw.client.complete_multipart_upload().bucket("race").key("multi").upload_id(&id);
+    complete.multipart_upload(done).send().await.unwrap();
+    assert!(get(&gw, "race", "slow").await == slow_body);
+    assert!(get(&gw, "race", "multi").await == part);
+    for key in ["k0", "k5", "slow", "multi"] {
+        let loc = gw.admin_json(&format!("/admin/v1/locations/race/{key}")).await;
+        assert_eq!(loc["kek"], "bucket-race v1", "{key} is wrapped under the bucket's key");
+    }
+    let r = gw.admin_send("POST", "/admin/v1/keys/bucket-race/shred", serde_json::Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    for key in ["k0", "k5", "slow", "multi"] {
+        let e = gw.client.get_object().bucket("race").key(key).send().await.unwrap_err();
+        assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(410), Some("KeyShredded")), "{key}");
+    }
+    gw.stop().await;
+}
+
 /// A TCP relay that records what the upstream (the KMS) answers.
 async fn recording_relay(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<u8>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

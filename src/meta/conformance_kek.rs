@@ -1,0 +1,57 @@
+//! Conformance, continued: commits follow the KEK a bucket was given (so crypto-shredding that
+//! KEK leaves none of the bucket's objects readable).
+
+use super::conformance::{dek, put, upload, version};
+use super::{AuditedChange, BucketRecord, CommitOutcome, DekRewrap, MetadataStore, PutCommit, WriteCondition};
+use crate::keys::WrappedKey;
+use crate::model::audit::AuditEntry;
+use crate::model::{BucketUid, UploadId, VersionUid};
+
+fn under(kek: &str, version: u32) -> WrappedKey {
+    WrappedKey { kek_id: kek.into(), kek_version: version, bytes: vec![9, 9] }
+}
+
+/// A data key wrapped under another KEK than the bucket's own is refused at commit (PUT and
+/// upload creation) and nothing is written; Complete commits the upload's data key as stored
+/// then, not the one it read before (a rotation may have rewrapped it meanwhile).
+pub async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
+    let b = BucketUid([201; 16]);
+    let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
+    let bucket = BucketRecord { uid: b, name: "kekb".into(), policy_id: "p".into(), created_ms: 0 };
+    store.create_bucket(bucket, entry("create")).await.unwrap().expect("created");
+    let before = PutCommit { bucket_name: "kekb".into(), ..put(b, "k", version(201, "e"), WriteCondition::None) };
+    assert_eq!(store.commit_put(before.clone()).await.unwrap(), CommitOutcome::Committed, "no own KEK yet");
+    let change = AuditedChange::BucketKek { bucket: b, kek: "own".into() };
+    store.apply_change(change, entry("kek")).await.unwrap().expect("applied");
+
+    let stale = PutCommit { bucket_name: "kekb".into(), ..put(b, "k", version(202, "f"), WriteCondition::None) };
+    assert_eq!(store.commit_put(stale.clone()).await.unwrap(), CommitOutcome::KekChanged("own".into()));
+    let current = store.current(b, "k").await.unwrap().expect("the earlier version");
+    assert_eq!(current.version_uid, VersionUid([201; 16]), "a refused commit writes nothing");
+    assert!(store.dek(VersionUid([202; 16])).await.unwrap().is_none());
+    let rewrapped = PutCommit { dek: under("own", 1), ..stale };
+    assert_eq!(store.commit_put(rewrapped).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.dek(VersionUid([202; 16])).await.unwrap(), Some(under("own", 1)));
+
+    let id = UploadId([201; 16]);
+    let mut up = upload(id, b, "mp");
+    assert_eq!(up.dek, dek(), "the helper's key is not the bucket's");
+    assert_eq!(store.create_upload(up.clone()).await.unwrap(), Some("own".into()));
+    assert!(store.upload(id).await.unwrap().is_none(), "a refused upload is not registered");
+    up.dek = under("own", 1);
+    assert_eq!(store.create_upload(up.clone()).await.unwrap(), None);
+    // The rotation job rewraps the open upload's key after Complete read it.
+    let rewrap = DekRewrap::Upload { upload: id, expected: under("own", 1), new: under("own", 2) };
+    assert!(store.rewrap_dek(rewrap).await.unwrap());
+    let mut v = version(203, "m-1");
+    v.version_uid = up.version_uid;
+    let complete = PutCommit {
+        bucket_name: "kekb".into(),
+        dek: under("own", 1),
+        completes_upload: Some(id),
+        intents: vec![],
+        ..put(b, "mp", v, WriteCondition::None)
+    };
+    assert_eq!(store.commit_put(complete).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.dek(up.version_uid).await.unwrap(), Some(under("own", 2)), "the upload's key as stored");
+}
