@@ -64,6 +64,9 @@ pub enum StartError {
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// The audit key could not be loaded or created (key provider or metadata unavailable).
+    #[error("audit key: {0}")]
+    Audit(#[source] Box<crate::error::Error>),
     /// The stored residency changes could not be read.
     #[error("residency state: {0}")]
     Residency(String),
@@ -255,6 +258,8 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
+    // Every audited change from now on seals the chain's head.
+    service.start_audit_sealing().await.map_err(|e| StartError::Audit(Box::new(e)))?;
     // Alive before serving: another gateway's GC must not take this run's uploads for stale.
     crate::workers::cluster::beat(&service).await?;
     // The admin's stored catalog, policies and bucket KEKs before the first request: until

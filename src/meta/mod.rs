@@ -1,6 +1,7 @@
 //! The metadata store: buckets, object versions, uploads, parts, intents and GC tasks.
 //! The trait knows nothing of its engine (RocksDB lives in `rocks.rs` only).
 
+mod audit_chain;
 pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
@@ -358,6 +359,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError>;
     /// Audit records with a sequence number above `after`, in order, at most `limit`.
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError>;
+    /// From now on every audited commit also seals the chain's new head with `key`.
+    fn set_audit_key(&self, key: std::sync::Arc<crate::model::audit::AuditKey>);
+    /// The audit key as stored (wrapped under the default KEK), if one was created.
+    async fn audit_key(&self) -> Result<Option<WrappedKey>, MetaError>;
+    /// Stores `wrapped` as the audit key unless one exists; returns the one stored (another
+    /// gateway may have been first).
+    async fn init_audit_key(&self, wrapped: WrappedKey) -> Result<WrappedKey, MetaError>;
+    /// The latest seal of the chain's head.
+    async fn audit_seal(&self) -> Result<Option<crate::model::audit::AuditSeal>, MetaError>;
     /// Commits an evacuation move with its audit record and the deletion task of the replica
     /// at `from`; Ok(false) (nothing written) when the version is no longer current or no
     /// longer lists `from`, or a deletion at `to` of this stream is still queued.

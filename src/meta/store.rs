@@ -19,10 +19,10 @@ use super::{
     PartRecord, PutCommit, ReplicaCursor, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
-use crate::model::audit::{AuditEntry, AuditRecord, GENESIS};
+use super::audit_chain::{SEAL, SealingKey, WRAPPED_KEY, commit_audited};
+use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 
-const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
 /// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
 const BOOT_PREFIX: &[u8] = b"boot/";
 const SCAN_BATCH: usize = 256;
@@ -36,6 +36,8 @@ pub struct KvMetadataStore<E: KvEngine> {
 
 struct Inner<E> {
     engine: E,
+    /// The audit key, once the gateway has given it.
+    sealing: SealingKey,
 }
 
 /// Commits that need their bucket to stay.
@@ -51,7 +53,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
     /// Wraps an opened engine, recording stream owners once for a store written before they
     /// were kept (engine calls block, so on a blocking thread).
     pub async fn new(engine: E) -> Result<Self, MetaError> {
-        let store = Self { inner: Arc::new(Inner { engine }) };
+        let store = Self { inner: Arc::new(Inner { engine, sealing: SealingKey::default() }) };
         store.run(|i| i.record_stream_owners()).await?;
         Ok(store)
     }
@@ -329,17 +331,6 @@ fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bo
     Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
 }
 
-/// Commits `ops` plus the audit record of `entry`, chained after the head. `t` holds
-/// [`TxnLock::Audit`].
-fn commit_audited(mut t: impl KvTxn, mut ops: Vec<KvOp>, entry: AuditEntry) -> Result<AuditRecord, MetaError> {
-    let (last, hash) = t.get_decoded::<(u64, String)>(Cf::Meta, AUDIT_HEAD_KEY)?.unwrap_or((0, GENESIS.to_owned()));
-    let rec = AuditRecord::seal(entry, last + 1, wall_ms(), &hash);
-    ops.push(KvOp::Put(Cf::Audit, rec.seq.to_be_bytes().to_vec(), encode(&rec)?));
-    ops.push(KvOp::Put(Cf::Meta, AUDIT_HEAD_KEY.to_vec(), encode(&(rec.seq, rec.hash.clone()))?));
-    t.commit(ops)?;
-    Ok(rec)
-}
-
 /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
 fn close_upload(
     t: &mut impl KvTxn,
@@ -421,7 +412,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                 return Ok(Err(existing));
             }
             let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)];
-            Ok(Ok(commit_audited(t, ops, audit)?))
+            Ok(Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?))
         })
         .await
     }
@@ -784,7 +775,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
                     vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]
                 }
             };
-            Ok(Some(commit_audited(t, ops, audit)?))
+            Ok(Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?))
         })
         .await
     }
@@ -809,6 +800,30 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             Ok(out)
         })
         .await
+    }
+
+    fn set_audit_key(&self, key: Arc<AuditKey>) {
+        self.inner.sealing.set(key);
+    }
+
+    async fn audit_key(&self) -> Result<Option<WrappedKey>, MetaError> {
+        self.run(|i| i.get(Cf::Meta, WRAPPED_KEY)).await
+    }
+
+    async fn init_audit_key(&self, wrapped: WrappedKey) -> Result<WrappedKey, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Audit])?;
+            if let Some(existing) = t.get_decoded::<WrappedKey>(Cf::Meta, WRAPPED_KEY)? {
+                return Ok(existing);
+            }
+            t.commit(vec![KvOp::Put(Cf::Meta, WRAPPED_KEY.to_vec(), encode(&wrapped)?)])?;
+            Ok(wrapped)
+        })
+        .await
+    }
+
+    async fn audit_seal(&self) -> Result<Option<AuditSeal>, MetaError> {
+        self.run(|i| i.get(Cf::Meta, SEAL)).await
     }
 
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError> {
@@ -892,7 +907,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             ];
             // Its copy there is deleted by a durable task decided in this very commit.
             queue_deletion(DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
-            commit_audited(t, ops, audit)?;
+            commit_audited(t, ops, audit, &i.sealing, wall_ms())?;
             Ok(true)
         })
         .await

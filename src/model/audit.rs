@@ -133,6 +133,90 @@ pub fn parse_lines(text: &str) -> Result<Vec<AuditRecord>, ChainProblem> {
         .collect()
 }
 
+/// The key that seals the chain's head. Random, kept in the metadata wrapped under the default
+/// KEK (so writing the metadata is not enough to reseal a rewritten chain), in the clear only in
+/// memory. No `Debug` of the bytes.
+pub struct AuditKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(<redacted>)")
+    }
+}
+
+/// The chain's head at record `seq`, authenticated with the [`AuditKey`]. Every audited commit
+/// writes a new seal with its record; a record rewritten at or before `seq` changes the hash
+/// the chain gives there, and a new seal cannot be made without the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSeal {
+    /// The sealed record.
+    pub seq: u64,
+    /// Its hash (hex).
+    pub hash: String,
+    /// HMAC-SHA256 (hex) over a label, `seq` and `hash`.
+    pub mac: String,
+}
+
+impl AuditKey {
+    /// The key from its bytes.
+    pub fn new(bytes: zeroize::Zeroizing<[u8; 32]>) -> Self {
+        Self(bytes)
+    }
+
+    fn hmac_key(&self) -> ring::hmac::Key {
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.0.as_slice())
+    }
+
+    /// Seals the head `seq` whose hash is `hash`.
+    pub fn seal(&self, seq: u64, hash: &str) -> AuditSeal {
+        let tag = ring::hmac::sign(&self.hmac_key(), &seal_message(seq, hash));
+        AuditSeal { seq, hash: hash.to_owned(), mac: hex::encode(tag.as_ref()) }
+    }
+
+    /// Whether `seal` was made with this key.
+    pub fn made(&self, seal: &AuditSeal) -> bool {
+        let Ok(mac) = hex::decode(&seal.mac) else { return false };
+        ring::hmac::verify(&self.hmac_key(), &seal_message(seal.seq, &seal.hash), &mac).is_ok()
+    }
+
+    /// A short public name of the key (recorded when it is created), not the key.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&ring::hmac::sign(&self.hmac_key(), b"souverain/v1/audit-key-fingerprint").as_ref()[..8])
+    }
+}
+
+/// What a seal authenticates: a label, the sequence number and the hash, each length-prefixed.
+fn seal_message(seq: u64, hash: &str) -> Vec<u8> {
+    let mut msg = Vec::new();
+    for p in [b"souverain/v1/audit-seal".as_slice(), &seq.to_be_bytes(), hash.as_bytes()] {
+        msg.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        msg.extend_from_slice(p);
+    }
+    msg
+}
+
+/// What the seal says of a whole chain whose last record is `head` (`None`: empty) and whose
+/// record `seal.seq` has the hash `at_seal` (`None`: no such record). Problems, empty when the
+/// seal is genuine and covers exactly the chain.
+pub fn check_seal(key: &AuditKey, seal: &AuditSeal, head: Option<u64>, at_seal: Option<&str>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !key.made(seal) {
+        problems.push(format!("the seal of record {} was not made with the audit key (forged)", seal.seq));
+        return problems;
+    }
+    match at_seal {
+        None => problems.push(format!("record {} that the seal covers is missing (removed)", seal.seq)),
+        Some(h) if h != seal.hash => {
+            problems.push(format!("the chain up to record {} is not the sealed one (rewritten)", seal.seq));
+        }
+        Some(_) => {}
+    }
+    if let Some(head) = head.filter(|h| *h > seal.seq) {
+        problems.push(format!("records {}..={head} are not covered by the seal (written without the audit key)", seal.seq + 1));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +256,35 @@ mod tests {
         rehashed[2].detail = "{\"n\":99}".into();
         rehashed[2].hash = rehashed[2].computed_hash(); // a forger recomputes one hash…
         assert!(verify(&rehashed, None).iter().any(|p| p.line == 4), "…and the next record no longer follows");
+    }
+
+    #[test]
+    fn the_seal_finds_a_rewritten_tail_that_the_plain_chain_cannot() {
+        let key = AuditKey::new(zeroize::Zeroizing::new([7; 32]));
+        let chain = chain(5);
+        let seal = key.seal(5, &chain[4].hash);
+        assert!(check_seal(&key, &seal, Some(5), Some(&chain[4].hash)).is_empty());
+        // Someone who can write the metadata rewrites record 3 and recomputes every later hash:
+        // the plain chain verifies, the seal does not.
+        let mut forged = chain.clone();
+        forged[2].detail = "{\"n\":99}".into();
+        for i in 2..5 {
+            if i > 2 {
+                forged[i].prev_hash = forged[i - 1].hash.clone();
+            }
+            forged[i].hash = forged[i].computed_hash();
+        }
+        assert!(verify(&forged, None).is_empty());
+        let found = check_seal(&key, &seal, Some(5), Some(&forged[4].hash));
+        assert_eq!(found, ["the chain up to record 5 is not the sealed one (rewritten)"]);
+        // Nor can they seal their version: a seal made with another key is refused.
+        let other = AuditKey::new(zeroize::Zeroizing::new([8; 32]));
+        let reseal = other.seal(5, &forged[4].hash);
+        assert!(check_seal(&key, &reseal, Some(5), Some(&forged[4].hash))[0].contains("forged"));
+        // Truncation and unsealed appends are named too.
+        assert!(check_seal(&key, &seal, Some(4), None)[0].contains("missing"));
+        assert!(check_seal(&key, &seal, Some(7), Some(&chain[4].hash))[0].contains("6..=7"));
+        assert!(!format!("{key:?}").contains('7'), "no key bytes in Debug");
     }
 
     #[test]

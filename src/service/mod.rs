@@ -1,6 +1,7 @@
 //! The object service: each S3 operation as numbered steps over placement, keys, datapath,
 //! backends and metadata. HTTP-free: it never sees hyper or s3s types.
 
+pub mod audit;
 mod bucket;
 pub mod checksum;
 pub mod conditional;
@@ -88,6 +89,8 @@ pub struct ObjectService {
     evacuation_wake: Arc<tokio::sync::Notify>,
     /// Buckets' own KEKs and destroyed KEKs (admin API changes).
     key_state: std::sync::RwLock<Arc<keys::KeyState>>,
+    /// The key the store seals the audit chain with (set once at start).
+    audit_key: std::sync::OnceLock<Arc<crate::model::audit::AuditKey>>,
     /// Wakes the rotation job after a rotation or a bucket's move to its own KEK.
     rotation_wake: Arc<tokio::sync::Notify>,
 }
@@ -215,6 +218,7 @@ impl ObjectService {
             residency: std::sync::RwLock::new(Arc::new(residency)),
             evacuation_wake: Arc::new(tokio::sync::Notify::new()),
             key_state: std::sync::RwLock::new(Arc::default()),
+            audit_key: std::sync::OnceLock::new(),
             rotation_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }

@@ -5,6 +5,8 @@ mod common;
 
 /// The dependency rules of DESIGN.md §2.2.
 mod architecture;
+/// The audit chain's seal against a rewritten store.
+mod audit;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.
 mod auth;
 /// Bucket lifecycle, names, location and residency binding.

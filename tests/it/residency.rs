@@ -204,7 +204,7 @@ async fn audit_export_detects_edits_removals_and_reorders() {
     let (ok, export, err) = cli(&gw, &["audit", "export"]).await;
     assert!(ok, "{err}");
     let lines: Vec<&str> = export.lines().collect();
-    assert_eq!(lines.len(), 5, "three creations, a binding, a provider change:\n{export}");
+    assert_eq!(lines.len(), 6, "the audit key, three creations, a binding, a provider change:\n{export}");
     let dir = tempfile::tempdir().unwrap();
     let gw = &gw;
     let verify = |name: &str, text: String| {
@@ -214,13 +214,13 @@ async fn audit_export_detects_edits_removals_and_reorders() {
         async move { cli(gw, &["audit", "verify", "--file", &path]).await }
     };
     let (ok, out, _) = verify("intact.jsonl", export.clone()).await;
-    assert!(ok && out.contains("5 records, chain intact"), "{out}");
+    assert!(ok && out.contains("6 records, chain intact"), "{out}");
 
     let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-    assert!(edited[3].contains("three-countries"), "the fourth record is the binding");
-    edited[3] = edited[3].replace("three-countries", "eu-default");
+    assert!(edited[4].contains("three-countries"), "the fifth record is the binding");
+    edited[4] = edited[4].replace("three-countries", "eu-default");
     let (ok, out, _) = verify("edited.jsonl", edited.join("\n")).await;
-    assert!(!ok && out.contains("line 4") && out.contains("edited"), "{out}");
+    assert!(!ok && out.contains("line 5") && out.contains("edited"), "{out}");
 
     let mut removed: Vec<&str> = lines.clone();
     removed.remove(1);
@@ -228,12 +228,12 @@ async fn audit_export_detects_edits_removals_and_reorders() {
     assert!(!ok && out.contains("line 2") && out.contains("removed or reordered"), "{out}");
 
     let mut reordered: Vec<&str> = lines.clone();
-    reordered.swap(3, 4);
+    reordered.swap(4, 5);
     let (ok, out, _) = verify("reordered.jsonl", reordered.join("\n")).await;
-    assert!(!ok && out.contains("line 4"), "{out}");
+    assert!(!ok && out.contains("line 5"), "{out}");
 
     let (ok, out, err) = cli(gw, &["audit", "verify"]).await;
-    assert!(ok && out.contains("\"intact\": true") && out.contains("\"records\": 5"), "{out}{err}");
+    assert!(ok && out.contains("\"intact\": true") && out.contains("\"records\": 6"), "{out}{err}");
 }
 
 /// Promise: the admin CLI covers the residency workflow end to end (provider list as a table,
