@@ -64,9 +64,6 @@ pub enum StartError {
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(String),
-    /// The audit key could not be loaded or created (key provider or metadata unavailable).
-    #[error("audit key: {0}")]
-    Audit(#[source] Box<crate::error::Error>),
     /// The stored residency changes could not be read.
     #[error("residency state: {0}")]
     Residency(String),
@@ -227,6 +224,26 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
     Ok((listener, local))
 }
 
+/// Between attempts to load the audit key while the key provider does not answer.
+const AUDIT_KEY_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Loads the audit key once the key provider answers (or until shutdown).
+async fn load_audit_key(service: Arc<ObjectService>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(AUDIT_KEY_RETRY) => {}
+            () = shutdown.wait() => return,
+        }
+        match service.start_audit_sealing().await {
+            Ok(()) => {
+                tracing::info!("audit key loaded; the audit chain is sealed again");
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "audit key still not loaded"),
+        }
+    }
+}
+
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
@@ -258,8 +275,16 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
-    // Every audited change from now on seals the chain's head.
-    service.start_audit_sealing().await.map_err(|e| StartError::Audit(Box::new(e)))?;
+    // Every audited change from now on seals the chain's head. With the key provider down the
+    // gateway still starts (it answers 503 for data and says so in /health); the key is then
+    // loaded as soon as the provider answers, and its first seal covers the records before it.
+    let audit_key_pending = match service.start_audit_sealing().await {
+        Ok(()) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "audit key not loaded yet; retrying in the background");
+            true
+        }
+    };
     // Alive before serving: another gateway's GC must not take this run's uploads for stale.
     crate::workers::cluster::beat(&service).await?;
     // The admin's stored catalog, policies and bucket KEKs before the first request: until
@@ -307,6 +332,9 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
         );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
+    }
+    if audit_key_pending {
+        tasks.push(tokio::spawn(load_audit_key(Arc::clone(&service), shutdown.clone())));
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
     tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
