@@ -217,7 +217,7 @@ async fn open_local_key(path: &std::path::Path, meta: &dyn MetadataStore) -> Res
     Ok(key)
 }
 
-/// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
+/// Binds a listener; the address it got (the port may have been 0).
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
@@ -246,8 +246,14 @@ async fn load_audit_key(service: Arc<ObjectService>, mut shutdown: Shutdown) {
 
 /// Opens everything and starts serving. Stale intents of earlier runs are collected at once.
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
-    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let meta = open_meta(&config.metadata).await?;
+    start_on(config, meta).await
+}
+
+/// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
+/// down). `config.metadata` is not opened again.
+pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
+    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
     let keys = open_keys(&config, meta.as_ref()).await?;
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     let mut book = Vec::new();

@@ -164,7 +164,12 @@ async fn verify_chain(service: &ObjectService) -> crate::error::Result<serde_jso
     let head = last.as_ref().map(|r| r.seq);
     let at_seal = match (&seal, &last) {
         (Some(s), Some(l)) if s.seq == l.seq => Some(l.hash.clone()),
-        (Some(s), _) => service.audit_records(s.seq.saturating_sub(1), 1).await?.first().filter(|r| r.seq == s.seq).map(|r| r.hash.clone()),
+        (Some(s), _) => service
+            .audit_records(s.seq.saturating_sub(1), 1)
+            .await?
+            .first()
+            .filter(|r| r.seq == s.seq)
+            .map(|r| r.hash.clone()),
         (None, _) => None,
     };
     let report = service.check_audit_seal(seal.as_ref(), head, at_seal.as_deref());

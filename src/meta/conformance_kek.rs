@@ -14,7 +14,7 @@ fn under(kek: &str, version: u32) -> WrappedKey {
 /// A data key wrapped under another KEK than the bucket's own is refused at commit (PUT and
 /// upload creation) and nothing is written; Complete commits the upload's data key as stored
 /// then, not the one it read before (a rotation may have rewrapped it meanwhile).
-pub async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
+pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     let b = BucketUid([201; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
     let bucket = BucketRecord { uid: b, name: "kekb".into(), policy_id: "p".into(), created_ms: 0 };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::audit_chain::{SEAL, SealingKey, WRAPPED_KEY, commit_audited};
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use super::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
@@ -19,7 +20,6 @@ use super::{
     PartRecord, PutCommit, ReplicaCursor, UploadRecord, VersionRecord, WriteCondition,
 };
 use crate::keys::WrappedKey;
-use super::audit_chain::{SEAL, SealingKey, WRAPPED_KEY, commit_audited};
 use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 

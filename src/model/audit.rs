@@ -212,7 +212,10 @@ pub fn check_seal(key: &AuditKey, seal: &AuditSeal, head: Option<u64>, at_seal: 
         Some(_) => {}
     }
     if let Some(head) = head.filter(|h| *h > seal.seq) {
-        problems.push(format!("records {}..={head} are not covered by the seal (written without the audit key)", seal.seq + 1));
+        problems.push(format!(
+            "records {}..={head} are not covered by the seal (written without the audit key)",
+            seal.seq + 1
+        ));
     }
     problems
 }

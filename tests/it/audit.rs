@@ -72,7 +72,10 @@ async fn a_rewritten_audit_tail_is_found_by_the_seal() {
     gw.kill();
 
     // Removing the seal does not help.
-    RocksEngine::open(&dir.path().join("meta")).unwrap().write(vec![KvOp::Delete(Cf::Meta, b"audit_seal".to_vec())]).unwrap();
+    RocksEngine::open(&dir.path().join("meta"))
+        .unwrap()
+        .write(vec![KvOp::Delete(Cf::Meta, b"audit_seal".to_vec())])
+        .unwrap();
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let v = verdict(admin).await;
     assert_eq!(v["problems"], serde_json::json!(["the chain's seal is missing (removed)"]), "{v}");

@@ -349,7 +349,8 @@ async fn h2c_connections_that_send_only_the_preface_are_cut_off() {
         assert!(String::from_utf8_lossy(&refused).starts_with("HTTP/1.1 503"), "{listener}: the 8 slots are held");
         let started = Instant::now();
         let closed =
-            futures_util::future::join_all(held.iter_mut().map(|s| read_until_closed(s, Duration::from_secs(10)))).await;
+            futures_util::future::join_all(held.iter_mut().map(|s| read_until_closed(s, Duration::from_secs(10))))
+                .await;
         assert!(closed.iter().all(Option::is_some), "{listener}: preface-only connections still open after 10 s");
         assert!(started.elapsed() >= Duration::from_secs(1), "{listener}: closed before the header deadline");
         let (status, body) = h2c_get(addr, if listener == "s3" { "/hostile/keep" } else { "/ready" }).await;

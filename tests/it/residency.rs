@@ -5,6 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use souverain::meta::MetaError;
+use souverain::meta::kv::{Cf, KvPairs};
+
 use crate::common::raw::send;
 use crate::common::{TestGateway, body_bytes, client, pattern};
 
@@ -345,4 +348,137 @@ async fn open_uploads_follow_a_residency_change() {
     let got = body_bytes(c.get_object().bucket("mpu").key("big").send().await.unwrap()).await;
     assert!(got == [parts[0].clone(), parts[1].clone()].concat(), "the object reads back");
     gw.stop().await;
+}
+
+/// RocksDB whose scans of the catalog family (the admin's stored providers, policies and bucket
+/// KEKs) take 1.5 s each: a slow metadata store.
+struct SlowCatalog(souverain::meta::rocks::RocksEngine);
+
+impl souverain::meta::kv::KvEngine for SlowCatalog {
+    type Txn<'a> = <souverain::meta::rocks::RocksEngine as souverain::meta::kv::KvEngine>::Txn<'a>;
+
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
+        self.0.get(cf, key)
+    }
+
+    fn write(&self, ops: Vec<souverain::meta::kv::KvOp>) -> Result<(), MetaError> {
+        self.0.write(ops)
+    }
+
+    fn scan(&self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError> {
+        if matches!(cf, Cf::Catalog) {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        self.0.scan(cf, start, end, limit)
+    }
+
+    fn begin(&self, locks: &[souverain::meta::kv::TxnLock]) -> Result<Self::Txn<'_>, MetaError> {
+        self.0.begin(locks)
+    }
+}
+
+/// Promise (issue 18 item 6): a restarted gateway serves no request before the admin's stored
+/// changes are loaded. The admin retired provider `local-nl` and cut the default policy to two
+/// replicas; the gateway restarts on a slow metadata store while a client PUTs from the first
+/// moment: no PUT lands on `local-nl`, and every stored object has exactly the two replicas
+/// the stored policy asks for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_is_served_before_the_stored_catalog_is_loaded() {
+    use souverain::app::{start, start_on};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = crate::common::Providers::start(dir.path());
+    let s3: std::net::SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let text = crate::common::config_text(dir.path(), &s3.to_string(), "rocksdb", &providers);
+    let config = || souverain::config::Config::parse(&text, dir.path()).unwrap();
+    let first = start(config()).await.unwrap();
+    let admin = first.admin_addr.unwrap();
+    let two = r#"{"id":"eu-default","replicas":2,"write_quorum":2}"#;
+    assert_eq!(crate::common::admin_request(admin, "PUT", "/admin/v1/policies/eu-default", two).await.0, 200);
+    let retire = r#"{"retired":true}"#;
+    assert_eq!(crate::common::admin_request(admin, "PUT", "/admin/v1/providers/local-nl", retire).await.0, 200);
+    client(first.s3_addr).create_bucket().bucket("held").send().await.unwrap();
+    first.shutdown().await;
+    let nl_files = || walk_files(&providers.roots[2]);
+    let before = nl_files();
+
+    // PUTs from the first moment of the restart (each retried at once while refused).
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut stored = Vec::new();
+            for i in 0..5000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (key, body) = (format!("/held/k{i}"), pattern(1000, i));
+                let mut headers = vec![("content-length".to_owned(), body.len().to_string())];
+                let signer = crate::common::raw::Signer::new(std::time::SystemTime::now());
+                signer.sign("PUT", &key, &[], &mut headers, &s3.to_string(), &crate::common::raw::sha256_hex(&body));
+                match send(s3, "PUT", &key, &headers, &body).await {
+                    Ok(r) if r.status == 200 => stored.push(key),
+                    _ => tokio::time::sleep(Duration::from_millis(2)).await,
+                }
+            }
+            stored
+        })
+    };
+    let engine = open_rocks_when_released(&dir.path().join("meta")).await;
+    let meta = Arc::new(souverain::meta::store::KvMetadataStore::new(SlowCatalog(engine)).await.unwrap());
+    let second = start_on(config(), meta).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let stored = hammer.await.unwrap();
+    assert!(!stored.is_empty(), "the restarted gateway serves PUTs");
+    let landed = nl_files().difference(&before).count();
+    assert_eq!(landed, 0, "files written to the retired provider during the restart");
+    let c = client(second.s3_addr);
+    for key in [&stored[0], &stored[stored.len() - 1]] {
+        let key = key.trim_start_matches("/held/");
+        let head = c.head_object().bucket("held").key(key).send().await.unwrap();
+        assert_eq!(head.content_length(), Some(1000));
+        let (_, loc) = crate::common::admin_request(
+            second.admin_addr.unwrap(),
+            "GET",
+            &format!("/admin/v1/locations/held/{key}"),
+            "",
+        )
+        .await;
+        let loc: serde_json::Value = serde_json::from_str(&loc).unwrap();
+        let replicas: BTreeSet<&str> =
+            loc["streams"][0]["replicas"].as_array().unwrap().iter().filter_map(|r| r["provider"].as_str()).collect();
+        assert_eq!(replicas, BTreeSet::from(["local-de", "local-fr"]), "{key}: {loc}");
+    }
+    second.shutdown().await;
+}
+
+/// Every file under `root`.
+fn walk_files(root: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.insert(p);
+            }
+        }
+    }
+    out
+}
+
+/// Opens the RocksDB store once the stopped gateway's last handle on it is gone (at most 10 s).
+async fn open_rocks_when_released(path: &std::path::Path) -> souverain::meta::rocks::RocksEngine {
+    for _ in 0..100 {
+        if let Ok(e) = souverain::meta::rocks::RocksEngine::open(path) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the stopped gateway still holds its metadata store");
 }
