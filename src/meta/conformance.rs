@@ -15,7 +15,7 @@ use crate::model::ProviderInfo;
 use crate::model::audit::{AuditEntry, GENESIS};
 use crate::model::{BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid};
 
-fn stream(id: u8) -> StreamManifest {
+pub(super) fn stream(id: u8) -> StreamManifest {
     StreamManifest {
         stream_id: StreamId([id; 16]),
         part_number: 0,
@@ -423,6 +423,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         stream: v.streams[0].stream_id,
         from: ProviderId::parse(from).unwrap(),
         to: ProviderId::parse(to).unwrap(),
+        part: None,
     };
     assert!(!store.move_replica(mv("de", "nl", VersionUid([9; 16])), entry("m0")).await.unwrap(), "stale version");
     assert!(!store.move_replica(mv("at", "nl", v.version_uid), entry("m1")).await.unwrap(), "not a replica");
@@ -490,7 +491,8 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
     assert_eq!(store.expire_completed(i64::MAX).await.unwrap(), 1);
     assert!(store.completed_upload(up).await.unwrap().is_none());
-    super::conformance_kek::commits_follow_the_bucket_kek(store.as_ref()).await;
+    super::conformance_more::commits_follow_the_bucket_kek(store.as_ref()).await;
+    super::conformance_more::parts_of_open_uploads_move(store.as_ref()).await;
 }
 
 /// What must hold between two gateways `a` and `b` on one shared store (empty at the start).

@@ -6,7 +6,7 @@ pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 #[cfg(any(test, feature = "test-util"))]
-mod conformance_kek;
+mod conformance_more;
 pub mod kv;
 pub mod local_txn;
 pub mod memory;
@@ -147,6 +147,9 @@ pub struct ReplicaMove {
     pub from: ProviderId,
     /// The provider that now holds it.
     pub to: ProviderId,
+    /// For a part of an open upload: the upload and the part number (`key` and `version` are
+    /// then the upload's); the move is refused if the part was replaced or the upload ended.
+    pub part: Option<(UploadId, u32)>,
 }
 
 /// Makes a new version current.

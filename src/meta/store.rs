@@ -327,6 +327,27 @@ fn kek_changed(t: &mut impl KvTxn, bucket: BucketUid, dek: &WrappedKey) -> Resul
     Ok(own.filter(|kek| *kek != dek.kek_id))
 }
 
+/// Replaces `mv.from` by `mv.to` in `stream`'s replica list (or drops it when `to` holds the
+/// stream already): the reason the copy at `from` is deleted, or `None` (nothing changes) when
+/// `from` no longer holds it or `to` is still deleting an earlier copy, which could remove the
+/// new one.
+fn reseat_replica(
+    t: &mut impl KvTxn,
+    stream: &mut StreamManifest,
+    mv: &ReplicaMove,
+) -> Result<Option<DeletionReason>, MetaError> {
+    let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else { return Ok(None) };
+    if stream.replicas.contains(&mv.to) {
+        stream.replicas.remove(pos);
+        return Ok(Some(DeletionReason::Surplus));
+    }
+    if t.get(Cf::Deletions, &replica_key(mv.stream, &mv.to))?.is_some() {
+        return Ok(None);
+    }
+    stream.replicas[pos] = mv.to.clone();
+    Ok(Some(DeletionReason::Evacuated))
+}
+
 fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
     Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
 }
@@ -873,38 +894,46 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError> {
         self.run(move |i| {
             let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(mv.bucket, &mv.key), TxnLock::Audit])?;
-            let okey = object_key(mv.bucket, mv.key.as_bytes());
-            let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
-                return Ok(false);
-            };
-            if v.version_uid != mv.version {
-                return Ok(false);
-            }
-            let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
-                return Ok(false);
-            };
-            let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else {
-                return Ok(false);
-            };
-            let reason = if stream.replicas.contains(&mv.to) {
-                stream.replicas.remove(pos);
-                DeletionReason::Surplus
-            } else {
-                // A deletion of an earlier replica there may be running: that copy may be gone.
-                if t.get(Cf::Deletions, &replica_key(mv.stream, &mv.to))?.is_some() {
-                    return Ok(false);
+            let mut ops = Vec::new();
+            let (manifest, reason) = match mv.part {
+                None => {
+                    let okey = object_key(mv.bucket, mv.key.as_bytes());
+                    let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
+                        return Ok(false);
+                    };
+                    if v.version_uid != mv.version {
+                        return Ok(false);
+                    }
+                    let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
+                        return Ok(false);
+                    };
+                    let Some(reason) = reseat_replica(&mut t, stream, &mv)? else { return Ok(false) };
+                    let manifest = stream.clone();
+                    ops.push(KvOp::Put(Cf::Objects, okey, encode(&v)?));
+                    (manifest, reason)
                 }
-                stream.replicas[pos] = mv.to.clone();
-                DeletionReason::Evacuated
+                Some((upload, number)) => {
+                    // Read under the key's lock: Complete and Abort take it too.
+                    if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
+                        return Ok(false);
+                    }
+                    let pk = part_key(upload, number);
+                    let Some(mut part) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? else { return Ok(false) };
+                    if part.stream.stream_id != mv.stream {
+                        return Ok(false);
+                    }
+                    let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok(false) };
+                    let manifest = part.stream.clone();
+                    ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
+                    (manifest, reason)
+                }
             };
-            let manifest = stream.clone();
-            let mut ops = vec![
-                KvOp::Put(Cf::Objects, okey, encode(&v)?),
+            ops.extend([
                 KvOp::Put(Cf::Streams, mv.stream.as_bytes().to_vec(), encode(&manifest)?),
                 // The provider gives the replica up: it owes no repair any more.
                 KvOp::Delete(Cf::Repair, replica_key(mv.stream, &mv.from)),
                 KvOp::Delete(Cf::Verified, replica_key(mv.stream, &mv.from)),
-            ];
+            ]);
             // Its copy there is deleted by a durable task decided in this very commit.
             queue_deletion(DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
             commit_audited(t, ops, audit, &i.sealing, wall_ms())?;

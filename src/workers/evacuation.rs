@@ -16,7 +16,7 @@ use crate::meta::{
     ReplicaMove,
 };
 use crate::model::audit::AuditEntry;
-use crate::model::{ProviderId, StreamManifest};
+use crate::model::{ProviderId, StreamManifest, UploadId, VersionUid};
 use crate::placement::{eligible, grant_replica, place};
 use crate::service::residency::Residency;
 use crate::service::{ObjectService, now_ms, today};
@@ -25,6 +25,14 @@ use crate::workers::repair::copy_from_first;
 use crate::workers::usage::count_objects;
 
 const PAGE: usize = 256;
+
+/// What holds a stream: the current version of `key`, or part `n` of an open upload of it.
+#[derive(Debug, Clone, Copy)]
+struct Holder<'a> {
+    key: &'a str,
+    version: VersionUid,
+    part: Option<(UploadId, u32)>,
+}
 /// The job's name in the metadata store, the admin API and the metrics.
 pub const JOB: &str = "evacuation";
 
@@ -84,6 +92,9 @@ impl Evacuator {
             Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
             _ => ListStart::Beginning,
         };
+        if !matches!(start, ListStart::AfterKey(_)) {
+            self.evacuate_uploads(bucket, job).await?;
+        }
         loop {
             let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
             let page = meta.list(bucket.uid, &q).await?;
@@ -92,8 +103,9 @@ impl Evacuator {
                 let ListEntry::Item(key, version) = entry else { continue };
                 job.scanned += 1;
                 let key_text = String::from_utf8_lossy(&key).into_owned();
+                let holder = Holder { key: &key_text, version: version.version_uid, part: None };
                 for stream in &version.streams {
-                    self.evacuate_stream(bucket, &key_text, version.version_uid, stream, job).await?;
+                    self.evacuate_stream(bucket, holder, stream, job).await?;
                 }
                 last = Some(key);
             }
@@ -109,12 +121,47 @@ impl Evacuator {
         }
     }
 
+    /// The parts already stored of the bucket's open uploads: a part that stays on an
+    /// excluded provider until Complete would be ciphertext outside policy meanwhile (and
+    /// for ever if the upload is never completed nor aborted).
+    async fn evacuate_uploads(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
+        let meta = self.service.meta();
+        let mut after: Option<(Vec<u8>, UploadId)> = None;
+        loop {
+            let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
+            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
+            let page = meta.list_uploads(bucket.uid, &q, after.as_ref().map(|(_, u)| *u)).await?;
+            let mut last = None;
+            for entry in page.entries {
+                let ListEntry::Item(key, upload) = entry else { continue };
+                let key_text = String::from_utf8_lossy(&key).into_owned();
+                let mut next = 0;
+                loop {
+                    let parts = meta.parts(upload.upload_id, next, PAGE).await?;
+                    for (number, part) in &parts {
+                        let part_of = Some((upload.upload_id, *number));
+                        let holder = Holder { key: &key_text, version: upload.version_uid, part: part_of };
+                        self.evacuate_stream(bucket, holder, &part.stream, job).await?;
+                    }
+                    match parts.last() {
+                        Some((n, _)) if parts.len() == PAGE => next = *n,
+                        _ => break,
+                    }
+                }
+                last = Some((key, upload.upload_id));
+            }
+            match last {
+                Some(l) if page.truncated => after = Some(l),
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// Moves each replica of `stream` whose provider breaks the bucket's policy.
     async fn evacuate_stream(
         &self,
         bucket: &BucketRecord,
-        key: &str,
-        version: crate::model::VersionUid,
+        holder: Holder<'_>,
         stream: &StreamManifest,
         job: &mut JobRecord,
     ) -> Result<(), MetaError> {
@@ -136,7 +183,7 @@ impl Evacuator {
             let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
             if remaining.len() >= usize::from(policy.replicas) {
                 let keep = remaining[0].clone();
-                match self.move_one(bucket, key, version, stream, &replicas, &from, &keep, false).await? {
+                match self.move_one(bucket, holder, stream, &replicas, &from, &keep, false).await? {
                     true => {
                         replicas.retain(|p| *p != from);
                         self.record(job, "moved");
@@ -150,7 +197,7 @@ impl Evacuator {
                 self.record(job, "no_target");
                 continue;
             };
-            match self.move_one(bucket, key, version, stream, &replicas, &from, &to, true).await? {
+            match self.move_one(bucket, holder, stream, &replicas, &from, &to, true).await? {
                 true => {
                     replicas.retain(|p| *p != from);
                     if !replicas.contains(&to) {
@@ -193,8 +240,7 @@ impl Evacuator {
     async fn move_one(
         &self,
         bucket: &BucketRecord,
-        key: &str,
-        version: crate::model::VersionUid,
+        holder: Holder<'_>,
         stream: &StreamManifest,
         replicas: &[ProviderId],
         from: &ProviderId,
@@ -225,16 +271,21 @@ impl Evacuator {
                 return Ok(false);
             }
         }
-        let detail = serde_json::json!({
-            "bucket": bucket.name, "key": key, "stream": stream.stream_id.to_hex(), "from": from, "to": to,
+        let mut detail = serde_json::json!({
+            "bucket": bucket.name, "key": holder.key, "stream": stream.stream_id.to_hex(), "from": from, "to": to,
         });
+        if let Some((upload, number)) = holder.part {
+            detail["upload"] = serde_json::json!(upload.to_hex());
+            detail["part"] = serde_json::json!(number);
+        }
         let mv = ReplicaMove {
             bucket: bucket.uid,
-            key: key.to_owned(),
-            version,
+            key: holder.key.to_owned(),
+            version: holder.version,
             stream: stream.stream_id,
             from: from.clone(),
             to: to.clone(),
+            part: holder.part,
         };
         let action = if copy { "evacuation.move" } else { "evacuation.drop" };
         // The commit queues the deletion of the replica at `from` (the garbage collector
