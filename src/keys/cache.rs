@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use super::{DataKey, KeyError, KeyProvider, WrappedKey};
+use super::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
 use crate::model::{BucketUid, VersionUid};
 
-/// Which wrapping an entry came from: the binding and the exact wrapped bytes, so a rewrapped
-/// or different key never hits a stale entry.
-type CacheKey = (BucketUid, VersionUid, String, Vec<u8>);
+/// Which wrapping an entry came from: the binding (bucket, version, object key) and the exact
+/// wrapped bytes, so a rewrapped key, or a record that names another object's key, never hits
+/// an entry.
+type CacheKey = (BucketUid, VersionUid, String, String, Vec<u8>);
 
 /// `inner` with its unwraps cached.
 #[derive(Debug)]
@@ -75,7 +76,7 @@ impl<K> CachedKeys<K> {
     /// Forgets every key unwrapped under `kek` (it was destroyed).
     fn forget_kek(&self, kek: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.retain(|(_, _, id, _), _| id != kek);
+        entries.retain(|(_, _, _, id, _), _| id != kek);
     }
 
     /// Keys held now.
@@ -95,22 +96,17 @@ impl<K: KeyProvider> KeyProvider for CachedKeys<K> {
         self.inner.kek_for(bucket_kek)
     }
 
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError> {
-        self.inner.wrap(dek, kek, bucket, version).await
+    async fn wrap(&self, dek: &DataKey, kek: &str, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError> {
+        self.inner.wrap(dek, kek, binding).await
     }
 
-    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError> {
-        let k = (bucket, version, wrapped.kek_id.clone(), wrapped.bytes.clone());
+    async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
+        let k =
+            (binding.bucket, binding.version, binding.key.to_owned(), wrapped.kek_id.clone(), wrapped.bytes.clone());
         if let Some(dek) = self.lookup(&k) {
             return Ok(dek);
         }
-        let dek = self.inner.unwrap(wrapped, bucket, version).await?;
+        let dek = self.inner.unwrap(wrapped, binding).await?;
         self.store(k, &dek);
         Ok(dek)
     }
@@ -119,10 +115,9 @@ impl<K: KeyProvider> KeyProvider for CachedKeys<K> {
         &self,
         wrapped: &WrappedKey,
         kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
+        binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
-        self.inner.rewrap(wrapped, kek, bucket, version).await
+        self.inner.rewrap(wrapped, kek, binding).await
     }
 
     async fn ensure_kek(&self, kek: &str) -> Result<(), KeyError> {
@@ -158,17 +153,21 @@ mod tests {
         let mut wrapped = Vec::new();
         for i in 0..3u8 {
             let dek = DataKey::generate().unwrap_or_else(|e| panic!("{e}"));
-            let (b, v) = (BucketUid([1; 16]), VersionUid([i; 16]));
-            let w = cache.wrap(&dek, LOCAL_KEK_ID, b, v).await.unwrap_or_else(|e| panic!("{e}"));
-            let back = cache.unwrap(&w, b, v).await.unwrap_or_else(|e| panic!("{e}"));
+            let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([i; 16]), "k");
+            let w = cache.wrap(&dek, LOCAL_KEK_ID, at).await.unwrap_or_else(|e| panic!("{e}"));
+            let back = cache.unwrap(&w, at).await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(back.expose(), dek.expose());
-            wrapped.push((w, b, v, dek));
+            wrapped.push((w, at, dek));
         }
         assert_eq!(cache.len(), 2, "capacity bounds the cache");
-        let (w, b, v, dek) = &wrapped[2];
-        assert_eq!(cache.unwrap(w, *b, *v).await.map(|d| *d.expose()).ok(), Some(*dek.expose()));
-        assert!(cache.unwrap(w, *b, VersionUid([9; 16])).await.is_err(), "another binding never hits");
+        let (w, at, dek) = &wrapped[2];
+        assert_eq!(cache.unwrap(w, *at).await.map(|d| *d.expose()).ok(), Some(*dek.expose()));
+        let elsewhere = KeyBinding { version: VersionUid([9; 16]), ..*at };
+        assert!(cache.unwrap(w, elsewhere).await.is_err(), "another binding never hits");
+        let other_key = KeyBinding { key: "other", ..*at };
+        assert!(cache.unwrap(w, other_key).await.is_err(), "another object's key never hits");
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(cache.lookup(&(*b, *v, w.kek_id.clone(), w.bytes.clone())).is_none(), "entries expire");
+        let entry = (at.bucket, at.version, at.key.to_owned(), w.kek_id.clone(), w.bytes.clone());
+        assert!(cache.lookup(&entry).is_none(), "entries expire");
     }
 }

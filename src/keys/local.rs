@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use super::{DataKey, KeyError, KeyProvider, WrappedKey, key_aad};
+use super::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
 use crate::datapath::crypto::{unwrap_key, wrap_key};
 use crate::datapath::random_array;
-use crate::model::{BucketUid, VersionUid};
 
 /// The KEK id of the local key file.
 pub const LOCAL_KEK_ID: &str = "local";
@@ -96,35 +95,29 @@ impl KeyProvider for LocalKeyFile {
         LOCAL_KEK_ID.to_owned()
     }
 
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError> {
+    async fn wrap(&self, dek: &DataKey, kek: &str, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError> {
         if kek != LOCAL_KEK_ID {
             return Err(KeyError::UnknownKek(kek.to_owned()));
         }
-        let aad = key_aad(LOCAL_KEK_ID, bucket, version);
-        let bytes = wrap_key(&self.kek, &aad, dek.expose()).map_err(|_| KeyError::Random)?;
+        let bytes = wrap_key(&self.kek, &binding.aad(LOCAL_KEK_ID), dek.expose()).map_err(|_| KeyError::Random)?;
         Ok(WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes })
     }
 
-    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError> {
+    async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
         if wrapped.kek_id != LOCAL_KEK_ID {
             return Err(KeyError::UnknownKek(wrapped.kek_id.clone()));
         }
-        let aad = key_aad(LOCAL_KEK_ID, bucket, version);
-        unwrap_key(&self.kek, &aad, &wrapped.bytes).map(DataKey::from_bytes).map_err(|_| KeyError::Unwrap)
+        unwrap_key(&self.kek, &binding.aad(LOCAL_KEK_ID), &wrapped.bytes)
+            .or_else(|_| unwrap_key(&self.kek, &binding.legacy_aad(LOCAL_KEK_ID), &wrapped.bytes))
+            .map(DataKey::from_bytes)
+            .map_err(|_| KeyError::Unwrap)
     }
 
     async fn rewrap(
         &self,
         wrapped: &WrappedKey,
         kek: &str,
-        _bucket: BucketUid,
-        _version: VersionUid,
+        _binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
         match (wrapped.kek_id.as_str(), kek) {
             (LOCAL_KEK_ID, LOCAL_KEK_ID) => Ok(None),
@@ -153,6 +146,8 @@ impl KeyProvider for LocalKeyFile {
 mod tests {
     use super::*;
 
+    use crate::model::{BucketUid, VersionUid};
+
     #[tokio::test]
     async fn key_file_is_private_and_wrap_binds_the_version() {
         let dir = tempfile::tempdir().unwrap();
@@ -160,14 +155,20 @@ mod tests {
         let kf = LocalKeyFile::open_or_create(&path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let dek = DataKey::generate().unwrap();
-        let (b, v) = (BucketUid([1; 16]), VersionUid([2; 16]));
-        let w = kf.wrap(&dek, LOCAL_KEK_ID, b, v).await.unwrap();
+        let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([2; 16]), "invoices/2026.pdf");
+        let w = kf.wrap(&dek, LOCAL_KEK_ID, at).await.unwrap();
         assert_eq!(w.bytes.len(), 60);
-        let back = kf.unwrap(&w, b, v).await.unwrap();
+        let back = kf.unwrap(&w, at).await.unwrap();
         assert_eq!(back.expose(), dek.expose());
-        assert!(kf.unwrap(&w, b, VersionUid([3; 16])).await.is_err());
+        assert!(kf.unwrap(&w, KeyBinding { version: VersionUid([3; 16]), ..at }).await.is_err());
+        // Another object's record pointing at this key (a swapped metadata record) opens nothing.
+        assert!(kf.unwrap(&w, KeyBinding { key: "invoices/2025.pdf", ..at }).await.is_err());
+        // A key wrapped before object keys were bound still opens, under its version alone.
+        let legacy = wrap_key(&kf.kek, &at.legacy_aad(LOCAL_KEK_ID), dek.expose()).unwrap();
+        let legacy = WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes: legacy };
+        assert_eq!(kf.unwrap(&legacy, KeyBinding { key: "anything", ..at }).await.unwrap().expose(), dek.expose());
         let again = LocalKeyFile::open_or_create(&path).unwrap();
-        assert!(again.unwrap(&w, b, v).await.is_ok());
+        assert!(again.unwrap(&w, at).await.is_ok());
         assert_eq!(again.fingerprint(), kf.fingerprint());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(LocalKeyFile::open_or_create(&path).is_err());

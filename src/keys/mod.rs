@@ -45,17 +45,49 @@ pub struct WrappedKey {
     pub bytes: Vec<u8>,
 }
 
-/// The associated data binding a wrapped DEK to its object version (§4.2):
-/// `"souverain/v1/dek" ‖ len8(kek_id) ‖ kek_id ‖ bucket_uid ‖ version_uid`.
-pub fn key_aad(kek_id: &str, bucket: BucketUid, version: VersionUid) -> Vec<u8> {
-    let id = &kek_id.as_bytes()[..kek_id.len().min(255)];
-    let mut aad = Vec::with_capacity(16 + 1 + id.len() + 32);
-    aad.extend_from_slice(b"souverain/v1/dek");
-    aad.push(id.len() as u8);
-    aad.extend_from_slice(id);
-    aad.extend_from_slice(bucket.as_bytes());
-    aad.extend_from_slice(version.as_bytes());
-    aad
+/// What a wrapped DEK is bound to: the object version that owns it, by bucket, version id and
+/// object key. Someone who can write the metadata but holds no KEK cannot make one object's
+/// record serve another's bytes: the data key no longer opens under the other binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyBinding<'a> {
+    /// The bucket.
+    pub bucket: BucketUid,
+    /// The version (or, for an open upload, the version it will become).
+    pub version: VersionUid,
+    /// The object key.
+    pub key: &'a str,
+}
+
+impl<'a> KeyBinding<'a> {
+    /// `key` of `bucket`, version `version`.
+    pub fn new(bucket: BucketUid, version: VersionUid, key: &'a str) -> Self {
+        Self { bucket, version, key }
+    }
+
+    /// The associated data of a DEK wrapped under `kek_id` (§4.2, docs/keys.md):
+    /// `"souverain/v2/dek" ‖ len8(kek_id) ‖ kek_id ‖ bucket_uid ‖ version_uid ‖ len16(key) ‖ key`.
+    pub fn aad(&self, kek_id: &str) -> Vec<u8> {
+        let mut aad = self.legacy_aad(kek_id);
+        aad[..16].copy_from_slice(b"souverain/v2/dek");
+        let key = &self.key.as_bytes()[..self.key.len().min(usize::from(u16::MAX))];
+        aad.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        aad.extend_from_slice(key);
+        aad
+    }
+
+    /// The associated data data keys were wrapped with before the object key was bound
+    /// (`"souverain/v1/dek" ‖ len8(kek_id) ‖ kek_id ‖ bucket_uid ‖ version_uid`): still opened,
+    /// never written.
+    pub fn legacy_aad(&self, kek_id: &str) -> Vec<u8> {
+        let id = &kek_id.as_bytes()[..kek_id.len().min(255)];
+        let mut aad = Vec::with_capacity(16 + 1 + id.len() + 32 + 2 + self.key.len());
+        aad.extend_from_slice(b"souverain/v1/dek");
+        aad.push(id.len() as u8);
+        aad.extend_from_slice(id);
+        aad.extend_from_slice(self.bucket.as_bytes());
+        aad.extend_from_slice(self.version.as_bytes());
+        aad
+    }
 }
 
 /// A key operation failed. Never carries key material, tokens or secret ids.
@@ -102,15 +134,10 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug + 'static {
     /// The KEK new DEKs of a bucket are wrapped under: its own (`bucket_kek`) or the default.
     fn kek_for(&self, bucket_kek: Option<&str>) -> String;
     /// Wraps `dek` under `kek`, binding it to the version that owns it.
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError>;
-    /// Unwraps; fails for any other binding.
-    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError>;
+    async fn wrap(&self, dek: &DataKey, kek: &str, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError>;
+    /// Unwraps; fails for any other binding (a key wrapped before object keys were bound opens
+    /// under its bucket and version alone).
+    async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError>;
     /// Wraps again under the newest version of `kek` (the KMS's rewrap when `kek` already
     /// wraps it, unwrap then wrap when the bucket moved to another KEK); `None` when `wrapped`
     /// is already current.
@@ -118,8 +145,7 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug + 'static {
         &self,
         wrapped: &WrappedKey,
         kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
+        binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError>;
     /// Creates `kek` if it does not exist (a bucket's own KEK).
     async fn ensure_kek(&self, kek: &str) -> Result<(), KeyError>;

@@ -23,8 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{DataKey, KeyError, KeyProvider, WrappedKey, key_aad};
-use crate::model::{BucketUid, VersionUid};
+use super::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// The largest KMS answer read.
@@ -311,6 +310,25 @@ impl TransitKeys {
             .insert(kek.to_owned(), (version, Instant::now()));
     }
 
+    /// Decrypts a wrapped DEK under the associated data `aad` (sent as the derived key's context).
+    async fn decrypt(&self, wrapped: &WrappedKey, aad: &[u8]) -> Result<DataKey, KeyError> {
+        let kek = wrapped.kek_id.as_str();
+        let ciphertext = std::str::from_utf8(&wrapped.bytes).map_err(|_| KeyError::Unwrap)?;
+        let context = B64.encode(aad);
+        let body = Zeroizing::new(serde_json::json!({ "ciphertext": ciphertext, "context": context }).to_string());
+        let answer = match self.call(Method::POST, &self.path("decrypt", kek)?, Some(body)).await {
+            // A wrong binding (context) or a damaged ciphertext is an authentication failure.
+            Err(e) if authentication_failed(&e) => return Err(KeyError::Unwrap),
+            Err(e) => return Err(missing(e, kek)),
+            Ok(a) => a,
+        };
+        let p: Answer<Plain> = parse(&answer)?;
+        let plaintext = Zeroizing::new(p.data.plaintext);
+        let raw = Zeroizing::new(B64.decode(plaintext.as_bytes()).map_err(|_| KeyError::Unwrap)?);
+        let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| KeyError::Unwrap)?;
+        Ok(DataKey::from_bytes(Zeroizing::new(key)))
+    }
+
     fn wrapped(kek: &str, ciphertext: String) -> Result<WrappedKey, KeyError> {
         let version = ciphertext_version(&ciphertext)
             .ok_or_else(|| KeyError::Refused("the KMS answered a ciphertext without a vault:vN: prefix".into()))?;
@@ -332,6 +350,12 @@ fn missing(e: KeyError, kek: &str) -> KeyError {
     }
 }
 
+/// The KMS's answer to a ciphertext that does not open under the context given (a wrong
+/// binding, or damaged bytes).
+fn authentication_failed(e: &KeyError) -> bool {
+    matches!(e, KeyError::Refused(m) if m.contains("message authentication failed") || m.contains("cipher"))
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, KeyError> {
     serde_json::from_slice(bytes).map_err(|e| KeyError::Refused(format!("unexpected KMS answer: {e}")))
 }
@@ -342,14 +366,8 @@ impl KeyProvider for TransitKeys {
         bucket_kek.unwrap_or(&self.cfg.kek).to_owned()
     }
 
-    async fn wrap(
-        &self,
-        dek: &DataKey,
-        kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<WrappedKey, KeyError> {
-        let context = B64.encode(key_aad(kek, bucket, version));
+    async fn wrap(&self, dek: &DataKey, kek: &str, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError> {
+        let context = B64.encode(binding.aad(kek));
         let plaintext = Zeroizing::new(B64.encode(dek.expose()));
         // Written straight into a wiped buffer (a serde_json value would keep an unwiped copy);
         // base64 needs no JSON escaping.
@@ -360,46 +378,40 @@ impl KeyProvider for TransitKeys {
         Self::wrapped(kek, c.data.ciphertext)
     }
 
-    async fn unwrap(&self, wrapped: &WrappedKey, bucket: BucketUid, version: VersionUid) -> Result<DataKey, KeyError> {
-        let kek = wrapped.kek_id.as_str();
-        let ciphertext = std::str::from_utf8(&wrapped.bytes).map_err(|_| KeyError::Unwrap)?;
-        let context = B64.encode(key_aad(kek, bucket, version));
-        let body = Zeroizing::new(serde_json::json!({ "ciphertext": ciphertext, "context": context }).to_string());
-        let answer = match self.call(Method::POST, &self.path("decrypt", kek)?, Some(body)).await {
-            // A wrong binding (context) or a damaged ciphertext is an authentication failure.
-            Err(KeyError::Refused(m)) if m.contains("message authentication failed") || m.contains("cipher") => {
-                return Err(KeyError::Unwrap);
-            }
-            Err(e) => return Err(missing(e, kek)),
-            Ok(a) => a,
-        };
-        let p: Answer<Plain> = parse(&answer)?;
-        let plaintext = Zeroizing::new(p.data.plaintext);
-        let raw = Zeroizing::new(B64.decode(plaintext.as_bytes()).map_err(|_| KeyError::Unwrap)?);
-        let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| KeyError::Unwrap)?;
-        Ok(DataKey::from_bytes(Zeroizing::new(key)))
+    async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
+        match self.decrypt(wrapped, &binding.aad(&wrapped.kek_id)).await {
+            // Wrapped before object keys were bound: its version alone (one more KMS call).
+            Err(KeyError::Unwrap) => self.decrypt(wrapped, &binding.legacy_aad(&wrapped.kek_id)).await,
+            other => other,
+        }
     }
 
     async fn rewrap(
         &self,
         wrapped: &WrappedKey,
         kek: &str,
-        bucket: BucketUid,
-        version: VersionUid,
+        binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
         if wrapped.kek_id != kek {
             // The bucket moved to another KEK: unwrap under the old, wrap under the new.
-            let dek = self.unwrap(wrapped, bucket, version).await?;
-            return self.wrap(&dek, kek, bucket, version).await.map(Some);
+            let dek = self.unwrap(wrapped, binding).await?;
+            return self.wrap(&dek, kek, binding).await.map(Some);
         }
         if wrapped.kek_version >= self.latest_version(kek).await? {
             return Ok(None);
         }
         let ciphertext = std::str::from_utf8(&wrapped.bytes).map_err(|_| KeyError::Unwrap)?;
-        let context = B64.encode(key_aad(kek, bucket, version));
+        let context = B64.encode(binding.aad(kek));
         let body = Zeroizing::new(serde_json::json!({ "ciphertext": ciphertext, "context": context }).to_string());
-        let answer =
-            self.call(Method::POST, &self.path("rewrap", kek)?, Some(body)).await.map_err(|e| missing(e, kek))?;
+        let answer = match self.call(Method::POST, &self.path("rewrap", kek)?, Some(body)).await {
+            // Wrapped before object keys were bound: wrap it anew, bound to its key.
+            Err(e) if authentication_failed(&e) => {
+                let dek = self.unwrap(wrapped, binding).await?;
+                return self.wrap(&dek, kek, binding).await.map(Some);
+            }
+            Err(e) => return Err(missing(e, kek)),
+            Ok(a) => a,
+        };
         let c: Answer<Cipher> = parse(&answer)?;
         Self::wrapped(kek, c.data.ciphertext).map(Some)
     }

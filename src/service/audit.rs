@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use super::ObjectService;
 use crate::error::Result;
-use crate::keys::DataKey;
+use crate::keys::{DataKey, KeyBinding};
 use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditKey, AuditSeal, check_seal};
 use crate::model::{BucketUid, VersionUid};
 
-/// What the audit key is bound to when wrapped: no bucket, a fixed name for the version.
-const KEY_BUCKET: BucketUid = BucketUid([0; 16]);
-const KEY_VERSION: VersionUid = VersionUid(*b"souverain-audit!");
+/// What the audit key is bound to when wrapped: no bucket, a fixed version id, no object key.
+const KEY_BINDING: KeyBinding<'static> =
+    KeyBinding { bucket: BucketUid([0; 16]), version: VersionUid(*b"souverain-audit!"), key: "" };
 
 /// The seal's verdict on the live chain.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -33,13 +33,13 @@ impl ObjectService {
         let (wrapped, created) = match self.meta.audit_key().await? {
             Some(w) => (w, false),
             None => {
-                let fresh = self.keys.wrap(&DataKey::generate()?, &kek, KEY_BUCKET, KEY_VERSION).await?;
+                let fresh = self.keys.wrap(&DataKey::generate()?, &kek, KEY_BINDING).await?;
                 let stored = self.meta.init_audit_key(fresh.clone()).await?;
                 let created = stored == fresh;
                 (stored, created)
             }
         };
-        let plain = self.keys.unwrap(&wrapped, KEY_BUCKET, KEY_VERSION).await?;
+        let plain = self.keys.unwrap(&wrapped, KEY_BINDING).await?;
         let key = Arc::new(AuditKey::new(zeroize::Zeroizing::new(*plain.expose())));
         self.meta.set_audit_key(Arc::clone(&key));
         self.audit_key.set(Arc::clone(&key)).ok();

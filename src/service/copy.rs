@@ -5,7 +5,7 @@ use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
 use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
-use crate::keys::DataKey;
+use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, VersionRecord, WriteCondition};
 use crate::model::{ContentHeaders, VersionUid};
 
@@ -66,10 +66,11 @@ impl ObjectService {
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, &self.kek_of(dst.uid), dst.uid, version).await?;
+        let wrapped =
+            self.keys.wrap(&dek, &self.kek_of(dst.uid), KeyBinding::new(dst.uid, version, &req.dst_key)).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
-        let stream = self.read_version(&src_bucket, &src, range).await?;
+        let stream = self.read_version(&src_bucket, &req.src_key, &src, range).await?;
         let source = PlainSource { len: src.size, stream, algorithm };
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;

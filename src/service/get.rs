@@ -16,7 +16,7 @@ use crate::backend::{Backend, BackendError, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keys::DataKey;
+use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
 use prometheus::{IntCounter, IntCounterVec};
@@ -101,7 +101,7 @@ impl ObjectService {
         let (bucket, version) = self.current_version(&req).await?;
         let (range, checksum) = self.select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();
-        let body = self.read_version(&bucket, &version, range).await?;
+        let body = self.read_version(&bucket, &req.key, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
         Ok(GetOutput { info: object_info(&version), range: range.filter(|_| partial), content_length, checksum, body })
     }
@@ -155,12 +155,13 @@ impl ObjectService {
     pub(crate) async fn read_version(
         &self,
         bucket: &BucketRecord,
+        key: &str,
         v: &VersionRecord,
         range: Option<(u64, u64)>,
     ) -> Result<PlainStream> {
         let wrapped =
             self.meta.dek(v.version_uid).await?.ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
-        let dek = self.unwrap_dek(&wrapped, bucket.uid, v.version_uid).await?;
+        let dek = self.unwrap_dek(&wrapped, KeyBinding::new(bucket.uid, v.version_uid, key)).await?;
         verify_manifest_mac(
             dek.expose(),
             bucket.uid.as_bytes(),

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::{ObjectService, now_ms};
 use crate::error::{ErrorKind, Result};
-use crate::keys::{DataKey, KeyError, WrappedKey};
+use crate::keys::{DataKey, KeyBinding, KeyError, WrappedKey};
 use crate::meta::{AuditedChange, BucketRecord, CatalogOverrides, JobRecord, ListEntry, ListQuery, ListStart};
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketUid, UploadId, VersionUid};
+use crate::model::{BucketUid, UploadId};
 
 /// The key state the admin API changed: buckets with their own KEK, destroyed KEKs.
 #[derive(Debug, Clone, Default)]
@@ -58,16 +58,11 @@ impl ObjectService {
 
     /// Unwraps a version's data key; a destroyed KEK is reported as such (from the audit
     /// state without asking the KMS, or from the KMS's answer).
-    pub(crate) async fn unwrap_dek(
-        &self,
-        wrapped: &WrappedKey,
-        bucket: BucketUid,
-        version: VersionUid,
-    ) -> Result<DataKey> {
+    pub(crate) async fn unwrap_dek(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey> {
         if self.key_state().shredded.contains_key(&wrapped.kek_id) {
             return Err(ErrorKind::KeyShredded(wrapped.kek_id.clone()).into());
         }
-        Ok(self.keys.unwrap(wrapped, bucket, version).await?)
+        Ok(self.keys.unwrap(wrapped, binding).await?)
     }
 
     /// The key state in force now.

@@ -6,7 +6,7 @@ use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, S
 use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
 use crate::datapath::{ciphertext_len, random_array};
 use crate::error::{ErrorKind, Result};
-use crate::keys::DataKey;
+use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{
     BucketRecord, CommitOutcome, DeletionReason, DeletionTask, GcTask, PartRecord, RepairTask, UploadRecord,
     VersionRecord, WriteCondition,
@@ -123,7 +123,7 @@ impl ObjectService {
         let placement = self.placement_for(&bucket)?;
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
+        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, key)).await?;
         let upload_id = UploadId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let mut rec = UploadRecord {
             upload_id,
@@ -140,7 +140,7 @@ impl ObjectService {
         for _ in 0..=KEK_CHANGE_RETRIES {
             let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
             // The bucket moved to its own KEK meanwhile (see `commit_version`).
-            rec.dek = self.keys.wrap(&dek, &kek, bucket.uid, version).await?;
+            rec.dek = self.keys.wrap(&dek, &kek, KeyBinding::new(bucket.uid, version, key)).await?;
         }
         Err(ErrorKind::Unavailable("the bucket's key-encryption key kept changing during the request".into()).into())
     }
@@ -200,7 +200,7 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
-        let stream = self.read_version(&src_bucket, &src, range).await?;
+        let stream = self.read_version(&src_bucket, src_key, &src, range).await?;
         let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
         self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
     }
@@ -213,7 +213,7 @@ impl ObjectService {
         source: PlainSource,
         verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
     ) -> Result<PutOutput> {
-        let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let dek = self.unwrap_dek(&upload.dek, KeyBinding::new(bucket.uid, upload.version_uid, &upload.key)).await?;
         // Placed when the part arrives, under the catalog and policy in force now: a provider
         // excluded since CreateMultipartUpload receives no part.
         let target = StreamTarget {
@@ -294,7 +294,7 @@ impl ObjectService {
             }
             None => None,
         };
-        let dek = self.unwrap_dek(&upload.dek, bucket.uid, upload.version_uid).await?;
+        let dek = self.unwrap_dek(&upload.dek, KeyBinding::new(bucket.uid, upload.version_uid, &upload.key)).await?;
         let mut streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
         let (repairs, deletions) = self.reseat_parts(&bucket, &mut streams)?;
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();

@@ -6,7 +6,7 @@ use super::fanout::{Fanout, FanoutOutcome};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keys::DataKey;
+use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{
     BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord, WriteCondition,
 };
@@ -147,7 +147,8 @@ impl ObjectService {
         // 4. Keys.
         let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), bucket.uid, version).await?;
+        let wrapped =
+            self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, &req.key)).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let (checks, source) = BodyChecks::split(body);
         let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
@@ -247,7 +248,7 @@ impl ObjectService {
     /// Wraps an open upload's data key under `kek` (the bucket's new own KEK).
     pub(crate) async fn rewrap_upload_key(&self, id: crate::model::UploadId, dek: &DataKey, kek: &str) -> Result<()> {
         let Some(up) = self.meta.upload(id).await? else { return Err(ErrorKind::NoSuchUpload.into()) };
-        let new = self.keys.wrap(dek, kek, up.bucket_uid, up.version_uid).await?;
+        let new = self.keys.wrap(dek, kek, KeyBinding::new(up.bucket_uid, up.version_uid, &up.key)).await?;
         // A lost race (the rotation job rewrapped it meanwhile) is settled by the next commit.
         self.meta.rewrap_dek(DekRewrap::Upload { upload: id, expected: up.dek, new }).await?;
         Ok(())
@@ -298,7 +299,7 @@ impl ObjectService {
             if attempts > KEK_CHANGE_RETRIES {
                 break CommitOutcome::KekChanged(kek);
             }
-            commit.dek = self.keys.wrap(dek.plain, &kek, bucket.uid, version_uid).await?;
+            commit.dek = self.keys.wrap(dek.plain, &kek, KeyBinding::new(bucket.uid, version_uid, key)).await?;
             if let Some(id) = completes_upload {
                 self.rewrap_upload_key(id, dek.plain, &kek).await?;
             }

@@ -10,9 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::keys::{KeyError, WrappedKey};
+use crate::keys::{KeyBinding, KeyError, WrappedKey};
 use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
-use crate::model::VersionUid;
 use crate::service::ObjectService;
 use crate::service::keys::ROTATION_JOB as JOB;
 use crate::shutdown::Shutdown;
@@ -95,7 +94,8 @@ impl Rotator {
                 let ListEntry::Item(key, version) = entry else { continue };
                 let key_text = String::from_utf8_lossy(&key).into_owned();
                 if let Some(expected) = meta.dek(version.version_uid).await? {
-                    let rewrap = self.rewrap(&expected, &kek, bucket, version.version_uid).await?;
+                    let at = KeyBinding::new(bucket.uid, version.version_uid, &key_text);
+                    let rewrap = self.rewrap(&expected, &kek, at).await?;
                     if let Some(new) = rewrap {
                         let r = DekRewrap::Version {
                             bucket: bucket.uid,
@@ -133,7 +133,8 @@ impl Rotator {
             let mut last = None;
             for entry in page.entries {
                 let ListEntry::Item(key, upload) = entry else { continue };
-                if let Some(new) = self.rewrap(&upload.dek, kek, bucket, upload.version_uid).await? {
+                let at = KeyBinding::new(bucket.uid, upload.version_uid, &upload.key);
+                if let Some(new) = self.rewrap(&upload.dek, kek, at).await? {
                     let r = DekRewrap::Upload { upload: upload.upload_id, expected: upload.dek.clone(), new };
                     self.count(job, meta.rewrap_dek(r).await?);
                 }
@@ -150,14 +151,13 @@ impl Rotator {
         &self,
         wrapped: &WrappedKey,
         kek: &str,
-        bucket: &BucketRecord,
-        version: VersionUid,
+        binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
         // A DEK under a destroyed KEK can never be rewrapped: it stays as it is.
         if self.service.key_state().shredded.contains_key(&wrapped.kek_id) {
             return Ok(None);
         }
-        self.service.keys().rewrap(wrapped, kek, bucket.uid, version).await
+        self.service.keys().rewrap(wrapped, kek, binding).await
     }
 
     fn count(&self, job: &mut JobRecord, replaced: bool) {

@@ -542,3 +542,47 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
         assert!(!answers.contains(s.as_str()), "a secret is in an answer, the metrics or the health report");
     }
 }
+
+/// Promise (issue 18 item 10, transit): data keys are wrapped bound to their object's key (the
+/// KMS context); a data key wrapped before that (its context names bucket and version only)
+/// still opens, and the rotation job's rewrap binds it to its key from then on.
+#[tokio::test]
+async fn transit_binds_the_object_key_and_still_opens_older_keys() {
+    use base64::Engine as _;
+    use souverain::keys::transit::TransitKeys;
+    use souverain::keys::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
+    use souverain::model::{BucketUid, VersionUid};
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &crate::common::Providers::local(dir.path()));
+    let config =
+        souverain::config::Config::parse(&with_keys(text, &transit_keys(&bao.address(), &root_auth(), "")), dir.path());
+    let souverain::config::KeyConfig::Transit(settings) = config.unwrap().keys else { panic!("transit keys") };
+    let kms = TransitKeys::new(settings).unwrap();
+    let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([2; 16]), "ledger/2026.csv");
+    let other_key = KeyBinding { key: "ledger/2025.csv", ..at };
+    let dek = DataKey::generate().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+
+    let fresh = kms.wrap(&dek, "souverain", at).await.unwrap();
+    assert_eq!(kms.unwrap(&fresh, at).await.unwrap().expose(), dek.expose());
+    assert!(matches!(kms.unwrap(&fresh, other_key).await, Err(KeyError::Unwrap)), "bound to its object key");
+
+    // As the gateway wrapped keys before: the context names bucket and version only.
+    let body =
+        serde_json::json!({ "plaintext": b64.encode(dek.expose()), "context": b64.encode(at.legacy_aad("souverain")) });
+    let (status, answer) = bao.api("POST", "/v1/transit/encrypt/souverain", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let ciphertext = answer["data"]["ciphertext"].as_str().unwrap().as_bytes().to_vec();
+    let older = WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: ciphertext };
+    assert_eq!(kms.unwrap(&older, at).await.unwrap().expose(), dek.expose(), "an older key still opens");
+    let elsewhere = KeyBinding { version: VersionUid([3; 16]), ..at };
+    assert!(matches!(kms.unwrap(&older, elsewhere).await, Err(KeyError::Unwrap)), "still bound to its version");
+    assert_eq!(kms.rotate("souverain").await.unwrap(), 2);
+    let rewrapped = kms.rewrap(&older, "souverain", at).await.unwrap().expect("out of date");
+    assert_eq!(rewrapped.kek_version, 2);
+    assert_eq!(kms.unwrap(&rewrapped, at).await.unwrap().expose(), dek.expose());
+    assert!(matches!(kms.unwrap(&rewrapped, other_key).await, Err(KeyError::Unwrap)), "now bound to its key");
+}

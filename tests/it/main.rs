@@ -5,8 +5,6 @@ mod common;
 
 /// The dependency rules of DESIGN.md §2.2.
 mod architecture;
-/// The audit chain's seal against a rewritten store.
-mod audit;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.
 mod auth;
 /// Bucket lifecycle, names, location and residency binding.
@@ -51,5 +49,7 @@ mod residency;
 mod scale_out;
 /// The SigV4 tamper matrix: header auth, presigned URLs, signed aws-chunked bodies.
 mod sigv4_tamper;
+/// Someone who writes the metadata store without the KEK: rewritten audit chains, swapped records.
+mod tampering;
 /// HTTPS on the S3 listener and SIGHUP reload.
 mod tls;
