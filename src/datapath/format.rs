@@ -96,3 +96,18 @@ pub fn segment_nonce(k: u64, is_final: bool) -> [u8; 12] {
     n[11] = u8::from(is_final);
     n
 }
+
+/// The bytes the manifest MAC covers (§4.4): `u32(count) ‖ Σ[u32(part_number) ‖ stream_id ‖
+/// u64(plaintext_len) ‖ ciphertext_sha256 ‖ commit]` over the streams in order.
+pub fn manifest_bytes(streams: &[crate::model::StreamManifest]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(4 + streams.len() * 92);
+    m.extend_from_slice(&(streams.len() as u32).to_be_bytes());
+    for s in streams {
+        m.extend_from_slice(&s.part_number.to_be_bytes());
+        m.extend_from_slice(s.stream_id.as_bytes());
+        m.extend_from_slice(&s.plaintext_len.to_be_bytes());
+        m.extend_from_slice(&s.ciphertext_sha256);
+        m.extend_from_slice(&s.commit);
+    }
+    m
+}

@@ -26,8 +26,8 @@ use crate::model::{
 };
 
 pub use records::{
-    BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord, PartRecord, RepairTask,
-    ReplicaTask, UploadRecord, VersionRecord,
+    ABANDONED_SETTLE_MS, BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord,
+    PartRecord, RepairTask, ReplicaTask, UploadRecord, VersionRecord,
 };
 pub use store::KvMetadataStore;
 

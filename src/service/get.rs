@@ -14,26 +14,13 @@ use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, Range
 use crate::backend::health::{HEDGE_FLOOR, ProviderBook};
 use crate::backend::{Backend, BackendError, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
+use crate::datapath::format::manifest_bytes;
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
 use prometheus::{IntCounter, IntCounterVec};
-
-/// The bytes of the manifest MAC (§4.4).
-fn manifest_bytes(streams: &[StreamManifest]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(4 + streams.len() * 92);
-    m.extend_from_slice(&(streams.len() as u32).to_be_bytes());
-    for s in streams {
-        m.extend_from_slice(&s.part_number.to_be_bytes());
-        m.extend_from_slice(s.stream_id.as_bytes());
-        m.extend_from_slice(&s.plaintext_len.to_be_bytes());
-        m.extend_from_slice(&s.ciphertext_sha256);
-        m.extend_from_slice(&s.commit);
-    }
-    m
-}
 
 /// Resolves a range against the object length; `None` means unsatisfiable.
 pub(crate) fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {

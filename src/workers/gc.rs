@@ -24,6 +24,8 @@ const MAX_BACKOFF_MS: i64 = 300_000;
 /// A task whose provider is known to be down is looked at again after this, without counting
 /// an attempt, so the deletion follows the provider's return within seconds.
 const WAIT_FOR_PROVIDER_MS: i64 = 2_000;
+/// The shortest pause between two passes, however soon a task falls due.
+const MIN_PASS_GAP: Duration = Duration::from_millis(500);
 /// The queue is counted for the gauges and `/health` this many tasks at a time.
 const COUNT_PAGE: usize = 1000;
 
@@ -61,6 +63,8 @@ pub struct GcReport {
     pub deleted: usize,
     /// Tasks rescheduled because their provider failed or was down.
     pub deferred: usize,
+    /// When the earliest task still queued is due (ms since the epoch), if any.
+    pub next_due_ms: Option<i64>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -120,7 +124,7 @@ impl GarbageCollector {
                 }
             }
         }
-        self.publish_backlog().await?;
+        report.next_due_ms = self.publish_backlog().await?;
         // Completed-upload records answer retried Completes for a day.
         self.meta().expire_completed(now_ms() - 24 * 3600 * 1000).await?;
         Ok(report)
@@ -133,10 +137,12 @@ impl GarbageCollector {
         backend.delete(&stream_name(task.stream_id)).await.map_err(|e| e.to_string())
     }
 
-    async fn publish_backlog(&self) -> Result<(), MetaError> {
+    /// Publishes the backlog; when the earliest queued task is due.
+    async fn publish_backlog(&self) -> Result<Option<i64>, MetaError> {
         let overdue_after = millis(self.settings.overdue_after);
         let mut counter = DeletionCounter::new(self.service.backends().keys(), now_ms(), overdue_after);
         super::count_queue(COUNT_PAGE, |after, n| self.meta().deletions(after, n), |t| counter.add(t)).await?;
+        let next_due = counter.next_due_ms;
         let backlog = counter.finish();
         let metrics = self.service.metrics();
         for (p, b) in &backlog.providers {
@@ -145,19 +151,32 @@ impl GarbageCollector {
             super::set_provider_gauge(&metrics.pending_deletions_overdue, p, b.overdue);
         }
         self.health.set_deletion_backlog(backlog);
-        Ok(())
+        Ok(next_due)
     }
 
-    /// Runs passes every `every` until shutdown.
-    pub async fn run(self, every: Duration, shutdown: Shutdown) {
-        super::repeat(every, None, shutdown, || async {
-            match self.run_once().await {
-                Ok(r) if r.deleted > 0 => tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "gc pass failed"),
+    /// Runs passes every `every`, and sooner when a queued task falls due earlier (a provider
+    /// back, a backoff run out, an abandoned upload settled), until shutdown.
+    pub async fn run(self, every: Duration, mut shutdown: Shutdown) {
+        loop {
+            let next_due = match self.run_once().await {
+                Ok(r) => {
+                    if r.deleted > 0 {
+                        tracing::info!(deleted = r.deleted, deferred = r.deferred, "gc pass");
+                    }
+                    r.next_due_ms
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "gc pass failed");
+                    None
+                }
+            };
+            let until_due = next_due.map(|due| Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)));
+            let wait = until_due.map_or(every, |d| d.clamp(MIN_PASS_GAP, every));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.wait() => return,
             }
-        })
-        .await
+        }
     }
 }
 
@@ -166,6 +185,7 @@ impl GarbageCollector {
 struct DeletionCounter {
     per: BTreeMap<String, ProviderDeletions>,
     total: u64,
+    next_due_ms: Option<i64>,
     now_ms: i64,
     overdue_after_ms: i64,
 }
@@ -173,7 +193,7 @@ struct DeletionCounter {
 impl DeletionCounter {
     fn new<'a>(providers: impl Iterator<Item = &'a ProviderId>, now_ms: i64, overdue_after_ms: i64) -> Self {
         let per = providers.map(|p| (p.to_string(), ProviderDeletions::default())).collect();
-        Self { per, total: 0, now_ms, overdue_after_ms }
+        Self { per, total: 0, next_due_ms: None, now_ms, overdue_after_ms }
     }
 
     fn add(&mut self, t: &DeletionTask) {
@@ -186,6 +206,7 @@ impl DeletionCounter {
             b.overdue += u64::from(age_ms > self.overdue_after_ms);
         }
         self.total += 1;
+        self.next_due_ms = Some(self.next_due_ms.map_or(t.due_ms, |d| d.min(t.due_ms)));
     }
 
     fn finish(self) -> DeletionBacklog {

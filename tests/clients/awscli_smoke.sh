@@ -3,13 +3,19 @@
 # and WORK_DIR in the environment. Prints one line per check; stops at the first failure.
 set -euo pipefail
 E=(--endpoint-url "$S3_ENDPOINT")
-# AWS_CLI picks the binary: `aws` (v1 from PyPI) by default, /usr/bin/aws for Debian's v2.
-aws() { if [ -n "${AWS_CLI:-}" ]; then "$AWS_CLI" "$@"; else command aws "$@"; fi; }
-aws --version
+# AWS_CLI is the binary to test and AWS_CLI_MAJOR its major version (1: PyPI's, in its own
+# virtual environment; 2: Debian's /usr/bin/aws): whichever `aws` is first on the PATH must
+# not decide which CLI these checks cover.
+aws() { "${AWS_CLI:?the aws CLI binary to test}" "$@"; }
 ok() { echo "ok   $1"; }
 # Every check is `cmd || fail`: under `set -e` a failing command left of `&&` would not stop
 # the script, so `cmd && ok` could never fail the test.
 fail() { echo "FAIL $1" >&2; exit 1; }
+version=$(aws --version 2>&1)
+case "$version" in
+  "aws-cli/${AWS_CLI_MAJOR:?the major version to test}."*) ok "version $version" ;;
+  *) fail "expected the aws CLI v$AWS_CLI_MAJOR, got: $version" ;;
+esac
 tree="$WORK_DIR/tree"
 mkdir -p "$tree/sub/deeper"
 head -c 20000000 /dev/urandom > "$tree/large.bin"

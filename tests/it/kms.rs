@@ -586,3 +586,29 @@ async fn transit_binds_the_object_key_and_still_opens_older_keys() {
     assert_eq!(kms.unwrap(&rewrapped, at).await.unwrap().expose(), dek.expose());
     assert!(matches!(kms.unwrap(&rewrapped, other_key).await, Err(KeyError::Unwrap)), "now bound to its key");
 }
+
+/// Promise (README, docs/keys.md): with the local key file (the quickstart's provider), key
+/// rotation, a bucket's own KEK and crypto-shredding answer 501 with a message naming what is
+/// needed, and change nothing (the key list, the audit log and the objects stay as they were).
+#[tokio::test]
+async fn the_local_key_file_answers_501_for_key_management() {
+    let gw = crate::common::TestGateway::start().await;
+    gw.client.create_bucket().bucket("plain").send().await.unwrap();
+    let data = pattern(10_000, 4);
+    put(&gw, "plain", "k", &data).await;
+    let (keys_before, audit_before) = (gw.admin_text("/admin/v1/keys").await, gw.admin_text("/admin/v1/audit").await);
+    let attempts = [
+        ("POST", "/admin/v1/keys/rotate", serde_json::json!({})),
+        ("PUT", "/admin/v1/buckets/plain/kek", serde_json::json!({ "kek": "bucket-plain" })),
+        ("POST", "/admin/v1/keys/bucket-plain/shred", serde_json::Value::Null),
+    ];
+    for (method, path, body) in attempts {
+        let r = gw.admin_send(method, path, body).await;
+        assert_eq!(r.status, 501, "{method} {path}: {}", r.body_text());
+        assert!(r.body_text().contains("keys.provider = \\\"transit\\\""), "{method} {path}: {}", r.body_text());
+    }
+    assert_eq!(gw.admin_text("/admin/v1/keys").await, keys_before, "the key list is unchanged");
+    assert_eq!(gw.admin_text("/admin/v1/audit").await, audit_before, "nothing was recorded");
+    assert!(get(&gw, "plain", "k").await == data);
+    gw.stop().await;
+}

@@ -21,6 +21,8 @@ mod deletions;
 mod durability;
 /// Replication under injected faults: killed, slow, failing, black-holed and corrupting providers.
 mod faults;
+/// Known answers of format v1: committed provider files read byte for byte.
+mod format_vectors;
 /// Hostile input: path-like and non-XML keys, floods, lying bodies, slow clients.
 mod hostile;
 /// The transit KMS (OpenBao): wrapping, rotation, outages, credentials, shredding, secrets.

@@ -333,7 +333,8 @@ async fn conditional_writes() {
     gw.stop().await;
 }
 
-/// Promise: concurrent If-None-Match: * writes of one key have exactly one winner.
+/// Promise: concurrent If-None-Match: * writes of one key have exactly one winner; every
+/// other writer gets 412 PreconditionFailed, and the stored bytes are the winner's.
 #[tokio::test]
 async fn concurrent_conditional_writes_one_winner() {
     let gw = TestGateway::start().await;
@@ -342,21 +343,23 @@ async fn concurrent_conditional_writes_one_winner() {
     for i in 0..8u8 {
         let c = gw.client.clone();
         tasks.push(tokio::spawn(async move {
-            c.put_object()
-                .bucket("race")
-                .key("k")
-                .if_none_match("*")
-                .body(ByteStream::from(vec![i; 1000]))
-                .send()
-                .await
-                .is_ok()
+            let put = c.put_object().bucket("race").key("k").if_none_match("*");
+            let answer = put.body(ByteStream::from(vec![i; 1000])).send().await;
+            (i, answer.map(|_| ()).map_err(|e| (error_status(&e), error_code(&e))))
         }));
     }
-    let mut wins = 0;
+    let mut winners = Vec::new();
     for t in tasks {
-        wins += usize::from(t.await.unwrap());
+        match t.await.unwrap() {
+            (i, Ok(())) => winners.push(i),
+            (i, Err(refusal)) => {
+                assert_eq!(refusal, (Some(412), Some("PreconditionFailed".to_owned())), "writer {i}");
+            }
+        }
     }
-    assert_eq!(wins, 1);
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = body_bytes(gw.client.get_object().bucket("race").key("k").send().await.unwrap()).await;
+    assert_eq!(stored, vec![winners[0]; 1000], "the winner's bytes");
     gw.stop().await;
 }
 

@@ -230,17 +230,28 @@ async fn known_down_provider_is_skipped() {
     gw.providers.break_provider(2);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let e = c.put_object().bucket("skip").key("refused").body(b"x".to_vec().into()).send().await.unwrap_err();
-        assert_eq!(error_status(&e), Some(503));
         let r = crate::common::raw::send(admin, "GET", "/health", &[("host".into(), admin.to_string())], b"")
             .await
             .unwrap();
         let h: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        if h["providers"]["local-nl"]["reachable"] == false || Instant::now() > deadline {
+        if h["providers"]["local-nl"]["reachable"] == false {
             break;
         }
+        assert!(Instant::now() < deadline, "the health check never saw local-nl down");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Two of three known down, W = 2: refused before any provider is contacted.
+    let mut puts = Vec::new();
+    for p in ["local-de", "local-fr", "local-nl"] {
+        puts.push(backend_puts(&gw, p).await);
+    }
+    let files_before = gw.stream_files().len();
+    let e = c.put_object().bucket("skip").key("refused").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(503), Some("ServiceUnavailable")));
+    for (p, before) in ["local-de", "local-fr", "local-nl"].iter().zip(puts) {
+        assert_eq!(backend_puts(&gw, p).await, before, "{p} was sent a write for a refused PUT");
+    }
+    assert_eq!(gw.stream_files().len(), files_before, "nothing stored for the refused PUT");
     assert_eq!(c.list_objects_v2().bucket("skip").send().await.unwrap().key_count(), Some(3));
     gw.providers.repair_provider(1);
     gw.providers.repair_provider(2);
