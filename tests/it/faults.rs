@@ -227,9 +227,43 @@ async fn failing_provider_opens_its_circuit_and_recovers() {
     gw.stop().await;
 }
 
+/// Promise (R4): the circuit breaker, not the health check, stops writes to a provider that fails
+/// them. Its health checks pass (only object requests fail, and no check runs during the test),
+/// so it stays "reachable" as far as they know; five failed writes open its circuit, and from
+/// then on writes send it nothing (counted at its proxy) and queue its replica for repair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_writes_open_the_circuit_and_later_writes_skip_the_provider() {
+    let gw =
+        TestGateway::start_proxied_with(|t| t.replace("health_interval_secs = 1", "health_interval_secs = 3600")).await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("breaker").send().await.unwrap();
+    let fr = "provider=\"local-fr\"";
+    gw.providers.proxies[1].set_for_objects(Fault::Status(500));
+    let data = pattern(50_000, 9);
+    let mut opened_after = None;
+    for i in 0..20 {
+        c.put_object().bucket("breaker").key(format!("w{i}")).body(data.clone().into()).send().await.unwrap();
+        if gw.metric_sum("souverain_backend_circuit_state", &[fr]).await == 2 {
+            opened_after = Some(i + 1);
+            break;
+        }
+    }
+    assert!(opened_after.is_some(), "20 failed writes did not open the circuit");
+    assert_eq!(health(&gw, "local-fr").await["reachable"], true, "the health check did not mark it down");
+    let sent = gw.providers.proxies[1].object_puts();
+    for i in 0..3 {
+        c.put_object().bucket("breaker").key(format!("open{i}")).body(data.clone().into()).send().await.unwrap();
+        let states = gw.replica_states("breaker", &format!("open{i}")).await;
+        assert!(states.contains(&("local-fr".to_owned(), "pending".to_owned())), "{states:?}");
+    }
+    assert_eq!(gw.providers.proxies[1].object_puts(), sent, "a write was sent to the provider with the open circuit");
+    gw.stop().await;
+}
+
 /// Promise (R4): a provider that accepts connections and never answers (a black hole) costs a
-/// write its straggler deadline, not an error: the PUT succeeds on the other two, reads are
-/// served by them, and the replica is queued for repair.
+/// write its straggler deadline, not an error: the PUT succeeds on the other two, reads that
+/// ask it first are hedged to another replica (the hedge metric counts them) and answer within
+/// seconds, not the first-byte timeout, and the replica is queued for repair.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn black_holed_provider_is_cut_from_writes_and_hedged_on_reads() {
     let gw = TestGateway::start_proxied().await;
@@ -237,13 +271,28 @@ async fn black_holed_provider_is_cut_from_writes_and_hedged_on_reads() {
     c.create_bucket().bucket("hole").send().await.unwrap();
     let data = pattern(2_000_000, 5);
     c.put_object().bucket("hole").key("before").body(data.clone().into()).send().await.unwrap();
-    gw.providers.proxies[0].set(Fault::BlackHole);
+    // Object requests only: its health checks answer, so reads still try it (and must hedge).
+    gw.providers.proxies[0].set_for_objects(Fault::BlackHole);
     let t = Instant::now();
     c.put_object().bucket("hole").key("during").body(data.clone().into()).send().await.unwrap();
     assert!(t.elapsed() < Duration::from_secs(60), "bounded by the straggler deadline");
-    for key in ["before", "during"] {
+    // Reads that ask the black hole first are hedged to another replica after the hedge delay
+    // (tens of milliseconds), far inside the 10 s first-byte timeout they would otherwise wait.
+    let hedges = gw.metric_sum("souverain_backend_hedged_requests_total", &[]).await;
+    let asked = gw.providers.proxies[0].object_gets();
+    let mut slowest = Duration::ZERO;
+    for key in ["before", "during", "before", "during"] {
+        let t = Instant::now();
         assert!(body_bytes(c.get_object().bucket("hole").key(key).send().await.unwrap()).await == data);
+        slowest = slowest.max(t.elapsed());
     }
+    let (asked, hedged) = (
+        gw.providers.proxies[0].object_gets() - asked,
+        gw.metric_sum("souverain_backend_hedged_requests_total", &[]).await - hedges,
+    );
+    assert!(asked > 0, "no read asked the black-holed replica first (the test proves nothing)");
+    assert!(hedged >= asked, "{asked} reads waited on the black hole, {hedged} hedges");
+    assert!(slowest < Duration::from_secs(5), "a hedged read took {slowest:?}");
     let states = gw.replica_states("hole", "during").await;
     assert!(states.contains(&("local-de".to_owned(), "pending".to_owned())), "{states:?}");
     gw.stop().await;

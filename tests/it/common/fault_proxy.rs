@@ -47,6 +47,7 @@ struct State {
     /// The fault, and whether it spares bucket-level requests (the gateway's health checks).
     fault: Mutex<(Fault, bool)>,
     object_gets: AtomicU64,
+    object_puts: AtomicU64,
     client: Client<HttpConnector, Incoming>,
 }
 
@@ -74,6 +75,7 @@ impl FaultProxy {
             upstream: Mutex::new(upstream),
             fault: Mutex::new((Fault::None, false)),
             object_gets: AtomicU64::new(0),
+            object_puts: AtomicU64::new(0),
             client: Client::builder(TokioExecutor::new()).build(connector),
         });
         let accept_state = Arc::clone(&state);
@@ -123,6 +125,11 @@ impl FaultProxy {
     pub fn object_gets(&self) -> u64 {
         self.state.object_gets.load(Ordering::Relaxed)
     }
+
+    /// Object writes received so far (PUTs of `/bucket/key`: objects and multipart parts).
+    pub fn object_puts(&self) -> u64 {
+        self.state.object_puts.load(Ordering::Relaxed)
+    }
 }
 
 fn full(bytes: Bytes) -> ProxyBody {
@@ -134,6 +141,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Pr
     let object = req.uri().path().trim_start_matches('/').split_once('/').is_some_and(|(_, key)| !key.is_empty());
     if object && req.method() == hyper::Method::GET {
         state.object_gets.fetch_add(1, Ordering::Relaxed);
+    }
+    if object && req.method() == hyper::Method::PUT {
+        state.object_puts.fetch_add(1, Ordering::Relaxed);
     }
     let fault = match state.fault.lock().map(|f| *f) {
         Ok((fault, objects_only)) if object || !objects_only => fault,
