@@ -16,6 +16,7 @@ mod replica_queue;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod store;
+pub mod walk;
 
 use async_trait::async_trait;
 

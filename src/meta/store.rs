@@ -12,8 +12,8 @@ use super::codec::{decode, encode, escape_into, key_successor, prefix_successor}
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use super::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use super::{
-    ABANDONED_SETTLE_MS, AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, DeletionReason, DeletionTask,
-    JobRecord, RepairTask, ReplicaMove,
+    AuditedChange, CatalogOverrides, CompletedUpload, DekRewrap, DeletionReason, DeletionTask, JobRecord, RepairTask,
+    ReplicaMove,
 };
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListPage, ListQuery, ListStart, MetaError, MetadataStore,
@@ -480,8 +480,8 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let now = wall_ms();
             for t in &streams {
                 for p in &t.targets {
-                    let mut task = DeletionTask::new(t.stream_id, p.clone(), DeletionReason::Abandoned, now);
-                    task.due_ms = now + ABANDONED_SETTLE_MS;
+                    // Due at once; the collector waits out `ABANDONED_SETTLE_MS` from `created`.
+                    let task = DeletionTask::new(t.stream_id, p.clone(), DeletionReason::Abandoned, now);
                     queue_deletion(task, &mut ops)?;
                 }
                 ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));

@@ -9,9 +9,10 @@ use serde::Serialize;
 use super::{ObjectService, now_ms};
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding, KeyError, WrappedKey};
+use crate::meta::walk::UploadWalk;
 use crate::meta::{AuditedChange, BucketRecord, CatalogOverrides, JobRecord, ListEntry, ListQuery, ListStart};
+use crate::model::BucketUid;
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketUid, UploadId};
 
 /// The key state the admin API changed: buckets with their own KEK, destroyed KEKs.
 #[derive(Debug, Clone, Default)]
@@ -201,21 +202,13 @@ impl ObjectService {
                     _ => break,
                 }
             }
-            let mut after: Option<(Vec<u8>, UploadId)> = None;
+            let mut walk = UploadWalk::new(*bucket);
             loop {
-                let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
-                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: SCAN_PAGE };
-                let page = self.meta.list_uploads(*bucket, &q, after.as_ref().map(|(_, u)| *u)).await?;
-                let mut last = None;
-                for entry in page.entries {
-                    let ListEntry::Item(key, upload) = entry else { continue };
-                    stray += u64::from(upload.dek.kek_id != kek);
-                    last = Some((key, upload.upload_id));
+                let page = walk.next_page(self.meta.as_ref(), SCAN_PAGE).await?;
+                if page.is_empty() {
+                    break;
                 }
-                match last {
-                    Some(l) if page.truncated => after = Some(l),
-                    _ => break,
-                }
+                stray += page.iter().filter(|u| u.dek.kek_id != kek).count() as u64;
             }
         }
         Ok(stray)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::datapath::ciphertext_len;
+use crate::meta::walk::UploadWalk;
 use crate::meta::{
     BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, RepairTask,
     ReplicaMove,
@@ -126,15 +127,14 @@ impl Evacuator {
     /// for ever if the upload is never completed nor aborted).
     async fn evacuate_uploads(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
         let meta = self.service.meta();
-        let mut after: Option<(Vec<u8>, UploadId)> = None;
+        let mut walk = UploadWalk::new(bucket.uid);
         loop {
-            let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
-            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-            let page = meta.list_uploads(bucket.uid, &q, after.as_ref().map(|(_, u)| *u)).await?;
-            let mut last = None;
-            for entry in page.entries {
-                let ListEntry::Item(key, upload) = entry else { continue };
-                let key_text = String::from_utf8_lossy(&key).into_owned();
+            let page = walk.next_page(meta.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for upload in page {
+                let key_text = upload.key.clone();
                 let mut next = 0;
                 loop {
                     let parts = meta.parts(upload.upload_id, next, PAGE).await?;
@@ -148,11 +148,6 @@ impl Evacuator {
                         _ => break,
                     }
                 }
-                last = Some((key, upload.upload_id));
-            }
-            match last {
-                Some(l) if page.truncated => after = Some(l),
-                _ => return Ok(()),
             }
         }
     }

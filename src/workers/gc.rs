@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::backend::stream_name;
 use crate::health::{DeletionBacklog, ProviderDeletions};
-use crate::meta::{DeletionTask, GcTask, MetaError, MetadataStore};
+use crate::meta::{ABANDONED_SETTLE_MS, DeletionReason, DeletionTask, GcTask, MetaError, MetadataStore};
 use crate::model::ProviderId;
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
@@ -99,6 +99,14 @@ impl GarbageCollector {
         let horizon = if first && !self.meta().is_shared() { millis(self.settings.claim) } else { 0 };
         let claimed = self.meta().claim_deletions(now_ms() + horizon, millis(self.settings.claim), BATCH).await?;
         for mut task in claimed {
+            // A write the dead (or cancelled) request left in flight may still land: wait it
+            // out, counted from the decision (a claim taken early at start must not skip it).
+            let settled_at = task.created_ms.saturating_add(ABANDONED_SETTLE_MS);
+            if task.reason == DeletionReason::Abandoned && now_ms() < settled_at {
+                task.due_ms = settled_at;
+                self.meta().finish_deletion(task, false).await?;
+                continue;
+            }
             if !self.health.reachable(&task.provider) {
                 task.due_ms = now_ms() + WAIT_FOR_PROVIDER_MS;
                 report.deferred += 1;

@@ -45,12 +45,15 @@ pub struct RepairWorker {
     health: Arc<HealthState>,
     /// How long a claimed task is this worker's before another (of any gateway) may take it.
     claim_ms: i64,
+    /// A pass ran in this process already.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl RepairWorker {
     /// A worker over the service's providers; each task it takes is its own for `claim`.
     pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>, claim: Duration) -> Self {
-        Self { service, health, claim_ms: i64::try_from(claim.as_millis()).unwrap_or(i64::MAX) }
+        let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
+        Self { service, health, claim_ms, started: std::sync::atomic::AtomicBool::new(false) }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
@@ -61,7 +64,12 @@ impl RepairWorker {
     pub async fn run_once(&self) -> Result<RepairReport, MetaError> {
         let mut report = RepairReport::default();
         let metrics = self.service.metrics();
-        let tasks = self.meta().claim_repairs(now_ms(), self.claim_ms, BATCH).await?;
+        // A store this process owns: claims held by an earlier run of it (killed mid-copy) are
+        // void, so the first pass takes them at once instead of after their lease (as the
+        // garbage collector does).
+        let first = !self.started.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let horizon = if first && !self.meta().is_shared() { self.claim_ms } else { 0 };
+        let tasks = self.meta().claim_repairs(now_ms().saturating_add(horizon), self.claim_ms, BATCH).await?;
         // Read once per pass: every task's grant asks for its stream's bucket.
         let buckets = if tasks.is_empty() { Vec::new() } else { self.meta().buckets().await? };
         for mut task in tasks {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::keys::{KeyBinding, KeyError, WrappedKey};
+use crate::meta::walk::UploadWalk;
 use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
 use crate::service::ObjectService;
 use crate::service::keys::ROTATION_JOB as JOB;
@@ -125,24 +126,18 @@ impl Rotator {
     /// Open multipart uploads carry their own DEK, used by every later part.
     async fn rotate_uploads(&self, bucket: &BucketRecord, kek: &str, job: &mut JobRecord) -> Result<(), RotationError> {
         let meta = self.service.meta();
-        let mut after: Option<(Vec<u8>, crate::model::UploadId)> = None;
+        let mut walk = UploadWalk::new(bucket.uid);
         loop {
-            let start = after.as_ref().map_or(ListStart::Beginning, |(k, _)| ListStart::AfterKey(k.clone()));
-            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-            let page = meta.list_uploads(bucket.uid, &q, after.as_ref().map(|(_, u)| *u)).await?;
-            let mut last = None;
-            for entry in page.entries {
-                let ListEntry::Item(key, upload) = entry else { continue };
+            let page = walk.next_page(meta.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for upload in page {
                 let at = KeyBinding::new(bucket.uid, upload.version_uid, &upload.key);
                 if let Some(new) = self.rewrap(&upload.dek, kek, at).await? {
                     let r = DekRewrap::Upload { upload: upload.upload_id, expected: upload.dek.clone(), new };
                     self.count(job, meta.rewrap_dek(r).await?);
                 }
-                last = Some((key, upload.upload_id));
-            }
-            match last {
-                Some(l) if page.truncated => after = Some(l),
-                _ => return Ok(()),
             }
         }
     }

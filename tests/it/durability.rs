@@ -74,12 +74,15 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
         token = page.next_continuation_token().map(str::to_owned);
     }
     // GC runs at start: the intents of the killed runs are collected; each visible object then
-    // owns exactly one stream per provider, and nothing else is left.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while providers.stream_files().len() != 3 * visible && Instant::now() < deadline {
+    // owns exactly one stream per provider, and nothing else is left. Copies a killed run left in flight are deleted after the abandoned-upload settle time
+    // (10 s), and replicas that missed a write are repaired: both can take a while on a loaded
+    // machine, so the bound is generous; the count must then be exact.
+    let started = Instant::now();
+    while providers.stream_files().len() != 3 * visible && started.elapsed() < Duration::from_secs(90) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(providers.stream_files().len(), 3 * visible, "no orphan stream after GC");
+    println!("provider files settled after {:?}", started.elapsed());
+    assert_eq!(providers.stream_files().len(), 3 * visible, "no orphan stream after GC, no replica missing");
     gw.kill();
 }
 
