@@ -310,6 +310,17 @@ impl TransitKeys {
             .insert(kek.to_owned(), (version, Instant::now()));
     }
 
+    /// Unwraps `wrapped` (either binding) and wraps the DEK again under `kek`, bound to its key.
+    async fn wrap_anew(
+        &self,
+        wrapped: &WrappedKey,
+        kek: &str,
+        binding: KeyBinding<'_>,
+    ) -> Result<WrappedKey, KeyError> {
+        let dek = self.unwrap(wrapped, binding).await?;
+        self.wrap(&dek, kek, binding).await
+    }
+
     /// Decrypts a wrapped DEK under the associated data `aad` (sent as the derived key's context).
     async fn decrypt(&self, wrapped: &WrappedKey, aad: &[u8]) -> Result<DataKey, KeyError> {
         let kek = wrapped.kek_id.as_str();
@@ -394,8 +405,7 @@ impl KeyProvider for TransitKeys {
     ) -> Result<Option<WrappedKey>, KeyError> {
         if wrapped.kek_id != kek {
             // The bucket moved to another KEK: unwrap under the old, wrap under the new.
-            let dek = self.unwrap(wrapped, binding).await?;
-            return self.wrap(&dek, kek, binding).await.map(Some);
+            return self.wrap_anew(wrapped, kek, binding).await.map(Some);
         }
         if wrapped.kek_version >= self.latest_version(kek).await? {
             return Ok(None);
@@ -405,10 +415,7 @@ impl KeyProvider for TransitKeys {
         let body = Zeroizing::new(serde_json::json!({ "ciphertext": ciphertext, "context": context }).to_string());
         let answer = match self.call(Method::POST, &self.path("rewrap", kek)?, Some(body)).await {
             // Wrapped before object keys were bound: wrap it anew, bound to its key.
-            Err(e) if authentication_failed(&e) => {
-                let dek = self.unwrap(wrapped, binding).await?;
-                return self.wrap(&dek, kek, binding).await.map(Some);
-            }
+            Err(e) if authentication_failed(&e) => return self.wrap_anew(wrapped, kek, binding).await.map(Some),
             Err(e) => return Err(missing(e, kek)),
             Ok(a) => a,
         };

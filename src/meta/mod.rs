@@ -27,8 +27,8 @@ use crate::model::{
 };
 
 pub use records::{
-    ABANDONED_SETTLE_MS, BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord,
-    PartRecord, RepairTask, ReplicaTask, UploadRecord, VersionRecord,
+    BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord, PartRecord, RepairTask,
+    ReplicaTask, UploadRecord, VersionRecord,
 };
 pub use store::KvMetadataStore;
 

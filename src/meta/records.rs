@@ -252,12 +252,6 @@ impl DeletionReason {
     }
 }
 
-/// How long after an upload is abandoned its copies are deleted. A write the gateway sent
-/// before it crashed (or before the request was cancelled) may still be landing at a provider
-/// that keeps running: the bytes already in the socket's buffer arrive after the gateway is
-/// gone. A deletion before that would leave the late copy behind, an orphan nothing tracks.
-pub const ABANDONED_SETTLE_MS: i64 = 10_000;
-
 /// One replica to delete at one provider: written in the same commit as the decision,
 /// retried with backoff until the provider confirms (absent counts as done), never dropped
 /// unless the replica became live again.

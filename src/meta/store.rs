@@ -211,9 +211,6 @@ impl<E: KvEngine> Inner<E> {
                 return Ok(CommitOutcome::Gone);
             };
             dek = rec.dek.clone();
-            if let Some(kek) = kek_changed(&mut t, c.bucket, &dek)? {
-                return Ok(CommitOutcome::KekChanged(kek));
-            }
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
             close_upload(&mut t, &rec, &kept, &mut ops)?;
             let done = CompletedUpload {
@@ -480,7 +477,7 @@ impl<E: KvEngine> MetadataStore for KvMetadataStore<E> {
             let now = wall_ms();
             for t in &streams {
                 for p in &t.targets {
-                    // Due at once; the collector waits out `ABANDONED_SETTLE_MS` from `created`.
+                    // Due at once; the collector waits out its settle time from `created`.
                     let task = DeletionTask::new(t.stream_id, p.clone(), DeletionReason::Abandoned, now);
                     queue_deletion(task, &mut ops)?;
                 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::backend::stream_name;
 use crate::health::{DeletionBacklog, ProviderDeletions};
-use crate::meta::{ABANDONED_SETTLE_MS, DeletionReason, DeletionTask, GcTask, MetaError, MetadataStore};
+use crate::meta::{DeletionReason, DeletionTask, GcTask, MetaError, MetadataStore};
 use crate::model::ProviderId;
 use crate::service::{ObjectService, now_ms};
 use crate::shutdown::Shutdown;
@@ -24,6 +24,11 @@ const MAX_BACKOFF_MS: i64 = 300_000;
 /// A task whose provider is known to be down is looked at again after this, without counting
 /// an attempt, so the deletion follows the provider's return within seconds.
 const WAIT_FOR_PROVIDER_MS: i64 = 2_000;
+/// How long after an upload is abandoned its copies are deleted. A write the gateway sent
+/// before it crashed (or before the request was cancelled) may still be landing at a provider
+/// that keeps running: the bytes already in the socket's buffer arrive after the gateway is
+/// gone. A deletion before that would leave the late copy behind, an orphan nothing tracks.
+const ABANDONED_SETTLE_MS: i64 = 10_000;
 /// The shortest pause between two passes, however soon a task falls due.
 const MIN_PASS_GAP: Duration = Duration::from_millis(500);
 /// The queue is counted for the gauges and `/health` this many tasks at a time.
