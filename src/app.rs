@@ -228,6 +228,12 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 const AUDIT_KEY_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Loads the audit key once the key provider answers (or until shutdown).
+/// Runs a background loop in a `worker` span naming it, so each line it logs says which
+/// worker wrote it (and no line of a worker can pass for a request's).
+fn spawn_worker(name: &'static str, run: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+    tokio::spawn(tracing::Instrument::instrument(run, tracing::info_span!("worker", worker = name)))
+}
+
 async fn load_audit_key(service: Arc<ObjectService>, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
@@ -327,7 +333,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         shutdown.clone(),
     ))];
     let checker = HealthChecker::new(backends, Arc::clone(&service), Arc::clone(&metrics), Arc::clone(&health));
-    tasks.push(tokio::spawn(checker.run(config.health_interval, shutdown.clone())));
+    tasks.push(spawn_worker("health", checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
         let service = AdminService::new(
@@ -340,23 +346,23 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
     }
     if audit_key_pending {
-        tasks.push(tokio::spawn(load_audit_key(Arc::clone(&service), shutdown.clone())));
+        tasks.push(spawn_worker("audit-key", load_audit_key(Arc::clone(&service), shutdown.clone())));
     }
     let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
-    tasks.push(tokio::spawn(scrubber.run(config.scrub_interval, shutdown.clone())));
+    tasks.push(spawn_worker("scrub", scrubber.run(config.scrub_interval, shutdown.clone())));
     let evacuator = Evacuator::new(Arc::clone(&service));
-    tasks.push(tokio::spawn(evacuator.run(config.evacuation_interval, shutdown.clone())));
+    tasks.push(spawn_worker("evacuation", evacuator.run(config.evacuation_interval, shutdown.clone())));
     let rotator = crate::workers::rotation::Rotator::new(Arc::clone(&service));
-    tasks.push(tokio::spawn(rotator.run(ROTATION_POLL, shutdown.clone())));
+    tasks.push(spawn_worker("rotation", rotator.run(ROTATION_POLL, shutdown.clone())));
     let usage = UsageCounter::new(Arc::clone(&service));
-    tasks.push(tokio::spawn(usage.run(config.usage_interval, shutdown.clone())));
-    tasks.push(tokio::spawn(crate::workers::cluster::run(Arc::clone(&service), shutdown.clone())));
+    tasks.push(spawn_worker("usage", usage.run(config.usage_interval, shutdown.clone())));
+    tasks.push(spawn_worker("cluster", crate::workers::cluster::run(Arc::clone(&service), shutdown.clone())));
     let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health), config.repair_claim);
-    tasks.push(tokio::spawn(repair.run(config.repair_interval, shutdown.clone())));
+    tasks.push(spawn_worker("repair", repair.run(config.repair_interval, shutdown.clone())));
     let gc_settings =
         GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
     let gc = GarbageCollector::new(Arc::clone(&service), Arc::clone(&health), gc_settings);
-    tasks.push(tokio::spawn(gc.run(config.gc_interval, shutdown)));
+    tasks.push(spawn_worker("gc", gc.run(config.gc_interval, shutdown)));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
     Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, admin_tls, trigger, tasks })
 }

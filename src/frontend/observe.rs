@@ -104,6 +104,7 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
         let span = tracing::info_span!("request", request_id = %id, op);
         let metrics = Arc::clone(&self.metrics);
         let fut = hyper::service::Service::call(&self.inner, req);
+        let body_span = span.clone();
         Box::pin(
             async move {
                 let started = Instant::now();
@@ -122,17 +123,20 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
                 if let Ok(v) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
                 }
-                Ok(resp.map(|body| CountedBody { inner: body, metrics }))
+                Ok(resp.map(|body| CountedBody { inner: body, metrics, span: body_span }))
             }
             .instrument(span),
         )
     }
 }
 
-/// A response body that counts the bytes it sends.
+/// A response body that counts the bytes it sends. It carries the request's span: a GET's
+/// body is produced (replicas read, failovers logged) after the handler has returned, and
+/// those lines must carry the request id too.
 pub struct CountedBody<B> {
     inner: B,
     metrics: Arc<Metrics>,
+    span: tracing::Span,
 }
 
 impl<B: Body<Data = Bytes> + Unpin> Body for CountedBody<B> {
@@ -140,11 +144,13 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CountedBody<B> {
     type Error = B::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let this = &mut *self;
+        let _in_request = this.span.enter();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            self.metrics.s3_sent_bytes.inc_by(data.len() as u64);
+            this.metrics.s3_sent_bytes.inc_by(data.len() as u64);
         }
         polled
     }

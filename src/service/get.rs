@@ -268,11 +268,12 @@ impl VersionReader {
                     let len = crate::datapath::ciphertext_len(manifest.plaintext_len, manifest.seg_log2);
                     let task = RepairTask::for_stream(manifest, p, len, super::now_ms());
                     let meta = Arc::clone(meta);
-                    tokio::spawn(async move {
+                    let queue = async move {
                         if let Err(e) = meta.queue_repair(task).await {
                             tracing::error!(error = %e, "queueing a read repair failed");
                         }
-                    });
+                    };
+                    tokio::spawn(tracing::Instrument::in_current_span(queue));
                 }
                 integrity(e)
             };

@@ -217,12 +217,13 @@ impl ObjectService {
                 let detail = serde_json::json!({
                     "policy": u.policy, "reason": u.reason(), "explanation": u.to_string(),
                 });
-                tokio::spawn(async move {
+                let record = async move {
                     let entry = crate::model::audit::AuditEntry::new("s3", "placement.refused", &detail);
                     if let Err(e) = meta.apply_change(crate::meta::AuditedChange::RecordOnly, entry).await {
                         tracing::error!(error = %e, "writing an audit record failed");
                     }
-                });
+                };
+                tokio::spawn(tracing::Instrument::in_current_span(record));
                 "unsatisfiable"
             }
         };

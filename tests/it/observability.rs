@@ -44,27 +44,43 @@ fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
     Prometheus { child, addr }
 }
 
-/// One instant query; the values of the result vector.
+/// Waits until Prometheus answers queries, so that from then on every query error is real.
+async fn wait_ready(prom: &Prometheus) {
+    let addr: std::net::SocketAddr = prom.addr.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = send(addr, "GET", "/-/ready", &[("host".into(), prom.addr.clone())], b"").await;
+        if r.is_ok_and(|r| r.status == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "Prometheus never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One instant query; the values of the result vector. A query Prometheus does not answer
+/// with `status: success` fails the test: an empty answer must mean "no such series", never
+/// "the query went wrong".
 async fn query(prom: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
     let addr: std::net::SocketAddr = prom.addr.parse().unwrap();
     let enc: String = q
         .bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect();
-    let Ok(r) =
-        send(addr, "GET", &format!("/api/v1/query?query={enc}"), &[("host".into(), prom.addr.clone())], b"").await
-    else {
-        return Vec::new();
-    };
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
-    v["data"]["result"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| (s["metric"].clone(), s["value"][1].as_str().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN)))
-                .collect()
+    let r = send(addr, "GET", &format!("/api/v1/query?query={enc}"), &[("host".into(), prom.addr.clone())], b"")
+        .await
+        .unwrap_or_else(|e| panic!("Prometheus did not answer {q}: {e}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{q}: not JSON ({e}): {}", r.body_text()));
+    assert!(r.status == 200 && v["status"] == "success", "{q}: Prometheus answered {} {v}", r.status);
+    let result = v["data"]["result"].as_array().unwrap_or_else(|| panic!("{q}: no result vector in {v}"));
+    result
+        .iter()
+        .map(|s| {
+            let value = s["value"][1].as_str().and_then(|x| x.parse().ok());
+            (s["metric"].clone(), value.unwrap_or_else(|| panic!("{q}: a sample without a number: {s}")))
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Waits until `q` yields exactly `want` as its single value.
@@ -95,6 +111,7 @@ async fn wait_until(prom: &Prometheus, q: &str) {
 async fn prometheus_scrapes_the_gateway() {
     let gw = TestGateway::start().await;
     let prom = start_prometheus(gw.dir.path(), gw.admin_addr());
+    wait_ready(&prom).await;
     let c = &gw.client;
     c.create_bucket().bucket("metrics").send().await.unwrap();
     let sizes = [1000usize, 70_000, 5];
@@ -230,9 +247,10 @@ fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// Promise: every log line of one request carries its request id (returned as
-/// x-amz-request-id), including lines written by provider tasks, and no log line contains a
-/// secret.
+/// Promise: every line logged while a request is served carries its request id (returned as
+/// x-amz-request-id) — lines of its provider tasks, of a GET's body streamed after the handler
+/// returned, and of an error answer — while background workers' lines name their worker; no
+/// log line contains a secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_id_in_every_log_line() {
     crate::common::init();
@@ -245,45 +263,77 @@ async fn request_id_in_every_log_line() {
     let gw = crate::common::BinaryGateway::spawn_with_log(dir.path(), &providers, &log);
     let c = crate::common::client(gw.addr);
     c.create_bucket().bucket("logs").send().await.unwrap();
-    providers.break_provider(2);
+    // An object of several segments, for a GET that fails over while its body streams.
+    let big = pattern(1 << 20, 7);
+    c.put_object().bucket("logs").key("big").body(big.clone().into()).send().await.unwrap();
+    let first_request = std::fs::metadata(&log).unwrap().len() as usize;
     let signer = Signer::new(std::time::SystemTime::now());
-    let r = signed_request(
-        gw.addr,
-        &signer,
-        "PUT",
-        "/logs/k",
-        vec![("content-length".into(), "5".into())],
-        &sha256_hex(b"hello"),
-        b"hello",
-    )
-    .await;
-    // W = 2 of 3: the write succeeds, and the broken provider's task logs a warning.
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    let id = r.header("x-amz-request-id").expect("x-amz-request-id").to_owned();
-    assert_eq!(id.len(), 16);
-    providers.repair_provider(2);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mine = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let mine: Vec<String> = text.lines().filter(|l| l.contains(&id)).map(str::to_owned).collect();
-        if mine.iter().any(|l| l.contains("request done")) || Instant::now() > deadline {
-            break mine;
+    let request = |method: &'static str, path: &'static str, body: &'static [u8]| {
+        let signer = &signer;
+        async move {
+            let headers = vec![("content-length".into(), body.len().to_string())];
+            let r = signed_request(gw.addr, signer, method, path, headers, &sha256_hex(body), body).await;
+            let id = r.header("x-amz-request-id").expect("x-amz-request-id").to_owned();
+            assert_eq!(id.len(), 16);
+            (r, id)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(
-        mine.iter().any(|l| l.contains("provider write failed")),
-        "the provider task's warning carries the id: {mine:?}"
-    );
-    assert!(mine.iter().any(|l| l.contains("request done")), "{mine:?}");
-    let text = std::fs::read_to_string(&log).unwrap();
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        let in_request = v["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == "request"));
-        if in_request {
-            assert!(v["span"]["request_id"].is_string(), "a request's log line without its id: {line}");
-        }
+
+    // 1. W = 2 of 3: the write succeeds, and the broken provider's task logs a warning.
+    providers.break_provider(2);
+    let (r, put_id) = request("PUT", "/logs/k", b"hello").await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    providers.repair_provider(2);
+    // 2. Every replica damaged in the middle: the answer starts (200 and the first segments),
+    // then each replica fails verification while the body streams.
+    for (path, mut bytes) in providers.stream_files().into_iter().filter(|(_, b)| b.len() > big.len()) {
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(path, bytes).unwrap();
     }
+    let (r, get_id) = request("GET", "/logs/big", b"").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.len() < big.len() && big.starts_with(&r.body), "a damaged body is cut short, never wrong");
+    // 3. Every provider down: an error answer (503) and the lines that explain it.
+    (0..3).for_each(|i| providers.break_provider(i));
+    let (r, down_id) = request("GET", "/logs/k", b"").await;
+    assert_eq!(r.status, 503, "{}", r.body_text());
+    (0..3).for_each(|i| providers.repair_provider(i));
+
+    let mine = |id: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.lines().any(|l| l.contains(id) && l.contains(what)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no line {what:?} with request id {id}:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    mine(&put_id, "provider write failed");
+    mine(&put_id, "request done");
+    mine(&get_id, "replica failed verification");
+    mine(&get_id, "failing over to the next replica");
+    mine(&down_id, "replica unavailable");
+    mine(&down_id, "service unavailable");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ids = [put_id.as_str(), get_id.as_str(), down_id.as_str()];
+    let mut served = 0;
+    for line in text[first_request..].lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let spans = v["spans"].as_array().cloned().unwrap_or_default();
+        if spans.iter().any(|s| s["name"] == "worker" && s["worker"].is_string()) {
+            continue;
+        }
+        let id = spans.iter().find(|s| s["name"] == "request").and_then(|s| s["request_id"].as_str());
+        assert!(
+            id.is_some_and(|id| ids.contains(&id)),
+            "a line logged while requests were served, without their id: {line}"
+        );
+        served += 1;
+    }
+    assert!(served >= 9, "the requests' own lines were checked ({served})");
     assert!(
         !text.contains(SECRET_KEY) && !text.contains("provider-secret") && !text.contains(crate::common::ADMIN_TOKEN),
         "a secret reached the log"
