@@ -156,12 +156,11 @@ fn https_gateway_with_admin(dir: &Path, cert: &str, key: &str) -> (Providers, Bi
     write_admin_pair(dir, cert, key);
     let providers = Providers::start(dir);
     let admin = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let section = format!(
-        "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\nadmin_tls_cert_file = \"admin.crt\"\nadmin_tls_key_file = \"admin.key\"\n"
-    );
+    let section = "[server]\ntls_cert_file = \"s3.crt\"\ntls_key_file = \"s3.key\"\n\
+                   admin_tls_cert_file = \"admin.crt\"\nadmin_tls_key_file = \"admin.key\"\n";
     let cfg = config_text(dir, "127.0.0.1:0", "rocksdb", &providers)
         .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""))
-        .replace("[server]\n", &section);
+        .replace("[server]\n", section);
     std::fs::write(dir.join("souverain.toml"), cfg).unwrap();
     let gw = BinaryGateway::spawn_with_log(dir, &providers, &dir.join("gateway.log"));
     (providers, gw, admin)
