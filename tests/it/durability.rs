@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,8 +24,10 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
             first = false;
         }
         let mut writers = Vec::new();
+        let acked_this_round = Arc::new(AtomicU64::new(0));
         for w in 0..4u64 {
             let (c, acked, attempted) = (c.clone(), Arc::clone(&acked), Arc::clone(&attempted));
+            let acked_this_round = Arc::clone(&acked_this_round);
             writers.push(tokio::spawn(async move {
                 for i in 0..10_000u64 {
                     let key = format!("r{round}-w{w}-{i}");
@@ -33,13 +36,20 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
                     match c.put_object().bucket("crash").key(&key).body(data.clone().into()).send().await {
                         Ok(_) => {
                             acked.lock().unwrap().insert(key, data);
+                            acked_this_round.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(_) => return,
                     }
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_millis(1200 + 400 * round)).await;
+        // Killed once this run has acknowledged some writes (more each round), with the four
+        // writers still uploading: observed, so a slow machine cannot kill an idle gateway.
+        let want = 8 + 8 * round;
+        crate::common::wait_until("writes acknowledged before the kill", Duration::from_secs(120), || {
+            acked_this_round.load(Ordering::Relaxed) >= want
+        })
+        .await;
         gw.kill();
         for w in writers {
             let _ = w.await;
@@ -48,7 +58,7 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 20, "the workload acknowledged writes before each kill ({})", acked.len());
+    assert!(acked.len() >= 8 + 16 + 24, "the workload acknowledged writes before each kill ({})", acked.len());
     for (key, data) in &acked {
         let got = body_bytes(c.get_object().bucket("crash").key(key).send().await.unwrap()).await;
         assert!(&got == data, "acknowledged {key} intact");
@@ -269,7 +279,11 @@ async fn crash_loop_of_200_kills_loses_nothing() {
                 ops
             })
         };
-        tokio::time::sleep(Duration::from_millis(20 + rng.below(300))).await;
+        // A random moment, counted from when an operation is seen in flight (not from the
+        // start, which a slow machine could stretch past the whole delay).
+        let busy = || model.lock().is_ok_and(|m| m.in_flight.is_some());
+        crate::common::wait_until("an operation in flight", Duration::from_secs(30), busy).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
         gw.kill();
         acknowledged += worker.await.unwrap_or(0);
         assert!(started.elapsed() < Duration::from_secs(900), "bounded in time");

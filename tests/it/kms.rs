@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::openbao::{OpenBao, ROOT_TOKEN, transit_keys, with_keys};
-use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern};
+use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern, wait_until};
 
 async fn transit_gateway(address: &str, auth: &str, extra: &str) -> TestGateway {
     let keys = transit_keys(address, auth, extra);
@@ -106,7 +106,8 @@ async fn transit_wraps_data_keys_and_objects_round_trip() {
 async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data() {
     let bao = OpenBao::start().await;
     bao.enable_transit("souverain").await;
-    let gw = Arc::new(transit_gateway(&bao.address(), &root_auth(), "dek_cache_ttl_secs = 0").await);
+    let proxy = FaultProxy::start(bao.addr).await;
+    let gw = Arc::new(transit_gateway(&proxy.endpoint(), &root_auth(), "dek_cache_ttl_secs = 0").await);
     gw.client.create_bucket().bucket("rot").send().await.unwrap();
     let objects: Vec<(String, Vec<u8>)> =
         (0..40).map(|i| (format!("k{i:02}"), pattern(20_000 + i * 997, i as u64))).collect();
@@ -135,15 +136,39 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A KMS answering in 40 ms: the job takes seconds (one call per data key), long enough to
+    // watch traffic go on while it runs.
+    proxy.set(Fault::Delay(Duration::from_millis(40)));
     let r = gw.admin_send("POST", "/admin/v1/keys/rotate", serde_json::json!({})).await;
     assert_eq!(r.status, 202, "{}", r.body_text());
     let rotated: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(rotated["rotated"], serde_json::json!([["souverain", 2]]));
-    let job = wait_job_done(&gw, "rotation").await;
+    // Observed overlap: traffic counted between two moments at which keys had already been
+    // rewrapped and the job still reported itself running.
+    let mut during: Vec<(u64, u64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let rewrapped = gw.metric_sum("souverain_key_rewraps_total", &[]).await;
+        let counts = (reads.load(Ordering::Relaxed), writes.load(Ordering::Relaxed));
+        let r = gw.admin_send("GET", "/admin/v1/jobs/rotation", serde_json::Value::Null).await;
+        let job: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        match job["state"].as_str() {
+            Some("done") => break job,
+            Some("running") if rewrapped > 0 => during.push(counts),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the rotation job did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    proxy.set(Fault::None);
     stop.store(true, Ordering::Relaxed);
     traffic.await.unwrap();
-    assert!(reads.load(Ordering::Relaxed) > 0 && writes.load(Ordering::Relaxed) > 0);
+    let (first, last) = (during.first().copied().unwrap_or_default(), during.last().copied().unwrap_or_default());
+    assert!(
+        last.0 > first.0 && last.1 > first.1,
+        "reads and writes completed while the rotation ran: {first:?} then {last:?} ({} samples)",
+        during.len()
+    );
     assert!(job["moved"].as_u64().unwrap_or(0) >= objects.len() as u64, "{job}");
     assert_eq!(job["progress"], 1.0);
     for (k, d) in &objects {
@@ -378,17 +403,24 @@ async fn writes_racing_a_kek_change_cannot_outlive_the_shredding() {
     let mut headers = vec![("content-length".to_owned(), slow_body.len().to_string())];
     let host = gw.addr.to_string();
     Signer::new(std::time::SystemTime::now()).sign("PUT", "/race/slow", &[], &mut headers, &host, "UNSIGNED-PAYLOAD");
+    let wrapped_under_default = || proxy.requests_matching("POST /v1/transit/encrypt/souverain");
+    let wrapped_before = wrapped_under_default();
     let mut slow = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let head: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     slow.write_all(format!("PUT /race/slow HTTP/1.1\r\n{head}connection: close\r\n\r\n").as_bytes()).await.unwrap();
     slow.write_all(&slow_body[..100_000]).await.unwrap();
+    // Observed, not slept on: the slow PUT's data key has been wrapped under the default KEK.
+    wait_until("the slow PUT's data key wrapped under the default KEK", Duration::from_secs(30), || {
+        wrapped_under_default() > wrapped_before
+    })
+    .await;
     // A multipart upload created (and one part stored) under the default KEK.
     let up = gw.client.create_multipart_upload().bucket("race").key("multi").send().await.unwrap();
     let id = up.upload_id().unwrap().to_owned();
     let part = pattern(5 << 20, 5);
     let p1 = gw.client.upload_part().bucket("race").key("multi").upload_id(&id).part_number(1);
     let p1 = p1.body(part.clone().into()).send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(wrapped_under_default() >= wrapped_before + 2, "both writes hold a key wrapped under the default KEK");
     // The move, with a slow KMS: the rotation job then needs seconds for the bucket's keys.
     proxy.set(Fault::Delay(Duration::from_millis(700)));
     let r = gw.admin_send("PUT", "/admin/v1/buckets/race/kek", serde_json::json!({ "kek": "bucket-race" })).await;

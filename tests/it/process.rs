@@ -39,10 +39,12 @@ fn config_errors_are_one_line() {
     assert_eq!(run(&["check-config", path.to_str().unwrap()]).0, 0);
 }
 
-/// Promise: SIGTERM shuts down gracefully: the process exits 0, an upload in flight either
-/// completed (and is then durable) or failed cleanly, and the data is intact after restart.
+/// Promise: SIGTERM shuts down gracefully: the gateway stops accepting connections at once,
+/// an upload in flight at that moment (half its body received) is finished and acknowledged
+/// within the grace period and is durable, and the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_graceful_shutdown() {
+    use crate::common::raw::{Signer, send_paused};
     crate::common::init();
     let dir = tempfile::tempdir().unwrap();
     let providers = Providers::start(dir.path());
@@ -51,23 +53,34 @@ async fn sigterm_graceful_shutdown() {
     c.create_bucket().bucket("term").send().await.unwrap();
     c.put_object().bucket("term").key("before").body(b"kept".to_vec().into()).send().await.unwrap();
     let data = pattern(30 << 20, 8);
-    let upload = {
-        let (c, data) = (c.clone(), data.clone());
-        tokio::spawn(
-            async move { c.put_object().bucket("term").key("inflight").body(data.into()).send().await.is_ok() },
-        )
+    let mut headers = vec![("content-length".to_owned(), data.len().to_string())];
+    let addr = gw.addr;
+    Signer::new(std::time::SystemTime::now()).sign(
+        "PUT",
+        "/term/inflight",
+        &[],
+        &mut headers,
+        &addr.to_string(),
+        "UNSIGNED-PAYLOAD",
+    );
+    // Half the body sent (so the upload is in flight), then SIGTERM, then — once the gateway
+    // is seen refusing new connections — the other half.
+    let between = async {
+        gw.signal("-TERM");
+        crate::common::wait_until("the gateway stops accepting", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(addr).is_err()
+        })
+        .await;
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let status = tokio::task::spawn_blocking(move || gw.terminate()).await.unwrap();
+    let r = send_paused(addr, "PUT", "/term/inflight", &headers, &data, data.len() / 2, between).await.unwrap();
+    assert_eq!(r.status, 200, "the upload in flight at SIGTERM is finished: {}", r.body_text());
+    let status = tokio::task::spawn_blocking(move || gw.wait_exit()).await.unwrap();
     assert!(status.success(), "exit status {status:?}");
-    let completed = upload.await.unwrap();
     let gw = BinaryGateway::spawn(dir.path(), &providers);
     let c = client(gw.addr);
     assert_eq!(body_bytes(c.get_object().bucket("term").key("before").send().await.unwrap()).await, b"kept");
-    match c.get_object().bucket("term").key("inflight").send().await {
-        Ok(out) => assert!(body_bytes(out).await == data, "a visible in-flight upload is whole"),
-        Err(_) => assert!(!completed, "an acknowledged upload must survive shutdown"),
-    }
+    let stored = body_bytes(c.get_object().bucket("term").key("inflight").send().await.unwrap()).await;
+    assert!(stored == data, "the acknowledged upload is durable and whole");
     gw.kill();
 }
 

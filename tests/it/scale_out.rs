@@ -151,8 +151,14 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     // first gateway's repair worker claims the third and hangs copying it.
     providers.proxies[2].set_for_objects(Fault::BlackHole);
     let body = pattern(2 << 20, 3);
+    let puts_before = providers.proxies[2].object_puts();
     c1.put_object().bucket("bkt").key("k").body(ByteStream::from(body.clone())).send().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Observed: the repair's copy reached the black hole (the write's own PUT came first), so
+    // the first gateway holds the claim when it is killed.
+    crate::common::wait_until("the first gateway's repair copying", Duration::from_secs(60), || {
+        providers.proxies[2].object_puts() >= puts_before + 2
+    })
+    .await;
     g1.kill();
     providers.proxies[2].set(Fault::None);
 

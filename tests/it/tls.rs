@@ -116,8 +116,7 @@ async fn https_listener_and_sighup_reload() {
     assert_eq!(get_over_tls(gw.addr, &ca1).await, Ok(403), "anonymous S3 request answered over TLS");
     assert_eq!(get_over_tls(gw.addr, &ca2).await, Err(unknown_issuer()), "a client not trusting the CA refuses it");
     write_pair(dir.path(), &cert2, &key2);
-    let pid = gw.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    gw.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while get_over_tls(gw.addr, &ca2).await != Ok(403) {
         assert!(Instant::now() < deadline, "the new certificate was not picked up");
@@ -176,7 +175,7 @@ fn write_admin_pair(dir: &Path, cert: &str, key: &str) {
 fn sighup_and_wait(gw: &BinaryGateway, log: &Path, what: &str) {
     let count = || std::fs::read_to_string(log).unwrap_or_default().matches(what).count();
     let before = count();
-    assert!(std::process::Command::new("kill").args(["-HUP", &gw.child.id().to_string()]).status().unwrap().success());
+    gw.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while count() == before {
         assert!(Instant::now() < deadline, "no {what:?} logged after SIGHUP");
@@ -353,7 +352,7 @@ async fn sdk_and_cli_over_https_with_a_private_ca() {
 
     // Certificate swap + SIGHUP: new connections present the new certificate.
     write_pair(dir.path(), &cert2, &key2);
-    let _ = std::process::Command::new("kill").args(["-HUP", &gw.child.id().to_string()]).status();
+    gw.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let fresh = sdk(&ca2_pem);

@@ -48,6 +48,8 @@ struct State {
     fault: Mutex<(Fault, bool)>,
     object_gets: AtomicU64,
     object_puts: AtomicU64,
+    /// Every request received, as `METHOD /path`, in order.
+    requests: Mutex<Vec<String>>,
     client: Client<HttpConnector, Incoming>,
 }
 
@@ -76,6 +78,7 @@ impl FaultProxy {
             fault: Mutex::new((Fault::None, false)),
             object_gets: AtomicU64::new(0),
             object_puts: AtomicU64::new(0),
+            requests: Mutex::new(Vec::new()),
             client: Client::builder(TokioExecutor::new()).build(connector),
         });
         let accept_state = Arc::clone(&state);
@@ -130,6 +133,12 @@ impl FaultProxy {
     pub fn object_puts(&self) -> u64 {
         self.state.object_puts.load(Ordering::Relaxed)
     }
+
+    /// How many requests received so far read `METHOD /path` with `needle` in them (a KMS
+    /// proxy: `POST /v1/transit/encrypt/souverain` counts data keys wrapped under that KEK).
+    pub fn requests_matching(&self, needle: &str) -> usize {
+        self.state.requests.lock().map_or(0, |r| r.iter().filter(|line| line.contains(needle)).count())
+    }
 }
 
 fn full(bytes: Bytes) -> ProxyBody {
@@ -144,6 +153,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Pr
     }
     if object && req.method() == hyper::Method::PUT {
         state.object_puts.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Ok(mut seen) = state.requests.lock() {
+        seen.push(format!("{} {}", req.method(), req.uri().path()));
     }
     let fault = match state.fault.lock().map(|f| *f) {
         Ok((fault, objects_only)) if object || !objects_only => fault,

@@ -279,6 +279,17 @@ pub async fn listed_keys(c: &Client, bucket: &str) -> Vec<String> {
     out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
 }
 
+/// Waits (polling every 20 ms) until `observed` holds, failing the test with `what` after
+/// `within`: what a test asserts next happens after a state it saw, never after a guessed
+/// sleep.
+pub async fn wait_until(what: &str, within: Duration, mut observed: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !observed() {
+        assert!(std::time::Instant::now() < deadline, "never observed: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
@@ -379,8 +390,14 @@ impl BinaryGateway {
         let _ = self.child.wait();
     }
 
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    /// Sends a signal (`-TERM`, `-HUP`) without waiting for anything.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill {signal} failed");
+    }
+
+    /// Waits up to 10 s for the process to exit by itself (then kills it).
+    pub fn wait_exit(mut self) -> std::process::ExitStatus {
         for _ in 0..100 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;

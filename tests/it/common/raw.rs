@@ -239,6 +239,35 @@ pub async fn send(
     exchange(TcpStream::connect(addr).await?, method, target, headers, body).await
 }
 
+/// Like [`send`], pausing after the first `pause_at` body bytes were written (the server has
+/// then read all but what the sockets buffer, so the request is in flight): `between` runs,
+/// then the rest of the body is sent and the answer read.
+pub async fn send_paused(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    pause_at: usize,
+    between: impl std::future::Future<Output = ()>,
+) -> std::io::Result<RawResponse> {
+    let mut s = TcpStream::connect(addr).await?;
+    let mut req = format!("{method} {target} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await?;
+    let (first, rest) = body.split_at(pause_at.min(body.len()));
+    s.write_all(first).await?;
+    between.await;
+    s.write_all(rest).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw)).await??;
+    parse_response(&raw)
+        .ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&raw))))
+}
+
 /// One request over an already connected stream (plain TCP or TLS).
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
