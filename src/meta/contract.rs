@@ -1,0 +1,206 @@
+//! The metadata store contract, in five parts by what each serves; [`MetadataStore`] is all
+//! of them, and one implementation ([`super::KvMetadataStore`]) holds them over any engine.
+
+use async_trait::async_trait;
+
+use super::{
+    AuditedChange, BucketRecord, CatalogOverrides, CommitOutcome, CompletedUpload, DekRewrap, DeletionTask, GcTask,
+    Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit, RepairTask, ReplicaCursor, ReplicaMove,
+    UploadRecord, VersionRecord,
+};
+use crate::keys::WrappedKey;
+use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
+
+/// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
+/// returns; a cancelled call either happened entirely or not at all.
+pub trait MetadataStore:
+    ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + Send + Sync + 'static
+{
+}
+
+impl<T: ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + Send + Sync + 'static> MetadataStore for T {}
+
+/// Buckets, object versions and the commits that make writes visible.
+#[async_trait]
+pub trait ObjectMeta: Send + Sync {
+    /// All buckets, by name.
+    async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError>;
+    /// One bucket.
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
+    /// Creates the bucket unless one of that name exists (returns the existing one then), with
+    /// the audit record of its placement decision in the same write.
+    async fn create_bucket(
+        &self,
+        rec: BucketRecord,
+        audit: AuditEntry,
+    ) -> Result<Result<AuditRecord, BucketRecord>, MetaError>;
+    /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
+    async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
+    /// The current version of a key.
+    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError>;
+    /// A version's wrapped DEK.
+    async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
+    /// Durable before the first byte goes to a provider.
+    async fn record_intent(&self, intent: Intent) -> Result<(), MetaError>;
+    /// Drops intents whose streams went to GC instead (failed uploads): one atomic write.
+    async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError>;
+    /// The visibility point of a PUT, copy or CompleteMultipartUpload.
+    async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError>;
+    /// Removes the current version (if any) and queues its streams for GC. Returns whether a
+    /// version existed.
+    async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
+    /// Lists current versions.
+    async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
+}
+
+/// Multipart uploads and their parts.
+#[async_trait]
+pub trait UploadMeta: Send + Sync {
+    /// Registers a new multipart upload; when the bucket moved to its own KEK after the
+    /// upload's data key was wrapped, nothing is written and that KEK is returned (rewrap under
+    /// it and register again).
+    async fn create_upload(&self, rec: UploadRecord) -> Result<Option<String>, MetaError>;
+    /// One upload.
+    async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError>;
+    /// Lists uploads of a bucket, keyed by object key then upload id.
+    async fn list_uploads(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_upload: Option<UploadId>,
+    ) -> Result<ListPage<UploadRecord>, MetaError>;
+    /// Records a part (replacing an earlier one of that number, whose stream goes to GC),
+    /// settles its intent and queues its missing replicas. `Gone` if the upload was completed
+    /// or aborted meanwhile.
+    async fn commit_part(
+        &self,
+        upload: UploadId,
+        part_number: u32,
+        part: PartRecord,
+        repairs: Vec<RepairTask>,
+    ) -> Result<CommitOutcome, MetaError>;
+    /// Parts of an upload with a number above `after`, at most `limit`.
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError>;
+    /// Removes an upload and its parts; their streams go to GC. Ok(false) if absent.
+    async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError>;
+    /// A completed upload, if its record has not expired.
+    async fn completed_upload(&self, id: UploadId) -> Result<Option<CompletedUpload>, MetaError>;
+    /// Forgets completed uploads older than `before_ms`.
+    async fn expire_completed(&self, before_ms: i64) -> Result<usize, MetaError>;
+}
+
+/// Work on stored replicas: stale intents, deletions, repairs, moves, verifications and the stream index.
+#[async_trait]
+pub trait ReplicaMeta: Send + Sync {
+    /// Intents whose uploads can never commit: left by a boot not in `live` (a gateway that
+    /// stopped), or created before `older_than_ms` (the upload's request is long gone).
+    async fn stale_intents(
+        &self,
+        live: Vec<BootId>,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Intent>, MetaError>;
+    /// Claims up to `limit` deletion tasks due at `now_ms`, as [`Self::claim_repairs`] does.
+    /// A task whose replica is live again (committed, and listing that provider) is removed
+    /// instead of returned: a live replica is never deleted.
+    async fn claim_deletions(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<DeletionTask>, MetaError>;
+    /// Removes a claimed task once the provider confirmed (`done`), or saves its new schedule;
+    /// ignored when the deletion was decided again after the claim (a newer generation).
+    async fn finish_deletion(&self, task: DeletionTask, done: bool) -> Result<(), MetaError>;
+    /// Queues deletions decided outside a commit (a copy that landed too late). A task queued
+    /// already is decided again: due now, a new generation, its first decision time kept.
+    async fn queue_deletions(&self, tasks: Vec<DeletionTask>) -> Result<(), MetaError>;
+    /// Queued deletions after `after` in (stream, provider) order, at most `limit` (for the
+    /// gauges, `/health` and the admin API).
+    async fn deletions(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<DeletionTask>, MetaError>;
+    /// The queued deletions of one stream's replicas.
+    async fn stream_deletions(&self, stream: StreamId) -> Result<Vec<DeletionTask>, MetaError>;
+    /// The bucket of a committed stream (a version's or a part's), whose policy decides where
+    /// its replicas may be written; `None` for a stream no longer committed.
+    async fn stream_owner(&self, stream: StreamId) -> Result<Option<BucketUid>, MetaError>;
+    /// The manifest of a committed stream (a version's or a part's), `None` otherwise.
+    async fn stream_manifest(&self, stream: StreamId) -> Result<Option<StreamManifest>, MetaError>;
+    /// Committed streams (versions and parts) after `after` in id order, for the scrubber.
+    async fn scan_streams(&self, after: Option<StreamId>, limit: usize) -> Result<Vec<StreamManifest>, MetaError>;
+    /// Claims up to `limit` repair tasks due at `now_ms`: each is due again only `lease_ms`
+    /// later, so no other worker (of any gateway) takes it meanwhile, and a worker that dies
+    /// holding it hands it on when the lease ends. Returned as they were before the claim.
+    async fn claim_repairs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// Queued repair tasks after `after` in (stream, provider) order, at most `limit` (the
+    /// gauges and `/health` count them a page at a time).
+    async fn repairs(&self, after: Option<ReplicaCursor>, limit: usize) -> Result<Vec<RepairTask>, MetaError>;
+    /// The pending repairs of one stream.
+    async fn stream_repairs(&self, stream: StreamId) -> Result<Vec<RepairTask>, MetaError>;
+    /// Queues a repair found outside a commit (read repair, scrubbing), unless that replica's
+    /// repair is queued already: a queued task keeps its schedule and its claim.
+    async fn queue_repair(&self, task: RepairTask) -> Result<(), MetaError>;
+    /// Reschedules a task, or removes it when `done`.
+    async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;
+    /// Commits an evacuation move with its audit record and the deletion task of the replica
+    /// at `from`; Ok(false) (nothing written) when the version is no longer current or no
+    /// longer lists `from`, or a deletion at `to` of this stream is still queued.
+    async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
+    /// Records the scrubber's successful check of a replica (`deep`: its SHA-256 was read and
+    /// matched, else only its presence and length). Ignored for a stream no longer committed.
+    async fn record_verification(
+        &self,
+        stream: StreamId,
+        provider: ProviderId,
+        at_ms: i64,
+        deep: bool,
+    ) -> Result<(), MetaError>;
+    /// The last successful check of each replica of a stream: (provider, ms, deep).
+    async fn verifications(&self, stream: StreamId) -> Result<Vec<(ProviderId, i64, bool)>, MetaError>;
+}
+
+/// Audited admin changes, the audit chain and its key, data-key rewraps and KEK fingerprints.
+#[async_trait]
+pub trait AdminMeta: Send + Sync {
+    /// Applies a residency change and appends its audit record, in one atomic write. A bucket
+    /// binding to a missing bucket changes nothing and returns `None`.
+    async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError>;
+    /// The providers and policies changed through the admin API.
+    async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError>;
+    /// Audit records with a sequence number above `after`, in order, at most `limit`.
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError>;
+    /// From now on every audited commit also seals the chain's new head with `key`.
+    fn set_audit_key(&self, key: std::sync::Arc<crate::model::audit::AuditKey>);
+    /// The audit key as stored (wrapped under the default KEK), if one was created.
+    async fn audit_key(&self) -> Result<Option<WrappedKey>, MetaError>;
+    /// Stores `wrapped` as the audit key unless one exists; returns the one stored (another
+    /// gateway may have been first).
+    async fn init_audit_key(&self, wrapped: WrappedKey) -> Result<WrappedKey, MetaError>;
+    /// The latest seal of the chain's head.
+    async fn audit_seal(&self) -> Result<Option<crate::model::audit::AuditSeal>, MetaError>;
+    /// Replaces a DEK's wrapping if it is still the expected one; Ok(false) otherwise.
+    async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError>;
+    /// Whether any data key is stored (a version's, or an open upload's): the store is not new.
+    async fn holds_data_keys(&self) -> Result<bool, MetaError>;
+    /// The fingerprint recorded for KEK `kek` (the local key file's), if any.
+    async fn kek_fingerprint(&self, kek: &str) -> Result<Option<String>, MetaError>;
+    /// Records `fingerprint` for KEK `kek` unless one is recorded already; returns the one on
+    /// record afterwards (so a different file, or a second gateway's own new key, is caught).
+    async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError>;
+}
+
+/// What several gateways on one store share: heartbeats, job records and leases.
+#[async_trait]
+pub trait ClusterMeta: Send + Sync {
+    /// Several gateways share this store (their commits, claims and leases exclude each
+    /// other through it).
+    fn is_shared(&self) -> bool;
+    /// Records that the gateway run `boot` is alive at `now_ms`. Only shared stores keep it
+    /// (several gateways); a store one process owns knows every other boot is gone.
+    async fn heartbeat(&self, boot: BootId, now_ms: i64) -> Result<(), MetaError>;
+    /// Gateway runs that sent a heartbeat since `since_ms` (always empty for a store one
+    /// process owns).
+    async fn live_boots(&self, since_ms: i64) -> Result<Vec<BootId>, MetaError>;
+    /// A background job's state.
+    async fn job(&self, name: &str) -> Result<Option<JobRecord>, MetaError>;
+    /// Saves a background job's state.
+    async fn put_job(&self, job: JobRecord) -> Result<(), MetaError>;
+    /// Takes or renews the lease on the singleton job `name` (scrubber, evacuation, rotation)
+    /// for `holder` until `now_ms + ttl_ms`. Ok(false) while another holder's lease runs.
+    async fn take_lease(&self, name: &str, holder: BootId, now_ms: i64, ttl_ms: i64) -> Result<bool, MetaError>;
+}

@@ -1,0 +1,165 @@
+//! The store's [`AdminMeta`]: audited admin changes, the audit chain and its key, data-key rewraps and KEK fingerprints.
+
+use super::{
+    KvMetadataStore, LIFE_EXCLUSIVE, LIFE_SHARED, bucket_kek_key, key_lock, object_key, upload_index_key, wall_ms,
+};
+use crate::keys::WrappedKey;
+use crate::meta::AdminMeta;
+use crate::meta::audit_chain::{SEAL, WRAPPED_KEY, commit_audited};
+use crate::meta::codec::{decode, encode};
+use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
+use crate::meta::{BucketRecord, MetaError, UploadRecord, VersionRecord};
+use crate::model::BucketUid;
+use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+#[async_trait]
+impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
+    async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
+            let ops = match change {
+                AuditedChange::RecordOnly => Vec::new(),
+                AuditedChange::Provider(p) => {
+                    vec![KvOp::Put(Cf::Catalog, format!("provider/{}", p.id).into_bytes(), encode(&p)?)]
+                }
+                AuditedChange::Policy(p) => {
+                    vec![KvOp::Put(Cf::Catalog, format!("policy/{}", p.id).into_bytes(), encode(&p)?)]
+                }
+                AuditedChange::BucketPolicy { bucket, policy_id } => {
+                    let Some(mut rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                        return Ok(None);
+                    };
+                    rec.policy_id = policy_id;
+                    vec![KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?)]
+                }
+                AuditedChange::BucketKek { bucket, kek } => {
+                    vec![KvOp::Put(Cf::Catalog, bucket_kek_key(bucket), encode(&kek)?)]
+                }
+                AuditedChange::KekShredded { kek, at_ms } => {
+                    vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]
+                }
+            };
+            Ok(Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?))
+        })
+        .await
+    }
+
+    async fn catalog_overrides(&self) -> Result<CatalogOverrides, MetaError> {
+        self.run(|i| {
+            let mut out = CatalogOverrides::default();
+            for (k, v) in i.engine.scan(Cf::Catalog, b"", None, usize::MAX)? {
+                if k.starts_with(b"provider/") {
+                    out.providers.push(decode(&v)?);
+                } else if k.starts_with(b"policy/") {
+                    out.policies.push(decode(&v)?);
+                } else if let Some(uid) = k.strip_prefix(b"bucketkek/") {
+                    let uid = hex::decode(uid).ok().and_then(|b| <[u8; 16]>::try_from(b).ok());
+                    if let Some(uid) = uid {
+                        out.bucket_keks.push((BucketUid(uid), decode(&v)?));
+                    }
+                } else if let Some(kek) = k.strip_prefix(b"shredded/") {
+                    out.shredded_keks.push((String::from_utf8_lossy(kek).into_owned(), decode(&v)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    fn set_audit_key(&self, key: Arc<AuditKey>) {
+        self.inner.sealing.set(key);
+    }
+
+    async fn audit_key(&self) -> Result<Option<WrappedKey>, MetaError> {
+        self.run(|i| i.get(Cf::Meta, WRAPPED_KEY)).await
+    }
+
+    async fn init_audit_key(&self, wrapped: WrappedKey) -> Result<WrappedKey, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Audit])?;
+            if let Some(existing) = t.get_decoded::<WrappedKey>(Cf::Meta, WRAPPED_KEY)? {
+                return Ok(existing);
+            }
+            t.commit(vec![KvOp::Put(Cf::Meta, WRAPPED_KEY.to_vec(), encode(&wrapped)?)])?;
+            Ok(wrapped)
+        })
+        .await
+    }
+
+    async fn audit_seal(&self) -> Result<Option<AuditSeal>, MetaError> {
+        self.run(|i| i.get(Cf::Meta, SEAL)).await
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MetaError> {
+        self.run(move |i| {
+            let start = after.saturating_add(1).to_be_bytes();
+            i.engine.scan(Cf::Audit, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            match r {
+                DekRewrap::Version { bucket, key, version, expected, new } => {
+                    let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(bucket, &key)])?;
+                    let current = t.get_decoded::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
+                    let stored = t.get_decoded::<WrappedKey>(Cf::Deks, version.as_bytes())?;
+                    if current.is_none_or(|v| v.version_uid != version) || stored.as_ref() != Some(&expected) {
+                        return Ok(false);
+                    }
+                    t.commit(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?)])?;
+                    Ok(true)
+                }
+                DekRewrap::Upload { upload, expected, new } => {
+                    let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                        return Ok(false);
+                    };
+                    let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
+                    // Read again under the key's lock: Complete and Abort remove the upload under it.
+                    let mut rec = match t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? {
+                        Some(again) if again.dek == expected => again,
+                        _ => return Ok(false),
+                    };
+                    rec.dek = new;
+                    let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+                    t.commit(vec![
+                        KvOp::Put(Cf::UploadIds, upload.as_bytes().to_vec(), encode(&rec)?),
+                        KvOp::Put(Cf::Uploads, index, encode(&rec)?),
+                    ])?;
+                    Ok(true)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn holds_data_keys(&self) -> Result<bool, MetaError> {
+        self.run(|i| {
+            Ok(!i.engine.scan(Cf::Deks, b"", None, 1)?.is_empty()
+                || !i.engine.scan(Cf::UploadIds, b"", None, 1)?.is_empty())
+        })
+        .await
+    }
+
+    async fn kek_fingerprint(&self, kek: &str) -> Result<Option<String>, MetaError> {
+        let key = format!("kekfp/{kek}").into_bytes();
+        self.run(move |i| i.get(Cf::Meta, &key)).await
+    }
+
+    async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError> {
+        let key = format!("kekfp/{kek}").into_bytes();
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            if let Some(recorded) = t.get_decoded::<String>(Cf::Meta, &key)? {
+                return Ok(recorded);
+            }
+            t.commit(vec![KvOp::Put(Cf::Meta, key, encode(&fingerprint)?)])?;
+            Ok(fingerprint)
+        })
+        .await
+    }
+}

@@ -1,0 +1,412 @@
+//! The metadata store logic, written once over any [`KvEngine`]. Conditional commits run in
+//! engine transactions that hold the key's lock; bucket creation and deletion hold the
+//! lifecycle lock that commits share (see [`TxnLock`]). With a shared engine (PostgreSQL) these
+//! locks hold across gateways.
+//!
+//! One file per part of the contract ([`super::contract`]): `objects`, `uploads`, `replicas`,
+//! `admin`, `cluster`; this one holds the engine access and the helpers they share.
+
+mod admin;
+mod cluster;
+mod objects;
+mod replicas;
+mod uploads;
+
+use std::sync::Arc;
+
+use super::audit_chain::SealingKey;
+use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
+use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use super::replica_queue::{queue_deletion, queue_repairs, replica_key};
+use super::{
+    BucketRecord, CommitOutcome, ListEntry, ListPage, ListQuery, ListStart, MetaError, PartRecord, PutCommit,
+    ReplicaCursor, UploadRecord, VersionRecord, WriteCondition,
+};
+use super::{CompletedUpload, DeletionReason, DeletionTask, ReplicaMove};
+use crate::keys::WrappedKey;
+use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId};
+
+/// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
+const BOOT_PREFIX: &[u8] = b"boot/";
+const SCAN_BATCH: usize = 256;
+/// `Meta` key set once every committed stream has its `Owners` record.
+const OWNERS_MARKER: &[u8] = b"migrated/stream_owners";
+
+/// A [`MetadataStore`] over an ordered key-value engine.
+pub struct KvMetadataStore<E: KvEngine> {
+    inner: Arc<Inner<E>>,
+}
+
+struct Inner<E> {
+    engine: E,
+    /// The audit key, once the gateway has given it.
+    sealing: SealingKey,
+}
+
+/// Commits that need their bucket to stay.
+const LIFE_SHARED: TxnLock = TxnLock::Lifecycle { exclusive: false };
+/// Bucket creation and deletion, residency changes.
+const LIFE_EXCLUSIVE: TxnLock = TxnLock::Lifecycle { exclusive: true };
+
+fn key_lock(bucket: BucketUid, key: &str) -> TxnLock {
+    TxnLock::key(bucket.as_bytes(), key.as_bytes())
+}
+
+impl<E: KvEngine> KvMetadataStore<E> {
+    /// Wraps an opened engine, recording stream owners once for a store written before they
+    /// were kept (engine calls block, so on a blocking thread).
+    pub async fn new(engine: E) -> Result<Self, MetaError> {
+        let store = Self { inner: Arc::new(Inner { engine, sealing: SealingKey::default() }) };
+        store.run(|i| i.record_stream_owners()).await?;
+        Ok(store)
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner<E>) -> Result<T, MetaError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| MetaError::Engine(format!("metadata task failed: {e}")))?
+    }
+}
+
+fn boot_key(boot: BootId) -> Vec<u8> {
+    let mut k = BOOT_PREFIX.to_vec();
+    k.extend_from_slice(boot.to_hex().as_bytes());
+    k
+}
+
+fn object_key(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
+    let mut k = bucket.as_bytes().to_vec();
+    k.extend_from_slice(key);
+    k
+}
+
+fn upload_index_key(bucket: BucketUid, key: &[u8], id: UploadId) -> Vec<u8> {
+    let mut k = bucket.as_bytes().to_vec();
+    escape_into(&mut k, key);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn part_key(id: UploadId, part: u32) -> Vec<u8> {
+    let mut k = id.as_bytes().to_vec();
+    k.extend_from_slice(&part.to_be_bytes());
+    k
+}
+
+/// Decodes the object key out of an `Uploads` key (inverse of the escape).
+fn upload_object_key(index_key: &[u8]) -> Vec<u8> {
+    let body = &index_key[16..index_key.len().saturating_sub(16)];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == 0 {
+            if body.get(i + 1) == Some(&0x01) {
+                break;
+            }
+            out.push(0);
+            i += 2;
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+impl<E: KvEngine> Inner<E> {
+    fn get<T: serde::de::DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, MetaError> {
+        self.engine.get(cf, key)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Stores written before `Owners` existed: every committed stream (a current version's,
+    /// an open upload's part) gets its bucket, once; a marker records that it ran.
+    fn record_stream_owners(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, OWNERS_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let mut start = Vec::new();
+        loop {
+            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
+            let Some((last, _)) = page.last() else { break };
+            start = key_successor(last);
+            let mut ops = Vec::new();
+            for (k, v) in &page {
+                let Some(uid) = k.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else { continue };
+                for s in decode::<VersionRecord>(v)?.streams {
+                    ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&BucketUid(uid))?));
+                }
+            }
+            self.engine.write(ops)?;
+        }
+        for (_, v) in self.engine.scan(Cf::UploadIds, b"", None, usize::MAX)? {
+            let rec: UploadRecord = decode(&v)?;
+            let id = rec.upload_id.as_bytes();
+            let end = prefix_successor(id);
+            let mut ops = Vec::new();
+            for (_, p) in self.engine.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
+                let part: PartRecord = decode(&p)?;
+                ops.push(KvOp::Put(Cf::Owners, part.stream.stream_id.as_bytes().to_vec(), encode(&rec.bucket_uid)?));
+            }
+            self.engine.write(ops)?;
+        }
+        self.engine.write(vec![KvOp::Put(Cf::Meta, OWNERS_MARKER.to_vec(), encode(&true)?)])
+    }
+
+    /// A page of a per-replica queue (repairs, deletions) after `after`.
+    fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: Cf,
+        after: Option<ReplicaCursor>,
+        limit: usize,
+    ) -> Result<Vec<T>, MetaError> {
+        let start = after.map(|(s, p)| key_successor(&replica_key(s, &p))).unwrap_or_default();
+        self.engine.scan(cf, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+    }
+
+    /// Every task of one stream's replicas in a per-replica queue (repairs, deletions).
+    fn stream_tasks<T: serde::de::DeserializeOwned>(&self, cf: Cf, stream: StreamId) -> Result<Vec<T>, MetaError> {
+        let end = prefix_successor(stream.as_bytes());
+        self.engine.scan(cf, stream.as_bytes(), end.as_deref(), usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()
+    }
+
+    /// Every gateway heartbeat record: (key, last heartbeat in ms).
+    fn heartbeats(&self) -> Result<Vec<(Vec<u8>, i64)>, MetaError> {
+        let end = prefix_successor(BOOT_PREFIX);
+        self.engine
+            .scan(Cf::Meta, BOOT_PREFIX, end.as_deref(), usize::MAX)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, decode::<i64>(&v)?)))
+            .collect()
+    }
+
+    fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+        for s in &v.streams {
+            gc_stream(s, ops)?;
+        }
+        ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, &c.key)])?;
+        if !bucket_exists(&mut t, &c.bucket_name, c.bucket)? {
+            return Ok(CommitOutcome::Gone);
+        }
+        let okey = object_key(c.bucket, c.key.as_bytes());
+        let current: Option<VersionRecord> = t.get_decoded(Cf::Objects, &okey)?;
+        match (&c.condition, &current) {
+            (WriteCondition::IfAbsent, Some(_)) => return Ok(CommitOutcome::PreconditionFailed),
+            (WriteCondition::IfMatch(_), None) => return Ok(CommitOutcome::NoSuchKey),
+            (WriteCondition::IfMatch(tag), Some(cur)) if !cur.etag.matches(tag) => {
+                return Ok(CommitOutcome::PreconditionFailed);
+            }
+            _ => {}
+        }
+        let mut ops = Vec::new();
+        let mut dek = c.dek;
+        if let Some(upload) = c.completes_upload {
+            let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(CommitOutcome::Gone);
+            };
+            dek = rec.dek.clone();
+            let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
+            close_upload(&mut t, &rec, &kept, &mut ops)?;
+            let done = CompletedUpload {
+                bucket_uid: rec.bucket_uid,
+                key: rec.key.clone(),
+                version_uid: c.version.version_uid,
+                completed_ms: c.version.last_modified_ms,
+            };
+            ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
+        }
+        if let Some(kek) = kek_changed(&mut t, c.bucket, &dek)? {
+            return Ok(CommitOutcome::KekChanged(kek));
+        }
+        if let Some(old) = &current {
+            self.gc_version(old, &mut ops)?;
+        }
+        c.version.seq = t.next_seq()?;
+        for s in &c.version.streams {
+            ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
+            ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&c.bucket)?));
+        }
+        for id in &c.intents {
+            ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));
+        }
+        queue_repairs(&c.repairs, &mut ops)?;
+        for d in c.deletions {
+            queue_deletion(d, &mut ops)?;
+        }
+        ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
+        ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
+        t.commit(ops)?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key)])?;
+        let okey = object_key(bucket, key.as_bytes());
+        let Some(current) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
+            return Ok(false);
+        };
+        let mut ops = vec![KvOp::Delete(Cf::Objects, okey)];
+        self.gc_version(&current, &mut ops)?;
+        t.next_seq()?;
+        t.commit(ops)?;
+        Ok(true)
+    }
+
+    /// The grouping walk shared by object and upload listings. `item_key` extracts the S3 key
+    /// from an engine key; `seek` maps an S3 key to the engine key where it starts.
+    fn list_grouped<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: Cf,
+        bucket: BucketUid,
+        q: &ListQuery,
+        item_key: impl Fn(&[u8]) -> Vec<u8>,
+        seek: impl Fn(&[u8]) -> Vec<u8>,
+        mut start_key: Vec<u8>,
+    ) -> Result<ListPage<T>, MetaError> {
+        let base = bucket.as_bytes().to_vec();
+        let end = prefix_successor(&base);
+        let prefix_start = seek(&q.prefix);
+        if start_key < prefix_start {
+            start_key = prefix_start;
+        }
+        let mut entries = Vec::new();
+        'outer: loop {
+            let batch = self.engine.scan(cf, &start_key, end.as_deref(), SCAN_BATCH)?;
+            if batch.is_empty() {
+                return Ok(ListPage { entries, truncated: false });
+            }
+            for (ek, v) in &batch {
+                let key = item_key(ek);
+                if !key.starts_with(&q.prefix) {
+                    return Ok(ListPage { entries, truncated: false });
+                }
+                if entries.len() == q.max {
+                    return Ok(ListPage { entries, truncated: true });
+                }
+                if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
+                    entries.push(ListEntry::Prefix(cp.clone()));
+                    match prefix_successor(&cp) {
+                        Some(next) => {
+                            start_key = seek(&next);
+                            continue 'outer;
+                        }
+                        None => {
+                            return Ok(ListPage { entries, truncated: false });
+                        }
+                    }
+                }
+                entries.push(ListEntry::Item(key, decode(v)?));
+            }
+            start_key = key_successor(&batch[batch.len() - 1].0);
+        }
+    }
+}
+
+/// The bucket still exists under this name with this identity (not deleted, nor re-created
+/// meanwhile): one point lookup.
+/// Where the KEK a bucket was given through the admin API is kept.
+fn bucket_kek_key(bucket: BucketUid) -> Vec<u8> {
+    format!("bucketkek/{}", hex::encode(bucket.as_bytes())).into_bytes()
+}
+
+/// The bucket's own KEK, when `dek` is wrapped under another one. Read inside the commit's
+/// transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot overlap: every data
+/// key committed after the change is under the new KEK, every one before it is seen by the
+/// rotation job the change starts.
+fn kek_changed(t: &mut impl KvTxn, bucket: BucketUid, dek: &WrappedKey) -> Result<Option<String>, MetaError> {
+    let own: Option<String> = t.get_decoded(Cf::Catalog, &bucket_kek_key(bucket))?;
+    Ok(own.filter(|kek| *kek != dek.kek_id))
+}
+
+/// Replaces `mv.from` by `mv.to` in `stream`'s replica list (or drops it when `to` holds the
+/// stream already): the reason the copy at `from` is deleted, or `None` (nothing changes) when
+/// `from` no longer holds it or `to` is still deleting an earlier copy, which could remove the
+/// new one.
+fn reseat_replica(
+    t: &mut impl KvTxn,
+    stream: &mut StreamManifest,
+    mv: &ReplicaMove,
+) -> Result<Option<DeletionReason>, MetaError> {
+    let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else { return Ok(None) };
+    if stream.replicas.contains(&mv.to) {
+        stream.replicas.remove(pos);
+        return Ok(Some(DeletionReason::Surplus));
+    }
+    if t.get(Cf::Deletions, &replica_key(mv.stream, &mv.to))?.is_some() {
+        return Ok(None);
+    }
+    stream.replicas[pos] = mv.to.clone();
+    Ok(Some(DeletionReason::Evacuated))
+}
+
+fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
+    Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
+}
+
+/// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.
+fn close_upload(
+    t: &mut impl KvTxn,
+    rec: &UploadRecord,
+    keep: &[StreamId],
+    ops: &mut Vec<KvOp>,
+) -> Result<(), MetaError> {
+    let id = rec.upload_id.as_bytes();
+    let end = prefix_successor(id);
+    for (k, v) in t.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
+        let part: PartRecord = decode(&v)?;
+        if !keep.contains(&part.stream.stream_id) {
+            gc_stream(&part.stream, ops)?;
+        }
+        ops.push(KvOp::Delete(Cf::Parts, k));
+    }
+    ops.push(KvOp::Delete(Cf::UploadIds, id.to_vec()));
+    let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+    ops.push(KvOp::Delete(Cf::Uploads, index));
+    Ok(())
+}
+
+/// Queues a stream for deletion at its providers and drops its ownership record.
+fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    let now = wall_ms();
+    // A deleted stream needs no repair (and keeps no verification record) any more.
+    for p in &s.replicas {
+        queue_deletion(DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now), ops)?;
+        ops.push(KvOp::Delete(Cf::Repair, replica_key(s.stream_id, p)));
+        ops.push(KvOp::Delete(Cf::Verified, replica_key(s.stream_id, p)));
+    }
+    ops.push(KvOp::Delete(Cf::Streams, s.stream_id.as_bytes().to_vec()));
+    ops.push(KvOp::Delete(Cf::Owners, s.stream_id.as_bytes().to_vec()));
+    Ok(())
+}
+
+/// Wall-clock time in ms since the epoch (record times; never used for ordering).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The common prefix `key` rolls up into, if the delimiter occurs after the prefix.
+fn common_prefix(key: &[u8], prefix: &[u8], delimiter: Option<&[u8]>) -> Option<Vec<u8>> {
+    let d = delimiter.filter(|d| !d.is_empty())?;
+    let rest = &key[prefix.len()..];
+    let pos = rest.windows(d.len()).position(|w| w == d)?;
+    Some(key[..prefix.len() + pos + d.len()].to_vec())
+}
+
+fn start_position(q: &ListQuery) -> Vec<u8> {
+    match &q.start {
+        ListStart::Beginning => Vec::new(),
+        ListStart::AfterKey(k) => key_successor(k),
+        ListStart::AfterPrefix(p) => prefix_successor(p).unwrap_or_else(|| vec![0xFF; 1025]),
+    }
+}

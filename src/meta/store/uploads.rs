@@ -1,0 +1,151 @@
+//! The store's [`UploadMeta`]: multipart uploads and their parts.
+
+use super::{
+    KvMetadataStore, LIFE_SHARED, close_upload, gc_stream, kek_changed, key_lock, part_key, upload_index_key,
+    upload_object_key,
+};
+use crate::meta::UploadMeta;
+use crate::meta::codec::{decode, encode, escape_into, key_successor, prefix_successor};
+use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
+use crate::meta::replica_queue::queue_repairs;
+use crate::meta::{CommitOutcome, ListPage, ListQuery, ListStart, MetaError, PartRecord, UploadRecord};
+use crate::meta::{CompletedUpload, RepairTask};
+use crate::model::{BucketUid, UploadId};
+use async_trait::async_trait;
+
+#[async_trait]
+impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
+    async fn create_upload(&self, rec: UploadRecord) -> Result<Option<String>, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[LIFE_SHARED])?;
+            if let Some(kek) = kek_changed(&mut t, rec.bucket_uid, &rec.dek)? {
+                return Ok(Some(kek));
+            }
+            let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+            t.commit(vec![
+                KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
+                KvOp::Put(Cf::Uploads, index, encode(&rec)?),
+            ])?;
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>, MetaError> {
+        self.run(move |i| i.get(Cf::UploadIds, id.as_bytes())).await
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_upload: Option<UploadId>,
+    ) -> Result<ListPage<UploadRecord>, MetaError> {
+        let q = q.clone();
+        self.run(move |i| {
+            let seek = |k: &[u8]| {
+                let mut out = bucket.as_bytes().to_vec();
+                escape_into(&mut out, k);
+                out.truncate(out.len() - 2); // without the terminator: every upload of keys ≥ k
+                out
+            };
+            let start = match (&q.start, after_upload) {
+                (ListStart::AfterKey(k), Some(id)) => key_successor(&upload_index_key(bucket, k, id)),
+                (ListStart::AfterKey(k), None) => seek(&key_successor(k)),
+                (ListStart::AfterPrefix(p), _) => {
+                    prefix_successor(p).map(|n| seek(&n)).unwrap_or_else(|| vec![0xFF; 32])
+                }
+                (ListStart::Beginning, _) => seek(b""),
+            };
+            i.list_grouped(Cf::Uploads, bucket, &q, upload_object_key, seek, start)
+        })
+        .await
+    }
+
+    async fn commit_part(
+        &self,
+        upload: UploadId,
+        part_number: u32,
+        part: PartRecord,
+        repairs: Vec<RepairTask>,
+    ) -> Result<CommitOutcome, MetaError> {
+        self.run(move |i| {
+            let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(CommitOutcome::Gone);
+            };
+            let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
+            // Re-check under the key's lock: Complete and Abort take it too.
+            if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
+                return Ok(CommitOutcome::Gone);
+            }
+            let pk = part_key(upload, part_number);
+            let mut ops = Vec::new();
+            if let Some(old) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? {
+                gc_stream(&old.stream, &mut ops)?;
+            }
+            let sid = part.stream.stream_id.as_bytes().to_vec();
+            ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
+            ops.push(KvOp::Put(Cf::Owners, sid.clone(), encode(&rec.bucket_uid)?));
+            ops.push(KvOp::Delete(Cf::Intents, sid));
+            queue_repairs(&repairs, &mut ops)?;
+            ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
+            t.commit(ops)?;
+            Ok(CommitOutcome::Committed)
+        })
+        .await
+    }
+
+    async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError> {
+        self.run(move |i| {
+            let start = part_key(upload, after.saturating_add(1));
+            let end = prefix_successor(upload.as_bytes());
+            i.engine
+                .scan(Cf::Parts, &start, end.as_deref(), limit)?
+                .into_iter()
+                .map(|(k, v)| {
+                    let n = u32::from_be_bytes([k[16], k[17], k[18], k[19]]);
+                    Ok((n, decode(&v)?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut t = i.engine.begin(&[key_lock(rec.bucket_uid, &rec.key)])?;
+            // Re-read under the key's lock: a Complete or another Abort may have closed it.
+            let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut ops = Vec::new();
+            close_upload(&mut t, &rec, &[], &mut ops)?;
+            ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
+            t.commit(ops)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn completed_upload(&self, id: UploadId) -> Result<Option<CompletedUpload>, MetaError> {
+        self.run(move |i| i.get(Cf::Completed, id.as_bytes())).await
+    }
+
+    async fn expire_completed(&self, before_ms: i64) -> Result<usize, MetaError> {
+        self.run(move |i| {
+            let mut ops = Vec::new();
+            for (k, v) in i.engine.scan(Cf::Completed, b"", None, usize::MAX)? {
+                if decode::<CompletedUpload>(&v)?.completed_ms < before_ms {
+                    ops.push(KvOp::Delete(Cf::Completed, k));
+                }
+            }
+            let n = ops.len();
+            i.engine.write(ops)?;
+            Ok(n)
+        })
+        .await
+    }
+}
