@@ -82,8 +82,7 @@ impl Backend for FsBackend {
     async fn put(&self, name: &str, len: u64, body: GrantedBody) -> Result<(), BackendError> {
         let body = body.open(&self.id)?;
         let dest = self.path(name)?;
-        let nonce: [u8; 8] =
-            crate::datapath::random_array().map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
+        let nonce: [u8; 8] = crate::model::random_array().map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?;
         let tmp = self.root.join(".tmp").join(hex::encode(nonce));
         if let Err(e) = self.write_all(&tmp, len, body).await {
             let _ = tokio::fs::remove_file(&tmp).await;

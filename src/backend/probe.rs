@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::{Backend, BackendError, GrantedBody, SealedBody, stream_name};
-use crate::datapath::random_array;
 use crate::model::StreamId;
+use crate::model::random_array;
 use crate::placement::probe_grant;
 
 /// One step of a probe.

@@ -4,7 +4,6 @@
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA256, KeyType, Salt};
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 
 use super::format::{StreamParams, full_header, segment_nonce};
 
@@ -21,13 +20,6 @@ pub enum CryptoError {
     /// Sealing failed (only possible for absurd lengths).
     #[error("sealing failed")]
     Seal,
-}
-
-/// `N` bytes from the OS random generator.
-pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
-    let mut out = [0u8; N];
-    SystemRandom::new().fill(&mut out).map_err(|_| CryptoError::Random)?;
-    Ok(out)
 }
 
 struct Len32;
@@ -154,7 +146,7 @@ fn manifest_key(dek: &[u8; 32], bucket: &[u8; 16], version: &[u8; 16]) -> Result
 /// Wraps a DEK under a local KEK: `nonce(12) ‖ AES-256-GCM(KEK, nonce, aad, DEK)` (60 bytes).
 pub fn wrap_key(kek: &[u8; 32], aad: &[u8], dek: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, kek).map_err(|_| CryptoError::Seal)?);
-    let nonce_bytes: [u8; 12] = random_array()?;
+    let nonce_bytes: [u8; 12] = crate::model::random_array().map_err(|_| CryptoError::Random)?;
     let mut out = Vec::with_capacity(60);
     out.extend_from_slice(&nonce_bytes);
     out.extend_from_slice(dek);

@@ -7,7 +7,7 @@ pub mod open;
 pub mod range;
 pub mod seal;
 
-pub use crypto::{CryptoError, random_array};
+pub use crypto::CryptoError;
 pub use format::{DEFAULT_SEG_LOG2, StreamParams};
 pub use open::{OpenError, SegmentOpener};
 pub use range::{PartSlice, SegmentSpan, ciphertext_len, slice_parts};

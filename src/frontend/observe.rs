@@ -14,8 +14,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use crate::datapath::random_array;
 use crate::metrics::Metrics;
+use crate::model::random_array;
 
 /// The inner service's answer type.
 type Inner = super::limits::Limited;

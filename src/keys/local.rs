@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
 use crate::datapath::crypto::{unwrap_key, wrap_key};
-use crate::datapath::random_array;
+use crate::model::random_array;
 
 /// The KEK id of the local key file.
 pub const LOCAL_KEK_ID: &str = "local";

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::datapath::random_array;
+use crate::model::random_array;
 use crate::model::{BucketUid, VersionUid};
 
 pub use local::LocalKeyFile;

@@ -4,9 +4,10 @@
 use super::conformance::{dek, put, stream, upload, version};
 use super::{
     AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, MetadataStore, PartRecord, PutCommit,
-    ReplicaMove, WriteCondition,
+    ReplicaMove,
 };
 use crate::keys::WrappedKey;
+use crate::model::WriteCondition;
 use crate::model::audit::AuditEntry;
 use crate::model::{BucketUid, ProviderId, UploadId, VersionUid};
 

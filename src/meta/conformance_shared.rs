@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::conformance::{put, version};
-use super::{AuditedChange, BucketRecord, CommitOutcome, Intent, MetadataStore, RepairTask, WriteCondition};
+use super::{AuditedChange, BucketRecord, CommitOutcome, Intent, MetadataStore, RepairTask};
+use crate::model::WriteCondition;
 use crate::model::audit::{AuditEntry, GENESIS};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, VersionUid};
 

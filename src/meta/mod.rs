@@ -22,6 +22,7 @@ pub mod store;
 pub mod walk;
 
 use crate::keys::WrappedKey;
+use crate::model::WriteCondition;
 use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid};
 
 pub use records::{
@@ -45,17 +46,6 @@ pub enum MetaError {
 /// A position in a per-replica queue (repairs, deletions): the last task seen, by its stream
 /// and provider; the next page starts after it.
 pub type ReplicaCursor = (StreamId, ProviderId);
-
-/// A write condition, checked atomically with the write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteCondition {
-    /// Unconditional.
-    None,
-    /// `If-None-Match: *`: only if the key has no current version.
-    IfAbsent,
-    /// `If-Match: <etag>`: only if the current version has this ETag.
-    IfMatch(String),
-}
 
 /// A residency change made through the admin API, applied with its audit record.
 #[derive(Debug, Clone)]

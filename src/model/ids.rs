@@ -62,3 +62,16 @@ uid_type!(
     /// Identifies one run of the gateway process, so intents of an earlier run are known stale.
     BootId
 );
+
+/// The OS random generator failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("random generator failed")]
+pub struct RandomUnavailable;
+
+/// `N` bytes from the OS random generator: every id, salt, key and nonce the gateway makes.
+pub fn random_array<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
+    use ring::rand::SecureRandom as _;
+    let mut out = [0u8; N];
+    ring::rand::SystemRandom::new().fill(&mut out).map_err(|_| RandomUnavailable)?;
+    Ok(out)
+}

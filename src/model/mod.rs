@@ -7,6 +7,8 @@ pub mod names;
 pub mod object;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
-pub use ids::{BootId, BucketUid, StreamId, UploadId, VersionUid};
+pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionUid, random_array};
 pub use names::{BucketName, NameError, ObjectKey};
-pub use object::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest};
+pub use object::{
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WriteCondition,
+};

@@ -142,3 +142,14 @@ pub struct StreamManifest {
     /// Providers that hold (or should hold) a replica.
     pub replicas: Vec<ProviderId>,
 }
+
+/// A write condition, checked atomically with the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Unconditional.
+    None,
+    /// `If-None-Match: *`: only if the key has no current version.
+    IfAbsent,
+    /// `If-Match: <etag>`: only if the current version has this ETag.
+    IfMatch(String),
+}

@@ -2,9 +2,9 @@
 //! cannot be satisfied refuses the bucket.
 
 use super::{ObjectService, name_error, now_ms};
-use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::meta::BucketRecord;
+use crate::model::random_array;
 use crate::model::{BucketName, BucketUid};
 
 impl ObjectService {

@@ -3,10 +3,11 @@
 
 use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
-use crate::datapath::random_array;
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
-use crate::meta::{BucketRecord, VersionRecord, WriteCondition};
+use crate::meta::{BucketRecord, VersionRecord};
+use crate::model::WriteCondition;
+use crate::model::random_array;
 use crate::model::{ContentHeaders, VersionUid};
 
 /// CopyObject.

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 
 use super::ObjectService;
 use crate::error::{ErrorKind, Result};
-use crate::meta::{ListEntry, ListQuery, ListStart, UploadRecord};
+use crate::meta::{ListEntry, ListQuery, ListStart};
 use crate::model::{ETag, UploadId};
 
 /// A listing request, already decoded from v1 or v2 parameters.
@@ -17,10 +17,44 @@ pub struct ListObjectsRequest {
     pub prefix: String,
     /// Delimiter.
     pub delimiter: Option<String>,
-    /// Resume point.
-    pub start: ListStart,
+    /// Where the page starts, as the client said it.
+    pub resume: ListResume,
     /// Max keys (clamped to 1,000).
     pub max_keys: usize,
+}
+
+/// Where a listing resumes, in the words of the request: ListObjects v1 has a marker,
+/// ListObjectsV2 a continuation token or a start-after key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListResume {
+    /// From the first key.
+    Beginning,
+    /// v1 `marker`: after this key, or after every key under it when it is a common prefix
+    /// (which is what this gateway answers as `NextMarker` with a delimiter).
+    Marker(String),
+    /// v2 `continuation-token`, as a previous page gave it.
+    Token(String),
+    /// v2 `start-after`.
+    StartAfter(String),
+}
+
+impl ListResume {
+    /// The resume point in key order.
+    fn start(&self, prefix: &str, delimiter: Option<&str>) -> Result<ListStart> {
+        Ok(match self {
+            Self::Beginning => ListStart::Beginning,
+            Self::Marker(m) if m.is_empty() => ListStart::Beginning,
+            Self::Marker(m)
+                if delimiter.is_some_and(|d| m.ends_with(d) && m.starts_with(prefix) && m.len() > prefix.len()) =>
+            {
+                ListStart::AfterPrefix(m.as_bytes().to_vec())
+            }
+            Self::Marker(m) => ListStart::AfterKey(m.as_bytes().to_vec()),
+            Self::Token(t) => decode_token(t)?,
+            Self::StartAfter(s) if s.is_empty() => ListStart::Beginning,
+            Self::StartAfter(s) => ListStart::AfterKey(s.as_bytes().to_vec()),
+        })
+    }
 }
 
 /// One listed object.
@@ -45,15 +79,17 @@ pub struct ObjectsPage {
     pub prefixes: Vec<String>,
     /// More follow.
     pub truncated: bool,
-    /// The last key or prefix of this page, for markers and tokens.
-    pub last: Option<ListStart>,
+    /// v1 `NextMarker`: the last key or prefix of a truncated page.
+    pub next_marker: Option<String>,
+    /// v2 `NextContinuationToken` of a truncated page.
+    pub next_token: Option<String>,
 }
 
 /// A page of uploads.
 #[derive(Debug, Clone, Default)]
 pub struct UploadsPage {
     /// Uploads.
-    pub uploads: Vec<UploadRecord>,
+    pub uploads: Vec<super::UploadInfo>,
     /// Common prefixes.
     pub prefixes: Vec<String>,
     /// More follow.
@@ -64,7 +100,7 @@ const TOKEN_KEY: u8 = 0x01;
 const TOKEN_PREFIX: u8 = 0x02;
 
 /// Encodes a resume point as an opaque continuation token.
-pub fn encode_token(start: &ListStart) -> Option<String> {
+fn encode_token(start: &ListStart) -> Option<String> {
     let (tag, bytes) = match start {
         ListStart::Beginning => return None,
         ListStart::AfterKey(k) => (TOKEN_KEY, k),
@@ -76,7 +112,7 @@ pub fn encode_token(start: &ListStart) -> Option<String> {
 }
 
 /// Decodes a continuation token.
-pub fn decode_token(token: &str) -> Result<ListStart> {
+fn decode_token(token: &str) -> Result<ListStart> {
     let bad = || ErrorKind::InvalidArgument("The continuation token provided is incorrect".into());
     let raw = B64URL.decode(token).map_err(|_| bad())?;
     match raw.split_first() {
@@ -95,10 +131,12 @@ impl ObjectService {
     /// ListObjects / ListObjectsV2.
     pub async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
         let bucket = self.existing_bucket(&req.bucket).await?;
+        let delimiter = req.delimiter.filter(|d| !d.is_empty());
+        let start = req.resume.start(&req.prefix, delimiter.as_deref())?;
         let q = ListQuery {
             prefix: req.prefix.into_bytes(),
-            delimiter: req.delimiter.filter(|d| !d.is_empty()).map(String::into_bytes),
-            start: req.start,
+            delimiter: delimiter.map(String::into_bytes),
+            start,
             max: req.max_keys.min(1000),
         };
         if q.max == 0 {
@@ -106,10 +144,11 @@ impl ObjectService {
         }
         let page = self.meta.list(bucket.uid, &q).await?;
         let mut out = ObjectsPage { truncated: page.truncated, ..Default::default() };
+        let mut last = None;
         for e in page.entries {
             match e {
                 ListEntry::Item(k, v) => {
-                    out.last = Some(ListStart::AfterKey(k.clone()));
+                    last = Some(ListStart::AfterKey(k.clone()));
                     out.objects.push(ListedObject {
                         key: text(k),
                         size: v.size,
@@ -118,9 +157,15 @@ impl ObjectService {
                     });
                 }
                 ListEntry::Prefix(p) => {
-                    out.last = Some(ListStart::AfterPrefix(p.clone()));
+                    last = Some(ListStart::AfterPrefix(p.clone()));
                     out.prefixes.push(text(p));
                 }
+            }
+        }
+        if let Some(last) = last.filter(|_| page.truncated) {
+            out.next_token = encode_token(&last);
+            if let ListStart::AfterKey(k) | ListStart::AfterPrefix(k) = last {
+                out.next_marker = Some(text(k));
             }
         }
         Ok(out)
@@ -156,7 +201,7 @@ impl ObjectService {
         let mut out = UploadsPage { truncated: page.truncated, ..Default::default() };
         for e in page.entries {
             match e {
-                ListEntry::Item(_, u) => out.uploads.push(u),
+                ListEntry::Item(_, u) => out.uploads.push(super::UploadInfo::from(&u)),
                 ListEntry::Prefix(p) => out.prefixes.push(text(p)),
             }
         }

@@ -27,16 +27,17 @@ use crate::backend::Backend;
 use crate::error::{BodyError, ErrorKind, Result};
 use crate::health::HealthState;
 use crate::keys::KeyProvider;
-use crate::meta::{BucketRecord, MetadataStore, WriteCondition};
+use crate::meta::{BucketRecord, MetadataStore};
 use crate::metrics::Metrics;
 use crate::model::{
     BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId,
     ProviderInfo, ResidencyPolicy,
 };
 
+use crate::model::WriteCondition;
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
-pub use list::{ListObjectsRequest, ListedObject, ObjectsPage, UploadsPage};
+pub use list::{ListObjectsRequest, ListResume, ListedObject, ObjectsPage, UploadsPage};
 pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.

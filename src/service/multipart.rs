@@ -4,13 +4,15 @@
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
-use crate::datapath::{ciphertext_len, random_array};
+use crate::datapath::ciphertext_len;
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{
     BucketRecord, CommitOutcome, DeletionReason, DeletionTask, GcTask, PartRecord, RepairTask, UploadRecord,
-    VersionRecord, WriteCondition,
+    VersionRecord,
 };
+use crate::model::WriteCondition;
+use crate::model::random_array;
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ProviderId, UploadId, VersionUid};
 use crate::placement::eligible;
 
@@ -71,11 +73,23 @@ pub struct PartsPage {
     pub truncated: bool,
 }
 
-/// What an upload's listing says about it.
+/// What a listing says about an open upload.
 #[derive(Debug, Clone)]
 pub struct UploadInfo {
+    /// The key it will create.
+    pub key: String,
+    /// Its id.
+    pub upload_id: UploadId,
+    /// Initiation time, ms since the epoch.
+    pub initiated_ms: i64,
     /// Checksum algorithm and type requested at creation.
     pub checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+}
+
+impl From<&UploadRecord> for UploadInfo {
+    fn from(u: &UploadRecord) -> Self {
+        Self { key: u.key.clone(), upload_id: u.upload_id, initiated_ms: u.initiated_ms, checksum: u.checksum }
+    }
 }
 
 fn parse_upload_id(id: &str) -> Result<UploadId> {
@@ -409,7 +423,7 @@ impl ObjectService {
         let truncated = parts.len() > max;
         parts.truncate(max);
         Ok(PartsPage {
-            upload: UploadInfo { checksum: upload.checksum },
+            upload: UploadInfo::from(&upload),
             parts: parts
                 .into_iter()
                 .map(|(number, p)| PartInfo {

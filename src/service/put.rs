@@ -4,12 +4,12 @@
 use super::checksum::{PlainDigests, PlainHasher};
 use super::fanout::{Fanout, FanoutOutcome};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
-use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len, random_array};
+use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
-use crate::meta::{
-    BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord, WriteCondition,
-};
+use crate::meta::{BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord};
+use crate::model::WriteCondition;
+use crate::model::random_array;
 use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
 };

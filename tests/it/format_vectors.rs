@@ -10,8 +10,9 @@ use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use souverain::datapath::crypto::{manifest_mac, sha256, unwrap_key, wrap_key};
 use souverain::datapath::format::manifest_bytes;
-use souverain::datapath::{SegmentOpener, SegmentSpan, StreamParams, StreamSealer, random_array};
+use souverain::datapath::{SegmentOpener, SegmentSpan, StreamParams, StreamSealer};
 use souverain::keys::KeyBinding;
+use souverain::model::random_array;
 use souverain::model::{BucketUid, ProviderId, StreamId, StreamManifest, VersionUid};
 
 fn dir() -> PathBuf {

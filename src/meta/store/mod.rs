@@ -20,10 +20,11 @@ use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use super::replica_queue::{queue_deletion, queue_repairs, replica_key};
 use super::{
     BucketRecord, CommitOutcome, ListEntry, ListPage, ListQuery, ListStart, MetaError, PartRecord, PutCommit,
-    ReplicaCursor, UploadRecord, VersionRecord, WriteCondition,
+    ReplicaCursor, UploadRecord, VersionRecord,
 };
 use super::{CompletedUpload, DeletionReason, DeletionTask, ReplicaMove};
 use crate::keys::WrappedKey;
+use crate::model::WriteCondition;
 use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId};
 
 /// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).

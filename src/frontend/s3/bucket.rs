@@ -1,0 +1,82 @@
+//! Bucket operations: list, create, head, delete, location, versioning.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+use super::svc;
+use crate::frontend::convert::timestamp;
+use crate::frontend::error::not_implemented;
+use crate::service::ObjectService;
+
+pub(super) async fn list_buckets(service: &ObjectService) -> S3Result<S3Response<ListBucketsOutput>> {
+    let buckets = svc(service.list_buckets().await)?
+        .into_iter()
+        .map(|b| Bucket {
+            name: Some(b.name),
+            creation_date: Some(timestamp(b.created_ms)),
+            bucket_region: Some(service.region().to_owned()),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(Owner { display_name: Some("souverain".into()), id: Some("souverain".into()) }),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn create_bucket(
+    service: &ObjectService,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let i = req.input;
+    if i.object_lock_enabled_for_bucket == Some(true) {
+        return Err(not_implemented("Object Lock"));
+    }
+    if i.acl.as_ref().is_some_and(|a| a.as_str() != "private")
+        || i.grant_full_control.is_some()
+        || i.grant_read.is_some()
+        || i.grant_write.is_some()
+    {
+        return Err(not_implemented("ACLs other than private"));
+    }
+    let location = i
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        .map(|l| l.as_str().to_owned());
+    svc(service.create_bucket(&i.bucket, location.as_deref()).await)?;
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", i.bucket)) }))
+}
+
+pub(super) async fn head_bucket(
+    service: &ObjectService,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    svc(service.head_bucket(&req.input.bucket).await)?;
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(service.region().to_owned()), ..Default::default() }))
+}
+
+pub(super) async fn delete_bucket(
+    service: &ObjectService,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    svc(service.delete_bucket(&req.input.bucket).await)?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub(super) async fn get_bucket_location(
+    service: &ObjectService,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    svc(service.head_bucket(&req.input.bucket).await)?;
+    let region = service.region().to_owned();
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint: Some(BucketLocationConstraint::from(region)) }))
+}
+
+pub(super) async fn get_bucket_versioning(
+    service: &ObjectService,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    svc(service.head_bucket(&req.input.bucket).await)?;
+    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+}

@@ -1,0 +1,97 @@
+//! CopyObject, and the copy-source parsing UploadPartCopy shares.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::refuse::refuse_version_id;
+use super::svc;
+use crate::frontend::convert::{ChecksumFields, conditions, etag, timestamp};
+use crate::frontend::error::not_implemented;
+use crate::model::WriteCondition;
+use crate::service::{CopyRequest, ObjectService};
+
+/// The source bucket and key of a copy. s3s decodes `%XX` but keeps `+`; S3 reads the header
+/// as form-encoded, where `+` is a space (s5cmd sends spaces that way; SDKs send a literal `+`
+/// as `%2B`), so the key is decoded again from the raw header.
+pub(super) fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<(String, String)> {
+    match src {
+        CopySource::Bucket { bucket, key, version_id } => {
+            refuse_version_id(&version_id.as_ref().map(|v| v.to_string()))?;
+            let from_raw = raw
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim_start_matches('/'))
+                .and_then(|v| v.split_once('/'))
+                .map(|(_, k)| k.split_once("?versionId=").map_or(k, |(k, _)| k))
+                .and_then(|k| crate::model::names::percent_decode(k, true));
+            Ok((bucket.to_string(), from_raw.unwrap_or_else(|| key.to_string())))
+        }
+        _ => Err(not_implemented("access point and outpost copy sources")),
+    }
+}
+
+/// A raw `x-amz-copy-source` header as s3s parses it and [`copy_source`] decodes it (fuzzing
+/// entry point).
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn copy_source_header(header: &str) -> Option<(String, String)> {
+    let parsed = CopySource::parse(header).ok()?;
+    copy_source(&parsed, Some(&http::HeaderValue::from_str(header).ok()?)).ok()
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`.
+pub(crate) fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
+    let bad = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last",
+        )
+    };
+    let (a, b) = r.strip_prefix("bytes=").and_then(|s| s.split_once('-')).ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
+}
+
+pub(super) async fn copy_object(
+    service: &ObjectService,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let raw_source = req.headers.get("x-amz-copy-source").cloned();
+    let i = req.input;
+    refuse_unsupported_write!(
+        i,
+        sse_c: i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some(),
+        kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
+        lock: i.object_lock_mode.is_some() || i.object_lock_legal_hold_status.is_some(),
+        grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
+    )?;
+    if i.tagging_directive.is_some() {
+        return Err(not_implemented("object tagging"));
+    }
+    let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
+    let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
+        None | Some("COPY") => None,
+        Some("REPLACE") => Some(stored_headers!(i)?),
+        Some(_) => {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Unknown metadata directive."));
+        }
+    };
+    let req = CopyRequest {
+        src_bucket,
+        src_key,
+        dst_bucket: i.bucket,
+        dst_key: i.key,
+        replace_headers: replace,
+        source_conditions: conditions(
+            &i.copy_source_if_match,
+            &i.copy_source_if_none_match,
+            &i.copy_source_if_modified_since,
+            &i.copy_source_if_unmodified_since,
+        ),
+        // s3s 0.14 does not parse If-None-Match / If-Match on CopyObject.
+        condition: WriteCondition::None,
+    };
+    let out = svc(service.copy_object(req).await)?;
+    let result = with_checksums!(CopyObjectResult, ChecksumFields::from(out.checksum.as_ref()), typed, {
+        e_tag: Some(etag(&out.etag)),
+        last_modified: Some(timestamp(out.last_modified_ms)),
+    });
+    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+}

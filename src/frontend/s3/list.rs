@@ -1,0 +1,130 @@
+//! ListObjects (v1) and ListObjectsV2: one service request, two shapes of answer.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::svc;
+use crate::frontend::convert::{etag, timestamp, url_encode};
+use crate::service::{ListObjectsRequest, ListResume, ObjectService, ObjectsPage};
+
+/// `max-keys`/`max-uploads`: 1,000 by default and at most.
+pub(super) fn max_keys(m: Option<i32>) -> S3Result<usize> {
+    match m {
+        None => Ok(1000),
+        Some(n) if n < 0 => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-keys must be non-negative")),
+        Some(n) => Ok((n as usize).min(1000)),
+    }
+}
+
+/// Whether `encoding-type=url` was asked (the only encoding S3 knows).
+pub(super) fn is_url(e: &Option<EncodingType>) -> S3Result<bool> {
+    match e.as_ref().map(|e| e.as_str()) {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => {
+            Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request"))
+        }
+    }
+}
+
+/// A key or prefix as the answer carries it: URL-encoded when asked.
+pub(super) fn encode(url: bool, s: String) -> String {
+    if url { url_encode(&s) } else { s }
+}
+
+/// The listing both versions ask the service for.
+async fn page(
+    service: &ObjectService,
+    bucket: &str,
+    prefix: &Option<String>,
+    delimiter: &Option<String>,
+    resume: ListResume,
+    max_keys: usize,
+) -> S3Result<ObjectsPage> {
+    let req = ListObjectsRequest {
+        bucket: bucket.to_owned(),
+        prefix: prefix.clone().unwrap_or_default(),
+        delimiter: delimiter.clone(),
+        resume,
+        max_keys,
+    };
+    svc(service.list_objects(req).await)
+}
+
+fn listed_objects(page: &ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let objects = page
+        .objects
+        .iter()
+        .map(|o| Object {
+            key: Some(encode(url, o.key.clone())),
+            size: Some(o.size as i64),
+            e_tag: Some(etag(&o.etag)),
+            last_modified: Some(timestamp(o.last_modified_ms)),
+            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(url, p.clone())) }).collect();
+    (objects, prefixes)
+}
+
+pub(super) async fn list_objects(
+    service: &ObjectService,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let i = req.input;
+    let url = is_url(&i.encoding_type)?;
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let resume = i.marker.clone().map_or(ListResume::Beginning, ListResume::Marker);
+    let max = max_keys(i.max_keys)?;
+    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
+    let (contents, prefixes) = listed_objects(&page, url);
+    // S3 gives NextMarker only with a delimiter; without one the last key is the marker.
+    let next_marker = page.next_marker.filter(|_| delimiter.is_some()).map(|m| encode(url, m));
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(i.bucket),
+        prefix: Some(encode(url, i.prefix.unwrap_or_default())),
+        marker: Some(encode(url, i.marker.unwrap_or_default())),
+        max_keys: Some(max as i32),
+        is_truncated: Some(page.truncated),
+        contents: Some(contents),
+        common_prefixes: Some(prefixes),
+        delimiter: delimiter.map(|d| encode(url, d)),
+        next_marker,
+        encoding_type: i.encoding_type,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn list_objects_v2(
+    service: &ObjectService,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let i = req.input;
+    let url = is_url(&i.encoding_type)?;
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let resume = match (&i.continuation_token, &i.start_after) {
+        (Some(t), _) => ListResume::Token(t.clone()),
+        (None, Some(s)) => ListResume::StartAfter(s.clone()),
+        (None, None) => ListResume::Beginning,
+    };
+    let max = max_keys(i.max_keys)?;
+    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
+    let (contents, prefixes) = listed_objects(&page, url);
+    let key_count = (contents.len() + prefixes.len()) as i32;
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(i.bucket),
+        prefix: Some(encode(url, i.prefix.unwrap_or_default())),
+        max_keys: Some(max as i32),
+        key_count: Some(key_count),
+        continuation_token: i.continuation_token,
+        is_truncated: Some(page.truncated),
+        next_continuation_token: page.next_token,
+        contents: Some(contents),
+        common_prefixes: Some(prefixes),
+        delimiter: delimiter.map(|d| encode(url, d)),
+        encoding_type: i.encoding_type,
+        start_after: i.start_after.map(|s| encode(url, s)),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,114 @@
+//! Filling the generated s3s types, which repeat the same fields under distinct names (GET and
+//! HEAD, every output carrying checksums): one macro per shape instead of one copy per type.
+
+/// An output struct with its `checksum_*` fields filled from a [`ChecksumFields`]
+/// (`typed`: with `checksum_type` too), the other fields as given, the rest default.
+///
+/// [`ChecksumFields`]: crate::frontend::convert::ChecksumFields
+macro_rules! with_checksums {
+    ($ty:ident, $c:expr, typed, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let c: $crate::frontend::convert::ChecksumFields = $c;
+        #[allow(clippy::needless_update)] // some of these types have no other field
+        let out = $ty {
+            $($field: $value,)*
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_type: c.kind,
+            ..Default::default()
+        };
+        out
+    }};
+    ($ty:ident, $c:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let c: $crate::frontend::convert::ChecksumFields = $c;
+        #[allow(clippy::needless_update)] // some of these types have no other field
+        let out = $ty {
+            $($field: $value,)*
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            ..Default::default()
+        };
+        out
+    }};
+}
+
+/// The service request of a GetObject or HeadObject input (distinct generated types with the
+/// same fields), after refusing SSE-C and version ids.
+macro_rules! read_request {
+    ($i:expr) => {{
+        $crate::frontend::s3::refuse::refuse_sse_c_read(&$i.sse_customer_algorithm, &$i.sse_customer_key)?;
+        $crate::frontend::s3::refuse::refuse_version_id(&$i.version_id)?;
+        $crate::service::GetRequest {
+            bucket: $i.bucket.clone(),
+            key: $i.key.clone(),
+            range: $crate::frontend::convert::range($i.range),
+            part_number: $i.part_number.map(|n| n.max(0) as u32),
+            conditions: $crate::frontend::convert::conditions(
+                &$i.if_match,
+                &$i.if_none_match,
+                &$i.if_modified_since,
+                &$i.if_unmodified_since,
+            ),
+        }
+    }};
+}
+
+/// The body of a PutObject or UploadPart input, with its integrity headers and trailers.
+macro_rules! request_body {
+    ($i:expr, $req:expr) => {{
+        let checksum = $crate::frontend::convert::header_checksum(
+            &$i.checksum_crc32,
+            &$i.checksum_crc32c,
+            &$i.checksum_crc64nvme,
+            &$i.checksum_sha1,
+            &$i.checksum_sha256,
+        )?;
+        $crate::frontend::convert::client_body(
+            $i.body,
+            $crate::frontend::convert::BodyHeaders {
+                content_length: $i.content_length,
+                content_md5: $i.content_md5.as_deref(),
+                header_checksum: checksum,
+                sdk_algorithm: $i.checksum_algorithm.as_ref(),
+                headers: &$req.headers,
+                trailing: $req.trailing_headers,
+            },
+        )?
+    }};
+}
+
+/// The content headers and user metadata an input asks to store.
+macro_rules! stored_headers {
+    ($i:expr) => {
+        $crate::frontend::convert::content_headers(
+            $i.content_type.map(|c| c.to_string()),
+            $i.content_encoding,
+            $i.content_disposition,
+            $i.content_language,
+            $i.cache_control,
+            $i.expires,
+            $i.metadata,
+        )
+    };
+}
+
+/// The write headers every write input shares that the gateway refuses (see
+/// [`refuse_unsupported_write`](crate::frontend::s3::refuse::refuse_unsupported_write)), with
+/// the SSE-C, KMS, lock and grant fields each type names differently given as booleans.
+macro_rules! refuse_unsupported_write {
+    ($i:expr, sse_c: $sse_c:expr, kms: $kms:expr, lock: $lock:expr, grants: $grants:expr $(,)?) => {
+        $crate::frontend::s3::refuse::refuse_unsupported_write(
+            &$i.server_side_encryption,
+            $crate::frontend::s3::refuse::Refusals { sse_c: $sse_c, kms: $kms, lock: $lock, grants: $grants },
+            &$i.tagging,
+            &$i.website_redirect_location,
+            &$i.acl,
+            &$i.storage_class,
+        )
+    };
+}

@@ -1,0 +1,241 @@
+//! Multipart uploads: create, upload a part (or copy one), complete, abort, list parts and
+//! uploads.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::copy::{copy_source, parse_copy_range};
+use super::list::{encode, is_url};
+use super::refuse::{refuse_sse_c_read, write_condition};
+use super::svc;
+use crate::frontend::convert::{
+    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, etag, header_checksum, timestamp,
+};
+use crate::model::{ChecksumAlgorithm, ChecksumType};
+use crate::service::{CompletePart, CompleteRequest, ObjectService};
+
+/// The checksum a CreateMultipartUpload asks for: its algorithm and type (full-object or
+/// composite; by default what AWS picks for the algorithm). An unknown type is refused even
+/// without an algorithm.
+fn requested_checksum(
+    algorithm: &Option<s3s::dto::ChecksumAlgorithm>,
+    kind: &Option<s3s::dto::ChecksumType>,
+) -> S3Result<Option<(ChecksumAlgorithm, ChecksumType)>> {
+    let algorithm = algorithm
+        .as_ref()
+        .map(|a| {
+            ChecksumAlgorithm::parse(a.as_str())
+                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))
+        })
+        .transpose()?;
+    let kind = match (kind.as_ref().map(|t| t.as_str()), algorithm) {
+        (Some("FULL_OBJECT"), _) => ChecksumType::FullObject,
+        (Some("COMPOSITE"), _) => ChecksumType::Composite,
+        (None, Some(ChecksumAlgorithm::Crc64Nvme)) => ChecksumType::FullObject,
+        (None, _) => ChecksumType::Composite,
+        (Some(_), _) => return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "unknown checksum type")),
+    };
+    Ok(algorithm.map(|a| (a, kind)))
+}
+
+pub(super) async fn create_multipart_upload(
+    service: &ObjectService,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let i = req.input;
+    refuse_unsupported_write!(
+        i,
+        sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
+        lock: i.object_lock_mode.is_some() || i.object_lock_legal_hold_status.is_some(),
+        grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
+    )?;
+    let checksum = requested_checksum(&i.checksum_algorithm, &i.checksum_type)?;
+    let headers = stored_headers!(i)?;
+    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum).await)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        upload_id: Some(id.to_hex()),
+        checksum_algorithm: checksum.map(|(a, _)| algorithm_dto(a)),
+        checksum_type: checksum.map(|(_, k)| checksum_type_dto(k)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn upload_part(
+    service: &ObjectService,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let i = req.input;
+    refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
+    let number = u32::try_from(i.part_number).unwrap_or(0);
+    let body = request_body!(i, req);
+    let out = svc(service.upload_part(&i.bucket, &i.key, &i.upload_id, number, body).await)?;
+    Ok(S3Response::new(with_checksums!(UploadPartOutput, ChecksumFields::from(out.checksum.as_ref()), {
+        e_tag: Some(etag(&out.etag)),
+    })))
+}
+
+pub(super) async fn upload_part_copy(
+    service: &ObjectService,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let raw_source = req.headers.get("x-amz-copy-source").cloned();
+    let i = req.input;
+    refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
+    let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
+    let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
+    let cond = conditions(
+        &i.copy_source_if_match,
+        &i.copy_source_if_none_match,
+        &i.copy_source_if_modified_since,
+        &i.copy_source_if_unmodified_since,
+    );
+    let number = u32::try_from(i.part_number).unwrap_or(0);
+    let out = svc(service
+        .upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &src_bucket, &src_key, range, &cond)
+        .await)?;
+    let result = with_checksums!(CopyPartResult, ChecksumFields::from(out.checksum.as_ref()), {
+        e_tag: Some(etag(&out.etag)),
+        last_modified: Some(timestamp(out.last_modified_ms)),
+    });
+    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+}
+
+/// The parts a CompleteMultipartUpload lists, with the checksums the client gives for them.
+fn completed_parts(upload: Option<CompletedMultipartUpload>) -> S3Result<Vec<CompletePart>> {
+    let parts = upload.and_then(|m| m.parts).unwrap_or_default();
+    parts
+        .into_iter()
+        .map(|p| {
+            let checksum = header_checksum(
+                &p.checksum_crc32,
+                &p.checksum_crc32c,
+                &p.checksum_crc64nvme,
+                &p.checksum_sha1,
+                &p.checksum_sha256,
+            )?;
+            Ok(CompletePart {
+                number: p
+                    .part_number
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| S3Error::with_message(S3ErrorCode::MalformedXML, "PartNumber missing"))?,
+                etag: p.e_tag.map(|e| e.value().to_owned()).unwrap_or_default(),
+                checksum: checksum.map(|(_, v)| v),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn complete_multipart_upload(
+    service: &ObjectService,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let i = req.input;
+    let parts = completed_parts(i.multipart_upload)?;
+    let condition = write_condition(&i.if_none_match, &i.if_match)?;
+    let (bucket, key, upload_id) = (i.bucket.clone(), i.key.clone(), i.upload_id);
+    let out = svc(service.complete_upload(CompleteRequest { bucket, key, upload_id, parts, condition }).await)?;
+    let c = ChecksumFields::from(out.checksum.as_ref());
+    Ok(S3Response::new(with_checksums!(CompleteMultipartUploadOutput, c, typed, {
+        location: Some(format!("/{}/{}", i.bucket, i.key)),
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        e_tag: Some(etag(&out.etag)),
+    })))
+}
+
+pub(super) async fn abort_multipart_upload(
+    service: &ObjectService,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let i = req.input;
+    svc(service.abort_upload(&i.bucket, &i.key, &i.upload_id).await)?;
+    Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+pub(super) async fn list_parts(
+    service: &ObjectService,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let i = req.input;
+    let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+    let max = i.max_parts.map_or(1000, |m| m.clamp(0, 1000) as usize);
+    let page = svc(service.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max).await)?;
+    let algorithm = page.upload.checksum.map(|(a, _)| a);
+    let next = page.parts.last().map(|p| p.number as i32);
+    let parts =
+        page.parts
+            .into_iter()
+            .map(|p| {
+                let checksum = algorithm.zip(p.checksum.clone()).map(|(algorithm, value)| {
+                    crate::model::ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject }
+                });
+                with_checksums!(Part, ChecksumFields::from(checksum.as_ref()), {
+                    part_number: Some(p.number as i32),
+                    e_tag: Some(etag(&p.etag)),
+                    size: Some(p.size as i64),
+                    last_modified: Some(timestamp(p.last_modified_ms)),
+                })
+            })
+            .collect();
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        upload_id: Some(i.upload_id),
+        part_number_marker: i.part_number_marker,
+        next_part_number_marker: next,
+        max_parts: Some(max as i32),
+        is_truncated: Some(page.truncated),
+        parts: Some(parts),
+        checksum_algorithm: algorithm.map(algorithm_dto),
+        checksum_type: page.upload.checksum.map(|(_, k)| checksum_type_dto(k)),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn list_multipart_uploads(
+    service: &ObjectService,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let i = req.input;
+    let url = is_url(&i.encoding_type)?;
+    let max = i.max_uploads.map_or(1000, |m| m.clamp(0, 1000) as usize);
+    let prefix = i.prefix.clone().unwrap_or_default();
+    let page = svc(service
+        .list_uploads(&i.bucket, prefix, i.delimiter.clone(), i.key_marker.clone(), i.upload_id_marker.clone(), max)
+        .await)?;
+    let next_key = page.uploads.last().map(|u| encode(url, u.key.clone()));
+    let next_id = page.uploads.last().map(|u| u.upload_id.to_hex());
+    let uploads = page
+        .uploads
+        .into_iter()
+        .map(|u| MultipartUpload {
+            key: Some(encode(url, u.key)),
+            upload_id: Some(u.upload_id.to_hex()),
+            initiated: Some(timestamp(u.initiated_ms)),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm: u.checksum.map(|(a, _)| algorithm_dto(a)),
+            checksum_type: u.checksum.map(|(_, k)| checksum_type_dto(k)),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode(url, p)) }).collect();
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(i.bucket),
+        prefix: i.prefix.map(|p| encode(url, p)),
+        delimiter: i.delimiter.map(|d| encode(url, d)),
+        key_marker: i.key_marker,
+        upload_id_marker: i.upload_id_marker,
+        max_uploads: Some(max as i32),
+        is_truncated: Some(page.truncated),
+        next_key_marker: next_key.filter(|_| page.truncated),
+        next_upload_id_marker: next_id.filter(|_| page.truncated),
+        uploads: Some(uploads),
+        common_prefixes: Some(prefixes),
+        encoding_type: i.encoding_type,
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,153 @@
+//! Object operations: PUT, GET, HEAD, DELETE and DeleteObjects.
+
+use futures_util::StreamExt;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::refuse::{refuse_version_id, write_condition};
+use super::svc;
+use crate::frontend::convert::{ChecksumFields, etag, expires, metadata, timestamp};
+use crate::frontend::error::{not_implemented, to_s3};
+use crate::service::{ObjectService, PutRequest};
+
+fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
+    mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+/// Fills the fields GetObjectOutput and HeadObjectOutput share, with the `response-*`
+/// overrides of the input applied.
+macro_rules! read_output {
+    ($ty:ident, $out:expr, $i:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let info = &$out.info;
+        let c = if checksum_requested(&$i.checksum_mode) {
+            ChecksumFields::from($out.checksum.as_ref())
+        } else {
+            ChecksumFields::default()
+        };
+        with_checksums!($ty, c, typed, {
+            $($field: $value,)*
+            accept_ranges: Some("bytes".into()),
+            content_length: Some($out.content_length as i64),
+            content_range: $out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(timestamp(info.last_modified_ms)),
+            content_type: $i.response_content_type.clone().or(info.headers.content_type.clone()).and_then(|c| c.parse().ok()),
+            content_encoding: $i.response_content_encoding.clone().or(info.headers.content_encoding.clone()),
+            content_disposition: $i.response_content_disposition.clone().or(info.headers.content_disposition.clone()),
+            content_language: $i.response_content_language.clone().or(info.headers.content_language.clone()),
+            cache_control: $i.response_cache_control.clone().or(info.headers.cache_control.clone()),
+            expires: $i.response_expires.clone().or(expires(&info.headers)),
+            metadata: metadata(&info.headers),
+            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map(|n| n as i32),
+        })
+    }};
+}
+
+/// 206 for a partial read, else the default 200.
+fn read_response<T>(output: T, partial: bool) -> S3Response<T> {
+    let mut resp = S3Response::new(output);
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
+}
+
+pub(super) async fn put_object(
+    service: &ObjectService,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let i = req.input;
+    refuse_unsupported_write!(
+        i,
+        sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
+        kms: i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
+        lock: i.object_lock_mode.is_some()
+            || i.object_lock_retain_until_date.is_some()
+            || i.object_lock_legal_hold_status.is_some(),
+        grants: i.grant_full_control.is_some()
+            || i.grant_read.is_some()
+            || i.grant_read_acp.is_some()
+            || i.grant_write_acp.is_some(),
+    )?;
+    if i.write_offset_bytes.is_some() {
+        return Err(not_implemented("appends (x-amz-write-offset-bytes)"));
+    }
+    let condition = write_condition(&i.if_none_match, &i.if_match)?;
+    let headers = stored_headers!(i)?;
+    let body = request_body!(i, req);
+    let out = svc(service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition }, body).await)?;
+    Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
+        e_tag: Some(etag(&out.etag)),
+        server_side_encryption: i.server_side_encryption,
+    })))
+}
+
+pub(super) async fn get_object(
+    service: &ObjectService,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = req.input;
+    let mut out = svc(service.get_object(read_request!(i)).await)?;
+    let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
+    // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
+    // through `&mut` only).
+    let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(to_s3)));
+    let output = read_output!(GetObjectOutput, out, i, {
+        body: Some(StreamingBlob::wrap(body)),
+    });
+    Ok(read_response(output, out.range.is_some()))
+}
+
+pub(super) async fn head_object(
+    service: &ObjectService,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = req.input;
+    let out = svc(service.head_object(read_request!(i)).await)?;
+    let output = read_output!(HeadObjectOutput, out, i, {});
+    Ok(read_response(output, out.range.is_some()))
+}
+
+pub(super) async fn delete_object(
+    service: &ObjectService,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let i = req.input;
+    refuse_version_id(&i.version_id)?;
+    if i.if_match.is_some() {
+        return Err(not_implemented("conditional DeleteObject (If-Match)"));
+    }
+    svc(service.delete_object(&i.bucket, &i.key).await)?;
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+pub(super) async fn delete_objects(
+    service: &ObjectService,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let i = req.input;
+    if i.delete.objects.len() > 1000 {
+        return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "DeleteObjects accepts at most 1000 keys"));
+    }
+    let quiet = i.delete.quiet.unwrap_or(false);
+    let keys: Vec<String> = i.delete.objects.iter().map(|o| o.key.clone()).collect();
+    let results = svc(service.delete_objects(&i.bucket, &keys).await)?;
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (obj, r) in i.delete.objects.into_iter().zip(results) {
+        match r {
+            Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() }),
+            Ok(()) => {}
+            Err(e) => {
+                let e = to_s3(e);
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(obj.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: None,
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
+}

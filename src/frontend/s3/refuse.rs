@@ -1,0 +1,92 @@
+//! What the gateway refuses rather than silently ignores, and the write conditions it honours.
+
+use s3s::dto::{ETagCondition, ObjectCannedACL, ServerSideEncryption, StorageClass};
+use s3s::{S3Error, S3ErrorCode, S3Result};
+
+use crate::frontend::error::not_implemented;
+use crate::model::WriteCondition;
+
+/// Which unsupported write features a request asked for (each input type names its fields
+/// differently).
+pub(crate) struct Refusals {
+    /// SSE-C headers.
+    pub sse_c: bool,
+    /// SSE-KMS key id, context or bucket key.
+    pub kms: bool,
+    /// Object Lock mode, retention or legal hold.
+    pub lock: bool,
+    /// `x-amz-grant-*`.
+    pub grants: bool,
+}
+
+/// Refuses write headers the gateway would otherwise silently ignore.
+pub(crate) fn refuse_unsupported_write(
+    sse: &Option<ServerSideEncryption>,
+    asked: Refusals,
+    tagging: &Option<String>,
+    redirect: &Option<String>,
+    acl: &Option<ObjectCannedACL>,
+    storage_class: &Option<StorageClass>,
+) -> S3Result<()> {
+    if asked.sse_c {
+        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
+    }
+    if asked.kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
+        return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
+    }
+    if asked.lock {
+        return Err(not_implemented("Object Lock"));
+    }
+    if tagging.is_some() {
+        return Err(not_implemented("object tagging"));
+    }
+    if redirect.is_some() {
+        return Err(not_implemented("website redirects"));
+    }
+    if asked.grants || acl.as_ref().is_some_and(|a| a.as_str() != "private") {
+        return Err(not_implemented("ACLs other than private"));
+    }
+    if storage_class.as_ref().is_some_and(|c| c.as_str() != "STANDARD") {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidStorageClass,
+            "The storage class you specified is not valid",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S3Result<()> {
+    if alg.is_some() || key.is_some() {
+        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
+    }
+    Ok(())
+}
+
+pub(crate) fn refuse_version_id(v: &Option<String>) -> S3Result<()> {
+    match v.as_deref() {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified (versioning is not enabled)",
+        )),
+    }
+}
+
+pub(super) fn write_condition(
+    if_none_match: &Option<ETagCondition>,
+    if_match: &Option<ETagCondition>,
+) -> S3Result<WriteCondition> {
+    match (if_none_match, if_match) {
+        (Some(_), Some(_)) => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "If-Match together with If-None-Match is not supported",
+        )),
+        (Some(ETagCondition::Any), None) => Ok(WriteCondition::IfAbsent),
+        (Some(_), None) => {
+            Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on writes accepts only *"))
+        }
+        (None, Some(ETagCondition::ETag(e))) => Ok(WriteCondition::IfMatch(e.value().to_owned())),
+        (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfMatch("*".into())),
+        (None, None) => Ok(WriteCondition::None),
+    }
+}
