@@ -48,7 +48,7 @@ pub(super) async fn route(
     let answer = match (method, segments.as_slice()) {
         (&Method::GET, ["providers"]) => json(StatusCode::OK, &service.providers_view()),
         (&Method::PUT, ["providers", id]) => match read_json::<ProviderUpdate>(body).await {
-            Ok(update) => match service.update_provider(id, update).await {
+            Ok(update) => match service.update_provider(id, |current| update.apply(current)).await {
                 Ok(rec) => json(StatusCode::OK, &rec),
                 Err(e) => service_error(e),
             },

@@ -117,7 +117,7 @@ pub struct Config {
     /// Between evacuation passes.
     pub evacuation_interval: Duration,
     /// Scrubber rate and sampling.
-    pub scrub: crate::workers::scrub::ScrubSettings,
+    pub scrub: ScrubSettings,
     /// Simultaneous client connections.
     pub max_connections: usize,
     /// Wait for in-flight requests at shutdown.
@@ -277,7 +277,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
         usage_interval: Duration::from_secs(raw.workers.usage_interval_secs.unwrap_or(300).max(1)),
         evacuation_interval: Duration::from_secs(raw.workers.evacuation_interval_secs.unwrap_or(3600).max(1)),
-        scrub: crate::workers::scrub::ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
+        scrub: ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
         header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.unwrap_or(30).max(1)),
@@ -520,6 +520,15 @@ fn certifications(field: &str, raw: Vec<raw::RawCertification>) -> Result<Vec<Ce
         out.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
     }
     Ok(out)
+}
+
+/// Scrubber settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ScrubSettings {
+    /// Bytes per second read for hash checks.
+    pub rate_bytes_per_sec: u64,
+    /// Fraction of streams (0.0–1.0) whose replicas are read and hashed each pass.
+    pub verify_fraction: f64,
 }
 
 /// A change of a provider's residency attributes, as the admin API takes it (JSON): the

@@ -7,8 +7,8 @@ pub mod cache;
 pub mod local;
 pub mod transit;
 
+pub use crate::model::WrappedKey;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::model::random_array;
@@ -32,17 +32,6 @@ impl DataKey {
     pub fn expose(&self) -> &[u8; 32] {
         &self.0
     }
-}
-
-/// A DEK wrapped under a KEK version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WrappedKey {
-    /// Which KEK wrapped it.
-    pub kek_id: String,
-    /// Which version of that KEK.
-    pub kek_version: u32,
-    /// The wrapped bytes.
-    pub bytes: Vec<u8>,
 }
 
 /// What a wrapped DEK is bound to: the object version that owns it, by bucket, version id and

@@ -9,9 +9,9 @@ use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore, PartRecord, PutCommit,
     UploadRecord, VersionRecord,
 };
-use crate::keys::WrappedKey;
 use crate::model::ProviderId;
 use crate::model::ProviderInfo;
+use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::audit::{AuditEntry, GENESIS};
 use crate::model::{BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid};

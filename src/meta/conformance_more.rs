@@ -6,7 +6,7 @@ use super::{
     AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, MetadataStore, PartRecord, PutCommit,
     ReplicaMove,
 };
-use crate::keys::WrappedKey;
+use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::audit::AuditEntry;
 use crate::model::{BucketUid, ProviderId, UploadId, VersionUid};

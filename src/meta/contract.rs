@@ -8,7 +8,7 @@ use super::{
     Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit, RepairTask, ReplicaCursor, ReplicaMove,
     UploadRecord, VersionRecord,
 };
-use crate::keys::WrappedKey;
+use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
 

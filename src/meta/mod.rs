@@ -21,7 +21,7 @@ pub mod rocks;
 pub mod store;
 pub mod walk;
 
-use crate::keys::WrappedKey;
+use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::WrappedKey;
+use crate::model::WrappedKey;
 use crate::model::{
     BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
     StreamManifest, UploadId, VersionUid,

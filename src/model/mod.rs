@@ -10,5 +10,5 @@ pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo
 pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionUid, random_array};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WriteCondition,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WrappedKey, WriteCondition,
 };

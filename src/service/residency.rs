@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::ObjectService;
-use crate::config::ProviderUpdate;
 use crate::error::{ErrorKind, Result};
 use crate::meta::{AuditedChange, CatalogOverrides};
 use crate::model::audit::{AuditEntry, AuditRecord};
@@ -104,13 +103,18 @@ impl ObjectService {
             .collect()
     }
 
-    /// Changes a provider's residency attributes (or retires it), persisted with its audit
-    /// record; replicas that now break policy are evacuated in the background.
-    pub async fn update_provider(&self, id: &str, update: ProviderUpdate) -> Result<AuditRecord> {
+    /// Changes a provider's residency attributes (or retires it): `update` gives the new
+    /// attributes from the current ones (or a one-line reason to refuse). Persisted with its
+    /// audit record; replicas that now break policy are evacuated in the background.
+    pub async fn update_provider(
+        &self,
+        id: &str,
+        update: impl FnOnce(&ProviderInfo) -> std::result::Result<ProviderInfo, String>,
+    ) -> Result<AuditRecord> {
         let id = ProviderId::parse(id).ok_or_else(|| ErrorKind::InvalidArgument(format!("bad provider id {id:?}")))?;
         let current = self.residency();
         let before = current.provider(&id).ok_or(ErrorKind::NoSuchProvider)?.clone();
-        let after = update.apply(&before).map_err(ErrorKind::InvalidArgument)?;
+        let after = update(&before).map_err(ErrorKind::InvalidArgument)?;
         let detail = serde_json::json!({ "provider": id.as_str(), "before": before, "after": after });
         let rec = self
             .meta

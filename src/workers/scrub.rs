@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::backend::{Backend, stream_name};
+use crate::config::ScrubSettings;
 use crate::datapath::ciphertext_len;
 use crate::meta::{JobRecord, MetaError, RepairTask};
 use crate::model::{StreamId, StreamManifest};
@@ -18,15 +19,6 @@ use crate::shutdown::Shutdown;
 const BATCH: usize = 128;
 /// The scrubber's name in the metadata store, the admin API and the metrics.
 pub const JOB: &str = "scrub";
-
-/// Scrubber settings.
-#[derive(Debug, Clone, Copy)]
-pub struct ScrubSettings {
-    /// Bytes per second read for hash checks.
-    pub rate_bytes_per_sec: u64,
-    /// Fraction of streams (0.0–1.0) whose replicas are read and hashed each pass.
-    pub verify_fraction: f64,
-}
 
 /// What one pass found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 use super::{
     KvMetadataStore, LIFE_EXCLUSIVE, LIFE_SHARED, bucket_kek_key, key_lock, object_key, upload_index_key, wall_ms,
 };
-use crate::keys::WrappedKey;
 use crate::meta::AdminMeta;
 use crate::meta::audit_chain::{SEAL, WRAPPED_KEY, commit_audited};
 use crate::meta::codec::{decode, encode};
@@ -11,6 +10,7 @@ use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
 use crate::meta::{BucketRecord, MetaError, UploadRecord, VersionRecord};
 use crate::model::BucketUid;
+use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
 use async_trait::async_trait;
 use std::sync::Arc;

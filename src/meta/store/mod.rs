@@ -23,7 +23,7 @@ use super::{
     ReplicaCursor, UploadRecord, VersionRecord,
 };
 use super::{CompletedUpload, DeletionReason, DeletionTask, ReplicaMove};
-use crate::keys::WrappedKey;
+use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId};
 

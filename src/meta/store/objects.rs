@@ -1,7 +1,6 @@
 //! The store's [`ObjectMeta`]: buckets, object versions and the commits that make writes visible.
 
 use super::{KvMetadataStore, LIFE_EXCLUSIVE, object_key, start_position, wall_ms};
-use crate::keys::WrappedKey;
 use crate::meta::ObjectMeta;
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, prefix_successor};
@@ -11,6 +10,7 @@ use crate::meta::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListPage, ListQuery, MetaError, PutCommit, VersionRecord,
 };
 use crate::meta::{DeletionReason, DeletionTask};
+use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{BucketUid, VersionUid};
 use async_trait::async_trait;
