@@ -1,0 +1,40 @@
+//! Secrets in the config: exactly one of inline, an environment variable or a private file.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::raw;
+
+/// Exactly one of an inline secret, an environment variable or a private file.
+pub(super) fn secret(
+    field: &str,
+    inline: Option<raw::SecretText>,
+    env: Option<String>,
+    file: Option<String>,
+    base: &Path,
+) -> Result<String, String> {
+    let value = match (inline, env, file) {
+        (Some(s), None, None) => s.into_inner(),
+        (None, Some(var), None) => {
+            std::env::var(&var).map_err(|_| format!("{field}_env: environment variable {var} is not set"))?
+        }
+        (None, None, Some(file)) => {
+            let path = base.join(file);
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{field}_file: {}: {e}", path.display()))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(format!(
+                    "{field}_file: {} must not be readable by group or others (chmod 600)",
+                    path.display()
+                ));
+            }
+            std::fs::read_to_string(&path).map_err(|e| format!("{field}_file: {e}"))?.trim().to_owned()
+        }
+        _ => {
+            return Err(format!("{field}: give exactly one of secret, secret_env, secret_file"));
+        }
+    };
+    if value.is_empty() {
+        return Err(format!("{field}: must not be empty"));
+    }
+    Ok(value)
+}
