@@ -25,7 +25,7 @@ use crate::meta::{KvMetadataStore, MetadataStore};
 use crate::metrics::Metrics;
 use crate::model::BootId;
 use crate::model::random_array;
-use crate::service::{ObjectService, ServiceConfig};
+use crate::service::{ObjectApi, ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::evacuation::Evacuator;
 use crate::workers::gc::{DELETION_CLAIM, GarbageCollector, GcSettings};
@@ -326,7 +326,12 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(Arc::clone(&service), &config.access_keys, Arc::clone(&metrics), config.body_read_timeout),
+        s3_service(
+            Arc::clone(&service) as Arc<dyn ObjectApi>,
+            &config.access_keys,
+            Arc::clone(&metrics),
+            config.body_read_timeout,
+        ),
         limits,
         tls.clone(),
         metrics.connections_rejected.with_label_values(&["s3"]),

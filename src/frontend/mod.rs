@@ -22,7 +22,7 @@ use s3s::service::S3ServiceBuilder;
 
 use crate::config::AccessKey;
 use crate::metrics::Metrics;
-use crate::service::ObjectService;
+use crate::service::ObjectApi;
 
 pub use server::{ServerLimits, serve};
 
@@ -32,7 +32,7 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
 pub fn s3_service(
-    service: Arc<ObjectService>,
+    service: Arc<dyn ObjectApi>,
     keys: &[AccessKey],
     metrics: Arc<Metrics>,
     body_timeout: std::time::Duration,

@@ -172,16 +172,9 @@ impl ObjectService {
     }
 
     /// ListMultipartUploads.
-    pub async fn list_uploads(
-        &self,
-        bucket: &str,
-        prefix: String,
-        delimiter: Option<String>,
-        key_marker: Option<String>,
-        upload_id_marker: Option<String>,
-        max: usize,
-    ) -> Result<UploadsPage> {
-        let bucket = self.existing_bucket(bucket).await?;
+    pub async fn list_uploads(&self, req: super::ListUploadsRequest) -> Result<UploadsPage> {
+        let super::ListUploadsRequest { bucket, prefix, delimiter, key_marker, upload_id_marker, max } = req;
+        let bucket = self.existing_bucket(&bucket).await?;
         let after_upload = match upload_id_marker.filter(|_| key_marker.is_some()) {
             Some(m) => Some(
                 UploadId::from_hex(&m).ok_or_else(|| ErrorKind::InvalidArgument("Invalid uploadId marker".into()))?,

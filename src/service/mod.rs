@@ -1,6 +1,7 @@
 //! The object service: each S3 operation as numbered steps over placement, keys, datapath,
 //! backends and metadata. HTTP-free: it never sees hyper or s3s types.
 
+pub mod api;
 pub mod audit;
 mod bucket;
 pub mod checksum;
@@ -35,6 +36,7 @@ use crate::model::{
 };
 
 use crate::model::WriteCondition;
+pub use api::{BucketInfo, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
 pub use list::{ListObjectsRequest, ListResume, ListedObject, ObjectsPage, UploadsPage};

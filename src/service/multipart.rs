@@ -3,7 +3,7 @@
 
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
-use super::{ClientBody, Conditions, ObjectService, PutOutput, now_ms, parse_new_key};
+use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_new_key};
 use crate::datapath::ciphertext_len;
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
@@ -187,23 +187,13 @@ impl ObjectService {
         self.store_part(&bucket, &upload, number, source, |d| checks.verify(d)).await
     }
 
-    /// UploadPartCopy: `range` is the inclusive `x-amz-copy-source-range`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload_part_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        src_bucket: &str,
-        src_key: &str,
-        range: Option<(u64, u64)>,
-        cond: &Conditions,
-    ) -> Result<PutOutput> {
+    /// UploadPartCopy: the source's range is the inclusive `x-amz-copy-source-range`.
+    pub async fn upload_part_copy(&self, part: &super::PartTarget, source: &super::PartSource) -> Result<PutOutput> {
+        let number = part.number;
         check_part_number(number)?;
-        let (bucket, upload) = self.open_upload(bucket, key, upload_id).await?;
-        let (src_bucket, src) = self.copy_source(src_bucket, src_key, cond).await?;
-        let range = match range {
+        let (bucket, upload) = self.open_upload(&part.bucket, &part.key, &part.upload_id).await?;
+        let (src_bucket, src) = self.copy_source(&source.bucket, &source.key, &source.conditions).await?;
+        let range = match source.range {
             Some((a, b)) if a > b || b >= src.size => {
                 return Err(ErrorKind::InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into()).into());
             }
@@ -214,7 +204,7 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
-        let stream = self.read_version(&src_bucket, src_key, &src, range).await?;
+        let stream = self.read_version(&src_bucket, &source.key, &src, range).await?;
         let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
         self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
     }

@@ -6,9 +6,9 @@ use s3s::{S3Request, S3Response, S3Result};
 use super::svc;
 use crate::frontend::convert::timestamp;
 use crate::frontend::error::not_implemented;
-use crate::service::ObjectService;
+use crate::service::ObjectApi;
 
-pub(super) async fn list_buckets(service: &ObjectService) -> S3Result<S3Response<ListBucketsOutput>> {
+pub(super) async fn list_buckets(service: &dyn ObjectApi) -> S3Result<S3Response<ListBucketsOutput>> {
     let buckets = svc(service.list_buckets().await)?
         .into_iter()
         .map(|b| Bucket {
@@ -25,7 +25,7 @@ pub(super) async fn list_buckets(service: &ObjectService) -> S3Result<S3Response
 }
 
 pub(super) async fn create_bucket(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let i = req.input;
@@ -49,7 +49,7 @@ pub(super) async fn create_bucket(
 }
 
 pub(super) async fn head_bucket(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
     svc(service.head_bucket(&req.input.bucket).await)?;
@@ -57,7 +57,7 @@ pub(super) async fn head_bucket(
 }
 
 pub(super) async fn delete_bucket(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     svc(service.delete_bucket(&req.input.bucket).await)?;
@@ -65,7 +65,7 @@ pub(super) async fn delete_bucket(
 }
 
 pub(super) async fn get_bucket_location(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
     svc(service.head_bucket(&req.input.bucket).await)?;
@@ -74,7 +74,7 @@ pub(super) async fn get_bucket_location(
 }
 
 pub(super) async fn get_bucket_versioning(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
     svc(service.head_bucket(&req.input.bucket).await)?;

@@ -8,7 +8,7 @@ use super::svc;
 use crate::frontend::convert::{ChecksumFields, conditions, etag, timestamp};
 use crate::frontend::error::not_implemented;
 use crate::model::WriteCondition;
-use crate::service::{CopyRequest, ObjectService};
+use crate::service::{CopyRequest, ObjectApi};
 
 /// The source bucket and key of a copy. s3s decodes `%XX` but keeps `+`; S3 reads the header
 /// as form-encoded, where `+` is a space (s5cmd sends spaces that way; SDKs send a literal `+`
@@ -50,7 +50,7 @@ pub(crate) fn parse_copy_range(r: &str) -> S3Result<(u64, u64)> {
 }
 
 pub(super) async fn copy_object(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let raw_source = req.headers.get("x-amz-copy-source").cloned();

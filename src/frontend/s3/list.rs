@@ -5,7 +5,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::svc;
 use crate::frontend::convert::{etag, timestamp, url_encode};
-use crate::service::{ListObjectsRequest, ListResume, ObjectService, ObjectsPage};
+use crate::service::{ListObjectsRequest, ListResume, ObjectApi, ObjectsPage};
 
 /// `max-keys`/`max-uploads`: 1,000 by default and at most.
 pub(super) fn max_keys(m: Option<i32>) -> S3Result<usize> {
@@ -34,7 +34,7 @@ pub(super) fn encode(url: bool, s: String) -> String {
 
 /// The listing both versions ask the service for.
 async fn page(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     bucket: &str,
     prefix: &Option<String>,
     delimiter: &Option<String>,
@@ -69,7 +69,7 @@ fn listed_objects(page: &ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPref
 }
 
 pub(super) async fn list_objects(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
     let i = req.input;
@@ -97,7 +97,7 @@ pub(super) async fn list_objects(
 }
 
 pub(super) async fn list_objects_v2(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let i = req.input;

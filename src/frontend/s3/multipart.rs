@@ -12,7 +12,7 @@ use crate::frontend::convert::{
     ChecksumFields, algorithm_dto, checksum_type_dto, conditions, etag, header_checksum, timestamp,
 };
 use crate::model::{ChecksumAlgorithm, ChecksumType};
-use crate::service::{CompletePart, CompleteRequest, ObjectService};
+use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
 
 /// The checksum a CreateMultipartUpload asks for: its algorithm and type (full-object or
 /// composite; by default what AWS picks for the algorithm). An unknown type is refused even
@@ -38,8 +38,14 @@ fn requested_checksum(
     Ok(algorithm.map(|a| (a, kind)))
 }
 
+/// The part an UploadPart or UploadPartCopy names (a number out of range is refused by the
+/// service).
+fn part_target(bucket: String, key: String, upload_id: String, number: i32) -> PartTarget {
+    PartTarget { bucket, key, upload_id, number: u32::try_from(number).unwrap_or(0) }
+}
+
 pub(super) async fn create_multipart_upload(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
@@ -64,38 +70,35 @@ pub(super) async fn create_multipart_upload(
 }
 
 pub(super) async fn upload_part(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
     refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
-    let number = u32::try_from(i.part_number).unwrap_or(0);
     let body = request_body!(i, req);
-    let out = svc(service.upload_part(&i.bucket, &i.key, &i.upload_id, number, body).await)?;
+    let out = svc(service.upload_part(part_target(i.bucket, i.key, i.upload_id, i.part_number), body).await)?;
     Ok(S3Response::new(with_checksums!(UploadPartOutput, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
     })))
 }
 
 pub(super) async fn upload_part_copy(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let raw_source = req.headers.get("x-amz-copy-source").cloned();
     let i = req.input;
     refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
-    let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
+    let (bucket, key) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
-    let cond = conditions(
+    let conditions = conditions(
         &i.copy_source_if_match,
         &i.copy_source_if_none_match,
         &i.copy_source_if_modified_since,
         &i.copy_source_if_unmodified_since,
     );
-    let number = u32::try_from(i.part_number).unwrap_or(0);
-    let out = svc(service
-        .upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &src_bucket, &src_key, range, &cond)
-        .await)?;
+    let source = PartSource { bucket, key, range, conditions };
+    let out = svc(service.upload_part_copy(part_target(i.bucket, i.key, i.upload_id, i.part_number), source).await)?;
     let result = with_checksums!(CopyPartResult, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
@@ -129,7 +132,7 @@ fn completed_parts(upload: Option<CompletedMultipartUpload>) -> S3Result<Vec<Com
 }
 
 pub(super) async fn complete_multipart_upload(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let i = req.input;
@@ -147,7 +150,7 @@ pub(super) async fn complete_multipart_upload(
 }
 
 pub(super) async fn abort_multipart_upload(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let i = req.input;
@@ -156,7 +159,7 @@ pub(super) async fn abort_multipart_upload(
 }
 
 pub(super) async fn list_parts(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
     let i = req.input;
@@ -197,15 +200,21 @@ pub(super) async fn list_parts(
 }
 
 pub(super) async fn list_multipart_uploads(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let i = req.input;
     let url = is_url(&i.encoding_type)?;
     let max = i.max_uploads.map_or(1000, |m| m.clamp(0, 1000) as usize);
-    let prefix = i.prefix.clone().unwrap_or_default();
     let page = svc(service
-        .list_uploads(&i.bucket, prefix, i.delimiter.clone(), i.key_marker.clone(), i.upload_id_marker.clone(), max)
+        .list_uploads(ListUploadsRequest {
+            bucket: i.bucket.clone(),
+            prefix: i.prefix.clone().unwrap_or_default(),
+            delimiter: i.delimiter.clone(),
+            key_marker: i.key_marker.clone(),
+            upload_id_marker: i.upload_id_marker.clone(),
+            max,
+        })
         .await)?;
     let next_key = page.uploads.last().map(|u| encode(url, u.key.clone()));
     let next_id = page.uploads.last().map(|u| u.upload_id.to_hex());

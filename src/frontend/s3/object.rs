@@ -8,7 +8,7 @@ use super::refuse::{refuse_version_id, write_condition};
 use super::svc;
 use crate::frontend::convert::{ChecksumFields, etag, expires, metadata, timestamp};
 use crate::frontend::error::{not_implemented, to_s3};
-use crate::service::{ObjectService, PutRequest};
+use crate::service::{ObjectApi, PutRequest};
 
 fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
     mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
@@ -53,7 +53,7 @@ fn read_response<T>(output: T, partial: bool) -> S3Response<T> {
 }
 
 pub(super) async fn put_object(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let i = req.input;
@@ -83,7 +83,7 @@ pub(super) async fn put_object(
 }
 
 pub(super) async fn get_object(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
@@ -99,7 +99,7 @@ pub(super) async fn get_object(
 }
 
 pub(super) async fn head_object(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
@@ -109,7 +109,7 @@ pub(super) async fn head_object(
 }
 
 pub(super) async fn delete_object(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = req.input;
@@ -122,7 +122,7 @@ pub(super) async fn delete_object(
 }
 
 pub(super) async fn delete_objects(
-    service: &ObjectService,
+    service: &dyn ObjectApi,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let i = req.input;

@@ -1,0 +1,200 @@
+//! The S3 operations as one trait: all the frontend holds (DESIGN §2.3). Everything a client
+//! can ask goes through [`ObjectApi`]; the admin API uses [`super::admin::AdminOps`] and the
+//! workers their own contexts, so neither can reach around the other.
+
+use async_trait::async_trait;
+
+use super::{
+    ClientBody, CompleteRequest, Conditions, CopyRequest, GetOutput, GetRequest, ListObjectsRequest, ObjectService,
+    ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
+};
+use crate::error::{Error, Result};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId};
+
+/// A bucket as ListBuckets shows it.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    /// Its name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// The part an UploadPart or UploadPartCopy writes.
+#[derive(Debug, Clone)]
+pub struct PartTarget {
+    /// Bucket of the upload.
+    pub bucket: String,
+    /// Key of the upload.
+    pub key: String,
+    /// The upload id, as the client gave it.
+    pub upload_id: String,
+    /// Part number (1–10,000).
+    pub number: u32,
+}
+
+/// Where an UploadPartCopy reads from.
+#[derive(Debug, Clone)]
+pub struct PartSource {
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key.
+    pub key: String,
+    /// The inclusive `x-amz-copy-source-range`, if given.
+    pub range: Option<(u64, u64)>,
+    /// `x-amz-copy-source-if-*`.
+    pub conditions: Conditions,
+}
+
+/// A ListMultipartUploads request.
+#[derive(Debug, Clone)]
+pub struct ListUploadsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Prefix.
+    pub prefix: String,
+    /// Delimiter.
+    pub delimiter: Option<String>,
+    /// `key-marker`.
+    pub key_marker: Option<String>,
+    /// `upload-id-marker` (used with a key marker only).
+    pub upload_id_marker: Option<String>,
+    /// `max-uploads` (clamped to 1,000).
+    pub max: usize,
+}
+
+/// What a client can ask of the gateway. Each operation validates its names, checks its
+/// conditions and answers a typed error ([`crate::error::ErrorKind`]) the frontend maps to S3.
+#[async_trait]
+pub trait ObjectApi: Send + Sync + 'static {
+    /// The region clients sign for.
+    fn region(&self) -> &str;
+    /// ListBuckets.
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>>;
+    /// CreateBucket, under the policy named by `location` (or the default).
+    async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()>;
+    /// HeadBucket: `NoSuchBucket` unless it exists.
+    async fn head_bucket(&self, name: &str) -> Result<()>;
+    /// DeleteBucket (empty buckets only).
+    async fn delete_bucket(&self, name: &str) -> Result<()>;
+    /// PutObject.
+    async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput>;
+    /// GetObject: headers decided, first segment verified, the rest streamed.
+    async fn get_object(&self, req: GetRequest) -> Result<GetOutput>;
+    /// HeadObject.
+    async fn head_object(&self, req: GetRequest) -> Result<GetOutput>;
+    /// DeleteObject (absent keys are fine).
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()>;
+    /// DeleteObjects: one result per key, in order.
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>>;
+    /// CopyObject.
+    async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput>;
+    /// ListObjects and ListObjectsV2.
+    async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage>;
+    /// CreateMultipartUpload.
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ContentHeaders,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    ) -> Result<UploadId>;
+    /// UploadPart.
+    async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput>;
+    /// UploadPartCopy.
+    async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput>;
+    /// CompleteMultipartUpload.
+    async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput>;
+    /// AbortMultipartUpload.
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()>;
+    /// ListParts: parts numbered above `marker`, at most `max`.
+    async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage>;
+    /// ListMultipartUploads.
+    async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
+}
+
+#[async_trait]
+impl ObjectApi for ObjectService {
+    fn region(&self) -> &str {
+        ObjectService::region(self)
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let buckets = ObjectService::list_buckets(self).await?;
+        Ok(buckets.into_iter().map(|b| BucketInfo { name: b.name, created_ms: b.created_ms }).collect())
+    }
+
+    async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
+        ObjectService::create_bucket(self, name, location).await
+    }
+
+    async fn head_bucket(&self, name: &str) -> Result<()> {
+        ObjectService::head_bucket(self, name).await.map(|_| ())
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        ObjectService::delete_bucket(self, name).await
+    }
+
+    async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
+        ObjectService::put_object(self, req, body).await
+    }
+
+    async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
+        ObjectService::get_object(self, req).await
+    }
+
+    async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
+        ObjectService::head_object(self, req).await
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        ObjectService::delete_object(self, bucket, key).await
+    }
+
+    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
+        ObjectService::delete_objects(self, bucket, keys).await
+    }
+
+    async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
+        ObjectService::copy_object(self, req).await
+    }
+
+    async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
+        ObjectService::list_objects(self, req).await
+    }
+
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ContentHeaders,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    ) -> Result<UploadId> {
+        ObjectService::create_upload(self, bucket, key, headers, checksum).await
+    }
+
+    async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {
+        ObjectService::upload_part(self, &part.bucket, &part.key, &part.upload_id, part.number, body).await
+    }
+
+    async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {
+        ObjectService::upload_part_copy(self, &part, &source).await
+    }
+
+    async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
+        ObjectService::complete_upload(self, req).await
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        ObjectService::abort_upload(self, bucket, key, upload_id).await
+    }
+
+    async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage> {
+        ObjectService::list_parts(self, bucket, key, upload_id, marker, max).await
+    }
+
+    async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage> {
+        ObjectService::list_uploads(self, req).await
+    }
+}
