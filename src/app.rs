@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminService;
+use crate::backend::Backends;
 use crate::backend::health::{ProviderBook, ProviderStats};
 use crate::backend::instrumented::Instrumented;
 use crate::backend::probe::{ProbeReport, probe};
@@ -25,8 +26,12 @@ use crate::meta::{KvMetadataStore, MetadataStore};
 use crate::metrics::Metrics;
 use crate::model::BootId;
 use crate::model::random_array;
+use crate::service::admin::AdminOps;
+use crate::service::residency::Residency;
+use crate::service::state::GatewayState;
 use crate::service::{ObjectApi, ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::workers::Context;
 use crate::workers::evacuation::Evacuator;
 use crate::workers::gc::{DELETION_CLAIM, GarbageCollector, GcSettings};
 use crate::workers::health::{HealthChecker, HealthState};
@@ -78,8 +83,8 @@ pub struct RunningGateway {
     pub s3_addr: SocketAddr,
     /// Where the admin listener (`/metrics`, `/health`, `/ready`) listens, if configured.
     pub admin_addr: Option<SocketAddr>,
-    /// The service, for workers and tests.
-    pub service: Arc<ObjectService>,
+    /// The metadata store (embedding; tests look at queues and claims).
+    pub meta: Arc<dyn MetadataStore>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// Provider health as last checked.
@@ -227,20 +232,20 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 /// Between attempts to load the audit key while the key provider does not answer.
 const AUDIT_KEY_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Loads the audit key once the key provider answers (or until shutdown).
 /// Runs a background loop in a `worker` span naming it, so each line it logs says which
 /// worker wrote it (and no line of a worker can pass for a request's).
 fn spawn_worker(name: &'static str, run: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
     tokio::spawn(tracing::Instrument::instrument(run, tracing::info_span!("worker", worker = name)))
 }
 
-async fn load_audit_key(service: Arc<ObjectService>, mut shutdown: Shutdown) {
+/// Loads the audit key once the key provider answers (or until shutdown).
+async fn load_audit_key(admin: Arc<AdminOps>, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(AUDIT_KEY_RETRY) => {}
             () = shutdown.wait() => return,
         }
-        match service.start_audit_sealing().await {
+        match admin.start_audit_sealing().await {
             Ok(()) => {
                 tracing::info!("audit key loaded; the audit chain is sealed again");
                 return;
@@ -271,26 +276,40 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     }
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
-    let service_config = ServiceConfig {
-        catalog,
-        policies: config.policies.clone(),
-        default_policy: config.default_policy.clone(),
-        region: config.region.clone(),
-    };
+    let state = Arc::new(GatewayState::new(Residency { catalog, policies: config.policies.clone() }));
     let health = Arc::new(HealthState::new(Arc::new(ProviderBook::new(book))));
-    let service = Arc::new(ObjectService::new(
-        meta,
+    let backends: Backends = Arc::new(backends.into_iter().map(|b| (b.id().clone(), b)).collect());
+    let ctx = Context {
+        meta: Arc::clone(&meta),
+        backends,
+        metrics: Arc::clone(&metrics),
+        health: Arc::clone(&health),
+        state: Arc::clone(&state),
         keys,
-        backends.clone(),
+        boot_id,
+    };
+    let service_config = ServiceConfig { default_policy: config.default_policy.clone(), region: config.region.clone() };
+    let service = Arc::new(ObjectService::new(
+        Arc::clone(&meta),
+        Arc::clone(&ctx.keys),
+        Arc::clone(&ctx.backends),
         service_config,
+        Arc::clone(&state),
         boot_id,
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
+    let admin_ops = Arc::new(AdminOps::new(
+        Arc::clone(&meta),
+        Arc::clone(&ctx.keys),
+        Arc::clone(&state),
+        Arc::clone(&health),
+        Arc::clone(&metrics),
+    ));
     // Every audited change from now on seals the chain's head. With the key provider down the
     // gateway still starts (it answers 503 for data and says so in /health); the key is then
     // loaded as soon as the provider answers, and its first seal covers the records before it.
-    let audit_key_pending = match service.start_audit_sealing().await {
+    let audit_key_pending = match admin_ops.start_audit_sealing().await {
         Ok(()) => false,
         Err(e) => {
             tracing::warn!(error = %e, "audit key not loaded yet; retrying in the background");
@@ -298,11 +317,11 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         }
     };
     // Alive before serving: another gateway's GC must not take this run's uploads for stale.
-    crate::workers::cluster::beat(&service).await?;
+    crate::workers::cluster::beat(meta.as_ref(), boot_id).await?;
     // The admin's stored catalog, policies and bucket KEKs before the first request: until
     // then a disabled provider would be eligible again and data keys wrapped under the
     // default KEK instead of the bucket's own.
-    service.load_residency_overrides().await.map_err(|e| StartError::Residency(e.to_string()))?;
+    state.reload(meta.as_ref()).await.map_err(|e| StartError::Residency(e.to_string()))?;
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -326,48 +345,46 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     };
     let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(
-            Arc::clone(&service) as Arc<dyn ObjectApi>,
-            &config.access_keys,
-            Arc::clone(&metrics),
-            config.body_read_timeout,
-        ),
+        s3_service(service as Arc<dyn ObjectApi>, &config.access_keys, Arc::clone(&metrics), config.body_read_timeout),
         limits,
         tls.clone(),
         metrics.connections_rejected.with_label_values(&["s3"]),
         shutdown.clone(),
     ))];
-    let checker = HealthChecker::new(backends, Arc::clone(&service), Arc::clone(&metrics), Arc::clone(&health));
+    let checker = HealthChecker::new(&ctx);
     tasks.push(spawn_worker("health", checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
         let service = AdminService::new(
             Arc::clone(&metrics),
             Arc::clone(&health),
-            Arc::clone(&service),
+            Arc::clone(&admin_ops),
             config.admin_token.as_ref().map(|t| t.expose().to_owned()),
         );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
     }
     if audit_key_pending {
-        tasks.push(spawn_worker("audit-key", load_audit_key(Arc::clone(&service), shutdown.clone())));
+        tasks.push(spawn_worker("audit-key", load_audit_key(Arc::clone(&admin_ops), shutdown.clone())));
     }
-    let scrubber = Scrubber::new(Arc::clone(&service), config.scrub);
+    let scrubber = Scrubber::new(&ctx, config.scrub);
     tasks.push(spawn_worker("scrub", scrubber.run(config.scrub_interval, shutdown.clone())));
-    let evacuator = Evacuator::new(Arc::clone(&service));
+    let evacuator = Evacuator::new(&ctx);
     tasks.push(spawn_worker("evacuation", evacuator.run(config.evacuation_interval, shutdown.clone())));
-    let rotator = crate::workers::rotation::Rotator::new(Arc::clone(&service));
+    let rotator = crate::workers::rotation::Rotator::new(&ctx);
     tasks.push(spawn_worker("rotation", rotator.run(ROTATION_POLL, shutdown.clone())));
-    let usage = UsageCounter::new(Arc::clone(&service));
+    let usage = UsageCounter::new(&ctx);
     tasks.push(spawn_worker("usage", usage.run(config.usage_interval, shutdown.clone())));
-    tasks.push(spawn_worker("cluster", crate::workers::cluster::run(Arc::clone(&service), shutdown.clone())));
-    let repair = RepairWorker::new(Arc::clone(&service), Arc::clone(&health), config.repair_claim);
+    tasks.push(spawn_worker(
+        "cluster",
+        crate::workers::cluster::run(Arc::clone(&meta), Arc::clone(&state), boot_id, shutdown.clone()),
+    ));
+    let repair = RepairWorker::new(&ctx, config.repair_claim);
     tasks.push(spawn_worker("repair", repair.run(config.repair_interval, shutdown.clone())));
     let gc_settings =
         GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
-    let gc = GarbageCollector::new(Arc::clone(&service), Arc::clone(&health), gc_settings);
+    let gc = GarbageCollector::new(&ctx, gc_settings);
     tasks.push(spawn_worker("gc", gc.run(config.gc_interval, shutdown)));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway { s3_addr, admin_addr, service, metrics, health, tls, admin_tls, trigger, tasks })
+    Ok(RunningGateway { s3_addr, admin_addr, meta, metrics, health, tls, admin_tls, trigger, tasks })
 }

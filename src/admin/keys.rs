@@ -6,10 +6,10 @@ use hyper::body::Incoming;
 
 use super::residency::read_json;
 use super::{Answer, error, json, percent_decode, service_error};
-use crate::service::ObjectService;
+use crate::service::admin::AdminOps;
 
 /// Routes `/admin/v1/keys…` and `/admin/v1/buckets/{b}/kek`; `None` if the path is not one.
-pub(super) async fn route(service: &ObjectService, method: &Method, path: &str, body: Incoming) -> Option<Answer> {
+pub(super) async fn route(service: &AdminOps, method: &Method, path: &str, body: Incoming) -> Option<Answer> {
     let rest = path.strip_prefix("/admin/v1/")?;
     let segments: Vec<&str> = rest.split('/').collect();
     #[derive(serde::Deserialize, Default)]

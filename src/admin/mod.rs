@@ -24,14 +24,14 @@ use crate::health::HealthState;
 /// Queued deletions listed by `GET /admin/v1/deletions` (the backlog counts them all).
 const DELETIONS_SHOWN: usize = 1000;
 use crate::metrics::Metrics;
-use crate::service::ObjectService;
+use crate::service::admin::AdminOps;
 
 /// The admin HTTP service.
 #[derive(Clone)]
 pub struct AdminService {
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
-    service: Arc<ObjectService>,
+    service: Arc<AdminOps>,
     token: Option<Arc<str>>,
 }
 
@@ -54,12 +54,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 impl AdminService {
     /// Serves these metrics and health state, and the admin API over `service` when a token is
     /// configured (without one the API answers 403 to everyone).
-    pub fn new(
-        metrics: Arc<Metrics>,
-        health: Arc<HealthState>,
-        service: Arc<ObjectService>,
-        token: Option<String>,
-    ) -> Self {
+    pub fn new(metrics: Arc<Metrics>, health: Arc<HealthState>, service: Arc<AdminOps>, token: Option<String>) -> Self {
         Self { metrics, health, service, token: token.map(Arc::from) }
     }
 

@@ -10,7 +10,7 @@ use super::{Answer, error, json, percent_decode, service_error};
 use crate::config::ProviderUpdate;
 use crate::config::raw::RawPolicy;
 use crate::model::audit::{AuditRecord, verify};
-use crate::service::ObjectService;
+use crate::service::admin::AdminOps;
 use crate::service::keys::ROTATION_JOB;
 use crate::workers::evacuation::JOB;
 use crate::workers::scrub::JOB as SCRUB_JOB;
@@ -37,7 +37,7 @@ fn query_u64(query: &str, name: &str) -> Option<u64> {
 
 /// Routes `/admin/v1/{providers,policies,buckets,audit,jobs}…`; `None` if the path is not one.
 pub(super) async fn route(
-    service: &ObjectService,
+    service: &AdminOps,
     method: &Method,
     path: &str,
     query: &str,
@@ -54,11 +54,7 @@ pub(super) async fn route(
             },
             Err(a) => a,
         },
-        (&Method::GET, ["policies"]) => {
-            let mut policies: Vec<_> = service.residency().policies.values().cloned().collect();
-            policies.sort_by(|a, b| a.id.cmp(&b.id));
-            json(StatusCode::OK, &policies)
-        }
+        (&Method::GET, ["policies"]) => json(StatusCode::OK, &service.policies()),
         (&Method::PUT, ["policies", id]) => match read_json::<RawPolicy>(body).await {
             Ok(raw) if raw.id != *id => error(StatusCode::BAD_REQUEST, "the body's id differs from the path's"),
             Ok(raw) => match crate::config::parse_policy(raw) {
@@ -102,10 +98,10 @@ pub(super) async fn route(
         }
         (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
         (&Method::GET, ["jobs", name]) if [JOB, SCRUB_JOB, ROTATION_JOB].contains(name) => {
-            match service.meta().job(name).await {
+            match service.job(name).await {
                 Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
                 Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
-                Err(e) => service_error(e.into()),
+                Err(e) => service_error(e),
             }
         }
         _ => return None,
@@ -116,14 +112,14 @@ pub(super) async fn route(
 /// Verifies the whole live chain, a page at a time (only the last record of each page is kept
 /// to link the next), and its seal: made with the audit key, over this chain's record, and
 /// covering every record.
-async fn verify_live(service: &ObjectService) -> Answer {
+async fn verify_live(service: &AdminOps) -> Answer {
     match verify_chain(service).await {
         Ok(v) => json(StatusCode::OK, &v),
         Err(e) => service_error(e),
     }
 }
 
-async fn verify_chain(service: &ObjectService) -> crate::error::Result<serde_json::Value> {
+async fn verify_chain(service: &AdminOps) -> crate::error::Result<serde_json::Value> {
     let mut after = 0;
     let mut count = 0u64;
     let mut problems = Vec::new();

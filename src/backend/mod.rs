@@ -21,6 +21,9 @@ use tokio::sync::mpsc;
 use crate::model::{ProviderId, StreamId};
 use crate::placement::WriteGrant;
 
+/// The providers' backends by id, shared by the service and the workers.
+pub type Backends = std::sync::Arc<std::collections::HashMap<ProviderId, std::sync::Arc<dyn Backend>>>;
+
 pub use fs::FsBackend;
 pub use s3::S3Backend;
 

@@ -1,8 +1,8 @@
 //! The object service: each S3 operation as numbered steps over placement, keys, datapath,
 //! backends and metadata. HTTP-free: it never sees hyper or s3s types.
 
+pub mod admin;
 pub mod api;
-pub mod audit;
 mod bucket;
 pub mod checksum;
 pub mod conditional;
@@ -12,12 +12,12 @@ mod fanout;
 pub(crate) mod get;
 pub mod keys;
 pub mod list;
-pub mod locate;
 mod multipart;
+mod placing;
 mod put;
 pub mod residency;
+pub mod state;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,7 +32,6 @@ use crate::meta::{BucketRecord, MetadataStore};
 use crate::metrics::Metrics;
 use crate::model::{
     BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId,
-    ProviderInfo, ResidencyPolicy,
 };
 
 use crate::model::WriteCondition;
@@ -67,10 +66,6 @@ pub struct ClientBody {
 
 /// The gateway's fixed setup.
 pub struct ServiceConfig {
-    /// Provider catalog.
-    pub catalog: Vec<ProviderInfo>,
-    /// Residency policies by id.
-    pub policies: HashMap<String, ResidencyPolicy>,
     /// The policy of buckets created without a LocationConstraint.
     pub default_policy: String,
     /// The region clients sign for.
@@ -81,21 +76,13 @@ pub struct ServiceConfig {
 pub struct ObjectService {
     meta: Arc<dyn MetadataStore>,
     keys: Arc<dyn KeyProvider>,
-    backends: HashMap<ProviderId, Arc<dyn Backend>>,
+    backends: crate::backend::Backends,
     config: ServiceConfig,
     boot_id: BootId,
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
-    /// The catalog and policies in force (config, then admin API changes).
-    residency: std::sync::RwLock<Arc<residency::Residency>>,
-    /// Wakes the evacuation job after a residency change.
-    evacuation_wake: Arc<tokio::sync::Notify>,
-    /// Buckets' own KEKs and destroyed KEKs (admin API changes).
-    key_state: std::sync::RwLock<Arc<keys::KeyState>>,
-    /// The key the store seals the audit chain with (set once at start).
-    audit_key: std::sync::OnceLock<Arc<crate::model::audit::AuditKey>>,
-    /// Wakes the rotation job after a rotation or a bucket's move to its own KEK.
-    rotation_wake: Arc<tokio::sync::Notify>,
+    /// The catalog, policies and key state in force (shared with the admin operations).
+    state: Arc<state::GatewayState>,
 }
 
 /// What HEAD and GET report about an object.
@@ -199,36 +186,18 @@ fn name_error(e: NameError) -> crate::error::Error {
 
 impl ObjectService {
     /// Wires the service. `backends` must hold every provider of the catalog.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         meta: Arc<dyn MetadataStore>,
         keys: Arc<dyn KeyProvider>,
-        backends: Vec<Arc<dyn Backend>>,
+        backends: crate::backend::Backends,
         config: ServiceConfig,
+        state: Arc<state::GatewayState>,
         boot_id: BootId,
         metrics: Arc<Metrics>,
         health: Arc<HealthState>,
     ) -> Self {
-        let backends = backends.into_iter().map(|b| (b.id().clone(), b)).collect();
-        let residency = residency::Residency { catalog: config.catalog.clone(), policies: config.policies.clone() };
-        Self {
-            meta,
-            keys,
-            backends,
-            config,
-            boot_id,
-            metrics,
-            health,
-            residency: std::sync::RwLock::new(Arc::new(residency)),
-            evacuation_wake: Arc::new(tokio::sync::Notify::new()),
-            key_state: std::sync::RwLock::new(Arc::default()),
-            audit_key: std::sync::OnceLock::new(),
-            rotation_wake: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
-    /// The metrics (for workers).
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        Self { meta, keys, backends, config, boot_id, metrics, health, state }
     }
 
     /// The region clients sign for.
@@ -236,39 +205,9 @@ impl ObjectService {
         &self.config.region
     }
 
-    /// The key provider (for workers).
-    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
-        &self.keys
-    }
-
-    /// The metadata store (for workers).
-    pub fn meta(&self) -> &Arc<dyn MetadataStore> {
-        &self.meta
-    }
-
-    /// The policy ids in force (for workers).
-    pub fn policy_ids(&self) -> Vec<String> {
-        self.residency().policies.keys().cloned().collect()
-    }
-
-    /// Notified after every residency change (for the evacuation job).
-    pub fn evacuation_wake(&self) -> &Arc<tokio::sync::Notify> {
-        &self.evacuation_wake
-    }
-
-    /// Provider health (for workers).
-    pub fn health(&self) -> &Arc<HealthState> {
-        &self.health
-    }
-
-    /// The backends by provider (for workers).
-    pub fn backends(&self) -> &HashMap<ProviderId, Arc<dyn Backend>> {
-        &self.backends
-    }
-
-    /// This run's boot id.
-    pub fn boot_id(&self) -> BootId {
-        self.boot_id
+    /// The residency state in force now.
+    fn residency(&self) -> Arc<residency::Residency> {
+        self.state.residency()
     }
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {

@@ -13,7 +13,7 @@ use crate::model::random_array;
 use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
 };
-use crate::placement::{Placement, place};
+use crate::placement::Placement;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -205,30 +205,7 @@ impl ObjectService {
         policy: &crate::model::ResidencyPolicy,
         seed: BucketUid,
     ) -> Result<Placement> {
-        let placed = place(policy, &self.residency().catalog, seed, &super::today());
-        let outcome = match &placed {
-            Ok(_) => "placed",
-            Err(u) => {
-                tracing::warn!(policy = %u.policy, reason = u.reason(), violations = ?u.violations, "placement refused");
-                self.metrics.placement_refusals.with_label_values(&[policy.id.as_str(), u.reason()]).inc();
-                // Every refusal goes to the audit log (in the background: the request is
-                // answered now, and a refusal changes nothing that the record must be atomic with).
-                let meta = std::sync::Arc::clone(&self.meta);
-                let detail = serde_json::json!({
-                    "policy": u.policy, "reason": u.reason(), "explanation": u.to_string(),
-                });
-                let record = async move {
-                    let entry = crate::model::audit::AuditEntry::new("s3", "placement.refused", &detail);
-                    if let Err(e) = meta.apply_change(crate::meta::AuditedChange::RecordOnly, entry).await {
-                        tracing::error!(error = %e, "writing an audit record failed");
-                    }
-                };
-                tokio::spawn(tracing::Instrument::in_current_span(record));
-                "unsatisfiable"
-            }
-        };
-        self.metrics.placement_decisions.with_label_values(&[policy.id.as_str(), outcome]).inc();
-        placed.map_err(|u| ErrorKind::ResidencyUnsatisfiable(u.to_string()).into())
+        super::placing::decide(policy, &self.residency().catalog, seed, &self.metrics, &self.meta)
     }
 
     pub(crate) async fn early_condition(&self, bucket: &BucketRecord, key: &str, cond: &WriteCondition) -> Result<()> {

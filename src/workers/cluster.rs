@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::meta::MetaError;
+use crate::meta::{MetaError, MetadataStore};
 use crate::model::BootId;
-use crate::service::{ObjectService, now_ms};
+use crate::service::now_ms;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 
 /// Between heartbeats.
@@ -17,29 +18,29 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 pub const LIVE_WITHIN: Duration = Duration::from_secs(60);
 
 /// Records this gateway's heartbeat now.
-pub async fn beat(service: &ObjectService) -> Result<(), MetaError> {
-    service.meta().heartbeat(service.boot_id(), now_ms()).await
+pub async fn beat(meta: &dyn MetadataStore, boot_id: BootId) -> Result<(), MetaError> {
+    meta.heartbeat(boot_id, now_ms()).await
 }
 
 /// This gateway's run and every other one alive (none with a store one process owns).
-pub async fn live_boots(service: &ObjectService) -> Result<Vec<BootId>, MetaError> {
+pub async fn live_boots(meta: &dyn MetadataStore, boot_id: BootId) -> Result<Vec<BootId>, MetaError> {
     let since = now_ms() - i64::try_from(LIVE_WITHIN.as_millis()).unwrap_or(i64::MAX);
-    let mut live = service.meta().live_boots(since).await?;
-    live.push(service.boot_id());
+    let mut live = meta.live_boots(since).await?;
+    live.push(boot_id);
     Ok(live)
 }
 
 /// Beats and reloads the residency state every [`HEARTBEAT_EVERY`] until shutdown (nothing
 /// with a store one process owns: every change is made through this gateway then).
-pub async fn run(service: Arc<ObjectService>, shutdown: Shutdown) {
-    if !service.meta().is_shared() {
+pub async fn run(meta: Arc<dyn MetadataStore>, state: Arc<GatewayState>, boot_id: BootId, shutdown: Shutdown) {
+    if !meta.is_shared() {
         return;
     }
     super::repeat(HEARTBEAT_EVERY, None, shutdown, || async {
-        if let Err(e) = beat(&service).await {
+        if let Err(e) = beat(meta.as_ref(), boot_id).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
-        if let Err(e) = service.load_residency_overrides().await {
+        if let Err(e) = state.reload(meta.as_ref()).await {
             tracing::warn!(error = %e, "reloading the residency changes failed");
         }
     })

@@ -11,16 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::datapath::ciphertext_len;
+use crate::health::HealthState;
 use crate::meta::walk::UploadWalk;
 use crate::meta::{
-    BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, RepairTask,
-    ReplicaMove,
+    BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore,
+    RepairTask, ReplicaMove,
 };
+use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, StreamManifest, UploadId, VersionUid};
 use crate::placement::{eligible, grant_replica, place};
 use crate::service::residency::Residency;
-use crate::service::{ObjectService, now_ms, today};
+use crate::service::state::GatewayState;
+use crate::service::{now_ms, today};
 use crate::shutdown::Shutdown;
 use crate::workers::repair::copy_from_first;
 use crate::workers::usage::count_objects;
@@ -39,22 +42,33 @@ pub const JOB: &str = "evacuation";
 
 /// Moves replicas that break policy.
 pub struct Evacuator {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    backends: super::Backends,
+    health: Arc<HealthState>,
+    metrics: Arc<Metrics>,
+    state: Arc<GatewayState>,
     lease: super::JobLease,
 }
 
 impl Evacuator {
-    /// A job over the service's objects.
-    pub fn new(service: Arc<ObjectService>) -> Self {
-        Self { service, lease: super::JobLease::new(JOB) }
+    /// The job over the store's objects and the providers of `ctx`.
+    pub fn new(ctx: &super::Context) -> Self {
+        Self {
+            meta: Arc::clone(&ctx.meta),
+            backends: Arc::clone(&ctx.backends),
+            health: Arc::clone(&ctx.health),
+            metrics: Arc::clone(&ctx.metrics),
+            state: Arc::clone(&ctx.state),
+            lease: super::JobLease::new(JOB, ctx),
+        }
     }
 
     /// One complete pass (resuming an interrupted one first). Returns the job's final state,
     /// or its current one while another gateway holds the job's lease (it stops between pages
     /// when the lease is lost, and whoever holds it next resumes from the saved cursor).
     pub async fn run_once(&self) -> Result<JobRecord, MetaError> {
-        let meta = self.service.meta();
-        if !self.lease.hold(&self.service).await? {
+        let meta = &self.meta;
+        if !self.lease.hold().await? {
             return Ok(meta.job(JOB).await?.unwrap_or_default());
         }
         let mut job = match meta.job(JOB).await? {
@@ -88,7 +102,7 @@ impl Evacuator {
 
     /// False if the lease was lost on the way.
     async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, MetaError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let mut start = match &job.cursor {
             Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
             _ => ListStart::Beginning,
@@ -112,7 +126,7 @@ impl Evacuator {
             }
             job.cursor = last.as_ref().map(|k| (bucket.name.clone(), String::from_utf8_lossy(k).into_owned()));
             self.save(job).await?;
-            if !self.lease.hold(&self.service).await? {
+            if !self.lease.hold().await? {
                 return Ok(false);
             }
             match last {
@@ -126,7 +140,7 @@ impl Evacuator {
     /// excluded provider until Complete would be ciphertext outside policy meanwhile (and
     /// for ever if the upload is never completed nor aborted).
     async fn evacuate_uploads(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let mut walk = UploadWalk::new(bucket.uid);
         loop {
             let page = walk.next_page(meta.as_ref(), PAGE).await?;
@@ -160,7 +174,7 @@ impl Evacuator {
         stream: &StreamManifest,
         job: &mut JobRecord,
     ) -> Result<(), MetaError> {
-        let residency = self.service.residency();
+        let residency = self.state.residency();
         let Some(policy) = residency.policies.get(&bucket.policy_id) else { return Ok(()) };
         let day = today();
         let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, &day));
@@ -172,7 +186,7 @@ impl Evacuator {
         // A provider still deleting an earlier copy of this stream is no target: that deletion
         // could remove the new copy (the move commit refuses it too).
         let deleting: Vec<ProviderId> =
-            self.service.meta().stream_deletions(stream.stream_id).await?.into_iter().map(|t| t.provider).collect();
+            self.meta.stream_deletions(stream.stream_id).await?.into_iter().map(|t| t.provider).collect();
         for from in leaving {
             // Enough allowed replicas remain (the policy now asks for fewer): drop this one.
             let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
@@ -223,8 +237,8 @@ impl Evacuator {
             .find(|p| {
                 !replicas.contains(p)
                     && !deleting.contains(p)
-                    && self.service.health().reachable(p)
-                    && self.service.backends().contains_key(*p)
+                    && self.health.reachable(p)
+                    && self.backends.contains_key(*p)
             })
             .cloned()
     }
@@ -242,7 +256,7 @@ impl Evacuator {
         to: &ProviderId,
         copy: bool,
     ) -> Result<bool, MetaError> {
-        let backends = self.service.backends();
+        let backends = &self.backends;
         if !backends.contains_key(to) {
             return Ok(false);
         }
@@ -254,7 +268,7 @@ impl Evacuator {
             let sources = replicas.iter().filter(|p| *p != from).chain(std::iter::once(from));
             // Leave to write there under the bucket's policy today (the target was chosen
             // from its placement; checked again here, where the bytes go).
-            let residency = self.service.residency();
+            let residency = self.state.residency();
             let grant = residency
                 .policies
                 .get(&bucket.policy_id)
@@ -285,12 +299,12 @@ impl Evacuator {
         let action = if copy { "evacuation.move" } else { "evacuation.drop" };
         // The commit queues the deletion of the replica at `from` (the garbage collector
         // carries it out and retries until the provider confirms).
-        if !self.service.meta().move_replica(mv, AuditEntry::new("gateway", action, &detail)).await? {
+        if !self.meta.move_replica(mv, AuditEntry::new("gateway", action, &detail)).await? {
             // Overwritten or deleted meanwhile: the copy belongs to nothing (a copy the stream
             // lists after all is kept: the store never deletes a live replica).
             if copy {
                 let orphan = DeletionTask::new(stream.stream_id, to.clone(), DeletionReason::Orphaned, now_ms());
-                self.service.meta().queue_deletions(vec![orphan]).await?;
+                self.meta.queue_deletions(vec![orphan]).await?;
             }
             return Ok(false);
         }
@@ -300,7 +314,7 @@ impl Evacuator {
     /// Counts one replica's outcome: `moved`, `failed` (retried by the next pass) or
     /// `no_target` (no allowed provider: the policy cannot be met any more).
     fn record(&self, job: &mut JobRecord, outcome: &str) {
-        self.service.metrics().evacuation_moves.with_label_values(&[outcome]).inc();
+        self.metrics.evacuation_moves.with_label_values(&[outcome]).inc();
         if outcome == "moved" {
             job.moved += 1;
         } else {
@@ -309,13 +323,12 @@ impl Evacuator {
     }
 
     async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
-        super::save_job(&self.service, job).await
+        super::save_job(self.meta.as_ref(), &self.metrics, job).await
     }
 
     /// Passes every `every`, and at once after each residency change, until shutdown.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
-        let wake = Arc::clone(self.service.evacuation_wake());
-        super::repeat(every, Some(&wake), shutdown, || async {
+        super::repeat(every, Some(self.state.evacuation_wake()), shutdown, || async {
             match self.run_once().await {
                 Ok(j) if j.moved > 0 => tracing::info!(moved = j.moved, failed = j.failed, "evacuation pass"),
                 Ok(_) => {}

@@ -13,8 +13,9 @@ use std::time::Duration;
 use crate::backend::stream_name;
 use crate::health::{DeletionBacklog, ProviderDeletions};
 use crate::meta::{DeletionReason, DeletionTask, GcTask, MetaError, MetadataStore};
+use crate::metrics::Metrics;
 use crate::model::ProviderId;
-use crate::service::{ObjectService, now_ms};
+use crate::service::now_ms;
 use crate::shutdown::Shutdown;
 use crate::workers::health::HealthState;
 
@@ -54,8 +55,11 @@ pub struct GcSettings {
 
 /// Deletes what the gateway decided to delete at providers.
 pub struct GarbageCollector {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    backends: super::Backends,
+    metrics: Arc<Metrics>,
     health: Arc<HealthState>,
+    boot_id: crate::model::BootId,
     settings: GcSettings,
     /// A pass ran in this process already.
     started: std::sync::atomic::AtomicBool,
@@ -78,12 +82,20 @@ fn millis(d: Duration) -> i64 {
 
 impl GarbageCollector {
     /// A collector for this run.
-    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>, settings: GcSettings) -> Self {
-        Self { service, health, settings, started: std::sync::atomic::AtomicBool::new(false) }
+    pub fn new(ctx: &super::Context, settings: GcSettings) -> Self {
+        Self {
+            meta: Arc::clone(&ctx.meta),
+            backends: Arc::clone(&ctx.backends),
+            metrics: Arc::clone(&ctx.metrics),
+            health: Arc::clone(&ctx.health),
+            boot_id: ctx.boot_id,
+            settings,
+            started: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
-        self.service.meta()
+        &self.meta
     }
 
     /// One pass: stale intents become deletion tasks, due tasks are carried out, the backlog
@@ -91,13 +103,13 @@ impl GarbageCollector {
     pub async fn run_once(&self) -> Result<GcReport, MetaError> {
         let mut report = GcReport::default();
         let cutoff = now_ms() - millis(self.settings.intent_ttl);
-        let live = super::cluster::live_boots(&self.service).await?;
+        let live = super::cluster::live_boots(self.meta.as_ref(), self.boot_id).await?;
         let stale = self.meta().stale_intents(live, cutoff, BATCH).await?;
         if !stale.is_empty() {
             let streams = stale.into_iter().map(|i| GcTask { stream_id: i.stream_id, targets: i.targets }).collect();
             self.meta().abandon_intents(streams).await?;
         }
-        let metrics = self.service.metrics();
+        let metrics = &self.metrics;
         // A store this process owns: claims held by an earlier run of it (killed mid-pass)
         // are void, so the first pass takes them at once instead of after their lease.
         let first = !self.started.swap(true, std::sync::atomic::Ordering::Relaxed);
@@ -146,18 +158,18 @@ impl GarbageCollector {
     async fn delete(&self, task: &DeletionTask) -> Result<(), String> {
         // A provider removed from the configuration keeps its tasks: its ciphertext is still
         // there, and the backlog shows it until an operator brings the provider back.
-        let backend = self.service.backends().get(&task.provider).ok_or("the provider is not configured")?;
+        let backend = self.backends.get(&task.provider).ok_or("the provider is not configured")?;
         backend.delete(&stream_name(task.stream_id)).await.map_err(|e| e.to_string())
     }
 
     /// Publishes the backlog; when the earliest queued task is due.
     async fn publish_backlog(&self) -> Result<Option<i64>, MetaError> {
         let overdue_after = millis(self.settings.overdue_after);
-        let mut counter = DeletionCounter::new(self.service.backends().keys(), now_ms(), overdue_after);
+        let mut counter = DeletionCounter::new(self.backends.keys(), now_ms(), overdue_after);
         super::count_queue(COUNT_PAGE, |after, n| self.meta().deletions(after, n), |t| counter.add(t)).await?;
         let next_due = counter.next_due_ms;
         let backlog = counter.finish();
-        let metrics = self.service.metrics();
+        let metrics = &self.metrics;
         for (p, b) in &backlog.providers {
             super::set_provider_gauge(&metrics.pending_deletions, p, b.pending);
             super::set_provider_gauge(&metrics.pending_deletions_oldest, p, b.oldest_pending_seconds);

@@ -12,13 +12,14 @@ use crate::backend::Backend;
 use crate::metrics::Metrics;
 use crate::model::ProviderId;
 use crate::placement::eligible;
-use crate::service::ObjectService;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 
 /// Checks providers periodically.
 pub struct HealthChecker {
     backends: Vec<Arc<dyn Backend>>,
-    service: Arc<ObjectService>,
+    keys: Arc<dyn crate::keys::KeyProvider>,
+    residency: Arc<GatewayState>,
     metrics: Arc<Metrics>,
     state: Arc<HealthState>,
     timeout: Duration,
@@ -31,14 +32,18 @@ pub struct HealthChecker {
 const FAILURES_TO_MARK_DOWN: u32 = 2;
 
 impl HealthChecker {
-    /// A checker over the configured providers, with the policies in force in `service`.
-    pub fn new(
-        backends: Vec<Arc<dyn Backend>>,
-        service: Arc<ObjectService>,
-        metrics: Arc<Metrics>,
-        state: Arc<HealthState>,
-    ) -> Self {
-        Self { backends, service, metrics, state, timeout: Duration::from_secs(5), failures: Default::default() }
+    /// A checker over the providers of `ctx` and its key provider, judging write quorum by
+    /// the policies in force.
+    pub fn new(ctx: &super::Context) -> Self {
+        Self {
+            backends: ctx.backends.values().cloned().collect(),
+            keys: Arc::clone(&ctx.keys),
+            residency: Arc::clone(&ctx.state),
+            metrics: Arc::clone(&ctx.metrics),
+            state: Arc::clone(&ctx.health),
+            timeout: Duration::from_secs(5),
+            failures: Default::default(),
+        }
     }
 
     /// One round of checks.
@@ -57,7 +62,7 @@ impl HealthChecker {
             (b.id().clone(), health)
         });
         let results: Vec<(ProviderId, ProviderHealth)> = futures_util::future::join_all(checks).await;
-        let key_provider = match tokio::time::timeout(self.timeout, self.service.keys().check()).await {
+        let key_provider = match tokio::time::timeout(self.timeout, self.keys.check()).await {
             Ok(Ok(())) => "ok".to_owned(),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "the key provider did not answer in time".to_owned(),
@@ -81,7 +86,7 @@ impl HealthChecker {
             report.providers.insert(id.to_string(), h);
         }
         let today = crate::service::today();
-        let residency = self.service.residency();
+        let residency = self.residency.residency();
         for policy in residency.policies.values() {
             let reachable = residency
                 .catalog

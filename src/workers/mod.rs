@@ -15,9 +15,40 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use tokio::sync::Notify;
 
+use crate::health::HealthState;
+use crate::keys::KeyProvider;
+use crate::meta::{JobRecord, MetaError, MetadataStore};
+use crate::metrics::Metrics;
+use crate::model::BootId;
+use crate::service::now_ms;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
+
+pub use crate::backend::Backends;
+
+/// The gateway's shared parts, from which `app.rs` gives each worker what it uses (each
+/// worker keeps only those; none reaches through the object service).
+#[derive(Clone)]
+pub struct Context {
+    /// The metadata store.
+    pub meta: Arc<dyn MetadataStore>,
+    /// The providers.
+    pub backends: Backends,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Provider health.
+    pub health: Arc<HealthState>,
+    /// The residency and key state in force, and the jobs' wakes.
+    pub state: Arc<GatewayState>,
+    /// The key provider.
+    pub keys: Arc<dyn KeyProvider>,
+    /// This gateway run.
+    pub boot_id: BootId,
+}
 
 /// Runs `pass` now, then again `every` later (or at once when `wake` is notified), until
 /// shutdown. The one loop every worker runs in.
@@ -76,23 +107,25 @@ pub const JOB_LEASE: Duration = Duration::from_secs(60);
 /// them runs each job at a time; a store one process owns always grants it.
 pub(crate) struct JobLease {
     name: &'static str,
+    meta: Arc<dyn MetadataStore>,
+    boot_id: BootId,
     renewed: Mutex<Option<Instant>>,
 }
 
 impl JobLease {
-    /// The lease on job `name`.
-    pub(crate) fn new(name: &'static str) -> Self {
-        Self { name, renewed: Mutex::new(None) }
+    /// This run's lease on job `name`.
+    pub(crate) fn new(name: &'static str, ctx: &Context) -> Self {
+        Self { name, meta: Arc::clone(&ctx.meta), boot_id: ctx.boot_id, renewed: Mutex::new(None) }
     }
 
     /// True if this gateway holds the lease now: taken, or renewed once a third of it ran out.
-    pub(crate) async fn hold(&self, service: &crate::service::ObjectService) -> Result<bool, crate::meta::MetaError> {
+    pub(crate) async fn hold(&self) -> Result<bool, MetaError> {
         let fresh = |r: &Option<Instant>| r.is_some_and(|t| t.elapsed() < JOB_LEASE / 3);
         if self.renewed.lock().is_ok_and(|r| fresh(&r)) {
             return Ok(true);
         }
         let ttl = i64::try_from(JOB_LEASE.as_millis()).unwrap_or(i64::MAX);
-        let held = service.meta().take_lease(self.name, service.boot_id(), crate::service::now_ms(), ttl).await?;
+        let held = self.meta.take_lease(self.name, self.boot_id, now_ms(), ttl).await?;
         if let Ok(mut r) = self.renewed.lock() {
             *r = held.then(Instant::now);
         }
@@ -101,15 +134,15 @@ impl JobLease {
 }
 
 /// Saves a walking job's state (evacuation, key rotation) and publishes its progress gauges.
-pub(crate) async fn save_job(
-    service: &crate::service::ObjectService,
-    job: &crate::meta::JobRecord,
-) -> Result<(), crate::meta::MetaError> {
+pub(crate) async fn save_job(meta: &dyn MetadataStore, metrics: &Metrics, job: &JobRecord) -> Result<(), MetaError> {
     let mut j = job.clone();
-    j.updated_ms = crate::service::now_ms();
-    let m = service.metrics();
+    j.updated_ms = now_ms();
     let remaining = j.total.saturating_sub(j.scanned);
-    m.job_progress.with_label_values(&[j.name.as_str()]).set(j.progress());
-    m.job_remaining.with_label_values(&[j.name.as_str()]).set(if j.state == "done" { 0 } else { remaining as i64 });
-    service.meta().put_job(j).await
+    metrics.job_progress.with_label_values(&[j.name.as_str()]).set(j.progress());
+    metrics.job_remaining.with_label_values(&[j.name.as_str()]).set(if j.state == "done" {
+        0
+    } else {
+        remaining as i64
+    });
+    meta.put_job(j).await
 }

@@ -14,9 +14,11 @@ use tokio::sync::mpsc;
 use crate::backend::{Backend, BodyAborted, GrantedBody, SealedBody, stream_name};
 use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RepairTask};
+use crate::metrics::Metrics;
 use crate::model::ProviderId;
 use crate::placement::{WriteGrant, grant_replica};
-use crate::service::{ObjectService, now_ms};
+use crate::service::now_ms;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 use crate::workers::health::HealthState;
 
@@ -41,7 +43,10 @@ pub struct RepairReport {
 
 /// Recreates missing replicas.
 pub struct RepairWorker {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    backends: super::Backends,
+    metrics: Arc<Metrics>,
+    state: Arc<GatewayState>,
     health: Arc<HealthState>,
     /// How long a claimed task is this worker's before another (of any gateway) may take it.
     claim_ms: i64,
@@ -51,19 +56,27 @@ pub struct RepairWorker {
 
 impl RepairWorker {
     /// A worker over the service's providers; each task it takes is its own for `claim`.
-    pub fn new(service: Arc<ObjectService>, health: Arc<HealthState>, claim: Duration) -> Self {
+    pub fn new(ctx: &super::Context, claim: Duration) -> Self {
         let claim_ms = i64::try_from(claim.as_millis()).unwrap_or(i64::MAX);
-        Self { service, health, claim_ms, started: std::sync::atomic::AtomicBool::new(false) }
+        Self {
+            meta: Arc::clone(&ctx.meta),
+            backends: Arc::clone(&ctx.backends),
+            metrics: Arc::clone(&ctx.metrics),
+            state: Arc::clone(&ctx.state),
+            health: Arc::clone(&ctx.health),
+            claim_ms,
+            started: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     fn meta(&self) -> &Arc<dyn MetadataStore> {
-        self.service.meta()
+        &self.meta
     }
 
     /// One pass over the due tasks, then the backlog gauges.
     pub async fn run_once(&self) -> Result<RepairReport, MetaError> {
         let mut report = RepairReport::default();
-        let metrics = self.service.metrics();
+        let metrics = &self.metrics;
         // A store this process owns: claims held by an earlier run of it (killed mid-copy) are
         // void, so the first pass takes them at once instead of after their lease (as the
         // garbage collector does).
@@ -120,10 +133,10 @@ impl RepairWorker {
     }
 
     async fn publish_backlog(&self) -> Result<(), MetaError> {
-        let mut counter = BacklogCounter::new(self.service.backends().keys(), now_ms());
+        let mut counter = BacklogCounter::new(self.backends.keys(), now_ms());
         super::count_queue(COUNT_PAGE, |after, n| self.meta().repairs(after, n), |t| counter.add(t)).await?;
         let backlog = counter.finish();
-        let metrics = self.service.metrics();
+        let metrics = &self.metrics;
         for (p, b) in &backlog.providers {
             super::set_provider_gauge(&metrics.replication_pending_replicas, p, b.pending_replicas);
             super::set_provider_gauge(&metrics.replication_oldest_pending, p, b.oldest_pending_seconds);
@@ -146,7 +159,7 @@ impl RepairWorker {
     /// Copies the stream from the first source that serves it intact.
     async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), String> {
         let sources = task.replicas.iter().filter(|p| **p != task.provider);
-        copy_from_first(self.service.backends(), sources, task, grant).await
+        copy_from_first(&self.backends, sources, task, grant).await
     }
 
     /// A grant for the task's provider under the policy of the stream's bucket as it is now;
@@ -158,7 +171,7 @@ impl RepairWorker {
     ) -> Result<Option<WriteGrant>, MetaError> {
         let Some(owner) = self.meta().stream_owner(task.stream_id).await? else { return Ok(None) };
         let Some(bucket) = buckets.iter().find(|b| b.uid == owner) else { return Ok(None) };
-        let residency = self.service.residency();
+        let residency = self.state.residency();
         let (Some(policy), Some(info)) =
             (residency.policies.get(&bucket.policy_id), residency.provider(&task.provider))
         else {

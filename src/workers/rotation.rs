@@ -10,11 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::keys::KeyProvider;
 use crate::keys::{KeyBinding, KeyError, WrappedKey};
 use crate::meta::walk::UploadWalk;
-use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError};
-use crate::service::ObjectService;
+use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore};
+use crate::metrics::Metrics;
 use crate::service::keys::ROTATION_JOB as JOB;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 use crate::workers::usage::count_objects;
 
@@ -33,26 +35,35 @@ pub enum RotationError {
 
 /// Rewraps data keys.
 pub struct Rotator {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    keys: Arc<dyn KeyProvider>,
+    metrics: Arc<Metrics>,
+    state: Arc<GatewayState>,
     lease: super::JobLease,
 }
 
 impl Rotator {
     /// A job over the service's objects.
-    pub fn new(service: Arc<ObjectService>) -> Self {
-        Self { service, lease: super::JobLease::new(JOB) }
+    pub fn new(ctx: &super::Context) -> Self {
+        Self {
+            meta: Arc::clone(&ctx.meta),
+            keys: Arc::clone(&ctx.keys),
+            metrics: Arc::clone(&ctx.metrics),
+            state: Arc::clone(&ctx.state),
+            lease: super::JobLease::new(JOB, ctx),
+        }
     }
 
     /// Runs the job if it was started and is not done; its state after.
     /// While another gateway holds the job's lease, nothing is done and the job's current
     /// state is returned; a lost lease stops it between pages.
     pub async fn run_once(&self) -> Result<Option<JobRecord>, RotationError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let mut job = match meta.job(JOB).await? {
             Some(j) if j.state == "running" => j,
             _ => return Ok(None),
         };
-        if !self.lease.hold(&self.service).await? {
+        if !self.lease.hold().await? {
             return Ok(Some(job));
         }
         if job.total == 0 && job.scanned == 0 {
@@ -78,8 +89,8 @@ impl Rotator {
 
     /// False if the lease was lost on the way.
     async fn rotate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, RotationError> {
-        let meta = self.service.meta();
-        let kek = self.service.kek_of(bucket.uid);
+        let meta = &self.meta;
+        let kek = self.state.kek_of(self.keys.as_ref(), bucket.uid);
         let mut start = match &job.cursor {
             Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
             _ => ListStart::Beginning,
@@ -113,7 +124,7 @@ impl Rotator {
                 last = Some(key);
             }
             self.save(job).await?;
-            if !self.lease.hold(&self.service).await? {
+            if !self.lease.hold().await? {
                 return Ok(false);
             }
             match last {
@@ -125,7 +136,7 @@ impl Rotator {
 
     /// Open multipart uploads carry their own DEK, used by every later part.
     async fn rotate_uploads(&self, bucket: &BucketRecord, kek: &str, job: &mut JobRecord) -> Result<(), RotationError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let mut walk = UploadWalk::new(bucket.uid);
         loop {
             let page = walk.next_page(meta.as_ref(), PAGE).await?;
@@ -149,27 +160,26 @@ impl Rotator {
         binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
         // A DEK under a destroyed KEK can never be rewrapped: it stays as it is.
-        if self.service.key_state().shredded.contains_key(&wrapped.kek_id) {
+        if self.state.key_state().shredded.contains_key(&wrapped.kek_id) {
             return Ok(None);
         }
-        self.service.keys().rewrap(wrapped, kek, binding).await
+        self.keys.rewrap(wrapped, kek, binding).await
     }
 
     fn count(&self, job: &mut JobRecord, replaced: bool) {
         if replaced {
             job.moved += 1;
-            self.service.metrics().key_rewraps.inc();
+            self.metrics.key_rewraps.inc();
         }
     }
 
     async fn save(&self, job: &JobRecord) -> Result<(), MetaError> {
-        super::save_job(&self.service, job).await
+        super::save_job(self.meta.as_ref(), &self.metrics, job).await
     }
 
     /// Looks for a started job every `every`, and at once when one is started, until shutdown.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
-        let wake = Arc::clone(self.service.rotation_wake());
-        super::repeat(every, Some(&wake), shutdown, || async {
+        super::repeat(every, Some(self.state.rotation_wake()), shutdown, || async {
             match self.run_once().await {
                 Ok(Some(j)) => tracing::info!(rewrapped = j.moved, scanned = j.scanned, "key rotation pass done"),
                 Ok(None) => {}

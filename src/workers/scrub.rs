@@ -11,9 +11,10 @@ use futures_util::StreamExt;
 use crate::backend::{Backend, stream_name};
 use crate::config::ScrubSettings;
 use crate::datapath::ciphertext_len;
-use crate::meta::{JobRecord, MetaError, RepairTask};
+use crate::meta::{JobRecord, MetaError, MetadataStore, RepairTask};
+use crate::metrics::Metrics;
 use crate::model::{StreamId, StreamManifest};
-use crate::service::{ObjectService, now_ms};
+use crate::service::now_ms;
 use crate::shutdown::Shutdown;
 
 const BATCH: usize = 128;
@@ -31,7 +32,9 @@ pub struct ScrubReport {
 
 /// Walks the streams and queues repairs for bad replicas.
 pub struct Scrubber {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    backends: super::Backends,
+    metrics: Arc<Metrics>,
     settings: ScrubSettings,
     lease: super::JobLease,
 }
@@ -71,15 +74,21 @@ fn sampled(id: StreamId, fraction: f64) -> bool {
 
 impl Scrubber {
     /// A scrubber over the service's providers.
-    pub fn new(service: Arc<ObjectService>, settings: ScrubSettings) -> Self {
-        Self { service, settings, lease: super::JobLease::new(JOB) }
+    pub fn new(ctx: &super::Context, settings: ScrubSettings) -> Self {
+        Self {
+            meta: Arc::clone(&ctx.meta),
+            backends: Arc::clone(&ctx.backends),
+            metrics: Arc::clone(&ctx.metrics),
+            settings,
+            lease: super::JobLease::new(JOB, ctx),
+        }
     }
 
     /// One full pass; nothing while another gateway holds the scrubber's lease (it stops
     /// between batches if the lease is lost).
     pub async fn run_once(&self) -> Result<ScrubReport, MetaError> {
         let mut report = ScrubReport::default();
-        if !self.lease.hold(&self.service).await? {
+        if !self.lease.hold().await? {
             return Ok(report);
         }
         let mut after = None;
@@ -93,10 +102,10 @@ impl Scrubber {
         };
         self.save(&mut job, &report, 0.0).await?;
         loop {
-            if !self.lease.hold(&self.service).await? {
+            if !self.lease.hold().await? {
                 return Ok(report);
             }
-            let batch = self.service.meta().scan_streams(after, BATCH).await?;
+            let batch = self.meta.scan_streams(after, BATCH).await?;
             let Some(last) = batch.last() else { break };
             after = Some(last.stream_id);
             for m in &batch {
@@ -116,22 +125,22 @@ impl Scrubber {
     /// pass, due exactly `every` after its last one ended, from being skipped).
     async fn finished_within(&self, every: Duration) -> Result<bool, MetaError> {
         let window = i64::try_from(every.as_millis() * 9 / 10).unwrap_or(i64::MAX);
-        Ok(self.service.meta().job(JOB).await?.is_some_and(|j| j.state == "done" && now_ms() - j.updated_ms < window))
+        Ok(self.meta.job(JOB).await?.is_some_and(|j| j.state == "done" && now_ms() - j.updated_ms < window))
     }
 
     /// Publishes the pass's progress: the gauge, and the job record `/admin/v1/jobs/scrub` shows.
     async fn save(&self, job: &mut JobRecord, report: &ScrubReport, ratio: f64) -> Result<(), MetaError> {
         let ratio = ratio.clamp(0.0, 1.0);
-        self.service.metrics().job_progress.with_label_values(&[JOB]).set(ratio);
+        self.metrics.job_progress.with_label_values(&[JOB]).set(ratio);
         job.progress_ppm = Some((ratio * 1e6) as u32);
         job.scanned = report.checked as u64;
         job.failed = report.findings as u64;
         job.updated_ms = now_ms();
-        self.service.meta().put_job(job.clone()).await
+        self.meta.put_job(job.clone()).await
     }
 
     async fn scrub_stream(&self, m: &StreamManifest, report: &mut ScrubReport) -> Result<(), MetaError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let pending = meta.stream_repairs(m.stream_id).await?;
         let len = ciphertext_len(m.plaintext_len, m.seg_log2);
         let verify = sampled(m.stream_id, self.settings.verify_fraction);
@@ -139,10 +148,10 @@ impl Scrubber {
             if pending.iter().any(|t| t.provider == *p) {
                 continue;
             }
-            let Some(backend) = self.service.backends().get(p) else { continue };
+            let Some(backend) = self.backends.get(p) else { continue };
             report.checked += 1;
             let outcome = self.check(backend.as_ref(), m, len, verify).await;
-            let metrics = self.service.metrics();
+            let metrics = &self.metrics;
             metrics.scrub_checked.with_label_values(&[p.as_str()]).inc();
             match outcome {
                 Check::Found(f) => {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::meta::{BucketRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore};
-use crate::service::ObjectService;
+use crate::metrics::Metrics;
+use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 
 const PAGE: usize = 1000;
@@ -55,27 +56,29 @@ pub(crate) async fn count_objects(meta: &dyn MetadataStore) -> Result<u64, MetaE
 
 /// Counts stored usage.
 pub struct UsageCounter {
-    service: Arc<ObjectService>,
+    meta: Arc<dyn MetadataStore>,
+    metrics: Arc<Metrics>,
+    state: Arc<GatewayState>,
 }
 
 impl UsageCounter {
     /// A counter over the service's metadata.
-    pub fn new(service: Arc<ObjectService>) -> Self {
-        Self { service }
+    pub fn new(ctx: &super::Context) -> Self {
+        Self { meta: Arc::clone(&ctx.meta), metrics: Arc::clone(&ctx.metrics), state: Arc::clone(&ctx.state) }
     }
 
     /// One pass: usage by policy id (every configured policy appears), published as gauges.
     pub async fn run_once(&self) -> Result<BTreeMap<String, Usage>, MetaError> {
-        let meta = self.service.meta();
+        let meta = &self.meta;
         let mut by_policy: BTreeMap<String, Usage> =
-            self.service.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
+            self.state.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
         for bucket in meta.buckets().await? {
             let b = bucket_usage(meta.as_ref(), &bucket).await?;
             let usage = by_policy.entry(bucket.policy_id.clone()).or_default();
             usage.objects += b.objects;
             usage.bytes += b.bytes;
         }
-        let metrics = self.service.metrics();
+        let metrics = &self.metrics;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (policy, u) in &by_policy {
             metrics.stored_objects.with_label_values(&[policy.as_str()]).set(gauge(u.objects));

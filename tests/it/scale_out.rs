@@ -163,7 +163,7 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     providers.proxies[2].set(Fault::None);
 
     let g2 = start_gateway(&text, dir.path()).await;
-    let meta = g2.service.meta();
+    let meta = &g2.meta;
     let held = meta.repairs(None, 10).await.unwrap();
     assert_eq!(held.len(), 1, "one replica owed: {held:?}");
     let now = souverain::service::now_ms();

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::ObjectService;
+use super::AdminOps;
 use crate::error::Result;
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::AuditedChange;
@@ -25,7 +25,7 @@ pub struct SealReport {
     pub problems: Vec<String>,
 }
 
-impl ObjectService {
+impl AdminOps {
     /// Loads the audit key (creating it, and recording its creation in the chain, when the
     /// store has none) and gives it to the store. Runs before the listeners open.
     pub async fn start_audit_sealing(&self) -> Result<()> {

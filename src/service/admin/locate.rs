@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
-use super::{ObjectService, parse_key};
+use super::AdminOps;
 use crate::datapath::ciphertext_len;
 use crate::error::{ErrorKind, Result};
+use crate::service::parse_key;
 
 /// One replica of one stream.
 #[derive(Debug, Clone, Serialize)]
@@ -89,18 +90,18 @@ pub struct ObjectLocation {
     pub streams: Vec<StreamLocation>,
 }
 
-impl ObjectService {
+impl AdminOps {
     /// Where the current version of `bucket/key` lives.
     pub async fn locate(&self, bucket: &str, key: &str) -> Result<ObjectLocation> {
         let rec = self.existing_bucket(bucket).await?;
         parse_key(key)?;
         let v = self.meta.current(rec.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
-        let residency = self.residency();
+        let residency = self.state.residency();
         let policy = residency.policies.get(&rec.policy_id);
-        let today = super::today();
+        let today = crate::service::today();
         let dek = self.meta.dek(v.version_uid).await?;
         let kek = dek.as_ref().map(|w| format!("{} v{}", w.kek_id, w.kek_version)).unwrap_or_default();
-        let kek_destroyed = dek.is_some_and(|w| self.key_state().shredded.contains_key(&w.kek_id));
+        let kek_destroyed = dek.is_some_and(|w| self.state.key_state().shredded.contains_key(&w.kek_id));
         let mut streams = Vec::with_capacity(v.streams.len());
         for s in &v.streams {
             let pending = self.meta.stream_repairs(s.stream_id).await?;
@@ -200,13 +201,13 @@ pub struct PlacementExplanation {
     pub providers: Vec<ProviderVerdict>,
 }
 
-impl ObjectService {
+impl AdminOps {
     /// Explains where `bucket`'s next objects would go and why other providers are excluded.
     pub async fn explain_placement(&self, bucket: &str) -> Result<PlacementExplanation> {
         let rec = self.existing_bucket(bucket).await?;
-        let residency = self.residency();
+        let residency = self.state.residency();
         let policy = residency.policy_of(&rec)?;
-        let today = super::today();
+        let today = crate::service::today();
         let placed = crate::placement::place(policy, &residency.catalog, rec.uid, &today);
         let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
         let providers = residency
@@ -248,7 +249,7 @@ pub struct QueuedDeletion {
     pub attempts: u32,
 }
 
-impl ObjectService {
+impl AdminOps {
     /// The first `limit` queued provider-side deletions, by stream then provider.
     pub async fn queued_deletions(&self, limit: usize) -> Result<Vec<QueuedDeletion>> {
         let tasks = self.meta.deletions(None, limit).await?;

@@ -1,0 +1,182 @@
+//! Key management through the admin API (DESIGN.md §4.6): a bucket's own KEK, rotation by
+//! rewrap (the rotation job, `workers::rotation`, does the walking) and crypto-shredding. Every
+//! change is persisted with its audit record in one write.
+
+use serde::Serialize;
+
+use super::{ADMIN, AdminOps};
+use crate::error::{ErrorKind, Result};
+use crate::keys::KeyError;
+use crate::meta::walk::UploadWalk;
+use crate::meta::{AuditedChange, BucketRecord, JobRecord, ListEntry, ListQuery, ListStart};
+use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::service::keys::ROTATION_JOB;
+use crate::service::now_ms;
+
+/// Versions or uploads read per listing page when counting data keys.
+const SCAN_PAGE: usize = 1000;
+
+/// `GET /admin/v1/keys`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeysView {
+    /// The KEK of buckets without their own.
+    pub default_kek: String,
+    /// Bucket name → its own KEK.
+    pub bucket_keks: Vec<(String, String)>,
+    /// Destroyed KEKs and when (ms).
+    pub shredded: Vec<(String, i64)>,
+}
+
+impl AdminOps {
+    /// The KEKs in force.
+    pub async fn keys_view(&self) -> Result<KeysView> {
+        let state = self.state.key_state();
+        let mut bucket_keks = Vec::new();
+        for b in self.meta.buckets().await? {
+            if let Some(k) = state.bucket_keks.get(&b.uid) {
+                bucket_keks.push((b.name, k.clone()));
+            }
+        }
+        bucket_keks.sort();
+        let mut shredded: Vec<(String, i64)> = state.shredded.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        shredded.sort();
+        Ok(KeysView { default_kek: self.keys.kek_for(None), bucket_keks, shredded })
+    }
+
+    /// Gives `bucket` its own KEK (created in the KMS if missing); the rotation job then wraps
+    /// its existing data keys under it.
+    pub async fn set_bucket_kek(&self, bucket: &str, kek: &str) -> Result<AuditRecord> {
+        let rec: BucketRecord = self.meta.bucket(bucket).await?.ok_or(ErrorKind::NoSuchBucket)?;
+        if self.state.key_state().shredded.contains_key(kek) {
+            return Err(ErrorKind::InvalidArgument(format!("key {kek} was destroyed")).into());
+        }
+        self.keys.ensure_kek(kek).await?;
+        let detail = serde_json::json!({ "bucket": bucket, "kek": kek });
+        let audit = self
+            .meta
+            .apply_change(
+                AuditedChange::BucketKek { bucket: rec.uid, kek: kek.to_owned() },
+                AuditEntry::new(ADMIN, "bucket.kek", &detail),
+            )
+            .await?
+            .ok_or_else(|| ErrorKind::Internal("bucket key change not applied".into()))?;
+        let mut next = (*self.state.key_state()).clone();
+        next.bucket_keks.insert(rec.uid, kek.to_owned());
+        self.state.set_key_state(next);
+        self.start_rotation_job(&format!("bucket {bucket} moved to key {kek}")).await?;
+        Ok(audit)
+    }
+
+    /// Adds a new version to `kek` (or, without one, to every KEK in use) and starts the job
+    /// that rewraps every data key under the newest versions. Provider data is not touched.
+    pub async fn rotate_keys(&self, kek: Option<&str>) -> Result<Vec<(String, u32)>> {
+        let keks: Vec<String> = match kek {
+            Some(k) => vec![k.to_owned()],
+            None => {
+                let mut all: Vec<String> = self.state.key_state().bucket_keks.values().cloned().collect();
+                all.push(self.keys.kek_for(None));
+                all.sort();
+                all.dedup();
+                all
+            }
+        };
+        let mut rotated = Vec::new();
+        for k in keks {
+            let version = self.keys.rotate(&k).await?;
+            let detail = serde_json::json!({ "kek": k, "version": version });
+            self.meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new(ADMIN, "key.rotate", &detail)).await?;
+            rotated.push((k, version));
+        }
+        let names: Vec<String> = rotated.iter().map(|(k, v)| format!("{k} v{v}")).collect();
+        self.start_rotation_job(&format!("rotated {}", names.join(", "))).await?;
+        Ok(rotated)
+    }
+
+    /// Destroys `kek` in the KMS: every object whose data key it wrapped becomes unreadable,
+    /// at every provider, replicas a provider failed to delete included.
+    pub async fn shred_kek(&self, kek: &str) -> Result<AuditRecord> {
+        if kek == self.keys.kek_for(None) {
+            return Err(ErrorKind::InvalidArgument(format!(
+                "{kek} is the default key-encryption key; give the buckets to shred their own key first"
+            ))
+            .into());
+        }
+        let stray = self.data_keys_outside(kek).await?;
+        if stray > 0 {
+            return Err(ErrorKind::Conflict(format!(
+                "{stray} data keys of the buckets using {kek} are still wrapped under another key; shredding {kek} \
+                 now would leave those objects readable. The rotation job moves them (GET /admin/v1/jobs/rotation); \
+                 shred again once it is done"
+            ))
+            .into());
+        }
+        match self.keys.shred(kek).await {
+            Ok(()) | Err(KeyError::Destroyed(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let at_ms = now_ms();
+        let detail = serde_json::json!({ "kek": kek });
+        let audit = self
+            .meta
+            .apply_change(
+                AuditedChange::KekShredded { kek: kek.to_owned(), at_ms },
+                AuditEntry::new(ADMIN, "key.shred", &detail),
+            )
+            .await?
+            .ok_or_else(|| ErrorKind::Internal("shredding not recorded".into()))?;
+        let mut next = (*self.state.key_state()).clone();
+        next.shredded.insert(kek.to_owned(), at_ms);
+        self.state.set_key_state(next);
+        Ok(audit)
+    }
+
+    /// Data keys (of versions and open uploads) of the buckets whose own KEK is `kek` that are
+    /// wrapped under another KEK. Read from the store, not this gateway's cached key state.
+    async fn data_keys_outside(&self, kek: &str) -> Result<u64> {
+        let overrides = self.meta.catalog_overrides().await?;
+        let mut stray = 0;
+        for (bucket, _) in overrides.bucket_keks.iter().filter(|(_, k)| k == kek) {
+            let mut start = ListStart::Beginning;
+            loop {
+                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: SCAN_PAGE };
+                let page = self.meta.list(*bucket, &q).await?;
+                let mut last = None;
+                for entry in page.entries {
+                    let ListEntry::Item(key, version) = entry else { continue };
+                    if self.meta.dek(version.version_uid).await?.is_some_and(|w| w.kek_id != kek) {
+                        stray += 1;
+                    }
+                    last = Some(key);
+                }
+                match last {
+                    Some(k) if page.truncated => start = ListStart::AfterKey(k),
+                    _ => break,
+                }
+            }
+            let mut walk = UploadWalk::new(*bucket);
+            loop {
+                let page = walk.next_page(self.meta.as_ref(), SCAN_PAGE).await?;
+                if page.is_empty() {
+                    break;
+                }
+                stray += page.iter().filter(|u| u.dek.kek_id != kek).count() as u64;
+            }
+        }
+        Ok(stray)
+    }
+
+    /// Marks the rotation job running (its cursor restarts) and wakes it.
+    async fn start_rotation_job(&self, reason: &str) -> Result<()> {
+        let job = JobRecord {
+            name: ROTATION_JOB.into(),
+            state: "running".into(),
+            reason: reason.to_owned(),
+            started_ms: now_ms(),
+            updated_ms: now_ms(),
+            ..JobRecord::default()
+        };
+        self.meta.put_job(job).await?;
+        self.state.rotation_wake().notify_one();
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Residency changes through the admin API (DESIGN.md §5): provider attributes, policies and
+//! bucket bindings, each persisted with its audit record in one write; every change wakes the
+//! evacuation job, which moves replicas that now break policy.
+
+use serde::Serialize;
+
+use super::{ADMIN, AdminOps};
+use crate::error::{ErrorKind, Result};
+use crate::meta::AuditedChange;
+use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
+
+/// A provider as `GET /admin/v1/providers` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderView {
+    /// Residency attributes.
+    #[serde(flatten)]
+    pub info: ProviderInfo,
+    /// Reachable according to the active checks and the circuit breaker.
+    pub reachable: bool,
+}
+
+impl AdminOps {
+    /// Every provider with its attributes and reachability.
+    pub fn providers_view(&self) -> Vec<ProviderView> {
+        self.state
+            .residency()
+            .catalog
+            .iter()
+            .map(|p| ProviderView { info: p.clone(), reachable: self.health.reachable(&p.id) })
+            .collect()
+    }
+
+    /// Changes a provider's residency attributes (or retires it): `update` gives the new
+    /// attributes from the current ones (or a one-line reason to refuse). Persisted with its
+    /// audit record; replicas that now break policy are evacuated in the background.
+    pub async fn update_provider(
+        &self,
+        id: &str,
+        update: impl FnOnce(&ProviderInfo) -> std::result::Result<ProviderInfo, String>,
+    ) -> Result<AuditRecord> {
+        let id = ProviderId::parse(id).ok_or_else(|| ErrorKind::InvalidArgument(format!("bad provider id {id:?}")))?;
+        let current = self.state.residency();
+        let before = current.provider(&id).ok_or(ErrorKind::NoSuchProvider)?.clone();
+        let after = update(&before).map_err(ErrorKind::InvalidArgument)?;
+        let detail = serde_json::json!({ "provider": id.as_str(), "before": before, "after": after });
+        let rec = self
+            .meta
+            .apply_change(AuditedChange::Provider(after.clone()), AuditEntry::new(ADMIN, "provider.update", &detail))
+            .await?
+            .ok_or_else(|| ErrorKind::Internal("provider change not applied".into()))?;
+        let mut next = (*current).clone();
+        if let Some(slot) = next.provider_mut(&id) {
+            *slot = after;
+        }
+        self.state.set_residency(next);
+        Ok(rec)
+    }
+
+    /// Creates or replaces a policy. Buckets bound to it must still be placeable, else the
+    /// change is refused (naming the bucket) and nothing changes.
+    pub async fn put_policy(&self, policy: ResidencyPolicy) -> Result<AuditRecord> {
+        let current = self.state.residency();
+        let mut next = (*current).clone();
+        let before = next.policies.insert(policy.id.clone(), policy.clone());
+        for b in self.meta.buckets().await? {
+            if b.policy_id == policy.id
+                && let Err(u) = crate::placement::place(&policy, &next.catalog, b.uid, &crate::service::today())
+            {
+                return Err(ErrorKind::ResidencyUnsatisfiable(format!("bucket {}: {u}", b.name)).into());
+            }
+        }
+        let detail = serde_json::json!({ "policy": policy.id, "before": before, "after": policy });
+        let rec = self
+            .meta
+            .apply_change(AuditedChange::Policy(policy), AuditEntry::new(ADMIN, "policy.put", &detail))
+            .await?
+            .ok_or_else(|| ErrorKind::Internal("policy change not applied".into()))?;
+        self.state.set_residency(next);
+        Ok(rec)
+    }
+
+    /// Binds a bucket to another policy (which must place it); its objects move in the
+    /// background where the new policy requires.
+    pub async fn bind_bucket(&self, bucket: &str, policy_id: &str) -> Result<AuditRecord> {
+        let rec = self.existing_bucket(bucket).await?;
+        let residency = self.state.residency();
+        let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
+        crate::service::placing::decide(policy, &residency.catalog, rec.uid, &self.metrics, &self.meta)?;
+        let detail = serde_json::json!({ "bucket": bucket, "before": rec.policy_id, "after": policy_id });
+        let change = AuditedChange::BucketPolicy { bucket: bucket.to_owned(), policy_id: policy_id.to_owned() };
+        let out = self
+            .meta
+            .apply_change(change, AuditEntry::new(ADMIN, "bucket.bind", &detail))
+            .await?
+            .ok_or(ErrorKind::NoSuchBucket)?;
+        self.state.evacuation_wake().notify_one();
+        Ok(out)
+    }
+
+    /// Audit records after `after`, at most `limit`.
+    pub async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
+        Ok(self.meta.audit_records(after, limit).await?)
+    }
+}
