@@ -5,6 +5,19 @@ use crate::backend::BackendError;
 use crate::keys::KeyError;
 use crate::meta::MetaError;
 
+/// An error and every cause under it, `outer: inner: innermost` (for logs: a line shows the
+/// whole chain, not only the outermost context).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

@@ -31,6 +31,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model;
 pub mod placement;
+pub mod replicate;
 pub mod service;
 pub mod shutdown;
 pub mod tls_client;

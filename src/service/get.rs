@@ -2,17 +2,13 @@
 //! I/O, then verified segments only; the response starts after the first segment verified.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 
 use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, RangeSpec, parse_key};
-use crate::backend::health::{HEDGE_FLOOR, ProviderBook};
-use crate::backend::{Backend, BackendError, CipherStream, stream_name};
+use crate::backend::{Backend, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::format::manifest_bytes;
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
@@ -20,6 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
+use crate::replicate::read::{Hedging, open_first, read_order};
 use prometheus::{IntCounter, IntCounterVec};
 
 /// Resolves a range against the object length; `None` means unsatisfiable.
@@ -178,13 +175,7 @@ impl ObjectService {
                 part_number: s.part_number,
                 salt: s.salt,
             };
-            // The healthiest replica first: reachable before unreachable, then by circuit state
-            // and recent time to first byte (DESIGN.md §6.3).
-            let mut replicas: Vec<Arc<dyn Backend>> =
-                s.replicas.iter().filter_map(|p| self.backends.get(p).map(Arc::clone)).collect();
-            let now = Instant::now();
-            let book = self.health.book();
-            replicas.sort_by_key(|b| (!self.health.reachable(b.id()), book.get(b.id()).map(|s| s.read_rank(now))));
+            let replicas = read_order(&s.replicas, &self.backends, &self.health);
             reads.push_back(SliceRead {
                 span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r),
                 params,
@@ -313,104 +304,14 @@ impl VersionReader {
     }
 }
 
-/// What the read path needs to hedge: the providers' latency and the hedge budget.
-struct Hedging {
-    book: Arc<ProviderBook>,
-    hedged: IntCounterVec,
-}
-
-/// A replica's answer with its first chunk already in hand (so "answered" means bytes came).
-async fn first_bytes(backend: Arc<dyn Backend>, name: String, range: Range<u64>) -> Result<CipherStream, BackendError> {
-    let mut cipher = backend.get(&name, Some(range)).await?;
-    match cipher.next().await {
-        Some(Ok(first)) => Ok(futures_util::stream::once(async { Ok(first) }).chain(cipher).boxed()),
-        Some(Err(e)) => Err(e),
-        None => Ok(futures_util::stream::empty().boxed()),
-    }
-}
-
-/// Opens a slice on the replica whose first bytes come first. Replicas are asked in order;
-/// one that fails is replaced by the next at once. When the first bytes of the one asked have
-/// not come within its hedge delay (its recent p95 time to first byte, at least 50 ms) and the
-/// hedge budget (5 % of GETs) allows, the next replica is asked too — once per slice — and the
-/// first answer wins; the other request is dropped, which cancels it. Takes no `&self`, so the
-/// reader's future stays `Send` without requiring `Sync` state.
+/// Opens a slice on the replica whose first bytes come first (see [`open_first`]).
 async fn open_slice(hedging: &Hedging, dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlice, SliceRead)> {
     let name = stream_name(slice.params.stream_id);
     let range = slice.span.cipher_start..slice.span.cipher_end;
-    let replicas = std::mem::take(&mut slice.replicas);
-    let start = |i: usize| {
-        let attempt = first_bytes(Arc::clone(&replicas[i]), name.clone(), range.clone());
-        async move { (i, attempt.await) }.boxed()
-    };
-    let hedge_delay = |i: usize| {
-        let now = Instant::now();
-        hedging.book.get(replicas[i].id()).map_or(HEDGE_FLOOR, |s| s.hedge_delay(now))
-    };
-    let mut in_flight = FuturesUnordered::new();
-    let mut started: Vec<Option<Instant>> = vec![None; replicas.len()];
-    let mut failed = vec![false; replicas.len()];
-    let mut next = 0;
-    let mut hedge_at: Option<Instant> = None;
-    let mut hedged = false;
-    let mut last_error: Option<Error> = None;
-    loop {
-        if in_flight.is_empty() {
-            if next == replicas.len() {
-                break;
-            }
-            in_flight.push(start(next));
-            started[next] = Some(Instant::now());
-            hedge_at = (!hedged).then(|| Instant::now() + hedge_delay(next));
-            next += 1;
-        }
-        let can_hedge = next < replicas.len();
-        let hedge_timer = async {
-            match hedge_at {
-                Some(at) if can_hedge => tokio::time::sleep_until(at.into()).await,
-                _ => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            Some((i, answer)) = in_flight.next() => match answer {
-                Ok(cipher) => {
-                    let now = Instant::now();
-                    // The losers waited at least this long: a lower bound, recorded so the
-                    // next reads prefer the winner.
-                    for (j, t) in started.iter().enumerate() {
-                        if let (Some(t), true) = (t, j != i && !failed[j])
-                            && let Some(stats) = hedging.book.get(replicas[j].id())
-                        {
-                            stats.observe_ttfb_at_least(now.duration_since(*t), now);
-                        }
-                    }
-                    let mut order = vec![Arc::clone(&replicas[i])];
-                    order.extend(replicas.iter().enumerate().filter(|(j, _)| *j != i && !failed[*j]).map(|(_, b)| Arc::clone(b)));
-                    slice.replicas = order;
-                    let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
-                    return Ok((OpenSlice { opener, cipher }, slice));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "replica unavailable");
-                    failed[i] = true;
-                    started[i] = None;
-                    last_error = Some(e.into());
-                }
-            },
-            () = hedge_timer => {
-                hedge_at = None;
-                hedged = true;
-                if hedging.book.take_hedge() {
-                    tracing::debug!(provider = %replicas[next].id(), "hedging a slow read");
-                    hedging.hedged.with_label_values(&[replicas[next].id().as_str()]).inc();
-                    in_flight.push(start(next));
-                    started[next] = Some(Instant::now());
-                    next += 1;
-                }
-            }
-        }
-    }
-    Err(last_error.unwrap_or_else(|| ErrorKind::Unavailable("no replica reachable".into()).into()))
+    let (order, cipher) = open_first(hedging, std::mem::take(&mut slice.replicas), &name, range).await?;
+    slice.replicas = order;
+    let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
+    Ok((OpenSlice { opener, cipher }, slice))
 }
 
 #[cfg(test)]

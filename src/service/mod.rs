@@ -8,7 +8,6 @@ pub mod checksum;
 pub mod conditional;
 pub mod copy;
 mod delete;
-mod fanout;
 pub(crate) mod get;
 pub mod keys;
 pub mod list;

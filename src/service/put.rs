@@ -2,7 +2,6 @@
 //! §3.1 steps 4–10): intent, seal, fan-out, verify, commit.
 
 use super::checksum::{PlainDigests, PlainHasher};
-use super::fanout::{Fanout, FanoutOutcome};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
 use crate::error::{Error, ErrorKind, Result};
@@ -14,6 +13,7 @@ use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
 };
 use crate::placement::Placement;
+use crate::replicate::write::{Fanout, FanoutOutcome};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;

@@ -15,17 +15,17 @@ use crate::health::HealthState;
 use crate::meta::walk::UploadWalk;
 use crate::meta::{
     BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore,
-    RepairTask, ReplicaMove,
+    ReplicaMove,
 };
 use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, StreamManifest, UploadId, VersionUid};
 use crate::placement::{eligible, grant_replica, place};
+use crate::replicate::verify::{Expected, copy_from_first};
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
 use crate::service::{now_ms, today};
 use crate::shutdown::Shutdown;
-use crate::workers::repair::copy_from_first;
 use crate::workers::usage::count_objects;
 
 const PAGE: usize = 256;
@@ -262,7 +262,7 @@ impl Evacuator {
         }
         if copy {
             let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
-            let task = RepairTask::for_stream(stream, to.clone(), len, now_ms());
+            let expected = Expected { len, sha256: stream.ciphertext_sha256 };
             // Sources: the replicas that stay first, the leaving one last (its data is as good:
             // the copy is checked against the recorded SHA-256 either way).
             let sources = replicas.iter().filter(|p| *p != from).chain(std::iter::once(from));
@@ -275,7 +275,9 @@ impl Evacuator {
                 .zip(residency.provider(to))
                 .and_then(|(policy, info)| grant_replica(policy, info, &today()));
             let Some(grant) = grant else { return Ok(false) };
-            if let Err(e) = copy_from_first(backends, sources, &task, &grant).await {
+            let name = crate::backend::stream_name(stream.stream_id);
+            if let Err(e) = copy_from_first(backends, sources, to, &name, expected, &grant).await {
+                let e = crate::error::chain(&e);
                 tracing::warn!(stream = %stream.stream_id, error = %e, "evacuation copy failed");
                 return Ok(false);
             }

@@ -3,20 +3,17 @@
 //! SHA-256 before its last chunk is released, so a target never receives a complete wrong
 //! stream. Failed tasks stay queued with exponential backoff (never dropped).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::sync::mpsc;
-
-use crate::backend::{Backend, BodyAborted, GrantedBody, SealedBody, stream_name};
+use crate::backend::stream_name;
 use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
 use crate::model::ProviderId;
 use crate::placement::{WriteGrant, grant_replica};
+use crate::replicate::verify::{CopyError, Expected, copy_from_first};
 use crate::service::now_ms;
 use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
@@ -118,6 +115,7 @@ impl RepairWorker {
                     self.meta().update_repair(task, true).await?;
                 }
                 Err(e) => {
+                    let e = crate::error::chain(&e);
                     report.failed += 1;
                     metrics.repair_completed.with_label_values(&[task.provider.as_str(), "failed"]).inc();
                     tracing::warn!(stream = %task.stream_id, provider = %task.provider, attempts = task.attempts, error = %e, "repair failed; will retry");
@@ -157,9 +155,11 @@ impl RepairWorker {
     }
 
     /// Copies the stream from the first source that serves it intact.
-    async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), String> {
+    async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), CopyError> {
         let sources = task.replicas.iter().filter(|p| **p != task.provider);
-        copy_from_first(&self.backends, sources, task, grant).await
+        let name = stream_name(task.stream_id);
+        let expected = Expected { len: task.ciphertext_len, sha256: task.ciphertext_sha256 };
+        copy_from_first(&self.backends, sources, &task.provider, &name, expected, grant).await
     }
 
     /// A grant for the task's provider under the policy of the stream's bucket as it is now;
@@ -225,72 +225,6 @@ impl BacklogCounter {
             providers: self.per,
         }
     }
-}
-
-/// Copies the stream of `task` to `task.provider` from the first of `sources` that serves it
-/// intact (verified as [`copy_verified`] does); the last failure otherwise.
-pub(crate) async fn copy_from_first<'a>(
-    backends: &HashMap<ProviderId, Arc<dyn Backend>>,
-    sources: impl Iterator<Item = &'a ProviderId>,
-    task: &RepairTask,
-    grant: &WriteGrant,
-) -> Result<(), String> {
-    let target = backends.get(&task.provider).ok_or("the provider is no longer configured")?;
-    let mut last = String::from("no source replica");
-    for source in sources.filter_map(|p| backends.get(p)) {
-        match copy_verified(source.as_ref(), target.as_ref(), task, grant).await {
-            Ok(()) => return Ok(()),
-            Err(e) => last = format!("from {}: {e}", source.id()),
-        }
-    }
-    Err(last)
-}
-
-/// Streams `source`'s copy to `target`, holding back the last chunk until the length and
-/// SHA-256 match the task.
-pub(crate) async fn copy_verified(
-    source: &dyn Backend,
-    target: &dyn Backend,
-    task: &RepairTask,
-    grant: &WriteGrant,
-) -> Result<(), String> {
-    let name = stream_name(task.stream_id);
-    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
-    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(|e| e.to_string())?;
-    let mut cipher = source.get(&name, None).await.map_err(|e| e.to_string())?;
-    let put = target.put(&name, task.ciphertext_len, body);
-    let feed = async move {
-        let mut sha = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut len = 0u64;
-        let mut held: Option<Bytes> = None;
-        while let Some(chunk) = cipher.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = tx.send(Err(BodyAborted)).await;
-                    return Err(e.to_string());
-                }
-            };
-            sha.update(&chunk);
-            len += chunk.len() as u64;
-            if let Some(prev) = held.replace(chunk)
-                && tx.send(Ok(prev)).await.is_err()
-            {
-                return Err("target stopped reading".into());
-            }
-        }
-        if len != task.ciphertext_len || sha.finish().as_ref() != task.ciphertext_sha256 {
-            let _ = tx.send(Err(BodyAborted)).await;
-            return Err("source replica does not match its recorded SHA-256".into());
-        }
-        if let Some(last) = held {
-            tx.send(Ok(last)).await.map_err(|_| "target stopped reading".to_owned())?;
-        }
-        Ok(())
-    };
-    let (fed, put) = tokio::join!(feed, put);
-    fed?;
-    put.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

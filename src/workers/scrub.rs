@@ -6,14 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
 use crate::backend::{Backend, stream_name};
 use crate::config::ScrubSettings;
 use crate::datapath::ciphertext_len;
 use crate::meta::{JobRecord, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
 use crate::model::{StreamId, StreamManifest};
+use crate::replicate::verify::{Overlong, hash_bounded};
 use crate::service::now_ms;
 use crate::shutdown::Shutdown;
 
@@ -188,7 +187,7 @@ impl Scrubber {
         let deadline = Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / f64::from(1u32 << 20));
         let sha = match hash_bounded(backend, &name, len, deadline).await {
             Some(Ok(sha)) => sha,
-            Some(Err(finding)) => return Check::Found(finding),
+            Some(Err(Overlong)) => return Check::Found(Finding::Length),
             None => return Check::Unknown,
         };
         // Rate limit: never read faster than the configured bytes per second.
@@ -196,7 +195,7 @@ impl Scrubber {
         if let Some(rest) = budget.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
-        if sha.as_ref() == m.ciphertext_sha256 { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
+        if sha == m.ciphertext_sha256 { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
     }
 
     /// Runs a pass every `every` until shutdown.
@@ -216,84 +215,5 @@ impl Scrubber {
             }
         })
         .await
-    }
-}
-
-/// The SHA-256 of a replica read whole, never more than `len` bytes (a longer answer is a
-/// length finding) and never longer than `deadline`: a provider answering endlessly or
-/// trickling cannot hold the scrubber. `None` when the provider could not be read in time.
-async fn hash_bounded(
-    backend: &dyn Backend,
-    name: &str,
-    len: u64,
-    deadline: Duration,
-) -> Option<Result<ring::digest::Digest, Finding>> {
-    let read = async {
-        let mut stream = backend.get(name, None).await.ok()?;
-        let mut sha = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut seen = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.ok()?;
-            seen += chunk.len() as u64;
-            if seen > len {
-                return Some(Err(Finding::Length));
-            }
-            sha.update(&chunk);
-        }
-        Some(Ok(sha.finish()))
-    };
-    tokio::time::timeout(deadline, read).await.ok().flatten()
-}
-
-#[cfg(test)]
-mod bounded_read_tests {
-    use super::*;
-    use crate::backend::{BackendError, CipherStream, GrantedBody};
-    use crate::model::ProviderId;
-    use futures_util::stream;
-
-    /// A provider whose GET answers `chunks` of 1 KiB, then (when `stall`) never ends.
-    #[derive(Debug)]
-    struct Endless {
-        id: ProviderId,
-        chunks: usize,
-        stall: bool,
-    }
-
-    #[async_trait::async_trait]
-    impl Backend for Endless {
-        fn id(&self) -> &ProviderId {
-            &self.id
-        }
-        async fn put(&self, _: &str, _: u64, _: GrantedBody) -> Result<(), BackendError> {
-            unreachable!("not written")
-        }
-        async fn get(&self, _: &str, _: Option<std::ops::Range<u64>>) -> Result<CipherStream, BackendError> {
-            let body = stream::iter((0..self.chunks).map(|_| Ok(bytes::Bytes::from(vec![0u8; 1024]))));
-            Ok(if self.stall { body.chain(stream::pending()).boxed() } else { body.boxed() })
-        }
-        async fn head(&self, _: &str) -> Result<Option<u64>, BackendError> {
-            Ok(Some(4096))
-        }
-        async fn delete(&self, _: &str) -> Result<(), BackendError> {
-            Ok(())
-        }
-        async fn list(&self, _: Option<&str>, _: usize) -> Result<Vec<(String, u64)>, BackendError> {
-            Ok(Vec::new())
-        }
-    }
-
-    /// Promise (issue 18 item 14): the scrubber reads no more than the recorded length and
-    /// gives up on a provider that trickles past the deadline.
-    #[tokio::test]
-    async fn a_replica_is_read_within_its_length_and_a_deadline() {
-        let id = ProviderId::parse("p").unwrap();
-        let exact = Endless { id: id.clone(), chunks: 4, stall: false };
-        let sha = hash_bounded(&exact, "n", 4096, Duration::from_secs(5)).await;
-        assert_eq!(sha.unwrap().unwrap().as_ref(), ring::digest::digest(&ring::digest::SHA256, &[0u8; 4096]).as_ref());
-        let longer = Endless { id: id.clone(), chunks: 1_000_000, stall: false };
-        assert!(matches!(hash_bounded(&longer, "n", 4096, Duration::from_secs(5)).await, Some(Err(Finding::Length))));
-        let stalled = Endless { id, chunks: 2, stall: true };
-        assert!(hash_bounded(&stalled, "n", 4096, Duration::from_millis(200)).await.is_none());
     }
 }

@@ -1,0 +1,238 @@
+//! Checking a replica against what was recorded when it was written (its exact ciphertext
+//! length and SHA-256), without any key: the one streaming check behind the repair and
+//! evacuation copies and the scrubber's deep reads.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, BackendError, Backends, BodyAborted, GrantedBody, SealedBody};
+use crate::model::ProviderId;
+use crate::placement::WriteGrant;
+
+/// What a replica must be: the length and SHA-256 its stream's ciphertext had when written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Expected {
+    /// Exact ciphertext length.
+    pub(crate) len: u64,
+    /// SHA-256 of the ciphertext.
+    pub(crate) sha256: [u8; 32],
+}
+
+/// A replica sent more bytes than its recorded length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the replica is longer than its recorded length")]
+pub(crate) struct Overlong;
+
+/// The SHA-256 and length of a replica as it streams by, refusing a byte past `limit`.
+struct Digesting {
+    sha: ring::digest::Context,
+    seen: u64,
+    limit: u64,
+}
+
+impl Digesting {
+    fn new(limit: u64) -> Self {
+        Self { sha: ring::digest::Context::new(&ring::digest::SHA256), seen: 0, limit }
+    }
+
+    fn update(&mut self, chunk: &[u8]) -> Result<(), Overlong> {
+        self.seen += chunk.len() as u64;
+        if self.seen > self.limit {
+            return Err(Overlong);
+        }
+        self.sha.update(chunk);
+        Ok(())
+    }
+
+    /// The length seen and the digest.
+    fn finish(self) -> (u64, [u8; 32]) {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.sha.finish().as_ref());
+        (self.seen, out)
+    }
+}
+
+/// Why a verified copy did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CopyError {
+    /// The target is not (or no longer) a configured provider.
+    #[error("the provider is no longer configured")]
+    NotConfigured,
+    /// No source replica was left to copy from.
+    #[error("no source replica")]
+    NoSource,
+    /// The target's grant does not admit object data.
+    #[error("the target refused the write grant")]
+    Grant(#[source] BackendError),
+    /// Reading the source failed.
+    #[error("reading the source failed")]
+    Source(#[source] BackendError),
+    /// The source's bytes are not the recorded ones (nothing reached the target for good).
+    #[error("the source replica does not match its recorded length and SHA-256")]
+    Mismatch,
+    /// The target's request ended before taking the whole stream.
+    #[error("the target stopped reading")]
+    TargetStopped,
+    /// Writing the target failed.
+    #[error("writing the target failed")]
+    Target(#[source] BackendError),
+    /// Every source failed; the last one's reason.
+    #[error("copy from {provider} failed")]
+    From {
+        /// The last source tried.
+        provider: ProviderId,
+        /// Why.
+        #[source]
+        error: Box<CopyError>,
+    },
+}
+
+/// Copies stream `name` to `target` from the first of `sources` that serves it intact
+/// (verified as [`copy_verified`] does); the last failure otherwise.
+pub(crate) async fn copy_from_first<'a>(
+    backends: &Backends,
+    sources: impl Iterator<Item = &'a ProviderId>,
+    target: &ProviderId,
+    name: &str,
+    expected: Expected,
+    grant: &WriteGrant,
+) -> Result<(), CopyError> {
+    let target = backends.get(target).ok_or(CopyError::NotConfigured)?;
+    let mut last = CopyError::NoSource;
+    for source in sources.filter_map(|p| backends.get(p)) {
+        match copy_verified(source.as_ref(), target.as_ref(), name, expected, grant).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = CopyError::From { provider: source.id().clone(), error: Box::new(e) },
+        }
+    }
+    Err(last)
+}
+
+/// Streams `source`'s copy of `name` to `target`, holding back the last chunk until the length
+/// and SHA-256 match `expected`: a damaged source never completes a write.
+pub(crate) async fn copy_verified(
+    source: &dyn Backend,
+    target: &dyn Backend,
+    name: &str,
+    expected: Expected,
+    grant: &WriteGrant,
+) -> Result<(), CopyError> {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
+    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(CopyError::Grant)?;
+    let mut cipher = source.get(name, None).await.map_err(CopyError::Source)?;
+    let put = target.put(name, expected.len, body);
+    let feed = async move {
+        let mut digest = Digesting::new(expected.len);
+        let mut held: Option<Bytes> = None;
+        while let Some(chunk) = cipher.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Err(BodyAborted)).await;
+                    return Err(CopyError::Source(e));
+                }
+            };
+            if digest.update(&chunk).is_err() {
+                let _ = tx.send(Err(BodyAborted)).await;
+                return Err(CopyError::Mismatch);
+            }
+            if let Some(prev) = held.replace(chunk)
+                && tx.send(Ok(prev)).await.is_err()
+            {
+                return Err(CopyError::TargetStopped);
+            }
+        }
+        if digest.finish() != (expected.len, expected.sha256) {
+            let _ = tx.send(Err(BodyAborted)).await;
+            return Err(CopyError::Mismatch);
+        }
+        if let Some(last) = held {
+            tx.send(Ok(last)).await.map_err(|_| CopyError::TargetStopped)?;
+        }
+        Ok(())
+    };
+    let (fed, put) = tokio::join!(feed, put);
+    fed?;
+    put.map_err(CopyError::Target)
+}
+
+/// The SHA-256 of replica `name` read whole, never more than `len` bytes (a longer answer is
+/// [`Overlong`]) and never longer than `deadline`: a provider answering endlessly or trickling
+/// cannot hold the caller. `None` when the provider could not be read in time.
+pub(crate) async fn hash_bounded(
+    backend: &dyn Backend,
+    name: &str,
+    len: u64,
+    deadline: Duration,
+) -> Option<Result<[u8; 32], Overlong>> {
+    let read = async {
+        let mut stream = backend.get(name, None).await.ok()?;
+        let mut digest = Digesting::new(len);
+        while let Some(chunk) = stream.next().await {
+            if let Err(e) = digest.update(&chunk.ok()?) {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(digest.finish().1))
+    };
+    tokio::time::timeout(deadline, read).await.ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{BackendError, CipherStream, GrantedBody};
+    use crate::model::ProviderId;
+    use futures_util::stream;
+
+    /// A provider whose GET answers `chunks` of 1 KiB, then (when `stall`) never ends.
+    #[derive(Debug)]
+    struct Endless {
+        id: ProviderId,
+        chunks: usize,
+        stall: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Backend for Endless {
+        fn id(&self) -> &ProviderId {
+            &self.id
+        }
+        async fn put(&self, _: &str, _: u64, _: GrantedBody) -> Result<(), BackendError> {
+            unreachable!("not written")
+        }
+        async fn get(&self, _: &str, _: Option<std::ops::Range<u64>>) -> Result<CipherStream, BackendError> {
+            let body = stream::iter((0..self.chunks).map(|_| Ok(bytes::Bytes::from(vec![0u8; 1024]))));
+            Ok(if self.stall { body.chain(stream::pending()).boxed() } else { body.boxed() })
+        }
+        async fn head(&self, _: &str) -> Result<Option<u64>, BackendError> {
+            Ok(Some(4096))
+        }
+        async fn delete(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn list(&self, _: Option<&str>, _: usize) -> Result<Vec<(String, u64)>, BackendError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Promise (issue 18 item 14): a deep read takes no more than the recorded length and
+    /// gives up on a provider that trickles past the deadline.
+    #[tokio::test]
+    async fn a_replica_is_read_within_its_length_and_a_deadline() {
+        let id = ProviderId::parse("p").unwrap();
+        let exact = Endless { id: id.clone(), chunks: 4, stall: false };
+        let sha = hash_bounded(&exact, "n", 4096, Duration::from_secs(5)).await;
+        assert_eq!(
+            sha.unwrap().unwrap().as_slice(),
+            ring::digest::digest(&ring::digest::SHA256, &[0u8; 4096]).as_ref()
+        );
+        let longer = Endless { id: id.clone(), chunks: 1_000_000, stall: false };
+        assert!(matches!(hash_bounded(&longer, "n", 4096, Duration::from_secs(5)).await, Some(Err(Overlong))));
+        let stalled = Endless { id, chunks: 2, stall: true };
+        assert!(hash_bounded(&stalled, "n", 4096, Duration::from_millis(200)).await.is_none());
+    }
+}
