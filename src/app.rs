@@ -39,21 +39,22 @@ use crate::workers::repair::RepairWorker;
 use crate::workers::scrub::Scrubber;
 use crate::workers::usage::UsageCounter;
 
-/// Why the gateway could not start. One line, naming what failed.
+/// Why the gateway could not start: what failed, with the cause under it as its source
+/// (`report::chain` prints the whole line; so does the binary when it stops on one).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
     /// The metadata store could not be opened.
-    #[error("metadata store: {0}")]
+    #[error("metadata store")]
     Meta(#[from] crate::meta::MetaError),
     /// The key file could not be opened or created.
-    #[error("{0}")]
+    #[error("key provider")]
     Keys(#[from] crate::keys::KeyError),
     /// A provider could not be opened.
-    #[error("provider: {0}")]
+    #[error("provider")]
     Backend(#[from] crate::backend::BackendError),
     /// The listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -70,8 +71,8 @@ pub enum StartError {
     #[error("metrics: {0}")]
     Metrics(String),
     /// The stored residency changes could not be read.
-    #[error("residency state: {0}")]
-    Residency(String),
+    #[error("residency state")]
+    Residency(#[source] crate::error::Error),
     /// The RocksDB engine is not compiled in.
     #[error("metadata.engine = \"rocksdb\" needs the `rocksdb` feature")]
     NoRocksdb,
@@ -162,7 +163,7 @@ async fn open_meta(engine: &MetadataEngine) -> Result<Arc<dyn MetadataStore>, St
         }
         #[cfg(feature = "rocksdb")]
         MetadataEngine::Rocksdb(path) => {
-            private_dir(path).map_err(|e| crate::meta::MetaError::Engine(format!("{}: {e}", path.display())))?;
+            private_dir(path).map_err(|e| crate::meta::MetaError::engine_from(path.display().to_string(), e))?;
             Ok(Arc::new(KvMetadataStore::new(crate::meta::rocks::RocksEngine::open(path)?).await?))
         }
         #[cfg(not(feature = "rocksdb"))]
@@ -250,7 +251,7 @@ async fn load_audit_key(admin: Arc<AdminOps>, mut shutdown: Shutdown) {
                 tracing::info!("audit key loaded; the audit chain is sealed again");
                 return;
             }
-            Err(e) => tracing::debug!(error = %e, "audit key still not loaded"),
+            Err(e) => tracing::debug!(error = %crate::report::Report(&e), "audit key still not loaded"),
         }
     }
 }
@@ -312,7 +313,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     let audit_key_pending = match admin_ops.start_audit_sealing().await {
         Ok(()) => false,
         Err(e) => {
-            tracing::warn!(error = %e, "audit key not loaded yet; retrying in the background");
+            tracing::warn!(error = %crate::report::Report(&e), "audit key not loaded yet; retrying in the background");
             true
         }
     };
@@ -321,7 +322,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     // The admin's stored catalog, policies and bucket KEKs before the first request: until
     // then a disabled provider would be eligible again and data keys wrapped under the
     // default KEK instead of the bucket's own.
-    state.reload(meta.as_ref()).await.map_err(|e| StartError::Residency(e.to_string()))?;
+    state.reload(meta.as_ref()).await.map_err(StartError::Residency)?;
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),

@@ -1,22 +1,15 @@
 //! The service error: what went wrong, with its origin. Only `frontend/error.rs` turns it into
 //! an S3 code and HTTP status.
 
+use std::borrow::Cow;
+
 use crate::backend::BackendError;
 use crate::keys::KeyError;
 use crate::meta::MetaError;
 
-/// An error and every cause under it, `outer: inner: innermost` (for logs: a line shows the
-/// whole chain, not only the outermost context).
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
+pub use crate::report::{Report, chain};
+/// Any error, kept as a cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +89,12 @@ pub enum ErrorKind {
     InvalidPartOrder,
     #[error("not implemented: {0}")]
     NotImplemented(String),
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("{context}")]
+    Unavailable {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("the residency policy cannot be satisfied: {0}")]
     ResidencyUnsatisfiable(String),
     #[error("unknown location constraint (residency policy)")]
@@ -105,15 +102,19 @@ pub enum ErrorKind {
     #[error("storage class not supported")]
     InvalidStorageClass,
     #[error("request body: {0}")]
-    Body(#[from] BodyError),
+    Body(BodyError),
     #[error("stored data failed authentication")]
     Integrity,
     #[error("{0}")]
     Conflict(String),
     #[error("the key-encryption key {0} of this data was destroyed (crypto-shredded): it can never be read again")]
     KeyShredded(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {context}")]
+    Internal {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 /// The service error. Boxed, so `Result<T>` stays small on the hot path.
@@ -130,15 +131,46 @@ impl Error {
     /// Who caused it.
     pub fn origin(&self) -> Origin {
         match *self.0 {
-            ErrorKind::Unavailable(_) => Origin::Provider,
-            ErrorKind::Integrity | ErrorKind::Internal(_) => Origin::Internal,
+            ErrorKind::Unavailable { .. } => Origin::Provider,
+            ErrorKind::Integrity | ErrorKind::Internal { .. } => Origin::Internal,
             _ => Origin::Client,
         }
     }
 
     /// Whether the client may succeed by retrying the same request.
     pub fn retryable(&self) -> bool {
-        matches!(*self.0, ErrorKind::Unavailable(_))
+        matches!(*self.0, ErrorKind::Unavailable { .. })
+    }
+}
+
+impl ErrorKind {
+    /// A failure of the gateway itself, saying what it was doing (no further cause).
+    pub fn internal(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Internal { context: context.into(), source: None }
+    }
+
+    /// A provider or the key service could not serve the request (no further cause).
+    pub fn unavailable(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Unavailable { context: context.into(), source: None }
+    }
+}
+
+/// What was being done when something failed, kept above the failure as its cause (in the
+/// manner of Garage's `ok_or_internal_error`): `.context("sealing the stream")?`.
+pub trait Context<T> {
+    /// An internal error saying what was being done; the failure (if any) is its source.
+    fn context(self, what: &'static str) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &'static str) -> Result<T> {
+        self.map_err(|e| ErrorKind::Internal { context: what.into(), source: Some(Box::new(e)) }.into())
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, what: &'static str) -> Result<T> {
+        self.ok_or_else(|| ErrorKind::internal(what).into())
     }
 }
 
@@ -156,7 +188,7 @@ impl From<BodyError> for Error {
 
 impl From<MetaError> for Error {
     fn from(e: MetaError) -> Self {
-        ErrorKind::Internal(e.to_string()).into()
+        ErrorKind::Internal { context: "metadata store".into(), source: Some(Box::new(e)) }.into()
     }
 }
 
@@ -168,14 +200,14 @@ impl From<KeyError> for Error {
             KeyError::NotSupported(what) => {
                 ErrorKind::NotImplemented(format!("{what} (keys.provider = \"transit\")")).into()
             }
-            other => ErrorKind::Unavailable(format!("key provider: {other}")).into(),
+            other => ErrorKind::Unavailable { context: "key provider".into(), source: Some(Box::new(other)) }.into(),
         }
     }
 }
 
 impl From<BackendError> for Error {
     fn from(e: BackendError) -> Self {
-        ErrorKind::Unavailable(e.to_string()).into()
+        ErrorKind::Unavailable { context: "provider".into(), source: Some(Box::new(e)) }.into()
     }
 }
 

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod model;
 pub mod placement;
 pub mod replicate;
+pub mod report;
 pub mod service;
 pub mod shutdown;
 pub mod tls_client;

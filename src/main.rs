@@ -213,7 +213,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("souverain: {e}");
+            // `{:#}`: the error and every cause under it, on one line.
+            eprintln!("souverain: {e:#}");
             ExitCode::FAILURE
         }
     }

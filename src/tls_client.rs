@@ -30,19 +30,6 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
         .with_no_client_auth())
 }
 
-/// An error with its causes, `outer: inner: …` (hyper and rustls put the reason, such as an
-/// unknown certificate issuer, in the source chain).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// True when `host` (a name or an IP address, IPv6 with or without brackets) is this machine:
 /// `localhost`, 127.0.0.0/8 or `::1`.
 pub fn loopback_host(host: &str) -> bool {

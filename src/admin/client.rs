@@ -44,7 +44,7 @@ pub async fn request(
     let resp = client
         .request(req)
         .await
-        .map_err(|e| format!("admin API unreachable at {base}: {}", crate::tls_client::error_chain(&e)))?;
+        .map_err(|e| format!("admin API unreachable at {base}: {}", crate::report::chain(&e)))?;
     let status = resp.status().as_u16();
     let body = Limited::new(resp.into_body(), MAX_ANSWER).collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))

@@ -171,12 +171,13 @@ pub(crate) fn service_error(e: crate::error::Error) -> Answer {
         ErrorKind::ResidencyUnsatisfiable(_) | ErrorKind::Conflict(_) => error(StatusCode::CONFLICT, &e.to_string()),
         ErrorKind::KeyShredded(_) => error(StatusCode::GONE, &e.to_string()),
         ErrorKind::NotImplemented(_) => error(StatusCode::NOT_IMPLEMENTED, &e.to_string()),
-        ErrorKind::Unavailable(detail) => {
+        ErrorKind::Unavailable { .. } => {
+            let detail = crate::report::chain(&e);
             tracing::warn!(detail = %detail, "admin request: a provider or the KMS is unavailable");
             error(StatusCode::SERVICE_UNAVAILABLE, "a provider or the key service is unavailable")
         }
         _ => {
-            tracing::error!(error = %e, "admin request failed");
+            tracing::error!(error = %crate::report::chain(&e), "admin request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }

@@ -35,7 +35,7 @@ where
     loop {
         match op().await {
             Err(e) if e.retryable() && attempt + 1 < ATTEMPTS => {
-                tracing::debug!(provider = %e.provider, error = %e, attempt, "retrying provider request");
+                tracing::debug!(provider = %e.provider, error = %crate::report::Report(&e), attempt, "retrying provider request");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
             }

@@ -45,8 +45,8 @@ pub fn to_s3(err: Error) -> S3Error {
         ErrorKind::InvalidPartOrder => (C::InvalidPartOrder, msg),
         ErrorKind::MalformedXml => (C::MalformedXML, msg),
         ErrorKind::NotImplemented(_) => (C::NotImplemented, msg),
-        ErrorKind::Unavailable(detail) => {
-            tracing::warn!(detail = %detail, "service unavailable");
+        ErrorKind::Unavailable { .. } => {
+            tracing::warn!(detail = %crate::report::chain(&err), "service unavailable");
             (C::ServiceUnavailable, "A provider or the key service is unavailable; please retry.".into())
         }
         ErrorKind::ResidencyUnsatisfiable(_) => {
@@ -66,8 +66,8 @@ pub fn to_s3(err: Error) -> S3Error {
             "Your socket connection to the server was not read from or written to within the timeout period.".into(),
         ),
         // Admin API only; never produced by an S3 operation.
-        ErrorKind::NoSuchProvider | ErrorKind::Integrity | ErrorKind::Internal(_) => {
-            tracing::error!(error = %msg, "internal error");
+        ErrorKind::NoSuchProvider | ErrorKind::Integrity | ErrorKind::Internal { .. } => {
+            tracing::error!(error = %crate::report::chain(&err), "internal error");
             (C::InternalError, "We encountered an internal error. Please try again.".into())
         }
     };

@@ -91,7 +91,7 @@ pub async fn serve<S, B>(
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    tracing::warn!(error = %crate::report::Report(&e), "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -118,7 +118,7 @@ pub async fn serve<S, B>(
                     match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => serve_connection(&builder, tls, service, limits, shutdown).await,
                         Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
+                            tracing::debug!(error = %crate::report::Report(&e), "TLS handshake failed");
                             Ok(())
                         }
                         Err(_) => Ok(()),
@@ -127,7 +127,7 @@ pub async fn serve<S, B>(
                 None => serve_connection(&builder, stream, service, limits, shutdown).await,
             };
             if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
+                tracing::debug!(error = %crate::report::Report(e.as_ref()), "connection ended with an error");
             }
             drop(permit);
         });

@@ -238,7 +238,7 @@ impl TransitKeys {
                 .client
                 .request(req)
                 .await
-                .map_err(|e| KeyError::Unavailable(format!("{path}: {}", crate::tls_client::error_chain(&e))))?;
+                .map_err(|e| KeyError::Unavailable(format!("{path}: {}", crate::report::chain(&e))))?;
             let status = resp.status();
             let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
                 .collect()

@@ -12,16 +12,18 @@ pub const RECORD_VERSION: u8 = 1;
 /// Encodes a record with its version byte.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetaError> {
     let mut out = vec![RECORD_VERSION];
-    out.extend(postcard::to_stdvec(value).map_err(|e| MetaError::Codec(e.to_string()))?);
+    out.extend(postcard::to_stdvec(value).map_err(|e| MetaError::codec_from("encoding a record", e))?);
     Ok(out)
 }
 
 /// Decodes a record; refuses unknown versions rather than guessing.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MetaError> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| MetaError::Codec(e.to_string())),
-        Some((v, _)) => Err(MetaError::Codec(format!("unknown record version {v}"))),
-        None => Err(MetaError::Codec("empty value".into())),
+        Some((&RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| MetaError::codec_from("decoding a record", e))
+        }
+        Some((v, _)) => Err(MetaError::codec(format!("unknown record version {v}"))),
+        None => Err(MetaError::codec("empty value")),
     }
 }
 

@@ -33,7 +33,7 @@ impl Default for LocalLocks {
 }
 
 fn poisoned() -> MetaError {
-    MetaError::Engine("metadata lock poisoned".into())
+    MetaError::engine("metadata lock poisoned")
 }
 
 /// A held lock (only ever dropped).

@@ -18,7 +18,7 @@ pub struct MemoryEngine {
 type Table = BTreeMap<(Cf, Vec<u8>), Vec<u8>>;
 
 fn poisoned() -> MetaError {
-    MetaError::Engine("memory engine lock poisoned".into())
+    MetaError::engine("memory engine lock poisoned")
 }
 
 impl KvEngine for MemoryEngine {

@@ -21,6 +21,8 @@ pub mod rocks;
 pub mod store;
 pub mod walk;
 
+use std::borrow::Cow;
+
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid};
@@ -31,16 +33,57 @@ pub use records::{
 };
 pub use store::KvMetadataStore;
 
-/// A metadata operation failed.
+/// A metadata operation failed: what was being done, and the engine's or codec's error under
+/// it as its source (never flattened to text).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MetaError {
     /// The engine failed (I/O, corruption, closed).
-    #[error("metadata engine: {0}")]
-    Engine(String),
-    /// A stored value could not be decoded.
-    #[error("metadata codec: {0}")]
-    Codec(String),
+    #[error("metadata engine: {context}")]
+    Engine {
+        /// What was being done.
+        context: Cow<'static, str>,
+        /// The engine's error, if it gave one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A stored value could not be encoded or decoded.
+    #[error("metadata codec: {context}")]
+    Codec {
+        /// What was being done.
+        context: Cow<'static, str>,
+        /// The codec's error, if it gave one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl MetaError {
+    /// The engine failed while doing `context`, with no further cause.
+    pub fn engine(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Engine { context: context.into(), source: None }
+    }
+
+    /// The engine failed while doing `context`, because of `source`.
+    pub fn engine_from(
+        context: impl Into<Cow<'static, str>>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Engine { context: context.into(), source: Some(source.into()) }
+    }
+
+    /// A stored value is wrong (`context` says how), with no further cause.
+    pub fn codec(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Codec { context: context.into(), source: None }
+    }
+
+    /// Encoding or decoding failed while doing `context`, because of `source`.
+    pub fn codec_from(
+        context: impl Into<Cow<'static, str>>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Codec { context: context.into(), source: Some(source.into()) }
+    }
 }
 
 /// A position in a per-replica queue (repairs, deletions): the last task seen, by its stream

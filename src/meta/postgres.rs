@@ -122,20 +122,18 @@ fn cf_id(cf: Cf) -> i16 {
 }
 
 fn pg_err(e: tokio_postgres::Error) -> MetaError {
-    // The driver's messages name the server and the failure, never the password.
-    let mut msg = e.to_string();
-    if let Some(db) = e.as_db_error() {
-        msg = format!("{}: {}", db.code().code(), db.message());
-    } else if let Some(src) = std::error::Error::source(&e) {
-        msg = format!("{msg}: {src}");
+    // The driver's errors (kept as the source) name the server and the failure, never the
+    // password; a database error's SQLSTATE goes in the context.
+    match e.as_db_error().map(|db| db.code().code().to_owned()) {
+        Some(code) => MetaError::engine_from(format!("postgres {code}"), e),
+        None => MetaError::engine_from("postgres", e),
     }
-    MetaError::Engine(format!("postgres: {msg}"))
 }
 
 fn pool_err(e: deadpool_postgres::PoolError) -> MetaError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => pg_err(e),
-        other => MetaError::Engine(format!("postgres pool: {other}")),
+        other => MetaError::engine_from("postgres pool", other),
     }
 }
 
@@ -160,13 +158,13 @@ impl PgEngine {
     /// Connects (TLS as [`PgSettings::connection_config`] decides, verified against the
     /// webpki roots and `ca_file`) and applies the pending migrations.
     pub async fn connect(settings: &PgSettings) -> Result<Self, MetaError> {
-        let mut config = settings.connection_config().map_err(MetaError::Engine)?;
+        let mut config = settings.connection_config().map_err(MetaError::engine)?;
         if let Some(p) = &settings.password {
             config.password(p.as_bytes());
         }
         config.connect_timeout(Duration::from_secs(10));
         config.application_name("souverain");
-        let tls = crate::tls_client::client_config(settings.ca_file.as_deref()).map_err(MetaError::Engine)?;
+        let tls = crate::tls_client::client_config(settings.ca_file.as_deref()).map_err(MetaError::engine)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
         let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -175,7 +173,7 @@ impl PgEngine {
             .wait_timeout(Some(Duration::from_secs(30)))
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
-            .map_err(|e| MetaError::Engine(format!("postgres pool: {e}")))?;
+            .map_err(|e| MetaError::engine_from("postgres pool", e))?;
         let mut engine = Self { pool, runtime: Handle::current(), locks: LockStyle::Rows };
         engine.migrate().await?;
         engine.locks = engine.lock_style().await?;
@@ -208,7 +206,7 @@ impl PgEngine {
         let applied: i32 =
             tx.query_one("SELECT coalesce(max(version), 0) FROM souverain_schema", &[]).await.map_err(pg_err)?.get(0);
         if applied > MIGRATIONS.len() as i32 {
-            return Err(MetaError::Engine(format!(
+            return Err(MetaError::engine(format!(
                 "postgres: the schema is at version {applied}, newer than this gateway knows ({}); upgrade the gateway",
                 MIGRATIONS.len()
             )));
@@ -383,7 +381,7 @@ impl KvEngine for PgEngine {
         // Open from before BEGIN: a failure after it still rolls back (a ROLLBACK outside a
         // transaction is only a warning).
         let txn = PgTxn { engine: self, client: Some(client), open: true };
-        let client = txn.client.as_ref().ok_or_else(|| MetaError::Engine("postgres: no connection".into()))?;
+        let client = txn.client.as_ref().ok_or_else(|| MetaError::engine("postgres: no connection"))?;
         let style = self.locks;
         self.block_on(async {
             // Statements prepared first (cached per connection), so that BEGIN and the locks then
@@ -407,7 +405,7 @@ impl KvEngine for PgEngine {
                 }
                 .map_err(pg_err)?;
                 if locked != 1 {
-                    return Err(MetaError::Engine(format!("postgres: lock row ({class}, {id}) is missing")));
+                    return Err(MetaError::engine(format!("postgres: lock row ({class}, {id}) is missing")));
                 }
                 Ok(())
             });
@@ -427,7 +425,7 @@ pub struct PgTxn<'a> {
 
 impl PgTxn<'_> {
     fn client(&self) -> Result<&Object, MetaError> {
-        self.client.as_ref().ok_or_else(|| MetaError::Engine("postgres: transaction already ended".into()))
+        self.client.as_ref().ok_or_else(|| MetaError::engine("postgres: transaction already ended"))
     }
 
     fn commit_batch(mut self, batch: Batch) -> Result<(), MetaError> {

@@ -16,7 +16,7 @@ pub struct RocksEngine {
 }
 
 fn engine_err(e: rocksdb::Error) -> MetaError {
-    MetaError::Engine(e.into_string())
+    MetaError::engine_from("rocksdb", e)
 }
 
 impl RocksEngine {
@@ -37,7 +37,7 @@ impl RocksEngine {
     }
 
     fn cf(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, MetaError> {
-        self.db.cf_handle(cf.name()).ok_or_else(|| MetaError::Engine(format!("column family {} missing", cf.name())))
+        self.db.cf_handle(cf.name()).ok_or_else(|| MetaError::engine(format!("column family {} missing", cf.name())))
     }
 }
 

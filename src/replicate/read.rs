@@ -107,7 +107,7 @@ pub(crate) async fn open_first(
                     return Ok((order, cipher));
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "replica unavailable");
+                    tracing::warn!(error = %crate::report::Report(&e), "replica unavailable");
                     failed[i] = true;
                     started[i] = None;
                     last_error = Some(e.into());
@@ -126,5 +126,5 @@ pub(crate) async fn open_first(
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| ErrorKind::Unavailable("no replica reachable".into()).into()))
+    Err(last_error.unwrap_or_else(|| ErrorKind::unavailable("no replica reachable").into()))
 }

@@ -42,7 +42,7 @@ pub(crate) struct FanoutOutcome {
 }
 
 fn below_quorum(alive: usize, total: usize, quorum: usize) -> Error {
-    ErrorKind::Unavailable(format!("only {alive} of {total} providers accepted the write; {quorum} needed")).into()
+    ErrorKind::unavailable(format!("only {alive} of {total} providers accepted the write; {quorum} needed")).into()
 }
 
 impl Fanout {
@@ -118,11 +118,11 @@ impl Fanout {
             match t.task.await {
                 Ok(Ok(())) => outcome.stored.push(t.provider),
                 Ok(Err(e)) => {
-                    tracing::warn!(provider = %t.provider, error = %e, "provider write failed");
+                    tracing::warn!(provider = %t.provider, error = %crate::report::Report(&e), "provider write failed");
                     outcome.missing.push(t.provider);
                 }
                 Err(e) => {
-                    tracing::error!(provider = %t.provider, error = %e, "provider task failed");
+                    tracing::error!(provider = %t.provider, error = %crate::report::Report(&e), "provider task failed");
                     outcome.missing.push(t.provider);
                 }
             }

@@ -2,7 +2,7 @@
 //! cannot be satisfied refuses the bucket.
 
 use super::{ObjectService, name_error, now_ms};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::meta::BucketRecord;
 use crate::model::random_array;
 use crate::model::{BucketName, BucketUid};
@@ -27,8 +27,8 @@ impl ObjectService {
         let policy = residency
             .policies
             .get(&policy_id)
-            .ok_or_else(|| ErrorKind::Internal(format!("default policy {policy_id} missing")))?;
-        let uid = BucketUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+            .ok_or_else(|| ErrorKind::internal(format!("default policy {policy_id} missing")))?;
+        let uid = BucketUid(random_array().context("drawing a random id")?);
         let placement = self.decide_placement(policy, uid)?;
         let detail = serde_json::json!({
             "bucket": name, "policy": policy_id, "targets": placement.targets(),

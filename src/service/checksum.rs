@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::Digest as _;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::model::{ChecksumAlgorithm, ChecksumType, ObjectChecksum};
 
 /// Computes MD5 and at most one S3 checksum over the same bytes.
@@ -101,7 +101,7 @@ pub fn multipart_checksum(
             for (v, _) in parts {
                 h.update(&decode_checksum(algorithm, v)?);
             }
-            let (_, v) = h.finish().checksum.ok_or_else(|| ErrorKind::Internal("no checksum state".into()))?;
+            let (_, v) = h.finish().checksum.context("no checksum state")?;
             format!("{v}-{}", parts.len())
         }
         ChecksumType::FullObject => {

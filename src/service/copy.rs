@@ -3,7 +3,7 @@
 
 use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, VersionRecord};
 use crate::model::WriteCondition;
@@ -65,7 +65,7 @@ impl ObjectService {
         parse_new_key(&req.dst_key)?;
         self.early_condition(&dst, &req.dst_key, &req.condition).await?;
         let placement = self.placement_for(&dst)?;
-        let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped =
             self.keys.wrap(&dek, &self.kek_of(dst.uid), KeyBinding::new(dst.uid, version, &req.dst_key)).await?;

@@ -12,7 +12,7 @@ use crate::backend::{Backend, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::format::manifest_bytes;
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
@@ -63,7 +63,7 @@ impl ObjectService {
         streams: &[StreamManifest],
     ) -> Result<[u8; 32]> {
         manifest_mac(dek.expose(), bucket.as_bytes(), version.as_bytes(), &manifest_bytes(streams))
-            .map_err(|e| ErrorKind::Internal(e.to_string()).into())
+            .context("computing the manifest MAC")
     }
 
     /// HeadObject: metadata only.
@@ -143,8 +143,7 @@ impl ObjectService {
         v: &VersionRecord,
         range: Option<(u64, u64)>,
     ) -> Result<PlainStream> {
-        let wrapped =
-            self.meta.dek(v.version_uid).await?.ok_or_else(|| ErrorKind::Internal("data key missing".into()))?;
+        let wrapped = self.meta.dek(v.version_uid).await?.context("the version's data key is missing")?;
         let dek = self.unwrap_dek(&wrapped, KeyBinding::new(bucket.uid, v.version_uid, key)).await?;
         verify_manifest_mac(
             dek.expose(),
@@ -227,7 +226,7 @@ struct VersionReader {
 }
 
 fn integrity(e: OpenError) -> Error {
-    tracing::warn!(error = %e, "replica failed verification");
+    tracing::warn!(error = %crate::report::Report(&e), "replica failed verification");
     ErrorKind::Integrity.into()
 }
 
@@ -261,7 +260,7 @@ impl VersionReader {
                     let meta = Arc::clone(meta);
                     let queue = async move {
                         if let Err(e) = meta.queue_repair(task).await {
-                            tracing::error!(error = %e, "queueing a read repair failed");
+                            tracing::error!(error = %crate::report::Report(&e), "queueing a read repair failed");
                         }
                     };
                     tokio::spawn(tracing::Instrument::in_current_span(queue));
@@ -285,7 +284,7 @@ impl VersionReader {
                 Err(e) if slice.replicas.len() > 1 => {
                     // Fail over; after bytes went out, resume at the first unreleased segment
                     // on the next replica, so the client sees one continuous body.
-                    tracing::warn!(error = %e, resumed = *emitted, "failing over to the next replica");
+                    tracing::warn!(error = %crate::report::Report(&e), resumed = *emitted, "failing over to the next replica");
                     let Some((mut slice, open, _)) = self.current.take() else {
                         continue;
                     };

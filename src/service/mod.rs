@@ -215,7 +215,7 @@ impl ObjectService {
     }
 
     fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
-        self.backends.get(id).ok_or_else(|| ErrorKind::Internal(format!("no backend for provider {id}")).into())
+        self.backends.get(id).ok_or_else(|| ErrorKind::internal(format!("no backend for provider {id}")).into())
     }
 }
 

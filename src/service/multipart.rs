@@ -5,7 +5,7 @@ use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_new_key};
 use crate::datapath::ciphertext_len;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{
     BucketRecord, CommitOutcome, DeletionReason, DeletionTask, GcTask, PartRecord, RepairTask, UploadRecord,
@@ -135,10 +135,10 @@ impl ObjectService {
             .into());
         }
         let placement = self.placement_for(&bucket)?;
-        let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, key)).await?;
-        let upload_id = UploadId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let upload_id = UploadId(random_array().context("drawing a random id")?);
         let mut rec = UploadRecord {
             upload_id,
             bucket_uid: bucket.uid,
@@ -156,7 +156,7 @@ impl ObjectService {
             // The bucket moved to its own KEK meanwhile (see `commit_version`).
             rec.dek = self.keys.wrap(&dek, &kek, KeyBinding::new(bucket.uid, version, key)).await?;
         }
-        Err(ErrorKind::Unavailable("the bucket's key-encryption key kept changing during the request".into()).into())
+        Err(ErrorKind::unavailable("the bucket's key-encryption key kept changing during the request").into())
     }
 
     /// UploadPart.
@@ -351,7 +351,7 @@ impl ObjectService {
             }
             let placement = self.placement_for(bucket)?;
             if kept.len() < usize::from(placement.write_quorum()) {
-                return Err(ErrorKind::Unavailable(format!(
+                return Err(ErrorKind::unavailable(format!(
                     "part {} is stored on providers the bucket's policy no longer allows; upload it again",
                     s.part_number
                 ))

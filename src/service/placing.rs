@@ -34,7 +34,7 @@ pub(crate) fn decide(
             let record = async move {
                 let entry = AuditEntry::new("s3", "placement.refused", &detail);
                 if let Err(e) = meta.apply_change(AuditedChange::RecordOnly, entry).await {
-                    tracing::error!(error = %e, "writing an audit record failed");
+                    tracing::error!(error = %crate::report::Report(&e), "writing an audit record failed");
                 }
             };
             tokio::spawn(tracing::Instrument::in_current_span(record));

@@ -4,7 +4,7 @@
 use super::checksum::{PlainDigests, PlainHasher};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord};
 use crate::model::WriteCondition;
@@ -118,7 +118,7 @@ impl BodyChecks {
 fn seal_error(e: SealError) -> Error {
     match e {
         SealError::TooLong | SealError::TooShort => ErrorKind::IncompleteBody.into(),
-        SealError::Crypto(c) => ErrorKind::Internal(format!("sealing: {c}")).into(),
+        SealError::Crypto(c) => ErrorKind::Internal { context: "sealing".into(), source: Some(Box::new(c)) }.into(),
     }
 }
 
@@ -145,7 +145,7 @@ impl ObjectService {
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
         // 4. Keys.
-        let version = VersionUid(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped =
             self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, &req.key)).await?;
@@ -289,7 +289,7 @@ impl ObjectService {
             CommitOutcome::Gone if completes_upload.is_some() => ErrorKind::NoSuchUpload.into(),
             CommitOutcome::Gone => ErrorKind::NoSuchBucket.into(),
             CommitOutcome::KekChanged(_) => {
-                ErrorKind::Unavailable("the bucket's key-encryption key kept changing during the write".into()).into()
+                ErrorKind::unavailable("the bucket's key-encryption key kept changing during the write").into()
             }
         };
         if !gc.is_empty() {
@@ -307,7 +307,7 @@ impl ObjectService {
         source: PlainSource,
         verify: impl FnOnce(&PlainDigests) -> Result<()>,
     ) -> Result<StoredStream> {
-        let stream_id = StreamId(random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?);
+        let stream_id = StreamId(random_array().context("drawing a random id")?);
         let params = StreamParams {
             stream_id,
             plaintext_len: source.len,
@@ -315,7 +315,7 @@ impl ObjectService {
             bucket_uid: target.bucket,
             version_uid: target.version,
             part_number: target.part_number,
-            salt: random_array().map_err(|e| ErrorKind::Internal(e.to_string()))?,
+            salt: random_array().context("drawing a stream salt")?,
         };
         let sealer = StreamSealer::new(target.dek.expose(), &params).map_err(seal_error)?;
         // Providers that failed their last health checks or whose circuit is open are not
@@ -326,7 +326,7 @@ impl ObjectService {
             providers.iter().cloned().partition(|p| self.health.reachable(p));
         let quorum = usize::from(target.placement.write_quorum());
         if live.len() < quorum {
-            return Err(ErrorKind::Unavailable(format!(
+            return Err(ErrorKind::unavailable(format!(
                 "only {} of {} providers are reachable; {quorum} needed",
                 live.len(),
                 providers.len()
@@ -346,7 +346,7 @@ impl ObjectService {
             .iter()
             .map(|id| {
                 let grant =
-                    target.placement.grant(id).ok_or_else(|| ErrorKind::Internal(format!("{id} is no target")))?;
+                    target.placement.grant(id).ok_or_else(|| ErrorKind::internal(format!("{id} is no target")))?;
                 Ok((std::sync::Arc::clone(self.backend(id)?), grant))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -437,7 +437,10 @@ async fn pump_inner(
                 }
                 Ok::<_, SealError>((sealer, out.freeze()))
             });
-            let task_failed = |e: tokio::task::JoinError| ErrorKind::Internal(format!("sealing task: {e}"));
+            let task_failed = |e: tokio::task::JoinError| ErrorKind::Internal {
+                context: "sealing task".into(),
+                source: Some(Box::new(e)),
+            };
             let (h, sealed) = tokio::join!(hashing, sealing);
             hasher = h.map_err(task_failed)?;
             let (s, sealed) = sealed.map_err(task_failed)?.map_err(seal_error)?;

@@ -21,7 +21,7 @@ impl Residency {
     /// The policy `bucket` is bound to (a binding to a policy that does not exist is a bug).
     pub(crate) fn policy_of(&self, bucket: &crate::meta::BucketRecord) -> crate::error::Result<&ResidencyPolicy> {
         self.policies.get(&bucket.policy_id).ok_or_else(|| {
-            crate::error::ErrorKind::Internal(format!("bucket bound to unknown policy {}", bucket.policy_id)).into()
+            crate::error::ErrorKind::internal(format!("bucket bound to unknown policy {}", bucket.policy_id)).into()
         })
     }
 

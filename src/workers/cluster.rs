@@ -38,10 +38,10 @@ pub async fn run(meta: Arc<dyn MetadataStore>, state: Arc<GatewayState>, boot_id
     }
     super::repeat(HEARTBEAT_EVERY, None, shutdown, || async {
         if let Err(e) = beat(meta.as_ref(), boot_id).await {
-            tracing::warn!(error = %e, "heartbeat failed");
+            tracing::warn!(error = %crate::report::Report(&e), "heartbeat failed");
         }
         if let Err(e) = state.reload(meta.as_ref()).await {
-            tracing::warn!(error = %e, "reloading the residency changes failed");
+            tracing::warn!(error = %crate::report::Report(&e), "reloading the residency changes failed");
         }
     })
     .await

@@ -277,8 +277,7 @@ impl Evacuator {
             let Some(grant) = grant else { return Ok(false) };
             let name = crate::backend::stream_name(stream.stream_id);
             if let Err(e) = copy_from_first(backends, sources, to, &name, expected, &grant).await {
-                let e = crate::error::chain(&e);
-                tracing::warn!(stream = %stream.stream_id, error = %e, "evacuation copy failed");
+                tracing::warn!(stream = %stream.stream_id, error = %crate::report::Report(&e), "evacuation copy failed");
                 return Ok(false);
             }
         }
@@ -334,7 +333,7 @@ impl Evacuator {
             match self.run_once().await {
                 Ok(j) if j.moved > 0 => tracing::info!(moved = j.moved, failed = j.failed, "evacuation pass"),
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "evacuation pass failed"),
+                Err(e) => tracing::error!(error = %crate::report::Report(&e), "evacuation pass failed"),
             }
         })
         .await

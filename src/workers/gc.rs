@@ -191,7 +191,7 @@ impl GarbageCollector {
                     r.next_due_ms
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "gc pass failed");
+                    tracing::error!(error = %crate::report::Report(&e), "gc pass failed");
                     None
                 }
             };

@@ -115,10 +115,9 @@ impl RepairWorker {
                     self.meta().update_repair(task, true).await?;
                 }
                 Err(e) => {
-                    let e = crate::error::chain(&e);
                     report.failed += 1;
                     metrics.repair_completed.with_label_values(&[task.provider.as_str(), "failed"]).inc();
-                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, attempts = task.attempts, error = %e, "repair failed; will retry");
+                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, attempts = task.attempts, error = %crate::report::Report(&e), "repair failed; will retry");
                     task.attempts += 1;
                     let backoff = 1000i64.saturating_mul(1 << task.attempts.min(12)).min(MAX_BACKOFF_MS);
                     task.due_ms = now_ms() + backoff;
@@ -188,7 +187,7 @@ impl RepairWorker {
                     tracing::info!(repaired = r.repaired, failed = r.failed, "repair pass")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "repair pass failed"),
+                Err(e) => tracing::error!(error = %crate::report::Report(&e), "repair pass failed"),
             }
         })
         .await

@@ -183,7 +183,7 @@ impl Rotator {
             match self.run_once().await {
                 Ok(Some(j)) => tracing::info!(rewrapped = j.moved, scanned = j.scanned, "key rotation pass done"),
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "key rotation pass stopped; it resumes from its cursor"),
+                Err(e) => tracing::warn!(error = %crate::report::Report(&e), "key rotation pass stopped; it resumes from its cursor"),
             }
         })
         .await

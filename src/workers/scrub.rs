@@ -175,7 +175,7 @@ impl Scrubber {
             Ok(Some(n)) if n != len => return Check::Found(Finding::Length),
             Ok(Some(_)) => {}
             Err(e) => {
-                tracing::debug!(error = %e, "scrub HEAD failed");
+                tracing::debug!(error = %crate::report::Report(&e), "scrub HEAD failed");
                 return Check::Unknown;
             }
         }
@@ -206,12 +206,12 @@ impl Scrubber {
             match self.finished_within(every).await {
                 Ok(true) => return,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "reading the last scrub pass failed"),
+                Err(e) => tracing::warn!(error = %crate::report::Report(&e), "reading the last scrub pass failed"),
             }
             match self.run_once().await {
                 Ok(r) if r.findings > 0 => tracing::info!(checked = r.checked, findings = r.findings, "scrub pass"),
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "scrub pass failed"),
+                Err(e) => tracing::error!(error = %crate::report::Report(&e), "scrub pass failed"),
             }
         })
         .await

@@ -91,7 +91,7 @@ impl UsageCounter {
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
         super::repeat(every, None, shutdown, || async {
             if let Err(e) = self.run_once().await {
-                tracing::error!(error = %e, "usage pass failed");
+                tracing::error!(error = %crate::report::Report(&e), "usage pass failed");
             }
         })
         .await

@@ -211,7 +211,7 @@ async fn metadata_tls_is_not_downgraded() {
     assert!(disabled.contains("sslmode=disable") && disabled.contains("allow_plaintext"), "{disabled}");
     let prefer = with_ca.replace("?sslmode=disable", "");
     let config = Config::parse(&prefer, dir.path()).expect("valid config");
-    let err = start(config).await.err().map(|e| e.to_string()).unwrap_or_default();
+    let err = start(config).await.err().map(|e| souverain::report::chain(&e)).unwrap_or_default();
     assert!(err.to_lowercase().contains("tls"), "refused without TLS: {err:?}");
     let plaintext = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'souverain'");
     assert_eq!(plaintext.trim(), "0", "no cleartext session was opened");
@@ -231,7 +231,7 @@ async fn metadata_connection_is_tls_and_verified() {
     std::fs::write(dir.path().join("pg-ca.pem"), ca_pem).unwrap();
     let text = config_on_postgres(dir.path(), &providers, &pg, "tls").replace("sslmode=disable", "sslmode=require");
     let untrusted = Config::parse(&text, dir.path()).expect("valid config");
-    let err = start(untrusted).await.err().map(|e| e.to_string()).unwrap_or_default();
+    let err = start(untrusted).await.err().map(|e| souverain::report::chain(&e)).unwrap_or_default();
     assert!(err.contains("UnknownIssuer"), "refused without the CA: {err}");
     let text = text.replace("password_file =", "ca_file = \"pg-ca.pem\"\npassword_file =");
     let g = start_gateway(&text, dir.path()).await;

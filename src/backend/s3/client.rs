@@ -76,11 +76,9 @@ impl HttpClient {
         match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await {
             Err(_) => Err(self.error(BackendErrorKind::Timeout, format!("{what}: no response in time"))),
             Ok(Err(e)) if e.is_connect() => {
-                Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", crate::tls_client::error_chain(&e))))
+                Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", crate::report::chain(&e))))
             }
-            Ok(Err(e)) => {
-                Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", crate::tls_client::error_chain(&e))))
-            }
+            Ok(Err(e)) => Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", crate::report::chain(&e)))),
             Ok(Ok(resp)) => Ok(resp),
         }
     }

@@ -31,7 +31,7 @@ impl S3Backend {
             Err(e) => {
                 let query = format!("uploadId={}", encode(&upload_id));
                 if let Err(abort) = self.simple(Method::DELETE, name, &query, Bytes::new(), &[]).await {
-                    tracing::warn!(provider = %self.id, error = %abort, "aborting a provider multipart upload failed");
+                    tracing::warn!(provider = %self.id, error = %crate::report::Report(&abort), "aborting a provider multipart upload failed");
                 }
                 Err(e)
             }

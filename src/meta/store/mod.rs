@@ -68,9 +68,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
         F: FnOnce(&Inner<E>) -> Result<T, MetaError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
-            .await
-            .map_err(|e| MetaError::Engine(format!("metadata task failed: {e}")))?
+        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| MetaError::engine_from("metadata task", e))?
     }
 }
 

@@ -240,7 +240,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                 let provider = std::str::from_utf8(&k[prefix.len()..])
                     .ok()
                     .and_then(ProviderId::parse)
-                    .ok_or_else(|| MetaError::Codec("bad verification key".into()))?;
+                    .ok_or_else(|| MetaError::codec("bad verification key"))?;
                 let (ms, deep) = decode::<(i64, bool)>(&v)?;
                 out.push((provider, ms, deep));
             }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{ADMIN, AdminOps};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::KeyError;
 use crate::meta::walk::UploadWalk;
 use crate::meta::{AuditedChange, BucketRecord, JobRecord, ListEntry, ListQuery, ListStart};
@@ -59,7 +59,7 @@ impl AdminOps {
                 AuditEntry::new(ADMIN, "bucket.kek", &detail),
             )
             .await?
-            .ok_or_else(|| ErrorKind::Internal("bucket key change not applied".into()))?;
+            .context("bucket key change not applied")?;
         let mut next = (*self.state.key_state()).clone();
         next.bucket_keks.insert(rec.uid, kek.to_owned());
         self.state.set_key_state(next);
@@ -123,7 +123,7 @@ impl AdminOps {
                 AuditEntry::new(ADMIN, "key.shred", &detail),
             )
             .await?
-            .ok_or_else(|| ErrorKind::Internal("shredding not recorded".into()))?;
+            .context("shredding not recorded")?;
         let mut next = (*self.state.key_state()).clone();
         next.shredded.insert(kek.to_owned(), at_ms);
         self.state.set_key_state(next);

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{ADMIN, AdminOps};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
@@ -48,7 +48,7 @@ impl AdminOps {
             .meta
             .apply_change(AuditedChange::Provider(after.clone()), AuditEntry::new(ADMIN, "provider.update", &detail))
             .await?
-            .ok_or_else(|| ErrorKind::Internal("provider change not applied".into()))?;
+            .context("provider change not applied")?;
         let mut next = (*current).clone();
         if let Some(slot) = next.provider_mut(&id) {
             *slot = after;
@@ -75,7 +75,7 @@ impl AdminOps {
             .meta
             .apply_change(AuditedChange::Policy(policy), AuditEntry::new(ADMIN, "policy.put", &detail))
             .await?
-            .ok_or_else(|| ErrorKind::Internal("policy change not applied".into()))?;
+            .context("policy change not applied")?;
         self.state.set_residency(next);
         Ok(rec)
     }
