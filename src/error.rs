@@ -7,7 +7,6 @@ use crate::backend::BackendError;
 use crate::keys::KeyError;
 use crate::meta::MetaError;
 
-pub use crate::report::{Report, chain};
 /// Any error, kept as a cause.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
