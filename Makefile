@@ -28,6 +28,7 @@ fuzz:
 lint:
 	scripts/cargo.sh fmt --all -- --check
 	scripts/cargo.sh clippy --all-targets -- -D warnings
+	python3 scripts/fn-lengths.py --max-p90 30
 
 fmt:
 	scripts/cargo.sh fmt --all
