@@ -82,8 +82,13 @@ impl BackendError {
 #[error("upload aborted by the gateway")]
 pub struct BodyAborted;
 
-/// Sealed ciphertext on its way to one provider: a bounded channel fed by the fan-out. It can
-/// only be built inside the crate, from sealed chunks, so plaintext cannot reach `Backend::put`.
+/// Ciphertext on its way to one provider: a bounded channel fed by the crate's two write paths,
+/// the fan-out of freshly sealed chunks (`replicate::write`) and the verified copy of a
+/// replica's ciphertext (`replicate::verify`). Its constructor is crate-private, so nothing
+/// outside the crate can hand `Backend::put` a body; where the bytes may go is the
+/// [`GrantedBody`]'s residency grant. That the channel carries ciphertext rather than
+/// plaintext rests on those two callers (each fed only by `datapath`'s sealer or a provider's
+/// stored stream), not on the type.
 pub struct SealedBody {
     rx: mpsc::Receiver<Result<Bytes, BodyAborted>>,
     /// Random bytes of the provider probe (no object data).

@@ -354,7 +354,7 @@ impl ObjectService {
         let fanout = Fanout::open(backends, stream_id, cipher_len, quorum);
         let gc = GcTask { stream_id, targets: providers.clone() };
         match pump(sealer, source, fanout, verify).await {
-            Ok(((digests, commit, sha), outcome)) => {
+            Ok((Pumped { digests, commit, ciphertext_sha256 }, outcome)) => {
                 self.metrics.crypto_bytes.with_label_values(&["seal"]).inc_by(params.plaintext_len);
                 Ok(StoredStream {
                     manifest: StreamManifest {
@@ -364,7 +364,7 @@ impl ObjectService {
                         seg_log2: params.seg_log2,
                         salt: params.salt,
                         commit,
-                        ciphertext_sha256: sha,
+                        ciphertext_sha256,
                         replicas: providers,
                     },
                     digests,
@@ -379,7 +379,15 @@ impl ObjectService {
     }
 }
 
-type Pumped = (PlainDigests, [u8; 32], [u8; 32]);
+/// What a stream's pump leaves: the plaintext's digests and the sealed stream's facts.
+struct Pumped {
+    /// MD5 and the requested checksum of the plaintext.
+    digests: PlainDigests,
+    /// The key commitment of the stream (format v1).
+    commit: [u8; 32],
+    /// SHA-256 of the whole ciphertext (what repair and the scrubber check replicas against).
+    ciphertext_sha256: [u8; 32],
+}
 
 /// Reads, hashes, seals and fans out; aborts every provider upload on any failure.
 async fn pump(
@@ -461,5 +469,5 @@ async fn pump_inner(
     let mut out = BytesMut::new();
     let summary = sealer.finish(&mut out).map_err(seal_error)?;
     fanout.send(out.freeze()).await?;
-    Ok((digests, summary.commit, summary.ciphertext_sha256))
+    Ok(Pumped { digests, commit: summary.commit, ciphertext_sha256: summary.ciphertext_sha256 })
 }
