@@ -11,9 +11,6 @@ use crate::config::ProviderUpdate;
 use crate::config::raw::RawPolicy;
 use crate::model::audit::{AuditRecord, verify};
 use crate::service::admin::AdminOps;
-use crate::service::keys::ROTATION_JOB;
-use crate::workers::evacuation::JOB;
-use crate::workers::scrub::JOB as SCRUB_JOB;
 
 /// Largest request body the admin API reads.
 const MAX_BODY: usize = 64 << 10;
@@ -97,13 +94,11 @@ pub(super) async fn route(
             }
         }
         (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
-        (&Method::GET, ["jobs", name]) if [JOB, SCRUB_JOB, ROTATION_JOB].contains(name) => {
-            match service.job(name).await {
-                Ok(Some(job)) => json(StatusCode::OK, &job_view(job)),
-                Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
-                Err(e) => service_error(e),
-            }
-        }
+        (&Method::GET, ["jobs", name]) if crate::model::jobs::ALL.contains(name) => match service.job(name).await {
+            Ok(Some(job)) => json(StatusCode::OK, &job),
+            Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
+            Err(e) => service_error(e),
+        },
         _ => return None,
     };
     Some(answer)
@@ -176,20 +171,4 @@ async fn verify_chain(service: &AdminOps) -> crate::error::Result<serde_json::Va
         "sealed_through": report.sealed_through,
         "problems": problems,
     }))
-}
-
-fn job_view(job: crate::meta::JobRecord) -> serde_json::Value {
-    let progress = job.progress();
-    serde_json::json!({
-        "name": job.name,
-        "state": job.state,
-        "reason": job.reason,
-        "started_ms": job.started_ms,
-        "updated_ms": job.updated_ms,
-        "scanned": job.scanned,
-        "total": job.total,
-        "progress": progress,
-        "moved": job.moved,
-        "failed": job.failed,
-    })
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod ids;
+pub mod jobs;
 pub mod names;
 pub mod object;
 

@@ -30,7 +30,7 @@ impl KeyState {
 }
 
 /// The rotation job's name in the metadata store, the admin API and the metrics.
-pub const ROTATION_JOB: &str = "rotation";
+pub const ROTATION_JOB: &str = crate::model::jobs::ROTATION;
 
 impl ObjectService {
     /// The KEK that wraps new data keys of `bucket`.

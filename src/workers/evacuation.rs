@@ -38,7 +38,7 @@ struct Holder<'a> {
     part: Option<(UploadId, u32)>,
 }
 /// The job's name in the metadata store, the admin API and the metrics.
-pub const JOB: &str = "evacuation";
+pub const JOB: &str = crate::model::jobs::EVACUATION;
 
 /// Moves replicas that break policy.
 pub struct Evacuator {

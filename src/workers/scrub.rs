@@ -18,7 +18,7 @@ use crate::shutdown::Shutdown;
 
 const BATCH: usize = 128;
 /// The scrubber's name in the metadata store, the admin API and the metrics.
-pub const JOB: &str = "scrub";
+pub const JOB: &str = crate::model::jobs::SCRUB;
 
 /// What one pass found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

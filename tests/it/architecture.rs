@@ -73,6 +73,14 @@ fn dependency_rules() {
             // The frontend holds `ObjectApi`, the admin API `AdminOps`, each worker its parts.
             broken.push(format!("{r} reaches through the object service"));
         }
+        if r.starts_with("src/admin/") {
+            // The admin API talks to `AdminOps` only.
+            for bad in ["crate::meta", "crate::workers", "crate::backend", "crate::keys", "crate::datapath"] {
+                if code_of(text).contains(bad) {
+                    broken.push(format!("{r} (admin API) uses {bad}"));
+                }
+            }
+        }
         if r.starts_with("src/meta/") && code_of(text).contains("crate::keys") {
             broken.push(format!("{r} (metadata) uses crate::keys; shared value types live in model/"));
         }

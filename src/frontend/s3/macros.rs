@@ -8,18 +8,8 @@
 macro_rules! with_checksums {
     ($ty:ident, $c:expr, typed, { $($field:ident: $value:expr),* $(,)? }) => {{
         let c: $crate::frontend::convert::ChecksumFields = $c;
-        #[allow(clippy::needless_update)] // some of these types have no other field
-        let out = $ty {
-            $($field: $value,)*
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            checksum_type: c.kind,
-            ..Default::default()
-        };
-        out
+        let kind = c.kind.clone();
+        with_checksums!($ty, c, { $($field: $value,)* checksum_type: kind })
     }};
     ($ty:ident, $c:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
         let c: $crate::frontend::convert::ChecksumFields = $c;

@@ -23,6 +23,49 @@ pub use keys::KeysView;
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use residency::ProviderView;
 
+/// A background job as `GET /admin/v1/jobs/{name}` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobView {
+    /// Its name.
+    pub name: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// Why it started.
+    pub reason: String,
+    /// Started, ms since the epoch.
+    pub started_ms: i64,
+    /// Last progress, ms since the epoch.
+    pub updated_ms: i64,
+    /// Items looked at in this pass.
+    pub scanned: u64,
+    /// Items the pass covers.
+    pub total: u64,
+    /// Share done (0–1).
+    pub progress: f64,
+    /// Items moved or rewrapped.
+    pub moved: u64,
+    /// Items that failed.
+    pub failed: u64,
+}
+
+impl From<JobRecord> for JobView {
+    fn from(job: JobRecord) -> Self {
+        let progress = job.progress();
+        Self {
+            name: job.name,
+            state: job.state,
+            reason: job.reason,
+            started_ms: job.started_ms,
+            updated_ms: job.updated_ms,
+            scanned: job.scanned,
+            total: job.total,
+            progress,
+            moved: job.moved,
+            failed: job.failed,
+        }
+    }
+}
+
 /// The admin actor (one admin token: the API does not know people).
 const ADMIN: &str = "admin";
 
@@ -56,9 +99,9 @@ impl AdminOps {
         policies
     }
 
-    /// A background job's state (`evacuation`, `rotation`, `scrub`).
-    pub async fn job(&self, name: &str) -> Result<Option<JobRecord>> {
-        Ok(self.meta.job(name).await?)
+    /// A background job's state (`evacuation`, `rotation`, `scrub`) and progress.
+    pub async fn job(&self, name: &str) -> Result<Option<JobView>> {
+        Ok(self.meta.job(name).await?.map(JobView::from))
     }
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {

@@ -1,0 +1,10 @@
+//! The background jobs' names, as the metadata store, the admin API and the metrics know them.
+
+/// Moves replicas that break their bucket's policy.
+pub const EVACUATION: &str = "evacuation";
+/// Checks every replica at rest.
+pub const SCRUB: &str = "scrub";
+/// Rewraps data keys under a new KEK version or a bucket's own KEK.
+pub const ROTATION: &str = "rotation";
+/// Every job the admin API reports on.
+pub const ALL: [&str; 3] = [EVACUATION, SCRUB, ROTATION];
