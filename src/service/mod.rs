@@ -210,13 +210,19 @@ impl ObjectService {
     }
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
-        BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-        self.meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
+        existing_bucket(self.meta.as_ref(), name).await
     }
 
     fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
         self.backends.get(id).ok_or_else(|| ErrorKind::internal(format!("no backend for provider {id}")).into())
     }
+}
+
+/// The bucket named `name`; `NoSuchBucket` for a name that is not one or a bucket that does
+/// not exist (the object path and the admin operations answer alike).
+async fn existing_bucket(meta: &dyn MetadataStore, name: &str) -> Result<BucketRecord> {
+    BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
+    meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
 }
 
 fn parse_key(key: &str) -> Result<ObjectKey> {

@@ -172,15 +172,12 @@ fn write_admin_pair(dir: &Path, cert: &str, key: &str) {
 
 /// Sends SIGHUP and waits until the gateway logs the outcome `what` once more than before:
 /// what a test asserts next is then the state after the reload, never before it.
-fn sighup_and_wait(gw: &BinaryGateway, log: &Path, what: &str) {
+async fn sighup_and_wait(gw: &BinaryGateway, log: &Path, what: &str) {
     let count = || std::fs::read_to_string(log).unwrap_or_default().matches(what).count();
     let before = count();
     gw.signal("-HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while count() == before {
-        assert!(Instant::now() < deadline, "no {what:?} logged after SIGHUP");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::common::wait_until(&format!("{what:?} logged after SIGHUP"), Duration::from_secs(10), || count() > before)
+        .await;
 }
 
 /// Promise: SIGHUP reloads the admin listener's certificate as well as the S3 listener's; a
@@ -215,7 +212,7 @@ async fn sighup_reloads_both_listeners_and_a_bad_pair_keeps_the_old() {
     // on the admin listener: both refused, both listeners keep the old pair.
     write_pair(dir.path(), &cert2, &key1);
     write_admin_pair(dir.path(), "not a certificate", &key2);
-    sighup_and_wait(&gw, &log, "TLS reload failed");
+    sighup_and_wait(&gw, &log, "TLS reload failed").await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("s3 listener") && text.contains("admin listener"), "both refusals are logged: {text}");
     assert_eq!(answers(ca1.clone()).await, (Ok(403), Ok(404)), "the old certificate still serves");
@@ -224,7 +221,7 @@ async fn sighup_reloads_both_listeners_and_a_bad_pair_keeps_the_old() {
     // A good pair on both: picked up by both listeners at the next SIGHUP.
     write_pair(dir.path(), &cert2, &key2);
     write_admin_pair(dir.path(), &cert2, &key2);
-    sighup_and_wait(&gw, &log, "TLS certificate reloaded");
+    sighup_and_wait(&gw, &log, "TLS certificate reloaded").await;
     assert_eq!(answers(ca2).await, (Ok(403), Ok(404)), "the new certificate serves both listeners");
     assert_eq!(answers(ca1).await, (Err(unknown_issuer()), Err(unknown_issuer())), "the old one is gone");
     gw.kill();

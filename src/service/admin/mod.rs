@@ -10,13 +10,13 @@ mod residency;
 use std::sync::{Arc, OnceLock};
 
 use super::state::GatewayState;
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::health::HealthState;
 use crate::keys::KeyProvider;
 use crate::meta::{BucketRecord, JobRecord, MetadataStore};
 use crate::metrics::Metrics;
+use crate::model::ResidencyPolicy;
 use crate::model::audit::AuditKey;
-use crate::model::{BucketName, ResidencyPolicy};
 
 pub use audit::SealReport;
 pub use keys::KeysView;
@@ -105,7 +105,6 @@ impl AdminOps {
     }
 
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
-        BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-        self.meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
+        super::existing_bucket(self.meta.as_ref(), name).await
     }
 }
