@@ -113,6 +113,8 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
 }
 
+/// Each operation is implemented once, as a crate-private method in the service's file for its
+/// family; this impl is their only way out of the crate.
 #[async_trait]
 impl ObjectApi for ObjectService {
     fn region(&self) -> &str {

@@ -9,13 +9,13 @@ use crate::model::{BucketName, BucketUid};
 
 impl ObjectService {
     /// ListBuckets.
-    pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
+    pub(crate) async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
         Ok(self.meta.buckets().await?)
     }
 
     /// CreateBucket. `location` is the LocationConstraint: a policy id, or empty / the region /
     /// `us-east-1` / `EU` for the default policy.
-    pub async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
+    pub(crate) async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
         BucketName::parse(name).map_err(name_error)?;
         let residency = self.residency();
         let policy_id = match location.map(str::trim) {
@@ -43,12 +43,12 @@ impl ObjectService {
     }
 
     /// HeadBucket.
-    pub async fn head_bucket(&self, name: &str) -> Result<BucketRecord> {
+    pub(crate) async fn head_bucket(&self, name: &str) -> Result<BucketRecord> {
         self.existing_bucket(name).await
     }
 
     /// DeleteBucket: only when no object and no multipart upload remains.
-    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+    pub(crate) async fn delete_bucket(&self, name: &str) -> Result<()> {
         self.existing_bucket(name).await?;
         if self.meta.delete_bucket(name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
     }

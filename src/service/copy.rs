@@ -45,7 +45,7 @@ impl ObjectService {
     }
 
     /// CopyObject.
-    pub async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
+    pub(crate) async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
         let (src_bucket, src) = self.copy_source(&req.src_bucket, &req.src_key, &req.source_conditions).await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {

@@ -9,7 +9,7 @@ pub(crate) const MAX_DELETE_KEYS: usize = 1000;
 
 impl ObjectService {
     /// DeleteObject; succeeds also when the key is absent.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let bucket = self.existing_bucket(bucket).await?;
         parse_key(key)?;
         self.meta.commit_delete(bucket.uid, key).await?;
@@ -17,7 +17,7 @@ impl ObjectService {
     }
 
     /// DeleteObjects: one result per key, in request order.
-    pub async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
+    pub(crate) async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
         if keys.len() > MAX_DELETE_KEYS {
             return Err(
                 crate::error::ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into()

@@ -67,7 +67,7 @@ impl ObjectService {
     }
 
     /// HeadObject: metadata only.
-    pub async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
+    pub(crate) async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
         let (_, version) = self.current_version(&req).await?;
         let (range, checksum) = self.select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
@@ -81,7 +81,7 @@ impl ObjectService {
     }
 
     /// GetObject.
-    pub async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
+    pub(crate) async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
         let (bucket, version) = self.current_version(&req).await?;
         let (range, checksum) = self.select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();

@@ -129,7 +129,7 @@ fn text(b: Vec<u8>) -> String {
 
 impl ObjectService {
     /// ListObjects / ListObjectsV2.
-    pub async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
+    pub(crate) async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
         let bucket = self.existing_bucket(&req.bucket).await?;
         let delimiter = req.delimiter.filter(|d| !d.is_empty());
         let start = req.resume.start(&req.prefix, delimiter.as_deref())?;
@@ -172,7 +172,7 @@ impl ObjectService {
     }
 
     /// ListMultipartUploads.
-    pub async fn list_uploads(&self, req: super::ListUploadsRequest) -> Result<UploadsPage> {
+    pub(crate) async fn list_uploads(&self, req: super::ListUploadsRequest) -> Result<UploadsPage> {
         let super::ListUploadsRequest { bucket, prefix, delimiter, key_marker, upload_id_marker, max } = req;
         let bucket = self.existing_bucket(&bucket).await?;
         let after_upload = match upload_id_marker.filter(|_| key_marker.is_some()) {

@@ -117,7 +117,7 @@ impl ObjectService {
     /// CreateMultipartUpload: the data key is pinned to the upload; the placement is checked
     /// now (a bucket whose policy cannot be met refuses the upload) and decided again for
     /// every part.
-    pub async fn create_upload(
+    pub(crate) async fn create_upload(
         &self,
         bucket: &str,
         key: &str,
@@ -160,7 +160,7 @@ impl ObjectService {
     }
 
     /// UploadPart.
-    pub async fn upload_part(
+    pub(crate) async fn upload_part(
         &self,
         bucket: &str,
         key: &str,
@@ -188,7 +188,11 @@ impl ObjectService {
     }
 
     /// UploadPartCopy: the source's range is the inclusive `x-amz-copy-source-range`.
-    pub async fn upload_part_copy(&self, part: &super::PartTarget, source: &super::PartSource) -> Result<PutOutput> {
+    pub(crate) async fn upload_part_copy(
+        &self,
+        part: &super::PartTarget,
+        source: &super::PartSource,
+    ) -> Result<PutOutput> {
         let number = part.number;
         check_part_number(number)?;
         let (bucket, upload) = self.open_upload(&part.bucket, &part.key, &part.upload_id).await?;
@@ -256,7 +260,7 @@ impl ObjectService {
     }
 
     /// CompleteMultipartUpload: validates the part list and commits the version.
-    pub async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
+    pub(crate) async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
         let (bucket, upload) = match self.open_upload(&req.bucket, &req.key, &req.upload_id).await {
             Err(e) if matches!(e.kind(), ErrorKind::NoSuchUpload) => return self.completed_again(&req).await.ok_or(e),
             other => other?,
@@ -393,13 +397,13 @@ impl ObjectService {
     }
 
     /// AbortMultipartUpload.
-    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+    pub(crate) async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
         if self.meta.abort_upload(upload.upload_id).await? { Ok(()) } else { Err(ErrorKind::NoSuchUpload.into()) }
     }
 
     /// ListParts.
-    pub async fn list_parts(
+    pub(crate) async fn list_parts(
         &self,
         bucket: &str,
         key: &str,

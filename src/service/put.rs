@@ -134,7 +134,7 @@ pub(crate) const KEK_CHANGE_RETRIES: u32 = 3;
 
 impl ObjectService {
     /// Steps 1–10 of §3.1 for PutObject.
-    pub async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
+    pub(crate) async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
         // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
         let bucket = self.existing_bucket(&req.bucket).await?;
         parse_new_key(&req.key)?;
