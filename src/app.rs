@@ -15,7 +15,7 @@ use crate::backend::probe::{ProbeReport, probe};
 use crate::backend::{Backend, FsBackend, S3Backend};
 use crate::config::KeyConfig;
 use crate::config::{Config, MetadataEngine, ProviderConfig, ProviderKind};
-use crate::frontend::tls::TlsFiles;
+use crate::frontend::tls::{TlsError, TlsFiles};
 use crate::frontend::{ServerLimits, s3_service, serve};
 use crate::keys::cache::CachedKeys;
 use crate::keys::local::LOCAL_KEK_ID;
@@ -38,6 +38,17 @@ use crate::workers::health::{HealthChecker, HealthState};
 use crate::workers::repair::RepairWorker;
 use crate::workers::scrub::Scrubber;
 use crate::workers::usage::UsageCounter;
+
+/// A listener whose new certificate could not be loaded at SIGHUP (it keeps the old one).
+#[derive(Debug, thiserror::Error)]
+#[error("{listener} listener")]
+pub struct TlsReloadError {
+    /// `s3` or `admin`.
+    pub listener: &'static str,
+    /// Why.
+    #[source]
+    pub source: TlsError,
+}
 
 /// Why the gateway could not start: what failed, with the cause under it as its source
 /// (`report::chain` prints the whole line; so does the binary when it stops on one).
@@ -65,11 +76,11 @@ pub enum StartError {
     #[error("random generator failed")]
     Random,
     /// The HTTPS certificate or key could not be loaded.
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("TLS")]
+    Tls(#[source] TlsError),
     /// The metrics registry could not be built.
-    #[error("metrics: {0}")]
-    Metrics(String),
+    #[error("metrics registry")]
+    Metrics(#[source] prometheus::Error),
     /// The stored residency changes could not be read.
     #[error("residency state")]
     Residency(#[source] crate::error::Error),
@@ -99,14 +110,14 @@ pub struct RunningGateway {
 impl RunningGateway {
     /// Re-reads the HTTPS certificates and keys of both listeners (SIGHUP); open connections
     /// keep theirs. A listener whose files fail to load keeps its previous certificate.
-    pub fn reload_tls(&self) -> Result<(), String> {
+    pub fn reload_tls(&self) -> Result<(), Vec<TlsReloadError>> {
         let mut errors = Vec::new();
         for (listener, files) in [("s3", &self.tls), ("admin", &self.admin_tls)] {
-            if let Some(Err(e)) = files.as_ref().map(|t| t.reload()) {
-                errors.push(format!("{listener} listener: {e}"));
+            if let Some(Err(source)) = files.as_ref().map(|t| t.reload()) {
+                errors.push(TlsReloadError { listener, source });
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
     /// Stops accepting, drains in-flight requests (within the grace period) and stops workers.
@@ -265,7 +276,7 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
 /// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
 /// down). `config.metadata` is not opened again.
 pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
-    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?);
+    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let keys = open_keys(&config, meta.as_ref()).await?;
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     let mut book = Vec::new();

@@ -149,7 +149,8 @@ pub fn sealed_stream(data: &[u8]) {
 pub fn config_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Err(e) = crate::config::Config::parse(text, Path::new("/nonexistent-fuzz-base")) {
-        assert!(!e.contains('\n'), "config errors are one line: {e:?}");
+        let shown = crate::report::chain(&e);
+        assert!(!shown.contains('\n'), "config errors are one line: {shown:?}");
     }
 }
 
@@ -232,7 +233,7 @@ secret = "{FUZZ_SECRET}"
 "#,
             dir = dir.display()
         );
-        let config = crate::config::Config::parse(&text, &dir)?;
+        let config = crate::config::Config::parse(&text, &dir).map_err(|e| crate::report::chain(&e))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -128,7 +128,11 @@ async fn run_until_stopped(gateway: &souverain::app::RunningGateway) -> anyhow::
             _ = int.recv() => return Ok("SIGINT"),
             _ = hup.recv() => match gateway.reload_tls() {
                 Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed; the previous certificate stays in use"),
+                Err(failures) => {
+                    // One line for all listeners, so whoever watches the log sees the whole refusal.
+                    let shown: Vec<String> = failures.iter().map(|e| souverain::report::chain(e)).collect();
+                    tracing::error!(error = %shown.join("; "), "SIGHUP: TLS reload failed; the previous certificate stays in use");
+                }
             },
         }
     }

@@ -59,7 +59,7 @@ pub(super) async fn route(
                     Ok(rec) => json(StatusCode::OK, &rec),
                     Err(e) => service_error(e),
                 },
-                Err(e) => error(StatusCode::BAD_REQUEST, &e),
+                Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
             },
             Err(a) => a,
         },

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::keys::transit::{TransitAuth, TransitConfig};
 
+use super::error::FieldError;
 use super::raw;
 use super::secrets::secret;
 
@@ -22,16 +23,21 @@ pub enum KeyConfig {
     Transit(TransitConfig),
 }
 
-pub(super) fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, String> {
+pub(super) fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, FieldError> {
     match k.provider.as_str() {
         "local" => {
-            let file = k.key_file.ok_or("keys.key_file: required for provider = \"local\"")?;
+            let file =
+                k.key_file.ok_or_else(|| FieldError::new("keys.key_file", "required for provider = \"local\""))?;
             Ok(KeyConfig::Local { key_file: base.join(file) })
         }
         "transit" => {
-            let address = k.address.ok_or("keys.address: required for provider = \"transit\"")?;
+            let address =
+                k.address.ok_or_else(|| FieldError::new("keys.address", "required for provider = \"transit\""))?;
             if !(address.starts_with("https://") || address.starts_with("http://127.0.0.1:")) {
-                return Err(format!("keys.address: {address:?} must be https:// (http only to 127.0.0.1)"));
+                return Err(FieldError::new(
+                    "keys.address",
+                    format!("{address:?} must be https:// (http only to 127.0.0.1)"),
+                ));
             }
             let token_given = k.token.is_some() || k.token_env.is_some() || k.token_file.is_some();
             let auth = match (token_given, k.approle_role_id) {
@@ -49,9 +55,10 @@ pub(super) fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, Stri
                     )?),
                 },
                 _ => {
-                    return Err(
-                        "keys.token: give a token (token, token_env, token_file) or approle_role_id, not both".into()
-                    );
+                    return Err(FieldError::new(
+                        "keys.token",
+                        "give a token (token, token_env, token_file) or approle_role_id, not both",
+                    ));
                 }
             };
             Ok(KeyConfig::Transit(TransitConfig {
@@ -63,6 +70,9 @@ pub(super) fn key_config(k: raw::RawKeys, base: &Path) -> Result<KeyConfig, Stri
                 timeout: Duration::from_secs(k.timeout_secs.unwrap_or(10).max(1)),
             }))
         }
-        other => Err(format!("keys.provider: unknown key provider {other:?} (expected \"local\" or \"transit\")")),
+        other => Err(FieldError::new(
+            "keys.provider",
+            format!("unknown key provider {other:?} (expected \"local\" or \"transit\")"),
+        )),
     }
 }

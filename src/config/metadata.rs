@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::meta::postgres::PgSettings;
 
+use super::error::FieldError;
 use super::raw;
 use super::secrets::secret;
 
@@ -20,9 +21,10 @@ pub enum MetadataEngine {
     Memory,
 }
 
-pub(super) fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgSettings, String> {
-    let url = m.url.clone().ok_or("metadata.url: required for engine = \"postgres\"")?;
-    PgSettings::parse_url(&url)?;
+pub(super) fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgSettings, FieldError> {
+    let refused = |e| FieldError::caused("metadata.url", "refused", e);
+    let url = m.url.clone().ok_or_else(|| FieldError::new("metadata.url", "required for engine = \"postgres\""))?;
+    PgSettings::parse_url(&url).map_err(refused)?;
     let password = match (&m.password, &m.password_env, &m.password_file) {
         (None, None, None) => None,
         _ => Some(Zeroizing::new(secret(
@@ -40,6 +42,6 @@ pub(super) fn postgres_settings(m: &raw::RawMetadata, base: &Path) -> Result<PgS
         pool_size: m.pool_size.unwrap_or(16),
         allow_plaintext: m.allow_plaintext == Some(true),
     };
-    settings.connection_config()?;
+    settings.connection_config().map_err(refused)?;
     Ok(settings)
 }

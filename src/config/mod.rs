@@ -1,5 +1,6 @@
 //! Validated configuration. Every error is one line naming the offending field.
 
+mod error;
 mod keys;
 mod metadata;
 mod policies;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::model::ResidencyPolicy;
 
+pub use error::{ConfigError, FieldError};
 pub use keys::KeyConfig;
 pub use metadata::MetadataEngine;
 pub use policies::parse_policy;
@@ -26,14 +28,6 @@ use metadata::postgres_settings;
 use policies::policy;
 use providers::provider;
 use secrets::secret;
-
-/// A configuration problem, naming the field.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
-pub struct ConfigError {
-    file: String,
-    message: String,
-}
 
 /// An access key pair. The secret never appears in `Debug`.
 #[derive(Clone)]
@@ -120,108 +114,65 @@ impl Config {
     /// `SOUVERAIN_ACCESS_KEY` and `SOUVERAIN_SECRET_KEY`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(source) => return Err(ConfigError::Read { file, source }),
+        };
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, &base).map_err(|message| ConfigError { file, message })
+        Self::parse(&text, &base).map_err(|source| ConfigError::Invalid { file, source })
     }
 
     /// Parses config text; relative paths resolve against `base` (or `server.data_dir`).
-    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
+    pub fn parse(text: &str, base: &Path) -> Result<Self, FieldError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(text, &e))?;
         validate(raw, base)
     }
 }
 
-fn one_line(text: &str, e: &toml::de::Error) -> String {
+/// TOML's complaint on one line, its field the line it points at.
+fn one_line(text: &str, e: &toml::de::Error) -> FieldError {
     let msg = e.message().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].lines().count().max(1)),
-        None => msg,
+        // Lines before the span, plus one (`lines()` would miss a span starting a line).
+        Some(span) => FieldError::new(
+            format!(
+                "line {}",
+                text.as_bytes()[..span.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+            ),
+            msg,
+        ),
+        None => FieldError::new("file", msg),
     }
 }
 
-fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
+fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
     let base = match &raw.server.data_dir {
         Some(d) => base.join(d),
         None => base.to_path_buf(),
     };
-    let s3_listen = raw
-        .server
-        .s3_listen
-        .parse()
-        .map_err(|_| format!("server.s3_listen: not an address: {:?}", raw.server.s3_listen))?;
-    let tls = match (&raw.server.tls_cert_file, &raw.server.tls_key_file) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-        (None, None) => None,
-        _ => return Err("server.tls_cert_file: give both tls_cert_file and tls_key_file, or neither".into()),
-    };
-    let admin_tls = match (&raw.server.admin_tls_cert_file, &raw.server.admin_tls_key_file) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-        (None, None) => None,
-        _ => {
-            return Err(
-                "server.admin_tls_cert_file: give both admin_tls_cert_file and admin_tls_key_file, or neither".into()
-            );
-        }
-    };
-    let admin_listen = match &raw.server.admin_listen {
-        Some(a) => Some(a.parse().map_err(|_| format!("server.admin_listen: not an address: {a:?}"))?),
-        None => None,
-    };
+    let listeners = listeners(&raw.server, &base)?;
     if raw.server.region.is_empty() {
-        return Err("server.region: must not be empty".into());
+        return Err(FieldError::new("server.region", "must not be empty"));
     }
-    let metadata = match raw.metadata.engine.as_str() {
-        "rocksdb" => MetadataEngine::Rocksdb(
-            base.join(raw.metadata.path.as_deref().ok_or("metadata.path: required for engine = \"rocksdb\"")?),
-        ),
-        "memory" => MetadataEngine::Memory,
-        "postgres" => MetadataEngine::Postgres(Box::new(postgres_settings(&raw.metadata, &base)?)),
-        other => {
-            return Err(format!(
-                "metadata.engine: unknown engine {other:?} (expected \"rocksdb\", \"postgres\" or \"memory\")"
-            ));
-        }
-    };
+    let metadata = metadata_engine(&raw.metadata, &base)?;
     let dek_cache =
         (Duration::from_secs(raw.keys.dek_cache_ttl_secs.unwrap_or(300)), raw.keys.dek_cache_entries.unwrap_or(10_000));
     let keys = key_config(raw.keys, &base)?;
     let providers =
         raw.providers.into_iter().enumerate().map(|(i, p)| provider(i, p, &base)).collect::<Result<Vec<_>, _>>()?;
     if providers.is_empty() {
-        return Err("provider: at least one [[provider]] is required".into());
+        return Err(FieldError::new("provider", "at least one [[provider]] is required"));
     }
-    let mut policies = HashMap::new();
-    for (i, p) in raw.policies.into_iter().enumerate() {
-        let policy = policy(i, p)?;
-        if usize::from(policy.replicas) > providers.len() {
-            return Err(format!(
-                "policy[{i}].replicas: {} replicas but only {} providers",
-                policy.replicas,
-                providers.len()
-            ));
-        }
-        policies.insert(policy.id.clone(), policy);
-    }
-    if !policies.contains_key(&raw.server.default_policy) {
-        return Err(format!("server.default_policy: no [[policy]] with id {:?}", raw.server.default_policy));
-    }
-    let mut access_keys =
-        raw.access_keys.into_iter().enumerate().map(|(i, k)| access_key(i, k, &base)).collect::<Result<Vec<_>, _>>()?;
-    if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
-        access_keys.push(AccessKey { id, secret });
-    }
-    if access_keys.is_empty() {
-        return Err(
-            "access_key: at least one [[access_key]] (or SOUVERAIN_ACCESS_KEY/SOUVERAIN_SECRET_KEY) is required".into(),
-        );
-    }
+    let policies = policies(raw.policies, providers.len(), &raw.server.default_policy)?;
+    let access_keys = access_keys(raw.access_keys, &base)?;
     let log_json = match raw.log.format.as_deref() {
         None | Some("human") => false,
         Some("json") => true,
         Some(other) => {
-            return Err(format!("log.format: unknown format {other:?} (expected \"human\" or \"json\")"));
+            return Err(FieldError::new(
+                "log.format",
+                format!("unknown format {other:?} (expected \"human\" or \"json\")"),
+            ));
         }
     };
     let admin = raw.admin;
@@ -229,16 +180,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         (None, None, None) => None,
         _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?.into()),
     };
-    let scrub_rate = raw.workers.scrub_rate_bytes_per_sec.unwrap_or(10 << 20).max(1);
-    let verify_fraction = raw.workers.scrub_verify_fraction.unwrap_or(0.01);
-    if !(0.0..=1.0).contains(&verify_fraction) {
-        return Err("workers.scrub_verify_fraction: must be between 0.0 and 1.0".into());
-    }
+    let w = &raw.workers;
+    let secs = |v: Option<u64>, default: u64| Duration::from_secs(v.unwrap_or(default).max(1));
     Ok(Config {
-        s3_listen,
-        admin_listen,
-        tls,
-        admin_tls,
+        s3_listen: listeners.s3,
+        admin_listen: listeners.admin,
+        tls: listeners.tls,
+        admin_tls: listeners.admin_tls,
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,
@@ -247,25 +195,119 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, String> {
         providers,
         policies,
         access_keys,
-        gc_interval: Duration::from_secs(raw.workers.gc_interval_secs.unwrap_or(10).max(1)),
-        deletion_overdue: Duration::from_secs(raw.workers.deletion_overdue_secs.unwrap_or(3600)),
-        intent_ttl: Duration::from_secs(raw.workers.intent_ttl_secs.unwrap_or(24 * 3600)),
-        health_interval: Duration::from_secs(raw.workers.health_interval_secs.unwrap_or(10).max(1)),
-        repair_interval: Duration::from_secs(raw.workers.repair_interval_secs.unwrap_or(5).max(1)),
-        repair_claim: Duration::from_secs(raw.workers.repair_claim_secs.unwrap_or(300).max(1)),
-        scrub_interval: Duration::from_secs(raw.workers.scrub_interval_secs.unwrap_or(24 * 3600).max(1)),
-        usage_interval: Duration::from_secs(raw.workers.usage_interval_secs.unwrap_or(300).max(1)),
-        evacuation_interval: Duration::from_secs(raw.workers.evacuation_interval_secs.unwrap_or(3600).max(1)),
-        scrub: ScrubSettings { rate_bytes_per_sec: scrub_rate, verify_fraction },
+        gc_interval: secs(w.gc_interval_secs, 10),
+        deletion_overdue: Duration::from_secs(w.deletion_overdue_secs.unwrap_or(3600)),
+        intent_ttl: Duration::from_secs(w.intent_ttl_secs.unwrap_or(24 * 3600)),
+        health_interval: secs(w.health_interval_secs, 10),
+        repair_interval: secs(w.repair_interval_secs, 5),
+        repair_claim: secs(w.repair_claim_secs, 300),
+        scrub_interval: secs(w.scrub_interval_secs, 24 * 3600),
+        usage_interval: secs(w.usage_interval_secs, 300),
+        evacuation_interval: secs(w.evacuation_interval_secs, 3600),
+        scrub: scrub_settings(w)?,
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),
-        header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.unwrap_or(30).max(1)),
-        body_read_timeout: Duration::from_secs(raw.limits.body_read_timeout_secs.unwrap_or(60).max(1)),
+        header_read_timeout: secs(raw.limits.header_read_timeout_secs, 30),
+        body_read_timeout: secs(raw.limits.body_read_timeout_secs, 60),
         http2_max_streams: raw.limits.http2_max_streams.unwrap_or(64).max(1),
         log_json,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         admin_token,
     })
+}
+
+/// The listeners of `[server]`.
+struct Listeners {
+    s3: SocketAddr,
+    admin: Option<SocketAddr>,
+    tls: Option<(PathBuf, PathBuf)>,
+    admin_tls: Option<(PathBuf, PathBuf)>,
+}
+
+fn listeners(server: &raw::RawServer, base: &Path) -> Result<Listeners, FieldError> {
+    let address = |field: &str, text: &str| {
+        text.parse::<SocketAddr>()
+            .map_err(|e| FieldError::caused(format!("server.{field}"), format!("not an address: {text:?}"), e))
+    };
+    let pair = |field: &str, cert: &Option<String>, key: &Option<String>| match (cert, key) {
+        (Some(c), Some(k)) => Ok(Some((base.join(c), base.join(k)))),
+        (None, None) => Ok(None),
+        _ => Err(FieldError::new(
+            format!("server.{field}_cert_file"),
+            format!("give both {field}_cert_file and {field}_key_file, or neither"),
+        )),
+    };
+    Ok(Listeners {
+        s3: address("s3_listen", &server.s3_listen)?,
+        admin: server.admin_listen.as_deref().map(|a| address("admin_listen", a)).transpose()?,
+        tls: pair("tls", &server.tls_cert_file, &server.tls_key_file)?,
+        admin_tls: pair("admin_tls", &server.admin_tls_cert_file, &server.admin_tls_key_file)?,
+    })
+}
+
+fn metadata_engine(m: &raw::RawMetadata, base: &Path) -> Result<MetadataEngine, FieldError> {
+    Ok(match m.engine.as_str() {
+        "rocksdb" => {
+            let path = m
+                .path
+                .as_deref()
+                .ok_or_else(|| FieldError::new("metadata.path", "required for engine = \"rocksdb\""))?;
+            MetadataEngine::Rocksdb(base.join(path))
+        }
+        "memory" => MetadataEngine::Memory,
+        "postgres" => MetadataEngine::Postgres(Box::new(postgres_settings(m, base)?)),
+        other => {
+            return Err(FieldError::new(
+                "metadata.engine",
+                format!("unknown engine {other:?} (expected \"rocksdb\", \"postgres\" or \"memory\")"),
+            ));
+        }
+    })
+}
+
+fn policies(
+    raw: Vec<raw::RawPolicy>,
+    providers: usize,
+    default_policy: &str,
+) -> Result<HashMap<String, ResidencyPolicy>, FieldError> {
+    let mut policies = HashMap::new();
+    for (i, p) in raw.into_iter().enumerate() {
+        let policy = policy(i, p)?;
+        if usize::from(policy.replicas) > providers {
+            return Err(FieldError::new(
+                format!("policy[{i}].replicas"),
+                format!("{} replicas but only {providers} providers", policy.replicas),
+            ));
+        }
+        policies.insert(policy.id.clone(), policy);
+    }
+    if !policies.contains_key(default_policy) {
+        return Err(FieldError::new("server.default_policy", format!("no [[policy]] with id {default_policy:?}")));
+    }
+    Ok(policies)
+}
+
+fn access_keys(raw: Vec<raw::RawAccessKey>, base: &Path) -> Result<Vec<AccessKey>, FieldError> {
+    let mut access_keys =
+        raw.into_iter().enumerate().map(|(i, k)| access_key(i, k, base)).collect::<Result<Vec<_>, _>>()?;
+    if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
+        access_keys.push(AccessKey { id, secret });
+    }
+    if access_keys.is_empty() {
+        return Err(FieldError::new(
+            "access_key",
+            "at least one [[access_key]] (or SOUVERAIN_ACCESS_KEY/SOUVERAIN_SECRET_KEY) is required",
+        ));
+    }
+    Ok(access_keys)
+}
+
+fn scrub_settings(w: &raw::RawWorkers) -> Result<ScrubSettings, FieldError> {
+    let verify_fraction = w.scrub_verify_fraction.unwrap_or(0.01);
+    if !(0.0..=1.0).contains(&verify_fraction) {
+        return Err(FieldError::new("workers.scrub_verify_fraction", "must be between 0.0 and 1.0"));
+    }
+    Ok(ScrubSettings { rate_bytes_per_sec: w.scrub_rate_bytes_per_sec.unwrap_or(10 << 20).max(1), verify_fraction })
 }
 
 /// Scrubber settings.
@@ -277,10 +319,10 @@ pub struct ScrubSettings {
     pub verify_fraction: f64,
 }
 
-fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, String> {
+fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, FieldError> {
     let secret = secret(&format!("access_key[{i}].secret"), k.secret, k.secret_env, k.secret_file, base)?;
     if k.id.is_empty() {
-        return Err(format!("access_key[{i}].id: must not be empty"));
+        return Err(FieldError::new(format!("access_key[{i}].id"), "must not be empty"));
     }
     Ok(AccessKey { id: k.id, secret })
 }

@@ -6,6 +6,7 @@ use crate::backend::s3::S3ProviderConfig;
 use crate::backend::s3::dialect::{Dialect, PayloadSigning};
 use crate::model::{Certification, CountryCode, ProviderId, ProviderInfo};
 
+use super::error::FieldError;
 use super::raw;
 use super::secrets::secret;
 
@@ -27,14 +28,15 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
 }
 
-pub(super) fn country(field: &str, code: &str) -> Result<CountryCode, String> {
-    CountryCode::parse(code).ok_or_else(|| format!("{field}: {code:?} is not an ISO 3166-1 alpha-2 code"))
+pub(super) fn country(field: &str, code: &str) -> Result<CountryCode, FieldError> {
+    CountryCode::parse(code)
+        .ok_or_else(|| FieldError::new(field, format!("{code:?} is not an ISO 3166-1 alpha-2 code")))
 }
 
-pub(super) fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig, String> {
+pub(super) fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<ProviderConfig, FieldError> {
     let field = |f: &str| format!("provider[{i}].{f}");
-    let id =
-        ProviderId::parse(&p.id).ok_or_else(|| format!("{}: {:?} must match [a-z0-9-]{{1,32}}", field("id"), p.id))?;
+    let id = ProviderId::parse(&p.id)
+        .ok_or_else(|| FieldError::new(field("id"), format!("{:?} must match [a-z0-9-]{{1,32}}", p.id)))?;
     let jurisdictions =
         p.jurisdictions.iter().map(|j| country(&field("jurisdictions"), j)).collect::<Result<_, _>>()?;
     let certifications = certifications(&field("certifications"), p.certifications)?;
@@ -48,30 +50,30 @@ pub(super) fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<Pro
         certifications,
         retired: false,
     };
-    let required =
-        |v: Option<String>, f: &str| v.ok_or_else(|| format!("{}: required for kind = {:?}", field(f), p.kind));
+    let required = |v: Option<String>, f: &str| {
+        v.ok_or_else(|| FieldError::new(field(f), format!("required for kind = {:?}", p.kind)))
+    };
     let kind = match p.kind.as_str() {
         "fs" => ProviderKind::Fs(base.join(required(p.path, "path")?)),
         "s3" => {
             let dialect_name = p.dialect.as_deref().unwrap_or("conservative");
             let mut dialect = Dialect::by_name(dialect_name).ok_or_else(|| {
-                format!(
-                    "{}: unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)",
-                    field("dialect")
+                FieldError::new(
+                    field("dialect"),
+                    format!("unknown dialect {dialect_name:?} (conservative, ovh, scaleway, hetzner, ionos, exoscale)"),
                 )
             })?;
             if let Some(size) = p.part_size {
                 if size < 5 << 20 {
-                    return Err(format!("{}: must be at least 5 MiB (5242880)", field("part_size")));
+                    return Err(FieldError::new(field("part_size"), "must be at least 5 MiB (5242880)"));
                 }
                 dialect.part_size = size;
             }
             if let Some(size) = p.max_put_size {
                 if size < dialect.part_size {
-                    return Err(format!(
-                        "{}: must be at least the part size ({})",
+                    return Err(FieldError::new(
                         field("max_put_size"),
-                        dialect.part_size
+                        format!("must be at least the part size ({})", dialect.part_size),
                     ));
                 }
                 dialect.max_put_size = size;
@@ -81,18 +83,20 @@ pub(super) fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<Pro
             }
             let endpoint = required(p.endpoint, "endpoint")?;
             if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-                return Err(format!(
-                    "{}: {endpoint:?} must start with https:// (or http:// for local tests)",
-                    field("endpoint")
+                return Err(FieldError::new(
+                    field("endpoint"),
+                    format!("{endpoint:?} must start with https:// (or http:// for local tests)"),
                 ));
             }
             if endpoint.starts_with("http://") && !loopback_endpoint(&endpoint) && p.allow_insecure_http != Some(true) {
-                return Err(format!(
-                    "{}: {endpoint:?} is plain http:// to a host that is not loopback: ciphertext, request \
-                     signatures and the provider's responses would cross the network unprotected; use \
-                     https://, or set {} = true to accept that risk",
+                return Err(FieldError::new(
                     field("endpoint"),
-                    field("allow_insecure_http")
+                    format!(
+                        "{endpoint:?} is plain http:// to a host that is not loopback: ciphertext, request \
+                         signatures and the provider's responses would cross the network unprotected; use \
+                         https://, or set {} = true to accept that risk",
+                        field("allow_insecure_http")
+                    ),
                 ));
             }
             S3ProviderConfig {
@@ -107,7 +111,7 @@ pub(super) fn provider(i: usize, p: raw::RawProvider, base: &Path) -> Result<Pro
             .into()
         }
         other => {
-            return Err(format!("{}: unknown kind {other:?} (expected \"fs\" or \"s3\")", field("kind")));
+            return Err(FieldError::new(field("kind"), format!("unknown kind {other:?} (expected \"fs\" or \"s3\")")));
         }
     };
     Ok(ProviderConfig { info, kind })
@@ -133,12 +137,15 @@ impl From<S3ProviderConfig> for ProviderKind {
 }
 
 /// Validates certifications (dates are `YYYY-MM-DD`).
-pub(super) fn certifications(field: &str, raw: Vec<raw::RawCertification>) -> Result<Vec<Certification>, String> {
+pub(super) fn certifications(field: &str, raw: Vec<raw::RawCertification>) -> Result<Vec<Certification>, FieldError> {
     let mut out = Vec::new();
     for c in raw {
         let ok = time::Date::parse(&c.valid_until, time::macros::format_description!("[year]-[month]-[day]")).is_ok();
         if !ok {
-            return Err(format!("{field}.valid_until: {:?} is not a YYYY-MM-DD date", c.valid_until));
+            return Err(FieldError::new(
+                format!("{field}.valid_until"),
+                format!("{:?} is not a YYYY-MM-DD date", c.valid_until),
+            ));
         }
         out.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
     }
@@ -168,14 +175,14 @@ pub struct ProviderUpdate {
 
 impl ProviderUpdate {
     /// `current` with this update applied, or a one-line error naming the field.
-    pub fn apply(self, current: &ProviderInfo) -> Result<ProviderInfo, String> {
+    pub fn apply(self, current: &ProviderInfo) -> Result<ProviderInfo, FieldError> {
         let mut p = current.clone();
         if let Some(c) = self.country {
             p.country = country("country", &c)?;
         }
         if let Some(o) = self.operator {
             if o.trim().is_empty() {
-                return Err("operator: must not be empty".into());
+                return Err(FieldError::new("operator", "must not be empty"));
             }
             p.operator = o;
         }

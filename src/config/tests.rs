@@ -38,17 +38,37 @@ fn minimal_config_is_valid() {
 #[test]
 fn errors_are_one_line_and_name_the_field() {
     let cases = [
-        (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "region"),
-        (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country"),
-        (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy"),
-        (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "bogus"),
-        (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum"),
+        (MINIMAL.replace("region = \"eu-sovereign-1\"\n", ""), "line 2", "region"),
+        (MINIMAL.replace("country = \"DE\"", "country = \"Germany\""), "provider[0].country", "Germany"),
+        (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy", "nope"),
+        (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "line 9", "bogus"),
+        (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum", "between 1 and replicas"),
     ];
-    for (text, field) in cases {
+    for (text, field, says) in cases {
         let err = Config::parse(&text, Path::new("/")).unwrap_err();
-        assert!(err.contains(field), "{err:?} should name {field}");
-        assert!(!err.contains('\n'), "{err:?} should be one line");
+        let shown = crate::report::chain(&err);
+        assert_eq!(err.field(), field, "{shown}");
+        assert!(shown.contains(says), "{shown:?} should say {says}");
+        assert!(!shown.contains('\n'), "{shown:?} should be one line");
     }
+}
+
+/// Promise (issue 20 item 4): a refusal keeps its cause, so the operator sees why a secret
+/// file could not be read (the I/O error is the source, not flattened into text).
+#[test]
+fn a_refused_secret_file_keeps_its_cause() {
+    let text = MINIMAL.replace("secret = \"sk\"", "secret_file = \"missing-secret\"");
+    let err = Config::parse(&text, Path::new("/nonexistent-base")).unwrap_err();
+    assert_eq!(err.field(), "access_key[0].secret_file");
+    let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<std::io::Error>());
+    assert_eq!(cause.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound), "{err:?}");
+    assert_eq!(
+        crate::report::chain(&err),
+        format!(
+            "access_key[0].secret_file: /nonexistent-base/missing-secret: {}",
+            cause.map(ToString::to_string).unwrap_or_default()
+        )
+    );
 }
 
 /// Promise (issue 18 item 7): a provider over plain http:// is accepted only on loopback,
@@ -69,7 +89,7 @@ fn plain_http_providers_only_on_loopback_unless_allowed() {
     for refused in
         ["http://s3.example.eu", "http://10.0.0.5:9000", "http://127.0.0.1.example.eu:80", "http://localhost@evil.eu"]
     {
-        let err = Config::parse(&s3(refused, ""), Path::new("/")).unwrap_err();
+        let err = crate::report::chain(&Config::parse(&s3(refused, ""), Path::new("/")).unwrap_err());
         assert!(err.contains("provider[0].allow_insecure_http") && !err.contains('\n'), "{refused}: {err}");
     }
     let allowed = Config::parse(&s3("http://s3.example.eu", "allow_insecure_http = true"), Path::new("/"));
@@ -113,8 +133,11 @@ fn remote_databases_require_tls() {
         )
     };
     let mode = |text: &str| match Config::parse(text, Path::new("/")).map(|c| c.metadata) {
-        Ok(MetadataEngine::Postgres(s)) => s.connection_config().map(|c| format!("{:?}", c.get_ssl_mode())),
-        other => Err(format!("{other:?}")),
+        Ok(MetadataEngine::Postgres(s)) => {
+            s.connection_config().map(|c| format!("{:?}", c.get_ssl_mode())).map_err(|e| crate::report::chain(&e))
+        }
+        Ok(other) => Err(format!("{other:?}")),
+        Err(e) => Err(crate::report::chain(&e)),
     };
     assert_eq!(mode(&pg("postgres://u@db.example.eu/s", "")), Ok("Require".to_owned()));
     assert_eq!(mode(&pg("postgres://u@127.0.0.1/s", "")), Ok("Prefer".to_owned()));

@@ -47,13 +47,29 @@ impl std::fmt::Debug for PgSettings {
     }
 }
 
+/// Why a database URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    /// Not a URL tokio-postgres understands.
+    #[error("not a PostgreSQL URL")]
+    Syntax(#[source] tokio_postgres::Error),
+    /// The password is in it.
+    #[error("must not contain the password (use password_file or password_env)")]
+    Password,
+    /// Cleartext to a database that TLS should protect.
+    #[error(
+        "sslmode=disable, but a ca_file is given or the database is not on this machine; remove sslmode=disable (TLS is then required), or set metadata.allow_plaintext = true to accept cleartext"
+    )]
+    Plaintext,
+}
+
 impl PgSettings {
     /// Parses the URL; a password inside it is refused (it would end up in process lists and
     /// logs of whoever prints the config).
-    pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("metadata.url: {e}"))?;
+    pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, UrlError> {
+        let config: tokio_postgres::Config = url.parse().map_err(UrlError::Syntax)?;
         if config.get_password().is_some() {
-            return Err("metadata.url: must not contain the password (use password_file or password_env)".into());
+            return Err(UrlError::Password);
         }
         Ok(config)
     }
@@ -63,7 +79,7 @@ impl PgSettings {
     /// `sslmode=prefer` falls back to cleartext when the server (or a man in the middle)
     /// answers that it has no TLS. `sslmode=disable` to such a host is refused unless
     /// `allow_plaintext`. TLS is always verified (rustls, webpki roots plus `ca_file`).
-    pub fn connection_config(&self) -> Result<tokio_postgres::Config, String> {
+    pub fn connection_config(&self) -> Result<tokio_postgres::Config, UrlError> {
         use tokio_postgres::config::{Host, SslMode};
         let mut config = Self::parse_url(&self.url)?;
         let remote = config.get_hosts().iter().any(|h| match h {
@@ -72,12 +88,7 @@ impl PgSettings {
         });
         let wanted = self.ca_file.is_some() || remote;
         match config.get_ssl_mode() {
-            SslMode::Disable if wanted && !self.allow_plaintext => {
-                return Err(
-                    "metadata.url: sslmode=disable, but a ca_file is given or the database is not on this machine; remove sslmode=disable (TLS is then required), or set metadata.allow_plaintext = true to accept cleartext"
-                        .into(),
-                );
-            }
+            SslMode::Disable if wanted && !self.allow_plaintext => return Err(UrlError::Plaintext),
             SslMode::Prefer if wanted => {
                 config.ssl_mode(SslMode::Require);
             }
@@ -158,7 +169,7 @@ impl PgEngine {
     /// Connects (TLS as [`PgSettings::connection_config`] decides, verified against the
     /// webpki roots and `ca_file`) and applies the pending migrations.
     pub async fn connect(settings: &PgSettings) -> Result<Self, MetaError> {
-        let mut config = settings.connection_config().map_err(MetaError::engine)?;
+        let mut config = settings.connection_config().map_err(|e| MetaError::engine_from("database URL refused", e))?;
         if let Some(p) = &settings.password {
             config.password(p.as_bytes());
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::stream_name;
+use crate::backend::{BackendError, stream_name};
 use crate::health::{DeletionBacklog, ProviderDeletions};
 use crate::meta::{DeletionReason, DeletionTask, GcTask, MetaError, MetadataStore};
 use crate::metrics::Metrics;
@@ -74,6 +74,15 @@ pub struct GcReport {
     pub deferred: usize,
     /// When the earliest task still queued is due (ms since the epoch), if any.
     pub next_due_ms: Option<i64>,
+}
+
+/// Why one provider deletion did not happen (it is retried with backoff).
+#[derive(Debug, thiserror::Error)]
+enum DeletionError {
+    #[error("the provider is not configured")]
+    NotConfigured,
+    #[error("the provider refused the deletion")]
+    Provider(#[from] BackendError),
 }
 
 fn millis(d: Duration) -> i64 {
@@ -141,7 +150,7 @@ impl GarbageCollector {
                 }
                 Err(e) => {
                     report.deferred += 1;
-                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, reason = task.reason.as_str(), attempts = task.attempts, error = %e, "provider deletion failed; will retry");
+                    tracing::warn!(stream = %task.stream_id, provider = %task.provider, reason = task.reason.as_str(), attempts = task.attempts, error = %crate::report::Report(&e), "provider deletion failed; will retry");
                     task.attempts = task.attempts.saturating_add(1);
                     let backoff = 1000i64.saturating_mul(1 << task.attempts.min(12)).min(MAX_BACKOFF_MS);
                     task.due_ms = now_ms() + backoff;
@@ -155,11 +164,11 @@ impl GarbageCollector {
         Ok(report)
     }
 
-    async fn delete(&self, task: &DeletionTask) -> Result<(), String> {
+    async fn delete(&self, task: &DeletionTask) -> Result<(), DeletionError> {
         // A provider removed from the configuration keeps its tasks: its ciphertext is still
         // there, and the backlog shows it until an operator brings the provider back.
-        let backend = self.backends.get(&task.provider).ok_or("the provider is not configured")?;
-        backend.delete(&stream_name(task.stream_id)).await.map_err(|e| e.to_string())
+        let backend = self.backends.get(&task.provider).ok_or(DeletionError::NotConfigured)?;
+        Ok(backend.delete(&stream_name(task.stream_id)).await?)
     }
 
     /// Publishes the backlog; when the earliest queued task is due.

@@ -207,7 +207,7 @@ async fn metadata_tls_is_not_downgraded() {
     std::fs::write(dir.path().join("pg-ca.pem"), ca_pem).unwrap();
     let with_ca = config_on_postgres(dir.path(), &providers, &pg, "downgrade")
         .replace("password_file =", "ca_file = \"pg-ca.pem\"\npassword_file =");
-    let disabled = Config::parse(&with_ca, dir.path()).err().unwrap_or_default();
+    let disabled = Config::parse(&with_ca, dir.path()).err().map(|e| souverain::report::chain(&e)).unwrap_or_default();
     assert!(disabled.contains("sslmode=disable") && disabled.contains("allow_plaintext"), "{disabled}");
     let prefer = with_ca.replace("?sslmode=disable", "");
     let config = Config::parse(&prefer, dir.path()).expect("valid config");

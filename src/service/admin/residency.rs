@@ -32,17 +32,18 @@ impl AdminOps {
     }
 
     /// Changes a provider's residency attributes (or retires it): `update` gives the new
-    /// attributes from the current ones (or a one-line reason to refuse). Persisted with its
+    /// attributes from the current ones (or a one-line reason to refuse, answered as the
+    /// client's mistake). Persisted with its
     /// audit record; replicas that now break policy are evacuated in the background.
-    pub async fn update_provider(
+    pub async fn update_provider<E: std::fmt::Display>(
         &self,
         id: &str,
-        update: impl FnOnce(&ProviderInfo) -> std::result::Result<ProviderInfo, String>,
+        update: impl FnOnce(&ProviderInfo) -> std::result::Result<ProviderInfo, E>,
     ) -> Result<AuditRecord> {
         let id = ProviderId::parse(id).ok_or_else(|| ErrorKind::InvalidArgument(format!("bad provider id {id:?}")))?;
         let current = self.state.residency();
         let before = current.provider(&id).ok_or(ErrorKind::NoSuchProvider)?.clone();
-        let after = update(&before).map_err(ErrorKind::InvalidArgument)?;
+        let after = update(&before).map_err(|e| ErrorKind::InvalidArgument(e.to_string()))?;
         let detail = serde_json::json!({ "provider": id.as_str(), "before": before, "after": after });
         let rec = self
             .meta
