@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::s3::S3ProviderConfig;
 use crate::backend::s3::dialect::{Dialect, PayloadSigning};
-use crate::model::{Certification, CountryCode, ProviderId, ProviderInfo};
+use crate::model::{Certification, CountryCode, ProviderId, ProviderInfo, parse_day};
 
 use super::error::FieldError;
 use super::raw;
@@ -140,14 +140,13 @@ impl From<S3ProviderConfig> for ProviderKind {
 pub(super) fn certifications(field: &str, raw: Vec<raw::RawCertification>) -> Result<Vec<Certification>, FieldError> {
     let mut out = Vec::new();
     for c in raw {
-        let ok = time::Date::parse(&c.valid_until, time::macros::format_description!("[year]-[month]-[day]")).is_ok();
-        if !ok {
+        let Some(valid_until) = parse_day(&c.valid_until) else {
             return Err(FieldError::new(
                 format!("{field}.valid_until"),
                 format!("{:?} is not a YYYY-MM-DD date", c.valid_until),
             ));
-        }
-        out.push(Certification { scheme: c.scheme, valid_until: c.valid_until });
+        };
+        out.push(Certification { scheme: c.scheme, valid_until });
     }
     Ok(out)
 }

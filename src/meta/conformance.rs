@@ -14,7 +14,9 @@ use crate::model::ProviderInfo;
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::audit::{AuditEntry, GENESIS};
-use crate::model::{BootId, BucketUid, ContentHeaders, ETag, StreamId, StreamManifest, UploadId, VersionUid};
+use crate::model::{
+    BootId, BucketName, BucketUid, ContentHeaders, ETag, ObjectKey, StreamId, StreamManifest, UploadId, VersionUid,
+};
 
 pub(super) fn stream(id: u8) -> StreamManifest {
     StreamManifest {
@@ -67,6 +69,16 @@ pub(super) fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord
     }
 }
 
+/// A bucket name the tests know to be valid.
+pub(super) fn bucket_name(name: &str) -> BucketName {
+    BucketName::parse(name).expect("a valid test bucket name")
+}
+
+/// An object key the tests know to be valid.
+pub(super) fn key_of(key: &str) -> ObjectKey {
+    ObjectKey::parse(key).expect("a valid test key")
+}
+
 pub(super) fn dek() -> WrappedKey {
     WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3] }
 }
@@ -74,8 +86,8 @@ pub(super) fn dek() -> WrappedKey {
 pub(super) fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {
     PutCommit {
         bucket,
-        bucket_name: "bkt".into(),
-        key: key.into(),
+        bucket_name: bucket_name("bkt"),
+        key: key_of(key),
         intents: vec![v.streams[0].stream_id],
         version: v,
         dek: dek(),
@@ -127,7 +139,7 @@ async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
     store.commit_put(put(b, "live", v, WriteCondition::None)).await.unwrap();
     assert!(store.claim_deletions(i64::MAX / 2, 1, 10).await.unwrap().is_empty(), "a live replica is never deleted");
     assert!(store.stream_deletions(live).await.unwrap().is_empty());
-    assert!(store.commit_delete(b, "live").await.unwrap());
+    assert!(store.commit_delete(b, &key_of("live")).await.unwrap());
     assert_eq!(deleting(store, "pl").await, [121], "once unreferenced, it is deleted");
     // Listings page with a cursor; claims read the queue a page at a time past the engine's
     // scan batch.
@@ -160,12 +172,16 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let b = BucketUid([1; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
     let created = store
-        .create_bucket(BucketRecord { uid: b, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 }, entry("a1"))
+        .create_bucket(
+            BucketRecord { uid: b, name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 },
+            entry("a1"),
+        )
         .await
         .unwrap()
         .expect("created");
     assert_eq!((created.seq, created.prev_hash.as_str()), (1, GENESIS), "the bucket's audit record starts the chain");
-    let again = BucketRecord { uid: BucketUid([2; 16]), name: "bkt".into(), policy_id: "p".into(), created_ms: 0 };
+    let again =
+        BucketRecord { uid: BucketUid([2; 16]), name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 };
     assert!(store.create_bucket(again, entry("a2")).await.unwrap().is_err());
     assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1, "a refused creation writes no record");
 
@@ -187,7 +203,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.apply_change(missing, entry("a5")).await.unwrap().is_none(), "no bucket: no change, no record");
     store.apply_change(AuditedChange::RecordOnly, entry("a6")).await.unwrap().expect("recorded");
     assert_eq!(store.catalog_overrides().await.unwrap().providers, vec![de]);
-    assert_eq!(store.bucket("bkt").await.unwrap().unwrap().policy_id, "q");
+    assert_eq!(store.bucket(&bucket_name("bkt")).await.unwrap().unwrap().policy_id, "q");
     let log = store.audit_records(0, 10).await.unwrap();
     assert_eq!(log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["a1", "a3", "a4", "a6"]);
     assert!(crate::model::audit::verify(&log, Some(GENESIS)).is_empty(), "the stored chain verifies");
@@ -244,9 +260,9 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
 
     // A commit for a bucket that is gone (or was re-created under another identity) writes nothing.
     let mut stale = put(b, "ghost", version(95, "g"), WriteCondition::None);
-    stale.bucket_name = "other-bucket".into();
+    stale.bucket_name = bucket_name("other-bucket");
     assert_eq!(store.commit_put(stale).await.unwrap(), CommitOutcome::Gone);
-    assert!(store.current(b, "ghost").await.unwrap().is_none());
+    assert!(store.current(b, &key_of("ghost")).await.unwrap().is_none());
 
     // Conditional commits: If-None-Match and If-Match.
     assert_eq!(
@@ -274,9 +290,9 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.stream_owner(StreamId([33; 16])).await.unwrap(), Some(b), "a version's stream has its bucket");
     assert_eq!(store.stream_owner(StreamId([10; 16])).await.unwrap(), None, "dropped with the stream");
     // Sequence numbers grow.
-    let s1 = store.current(b, "a").await.unwrap().unwrap().seq;
+    let s1 = store.current(b, &key_of("a")).await.unwrap().unwrap().seq;
     store.commit_put(put(b, "a", version(34, "w"), WriteCondition::None)).await.unwrap();
-    assert!(store.current(b, "a").await.unwrap().unwrap().seq > s1);
+    assert!(store.current(b, &key_of("a")).await.unwrap().unwrap().seq > s1);
 
     // Concurrent If-None-Match: exactly one winner.
     let mut tasks = Vec::new();
@@ -307,13 +323,13 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     );
     assert_eq!(store.parts(up, 1, 1).await.unwrap().len(), 1);
     assert_eq!(store.list_uploads(b, &q("", None, 10), None).await.unwrap().entries.len(), 1);
-    assert!(!store.delete_bucket("bkt").await.unwrap(), "objects and uploads keep the bucket");
+    assert!(!store.delete_bucket(&bucket_name("bkt")).await.unwrap(), "objects and uploads keep the bucket");
     let mut v = version(50, "m-2");
     v.streams = vec![stream(51), stream(53)];
     let c = PutCommit {
         bucket: b,
-        bucket_name: "bkt".into(),
-        key: "mp".into(),
+        bucket_name: bucket_name("bkt"),
+        key: key_of("mp"),
         version: v,
         dek: dek(),
         condition: WriteCondition::None,
@@ -409,7 +425,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
     store.commit_put(c).await.unwrap();
     assert_eq!(store.repairs(None, 10).await.unwrap().len(), 1);
-    assert!(store.commit_delete(b, "repaired").await.unwrap());
+    assert!(store.commit_delete(b, &key_of("repaired")).await.unwrap());
     assert!(store.repairs(None, 10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
 
     // Evacuation moves: the replica list changes with an audit record; a stale version or a
@@ -429,7 +445,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(!store.move_replica(mv("de", "nl", VersionUid([9; 16])), entry("m0")).await.unwrap(), "stale version");
     assert!(!store.move_replica(mv("at", "nl", v.version_uid), entry("m1")).await.unwrap(), "not a replica");
     assert!(store.move_replica(mv("de", "nl", v.version_uid), entry("m2")).await.unwrap());
-    let moved = store.current(b, "moving").await.unwrap().unwrap();
+    let moved = store.current(b, &key_of("moving")).await.unwrap().unwrap();
     let names: Vec<&str> = moved.streams[0].replicas.iter().map(ProviderId::as_str).collect();
     assert_eq!(names, ["nl", "fr"]);
     let scanned = store.scan_streams(None, 1000).await.unwrap();
@@ -445,7 +461,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.move_replica(mv("fr", "nl", v.version_uid), entry("m4")).await.unwrap());
     let fr = store.stream_deletions(sid).await.unwrap().into_iter().find(|t| t.provider.as_str() == "fr").unwrap();
     assert_eq!(fr.reason, DeletionReason::Surplus);
-    assert!(store.commit_delete(b, "moving").await.unwrap());
+    assert!(store.commit_delete(b, &key_of("moving")).await.unwrap());
     let reasons: Vec<(String, DeletionReason)> =
         store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
     assert_eq!(
@@ -466,7 +482,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     let sid = w.streams[0].stream_id;
     store.record_verification(sid, ProviderId::parse("de").unwrap(), 42, true).await.unwrap();
     assert_eq!(store.verifications(sid).await.unwrap(), vec![(ProviderId::parse("de").unwrap(), 42, true)]);
-    assert!(store.commit_delete(b, "checked").await.unwrap());
+    assert!(store.commit_delete(b, &key_of("checked")).await.unwrap());
     assert!(store.verifications(sid).await.unwrap().is_empty(), "deleted with the stream");
     store.record_verification(sid, ProviderId::parse("de").unwrap(), 43, false).await.unwrap();
     assert!(store.verifications(sid).await.unwrap().is_empty(), "not recreated for a gone stream");
@@ -484,11 +500,11 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
 
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
-        assert!(store.commit_delete(b, k).await.unwrap(), "{k:?}");
+        assert!(store.commit_delete(b, &key_of(k)).await.unwrap(), "{k:?}");
     }
-    assert!(!store.commit_delete(b, "a").await.unwrap());
-    assert!(store.delete_bucket("bkt").await.unwrap());
-    assert!(store.bucket("bkt").await.unwrap().is_none());
+    assert!(!store.commit_delete(b, &key_of("a")).await.unwrap());
+    assert!(store.delete_bucket(&bucket_name("bkt")).await.unwrap());
+    assert!(store.bucket(&bucket_name("bkt")).await.unwrap().is_none());
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
     assert_eq!(store.expire_completed(i64::MAX).await.unwrap(), 1);
     assert!(store.completed_upload(up).await.unwrap().is_none());

@@ -1,7 +1,7 @@
 //! Conformance, continued: commits follow the KEK a bucket was given (so crypto-shredding that
 //! KEK leaves none of the bucket's objects readable); evacuation moves parts of open uploads.
 
-use super::conformance::{dek, put, stream, upload, version};
+use super::conformance::{bucket_name, dek, key_of, put, stream, upload, version};
 use super::{
     AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, MetadataStore, PartRecord, PutCommit,
     ReplicaMove,
@@ -21,16 +21,16 @@ fn under(kek: &str, version: u32) -> WrappedKey {
 pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     let b = BucketUid([201; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
-    let bucket = BucketRecord { uid: b, name: "kekb".into(), policy_id: "p".into(), created_ms: 0 };
+    let bucket = BucketRecord { uid: b, name: bucket_name("kekb"), policy_id: "p".into(), created_ms: 0 };
     store.create_bucket(bucket, entry("create")).await.unwrap().expect("created");
-    let before = PutCommit { bucket_name: "kekb".into(), ..put(b, "k", version(201, "e"), WriteCondition::None) };
+    let before = PutCommit { bucket_name: bucket_name("kekb"), ..put(b, "k", version(201, "e"), WriteCondition::None) };
     assert_eq!(store.commit_put(before.clone()).await.unwrap(), CommitOutcome::Committed, "no own KEK yet");
     let change = AuditedChange::BucketKek { bucket: b, kek: "own".into() };
     store.apply_change(change, entry("kek")).await.unwrap().expect("applied");
 
-    let stale = PutCommit { bucket_name: "kekb".into(), ..put(b, "k", version(202, "f"), WriteCondition::None) };
+    let stale = PutCommit { bucket_name: bucket_name("kekb"), ..put(b, "k", version(202, "f"), WriteCondition::None) };
     assert_eq!(store.commit_put(stale.clone()).await.unwrap(), CommitOutcome::KekChanged("own".into()));
-    let current = store.current(b, "k").await.unwrap().expect("the earlier version");
+    let current = store.current(b, &key_of("k")).await.unwrap().expect("the earlier version");
     assert_eq!(current.version_uid, VersionUid([201; 16]), "a refused commit writes nothing");
     assert!(store.dek(VersionUid([202; 16])).await.unwrap().is_none());
     let rewrapped = PutCommit { dek: under("own", 1), ..stale };
@@ -50,7 +50,7 @@ pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     let mut v = version(203, "m-1");
     v.version_uid = up.version_uid;
     let complete = PutCommit {
-        bucket_name: "kekb".into(),
+        bucket_name: bucket_name("kekb"),
         dek: under("own", 1),
         completes_upload: Some(id),
         intents: vec![],
@@ -66,7 +66,7 @@ pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
 pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     let b = BucketUid([211; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
-    let bucket = BucketRecord { uid: b, name: "partsb".into(), policy_id: "p".into(), created_ms: 0 };
+    let bucket = BucketRecord { uid: b, name: bucket_name("partsb"), policy_id: "p".into(), created_ms: 0 };
     store.create_bucket(bucket, entry("create")).await.unwrap().expect("created");
     let id = UploadId([211; 16]);
     let up = upload(id, b, "mp");

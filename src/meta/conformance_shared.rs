@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::conformance::{put, version};
+use super::conformance::{bucket_name, key_of, put, version};
 use super::{AuditedChange, BucketRecord, CommitOutcome, Intent, MetadataStore, RepairTask};
 use crate::model::WriteCondition;
 use crate::model::audit::{AuditEntry, GENESIS};
@@ -13,13 +13,13 @@ use crate::model::{BootId, BucketUid, ProviderId, StreamId, VersionUid};
 pub async fn shared_suite(a: Arc<dyn MetadataStore>, b: Arc<dyn MetadataStore>) {
     let bu = BucketUid([1; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
-    let rec = BucketRecord { uid: bu, name: "bkt".into(), policy_id: "p".into(), created_ms: 0 };
+    let rec = BucketRecord { uid: bu, name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 };
     a.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
     assert_eq!(b.create_bucket(rec, entry("again")).await.unwrap().err().map(|r| r.uid), Some(bu));
 
     // Read-after-write across gateways.
     a.commit_put(put(bu, "k", version(1, "a"), WriteCondition::None)).await.unwrap();
-    assert_eq!(b.current(bu, "k").await.unwrap().map(|v| v.version_uid), Some(VersionUid([1; 16])));
+    assert_eq!(b.current(bu, &key_of("k")).await.unwrap().map(|v| v.version_uid), Some(VersionUid([1; 16])));
 
     // Concurrent If-None-Match through both: exactly one winner; If-Match races likewise.
     let mut tasks = Vec::new();

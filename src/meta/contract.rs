@@ -10,7 +10,9 @@ use super::{
 };
 use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest, UploadId, VersionUid};
+use crate::model::{
+    BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
+};
 
 /// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
 /// returns; a cancelled call either happened entirely or not at all.
@@ -27,7 +29,7 @@ pub trait ObjectMeta: Send + Sync {
     /// All buckets, by name.
     async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError>;
     /// One bucket.
-    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError>;
+    async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>, MetaError>;
     /// Creates the bucket unless one of that name exists (returns the existing one then), with
     /// the audit record of its placement decision in the same write.
     async fn create_bucket(
@@ -36,9 +38,9 @@ pub trait ObjectMeta: Send + Sync {
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError>;
     /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
-    async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError>;
+    async fn delete_bucket(&self, name: &BucketName) -> Result<bool, MetaError>;
     /// The current version of a key.
-    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError>;
+    async fn current(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
     /// Durable before the first byte goes to a provider.
@@ -49,7 +51,7 @@ pub trait ObjectMeta: Send + Sync {
     async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError>;
     /// Removes the current version (if any) and queues its streams for GC. Returns whether a
     /// version existed.
-    async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError>;
+    async fn commit_delete(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError>;
     /// Lists current versions.
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
 }

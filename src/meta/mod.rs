@@ -25,7 +25,9 @@ use std::borrow::Cow;
 
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
-use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid};
+use crate::model::{
+    BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid,
+};
 
 pub use records::{
     BucketRecord, CompletedUpload, DeletionReason, DeletionTask, GcTask, Intent, JobRecord, PartRecord, RepairTask,
@@ -190,9 +192,9 @@ pub struct PutCommit {
     /// Bucket.
     pub bucket: BucketUid,
     /// Its name, so the commit can check in one lookup that the bucket still exists.
-    pub bucket_name: String,
+    pub bucket_name: BucketName,
     /// Key.
-    pub key: String,
+    pub key: ObjectKey,
     /// The new version.
     pub version: VersionRecord,
     /// Its wrapped DEK. For a completed upload the upload's own, as stored when the commit

@@ -2,19 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::WrappedKey;
 use crate::model::{
     BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
     StreamManifest, UploadId, VersionUid,
 };
+use crate::model::{BucketName, WrappedKey};
 
 /// A bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRecord {
     /// Identity for its whole life.
     pub uid: BucketUid,
-    /// The S3 name.
-    pub name: String,
+    /// The S3 name (stored as its text: a newtype encodes as the string it wraps).
+    pub name: BucketName,
     /// The residency policy it is bound to.
     pub policy_id: String,
     /// Creation time, ms since the epoch.

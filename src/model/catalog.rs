@@ -94,8 +94,9 @@ impl fmt::Display for CountryCode {
 pub struct Certification {
     /// Scheme, e.g. `secnumcloud`, `c5-type2`, `iso27001`, `eucs-high`.
     pub scheme: String,
-    /// Last valid day, `YYYY-MM-DD` (ISO dates compare as strings).
-    pub valid_until: String,
+    /// Last valid day (`YYYY-MM-DD` in text).
+    #[serde(with = "super::day::as_text")]
+    pub valid_until: time::Date,
 }
 
 /// What the catalog knows about one provider. Admin-entered facts: the gateway enforces them,

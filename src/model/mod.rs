@@ -2,12 +2,14 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod day;
 pub mod ids;
 pub mod jobs;
 pub mod names;
 pub mod object;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
+pub use day::{format_day, parse_day};
 pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionUid, random_array};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{

@@ -47,7 +47,7 @@ impl Placement {
 
 /// Leave to write a replica of an existing object's stream to `provider` (repair, evacuation),
 /// if the provider satisfies the bucket's `policy` on `today`.
-pub fn grant_replica(policy: &ResidencyPolicy, provider: &ProviderInfo, today: &str) -> Option<WriteGrant> {
+pub fn grant_replica(policy: &ResidencyPolicy, provider: &ProviderInfo, today: time::Date) -> Option<WriteGrant> {
     eligible(policy, provider, today)
         .then(|| WriteGrant { provider: provider.id.clone(), admits: Admits::ObjectData(ResidencyChecked(())) })
 }
@@ -93,9 +93,16 @@ mod tests {
         };
         let de = provider("de", "DE");
         let fr = provider("fr", "FR");
-        assert!(grant_replica(&policy, &de, "2026-12-02").is_some_and(|g| g.admits_object_data()));
-        assert!(grant_replica(&policy, &fr, "2026-12-02").is_none());
-        let placement = crate::placement::place(&policy, &[de.clone(), fr.clone()], BucketUid([1; 16]), "2026-12-02");
+        assert!(
+            grant_replica(&policy, &de, time::macros::date!(2026 - 12 - 02)).is_some_and(|g| g.admits_object_data())
+        );
+        assert!(grant_replica(&policy, &fr, time::macros::date!(2026 - 12 - 02)).is_none());
+        let placement = crate::placement::place(
+            &policy,
+            &[de.clone(), fr.clone()],
+            BucketUid([1; 16]),
+            time::macros::date!(2026 - 12 - 02),
+        );
         let placement = placement.unwrap();
         assert!(placement.grant(&de.id).is_some());
         assert!(placement.grant(&fr.id).is_none());

@@ -52,7 +52,7 @@ pub struct Unsatisfiable {
 }
 
 /// Whether `provider` may hold replicas under `policy` on `today`.
-pub fn eligible(policy: &ResidencyPolicy, provider: &ProviderInfo, today: &str) -> bool {
+pub fn eligible(policy: &ResidencyPolicy, provider: &ProviderInfo, today: time::Date) -> bool {
     check(policy, provider, today).is_empty()
 }
 
@@ -137,7 +137,7 @@ pub fn place(
     policy: &ResidencyPolicy,
     catalog: &[ProviderInfo],
     seed: BucketUid,
-    today: &str,
+    today: time::Date,
 ) -> Result<Placement, Unsatisfiable> {
     let mut violations = Vec::new();
     let mut ok: Vec<&ProviderInfo> = Vec::new();
@@ -201,7 +201,7 @@ mod tests {
         }
     }
 
-    const TODAY: &str = "2026-11-25";
+    const TODAY: time::Date = time::macros::date!(2026 - 11 - 25);
 
     #[test]
     fn us_owned_provider_in_eu_is_never_chosen() {
@@ -254,16 +254,19 @@ mod tests {
     #[test]
     fn certifications_must_be_valid_today() {
         let mut p = provider("a", "FR", &["FR"], "a");
-        p.certifications = vec![Certification { scheme: "secnumcloud".into(), valid_until: "2026-11-25".into() }];
+        p.certifications =
+            vec![Certification { scheme: "secnumcloud".into(), valid_until: time::macros::date!(2026 - 11 - 25) }];
         let mut pol = policy(1);
         pol.required_certifications = vec!["secnumcloud".into()];
-        assert!(eligible(&pol, &p, "2026-11-25"), "valid through its last day");
+        assert!(eligible(&pol, &p, time::macros::date!(2026 - 11 - 25)), "valid through its last day");
         assert_eq!(
-            check(&pol, &p, "2026-11-26"),
-            vec![Violation::CertExpired("secnumcloud".into(), "2026-11-25".into())]
+            check(&pol, &p, time::macros::date!(2026 - 11 - 26)),
+            vec![Violation::CertExpired("secnumcloud".into(), time::macros::date!(2026 - 11 - 25))]
         );
         pol.required_certifications.push("c5-type2".into());
-        assert!(check(&pol, &p, "2026-11-01").contains(&Violation::CertMissing("c5-type2".into())));
+        assert!(
+            check(&pol, &p, time::macros::date!(2026 - 11 - 01)).contains(&Violation::CertMissing("c5-type2".into()))
+        );
     }
 
     #[test]

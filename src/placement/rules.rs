@@ -16,7 +16,7 @@ pub enum Violation {
     /// A required certification is absent.
     CertMissing(String),
     /// A required certification expired (scheme, last valid day).
-    CertExpired(String, String),
+    CertExpired(String, time::Date),
     /// The provider was retired by an admin: it takes no new replicas and is evacuated.
     Retired,
 }
@@ -28,14 +28,14 @@ impl fmt::Display for Violation {
             Self::JurisdictionNotAllowed(c) => write!(f, "jurisdiction {c} not allowed"),
             Self::Exposure(e) => write!(f, "exposed to {e}"),
             Self::CertMissing(s) => write!(f, "certification {s} missing"),
-            Self::CertExpired(s, d) => write!(f, "certification {s} expired on {d}"),
+            Self::CertExpired(s, d) => write!(f, "certification {s} expired on {}", crate::model::format_day(*d)),
             Self::Retired => f.write_str("retired"),
         }
     }
 }
 
-/// Every rule `p` breaks under `policy` on `today` (`YYYY-MM-DD`). Empty means eligible.
-pub fn check(policy: &ResidencyPolicy, p: &ProviderInfo, today: &str) -> Vec<Violation> {
+/// Every rule `p` breaks under `policy` on `today`. Empty means eligible.
+pub fn check(policy: &ResidencyPolicy, p: &ProviderInfo, today: time::Date) -> Vec<Violation> {
     let mut v = Vec::new();
     if p.retired {
         v.push(Violation::Retired);
@@ -59,9 +59,7 @@ pub fn check(policy: &ResidencyPolicy, p: &ProviderInfo, today: &str) -> Vec<Vio
         match p.certifications.iter().find(|c| c.scheme == *scheme) {
             None => v.push(Violation::CertMissing(scheme.clone())),
             // ISO dates compare as strings; the last valid day itself is still valid.
-            Some(c) if c.valid_until.as_str() < today => {
-                v.push(Violation::CertExpired(scheme.clone(), c.valid_until.clone()))
-            }
+            Some(c) if c.valid_until < today => v.push(Violation::CertExpired(scheme.clone(), c.valid_until)),
             Some(_) => {}
         }
     }

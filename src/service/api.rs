@@ -123,7 +123,7 @@ impl ObjectApi for ObjectService {
 
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
         let buckets = ObjectService::list_buckets(self).await?;
-        Ok(buckets.into_iter().map(|b| BucketInfo { name: b.name, created_ms: b.created_ms }).collect())
+        Ok(buckets.into_iter().map(|b| BucketInfo { name: b.name.to_string(), created_ms: b.created_ms }).collect())
     }
 
     async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {

@@ -16,7 +16,7 @@ impl ObjectService {
     /// CreateBucket. `location` is the LocationConstraint: a policy id, or empty / the region /
     /// `us-east-1` / `EU` for the default policy.
     pub(crate) async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
-        BucketName::parse(name).map_err(name_error)?;
+        let name = BucketName::parse(name).map_err(name_error)?;
         let residency = self.residency();
         let policy_id = match location.map(str::trim) {
             None | Some("") | Some("us-east-1") | Some("EU") => self.config.default_policy.clone(),
@@ -34,7 +34,7 @@ impl ObjectService {
             "bucket": name, "policy": policy_id, "targets": placement.targets(),
         });
         let audit = crate::model::audit::AuditEntry::new("s3", "bucket.create", &detail);
-        let rec = BucketRecord { uid, name: name.to_owned(), policy_id, created_ms: now_ms() };
+        let rec = BucketRecord { uid, name, policy_id, created_ms: now_ms() };
         match self.meta.create_bucket(rec, audit).await? {
             Ok(_) => Ok(()),
             // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
@@ -49,7 +49,7 @@ impl ObjectService {
 
     /// DeleteBucket: only when no object and no multipart upload remains.
     pub(crate) async fn delete_bucket(&self, name: &str) -> Result<()> {
-        self.existing_bucket(name).await?;
-        if self.meta.delete_bucket(name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
+        let rec = self.existing_bucket(name).await?;
+        if self.meta.delete_bucket(&rec.name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
     }
 }

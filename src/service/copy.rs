@@ -38,8 +38,8 @@ impl ObjectService {
         cond: &Conditions,
     ) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(bucket).await?;
-        parse_key(key)?;
-        let v = self.meta.current(bucket.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let key = parse_key(key)?;
+        let v = self.meta.current(bucket.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         cond.check_copy_source(&v.etag, v.last_modified_ms)?;
         Ok((bucket, v))
     }
@@ -62,8 +62,8 @@ impl ObjectService {
             .into());
         }
         let dst = self.existing_bucket(&req.dst_bucket).await?;
-        parse_new_key(&req.dst_key)?;
-        self.early_condition(&dst, &req.dst_key, &req.condition).await?;
+        let dst_key = parse_new_key(&req.dst_key)?;
+        self.early_condition(&dst, &dst_key, &req.condition).await?;
         let placement = self.placement_for(&dst)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
@@ -79,7 +79,7 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
         let key = super::put::VersionKey { plain: &dek, wrapped };
-        self.commit_version(&dst, &req.dst_key, record, key, req.condition, origin).await?;
+        self.commit_version(&dst, &dst_key, record, key, req.condition, origin).await?;
         Ok(out)
     }
 }

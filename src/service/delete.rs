@@ -11,8 +11,8 @@ impl ObjectService {
     /// DeleteObject; succeeds also when the key is absent.
     pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let bucket = self.existing_bucket(bucket).await?;
-        parse_key(key)?;
-        self.meta.commit_delete(bucket.uid, key).await?;
+        let key = parse_key(key)?;
+        self.meta.commit_delete(bucket.uid, &key).await?;
         Ok(())
     }
 
@@ -27,7 +27,7 @@ impl ObjectService {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let r = match parse_key(key) {
-                Ok(_) => self.meta.commit_delete(bucket.uid, key).await.map(|_| ()).map_err(Error::from),
+                Ok(key) => self.meta.commit_delete(bucket.uid, &key).await.map(|_| ()).map_err(Error::from),
                 Err(e) => Err(e),
             };
             out.push(r);

@@ -92,8 +92,8 @@ impl ObjectService {
 
     async fn current_version(&self, req: &GetRequest) -> Result<(BucketRecord, VersionRecord)> {
         let bucket = self.existing_bucket(&req.bucket).await?;
-        parse_key(&req.key)?;
-        let version = self.meta.current(bucket.uid, &req.key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let key = parse_key(&req.key)?;
+        let version = self.meta.current(bucket.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         req.conditions.check_read(&version.etag, version.last_modified_ms)?;
         Ok((bucket, version))
     }

@@ -164,9 +164,8 @@ pub struct PutOutput {
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, the day certifications are checked against.
-pub fn today() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
 }
 
 /// Milliseconds since the epoch.
@@ -221,8 +220,8 @@ impl ObjectService {
 /// The bucket named `name`; `NoSuchBucket` for a name that is not one or a bucket that does
 /// not exist (the object path and the admin operations answer alike).
 async fn existing_bucket(meta: &dyn MetadataStore, name: &str) -> Result<BucketRecord> {
-    BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-    meta.bucket(name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
+    let name = BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
+    meta.bucket(&name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
 }
 
 fn parse_key(key: &str) -> Result<ObjectKey> {

@@ -3,7 +3,7 @@
 
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
-use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_new_key};
+use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_key, parse_new_key};
 use crate::datapath::ciphertext_len;
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
@@ -13,7 +13,9 @@ use crate::meta::{
 };
 use crate::model::WriteCondition;
 use crate::model::random_array;
-use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ProviderId, UploadId, VersionUid};
+use crate::model::{
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectKey, ProviderId, UploadId, VersionUid,
+};
 use crate::placement::eligible;
 
 /// Parts other than the last must be at least this large.
@@ -271,7 +273,8 @@ impl ObjectService {
         if req.parts.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(ErrorKind::InvalidPartOrder.into());
         }
-        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        let object_key = parse_key(&req.key)?;
+        self.early_condition(&bucket, &object_key, &req.condition).await?;
         let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
         // Every listed part must exist with its ETag (InvalidPart) before sizes are judged
         // (EntityTooSmall), as AWS reports them.
@@ -322,7 +325,7 @@ impl ObjectService {
         let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
         self.commit_version(
             &bucket,
-            &req.key,
+            &object_key,
             record,
             super::put::VersionKey { plain: &dek, wrapped: upload.dek.clone() },
             req.condition,
@@ -345,7 +348,7 @@ impl ObjectService {
         let residency = self.residency();
         let policy = residency.policy_of(bucket)?;
         let today = super::today();
-        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, &today));
+        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, today));
         let mut repairs = Vec::new();
         let mut deletions = Vec::new();
         for s in streams.iter_mut() {
@@ -387,7 +390,8 @@ impl ObjectService {
         if done.bucket_uid != bucket.uid || done.key != req.key {
             return None;
         }
-        let current = self.meta.current(bucket.uid, &req.key).await.ok()??;
+        let key = ObjectKey::parse(&req.key).ok()?;
+        let current = self.meta.current(bucket.uid, &key).await.ok()??;
         let same = current.version_uid == done.version_uid;
         same.then_some(PutOutput {
             etag: current.etag,

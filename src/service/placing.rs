@@ -21,7 +21,7 @@ pub(crate) fn decide(
     metrics: &Metrics,
     meta: &Arc<dyn MetadataStore>,
 ) -> Result<Placement> {
-    let placed = place(policy, catalog, seed, &super::today());
+    let placed = place(policy, catalog, seed, super::today());
     let outcome = match &placed {
         Ok(_) => "placed",
         Err(u) => {

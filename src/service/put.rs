@@ -10,7 +10,8 @@ use crate::meta::{BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCom
 use crate::model::WriteCondition;
 use crate::model::random_array;
 use crate::model::{
-    BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ProviderId, StreamId, StreamManifest, VersionUid,
+    BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectKey, ProviderId, StreamId, StreamManifest,
+    VersionUid,
 };
 use crate::placement::Placement;
 use crate::replicate::write::{Fanout, FanoutOutcome};
@@ -137,11 +138,11 @@ impl ObjectService {
     pub(crate) async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
         // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
         let bucket = self.existing_bucket(&req.bucket).await?;
-        parse_new_key(&req.key)?;
+        let object_key = parse_new_key(&req.key)?;
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
-        self.early_condition(&bucket, &req.key, &req.condition).await?;
+        self.early_condition(&bucket, &object_key, &req.condition).await?;
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
         // 4. Keys.
@@ -157,7 +158,7 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
         let key = VersionKey { plain: &dek, wrapped };
-        self.commit_version(&bucket, &req.key, record, key, req.condition, origin).await?;
+        self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
         Ok(out)
     }
@@ -208,7 +209,12 @@ impl ObjectService {
         super::placing::decide(policy, &self.residency().catalog, seed, &self.metrics, &self.meta)
     }
 
-    pub(crate) async fn early_condition(&self, bucket: &BucketRecord, key: &str, cond: &WriteCondition) -> Result<()> {
+    pub(crate) async fn early_condition(
+        &self,
+        bucket: &BucketRecord,
+        key: &ObjectKey,
+        cond: &WriteCondition,
+    ) -> Result<()> {
         if *cond == WriteCondition::None {
             return Ok(());
         }
@@ -236,7 +242,7 @@ impl ObjectService {
     pub(crate) async fn commit_version(
         &self,
         bucket: &BucketRecord,
-        key: &str,
+        key: &ObjectKey,
         version: VersionRecord,
         dek: VersionKey<'_>,
         condition: WriteCondition,
@@ -256,7 +262,7 @@ impl ObjectService {
         let mut commit = PutCommit {
             bucket: bucket.uid,
             bucket_name: bucket.name.clone(),
-            key: key.to_owned(),
+            key: key.clone(),
             version,
             dek: dek.wrapped,
             condition,
@@ -277,7 +283,8 @@ impl ObjectService {
             if attempts > KEK_CHANGE_RETRIES {
                 break CommitOutcome::KekChanged(kek);
             }
-            commit.dek = self.keys.wrap(dek.plain, &kek, KeyBinding::new(bucket.uid, version_uid, key)).await?;
+            commit.dek =
+                self.keys.wrap(dek.plain, &kek, KeyBinding::new(bucket.uid, version_uid, key.as_str())).await?;
             if let Some(id) = completes_upload {
                 self.rewrap_upload_key(id, dek.plain, &kek).await?;
             }

@@ -87,7 +87,7 @@ impl Evacuator {
         let mut buckets = meta.buckets().await?;
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
         for bucket in buckets {
-            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name < *b) {
+            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name.as_str() < b.as_str()) {
                 continue;
             }
             if !self.evacuate_bucket(&bucket, &mut job).await? {
@@ -104,7 +104,7 @@ impl Evacuator {
     async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, MetaError> {
         let meta = &self.meta;
         let mut start = match &job.cursor {
-            Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
+            Some((b, k)) if b == bucket.name.as_str() => ListStart::AfterKey(k.as_bytes().to_vec()),
             _ => ListStart::Beginning,
         };
         if !matches!(start, ListStart::AfterKey(_)) {
@@ -124,7 +124,7 @@ impl Evacuator {
                 }
                 last = Some(key);
             }
-            job.cursor = last.as_ref().map(|k| (bucket.name.clone(), String::from_utf8_lossy(k).into_owned()));
+            job.cursor = last.as_ref().map(|k| (bucket.name.to_string(), String::from_utf8_lossy(k).into_owned()));
             self.save(job).await?;
             if !self.lease.hold().await? {
                 return Ok(false);
@@ -177,7 +177,7 @@ impl Evacuator {
         let residency = self.state.residency();
         let Some(policy) = residency.policies.get(&bucket.policy_id) else { return Ok(()) };
         let day = today();
-        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, &day));
+        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, day));
         let leaving: Vec<ProviderId> = stream.replicas.iter().filter(|p| !allowed(p)).cloned().collect();
         if leaving.is_empty() {
             return Ok(());
@@ -230,7 +230,7 @@ impl Evacuator {
         deleting: &[ProviderId],
     ) -> Option<ProviderId> {
         let policy = residency.policies.get(&bucket.policy_id)?;
-        let placement = place(policy, &residency.catalog, bucket.uid, &today()).ok()?;
+        let placement = place(policy, &residency.catalog, bucket.uid, today()).ok()?;
         placement
             .targets()
             .iter()
@@ -273,7 +273,7 @@ impl Evacuator {
                 .policies
                 .get(&bucket.policy_id)
                 .zip(residency.provider(to))
-                .and_then(|(policy, info)| grant_replica(policy, info, &today()));
+                .and_then(|(policy, info)| grant_replica(policy, info, today()));
             let Some(grant) = grant else { return Ok(false) };
             let name = crate::backend::stream_name(stream.stream_id);
             if let Err(e) = copy_from_first(backends, sources, to, &name, expected, &grant).await {

@@ -91,7 +91,7 @@ impl HealthChecker {
             let reachable = residency
                 .catalog
                 .iter()
-                .filter(|p| eligible(policy, p, &today))
+                .filter(|p| eligible(policy, p, today))
                 .filter(|p| report.providers.get(p.id.as_str()).is_some_and(|h| h.reachable))
                 .filter(|p| !self.state.book().is_open(&p.id, now))
                 .count();

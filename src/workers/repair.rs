@@ -176,7 +176,7 @@ impl RepairWorker {
         else {
             return Ok(None);
         };
-        Ok(grant_replica(policy, info, &crate::service::today()))
+        Ok(grant_replica(policy, info, crate::service::today()))
     }
 
     /// Runs passes every `every` until shutdown.

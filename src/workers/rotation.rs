@@ -72,7 +72,7 @@ impl Rotator {
         let mut buckets = meta.buckets().await?;
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
         for bucket in buckets {
-            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name < *b) {
+            if job.cursor.as_ref().is_some_and(|(b, _)| bucket.name.as_str() < b.as_str()) {
                 continue;
             }
             let result = self.rotate_bucket(&bucket, &mut job).await;
@@ -92,7 +92,7 @@ impl Rotator {
         let meta = &self.meta;
         let kek = self.state.kek_of(self.keys.as_ref(), bucket.uid);
         let mut start = match &job.cursor {
-            Some((b, k)) if *b == bucket.name => ListStart::AfterKey(k.as_bytes().to_vec()),
+            Some((b, k)) if b == bucket.name.as_str() => ListStart::AfterKey(k.as_bytes().to_vec()),
             _ => ListStart::Beginning,
         };
         if !matches!(start, ListStart::AfterKey(_)) {
@@ -120,7 +120,7 @@ impl Rotator {
                     }
                 }
                 job.scanned += 1;
-                job.cursor = Some((bucket.name.clone(), key_text));
+                job.cursor = Some((bucket.name.to_string(), key_text));
                 last = Some(key);
             }
             self.save(job).await?;

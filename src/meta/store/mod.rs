@@ -25,7 +25,7 @@ use super::{
 use super::{CompletedUpload, DeletionReason, DeletionTask, ReplicaMove};
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
-use crate::model::{BootId, BucketUid, StreamId, StreamManifest, UploadId};
+use crate::model::{BootId, BucketName, BucketUid, StreamId, StreamManifest, UploadId};
 
 /// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
 const BOOT_PREFIX: &[u8] = b"boot/";
@@ -192,7 +192,7 @@ impl<E: KvEngine> Inner<E> {
     }
 
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
-        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, &c.key)])?;
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, c.key.as_str())])?;
         if !bucket_exists(&mut t, &c.bucket_name, c.bucket)? {
             return Ok(CommitOutcome::Gone);
         }
@@ -347,7 +347,7 @@ fn reseat_replica(
     Ok(Some(DeletionReason::Evacuated))
 }
 
-fn bucket_exists(t: &mut impl KvTxn, name: &str, bucket: BucketUid) -> Result<bool, MetaError> {
+fn bucket_exists(t: &mut impl KvTxn, name: &BucketName, bucket: BucketUid) -> Result<bool, MetaError> {
     Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
 }
 

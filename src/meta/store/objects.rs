@@ -12,7 +12,7 @@ use crate::meta::{
 use crate::meta::{DeletionReason, DeletionTask};
 use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketUid, VersionUid};
+use crate::model::{BucketName, BucketUid, ObjectKey, VersionUid};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -21,8 +21,8 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(|i| i.engine.scan(Cf::Buckets, b"", None, usize::MAX)?.iter().map(|(_, v)| decode(v)).collect()).await
     }
 
-    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, MetaError> {
-        let name = name.to_owned();
+    async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>, MetaError> {
+        let name = name.clone();
         self.run(move |i| i.get(Cf::Buckets, name.as_bytes())).await
     }
 
@@ -42,8 +42,8 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         .await
     }
 
-    async fn delete_bucket(&self, name: &str) -> Result<bool, MetaError> {
-        let name = name.to_owned();
+    async fn delete_bucket(&self, name: &BucketName) -> Result<bool, MetaError> {
+        let name = name.clone();
         self.run(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE])?;
             let Some(rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())? else {
@@ -56,13 +56,13 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             if has_objects || has_uploads {
                 return Ok(false);
             }
-            t.commit(vec![KvOp::Delete(Cf::Buckets, name.into_bytes())])?;
+            t.commit(vec![KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec())])?;
             Ok(true)
         })
         .await
     }
 
-    async fn current(&self, bucket: BucketUid, key: &str) -> Result<Option<VersionRecord>, MetaError> {
+    async fn current(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError> {
         let k = object_key(bucket, key.as_bytes());
         self.run(move |i| i.get(Cf::Objects, &k)).await
     }
@@ -99,9 +99,9 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(move |i| i.commit_put(c)).await
     }
 
-    async fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
-        let key = key.to_owned();
-        self.run(move |i| i.commit_delete(bucket, &key)).await
+    async fn commit_delete(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
+        let key = key.clone();
+        self.run(move |i| i.commit_delete(bucket, key.as_str())).await
     }
 
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {

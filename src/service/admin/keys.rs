@@ -34,7 +34,7 @@ impl AdminOps {
         let mut bucket_keks = Vec::new();
         for b in self.meta.buckets().await? {
             if let Some(k) = state.bucket_keks.get(&b.uid) {
-                bucket_keks.push((b.name, k.clone()));
+                bucket_keks.push((b.name.to_string(), k.clone()));
             }
         }
         bucket_keks.sort();
@@ -46,7 +46,7 @@ impl AdminOps {
     /// Gives `bucket` its own KEK (created in the KMS if missing); the rotation job then wraps
     /// its existing data keys under it.
     pub async fn set_bucket_kek(&self, bucket: &str, kek: &str) -> Result<AuditRecord> {
-        let rec: BucketRecord = self.meta.bucket(bucket).await?.ok_or(ErrorKind::NoSuchBucket)?;
+        let rec: BucketRecord = self.existing_bucket(bucket).await?;
         if self.state.key_state().shredded.contains_key(kek) {
             return Err(ErrorKind::InvalidArgument(format!("key {kek} was destroyed")).into());
         }

@@ -94,8 +94,8 @@ impl AdminOps {
     /// Where the current version of `bucket/key` lives.
     pub async fn locate(&self, bucket: &str, key: &str) -> Result<ObjectLocation> {
         let rec = self.existing_bucket(bucket).await?;
-        parse_key(key)?;
-        let v = self.meta.current(rec.uid, key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let key = parse_key(key)?;
+        let v = self.meta.current(rec.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         let residency = self.state.residency();
         let policy = residency.policies.get(&rec.policy_id);
         let today = crate::service::today();
@@ -106,7 +106,7 @@ impl AdminOps {
         for s in &v.streams {
             let pending = self.meta.stream_repairs(s.stream_id).await?;
             let verified = self.meta.verifications(s.stream_id).await?;
-            let allowed = |p: &crate::model::ProviderId| matches!((residency.provider(p), policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, &today).is_empty());
+            let allowed = |p: &crate::model::ProviderId| matches!((residency.provider(p), policy), (Some(i), Some(pol)) if crate::placement::check(pol, i, today).is_empty());
             let awaiting_deletion = self
                 .meta
                 .stream_deletions(s.stream_id)
@@ -137,7 +137,7 @@ impl AdminOps {
                             .map(|i| {
                                 i.certifications
                                     .iter()
-                                    .map(|c| format!("{} until {}", c.scheme, c.valid_until))
+                                    .map(|c| format!("{} until {}", c.scheme, crate::model::format_day(c.valid_until)))
                                     .collect()
                             })
                             .unwrap_or_default(),
@@ -161,7 +161,7 @@ impl AdminOps {
         }
         Ok(ObjectLocation {
             bucket: bucket.to_owned(),
-            key: key.to_owned(),
+            key: key.as_str().to_owned(),
             policy: rec.policy_id,
             version_uid: v.version_uid.to_hex(),
             size: v.size,
@@ -208,7 +208,7 @@ impl AdminOps {
         let residency = self.state.residency();
         let policy = residency.policy_of(&rec)?;
         let today = crate::service::today();
-        let placed = crate::placement::place(policy, &residency.catalog, rec.uid, &today);
+        let placed = crate::placement::place(policy, &residency.catalog, rec.uid, today);
         let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
         let providers = residency
             .catalog
@@ -217,7 +217,7 @@ impl AdminOps {
                 provider: p.id.to_string(),
                 country: p.country.to_string(),
                 operator: p.operator.clone(),
-                violations: crate::placement::check(policy, p, &today).iter().map(ToString::to_string).collect(),
+                violations: crate::placement::check(policy, p, today).iter().map(ToString::to_string).collect(),
                 chosen: targets.contains(&p.id),
             })
             .collect();

@@ -66,7 +66,7 @@ impl AdminOps {
         let before = next.policies.insert(policy.id.clone(), policy.clone());
         for b in self.meta.buckets().await? {
             if b.policy_id == policy.id
-                && let Err(u) = crate::placement::place(&policy, &next.catalog, b.uid, &crate::service::today())
+                && let Err(u) = crate::placement::place(&policy, &next.catalog, b.uid, crate::service::today())
             {
                 return Err(ErrorKind::ResidencyUnsatisfiable(format!("bucket {}: {u}", b.name)).into());
             }
