@@ -1,6 +1,18 @@
 //! Datapath costs per byte: sealing and opening by segment size, against the unavoidable
 //! baselines measured in the same run (MD5 for the ETag, a plain memcpy, CRC32C and SHA-256).
 //! Compare the ratios, not the absolute numbers, and only on the same machine.
+// Test and benchmark code: sizes and counts are small constants (a wrong cast fails the test it
+// sits in), and string building favours reading over the last allocation.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::format_push_string,
+    clippy::format_collect,
+    clippy::similar_names,
+    clippy::items_after_statements,
+    reason = "test code; see the comment above"
+)]
 
 use std::hint::black_box;
 
@@ -42,7 +54,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("baseline_memcpy", |b| b.iter(|| black_box(data.clone())));
     g.bench_function("baseline_md5", |b| b.iter(|| black_box(md5::Md5::digest(&data))));
     g.bench_function("baseline_crc32c", |b| {
-        b.iter(|| black_box(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data)))
+        b.iter(|| black_box(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data)));
     });
     g.bench_function("baseline_sha256", |b| b.iter(|| black_box(ring::digest::digest(&ring::digest::SHA256, &data))));
     for seg_log2 in [16u8, 18, 20] {
@@ -59,7 +71,7 @@ fn bench(c: &mut Criterion) {
                 }
                 o.finish().expect("complete");
                 black_box(out)
-            })
+            });
         });
     }
     g.finish();
@@ -68,7 +80,7 @@ fn bench(c: &mut Criterion) {
             for a in (0..LEN as u64).step_by(4099) {
                 black_box(SegmentSpan::for_range(LEN as u64, 16, Some((a, (a + 1000).min(LEN as u64 - 1)))));
             }
-        })
+        });
     });
 }
 

@@ -20,6 +20,18 @@
 //! `BENCH_E2E_PROVIDER=rclone` puts `rclone serve s3` over a directory in place of every
 //! `s3s-fs` (a provider with TCP_NODELAY and large file reads).
 //! Under `cargo test --all-targets` (no `--bench` argument) it does nothing.
+// Test and benchmark code: sizes and counts are small constants (a wrong cast fails the test it
+// sits in), and string building favours reading over the last allocation.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::format_push_string,
+    clippy::format_collect,
+    clippy::similar_names,
+    clippy::items_after_statements,
+    reason = "test code; see the comment above"
+)]
 
 #[allow(dead_code)]
 #[path = "../tests/it/common/fault_proxy.rs"]
@@ -60,7 +72,7 @@ const MIB: u64 = 1 << 20;
 /// The deterministic data every body is cut from (16 MiB, so 1 MiB chunks start at many offsets).
 const BLOCK: usize = 16 << 20;
 const CHUNK: usize = 1 << 20;
-const PHASE_DEADLINE: Duration = Duration::from_secs(900);
+const PHASE_DEADLINE: Duration = Duration::from_mins(15);
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -168,7 +180,7 @@ impl S3 {
         let body = BodyExt::boxed(StreamBody::new(stream));
         let r = self.send(self.request("PUT", path, Some(size), body)).await?;
         let status = r.status();
-        let text = r.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let text = r.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
         if status.is_success() {
             Ok(())
         } else {
@@ -518,10 +530,13 @@ fn providers(n: usize, dir: &Path) -> Vec<Provider> {
 }
 
 fn gateway_bin() -> PathBuf {
-    std::env::var_os("SOUVERAIN_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "/var/tmp/souverain-target".into()))
-            .join("release/souverain")
-    })
+    std::env::var_os("SOUVERAIN_BIN").map_or_else(
+        || {
+            PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "/var/tmp/souverain-target".into()))
+                .join("release/souverain")
+        },
+        PathBuf::from,
+    )
 }
 
 /// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N) and `metadata` as
@@ -593,7 +608,7 @@ fn start_rclone(dir: &Path, fakes: &[Provider]) -> (Proc, SocketAddr) {
 fn postgres_metadata(dir: &Path) -> (postgres::PgServer, String) {
     let server = postgres::PgServer::start_in(dir);
     server.create_database("bench");
-    let password = server.password_file(dir);
+    let password = postgres::PgServer::password_file(dir);
     let section =
         format!("engine = \"postgres\"\nurl = \"{}\"\npassword_file = \"{}\"", server.url("bench"), password.display());
     (server, section)
@@ -761,7 +776,7 @@ fn main() {
     }
     let mut data = vec![0u8; BLOCK];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for b in data.iter_mut() {
+    for b in &mut data {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -770,8 +785,8 @@ fn main() {
     let block = Bytes::from(data);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut all = Vec::new();
-    let systems: Vec<String> =
-        std::env::var("BENCH_E2E_SYSTEMS").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_else(|_| {
+    let systems: Vec<String> = std::env::var("BENCH_E2E_SYSTEMS").map_or_else(
+        |_| {
             [
                 "direct",
                 "gateway N=1",
@@ -782,7 +797,9 @@ fn main() {
             ]
             .map(String::from)
             .to_vec()
-        });
+        },
+        |s| s.split(',').map(str::to_owned).collect(),
+    );
     for system in &systems {
         rt.block_on(run_system(system, &block, &mut all));
     }
@@ -814,7 +831,7 @@ fn main() {
     );
     let json = serde_json::json!({
         "date": time::OffsetDateTime::now_utc().date().to_string(),
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cores": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         "phases": all,
         "ratios": ratios.iter().map(|(n, v, t)| serde_json::json!({ "name": n, "value": v, "target": t })).collect::<Vec<_>>(),
     });

@@ -1,7 +1,9 @@
 //! Wiring: from a validated [`Config`] to a serving gateway. `main.rs` and the integration tests
 //! both start the gateway through here, so tests run exactly what ships.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -273,24 +275,57 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     start_on(config, meta).await
 }
 
-/// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
-/// down). `config.metadata` is not opened again.
-pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
-    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
-    let keys = open_keys(&config, meta.as_ref()).await?;
-    let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
+/// Every configured provider, instrumented, with the book of their health statistics.
+fn open_providers(config: &Config, metrics: &Arc<Metrics>) -> Result<(Backends, ProviderBook), StartError> {
+    let mut backends = HashMap::new();
     let mut book = Vec::new();
     for p in &config.providers {
         let gauge = metrics.backend_circuit_state.with_label_values(&[p.info.id.as_str()]);
         let stats = Arc::new(ProviderStats::new(Some(gauge)));
         book.push((p.info.id.clone(), Arc::clone(&stats)));
-        backends.push(Arc::new(Instrumented::new(open_backend(p)?, Arc::clone(&metrics), stats)));
+        let backend: Arc<dyn Backend> = Arc::new(Instrumented::new(open_backend(p)?, Arc::clone(metrics), stats));
+        backends.insert(p.info.id.clone(), backend);
     }
+    Ok((Arc::new(backends), ProviderBook::new(book)))
+}
+
+/// A listener's certificate and key, loaded once (reloaded on SIGHUP).
+fn load_tls(pair: Option<&(PathBuf, PathBuf)>) -> Result<Option<Arc<TlsFiles>>, StartError> {
+    pair.map(|(cert, key)| TlsFiles::load(cert, key).map(Arc::new).map_err(StartError::Tls)).transpose()
+}
+
+/// The background workers that maintain the data: scrub, evacuation, key rotation, usage,
+/// cluster membership, repair and GC (health runs before the admin listener is served).
+fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+    let gc_settings =
+        GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
+    vec![
+        spawn_worker("scrub", Scrubber::new(ctx, config.scrub).run(config.scrub_interval, shutdown.clone())),
+        spawn_worker("evacuation", Evacuator::new(ctx).run(config.evacuation_interval, shutdown.clone())),
+        spawn_worker("rotation", crate::workers::rotation::Rotator::new(ctx).run(ROTATION_POLL, shutdown.clone())),
+        spawn_worker("usage", UsageCounter::new(ctx).run(config.usage_interval, shutdown.clone())),
+        spawn_worker(
+            "cluster",
+            crate::workers::cluster::run(Arc::clone(&ctx.meta), Arc::clone(&ctx.state), ctx.boot_id, shutdown.clone()),
+        ),
+        spawn_worker(
+            "repair",
+            RepairWorker::new(ctx, config.repair_claim).run(config.repair_interval, shutdown.clone()),
+        ),
+        spawn_worker("gc", GarbageCollector::new(ctx, gc_settings).run(config.gc_interval, shutdown.clone())),
+    ]
+}
+
+/// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
+/// down). `config.metadata` is not opened again.
+pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
+    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
+    let keys = open_keys(&config, meta.as_ref()).await?;
+    let (backends, book) = open_providers(&config, &metrics)?;
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
     let state = Arc::new(GatewayState::new(Residency { catalog, policies: config.policies.clone() }));
-    let health = Arc::new(HealthState::new(Arc::new(ProviderBook::new(book))));
-    let backends: Backends = Arc::new(backends.into_iter().map(|b| (b.id().clone(), b)).collect());
+    let health = Arc::new(HealthState::new(Arc::new(book)));
     let ctx = Context {
         meta: Arc::clone(&meta),
         backends,
@@ -347,14 +382,8 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         http2_max_streams: config.http2_max_streams,
         ..ServerLimits::default()
     };
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key).map_err(StartError::Tls)?)),
-        None => None,
-    };
-    let admin_tls = match &config.admin_tls {
-        Some((cert, key)) => Some(Arc::new(TlsFiles::load(cert, key).map_err(StartError::Tls)?)),
-        None => None,
-    };
+    let tls = load_tls(config.tls.as_ref())?;
+    let admin_tls = load_tls(config.admin_tls.as_ref())?;
     let mut tasks = vec![tokio::spawn(serve(
         listener,
         s3_service(service as Arc<dyn ObjectApi>, &config.access_keys, Arc::clone(&metrics), config.body_read_timeout),
@@ -379,24 +408,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     if audit_key_pending {
         tasks.push(spawn_worker("audit-key", load_audit_key(Arc::clone(&admin_ops), shutdown.clone())));
     }
-    let scrubber = Scrubber::new(&ctx, config.scrub);
-    tasks.push(spawn_worker("scrub", scrubber.run(config.scrub_interval, shutdown.clone())));
-    let evacuator = Evacuator::new(&ctx);
-    tasks.push(spawn_worker("evacuation", evacuator.run(config.evacuation_interval, shutdown.clone())));
-    let rotator = crate::workers::rotation::Rotator::new(&ctx);
-    tasks.push(spawn_worker("rotation", rotator.run(ROTATION_POLL, shutdown.clone())));
-    let usage = UsageCounter::new(&ctx);
-    tasks.push(spawn_worker("usage", usage.run(config.usage_interval, shutdown.clone())));
-    tasks.push(spawn_worker(
-        "cluster",
-        crate::workers::cluster::run(Arc::clone(&meta), Arc::clone(&state), boot_id, shutdown.clone()),
-    ));
-    let repair = RepairWorker::new(&ctx, config.repair_claim);
-    tasks.push(spawn_worker("repair", repair.run(config.repair_interval, shutdown.clone())));
-    let gc_settings =
-        GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
-    let gc = GarbageCollector::new(&ctx, gc_settings);
-    tasks.push(spawn_worker("gc", gc.run(config.gc_interval, shutdown)));
+    tasks.extend(spawn_background_workers(&ctx, &config, &shutdown));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
     Ok(RunningGateway { s3_addr, admin_addr, meta, metrics, health, tls, admin_tls, trigger, tasks })
 }

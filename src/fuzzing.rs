@@ -3,7 +3,11 @@
 //! client's malformed input, wrong plaintext accepted, a range outside the object). They are
 //! shared by `fuzz/` (cargo fuzz, coverage-guided, long runs: `scripts/fuzz.sh`) and by a unit
 //! test that replays every kept corpus file in each `make test`.
+// Panicking is how a fuzz target reports a broken oracle: each one's doc says what it checks.
+#![allow(clippy::missing_panics_doc)]
 
+use crate::model::usize_from;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -70,7 +74,7 @@ fn fuzz_params() -> StreamParams {
 fn sealed_original() -> &'static (Vec<u8>, Vec<u8>, [u8; 32]) {
     static SEALED: OnceLock<(Vec<u8>, Vec<u8>, [u8; 32])> = OnceLock::new();
     SEALED.get_or_init(|| {
-        let plain: Vec<u8> = (0..FUZZ_PLAINTEXT_LEN).map(|i| (i * 31 % 251) as u8).collect();
+        let plain: Vec<u8> = (0..FUZZ_PLAINTEXT_LEN).map(|i| u8::try_from(i * 31 % 251).unwrap_or(0)).collect();
         let mut out = BytesMut::new();
         let (cipher, commit) = match StreamSealer::new(&FUZZ_DEK, &fuzz_params()) {
             Ok(mut s) => {
@@ -120,24 +124,27 @@ pub fn sealed_stream(data: &[u8]) {
     let params = fuzz_params();
     let span = SegmentSpan::for_range(params.plaintext_len, params.seg_log2, Some(range));
     let Ok(mut opener) = SegmentOpener::new(&FUZZ_DEK, &params, commit, span) else { return };
-    let start = (span.cipher_start as usize).min(cipher.len());
-    let end = (span.cipher_end as usize).min(cipher.len());
+    let start = usize_from(span.cipher_start).min(cipher.len());
+    let end = usize_from(span.cipher_end).min(cipher.len());
     let mut emitted = Vec::new();
     let mut failed = false;
     for piece in cipher[start..end].chunks(700) {
         let mut out: Vec<Bytes> = Vec::new();
         let r = opener.push(piece, &mut out);
-        out.iter().for_each(|b| emitted.extend_from_slice(b));
+        for b in &out {
+            emitted.extend_from_slice(b);
+        }
         if r.is_err() {
             failed = true;
             break;
         }
     }
-    let completed = !failed && end - start == (span.cipher_end - span.cipher_start) as usize && opener.finish().is_ok();
+    let completed =
+        !failed && end - start == usize_from(span.cipher_end - span.cipher_start) && opener.finish().is_ok();
     let (first, last) = range;
-    let wanted = &plain[first as usize..=last as usize];
+    let wanted = &plain[usize_from(first)..=usize_from(last)];
     assert!(wanted.starts_with(&emitted), "the reader emitted bytes that are not the plaintext");
-    let span_bytes = span.cipher_start as usize..span.cipher_end as usize;
+    let span_bytes = usize_from(span.cipher_start)..usize_from(span.cipher_end);
     let span_intact = cipher.get(span_bytes.clone()) == original.get(span_bytes);
     if completed {
         assert!(emitted.as_slice() == wanted, "a completed read must be the whole range");
@@ -268,7 +275,7 @@ fn signed_head(method: &str, path: &str, payload: &str, extra: &[(&str, &str)]) 
     signer.sign(&mut req, crate::backend::s3::sign::Payload::Declared(payload)).ok()?;
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     for (k, v) in req.headers() {
-        head.push_str(&format!("{k}: {}\r\n", v.to_str().ok()?));
+        let _ = write!(head, "{k}: {}\r\n", v.to_str().ok()?);
     }
     head.push_str("connection: close\r\n\r\n");
     Some(head)

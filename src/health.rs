@@ -185,7 +185,7 @@ impl HealthState {
     /// as reachable).
     pub fn reachable(&self, provider: &ProviderId) -> bool {
         let checked =
-            self.report.read().map(|r| r.providers.get(provider.as_str()).is_none_or(|h| h.reachable)).unwrap_or(true);
+            self.report.read().map_or(true, |r| r.providers.get(provider.as_str()).is_none_or(|h| h.reachable));
         checked && !self.book.is_open(provider, Instant::now())
     }
 }

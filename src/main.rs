@@ -1,6 +1,6 @@
 //! The `souverain` binary: the composition root. `anyhow` is allowed here only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -151,8 +151,8 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Runs the probe; Ok(false) when the provider is not usable.
-fn probe(config: PathBuf, id: String) -> anyhow::Result<bool> {
-    let config = souverain::config::Config::load(&config)?;
+fn probe(config: &Path, id: &str) -> anyhow::Result<bool> {
+    let config = souverain::config::Config::load(config)?;
     let provider = config
         .providers
         .iter()
@@ -173,12 +173,12 @@ fn main() -> ExitCode {
         use souverain::admin::client::encode_segment;
         let admin = cli::AdminTarget { url, token_file, ca_file };
         let outcome = match command {
-            AdminCommand::Provider { command: cli::ProviderCommand::Probe { id, config } } => probe(config, id),
+            AdminCommand::Provider { command: cli::ProviderCommand::Probe { id, config } } => probe(&config, &id),
             AdminCommand::Provider { command } => cli::provider(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Policy { command } => cli::policy(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Bucket { command } => cli::bucket(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Audit { command } => cli::audit(&admin, command).map_err(anyhow::Error::msg),
-            AdminCommand::Jobs { command } => cli::jobs(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::Jobs { command } => cli::jobs(&admin, &command).map_err(anyhow::Error::msg),
             AdminCommand::Keys { command } => cli::keys(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Locate { object } => match object.split_once('/') {
                 Some((b, k)) => {

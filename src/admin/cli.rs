@@ -275,7 +275,7 @@ pub fn keys(admin: &AdminTarget, cmd: KeysCommand) -> Result<bool, String> {
         KeysCommand::Rotate { kek, wait } => {
             let body = serde_json::to_vec(&serde_json::json!({ "kek": kek })).map_err(|e| e.to_string())?;
             println!("{}", admin.call(Method::POST, "/admin/v1/keys/rotate", true, Some(body))?.trim_end());
-            if wait { jobs(admin, JobsCommand::Rotation { wait: true }) } else { Ok(true) }
+            if wait { jobs(admin, &JobsCommand::Rotation { wait: true }) } else { Ok(true) }
         }
         KeysCommand::Shred { yes_destroy_data: false, .. } => {
             Err("shredding destroys the data for ever: add --yes-destroy-data".into())
@@ -329,11 +329,11 @@ pub fn audit(admin: &AdminTarget, cmd: AuditCommand) -> Result<bool, String> {
 }
 
 /// `admin jobs evacuation [--wait]`.
-pub fn jobs(admin: &AdminTarget, cmd: JobsCommand) -> Result<bool, String> {
+pub fn jobs(admin: &AdminTarget, cmd: &JobsCommand) -> Result<bool, String> {
     let (path, wait) = match cmd {
-        JobsCommand::Evacuation { wait } => ("/admin/v1/jobs/evacuation", wait),
-        JobsCommand::Scrub { wait } => ("/admin/v1/jobs/scrub", wait),
-        JobsCommand::Rotation { wait } => ("/admin/v1/jobs/rotation", wait),
+        JobsCommand::Evacuation { wait } => ("/admin/v1/jobs/evacuation", *wait),
+        JobsCommand::Scrub { wait } => ("/admin/v1/jobs/scrub", *wait),
+        JobsCommand::Rotation { wait } => ("/admin/v1/jobs/rotation", *wait),
     };
     if !wait {
         return admin.show(path, true);
@@ -390,7 +390,12 @@ fn progress_line(job: &serde_json::Value, bar: bool) -> String {
         )
     };
     if bar {
-        let filled = (ratio * 30.0).round() as usize;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "ratio is clamped to 0..=1, so the product is 0..=30"
+        )]
+        let filled = (ratio.clamp(0.0, 1.0) * 30.0).round() as usize;
         format!("[{}{}] {:>3.0}% {counts}", "#".repeat(filled), " ".repeat(30 - filled), ratio * 100.0)
     } else {
         format!("{:.0}% {counts}", ratio * 100.0)

@@ -133,7 +133,7 @@ impl AdminService {
             Ok(tasks) => {
                 json(StatusCode::OK, &serde_json::json!({ "backlog": self.health.report().deletions, "tasks": tasks }))
             }
-            Err(e) => service_error(e),
+            Err(e) => service_error(&e),
         }
     }
 
@@ -146,7 +146,7 @@ impl AdminService {
         };
         match self.service.locate(&bucket, &key).await {
             Ok(loc) => json(StatusCode::OK, &loc),
-            Err(e) => service_error(e),
+            Err(e) => service_error(&e),
         }
     }
 
@@ -154,12 +154,12 @@ impl AdminService {
     async fn explain(&self, bucket: &str) -> Answer {
         match self.service.explain_placement(bucket).await {
             Ok(x) => json(StatusCode::OK, &x),
-            Err(e) => service_error(e),
+            Err(e) => service_error(&e),
         }
     }
 }
 
-pub(crate) fn service_error(e: crate::error::Error) -> Answer {
+pub(crate) fn service_error(e: &crate::error::Error) -> Answer {
     match e.kind() {
         ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey | ErrorKind::NoSuchProvider => {
             error(StatusCode::NOT_FOUND, &e.to_string())

@@ -47,7 +47,7 @@ pub(super) async fn route(
         (&Method::PUT, ["providers", id]) => match read_json::<ProviderUpdate>(body).await {
             Ok(update) => match service.update_provider(id, |current| update.apply(current)).await {
                 Ok(rec) => json(StatusCode::OK, &rec),
-                Err(e) => service_error(e),
+                Err(e) => service_error(&e),
             },
             Err(a) => a,
         },
@@ -57,7 +57,7 @@ pub(super) async fn route(
             Ok(raw) => match crate::config::parse_policy(raw) {
                 Ok(policy) => match service.put_policy(policy).await {
                     Ok(rec) => json(StatusCode::OK, &rec),
-                    Err(e) => service_error(e),
+                    Err(e) => service_error(&e),
                 },
                 Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
             },
@@ -72,7 +72,7 @@ pub(super) async fn route(
             match (percent_decode(bucket), read_json::<Binding>(body).await) {
                 (Some(b), Ok(binding)) => match service.bind_bucket(&b, &binding.policy).await {
                     Ok(rec) => json(StatusCode::OK, &rec),
-                    Err(e) => service_error(e),
+                    Err(e) => service_error(&e),
                 },
                 (None, _) => error(StatusCode::BAD_REQUEST, "bad bucket name"),
                 (_, Err(a)) => a,
@@ -80,7 +80,8 @@ pub(super) async fn route(
         }
         (&Method::GET, ["audit"]) => {
             let after = query_u64(query, "after").unwrap_or(0);
-            let limit = query_u64(query, "limit").map_or(AUDIT_PAGE, |l| (l as usize).clamp(1, AUDIT_PAGE));
+            let limit = query_u64(query, "limit")
+                .map_or(AUDIT_PAGE, |l| usize::try_from(l).unwrap_or(AUDIT_PAGE).clamp(1, AUDIT_PAGE));
             match service.audit_records(after, limit).await {
                 Ok(records) => {
                     let mut out = String::new();
@@ -90,14 +91,14 @@ pub(super) async fn route(
                     }
                     (StatusCode::OK, "application/x-ndjson", Bytes::from(out))
                 }
-                Err(e) => service_error(e),
+                Err(e) => service_error(&e),
             }
         }
         (&Method::GET, ["audit", "verify"]) => verify_live(service).await,
         (&Method::GET, ["jobs", name]) if crate::model::jobs::ALL.contains(name) => match service.job(name).await {
             Ok(Some(job)) => json(StatusCode::OK, &job),
             Ok(None) => error(StatusCode::NOT_FOUND, "the job has not run yet"),
-            Err(e) => service_error(e),
+            Err(e) => service_error(&e),
         },
         _ => return None,
     };
@@ -110,7 +111,7 @@ pub(super) async fn route(
 async fn verify_live(service: &AdminOps) -> Answer {
     match verify_chain(service).await {
         Ok(v) => json(StatusCode::OK, &v),
-        Err(e) => service_error(e),
+        Err(e) => service_error(&e),
     }
 }
 

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
-use crate::model::ProviderId;
+use crate::model::{ProviderId, usize_from};
 
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -27,7 +27,7 @@ impl FsBackend {
     pub fn open(id: ProviderId, root: &Path) -> Result<Self, BackendError> {
         let me = Self { id, root: root.to_owned() };
         for sub in ["sv1", ".tmp"] {
-            std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(e))?;
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(&e))?;
         }
         // Leftovers of uploads interrupted by a crash are never visible; remove them.
         if let Ok(entries) = std::fs::read_dir(root.join(".tmp")) {
@@ -38,7 +38,7 @@ impl FsBackend {
         Ok(me)
     }
 
-    fn io(&self, e: std::io::Error) -> BackendError {
+    fn io(&self, e: &std::io::Error) -> BackendError {
         let kind =
             if e.kind() == std::io::ErrorKind::NotFound { BackendErrorKind::NotFound } else { BackendErrorKind::Io };
         BackendError { provider: self.id.clone(), kind, detail: e.to_string() }
@@ -56,7 +56,7 @@ impl FsBackend {
     }
 
     async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
-        let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(e))?;
+        let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(&e))?;
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.err(BackendErrorKind::Aborted, e.to_string()))?;
@@ -64,12 +64,12 @@ impl FsBackend {
             if written > len {
                 return Err(self.err(BackendErrorKind::Protocol, "body longer than announced"));
             }
-            file.write_all(&chunk).await.map_err(|e| self.io(e))?;
+            file.write_all(&chunk).await.map_err(|e| self.io(&e))?;
         }
         if written != len {
             return Err(self.err(BackendErrorKind::Aborted, "body shorter than announced"));
         }
-        file.sync_all().await.map_err(|e| self.io(e))
+        file.sync_all().await.map_err(|e| self.io(&e))
     }
 }
 
@@ -88,23 +88,23 @@ impl Backend for FsBackend {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
-        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
+        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(&e))?;
         let dir = self.root.join("sv1");
         tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
             .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
-            .map_err(|e| self.io(e))
+            .map_err(|e| self.io(&e))
     }
 
     async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
         let path = self.path(name)?;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(e))?;
-        let size = file.metadata().await.map_err(|e| self.io(e))?.len();
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(&e))?;
+        let size = file.metadata().await.map_err(|e| self.io(&e))?.len();
         let range = range.unwrap_or(0..size);
         if range.start > range.end || range.end > size {
             return Err(self.err(BackendErrorKind::Protocol, format!("range {range:?} beyond object of {size} bytes")));
         }
-        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(&e))?;
         let provider = self.id.clone();
         let stream = futures_util::stream::try_unfold(
             (file, range.end - range.start, provider),
@@ -112,7 +112,7 @@ impl Backend for FsBackend {
                 if left == 0 {
                     return Ok(None);
                 }
-                let want = left.min(READ_CHUNK as u64) as usize;
+                let want = usize_from(left).min(READ_CHUNK);
                 let mut buf = vec![0u8; want];
                 let n = file.read(&mut buf).await.map_err(|e| BackendError {
                     provider: provider.clone(),
@@ -137,7 +137,7 @@ impl Backend for FsBackend {
         match tokio::fs::metadata(self.path(name)?).await {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
+            Err(e) => Err(self.io(&e)),
         }
     }
 
@@ -145,7 +145,7 @@ impl Backend for FsBackend {
         match tokio::fs::remove_file(self.path(name)?).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io(e)),
+            Err(e) => Err(self.io(&e)),
         }
     }
 
@@ -153,9 +153,9 @@ impl Backend for FsBackend {
         // Names first (readdir only), keeping only the `limit` smallest in a bounded max-heap,
         // so memory stays O(limit) however many streams the directory holds; lengths only for
         // the page returned.
-        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
+        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(&e))?;
         let mut smallest: std::collections::BinaryHeap<String> = std::collections::BinaryHeap::new();
-        while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
+        while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(&e))? {
             let name = format!("sv1/{}", entry.file_name().to_string_lossy());
             // Only stream names: anything else in the directory is not ours to report.
             if limit == 0 || self.path(&name).is_err() || after.is_some_and(|a| name.as_str() <= a) {
@@ -171,9 +171,9 @@ impl Backend for FsBackend {
         let names = smallest.into_sorted_vec();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            match self.head(&name).await? {
-                Some(len) => out.push((name, len)),
-                None => continue, // deleted meanwhile
+            // A name deleted meanwhile is skipped.
+            if let Some(len) = self.head(&name).await? {
+                out.push((name, len));
             }
         }
         Ok(out)

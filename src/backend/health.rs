@@ -22,11 +22,11 @@ const RATE_MIN_REQUESTS: usize = 20;
 const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// How long a circuit stays open the first time; doubled on each failed probe, up to the cap.
 const OPEN_FIRST: Duration = Duration::from_secs(30);
-const OPEN_CAP: Duration = Duration::from_secs(300);
+const OPEN_CAP: Duration = Duration::from_mins(5);
 /// Time-to-first-byte samples kept, and how long one stays relevant: a provider that was slow
 /// a while ago but has not been read since is tried again rather than shunned for ever.
 const TTFB_SAMPLES: usize = 64;
-const TTFB_RELEVANCE: Duration = Duration::from_secs(60);
+const TTFB_RELEVANCE: Duration = Duration::from_mins(1);
 /// No hedge before this, whatever the history says (DESIGN.md: floor 50 ms).
 pub const HEDGE_FLOOR: Duration = Duration::from_millis(50);
 /// The hedge budget is a token bucket counted in GETs: each GET adds one token, a hedge costs
@@ -232,6 +232,11 @@ impl ProviderStats {
             return None;
         }
         recent.sort_unstable();
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "q is clamped to 0..=1, so the index is 0..len"
+        )]
         let idx = ((recent.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
         recent.get(idx).copied()
     }
@@ -243,10 +248,10 @@ impl ProviderStats {
 
     /// The state `/health` shows.
     pub fn report(&self, now: Instant) -> PassiveReport {
-        let ms = |d: Duration| d.as_millis() as u64;
+        let ms = crate::model::millis_u64;
         PassiveReport {
             circuit: self.circuit(now),
-            consecutive_failures: self.breaker.lock().map(|b| b.consecutive_failures).unwrap_or(0),
+            consecutive_failures: self.breaker.lock().map_or(0, |b| b.consecutive_failures),
             ttfb_average_ms: self.ttfb_average(now).map(ms),
             ttfb_p50_ms: self.ttfb_quantile(0.5, now).map(ms),
             ttfb_p95_ms: self.ttfb_quantile(0.95, now).map(ms),
@@ -311,16 +316,13 @@ impl ProviderBook {
 
     /// Takes one hedge from the budget, if any is left.
     pub fn take_hedge(&self) -> bool {
-        self.hedge_tokens
-            .lock()
-            .map(|mut t| {
-                let ok = *t >= HEDGE_COST;
-                if ok {
-                    *t -= HEDGE_COST;
-                }
-                ok
-            })
-            .unwrap_or(false)
+        self.hedge_tokens.lock().is_ok_and(|mut t| {
+            let ok = *t >= HEDGE_COST;
+            if ok {
+                *t -= HEDGE_COST;
+            }
+            ok
+        })
     }
 }
 
@@ -431,7 +433,7 @@ mod tests {
         s.observe_ttfb(Duration::from_millis(1500), t0);
         s.observe_ttfb_at_least(Duration::from_millis(5), t0);
         assert_eq!(s.ttfb_average(t0), Some(Duration::from_millis(1500)));
-        s.observe_ttfb_at_least(Duration::from_millis(3000), t0);
+        s.observe_ttfb_at_least(Duration::from_secs(3), t0);
         assert!(s.ttfb_average(t0) > Some(Duration::from_millis(1500)));
     }
 

@@ -156,7 +156,7 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
     if let Some((mp, max_put)) = multipart {
         let big_name = temp_name().unwrap_or_else(|_| name.clone());
         p.step("multipart", || async {
-            let big = random_bytes(max_put as usize + 4097)?;
+            let big = random_bytes(crate::model::usize_from(max_put) + 4097)?;
             let body = GrantedBody::new(&probe_grant(mp.id()), SealedBody::from_bytes(big.clone()))
                 .map_err(|e| e.to_string())?;
             mp.put(&big_name, big.len() as u64, body).await.map_err(|e| e.to_string())?;

@@ -134,6 +134,7 @@ fn one_line(text: &str, e: &toml::de::Error) -> FieldError {
     let msg = e.message().replace('\n', " ");
     match e.span() {
         // Lines before the span, plus one (`lines()` would miss a span starting a line).
+        #[allow(clippy::naive_bytecount, reason = "once per refused file; not worth a crate")]
         Some(span) => FieldError::new(
             format!(
                 "line {}",

@@ -7,7 +7,7 @@ use super::raw;
 
 /// Validates a policy given to the admin API (JSON, the fields of a `[[policy]]` section).
 pub fn parse_policy(raw: raw::RawPolicy) -> Result<ResidencyPolicy, FieldError> {
-    policy_with(|f| f.to_owned(), raw)
+    policy_with(std::borrow::ToOwned::to_owned, raw)
 }
 
 pub(super) fn policy(i: usize, p: raw::RawPolicy) -> Result<ResidencyPolicy, FieldError> {

@@ -101,7 +101,8 @@ pub fn segment_nonce(k: u64, is_final: bool) -> [u8; 12] {
 /// u64(plaintext_len) ‖ ciphertext_sha256 ‖ commit]` over the streams in order.
 pub fn manifest_bytes(streams: &[crate::model::StreamManifest]) -> Vec<u8> {
     let mut m = Vec::with_capacity(4 + streams.len() * 92);
-    m.extend_from_slice(&(streams.len() as u32).to_be_bytes());
+    // At most 10,000 parts: the count always fits.
+    m.extend_from_slice(&u32::try_from(streams.len()).unwrap_or(u32::MAX).to_be_bytes());
     for s in streams {
         m.extend_from_slice(&s.part_number.to_be_bytes());
         m.extend_from_slice(s.stream_id.as_bytes());

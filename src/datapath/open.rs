@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 use super::crypto::{CryptoError, StreamKeys, segment_aad};
 use super::format::{StreamParams, TAG_LEN};
 use super::range::SegmentSpan;
+use crate::model::usize_from;
 
 /// Opening failed; no plaintext of the failing segment was released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -63,7 +64,7 @@ impl SegmentOpener {
             if self.next_segment > self.span.last_segment {
                 return Err(OpenError::Length);
             }
-            let seg_len = self.cipher_segment_len(self.next_segment) as usize;
+            let seg_len = usize_from(self.cipher_segment_len(self.next_segment));
             let take = (seg_len - self.buf.len()).min(ciphertext.len());
             self.buf.extend_from_slice(&ciphertext[..take]);
             ciphertext = &ciphertext[take..];
@@ -111,10 +112,10 @@ impl SegmentOpener {
         let plain_len = self.keys.open_segment(k, is_final, &self.aad, &mut seg).map_err(|_| OpenError::Tag)?.len();
         seg.truncate(plain_len);
         self.next_segment += 1;
-        let skip = if k == self.span.first_segment { self.span.skip as usize } else { 0 };
+        let skip = if k == self.span.first_segment { usize_from(self.span.skip) } else { 0 };
         let left = self.span.take - self.emitted;
         let avail = (plain_len - skip.min(plain_len)) as u64;
-        let n = avail.min(left) as usize;
+        let n = usize_from(avail.min(left));
         self.emitted += n as u64;
         let mut seg = seg.freeze();
         Ok(seg.split_off(skip.min(plain_len)).slice(..n))

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::format::{StreamParams, segment_count};
 use super::{OpenError, SegmentOpener, SegmentSpan, StreamSealer, ciphertext_len, slice_parts};
-use crate::model::{BucketUid, StreamId, VersionUid};
+use crate::model::{BucketUid, StreamId, VersionUid, usize_from};
 
 const DEK: [u8; 32] = [7; 32];
 
@@ -22,7 +22,7 @@ fn params(len: u64, seg_log2: u8, part: u32) -> StreamParams {
 }
 
 fn plaintext(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    (0..len).map(|i| u8::try_from(i * 31 % 251).unwrap_or(0)).collect()
 }
 
 /// Seals in uneven pushes, as network chunks arrive.
@@ -50,12 +50,14 @@ fn open(
         Ok(o) => o,
         Err(e) => return (Vec::new(), Err(e)),
     };
-    let slice = &cipher[span.cipher_start as usize..(span.cipher_end as usize).min(cipher.len())];
+    let slice = &cipher[usize_from(span.cipher_start)..usize_from(span.cipher_end).min(cipher.len())];
     let mut emitted = Vec::new();
     for chunk in slice.chunks(feed.max(1)) {
         let mut out: Vec<Bytes> = Vec::new();
         let r = o.push(chunk, &mut out);
-        out.iter().for_each(|b| emitted.extend_from_slice(b));
+        for b in &out {
+            emitted.extend_from_slice(b);
+        }
         if let Err(e) = r {
             return (emitted, Err(e));
         }
@@ -87,7 +89,7 @@ proptest! {
         let (first, last) = (x.min(y), x.max(y));
         let (got, r) = open(&p, &commit, &cipher, Some((first, last)), feed);
         prop_assert!(r.is_ok());
-        prop_assert_eq!(&got[..], &data[first as usize..=last as usize]);
+        prop_assert_eq!(&got[..], &data[usize_from(first)..=usize_from(last)]);
     }
 
     #[test]
@@ -183,8 +185,8 @@ proptest! {
         let (first, last) = (x.min(y), x.max(y));
         let span = SegmentSpan::for_range(p.plaintext_len, 16, Some((first, last)));
         let mut damaged = cipher.clone();
-        let lo = span.cipher_start as usize;
-        let hi = span.cipher_end as usize;
+        let lo = usize_from(span.cipher_start);
+        let hi = usize_from(span.cipher_end);
         damaged[lo + pos % (hi - lo)] ^= 0x20;
         let mut o = SegmentOpener::new(&DEK, &p, &commit, span).unwrap();
         let mut out: Vec<Bytes> = Vec::new();
@@ -195,10 +197,10 @@ proptest! {
         if rest.first_segment <= rest.last_segment {
             let mut o2 = SegmentOpener::new(&DEK, &p, &commit, rest).unwrap();
             let mut out2: Vec<Bytes> = Vec::new();
-            o2.push(&cipher[rest.cipher_start as usize..rest.cipher_end as usize], &mut out2).unwrap();
+            o2.push(&cipher[usize_from(rest.cipher_start)..usize_from(rest.cipher_end)], &mut out2).unwrap();
             o2.finish().unwrap();
             got.extend(out2.iter().flat_map(|b| b.to_vec()));
         }
-        prop_assert_eq!(&got[..], &data[first as usize..=last as usize]);
+        prop_assert_eq!(&got[..], &data[usize_from(first)..=usize_from(last)]);
     }
 }

@@ -1,5 +1,6 @@
 //! DTO ↔ model conversion: timestamps, ETags, checksums, content headers, request bodies.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -91,7 +92,7 @@ pub fn content_headers(
         content_disposition,
         content_language,
         cache_control,
-        expires_unix: expires.as_ref().map(unix_secs),
+        expires_unix: expires.map(|t| unix_secs(&t)),
         user_metadata,
     })
 }
@@ -271,8 +272,19 @@ pub fn url_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
+}
+
+/// A count for an S3 answer field (the DTOs type them `i32`): at most 1,000 here, saturating
+/// rather than wrapping should that ever change.
+pub(crate) fn count_field(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A part number (1–10,000) for an S3 answer field typed `i32`.
+pub(crate) fn part_number_field(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }

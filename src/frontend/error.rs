@@ -12,7 +12,7 @@ fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
 }
 
 /// Maps a service error to its S3 error. Internal and provider details are logged, never sent.
-pub fn to_s3(err: Error) -> S3Error {
+pub fn to_s3(err: &Error) -> S3Error {
     use S3ErrorCode as C;
     let msg = err.to_string();
     let (code, message) = match err.kind() {
@@ -38,7 +38,7 @@ pub fn to_s3(err: Error) -> S3Error {
         ErrorKind::NotModified => (C::NotModified, msg),
         ErrorKind::BadDigest(_) => (C::BadDigest, msg),
         ErrorKind::InvalidDigest => (C::InvalidDigest, msg),
-        ErrorKind::IncompleteBody => (C::IncompleteBody, msg),
+        ErrorKind::IncompleteBody | ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
         ErrorKind::EntityTooSmall => (C::EntityTooSmall, msg),
         ErrorKind::EntityTooLarge => (C::EntityTooLarge, msg),
         ErrorKind::InvalidPart => (C::InvalidPart, msg),
@@ -60,7 +60,6 @@ pub fn to_s3(err: Error) -> S3Error {
         ErrorKind::Body(BodyError::PayloadHash) => {
             return custom("XAmzContentSHA256Mismatch", StatusCode::BAD_REQUEST, msg);
         }
-        ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
         ErrorKind::Body(BodyError::TimedOut) => (
             C::RequestTimeout,
             "Your socket connection to the server was not read from or written to within the timeout period.".into(),

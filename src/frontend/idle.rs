@@ -53,7 +53,7 @@ impl Activity {
                 return;
             }
             // While a request runs, look again after a whole limit: it cannot expire sooner.
-            tokio::time::sleep(if idle.is_zero() { limit } else { limit - idle }).await;
+            tokio::time::sleep(if idle.is_zero() { limit } else { limit.saturating_sub(idle) }).await;
         }
     }
 }

@@ -83,7 +83,7 @@ fn status_class(status: u16) -> &'static str {
 }
 
 fn request_id() -> String {
-    random_array::<8>().map(hex::encode).unwrap_or_else(|_| "0000000000000000".into()).to_uppercase()
+    random_array::<8>().map_or_else(|_| "0000000000000000".into(), hex::encode).to_uppercase()
 }
 
 impl hyper::service::Service<Request<Incoming>> for Observed {
@@ -119,7 +119,7 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
                 if status < 300 {
                     metrics.s3_received_bytes.inc_by(received);
                 }
-                tracing::info!(status, duration_ms = elapsed.as_millis() as u64, "request done");
+                tracing::info!(status, duration_ms = crate::model::millis_u64(elapsed), "request done");
                 if let Ok(v) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
                 }

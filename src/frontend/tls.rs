@@ -38,7 +38,7 @@ pub enum TlsError {
 
 fn load(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| TlsError::Certificate(cert.to_owned(), e))?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate(cert.to_owned()));

@@ -59,7 +59,7 @@ impl<'a> KeyBinding<'a> {
         let mut aad = self.legacy_aad(kek_id);
         aad[..16].copy_from_slice(b"souverain/v2/dek");
         let key = &self.key.as_bytes()[..self.key.len().min(usize::from(u16::MAX))];
-        aad.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        aad.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
         aad.extend_from_slice(key);
         aad
     }
@@ -71,7 +71,7 @@ impl<'a> KeyBinding<'a> {
         let id = &kek_id.as_bytes()[..kek_id.len().min(255)];
         let mut aad = Vec::with_capacity(16 + 1 + id.len() + 32 + 2 + self.key.len());
         aad.extend_from_slice(b"souverain/v1/dek");
-        aad.push(id.len() as u8);
+        aad.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
         aad.extend_from_slice(id);
         aad.extend_from_slice(self.bucket.as_bytes());
         aad.extend_from_slice(self.version.as_bytes());

@@ -189,7 +189,7 @@ impl TransitKeys {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_mins(1)).build(connector);
         Ok(Self { cfg, client, token: tokio::sync::Mutex::new(None), versions: Mutex::new(HashMap::new()) })
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{AuditedChange, DeletionReason, DeletionTask, JobRecord, RepairTask, ReplicaMove};
+use super::{AuditedChange, DeletionReason, DeletionTask};
 use super::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListEntry, ListQuery, ListStart, MetadataStore, PartRecord, PutCommit,
     UploadRecord, VersionRecord,
@@ -32,7 +32,7 @@ pub(super) fn stream(id: u8) -> StreamManifest {
 }
 
 /// The streams with a deletion queued at `provider`, by their first id byte.
-async fn deleting(store: &dyn MetadataStore, provider: &str) -> Vec<u8> {
+pub(super) async fn deleting(store: &dyn MetadataStore, provider: &str) -> Vec<u8> {
     let all = store.deletions(None, 100_000).await.unwrap();
     all.iter().filter(|t| t.provider.as_str() == provider).map(|t| t.stream_id.0[0]).collect()
 }
@@ -100,7 +100,7 @@ pub(super) fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: Wri
 
 /// The deletion queue: claims with a lease, backoff, completion, a newer decision outliving an
 /// older claim, and a replica that became live again never handed out.
-async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
+pub(super) async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
     // Drain what the suite queued so far.
     for t in store.claim_deletions(i64::MAX / 2, 1, 100_000).await.unwrap() {
         store.finish_deletion(t, true).await.unwrap();
@@ -167,10 +167,36 @@ async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
     }
 }
 
-/// Runs every check against `store` (which must be empty).
+/// Runs every check against `store` (which must be empty), in order: each part builds on
+/// the state the earlier ones left.
+///
+/// # Panics
+/// When the store breaks its contract: that is how the suite reports it.
 pub async fn suite(store: Arc<dyn MetadataStore>) {
     let b = BucketUid([1; 16]);
-    let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
+    buckets_and_audit(&store, b).await;
+    listing_order(&store, b).await;
+    commits(&store, b).await;
+    multipart_state(&store, b).await;
+    intents(&store).await;
+    super::conformance_more::repair_queue(&store, b).await;
+    super::conformance_more::evacuation_moves(&store, b).await;
+    super::conformance_more::records_jobs_and_leases(&store, b).await;
+    deleting_everything(&store, b).await;
+}
+
+/// An audit entry named after its action.
+pub(super) fn entry(action: &str) -> AuditEntry {
+    AuditEntry::new("test", action, &serde_json::json!({ "n": action }))
+}
+
+/// A listing from the start.
+fn query(prefix: &str, delimiter: Option<&str>, max: usize) -> ListQuery {
+    ListQuery { prefix: prefix.into(), delimiter: delimiter.map(Into::into), start: ListStart::Beginning, max }
+}
+
+/// The first bucket's creation starts the audit chain; audited residency changes are applied with their record, chained, and listed as overrides.
+async fn buckets_and_audit(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     let created = store
         .create_bucket(
             BucketRecord { uid: b, name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 },
@@ -208,17 +234,23 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["a1", "a3", "a4", "a6"]);
     assert!(crate::model::audit::verify(&log, Some(GENESIS)).is_empty(), "the stored chain verifies");
     assert_eq!(store.audit_records(2, 10).await.unwrap()[0].seq, 3, "paging after a sequence number");
+}
 
+/// Listing: byte order and delimiter grouping with NUL and non-ASCII keys; committed streams scannable in id order, in pages.
+async fn listing_order(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Ordering and delimiter grouping, in byte order, with NUL and non-ASCII keys.
     let keys = ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x"];
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(
-            store.commit_put(put(b, k, version(10 + i as u8, "e"), WriteCondition::None)).await.unwrap(),
+            store
+                .commit_put(put(b, k, version(10 + u8::try_from(i).unwrap(), "e"), WriteCondition::None))
+                .await
+                .unwrap(),
             CommitOutcome::Committed
         );
     }
     let all = |q: ListQuery| {
-        let store = Arc::clone(&store);
+        let store = Arc::clone(store);
         async move {
             let mut out = Vec::new();
             let mut q = q;
@@ -242,22 +274,19 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
             }
         }
     };
-    let q = |prefix: &str, delimiter: Option<&str>, max: usize| ListQuery {
-        prefix: prefix.into(),
-        delimiter: delimiter.map(Into::into),
-        start: ListStart::Beginning,
-        max,
-    };
-    assert_eq!(all(q("", None, 2)).await, ["a", "a\0z", "a/1", "a/2", "b", "z/y/x", "é"]);
-    assert_eq!(all(q("", Some("/"), 1)).await, ["a", "a\0z", "[a/]", "b", "[z/]", "é"]);
-    assert_eq!(all(q("a/", None, 1000)).await, ["a/1", "a/2"]);
+    assert_eq!(all(query("", None, 2)).await, ["a", "a\0z", "a/1", "a/2", "b", "z/y/x", "é"]);
+    assert_eq!(all(query("", Some("/"), 1)).await, ["a", "a\0z", "[a/]", "b", "[z/]", "é"]);
+    assert_eq!(all(query("a/", None, 1000)).await, ["a/1", "a/2"]);
 
     // Committed streams are scannable in id order, in pages.
     let first = store.scan_streams(None, 4).await.unwrap();
     let rest = store.scan_streams(first.last().map(|m| m.stream_id), 100).await.unwrap();
     let ids: Vec<u8> = first.iter().chain(&rest).map(|m| m.stream_id.0[0]).collect();
     assert_eq!(ids, (10..17).collect::<Vec<u8>>());
+}
 
+/// Commits: refused for a gone bucket, conditional (If-None-Match, If-Match, one winner among concurrent ones), the replaced version's stream queued for deletion, sequence numbers growing.
+async fn commits(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // A commit for a bucket that is gone (or was re-created under another identity) writes nothing.
     let mut stale = put(b, "ghost", version(95, "g"), WriteCondition::None);
     stale.bucket_name = bucket_name("other-bucket");
@@ -297,7 +326,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     // Concurrent If-None-Match: exactly one winner.
     let mut tasks = Vec::new();
     for i in 0..16u8 {
-        let s = Arc::clone(&store);
+        let s = Arc::clone(store);
         tasks.push(tokio::spawn(async move {
             s.commit_put(put(b, "race", version(100 + i, "r"), WriteCondition::IfAbsent)).await.unwrap()
         }));
@@ -307,7 +336,10 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         wins += usize::from(t.await.unwrap() == CommitOutcome::Committed);
     }
     assert_eq!(wins, 1);
+}
 
+/// Multipart state: parts replace, Complete removes the upload, unlisted parts go to GC.
+async fn multipart_state(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Multipart state: parts replace, Complete removes the upload, unlisted parts go to GC.
     let up = UploadId([50; 16]);
     store.create_upload(upload(up, b, "mp")).await.unwrap();
@@ -322,7 +354,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
         [(1, 51), (2, 53), (3, 54)]
     );
     assert_eq!(store.parts(up, 1, 1).await.unwrap().len(), 1);
-    assert_eq!(store.list_uploads(b, &q("", None, 10), None).await.unwrap().entries.len(), 1);
+    assert_eq!(store.list_uploads(b, &query("", None, 10), None).await.unwrap().entries.len(), 1);
     assert!(!store.delete_bucket(&bucket_name("bkt")).await.unwrap(), "objects and uploads keep the bucket");
     let mut v = version(50, "m-2");
     v.streams = vec![stream(51), stream(53)];
@@ -346,7 +378,10 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.commit_part(up, 4, part(55), vec![]).await.unwrap(), CommitOutcome::Gone);
     let gc = deleting(store.as_ref(), "de").await;
     assert!(gc.contains(&52) && gc.contains(&54) && !gc.contains(&51));
+}
 
+/// Intents: stale for another boot or when old; settled by commit; abandoned ones become deletions at every target.
+async fn intents(store: &Arc<dyn MetadataStore>) {
     // Intents: stale for another boot or when old; settled by commit; abandoned ones become
     // deletions at every target.
     let boot = BootId([9; 16]);
@@ -390,114 +425,10 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
             .iter()
             .all(|i| i.stream_id.0[0] < 70 || i.stream_id.0[0] > 72)
     );
+}
 
-    // Repair queue: queued with the commit, due now, rescheduled, done; deleting the version
-    // drops its pending repairs.
-    let fr = ProviderId::parse("fr").unwrap();
-    let mut v = version(90, "r");
-    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), fr.clone()];
-    let task = RepairTask::for_stream(&v.streams[0], fr.clone(), 123, 1_000);
-    let mut c = put(b, "repaired", v, WriteCondition::None);
-    c.repairs = vec![task.clone()];
-    assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
-    assert!(store.claim_repairs(999, 60_000, 10).await.unwrap().is_empty(), "not due before its time");
-    assert_eq!(store.claim_repairs(1_000, 60_000, 10).await.unwrap(), vec![task.clone()]);
-    assert!(store.claim_repairs(1_000, 60_000, 10).await.unwrap().is_empty(), "claimed once");
-    assert!(store.claim_repairs(60_999, 60_000, 10).await.unwrap().is_empty(), "held for the lease");
-    assert_eq!(
-        store.claim_repairs(61_000, 60_000, 10).await.unwrap().iter().map(|t| t.stream_id).collect::<Vec<_>>(),
-        [task.stream_id],
-        "handed on when the lease ends"
-    );
-    let mut later = task.clone();
-    later.attempts = 1;
-    later.due_ms = 5_000;
-    store.update_repair(later.clone(), false).await.unwrap();
-    assert!(store.claim_repairs(4_999, 60_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.repairs(None, 10).await.unwrap(), vec![later.clone()]);
-    store.update_repair(later.clone(), true).await.unwrap();
-    assert!(store.repairs(None, 10).await.unwrap().is_empty());
-    store.update_repair(later.clone(), false).await.unwrap();
-    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "a finished task is not resurrected");
-    let mut v = version(91, "r2");
-    v.streams[0].replicas = vec![fr.clone()];
-    let mut c = put(b, "repaired", v.clone(), WriteCondition::None);
-    c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
-    store.commit_put(c).await.unwrap();
-    assert_eq!(store.repairs(None, 10).await.unwrap().len(), 1);
-    assert!(store.commit_delete(b, &key_of("repaired")).await.unwrap());
-    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
-
-    // Evacuation moves: the replica list changes with an audit record; a stale version or a
-    // provider not in the list changes nothing.
-    let mut v = version(77, "m");
-    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()];
-    store.commit_put(put(b, "moving", v.clone(), WriteCondition::None)).await.unwrap();
-    let mv = |from: &str, to: &str, version: VersionUid| ReplicaMove {
-        bucket: b,
-        key: "moving".into(),
-        version,
-        stream: v.streams[0].stream_id,
-        from: ProviderId::parse(from).unwrap(),
-        to: ProviderId::parse(to).unwrap(),
-        part: None,
-    };
-    assert!(!store.move_replica(mv("de", "nl", VersionUid([9; 16])), entry("m0")).await.unwrap(), "stale version");
-    assert!(!store.move_replica(mv("at", "nl", v.version_uid), entry("m1")).await.unwrap(), "not a replica");
-    assert!(store.move_replica(mv("de", "nl", v.version_uid), entry("m2")).await.unwrap());
-    let moved = store.current(b, &key_of("moving")).await.unwrap().unwrap();
-    let names: Vec<&str> = moved.streams[0].replicas.iter().map(ProviderId::as_str).collect();
-    assert_eq!(names, ["nl", "fr"]);
-    let scanned = store.scan_streams(None, 1000).await.unwrap();
-    assert!(scanned.iter().any(|s| s.stream_id == v.streams[0].stream_id && s.replicas == moved.streams[0].replicas));
-    assert_eq!(store.audit_records(0, 100).await.unwrap().last().unwrap().action, "m2");
-    let sid = v.streams[0].stream_id;
-    let queued = store.stream_deletions(sid).await.unwrap();
-    assert_eq!(queued.len(), 1, "the move queues the deletion at the provider it left: {queued:?}");
-    assert_eq!((queued[0].provider.as_str(), queued[0].reason), ("de", DeletionReason::Evacuated));
-    // Back to `de` while its deletion is queued: refused (that deletion could remove the copy).
-    assert!(!store.move_replica(mv("fr", "de", v.version_uid), entry("m3")).await.unwrap());
-    // Dropping a surplus replica (the target already holds one) queues its deletion too.
-    assert!(store.move_replica(mv("fr", "nl", v.version_uid), entry("m4")).await.unwrap());
-    let fr = store.stream_deletions(sid).await.unwrap().into_iter().find(|t| t.provider.as_str() == "fr").unwrap();
-    assert_eq!(fr.reason, DeletionReason::Surplus);
-    assert!(store.commit_delete(b, &key_of("moving")).await.unwrap());
-    let reasons: Vec<(String, DeletionReason)> =
-        store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
-    assert_eq!(
-        reasons,
-        [
-            ("de".into(), DeletionReason::Evacuated),
-            ("fr".into(), DeletionReason::Surplus),
-            ("nl".into(), DeletionReason::Unreferenced)
-        ],
-        "deleting the object queues its last replica and keeps the earlier decisions"
-    );
-    deletion_queue(store.as_ref(), b).await;
-
-    // Verification records: per replica, dropped with the stream, refused for a gone stream.
-    let mut w = version(78, "w");
-    w.streams[0].replicas = vec![ProviderId::parse("de").unwrap()];
-    store.commit_put(put(b, "checked", w.clone(), WriteCondition::None)).await.unwrap();
-    let sid = w.streams[0].stream_id;
-    store.record_verification(sid, ProviderId::parse("de").unwrap(), 42, true).await.unwrap();
-    assert_eq!(store.verifications(sid).await.unwrap(), vec![(ProviderId::parse("de").unwrap(), 42, true)]);
-    assert!(store.commit_delete(b, &key_of("checked")).await.unwrap());
-    assert!(store.verifications(sid).await.unwrap().is_empty(), "deleted with the stream");
-    store.record_verification(sid, ProviderId::parse("de").unwrap(), 43, false).await.unwrap();
-    assert!(store.verifications(sid).await.unwrap().is_empty(), "not recreated for a gone stream");
-
-    // Job state round-trips.
-    assert!(store.job("evacuation").await.unwrap().is_none());
-    let job = JobRecord { name: "evacuation".into(), state: "running".into(), scanned: 3, ..JobRecord::default() };
-    store.put_job(job.clone()).await.unwrap();
-    assert_eq!(store.job("evacuation").await.unwrap(), Some(job));
-
-    // A store one process owns grants a job's lease to its current run: an earlier holder is
-    // an earlier run of the same process.
-    assert!(store.take_lease("scrub", BootId([1; 16]), 1_000, 10_000).await.unwrap());
-    assert!(store.take_lease("scrub", BootId([2; 16]), 2_000, 10_000).await.unwrap() || store.is_shared());
-
+/// Delete: removes, queues GC; absent is fine; an emptied bucket can go.
+async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
         assert!(store.commit_delete(b, &key_of(k)).await.unwrap(), "{k:?}");
@@ -507,7 +438,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     assert!(store.bucket(&bucket_name("bkt")).await.unwrap().is_none());
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
     assert_eq!(store.expire_completed(i64::MAX).await.unwrap(), 1);
-    assert!(store.completed_upload(up).await.unwrap().is_none());
+    assert!(store.completed_upload(UploadId([50; 16])).await.unwrap().is_none());
     super::conformance_more::commits_follow_the_bucket_kek(store.as_ref()).await;
     super::conformance_more::parts_of_open_uploads_move(store.as_ref()).await;
 }

@@ -1,15 +1,18 @@
-//! Conformance, continued: commits follow the KEK a bucket was given (so crypto-shredding that
-//! KEK leaves none of the bucket's objects readable); evacuation moves parts of open uploads.
+//! Conformance, continued: the repair queue, evacuation moves, verification records, jobs and
+//! leases; commits follow the KEK a bucket was given (so crypto-shredding that KEK leaves none
+//! of the bucket's objects readable); evacuation moves parts of open uploads.
 
-use super::conformance::{bucket_name, dek, key_of, put, stream, upload, version};
+use std::sync::Arc;
+
+use super::conformance::{bucket_name, dek, deletion_queue, entry, key_of, put, stream, upload, version};
 use super::{
-    AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, MetadataStore, PartRecord, PutCommit,
-    ReplicaMove,
+    AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, JobRecord, MetadataStore, PartRecord,
+    PutCommit, RepairTask, ReplicaMove,
 };
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::audit::AuditEntry;
-use crate::model::{BucketUid, ProviderId, UploadId, VersionUid};
+use crate::model::{BootId, BucketUid, ProviderId, UploadId, VersionUid};
 
 fn under(kek: &str, version: u32) -> WrappedKey {
     WrappedKey { kek_id: kek.into(), kek_version: version, bytes: vec![9, 9] }
@@ -98,4 +101,120 @@ pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     assert!(store.abort_upload(id).await.unwrap());
     let again = ReplicaMove { from: p("fr"), to: p("at"), ..mv(1) };
     assert!(!store.move_replica(again, entry("m3")).await.unwrap(), "the upload ended");
+}
+
+/// Repair queue: queued with the commit, due now, rescheduled, done; deleting the version drops its pending repairs.
+pub(super) async fn repair_queue(store: &Arc<dyn MetadataStore>, b: BucketUid) {
+    // Repair queue: queued with the commit, due now, rescheduled, done; deleting the version
+    // drops its pending repairs.
+    let fr = ProviderId::parse("fr").unwrap();
+    let mut v = version(90, "r");
+    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), fr.clone()];
+    let task = RepairTask::for_stream(&v.streams[0], fr.clone(), 123, 1_000);
+    let mut c = put(b, "repaired", v, WriteCondition::None);
+    c.repairs = vec![task.clone()];
+    assert_eq!(store.commit_put(c).await.unwrap(), CommitOutcome::Committed);
+    assert!(store.claim_repairs(999, 60_000, 10).await.unwrap().is_empty(), "not due before its time");
+    assert_eq!(store.claim_repairs(1_000, 60_000, 10).await.unwrap(), vec![task.clone()]);
+    assert!(store.claim_repairs(1_000, 60_000, 10).await.unwrap().is_empty(), "claimed once");
+    assert!(store.claim_repairs(60_999, 60_000, 10).await.unwrap().is_empty(), "held for the lease");
+    assert_eq!(
+        store.claim_repairs(61_000, 60_000, 10).await.unwrap().iter().map(|t| t.stream_id).collect::<Vec<_>>(),
+        [task.stream_id],
+        "handed on when the lease ends"
+    );
+    let mut later = task.clone();
+    later.attempts = 1;
+    later.due_ms = 5_000;
+    store.update_repair(later.clone(), false).await.unwrap();
+    assert!(store.claim_repairs(4_999, 60_000, 10).await.unwrap().is_empty());
+    assert_eq!(store.repairs(None, 10).await.unwrap(), vec![later.clone()]);
+    store.update_repair(later.clone(), true).await.unwrap();
+    assert!(store.repairs(None, 10).await.unwrap().is_empty());
+    store.update_repair(later.clone(), false).await.unwrap();
+    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "a finished task is not resurrected");
+    let mut v = version(91, "r2");
+    v.streams[0].replicas = vec![fr.clone()];
+    let mut c = put(b, "repaired", v.clone(), WriteCondition::None);
+    c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
+    store.commit_put(c).await.unwrap();
+    assert_eq!(store.repairs(None, 10).await.unwrap().len(), 1);
+    assert!(store.commit_delete(b, &key_of("repaired")).await.unwrap());
+    assert!(store.repairs(None, 10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
+}
+
+/// Evacuation moves: the replica list changes with an audit record; a stale version or a provider not in the list changes nothing; then the deletion queue.
+pub(super) async fn evacuation_moves(store: &Arc<dyn MetadataStore>, b: BucketUid) {
+    // Evacuation moves: the replica list changes with an audit record; a stale version or a
+    // provider not in the list changes nothing.
+    let mut v = version(77, "m");
+    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()];
+    store.commit_put(put(b, "moving", v.clone(), WriteCondition::None)).await.unwrap();
+    let mv = |from: &str, to: &str, version: VersionUid| ReplicaMove {
+        bucket: b,
+        key: "moving".into(),
+        version,
+        stream: v.streams[0].stream_id,
+        from: ProviderId::parse(from).unwrap(),
+        to: ProviderId::parse(to).unwrap(),
+        part: None,
+    };
+    assert!(!store.move_replica(mv("de", "nl", VersionUid([9; 16])), entry("m0")).await.unwrap(), "stale version");
+    assert!(!store.move_replica(mv("at", "nl", v.version_uid), entry("m1")).await.unwrap(), "not a replica");
+    assert!(store.move_replica(mv("de", "nl", v.version_uid), entry("m2")).await.unwrap());
+    let moved = store.current(b, &key_of("moving")).await.unwrap().unwrap();
+    let names: Vec<&str> = moved.streams[0].replicas.iter().map(ProviderId::as_str).collect();
+    assert_eq!(names, ["nl", "fr"]);
+    let scanned = store.scan_streams(None, 1000).await.unwrap();
+    assert!(scanned.iter().any(|s| s.stream_id == v.streams[0].stream_id && s.replicas == moved.streams[0].replicas));
+    assert_eq!(store.audit_records(0, 100).await.unwrap().last().unwrap().action, "m2");
+    let sid = v.streams[0].stream_id;
+    let queued = store.stream_deletions(sid).await.unwrap();
+    assert_eq!(queued.len(), 1, "the move queues the deletion at the provider it left: {queued:?}");
+    assert_eq!((queued[0].provider.as_str(), queued[0].reason), ("de", DeletionReason::Evacuated));
+    // Back to `de` while its deletion is queued: refused (that deletion could remove the copy).
+    assert!(!store.move_replica(mv("fr", "de", v.version_uid), entry("m3")).await.unwrap());
+    // Dropping a surplus replica (the target already holds one) queues its deletion too.
+    assert!(store.move_replica(mv("fr", "nl", v.version_uid), entry("m4")).await.unwrap());
+    let fr = store.stream_deletions(sid).await.unwrap().into_iter().find(|t| t.provider.as_str() == "fr").unwrap();
+    assert_eq!(fr.reason, DeletionReason::Surplus);
+    assert!(store.commit_delete(b, &key_of("moving")).await.unwrap());
+    let reasons: Vec<(String, DeletionReason)> =
+        store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("de".into(), DeletionReason::Evacuated),
+            ("fr".into(), DeletionReason::Surplus),
+            ("nl".into(), DeletionReason::Unreferenced)
+        ],
+        "deleting the object queues its last replica and keeps the earlier decisions"
+    );
+    deletion_queue(store.as_ref(), b).await;
+}
+
+/// Verification records, job state and leases.
+pub(super) async fn records_jobs_and_leases(store: &Arc<dyn MetadataStore>, b: BucketUid) {
+    // Verification records: per replica, dropped with the stream, refused for a gone stream.
+    let mut w = version(78, "w");
+    w.streams[0].replicas = vec![ProviderId::parse("de").unwrap()];
+    store.commit_put(put(b, "checked", w.clone(), WriteCondition::None)).await.unwrap();
+    let sid = w.streams[0].stream_id;
+    store.record_verification(sid, ProviderId::parse("de").unwrap(), 42, true).await.unwrap();
+    assert_eq!(store.verifications(sid).await.unwrap(), vec![(ProviderId::parse("de").unwrap(), 42, true)]);
+    assert!(store.commit_delete(b, &key_of("checked")).await.unwrap());
+    assert!(store.verifications(sid).await.unwrap().is_empty(), "deleted with the stream");
+    store.record_verification(sid, ProviderId::parse("de").unwrap(), 43, false).await.unwrap();
+    assert!(store.verifications(sid).await.unwrap().is_empty(), "not recreated for a gone stream");
+
+    // Job state round-trips.
+    assert!(store.job("evacuation").await.unwrap().is_none());
+    let job = JobRecord { name: "evacuation".into(), state: "running".into(), scanned: 3, ..JobRecord::default() };
+    store.put_job(job.clone()).await.unwrap();
+    assert_eq!(store.job("evacuation").await.unwrap(), Some(job));
+
+    // A store one process owns grants a job's lease to its current run: an earlier holder is
+    // an earlier run of the same process.
+    assert!(store.take_lease("scrub", BootId([1; 16]), 1_000, 10_000).await.unwrap());
+    assert!(store.take_lease("scrub", BootId([2; 16]), 2_000, 10_000).await.unwrap() || store.is_shared());
 }

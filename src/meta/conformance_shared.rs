@@ -10,6 +10,9 @@ use crate::model::audit::{AuditEntry, GENESIS};
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, VersionUid};
 
 /// What must hold between two gateways `a` and `b` on one shared store (empty at the start).
+///
+/// # Panics
+/// When the stores break their contract: that is how the suite reports it.
 pub async fn shared_suite(a: Arc<dyn MetadataStore>, b: Arc<dyn MetadataStore>) {
     let bu = BucketUid([1; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));

@@ -8,7 +8,7 @@ use super::codec::{decode, encode};
 use super::kv::{Cf, KvEngine, KvOp, KvPairs, KvTxn, SEQ_KEY, TxnLock};
 
 /// Key locks are striped: two keys may share a stripe, which only serializes them.
-const KEY_STRIPES: usize = 1024;
+const KEY_STRIPES: u32 = 1024;
 
 /// The lock table of one engine.
 pub struct LocalLocks {
@@ -59,7 +59,7 @@ impl<'a, E: KvEngine> LocalTxn<'a, E> {
         let mut order: Vec<TxnLock> = wanted
             .iter()
             .map(|l| match l {
-                TxnLock::Key(h) => TxnLock::Key((*h as usize % KEY_STRIPES) as u32),
+                TxnLock::Key(h) => TxnLock::Key(*h % KEY_STRIPES),
                 other => *other,
             })
             .collect();

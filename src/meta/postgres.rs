@@ -99,13 +99,13 @@ impl PgSettings {
 }
 
 /// Key locks are striped over this many rows: two keys of one stripe only wait on each other.
-const KEY_STRIPES: i32 = 4096;
+const KEY_STRIPES: u32 = 4096;
 
 /// The `souverain_locks` row of each [`TxnLock`]: (class, id).
 fn lock_row(l: TxnLock) -> (i16, i32) {
     match l {
         TxnLock::Lifecycle { .. } => (1, 0),
-        TxnLock::Key(h) => (2, (h % KEY_STRIPES as u32) as i32),
+        TxnLock::Key(h) => (2, i32::try_from(h % KEY_STRIPES).unwrap_or(0)),
         TxnLock::Audit => (3, 0),
         TxnLock::Claims => (4, 0),
     }
@@ -129,7 +129,7 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE souverain_kv (
 
 fn cf_id(cf: Cf) -> i16 {
     // Stable ids: the position in `Cf::ALL` (new families are appended there).
-    Cf::ALL.iter().position(|c| *c == cf).map_or(-1, |i| i as i16)
+    Cf::ALL.iter().position(|c| *c == cf).and_then(|i| i16::try_from(i).ok()).unwrap_or(-1)
 }
 
 fn pg_err(e: tokio_postgres::Error) -> MetaError {
@@ -216,14 +216,14 @@ impl PgEngine {
             .map_err(pg_err)?;
         let applied: i32 =
             tx.query_one("SELECT coalesce(max(version), 0) FROM souverain_schema", &[]).await.map_err(pg_err)?.get(0);
-        if applied > MIGRATIONS.len() as i32 {
+        if usize::try_from(applied).is_ok_and(|a| a > MIGRATIONS.len()) {
             return Err(MetaError::engine(format!(
                 "postgres: the schema is at version {applied}, newer than this gateway knows ({}); upgrade the gateway",
                 MIGRATIONS.len()
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
-            let version = i as i32 + 1;
+            let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
             if version > applied {
                 tx.batch_execute(sql).await.map_err(pg_err)?;
                 tx.execute("INSERT INTO souverain_schema (version) VALUES ($1)", &[&version]).await.map_err(pg_err)?;
@@ -273,15 +273,12 @@ async fn scan_on(
     limit: usize,
 ) -> Result<KvPairs, MetaError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = match end {
-        Some(end) => {
-            let stmt = client.prepare_cached(SCAN_TO_SQL).await.map_err(pg_err)?;
-            client.query(&stmt, &[&cf_id(cf), &start, &end, &limit]).await
-        }
-        None => {
-            let stmt = client.prepare_cached(SCAN_SQL).await.map_err(pg_err)?;
-            client.query(&stmt, &[&cf_id(cf), &start, &limit]).await
-        }
+    let rows = if let Some(end) = end {
+        let stmt = client.prepare_cached(SCAN_TO_SQL).await.map_err(pg_err)?;
+        client.query(&stmt, &[&cf_id(cf), &start, &end, &limit]).await
+    } else {
+        let stmt = client.prepare_cached(SCAN_SQL).await.map_err(pg_err)?;
+        client.query(&stmt, &[&cf_id(cf), &start, &limit]).await
     }
     .map_err(pg_err)?;
     Ok(rows.into_iter().map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1))).collect())
@@ -309,16 +306,13 @@ impl Batch {
         }
         let mut b = Batch::default();
         for ((cf, k), v) in last {
-            match v {
-                Some(v) => {
-                    b.put_cf.push(cf);
-                    b.put_k.push(k);
-                    b.put_v.push(v);
-                }
-                None => {
-                    b.del_cf.push(cf);
-                    b.del_k.push(k);
-                }
+            if let Some(v) = v {
+                b.put_cf.push(cf);
+                b.put_k.push(k);
+                b.put_v.push(v);
+            } else {
+                b.del_cf.push(cf);
+                b.del_k.push(k);
             }
         }
         b
@@ -463,7 +457,7 @@ impl KvTxn for PgTxn<'_> {
             .block_on(client.query_one("SELECT nextval('souverain_commit_seq')", &[]))
             .map_err(pg_err)?
             .get(0);
-        Ok(n as u64)
+        u64::try_from(n).map_err(|e| MetaError::engine_from("a negative commit sequence number", e))
     }
 
     fn commit(self, ops: Vec<KvOp>) -> Result<(), MetaError> {

@@ -10,8 +10,8 @@ use crate::model::{ProviderId, StreamId, StreamManifest};
 const SCAN_BATCH: usize = 256;
 
 /// Adds a deletion task to a batch (replacing a queued one of the same replica).
-pub(super) fn queue_deletion(task: DeletionTask, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
-    ops.push(KvOp::Put(Cf::Deletions, replica_key(task.stream_id, &task.provider), encode(&task)?));
+pub(super) fn queue_deletion(task: &DeletionTask, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    ops.push(KvOp::Put(Cf::Deletions, replica_key(task.stream_id, &task.provider), encode(task)?));
     Ok(())
 }
 

@@ -101,20 +101,17 @@ pub fn verify(records: &[AuditRecord], anchor: Option<&str>) -> Vec<ChainProblem
         if r.computed_hash() != r.hash {
             report(format!("record {}: its content does not match its hash (edited)", r.seq));
         }
-        match prev {
-            Some(p) => {
-                if r.prev_hash != p.hash {
-                    report(format!("record {}: does not follow record {} (removed or reordered)", r.seq, p.seq));
-                }
-                if r.seq != p.seq + 1 {
-                    report(format!("record {}: expected sequence number {}", r.seq, p.seq + 1));
-                }
+        if let Some(p) = prev {
+            if r.prev_hash != p.hash {
+                report(format!("record {}: does not follow record {} (removed or reordered)", r.seq, p.seq));
             }
-            None => {
-                let expected = anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() });
-                if r.prev_hash != expected {
-                    report(format!("record {}: does not start the chain it claims to", r.seq));
-                }
+            if r.seq != p.seq + 1 {
+                report(format!("record {}: expected sequence number {}", r.seq, p.seq + 1));
+            }
+        } else {
+            let expected = anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() });
+            if r.prev_hash != expected {
+                report(format!("record {}: does not start the chain it claims to", r.seq));
             }
         }
         prev = Some(r);
@@ -229,7 +226,7 @@ mod tests {
         for seq in 1..=n {
             let prev = out.last().map_or(GENESIS.to_owned(), |r| r.hash.clone());
             let e = AuditEntry::new("admin", "provider.update", &serde_json::json!({ "n": seq }));
-            out.push(AuditRecord::seal(e, seq, 1000 + seq as i64, &prev));
+            out.push(AuditRecord::seal(e, seq, 1000 + i64::try_from(seq).unwrap_or(i64::MAX), &prev));
         }
         out
     }

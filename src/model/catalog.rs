@@ -168,7 +168,7 @@ pub fn expand_countries(items: &[String]) -> Option<Vec<CountryCode>> {
         match item.to_ascii_uppercase().as_str() {
             "EU" => out.extend(EU_COUNTRIES.iter().filter_map(|c| CountryCode::parse(c))),
             "EEA" => {
-                out.extend(EU_COUNTRIES.iter().chain(EEA_ONLY_COUNTRIES.iter()).filter_map(|c| CountryCode::parse(c)))
+                out.extend(EU_COUNTRIES.iter().chain(EEA_ONLY_COUNTRIES.iter()).filter_map(|c| CountryCode::parse(c)));
             }
             other => out.push(CountryCode::parse(other)?),
         }

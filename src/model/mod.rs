@@ -4,6 +4,7 @@ pub mod audit;
 pub mod catalog;
 pub mod day;
 pub mod ids;
+pub mod ints;
 pub mod jobs;
 pub mod names;
 pub mod object;
@@ -11,6 +12,7 @@ pub mod object;
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 pub use day::{format_day, parse_day};
 pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionUid, random_array};
+pub use ints::{millis_u64, usize_from};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{
     ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WrappedKey, WriteCondition,

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Why a name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NameError {
     /// The bucket name breaks the S3 naming rules; the text says which.
@@ -33,6 +33,8 @@ impl BucketName {
     /// reserved prefixes or suffixes.
     pub fn parse(name: &str) -> Result<Self, NameError> {
         use NameError::InvalidBucketName as Bad;
+        const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+        const SUFFIXES: [&str; 3] = ["-s3alias", "--ol-s3", "--x-s3"];
         if !(3..=63).contains(&name.len()) {
             return Err(Bad("length must be between 3 and 63"));
         }
@@ -50,8 +52,6 @@ impl BucketName {
         if name.parse::<std::net::Ipv4Addr>().is_ok() {
             return Err(Bad("must not be formatted as an IP address"));
         }
-        const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-        const SUFFIXES: [&str; 3] = ["-s3alias", "--ol-s3", "--x-s3"];
         if PREFIXES.iter().any(|p| name.starts_with(p)) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
             return Err(Bad("reserved prefix or suffix"));
         }

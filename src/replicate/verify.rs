@@ -154,8 +154,8 @@ pub(crate) async fn copy_verified(
         }
         Ok(())
     };
-    let (fed, put) = tokio::join!(feed, put);
-    fed?;
+    let (feeding, put) = tokio::join!(feed, put);
+    feeding?;
     put.map_err(CopyError::Target)
 }
 

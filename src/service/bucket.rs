@@ -19,7 +19,7 @@ impl ObjectService {
         let name = BucketName::parse(name).map_err(name_error)?;
         let residency = self.residency();
         let policy_id = match location.map(str::trim) {
-            None | Some("") | Some("us-east-1") | Some("EU") => self.config.default_policy.clone(),
+            None | Some("" | "us-east-1" | "EU") => self.config.default_policy.clone(),
             Some(l) if l == self.config.region => self.config.default_policy.clone(),
             Some(l) if residency.policies.contains_key(l) => l.to_owned(),
             Some(_) => return Err(ErrorKind::InvalidLocationConstraint.into()),

@@ -38,7 +38,11 @@ fn crc_algorithm(a: ChecksumAlgorithm) -> Option<crc_fast::CrcAlgorithm> {
 
 /// The raw bytes of a CRC value as S3 encodes it (big-endian, 4 or 8 bytes).
 fn crc_bytes(a: ChecksumAlgorithm, v: u64) -> Vec<u8> {
-    if a == ChecksumAlgorithm::Crc64Nvme { v.to_be_bytes().to_vec() } else { (v as u32).to_be_bytes().to_vec() }
+    if a == ChecksumAlgorithm::Crc64Nvme {
+        v.to_be_bytes().to_vec()
+    } else {
+        (v & 0xffff_ffff).to_be_bytes()[4..].to_vec()
+    }
 }
 
 impl PlainHasher {

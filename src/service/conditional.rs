@@ -41,9 +41,9 @@ impl Conditions {
         }
         match &self.if_none_match {
             Some(m) if tag_matches(m, etag) => Err(ErrorKind::NotModified.into()),
-            Some(_) => Ok(()),
+            // If-Modified-Since counts only without If-None-Match (RFC 9110 §13.1.3).
             None if self.if_modified_since.is_some_and(|t| modified <= t) => Err(ErrorKind::NotModified.into()),
-            None => Ok(()),
+            Some(_) | None => Ok(()),
         }
     }
 

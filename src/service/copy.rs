@@ -77,7 +77,7 @@ impl ObjectService {
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);
         let origin = VersionOrigin::Stream(stored.repairs());
-        let (record, out) = self.single_stream_version(&dek, dst.uid, version, stored, headers)?;
+        let (record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
         let key = super::put::VersionKey { plain: &dek, wrapped };
         self.commit_version(&dst, &dst_key, record, key, req.condition, origin).await?;
         Ok(out)

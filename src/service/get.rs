@@ -37,7 +37,7 @@ pub(crate) fn object_info(v: &VersionRecord) -> ObjectInfo {
         last_modified_ms: v.last_modified_ms,
         headers: v.headers.clone(),
         checksum: v.checksum.clone(),
-        parts_count: v.multipart.then_some(v.streams.len() as u32),
+        parts_count: v.multipart.then(|| u32::try_from(v.streams.len()).unwrap_or(u32::MAX)),
     }
 }
 
@@ -54,22 +54,22 @@ struct SliceRead {
     manifest: StreamManifest,
 }
 
-impl ObjectService {
-    pub(crate) fn manifest_mac(
-        &self,
-        dek: &DataKey,
-        bucket: BucketUid,
-        version: VersionUid,
-        streams: &[StreamManifest],
-    ) -> Result<[u8; 32]> {
-        manifest_mac(dek.expose(), bucket.as_bytes(), version.as_bytes(), &manifest_bytes(streams))
-            .context("computing the manifest MAC")
-    }
+/// The MAC binding a version's stream list to its bucket and version (§4.4).
+pub(crate) fn version_mac(
+    dek: &DataKey,
+    bucket: BucketUid,
+    version: VersionUid,
+    streams: &[StreamManifest],
+) -> Result<[u8; 32]> {
+    manifest_mac(dek.expose(), bucket.as_bytes(), version.as_bytes(), &manifest_bytes(streams))
+        .context("computing the manifest MAC")
+}
 
+impl ObjectService {
     /// HeadObject: metadata only.
     pub(crate) async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
         let (_, version) = self.current_version(&req).await?;
-        let (range, checksum) = self.select(&req, &version)?;
+        let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
             info: object_info(&version),
@@ -83,7 +83,7 @@ impl ObjectService {
     /// GetObject.
     pub(crate) async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
         let (bucket, version) = self.current_version(&req).await?;
-        let (range, checksum) = self.select(&req, &version)?;
+        let (range, checksum) = select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();
         let body = self.read_version(&bucket, &req.key, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
@@ -96,42 +96,6 @@ impl ObjectService {
         let version = self.meta.current(bucket.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         req.conditions.check_read(&version.etag, version.last_modified_ms)?;
         Ok((bucket, version))
-    }
-
-    /// The byte range to serve (inclusive; `None` for an empty object) and the checksum that
-    /// covers exactly those bytes (none for a plain range).
-    fn select(&self, req: &GetRequest, v: &VersionRecord) -> Result<Selection> {
-        if let Some(n) = req.part_number {
-            if req.range.is_some() {
-                return Err(ErrorKind::InvalidRequest(
-                    "Cannot specify both Range header and partNumber query parameter".into(),
-                )
-                .into());
-            }
-            let idx = n.checked_sub(1).map(|i| i as usize);
-            let count = if v.multipart { v.streams.len() } else { 1 };
-            let idx = idx.filter(|i| *i < count).ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
-            if !v.multipart {
-                return Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone()));
-            }
-            let start: u64 = v.streams[..idx].iter().map(|s| s.plaintext_len).sum();
-            let len = v.streams[idx].plaintext_len;
-            let checksum = match (&v.checksum, v.part_checksums.get(idx)) {
-                (Some(c), Some(Some(value))) if c.kind == ChecksumType::Composite => Some(ObjectChecksum {
-                    algorithm: c.algorithm,
-                    value: value.clone(),
-                    kind: ChecksumType::FullObject,
-                }),
-                _ => None,
-            };
-            return Ok(((len > 0).then(|| (start, start + len - 1)), checksum));
-        }
-        match req.range {
-            Some(spec) => resolve_range(spec, v.size)
-                .map(|r| (Some(r), None))
-                .ok_or_else(|| ErrorKind::InvalidRange { object_len: v.size }.into()),
-            None => Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone())),
-        }
     }
 
     /// Opens the plaintext of `range` of a version. Returns once the first covering segment
@@ -311,6 +275,40 @@ async fn open_slice(hedging: &Hedging, dek: Arc<DataKey>, mut slice: SliceRead) 
     slice.replicas = order;
     let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
     Ok((OpenSlice { opener, cipher }, slice))
+}
+
+/// The byte range to serve (inclusive; `None` for an empty object) and the checksum that
+/// covers exactly those bytes (none for a plain range).
+fn select(req: &GetRequest, v: &VersionRecord) -> Result<Selection> {
+    if let Some(n) = req.part_number {
+        if req.range.is_some() {
+            return Err(ErrorKind::InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter".into(),
+            )
+            .into());
+        }
+        let idx = n.checked_sub(1).map(|i| i as usize);
+        let count = if v.multipart { v.streams.len() } else { 1 };
+        let idx = idx.filter(|i| *i < count).ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
+        if !v.multipart {
+            return Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone()));
+        }
+        let start: u64 = v.streams[..idx].iter().map(|s| s.plaintext_len).sum();
+        let len = v.streams[idx].plaintext_len;
+        let checksum = match (&v.checksum, v.part_checksums.get(idx)) {
+            (Some(c), Some(Some(value))) if c.kind == ChecksumType::Composite => {
+                Some(ObjectChecksum { algorithm: c.algorithm, value: value.clone(), kind: ChecksumType::FullObject })
+            }
+            _ => None,
+        };
+        return Ok(((len > 0).then(|| (start, start + len - 1)), checksum));
+    }
+    match req.range {
+        Some(spec) => resolve_range(spec, v.size)
+            .map(|r| (Some(r), None))
+            .ok_or_else(|| ErrorKind::InvalidRange { object_len: v.size }.into()),
+        None => Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone())),
+    }
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ fn decode_token(token: &str) -> Result<ListStart> {
 
 fn text(b: Vec<u8>) -> String {
     // Keys were stored from UTF-8 strings, so this never replaces anything.
-    String::from_utf8_lossy(&b).into_owned()
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 impl ObjectService {

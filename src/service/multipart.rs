@@ -252,12 +252,11 @@ impl ObjectService {
             last_modified_ms: part.last_modified_ms,
         };
         let gc = GcTask::for_stream(&part.stream);
-        match self.meta.commit_part(upload.upload_id, number, part, repairs).await? {
-            CommitOutcome::Committed => Ok(out),
-            _ => {
-                self.meta.abandon_intents(vec![gc]).await?;
-                Err(ErrorKind::NoSuchUpload.into())
-            }
+        if self.meta.commit_part(upload.upload_id, number, part, repairs).await? == CommitOutcome::Committed {
+            Ok(out)
+        } else {
+            self.meta.abandon_intents(vec![gc]).await?;
+            Err(ErrorKind::NoSuchUpload.into())
         }
     }
 
@@ -317,7 +316,7 @@ impl ObjectService {
             last_modified_ms: now_ms(),
             headers: upload.headers.clone(),
             checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(&dek, bucket.uid, upload.version_uid, &streams)?,
+            manifest_mac: super::get::version_mac(&dek, bucket.uid, upload.version_uid, &streams)?,
             part_checksums: chosen.iter().map(|p| p.checksum.clone()).collect(),
             streams,
             multipart: true,

@@ -133,6 +133,36 @@ pub(crate) struct VersionKey<'a> {
 /// How often a commit wraps its data key again because the bucket's KEK changed meanwhile.
 pub(crate) const KEK_CHANGE_RETRIES: u32 = 3;
 
+/// The version record of an object made of one stream (a single PUT or a copy).
+pub(crate) fn single_stream_version(
+    dek: &DataKey,
+    bucket: BucketUid,
+    version: VersionUid,
+    stored: StoredStream,
+    headers: crate::model::ContentHeaders,
+) -> Result<(VersionRecord, PutOutput)> {
+    let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
+        algorithm,
+        value,
+        kind: ChecksumType::FullObject,
+    });
+    let record = VersionRecord {
+        version_uid: version,
+        seq: 0,
+        size: stored.manifest.plaintext_len,
+        etag: crate::model::ETag::from_md5(&stored.digests.md5),
+        last_modified_ms: now_ms(),
+        headers,
+        checksum: checksum.clone(),
+        manifest_mac: super::get::version_mac(dek, bucket, version, std::slice::from_ref(&stored.manifest))?,
+        streams: vec![stored.manifest],
+        part_checksums: Vec::new(),
+        multipart: false,
+    };
+    let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
+    Ok((record, out))
+}
+
 impl ObjectService {
     /// Steps 1–10 of §3.1 for PutObject.
     pub(crate) async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
@@ -156,42 +186,11 @@ impl ObjectService {
         let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(stored.repairs());
-        let (record, out) = self.single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        let (record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
         let key = VersionKey { plain: &dek, wrapped };
         self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
         Ok(out)
-    }
-
-    /// The version record of an object made of one stream (a single PUT or a copy).
-    pub(crate) fn single_stream_version(
-        &self,
-        dek: &DataKey,
-        bucket: BucketUid,
-        version: VersionUid,
-        stored: StoredStream,
-        headers: crate::model::ContentHeaders,
-    ) -> Result<(VersionRecord, PutOutput)> {
-        let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
-            algorithm,
-            value,
-            kind: ChecksumType::FullObject,
-        });
-        let record = VersionRecord {
-            version_uid: version,
-            seq: 0,
-            size: stored.manifest.plaintext_len,
-            etag: crate::model::ETag::from_md5(&stored.digests.md5),
-            last_modified_ms: now_ms(),
-            headers,
-            checksum: checksum.clone(),
-            manifest_mac: self.manifest_mac(dek, bucket, version, std::slice::from_ref(&stored.manifest))?,
-            streams: vec![stored.manifest],
-            part_checksums: Vec::new(),
-            multipart: false,
-        };
-        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
-        Ok((record, out))
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
@@ -456,12 +455,12 @@ async fn pump_inner(
                 context: "sealing task".into(),
                 source: Some(Box::new(e)),
             };
-            let (h, sealed) = tokio::join!(hashing, sealing);
-            hasher = h.map_err(task_failed)?;
-            let (s, sealed) = sealed.map_err(task_failed)?.map_err(seal_error)?;
-            sealer = s;
-            if !sealed.is_empty() {
-                fanout.send(sealed).await?;
+            let (hashing_done, sealing_done) = tokio::join!(hashing, sealing);
+            hasher = hashing_done.map_err(task_failed)?;
+            let ciphertext;
+            (sealer, ciphertext) = sealing_done.map_err(task_failed)?.map_err(seal_error)?;
+            if !ciphertext.is_empty() {
+                fanout.send(ciphertext).await?;
             }
         }
         if next.is_none() {

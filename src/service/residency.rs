@@ -33,7 +33,7 @@ impl Residency {
             match self.provider_mut(&p.id) {
                 Some(slot) => *slot = p,
                 None => {
-                    tracing::warn!(provider = %p.id, "ignoring the stored attributes of a provider not in the config")
+                    tracing::warn!(provider = %p.id, "ignoring the stored attributes of a provider not in the config");
                 }
             }
         }

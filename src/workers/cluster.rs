@@ -15,7 +15,7 @@ use crate::shutdown::Shutdown;
 /// Between heartbeats.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// A gateway silent this long is taken for stopped: its intents become stale.
-pub const LIVE_WITHIN: Duration = Duration::from_secs(60);
+pub const LIVE_WITHIN: Duration = Duration::from_mins(1);
 
 /// Records this gateway's heartbeat now.
 pub async fn beat(meta: &dyn MetadataStore, boot_id: BootId) -> Result<(), MetaError> {
@@ -44,5 +44,5 @@ pub async fn run(meta: Arc<dyn MetadataStore>, state: Arc<GatewayState>, boot_id
             tracing::warn!(error = %crate::report::Report(&e), "reloading the residency changes failed");
         }
     })
-    .await
+    .await;
 }

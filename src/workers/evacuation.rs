@@ -192,12 +192,11 @@ impl Evacuator {
             let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
             if remaining.len() >= usize::from(policy.replicas) {
                 let keep = remaining[0].clone();
-                match self.move_one(bucket, holder, stream, &replicas, &from, &keep, false).await? {
-                    true => {
-                        replicas.retain(|p| *p != from);
-                        self.record(job, "moved");
-                    }
-                    false => self.record(job, "failed"),
+                if self.move_one(bucket, holder, stream, &replicas, &from, &keep, false).await? {
+                    replicas.retain(|p| *p != from);
+                    self.record(job, "moved");
+                } else {
+                    self.record(job, "failed");
                 }
                 continue;
             }
@@ -206,15 +205,14 @@ impl Evacuator {
                 self.record(job, "no_target");
                 continue;
             };
-            match self.move_one(bucket, holder, stream, &replicas, &from, &to, true).await? {
-                true => {
-                    replicas.retain(|p| *p != from);
-                    if !replicas.contains(&to) {
-                        replicas.push(to);
-                    }
-                    self.record(job, "moved");
+            if self.move_one(bucket, holder, stream, &replicas, &from, &to, true).await? {
+                replicas.retain(|p| *p != from);
+                if !replicas.contains(&to) {
+                    replicas.push(to);
                 }
-                false => self.record(job, "failed"),
+                self.record(job, "moved");
+            } else {
+                self.record(job, "failed");
             }
         }
         Ok(())
@@ -336,6 +334,6 @@ impl Evacuator {
                 Err(e) => tracing::error!(error = %crate::report::Report(&e), "evacuation pass failed"),
             }
         })
-        .await
+        .await;
     }
 }

@@ -42,7 +42,7 @@ impl HealthChecker {
             metrics: Arc::clone(&ctx.metrics),
             state: Arc::clone(&ctx.health),
             timeout: Duration::from_secs(5),
-            failures: Default::default(),
+            failures: std::sync::Mutex::default(),
         }
     }
 
@@ -111,6 +111,6 @@ impl HealthChecker {
 
     /// Checks every `every` until shutdown.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
-        super::repeat(every, None, shutdown, || self.check_once()).await
+        super::repeat(every, None, shutdown, || self.check_once()).await;
     }
 }

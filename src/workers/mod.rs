@@ -101,7 +101,7 @@ pub(crate) fn set_provider_gauge(gauge: &prometheus::IntGaugeVec, provider: &str
 
 /// How long a gateway's lease on a singleton job (scrubber, evacuation, rotation) lasts
 /// without renewal: another gateway takes the job over this long after its holder died.
-pub const JOB_LEASE: Duration = Duration::from_secs(60);
+pub const JOB_LEASE: Duration = Duration::from_mins(1);
 
 /// This gateway's lease on a singleton job. With several gateways on one database, one of
 /// them runs each job at a time; a store one process owns always grants it.
@@ -142,7 +142,7 @@ pub(crate) async fn save_job(meta: &dyn MetadataStore, metrics: &Metrics, job: &
     metrics.job_remaining.with_label_values(&[j.name.as_str()]).set(if j.state == "done" {
         0
     } else {
-        remaining as i64
+        i64::try_from(remaining).unwrap_or(i64::MAX)
     });
     meta.put_job(j).await
 }

@@ -184,13 +184,13 @@ impl RepairWorker {
         super::repeat(every, None, shutdown, || async {
             match self.run_once().await {
                 Ok(r) if r.repaired + r.failed > 0 => {
-                    tracing::info!(repaired = r.repaired, failed = r.failed, "repair pass")
+                    tracing::info!(repaired = r.repaired, failed = r.failed, "repair pass");
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %crate::report::Report(&e), "repair pass failed"),
             }
         })
-        .await
+        .await;
     }
 }
 

@@ -186,6 +186,6 @@ impl Rotator {
                 Err(e) => tracing::warn!(error = %crate::report::Report(&e), "key rotation pass stopped; it resumes from its cursor"),
             }
         })
-        .await
+        .await;
     }
 }

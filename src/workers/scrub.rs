@@ -131,7 +131,13 @@ impl Scrubber {
     async fn save(&self, job: &mut JobRecord, report: &ScrubReport, ratio: f64) -> Result<(), MetaError> {
         let ratio = ratio.clamp(0.0, 1.0);
         self.metrics.job_progress.with_label_values(&[JOB]).set(ratio);
-        job.progress_ppm = Some((ratio * 1e6) as u32);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "ratio is clamped to 0..=1 above, so the product is 0..=1e6"
+        )]
+        let ppm = (ratio * 1e6) as u32;
+        job.progress_ppm = Some(ppm);
         job.scanned = report.checked as u64;
         job.failed = report.findings as u64;
         job.updated_ms = now_ms();
@@ -214,6 +220,6 @@ impl Scrubber {
                 Err(e) => tracing::error!(error = %crate::report::Report(&e), "scrub pass failed"),
             }
         })
-        .await
+        .await;
     }
 }

@@ -94,6 +94,6 @@ impl UsageCounter {
                 tracing::error!(error = %crate::report::Report(&e), "usage pass failed");
             }
         })
-        .await
+        .await;
     }
 }

@@ -30,7 +30,7 @@ async fn presigned_get_put_and_expiry() {
         .get_object()
         .bucket("auth")
         .key("doc")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .presigned(PresigningConfig::expires_in(Duration::from_mins(5)).unwrap())
         .await
         .unwrap();
     let r = send(gw.addr, "GET", &target(get.uri()), &[("host".into(), gw.addr.to_string())], b"").await.unwrap();
@@ -41,7 +41,7 @@ async fn presigned_get_put_and_expiry() {
         .put_object()
         .bucket("auth")
         .key("up")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .presigned(PresigningConfig::expires_in(Duration::from_mins(5)).unwrap())
         .await
         .unwrap();
     let r = send(

@@ -13,7 +13,10 @@ async fn bucket_lifecycle() {
     assert_eq!(names, ["alpha", "beta-1"]);
     c.head_bucket().bucket("alpha").send().await.unwrap();
     let loc = c.get_bucket_location().bucket("alpha").send().await.unwrap();
-    assert_eq!(loc.location_constraint().map(|l| l.as_str()), Some("eu-sovereign-1"));
+    assert_eq!(
+        loc.location_constraint().map(aws_sdk_s3::types::BucketLocationConstraint::as_str),
+        Some("eu-sovereign-1")
+    );
     let again = c.create_bucket().bucket("alpha").send().await.unwrap_err();
     assert_eq!(error_code(&again).as_deref(), Some("BucketAlreadyOwnedByYou"));
     assert_eq!(error_status(&again), Some(409));

@@ -161,7 +161,7 @@ async fn provider_side_tampering_is_detected_and_repaired() {
                     assert!(matches!(crate::common::error_status(&e), Some(500 | 503)), "{what}: {e:?}");
                     refused = true;
                 }
-                Ok(out) => match out.body.collect().await.map(|b| b.into_bytes()) {
+                Ok(out) => match out.body.collect().await.map(aws_sdk_s3::primitives::AggregatedBytes::into_bytes) {
                     Err(_) => refused = true,
                     Ok(body) => {
                         let restored = cur_a.iter().any(|(p, b)| std::fs::read(p).ok().as_ref() == Some(b));
@@ -195,7 +195,7 @@ async fn provider_side_tampering_is_detected_and_repaired() {
         assert!(body_bytes(c.get_object().bucket("swap").key("a").send().await.unwrap()).await == a2, "{what}");
         // Let every repair this case queued (read repairs of the tampered replicas included)
         // finish, so none rewrites a replica the next case tampers with.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
         while gw.admin_json("/admin/v1/repair").await["pending_replicas"] != 0 {
             assert!(std::time::Instant::now() < deadline, "{what}: the repair queue did not drain");
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;

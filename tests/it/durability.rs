@@ -46,7 +46,7 @@ async fn sigkill_during_uploads_loses_nothing_acknowledged() {
         // Killed once this run has acknowledged some writes (more each round), with the four
         // writers still uploading: observed, so a slow machine cannot kill an idle gateway.
         let want = 8 + 8 * round;
-        crate::common::wait_until("writes acknowledged before the kill", Duration::from_secs(120), || {
+        crate::common::wait_until("writes acknowledged before the kill", Duration::from_mins(2), || {
             acked_this_round.load(Ordering::Relaxed) >= want
         })
         .await;
@@ -286,7 +286,7 @@ async fn crash_loop_of_200_kills_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
         gw.kill();
         acknowledged += worker.await.unwrap_or(0);
-        assert!(started.elapsed() < Duration::from_secs(900), "bounded in time");
+        assert!(started.elapsed() < Duration::from_mins(15), "bounded in time");
     }
     println!("{KILLS} kills in {:?}, {acknowledged} operations acknowledged", started.elapsed());
     assert!(acknowledged >= KILLS, "the workload made progress between kills ({acknowledged})");
@@ -314,7 +314,7 @@ async fn crash_loop_of_200_kills_loses_nothing() {
             .unwrap();
     }
     let want: usize = 3 * live.values().map(|s| s.streams).sum::<usize>();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while providers.stream_files().len() != want && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -64,7 +64,7 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
     });
     // Kill the NL provider once a quarter of the object has reached the DE provider.
     let de_root = gw.providers.roots[0].clone();
-    wait_for("a quarter of the upload at a provider", Duration::from_secs(300), || {
+    wait_for("a quarter of the upload at a provider", Duration::from_mins(5), || {
         let n = bytes_in(&de_root);
         async move { n >= 256 << 20 }
     })
@@ -98,7 +98,7 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
 
     gw.providers.restart(2);
     let back = Instant::now();
-    wait_for("three stored replicas", Duration::from_secs(60), || async {
+    wait_for("three stored replicas", Duration::from_mins(1), || async {
         gw.replica_states("big", "g").await.iter().all(|(_, s)| s == "stored")
     })
     .await;
@@ -275,7 +275,7 @@ async fn black_holed_provider_is_cut_from_writes_and_hedged_on_reads() {
     gw.providers.proxies[0].set_for_objects(Fault::BlackHole);
     let t = Instant::now();
     c.put_object().bucket("hole").key("during").body(data.clone().into()).send().await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(60), "bounded by the straggler deadline");
+    assert!(t.elapsed() < Duration::from_mins(1), "bounded by the straggler deadline");
     // Reads that ask the black hole first are hedged to another replica after the hedge delay
     // (tens of milliseconds), far inside the 10 s first-byte timeout they would otherwise wait.
     let hedges = gw.metric_sum("souverain_backend_hedged_requests_total", &[]).await;

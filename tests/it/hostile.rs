@@ -67,7 +67,7 @@ async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>
     loop {
         match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
             Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(got),
+            Ok(Ok(0) | Err(_)) => return Some(got),
             Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
         }
     }
@@ -88,7 +88,8 @@ async fn path_like_keys_are_opaque_names_inside_the_providers() {
         let r = signed(&gw, "GET", &path, &path, &[], vec![], b"").await;
         assert_eq!((r.status, r.body_text()), (200, body), "{key}");
     }
-    let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).chain(["keep".to_owned()]).collect();
+    let mut expected: Vec<String> =
+        keys.iter().map(std::string::ToString::to_string).chain(["keep".to_owned()]).collect();
     expected.sort();
     assert_eq!(listed_keys(&gw.client, "hostile").await, expected);
     let dirs = gw.provider_dirs();
@@ -140,10 +141,8 @@ async fn too_many_headers_are_refused_with_431() {
 #[tokio::test]
 async fn xml_entities_are_malformed_xml() {
     let gw = gateway_with("").await;
-    let laughs: String = (1..10)
-        .map(|i| format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)))
-        .collect::<Vec<_>>()
-        .join("");
+    let laughs: String =
+        (1..10).map(|i| format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10))).collect::<String>();
     let bodies = [
         format!("<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY l0 \"keep\">{laughs}]><Delete><Object><Key>&l9;</Key></Object></Delete>"),
         "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><Delete><Object><Key>&x;</Key></Object></Delete>".to_owned(),
@@ -266,7 +265,7 @@ async fn slow_headers_are_cut_off() {
             if s.write_all(b"x").await.is_ok() && s.flush().await.is_ok() {
                 let mut b = [0u8; 64];
                 match tokio::time::timeout(Duration::from_millis(1), s.read(&mut b)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => {}
+                    Ok(Ok(0) | Err(_)) => {}
                     _ => open += 1,
                 }
             }
@@ -325,7 +324,7 @@ async fn h2c_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let req = http::Request::get(format!("http://{addr}{path}")).body(http_body_util::Empty::<bytes::Bytes>::new());
     let resp = sender.send_request(req.unwrap()).await.expect("h2c answer");
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = resp.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 

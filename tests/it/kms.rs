@@ -16,7 +16,7 @@ use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern, 
 
 async fn transit_gateway(address: &str, auth: &str, extra: &str) -> TestGateway {
     let keys = transit_keys(address, auth, extra);
-    TestGateway::start_with(move |t| with_keys(t, &keys)).await
+    TestGateway::start_with(move |t| with_keys(&t, &keys)).await
 }
 
 fn root_auth() -> String {
@@ -37,7 +37,7 @@ async fn get(gw: &TestGateway, bucket: &str, key: &str) -> Vec<u8> {
 }
 
 async fn wait_job_done(gw: &TestGateway, job: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let r = gw.admin_send("GET", &format!("/admin/v1/jobs/{job}"), serde_json::Value::Null).await;
         if r.status == 200 {
@@ -146,7 +146,7 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     // Observed overlap: traffic counted between two moments at which keys had already been
     // rewrapped and the job still reported itself running.
     let mut during: Vec<(u64, u64)> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     let job = loop {
         let rewrapped = gw.metric_sum("souverain_key_rewraps_total", &[]).await;
         let counts = (reads.load(Ordering::Relaxed), writes.load(Ordering::Relaxed));
@@ -512,7 +512,7 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
     std::fs::set_permissions(&secret_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let auth = format!("approle_role_id = \"{role_id}\"\napprole_secret_id_file = \"{}\"", secret_file.display());
     let config = with_keys(
-        crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers),
+        &crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers),
         &transit_keys(&format!("http://{relay}"), &auth, "dek_cache_ttl_secs = 0"),
     )
     .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"127.0.0.1:{admin_port}\""))
@@ -589,8 +589,10 @@ async fn transit_binds_the_object_key_and_still_opens_older_keys() {
     let dir = tempfile::tempdir().unwrap();
     let text =
         crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &crate::common::Providers::local(dir.path()));
-    let config =
-        souverain::config::Config::parse(&with_keys(text, &transit_keys(&bao.address(), &root_auth(), "")), dir.path());
+    let config = souverain::config::Config::parse(
+        &with_keys(&text, &transit_keys(&bao.address(), &root_auth(), "")),
+        dir.path(),
+    );
     let souverain::config::KeyConfig::Transit(settings) = config.unwrap().keys else { panic!("transit keys") };
     let kms = TransitKeys::new(settings).unwrap();
     let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([2; 16]), "ledger/2026.csv");

@@ -1,5 +1,17 @@
 //! The one integration test binary. Every test talks to a real gateway over TCP on 127.0.0.1
 //! with real S3 clients, real RocksDB and real provider directories.
+// Test and benchmark code: sizes and counts are small constants (a wrong cast fails the test it
+// sits in), and string building favours reading over the last allocation.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::format_push_string,
+    clippy::format_collect,
+    clippy::similar_names,
+    clippy::items_after_statements,
+    reason = "test code; see the comment above"
+)]
 
 mod common;
 

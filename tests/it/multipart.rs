@@ -83,6 +83,7 @@ async fn parallel_100_mib_upload() {
 /// Promise: Complete validates the part list: InvalidPartOrder, InvalidPart (unknown number or
 /// wrong ETag), EntityTooSmall (a non-last part under 5 MiB); nothing becomes visible.
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one case after another, each a few lines")]
 async fn complete_validation() {
     let gw = TestGateway::start().await;
     let c = &gw.client;

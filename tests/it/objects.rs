@@ -64,7 +64,7 @@ async fn metadata_round_trip() {
     assert_eq!(h.content_language(), Some("fr-FR"));
     assert_eq!(h.cache_control(), Some("max-age=60"));
     #[allow(deprecated)]
-    let got_expires = h.expires().map(|e| e.secs());
+    let got_expires = h.expires().map(aws_sdk_s3::primitives::DateTime::secs);
     assert_eq!(got_expires, Some(1_900_000_000));
     let m = h.metadata().unwrap();
     // Non-ASCII values travel RFC 2047-encoded, as with AWS S3.

@@ -47,7 +47,7 @@ fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
 /// Waits until Prometheus answers queries, so that from then on every query error is real.
 async fn wait_ready(prom: &Prometheus) {
     let addr: std::net::SocketAddr = prom.addr.parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let r = send(addr, "GET", "/-/ready", &[("host".into(), prom.addr.clone())], b"").await;
         if r.is_ok_and(|r| r.status == 200) {
@@ -85,7 +85,7 @@ async fn query(prom: &Prometheus, q: &str) -> Vec<(serde_json::Value, f64)> {
 
 /// Waits until `q` yields exactly `want` as its single value.
 async fn wait_for(prom: &Prometheus, q: &str, want: f64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let got = query(prom, q).await;
         if got.len() == 1 && (got[0].1 - want).abs() < 1e-9 {
@@ -98,7 +98,7 @@ async fn wait_for(prom: &Prometheus, q: &str, want: f64) {
 
 /// Waits until `q` (a filter expression) yields a sample.
 async fn wait_until(prom: &Prometheus, q: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while query(prom, q).await.is_empty() {
         assert!(Instant::now() < deadline, "{q} never held");
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -101,7 +101,7 @@ async fn provider_breaking_policy_is_evacuated_while_reads_go_on() {
     let verdict = explain["providers"].as_array().unwrap().iter().find(|p| p["provider"] == leaving.as_str()).unwrap();
     assert!(verdict["violations"].to_string().contains("jurisdiction US not allowed"), "{verdict}");
 
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let job = gw.admin_json("/admin/v1/jobs/evacuation").await;
         let all_moved = job["state"] == "done" && job["moved"].as_u64() == Some(12);
@@ -520,7 +520,7 @@ fn walk_files(root: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p)
+                stack.push(p);
             } else {
                 out.insert(p);
             }

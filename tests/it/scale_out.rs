@@ -15,7 +15,7 @@ use crate::common::{BinaryGateway, Providers, body_bytes, client, config_text, e
 
 /// The test config over `providers`, with its metadata in `db` of `pg`.
 fn config_on_postgres(dir: &Path, providers: &Providers, pg: &PgServer, db: &str) -> String {
-    let password_file = pg.password_file(dir);
+    let password_file = PgServer::password_file(dir);
     let text = config_text(dir, "127.0.0.1:0", "postgres", providers);
     let metadata = format!("url = \"{}\"\npassword_file = \"{}\"", pg.url(db), password_file.display());
     assert!(text.contains("path = \"meta\""));
@@ -98,7 +98,7 @@ async fn two_gateways_on_one_postgres_read_each_others_writes_and_agree_on_condi
             .map(|e| e.map_or(200, |e| error_status(e).unwrap_or(0)))
             .collect();
         let mut sorted = statuses.clone();
-        sorted.sort();
+        sorted.sort_unstable();
         assert_eq!(sorted, [200, 412], "round {round}: {statuses:?}");
         let winner = if r1.is_ok() { 1 } else { 2 };
         let stored = body_bytes(c1.get_object().bucket("shared").key(&key).send().await.unwrap()).await;
@@ -155,7 +155,7 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     c1.put_object().bucket("bkt").key("k").body(ByteStream::from(body.clone())).send().await.unwrap();
     // Observed: the repair's copy reached the black hole (the write's own PUT came first), so
     // the first gateway holds the claim when it is killed.
-    crate::common::wait_until("the first gateway's repair copying", Duration::from_secs(60), || {
+    crate::common::wait_until("the first gateway's repair copying", Duration::from_mins(1), || {
         providers.proxies[2].object_puts() >= puts_before + 2
     })
     .await;
@@ -169,7 +169,7 @@ async fn repair_work_held_by_a_killed_gateway_is_finished_by_another() {
     let now = souverain::service::now_ms();
     assert!(held[0].due_ms > now, "the killed gateway's claim still runs: {:?} vs now {now}", held[0]);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while !meta.repairs(None, 10).await.unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the second gateway did not finish the repair");
         tokio::time::sleep(Duration::from_millis(200)).await;

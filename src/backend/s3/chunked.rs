@@ -21,7 +21,7 @@ fn frame_len(n: usize) -> u64 {
 /// Content-Length of the encoded body for `len` payload bytes.
 pub(super) fn encoded_len(len: u64) -> u64 {
     let full = len / CHUNK as u64;
-    let rest = (len % CHUNK as u64) as usize;
+    let rest = crate::model::usize_from(len % CHUNK as u64);
     full * frame_len(CHUNK) + if rest > 0 { frame_len(rest) } else { 0 } + frame_len(0)
 }
 

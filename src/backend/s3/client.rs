@@ -55,7 +55,7 @@ impl HttpClient {
         } else {
             builder.enable_http1().wrap_connector(http)
         };
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_mins(1)).build(connector);
         Ok(Self { client, provider, first_byte_timeout: dialect.first_byte_timeout })
     }
 

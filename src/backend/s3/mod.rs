@@ -25,7 +25,7 @@ use self::dialect::{Addressing, Dialect, PayloadSigning};
 use self::sign::{ChunkSigner, Payload, RequestSigner};
 use super::retry::idempotent;
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
-use crate::model::ProviderId;
+use crate::model::{ProviderId, usize_from};
 
 /// Everything needed to reach one provider bucket.
 #[derive(Clone)]
@@ -99,7 +99,7 @@ impl S3Backend {
     /// The URL of `name` (or of the bucket when empty) with `query`, in the dialect's addressing.
     fn uri(&self, name: &str, query: &str) -> Result<Uri, BackendError> {
         let scheme = self.base.scheme_str().unwrap_or("https");
-        let authority = self.base.authority().map(|a| a.as_str()).unwrap_or_default();
+        let authority = self.base.authority().map(http::uri::Authority::as_str).unwrap_or_default();
         let prefix = self.base.path().trim_end_matches('/');
         let q = if query.is_empty() { String::new() } else { format!("?{query}") };
         let s = match self.dialect.addressing {
@@ -223,7 +223,7 @@ fn byte_window(body: CipherStream, window: Range<u64>) -> CipherStream {
                 let start = window.start.clamp(from, to) - from;
                 let end = window.end.clamp(from, to) - from;
                 if end > start {
-                    return Some((Ok(chunk.slice(start as usize..end as usize)), (body, pos)));
+                    return Some((Ok(chunk.slice(usize_from(start)..usize_from(end))), (body, pos)));
                 }
             }
             None
@@ -350,7 +350,8 @@ impl Backend for S3Backend {
         let enc = |s: &str| s.replace('/', "%2F");
         let mut query = format!("list-type=2&max-keys={}&prefix=sv1%2F", limit.clamp(1, 1000));
         if let Some(a) = after {
-            query.push_str(&format!("&start-after={}", enc(a)));
+            query.push_str("&start-after=");
+            query.push_str(&enc(a));
         }
         idempotent(|| async {
             let resp = self.simple(Method::GET, "", &query, Bytes::new(), &[]).await?;
@@ -390,7 +391,7 @@ mod tests {
         for size in [1, 7, 64, 999, 1000, 4096] {
             for (start, end) in [(0, 1000), (0, 1), (1, 2), (10, 500), (63, 65), (999, 1000), (500, 1000)] {
                 let got = collect(byte_window(chunks(&data, size), start..end)).await;
-                assert_eq!(got, &data[start as usize..end as usize], "chunks of {size}, range {start}..{end}");
+                assert_eq!(got, &data[usize_from(start)..usize_from(end)], "chunks of {size}, range {start}..{end}");
             }
         }
         // A body shorter than the window ends early (the reader's length check refuses it).

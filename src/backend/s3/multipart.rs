@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::Method;
+use std::fmt::Write as _;
 use tokio::sync::mpsc;
 
 use super::{S3Backend, StreamError, xml};
@@ -76,7 +77,7 @@ impl S3Backend {
                         },
                     };
                     if chunk.len() as u64 > left {
-                        carry = Some(chunk.split_off(left as usize));
+                        carry = Some(chunk.split_off(crate::model::usize_from(left)));
                     }
                     left -= chunk.len() as u64;
                     if tx.send(Ok(chunk)).await.is_err() {
@@ -86,8 +87,8 @@ impl S3Backend {
                 drop(tx);
                 Ok(())
             };
-            let (fed, etag) = tokio::join!(feed, part);
-            fed?;
+            let (feeding, etag) = tokio::join!(feed, part);
+            feeding?;
             etags.push(etag?);
             sent += part_len;
         }
@@ -116,7 +117,7 @@ fn encode(v: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

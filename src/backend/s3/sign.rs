@@ -39,7 +39,7 @@ impl fmt::Debug for RequestSigner {
             .field("access_key", &self.access_key)
             .field("secret", &"<redacted>")
             .field("region", &self.region)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

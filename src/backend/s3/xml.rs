@@ -3,6 +3,7 @@
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
+use std::fmt::Write as _;
 
 /// The text of every element named `name`, in document order.
 fn texts(xml: &[u8], name: &[u8]) -> Result<Vec<String>, String> {
@@ -78,7 +79,7 @@ pub fn complete_body(etags: &[String]) -> String {
     let mut s = String::from("<CompleteMultipartUpload>");
     for (i, e) in etags.iter().enumerate() {
         let e = e.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
-        s.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1));
+        let _ = write!(s, "<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1);
     }
     s.push_str("</CompleteMultipartUpload>");
     s

@@ -1,6 +1,10 @@
 //! Bucket operations: list, create, head, delete, location, versioning.
 
-use s3s::dto::*;
+use s3s::dto::{
+    Bucket, BucketLocationConstraint, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
+    GetBucketLocationInput, GetBucketLocationOutput, GetBucketVersioningInput, GetBucketVersioningOutput,
+    HeadBucketInput, HeadBucketOutput, ListBucketsOutput, Owner,
+};
 use s3s::{S3Request, S3Response, S3Result};
 
 use super::svc;

@@ -1,6 +1,6 @@
 //! CopyObject, and the copy-source parsing UploadPartCopy shares.
 
-use s3s::dto::*;
+use s3s::dto::{CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::refuse::refuse_version_id;
@@ -16,7 +16,7 @@ use crate::service::{CopyRequest, ObjectApi};
 pub(super) fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<(String, String)> {
     match src {
         CopySource::Bucket { bucket, key, version_id } => {
-            refuse_version_id(&version_id.as_ref().map(|v| v.to_string()))?;
+            refuse_version_id(&version_id.as_ref().map(std::string::ToString::to_string))?;
             let from_raw = raw
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim_start_matches('/'))
@@ -66,7 +66,7 @@ pub(super) async fn copy_object(
         return Err(not_implemented("object tagging"));
     }
     let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
-    let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
+    let replace = match i.metadata_directive.as_ref().map(s3s::dto::MetadataDirective::as_str) {
         None | Some("COPY") => None,
         Some("REPLACE") => Some(stored_headers!(i)?),
         Some(_) => {

@@ -1,10 +1,13 @@
 //! ListObjects (v1) and ListObjectsV2: one service request, two shapes of answer.
 
-use s3s::dto::*;
+use s3s::dto::{
+    CommonPrefix, EncodingType, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object,
+    ObjectStorageClass,
+};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::svc;
-use crate::frontend::convert::{etag, timestamp, url_encode};
+use crate::frontend::convert::{count_field, etag, timestamp, url_encode};
 use crate::service::{ListObjectsRequest, ListResume, ObjectApi, ObjectsPage};
 
 /// `max-keys`/`max-uploads`: 1,000 by default and at most.
@@ -12,13 +15,13 @@ pub(super) fn max_keys(m: Option<i32>) -> S3Result<usize> {
     match m {
         None => Ok(1000),
         Some(n) if n < 0 => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-keys must be non-negative")),
-        Some(n) => Ok((n as usize).min(1000)),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(1000).min(1000)),
     }
 }
 
 /// Whether `encoding-type=url` was asked (the only encoding S3 knows).
 pub(super) fn is_url(e: &Option<EncodingType>) -> S3Result<bool> {
-    match e.as_ref().map(|e| e.as_str()) {
+    match e.as_ref().map(s3s::dto::EncodingType::as_str) {
         None => Ok(false),
         Some("url") => Ok(true),
         Some(_) => {
@@ -57,7 +60,7 @@ fn listed_objects(page: &ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPref
         .iter()
         .map(|o| Object {
             key: Some(encode(url, o.key.clone())),
-            size: Some(o.size as i64),
+            size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.last_modified_ms)),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
@@ -85,7 +88,7 @@ pub(super) async fn list_objects(
         name: Some(i.bucket),
         prefix: Some(encode(url, i.prefix.unwrap_or_default())),
         marker: Some(encode(url, i.marker.unwrap_or_default())),
-        max_keys: Some(max as i32),
+        max_keys: Some(count_field(max)),
         is_truncated: Some(page.truncated),
         contents: Some(contents),
         common_prefixes: Some(prefixes),
@@ -111,11 +114,11 @@ pub(super) async fn list_objects_v2(
     let max = max_keys(i.max_keys)?;
     let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
     let (contents, prefixes) = listed_objects(&page, url);
-    let key_count = (contents.len() + prefixes.len()) as i32;
+    let key_count = count_field(contents.len() + prefixes.len());
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(i.bucket),
         prefix: Some(encode(url, i.prefix.unwrap_or_default())),
-        max_keys: Some(max as i32),
+        max_keys: Some(count_field(max)),
         key_count: Some(key_count),
         continuation_token: i.continuation_token,
         is_truncated: Some(page.truncated),

@@ -37,7 +37,7 @@ macro_rules! read_request {
             bucket: $i.bucket.clone(),
             key: $i.key.clone(),
             range: $crate::frontend::convert::range($i.range),
-            part_number: $i.part_number.map(|n| n.max(0) as u32),
+            part_number: $i.part_number.map(|n| u32::try_from(n).unwrap_or(0)),
             conditions: $crate::frontend::convert::conditions(
                 &$i.if_match,
                 &$i.if_none_match,

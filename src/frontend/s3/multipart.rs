@@ -1,7 +1,13 @@
 //! Multipart uploads: create, upload a part (or copy one), complete, abort, list parts and
 //! uploads.
 
-use s3s::dto::*;
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CommonPrefix, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CompletedMultipartUpload, CopyPartResult, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput,
+    ListPartsOutput, MultipartUpload, Part, StorageClass, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput,
+    UploadPartOutput,
+};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::copy::{copy_source, parse_copy_range};
@@ -9,7 +15,8 @@ use super::list::{encode, is_url};
 use super::refuse::{refuse_sse_c_read, write_condition};
 use super::svc;
 use crate::frontend::convert::{
-    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, etag, header_checksum, timestamp,
+    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, count_field, etag, header_checksum,
+    part_number_field, timestamp,
 };
 use crate::model::{ChecksumAlgorithm, ChecksumType};
 use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
@@ -28,11 +35,10 @@ fn requested_checksum(
                 .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))
         })
         .transpose()?;
-    let kind = match (kind.as_ref().map(|t| t.as_str()), algorithm) {
-        (Some("FULL_OBJECT"), _) => ChecksumType::FullObject,
-        (Some("COMPOSITE"), _) => ChecksumType::Composite,
-        (None, Some(ChecksumAlgorithm::Crc64Nvme)) => ChecksumType::FullObject,
-        (None, _) => ChecksumType::Composite,
+    let kind = match (kind.as_ref().map(s3s::dto::ChecksumType::as_str), algorithm) {
+        // CRC64NVME has only the full-object form, so it is the default for it.
+        (Some("FULL_OBJECT"), _) | (None, Some(ChecksumAlgorithm::Crc64Nvme)) => ChecksumType::FullObject,
+        (Some("COMPOSITE") | None, _) => ChecksumType::Composite,
         (Some(_), _) => return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "unknown checksum type")),
     };
     Ok(algorithm.map(|a| (a, kind)))
@@ -164,10 +170,10 @@ pub(super) async fn list_parts(
 ) -> S3Result<S3Response<ListPartsOutput>> {
     let i = req.input;
     let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
-    let max = i.max_parts.map_or(1000, |m| m.clamp(0, 1000) as usize);
+    let max = i.max_parts.map_or(1000, |m| usize::try_from(m.clamp(0, 1000)).unwrap_or(0));
     let page = svc(service.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max).await)?;
     let algorithm = page.upload.checksum.map(|(a, _)| a);
-    let next = page.parts.last().map(|p| p.number as i32);
+    let next = page.parts.last().map(|p| part_number_field(p.number));
     let parts =
         page.parts
             .into_iter()
@@ -176,9 +182,9 @@ pub(super) async fn list_parts(
                     crate::model::ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject }
                 });
                 with_checksums!(Part, ChecksumFields::from(checksum.as_ref()), {
-                    part_number: Some(p.number as i32),
+                    part_number: Some(part_number_field(p.number)),
                     e_tag: Some(etag(&p.etag)),
-                    size: Some(p.size as i64),
+                    size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
                     last_modified: Some(timestamp(p.last_modified_ms)),
                 })
             })
@@ -189,7 +195,7 @@ pub(super) async fn list_parts(
         upload_id: Some(i.upload_id),
         part_number_marker: i.part_number_marker,
         next_part_number_marker: next,
-        max_parts: Some(max as i32),
+        max_parts: Some(count_field(max)),
         is_truncated: Some(page.truncated),
         parts: Some(parts),
         checksum_algorithm: algorithm.map(algorithm_dto),
@@ -205,7 +211,7 @@ pub(super) async fn list_multipart_uploads(
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let i = req.input;
     let url = is_url(&i.encoding_type)?;
-    let max = i.max_uploads.map_or(1000, |m| m.clamp(0, 1000) as usize);
+    let max = i.max_uploads.map_or(1000, |m| usize::try_from(m.clamp(0, 1000)).unwrap_or(0));
     let page = svc(service
         .list_uploads(ListUploadsRequest {
             bucket: i.bucket.clone(),
@@ -238,7 +244,7 @@ pub(super) async fn list_multipart_uploads(
         delimiter: i.delimiter.map(|d| encode(url, d)),
         key_marker: i.key_marker,
         upload_id_marker: i.upload_id_marker,
-        max_uploads: Some(max as i32),
+        max_uploads: Some(count_field(max)),
         is_truncated: Some(page.truncated),
         next_key_marker: next_key.filter(|_| page.truncated),
         next_upload_id_marker: next_id.filter(|_| page.truncated),

@@ -1,7 +1,10 @@
 //! Object operations: PUT, GET, HEAD, DELETE and DeleteObjects.
 
 use futures_util::StreamExt;
-use s3s::dto::*;
+use s3s::dto::{
+    ChecksumMode, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, Error,
+    GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, PutObjectInput, PutObjectOutput, StreamingBlob,
+};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::refuse::{refuse_version_id, write_condition};
@@ -27,7 +30,7 @@ macro_rules! read_output {
         with_checksums!($ty, c, typed, {
             $($field: $value,)*
             accept_ranges: Some("bytes".into()),
-            content_length: Some($out.content_length as i64),
+            content_length: Some(i64::try_from($out.content_length).unwrap_or(i64::MAX)),
             content_range: $out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
             e_tag: Some(etag(&info.etag)),
             last_modified: Some(timestamp(info.last_modified_ms)),
@@ -38,7 +41,7 @@ macro_rules! read_output {
             cache_control: $i.response_cache_control.clone().or(info.headers.cache_control.clone()),
             expires: $i.response_expires.clone().or(expires(&info.headers)),
             metadata: metadata(&info.headers),
-            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map(|n| n as i32),
+            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
         })
     }};
 }
@@ -91,7 +94,7 @@ pub(super) async fn get_object(
     let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
     // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
     // through `&mut` only).
-    let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(to_s3)));
+    let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(|e| to_s3(&e))));
     let output = read_output!(GetObjectOutput, out, i, {
         body: Some(StreamingBlob::wrap(body)),
     });
@@ -139,7 +142,7 @@ pub(super) async fn delete_objects(
             Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() }),
             Ok(()) => {}
             Err(e) => {
-                let e = to_s3(e);
+                let e = to_s3(&e);
                 errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
                     key: Some(obj.key),

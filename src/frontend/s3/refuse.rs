@@ -7,7 +7,9 @@ use crate::frontend::error::not_implemented;
 use crate::model::WriteCondition;
 
 /// Which unsupported write features a request asked for (each input type names its fields
-/// differently).
+/// differently). A set of independent flags, so plain bools.
+#[allow(clippy::struct_excessive_bools, reason = "independent flags, one per refused feature")]
+#[derive(Clone, Copy)]
 pub(crate) struct Refusals {
     /// SSE-C headers.
     pub sse_c: bool,

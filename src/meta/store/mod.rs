@@ -58,7 +58,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
     /// were kept (engine calls block, so on a blocking thread).
     pub async fn new(engine: E) -> Result<Self, MetaError> {
         let store = Self { inner: Arc::new(Inner { engine, sealing: SealingKey::default() }) };
-        store.run(|i| i.record_stream_owners()).await?;
+        store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
 
@@ -183,14 +183,6 @@ impl<E: KvEngine> Inner<E> {
             .collect()
     }
 
-    fn gc_version(&self, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
-        for s in &v.streams {
-            gc_stream(s, ops)?;
-        }
-        ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
-        Ok(())
-    }
-
     fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, c.key.as_str())])?;
         if !bucket_exists(&mut t, &c.bucket_name, c.bucket)? {
@@ -227,7 +219,7 @@ impl<E: KvEngine> Inner<E> {
             return Ok(CommitOutcome::KekChanged(kek));
         }
         if let Some(old) = &current {
-            self.gc_version(old, &mut ops)?;
+            gc_version(old, &mut ops)?;
         }
         c.version.seq = t.next_seq()?;
         for s in &c.version.streams {
@@ -239,7 +231,7 @@ impl<E: KvEngine> Inner<E> {
         }
         queue_repairs(&c.repairs, &mut ops)?;
         for d in c.deletions {
-            queue_deletion(d, &mut ops)?;
+            queue_deletion(&d, &mut ops)?;
         }
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
@@ -254,7 +246,7 @@ impl<E: KvEngine> Inner<E> {
             return Ok(false);
         };
         let mut ops = vec![KvOp::Delete(Cf::Objects, okey)];
-        self.gc_version(&current, &mut ops)?;
+        gc_version(&current, &mut ops)?;
         t.next_seq()?;
         t.commit(ops)?;
         Ok(true)
@@ -378,7 +370,7 @@ fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     let now = wall_ms();
     // A deleted stream needs no repair (and keeps no verification record) any more.
     for p in &s.replicas {
-        queue_deletion(DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now), ops)?;
+        queue_deletion(&DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now), ops)?;
         ops.push(KvOp::Delete(Cf::Repair, replica_key(s.stream_id, p)));
         ops.push(KvOp::Delete(Cf::Verified, replica_key(s.stream_id, p)));
     }
@@ -408,4 +400,12 @@ fn start_position(q: &ListQuery) -> Vec<u8> {
         ListStart::AfterKey(k) => key_successor(k),
         ListStart::AfterPrefix(p) => prefix_successor(p).unwrap_or_else(|| vec![0xFF; 1025]),
     }
+}
+
+fn gc_version(v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    for s in &v.streams {
+        gc_stream(s, ops)?;
+    }
+    ops.push(KvOp::Delete(Cf::Deks, v.version_uid.as_bytes().to_vec()));
+    Ok(())
 }

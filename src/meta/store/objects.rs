@@ -86,7 +86,7 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
                 for p in &t.targets {
                     // Due at once; the collector waits out its settle time from `created`.
                     let task = DeletionTask::new(t.stream_id, p.clone(), DeletionReason::Abandoned, now);
-                    queue_deletion(task, &mut ops)?;
+                    queue_deletion(&task, &mut ops)?;
                 }
                 ops.push(KvOp::Delete(Cf::Intents, t.stream_id.as_bytes().to_vec()));
             }

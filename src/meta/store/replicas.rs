@@ -46,7 +46,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                 for p in legacy.targets {
                     let task = DeletionTask::new(legacy.stream_id, p, DeletionReason::Unreferenced, now_ms);
                     if t.get(Cf::Deletions, &replica_key(task.stream_id, &task.provider))?.is_none() {
-                        queue_deletion(task, &mut ops)?;
+                        queue_deletion(&task, &mut ops)?;
                     }
                 }
                 ops.push(KvOp::Delete(Cf::Gc, k));
@@ -88,7 +88,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                     task.created_ms = queued.created_ms;
                     task.generation = queued.generation.wrapping_add(1);
                 }
-                queue_deletion(task, &mut ops)?;
+                queue_deletion(&task, &mut ops)?;
             }
             t.commit(ops)
         })
@@ -204,7 +204,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                 KvOp::Delete(Cf::Verified, replica_key(mv.stream, &mv.from)),
             ]);
             // Its copy there is deleted by a durable task decided in this very commit.
-            queue_deletion(DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
+            queue_deletion(&DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
             commit_audited(t, ops, audit, &i.sealing, wall_ms())?;
             Ok(true)
         })

@@ -52,9 +52,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             let start = match (&q.start, after_upload) {
                 (ListStart::AfterKey(k), Some(id)) => key_successor(&upload_index_key(bucket, k, id)),
                 (ListStart::AfterKey(k), None) => seek(&key_successor(k)),
-                (ListStart::AfterPrefix(p), _) => {
-                    prefix_successor(p).map(|n| seek(&n)).unwrap_or_else(|| vec![0xFF; 32])
-                }
+                (ListStart::AfterPrefix(p), _) => prefix_successor(p).map_or_else(|| vec![0xFF; 32], |n| seek(&n)),
                 (ListStart::Beginning, _) => seek(b""),
             };
             i.list_grouped(Cf::Uploads, bucket, &q, upload_object_key, seek, start)

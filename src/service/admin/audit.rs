@@ -30,14 +30,13 @@ impl AdminOps {
     /// store has none) and gives it to the store. Runs before the listeners open.
     pub async fn start_audit_sealing(&self) -> Result<()> {
         let kek = self.keys.kek_for(None);
-        let (wrapped, created) = match self.meta.audit_key().await? {
-            Some(w) => (w, false),
-            None => {
-                let fresh = self.keys.wrap(&DataKey::generate()?, &kek, KEY_BINDING).await?;
-                let stored = self.meta.init_audit_key(fresh.clone()).await?;
-                let created = stored == fresh;
-                (stored, created)
-            }
+        let (wrapped, created) = if let Some(w) = self.meta.audit_key().await? {
+            (w, false)
+        } else {
+            let fresh = self.keys.wrap(&DataKey::generate()?, &kek, KEY_BINDING).await?;
+            let stored = self.meta.init_audit_key(fresh.clone()).await?;
+            let created = stored == fresh;
+            (stored, created)
         };
         let plain = self.keys.unwrap(&wrapped, KEY_BINDING).await?;
         let key = Arc::new(AuditKey::new(zeroize::Zeroizing::new(*plain.expose())));

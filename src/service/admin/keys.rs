@@ -70,15 +70,14 @@ impl AdminOps {
     /// Adds a new version to `kek` (or, without one, to every KEK in use) and starts the job
     /// that rewraps every data key under the newest versions. Provider data is not touched.
     pub async fn rotate_keys(&self, kek: Option<&str>) -> Result<Vec<(String, u32)>> {
-        let keks: Vec<String> = match kek {
-            Some(k) => vec![k.to_owned()],
-            None => {
-                let mut all: Vec<String> = self.state.key_state().bucket_keks.values().cloned().collect();
-                all.push(self.keys.kek_for(None));
-                all.sort();
-                all.dedup();
-                all
-            }
+        let keks: Vec<String> = if let Some(k) = kek {
+            vec![k.to_owned()]
+        } else {
+            let mut all: Vec<String> = self.state.key_state().bucket_keks.values().cloned().collect();
+            all.push(self.keys.kek_for(None));
+            all.sort();
+            all.dedup();
+            all
         };
         let mut rotated = Vec::new();
         for k in keks {

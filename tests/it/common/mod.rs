@@ -292,7 +292,7 @@ pub async fn wait_until(what: &str, within: Duration, mut observed: impl FnMut()
 
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;

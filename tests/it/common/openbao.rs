@@ -230,7 +230,7 @@ pub fn transit_keys(address: &str, auth: &str, extra: &str) -> String {
 }
 
 /// Replaces the test config's local `[keys]` section with `keys`.
-pub fn with_keys(config: String, keys: &str) -> String {
+pub fn with_keys(config: &str, keys: &str) -> String {
     let local = "[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n";
     assert!(config.contains(local), "the test config's [keys] section changed");
     config.replace(local, keys)

@@ -22,7 +22,7 @@ pub struct PgServer {
 fn newest_bin_dir() -> PathBuf {
     let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .expect("PostgreSQL is not installed (/usr/lib/postgresql): run scripts/install-deps.sh --test-tools")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
         .filter(|(_, p)| p.join("initdb").exists())
         .collect();
@@ -160,7 +160,7 @@ impl PgServer {
     }
 
     /// Writes the password to a 0600 file in `dir` (for `metadata.password_file`).
-    pub fn password_file(&self, dir: &Path) -> PathBuf {
+    pub fn password_file(dir: &Path) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join("pg-password");
         std::fs::write(&path, PG_PASSWORD).unwrap();

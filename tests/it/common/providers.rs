@@ -62,7 +62,7 @@ impl FakeProvider {
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if let Some(rest) = text.split("server is running at ").nth(1) {
-                me.endpoint = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                rest.split_whitespace().next().unwrap_or_default().clone_into(&mut me.endpoint);
                 return me;
             }
             assert!(Instant::now() < deadline, "s3s-fs did not start: {text}");

@@ -176,7 +176,7 @@ pub fn signed_chunked_body(
     chunks.push(&[]);
     for (i, c) in chunks.iter().enumerate() {
         let mut sig = signer.chunk_signature(&prev, c);
-        prev = sig.clone();
+        prev.clone_from(&sig);
         if tamper == ChunkTamper::WrongChunkSignature && i == 0 {
             sig = "0".repeat(64);
         }
@@ -263,7 +263,7 @@ pub async fn send_paused(
     between.await;
     s.write_all(rest).await?;
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw)).await??;
+    tokio::time::timeout(Duration::from_mins(1), s.read_to_end(&mut raw)).await??;
     parse_response(&raw)
         .ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&raw))))
 }
@@ -285,7 +285,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     // The server may answer (and close) before reading a refused body.
     let _ = s.write_all(body).await;
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut raw)).await;
+    let _ = tokio::time::timeout(Duration::from_mins(1), s.read_to_end(&mut raw)).await;
     parse_response(&raw)
         .ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&raw))))
 }
