@@ -176,3 +176,43 @@ pub fn unwrap_key(kek: &[u8; 32], aad: &[u8], wrapped: &[u8]) -> Result<zeroize:
     out.copy_from_slice(plain);
     Ok(out)
 }
+
+/// The key of one format v2 log segment (docs/format-v2.md): `HKDF-Expand(HKDF-Extract(SHA-256,
+/// salt, LK), "souverain/v2/segment" ‖ segment_id, 32)`. Salt and segment id are fresh for every
+/// segment, so the key seals exactly one message and a zero nonce is safe.
+fn segment_key(log_key: &[u8; 32], salt: &[u8; 32], segment_id: &[u8; 16]) -> Result<LessSafeKey, CryptoError> {
+    let prk = Salt::new(HKDF_SHA256, salt).extract(log_key);
+    let key = expand32(&prk, &[b"souverain/v2/segment", segment_id])?;
+    Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.as_ref()).map_err(|_| CryptoError::Seal)?))
+}
+
+/// Seals a log segment's (padded) plaintext in place and appends the tag; `header` is the
+/// authenticated, unencrypted segment header.
+pub fn seal_log_segment(
+    log_key: &[u8; 32],
+    salt: &[u8; 32],
+    segment_id: &[u8; 16],
+    header: &[u8],
+    plaintext: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    let key = segment_key(log_key, salt, segment_id)?;
+    let tag = key
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key([0; 12]), Aad::from(header), plaintext)
+        .map_err(|_| CryptoError::Seal)?;
+    plaintext.extend_from_slice(tag.as_ref());
+    Ok(())
+}
+
+/// Opens a log segment's body (ciphertext ‖ tag) in place; the plaintext is returned only if
+/// the tag verifies under the key and the header.
+pub fn open_log_segment<'a>(
+    log_key: &[u8; 32],
+    salt: &[u8; 32],
+    segment_id: &[u8; 16],
+    header: &[u8],
+    body: &'a mut [u8],
+) -> Result<&'a mut [u8], CryptoError> {
+    let key = segment_key(log_key, salt, segment_id)?;
+    key.open_in_place(Nonce::assume_unique_for_key([0; 12]), Aad::from(header), body)
+        .map_err(|_| CryptoError::Authentication)
+}
