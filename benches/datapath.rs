@@ -57,6 +57,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data)));
     });
     g.bench_function("baseline_sha256", |b| b.iter(|| black_box(ring::digest::digest(&ring::digest::SHA256, &data))));
+    // Candidates for format v2's keyless ciphertext check (docs/format-v2.md decision 9).
+    g.bench_function("baseline_crc64nvme", |b| {
+        b.iter(|| black_box(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &data)));
+    });
+    g.bench_function("baseline_blake3", |b| b.iter(|| black_box(blake3::hash(&data))));
     for seg_log2 in [16u8, 18, 20] {
         let p = params(seg_log2);
         g.bench_function(format!("seal_seg{}KiB", 1 << (seg_log2 - 10)), |b| b.iter(|| black_box(seal(&p, &data))));
