@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod format;
+pub mod keyring;
 pub mod open;
 pub mod range;
 pub mod seal;

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod local;
+pub mod log_key;
 pub mod transit;
 
 pub use crate::model::WrappedKey;
@@ -51,6 +52,13 @@ impl<'a> KeyBinding<'a> {
     /// `key` of `bucket`, version `version`.
     pub fn new(bucket: BucketUid, version: VersionUid, key: &'a str) -> Self {
         Self { bucket, version, key }
+    }
+
+    /// A key the gateway keeps for itself (the audit key, a log key), told apart by `purpose`:
+    /// bucket uid zero (never a bucket's, those are random) and an empty object key (never an
+    /// object's), so no object's data key can be passed off as one, or the other way round.
+    pub const fn internal(purpose: [u8; 16]) -> KeyBinding<'static> {
+        KeyBinding { bucket: BucketUid([0; 16]), version: VersionUid(purpose), key: "" }
     }
 
     /// The associated data of a DEK wrapped under `kek_id` (§4.2, docs/keys.md):

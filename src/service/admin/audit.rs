@@ -10,11 +10,9 @@ use crate::error::Result;
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditKey, AuditSeal, check_seal};
-use crate::model::{BucketUid, VersionUid};
 
-/// What the audit key is bound to when wrapped: no bucket, a fixed version id, no object key.
-const KEY_BINDING: KeyBinding<'static> =
-    KeyBinding { bucket: BucketUid([0; 16]), version: VersionUid(*b"souverain-audit!"), key: "" };
+/// What the audit key is bound to when wrapped (unchanged since it was first written).
+const KEY_BINDING: KeyBinding<'static> = KeyBinding::internal(*b"souverain-audit!");
 
 /// The seal's verdict on the live chain.
 #[derive(Debug, Clone, serde::Serialize)]
