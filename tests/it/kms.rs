@@ -577,7 +577,8 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
 
 /// Promise (issue 18 item 10, transit): data keys are wrapped bound to their object's key (the
 /// KMS context); a data key wrapped before that (its context names bucket and version only)
-/// still opens, and the rotation job's rewrap binds it to its key from then on.
+/// still opens, and the rotation job's rewrap binds it to its key from then on. A format v2 log
+/// key wraps and opens through the KMS too, bound to its keyring id (issue 21).
 #[tokio::test]
 async fn transit_binds_the_object_key_and_still_opens_older_keys() {
     use base64::Engine as _;
@@ -619,6 +620,17 @@ async fn transit_binds_the_object_key_and_still_opens_older_keys() {
     assert_eq!(rewrapped.kek_version, 2);
     assert_eq!(kms.unwrap(&rewrapped, at).await.unwrap().expose(), dek.expose());
     assert!(matches!(kms.unwrap(&rewrapped, other_key).await, Err(KeyError::Unwrap)), "now bound to its key");
+
+    // A format v2 log key goes through the KMS the same way: it opens from its keyring object
+    // (one KMS call), and only under its own keyring id.
+    use souverain::datapath::keyring::Keyring;
+    use souverain::keys::log_key::LogKey;
+    let log_key = LogKey::create(&kms, "souverain").await.unwrap();
+    let stored = Keyring::parse(&log_key.keyring().to_bytes().unwrap()).unwrap();
+    assert_eq!(LogKey::open(&kms, stored.clone()).await.unwrap().expose(), log_key.expose());
+    let mut moved = stored;
+    moved.keyring_id[0] ^= 1;
+    assert!(matches!(LogKey::open(&kms, moved).await, Err(KeyError::Unwrap)), "bound to its keyring id");
 }
 
 /// Promise (README, docs/keys.md): with the local key file (the quickstart's provider), key
