@@ -24,7 +24,7 @@ use crate::model::{BucketUid, StreamId, VersionUid};
 pub type Target = fn(&[u8]);
 
 /// The targets by name, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` know them.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("aws_chunked", aws_chunked),
     ("range_header", range_header),
     ("sealed_stream", sealed_stream),
@@ -32,7 +32,26 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("audit_log", audit_log),
     ("provider_listing", provider_listing),
     ("copy_source", copy_source),
+    ("format_v2_objects", format_v2_objects),
 ];
+
+/// What a provider returns for a format v2 keyring or log segment (docs/format-v2.md). Either
+/// is refused or read back exactly: a keyring that parses writes the same bytes again, and a
+/// segment that opens (under the key the seeds were sealed with) seals to the same bytes, so
+/// no two byte strings are accepted as one segment.
+pub fn format_v2_objects(data: &[u8]) {
+    use crate::datapath::keyring::Keyring;
+    use crate::datapath::segment::{SegmentHeader, open_segment, seal_segment};
+    if let Ok(keyring) = Keyring::parse(data) {
+        assert_eq!(keyring.to_bytes().ok().as_deref(), Some(data), "a keyring reads back as written");
+    }
+    let log_key = [7u8; 32];
+    if let Ok(entries) = open_segment(&log_key, data) {
+        let header = SegmentHeader::parse(data).expect("an opened segment has a header");
+        let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        assert_eq!(seal_segment(&log_key, &header, &refs).ok().as_deref(), Some(data), "one segment, one encoding");
+    }
+}
 
 /// `Range` header → s3s parse → S3 resolution against a length → the covering segments. The
 /// resolved range lies inside the object and the segments cover it.
