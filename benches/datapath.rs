@@ -1,18 +1,6 @@
 //! Datapath costs per byte: sealing and opening by segment size, against the unavoidable
 //! baselines measured in the same run (MD5 for the ETag, a plain memcpy, CRC32C and SHA-256).
 //! Compare the ratios, not the absolute numbers, and only on the same machine.
-// Test and benchmark code: sizes and counts are small constants (a wrong cast fails the test it
-// sits in), and string building favours reading over the last allocation.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::format_push_string,
-    clippy::format_collect,
-    clippy::similar_names,
-    clippy::items_after_statements,
-    reason = "test code; see the comment above"
-)]
 
 use std::hint::black_box;
 
@@ -47,7 +35,7 @@ fn seal(p: &StreamParams, data: &[u8]) -> (BytesMut, [u8; 32]) {
 }
 
 fn bench(c: &mut Criterion) {
-    let data: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
+    let data: Vec<u8> = (0..LEN).map(|i| u8::try_from(i * 7 % 251).unwrap_or(0)).collect();
     let mut g = c.benchmark_group("datapath_8MiB");
     g.throughput(Throughput::Bytes(LEN as u64));
     g.sample_size(20);
@@ -71,7 +59,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut o = SegmentOpener::new(&[9; 32], &p, &commit, span).expect("opener");
                 let mut out: Vec<Bytes> = Vec::new();
-                for chunk in cipher[span.cipher_start as usize..].chunks(256 << 10) {
+                for chunk in cipher[souverain::model::usize_from(span.cipher_start)..].chunks(256 << 10) {
                     o.push(chunk, &mut out).expect("open");
                 }
                 o.finish().expect("complete");

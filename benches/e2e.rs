@@ -20,18 +20,6 @@
 //! `BENCH_E2E_PROVIDER=rclone` puts `rclone serve s3` over a directory in place of every
 //! `s3s-fs` (a provider with TCP_NODELAY and large file reads).
 //! Under `cargo test --all-targets` (no `--bench` argument) it does nothing.
-// Test and benchmark code: sizes and counts are small constants (a wrong cast fails the test it
-// sits in), and string building favours reading over the last allocation.
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    clippy::format_push_string,
-    clippy::format_collect,
-    clippy::similar_names,
-    clippy::items_after_statements,
-    reason = "test code; see the comment above"
-)]
 
 #[allow(dead_code)]
 #[path = "../tests/it/common/fault_proxy.rs"]
@@ -44,6 +32,7 @@ mod postgres;
 mod providers;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,7 +89,7 @@ fn object_chunks(block: &Bytes, i: usize, size: u64) -> Vec<Bytes> {
     let mut pos = 0u64;
     let mut j = 0usize;
     while pos < size {
-        let len = (size - pos).min(CHUNK as u64) as usize;
+        let len = souverain::model::usize_from((size - pos).min(CHUNK as u64));
         let start = (i * 7919 + j * 104_729) % (BLOCK - CHUNK);
         out.push(block.slice(start..start + len));
         pos += len as u64;
@@ -234,6 +223,9 @@ fn empty() -> Body {
 
 /// (parent pid, user CPU seconds, system CPU seconds) of a process, from /proc (clock ticks
 /// of 1/100 s).
+/// A figure read from a phase's result (MiB/s, operations/s).
+type Measure = fn(&PhaseResult) -> f64;
+
 fn proc_stat(pid: u32) -> (u32, f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -241,7 +233,7 @@ fn proc_stat(pid: u32) -> (u32, f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // ppid, utime and stime are fields 4, 14 and 15 of stat, i.e. 1, 11 and 12 after the ')'.
-    (num(1) as u32, num(11) as f64 / 100.0, num(12) as f64 / 100.0)
+    (u32::try_from(num(1)).unwrap_or(0), num(11) as f64 / 100.0, num(12) as f64 / 100.0)
 }
 
 /// CPU seconds (user + system) a process has used.
@@ -377,6 +369,8 @@ async fn counter(admins: &[SocketAddr], name: &str) -> Option<u64> {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>();
     }
+    // Prometheus counters are whole numbers of bytes, below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a non-negative whole number")]
     Some(total as u64)
 }
 
@@ -426,6 +420,7 @@ async fn run_phase(
     let provider_requests = delta(counter(admins, "souverain_backend_requests_total").await, requests_before);
     let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort_unstable();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "x is a quantile in 0..=1")]
     let q = |x: f64| {
         lat.get(((lat.len().max(1) - 1) as f64 * x).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
@@ -553,17 +548,20 @@ fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, Socke
         dir.display()
     );
     for (i, f) in fakes.iter().enumerate() {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "[[provider]]\nid = \"p{i}\"\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\n\
              access_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\ncountry = \"{}\"\noperator = \"op{i}\"\n",
-            f.endpoint, countries[i % 3]
-        ));
+            f.endpoint,
+            countries[i % 3]
+        );
     }
     let n = fakes.len();
-    text.push_str(&format!(
+    let _ = write!(
+        text,
         "[[policy]]\nid = \"bench\"\nreplicas = {n}\nwrite_quorum = {}\n[[access_key]]\nid = \"{ACCESS}\"\nsecret = \"{SECRET}\"\n",
         n.min(2)
-    ));
+    );
     let cfg = dir.join("souverain.toml");
     std::fs::write(&cfg, text).expect("gateway config");
     let bin = gateway_bin();
@@ -588,16 +586,16 @@ fn start_rclone(dir: &Path, fakes: &[Provider]) -> (Proc, SocketAddr) {
     let mut conf = String::new();
     let mut upstreams = Vec::new();
     for (i, f) in fakes.iter().enumerate() {
-        conf.push_str(&format!(
+        let _ = write!(
+            conf,
             "[p{i}]\ntype = s3\nprovider = Other\nendpoint = {}\naccess_key_id = {PROVIDER_ACCESS}\nsecret_access_key = {PROVIDER_SECRET}\nregion = us-east-1\nforce_path_style = true\n\n",
             f.endpoint
-        ));
+        );
         upstreams.push(format!("p{i}:{PROVIDER_BUCKET}"));
     }
-    conf.push_str(&format!("[u]\ntype = union\nupstreams = {}\ncreate_policy = all\n\n", upstreams.join(" ")));
-    conf.push_str(&format!(
-        "[c]\ntype = crypt\nremote = u:data\npassword = {password}\ndirectory_name_encryption = false\n"
-    ));
+    let _ = write!(conf, "[u]\ntype = union\nupstreams = {}\ncreate_policy = all\n\n", upstreams.join(" "));
+    let _ =
+        write!(conf, "[c]\ntype = crypt\nremote = u:data\npassword = {password}\ndirectory_name_encryption = false\n");
     let cfg = dir.join("rclone.conf");
     std::fs::write(&cfg, conf).expect("rclone config");
     serve_rclone_s3(std::ffi::OsStr::new("c:"), ACCESS, SECRET, &cfg)
@@ -755,7 +753,6 @@ fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
     ratio("N=1 GET 64MiB vs direct", find(all, n1, big, "GET"), find(all, d, big, "GET"), mibs, ">= 0.9");
     ratio("N=1 PUT 64MiB vs direct", find(all, n1, big, "PUT"), find(all, d, big, "PUT"), mibs, ">= 0.6");
     let (pg1, pg2) = ("gateway N=3 PostgreSQL", "2 gateways N=3 PostgreSQL");
-    type Measure = fn(&PhaseResult) -> f64;
     let per_workload: [(&str, Measure); 2] = [(big, mibs), (small, ops)];
     for (workload, f) in per_workload {
         for op in ["PUT", "GET"] {
@@ -780,7 +777,7 @@ fn main() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        *b = (x >> 24) as u8;
+        *b = x.to_be_bytes()[4];
     }
     let block = Bytes::from(data);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -2,6 +2,7 @@
 //! processes on 127.0.0.1 (strict SigV4) when `SOUVERAIN_TEST_PROVIDERS=s3s-fs`. `make test`
 //! runs the integration suite once with each.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -154,11 +155,13 @@ impl Providers {
                 _ => None,
             };
             match endpoint {
-                Some(endpoint) => out.push_str(&format!(
-                    "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\"\n"
-                )),
-                None => out.push_str(&format!("[[provider]]\n{common}kind = \"fs\"\npath = \"providers/{c}\"\n")),
+                Some(endpoint) => writeln!(
+                    out,
+                    "[[provider]]\n{common}kind = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\naccess_key = \"{PROVIDER_ACCESS}\"\nsecret = \"{PROVIDER_SECRET}\""
+                ),
+                None => writeln!(out, "[[provider]]\n{common}kind = \"fs\"\npath = \"providers/{c}\""),
             }
+            .expect("writing to a String cannot fail");
         }
         out
     }
