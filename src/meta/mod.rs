@@ -12,6 +12,7 @@ pub mod conformance_shared;
 pub mod contract;
 pub mod kv;
 pub mod local_txn;
+pub mod log_entry;
 pub mod memory;
 pub mod postgres;
 pub mod records;

@@ -1,0 +1,448 @@
+//! Format v2 log entries (docs/format-v2.md): each committed change of the metadata store, in
+//! the form the providers keep for ever. Deliberately separate from the store's own records:
+//! those may change with the code, these must read the same in ten years, so every field is
+//! spelled out here, enums are explicit codes, and a change means a new entry kind (appended:
+//! postcard encodes a variant by its index), never an edited one.
+//!
+//! Encoding: `u8(2) ‖ postcard(entry)` (postcard's wire format is specified and stable).
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{BucketRecord, VersionRecord};
+use crate::model::{
+    BucketName, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
+    StreamManifest, VersionUid, WrappedKey,
+};
+
+/// The first byte of every encoded entry.
+pub const ENTRY_FORMAT: u8 = 2;
+
+/// One committed change. Every entry carries the store's commit sequence number: per key (or
+/// bucket), the highest wins on rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogEntry {
+    /// A bucket as it now is (created, bound to another policy, given a KEK).
+    Bucket(LoggedBucket),
+    /// A bucket was deleted.
+    BucketDeleted {
+        /// Commit sequence.
+        seq: u64,
+        /// The bucket.
+        bucket: [u8; 16],
+    },
+    /// A version became the key's current one.
+    Version(Box<LoggedVersion>),
+    /// The key's current version was deleted.
+    Deleted {
+        /// Commit sequence.
+        seq: u64,
+        /// The bucket.
+        bucket: [u8; 16],
+        /// The object key.
+        key: String,
+    },
+    /// A version's data key was wrapped anew (key rotation, a bucket's own KEK).
+    Rewrapped {
+        /// Commit sequence.
+        seq: u64,
+        /// The version.
+        version: [u8; 16],
+        /// The new wrapping.
+        dek: LoggedKey,
+    },
+}
+
+/// A bucket record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedBucket {
+    /// Commit sequence.
+    pub seq: u64,
+    /// Identity.
+    pub uid: [u8; 16],
+    /// S3 name.
+    pub name: String,
+    /// Residency policy id.
+    pub policy: String,
+    /// Creation, ms since the epoch.
+    pub created_ms: i64,
+    /// Its own KEK, if it has one.
+    pub kek: Option<String>,
+}
+
+/// A wrapped data key, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedKey {
+    /// KEK id.
+    pub kek_id: String,
+    /// KEK version.
+    pub kek_version: u32,
+    /// Wrapped bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A committed object version with everything a GET needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedVersion {
+    /// Commit sequence.
+    pub seq: u64,
+    /// The bucket.
+    pub bucket: [u8; 16],
+    /// The object key.
+    pub key: String,
+    /// Version id.
+    pub version: [u8; 16],
+    /// Plaintext size.
+    pub size: u64,
+    /// S3 ETag (quoted form without quotes, as stored).
+    pub etag: String,
+    /// Last-Modified, ms since the epoch.
+    pub last_modified_ms: i64,
+    /// `Content-Type`, `-Encoding`, `-Disposition`, `-Language`, `Cache-Control`.
+    pub content: [Option<String>; 5],
+    /// `Expires`, seconds since the epoch.
+    pub expires_unix: Option<i64>,
+    /// User metadata, sorted by name.
+    pub user_metadata: Vec<(String, String)>,
+    /// Whole-object checksum: algorithm code (see [`algorithm_code`]), base64 value, composite.
+    pub checksum: Option<(u8, String, bool)>,
+    /// Per part: its checksum value.
+    pub part_checksums: Vec<Option<String>>,
+    /// Made by CompleteMultipartUpload.
+    pub multipart: bool,
+    /// The manifest MAC (§4.4).
+    pub manifest_mac: [u8; 32],
+    /// The streams, in part order.
+    pub streams: Vec<LoggedStream>,
+    /// The data key.
+    pub dek: LoggedKey,
+}
+
+/// One stream of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedStream {
+    /// Id and provider object name.
+    pub stream_id: [u8; 16],
+    /// 0 for a single PUT, else the part number.
+    pub part_number: u32,
+    /// Plaintext length.
+    pub plaintext_len: u64,
+    /// log2 of the segment size.
+    pub seg_log2: u8,
+    /// HKDF salt.
+    pub salt: [u8; 32],
+    /// Header commitment.
+    pub commit: [u8; 32],
+    /// Keyless check of the ciphertext (v1: SHA-256).
+    pub ciphertext_sha256: [u8; 32],
+    /// Redundancy scheme: 0 = replicas (erasure coding will add its own code).
+    pub scheme: u8,
+    /// Providers holding it, as of the commit.
+    pub replicas: Vec<String>,
+}
+
+/// Why an entry could not be read back into the store's records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Not an entry of a format this gateway reads.
+    #[error("unknown log entry format")]
+    Format,
+    /// postcard could not decode it.
+    #[error("log entry undecodable")]
+    Decode,
+    /// A field holds a value no gateway writes (a bad name, an unknown code).
+    #[error("log entry field {0} invalid")]
+    Field(&'static str),
+}
+
+/// The log's code for a checksum algorithm (stable; never reuse a code).
+pub fn algorithm_code(a: ChecksumAlgorithm) -> u8 {
+    match a {
+        ChecksumAlgorithm::Crc32 => 1,
+        ChecksumAlgorithm::Crc32c => 2,
+        ChecksumAlgorithm::Crc64Nvme => 3,
+        ChecksumAlgorithm::Sha1 => 4,
+        ChecksumAlgorithm::Sha256 => 5,
+    }
+}
+
+fn algorithm_of(code: u8) -> Result<ChecksumAlgorithm, EntryError> {
+    ChecksumAlgorithm::ALL.into_iter().find(|a| algorithm_code(*a) == code).ok_or(EntryError::Field("checksum"))
+}
+
+impl LogEntry {
+    /// `u8(2) ‖ postcard(self)`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![ENTRY_FORMAT];
+        // Serializing plain data into a Vec cannot fail; an empty body would fail to decode.
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    /// Reads an encoded entry.
+    pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
+        match bytes.split_first() {
+            Some((&ENTRY_FORMAT, body)) => postcard::from_bytes(body).map_err(|_| EntryError::Decode),
+            _ => Err(EntryError::Format),
+        }
+    }
+}
+
+impl From<&WrappedKey> for LoggedKey {
+    fn from(k: &WrappedKey) -> Self {
+        Self { kek_id: k.kek_id.clone(), kek_version: k.kek_version, bytes: k.bytes.clone() }
+    }
+}
+
+impl From<LoggedKey> for WrappedKey {
+    fn from(k: LoggedKey) -> Self {
+        Self { kek_id: k.kek_id, kek_version: k.kek_version, bytes: k.bytes }
+    }
+}
+
+impl LoggedBucket {
+    /// The entry of `rec` committed at `seq`, with its own KEK if any.
+    pub fn new(seq: u64, rec: &BucketRecord, kek: Option<String>) -> Self {
+        Self {
+            seq,
+            uid: *rec.uid.as_bytes(),
+            name: rec.name.to_string(),
+            policy: rec.policy_id.clone(),
+            created_ms: rec.created_ms,
+            kek,
+        }
+    }
+
+    /// The store's record.
+    pub fn record(&self) -> Result<BucketRecord, EntryError> {
+        Ok(BucketRecord {
+            uid: BucketUid(self.uid),
+            name: BucketName::parse(&self.name).map_err(|_| EntryError::Field("bucket name"))?,
+            policy_id: self.policy.clone(),
+            created_ms: self.created_ms,
+        })
+    }
+}
+
+impl LoggedVersion {
+    /// The entry of `v`, current for `key` of `bucket`, with its data key.
+    pub fn new(bucket: BucketUid, key: &str, v: &VersionRecord, dek: &WrappedKey) -> Self {
+        let h = &v.headers;
+        Self {
+            seq: v.seq,
+            bucket: *bucket.as_bytes(),
+            key: key.to_owned(),
+            version: *v.version_uid.as_bytes(),
+            size: v.size,
+            etag: v.etag.0.clone(),
+            last_modified_ms: v.last_modified_ms,
+            content: [
+                h.content_type.clone(),
+                h.content_encoding.clone(),
+                h.content_disposition.clone(),
+                h.content_language.clone(),
+                h.cache_control.clone(),
+            ],
+            expires_unix: h.expires_unix,
+            user_metadata: h.user_metadata.clone(),
+            checksum: v
+                .checksum
+                .as_ref()
+                .map(|c| (algorithm_code(c.algorithm), c.value.clone(), c.kind == ChecksumType::Composite)),
+            part_checksums: v.part_checksums.clone(),
+            multipart: v.multipart,
+            manifest_mac: v.manifest_mac,
+            streams: v.streams.iter().map(LoggedStream::new).collect(),
+            dek: dek.into(),
+        }
+    }
+
+    /// The store's version record and its data key.
+    pub fn record(&self) -> Result<(VersionRecord, WrappedKey), EntryError> {
+        let [content_type, content_encoding, content_disposition, content_language, cache_control] =
+            self.content.clone();
+        let checksum = match &self.checksum {
+            Some((code, value, composite)) => Some(ObjectChecksum {
+                algorithm: algorithm_of(*code)?,
+                value: value.clone(),
+                kind: if *composite { ChecksumType::Composite } else { ChecksumType::FullObject },
+            }),
+            None => None,
+        };
+        let record = VersionRecord {
+            version_uid: VersionUid(self.version),
+            seq: self.seq,
+            size: self.size,
+            etag: ETag(self.etag.clone()),
+            last_modified_ms: self.last_modified_ms,
+            headers: ContentHeaders {
+                content_type,
+                content_encoding,
+                content_disposition,
+                content_language,
+                cache_control,
+                expires_unix: self.expires_unix,
+                user_metadata: self.user_metadata.clone(),
+            },
+            checksum,
+            streams: self.streams.iter().map(LoggedStream::manifest).collect::<Result<_, _>>()?,
+            part_checksums: self.part_checksums.clone(),
+            multipart: self.multipart,
+            manifest_mac: self.manifest_mac,
+        };
+        Ok((record, self.dek.clone().into()))
+    }
+}
+
+impl LoggedStream {
+    fn new(s: &StreamManifest) -> Self {
+        Self {
+            stream_id: *s.stream_id.as_bytes(),
+            part_number: s.part_number,
+            plaintext_len: s.plaintext_len,
+            seg_log2: s.seg_log2,
+            salt: s.salt,
+            commit: s.commit,
+            ciphertext_sha256: s.ciphertext_sha256,
+            scheme: 0,
+            replicas: s.replicas.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn manifest(&self) -> Result<StreamManifest, EntryError> {
+        if self.scheme != 0 {
+            return Err(EntryError::Field("scheme"));
+        }
+        Ok(StreamManifest {
+            stream_id: StreamId(self.stream_id),
+            part_number: self.part_number,
+            plaintext_len: self.plaintext_len,
+            seg_log2: self.seg_log2,
+            salt: self.salt,
+            commit: self.commit,
+            ciphertext_sha256: self.ciphertext_sha256,
+            replicas: self
+                .replicas
+                .iter()
+                .map(|p| ProviderId::parse(p).ok_or(EntryError::Field("replica")))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version() -> VersionRecord {
+        VersionRecord {
+            version_uid: VersionUid([2; 16]),
+            seq: 41,
+            size: 11,
+            etag: ETag("5eb63bbbe01eeed093cb22bb8f5acdc3".into()),
+            last_modified_ms: 1_764_000_000_000,
+            headers: ContentHeaders {
+                content_type: Some("text/plain".into()),
+                cache_control: Some("no-cache".into()),
+                expires_unix: Some(1_800_000_000),
+                user_metadata: vec![("owner".into(), "ops".into())],
+                ..ContentHeaders::default()
+            },
+            checksum: Some(ObjectChecksum {
+                algorithm: ChecksumAlgorithm::Crc64Nvme,
+                value: "AAAAAAAAAAA=".into(),
+                kind: ChecksumType::FullObject,
+            }),
+            streams: vec![StreamManifest {
+                stream_id: StreamId([3; 16]),
+                part_number: 0,
+                plaintext_len: 11,
+                seg_log2: 16,
+                salt: [4; 32],
+                commit: [5; 32],
+                ciphertext_sha256: [6; 32],
+                replicas: vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()],
+            }],
+            part_checksums: vec![],
+            multipart: false,
+            manifest_mac: [7; 32],
+        }
+    }
+
+    /// Promise: a version logged at commit comes back from its entry as the very record and
+    /// data key the store had (names, metadata, ETag, checksum, streams, replicas).
+    #[test]
+    fn a_version_round_trips_through_its_entry() {
+        let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60] };
+        let entry = LogEntry::Version(Box::new(LoggedVersion::new(BucketUid([1; 16]), "docs/a.txt", &version(), &dek)));
+        let LogEntry::Version(back) = LogEntry::decode(&entry.encode()).unwrap() else { panic!("a version entry") };
+        assert_eq!(back.key, "docs/a.txt");
+        assert_eq!(back.record().unwrap(), (version(), dek));
+        let bucket = BucketRecord {
+            uid: BucketUid([1; 16]),
+            name: BucketName::parse("photos").unwrap(),
+            policy_id: "eu".into(),
+            created_ms: 5,
+        };
+        let logged = LogEntry::Bucket(LoggedBucket::new(7, &bucket, Some("kek-7".into())));
+        let LogEntry::Bucket(b) = LogEntry::decode(&logged.encode()).unwrap() else { panic!("a bucket entry") };
+        assert_eq!((b.record().unwrap(), b.kek.as_deref()), (bucket, Some("kek-7")));
+    }
+
+    /// Promise: the encoding is pinned. A tombstone's bytes follow from postcard's published
+    /// wire format by hand (variant index, varint, raw array, length-prefixed string), so a
+    /// reordered variant or field cannot slip in.
+    #[test]
+    fn a_tombstone_has_known_bytes() {
+        let entry = LogEntry::Deleted { seq: 300, bucket: [1; 16], key: "a/b".into() };
+        let mut expected = vec![ENTRY_FORMAT, 3, 0xAC, 0x02];
+        expected.extend_from_slice(&[1; 16]);
+        expected.extend_from_slice(&[3, b'a', b'/', b'b']);
+        assert_eq!(entry.encode(), expected);
+        assert_eq!(LogEntry::decode(&expected), Ok(entry));
+        // Every kind keeps its index for ever (a new kind is appended).
+        let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
+        let bucket = BucketRecord {
+            uid: BucketUid([1; 16]),
+            name: BucketName::parse("b-1").unwrap(),
+            policy_id: "p".into(),
+            created_ms: 0,
+        };
+        let kinds = [
+            LogEntry::Bucket(LoggedBucket::new(1, &bucket, None)),
+            LogEntry::BucketDeleted { seq: 1, bucket: [1; 16] },
+            LogEntry::Version(Box::new(LoggedVersion::new(BucketUid([1; 16]), "k", &version(), &dek))),
+            LogEntry::Deleted { seq: 1, bucket: [1; 16], key: "k".into() },
+            LogEntry::Rewrapped { seq: 1, version: [2; 16], dek: (&dek).into() },
+        ];
+        for (index, kind) in (0u8..).zip(&kinds) {
+            assert_eq!(kind.encode()[..2], [ENTRY_FORMAT, index], "{kind:?}");
+        }
+    }
+
+    /// Promise: an entry of another format, a truncated one, or one naming what no gateway
+    /// writes is refused, not half-applied.
+    #[test]
+    fn bad_entries_are_refused() {
+        let entry = LogEntry::Deleted { seq: 1, bucket: [1; 16], key: "k".into() };
+        let bytes = entry.encode();
+        assert_eq!(LogEntry::decode(&bytes[..bytes.len() - 1]), Err(EntryError::Decode));
+        assert_eq!(LogEntry::decode(&[1, 3]), Err(EntryError::Format));
+        assert_eq!(LogEntry::decode(&[]), Err(EntryError::Format));
+        let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
+        let mut v = LoggedVersion::new(BucketUid([1; 16]), "k", &version(), &dek);
+        v.checksum = Some((9, String::new(), false));
+        assert_eq!(v.record().err(), Some(EntryError::Field("checksum")));
+        v.checksum = None;
+        v.streams[0].scheme = 1;
+        assert_eq!(v.record().err(), Some(EntryError::Field("scheme")));
+        let bucket = LoggedBucket {
+            seq: 1,
+            uid: [1; 16],
+            name: "Not_A_Bucket".into(),
+            policy: "eu".into(),
+            created_ms: 0,
+            kek: None,
+        };
+        assert_eq!(bucket.record().err(), Some(EntryError::Field("bucket name")));
+    }
+}
