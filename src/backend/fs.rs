@@ -27,7 +27,7 @@ impl FsBackend {
     pub fn open(id: ProviderId, root: &Path) -> Result<Self, BackendError> {
         let me = Self { id, root: root.to_owned() };
         for sub in ["sv1", ".tmp"] {
-            std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(&e))?;
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(e))?;
         }
         // Leftovers of uploads interrupted by a crash are never visible; remove them.
         if let Ok(entries) = std::fs::read_dir(root.join(".tmp")) {
@@ -38,14 +38,14 @@ impl FsBackend {
         Ok(me)
     }
 
-    fn io(&self, e: &std::io::Error) -> BackendError {
+    fn io(&self, e: std::io::Error) -> BackendError {
         let kind =
             if e.kind() == std::io::ErrorKind::NotFound { BackendErrorKind::NotFound } else { BackendErrorKind::Io };
-        BackendError { provider: self.id.clone(), kind, detail: e.to_string() }
+        BackendError::caused(self.id.clone(), kind, "file system", e)
     }
 
     fn err(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
-        BackendError { provider: self.id.clone(), kind, detail: detail.into() }
+        BackendError::new(self.id.clone(), kind, detail)
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, BackendError> {
@@ -56,7 +56,7 @@ impl FsBackend {
     }
 
     async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
-        let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(&e))?;
+        let mut file = tokio::fs::File::create(tmp).await.map_err(|e| self.io(e))?;
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.err(BackendErrorKind::Aborted, e.to_string()))?;
@@ -64,12 +64,12 @@ impl FsBackend {
             if written > len {
                 return Err(self.err(BackendErrorKind::Protocol, "body longer than announced"));
             }
-            file.write_all(&chunk).await.map_err(|e| self.io(&e))?;
+            file.write_all(&chunk).await.map_err(|e| self.io(e))?;
         }
         if written != len {
             return Err(self.err(BackendErrorKind::Aborted, "body shorter than announced"));
         }
-        file.sync_all().await.map_err(|e| self.io(&e))
+        file.sync_all().await.map_err(|e| self.io(e))
     }
 }
 
@@ -88,23 +88,23 @@ impl Backend for FsBackend {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
-        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(&e))?;
+        tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
         let dir = self.root.join("sv1");
         tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
             .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
-            .map_err(|e| self.io(&e))
+            .map_err(|e| self.io(e))
     }
 
     async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
         let path = self.path(name)?;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(&e))?;
-        let size = file.metadata().await.map_err(|e| self.io(&e))?.len();
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| self.io(e))?;
+        let size = file.metadata().await.map_err(|e| self.io(e))?.len();
         let range = range.unwrap_or(0..size);
         if range.start > range.end || range.end > size {
             return Err(self.err(BackendErrorKind::Protocol, format!("range {range:?} beyond object of {size} bytes")));
         }
-        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(&e))?;
+        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| self.io(e))?;
         let provider = self.id.clone();
         let stream = futures_util::stream::try_unfold(
             (file, range.end - range.start, provider),
@@ -114,17 +114,12 @@ impl Backend for FsBackend {
                 }
                 let want = usize_from(left).min(READ_CHUNK);
                 let mut buf = vec![0u8; want];
-                let n = file.read(&mut buf).await.map_err(|e| BackendError {
-                    provider: provider.clone(),
-                    kind: BackendErrorKind::Io,
-                    detail: e.to_string(),
-                })?;
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| BackendError::caused(provider.clone(), BackendErrorKind::Io, "reading", e))?;
                 if n == 0 {
-                    return Err(BackendError {
-                        provider,
-                        kind: BackendErrorKind::Protocol,
-                        detail: "object shrank".into(),
-                    });
+                    return Err(BackendError::new(provider, BackendErrorKind::Protocol, "object shrank"));
                 }
                 buf.truncate(n);
                 Ok(Some((Bytes::from(buf), (file, left - n as u64, provider))))
@@ -137,7 +132,7 @@ impl Backend for FsBackend {
         match tokio::fs::metadata(self.path(name)?).await {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(&e)),
+            Err(e) => Err(self.io(e)),
         }
     }
 
@@ -145,7 +140,7 @@ impl Backend for FsBackend {
         match tokio::fs::remove_file(self.path(name)?).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io(&e)),
+            Err(e) => Err(self.io(e)),
         }
     }
 
@@ -153,9 +148,9 @@ impl Backend for FsBackend {
         // Names first (readdir only), keeping only the `limit` smallest in a bounded max-heap,
         // so memory stays O(limit) however many streams the directory holds; lengths only for
         // the page returned.
-        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(&e))?;
+        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
         let mut smallest: std::collections::BinaryHeap<String> = std::collections::BinaryHeap::new();
-        while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(&e))? {
+        while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
             let name = format!("sv1/{}", entry.file_name().to_string_lossy());
             // Only stream names: anything else in the directory is not ours to report.
             if limit == 0 || self.path(&name).is_err() || after.is_some_and(|a| name.as_str() <= a) {
@@ -205,6 +200,21 @@ mod tests {
         assert_eq!(rest.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), sorted[2..]);
         assert!(fs.list(None, 0).await.unwrap().is_empty());
         assert!(fs.list(Some(&sorted[4]), 5).await.unwrap().is_empty());
+    }
+
+    /// Promise (issue 20 item 4): a provider failure keeps its cause: the operating system's
+    /// error is the source, and the logged chain names provider, kind and the OS reason.
+    #[test]
+    fn a_provider_failure_keeps_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = FsBackend::open(ProviderId::parse("here").unwrap(), &file).unwrap_err();
+        assert_eq!(err.kind, BackendErrorKind::Io);
+        let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<std::io::Error>());
+        let os = cause.map(ToString::to_string).unwrap_or_default();
+        assert!(!os.is_empty(), "{err:?}");
+        assert_eq!(crate::report::chain(&err), format!("provider here: Io: file system: {os}"));
     }
 
     /// Promise (issue 18 item 5): a backend writes only with a grant for its own provider, and

@@ -58,7 +58,8 @@ pub enum BackendErrorKind {
     Status(u16),
 }
 
-/// A provider call failed.
+/// A provider call failed. Shown with [`crate::report::Report`], it reads `provider p: Kind:
+/// what was being done: the cause…` (the I/O, HTTP or TLS error kept as the source).
 #[derive(Debug, thiserror::Error)]
 #[error("provider {provider}: {kind:?}: {detail}")]
 pub struct BackendError {
@@ -66,11 +67,29 @@ pub struct BackendError {
     pub provider: ProviderId,
     /// What kind of failure.
     pub kind: BackendErrorKind,
-    /// Human detail for logs; never shown to S3 clients.
+    /// What was being done, or what the provider said; for logs, never shown to S3 clients.
     pub detail: String,
+    /// The underlying error, if another library reported it.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl BackendError {
+    /// A failure of `kind` at `provider` while `detail`, with no underlying error.
+    pub fn new(provider: ProviderId, kind: BackendErrorKind, detail: impl Into<String>) -> Self {
+        Self { provider, kind, detail: detail.into(), source: None }
+    }
+
+    /// The same, caused by `source`.
+    pub fn caused(
+        provider: ProviderId,
+        kind: BackendErrorKind,
+        detail: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self { provider, kind, detail: detail.into(), source: Some(source.into()) }
+    }
+
     /// Whether a retry of an idempotent request may succeed.
     pub fn retryable(&self) -> bool {
         matches!(self.kind, BackendErrorKind::Connect | BackendErrorKind::Timeout | BackendErrorKind::Io)
@@ -129,11 +148,11 @@ impl GrantedBody {
     /// only the probe's random bytes).
     pub fn new(grant: &WriteGrant, body: SealedBody) -> Result<Self, BackendError> {
         if !body.probe && !grant.admits_object_data() {
-            return Err(BackendError {
-                provider: grant.provider().clone(),
-                kind: BackendErrorKind::Refused,
-                detail: "object data without a residency grant".into(),
-            });
+            return Err(BackendError::new(
+                grant.provider().clone(),
+                BackendErrorKind::Refused,
+                "object data without a residency grant",
+            ));
         }
         Ok(Self { provider: grant.provider().clone(), body })
     }
@@ -141,11 +160,11 @@ impl GrantedBody {
     /// The bytes, for the backend of `provider` only.
     pub fn open(self, provider: &ProviderId) -> Result<SealedBody, BackendError> {
         if self.provider != *provider {
-            return Err(BackendError {
-                provider: provider.clone(),
-                kind: BackendErrorKind::Refused,
-                detail: format!("a write granted for provider {} was sent here", self.provider),
-            });
+            return Err(BackendError::new(
+                provider.clone(),
+                BackendErrorKind::Refused,
+                format!("a write granted for provider {} was sent here", self.provider),
+            ));
         }
         Ok(self.body)
     }

@@ -66,7 +66,7 @@ impl ProbeReport {
 fn random_bytes(len: usize) -> Result<Bytes, String> {
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        let block: [u8; 32] = random_array().map_err(|e| e.to_string())?;
+        let block: [u8; 32] = random_array().map_err(|e| crate::report::chain(&e))?;
         out.extend_from_slice(&block[..block.len().min(len - out.len())]);
     }
     Ok(Bytes::from(out))
@@ -106,7 +106,7 @@ impl Prober {
 }
 
 fn temp_name() -> Result<String, String> {
-    random_array().map(|b| stream_name(StreamId(b))).map_err(|e| e.to_string())
+    random_array().map(|b| stream_name(StreamId(b))).map_err(|e| crate::report::chain(&e))
 }
 
 /// Runs the probe. `multipart` is the same provider configured with a small `max_put_size`,
@@ -115,36 +115,36 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
     let mut p = Prober { steps: Vec::new() };
     let small = random_bytes(64 * 1024);
     let name = temp_name();
-    p.step("list", || async { backend.list(None, 1).await.map(|_| ()).map_err(|e| e.to_string()) }).await;
+    p.step("list", || async { backend.list(None, 1).await.map(|_| ()).map_err(|e| crate::report::chain(&e)) }).await;
     let (Ok(small), Ok(name)) = (small, name) else {
         p.steps.push(ProbeStep { name: "setup", error: Some("random generator failed".into()), millis: 0 });
         return ProbeReport { provider: backend.id().to_string(), steps: p.steps, notes: Vec::new() };
     };
     p.step("put", || async {
         let body = GrantedBody::new(&probe_grant(backend.id()), SealedBody::from_bytes(small.clone()))
-            .map_err(|e| e.to_string())?;
-        backend.put(&name, small.len() as u64, body).await.map_err(|e| e.to_string())
+            .map_err(|e| crate::report::chain(&e))?;
+        backend.put(&name, small.len() as u64, body).await.map_err(|e| crate::report::chain(&e))
     })
     .await;
     p.step("head", || async {
-        match backend.head(&name).await.map_err(|e| e.to_string())? {
+        match backend.head(&name).await.map_err(|e| crate::report::chain(&e))? {
             Some(n) if n == small.len() as u64 => Ok(()),
             other => Err(format!("HEAD says {other:?}, expected {} bytes", small.len())),
         }
     })
     .await;
     p.step("get", || async {
-        let got = read_all(backend, &name, None).await.map_err(|e| e.to_string())?;
+        let got = read_all(backend, &name, None).await.map_err(|e| crate::report::chain(&e))?;
         if got == small[..] { Ok(()) } else { Err(format!("read back {} different bytes", got.len())) }
     })
     .await;
     p.step("ranged get", || async {
-        let got = read_all(backend, &name, Some(1000..2000)).await.map_err(|e| e.to_string())?;
+        let got = read_all(backend, &name, Some(1000..2000)).await.map_err(|e| crate::report::chain(&e))?;
         if got == small[1000..2000] { Ok(()) } else { Err("range answered other bytes".into()) }
     })
     .await;
     p.step("listing", || async {
-        let listed = backend.list(None, 1000).await.map_err(|e| e.to_string())?;
+        let listed = backend.list(None, 1000).await.map_err(|e| crate::report::chain(&e))?;
         if listed.iter().any(|(n, len)| *n == name && *len == small.len() as u64) {
             Ok(())
         } else {
@@ -158,18 +158,18 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         p.step("multipart", || async {
             let big = random_bytes(crate::model::usize_from(max_put) + 4097)?;
             let body = GrantedBody::new(&probe_grant(mp.id()), SealedBody::from_bytes(big.clone()))
-                .map_err(|e| e.to_string())?;
-            mp.put(&big_name, big.len() as u64, body).await.map_err(|e| e.to_string())?;
-            let got = read_all(mp, &big_name, None).await.map_err(|e| e.to_string())?;
-            mp.delete(&big_name).await.map_err(|e| e.to_string())?;
+                .map_err(|e| crate::report::chain(&e))?;
+            mp.put(&big_name, big.len() as u64, body).await.map_err(|e| crate::report::chain(&e))?;
+            let got = read_all(mp, &big_name, None).await.map_err(|e| crate::report::chain(&e))?;
+            mp.delete(&big_name).await.map_err(|e| crate::report::chain(&e))?;
             if got == big[..] { Ok(()) } else { Err("multipart object read back different".into()) }
         })
         .await;
         notes.push(format!("multipart checked with {} bytes in parts of {max_put} bytes", max_put + 4097));
     }
     p.step("delete", || async {
-        backend.delete(&name).await.map_err(|e| e.to_string())?;
-        match backend.head(&name).await.map_err(|e| e.to_string())? {
+        backend.delete(&name).await.map_err(|e| crate::report::chain(&e))?;
+        match backend.head(&name).await.map_err(|e| crate::report::chain(&e))? {
             None => Ok(()),
             Some(_) => Err("object still present after DELETE".into()),
         }

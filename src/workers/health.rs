@@ -52,7 +52,9 @@ impl HealthChecker {
             let r = tokio::time::timeout(self.timeout, b.list(None, 1)).await;
             let health = match r {
                 Ok(Ok(_)) => ProviderHealth { reachable: true, last_error: None, passive: None },
-                Ok(Err(e)) => ProviderHealth { reachable: false, last_error: Some(e.to_string()), passive: None },
+                Ok(Err(e)) => {
+                    ProviderHealth { reachable: false, last_error: Some(crate::report::chain(&e)), passive: None }
+                }
                 Err(_) => ProviderHealth {
                     reachable: false,
                     last_error: Some("health check timed out".into()),

@@ -42,8 +42,7 @@ impl HttpClient {
     /// Builds the client. `ca_file` adds trust anchors to the webpki roots; verification itself
     /// can never be switched off.
     pub fn new(provider: ProviderId, dialect: &Dialect, ca_file: Option<&Path>) -> Result<Self, BackendError> {
-        let err =
-            |detail: String| BackendError { provider: provider.clone(), kind: BackendErrorKind::Protocol, detail };
+        let err = |detail: String| BackendError::new(provider.clone(), BackendErrorKind::Protocol, detail);
         let tls = crate::tls_client::client_config(ca_file).map_err(err)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -66,7 +65,17 @@ impl HttpClient {
 
     /// An error about this provider.
     pub fn error(&self, kind: BackendErrorKind, detail: impl Into<String>) -> BackendError {
-        BackendError { provider: self.provider.clone(), kind, detail: detail.into() }
+        BackendError::new(self.provider.clone(), kind, detail)
+    }
+
+    /// An error about this provider, caused by `source`.
+    pub fn caused(
+        &self,
+        kind: BackendErrorKind,
+        detail: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> BackendError {
+        BackendError::caused(self.provider.clone(), kind, detail, source)
     }
 
     /// Sends a request and waits for the response head, at most `extra` beyond the dialect's
@@ -75,10 +84,8 @@ impl HttpClient {
         let what = format!("{} {}", req.method(), req.uri().path());
         match tokio::time::timeout(self.first_byte_timeout + extra, self.client.request(req)).await {
             Err(_) => Err(self.error(BackendErrorKind::Timeout, format!("{what}: no response in time"))),
-            Ok(Err(e)) if e.is_connect() => {
-                Err(self.error(BackendErrorKind::Connect, format!("{what}: {}", crate::report::chain(&e))))
-            }
-            Ok(Err(e)) => Err(self.error(BackendErrorKind::Aborted, format!("{what}: {}", crate::report::chain(&e)))),
+            Ok(Err(e)) if e.is_connect() => Err(self.caused(BackendErrorKind::Connect, what, e)),
+            Ok(Err(e)) => Err(self.caused(BackendErrorKind::Aborted, what, e)),
             Ok(Ok(resp)) => Ok(resp),
         }
     }
@@ -88,7 +95,7 @@ impl HttpClient {
         let body = Limited::new(resp.into_body(), MAX_XML_ANSWER);
         match tokio::time::timeout(self.first_byte_timeout, body.collect()).await {
             Err(_) => Err(self.error(BackendErrorKind::Timeout, "answer body not received in time")),
-            Ok(Err(e)) => Err(self.error(BackendErrorKind::Protocol, format!("answer body: {e}"))),
+            Ok(Err(e)) => Err(self.caused(BackendErrorKind::Protocol, "answer body", e)),
             Ok(Ok(b)) => Ok(b.to_bytes()),
         }
     }

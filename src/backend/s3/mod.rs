@@ -85,7 +85,7 @@ type StreamError = Box<dyn std::error::Error + Send + Sync>;
 impl S3Backend {
     /// Validates the endpoint and builds the client.
     pub fn new(id: ProviderId, cfg: S3ProviderConfig) -> Result<Self, BackendError> {
-        let bad = |detail: String| BackendError { provider: id.clone(), kind: BackendErrorKind::Protocol, detail };
+        let bad = |detail: String| BackendError::new(id.clone(), BackendErrorKind::Protocol, detail);
         let base: Uri =
             cfg.endpoint.trim_end_matches('/').parse().map_err(|e| bad(format!("endpoint {:?}: {e}", cfg.endpoint)))?;
         if !matches!(base.scheme_str(), Some("https" | "http")) || base.host().is_none() {
@@ -108,7 +108,7 @@ impl S3Backend {
                 format!("{scheme}://{}.{authority}{prefix}/{name}{q}", self.bucket)
             }
         };
-        s.parse().map_err(|e| self.http.error(BackendErrorKind::Protocol, format!("bad URL {s}: {e}")))
+        s.parse().map_err(|e| self.http.caused(BackendErrorKind::Protocol, format!("bad URL {s}"), e))
     }
 
     /// A signed request.
@@ -125,7 +125,8 @@ impl S3Backend {
         for (k, v) in headers {
             b = b.header(*k, v);
         }
-        let mut req = b.body(body).map_err(|e| self.http.error(BackendErrorKind::Protocol, e.to_string()))?;
+        let mut req =
+            b.body(body).map_err(|e| self.http.caused(BackendErrorKind::Protocol, "building a request", e))?;
         let chunks = self
             .signer
             .sign(&mut req, payload)
@@ -288,24 +289,14 @@ impl Backend for S3Backend {
             async move {
                 let mut data = state?;
                 match tokio::time::timeout(idle, data.next()).await {
-                    Err(_) => Some((
-                        Err(BackendError {
-                            provider,
-                            kind: BackendErrorKind::Timeout,
-                            detail: "GET body stalled".into(),
-                        }),
-                        None,
-                    )),
+                    Err(_) => {
+                        Some((Err(BackendError::new(provider, BackendErrorKind::Timeout, "GET body stalled")), None))
+                    }
                     Ok(None) => None,
                     Ok(Some(Ok(b))) => Some((Ok(b), Some(data))),
-                    Ok(Some(Err(e))) => Some((
-                        Err(BackendError {
-                            provider,
-                            kind: BackendErrorKind::Aborted,
-                            detail: format!("GET body: {e}"),
-                        }),
-                        None,
-                    )),
+                    Ok(Some(Err(e))) => {
+                        Some((Err(BackendError::caused(provider, BackendErrorKind::Aborted, "GET body", e)), None))
+                    }
                 }
             }
         });
