@@ -8,6 +8,7 @@
 //!        ‖ len8(kek_id) ‖ kek_id ‖ u16(len) ‖ wrapped
 //! ```
 
+use super::fields::Fields;
 use crate::model::WrappedKey;
 
 /// `SOVK`.
@@ -59,36 +60,22 @@ impl Keyring {
 
     /// Reads a keyring object (its wrapping is authenticated only by unwrapping it).
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyringError> {
-        let mut r = Reader(bytes);
-        if r.take(4)? != KEYRING_MAGIC || r.take(4)? != [VERSION, KIND_LOG_KEY, 0, 0] {
+        use KeyringError::Malformed;
+        let mut f = Fields::new(bytes);
+        if f.take(4).ok_or(Malformed)? != KEYRING_MAGIC || f.take(4).ok_or(Malformed)? != [VERSION, KIND_LOG_KEY, 0, 0]
+        {
             return Err(KeyringError::Unsupported);
         }
-        let mut keyring_id = [0u8; 16];
-        keyring_id.copy_from_slice(r.take(16)?);
-        let mut version = [0u8; 4];
-        version.copy_from_slice(r.take(4)?);
-        let kek_len = usize::from(r.take(1)?[0]);
-        let kek_id = std::str::from_utf8(r.take(kek_len)?).map_err(|_| KeyringError::Malformed)?.to_owned();
-        let mut len = [0u8; 2];
-        len.copy_from_slice(r.take(2)?);
-        let bytes = r.take(usize::from(u16::from_be_bytes(len)))?.to_vec();
-        if !r.0.is_empty() {
-            return Err(KeyringError::Malformed);
+        let keyring_id = f.array().ok_or(Malformed)?;
+        let kek_version = f.u32().ok_or(Malformed)?;
+        let kek_len = usize::from(f.u8().ok_or(Malformed)?);
+        let kek_id = std::str::from_utf8(f.take(kek_len).ok_or(Malformed)?).map_err(|_| Malformed)?.to_owned();
+        let len = usize::from(f.u16().ok_or(Malformed)?);
+        let bytes = f.take(len).ok_or(Malformed)?.to_vec();
+        if !f.rest().is_empty() {
+            return Err(Malformed);
         }
-        Ok(Self { keyring_id, wrapped: WrappedKey { kek_id, kek_version: u32::from_be_bytes(version), bytes } })
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], KeyringError> {
-        if self.0.len() < n {
-            return Err(KeyringError::Malformed);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
+        Ok(Self { keyring_id, wrapped: WrappedKey { kek_id, kek_version, bytes } })
     }
 }
 

@@ -3,6 +3,7 @@
 //! Synchronous and pure: callers run it in `spawn_blocking`.
 
 pub mod crypto;
+mod fields;
 pub mod format;
 pub mod keyring;
 pub mod open;

@@ -10,6 +10,7 @@
 //! tells a provider only a coarse batch size.
 
 use super::crypto::{CryptoError, open_log_segment, seal_log_segment};
+use super::fields::Fields;
 
 /// `SOVL`.
 pub const SEGMENT_MAGIC: [u8; 4] = *b"SOVL";
@@ -154,31 +155,17 @@ pub fn open_segment(log_key: &[u8; 32], segment: &[u8]) -> Result<Vec<Vec<u8>>, 
 
 /// Splits authenticated plaintext into its entries; the padding after them must be zeros.
 fn unframe(plain: &[u8]) -> Result<Vec<Vec<u8>>, SegmentError> {
-    let mut rest = plain;
-    let mut take = |n: usize| -> Result<&[u8], SegmentError> {
-        if rest.len() < n {
-            return Err(SegmentError::Framing);
-        }
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        Ok(head)
-    };
-    let count = be_u32(take(4)?);
+    let mut fields = Fields::new(plain);
+    let count = fields.u32().ok_or(SegmentError::Framing)?;
     let mut entries = Vec::new();
     for _ in 0..count {
-        let len = be_u32(take(4)?);
-        entries.push(take(crate::model::usize_from(u64::from(len)))?.to_vec());
+        let len = fields.u32().ok_or(SegmentError::Framing)?;
+        entries.push(fields.take(crate::model::usize_from(u64::from(len))).ok_or(SegmentError::Framing)?.to_vec());
     }
-    if rest.iter().any(|&b| b != 0) {
+    if fields.rest().iter().any(|&b| b != 0) {
         return Err(SegmentError::Framing);
     }
     Ok(entries)
-}
-
-fn be_u32(bytes: &[u8]) -> u32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(bytes);
-    u32::from_be_bytes(b)
 }
 
 #[cfg(test)]

@@ -278,13 +278,14 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// A count for an S3 answer field (the DTOs type them `i32`): at most 1,000 here, saturating
-/// rather than wrapping should that ever change.
-pub(crate) fn count_field(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
+/// A count or part number for an S3 answer field (the DTOs type them `i32`; ours are at most
+/// 10,000), saturating rather than wrapping should that ever change.
+pub(crate) fn dto_i32(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
 }
 
-/// A part number (1–10,000) for an S3 answer field typed `i32`.
-pub(crate) fn part_number_field(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
+/// A size for an S3 answer field (the DTOs type them `i64`; objects are at most 5 TiB),
+/// saturating likewise.
+pub(crate) fn dto_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

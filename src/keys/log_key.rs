@@ -6,10 +6,7 @@
 use crate::datapath::keyring::Keyring;
 use crate::model::random_array;
 
-use super::{DataKey, KeyBinding, KeyError, KeyProvider};
-
-/// The audit key's purpose id (`service/admin/audit.rs`): no keyring may take it.
-const AUDIT_PURPOSE: [u8; 16] = *b"souverain-audit!";
+use super::{AUDIT_KEY_PURPOSE, DataKey, KeyBinding, KeyError, KeyProvider};
 
 /// An unwrapped log key and the keyring object that stores it.
 pub struct LogKey {
@@ -28,7 +25,7 @@ impl LogKey {
     pub async fn create(keys: &dyn KeyProvider, kek: &str) -> Result<Self, KeyError> {
         let keyring_id = loop {
             let id: [u8; 16] = random_array().map_err(|_| KeyError::Random)?;
-            if id != AUDIT_PURPOSE {
+            if id != AUDIT_KEY_PURPOSE {
                 break id;
             }
         };
@@ -40,7 +37,7 @@ impl LogKey {
     /// Unwraps the log key a keyring object holds; fails unless the KEK it names opens it
     /// under that keyring id.
     pub async fn open(keys: &dyn KeyProvider, keyring: Keyring) -> Result<Self, KeyError> {
-        if keyring.keyring_id == AUDIT_PURPOSE {
+        if keyring.keyring_id == AUDIT_KEY_PURPOSE {
             return Err(KeyError::Unwrap);
         }
         let key = keys.unwrap(&keyring.wrapped, KeyBinding::internal(keyring.keyring_id)).await?;
@@ -85,8 +82,8 @@ mod tests {
         assert!(keys.unwrap(&created.keyring().wrapped, as_object).await.is_err(), "not an object's data key");
         // The audit key's wrapping planted as a keyring: refused, not taken for a log key.
         let audit_key = DataKey::generate().unwrap();
-        let wrapped = keys.wrap(&audit_key, "local", KeyBinding::internal(AUDIT_PURPOSE)).await.unwrap();
-        let planted = Keyring { keyring_id: AUDIT_PURPOSE, wrapped };
+        let wrapped = keys.wrap(&audit_key, "local", KeyBinding::internal(AUDIT_KEY_PURPOSE)).await.unwrap();
+        let planted = Keyring { keyring_id: AUDIT_KEY_PURPOSE, wrapped };
         assert!(LogKey::open(&keys, planted).await.is_err(), "never the audit key's purpose");
     }
 }

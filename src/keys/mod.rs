@@ -35,6 +35,10 @@ impl DataKey {
     }
 }
 
+/// The purpose the audit key is wrapped under (`KeyBinding::internal`), unchanged since it was
+/// first written; no other gateway-internal key may take it.
+pub const AUDIT_KEY_PURPOSE: [u8; 16] = *b"souverain-audit!";
+
 /// What a wrapped DEK is bound to: the object version that owns it, by bucket, version id and
 /// object key. Someone who can write the metadata but holds no KEK cannot make one object's
 /// record serve another's bytes: the data key no longer opens under the other binding.
@@ -54,7 +58,8 @@ impl<'a> KeyBinding<'a> {
         Self { bucket, version, key }
     }
 
-    /// A key the gateway keeps for itself (the audit key, a log key), told apart by `purpose`:
+    /// A key the gateway keeps for itself (the audit key: [`AUDIT_KEY_PURPOSE`]; a log key: its
+    /// keyring id), told apart by `purpose`:
     /// bucket uid zero (never a bucket's, those are random) and an empty object key (never an
     /// object's), so no object's data key can be passed off as one, or the other way round.
     pub const fn internal(purpose: [u8; 16]) -> KeyBinding<'static> {

@@ -143,6 +143,9 @@ pub struct LoggedStream {
 /// Why an entry could not be read back into the store's records.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
+    /// postcard could not encode it (never for these plain types; reported, not hidden).
+    #[error("log entry unencodable")]
+    Encode,
     /// Not an entry of a format this gateway reads.
     #[error("unknown log entry format")]
     Format,
@@ -171,11 +174,10 @@ fn algorithm_of(code: u8) -> Result<ChecksumAlgorithm, EntryError> {
 
 impl LogEntry {
     /// `u8(2) ‖ postcard(self)`.
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
         let mut out = vec![ENTRY_FORMAT];
-        // Serializing plain data into a Vec cannot fail; an empty body would fail to decode.
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
-        out
+        out.extend(postcard::to_stdvec(self).map_err(|_| EntryError::Encode)?);
+        Ok(out)
     }
 
     /// Reads an encoded entry.
@@ -374,7 +376,9 @@ mod tests {
     fn a_version_round_trips_through_its_entry() {
         let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60] };
         let entry = LogEntry::Version(Box::new(LoggedVersion::new(BucketUid([1; 16]), "docs/a.txt", &version(), &dek)));
-        let LogEntry::Version(back) = LogEntry::decode(&entry.encode()).unwrap() else { panic!("a version entry") };
+        let LogEntry::Version(back) = LogEntry::decode(&entry.encode().unwrap()).unwrap() else {
+            panic!("a version entry")
+        };
         assert_eq!(back.key, "docs/a.txt");
         assert_eq!(back.record().unwrap(), (version(), dek));
         let bucket = BucketRecord {
@@ -384,7 +388,9 @@ mod tests {
             created_ms: 5,
         };
         let logged = LogEntry::Bucket(LoggedBucket::new(7, &bucket, Some("kek-7".into())));
-        let LogEntry::Bucket(b) = LogEntry::decode(&logged.encode()).unwrap() else { panic!("a bucket entry") };
+        let LogEntry::Bucket(b) = LogEntry::decode(&logged.encode().unwrap()).unwrap() else {
+            panic!("a bucket entry")
+        };
         assert_eq!((b.record().unwrap(), b.kek.as_deref()), (bucket, Some("kek-7")));
     }
 
@@ -397,7 +403,7 @@ mod tests {
         let mut expected = vec![ENTRY_FORMAT, 3, 0xAC, 0x02];
         expected.extend_from_slice(&[1; 16]);
         expected.extend_from_slice(&[3, b'a', b'/', b'b']);
-        assert_eq!(entry.encode(), expected);
+        assert_eq!(entry.encode().unwrap(), expected);
         assert_eq!(LogEntry::decode(&expected), Ok(entry));
         // Every kind keeps its index for ever (a new kind is appended).
         let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
@@ -415,7 +421,7 @@ mod tests {
             LogEntry::Rewrapped { seq: 1, version: [2; 16], dek: (&dek).into() },
         ];
         for (index, kind) in (0u8..).zip(&kinds) {
-            assert_eq!(kind.encode()[..2], [ENTRY_FORMAT, index], "{kind:?}");
+            assert_eq!(kind.encode().unwrap()[..2], [ENTRY_FORMAT, index], "{kind:?}");
         }
     }
 
@@ -424,7 +430,7 @@ mod tests {
     #[test]
     fn bad_entries_are_refused() {
         let entry = LogEntry::Deleted { seq: 1, bucket: [1; 16], key: "k".into() };
-        let bytes = entry.encode();
+        let bytes = entry.encode().unwrap();
         assert_eq!(LogEntry::decode(&bytes[..bytes.len() - 1]), Err(EntryError::Decode));
         assert_eq!(LogEntry::decode(&[1, 3]), Err(EntryError::Format));
         assert_eq!(LogEntry::decode(&[]), Err(EntryError::Format));

@@ -7,7 +7,7 @@ use s3s::dto::{
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::svc;
-use crate::frontend::convert::{count_field, etag, timestamp, url_encode};
+use crate::frontend::convert::{dto_i32, dto_i64, etag, timestamp, url_encode};
 use crate::service::{ListObjectsRequest, ListResume, ObjectApi, ObjectsPage};
 
 /// `max-keys`/`max-uploads`: 1,000 by default and at most.
@@ -60,7 +60,7 @@ fn listed_objects(page: &ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPref
         .iter()
         .map(|o| Object {
             key: Some(encode(url, o.key.clone())),
-            size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+            size: Some(dto_i64(o.size)),
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.last_modified_ms)),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
@@ -88,7 +88,7 @@ pub(super) async fn list_objects(
         name: Some(i.bucket),
         prefix: Some(encode(url, i.prefix.unwrap_or_default())),
         marker: Some(encode(url, i.marker.unwrap_or_default())),
-        max_keys: Some(count_field(max)),
+        max_keys: Some(dto_i32(max)),
         is_truncated: Some(page.truncated),
         contents: Some(contents),
         common_prefixes: Some(prefixes),
@@ -114,11 +114,11 @@ pub(super) async fn list_objects_v2(
     let max = max_keys(i.max_keys)?;
     let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
     let (contents, prefixes) = listed_objects(&page, url);
-    let key_count = count_field(contents.len() + prefixes.len());
+    let key_count = dto_i32(contents.len() + prefixes.len());
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(i.bucket),
         prefix: Some(encode(url, i.prefix.unwrap_or_default())),
-        max_keys: Some(count_field(max)),
+        max_keys: Some(dto_i32(max)),
         key_count: Some(key_count),
         continuation_token: i.continuation_token,
         is_truncated: Some(page.truncated),

@@ -15,8 +15,7 @@ use super::list::{encode, is_url};
 use super::refuse::{refuse_sse_c_read, write_condition};
 use super::svc;
 use crate::frontend::convert::{
-    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, count_field, etag, header_checksum,
-    part_number_field, timestamp,
+    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, timestamp,
 };
 use crate::model::{ChecksumAlgorithm, ChecksumType};
 use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
@@ -173,7 +172,7 @@ pub(super) async fn list_parts(
     let max = i.max_parts.map_or(1000, |m| usize::try_from(m.clamp(0, 1000)).unwrap_or(0));
     let page = svc(service.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max).await)?;
     let algorithm = page.upload.checksum.map(|(a, _)| a);
-    let next = page.parts.last().map(|p| part_number_field(p.number));
+    let next = page.parts.last().map(|p| dto_i32(p.number));
     let parts =
         page.parts
             .into_iter()
@@ -182,9 +181,9 @@ pub(super) async fn list_parts(
                     crate::model::ObjectChecksum { algorithm, value, kind: ChecksumType::FullObject }
                 });
                 with_checksums!(Part, ChecksumFields::from(checksum.as_ref()), {
-                    part_number: Some(part_number_field(p.number)),
+                    part_number: Some(dto_i32(p.number)),
                     e_tag: Some(etag(&p.etag)),
-                    size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                    size: Some(dto_i64(p.size)),
                     last_modified: Some(timestamp(p.last_modified_ms)),
                 })
             })
@@ -195,7 +194,7 @@ pub(super) async fn list_parts(
         upload_id: Some(i.upload_id),
         part_number_marker: i.part_number_marker,
         next_part_number_marker: next,
-        max_parts: Some(count_field(max)),
+        max_parts: Some(dto_i32(max)),
         is_truncated: Some(page.truncated),
         parts: Some(parts),
         checksum_algorithm: algorithm.map(algorithm_dto),
@@ -244,7 +243,7 @@ pub(super) async fn list_multipart_uploads(
         delimiter: i.delimiter.map(|d| encode(url, d)),
         key_marker: i.key_marker,
         upload_id_marker: i.upload_id_marker,
-        max_uploads: Some(count_field(max)),
+        max_uploads: Some(dto_i32(max)),
         is_truncated: Some(page.truncated),
         next_key_marker: next_key.filter(|_| page.truncated),
         next_upload_id_marker: next_id.filter(|_| page.truncated),

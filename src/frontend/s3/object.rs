@@ -30,7 +30,7 @@ macro_rules! read_output {
         with_checksums!($ty, c, typed, {
             $($field: $value,)*
             accept_ranges: Some("bytes".into()),
-            content_length: Some(i64::try_from($out.content_length).unwrap_or(i64::MAX)),
+            content_length: Some($crate::frontend::convert::dto_i64($out.content_length)),
             content_range: $out.range.map(|(a, b)| format!("bytes {a}-{b}/{}", info.size)),
             e_tag: Some(etag(&info.etag)),
             last_modified: Some(timestamp(info.last_modified_ms)),
@@ -41,7 +41,7 @@ macro_rules! read_output {
             cache_control: $i.response_cache_control.clone().or(info.headers.cache_control.clone()),
             expires: $i.response_expires.clone().or(expires(&info.headers)),
             metadata: metadata(&info.headers),
-            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map($crate::frontend::convert::dto_i32),
         })
     }};
 }

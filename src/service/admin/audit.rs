@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use super::AdminOps;
 use crate::error::Result;
-use crate::keys::{DataKey, KeyBinding};
+use crate::keys::{AUDIT_KEY_PURPOSE, DataKey, KeyBinding};
 use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditKey, AuditSeal, check_seal};
 
 /// What the audit key is bound to when wrapped (unchanged since it was first written).
-const KEY_BINDING: KeyBinding<'static> = KeyBinding::internal(*b"souverain-audit!");
+const KEY_BINDING: KeyBinding<'static> = KeyBinding::internal(AUDIT_KEY_PURPOSE);
 
 /// The seal's verdict on the live chain.
 #[derive(Debug, Clone, serde::Serialize)]
