@@ -89,6 +89,9 @@ pub enum StartError {
     /// The RocksDB engine is not compiled in.
     #[error("metadata.engine = \"rocksdb\" needs the `rocksdb` feature")]
     NoRocksdb,
+    /// `souverain meta rebuild` failed.
+    #[error("rebuilding the metadata store")]
+    Rebuild(#[from] crate::metalog::rebuild::RebuildError),
 }
 
 /// A gateway serving in the background.
@@ -107,6 +110,8 @@ pub struct RunningGateway {
     admin_tls: Option<Arc<TlsFiles>>,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
+    /// The metadata log writer: stopped last, so requests still draining get their answers.
+    log: (ShutdownTrigger, JoinHandle<()>),
 }
 
 impl RunningGateway {
@@ -128,6 +133,9 @@ impl RunningGateway {
         for t in self.tasks {
             let _ = t.await;
         }
+        let (log_trigger, log_task) = self.log;
+        log_trigger.trigger();
+        let _ = log_task.await;
     }
 }
 
@@ -252,6 +260,14 @@ fn spawn_worker(name: &'static str, run: impl Future<Output = ()> + Send + 'stat
     tokio::spawn(tracing::Instrument::instrument(run, tracing::info_span!("worker", worker = name)))
 }
 
+/// Starts the metadata log writer and makes the store wait for it at every commit.
+fn start_metadata_log(ctx: &Context, config: &Config) -> (ShutdownTrigger, JoinHandle<()>) {
+    let log = crate::metalog::MetadataLog::new(ctx, config.default_policy.clone());
+    ctx.meta.set_log_sink(Arc::new(log.clone()));
+    let (trigger, stop) = shutdown::channel();
+    (trigger, spawn_worker("metadata-log", log.run(stop)))
+}
+
 /// Loads the audit key once the key provider answers (or until shutdown).
 async fn load_audit_key(admin: Arc<AdminOps>, mut shutdown: Shutdown) {
     loop {
@@ -273,6 +289,20 @@ async fn load_audit_key(admin: Arc<AdminOps>, mut shutdown: Shutdown) {
 pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
     let meta = open_meta(&config.metadata).await?;
     start_on(config, meta).await
+}
+
+/// `souverain meta rebuild`: recreates the configured (empty) metadata store from the metadata
+/// log at the providers, with the configured KEK. The local key file must exist (it is never
+/// created here: a new key would open nothing).
+pub async fn rebuild_metadata(config: Config) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
+    let meta = open_meta(&config.metadata).await?;
+    let keys: Arc<dyn KeyProvider> = match &config.keys {
+        KeyConfig::Local { key_file } => Arc::new(LocalKeyFile::open(key_file, false)?),
+        KeyConfig::Transit(t) => Arc::new(TransitKeys::new(t.clone())?),
+    };
+    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
+    let (backends, _) = open_providers(&config, &metrics)?;
+    Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends).await?)
 }
 
 /// Every configured provider, instrumented, with the book of their health statistics.
@@ -369,6 +399,9 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     // then a disabled provider would be eligible again and data keys wrapped under the
     // default KEK instead of the bucket's own.
     state.reload(meta.as_ref()).await.map_err(StartError::Residency)?;
+    // From here every commit waits for its metadata log entry; the writer's first round logs
+    // what an earlier run committed without logging. It stops after the listeners drained.
+    let log = start_metadata_log(&ctx, &config);
     let (listener, s3_addr) = bind(config.s3_listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -410,5 +443,5 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     }
     tasks.extend(spawn_background_workers(&ctx, &config, &shutdown));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
-    Ok(RunningGateway { s3_addr, admin_addr, meta, metrics, health, tls, admin_tls, trigger, tasks })
+    Ok(RunningGateway { s3_addr, admin_addr, meta, metrics, health, tls, admin_tls, trigger, tasks, log })
 }

@@ -187,6 +187,10 @@ impl From<BodyError> for Error {
 
 impl From<MetaError> for Error {
     fn from(e: MetaError) -> Self {
+        if matches!(e, MetaError::Unlogged(_)) {
+            // Committed but unacknowledged: a retry is safe and the providers are the cause.
+            return ErrorKind::Unavailable { context: "metadata log".into(), source: Some(Box::new(e)) }.into();
+        }
         ErrorKind::Internal { context: "metadata store".into(), source: Some(Box::new(e)) }.into()
     }
 }

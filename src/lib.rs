@@ -28,6 +28,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod keys;
 pub mod meta;
+pub mod metalog;
 pub mod metrics;
 pub mod model;
 pub mod placement;

@@ -26,6 +26,11 @@ enum Command {
         /// The configuration file.
         config: PathBuf,
     },
+    /// The metadata store itself (offline: the gateway must not be running on it).
+    Meta {
+        #[command(subcommand)]
+        command: MetaCommand,
+    },
     /// Administration (a client of the admin API, except `provider probe`).
     Admin {
         /// The admin listener.
@@ -39,6 +44,17 @@ enum Command {
         ca_file: Option<PathBuf>,
         #[command(subcommand)]
         command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetaCommand {
+    /// Recreates the configured metadata store, which must be empty, from the metadata log at
+    /// the providers (after the gateway's disk was lost). Needs the KEK (key file or KMS).
+    Rebuild {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 
@@ -164,6 +180,23 @@ fn probe(config: &Path, id: &str) -> anyhow::Result<bool> {
     Ok(report.usable())
 }
 
+/// Rebuilds the metadata store and prints what was recovered (JSON).
+fn rebuild(config: &Path) -> anyhow::Result<()> {
+    let config = souverain::config::Config::load(config)?;
+    init_logs(config.log_json, &config.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = rt.block_on(souverain::app::rebuild_metadata(config))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report.rejected.is_empty() || !report.unreachable.is_empty() {
+        anyhow::bail!(
+            "{} log objects rejected, {} providers unreachable (see above)",
+            report.rejected.len(),
+            report.unreachable.len()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // rustls must use ring; without this, dependencies that enable aws-lc-rs make it panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -212,6 +245,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },
+        Command::Meta { command: MetaCommand::Rebuild { config } } => rebuild(&config),
         Command::Admin { .. } => Ok(()),
     };
     match result {

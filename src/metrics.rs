@@ -46,6 +46,10 @@ pub struct Metrics {
     pub placement_decisions: IntCounterVec,
     /// Placement refusals by policy and reason.
     pub placement_refusals: IntCounterVec,
+    /// Metadata log segments by outcome (written, failed).
+    pub log_segments: IntCounterVec,
+    /// Segment (and keyring) copies a provider of the placement missed, by provider.
+    pub log_replicas_missed: IntCounterVec,
     /// Replicas queued for repair, by provider.
     pub replication_pending_replicas: IntGaugeVec,
     /// Age of the oldest queued replica, by provider.
@@ -180,6 +184,16 @@ impl Metrics {
                 "Placements refused (bucket creation or write), by policy and reason (too_few_eligible, independence).",
                 &["policy", "reason"],
             )?,
+            log_segments: counter_vec(
+                "souverain_log_segments_total",
+                "Metadata log segments written to the providers, by outcome (written: at W or more, failed).",
+                &["outcome"],
+            )?,
+            log_replicas_missed: counter_vec(
+                "souverain_log_replicas_missed_total",
+                "Metadata log segment copies a provider of the placement did not take, by provider.",
+                &["provider"],
+            )?,
             replication_pending_replicas: gauge_vec(
                 "souverain_replication_pending_replicas",
                 "Replicas queued for repair (hinted handoff), by provider.",
@@ -289,6 +303,8 @@ impl Metrics {
             Box::new(self.crypto_bytes.clone()),
             Box::new(self.placement_decisions.clone()),
             Box::new(self.placement_refusals.clone()),
+            Box::new(self.log_segments.clone()),
+            Box::new(self.log_replicas_missed.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.replication_oldest_pending.clone()),
             Box::new(self.repair_stuck_tasks.clone()),

@@ -14,6 +14,8 @@ use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, 
 use crate::model::{ProviderId, usize_from};
 
 const READ_CHUNK: usize = 256 * 1024;
+/// The directories of the names the gateway mints: streams, keyrings, log segments.
+const NAME_DIRS: [&str; 3] = ["sv1", "sv2/k", "sv2/l"];
 
 /// A provider backed by a local directory.
 #[derive(Debug)]
@@ -26,7 +28,7 @@ impl FsBackend {
     /// Uses (and creates) `root`; objects go under `root/sv1/`, uploads in flight in `root/.tmp/`.
     pub fn open(id: ProviderId, root: &Path) -> Result<Self, BackendError> {
         let me = Self { id, root: root.to_owned() };
-        for sub in ["sv1", ".tmp"] {
+        for sub in ["sv1", "sv2/k", "sv2/l", ".tmp"] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| me.io(e))?;
         }
         // Leftovers of uploads interrupted by a crash are never visible; remove them.
@@ -50,9 +52,11 @@ impl FsBackend {
 
     fn path(&self, name: &str) -> Result<PathBuf, BackendError> {
         // Names are minted by the gateway; anything else is refused rather than joined.
-        let hex = name.strip_prefix("sv1/").filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-        hex.map(|h| self.root.join("sv1").join(h))
-            .ok_or_else(|| self.err(BackendErrorKind::Protocol, "invalid stream name"))
+        let (dir, hex) = name.rsplit_once('/').filter(|(dir, _)| NAME_DIRS.contains(dir)).unzip();
+        let hex = hex.filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        dir.zip(hex)
+            .map(|(dir, h)| self.root.join(dir).join(h))
+            .ok_or_else(|| self.err(BackendErrorKind::Protocol, "invalid object name"))
     }
 
     async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
@@ -89,7 +93,7 @@ impl Backend for FsBackend {
             return Err(e);
         }
         tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
-        let dir = self.root.join("sv1");
+        let dir = dest.parent().map_or_else(|| self.root.clone(), Path::to_path_buf);
         tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
             .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
@@ -144,14 +148,16 @@ impl Backend for FsBackend {
         }
     }
 
-    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+        let sub = prefix.strip_suffix('/').filter(|d| NAME_DIRS.contains(d));
+        let sub = sub.ok_or_else(|| self.err(BackendErrorKind::Protocol, "not a prefix of the gateway's names"))?;
         // Names first (readdir only), keeping only the `limit` smallest in a bounded max-heap,
-        // so memory stays O(limit) however many streams the directory holds; lengths only for
+        // so memory stays O(limit) however many objects the directory holds; lengths only for
         // the page returned.
-        let mut dir = tokio::fs::read_dir(self.root.join("sv1")).await.map_err(|e| self.io(e))?;
+        let mut dir = tokio::fs::read_dir(self.root.join(sub)).await.map_err(|e| self.io(e))?;
         let mut smallest: std::collections::BinaryHeap<String> = std::collections::BinaryHeap::new();
         while let Some(entry) = dir.next_entry().await.map_err(|e| self.io(e))? {
-            let name = format!("sv1/{}", entry.file_name().to_string_lossy());
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
             // Only stream names: anything else in the directory is not ours to report.
             if limit == 0 || self.path(&name).is_err() || after.is_some_and(|a| name.as_str() <= a) {
                 continue;
@@ -193,13 +199,13 @@ mod tests {
         std::fs::write(dir.path().join("sv1/not-a-stream"), b"x").unwrap();
         let mut sorted = names.clone();
         sorted.sort();
-        let page = fs.list(None, 2).await.unwrap();
+        let page = fs.list("sv1/", None, 2).await.unwrap();
         assert_eq!(page.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), sorted[..2]);
         assert_eq!(page[0].1, 4, "the length of the file written fourth (0x01…)");
-        let rest = fs.list(Some(&sorted[1]), 10).await.unwrap();
+        let rest = fs.list("sv1/", Some(&sorted[1]), 10).await.unwrap();
         assert_eq!(rest.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), sorted[2..]);
-        assert!(fs.list(None, 0).await.unwrap().is_empty());
-        assert!(fs.list(Some(&sorted[4]), 5).await.unwrap().is_empty());
+        assert!(fs.list("sv1/", None, 0).await.unwrap().is_empty());
+        assert!(fs.list("sv1/", Some(&sorted[4]), 5).await.unwrap().is_empty());
     }
 
     /// Promise (issue 20 item 4): a provider failure keeps its cause: the operating system's

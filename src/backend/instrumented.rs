@@ -116,9 +116,9 @@ impl Backend for Instrumented {
         r
     }
 
-    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
         let started = Instant::now();
-        let r = self.inner.list(after, limit).await;
+        let r = self.inner.list(prefix, after, limit).await;
         self.record("list", started, &r);
         r
     }

@@ -32,6 +32,23 @@ pub fn stream_name(id: StreamId) -> String {
     format!("sv1/{}", id.to_hex())
 }
 
+/// Where a format v2 keyring object is stored (docs/format-v2.md).
+pub fn keyring_name(keyring_id: &[u8; 16]) -> String {
+    format!("{KEYRING_PREFIX}{}", hex::encode(keyring_id))
+}
+
+/// Where a format v2 metadata log segment is stored.
+pub fn segment_name(segment_id: &[u8; 16]) -> String {
+    format!("{SEGMENT_PREFIX}{}", hex::encode(segment_id))
+}
+
+/// The names of streams start with this.
+pub const STREAM_PREFIX: &str = "sv1/";
+/// The names of keyring objects start with this.
+pub const KEYRING_PREFIX: &str = "sv2/k/";
+/// The names of log segments start with this.
+pub const SEGMENT_PREFIX: &str = "sv2/l/";
+
 /// What went wrong at a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -101,9 +118,10 @@ impl BackendError {
 #[error("upload aborted by the gateway")]
 pub struct BodyAborted;
 
-/// Ciphertext on its way to one provider: a bounded channel fed by the crate's two write paths,
-/// the fan-out of freshly sealed chunks (`replicate::write`) and the verified copy of a
-/// replica's ciphertext (`replicate::verify`). Its constructor is crate-private, so nothing
+/// Ciphertext on its way to one provider: a bounded channel fed by the crate's write paths,
+/// the fan-out of freshly sealed chunks (`replicate::write`), the verified copy of a
+/// replica's ciphertext (`replicate::verify`) and the metadata log's sealed objects
+/// (`metalog`). Its constructor is crate-private, so nothing
 /// outside the crate can hand `Backend::put` a body; where the bytes may go is the
 /// [`GrantedBody`]'s residency grant. That the channel carries ciphertext rather than
 /// plaintext rests on those two callers (each fed only by `datapath`'s sealer or a provider's
@@ -122,6 +140,17 @@ impl SealedBody {
     /// A body of random bytes already in memory (the provider probe's test objects, which are
     /// as opaque to a provider as ciphertext).
     pub(crate) fn from_bytes(bytes: Bytes) -> Self {
+        Self { probe: true, ..Self::in_memory(bytes) }
+    }
+
+    /// A metadata log object already in memory: a segment sealed by `datapath::segment`, or a
+    /// keyring object holding a log key wrapped by the KEK. Object data: it needs a residency
+    /// grant like any stream.
+    pub(crate) fn log_object(bytes: Bytes) -> Self {
+        Self::in_memory(bytes)
+    }
+
+    fn in_memory(bytes: Bytes) -> Self {
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
             for chunk in bytes.chunks(1 << 20) {
@@ -130,7 +159,7 @@ impl SealedBody {
                 }
             }
         });
-        Self { rx, probe: true }
+        Self { rx, probe: false }
     }
 }
 
@@ -196,6 +225,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn head(&self, name: &str) -> Result<Option<u64>, BackendError>;
     /// Idempotent: an absent object is Ok.
     async fn delete(&self, name: &str) -> Result<(), BackendError>;
-    /// Reconciliation: names after `after` in lexicographic order, with lengths.
-    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError>;
+    /// Names under `prefix` (one of the gateway's: [`STREAM_PREFIX`], [`KEYRING_PREFIX`],
+    /// [`SEGMENT_PREFIX`]) after `after` in lexicographic order, with lengths, at most `limit`.
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError>;
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{Backend, BackendError, GrantedBody, SealedBody, stream_name};
+use super::{Backend, BackendError, GrantedBody, STREAM_PREFIX, SealedBody, stream_name};
 use crate::model::StreamId;
 use crate::model::random_array;
 use crate::placement::probe_grant;
@@ -115,7 +115,10 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
     let mut p = Prober { steps: Vec::new() };
     let small = random_bytes(64 * 1024);
     let name = temp_name();
-    p.step("list", || async { backend.list(None, 1).await.map(|_| ()).map_err(|e| crate::report::chain(&e)) }).await;
+    p.step("list", || async {
+        backend.list(STREAM_PREFIX, None, 1).await.map(|_| ()).map_err(|e| crate::report::chain(&e))
+    })
+    .await;
     let (Ok(small), Ok(name)) = (small, name) else {
         p.steps.push(ProbeStep { name: "setup", error: Some("random generator failed".into()), millis: 0 });
         return ProbeReport { provider: backend.id().to_string(), steps: p.steps, notes: Vec::new() };
@@ -144,7 +147,7 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
     })
     .await;
     p.step("listing", || async {
-        let listed = backend.list(None, 1000).await.map_err(|e| crate::report::chain(&e))?;
+        let listed = backend.list(STREAM_PREFIX, None, 1000).await.map_err(|e| crate::report::chain(&e))?;
         if listed.iter().any(|(n, len)| *n == name && *len == small.len() as u64) {
             Ok(())
         } else {

@@ -139,7 +139,7 @@ pub(super) async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
     store.commit_put(put(b, "live", v, WriteCondition::None)).await.unwrap();
     assert!(store.claim_deletions(i64::MAX / 2, 1, 10).await.unwrap().is_empty(), "a live replica is never deleted");
     assert!(store.stream_deletions(live).await.unwrap().is_empty());
-    assert!(store.commit_delete(b, &key_of("live")).await.unwrap());
+    assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of("live")).await.unwrap());
     assert_eq!(deleting(store, "pl").await, [121], "once unreferenced, it is deleted");
     // Listings page with a cursor; claims read the queue a page at a time past the engine's
     // scan batch.
@@ -431,9 +431,9 @@ async fn intents(store: &Arc<dyn MetadataStore>) {
 async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
-        assert!(store.commit_delete(b, &key_of(k)).await.unwrap(), "{k:?}");
+        assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of(k)).await.unwrap(), "{k:?}");
     }
-    assert!(!store.commit_delete(b, &key_of("a")).await.unwrap());
+    assert!(!store.commit_delete(&bucket_name("bkt"), b, &key_of("a")).await.unwrap());
     assert!(store.delete_bucket(&bucket_name("bkt")).await.unwrap());
     assert!(store.bucket(&bucket_name("bkt")).await.unwrap().is_none());
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
@@ -441,6 +441,8 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     assert!(store.completed_upload(UploadId([50; 16])).await.unwrap().is_none());
     super::conformance_more::commits_follow_the_bucket_kek(store.as_ref()).await;
     super::conformance_more::parts_of_open_uploads_move(store.as_ref()).await;
+    super::conformance_log::commits_are_logged(store.as_ref()).await;
+    super::conformance_log::restored_records_read_back(store.as_ref()).await;
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! The metadata store contract, in five parts by what each serves; [`MetadataStore`] is all
+//! The metadata store contract, in six parts by what each serves; [`MetadataStore`] is all
 //! of them, and one implementation ([`super::KvMetadataStore`]) holds them over any engine.
 
 use async_trait::async_trait;
 
+use super::outbox::{LogSink, Unlogged};
 use super::{
     AuditedChange, BucketRecord, CatalogOverrides, CommitOutcome, CompletedUpload, DekRewrap, DeletionTask, GcTask,
     Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit, RepairTask, ReplicaCursor, ReplicaMove,
@@ -17,11 +18,14 @@ use crate::model::{
 /// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
 /// returns; a cancelled call either happened entirely or not at all.
 pub trait MetadataStore:
-    ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + Send + Sync + 'static
+    ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + LogMeta + Send + Sync + 'static
 {
 }
 
-impl<T: ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + Send + Sync + 'static> MetadataStore for T {}
+impl<T: ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + LogMeta + Send + Sync + 'static> MetadataStore
+    for T
+{
+}
 
 /// Buckets, object versions and the commits that make writes visible.
 #[async_trait]
@@ -30,8 +34,8 @@ pub trait ObjectMeta: Send + Sync {
     async fn buckets(&self) -> Result<Vec<BucketRecord>, MetaError>;
     /// One bucket.
     async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>, MetaError>;
-    /// Creates the bucket unless one of that name exists (returns the existing one then), with
-    /// the audit record of its placement decision in the same write.
+    /// Creates the bucket unless one of that name exists (returns the existing one then, logged
+    /// again), with the audit record of its placement decision in the same write.
     async fn create_bucket(
         &self,
         rec: BucketRecord,
@@ -49,9 +53,10 @@ pub trait ObjectMeta: Send + Sync {
     async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError>;
     /// The visibility point of a PUT, copy or CompleteMultipartUpload.
     async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError>;
-    /// Removes the current version (if any) and queues its streams for GC. Returns whether a
-    /// version existed.
-    async fn commit_delete(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError>;
+    /// Removes the current version (if any) of `key` in the bucket `name` (if it still has
+    /// identity `bucket`) and queues its streams for GC; logs a tombstone either way (while the
+    /// bucket exists). Returns whether a version was removed.
+    async fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError>;
     /// Lists current versions.
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
 }
@@ -205,4 +210,29 @@ pub trait ClusterMeta: Send + Sync {
     /// Takes or renews the lease on the singleton job `name` (scrubber, evacuation, rotation)
     /// for `holder` until `now_ms + ttl_ms`. Ok(false) while another holder's lease runs.
     async fn take_lease(&self, name: &str, holder: BootId, now_ms: i64, ttl_ms: i64) -> Result<bool, MetaError>;
+}
+
+/// The metadata log's outbox and log keys (docs/format-v2.md): every commit that changes what a
+/// rebuild recovers (buckets, versions, deletes, data-key rewraps, replica moves, catalog
+/// changes) also writes its [`crate::meta::log_entry::LogEntry`] to the outbox, in the same
+/// transaction, under its commit sequence number.
+#[async_trait]
+pub trait LogMeta: Send + Sync {
+    /// From now on every commit that writes a log entry returns only once `sink` logged it
+    /// (or with [`MetaError::Unlogged`]: committed, but not acknowledged).
+    fn set_log_sink(&self, sink: std::sync::Arc<dyn LogSink>);
+    /// Entries still to log with a sequence number above `after`, in sequence order, at most
+    /// `limit`.
+    async fn unlogged(&self, after: u64, limit: usize) -> Result<Vec<Unlogged>, MetaError>;
+    /// Removes logged entries from the outbox (absent ones are fine: another gateway's writer
+    /// may have logged them too).
+    async fn mark_logged(&self, seqs: Vec<u64>) -> Result<(), MetaError>;
+    /// The keyring object of `kek`'s log key, if one was created.
+    async fn log_keyring(&self, kek: &str) -> Result<Option<Vec<u8>>, MetaError>;
+    /// Stores `keyring` as `kek`'s log keyring unless one exists; returns the one stored
+    /// (another gateway may have been first).
+    async fn init_log_keyring(&self, kek: &str, keyring: Vec<u8>) -> Result<Vec<u8>, MetaError>;
+    /// Writes records a rebuild recovered from the log, as they were (no outbox entries), in
+    /// one atomic write, and raises the commit sequence to at least `batch.seq_floor`.
+    async fn restore(&self, batch: crate::meta::restore::RestoreBatch) -> Result<(), MetaError>;
 }

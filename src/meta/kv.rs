@@ -42,11 +42,13 @@ pub enum Cf {
     /// stream_id → BucketUid: the bucket whose policy admits the stream's replicas (repair
     /// asks it before writing a copy)
     Owners,
+    /// u64(seq) → Unlogged: committed changes not yet in the metadata log at the providers
+    Outbox,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 17] = [
+    pub const ALL: [Cf; 18] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -64,6 +66,7 @@ impl Cf {
         Cf::Verified,
         Cf::Deletions,
         Cf::Owners,
+        Cf::Outbox,
     ];
 
     /// The engine-level name.
@@ -86,6 +89,7 @@ impl Cf {
             Cf::Verified => "verified",
             Cf::Deletions => "deletions",
             Cf::Owners => "owners",
+            Cf::Outbox => "outbox",
         }
     }
 }
@@ -144,6 +148,8 @@ pub trait KvTxn {
     fn scan(&mut self, cf: Cf, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<KvPairs, MetaError>;
     /// The next value of the store-wide commit sequence (increasing; durable with the commit).
     fn next_seq(&mut self) -> Result<u64, MetaError>;
+    /// Makes every later sequence number exceed `floor` (a rebuild continues above the log's).
+    fn raise_seq(&mut self, floor: u64) -> Result<(), MetaError>;
     /// Applies `ops`, all or none, durably, and releases the locks.
     fn commit(self, ops: Vec<KvOp>) -> Result<(), MetaError>;
 

@@ -83,6 +83,23 @@ impl<'a, E: KvEngine> LocalTxn<'a, E> {
     }
 }
 
+impl<E: KvEngine> LocalTxn<'_, E> {
+    /// Hands out `next(last)` as the sequence number (written with the commit), `last` being
+    /// the last one handed out (loaded from the engine the first time); under the lock, so
+    /// concurrent transactions never get the same one.
+    fn advance_seq(&mut self, next: impl FnOnce(u64) -> u64) -> Result<u64, MetaError> {
+        let mut last = self.locks.seq.lock().map_err(|_| poisoned())?;
+        let current = match *last {
+            Some(n) => n,
+            None => self.engine.get(Cf::Meta, SEQ_KEY)?.map(|v| decode::<u64>(&v)).transpose()?.unwrap_or(0),
+        };
+        let n = next(current);
+        *last = Some(n);
+        self.seq = Some(n);
+        Ok(n)
+    }
+}
+
 impl<E: KvEngine> KvTxn for LocalTxn<'_, E> {
     fn get(&mut self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         self.engine.get(cf, key)
@@ -93,15 +110,11 @@ impl<E: KvEngine> KvTxn for LocalTxn<'_, E> {
     }
 
     fn next_seq(&mut self) -> Result<u64, MetaError> {
-        let mut last = self.locks.seq.lock().map_err(|_| poisoned())?;
-        let current = match *last {
-            Some(n) => n,
-            None => self.engine.get(Cf::Meta, SEQ_KEY)?.map(|v| decode::<u64>(&v)).transpose()?.unwrap_or(0),
-        };
-        let next = current + 1;
-        *last = Some(next);
-        self.seq = Some(next);
-        Ok(next)
+        self.advance_seq(|last| last + 1)
+    }
+
+    fn raise_seq(&mut self, floor: u64) -> Result<(), MetaError> {
+        self.advance_seq(|last| last.max(floor)).map(|_| ())
     }
 
     fn commit(self, mut ops: Vec<KvOp>) -> Result<(), MetaError> {

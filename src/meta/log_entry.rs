@@ -50,6 +50,17 @@ pub enum LogEntry {
         /// The new wrapping.
         dek: LoggedKey,
     },
+    /// A catalog change made through the admin API: a provider's attributes (`provider/<id>`),
+    /// a policy (`policy/<id>`) or a KEK's destruction (`shredded/<kek>`), as JSON (the
+    /// config file's vocabulary, which outlives the store's record layout).
+    Catalog {
+        /// Commit sequence.
+        seq: u64,
+        /// What changed.
+        name: String,
+        /// Its new value.
+        json: String,
+    },
 }
 
 /// A bucket record.
@@ -419,6 +430,7 @@ mod tests {
             LogEntry::Version(Box::new(LoggedVersion::new(BucketUid([1; 16]), "k", &version(), &dek))),
             LogEntry::Deleted { seq: 1, bucket: [1; 16], key: "k".into() },
             LogEntry::Rewrapped { seq: 1, version: [2; 16], dek: (&dek).into() },
+            LogEntry::Catalog { seq: 1, name: "policy/eu".into(), json: "{}".into() },
         ];
         for (index, kind) in (0u8..).zip(&kinds) {
             assert_eq!(kind.encode().unwrap()[..2], [ENTRY_FORMAT, index], "{kind:?}");

@@ -6,6 +6,8 @@ pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 #[cfg(any(test, feature = "test-util"))]
+mod conformance_log;
+#[cfg(any(test, feature = "test-util"))]
 mod conformance_more;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance_shared;
@@ -14,9 +16,11 @@ pub mod kv;
 pub mod local_txn;
 pub mod log_entry;
 pub mod memory;
+pub mod outbox;
 pub mod postgres;
 pub mod records;
 mod replica_queue;
+pub mod restore;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod store;
@@ -59,6 +63,10 @@ pub enum MetaError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The change was committed, but its log entry is not durable at the providers yet: the
+    /// caller must not acknowledge it (the entry stays in the outbox and is logged later).
+    #[error("committed but not logged")]
+    Unlogged(#[source] outbox::LogError),
 }
 
 impl MetaError {
@@ -274,4 +282,4 @@ pub struct ListPage<T> {
     pub truncated: bool,
 }
 
-pub use contract::{AdminMeta, ClusterMeta, MetadataStore, ObjectMeta, ReplicaMeta, UploadMeta};
+pub use contract::{AdminMeta, ClusterMeta, LogMeta, MetadataStore, ObjectMeta, ReplicaMeta, UploadMeta};

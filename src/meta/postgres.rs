@@ -460,6 +460,14 @@ impl KvTxn for PgTxn<'_> {
         u64::try_from(n).map_err(|e| MetaError::engine_from("a negative commit sequence number", e))
     }
 
+    fn raise_seq(&mut self, floor: u64) -> Result<(), MetaError> {
+        let floor = i64::try_from(floor).map_err(|e| MetaError::engine_from("a commit sequence beyond i64", e))?;
+        let client = self.client()?;
+        let sql = "SELECT setval('souverain_commit_seq', GREATEST($1, (SELECT last_value FROM souverain_commit_seq)))";
+        self.engine.block_on(client.query_one(sql, &[&floor])).map_err(pg_err)?;
+        Ok(())
+    }
+
     fn commit(self, ops: Vec<KvOp>) -> Result<(), MetaError> {
         self.commit_batch(Batch::of(ops))
     }

@@ -26,7 +26,8 @@ pub struct BucketRecord {
 pub struct VersionRecord {
     /// Identity of this version; binds its DEK and streams.
     pub version_uid: VersionUid,
-    /// Store-wide monotonic commit sequence.
+    /// The store-wide commit sequence number of the last commit that changed this record (its
+    /// PUT, or a later replica move): the sequence number of its metadata log entry.
     pub seq: u64,
     /// Plaintext size.
     pub size: u64,

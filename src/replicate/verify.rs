@@ -214,7 +214,7 @@ mod tests {
         async fn delete(&self, _: &str) -> Result<(), BackendError> {
             Ok(())
         }
-        async fn list(&self, _: Option<&str>, _: usize) -> Result<Vec<(String, u64)>, BackendError> {
+        async fn list(&self, _: &str, _: Option<&str>, _: usize) -> Result<Vec<(String, u64)>, BackendError> {
             Ok(Vec::new())
         }
     }

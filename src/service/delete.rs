@@ -1,19 +1,22 @@
 //! DeleteObject and DeleteObjects (DESIGN.md §3.4): metadata commit first; provider deletes
 //! happen later in GC, so a provider outage never blocks a DELETE.
 
+use futures_util::StreamExt;
+
 use super::{ObjectService, parse_key};
 use crate::error::{Error, Result};
+use crate::meta::BucketRecord;
 
 /// Maximum keys per DeleteObjects.
 pub(crate) const MAX_DELETE_KEYS: usize = 1000;
+/// Deletes of one DeleteObjects in flight at once.
+const DELETE_CONCURRENCY: usize = 32;
 
 impl ObjectService {
     /// DeleteObject; succeeds also when the key is absent.
     pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let bucket = self.existing_bucket(bucket).await?;
-        let key = parse_key(key)?;
-        self.meta.commit_delete(bucket.uid, &key).await?;
-        Ok(())
+        self.delete_key(&bucket, key).await
     }
 
     /// DeleteObjects: one result per key, in request order.
@@ -24,14 +27,18 @@ impl ObjectService {
             );
         }
         let bucket = self.existing_bucket(bucket).await?;
-        let mut out = Vec::with_capacity(keys.len());
+        // Several at a time, in request order: each commit waits for its metadata log entry,
+        // and concurrent commits share one segment write.
+        let mut deletes = Vec::with_capacity(keys.len());
         for key in keys {
-            let r = match parse_key(key) {
-                Ok(key) => self.meta.commit_delete(bucket.uid, &key).await.map(|_| ()).map_err(Error::from),
-                Err(e) => Err(e),
-            };
-            out.push(r);
+            deletes.push(self.delete_key(&bucket, key));
         }
-        Ok(out)
+        Ok(futures_util::stream::iter(deletes).buffered(DELETE_CONCURRENCY).collect().await)
+    }
+
+    async fn delete_key(&self, bucket: &BucketRecord, key: &str) -> Result<()> {
+        let key = parse_key(key)?;
+        self.meta.commit_delete(&bucket.name, bucket.uid, &key).await?;
+        Ok(())
     }
 }

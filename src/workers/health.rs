@@ -49,7 +49,7 @@ impl HealthChecker {
     /// One round of checks.
     pub async fn check_once(&self) {
         let checks = self.backends.iter().map(|b| async move {
-            let r = tokio::time::timeout(self.timeout, b.list(None, 1)).await;
+            let r = tokio::time::timeout(self.timeout, b.list(crate::backend::STREAM_PREFIX, None, 1)).await;
             let health = match r {
                 Ok(Ok(_)) => ProviderHealth { reachable: true, last_error: None, passive: None },
                 Ok(Err(e)) => {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::providers::{Providers, s3s_fs_mode};
 use crate::common::{BinaryGateway, TestGateway, admin_request as admin, body_bytes, client, pattern};
@@ -62,18 +62,6 @@ fn held(p: &Providers) -> Vec<BTreeSet<String>> {
                 .collect()
         })
         .collect()
-}
-
-async fn wait_until<F, Fut>(what: &str, secs: u64, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn bucket_conf(policy: &str) -> aws_sdk_s3::types::CreateBucketConfiguration {
@@ -133,7 +121,7 @@ async fn evacuated_replicas_are_deleted_when_the_provider_returns() {
     // Evacuation moves every replica (the copies come from the other replica); the old ones
     // wait for their provider, visibly.
     let series = format!("provider=\"{leaving}\"");
-    wait_until("evacuation moved every replica and queued 7 deletions", 60, || async {
+    crate::common::wait_for("evacuation moved every replica and queued 7 deletions", 60, || async {
         let job = admin_json(admin_addr, "/admin/v1/jobs/evacuation").await;
         job["state"] == "done"
             && gw.metric_sum("souverain_pending_deletions", &[&series]).await == 7
@@ -173,7 +161,7 @@ async fn evacuated_replicas_are_deleted_when_the_provider_returns() {
     let others_before: Vec<BTreeSet<String>> =
         (0..3).filter(|i| *i != li).map(|i| held(&gw.providers)[i].clone()).collect();
     bring_back(&mut gw.providers, li);
-    wait_until("the returned provider holds none of the evacuated streams", 60, || async {
+    crate::common::wait_for("the returned provider holds none of the evacuated streams", 60, || async {
         held(&gw.providers)[li].is_disjoint(&evacuated)
             && gw.metric_sum("souverain_pending_deletions", &[&series]).await == 0
     })
@@ -236,7 +224,7 @@ async fn evacuated_replica_deletion_survives_a_sigkill() {
 
     take_down(&mut providers, li);
     assert_eq!(admin(admin_addr, "PUT", &format!("/admin/v1/providers/{leaving}"), GOES_AMERICAN).await.0, 200);
-    wait_until("evacuation committed every move", 60, || async {
+    crate::common::wait_for("evacuation committed every move", 60, || async {
         let q = admin_json(admin_addr, "/admin/v1/deletions").await;
         q["tasks"].as_array().unwrap().len() == 3
     })
@@ -247,7 +235,7 @@ async fn evacuated_replica_deletion_survives_a_sigkill() {
     let root: PathBuf = providers.roots[li].clone();
     assert!(!held(&providers)[li].is_disjoint(&evacuated), "the replicas are still at {}", root.display());
     let gw = BinaryGateway::spawn(dir.path(), &providers);
-    wait_until("the restarted gateway deleted the evacuated replicas", 60, || async {
+    crate::common::wait_for("the restarted gateway deleted the evacuated replicas", 60, || async {
         held(&providers)[li].is_disjoint(&evacuated)
     })
     .await;
@@ -256,7 +244,7 @@ async fn evacuated_replica_deletion_survives_a_sigkill() {
         let got = body_bytes(c.get_object().bucket("pairs").key(format!("k{i}")).send().await.unwrap()).await;
         assert!(got == *data, "k{i} reads back after the restart");
     }
-    wait_until("the queue is empty", 30, || async {
+    crate::common::wait_for("the queue is empty", 30, || async {
         admin_json(admin_addr, "/admin/v1/deletions").await["tasks"].as_array().unwrap().is_empty()
     })
     .await;
@@ -281,14 +269,14 @@ async fn a_repair_never_writes_to_a_provider_outside_policy() {
     c.put_object().bucket("full").key("k").body(data.clone().into()).send().await.unwrap();
     let (names, _) = streams_of(admin_addr, "full", "k").await;
     let series = format!("provider=\"{leaving}\"");
-    wait_until("the repair is queued", 30, || async {
+    crate::common::wait_for("the repair is queued", 30, || async {
         gw.metric_sum("souverain_replication_pending_replicas", &[&series]).await == 1
     })
     .await;
     let (status, body) = admin(admin_addr, "PUT", &format!("/admin/v1/providers/{leaving}"), GOES_AMERICAN).await;
     assert_eq!(status, 200, "{body}");
     bring_back(&mut gw.providers, li);
-    wait_until("the repair task was refused", 60, || async {
+    crate::common::wait_for("the repair task was refused", 60, || async {
         gw.metric_sum("souverain_repair_completed_total", &[&series, "outcome=\"refused\""]).await == 1
     })
     .await;

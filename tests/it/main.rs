@@ -43,6 +43,8 @@ mod kms;
 mod listing;
 /// Bounded memory for a 1 GiB object.
 mod memory;
+/// The metadata log at the providers: acknowledged changes are logged, unlogged ones caught up.
+mod metalog;
 /// Multipart uploads, part copies, multipart ETags and validation.
 mod multipart;
 /// Single PUT/GET/HEAD/DELETE, metadata, ETags, copies, conditionals, refusals (501).
@@ -53,6 +55,8 @@ mod observability;
 mod process;
 /// Byte ranges and partNumber reads against the plaintext.
 mod ranges;
+/// Losing the gateway's disk loses nothing: rebuild from the providers' log.
+mod rebuild;
 /// Remote S3 providers: probe, moto, TLS, provider multipart.
 mod remote;
 /// W-of-N writes, the durable repair queue, failover reads.

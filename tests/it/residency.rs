@@ -483,7 +483,7 @@ async fn no_request_is_served_before_the_stored_catalog_is_loaded() {
             stored
         })
     };
-    let engine = open_rocks_when_released(&dir.path().join("meta")).await;
+    let engine = crate::common::open_rocks_when_released(&dir.path().join("meta")).await;
     let meta = Arc::new(souverain::meta::store::KvMetadataStore::new(SlowCatalog(engine)).await.unwrap());
     let second = start_on(config(), meta).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -527,15 +527,4 @@ fn walk_files(root: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
         }
     }
     out
-}
-
-/// Opens the RocksDB store once the stopped gateway's last handle on it is gone (at most 10 s).
-async fn open_rocks_when_released(path: &std::path::Path) -> souverain::meta::rocks::RocksEngine {
-    for _ in 0..100 {
-        if let Ok(e) = souverain::meta::rocks::RocksEngine::open(path) {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the stopped gateway still holds its metadata store");
 }

@@ -337,9 +337,9 @@ impl Backend for S3Backend {
         .await
     }
 
-    async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError> {
         let enc = |s: &str| s.replace('/', "%2F");
-        let mut query = format!("list-type=2&max-keys={}&prefix=sv1%2F", limit.clamp(1, 1000));
+        let mut query = format!("list-type=2&max-keys={}&prefix={}", limit.clamp(1, 1000), enc(prefix));
         if let Some(a) = after {
             query.push_str("&start-after=");
             query.push_str(&enc(a));

@@ -1,5 +1,6 @@
 //! The store's [`AdminMeta`]: audited admin changes, the audit chain and its key, data-key rewraps and KEK fingerprints.
 
+use super::logging::{bucket_by_uid, bucket_scope, log_entry, own_kek};
 use super::{
     KvMetadataStore, LIFE_EXCLUSIVE, LIFE_SHARED, bucket_kek_key, key_lock, object_key, upload_index_key, wall_ms,
 };
@@ -7,6 +8,8 @@ use crate::meta::AdminMeta;
 use crate::meta::audit_chain::{SEAL, WRAPPED_KEY, commit_audited};
 use crate::meta::codec::{decode, encode};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::log_entry::{LogEntry, LoggedBucket};
+use crate::meta::outbox::LogScope;
 use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
 use crate::meta::{BucketRecord, MetaError, UploadRecord, VersionRecord};
 use crate::model::BucketUid;
@@ -18,31 +21,48 @@ use std::sync::Arc;
 #[async_trait]
 impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
     async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
-            let ops = match change {
-                AuditedChange::RecordOnly => Vec::new(),
+            let mut ops = Vec::new();
+            let logged = match change {
+                AuditedChange::RecordOnly => None,
                 AuditedChange::Provider(p) => {
-                    vec![KvOp::Put(Cf::Catalog, format!("provider/{}", p.id).into_bytes(), encode(&p)?)]
+                    let name = format!("provider/{}", p.id);
+                    ops.push(KvOp::Put(Cf::Catalog, name.clone().into_bytes(), encode(&p)?));
+                    Some(catalog_entry(&mut t, name, &p)?)
                 }
                 AuditedChange::Policy(p) => {
-                    vec![KvOp::Put(Cf::Catalog, format!("policy/{}", p.id).into_bytes(), encode(&p)?)]
+                    let name = format!("policy/{}", p.id);
+                    ops.push(KvOp::Put(Cf::Catalog, name.clone().into_bytes(), encode(&p)?));
+                    Some(catalog_entry(&mut t, name, &p)?)
                 }
                 AuditedChange::BucketPolicy { bucket, policy_id } => {
                     let Some(mut rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
-                        return Ok(None);
+                        return Ok((None, None));
                     };
                     rec.policy_id = policy_id;
-                    vec![KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?)]
+                    ops.push(KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?));
+                    let kek = own_kek(&mut t, rec.uid)?;
+                    Some(bucket_entry(&mut t, &rec, kek)?)
                 }
                 AuditedChange::BucketKek { bucket, kek } => {
-                    vec![KvOp::Put(Cf::Catalog, bucket_kek_key(bucket), encode(&kek)?)]
+                    ops.push(KvOp::Put(Cf::Catalog, bucket_kek_key(bucket), encode(&kek)?));
+                    match bucket_by_uid(&mut t, bucket)? {
+                        Some(rec) => Some(bucket_entry(&mut t, &rec, Some(kek))?),
+                        None => None,
+                    }
                 }
                 AuditedChange::KekShredded { kek, at_ms } => {
-                    vec![KvOp::Put(Cf::Catalog, format!("shredded/{kek}").into_bytes(), encode(&at_ms)?)]
+                    let name = format!("shredded/{kek}");
+                    ops.push(KvOp::Put(Cf::Catalog, name.clone().into_bytes(), encode(&at_ms)?));
+                    Some(catalog_entry(&mut t, name, &at_ms)?)
                 }
             };
-            Ok(Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?))
+            let seq = logged.map(|(seq, op)| {
+                ops.push(op);
+                seq
+            });
+            Ok((Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), seq))
         })
         .await
     }
@@ -102,27 +122,34 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
     }
 
     async fn rewrap_dek(&self, r: DekRewrap) -> Result<bool, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             match r {
                 DekRewrap::Version { bucket, key, version, expected, new } => {
                     let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(bucket, &key)])?;
                     let current = t.get_decoded::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
                     let stored = t.get_decoded::<WrappedKey>(Cf::Deks, version.as_bytes())?;
                     if current.is_none_or(|v| v.version_uid != version) || stored.as_ref() != Some(&expected) {
-                        return Ok(false);
+                        return Ok((false, None));
                     }
-                    t.commit(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?)])?;
-                    Ok(true)
+                    let Some(rec) = bucket_by_uid(&mut t, bucket)? else { return Ok((false, None)) };
+                    let scope = bucket_scope(&mut t, &rec)?;
+                    let (seq, logged) = log_entry(&mut t, scope, |seq| LogEntry::Rewrapped {
+                        seq,
+                        version: *version.as_bytes(),
+                        dek: (&new).into(),
+                    })?;
+                    t.commit(vec![KvOp::Put(Cf::Deks, version.as_bytes().to_vec(), encode(&new)?), logged])?;
+                    Ok((true, Some(seq)))
                 }
                 DekRewrap::Upload { upload, expected, new } => {
                     let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                        return Ok(false);
+                        return Ok((false, None));
                     };
                     let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
                     // Read again under the key's lock: Complete and Abort remove the upload under it.
                     let mut rec = match t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? {
                         Some(again) if again.dek == expected => again,
-                        _ => return Ok(false),
+                        _ => return Ok((false, None)),
                     };
                     rec.dek = new;
                     let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
@@ -130,7 +157,8 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                         KvOp::Put(Cf::UploadIds, upload.as_bytes().to_vec(), encode(&rec)?),
                         KvOp::Put(Cf::Uploads, index, encode(&rec)?),
                     ])?;
-                    Ok(true)
+                    // Open uploads are not in the log (a rebuild does not recover them).
+                    Ok((true, None))
                 }
             }
         })
@@ -162,4 +190,16 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
         })
         .await
     }
+}
+
+/// A catalog change's log entry: `value` as JSON under `name`.
+fn catalog_entry(t: &mut impl KvTxn, name: String, value: &impl serde::Serialize) -> Result<(u64, KvOp), MetaError> {
+    let json = serde_json::to_string(value).map_err(|e| MetaError::codec_from("a catalog log entry", e))?;
+    log_entry(t, LogScope::catalog(), |seq| LogEntry::Catalog { seq, name, json })
+}
+
+/// A bucket's log entry as it now is, with its own KEK.
+fn bucket_entry(t: &mut impl KvTxn, rec: &BucketRecord, kek: Option<String>) -> Result<(u64, KvOp), MetaError> {
+    let scope = LogScope::bucket(rec, kek.clone());
+    log_entry(t, scope, |seq| LogEntry::Bucket(LoggedBucket::new(seq, rec, kek)))
 }

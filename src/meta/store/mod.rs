@@ -8,8 +8,10 @@
 
 mod admin;
 mod cluster;
+mod logging;
 mod objects;
 mod replicas;
+mod restore;
 mod uploads;
 
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use std::sync::Arc;
 use super::audit_chain::SealingKey;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use super::log_entry::{LogEntry, LoggedVersion};
+use super::outbox::LogScope;
 use super::replica_queue::{queue_deletion, queue_repairs, replica_key};
 use super::{
     BucketRecord, CommitOutcome, ListEntry, ListPage, ListQuery, ListStart, MetaError, PartRecord, PutCommit,
@@ -42,6 +46,8 @@ struct Inner<E> {
     engine: E,
     /// The audit key, once the gateway has given it.
     sealing: SealingKey,
+    /// The metadata log writer, once the gateway has started it.
+    log: logging::SinkSlot,
 }
 
 /// Commits that need their bucket to stay.
@@ -57,7 +63,9 @@ impl<E: KvEngine> KvMetadataStore<E> {
     /// Wraps an opened engine, recording stream owners once for a store written before they
     /// were kept (engine calls block, so on a blocking thread).
     pub async fn new(engine: E) -> Result<Self, MetaError> {
-        let store = Self { inner: Arc::new(Inner { engine, sealing: SealingKey::default() }) };
+        let store = Self {
+            inner: Arc::new(Inner { engine, sealing: SealingKey::default(), log: logging::SinkSlot::default() }),
+        };
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
@@ -183,18 +191,19 @@ impl<E: KvEngine> Inner<E> {
             .collect()
     }
 
-    fn commit_put(&self, mut c: PutCommit) -> Result<CommitOutcome, MetaError> {
+    /// The commit and, when it happened, the sequence number of its log entry.
+    fn commit_put(&self, mut c: PutCommit) -> Result<(CommitOutcome, Option<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, c.key.as_str())])?;
-        if !bucket_exists(&mut t, &c.bucket_name, c.bucket)? {
-            return Ok(CommitOutcome::Gone);
-        }
+        let Some(bucket) = live_bucket(&mut t, &c.bucket_name, c.bucket)? else {
+            return Ok((CommitOutcome::Gone, None));
+        };
         let okey = object_key(c.bucket, c.key.as_bytes());
         let current: Option<VersionRecord> = t.get_decoded(Cf::Objects, &okey)?;
         match (&c.condition, &current) {
-            (WriteCondition::IfAbsent, Some(_)) => return Ok(CommitOutcome::PreconditionFailed),
-            (WriteCondition::IfMatch(_), None) => return Ok(CommitOutcome::NoSuchKey),
+            (WriteCondition::IfAbsent, Some(_)) => return Ok((CommitOutcome::PreconditionFailed, None)),
+            (WriteCondition::IfMatch(_), None) => return Ok((CommitOutcome::NoSuchKey, None)),
             (WriteCondition::IfMatch(tag), Some(cur)) if !cur.etag.matches(tag) => {
-                return Ok(CommitOutcome::PreconditionFailed);
+                return Ok((CommitOutcome::PreconditionFailed, None));
             }
             _ => {}
         }
@@ -202,7 +211,7 @@ impl<E: KvEngine> Inner<E> {
         let mut dek = c.dek;
         if let Some(upload) = c.completes_upload {
             let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                return Ok(CommitOutcome::Gone);
+                return Ok((CommitOutcome::Gone, None));
             };
             dek = rec.dek.clone();
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
@@ -215,13 +224,23 @@ impl<E: KvEngine> Inner<E> {
             };
             ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
         }
-        if let Some(kek) = kek_changed(&mut t, c.bucket, &dek)? {
-            return Ok(CommitOutcome::KekChanged(kek));
+        let own_kek = logging::own_kek(&mut t, c.bucket)?;
+        if let Some(kek) = own_kek.as_ref().filter(|kek| **kek != dek.kek_id) {
+            // The bucket moved to its own KEK after the data key was wrapped. Read inside the
+            // commit's transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot
+            // overlap: every data key committed after the change is under the new KEK, every
+            // one before it is seen by the rotation job the change starts.
+            return Ok((CommitOutcome::KekChanged(kek.clone()), None));
         }
         if let Some(old) = &current {
             gc_version(old, &mut ops)?;
         }
-        c.version.seq = t.next_seq()?;
+        let scope = LogScope::bucket(&bucket, own_kek);
+        let (seq, logged) = logging::log_entry(&mut t, scope, |seq| {
+            c.version.seq = seq;
+            LogEntry::Version(Box::new(LoggedVersion::new(c.bucket, c.key.as_str(), &c.version, &dek)))
+        })?;
+        ops.push(logged);
         for s in &c.version.streams {
             ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
             ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&c.bucket)?));
@@ -236,20 +255,31 @@ impl<E: KvEngine> Inner<E> {
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
         ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
         t.commit(ops)?;
-        Ok(CommitOutcome::Committed)
+        Ok((CommitOutcome::Committed, Some(seq)))
     }
 
-    fn commit_delete(&self, bucket: BucketUid, key: &str) -> Result<bool, MetaError> {
+    fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &str) -> Result<(bool, Option<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key)])?;
         let okey = object_key(bucket, key.as_bytes());
-        let Some(current) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
-            return Ok(false);
-        };
-        let mut ops = vec![KvOp::Delete(Cf::Objects, okey)];
-        gc_version(&current, &mut ops)?;
-        t.next_seq()?;
+        let Some(rec) = live_bucket(&mut t, name, bucket)? else { return Ok((false, None)) };
+        let current = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)?;
+        let mut ops = Vec::new();
+        if let Some(current) = &current {
+            ops.push(KvOp::Delete(Cf::Objects, okey));
+            gc_version(current, &mut ops)?;
+        }
+        // A tombstone even when nothing was there: the DELETE is answered 204 either way, and
+        // a retried DELETE after a 503 (committed, not logged) must not be acknowledged before
+        // a tombstone is in the log, or a rebuild would bring the object back.
+        let scope = logging::bucket_scope(&mut t, &rec)?;
+        let (seq, logged) = logging::log_entry(&mut t, scope, |seq| LogEntry::Deleted {
+            seq,
+            bucket: *bucket.as_bytes(),
+            key: key.to_owned(),
+        })?;
+        ops.push(logged);
         t.commit(ops)?;
-        Ok(true)
+        Ok((current.is_some(), Some(seq)))
     }
 
     /// The grouping walk shared by object and upload listings. `item_key` extracts the S3 key
@@ -302,20 +332,15 @@ impl<E: KvEngine> Inner<E> {
     }
 }
 
-/// The bucket still exists under this name with this identity (not deleted, nor re-created
-/// meanwhile): one point lookup.
 /// Where the KEK a bucket was given through the admin API is kept.
 fn bucket_kek_key(bucket: BucketUid) -> Vec<u8> {
     format!("bucketkek/{}", hex::encode(bucket.as_bytes())).into_bytes()
 }
 
-/// The bucket's own KEK, when `dek` is wrapped under another one. Read inside the commit's
-/// transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot overlap: every data
-/// key committed after the change is under the new KEK, every one before it is seen by the
-/// rotation job the change starts.
+/// The bucket's own KEK, when `dek` is wrapped under another one (see `commit_put` for why
+/// reading it in the commit's transaction suffices).
 fn kek_changed(t: &mut impl KvTxn, bucket: BucketUid, dek: &WrappedKey) -> Result<Option<String>, MetaError> {
-    let own: Option<String> = t.get_decoded(Cf::Catalog, &bucket_kek_key(bucket))?;
-    Ok(own.filter(|kek| *kek != dek.kek_id))
+    Ok(logging::own_kek(t, bucket)?.filter(|kek| *kek != dek.kek_id))
 }
 
 /// Replaces `mv.from` by `mv.to` in `stream`'s replica list (or drops it when `to` holds the
@@ -339,8 +364,10 @@ fn reseat_replica(
     Ok(Some(DeletionReason::Evacuated))
 }
 
-fn bucket_exists(t: &mut impl KvTxn, name: &BucketName, bucket: BucketUid) -> Result<bool, MetaError> {
-    Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.is_some_and(|b| b.uid == bucket))
+/// The bucket, if it still exists under this name with this identity (not deleted, nor
+/// re-created meanwhile): one point lookup.
+fn live_bucket(t: &mut impl KvTxn, name: &BucketName, bucket: BucketUid) -> Result<Option<BucketRecord>, MetaError> {
+    Ok(t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?.filter(|b| b.uid == bucket))
 }
 
 /// Removes an upload and its parts; parts whose streams are not in `keep` go to GC.

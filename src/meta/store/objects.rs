@@ -1,10 +1,13 @@
 //! The store's [`ObjectMeta`]: buckets, object versions and the commits that make writes visible.
 
+use super::logging::{bucket_scope, log_entry};
 use super::{KvMetadataStore, LIFE_EXCLUSIVE, object_key, start_position, wall_ms};
 use crate::meta::ObjectMeta;
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::log_entry::{LogEntry, LoggedBucket};
+use crate::meta::outbox::LogScope;
 use crate::meta::replica_queue::queue_deletion;
 use crate::meta::{
     BucketRecord, CommitOutcome, GcTask, Intent, ListPage, ListQuery, MetaError, PutCommit, VersionRecord,
@@ -31,33 +34,48 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         rec: BucketRecord,
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
             if let Some(existing) = t.get_decoded::<BucketRecord>(Cf::Buckets, rec.name.as_bytes())? {
-                return Ok(Err(existing));
+                // Logged again: a CreateBucket retried after a 503 (committed, not logged) is
+                // answered "already yours" only once the bucket is in the log.
+                let scope = bucket_scope(&mut t, &existing)?;
+                let kek = scope.kek.clone();
+                let (seq, logged) =
+                    log_entry(&mut t, scope, |seq| LogEntry::Bucket(LoggedBucket::new(seq, &existing, kek)))?;
+                t.commit(vec![logged])?;
+                return Ok((Err(existing), Some(seq)));
             }
-            let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?)];
-            Ok(Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?))
+            let (seq, logged) = log_entry(&mut t, LogScope::bucket(&rec, None), |seq| {
+                LogEntry::Bucket(LoggedBucket::new(seq, &rec, None))
+            })?;
+            let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?), logged];
+            Ok((Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(seq)))
         })
         .await
     }
 
     async fn delete_bucket(&self, name: &BucketName) -> Result<bool, MetaError> {
         let name = name.clone();
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE])?;
             let Some(rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())? else {
-                return Ok(true);
+                return Ok((true, None));
             };
             let base = rec.uid.as_bytes().to_vec();
             let end = prefix_successor(&base);
             let has_objects = !t.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
             let has_uploads = !t.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
             if has_objects || has_uploads {
-                return Ok(false);
+                return Ok((false, None));
             }
-            t.commit(vec![KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec())])?;
-            Ok(true)
+            // Under the default KEK's log key: it carries only the bucket's id, and must be
+            // readable even when the bucket's own KEK was destroyed.
+            let scope = LogScope::bucket(&rec, None);
+            let (seq, logged) =
+                log_entry(&mut t, scope, |seq| LogEntry::BucketDeleted { seq, bucket: *rec.uid.as_bytes() })?;
+            t.commit(vec![KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()), logged])?;
+            Ok((true, Some(seq)))
         })
         .await
     }
@@ -96,12 +114,12 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
     }
 
     async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError> {
-        self.run(move |i| i.commit_put(c)).await
+        self.run_logged(move |i| i.commit_put(c)).await
     }
 
-    async fn commit_delete(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
-        let key = key.clone();
-        self.run(move |i| i.commit_delete(bucket, key.as_str())).await
+    async fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
+        let (name, key) = (name.clone(), key.clone());
+        self.run_logged(move |i| i.commit_delete(&name, bucket, key.as_str())).await
     }
 
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {

@@ -1,13 +1,16 @@
 //! The store's [`ReplicaMeta`]: work on stored replicas: stale intents, deletions, repairs, moves, verifications and the stream index.
 
+use super::logging::{bucket_by_uid, bucket_scope, log_entry};
 use super::{KvMetadataStore, LIFE_SHARED, SCAN_BATCH, key_lock, object_key, part_key, reseat_replica, wall_ms};
 use crate::meta::ReplicaMeta;
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::log_entry::{LogEntry, LoggedVersion};
 use crate::meta::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove};
 use crate::meta::{GcTask, Intent, MetaError, PartRecord, ReplicaCursor, VersionRecord};
+use crate::model::WrappedKey;
 use crate::model::audit::AuditEntry;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest};
 use async_trait::async_trait;
@@ -161,37 +164,50 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
     }
 
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(mv.bucket, &mv.key), TxnLock::Audit])?;
             let mut ops = Vec::new();
+            let mut logged_seq = None;
             let (manifest, reason) = match mv.part {
                 None => {
                     let okey = object_key(mv.bucket, mv.key.as_bytes());
                     let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
-                        return Ok(false);
+                        return Ok((false, None));
                     };
                     if v.version_uid != mv.version {
-                        return Ok(false);
+                        return Ok((false, None));
                     }
                     let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
-                        return Ok(false);
+                        return Ok((false, None));
                     };
-                    let Some(reason) = reseat_replica(&mut t, stream, &mv)? else { return Ok(false) };
+                    let Some(reason) = reseat_replica(&mut t, stream, &mv)? else { return Ok((false, None)) };
                     let manifest = stream.clone();
+                    // The version again with its new replica list: a rebuild looks for it there.
+                    let dek = t.get_decoded::<WrappedKey>(Cf::Deks, mv.version.as_bytes())?;
+                    let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, mv.bucket)?, dek) else {
+                        return Ok((false, None));
+                    };
+                    let scope = bucket_scope(&mut t, &rec)?;
+                    let (seq, logged) = log_entry(&mut t, scope, |seq| {
+                        v.seq = seq;
+                        LogEntry::Version(Box::new(LoggedVersion::new(mv.bucket, &mv.key, &v, &dek)))
+                    })?;
                     ops.push(KvOp::Put(Cf::Objects, okey, encode(&v)?));
+                    ops.push(logged);
+                    logged_seq = Some(seq);
                     (manifest, reason)
                 }
                 Some((upload, number)) => {
                     // Read under the key's lock: Complete and Abort take it too.
                     if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
-                        return Ok(false);
+                        return Ok((false, None));
                     }
                     let pk = part_key(upload, number);
-                    let Some(mut part) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? else { return Ok(false) };
+                    let Some(mut part) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? else { return Ok((false, None)) };
                     if part.stream.stream_id != mv.stream {
-                        return Ok(false);
+                        return Ok((false, None));
                     }
-                    let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok(false) };
+                    let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok((false, None)) };
                     let manifest = part.stream.clone();
                     ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
                     (manifest, reason)
@@ -206,7 +222,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
             // Its copy there is deleted by a durable task decided in this very commit.
             queue_deletion(&DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
             commit_audited(t, ops, audit, &i.sealing, wall_ms())?;
-            Ok(true)
+            Ok((true, logged_seq))
         })
         .await
     }

@@ -210,6 +210,11 @@ impl TestGateway {
         self.providers.stream_files()
     }
 
+    /// The gateway's metadata store.
+    pub fn meta(&self) -> std::sync::Arc<dyn souverain::meta::MetadataStore> {
+        std::sync::Arc::clone(&self.running.as_ref().expect("gateway running").meta)
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
@@ -406,5 +411,29 @@ impl BinaryGateway {
         }
         let _ = self.child.kill();
         self.child.wait().expect("wait")
+    }
+}
+
+/// Opens the RocksDB store once the stopped gateway's last handle on it is gone (at most 10 s).
+pub async fn open_rocks_when_released(path: &Path) -> souverain::meta::rocks::RocksEngine {
+    for _ in 0..100 {
+        if let Ok(e) = souverain::meta::rocks::RocksEngine::open(path) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the stopped gateway still holds its metadata store");
+}
+
+/// Polls an async condition every 200 ms until it holds; fails the test after `secs` seconds.
+pub async fn wait_for<F, Fut>(what: &str, secs: u64, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

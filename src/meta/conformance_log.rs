@@ -1,0 +1,191 @@
+//! Conformance, the metadata log's outbox (docs/format-v2.md, decision 3): every commit that
+//! changes what a rebuild must recover leaves its log entry in the outbox, in the same write,
+//! under its commit sequence number; a refused commit leaves none.
+
+use super::conformance::{bucket_name, entry, key_of, put, version};
+use super::log_entry::LogEntry;
+use super::outbox::LogScope;
+use super::{AuditedChange, BucketRecord, CommitOutcome, DekRewrap, MetadataStore, ReplicaMove};
+use crate::model::{BucketUid, ProviderId, WrappedKey, WriteCondition};
+
+/// The entries waiting now, in order.
+async fn waiting(store: &dyn MetadataStore) -> Vec<(u64, LogScope, LogEntry)> {
+    let all = store.unlogged(0, 100_000).await.unwrap();
+    all.into_iter().map(|u| (u.seq, u.scope, LogEntry::decode(&u.entry).unwrap())).collect()
+}
+
+/// Each logged commit (bucket creation, PUT, rebinding, a catalog change, a rewrap, a replica
+/// move, DELETE, bucket deletion) leaves exactly its entry, in commit order, with its scope;
+/// refused commits leave nothing; logged entries leave the outbox; a KEK's log keyring is
+/// stored once, first writer wins.
+pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
+    let earlier: Vec<u64> = waiting(store).await.iter().map(|(seq, ..)| *seq).collect();
+    assert!(!earlier.is_empty(), "the earlier parts' commits are waiting too");
+    store.mark_logged(earlier).await.unwrap();
+    assert!(waiting(store).await.is_empty());
+
+    let b = BucketUid([231; 16]);
+    let name = bucket_name("logb");
+    let rec = BucketRecord { uid: b, name: name.clone(), policy_id: "p".into(), created_ms: 7 };
+    store.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
+    let mut v = version(231, "e1");
+    v.streams[0].replicas = vec![ProviderId::parse("de").unwrap()];
+    let at = |bucket: &str| super::PutCommit {
+        bucket_name: bucket_name(bucket),
+        ..put(b, "k", v.clone(), WriteCondition::None)
+    };
+    assert_eq!(store.commit_put(at("logb")).await.unwrap(), CommitOutcome::Committed);
+    let refused = super::PutCommit { condition: WriteCondition::IfAbsent, ..at("logb") };
+    assert_eq!(store.commit_put(refused).await.unwrap(), CommitOutcome::PreconditionFailed);
+    assert_eq!(store.commit_put(at("other")).await.unwrap(), CommitOutcome::Gone);
+    let rebind = AuditedChange::BucketPolicy { bucket: "logb".into(), policy_id: "q".into() };
+    store.apply_change(rebind, entry("bind")).await.unwrap().expect("bound");
+    store.apply_change(AuditedChange::KekShredded { kek: "gone".into(), at_ms: 5 }, entry("shred")).await.unwrap();
+    store.apply_change(AuditedChange::RecordOnly, entry("nothing")).await.unwrap();
+    let new = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![4] };
+    let rewrap = |expected: WrappedKey| DekRewrap::Version {
+        bucket: b,
+        key: "k".into(),
+        version: v.version_uid,
+        expected,
+        new: new.clone(),
+    };
+    assert!(!store.rewrap_dek(rewrap(new.clone())).await.unwrap(), "not the stored wrapping");
+    assert!(store.rewrap_dek(rewrap(super::conformance::dek())).await.unwrap());
+    let mv = ReplicaMove {
+        bucket: b,
+        key: "k".into(),
+        version: v.version_uid,
+        stream: v.streams[0].stream_id,
+        from: ProviderId::parse("de").unwrap(),
+        to: ProviderId::parse("nl").unwrap(),
+        part: None,
+    };
+    assert!(store.move_replica(mv, entry("move")).await.unwrap());
+    let current_seq = store.current(b, &key_of("k")).await.unwrap().expect("current").seq;
+    assert!(store.commit_delete(&name, b, &key_of("k")).await.unwrap());
+    assert!(!store.commit_delete(&name, b, &key_of("k")).await.unwrap(), "nothing to delete, a tombstone again");
+    assert!(store.create_bucket(rec.clone(), entry("again")).await.unwrap().is_err(), "exists: logged again");
+    assert!(store.delete_bucket(&name).await.unwrap());
+
+    let logged = waiting(store).await;
+    let seqs: Vec<u64> = logged.iter().map(|(seq, ..)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "commit order: {seqs:?}");
+    let kinds: Vec<&str> = logged.iter().map(|(_, _, e)| kind(e)).collect();
+    let expected = ["bucket", "version", "bucket", "catalog", "rewrapped", "version", "deleted", "deleted", "bucket"];
+    assert_eq!(kinds, [&expected[..], &["bucket-deleted"]].concat());
+    for (seq, scope, e) in &logged {
+        assert_eq!(entry_seq(e), *seq, "an entry carries its commit's sequence number");
+        let expected = match e {
+            LogEntry::Catalog { .. } => LogScope::catalog(),
+            LogEntry::Bucket(_) | LogEntry::Version(_) if *seq < seqs[2] => LogScope::bucket(&rec, None),
+            _ => LogScope { policy: "q".into(), ..LogScope::bucket(&rec, None) },
+        };
+        assert_eq!(*scope, expected, "{e:?}");
+    }
+    let LogEntry::Version(first) = &logged[1].2 else { unreachable!() };
+    assert_eq!((first.key.as_str(), first.etag.as_str(), first.dek.kek_version), ("k", "e1", 1));
+    for at in [2, 8] {
+        let LogEntry::Bucket(bound) = &logged[at].2 else { unreachable!() };
+        assert_eq!((bound.name.as_str(), bound.policy.as_str(), bound.created_ms), ("logb", "q", 7));
+    }
+    assert!(matches!(&logged[3].2, LogEntry::Catalog { name, json, .. } if name == "shredded/gone" && json == "5"));
+    assert!(matches!(&logged[4].2, LogEntry::Rewrapped { dek, .. } if dek.kek_version == 2));
+    let LogEntry::Version(moved) = &logged[5].2 else { unreachable!() };
+    assert_eq!((moved.streams[0].replicas.clone(), moved.dek.kek_version), (vec!["nl".to_owned()], 2));
+    assert_eq!(moved.seq, current_seq, "the store's record carries the sequence its entry has");
+    assert!(matches!(&logged[6].2, LogEntry::Deleted { key, .. } if key == "k"));
+
+    let page = store.unlogged(seqs[2], 2).await.unwrap();
+    assert_eq!(page.iter().map(|u| u.seq).collect::<Vec<_>>(), seqs[3..5]);
+    store.mark_logged(seqs[..4].to_vec()).await.unwrap();
+    store.mark_logged(seqs[..4].to_vec()).await.unwrap();
+    assert_eq!(waiting(store).await.len(), 6, "only the logged entries leave");
+    store.mark_logged(seqs).await.unwrap();
+    assert!(waiting(store).await.is_empty());
+    let gone = super::PutCommit { bucket_name: bucket_name("gone"), ..at("logb") };
+    assert_eq!(store.commit_put(gone).await.unwrap(), CommitOutcome::Gone);
+    assert!(!store.commit_delete(&name, b, &key_of("k")).await.unwrap());
+    assert!(waiting(store).await.is_empty(), "nothing is logged for a bucket that is gone");
+
+    assert_eq!(store.log_keyring("kek-a").await.unwrap(), None);
+    assert_eq!(store.init_log_keyring("kek-a", vec![1]).await.unwrap(), [1]);
+    assert_eq!(store.init_log_keyring("kek-a", vec![2]).await.unwrap(), [1], "the first one stays");
+    assert_eq!(store.log_keyring("kek-a").await.unwrap(), Some(vec![1]));
+    assert_eq!(store.log_keyring("kek-b").await.unwrap(), None);
+}
+
+/// Records a rebuild restores read back as written (bucket with its own KEK, version, data
+/// key, stream index, repairs, catalog), with no outbox entry; later commits draw sequence
+/// numbers above the restored floor.
+pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
+    use super::restore::{RestoreBatch, RestoredVersion};
+    let b = BucketUid([241; 16]);
+    let rec = BucketRecord { uid: b, name: bucket_name("restored"), policy_id: "p".into(), created_ms: 3 };
+    let mut v = version(241, "r1");
+    v.seq = 5_000;
+    let repair = super::RepairTask::for_stream(&v.streams[0], ProviderId::parse("fr").unwrap(), 9, 0);
+    let policy = crate::model::ResidencyPolicy {
+        id: "restored-policy".into(),
+        allowed_countries: Vec::new(),
+        allowed_jurisdictions: Vec::new(),
+        forbid_exposures: Vec::new(),
+        replicas: 1,
+        write_quorum: 1,
+        distinct: crate::model::Distinct::IndependenceGroup,
+        min_distinct_countries: 1,
+        min_distinct_operators: 1,
+        required_certifications: Vec::new(),
+    };
+    let batch = RestoreBatch {
+        buckets: vec![(rec.clone(), Some("own-kek".into()))],
+        versions: vec![RestoredVersion {
+            bucket: b,
+            key: key_of("k"),
+            version: v.clone(),
+            dek: super::conformance::dek(),
+            repairs: vec![repair.clone()],
+        }],
+        catalog: vec![AuditedChange::Policy(policy)],
+        seq_floor: 1_000_000,
+    };
+    store.restore(batch).await.unwrap();
+    assert!(waiting(store).await.is_empty(), "restored records are in the log already");
+    assert_eq!(store.bucket(&bucket_name("restored")).await.unwrap(), Some(rec));
+    assert_eq!(store.current(b, &key_of("k")).await.unwrap(), Some(v.clone()));
+    assert_eq!(store.dek(v.version_uid).await.unwrap(), Some(super::conformance::dek()));
+    assert_eq!(store.stream_owner(v.streams[0].stream_id).await.unwrap(), Some(b));
+    assert_eq!(store.stream_repairs(v.streams[0].stream_id).await.unwrap(), [repair]);
+    let overrides = store.catalog_overrides().await.unwrap();
+    assert!(overrides.policies.iter().any(|p| p.id == "restored-policy"));
+    assert!(overrides.bucket_keks.contains(&(b, "own-kek".into())));
+    let next = super::PutCommit {
+        bucket_name: bucket_name("restored"),
+        dek: WrappedKey { kek_id: "own-kek".into(), ..super::conformance::dek() },
+        ..put(b, "k", version(242, "r2"), WriteCondition::None)
+    };
+    assert_eq!(store.commit_put(next).await.unwrap(), CommitOutcome::Committed);
+    assert!(store.current(b, &key_of("k")).await.unwrap().unwrap().seq > 1_000_000, "above the restored floor");
+}
+
+fn kind(e: &LogEntry) -> &'static str {
+    match e {
+        LogEntry::Bucket(_) => "bucket",
+        LogEntry::BucketDeleted { .. } => "bucket-deleted",
+        LogEntry::Version(_) => "version",
+        LogEntry::Deleted { .. } => "deleted",
+        LogEntry::Rewrapped { .. } => "rewrapped",
+        LogEntry::Catalog { .. } => "catalog",
+    }
+}
+
+fn entry_seq(e: &LogEntry) -> u64 {
+    match e {
+        LogEntry::Bucket(b) => b.seq,
+        LogEntry::Version(v) => v.seq,
+        LogEntry::BucketDeleted { seq, .. }
+        | LogEntry::Deleted { seq, .. }
+        | LogEntry::Rewrapped { seq, .. }
+        | LogEntry::Catalog { seq, .. } => *seq,
+    }
+}

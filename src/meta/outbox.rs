@@ -1,0 +1,94 @@
+//! The metadata log's outbox (docs/format-v2.md, decision 3). Every commit that changes what a
+//! rebuild must recover writes, in its own transaction, the change's [`LogEntry`] under its
+//! commit sequence number; the log writer seals outbox entries into segments at the providers
+//! and then removes them. A crash between the commit and the segment leaves the entry here,
+//! so the next start logs it: the log ends up complete for every committed change.
+//!
+//! Commits made through the store wait for their entry to be logged before they return, once a
+//! [`LogSink`] is installed, so no path can acknowledge a write the log does not hold.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::codec::encode;
+use super::kv::{Cf, KvOp};
+use super::log_entry::LogEntry;
+use super::{BucketRecord, MetaError};
+use crate::model::BucketUid;
+
+/// Where an entry's segment goes and which log key seals it: a bucket's entries go to that
+/// bucket's placement under its KEK's log key; catalog entries (`bucket: None`) to the default
+/// policy's placement under the default KEK's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LogScope {
+    /// The bucket, or `None` for the catalog.
+    pub bucket: Option<BucketUid>,
+    /// The residency policy whose placement receives the segment (as of the commit).
+    pub policy: String,
+    /// The bucket's own KEK, or `None` for the default KEK.
+    pub kek: Option<String>,
+}
+
+impl LogScope {
+    /// The scope of a bucket's entries.
+    pub fn bucket(rec: &BucketRecord, kek: Option<String>) -> Self {
+        Self { bucket: Some(rec.uid), policy: rec.policy_id.clone(), kek }
+    }
+
+    /// The scope of catalog entries: the default policy, the default KEK.
+    pub fn catalog() -> Self {
+        Self { bucket: None, policy: String::new(), kek: None }
+    }
+}
+
+/// An entry waiting to be logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unlogged {
+    /// The commit sequence number (the outbox's key).
+    pub seq: u64,
+    /// Where it goes.
+    pub scope: LogScope,
+    /// The encoded [`LogEntry`].
+    pub entry: Vec<u8>,
+}
+
+/// The outbox record of `entry`, committed at `seq`, to add to the commit's writes.
+pub(crate) fn outbox_op(seq: u64, scope: LogScope, entry: &LogEntry) -> Result<KvOp, MetaError> {
+    let entry = entry.encode().map_err(|e| MetaError::codec_from("encoding a log entry", e))?;
+    Ok(KvOp::Put(Cf::Outbox, seq.to_be_bytes().to_vec(), encode(&Unlogged { seq, scope, entry })?))
+}
+
+/// Why a committed change is not (yet) in the log at the providers.
+#[derive(Debug, thiserror::Error)]
+#[error("the change was committed but its metadata log segment is not yet durable at the providers")]
+pub struct LogError {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl LogError {
+    /// Not logged because of `source`.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { source: source.into() }
+    }
+}
+
+/// The log writer, as the store sees it.
+#[async_trait]
+pub trait LogSink: Send + Sync + 'static {
+    /// Returns once the entry committed at `seq` is durable in the log (written now, or by an
+    /// earlier round or another gateway), or why it is not.
+    async fn logged(&self, seq: u64) -> Result<(), LogError>;
+}
+
+/// The sink of a stopped gateway: every logged commit fails closed (committed, not
+/// acknowledged) rather than returning without its entry logged. Installing it also lets go of
+/// the writer, which holds the store.
+pub struct WriterStopped;
+
+#[async_trait]
+impl LogSink for WriterStopped {
+    async fn logged(&self, _seq: u64) -> Result<(), LogError> {
+        Err(LogError::new("the metadata log writer stopped"))
+    }
+}

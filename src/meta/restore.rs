@@ -1,0 +1,33 @@
+//! Records recovered from the metadata log by a rebuild (`metalog::rebuild`), written back as
+//! they were: no outbox entry (they are in the log already), no audit record per record.
+
+use super::{AuditedChange, BucketRecord, RepairTask, VersionRecord};
+use crate::model::{BucketUid, ObjectKey, WrappedKey};
+
+/// One batch of recovered records.
+#[derive(Debug, Default)]
+pub struct RestoreBatch {
+    /// Buckets, with their own KEK if they have one.
+    pub buckets: Vec<(BucketRecord, Option<String>)>,
+    /// Current object versions.
+    pub versions: Vec<RestoredVersion>,
+    /// Catalog changes made through the admin API (providers, policies, shredded KEKs).
+    pub catalog: Vec<AuditedChange>,
+    /// The store's commit sequence continues above this.
+    pub seq_floor: u64,
+}
+
+/// A recovered current version.
+#[derive(Debug)]
+pub struct RestoredVersion {
+    /// Its bucket.
+    pub bucket: BucketUid,
+    /// Its key.
+    pub key: ObjectKey,
+    /// The version.
+    pub version: VersionRecord,
+    /// Its data key, as wrapped.
+    pub dek: WrappedKey,
+    /// Replicas the providers do not hold.
+    pub repairs: Vec<RepairTask>,
+}

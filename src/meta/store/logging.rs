@@ -1,0 +1,124 @@
+//! The store's [`LogMeta`]: the metadata log's outbox (see [`crate::meta::outbox`]), the log
+//! keyrings, and the helpers every logged commit uses. A logged commit draws its sequence
+//! number, adds its outbox record to its own writes, and — once a sink is installed — returns
+//! only after the sink logged it ([`KvMetadataStore::run_logged`]).
+
+use std::sync::{Arc, RwLock};
+
+use super::{KvMetadataStore, bucket_kek_key};
+use crate::meta::codec::{decode, encode};
+use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::log_entry::LogEntry;
+use crate::meta::outbox::{LogScope, LogSink, Unlogged, outbox_op};
+use crate::meta::restore::RestoreBatch;
+use crate::meta::{BucketRecord, LogMeta, MetaError};
+use crate::model::BucketUid;
+use async_trait::async_trait;
+
+/// `Catalog` keys `logkey/<kek>` → the keyring object of that KEK's log key.
+const LOG_KEY_PREFIX: &str = "logkey/";
+
+/// The installed log sink, if any (none in tools that open the store offline, nor in the
+/// contract tests: their commits stay in the outbox).
+#[derive(Default)]
+pub(super) struct SinkSlot(RwLock<Option<Arc<dyn LogSink>>>);
+
+impl SinkSlot {
+    fn get(&self) -> Option<Arc<dyn LogSink>> {
+        self.0.read().ok().and_then(|s| s.clone())
+    }
+}
+
+/// A commit's log entry, to write with it: draws the sequence number and returns it with the
+/// outbox record.
+pub(super) fn log_entry(
+    t: &mut impl KvTxn,
+    scope: LogScope,
+    entry: impl FnOnce(u64) -> LogEntry,
+) -> Result<(u64, KvOp), MetaError> {
+    let seq = t.next_seq()?;
+    Ok((seq, outbox_op(seq, scope, &entry(seq))?))
+}
+
+/// The bucket's own KEK, if it was given one.
+pub(super) fn own_kek(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Option<String>, MetaError> {
+    t.get_decoded(Cf::Catalog, &bucket_kek_key(bucket))
+}
+
+/// Where a bucket's entries go, read in the commit's transaction.
+pub(super) fn bucket_scope(t: &mut impl KvTxn, rec: &BucketRecord) -> Result<LogScope, MetaError> {
+    Ok(LogScope::bucket(rec, own_kek(t, rec.uid)?))
+}
+
+/// A bucket by its identity (buckets are keyed by name; there are few, so a scan).
+pub(super) fn bucket_by_uid(t: &mut impl KvTxn, uid: BucketUid) -> Result<Option<BucketRecord>, MetaError> {
+    for (_, v) in t.scan(Cf::Buckets, b"", None, usize::MAX)? {
+        let rec: BucketRecord = decode(&v)?;
+        if rec.uid == uid {
+            return Ok(Some(rec));
+        }
+    }
+    Ok(None)
+}
+
+impl<E: KvEngine> KvMetadataStore<E> {
+    /// Runs a commit that may have written a log entry (its sequence number is returned with
+    /// the result), then waits for the log sink to have logged it.
+    pub(super) async fn run_logged<T, F>(&self, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&super::Inner<E>) -> Result<(T, Option<u64>), MetaError> + Send + 'static,
+    {
+        let (out, seq) = self.run(f).await?;
+        if let (Some(seq), Some(sink)) = (seq, self.inner.log.get()) {
+            sink.logged(seq).await.map_err(MetaError::Unlogged)?;
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
+    fn set_log_sink(&self, sink: Arc<dyn LogSink>) {
+        if let Ok(mut slot) = self.inner.log.0.write() {
+            *slot = Some(sink);
+        }
+    }
+
+    async fn unlogged(&self, after: u64, limit: usize) -> Result<Vec<Unlogged>, MetaError> {
+        self.run(move |i| {
+            let start = after.saturating_add(1).to_be_bytes();
+            i.engine.scan(Cf::Outbox, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    async fn mark_logged(&self, seqs: Vec<u64>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            i.engine.write(seqs.iter().map(|s| KvOp::Delete(Cf::Outbox, s.to_be_bytes().to_vec())).collect())
+        })
+        .await
+    }
+
+    async fn log_keyring(&self, kek: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        let key = format!("{LOG_KEY_PREFIX}{kek}").into_bytes();
+        self.run(move |i| i.get(Cf::Catalog, &key)).await
+    }
+
+    async fn restore(&self, batch: RestoreBatch) -> Result<(), MetaError> {
+        self.run(move |i| i.restore(&batch)).await
+    }
+
+    async fn init_log_keyring(&self, kek: &str, keyring: Vec<u8>) -> Result<Vec<u8>, MetaError> {
+        let key = format!("{LOG_KEY_PREFIX}{kek}").into_bytes();
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            if let Some(stored) = t.get_decoded::<Vec<u8>>(Cf::Catalog, &key)? {
+                return Ok(stored);
+            }
+            t.commit(vec![KvOp::Put(Cf::Catalog, key, encode(&keyring)?)])?;
+            Ok(keyring)
+        })
+        .await
+    }
+}

@@ -1,0 +1,202 @@
+//! The metadata log at the providers (issue 21, docs/format-v2.md): every acknowledged change
+//! is in a sealed log segment at W or more of its bucket's providers before the client gets
+//! its answer; a change the log cannot take is not acknowledged, and is logged once the
+//! providers are back or the gateway restarts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use souverain::datapath::keyring::Keyring;
+use souverain::datapath::segment::open_segment;
+use souverain::keys::LocalKeyFile;
+use souverain::keys::log_key::LogKey;
+use souverain::meta::MetadataStore;
+use souverain::meta::log_entry::LogEntry;
+
+use crate::common::fault_proxy::Fault;
+use crate::common::{TestGateway, client, error_status, md5_hex, provider_files, wait_for};
+
+/// One entry as found at the providers: the entry and how many providers hold a segment with it.
+struct Found {
+    entry: LogEntry,
+    providers: usize,
+}
+
+/// Every log entry the providers under `roots` hold, opened with the gateway's key file: a
+/// keyring object opens its log key, which opens the segments (a segment that fails to open
+/// fails the test).
+async fn provider_log(roots: &[PathBuf], key_file: &Path) -> Vec<Found> {
+    let keys = LocalKeyFile::open_or_create(key_file).unwrap();
+    let files = provider_files(roots);
+    let in_dir = |p: &Path, d: &str| p.parent().is_some_and(|p| p.ends_with(Path::new("sv2").join(d)));
+    let mut log_keys = BTreeMap::new();
+    for (_, bytes) in files.iter().filter(|(p, _)| in_dir(p, "k")) {
+        let keyring = Keyring::parse(bytes).unwrap();
+        let id = keyring.keyring_id;
+        log_keys.insert(id, LogKey::open(&keys, keyring).await.unwrap());
+    }
+    // Segment name → (entries, providers holding it).
+    let mut segments: BTreeMap<String, (Vec<Vec<u8>>, usize)> = BTreeMap::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| in_dir(p, "l")) {
+        let header = souverain::datapath::segment::SegmentHeader::parse(bytes).unwrap();
+        let key = log_keys.get(&header.keyring_id).expect("a segment's keyring is at its provider too");
+        let entries = open_segment(key.expose(), bytes).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        segments.entry(name).or_insert((entries, 0)).1 += 1;
+    }
+    let mut out = Vec::new();
+    for (entries, providers) in segments.into_values() {
+        out.extend(entries.iter().map(|e| Found { entry: LogEntry::decode(e).unwrap(), providers }));
+    }
+    out
+}
+
+/// The object versions and tombstones logged for `key`: (sequence number, is a tombstone,
+/// providers holding it).
+fn logged_for(log: &[Found], key: &str) -> Vec<(u64, bool, usize)> {
+    let mut out: Vec<(u64, bool, usize)> = log
+        .iter()
+        .filter_map(|f| match &f.entry {
+            LogEntry::Version(v) if v.key == key => Some((v.seq, false, f.providers)),
+            LogEntry::Deleted { seq, key: k, .. } if k == key => Some((*seq, true, f.providers)),
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+async fn unlogged(meta: &Arc<dyn MetadataStore>) -> usize {
+    meta.unlogged(0, 1000).await.unwrap().len()
+}
+
+/// Promise: when a PUT, a DELETE or a bucket creation is answered, its entry is already in a
+/// sealed segment at W (2) or more of the bucket's three providers, with everything a rebuild
+/// needs (name, size, ETag, metadata), in commit order, and the outbox is empty; the providers
+/// see neither the key nor the metadata in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_changes_are_in_the_providers_log() {
+    let gw = TestGateway::start().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("logged").send().await.unwrap();
+    let body = b"hello metadata log".to_vec();
+    c.put_object()
+        .bucket("logged")
+        .key("docs/secret-name.txt")
+        .content_type("text/plain")
+        .metadata("owner", "team-confidential")
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
+    c.put_object().bucket("logged").key("gone").body(b"x".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("logged").key("gone").send().await.unwrap();
+    // Read at once: nothing may still be on its way.
+    let log = provider_log(&gw.provider_dirs(), &gw.dir.path().join("kek.key")).await;
+    assert_eq!(unlogged(&gw.meta()).await, 0, "every answered change left the outbox");
+
+    let bucket = log.iter().find_map(|f| match &f.entry {
+        LogEntry::Bucket(b) if b.name == "logged" => Some((b.policy.clone(), f.providers)),
+        _ => None,
+    });
+    let (policy, held) = bucket.expect("the bucket's creation is logged");
+    assert_eq!(policy, "eu-default");
+    assert!(held >= 2, "at W or more providers: {held}");
+    let version = log
+        .iter()
+        .find_map(|f| match &f.entry {
+            LogEntry::Version(v) if v.key == "docs/secret-name.txt" => Some(v.clone()),
+            _ => None,
+        })
+        .expect("the PUT is logged");
+    assert_eq!((version.size, version.etag.as_str()), (body.len() as u64, md5_hex(&body).as_str()));
+    assert_eq!(version.content[0].as_deref(), Some("text/plain"));
+    assert_eq!(version.user_metadata, [("owner".to_owned(), "team-confidential".to_owned())]);
+    assert_eq!(version.streams.len(), 1);
+    assert_eq!(version.streams[0].replicas.len(), 3);
+    let gone = logged_for(&log, "gone");
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    assert!(!gone[0].1 && gone[1].1, "the tombstone comes after the version: {gone:?}");
+    assert!(gone.iter().all(|(_, _, held)| *held >= 2), "{gone:?}");
+
+    for (path, bytes) in provider_files(&gw.provider_dirs()) {
+        for secret in [&b"secret-name"[..], b"team-confidential", b"logged"] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "{} shows a name in clear", path.display());
+        }
+    }
+    gw.stop().await;
+}
+
+/// Promise: a DELETE whose log entry cannot reach W providers is not acknowledged (503), and
+/// its entry stays in the outbox until the providers take it; then the tombstone is in the
+/// log at W or more of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_log_cannot_take_is_not_acknowledged_and_is_logged_later() {
+    let gw = TestGateway::start_proxied().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("flaky").send().await.unwrap();
+    c.put_object().bucket("flaky").key("k").body(b"data".to_vec().into()).send().await.unwrap();
+    for p in &gw.providers.proxies[..2] {
+        p.set_for_objects(Fault::Status(500));
+    }
+    let refused = c.delete_object().bucket("flaky").key("k").send().await.unwrap_err();
+    assert_eq!(error_status(&refused), Some(503), "{refused:?}");
+    let meta = gw.meta();
+    let waiting = meta.unlogged(0, 10).await.unwrap();
+    let tombstone = |e: &[u8]| matches!(LogEntry::decode(e), Ok(LogEntry::Deleted { key, .. }) if key == "k");
+    assert!(waiting.iter().any(|u| tombstone(&u.entry)), "the tombstone waits in the outbox");
+
+    for p in &gw.providers.proxies {
+        p.set(Fault::None);
+    }
+    let meta_now = Arc::clone(&meta);
+    wait_for("the outbox is logged once the providers are back", 30, || {
+        let meta = Arc::clone(&meta_now);
+        async move { unlogged(&meta).await == 0 }
+    })
+    .await;
+    let log = provider_log(&gw.provider_dirs(), &gw.dir.path().join("kek.key")).await;
+    let k = logged_for(&log, "k");
+    assert!(k.last().is_some_and(|(_, tomb, held)| *tomb && *held >= 2), "{k:?}");
+    gw.stop().await;
+}
+
+/// Promise: a change committed but not logged when the gateway stopped (a crash between the
+/// commit and its segment) is logged by the next start, before anything else needs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_left_unlogged_is_logged_at_the_next_start() {
+    use souverain::app::start;
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = crate::common::Providers::start(dir.path());
+    let text = crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
+    let config = || souverain::config::Config::parse(&text, dir.path()).unwrap();
+    let first = start(config()).await.unwrap();
+    client(first.s3_addr).create_bucket().bucket("crashy").send().await.unwrap();
+    client(first.s3_addr).put_object().bucket("crashy").key("k").body(b"v".to_vec().into()).send().await.unwrap();
+    first.shutdown().await;
+
+    // The commit without its segment: the store opened offline has no log writer.
+    let engine = crate::common::open_rocks_when_released(&dir.path().join("meta")).await;
+    let meta: Arc<dyn MetadataStore> = Arc::new(souverain::meta::store::KvMetadataStore::new(engine).await.unwrap());
+    let name = souverain::model::BucketName::parse("crashy").unwrap();
+    let bucket = meta.bucket(&name).await.unwrap().unwrap();
+    let key = souverain::model::ObjectKey::parse("k").unwrap();
+    assert!(meta.commit_delete(&name, bucket.uid, &key).await.unwrap());
+    assert_eq!(meta.unlogged(0, 10).await.unwrap().len(), 1);
+    drop(meta);
+    let before = logged_for(&provider_log(&providers.roots, &dir.path().join("kek.key")).await, "k");
+    assert!(before.iter().all(|(_, tomb, _)| !tomb), "not logged yet: {before:?}");
+
+    let second = start(config()).await.unwrap();
+    let meta = Arc::clone(&second.meta);
+    wait_for("the next start logs the commit", 20, || {
+        let meta = Arc::clone(&meta);
+        async move { unlogged(&meta).await == 0 }
+    })
+    .await;
+    let after = logged_for(&provider_log(&providers.roots, &dir.path().join("kek.key")).await, "k");
+    assert!(after.last().is_some_and(|(_, tomb, held)| *tomb && *held >= 2), "{after:?}");
+    second.shutdown().await;
+}
