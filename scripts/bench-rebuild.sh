@@ -4,11 +4,13 @@
 # providers, RocksDB) in a temp directory, stops it, deletes its metadata store, rebuilds it,
 # and reports the rebuild's wall time and peak memory (GNU time), then checks that a restarted
 # gateway lists every object. Everything on 127.0.0.1; the temp directory is removed.
-#   scripts/bench-rebuild.sh [N]
+#   scripts/bench-rebuild.sh [N] [--debug]   (--debug: the test profile's binary, no release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-10000}"
-binary="$(scripts/build.sh --release | tail -n 1)"
+profile="--release"
+if [ "${2:-}" = "--debug" ]; then profile=""; fi
+binary="$(scripts/build.sh $profile | tail -n 1)"
 work="$(mktemp -d)"
 trap 'kill "${gw:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 sed -e "s|^data_dir = .*|data_dir = \"$work\"|" -e 's|^level = .*|level = "warn"|' \

@@ -156,7 +156,7 @@ impl Inner {
     async fn round(&self) -> Round {
         let waiting = self.waiters.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
         let last_waiting = waiting.iter().map(|w| w.seq).max().unwrap_or(0);
-        let mut failures = Failures::new();
+        let (mut logged, mut failures) = (Vec::new(), Failures::new());
         let (mut after, mut read, mut outcome) = (0, 0, Round::Done);
         loop {
             let page = match self.meta.unlogged(after, PAGE).await {
@@ -171,7 +171,9 @@ impl Inner {
             let full = page.len() == PAGE;
             after = last;
             read += page.len();
-            failures.extend(self.log_page(page).await);
+            let (done, failed) = self.log_page(page).await;
+            logged.extend(done);
+            failures.extend(failed);
             if !full {
                 break;
             }
@@ -185,12 +187,17 @@ impl Inner {
             outcome = Round::Failed;
         }
         answer(waiting, |seq| failures.get(&seq).cloned(), covered, &self.waiters);
+        // After the answers: the segments are durable, so clearing the outbox is only tidying
+        // (an entry left there is logged again, and a rebuild keeps one per sequence number).
+        if let Err(e) = self.meta.mark_logged(logged).await {
+            tracing::warn!(error = %crate::report::Report(&e), "clearing logged entries from the outbox failed");
+        }
         outcome
     }
 
-    /// Logs one page: one or more segments per scope, the scopes in parallel; clears what
-    /// was logged from the outbox. Returns the entries that were not logged, with why.
-    async fn log_page(&self, page: Vec<Unlogged>) -> Failures {
+    /// Logs one page: one or more segments per scope, the scopes in parallel. Returns the
+    /// entries logged, and those that were not with why.
+    async fn log_page(&self, page: Vec<Unlogged>) -> (Vec<u64>, Failures) {
         let mut by_scope: HashMap<LogScope, Vec<Unlogged>> = HashMap::new();
         for u in page {
             by_scope.entry(u.scope.clone()).or_default().push(u);
@@ -210,12 +217,7 @@ impl Inner {
                 }
             }
         }
-        // The segments are durable: an outbox that fails to shrink only means they are logged
-        // again (a rebuild keeps one of each sequence number).
-        if let Err(e) = self.meta.mark_logged(logged).await {
-            tracing::warn!(error = %crate::report::Report(&e), "clearing logged entries from the outbox failed");
-        }
-        failures
+        (logged, failures)
     }
 
     /// Seals one scope's entries into segments of about [`SEGMENT_TARGET`] and writes them.
