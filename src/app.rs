@@ -292,9 +292,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
 }
 
 /// `souverain meta rebuild`: recreates the configured (empty) metadata store from the metadata
-/// log at the providers, with the configured KEK. The local key file must exist (it is never
-/// created here: a new key would open nothing).
-pub async fn rebuild_metadata(config: Config) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
+/// log at the providers, with the configured KEK (`dry_run`: reads and reports only). The
+/// local key file must exist (it is never created here: a new key would open nothing).
+pub async fn rebuild_metadata(
+    config: Config,
+    dry_run: bool,
+) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
     let meta = open_meta(&config.metadata).await?;
     let keys: Arc<dyn KeyProvider> = match &config.keys {
         KeyConfig::Local { key_file } => Arc::new(LocalKeyFile::open(key_file, false)?),
@@ -302,7 +305,7 @@ pub async fn rebuild_metadata(config: Config) -> Result<crate::metalog::rebuild:
     };
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let (backends, _) = open_providers(&config, &metrics)?;
-    Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends).await?)
+    Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends, dry_run).await?)
 }
 
 /// Every configured provider, instrumented, with the book of their health statistics.

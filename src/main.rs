@@ -55,6 +55,9 @@ enum MetaCommand {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// Read the log and report what a rebuild would recover, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -181,11 +184,11 @@ fn probe(config: &Path, id: &str) -> anyhow::Result<bool> {
 }
 
 /// Rebuilds the metadata store and prints what was recovered (JSON).
-fn rebuild(config: &Path) -> anyhow::Result<()> {
+fn rebuild(config: &Path, dry_run: bool) -> anyhow::Result<()> {
     let config = souverain::config::Config::load(config)?;
     init_logs(config.log_json, &config.log_level);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = rt.block_on(souverain::app::rebuild_metadata(config))?;
+    let report = rt.block_on(souverain::app::rebuild_metadata(config, dry_run))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.rejected.is_empty() || !report.unreachable.is_empty() {
         anyhow::bail!(
@@ -245,7 +248,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },
-        Command::Meta { command: MetaCommand::Rebuild { config } } => rebuild(&config),
+        Command::Meta { command: MetaCommand::Rebuild { config, dry_run } } => rebuild(&config, dry_run),
         Command::Admin { .. } => Ok(()),
     };
     match result {

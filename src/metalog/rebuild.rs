@@ -78,13 +78,15 @@ pub struct RebuildReport {
     pub highest_seq: u64,
 }
 
-/// Rebuilds `meta` (which must be empty) from the providers' log.
+/// Rebuilds `meta` (which must be empty) from the providers' log; with `dry_run`, reads and
+/// reports everything but writes nothing (any store, empty or not).
 pub async fn rebuild(
     meta: &dyn MetadataStore,
     keys: &dyn KeyProvider,
     backends: &Backends,
+    dry_run: bool,
 ) -> Result<RebuildReport, RebuildError> {
-    if !meta.buckets().await?.is_empty() || meta.holds_data_keys().await? {
+    if !dry_run && (!meta.buckets().await?.is_empty() || meta.holds_data_keys().await?) {
         return Err(RebuildError::NotEmpty);
     }
     let mut report = RebuildReport::default();
@@ -94,7 +96,11 @@ pub async fn rebuild(
     report.highest_seq = folded.highest_seq;
     report.entries = folded.entries;
     let held = listed_streams(&providers, &mut report).await;
-    write_back(meta, folded, &held, &mut report).await?;
+    let target = (!dry_run).then_some(meta);
+    write_back(target, folded, &held, &mut report).await?;
+    if dry_run {
+        return Ok(report);
+    }
     for key in log_keys.values() {
         if let Ok(bytes) = key.keyring().to_bytes() {
             meta.init_log_keyring(&key.keyring().wrapped.kek_id, bytes).await?;
@@ -246,10 +252,10 @@ async fn listed_streams(
     out
 }
 
-/// Writes the folded state back: buckets and catalog, then versions in batches, the commit
-/// sequence above the highest seen.
+/// Writes the folded state back (to `meta`; `None` only counts): buckets and catalog, then
+/// versions in batches, the commit sequence above the highest seen.
 async fn write_back(
-    meta: &dyn MetadataStore,
+    meta: Option<&dyn MetadataStore>,
     folded: Folded,
     held: &HashMap<ProviderId, HashSet<String>>,
     report: &mut RebuildReport,
@@ -263,7 +269,9 @@ async fn write_back(
     }
     report.buckets = first.buckets.len();
     report.catalog = first.catalog.len();
-    meta.restore(first).await?;
+    if let Some(meta) = meta {
+        meta.restore(first).await?;
+    }
     let now = crate::service::now_ms();
     for chunk in folded.versions.chunks(BATCH) {
         let mut batch = RestoreBatch::default();
@@ -272,7 +280,9 @@ async fn write_back(
         }
         report.objects += batch.versions.len();
         report.repairs += batch.versions.iter().map(|v| v.repairs.len()).sum::<usize>();
-        meta.restore(batch).await?;
+        if let Some(meta) = meta {
+            meta.restore(batch).await?;
+        }
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ impl Setup {
     /// Destroys the metadata store (the gateway's disk), then rebuilds it from the providers.
     async fn lose_and_rebuild(&self) -> RebuildReport {
         std::fs::remove_dir_all(self.dir.path().join("meta")).unwrap();
-        souverain::app::rebuild_metadata(self.config()).await.unwrap()
+        souverain::app::rebuild_metadata(self.config(), false).await.unwrap()
     }
 }
 
@@ -168,11 +168,13 @@ async fn losing_the_metadata_store_loses_no_acknowledged_write() {
     gw.shutdown().await;
 }
 
-/// Promise: a rebuild refuses a store that is not empty (it never merges into a live one), and
-/// a segment whose every copy was altered is refused and reported, never trusted: the other
-/// segments' objects come back, and nothing of the altered one is invented.
+/// Promise: a rebuild refuses a store that is not empty (it never merges into a live one; a
+/// dry run reads and reports but writes nothing); a segment whose every copy was altered is
+/// refused and reported, never trusted; so is another deployment's keyring and a segment
+/// sealed under it (here a tombstone that would delete "first" if it were believed): the
+/// other segments' objects come back, and nothing is invented or lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tampered_segment_is_refused_and_reported() {
+async fn tampered_and_foreign_segments_are_refused_and_reported() {
     let setup = Setup::new();
     let gw = setup.start().await;
     let c = client(gw.s3_addr);
@@ -180,10 +182,14 @@ async fn a_tampered_segment_is_refused_and_reported() {
     c.put_object().bucket("bkt").key("first").body(b"1".to_vec().into()).send().await.unwrap();
     let before: Vec<_> = segment_files(&setup.providers.roots);
     c.put_object().bucket("bkt").key("second").body(b"2".to_vec().into()).send().await.unwrap();
+    let name = souverain::model::BucketName::parse("bkt").unwrap();
+    let uid = gw.meta.bucket(&name).await.unwrap().unwrap().uid;
     gw.shutdown().await;
-    let refused = souverain::app::rebuild_metadata(setup.config()).await.unwrap_err();
+    let refused = souverain::app::rebuild_metadata(setup.config(), false).await.unwrap_err();
     let why = souverain::report::chain(&refused);
     assert!(why.contains("not empty"), "{why}");
+    let dry = souverain::app::rebuild_metadata(setup.config(), true).await.unwrap();
+    assert_eq!((dry.buckets, dry.objects), (1, 2), "a dry run reports on any store: {dry:?}");
 
     // Every copy of the segment that logged "second" altered in its last byte.
     let altered: Vec<_> = segment_files(&setup.providers.roots).into_iter().filter(|f| !before.contains(f)).collect();
@@ -194,13 +200,36 @@ async fn a_tampered_segment_is_refused_and_reported() {
         bytes[last] ^= 1;
         std::fs::write(path, bytes).unwrap();
     }
-    let report = setup.lose_and_rebuild().await;
-    assert_eq!(report.rejected.len(), 1, "{report:?}");
-    assert!(report.rejected[0].contains("authentication"), "{report:?}");
+    plant_foreign_tombstone(altered[0].parent().unwrap(), uid.0, "first").await;
+    std::fs::remove_dir_all(setup.dir.path().join("meta")).unwrap();
+    let dry = souverain::app::rebuild_metadata(setup.config(), true).await.unwrap();
+    let report = souverain::app::rebuild_metadata(setup.config(), false).await.unwrap();
+    assert_eq!(dry, report, "the dry run wrote nothing (the rebuild after it found an empty store)");
+    assert_eq!(report.rejected.len(), 3, "{report:?}");
+    assert!(report.rejected.iter().any(|r| r.contains("authentication")), "{report:?}");
+    assert!(report.rejected.iter().any(|r| r.contains("keyring was not found")), "{report:?}");
     let gw = setup.start().await;
     let c = client(gw.s3_addr);
     assert_eq!(crate::common::listed_keys(&c, "bkt").await, ["first"]);
     gw.shutdown().await;
+}
+
+/// Another deployment's keyring (another key file) and a segment sealed under it, holding a
+/// tombstone for `key` with a sequence number above anything real, in the segment directory
+/// `segments` of one provider and its keyring directory beside it.
+async fn plant_foreign_tombstone(segments: &Path, bucket: [u8; 16], key: &str) {
+    use souverain::datapath::segment::{SegmentHeader, seal_segment};
+    use souverain::meta::log_entry::LogEntry;
+    let other = tempfile::tempdir().unwrap();
+    let other_keys = souverain::keys::LocalKeyFile::open_or_create(&other.path().join("kek")).unwrap();
+    let foreign = souverain::keys::log_key::LogKey::create(&other_keys, "local").await.unwrap();
+    let keyring = foreign.keyring();
+    let keyrings = segments.parent().unwrap().join("k");
+    std::fs::write(keyrings.join(hex::encode(keyring.keyring_id)), keyring.to_bytes().unwrap()).unwrap();
+    let tombstone = LogEntry::Deleted { seq: u64::MAX / 2, bucket, key: key.into() }.encode().unwrap();
+    let header = SegmentHeader { keyring_id: keyring.keyring_id, segment_id: [9; 16], salt: [1; 32] };
+    let sealed = seal_segment(foreign.expose(), &header, &[&tombstone]).unwrap();
+    std::fs::write(segments.join(hex::encode([9u8; 16])), sealed).unwrap();
 }
 
 /// Promise: with one of three providers lost entirely (its disk gone), a rebuild still finds
