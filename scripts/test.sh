@@ -28,7 +28,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # tampering, PostgreSQL scale-out, remote providers (moto, rclone), TLS, SigV4 tampering and
 # hostile input at the frontend.
 provider_independent=(faults:: durability::crash_loop architecture:: format_vectors:: process:: kms::
-  tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile::)
+  tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
 SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- "${skips[@]}"

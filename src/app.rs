@@ -92,6 +92,9 @@ pub enum StartError {
     /// `souverain meta rebuild` failed.
     #[error("rebuilding the metadata store")]
     Rebuild(#[from] crate::metalog::rebuild::RebuildError),
+    /// A rebuild of this store started and did not finish: the store is partial.
+    #[error("a `souverain meta rebuild` of this metadata store did not finish; run it again to complete it")]
+    RebuildUnfinished,
 }
 
 /// A gateway serving in the background.
@@ -292,11 +295,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, StartError> {
 }
 
 /// `souverain meta rebuild`: recreates the configured (empty) metadata store from the metadata
-/// log at the providers, with the configured KEK (`dry_run`: reads and reports only). The
+/// log at the providers, with the configured KEK, or finishes a rebuild that was stopped. The
 /// local key file must exist (it is never created here: a new key would open nothing).
 pub async fn rebuild_metadata(
     config: Config,
-    dry_run: bool,
+    options: &crate::metalog::rebuild::RebuildOptions,
+    progress: &crate::metalog::rebuild::Progress,
 ) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
     let meta = open_meta(&config.metadata).await?;
     let keys: Arc<dyn KeyProvider> = match &config.keys {
@@ -305,7 +309,7 @@ pub async fn rebuild_metadata(
     };
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let (backends, _) = open_providers(&config, &metrics)?;
-    Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends, dry_run).await?)
+    Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends, options, progress).await?)
 }
 
 /// Every configured provider, instrumented, with the book of their health statistics.
@@ -352,6 +356,9 @@ fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown)
 /// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
 /// down). `config.metadata` is not opened again.
 pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
+    if crate::metalog::rebuild::unfinished(meta.as_ref()).await? {
+        return Err(StartError::RebuildUnfinished);
+    }
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let keys = open_keys(&config, meta.as_ref()).await?;
     let (backends, book) = open_providers(&config, &metrics)?;

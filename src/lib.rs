@@ -32,6 +32,7 @@ pub mod metalog;
 pub mod metrics;
 pub mod model;
 pub mod placement;
+pub mod progress;
 pub mod replicate;
 pub mod report;
 pub mod service;

@@ -58,6 +58,9 @@ enum MetaCommand {
         /// Read the log and report what a rebuild would recover, writing nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Read only this provider's log copies (repeatable; default: every provider).
+        #[arg(long = "provider", value_name = "ID")]
+        providers: Vec<String>,
     },
 }
 
@@ -184,11 +187,12 @@ fn probe(config: &Path, id: &str) -> anyhow::Result<bool> {
 }
 
 /// Rebuilds the metadata store and prints what was recovered (JSON).
-fn rebuild(config: &Path, dry_run: bool) -> anyhow::Result<()> {
+fn rebuild(config: &Path, options: &souverain::metalog::rebuild::RebuildOptions) -> anyhow::Result<()> {
     let config = souverain::config::Config::load(config)?;
     init_logs(config.log_json, &config.log_level);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = rt.block_on(souverain::app::rebuild_metadata(config, dry_run))?;
+    let progress = souverain::progress::reporter();
+    let report = rt.block_on(souverain::app::rebuild_metadata(config, options, &progress))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.rejected.is_empty() || !report.unreachable.is_empty() {
         anyhow::bail!(
@@ -248,7 +252,9 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },
-        Command::Meta { command: MetaCommand::Rebuild { config, dry_run } } => rebuild(&config, dry_run),
+        Command::Meta { command: MetaCommand::Rebuild { config, dry_run, providers } } => {
+            rebuild(&config, &souverain::metalog::rebuild::RebuildOptions { dry_run, providers })
+        }
         Command::Admin { .. } => Ok(()),
     };
     match result {

@@ -217,7 +217,7 @@ pub trait ClusterMeta: Send + Sync {
 /// changes) also writes its [`crate::meta::log_entry::LogEntry`] to the outbox, in the same
 /// transaction, under its commit sequence number.
 #[async_trait]
-pub trait LogMeta: Send + Sync {
+pub trait LogMeta: RebuildStage + Send + Sync {
     /// From now on every commit that writes a log entry returns only once `sink` logged it
     /// (or with [`MetaError::Unlogged`]: committed, but not acknowledged).
     fn set_log_sink(&self, sink: std::sync::Arc<dyn LogSink>);
@@ -235,4 +235,22 @@ pub trait LogMeta: Send + Sync {
     /// Writes records a rebuild recovered from the log, as they were (no outbox entries), in
     /// one atomic write, and raises the commit sequence to at least `batch.seq_floor`.
     async fn restore(&self, batch: crate::meta::restore::RestoreBatch) -> Result<(), MetaError>;
+}
+
+/// A rebuild's scratch space in the store being rebuilt (`metalog::stage` gives the keys their
+/// meaning): raw key-value pairs beside the store's records, so the rebuild's memory stays
+/// bounded and a killed rebuild resumes. Nothing else reads it.
+#[async_trait]
+pub trait RebuildStage: Send + Sync {
+    /// The values of `keys`, in order.
+    async fn stage_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Vec<u8>>>, MetaError>;
+    /// Writes `puts` and removes `deletes`, all or none, durably.
+    async fn stage_write(&self, puts: Vec<(Vec<u8>, Vec<u8>)>, deletes: Vec<Vec<u8>>) -> Result<(), MetaError>;
+    /// Up to `limit` pairs with `start <= key < end`, in key order.
+    async fn stage_scan(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: usize,
+    ) -> Result<crate::meta::kv::KvPairs, MetaError>;
 }

@@ -44,11 +44,13 @@ pub enum Cf {
     Owners,
     /// u64(seq) → Unlogged: committed changes not yet in the metadata log at the providers
     Outbox,
+    /// A rebuild's stage (`metalog::stage`): what it has read from the log, while it runs
+    Rebuild,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 18] = [
+    pub const ALL: [Cf; 19] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -67,6 +69,7 @@ impl Cf {
         Cf::Deletions,
         Cf::Owners,
         Cf::Outbox,
+        Cf::Rebuild,
     ];
 
     /// The engine-level name.
@@ -90,6 +93,7 @@ impl Cf {
             Cf::Deletions => "deletions",
             Cf::Owners => "owners",
             Cf::Outbox => "outbox",
+            Cf::Rebuild => "rebuild",
         }
     }
 }

@@ -282,4 +282,4 @@ pub struct ListPage<T> {
     pub truncated: bool,
 }
 
-pub use contract::{AdminMeta, ClusterMeta, LogMeta, MetadataStore, ObjectMeta, ReplicaMeta, UploadMeta};
+pub use contract::{AdminMeta, ClusterMeta, LogMeta, MetadataStore, ObjectMeta, RebuildStage, ReplicaMeta, UploadMeta};

@@ -2,118 +2,164 @@
 //! per object key, per version's data key and per catalog name, the entry with the highest
 //! commit sequence number wins, whatever order the segments are read in; tombstones win over
 //! what they delete and are dropped at the end. Reading a segment twice (it is at several
-//! providers, or two gateways logged the same entry) changes nothing.
+//! providers, or two gateways logged the same entry) changes nothing. The newest entries are
+//! kept in a [`RebuildStage`] (see [`super::stage`]), one segment per atomic write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedKey, LoggedVersion};
+use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, key};
+use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedVersion};
+use crate::meta::{MetaError, RebuildStage};
 
-/// An object key in a bucket.
-type ObjectSlot = ([u8; 16], String);
-
-/// The newest entry seen per key.
-#[derive(Debug, Default)]
-pub(super) struct Fold {
-    buckets: HashMap<[u8; 16], (u64, Option<LoggedBucket>)>,
-    objects: HashMap<ObjectSlot, (u64, Option<Box<LoggedVersion>>)>,
-    rewraps: HashMap<[u8; 16], (u64, LoggedKey)>,
-    catalog: HashMap<String, (u64, String)>,
-    highest: u64,
-    entries: usize,
-}
-
-/// The live state once every entry is folded in.
-#[derive(Debug, Default)]
-pub(super) struct Folded {
-    /// Live buckets, one per name.
-    pub(super) buckets: Vec<LoggedBucket>,
-    /// Current versions of live buckets, with their latest data-key wrapping.
-    pub(super) versions: Vec<LoggedVersion>,
-    /// Catalog changes: name and JSON.
-    pub(super) catalog: Vec<(String, String)>,
-    /// The highest sequence number seen (the store's sequence restarts above it).
-    pub(super) highest_seq: u64,
-    /// Entries folded in (with repeats).
-    pub(super) entries: usize,
-}
-
-/// Keeps `value` under `key` if its sequence number is at least the one kept (equal: the same
-/// entry read again).
-fn newer<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, (u64, V)>, key: K, seq: u64, value: V) {
-    match map.get(&key) {
-        Some((kept, _)) if *kept > seq => {}
-        _ => {
-            map.insert(key, (seq, value));
-        }
+/// The slot an entry decides.
+fn slot(entry: &LogEntry) -> Vec<u8> {
+    match entry {
+        LogEntry::Bucket(b) => key(BUCKETS, &[&b.uid]),
+        LogEntry::BucketDeleted { bucket, .. } => key(BUCKETS, &[bucket]),
+        LogEntry::Version(v) => key(OBJECTS, &[&v.bucket, v.key.as_bytes()]),
+        LogEntry::Deleted { bucket, key: k, .. } => key(OBJECTS, &[bucket, k.as_bytes()]),
+        LogEntry::Rewrapped { version, .. } => key(REWRAPS, &[version]),
+        LogEntry::Catalog { name, .. } => key(CATALOG, &[name.as_bytes()]),
     }
 }
 
-impl Fold {
-    /// Folds one entry in.
-    pub(super) fn add(&mut self, entry: LogEntry) {
-        self.entries += 1;
-        let seq = match entry {
-            LogEntry::Bucket(b) => {
-                let seq = b.seq;
-                newer(&mut self.buckets, b.uid, seq, Some(b));
-                seq
-            }
-            LogEntry::BucketDeleted { seq, bucket } => {
-                newer(&mut self.buckets, bucket, seq, None);
-                seq
-            }
-            LogEntry::Version(v) => {
-                let seq = v.seq;
-                newer(&mut self.objects, (v.bucket, v.key.clone()), seq, Some(v));
-                seq
-            }
-            LogEntry::Deleted { seq, bucket, key } => {
-                newer(&mut self.objects, (bucket, key), seq, None);
-                seq
-            }
-            LogEntry::Rewrapped { seq, version, dek } => {
-                newer(&mut self.rewraps, version, seq, dek);
-                seq
-            }
-            LogEntry::Catalog { seq, name, json } => {
-                newer(&mut self.catalog, name, seq, json);
-                seq
-            }
-        };
-        self.highest = self.highest.max(seq);
+fn seq(entry: &LogEntry) -> u64 {
+    match entry {
+        LogEntry::Bucket(b) => b.seq,
+        LogEntry::Version(v) => v.seq,
+        LogEntry::BucketDeleted { seq, .. }
+        | LogEntry::Deleted { seq, .. }
+        | LogEntry::Rewrapped { seq, .. }
+        | LogEntry::Catalog { seq, .. } => *seq,
     }
+}
 
-    /// The live state: tombstones dropped, objects of buckets no longer live dropped, a data
-    /// key rewrapped after its version's entry taking the newer wrapping, and of two live
-    /// buckets of one name (a deletion that was not logged) the newer.
-    pub(super) fn finish(self) -> Folded {
-        let mut by_name: HashMap<String, (u64, LoggedBucket)> = HashMap::new();
-        for (seq, b) in self.buckets.into_values().filter_map(|(seq, b)| Some((seq, b?))) {
-            newer(&mut by_name, b.name.clone(), seq, b);
+/// A staged value: the entry's sequence number, then the entry.
+fn staged(entry: &LogEntry) -> Result<Vec<u8>, MetaError> {
+    let body = entry.encode().map_err(|e| MetaError::codec(e.to_string()))?;
+    Ok([seq(entry).to_be_bytes().as_slice(), &body].concat())
+}
+
+fn staged_seq(value: &[u8]) -> Result<u64, MetaError> {
+    let head = value.get(..8).and_then(|h| <[u8; 8]>::try_from(h).ok());
+    head.map(u64::from_be_bytes).ok_or_else(|| MetaError::codec("a staged entry shorter than its sequence number"))
+}
+
+pub(super) fn unstaged(value: &[u8]) -> Result<LogEntry, MetaError> {
+    LogEntry::decode(value.get(8..).unwrap_or_default()).map_err(|e| MetaError::codec(e.to_string()))
+}
+
+/// Folds a batch of segments in: per slot the entry is kept if its sequence number is at
+/// least the one staged (equal: the same entry read again); the segments are marked done and
+/// the job's counters move in the same write, so a resumed rebuild neither skips nor repeats
+/// them.
+pub(super) async fn fold_segments(
+    stage: &dyn RebuildStage,
+    segments: Vec<(String, Vec<LogEntry>)>,
+    job: &mut Job,
+) -> Result<(), MetaError> {
+    let mut newest: HashMap<Vec<u8>, LogEntry> = HashMap::new();
+    let mut done = Vec::with_capacity(segments.len());
+    for (name, entries) in segments {
+        job.segments += 1;
+        job.entries += entries.len();
+        for e in entries {
+            job.highest_seq = job.highest_seq.max(seq(&e));
+            let s = slot(&e);
+            if newest.get(&s).is_none_or(|kept| seq(kept) <= seq(&e)) {
+                newest.insert(s, e);
+            }
         }
-        let buckets: Vec<LoggedBucket> = by_name.into_values().map(|(_, b)| b).collect();
-        let live: std::collections::HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
-        let mut versions = Vec::new();
-        for (_, v) in self.objects.into_values() {
-            let Some(mut v) = v.filter(|v| live.contains(&v.bucket)) else { continue };
-            if let Some((seq, dek)) = self.rewraps.get(&v.version)
-                && *seq > v.seq
+        done.push((stage::done_key(&name), Vec::new()));
+    }
+    let slots: Vec<Vec<u8>> = newest.keys().cloned().collect();
+    let kept = stage.stage_get(slots.clone()).await?;
+    let mut puts = Vec::with_capacity(slots.len() + done.len() + 1);
+    for (s, kept) in slots.into_iter().zip(kept) {
+        let Some(entry) = newest.remove(&s) else { continue };
+        if kept.map(|k| staged_seq(&k)).transpose()?.is_none_or(|k| k <= seq(&entry)) {
+            puts.push((s, staged(&entry)?));
+        }
+    }
+    puts.extend(done);
+    puts.push((JOB.to_vec(), crate::meta::codec::encode(job)?));
+    stage.stage_write(puts, Vec::new()).await
+}
+
+/// The live buckets, one per name (of two of one name — a deletion that was not logged — the
+/// newer). Buckets are few; they are held in memory.
+pub(super) async fn live_buckets(stage: &dyn RebuildStage) -> Result<Vec<LoggedBucket>, MetaError> {
+    let mut by_name: HashMap<String, LoggedBucket> = HashMap::new();
+    stage::each_page(stage, &[BUCKETS], 1024, async |pairs| -> Result<(), MetaError> {
+        for (_, v) in pairs {
+            if let LogEntry::Bucket(b) = unstaged(&v)?
+                && by_name.get(&b.name).is_none_or(|kept| kept.seq < b.seq)
             {
-                v.dek = dek.clone();
+                by_name.insert(b.name.clone(), b);
             }
-            versions.push(*v);
         }
-        let catalog = self.catalog.into_iter().map(|(name, (_, json))| (name, json)).collect();
-        Folded { buckets, versions, catalog, highest_seq: self.highest, entries: self.entries }
-    }
+        Ok(())
+    })
+    .await?;
+    Ok(by_name.into_values().collect())
+}
+
+/// The catalog changes: name and JSON.
+pub(super) async fn catalog(stage: &dyn RebuildStage) -> Result<Vec<(String, String)>, MetaError> {
+    let mut out = Vec::new();
+    stage::each_page(stage, &[CATALOG], 1024, async |pairs| -> Result<(), MetaError> {
+        for (_, v) in pairs {
+            if let LogEntry::Catalog { name, json, .. } = unstaged(&v)? {
+                out.push((name, json));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// The current versions of `live` buckets, `page` at a time, each with its latest data-key
+/// wrapping (a rewrap logged after the version's entry).
+pub(super) async fn each_live_version<F, E>(
+    stage: &dyn RebuildStage,
+    live: &HashSet<[u8; 16]>,
+    page: usize,
+    mut each: F,
+) -> Result<(), E>
+where
+    F: AsyncFnMut(Vec<LoggedVersion>) -> Result<(), E>,
+    E: From<MetaError>,
+{
+    stage::each_page(stage, &[OBJECTS], page, async |pairs| {
+        let mut versions = Vec::new();
+        for (_, v) in pairs {
+            if let LogEntry::Version(v) = unstaged(&v)?
+                && live.contains(&v.bucket)
+            {
+                versions.push(*v);
+            }
+        }
+        let rewraps = stage.stage_get(versions.iter().map(|v| key(REWRAPS, &[&v.version])).collect()).await?;
+        for (v, rewrap) in versions.iter_mut().zip(rewraps) {
+            if let Some(LogEntry::Rewrapped { seq, dek, .. }) = rewrap.map(|r| unstaged(&r)).transpose()?
+                && seq > v.seq
+            {
+                v.dek = dek;
+            }
+        }
+        each(versions).await
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::meta::BucketRecord;
-    use crate::meta::log_entry::LoggedStream;
+    use crate::meta::log_entry::{LoggedKey, LoggedStream};
     use crate::model::{BucketName, BucketUid};
+    use stage::MemoryStage;
 
     fn bucket(seq: u64, uid: u8, name: &str, policy: &str) -> LogEntry {
         let rec = BucketRecord {
@@ -150,12 +196,32 @@ mod tests {
         LogEntry::Deleted { seq, bucket: [bucket; 16], key: key.into() }
     }
 
-    fn fold(entries: Vec<LogEntry>) -> Folded {
-        let mut f = Fold::default();
-        for e in entries {
-            f.add(e);
+    /// What the stage says after folding `segments` (each a list of entries) in that order.
+    struct Folded {
+        buckets: Vec<LoggedBucket>,
+        versions: Vec<LoggedVersion>,
+        catalog: Vec<(String, String)>,
+        job: Job,
+    }
+
+    async fn fold(segments: Vec<Vec<LogEntry>>) -> Folded {
+        let stage = MemoryStage::default();
+        let mut job = Job::default();
+        // Two segments per batch: slots meet both within a batch and across batches.
+        let named: Vec<_> = segments.into_iter().enumerate().map(|(i, e)| (format!("seg{i}"), e)).collect();
+        for batch in named.chunks(2) {
+            fold_segments(&stage, batch.to_vec(), &mut job).await.unwrap();
         }
-        f.finish()
+        let buckets = live_buckets(&stage).await.unwrap();
+        let live = buckets.iter().map(|b| b.uid).collect();
+        let mut versions = Vec::new();
+        each_live_version(&stage, &live, 2, async |page| -> Result<(), MetaError> {
+            versions.extend(page);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        Folded { buckets, versions, catalog: catalog(&stage).await.unwrap(), job }
     }
 
     fn etags(f: &Folded) -> Vec<(String, String)> {
@@ -164,11 +230,12 @@ mod tests {
         out
     }
 
-    /// Promise: the outcome does not depend on the order segments are read in, nor on an
-    /// entry being read twice: per key the highest sequence number wins, a tombstone deletes
-    /// only what came before it, and a rewrap applies to the version it followed.
-    #[test]
-    fn the_newest_entry_wins_in_any_order() {
+    /// Promise: the outcome does not depend on the order segments are read in, on how entries
+    /// are grouped into segments, nor on an entry being read twice: per key the highest
+    /// sequence number wins, a tombstone deletes only what came before it, and a rewrap
+    /// applies to the version it followed.
+    #[tokio::test]
+    async fn the_newest_entry_wins_in_any_order() {
         let entries = || {
             vec![
                 bucket(1, 1, "photos", "eu"),
@@ -193,12 +260,12 @@ mod tests {
                 LogEntry::Catalog { seq: 11, name: "policy/eu".into(), json: "{\"v\":2}".into() },
             ]
         };
-        let forward = fold(entries());
+        let forward = fold(vec![entries()]).await;
+        let one_each = fold(entries().into_iter().map(|e| vec![e]).collect()).await;
         let mut backward = entries();
         backward.reverse();
-        backward.extend(entries());
-        let backward = fold(backward);
-        for f in [&forward, &backward] {
+        let twice = fold(backward.chunks(5).map(<[LogEntry]>::to_vec).chain([entries()]).collect()).await;
+        for f in [&forward, &one_each, &twice] {
             assert_eq!(etags(f), [("a".to_owned(), "e6".to_owned()), ("b".to_owned(), "e5".to_owned())]);
             assert_eq!(f.buckets.len(), 1);
             assert_eq!(f.buckets[0].policy, "de", "the bucket as last rebound");
@@ -207,15 +274,16 @@ mod tests {
             let b = f.versions.iter().find(|v| v.key == "b").unwrap();
             assert_eq!(b.dek.kek_version, 1, "a rewrap older than the version does not apply");
             assert_eq!(f.catalog, [("policy/eu".to_owned(), "{\"v\":2}".to_owned())]);
-            assert_eq!(f.highest_seq, 11);
+            assert_eq!(f.job.highest_seq, 11);
         }
+        assert_eq!((twice.job.segments, twice.job.entries), (4, 24), "repeats are counted as read");
     }
 
     /// Promise: a deleted bucket takes its objects with it (they are not resurrected into
     /// another bucket of that name), and of a name used twice the newer bucket is kept.
-    #[test]
-    fn deleted_buckets_stay_deleted() {
-        let f = fold(vec![
+    #[tokio::test]
+    async fn deleted_buckets_stay_deleted() {
+        let f = fold(vec![vec![
             bucket(1, 1, "logs", "eu"),
             version(2, 1, "old", 2),
             LogEntry::BucketDeleted { seq: 3, bucket: [1; 16] },
@@ -223,7 +291,8 @@ mod tests {
             version(5, 2, "new", 5),
             bucket(6, 3, "twice", "eu"),
             bucket(7, 4, "twice", "de"),
-        ]);
+        ]])
+        .await;
         assert_eq!(etags(&f), [("new".to_owned(), "e5".to_owned())]);
         let mut names: Vec<_> = f.buckets.iter().map(|b| (b.name.clone(), b.uid[0])).collect();
         names.sort();

@@ -12,8 +12,11 @@
 
 mod fold;
 mod keys;
+mod listing;
+mod read;
 pub mod rebuild;
 mod segments;
+mod stage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,32 +2,33 @@
 //! from the metadata log at the providers, given the KEK. Every reachable provider's keyrings
 //! open the log keys; every segment is read from the first of its holders that serves it
 //! authentic (one that fails authentication is never trusted, and reported); the entries are
-//! folded (the newest per key wins); the live buckets, versions with their data keys, and
-//! catalog changes are written back as they were, the commit sequence restarts above the
-//! highest seen, and every replica a provider does not list becomes a repair task.
+//! folded (the newest per key wins) into the store's rebuild stage, a segment at a time, so
+//! memory stays bounded whatever the number of objects and a killed rebuild resumes; then the
+//! live buckets, versions with their data keys, and catalog changes are written back as they
+//! were, the commit sequence restarts above the highest seen, and every replica a provider
+//! does not list becomes a repair task. A gateway refuses to start on a store whose rebuild
+//! has not finished ([`unfinished`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-
-use super::fold::{Fold, Folded};
-use crate::backend::{Backend, BackendError, Backends, KEYRING_PREFIX, SEGMENT_PREFIX, segment_name, stream_name};
-use crate::datapath::keyring::Keyring;
+use super::fold;
+use super::read::{open_keyrings, read_log, stage_stream_listings};
+use super::stage::{self, Job, MemoryStage};
+use crate::backend::{Backend, Backends, stream_name};
 use crate::datapath::range::ciphertext_len;
-use crate::datapath::segment::{MAX_SEGMENT_PLAINTEXT, SEGMENT_HEADER_LEN, SegmentHeader, open_segment};
 use crate::keys::KeyProvider;
-use crate::keys::log_key::LogKey;
-use crate::meta::log_entry::{LogEntry, LoggedVersion};
+use crate::meta::log_entry::LoggedVersion;
 use crate::meta::restore::{RestoreBatch, RestoredVersion};
-use crate::meta::{AuditedChange, MetaError, MetadataStore, RepairTask};
+use crate::meta::{AuditedChange, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::audit::AuditEntry;
 use crate::model::{ObjectKey, ProviderId};
 
 /// Versions written per store batch.
 const BATCH: usize = 512;
-/// The largest object a keyring or segment can be.
-const MAX_LOG_OBJECT: u64 = (SEGMENT_HEADER_LEN + MAX_SEGMENT_PLAINTEXT + 16) as u64;
+
+/// Told how far a phase has come: its name, items done, items in all.
+pub type Progress = dyn Fn(&'static str, u64, u64) + Send + Sync;
 
 /// Why a rebuild stopped.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum RebuildError {
     /// The store already holds buckets or data keys: a rebuild never merges into a live store.
     #[error("the metadata store is not empty; rebuild only into an empty (new) store")]
     NotEmpty,
+    /// `--provider` named a provider the configuration does not have.
+    #[error("no provider {0} in the configuration")]
+    UnknownProvider(String),
     /// Writing the recovered records failed.
     #[error("writing the recovered records")]
     Store(#[from] MetaError),
@@ -53,16 +57,31 @@ pub enum RebuildError {
     Entry(&'static str),
 }
 
+/// How to rebuild.
+#[derive(Debug, Default, Clone)]
+pub struct RebuildOptions {
+    /// Read and report everything, write nothing (any store, empty or not).
+    pub dry_run: bool,
+    /// Read only these providers (all when empty): e.g. leave out one known to be compromised.
+    pub providers: Vec<String>,
+}
+
 /// What a rebuild found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RebuildReport {
+    /// This run finished a rebuild that an earlier run started (and was stopped).
+    pub resumed: bool,
+    /// Providers read.
+    pub providers: Vec<String>,
     /// Log keys opened.
     pub keyrings: usize,
-    /// Distinct segments read.
+    /// Distinct segments folded in (by this run and the runs it resumed).
     pub segments: usize,
+    /// Of those, segments an earlier run had folded in.
+    pub segments_resumed: usize,
     /// Segments or keyrings that could not be read or did not authenticate, with why.
     pub rejected: Vec<String>,
-    /// Providers that could not be listed.
+    /// Providers that could not be listed, with why.
     pub unreachable: Vec<String>,
     /// Entries read (with repeats).
     pub entries: usize,
@@ -70,6 +89,8 @@ pub struct RebuildReport {
     pub buckets: usize,
     /// Object versions recovered.
     pub objects: usize,
+    /// Bytes of those versions (plaintext).
+    pub bytes: u64,
     /// Catalog changes recovered.
     pub catalog: usize,
     /// Replicas a provider does not hold, queued for repair.
@@ -78,27 +99,47 @@ pub struct RebuildReport {
     pub highest_seq: u64,
 }
 
-/// Rebuilds `meta` (which must be empty) from the providers' log; with `dry_run`, reads and
-/// reports everything but writes nothing (any store, empty or not).
+/// Whether a rebuild started on this store and has not finished (the store is partial).
+pub async fn unfinished(meta: &dyn MetadataStore) -> Result<bool, MetaError> {
+    Ok(stage::job(meta).await?.is_some())
+}
+
+/// Rebuilds `meta` (which must be empty, or hold an unfinished rebuild, which is resumed)
+/// from the providers' log.
 pub async fn rebuild(
     meta: &dyn MetadataStore,
     keys: &dyn KeyProvider,
     backends: &Backends,
-    dry_run: bool,
+    options: &RebuildOptions,
+    progress: &Progress,
 ) -> Result<RebuildReport, RebuildError> {
-    if !dry_run && (!meta.buckets().await?.is_empty() || meta.holds_data_keys().await?) {
-        return Err(RebuildError::NotEmpty);
-    }
-    let mut report = RebuildReport::default();
-    let providers: Vec<Arc<dyn Backend>> = sorted(backends);
+    let providers = selected(backends, &options.providers)?;
+    let memory = MemoryStage::default();
+    let stage: &dyn RebuildStage = if options.dry_run { &memory } else { meta };
+    let mut report =
+        RebuildReport { providers: providers.iter().map(|p| p.id().to_string()).collect(), ..Default::default() };
+    let mut job = match stage::job(stage).await? {
+        Some(job) => {
+            report.resumed = true;
+            job
+        }
+        None if !options.dry_run && (!meta.buckets().await?.is_empty() || meta.holds_data_keys().await?) => {
+            return Err(RebuildError::NotEmpty);
+        }
+        None => Job::default(),
+    };
+    // Recorded before anything else, so a gateway refuses the store until this finishes.
+    stage.stage_write(vec![(stage::JOB.to_vec(), crate::meta::codec::encode(&job)?)], Vec::new()).await?;
     let log_keys = open_keyrings(&providers, keys, &mut report).await;
-    let folded = read_log(&providers, &log_keys, &mut report).await;
-    report.highest_seq = folded.highest_seq;
-    report.entries = folded.entries;
-    let held = listed_streams(&providers, &mut report).await;
-    let target = (!dry_run).then_some(meta);
-    write_back(target, folded, &held, &mut report).await?;
-    if dry_run {
+    read_log(&providers, &log_keys, stage, &mut job, &mut report, progress).await?;
+    stage_stream_listings(&providers, stage, &mut report).await?;
+    (report.segments, report.entries, report.highest_seq) = (job.segments, job.entries, job.highest_seq);
+    report.unreachable.sort();
+    report.unreachable.dedup();
+    let target = (!options.dry_run).then_some(meta);
+    let listed = listed_providers(stage, &providers).await?;
+    write_back(target, stage, &job, &listed, &mut report, progress).await?;
+    if options.dry_run {
         return Ok(report);
     }
     for key in log_keys.values() {
@@ -108,164 +149,40 @@ pub async fn rebuild(
     }
     let detail = serde_json::to_value(&report).unwrap_or_default();
     meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new("rebuild", "meta.rebuild", &detail)).await?;
+    stage::clear(stage).await?;
     Ok(report)
 }
 
-fn sorted(backends: &Backends) -> Vec<Arc<dyn Backend>> {
+/// The providers to read: all, or the ones named.
+fn selected(backends: &Backends, names: &[String]) -> Result<Vec<Arc<dyn Backend>>, RebuildError> {
     let mut all: Vec<_> = backends.values().cloned().collect();
     all.sort_by(|a, b| a.id().cmp(b.id()));
-    all
+    if let Some(unknown) = names.iter().find(|n| !all.iter().any(|b| b.id().as_str() == n.as_str())) {
+        return Err(RebuildError::UnknownProvider(unknown.clone()));
+    }
+    all.retain(|b| names.is_empty() || names.iter().any(|n| n.as_str() == b.id().as_str()));
+    Ok(all)
 }
 
-/// Every name under `prefix` at `backend`.
-async fn list_all(backend: &dyn Backend, prefix: &str) -> Result<Vec<String>, BackendError> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = backend.list(prefix, after.as_deref(), 1000).await?;
-        let Some((last, _)) = page.last() else { return Ok(out) };
-        after = Some(last.clone());
-        out.extend(page.into_iter().map(|(name, _)| name));
-    }
-}
-
-/// A whole keyring or segment object, refused beyond the largest one a gateway writes.
-async fn fetch(backend: &dyn Backend, name: &str) -> Result<Vec<u8>, String> {
-    let mut body = backend.get(name, None).await.map_err(|e| crate::report::chain(&e))?;
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        out.extend_from_slice(&chunk.map_err(|e| crate::report::chain(&e))?);
-        if out.len() as u64 > MAX_LOG_OBJECT {
-            return Err("larger than any log object".into());
-        }
-    }
-    Ok(out)
-}
-
-/// The log keys every provider's keyrings open, by keyring id.
-async fn open_keyrings(
-    providers: &[Arc<dyn Backend>],
-    keys: &dyn KeyProvider,
-    report: &mut RebuildReport,
-) -> HashMap<[u8; 16], LogKey> {
-    let mut out = HashMap::new();
-    for backend in providers {
-        let names = match list_all(backend.as_ref(), KEYRING_PREFIX).await {
-            Ok(names) => names,
-            Err(e) => {
-                report.unreachable.push(format!("{}: {}", backend.id(), crate::report::chain(&e)));
-                continue;
-            }
-        };
-        for name in names {
-            let opened = async {
-                let bytes = fetch(backend.as_ref(), &name).await?;
-                let keyring = Keyring::parse(&bytes).map_err(|e| e.to_string())?;
-                if out.contains_key(&keyring.keyring_id) {
-                    return Ok(None);
-                }
-                LogKey::open(keys, keyring).await.map(Some).map_err(|e| crate::report::chain(&e))
-            };
-            match opened.await {
-                Ok(Some(key)) => {
-                    out.insert(key.keyring().keyring_id, key);
-                }
-                Ok(None) => {}
-                Err(why) => report.rejected.push(format!("{}/{name}: {why}", backend.id())),
-            }
-        }
-    }
-    report.keyrings = out.len();
-    out
-}
-
-/// Reads every segment once, from the first holder that serves it authentic, and folds it in.
-async fn read_log(
-    providers: &[Arc<dyn Backend>],
-    log_keys: &HashMap<[u8; 16], LogKey>,
-    report: &mut RebuildReport,
-) -> Folded {
-    let mut holders: BTreeMap<String, Vec<&Arc<dyn Backend>>> = BTreeMap::new();
-    for backend in providers {
-        match list_all(backend.as_ref(), SEGMENT_PREFIX).await {
-            Ok(names) => names.into_iter().for_each(|n| holders.entry(n).or_default().push(backend)),
-            Err(e) => report.unreachable.push(format!("{}: {}", backend.id(), crate::report::chain(&e))),
-        }
-    }
-    let mut fold = Fold::default();
-    for (name, at) in holders {
-        let mut why = Vec::new();
-        let mut read = None;
-        for backend in at {
-            match read_segment(backend.as_ref(), &name, log_keys).await {
-                Ok(entries) => {
-                    read = Some(entries);
-                    break;
-                }
-                Err(e) => why.push(format!("{}: {e}", backend.id())),
-            }
-        }
-        match read {
-            Some(entries) => {
-                report.segments += 1;
-                for e in entries {
-                    fold.add(e);
-                }
-            }
-            None => report.rejected.push(format!("{name}: {}", why.join("; "))),
-        }
-    }
-    fold.finish()
-}
-
-/// One segment's entries, authenticated under its log key and bound to its name.
-async fn read_segment(
-    backend: &dyn Backend,
-    name: &str,
-    log_keys: &HashMap<[u8; 16], LogKey>,
-) -> Result<Vec<LogEntry>, String> {
-    let bytes = fetch(backend, name).await?;
-    let header = SegmentHeader::parse(&bytes).map_err(|e| e.to_string())?;
-    let key = log_keys.get(&header.keyring_id).ok_or("its keyring was not found or did not open")?;
-    let entries = open_segment(key.expose(), &bytes).map_err(|e| e.to_string())?;
-    // The id is authenticated with the body: a segment served under another's name is refused.
-    if segment_name(&header.segment_id) != name {
-        return Err("a segment stored under another segment's name".into());
-    }
-    entries.iter().map(|e| LogEntry::decode(e).map_err(|e| e.to_string())).collect()
-}
-
-/// The stream names each provider lists (`None`: it could not be listed).
-async fn listed_streams(
-    providers: &[Arc<dyn Backend>],
-    report: &mut RebuildReport,
-) -> HashMap<ProviderId, HashSet<String>> {
-    let mut out = HashMap::new();
-    for backend in providers {
-        match list_all(backend.as_ref(), "sv1/").await {
-            Ok(names) => {
-                out.insert(backend.id().clone(), names.into_iter().collect());
-            }
-            Err(e) => report.unreachable.push(format!("{}: {}", backend.id(), crate::report::chain(&e))),
-        }
-    }
-    out
-}
-
-/// Writes the folded state back (to `meta`; `None` only counts): buckets and catalog, then
-/// versions in batches, the commit sequence above the highest seen.
+/// Writes the staged state back (to `meta`; `None` only counts): buckets and catalog, then
+/// versions in batches, the commit sequence above the highest seen. Writing a record twice
+/// (a resumed write-back) writes the same record.
 async fn write_back(
     meta: Option<&dyn MetadataStore>,
-    folded: Folded,
-    held: &HashMap<ProviderId, HashSet<String>>,
+    stage: &dyn RebuildStage,
+    job: &Job,
+    listed: &[ProviderId],
     report: &mut RebuildReport,
+    progress: &Progress,
 ) -> Result<(), RebuildError> {
-    let mut first = RestoreBatch { seq_floor: folded.highest_seq, ..RestoreBatch::default() };
-    for b in &folded.buckets {
+    let buckets = fold::live_buckets(stage).await?;
+    let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
+    let mut first = RestoreBatch { seq_floor: job.highest_seq, ..RestoreBatch::default() };
+    for b in &buckets {
         first.buckets.push((b.record().map_err(|_| RebuildError::Entry("bucket"))?, b.kek.clone()));
     }
-    for (name, json) in &folded.catalog {
-        first.catalog.push(catalog_change(name, json)?);
+    for (name, json) in fold::catalog(stage).await? {
+        first.catalog.push(catalog_change(&name, &json)?);
     }
     report.buckets = first.buckets.len();
     report.catalog = first.catalog.len();
@@ -273,37 +190,69 @@ async fn write_back(
         meta.restore(first).await?;
     }
     let now = crate::service::now_ms();
-    for chunk in folded.versions.chunks(BATCH) {
-        let mut batch = RestoreBatch::default();
-        for v in chunk {
-            batch.versions.push(restored(v, held, now)?);
-        }
+    fold::each_live_version(stage, &live, BATCH, async |versions| -> Result<(), RebuildError> {
+        let batch = RestoreBatch { versions: restored(&versions, stage, listed, now).await?, ..Default::default() };
         report.objects += batch.versions.len();
+        report.bytes += versions.iter().map(|v| v.size).sum::<u64>();
         report.repairs += batch.versions.iter().map(|v| v.repairs.len()).sum::<usize>();
+        progress("objects", report.objects as u64, 0);
         if let Some(meta) = meta {
             meta.restore(batch).await?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
-fn restored(
-    v: &LoggedVersion,
-    held: &HashMap<ProviderId, HashSet<String>>,
-    now: i64,
-) -> Result<RestoredVersion, RebuildError> {
-    let (version, dek) = v.record().map_err(|_| RebuildError::Entry("version"))?;
-    let key = ObjectKey::parse(&v.key).map_err(|_| RebuildError::Entry("key"))?;
-    let mut repairs = Vec::new();
-    for s in &version.streams {
-        let name = stream_name(s.stream_id);
-        for p in &s.replicas {
-            if held.get(p).is_some_and(|names| !names.contains(&name)) {
-                repairs.push(RepairTask::for_stream(s, p.clone(), ciphertext_len(s.plaintext_len, s.seg_log2), now));
-            }
+/// The providers whose stream listing completed (only their missing replicas are repairs).
+async fn listed_providers(
+    stage: &dyn RebuildStage,
+    providers: &[Arc<dyn Backend>],
+) -> Result<Vec<ProviderId>, MetaError> {
+    let mut out = Vec::new();
+    for p in providers {
+        if stage.stage_get(vec![stage::listing_done_key(p.id())]).await?.into_iter().flatten().next().is_some() {
+            out.push(p.id().clone());
         }
     }
-    Ok(RestoredVersion { bucket: crate::model::BucketUid(v.bucket), key, version, dek, repairs })
+    Ok(out)
+}
+
+/// Versions as the store keeps them, each with a repair task for every replica a listed
+/// provider does not hold (one stage read for the page).
+async fn restored(
+    logged: &[LoggedVersion],
+    stage: &dyn RebuildStage,
+    listed: &[ProviderId],
+    now: i64,
+) -> Result<Vec<RestoredVersion>, RebuildError> {
+    let mut out = Vec::with_capacity(logged.len());
+    for v in logged {
+        let (version, dek) = v.record().map_err(|_| RebuildError::Entry("version"))?;
+        let key = ObjectKey::parse(&v.key).map_err(|_| RebuildError::Entry("key"))?;
+        out.push(RestoredVersion { bucket: crate::model::BucketUid(v.bucket), key, version, dek, repairs: Vec::new() });
+    }
+    let mut checked = Vec::new();
+    for (i, r) in out.iter().enumerate() {
+        for (j, s) in r.version.streams.iter().enumerate() {
+            let name = stream_name(s.stream_id);
+            checked.extend(
+                s.replicas
+                    .iter()
+                    .filter(|p| listed.contains(p))
+                    .map(|p| (i, j, p.clone(), stage::listed_key(p, &name))),
+            );
+        }
+    }
+    let held = stage.stage_get(checked.iter().map(|(.., k)| k.clone()).collect()).await?;
+    for ((i, j, p, _), held) in checked.into_iter().zip(held) {
+        if held.is_none() {
+            let s = &out[i].version.streams[j];
+            let task = RepairTask::for_stream(s, p, ciphertext_len(s.plaintext_len, s.seg_log2), now);
+            out[i].repairs.push(task);
+        }
+    }
+    Ok(out)
 }
 
 fn catalog_change(name: &str, json: &str) -> Result<AuditedChange, RebuildError> {

@@ -12,6 +12,7 @@ mod logging;
 mod objects;
 mod replicas;
 mod restore;
+mod stage;
 mod uploads;
 
 use std::sync::Arc;

@@ -1,0 +1,137 @@
+//! What a rebuild keeps while it reads (docs/format-v2.md, "Rebuild"), in a
+//! [`RebuildStage`]: per slot (a bucket, an object key, a version's data key, a catalog name)
+//! the newest entry seen; the segments already folded in; the stream names each provider
+//! lists; the job's counters. The stage of the store being rebuilt keeps memory bounded by a
+//! page whatever the number of objects, and lets a killed rebuild resume where it stopped; a
+//! dry run stages in memory ([`MemoryStage`]), so it writes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::meta::kv::KvPairs;
+use crate::meta::{MetaError, RebuildStage};
+use crate::model::ProviderId;
+
+/// The job record: present from the first step of a rebuild until its last.
+pub(super) const JOB: &[u8] = b"j";
+/// Slot prefixes: buckets, object keys, data-key rewraps, catalog names.
+pub(super) const BUCKETS: u8 = b'b';
+pub(super) const OBJECTS: u8 = b'o';
+pub(super) const REWRAPS: u8 = b'r';
+pub(super) const CATALOG: u8 = b'c';
+/// `d` ‖ segment name: folded in.
+const DONE: u8 = b'd';
+/// `l` ‖ provider ‖ 0 ‖ stream name: the provider lists the stream.
+const LISTED: u8 = b'l';
+/// `L` ‖ provider: the provider's stream listing is complete.
+const LISTING_DONE: u8 = b'L';
+
+/// The counters a rebuild carries across a resume.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(super) struct Job {
+    /// Segments folded in.
+    pub(super) segments: usize,
+    /// Entries folded in (with repeats).
+    pub(super) entries: usize,
+    /// The highest commit sequence number seen.
+    pub(super) highest_seq: u64,
+}
+
+/// A key under one prefix byte.
+pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![prefix];
+    for r in rest {
+        out.extend_from_slice(r);
+    }
+    out
+}
+
+/// Every key starting with `prefix`: `[prefix, prefix + 1)`.
+pub(super) fn range(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last = last.saturating_add(1);
+    }
+    (prefix.to_vec(), end)
+}
+
+pub(super) fn done_key(segment: &str) -> Vec<u8> {
+    key(DONE, &[segment.as_bytes()])
+}
+
+pub(super) fn listed_key(provider: &ProviderId, stream: &str) -> Vec<u8> {
+    key(LISTED, &[provider.as_str().as_bytes(), &[0], stream.as_bytes()])
+}
+
+pub(super) fn listing_done_key(provider: &ProviderId) -> Vec<u8> {
+    key(LISTING_DONE, &[provider.as_str().as_bytes()])
+}
+
+/// The job record, if a rebuild has started on this stage and not finished.
+pub(super) async fn job(stage: &dyn RebuildStage) -> Result<Option<Job>, MetaError> {
+    let got = stage.stage_get(vec![JOB.to_vec()]).await?;
+    got.into_iter().flatten().next().map(|v| crate::meta::codec::decode(&v)).transpose()
+}
+
+/// Every staged pair under `prefix`, a page at a time, to `each` (which may stop the walk).
+pub(super) async fn each_page<F, E>(stage: &dyn RebuildStage, prefix: &[u8], page: usize, mut each: F) -> Result<(), E>
+where
+    F: AsyncFnMut(KvPairs) -> Result<(), E>,
+    E: From<MetaError>,
+{
+    let (mut start, end) = range(prefix);
+    loop {
+        let pairs = stage.stage_scan(start.clone(), end.clone(), page).await?;
+        let Some((last, _)) = pairs.last() else { return Ok(()) };
+        start = [last.as_slice(), &[0]].concat();
+        each(pairs).await?;
+    }
+}
+
+/// Empties the stage, the job record last (a rebuild killed while clearing is still
+/// unfinished, and finishes again).
+pub(super) async fn clear(stage: &dyn RebuildStage) -> Result<(), MetaError> {
+    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS] {
+        each_page(stage, &[prefix], 4096, async |pairs| -> Result<(), MetaError> {
+            stage.stage_write(Vec::new(), pairs.into_iter().map(|(k, _)| k).collect()).await
+        })
+        .await?;
+    }
+    stage.stage_write(Vec::new(), vec![JOB.to_vec()]).await
+}
+
+/// A stage in memory: a dry run's (it must write nothing) and the unit tests'.
+#[derive(Debug, Default)]
+pub(super) struct MemoryStage(Mutex<StagedMap>);
+
+type StagedMap = BTreeMap<Vec<u8>, Vec<u8>>;
+
+impl MemoryStage {
+    fn map(&self) -> Result<std::sync::MutexGuard<'_, StagedMap>, MetaError> {
+        self.0.lock().map_err(|_| MetaError::engine("the dry run's stage was poisoned"))
+    }
+}
+
+#[async_trait]
+impl RebuildStage for MemoryStage {
+    async fn stage_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Vec<u8>>>, MetaError> {
+        let map = self.map()?;
+        Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
+    }
+
+    async fn stage_write(&self, puts: Vec<(Vec<u8>, Vec<u8>)>, deletes: Vec<Vec<u8>>) -> Result<(), MetaError> {
+        let mut map = self.map()?;
+        map.extend(puts);
+        for k in &deletes {
+            map.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn stage_scan(&self, start: Vec<u8>, end: Vec<u8>, limit: usize) -> Result<KvPairs, MetaError> {
+        let map = self.map()?;
+        Ok(map.range(start..end).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
