@@ -303,13 +303,38 @@ pub async fn rebuild_metadata(
     progress: &crate::metalog::rebuild::Progress,
 ) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
     let meta = open_meta(&config.metadata).await?;
-    let keys: Arc<dyn KeyProvider> = match &config.keys {
-        KeyConfig::Local { key_file } => Arc::new(LocalKeyFile::open(key_file, false)?),
-        KeyConfig::Transit(t) => Arc::new(TransitKeys::new(t.clone())?),
-    };
+    let keys = offline_keys(&config)?;
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let (backends, _) = open_providers(&config, &metrics)?;
     Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends, options, progress).await?)
+}
+
+/// `souverain meta verify`: compares the configured metadata store with the providers (the
+/// replicas they list, the metadata log they hold); with `repair`, queues the repairs and
+/// deletions that set them right, for the gateway's workers.
+pub async fn verify_metadata(
+    config: Config,
+    providers: &[String],
+    repair: bool,
+    progress: &crate::metalog::rebuild::Progress,
+) -> Result<crate::metalog::verify::VerifyReport, StartError> {
+    let meta = open_meta(&config.metadata).await?;
+    if crate::metalog::rebuild::unfinished(meta.as_ref()).await? {
+        return Err(StartError::RebuildUnfinished);
+    }
+    let keys = offline_keys(&config)?;
+    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
+    let (backends, _) = open_providers(&config, &metrics)?;
+    Ok(crate::metalog::verify::verify(meta.as_ref(), keys.as_ref(), &backends, providers, repair, progress).await?)
+}
+
+/// The configured key provider for an offline command: the local key file must exist (it is
+/// never created here: a new key would open nothing).
+fn offline_keys(config: &Config) -> Result<Arc<dyn KeyProvider>, StartError> {
+    Ok(match &config.keys {
+        KeyConfig::Local { key_file } => Arc::new(LocalKeyFile::open(key_file, false)?),
+        KeyConfig::Transit(t) => Arc::new(TransitKeys::new(t.clone())?),
+    })
 }
 
 /// Every configured provider, instrumented, with the book of their health statistics.

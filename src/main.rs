@@ -62,6 +62,21 @@ enum MetaCommand {
         #[arg(long = "provider", value_name = "ID")]
         providers: Vec<String>,
     },
+    /// Compares the metadata store with what the providers hold (missing replicas, orphan
+    /// streams, the metadata log against the store) and prints the findings (JSON); exits
+    /// non-zero unless all agree.
+    Verify {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Compare only this provider (repeatable; default: every provider).
+        #[arg(long = "provider", value_name = "ID")]
+        providers: Vec<String>,
+        /// Queue repairs for missing replicas and deletions for orphan and surplus copies
+        /// (the gateway's workers carry them out when it runs).
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -186,6 +201,20 @@ fn probe(config: &Path, id: &str) -> anyhow::Result<bool> {
     Ok(report.usable())
 }
 
+/// Verifies the metadata store against the providers and prints the findings (JSON).
+fn verify(config: &Path, providers: &[String], repair: bool) -> anyhow::Result<()> {
+    let config = souverain::config::Config::load(config)?;
+    init_logs(config.log_json, &config.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let progress = souverain::progress::reporter();
+    let report = rt.block_on(souverain::app::verify_metadata(config, providers, repair, &progress))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report.clean() {
+        anyhow::bail!("the store and the providers disagree (see above){}", if repair { "; fixes queued" } else { "" });
+    }
+    Ok(())
+}
+
 /// Rebuilds the metadata store and prints what was recovered (JSON).
 fn rebuild(config: &Path, options: &souverain::metalog::rebuild::RebuildOptions) -> anyhow::Result<()> {
     let config = souverain::config::Config::load(config)?;
@@ -252,6 +281,9 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },
+        Command::Meta { command: MetaCommand::Verify { config, providers, repair } } => {
+            verify(&config, &providers, repair)
+        }
         Command::Meta { command: MetaCommand::Rebuild { config, dry_run, providers } } => {
             rebuild(&config, &souverain::metalog::rebuild::RebuildOptions { dry_run, providers })
         }

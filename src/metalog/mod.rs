@@ -17,6 +17,7 @@ mod read;
 pub mod rebuild;
 mod segments;
 mod stage;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -154,7 +154,7 @@ pub async fn rebuild(
 }
 
 /// The providers to read: all, or the ones named.
-fn selected(backends: &Backends, names: &[String]) -> Result<Vec<Arc<dyn Backend>>, RebuildError> {
+pub(super) fn selected(backends: &Backends, names: &[String]) -> Result<Vec<Arc<dyn Backend>>, RebuildError> {
     let mut all: Vec<_> = backends.values().cloned().collect();
     all.sort_by(|a, b| a.id().cmp(b.id()));
     if let Some(unknown) = names.iter().find(|n| !all.iter().any(|b| b.id().as_str() == n.as_str())) {

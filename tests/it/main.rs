@@ -71,3 +71,5 @@ mod sigv4_tamper;
 mod tampering;
 /// HTTPS on the S3 listener and SIGHUP reload.
 mod tls;
+/// `souverain meta verify`: the store against the providers' replicas and log; its repair mode.
+mod verify;

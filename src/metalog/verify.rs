@@ -1,0 +1,332 @@
+//! `souverain meta verify` (docs/format-v2.md, "Verify"): compares the live metadata store
+//! with what the providers hold, without changing anything unless asked to repair.
+//!
+//! - **Replicas**: every committed stream's replicas against each provider's listing (one
+//!   merged walk: the store's streams and each listing are both in stream-id order): a replica
+//!   the provider does not list is *missing*; a stream a provider lists that the store does
+//!   not know (no committed version or part, no write in flight) is an *orphan*; a copy of a
+//!   committed stream at a provider not in its replica list is *surplus*.
+//! - **Log**: the metadata log, folded as a rebuild would (in memory), against the store's
+//!   current versions: versions only the store has (their entries not yet at the providers,
+//!   which the outbox count explains), versions only the log has, and keys whose newest
+//!   version differs.
+//!
+//! With `repair`, missing replicas are queued for repair and orphans and surplus copies for
+//! deletion (the sweep DESIGN left unbuilt); the gateway's workers carry them out, and a
+//! deletion task whose replica is live is dropped, never executed
+//! ([`crate::meta::ReplicaMeta::claim_deletions`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::listing::MergedListing;
+use super::read::{open_keyrings, read_log};
+use super::rebuild::{Progress, RebuildReport, selected};
+use super::stage::{self, Job, MemoryStage};
+use super::{fold, rebuild::RebuildError};
+use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
+use crate::datapath::range::ciphertext_len;
+use crate::keys::KeyProvider;
+use crate::meta::{
+    DeletionReason, DeletionTask, ListEntry, ListQuery, ListStart, MetaError, MetadataStore, RebuildStage, RepairTask,
+};
+use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest};
+
+/// Findings listed by name at most (the counts are always whole).
+const SAMPLE: usize = 100;
+/// Orphan candidates held before they are checked again (more are counted, not swept).
+const MAX_CANDIDATES: usize = 100_000;
+
+/// One kind of finding: how many, and the first few.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Findings {
+    /// How many.
+    pub count: usize,
+    /// The first [`SAMPLE`], described.
+    pub sample: Vec<String>,
+}
+
+impl Findings {
+    fn add(&mut self, what: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.sample.len() < SAMPLE {
+            self.sample.push(what());
+        }
+    }
+}
+
+/// What a verification found (and, with repair, queued).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VerifyReport {
+    /// Providers compared.
+    pub providers: Vec<String>,
+    /// Providers that could not be listed, with why (their replicas are not judged).
+    pub unreachable: Vec<String>,
+    /// Committed streams (versions and parts) checked.
+    pub streams: usize,
+    /// Replicas the store records that their provider does not list.
+    pub missing: Findings,
+    /// Streams at a provider that the store does not know.
+    pub orphans: Findings,
+    /// Copies of committed streams at a provider outside their replica list.
+    pub surplus: Findings,
+    /// Current versions the store holds that the log does not (yet) have.
+    pub not_in_log: Findings,
+    /// Current versions the log holds that the store does not.
+    pub not_in_store: Findings,
+    /// Keys whose current version differs between the store and the log.
+    pub differ: Findings,
+    /// Entries committed but not yet logged (the outbox), which explain `not_in_log`.
+    pub unlogged: usize,
+    /// The log's reading (segments, rejected ones, keyrings).
+    pub log: RebuildReport,
+    /// Repair tasks queued (with `repair`).
+    pub repairs_queued: usize,
+    /// Deletion tasks queued (with `repair`).
+    pub deletions_queued: usize,
+}
+
+impl VerifyReport {
+    /// Nothing is missing, orphaned, surplus or different, and everything could be read.
+    pub fn clean(&self) -> bool {
+        [&self.missing, &self.orphans, &self.surplus, &self.not_in_log, &self.not_in_store, &self.differ]
+            .iter()
+            .all(|f| f.count == 0)
+            && self.unreachable.is_empty()
+            && self.log.rejected.is_empty()
+    }
+}
+
+/// Compares `meta` with the providers (all, or those named in `only`); with `repair`, queues
+/// the repairs and deletions that set them right.
+pub async fn verify(
+    meta: &dyn MetadataStore,
+    keys: &dyn KeyProvider,
+    backends: &Backends,
+    only: &[String],
+    repair: bool,
+    progress: &Progress,
+) -> Result<VerifyReport, RebuildError> {
+    let providers = selected(backends, only)?;
+    let mut report =
+        VerifyReport { providers: providers.iter().map(|p| p.id().to_string()).collect(), ..Default::default() };
+    let candidates = compare_replicas(meta, &providers, &mut report, repair).await?;
+    sweep_orphans(meta, candidates, &mut report, repair).await?;
+    compare_log(meta, keys, &providers, &mut report, progress).await?;
+    report.unreachable.sort();
+    report.unreachable.dedup();
+    Ok(report)
+}
+
+/// One provider's stream listing, with the next name looked at but not taken.
+struct Peeked {
+    walk: MergedListing,
+    id: ProviderId,
+    head: Option<String>,
+}
+
+impl Peeked {
+    async fn head(&mut self) -> Option<&String> {
+        if self.head.is_none() {
+            self.head = self.walk.next().await.map(|(name, _)| name);
+        }
+        self.head.as_ref()
+    }
+}
+
+/// The merged walk of the store's streams and every provider's listing. Returns the orphan
+/// candidates (checked again by [`sweep_orphans`]).
+async fn compare_replicas(
+    meta: &dyn MetadataStore,
+    providers: &[Arc<dyn Backend>],
+    report: &mut VerifyReport,
+    repair: bool,
+) -> Result<Vec<(StreamId, ProviderId)>, MetaError> {
+    let mut listings: Vec<Peeked> = providers
+        .iter()
+        .map(|p| Peeked {
+            walk: MergedListing::new(std::slice::from_ref(p), STREAM_PREFIX),
+            id: p.id().clone(),
+            head: None,
+        })
+        .collect();
+    let mut candidates = Vec::new();
+    let mut after = None;
+    loop {
+        let page = meta.scan_streams(after, 512).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.stream_id);
+        for stream in &page {
+            report.streams += 1;
+            let name = stream_name(stream.stream_id);
+            for l in &mut listings {
+                let held = take_until(l, &name, &mut candidates, report).await;
+                judge(meta, stream, l, held, report, repair).await?;
+            }
+        }
+    }
+    for l in &mut listings {
+        take_until(l, "\u{10ffff}", &mut candidates, report).await;
+        report.unreachable.append(&mut l.walk.unreachable);
+    }
+    Ok(candidates)
+}
+
+/// Takes the listed names before `name` (orphan candidates) and whether `name` itself is listed.
+async fn take_until(
+    l: &mut Peeked,
+    name: &str,
+    candidates: &mut Vec<(StreamId, ProviderId)>,
+    report: &mut VerifyReport,
+) -> bool {
+    while let Some(head) = l.head().await {
+        if head.as_str() > name {
+            return false;
+        }
+        let head = l.head.take().unwrap_or_default();
+        if head == name {
+            return true;
+        }
+        let id = head.strip_prefix(STREAM_PREFIX).and_then(StreamId::from_hex);
+        match id {
+            Some(id) if candidates.len() < MAX_CANDIDATES => candidates.push((id, l.id.clone())),
+            _ => report.orphans.add(|| format!("{}: {head} (not swept)", l.id)),
+        }
+    }
+    false
+}
+
+/// One committed stream at one provider: listed or not, and whether it should be.
+async fn judge(
+    meta: &dyn MetadataStore,
+    stream: &StreamManifest,
+    l: &Peeked,
+    held: bool,
+    report: &mut VerifyReport,
+    repair: bool,
+) -> Result<(), MetaError> {
+    let should = stream.replicas.contains(&l.id);
+    let now = crate::service::now_ms();
+    if should && !held && l.walk.unreachable.is_empty() {
+        report.missing.add(|| format!("{}: {}", l.id, stream_name(stream.stream_id)));
+        if repair {
+            let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
+            meta.queue_repair(RepairTask::for_stream(stream, l.id.clone(), len, now)).await?;
+            report.repairs_queued += 1;
+        }
+    } else if !should && held {
+        report.surplus.add(|| format!("{}: {}", l.id, stream_name(stream.stream_id)));
+        if repair {
+            let task = DeletionTask::new(stream.stream_id, l.id.clone(), DeletionReason::Orphaned, now);
+            meta.queue_deletions(vec![task]).await?;
+            report.deletions_queued += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Orphan candidates checked again once the walk is over: a stream committed meanwhile, with
+/// a write in flight (an intent: recorded before its first byte reaches a provider), or with
+/// its deletion queued already (a deleted object's, before GC ran) is not an orphan.
+async fn sweep_orphans(
+    meta: &dyn MetadataStore,
+    candidates: Vec<(StreamId, ProviderId)>,
+    report: &mut VerifyReport,
+    repair: bool,
+) -> Result<(), MetaError> {
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let in_flight: HashSet<StreamId> =
+        meta.stale_intents(Vec::new(), i64::MAX, usize::MAX).await?.iter().map(|i| i.stream_id).collect();
+    let mut tasks = Vec::new();
+    for (stream, provider) in candidates {
+        if in_flight.contains(&stream)
+            || meta.stream_manifest(stream).await?.is_some()
+            || !meta.stream_deletions(stream).await?.is_empty()
+        {
+            continue;
+        }
+        report.orphans.add(|| format!("{provider}: {}", stream_name(stream)));
+        tasks.push(DeletionTask::new(stream, provider, DeletionReason::Orphaned, crate::service::now_ms()));
+    }
+    if repair {
+        report.deletions_queued += tasks.len();
+        for chunk in tasks.chunks(512) {
+            meta.queue_deletions(chunk.to_vec()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The log folded in memory, against the store's current versions, bucket by bucket.
+async fn compare_log(
+    meta: &dyn MetadataStore,
+    keys: &dyn KeyProvider,
+    providers: &[Arc<dyn Backend>],
+    report: &mut VerifyReport,
+    progress: &Progress,
+) -> Result<(), RebuildError> {
+    let stage = MemoryStage::default();
+    let log_keys = open_keyrings(providers, keys, &mut report.log).await;
+    let mut job = Job::default();
+    read_log(providers, &log_keys, &stage, &mut job, &mut report.log, progress).await?;
+    (report.log.segments, report.log.entries, report.log.highest_seq) = (job.segments, job.entries, job.highest_seq);
+    report.unreachable.append(&mut report.log.unreachable);
+    report.unlogged = meta.unlogged(0, MAX_CANDIDATES).await?.len();
+    let buckets = fold::live_buckets(&stage).await?;
+    let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
+    for b in meta.buckets().await? {
+        if !live.contains(&b.uid.0) {
+            report.not_in_log.add(|| format!("bucket {}", b.name.as_str()));
+        }
+        store_versions_in_log(meta, &stage, b.uid, b.name.as_str(), report).await?;
+    }
+    fold::each_live_version(&stage, &live, 512, async |versions| -> Result<(), MetaError> {
+        for v in versions {
+            let Ok(key) = ObjectKey::parse(&v.key) else { continue };
+            if meta.current(BucketUid(v.bucket), &key).await?.is_none() {
+                report.not_in_store.add(|| format!("{}/{}", hex::encode(v.bucket), v.key));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Each current version of one bucket in the store: in the log, and the same version there?
+async fn store_versions_in_log(
+    meta: &dyn MetadataStore,
+    stage: &dyn RebuildStage,
+    bucket: BucketUid,
+    name: &str,
+    report: &mut VerifyReport,
+) -> Result<(), MetaError> {
+    let mut start = ListStart::Beginning;
+    loop {
+        let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: 512 };
+        let page = meta.list(bucket, &q).await?;
+        let items: Vec<_> = page
+            .entries
+            .into_iter()
+            .filter_map(|e| match e {
+                ListEntry::Item(k, v) => Some((k, v)),
+                ListEntry::Prefix(_) => None,
+            })
+            .collect();
+        let slots = items.iter().map(|(k, _)| stage::key(stage::OBJECTS, &[&bucket.0, k])).collect();
+        for ((k, v), logged) in items.iter().zip(stage.stage_get(slots).await?) {
+            let key = String::from_utf8_lossy(k);
+            match logged.map(|l| fold::unstaged(&l)).transpose()? {
+                Some(crate::meta::log_entry::LogEntry::Version(l)) if l.version == v.version_uid.0 => {}
+                Some(crate::meta::log_entry::LogEntry::Version(_)) => report.differ.add(|| format!("{name}/{key}")),
+                _ => report.not_in_log.add(|| format!("{name}/{key}")),
+            }
+        }
+        match items.last() {
+            Some((k, _)) if page.truncated => start = ListStart::AfterKey(k.clone()),
+            _ => return Ok(()),
+        }
+    }
+}
