@@ -75,7 +75,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let expected = ["bucket", "version", "bucket", "catalog", "rewrapped", "version", "deleted", "deleted", "bucket"];
     assert_eq!(kinds, [&expected[..], &["bucket-deleted"]].concat());
     for (seq, scope, e) in &logged {
-        assert_eq!(entry_seq(e), *seq, "an entry carries its commit's sequence number");
+        assert_eq!(e.seq(), *seq, "an entry carries its commit's sequence number");
         let expected = match e {
             LogEntry::Catalog { .. } => LogScope::catalog(),
             LogEntry::Bucket(_) | LogEntry::Version(_) if *seq < seqs[2] => LogScope::bucket(&rec, None),
@@ -176,17 +176,6 @@ fn kind(e: &LogEntry) -> &'static str {
         LogEntry::Deleted { .. } => "deleted",
         LogEntry::Rewrapped { .. } => "rewrapped",
         LogEntry::Catalog { .. } => "catalog",
-    }
-}
-
-fn entry_seq(e: &LogEntry) -> u64 {
-    match e {
-        LogEntry::Bucket(b) => b.seq,
-        LogEntry::Version(v) => v.seq,
-        LogEntry::BucketDeleted { seq, .. }
-        | LogEntry::Deleted { seq, .. }
-        | LogEntry::Rewrapped { seq, .. }
-        | LogEntry::Catalog { seq, .. } => *seq,
     }
 }
 

@@ -184,6 +184,18 @@ fn algorithm_of(code: u8) -> Result<ChecksumAlgorithm, EntryError> {
 }
 
 impl LogEntry {
+    /// The commit sequence number of the change it logs.
+    pub fn seq(&self) -> u64 {
+        match self {
+            LogEntry::Bucket(b) => b.seq,
+            LogEntry::Version(v) => v.seq,
+            LogEntry::BucketDeleted { seq, .. }
+            | LogEntry::Deleted { seq, .. }
+            | LogEntry::Rewrapped { seq, .. }
+            | LogEntry::Catalog { seq, .. } => *seq,
+        }
+    }
+
     /// `u8(2) ‖ postcard(self)`.
     pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
         let mut out = vec![ENTRY_FORMAT];

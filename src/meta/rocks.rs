@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions, WriteBatch,
+    WriteOptions,
+};
 
 use super::MetaError;
 use super::kv::{Cf, KvEngine, KvOp, KvPairs, TxnLock};
@@ -14,6 +17,13 @@ pub struct RocksEngine {
     db: DB,
     locks: LocalLocks,
 }
+
+/// Memtables of every column family together are flushed beyond this. RocksDB's default is
+/// 64 MiB per family, twice, and there are 19 families: the gateway's memory would grow with
+/// what it writes, up to gigabytes.
+const WRITE_BUFFERS: usize = 64 << 20;
+/// One block cache shared by every column family, instead of one per family.
+const BLOCK_CACHE: usize = 32 << 20;
 
 fn engine_err(e: rocksdb::Error) -> MetaError {
     MetaError::engine_from("rocksdb", e)
@@ -27,9 +37,14 @@ impl RocksEngine {
         opts.create_missing_column_families(true);
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+        opts.set_db_write_buffer_size(WRITE_BUFFERS);
+        let cache = Cache::new_lru_cache(BLOCK_CACHE);
         let cfs = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
             o.set_compression_type(DBCompressionType::Lz4);
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            o.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(engine_err)?;

@@ -23,21 +23,10 @@ fn slot(entry: &LogEntry) -> Vec<u8> {
     }
 }
 
-fn seq(entry: &LogEntry) -> u64 {
-    match entry {
-        LogEntry::Bucket(b) => b.seq,
-        LogEntry::Version(v) => v.seq,
-        LogEntry::BucketDeleted { seq, .. }
-        | LogEntry::Deleted { seq, .. }
-        | LogEntry::Rewrapped { seq, .. }
-        | LogEntry::Catalog { seq, .. } => *seq,
-    }
-}
-
 /// A staged value: the entry's sequence number, then the entry.
 fn staged(entry: &LogEntry) -> Result<Vec<u8>, MetaError> {
     let body = entry.encode().map_err(|e| MetaError::codec(e.to_string()))?;
-    Ok([seq(entry).to_be_bytes().as_slice(), &body].concat())
+    Ok([entry.seq().to_be_bytes().as_slice(), &body].concat())
 }
 
 fn staged_seq(value: &[u8]) -> Result<u64, MetaError> {
@@ -64,9 +53,9 @@ pub(super) async fn fold_segments(
         job.segments += 1;
         job.entries += entries.len();
         for e in entries {
-            job.highest_seq = job.highest_seq.max(seq(&e));
+            job.highest_seq = job.highest_seq.max(e.seq());
             let s = slot(&e);
-            if newest.get(&s).is_none_or(|kept| seq(kept) <= seq(&e)) {
+            if newest.get(&s).is_none_or(|kept| kept.seq() <= e.seq()) {
                 newest.insert(s, e);
             }
         }
@@ -77,7 +66,7 @@ pub(super) async fn fold_segments(
     let mut puts = Vec::with_capacity(slots.len() + done.len() + 1);
     for (s, kept) in slots.into_iter().zip(kept) {
         let Some(entry) = newest.remove(&s) else { continue };
-        if kept.map(|k| staged_seq(&k)).transpose()?.is_none_or(|k| k <= seq(&entry)) {
+        if kept.map(|k| staged_seq(&k)).transpose()?.is_none_or(|k| k <= entry.seq()) {
             puts.push((s, staged(&entry)?));
         }
     }
