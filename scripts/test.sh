@@ -25,10 +25,12 @@ scripts/cargo.sh bench --no-default-features --no-run
 # promise does not depend on the provider kind run once, above: the fault tests (always over
 # s3s-fs behind fault proxies), the 200-kill crash loop (the gateway's own commit point), the
 # dependency rules, the format's fixed vectors, config/process checks, the KMS, metadata
-# tampering, PostgreSQL scale-out, remote providers (moto, rclone), TLS, SigV4 tampering and
-# hostile input at the frontend.
+# tampering, PostgreSQL scale-out, remote providers (moto, rclone), TLS, SigV4 tampering,
+# hostile input at the frontend, the killed rebuild (always over s3s-fs behind fault proxies)
+# and the rebuild on PostgreSQL with OpenBao transit (its promise is the store's and the KMS's).
 provider_independent=(faults:: durability::crash_loop architecture:: format_vectors:: process:: kms::
-  tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild)
+  tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
+  rebuild::losing_the_postgres)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
 SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- "${skips[@]}"

@@ -444,6 +444,7 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     super::conformance_log::commits_are_logged(store.as_ref()).await;
     super::conformance_log::restored_records_read_back(store.as_ref()).await;
     super::conformance_log::staged_pairs_read_back(store.as_ref()).await;
+    super::conformance_log::relogged_records_are_logged_again(store.as_ref()).await;
 }
 
 #[cfg(test)]

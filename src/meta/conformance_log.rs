@@ -197,3 +197,35 @@ pub(super) async fn staged_pairs_read_back(store: &dyn MetadataStore) {
     store.stage_write(Vec::new(), all.into_iter().map(|(k, _)| k).collect()).await.unwrap();
     assert!(store.stage_scan(Vec::new(), vec![0xff], 10).await.unwrap().is_empty());
 }
+
+/// A record whose log entry the providers lost is logged again as the store holds it: the
+/// bucket, and the key's current version under a new sequence number that its record follows;
+/// absent ones are refused.
+pub(super) async fn relogged_records_are_logged_again(store: &dyn MetadataStore) {
+    let b = BucketUid([232; 16]);
+    let rec = BucketRecord { uid: b, name: bucket_name("relogb"), policy_id: "p".into(), created_ms: 9 };
+    store.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
+    let v = version(232, "e2");
+    let commit =
+        super::PutCommit { bucket_name: bucket_name("relogb"), ..put(b, "k", v.clone(), WriteCondition::None) };
+    assert_eq!(store.commit_put(commit).await.unwrap(), CommitOutcome::Committed);
+    let before = store.current(b, &key_of("k")).await.unwrap().unwrap().seq;
+    store.mark_logged(waiting(store).await.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
+
+    assert!(store.relog_version(b, &key_of("k")).await.unwrap());
+    assert!(store.relog_bucket(&bucket_name("relogb")).await.unwrap());
+    assert!(!store.relog_version(b, &key_of("absent")).await.unwrap());
+    assert!(!store.relog_bucket(&bucket_name("no-such-bucket")).await.unwrap());
+    let now = store.current(b, &key_of("k")).await.unwrap().unwrap();
+    let logged = waiting(store).await;
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    match &logged[0] {
+        (seq, _, LogEntry::Version(e)) => {
+            assert!(*seq > before && now.seq == *seq && e.seq == *seq, "{seq} {before} {}", now.seq);
+            assert_eq!((e.key.as_str(), e.version, e.etag.as_str()), ("k", v.version_uid.0, "e2"));
+        }
+        other => panic!("not the version: {other:?}"),
+    }
+    assert!(matches!(&logged[1], (_, _, LogEntry::Bucket(e)) if e.name == "relogb" && e.uid == b.0), "{logged:?}");
+    store.mark_logged(logged.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
+}

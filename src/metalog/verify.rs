@@ -14,7 +14,9 @@
 //! With `repair`, missing replicas are queued for repair and orphans and surplus copies for
 //! deletion (the sweep DESIGN left unbuilt); the gateway's workers carry them out, and a
 //! deletion task whose replica is live is dropped, never executed
-//! ([`crate::meta::ReplicaMeta::claim_deletions`]).
+//! ([`crate::meta::ReplicaMeta::claim_deletions`]). Buckets and versions the log lost or
+//! holds differently are logged again as the store holds them (the writer logs them when the
+//! gateway runs).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -84,6 +86,8 @@ pub struct VerifyReport {
     pub repairs_queued: usize,
     /// Deletion tasks queued (with `repair`).
     pub deletions_queued: usize,
+    /// Buckets and versions logged again (with `repair`): `not_in_log` and `differ` ones.
+    pub relogged: usize,
 }
 
 impl VerifyReport {
@@ -112,7 +116,7 @@ pub async fn verify(
         VerifyReport { providers: providers.iter().map(|p| p.id().to_string()).collect(), ..Default::default() };
     let candidates = compare_replicas(meta, &providers, &mut report, repair).await?;
     sweep_orphans(meta, candidates, &mut report, repair).await?;
-    compare_log(meta, keys, &providers, &mut report, progress).await?;
+    compare_log(meta, keys, &providers, &mut report, repair, progress).await?;
     report.unreachable.sort();
     report.unreachable.dedup();
     Ok(report)
@@ -265,6 +269,7 @@ async fn compare_log(
     keys: &dyn KeyProvider,
     providers: &[Arc<dyn Backend>],
     report: &mut VerifyReport,
+    repair: bool,
     progress: &Progress,
 ) -> Result<(), RebuildError> {
     let stage = MemoryStage::default();
@@ -279,8 +284,11 @@ async fn compare_log(
     for b in meta.buckets().await? {
         if !live.contains(&b.uid.0) {
             report.not_in_log.add(|| format!("bucket {}", b.name.as_str()));
+            if repair && meta.relog_bucket(&b.name).await? {
+                report.relogged += 1;
+            }
         }
-        store_versions_in_log(meta, &stage, b.uid, b.name.as_str(), report).await?;
+        store_versions_in_log(meta, &stage, b.uid, b.name.as_str(), report, repair).await?;
     }
     fold::each_live_version(&stage, &live, 512, async |versions| -> Result<(), MetaError> {
         for v in versions {
@@ -302,6 +310,7 @@ async fn store_versions_in_log(
     bucket: BucketUid,
     name: &str,
     report: &mut VerifyReport,
+    repair: bool,
 ) -> Result<(), MetaError> {
     let mut start = ListStart::Beginning;
     loop {
@@ -319,9 +328,16 @@ async fn store_versions_in_log(
         for ((k, v), logged) in items.iter().zip(stage.stage_get(slots).await?) {
             let key = String::from_utf8_lossy(k);
             match logged.map(|l| fold::unstaged(&l)).transpose()? {
-                Some(crate::meta::log_entry::LogEntry::Version(l)) if l.version == v.version_uid.0 => {}
+                Some(crate::meta::log_entry::LogEntry::Version(l)) if l.version == v.version_uid.0 => continue,
                 Some(crate::meta::log_entry::LogEntry::Version(_)) => report.differ.add(|| format!("{name}/{key}")),
                 _ => report.not_in_log.add(|| format!("{name}/{key}")),
+            }
+            // What the store holds is the truth the log lost: log it again.
+            if repair
+                && let Ok(key) = ObjectKey::parse(&key)
+                && meta.relog_version(bucket, &key).await?
+            {
+                report.relogged += 1;
             }
         }
         match items.last() {

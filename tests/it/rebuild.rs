@@ -13,7 +13,11 @@ use souverain::app::{RunningGateway, start};
 use souverain::config::Config;
 use souverain::metalog::rebuild::{RebuildOptions, RebuildReport};
 
-use crate::common::{Providers, admin_request, body_bytes, client, config_text, error_code, pattern, provider_files};
+use crate::common::openbao::{OpenBao, ROOT_TOKEN, transit_keys, with_keys};
+use crate::common::postgres::PgServer;
+use crate::common::{
+    Providers, admin_request, body_bytes, client, config_on_postgres, config_text, error_code, pattern, provider_files,
+};
 
 /// The content type served for an object stored without one.
 const OCTETS: &str = "application/octet-stream";
@@ -21,10 +25,19 @@ const OCTETS: &str = "application/octet-stream";
 /// What a client was told it stored: body, content type, user metadata, ETag.
 type Model = BTreeMap<(String, String), (Vec<u8>, Option<String>, Vec<(String, String)>, String)>;
 
+/// Where the metadata lives and who holds the KEK.
+enum Store {
+    /// RocksDB in `meta/`, the local key file.
+    Rocks,
+    /// PostgreSQL database `rebuild`, the KEK in OpenBao's transit engine.
+    PostgresTransit { pg: PgServer, _bao: OpenBao },
+}
+
 struct Setup {
     dir: tempfile::TempDir,
     providers: Providers,
     text: String,
+    store: Store,
 }
 
 impl Setup {
@@ -33,7 +46,21 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let providers = Providers::start(dir.path());
         let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
-        Self { dir, providers, text }
+        Self { dir, providers, text, store: Store::Rocks }
+    }
+
+    /// The metadata in PostgreSQL, the KEK in OpenBao transit.
+    async fn on_postgres_with_transit() -> Self {
+        crate::common::init();
+        let dir = tempfile::tempdir().unwrap();
+        let providers = Providers::start(dir.path());
+        let pg = PgServer::start();
+        pg.create_database("rebuild");
+        let bao = OpenBao::start().await;
+        bao.enable_transit("souverain").await;
+        let keys = transit_keys(&bao.address(), &format!("token = \"{ROOT_TOKEN}\""), "");
+        let text = with_keys(&config_on_postgres(dir.path(), &providers, &pg, "rebuild"), &keys);
+        Self { dir, providers, text, store: Store::PostgresTransit { pg, _bao: bao } }
     }
 
     fn config(&self) -> Config {
@@ -44,9 +71,16 @@ impl Setup {
         start(self.config()).await.unwrap()
     }
 
-    /// Destroys the metadata store (the gateway's disk), then rebuilds it from the providers.
+    /// Destroys the metadata store (the gateway's disk, or the database), then rebuilds it
+    /// from the providers.
     async fn lose_and_rebuild(&self) -> RebuildReport {
-        std::fs::remove_dir_all(self.dir.path().join("meta")).unwrap();
+        match &self.store {
+            Store::Rocks => std::fs::remove_dir_all(self.dir.path().join("meta")).unwrap(),
+            Store::PostgresTransit { pg, .. } => {
+                pg.psql("DROP DATABASE rebuild WITH (FORCE)");
+                pg.create_database("rebuild");
+            }
+        }
         rebuild(self.config(), false).await.unwrap()
     }
 }
@@ -146,6 +180,40 @@ async fn write_scenario(gw: &RunningGateway, model: &mut Model) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_metadata_store_loses_no_acknowledged_write() {
     let setup = Setup::new();
+    let (gw, mut model) = lose_and_check_the_scenario(&setup).await;
+    let c = client(gw.s3_addr);
+    let extra = CreateBucketConfiguration::builder().location_constraint("extra".into()).build();
+    c.create_bucket().bucket("delta").create_bucket_configuration(extra).send().await.unwrap();
+    // Writing goes on, and a second loss recovers the new writes too (the sequence went on
+    // above the recovered one, so the overwrite wins).
+    put(&c, &mut model, "alpha", "dir/k01", b"after the rebuild".to_vec(), &[]).await;
+    gw.shutdown().await;
+    let again = setup.lose_and_rebuild().await;
+    assert_eq!((again.buckets, again.objects), (3, model.len()), "{again:?}");
+    let gw = setup.start().await;
+    assert_matches(&client(gw.s3_addr), &model, &["alpha", "beta", "delta"]).await;
+    gw.shutdown().await;
+}
+
+/// Promise: the same with the metadata in PostgreSQL and the KEK in OpenBao's transit engine:
+/// the database is dropped and created again empty, the rebuild unwraps the log keys through
+/// the KMS and recovers the model; a write after it survives a second loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_postgres_database_with_transit_keys_loses_no_acknowledged_write() {
+    let setup = Setup::on_postgres_with_transit().await;
+    let (gw, mut model) = lose_and_check_the_scenario(&setup).await;
+    put(&client(gw.s3_addr), &mut model, "beta", "b0", b"after the rebuild".to_vec(), &[]).await;
+    gw.shutdown().await;
+    let again = setup.lose_and_rebuild().await;
+    assert_eq!((again.buckets, again.objects), (2, model.len()), "{again:?}");
+    let gw = setup.start().await;
+    assert_matches(&client(gw.s3_addr), &model, &["alpha", "beta"]).await;
+    gw.shutdown().await;
+}
+
+/// Writes the scenario, loses the store, rebuilds it, and checks the model, the deleted bucket
+/// and a deleted object; returns the gateway started on the rebuilt store.
+async fn lose_and_check_the_scenario(setup: &Setup) -> (RunningGateway, Model) {
     let gw = setup.start().await;
     let mut model = Model::new();
     write_scenario(&gw, &mut model).await;
@@ -161,17 +229,7 @@ async fn losing_the_metadata_store_loses_no_acknowledged_write() {
     assert_eq!(crate::common::error_status(&gone), Some(404));
     let deleted = c.get_object().bucket("alpha").key("dir/k00").send().await.unwrap_err();
     assert_eq!(error_code(&deleted).as_deref(), Some("NoSuchKey"));
-    let extra = CreateBucketConfiguration::builder().location_constraint("extra".into()).build();
-    c.create_bucket().bucket("delta").create_bucket_configuration(extra).send().await.unwrap();
-    // Writing goes on, and a second loss recovers the new writes too (the sequence went on
-    // above the recovered one, so the overwrite wins).
-    put(&c, &mut model, "alpha", "dir/k01", b"after the rebuild".to_vec(), &[]).await;
-    gw.shutdown().await;
-    let again = setup.lose_and_rebuild().await;
-    assert_eq!((again.buckets, again.objects), (3, model.len()), "{again:?}");
-    let gw = setup.start().await;
-    assert_matches(&client(gw.s3_addr), &model, &["alpha", "beta", "delta"]).await;
-    gw.shutdown().await;
+    (gw, model)
 }
 
 /// Promise: a rebuild refuses a store that is not empty (it never merges into a live one; a

@@ -11,15 +11,11 @@ use souverain::config::Config;
 
 use crate::common::fault_proxy::Fault;
 use crate::common::postgres::PgServer;
-use crate::common::{BinaryGateway, Providers, body_bytes, client, config_text, error_status, init, pattern};
+use crate::common::{BinaryGateway, Providers, body_bytes, client, error_status, init, pattern};
 
-/// The test config over `providers`, with its metadata in `db` of `pg`.
+/// The test config over `providers`, with its metadata in `db` of `pg` and short repair claims.
 fn config_on_postgres(dir: &Path, providers: &Providers, pg: &PgServer, db: &str) -> String {
-    let password_file = PgServer::password_file(dir);
-    let text = config_text(dir, "127.0.0.1:0", "postgres", providers);
-    let metadata = format!("url = \"{}\"\npassword_file = \"{}\"", pg.url(db), password_file.display());
-    assert!(text.contains("path = \"meta\""));
-    text.replace("path = \"meta\"", &metadata)
+    crate::common::config_on_postgres(dir, providers, pg, db)
         .replace("repair_interval_secs = 1", "repair_interval_secs = 1\nrepair_claim_secs = 10")
 }
 

@@ -30,8 +30,8 @@ fn counts(r: &VerifyReport) -> [usize; 6] {
 
 /// Promise: verify finds each kind of disagreement and names it, changes nothing without
 /// `--repair`, and with it the missing replica is rewritten and the orphan copy is deleted by
-/// the gateway, after which the replicas verify clean; a version whose log
-/// segment was lost at every provider is reported as not in the log.
+/// the gateway, after which the replicas verify clean; a version whose log segment was lost
+/// at every provider is reported as not in the log, and `--repair` logs it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_missing_and_orphan_copies_and_lost_log_and_repair_sets_them_right() {
     crate::common::init();
@@ -92,4 +92,12 @@ async fn verify_finds_missing_and_orphan_copies_and_lost_log_and_repair_sets_the
     }
     let lost_log = verify(config(), false).await;
     assert_eq!(counts(&lost_log)[3], 1, "{lost_log:?}");
+    // --repair logs it again; once a gateway ran (its writer logged it), the log has it.
+    let relogged = verify(config(), true).await;
+    assert_eq!(relogged.relogged, 1, "{relogged:?}");
+    let gw = start(config()).await.unwrap();
+    gw.shutdown().await;
+    let after = verify(config(), false).await;
+    assert_eq!(counts(&after), [0; 6], "{after:?}");
+    assert!(after.clean(), "{after:?}");
 }

@@ -199,7 +199,11 @@ fn catalog_entry(t: &mut impl KvTxn, name: String, value: &impl serde::Serialize
 }
 
 /// A bucket's log entry as it now is, with its own KEK.
-fn bucket_entry(t: &mut impl KvTxn, rec: &BucketRecord, kek: Option<String>) -> Result<(u64, KvOp), MetaError> {
+pub(super) fn bucket_entry(
+    t: &mut impl KvTxn,
+    rec: &BucketRecord,
+    kek: Option<String>,
+) -> Result<(u64, KvOp), MetaError> {
     let scope = LogScope::bucket(rec, kek.clone());
     log_entry(t, scope, |seq| LogEntry::Bucket(LoggedBucket::new(seq, rec, kek)))
 }

@@ -12,7 +12,7 @@ use crate::meta::log_entry::LogEntry;
 use crate::meta::outbox::{LogScope, LogSink, Unlogged, outbox_op};
 use crate::meta::restore::RestoreBatch;
 use crate::meta::{BucketRecord, LogMeta, MetaError};
-use crate::model::BucketUid;
+use crate::model::{BucketName, BucketUid, ObjectKey};
 use async_trait::async_trait;
 
 /// `Catalog` keys `logkey/<kek>` → the keyring object of that KEK's log key.
@@ -103,6 +103,16 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
     async fn log_keyring(&self, kek: &str) -> Result<Option<Vec<u8>>, MetaError> {
         let key = format!("{LOG_KEY_PREFIX}{kek}").into_bytes();
         self.run(move |i| i.get(Cf::Catalog, &key)).await
+    }
+
+    async fn relog_bucket(&self, name: &BucketName) -> Result<bool, MetaError> {
+        let name = name.clone();
+        self.run_logged(move |i| i.relog_bucket(&name)).await
+    }
+
+    async fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
+        let key = key.clone();
+        self.run_logged(move |i| i.relog_version(bucket, &key)).await
     }
 
     async fn restore(&self, batch: RestoreBatch) -> Result<(), MetaError> {

@@ -10,6 +10,7 @@ mod admin;
 mod cluster;
 mod logging;
 mod objects;
+mod relog;
 mod replicas;
 mod restore;
 mod stage;

@@ -437,3 +437,12 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The test config over `providers`, with its metadata in database `db` of `pg`.
+pub fn config_on_postgres(dir: &Path, providers: &Providers, pg: &postgres::PgServer, db: &str) -> String {
+    let password_file = postgres::PgServer::password_file(dir);
+    let text = config_text(dir, "127.0.0.1:0", "postgres", providers);
+    let metadata = format!("url = \"{}\"\npassword_file = \"{}\"", pg.url(db), password_file.display());
+    assert!(text.contains("path = \"meta\""));
+    text.replace("path = \"meta\"", &metadata)
+}

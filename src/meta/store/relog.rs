@@ -1,0 +1,43 @@
+//! Logging again what the store holds now (`souverain meta verify --repair`): a bucket or a
+//! current version whose entry the providers' log lost gets a new entry, drawn like a commit's
+//! (a new sequence number, in the outbox, logged by the writer).
+
+use super::admin::bucket_entry;
+use super::logging::{bucket_by_uid, bucket_scope, log_entry, own_kek};
+use super::{Inner, LIFE_SHARED, key_lock, object_key};
+use crate::meta::codec::{decode, encode};
+use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
+use crate::meta::log_entry::{LogEntry, LoggedVersion};
+use crate::meta::{BucketRecord, MetaError, VersionRecord};
+use crate::model::{BucketName, BucketUid, ObjectKey, WrappedKey};
+
+impl<E: KvEngine> Inner<E> {
+    /// The bucket's entry again; `None` if it does not exist.
+    pub(super) fn relog_bucket(&self, name: &BucketName) -> Result<(bool, Option<u64>), MetaError> {
+        let mut t = self.engine.begin(&[LIFE_SHARED])?;
+        let Some(rec) = t.get(Cf::Buckets, name.as_bytes())?.map(|v| decode::<BucketRecord>(&v)).transpose()? else {
+            return Ok((false, None));
+        };
+        let kek = own_kek(&mut t, rec.uid)?;
+        let (seq, logged) = bucket_entry(&mut t, &rec, kek)?;
+        t.commit(vec![logged])?;
+        Ok((true, Some(seq)))
+    }
+
+    /// The key's current version again, under a new sequence number (the record follows, as a
+    /// replica move's does); `None` if the key has no current version.
+    pub(super) fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<(bool, Option<u64>), MetaError> {
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key.as_str())])?;
+        let okey = object_key(bucket, key.as_bytes());
+        let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else { return Ok((false, None)) };
+        let dek = t.get_decoded::<WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?;
+        let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, bucket)?, dek) else { return Ok((false, None)) };
+        let scope = bucket_scope(&mut t, &rec)?;
+        let (seq, logged) = log_entry(&mut t, scope, |seq| {
+            v.seq = seq;
+            LogEntry::Version(Box::new(LoggedVersion::new(bucket, key.as_str(), &v, &dek)))
+        })?;
+        t.commit(vec![KvOp::Put(Cf::Objects, okey, encode(&v)?), logged])?;
+        Ok((true, Some(seq)))
+    }
+}
