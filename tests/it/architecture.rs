@@ -16,14 +16,14 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn rel(p: &Path) -> String {
-    p.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().into_owned()
+    p.strip_prefix(crate::common::repo_root()).unwrap().to_string_lossy().into_owned()
 }
 
 /// Promise: only the allowed module imports each sensitive crate, placement and datapath stay
 /// pure, and the service never sees HTTP or S3 types.
 #[test]
 fn dependency_rules() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = crate::common::repo_root().join("src");
     let files = sources(&src);
     let mut broken = Vec::new();
     let only = |needle: &str, allowed: &dyn Fn(&str) -> bool, broken: &mut Vec<String>| {
@@ -113,7 +113,7 @@ fn top_module(rel: &str) -> Option<String> {
 #[test]
 fn top_level_modules_form_no_circle() {
     use std::collections::{BTreeMap, BTreeSet};
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = crate::common::repo_root().join("src");
     let files = sources(&src);
     let modules: BTreeSet<String> = files.iter().filter_map(|(p, _)| top_module(&rel(p))).collect();
     // module → (module it uses → one file that does, for the report)

@@ -14,7 +14,7 @@ fn run_script(gw: &TestGateway, program: &str, script: &str) {
 }
 
 fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
-    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/clients/{script}", crate::common::repo_root().display());
     let out = Command::new(program)
         .arg(&path)
         .envs(env.iter().copied())

@@ -4,7 +4,7 @@
 //! labels, AAD, commitment, header) seals and opens its own output fine, and still fails here.
 //! Format v2 gets a fixture directory of its own; these files are never regenerated.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use souverain::model::random_array;
 use souverain::model::{BucketUid, ProviderId, StreamId, StreamManifest, VersionUid};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-v1")
+    crate::common::repo_root().join("tests/fixtures/format-v1")
 }
 
 /// What the metadata store holds about the fixture object (hex fields).

@@ -213,7 +213,8 @@ async fn health_follows_quorum_loss_and_recovery() {
 /// dashboard reference only metrics the gateway exports.
 #[test]
 fn alerts_and_dashboard_reference_exported_metrics() {
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = crate::common::repo_root();
+    let root = root.display();
     let out = Command::new("promtool").args(["check", "rules", &format!("{root}/config/alerts.yml")]).output();
     let out = out.expect("promtool missing: run `apt-get install prometheus` (.ci/run does)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));

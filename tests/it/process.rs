@@ -90,7 +90,7 @@ async fn sigterm_graceful_shutdown() {
 /// the compose file mounts exists.
 #[test]
 fn docker_deployment_uses_the_readme_build_steps() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_root();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let dockerfile = read("docker/Dockerfile");
     assert!(dockerfile.contains("RUN scripts/build.sh --release"), "the image builds with scripts/build.sh");
@@ -181,7 +181,7 @@ fn config_keys() -> std::collections::BTreeSet<String> {
 /// exist (checked against the config structs themselves, so the two cannot drift).
 #[test]
 fn configuration_reference_matches_the_config_structs() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/configuration.md")).unwrap();
     let reference = doc.split("## Reference").nth(1).expect("a Reference section");
     let mut documented = std::collections::BTreeSet::new();
     for line in reference.lines().filter(|l| l.starts_with("| `")) {

@@ -446,3 +446,10 @@ pub fn config_on_postgres(dir: &Path, providers: &Providers, pg: &postgres::PgSe
     assert!(text.contains("path = \"meta\""));
     text.replace("path = \"meta\"", &metadata)
 }
+
+/// The checkout under test. Cargo sets `CARGO_MANIFEST_DIR` when it runs the tests; the value
+/// compiled in can name another clone that shared the target directory (CI and checkers build
+/// several clones into one), so the run-time one wins.
+pub fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from)
+}
