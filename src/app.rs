@@ -302,10 +302,7 @@ pub async fn rebuild_metadata(
     options: &crate::metalog::rebuild::RebuildOptions,
     progress: &crate::metalog::rebuild::Progress,
 ) -> Result<crate::metalog::rebuild::RebuildReport, StartError> {
-    let meta = open_meta(&config.metadata).await?;
-    let keys = offline_keys(&config)?;
-    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
-    let (backends, _) = open_providers(&config, &metrics)?;
+    let (meta, keys, backends) = open_offline(&config).await?;
     Ok(crate::metalog::rebuild::rebuild(meta.as_ref(), keys.as_ref(), &backends, options, progress).await?)
 }
 
@@ -318,23 +315,32 @@ pub async fn verify_metadata(
     repair: bool,
     progress: &crate::metalog::rebuild::Progress,
 ) -> Result<crate::metalog::verify::VerifyReport, StartError> {
-    let meta = open_meta(&config.metadata).await?;
-    if crate::metalog::rebuild::unfinished(meta.as_ref()).await? {
-        return Err(StartError::RebuildUnfinished);
-    }
-    let keys = offline_keys(&config)?;
-    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
-    let (backends, _) = open_providers(&config, &metrics)?;
+    let (meta, keys, backends) = open_offline(&config).await?;
+    refuse_unfinished_rebuild(meta.as_ref()).await?;
     Ok(crate::metalog::verify::verify(meta.as_ref(), keys.as_ref(), &backends, providers, repair, progress).await?)
 }
 
-/// The configured key provider for an offline command: the local key file must exist (it is
-/// never created here: a new key would open nothing).
-fn offline_keys(config: &Config) -> Result<Arc<dyn KeyProvider>, StartError> {
-    Ok(match &config.keys {
+/// What an offline command (`meta rebuild`, `meta verify`) works on: the configured store,
+/// key provider (the local key file must exist: it is never created here, a new key would
+/// open nothing) and providers.
+async fn open_offline(config: &Config) -> Result<(Arc<dyn MetadataStore>, Arc<dyn KeyProvider>, Backends), StartError> {
+    let meta = open_meta(&config.metadata).await?;
+    let keys: Arc<dyn KeyProvider> = match &config.keys {
         KeyConfig::Local { key_file } => Arc::new(LocalKeyFile::open(key_file, false)?),
         KeyConfig::Transit(t) => Arc::new(TransitKeys::new(t.clone())?),
-    })
+    };
+    let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
+    let (backends, _) = open_providers(config, &metrics)?;
+    Ok((meta, keys, backends))
+}
+
+/// A store whose rebuild started and did not finish is partial: nothing but the rebuild may
+/// use it.
+async fn refuse_unfinished_rebuild(meta: &dyn MetadataStore) -> Result<(), StartError> {
+    if crate::metalog::rebuild::unfinished(meta).await? {
+        return Err(StartError::RebuildUnfinished);
+    }
+    Ok(())
 }
 
 /// Every configured provider, instrumented, with the book of their health statistics.
@@ -381,9 +387,7 @@ fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown)
 /// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
 /// down). `config.metadata` is not opened again.
 pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
-    if crate::metalog::rebuild::unfinished(meta.as_ref()).await? {
-        return Err(StartError::RebuildUnfinished);
-    }
+    refuse_unfinished_rebuild(meta.as_ref()).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
     let keys = open_keys(&config, meta.as_ref()).await?;
     let (backends, book) = open_providers(&config, &metrics)?;

@@ -146,7 +146,7 @@ async fn read_listed(
     holders: Vec<Arc<dyn Backend>>,
     log_keys: &HashMap<[u8; 16], LogKey>,
 ) -> Result<Read, MetaError> {
-    if stage.stage_get(vec![stage::done_key(&name)]).await?.into_iter().flatten().next().is_some() {
+    if stage::has(stage, stage::done_key(&name)).await? {
         return Ok(Read::Done);
     }
     let mut why = Vec::new();
@@ -185,7 +185,7 @@ pub(super) async fn stage_stream_listings(
 ) -> Result<(), MetaError> {
     for backend in providers {
         let done = stage::listing_done_key(backend.id());
-        if stage.stage_get(vec![done.clone()]).await?.into_iter().flatten().next().is_some() {
+        if stage::has(stage, done.clone()).await? {
             continue;
         }
         let mut walk = MergedListing::new(std::slice::from_ref(backend), STREAM_PREFIX);

@@ -211,7 +211,7 @@ async fn listed_providers(
 ) -> Result<Vec<ProviderId>, MetaError> {
     let mut out = Vec::new();
     for p in providers {
-        if stage.stage_get(vec![stage::listing_done_key(p.id())]).await?.into_iter().flatten().next().is_some() {
+        if stage::has(stage, stage::listing_done_key(p.id())).await? {
             out.push(p.id().clone());
         }
     }

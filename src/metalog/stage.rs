@@ -69,6 +69,11 @@ pub(super) fn listing_done_key(provider: &ProviderId) -> Vec<u8> {
     key(LISTING_DONE, &[provider.as_str().as_bytes()])
 }
 
+/// Whether the stage holds `key` (a done marker, a completed listing).
+pub(super) async fn has(stage: &dyn RebuildStage, key: Vec<u8>) -> Result<bool, MetaError> {
+    Ok(stage.stage_get(vec![key]).await?.into_iter().flatten().next().is_some())
+}
+
 /// The job record, if a rebuild has started on this stage and not finished.
 pub(super) async fn job(stage: &dyn RebuildStage) -> Result<Option<Job>, MetaError> {
     let got = stage.stage_get(vec![JOB.to_vec()]).await?;
