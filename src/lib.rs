@@ -10,12 +10,13 @@
 //!
 //! - [`frontend`] speaks S3 (s3s + hyper) and is the only module that knows S3 error codes.
 //! - [`service`] orchestrates each operation: placement → keys → datapath → backends → metadata.
-//! - [`placement`] is pure residency logic; [`datapath`] is the pure on-provider format (format v1).
+//! - [`access`] is pure authorization (who may do what); [`placement`] is pure residency logic; [`datapath`] is the pure on-provider format (format v1).
 //! - [`keys`] wraps data keys; [`backend`] stores sealed streams; [`meta`] stores metadata.
 //! - [`model`] holds validated plain data shared by every layer.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::clone_on_ref_ptr)]
 
+pub mod access;
 pub mod admin;
 pub mod app;
 pub mod backend;

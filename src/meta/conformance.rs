@@ -200,6 +200,7 @@ async fn buckets_and_audit(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     let created = store
         .create_bucket(
             BucketRecord { uid: b, name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 },
+            None,
             entry("a1"),
         )
         .await
@@ -208,7 +209,7 @@ async fn buckets_and_audit(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     assert_eq!((created.seq, created.prev_hash.as_str()), (1, GENESIS), "the bucket's audit record starts the chain");
     let again =
         BucketRecord { uid: BucketUid([2; 16]), name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 };
-    assert!(store.create_bucket(again, entry("a2")).await.unwrap().is_err());
+    assert!(store.create_bucket(again, None, entry("a2")).await.unwrap().is_err());
     assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1, "a refused creation writes no record");
 
     // Audited residency changes: applied with their record, chained, and listed as overrides.
@@ -445,6 +446,7 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     super::conformance_log::restored_records_read_back(store.as_ref()).await;
     super::conformance_log::staged_pairs_read_back(store.as_ref()).await;
     super::conformance_log::relogged_records_are_logged_again(store.as_ref()).await;
+    super::conformance_access::users_keys_and_grants(store.as_ref()).await;
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let b = BucketUid([231; 16]);
     let name = bucket_name("logb");
     let rec = BucketRecord { uid: b, name: name.clone(), policy_id: "p".into(), created_ms: 7 };
-    store.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
+    store.create_bucket(rec.clone(), None, entry("create")).await.unwrap().expect("created");
     let mut v = version(231, "e1");
     v.streams[0].replicas = vec![ProviderId::parse("de").unwrap()];
     let at = |bucket: &str| super::PutCommit {
@@ -65,7 +65,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let current_seq = store.current(b, &key_of("k")).await.unwrap().expect("current").seq;
     assert!(store.commit_delete(&name, b, &key_of("k")).await.unwrap());
     assert!(!store.commit_delete(&name, b, &key_of("k")).await.unwrap(), "nothing to delete, a tombstone again");
-    assert!(store.create_bucket(rec.clone(), entry("again")).await.unwrap().is_err(), "exists: logged again");
+    assert!(store.create_bucket(rec.clone(), None, entry("again")).await.unwrap().is_err(), "exists: logged again");
     assert!(store.delete_bucket(&name).await.unwrap());
 
     let logged = waiting(store).await;
@@ -147,6 +147,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
             repairs: vec![repair.clone()],
         }],
         catalog: vec![AuditedChange::Policy(policy)],
+        access: Vec::new(),
         seq_floor: 1_000_000,
     };
     store.restore(batch).await.unwrap();
@@ -204,7 +205,7 @@ pub(super) async fn staged_pairs_read_back(store: &dyn MetadataStore) {
 pub(super) async fn relogged_records_are_logged_again(store: &dyn MetadataStore) {
     let b = BucketUid([232; 16]);
     let rec = BucketRecord { uid: b, name: bucket_name("relogb"), policy_id: "p".into(), created_ms: 9 };
-    store.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
+    store.create_bucket(rec.clone(), None, entry("create")).await.unwrap().expect("created");
     let v = version(232, "e2");
     let commit =
         super::PutCommit { bucket_name: bucket_name("relogb"), ..put(b, "k", v.clone(), WriteCondition::None) };

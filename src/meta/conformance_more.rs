@@ -25,7 +25,7 @@ pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     let b = BucketUid([201; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
     let bucket = BucketRecord { uid: b, name: bucket_name("kekb"), policy_id: "p".into(), created_ms: 0 };
-    store.create_bucket(bucket, entry("create")).await.unwrap().expect("created");
+    store.create_bucket(bucket, None, entry("create")).await.unwrap().expect("created");
     let before = PutCommit { bucket_name: bucket_name("kekb"), ..put(b, "k", version(201, "e"), WriteCondition::None) };
     assert_eq!(store.commit_put(before.clone()).await.unwrap(), CommitOutcome::Committed, "no own KEK yet");
     let change = AuditedChange::BucketKek { bucket: b, kek: "own".into() };
@@ -70,7 +70,7 @@ pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     let b = BucketUid([211; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
     let bucket = BucketRecord { uid: b, name: bucket_name("partsb"), policy_id: "p".into(), created_ms: 0 };
-    store.create_bucket(bucket, entry("create")).await.unwrap().expect("created");
+    store.create_bucket(bucket, None, entry("create")).await.unwrap().expect("created");
     let id = UploadId([211; 16]);
     let up = upload(id, b, "mp");
     assert_eq!(store.create_upload(up.clone()).await.unwrap(), None);

@@ -17,8 +17,8 @@ pub async fn shared_suite(a: Arc<dyn MetadataStore>, b: Arc<dyn MetadataStore>) 
     let bu = BucketUid([1; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
     let rec = BucketRecord { uid: bu, name: bucket_name("bkt"), policy_id: "p".into(), created_ms: 0 };
-    a.create_bucket(rec.clone(), entry("create")).await.unwrap().expect("created");
-    assert_eq!(b.create_bucket(rec, entry("again")).await.unwrap().err().map(|r| r.uid), Some(bu));
+    a.create_bucket(rec.clone(), None, entry("create")).await.unwrap().expect("created");
+    assert_eq!(b.create_bucket(rec, None, entry("again")).await.unwrap().err().map(|r| r.uid), Some(bu));
 
     // Read-after-write across gateways.
     a.commit_put(put(bu, "k", version(1, "a"), WriteCondition::None)).await.unwrap();

@@ -10,6 +10,7 @@ use super::{
     UploadRecord, VersionRecord,
 };
 use crate::model::WrappedKey;
+use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{
     BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
@@ -18,12 +19,12 @@ use crate::model::{
 /// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
 /// returns; a cancelled call either happened entirely or not at all.
 pub trait MetadataStore:
-    ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + LogMeta + Send + Sync + 'static
+    ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + AccessMeta + ClusterMeta + LogMeta + Send + Sync + 'static
 {
 }
 
-impl<T: ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + ClusterMeta + LogMeta + Send + Sync + 'static> MetadataStore
-    for T
+impl<T: ObjectMeta + UploadMeta + ReplicaMeta + AdminMeta + AccessMeta + ClusterMeta + LogMeta + Send + Sync + 'static>
+    MetadataStore for T
 {
 }
 
@@ -35,13 +36,16 @@ pub trait ObjectMeta: Send + Sync {
     /// One bucket.
     async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>, MetaError>;
     /// Creates the bucket unless one of that name exists (returns the existing one then, logged
-    /// again), with the audit record of its placement decision in the same write.
+    /// again), with the audit record of its placement decision in the same write, and `owner`
+    /// (its creator, if a user) granted every permission on it.
     async fn create_bucket(
         &self,
         rec: BucketRecord,
+        owner: Option<UserName>,
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError>;
-    /// Deletes the bucket if it holds no object and no upload. Ok(false) if not empty.
+    /// Deletes the bucket, and every grant on it, if it holds no object and no upload.
+    /// Ok(false) if not empty.
     async fn delete_bucket(&self, name: &BucketName) -> Result<bool, MetaError>;
     /// The current version of a key.
     async fn current(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError>;
@@ -189,6 +193,24 @@ pub trait AdminMeta: Send + Sync {
     /// Records `fingerprint` for KEK `kek` unless one is recorded already; returns the one on
     /// record afterwards (so a different file, or a second gateway's own new key, is caught).
     async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError>;
+}
+
+/// Users, their access keys and their grants (changed through [`AdminMeta::apply_change`],
+/// audited and logged like the catalog).
+#[async_trait]
+pub trait AccessMeta: Send + Sync {
+    /// A user.
+    async fn user(&self, name: &UserName) -> Result<Option<UserRecord>, MetaError>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>, MetaError>;
+    /// An access key.
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>, MetaError>;
+    /// The access keys of `user`, or of every user, by id.
+    async fn access_keys(&self, user: Option<&UserName>) -> Result<Vec<AccessKeyRecord>, MetaError>;
+    /// What `user` was granted on the bucket `bucket` (nothing if no grant).
+    async fn grant(&self, bucket: BucketUid, user: &UserName) -> Result<Perms, MetaError>;
+    /// Every grant: bucket, user, permissions, in that order.
+    async fn grants(&self) -> Result<Vec<(BucketUid, UserName, Perms)>, MetaError>;
 }
 
 /// What several gateways on one store share: heartbeats, job records and leases.

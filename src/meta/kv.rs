@@ -46,11 +46,14 @@ pub enum Cf {
     Outbox,
     /// A rebuild's stage (`metalog::stage`): what it has read from the log, while it runs
     Rebuild,
+    /// `user/<name>` → UserRecord, `key/<id>` → AccessKeyRecord, `grant/<bucket uid hex>/<user>`
+    /// → Perms: who may do what (`meta::store::access`)
+    Access,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 19] = [
+    pub const ALL: [Cf; 20] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -70,6 +73,7 @@ impl Cf {
         Cf::Owners,
         Cf::Outbox,
         Cf::Rebuild,
+        Cf::Access,
     ];
 
     /// The engine-level name.
@@ -94,6 +98,7 @@ impl Cf {
             Cf::Owners => "owners",
             Cf::Outbox => "outbox",
             Cf::Rebuild => "rebuild",
+            Cf::Access => "access",
         }
     }
 }

@@ -6,6 +6,8 @@ pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 #[cfg(any(test, feature = "test-util"))]
+mod conformance_access;
+#[cfg(any(test, feature = "test-util"))]
 mod conformance_log;
 #[cfg(any(test, feature = "test-util"))]
 mod conformance_more;
@@ -30,6 +32,7 @@ use std::borrow::Cow;
 
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
+use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
 use crate::model::{
     BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid,
 };
@@ -131,6 +134,38 @@ pub enum AuditedChange {
         /// When, ms since the epoch.
         at_ms: i64,
     },
+    /// A user created; nothing changes (`None`) if one of that name exists.
+    CreateUser(UserRecord),
+    /// A user deleted with their access keys and grants; `None` if there is no such user.
+    DeleteUser(UserName),
+    /// An access key created or replaced (disabled, renamed); `None` if its user is not stored.
+    PutAccessKey(AccessKeyRecord),
+    /// An access key deleted; `None` if there is no such key.
+    DeleteAccessKey(String),
+    /// What `user` may do in `bucket` from now on (no permission: the grant is removed);
+    /// `None` if there is no such bucket.
+    Grant {
+        /// The bucket.
+        bucket: BucketName,
+        /// The user.
+        user: UserName,
+        /// The permissions.
+        perms: Perms,
+    },
+}
+
+impl AuditedChange {
+    /// A change of users, access keys or grants.
+    pub fn is_access(&self) -> bool {
+        matches!(
+            self,
+            AuditedChange::CreateUser(_)
+                | AuditedChange::DeleteUser(_)
+                | AuditedChange::PutAccessKey(_)
+                | AuditedChange::DeleteAccessKey(_)
+                | AuditedChange::Grant { .. }
+        )
+    }
 }
 
 /// A current version's or an open upload's DEK wrapped anew (key rotation). Applied only if
@@ -282,4 +317,6 @@ pub struct ListPage<T> {
     pub truncated: bool,
 }
 
-pub use contract::{AdminMeta, ClusterMeta, LogMeta, MetadataStore, ObjectMeta, RebuildStage, ReplicaMeta, UploadMeta};
+pub use contract::{
+    AccessMeta, AdminMeta, ClusterMeta, LogMeta, MetadataStore, ObjectMeta, RebuildStage, ReplicaMeta, UploadMeta,
+};

@@ -2,6 +2,7 @@
 //! they were: no outbox entry (they are in the log already), no audit record per record.
 
 use super::{AuditedChange, BucketRecord, RepairTask, VersionRecord};
+use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
 use crate::model::{BucketUid, ObjectKey, WrappedKey};
 
 /// One batch of recovered records.
@@ -13,6 +14,8 @@ pub struct RestoreBatch {
     pub versions: Vec<RestoredVersion>,
     /// Catalog changes made through the admin API (providers, policies, shredded KEKs).
     pub catalog: Vec<AuditedChange>,
+    /// Users, access keys and grants.
+    pub access: Vec<AccessRecord>,
     /// The store's commit sequence continues above this.
     pub seq_floor: u64,
 }
@@ -30,4 +33,22 @@ pub struct RestoredVersion {
     pub dek: WrappedKey,
     /// Replicas the providers do not hold.
     pub repairs: Vec<RepairTask>,
+}
+
+/// A recovered user, access key or grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessRecord {
+    /// A user.
+    User(UserRecord),
+    /// An access key.
+    Key(AccessKeyRecord),
+    /// What a user may do in a bucket.
+    Grant {
+        /// The bucket.
+        bucket: BucketUid,
+        /// The user.
+        user: UserName,
+        /// The permissions.
+        perms: Perms,
+    },
 }

@@ -19,7 +19,7 @@ use crate::backend::{Backend, Backends, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
 use crate::meta::log_entry::LoggedVersion;
-use crate::meta::restore::{RestoreBatch, RestoredVersion};
+use crate::meta::restore::{AccessRecord, RestoreBatch, RestoredVersion};
 use crate::meta::{AuditedChange, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::audit::AuditEntry;
 use crate::model::{ObjectKey, ProviderId};
@@ -182,10 +182,15 @@ async fn write_back(
         first.buckets.push((b.record().map_err(|_| RebuildError::Entry("bucket"))?, b.kek.clone()));
     }
     for (name, json) in fold::catalog(stage).await? {
-        first.catalog.push(catalog_change(&name, &json)?);
+        match catalog_change(&name, &json)? {
+            Logged::Catalog(c) => first.catalog.push(c),
+            Logged::Access(AccessRecord::Grant { bucket, .. }) if !live.contains(bucket.as_bytes()) => {}
+            Logged::Access(a) => first.access.push(a),
+            Logged::Removed => {}
+        }
     }
     report.buckets = first.buckets.len();
-    report.catalog = first.catalog.len();
+    report.catalog = first.catalog.len() + first.access.len();
     if let Some(meta) = meta {
         meta.restore(first).await?;
     }
@@ -255,14 +260,35 @@ async fn restored(
     Ok(out)
 }
 
-fn catalog_change(name: &str, json: &str) -> Result<AuditedChange, RebuildError> {
+/// What a catalog entry of the log restores.
+enum Logged {
+    /// A provider, policy or shredded KEK.
+    Catalog(AuditedChange),
+    /// A user, access key or grant.
+    Access(AccessRecord),
+    /// A removed user, key or grant (its last entry is `null`).
+    Removed,
+}
+
+fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
     let bad = |source| RebuildError::Catalog { name: name.to_owned(), source };
+    let removed = json.trim() == "null";
     if name.starts_with("provider/") {
-        Ok(AuditedChange::Provider(serde_json::from_str(json).map_err(bad)?))
+        Ok(Logged::Catalog(AuditedChange::Provider(serde_json::from_str(json).map_err(bad)?)))
     } else if name.starts_with("policy/") {
-        Ok(AuditedChange::Policy(serde_json::from_str(json).map_err(bad)?))
+        Ok(Logged::Catalog(AuditedChange::Policy(serde_json::from_str(json).map_err(bad)?)))
     } else if let Some(kek) = name.strip_prefix("shredded/") {
-        Ok(AuditedChange::KekShredded { kek: kek.to_owned(), at_ms: serde_json::from_str(json).map_err(bad)? })
+        let at_ms = serde_json::from_str(json).map_err(bad)?;
+        Ok(Logged::Catalog(AuditedChange::KekShredded { kek: kek.to_owned(), at_ms }))
+    } else if removed && (name.starts_with("user/") || name.starts_with("accesskey/") || name.starts_with("grant/")) {
+        Ok(Logged::Removed)
+    } else if name.starts_with("user/") {
+        Ok(Logged::Access(AccessRecord::User(serde_json::from_str(json).map_err(bad)?)))
+    } else if name.starts_with("accesskey/") {
+        Ok(Logged::Access(AccessRecord::Key(serde_json::from_str(json).map_err(bad)?)))
+    } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
+        let perms = serde_json::from_str(json).map_err(bad)?;
+        Ok(Logged::Access(AccessRecord::Grant { bucket, user, perms }))
     } else {
         Err(RebuildError::Entry("catalog name"))
     }

@@ -1,5 +1,6 @@
 //! Validated newtypes and plain data shared by every layer. No I/O.
 
+pub mod access;
 pub mod audit;
 pub mod catalog;
 pub mod day;

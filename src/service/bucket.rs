@@ -35,7 +35,7 @@ impl ObjectService {
         });
         let audit = crate::model::audit::AuditEntry::new("s3", "bucket.create", &detail);
         let rec = BucketRecord { uid, name, policy_id, created_ms: now_ms() };
-        match self.meta.create_bucket(rec, audit).await? {
+        match self.meta.create_bucket(rec, None, audit).await? {
             Ok(_) => Ok(()),
             // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
             Err(_) => Err(ErrorKind::BucketAlreadyOwnedByYou.into()),

@@ -23,6 +23,10 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
     async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
         self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
+            if change.is_access() {
+                let Some((ops, seq)) = super::access::apply(&mut t, change)? else { return Ok((None, None)) };
+                return Ok((Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(seq)));
+            }
             let mut ops = Vec::new();
             let logged = match change {
                 AuditedChange::RecordOnly => None,
@@ -57,6 +61,7 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                     ops.push(KvOp::Put(Cf::Catalog, name.clone().into_bytes(), encode(&at_ms)?));
                     Some(catalog_entry(&mut t, name, &at_ms)?)
                 }
+                _ => return Err(MetaError::codec("an access change outside the access store")),
             };
             let seq = logged.map(|(seq, op)| {
                 ops.push(op);

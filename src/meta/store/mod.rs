@@ -6,6 +6,7 @@
 //! One file per part of the contract ([`super::contract`]): `objects`, `uploads`, `replicas`,
 //! `admin`, `cluster`; this one holds the engine access and the helpers they share.
 
+mod access;
 mod admin;
 mod cluster;
 mod logging;
@@ -15,6 +16,8 @@ mod replicas;
 mod restore;
 mod stage;
 mod uploads;
+
+pub use access::parse_grant_key;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ use crate::meta::{
 };
 use crate::meta::{DeletionReason, DeletionTask};
 use crate::model::WrappedKey;
+use crate::model::access::UserName;
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{BucketName, BucketUid, ObjectKey, VersionUid};
 use async_trait::async_trait;
@@ -32,6 +33,7 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
     async fn create_bucket(
         &self,
         rec: BucketRecord,
+        owner: Option<UserName>,
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError> {
         self.run_logged(move |i| {
@@ -49,8 +51,14 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             let (seq, logged) = log_entry(&mut t, LogScope::bucket(&rec, None), |seq| {
                 LogEntry::Bucket(LoggedBucket::new(seq, &rec, None))
             })?;
-            let ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?), logged];
-            Ok((Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(seq)))
+            let mut ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?), logged];
+            let mut last = seq;
+            if let Some(owner) = &owner {
+                let (grant, grant_seq) = super::access::owner_grant(&mut t, rec.uid, owner)?;
+                ops.extend(grant);
+                last = grant_seq.unwrap_or(seq);
+            }
+            Ok((Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(last)))
         })
         .await
     }
@@ -74,7 +82,9 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             let scope = LogScope::bucket(&rec, None);
             let (seq, logged) =
                 log_entry(&mut t, scope, |seq| LogEntry::BucketDeleted { seq, bucket: *rec.uid.as_bytes() })?;
-            t.commit(vec![KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()), logged])?;
+            let mut ops = super::access::drop_grants(&mut t, rec.uid)?;
+            ops.extend([KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()), logged]);
+            t.commit(ops)?;
             Ok((true, Some(seq)))
         })
         .await

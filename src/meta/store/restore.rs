@@ -27,6 +27,7 @@ impl<E: KvEngine> Inner<E> {
             };
             ops.push(KvOp::Put(Cf::Catalog, name.into_bytes(), value));
         }
+        super::access::restore_ops(&batch.access, &mut ops)?;
         for v in &batch.versions {
             restore_version(v, &mut ops)?;
         }

@@ -1,0 +1,86 @@
+use super::*;
+
+fn user(create_buckets: bool, policies: Option<&[&str]>) -> Principal {
+    Principal::User {
+        name: UserName::parse("alice").unwrap(),
+        key_id: "SVALICE".into(),
+        caps: UserCaps { create_buckets, policies: policies.map(|p| p.iter().map(|s| (*s).to_owned()).collect()) },
+    }
+}
+
+fn granted(text: &str) -> Target<'static> {
+    Target::Bucket { granted: Perms::parse(text).unwrap() }
+}
+
+const BUCKET_ACTIONS: [Action; 11] = [
+    Action::HeadBucket,
+    Action::GetBucketLocation,
+    Action::GetBucketVersioning,
+    Action::DeleteBucket,
+    Action::ListBucket,
+    Action::ListBucketMultipartUploads,
+    Action::ListMultipartUploadParts,
+    Action::GetObject,
+    Action::PutObject,
+    Action::DeleteObject,
+    Action::AbortMultipartUpload,
+];
+
+/// Promise: each bucket action is allowed exactly by the permission it needs, and a user with
+/// no grant is refused everything on the bucket.
+#[test]
+fn each_grant_allows_exactly_its_actions() {
+    let expected = |action: Action, grant: &str| -> bool {
+        match action {
+            Action::HeadBucket | Action::GetBucketLocation => grant != "none",
+            Action::PutObject | Action::DeleteObject | Action::AbortMultipartUpload => grant == "write",
+            Action::DeleteBucket => grant == "owner",
+            _ => grant == "read",
+        }
+    };
+    let alice = user(false, None);
+    for grant in ["none", "read", "write", "owner"] {
+        for action in BUCKET_ACTIONS {
+            let decision = authorize(&alice, action, granted(grant));
+            assert_eq!(decision == Decision::Allow, expected(action, grant), "{action:?} with {grant}: {decision:?}");
+        }
+    }
+}
+
+/// Promise: the configuration's own keys do everything; anonymous requests nothing.
+#[test]
+fn root_keys_do_everything_and_anonymous_nothing() {
+    let root = Principal::Root { key_id: "quickstart".into() };
+    for action in BUCKET_ACTIONS {
+        assert_eq!(authorize(&root, action, granted("none")), Decision::Allow);
+        assert_eq!(
+            authorize(&Principal::Anonymous, action, granted("read,write,owner")),
+            Decision::Deny(Denial::Anonymous)
+        );
+    }
+    assert_eq!(authorize(&root, Action::CreateBucket, Target::NewBucket { policy: "any" }), Decision::Allow);
+}
+
+/// Promise: bucket creation needs the capability, and a user limited to some residency
+/// policies cannot pick another.
+#[test]
+fn bucket_creation_follows_the_user_capabilities() {
+    let create = |p: &Principal, policy| authorize(p, Action::CreateBucket, Target::NewBucket { policy });
+    assert_eq!(create(&user(false, None), "eu"), Decision::Deny(Denial::MayNotCreateBuckets));
+    assert_eq!(create(&user(true, None), "eu"), Decision::Allow);
+    let limited = user(true, Some(&["de-only"]));
+    assert_eq!(create(&limited, "de-only"), Decision::Allow);
+    assert_eq!(create(&limited, "eu"), Decision::Deny(Denial::PolicyNotAllowed("eu".into())));
+    assert_eq!(authorize(&user(false, None), Action::ListBuckets, Target::Service), Decision::Allow);
+}
+
+/// Promise: an action asked of the wrong kind of target is refused, never guessed.
+#[test]
+fn an_action_on_the_wrong_target_is_refused() {
+    let alice = user(true, None);
+    assert!(matches!(authorize(&alice, Action::GetObject, Target::Service), Decision::Deny(Denial::WrongTarget(_))));
+    assert!(matches!(
+        authorize(&alice, Action::CreateBucket, granted("owner")),
+        Decision::Deny(Denial::WrongTarget(_))
+    ));
+}

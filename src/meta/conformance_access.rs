@@ -1,0 +1,135 @@
+//! Conformance, access control: users, access keys and grants are stored through audited
+//! changes, each logged as a catalog entry (a removal as `null`); deleting a user takes their
+//! keys and grants with them; a bucket's creator owns it; deleting a bucket drops its grants;
+//! restored records read back.
+
+use super::conformance::{bucket_name, entry};
+use super::log_entry::LogEntry;
+use super::restore::{AccessRecord, RestoreBatch};
+use super::{AuditedChange, BucketRecord, MetadataStore};
+use crate::model::access::{AccessKeyRecord, Perms, UserCaps, UserName, UserRecord};
+use crate::model::{BucketUid, WrappedKey};
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        name: UserName::parse(name).unwrap(),
+        display_name: Some(format!("{name} of team a")),
+        caps: UserCaps { create_buckets: true, policies: Some(vec!["p".into()]) },
+        created_ms: 11,
+    }
+}
+
+fn key(id: &str, owner: &str) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: id.into(),
+        user: UserName::parse(owner).unwrap(),
+        name: Some("backup".into()),
+        secret: WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: vec![1, 2, 3] },
+        created_ms: 12,
+        expires_ms: Some(99),
+        disabled: false,
+    }
+}
+
+/// The catalog entries waiting in the outbox: (name, JSON).
+async fn logged_catalog(store: &dyn MetadataStore) -> Vec<(String, String)> {
+    let all = store.unlogged(0, 100_000).await.unwrap();
+    let entries = all.into_iter().map(|u| LogEntry::decode(&u.entry).unwrap());
+    entries
+        .filter_map(|e| if let LogEntry::Catalog { name, json, .. } = e { Some((name, json)) } else { None })
+        .collect()
+}
+
+/// Users, keys and grants: created once, read back, audited, logged; the cascade of a user's
+/// deletion; the owner grant of a creator; a deleted bucket's grants go with it.
+pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
+    let seqs: Vec<u64> = store.unlogged(0, 100_000).await.unwrap().iter().map(|u| u.seq).collect();
+    store.mark_logged(seqs).await.unwrap();
+    let alice = UserName::parse("alice").unwrap();
+    let bob = UserName::parse("bob").unwrap();
+    let audited_before = store.audit_records(0, 100_000).await.unwrap().len();
+
+    assert!(store.apply_change(AuditedChange::CreateUser(user("alice")), entry("u1")).await.unwrap().is_some());
+    let again = UserRecord { display_name: None, ..user("alice") };
+    assert!(store.apply_change(AuditedChange::CreateUser(again), entry("u2")).await.unwrap().is_none(), "exists");
+    assert_eq!(store.user(&alice).await.unwrap(), Some(user("alice")), "the first one stays");
+    store.apply_change(AuditedChange::CreateUser(user("bob")), entry("u3")).await.unwrap().expect("bob");
+    assert_eq!(store.users().await.unwrap(), [user("alice"), user("bob")]);
+
+    let orphan = key("SVNOBODY", "carol");
+    assert!(store.apply_change(AuditedChange::PutAccessKey(orphan), entry("k0")).await.unwrap().is_none(), "no user");
+    for (id, owner) in [("SVA1", "alice"), ("SVA2", "alice"), ("SVB1", "bob")] {
+        store.apply_change(AuditedChange::PutAccessKey(key(id, owner)), entry("k")).await.unwrap().expect("key");
+    }
+    let disabled = AccessKeyRecord { disabled: true, ..key("SVA2", "alice") };
+    store.apply_change(AuditedChange::PutAccessKey(disabled.clone()), entry("k")).await.unwrap().expect("replaced");
+    assert_eq!(store.access_key("SVA2").await.unwrap(), Some(disabled));
+    assert_eq!(store.access_keys(Some(&alice)).await.unwrap().len(), 2);
+    assert_eq!(store.access_keys(None).await.unwrap().len(), 3);
+    assert!(store.access_key("SVNOBODY").await.unwrap().is_none());
+
+    // The creator owns the bucket; a grant is set, changed and removed; none on a missing bucket.
+    let b = BucketUid([61; 16]);
+    let rec = BucketRecord { uid: b, name: bucket_name("grants"), policy_id: "p".into(), created_ms: 0 };
+    store.create_bucket(rec, Some(alice.clone()), entry("create")).await.unwrap().expect("created");
+    assert_eq!(store.grant(b, &alice).await.unwrap(), Perms::ALL);
+    let grant = |bucket: &str, perms: &str| AuditedChange::Grant {
+        bucket: bucket_name(bucket),
+        user: bob.clone(),
+        perms: Perms::parse(perms).unwrap(),
+    };
+    store.apply_change(grant("grants", "read,write"), entry("g1")).await.unwrap().expect("granted");
+    assert_eq!(store.grant(b, &bob).await.unwrap(), Perms::parse("read,write").unwrap());
+    store.apply_change(grant("grants", "read"), entry("g2")).await.unwrap().expect("changed");
+    assert_eq!(store.grant(b, &bob).await.unwrap(), Perms::parse("read").unwrap());
+    assert!(store.apply_change(grant("missing", "read"), entry("g3")).await.unwrap().is_none(), "no bucket");
+    assert_eq!(store.grants().await.unwrap().len(), 2);
+
+    // Deleting bob takes his key and grant with him, each removal logged.
+    store.apply_change(AuditedChange::DeleteUser(bob.clone()), entry("u4")).await.unwrap().expect("deleted");
+    assert!(store.apply_change(AuditedChange::DeleteUser(bob.clone()), entry("u5")).await.unwrap().is_none());
+    assert!(store.user(&bob).await.unwrap().is_none());
+    assert!(store.access_key("SVB1").await.unwrap().is_none());
+    assert!(store.grant(b, &bob).await.unwrap().is_empty());
+    assert!(store.apply_change(AuditedChange::DeleteAccessKey("SVA1".into()), entry("k")).await.unwrap().is_some());
+    assert!(store.apply_change(AuditedChange::DeleteAccessKey("SVA1".into()), entry("k")).await.unwrap().is_none());
+
+    let names: Vec<(String, bool)> =
+        logged_catalog(store).await.into_iter().map(|(name, json)| (name, json == "null")).collect();
+    let grant_name = format!("grant/{}/", hex::encode([61; 16]));
+    let expected: Vec<(String, bool)> = [
+        ("user/alice".to_owned(), false),
+        ("user/bob".into(), false),
+        ("accesskey/SVA1".into(), false),
+        ("accesskey/SVA2".into(), false),
+        ("accesskey/SVB1".into(), false),
+        ("accesskey/SVA2".into(), false),
+        (format!("{grant_name}alice"), false),
+        (format!("{grant_name}bob"), false),
+        (format!("{grant_name}bob"), false),
+        ("user/bob".into(), true),
+        ("accesskey/SVB1".into(), true),
+        (format!("{grant_name}bob"), true),
+        ("accesskey/SVA1".into(), true),
+    ]
+    .into();
+    assert_eq!(names, expected, "every change logged, in commit order, removals as null");
+    let audited = store.audit_records(0, 100_000).await.unwrap().len() - audited_before;
+    assert_eq!(audited, 11, "every applied change is audited (creation included), refusals not");
+
+    // A deleted bucket's grants go with it.
+    assert!(store.delete_bucket(&bucket_name("grants")).await.unwrap());
+    assert!(store.grants().await.unwrap().is_empty());
+
+    // Restored records read back as written.
+    let carol = UserRecord { name: UserName::parse("carol").unwrap(), ..user("x") };
+    let restored = vec![
+        AccessRecord::User(carol.clone()),
+        AccessRecord::Key(key("SVC1", "carol")),
+        AccessRecord::Grant { bucket: b, user: carol.name.clone(), perms: Perms::parse("write").unwrap() },
+    ];
+    store.restore(RestoreBatch { access: restored, ..RestoreBatch::default() }).await.unwrap();
+    assert_eq!(store.user(&carol.name).await.unwrap(), Some(carol.clone()));
+    assert_eq!(store.access_key("SVC1").await.unwrap(), Some(key("SVC1", "carol")));
+    assert_eq!(store.grant(b, &carol.name).await.unwrap(), Perms::parse("write").unwrap());
+}

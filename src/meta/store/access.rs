@@ -1,0 +1,225 @@
+//! The store's [`AccessMeta`]: users, access keys and grants in the `Access` family, and the
+//! admin changes that write them. Each written record is also logged as a catalog entry under
+//! the same name (`user/<name>`, `accesskey/<id>`, `grant/<bucket uid>/<user>`; JSON `null`
+//! for a removal), so a rebuild recovers who may do what and never brings back a key that was
+//! deleted.
+
+use super::KvMetadataStore;
+use super::logging::log_entry;
+use crate::meta::codec::{decode, encode, prefix_successor};
+use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
+use crate::meta::log_entry::LogEntry;
+use crate::meta::outbox::LogScope;
+use crate::meta::restore::AccessRecord;
+use crate::meta::{AccessMeta, AuditedChange, BucketRecord, MetaError};
+use crate::model::BucketUid;
+use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
+use async_trait::async_trait;
+
+const USER: &str = "user/";
+const KEY: &str = "accesskey/";
+const GRANT: &str = "grant/";
+
+pub(crate) fn user_key(name: &UserName) -> String {
+    format!("{USER}{name}")
+}
+
+pub(crate) fn access_key_key(id: &str) -> String {
+    format!("{KEY}{id}")
+}
+
+pub(crate) fn grant_key(bucket: BucketUid, user: &UserName) -> String {
+    format!("{GRANT}{}/{user}", hex::encode(bucket.as_bytes()))
+}
+
+fn grant_prefix(bucket: BucketUid) -> String {
+    format!("{GRANT}{}/", hex::encode(bucket.as_bytes()))
+}
+
+/// The bucket and user of a grant's name (`grant/<uid hex>/<user>`), if it is one.
+pub fn parse_grant_key(name: &str) -> Option<(BucketUid, UserName)> {
+    let (uid, user) = name.strip_prefix(GRANT)?.split_once('/')?;
+    let uid = <[u8; 16]>::try_from(hex::decode(uid).ok()?).ok()?;
+    Some((BucketUid(uid), UserName::parse(user).ok()?))
+}
+
+/// The writes (records and their log entries) of one access change.
+struct Writes<'t, T> {
+    t: &'t mut T,
+    ops: Vec<KvOp>,
+    last_seq: Option<u64>,
+}
+
+impl<T: KvTxn> Writes<'_, T> {
+    fn put(&mut self, name: String, value: &(impl serde::Serialize + Sized)) -> Result<(), MetaError> {
+        self.ops.push(KvOp::Put(Cf::Access, name.clone().into_bytes(), encode(value)?));
+        self.log(name, serde_json::to_string(value))
+    }
+
+    fn remove(&mut self, name: String) -> Result<(), MetaError> {
+        self.ops.push(KvOp::Delete(Cf::Access, name.clone().into_bytes()));
+        self.log(name, Ok("null".to_owned()))
+    }
+
+    fn log(&mut self, name: String, json: serde_json::Result<String>) -> Result<(), MetaError> {
+        let json = json.map_err(|e| MetaError::codec_from("an access log entry", e))?;
+        let (seq, op) = log_entry(self.t, LogScope::catalog(), |seq| LogEntry::Catalog { seq, name, json })?;
+        self.ops.push(op);
+        self.last_seq = Some(seq);
+        Ok(())
+    }
+
+    fn scan_prefix(&mut self, prefix: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+        let end = prefix_successor(prefix.as_bytes());
+        self.t.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)
+    }
+}
+
+/// Applies an access change in `t`: its writes and the sequence number of its last log entry,
+/// or `None` when it changes nothing (see [`AuditedChange`]). Other changes are not for here.
+pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<(Vec<KvOp>, u64)>, MetaError> {
+    let mut w = Writes { t, ops: Vec::new(), last_seq: None };
+    match change {
+        AuditedChange::CreateUser(rec) => {
+            if w.t.get(Cf::Access, user_key(&rec.name).as_bytes())?.is_some() {
+                return Ok(None);
+            }
+            w.put(user_key(&rec.name), &rec)?;
+        }
+        AuditedChange::DeleteUser(name) => {
+            if w.t.get(Cf::Access, user_key(&name).as_bytes())?.is_none() {
+                return Ok(None);
+            }
+            w.remove(user_key(&name))?;
+            for (k, v) in w.scan_prefix(KEY)? {
+                if decode::<AccessKeyRecord>(&v)?.user == name {
+                    w.remove(String::from_utf8_lossy(&k).into_owned())?;
+                }
+            }
+            for (k, _) in w.scan_prefix(GRANT)? {
+                let k = String::from_utf8_lossy(&k).into_owned();
+                if parse_grant_key(&k).is_some_and(|(_, user)| user == name) {
+                    w.remove(k)?;
+                }
+            }
+        }
+        AuditedChange::PutAccessKey(rec) => {
+            if w.t.get(Cf::Access, user_key(&rec.user).as_bytes())?.is_none() {
+                return Ok(None);
+            }
+            w.put(access_key_key(&rec.id), &rec)?;
+        }
+        AuditedChange::DeleteAccessKey(id) => {
+            if w.t.get(Cf::Access, access_key_key(&id).as_bytes())?.is_none() {
+                return Ok(None);
+            }
+            w.remove(access_key_key(&id))?;
+        }
+        AuditedChange::Grant { bucket, user, perms } => {
+            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                return Ok(None);
+            };
+            if perms.is_empty() {
+                w.remove(grant_key(rec.uid, &user))?;
+            } else {
+                w.put(grant_key(rec.uid, &user), &perms)?;
+            }
+        }
+        _ => return Err(MetaError::codec("not an access change")),
+    }
+    let seq = w.last_seq.ok_or_else(|| MetaError::codec("an access change without a log entry"))?;
+    Ok(Some((w.ops, seq)))
+}
+
+/// The owner grant of a bucket's creator, with its log entry (and that entry's sequence number).
+pub(super) fn owner_grant(
+    t: &mut impl KvTxn,
+    bucket: BucketUid,
+    owner: &UserName,
+) -> Result<(Vec<KvOp>, Option<u64>), MetaError> {
+    let mut w = Writes { t, ops: Vec::new(), last_seq: None };
+    w.put(grant_key(bucket, owner), &Perms::ALL)?;
+    Ok((w.ops, w.last_seq))
+}
+
+/// Removes every grant on a deleted bucket (not logged: a rebuild drops the grants of buckets
+/// that are not live).
+pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
+    let prefix = grant_prefix(bucket);
+    let end = prefix_successor(prefix.as_bytes());
+    Ok(t.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)?
+        .into_iter()
+        .map(|(k, _)| KvOp::Delete(Cf::Access, k))
+        .collect())
+}
+
+/// The writes of recovered access records (a rebuild).
+pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    for r in records {
+        let (name, value) = match r {
+            AccessRecord::User(u) => (user_key(&u.name), encode(u)?),
+            AccessRecord::Key(k) => (access_key_key(&k.id), encode(k)?),
+            AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
+        };
+        ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<E: KvEngine> AccessMeta for KvMetadataStore<E> {
+    async fn user(&self, name: &UserName) -> Result<Option<UserRecord>, MetaError> {
+        let k = user_key(name);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, MetaError> {
+        self.run(|i| i.scan_access(USER)?.iter().map(|(_, v)| decode(v)).collect()).await
+    }
+
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>, MetaError> {
+        let k = access_key_key(id);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
+    async fn access_keys(&self, user: Option<&UserName>) -> Result<Vec<AccessKeyRecord>, MetaError> {
+        let user = user.cloned();
+        self.run(move |i| {
+            let mut out = Vec::new();
+            for (_, v) in i.scan_access(KEY)? {
+                let rec: AccessKeyRecord = decode(&v)?;
+                if user.as_ref().is_none_or(|u| *u == rec.user) {
+                    out.push(rec);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn grant(&self, bucket: BucketUid, user: &UserName) -> Result<Perms, MetaError> {
+        let k = grant_key(bucket, user);
+        self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
+    }
+
+    async fn grants(&self) -> Result<Vec<(BucketUid, UserName, Perms)>, MetaError> {
+        self.run(|i| {
+            let mut out = Vec::new();
+            for (k, v) in i.scan_access(GRANT)? {
+                let name = String::from_utf8_lossy(&k);
+                let (bucket, user) =
+                    parse_grant_key(&name).ok_or_else(|| MetaError::codec(format!("grant key {name}")))?;
+                out.push((bucket, user, decode(&v)?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+impl<E: KvEngine> super::Inner<E> {
+    fn scan_access(&self, prefix: &str) -> Result<crate::meta::kv::KvPairs, MetaError> {
+        let end = prefix_successor(prefix.as_bytes());
+        self.engine.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)
+    }
+}

@@ -1,0 +1,203 @@
+//! Who may do what: user names, per-bucket permissions, and the stored records of users and
+//! their access keys (docs/access-control.md).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::WrappedKey;
+
+/// Why a user name or a permission list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessNameError {
+    /// The user name breaks the rules; the text says which.
+    #[error("invalid user name: {0}")]
+    UserName(&'static str),
+    /// A permission other than read, write, owner.
+    #[error("unknown permission {0:?} (expected read, write or owner)")]
+    Permission(String),
+}
+
+/// A user's name: 1–64 characters of `A-Z a-z 0-9 . _ @ + = , -` (as IAM user names), so
+/// it can appear in a path segment, a log line and a policy's principal unescaped.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Validates `name`.
+    pub fn parse(name: &str) -> Result<Self, AccessNameError> {
+        if name.is_empty() || name.len() > 64 {
+            return Err(AccessNameError::UserName("length must be between 1 and 64"));
+        }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+=,-".contains(&b)) {
+            return Err(AccessNameError::UserName("only letters, digits and . _ @ + = , - are allowed"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserName({})", self.0)
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a user may do in one bucket, in the style of Garage: `read` (GET, HEAD, listings),
+/// `write` (PUT, multipart, copy destination, DELETE), `owner` (bucket settings, deleting the
+/// bucket). They do not imply each other: an owner who should also read is granted both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Perms {
+    /// GET, HEAD, listings.
+    pub read: bool,
+    /// PUT, multipart, copy destination, DELETE.
+    pub write: bool,
+    /// Bucket settings, the bucket's deletion.
+    pub owner: bool,
+}
+
+impl Perms {
+    /// Everything (a bucket's creator).
+    pub const ALL: Perms = Perms { read: true, write: true, owner: true };
+
+    /// `read,write,owner` in any order and case, comma or space separated; `none` or empty
+    /// for no permission.
+    pub fn parse(text: &str) -> Result<Self, AccessNameError> {
+        let mut out = Perms::default();
+        for word in text.split([',', ' ']).map(str::trim).filter(|w| !w.is_empty()) {
+            match word.to_ascii_lowercase().as_str() {
+                "read" => out.read = true,
+                "write" => out.write = true,
+                "owner" => out.owner = true,
+                "none" => {}
+                _ => return Err(AccessNameError::Permission(word.to_owned())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Both sets together.
+    pub fn union(self, other: Perms) -> Perms {
+        Perms { read: self.read || other.read, write: self.write || other.write, owner: self.owner || other.owner }
+    }
+
+    /// What is in `self` but not in `other`.
+    pub fn without(self, other: Perms) -> Perms {
+        Perms { read: self.read && !other.read, write: self.write && !other.write, owner: self.owner && !other.owner }
+    }
+
+    /// No permission at all.
+    pub fn is_empty(self) -> bool {
+        !(self.read || self.write || self.owner)
+    }
+}
+
+impl fmt::Display for Perms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = [(self.read, "read"), (self.write, "write"), (self.owner, "owner")]
+            .into_iter()
+            .filter_map(|(on, w)| on.then_some(w))
+            .collect();
+        f.write_str(if words.is_empty() { "none" } else { "" })?;
+        f.write_str(&words.join(","))
+    }
+}
+
+/// What a user may do beyond the buckets granted to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCaps {
+    /// May create buckets (and becomes their owner).
+    pub create_buckets: bool,
+    /// The residency policies their new buckets may use; `None` for any.
+    pub policies: Option<Vec<String>>,
+}
+
+/// A user, as the admin API created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The name.
+    pub name: UserName,
+    /// A longer name for people.
+    pub display_name: Option<String>,
+    /// What they may do beyond their grants.
+    pub caps: UserCaps,
+    /// Created, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// An access key of a user. Its secret is needed to check SigV4 signatures, so it cannot be
+/// hashed: it is derived from a random key wrapped under the default KEK, bound to the key id
+/// (`keys::access_secret`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    /// The access key id clients send.
+    pub id: String,
+    /// Whose key it is.
+    pub user: UserName,
+    /// A label (which application uses it).
+    pub name: Option<String>,
+    /// The wrapped key material the secret derives from.
+    pub secret: WrappedKey,
+    /// Created, ms since the epoch.
+    pub created_ms: i64,
+    /// Refused from this time on, ms since the epoch.
+    pub expires_ms: Option<i64>,
+    /// Refused while set.
+    pub disabled: bool,
+}
+
+impl fmt::Debug for AccessKeyRecord {
+    // The wrapped secret is no use without the KEK, but keep it out of logs all the same.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("name", &self.name)
+            .field("created_ms", &self.created_ms)
+            .field("expires_ms", &self.expires_ms)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessKeyRecord {
+    /// Whether the key is refused at `now_ms` (disabled, or expired).
+    pub fn refused_at(&self, now_ms: i64) -> bool {
+        self.disabled || self.expires_ms.is_some_and(|e| e <= now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_follow_the_iam_alphabet() {
+        assert!(UserName::parse("team-a.backup@example").is_ok());
+        for bad in ["", "has space", "slash/", "ü", &"x".repeat(65)] {
+            assert!(UserName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn permissions_parse_and_print() {
+        assert_eq!(Perms::parse("read,WRITE").unwrap(), Perms { read: true, write: true, owner: false });
+        assert_eq!(Perms::parse("owner read write").unwrap(), Perms::ALL);
+        assert_eq!(Perms::parse("none").unwrap(), Perms::default());
+        assert!(Perms::parse("admin").is_err());
+        assert_eq!(Perms::ALL.to_string(), "read,write,owner");
+        assert_eq!(Perms::default().to_string(), "none");
+        assert_eq!(Perms::ALL.without(Perms::parse("write").unwrap()).to_string(), "read,owner");
+    }
+}
