@@ -31,7 +31,7 @@ use crate::model::random_array;
 use crate::service::admin::AdminOps;
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
-use crate::service::{ObjectApi, ObjectService, ServiceConfig};
+use crate::service::{Gate, ObjectService, ServiceConfig};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::workers::Context;
 use crate::workers::evacuation::Evacuator;
@@ -404,7 +404,11 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         keys,
         boot_id,
     };
-    let service_config = ServiceConfig { default_policy: config.default_policy.clone(), region: config.region.clone() };
+    let service_config = ServiceConfig {
+        default_policy: config.default_policy.clone(),
+        region: config.region.clone(),
+        access_keys: config.access_keys.clone(),
+    };
     let service = Arc::new(ObjectService::new(
         Arc::clone(&meta),
         Arc::clone(&ctx.keys),
@@ -421,6 +425,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         Arc::clone(&state),
         Arc::clone(&health),
         Arc::clone(&metrics),
+        service.directory(),
     ));
     // Every audited change from now on seals the chain's head. With the key provider down the
     // gateway still starts (it answers 503 for data and says so in /health); the key is then
@@ -458,7 +463,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     let admin_tls = load_tls(config.admin_tls.as_ref())?;
     let mut tasks = vec![tokio::spawn(serve(
         listener,
-        s3_service(service as Arc<dyn ObjectApi>, &config.access_keys, Arc::clone(&metrics), config.body_read_timeout),
+        s3_service(Arc::new(service) as Arc<dyn Gate>, Arc::clone(&metrics), config.body_read_timeout),
         limits,
         tls.clone(),
         metrics.connections_rejected.with_label_values(&["s3"]),

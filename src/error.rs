@@ -50,6 +50,11 @@ pub enum ErrorKind {
     NoSuchProvider,
     #[error("the bucket already exists and is yours")]
     BucketAlreadyOwnedByYou,
+    #[error("the bucket name is taken: buckets share one namespace, choose another name")]
+    BucketAlreadyExists,
+    /// Refused by authorization; the reason stays in the gateway's log.
+    #[error("access denied")]
+    AccessDenied(#[source] crate::access::Denial),
     #[error("the bucket is not empty")]
     BucketNotEmpty,
     #[error("invalid bucket name: {0}")]

@@ -112,6 +112,16 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Users (the people and applications that hold access keys).
+    User {
+        #[command(subcommand)]
+        command: souverain::admin::cli_access::UserCommand,
+    },
+    /// Access keys of users (secrets shown once, at creation).
+    Key {
+        #[command(subcommand)]
+        command: souverain::admin::cli_access::KeyCommand,
+    },
     /// Key-encryption keys: rotation, crypto-shredding.
     Keys {
         #[command(subcommand)]
@@ -249,6 +259,12 @@ fn main() -> ExitCode {
             AdminCommand::Audit { command } => cli::audit(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Jobs { command } => cli::jobs(&admin, &command).map_err(anyhow::Error::msg),
             AdminCommand::Keys { command } => cli::keys(&admin, command).map_err(anyhow::Error::msg),
+            AdminCommand::User { command } => {
+                souverain::admin::cli_access::user(&admin, command).map_err(anyhow::Error::msg)
+            }
+            AdminCommand::Key { command } => {
+                souverain::admin::cli_access::key(&admin, command).map_err(anyhow::Error::msg)
+            }
             AdminCommand::Locate { object } => match object.split_once('/') {
                 Some((b, k)) => {
                     let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));

@@ -67,12 +67,9 @@ pub enum Action {
     ListBuckets,
     /// CreateBucket.
     CreateBucket,
-    /// HeadBucket.
+    /// HeadBucket, and the bucket facts anyone with a grant may read (GetBucketLocation,
+    /// GetBucketVersioning).
     HeadBucket,
-    /// GetBucketLocation.
-    GetBucketLocation,
-    /// GetBucketVersioning.
-    GetBucketVersioning,
     /// DeleteBucket.
     DeleteBucket,
     /// ListObjects, ListObjectsV2.
@@ -98,11 +95,8 @@ impl Action {
         match self {
             Action::ListBuckets => "s3:ListAllMyBuckets",
             Action::CreateBucket => "s3:CreateBucket",
-            Action::HeadBucket => "s3:ListBucket",
-            Action::GetBucketLocation => "s3:GetBucketLocation",
-            Action::GetBucketVersioning => "s3:GetBucketVersioning",
+            Action::HeadBucket | Action::ListBucket => "s3:ListBucket",
             Action::DeleteBucket => "s3:DeleteBucket",
-            Action::ListBucket => "s3:ListBucket",
             Action::ListBucketMultipartUploads => "s3:ListBucketMultipartUploads",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
             Action::GetObject => "s3:GetObject",
@@ -116,9 +110,8 @@ impl Action {
     pub fn needs(self) -> Option<Need> {
         Some(match self {
             Action::ListBuckets | Action::CreateBucket => return None,
-            Action::HeadBucket | Action::GetBucketLocation => Need::Any,
-            Action::GetBucketVersioning
-            | Action::ListBucket
+            Action::HeadBucket => Need::Any,
+            Action::ListBucket
             | Action::ListBucketMultipartUploads
             | Action::ListMultipartUploadParts
             | Action::GetObject => Need::Read,

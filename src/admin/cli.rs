@@ -86,6 +86,16 @@ pub enum BucketCommand {
         /// The transit key's name.
         kek: String,
     },
+    /// Gives a user permissions in a bucket: `read` (GET, HEAD, listings), `write` (PUT,
+    /// multipart, copy destination, DELETE), `owner` (deleting the bucket, its settings).
+    Allow(super::cli_access::GrantArgs),
+    /// Takes permissions of a user in a bucket away.
+    Deny(super::cli_access::GrantArgs),
+    /// Who was granted what in a bucket (through the API; the configuration's are in its file).
+    Grants {
+        /// The bucket.
+        bucket: String,
+    },
 }
 
 /// `admin keys …`.
@@ -262,6 +272,9 @@ pub fn bucket(admin: &AdminTarget, cmd: BucketCommand) -> Result<bool, String> {
         BucketCommand::Kek { bucket, kek } => {
             (format!("/admin/v1/buckets/{}/kek", encode_segment(&bucket)), serde_json::json!({ "kek": kek }))
         }
+        BucketCommand::Allow(args) => return super::cli_access::grant(admin, &args, true),
+        BucketCommand::Deny(args) => return super::cli_access::grant(admin, &args, false),
+        BucketCommand::Grants { bucket } => return super::cli_access::grants(admin, &bucket),
     };
     let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     println!("{}", admin.call(Method::PUT, &path, true, Some(body))?.trim_end());

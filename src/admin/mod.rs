@@ -3,7 +3,9 @@
 //! compared in constant time. It listens apart from S3 (by default on loopback) so operators
 //! can firewall it separately.
 
+mod access;
 pub mod cli;
+pub mod cli_access;
 pub mod client;
 mod keys;
 mod residency;
@@ -75,8 +77,13 @@ impl AdminService {
             let (parts, body) = req.into_parts();
             let query = parts.uri.query().unwrap_or("").to_owned();
             let is_key_route = path.starts_with("/admin/v1/keys") || path.ends_with("/kek");
+            let is_access_route = path.starts_with("/admin/v1/users")
+                || path.starts_with("/admin/v1/access-keys")
+                || path.ends_with("/grants");
             let answer = if is_key_route {
                 keys::route(&self.service, &parts.method, &path, body).await
+            } else if is_access_route {
+                access::route(&self.service, &parts.method, &path, &query, body).await
             } else {
                 residency::route(&self.service, &parts.method, &path, &query, body).await
             };

@@ -23,6 +23,7 @@ pub use policies::parse_policy;
 pub use providers::{ProviderConfig, ProviderKind, ProviderUpdate, loopback_endpoint};
 pub use raw::RawConfig;
 
+use crate::model::access::{Perms, UserCaps, UserName};
 use keys::key_config;
 use metadata::postgres_settings;
 use policies::policy;
@@ -36,12 +37,25 @@ pub struct AccessKey {
     pub id: String,
     /// Secret.
     pub secret: String,
+    /// The user it belongs to; `None` for a key that may do everything.
+    pub user: Option<KeyUser>,
 }
 
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("AccessKey").field("id", &self.id).field("user", &self.user).finish_non_exhaustive()
     }
+}
+
+/// The user of a configured access key, and what the configuration lets them do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUser {
+    /// The user.
+    pub name: UserName,
+    /// Bucket creation and the policies it may use.
+    pub caps: UserCaps,
+    /// Bucket name → permissions.
+    pub grants: Vec<(String, Perms)>,
 }
 
 /// The validated configuration.
@@ -292,7 +306,7 @@ fn access_keys(raw: Vec<raw::RawAccessKey>, base: &Path) -> Result<Vec<AccessKey
     let mut access_keys =
         raw.into_iter().enumerate().map(|(i, k)| access_key(i, k, base)).collect::<Result<Vec<_>, _>>()?;
     if let (Ok(id), Ok(secret)) = (std::env::var("SOUVERAIN_ACCESS_KEY"), std::env::var("SOUVERAIN_SECRET_KEY")) {
-        access_keys.push(AccessKey { id, secret });
+        access_keys.push(AccessKey { id, secret, user: None });
     }
     if access_keys.is_empty() {
         return Err(FieldError::new(
@@ -325,7 +339,24 @@ fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, 
     if k.id.is_empty() {
         return Err(FieldError::new(format!("access_key[{i}].id"), "must not be empty"));
     }
-    Ok(AccessKey { id: k.id, secret })
+    let field = |f: &str| format!("access_key[{i}].{f}");
+    let user = match k.user {
+        None if k.create_buckets.is_some() || k.policies.is_some() || !k.grants.is_empty() => {
+            return Err(FieldError::new(field("user"), "grants, create_buckets and policies need a user"));
+        }
+        None => None,
+        Some(name) => {
+            let name = UserName::parse(&name).map_err(|e| FieldError::new(field("user"), e.to_string()))?;
+            let mut grants = Vec::new();
+            for (bucket, perms) in k.grants {
+                let perms = Perms::parse(&perms).map_err(|e| FieldError::new(field("grants"), e.to_string()))?;
+                grants.push((bucket, perms));
+            }
+            let caps = UserCaps { create_buckets: k.create_buckets.unwrap_or(false), policies: k.policies };
+            Some(KeyUser { name, caps, grants })
+        }
+    };
+    Ok(AccessKey { id: k.id, secret, user })
 }
 
 #[cfg(test)]

@@ -322,6 +322,15 @@ pub struct RawAccessKey {
     pub secret_env: Option<String>,
     /// Secret from this file (mode 0600).
     pub secret_file: Option<String>,
+    /// The user the key belongs to; without one the key may do everything.
+    pub user: Option<String>,
+    /// The user may create buckets (default false).
+    pub create_buckets: Option<bool>,
+    /// The residency policies the user's new buckets may use (default any).
+    pub policies: Option<Vec<String>>,
+    /// Bucket name → permissions (`"read,write"`), besides those granted through the admin API.
+    #[serde(default)]
+    pub grants: std::collections::BTreeMap<String, String>,
 }
 
 /// A provider certification.

@@ -35,6 +35,22 @@ fn minimal_config_is_valid() {
     assert!(matches!(&c.providers[0].kind, ProviderKind::Fs(p) if p == Path::new("/base/p/de")));
 }
 
+/// Promise: a configured key with a user carries its grants and capabilities; without one it
+/// is the deployment's own key (no user).
+#[test]
+fn access_keys_may_name_a_user_with_grants() {
+    let text = MINIMAL.replace(
+        "secret = \"sk\"",
+        "secret = \"sk\"\nuser = \"app\"\ncreate_buckets = true\npolicies = [\"eu\"]\ngrants = { shared = \"read,write\" }",
+    );
+    let c = Config::parse(&text, Path::new("/")).unwrap();
+    let user = c.access_keys[0].user.as_ref().expect("a user");
+    assert_eq!(user.name.as_str(), "app");
+    assert_eq!(user.caps, UserCaps { create_buckets: true, policies: Some(vec!["eu".into()]) });
+    assert_eq!(user.grants, [("shared".to_owned(), Perms::parse("read,write").unwrap())]);
+    assert!(Config::parse(MINIMAL, Path::new("/")).unwrap().access_keys[0].user.is_none());
+}
+
 #[test]
 fn errors_are_one_line_and_name_the_field() {
     let cases = [
@@ -43,6 +59,21 @@ fn errors_are_one_line_and_name_the_field() {
         (MINIMAL.replace("default_policy = \"eu\"", "default_policy = \"nope\""), "server.default_policy", "nope"),
         (MINIMAL.replace("[keys]", "[keys]\nbogus = 1"), "line 9", "bogus"),
         (MINIMAL.replace("write_quorum = 1", "write_quorum = 2"), "policy[0].write_quorum", "between 1 and replicas"),
+        (
+            MINIMAL.replace("secret = \"sk\"", "secret = \"sk\"\ngrants = { b = \"read\" }"),
+            "access_key[0].user",
+            "need a user",
+        ),
+        (
+            MINIMAL.replace("secret = \"sk\"", "secret = \"sk\"\nuser = \"a b\""),
+            "access_key[0].user",
+            "invalid user name",
+        ),
+        (
+            MINIMAL.replace("secret = \"sk\"", "secret = \"sk\"\nuser = \"app\"\ngrants = { b = \"admin\" }"),
+            "access_key[0].grants",
+            "unknown permission",
+        ),
     ];
     for (text, field, says) in cases {
         let err = Config::parse(&text, Path::new("/")).unwrap_err();

@@ -1,35 +1,40 @@
 //! Credentials and request admission: SigV4/SigV2 secrets, anonymous refusal, presign cap.
 
-use std::collections::HashMap;
-
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
-use crate::config::AccessKey;
+use std::sync::Arc;
+
+use crate::service::Gate;
 
 /// Presigned URLs may live at most 7 days, as on AWS.
 pub const MAX_PRESIGN_SECS: u64 = 604_800;
 
-/// Access keys from the configuration.
+/// The secrets of access keys, as the service knows them (the configuration's and users').
 pub struct KeyRing {
-    secrets: HashMap<String, String>,
+    gate: Arc<dyn Gate>,
 }
 
 impl KeyRing {
-    /// From configured pairs.
-    pub fn new(keys: &[AccessKey]) -> Self {
-        Self { secrets: keys.iter().map(|k| (k.id.clone(), k.secret.clone())).collect() }
+    /// Over the service's keys.
+    pub fn new(gate: Arc<dyn Gate>) -> Self {
+        Self { gate }
     }
 }
 
 #[async_trait::async_trait]
 impl S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        // s3s compares the resulting signatures in constant time.
-        self.secrets.get(access_key).map(|s| SecretKey::from(s.as_str())).ok_or_else(|| {
-            s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")
-        })
+        // s3s compares the resulting signatures in constant time. A disabled or expired key is
+        // refused as an unknown one, as S3 does.
+        match self.gate.secret(access_key).await {
+            Ok(Some(secret)) => Ok(SecretKey::from(secret.expose())),
+            Ok(None) => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
+            Err(e) => Err(super::error::to_s3(&e)),
+        }
     }
 }
 

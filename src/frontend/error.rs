@@ -18,6 +18,11 @@ pub fn to_s3(err: &Error) -> S3Error {
     let (code, message) = match err.kind() {
         ErrorKind::NoSuchBucket => (C::NoSuchBucket, msg),
         ErrorKind::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, msg),
+        ErrorKind::BucketAlreadyExists => (C::BucketAlreadyExists, msg),
+        ErrorKind::AccessDenied(why) => {
+            tracing::info!(reason = %why, "access denied");
+            (C::AccessDenied, "Access Denied".into())
+        }
         ErrorKind::BucketNotEmpty => (C::BucketNotEmpty, msg),
         ErrorKind::InvalidBucketName(_) => (C::InvalidBucketName, msg),
         ErrorKind::NoSuchKey => (C::NoSuchKey, msg),

@@ -20,9 +20,8 @@ use std::sync::Arc;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 
-use crate::config::AccessKey;
 use crate::metrics::Metrics;
-use crate::service::ObjectApi;
+use crate::service::Gate;
 
 pub use server::{ServerLimits, serve};
 
@@ -31,14 +30,9 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
-pub fn s3_service(
-    service: Arc<dyn ObjectApi>,
-    keys: &[AccessKey],
-    metrics: Arc<Metrics>,
-    body_timeout: std::time::Duration,
-) -> observe::Observed {
-    let mut builder = S3ServiceBuilder::new(s3::Gateway::new(service));
-    builder.set_auth(auth::KeyRing::new(keys));
+pub fn s3_service(gate: Arc<dyn Gate>, metrics: Arc<Metrics>, body_timeout: std::time::Duration) -> observe::Observed {
+    let mut builder = S3ServiceBuilder::new(s3::Gateway::new(Arc::clone(&gate)));
+    builder.set_auth(auth::KeyRing::new(gate));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;

@@ -1,4 +1,4 @@
-//! The metadata store contract, in six parts by what each serves; [`MetadataStore`] is all
+//! The metadata store contract, in seven parts by what each serves; [`MetadataStore`] is all
 //! of them, and one implementation ([`super::KvMetadataStore`]) holds them over any engine.
 
 use async_trait::async_trait;

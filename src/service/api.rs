@@ -2,12 +2,16 @@
 //! can ask goes through [`ObjectApi`]; the admin API uses [`super::admin::AdminOps`] and the
 //! workers their own contexts, so neither can reach around the other.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
+use super::access::{Caller, Permit, Secret};
 use super::{
     ClientBody, CompleteRequest, Conditions, CopyRequest, GetOutput, GetRequest, ListObjectsRequest, ObjectService,
     ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
 };
+use crate::access::{Action, Principal};
 use crate::error::{Error, Result};
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId};
 
@@ -113,57 +117,101 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
 }
 
+/// What the frontend holds: the secrets signature checks need, and the operations as one
+/// caller may do them.
+#[async_trait]
+pub trait Gate: Send + Sync + 'static {
+    /// The secret of an access key; `None` for an unknown, disabled or expired key.
+    async fn secret(&self, access_key: &str) -> Result<Option<Secret>>;
+    /// The operations, each authorized for `caller`.
+    async fn session(&self, caller: Caller) -> Result<Box<dyn ObjectApi>>;
+}
+
+#[async_trait]
+impl Gate for Arc<ObjectService> {
+    async fn secret(&self, access_key: &str) -> Result<Option<Secret>> {
+        self.access.secret(access_key).await
+    }
+
+    async fn session(&self, caller: Caller) -> Result<Box<dyn ObjectApi>> {
+        let principal = self.access.principal(&caller).await?;
+        Ok(Box::new(Session { service: Arc::clone(self), principal }))
+    }
+}
+
+/// The operations of one caller: each asks [`ObjectService::permit`] for its bucket (or
+/// [`ObjectService::may_create`]) before the service does anything.
+struct Session {
+    service: Arc<ObjectService>,
+    principal: Principal,
+}
+
+impl Session {
+    async fn permit(&self, action: Action, bucket: &str) -> Result<Permit> {
+        self.service.permit(&self.principal, action, bucket).await
+    }
+}
+
 /// Each operation is implemented once, as a crate-private method in the service's file for its
 /// family; this impl is their only way out of the crate.
 #[async_trait]
-impl ObjectApi for ObjectService {
+impl ObjectApi for Session {
     fn region(&self) -> &str {
-        ObjectService::region(self)
+        self.service.region()
     }
 
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
-        let buckets = ObjectService::list_buckets(self).await?;
+        let buckets = self.service.visible_buckets(&self.principal).await?;
         Ok(buckets.into_iter().map(|b| BucketInfo { name: b.name.to_string(), created_ms: b.created_ms }).collect())
     }
 
     async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
-        ObjectService::create_bucket(self, name, location).await
+        self.service.create_bucket(&self.principal, name, location).await
     }
 
     async fn head_bucket(&self, name: &str) -> Result<()> {
-        ObjectService::head_bucket(self, name).await.map(|_| ())
+        self.permit(Action::HeadBucket, name).await.map(|_| ())
     }
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
-        ObjectService::delete_bucket(self, name).await
+        let permit = self.permit(Action::DeleteBucket, name).await?;
+        self.service.delete_bucket(&permit).await
     }
 
     async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
-        ObjectService::put_object(self, req, body).await
+        let permit = self.permit(Action::PutObject, &req.bucket).await?;
+        self.service.put_object(&permit, req, body).await
     }
 
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
-        ObjectService::get_object(self, req).await
+        let permit = self.permit(Action::GetObject, &req.bucket).await?;
+        self.service.get_object(&permit, req).await
     }
 
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
-        ObjectService::head_object(self, req).await
+        let permit = self.permit(Action::GetObject, &req.bucket).await?;
+        self.service.head_object(&permit, req).await
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
-        ObjectService::delete_object(self, bucket, key).await
+        let permit = self.permit(Action::DeleteObject, bucket).await?;
+        self.service.delete_object(&permit, key).await
     }
 
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
-        ObjectService::delete_objects(self, bucket, keys).await
+        let permit = self.permit(Action::DeleteObject, bucket).await?;
+        self.service.delete_objects(&permit, keys).await
     }
 
     async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        ObjectService::copy_object(self, req).await
+        let source = self.permit(Action::GetObject, &req.src_bucket).await?;
+        let target = self.permit(Action::PutObject, &req.dst_bucket).await?;
+        self.service.copy_object(&source, &target, req).await
     }
 
     async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
-        ObjectService::list_objects(self, req).await
+        let permit = self.permit(Action::ListBucket, &req.bucket).await?;
+        self.service.list_objects(&permit, req).await
     }
 
     async fn create_upload(
@@ -173,30 +221,38 @@ impl ObjectApi for ObjectService {
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     ) -> Result<UploadId> {
-        ObjectService::create_upload(self, bucket, key, headers, checksum).await
+        let permit = self.permit(Action::PutObject, bucket).await?;
+        self.service.create_upload(&permit, key, headers, checksum).await
     }
 
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {
-        ObjectService::upload_part(self, &part.bucket, &part.key, &part.upload_id, part.number, body).await
+        let permit = self.permit(Action::PutObject, &part.bucket).await?;
+        self.service.upload_part(&permit, &part.key, &part.upload_id, part.number, body).await
     }
 
     async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {
-        ObjectService::upload_part_copy(self, &part, &source).await
+        let from = self.permit(Action::GetObject, &source.bucket).await?;
+        let permit = self.permit(Action::PutObject, &part.bucket).await?;
+        self.service.upload_part_copy(&permit, &part, &from, &source).await
     }
 
     async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
-        ObjectService::complete_upload(self, req).await
+        let permit = self.permit(Action::PutObject, &req.bucket).await?;
+        self.service.complete_upload(&permit, req).await
     }
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
-        ObjectService::abort_upload(self, bucket, key, upload_id).await
+        let permit = self.permit(Action::AbortMultipartUpload, bucket).await?;
+        self.service.abort_upload(&permit, key, upload_id).await
     }
 
     async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage> {
-        ObjectService::list_parts(self, bucket, key, upload_id, marker, max).await
+        let permit = self.permit(Action::ListMultipartUploadParts, bucket).await?;
+        self.service.list_parts(&permit, key, upload_id, marker, max).await
     }
 
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage> {
-        ObjectService::list_uploads(self, req).await
+        let permit = self.permit(Action::ListBucketMultipartUploads, &req.bucket).await?;
+        self.service.list_uploads(&permit, req).await
     }
 }

@@ -1,21 +1,19 @@
 //! Bucket operations. A bucket is bound to a residency policy at creation; a policy that
 //! cannot be satisfied refuses the bucket.
 
+use super::access::Permit;
 use super::{ObjectService, name_error, now_ms};
+use crate::access::Principal;
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::meta::BucketRecord;
 use crate::model::random_array;
 use crate::model::{BucketName, BucketUid};
 
 impl ObjectService {
-    /// ListBuckets.
-    pub(crate) async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
-        Ok(self.meta.buckets().await?)
-    }
-
     /// CreateBucket. `location` is the LocationConstraint: a policy id, or empty / the region /
     /// `us-east-1` / `EU` for the default policy.
-    pub(crate) async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
+    /// The creator becomes its owner (a user granted read, write and owner on it).
+    pub(crate) async fn create_bucket(&self, principal: &Principal, name: &str, location: Option<&str>) -> Result<()> {
         let name = BucketName::parse(name).map_err(name_error)?;
         let residency = self.residency();
         let policy_id = match location.map(str::trim) {
@@ -24,6 +22,7 @@ impl ObjectService {
             Some(l) if residency.policies.contains_key(l) => l.to_owned(),
             Some(_) => return Err(ErrorKind::InvalidLocationConstraint.into()),
         };
+        Self::may_create(principal, &policy_id)?;
         let policy = residency
             .policies
             .get(&policy_id)
@@ -33,23 +32,22 @@ impl ObjectService {
         let detail = serde_json::json!({
             "bucket": name, "policy": policy_id, "targets": placement.targets(),
         });
-        let audit = crate::model::audit::AuditEntry::new("s3", "bucket.create", &detail);
+        let audit = crate::model::audit::AuditEntry::new(&principal.actor(), "bucket.create", &detail);
         let rec = BucketRecord { uid, name, policy_id, created_ms: now_ms() };
-        match self.meta.create_bucket(rec, None, audit).await? {
+        match self.meta.create_bucket(rec, principal.user().cloned(), audit).await? {
             Ok(_) => Ok(()),
-            // One tenant: every existing bucket belongs to the caller, as in us-east-1 S3.
-            Err(_) => Err(ErrorKind::BucketAlreadyOwnedByYou.into()),
+            // Its owner is told it is theirs (as us-east-1 S3 does); anyone else that the
+            // name is taken.
+            Err(existing) if self.access.granted(principal, &existing).await?.owner => {
+                Err(ErrorKind::BucketAlreadyOwnedByYou.into())
+            }
+            Err(_) => Err(ErrorKind::BucketAlreadyExists.into()),
         }
     }
 
-    /// HeadBucket.
-    pub(crate) async fn head_bucket(&self, name: &str) -> Result<BucketRecord> {
-        self.existing_bucket(name).await
-    }
-
     /// DeleteBucket: only when no object and no multipart upload remains.
-    pub(crate) async fn delete_bucket(&self, name: &str) -> Result<()> {
-        let rec = self.existing_bucket(name).await?;
+    pub(crate) async fn delete_bucket(&self, permit: &Permit) -> Result<()> {
+        let rec = permit.bucket();
         if self.meta.delete_bucket(&rec.name).await? { Ok(()) } else { Err(ErrorKind::BucketNotEmpty.into()) }
     }
 }

@@ -1,11 +1,12 @@
 //! CopyObject (DESIGN.md §3.6): the source streams through the verified read path into the
 //! write path of the destination, re-encrypted under a new data key.
 
+use super::access::Permit;
 use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
-use crate::meta::{BucketRecord, VersionRecord};
+use crate::meta::VersionRecord;
 use crate::model::WriteCondition;
 use crate::model::random_array;
 use crate::model::{ContentHeaders, VersionUid};
@@ -31,22 +32,16 @@ pub struct CopyRequest {
 
 impl ObjectService {
     /// Loads a copy source and checks its conditions.
-    pub(crate) async fn copy_source(
-        &self,
-        bucket: &str,
-        key: &str,
-        cond: &Conditions,
-    ) -> Result<(BucketRecord, VersionRecord)> {
-        let bucket = self.existing_bucket(bucket).await?;
+    pub(crate) async fn copy_source(&self, permit: &Permit, key: &str, cond: &Conditions) -> Result<VersionRecord> {
         let key = parse_key(key)?;
-        let v = self.meta.current(bucket.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let v = self.meta.current(permit.bucket().uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         cond.check_copy_source(&v.etag, v.last_modified_ms)?;
-        Ok((bucket, v))
+        Ok(v)
     }
 
     /// CopyObject.
-    pub(crate) async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        let (src_bucket, src) = self.copy_source(&req.src_bucket, &req.src_key, &req.source_conditions).await?;
+    pub(crate) async fn copy_object(&self, source: &Permit, target: &Permit, req: CopyRequest) -> Result<PutOutput> {
+        let src = self.copy_source(source, &req.src_key, &req.source_conditions).await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {
             return Err(ErrorKind::InvalidRequest(
@@ -61,17 +56,17 @@ impl ObjectService {
             )
             .into());
         }
-        let dst = self.existing_bucket(&req.dst_bucket).await?;
+        let dst = target.bucket();
         let dst_key = parse_new_key(&req.dst_key)?;
-        self.early_condition(&dst, &dst_key, &req.condition).await?;
-        let placement = self.placement_for(&dst)?;
+        self.early_condition(dst, &dst_key, &req.condition).await?;
+        let placement = self.placement_for(dst)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped =
             self.keys.wrap(&dek, &self.kek_of(dst.uid), KeyBinding::new(dst.uid, version, &req.dst_key)).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
-        let stream = self.read_version(&src_bucket, &req.src_key, &src, range).await?;
+        let stream = self.read_version(source.bucket(), &req.src_key, &src, range).await?;
         let source = PlainSource { len: src.size, stream, algorithm };
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
@@ -79,7 +74,7 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
         let key = super::put::VersionKey { plain: &dek, wrapped };
-        self.commit_version(&dst, &dst_key, record, key, req.condition, origin).await?;
+        self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
         Ok(out)
     }
 }

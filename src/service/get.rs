@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::access::Permit;
 use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, RangeSpec, parse_key};
 use crate::backend::{Backend, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
@@ -67,8 +68,8 @@ pub(crate) fn version_mac(
 
 impl ObjectService {
     /// HeadObject: metadata only.
-    pub(crate) async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let (_, version) = self.current_version(&req).await?;
+    pub(crate) async fn head_object(&self, permit: &Permit, req: GetRequest) -> Result<GetOutput> {
+        let version = self.current_version(permit, &req).await?;
         let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
@@ -81,21 +82,21 @@ impl ObjectService {
     }
 
     /// GetObject.
-    pub(crate) async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let (bucket, version) = self.current_version(&req).await?;
+    pub(crate) async fn get_object(&self, permit: &Permit, req: GetRequest) -> Result<GetOutput> {
+        let version = self.current_version(permit, &req).await?;
+        let bucket = permit.bucket();
         let (range, checksum) = select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();
-        let body = self.read_version(&bucket, &req.key, &version, range).await?;
+        let body = self.read_version(bucket, &req.key, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
         Ok(GetOutput { info: object_info(&version), range: range.filter(|_| partial), content_length, checksum, body })
     }
 
-    async fn current_version(&self, req: &GetRequest) -> Result<(BucketRecord, VersionRecord)> {
-        let bucket = self.existing_bucket(&req.bucket).await?;
+    async fn current_version(&self, permit: &Permit, req: &GetRequest) -> Result<VersionRecord> {
         let key = parse_key(&req.key)?;
-        let version = self.meta.current(bucket.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let version = self.meta.current(permit.bucket().uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
         req.conditions.check_read(&version.etag, version.last_modified_ms)?;
-        Ok((bucket, version))
+        Ok(version)
     }
 
     /// Opens the plaintext of `range` of a version. Returns once the first covering segment

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 
 use super::ObjectService;
+use super::access::Permit;
 use crate::error::{ErrorKind, Result};
 use crate::meta::{ListEntry, ListQuery, ListStart};
 use crate::model::{ETag, UploadId};
@@ -129,8 +130,8 @@ fn text(b: Vec<u8>) -> String {
 
 impl ObjectService {
     /// ListObjects / ListObjectsV2.
-    pub(crate) async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
-        let bucket = self.existing_bucket(&req.bucket).await?;
+    pub(crate) async fn list_objects(&self, permit: &Permit, req: ListObjectsRequest) -> Result<ObjectsPage> {
+        let bucket = permit.bucket();
         let delimiter = req.delimiter.filter(|d| !d.is_empty());
         let start = req.resume.start(&req.prefix, delimiter.as_deref())?;
         let q = ListQuery {
@@ -172,9 +173,9 @@ impl ObjectService {
     }
 
     /// ListMultipartUploads.
-    pub(crate) async fn list_uploads(&self, req: super::ListUploadsRequest) -> Result<UploadsPage> {
-        let super::ListUploadsRequest { bucket, prefix, delimiter, key_marker, upload_id_marker, max } = req;
-        let bucket = self.existing_bucket(&bucket).await?;
+    pub(crate) async fn list_uploads(&self, permit: &Permit, req: super::ListUploadsRequest) -> Result<UploadsPage> {
+        let super::ListUploadsRequest { prefix, delimiter, key_marker, upload_id_marker, max, .. } = req;
+        let bucket = permit.bucket();
         let after_upload = match upload_id_marker.filter(|_| key_marker.is_some()) {
             Some(m) => Some(
                 UploadId::from_hex(&m).ok_or_else(|| ErrorKind::InvalidArgument("Invalid uploadId marker".into()))?,

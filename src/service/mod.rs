@@ -1,6 +1,7 @@
 //! The object service: each S3 operation as numbered steps over placement, keys, datapath,
 //! backends and metadata. HTTP-free: it never sees hyper or s3s types.
 
+pub mod access;
 pub mod admin;
 pub mod api;
 mod bucket;
@@ -27,14 +28,13 @@ use crate::backend::Backend;
 use crate::error::{BodyError, ErrorKind, Result};
 use crate::health::HealthState;
 use crate::keys::KeyProvider;
-use crate::meta::{BucketRecord, MetadataStore};
+use crate::meta::MetadataStore;
 use crate::metrics::Metrics;
-use crate::model::{
-    BootId, BucketName, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId,
-};
+use crate::model::{BootId, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId};
 
 use crate::model::WriteCondition;
-pub use api::{BucketInfo, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
+pub use access::{Caller, Secret};
+pub use api::{BucketInfo, Gate, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
 pub use list::{ListObjectsRequest, ListResume, ListedObject, ObjectsPage, UploadsPage};
@@ -69,6 +69,8 @@ pub struct ServiceConfig {
     pub default_policy: String,
     /// The region clients sign for.
     pub region: String,
+    /// The configuration's access keys.
+    pub access_keys: Vec<crate::config::AccessKey>,
 }
 
 /// The object service.
@@ -82,6 +84,8 @@ pub struct ObjectService {
     health: Arc<HealthState>,
     /// The catalog, policies and key state in force (shared with the admin operations).
     state: Arc<state::GatewayState>,
+    /// Access keys and grants (shared with the admin operations).
+    access: Arc<access::Directory>,
 }
 
 /// What HEAD and GET report about an object.
@@ -195,7 +199,13 @@ impl ObjectService {
         metrics: Arc<Metrics>,
         health: Arc<HealthState>,
     ) -> Self {
-        Self { meta, keys, backends, config, boot_id, metrics, health, state }
+        let access = Arc::new(access::Directory::new(&config.access_keys, Arc::clone(&meta), Arc::clone(&keys)));
+        Self { meta, keys, backends, config, boot_id, metrics, health, state, access }
+    }
+
+    /// Access keys and grants, for the admin operations to share.
+    pub fn directory(&self) -> Arc<access::Directory> {
+        Arc::clone(&self.access)
     }
 
     /// The region clients sign for.
@@ -208,20 +218,9 @@ impl ObjectService {
         self.state.residency()
     }
 
-    async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
-        existing_bucket(self.meta.as_ref(), name).await
-    }
-
     fn backend(&self, id: &ProviderId) -> Result<&Arc<dyn Backend>> {
         self.backends.get(id).ok_or_else(|| ErrorKind::internal(format!("no backend for provider {id}")).into())
     }
-}
-
-/// The bucket named `name`; `NoSuchBucket` for a name that is not one or a bucket that does
-/// not exist (the object path and the admin operations answer alike).
-async fn existing_bucket(meta: &dyn MetadataStore, name: &str) -> Result<BucketRecord> {
-    let name = BucketName::parse(name).map_err(|_| ErrorKind::NoSuchBucket)?;
-    meta.bucket(&name).await?.ok_or_else(|| ErrorKind::NoSuchBucket.into())
 }
 
 fn parse_key(key: &str) -> Result<ObjectKey> {

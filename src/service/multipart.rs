@@ -1,6 +1,7 @@
 //! Multipart uploads (DESIGN.md §3.2). Each part is one sealed stream under the upload's data
 //! key; Complete is metadata-only.
 
+use super::access::Permit;
 use super::checksum::multipart_checksum;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_key, parse_new_key};
@@ -107,8 +108,8 @@ fn check_part_number(n: u32) -> Result<()> {
 }
 
 impl ObjectService {
-    async fn open_upload(&self, bucket: &str, key: &str, id: &str) -> Result<(BucketRecord, UploadRecord)> {
-        let bucket = self.existing_bucket(bucket).await?;
+    async fn open_upload(&self, permit: &Permit, key: &str, id: &str) -> Result<(BucketRecord, UploadRecord)> {
+        let bucket = permit.bucket().clone();
         let upload = self.meta.upload(parse_upload_id(id)?).await?.ok_or(ErrorKind::NoSuchUpload)?;
         if upload.bucket_uid != bucket.uid || upload.key != key {
             return Err(ErrorKind::NoSuchUpload.into());
@@ -121,12 +122,12 @@ impl ObjectService {
     /// every part.
     pub(crate) async fn create_upload(
         &self,
-        bucket: &str,
+        permit: &Permit,
         key: &str,
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     ) -> Result<UploadId> {
-        let bucket = self.existing_bucket(bucket).await?;
+        let bucket = permit.bucket().clone();
         parse_new_key(key)?;
         if let Some((a, ChecksumType::FullObject)) = checksum
             && matches!(a, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
@@ -164,14 +165,14 @@ impl ObjectService {
     /// UploadPart.
     pub(crate) async fn upload_part(
         &self,
-        bucket: &str,
+        permit: &Permit,
         key: &str,
         upload_id: &str,
         number: u32,
         body: ClientBody,
     ) -> Result<PutOutput> {
         check_part_number(number)?;
-        let (bucket, upload) = self.open_upload(bucket, key, upload_id).await?;
+        let (bucket, upload) = self.open_upload(permit, key, upload_id).await?;
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
@@ -192,13 +193,15 @@ impl ObjectService {
     /// UploadPartCopy: the source's range is the inclusive `x-amz-copy-source-range`.
     pub(crate) async fn upload_part_copy(
         &self,
+        permit: &Permit,
         part: &super::PartTarget,
+        from: &Permit,
         source: &super::PartSource,
     ) -> Result<PutOutput> {
         let number = part.number;
         check_part_number(number)?;
-        let (bucket, upload) = self.open_upload(&part.bucket, &part.key, &part.upload_id).await?;
-        let (src_bucket, src) = self.copy_source(&source.bucket, &source.key, &source.conditions).await?;
+        let (bucket, upload) = self.open_upload(permit, &part.key, &part.upload_id).await?;
+        let src = self.copy_source(from, &source.key, &source.conditions).await?;
         let range = match source.range {
             Some((a, b)) if a > b || b >= src.size => {
                 return Err(ErrorKind::InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into()).into());
@@ -210,7 +213,7 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
-        let stream = self.read_version(&src_bucket, &source.key, &src, range).await?;
+        let stream = self.read_version(from.bucket(), &source.key, &src, range).await?;
         let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
         self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
     }
@@ -261,9 +264,11 @@ impl ObjectService {
     }
 
     /// CompleteMultipartUpload: validates the part list and commits the version.
-    pub(crate) async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
-        let (bucket, upload) = match self.open_upload(&req.bucket, &req.key, &req.upload_id).await {
-            Err(e) if matches!(e.kind(), ErrorKind::NoSuchUpload) => return self.completed_again(&req).await.ok_or(e),
+    pub(crate) async fn complete_upload(&self, permit: &Permit, req: CompleteRequest) -> Result<PutOutput> {
+        let (bucket, upload) = match self.open_upload(permit, &req.key, &req.upload_id).await {
+            Err(e) if matches!(e.kind(), ErrorKind::NoSuchUpload) => {
+                return self.completed_again(permit, &req).await.ok_or(e);
+            }
             other => other?,
         };
         if req.parts.is_empty() {
@@ -383,8 +388,8 @@ impl ObjectService {
 
     /// A retried Complete of an upload that already completed (within a day) gets the same
     /// answer, as long as the object is still the version it produced.
-    async fn completed_again(&self, req: &CompleteRequest) -> Option<PutOutput> {
-        let bucket = self.existing_bucket(&req.bucket).await.ok()?;
+    async fn completed_again(&self, permit: &Permit, req: &CompleteRequest) -> Option<PutOutput> {
+        let bucket = permit.bucket();
         let done = self.meta.completed_upload(UploadId::from_hex(&req.upload_id)?).await.ok()??;
         if done.bucket_uid != bucket.uid || done.key != req.key {
             return None;
@@ -400,21 +405,21 @@ impl ObjectService {
     }
 
     /// AbortMultipartUpload.
-    pub(crate) async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
-        let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
+    pub(crate) async fn abort_upload(&self, permit: &Permit, key: &str, upload_id: &str) -> Result<()> {
+        let (_, upload) = self.open_upload(permit, key, upload_id).await?;
         if self.meta.abort_upload(upload.upload_id).await? { Ok(()) } else { Err(ErrorKind::NoSuchUpload.into()) }
     }
 
     /// ListParts.
     pub(crate) async fn list_parts(
         &self,
-        bucket: &str,
+        permit: &Permit,
         key: &str,
         upload_id: &str,
         marker: u32,
         max: usize,
     ) -> Result<PartsPage> {
-        let (_, upload) = self.open_upload(bucket, key, upload_id).await?;
+        let (_, upload) = self.open_upload(permit, key, upload_id).await?;
         let max = max.min(1000);
         let mut parts = self.meta.parts(upload.upload_id, marker, max + 1).await?;
         let truncated = parts.len() > max;

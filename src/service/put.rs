@@ -1,6 +1,7 @@
 //! PutObject and the streaming write shared by every operation that stores bytes (DESIGN.md
 //! §3.1 steps 4–10): intent, seal, fan-out, verify, commit.
 
+use super::access::Permit;
 use super::checksum::{PlainDigests, PlainHasher};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
@@ -165,9 +166,9 @@ pub(crate) fn single_stream_version(
 
 impl ObjectService {
     /// Steps 1–10 of §3.1 for PutObject.
-    pub(crate) async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
+    pub(crate) async fn put_object(&self, permit: &Permit, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
         // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
-        let bucket = self.existing_bucket(&req.bucket).await?;
+        let bucket = permit.bucket().clone();
         let object_key = parse_new_key(&req.key)?;
         if body.len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());

@@ -42,9 +42,10 @@ fn dependency_rules() {
     only("aws_sigv4", &|r| r == "src/backend/s3/sign.rs", &mut broken);
     only("s3s::", &|r| r.starts_with("src/frontend/") || r == "src/main.rs", &mut broken);
     only("S3ErrorCode", &|r| r.starts_with("src/frontend/"), &mut broken);
+    only("fn authorize(", &|r| r == "src/access/mod.rs", &mut broken);
     for (p, text) in &files {
         let r = rel(p);
-        if r.starts_with("src/placement/") {
+        if r.starts_with("src/placement/") || r.starts_with("src/access/") {
             for bad in ["async fn", "SystemTime::now", "tokio", "rand::"] {
                 if text.contains(bad) {
                     broken.push(format!("{r} (placement must be pure) uses {bad}"));
@@ -78,6 +79,15 @@ fn dependency_rules() {
             for bad in ["crate::meta", "crate::workers", "crate::backend", "crate::keys", "crate::datapath"] {
                 if code_of(text).contains(bad) {
                     broken.push(format!("{r} (admin API) uses {bad}"));
+                }
+            }
+        }
+        let permit_minter = r == "src/service/access.rs" || r.starts_with("src/service/admin/");
+        if r.starts_with("src/service/") && !permit_minter {
+            // An S3 operation reaches its bucket only through the `Permit` authorization minted.
+            for bad in ["meta.bucket(", "meta.buckets(", "Permit {"] {
+                if code_of(text).contains(bad) {
+                    broken.push(format!("{r} uses {bad}: buckets come with a Permit (service/access.rs)"));
                 }
             }
         }

@@ -15,6 +15,8 @@
 
 mod common;
 
+/// Access control: users, keys and grants; every operation × every kind of principal.
+mod access;
 /// The dependency rules of DESIGN.md §2.2.
 mod architecture;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.

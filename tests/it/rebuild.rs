@@ -443,3 +443,64 @@ async fn a_killed_rebuild_resumes_and_no_gateway_starts_on_it_meanwhile() {
     assert_matches(&client(gw.s3_addr), &model, &["bkt"]).await;
     gw.shutdown().await;
 }
+
+/// Promise: who may do what survives the loss too: after a rebuild a user's key opens what its
+/// grants allow and nothing more, the creator still owns the bucket, and a key or user deleted
+/// before the loss stays refused (its removal was logged, so the rebuild does not bring it back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_keys_and_grants_survive_the_loss_and_deleted_keys_stay_deleted() {
+    let setup = Setup::new();
+    let gw = setup.start().await;
+    let admin = gw.admin_addr.unwrap();
+    let call = |method: &'static str, path: String, body: serde_json::Value| async move {
+        let (status, text) = admin_request(admin, method, &path, &body.to_string()).await;
+        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let key = |v: serde_json::Value| {
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            crate::common::client_with(gw.s3_addr, v["id"].as_str().unwrap(), v["secret"].as_str().unwrap()),
+        )
+    };
+    call("POST", "/admin/v1/users".into(), serde_json::json!({ "name": "alice", "create_buckets": true })).await;
+    call("POST", "/admin/v1/users".into(), serde_json::json!({ "name": "bob" })).await;
+    call("POST", "/admin/v1/users".into(), serde_json::json!({ "name": "carol" })).await;
+    let secrets: Vec<serde_json::Value> = [
+        call("POST", "/admin/v1/access-keys".into(), serde_json::json!({ "user": "alice" })).await,
+        call("POST", "/admin/v1/access-keys".into(), serde_json::json!({ "user": "bob" })).await,
+        call("POST", "/admin/v1/access-keys".into(), serde_json::json!({ "user": "bob" })).await,
+        call("POST", "/admin/v1/access-keys".into(), serde_json::json!({ "user": "carol" })).await,
+    ]
+    .into();
+    let (_, alice) = key(secrets[0].clone());
+    alice.create_bucket().bucket("team").send().await.unwrap();
+    alice.put_object().bucket("team").key("doc").body(b"team doc".to_vec().into()).send().await.unwrap();
+    call("POST", "/admin/v1/buckets/team/grants".into(), serde_json::json!({ "user": "bob", "allow": "read" })).await;
+    let (bob2_id, _) = key(secrets[2].clone());
+    call("DELETE", format!("/admin/v1/access-keys/{bob2_id}"), serde_json::Value::Null).await;
+    call("DELETE", "/admin/v1/users/carol".into(), serde_json::Value::Null).await;
+    gw.shutdown().await;
+
+    let report = setup.lose_and_rebuild().await;
+    assert_eq!((report.buckets, report.objects), (1, 1), "{report:?}");
+    let gw = setup.start().await;
+    let client_of = |v: &serde_json::Value| {
+        crate::common::client_with(gw.s3_addr, v["id"].as_str().unwrap(), v["secret"].as_str().unwrap())
+    };
+    let (alice, bob, bob2, carol) =
+        (client_of(&secrets[0]), client_of(&secrets[1]), client_of(&secrets[2]), client_of(&secrets[3]));
+    let got = body_bytes(bob.get_object().bucket("team").key("doc").send().await.unwrap()).await;
+    assert_eq!(got, b"team doc", "bob's read grant came back");
+    let refused = bob.put_object().bucket("team").key("x").body(b"x".to_vec().into()).send().await.unwrap_err();
+    assert_eq!(error_code(&refused).as_deref(), Some("AccessDenied"), "and nothing more");
+    alice.put_object().bucket("team").key("new").body(b"n".to_vec().into()).send().await.expect("alice writes");
+    alice.delete_object().bucket("team").key("new").send().await.expect("alice deletes");
+    for (who, c) in [("bob's deleted key", &bob2), ("deleted carol's key", &carol)] {
+        let e = c.list_buckets().send().await.unwrap_err();
+        assert_eq!(error_code(&e).as_deref(), Some("InvalidAccessKeyId"), "{who}");
+    }
+    let users = admin_request(gw.admin_addr.unwrap(), "GET", "/admin/v1/users", "").await.1;
+    assert!(users.contains("alice") && users.contains("bob") && !users.contains("carol"), "{users}");
+    gw.shutdown().await;
+}

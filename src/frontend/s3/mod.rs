@@ -27,7 +27,7 @@ use s3s::dto::{
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::error::to_s3;
-use crate::service::ObjectApi;
+use crate::service::{Caller, Gate, ObjectApi};
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub use copy::copy_source_header;
@@ -36,13 +36,19 @@ pub(crate) use copy::parse_copy_range;
 
 /// The S3 front end over the object operations.
 pub struct Gateway {
-    service: Arc<dyn ObjectApi>,
+    gate: Arc<dyn Gate>,
 }
 
 impl Gateway {
     /// Wraps the operations.
-    pub fn new(service: Arc<dyn ObjectApi>) -> Self {
-        Self { service }
+    pub fn new(gate: Arc<dyn Gate>) -> Self {
+        Self { gate }
+    }
+
+    /// The operations as the request's signer may do them.
+    async fn session<T>(&self, req: &S3Request<T>) -> S3Result<Box<dyn ObjectApi>> {
+        let caller = Caller { access_key: req.credentials.as_ref().map(|c| c.access_key.clone()) };
+        svc(self.gate.session(caller).await)
     }
 }
 
@@ -53,108 +59,108 @@ fn svc<T>(r: crate::error::Result<T>) -> S3Result<T> {
 
 #[async_trait::async_trait]
 impl S3 for Gateway {
-    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
-        bucket::list_buckets(self.service.as_ref()).await
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        bucket::list_buckets(self.session(&req).await?.as_ref()).await
     }
 
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
-        bucket::create_bucket(self.service.as_ref(), req).await
+        bucket::create_bucket(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        bucket::head_bucket(self.service.as_ref(), req).await
+        bucket::head_bucket(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-        bucket::delete_bucket(self.service.as_ref(), req).await
+        bucket::delete_bucket(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn get_bucket_location(
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        bucket::get_bucket_location(self.service.as_ref(), req).await
+        bucket::get_bucket_location(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn get_bucket_versioning(
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        bucket::get_bucket_versioning(self.service.as_ref(), req).await
+        bucket::get_bucket_versioning(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        object::put_object(self.service.as_ref(), req).await
+        object::put_object(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        object::get_object(self.service.as_ref(), req).await
+        object::get_object(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        object::head_object(self.service.as_ref(), req).await
+        object::head_object(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        object::delete_object(self.service.as_ref(), req).await
+        object::delete_object(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        object::delete_objects(self.service.as_ref(), req).await
+        object::delete_objects(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        copy::copy_object(self.service.as_ref(), req).await
+        copy::copy_object(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-        list::list_objects(self.service.as_ref(), req).await
+        list::list_objects(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        list::list_objects_v2(self.service.as_ref(), req).await
+        list::list_objects_v2(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        multipart::create_multipart_upload(self.service.as_ref(), req).await
+        multipart::create_multipart_upload(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        multipart::upload_part(self.service.as_ref(), req).await
+        multipart::upload_part(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        multipart::upload_part_copy(self.service.as_ref(), req).await
+        multipart::upload_part_copy(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        multipart::complete_multipart_upload(self.service.as_ref(), req).await
+        multipart::complete_multipart_upload(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        multipart::abort_multipart_upload(self.service.as_ref(), req).await
+        multipart::abort_multipart_upload(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-        multipart::list_parts(self.service.as_ref(), req).await
+        multipart::list_parts(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn list_multipart_uploads(
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        multipart::list_multipart_uploads(self.service.as_ref(), req).await
+        multipart::list_multipart_uploads(self.session(&req).await?.as_ref(), req).await
     }
 }

@@ -69,7 +69,7 @@ impl<T: KvTxn> Writes<'_, T> {
         Ok(())
     }
 
-    fn scan_prefix(&mut self, prefix: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MetaError> {
+    fn scan_prefix(&mut self, prefix: &str) -> Result<crate::meta::kv::KvPairs, MetaError> {
         let end = prefix_successor(prefix.as_bytes());
         self.t.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)
     }

@@ -2,6 +2,7 @@
 //! my data", the placement explanation, the deletion backlog, jobs and the audit chain. The
 //! admin API (`crate::admin`) holds this and nothing else of the service.
 
+mod access;
 mod audit;
 mod keys;
 mod locate;
@@ -18,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::model::ResidencyPolicy;
 use crate::model::audit::AuditKey;
 
+pub use access::{GrantView, KeyView, NewKey, UserView};
 pub use audit::SealReport;
 pub use keys::KeysView;
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
@@ -76,6 +78,8 @@ pub struct AdminOps {
     state: Arc<GatewayState>,
     health: Arc<HealthState>,
     metrics: Arc<Metrics>,
+    /// Access keys and grants, shared with the object service.
+    access: Arc<crate::service::access::Directory>,
     /// The key the chain is sealed with, once loaded (see [`AdminOps::start_audit_sealing`]).
     audit_key: OnceLock<Arc<AuditKey>>,
 }
@@ -88,8 +92,9 @@ impl AdminOps {
         state: Arc<GatewayState>,
         health: Arc<HealthState>,
         metrics: Arc<Metrics>,
+        access: Arc<crate::service::access::Directory>,
     ) -> Self {
-        Self { meta, keys, state, health, metrics, audit_key: OnceLock::new() }
+        Self { meta, keys, state, health, metrics, access, audit_key: OnceLock::new() }
     }
 
     /// The policies in force, by id order.
@@ -104,7 +109,10 @@ impl AdminOps {
         Ok(self.meta.job(name).await?.map(JobView::from))
     }
 
+    /// The bucket named `name`; `NoSuchBucket` for a name that is not one or a bucket that
+    /// does not exist (as the S3 path answers).
     async fn existing_bucket(&self, name: &str) -> Result<BucketRecord> {
-        super::existing_bucket(self.meta.as_ref(), name).await
+        let name = crate::model::BucketName::parse(name).map_err(|_| crate::error::ErrorKind::NoSuchBucket)?;
+        self.meta.bucket(&name).await?.ok_or_else(|| crate::error::ErrorKind::NoSuchBucket.into())
     }
 }

@@ -1,0 +1,314 @@
+//! Who is asking, and the proof that they may: access keys resolved to principals (the
+//! configuration's keys, and users' keys from the store with a short-lived cache), the grants
+//! a principal holds on a bucket, and the [`Permit`] that only [`ObjectService::permit`]
+//! mints after [`crate::access::authorize`] allowed the action. Every object operation takes a
+//! permit for its bucket, so none can run without the check.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use super::{ObjectService, now_ms};
+use crate::access::{Action, Decision, Principal, Target, authorize};
+use crate::config::AccessKey;
+use crate::error::{ErrorKind, Result};
+use crate::keys::{DataKey, KeyBinding, KeyError, KeyProvider};
+use crate::meta::{BucketRecord, MetadataStore};
+use crate::model::access::{AccessKeyRecord, Perms, UserCaps, UserName};
+use crate::model::{BucketName, BucketUid, VersionUid, random_array};
+
+/// How long a store key or grant is trusted before it is read again: a key disabled or a grant
+/// withdrawn on any gateway is refused everywhere within this (the promise is 5 s).
+pub const ACCESS_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Entries cached at most; beyond, the cache starts over (keys are few, the bound is for
+/// floods of distinct ids).
+const CACHE_MAX: usize = 10_000;
+/// The purpose access-key secrets are wrapped under (with the key id as the binding's key, and
+/// bucket zero, which no object has).
+const SECRET_PURPOSE: [u8; 16] = *b"souverain/akey/1";
+/// Alphabet of generated access key ids (RFC 4648 base32: 32 symbols, no bias).
+const ID_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// The S3 request's signer, as the frontend saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The access key id of a signed request; `None` for an anonymous one.
+    pub access_key: Option<String>,
+}
+
+/// A secret access key. Deliberately no `Debug`.
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// The secret, for signature checks and the one answer that shows it at creation.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Proof that a principal was allowed an action on a bucket: only [`ObjectService::permit`]
+/// makes one, and every object operation needs one for its bucket.
+pub(crate) struct Permit {
+    bucket: BucketRecord,
+}
+
+impl Permit {
+    /// The bucket the action was allowed on.
+    pub(crate) fn bucket(&self) -> &BucketRecord {
+        &self.bucket
+    }
+}
+
+/// A resolved key: its secret and whose it is.
+struct Resolved {
+    secret: Arc<Zeroizing<String>>,
+    principal: Principal,
+}
+
+struct CachedKey {
+    record: AccessKeyRecord,
+    caps: UserCaps,
+    secret: Arc<Zeroizing<String>>,
+    at: Instant,
+}
+
+/// Access keys and grants: the configuration's, and the store's behind a bounded cache.
+pub struct Directory {
+    configured: HashMap<String, AccessKey>,
+    meta: Arc<dyn MetadataStore>,
+    keys: Arc<dyn KeyProvider>,
+    cached_keys: Mutex<HashMap<String, CachedKey>>,
+    cached_grants: Mutex<HashMap<(BucketUid, UserName), (Perms, Instant)>>,
+}
+
+impl Directory {
+    /// Over the configured keys and the store's.
+    pub(crate) fn new(configured: &[AccessKey], meta: Arc<dyn MetadataStore>, keys: Arc<dyn KeyProvider>) -> Self {
+        Self {
+            configured: configured.iter().map(|k| (k.id.clone(), k.clone())).collect(),
+            meta,
+            keys,
+            cached_keys: Mutex::default(),
+            cached_grants: Mutex::default(),
+        }
+    }
+
+    /// Forgets what is cached (after a change through this gateway's admin API, so it holds
+    /// here at once; other gateways see it within [`ACCESS_CACHE_TTL`]).
+    pub(crate) fn forget(&self) {
+        if let Ok(mut c) = self.cached_keys.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.cached_grants.lock() {
+            c.clear();
+        }
+    }
+
+    /// Whether `name` is a user of a configured key.
+    pub(crate) fn configured_user(&self, name: &UserName) -> bool {
+        self.configured.values().any(|k| k.user.as_ref().is_some_and(|u| u.name == *name))
+    }
+
+    /// The key `id`, if it exists and is neither disabled nor expired.
+    async fn resolve(&self, id: &str) -> Result<Option<Resolved>> {
+        if let Some(k) = self.configured.get(id) {
+            let principal = match &k.user {
+                None => Principal::Root { key_id: id.to_owned() },
+                Some(u) => Principal::User { name: u.name.clone(), key_id: id.to_owned(), caps: u.caps.clone() },
+            };
+            return Ok(Some(Resolved { secret: Arc::new(Zeroizing::new(k.secret.clone())), principal }));
+        }
+        let now = now_ms();
+        let fresh = self.cached_keys.lock().ok().and_then(|c| {
+            c.get(id)
+                .filter(|k| k.at.elapsed() < ACCESS_CACHE_TTL)
+                .map(|k| (k.record.clone(), k.caps.clone(), Arc::clone(&k.secret)))
+        });
+        let (record, caps, secret) = match fresh {
+            Some(hit) => hit,
+            None => match self.load(id).await? {
+                Some(loaded) => loaded,
+                None => return Ok(None),
+            },
+        };
+        if record.refused_at(now) {
+            return Ok(None);
+        }
+        let principal = Principal::User { name: record.user.clone(), key_id: id.to_owned(), caps };
+        Ok(Some(Resolved { secret, principal }))
+    }
+
+    /// Reads the key and its user from the store, opening the secret unless the cached one
+    /// was wrapped the same way; caches the result.
+    async fn load(&self, id: &str) -> Result<Option<(AccessKeyRecord, UserCaps, Arc<Zeroizing<String>>)>> {
+        let Some(record) = self.meta.access_key(id).await? else {
+            self.drop_cached(id);
+            return Ok(None);
+        };
+        let Some(user) = self.meta.user(&record.user).await? else {
+            self.drop_cached(id);
+            return Ok(None);
+        };
+        let known = self
+            .cached_keys
+            .lock()
+            .ok()
+            .and_then(|c| c.get(id).filter(|k| k.record.secret == record.secret).map(|k| Arc::clone(&k.secret)));
+        let secret = match known {
+            Some(s) => s,
+            None => match open_secret(self.keys.as_ref(), &record).await {
+                Ok(s) => Arc::new(s),
+                // A destroyed KEK: the key can never be used again.
+                Err(KeyError::Destroyed(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if let Ok(mut c) = self.cached_keys.lock() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            let entry = CachedKey {
+                record: record.clone(),
+                caps: user.caps.clone(),
+                secret: Arc::clone(&secret),
+                at: Instant::now(),
+            };
+            c.insert(id.to_owned(), entry);
+        }
+        Ok(Some((record, user.caps, secret)))
+    }
+
+    fn drop_cached(&self, id: &str) {
+        if let Ok(mut c) = self.cached_keys.lock() {
+            c.remove(id);
+        }
+    }
+
+    /// The secret of key `id` for signature checks; `None` for an unknown, disabled or expired
+    /// key.
+    pub(crate) async fn secret(&self, id: &str) -> Result<Option<Secret>> {
+        Ok(self.resolve(id).await?.map(|r| Secret(Zeroizing::new(r.secret.as_str().to_owned()))))
+    }
+
+    /// Who signed the request. A key refused since its signature was checked is denied.
+    pub(crate) async fn principal(&self, caller: &Caller) -> Result<Principal> {
+        match &caller.access_key {
+            None => Ok(Principal::Anonymous),
+            Some(id) => match self.resolve(id).await? {
+                Some(r) => Ok(r.principal),
+                None => Err(ErrorKind::AccessDenied(crate::access::Denial::Anonymous).into()),
+            },
+        }
+    }
+
+    /// What `principal` was granted on `bucket`: everything for a root key; a user's stored
+    /// grant and the configuration's, together.
+    pub(crate) async fn granted(&self, principal: &Principal, bucket: &BucketRecord) -> Result<Perms> {
+        let (name, key_id) = match principal {
+            Principal::Root { .. } => return Ok(Perms::ALL),
+            Principal::Anonymous => return Ok(Perms::default()),
+            Principal::User { name, key_id, .. } => (name, key_id),
+        };
+        let configured = self.configured_grant(key_id, &bucket.name);
+        let cache_key = (bucket.uid, name.clone());
+        let hit = self
+            .cached_grants
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&cache_key).filter(|(_, at)| at.elapsed() < ACCESS_CACHE_TTL).map(|(p, _)| *p));
+        let stored = if let Some(p) = hit {
+            p
+        } else {
+            let p = self.meta.grant(bucket.uid, name).await?;
+            if let Ok(mut c) = self.cached_grants.lock() {
+                if c.len() >= CACHE_MAX {
+                    c.clear();
+                }
+                c.insert(cache_key, (p, Instant::now()));
+            }
+            p
+        };
+        Ok(stored.union(configured))
+    }
+
+    fn configured_grant(&self, key_id: &str, bucket: &BucketName) -> Perms {
+        let Some(user) = self.configured.get(key_id).and_then(|k| k.user.as_ref()) else { return Perms::default() };
+        user.grants.iter().filter(|(b, _)| b == bucket.as_str()).fold(Perms::default(), |acc, (_, p)| acc.union(*p))
+    }
+}
+
+/// The binding an access key's secret is wrapped under.
+fn secret_binding(id: &str) -> KeyBinding<'_> {
+    KeyBinding::new(BucketUid([0; 16]), VersionUid(SECRET_PURPOSE), id)
+}
+
+/// The 40-character secret a key's material gives (URL-safe base64 of 30 of its bytes).
+fn derive_secret(material: &DataKey) -> Zeroizing<String> {
+    Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&material.expose()[..30]))
+}
+
+async fn open_secret(
+    keys: &dyn KeyProvider,
+    record: &AccessKeyRecord,
+) -> std::result::Result<Zeroizing<String>, KeyError> {
+    let material = keys.unwrap(&record.secret, secret_binding(&record.id)).await?;
+    Ok(derive_secret(&material))
+}
+
+/// A new access key for `user`: its record (the secret wrapped under the default KEK) and
+/// the secret, to show once.
+pub(crate) async fn issue_key(
+    keys: &dyn KeyProvider,
+    user: UserName,
+    name: Option<String>,
+    expires_ms: Option<i64>,
+) -> Result<(AccessKeyRecord, Secret)> {
+    let random: [u8; 18] = random_array().map_err(|_| ErrorKind::internal("drawing a random key id"))?;
+    let id: String = "SV".chars().chain(random.iter().map(|b| char::from(ID_ALPHABET[usize::from(b & 31)]))).collect();
+    let material = DataKey::generate()?;
+    let secret = keys.wrap(&material, &keys.kek_for(None), secret_binding(&id)).await?;
+    let record = AccessKeyRecord { id, user, name, secret, created_ms: now_ms(), expires_ms, disabled: false };
+    Ok((record, Secret(derive_secret(&material))))
+}
+
+impl ObjectService {
+    /// Allows `principal` to do `action` on the bucket named `bucket`, or refuses: the only way
+    /// to a [`Permit`]. A bucket that does not exist is `NoSuchBucket` for everyone (as on S3);
+    /// whether a key exists in a bucket is told only to principals allowed to read it.
+    pub(crate) async fn permit(&self, principal: &Principal, action: Action, bucket: &str) -> Result<Permit> {
+        let name = BucketName::parse(bucket).map_err(|_| ErrorKind::NoSuchBucket)?;
+        let rec = self.meta.bucket(&name).await?.ok_or(ErrorKind::NoSuchBucket)?;
+        let granted = self.access.granted(principal, &rec).await?;
+        match authorize(principal, action, Target::Bucket { granted }) {
+            Decision::Allow => Ok(Permit { bucket: rec }),
+            Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
+        }
+    }
+
+    /// Allows `principal` to create a bucket under `policy`, or refuses.
+    pub(crate) fn may_create(principal: &Principal, policy: &str) -> Result<()> {
+        match authorize(principal, Action::CreateBucket, Target::NewBucket { policy }) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
+        }
+    }
+
+    /// The buckets `principal` may see in ListBuckets: every bucket for a root key, those a
+    /// user holds any permission on.
+    pub(crate) async fn visible_buckets(&self, principal: &Principal) -> Result<Vec<BucketRecord>> {
+        let all = self.meta.buckets().await?;
+        if matches!(principal, Principal::Root { .. }) {
+            return Ok(all);
+        }
+        let mut out = Vec::new();
+        for b in all {
+            if !self.access.granted(principal, &b).await?.is_empty() {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+}
