@@ -426,6 +426,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         Arc::clone(&health),
         Arc::clone(&metrics),
         service.directory(),
+        config.admin_tokens.clone(),
     ));
     // Every audited change from now on seals the chain's head. With the key provider down the
     // gateway still starts (it answers 503 for data and says so in /health); the key is then
@@ -473,12 +474,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     tasks.push(spawn_worker("health", checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
-        let service = AdminService::new(
-            Arc::clone(&metrics),
-            Arc::clone(&health),
-            Arc::clone(&admin_ops),
-            config.admin_token.as_ref().map(|t| t.expose().to_owned()),
-        );
+        let service = AdminService::new(Arc::clone(&metrics), Arc::clone(&health), Arc::clone(&admin_ops));
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
     }

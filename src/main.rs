@@ -122,6 +122,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: souverain::admin::cli_access::KeyCommand,
     },
+    /// Admin tokens with roles (the token shown once, at creation).
+    Token {
+        #[command(subcommand)]
+        command: souverain::admin::cli_access::TokenCommand,
+    },
     /// Key-encryption keys: rotation, crypto-shredding.
     Keys {
         #[command(subcommand)]
@@ -261,6 +266,9 @@ fn main() -> ExitCode {
             AdminCommand::Keys { command } => cli::keys(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::User { command } => {
                 souverain::admin::cli_access::user(&admin, command).map_err(anyhow::Error::msg)
+            }
+            AdminCommand::Token { command } => {
+                souverain::admin::cli_access::token(&admin, command).map_err(anyhow::Error::msg)
             }
             AdminCommand::Key { command } => {
                 souverain::admin::cli_access::key(&admin, command).map_err(anyhow::Error::msg)

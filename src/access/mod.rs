@@ -4,7 +4,7 @@
 //! who is asking and what they were granted, this module only decides, so every S3 operation
 //! and the matrix test ask the same question the same way.
 
-use crate::model::access::{Perms, UserCaps, UserName};
+use crate::model::access::{AdminRole, Perms, UserCaps, UserName};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,13 @@ pub enum Principal {
     },
     /// An unsigned request.
     Anonymous,
+    /// An admin token (the admin listener only).
+    Admin {
+        /// The token's name (the audit log's actor).
+        name: String,
+        /// What it may do.
+        role: AdminRole,
+    },
 }
 
 impl Principal {
@@ -35,6 +42,7 @@ impl Principal {
             Principal::Root { key_id } => format!("root:{key_id}"),
             Principal::User { name, .. } => name.to_string(),
             Principal::Anonymous => "anonymous".into(),
+            Principal::Admin { name, .. } => name.clone(),
         }
     }
 
@@ -87,6 +95,16 @@ pub enum Action {
     DeleteObject,
     /// AbortMultipartUpload.
     AbortMultipartUpload,
+    /// An admin route that reads (health, locate, audit export, explain, jobs, the catalog).
+    AdminRead,
+    /// An admin route that changes the catalog, a policy or a bucket's binding.
+    AdminResidency,
+    /// An admin route that rotates, assigns or destroys KEKs.
+    AdminKeys,
+    /// An admin route over users, access keys and grants (reading them too).
+    AdminUsers,
+    /// An admin route over the admin tokens.
+    AdminTokens,
 }
 
 impl Action {
@@ -103,13 +121,24 @@ impl Action {
             Action::PutObject => "s3:PutObject",
             Action::DeleteObject => "s3:DeleteObject",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::AdminRead => "admin:Read",
+            Action::AdminResidency => "admin:Residency",
+            Action::AdminKeys => "admin:Keys",
+            Action::AdminUsers => "admin:Users",
+            Action::AdminTokens => "admin:Tokens",
         }
     }
 
     /// The permission it needs on its bucket (`None`: it has no bucket).
     pub fn needs(self) -> Option<Need> {
         Some(match self {
-            Action::ListBuckets | Action::CreateBucket => return None,
+            Action::ListBuckets
+            | Action::CreateBucket
+            | Action::AdminRead
+            | Action::AdminResidency
+            | Action::AdminKeys
+            | Action::AdminUsers
+            | Action::AdminTokens => return None,
             Action::HeadBucket => Need::Any,
             Action::ListBucket
             | Action::ListBucketMultipartUploads
@@ -159,6 +188,17 @@ pub enum Denial {
     /// The user may not place buckets under this residency policy.
     #[error("this user may not use residency policy {0}")]
     PolicyNotAllowed(String),
+    /// The admin token's role does not cover this route.
+    #[error("role {role} may not {action}")]
+    Role {
+        /// The token's role.
+        role: &'static str,
+        /// The action's name.
+        action: &'static str,
+    },
+    /// An S3 principal on an admin route, or an admin token on an S3 operation.
+    #[error("{0} is not for this kind of credential")]
+    WrongPrincipal(&'static str),
     /// The action was asked of a target it does not apply to (a programming error; refused
     /// rather than guessed).
     #[error("{0} does not apply to this target")]
@@ -175,9 +215,17 @@ pub enum Decision {
 }
 
 /// Decides whether `principal` may do `action` on `target`: the configuration's own keys may
-/// do everything; a user what their capabilities and grants allow; anonymous nothing.
+/// do every S3 operation; a user what their capabilities and grants allow; anonymous nothing;
+/// an admin token the admin routes its role covers.
 pub fn authorize(principal: &Principal, action: Action, target: Target<'_>) -> Decision {
+    let is_admin_route = matches!(
+        action,
+        Action::AdminRead | Action::AdminResidency | Action::AdminKeys | Action::AdminUsers | Action::AdminTokens
+    );
     let caps = match principal {
+        Principal::Admin { role, .. } if is_admin_route => return admin_decision(*role, action),
+        Principal::Admin { .. } => return Decision::Deny(Denial::WrongPrincipal(action.s3_name())),
+        _ if is_admin_route => return Decision::Deny(Denial::WrongPrincipal(action.s3_name())),
         Principal::Root { .. } => return Decision::Allow,
         Principal::Anonymous => return Decision::Deny(Denial::Anonymous),
         Principal::User { caps, .. } => caps,
@@ -203,6 +251,23 @@ pub fn authorize(principal: &Principal, action: Action, target: Target<'_>) -> D
             if ok { Decision::Allow } else { Decision::Deny(Denial::NotGranted { action: action.s3_name(), need }) }
         }
         _ => Decision::Deny(Denial::WrongTarget(action.s3_name())),
+    }
+}
+
+/// What each admin role may do: every role reads; each changes its own part; `admin` all.
+fn admin_decision(role: AdminRole, action: Action) -> Decision {
+    let allowed = matches!(
+        (role, action),
+        (AdminRole::Admin, _)
+            | (_, Action::AdminRead)
+            | (AdminRole::Residency, Action::AdminResidency)
+            | (AdminRole::Keys, Action::AdminKeys)
+            | (AdminRole::Users, Action::AdminUsers)
+    );
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Deny(Denial::Role { role: role.as_str(), action: action.s3_name() })
     }
 }
 

@@ -82,3 +82,31 @@ fn an_action_on_the_wrong_target_is_refused() {
         Decision::Deny(Denial::WrongTarget(_))
     ));
 }
+
+/// Promise: every admin role reads; each changes only its own part; only `admin` manages
+/// tokens; admin tokens do no S3 operation and S3 keys no admin route.
+#[test]
+fn admin_roles_cover_exactly_their_routes() {
+    use crate::model::access::AdminRole;
+    let routes =
+        [Action::AdminRead, Action::AdminResidency, Action::AdminKeys, Action::AdminUsers, Action::AdminTokens];
+    let table: [(AdminRole, [bool; 5]); 5] = [
+        (AdminRole::Viewer, [true, false, false, false, false]),
+        (AdminRole::Residency, [true, true, false, false, false]),
+        (AdminRole::Keys, [true, false, true, false, false]),
+        (AdminRole::Users, [true, false, false, true, false]),
+        (AdminRole::Admin, [true, true, true, true, true]),
+    ];
+    for (role, allowed) in table {
+        let token = Principal::Admin { name: "ops".into(), role };
+        for (action, expected) in routes.into_iter().zip(allowed) {
+            assert_eq!(authorize(&token, action, Target::Service) == Decision::Allow, expected, "{role:?} {action:?}");
+        }
+        assert!(matches!(
+            authorize(&token, Action::GetObject, granted("read")),
+            Decision::Deny(Denial::WrongPrincipal(_))
+        ));
+    }
+    let root = Principal::Root { key_id: "quickstart".into() };
+    assert!(matches!(authorize(&root, Action::AdminRead, Target::Service), Decision::Deny(Denial::WrongPrincipal(_))));
+}

@@ -4,13 +4,14 @@
 //! - `GET|POST /admin/v1/access-keys` (`?user=`), `POST /admin/v1/access-keys/{id}/disable|enable`,
 //!   `DELETE /admin/v1/access-keys/{id}`
 //! - `GET|POST /admin/v1/buckets/{bucket}/grants` (`{"user", "allow"|"deny": "read,write"}`)
+//! - `GET|POST /admin/v1/tokens` (`{"name", "role"}`), `DELETE /admin/v1/tokens/{name}`
 
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
 
 use super::residency::read_json;
 use super::{Answer, error, json, percent_decode, service_error};
-use crate::model::access::{Perms, UserCaps};
+use crate::model::access::{AdminRole, Perms, UserCaps};
 use crate::service::admin::AdminOps;
 
 #[derive(serde::Deserialize)]
@@ -37,6 +38,13 @@ struct NewKey {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GrantChange {
     user: String,
     #[serde(default)]
@@ -59,6 +67,7 @@ fn done(r: crate::error::Result<()>) -> Answer {
 /// Routes the access paths; `None` if the path is not one.
 pub(super) async fn route(
     service: &AdminOps,
+    actor: &str,
     method: &Method,
     path: &str,
     query: &str,
@@ -72,12 +81,12 @@ pub(super) async fn route(
         (&Method::POST, ["users"]) => match read_json::<NewUser>(body).await {
             Ok(u) => {
                 let caps = UserCaps { create_buckets: u.create_buckets, policies: u.policies };
-                answer(StatusCode::CREATED, service.create_user(&u.name, u.display_name, caps).await)
+                answer(StatusCode::CREATED, service.create_user(actor, &u.name, u.display_name, caps).await)
             }
             Err(a) => a,
         },
         (&Method::DELETE, ["users", name]) => match decoded(name) {
-            Ok(n) => done(service.delete_user(&n).await),
+            Ok(n) => done(service.delete_user(actor, &n).await),
             Err(a) => a,
         },
         (&Method::GET, ["access-keys"]) => {
@@ -85,15 +94,27 @@ pub(super) async fn route(
             answer(StatusCode::OK, service.access_keys(user.as_deref()).await)
         }
         (&Method::POST, ["access-keys"]) => match read_json::<NewKey>(body).await {
-            Ok(k) => answer(StatusCode::CREATED, service.create_access_key(&k.user, k.name, k.expires_ms).await),
+            Ok(k) => answer(StatusCode::CREATED, service.create_access_key(actor, &k.user, k.name, k.expires_ms).await),
             Err(a) => a,
         },
         (&Method::POST, ["access-keys", id, toggle @ ("disable" | "enable")]) => match decoded(id) {
-            Ok(id) => answer(StatusCode::OK, service.set_key_disabled(&id, *toggle == "disable").await),
+            Ok(id) => answer(StatusCode::OK, service.set_key_disabled(actor, &id, *toggle == "disable").await),
             Err(a) => a,
         },
         (&Method::DELETE, ["access-keys", id]) => match decoded(id) {
-            Ok(id) => done(service.delete_access_key(&id).await),
+            Ok(id) => done(service.delete_access_key(actor, &id).await),
+            Err(a) => a,
+        },
+        (&Method::GET, ["tokens"]) => answer(StatusCode::OK, service.admin_tokens().await),
+        (&Method::POST, ["tokens"]) => match read_json::<NewToken>(body).await {
+            Ok(t) => match AdminRole::parse(&t.role) {
+                Ok(role) => answer(StatusCode::CREATED, service.create_admin_token(actor, &t.name, role).await),
+                Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+            },
+            Err(a) => a,
+        },
+        (&Method::DELETE, ["tokens", name]) => match decoded(name) {
+            Ok(n) => done(service.delete_admin_token(actor, &n).await),
             Err(a) => a,
         },
         (&Method::GET, ["buckets", bucket, "grants"]) => match decoded(bucket) {
@@ -109,7 +130,7 @@ pub(super) async fn route(
                     _ => return Some(error(StatusCode::BAD_REQUEST, "give exactly one of allow and deny")),
                 };
                 match Perms::parse(&text) {
-                    Ok(perms) => answer(StatusCode::OK, service.change_grant(&b, &g.user, perms, allow).await),
+                    Ok(perms) => answer(StatusCode::OK, service.change_grant(actor, &b, &g.user, perms, allow).await),
                     Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
                 }
             }

@@ -1,4 +1,4 @@
-//! `souverain admin user|key …` and `admin bucket allow|deny|grants`: users, their access keys
+//! `souverain admin user|key|token …` and `admin bucket allow|deny|grants`: users, their access keys
 //! and per-bucket grants through the admin API (docs/access-control.md).
 
 use clap::Subcommand;
@@ -71,6 +71,28 @@ pub enum KeyCommand {
     },
 }
 
+/// `admin token …`: admin tokens with roles.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates an admin token and prints it, once. Roles: `viewer` (read only), `residency`
+    /// (catalog, policies, bindings), `keys` (rotation, bucket KEKs, shredding), `users`
+    /// (users, access keys, grants), `admin` (all, and tokens).
+    Create {
+        /// Its name: the audit log's actor for what it changes.
+        name: String,
+        /// Its role.
+        #[arg(long)]
+        role: String,
+    },
+    /// Lists the admin tokens (the configuration's and the API's; never the tokens).
+    List,
+    /// Deletes a token created through the API.
+    Delete {
+        /// Its name.
+        name: String,
+    },
+}
+
 /// `admin bucket allow|deny`: the permissions to add or remove.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GrantArgs {
@@ -136,6 +158,17 @@ pub fn key(admin: &AdminTarget, cmd: KeyCommand) -> Result<bool, String> {
             post(admin, &format!("/admin/v1/access-keys/{}/enable", encode_segment(&id)), &serde_json::json!({}))
         }
         KeyCommand::Delete { id } => delete(admin, &format!("/admin/v1/access-keys/{}", encode_segment(&id))),
+    }
+}
+
+/// `admin token create|list|delete`.
+pub fn token(admin: &AdminTarget, cmd: TokenCommand) -> Result<bool, String> {
+    match cmd {
+        TokenCommand::Create { name, role } => {
+            post(admin, "/admin/v1/tokens", &serde_json::json!({ "name": name, "role": role }))
+        }
+        TokenCommand::List => admin.show("/admin/v1/tokens", true),
+        TokenCommand::Delete { name } => delete(admin, &format!("/admin/v1/tokens/{}", encode_segment(&name))),
     }
 }
 

@@ -9,7 +9,13 @@ use super::{Answer, error, json, percent_decode, service_error};
 use crate::service::admin::AdminOps;
 
 /// Routes `/admin/v1/keys…` and `/admin/v1/buckets/{b}/kek`; `None` if the path is not one.
-pub(super) async fn route(service: &AdminOps, method: &Method, path: &str, body: Incoming) -> Option<Answer> {
+pub(super) async fn route(
+    service: &AdminOps,
+    actor: &str,
+    method: &Method,
+    path: &str,
+    body: Incoming,
+) -> Option<Answer> {
     #[derive(serde::Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     struct Kek {
@@ -24,7 +30,7 @@ pub(super) async fn route(service: &AdminOps, method: &Method, path: &str, body:
             Err(e) => service_error(&e),
         },
         (&Method::POST, ["keys", "rotate"]) => match read_json::<Kek>(body).await {
-            Ok(k) => match service.rotate_keys(k.kek.as_deref()).await {
+            Ok(k) => match service.rotate_keys(actor, k.kek.as_deref()).await {
                 Ok(rotated) => {
                     json(StatusCode::ACCEPTED, &serde_json::json!({ "rotated": rotated, "job": "rotation" }))
                 }
@@ -33,14 +39,14 @@ pub(super) async fn route(service: &AdminOps, method: &Method, path: &str, body:
             Err(a) => a,
         },
         (&Method::POST, ["keys", kek, "shred"]) => match percent_decode(kek) {
-            Some(k) => match service.shred_kek(&k).await {
+            Some(k) => match service.shred_kek(actor, &k).await {
                 Ok(rec) => json(StatusCode::OK, &rec),
                 Err(e) => service_error(&e),
             },
             None => error(StatusCode::BAD_REQUEST, "bad key name"),
         },
         (&Method::PUT, ["buckets", bucket, "kek"]) => match (percent_decode(bucket), read_json::<Kek>(body).await) {
-            (Some(b), Ok(Kek { kek: Some(k) })) => match service.set_bucket_kek(&b, &k).await {
+            (Some(b), Ok(Kek { kek: Some(k) })) => match service.set_bucket_kek(actor, &b, &k).await {
                 Ok(rec) => json(StatusCode::OK, &rec),
                 Err(e) => service_error(&e),
             },

@@ -1,6 +1,6 @@
 //! The admin listener: `/metrics` (Prometheus text format), `/health` (JSON) and `/ready`,
-//! open to scrapers and probes; and the admin API under `/admin/v1`, behind a bearer token
-//! compared in constant time. It listens apart from S3 (by default on loopback) so operators
+//! open to scrapers and probes; and the admin API under `/admin/v1`, behind named bearer
+//! tokens (hashed, compared in constant time) whose role `access::authorize` checks per route. It listens apart from S3 (by default on loopback) so operators
 //! can firewall it separately.
 
 mod access;
@@ -18,8 +18,8 @@ use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use subtle::ConstantTimeEq;
 
+use crate::access::{Action, Decision, Principal};
 use crate::error::ErrorKind;
 use crate::health::HealthState;
 
@@ -34,7 +34,6 @@ pub struct AdminService {
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
     service: Arc<AdminOps>,
-    token: Option<Arc<str>>,
 }
 
 pub(crate) type Answer = (StatusCode, &'static str, Bytes);
@@ -54,38 +53,50 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl AdminService {
-    /// Serves these metrics and health state, and the admin API over `service` when a token is
-    /// configured (without one the API answers 403 to everyone).
-    pub fn new(metrics: Arc<Metrics>, health: Arc<HealthState>, service: Arc<AdminOps>, token: Option<String>) -> Self {
-        Self { metrics, health, service, token: token.map(Arc::from) }
+    /// Serves these metrics and health state, and the admin API over `service` to the admin
+    /// tokens it knows (none configured or created: the API answers 401 to everyone).
+    pub fn new(metrics: Arc<Metrics>, health: Arc<HealthState>, service: Arc<AdminOps>) -> Self {
+        Self { metrics, health, service }
     }
 
-    fn authorized(&self, req: &Request<Incoming>) -> bool {
-        let Some(token) = &self.token else { return false };
+    /// The admin token the request carries, if it is one.
+    async fn principal(&self, req: &Request<Incoming>) -> Option<Principal> {
         let given = req
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.as_bytes())))
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        match self.service.admin_principal(given).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %crate::report::chain(&e), "admin tokens could not be read");
+                None
+            }
+        }
     }
 
     async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
-        let authorized = self.authorized(&req);
-        if path.starts_with("/admin/v1/") && authorized {
+        let principal = if path.starts_with("/admin/v1/") { self.principal(&req).await } else { None };
+        if let Some(principal) = principal {
+            let action = route_action(req.method(), &path);
+            if let Decision::Deny(why) = AdminOps::admin_decision(&principal, action) {
+                return to_response(error(StatusCode::FORBIDDEN, &why.to_string()));
+            }
+            let actor = principal.actor();
             let (parts, body) = req.into_parts();
             let query = parts.uri.query().unwrap_or("").to_owned();
             let is_key_route = path.starts_with("/admin/v1/keys") || path.ends_with("/kek");
             let is_access_route = path.starts_with("/admin/v1/users")
+                || path.starts_with("/admin/v1/tokens")
                 || path.starts_with("/admin/v1/access-keys")
                 || path.ends_with("/grants");
             let answer = if is_key_route {
-                keys::route(&self.service, &parts.method, &path, body).await
+                keys::route(&self.service, &actor, &parts.method, &path, body).await
             } else if is_access_route {
-                access::route(&self.service, &parts.method, &path, &query, body).await
+                access::route(&self.service, &actor, &parts.method, &path, &query, body).await
             } else {
-                residency::route(&self.service, &parts.method, &path, &query, body).await
+                residency::route(&self.service, &actor, &parts.method, &path, &query, body).await
             };
             if let Some(answer) = answer {
                 return to_response(answer);
@@ -163,6 +174,22 @@ impl AdminService {
             Ok(x) => json(StatusCode::OK, &x),
             Err(e) => service_error(&e),
         }
+    }
+}
+
+/// What kind of admin route a request is, for the token's role: tokens, users (keys and
+/// grants with them), keys, residency; any other GET reads.
+fn route_action(method: &Method, path: &str) -> Action {
+    let rest = path.strip_prefix("/admin/v1/").unwrap_or("");
+    let first = rest.split('/').next().unwrap_or("");
+    match first {
+        "tokens" => Action::AdminTokens,
+        "users" | "access-keys" => Action::AdminUsers,
+        _ if path.ends_with("/grants") => Action::AdminUsers,
+        _ if method == Method::GET => Action::AdminRead,
+        "keys" => Action::AdminKeys,
+        _ if path.ends_with("/kek") => Action::AdminKeys,
+        _ => Action::AdminResidency,
     }
 }
 

@@ -35,6 +35,7 @@ fn query_u64(query: &str, name: &str) -> Option<u64> {
 /// Routes `/admin/v1/{providers,policies,buckets,audit,jobs}…`; `None` if the path is not one.
 pub(super) async fn route(
     service: &AdminOps,
+    actor: &str,
     method: &Method,
     path: &str,
     query: &str,
@@ -45,7 +46,7 @@ pub(super) async fn route(
     let answer = match (method, segments.as_slice()) {
         (&Method::GET, ["providers"]) => json(StatusCode::OK, &service.providers_view()),
         (&Method::PUT, ["providers", id]) => match read_json::<ProviderUpdate>(body).await {
-            Ok(update) => match service.update_provider(id, |current| update.apply(current)).await {
+            Ok(update) => match service.update_provider(actor, id, |current| update.apply(current)).await {
                 Ok(rec) => json(StatusCode::OK, &rec),
                 Err(e) => service_error(&e),
             },
@@ -55,7 +56,7 @@ pub(super) async fn route(
         (&Method::PUT, ["policies", id]) => match read_json::<RawPolicy>(body).await {
             Ok(raw) if raw.id != *id => error(StatusCode::BAD_REQUEST, "the body's id differs from the path's"),
             Ok(raw) => match crate::config::parse_policy(raw) {
-                Ok(policy) => match service.put_policy(policy).await {
+                Ok(policy) => match service.put_policy(actor, policy).await {
                     Ok(rec) => json(StatusCode::OK, &rec),
                     Err(e) => service_error(&e),
                 },
@@ -70,7 +71,7 @@ pub(super) async fn route(
                 policy: String,
             }
             match (percent_decode(bucket), read_json::<Binding>(body).await) {
-                (Some(b), Ok(binding)) => match service.bind_bucket(&b, &binding.policy).await {
+                (Some(b), Ok(binding)) => match service.bind_bucket(actor, &b, &binding.policy).await {
                     Ok(rec) => json(StatusCode::OK, &rec),
                     Err(e) => service_error(&e),
                 },

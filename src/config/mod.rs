@@ -23,7 +23,7 @@ pub use policies::parse_policy;
 pub use providers::{ProviderConfig, ProviderKind, ProviderUpdate, loopback_endpoint};
 pub use raw::RawConfig;
 
-use crate::model::access::{Perms, UserCaps, UserName};
+use crate::model::access::{AdminRole, Perms, UserCaps, UserName, token_sha256};
 use keys::key_config;
 use metadata::postgres_settings;
 use policies::policy;
@@ -44,6 +44,23 @@ pub struct AccessKey {
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessKey").field("id", &self.id).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// An admin token from the configuration: kept as its SHA-256 only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    /// Its name (the audit log's actor; `admin` for `[admin] token`).
+    pub name: String,
+    /// What it may do.
+    pub role: AdminRole,
+    /// SHA-256 of the token.
+    pub sha256: [u8; 32],
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminToken").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
     }
 }
 
@@ -119,8 +136,10 @@ pub struct Config {
     pub log_json: bool,
     /// Tracing filter.
     pub log_level: String,
-    /// Bearer token of the admin API (`/admin/v1/…`); the API is closed without one.
-    pub admin_token: Option<raw::SecretText>,
+    /// Admin tokens of the API (`/admin/v1/…`): `[admin] token` (named `admin`, role admin)
+    /// and `[[admin_token]]`; the API is closed to everyone without one (or one created
+    /// through the API by an admin token).
+    pub admin_tokens: Vec<AdminToken>,
 }
 
 impl Config {
@@ -191,10 +210,14 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         }
     };
     let admin = raw.admin;
-    let admin_token = match (&admin.token, &admin.token_env, &admin.token_file) {
-        (None, None, None) => None,
-        _ => Some(secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?.into()),
-    };
+    let mut admin_tokens = Vec::new();
+    if admin.token.is_some() || admin.token_env.is_some() || admin.token_file.is_some() {
+        let token = secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?;
+        admin_tokens.push(AdminToken { name: "admin".into(), role: AdminRole::Admin, sha256: token_sha256(&token) });
+    }
+    for (i, t) in raw.admin_tokens.into_iter().enumerate() {
+        admin_tokens.push(admin_token(i, t, &base, &admin_tokens)?);
+    }
     let w = &raw.workers;
     let secs = |v: Option<u64>, default: u64| Duration::from_secs(v.unwrap_or(default).max(1));
     Ok(Config {
@@ -227,7 +250,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         http2_max_streams: raw.limits.http2_max_streams.unwrap_or(64).max(1),
         log_json,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
-        admin_token,
+        admin_tokens,
     })
 }
 
@@ -315,6 +338,20 @@ fn access_keys(raw: Vec<raw::RawAccessKey>, base: &Path) -> Result<Vec<AccessKey
         ));
     }
     Ok(access_keys)
+}
+
+fn admin_token(i: usize, t: raw::RawAdminToken, base: &Path, earlier: &[AdminToken]) -> Result<AdminToken, FieldError> {
+    let field = |f: &str| format!("admin_token[{i}].{f}");
+    let name = UserName::parse(&t.name).map_err(|e| FieldError::new(field("name"), e.to_string()))?;
+    if earlier.iter().any(|e| e.name == name.as_str()) {
+        return Err(FieldError::new(field("name"), format!("{name} is named twice (\"admin\" is [admin] token's)")));
+    }
+    let role = AdminRole::parse(&t.role).map_err(|e| FieldError::new(field("role"), e.to_string()))?;
+    let token = secret(&field("token"), t.token, t.token_env, t.token_file, base)?;
+    if token.len() < 16 {
+        return Err(FieldError::new(field("token"), "must be at least 16 characters"));
+    }
+    Ok(AdminToken { name: name.to_string(), role, sha256: token_sha256(&token) })
 }
 
 fn scrub_settings(w: &raw::RawWorkers) -> Result<ScrubSettings, FieldError> {

@@ -62,6 +62,9 @@ pub struct RawConfig {
     /// `[admin]`.
     #[serde(default)]
     pub admin: RawAdmin,
+    /// `[[admin_token]]`: named admin tokens with a role.
+    #[serde(default, rename = "admin_token")]
+    pub admin_tokens: Vec<RawAdminToken>,
     /// `[[provider]]`.
     #[serde(default, rename = "provider")]
     pub providers: Vec<RawProvider>,
@@ -215,6 +218,22 @@ pub struct RawAdmin {
     /// Bearer token from this environment variable.
     pub token_env: Option<String>,
     /// Bearer token from this file (mode 0600).
+    pub token_file: Option<String>,
+}
+
+/// `[[admin_token]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdminToken {
+    /// Its name (the audit log's actor).
+    pub name: String,
+    /// `viewer`, `residency`, `keys`, `users` or `admin`.
+    pub role: String,
+    /// Inline (development only).
+    pub token: Option<SecretText>,
+    /// From this environment variable.
+    pub token_env: Option<String>,
+    /// From this file (mode 0600).
     pub token_file: Option<String>,
 }
 

@@ -51,6 +51,20 @@ fn access_keys_may_name_a_user_with_grants() {
     assert!(Config::parse(MINIMAL, Path::new("/")).unwrap().access_keys[0].user.is_none());
 }
 
+const TOKEN: &str = "[[admin_token]]\nname = \"ops\"\nrole = \"viewer\"\ntoken = \"0123456789abcdef\"\n";
+
+/// Promise: admin tokens are kept as their SHA-256 with their name and role; `[admin] token`
+/// is the token named `admin` with every right.
+#[test]
+fn admin_tokens_are_named_hashed_and_have_a_role() {
+    let c =
+        Config::parse(&format!("{MINIMAL}[admin]\ntoken = \"the-admin-token-123\"\n{TOKEN}"), Path::new("/")).unwrap();
+    let shown: Vec<(&str, AdminRole)> = c.admin_tokens.iter().map(|t| (t.name.as_str(), t.role)).collect();
+    assert_eq!(shown, [("admin", AdminRole::Admin), ("ops", AdminRole::Viewer)]);
+    assert_eq!(c.admin_tokens[1].sha256, token_sha256("0123456789abcdef"));
+    assert!(!format!("{c:?}").contains("0123456789abcdef"), "no token in Debug");
+}
+
 #[test]
 fn errors_are_one_line_and_name_the_field() {
     let cases = [
@@ -73,6 +87,17 @@ fn errors_are_one_line_and_name_the_field() {
             MINIMAL.replace("secret = \"sk\"", "secret = \"sk\"\nuser = \"app\"\ngrants = { b = \"admin\" }"),
             "access_key[0].grants",
             "unknown permission",
+        ),
+        (
+            format!("{MINIMAL}{TOKEN}").replace("role = \"viewer\"", "role = \"root\""),
+            "admin_token[0].role",
+            "unknown role",
+        ),
+        (format!("{MINIMAL}{TOKEN}").replace("0123456789abcdef", "short"), "admin_token[0].token", "at least 16"),
+        (
+            format!("{MINIMAL}[admin]\ntoken = \"0123456789abcdef\"\n{TOKEN}").replace("\"ops\"", "\"admin\""),
+            "admin_token[0].name",
+            "named twice",
         ),
     ];
     for (text, field, says) in cases {

@@ -7,7 +7,7 @@ use super::conformance::{bucket_name, entry};
 use super::log_entry::LogEntry;
 use super::restore::{AccessRecord, RestoreBatch};
 use super::{AuditedChange, BucketRecord, MetadataStore};
-use crate::model::access::{AccessKeyRecord, Perms, UserCaps, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminRole, AdminTokenRecord, Perms, UserCaps, UserName, UserRecord};
 use crate::model::{BucketUid, WrappedKey};
 
 fn user(name: &str) -> UserRecord {
@@ -132,4 +132,19 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     assert_eq!(store.user(&carol.name).await.unwrap(), Some(carol.clone()));
     assert_eq!(store.access_key("SVC1").await.unwrap(), Some(key("SVC1", "carol")));
     assert_eq!(store.grant(b, &carol.name).await.unwrap(), Perms::parse("write").unwrap());
+
+    // Admin tokens: created once (first wins), listed, deleted once, restored.
+    let ops = UserName::parse("ops").unwrap();
+    let token = AdminTokenRecord { name: ops.clone(), role: AdminRole::Viewer, sha256: [7; 32], created_ms: 1 };
+    let create = |t: &AdminTokenRecord| AuditedChange::CreateAdminToken(t.clone());
+    assert!(store.apply_change(create(&token), entry("t1")).await.unwrap().is_some());
+    let other = AdminTokenRecord { role: AdminRole::Admin, ..token.clone() };
+    assert!(store.apply_change(create(&other), entry("t2")).await.unwrap().is_none(), "exists");
+    assert_eq!(store.admin_tokens().await.unwrap(), std::slice::from_ref(&token));
+    assert!(store.apply_change(AuditedChange::DeleteAdminToken(ops.clone()), entry("t3")).await.unwrap().is_some());
+    assert!(store.apply_change(AuditedChange::DeleteAdminToken(ops), entry("t4")).await.unwrap().is_none());
+    assert!(store.admin_tokens().await.unwrap().is_empty());
+    let batch = RestoreBatch { access: vec![AccessRecord::Token(token.clone())], ..RestoreBatch::default() };
+    store.restore(batch).await.unwrap();
+    assert_eq!(store.admin_tokens().await.unwrap(), [token]);
 }

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
-use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
 use crate::model::{
     BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid,
 };
@@ -142,6 +142,10 @@ pub enum AuditedChange {
     PutAccessKey(AccessKeyRecord),
     /// An access key deleted; `None` if there is no such key.
     DeleteAccessKey(String),
+    /// An admin token created; `None` if one of that name exists.
+    CreateAdminToken(AdminTokenRecord),
+    /// An admin token deleted; `None` if there is no such token.
+    DeleteAdminToken(UserName),
     /// What `user` may do in `bucket` from now on (no permission: the grant is removed);
     /// `None` if there is no such bucket.
     Grant {
@@ -164,6 +168,8 @@ impl AuditedChange {
                 | AuditedChange::PutAccessKey(_)
                 | AuditedChange::DeleteAccessKey(_)
                 | AuditedChange::Grant { .. }
+                | AuditedChange::CreateAdminToken(_)
+                | AuditedChange::DeleteAdminToken(_)
         )
     }
 }

@@ -2,7 +2,7 @@
 //! they were: no outbox entry (they are in the log already), no audit record per record.
 
 use super::{AuditedChange, BucketRecord, RepairTask, VersionRecord};
-use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
 use crate::model::{BucketUid, ObjectKey, WrappedKey};
 
 /// One batch of recovered records.
@@ -42,6 +42,8 @@ pub enum AccessRecord {
     User(UserRecord),
     /// An access key.
     Key(AccessKeyRecord),
+    /// An admin token.
+    Token(AdminTokenRecord),
     /// What a user may do in a bucket.
     Grant {
         /// The bucket.

@@ -280,12 +280,14 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
     } else if let Some(kek) = name.strip_prefix("shredded/") {
         let at_ms = serde_json::from_str(json).map_err(bad)?;
         Ok(Logged::Catalog(AuditedChange::KekShredded { kek: kek.to_owned(), at_ms }))
-    } else if removed && (name.starts_with("user/") || name.starts_with("accesskey/") || name.starts_with("grant/")) {
+    } else if removed && ["user/", "accesskey/", "admintoken/", "grant/"].iter().any(|p| name.starts_with(p)) {
         Ok(Logged::Removed)
     } else if name.starts_with("user/") {
         Ok(Logged::Access(AccessRecord::User(serde_json::from_str(json).map_err(bad)?)))
     } else if name.starts_with("accesskey/") {
         Ok(Logged::Access(AccessRecord::Key(serde_json::from_str(json).map_err(bad)?)))
+    } else if name.starts_with("admintoken/") {
+        Ok(Logged::Access(AccessRecord::Token(serde_json::from_str(json).map_err(bad)?)))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
         let perms = serde_json::from_str(json).map_err(bad)?;
         Ok(Logged::Access(AccessRecord::Grant { bucket, user, perms }))

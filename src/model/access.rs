@@ -17,6 +17,9 @@ pub enum AccessNameError {
     /// A permission other than read, write, owner.
     #[error("unknown permission {0:?} (expected read, write or owner)")]
     Permission(String),
+    /// An admin role other than the five.
+    #[error("unknown role {0:?} (expected viewer, residency, keys, users or admin)")]
+    Role(String),
 }
 
 /// A user's name: 1–64 characters of `A-Z a-z 0-9 . _ @ + = , -` (as IAM user names), so
@@ -176,6 +179,70 @@ impl AccessKeyRecord {
     pub fn refused_at(&self, now_ms: i64) -> bool {
         self.disabled || self.expires_ms.is_some_and(|e| e <= now_ms)
     }
+}
+
+/// What an admin token may do through the admin API. Every role may read (`viewer`); each
+/// other role may also change its part; `admin` may do everything, including managing tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// Read only: health, locate, audit export, placement explain, jobs, the catalog.
+    Viewer,
+    /// The catalog, policies, bucket bindings.
+    Residency,
+    /// Key rotation, buckets' own KEKs, crypto-shredding.
+    Keys,
+    /// Users, access keys, grants.
+    Users,
+    /// Everything, and the admin tokens themselves.
+    Admin,
+}
+
+impl AdminRole {
+    /// `viewer`, `residency`, `keys`, `users` or `admin`.
+    pub fn parse(text: &str) -> Result<Self, AccessNameError> {
+        match text {
+            "viewer" => Ok(Self::Viewer),
+            "residency" => Ok(Self::Residency),
+            "keys" => Ok(Self::Keys),
+            "users" => Ok(Self::Users),
+            "admin" => Ok(Self::Admin),
+            other => Err(AccessNameError::Role(other.to_owned())),
+        }
+    }
+
+    /// Its name, as [`Self::parse`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Residency => "residency",
+            Self::Keys => "keys",
+            Self::Users => "users",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// An admin token created through the admin API: only the SHA-256 of the token is kept (a
+/// bearer secret of 256 random bits needs no slow hash: the hash cannot be reversed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminTokenRecord {
+    /// Its name: the audit log's actor for every change made with it.
+    pub name: UserName,
+    /// What it may do.
+    pub role: AdminRole,
+    /// SHA-256 of the token.
+    pub sha256: [u8; 32],
+    /// Created, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// The SHA-256 of an admin token, as kept and compared.
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 #[cfg(test)]

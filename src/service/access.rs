@@ -209,7 +209,7 @@ impl Directory {
     pub(crate) async fn granted(&self, principal: &Principal, bucket: &BucketRecord) -> Result<Perms> {
         let (name, key_id) = match principal {
             Principal::Root { .. } => return Ok(Perms::ALL),
-            Principal::Anonymous => return Ok(Perms::default()),
+            Principal::Anonymous | Principal::Admin { .. } => return Ok(Perms::default()),
             Principal::User { name, key_id, .. } => (name, key_id),
         };
         let configured = self.configured_grant(key_id, &bucket.name);

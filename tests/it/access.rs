@@ -444,3 +444,81 @@ async fn a_change_through_one_gateway_holds_on_another_within_5_seconds() {
     g1.shutdown().await;
     g2.shutdown().await;
 }
+
+/// Promise: each admin token does exactly what its role allows (every role reads; residency,
+/// keys and users change their part; only admin manages tokens), a refusal is 403 and changes
+/// nothing, an unknown or deleted token is 401, and the audit log names the token that made
+/// each change.
+#[tokio::test]
+async fn admin_tokens_do_what_their_role_allows_and_the_audit_names_them() {
+    use crate::common::admin_request;
+    let gw = TestGateway::start_with(|t| {
+        t + "\n[[admin_token]]\nname = \"auditor\"\nrole = \"viewer\"\ntoken = \"viewer-token-0123456789\"\n"
+    })
+    .await;
+    gw.client.create_bucket().bucket("adm").send().await.unwrap();
+    gw.client.put_object().bucket("adm").key("doc").body(ByteStream::from_static(b"d")).send().await.unwrap();
+    let mut tokens = vec![("auditor".to_owned(), "viewer".to_owned(), "viewer-token-0123456789".to_owned())];
+    for (name, role) in [("res-ops", "residency"), ("key-ops", "keys"), ("user-ops", "users"), ("all-ops", "admin")] {
+        let (ok, out, err) = cli(&gw, &["token", "create", name, "--role", role]).await;
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        tokens.push((name.to_owned(), role.to_owned(), v["token"].as_str().unwrap().to_owned()));
+    }
+    let (ok, out, _) = cli(&gw, &["token", "list"]).await;
+    assert!(ok && out.contains("res-ops") && out.contains("auditor") && !out.contains("svat_"), "{out}");
+
+    let send = |token: String, method: &'static str, path: String, body: String| {
+        let admin = gw.admin_addr();
+        async move {
+            let headers = [
+                ("host".to_owned(), admin.to_string()),
+                ("authorization".to_owned(), format!("Bearer {token}")),
+                ("content-length".to_owned(), body.len().to_string()),
+            ];
+            let r = send(admin, method, &path, &headers, body.as_bytes()).await.unwrap();
+            (r.status, r.body_text())
+        }
+    };
+    // (method, path, body, the roles that may besides admin: "*" any)
+    let routes: [(&str, &str, &str, &str); 10] = [
+        ("GET", "/admin/v1/providers", "", "*"),
+        ("GET", "/admin/v1/locations/adm/doc", "", "*"),
+        ("GET", "/admin/v1/audit", "", "*"),
+        ("GET", "/admin/v1/placement/explain?bucket=adm", "", "*"),
+        ("GET", "/admin/v1/keys", "", "*"),
+        ("PUT", "/admin/v1/buckets/adm/policy", r#"{"policy":"eu-default"}"#, "residency"),
+        ("PUT", "/admin/v1/buckets/adm/kek", r#"{"kek":"own"}"#, "keys"),
+        ("GET", "/admin/v1/users", "", "users"),
+        ("POST", "/admin/v1/users", "", "users"),
+        ("GET", "/admin/v1/tokens", "", "admin"),
+    ];
+    for (name, role, token) in &tokens {
+        for (method, path, body, who) in routes {
+            let body = if method == "POST" { format!(r#"{{"name":"made-by-{name}"}}"#) } else { body.to_owned() };
+            let before = admin_request(gw.admin_addr(), "GET", "/admin/v1/audit", "").await.1;
+            let (status, text) = send(token.clone(), method, path.to_owned(), body).await;
+            let allowed = who == "*" || who == role || role == "admin";
+            assert_eq!(status == 403, !allowed, "{name} ({role}) {method} {path}: {status} {text}");
+            if !allowed {
+                assert!(text.contains(&format!("role {role} may not")), "{text}");
+                let after = admin_request(gw.admin_addr(), "GET", "/admin/v1/audit", "").await.1;
+                assert_eq!(before, after, "a refused admin request changes nothing");
+            }
+        }
+    }
+    let audit = admin_request(gw.admin_addr(), "GET", "/admin/v1/audit", "").await.1;
+    let made = audit.lines().find(|l| l.contains("made-by-user-ops")).expect("user-ops's change is audited");
+    assert!(made.contains(r#""actor":"user-ops""#) && made.contains("user.create"), "{made}");
+    let bound = audit.lines().find(|l| l.contains("bucket.bind")).expect("a binding is audited");
+    assert!(bound.contains(r#""actor":"res-ops""#), "{bound}");
+
+    // Unknown and deleted tokens: 401.
+    let (status, _) = send("not-a-token".into(), "GET", "/admin/v1/providers".into(), String::new()).await;
+    assert_eq!(status, 401);
+    let (ok, _, err) = cli(&gw, &["token", "delete", "key-ops"]).await;
+    assert!(ok, "{err}");
+    let (status, _) = send(tokens[2].2.clone(), "GET", "/admin/v1/providers".into(), String::new()).await;
+    assert_eq!(status, 401, "a deleted token is refused at once");
+    gw.stop().await;
+}

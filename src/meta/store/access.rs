@@ -1,6 +1,6 @@
 //! The store's [`AccessMeta`]: users, access keys and grants in the `Access` family, and the
 //! admin changes that write them. Each written record is also logged as a catalog entry under
-//! the same name (`user/<name>`, `accesskey/<id>`, `grant/<bucket uid>/<user>`; JSON `null`
+//! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -13,12 +13,13 @@ use crate::meta::outbox::LogScope;
 use crate::meta::restore::AccessRecord;
 use crate::meta::{AccessMeta, AuditedChange, BucketRecord, MetaError};
 use crate::model::BucketUid;
-use crate::model::access::{AccessKeyRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
 use async_trait::async_trait;
 
 const USER: &str = "user/";
 const KEY: &str = "accesskey/";
 const GRANT: &str = "grant/";
+const TOKEN: &str = "admintoken/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -26,6 +27,10 @@ pub(crate) fn user_key(name: &UserName) -> String {
 
 pub(crate) fn access_key_key(id: &str) -> String {
     format!("{KEY}{id}")
+}
+
+pub(crate) fn token_key(name: &UserName) -> String {
+    format!("{TOKEN}{name}")
 }
 
 pub(crate) fn grant_key(bucket: BucketUid, user: &UserName) -> String {
@@ -115,6 +120,18 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
             }
             w.remove(access_key_key(&id))?;
         }
+        AuditedChange::CreateAdminToken(rec) => {
+            if w.t.get(Cf::Access, token_key(&rec.name).as_bytes())?.is_some() {
+                return Ok(None);
+            }
+            w.put(token_key(&rec.name), &rec)?;
+        }
+        AuditedChange::DeleteAdminToken(name) => {
+            if w.t.get(Cf::Access, token_key(&name).as_bytes())?.is_none() {
+                return Ok(None);
+            }
+            w.remove(token_key(&name))?;
+        }
         AuditedChange::Grant { bucket, user, perms } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -159,6 +176,7 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
         let (name, value) = match r {
             AccessRecord::User(u) => (user_key(&u.name), encode(u)?),
             AccessRecord::Key(k) => (access_key_key(&k.id), encode(k)?),
+            AccessRecord::Token(t) => (token_key(&t.name), encode(t)?),
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));
@@ -200,6 +218,10 @@ impl<E: KvEngine> AccessMeta for KvMetadataStore<E> {
     async fn grant(&self, bucket: BucketUid, user: &UserName) -> Result<Perms, MetaError> {
         let k = grant_key(bucket, user);
         self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
+    }
+
+    async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, MetaError> {
+        self.run(|i| i.scan_access(TOKEN)?.iter().map(|(_, v)| decode(v)).collect()).await
     }
 
     async fn grants(&self) -> Result<Vec<(BucketUid, UserName, Perms)>, MetaError> {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{ADMIN, AdminOps};
+use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::KeyError;
 use crate::meta::walk::UploadWalk;
@@ -45,7 +45,7 @@ impl AdminOps {
 
     /// Gives `bucket` its own KEK (created in the KMS if missing); the rotation job then wraps
     /// its existing data keys under it.
-    pub async fn set_bucket_kek(&self, bucket: &str, kek: &str) -> Result<AuditRecord> {
+    pub async fn set_bucket_kek(&self, actor: &str, bucket: &str, kek: &str) -> Result<AuditRecord> {
         let rec: BucketRecord = self.existing_bucket(bucket).await?;
         if self.state.key_state().shredded.contains_key(kek) {
             return Err(ErrorKind::InvalidArgument(format!("key {kek} was destroyed")).into());
@@ -56,7 +56,7 @@ impl AdminOps {
             .meta
             .apply_change(
                 AuditedChange::BucketKek { bucket: rec.uid, kek: kek.to_owned() },
-                AuditEntry::new(ADMIN, "bucket.kek", &detail),
+                AuditEntry::new(actor, "bucket.kek", &detail),
             )
             .await?
             .context("bucket key change not applied")?;
@@ -69,7 +69,7 @@ impl AdminOps {
 
     /// Adds a new version to `kek` (or, without one, to every KEK in use) and starts the job
     /// that rewraps every data key under the newest versions. Provider data is not touched.
-    pub async fn rotate_keys(&self, kek: Option<&str>) -> Result<Vec<(String, u32)>> {
+    pub async fn rotate_keys(&self, actor: &str, kek: Option<&str>) -> Result<Vec<(String, u32)>> {
         let keks: Vec<String> = if let Some(k) = kek {
             vec![k.to_owned()]
         } else {
@@ -83,7 +83,7 @@ impl AdminOps {
         for k in keks {
             let version = self.keys.rotate(&k).await?;
             let detail = serde_json::json!({ "kek": k, "version": version });
-            self.meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new(ADMIN, "key.rotate", &detail)).await?;
+            self.meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new(actor, "key.rotate", &detail)).await?;
             rotated.push((k, version));
         }
         let names: Vec<String> = rotated.iter().map(|(k, v)| format!("{k} v{v}")).collect();
@@ -93,7 +93,7 @@ impl AdminOps {
 
     /// Destroys `kek` in the KMS: every object whose data key it wrapped becomes unreadable,
     /// at every provider, replicas a provider failed to delete included.
-    pub async fn shred_kek(&self, kek: &str) -> Result<AuditRecord> {
+    pub async fn shred_kek(&self, actor: &str, kek: &str) -> Result<AuditRecord> {
         if kek == self.keys.kek_for(None) {
             return Err(ErrorKind::InvalidArgument(format!(
                 "{kek} is the default key-encryption key; give the buckets to shred their own key first"
@@ -119,7 +119,7 @@ impl AdminOps {
             .meta
             .apply_change(
                 AuditedChange::KekShredded { kek: kek.to_owned(), at_ms },
-                AuditEntry::new(ADMIN, "key.shred", &detail),
+                AuditEntry::new(actor, "key.shred", &detail),
             )
             .await?
             .context("shredding not recorded")?;

@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::model::ResidencyPolicy;
 use crate::model::audit::AuditKey;
 
-pub use access::{GrantView, KeyView, NewKey, UserView};
+pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
 pub use keys::KeysView;
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
@@ -68,9 +68,6 @@ impl From<JobRecord> for JobView {
     }
 }
 
-/// The admin actor (one admin token: the API does not know people).
-const ADMIN: &str = "admin";
-
 /// The admin operations over the gateway's shared state.
 pub struct AdminOps {
     meta: Arc<dyn MetadataStore>,
@@ -80,6 +77,8 @@ pub struct AdminOps {
     metrics: Arc<Metrics>,
     /// Access keys and grants, shared with the object service.
     access: Arc<crate::service::access::Directory>,
+    /// The configuration's admin tokens (hashed).
+    configured_tokens: Vec<crate::config::AdminToken>,
     /// The key the chain is sealed with, once loaded (see [`AdminOps::start_audit_sealing`]).
     audit_key: OnceLock<Arc<AuditKey>>,
 }
@@ -93,8 +92,9 @@ impl AdminOps {
         health: Arc<HealthState>,
         metrics: Arc<Metrics>,
         access: Arc<crate::service::access::Directory>,
+        configured_tokens: Vec<crate::config::AdminToken>,
     ) -> Self {
-        Self { meta, keys, state, health, metrics, access, audit_key: OnceLock::new() }
+        Self { meta, keys, state, health, metrics, access, configured_tokens, audit_key: OnceLock::new() }
     }
 
     /// The policies in force, by id order.

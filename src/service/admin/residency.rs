@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{ADMIN, AdminOps};
+use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditRecord};
@@ -37,6 +37,7 @@ impl AdminOps {
     /// audit record; replicas that now break policy are evacuated in the background.
     pub async fn update_provider<E: std::fmt::Display>(
         &self,
+        actor: &str,
         id: &str,
         update: impl FnOnce(&ProviderInfo) -> std::result::Result<ProviderInfo, E>,
     ) -> Result<AuditRecord> {
@@ -47,7 +48,7 @@ impl AdminOps {
         let detail = serde_json::json!({ "provider": id.as_str(), "before": before, "after": after });
         let rec = self
             .meta
-            .apply_change(AuditedChange::Provider(after.clone()), AuditEntry::new(ADMIN, "provider.update", &detail))
+            .apply_change(AuditedChange::Provider(after.clone()), AuditEntry::new(actor, "provider.update", &detail))
             .await?
             .context("provider change not applied")?;
         let mut next = (*current).clone();
@@ -60,7 +61,7 @@ impl AdminOps {
 
     /// Creates or replaces a policy. Buckets bound to it must still be placeable, else the
     /// change is refused (naming the bucket) and nothing changes.
-    pub async fn put_policy(&self, policy: ResidencyPolicy) -> Result<AuditRecord> {
+    pub async fn put_policy(&self, actor: &str, policy: ResidencyPolicy) -> Result<AuditRecord> {
         let current = self.state.residency();
         let mut next = (*current).clone();
         let before = next.policies.insert(policy.id.clone(), policy.clone());
@@ -74,7 +75,7 @@ impl AdminOps {
         let detail = serde_json::json!({ "policy": policy.id, "before": before, "after": policy });
         let rec = self
             .meta
-            .apply_change(AuditedChange::Policy(policy), AuditEntry::new(ADMIN, "policy.put", &detail))
+            .apply_change(AuditedChange::Policy(policy), AuditEntry::new(actor, "policy.put", &detail))
             .await?
             .context("policy change not applied")?;
         self.state.set_residency(next);
@@ -83,7 +84,7 @@ impl AdminOps {
 
     /// Binds a bucket to another policy (which must place it); its objects move in the
     /// background where the new policy requires.
-    pub async fn bind_bucket(&self, bucket: &str, policy_id: &str) -> Result<AuditRecord> {
+    pub async fn bind_bucket(&self, actor: &str, bucket: &str, policy_id: &str) -> Result<AuditRecord> {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.state.residency();
         let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
@@ -92,7 +93,7 @@ impl AdminOps {
         let change = AuditedChange::BucketPolicy { bucket: bucket.to_owned(), policy_id: policy_id.to_owned() };
         let out = self
             .meta
-            .apply_change(change, AuditEntry::new(ADMIN, "bucket.bind", &detail))
+            .apply_change(change, AuditEntry::new(actor, "bucket.bind", &detail))
             .await?
             .ok_or(ErrorKind::NoSuchBucket)?;
         self.state.evacuation_wake().notify_one();
