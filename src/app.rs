@@ -408,6 +408,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         default_policy: config.default_policy.clone(),
         region: config.region.clone(),
         access_keys: config.access_keys.clone(),
+        block_public_access: config.block_public_access,
     };
     let service = Arc::new(ObjectService::new(
         Arc::clone(&meta),

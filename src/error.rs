@@ -52,6 +52,12 @@ pub enum ErrorKind {
     BucketAlreadyOwnedByYou,
     #[error("the bucket name is taken: buckets share one namespace, choose another name")]
     BucketAlreadyExists,
+    #[error("{0}")]
+    MalformedPolicy(String),
+    #[error("the bucket policy does not exist")]
+    NoSuchBucketPolicy,
+    #[error("the public access block configuration was not found")]
+    NoSuchPublicAccessBlockConfiguration,
     /// Refused by authorization; the reason stays in the gateway's log.
     #[error("access denied")]
     AccessDenied(#[source] crate::access::Denial),

@@ -4,7 +4,10 @@
 //! who is asking and what they were granted, this module only decides, so every S3 operation
 //! and the matrix test ask the same question the same way.
 
+pub mod policy;
+
 use crate::model::access::{AdminRole, Perms, UserCaps, UserName};
+use policy::{BucketPolicy, RequestFacts, Verdict};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +98,18 @@ pub enum Action {
     DeleteObject,
     /// AbortMultipartUpload.
     AbortMultipartUpload,
+    /// GetBucketPolicy.
+    GetBucketPolicy,
+    /// PutBucketPolicy.
+    PutBucketPolicy,
+    /// DeleteBucketPolicy.
+    DeleteBucketPolicy,
+    /// GetBucketPolicyStatus.
+    GetBucketPolicyStatus,
+    /// GetPublicAccessBlock.
+    GetBucketPublicAccessBlock,
+    /// PutPublicAccessBlock and DeletePublicAccessBlock.
+    PutBucketPublicAccessBlock,
     /// An admin route that reads (health, locate, audit export, explain, jobs, the catalog).
     AdminRead,
     /// An admin route that changes the catalog, a policy or a bucket's binding.
@@ -121,6 +136,12 @@ impl Action {
             Action::PutObject => "s3:PutObject",
             Action::DeleteObject => "s3:DeleteObject",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::GetBucketPolicy => "s3:GetBucketPolicy",
+            Action::PutBucketPolicy => "s3:PutBucketPolicy",
+            Action::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
+            Action::GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+            Action::GetBucketPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            Action::PutBucketPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
             Action::AdminRead => "admin:Read",
             Action::AdminResidency => "admin:Residency",
             Action::AdminKeys => "admin:Keys",
@@ -145,8 +166,39 @@ impl Action {
             | Action::ListMultipartUploadParts
             | Action::GetObject => Need::Read,
             Action::PutObject | Action::DeleteObject | Action::AbortMultipartUpload => Need::Write,
-            Action::DeleteBucket => Need::Owner,
+            Action::DeleteBucket
+            | Action::GetBucketPolicy
+            | Action::PutBucketPolicy
+            | Action::DeleteBucketPolicy
+            | Action::GetBucketPolicyStatus
+            | Action::GetBucketPublicAccessBlock
+            | Action::PutBucketPublicAccessBlock => Need::Owner,
         })
+    }
+
+    /// The operations on the bucket's policy and public access block.
+    pub fn manages_access(self) -> bool {
+        matches!(
+            self,
+            Action::GetBucketPolicy
+                | Action::PutBucketPolicy
+                | Action::DeleteBucketPolicy
+                | Action::GetBucketPolicyStatus
+                | Action::GetBucketPublicAccessBlock
+                | Action::PutBucketPublicAccessBlock
+        )
+    }
+
+    /// Whether its resource is an object (`bucket/key`) rather than the bucket.
+    pub fn on_object(self) -> bool {
+        matches!(
+            self,
+            Action::GetObject
+                | Action::PutObject
+                | Action::DeleteObject
+                | Action::AbortMultipartUpload
+                | Action::ListMultipartUploadParts
+        )
     }
 }
 
@@ -160,11 +212,32 @@ pub enum Target<'a> {
         /// The policy it would be bound to.
         policy: &'a str,
     },
-    /// An existing bucket, and what the principal was granted on it.
-    Bucket {
-        /// The principal's permissions there (config and stored grants together).
-        granted: Perms,
-    },
+    /// An existing bucket (or an object in it), what the principal was granted on it, and its
+    /// policy.
+    Bucket(BucketFacts<'a>),
+}
+
+/// What a decision on a bucket or object weighs.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketFacts<'a> {
+    /// The principal's permissions there (config and stored grants together).
+    pub granted: Perms,
+    /// The bucket's policy, if it has one.
+    pub policy: Option<&'a BucketPolicy>,
+    /// The ARN acted on: `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`.
+    pub resource: &'a str,
+    /// The request's facts for the policy's conditions.
+    pub request: &'a RequestFacts,
+    /// Whether statements for anyone may allow anonymous requests (public access not
+    /// blocked by the server or the bucket).
+    pub public_allowed: bool,
+}
+
+impl<'a> BucketFacts<'a> {
+    /// Grants alone: no policy.
+    pub fn granted(granted: Perms, resource: &'a str, request: &'a RequestFacts) -> Self {
+        Self { granted, policy: None, resource, request, public_allowed: false }
+    }
 }
 
 /// Why a request was refused (for the gateway's log; clients see only `AccessDenied`).
@@ -182,6 +255,12 @@ pub enum Denial {
         /// What it needs.
         need: Need,
     },
+    /// A statement of the bucket's policy denies it.
+    #[error("the bucket policy denies {0}")]
+    PolicyDenies(&'static str),
+    /// A public policy may not be stored while public access is blocked.
+    #[error("public bucket policies are blocked (server or bucket public access block)")]
+    PublicPolicyBlocked,
     /// The user may not create buckets.
     #[error("this user may not create buckets")]
     MayNotCreateBuckets,
@@ -222,13 +301,19 @@ pub fn authorize(principal: &Principal, action: Action, target: Target<'_>) -> D
         action,
         Action::AdminRead | Action::AdminResidency | Action::AdminKeys | Action::AdminUsers | Action::AdminTokens
     );
-    let caps = match principal {
+    match principal {
         Principal::Admin { role, .. } if is_admin_route => return admin_decision(*role, action),
         Principal::Admin { .. } => return Decision::Deny(Denial::WrongPrincipal(action.s3_name())),
         _ if is_admin_route => return Decision::Deny(Denial::WrongPrincipal(action.s3_name())),
+        _ => {}
+    }
+    if let (Some(need), Target::Bucket(facts)) = (action.needs(), target) {
+        return bucket_decision(principal, action, need, &facts);
+    }
+    let caps = match principal {
         Principal::Root { .. } => return Decision::Allow,
-        Principal::Anonymous => return Decision::Deny(Denial::Anonymous),
         Principal::User { caps, .. } => caps,
+        Principal::Anonymous | Principal::Admin { .. } => return Decision::Deny(Denial::Anonymous),
     };
     match (action.needs(), target) {
         (None, Target::Service) if action == Action::ListBuckets => Decision::Allow,
@@ -241,16 +326,38 @@ pub fn authorize(principal: &Principal, action: Action, target: Target<'_>) -> D
                 Decision::Allow
             }
         }
-        (Some(need), Target::Bucket { granted }) => {
-            let ok = match need {
+        _ => Decision::Deny(Denial::WrongTarget(action.s3_name())),
+    }
+}
+
+/// A bucket or object action, as AWS evaluates it: a denying statement of the bucket policy
+/// wins (root keys excepted on the policy operations themselves, so a policy cannot lock the
+/// deployment out); then a grant (root keys hold every one) or an allowing statement; else no.
+fn bucket_decision(principal: &Principal, action: Action, need: Need, facts: &BucketFacts<'_>) -> Decision {
+    let name = action.s3_name();
+    let verdict = facts
+        .policy
+        .map_or(Verdict::Silent, |p| p.evaluate(principal, name, facts.resource, facts.request, facts.public_allowed));
+    let root = matches!(principal, Principal::Root { .. });
+    if verdict == Verdict::Deny && !(root && action.manages_access()) {
+        return Decision::Deny(Denial::PolicyDenies(name));
+    }
+    let granted = facts.granted;
+    // Grants belong to users: an unsigned request holds none, whatever it is given.
+    let by_grant = root
+        || !matches!(principal, Principal::Anonymous)
+            && match need {
                 Need::Read => granted.read,
                 Need::Write => granted.write,
                 Need::Owner => granted.owner,
                 Need::Any => !granted.is_empty(),
             };
-            if ok { Decision::Allow } else { Decision::Deny(Denial::NotGranted { action: action.s3_name(), need }) }
-        }
-        _ => Decision::Deny(Denial::WrongTarget(action.s3_name())),
+    if by_grant || verdict == Verdict::Allow {
+        Decision::Allow
+    } else if matches!(principal, Principal::Anonymous) {
+        Decision::Deny(Denial::Anonymous)
+    } else {
+        Decision::Deny(Denial::NotGranted { action: name, need })
     }
 }
 

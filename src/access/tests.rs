@@ -8,8 +8,11 @@ fn user(create_buckets: bool, policies: Option<&[&str]>) -> Principal {
     }
 }
 
+static NO_FACTS: policy::RequestFacts =
+    policy::RequestFacts { source_ip: None, secure: false, prefix: None, delimiter: None };
+
 fn granted(text: &str) -> Target<'static> {
-    Target::Bucket { granted: Perms::parse(text).unwrap() }
+    Target::Bucket(BucketFacts::granted(Perms::parse(text).unwrap(), "arn:aws:s3:::b/k", &NO_FACTS))
 }
 
 const BUCKET_ACTIONS: [Action; 9] = [
@@ -109,4 +112,58 @@ fn admin_roles_cover_exactly_their_routes() {
     }
     let root = Principal::Root { key_id: "quickstart".into() };
     assert!(matches!(authorize(&root, Action::AdminRead, Target::Service), Decision::Deny(Denial::WrongPrincipal(_))));
+}
+
+/// Promise: a bucket policy's deny wins over grants and over the root keys (except on the
+/// policy operations themselves), its allow adds to the grants, and an unsigned request is
+/// allowed through a public statement only while public access is not blocked.
+#[test]
+fn bucket_policies_combine_with_grants_as_aws_evaluates() {
+    let text = r#"{"Statement":[
+        {"Effect":"Deny","Principal":"*","Action":["s3:DeleteObject","s3:PutBucketPolicy"],"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]},
+        {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public/*"}]}"#;
+    let policy = policy::BucketPolicy::parse(text, "b").unwrap();
+    let facts = |granted: &str, resource: &'static str, public_allowed: bool| {
+        Target::Bucket(BucketFacts {
+            granted: Perms::parse(granted).unwrap(),
+            policy: Some(&policy),
+            resource,
+            request: &NO_FACTS,
+            public_allowed,
+        })
+    };
+    let root = Principal::Root { key_id: "quickstart".into() };
+    let alice = user(false, None);
+    let deny = |a: Action| Decision::Deny(Denial::PolicyDenies(a.s3_name()));
+    assert_eq!(
+        authorize(&alice, Action::DeleteObject, facts("write", "arn:aws:s3:::b/k", false)),
+        deny(Action::DeleteObject)
+    );
+    assert_eq!(
+        authorize(&root, Action::DeleteObject, facts("none", "arn:aws:s3:::b/k", false)),
+        deny(Action::DeleteObject)
+    );
+    assert_eq!(authorize(&root, Action::PutBucketPolicy, facts("none", "arn:aws:s3:::b", false)), Decision::Allow);
+    assert_eq!(
+        authorize(&alice, Action::PutBucketPolicy, facts("owner", "arn:aws:s3:::b", false)),
+        deny(Action::PutBucketPolicy)
+    );
+    assert_eq!(authorize(&alice, Action::GetObject, facts("none", "arn:aws:s3:::b/public/x", false)), Decision::Allow);
+    assert!(matches!(
+        authorize(&alice, Action::GetObject, facts("none", "arn:aws:s3:::b/k", false)),
+        Decision::Deny(Denial::NotGranted { .. })
+    ));
+    let anonymous = Principal::Anonymous;
+    assert_eq!(
+        authorize(&anonymous, Action::GetObject, facts("none", "arn:aws:s3:::b/public/x", true)),
+        Decision::Allow
+    );
+    assert_eq!(
+        authorize(&anonymous, Action::GetObject, facts("none", "arn:aws:s3:::b/public/x", false)),
+        Decision::Deny(Denial::Anonymous)
+    );
+    assert_eq!(
+        authorize(&anonymous, Action::GetObject, facts("read", "arn:aws:s3:::b/k", true)),
+        Decision::Deny(Denial::Anonymous)
+    );
 }

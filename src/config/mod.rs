@@ -88,6 +88,8 @@ pub struct Config {
     pub admin_tls: Option<(PathBuf, PathBuf)>,
     /// Region clients sign for.
     pub region: String,
+    /// No public bucket policy may be stored, and none allows anonymous requests.
+    pub block_public_access: bool,
     /// Default policy id.
     pub default_policy: String,
     /// Metadata engine.
@@ -225,6 +227,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         admin_listen: listeners.admin,
         tls: listeners.tls,
         admin_tls: listeners.admin_tls,
+        block_public_access: raw.server.block_public_access.unwrap_or(true),
         region: raw.server.region,
         default_policy: raw.server.default_policy,
         metadata,

@@ -82,6 +82,9 @@ pub struct RawConfig {
 pub struct RawServer {
     /// S3 listener address.
     pub s3_listen: String,
+    /// No public bucket policy may be stored, and none allows anonymous requests (default
+    /// true).
+    pub block_public_access: Option<bool>,
     /// Admin listener address (`/metrics`, `/health`, `/ready`); none if absent.
     pub admin_listen: Option<String>,
     /// PEM certificate chain: with `tls_key_file`, S3 is served over HTTPS (reloaded on SIGHUP).

@@ -1,4 +1,4 @@
-//! Credentials and request admission: SigV4/SigV2 secrets, anonymous refusal, presign cap.
+//! Credentials and request admission: SigV4/SigV2 secrets, the presign cap (anonymous requests go on to the service's authorization).
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
@@ -57,9 +57,7 @@ fn presign_too_long() -> S3Error {
 #[async_trait::async_trait]
 impl S3Access for Admission {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_none() {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
-        }
+        // Anonymous requests go on to the service, where only a bucket policy can allow them.
         // Decoded as s3s decodes it, so a percent-encoded name is the parameter s3s honoured.
         let query = super::query::Query::parse(cx.uri().query());
         for exp in query.values("X-Amz-Expires") {

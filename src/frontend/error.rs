@@ -19,6 +19,11 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::NoSuchBucket => (C::NoSuchBucket, msg),
         ErrorKind::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, msg),
         ErrorKind::BucketAlreadyExists => (C::BucketAlreadyExists, msg),
+        ErrorKind::MalformedPolicy(_) => (C::MalformedPolicy, msg),
+        ErrorKind::NoSuchBucketPolicy => (C::NoSuchBucketPolicy, msg),
+        ErrorKind::NoSuchPublicAccessBlockConfiguration => {
+            return custom("NoSuchPublicAccessBlockConfiguration", StatusCode::NOT_FOUND, msg);
+        }
         ErrorKind::AccessDenied(why) => {
             tracing::info!(reason = %why, "access denied");
             (C::AccessDenied, "Access Denied".into())

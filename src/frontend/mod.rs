@@ -9,6 +9,7 @@ pub mod first_bytes;
 pub mod idle;
 pub mod limits;
 pub mod observe;
+pub mod peer;
 pub mod query;
 pub mod s3;
 pub mod server;

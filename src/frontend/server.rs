@@ -87,7 +87,7 @@ pub async fn serve<S, B>(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -109,7 +109,9 @@ pub async fn serve<S, B>(
         };
         let _ = stream.set_nodelay(true);
         let acceptor = tls.as_ref().and_then(|t| t.acceptor());
-        let (builder, service, shutdown) = (builder.clone(), service.clone(), shutdown.clone());
+        let peer = super::peer::Peer { addr: peer, tls: acceptor.is_some() };
+        let service = super::peer::WithPeer::new(service.clone(), peer);
+        let (builder, shutdown) = (builder.clone(), shutdown.clone());
         tokio::spawn(async move {
             let result = match acceptor {
                 // The handshake runs in the connection's task, so a slow client never blocks

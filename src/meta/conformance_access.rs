@@ -7,7 +7,9 @@ use super::conformance::{bucket_name, entry};
 use super::log_entry::LogEntry;
 use super::restore::{AccessRecord, RestoreBatch};
 use super::{AuditedChange, BucketRecord, MetadataStore};
-use crate::model::access::{AccessKeyRecord, AdminRole, AdminTokenRecord, Perms, UserCaps, UserName, UserRecord};
+use crate::model::access::{
+    AccessKeyRecord, AdminRole, AdminTokenRecord, Perms, PublicAccessBlock, UserCaps, UserName, UserRecord,
+};
 use crate::model::{BucketUid, WrappedKey};
 
 fn user(name: &str) -> UserRecord {
@@ -117,9 +119,12 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     let audited = store.audit_records(0, 100_000).await.unwrap().len() - audited_before;
     assert_eq!(audited, 11, "every applied change is audited (creation included), refusals not");
 
-    // A deleted bucket's grants go with it.
+    bucket_access_round_trip(store, b).await;
+
+    // A deleted bucket's grants, policy and block go with it.
     assert!(store.delete_bucket(&bucket_name("grants")).await.unwrap());
     assert!(store.grants().await.unwrap().is_empty());
+    assert_eq!(store.bucket_access(b).await.unwrap(), (None, None));
 
     // Restored records read back as written.
     let carol = UserRecord { name: UserName::parse("carol").unwrap(), ..user("x") };
@@ -133,7 +138,31 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     assert_eq!(store.access_key("SVC1").await.unwrap(), Some(key("SVC1", "carol")));
     assert_eq!(store.grant(b, &carol.name).await.unwrap(), Perms::parse("write").unwrap());
 
-    // Admin tokens: created once (first wins), listed, deleted once, restored.
+    admin_tokens_round_trip(store).await;
+}
+
+/// A bucket's policy and public access block: set, replaced, read back, removed; none for a
+/// missing bucket. Leaves the block set on `grants` (its deletion must take it).
+async fn bucket_access_round_trip(store: &dyn MetadataStore, b: BucketUid) {
+    // A bucket's policy and public access block: set, replaced, read back, removed.
+    let policy = |document: Option<&str>| AuditedChange::BucketAccessPolicy {
+        bucket: bucket_name("grants"),
+        document: document.map(str::to_owned),
+    };
+    let block = PublicAccessBlock { restrict_public_buckets: true, ..PublicAccessBlock::default() };
+    store.apply_change(policy(Some("{\"v\":1}")), entry("p1")).await.unwrap().expect("set");
+    store.apply_change(policy(Some("{\"v\":2}")), entry("p2")).await.unwrap().expect("replaced");
+    let blocked = AuditedChange::PublicBlock { bucket: bucket_name("grants"), block: Some(block) };
+    store.apply_change(blocked, entry("b1")).await.unwrap().expect("set");
+    assert_eq!(store.bucket_access(b).await.unwrap(), (Some("{\"v\":2}".to_owned()), Some(block)));
+    store.apply_change(policy(None), entry("p3")).await.unwrap().expect("removed");
+    assert_eq!(store.bucket_access(b).await.unwrap(), (None, Some(block)));
+    let missing = AuditedChange::BucketAccessPolicy { bucket: bucket_name("nope"), document: Some("{}".into()) };
+    assert!(store.apply_change(missing, entry("p4")).await.unwrap().is_none(), "no bucket");
+}
+
+/// Admin tokens: created once (first wins), listed, deleted once, restored.
+async fn admin_tokens_round_trip(store: &dyn MetadataStore) {
     let ops = UserName::parse("ops").unwrap();
     let token = AdminTokenRecord { name: ops.clone(), role: AdminRole::Viewer, sha256: [7; 32], created_ms: 1 };
     let create = |t: &AdminTokenRecord| AuditedChange::CreateAdminToken(t.clone());

@@ -10,7 +10,7 @@ use super::{
     UploadRecord, VersionRecord,
 };
 use crate::model::WrappedKey;
-use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{
     BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
@@ -211,6 +211,8 @@ pub trait AccessMeta: Send + Sync {
     async fn grant(&self, bucket: BucketUid, user: &UserName) -> Result<Perms, MetaError>;
     /// Every grant: bucket, user, permissions, in that order.
     async fn grants(&self) -> Result<Vec<(BucketUid, UserName, Perms)>, MetaError>;
+    /// A bucket's policy document and public access block, if set.
+    async fn bucket_access(&self, bucket: BucketUid) -> Result<(Option<String>, Option<PublicAccessBlock>), MetaError>;
     /// Every admin token created through the API, by name.
     async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, MetaError>;
 }

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
-use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::{
     BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid,
 };
@@ -146,6 +146,20 @@ pub enum AuditedChange {
     CreateAdminToken(AdminTokenRecord),
     /// An admin token deleted; `None` if there is no such token.
     DeleteAdminToken(UserName),
+    /// A bucket's policy document set (`None`: removed); `None` if there is no such bucket.
+    BucketAccessPolicy {
+        /// The bucket.
+        bucket: BucketName,
+        /// The document as the client sent it.
+        document: Option<String>,
+    },
+    /// A bucket's public access block set (`None`: removed); `None` if there is no such bucket.
+    PublicBlock {
+        /// The bucket.
+        bucket: BucketName,
+        /// The settings.
+        block: Option<PublicAccessBlock>,
+    },
     /// What `user` may do in `bucket` from now on (no permission: the grant is removed);
     /// `None` if there is no such bucket.
     Grant {
@@ -170,6 +184,8 @@ impl AuditedChange {
                 | AuditedChange::Grant { .. }
                 | AuditedChange::CreateAdminToken(_)
                 | AuditedChange::DeleteAdminToken(_)
+                | AuditedChange::BucketAccessPolicy { .. }
+                | AuditedChange::PublicBlock { .. }
         )
     }
 }

@@ -2,7 +2,7 @@
 //! they were: no outbox entry (they are in the log already), no audit record per record.
 
 use super::{AuditedChange, BucketRecord, RepairTask, VersionRecord};
-use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::{BucketUid, ObjectKey, WrappedKey};
 
 /// One batch of recovered records.
@@ -44,6 +44,20 @@ pub enum AccessRecord {
     Key(AccessKeyRecord),
     /// An admin token.
     Token(AdminTokenRecord),
+    /// A bucket's policy document.
+    BucketPolicy {
+        /// The bucket.
+        bucket: BucketUid,
+        /// The document.
+        document: String,
+    },
+    /// A bucket's public access block.
+    PublicBlock {
+        /// The bucket.
+        bucket: BucketUid,
+        /// The settings.
+        block: PublicAccessBlock,
+    },
     /// What a user may do in a bucket.
     Grant {
         /// The bucket.

@@ -184,7 +184,11 @@ async fn write_back(
     for (name, json) in fold::catalog(stage).await? {
         match catalog_change(&name, &json)? {
             Logged::Catalog(c) => first.catalog.push(c),
-            Logged::Access(AccessRecord::Grant { bucket, .. }) if !live.contains(bucket.as_bytes()) => {}
+            Logged::Access(
+                AccessRecord::Grant { bucket, .. }
+                | AccessRecord::BucketPolicy { bucket, .. }
+                | AccessRecord::PublicBlock { bucket, .. },
+            ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
         }
@@ -280,7 +284,11 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
     } else if let Some(kek) = name.strip_prefix("shredded/") {
         let at_ms = serde_json::from_str(json).map_err(bad)?;
         Ok(Logged::Catalog(AuditedChange::KekShredded { kek: kek.to_owned(), at_ms }))
-    } else if removed && ["user/", "accesskey/", "admintoken/", "grant/"].iter().any(|p| name.starts_with(p)) {
+    } else if removed
+        && ["user/", "accesskey/", "admintoken/", "grant/", "bucketpolicy/", "publicblock/"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    {
         Ok(Logged::Removed)
     } else if name.starts_with("user/") {
         Ok(Logged::Access(AccessRecord::User(serde_json::from_str(json).map_err(bad)?)))
@@ -288,6 +296,12 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
         Ok(Logged::Access(AccessRecord::Key(serde_json::from_str(json).map_err(bad)?)))
     } else if name.starts_with("admintoken/") {
         Ok(Logged::Access(AccessRecord::Token(serde_json::from_str(json).map_err(bad)?)))
+    } else if let Some((bucket, is_policy)) = crate::meta::store::parse_bucket_entry_key(name) {
+        Ok(Logged::Access(if is_policy {
+            AccessRecord::BucketPolicy { bucket, document: serde_json::from_str(json).map_err(bad)? }
+        } else {
+            AccessRecord::PublicBlock { bucket, block: serde_json::from_str(json).map_err(bad)? }
+        }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
         let perms = serde_json::from_str(json).map_err(bad)?;
         Ok(Logged::Access(AccessRecord::Grant { bucket, user, perms }))

@@ -237,6 +237,20 @@ pub struct AdminTokenRecord {
     pub created_ms: i64,
 }
 
+/// A bucket's public access block, with AWS's four settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools, reason = "AWS's four independent settings, named as AWS names them")]
+pub struct PublicAccessBlock {
+    /// Refuse public ACLs (public ACLs are not supported at all: kept and reported).
+    pub block_public_acls: bool,
+    /// Ignore public ACLs (as above).
+    pub ignore_public_acls: bool,
+    /// Refuse storing a public bucket policy.
+    pub block_public_policy: bool,
+    /// Statements for anyone allow no anonymous request.
+    pub restrict_public_buckets: bool,
+}
+
 /// The SHA-256 of an admin token, as kept and compared.
 pub fn token_sha256(token: &str) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());

@@ -12,12 +12,13 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::{ObjectService, now_ms};
-use crate::access::{Action, Decision, Principal, Target, authorize};
+use crate::access::policy::{BucketPolicy, RequestFacts};
+use crate::access::{Action, BucketFacts, Decision, Principal, Target, authorize};
 use crate::config::AccessKey;
 use crate::error::{ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding, KeyError, KeyProvider};
 use crate::meta::{BucketRecord, MetadataStore};
-use crate::model::access::{AccessKeyRecord, Perms, UserCaps, UserName};
+use crate::model::access::{AccessKeyRecord, Perms, PublicAccessBlock, UserCaps, UserName};
 use crate::model::{BucketName, BucketUid, VersionUid, random_array};
 
 /// How long a store key or grant is trusted before it is read again: a key disabled or a grant
@@ -32,11 +33,15 @@ const SECRET_PURPOSE: [u8; 16] = *b"souverain/akey/1";
 /// Alphabet of generated access key ids (RFC 4648 base32: 32 symbols, no bias).
 const ID_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/// The S3 request's signer, as the frontend saw it.
+/// The S3 request's signer and connection, as the frontend saw them.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     /// The access key id of a signed request; `None` for an anonymous one.
     pub access_key: Option<String>,
+    /// The client's address.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS.
+    pub secure: bool,
 }
 
 /// A secret access key. Deliberately no `Debug`.
@@ -82,6 +87,17 @@ pub struct Directory {
     keys: Arc<dyn KeyProvider>,
     cached_keys: Mutex<HashMap<String, CachedKey>>,
     cached_grants: Mutex<HashMap<(BucketUid, UserName), (Perms, Instant)>>,
+    cached_buckets: Mutex<HashMap<BucketUid, (Arc<BucketAccess>, Instant)>>,
+}
+
+/// A bucket's policy and public access block.
+pub(crate) struct BucketAccess {
+    /// The policy as the client sent it.
+    pub(crate) document: Option<String>,
+    /// The policy, parsed.
+    pub(crate) policy: Option<BucketPolicy>,
+    /// The public access block.
+    pub(crate) block: Option<PublicAccessBlock>,
 }
 
 impl Directory {
@@ -93,12 +109,43 @@ impl Directory {
             keys,
             cached_keys: Mutex::default(),
             cached_grants: Mutex::default(),
+            cached_buckets: Mutex::default(),
         }
+    }
+
+    /// A bucket's policy (parsed) and public access block, through the cache.
+    pub(crate) async fn bucket_access(&self, bucket: &BucketRecord) -> Result<Arc<BucketAccess>> {
+        let hit = self.cached_buckets.lock().ok().and_then(|c| {
+            c.get(&bucket.uid).filter(|(_, at)| at.elapsed() < ACCESS_CACHE_TTL).map(|(a, _)| Arc::clone(a))
+        });
+        if let Some(a) = hit {
+            return Ok(a);
+        }
+        let (document, block) = self.meta.bucket_access(bucket.uid).await?;
+        let policy = match &document {
+            // Stored only after it parsed; one that no longer does fails the request, closed.
+            Some(text) => Some(BucketPolicy::parse(text, bucket.name.as_str()).map_err(|e| ErrorKind::Internal {
+                context: "the stored bucket policy".into(),
+                source: Some(Box::new(e)),
+            })?),
+            None => None,
+        };
+        let access = Arc::new(BucketAccess { document, policy, block });
+        if let Ok(mut c) = self.cached_buckets.lock() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(bucket.uid, (Arc::clone(&access), Instant::now()));
+        }
+        Ok(access)
     }
 
     /// Forgets what is cached (after a change through this gateway's admin API, so it holds
     /// here at once; other gateways see it within [`ACCESS_CACHE_TTL`]).
     pub(crate) fn forget(&self) {
+        if let Ok(mut c) = self.cached_buckets.lock() {
+            c.clear();
+        }
         if let Ok(mut c) = self.cached_keys.lock() {
             c.clear();
         }
@@ -274,18 +321,66 @@ pub(crate) async fn issue_key(
     Ok((record, Secret(derive_secret(&material))))
 }
 
+/// What deciding on one bucket needs, loaded once (DeleteObjects decides per key with it).
+pub(crate) struct BucketGate {
+    rec: BucketRecord,
+    granted: Perms,
+    access: Arc<BucketAccess>,
+    public_allowed: bool,
+}
+
+impl BucketGate {
+    /// Allows `action` on the bucket (`key`: on that object) or refuses.
+    pub(crate) fn permit(
+        &self,
+        principal: &Principal,
+        action: Action,
+        key: Option<&str>,
+        request: &RequestFacts,
+    ) -> Result<Permit> {
+        let resource = match key.filter(|_| action.on_object()) {
+            Some(k) => format!("arn:aws:s3:::{}/{k}", self.rec.name),
+            None => format!("arn:aws:s3:::{}", self.rec.name),
+        };
+        let facts = BucketFacts {
+            granted: self.granted,
+            policy: self.access.policy.as_ref(),
+            resource: &resource,
+            request,
+            public_allowed: self.public_allowed,
+        };
+        match authorize(principal, action, Target::Bucket(facts)) {
+            Decision::Allow => Ok(Permit { bucket: self.rec.clone() }),
+            Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
+        }
+    }
+}
+
 impl ObjectService {
-    /// Allows `principal` to do `action` on the bucket named `bucket`, or refuses: the only way
-    /// to a [`Permit`]. A bucket that does not exist is `NoSuchBucket` for everyone (as on S3);
-    /// whether a key exists in a bucket is told only to principals allowed to read it.
-    pub(crate) async fn permit(&self, principal: &Principal, action: Action, bucket: &str) -> Result<Permit> {
+    /// What deciding on the bucket named `bucket` for `principal` needs. A bucket that does
+    /// not exist is `NoSuchBucket` for everyone (as on S3); whether a key exists in a bucket
+    /// is told only to principals allowed to read it.
+    pub(crate) async fn bucket_gate(&self, principal: &Principal, bucket: &str) -> Result<BucketGate> {
         let name = BucketName::parse(bucket).map_err(|_| ErrorKind::NoSuchBucket)?;
         let rec = self.meta.bucket(&name).await?.ok_or(ErrorKind::NoSuchBucket)?;
         let granted = self.access.granted(principal, &rec).await?;
-        match authorize(principal, action, Target::Bucket { granted }) {
-            Decision::Allow => Ok(Permit { bucket: rec }),
-            Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
-        }
+        let access = self.access.bucket_access(&rec).await?;
+        let restricted = access.block.is_some_and(|b| b.restrict_public_buckets);
+        let public_allowed = !self.config.block_public_access && !restricted;
+        Ok(BucketGate { rec, granted, access, public_allowed })
+    }
+
+    /// Allows `principal` to do `action` on the bucket named `bucket` (`key`: on that object),
+    /// or refuses: the only way to a [`Permit`].
+    pub(crate) async fn permit(
+        &self,
+        principal: &Principal,
+        action: Action,
+        bucket: &str,
+        key: Option<&str>,
+        request: &RequestFacts,
+    ) -> Result<Permit> {
+        self.bucket_gate(principal, bucket).await?.permit(principal, action, key, request)
     }
 
     /// Allows `principal` to create a bucket under `policy`, or refuses.
@@ -297,8 +392,11 @@ impl ObjectService {
     }
 
     /// The buckets `principal` may see in ListBuckets: every bucket for a root key, those a
-    /// user holds any permission on.
+    /// user holds any permission on; anonymous requests are refused.
     pub(crate) async fn visible_buckets(&self, principal: &Principal) -> Result<Vec<BucketRecord>> {
+        if let Decision::Deny(why) = authorize(principal, Action::ListBuckets, Target::Service) {
+            return Err(ErrorKind::AccessDenied(why).into());
+        }
         let all = self.meta.buckets().await?;
         if matches!(principal, Principal::Root { .. }) {
             return Ok(all);

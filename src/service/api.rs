@@ -11,8 +11,10 @@ use super::{
     ClientBody, CompleteRequest, Conditions, CopyRequest, GetOutput, GetRequest, ListObjectsRequest, ObjectService,
     ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
 };
+use crate::access::policy::RequestFacts;
 use crate::access::{Action, Principal};
 use crate::error::{Error, Result};
+use crate::model::access::PublicAccessBlock;
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId};
 
 /// A bucket as ListBuckets shows it.
@@ -115,6 +117,20 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage>;
     /// ListMultipartUploads.
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
+    /// PutBucketPolicy.
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()>;
+    /// GetBucketPolicy: the document as stored.
+    async fn bucket_policy(&self, bucket: &str) -> Result<String>;
+    /// DeleteBucketPolicy.
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<()>;
+    /// GetBucketPolicyStatus: whether the policy is public.
+    async fn bucket_policy_public(&self, bucket: &str) -> Result<bool>;
+    /// PutPublicAccessBlock.
+    async fn put_public_access_block(&self, bucket: &str, block: PublicAccessBlock) -> Result<()>;
+    /// GetPublicAccessBlock.
+    async fn public_access_block(&self, bucket: &str) -> Result<PublicAccessBlock>;
+    /// DeletePublicAccessBlock.
+    async fn delete_public_access_block(&self, bucket: &str) -> Result<()>;
 }
 
 /// What the frontend holds: the secrets signature checks need, and the operations as one
@@ -135,7 +151,8 @@ impl Gate for Arc<ObjectService> {
 
     async fn session(&self, caller: Caller) -> Result<Box<dyn ObjectApi>> {
         let principal = self.access.principal(&caller).await?;
-        Ok(Box::new(Session { service: Arc::clone(self), principal }))
+        let request = RequestFacts { source_ip: caller.source_ip, secure: caller.secure, ..RequestFacts::default() };
+        Ok(Box::new(Session { service: Arc::clone(self), principal, request }))
     }
 }
 
@@ -144,11 +161,35 @@ impl Gate for Arc<ObjectService> {
 struct Session {
     service: Arc<ObjectService>,
     principal: Principal,
+    /// The connection's facts for bucket policies' conditions.
+    request: RequestFacts,
 }
 
 impl Session {
+    /// A permit for a bucket action.
     async fn permit(&self, action: Action, bucket: &str) -> Result<Permit> {
-        self.service.permit(&self.principal, action, bucket).await
+        self.service.permit(&self.principal, action, bucket, None, &self.request).await
+    }
+
+    /// A permit for an object action.
+    async fn permit_object(&self, action: Action, bucket: &str, key: &str) -> Result<Permit> {
+        self.service.permit(&self.principal, action, bucket, Some(key), &self.request).await
+    }
+
+    /// A permit for a listing, whose prefix and delimiter policies may test.
+    async fn permit_listing(
+        &self,
+        action: Action,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> Result<Permit> {
+        let request = RequestFacts {
+            prefix: Some(prefix.to_owned()),
+            delimiter: delimiter.map(str::to_owned),
+            ..self.request.clone()
+        };
+        self.service.permit(&self.principal, action, bucket, None, &request).await
     }
 }
 
@@ -179,38 +220,60 @@ impl ObjectApi for Session {
     }
 
     async fn put_object(&self, req: PutRequest, body: ClientBody) -> Result<PutOutput> {
-        let permit = self.permit(Action::PutObject, &req.bucket).await?;
+        let permit = self.permit_object(Action::PutObject, &req.bucket, &req.key).await?;
         self.service.put_object(&permit, req, body).await
     }
 
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let permit = self.permit(Action::GetObject, &req.bucket).await?;
+        let permit = self.permit_object(Action::GetObject, &req.bucket, &req.key).await?;
         self.service.get_object(&permit, req).await
     }
 
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let permit = self.permit(Action::GetObject, &req.bucket).await?;
+        let permit = self.permit_object(Action::GetObject, &req.bucket, &req.key).await?;
         self.service.head_object(&permit, req).await
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
-        let permit = self.permit(Action::DeleteObject, bucket).await?;
+        let permit = self.permit_object(Action::DeleteObject, bucket, key).await?;
         self.service.delete_object(&permit, key).await
     }
 
+    /// Decided per key (a policy may allow deleting some keys only): refused keys answer
+    /// AccessDenied in the result; when none may be deleted the whole request is refused.
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
-        let permit = self.permit(Action::DeleteObject, bucket).await?;
-        self.service.delete_objects(&permit, keys).await
+        let gate = self.service.bucket_gate(&self.principal, bucket).await?;
+        let mut permit = None;
+        let mut refused = Vec::with_capacity(keys.len());
+        for key in keys {
+            match gate.permit(&self.principal, Action::DeleteObject, Some(key), &self.request) {
+                Ok(p) => {
+                    permit = Some(p);
+                    refused.push(None);
+                }
+                Err(e) => refused.push(Some(e)),
+            }
+        }
+        let Some(permit) = permit else {
+            return Err(refused.into_iter().flatten().next().unwrap_or_else(|| {
+                crate::error::ErrorKind::InvalidRequest("DeleteObjects needs at least one key".into()).into()
+            }));
+        };
+        let allowed: Vec<String> =
+            keys.iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(k, _)| k.clone()).collect();
+        let mut deleted = self.service.delete_objects(&permit, &allowed).await?.into_iter();
+        Ok(refused.into_iter().map(|r| r.map_or_else(|| deleted.next().unwrap_or(Ok(())), Err)).collect())
     }
 
     async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        let source = self.permit(Action::GetObject, &req.src_bucket).await?;
-        let target = self.permit(Action::PutObject, &req.dst_bucket).await?;
+        let source = self.permit_object(Action::GetObject, &req.src_bucket, &req.src_key).await?;
+        let target = self.permit_object(Action::PutObject, &req.dst_bucket, &req.dst_key).await?;
         self.service.copy_object(&source, &target, req).await
     }
 
     async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
-        let permit = self.permit(Action::ListBucket, &req.bucket).await?;
+        let permit =
+            self.permit_listing(Action::ListBucket, &req.bucket, &req.prefix, req.delimiter.as_deref()).await?;
         self.service.list_objects(&permit, req).await
     }
 
@@ -221,38 +284,75 @@ impl ObjectApi for Session {
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
     ) -> Result<UploadId> {
-        let permit = self.permit(Action::PutObject, bucket).await?;
+        let permit = self.permit_object(Action::PutObject, bucket, key).await?;
         self.service.create_upload(&permit, key, headers, checksum).await
     }
 
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {
-        let permit = self.permit(Action::PutObject, &part.bucket).await?;
+        let permit = self.permit_object(Action::PutObject, &part.bucket, &part.key).await?;
         self.service.upload_part(&permit, &part.key, &part.upload_id, part.number, body).await
     }
 
     async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {
-        let from = self.permit(Action::GetObject, &source.bucket).await?;
-        let permit = self.permit(Action::PutObject, &part.bucket).await?;
+        let from = self.permit_object(Action::GetObject, &source.bucket, &source.key).await?;
+        let permit = self.permit_object(Action::PutObject, &part.bucket, &part.key).await?;
         self.service.upload_part_copy(&permit, &part, &from, &source).await
     }
 
     async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {
-        let permit = self.permit(Action::PutObject, &req.bucket).await?;
+        let permit = self.permit_object(Action::PutObject, &req.bucket, &req.key).await?;
         self.service.complete_upload(&permit, req).await
     }
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
-        let permit = self.permit(Action::AbortMultipartUpload, bucket).await?;
+        let permit = self.permit_object(Action::AbortMultipartUpload, bucket, key).await?;
         self.service.abort_upload(&permit, key, upload_id).await
     }
 
     async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage> {
-        let permit = self.permit(Action::ListMultipartUploadParts, bucket).await?;
+        let permit = self.permit_object(Action::ListMultipartUploadParts, bucket, key).await?;
         self.service.list_parts(&permit, key, upload_id, marker, max).await
     }
 
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage> {
-        let permit = self.permit(Action::ListBucketMultipartUploads, &req.bucket).await?;
+        let permit = self
+            .permit_listing(Action::ListBucketMultipartUploads, &req.bucket, &req.prefix, req.delimiter.as_deref())
+            .await?;
         self.service.list_uploads(&permit, req).await
+    }
+
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()> {
+        let permit = self.permit(Action::PutBucketPolicy, bucket).await?;
+        self.service.put_bucket_policy(&permit, &self.principal, policy).await
+    }
+
+    async fn bucket_policy(&self, bucket: &str) -> Result<String> {
+        let permit = self.permit(Action::GetBucketPolicy, bucket).await?;
+        self.service.bucket_policy(&permit).await
+    }
+
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<()> {
+        let permit = self.permit(Action::DeleteBucketPolicy, bucket).await?;
+        self.service.delete_bucket_policy(&permit, &self.principal).await
+    }
+
+    async fn bucket_policy_public(&self, bucket: &str) -> Result<bool> {
+        let permit = self.permit(Action::GetBucketPolicyStatus, bucket).await?;
+        self.service.bucket_policy_public(&permit).await
+    }
+
+    async fn put_public_access_block(&self, bucket: &str, block: PublicAccessBlock) -> Result<()> {
+        let permit = self.permit(Action::PutBucketPublicAccessBlock, bucket).await?;
+        self.service.put_public_access_block(&permit, &self.principal, block).await
+    }
+
+    async fn public_access_block(&self, bucket: &str) -> Result<PublicAccessBlock> {
+        let permit = self.permit(Action::GetBucketPublicAccessBlock, bucket).await?;
+        self.service.public_access_block(&permit).await
+    }
+
+    async fn delete_public_access_block(&self, bucket: &str) -> Result<()> {
+        let permit = self.permit(Action::PutBucketPublicAccessBlock, bucket).await?;
+        self.service.delete_public_access_block(&permit, &self.principal).await
     }
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod api;
 mod bucket;
+mod bucket_access;
 pub mod checksum;
 pub mod conditional;
 pub mod copy;
@@ -71,6 +72,8 @@ pub struct ServiceConfig {
     pub region: String,
     /// The configuration's access keys.
     pub access_keys: Vec<crate::config::AccessKey>,
+    /// No public bucket policy may be stored, none allows anonymous requests.
+    pub block_public_access: bool,
 }
 
 /// The object service.

@@ -477,13 +477,16 @@ async fn users_keys_and_grants_survive_the_loss_and_deleted_keys_stay_deleted() 
     alice.create_bucket().bucket("team").send().await.unwrap();
     alice.put_object().bucket("team").key("doc").body(b"team doc".to_vec().into()).send().await.unwrap();
     call("POST", "/admin/v1/buckets/team/grants".into(), serde_json::json!({ "user": "bob", "allow": "read" })).await;
+    let policy = r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::x:user/bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::team/secret*"}]}"#;
+    alice.put_bucket_policy().bucket("team").policy(policy).send().await.unwrap();
+    alice.put_object().bucket("team").key("secret").body(b"s".to_vec().into()).send().await.unwrap();
     let (bob2_id, _) = key(secrets[2].clone());
     call("DELETE", format!("/admin/v1/access-keys/{bob2_id}"), serde_json::Value::Null).await;
     call("DELETE", "/admin/v1/users/carol".into(), serde_json::Value::Null).await;
     gw.shutdown().await;
 
     let report = setup.lose_and_rebuild().await;
-    assert_eq!((report.buckets, report.objects), (1, 1), "{report:?}");
+    assert_eq!((report.buckets, report.objects), (1, 2), "{report:?}");
     let gw = setup.start().await;
     let client_of = |v: &serde_json::Value| {
         crate::common::client_with(gw.s3_addr, v["id"].as_str().unwrap(), v["secret"].as_str().unwrap())
@@ -494,6 +497,10 @@ async fn users_keys_and_grants_survive_the_loss_and_deleted_keys_stay_deleted() 
     assert_eq!(got, b"team doc", "bob's read grant came back");
     let refused = bob.put_object().bucket("team").key("x").body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(error_code(&refused).as_deref(), Some("AccessDenied"), "and nothing more");
+    let kept = alice.get_bucket_policy().bucket("team").send().await.unwrap();
+    assert_eq!(kept.policy(), Some(policy), "the bucket policy came back");
+    let denied = bob.get_object().bucket("team").key("secret").send().await.unwrap_err();
+    assert_eq!(error_code(&denied).as_deref(), Some("AccessDenied"), "and still denies");
     alice.put_object().bucket("team").key("new").body(b"n".to_vec().into()).send().await.expect("alice writes");
     alice.delete_object().bucket("team").key("new").send().await.expect("alice deletes");
     for (who, c) in [("bob's deleted key", &bob2), ("deleted carol's key", &carol)] {

@@ -10,6 +10,7 @@ mod copy;
 mod list;
 mod multipart;
 mod object;
+mod policy;
 pub(crate) mod refuse;
 
 use std::sync::Arc;
@@ -23,6 +24,12 @@ use s3s::dto::{
     HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput,
     ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput,
     PutObjectInput, PutObjectOutput, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+};
+use s3s::dto::{
+    DeleteBucketPolicyInput, DeleteBucketPolicyOutput, DeletePublicAccessBlockInput, DeletePublicAccessBlockOutput,
+    GetBucketPolicyInput, GetBucketPolicyOutput, GetBucketPolicyStatusInput, GetBucketPolicyStatusOutput,
+    GetPublicAccessBlockInput, GetPublicAccessBlockOutput, PutBucketPolicyInput, PutBucketPolicyOutput,
+    PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
 use s3s::{S3, S3Request, S3Response, S3Result};
 
@@ -47,7 +54,12 @@ impl Gateway {
 
     /// The operations as the request's signer may do them.
     async fn session<T>(&self, req: &S3Request<T>) -> S3Result<Box<dyn ObjectApi>> {
-        let caller = Caller { access_key: req.credentials.as_ref().map(|c| c.access_key.clone()) };
+        let peer = req.extensions.get::<crate::frontend::peer::Peer>();
+        let caller = Caller {
+            access_key: req.credentials.as_ref().map(|c| c.access_key.clone()),
+            source_ip: peer.map(|p| p.addr.ip()),
+            secure: peer.is_some_and(|p| p.tls),
+        };
         svc(self.gate.session(caller).await)
     }
 }
@@ -155,6 +167,55 @@ impl S3 for Gateway {
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         multipart::list_parts(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put_bucket_policy(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get_bucket_policy(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete_bucket_policy(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::get_bucket_policy_status(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        policy::put_public_access_block(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        policy::get_public_access_block(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        policy::delete_public_access_block(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn list_multipart_uploads(

@@ -1,6 +1,7 @@
 //! The store's [`AccessMeta`]: users, access keys and grants in the `Access` family, and the
 //! admin changes that write them. Each written record is also logged as a catalog entry under
-//! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`; JSON `null`
+//! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`,
+//! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -13,13 +14,15 @@ use crate::meta::outbox::LogScope;
 use crate::meta::restore::AccessRecord;
 use crate::meta::{AccessMeta, AuditedChange, BucketRecord, MetaError};
 use crate::model::BucketUid;
-use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, UserName, UserRecord};
+use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use async_trait::async_trait;
 
 const USER: &str = "user/";
 const KEY: &str = "accesskey/";
 const GRANT: &str = "grant/";
 const TOKEN: &str = "admintoken/";
+const POLICY: &str = "bucketpolicy/";
+const BLOCK: &str = "publicblock/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -31,6 +34,25 @@ pub(crate) fn access_key_key(id: &str) -> String {
 
 pub(crate) fn token_key(name: &UserName) -> String {
     format!("{TOKEN}{name}")
+}
+
+fn policy_key(bucket: BucketUid) -> String {
+    format!("{POLICY}{}", hex::encode(bucket.as_bytes()))
+}
+
+fn block_key(bucket: BucketUid) -> String {
+    format!("{BLOCK}{}", hex::encode(bucket.as_bytes()))
+}
+
+/// The bucket of a bucket-wide access entry's name (`bucketpolicy/<uid hex>`,
+/// `publicblock/<uid hex>`), and whether it is the policy.
+pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, bool)> {
+    let (uid, policy) = match (name.strip_prefix(POLICY), name.strip_prefix(BLOCK)) {
+        (Some(uid), _) => (uid, true),
+        (_, Some(uid)) => (uid, false),
+        _ => return None,
+    };
+    Some((BucketUid(<[u8; 16]>::try_from(hex::decode(uid).ok()?).ok()?), policy))
 }
 
 pub(crate) fn grant_key(bucket: BucketUid, user: &UserName) -> String {
@@ -132,6 +154,24 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
             }
             w.remove(token_key(&name))?;
         }
+        AuditedChange::BucketAccessPolicy { bucket, document } => {
+            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                return Ok(None);
+            };
+            match document {
+                Some(d) => w.put(policy_key(rec.uid), &d)?,
+                None => w.remove(policy_key(rec.uid))?,
+            }
+        }
+        AuditedChange::PublicBlock { bucket, block } => {
+            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                return Ok(None);
+            };
+            match block {
+                Some(b) => w.put(block_key(rec.uid), &b)?,
+                None => w.remove(block_key(rec.uid))?,
+            }
+        }
         AuditedChange::Grant { bucket, user, perms } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -159,15 +199,19 @@ pub(super) fn owner_grant(
     Ok((w.ops, w.last_seq))
 }
 
-/// Removes every grant on a deleted bucket (not logged: a rebuild drops the grants of buckets
-/// that are not live).
+/// Removes every grant, the policy and the public access block of a deleted bucket (not
+/// logged: a rebuild drops what belongs to buckets that are not live).
 pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
     let prefix = grant_prefix(bucket);
     let end = prefix_successor(prefix.as_bytes());
-    Ok(t.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)?
+    let mut ops: Vec<KvOp> = t
+        .scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)?
         .into_iter()
         .map(|(k, _)| KvOp::Delete(Cf::Access, k))
-        .collect())
+        .collect();
+    ops.push(KvOp::Delete(Cf::Access, policy_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, block_key(bucket).into_bytes()));
+    Ok(ops)
 }
 
 /// The writes of recovered access records (a rebuild).
@@ -177,6 +221,8 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::User(u) => (user_key(&u.name), encode(u)?),
             AccessRecord::Key(k) => (access_key_key(&k.id), encode(k)?),
             AccessRecord::Token(t) => (token_key(&t.name), encode(t)?),
+            AccessRecord::BucketPolicy { bucket, document } => (policy_key(*bucket), encode(document)?),
+            AccessRecord::PublicBlock { bucket, block } => (block_key(*bucket), encode(block)?),
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));
@@ -218,6 +264,11 @@ impl<E: KvEngine> AccessMeta for KvMetadataStore<E> {
     async fn grant(&self, bucket: BucketUid, user: &UserName) -> Result<Perms, MetaError> {
         let k = grant_key(bucket, user);
         self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
+    }
+
+    async fn bucket_access(&self, bucket: BucketUid) -> Result<(Option<String>, Option<PublicAccessBlock>), MetaError> {
+        let (p, b) = (policy_key(bucket), block_key(bucket));
+        self.run(move |i| Ok((i.get(Cf::Access, p.as_bytes())?, i.get(Cf::Access, b.as_bytes())?))).await
     }
 
     async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, MetaError> {

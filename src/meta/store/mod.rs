@@ -17,7 +17,7 @@ mod restore;
 mod stage;
 mod uploads;
 
-pub use access::parse_grant_key;
+pub use access::{parse_bucket_entry_key, parse_grant_key};
 
 use std::sync::Arc;
 
