@@ -78,7 +78,7 @@ struct Writes<'t, T> {
 }
 
 impl<T: KvTxn> Writes<'_, T> {
-    fn put(&mut self, name: String, value: &(impl serde::Serialize + Sized)) -> Result<(), MetaError> {
+    fn put(&mut self, name: String, value: &impl serde::Serialize) -> Result<(), MetaError> {
         self.ops.push(KvOp::Put(Cf::Access, name.clone().into_bytes(), encode(value)?));
         self.log(name, serde_json::to_string(value))
     }
@@ -96,6 +96,42 @@ impl<T: KvTxn> Writes<'_, T> {
         Ok(())
     }
 
+    /// Puts `value` under `name` unless something is there already (false then).
+    fn create(&mut self, name: String, value: &impl serde::Serialize) -> Result<bool, MetaError> {
+        if self.t.get(Cf::Access, name.as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        self.put(name, value)?;
+        Ok(true)
+    }
+
+    /// Removes `name` if it is there (false if not).
+    fn remove_existing(&mut self, name: String) -> Result<bool, MetaError> {
+        if self.t.get(Cf::Access, name.as_bytes())?.is_none() {
+            return Ok(false);
+        }
+        self.remove(name)?;
+        Ok(true)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the entry `name_of(uid)` of the bucket named
+    /// `bucket`; false if there is no such bucket.
+    fn set_for_bucket(
+        &mut self,
+        bucket: &crate::model::BucketName,
+        name_of: impl FnOnce(BucketUid) -> String,
+        value: Option<&impl serde::Serialize>,
+    ) -> Result<bool, MetaError> {
+        let Some(rec) = self.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+            return Ok(false);
+        };
+        match value {
+            Some(v) => self.put(name_of(rec.uid), v)?,
+            None => self.remove(name_of(rec.uid))?,
+        }
+        Ok(true)
+    }
+
     fn scan_prefix(&mut self, prefix: &str) -> Result<crate::meta::kv::KvPairs, MetaError> {
         let end = prefix_successor(prefix.as_bytes());
         self.t.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)
@@ -106,83 +142,47 @@ impl<T: KvTxn> Writes<'_, T> {
 /// or `None` when it changes nothing (see [`AuditedChange`]). Other changes are not for here.
 pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<(Vec<KvOp>, u64)>, MetaError> {
     let mut w = Writes { t, ops: Vec::new(), last_seq: None };
-    match change {
-        AuditedChange::CreateUser(rec) => {
-            if w.t.get(Cf::Access, user_key(&rec.name).as_bytes())?.is_some() {
-                return Ok(None);
-            }
-            w.put(user_key(&rec.name), &rec)?;
-        }
+    let applied = match change {
+        AuditedChange::CreateUser(rec) => w.create(user_key(&rec.name), &rec)?,
         AuditedChange::DeleteUser(name) => {
-            if w.t.get(Cf::Access, user_key(&name).as_bytes())?.is_none() {
-                return Ok(None);
-            }
-            w.remove(user_key(&name))?;
-            for (k, v) in w.scan_prefix(KEY)? {
-                if decode::<AccessKeyRecord>(&v)?.user == name {
-                    w.remove(String::from_utf8_lossy(&k).into_owned())?;
+            let found = w.remove_existing(user_key(&name))?;
+            if found {
+                for (k, v) in w.scan_prefix(KEY)? {
+                    if decode::<AccessKeyRecord>(&v)?.user == name {
+                        w.remove(String::from_utf8_lossy(&k).into_owned())?;
+                    }
+                }
+                for (k, _) in w.scan_prefix(GRANT)? {
+                    let k = String::from_utf8_lossy(&k).into_owned();
+                    if parse_grant_key(&k).is_some_and(|(_, user)| user == name) {
+                        w.remove(k)?;
+                    }
                 }
             }
-            for (k, _) in w.scan_prefix(GRANT)? {
-                let k = String::from_utf8_lossy(&k).into_owned();
-                if parse_grant_key(&k).is_some_and(|(_, user)| user == name) {
-                    w.remove(k)?;
-                }
-            }
+            found
         }
         AuditedChange::PutAccessKey(rec) => {
-            if w.t.get(Cf::Access, user_key(&rec.user).as_bytes())?.is_none() {
-                return Ok(None);
+            let user_exists = w.t.get(Cf::Access, user_key(&rec.user).as_bytes())?.is_some();
+            if user_exists {
+                w.put(access_key_key(&rec.id), &rec)?;
             }
-            w.put(access_key_key(&rec.id), &rec)?;
+            user_exists
         }
-        AuditedChange::DeleteAccessKey(id) => {
-            if w.t.get(Cf::Access, access_key_key(&id).as_bytes())?.is_none() {
-                return Ok(None);
-            }
-            w.remove(access_key_key(&id))?;
-        }
-        AuditedChange::CreateAdminToken(rec) => {
-            if w.t.get(Cf::Access, token_key(&rec.name).as_bytes())?.is_some() {
-                return Ok(None);
-            }
-            w.put(token_key(&rec.name), &rec)?;
-        }
-        AuditedChange::DeleteAdminToken(name) => {
-            if w.t.get(Cf::Access, token_key(&name).as_bytes())?.is_none() {
-                return Ok(None);
-            }
-            w.remove(token_key(&name))?;
-        }
+        AuditedChange::DeleteAccessKey(id) => w.remove_existing(access_key_key(&id))?,
+        AuditedChange::CreateAdminToken(rec) => w.create(token_key(&rec.name), &rec)?,
+        AuditedChange::DeleteAdminToken(name) => w.remove_existing(token_key(&name))?,
         AuditedChange::BucketAccessPolicy { bucket, document } => {
-            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
-                return Ok(None);
-            };
-            match document {
-                Some(d) => w.put(policy_key(rec.uid), &d)?,
-                None => w.remove(policy_key(rec.uid))?,
-            }
+            w.set_for_bucket(&bucket, policy_key, document.as_ref())?
         }
-        AuditedChange::PublicBlock { bucket, block } => {
-            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
-                return Ok(None);
-            };
-            match block {
-                Some(b) => w.put(block_key(rec.uid), &b)?,
-                None => w.remove(block_key(rec.uid))?,
-            }
-        }
+        AuditedChange::PublicBlock { bucket, block } => w.set_for_bucket(&bucket, block_key, block.as_ref())?,
         AuditedChange::Grant { bucket, user, perms } => {
-            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
-                return Ok(None);
-            };
-            if perms.is_empty() {
-                w.remove(grant_key(rec.uid, &user))?;
-            } else {
-                w.put(grant_key(rec.uid, &user), &perms)?;
-            }
+            let perms = Some(perms).filter(|p| !p.is_empty());
+            w.set_for_bucket(&bucket, |uid| grant_key(uid, &user), perms.as_ref())?
         }
         _ => return Err(MetaError::codec("not an access change")),
+    };
+    if !applied {
+        return Ok(None);
     }
     let seq = w.last_seq.ok_or_else(|| MetaError::codec("an access change without a log entry"))?;
     Ok(Some((w.ops, seq)))
