@@ -98,6 +98,10 @@ pub enum Action {
     DeleteObject,
     /// AbortMultipartUpload.
     AbortMultipartUpload,
+    /// GetBucketAcl.
+    GetBucketAcl,
+    /// GetObjectAcl.
+    GetObjectAcl,
     /// GetBucketPolicy.
     GetBucketPolicy,
     /// PutBucketPolicy.
@@ -136,6 +140,8 @@ impl Action {
             Action::PutObject => "s3:PutObject",
             Action::DeleteObject => "s3:DeleteObject",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::GetBucketAcl => "s3:GetBucketAcl",
+            Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
             Action::PutBucketPolicy => "s3:PutBucketPolicy",
             Action::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
@@ -167,6 +173,8 @@ impl Action {
             | Action::GetObject => Need::Read,
             Action::PutObject | Action::DeleteObject | Action::AbortMultipartUpload => Need::Write,
             Action::DeleteBucket
+            | Action::GetBucketAcl
+            | Action::GetObjectAcl
             | Action::GetBucketPolicy
             | Action::PutBucketPolicy
             | Action::DeleteBucketPolicy
@@ -198,6 +206,7 @@ impl Action {
                 | Action::DeleteObject
                 | Action::AbortMultipartUpload
                 | Action::ListMultipartUploadParts
+                | Action::GetObjectAcl
         )
     }
 }

@@ -281,6 +281,24 @@ impl Directory {
         Ok(stored.union(configured))
     }
 
+    /// The configured users' grants on `bucket` (user, permissions).
+    pub(crate) fn configured_grants_on(&self, bucket: &BucketName) -> Vec<(String, Perms)> {
+        let mut out: Vec<(String, Perms)> = Vec::new();
+        for user in self.configured.values().filter_map(|k| k.user.as_ref()) {
+            let perms = user
+                .grants
+                .iter()
+                .filter(|(b, _)| b == bucket.as_str())
+                .fold(Perms::default(), |acc, (_, p)| acc.union(*p));
+            match out.iter_mut().find(|(u, _)| u == user.name.as_str()) {
+                Some((_, held)) => *held = held.union(perms),
+                None if !perms.is_empty() => out.push((user.name.to_string(), perms)),
+                None => {}
+            }
+        }
+        out
+    }
+
     fn configured_grant(&self, key_id: &str, bucket: &BucketName) -> Perms {
         let Some(user) = self.configured.get(key_id).and_then(|k| k.user.as_ref()) else { return Perms::default() };
         user.grants.iter().filter(|(b, _)| b == bucket.as_str()).fold(Perms::default(), |acc, (_, p)| acc.union(*p))

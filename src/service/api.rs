@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::access::{Caller, Permit, Secret};
+use super::acl::AclView;
 use super::{
     ClientBody, CompleteRequest, Conditions, CopyRequest, GetOutput, GetRequest, ListObjectsRequest, ObjectService,
     ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
@@ -117,6 +118,10 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage>;
     /// ListMultipartUploads.
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
+    /// GetBucketAcl: the grants as an ACL.
+    async fn bucket_acl(&self, bucket: &str) -> Result<AclView>;
+    /// GetObjectAcl: the bucket's, for an existing object.
+    async fn object_acl(&self, bucket: &str, key: &str) -> Result<AclView>;
     /// PutBucketPolicy.
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()>;
     /// GetBucketPolicy: the document as stored.
@@ -319,6 +324,16 @@ impl ObjectApi for Session {
             .permit_listing(Action::ListBucketMultipartUploads, &req.bucket, &req.prefix, req.delimiter.as_deref())
             .await?;
         self.service.list_uploads(&permit, req).await
+    }
+
+    async fn bucket_acl(&self, bucket: &str) -> Result<AclView> {
+        let permit = self.permit(Action::GetBucketAcl, bucket).await?;
+        self.service.bucket_acl(&permit).await
+    }
+
+    async fn object_acl(&self, bucket: &str, key: &str) -> Result<AclView> {
+        let permit = self.permit_object(Action::GetObjectAcl, bucket, key).await?;
+        self.service.object_acl(&permit, key).await
     }
 
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 //! backends and metadata. HTTP-free: it never sees hyper or s3s types.
 
 pub mod access;
+mod acl;
 pub mod admin;
 pub mod api;
 mod bucket;
@@ -35,6 +36,7 @@ use crate::model::{BootId, ChecksumAlgorithm, ContentHeaders, ETag, NameError, O
 
 use crate::model::WriteCondition;
 pub use access::{Caller, Secret};
+pub use acl::AclView;
 pub use api::{BucketInfo, Gate, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;

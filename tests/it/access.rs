@@ -522,3 +522,55 @@ async fn admin_tokens_do_what_their_role_allows_and_the_audit_names_them() {
     assert_eq!(status, 401, "a deleted token is refused at once");
     gw.stop().await;
 }
+
+/// Promise: GetBucketAcl and GetObjectAcl show the grants in S3's vocabulary (the owner's
+/// FULL_CONTROL, READ, WRITE), only to the bucket's owner; ACLs cannot be set: canned ACLs
+/// other than `private` and PutBucketAcl answer 501 NotImplemented and change nothing.
+#[tokio::test]
+async fn acls_show_the_grants_and_cannot_be_set() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, Permission};
+    let gw = TestGateway::start().await;
+    let mut clients = Vec::new();
+    for (user, create) in [("olga", true), ("rudi", false), ("wim", false)] {
+        let body = serde_json::json!({ "name": user, "create_buckets": create });
+        assert_eq!(gw.admin_send("POST", "/admin/v1/users", body).await.status, 201);
+        let r = gw.admin_send("POST", "/admin/v1/access-keys", serde_json::json!({ "user": user })).await;
+        let v: serde_json::Value = serde_json::from_str(&r.body_text()).unwrap();
+        clients.push(client_with(gw.addr, v["id"].as_str().unwrap(), v["secret"].as_str().unwrap()));
+    }
+    let (olga, rudi) = (&clients[0], &clients[1]);
+    olga.create_bucket().bucket("acl").send().await.unwrap();
+    olga.put_object().bucket("acl").key("doc").body(ByteStream::from_static(b"d")).send().await.unwrap();
+    for (user, perms) in [("rudi", "read"), ("wim", "write")] {
+        let body = serde_json::json!({ "user": user, "allow": perms });
+        assert_eq!(gw.admin_send("POST", "/admin/v1/buckets/acl/grants", body).await.status, 200);
+    }
+    let shown = |grants: &[aws_sdk_s3::types::Grant]| -> Vec<(String, String)> {
+        grants
+            .iter()
+            .map(|g| {
+                let who = g.grantee().and_then(|e| e.id()).unwrap_or("").to_owned();
+                (who, g.permission().map_or("", Permission::as_str).to_owned())
+            })
+            .collect()
+    };
+    let expected =
+        [("olga", "FULL_CONTROL"), ("rudi", "READ"), ("wim", "WRITE")].map(|(u, p)| (u.to_owned(), p.to_owned()));
+    let acl = olga.get_bucket_acl().bucket("acl").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some("olga"));
+    assert_eq!(shown(acl.grants()), expected);
+    let acl = olga.get_object_acl().bucket("acl").key("doc").send().await.unwrap();
+    assert_eq!(shown(acl.grants()), expected, "an object's ACL is its bucket's");
+    assert_eq!(outcome(olga.get_object_acl().bucket("acl").key("none").send().await), "NoSuchKey");
+    assert_eq!(outcome(rudi.get_bucket_acl().bucket("acl").send().await), "AccessDenied", "only the owner reads ACLs");
+    assert_eq!(outcome(rudi.get_object_acl().bucket("acl").key("doc").send().await), "AccessDenied");
+
+    let public = olga.put_object().bucket("acl").key("pub").acl(ObjectCannedAcl::PublicRead);
+    assert_eq!(outcome(public.body(ByteStream::from_static(b"p")).send().await), "NotImplemented");
+    let bucket_acl = olga.put_bucket_acl().bucket("acl").acl(BucketCannedAcl::PublicRead).send().await;
+    assert_eq!(outcome(bucket_acl), "NotImplemented");
+    let created = olga.create_bucket().bucket("acl2").acl(BucketCannedAcl::PublicReadWrite).send().await;
+    assert_eq!(outcome(created), "NotImplemented");
+    assert_eq!(crate::common::listed_keys(olga, "acl").await, ["doc"], "nothing written");
+    gw.stop().await;
+}

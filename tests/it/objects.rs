@@ -394,8 +394,8 @@ async fn unsupported_features_are_501() {
     assert_eq!(error_status(&e), Some(501), "SSE-KMS");
     let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).tagging("a=b").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NotImplemented"));
-    let e = c.get_bucket_policy().bucket("nope").send().await.unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "bucket policy");
+    let e = c.get_bucket_lifecycle_configuration().bucket("nope").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(501), "lifecycle");
     let e = c
         .put_bucket_versioning()
         .bucket("nope")

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod macros;
+mod acl;
 mod bucket;
 mod copy;
 mod list;
@@ -31,6 +32,7 @@ use s3s::dto::{
     GetPublicAccessBlockInput, GetPublicAccessBlockOutput, PutBucketPolicyInput, PutBucketPolicyOutput,
     PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
+use s3s::dto::{GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::error::to_s3;
@@ -167,6 +169,14 @@ impl S3 for Gateway {
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         multipart::list_parts(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket_acl(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object_acl(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn put_bucket_policy(
