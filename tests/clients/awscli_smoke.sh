@@ -7,6 +7,15 @@ E=(--endpoint-url "$S3_ENDPOINT")
 # virtual environment; 2: Debian's /usr/bin/aws): whichever `aws` is first on the PATH must
 # not decide which CLI these checks cover.
 aws() { "${AWS_CLI:?the aws CLI binary to test}" "$@"; }
+# With ROOT_ACCESS_KEY_ID set, the AWS_* key is a user's with read and write grants on the
+# bucket but not its owner: the root key makes and removes the bucket, the user does the rest.
+as_root() {
+  if [ -n "${ROOT_ACCESS_KEY_ID:-}" ]; then
+    AWS_ACCESS_KEY_ID="$ROOT_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$ROOT_SECRET_ACCESS_KEY" aws "$@"
+  else
+    aws "$@"
+  fi
+}
 ok() { echo "ok   $1"; }
 # Every check is `cmd || fail`: under `set -e` a failing command left of `&&` would not stop
 # the script, so `cmd && ok` could never fail the test.
@@ -22,7 +31,7 @@ head -c 20000000 /dev/urandom > "$tree/large.bin"
 for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/urandom > "$tree/sub/small-$i.txt"; done
 echo "deep file" > "$tree/sub/deeper/note.txt"
 
-aws "${E[@]}" s3 mb s3://cli >/dev/null || fail "mb"; ok "mb"
+as_root "${E[@]}" s3 mb s3://cli >/dev/null || fail "mb"; ok "mb"
 aws "${E[@]}" s3 cp --only-show-errors "$tree/large.bin" s3://cli/large.bin || fail "cp (multipart)"; ok "cp (multipart)"
 aws "${E[@]}" s3 sync --only-show-errors "$tree" s3://cli/tree || fail "sync up"; ok "sync up"
 out="$WORK_DIR/back"
@@ -38,5 +47,8 @@ etag=$(aws "${E[@]}" s3api head-object --bucket cli --key tree/sub/deeper/note.t
 url=$(aws "${E[@]}" s3 presign s3://cli/tree/sub/deeper/note.txt --expires-in 300)
 [ "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "$url")" = "deep file" ] || fail "presign"; ok "presign"
 aws "${E[@]}" s3 rm --only-show-errors --recursive s3://cli || fail "rm --recursive"; ok "rm --recursive"
-aws "${E[@]}" s3 rb s3://cli >/dev/null || fail "rb"; ok "rb"
+if [ -n "${ROOT_ACCESS_KEY_ID:-}" ]; then
+  ! aws "${E[@]}" s3 rb s3://cli >/dev/null 2>&1 || fail "a non-owner removed the bucket"; ok "rb refused to a non-owner"
+fi
+as_root "${E[@]}" s3 rb s3://cli >/dev/null || fail "rb"; ok "rb"
 echo "aws CLI: all checks passed"

@@ -1,6 +1,9 @@
 """boto3 against the gateway, default configuration. Run by tests/it/clients.rs.
 
-Environment: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, WORK_DIR.
+Environment: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, WORK_DIR;
+ROOT_ACCESS_KEY_ID and ROOT_SECRET_ACCESS_KEY when the AWS_* key is a user's with read and
+write grants on the bucket but not its owner: the root key then creates and deletes the bucket,
+everything else runs with the user's key.
 Prints one line per check; exits non-zero on the first failure.
 """
 import hashlib
@@ -38,8 +41,17 @@ def client(**cfg):
 
 
 s3 = client()
+root = s3
+if "ROOT_ACCESS_KEY_ID" in os.environ:
+    root = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=os.environ["ROOT_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["ROOT_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
 print("boto3", boto3.__version__, "botocore", botocore.__version__)
-s3.create_bucket(Bucket="boto")
+root.create_bucket(Bucket="boto")
 check("create_bucket and list_buckets", [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["boto"])
 
 data = os.urandom(200_000)
@@ -100,11 +112,13 @@ urllib.request.urlopen(req).read()
 check("presigned PUT (SigV4)", s3.get_object(Bucket="boto", Key="presigned-put")["Body"].read() == b"via presigned put")
 
 check("NoSuchKey", error_code(lambda: s3.get_object(Bucket="boto", Key="missing")) == ("NoSuchKey", 404))
-check("BucketNotEmpty", error_code(lambda: s3.delete_bucket(Bucket="boto")) == ("BucketNotEmpty", 409))
+check("BucketNotEmpty", error_code(lambda: root.delete_bucket(Bucket="boto")) == ("BucketNotEmpty", 409))
+if root is not s3:
+    check("a non-owner may not delete the bucket", error_code(lambda: s3.delete_bucket(Bucket="boto")) == ("AccessDenied", 403))
 check("BadDigest on wrong Content-MD5", error_code(lambda: s3.put_object(Bucket="boto", Key="bad", Body=b"abc", ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg=="))[0] == "BadDigest")
 
 keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto")["Contents"]]
 s3.delete_objects(Bucket="boto", Delete={"Objects": [{"Key": k} for k in keys]})
-s3.delete_bucket(Bucket="boto")
+root.delete_bucket(Bucket="boto")
 check("cleanup", s3.list_buckets()["Buckets"] == [])
 print("boto3: all checks passed")

@@ -13,14 +13,42 @@ fn run_script(gw: &TestGateway, program: &str, script: &str) {
     run_script_with(gw, program, script, &[]);
 }
 
+/// A user's key with read and write grants on the buckets the boto3 and aws CLI scripts use,
+/// but not their owner (the root key makes and removes the buckets).
+const APP_KEY: &str = "client-app";
+const APP_SECRET: &str = "client-app-secret-0123456789";
+
+/// A gateway whose configuration also holds [`APP_KEY`].
+async fn gateway_with_app_user() -> TestGateway {
+    TestGateway::start_with(|text| {
+        text + &format!(
+            "\n[[access_key]]\nid = \"{APP_KEY}\"\nsecret = \"{APP_SECRET}\"\nuser = \"client-app\"\ngrants = {{ boto = \"read,write\", cli = \"read,write\" }}\n"
+        )
+    })
+    .await
+}
+
+/// Runs the script as the non-owner [`APP_KEY`], with the root key for the bucket's creation
+/// and removal.
+fn run_script_as_app(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
+    let mut all = vec![
+        ("AWS_ACCESS_KEY_ID", APP_KEY),
+        ("AWS_SECRET_ACCESS_KEY", APP_SECRET),
+        ("ROOT_ACCESS_KEY_ID", ACCESS_KEY),
+        ("ROOT_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    all.extend_from_slice(env);
+    run_script_with(gw, program, script, &all);
+}
+
 fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
     let path = format!("{}/tests/clients/{script}", crate::common::repo_root().display());
     let out = Command::new(program)
         .arg(&path)
-        .envs(env.iter().copied())
         .env("S3_ENDPOINT", gw.endpoint())
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .envs(env.iter().copied())
         .env("AWS_DEFAULT_REGION", REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("WORK_DIR", gw.dir.path())
@@ -32,18 +60,19 @@ fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, 
     assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
 }
 
-/// Promise: boto3 with its default configuration works end to end: buckets, put/get with its
-/// default checksums, unsigned trailers, multipart upload_file/download_file, ranges, copy,
-/// listing, presigned URLs (SigV2 and SigV4) and error codes.
+/// Promise: boto3 with its default configuration works end to end, signing with a user's key
+/// that has read and write grants but does not own the bucket: put/get with its default
+/// checksums, unsigned trailers, multipart upload_file/download_file, ranges, copy, listing,
+/// presigned URLs (SigV2 and SigV4) and error codes (the bucket's deletion refused to it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_smoke() {
     assert!(
         tool_present("python3", &["-c", "import boto3"]),
         "boto3 missing: run `python3 -m pip install boto3` (.ci/run does)"
     );
-    let gw = TestGateway::start().await;
+    let gw = gateway_with_app_user().await;
     let g = &gw;
-    tokio::task::block_in_place(|| run_script(g, "python3", "boto3_smoke.py"));
+    tokio::task::block_in_place(|| run_script_as_app(g, "python3", "boto3_smoke.py", &[]));
     gw.stop().await;
 }
 
@@ -71,13 +100,14 @@ fn awscli_smoke_of(major: u8) {
         "aws CLI v{major} missing at {cli}: run `scripts/install-deps.sh --test-tools` (.ci/run does): {version:?}"
     );
     let major = major.to_string();
-    let gw = tokio::runtime::Handle::current().block_on(TestGateway::start());
-    run_script_with(&gw, "bash", "awscli_smoke.sh", &[("AWS_CLI", &cli), ("AWS_CLI_MAJOR", &major)]);
+    let gw = tokio::runtime::Handle::current().block_on(gateway_with_app_user());
+    run_script_as_app(&gw, "bash", "awscli_smoke.sh", &[("AWS_CLI", &cli), ("AWS_CLI_MAJOR", &major)]);
     tokio::runtime::Handle::current().block_on(gw.stop());
 }
 
-/// Promise: the aws CLI v1 (PyPI) works end to end: mb, cp and sync of a tree with large
-/// (multipart) and small files, ranged get-object, presign, rm and rb.
+/// Promise: the aws CLI v1 (PyPI) works end to end with a non-owner user's read/write key:
+/// cp and sync of a tree with large (multipart) and small files, ranged get-object, presign,
+/// rm (mb and rb with the root key; rb refused to the user).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awscli_smoke() {
     tokio::task::block_in_place(|| awscli_smoke_of(1));
