@@ -145,14 +145,16 @@ impl BucketPolicy {
         Ok(Self { statements })
     }
 
-    /// Whether a statement allows anyone (`"*"`) without limiting them to source addresses or
-    /// a user name: AWS's meaning of a public policy.
+    /// Whether a statement allows anyone (`"*"`) without limiting them to narrow source
+    /// address blocks (IPv4 /8 or longer, IPv6 /32 or longer: `0.0.0.0/0` limits nothing) or a
+    /// user name: AWS's meaning of a public policy.
     pub fn is_public(&self) -> bool {
+        let narrow = |v: &String| parse_cidr(v).is_some_and(|c| c.bits >= if c.net.is_ipv4() { 8 } else { 32 });
         self.statements.iter().any(|s| {
             s.allow
                 && s.principals == Principals::Anyone
                 && !s.conditions.iter().any(|c| {
-                    (c.key == Key::SourceIp && c.op == Op::IpAddress)
+                    (c.key == Key::SourceIp && c.op == Op::IpAddress && c.values.iter().all(narrow))
                         || (c.key == Key::Username && c.op == Op::StringEquals)
                 })
         })
@@ -356,13 +358,14 @@ fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
     // Greedy matching with backtracking to the last star: linear in practice, bounded by p×v.
     let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // A star in the pattern is a wildcard even where the value holds a `*` itself.
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = vi;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -380,6 +383,8 @@ struct Cidr {
     bits: u32,
 }
 
+/// An address or block; an IPv4-mapped IPv6 block (`::ffff:a.b.c.d/n`, n ≥ 96) is the IPv4
+/// block it maps, so it matches IPv4 clients as written either way.
 fn parse_cidr(text: &str) -> Option<Cidr> {
     let (addr, bits) = if let Some((a, b)) = text.split_once('/') {
         (a.parse::<IpAddr>().ok()?, b.parse::<u32>().ok()?)
@@ -388,7 +393,16 @@ fn parse_cidr(text: &str) -> Option<Cidr> {
         (a, if a.is_ipv4() { 32 } else { 128 })
     };
     let max = if addr.is_ipv4() { 32 } else { 128 };
-    (bits <= max).then_some(Cidr { net: addr, bits })
+    if bits > max {
+        return None;
+    }
+    match addr {
+        IpAddr::V6(v6) if bits >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => Some(Cidr { net: IpAddr::V4(v4), bits: bits - 96 }),
+            None => Some(Cidr { net: addr, bits }),
+        },
+        _ => Some(Cidr { net: addr, bits }),
+    }
 }
 
 impl Cidr {

@@ -64,8 +64,10 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
         store.apply_change(AuditedChange::PutAccessKey(key(id, owner)), entry("k")).await.unwrap().expect("key");
     }
     let disabled = AccessKeyRecord { disabled: true, ..key("SVA2", "alice") };
-    store.apply_change(AuditedChange::PutAccessKey(disabled.clone()), entry("k")).await.unwrap().expect("replaced");
+    let disable = |id: &str| AuditedChange::SetAccessKeyDisabled { id: id.into(), disabled: true };
+    store.apply_change(disable("SVA2"), entry("k")).await.unwrap().expect("disabled");
     assert_eq!(store.access_key("SVA2").await.unwrap(), Some(disabled));
+    assert!(store.apply_change(disable("SVNONE"), entry("k")).await.unwrap().is_none(), "a missing key stays missing");
     assert_eq!(store.access_keys(Some(&alice)).await.unwrap().len(), 2);
     assert_eq!(store.access_keys(None).await.unwrap().len(), 3);
     assert!(store.access_key("SVNOBODY").await.unwrap().is_none());
@@ -75,16 +77,18 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     let rec = BucketRecord { uid: b, name: bucket_name("grants"), policy_id: "p".into(), created_ms: 0 };
     store.create_bucket(rec, Some(alice.clone()), entry("create")).await.unwrap().expect("created");
     assert_eq!(store.grant(b, &alice).await.unwrap(), Perms::ALL);
-    let grant = |bucket: &str, perms: &str| AuditedChange::Grant {
+    let grant = |bucket: &str, add: &str, remove: &str| AuditedChange::Grant {
         bucket: bucket_name(bucket),
         user: bob.clone(),
-        perms: Perms::parse(perms).unwrap(),
+        add: Perms::parse(add).unwrap(),
+        remove: Perms::parse(remove).unwrap(),
     };
-    store.apply_change(grant("grants", "read,write"), entry("g1")).await.unwrap().expect("granted");
+    store.apply_change(grant("grants", "read", ""), entry("g1")).await.unwrap().expect("granted");
+    store.apply_change(grant("grants", "write", ""), entry("g1b")).await.unwrap().expect("added to");
     assert_eq!(store.grant(b, &bob).await.unwrap(), Perms::parse("read,write").unwrap());
-    store.apply_change(grant("grants", "read"), entry("g2")).await.unwrap().expect("changed");
+    store.apply_change(grant("grants", "", "write,owner"), entry("g2")).await.unwrap().expect("changed");
     assert_eq!(store.grant(b, &bob).await.unwrap(), Perms::parse("read").unwrap());
-    assert!(store.apply_change(grant("missing", "read"), entry("g3")).await.unwrap().is_none(), "no bucket");
+    assert!(store.apply_change(grant("missing", "read", ""), entry("g3")).await.unwrap().is_none(), "no bucket");
     assert_eq!(store.grants().await.unwrap().len(), 2);
 
     // Deleting bob takes his key and grant with him, each removal logged.
@@ -109,6 +113,7 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
         (format!("{grant_name}alice"), false),
         (format!("{grant_name}bob"), false),
         (format!("{grant_name}bob"), false),
+        (format!("{grant_name}bob"), false),
         ("user/bob".into(), true),
         ("accesskey/SVB1".into(), true),
         (format!("{grant_name}bob"), true),
@@ -117,7 +122,7 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     .into();
     assert_eq!(names, expected, "every change logged, in commit order, removals as null");
     let audited = store.audit_records(0, 100_000).await.unwrap().len() - audited_before;
-    assert_eq!(audited, 11, "every applied change is audited (creation included), refusals not");
+    assert_eq!(audited, 12, "every applied change is audited (creation included), refusals not");
 
     bucket_access_round_trip(store, b).await;
 

@@ -160,15 +160,26 @@ pub enum AuditedChange {
         /// The settings.
         block: Option<PublicAccessBlock>,
     },
-    /// What `user` may do in `bucket` from now on (no permission: the grant is removed);
-    /// `None` if there is no such bucket.
+    /// `add` then `remove` applied to what `user` may do in `bucket`, in the transaction (two
+    /// admins changing one grant at once both count; no permission left: the grant is
+    /// removed); `None` if there is no such bucket.
     Grant {
         /// The bucket.
         bucket: BucketName,
         /// The user.
         user: UserName,
-        /// The permissions.
-        perms: Perms,
+        /// Permissions given.
+        add: Perms,
+        /// Permissions taken away.
+        remove: Perms,
+    },
+    /// An access key disabled or enabled again; `None` if there is no such key (a deleted key
+    /// is never written back).
+    SetAccessKeyDisabled {
+        /// The key id.
+        id: String,
+        /// Disabled from now on, or enabled.
+        disabled: bool,
     },
 }
 
@@ -182,6 +193,7 @@ impl AuditedChange {
                 | AuditedChange::PutAccessKey(_)
                 | AuditedChange::DeleteAccessKey(_)
                 | AuditedChange::Grant { .. }
+                | AuditedChange::SetAccessKeyDisabled { .. }
                 | AuditedChange::CreateAdminToken(_)
                 | AuditedChange::DeleteAdminToken(_)
                 | AuditedChange::BucketAccessPolicy { .. }

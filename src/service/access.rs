@@ -22,7 +22,7 @@ use crate::model::access::{AccessKeyRecord, Perms, PublicAccessBlock, UserCaps, 
 use crate::model::{BucketName, BucketUid, VersionUid, random_array};
 
 /// How long a store key or grant is trusted before it is read again: a key disabled or a grant
-/// withdrawn on any gateway is refused everywhere within this (the promise is 5 s).
+/// withdrawn on any gateway is refused everywhere within this (issue 22 asks for 5 s).
 pub const ACCESS_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Entries cached at most; beyond, the cache starts over (keys are few, the bound is for
 /// floods of distinct ids).

@@ -247,6 +247,12 @@ impl ObjectApi for Session {
     /// Decided per key (a policy may allow deleting some keys only): refused keys answer
     /// AccessDenied in the result; when none may be deleted the whole request is refused.
     async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
+        // The cap first: a body of many thousand keys is not evaluated against the policy.
+        if keys.len() > super::delete::MAX_DELETE_KEYS {
+            return Err(
+                crate::error::ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into()
+            );
+        }
         let gate = self.service.bucket_gate(&self.principal, bucket).await?;
         let mut permit = None;
         let mut refused = Vec::with_capacity(keys.len());

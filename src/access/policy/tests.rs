@@ -204,4 +204,39 @@ fn wildcards_and_cidr_edges() {
     assert!(parse_cidr("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
     assert!(parse_cidr("10.0.0.0/33").is_none());
     assert!(!parse_cidr("10.0.0.1").unwrap().contains("10.0.0.2".parse().unwrap()));
+    let mapped = parse_cidr("::ffff:203.0.113.0/120").unwrap();
+    assert!(mapped.contains("203.0.113.9".parse().unwrap()), "a mapped rule matches an IPv4 client");
+    assert!(mapped.contains("::ffff:203.0.113.9".parse().unwrap()));
+}
+
+/// Promise (review finding): a `*` in a key does not escape a pattern's `*` — a deny of
+/// `private/*` covers `private/*x`, and `StringLike` the same.
+#[test]
+fn stars_in_values_are_matched_by_pattern_stars() {
+    assert!(wildcard("docs/private/*", "docs/private/*x", false));
+    assert!(wildcard("a*", "a*", false));
+    assert!(wildcard("*b", "*b", false));
+    assert!(wildcard("a*c", "a**c", false));
+    let p =
+        policy(r#"{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::docs/private/*"}"#);
+    let v =
+        p.evaluate(&user("w"), "s3:PutObject", "arn:aws:s3:::docs/private/*anything", &RequestFacts::default(), false);
+    assert_eq!(v, Verdict::Deny);
+}
+
+/// Promise (review finding): a statement for anyone limited to `0.0.0.0/0` (or any block wider
+/// than /8, /32 for IPv6) is public; one limited to narrow blocks is not.
+#[test]
+fn wide_address_blocks_do_not_make_a_policy_private() {
+    let with = |cidr: &str| {
+        policy(&format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*","Condition":{{"IpAddress":{{"aws:SourceIp":"{cidr}"}}}}}}"#
+        ))
+    };
+    assert!(with("0.0.0.0/0").is_public());
+    assert!(with("::/0").is_public());
+    assert!(with("10.0.0.0/7").is_public());
+    assert!(!with("10.0.0.0/8").is_public());
+    assert!(!with("192.0.2.0/24").is_public());
+    assert!(!with("2001:db8::/32").is_public());
 }

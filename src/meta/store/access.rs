@@ -175,9 +175,22 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
             w.set_for_bucket(&bucket, policy_key, document.as_ref())?
         }
         AuditedChange::PublicBlock { bucket, block } => w.set_for_bucket(&bucket, block_key, block.as_ref())?,
-        AuditedChange::Grant { bucket, user, perms } => {
-            let perms = Some(perms).filter(|p| !p.is_empty());
-            w.set_for_bucket(&bucket, |uid| grant_key(uid, &user), perms.as_ref())?
+        AuditedChange::Grant { bucket, user, add, remove } => {
+            let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
+                return Ok(None);
+            };
+            let held: Perms = w.t.get_decoded(Cf::Access, grant_key(rec.uid, &user).as_bytes())?.unwrap_or_default();
+            let after = Some(held.union(add).without(remove)).filter(|p| !p.is_empty());
+            w.set_for_bucket(&bucket, |uid| grant_key(uid, &user), after.as_ref())?
+        }
+        AuditedChange::SetAccessKeyDisabled { id, disabled } => {
+            match w.t.get_decoded::<AccessKeyRecord>(Cf::Access, access_key_key(&id).as_bytes())? {
+                Some(rec) => {
+                    w.put(access_key_key(&id), &AccessKeyRecord { disabled, ..rec })?;
+                    true
+                }
+                None => false,
+            }
         }
         _ => return Err(MetaError::codec("not an access change")),
     };

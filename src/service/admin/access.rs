@@ -214,13 +214,12 @@ impl AdminOps {
 
     /// Disables or enables a key.
     pub async fn set_key_disabled(&self, actor: &str, id: &str, disabled: bool) -> Result<KeyView> {
-        let mut rec =
-            self.meta.access_key(id).await?.ok_or_else(|| ErrorKind::InvalidArgument(format!("no key {id}")))?;
-        rec.disabled = disabled;
         let action = if disabled { "key.disable" } else { "key.enable" };
-        let detail = serde_json::json!({ "user": rec.user, "key": id });
-        let missing = ErrorKind::InvalidArgument(format!("no key {id}"));
-        self.apply_access(actor, AuditedChange::PutAccessKey(rec.clone()), action, detail, missing).await?;
+        let detail = serde_json::json!({ "key": id });
+        let missing = || ErrorKind::InvalidArgument(format!("no key {id}"));
+        let change = AuditedChange::SetAccessKeyDisabled { id: id.to_owned(), disabled };
+        self.apply_access(actor, change, action, detail, missing()).await?;
+        let rec = self.meta.access_key(id).await?.ok_or_else(missing)?;
         Ok(KeyView::from(&rec))
     }
 
@@ -245,12 +244,12 @@ impl AdminOps {
         if self.meta.user(&user).await?.is_none() && !self.access.configured_user(&user) {
             return Err(ErrorKind::InvalidArgument(format!("no user {user}")).into());
         }
-        let held = self.meta.grant(rec.uid, &user).await?;
-        let after = if allow { held.union(perms) } else { held.without(perms) };
-        let detail = serde_json::json!({ "bucket": bucket, "user": user, "before": held.to_string(), "after": after.to_string() });
+        let detail = serde_json::json!({ "bucket": bucket, "user": user, "allow": allow, "perms": perms.to_string() });
         let action = if allow { "grant.allow" } else { "grant.deny" };
-        let change = AuditedChange::Grant { bucket: rec.name, user: user.clone(), perms: after };
+        let (add, remove) = if allow { (perms, Perms::default()) } else { (Perms::default(), perms) };
+        let change = AuditedChange::Grant { bucket: rec.name, user: user.clone(), add, remove };
         self.apply_access(actor, change, action, detail, ErrorKind::NoSuchBucket).await?;
+        let after = self.meta.grant(rec.uid, &user).await?;
         Ok(GrantView { user: user.to_string(), perms: after.to_string() })
     }
 
