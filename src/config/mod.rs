@@ -47,6 +47,13 @@ impl fmt::Debug for AccessKey {
     }
 }
 
+impl KeyUser {
+    /// What the configuration grants the user on `bucket`.
+    pub fn granted_on(&self, bucket: &crate::model::BucketName) -> Perms {
+        self.grants.iter().filter(|(b, _)| b == bucket.as_str()).fold(Perms::default(), |acc, (_, p)| acc.union(*p))
+    }
+}
+
 /// An admin token from the configuration: kept as its SHA-256 only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AdminToken {

@@ -73,11 +73,65 @@ struct Resolved {
     principal: Principal,
 }
 
+#[derive(Clone)]
 struct CachedKey {
     record: AccessKeyRecord,
     caps: UserCaps,
     secret: Arc<Zeroizing<String>>,
-    at: Instant,
+}
+
+/// Entries trusted for [`ACCESS_CACHE_TTL`], at most [`CACHE_MAX`] of them (beyond, the map
+/// starts over): the one shape of the key, grant and bucket-access caches.
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K, V> Default for TtlMap<K, V> {
+    fn default() -> Self {
+        Self { entries: Mutex::default() }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> TtlMap<K, V> {
+    /// The entry, if stored within the TTL.
+    fn fresh<Q: Eq + std::hash::Hash + ?Sized>(&self, k: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.entries.lock().ok()?.get(k).filter(|(_, at)| at.elapsed() < ACCESS_CACHE_TTL).map(|(v, _)| v.clone())
+    }
+
+    /// The entry, however old.
+    fn any<Q: Eq + std::hash::Hash + ?Sized>(&self, k: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.entries.lock().ok()?.get(k).map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, k: K, v: V) {
+        if let Ok(mut c) = self.entries.lock() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(k, (v, Instant::now()));
+        }
+    }
+
+    fn remove<Q: Eq + std::hash::Hash + ?Sized>(&self, k: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        if let Ok(mut c) = self.entries.lock() {
+            c.remove(k);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut c) = self.entries.lock() {
+            c.clear();
+        }
+    }
 }
 
 /// Access keys and grants: the configuration's, and the store's behind a bounded cache.
@@ -85,9 +139,9 @@ pub struct Directory {
     configured: HashMap<String, AccessKey>,
     meta: Arc<dyn MetadataStore>,
     keys: Arc<dyn KeyProvider>,
-    cached_keys: Mutex<HashMap<String, CachedKey>>,
-    cached_grants: Mutex<HashMap<(BucketUid, UserName), (Perms, Instant)>>,
-    cached_buckets: Mutex<HashMap<BucketUid, (Arc<BucketAccess>, Instant)>>,
+    cached_keys: TtlMap<String, CachedKey>,
+    cached_grants: TtlMap<(BucketUid, UserName), Perms>,
+    cached_buckets: TtlMap<BucketUid, Arc<BucketAccess>>,
 }
 
 /// A bucket's policy and public access block.
@@ -107,18 +161,15 @@ impl Directory {
             configured: configured.iter().map(|k| (k.id.clone(), k.clone())).collect(),
             meta,
             keys,
-            cached_keys: Mutex::default(),
-            cached_grants: Mutex::default(),
-            cached_buckets: Mutex::default(),
+            cached_keys: TtlMap::default(),
+            cached_grants: TtlMap::default(),
+            cached_buckets: TtlMap::default(),
         }
     }
 
     /// A bucket's policy (parsed) and public access block, through the cache.
     pub(crate) async fn bucket_access(&self, bucket: &BucketRecord) -> Result<Arc<BucketAccess>> {
-        let hit = self.cached_buckets.lock().ok().and_then(|c| {
-            c.get(&bucket.uid).filter(|(_, at)| at.elapsed() < ACCESS_CACHE_TTL).map(|(a, _)| Arc::clone(a))
-        });
-        if let Some(a) = hit {
+        if let Some(a) = self.cached_buckets.fresh(&bucket.uid) {
             return Ok(a);
         }
         let (document, block) = self.meta.bucket_access(bucket.uid).await?;
@@ -131,27 +182,16 @@ impl Directory {
             None => None,
         };
         let access = Arc::new(BucketAccess { document, policy, block });
-        if let Ok(mut c) = self.cached_buckets.lock() {
-            if c.len() >= CACHE_MAX {
-                c.clear();
-            }
-            c.insert(bucket.uid, (Arc::clone(&access), Instant::now()));
-        }
+        self.cached_buckets.put(bucket.uid, Arc::clone(&access));
         Ok(access)
     }
 
     /// Forgets what is cached (after a change through this gateway's admin API, so it holds
     /// here at once; other gateways see it within [`ACCESS_CACHE_TTL`]).
     pub(crate) fn forget(&self) {
-        if let Ok(mut c) = self.cached_buckets.lock() {
-            c.clear();
-        }
-        if let Ok(mut c) = self.cached_keys.lock() {
-            c.clear();
-        }
-        if let Ok(mut c) = self.cached_grants.lock() {
-            c.clear();
-        }
+        self.cached_buckets.clear();
+        self.cached_keys.clear();
+        self.cached_grants.clear();
     }
 
     /// Whether `name` is a user of a configured key.
@@ -169,12 +209,7 @@ impl Directory {
             return Ok(Some(Resolved { secret: Arc::new(Zeroizing::new(k.secret.clone())), principal }));
         }
         let now = now_ms();
-        let fresh = self.cached_keys.lock().ok().and_then(|c| {
-            c.get(id)
-                .filter(|k| k.at.elapsed() < ACCESS_CACHE_TTL)
-                .map(|k| (k.record.clone(), k.caps.clone(), Arc::clone(&k.secret)))
-        });
-        let (record, caps, secret) = match fresh {
+        let CachedKey { record, caps, secret } = match self.cached_keys.fresh(id) {
             Some(hit) => hit,
             None => match self.load(id).await? {
                 Some(loaded) => loaded,
@@ -190,20 +225,16 @@ impl Directory {
 
     /// Reads the key and its user from the store, opening the secret unless the cached one
     /// was wrapped the same way; caches the result.
-    async fn load(&self, id: &str) -> Result<Option<(AccessKeyRecord, UserCaps, Arc<Zeroizing<String>>)>> {
+    async fn load(&self, id: &str) -> Result<Option<CachedKey>> {
         let Some(record) = self.meta.access_key(id).await? else {
-            self.drop_cached(id);
+            self.cached_keys.remove(id);
             return Ok(None);
         };
         let Some(user) = self.meta.user(&record.user).await? else {
-            self.drop_cached(id);
+            self.cached_keys.remove(id);
             return Ok(None);
         };
-        let known = self
-            .cached_keys
-            .lock()
-            .ok()
-            .and_then(|c| c.get(id).filter(|k| k.record.secret == record.secret).map(|k| Arc::clone(&k.secret)));
+        let known = self.cached_keys.any(id).filter(|k| k.record.secret == record.secret).map(|k| k.secret);
         let secret = match known {
             Some(s) => s,
             None => match open_secret(self.keys.as_ref(), &record).await {
@@ -213,25 +244,9 @@ impl Directory {
                 Err(e) => return Err(e.into()),
             },
         };
-        if let Ok(mut c) = self.cached_keys.lock() {
-            if c.len() >= CACHE_MAX {
-                c.clear();
-            }
-            let entry = CachedKey {
-                record: record.clone(),
-                caps: user.caps.clone(),
-                secret: Arc::clone(&secret),
-                at: Instant::now(),
-            };
-            c.insert(id.to_owned(), entry);
-        }
-        Ok(Some((record, user.caps, secret)))
-    }
-
-    fn drop_cached(&self, id: &str) {
-        if let Ok(mut c) = self.cached_keys.lock() {
-            c.remove(id);
-        }
+        let entry = CachedKey { record, caps: user.caps, secret };
+        self.cached_keys.put(id.to_owned(), entry.clone());
+        Ok(Some(entry))
     }
 
     /// The secret of key `id` for signature checks; `None` for an unknown, disabled or expired
@@ -259,23 +274,17 @@ impl Directory {
             Principal::Anonymous | Principal::Admin { .. } => return Ok(Perms::default()),
             Principal::User { name, key_id, .. } => (name, key_id),
         };
-        let configured = self.configured_grant(key_id, &bucket.name);
+        let configured = self
+            .configured
+            .get(key_id)
+            .and_then(|k| k.user.as_ref())
+            .map_or_else(Perms::default, |u| u.granted_on(&bucket.name));
         let cache_key = (bucket.uid, name.clone());
-        let hit = self
-            .cached_grants
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&cache_key).filter(|(_, at)| at.elapsed() < ACCESS_CACHE_TTL).map(|(p, _)| *p));
-        let stored = if let Some(p) = hit {
+        let stored = if let Some(p) = self.cached_grants.fresh(&cache_key) {
             p
         } else {
             let p = self.meta.grant(bucket.uid, name).await?;
-            if let Ok(mut c) = self.cached_grants.lock() {
-                if c.len() >= CACHE_MAX {
-                    c.clear();
-                }
-                c.insert(cache_key, (p, Instant::now()));
-            }
+            self.cached_grants.put(cache_key, p);
             p
         };
         Ok(stored.union(configured))
@@ -285,11 +294,7 @@ impl Directory {
     pub(crate) fn configured_grants_on(&self, bucket: &BucketName) -> Vec<(String, Perms)> {
         let mut out: Vec<(String, Perms)> = Vec::new();
         for user in self.configured.values().filter_map(|k| k.user.as_ref()) {
-            let perms = user
-                .grants
-                .iter()
-                .filter(|(b, _)| b == bucket.as_str())
-                .fold(Perms::default(), |acc, (_, p)| acc.union(*p));
+            let perms = user.granted_on(bucket);
             match out.iter_mut().find(|(u, _)| u == user.name.as_str()) {
                 Some((_, held)) => *held = held.union(perms),
                 None if !perms.is_empty() => out.push((user.name.to_string(), perms)),
@@ -297,11 +302,6 @@ impl Directory {
             }
         }
         out
-    }
-
-    fn configured_grant(&self, key_id: &str, bucket: &BucketName) -> Perms {
-        let Some(user) = self.configured.get(key_id).and_then(|k| k.user.as_ref()) else { return Perms::default() };
-        user.grants.iter().filter(|(b, _)| b == bucket.as_str()).fold(Perms::default(), |acc, (_, p)| acc.union(*p))
     }
 }
 
