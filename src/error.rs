@@ -69,6 +69,12 @@ pub enum ErrorKind {
     NoSuchKey,
     #[error("the specified upload does not exist")]
     NoSuchUpload,
+    #[error("the specified version does not exist")]
+    NoSuchVersion,
+    /// The version read is a delete marker: the latest one (`named` false, answered as
+    /// NoSuchKey) or the one the request named (answered 405, as S3 does).
+    #[error("the specified key does not exist (its latest version is a delete marker)")]
+    DeleteMarker { version_id: String, named: bool },
     #[error("the key is longer than 1024 bytes")]
     KeyTooLong,
     #[error("{0}")]

@@ -84,6 +84,10 @@ pub struct Metrics {
     pub stored_objects: IntGaugeVec,
     /// Plaintext bytes stored, by policy.
     pub stored_bytes: IntGaugeVec,
+    /// Noncurrent versions stored (versioned buckets), by policy.
+    pub stored_noncurrent_objects: IntGaugeVec,
+    /// Their plaintext bytes, by policy.
+    pub stored_noncurrent_bytes: IntGaugeVec,
     /// Authentication failures of stored data (tags, commitments, lengths).
     pub integrity_failures: IntCounterVec,
     /// Metadata commit latency.
@@ -270,6 +274,16 @@ impl Metrics {
             )?,
             stored_objects: gauge_vec("souverain_stored_objects", "Objects stored, by policy.", &["policy"])?,
             stored_bytes: gauge_vec("souverain_stored_bytes", "Plaintext bytes stored, by policy.", &["policy"])?,
+            stored_noncurrent_objects: gauge_vec(
+                "souverain_stored_noncurrent_objects",
+                "Noncurrent versions stored (versioned buckets), by policy.",
+                &["policy"],
+            )?,
+            stored_noncurrent_bytes: gauge_vec(
+                "souverain_stored_noncurrent_bytes",
+                "Plaintext bytes of noncurrent versions stored, by policy.",
+                &["policy"],
+            )?,
             integrity_failures: counter_vec(
                 "souverain_integrity_failures_total",
                 "Replicas that failed authentication, by provider.",
@@ -322,6 +336,8 @@ impl Metrics {
             Box::new(self.deletions_completed.clone()),
             Box::new(self.stored_objects.clone()),
             Box::new(self.stored_bytes.clone()),
+            Box::new(self.stored_noncurrent_objects.clone()),
+            Box::new(self.stored_noncurrent_bytes.clone()),
             Box::new(self.integrity_failures.clone()),
             Box::new(self.meta_commit_duration.clone()),
             Box::new(build),

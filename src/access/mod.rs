@@ -98,6 +98,14 @@ pub enum Action {
     DeleteObject,
     /// AbortMultipartUpload.
     AbortMultipartUpload,
+    /// GetObject and HeadObject of a version named by its id, the source of a copy from one.
+    GetObjectVersion,
+    /// DeleteObject of a version named by its id (deleting it for good).
+    DeleteObjectVersion,
+    /// ListObjectVersions.
+    ListBucketVersions,
+    /// PutBucketVersioning.
+    PutBucketVersioning,
     /// GetBucketAcl.
     GetBucketAcl,
     /// GetObjectAcl.
@@ -140,6 +148,10 @@ impl Action {
             Action::PutObject => "s3:PutObject",
             Action::DeleteObject => "s3:DeleteObject",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::GetObjectVersion => "s3:GetObjectVersion",
+            Action::DeleteObjectVersion => "s3:DeleteObjectVersion",
+            Action::ListBucketVersions => "s3:ListBucketVersions",
+            Action::PutBucketVersioning => "s3:PutBucketVersioning",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
@@ -170,9 +182,14 @@ impl Action {
             Action::ListBucket
             | Action::ListBucketMultipartUploads
             | Action::ListMultipartUploadParts
+            | Action::ListBucketVersions
+            | Action::GetObjectVersion
             | Action::GetObject => Need::Read,
-            Action::PutObject | Action::DeleteObject | Action::AbortMultipartUpload => Need::Write,
+            Action::PutObject | Action::DeleteObject | Action::DeleteObjectVersion | Action::AbortMultipartUpload => {
+                Need::Write
+            }
             Action::DeleteBucket
+            | Action::PutBucketVersioning
             | Action::GetBucketAcl
             | Action::GetObjectAcl
             | Action::GetBucketPolicy
@@ -202,8 +219,10 @@ impl Action {
         matches!(
             self,
             Action::GetObject
+                | Action::GetObjectVersion
                 | Action::PutObject
                 | Action::DeleteObject
+                | Action::DeleteObjectVersion
                 | Action::AbortMultipartUpload
                 | Action::ListMultipartUploadParts
                 | Action::GetObjectAcl

@@ -32,6 +32,23 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::InvalidBucketName(_) => (C::InvalidBucketName, msg),
         ErrorKind::NoSuchKey => (C::NoSuchKey, msg),
         ErrorKind::NoSuchUpload => (C::NoSuchUpload, msg),
+        ErrorKind::NoSuchVersion => (C::NoSuchVersion, msg),
+        ErrorKind::DeleteMarker { version_id, named } => {
+            let mut e = match named {
+                true => S3Error::with_message(
+                    C::MethodNotAllowed,
+                    "The specified method is not allowed against this resource.",
+                ),
+                false => S3Error::with_message(C::NoSuchKey, "The specified key does not exist."),
+            };
+            let mut h = HeaderMap::new();
+            h.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+            if let Ok(v) = HeaderValue::from_str(version_id) {
+                h.insert("x-amz-version-id", v);
+            }
+            e.set_headers(h);
+            return e;
+        }
         ErrorKind::KeyTooLong => (C::KeyTooLongError, "Your key is too long".into()),
         ErrorKind::InvalidArgument(_) => (C::InvalidArgument, msg),
         ErrorKind::InvalidRequest(_) => (C::InvalidRequest, msg),

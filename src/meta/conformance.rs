@@ -18,6 +18,21 @@ use crate::model::{
     BootId, BucketName, BucketUid, ContentHeaders, ETag, ObjectKey, StreamId, StreamManifest, UploadId, VersionUid,
 };
 
+/// A DELETE without a version id, as the contract tests make it.
+#[async_trait::async_trait]
+pub trait DeleteKey {
+    /// Deletes `key` (a delete marker in a versioned bucket); whether a version was removed.
+    async fn delete_key(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> bool;
+}
+
+#[async_trait::async_trait]
+impl<T: super::ObjectMeta + ?Sized> DeleteKey for T {
+    async fn delete_key(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> bool {
+        let target = super::DeleteTarget::Key { marker: VersionUid([0xdd; 16]), now_ms: 0 };
+        self.commit_delete(name, bucket, key, target).await.unwrap().removed.is_some()
+    }
+}
+
 pub(super) fn stream(id: u8) -> StreamManifest {
     StreamManifest {
         stream_id: StreamId([id; 16]),
@@ -50,6 +65,10 @@ pub(super) fn version(id: u8, etag: &str) -> VersionRecord {
         part_checksums: vec![],
         multipart: false,
         manifest_mac: [0; 32],
+        order: 0,
+        // As the service makes it for an unversioned bucket.
+        null: true,
+        delete_marker: false,
     }
 }
 
@@ -139,7 +158,7 @@ pub(super) async fn deletion_queue(store: &dyn MetadataStore, b: BucketUid) {
     store.commit_put(put(b, "live", v, WriteCondition::None)).await.unwrap();
     assert!(store.claim_deletions(i64::MAX / 2, 1, 10).await.unwrap().is_empty(), "a live replica is never deleted");
     assert!(store.stream_deletions(live).await.unwrap().is_empty());
-    assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of("live")).await.unwrap());
+    assert!(store.delete_key(&bucket_name("bkt"), b, &key_of("live")).await);
     assert_eq!(deleting(store, "pl").await, [121], "once unreferenced, it is deleted");
     // Listings page with a cursor; claims read the queue a page at a time past the engine's
     // scan batch.
@@ -432,9 +451,9 @@ async fn intents(store: &Arc<dyn MetadataStore>) {
 async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Delete: removes, queues GC; absent is fine; an emptied bucket can go.
     for k in ["a", "a/1", "a/2", "a\0z", "b", "é", "z/y/x", "race", "mp"] {
-        assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of(k)).await.unwrap(), "{k:?}");
+        assert!(store.delete_key(&bucket_name("bkt"), b, &key_of(k)).await, "{k:?}");
     }
-    assert!(!store.commit_delete(&bucket_name("bkt"), b, &key_of("a")).await.unwrap());
+    assert!(!store.delete_key(&bucket_name("bkt"), b, &key_of("a")).await);
     assert!(store.delete_bucket(&bucket_name("bkt")).await.unwrap());
     assert!(store.bucket(&bucket_name("bkt")).await.unwrap().is_none());
     assert!(store.scan_streams(None, 100).await.unwrap().is_empty(), "deleted streams are not scanned");
@@ -447,6 +466,7 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     super::conformance_log::staged_pairs_read_back(store.as_ref()).await;
     super::conformance_log::relogged_records_are_logged_again(store.as_ref()).await;
     super::conformance_access::users_keys_and_grants(store.as_ref()).await;
+    super::conformance_versions::versions_and_markers(store.as_ref()).await;
 }
 
 #[cfg(test)]
@@ -458,7 +478,7 @@ mod pg_server;
 mod tests {
     use super::*;
     use crate::meta::memory::MemoryEngine;
-    use crate::meta::{KvMetadataStore, ReplicaMeta};
+    use crate::meta::{KvMetadataStore, ObjectMeta, ReplicaMeta};
 
     /// Promise: a store written before stream owners were kept gets them at open, for current
     /// versions and for the parts of open uploads, so repair can check every stream's policy.
@@ -484,6 +504,26 @@ mod tests {
         let store = KvMetadataStore::new(engine).await.unwrap();
         assert_eq!(store.stream_owner(StreamId([5; 16])).await.unwrap(), Some(b));
         assert_eq!(store.stream_owner(StreamId([7; 16])).await.unwrap(), Some(b));
+    }
+
+    /// Promise: objects stored before versioning read back after the upgrade as their key's
+    /// `null` version, ordered by their sequence number (the record layout gained three fields).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_of_an_older_store_become_null_versions() {
+        use crate::meta::codec::encode;
+        use crate::meta::kv::{Cf, KvEngine, KvOp};
+        let engine = MemoryEngine::default();
+        let b = BucketUid([3; 16]);
+        let mut key = b.as_bytes().to_vec();
+        key.extend_from_slice(b"k");
+        let old = VersionRecord { seq: 17, order: 0, null: false, ..version(5, "e") };
+        let new_layout = encode(&old).unwrap();
+        // The old layout: the same bytes without order (varint 0), null and delete_marker.
+        let old_layout = new_layout[..new_layout.len() - 3].to_vec();
+        engine.write(vec![KvOp::Put(Cf::Objects, key, old_layout)]).unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        let read = store.current(b, &ObjectKey::parse("k").unwrap()).await.unwrap().unwrap();
+        assert_eq!(read, VersionRecord { order: 17, null: true, ..old });
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

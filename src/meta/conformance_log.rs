@@ -2,6 +2,7 @@
 //! changes what a rebuild must recover leaves its log entry in the outbox, in the same write,
 //! under its commit sequence number; a refused commit leaves none.
 
+use super::conformance::DeleteKey as _;
 use super::conformance::{bucket_name, entry, key_of, put, version};
 use super::log_entry::LogEntry;
 use super::outbox::LogScope;
@@ -63,8 +64,8 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     };
     assert!(store.move_replica(mv, entry("move")).await.unwrap());
     let current_seq = store.current(b, &key_of("k")).await.unwrap().expect("current").seq;
-    assert!(store.commit_delete(&name, b, &key_of("k")).await.unwrap());
-    assert!(!store.commit_delete(&name, b, &key_of("k")).await.unwrap(), "nothing to delete, a tombstone again");
+    assert!(store.delete_key(&name, b, &key_of("k")).await);
+    assert!(!store.delete_key(&name, b, &key_of("k")).await, "nothing to delete, a tombstone again");
     assert!(store.create_bucket(rec.clone(), None, entry("again")).await.unwrap().is_err(), "exists: logged again");
     assert!(store.delete_bucket(&name).await.unwrap());
 
@@ -78,12 +79,13 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
         assert_eq!(e.seq(), *seq, "an entry carries its commit's sequence number");
         let expected = match e {
             LogEntry::Catalog { .. } => LogScope::catalog(),
-            LogEntry::Bucket(_) | LogEntry::Version(_) if *seq < seqs[2] => LogScope::bucket(&rec, None),
+            LogEntry::Bucket(_) | LogEntry::ObjectVersion(_) if *seq < seqs[2] => LogScope::bucket(&rec, None),
             _ => LogScope { policy: "q".into(), ..LogScope::bucket(&rec, None) },
         };
         assert_eq!(*scope, expected, "{e:?}");
     }
-    let LogEntry::Version(first) = &logged[1].2 else { unreachable!() };
+    let LogEntry::ObjectVersion(first) = &logged[1].2 else { unreachable!() };
+    let first = &first.version;
     assert_eq!((first.key.as_str(), first.etag.as_str(), first.dek.kek_version), ("k", "e1", 1));
     for at in [2, 8] {
         let LogEntry::Bucket(bound) = &logged[at].2 else { unreachable!() };
@@ -91,7 +93,8 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     }
     assert!(matches!(&logged[3].2, LogEntry::Catalog { name, json, .. } if name == "shredded/gone" && json == "5"));
     assert!(matches!(&logged[4].2, LogEntry::Rewrapped { dek, .. } if dek.kek_version == 2));
-    let LogEntry::Version(moved) = &logged[5].2 else { unreachable!() };
+    let LogEntry::ObjectVersion(moved) = &logged[5].2 else { unreachable!() };
+    let moved = &moved.version;
     assert_eq!((moved.streams[0].replicas.clone(), moved.dek.kek_version), (vec!["nl".to_owned()], 2));
     assert_eq!(moved.seq, current_seq, "the store's record carries the sequence its entry has");
     assert!(matches!(&logged[6].2, LogEntry::Deleted { key, .. } if key == "k"));
@@ -105,7 +108,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     assert!(waiting(store).await.is_empty());
     let gone = super::PutCommit { bucket_name: bucket_name("gone"), ..at("logb") };
     assert_eq!(store.commit_put(gone).await.unwrap(), CommitOutcome::Gone);
-    assert!(!store.commit_delete(&name, b, &key_of("k")).await.unwrap());
+    assert!(!store.delete_key(&name, b, &key_of("k")).await);
     assert!(waiting(store).await.is_empty(), "nothing is logged for a bucket that is gone");
 
     assert_eq!(store.log_keyring("kek-a").await.unwrap(), None);
@@ -173,7 +176,8 @@ fn kind(e: &LogEntry) -> &'static str {
     match e {
         LogEntry::Bucket(_) => "bucket",
         LogEntry::BucketDeleted { .. } => "bucket-deleted",
-        LogEntry::Version(_) => "version",
+        LogEntry::Version(_) | LogEntry::ObjectVersion(_) => "version",
+        LogEntry::VersionDeleted { .. } => "version-deleted",
         LogEntry::Deleted { .. } => "deleted",
         LogEntry::Rewrapped { .. } => "rewrapped",
         LogEntry::Catalog { .. } => "catalog",
@@ -221,7 +225,8 @@ pub(super) async fn relogged_records_are_logged_again(store: &dyn MetadataStore)
     let logged = waiting(store).await;
     assert_eq!(logged.len(), 2, "{logged:?}");
     match &logged[0] {
-        (seq, _, LogEntry::Version(e)) => {
+        (seq, _, LogEntry::ObjectVersion(e)) => {
+            let e = &e.version;
             assert!(*seq > before && now.seq == *seq && e.seq == *seq, "{seq} {before} {}", now.seq);
             assert_eq!((e.key.as_str(), e.version, e.etag.as_str()), ("k", v.version_uid.0, "e2"));
         }

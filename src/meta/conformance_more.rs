@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::conformance::DeleteKey as _;
 use super::conformance::{bucket_name, dek, deletion_queue, entry, key_of, put, stream, upload, version};
 use super::{
     AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, JobRecord, MetadataStore, PartRecord,
@@ -139,7 +140,7 @@ pub(super) async fn repair_queue(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     c.repairs = vec![RepairTask::for_stream(&v.streams[0], fr, 1, 0)];
     store.commit_put(c).await.unwrap();
     assert_eq!(store.repairs(None, 10).await.unwrap().len(), 1);
-    assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of("repaired")).await.unwrap());
+    assert!(store.delete_key(&bucket_name("bkt"), b, &key_of("repaired")).await);
     assert!(store.repairs(None, 10).await.unwrap().is_empty(), "GC of the stream drops its repairs");
 }
 
@@ -178,7 +179,7 @@ pub(super) async fn evacuation_moves(store: &Arc<dyn MetadataStore>, b: BucketUi
     assert!(store.move_replica(mv("fr", "nl", v.version_uid), entry("m4")).await.unwrap());
     let fr = store.stream_deletions(sid).await.unwrap().into_iter().find(|t| t.provider.as_str() == "fr").unwrap();
     assert_eq!(fr.reason, DeletionReason::Surplus);
-    assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of("moving")).await.unwrap());
+    assert!(store.delete_key(&bucket_name("bkt"), b, &key_of("moving")).await);
     let reasons: Vec<(String, DeletionReason)> =
         store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
     assert_eq!(
@@ -202,7 +203,7 @@ pub(super) async fn records_jobs_and_leases(store: &Arc<dyn MetadataStore>, b: B
     let sid = w.streams[0].stream_id;
     store.record_verification(sid, ProviderId::parse("de").unwrap(), 42, true).await.unwrap();
     assert_eq!(store.verifications(sid).await.unwrap(), vec![(ProviderId::parse("de").unwrap(), 42, true)]);
-    assert!(store.commit_delete(&bucket_name("bkt"), b, &key_of("checked")).await.unwrap());
+    assert!(store.delete_key(&bucket_name("bkt"), b, &key_of("checked")).await);
     assert!(store.verifications(sid).await.unwrap().is_empty(), "deleted with the stream");
     store.record_verification(sid, ProviderId::parse("de").unwrap(), 43, false).await.unwrap();
     assert!(store.verifications(sid).await.unwrap().is_empty(), "not recreated for a gone stream");

@@ -5,15 +5,16 @@ use async_trait::async_trait;
 
 use super::outbox::{LogSink, Unlogged};
 use super::{
-    AuditedChange, BucketRecord, CatalogOverrides, CommitOutcome, CompletedUpload, DekRewrap, DeletionTask, GcTask,
-    Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit, RepairTask, ReplicaCursor, ReplicaMove,
-    UploadRecord, VersionRecord,
+    AuditedChange, BucketRecord, CatalogOverrides, CommitOutcome, CompletedUpload, DekRewrap, DeleteOutcome,
+    DeleteTarget, DeletionTask, GcTask, Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit,
+    RepairTask, ReplicaCursor, ReplicaMove, UploadRecord, VersionEntry, VersionRecord,
 };
 use crate::model::WrappedKey;
 use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{
-    BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionUid,
+    BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionRef, VersionUid,
+    Versioning,
 };
 
 /// The metadata store contract. Every mutation is atomic and durable (fsynced) before it
@@ -44,25 +45,55 @@ pub trait ObjectMeta: Send + Sync {
         owner: Option<UserName>,
         audit: AuditEntry,
     ) -> Result<Result<AuditRecord, BucketRecord>, MetaError>;
-    /// Deletes the bucket, and every grant on it, if it holds no object and no upload.
-    /// Ok(false) if not empty.
+    /// Deletes the bucket, and every grant on it, if it holds no version of any object (a
+    /// delete marker counts); its unfinished multipart uploads are aborted with it (their
+    /// parts go to GC). Ok(false) if not empty.
     async fn delete_bucket(&self, name: &BucketName) -> Result<bool, MetaError>;
-    /// The current version of a key.
+    /// The current version of a key: its latest, if that holds data (not a delete marker).
     async fn current(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError>;
+    /// The latest version of a key, a delete marker included.
+    async fn latest(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError>;
+    /// One version of a key, by the id S3 showed (or `null`).
+    async fn version(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version: VersionRef,
+    ) -> Result<Option<VersionRecord>, MetaError>;
+    /// The bucket's versioning state.
+    async fn versioning(&self, bucket: BucketUid) -> Result<Versioning, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
     /// Durable before the first byte goes to a provider.
     async fn record_intent(&self, intent: Intent) -> Result<(), MetaError>;
     /// Drops intents whose streams went to GC instead (failed uploads): one atomic write.
     async fn abandon_intents(&self, streams: Vec<GcTask>) -> Result<(), MetaError>;
-    /// The visibility point of a PUT, copy or CompleteMultipartUpload.
+    /// The visibility point of a PUT, copy or CompleteMultipartUpload: the version becomes the
+    /// key's latest; the one it replaces becomes noncurrent (versioning enabled) or is deleted
+    /// with its streams queued for GC (the `null` version, when the bucket writes `null` ones).
+    /// The commit sets the version's order (and `seq`).
     async fn commit_put(&self, c: PutCommit) -> Result<CommitOutcome, MetaError>;
-    /// Removes the current version (if any) of `key` in the bucket `name` (if it still has
-    /// identity `bucket`) and queues its streams for GC; logs a tombstone either way (while the
-    /// bucket exists). Returns whether a version was removed.
-    async fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError>;
+    /// A DELETE of `key` in the bucket `name` (if it still has identity `bucket`), see
+    /// [`DeleteTarget`]; a deleted version's streams are queued for GC. Logs a tombstone or the
+    /// marker either way (while the bucket exists): a retried DELETE is logged again.
+    async fn commit_delete(
+        &self,
+        name: &BucketName,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        target: DeleteTarget,
+    ) -> Result<DeleteOutcome, MetaError>;
     /// Lists current versions.
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError>;
+    /// Lists every version (delete markers included): by key, then newest first. With
+    /// `after_order` and a start after key `k`, the page starts with `k`'s versions older than
+    /// the one made at that order.
+    async fn list_versions(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_order: Option<u64>,
+    ) -> Result<ListPage<VersionEntry>, MetaError>;
 }
 
 /// Multipart uploads and their parts.
@@ -149,7 +180,7 @@ pub trait ReplicaMeta: Send + Sync {
     /// Reschedules a task, or removes it when `done`.
     async fn update_repair(&self, task: RepairTask, done: bool) -> Result<(), MetaError>;
     /// Commits an evacuation move with its audit record and the deletion task of the replica
-    /// at `from`; Ok(false) (nothing written) when the version is no longer current or no
+    /// at `from`; Ok(false) (nothing written) when the version was deleted or no
     /// longer lists `from`, or a deletion at `to` of this stream is still queued.
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
     /// Records the scrubber's successful check of a replica (`deep`: its SHA-256 was read and

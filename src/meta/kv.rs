@@ -49,11 +49,18 @@ pub enum Cf {
     /// `user/<name>` → UserRecord, `key/<id>` → AccessKeyRecord, `grant/<bucket uid hex>/<user>`
     /// → Perms: who may do what (`meta::store::access`)
     Access,
+    /// bucket_uid ‖ esc(key) ‖ !u64(order) → VersionRecord: every version of a key but the
+    /// latest one holding data (`meta::store::versions`)
+    Versions,
+    /// bucket_uid ‖ version_uid → u64(order): where a version with its own id is in `Versions`
+    VersionIds,
+    /// bucket_uid ‖ key → u64(order): where the key's `null` version is in `Versions`
+    NullVersions,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 20] = [
+    pub const ALL: [Cf; 23] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -74,6 +81,9 @@ impl Cf {
         Cf::Outbox,
         Cf::Rebuild,
         Cf::Access,
+        Cf::Versions,
+        Cf::VersionIds,
+        Cf::NullVersions,
     ];
 
     /// The engine-level name.
@@ -99,6 +109,9 @@ impl Cf {
             Cf::Outbox => "outbox",
             Cf::Rebuild => "rebuild",
             Cf::Access => "access",
+            Cf::Versions => "versions",
+            Cf::VersionIds => "version_ids",
+            Cf::NullVersions => "null_versions",
         }
     }
 }

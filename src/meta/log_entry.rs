@@ -61,6 +61,37 @@ pub enum LogEntry {
         /// Its new value.
         json: String,
     },
+    /// A version of a key with its place in the key's history (written instead of
+    /// [`LogEntry::Version`] since versioning): data or a delete marker, the `null` version or
+    /// one with its own id. A `null` version replaces the key's earlier `null` one (and a
+    /// [`LogEntry::Deleted`] removes it); a version with its own id stays until a
+    /// [`LogEntry::VersionDeleted`] of that id.
+    ObjectVersion(Box<LoggedObjectVersion>),
+    /// A version with its own id was deleted for good.
+    VersionDeleted {
+        /// Commit sequence.
+        seq: u64,
+        /// The bucket.
+        bucket: [u8; 16],
+        /// The object key.
+        key: String,
+        /// The version.
+        version: [u8; 16],
+    },
+}
+
+/// A version with its place in its key's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedObjectVersion {
+    /// The version (a delete marker has no streams; its data key is empty).
+    pub version: LoggedVersion,
+    /// The sequence number of the commit that made it: the key's latest version is the one
+    /// with the highest.
+    pub order: u64,
+    /// S3's `null` version.
+    pub null: bool,
+    /// A delete marker.
+    pub delete_marker: bool,
 }
 
 /// A bucket record.
@@ -189,7 +220,9 @@ impl LogEntry {
         match self {
             LogEntry::Bucket(b) => b.seq,
             LogEntry::Version(v) => v.seq,
+            LogEntry::ObjectVersion(v) => v.version.seq,
             LogEntry::BucketDeleted { seq, .. }
+            | LogEntry::VersionDeleted { seq, .. }
             | LogEntry::Deleted { seq, .. }
             | LogEntry::Rewrapped { seq, .. }
             | LogEntry::Catalog { seq, .. } => *seq,
@@ -313,8 +346,33 @@ impl LoggedVersion {
             part_checksums: self.part_checksums.clone(),
             multipart: self.multipart,
             manifest_mac: self.manifest_mac,
+            // An entry written before versioning: the key's only version, the `null` one.
+            order: self.seq,
+            null: true,
+            delete_marker: false,
         };
         Ok((record, self.dek.clone().into()))
+    }
+}
+
+impl LoggedObjectVersion {
+    /// The entry of `v` (committed, so its order and null-ness are set) of `key` in `bucket`.
+    pub fn new(bucket: BucketUid, key: &str, v: &VersionRecord, dek: &WrappedKey) -> Self {
+        Self {
+            version: LoggedVersion::new(bucket, key, v, dek),
+            order: v.order,
+            null: v.null,
+            delete_marker: v.delete_marker,
+        }
+    }
+
+    /// The store's version record and its data key (empty for a delete marker).
+    pub fn record(&self) -> Result<(VersionRecord, WrappedKey), EntryError> {
+        let (mut record, dek) = self.version.record()?;
+        record.order = self.order;
+        record.null = self.null;
+        record.delete_marker = self.delete_marker;
+        Ok((record, dek))
     }
 }
 
@@ -390,6 +448,11 @@ mod tests {
             part_checksums: vec![],
             multipart: false,
             manifest_mac: [7; 32],
+            // An entry of the first format reads back as the key's null version, ordered by
+            // its sequence number.
+            order: 41,
+            null: true,
+            delete_marker: false,
         }
     }
 
@@ -403,7 +466,17 @@ mod tests {
             panic!("a version entry")
         };
         assert_eq!(back.key, "docs/a.txt");
-        assert_eq!(back.record().unwrap(), (version(), dek));
+        assert_eq!(back.record().unwrap(), (version(), dek.clone()));
+        // Since versioning: a version with its own id and place, and a delete marker.
+        let own = VersionRecord { order: 40, null: false, ..version() };
+        let marker = VersionRecord { order: 45, null: false, ..VersionRecord::marker(VersionUid([5; 16]), 9) };
+        for (v, key) in [(own, dek.clone()), (marker, WrappedKey::default())] {
+            let entry = LogEntry::ObjectVersion(Box::new(LoggedObjectVersion::new(BucketUid([1; 16]), "k", &v, &key)));
+            let LogEntry::ObjectVersion(back) = LogEntry::decode(&entry.encode().unwrap()).unwrap() else {
+                panic!("a version entry")
+            };
+            assert_eq!(back.record().unwrap(), (v, key));
+        }
         let bucket = BucketRecord {
             uid: BucketUid([1; 16]),
             name: BucketName::parse("photos").unwrap(),
@@ -428,6 +501,13 @@ mod tests {
         expected.extend_from_slice(&[3, b'a', b'/', b'b']);
         assert_eq!(entry.encode().unwrap(), expected);
         assert_eq!(LogEntry::decode(&expected), Ok(entry));
+        let entry = LogEntry::VersionDeleted { seq: 5, bucket: [1; 16], key: "k".into(), version: [2; 16] };
+        let mut expected = vec![ENTRY_FORMAT, 7, 5];
+        expected.extend_from_slice(&[1; 16]);
+        expected.extend_from_slice(&[1, b'k']);
+        expected.extend_from_slice(&[2; 16]);
+        assert_eq!(entry.encode().unwrap(), expected);
+        assert_eq!(LogEntry::decode(&expected), Ok(entry));
         // Every kind keeps its index for ever (a new kind is appended).
         let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
         let bucket = BucketRecord {
@@ -443,6 +523,8 @@ mod tests {
             LogEntry::Deleted { seq: 1, bucket: [1; 16], key: "k".into() },
             LogEntry::Rewrapped { seq: 1, version: [2; 16], dek: (&dek).into() },
             LogEntry::Catalog { seq: 1, name: "policy/eu".into(), json: "{}".into() },
+            LogEntry::ObjectVersion(Box::new(LoggedObjectVersion::new(BucketUid([1; 16]), "k", &version(), &dek))),
+            LogEntry::VersionDeleted { seq: 1, bucket: [1; 16], key: "k".into(), version: [2; 16] },
         ];
         for (index, kind) in (0u8..).zip(&kinds) {
             assert_eq!(kind.encode().unwrap()[..2], [ENTRY_FORMAT, index], "{kind:?}");

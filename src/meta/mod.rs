@@ -13,6 +13,8 @@ mod conformance_log;
 mod conformance_more;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance_shared;
+#[cfg(any(test, feature = "test-util"))]
+mod conformance_versions;
 pub mod contract;
 pub mod kv;
 pub mod local_txn;
@@ -173,6 +175,13 @@ pub enum AuditedChange {
         /// Permissions taken away.
         remove: Perms,
     },
+    /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
+    BucketVersioning {
+        /// The bucket.
+        bucket: BucketName,
+        /// Enabled or suspended.
+        state: crate::model::Versioning,
+    },
     /// An access key disabled or enabled again; `None` if there is no such key (a deleted key
     /// is never written back).
     SetAccessKeyDisabled {
@@ -198,6 +207,7 @@ impl AuditedChange {
                 | AuditedChange::DeleteAdminToken(_)
                 | AuditedChange::BucketAccessPolicy { .. }
                 | AuditedChange::PublicBlock { .. }
+                | AuditedChange::BucketVersioning { .. }
         )
     }
 }
@@ -307,6 +317,43 @@ pub enum CommitOutcome {
     /// written. Rewrap under it and commit again: a data key committed under the old KEK would
     /// stay readable after the bucket's key is shredded.
     KekChanged(String),
+    /// The bucket's versioning changed since the version was made (its `null` flag is not
+    /// what the bucket now writes); nothing was written. Read the state again and commit again.
+    VersioningChanged,
+}
+
+/// What a DELETE removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteTarget {
+    /// The key, as S3's DELETE without a version id: in an unversioned bucket its version is
+    /// deleted; otherwise a delete marker with this id becomes the latest version (a suspended
+    /// bucket's marker is the `null` version, replacing the earlier `null` one).
+    Key {
+        /// The delete marker's id, if one is made.
+        marker: crate::model::VersionUid,
+        /// When, ms since the epoch (the marker's Last-Modified).
+        now_ms: i64,
+    },
+    /// One version, for good.
+    Version(crate::model::VersionRef),
+}
+
+/// What a DELETE did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version deleted for good (data or a marker), if any.
+    pub removed: Option<VersionRecord>,
+    /// The delete marker made, if any.
+    pub marker: Option<VersionRecord>,
+}
+
+/// A version as ListObjectVersions shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionEntry {
+    /// The version.
+    pub version: VersionRecord,
+    /// It is its key's latest version.
+    pub latest: bool,
 }
 
 /// Where a listing page starts.

@@ -21,7 +21,8 @@ pub struct BucketRecord {
     pub created_ms: i64,
 }
 
-/// The current version of an object.
+/// One version of an object (DESIGN §12.4): data with its own key and streams, or a delete
+/// marker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionRecord {
     /// Identity of this version; binds its DEK and streams.
@@ -47,6 +48,41 @@ pub struct VersionRecord {
     pub multipart: bool,
     /// MAC over the stream list under a key derived from the DEK (§4.4).
     pub manifest_mac: [u8; 32],
+    /// The sequence number of the commit that made it, which never changes (unlike `seq`):
+    /// a key's versions are ordered by it, the highest is the latest. Set by the commit.
+    pub order: u64,
+    /// S3's `null` version: made while the bucket was unversioned or suspended (at most one
+    /// per key). Set by the commit.
+    pub null: bool,
+    /// A delete marker: no streams, no data key, size 0.
+    pub delete_marker: bool,
+}
+
+impl VersionRecord {
+    /// How S3 names this version.
+    pub fn version_ref(&self) -> crate::model::VersionRef {
+        if self.null { crate::model::VersionRef::Null } else { crate::model::VersionRef::Id(self.version_uid) }
+    }
+
+    /// A delete marker made at `now_ms` (its order and null-ness are set by the commit).
+    pub fn marker(version_uid: VersionUid, now_ms: i64) -> Self {
+        Self {
+            version_uid,
+            seq: 0,
+            size: 0,
+            etag: ETag(String::new()),
+            last_modified_ms: now_ms,
+            headers: ContentHeaders::default(),
+            checksum: None,
+            streams: Vec::new(),
+            part_checksums: Vec::new(),
+            multipart: false,
+            manifest_mac: [0; 32],
+            order: 0,
+            null: false,
+            delete_marker: true,
+        }
+    }
 }
 
 /// An open multipart upload.

@@ -58,6 +58,13 @@ pub enum AccessRecord {
         /// The settings.
         block: PublicAccessBlock,
     },
+    /// A bucket's versioning state.
+    Versioning {
+        /// The bucket.
+        bucket: BucketUid,
+        /// Its state.
+        state: crate::model::Versioning,
+    },
     /// What a user may do in a bucket.
     Grant {
         /// The bucket.

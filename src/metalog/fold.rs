@@ -7,8 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, key};
-use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedVersion};
+use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, VERSIONS, key};
+use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedObjectVersion};
 use crate::meta::{MetaError, RebuildStage};
 
 /// The slot an entry decides.
@@ -17,9 +17,30 @@ fn slot(entry: &LogEntry) -> Vec<u8> {
         LogEntry::Bucket(b) => key(BUCKETS, &[&b.uid]),
         LogEntry::BucketDeleted { bucket, .. } => key(BUCKETS, &[bucket]),
         LogEntry::Version(v) => key(OBJECTS, &[&v.bucket, v.key.as_bytes()]),
+        LogEntry::ObjectVersion(v) => version_slot(&v.version.bucket, &v.version.key, v.null, &v.version.version),
         LogEntry::Deleted { bucket, key: k, .. } => key(OBJECTS, &[bucket, k.as_bytes()]),
+        LogEntry::VersionDeleted { bucket, key: k, version, .. } => version_slot(bucket, k, false, version),
         LogEntry::Rewrapped { version, .. } => key(REWRAPS, &[version]),
         LogEntry::Catalog { name, .. } => key(CATALOG, &[name.as_bytes()]),
+    }
+}
+
+/// A version's slot: a key's `null` version has the key's own slot (as every version had
+/// before versioning, so a `null` version replaces the one before it and a
+/// [`LogEntry::Deleted`] removes it); a version with its own id has a slot of its own.
+pub(super) fn version_slot(bucket: &[u8; 16], object_key: &str, null: bool, version: &[u8; 16]) -> Vec<u8> {
+    if null { key(OBJECTS, &[bucket, object_key.as_bytes()]) } else { key(VERSIONS, &[bucket, version]) }
+}
+
+/// The version an entry of a version slot holds, whichever format logged it.
+pub(super) fn logged_version(entry: LogEntry) -> Option<LoggedObjectVersion> {
+    match entry {
+        LogEntry::ObjectVersion(v) => Some(*v),
+        // Logged before versioning: the key's only version, the `null` one.
+        LogEntry::Version(v) => {
+            Some(LoggedObjectVersion { order: v.seq, null: true, delete_marker: false, version: *v })
+        }
+        _ => None,
     }
 }
 
@@ -108,8 +129,8 @@ pub(super) async fn catalog(stage: &dyn RebuildStage) -> Result<Vec<(String, Str
     Ok(out)
 }
 
-/// The current versions of `live` buckets, `page` at a time, each with its latest data-key
-/// wrapping (a rewrap logged after the version's entry).
+/// The versions (delete markers included) of `live` buckets, `page` at a time, each with its
+/// latest data-key wrapping (a rewrap logged after the version's entry).
 pub(super) async fn each_live_version<F, E>(
     stage: &dyn RebuildStage,
     live: &HashSet<[u8; 16]>,
@@ -117,36 +138,40 @@ pub(super) async fn each_live_version<F, E>(
     mut each: F,
 ) -> Result<(), E>
 where
-    F: AsyncFnMut(Vec<LoggedVersion>) -> Result<(), E>,
+    F: AsyncFnMut(Vec<LoggedObjectVersion>) -> Result<(), E>,
     E: From<MetaError>,
 {
-    stage::each_page(stage, &[OBJECTS], page, async |pairs| {
-        let mut versions = Vec::new();
-        for (_, v) in pairs {
-            if let LogEntry::Version(v) = unstaged(&v)?
-                && live.contains(&v.bucket)
-            {
-                versions.push(*v);
+    for prefix in [OBJECTS, VERSIONS] {
+        stage::each_page(stage, &[prefix], page, async |pairs| {
+            let mut versions = Vec::new();
+            for (_, v) in pairs {
+                if let Some(v) = logged_version(unstaged(&v)?)
+                    && live.contains(&v.version.bucket)
+                {
+                    versions.push(v);
+                }
             }
-        }
-        let rewraps = stage.stage_get(versions.iter().map(|v| key(REWRAPS, &[&v.version])).collect()).await?;
-        for (v, rewrap) in versions.iter_mut().zip(rewraps) {
-            if let Some(LogEntry::Rewrapped { seq, dek, .. }) = rewrap.map(|r| unstaged(&r)).transpose()?
-                && seq > v.seq
-            {
-                v.dek = dek;
+            let slots = versions.iter().map(|v| key(REWRAPS, &[&v.version.version])).collect();
+            let rewraps = stage.stage_get(slots).await?;
+            for (v, rewrap) in versions.iter_mut().zip(rewraps) {
+                if let Some(LogEntry::Rewrapped { seq, dek, .. }) = rewrap.map(|r| unstaged(&r)).transpose()?
+                    && seq > v.version.seq
+                {
+                    v.version.dek = dek;
+                }
             }
-        }
-        each(versions).await
-    })
-    .await
+            each(versions).await
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::meta::BucketRecord;
-    use crate::meta::log_entry::{LoggedKey, LoggedStream};
+    use crate::meta::log_entry::{LoggedKey, LoggedStream, LoggedVersion};
     use crate::model::{BucketName, BucketUid};
     use stage::MemoryStage;
 
@@ -205,7 +230,7 @@ mod tests {
         let live = buckets.iter().map(|b| b.uid).collect();
         let mut versions = Vec::new();
         each_live_version(&stage, &live, 2, async |page| -> Result<(), MetaError> {
-            versions.extend(page);
+            versions.extend(page.into_iter().map(|v| v.version));
             Ok(())
         })
         .await

@@ -18,7 +18,7 @@ use super::stage::{self, Job, MemoryStage};
 use crate::backend::{Backend, Backends, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
-use crate::meta::log_entry::LoggedVersion;
+use crate::meta::log_entry::LoggedObjectVersion;
 use crate::meta::restore::{AccessRecord, RestoreBatch, RestoredVersion};
 use crate::meta::{AuditedChange, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::audit::AuditEntry;
@@ -187,7 +187,8 @@ async fn write_back(
             Logged::Access(
                 AccessRecord::Grant { bucket, .. }
                 | AccessRecord::BucketPolicy { bucket, .. }
-                | AccessRecord::PublicBlock { bucket, .. },
+                | AccessRecord::PublicBlock { bucket, .. }
+                | AccessRecord::Versioning { bucket, .. },
             ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
@@ -202,7 +203,7 @@ async fn write_back(
     fold::each_live_version(stage, &live, BATCH, async |versions| -> Result<(), RebuildError> {
         let batch = RestoreBatch { versions: restored(&versions, stage, listed, now).await?, ..Default::default() };
         report.objects += batch.versions.len();
-        report.bytes += versions.iter().map(|v| v.size).sum::<u64>();
+        report.bytes += versions.iter().map(|v| v.version.size).sum::<u64>();
         report.repairs += batch.versions.iter().map(|v| v.repairs.len()).sum::<usize>();
         progress("objects", report.objects as u64, 0);
         if let Some(meta) = meta {
@@ -230,7 +231,7 @@ async fn listed_providers(
 /// Versions as the store keeps them, each with a repair task for every replica a listed
 /// provider does not hold (one stage read for the page).
 async fn restored(
-    logged: &[LoggedVersion],
+    logged: &[LoggedObjectVersion],
     stage: &dyn RebuildStage,
     listed: &[ProviderId],
     now: i64,
@@ -238,8 +239,9 @@ async fn restored(
     let mut out = Vec::with_capacity(logged.len());
     for v in logged {
         let (version, dek) = v.record().map_err(|_| RebuildError::Entry("version"))?;
-        let key = ObjectKey::parse(&v.key).map_err(|_| RebuildError::Entry("key"))?;
-        out.push(RestoredVersion { bucket: crate::model::BucketUid(v.bucket), key, version, dek, repairs: Vec::new() });
+        let key = ObjectKey::parse(&v.version.key).map_err(|_| RebuildError::Entry("key"))?;
+        let bucket = crate::model::BucketUid(v.version.bucket);
+        out.push(RestoredVersion { bucket, key, version, dek, repairs: Vec::new() });
     }
     let mut checked = Vec::new();
     for (i, r) in out.iter().enumerate() {
@@ -296,11 +298,18 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
         Ok(Logged::Access(AccessRecord::Key(serde_json::from_str(json).map_err(bad)?)))
     } else if name.starts_with("admintoken/") {
         Ok(Logged::Access(AccessRecord::Token(serde_json::from_str(json).map_err(bad)?)))
-    } else if let Some((bucket, is_policy)) = crate::meta::store::parse_bucket_entry_key(name) {
-        Ok(Logged::Access(if is_policy {
-            AccessRecord::BucketPolicy { bucket, document: serde_json::from_str(json).map_err(bad)? }
-        } else {
-            AccessRecord::PublicBlock { bucket, block: serde_json::from_str(json).map_err(bad)? }
+    } else if let Some((bucket, setting)) = crate::meta::store::parse_bucket_entry_key(name) {
+        use crate::meta::store::BucketSetting;
+        Ok(Logged::Access(match setting {
+            BucketSetting::Policy => {
+                AccessRecord::BucketPolicy { bucket, document: serde_json::from_str(json).map_err(bad)? }
+            }
+            BucketSetting::PublicBlock => {
+                AccessRecord::PublicBlock { bucket, block: serde_json::from_str(json).map_err(bad)? }
+            }
+            BucketSetting::Versioning => {
+                AccessRecord::Versioning { bucket, state: serde_json::from_str(json).map_err(bad)? }
+            }
         }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
         let perms = serde_json::from_str(json).map_err(bad)?;

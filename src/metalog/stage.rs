@@ -16,11 +16,13 @@ use crate::model::ProviderId;
 
 /// The job record: present from the first step of a rebuild until its last.
 pub(super) const JOB: &[u8] = b"j";
-/// Slot prefixes: buckets, object keys, data-key rewraps, catalog names.
+/// Slot prefixes: buckets, object keys, data-key rewraps, catalog names, versions.
 pub(super) const BUCKETS: u8 = b'b';
 pub(super) const OBJECTS: u8 = b'o';
 pub(super) const REWRAPS: u8 = b'r';
 pub(super) const CATALOG: u8 = b'c';
+/// Versions with their own id (a key's `null` version is in its `OBJECTS` slot).
+pub(super) const VERSIONS: u8 = b'v';
 /// `d` ‖ segment name: folded in.
 const DONE: u8 = b'd';
 /// `l` ‖ provider ‖ 0 ‖ stream name: the provider lists the stream.
@@ -98,7 +100,7 @@ where
 /// Empties the stage, the job record last (a rebuild killed while clearing is still
 /// unfinished, and finishes again).
 pub(super) async fn clear(stage: &dyn RebuildStage) -> Result<(), MetaError> {
-    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS] {
+    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS] {
         each_page(stage, &[prefix], 4096, async |pairs| -> Result<(), MetaError> {
             stage.stage_write(Vec::new(), pairs.into_iter().map(|(k, _)| k).collect()).await
         })

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::listing::MergedListing;
 use super::read::{open_keyrings, read_log};
 use super::rebuild::{Progress, RebuildReport, selected};
-use super::stage::{self, Job, MemoryStage};
+use super::stage::{Job, MemoryStage};
 use super::{fold, rebuild::RebuildError};
 use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
 use crate::datapath::range::ciphertext_len;
@@ -32,7 +32,7 @@ use crate::keys::KeyProvider;
 use crate::meta::{
     DeletionReason, DeletionTask, ListEntry, ListQuery, ListStart, MetaError, MetadataStore, RebuildStage, RepairTask,
 };
-use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest};
+use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, VersionRef, VersionUid};
 
 /// Findings listed by name at most (the counts are always whole).
 const SAMPLE: usize = 100;
@@ -292,9 +292,10 @@ async fn compare_log(
     }
     fold::each_live_version(&stage, &live, 512, async |versions| -> Result<(), MetaError> {
         for v in versions {
-            let Ok(key) = ObjectKey::parse(&v.key) else { continue };
-            if meta.current(BucketUid(v.bucket), &key).await?.is_none() {
-                report.not_in_store.add(|| format!("{}/{}", hex::encode(v.bucket), v.key));
+            let Ok(key) = ObjectKey::parse(&v.version.key) else { continue };
+            let version = if v.null { VersionRef::Null } else { VersionRef::Id(VersionUid(v.version.version)) };
+            if meta.version(BucketUid(v.version.bucket), &key, version).await?.is_none() {
+                report.not_in_store.add(|| format!("{}/{}", hex::encode(v.version.bucket), v.version.key));
             }
         }
         Ok(())
@@ -324,13 +325,16 @@ async fn store_versions_in_log(
                 ListEntry::Prefix(_) => None,
             })
             .collect();
-        let slots = items.iter().map(|(k, _)| stage::key(stage::OBJECTS, &[&bucket.0, k])).collect();
+        let slots = items
+            .iter()
+            .map(|(k, v)| fold::version_slot(&bucket.0, &String::from_utf8_lossy(k), v.null, &v.version_uid.0))
+            .collect();
         for ((k, v), logged) in items.iter().zip(stage.stage_get(slots).await?) {
             let key = String::from_utf8_lossy(k);
-            match logged.map(|l| fold::unstaged(&l)).transpose()? {
-                Some(crate::meta::log_entry::LogEntry::Version(l)) if l.version == v.version_uid.0 => continue,
-                Some(crate::meta::log_entry::LogEntry::Version(_)) => report.differ.add(|| format!("{name}/{key}")),
-                _ => report.not_in_log.add(|| format!("{name}/{key}")),
+            match logged.map(|l| fold::unstaged(&l)).transpose()?.and_then(fold::logged_version) {
+                Some(l) if l.version.version == v.version_uid.0 => continue,
+                Some(_) => report.differ.add(|| format!("{name}/{key}")),
+                None => report.not_in_log.add(|| format!("{name}/{key}")),
             }
             // What the store holds is the truth the log lost: log it again.
             if repair

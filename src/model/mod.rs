@@ -9,6 +9,7 @@ pub mod ints;
 pub mod jobs;
 pub mod names;
 pub mod object;
+pub mod versioning;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 pub use day::{format_day, parse_day};
@@ -18,3 +19,4 @@ pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{
     ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WrappedKey, WriteCondition,
 };
+pub use versioning::{VersionRef, Versioning};

@@ -154,8 +154,8 @@ pub enum WriteCondition {
     IfMatch(String),
 }
 
-/// A DEK wrapped under a KEK version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A DEK wrapped under a KEK version (empty for a delete marker, which has no data).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedKey {
     /// Which KEK wrapped it.
     pub kek_id: String,

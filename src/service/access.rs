@@ -58,12 +58,19 @@ impl Secret {
 /// makes one, and every object operation needs one for its bucket.
 pub(crate) struct Permit {
     bucket: BucketRecord,
+    versioning: crate::model::Versioning,
 }
 
 impl Permit {
     /// The bucket the action was allowed on.
     pub(crate) fn bucket(&self) -> &BucketRecord {
         &self.bucket
+    }
+
+    /// The bucket's versioning state as the access cache saw it (up to its TTL old): enough to
+    /// decide what a response shows; commits check the state they write under themselves.
+    pub(crate) fn versioning(&self) -> crate::model::Versioning {
+        self.versioning
     }
 }
 
@@ -152,6 +159,8 @@ pub(crate) struct BucketAccess {
     pub(crate) policy: Option<BucketPolicy>,
     /// The public access block.
     pub(crate) block: Option<PublicAccessBlock>,
+    /// Its versioning state.
+    pub(crate) versioning: crate::model::Versioning,
 }
 
 impl Directory {
@@ -181,7 +190,8 @@ impl Directory {
             })?),
             None => None,
         };
-        let access = Arc::new(BucketAccess { document, policy, block });
+        let versioning = self.meta.versioning(bucket.uid).await?;
+        let access = Arc::new(BucketAccess { document, policy, block, versioning });
         self.cached_buckets.put(bucket.uid, Arc::clone(&access));
         Ok(access)
     }
@@ -368,7 +378,7 @@ impl BucketGate {
             public_allowed: self.public_allowed,
         };
         match authorize(principal, action, Target::Bucket(facts)) {
-            Decision::Allow => Ok(Permit { bucket: self.rec.clone() }),
+            Decision::Allow => Ok(Permit { bucket: self.rec.clone(), versioning: self.access.versioning }),
             Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
         }
     }

@@ -9,14 +9,15 @@ use async_trait::async_trait;
 use super::access::{Caller, Permit, Secret};
 use super::acl::AclView;
 use super::{
-    ClientBody, CompleteRequest, Conditions, CopyRequest, GetOutput, GetRequest, ListObjectsRequest, ObjectService,
-    ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
+    ClientBody, CompleteRequest, Conditions, CopyRequest, DeleteResult, GetOutput, GetRequest, ListObjectsRequest,
+    ListVersionsRequest, ObjectService, ObjectToDelete, ObjectsPage, PartsPage, PutOutput, PutRequest, UploadsPage,
+    VersionsPage,
 };
 use crate::access::policy::RequestFacts;
 use crate::access::{Action, Principal};
 use crate::error::{Error, Result};
 use crate::model::access::PublicAccessBlock;
-use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId, Versioning};
 
 /// A bucket as ListBuckets shows it.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct PartSource {
     pub bucket: String,
     /// Source key.
     pub key: String,
+    /// The source's version, if named.
+    pub version_id: Option<String>,
     /// The inclusive `x-amz-copy-source-range`, if given.
     pub range: Option<(u64, u64)>,
     /// `x-amz-copy-source-if-*`.
@@ -90,10 +93,15 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput>;
     /// HeadObject.
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput>;
-    /// DeleteObject (absent keys are fine).
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()>;
-    /// DeleteObjects: one result per key, in order.
-    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>>;
+    /// DeleteObject (absent keys are fine): a delete marker in a versioned bucket, or the
+    /// version named, for good.
+    async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<DeleteResult>;
+    /// DeleteObjects: one result per object, in order.
+    async fn delete_objects(
+        &self,
+        bucket: &str,
+        objects: &[ObjectToDelete],
+    ) -> Result<Vec<Result<DeleteResult, Error>>>;
     /// CopyObject.
     async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput>;
     /// ListObjects and ListObjectsV2.
@@ -118,6 +126,12 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max: usize) -> Result<PartsPage>;
     /// ListMultipartUploads.
     async fn list_uploads(&self, req: ListUploadsRequest) -> Result<UploadsPage>;
+    /// ListObjectVersions.
+    async fn list_object_versions(&self, req: ListVersionsRequest) -> Result<VersionsPage>;
+    /// PutBucketVersioning: `Enabled` or `Suspended`.
+    async fn put_bucket_versioning(&self, bucket: &str, status: &str) -> Result<()>;
+    /// GetBucketVersioning.
+    async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning>;
     /// GetBucketAcl: the grants as an ACL.
     async fn bucket_acl(&self, bucket: &str) -> Result<AclView>;
     /// GetObjectAcl: the bucket's, for an existing object.
@@ -198,6 +212,16 @@ impl Session {
     }
 }
 
+/// A read of the current version is `s3:GetObject`; of a version by id, `s3:GetObjectVersion`.
+fn read_action(version_id: &Option<String>) -> Action {
+    if version_id.is_some() { Action::GetObjectVersion } else { Action::GetObject }
+}
+
+/// A DELETE of a key is `s3:DeleteObject`; of a version by id, `s3:DeleteObjectVersion`.
+fn delete_action(version_id: Option<&str>) -> Action {
+    if version_id.is_some() { Action::DeleteObjectVersion } else { Action::DeleteObject }
+}
+
 /// Each operation is implemented once, as a crate-private method in the service's file for its
 /// family; this impl is their only way out of the crate.
 #[async_trait]
@@ -230,34 +254,39 @@ impl ObjectApi for Session {
     }
 
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let permit = self.permit_object(Action::GetObject, &req.bucket, &req.key).await?;
+        let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
         self.service.get_object(&permit, req).await
     }
 
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
-        let permit = self.permit_object(Action::GetObject, &req.bucket, &req.key).await?;
+        let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
         self.service.head_object(&permit, req).await
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
-        let permit = self.permit_object(Action::DeleteObject, bucket, key).await?;
-        self.service.delete_object(&permit, key).await
+    async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<DeleteResult> {
+        let permit = self.permit_object(delete_action(version_id), bucket, key).await?;
+        self.service.delete_object(&permit, key, version_id).await
     }
 
     /// Decided per key (a policy may allow deleting some keys only): refused keys answer
     /// AccessDenied in the result; when none may be deleted the whole request is refused.
-    async fn delete_objects(&self, bucket: &str, keys: &[String]) -> Result<Vec<Result<(), Error>>> {
+    async fn delete_objects(
+        &self,
+        bucket: &str,
+        objects: &[ObjectToDelete],
+    ) -> Result<Vec<Result<DeleteResult, Error>>> {
         // The cap first: a body of many thousand keys is not evaluated against the policy.
-        if keys.len() > super::delete::MAX_DELETE_KEYS {
+        if objects.len() > super::delete::MAX_DELETE_KEYS {
             return Err(
                 crate::error::ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into()
             );
         }
         let gate = self.service.bucket_gate(&self.principal, bucket).await?;
         let mut permit = None;
-        let mut refused = Vec::with_capacity(keys.len());
-        for key in keys {
-            match gate.permit(&self.principal, Action::DeleteObject, Some(key), &self.request) {
+        let mut refused = Vec::with_capacity(objects.len());
+        for o in objects {
+            let action = delete_action(o.version_id.as_deref());
+            match gate.permit(&self.principal, action, Some(&o.key), &self.request) {
                 Ok(p) => {
                     permit = Some(p);
                     refused.push(None);
@@ -270,14 +299,18 @@ impl ObjectApi for Session {
                 crate::error::ErrorKind::InvalidRequest("DeleteObjects needs at least one key".into()).into()
             }));
         };
-        let allowed: Vec<String> =
-            keys.iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(k, _)| k.clone()).collect();
+        let allowed: Vec<ObjectToDelete> =
+            objects.iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(o, _)| o.clone()).collect();
         let mut deleted = self.service.delete_objects(&permit, &allowed).await?.into_iter();
-        Ok(refused.into_iter().map(|r| r.map_or_else(|| deleted.next().unwrap_or(Ok(())), Err)).collect())
+        Ok(refused
+            .into_iter()
+            .map(|r| r.map_or_else(|| deleted.next().unwrap_or_else(|| Ok(DeleteResult::default())), Err))
+            .collect())
     }
 
     async fn copy_object(&self, req: CopyRequest) -> Result<PutOutput> {
-        let source = self.permit_object(Action::GetObject, &req.src_bucket, &req.src_key).await?;
+        let action = read_action(&req.src_version_id);
+        let source = self.permit_object(action, &req.src_bucket, &req.src_key).await?;
         let target = self.permit_object(Action::PutObject, &req.dst_bucket, &req.dst_key).await?;
         self.service.copy_object(&source, &target, req).await
     }
@@ -305,7 +338,7 @@ impl ObjectApi for Session {
     }
 
     async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {
-        let from = self.permit_object(Action::GetObject, &source.bucket, &source.key).await?;
+        let from = self.permit_object(read_action(&source.version_id), &source.bucket, &source.key).await?;
         let permit = self.permit_object(Action::PutObject, &part.bucket, &part.key).await?;
         self.service.upload_part_copy(&permit, &part, &from, &source).await
     }
@@ -330,6 +363,22 @@ impl ObjectApi for Session {
             .permit_listing(Action::ListBucketMultipartUploads, &req.bucket, &req.prefix, req.delimiter.as_deref())
             .await?;
         self.service.list_uploads(&permit, req).await
+    }
+
+    async fn list_object_versions(&self, req: ListVersionsRequest) -> Result<VersionsPage> {
+        let permit =
+            self.permit_listing(Action::ListBucketVersions, &req.bucket, &req.prefix, req.delimiter.as_deref()).await?;
+        self.service.list_object_versions(&permit, req).await
+    }
+
+    async fn put_bucket_versioning(&self, bucket: &str, status: &str) -> Result<()> {
+        let permit = self.permit(Action::PutBucketVersioning, bucket).await?;
+        self.service.put_bucket_versioning(&permit, &self.principal, status).await
+    }
+
+    async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning> {
+        let permit = self.permit(Action::HeadBucket, bucket).await?;
+        self.service.bucket_versioning(&permit).await
     }
 
     async fn bucket_acl(&self, bucket: &str) -> Result<AclView> {

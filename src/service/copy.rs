@@ -18,6 +18,8 @@ pub struct CopyRequest {
     pub src_bucket: String,
     /// Source key.
     pub src_key: String,
+    /// The source's version, if named (`?versionId=` in `x-amz-copy-source`).
+    pub src_version_id: Option<String>,
     /// Destination bucket.
     pub dst_bucket: String,
     /// Destination key.
@@ -31,17 +33,23 @@ pub struct CopyRequest {
 }
 
 impl ObjectService {
-    /// Loads a copy source and checks its conditions.
-    pub(crate) async fn copy_source(&self, permit: &Permit, key: &str, cond: &Conditions) -> Result<VersionRecord> {
+    /// Loads a copy source (the named version, or the current one) and checks its conditions.
+    pub(crate) async fn copy_source(
+        &self,
+        permit: &Permit,
+        key: &str,
+        version_id: Option<&str>,
+        cond: &Conditions,
+    ) -> Result<VersionRecord> {
         let key = parse_key(key)?;
-        let v = self.meta.current(permit.bucket().uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let v = self.named_or_current(permit.bucket().uid, &key, version_id).await?;
         cond.check_copy_source(&v.etag, v.last_modified_ms)?;
         Ok(v)
     }
 
     /// CopyObject.
     pub(crate) async fn copy_object(&self, source: &Permit, target: &Permit, req: CopyRequest) -> Result<PutOutput> {
-        let src = self.copy_source(source, &req.src_key, &req.source_conditions).await?;
+        let src = self.copy_source(source, &req.src_key, req.src_version_id.as_deref(), &req.source_conditions).await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {
             return Err(ErrorKind::InvalidRequest(
@@ -74,7 +82,7 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
         let key = super::put::VersionKey { plain: &dek, wrapped };
-        self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
-        Ok(out)
+        let version_id = self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
+        Ok(PutOutput { version_id, ..out })
     }
 }

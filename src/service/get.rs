@@ -16,7 +16,7 @@ use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice
 use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
-use crate::model::{BucketUid, ChecksumType, ObjectChecksum, StreamManifest, VersionUid};
+use crate::model::{BucketUid, ChecksumType, ObjectChecksum, ObjectKey, StreamManifest, VersionUid, Versioning};
 use crate::replicate::read::{Hedging, open_first, read_order};
 use prometheus::{IntCounter, IntCounterVec};
 
@@ -31,8 +31,9 @@ pub(crate) fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
     }
 }
 
-pub(crate) fn object_info(v: &VersionRecord) -> ObjectInfo {
+pub(crate) fn object_info(v: &VersionRecord, versioning: Versioning) -> ObjectInfo {
     ObjectInfo {
+        version_id: (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3()),
         size: v.size,
         etag: v.etag.clone(),
         last_modified_ms: v.last_modified_ms,
@@ -73,7 +74,7 @@ impl ObjectService {
         let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
-            info: object_info(&version),
+            info: object_info(&version, permit.versioning()),
             range: range.filter(|_| req.range.is_some() || req.part_number.is_some()),
             content_length,
             checksum,
@@ -89,14 +90,41 @@ impl ObjectService {
         let partial = req.range.is_some() || req.part_number.is_some();
         let body = self.read_version(bucket, &req.key, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
-        Ok(GetOutput { info: object_info(&version), range: range.filter(|_| partial), content_length, checksum, body })
+        let info = object_info(&version, permit.versioning());
+        Ok(GetOutput { info, range: range.filter(|_| partial), content_length, checksum, body })
     }
 
+    /// The version a read names (`versionId`), or the key's current one.
     async fn current_version(&self, permit: &Permit, req: &GetRequest) -> Result<VersionRecord> {
         let key = parse_key(&req.key)?;
-        let version = self.meta.current(permit.bucket().uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let version = self.named_or_current(permit.bucket().uid, &key, req.version_id.as_deref()).await?;
         req.conditions.check_read(&version.etag, version.last_modified_ms)?;
         Ok(version)
+    }
+
+    /// The version `version_id` names, or the key's current one: a delete marker in its place
+    /// is S3's 405 (named) or 404 with `x-amz-delete-marker` (the latest).
+    pub(crate) async fn named_or_current(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version_id: Option<&str>,
+    ) -> Result<VersionRecord> {
+        let marker = |m: &VersionRecord, named| ErrorKind::DeleteMarker { version_id: m.version_ref().to_s3(), named };
+        match version_id {
+            Some(id) => {
+                let r = super::versions::parse_version_id(id)?;
+                let v = self.meta.version(bucket, key, r).await?.ok_or(ErrorKind::NoSuchVersion)?;
+                if v.delete_marker { Err(marker(&v, true).into()) } else { Ok(v) }
+            }
+            None => match self.meta.current(bucket, key).await? {
+                Some(v) => Ok(v),
+                None => match self.meta.latest(bucket, key).await? {
+                    Some(m) if m.delete_marker => Err(marker(&m, false).into()),
+                    _ => Err(ErrorKind::NoSuchKey.into()),
+                },
+            },
+        }
     }
 
     /// Opens the plaintext of `range` of a version. Returns once the first covering segment

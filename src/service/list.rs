@@ -86,6 +86,57 @@ pub struct ObjectsPage {
     pub next_token: Option<String>,
 }
 
+/// A ListObjectVersions request.
+#[derive(Debug, Clone)]
+pub struct ListVersionsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Prefix.
+    pub prefix: String,
+    /// Delimiter.
+    pub delimiter: Option<String>,
+    /// `key-marker`.
+    pub key_marker: Option<String>,
+    /// `version-id-marker` (with a key marker only).
+    pub version_id_marker: Option<String>,
+    /// `max-keys` (clamped to 1,000).
+    pub max: usize,
+}
+
+/// One listed version or delete marker.
+#[derive(Debug, Clone)]
+pub struct ListedVersion {
+    /// Key.
+    pub key: String,
+    /// Version id (`null` for the null version).
+    pub version_id: String,
+    /// It is its key's latest version.
+    pub latest: bool,
+    /// A delete marker (no size, no ETag).
+    pub delete_marker: bool,
+    /// Size.
+    pub size: u64,
+    /// ETag.
+    pub etag: ETag,
+    /// Last-Modified, ms.
+    pub last_modified_ms: i64,
+}
+
+/// A page of versions.
+#[derive(Debug, Clone, Default)]
+pub struct VersionsPage {
+    /// Versions and delete markers, by key then newest first.
+    pub versions: Vec<ListedVersion>,
+    /// Common prefixes.
+    pub prefixes: Vec<String>,
+    /// More follow.
+    pub truncated: bool,
+    /// `NextKeyMarker` of a truncated page.
+    pub next_key_marker: Option<String>,
+    /// `NextVersionIdMarker` of a truncated page that ended with a version.
+    pub next_version_id_marker: Option<String>,
+}
+
 /// A page of uploads.
 #[derive(Debug, Clone, Default)]
 pub struct UploadsPage {
@@ -168,6 +219,69 @@ impl ObjectService {
             if let ListStart::AfterKey(k) | ListStart::AfterPrefix(k) = last {
                 out.next_marker = Some(text(k));
             }
+        }
+        Ok(out)
+    }
+
+    /// ListObjectVersions. A version-id marker that no longer exists (a client deleting the
+    /// versions it lists, page by page) resumes at its key's newest remaining version.
+    pub(crate) async fn list_object_versions(&self, permit: &Permit, req: ListVersionsRequest) -> Result<VersionsPage> {
+        let bucket = permit.bucket();
+        let delimiter = req.delimiter.filter(|d| !d.is_empty());
+        let key_marker = req.key_marker.filter(|k| !k.is_empty());
+        let version_marker = req.version_id_marker.filter(|v| !v.is_empty());
+        let (start, after_order) = match (key_marker, version_marker) {
+            (None, Some(_)) => {
+                return Err(ErrorKind::InvalidArgument(
+                    "A version-id marker cannot be specified without a key marker.".into(),
+                )
+                .into());
+            }
+            (None, None) => (ListStart::Beginning, None),
+            (Some(k), None) => (ListResume::Marker(k).start(&req.prefix, delimiter.as_deref())?, None),
+            (Some(k), Some(v)) => {
+                let r = super::versions::parse_version_id(&v)?;
+                let key = super::parse_key(&k)?;
+                let order = self.meta.version(bucket.uid, &key, r).await?.map_or(u64::MAX, |v| v.order);
+                (ListStart::AfterKey(k.into_bytes()), Some(order))
+            }
+        };
+        let q = ListQuery {
+            prefix: req.prefix.into_bytes(),
+            delimiter: delimiter.map(String::into_bytes),
+            start,
+            max: req.max.min(1000),
+        };
+        if q.max == 0 {
+            return Ok(VersionsPage::default());
+        }
+        let page = self.meta.list_versions(bucket.uid, &q, after_order).await?;
+        let mut out = VersionsPage { truncated: page.truncated, ..Default::default() };
+        let mut last = None;
+        for e in page.entries {
+            match e {
+                ListEntry::Item(k, e) => {
+                    let version_id = e.version.version_ref().to_s3();
+                    last = Some((k.clone(), Some(version_id.clone())));
+                    out.versions.push(ListedVersion {
+                        key: text(k),
+                        version_id,
+                        latest: e.latest,
+                        delete_marker: e.version.delete_marker,
+                        size: e.version.size,
+                        etag: e.version.etag,
+                        last_modified_ms: e.version.last_modified_ms,
+                    });
+                }
+                ListEntry::Prefix(p) => {
+                    last = Some((p.clone(), None));
+                    out.prefixes.push(text(p));
+                }
+            }
+        }
+        if let Some((k, v)) = last.filter(|_| page.truncated) {
+            out.next_key_marker = Some(text(k));
+            out.next_version_id_marker = v;
         }
         Ok(out)
     }

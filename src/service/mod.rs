@@ -19,6 +19,7 @@ mod placing;
 mod put;
 pub mod residency;
 pub mod state;
+mod versions;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,7 +41,11 @@ pub use acl::AclView;
 pub use api::{BucketInfo, Gate, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
-pub use list::{ListObjectsRequest, ListResume, ListedObject, ObjectsPage, UploadsPage};
+pub use delete::{DeleteResult, ObjectToDelete};
+pub use list::{
+    ListObjectsRequest, ListResume, ListVersionsRequest, ListedObject, ListedVersion, ObjectsPage, UploadsPage,
+    VersionsPage,
+};
 pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.
@@ -108,6 +113,8 @@ pub struct ObjectInfo {
     pub checksum: Option<ObjectChecksum>,
     /// Number of parts, for multipart objects.
     pub parts_count: Option<u32>,
+    /// Its version id (`null` for the null version); `None` in an unversioned bucket.
+    pub version_id: Option<String>,
 }
 
 /// A `Range` header, unresolved.
@@ -132,6 +139,8 @@ pub struct GetRequest {
     pub part_number: Option<u32>,
     /// Conditionals.
     pub conditions: Conditions,
+    /// `versionId`: this version instead of the latest.
+    pub version_id: Option<String>,
 }
 
 /// A GET's result: headers are decided, the first segment is already verified.
@@ -170,6 +179,8 @@ pub struct PutOutput {
     pub checksum: Option<ObjectChecksum>,
     /// Last-Modified of the new version, ms.
     pub last_modified_ms: i64,
+    /// Its version id (`null` in a suspended bucket); `None` in an unversioned bucket.
+    pub version_id: Option<String>,
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, the day certifications are checked against.

@@ -201,7 +201,7 @@ impl ObjectService {
         let number = part.number;
         check_part_number(number)?;
         let (bucket, upload) = self.open_upload(permit, &part.key, &part.upload_id).await?;
-        let src = self.copy_source(from, &source.key, &source.conditions).await?;
+        let src = self.copy_source(from, &source.key, source.version_id.as_deref(), &source.conditions).await?;
         let range = match source.range {
             Some((a, b)) if a > b || b >= src.size => {
                 return Err(ErrorKind::InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into()).into());
@@ -253,6 +253,7 @@ impl ObjectService {
                 kind: ChecksumType::FullObject,
             }),
             last_modified_ms: part.last_modified_ms,
+            version_id: None,
         };
         let gc = GcTask::for_stream(&part.stream);
         if self.meta.commit_part(upload.upload_id, number, part, repairs).await? == CommitOutcome::Committed {
@@ -325,18 +326,27 @@ impl ObjectService {
             part_checksums: chosen.iter().map(|p| p.checksum.clone()).collect(),
             streams,
             multipart: true,
+            order: 0,
+            null: false,
+            delete_marker: false,
         };
-        let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
-        self.commit_version(
-            &bucket,
-            &object_key,
-            record,
-            super::put::VersionKey { plain: &dek, wrapped: upload.dek.clone() },
-            req.condition,
-            VersionOrigin::Upload { id: upload.upload_id, repairs, deletions },
-        )
-        .await?;
-        Ok(out)
+        let out = PutOutput {
+            etag: record.etag.clone(),
+            checksum,
+            last_modified_ms: record.last_modified_ms,
+            version_id: None,
+        };
+        let version_id = self
+            .commit_version(
+                &bucket,
+                &object_key,
+                record,
+                super::put::VersionKey { plain: &dek, wrapped: upload.dek.clone() },
+                req.condition,
+                VersionOrigin::Upload { id: upload.upload_id, repairs, deletions },
+            )
+            .await?;
+        Ok(PutOutput { version_id, ..out })
     }
 
     /// Parts stored before a provider left the bucket's policy: their replicas there leave the
@@ -397,7 +407,9 @@ impl ObjectService {
         let key = ObjectKey::parse(&req.key).ok()?;
         let current = self.meta.current(bucket.uid, &key).await.ok()??;
         let same = current.version_uid == done.version_uid;
-        same.then_some(PutOutput {
+        let versioned = self.meta.versioning(bucket.uid).await.ok()? != crate::model::Versioning::Unversioned;
+        same.then(|| PutOutput {
+            version_id: versioned.then(|| current.version_ref().to_s3()),
             etag: current.etag,
             checksum: current.checksum,
             last_modified_ms: current.last_modified_ms,

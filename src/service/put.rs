@@ -8,12 +8,12 @@ use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, c
 use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord};
-use crate::model::WriteCondition;
 use crate::model::random_array;
 use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectKey, ProviderId, StreamId, StreamManifest,
     VersionUid,
 };
+use crate::model::{Versioning, WriteCondition};
 use crate::placement::Placement;
 use crate::replicate::write::{Fanout, FanoutOutcome};
 use bytes::{Bytes, BytesMut};
@@ -159,8 +159,12 @@ pub(crate) fn single_stream_version(
         streams: vec![stored.manifest],
         part_checksums: Vec::new(),
         multipart: false,
+        order: 0,
+        null: false,
+        delete_marker: false,
     };
-    let out = PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms };
+    let out =
+        PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms, version_id: None };
     Ok((record, out))
 }
 
@@ -189,9 +193,9 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
         let key = VersionKey { plain: &dek, wrapped };
-        self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
+        let version_id = self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
-        Ok(out)
+        Ok(PutOutput { version_id, ..out })
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {
@@ -238,16 +242,19 @@ impl ObjectService {
         Ok(())
     }
 
-    /// Commits a version; on any refusal a fresh stream goes to GC.
+    /// Commits a version; on any refusal a fresh stream goes to GC. Returns the version id S3
+    /// answers (none in an unversioned bucket).
     pub(crate) async fn commit_version(
         &self,
         bucket: &BucketRecord,
         key: &ObjectKey,
-        version: VersionRecord,
+        mut version: VersionRecord,
         dek: VersionKey<'_>,
         condition: WriteCondition,
         origin: VersionOrigin,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
+        let mut versioning = self.meta.versioning(bucket.uid).await?;
+        version.null = versioning.writes_null();
         let (intents, gc, repairs, deletions, completes_upload) = match origin {
             VersionOrigin::Stream(repairs) => (
                 version.streams.iter().map(|s| s.stream_id).collect(),
@@ -276,6 +283,14 @@ impl ObjectService {
             let timer = self.metrics.meta_commit_duration.start_timer();
             let outcome = self.meta.commit_put(commit.clone()).await?;
             timer.observe_duration();
+            if outcome == CommitOutcome::VersioningChanged && attempts < KEK_CHANGE_RETRIES {
+                // PutBucketVersioning landed meanwhile: the version is `null` or not by the
+                // state the commit sees.
+                attempts += 1;
+                versioning = self.meta.versioning(bucket.uid).await?;
+                commit.version.null = versioning.writes_null();
+                continue;
+            }
             let CommitOutcome::KekChanged(kek) = outcome else { break outcome };
             // The bucket moved to its own KEK while this write was in flight: wrap the data key
             // under it, or shredding that KEK would leave this object readable.
@@ -290,13 +305,19 @@ impl ObjectService {
             }
         };
         let refused: Error = match outcome {
-            CommitOutcome::Committed => return Ok(()),
+            CommitOutcome::Committed => {
+                let id = commit.version.version_ref().to_s3();
+                return Ok((versioning != Versioning::Unversioned).then_some(id));
+            }
             CommitOutcome::PreconditionFailed => ErrorKind::PreconditionFailed.into(),
             CommitOutcome::NoSuchKey => ErrorKind::NoSuchKey.into(),
             CommitOutcome::Gone if completes_upload.is_some() => ErrorKind::NoSuchUpload.into(),
             CommitOutcome::Gone => ErrorKind::NoSuchBucket.into(),
             CommitOutcome::KekChanged(_) => {
                 ErrorKind::unavailable("the bucket's key-encryption key kept changing during the write").into()
+            }
+            CommitOutcome::VersioningChanged => {
+                ErrorKind::unavailable("the bucket's versioning kept changing during the write").into()
             }
         };
         if !gc.is_empty() {

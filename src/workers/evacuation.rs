@@ -12,11 +12,8 @@ use std::time::Duration;
 
 use crate::datapath::ciphertext_len;
 use crate::health::HealthState;
-use crate::meta::walk::UploadWalk;
-use crate::meta::{
-    BucketRecord, DeletionReason, DeletionTask, JobRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore,
-    ReplicaMove,
-};
+use crate::meta::walk::{UploadWalk, VersionWalk};
+use crate::meta::{BucketRecord, DeletionReason, DeletionTask, JobRecord, MetaError, MetadataStore, ReplicaMove};
 use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, StreamManifest, UploadId, VersionUid};
@@ -103,35 +100,34 @@ impl Evacuator {
     /// False if the lease was lost on the way.
     async fn evacuate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, MetaError> {
         let meta = &self.meta;
-        let mut start = match &job.cursor {
-            Some((b, k)) if b == bucket.name.as_str() => ListStart::AfterKey(k.as_bytes().to_vec()),
-            _ => ListStart::Beginning,
+        let resume = match &job.cursor {
+            Some((b, k)) if b == bucket.name.as_str() => Some(k.as_bytes().to_vec()),
+            _ => None,
         };
-        if !matches!(start, ListStart::AfterKey(_)) {
+        if resume.is_none() {
             self.evacuate_uploads(bucket, job).await?;
         }
+        // Every version, noncurrent ones too: none may stay outside the policy.
+        let mut walk = VersionWalk::new(bucket.uid, resume);
         loop {
-            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-            let page = meta.list(bucket.uid, &q).await?;
-            let mut last = None;
-            for entry in page.entries {
-                let ListEntry::Item(key, version) = entry else { continue };
+            let page = walk.next_page(meta.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(true);
+            }
+            for (key, entry) in page {
                 job.scanned += 1;
                 let key_text = String::from_utf8_lossy(&key).into_owned();
-                let holder = Holder { key: &key_text, version: version.version_uid, part: None };
-                for stream in &version.streams {
+                let holder = Holder { key: &key_text, version: entry.version.version_uid, part: None };
+                for stream in &entry.version.streams {
                     self.evacuate_stream(bucket, holder, stream, job).await?;
                 }
-                last = Some(key);
             }
-            job.cursor = last.as_ref().map(|k| (bucket.name.to_string(), String::from_utf8_lossy(k).into_owned()));
+            if let Some(k) = walk.settled() {
+                job.cursor = Some((bucket.name.to_string(), String::from_utf8_lossy(k).into_owned()));
+            }
             self.save(job).await?;
             if !self.lease.hold().await? {
                 return Ok(false);
-            }
-            match last {
-                Some(k) if page.truncated => start = ListStart::AfterKey(k),
-                _ => return Ok(true),
             }
         }
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::keys::KeyProvider;
 use crate::keys::{KeyBinding, KeyError, WrappedKey};
-use crate::meta::walk::UploadWalk;
-use crate::meta::{BucketRecord, DekRewrap, JobRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore};
+use crate::meta::walk::{UploadWalk, VersionWalk};
+use crate::meta::{BucketRecord, DekRewrap, JobRecord, MetaError, MetadataStore, VersionEntry};
 use crate::metrics::Metrics;
 use crate::service::keys::ROTATION_JOB as JOB;
 use crate::service::state::GatewayState;
@@ -91,19 +91,21 @@ impl Rotator {
     async fn rotate_bucket(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<bool, RotationError> {
         let meta = &self.meta;
         let kek = self.state.kek_of(self.keys.as_ref(), bucket.uid);
-        let mut start = match &job.cursor {
-            Some((b, k)) if b == bucket.name.as_str() => ListStart::AfterKey(k.as_bytes().to_vec()),
-            _ => ListStart::Beginning,
+        let resume = match &job.cursor {
+            Some((b, k)) if b == bucket.name.as_str() => Some(k.as_bytes().to_vec()),
+            _ => None,
         };
-        if !matches!(start, ListStart::AfterKey(_)) {
+        if resume.is_none() {
             self.rotate_uploads(bucket, &kek, job).await?;
         }
+        // Every version's data key, noncurrent ones too (a delete marker has none).
+        let mut walk = VersionWalk::new(bucket.uid, resume);
         loop {
-            let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-            let page = meta.list(bucket.uid, &q).await?;
-            let mut last = None;
-            for entry in page.entries {
-                let ListEntry::Item(key, version) = entry else { continue };
+            let page = walk.next_page(meta.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(true);
+            }
+            for (key, VersionEntry { version, .. }) in page {
                 let key_text = String::from_utf8_lossy(&key).into_owned();
                 if let Some(expected) = meta.dek(version.version_uid).await? {
                     let at = KeyBinding::new(bucket.uid, version.version_uid, &key_text);
@@ -120,16 +122,13 @@ impl Rotator {
                     }
                 }
                 job.scanned += 1;
-                job.cursor = Some((bucket.name.to_string(), key_text));
-                last = Some(key);
+            }
+            if let Some(k) = walk.settled() {
+                job.cursor = Some((bucket.name.to_string(), String::from_utf8_lossy(k).into_owned()));
             }
             self.save(job).await?;
             if !self.lease.hold().await? {
                 return Ok(false);
-            }
-            match last {
-                Some(k) if page.truncated => start = ListStart::AfterKey(k),
-                _ => return Ok(true),
             }
         }
     }

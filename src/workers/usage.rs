@@ -1,13 +1,15 @@
-//! Stored usage per policy: a periodic pass over every bucket's current versions that sets
-//! `souverain_stored_objects` and `souverain_stored_bytes` by policy (as MinIO's and Garage's
-//! usage crawlers do). A pass reads metadata only, a page at a time, so its memory is bounded
+//! Stored usage per policy: a periodic pass over every bucket's versions that sets
+//! `souverain_stored_objects` and `souverain_stored_bytes` (current versions) and
+//! `souverain_stored_noncurrent_objects` and `souverain_stored_noncurrent_bytes` (the older
+//! versions a versioned bucket keeps) by policy (as MinIO's and Garage's usage crawlers do). A pass reads metadata only, a page at a time, so its memory is bounded
 //! whatever the store's size; between passes the gauges are as of the last one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::meta::{BucketRecord, ListEntry, ListQuery, ListStart, MetaError, MetadataStore};
+use crate::meta::walk::VersionWalk;
+use crate::meta::{BucketRecord, MetaError, MetadataStore};
 use crate::metrics::Metrics;
 use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
@@ -21,35 +23,55 @@ pub struct Usage {
     pub objects: u64,
     /// Their plaintext bytes.
     pub bytes: u64,
+    /// Noncurrent versions holding data (delete markers hold none and are not counted).
+    pub noncurrent_objects: u64,
+    /// Their plaintext bytes.
+    pub noncurrent_bytes: u64,
+    /// Versions walked, delete markers included (what the jobs that walk them count).
+    pub versions: u64,
 }
 
-/// One bucket's current versions and their bytes, a page at a time.
+impl Usage {
+    fn add(&mut self, other: &Usage) {
+        self.objects += other.objects;
+        self.bytes += other.bytes;
+        self.noncurrent_objects += other.noncurrent_objects;
+        self.noncurrent_bytes += other.noncurrent_bytes;
+        self.versions += other.versions;
+    }
+}
+
+/// One bucket's versions and their bytes, a page at a time.
 pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord) -> Result<Usage, MetaError> {
     let mut usage = Usage::default();
-    let mut start = ListStart::Beginning;
+    let mut walk = VersionWalk::new(bucket.uid, None);
     loop {
-        let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: PAGE };
-        let page = meta.list(bucket.uid, &q).await?;
-        let mut last = None;
-        for entry in page.entries {
-            if let ListEntry::Item(key, v) = entry {
-                usage.objects += 1;
-                usage.bytes += v.size;
-                last = Some(key);
-            }
+        let page = walk.next_page(meta, PAGE).await?;
+        if page.is_empty() {
+            return Ok(usage);
         }
-        match last {
-            Some(key) if page.truncated => start = ListStart::AfterKey(key),
-            _ => return Ok(usage),
+        for (_, e) in page {
+            usage.versions += 1;
+            match (e.version.delete_marker, e.latest) {
+                (true, _) => {}
+                (false, true) => {
+                    usage.objects += 1;
+                    usage.bytes += e.version.size;
+                }
+                (false, false) => {
+                    usage.noncurrent_objects += 1;
+                    usage.noncurrent_bytes += e.version.size;
+                }
+            }
         }
     }
 }
 
-/// Current versions in every bucket (the total of a job's progress ratio).
+/// Versions in every bucket (the total of a job's progress ratio: the jobs walk versions).
 pub(crate) async fn count_objects(meta: &dyn MetadataStore) -> Result<u64, MetaError> {
     let mut n = 0;
     for bucket in meta.buckets().await? {
-        n += bucket_usage(meta, &bucket).await?.objects;
+        n += bucket_usage(meta, &bucket).await?.versions;
     }
     Ok(n)
 }
@@ -74,15 +96,15 @@ impl UsageCounter {
             self.state.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
         for bucket in meta.buckets().await? {
             let b = bucket_usage(meta.as_ref(), &bucket).await?;
-            let usage = by_policy.entry(bucket.policy_id.clone()).or_default();
-            usage.objects += b.objects;
-            usage.bytes += b.bytes;
+            by_policy.entry(bucket.policy_id.clone()).or_default().add(&b);
         }
         let metrics = &self.metrics;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (policy, u) in &by_policy {
             metrics.stored_objects.with_label_values(&[policy.as_str()]).set(gauge(u.objects));
             metrics.stored_bytes.with_label_values(&[policy.as_str()]).set(gauge(u.bytes));
+            metrics.stored_noncurrent_objects.with_label_values(&[policy.as_str()]).set(gauge(u.noncurrent_objects));
+            metrics.stored_noncurrent_bytes.with_label_values(&[policy.as_str()]).set(gauge(u.noncurrent_bytes));
         }
         Ok(by_policy)
     }

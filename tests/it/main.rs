@@ -77,3 +77,5 @@ mod tampering;
 mod tls;
 /// `souverain meta verify`: the store against the providers' replicas and log; its repair mode.
 mod verify;
+/// Object versioning: version ids, delete markers, the null version, ListObjectVersions.
+mod versioning;

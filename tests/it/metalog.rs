@@ -188,7 +188,8 @@ async fn a_commit_left_unlogged_is_logged_at_the_next_start() {
     let name = souverain::model::BucketName::parse("crashy").unwrap();
     let bucket = meta.bucket(&name).await.unwrap().unwrap();
     let key = souverain::model::ObjectKey::parse("k").unwrap();
-    assert!(meta.commit_delete(&name, bucket.uid, &key).await.unwrap());
+    let marker = souverain::meta::DeleteTarget::Key { marker: souverain::model::VersionUid([1; 16]), now_ms: 0 };
+    assert!(meta.commit_delete(&name, bucket.uid, &key, marker).await.unwrap().removed.is_some());
     assert_eq!(meta.unlogged(0, 10).await.unwrap().len(), 1);
     drop(meta);
     let before = logged_for(&provider_log(&providers.roots, &dir.path().join("kek.key")).await, "k");

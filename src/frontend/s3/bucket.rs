@@ -1,11 +1,12 @@
 //! Bucket operations: list, create, head, delete, location, versioning.
 
 use s3s::dto::{
-    Bucket, BucketLocationConstraint, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
-    GetBucketLocationInput, GetBucketLocationOutput, GetBucketVersioningInput, GetBucketVersioningOutput,
-    HeadBucketInput, HeadBucketOutput, ListBucketsOutput, Owner,
+    Bucket, BucketLocationConstraint, BucketVersioningStatus, CreateBucketInput, CreateBucketOutput, DeleteBucketInput,
+    DeleteBucketOutput, GetBucketLocationInput, GetBucketLocationOutput, GetBucketVersioningInput,
+    GetBucketVersioningOutput, HeadBucketInput, HeadBucketOutput, ListBucketsOutput, Owner, PutBucketVersioningInput,
+    PutBucketVersioningOutput,
 };
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::svc;
 use crate::frontend::convert::timestamp;
@@ -81,6 +82,22 @@ pub(super) async fn get_bucket_versioning(
     service: &dyn ObjectApi,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    svc(service.head_bucket(&req.input.bucket).await)?;
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    let state = svc(service.bucket_versioning(&req.input.bucket).await)?;
+    let status = state.s3_status().map(BucketVersioningStatus::from_static);
+    Ok(S3Response::new(GetBucketVersioningOutput { status, ..Default::default() }))
+}
+
+pub(super) async fn put_bucket_versioning(
+    service: &dyn ObjectApi,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let i = req.input;
+    if i.mfa.is_some() || i.versioning_configuration.mfa_delete.as_ref().is_some_and(|m| m.as_str() == "Enabled") {
+        return Err(not_implemented("MFA delete"));
+    }
+    let Some(status) = i.versioning_configuration.status else {
+        return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "The versioning configuration has no Status."));
+    };
+    svc(service.put_bucket_versioning(&i.bucket, status.as_str()).await)?;
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

@@ -3,27 +3,29 @@
 use s3s::dto::{CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::refuse::refuse_version_id;
 use super::svc;
 use crate::frontend::convert::{ChecksumFields, conditions, etag, timestamp};
 use crate::frontend::error::not_implemented;
 use crate::model::WriteCondition;
 use crate::service::{CopyRequest, ObjectApi};
 
-/// The source bucket and key of a copy. s3s decodes `%XX` but keeps `+`; S3 reads the header
-/// as form-encoded, where `+` is a space (s5cmd sends spaces that way; SDKs send a literal `+`
-/// as `%2B`), so the key is decoded again from the raw header.
-pub(super) fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<(String, String)> {
+/// A copy's source: bucket, key and the version named, if one is.
+pub(super) type Source = (String, String, Option<String>);
+
+/// The source bucket, key and version of a copy. s3s decodes `%XX` but keeps `+`; S3 reads the
+/// header as form-encoded, where `+` is a space (s5cmd sends spaces that way; SDKs send a
+/// literal `+` as `%2B`), so the key is decoded again from the raw header.
+pub(super) fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> S3Result<Source> {
     match src {
         CopySource::Bucket { bucket, key, version_id } => {
-            refuse_version_id(&version_id.as_ref().map(std::string::ToString::to_string))?;
+            let version_id = version_id.as_ref().map(std::string::ToString::to_string);
             let from_raw = raw
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim_start_matches('/'))
                 .and_then(|v| v.split_once('/'))
                 .map(|(_, k)| k.split_once("?versionId=").map_or(k, |(k, _)| k))
                 .and_then(|k| crate::model::names::percent_decode(k, true));
-            Ok((bucket.to_string(), from_raw.unwrap_or_else(|| key.to_string())))
+            Ok((bucket.to_string(), from_raw.unwrap_or_else(|| key.to_string()), version_id))
         }
         _ => Err(not_implemented("access point and outpost copy sources")),
     }
@@ -32,7 +34,7 @@ pub(super) fn copy_source(src: &CopySource, raw: Option<&http::HeaderValue>) -> 
 /// A raw `x-amz-copy-source` header as s3s parses it and [`copy_source`] decodes it (fuzzing
 /// entry point).
 #[cfg(any(test, feature = "fuzzing"))]
-pub fn copy_source_header(header: &str) -> Option<(String, String)> {
+pub fn copy_source_header(header: &str) -> Option<Source> {
     let parsed = CopySource::parse(header).ok()?;
     copy_source(&parsed, Some(&http::HeaderValue::from_str(header).ok()?)).ok()
 }
@@ -65,7 +67,7 @@ pub(super) async fn copy_object(
     if i.tagging_directive.is_some() {
         return Err(not_implemented("object tagging"));
     }
-    let (src_bucket, src_key) = copy_source(&i.copy_source, raw_source.as_ref())?;
+    let (src_bucket, src_key, src_version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let replace = match i.metadata_directive.as_ref().map(s3s::dto::MetadataDirective::as_str) {
         None | Some("COPY") => None,
         Some("REPLACE") => Some(stored_headers!(i)?),
@@ -76,6 +78,7 @@ pub(super) async fn copy_object(
     let req = CopyRequest {
         src_bucket,
         src_key,
+        src_version_id: src_version_id.clone(),
         dst_bucket: i.bucket,
         dst_key: i.key,
         replace_headers: replace,
@@ -93,5 +96,10 @@ pub(super) async fn copy_object(
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
     });
-    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        copy_source_version_id: src_version_id,
+        version_id: out.version_id,
+        ..Default::default()
+    }))
 }

@@ -1,14 +1,15 @@
 //! ListObjects (v1) and ListObjectsV2: one service request, two shapes of answer.
 
 use s3s::dto::{
-    CommonPrefix, EncodingType, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object,
-    ObjectStorageClass,
+    CommonPrefix, DeleteMarkerEntry, EncodingType, ListObjectVersionsInput, ListObjectVersionsOutput, ListObjectsInput,
+    ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object, ObjectStorageClass, ObjectVersion,
+    ObjectVersionStorageClass,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::svc;
 use crate::frontend::convert::{dto_i32, dto_i64, etag, timestamp, url_encode};
-use crate::service::{ListObjectsRequest, ListResume, ObjectApi, ObjectsPage};
+use crate::service::{ListObjectsRequest, ListResume, ListVersionsRequest, ObjectApi, ObjectsPage};
 
 /// `max-keys`/`max-uploads`: 1,000 by default and at most.
 pub(super) fn max_keys(m: Option<i32>) -> S3Result<usize> {
@@ -128,6 +129,62 @@ pub(super) async fn list_objects_v2(
         delimiter: delimiter.map(|d| encode(url, d)),
         encoding_type: i.encoding_type,
         start_after: i.start_after.map(|s| encode(url, s)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn list_object_versions(
+    service: &dyn ObjectApi,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let i = req.input;
+    let url = is_url(&i.encoding_type)?;
+    let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
+    let max = max_keys(i.max_keys)?;
+    let page = svc(service
+        .list_object_versions(ListVersionsRequest {
+            bucket: i.bucket.clone(),
+            prefix: i.prefix.clone().unwrap_or_default(),
+            delimiter: delimiter.clone(),
+            key_marker: i.key_marker.clone(),
+            version_id_marker: i.version_id_marker.clone(),
+            max,
+        })
+        .await)?;
+    let (mut versions, mut markers) = (Vec::new(), Vec::new());
+    for v in page.versions {
+        let (key, version_id, is_latest) = (Some(encode(url, v.key)), Some(v.version_id), Some(v.latest));
+        let last_modified = Some(timestamp(v.last_modified_ms));
+        if v.delete_marker {
+            markers.push(DeleteMarkerEntry { key, version_id, is_latest, last_modified, ..Default::default() });
+        } else {
+            versions.push(ObjectVersion {
+                key,
+                version_id,
+                is_latest,
+                last_modified,
+                e_tag: Some(etag(&v.etag)),
+                size: Some(dto_i64(v.size)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                ..Default::default()
+            });
+        }
+    }
+    let prefixes = page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(encode(url, p)) }).collect();
+    Ok(S3Response::new(ListObjectVersionsOutput {
+        name: Some(i.bucket),
+        prefix: Some(encode(url, i.prefix.unwrap_or_default())),
+        key_marker: Some(encode(url, i.key_marker.unwrap_or_default())),
+        version_id_marker: Some(i.version_id_marker.unwrap_or_default()),
+        max_keys: Some(dto_i32(max)),
+        is_truncated: Some(page.truncated),
+        next_key_marker: page.next_key_marker.map(|k| encode(url, k)),
+        next_version_id_marker: page.next_version_id_marker,
+        versions: Some(versions),
+        delete_markers: Some(markers),
+        common_prefixes: Some(prefixes),
+        delimiter: delimiter.map(|d| encode(url, d)),
+        encoding_type: i.encoding_type,
         ..Default::default()
     }))
 }

@@ -28,11 +28,10 @@ macro_rules! with_checksums {
 }
 
 /// The service request of a GetObject or HeadObject input (distinct generated types with the
-/// same fields), after refusing SSE-C and version ids.
+/// same fields), after refusing SSE-C.
 macro_rules! read_request {
     ($i:expr) => {{
         $crate::frontend::s3::refuse::refuse_sse_c_read(&$i.sse_customer_algorithm, &$i.sse_customer_key)?;
-        $crate::frontend::s3::refuse::refuse_version_id(&$i.version_id)?;
         $crate::service::GetRequest {
             bucket: $i.bucket.clone(),
             key: $i.key.clone(),
@@ -44,6 +43,7 @@ macro_rules! read_request {
                 &$i.if_modified_since,
                 &$i.if_unmodified_since,
             ),
+            version_id: $i.version_id.clone(),
         }
     }};
 }

@@ -33,6 +33,9 @@ use s3s::dto::{
     PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
 use s3s::dto::{GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput};
+use s3s::dto::{
+    ListObjectVersionsInput, ListObjectVersionsOutput, PutBucketVersioningInput, PutBucketVersioningOutput,
+};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::error::to_s3;
@@ -101,6 +104,20 @@ impl S3 for Gateway {
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         bucket::get_bucket_versioning(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        bucket::put_bucket_versioning(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        list::list_object_versions(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {

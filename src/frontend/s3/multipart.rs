@@ -94,7 +94,7 @@ pub(super) async fn upload_part_copy(
     let raw_source = req.headers.get("x-amz-copy-source").cloned();
     let i = req.input;
     refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
-    let (bucket, key) = copy_source(&i.copy_source, raw_source.as_ref())?;
+    let (bucket, key, version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
     let conditions = conditions(
         &i.copy_source_if_match,
@@ -102,13 +102,17 @@ pub(super) async fn upload_part_copy(
         &i.copy_source_if_modified_since,
         &i.copy_source_if_unmodified_since,
     );
-    let source = PartSource { bucket, key, range, conditions };
+    let source = PartSource { bucket, key, version_id: version_id.clone(), range, conditions };
     let out = svc(service.upload_part_copy(part_target(i.bucket, i.key, i.upload_id, i.part_number), source).await)?;
     let result = with_checksums!(CopyPartResult, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
     });
-    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(result),
+        copy_source_version_id: version_id,
+        ..Default::default()
+    }))
 }
 
 /// The parts a CompleteMultipartUpload lists, with the checksums the client gives for them.
@@ -151,6 +155,7 @@ pub(super) async fn complete_multipart_upload(
         bucket: Some(i.bucket),
         key: Some(i.key),
         e_tag: Some(etag(&out.etag)),
+        version_id: out.version_id,
     })))
 }
 

@@ -7,11 +7,11 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::refuse::{refuse_version_id, write_condition};
+use super::refuse::write_condition;
 use super::svc;
 use crate::frontend::convert::{ChecksumFields, etag, expires, metadata, timestamp};
 use crate::frontend::error::{not_implemented, to_s3};
-use crate::service::{ObjectApi, PutRequest};
+use crate::service::{ObjectApi, ObjectToDelete, PutRequest};
 
 fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
     mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
@@ -42,6 +42,7 @@ macro_rules! read_output {
             expires: $i.response_expires.clone().or(expires(&info.headers)),
             metadata: metadata(&info.headers),
             parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map($crate::frontend::convert::dto_i32),
+            version_id: info.version_id.clone(),
         })
     }};
 }
@@ -82,6 +83,7 @@ pub(super) async fn put_object(
     Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: i.server_side_encryption,
+        version_id: out.version_id,
     })))
 }
 
@@ -116,12 +118,16 @@ pub(super) async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = req.input;
-    refuse_version_id(&i.version_id)?;
     if i.if_match.is_some() {
         return Err(not_implemented("conditional DeleteObject (If-Match)"));
     }
-    svc(service.delete_object(&i.bucket, &i.key).await)?;
-    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+    let out = svc(service.delete_object(&i.bucket, &i.key, i.version_id.as_deref()).await)?;
+    let output = DeleteObjectOutput {
+        delete_marker: out.delete_marker.then_some(true),
+        version_id: out.version_id,
+        ..Default::default()
+    };
+    Ok(S3Response::with_status(output, http::StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn delete_objects(
@@ -133,21 +139,35 @@ pub(super) async fn delete_objects(
         return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "DeleteObjects accepts at most 1000 keys"));
     }
     let quiet = i.delete.quiet.unwrap_or(false);
-    let keys: Vec<String> = i.delete.objects.iter().map(|o| o.key.clone()).collect();
-    let results = svc(service.delete_objects(&i.bucket, &keys).await)?;
+    let objects: Vec<ObjectToDelete> = i
+        .delete
+        .objects
+        .iter()
+        .map(|o| ObjectToDelete { key: o.key.clone(), version_id: o.version_id.clone() })
+        .collect();
+    let results = svc(service.delete_objects(&i.bucket, &objects).await)?;
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for (obj, r) in i.delete.objects.into_iter().zip(results) {
         match r {
-            Ok(()) if !quiet => deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() }),
-            Ok(()) => {}
+            Ok(d) if !quiet => {
+                let named = obj.version_id.is_some();
+                deleted.push(DeletedObject {
+                    key: Some(obj.key),
+                    delete_marker: d.delete_marker.then_some(true),
+                    // The marker made by a DELETE of a key; the version named otherwise.
+                    delete_marker_version_id: d.version_id.clone().filter(|_| !named && d.delete_marker),
+                    version_id: obj.version_id,
+                });
+            }
+            Ok(_) => {}
             Err(e) => {
                 let e = to_s3(&e);
                 errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
                     key: Some(obj.key),
                     message: e.message().map(str::to_owned),
-                    version_id: None,
+                    version_id: obj.version_id,
                 });
             }
         }

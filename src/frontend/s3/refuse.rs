@@ -64,12 +64,14 @@ pub(crate) fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S
     Ok(())
 }
 
+/// GetObjectAcl of one version: an object's ACL is its bucket's, whatever the version, but a
+/// version id is not checked against the versions there.
 pub(crate) fn refuse_version_id(v: &Option<String>) -> S3Result<()> {
     match v.as_deref() {
-        None | Some("null") => Ok(()),
+        None => Ok(()),
         Some(_) => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "Invalid version id specified (versioning is not enabled)",
+            S3ErrorCode::NotImplemented,
+            "GetObjectAcl of a version (versionId) is not implemented",
         )),
     }
 }

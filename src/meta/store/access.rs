@@ -44,15 +44,27 @@ fn block_key(bucket: BucketUid) -> String {
     format!("{BLOCK}{}", hex::encode(bucket.as_bytes()))
 }
 
-/// The bucket of a bucket-wide access entry's name (`bucketpolicy/<uid hex>`,
-/// `publicblock/<uid hex>`), and whether it is the policy.
-pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, bool)> {
-    let (uid, policy) = match (name.strip_prefix(POLICY), name.strip_prefix(BLOCK)) {
-        (Some(uid), _) => (uid, true),
-        (_, Some(uid)) => (uid, false),
-        _ => return None,
-    };
-    Some((BucketUid(<[u8; 16]>::try_from(hex::decode(uid).ok()?).ok()?), policy))
+/// A bucket-wide setting logged under a catalog name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSetting {
+    /// `bucketpolicy/<uid hex>`.
+    Policy,
+    /// `publicblock/<uid hex>`.
+    PublicBlock,
+    /// `versioning/<uid hex>`.
+    Versioning,
+}
+
+/// The bucket and the setting of a bucket-wide entry's name.
+pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> {
+    let (uid, setting) = [
+        (POLICY, BucketSetting::Policy),
+        (BLOCK, BucketSetting::PublicBlock),
+        (super::versions::VERSIONING, BucketSetting::Versioning),
+    ]
+    .into_iter()
+    .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
+    Some((BucketUid(<[u8; 16]>::try_from(hex::decode(uid).ok()?).ok()?), setting))
 }
 
 pub(crate) fn grant_key(bucket: BucketUid, user: &UserName) -> String {
@@ -175,6 +187,9 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
             w.set_for_bucket(&bucket, policy_key, document.as_ref())?
         }
         AuditedChange::PublicBlock { bucket, block } => w.set_for_bucket(&bucket, block_key, block.as_ref())?,
+        AuditedChange::BucketVersioning { bucket, state } => {
+            w.set_for_bucket(&bucket, super::versions::versioning_key, Some(&state))?
+        }
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -224,6 +239,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
         .collect();
     ops.push(KvOp::Delete(Cf::Access, policy_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, block_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, super::versions::versioning_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -236,6 +252,7 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::Token(t) => (token_key(&t.name), encode(t)?),
             AccessRecord::BucketPolicy { bucket, document } => (policy_key(*bucket), encode(document)?),
             AccessRecord::PublicBlock { bucket, block } => (block_key(*bucket), encode(block)?),
+            AccessRecord::Versioning { bucket, state } => (super::versions::versioning_key(*bucket), encode(state)?),
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));

@@ -1,9 +1,8 @@
 //! The store's [`AdminMeta`]: audited admin changes, the audit chain and its key, data-key rewraps and KEK fingerprints.
 
 use super::logging::{bucket_by_uid, bucket_scope, log_entry, own_kek};
-use super::{
-    KvMetadataStore, LIFE_EXCLUSIVE, LIFE_SHARED, bucket_kek_key, key_lock, object_key, upload_index_key, wall_ms,
-};
+use super::versions::History;
+use super::{KvMetadataStore, LIFE_EXCLUSIVE, LIFE_SHARED, bucket_kek_key, key_lock, upload_index_key, wall_ms};
 use crate::meta::AdminMeta;
 use crate::meta::audit_chain::{SEAL, WRAPPED_KEY, commit_audited};
 use crate::meta::codec::{decode, encode};
@@ -11,7 +10,7 @@ use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::log_entry::{LogEntry, LoggedBucket};
 use crate::meta::outbox::LogScope;
 use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
-use crate::meta::{BucketRecord, MetaError, UploadRecord, VersionRecord};
+use crate::meta::{BucketRecord, MetaError, UploadRecord};
 use crate::model::BucketUid;
 use crate::model::WrappedKey;
 use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
@@ -131,9 +130,10 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
             match r {
                 DekRewrap::Version { bucket, key, version, expected, new } => {
                     let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(bucket, &key)])?;
-                    let current = t.get_decoded::<VersionRecord>(Cf::Objects, &object_key(bucket, key.as_bytes()))?;
+                    let history = History::read(&mut t, bucket, key.as_bytes())?;
+                    let found = history.find_uid(&mut t, version)?;
                     let stored = t.get_decoded::<WrappedKey>(Cf::Deks, version.as_bytes())?;
-                    if current.is_none_or(|v| v.version_uid != version) || stored.as_ref() != Some(&expected) {
+                    if found.is_none() || stored.as_ref() != Some(&expected) {
                         return Ok((false, None));
                     }
                     let Some(rec) = bucket_by_uid(&mut t, bucket)? else { return Ok((false, None)) };

@@ -16,25 +16,27 @@ mod replicas;
 mod restore;
 mod stage;
 mod uploads;
+mod versions;
 
-pub use access::{parse_bucket_entry_key, parse_grant_key};
+pub use access::{BucketSetting, parse_bucket_entry_key, parse_grant_key};
 
 use std::sync::Arc;
 
 use super::audit_chain::SealingKey;
 use super::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use super::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
-use super::log_entry::{LogEntry, LoggedVersion};
+use super::log_entry::{LogEntry, LoggedObjectVersion};
 use super::outbox::LogScope;
 use super::replica_queue::{queue_deletion, queue_repairs, replica_key};
 use super::{
-    BucketRecord, CommitOutcome, ListEntry, ListPage, ListQuery, ListStart, MetaError, PartRecord, PutCommit,
-    ReplicaCursor, UploadRecord, VersionRecord,
+    BucketRecord, CommitOutcome, DeleteOutcome, DeleteTarget, ListEntry, ListPage, ListQuery, ListStart, MetaError,
+    PartRecord, PutCommit, ReplicaCursor, UploadRecord, VersionRecord,
 };
 use super::{CompletedUpload, DeletionReason, DeletionTask, ReplicaMove};
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
-use crate::model::{BootId, BucketName, BucketUid, StreamId, StreamManifest, UploadId};
+use crate::model::{BootId, BucketName, BucketUid, StreamId, StreamManifest, UploadId, VersionRef, Versioning};
+use versions::{History, Place};
 
 /// `Meta` keys `boot/<hex>` → the last heartbeat (ms) of a gateway run (shared engines).
 const BOOT_PREFIX: &[u8] = b"boot/";
@@ -71,6 +73,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
         let store = Self {
             inner: Arc::new(Inner { engine, sealing: SealingKey::default(), log: logging::SinkSlot::default() }),
         };
+        store.run(Inner::migrate_versions).await?;
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
@@ -202,15 +205,18 @@ impl<E: KvEngine> Inner<E> {
         let Some(bucket) = live_bucket(&mut t, &c.bucket_name, c.bucket)? else {
             return Ok((CommitOutcome::Gone, None));
         };
-        let okey = object_key(c.bucket, c.key.as_bytes());
-        let current: Option<VersionRecord> = t.get_decoded(Cf::Objects, &okey)?;
-        match (&c.condition, &current) {
+        let history = History::read(&mut t, c.bucket, c.key.as_bytes())?;
+        match (&c.condition, &history.current) {
             (WriteCondition::IfAbsent, Some(_)) => return Ok((CommitOutcome::PreconditionFailed, None)),
             (WriteCondition::IfMatch(_), None) => return Ok((CommitOutcome::NoSuchKey, None)),
             (WriteCondition::IfMatch(tag), Some(cur)) if !cur.etag.matches(tag) => {
                 return Ok((CommitOutcome::PreconditionFailed, None));
             }
             _ => {}
+        }
+        let state = versions::versioning(&mut t, c.bucket)?;
+        if state.writes_null() != c.version.null {
+            return Ok((CommitOutcome::VersioningChanged, None));
         }
         let mut ops = Vec::new();
         let mut dek = c.dek;
@@ -237,13 +243,12 @@ impl<E: KvEngine> Inner<E> {
             // one before it is seen by the rotation job the change starts.
             return Ok((CommitOutcome::KekChanged(kek.clone()), None));
         }
-        if let Some(old) = &current {
-            gc_version(old, &mut ops)?;
-        }
+        history.supersede(&mut t, state, &mut ops)?;
         let scope = LogScope::bucket(&bucket, own_kek);
         let (seq, logged) = logging::log_entry(&mut t, scope, |seq| {
             c.version.seq = seq;
-            LogEntry::Version(Box::new(LoggedVersion::new(c.bucket, c.key.as_str(), &c.version, &dek)))
+            c.version.order = seq;
+            version_entry(c.bucket, c.key.as_str(), &c.version, &dek)
         })?;
         ops.push(logged);
         for s in &c.version.streams {
@@ -258,33 +263,77 @@ impl<E: KvEngine> Inner<E> {
             queue_deletion(&d, &mut ops)?;
         }
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
-        ops.push(KvOp::Put(Cf::Objects, okey, encode(&c.version)?));
+        history.put_latest(&c.version, &mut ops)?;
         t.commit(ops)?;
         Ok((CommitOutcome::Committed, Some(seq)))
     }
 
-    fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &str) -> Result<(bool, Option<u64>), MetaError> {
+    fn commit_delete(
+        &self,
+        name: &BucketName,
+        bucket: BucketUid,
+        key: &str,
+        target: DeleteTarget,
+    ) -> Result<(DeleteOutcome, Option<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key)])?;
-        let okey = object_key(bucket, key.as_bytes());
-        let Some(rec) = live_bucket(&mut t, name, bucket)? else { return Ok((false, None)) };
-        let current = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)?;
-        let mut ops = Vec::new();
-        if let Some(current) = &current {
-            ops.push(KvOp::Delete(Cf::Objects, okey));
-            gc_version(current, &mut ops)?;
-        }
-        // A tombstone even when nothing was there: the DELETE is answered 204 either way, and
-        // a retried DELETE after a 503 (committed, not logged) must not be acknowledged before
-        // a tombstone is in the log, or a rebuild would bring the object back.
+        let Some(rec) = live_bucket(&mut t, name, bucket)? else { return Ok((DeleteOutcome::default(), None)) };
+        let history = History::read(&mut t, bucket, key.as_bytes())?;
+        let state = versions::versioning(&mut t, bucket)?;
         let scope = logging::bucket_scope(&mut t, &rec)?;
-        let (seq, logged) = logging::log_entry(&mut t, scope, |seq| LogEntry::Deleted {
-            seq,
-            bucket: *bucket.as_bytes(),
-            key: key.to_owned(),
-        })?;
+        let mut ops = Vec::new();
+        let mut out = DeleteOutcome::default();
+        let (seq, logged) = match target {
+            DeleteTarget::Key { .. } if state == Versioning::Unversioned => {
+                if let Some(current) = &history.current {
+                    history.remove(Place::Current, current, &mut ops)?;
+                }
+                out.removed.clone_from(&history.current);
+                // A tombstone even when nothing was there: the DELETE is answered 204 either
+                // way, and a retried DELETE after a 503 (committed, not logged) must not be
+                // acknowledged before a tombstone is in the log, or a rebuild would bring the
+                // object back.
+                logging::log_entry(&mut t, scope, |seq| LogEntry::Deleted {
+                    seq,
+                    bucket: *bucket.as_bytes(),
+                    key: key.to_owned(),
+                })?
+            }
+            DeleteTarget::Key { marker, now_ms } => {
+                let mut m = VersionRecord::marker(marker, now_ms);
+                m.null = state.writes_null();
+                history.supersede(&mut t, state, &mut ops)?;
+                let logged = logging::log_entry(&mut t, scope, |seq| {
+                    m.seq = seq;
+                    m.order = seq;
+                    version_entry(bucket, key, &m, &WrappedKey::default())
+                })?;
+                history.put_latest(&m, &mut ops)?;
+                out.marker = Some(m);
+                logged
+            }
+            DeleteTarget::Version(r) => {
+                let found = history.find(&mut t, r)?;
+                if let Some((place, v)) = &found {
+                    history.remove(*place, v, &mut ops)?;
+                    if history.current.is_none() || *place == Place::Current {
+                        history.promote_newest(&mut t, &[v.order], &mut ops)?;
+                    }
+                }
+                out.removed = found.map(|(_, v)| v);
+                logging::log_entry(&mut t, scope, |seq| match r {
+                    VersionRef::Null => LogEntry::Deleted { seq, bucket: *bucket.as_bytes(), key: key.to_owned() },
+                    VersionRef::Id(uid) => LogEntry::VersionDeleted {
+                        seq,
+                        bucket: *bucket.as_bytes(),
+                        key: key.to_owned(),
+                        version: *uid.as_bytes(),
+                    },
+                })?
+            }
+        };
         ops.push(logged);
         t.commit(ops)?;
-        Ok((current.is_some(), Some(seq)))
+        Ok((out, Some(seq)))
     }
 
     /// The grouping walk shared by object and upload listings. `item_key` extracts the S3 key
@@ -335,6 +384,11 @@ impl<E: KvEngine> Inner<E> {
             start_key = key_successor(&batch[batch.len() - 1].0);
         }
     }
+}
+
+/// The log entry of a committed version (its order and null-ness set).
+fn version_entry(bucket: BucketUid, key: &str, v: &VersionRecord, dek: &WrappedKey) -> LogEntry {
+    LogEntry::ObjectVersion(Box::new(LoggedObjectVersion::new(bucket, key, v, dek)))
 }
 
 /// Where the KEK a bucket was given through the admin API is kept.

@@ -1,6 +1,7 @@
 //! The store's [`ObjectMeta`]: buckets, object versions and the commits that make writes visible.
 
 use super::logging::{bucket_scope, log_entry};
+use super::versions::History;
 use super::{KvMetadataStore, LIFE_EXCLUSIVE, object_key, start_position, wall_ms};
 use crate::meta::ObjectMeta;
 use crate::meta::audit_chain::commit_audited;
@@ -10,13 +11,14 @@ use crate::meta::log_entry::{LogEntry, LoggedBucket};
 use crate::meta::outbox::LogScope;
 use crate::meta::replica_queue::queue_deletion;
 use crate::meta::{
-    BucketRecord, CommitOutcome, GcTask, Intent, ListPage, ListQuery, MetaError, PutCommit, VersionRecord,
+    BucketRecord, CommitOutcome, DeleteOutcome, DeleteTarget, GcTask, Intent, ListPage, ListQuery, MetaError,
+    PutCommit, UploadRecord, VersionEntry, VersionRecord,
 };
 use crate::meta::{DeletionReason, DeletionTask};
 use crate::model::WrappedKey;
 use crate::model::access::UserName;
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketName, BucketUid, ObjectKey, VersionUid};
+use crate::model::{BucketName, BucketUid, ObjectKey, VersionRef, VersionUid, Versioning};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -73,16 +75,22 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             let base = rec.uid.as_bytes().to_vec();
             let end = prefix_successor(&base);
             let has_objects = !t.scan(Cf::Objects, &base, end.as_deref(), 1)?.is_empty();
-            let has_uploads = !t.scan(Cf::Uploads, &base, end.as_deref(), 1)?.is_empty();
-            if has_objects || has_uploads {
+            let has_versions = !t.scan(Cf::Versions, &base, end.as_deref(), 1)?.is_empty();
+            if has_objects || has_versions {
                 return Ok((false, None));
+            }
+            // Unfinished uploads go with the bucket (as S3 does): tools that clean up after an
+            // interrupted upload delete the bucket without listing uploads first.
+            let mut ops = Vec::new();
+            for (_, v) in t.scan(Cf::Uploads, &base, end.as_deref(), usize::MAX)? {
+                super::close_upload(&mut t, &decode::<UploadRecord>(&v)?, &[], &mut ops)?;
             }
             // Under the default KEK's log key: it carries only the bucket's id, and must be
             // readable even when the bucket's own KEK was destroyed.
             let scope = LogScope::bucket(&rec, None);
             let (seq, logged) =
                 log_entry(&mut t, scope, |seq| LogEntry::BucketDeleted { seq, bucket: *rec.uid.as_bytes() })?;
-            let mut ops = super::access::drop_grants(&mut t, rec.uid)?;
+            ops.extend(super::access::drop_grants(&mut t, rec.uid)?);
             ops.extend([KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()), logged]);
             t.commit(ops)?;
             Ok((true, Some(seq)))
@@ -93,6 +101,35 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
     async fn current(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError> {
         let k = object_key(bucket, key.as_bytes());
         self.run(move |i| i.get(Cf::Objects, &k)).await
+    }
+
+    async fn latest(&self, bucket: BucketUid, key: &ObjectKey) -> Result<Option<VersionRecord>, MetaError> {
+        let key = key.clone();
+        self.run(move |i| {
+            // Under the key's lock: a commit moves versions between families.
+            let mut t = i.engine.begin(&[super::key_lock(bucket, key.as_str())])?;
+            History::read(&mut t, bucket, key.as_bytes())?.latest(&mut t)
+        })
+        .await
+    }
+
+    async fn version(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version: VersionRef,
+    ) -> Result<Option<VersionRecord>, MetaError> {
+        let key = key.clone();
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[super::key_lock(bucket, key.as_str())])?;
+            Ok(History::read(&mut t, bucket, key.as_bytes())?.find(&mut t, version)?.map(|(_, v)| v))
+        })
+        .await
+    }
+
+    async fn versioning(&self, bucket: BucketUid) -> Result<Versioning, MetaError> {
+        let k = super::versions::versioning_key(bucket);
+        self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
     }
 
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError> {
@@ -127,9 +164,15 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run_logged(move |i| i.commit_put(c)).await
     }
 
-    async fn commit_delete(&self, name: &BucketName, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
+    async fn commit_delete(
+        &self,
+        name: &BucketName,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        target: DeleteTarget,
+    ) -> Result<DeleteOutcome, MetaError> {
         let (name, key) = (name.clone(), key.clone());
-        self.run_logged(move |i| i.commit_delete(&name, bucket, key.as_str())).await
+        self.run_logged(move |i| i.commit_delete(&name, bucket, key.as_str(), target)).await
     }
 
     async fn list(&self, bucket: BucketUid, q: &ListQuery) -> Result<ListPage<VersionRecord>, MetaError> {
@@ -139,5 +182,15 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             i.list_grouped(Cf::Objects, bucket, &q, |ek| ek[16..].to_vec(), |k| object_key(bucket, k), start)
         })
         .await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: BucketUid,
+        q: &ListQuery,
+        after_order: Option<u64>,
+    ) -> Result<ListPage<VersionEntry>, MetaError> {
+        let q = q.clone();
+        self.run(move |i| i.list_versions(bucket, &q, after_order)).await
     }
 }

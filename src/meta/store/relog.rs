@@ -4,11 +4,11 @@
 
 use super::admin::bucket_entry;
 use super::logging::{bucket_by_uid, bucket_scope, log_entry, own_kek};
-use super::{Inner, LIFE_SHARED, key_lock, object_key};
-use crate::meta::codec::{decode, encode};
-use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
-use crate::meta::log_entry::{LogEntry, LoggedVersion};
-use crate::meta::{BucketRecord, MetaError, VersionRecord};
+use super::versions::{History, Place};
+use super::{Inner, LIFE_SHARED, key_lock};
+use crate::meta::codec::decode;
+use crate::meta::kv::{Cf, KvEngine, KvTxn};
+use crate::meta::{BucketRecord, MetaError};
 use crate::model::{BucketName, BucketUid, ObjectKey, WrappedKey};
 
 impl<E: KvEngine> Inner<E> {
@@ -28,16 +28,18 @@ impl<E: KvEngine> Inner<E> {
     /// replica move's does); `None` if the key has no current version.
     pub(super) fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<(bool, Option<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key.as_str())])?;
-        let okey = object_key(bucket, key.as_bytes());
-        let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else { return Ok((false, None)) };
+        let history = History::read(&mut t, bucket, key.as_bytes())?;
+        let Some(mut v) = history.current.clone() else { return Ok((false, None)) };
         let dek = t.get_decoded::<WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?;
         let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, bucket)?, dek) else { return Ok((false, None)) };
         let scope = bucket_scope(&mut t, &rec)?;
         let (seq, logged) = log_entry(&mut t, scope, |seq| {
             v.seq = seq;
-            LogEntry::Version(Box::new(LoggedVersion::new(bucket, key.as_str(), &v, &dek)))
+            super::version_entry(bucket, key.as_str(), &v, &dek)
         })?;
-        t.commit(vec![KvOp::Put(Cf::Objects, okey, encode(&v)?), logged])?;
+        let mut ops = vec![logged];
+        history.rewrite(Place::Current, &v, &mut ops)?;
+        t.commit(ops)?;
         Ok((true, Some(seq)))
     }
 }

@@ -1,15 +1,15 @@
 //! The store's [`ReplicaMeta`]: work on stored replicas: stale intents, deletions, repairs, moves, verifications and the stream index.
 
 use super::logging::{bucket_by_uid, bucket_scope, log_entry};
-use super::{KvMetadataStore, LIFE_SHARED, SCAN_BATCH, key_lock, object_key, part_key, reseat_replica, wall_ms};
+use super::versions::History;
+use super::{KvMetadataStore, LIFE_SHARED, SCAN_BATCH, key_lock, part_key, reseat_replica, wall_ms};
 use crate::meta::ReplicaMeta;
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
-use crate::meta::log_entry::{LogEntry, LoggedVersion};
 use crate::meta::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove};
-use crate::meta::{GcTask, Intent, MetaError, PartRecord, ReplicaCursor, VersionRecord};
+use crate::meta::{GcTask, Intent, MetaError, PartRecord, ReplicaCursor};
 use crate::model::WrappedKey;
 use crate::model::audit::AuditEntry;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest};
@@ -170,13 +170,10 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
             let mut logged_seq = None;
             let (manifest, reason) = match mv.part {
                 None => {
-                    let okey = object_key(mv.bucket, mv.key.as_bytes());
-                    let Some(mut v) = t.get_decoded::<VersionRecord>(Cf::Objects, &okey)? else {
+                    let history = History::read(&mut t, mv.bucket, mv.key.as_bytes())?;
+                    let Some((place, mut v)) = history.find_uid(&mut t, mv.version)? else {
                         return Ok((false, None));
                     };
-                    if v.version_uid != mv.version {
-                        return Ok((false, None));
-                    }
                     let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
                         return Ok((false, None));
                     };
@@ -190,9 +187,9 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                     let scope = bucket_scope(&mut t, &rec)?;
                     let (seq, logged) = log_entry(&mut t, scope, |seq| {
                         v.seq = seq;
-                        LogEntry::Version(Box::new(LoggedVersion::new(mv.bucket, &mv.key, &v, &dek)))
+                        super::version_entry(mv.bucket, &mv.key, &v, &dek)
                     })?;
-                    ops.push(KvOp::Put(Cf::Objects, okey, encode(&v)?));
+                    history.rewrite(place, &v, &mut ops)?;
                     ops.push(logged);
                     logged_seq = Some(seq);
                     (manifest, reason)

@@ -1,12 +1,14 @@
 //! Writing a rebuild's recovered records (see [`crate::meta::restore`]): each batch in one
 //! transaction, as the commits that made them wrote them, without outbox entries.
 
+use super::versions::{History, Place};
 use super::{Inner, LIFE_EXCLUSIVE, bucket_kek_key, object_key};
 use crate::meta::codec::encode;
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
 use crate::meta::replica_queue::queue_repairs;
 use crate::meta::restore::{RestoreBatch, RestoredVersion};
 use crate::meta::{AuditedChange, MetaError};
+use crate::model::BucketUid;
 
 impl<E: KvEngine> Inner<E> {
     pub(super) fn restore(&self, batch: &RestoreBatch) -> Result<(), MetaError> {
@@ -28,8 +30,14 @@ impl<E: KvEngine> Inner<E> {
             ops.push(KvOp::Put(Cf::Catalog, name.into_bytes(), value));
         }
         super::access::restore_ops(&batch.access, &mut ops)?;
+        let mut by_key: std::collections::BTreeMap<_, Vec<&RestoredVersion>> = std::collections::BTreeMap::new();
         for v in &batch.versions {
             restore_version(v, &mut ops)?;
+            by_key.entry((v.bucket, v.key.as_bytes())).or_default().push(v);
+        }
+        for ((bucket, key), mut versions) in by_key {
+            versions.sort_by_key(|v| v.version.order);
+            place_versions(&mut t, bucket, key, &versions, &mut ops)?;
         }
         if batch.seq_floor > 0 {
             t.raise_seq(batch.seq_floor)?;
@@ -44,7 +52,41 @@ fn restore_version(v: &RestoredVersion, ops: &mut Vec<KvOp>) -> Result<(), MetaE
         ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&v.bucket)?));
     }
     queue_repairs(&v.repairs, ops)?;
-    ops.push(KvOp::Put(Cf::Deks, v.version.version_uid.as_bytes().to_vec(), encode(&v.dek)?));
-    ops.push(KvOp::Put(Cf::Objects, object_key(v.bucket, v.key.as_bytes()), encode(&v.version)?));
+    if !v.version.delete_marker {
+        ops.push(KvOp::Put(Cf::Deks, v.version.version_uid.as_bytes().to_vec(), encode(&v.dek)?));
+    }
+    Ok(())
+}
+
+/// Puts recovered versions of one key (oldest first) where the store keeps them, beside the
+/// ones it holds already (an earlier batch's, or this very batch written before a resume):
+/// the newest is the latest.
+fn place_versions(
+    t: &mut impl KvTxn,
+    bucket: BucketUid,
+    key: &[u8],
+    versions: &[&RestoredVersion],
+    ops: &mut Vec<KvOp>,
+) -> Result<(), MetaError> {
+    let history = History::read(t, bucket, key)?;
+    let mut current = history.current.clone();
+    let newest_kept = history.newest_noncurrent(t, 1)?.into_iter().next();
+    let mut latest = current.as_ref().or(newest_kept.as_ref()).map(|v| v.order);
+    for v in versions.iter().map(|v| &v.version) {
+        if current.as_ref().is_some_and(|c| c.order == v.order) {
+            history.rewrite(Place::Current, v, ops)?;
+            current = Some(v.clone());
+        } else if latest.is_none_or(|l| v.order > l) {
+            if let Some(old) = current.take() {
+                history.keep_noncurrent(&old, ops)?;
+                ops.push(KvOp::Delete(Cf::Objects, object_key(bucket, key)));
+            }
+            history.put_latest(v, ops)?;
+            current = (!v.delete_marker).then(|| v.clone());
+            latest = Some(v.order);
+        } else {
+            history.keep_noncurrent(v, ops)?;
+        }
+    }
     Ok(())
 }

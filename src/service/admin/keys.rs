@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::KeyError;
-use crate::meta::walk::UploadWalk;
-use crate::meta::{AuditedChange, BucketRecord, JobRecord, ListEntry, ListQuery, ListStart};
+use crate::meta::walk::{UploadWalk, VersionWalk};
+use crate::meta::{AuditedChange, BucketRecord, JobRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::service::keys::ROTATION_JOB;
 use crate::service::now_ms;
@@ -135,21 +135,17 @@ impl AdminOps {
         let overrides = self.meta.catalog_overrides().await?;
         let mut stray = 0;
         for (bucket, _) in overrides.bucket_keks.iter().filter(|(_, k)| k == kek) {
-            let mut start = ListStart::Beginning;
+            let mut versions = VersionWalk::new(*bucket, None);
             loop {
-                let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: SCAN_PAGE };
-                let page = self.meta.list(*bucket, &q).await?;
-                let mut last = None;
-                for entry in page.entries {
-                    let ListEntry::Item(key, version) = entry else { continue };
-                    if self.meta.dek(version.version_uid).await?.is_some_and(|w| w.kek_id != kek) {
+                let page = versions.next_page(self.meta.as_ref(), SCAN_PAGE).await?;
+                if page.is_empty() {
+                    break;
+                }
+                for (_, entry) in page {
+                    let uid = entry.version.version_uid;
+                    if self.meta.dek(uid).await?.is_some_and(|w| w.kek_id != kek) {
                         stray += 1;
                     }
-                    last = Some(key);
-                }
-                match last {
-                    Some(k) if page.truncated => start = ListStart::AfterKey(k),
-                    _ => break,
                 }
             }
             let mut walk = UploadWalk::new(*bucket);
