@@ -139,8 +139,7 @@ async fn versions_markers_and_restores() {
     );
 
     // A copy from a version, and DeleteObjects naming versions.
-    let copied = c.copy_object().bucket("vers").key("copy").copy_source(format!("vers/k?versionId=null")).send().await;
-    let copied = copied.unwrap();
+    let copied = c.copy_object().bucket("vers").key("copy").copy_source("vers/k?versionId=null").send().await.unwrap();
     assert_eq!(copied.copy_source_version_id(), Some("null"));
     assert_eq!(get(c, "vers", "copy", None).await.0, b"zero");
     let ids = [("k", v1.as_str()), ("k", "null")]
