@@ -132,7 +132,8 @@ impl AdminService {
             (&Method::GET, "/admin/v1/repair") => json(StatusCode::OK, &self.health.repair_backlog()),
             (&Method::GET, "/admin/v1/deletions") => self.deletions().await,
             (&Method::GET, p) if p.starts_with("/admin/v1/locations/") => {
-                self.locate(&p["/admin/v1/locations/".len()..]).await
+                let version = query.split('&').find_map(|kv| kv.strip_prefix("versionId=")).and_then(percent_decode);
+                self.locate(&p["/admin/v1/locations/".len()..], version.as_deref()).await
             }
             (&Method::GET, "/admin/v1/placement/explain") => {
                 let bucket = query.split('&').find_map(|kv| kv.strip_prefix("bucket="));
@@ -155,14 +156,14 @@ impl AdminService {
         }
     }
 
-    /// `GET /admin/v1/locations/{bucket}/{key}`.
-    async fn locate(&self, rest: &str) -> Answer {
+    /// `GET /admin/v1/locations/{bucket}/{key}[?versionId=…]`.
+    async fn locate(&self, rest: &str, version: Option<&str>) -> Answer {
         let Some((bucket, key)) =
             rest.split_once('/').and_then(|(b, k)| Some((percent_decode(b)?, percent_decode(k)?)))
         else {
             return error(StatusCode::BAD_REQUEST, "expected /admin/v1/locations/{bucket}/{key}");
         };
-        match self.service.locate(&bucket, &key).await {
+        match self.service.locate(&bucket, &key, version).await {
             Ok(loc) => json(StatusCode::OK, &loc),
             Err(e) => service_error(&e),
         }
@@ -195,7 +196,7 @@ fn route_action(method: &Method, path: &str) -> Action {
 
 pub(crate) fn service_error(e: &crate::error::Error) -> Answer {
     match e.kind() {
-        ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey | ErrorKind::NoSuchProvider => {
+        ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey | ErrorKind::NoSuchVersion | ErrorKind::NoSuchProvider => {
             error(StatusCode::NOT_FOUND, &e.to_string())
         }
         ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {

@@ -19,7 +19,7 @@ mod placing;
 mod put;
 pub mod residency;
 pub mod state;
-mod versions;
+pub(crate) mod versions;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -511,3 +511,57 @@ async fn users_keys_and_grants_survive_the_loss_and_deleted_keys_stay_deleted() 
     assert!(users.contains("alice") && users.contains("bob") && !users.contains("carol"), "{users}");
     gw.shutdown().await;
 }
+
+/// Promise: a versioned bucket's history survives the loss: every version and delete marker
+/// comes back with its id, its place (latest or not) and its bytes; a version deleted for good
+/// stays deleted, and the bucket's versioning state is restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_and_delete_markers_survive_the_loss() {
+    use crate::versioning::{get, put, set_versioning, versions};
+    use aws_sdk_s3::types::BucketVersioningStatus as Status;
+    let setup = Setup::new();
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("hist").send().await.unwrap();
+    put(&c, "hist", "k", b"null before versioning").await;
+    set_versioning(&c, "hist", Status::Enabled).await;
+    for body in [&b"k one"[..], b"k two"] {
+        put(&c, "hist", "k", body).await;
+    }
+    c.delete_object().bucket("hist").key("k").send().await.unwrap();
+    let gone = put(&c, "hist", "j", b"deleted for good").await.unwrap();
+    c.delete_object().bucket("hist").key("j").version_id(gone).send().await.unwrap();
+    put(&c, "hist", "m", b"m one").await;
+    let m2 = put(&c, "hist", "m", b"m two").await.unwrap();
+    c.delete_object().bucket("hist").key("m").version_id(m2).send().await.unwrap();
+    set_versioning(&c, "hist", Status::Suspended).await;
+    put(&c, "hist", "s", b"s null").await;
+    let before = versions(&c, "hist", 1000).await;
+    let mut bodies = Vec::new();
+    for (key, id, _, marker) in &before {
+        if !marker {
+            bodies.push(get(&c, "hist", key, Some(id)).await.0);
+        }
+    }
+    assert_eq!(before.len(), 6, "{before:?}");
+    gw.shutdown().await;
+
+    let report = setup.lose_and_rebuild().await;
+    assert_eq!((report.buckets, report.objects), (1, 6), "{report:?}");
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    assert_eq!(versions(&c, "hist", 1000).await, before);
+    let mut after = Vec::new();
+    for (key, id, _, marker) in &before {
+        if !marker {
+            after.push(get(&c, "hist", key, Some(id)).await.0);
+        }
+    }
+    assert!(after == bodies, "every version's bytes");
+    let status = c.get_bucket_versioning().bucket("hist").send().await.unwrap();
+    assert_eq!(status.status(), Some(&Status::Suspended));
+    assert_eq!(get(&c, "hist", "m", None).await.0, b"m one");
+    let e = c.get_object().bucket("hist").key("k").send().await.unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("NoSuchKey"), "still behind its delete marker");
+    gw.shutdown().await;
+}

@@ -7,18 +7,18 @@ use aws_sdk_s3::types::{BucketVersioningStatus, Delete, ObjectIdentifier, Versio
 
 use crate::common::{TestGateway, error_code, error_status};
 
-async fn set_versioning(c: &Client, bucket: &str, status: BucketVersioningStatus) {
+pub(crate) async fn set_versioning(c: &Client, bucket: &str, status: BucketVersioningStatus) {
     let conf = VersioningConfiguration::builder().status(status).build();
     c.put_bucket_versioning().bucket(bucket).versioning_configuration(conf).send().await.unwrap();
 }
 
-async fn put(c: &Client, bucket: &str, key: &str, body: &[u8]) -> Option<String> {
+pub(crate) async fn put(c: &Client, bucket: &str, key: &str, body: &[u8]) -> Option<String> {
     let out = c.put_object().bucket(bucket).key(key).body(body.to_vec().into()).send().await.unwrap();
     out.version_id().map(str::to_owned)
 }
 
 /// The body of `key` (of `version`, if given) and the version id the answer carries.
-async fn get(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> (Vec<u8>, Option<String>) {
+pub(crate) async fn get(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> (Vec<u8>, Option<String>) {
     let out = c.get_object().bucket(bucket).key(key).set_version_id(version.map(str::to_owned)).send().await.unwrap();
     let id = out.version_id().map(str::to_owned);
     (out.body.collect().await.unwrap().into_bytes().to_vec(), id)
@@ -26,7 +26,7 @@ async fn get(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> (Vec
 
 /// `(key, version id, is latest, is a delete marker)` of every version, in the order
 /// ListObjectVersions gives them (by key, newest first), `max` at a time.
-async fn versions(c: &Client, bucket: &str, max: i32) -> Vec<(String, String, bool, bool)> {
+pub(crate) async fn versions(c: &Client, bucket: &str, max: i32) -> Vec<(String, String, bool, bool)> {
     let mut out = Vec::new();
     let (mut key_marker, mut id_marker) = (None, None);
     loop {

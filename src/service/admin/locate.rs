@@ -75,8 +75,12 @@ pub struct ObjectLocation {
     pub key: String,
     /// Residency policy of the bucket.
     pub policy: String,
-    /// The current version.
+    /// The version (its data key's id).
     pub version_uid: String,
+    /// Its S3 version id (`null` for the null version).
+    pub version_id: String,
+    /// It is the key's latest version.
+    pub latest: bool,
     /// Plaintext size.
     pub size: u64,
     /// When the version was written (every replica written then, or repaired since), ms since
@@ -91,11 +95,18 @@ pub struct ObjectLocation {
 }
 
 impl AdminOps {
-    /// Where the current version of `bucket/key` lives.
-    pub async fn locate(&self, bucket: &str, key: &str) -> Result<ObjectLocation> {
+    /// Where a version of `bucket/key` lives: the one named by its S3 id, or the current one.
+    pub async fn locate(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectLocation> {
         let rec = self.existing_bucket(bucket).await?;
         let key = parse_key(key)?;
-        let v = self.meta.current(rec.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?;
+        let v = match version {
+            Some(id) => {
+                let r = crate::service::versions::parse_version_id(id)?;
+                self.meta.version(rec.uid, &key, r).await?.ok_or(ErrorKind::NoSuchVersion)?
+            }
+            None => self.meta.current(rec.uid, &key).await?.ok_or(ErrorKind::NoSuchKey)?,
+        };
+        let latest = self.meta.latest(rec.uid, &key).await?.is_some_and(|l| l.version_uid == v.version_uid);
         let residency = self.state.residency();
         let policy = residency.policies.get(&rec.policy_id);
         let today = crate::service::today();
@@ -164,6 +175,8 @@ impl AdminOps {
             key: key.as_str().to_owned(),
             policy: rec.policy_id,
             version_uid: v.version_uid.to_hex(),
+            version_id: v.version_ref().to_s3(),
+            latest,
             size: v.size,
             written_ms: v.last_modified_ms,
             kek,
