@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   # PostgreSQL server binaries: the tests start private servers (initdb in a temp dir).
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  # restic backs up to a versioned bucket (tests/clients/restic_versioned.sh).
+  command -v restic >/dev/null 2>&1 || missing+=(restic)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

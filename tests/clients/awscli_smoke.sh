@@ -50,5 +50,25 @@ aws "${E[@]}" s3 rm --only-show-errors --recursive s3://cli || fail "rm --recurs
 if [ -n "${ROOT_ACCESS_KEY_ID:-}" ]; then
   ! aws "${E[@]}" s3 rb s3://cli >/dev/null 2>&1 || fail "a non-owner removed the bucket"; ok "rb refused to a non-owner"
 fi
+# Versioning: the owner enables it; the user writes, reads and deletes versions.
+as_root "${E[@]}" s3api put-bucket-versioning --bucket cli --versioning-configuration Status=Enabled \
+  || fail "put-bucket-versioning"; ok "put-bucket-versioning"
+[ "$(aws "${E[@]}" s3api get-bucket-versioning --bucket cli --query Status --output text)" = Enabled ] \
+  || fail "get-bucket-versioning"; ok "get-bucket-versioning"
+v1=$(aws "${E[@]}" s3api put-object --bucket cli --key ver --body "$tree/sub/small-1.txt" --query VersionId --output text)
+v2=$(aws "${E[@]}" s3api put-object --bucket cli --key ver --body "$tree/sub/small-2.txt" --query VersionId --output text)
+[ "${#v1}" = 32 ] && [ "$v1" != "$v2" ] || fail "a version id per put ($v1, $v2)"; ok "a version id per put"
+aws "${E[@]}" s3api get-object --bucket cli --key ver --version-id "$v1" "$WORK_DIR/v1.back" >/dev/null
+cmp "$tree/sub/small-1.txt" "$WORK_DIR/v1.back" || fail "get-object --version-id"; ok "get-object --version-id"
+aws "${E[@]}" s3 rm --only-show-errors s3://cli/ver || fail "rm makes a marker"
+count_of() { aws "${E[@]}" s3api list-object-versions --bucket cli --query "length($1 || \`[]\`)" --output text; }
+[ "$(count_of Versions)" = 2 ] && [ "$(count_of DeleteMarkers)" = 1 ] || fail "list-object-versions"
+ok "list-object-versions: two versions behind a marker"
+marker=$(aws "${E[@]}" s3api list-object-versions --bucket cli --query 'DeleteMarkers[0].VersionId' --output text)
+for id in "$marker" "$v2" "$v1"; do
+  aws "${E[@]}" s3api delete-object --bucket cli --key ver --version-id "$id" >/dev/null || fail "delete-object --version-id"
+done
+[ "$(count_of Versions)" = 0 ] && [ "$(count_of DeleteMarkers)" = 0 ] || fail "every version deleted"
+ok "delete-object --version-id, each version"
 as_root "${E[@]}" s3 rb s3://cli >/dev/null || fail "rb"; ok "rb"
 echo "aws CLI: all checks passed"

@@ -121,4 +121,29 @@ keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto")["Contents"]]
 s3.delete_objects(Bucket="boto", Delete={"Objects": [{"Key": k} for k in keys]})
 root.delete_bucket(Bucket="boto")
 check("cleanup", s3.list_buckets()["Buckets"] == [])
+
+# Versioning: the owner enables it; the user writes, reads and deletes versions.
+root.create_bucket(Bucket="boto")
+root.put_bucket_versioning(Bucket="boto", VersioningConfiguration={"Status": "Enabled"})
+check("versioning enabled", s3.get_bucket_versioning(Bucket="boto").get("Status") == "Enabled")
+ids = [s3.put_object(Bucket="boto", Key="v", Body=b"body %d" % i)["VersionId"] for i in range(3)]
+check("a version id per put", len(set(ids)) == 3)
+bodies = [s3.get_object(Bucket="boto", Key="v", VersionId=vid)["Body"].read() for vid in ids]
+check("get by version id", bodies == [b"body %d" % i for i in range(3)])
+marker = s3.delete_object(Bucket="boto", Key="v")
+check("a delete makes a marker", marker.get("DeleteMarker") is True and marker.get("VersionId") not in ids)
+check("behind a marker: NoSuchKey", error_code(lambda: s3.get_object(Bucket="boto", Key="v")) == ("NoSuchKey", 404))
+pages = s3.get_paginator("list_object_versions").paginate(Bucket="boto", PaginationConfig={"PageSize": 1})
+pages = list(pages)
+listed = [(v["VersionId"], v["IsLatest"]) for p in pages for v in p.get("Versions", [])]
+markers = [(m["VersionId"], m["IsLatest"]) for p in pages for m in p.get("DeleteMarkers", [])]
+check("list_object_versions one per page, newest first", listed == [(i, False) for i in reversed(ids)])
+check("the marker is the latest", markers == [(marker["VersionId"], True)])
+# What boto3's resource API does to empty a versioned bucket: delete each page of versions.
+resource = boto3.resource("s3", endpoint_url=ENDPOINT, config=Config(s3={"addressing_style": "path"}))
+resource.Bucket("boto").object_versions.delete()
+left = s3.list_object_versions(Bucket="boto")
+check("every version deleted", not left.get("Versions") and not left.get("DeleteMarkers"))
+root.delete_bucket(Bucket="boto")
+check("the emptied versioned bucket deleted", s3.list_buckets()["Buckets"] == [])
 print("boto3: all checks passed")
