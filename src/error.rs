@@ -71,6 +71,14 @@ pub enum ErrorKind {
     NoSuchUpload,
     #[error("the specified version does not exist")]
     NoSuchVersion,
+    #[error("Object Lock configuration does not exist for this bucket")]
+    ObjectLockConfigurationNotFound,
+    #[error("the specified object does not have an Object Lock configuration")]
+    NoSuchObjectLockConfiguration,
+    #[error("the specified method is not allowed against this resource")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    InvalidBucketState(String),
     /// The version read is a delete marker: the latest one (`named` false, answered as
     /// NoSuchKey) or the one the request named (answered 405, as S3 does).
     #[error("the specified key does not exist (its latest version is a delete marker)")]

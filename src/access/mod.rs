@@ -106,6 +106,14 @@ pub enum Action {
     ListBucketVersions,
     /// PutBucketVersioning.
     PutBucketVersioning,
+    /// Bypassing a governance retention (`x-amz-bypass-governance-retention: true`).
+    BypassGovernanceRetention,
+    /// PutObjectRetention, PutObjectLegalHold.
+    PutObjectRetention,
+    /// GetObjectRetention, GetObjectLegalHold.
+    GetObjectRetention,
+    /// PutObjectLockConfiguration (and CreateBucket with Object Lock: the creator owns it).
+    PutBucketObjectLockConfiguration,
     /// GetBucketAcl.
     GetBucketAcl,
     /// GetObjectAcl.
@@ -152,6 +160,10 @@ impl Action {
             Action::DeleteObjectVersion => "s3:DeleteObjectVersion",
             Action::ListBucketVersions => "s3:ListBucketVersions",
             Action::PutBucketVersioning => "s3:PutBucketVersioning",
+            Action::BypassGovernanceRetention => "s3:BypassGovernanceRetention",
+            Action::PutObjectRetention => "s3:PutObjectRetention",
+            Action::GetObjectRetention => "s3:GetObjectRetention",
+            Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
@@ -184,12 +196,16 @@ impl Action {
             | Action::ListMultipartUploadParts
             | Action::ListBucketVersions
             | Action::GetObjectVersion
+            | Action::GetObjectRetention
             | Action::GetObject => Need::Read,
             Action::PutObject | Action::DeleteObject | Action::DeleteObjectVersion | Action::AbortMultipartUpload => {
                 Need::Write
             }
             Action::DeleteBucket
             | Action::PutBucketVersioning
+            | Action::BypassGovernanceRetention
+            | Action::PutObjectRetention
+            | Action::PutBucketObjectLockConfiguration
             | Action::GetBucketAcl
             | Action::GetObjectAcl
             | Action::GetBucketPolicy
@@ -223,6 +239,9 @@ impl Action {
                 | Action::PutObject
                 | Action::DeleteObject
                 | Action::DeleteObjectVersion
+                | Action::BypassGovernanceRetention
+                | Action::PutObjectRetention
+                | Action::GetObjectRetention
                 | Action::AbortMultipartUpload
                 | Action::ListMultipartUploadParts
                 | Action::GetObjectAcl
@@ -310,6 +329,9 @@ pub enum Denial {
     /// rather than guessed).
     #[error("{0} does not apply to this target")]
     WrongTarget(&'static str),
+    /// Object Lock protects the version (S3 answers this with 403 AccessDenied too).
+    #[error("object lock: {0}")]
+    ObjectLocked(#[source] crate::model::lock::LockDenial),
 }
 
 /// The decision.

@@ -33,6 +33,14 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::NoSuchKey => (C::NoSuchKey, msg),
         ErrorKind::NoSuchUpload => (C::NoSuchUpload, msg),
         ErrorKind::NoSuchVersion => (C::NoSuchVersion, msg),
+        ErrorKind::ObjectLockConfigurationNotFound => {
+            return custom("ObjectLockConfigurationNotFoundError", StatusCode::NOT_FOUND, msg);
+        }
+        ErrorKind::NoSuchObjectLockConfiguration => {
+            return custom("NoSuchObjectLockConfiguration", StatusCode::NOT_FOUND, msg);
+        }
+        ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
+        ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
         ErrorKind::DeleteMarker { version_id, named } => {
             let mut e = match named {
                 true => S3Error::with_message(

@@ -69,6 +69,7 @@ pub(super) fn version(id: u8, etag: &str) -> VersionRecord {
         // As the service makes it for an unversioned bucket.
         null: true,
         delete_marker: false,
+        lock: crate::model::lock::VersionLock::default(),
     }
 }
 
@@ -518,8 +519,9 @@ mod tests {
         key.extend_from_slice(b"k");
         let old = VersionRecord { seq: 17, order: 0, null: false, ..version(5, "e") };
         let new_layout = encode(&old).unwrap();
-        // The old layout: the same bytes without order (varint 0), null and delete_marker.
-        let old_layout = new_layout[..new_layout.len() - 3].to_vec();
+        // The old layout: the same bytes without order (varint 0), null, delete_marker and
+        // lock (no retention, no legal hold: two bytes).
+        let old_layout = new_layout[..new_layout.len() - 5].to_vec();
         engine.write(vec![KvOp::Put(Cf::Objects, key, old_layout)]).unwrap();
         let store = KvMetadataStore::new(engine).await.unwrap();
         let read = store.current(b, &ObjectKey::parse("k").unwrap()).await.unwrap().unwrap();

@@ -36,6 +36,11 @@ async fn gone(store: &dyn MetadataStore) -> Vec<u8> {
     deleting(store, "de").await.into_iter().filter(|id| (160..=170).contains(id)).collect()
 }
 
+/// A DELETE of one version by id, without bypass.
+fn by_id(version: VersionRef) -> DeleteTarget {
+    DeleteTarget::Version { version, bypass_governance: false }
+}
+
 fn marker(id: u8) -> DeleteTarget {
     DeleteTarget::Key { marker: uid(id), now_ms: 7 }
 }
@@ -107,15 +112,15 @@ pub(super) async fn versions_and_markers(store: &dyn MetadataStore) {
     assert!(store.list(b, &all).await.unwrap().entries.is_empty(), "a plain listing shows no deleted key");
 
     // Deleting the marker by its id restores the version under it.
-    let out = delete(store, "k", DeleteTarget::Version(VersionRef::Id(uid(163)))).await;
+    let out = delete(store, "k", by_id(VersionRef::Id(uid(163)))).await;
     assert!(out.removed.is_some_and(|m| m.delete_marker));
     assert_eq!(store.current(b, &key_of("k")).await.unwrap().unwrap().version_uid, uid(162));
     // Deleting the latest version for good: the one before becomes current, its data goes to GC.
-    let out = delete(store, "k", DeleteTarget::Version(VersionRef::Id(uid(162)))).await;
+    let out = delete(store, "k", by_id(VersionRef::Id(uid(162)))).await;
     assert_eq!(out.removed.map(|r| r.version_uid), Some(uid(162)));
     assert_eq!(store.current(b, &key_of("k")).await.unwrap().unwrap().version_uid, uid(161));
     assert_eq!(gone(store).await, [162], "only the deleted version's stream");
-    let out = delete(store, "k", DeleteTarget::Version(VersionRef::Id(uid(162)))).await;
+    let out = delete(store, "k", by_id(VersionRef::Id(uid(162)))).await;
     assert!(out.removed.is_none(), "deleting it again finds nothing");
 
     // Suspended: a write replaces the null version (wherever it is) and keeps the others.
@@ -135,10 +140,10 @@ pub(super) async fn versions_and_markers(store: &dyn MetadataStore) {
 
     // The bucket holds versions (a marker counts) until every one is deleted.
     assert!(!store.delete_bucket(&bucket_name("vers")).await.unwrap());
-    delete(store, "k", DeleteTarget::Version(VersionRef::Null)).await;
+    delete(store, "k", by_id(VersionRef::Null)).await;
     assert_eq!(store.current(b, &key_of("k")).await.unwrap().unwrap().version_uid, uid(161), "restored");
     assert!(!store.delete_bucket(&bucket_name("vers")).await.unwrap());
-    delete(store, "k", DeleteTarget::Version(VersionRef::Id(uid(161)))).await;
+    delete(store, "k", by_id(VersionRef::Id(uid(161)))).await;
     assert!(history(store, 1000).await.is_empty());
     assert!(store.delete_bucket(&bucket_name("vers")).await.unwrap(), "empty at last");
     assert_eq!(gone(store).await, [160, 161, 162, 164, 165]);

@@ -9,9 +9,11 @@ use super::{
     DeleteTarget, DeletionTask, GcTask, Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit,
     RepairTask, ReplicaCursor, ReplicaMove, UploadRecord, VersionEntry, VersionRecord,
 };
+use super::{LockChange, LockTarget, LockUpdate};
 use crate::model::WrappedKey;
 use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::model::lock::LockConfig;
 use crate::model::{
     BootId, BucketName, BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionRef, VersionUid,
     Versioning,
@@ -62,6 +64,19 @@ pub trait ObjectMeta: Send + Sync {
     ) -> Result<Option<VersionRecord>, MetaError>;
     /// The bucket's versioning state.
     async fn versioning(&self, bucket: BucketUid) -> Result<Versioning, MetaError>;
+    /// The bucket's Object Lock configuration, if Object Lock is enabled.
+    async fn lock_config(&self, bucket: BucketUid) -> Result<Option<LockConfig>, MetaError>;
+    /// Changes the Object Lock state of a version of `key` (the current one if `version` is
+    /// `None`) in the bucket `name` (if it still has identity `bucket`), with its audit record
+    /// and its log entry (the version logged again), unless the change would shorten or remove
+    /// a retention that [`crate::model::lock::may_set_retention`] keeps.
+    async fn set_version_lock(
+        &self,
+        target: LockTarget,
+        change: LockChange,
+        bypass_governance: bool,
+        audit: AuditEntry,
+    ) -> Result<LockUpdate, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;
     /// Durable before the first byte goes to a provider.

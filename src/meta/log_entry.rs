@@ -92,6 +92,44 @@ pub struct LoggedObjectVersion {
     pub null: bool,
     /// A delete marker.
     pub delete_marker: bool,
+    /// Its Object Lock retention and legal hold (a change of them logs the version again).
+    pub lock: LoggedLock,
+}
+
+/// A version's Object Lock state: retention mode code (0 none, 1 governance, 2 compliance),
+/// retain-until in ms since the epoch, legal hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedLock {
+    /// 0 none, 1 governance, 2 compliance.
+    pub mode: u8,
+    /// Retain until, ms since the epoch (0 without a retention).
+    pub until_ms: i64,
+    /// A legal hold is on.
+    pub legal_hold: bool,
+}
+
+impl From<&crate::model::lock::VersionLock> for LoggedLock {
+    fn from(l: &crate::model::lock::VersionLock) -> Self {
+        use crate::model::lock::RetentionMode;
+        let (mode, until_ms) = match l.retention {
+            None => (0, 0),
+            Some(r) => (if r.mode == RetentionMode::Governance { 1 } else { 2 }, r.until_ms),
+        };
+        Self { mode, until_ms, legal_hold: l.legal_hold }
+    }
+}
+
+impl LoggedLock {
+    fn lock(self) -> Result<crate::model::lock::VersionLock, EntryError> {
+        use crate::model::lock::{Retention, RetentionMode};
+        let retention = match self.mode {
+            0 => None,
+            1 => Some(Retention { mode: RetentionMode::Governance, until_ms: self.until_ms }),
+            2 => Some(Retention { mode: RetentionMode::Compliance, until_ms: self.until_ms }),
+            _ => return Err(EntryError::Field("retention mode")),
+        };
+        Ok(crate::model::lock::VersionLock { retention, legal_hold: self.legal_hold })
+    }
 }
 
 /// A bucket record.
@@ -350,6 +388,7 @@ impl LoggedVersion {
             order: self.seq,
             null: true,
             delete_marker: false,
+            lock: crate::model::lock::VersionLock::default(),
         };
         Ok((record, self.dek.clone().into()))
     }
@@ -363,6 +402,7 @@ impl LoggedObjectVersion {
             order: v.order,
             null: v.null,
             delete_marker: v.delete_marker,
+            lock: (&v.lock).into(),
         }
     }
 
@@ -372,6 +412,7 @@ impl LoggedObjectVersion {
         record.order = self.order;
         record.null = self.null;
         record.delete_marker = self.delete_marker;
+        record.lock = self.lock.lock()?;
         Ok((record, dek))
     }
 }
@@ -453,6 +494,7 @@ mod tests {
             order: 41,
             null: true,
             delete_marker: false,
+            lock: crate::model::lock::VersionLock::default(),
         }
     }
 

@@ -175,6 +175,14 @@ pub enum AuditedChange {
         /// Permissions taken away.
         remove: Perms,
     },
+    /// A bucket's Object Lock configuration set (Object Lock enabled, with its default
+    /// retention); `None` if there is no such bucket.
+    BucketObjectLock {
+        /// The bucket.
+        bucket: BucketName,
+        /// The configuration.
+        config: crate::model::lock::LockConfig,
+    },
     /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
     BucketVersioning {
         /// The bucket.
@@ -208,6 +216,7 @@ impl AuditedChange {
                 | AuditedChange::BucketAccessPolicy { .. }
                 | AuditedChange::PublicBlock { .. }
                 | AuditedChange::BucketVersioning { .. }
+                | AuditedChange::BucketObjectLock { .. }
         )
     }
 }
@@ -320,6 +329,44 @@ pub enum CommitOutcome {
     /// The bucket's versioning changed since the version was made (its `null` flag is not
     /// what the bucket now writes); nothing was written. Read the state again and commit again.
     VersioningChanged,
+    /// The write would replace the key's `null` version, which Object Lock protects; nothing
+    /// was written.
+    Locked(crate::model::lock::LockDenial),
+}
+
+/// A change of one version's Object Lock state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockChange {
+    /// PutObjectRetention (`None`: the retention removed).
+    Retention(Option<crate::model::lock::Retention>),
+    /// PutObjectLegalHold.
+    LegalHold(bool),
+}
+
+/// The version a change of Object Lock state is for.
+#[derive(Debug, Clone)]
+pub struct LockTarget {
+    /// Its bucket's name (checked to still have identity `bucket`).
+    pub bucket_name: BucketName,
+    /// Its bucket.
+    pub bucket: BucketUid,
+    /// Its key.
+    pub key: ObjectKey,
+    /// The version by id; `None`: the key's current version.
+    pub version: Option<crate::model::VersionRef>,
+}
+
+/// How a change of a version's Object Lock state ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockUpdate {
+    /// Applied (audited and logged); the version as it now is.
+    Done(Box<VersionRecord>),
+    /// No such version (or key); nothing written.
+    Missing,
+    /// The version is a delete marker, which has no lock; nothing written.
+    DeleteMarker,
+    /// The retention may not be shortened or removed; nothing written.
+    Denied(crate::model::lock::LockDenial),
 }
 
 /// What a DELETE removes.
@@ -334,8 +381,14 @@ pub enum DeleteTarget {
         /// When, ms since the epoch (the marker's Last-Modified).
         now_ms: i64,
     },
-    /// One version, for good.
-    Version(crate::model::VersionRef),
+    /// One version, for good, unless Object Lock protects it (`bypass_governance`: the
+    /// principal may bypass a governance retention and asked to).
+    Version {
+        /// Which.
+        version: crate::model::VersionRef,
+        /// Bypass a governance retention.
+        bypass_governance: bool,
+    },
 }
 
 /// What a DELETE did.
@@ -345,6 +398,8 @@ pub struct DeleteOutcome {
     pub removed: Option<VersionRecord>,
     /// The delete marker made, if any.
     pub marker: Option<VersionRecord>,
+    /// Object Lock refused the deletion (nothing was written).
+    pub locked: Option<crate::model::lock::LockDenial>,
 }
 
 /// A version as ListObjectVersions shows it.

@@ -56,6 +56,8 @@ pub struct VersionRecord {
     pub null: bool,
     /// A delete marker: no streams, no data key, size 0.
     pub delete_marker: bool,
+    /// Its Object Lock retention and legal hold.
+    pub lock: crate::model::lock::VersionLock,
 }
 
 impl VersionRecord {
@@ -81,6 +83,7 @@ impl VersionRecord {
             order: 0,
             null: false,
             delete_marker: true,
+            lock: crate::model::lock::VersionLock::default(),
         }
     }
 }

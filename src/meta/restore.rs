@@ -65,6 +65,13 @@ pub enum AccessRecord {
         /// Its state.
         state: crate::model::Versioning,
     },
+    /// A bucket's Object Lock configuration.
+    ObjectLock {
+        /// The bucket.
+        bucket: BucketUid,
+        /// Its configuration.
+        config: crate::model::lock::LockConfig,
+    },
     /// What a user may do in a bucket.
     Grant {
         /// The bucket.

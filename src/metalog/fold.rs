@@ -37,9 +37,13 @@ pub(super) fn logged_version(entry: LogEntry) -> Option<LoggedObjectVersion> {
     match entry {
         LogEntry::ObjectVersion(v) => Some(*v),
         // Logged before versioning: the key's only version, the `null` one.
-        LogEntry::Version(v) => {
-            Some(LoggedObjectVersion { order: v.seq, null: true, delete_marker: false, version: *v })
-        }
+        LogEntry::Version(v) => Some(LoggedObjectVersion {
+            order: v.seq,
+            null: true,
+            delete_marker: false,
+            lock: crate::meta::log_entry::LoggedLock::default(),
+            version: *v,
+        }),
         _ => None,
     }
 }

@@ -188,7 +188,8 @@ async fn write_back(
                 AccessRecord::Grant { bucket, .. }
                 | AccessRecord::BucketPolicy { bucket, .. }
                 | AccessRecord::PublicBlock { bucket, .. }
-                | AccessRecord::Versioning { bucket, .. },
+                | AccessRecord::Versioning { bucket, .. }
+                | AccessRecord::ObjectLock { bucket, .. },
             ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
@@ -309,6 +310,9 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
             }
             BucketSetting::Versioning => {
                 AccessRecord::Versioning { bucket, state: serde_json::from_str(json).map_err(bad)? }
+            }
+            BucketSetting::ObjectLock => {
+                AccessRecord::ObjectLock { bucket, config: serde_json::from_str(json).map_err(bad)? }
             }
         }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {

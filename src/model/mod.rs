@@ -7,6 +7,7 @@ pub mod day;
 pub mod ids;
 pub mod ints;
 pub mod jobs;
+pub mod lock;
 pub mod names;
 pub mod object;
 pub mod versioning;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::LockView;
 use super::access::{Caller, Permit, Secret};
 use super::acl::AclView;
 use super::{
@@ -16,7 +17,9 @@ use super::{
 use crate::access::policy::RequestFacts;
 use crate::access::{Action, Principal};
 use crate::error::{Error, Result};
+use crate::meta::LockChange;
 use crate::model::access::PublicAccessBlock;
+use crate::model::lock::{DefaultRetention, LockConfig};
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId, Versioning};
 
 /// A bucket as ListBuckets shows it.
@@ -81,8 +84,9 @@ pub trait ObjectApi: Send + Sync + 'static {
     fn region(&self) -> &str;
     /// ListBuckets.
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>>;
-    /// CreateBucket, under the policy named by `location` (or the default).
-    async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()>;
+    /// CreateBucket, under the policy named by `location` (or the default); `object_lock`:
+    /// with Object Lock (and versioning) enabled.
+    async fn create_bucket(&self, name: &str, location: Option<&str>, object_lock: bool) -> Result<()>;
     /// HeadBucket: `NoSuchBucket` unless it exists.
     async fn head_bucket(&self, name: &str) -> Result<()>;
     /// DeleteBucket (empty buckets only).
@@ -95,7 +99,13 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput>;
     /// DeleteObject (absent keys are fine): a delete marker in a versioned bucket, or the
     /// version named, for good.
-    async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<DeleteResult>;
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass_governance: bool,
+    ) -> Result<DeleteResult>;
     /// DeleteObjects: one result per object, in order.
     async fn delete_objects(
         &self,
@@ -132,6 +142,21 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn put_bucket_versioning(&self, bucket: &str, status: &str) -> Result<()>;
     /// GetBucketVersioning.
     async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning>;
+    /// PutObjectLockConfiguration.
+    async fn put_object_lock_configuration(&self, bucket: &str, default: Option<DefaultRetention>) -> Result<()>;
+    /// GetObjectLockConfiguration.
+    async fn object_lock_configuration(&self, bucket: &str) -> Result<LockConfig>;
+    /// PutObjectRetention and PutObjectLegalHold.
+    async fn put_version_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: LockChange,
+        bypass_governance: bool,
+    ) -> Result<()>;
+    /// GetObjectRetention and GetObjectLegalHold.
+    async fn version_lock(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<LockView>;
     /// GetBucketAcl: the grants as an ACL.
     async fn bucket_acl(&self, bucket: &str) -> Result<AclView>;
     /// GetObjectAcl: the bucket's, for an existing object.
@@ -195,6 +220,12 @@ impl Session {
         self.service.permit(&self.principal, action, bucket, Some(key), &self.request).await
     }
 
+    /// Whether the caller may bypass a governance retention on `bucket/key` (asked only when
+    /// the request says so; without the right the request goes on as if it had not).
+    async fn may_bypass(&self, bucket: &str, key: &str) -> bool {
+        self.permit_object(Action::BypassGovernanceRetention, bucket, key).await.is_ok()
+    }
+
     /// A permit for a listing, whose prefix and delimiter policies may test.
     async fn permit_listing(
         &self,
@@ -235,8 +266,13 @@ impl ObjectApi for Session {
         Ok(buckets.into_iter().map(|b| BucketInfo { name: b.name.to_string(), created_ms: b.created_ms }).collect())
     }
 
-    async fn create_bucket(&self, name: &str, location: Option<&str>) -> Result<()> {
-        self.service.create_bucket(&self.principal, name, location).await
+    async fn create_bucket(&self, name: &str, location: Option<&str>, object_lock: bool) -> Result<()> {
+        self.service.create_bucket(&self.principal, name, location).await?;
+        if object_lock {
+            let permit = self.permit(Action::PutBucketObjectLockConfiguration, name).await?;
+            self.service.enable_lock_at_creation(&permit, &self.principal).await?;
+        }
+        Ok(())
     }
 
     async fn head_bucket(&self, name: &str) -> Result<()> {
@@ -263,9 +299,16 @@ impl ObjectApi for Session {
         self.service.head_object(&permit, req).await
     }
 
-    async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<DeleteResult> {
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass_governance: bool,
+    ) -> Result<DeleteResult> {
         let permit = self.permit_object(delete_action(version_id), bucket, key).await?;
-        self.service.delete_object(&permit, key, version_id).await
+        let bypass = bypass_governance && self.may_bypass(bucket, key).await;
+        self.service.delete_object(&permit, key, version_id, bypass).await
     }
 
     /// Decided per key (a policy may allow deleting some keys only): refused keys answer
@@ -299,8 +342,12 @@ impl ObjectApi for Session {
                 crate::error::ErrorKind::InvalidRequest("DeleteObjects needs at least one key".into()).into()
             }));
         };
-        let allowed: Vec<ObjectToDelete> =
+        let mut allowed: Vec<ObjectToDelete> =
             objects.iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(o, _)| o.clone()).collect();
+        for o in allowed.iter_mut().filter(|o| o.bypass_governance) {
+            o.bypass_governance =
+                gate.permit(&self.principal, Action::BypassGovernanceRetention, Some(&o.key), &self.request).is_ok();
+        }
         let mut deleted = self.service.delete_objects(&permit, &allowed).await?.into_iter();
         Ok(refused
             .into_iter()
@@ -379,6 +426,34 @@ impl ObjectApi for Session {
     async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning> {
         let permit = self.permit(Action::HeadBucket, bucket).await?;
         self.service.bucket_versioning(&permit).await
+    }
+
+    async fn put_object_lock_configuration(&self, bucket: &str, default: Option<DefaultRetention>) -> Result<()> {
+        let permit = self.permit(Action::PutBucketObjectLockConfiguration, bucket).await?;
+        self.service.put_lock_config(&permit, &self.principal, default).await
+    }
+
+    async fn object_lock_configuration(&self, bucket: &str) -> Result<LockConfig> {
+        let permit = self.permit(Action::HeadBucket, bucket).await?;
+        self.service.lock_config(&permit).await
+    }
+
+    async fn put_version_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: LockChange,
+        bypass_governance: bool,
+    ) -> Result<()> {
+        let permit = self.permit_object(Action::PutObjectRetention, bucket, key).await?;
+        let bypass = bypass_governance && self.may_bypass(bucket, key).await;
+        self.service.set_version_lock(&permit, &self.principal, key, version_id, change, bypass).await
+    }
+
+    async fn version_lock(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<LockView> {
+        let permit = self.permit_object(Action::GetObjectRetention, bucket, key).await?;
+        self.service.version_lock(&permit, key, version_id).await
     }
 
     async fn bucket_acl(&self, bucket: &str) -> Result<AclView> {

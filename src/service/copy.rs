@@ -30,6 +30,8 @@ pub struct CopyRequest {
     pub source_conditions: Conditions,
     /// If-None-Match / If-Match on the destination.
     pub condition: WriteCondition,
+    /// `x-amz-object-lock-*` for the new version.
+    pub lock: super::LockRequest,
 }
 
 impl ObjectService {
@@ -67,6 +69,7 @@ impl ObjectService {
         let dst = target.bucket();
         let dst_key = parse_new_key(&req.dst_key)?;
         self.early_condition(dst, &dst_key, &req.condition).await?;
+        let lock = self.lock_for_new_version(dst, req.lock).await?;
         let placement = self.placement_for(dst)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
@@ -80,7 +83,8 @@ impl ObjectService {
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);
         let origin = VersionOrigin::Stream(stored.repairs());
-        let (record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
+        let (mut record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
+        record.lock = lock;
         let key = super::put::VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
         Ok(PutOutput { version_id, ..out })

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use super::access::Permit;
 use super::versions::parse_version_id;
 use super::{ObjectService, now_ms, parse_key};
-use crate::error::{Context as _, Error, Result};
+use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::meta::{BucketRecord, DeleteTarget};
 use crate::model::{VersionUid, random_array};
 
@@ -24,6 +24,8 @@ pub struct ObjectToDelete {
     pub key: String,
     /// The version to delete for good, if named.
     pub version_id: Option<String>,
+    /// `x-amz-bypass-governance-retention: true` (allowed to the caller: the session checked).
+    pub bypass_governance: bool,
 }
 
 /// What a DELETE answers.
@@ -42,8 +44,10 @@ impl ObjectService {
         permit: &Permit,
         key: &str,
         version_id: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<DeleteResult> {
-        self.delete_key(permit.bucket(), key, version_id).await
+        let o = ObjectToDelete { key: key.to_owned(), version_id: version_id.map(str::to_owned), bypass_governance };
+        self.delete_key(permit.bucket(), &o).await
     }
 
     /// DeleteObjects: one result per object, in request order.
@@ -62,21 +66,27 @@ impl ObjectService {
         // and concurrent commits share one segment write.
         let mut deletes = Vec::with_capacity(objects.len());
         for o in objects {
-            deletes.push(self.delete_key(bucket, &o.key, o.version_id.as_deref()));
+            deletes.push(self.delete_key(bucket, o));
         }
         Ok(futures_util::stream::iter(deletes).buffered(DELETE_CONCURRENCY).collect().await)
     }
 
-    async fn delete_key(&self, bucket: &BucketRecord, key: &str, version_id: Option<&str>) -> Result<DeleteResult> {
-        let key = parse_key(key)?;
+    async fn delete_key(&self, bucket: &BucketRecord, o: &ObjectToDelete) -> Result<DeleteResult> {
+        let key = parse_key(&o.key)?;
+        let version_id = o.version_id.as_deref();
         let target = match version_id {
-            Some(id) => DeleteTarget::Version(parse_version_id(id)?),
+            Some(id) => {
+                DeleteTarget::Version { version: parse_version_id(id)?, bypass_governance: o.bypass_governance }
+            }
             None => DeleteTarget::Key {
                 marker: VersionUid(random_array().context("drawing a random id")?),
                 now_ms: now_ms(),
             },
         };
         let out = self.meta.commit_delete(&bucket.name, bucket.uid, &key, target).await?;
+        if let Some(denied) = out.locked {
+            return Err(ErrorKind::AccessDenied(crate::access::Denial::ObjectLocked(denied)).into());
+        }
         Ok(match (version_id, out.marker) {
             (Some(id), _) => DeleteResult {
                 version_id: Some(id.to_owned()),

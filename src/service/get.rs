@@ -34,6 +34,7 @@ pub(crate) fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
 pub(crate) fn object_info(v: &VersionRecord, versioning: Versioning) -> ObjectInfo {
     ObjectInfo {
         version_id: (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3()),
+        lock: v.lock,
         size: v.size,
         etag: v.etag.clone(),
         last_modified_ms: v.last_modified_ms,

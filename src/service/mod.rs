@@ -15,6 +15,7 @@ pub(crate) mod get;
 pub mod keys;
 pub mod list;
 mod multipart;
+mod object_lock;
 mod placing;
 mod put;
 pub mod residency;
@@ -47,6 +48,7 @@ pub use list::{
     VersionsPage,
 };
 pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
+pub use object_lock::{LockRequest, LockView};
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.
 pub type PlainStream = BoxStream<'static, Result<Bytes>>;
@@ -115,6 +117,8 @@ pub struct ObjectInfo {
     pub parts_count: Option<u32>,
     /// Its version id (`null` for the null version); `None` in an unversioned bucket.
     pub version_id: Option<String>,
+    /// Its Object Lock retention and legal hold.
+    pub lock: crate::model::lock::VersionLock,
 }
 
 /// A `Range` header, unresolved.
@@ -168,6 +172,8 @@ pub struct PutRequest {
     pub headers: ContentHeaders,
     /// If-None-Match / If-Match.
     pub condition: WriteCondition,
+    /// `x-amz-object-lock-*`.
+    pub lock: LockRequest,
 }
 
 /// A successful write.

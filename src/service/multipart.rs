@@ -280,6 +280,8 @@ impl ObjectService {
         }
         let object_key = parse_key(&req.key)?;
         self.early_condition(&bucket, &object_key, &req.condition).await?;
+        // The bucket's default retention; a CreateMultipartUpload naming a lock is refused (501).
+        let lock = self.lock_for_new_version(&bucket, super::LockRequest::default()).await?;
         let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
         // Every listed part must exist with its ETag (InvalidPart) before sizes are judged
         // (EntityTooSmall), as AWS reports them.
@@ -329,6 +331,7 @@ impl ObjectService {
             order: 0,
             null: false,
             delete_marker: false,
+            lock,
         };
         let out = PutOutput {
             etag: record.etag.clone(),

@@ -162,6 +162,7 @@ pub(crate) fn single_stream_version(
         order: 0,
         null: false,
         delete_marker: false,
+        lock: crate::model::lock::VersionLock::default(),
     };
     let out =
         PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms, version_id: None };
@@ -178,6 +179,7 @@ impl ObjectService {
             return Err(ErrorKind::EntityTooLarge.into());
         }
         self.early_condition(&bucket, &object_key, &req.condition).await?;
+        let lock = self.lock_for_new_version(&bucket, req.lock).await?;
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
         // 4. Keys.
@@ -191,7 +193,8 @@ impl ObjectService {
         let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(stored.repairs());
-        let (record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        let (mut record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        record.lock = lock;
         let key = VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
@@ -315,6 +318,9 @@ impl ObjectService {
             CommitOutcome::Gone => ErrorKind::NoSuchBucket.into(),
             CommitOutcome::KekChanged(_) => {
                 ErrorKind::unavailable("the bucket's key-encryption key kept changing during the write").into()
+            }
+            CommitOutcome::Locked(denied) => {
+                ErrorKind::AccessDenied(crate::access::Denial::ObjectLocked(denied)).into()
             }
             CommitOutcome::VersioningChanged => {
                 ErrorKind::unavailable("the bucket's versioning kept changing during the write").into()

@@ -25,6 +25,13 @@ impl ObjectService {
         status: &str,
     ) -> Result<()> {
         let state = Versioning::parse_status(status).ok_or_else(|| ErrorKind::MalformedXml)?;
+        if state == Versioning::Suspended && self.has_object_lock(permit.bucket()).await? {
+            return Err(ErrorKind::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                    .into(),
+            )
+            .into());
+        }
         let bucket = permit.bucket().name.clone();
         let detail = serde_json::json!({ "bucket": bucket, "status": status });
         let change = AuditedChange::BucketVersioning { bucket, state };

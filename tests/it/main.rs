@@ -51,6 +51,8 @@ mod memory;
 mod metalog;
 /// Multipart uploads, part copies, multipart ETags and validation.
 mod multipart;
+/// Object Lock: retention and legal hold against every S3 way of removing a version.
+mod object_lock;
 /// Single PUT/GET/HEAD/DELETE, metadata, ETags, copies, conditionals, refusals (501).
 mod objects;
 /// Prometheus scrape, health, alerts, dashboard, request ids in logs.

@@ -34,9 +34,6 @@ pub(super) async fn create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let i = req.input;
-    if i.object_lock_enabled_for_bucket == Some(true) {
-        return Err(not_implemented("Object Lock"));
-    }
     if i.acl.as_ref().is_some_and(|a| a.as_str() != "private")
         || i.grant_full_control.is_some()
         || i.grant_read.is_some()
@@ -49,7 +46,8 @@ pub(super) async fn create_bucket(
         .as_ref()
         .and_then(|c| c.location_constraint.as_ref())
         .map(|l| l.as_str().to_owned());
-    svc(service.create_bucket(&i.bucket, location.as_deref()).await)?;
+    let object_lock = i.object_lock_enabled_for_bucket == Some(true);
+    svc(service.create_bucket(&i.bucket, location.as_deref(), object_lock).await)?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", i.bucket)) }))
 }
 

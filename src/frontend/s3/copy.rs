@@ -61,7 +61,7 @@ pub(super) async fn copy_object(
         i,
         sse_c: i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some(),
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
-        lock: i.object_lock_mode.is_some() || i.object_lock_legal_hold_status.is_some(),
+        lock: false,
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
     if i.tagging_directive.is_some() {
@@ -90,6 +90,11 @@ pub(super) async fn copy_object(
         ),
         // s3s 0.14 does not parse If-None-Match / If-Match on CopyObject.
         condition: WriteCondition::None,
+        lock: super::object_lock::lock_request(
+            i.object_lock_mode.as_ref(),
+            i.object_lock_retain_until_date.as_ref(),
+            i.object_lock_legal_hold_status.as_ref(),
+        )?,
     };
     let out = svc(service.copy_object(req).await)?;
     let result = with_checksums!(CopyObjectResult, ChecksumFields::from(out.checksum.as_ref()), typed, {

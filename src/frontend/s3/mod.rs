@@ -11,6 +11,7 @@ mod copy;
 mod list;
 mod multipart;
 mod object;
+mod object_lock;
 mod policy;
 pub(crate) mod refuse;
 
@@ -33,6 +34,12 @@ use s3s::dto::{
     PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
 use s3s::dto::{GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput};
+use s3s::dto::{
+    GetObjectLegalHoldInput, GetObjectLegalHoldOutput, GetObjectLockConfigurationInput,
+    GetObjectLockConfigurationOutput, GetObjectRetentionInput, GetObjectRetentionOutput, PutObjectLegalHoldInput,
+    PutObjectLegalHoldOutput, PutObjectLockConfigurationInput, PutObjectLockConfigurationOutput,
+    PutObjectRetentionInput, PutObjectRetentionOutput,
+};
 use s3s::dto::{
     ListObjectVersionsInput, ListObjectVersionsOutput, PutBucketVersioningInput, PutBucketVersioningOutput,
 };
@@ -118,6 +125,48 @@ impl S3 for Gateway {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         list::list_object_versions(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        object_lock::put_object_lock_configuration(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        object_lock::get_object_lock_configuration(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        object_lock::put_object_retention(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        object_lock::get_object_retention(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        object_lock::put_object_legal_hold(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        object_lock::get_object_legal_hold(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {

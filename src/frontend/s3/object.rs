@@ -43,6 +43,9 @@ macro_rules! read_output {
             metadata: metadata(&info.headers),
             parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map($crate::frontend::convert::dto_i32),
             version_id: info.version_id.clone(),
+            object_lock_mode: super::object_lock::lock_headers(&info.lock).0,
+            object_lock_retain_until_date: super::object_lock::lock_headers(&info.lock).1,
+            object_lock_legal_hold_status: super::object_lock::lock_headers(&info.lock).2,
         })
     }};
 }
@@ -65,9 +68,7 @@ pub(super) async fn put_object(
         i,
         sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
         kms: i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
-        lock: i.object_lock_mode.is_some()
-            || i.object_lock_retain_until_date.is_some()
-            || i.object_lock_legal_hold_status.is_some(),
+        lock: false,
         grants: i.grant_full_control.is_some()
             || i.grant_read.is_some()
             || i.grant_read_acp.is_some()
@@ -77,9 +78,18 @@ pub(super) async fn put_object(
         return Err(not_implemented("appends (x-amz-write-offset-bytes)"));
     }
     let condition = write_condition(&i.if_none_match, &i.if_match)?;
+    let lock = super::object_lock::lock_request(
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
+    if !lock.is_empty() {
+        super::object_lock::require_integrity_header(&req.headers)?;
+    }
     let headers = stored_headers!(i)?;
     let body = request_body!(i, req);
-    let out = svc(service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition }, body).await)?;
+    let out =
+        svc(service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock }, body).await)?;
     Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: i.server_side_encryption,
@@ -121,7 +131,8 @@ pub(super) async fn delete_object(
     if i.if_match.is_some() {
         return Err(not_implemented("conditional DeleteObject (If-Match)"));
     }
-    let out = svc(service.delete_object(&i.bucket, &i.key, i.version_id.as_deref()).await)?;
+    let bypass = i.bypass_governance_retention == Some(true);
+    let out = svc(service.delete_object(&i.bucket, &i.key, i.version_id.as_deref(), bypass).await)?;
     let output = DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
         version_id: out.version_id,
@@ -143,7 +154,11 @@ pub(super) async fn delete_objects(
         .delete
         .objects
         .iter()
-        .map(|o| ObjectToDelete { key: o.key.clone(), version_id: o.version_id.clone() })
+        .map(|o| ObjectToDelete {
+            key: o.key.clone(),
+            version_id: o.version_id.clone(),
+            bypass_governance: i.bypass_governance_retention == Some(true),
+        })
         .collect();
     let results = svc(service.delete_objects(&i.bucket, &objects).await)?;
     let mut deleted = Vec::new();

@@ -53,6 +53,8 @@ pub enum BucketSetting {
     PublicBlock,
     /// `versioning/<uid hex>`.
     Versioning,
+    /// `objectlock/<uid hex>`.
+    ObjectLock,
 }
 
 /// The bucket and the setting of a bucket-wide entry's name.
@@ -61,6 +63,7 @@ pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> 
         (POLICY, BucketSetting::Policy),
         (BLOCK, BucketSetting::PublicBlock),
         (super::versions::VERSIONING, BucketSetting::Versioning),
+        (super::versions::OBJECT_LOCK, BucketSetting::ObjectLock),
     ]
     .into_iter()
     .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
@@ -190,6 +193,9 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
         AuditedChange::BucketVersioning { bucket, state } => {
             w.set_for_bucket(&bucket, super::versions::versioning_key, Some(&state))?
         }
+        AuditedChange::BucketObjectLock { bucket, config } => {
+            w.set_for_bucket(&bucket, super::versions::lock_config_key, Some(&config))?
+        }
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -240,6 +246,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     ops.push(KvOp::Delete(Cf::Access, policy_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, block_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, super::versions::versioning_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, super::versions::lock_config_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -253,6 +260,7 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::BucketPolicy { bucket, document } => (policy_key(*bucket), encode(document)?),
             AccessRecord::PublicBlock { bucket, block } => (block_key(*bucket), encode(block)?),
             AccessRecord::Versioning { bucket, state } => (super::versions::versioning_key(*bucket), encode(state)?),
+            AccessRecord::ObjectLock { bucket, config } => (super::versions::lock_config_key(*bucket), encode(config)?),
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));

@@ -243,7 +243,9 @@ impl<E: KvEngine> Inner<E> {
             // one before it is seen by the rotation job the change starts.
             return Ok((CommitOutcome::KekChanged(kek.clone()), None));
         }
-        history.supersede(&mut t, state, &mut ops)?;
+        if let Err(denied) = history.supersede(&mut t, state, &mut ops)? {
+            return Ok((CommitOutcome::Locked(denied), None));
+        }
         let scope = LogScope::bucket(&bucket, own_kek);
         let (seq, logged) = logging::log_entry(&mut t, scope, |seq| {
             c.version.seq = seq;
@@ -282,10 +284,13 @@ impl<E: KvEngine> Inner<E> {
         let scope = logging::bucket_scope(&mut t, &rec)?;
         let mut ops = Vec::new();
         let mut out = DeleteOutcome::default();
+        let by = |bypass_governance| versions::Removal { now_ms: wall_ms(), bypass_governance };
         let (seq, logged) = match target {
             DeleteTarget::Key { .. } if state == Versioning::Unversioned => {
-                if let Some(current) = &history.current {
-                    history.remove(Place::Current, current, &mut ops)?;
+                if let Some(current) = &history.current
+                    && let Err(denied) = history.remove(Place::Current, current, by(false), &mut ops)?
+                {
+                    return Ok((DeleteOutcome { locked: Some(denied), ..DeleteOutcome::default() }, None));
                 }
                 out.removed.clone_from(&history.current);
                 // A tombstone even when nothing was there: the DELETE is answered 204 either
@@ -301,7 +306,9 @@ impl<E: KvEngine> Inner<E> {
             DeleteTarget::Key { marker, now_ms } => {
                 let mut m = VersionRecord::marker(marker, now_ms);
                 m.null = state.writes_null();
-                history.supersede(&mut t, state, &mut ops)?;
+                if let Err(denied) = history.supersede(&mut t, state, &mut ops)? {
+                    return Ok((DeleteOutcome { locked: Some(denied), ..DeleteOutcome::default() }, None));
+                }
                 let logged = logging::log_entry(&mut t, scope, |seq| {
                     m.seq = seq;
                     m.order = seq;
@@ -311,10 +318,12 @@ impl<E: KvEngine> Inner<E> {
                 out.marker = Some(m);
                 logged
             }
-            DeleteTarget::Version(r) => {
+            DeleteTarget::Version { version: r, bypass_governance } => {
                 let found = history.find(&mut t, r)?;
                 if let Some((place, v)) = &found {
-                    history.remove(*place, v, &mut ops)?;
+                    if let Err(denied) = history.remove(*place, v, by(bypass_governance), &mut ops)? {
+                        return Ok((DeleteOutcome { locked: Some(denied), ..DeleteOutcome::default() }, None));
+                    }
                     if history.current.is_none() || *place == Place::Current {
                         history.promote_newest(&mut t, &[v.order], &mut ops)?;
                     }

@@ -15,9 +15,11 @@ use crate::meta::{
     PutCommit, UploadRecord, VersionEntry, VersionRecord,
 };
 use crate::meta::{DeletionReason, DeletionTask};
+use crate::meta::{LockChange, LockTarget, LockUpdate};
 use crate::model::WrappedKey;
 use crate::model::access::UserName;
 use crate::model::audit::{AuditEntry, AuditRecord};
+use crate::model::lock::LockConfig;
 use crate::model::{BucketName, BucketUid, ObjectKey, VersionRef, VersionUid, Versioning};
 use async_trait::async_trait;
 
@@ -130,6 +132,21 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
     async fn versioning(&self, bucket: BucketUid) -> Result<Versioning, MetaError> {
         let k = super::versions::versioning_key(bucket);
         self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
+    }
+
+    async fn lock_config(&self, bucket: BucketUid) -> Result<Option<LockConfig>, MetaError> {
+        let k = super::versions::lock_config_key(bucket);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
+    async fn set_version_lock(
+        &self,
+        target: LockTarget,
+        change: LockChange,
+        bypass_governance: bool,
+        audit: AuditEntry,
+    ) -> Result<LockUpdate, MetaError> {
+        self.run_logged(move |i| i.set_version_lock(&target, change, bypass_governance, audit)).await
     }
 
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError> {

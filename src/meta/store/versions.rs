@@ -6,10 +6,15 @@
 //! noncurrent version is found by its id through `VersionIds` (or, for the `null` one,
 //! `NullVersions`), which give its order.
 
-use super::{Inner, SCAN_BATCH, common_prefix, gc_version, object_key};
+use super::{Inner, LIFE_SHARED, SCAN_BATCH, common_prefix, gc_version, key_lock, live_bucket, object_key};
+use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, escape_into, key_successor, prefix_successor};
+use crate::meta::kv::TxnLock;
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
 use crate::meta::{ListEntry, ListPage, ListQuery, ListStart, MetaError, VersionEntry, VersionRecord};
+use crate::meta::{LockChange, LockTarget, LockUpdate};
+use crate::model::audit::AuditEntry;
+use crate::model::lock::{LockDenial, may_remove, may_set_retention};
 use crate::model::{BucketUid, VersionRef, VersionUid, Versioning};
 
 /// `Access` key of a bucket's versioning state (absent: never enabled).
@@ -19,6 +24,14 @@ pub(crate) fn versioning_key(bucket: BucketUid) -> String {
 
 /// The prefix of [`versioning_key`] (also the catalog entry's name in the log).
 pub(crate) const VERSIONING: &str = "versioning/";
+
+/// `Access` key of a bucket's Object Lock configuration (absent: Object Lock not enabled).
+pub(crate) fn lock_config_key(bucket: BucketUid) -> String {
+    format!("{OBJECT_LOCK}{}", hex::encode(bucket.as_bytes()))
+}
+
+/// The prefix of [`lock_config_key`].
+pub(crate) const OBJECT_LOCK: &str = "objectlock/";
 
 /// `bucket ‖ esc(key)`: where a key's versions start in `Versions`.
 pub(super) fn history_prefix(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
@@ -69,6 +82,15 @@ fn unescape(body: &[u8]) -> Option<(Vec<u8>, &[u8])> {
 /// The bucket's versioning state, read in the commit's transaction.
 pub(super) fn versioning(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Versioning, MetaError> {
     Ok(t.get_decoded(Cf::Access, versioning_key(bucket).as_bytes())?.unwrap_or_default())
+}
+
+/// When, and with which right, a version is removed: what Object Lock weighs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Removal {
+    /// The store's time, ms since the epoch.
+    pub(super) now_ms: i64,
+    /// The principal may bypass governance retention and asked to.
+    pub(super) bypass_governance: bool,
 }
 
 /// Where a version of a key is kept.
@@ -173,13 +195,24 @@ impl History {
     }
 
     /// Deletes the version at `place` for good: its record, and its streams and data key
-    /// through GC.
-    pub(super) fn remove(&self, place: Place, v: &VersionRecord, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    /// through GC — unless Object Lock protects it ([`may_remove`]: the one check on every
+    /// path that deletes a version's data), when nothing is written and the reason returned.
+    pub(super) fn remove(
+        &self,
+        place: Place,
+        v: &VersionRecord,
+        by: Removal,
+        ops: &mut Vec<KvOp>,
+    ) -> Result<Result<(), LockDenial>, MetaError> {
+        if let Err(denied) = may_remove(&v.lock, by.now_ms, by.bypass_governance) {
+            return Ok(Err(denied));
+        }
         match place {
             Place::Current => ops.push(KvOp::Delete(Cf::Objects, object_key(self.bucket, &self.key))),
             Place::Noncurrent => self.unkeep_noncurrent(v, ops),
         }
-        gc_version(v, ops)
+        gc_version(v, ops)?;
+        Ok(Ok(()))
     }
 
     /// After the versions of `removed` orders were deleted while the key has no `Objects`
@@ -202,17 +235,21 @@ impl History {
     /// Makes room for a new latest version in a bucket in state `state`: the `Objects` record
     /// becomes noncurrent, or is deleted when it is the `null` version the new one replaces;
     /// in a suspended bucket a noncurrent `null` version is deleted too (the new version is
-    /// the `null` one). Returns whether a `null` version was deleted.
+    /// the `null` one). Returns whether a `null` version was deleted, or why a locked one may
+    /// not be (an overwrite never bypasses a retention).
     pub(super) fn supersede(
         &self,
         t: &mut impl KvTxn,
         state: Versioning,
         ops: &mut Vec<KvOp>,
-    ) -> Result<bool, MetaError> {
+    ) -> Result<Result<bool, LockDenial>, MetaError> {
+        let by = Removal { now_ms: super::wall_ms(), bypass_governance: false };
         let mut dropped_null = false;
         if let Some(cur) = &self.current {
             if state.writes_null() && cur.null {
-                self.remove(Place::Current, cur, ops)?;
+                if let Err(denied) = self.remove(Place::Current, cur, by, ops)? {
+                    return Ok(Err(denied));
+                }
                 dropped_null = true;
             } else {
                 ops.push(KvOp::Delete(Cf::Objects, object_key(self.bucket, &self.key)));
@@ -223,10 +260,12 @@ impl History {
             && !dropped_null
             && let Some((Place::Noncurrent, old)) = self.find(t, VersionRef::Null)?
         {
-            self.remove(Place::Noncurrent, &old, ops)?;
+            if let Err(denied) = self.remove(Place::Noncurrent, &old, by, ops)? {
+                return Ok(Err(denied));
+            }
             dropped_null = true;
         }
-        Ok(dropped_null)
+        Ok(Ok(dropped_null))
     }
 
     /// Writes `v` as the new latest version (after [`Self::supersede`]).
@@ -340,6 +379,50 @@ impl<E: KvEngine> Inner<E> {
         }
     }
 
+    /// See [`crate::meta::ObjectMeta::set_version_lock`].
+    pub(super) fn set_version_lock(
+        &self,
+        target: &LockTarget,
+        change: LockChange,
+        bypass_governance: bool,
+        audit: AuditEntry,
+    ) -> Result<(LockUpdate, Option<u64>), MetaError> {
+        let locks = [LIFE_SHARED, key_lock(target.bucket, target.key.as_str()), TxnLock::Audit];
+        let mut t = self.engine.begin(&locks)?;
+        let Some(rec) = live_bucket(&mut t, &target.bucket_name, target.bucket)? else {
+            return Ok((LockUpdate::Missing, None));
+        };
+        let history = History::read(&mut t, target.bucket, target.key.as_bytes())?;
+        let found = match target.version {
+            Some(r) => history.find(&mut t, r)?,
+            None => history.current.clone().map(|v| (Place::Current, v)),
+        };
+        let Some((place, mut v)) = found else { return Ok((LockUpdate::Missing, None)) };
+        if v.delete_marker {
+            return Ok((LockUpdate::DeleteMarker, None));
+        }
+        match change {
+            LockChange::Retention(new) => {
+                if let Err(denied) = may_set_retention(&v.lock, new, super::wall_ms(), bypass_governance) {
+                    return Ok((LockUpdate::Denied(denied), None));
+                }
+                v.lock.retention = new;
+            }
+            LockChange::LegalHold(on) => v.lock.legal_hold = on,
+        }
+        let dek = t.get_decoded::<crate::model::WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?.unwrap_or_default();
+        let scope = super::logging::bucket_scope(&mut t, &rec)?;
+        let key = target.key.as_str();
+        let (seq, logged) = super::logging::log_entry(&mut t, scope, |seq| {
+            v.seq = seq;
+            super::version_entry(target.bucket, key, &v, &dek)
+        })?;
+        let mut ops = vec![logged];
+        history.rewrite(place, &v, &mut ops)?;
+        commit_audited(t, ops, audit, &self.sealing, super::wall_ms())?;
+        Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
+    }
+
     /// Stores written before versioning: every `Objects` record gets its order (its `seq`)
     /// and becomes its key's `null` version, once; a marker records that it ran. A record
     /// already in the new layout (a migration that stopped half-way) is left as it is.
@@ -357,8 +440,8 @@ impl<E: KvEngine> Inner<E> {
                 if decode::<VersionRecord>(&v).is_ok() {
                     continue;
                 }
-                // The old layout is the new one without its last three fields.
-                let tail = postcard::to_stdvec(&(0u64, true, false))
+                // The old layout is the new one without its last four fields.
+                let tail = postcard::to_stdvec(&(0u64, true, false, crate::model::lock::VersionLock::default()))
                     .map_err(|e| MetaError::codec_from("encoding a record", e))?;
                 let mut v2: VersionRecord = decode(&[v.as_slice(), &tail].concat())?;
                 v2.order = v2.seq;

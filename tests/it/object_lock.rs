@@ -1,0 +1,174 @@
+//! Object Lock through aws-sdk-s3 (docs/object-lock.md): each way an S3 client can remove or
+//! shorten a protected version × GOVERNANCE, COMPLIANCE and legal hold × with and without
+//! bypass, with the exact status and proof that nothing was removed (the version reads back,
+//! no deletion is queued).
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, DefaultRetention, Delete, ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled,
+    ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
+    ObjectLockRule, VersioningConfiguration,
+};
+
+use crate::common::{TestGateway, client_with, error_code, error_status};
+
+/// A user with read and write grants on the locked bucket, who does not own it.
+const WRITER: (&str, &str) = ("lock-writer", "lock-writer-secret-0123456789");
+
+fn in_an_hour() -> DateTime {
+    DateTime::from_secs(DateTime::from(std::time::SystemTime::now()).secs() + 3600)
+}
+
+async fn put_locked(c: &Client, key: &str, mode: Option<ObjectLockMode>, hold: bool) -> String {
+    let mut req = c.put_object().bucket("locked").key(key).body(format!("body of {key}").into_bytes().into());
+    if let Some(m) = mode {
+        req = req.object_lock_mode(m).object_lock_retain_until_date(in_an_hour());
+    }
+    if hold {
+        req = req.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
+    }
+    req.send().await.unwrap().version_id().unwrap().to_owned()
+}
+
+/// The version reads back with its bytes: it was not removed.
+async fn still_there(c: &Client, key: &str, id: &str) {
+    let got = c.get_object().bucket("locked").key(key).version_id(id).send().await.unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.as_ref(), format!("body of {key}").as_bytes(), "{key} {id}");
+}
+
+async fn delete_version(c: &Client, key: &str, id: &str, bypass: bool) -> Result<(), (Option<u16>, Option<String>)> {
+    let mut req = c.delete_object().bucket("locked").key(key).version_id(id);
+    if bypass {
+        req = req.bypass_governance_retention(true);
+    }
+    req.send().await.map(|_| ()).map_err(|e| (error_status(&e), error_code(&e)))
+}
+
+async fn set_retention(
+    c: &Client,
+    key: &str,
+    id: &str,
+    mode: ObjectLockRetentionMode,
+    secs: i64,
+    bypass: bool,
+) -> Option<u16> {
+    let until = DateTime::from_secs(DateTime::from(std::time::SystemTime::now()).secs() + secs);
+    let retention = ObjectLockRetention::builder().mode(mode).retain_until_date(until).build();
+    let mut req = c.put_object_retention().bucket("locked").key(key).version_id(id).retention(retention);
+    if bypass {
+        req = req.bypass_governance_retention(true);
+    }
+    req.send().await.err().and_then(|e| error_status(&e))
+}
+
+/// Promise: a version under COMPLIANCE retention or a legal hold cannot be deleted by anyone,
+/// the bucket's owner with bypass neither; under GOVERNANCE only by a principal allowed to
+/// bypass who asks to; every refusal is 403 AccessDenied (DeleteObject and DeleteObjects
+/// alike) and removes nothing; a DELETE without a version id only adds a delete marker;
+/// retention is extended by anyone, shortened only in GOVERNANCE with bypass, never in
+/// COMPLIANCE; versioning cannot be suspended; a bucket's default retention protects new
+/// versions; reads show the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_versions_survive_every_s3_removal() {
+    let gw = TestGateway::start_with(|text| {
+        text + &format!(
+            "\n[[access_key]]\nid = \"{}\"\nsecret = \"{}\"\nuser = \"lock-writer\"\ngrants = {{ locked = \"read,write\" }}\n",
+            WRITER.0, WRITER.1
+        )
+    })
+    .await;
+    let c = &gw.client;
+    let writer = client_with(gw.addr, WRITER.0, WRITER.1);
+    c.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let v = c.get_bucket_versioning().bucket("locked").send().await.unwrap();
+    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled), "Object Lock enables versioning");
+    let conf = c.get_object_lock_configuration().bucket("locked").send().await.unwrap();
+    let conf = conf.object_lock_configuration().unwrap();
+    assert_eq!((conf.object_lock_enabled(), conf.rule()), (Some(&ObjectLockEnabled::Enabled), None));
+    let suspend = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    let e = c.put_bucket_versioning().bucket("locked").versioning_configuration(suspend).send().await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(409), Some("InvalidBucketState")));
+
+    let gov = put_locked(c, "gov", Some(ObjectLockMode::Governance), false).await;
+    let comp = put_locked(c, "comp", Some(ObjectLockMode::Compliance), false).await;
+    let hold = put_locked(c, "hold", None, true).await;
+    let free = put_locked(c, "free", None, false).await;
+    let head = c.head_object().bucket("locked").key("comp").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert!(head.object_lock_retain_until_date().is_some());
+    let head = c.head_object().bucket("locked").key("hold").send().await.unwrap();
+    assert_eq!(head.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
+
+    let denied = Err((Some(403), Some("AccessDenied".to_owned())));
+    for (key, id) in [("gov", &gov), ("comp", &comp), ("hold", &hold)] {
+        assert_eq!(delete_version(c, key, id, false).await, denied, "{key} without bypass");
+        assert_eq!(delete_version(&writer, key, id, true).await, denied, "{key}: the writer may not bypass");
+        let ids = ObjectIdentifier::builder().key(key).version_id(id.as_str()).build().unwrap();
+        let delete = Delete::builder().objects(ids).build().unwrap();
+        let out = c.delete_objects().bucket("locked").delete(delete).send().await.unwrap();
+        assert_eq!(out.errors().len(), 1, "{key}");
+        assert_eq!(out.errors()[0].code(), Some("AccessDenied"), "{key}");
+        still_there(c, key, id).await;
+    }
+    for (key, id) in [("comp", &comp), ("hold", &hold)] {
+        assert_eq!(delete_version(c, key, id, true).await, denied, "{key}: no bypass opens it, the owner's neither");
+        still_there(c, key, id).await;
+    }
+    let marker = c.delete_object().bucket("locked").key("comp").send().await.unwrap();
+    assert_eq!(marker.delete_marker(), Some(true), "a marker hides a locked version, it does not remove it");
+    still_there(c, "comp", &comp).await;
+    let deletions = gw.admin_json("/admin/v1/deletions").await;
+    assert_eq!(deletions["tasks"].as_array().map(Vec::len), Some(0), "nothing queued for deletion: {deletions}");
+
+    // Retention changes.
+    use ObjectLockRetentionMode::{Compliance, Governance};
+    assert_eq!(set_retention(c, "comp", &comp, Compliance, 60, true).await, Some(403), "compliance never shortens");
+    assert_eq!(set_retention(c, "comp", &comp, Governance, 7200, true).await, Some(403), "nor weakens");
+    assert_eq!(set_retention(c, "comp", &comp, Compliance, 7200, false).await, None, "but extends");
+    assert_eq!(set_retention(c, "gov", &gov, Governance, 60, false).await, Some(403));
+    assert_eq!(set_retention(c, "gov", &gov, Governance, 60, true).await, None, "governance shortens with bypass");
+    let r = c.get_object_retention().bucket("locked").key("comp").version_id(&comp).send().await.unwrap();
+    let until = r.retention().unwrap().retain_until_date().unwrap().secs();
+    assert!(until > DateTime::from(std::time::SystemTime::now()).secs() + 7000, "extended: {until}");
+
+    // Bypass by the owner opens governance; lifting the hold opens the held version.
+    assert_eq!(delete_version(c, "gov", &gov, true).await, Ok(()));
+    let off = ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::Off).build();
+    c.put_object_legal_hold().bucket("locked").key("hold").version_id(&hold).legal_hold(off).send().await.unwrap();
+    assert_eq!(delete_version(&writer, "hold", &hold, false).await, Ok(()));
+    assert_eq!(delete_version(&writer, "free", &free, false).await, Ok(()));
+
+    // A default retention protects what is written after it.
+    let rule = ObjectLockRule::builder()
+        .default_retention(DefaultRetention::builder().mode(Governance).days(1).build())
+        .build();
+    let conf = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
+    c.put_object_lock_configuration().bucket("locked").object_lock_configuration(conf).send().await.unwrap();
+    let later = put_locked(c, "later", None, false).await;
+    let head = c.head_object().bucket("locked").key("later").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
+    assert_eq!(delete_version(c, "later", &later, false).await, denied);
+    still_there(c, "later", &later).await;
+
+    // Without Object Lock on the bucket: its calls are refused.
+    c.create_bucket().bucket("plain").send().await.unwrap();
+    let e = c.get_object_lock_configuration().bucket("plain").send().await.unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("ObjectLockConfigurationNotFoundError"));
+    let e = c
+        .put_object()
+        .bucket("plain")
+        .key("k")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(in_an_hour())
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidRequest")));
+    let conf = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
+    let e = c.put_object_lock_configuration().bucket("plain").object_lock_configuration(conf).send().await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(409), Some("InvalidBucketState")));
+    gw.stop().await;
+}
