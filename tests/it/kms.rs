@@ -380,6 +380,40 @@ async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
     gw.stop().await;
 }
 
+/// Promise: a KEK that wraps versions under Object Lock cannot be shredded: the admin's
+/// request is refused (409) naming how many and when the earliest retention ends, the KMS
+/// still holds the key, and every version still reads back.
+#[tokio::test]
+async fn locked_versions_refuse_the_shredding_of_their_key() {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    gw.client.create_bucket().bucket("kept").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/kept/kek", serde_json::json!({ "kek": "bucket-kept" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let data = pattern(10_000, 3);
+    let until = aws_sdk_s3::primitives::DateTime::from_secs(
+        aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now()).secs() + 3600,
+    );
+    let put_locked = gw.client.put_object().bucket("kept").key("retained").body(data.clone().into());
+    put_locked.object_lock_mode(ObjectLockMode::Compliance).object_lock_retain_until_date(until).send().await.unwrap();
+    let held = gw.client.put_object().bucket("kept").key("held").body(data.clone().into());
+    held.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On).send().await.unwrap();
+    put(&gw, "kept", "free", &data).await;
+    wait_job_done(&gw, "rotation").await;
+    let r = gw.admin_send("POST", "/admin/v1/keys/bucket-kept/shred", serde_json::Value::Null).await;
+    let text = r.body_text();
+    assert_eq!(r.status, 409, "{text}");
+    assert!(text.contains("2 versions") && text.contains("earliest retention ends"), "{text}");
+    let (s, _) = bao.api("GET", "/v1/transit/keys/bucket-kept", serde_json::Value::Null).await;
+    assert_eq!(s, 200, "the KMS still holds the key");
+    for key in ["retained", "held", "free"] {
+        assert!(get(&gw, "kept", key).await == data, "{key}");
+    }
+    gw.stop().await;
+}
+
 /// Promise: shredding a bucket's own KEK leaves none of its objects readable, even with writes
 /// in flight while the bucket moved to that key. A PUT and a multipart upload whose data keys
 /// were wrapped under the default KEK before the move commit under the bucket's new key (wrapped

@@ -565,3 +565,41 @@ async fn versions_and_delete_markers_survive_the_loss() {
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchKey"), "still behind its delete marker");
     gw.shutdown().await;
 }
+
+/// Promise: Object Lock survives the loss: after a rebuild the bucket still has Object Lock
+/// with its default retention, a version keeps its retention and legal hold, and its deletion
+/// is still refused (a lost gateway disk is no way around a retention).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_lock_survives_the_loss() {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+        ObjectLockMode, ObjectLockRetentionMode, ObjectLockRule,
+    };
+    let setup = Setup::new();
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("vault").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let rule = ObjectLockRule::builder()
+        .default_retention(DefaultRetention::builder().mode(ObjectLockRetentionMode::Compliance).days(2).build())
+        .build();
+    let conf = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
+    c.put_object_lock_configuration().bucket("vault").object_lock_configuration(conf).send().await.unwrap();
+    let id = crate::versioning::put(&c, "vault", "k", b"kept").await.unwrap();
+    let on = ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::On).build();
+    c.put_object_legal_hold().bucket("vault").key("k").version_id(&id).legal_hold(on).send().await.unwrap();
+    gw.shutdown().await;
+
+    setup.lose_and_rebuild().await;
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    let conf = c.get_object_lock_configuration().bucket("vault").send().await.unwrap();
+    let rule = conf.object_lock_configuration().and_then(|c| c.rule()).and_then(|r| r.default_retention()).cloned();
+    assert_eq!(rule.map(|d| (d.mode().cloned(), d.days())), Some((Some(ObjectLockRetentionMode::Compliance), Some(2))));
+    let head = c.head_object().bucket("vault").key("k").version_id(&id).send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert_eq!(head.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
+    let e = c.delete_object().bucket("vault").key("k").version_id(&id).send().await.unwrap_err();
+    assert_eq!(crate::common::error_status(&e), Some(403));
+    assert_eq!(crate::versioning::get(&c, "vault", "k", Some(&id)).await.0, b"kept");
+    gw.shutdown().await;
+}

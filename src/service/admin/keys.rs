@@ -100,7 +100,20 @@ impl AdminOps {
             ))
             .into());
         }
-        let stray = self.data_keys_outside(kek).await?;
+        let held = self.data_keys_of(kek).await?;
+        if held.locked > 0 {
+            let until = held.earliest_until.map_or_else(
+                || "under a legal hold".to_owned(),
+                |ms| format!("the earliest retention ends {}", utc(ms)),
+            );
+            return Err(ErrorKind::Conflict(format!(
+                "{} versions whose data keys {kek} wraps are under Object Lock ({until}); shredding {kek} would \
+                 destroy them before their retention ends",
+                held.locked
+            ))
+            .into());
+        }
+        let stray = held.outside;
         if stray > 0 {
             return Err(ErrorKind::Conflict(format!(
                 "{stray} data keys of the buckets using {kek} are still wrapped under another key; shredding {kek} \
@@ -129,11 +142,13 @@ impl AdminOps {
         Ok(audit)
     }
 
-    /// Data keys (of versions and open uploads) of the buckets whose own KEK is `kek` that are
-    /// wrapped under another KEK. Read from the store, not this gateway's cached key state.
-    async fn data_keys_outside(&self, kek: &str) -> Result<u64> {
+    /// What shredding `kek` would touch, read from the store (not this gateway's cached key
+    /// state): over the buckets whose own KEK it is, the data keys (of versions and open
+    /// uploads) wrapped under another KEK, and the versions under Object Lock.
+    async fn data_keys_of(&self, kek: &str) -> Result<KekHoldings> {
         let overrides = self.meta.catalog_overrides().await?;
-        let mut stray = 0;
+        let now = now_ms();
+        let mut held = KekHoldings::default();
         for (bucket, _) in overrides.bucket_keks.iter().filter(|(_, k)| k == kek) {
             let mut versions = VersionWalk::new(*bucket, None);
             loop {
@@ -142,9 +157,15 @@ impl AdminOps {
                     break;
                 }
                 for (_, entry) in page {
-                    let uid = entry.version.version_uid;
-                    if self.meta.dek(uid).await?.is_some_and(|w| w.kek_id != kek) {
-                        stray += 1;
+                    let v = &entry.version;
+                    if v.lock.protects(now) {
+                        held.locked += 1;
+                        if let Some(r) = v.lock.active_retention(now) {
+                            held.earliest_until = Some(held.earliest_until.map_or(r.until_ms, |e| e.min(r.until_ms)));
+                        }
+                    }
+                    if self.meta.dek(v.version_uid).await?.is_some_and(|w| w.kek_id != kek) {
+                        held.outside += 1;
                     }
                 }
             }
@@ -154,10 +175,10 @@ impl AdminOps {
                 if page.is_empty() {
                     break;
                 }
-                stray += page.iter().filter(|u| u.dek.kek_id != kek).count() as u64;
+                held.outside += page.iter().filter(|u| u.dek.kek_id != kek).count() as u64;
             }
         }
-        Ok(stray)
+        Ok(held)
     }
 
     /// Marks the rotation job running (its cursor restarts) and wakes it.
@@ -174,4 +195,23 @@ impl AdminOps {
         self.state.rotation_wake().notify_one();
         Ok(())
     }
+}
+
+/// What shredding a KEK would touch (see `AdminOps::data_keys_of`).
+#[derive(Debug, Default)]
+struct KekHoldings {
+    /// Data keys wrapped under another KEK.
+    outside: u64,
+    /// Versions under Object Lock (a retention not ended, or a legal hold).
+    locked: u64,
+    /// The earliest end of those retentions, ms since the epoch.
+    earliest_until: Option<i64>,
+}
+
+/// A time as RFC 3339 UTC (for messages).
+fn utc(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| format!("{ms} ms after the epoch"))
 }
