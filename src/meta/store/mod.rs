@@ -144,20 +144,13 @@ impl<E: KvEngine> Inner<E> {
         if self.engine.get(Cf::Meta, OWNERS_MARKER)?.is_some() {
             return Ok(());
         }
-        let mut start = Vec::new();
-        loop {
-            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
-            let Some((last, _)) = page.last() else { break };
-            start = key_successor(last);
-            let mut ops = Vec::new();
-            for (k, v) in &page {
-                let Some(uid) = k.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else { continue };
-                for s in decode::<VersionRecord>(v)?.streams {
-                    ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&BucketUid(uid))?));
-                }
+        self.each_objects_page(|k, v, ops| {
+            let Some(uid) = k.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else { return Ok(()) };
+            for s in decode::<VersionRecord>(v)?.streams {
+                ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&BucketUid(uid))?));
             }
-            self.engine.write(ops)?;
-        }
+            Ok(())
+        })?;
         for (_, v) in self.engine.scan(Cf::UploadIds, b"", None, usize::MAX)? {
             let rec: UploadRecord = decode(&v)?;
             let id = rec.upload_id.as_bytes();
@@ -170,6 +163,25 @@ impl<E: KvEngine> Inner<E> {
             self.engine.write(ops)?;
         }
         self.engine.write(vec![KvOp::Put(Cf::Meta, OWNERS_MARKER.to_vec(), encode(&true)?)])
+    }
+
+    /// A one-time migration's walk: every `Objects` record, a page at a time, each page's
+    /// writes (what `each` adds for its records) applied before the next is read.
+    fn each_objects_page(
+        &self,
+        mut each: impl FnMut(&[u8], &[u8], &mut Vec<KvOp>) -> Result<(), MetaError>,
+    ) -> Result<(), MetaError> {
+        let mut start = Vec::new();
+        loop {
+            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
+            let Some((last, _)) = page.last() else { return Ok(()) };
+            start = key_successor(last);
+            let mut ops = Vec::new();
+            for (k, v) in &page {
+                each(k, v, &mut ops)?;
+            }
+            self.engine.write(ops)?;
+        }
     }
 
     /// A page of a per-replica queue (repairs, deletions) after `after`.

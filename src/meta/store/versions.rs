@@ -430,25 +430,17 @@ impl<E: KvEngine> Inner<E> {
         if self.engine.get(Cf::Meta, VERSIONS_MARKER)?.is_some() {
             return Ok(());
         }
-        let mut start = Vec::new();
-        loop {
-            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
-            let Some((last, _)) = page.last() else { break };
-            start = key_successor(last);
-            let mut ops = Vec::new();
-            for (k, v) in page {
-                if decode::<VersionRecord>(&v).is_ok() {
-                    continue;
-                }
-                // The old layout is the new one without its last four fields.
-                let tail = postcard::to_stdvec(&(0u64, true, false, crate::model::lock::VersionLock::default()))
-                    .map_err(|e| MetaError::codec_from("encoding a record", e))?;
-                let mut v2: VersionRecord = decode(&[v.as_slice(), &tail].concat())?;
+        // The old layout is the new one without its last four fields.
+        let tail = postcard::to_stdvec(&(0u64, true, false, crate::model::lock::VersionLock::default()))
+            .map_err(|e| MetaError::codec_from("encoding a record", e))?;
+        self.each_objects_page(|k, v, ops| {
+            if decode::<VersionRecord>(v).is_err() {
+                let mut v2: VersionRecord = decode(&[v, tail.as_slice()].concat())?;
                 v2.order = v2.seq;
-                ops.push(KvOp::Put(Cf::Objects, k, encode(&v2)?));
+                ops.push(KvOp::Put(Cf::Objects, k.to_vec(), encode(&v2)?));
             }
-            self.engine.write(ops)?;
-        }
+            Ok(())
+        })?;
         self.engine.write(vec![KvOp::Put(Cf::Meta, VERSIONS_MARKER.to_vec(), encode(&true)?)])
     }
 }
