@@ -334,14 +334,7 @@ pub enum CommitOutcome {
     Locked(crate::model::lock::LockDenial),
 }
 
-/// A change of one version's Object Lock state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockChange {
-    /// PutObjectRetention (`None`: the retention removed).
-    Retention(Option<crate::model::lock::Retention>),
-    /// PutObjectLegalHold.
-    LegalHold(bool),
-}
+pub use crate::model::lock::LockChange;
 
 /// The version a change of Object Lock state is for.
 #[derive(Debug, Clone)]

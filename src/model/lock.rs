@@ -87,6 +87,15 @@ impl LockConfig {
     }
 }
 
+/// A change of one version's Object Lock state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockChange {
+    /// PutObjectRetention (`None`: the retention removed).
+    Retention(Option<Retention>),
+    /// PutObjectLegalHold.
+    LegalHold(bool),
+}
+
 /// Why a removal or a retention change is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LockDenial {

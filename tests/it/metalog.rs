@@ -58,7 +58,7 @@ fn logged_for(log: &[Found], key: &str) -> Vec<(u64, bool, usize)> {
     let mut out: Vec<(u64, bool, usize)> = log
         .iter()
         .filter_map(|f| match &f.entry {
-            LogEntry::Version(v) if v.key == key => Some((v.seq, false, f.providers)),
+            LogEntry::ObjectVersion(v) if v.version.key == key => Some((v.version.seq, false, f.providers)),
             LogEntry::Deleted { seq, key: k, .. } if k == key => Some((*seq, true, f.providers)),
             _ => None,
         })
@@ -111,7 +111,7 @@ async fn acknowledged_changes_are_in_the_providers_log() {
     let version = log
         .iter()
         .find_map(|f| match &f.entry {
-            LogEntry::Version(v) if v.key == "docs/secret-name.txt" => Some(v.clone()),
+            LogEntry::ObjectVersion(v) if v.version.key == "docs/secret-name.txt" => Some(v.version.clone()),
             _ => None,
         })
         .expect("the PUT is logged");

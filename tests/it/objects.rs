@@ -397,17 +397,24 @@ async fn unsupported_features_are_501() {
     let e = c.get_bucket_lifecycle_configuration().bucket("nope").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(501), "lifecycle");
     let e = c
-        .put_bucket_versioning()
+        .put_object_lock_configuration()
         .bucket("nope")
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .object_lock_configuration(
+            aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
                 .build(),
         )
+        .token("a-token")
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "versioning");
+    assert_eq!(error_status(&e), Some(501), "Object Lock tokens");
+    let mfa = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .mfa_delete(aws_sdk_s3::types::MfaDelete::Enabled)
+        .build();
+    let e = c.put_bucket_versioning().bucket("nope").versioning_configuration(mfa).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(501), "MFA delete");
     // SSE-S3 (AES256) is accepted: everything is encrypted anyway.
     c.put_object()
         .bucket("nope")

@@ -14,8 +14,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use super::svc;
 use crate::frontend::convert::timestamp;
 use crate::frontend::error::not_implemented;
-use crate::meta::LockChange;
-use crate::model::lock::{DefaultRetention, Retention, RetentionMode, VersionLock};
+use crate::model::lock::{DefaultRetention, LockChange, Retention, RetentionMode, VersionLock};
 use crate::service::{LockRequest, ObjectApi};
 
 fn invalid(message: &'static str) -> S3Error {
