@@ -362,7 +362,7 @@ fn load_tls(pair: Option<&(PathBuf, PathBuf)>) -> Result<Option<Arc<TlsFiles>>, 
     pair.map(|(cert, key)| TlsFiles::load(cert, key).map(Arc::new).map_err(StartError::Tls)).transpose()
 }
 
-/// The background workers that maintain the data: scrub, evacuation, key rotation, usage,
+/// The background workers that maintain the data: scrub, evacuation, key rotation, usage, lifecycle,
 /// cluster membership, repair and GC (health runs before the admin listener is served).
 fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
     let gc_settings =
@@ -372,6 +372,11 @@ fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown)
         spawn_worker("evacuation", Evacuator::new(ctx).run(config.evacuation_interval, shutdown.clone())),
         spawn_worker("rotation", crate::workers::rotation::Rotator::new(ctx).run(ROTATION_POLL, shutdown.clone())),
         spawn_worker("usage", UsageCounter::new(ctx).run(config.usage_interval, shutdown.clone())),
+        spawn_worker(
+            "lifecycle",
+            crate::workers::lifecycle::LifecycleWorker::new(ctx, config.lifecycle_day)
+                .run(config.lifecycle_interval, shutdown.clone()),
+        ),
         spawn_worker(
             "cluster",
             crate::workers::cluster::run(Arc::clone(&ctx.meta), Arc::clone(&ctx.state), ctx.boot_id, shutdown.clone()),
@@ -409,6 +414,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         region: config.region.clone(),
         access_keys: config.access_keys.clone(),
         block_public_access: config.block_public_access,
+        lifecycle_day: config.lifecycle_day,
     };
     let service = Arc::new(ObjectService::new(
         Arc::clone(&meta),

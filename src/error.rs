@@ -75,6 +75,8 @@ pub enum ErrorKind {
     ObjectLockConfigurationNotFound,
     #[error("the specified object does not have an Object Lock configuration")]
     NoSuchObjectLockConfiguration,
+    #[error("The lifecycle configuration does not exist")]
+    NoSuchLifecycleConfiguration,
     #[error("the specified method is not allowed against this resource")]
     MethodNotAllowed,
     #[error("{0}")]

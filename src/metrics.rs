@@ -64,6 +64,8 @@ pub struct Metrics {
     pub repair_completed: IntCounterVec,
     /// Evacuation outcomes per replica (moved, failed, no_target).
     pub evacuation_moves: IntCounterVec,
+    /// What the lifecycle rules did, by action (and the removals Object Lock refused).
+    pub lifecycle_actions: IntCounterVec,
     /// Background job progress (0–1), by job.
     pub job_progress: GaugeVec,
     /// Items a background job has still to look at, by job.
@@ -242,6 +244,12 @@ impl Metrics {
                 "Repair attempts by provider and outcome (ok, failed).",
                 &["provider", "outcome"],
             )?,
+            lifecycle_actions: counter_vec(
+                "souverain_lifecycle_actions_total",
+                "Lifecycle rules applied, by action: expired (current version), noncurrent_expired, \
+                 delete_marker_removed, upload_aborted, and locked (a removal Object Lock refused).",
+                &["action"],
+            )?,
             scrub_checked: counter_vec(
                 "souverain_scrub_checked_replicas_total",
                 "Replicas checked by the scrubber, by provider.",
@@ -326,6 +334,7 @@ impl Metrics {
             Box::new(self.backend_hedged_requests.clone()),
             Box::new(self.repair_completed.clone()),
             Box::new(self.evacuation_moves.clone()),
+            Box::new(self.lifecycle_actions.clone()),
             Box::new(self.job_progress.clone()),
             Box::new(self.job_remaining.clone()),
             Box::new(self.scrub_checked.clone()),

@@ -114,6 +114,10 @@ pub enum Action {
     GetObjectRetention,
     /// PutObjectLockConfiguration (and CreateBucket with Object Lock: the creator owns it).
     PutBucketObjectLockConfiguration,
+    /// PutBucketLifecycleConfiguration and DeleteBucketLifecycle.
+    PutLifecycleConfiguration,
+    /// GetBucketLifecycleConfiguration.
+    GetLifecycleConfiguration,
     /// GetBucketAcl.
     GetBucketAcl,
     /// GetObjectAcl.
@@ -164,6 +168,8 @@ impl Action {
             Action::PutObjectRetention => "s3:PutObjectRetention",
             Action::GetObjectRetention => "s3:GetObjectRetention",
             Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            Action::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
+            Action::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
@@ -206,6 +212,8 @@ impl Action {
             | Action::BypassGovernanceRetention
             | Action::PutObjectRetention
             | Action::PutBucketObjectLockConfiguration
+            | Action::PutLifecycleConfiguration
+            | Action::GetLifecycleConfiguration
             | Action::GetBucketAcl
             | Action::GetObjectAcl
             | Action::GetBucketPolicy

@@ -164,6 +164,12 @@ pub enum JobsCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// The lifecycle job's current or last pass (`moved`: versions it removed).
+    Lifecycle {
+        /// Follow the pass until it is done.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 impl AdminTarget {
@@ -347,6 +353,7 @@ pub fn jobs(admin: &AdminTarget, cmd: &JobsCommand) -> Result<bool, String> {
         JobsCommand::Evacuation { wait } => ("/admin/v1/jobs/evacuation", *wait),
         JobsCommand::Scrub { wait } => ("/admin/v1/jobs/scrub", *wait),
         JobsCommand::Rotation { wait } => ("/admin/v1/jobs/rotation", *wait),
+        JobsCommand::Lifecycle { wait } => ("/admin/v1/jobs/lifecycle", *wait),
     };
     if !wait {
         return admin.show(path, true);

@@ -129,6 +129,10 @@ pub struct Config {
     pub usage_interval: Duration,
     /// Between evacuation passes.
     pub evacuation_interval: Duration,
+    /// Between lifecycle passes.
+    pub lifecycle_interval: Duration,
+    /// The length of a lifecycle day (a day, or shorter for tests).
+    pub lifecycle_day: Duration,
     /// Scrubber rate and sampling.
     pub scrub: ScrubSettings,
     /// Simultaneous client connections.
@@ -252,6 +256,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         scrub_interval: secs(w.scrub_interval_secs, 24 * 3600),
         usage_interval: secs(w.usage_interval_secs, 300),
         evacuation_interval: secs(w.evacuation_interval_secs, 3600),
+        lifecycle_interval: secs(w.lifecycle_interval_secs, 3600),
+        lifecycle_day: secs(w.lifecycle_day_secs, 24 * 3600),
         scrub: scrub_settings(w)?,
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),

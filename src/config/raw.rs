@@ -190,6 +190,10 @@ pub struct RawWorkers {
     pub usage_interval_secs: Option<u64>,
     /// Seconds between evacuation passes (each residency change also starts one at once).
     pub evacuation_interval_secs: Option<u64>,
+    /// Seconds between lifecycle passes.
+    pub lifecycle_interval_secs: Option<u64>,
+    /// Seconds in a lifecycle day (86 400; tests shorten it, as Ceph's `rgw_lc_debug_interval`).
+    pub lifecycle_day_secs: Option<u64>,
     /// Bytes per second the scrubber may read.
     pub scrub_rate_bytes_per_sec: Option<u64>,
     /// Fraction (0.0–1.0) of streams read and hashed each pass.

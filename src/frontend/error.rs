@@ -39,6 +39,7 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::NoSuchObjectLockConfiguration => {
             return custom("NoSuchObjectLockConfiguration", StatusCode::NOT_FOUND, msg);
         }
+        ErrorKind::NoSuchLifecycleConfiguration => (C::NoSuchLifecycleConfiguration, msg),
         ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
         ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
         ErrorKind::DeleteMarker { version_id, named } => {

@@ -122,6 +122,14 @@ pub(super) async fn versions_and_markers(store: &dyn MetadataStore) {
     assert_eq!(gone(store).await, [162], "only the deleted version's stream");
     let out = delete(store, "k", by_id(VersionRef::Id(uid(162)))).await;
     assert!(out.removed.is_none(), "deleting it again finds nothing");
+    // A lifecycle expiration acts only while the version it saw is still the latest.
+    let expire = |latest, id| DeleteTarget::Expire { latest: uid(latest), marker: uid(id), now_ms: 7 };
+    let out = delete(store, "k", expire(162, 168)).await;
+    assert_eq!(out, super::DeleteOutcome::default(), "162 is no longer the latest: nothing happens");
+    assert_eq!(store.current(b, &key_of("k")).await.unwrap().unwrap().version_uid, uid(161));
+    let out = delete(store, "k", expire(161, 167)).await;
+    assert_eq!(out.marker.map(|m| m.version_uid), Some(uid(167)), "161 expired: a marker");
+    delete(store, "k", by_id(VersionRef::Id(uid(167)))).await;
 
     // Suspended: a write replaces the null version (wherever it is) and keeps the others.
     set(store, Versioning::Suspended).await;

@@ -66,6 +66,9 @@ pub trait ObjectMeta: Send + Sync {
     async fn versioning(&self, bucket: BucketUid) -> Result<Versioning, MetaError>;
     /// The bucket's Object Lock configuration, if Object Lock is enabled.
     async fn lock_config(&self, bucket: BucketUid) -> Result<Option<LockConfig>, MetaError>;
+    /// The bucket's lifecycle configuration, if one is set.
+    async fn lifecycle(&self, bucket: BucketUid)
+    -> Result<Option<crate::model::lifecycle::LifecycleConfig>, MetaError>;
     /// Changes the Object Lock state of a version of `key` (the current one if `version` is
     /// `None`) in the bucket `name` (if it still has identity `bucket`), with its audit record
     /// and its log entry (the version logged again), unless the change would shorten or remove

@@ -183,6 +183,14 @@ pub enum AuditedChange {
         /// The configuration.
         config: crate::model::lock::LockConfig,
     },
+    /// A bucket's lifecycle configuration set (`Some`) or deleted; `None` if there is no such
+    /// bucket.
+    BucketLifecycle {
+        /// The bucket.
+        bucket: BucketName,
+        /// The configuration, or none.
+        config: Option<crate::model::lifecycle::LifecycleConfig>,
+    },
     /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
     BucketVersioning {
         /// The bucket.
@@ -217,6 +225,7 @@ impl AuditedChange {
                 | AuditedChange::PublicBlock { .. }
                 | AuditedChange::BucketVersioning { .. }
                 | AuditedChange::BucketObjectLock { .. }
+                | AuditedChange::BucketLifecycle { .. }
         )
     }
 }
@@ -372,6 +381,16 @@ pub enum DeleteTarget {
         /// The delete marker's id, if one is made.
         marker: crate::model::VersionUid,
         /// When, ms since the epoch (the marker's Last-Modified).
+        now_ms: i64,
+    },
+    /// As [`DeleteTarget::Key`], only if the key's latest version is still `latest` (lifecycle
+    /// expiration: a version written since the worker looked is not the one that expired).
+    Expire {
+        /// The version that expired.
+        latest: crate::model::VersionUid,
+        /// The delete marker's id, if one is made.
+        marker: crate::model::VersionUid,
+        /// When, ms since the epoch.
         now_ms: i64,
     },
     /// One version, for good, unless Object Lock protects it (`bypass_governance`: the

@@ -65,6 +65,13 @@ pub enum AccessRecord {
         /// Its state.
         state: crate::model::Versioning,
     },
+    /// A bucket's lifecycle configuration (`None`: deleted).
+    Lifecycle {
+        /// The bucket.
+        bucket: BucketUid,
+        /// Its configuration.
+        config: Option<crate::model::lifecycle::LifecycleConfig>,
+    },
     /// A bucket's Object Lock configuration.
     ObjectLock {
         /// The bucket.

@@ -189,7 +189,8 @@ async fn write_back(
                 | AccessRecord::BucketPolicy { bucket, .. }
                 | AccessRecord::PublicBlock { bucket, .. }
                 | AccessRecord::Versioning { bucket, .. }
-                | AccessRecord::ObjectLock { bucket, .. },
+                | AccessRecord::ObjectLock { bucket, .. }
+                | AccessRecord::Lifecycle { bucket, .. },
             ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
@@ -313,6 +314,9 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
             }
             BucketSetting::ObjectLock => {
                 AccessRecord::ObjectLock { bucket, config: serde_json::from_str(json).map_err(bad)? }
+            }
+            BucketSetting::Lifecycle => {
+                AccessRecord::Lifecycle { bucket, config: serde_json::from_str(json).map_err(bad)? }
             }
         }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {

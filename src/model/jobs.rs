@@ -6,5 +6,7 @@ pub const EVACUATION: &str = "evacuation";
 pub const SCRUB: &str = "scrub";
 /// Rewraps data keys under a new KEK version or a bucket's own KEK.
 pub const ROTATION: &str = "rotation";
+/// Applies the buckets' lifecycle rules.
+pub const LIFECYCLE: &str = "lifecycle";
 /// Every job the admin API reports on.
-pub const ALL: [&str; 3] = [EVACUATION, SCRUB, ROTATION];
+pub const ALL: [&str; 4] = [EVACUATION, SCRUB, ROTATION, LIFECYCLE];

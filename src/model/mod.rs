@@ -7,6 +7,7 @@ pub mod day;
 pub mod ids;
 pub mod ints;
 pub mod jobs;
+pub mod lifecycle;
 pub mod lock;
 pub mod names;
 pub mod object;

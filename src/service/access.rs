@@ -59,6 +59,7 @@ impl Secret {
 pub(crate) struct Permit {
     bucket: BucketRecord,
     versioning: crate::model::Versioning,
+    lifecycle: Option<Arc<crate::model::lifecycle::LifecycleConfig>>,
 }
 
 impl Permit {
@@ -71,6 +72,12 @@ impl Permit {
     /// decide what a response shows; commits check the state they write under themselves.
     pub(crate) fn versioning(&self) -> crate::model::Versioning {
         self.versioning
+    }
+
+    /// The bucket's lifecycle configuration as the access cache saw it: what responses show
+    /// (`x-amz-expiration`); the lifecycle worker reads the store's.
+    pub(crate) fn lifecycle(&self) -> Option<&crate::model::lifecycle::LifecycleConfig> {
+        self.lifecycle.as_deref()
     }
 }
 
@@ -161,6 +168,8 @@ pub(crate) struct BucketAccess {
     pub(crate) block: Option<PublicAccessBlock>,
     /// Its versioning state.
     pub(crate) versioning: crate::model::Versioning,
+    /// Its lifecycle configuration.
+    pub(crate) lifecycle: Option<Arc<crate::model::lifecycle::LifecycleConfig>>,
 }
 
 impl Directory {
@@ -191,7 +200,8 @@ impl Directory {
             None => None,
         };
         let versioning = self.meta.versioning(bucket.uid).await?;
-        let access = Arc::new(BucketAccess { document, policy, block, versioning });
+        let lifecycle = self.meta.lifecycle(bucket.uid).await?.map(Arc::new);
+        let access = Arc::new(BucketAccess { document, policy, block, versioning, lifecycle });
         self.cached_buckets.put(bucket.uid, Arc::clone(&access));
         Ok(access)
     }
@@ -378,7 +388,11 @@ impl BucketGate {
             public_allowed: self.public_allowed,
         };
         match authorize(principal, action, Target::Bucket(facts)) {
-            Decision::Allow => Ok(Permit { bucket: self.rec.clone(), versioning: self.access.versioning }),
+            Decision::Allow => Ok(Permit {
+                bucket: self.rec.clone(),
+                versioning: self.access.versioning,
+                lifecycle: self.access.lifecycle.clone(),
+            }),
             Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
         }
     }

@@ -19,6 +19,7 @@ use crate::access::{Action, Principal};
 use crate::error::{Error, Result};
 use crate::meta::LockChange;
 use crate::model::access::PublicAccessBlock;
+use crate::model::lifecycle::LifecycleConfig;
 use crate::model::lock::{DefaultRetention, LockConfig};
 use crate::model::{ChecksumAlgorithm, ChecksumType, ContentHeaders, UploadId, Versioning};
 
@@ -146,6 +147,10 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn put_object_lock_configuration(&self, bucket: &str, default: Option<DefaultRetention>) -> Result<()>;
     /// GetObjectLockConfiguration.
     async fn object_lock_configuration(&self, bucket: &str) -> Result<LockConfig>;
+    /// PutBucketLifecycleConfiguration (`Some`) and DeleteBucketLifecycle (`None`).
+    async fn put_bucket_lifecycle(&self, bucket: &str, config: Option<LifecycleConfig>) -> Result<()>;
+    /// GetBucketLifecycleConfiguration.
+    async fn bucket_lifecycle(&self, bucket: &str) -> Result<LifecycleConfig>;
     /// PutObjectRetention and PutObjectLegalHold.
     async fn put_version_lock(
         &self,
@@ -436,6 +441,16 @@ impl ObjectApi for Session {
     async fn object_lock_configuration(&self, bucket: &str) -> Result<LockConfig> {
         let permit = self.permit(Action::HeadBucket, bucket).await?;
         self.service.lock_config(&permit).await
+    }
+
+    async fn put_bucket_lifecycle(&self, bucket: &str, config: Option<LifecycleConfig>) -> Result<()> {
+        let permit = self.permit(Action::PutLifecycleConfiguration, bucket).await?;
+        self.service.set_lifecycle(&permit, &self.principal, config).await
+    }
+
+    async fn bucket_lifecycle(&self, bucket: &str) -> Result<LifecycleConfig> {
+        let permit = self.permit(Action::GetLifecycleConfiguration, bucket).await?;
+        self.service.lifecycle(&permit).await
     }
 
     async fn put_version_lock(

@@ -50,7 +50,12 @@ impl ObjectService {
     }
 
     /// CopyObject.
-    pub(crate) async fn copy_object(&self, source: &Permit, target: &Permit, req: CopyRequest) -> Result<PutOutput> {
+    pub(crate) async fn copy_object(
+        &self,
+        source: &Permit,
+        dst_permit: &Permit,
+        req: CopyRequest,
+    ) -> Result<PutOutput> {
         let src = self.copy_source(source, &req.src_key, req.src_version_id.as_deref(), &req.source_conditions).await?;
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
         if same && req.replace_headers.is_none() {
@@ -66,7 +71,7 @@ impl ObjectService {
             )
             .into());
         }
-        let dst = target.bucket();
+        let dst = dst_permit.bucket();
         let dst_key = parse_new_key(&req.dst_key)?;
         self.early_condition(dst, &dst_key, &req.condition).await?;
         let lock = self.lock_for_new_version(dst, req.lock).await?;
@@ -85,8 +90,9 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (mut record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
         record.lock = lock;
+        let expiration = self.expiry(dst_permit, &req.dst_key, record.size, record.last_modified_ms);
         let key = super::put::VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
-        Ok(PutOutput { version_id, ..out })
+        Ok(PutOutput { version_id, expiration, ..out })
     }
 }

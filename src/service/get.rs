@@ -35,6 +35,7 @@ pub(crate) fn object_info(v: &VersionRecord, versioning: Versioning) -> ObjectIn
     ObjectInfo {
         version_id: (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3()),
         lock: v.lock,
+        expiration: None,
         size: v.size,
         etag: v.etag.clone(),
         last_modified_ms: v.last_modified_ms,
@@ -75,7 +76,7 @@ impl ObjectService {
         let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
-            info: object_info(&version, permit.versioning()),
+            info: self.info(permit, &req, &version),
             range: range.filter(|_| req.range.is_some() || req.part_number.is_some()),
             content_length,
             checksum,
@@ -91,8 +92,15 @@ impl ObjectService {
         let partial = req.range.is_some() || req.part_number.is_some();
         let body = self.read_version(bucket, &req.key, &version, range).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
-        let info = object_info(&version, permit.versioning());
+        let info = self.info(permit, &req, &version);
         Ok(GetOutput { info, range: range.filter(|_| partial), content_length, checksum, body })
+    }
+
+    /// What a read shows of a version: the expiry only when it read the current version.
+    fn info(&self, permit: &Permit, req: &GetRequest, v: &VersionRecord) -> ObjectInfo {
+        let expiration =
+            req.version_id.is_none().then(|| self.expiry(permit, &req.key, v.size, v.last_modified_ms)).flatten();
+        ObjectInfo { expiration, ..object_info(v, permit.versioning()) }
     }
 
     /// The version a read names (`versionId`), or the key's current one.

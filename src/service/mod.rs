@@ -13,6 +13,7 @@ pub mod copy;
 mod delete;
 pub(crate) mod get;
 pub mod keys;
+mod lifecycle;
 pub mod list;
 mod multipart;
 mod object_lock;
@@ -43,6 +44,7 @@ pub use api::{BucketInfo, Gate, ListUploadsRequest, ObjectApi, PartSource, PartT
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
 pub use delete::{DeleteResult, ObjectToDelete};
+pub use lifecycle::Expiry;
 pub use list::{
     ListObjectsRequest, ListResume, ListVersionsRequest, ListedObject, ListedVersion, ObjectsPage, UploadsPage,
     VersionsPage,
@@ -83,6 +85,8 @@ pub struct ServiceConfig {
     pub access_keys: Vec<crate::config::AccessKey>,
     /// No public bucket policy may be stored, none allows anonymous requests.
     pub block_public_access: bool,
+    /// The length of a lifecycle day (`workers.lifecycle_day_secs`, for tests).
+    pub lifecycle_day: std::time::Duration,
 }
 
 /// The object service.
@@ -119,6 +123,8 @@ pub struct ObjectInfo {
     pub version_id: Option<String>,
     /// Its Object Lock retention and legal hold.
     pub lock: crate::model::lock::VersionLock,
+    /// When the bucket's lifecycle rules expire it (a current version only).
+    pub expiration: Option<Expiry>,
 }
 
 /// A `Range` header, unresolved.
@@ -187,6 +193,8 @@ pub struct PutOutput {
     pub last_modified_ms: i64,
     /// Its version id (`null` in a suspended bucket); `None` in an unversioned bucket.
     pub version_id: Option<String>,
+    /// When the bucket's lifecycle rules expire the new version (`x-amz-expiration`).
+    pub expiration: Option<Expiry>,
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, the day certifications are checked against.

@@ -254,6 +254,7 @@ impl ObjectService {
             }),
             last_modified_ms: part.last_modified_ms,
             version_id: None,
+            expiration: None,
         };
         let gc = GcTask::for_stream(&part.stream);
         if self.meta.commit_part(upload.upload_id, number, part, repairs).await? == CommitOutcome::Committed {
@@ -338,6 +339,7 @@ impl ObjectService {
             checksum,
             last_modified_ms: record.last_modified_ms,
             version_id: None,
+            expiration: self.expiry(permit, &req.key, record.size, record.last_modified_ms),
         };
         let version_id = self
             .commit_version(
@@ -412,6 +414,7 @@ impl ObjectService {
         let same = current.version_uid == done.version_uid;
         let versioned = self.meta.versioning(bucket.uid).await.ok()? != crate::model::Versioning::Unversioned;
         same.then(|| PutOutput {
+            expiration: self.expiry(permit, &req.key, current.size, current.last_modified_ms),
             version_id: versioned.then(|| current.version_ref().to_s3()),
             etag: current.etag,
             checksum: current.checksum,

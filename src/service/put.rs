@@ -164,8 +164,13 @@ pub(crate) fn single_stream_version(
         delete_marker: false,
         lock: crate::model::lock::VersionLock::default(),
     };
-    let out =
-        PutOutput { etag: record.etag.clone(), checksum, last_modified_ms: record.last_modified_ms, version_id: None };
+    let out = PutOutput {
+        etag: record.etag.clone(),
+        checksum,
+        last_modified_ms: record.last_modified_ms,
+        version_id: None,
+        expiration: None,
+    };
     Ok((record, out))
 }
 
@@ -195,10 +200,11 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (mut record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
         record.lock = lock;
+        let expiration = self.expiry(permit, &req.key, record.size, record.last_modified_ms);
         let key = VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
-        Ok(PutOutput { version_id, ..out })
+        Ok(PutOutput { version_id, expiration, ..out })
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {

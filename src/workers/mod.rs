@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod evacuation;
 pub mod gc;
 pub mod health;
+pub mod lifecycle;
 pub mod repair;
 pub mod rotation;
 pub mod scrub;

@@ -43,6 +43,8 @@ mod format_vectors;
 mod hostile;
 /// The transit KMS (OpenBao): wrapping, rotation, outages, credentials, shredding, secrets.
 mod kms;
+/// Lifecycle rules: the configuration, x-amz-expiration, and the job under a test clock.
+mod lifecycle;
 /// ListObjects v1/v2: order, prefixes, delimiters, pagination, url encoding.
 mod listing;
 /// Bounded memory for a 1 GiB object.

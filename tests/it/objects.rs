@@ -394,8 +394,16 @@ async fn unsupported_features_are_501() {
     assert_eq!(error_status(&e), Some(501), "SSE-KMS");
     let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).tagging("a=b").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NotImplemented"));
-    let e = c.get_bucket_lifecycle_configuration().bucket("nope").send().await.unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "lifecycle");
+    let transition = aws_sdk_s3::types::LifecycleRule::builder()
+        .id("t")
+        .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+        .filter(aws_sdk_s3::types::LifecycleRuleFilter::builder().prefix("").build())
+        .transitions(aws_sdk_s3::types::Transition::builder().days(1).build())
+        .build()
+        .unwrap();
+    let rules = aws_sdk_s3::types::BucketLifecycleConfiguration::builder().rules(transition).build().unwrap();
+    let e = c.put_bucket_lifecycle_configuration().bucket("nope").lifecycle_configuration(rules).send().await;
+    assert_eq!(error_status(&e.unwrap_err()), Some(501), "lifecycle transitions");
     let e = c
         .put_object_lock_configuration()
         .bucket("nope")

@@ -566,11 +566,12 @@ async fn versions_and_delete_markers_survive_the_loss() {
     gw.shutdown().await;
 }
 
-/// Promise: Object Lock survives the loss: after a rebuild the bucket still has Object Lock
-/// with its default retention, a version keeps its retention and legal hold, and its deletion
-/// is still refused (a lost gateway disk is no way around a retention).
+/// Promise: Object Lock and lifecycle rules survive the loss: after a rebuild the bucket still
+/// has Object Lock with its default retention, a version keeps its retention and legal hold,
+/// and its deletion is still refused (a lost gateway disk is no way around a retention); a
+/// bucket's lifecycle rules read back as set, and rules deleted before the loss stay deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn object_lock_survives_the_loss() {
+async fn object_lock_and_lifecycle_survive_the_loss() {
     use aws_sdk_s3::types::{
         DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
         ObjectLockMode, ObjectLockRetentionMode, ObjectLockRule,
@@ -587,6 +588,16 @@ async fn object_lock_survives_the_loss() {
     let id = crate::versioning::put(&c, "vault", "k", b"kept").await.unwrap();
     let on = ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::On).build();
     c.put_object_legal_hold().bucket("vault").key("k").version_id(&id).legal_hold(on).send().await.unwrap();
+    let rules = lifecycle_rules();
+    c.put_bucket_lifecycle_configuration().bucket("vault").lifecycle_configuration(rules.clone()).send().await.unwrap();
+    c.create_bucket().bucket("unruled").send().await.unwrap();
+    c.put_bucket_lifecycle_configuration()
+        .bucket("unruled")
+        .lifecycle_configuration(rules.clone())
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket_lifecycle().bucket("unruled").send().await.unwrap();
     gw.shutdown().await;
 
     setup.lose_and_rebuild().await;
@@ -601,5 +612,21 @@ async fn object_lock_survives_the_loss() {
     let e = c.delete_object().bucket("vault").key("k").version_id(&id).send().await.unwrap_err();
     assert_eq!(crate::common::error_status(&e), Some(403));
     assert_eq!(crate::versioning::get(&c, "vault", "k", Some(&id)).await.0, b"kept");
+    let got = c.get_bucket_lifecycle_configuration().bucket("vault").send().await.unwrap();
+    assert_eq!(got.rules(), rules.rules(), "the rules as set");
+    let e = c.get_bucket_lifecycle_configuration().bucket("unruled").send().await.unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("NoSuchLifecycleConfiguration"), "deleted rules stay deleted");
     gw.shutdown().await;
+}
+
+fn lifecycle_rules() -> aws_sdk_s3::types::BucketLifecycleConfiguration {
+    use aws_sdk_s3::types::{ExpirationStatus, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration};
+    let rule = LifecycleRule::builder()
+        .id("old-backups")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("backups/").build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(30).build())
+        .build()
+        .unwrap();
+    aws_sdk_s3::types::BucketLifecycleConfiguration::builder().rules(rule).build().unwrap()
 }

@@ -105,6 +105,7 @@ pub(super) async fn copy_object(
         copy_object_result: Some(result),
         copy_source_version_id: src_version_id,
         version_id: out.version_id,
+        expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
         ..Default::default()
     }))
 }

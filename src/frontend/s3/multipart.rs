@@ -156,6 +156,7 @@ pub(super) async fn complete_multipart_upload(
         key: Some(i.key),
         e_tag: Some(etag(&out.etag)),
         version_id: out.version_id,
+        expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
     })))
 }
 

@@ -9,7 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::refuse::write_condition;
 use super::svc;
-use crate::frontend::convert::{ChecksumFields, etag, expires, metadata, timestamp};
+use crate::frontend::convert::{ChecksumFields, etag, expiration_header, expires, metadata, timestamp};
 use crate::frontend::error::{not_implemented, to_s3};
 use crate::service::{ObjectApi, ObjectToDelete, PutRequest};
 
@@ -43,6 +43,7 @@ macro_rules! read_output {
             metadata: metadata(&info.headers),
             parts_count: info.parts_count.filter(|_| $i.part_number.is_some()).map($crate::frontend::convert::dto_i32),
             version_id: info.version_id.clone(),
+            expiration: info.expiration.as_ref().map(expiration_header),
             object_lock_mode: super::object_lock::lock_headers(&info.lock).0,
             object_lock_retain_until_date: super::object_lock::lock_headers(&info.lock).1,
             object_lock_legal_hold_status: super::object_lock::lock_headers(&info.lock).2,
@@ -94,6 +95,7 @@ pub(super) async fn put_object(
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: i.server_side_encryption,
         version_id: out.version_id,
+        expiration: out.expiration.as_ref().map(expiration_header),
     })))
 }
 

@@ -1,7 +1,7 @@
 //! The store's [`AccessMeta`]: users, access keys and grants in the `Access` family, and the
 //! admin changes that write them. Each written record is also logged as a catalog entry under
 //! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`,
-//! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`; JSON `null`
+//! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`, `lifecycle/<bucket uid>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -23,6 +23,7 @@ const GRANT: &str = "grant/";
 const TOKEN: &str = "admintoken/";
 const POLICY: &str = "bucketpolicy/";
 const BLOCK: &str = "publicblock/";
+const LIFECYCLE: &str = "lifecycle/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -44,6 +45,10 @@ fn block_key(bucket: BucketUid) -> String {
     format!("{BLOCK}{}", hex::encode(bucket.as_bytes()))
 }
 
+pub(crate) fn lifecycle_key(bucket: BucketUid) -> String {
+    format!("{LIFECYCLE}{}", hex::encode(bucket.as_bytes()))
+}
+
 /// A bucket-wide setting logged under a catalog name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSetting {
@@ -55,6 +60,8 @@ pub enum BucketSetting {
     Versioning,
     /// `objectlock/<uid hex>`.
     ObjectLock,
+    /// `lifecycle/<uid hex>`.
+    Lifecycle,
 }
 
 /// The bucket and the setting of a bucket-wide entry's name.
@@ -64,6 +71,7 @@ pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> 
         (BLOCK, BucketSetting::PublicBlock),
         (super::versions::VERSIONING, BucketSetting::Versioning),
         (super::versions::OBJECT_LOCK, BucketSetting::ObjectLock),
+        (LIFECYCLE, BucketSetting::Lifecycle),
     ]
     .into_iter()
     .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
@@ -196,6 +204,9 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
         AuditedChange::BucketObjectLock { bucket, config } => {
             w.set_for_bucket(&bucket, super::versions::lock_config_key, Some(&config))?
         }
+        AuditedChange::BucketLifecycle { bucket, config } => {
+            w.set_for_bucket(&bucket, lifecycle_key, config.as_ref())?
+        }
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -233,7 +244,8 @@ pub(super) fn owner_grant(
     Ok((w.ops, w.last_seq))
 }
 
-/// Removes every grant, the policy and the public access block of a deleted bucket (not
+/// Removes every grant and bucket-wide setting (policy, public access block, versioning, Object
+/// Lock, lifecycle) of a deleted bucket (not
 /// logged: a rebuild drops what belongs to buckets that are not live).
 pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
     let prefix = grant_prefix(bucket);
@@ -247,6 +259,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     ops.push(KvOp::Delete(Cf::Access, block_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, super::versions::versioning_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, super::versions::lock_config_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, lifecycle_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -261,6 +274,8 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::PublicBlock { bucket, block } => (block_key(*bucket), encode(block)?),
             AccessRecord::Versioning { bucket, state } => (super::versions::versioning_key(*bucket), encode(state)?),
             AccessRecord::ObjectLock { bucket, config } => (super::versions::lock_config_key(*bucket), encode(config)?),
+            AccessRecord::Lifecycle { bucket, config: Some(config) } => (lifecycle_key(*bucket), encode(config)?),
+            AccessRecord::Lifecycle { config: None, .. } => continue,
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));

@@ -292,6 +292,15 @@ impl<E: KvEngine> Inner<E> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key)])?;
         let Some(rec) = live_bucket(&mut t, name, bucket)? else { return Ok((DeleteOutcome::default(), None)) };
         let history = History::read(&mut t, bucket, key.as_bytes())?;
+        let target = match target {
+            DeleteTarget::Expire { latest, marker, now_ms } => {
+                if history.latest(&mut t)?.map(|v| v.version_uid) != Some(latest) {
+                    return Ok((DeleteOutcome::default(), None));
+                }
+                DeleteTarget::Key { marker, now_ms }
+            }
+            other => other,
+        };
         let state = versions::versioning(&mut t, bucket)?;
         let scope = logging::bucket_scope(&mut t, &rec)?;
         let mut ops = Vec::new();
@@ -330,6 +339,7 @@ impl<E: KvEngine> Inner<E> {
                 out.marker = Some(m);
                 logged
             }
+            DeleteTarget::Expire { .. } => return Err(MetaError::codec("an expiration left unresolved")),
             DeleteTarget::Version { version: r, bypass_governance } => {
                 let found = history.find(&mut t, r)?;
                 if let Some((place, v)) = &found {

@@ -139,6 +139,14 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
     }
 
+    async fn lifecycle(
+        &self,
+        bucket: BucketUid,
+    ) -> Result<Option<crate::model::lifecycle::LifecycleConfig>, MetaError> {
+        let k = super::access::lifecycle_key(bucket);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
     async fn set_version_lock(
         &self,
         target: LockTarget,
