@@ -86,6 +86,7 @@ pub(super) fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord
         checksum: None,
         dek: dek(),
         write_quorum: 1,
+        lock: crate::model::lock::VersionLock::default(),
     }
 }
 
@@ -526,6 +527,34 @@ mod tests {
         let store = KvMetadataStore::new(engine).await.unwrap();
         let read = store.current(b, &ObjectKey::parse("k").unwrap()).await.unwrap().unwrap();
         assert_eq!(read, VersionRecord { order: 17, null: true, ..old });
+    }
+
+    /// Promise: multipart uploads opened before CreateMultipartUpload took lock headers read
+    /// back after the upgrade, by id and in listings, with no lock of their own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uploads_of_an_older_store_read_back_unlocked() {
+        use crate::meta::codec::encode;
+        use crate::meta::kv::{Cf, KvEngine, KvOp};
+        use crate::meta::{ListEntry, ListQuery, ListStart, UploadMeta};
+        let engine = MemoryEngine::default();
+        let b = BucketUid([3; 16]);
+        let up = upload(UploadId([6; 16]), b, "u");
+        let new_layout = encode(&up).unwrap();
+        // The old layout: the same bytes without the lock (no retention, no legal hold: two bytes).
+        let old_layout = new_layout[..new_layout.len() - 2].to_vec();
+        let index = crate::meta::store::upload_index_key(b, b"u", up.upload_id);
+        engine
+            .write(vec![
+                KvOp::Put(Cf::UploadIds, up.upload_id.as_bytes().to_vec(), old_layout.clone()),
+                KvOp::Put(Cf::Uploads, index, old_layout),
+            ])
+            .unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        assert_eq!(store.upload(up.upload_id).await.unwrap(), Some(up.clone()));
+        let q = ListQuery { prefix: Vec::new(), delimiter: None, start: ListStart::Beginning, max: 10 };
+        let listed = store.list_uploads(b, &q, None).await.unwrap().entries;
+        let [ListEntry::Item(key, listed)] = listed.as_slice() else { panic!("one upload: {listed:?}") };
+        assert_eq!((key.as_slice(), listed), (b"u".as_slice(), &up));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

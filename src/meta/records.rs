@@ -112,6 +112,9 @@ pub struct UploadRecord {
     pub dek: WrappedKey,
     /// How many targets must acknowledge each part.
     pub write_quorum: u8,
+    /// The retention and legal hold its `x-amz-object-lock-*` headers asked for (the
+    /// bucket's default retention applies at completion when it asked for none).
+    pub lock: crate::model::lock::VersionLock,
 }
 
 /// One uploaded part.

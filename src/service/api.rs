@@ -124,6 +124,7 @@ pub trait ObjectApi: Send + Sync + 'static {
         key: &str,
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+        lock: super::LockRequest,
     ) -> Result<UploadId>;
     /// UploadPart.
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput>;
@@ -379,9 +380,10 @@ impl ObjectApi for Session {
         key: &str,
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+        lock: super::LockRequest,
     ) -> Result<UploadId> {
         let permit = self.permit_object(Action::PutObject, bucket, key).await?;
-        self.service.create_upload(&permit, key, headers, checksum).await
+        self.service.create_upload(&permit, key, headers, checksum, lock).await
     }
 
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {

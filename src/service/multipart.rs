@@ -126,9 +126,14 @@ impl ObjectService {
         key: &str,
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+        lock: super::LockRequest,
     ) -> Result<UploadId> {
         let bucket = permit.bucket().clone();
         parse_new_key(key)?;
+        if !lock.is_empty() {
+            // Checked now (Object Lock on the bucket, a date in the future), applied at completion.
+            self.lock_for_new_version(&bucket, lock).await?;
+        }
         if let Some((a, ChecksumType::FullObject)) = checksum
             && matches!(a, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
         {
@@ -153,6 +158,7 @@ impl ObjectService {
             checksum,
             dek: wrapped,
             write_quorum: placement.write_quorum(),
+            lock: crate::model::lock::VersionLock { retention: lock.retention, legal_hold: lock.legal_hold },
         };
         for _ in 0..=KEK_CHANGE_RETRIES {
             let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
@@ -281,8 +287,12 @@ impl ObjectService {
         }
         let object_key = parse_key(&req.key)?;
         self.early_condition(&bucket, &object_key, &req.condition).await?;
-        // The bucket's default retention; a CreateMultipartUpload naming a lock is refused (501).
-        let lock = self.lock_for_new_version(&bucket, super::LockRequest::default()).await?;
+        // The lock CreateMultipartUpload asked for (checked then), else the bucket's default.
+        let lock = if upload.lock == crate::model::lock::VersionLock::default() {
+            self.lock_for_new_version(&bucket, super::LockRequest::default()).await?
+        } else {
+            upload.lock
+        };
         let stored = self.meta.parts(upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
         // Every listed part must exist with its ETag (InvalidPart) before sizes are judged
         // (EntityTooSmall), as AWS reports them.

@@ -172,3 +172,76 @@ async fn locked_versions_survive_every_s3_removal() {
     assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(409), Some("InvalidBucketState")));
     gw.stop().await;
 }
+
+/// Promise: the `x-amz-object-lock-*` headers of CreateMultipartUpload lock the object that
+/// CompleteMultipartUpload makes (a COMPLIANCE retention and a legal hold, shown on HEAD, the
+/// version's deletion refused 403 and its bytes intact); a date in the past or a bucket
+/// without Object Lock is refused at creation (400), before any part is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_take_their_lock_at_creation() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let upload = c
+        .create_multipart_upload()
+        .bucket("locked")
+        .key("big")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(in_an_hour())
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket("locked")
+        .key("big")
+        .upload_id(id)
+        .part_number(1)
+        .body(b"body of big".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let parts = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    let done =
+        c.complete_multipart_upload().bucket("locked").key("big").upload_id(id).multipart_upload(parts).send().await;
+    let version = done.unwrap().version_id().unwrap().to_owned();
+    let head = c.head_object().bucket("locked").key("big").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert_eq!(head.object_lock_retain_until_date().map(DateTime::secs), Some(in_an_hour().secs()));
+    assert_eq!(head.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
+    let denied = Err((Some(403), Some("AccessDenied".to_owned())));
+    assert_eq!(delete_version(c, "big", &version, true).await, denied);
+    still_there(c, "big", &version).await;
+
+    let past = DateTime::from_secs(DateTime::from(std::time::SystemTime::now()).secs() - 60);
+    let e = c
+        .create_multipart_upload()
+        .bucket("locked")
+        .key("late")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(past)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidArgument")));
+    c.create_bucket().bucket("plain").send().await.unwrap();
+    let e = c
+        .create_multipart_upload()
+        .bucket("plain")
+        .key("k")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidRequest")));
+    for bucket in ["locked", "plain"] {
+        let open = c.list_multipart_uploads().bucket(bucket).send().await.unwrap();
+        assert!(open.uploads().is_empty(), "{bucket}: the refused uploads were never created");
+    }
+    gw.stop().await;
+}

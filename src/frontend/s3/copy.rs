@@ -61,7 +61,6 @@ pub(super) async fn copy_object(
         i,
         sse_c: i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some(),
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
-        lock: false,
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
     if i.tagging_directive.is_some() {

@@ -89,12 +89,12 @@ macro_rules! stored_headers {
 
 /// The write headers every write input shares that the gateway refuses (see
 /// [`refuse_unsupported_write`](crate::frontend::s3::refuse::refuse_unsupported_write)), with
-/// the SSE-C, KMS, lock and grant fields each type names differently given as booleans.
+/// the SSE-C, KMS and grant fields each type names differently given as booleans.
 macro_rules! refuse_unsupported_write {
-    ($i:expr, sse_c: $sse_c:expr, kms: $kms:expr, lock: $lock:expr, grants: $grants:expr $(,)?) => {
+    ($i:expr, sse_c: $sse_c:expr, kms: $kms:expr, grants: $grants:expr $(,)?) => {
         $crate::frontend::s3::refuse::refuse_unsupported_write(
             &$i.server_side_encryption,
-            $crate::frontend::s3::refuse::Refusals { sse_c: $sse_c, kms: $kms, lock: $lock, grants: $grants },
+            $crate::frontend::s3::refuse::Refusals { sse_c: $sse_c, kms: $kms, grants: $grants },
             &$i.tagging,
             &$i.website_redirect_location,
             &$i.acl,

@@ -58,12 +58,16 @@ pub(super) async fn create_multipart_upload(
         i,
         sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
-        lock: i.object_lock_mode.is_some() || i.object_lock_legal_hold_status.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
     let checksum = requested_checksum(&i.checksum_algorithm, &i.checksum_type)?;
+    let lock = super::object_lock::lock_request(
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
     let headers = stored_headers!(i)?;
-    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum).await)?;
+    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum, lock).await)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),

@@ -69,7 +69,6 @@ pub(super) async fn put_object(
         i,
         sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
         kms: i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
-        lock: false,
         grants: i.grant_full_control.is_some()
             || i.grant_read.is_some()
             || i.grant_read_acp.is_some()

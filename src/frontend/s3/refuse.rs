@@ -15,8 +15,6 @@ pub(crate) struct Refusals {
     pub sse_c: bool,
     /// SSE-KMS key id, context or bucket key.
     pub kms: bool,
-    /// Object Lock mode, retention or legal hold.
-    pub lock: bool,
     /// `x-amz-grant-*`.
     pub grants: bool,
 }
@@ -35,9 +33,6 @@ pub(crate) fn refuse_unsupported_write(
     }
     if asked.kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
         return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
-    }
-    if asked.lock {
-        return Err(not_implemented("Object Lock"));
     }
     if tagging.is_some() {
         return Err(not_implemented("object tagging"));

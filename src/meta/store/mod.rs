@@ -74,6 +74,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
             inner: Arc::new(Inner { engine, sealing: SealingKey::default(), log: logging::SinkSlot::default() }),
         };
         store.run(Inner::migrate_versions).await?;
+        store.run(Inner::migrate_uploads).await?;
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
@@ -100,7 +101,7 @@ fn object_key(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
     k
 }
 
-fn upload_index_key(bucket: BucketUid, key: &[u8], id: UploadId) -> Vec<u8> {
+pub(crate) fn upload_index_key(bucket: BucketUid, key: &[u8], id: UploadId) -> Vec<u8> {
     let mut k = bucket.as_bytes().to_vec();
     escape_into(&mut k, key);
     k.extend_from_slice(id.as_bytes());
@@ -144,7 +145,7 @@ impl<E: KvEngine> Inner<E> {
         if self.engine.get(Cf::Meta, OWNERS_MARKER)?.is_some() {
             return Ok(());
         }
-        self.each_objects_page(|k, v, ops| {
+        self.each_page(Cf::Objects, |k, v, ops| {
             let Some(uid) = k.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else { return Ok(()) };
             for s in decode::<VersionRecord>(v)?.streams {
                 ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&BucketUid(uid))?));
@@ -165,15 +166,16 @@ impl<E: KvEngine> Inner<E> {
         self.engine.write(vec![KvOp::Put(Cf::Meta, OWNERS_MARKER.to_vec(), encode(&true)?)])
     }
 
-    /// A one-time migration's walk: every `Objects` record, a page at a time, each page's
+    /// A one-time migration's walk: every record of `cf`, a page at a time, each page's
     /// writes (what `each` adds for its records) applied before the next is read.
-    fn each_objects_page(
+    fn each_page(
         &self,
+        cf: Cf,
         mut each: impl FnMut(&[u8], &[u8], &mut Vec<KvOp>) -> Result<(), MetaError>,
     ) -> Result<(), MetaError> {
         let mut start = Vec::new();
         loop {
-            let page = self.engine.scan(Cf::Objects, &start, None, SCAN_BATCH)?;
+            let page = self.engine.scan(cf, &start, None, SCAN_BATCH)?;
             let Some((last, _)) = page.last() else { return Ok(()) };
             start = key_successor(last);
             let mut ops = Vec::new();

@@ -147,3 +147,29 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
         .await
     }
 }
+
+/// `Meta` key set once every upload record has the Object Lock its creation asked for.
+const UPLOAD_LOCK_MARKER: &[u8] = b"migrated/upload_lock";
+
+impl<E: KvEngine> super::Inner<E> {
+    /// Stores written before CreateMultipartUpload took lock headers: every upload record
+    /// (by id and in the listing index) gets an empty lock, once; a marker records that it ran.
+    pub(super) fn migrate_uploads(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, UPLOAD_LOCK_MARKER)?.is_some() {
+            return Ok(());
+        }
+        // The old layout is the new one without its last field.
+        let tail = postcard::to_stdvec(&crate::model::lock::VersionLock::default())
+            .map_err(|e| MetaError::codec_from("encoding a record", e))?;
+        for cf in [Cf::UploadIds, Cf::Uploads] {
+            self.each_page(cf, |k, v, ops| {
+                if decode::<UploadRecord>(v).is_err() {
+                    let rec: UploadRecord = decode(&[v, tail.as_slice()].concat())?;
+                    ops.push(KvOp::Put(cf, k.to_vec(), encode(&rec)?));
+                }
+                Ok(())
+            })?;
+        }
+        self.engine.write(vec![KvOp::Put(Cf::Meta, UPLOAD_LOCK_MARKER.to_vec(), encode(&true)?)])
+    }
+}

@@ -433,7 +433,7 @@ impl<E: KvEngine> Inner<E> {
         // The old layout is the new one without its last four fields.
         let tail = postcard::to_stdvec(&(0u64, true, false, crate::model::lock::VersionLock::default()))
             .map_err(|e| MetaError::codec_from("encoding a record", e))?;
-        self.each_objects_page(|k, v, ops| {
+        self.each_page(Cf::Objects, |k, v, ops| {
             if decode::<VersionRecord>(v).is_err() {
                 let mut v2: VersionRecord = decode(&[v, tail.as_slice()].concat())?;
                 v2.order = v2.seq;
