@@ -33,7 +33,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # lifecycle rules (decided in the metadata, removed through the same DELETE path).
 provider_independent=(faults:: durability::crash_loop architecture:: format_vectors:: process:: kms::
   tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
-  rebuild::losing_the_postgres access:: bucket_policy:: versioning:: clients::restic lifecycle::)
+  rebuild::losing_the_postgres access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle::)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
 SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- "${skips[@]}"

@@ -57,8 +57,10 @@ impl ObjectService {
         req: CopyRequest,
     ) -> Result<PutOutput> {
         let src = self.copy_source(source, &req.src_key, req.src_version_id.as_deref(), &req.source_conditions).await?;
+        // A copy onto itself must change something, unless it names a source version: copying a
+        // version onto its key is how S3 restores it (AWS and MinIO accept it, whatever version).
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
-        if same && req.replace_headers.is_none() {
+        if same && req.replace_headers.is_none() && req.src_version_id.is_none() {
             return Err(ErrorKind::InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
             )

@@ -83,3 +83,5 @@ mod tls;
 mod verify;
 /// Object versioning: version ids, delete markers, the null version, ListObjectVersions.
 mod versioning;
+/// Random versioning sequences against a model of S3's rules (RocksDB and PostgreSQL).
+mod versioning_model;
