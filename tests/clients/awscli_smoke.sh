@@ -71,4 +71,26 @@ done
 [ "$(count_of Versions)" = 0 ] && [ "$(count_of DeleteMarkers)" = 0 ] || fail "every version deleted"
 ok "delete-object --version-id, each version"
 as_root "${E[@]}" s3 rb s3://cli >/dev/null || fail "rb"; ok "rb"
+
+# Object Lock and lifecycle: the owner makes a locked bucket; the user writes a locked version.
+as_root "${E[@]}" s3api create-bucket --bucket cli --object-lock-enabled-for-bucket >/dev/null \
+  || fail "create-bucket --object-lock-enabled-for-bucket"; ok "create-bucket with Object Lock"
+until=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+locked=$(aws "${E[@]}" s3api put-object --bucket cli --key locked --body "$tree/sub/small-1.txt" \
+  --object-lock-mode COMPLIANCE --object-lock-retain-until-date "$until" --query VersionId --output text) \
+  || fail "put-object --object-lock-mode"
+[ "$(aws "${E[@]}" s3api get-object-retention --bucket cli --key locked --query Retention.Mode --output text)" = COMPLIANCE ] \
+  || fail "get-object-retention"; ok "put-object with a retention, get-object-retention"
+! aws "${E[@]}" s3api delete-object --bucket cli --key locked --version-id "$locked" >/dev/null 2>&1 \
+  || fail "a locked version was deleted"
+! as_root "${E[@]}" s3api delete-object --bucket cli --key locked --version-id "$locked" \
+  --bypass-governance-retention >/dev/null 2>&1 || fail "a compliance version was deleted with bypass"
+aws "${E[@]}" s3api get-object --bucket cli --key locked --version-id "$locked" "$WORK_DIR/locked.back" >/dev/null
+cmp "$tree/sub/small-1.txt" "$WORK_DIR/locked.back" || fail "the locked version is intact"
+ok "delete-object of a locked version refused, with bypass too"
+rules='{"Rules":[{"ID":"tmp","Status":"Enabled","Filter":{"Prefix":"tmp/"},"Expiration":{"Days":1}}]}'
+as_root "${E[@]}" s3api put-bucket-lifecycle-configuration --bucket cli --lifecycle-configuration "$rules" \
+  || fail "put-bucket-lifecycle-configuration"
+[ "$(as_root "${E[@]}" s3api get-bucket-lifecycle-configuration --bucket cli --query 'Rules[0].Expiration.Days' --output text)" = 1 ] \
+  || fail "get-bucket-lifecycle-configuration"; ok "lifecycle configuration round trip"
 echo "aws CLI: all checks passed"

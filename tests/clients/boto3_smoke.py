@@ -146,4 +146,34 @@ left = s3.list_object_versions(Bucket="boto")
 check("every version deleted", not left.get("Versions") and not left.get("DeleteMarkers"))
 root.delete_bucket(Bucket="boto")
 check("the emptied versioned bucket deleted", s3.list_buckets()["Buckets"] == [])
+
+# Object Lock and lifecycle: the owner makes a locked bucket; the user writes locked versions.
+import datetime
+
+root.create_bucket(Bucket="boto", ObjectLockEnabledForBucket=True)
+in_an_hour = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(hours=1)
+gov = s3.put_object(Bucket="boto", Key="gov", Body=b"governed", ObjectLockMode="GOVERNANCE",
+                    ObjectLockRetainUntilDate=in_an_hour)["VersionId"]
+comp = s3.put_object(Bucket="boto", Key="comp", Body=b"complied", ObjectLockMode="COMPLIANCE",
+                     ObjectLockRetainUntilDate=in_an_hour)["VersionId"]
+head = s3.head_object(Bucket="boto", Key="comp")
+check("lock headers on HEAD", (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", in_an_hour))
+retention = s3.get_object_retention(Bucket="boto", Key="gov", VersionId=gov)["Retention"]
+check("get_object_retention", (retention["Mode"], retention["RetainUntilDate"]) == ("GOVERNANCE", in_an_hour))
+root.put_object_legal_hold(Bucket="boto", Key="gov", VersionId=gov, LegalHold={"Status": "ON"})
+check("legal hold on", s3.get_object_legal_hold(Bucket="boto", Key="gov", VersionId=gov)["LegalHold"]["Status"] == "ON")
+for key, vid in [("gov", gov), ("comp", comp)]:
+    denied = error_code(lambda: s3.delete_object(Bucket="boto", Key=key, VersionId=vid))
+    check(f"{key}: deleting the version is refused", denied == ("AccessDenied", 403))
+denied = error_code(lambda: root.delete_object(Bucket="boto", Key="comp", VersionId=comp, BypassGovernanceRetention=True))
+check("compliance: the owner's bypass is refused too", denied == ("AccessDenied", 403))
+root.put_object_legal_hold(Bucket="boto", Key="gov", VersionId=gov, LegalHold={"Status": "OFF"})
+root.delete_object(Bucket="boto", Key="gov", VersionId=gov, BypassGovernanceRetention=True)
+check("governance: the owner deletes with bypass", error_code(lambda: s3.head_object(Bucket="boto", Key="gov"))[1] == 404)
+check("the compliance version is intact", s3.get_object(Bucket="boto", Key="comp", VersionId=comp)["Body"].read() == b"complied")
+rules = [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]
+root.put_bucket_lifecycle_configuration(Bucket="boto", LifecycleConfiguration={"Rules": rules})
+check("lifecycle read back", root.get_bucket_lifecycle_configuration(Bucket="boto")["Rules"] == rules)
+expiring = s3.put_object(Bucket="boto", Key="tmp/x", Body=b"short-lived")
+check("x-amz-expiration on PUT", 'rule-id="tmp"' in expiring.get("Expiration", ""))
 print("boto3: all checks passed")
