@@ -122,4 +122,8 @@ impl Backend for Instrumented {
         self.record("list", started, &r);
         r
     }
+
+    async fn protection(&self) -> Result<super::ProviderProtection, BackendError> {
+        self.inner.protection().await
+    }
 }

@@ -228,4 +228,33 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// Names under `prefix` (one of the gateway's: [`STREAM_PREFIX`], [`KEYRING_PREFIX`],
     /// [`SEGMENT_PREFIX`]) after `after` in lexicographic order, with lengths, at most `limit`.
     async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>, BackendError>;
+    /// What protects the gateway's objects at the provider itself (docs/object-lock.md): its
+    /// bucket's versioning and Object Lock, as far as the provider answers. Only the probe asks.
+    async fn protection(&self) -> Result<ProviderProtection, BackendError> {
+        Ok(ProviderProtection::NotApplicable)
+    }
+}
+
+/// The provider-side protection of a backend's bucket: whether a leaked provider credential
+/// could still delete or overwrite ciphertext for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderProtection {
+    /// A local directory: no provider-side versioning to ask about.
+    NotApplicable,
+    /// What an S3 provider answered.
+    Bucket {
+        /// GetBucketVersioning's status (`Enabled`, `Suspended`, `never enabled`), or `not
+        /// offered` when the provider does not implement it.
+        versioning: String,
+        /// GetObjectLockConfiguration: `enabled`, `not enabled` or `not offered`.
+        object_lock: String,
+    },
+}
+
+impl ProviderProtection {
+    /// Whether the provider keeps what a leaked credential would delete or overwrite.
+    pub fn protects(&self) -> bool {
+        matches!(self, ProviderProtection::Bucket { versioning, object_lock }
+            if versioning == "Enabled" || object_lock == "enabled")
+    }
 }

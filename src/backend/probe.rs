@@ -105,6 +105,26 @@ impl Prober {
     }
 }
 
+/// What protects the gateway's ciphertext at the provider itself, with the recommendation of
+/// docs/object-lock.md when nothing does.
+async fn protection_note(backend: &dyn Backend) -> String {
+    use super::ProviderProtection::{Bucket, NotApplicable};
+    let advice = "a leaked provider credential could delete ciphertext for good (scrub and repair restore a \
+                  lost replica from the others); enable versioning or Object Lock on the provider's bucket where offered";
+    match backend.protection().await {
+        Ok(p) => {
+            let tail = if p.protects() { String::new() } else { format!(": {advice}") };
+            match p {
+                NotApplicable => "provider-side protection: not applicable (a local directory)".into(),
+                Bucket { versioning, object_lock } => {
+                    format!("provider-side protection: bucket versioning {versioning}, Object Lock {object_lock}{tail}")
+                }
+            }
+        }
+        Err(e) => format!("provider-side protection: could not be read ({}): {advice}", crate::report::chain(&e)),
+    }
+}
+
 fn temp_name() -> Result<String, String> {
     random_array().map(|b| stream_name(StreamId(b))).map_err(|e| crate::report::chain(&e))
 }
@@ -170,6 +190,7 @@ pub async fn probe(backend: &dyn Backend, multipart: Option<(&dyn Backend, u64)>
         .await;
         notes.push(format!("multipart checked with {} bytes in parts of {max_put} bytes", max_put + 4097));
     }
+    notes.push(protection_note(backend).await);
     p.step("delete", || async {
         backend.delete(&name).await.map_err(|e| crate::report::chain(&e))?;
         match backend.head(&name).await.map_err(|e| crate::report::chain(&e))? {

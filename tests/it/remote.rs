@@ -75,7 +75,8 @@ fn provider_lines(endpoint: &str, secret: &str) -> String {
 }
 
 /// Promise: `souverain admin provider probe` reports every step as working against a real
-/// S3 server (s3s-fs, strict SigV4), including multipart, and exits 0.
+/// S3 server (s3s-fs, strict SigV4), including multipart, and exits 0; it says that nothing
+/// protects the ciphertext at this provider (no bucket versioning, no Object Lock) and what to do.
 #[test]
 fn probe_succeeds_against_s3s_fs() {
     let dir = tempfile::tempdir().unwrap();
@@ -86,6 +87,11 @@ fn probe_succeeds_against_s3s_fs() {
         assert!(text.contains(&format!("ok    {step}")), "step {step} in:\n{text}");
     }
     assert!(text.contains("provider remote-de is usable"), "{text}");
+    assert!(
+        text.contains("provider-side protection: bucket versioning not offered, Object Lock not offered"),
+        "{text}"
+    );
+    assert!(text.contains("enable versioning or Object Lock on the provider's bucket"), "{text}");
     assert!(!text.contains(SECRET), "the secret never appears in output");
 }
 
@@ -131,7 +137,8 @@ async fn start_listening(mut cmd: Command, port: u16, missing: &str) -> (Provide
     (process, addr)
 }
 
-/// Promise: the provider backend also works against moto, an independent S3 implementation.
+/// Promise: the provider backend also works against moto, an independent S3 implementation,
+/// and the probe reads the provider-side protection of its bucket (versioning enabled there).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_succeeds_against_moto() {
     crate::common::init();
@@ -142,11 +149,14 @@ async fn probe_succeeds_against_moto() {
     let (_moto, addr) = start_listening(cmd, port, missing).await;
     let c = crate::common::client_in_region(addr, ACCESS, SECRET, "us-east-1");
     c.create_bucket().bucket("souverain-streams").send().await.unwrap();
+    crate::versioning::set_versioning(&c, "souverain-streams", aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = one_provider_config(dir.path(), &provider_lines(&format!("http://{addr}"), SECRET));
     let (ok, text) = tokio::task::spawn_blocking(move || probe(&cfg)).await.unwrap();
     assert!(ok, "{text}");
     assert!(text.contains("ok    multipart"), "{text}");
+    assert!(text.contains("provider-side protection: bucket versioning Enabled, Object Lock not enabled\n"), "{text}");
 }
 
 /// A TLS front for a plain-HTTP provider, with a certificate for 127.0.0.1 from a fresh CA.

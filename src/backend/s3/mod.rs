@@ -357,6 +357,31 @@ impl Backend for S3Backend {
         })
         .await
     }
+
+    async fn protection(&self) -> Result<super::ProviderProtection, BackendError> {
+        let protocol = |e: String| self.http.error(BackendErrorKind::Protocol, e);
+        let not_offered = |s: StatusCode| s == StatusCode::NOT_IMPLEMENTED;
+        let resp = self.simple(Method::GET, "", "versioning", Bytes::new(), &[]).await?;
+        let versioning = match resp.status() {
+            s if s.is_success() => xml::versioning_status(&self.http.small_body(resp).await?)
+                .map_err(protocol)?
+                .unwrap_or_else(|| "never enabled".into()),
+            s if not_offered(s) => "not offered".into(),
+            _ => return Err(self.http.failure("GetBucketVersioning", resp).await),
+        };
+        let resp = self.simple(Method::GET, "", "object-lock", Bytes::new(), &[]).await?;
+        let object_lock = match resp.status() {
+            s if s.is_success() => {
+                let on = xml::object_lock_enabled(&self.http.small_body(resp).await?).map_err(protocol)?;
+                if on { "enabled" } else { "not enabled" }.into()
+            }
+            // No configuration: the bucket was made without Object Lock.
+            StatusCode::NOT_FOUND => "not enabled".into(),
+            s if not_offered(s) => "not offered".into(),
+            _ => return Err(self.http.failure("GetObjectLockConfiguration", resp).await),
+        };
+        Ok(super::ProviderProtection::Bucket { versioning, object_lock })
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,16 @@ pub fn upload_id(xml: &[u8]) -> Result<String, String> {
     first(xml, b"UploadId")?.filter(|u| !u.is_empty()).ok_or_else(|| "no UploadId in answer".into())
 }
 
+/// The Status of a VersioningConfiguration (`None`: versioning was never enabled).
+pub fn versioning_status(xml: &[u8]) -> Result<Option<String>, String> {
+    Ok(first(xml, b"Status")?.filter(|s| !s.trim().is_empty()))
+}
+
+/// Whether an ObjectLockConfiguration says `ObjectLockEnabled: Enabled`.
+pub fn object_lock_enabled(xml: &[u8]) -> Result<bool, String> {
+    Ok(first(xml, b"ObjectLockEnabled")?.is_some_and(|s| s.trim() == "Enabled"))
+}
+
 /// The error code of an S3 error body, if any.
 pub fn error_code(xml: &[u8]) -> Option<String> {
     first(xml, b"Code").ok().flatten()
