@@ -101,6 +101,9 @@ enum AdminCommand {
     Locate {
         /// `bucket/key`.
         object: String,
+        /// One version of it (an id ListObjectVersions shows, or `null`); else the current one.
+        #[arg(long)]
+        version_id: Option<String>,
     },
     /// Placement.
     Placement {
@@ -273,9 +276,12 @@ fn main() -> ExitCode {
             AdminCommand::Key { command } => {
                 souverain::admin::cli_access::key(&admin, command).map_err(anyhow::Error::msg)
             }
-            AdminCommand::Locate { object } => match object.split_once('/') {
+            AdminCommand::Locate { object, version_id } => match object.split_once('/') {
                 Some((b, k)) => {
-                    let path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));
+                    let mut path = format!("/admin/v1/locations/{}/{}", encode_segment(b), encode_segment(k));
+                    if let Some(v) = version_id {
+                        path = format!("{path}?versionId={}", encode_segment(&v));
+                    }
                     admin.show(&path, true).map_err(anyhow::Error::msg)
                 }
                 None => Err(anyhow::anyhow!("expected bucket/key")),

@@ -378,7 +378,8 @@ async fn admin_api_requires_its_token() {
 }
 
 /// Promise: `souverain admin locate` and `souverain admin placement explain` are clients of the
-/// admin API: they print its answer and exit non-zero when it refuses (wrong token).
+/// admin API: they print its answer and exit non-zero when it refuses (wrong token); `locate
+/// --version-id` shows one version of a versioned object, the current one without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_cli_is_a_client_of_the_api() {
     let gw = TestGateway::start().await;
@@ -404,6 +405,19 @@ async fn admin_cli_is_a_client_of_the_api() {
         run(vec!["placement".into(), "explain".into(), "cli".into()], crate::common::ADMIN_TOKEN)
     });
     assert!(ok && out.contains("\"outcome\": \"placed\""), "{out}");
+    crate::versioning::set_versioning(&gw.client, "cli", aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
+    let newer = crate::versioning::put(&gw.client, "cli", "a b/c", b"y").await.unwrap();
+    let locate = |version: Option<&str>| {
+        let mut args = vec!["locate".to_owned(), "cli/a b/c".to_owned()];
+        args.extend(version.map(|v| format!("--version-id={v}")));
+        let (ok, out) = tokio::task::block_in_place(|| run(args, crate::common::ADMIN_TOKEN));
+        assert!(ok, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (v["version_id"].as_str().map(str::to_owned), v["latest"].as_bool())
+    };
+    assert_eq!(locate(Some("null")), (Some("null".to_owned()), Some(false)), "the version written before");
+    assert_eq!(locate(None), (Some(newer.clone()), Some(true)), "the current one");
+    assert_eq!(locate(Some(&newer)), (Some(newer), Some(true)));
     let (ok, _) = tokio::task::block_in_place(|| run(vec!["locate".into(), "cli/a b/c".into()], "wrong-token"));
     assert!(!ok, "a refused request exits non-zero");
     gw.stop().await;
