@@ -98,6 +98,8 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput>;
     /// HeadObject.
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput>;
+    /// GetObjectAttributes.
+    async fn object_attributes(&self, req: GetRequest) -> Result<super::ObjectAttributes>;
     /// DeleteObject (absent keys are fine): a delete marker in a versioned bucket, or the
     /// version named, for good.
     async fn delete_object(
@@ -303,6 +305,11 @@ impl ObjectApi for Session {
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
         let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
         self.service.head_object(&permit, req).await
+    }
+
+    async fn object_attributes(&self, req: GetRequest) -> Result<super::ObjectAttributes> {
+        let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
+        self.service.object_attributes(&permit, req).await
     }
 
     async fn delete_object(

@@ -84,6 +84,18 @@ impl ObjectService {
         })
     }
 
+    /// GetObjectAttributes: what HEAD shows, and each part of a multipart object.
+    pub(crate) async fn object_attributes(&self, permit: &Permit, req: GetRequest) -> Result<super::ObjectAttributes> {
+        let version = self.current_version(permit, &req).await?;
+        let parts = if version.multipart {
+            let checksums = version.part_checksums.iter().cloned().chain(std::iter::repeat(None));
+            version.streams.iter().zip(checksums).map(|(s, c)| (s.plaintext_len, c)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(super::ObjectAttributes { info: self.info(permit, &req, &version), parts })
+    }
+
     /// GetObject.
     pub(crate) async fn get_object(&self, permit: &Permit, req: GetRequest) -> Result<GetOutput> {
         let version = self.current_version(permit, &req).await?;

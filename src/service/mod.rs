@@ -127,6 +127,15 @@ pub struct ObjectInfo {
     pub expiration: Option<Expiry>,
 }
 
+/// What GetObjectAttributes shows of a version: what HEAD shows, and its parts.
+#[derive(Debug, Clone)]
+pub struct ObjectAttributes {
+    /// Size, ETag, checksum, version id, Last-Modified.
+    pub info: ObjectInfo,
+    /// Each part's size and checksum value (multipart objects only), in part order.
+    pub parts: Vec<(u64, Option<String>)>,
+}
+
 /// A `Range` header, unresolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeSpec {

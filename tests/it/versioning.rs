@@ -192,3 +192,102 @@ async fn suspended_bucket_replaces_only_the_null_version() {
     assert_eq!(error_status(&e), Some(400), "never back to unversioned");
     gw.stop().await;
 }
+
+/// Promise: GetObjectAttributes answers the attributes asked for, of the current version or of
+/// the one `versionId` names (ETag, size, storage class, the checksum with its type), and the
+/// parts of a multipart object with their sizes and checksums, paged by `max-parts` and
+/// `part-number-marker`; an unknown attribute is 400 InvalidArgument, a key behind a delete
+/// marker 404 NoSuchKey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_attributes_of_versions_and_parts() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectAttributes};
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("attrs").send().await.unwrap();
+    set_versioning(c, "attrs", BucketVersioningStatus::Enabled).await;
+    let put = |body: &'static [u8]| {
+        c.put_object().bucket("attrs").key("k").checksum_algorithm(ChecksumAlgorithm::Crc32).body(body.to_vec().into())
+    };
+    let first = put(b"first body").send().await.unwrap();
+    put(b"second, longer body").send().await.unwrap();
+    let all = [
+        ObjectAttributes::Etag,
+        ObjectAttributes::ObjectSize,
+        ObjectAttributes::StorageClass,
+        ObjectAttributes::Checksum,
+    ];
+    let attrs = |version: Option<&str>| {
+        c.get_object_attributes()
+            .bucket("attrs")
+            .key("k")
+            .set_version_id(version.map(str::to_owned))
+            .set_object_attributes(Some(all.to_vec()))
+            .send()
+    };
+    let now = attrs(None).await.unwrap();
+    assert_eq!(now.object_size(), Some(19));
+    assert_eq!(now.e_tag().map(|e| e.trim_matches('"')), Some(crate::common::md5_hex(b"second, longer body").as_str()));
+    assert_eq!(now.storage_class().map(aws_sdk_s3::types::StorageClass::as_str), Some("STANDARD"));
+    let old = attrs(first.version_id()).await.unwrap();
+    assert_eq!((old.object_size(), old.version_id()), (Some(10), first.version_id()));
+    let crc = old.checksum().unwrap();
+    assert_eq!(crc.checksum_crc32(), first.checksum_crc32(), "the version's own checksum");
+    assert_eq!(crc.checksum_type().map(aws_sdk_s3::types::ChecksumType::as_str), Some("FULL_OBJECT"));
+
+    // A multipart object: its parts, a page at a time.
+    let up = c.create_multipart_upload().bucket("attrs").key("mp").checksum_algorithm(ChecksumAlgorithm::Crc32);
+    let id = up.send().await.unwrap().upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (n, len) in [(1, 5 << 20), (2, 1)] {
+        let body = crate::common::pattern(len, n as u64);
+        let part = c.upload_part().bucket("attrs").key("mp").upload_id(&id).part_number(n);
+        let part = part.checksum_algorithm(ChecksumAlgorithm::Crc32).body(body.into()).send().await.unwrap();
+        let crc = part.checksum_crc32().unwrap().to_owned();
+        done.push((
+            CompletedPart::builder().part_number(n).e_tag(part.e_tag().unwrap()).checksum_crc32(&crc).build(),
+            crc,
+        ));
+    }
+    let parts = CompletedMultipartUpload::builder().set_parts(Some(done.iter().map(|d| d.0.clone()).collect())).build();
+    c.complete_multipart_upload()
+        .bucket("attrs")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(parts)
+        .send()
+        .await
+        .unwrap();
+    let page = |marker: Option<i32>| {
+        c.get_object_attributes()
+            .bucket("attrs")
+            .key("mp")
+            .object_attributes(ObjectAttributes::ObjectParts)
+            .max_parts(1)
+            .set_part_number_marker(marker.map(|m| m.to_string()))
+            .send()
+    };
+    let p1 = page(None).await.unwrap();
+    let p1 = p1.object_parts().unwrap();
+    assert_eq!(
+        (p1.total_parts_count(), p1.is_truncated(), p1.next_part_number_marker()),
+        (Some(2), Some(true), Some("1"))
+    );
+    let part = &p1.parts()[0];
+    assert_eq!(
+        (part.part_number(), part.size(), part.checksum_crc32()),
+        (Some(1), Some(5 << 20), Some(done[0].1.as_str()))
+    );
+    let p2 = page(Some(1)).await.unwrap();
+    let p2 = p2.object_parts().unwrap();
+    assert_eq!(p2.is_truncated(), Some(false));
+    let part = &p2.parts()[0];
+    assert_eq!((part.part_number(), part.size(), part.checksum_crc32()), (Some(2), Some(1), Some(done[1].1.as_str())));
+
+    let bogus = c.get_object_attributes().bucket("attrs").key("k").object_attributes(ObjectAttributes::from("Owner"));
+    let e = bogus.send().await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidArgument")));
+    c.delete_object().bucket("attrs").key("k").send().await.unwrap();
+    let e = attrs(None).await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(404), Some("NoSuchKey")));
+    gw.stop().await;
+}

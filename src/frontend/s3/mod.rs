@@ -6,6 +6,7 @@
 #[macro_use]
 mod macros;
 mod acl;
+mod attributes;
 mod bucket;
 mod copy;
 mod lifecycle;
@@ -39,6 +40,7 @@ use s3s::dto::{
     PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
 };
 use s3s::dto::{GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput};
+use s3s::dto::{GetObjectAttributesInput, GetObjectAttributesOutput};
 use s3s::dto::{
     GetObjectLegalHoldInput, GetObjectLegalHoldOutput, GetObjectLockConfigurationInput,
     GetObjectLockConfigurationOutput, GetObjectRetentionInput, GetObjectRetentionOutput, PutObjectLegalHoldInput,
@@ -205,6 +207,13 @@ impl S3 for Gateway {
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         object::head_object(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
