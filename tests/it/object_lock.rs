@@ -95,6 +95,8 @@ async fn locked_versions_survive_every_s3_removal() {
     let comp = put_locked(c, "comp", Some(ObjectLockMode::Compliance), false).await;
     let hold = put_locked(c, "hold", None, true).await;
     let free = put_locked(c, "free", None, false).await;
+    let stored = gw.stream_files();
+    assert_eq!(stored.len(), 4 * 3, "four versions, three replicas each");
     let head = c.head_object().bucket("locked").key("comp").send().await.unwrap();
     assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
     assert!(head.object_lock_retain_until_date().is_some());
@@ -121,6 +123,10 @@ async fn locked_versions_survive_every_s3_removal() {
     still_there(c, "comp", &comp).await;
     let deletions = gw.admin_json("/admin/v1/deletions").await;
     assert_eq!(deletions["tasks"].as_array().map(Vec::len), Some(0), "nothing queued for deletion: {deletions}");
+    let now = gw.stream_files();
+    for replica in &stored {
+        assert!(now.contains(replica), "every replica's ciphertext is still at its provider: {:?}", replica.0);
+    }
 
     // Retention changes.
     use ObjectLockRetentionMode::{Compliance, Governance};
