@@ -217,9 +217,9 @@ pub(super) async fn relogged_records_are_logged_again(store: &dyn MetadataStore)
     let before = store.current(b, &key_of("k")).await.unwrap().unwrap().seq;
     store.mark_logged(waiting(store).await.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
 
-    assert!(store.relog_version(b, &key_of("k")).await.unwrap());
+    assert!(store.relog_version(b, &key_of("k"), None).await.unwrap());
     assert!(store.relog_bucket(&bucket_name("relogb")).await.unwrap());
-    assert!(!store.relog_version(b, &key_of("absent")).await.unwrap());
+    assert!(!store.relog_version(b, &key_of("absent"), None).await.unwrap());
     assert!(!store.relog_bucket(&bucket_name("no-such-bucket")).await.unwrap());
     let now = store.current(b, &key_of("k")).await.unwrap().unwrap();
     let logged = waiting(store).await;

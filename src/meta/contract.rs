@@ -310,9 +310,14 @@ pub trait LogMeta: RebuildStage + Send + Sync {
     /// Logs the bucket again as the store holds it (its entry was lost at the providers);
     /// false if there is no such bucket.
     async fn relog_bucket(&self, name: &BucketName) -> Result<bool, MetaError>;
-    /// Logs the key's current version again, under a new sequence number its record takes;
-    /// false if the key has none.
-    async fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError>;
+    /// Logs a version of the key (its current one if `version` is `None`) again, under a new
+    /// sequence number its record takes; false if there is no such version.
+    async fn relog_version(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version: Option<crate::model::VersionRef>,
+    ) -> Result<bool, MetaError>;
     /// Writes records a rebuild recovered from the log, as they were (no outbox entries), in
     /// one atomic write, and raises the commit sequence to at least `batch.seq_floor`.
     async fn restore(&self, batch: crate::meta::restore::RestoreBatch) -> Result<(), MetaError>;

@@ -6,10 +6,10 @@
 //!   the provider does not list is *missing*; a stream a provider lists that the store does
 //!   not know (no committed version or part, no write in flight) is an *orphan*; a copy of a
 //!   committed stream at a provider not in its replica list is *surplus*.
-//! - **Log**: the metadata log, folded as a rebuild would (in memory), against the store's
-//!   current versions: versions only the store has (their entries not yet at the providers,
-//!   which the outbox count explains), versions only the log has, and keys whose newest
-//!   version differs.
+//! - **Log**: the metadata log, folded as a rebuild would (in memory), against every version
+//!   the store holds (noncurrent ones and delete markers too): versions only the store has
+//!   (their entries not yet at the providers, which the outbox count explains), versions only
+//!   the log has, and keys whose `null` version differs.
 //!
 //! With `repair`, missing replicas are queued for repair and orphans and surplus copies for
 //! deletion (the sweep DESIGN left unbuilt); the gateway's workers carry them out, and a
@@ -29,9 +29,8 @@ use super::{fold, rebuild::RebuildError};
 use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
-use crate::meta::{
-    DeletionReason, DeletionTask, ListEntry, ListQuery, ListStart, MetaError, MetadataStore, RebuildStage, RepairTask,
-};
+use crate::meta::walk::VersionWalk;
+use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, VersionRef, VersionUid};
 
 /// Findings listed by name at most (the counts are always whole).
@@ -72,11 +71,11 @@ pub struct VerifyReport {
     pub orphans: Findings,
     /// Copies of committed streams at a provider outside their replica list.
     pub surplus: Findings,
-    /// Current versions the store holds that the log does not (yet) have.
+    /// Versions the store holds that the log does not (yet) have.
     pub not_in_log: Findings,
-    /// Current versions the log holds that the store does not.
+    /// Versions the log holds that the store does not.
     pub not_in_store: Findings,
-    /// Keys whose current version differs between the store and the log.
+    /// Keys whose `null` version differs between the store and the log.
     pub differ: Findings,
     /// Entries committed but not yet logged (the outbox), which explain `not_in_log`.
     pub unlogged: usize,
@@ -263,7 +262,7 @@ async fn sweep_orphans(
     Ok(())
 }
 
-/// The log folded in memory, against the store's current versions, bucket by bucket.
+/// The log folded in memory, against the store's versions, bucket by bucket.
 async fn compare_log(
     meta: &dyn MetadataStore,
     keys: &dyn KeyProvider,
@@ -304,7 +303,8 @@ async fn compare_log(
     Ok(())
 }
 
-/// Each current version of one bucket in the store: in the log, and the same version there?
+/// Each version of one bucket in the store (noncurrent ones and delete markers too): in the
+/// log, and the same version there?
 async fn store_versions_in_log(
     meta: &dyn MetadataStore,
     stage: &dyn RebuildStage,
@@ -313,40 +313,34 @@ async fn store_versions_in_log(
     report: &mut VerifyReport,
     repair: bool,
 ) -> Result<(), MetaError> {
-    let mut start = ListStart::Beginning;
+    let mut walk = VersionWalk::new(bucket, None);
     loop {
-        let q = ListQuery { prefix: Vec::new(), delimiter: None, start, max: 512 };
-        let page = meta.list(bucket, &q).await?;
-        let items: Vec<_> = page
-            .entries
-            .into_iter()
-            .filter_map(|e| match e {
-                ListEntry::Item(k, v) => Some((k, v)),
-                ListEntry::Prefix(_) => None,
-            })
-            .collect();
+        let items = walk.next_page(meta, 512).await?;
+        if items.is_empty() {
+            return Ok(());
+        }
         let slots = items
             .iter()
-            .map(|(k, v)| fold::version_slot(&bucket.0, &String::from_utf8_lossy(k), v.null, &v.version_uid.0))
+            .map(|(k, e)| {
+                let v = &e.version;
+                fold::version_slot(&bucket.0, &String::from_utf8_lossy(k), v.null, &v.version_uid.0)
+            })
             .collect();
-        for ((k, v), logged) in items.iter().zip(stage.stage_get(slots).await?) {
+        for ((k, e), logged) in items.iter().zip(stage.stage_get(slots).await?) {
             let key = String::from_utf8_lossy(k);
+            let v = &e.version;
             match logged.map(|l| fold::unstaged(&l)).transpose()?.and_then(fold::logged_version) {
                 Some(l) if l.version.version == v.version_uid.0 => continue,
-                Some(_) => report.differ.add(|| format!("{name}/{key}")),
-                None => report.not_in_log.add(|| format!("{name}/{key}")),
+                Some(_) => report.differ.add(|| format!("{name}/{key} ({})", v.version_ref().to_s3())),
+                None => report.not_in_log.add(|| format!("{name}/{key} ({})", v.version_ref().to_s3())),
             }
             // What the store holds is the truth the log lost: log it again.
             if repair
                 && let Ok(key) = ObjectKey::parse(&key)
-                && meta.relog_version(bucket, &key).await?
+                && meta.relog_version(bucket, &key, Some(v.version_ref())).await?
             {
                 report.relogged += 1;
             }
-        }
-        match items.last() {
-            Some((k, _)) if page.truncated => start = ListStart::AfterKey(k.clone()),
-            _ => return Ok(()),
         }
     }
 }

@@ -79,6 +79,21 @@ async fn verify_finds_missing_and_orphan_copies_and_lost_log_and_repair_sets_the
 
     // The log loses the segment of the last PUT (the newest segment files) at every provider:
     // its version is only in the store now.
+    lose_newest_segment(roots);
+    let lost_log = verify(config(), false).await;
+    assert_eq!(counts(&lost_log)[3], 1, "{lost_log:?}");
+    // --repair logs it again; once a gateway ran (its writer logged it), the log has it.
+    let relogged = verify(config(), true).await;
+    assert_eq!(relogged.relogged, 1, "{relogged:?}");
+    let gw = start(config()).await.unwrap();
+    gw.shutdown().await;
+    let after = verify(config(), false).await;
+    assert_eq!(counts(&after), [0; 6], "{after:?}");
+    assert!(after.clean(), "{after:?}");
+}
+
+/// The log segments written last (the newest `sv2/l` files), removed at every provider.
+fn lose_newest_segment(roots: &[PathBuf]) {
     let newest = provider_files(roots)
         .into_iter()
         .map(|(p, _)| p)
@@ -90,14 +105,41 @@ async fn verify_finds_missing_and_orphan_copies_and_lost_log_and_repair_sets_the
             std::fs::remove_file(p).unwrap();
         }
     }
-    let lost_log = verify(config(), false).await;
-    assert_eq!(counts(&lost_log)[3], 1, "{lost_log:?}");
-    // --repair logs it again; once a gateway ran (its writer logged it), the log has it.
-    let relogged = verify(config(), true).await;
-    assert_eq!(relogged.relogged, 1, "{relogged:?}");
+}
+
+/// Promise: verify compares every version with the log, not only current ones: a version that
+/// became noncurrent after the log lost its entry is found (named with its version id), and
+/// `--repair` logs that version again, after which everything verifies clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_a_noncurrent_version_the_log_lost() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
+    let config = || Config::parse(&text, dir.path()).unwrap();
+    // Each step by its own gateway run, so each is in its own log segment.
+    let gw = start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("hist").send().await.unwrap();
+    crate::versioning::set_versioning(&c, "hist", aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
+    gw.shutdown().await;
+    let gw = start(config()).await.unwrap();
+    let first = crate::versioning::put(&client(gw.s3_addr), "hist", "k", b"first").await.unwrap();
+    gw.shutdown().await;
+    lose_newest_segment(&providers.roots);
+    let gw = start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    crate::versioning::put(&c, "hist", "k", b"second").await.unwrap();
+    c.delete_object().bucket("hist").key("k").send().await.unwrap();
+    gw.shutdown().await;
+
+    let found = verify(config(), false).await;
+    assert_eq!(counts(&found), [0, 0, 0, 1, 0, 0], "{found:?}");
+    assert_eq!(found.not_in_log.sample, [format!("hist/k ({first})")], "{found:?}");
+    let repaired = verify(config(), true).await;
+    assert_eq!(repaired.relogged, 1, "{repaired:?}");
     let gw = start(config()).await.unwrap();
     gw.shutdown().await;
     let after = verify(config(), false).await;
-    assert_eq!(counts(&after), [0; 6], "{after:?}");
     assert!(after.clean(), "{after:?}");
 }

@@ -110,9 +110,14 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
         self.run_logged(move |i| i.relog_bucket(&name)).await
     }
 
-    async fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<bool, MetaError> {
+    async fn relog_version(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version: Option<crate::model::VersionRef>,
+    ) -> Result<bool, MetaError> {
         let key = key.clone();
-        self.run_logged(move |i| i.relog_version(bucket, &key)).await
+        self.run_logged(move |i| i.relog_version(bucket, &key, version)).await
     }
 
     async fn restore(&self, batch: RestoreBatch) -> Result<(), MetaError> {

@@ -1,5 +1,5 @@
 //! Logging again what the store holds now (`souverain meta verify --repair`): a bucket or a
-//! current version whose entry the providers' log lost gets a new entry, drawn like a commit's
+//! version whose entry the providers' log lost gets a new entry, drawn like a commit's
 //! (a new sequence number, in the outbox, logged by the writer).
 
 use super::admin::bucket_entry;
@@ -9,7 +9,7 @@ use super::{Inner, LIFE_SHARED, key_lock};
 use crate::meta::codec::decode;
 use crate::meta::kv::{Cf, KvEngine, KvTxn};
 use crate::meta::{BucketRecord, MetaError};
-use crate::model::{BucketName, BucketUid, ObjectKey, WrappedKey};
+use crate::model::{BucketName, BucketUid, ObjectKey, VersionRef, WrappedKey};
 
 impl<E: KvEngine> Inner<E> {
     /// The bucket's entry again; `None` if it does not exist.
@@ -24,13 +24,28 @@ impl<E: KvEngine> Inner<E> {
         Ok((true, Some(seq)))
     }
 
-    /// The key's current version again, under a new sequence number (the record follows, as a
-    /// replica move's does); `None` if the key has no current version.
-    pub(super) fn relog_version(&self, bucket: BucketUid, key: &ObjectKey) -> Result<(bool, Option<u64>), MetaError> {
+    /// A version of the key (the current one if `version` is `None`) again, under a new
+    /// sequence number (the record follows, as a replica move's does; its order stays);
+    /// `None` if there is no such version.
+    pub(super) fn relog_version(
+        &self,
+        bucket: BucketUid,
+        key: &ObjectKey,
+        version: Option<VersionRef>,
+    ) -> Result<(bool, Option<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(bucket, key.as_str())])?;
         let history = History::read(&mut t, bucket, key.as_bytes())?;
-        let Some(mut v) = history.current.clone() else { return Ok((false, None)) };
-        let dek = t.get_decoded::<WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?;
+        let found = match version {
+            Some(r) => history.find(&mut t, r)?,
+            None => history.current.clone().map(|v| (Place::Current, v)),
+        };
+        let Some((place, mut v)) = found else { return Ok((false, None)) };
+        // A delete marker has no data key; it is logged with an empty one.
+        let dek = if v.delete_marker {
+            Some(WrappedKey::default())
+        } else {
+            t.get_decoded::<WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?
+        };
         let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, bucket)?, dek) else { return Ok((false, None)) };
         let scope = bucket_scope(&mut t, &rec)?;
         let (seq, logged) = log_entry(&mut t, scope, |seq| {
@@ -38,7 +53,7 @@ impl<E: KvEngine> Inner<E> {
             super::version_entry(bucket, key.as_str(), &v, &dek)
         })?;
         let mut ops = vec![logged];
-        history.rewrite(Place::Current, &v, &mut ops)?;
+        history.rewrite(place, &v, &mut ops)?;
         t.commit(ops)?;
         Ok((true, Some(seq)))
     }
