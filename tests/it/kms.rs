@@ -328,7 +328,8 @@ async fn transit_over_tls_trusts_only_the_configured_ca() {
 /// Promise: a bucket with its own KEK can be crypto-shredded: after `keys/{kek}/shred` the
 /// KMS no longer has the key, its objects answer 410 KeyShredded although their ciphertext is
 /// still on every provider, the location view and the key list say so, the shredding is in the
-/// audit log, and other buckets are untouched.
+/// audit log, and other buckets are untouched. A noncurrent version written before the bucket
+/// got its key is rewrapped by the rotation job like the current one, and shredded with it.
 #[tokio::test]
 async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
     let bao = OpenBao::start().await;
@@ -338,13 +339,15 @@ async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
         gw.client.create_bucket().bucket(b).send().await.unwrap();
     }
     let data = pattern(70_000, 9);
+    crate::versioning::set_versioning(&gw.client, "secret", aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
+    let old = crate::versioning::put(&gw.client, "secret", "before-own-key", b"an older version").await.unwrap();
     put(&gw, "secret", "before-own-key", &data).await;
     let r = gw.admin_send("PUT", "/admin/v1/buckets/secret/kek", serde_json::json!({ "kek": "bucket-secret" })).await;
     assert_eq!(r.status, 200, "{}", r.body_text());
     put(&gw, "secret", "k1", &data).await;
     put(&gw, "other", "k1", &data).await;
     wait_job_done(&gw, "rotation").await;
-    for key in ["before-own-key", "k1"] {
+    for key in ["before-own-key", "k1", &format!("before-own-key?versionId={old}")] {
         let loc = gw.admin_json(&format!("/admin/v1/locations/secret/{key}")).await;
         assert_eq!(loc["kek"], "bucket-secret v1", "{key} moved to the bucket's own key");
     }
@@ -368,6 +371,8 @@ async fn shredding_a_bucket_key_makes_its_data_unreadable_everywhere() {
         let loc = gw.admin_json(&format!("/admin/v1/locations/secret/{key}")).await;
         assert_eq!(loc["kek_destroyed"], true);
     }
+    let e = gw.client.get_object().bucket("secret").key("before-own-key").version_id(&old).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(410), "the noncurrent version is shredded too");
     assert_eq!(gw.stream_files().len(), streams_before, "the ciphertext is still on every provider");
     assert!(get(&gw, "other", "k1").await == data);
     let keys = gw.admin_json("/admin/v1/keys").await;

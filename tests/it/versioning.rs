@@ -291,3 +291,28 @@ async fn object_attributes_of_versions_and_parts() {
     assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(404), Some("NoSuchKey")));
     gw.stop().await;
 }
+
+/// Promise: conditional reads apply to the version read: with `versionId`, If-Match and
+/// If-None-Match compare that version's ETag (200, 412 PreconditionFailed, 304), not the
+/// current one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_reads_judge_the_version_named() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("conds").send().await.unwrap();
+    set_versioning(c, "conds", BucketVersioningStatus::Enabled).await;
+    let old = c.put_object().bucket("conds").key("k").body(b"old".to_vec().into()).send().await.unwrap();
+    let new = c.put_object().bucket("conds").key("k").body(b"new".to_vec().into()).send().await.unwrap();
+    let (old_id, old_etag, new_etag) = (old.version_id().unwrap(), old.e_tag().unwrap(), new.e_tag().unwrap());
+    let get = || c.get_object().bucket("conds").key("k").version_id(old_id);
+    let got = get().if_match(old_etag).send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"old");
+    let e = get().if_match(new_etag).send().await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(412), Some("PreconditionFailed")));
+    let e = get().if_none_match(old_etag).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(304));
+    assert!(get().if_none_match(new_etag).send().await.is_ok(), "the current ETag does not match the old version");
+    let head = c.head_object().bucket("conds").key("k").version_id(old_id).if_match(new_etag).send().await;
+    assert_eq!(error_status(&head.unwrap_err()), Some(412));
+    gw.stop().await;
+}
