@@ -251,3 +251,64 @@ async fn multipart_uploads_take_their_lock_at_creation() {
     }
     gw.stop().await;
 }
+
+/// Promise: a crash and the garbage collection after it remove nothing Object Lock protects:
+/// the gateway is killed (SIGKILL) with a large upload in flight; after the restart, once GC
+/// (every second, abandoning the dead run's uploads at once) has deleted what that upload left
+/// at each of its three providers and has no deletion left to do, every replica of the
+/// GOVERNANCE, COMPLIANCE and legal-hold versions is still at its provider byte for byte, each
+/// version reads back, and deleting it is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_versions_survive_a_crash_and_the_gc_after_it() {
+    use crate::common::{BinaryGateway, Providers, client, config_text};
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let admin: std::net::SocketAddr =
+        format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+            .parse()
+            .unwrap();
+    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers)
+        .replace("gc_interval_secs = 3600", "gc_interval_secs = 1\nintent_ttl_secs = 1")
+        .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""));
+    std::fs::write(dir.path().join("souverain.toml"), text).unwrap();
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let c = client(gw.addr);
+    c.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let ids = [
+        put_locked(&c, "gov", Some(ObjectLockMode::Governance), false).await,
+        put_locked(&c, "comp", Some(ObjectLockMode::Compliance), false).await,
+        put_locked(&c, "hold", None, true).await,
+    ];
+    let stored = providers.stream_files();
+    assert_eq!(stored.len(), 3 * 3, "three versions, three replicas each");
+    let in_flight = c.put_object().bucket("locked").key("big").body(crate::common::pattern(64 << 20, 7).into());
+    let upload = tokio::spawn(async move { in_flight.send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.kill();
+    let _ = upload.await;
+
+    let gw = BinaryGateway::spawn(dir.path(), &providers);
+    let c = client(gw.addr);
+    let abandoned = "souverain_deletions_completed_total{provider=";
+    crate::common::wait_for("GC deleted what the killed upload left, and has nothing left to do", 60, || async {
+        let (_, metrics) = crate::common::admin_request(admin, "GET", "/metrics", "").await;
+        let done = metrics.lines().filter(|l| l.starts_with(abandoned) && l.contains("reason=\"abandoned\"")).count();
+        let (_, queue) = crate::common::admin_request(admin, "GET", "/admin/v1/deletions", "").await;
+        let queue: serde_json::Value = serde_json::from_str(&queue).unwrap_or_default();
+        done == 3 && queue["tasks"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    let now = providers.stream_files();
+    for replica in &stored {
+        assert!(now.contains(replica), "a locked version's replica is still at its provider: {:?}", replica.0);
+    }
+    let denied = Err((Some(403), Some("AccessDenied".to_owned())));
+    for (key, id) in ["gov", "comp", "hold"].into_iter().zip(&ids) {
+        let got = c.get_object().bucket("locked").key(key).version_id(id).send().await.unwrap();
+        assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), format!("body of {key}").as_bytes());
+        let e = c.delete_object().bucket("locked").key(key).version_id(id).send().await.unwrap_err();
+        assert_eq!(Err::<(), _>((error_status(&e), error_code(&e))), denied, "{key}");
+    }
+    gw.kill();
+}
