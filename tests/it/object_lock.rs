@@ -284,7 +284,10 @@ async fn locked_versions_survive_a_crash_and_the_gc_after_it() {
     assert_eq!(stored.len(), 3 * 3, "three versions, three replicas each");
     let in_flight = c.put_object().bucket("locked").key("big").body(crate::common::pattern(64 << 20, 7).into());
     let upload = tokio::spawn(async move { in_flight.send().await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Killed once the upload is streaming to the providers (its intent recorded before that).
+    let streaming =
+        || providers.roots.iter().any(|r| std::fs::read_dir(r.join(".tmp")).is_ok_and(|mut d| d.next().is_some()));
+    crate::common::wait_until("the large upload is streaming", std::time::Duration::from_mins(1), streaming).await;
     gw.kill();
     let _ = upload.await;
 
