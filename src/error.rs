@@ -95,8 +95,14 @@ pub enum ErrorKind {
     InvalidRange { object_len: u64 },
     #[error("at least one of the preconditions did not hold")]
     PreconditionFailed,
+    /// 304: the version's ETag and Last-Modified, which the answer carries (RFC 9110 §15.4.5).
     #[error("not modified")]
-    NotModified,
+    NotModified {
+        /// The ETag, quoted.
+        etag: String,
+        /// Last-Modified, ms since the epoch.
+        last_modified_ms: i64,
+    },
     #[error("{0}")]
     BadDigest(String),
     #[error("the Content-MD5 or checksum value is not valid")]

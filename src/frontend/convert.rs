@@ -265,16 +265,20 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
     Ok(ClientBody { len, stream, content_md5, algorithm, expected_checksum, trailers })
 }
 
-/// `x-amz-expiration`: `expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="<id, URL-encoded>"`.
-pub fn expiration_header(e: &crate::service::Expiry) -> String {
+/// An HTTP date (IMF-fixdate, RFC 9110 §5.6.7): `Fri, 23 Dec 2012 00:00:00 GMT`.
+pub fn http_date(ms: i64) -> String {
     const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.at_ms) * 1_000_000)
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     // Formatting a valid date with a fixed description cannot fail; the fallback is unreachable.
-    let date = at.format(HTTP_DATE).unwrap_or_default();
-    format!("expiry-date=\"{date}\", rule-id=\"{}\"", url_encode(&e.rule_id))
+    at.format(HTTP_DATE).unwrap_or_default()
+}
+
+/// `x-amz-expiration`: `expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="<id, URL-encoded>"`.
+pub fn expiration_header(e: &crate::service::Expiry) -> String {
+    format!("expiry-date=\"{}\", rule-id=\"{}\"", http_date(e.at_ms), url_encode(&e.rule_id))
 }
 
 /// Percent-encodes a listing value for `encoding-type=url` (RFC 3986 unreserved and `/` kept).

@@ -11,6 +11,18 @@ fn custom(code: &'static str, status: StatusCode, message: String) -> S3Error {
     e
 }
 
+/// `e` with these response headers (a value that is not a valid header is left out).
+fn with_headers<const N: usize>(mut e: S3Error, headers: [(&'static str, String); N]) -> S3Error {
+    let mut h = HeaderMap::new();
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    e.set_headers(h);
+    e
+}
+
 /// Maps a service error to its S3 error. Internal and provider details are logged, never sent.
 pub fn to_s3(err: &Error) -> S3Error {
     use S3ErrorCode as C;
@@ -43,35 +55,30 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
         ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
         ErrorKind::DeleteMarker { version_id, named } => {
-            let mut e = match named {
+            let e = match named {
                 true => S3Error::with_message(
                     C::MethodNotAllowed,
                     "The specified method is not allowed against this resource.",
                 ),
                 false => S3Error::with_message(C::NoSuchKey, "The specified key does not exist."),
             };
-            let mut h = HeaderMap::new();
-            h.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
-            if let Ok(v) = HeaderValue::from_str(version_id) {
-                h.insert("x-amz-version-id", v);
-            }
-            e.set_headers(h);
-            return e;
+            return with_headers(e, [("x-amz-delete-marker", "true".into()), ("x-amz-version-id", version_id.clone())]);
         }
         ErrorKind::KeyTooLong => (C::KeyTooLongError, "Your key is too long".into()),
         ErrorKind::InvalidArgument(_) => (C::InvalidArgument, msg),
         ErrorKind::InvalidRequest(_) => (C::InvalidRequest, msg),
         ErrorKind::InvalidRange { object_len } => {
-            let mut e = S3Error::with_message(C::InvalidRange, msg);
-            let mut h = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{object_len}")) {
-                h.insert(http::header::CONTENT_RANGE, v);
-            }
-            e.set_headers(h);
-            return e;
+            let e = S3Error::with_message(C::InvalidRange, msg);
+            return with_headers(e, [("content-range", format!("bytes */{object_len}"))]);
         }
         ErrorKind::PreconditionFailed => (C::PreconditionFailed, msg),
-        ErrorKind::NotModified => (C::NotModified, msg),
+        ErrorKind::NotModified { etag, last_modified_ms } => {
+            let date = crate::frontend::convert::http_date(*last_modified_ms);
+            return with_headers(
+                S3Error::with_message(C::NotModified, msg),
+                [("etag", etag.clone()), ("last-modified", date)],
+            );
+        }
         ErrorKind::BadDigest(_) => (C::BadDigest, msg),
         ErrorKind::InvalidDigest => (C::InvalidDigest, msg),
         ErrorKind::IncompleteBody | ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),

@@ -39,10 +39,11 @@ impl Conditions {
                 }
             }
         }
+        let not_modified = || ErrorKind::NotModified { etag: etag.quoted(), last_modified_ms }.into();
         match &self.if_none_match {
-            Some(m) if tag_matches(m, etag) => Err(ErrorKind::NotModified.into()),
+            Some(m) if tag_matches(m, etag) => Err(not_modified()),
             // If-Modified-Since counts only without If-None-Match (RFC 9110 §13.1.3).
-            None if self.if_modified_since.is_some_and(|t| modified <= t) => Err(ErrorKind::NotModified.into()),
+            None if self.if_modified_since.is_some_and(|t| modified <= t) => Err(not_modified()),
             Some(_) | None => Ok(()),
         }
     }
@@ -52,7 +53,7 @@ impl Conditions {
     /// if-none-match overrides if-modified-since).
     pub fn check_copy_source(&self, etag: &ETag, last_modified_ms: i64) -> Result<()> {
         match self.check_read(etag, last_modified_ms) {
-            Err(e) if matches!(e.kind(), ErrorKind::NotModified) => Err(ErrorKind::PreconditionFailed.into()),
+            Err(e) if matches!(e.kind(), ErrorKind::NotModified { .. }) => Err(ErrorKind::PreconditionFailed.into()),
             other => other,
         }
     }
@@ -77,7 +78,7 @@ mod tests {
         let mut c = cond();
         c.if_none_match = Some("\"abc\"".into());
         c.if_modified_since = Some(5);
-        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified));
+        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified { .. }));
         let mut c = cond();
         c.if_none_match = Some("\"zzz\"".into());
         c.if_modified_since = Some(20);
@@ -87,6 +88,6 @@ mod tests {
         assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::PreconditionFailed));
         let mut c = cond();
         c.if_modified_since = Some(10);
-        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified));
+        assert!(matches!(c.check_read(&etag, lm).unwrap_err().kind(), ErrorKind::NotModified { .. }));
     }
 }

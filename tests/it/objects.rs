@@ -242,7 +242,8 @@ async fn copy_source_conditions() {
     gw.stop().await;
 }
 
-/// Promise: conditional GET/HEAD follow RFC 9110 precedence with 304 and 412.
+/// Promise: conditional GET/HEAD follow RFC 9110 precedence with 304 and 412; a 304 carries
+/// the object's ETag and Last-Modified, as S3 (and RFC 9110 §15.4.5) answer.
 #[tokio::test]
 async fn conditional_reads() {
     let gw = TestGateway::start().await;
@@ -257,8 +258,14 @@ async fn conditional_reads() {
     assert_eq!(error_status(&e), Some(412));
     let e = c.get_object().bucket("cond").key("o").if_none_match(&etag).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(304));
+    let head = c.head_object().bucket("cond").key("o").send().await.unwrap();
+    let last_modified = head.last_modified().unwrap().fmt(aws_sdk_s3::primitives::DateTimeFormat::HttpDate).unwrap();
+    let shown = |name: &str| e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned);
+    assert_eq!((shown("etag"), shown("last-modified")), (Some(etag.clone()), Some(last_modified.clone())));
     let e = c.head_object().bucket("cond").key("o").if_modified_since(future).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(304));
+    let shown = |name: &str| e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned);
+    assert_eq!((shown("etag"), shown("last-modified")), (Some(etag.clone()), Some(last_modified)), "HEAD too");
     let e = c.head_object().bucket("cond").key("o").if_unmodified_since(past).send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(412));
     // A true If-Match wins over a false If-Unmodified-Since.
