@@ -93,6 +93,8 @@ pub enum ErrorKind {
     InvalidRequest(String),
     #[error("the requested range is not satisfiable")]
     InvalidRange { object_len: u64 },
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
     #[error("at least one of the preconditions did not hold")]
     PreconditionFailed,
     /// 304: the version's ETag and Last-Modified, which the answer carries (RFC 9110 §15.4.5).

@@ -71,6 +71,7 @@ pub fn to_s3(err: &Error) -> S3Error {
             let e = S3Error::with_message(C::InvalidRange, msg);
             return with_headers(e, [("content-range", format!("bytes */{object_len}"))]);
         }
+        ErrorKind::InvalidPartNumber => return custom("InvalidPartNumber", StatusCode::RANGE_NOT_SATISFIABLE, msg),
         ErrorKind::PreconditionFailed => (C::PreconditionFailed, msg),
         ErrorKind::NotModified { etag, last_modified_ms } => {
             let date = crate::frontend::convert::http_date(*last_modified_ms);

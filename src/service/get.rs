@@ -337,9 +337,18 @@ fn select(req: &GetRequest, v: &VersionRecord) -> Result<Selection> {
             )
             .into());
         }
-        let idx = n.checked_sub(1).map(|i| i as usize);
+        if !(1..=10_000).contains(&n) {
+            return Err(ErrorKind::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            )
+            .into());
+        }
+        // AWS: a part the object does not have is 416 InvalidPartNumber.
+        let idx = n as usize - 1;
         let count = if v.multipart { v.streams.len() } else { 1 };
-        let idx = idx.filter(|i| *i < count).ok_or(ErrorKind::InvalidRange { object_len: v.size })?;
+        if idx >= count {
+            return Err(ErrorKind::InvalidPartNumber.into());
+        }
         if !v.multipart {
             return Ok(((v.size > 0).then(|| (0, v.size - 1)), v.checksum.clone()));
         }

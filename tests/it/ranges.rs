@@ -96,8 +96,12 @@ async fn random_ranges_match_plaintext() {
     assert_eq!(out.parts_count(), Some(2));
     assert_eq!(out.content_range(), Some(format!("bytes {}-{}/{}", p1.len(), multi.len() - 1, multi.len()).as_str()));
     assert!(body_bytes(out).await == p2);
+    // A part the object does not have: 416 InvalidPartNumber, as AWS documents it; a number
+    // outside 1..=10,000: 400 InvalidArgument.
     let e = gw.client.get_object().bucket("ranges").key("multi").part_number(3).send().await.unwrap_err();
-    assert_eq!(error_status(&e), Some(416));
+    assert_eq!((error_status(&e), crate::common::error_code(&e).as_deref()), (Some(416), Some("InvalidPartNumber")));
+    let e = gw.client.head_object().bucket("ranges").key("multi").part_number(10_001).send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(400));
     gw.stop().await;
 }
 
