@@ -77,6 +77,8 @@ pub enum ErrorKind {
     NoSuchObjectLockConfiguration,
     #[error("The lifecycle configuration does not exist")]
     NoSuchLifecycleConfiguration,
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet,
     #[error("the specified method is not allowed against this resource")]
     MethodNotAllowed,
     #[error("{0}")]

@@ -118,6 +118,20 @@ pub enum Action {
     PutLifecycleConfiguration,
     /// GetBucketLifecycleConfiguration.
     GetLifecycleConfiguration,
+    /// PutBucketEncryption and DeleteBucketEncryption.
+    PutEncryptionConfiguration,
+    /// GetBucketEncryption.
+    GetEncryptionConfiguration,
+    /// PutObjectTagging (of any version).
+    PutObjectTagging,
+    /// GetObjectTagging (of any version).
+    GetObjectTagging,
+    /// DeleteObjectTagging (of any version).
+    DeleteObjectTagging,
+    /// PutBucketTagging and DeleteBucketTagging.
+    PutBucketTagging,
+    /// GetBucketTagging.
+    GetBucketTagging,
     /// GetBucketAcl.
     GetBucketAcl,
     /// GetObjectAcl.
@@ -170,6 +184,13 @@ impl Action {
             Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
             Action::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
             Action::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+            Action::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
+            Action::GetEncryptionConfiguration => "s3:GetEncryptionConfiguration",
+            Action::PutObjectTagging => "s3:PutObjectTagging",
+            Action::GetObjectTagging => "s3:GetObjectTagging",
+            Action::DeleteObjectTagging => "s3:DeleteObjectTagging",
+            Action::PutBucketTagging => "s3:PutBucketTagging",
+            Action::GetBucketTagging => "s3:GetBucketTagging",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
@@ -203,7 +224,9 @@ impl Action {
             | Action::ListBucketVersions
             | Action::GetObjectVersion
             | Action::GetObjectRetention
+            | Action::GetObjectTagging
             | Action::GetObject => Need::Read,
+            Action::PutObjectTagging | Action::DeleteObjectTagging => Need::Write,
             Action::PutObject | Action::DeleteObject | Action::DeleteObjectVersion | Action::AbortMultipartUpload => {
                 Need::Write
             }
@@ -214,6 +237,10 @@ impl Action {
             | Action::PutBucketObjectLockConfiguration
             | Action::PutLifecycleConfiguration
             | Action::GetLifecycleConfiguration
+            | Action::PutEncryptionConfiguration
+            | Action::GetEncryptionConfiguration
+            | Action::PutBucketTagging
+            | Action::GetBucketTagging
             | Action::GetBucketAcl
             | Action::GetObjectAcl
             | Action::GetBucketPolicy

@@ -25,6 +25,13 @@ pub fn unix_secs(t: &Timestamp) -> i64 {
     time::OffsetDateTime::from(t.clone()).unix_timestamp()
 }
 
+/// `x-amz-server-side-encryption` of every object: the gateway encrypts each one under a data
+/// key of its own (AES-256-GCM) before any byte reaches a provider, which is what SSE-S3's
+/// `AES256` promises.
+pub fn sse_s3() -> Option<dto::ServerSideEncryption> {
+    Some(dto::ServerSideEncryption::from_static(dto::ServerSideEncryption::AES256))
+}
+
 /// Model ETag → DTO.
 pub fn etag(e: &ETag) -> dto::ETag {
     dto::ETag::Strong(e.0.clone())
@@ -88,13 +95,25 @@ pub fn content_headers(
     }
     Ok(ContentHeaders {
         content_type,
-        content_encoding,
+        content_encoding: content_encoding.and_then(|e| without_aws_chunked(&e)),
         content_disposition,
         content_language,
         cache_control,
         expires_unix: expires.map(|t| unix_secs(&t)),
         user_metadata,
     })
+}
+
+/// A `Content-Encoding` without the `aws-chunked` framing of the request (S3 stores
+/// `gzip, aws-chunked` as `gzip`, and nothing for `aws-chunked` alone): the framing is the
+/// transfer's, not the object's.
+fn without_aws_chunked(encoding: &str) -> Option<String> {
+    let kept: Vec<&str> = encoding
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 /// Stored user metadata → DTO map.
@@ -216,7 +235,9 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
     })?;
     let len = u64::try_from(len)
         .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?;
-    let content_md5 = match h.content_md5 {
+    // s3s reads an empty header as none; S3 refuses it (an empty digest checks nothing).
+    let empty_md5 = h.headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty());
+    let content_md5 = match h.content_md5.filter(|_| !empty_md5).or(empty_md5.then_some("")) {
         Some(m) => {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(m.trim())
@@ -304,4 +325,17 @@ pub(crate) fn dto_i32(n: impl TryInto<i32>) -> i32 {
 /// saturating likewise.
 pub(crate) fn dto_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_chunked_is_not_stored_as_the_objects_encoding() {
+        assert_eq!(without_aws_chunked("gzip, aws-chunked").as_deref(), Some("gzip"));
+        assert_eq!(without_aws_chunked("aws-chunked,gzip").as_deref(), Some("gzip"));
+        assert_eq!(without_aws_chunked("AWS-CHUNKED"), None);
+        assert_eq!(without_aws_chunked("br, gzip").as_deref(), Some("br, gzip"));
+    }
 }

@@ -52,6 +52,7 @@ pub fn to_s3(err: &Error) -> S3Error {
             return custom("NoSuchObjectLockConfiguration", StatusCode::NOT_FOUND, msg);
         }
         ErrorKind::NoSuchLifecycleConfiguration => (C::NoSuchLifecycleConfiguration, msg),
+        ErrorKind::NoSuchTagSet => (C::NoSuchTagSet, msg),
         ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
         ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
         ErrorKind::DeleteMarker { version_id, named } => {

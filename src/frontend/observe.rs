@@ -86,6 +86,23 @@ fn request_id() -> String {
     random_array::<8>().map_or_else(|_| "0000000000000000".into(), hex::encode).to_uppercase()
 }
 
+/// Puts `<RequestId>` into an S3 error body, as S3 does: the id a user quotes from an error
+/// message then matches the `x-amz-request-id` header and the gateway's log lines. Error
+/// bodies are built whole (a few hundred bytes), so the splice never waits on a stream.
+fn stamp_request_id(body: &mut s3s::Body, id: &str) {
+    const END: &[u8] = b"</Error>";
+    let Some(bytes) = body.bytes() else { return };
+    let Some(at) = bytes.windows(END.len()).rposition(|w| w == END) else { return };
+    if bytes.windows(b"<RequestId>".len()).any(|w| w == b"<RequestId>") {
+        return;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + id.len() + 24);
+    out.extend_from_slice(&bytes[..at]);
+    out.extend_from_slice(format!("<RequestId>{id}</RequestId>").as_bytes());
+    out.extend_from_slice(&bytes[at..]);
+    *body = s3s::Body::from(out);
+}
+
 impl hyper::service::Service<Request<Incoming>> for Observed {
     type Response = Response<CountedBody<s3s::Body>>;
     type Error = s3s::HttpError;
@@ -122,6 +139,9 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
                 tracing::info!(status, duration_ms = crate::model::millis_u64(elapsed), "request done");
                 if let Ok(v) = HeaderValue::from_str(&id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
+                }
+                if status >= 300 {
+                    stamp_request_id(resp.body_mut(), &id);
                 }
                 Ok(resp.map(|body| CountedBody { inner: body, metrics, span: body_span }))
             }
@@ -167,6 +187,19 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CountedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies_carry_the_request_id_once() {
+        let mut body = s3s::Body::from(b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code></Error>".to_vec());
+        stamp_request_id(&mut body, "ABC");
+        let want = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><RequestId>ABC</RequestId></Error>";
+        assert_eq!(body.bytes().as_deref(), Some(&want[..]));
+        stamp_request_id(&mut body, "XYZ");
+        assert_eq!(body.bytes().as_deref(), Some(&want[..]), "an id already there is kept");
+        let mut other = s3s::Body::from(b"plain".to_vec());
+        stamp_request_id(&mut other, "ABC");
+        assert_eq!(other.bytes().as_deref(), Some(&b"plain"[..]));
+    }
 
     #[test]
     fn operations_are_classified() {

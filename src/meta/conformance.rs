@@ -70,6 +70,7 @@ pub(super) fn version(id: u8, etag: &str) -> VersionRecord {
         null: true,
         delete_marker: false,
         lock: crate::model::lock::VersionLock::default(),
+        tags: crate::model::tagging::TagSet::default(),
     }
 }
 
@@ -87,6 +88,7 @@ pub(super) fn upload(id: UploadId, bucket: BucketUid, key: &str) -> UploadRecord
         dek: dek(),
         write_quorum: 1,
         lock: crate::model::lock::VersionLock::default(),
+        tags: crate::model::tagging::TagSet::default(),
     }
 }
 
@@ -520,9 +522,9 @@ mod tests {
         key.extend_from_slice(b"k");
         let old = VersionRecord { seq: 17, order: 0, null: false, ..version(5, "e") };
         let new_layout = encode(&old).unwrap();
-        // The old layout: the same bytes without order (varint 0), null, delete_marker and
-        // lock (no retention, no legal hold: two bytes).
-        let old_layout = new_layout[..new_layout.len() - 5].to_vec();
+        // The old layout: the same bytes without order (varint 0), null, delete_marker, lock
+        // (no retention, no legal hold: two bytes) and tags (none: one byte).
+        let old_layout = new_layout[..new_layout.len() - 6].to_vec();
         engine.write(vec![KvOp::Put(Cf::Objects, key, old_layout)]).unwrap();
         let store = KvMetadataStore::new(engine).await.unwrap();
         let read = store.current(b, &ObjectKey::parse("k").unwrap()).await.unwrap().unwrap();
@@ -540,8 +542,9 @@ mod tests {
         let b = BucketUid([3; 16]);
         let up = upload(UploadId([6; 16]), b, "u");
         let new_layout = encode(&up).unwrap();
-        // The old layout: the same bytes without the lock (no retention, no legal hold: two bytes).
-        let old_layout = new_layout[..new_layout.len() - 2].to_vec();
+        // The old layout: the same bytes without the lock (no retention, no legal hold: two
+        // bytes) and the tags (none: one byte).
+        let old_layout = new_layout[..new_layout.len() - 3].to_vec();
         let index = crate::meta::store::upload_index_key(b, b"u", up.upload_id);
         engine
             .write(vec![
@@ -555,6 +558,57 @@ mod tests {
         let listed = store.list_uploads(b, &q, None).await.unwrap().entries;
         let [ListEntry::Item(key, listed)] = listed.as_slice() else { panic!("one upload: {listed:?}") };
         assert_eq!((key.as_slice(), listed), (b"u".as_slice(), &up));
+    }
+
+    /// Promise: versions (current and noncurrent) and uploads stored before object tagging,
+    /// by a store the earlier migrations already ran on, read back after the upgrade exactly
+    /// as they were, without tags.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_of_before_tagging_read_back_untagged() {
+        use crate::meta::UploadMeta;
+        use crate::meta::codec::encode;
+        use crate::meta::kv::{Cf, KvEngine, KvOp};
+        let engine = MemoryEngine::default();
+        let b = BucketUid([3; 16]);
+        let current = VersionRecord { seq: 20, order: 20, null: false, ..version(5, "e") };
+        let older = VersionRecord { seq: 9, order: 9, null: false, ..version(6, "f") };
+        let up = upload(UploadId([6; 16]), b, "u");
+        // Each layout without its last byte: the tags (none: one byte).
+        let untagged = |bytes: Vec<u8>| bytes[..bytes.len() - 1].to_vec();
+        let mut key = b.as_bytes().to_vec();
+        key.extend_from_slice(b"k");
+        let noncurrent = crate::meta::store::noncurrent_key(b, b"k", older.order);
+        engine
+            .write(vec![
+                KvOp::Put(Cf::Meta, b"migrated/versions".to_vec(), encode(&true).unwrap()),
+                KvOp::Put(Cf::Meta, b"migrated/upload_lock".to_vec(), encode(&true).unwrap()),
+                KvOp::Put(Cf::Objects, key, untagged(encode(&current).unwrap())),
+                KvOp::Put(Cf::Versions, noncurrent, untagged(encode(&older).unwrap())),
+                KvOp::Put(Cf::UploadIds, up.upload_id.as_bytes().to_vec(), untagged(encode(&up).unwrap())),
+            ])
+            .unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        let k = ObjectKey::parse("k").unwrap();
+        assert_eq!(store.current(b, &k).await.unwrap(), Some(current.clone()));
+        let q = crate::meta::ListQuery {
+            prefix: Vec::new(),
+            delimiter: None,
+            start: crate::meta::ListStart::Beginning,
+            max: 10,
+        };
+        let listed: Vec<VersionRecord> = store
+            .list_versions(b, &q, None)
+            .await
+            .unwrap()
+            .entries
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::meta::ListEntry::Item(_, v) => Some(v.version),
+                crate::meta::ListEntry::Prefix(_) => None,
+            })
+            .collect();
+        assert_eq!(listed, [current.clone(), older], "the current and the noncurrent version");
+        assert_eq!(store.upload(up.upload_id).await.unwrap(), Some(up));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -176,7 +176,7 @@ fn kind(e: &LogEntry) -> &'static str {
     match e {
         LogEntry::Bucket(_) => "bucket",
         LogEntry::BucketDeleted { .. } => "bucket-deleted",
-        LogEntry::Version(_) | LogEntry::ObjectVersion(_) => "version",
+        LogEntry::Version(_) | LogEntry::ObjectVersion(_) | LogEntry::TaggedVersion(..) => "version",
         LogEntry::VersionDeleted { .. } => "version-deleted",
         LogEntry::Deleted { .. } => "deleted",
         LogEntry::Rewrapped { .. } => "rewrapped",

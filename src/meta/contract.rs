@@ -69,6 +69,8 @@ pub trait ObjectMeta: Send + Sync {
     /// The bucket's lifecycle configuration, if one is set.
     async fn lifecycle(&self, bucket: BucketUid)
     -> Result<Option<crate::model::lifecycle::LifecycleConfig>, MetaError>;
+    /// The bucket's tags, if it has any (PutBucketTagging).
+    async fn bucket_tags(&self, bucket: BucketUid) -> Result<Option<crate::model::tagging::TagSet>, MetaError>;
     /// Changes the Object Lock state of a version of `key` (the current one if `version` is
     /// `None`) in the bucket `name` (if it still has identity `bucket`), with its audit record
     /// and its log entry (the version logged again), unless the change would shorten or remove
@@ -79,6 +81,14 @@ pub trait ObjectMeta: Send + Sync {
         change: LockChange,
         bypass_governance: bool,
         audit: AuditEntry,
+    ) -> Result<LockUpdate, MetaError>;
+    /// Replaces the tags of a version of `key` (the current one if `version` is `None`) in the
+    /// bucket `name` (if it still has identity `bucket`), logging the version again; never
+    /// [`LockUpdate::Denied`].
+    async fn set_version_tags(
+        &self,
+        target: LockTarget,
+        tags: crate::model::tagging::TagSet,
     ) -> Result<LockUpdate, MetaError>;
     /// A version's wrapped DEK.
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError>;

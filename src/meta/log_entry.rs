@@ -78,6 +78,10 @@ pub enum LogEntry {
         /// The version.
         version: [u8; 16],
     },
+    /// [`LogEntry::ObjectVersion`] of a version with object tags, and its tags (in the order
+    /// set). Only tagged versions are logged this way, so every entry written before tagging
+    /// existed, and every untagged version since, reads as it always did.
+    TaggedVersion(Box<LoggedObjectVersion>, Vec<(String, String)>),
 }
 
 /// A version with its place in its key's history.
@@ -94,6 +98,10 @@ pub struct LoggedObjectVersion {
     pub delete_marker: bool,
     /// Its Object Lock retention and legal hold (a change of them logs the version again).
     pub lock: LoggedLock,
+    /// Its object tags: not part of this struct's encoding (entries of
+    /// [`LogEntry::ObjectVersion`] never had them), carried by [`LogEntry::TaggedVersion`].
+    #[serde(skip)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A version's Object Lock state: retention mode code (0 none, 1 governance, 2 compliance),
@@ -258,7 +266,7 @@ impl LogEntry {
         match self {
             LogEntry::Bucket(b) => b.seq,
             LogEntry::Version(v) => v.seq,
-            LogEntry::ObjectVersion(v) => v.version.seq,
+            LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => v.version.seq,
             LogEntry::BucketDeleted { seq, .. }
             | LogEntry::VersionDeleted { seq, .. }
             | LogEntry::Deleted { seq, .. }
@@ -389,6 +397,7 @@ impl LoggedVersion {
             null: true,
             delete_marker: false,
             lock: crate::model::lock::VersionLock::default(),
+            tags: crate::model::tagging::TagSet::default(),
         };
         Ok((record, self.dek.clone().into()))
     }
@@ -403,6 +412,17 @@ impl LoggedObjectVersion {
             null: v.null,
             delete_marker: v.delete_marker,
             lock: (&v.lock).into(),
+            tags: v.tags.pairs().to_vec(),
+        }
+    }
+
+    /// Its log entry: [`LogEntry::TaggedVersion`] when it has tags.
+    pub fn entry(self) -> LogEntry {
+        if self.tags.is_empty() {
+            LogEntry::ObjectVersion(Box::new(self))
+        } else {
+            let tags = self.tags.clone();
+            LogEntry::TaggedVersion(Box::new(self), tags)
         }
     }
 
@@ -413,6 +433,9 @@ impl LoggedObjectVersion {
         record.null = self.null;
         record.delete_marker = self.delete_marker;
         record.lock = self.lock.lock()?;
+        // Checked when set; a logged set S3 would refuse is a damaged entry.
+        record.tags = crate::model::tagging::TagSet::new(self.tags.clone(), crate::model::tagging::MAX_OBJECT_TAGS)
+            .map_err(|_| EntryError::Field("tags"))?;
         Ok((record, dek))
     }
 }
@@ -495,7 +518,27 @@ mod tests {
             null: true,
             delete_marker: false,
             lock: crate::model::lock::VersionLock::default(),
+            tags: crate::model::tagging::TagSet::default(),
         }
+    }
+
+    /// Promise: a tagged version is logged as a `TaggedVersion` entry (an untagged one keeps
+    /// the `ObjectVersion` bytes of before tagging) and reads back with its tags in order.
+    #[test]
+    fn a_tagged_version_round_trips_with_its_tags() {
+        let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60] };
+        let pairs = vec![("team".to_owned(), "blue".to_owned()), ("class".to_owned(), "a b".to_owned())];
+        let tags = crate::model::tagging::TagSet::new(pairs.clone(), 10).unwrap();
+        let v = VersionRecord { order: 40, null: false, tags, ..version() };
+        let entry = LoggedObjectVersion::new(BucketUid([1; 16]), "k", &v, &dek).entry();
+        let LogEntry::TaggedVersion(back, logged) = LogEntry::decode(&entry.encode().unwrap()).unwrap() else {
+            panic!("a tagged version entry")
+        };
+        assert_eq!(logged, pairs);
+        assert_eq!(LoggedObjectVersion { tags: logged, ..*back }.record().unwrap(), (v.clone(), dek.clone()));
+        let untagged = VersionRecord { tags: crate::model::tagging::TagSet::default(), ..v };
+        let plain = LoggedObjectVersion::new(BucketUid([1; 16]), "k", &untagged, &dek).entry();
+        assert!(matches!(plain, LogEntry::ObjectVersion(_)), "untagged versions log as before");
     }
 
     /// Promise: a version logged at commit comes back from its entry as the very record and

@@ -191,6 +191,13 @@ pub enum AuditedChange {
         /// The configuration, or none.
         config: Option<crate::model::lifecycle::LifecycleConfig>,
     },
+    /// A bucket's tags set (`Some`) or deleted; `None` if there is no such bucket.
+    BucketTagging {
+        /// The bucket.
+        bucket: BucketName,
+        /// The tags, or none.
+        tags: Option<crate::model::tagging::TagSet>,
+    },
     /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
     BucketVersioning {
         /// The bucket.
@@ -226,6 +233,7 @@ impl AuditedChange {
                 | AuditedChange::BucketVersioning { .. }
                 | AuditedChange::BucketObjectLock { .. }
                 | AuditedChange::BucketLifecycle { .. }
+                | AuditedChange::BucketTagging { .. }
         )
     }
 }

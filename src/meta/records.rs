@@ -58,6 +58,8 @@ pub struct VersionRecord {
     pub delete_marker: bool,
     /// Its Object Lock retention and legal hold.
     pub lock: crate::model::lock::VersionLock,
+    /// Its object tags (PutObjectTagging, `x-amz-tagging`).
+    pub tags: crate::model::tagging::TagSet,
 }
 
 impl VersionRecord {
@@ -84,6 +86,7 @@ impl VersionRecord {
             null: false,
             delete_marker: true,
             lock: crate::model::lock::VersionLock::default(),
+            tags: crate::model::tagging::TagSet::default(),
         }
     }
 }
@@ -115,6 +118,8 @@ pub struct UploadRecord {
     /// The retention and legal hold its `x-amz-object-lock-*` headers asked for (the
     /// bucket's default retention applies at completion when it asked for none).
     pub lock: crate::model::lock::VersionLock,
+    /// The tags its `x-amz-tagging` header asked for, given to the object at completion.
+    pub tags: crate::model::tagging::TagSet,
 }
 
 /// One uploaded part.

@@ -72,6 +72,13 @@ pub enum AccessRecord {
         /// Its configuration.
         config: Option<crate::model::lifecycle::LifecycleConfig>,
     },
+    /// A bucket's tags (`None`: deleted).
+    BucketTags {
+        /// The bucket.
+        bucket: BucketUid,
+        /// Its tags.
+        tags: Option<crate::model::tagging::TagSet>,
+    },
     /// A bucket's Object Lock configuration.
     ObjectLock {
         /// The bucket.

@@ -17,7 +17,9 @@ fn slot(entry: &LogEntry) -> Vec<u8> {
         LogEntry::Bucket(b) => key(BUCKETS, &[&b.uid]),
         LogEntry::BucketDeleted { bucket, .. } => key(BUCKETS, &[bucket]),
         LogEntry::Version(v) => key(OBJECTS, &[&v.bucket, v.key.as_bytes()]),
-        LogEntry::ObjectVersion(v) => version_slot(&v.version.bucket, &v.version.key, v.null, &v.version.version),
+        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => {
+            version_slot(&v.version.bucket, &v.version.key, v.null, &v.version.version)
+        }
         LogEntry::Deleted { bucket, key: k, .. } => key(OBJECTS, &[bucket, k.as_bytes()]),
         LogEntry::VersionDeleted { bucket, key: k, version, .. } => version_slot(bucket, k, false, version),
         LogEntry::Rewrapped { version, .. } => key(REWRAPS, &[version]),
@@ -36,12 +38,14 @@ pub(super) fn version_slot(bucket: &[u8; 16], object_key: &str, null: bool, vers
 pub(super) fn logged_version(entry: LogEntry) -> Option<LoggedObjectVersion> {
     match entry {
         LogEntry::ObjectVersion(v) => Some(*v),
+        LogEntry::TaggedVersion(v, tags) => Some(LoggedObjectVersion { tags, ..*v }),
         // Logged before versioning: the key's only version, the `null` one.
         LogEntry::Version(v) => Some(LoggedObjectVersion {
             order: v.seq,
             null: true,
             delete_marker: false,
             lock: crate::meta::log_entry::LoggedLock::default(),
+            tags: Vec::new(),
             version: *v,
         }),
         _ => None,

@@ -190,7 +190,8 @@ async fn write_back(
                 | AccessRecord::PublicBlock { bucket, .. }
                 | AccessRecord::Versioning { bucket, .. }
                 | AccessRecord::ObjectLock { bucket, .. }
-                | AccessRecord::Lifecycle { bucket, .. },
+                | AccessRecord::Lifecycle { bucket, .. }
+                | AccessRecord::BucketTags { bucket, .. },
             ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
@@ -318,6 +319,7 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
             BucketSetting::Lifecycle => {
                 AccessRecord::Lifecycle { bucket, config: serde_json::from_str(json).map_err(bad)? }
             }
+            BucketSetting::Tags => AccessRecord::BucketTags { bucket, tags: serde_json::from_str(json).map_err(bad)? },
         }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
         let perms = serde_json::from_str(json).map_err(bad)?;

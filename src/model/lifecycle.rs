@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::tagging::{MAX_BUCKET_TAGS, TagSet};
+
 /// Rules per configuration, as S3 allows.
 pub const MAX_RULES: usize = 1000;
 /// Characters of a rule id, as S3 allows.
@@ -43,13 +45,29 @@ pub struct RuleFilter {
     pub size_greater_than: Option<u64>,
     /// The size is strictly less (`ObjectSizeLessThan`).
     pub size_less_than: Option<u64>,
+    /// The object carries every one of these tags with this value (`Tag`, `And`'s `Tag`s).
+    /// Absent from configurations logged before tagging, hence the default.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// A version a rule may apply to.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    /// Its key.
+    pub key: &'a str,
+    /// Its size.
+    pub size: u64,
+    /// Its tags.
+    pub tags: &'a TagSet,
 }
 
 impl RuleFilter {
-    fn matches(&self, key: &str, size: u64) -> bool {
-        key.starts_with(&self.prefix)
-            && self.size_greater_than.is_none_or(|min| size > min)
-            && self.size_less_than.is_none_or(|max| size < max)
+    fn matches(&self, c: &Candidate<'_>) -> bool {
+        c.key.starts_with(&self.prefix)
+            && self.size_greater_than.is_none_or(|min| c.size > min)
+            && self.size_less_than.is_none_or(|max| c.size < max)
+            && self.tags.iter().all(|(k, v)| c.tags.get(k) == Some(v.as_str()))
     }
 }
 
@@ -124,11 +142,11 @@ impl LifecycleConfig {
         self.rules.iter().filter(|r| r.enabled)
     }
 
-    /// When the current version of `key` (written at `written_ms`, `size` bytes) expires, and
-    /// by which rule: the earliest of the rules that expire it (`x-amz-expiration`).
-    pub fn current_expiry(&self, key: &str, size: u64, written_ms: i64, day: DayLength) -> Option<(i64, &str)> {
+    /// When the current version `c` (written at `written_ms`) expires, and by which rule: the
+    /// earliest of the rules that expire it (`x-amz-expiration`).
+    pub fn current_expiry(&self, c: &Candidate<'_>, written_ms: i64, day: DayLength) -> Option<(i64, &str)> {
         self.applying()
-            .filter(|r| r.filter.matches(key, size))
+            .filter(|r| r.filter.matches(c))
             .filter_map(|r| {
                 let at = match r.expiration? {
                     Expiration::Days(d) => day.after(written_ms, d),
@@ -142,19 +160,21 @@ impl LifecycleConfig {
 
     /// Whether a delete marker written at `marker_ms`, its key's only version, goes at `now_ms`:
     /// at once under `ExpiredObjectDeleteMarker`, once as old as the days of an `Expiration`
-    /// in days (as S3 does). Delete markers have no size: size filters do not exclude them.
+    /// in days (as S3 does). Delete markers have no size: size filters do not exclude them; nor
+    /// tags, so a rule filtering on tags never matches one.
     pub fn removes_sole_marker(&self, key: &str, marker_ms: i64, now_ms: i64, day: DayLength) -> bool {
-        self.applying().filter(|r| key.starts_with(&r.filter.prefix)).any(|r| match r.expiration {
+        let mut rules = self.applying().filter(|r| r.filter.tags.is_empty() && key.starts_with(&r.filter.prefix));
+        rules.any(|r| match r.expiration {
             Some(Expiration::ExpiredDeleteMarker) => true,
             Some(Expiration::Days(d)) => day.after(marker_ms, d) <= now_ms,
             _ => false,
         })
     }
 
-    /// Whether a noncurrent version of `key` goes at `now_ms`: noncurrent since `since_ms` (when
+    /// Whether the noncurrent version `c` goes at `now_ms`: noncurrent since `since_ms` (when
     /// the next newer version was written), with `newer` noncurrent versions newer than it.
-    pub fn noncurrent_due(&self, key: &str, size: u64, since_ms: i64, newer: u64, now_ms: i64, day: DayLength) -> bool {
-        self.applying().filter(|r| r.filter.matches(key, size)).any(|r| {
+    pub fn noncurrent_due(&self, c: &Candidate<'_>, since_ms: i64, newer: u64, now_ms: i64, day: DayLength) -> bool {
+        self.applying().filter(|r| r.filter.matches(c)).any(|r| {
             r.noncurrent.is_some_and(|n| {
                 newer >= u64::from(n.newer_noncurrent.unwrap_or(0)) && day.after(since_ms, n.days) <= now_ms
             })
@@ -213,6 +233,15 @@ impl LifecycleRule {
                 "AbortIncompleteMultipartUpload cannot be specified with an object size filter",
             ));
         }
+        if !self.filter.tags.is_empty() && self.abort_upload_after_days.is_some() {
+            return Err(InvalidLifecycle("Tag-based filter cannot be used with AbortIncompleteMultipartUpload action"));
+        }
+        if !self.filter.tags.is_empty() && self.expiration == Some(Expiration::ExpiredDeleteMarker) {
+            return Err(InvalidLifecycle("ExpiredObjectDeleteMarker cannot be specified with tag filters"));
+        }
+        if TagSet::new(self.filter.tags.clone(), MAX_BUCKET_TAGS).is_err() {
+            return Err(InvalidLifecycle("The TagKey or TagValue you have provided is invalid"));
+        }
         Ok(())
     }
 }
@@ -238,6 +267,32 @@ mod tests {
         LifecycleConfig { rules }
     }
 
+    static NO_TAGS: std::sync::LazyLock<TagSet> = std::sync::LazyLock::new(TagSet::default);
+
+    fn at(key: &str, size: u64) -> Candidate<'_> {
+        Candidate { key, size, tags: &NO_TAGS }
+    }
+
+    #[test]
+    fn tag_filters_need_every_tag_and_never_match_markers() {
+        let mut r = rule("tagged");
+        r.expiration = Some(Expiration::Days(1));
+        r.filter.tags = vec![("class".into(), "temp".into()), ("team".into(), "blue".into())];
+        let c = config(vec![r]);
+        let both = TagSet::new(vec![("team".into(), "blue".into()), ("class".into(), "temp".into())], 10).unwrap();
+        let one = TagSet::new(vec![("class".into(), "temp".into())], 10).unwrap();
+        let wrong = TagSet::new(vec![("class".into(), "keep".into()), ("team".into(), "blue".into())], 10).unwrap();
+        let with = |tags| Candidate { key: "k", size: 1, tags };
+        assert!(c.current_expiry(&with(&both), 0, DayLength::REAL).is_some(), "every tag, in any order");
+        assert!(c.current_expiry(&with(&one), 0, DayLength::REAL).is_none(), "one tag missing");
+        assert!(c.current_expiry(&with(&wrong), 0, DayLength::REAL).is_none(), "a value differs");
+        assert!(!c.removes_sole_marker("k", 0, 10 * DAY, DayLength::REAL), "markers have no tags");
+        let mut abort = rule("abort");
+        abort.abort_upload_after_days = Some(1);
+        abort.filter.tags = vec![("a".into(), "b".into())];
+        assert!(abort.validate().is_err(), "uploads have no tags yet");
+    }
+
     #[test]
     fn days_round_up_to_the_next_midnight() {
         // Written 2014-01-15 10:30 UTC, three days: expires 2014-01-19 00:00 UTC (S3's example).
@@ -260,8 +315,8 @@ mod tests {
         off.expiration = Some(Expiration::Days(1));
         off.enabled = false;
         let c = config(vec![late, early, off]);
-        assert_eq!(c.current_expiry("logs/a", 1, 0, DayLength::REAL), Some((2 * DAY, "early")));
-        assert_eq!(c.current_expiry("data/a", 1, 0, DayLength::REAL), Some((30 * DAY, "late")));
+        assert_eq!(c.current_expiry(&at("logs/a", 1), 0, DayLength::REAL), Some((2 * DAY, "early")));
+        assert_eq!(c.current_expiry(&at("data/a", 1), 0, DayLength::REAL), Some((30 * DAY, "late")));
     }
 
     #[test]
@@ -271,9 +326,9 @@ mod tests {
         r.filter.size_greater_than = Some(10);
         r.filter.size_less_than = Some(20);
         let c = config(vec![r]);
-        assert!(c.current_expiry("k", 10, 0, DayLength::REAL).is_none());
-        assert!(c.current_expiry("k", 11, 0, DayLength::REAL).is_some());
-        assert!(c.current_expiry("k", 20, 0, DayLength::REAL).is_none());
+        assert!(c.current_expiry(&at("k", 10), 0, DayLength::REAL).is_none());
+        assert!(c.current_expiry(&at("k", 11), 0, DayLength::REAL).is_some());
+        assert!(c.current_expiry(&at("k", 20), 0, DayLength::REAL).is_none());
     }
 
     #[test]
@@ -294,9 +349,9 @@ mod tests {
         let mut r = rule("nc");
         r.noncurrent = Some(NoncurrentExpiration { days: 1, newer_noncurrent: Some(2) });
         let c = config(vec![r]);
-        assert!(!c.noncurrent_due("k", 1, 0, 1, DAY, DayLength::REAL), "one of the two newest kept");
-        assert!(c.noncurrent_due("k", 1, 0, 2, DAY, DayLength::REAL));
-        assert!(!c.noncurrent_due("k", 1, 1, 2, DAY, DayLength::REAL), "not yet a day noncurrent");
+        assert!(!c.noncurrent_due(&at("k", 1), 0, 1, DAY, DayLength::REAL), "one of the two newest kept");
+        assert!(c.noncurrent_due(&at("k", 1), 0, 2, DAY, DayLength::REAL));
+        assert!(!c.noncurrent_due(&at("k", 1), 1, 2, DAY, DayLength::REAL), "not yet a day noncurrent");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod catalog;
+pub mod cors;
 pub mod day;
 pub mod ids;
 pub mod ints;
@@ -11,6 +12,7 @@ pub mod lifecycle;
 pub mod lock;
 pub mod names;
 pub mod object;
+pub mod tagging;
 pub mod versioning;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};

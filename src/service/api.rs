@@ -83,7 +83,10 @@ pub struct ListUploadsRequest {
 pub trait ObjectApi: Send + Sync + 'static {
     /// The region clients sign for.
     fn region(&self) -> &str;
-    /// ListBuckets.
+    /// Who is asking, as S3 answers name an owner: the user, or `souverain` for the
+    /// deployment's own keys (and an anonymous caller).
+    fn caller_name(&self) -> String;
+    /// ListBuckets: every bucket the caller may see, by name.
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>>;
     /// CreateBucket, under the policy named by `location` (or the default); `object_lock`:
     /// with Object Lock (and versioning) enabled.
@@ -127,6 +130,7 @@ pub trait ObjectApi: Send + Sync + 'static {
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
         lock: super::LockRequest,
+        tags: crate::model::tagging::TagSet,
     ) -> Result<UploadId>;
     /// UploadPart.
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput>;
@@ -154,6 +158,27 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn put_bucket_lifecycle(&self, bucket: &str, config: Option<LifecycleConfig>) -> Result<()>;
     /// GetBucketLifecycleConfiguration.
     async fn bucket_lifecycle(&self, bucket: &str) -> Result<LifecycleConfig>;
+    /// PutObjectTagging (`Some`) and DeleteObjectTagging (`None`) of a version (the current
+    /// one without `version_id`); the id of the version tagged.
+    async fn put_object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Option<crate::model::tagging::TagSet>,
+    ) -> Result<Option<String>>;
+    /// GetObjectTagging.
+    async fn object_tagging(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<super::TagsView>;
+    /// PutBucketTagging (`Some`) and DeleteBucketTagging (`None`).
+    async fn put_bucket_tagging(&self, bucket: &str, tags: Option<crate::model::tagging::TagSet>) -> Result<()>;
+    /// GetBucketTagging.
+    async fn bucket_tagging(&self, bucket: &str) -> Result<crate::model::tagging::TagSet>;
+    /// PutBucketEncryption and DeleteBucketEncryption: whether the caller may change the
+    /// bucket's default encryption. The only default is the gateway's own (SSE-S3), always on,
+    /// so nothing is stored.
+    async fn may_put_bucket_encryption(&self, bucket: &str) -> Result<()>;
+    /// GetBucketEncryption: whether the caller may read the bucket's default encryption.
+    async fn may_get_bucket_encryption(&self, bucket: &str) -> Result<()>;
     /// PutObjectRetention and PutObjectLegalHold.
     async fn put_version_lock(
         &self,
@@ -267,6 +292,10 @@ fn delete_action(version_id: Option<&str>) -> Action {
 impl ObjectApi for Session {
     fn region(&self) -> &str {
         self.service.region()
+    }
+
+    fn caller_name(&self) -> String {
+        self.principal.user().map_or_else(|| "souverain".to_owned(), ToString::to_string)
     }
 
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
@@ -388,9 +417,10 @@ impl ObjectApi for Session {
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
         lock: super::LockRequest,
+        tags: crate::model::tagging::TagSet,
     ) -> Result<UploadId> {
         let permit = self.permit_object(Action::PutObject, bucket, key).await?;
-        self.service.create_upload(&permit, key, headers, checksum, lock).await
+        self.service.create_upload(&permit, key, headers, checksum, lock, tags).await
     }
 
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {
@@ -460,6 +490,41 @@ impl ObjectApi for Session {
     async fn bucket_lifecycle(&self, bucket: &str) -> Result<LifecycleConfig> {
         let permit = self.permit(Action::GetLifecycleConfiguration, bucket).await?;
         self.service.lifecycle(&permit).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Option<crate::model::tagging::TagSet>,
+    ) -> Result<Option<String>> {
+        let action = if tags.is_some() { Action::PutObjectTagging } else { Action::DeleteObjectTagging };
+        let permit = self.permit_object(action, bucket, key).await?;
+        self.service.set_object_tags(&permit, key, version_id, tags.unwrap_or_default()).await
+    }
+
+    async fn object_tagging(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<super::TagsView> {
+        let permit = self.permit_object(Action::GetObjectTagging, bucket, key).await?;
+        self.service.object_tags(&permit, key, version_id).await
+    }
+
+    async fn put_bucket_tagging(&self, bucket: &str, tags: Option<crate::model::tagging::TagSet>) -> Result<()> {
+        let permit = self.permit(Action::PutBucketTagging, bucket).await?;
+        self.service.set_bucket_tags(&permit, &self.principal, tags).await
+    }
+
+    async fn bucket_tagging(&self, bucket: &str) -> Result<crate::model::tagging::TagSet> {
+        let permit = self.permit(Action::GetBucketTagging, bucket).await?;
+        self.service.bucket_tags(&permit).await
+    }
+
+    async fn may_put_bucket_encryption(&self, bucket: &str) -> Result<()> {
+        self.permit(Action::PutEncryptionConfiguration, bucket).await.map(drop)
+    }
+
+    async fn may_get_bucket_encryption(&self, bucket: &str) -> Result<()> {
+        self.permit(Action::GetEncryptionConfiguration, bucket).await.map(drop)
     }
 
     async fn put_version_lock(

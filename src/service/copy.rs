@@ -32,6 +32,9 @@ pub struct CopyRequest {
     pub condition: WriteCondition,
     /// `x-amz-object-lock-*` for the new version.
     pub lock: super::LockRequest,
+    /// `x-amz-tagging-directive: REPLACE` with these tags (`x-amz-tagging`); `None` copies
+    /// the source's (S3's default directive, COPY).
+    pub replace_tags: Option<crate::model::tagging::TagSet>,
 }
 
 impl ObjectService {
@@ -89,10 +92,12 @@ impl ObjectService {
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);
+        let tags = req.replace_tags.unwrap_or(src.tags);
         let origin = VersionOrigin::Stream(stored.repairs());
         let (mut record, out) = super::put::single_stream_version(&dek, dst.uid, version, stored, headers)?;
         record.lock = lock;
-        let expiration = self.expiry(dst_permit, &req.dst_key, record.size, record.last_modified_ms);
+        record.tags = tags;
+        let expiration = self.expiry(dst_permit, &req.dst_key, &record);
         let key = super::put::VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
         Ok(PutOutput { version_id, expiration, ..out })

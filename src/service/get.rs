@@ -35,6 +35,7 @@ pub(crate) fn object_info(v: &VersionRecord, versioning: Versioning) -> ObjectIn
     ObjectInfo {
         version_id: (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3()),
         lock: v.lock,
+        tag_count: v.tags.len(),
         expiration: None,
         size: v.size,
         etag: v.etag.clone(),
@@ -110,8 +111,7 @@ impl ObjectService {
 
     /// What a read shows of a version: the expiry only when it read the current version.
     fn info(&self, permit: &Permit, req: &GetRequest, v: &VersionRecord) -> ObjectInfo {
-        let expiration =
-            req.version_id.is_none().then(|| self.expiry(permit, &req.key, v.size, v.last_modified_ms)).flatten();
+        let expiration = req.version_id.is_none().then(|| self.expiry(permit, &req.key, v)).flatten();
         ObjectInfo { expiration, ..object_info(v, permit.versioning()) }
     }
 

@@ -8,7 +8,7 @@ use crate::access::Principal;
 use crate::error::{ErrorKind, Result};
 use crate::meta::AuditedChange;
 use crate::model::audit::AuditEntry;
-use crate::model::lifecycle::{DayLength, LifecycleConfig};
+use crate::model::lifecycle::{Candidate, DayLength, LifecycleConfig};
 
 /// When a current version expires under the bucket's rules (`x-amz-expiration`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +55,10 @@ impl ObjectService {
         self.meta.lifecycle(permit.bucket().uid).await?.ok_or_else(|| ErrorKind::NoSuchLifecycleConfiguration.into())
     }
 
-    /// When the current version `key` (`size` bytes, written at `written_ms`) expires, if a
-    /// rule of the bucket expires it.
-    pub(crate) fn expiry(&self, permit: &Permit, key: &str, size: u64, written_ms: i64) -> Option<Expiry> {
-        let (at_ms, rule) = permit.lifecycle()?.current_expiry(key, size, written_ms, self.lifecycle_day())?;
+    /// When `v`, the current version of `key`, expires, if a rule of the bucket expires it.
+    pub(crate) fn expiry(&self, permit: &Permit, key: &str, v: &crate::meta::VersionRecord) -> Option<Expiry> {
+        let candidate = Candidate { key, size: v.size, tags: &v.tags };
+        let (at_ms, rule) = permit.lifecycle()?.current_expiry(&candidate, v.last_modified_ms, self.lifecycle_day())?;
         Some(Expiry { at_ms, rule_id: rule.to_owned() })
     }
 }

@@ -22,6 +22,8 @@ pub struct ListObjectsRequest {
     pub resume: ListResume,
     /// Max keys (clamped to 1,000).
     pub max_keys: usize,
+    /// Each object's owner asked for (v1 always, v2 with `fetch-owner=true`).
+    pub fetch_owner: bool,
 }
 
 /// Where a listing resumes, in the words of the request: ListObjects v1 has a marker,
@@ -84,6 +86,9 @@ pub struct ObjectsPage {
     pub next_marker: Option<String>,
     /// v2 `NextContinuationToken` of a truncated page.
     pub next_token: Option<String>,
+    /// The owner of every listed object, when asked: the bucket's (objects have no owner of
+    /// their own here, as S3 buckets whose object ownership is "bucket owner enforced").
+    pub owner: Option<String>,
 }
 
 /// A ListObjectVersions request.
@@ -195,7 +200,9 @@ impl ObjectService {
             return Ok(ObjectsPage::default());
         }
         let page = self.meta.list(bucket.uid, &q).await?;
-        let mut out = ObjectsPage { truncated: page.truncated, ..Default::default() };
+        let owner =
+            if req.fetch_owner && !page.entries.is_empty() { Some(self.bucket_acl(permit).await?.owner) } else { None };
+        let mut out = ObjectsPage { truncated: page.truncated, owner, ..Default::default() };
         let mut last = None;
         for e in page.entries {
             match e {

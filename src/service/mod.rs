@@ -21,6 +21,7 @@ mod placing;
 mod put;
 pub mod residency;
 pub mod state;
+mod tagging;
 pub(crate) mod versions;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub use list::{
 };
 pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
 pub use object_lock::{LockRequest, LockView};
+pub use tagging::TagsView;
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.
 pub type PlainStream = BoxStream<'static, Result<Bytes>>;
@@ -123,6 +125,8 @@ pub struct ObjectInfo {
     pub version_id: Option<String>,
     /// Its Object Lock retention and legal hold.
     pub lock: crate::model::lock::VersionLock,
+    /// How many tags it has (`x-amz-tagging-count`).
+    pub tag_count: usize,
     /// When the bucket's lifecycle rules expire it (a current version only).
     pub expiration: Option<Expiry>,
 }
@@ -189,6 +193,8 @@ pub struct PutRequest {
     pub condition: WriteCondition,
     /// `x-amz-object-lock-*`.
     pub lock: LockRequest,
+    /// `x-amz-tagging`.
+    pub tags: crate::model::tagging::TagSet,
 }
 
 /// A successful write.

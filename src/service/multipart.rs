@@ -127,6 +127,7 @@ impl ObjectService {
         headers: ContentHeaders,
         checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
         lock: super::LockRequest,
+        tags: crate::model::tagging::TagSet,
     ) -> Result<UploadId> {
         let bucket = permit.bucket().clone();
         parse_new_key(key)?;
@@ -159,6 +160,7 @@ impl ObjectService {
             dek: wrapped,
             write_quorum: placement.write_quorum(),
             lock: crate::model::lock::VersionLock { retention: lock.retention, legal_hold: lock.legal_hold },
+            tags,
         };
         for _ in 0..=KEK_CHANGE_RETRIES {
             let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
@@ -209,8 +211,15 @@ impl ObjectService {
         let (bucket, upload) = self.open_upload(permit, &part.key, &part.upload_id).await?;
         let src = self.copy_source(from, &source.key, source.version_id.as_deref(), &source.conditions).await?;
         let range = match source.range {
+            // AWS answers a well-formed range outside the source with 400 InvalidArgument and
+            // this message (seen by versitygw#610 and fsspec/s3fs#321 against S3 itself), not
+            // with GET's 416 InvalidRange.
             Some((a, b)) if a > b || b >= src.size => {
-                return Err(ErrorKind::InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into()).into());
+                return Err(ErrorKind::InvalidArgument(format!(
+                    "Range specified is not valid for source object of size: {}",
+                    src.size
+                ))
+                .into());
             }
             Some(r) => Some(r),
             None => (src.size > 0).then(|| (0, src.size - 1)),
@@ -343,13 +352,14 @@ impl ObjectService {
             null: false,
             delete_marker: false,
             lock,
+            tags: upload.tags.clone(),
         };
         let out = PutOutput {
             etag: record.etag.clone(),
             checksum,
             last_modified_ms: record.last_modified_ms,
             version_id: None,
-            expiration: self.expiry(permit, &req.key, record.size, record.last_modified_ms),
+            expiration: self.expiry(permit, &req.key, &record),
         };
         let version_id = self
             .commit_version(
@@ -424,7 +434,7 @@ impl ObjectService {
         let same = current.version_uid == done.version_uid;
         let versioned = self.meta.versioning(bucket.uid).await.ok()? != crate::model::Versioning::Unversioned;
         same.then(|| PutOutput {
-            expiration: self.expiry(permit, &req.key, current.size, current.last_modified_ms),
+            expiration: self.expiry(permit, &req.key, &current),
             version_id: versioned.then(|| current.version_ref().to_s3()),
             etag: current.etag,
             checksum: current.checksum,

@@ -163,6 +163,7 @@ pub(crate) fn single_stream_version(
         null: false,
         delete_marker: false,
         lock: crate::model::lock::VersionLock::default(),
+        tags: crate::model::tagging::TagSet::default(),
     };
     let out = PutOutput {
         etag: record.etag.clone(),
@@ -200,7 +201,8 @@ impl ObjectService {
         let origin = VersionOrigin::Stream(stored.repairs());
         let (mut record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
         record.lock = lock;
-        let expiration = self.expiry(permit, &req.key, record.size, record.last_modified_ms);
+        record.tags = req.tags;
+        let expiration = self.expiry(permit, &req.key, &record);
         let key = VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::meta::walk::{UploadWalk, VersionWalk};
 use crate::meta::{BucketRecord, DeleteTarget, JobRecord, MetaError, MetadataStore, VersionEntry, VersionRecord};
 use crate::metrics::Metrics;
-use crate::model::lifecycle::{DayLength, LifecycleConfig};
+use crate::model::lifecycle::{Candidate, DayLength, LifecycleConfig};
 use crate::model::{ObjectKey, VersionUid, random_array};
 use crate::service::now_ms;
 use crate::shutdown::Shutdown;
@@ -156,10 +156,11 @@ impl LifecycleWorker {
         let v = entry.version;
         let name = String::from_utf8_lossy(&pass.walk.key).into_owned();
         let (config, now, day) = (pass.config, pass.now_ms, self.day);
+        let candidate = Candidate { key: &name, size: v.size, tags: &v.tags };
         if entry.latest {
             if v.delete_marker {
                 pass.walk.lone_marker = Some(v.clone());
-            } else if config.current_expiry(&name, v.size, v.last_modified_ms, day).is_some_and(|(at, _)| at <= now) {
+            } else if config.current_expiry(&candidate, v.last_modified_ms, day).is_some_and(|(at, _)| at <= now) {
                 let marker = VersionUid(random_array().map_err(|_| MetaError::codec("no randomness for an id"))?);
                 let target = DeleteTarget::Expire { latest: v.version_uid, marker, now_ms: now };
                 self.delete(pass.bucket, &name, target, job, "expired").await?;
@@ -167,7 +168,7 @@ impl LifecycleWorker {
         } else {
             let newer = pass.walk.noncurrent_seen;
             pass.walk.noncurrent_seen += 1;
-            if config.noncurrent_due(&name, v.size, pass.walk.newer_written_ms, newer, now, day) {
+            if config.noncurrent_due(&candidate, pass.walk.newer_written_ms, newer, now, day) {
                 let target = DeleteTarget::Version { version: v.version_ref(), bypass_governance: false };
                 self.delete(pass.bucket, &name, target, job, "noncurrent_expired").await?;
             }

@@ -24,6 +24,16 @@ fn rule(id: &str, filter: LifecycleRuleFilter) -> aws_sdk_s3::types::builders::L
     LifecycleRule::builder().id(id).status(ExpirationStatus::Enabled).filter(filter)
 }
 
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().unwrap()
+}
+
+/// Prefix `docs/` and the tags class=temp and team=a.
+fn both_tags() -> LifecycleRuleFilter {
+    let and = LifecycleRuleAndOperator::builder().prefix("docs/").tags(tag("class", "temp")).tags(tag("team", "a"));
+    LifecycleRuleFilter::builder().and(and.build()).build()
+}
+
 fn expire_after(days: i32) -> LifecycleExpiration {
     LifecycleExpiration::builder().days(days).build()
 }
@@ -75,10 +85,11 @@ fn expiry_header(written_secs: i64, days: i64, rule: &str) -> String {
 }
 
 /// Promise: a lifecycle configuration is stored as given and read back (rules, filters with
-/// prefix and sizes, every action), shown on writes and reads as `x-amz-expiration` (the
-/// expiry date at midnight UTC after the days, and the rule), and deleted; what S3 refuses is
-/// refused with S3's status and code, and the stored configuration stays as it was: transitions
-/// and tag filters 501 NotImplemented, zero days, a date not at midnight, duplicate ids 400
+/// prefix, sizes and tags, every action), shown on writes and reads as `x-amz-expiration` (the
+/// expiry date at midnight UTC after the days, and the rule; a tag rule only for a version
+/// with its tags), and deleted; what S3 refuses is refused with S3's status and code, and the
+/// stored configuration stays as it was: transitions 501 NotImplemented, zero days, a date not
+/// at midnight, duplicate ids, a tag filter on an upload or delete-marker rule 400
 /// InvalidArgument, a marker rule with days 400 MalformedXML; only the bucket's owner sets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_configuration_is_stored_shown_and_refused_as_s3_does() {
@@ -99,6 +110,11 @@ async fn lifecycle_configuration_is_stored_shown_and_refused_as_s3_does() {
     let rules = vec![
         rule("logs", prefix("logs/")).expiration(expire_after(7)).build().unwrap(),
         rule("tmp", sized).noncurrent_version_expiration(noncurrent).build().unwrap(),
+        rule("one-tag", LifecycleRuleFilter::builder().tag(tag("class", "scratch")).build())
+            .expiration(expire_after(2))
+            .build()
+            .unwrap(),
+        rule("tags", both_tags()).expiration(expire_after(5)).build().unwrap(),
         rule("markers", prefix("")).expiration(markers).status(ExpirationStatus::Disabled).build().unwrap(),
         rule("uploads", prefix(""))
             .abort_incomplete_multipart_upload(
@@ -120,6 +136,7 @@ async fn lifecycle_configuration_is_stored_shown_and_refused_as_s3_does() {
     assert_eq!(get.expiration(), Some(expected.as_str()), "GET shows the expiry");
     let other = c.put_object().bucket("rules").key("data/a").body(b"d".to_vec().into()).send().await.unwrap();
     assert_eq!(other.expiration(), None, "no rule expires data/");
+    a_tag_rule_expires_only_tagged_versions(c).await;
 
     let refused = [
         (
@@ -128,12 +145,16 @@ async fn lifecycle_configuration_is_stored_shown_and_refused_as_s3_does() {
             (Some(501), Some("NotImplemented")),
         ),
         (
-            rule(
-                "tag",
-                LifecycleRuleFilter::builder().tag(Tag::builder().key("a").value("b").build().unwrap()).build(),
-            )
-            .expiration(expire_after(1)),
-            (Some(501), Some("NotImplemented")),
+            rule("tag-abort", LifecycleRuleFilter::builder().tag(tag("a", "b")).build())
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build(),
+                ),
+            (Some(400), Some("InvalidArgument")),
+        ),
+        (
+            rule("tag-markers", LifecycleRuleFilter::builder().tag(tag("a", "b")).build())
+                .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build()),
+            (Some(400), Some("InvalidArgument")),
         ),
         (rule("zero", prefix("")).expiration(expire_after(0)), (Some(400), Some("InvalidArgument"))),
         (
@@ -170,6 +191,20 @@ async fn lifecycle_configuration_is_stored_shown_and_refused_as_s3_does() {
     gw.stop().await;
 }
 
+/// The "tags" rule (prefix `docs/`, tags class=temp and team=a, five days) shows an expiry only
+/// for a version with both tags.
+async fn a_tag_rule_expires_only_tagged_versions(c: &Client) {
+    let docs = |tagging: &'static str| {
+        c.put_object().bucket("rules").key("docs/a").tagging(tagging).body(b"d".to_vec().into()).send()
+    };
+    let both = docs("team=a&class=temp").await.unwrap();
+    let head = c.head_object().bucket("rules").key("docs/a").send().await.unwrap();
+    let expected = expiry_header(head.last_modified().unwrap().secs(), 5, "tags");
+    assert_eq!(both.expiration(), Some(expected.as_str()), "every tag of the And filter");
+    assert_eq!(docs("team=a").await.unwrap().expiration(), None, "one tag missing");
+    assert_eq!(docs("team=b&class=temp").await.unwrap().expiration(), None, "a value differs");
+}
+
 /// The lifecycle job's last pass, once one that began after `after_ms` is done.
 async fn pass_done_after(gw: &TestGateway, after_ms: i64) -> serde_json::Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -204,6 +239,9 @@ async fn the_lifecycle_job_applies_each_rule_under_a_test_clock() {
     let c = &gw.client;
     versioned(c, "lcv").await;
     let exp = put(c, "lcv", "exp/a", "expires").await;
+    let tagged = c.put_object().bucket("lcv").key("tg/a").tagging("class=temp").body(b"t".to_vec().into());
+    let tagged = tagged.send().await.unwrap().version_id().unwrap().to_owned();
+    let untagged = put(c, "lcv", "tg/b", "no tag, stays").await;
     let keep = put(c, "lcv", "keep/a", "stays").await;
     let mut nc = Vec::new();
     for i in 0..4 {
@@ -224,6 +262,13 @@ async fn the_lifecycle_job_applies_each_rule_under_a_test_clock() {
     let abort = AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build();
     let rules = vec![
         rule("exp", prefix("exp/")).expiration(expire_after(1)).build().unwrap(),
+        rule(
+            "tg",
+            LifecycleRuleFilter::builder().tag(Tag::builder().key("class").value("temp").build().unwrap()).build(),
+        )
+        .expiration(expire_after(1))
+        .build()
+        .unwrap(),
         rule("keep", prefix("keep/")).expiration(expire_after(3650)).build().unwrap(),
         rule("nc", prefix("nc/")).noncurrent_version_expiration(noncurrent.clone()).build().unwrap(),
         rule("dm", prefix("dm/")).expiration(markers).build().unwrap(),
@@ -240,6 +285,9 @@ async fn the_lifecycle_job_applies_each_rule_under_a_test_clock() {
     assert!(exp_versions[0].1, "a delete marker is the latest: {exp_versions:?}");
     assert_eq!(exp_versions[1], (exp.clone(), false), "the expired version stays, noncurrent");
     assert_eq!(versions_of(c, "lcv", "keep/a").await, vec![(keep, false)], "3650 days to go");
+    let tg = versions_of(c, "lcv", "tg/a").await;
+    assert_eq!((tg.len(), tg[0].1, &tg[1]), (2, true, &(tagged, false)), "the tagged version expired: {tg:?}");
+    assert_eq!(versions_of(c, "lcv", "tg/b").await, vec![(untagged, false)], "without the tag it stays");
     let nc_versions = versions_of(c, "lcv", "nc/a").await;
     assert_eq!(nc_versions, vec![(nc[3].clone(), false), (nc[2].clone(), false)], "the newest noncurrent kept");
     let e = c.get_object().bucket("lcv").key("nc/a").version_id(&nc[0]).send().await.unwrap_err();
@@ -264,7 +312,7 @@ async fn the_lifecycle_job_applies_each_rule_under_a_test_clock() {
 
     unversioned_deleted_and_locked_kept(c, &locked).await;
     let series = "souverain_lifecycle_actions_total";
-    assert_eq!(gw.metric_sum(series, &["\"expired\""]).await, 3, "lcv, lcplain and lclock's exp/a, once each");
+    assert_eq!(gw.metric_sum(series, &["\"expired\""]).await, 4, "lcv's exp/a and tg/a, lcplain and lclock's exp/a");
     assert_eq!(gw.metric_sum(series, &["\"delete_marker_removed\""]).await, 1);
     assert_eq!(gw.metric_sum(series, &["\"upload_aborted\""]).await, 1);
     assert!(gw.metric_sum(series, &["\"locked\""]).await >= 1, "the locked version was due and refused");

@@ -31,6 +31,8 @@ mod checksums;
 mod clients;
 /// Providers see only ciphertext under opaque names; tampering never yields wrong bytes.
 mod confidentiality;
+/// The smaller S3 behaviours: SSE vocabulary, bucket pages, owners, request ids, framing.
+mod conformance;
 /// Durable provider-side deletions: evacuated replicas deleted once their provider is back.
 mod deletions;
 /// Crash consistency and garbage collection with the real binary.
@@ -75,6 +77,8 @@ mod residency;
 mod scale_out;
 /// The SigV4 tamper matrix: header auth, presigned URLs, signed aws-chunked bodies.
 mod sigv4_tamper;
+/// Object tagging: sets, limits, copies, uploads and versions.
+mod tagging;
 /// Someone who writes the metadata store without the KEK: rewritten audit chains, swapped records.
 mod tampering;
 /// HTTPS on the S3 listener and SIGHUP reload.

@@ -261,3 +261,106 @@ async fn resend_abort_and_part_copy() {
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchUpload"));
     gw.stop().await;
 }
+
+/// Promise: UploadPartCopy refuses a range outside its source as S3 does, with 400
+/// InvalidArgument "Range specified is not valid for source object of size: N" (AWS's answer,
+/// quoted in versitygw#610 and fsspec/s3fs#321), a malformed one with 400 InvalidArgument, and
+/// neither leaves a part behind.
+#[tokio::test]
+async fn part_copy_ranges_outside_the_source_are_refused() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("ranges").send().await.unwrap();
+    c.put_object().bucket("ranges").key("src").body(pattern(1000, 2).into()).send().await.unwrap();
+    let up = c.create_multipart_upload().bucket("ranges").key("dst").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    for (range, message) in [
+        ("bytes=0-1000", Some("Range specified is not valid for source object of size: 1000")),
+        ("bytes=10-5", Some("Range specified is not valid for source object of size: 1000")),
+        ("bytes=abc", None),
+    ] {
+        let e = c
+            .upload_part_copy()
+            .bucket("ranges")
+            .key("dst")
+            .upload_id(id)
+            .part_number(1)
+            .copy_source("ranges/src")
+            .copy_source_range(range)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(crate::common::error_status(&e), Some(400), "{range}");
+        assert_eq!(error_code(&e).as_deref(), Some("InvalidArgument"), "{range}");
+        if let Some(m) = message {
+            assert_eq!(e.as_service_error().and_then(|s| s.meta().message()), Some(m), "{range}");
+        }
+    }
+    let parts = c.list_parts().bucket("ranges").key("dst").upload_id(id).send().await.unwrap();
+    assert!(parts.parts().is_empty(), "no part was recorded");
+    gw.stop().await;
+}
+
+/// Promise: when one part number is uploaded twice at once and the first upload finishes last,
+/// the upload that finished last is the part (S3: "the last uploaded part overwrites"), and
+/// Complete accepts its ETag, refuses the other's with InvalidPart, and the object holds the
+/// winner's bytes.
+#[tokio::test]
+async fn the_part_upload_finishing_last_wins() {
+    use crate::common::raw::{Signer, send, send_paused, sha256_hex};
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("race").send().await.unwrap();
+    let up = c.create_multipart_upload().bucket("race").key("k").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let slow = pattern(256 * 1024, 1);
+    let fast = pattern(1000, 2);
+    let path = "/race/k";
+    let query = [("partNumber", "1"), ("uploadId", id.as_str())];
+    let target = format!("{path}?partNumber=1&uploadId={id}");
+    let signed = |body: &[u8]| {
+        let mut headers = vec![("content-length".to_owned(), body.len().to_string())];
+        Signer::new(std::time::SystemTime::now()).sign(
+            "PUT",
+            path,
+            &query,
+            &mut headers,
+            &gw.addr.to_string(),
+            &sha256_hex(body),
+        );
+        headers
+    };
+    let (slow_headers, fast_headers) = (signed(&slow), signed(&fast));
+    // The slow upload starts first and is held half-way while the fast one completes.
+    let slow_done = send_paused(gw.addr, "PUT", &target, &slow_headers, &slow, slow.len() / 2, async {
+        let r = send(gw.addr, "PUT", &target, &fast_headers, &fast).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body_text());
+    })
+    .await
+    .unwrap();
+    assert_eq!(slow_done.status, 200, "{}", slow_done.body_text());
+    let (slow_etag, fast_etag) = (format!("\"{}\"", md5_hex(&slow)), format!("\"{}\"", md5_hex(&fast)));
+    assert_eq!(slow_done.header("etag"), Some(slow_etag.as_str()));
+    let parts = c.list_parts().bucket("race").key("k").upload_id(&id).send().await.unwrap();
+    assert_eq!(parts.parts().iter().map(|p| p.e_tag().unwrap()).collect::<Vec<_>>(), [slow_etag.as_str()]);
+    let e = c
+        .complete_multipart_upload()
+        .bucket("race")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, fast_etag)]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("InvalidPart"), "the overwritten part's ETag");
+    c.complete_multipart_upload()
+        .bucket("race")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, slow_etag)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(c.get_object().bucket("race").key("k").send().await.unwrap()).await, slow);
+    gw.stop().await;
+}

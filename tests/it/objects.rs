@@ -371,7 +371,8 @@ async fn concurrent_conditional_writes_one_winner() {
 }
 
 /// Promise: features the gateway does not honour answer 501 NotImplemented, never a silent
-/// ignore: SSE-C, SSE-KMS, tagging, object lock, and unimplemented operations.
+/// ignore: SSE-C, SSE-KMS, website redirects, Object Lock tokens, MFA delete, lifecycle
+/// transitions.
 #[tokio::test]
 async fn unsupported_features_are_501() {
     let gw = TestGateway::start().await;
@@ -399,8 +400,8 @@ async fn unsupported_features_are_501() {
         .await
         .unwrap_err();
     assert_eq!(error_status(&e), Some(501), "SSE-KMS");
-    let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).tagging("a=b").send().await.unwrap_err();
-    assert_eq!(error_code(&e).as_deref(), Some("NotImplemented"));
+    let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).website_redirect_location("/x");
+    assert_eq!(error_code(&e.send().await.unwrap_err()).as_deref(), Some("NotImplemented"), "website redirects");
     let transition = aws_sdk_s3::types::LifecycleRule::builder()
         .id("t")
         .status(aws_sdk_s3::types::ExpirationStatus::Enabled)

@@ -513,8 +513,9 @@ async fn users_keys_and_grants_survive_the_loss_and_deleted_keys_stay_deleted() 
 }
 
 /// Promise: a versioned bucket's history survives the loss: every version and delete marker
-/// comes back with its id, its place (latest or not) and its bytes; a version deleted for good
-/// stays deleted, and the bucket's versioning state is restored.
+/// comes back with its id, its place (latest or not), its bytes and its tags (tags removed
+/// before the loss stay removed); a version deleted for good stays deleted, and the bucket's
+/// versioning state is restored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_and_delete_markers_survive_the_loss() {
     use crate::versioning::{get, put, set_versioning, versions};
@@ -525,13 +526,20 @@ async fn versions_and_delete_markers_survive_the_loss() {
     c.create_bucket().bucket("hist").send().await.unwrap();
     put(&c, "hist", "k", b"null before versioning").await;
     set_versioning(&c, "hist", Status::Enabled).await;
-    for body in [&b"k one"[..], b"k two"] {
-        put(&c, "hist", "k", body).await;
-    }
+    let k_one = put(&c, "hist", "k", b"k one").await.unwrap();
+    put(&c, "hist", "k", b"k two").await;
+    let tag = |key: &'static str, version: &str, pairs: &[(&str, &str)]| {
+        let set = pairs.iter().map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().unwrap());
+        let tagging = aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(set.collect())).build().unwrap();
+        c.put_object_tagging().bucket("hist").key(key).version_id(version).tagging(tagging).send()
+    };
+    tag("k", &k_one, &[("team", "blue"), ("class", "a b")]).await.unwrap();
     c.delete_object().bucket("hist").key("k").send().await.unwrap();
     let gone = put(&c, "hist", "j", b"deleted for good").await.unwrap();
     c.delete_object().bucket("hist").key("j").version_id(gone).send().await.unwrap();
-    put(&c, "hist", "m", b"m one").await;
+    let m_one = put(&c, "hist", "m", b"m one").await.unwrap();
+    tag("m", &m_one, &[("removed", "before the loss")]).await.unwrap();
+    c.delete_object_tagging().bucket("hist").key("m").version_id(&m_one).send().await.unwrap();
     let m2 = put(&c, "hist", "m", b"m two").await.unwrap();
     c.delete_object().bucket("hist").key("m").version_id(m2).send().await.unwrap();
     set_versioning(&c, "hist", Status::Suspended).await;
@@ -561,12 +569,21 @@ async fn versions_and_delete_markers_survive_the_loss() {
     let status = c.get_bucket_versioning().bucket("hist").send().await.unwrap();
     assert_eq!(status.status(), Some(&Status::Suspended));
     assert_eq!(get(&c, "hist", "m", None).await.0, b"m one");
+    let tags = |key: &'static str, version: String| {
+        let c = c.clone();
+        async move {
+            let out = c.get_object_tagging().bucket("hist").key(key).version_id(version).send().await.unwrap();
+            out.tag_set().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tags("k", k_one).await, ["team=blue", "class=a b"], "tags as set, in order");
+    assert!(tags("m", m_one).await.is_empty(), "removed tags stay removed");
     let e = c.get_object().bucket("hist").key("k").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchKey"), "still behind its delete marker");
     gw.shutdown().await;
 }
 
-/// Promise: Object Lock and lifecycle rules survive the loss: after a rebuild the bucket still
+/// Promise: Object Lock, lifecycle rules and bucket tags survive the loss: after a rebuild the bucket still
 /// has Object Lock with its default retention, a version keeps its retention and legal hold,
 /// and its deletion is still refused (a lost gateway disk is no way around a retention); a
 /// bucket's lifecycle rules read back as set, and rules deleted before the loss stay deleted.
@@ -598,6 +615,13 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
         .await
         .unwrap();
     c.delete_bucket_lifecycle().bucket("unruled").send().await.unwrap();
+    let tags = |k: &str| {
+        let tag = aws_sdk_s3::types::Tag::builder().key(k).value("v").build().unwrap();
+        aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap()
+    };
+    c.put_bucket_tagging().bucket("vault").tagging(tags("cost-centre")).send().await.unwrap();
+    c.put_bucket_tagging().bucket("unruled").tagging(tags("gone")).send().await.unwrap();
+    c.delete_bucket_tagging().bucket("unruled").send().await.unwrap();
     gw.shutdown().await;
 
     setup.lose_and_rebuild().await;
@@ -616,6 +640,14 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
     assert_eq!(got.rules(), rules.rules(), "the rules as set");
     let e = c.get_bucket_lifecycle_configuration().bucket("unruled").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchLifecycleConfiguration"), "deleted rules stay deleted");
+    let kept = c.get_bucket_tagging().bucket("vault").send().await.unwrap();
+    assert_eq!(
+        kept.tag_set().iter().map(aws_sdk_s3::types::Tag::key).collect::<Vec<_>>(),
+        ["cost-centre"],
+        "bucket tags"
+    );
+    let e = c.get_bucket_tagging().bucket("unruled").send().await.unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("NoSuchTagSet"), "deleted bucket tags stay deleted");
     gw.shutdown().await;
 }
 

@@ -63,9 +63,6 @@ pub(super) async fn copy_object(
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
-    if i.tagging_directive.is_some() {
-        return Err(not_implemented("object tagging"));
-    }
     let (src_bucket, src_key, src_version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let replace = match i.metadata_directive.as_ref().map(s3s::dto::MetadataDirective::as_str) {
         None | Some("COPY") => None,
@@ -81,6 +78,7 @@ pub(super) async fn copy_object(
         dst_bucket: i.bucket,
         dst_key: i.key,
         replace_headers: replace,
+        replace_tags: super::tagging::copy_tags(i.tagging_directive.as_ref(), i.tagging.as_deref())?,
         source_conditions: conditions(
             &i.copy_source_if_match,
             &i.copy_source_if_none_match,
@@ -105,6 +103,7 @@ pub(super) async fn copy_object(
         copy_source_version_id: src_version_id,
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
+        server_side_encryption: crate::frontend::convert::sse_s3(),
         ..Default::default()
     }))
 }

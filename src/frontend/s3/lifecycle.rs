@@ -1,13 +1,12 @@
 //! Put/Get/DeleteBucketLifecycle: the XML rules to [`LifecycleConfig`] and back. Transitions
-//! (storage classes) and tag filters answer 501: there are no storage classes here, and object
-//! tagging does not exist yet (docs/compatibility.md).
+//! (storage classes) answer 501: there are no storage classes here (docs/compatibility.md).
 
 use s3s::dto::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, DeleteBucketLifecycleInput,
     DeleteBucketLifecycleOutput, ExpirationStatus, GetBucketLifecycleConfigurationInput,
     GetBucketLifecycleConfigurationOutput, LifecycleExpiration, LifecycleRule as RuleDto, LifecycleRuleAndOperator,
     LifecycleRuleFilter, NoncurrentVersionExpiration, PutBucketLifecycleConfigurationInput,
-    PutBucketLifecycleConfigurationOutput,
+    PutBucketLifecycleConfigurationOutput, Tag,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -49,22 +48,31 @@ fn filter(rule: &RuleDto) -> S3Result<RuleFilter> {
             "Filter must have exactly one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan or And",
         ));
     }
-    let tagged = f.tag.is_some() || f.and.as_ref().is_some_and(|a| a.tags.as_ref().is_some_and(|t| !t.is_empty()));
-    if tagged {
-        return Err(not_implemented("lifecycle tag filters (object tagging is not supported yet)"));
-    }
     Ok(match &f.and {
         Some(a) => RuleFilter {
             prefix: a.prefix.clone().unwrap_or_default(),
             size_greater_than: size(a.object_size_greater_than)?,
             size_less_than: size(a.object_size_less_than)?,
+            tags: a.tags.iter().flatten().map(tag_pair).collect::<S3Result<_>>()?,
         },
         None => RuleFilter {
             prefix: f.prefix.clone().unwrap_or_default(),
             size_greater_than: size(f.object_size_greater_than)?,
             size_less_than: size(f.object_size_less_than)?,
+            tags: f.tag.iter().map(tag_pair).collect::<S3Result<_>>()?,
         },
     })
+}
+
+fn tag_pair(t: &Tag) -> S3Result<(String, String)> {
+    match (&t.key, &t.value) {
+        (Some(k), Some(v)) => Ok((k.clone(), v.clone())),
+        _ => Err(malformed("A Tag needs a Key and a Value")),
+    }
+}
+
+fn tag_dto((key, value): &(String, String)) -> Tag {
+    Tag { key: Some(key.clone()), value: Some(value.clone()) }
 }
 
 fn expiration(e: Option<&LifecycleExpiration>) -> S3Result<Option<Expiration>> {
@@ -132,9 +140,13 @@ fn rule(r: &RuleDto) -> S3Result<LifecycleRule> {
 
 fn rule_dto(r: &LifecycleRule) -> RuleDto {
     let f = &r.filter;
-    let filter = if f.size_greater_than.is_none() && f.size_less_than.is_none() {
+    let sized = f.size_greater_than.is_some() || f.size_less_than.is_some();
+    let filter = if !sized && f.tags.is_empty() {
         LifecycleRuleFilter { prefix: Some(f.prefix.clone()), ..Default::default() }
-    } else if f.prefix.is_empty() && (f.size_greater_than.is_none() || f.size_less_than.is_none()) {
+    } else if let ([tag], false, true) = (f.tags.as_slice(), sized, f.prefix.is_empty()) {
+        LifecycleRuleFilter { tag: Some(tag_dto(tag)), ..Default::default() }
+    } else if f.tags.is_empty() && f.prefix.is_empty() && (f.size_greater_than.is_none() || f.size_less_than.is_none())
+    {
         LifecycleRuleFilter {
             object_size_greater_than: f.size_greater_than.map(dto_i64),
             object_size_less_than: f.size_less_than.map(dto_i64),
@@ -145,7 +157,7 @@ fn rule_dto(r: &LifecycleRule) -> RuleDto {
             prefix: Some(f.prefix.clone()),
             object_size_greater_than: f.size_greater_than.map(dto_i64),
             object_size_less_than: f.size_less_than.map(dto_i64),
-            tags: None,
+            tags: (!f.tags.is_empty()).then(|| f.tags.iter().map(tag_dto).collect()),
         };
         LifecycleRuleFilter { and: Some(and), ..Default::default() }
     };

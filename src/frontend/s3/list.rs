@@ -3,7 +3,7 @@
 use s3s::dto::{
     CommonPrefix, DeleteMarkerEntry, EncodingType, ListObjectVersionsInput, ListObjectVersionsOutput, ListObjectsInput,
     ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object, ObjectStorageClass, ObjectVersion,
-    ObjectVersionStorageClass,
+    ObjectVersionStorageClass, Owner,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -44,6 +44,7 @@ async fn page(
     delimiter: &Option<String>,
     resume: ListResume,
     max_keys: usize,
+    fetch_owner: bool,
 ) -> S3Result<ObjectsPage> {
     let req = ListObjectsRequest {
         bucket: bucket.to_owned(),
@@ -51,6 +52,7 @@ async fn page(
         delimiter: delimiter.clone(),
         resume,
         max_keys,
+        fetch_owner,
     };
     svc(service.list_objects(req).await)
 }
@@ -65,6 +67,7 @@ fn listed_objects(page: &ObjectsPage, url: bool) -> (Vec<Object>, Vec<CommonPref
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp(o.last_modified_ms)),
             storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            owner: page.owner.as_ref().map(|o| Owner { display_name: Some(o.clone()), id: Some(o.clone()) }),
             ..Default::default()
         })
         .collect();
@@ -81,7 +84,7 @@ pub(super) async fn list_objects(
     let delimiter = i.delimiter.clone().filter(|d| !d.is_empty());
     let resume = i.marker.clone().map_or(ListResume::Beginning, ListResume::Marker);
     let max = max_keys(i.max_keys)?;
-    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
+    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max, true).await?;
     let (contents, prefixes) = listed_objects(&page, url);
     // S3 gives NextMarker only with a delimiter; without one the last key is the marker.
     let next_marker = page.next_marker.filter(|_| delimiter.is_some()).map(|m| encode(url, m));
@@ -113,7 +116,7 @@ pub(super) async fn list_objects_v2(
         (None, None) => ListResume::Beginning,
     };
     let max = max_keys(i.max_keys)?;
-    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max).await?;
+    let page = page(service, &i.bucket, &i.prefix, &delimiter, resume, max, i.fetch_owner == Some(true)).await?;
     let (contents, prefixes) = listed_objects(&page, url);
     let key_count = dto_i32(contents.len() + prefixes.len());
     Ok(S3Response::new(ListObjectsV2Output {

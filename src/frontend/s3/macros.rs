@@ -95,7 +95,6 @@ macro_rules! refuse_unsupported_write {
         $crate::frontend::s3::refuse::refuse_unsupported_write(
             &$i.server_side_encryption,
             $crate::frontend::s3::refuse::Refusals { sse_c: $sse_c, kms: $kms, grants: $grants },
-            &$i.tagging,
             &$i.website_redirect_location,
             &$i.acl,
             &$i.storage_class,

@@ -9,6 +9,7 @@ mod acl;
 mod attributes;
 mod bucket;
 mod copy;
+mod encryption;
 mod lifecycle;
 mod list;
 mod multipart;
@@ -16,6 +17,7 @@ mod object;
 mod object_lock;
 mod policy;
 pub(crate) mod refuse;
+mod tagging;
 
 use std::sync::Arc;
 
@@ -30,6 +32,10 @@ use s3s::dto::{
     PutObjectInput, PutObjectOutput, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::dto::{
+    DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, GetBucketEncryptionInput, GetBucketEncryptionOutput,
+    PutBucketEncryptionInput, PutBucketEncryptionOutput,
+};
+use s3s::dto::{
     DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, GetBucketLifecycleConfigurationInput,
     GetBucketLifecycleConfigurationOutput, PutBucketLifecycleConfigurationInput, PutBucketLifecycleConfigurationOutput,
 };
@@ -38,6 +44,11 @@ use s3s::dto::{
     GetBucketPolicyInput, GetBucketPolicyOutput, GetBucketPolicyStatusInput, GetBucketPolicyStatusOutput,
     GetPublicAccessBlockInput, GetPublicAccessBlockOutput, PutBucketPolicyInput, PutBucketPolicyOutput,
     PutPublicAccessBlockInput, PutPublicAccessBlockOutput,
+};
+use s3s::dto::{
+    DeleteBucketTaggingInput, DeleteBucketTaggingOutput, DeleteObjectTaggingInput, DeleteObjectTaggingOutput,
+    GetBucketTaggingInput, GetBucketTaggingOutput, GetObjectTaggingInput, GetObjectTaggingOutput,
+    PutBucketTaggingInput, PutBucketTaggingOutput, PutObjectTaggingInput, PutObjectTaggingOutput,
 };
 use s3s::dto::{GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput};
 use s3s::dto::{GetObjectAttributesInput, GetObjectAttributesOutput};
@@ -91,7 +102,7 @@ fn svc<T>(r: crate::error::Result<T>) -> S3Result<T> {
 #[async_trait::async_trait]
 impl S3 for Gateway {
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
-        bucket::list_buckets(self.session(&req).await?.as_ref()).await
+        bucket::list_buckets(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
@@ -197,6 +208,27 @@ impl S3 for Gateway {
         lifecycle::delete_bucket_lifecycle(self.session(&req).await?.as_ref(), req).await
     }
 
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        encryption::put_bucket_encryption(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        encryption::get_bucket_encryption(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        encryption::delete_bucket_encryption(self.session(&req).await?.as_ref(), req).await
+    }
+
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         object::put_object(self.session(&req).await?.as_ref(), req).await
     }
@@ -214,6 +246,48 @@ impl S3 for Gateway {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         attributes::get_object_attributes(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tagging::put_object_tagging(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging::get_object_tagging(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        tagging::delete_object_tagging(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        tagging::put_bucket_tagging(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        tagging::get_bucket_tagging(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        tagging::delete_bucket_tagging(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {

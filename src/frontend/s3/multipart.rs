@@ -15,7 +15,8 @@ use super::list::{encode, is_url};
 use super::refuse::{refuse_sse_c_read, write_condition};
 use super::svc;
 use crate::frontend::convert::{
-    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, timestamp,
+    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, sse_s3,
+    timestamp,
 };
 use crate::model::{ChecksumAlgorithm, ChecksumType};
 use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
@@ -67,13 +68,15 @@ pub(super) async fn create_multipart_upload(
         i.object_lock_legal_hold_status.as_ref(),
     )?;
     let headers = stored_headers!(i)?;
-    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum, lock).await)?;
+    let tags = super::tagging::header_tags(i.tagging.as_deref())?;
+    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum, lock, tags).await)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(id.to_hex()),
         checksum_algorithm: checksum.map(|(a, _)| algorithm_dto(a)),
         checksum_type: checksum.map(|(_, k)| checksum_type_dto(k)),
+        server_side_encryption: sse_s3(),
         ..Default::default()
     }))
 }
@@ -88,6 +91,7 @@ pub(super) async fn upload_part(
     let out = svc(service.upload_part(part_target(i.bucket, i.key, i.upload_id, i.part_number), body).await)?;
     Ok(S3Response::new(with_checksums!(UploadPartOutput, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
+        server_side_encryption: sse_s3(),
     })))
 }
 
@@ -115,6 +119,7 @@ pub(super) async fn upload_part_copy(
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(result),
         copy_source_version_id: version_id,
+        server_side_encryption: sse_s3(),
         ..Default::default()
     }))
 }
@@ -161,6 +166,7 @@ pub(super) async fn complete_multipart_upload(
         e_tag: Some(etag(&out.etag)),
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
+        server_side_encryption: sse_s3(),
     })))
 }
 

@@ -9,7 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::refuse::write_condition;
 use super::svc;
-use crate::frontend::convert::{ChecksumFields, etag, expiration_header, expires, metadata, timestamp};
+use crate::frontend::convert::{ChecksumFields, etag, expiration_header, expires, metadata, sse_s3, timestamp};
 use crate::frontend::error::{not_implemented, to_s3};
 use crate::service::{ObjectApi, ObjectToDelete, PutRequest};
 
@@ -47,8 +47,14 @@ macro_rules! read_output {
             object_lock_mode: super::object_lock::lock_headers(&info.lock).0,
             object_lock_retain_until_date: super::object_lock::lock_headers(&info.lock).1,
             object_lock_legal_hold_status: super::object_lock::lock_headers(&info.lock).2,
+            server_side_encryption: sse_s3(),
         })
     }};
+}
+
+/// `x-amz-tagging-count`, sent only for a tagged object (as S3).
+fn tag_count(n: usize) -> Option<i32> {
+    (n > 0).then(|| crate::frontend::convert::dto_i32(n))
 }
 
 /// 206 for a partial read, else the default 200.
@@ -87,12 +93,13 @@ pub(super) async fn put_object(
         super::object_lock::require_integrity_header(&req.headers)?;
     }
     let headers = stored_headers!(i)?;
+    let tags = super::tagging::header_tags(i.tagging.as_deref())?;
     let body = request_body!(i, req);
-    let out =
-        svc(service.put_object(PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock }, body).await)?;
+    let put = PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock, tags };
+    let out = svc(service.put_object(put, body).await)?;
     Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
-        server_side_encryption: i.server_side_encryption,
+        server_side_encryption: sse_s3(),
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(expiration_header),
     })))
@@ -110,6 +117,7 @@ pub(super) async fn get_object(
     let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(|e| to_s3(&e))));
     let output = read_output!(GetObjectOutput, out, i, {
         body: Some(StreamingBlob::wrap(body)),
+        tag_count: tag_count(out.info.tag_count),
     });
     Ok(read_response(output, out.range.is_some()))
 }
@@ -121,7 +129,12 @@ pub(super) async fn head_object(
     let i = req.input;
     let out = svc(service.head_object(read_request!(i)).await)?;
     let output = read_output!(HeadObjectOutput, out, i, {});
-    Ok(read_response(output, out.range.is_some()))
+    let mut resp = read_response(output, out.range.is_some());
+    // s3s's HeadObjectOutput has no tag count; S3 sends the header on HEAD as on GET.
+    if let Some(n) = tag_count(out.info.tag_count) {
+        resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 pub(super) async fn delete_object(

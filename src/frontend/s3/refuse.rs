@@ -23,7 +23,6 @@ pub(crate) struct Refusals {
 pub(crate) fn refuse_unsupported_write(
     sse: &Option<ServerSideEncryption>,
     asked: Refusals,
-    tagging: &Option<String>,
     redirect: &Option<String>,
     acl: &Option<ObjectCannedACL>,
     storage_class: &Option<StorageClass>,
@@ -33,9 +32,6 @@ pub(crate) fn refuse_unsupported_write(
     }
     if asked.kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
         return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
-    }
-    if tagging.is_some() {
-        return Err(not_implemented("object tagging"));
     }
     if redirect.is_some() {
         return Err(not_implemented("website redirects"));

@@ -1,7 +1,8 @@
 //! The store's [`AccessMeta`]: users, access keys and grants in the `Access` family, and the
 //! admin changes that write them. Each written record is also logged as a catalog entry under
 //! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`,
-//! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`, `lifecycle/<bucket uid>`; JSON `null`
+//! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`, `lifecycle/<bucket uid>`,
+//! `buckettags/<bucket uid>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -24,6 +25,7 @@ const TOKEN: &str = "admintoken/";
 const POLICY: &str = "bucketpolicy/";
 const BLOCK: &str = "publicblock/";
 const LIFECYCLE: &str = "lifecycle/";
+const BUCKET_TAGS: &str = "buckettags/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -49,6 +51,10 @@ pub(crate) fn lifecycle_key(bucket: BucketUid) -> String {
     format!("{LIFECYCLE}{}", hex::encode(bucket.as_bytes()))
 }
 
+pub(crate) fn bucket_tags_key(bucket: BucketUid) -> String {
+    format!("{BUCKET_TAGS}{}", hex::encode(bucket.as_bytes()))
+}
+
 /// A bucket-wide setting logged under a catalog name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSetting {
@@ -62,6 +68,8 @@ pub enum BucketSetting {
     ObjectLock,
     /// `lifecycle/<uid hex>`.
     Lifecycle,
+    /// `buckettags/<uid hex>`.
+    Tags,
 }
 
 /// The bucket and the setting of a bucket-wide entry's name.
@@ -72,6 +80,7 @@ pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> 
         (super::versions::VERSIONING, BucketSetting::Versioning),
         (super::versions::OBJECT_LOCK, BucketSetting::ObjectLock),
         (LIFECYCLE, BucketSetting::Lifecycle),
+        (BUCKET_TAGS, BucketSetting::Tags),
     ]
     .into_iter()
     .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
@@ -207,6 +216,7 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
         AuditedChange::BucketLifecycle { bucket, config } => {
             w.set_for_bucket(&bucket, lifecycle_key, config.as_ref())?
         }
+        AuditedChange::BucketTagging { bucket, tags } => w.set_for_bucket(&bucket, bucket_tags_key, tags.as_ref())?,
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -245,7 +255,7 @@ pub(super) fn owner_grant(
 }
 
 /// Removes every grant and bucket-wide setting (policy, public access block, versioning, Object
-/// Lock, lifecycle) of a deleted bucket (not
+/// Lock, lifecycle, tags) of a deleted bucket (not
 /// logged: a rebuild drops what belongs to buckets that are not live).
 pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
     let prefix = grant_prefix(bucket);
@@ -260,6 +270,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     ops.push(KvOp::Delete(Cf::Access, super::versions::versioning_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, super::versions::lock_config_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, lifecycle_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, bucket_tags_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -275,7 +286,8 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::Versioning { bucket, state } => (super::versions::versioning_key(*bucket), encode(state)?),
             AccessRecord::ObjectLock { bucket, config } => (super::versions::lock_config_key(*bucket), encode(config)?),
             AccessRecord::Lifecycle { bucket, config: Some(config) } => (lifecycle_key(*bucket), encode(config)?),
-            AccessRecord::Lifecycle { config: None, .. } => continue,
+            AccessRecord::BucketTags { bucket, tags: Some(tags) } => (bucket_tags_key(*bucket), encode(tags)?),
+            AccessRecord::Lifecycle { config: None, .. } | AccessRecord::BucketTags { tags: None, .. } => continue,
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));
@@ -347,5 +359,109 @@ impl<E: KvEngine> super::Inner<E> {
     fn scan_access(&self, prefix: &str) -> Result<crate::meta::kv::KvPairs, MetaError> {
         let end = prefix_successor(prefix.as_bytes());
         self.engine.scan(Cf::Access, prefix.as_bytes(), end.as_deref(), usize::MAX)
+    }
+}
+
+/// `Meta` key set once every stored lifecycle configuration has tag filters in its layout.
+const LIFECYCLE_TAGS_MARKER: &[u8] = b"migrated/lifecycle_tags";
+
+/// The layout of lifecycle configurations before tag filters: [`RuleFilter`] without `tags`.
+/// The new field sits inside each rule, so an old record may decode as a new one by accident;
+/// every record is converted under the marker instead of trying the new layout first.
+///
+/// [`RuleFilter`]: crate::model::lifecycle::RuleFilter
+mod lifecycle_v0 {
+    use crate::model::lifecycle::{Expiration, LifecycleConfig, LifecycleRule, NoncurrentExpiration, RuleFilter};
+
+    #[derive(serde::Deserialize)]
+    struct Filter {
+        prefix: String,
+        size_greater_than: Option<u64>,
+        size_less_than: Option<u64>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Rule {
+        id: String,
+        enabled: bool,
+        filter: Filter,
+        expiration: Option<Expiration>,
+        noncurrent: Option<NoncurrentExpiration>,
+        abort_upload_after_days: Option<u32>,
+    }
+
+    #[derive(serde::Deserialize)]
+    pub(super) struct Config {
+        rules: Vec<Rule>,
+    }
+
+    impl From<Config> for LifecycleConfig {
+        fn from(old: Config) -> Self {
+            let rules = old
+                .rules
+                .into_iter()
+                .map(|r| LifecycleRule {
+                    id: r.id,
+                    enabled: r.enabled,
+                    filter: RuleFilter {
+                        prefix: r.filter.prefix,
+                        size_greater_than: r.filter.size_greater_than,
+                        size_less_than: r.filter.size_less_than,
+                        tags: Vec::new(),
+                    },
+                    expiration: r.expiration,
+                    noncurrent: r.noncurrent,
+                    abort_upload_after_days: r.abort_upload_after_days,
+                })
+                .collect();
+            Self { rules }
+        }
+    }
+}
+
+impl<E: KvEngine> super::Inner<E> {
+    /// Stores written before lifecycle tag filters: every lifecycle configuration is rewritten
+    /// in today's layout, with the marker, in one atomic write (a crash leaves all old or all
+    /// new; there is one configuration per bucket at most).
+    pub(super) fn migrate_lifecycle_tags(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, LIFECYCLE_TAGS_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let mut ops = Vec::new();
+        for (k, v) in self.scan_access(LIFECYCLE)? {
+            let config: crate::model::lifecycle::LifecycleConfig = decode::<lifecycle_v0::Config>(&v)?.into();
+            ops.push(KvOp::Put(Cf::Access, k, encode(&config)?));
+        }
+        ops.push(KvOp::Put(Cf::Meta, LIFECYCLE_TAGS_MARKER.to_vec(), encode(&true)?));
+        self.engine.write(ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ObjectMeta as _;
+    use crate::model::lifecycle::{Expiration, LifecycleConfig, LifecycleRule, RuleFilter};
+
+    /// Promise: a lifecycle configuration stored before tag filters existed reads back after
+    /// the upgrade with its rules intact and no tag filter, and the migration runs once.
+    #[tokio::test]
+    async fn lifecycle_configurations_of_before_tag_filters_are_migrated() {
+        let engine = crate::meta::memory::MemoryEngine::default();
+        // The bytes an earlier gateway stored: version byte, then postcard of the old layout
+        // (one rule "r": enabled, prefix "logs/", no sizes, Expiration::Days(3), nothing else).
+        let old: Vec<u8> = [&[1u8, 1, 1, b'r', 1, 5][..], b"logs/", &[0, 0, 1, 0, 3, 0, 0]].concat();
+        let uid = BucketUid([7; 16]);
+        engine.write(vec![KvOp::Put(Cf::Access, lifecycle_key(uid).into_bytes(), old)]).unwrap();
+        let store = crate::meta::KvMetadataStore::new(engine).await.unwrap();
+        let rule = LifecycleRule {
+            id: "r".into(),
+            enabled: true,
+            filter: RuleFilter { prefix: "logs/".into(), ..RuleFilter::default() },
+            expiration: Some(Expiration::Days(3)),
+            noncurrent: None,
+            abort_upload_after_days: None,
+        };
+        assert_eq!(store.lifecycle(uid).await.unwrap(), Some(LifecycleConfig { rules: vec![rule] }));
     }
 }

@@ -17,6 +17,8 @@ mod restore;
 mod stage;
 mod uploads;
 mod versions;
+#[cfg(test)]
+pub(crate) use versions::noncurrent_key;
 
 pub use access::{BucketSetting, parse_bucket_entry_key, parse_grant_key};
 
@@ -75,6 +77,8 @@ impl<E: KvEngine> KvMetadataStore<E> {
         };
         store.run(Inner::migrate_versions).await?;
         store.run(Inner::migrate_uploads).await?;
+        store.run(Inner::migrate_tags).await?;
+        store.run(Inner::migrate_lifecycle_tags).await?;
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
@@ -421,7 +425,7 @@ impl<E: KvEngine> Inner<E> {
 
 /// The log entry of a committed version (its order and null-ness set).
 fn version_entry(bucket: BucketUid, key: &str, v: &VersionRecord, dek: &WrappedKey) -> LogEntry {
-    LogEntry::ObjectVersion(Box::new(LoggedObjectVersion::new(bucket, key, v, dek)))
+    LoggedObjectVersion::new(bucket, key, v, dek).entry()
 }
 
 /// Where the KEK a bucket was given through the admin API is kept.

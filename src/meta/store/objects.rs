@@ -147,6 +147,11 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
     }
 
+    async fn bucket_tags(&self, bucket: BucketUid) -> Result<Option<crate::model::tagging::TagSet>, MetaError> {
+        let k = super::access::bucket_tags_key(bucket);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
     async fn set_version_lock(
         &self,
         target: LockTarget,
@@ -155,6 +160,14 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         audit: AuditEntry,
     ) -> Result<LockUpdate, MetaError> {
         self.run_logged(move |i| i.set_version_lock(&target, change, bypass_governance, audit)).await
+    }
+
+    async fn set_version_tags(
+        &self,
+        target: LockTarget,
+        tags: crate::model::tagging::TagSet,
+    ) -> Result<LockUpdate, MetaError> {
+        self.run_logged(move |i| i.set_version_tags(&target, tags)).await
     }
 
     async fn dek(&self, version: VersionUid) -> Result<Option<WrappedKey>, MetaError> {

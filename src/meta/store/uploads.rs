@@ -158,9 +158,12 @@ impl<E: KvEngine> super::Inner<E> {
         if self.engine.get(Cf::Meta, UPLOAD_LOCK_MARKER)?.is_some() {
             return Ok(());
         }
-        // The old layout is the new one without its last field.
-        let tail = postcard::to_stdvec(&crate::model::lock::VersionLock::default())
-            .map_err(|e| MetaError::codec_from("encoding a record", e))?;
+        // The old layout is the new one without its last two fields (tags came after).
+        let tail = postcard::to_stdvec(&(
+            crate::model::lock::VersionLock::default(),
+            crate::model::tagging::TagSet::default(),
+        ))
+        .map_err(|e| MetaError::codec_from("encoding a record", e))?;
         for cf in [Cf::UploadIds, Cf::Uploads] {
             self.each_page(cf, |k, v, ops| {
                 if decode::<UploadRecord>(v).is_err() {
@@ -172,4 +175,42 @@ impl<E: KvEngine> super::Inner<E> {
         }
         self.engine.write(vec![KvOp::Put(Cf::Meta, UPLOAD_LOCK_MARKER.to_vec(), encode(&true)?)])
     }
+
+    /// Stores written before object tagging: every version (current and noncurrent) and every
+    /// upload record gets an empty tag set, once; a marker records that it ran. Runs after the
+    /// older migrations, which write records in today's layout.
+    pub(super) fn migrate_tags(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, TAGS_MARKER)?.is_some() {
+            return Ok(());
+        }
+        // The old layouts are the new ones without their last field, the tags.
+        let tail = postcard::to_stdvec(&crate::model::tagging::TagSet::default())
+            .map_err(|e| MetaError::codec_from("encoding a record", e))?;
+        for cf in [Cf::Objects, Cf::Versions] {
+            self.each_page(cf, |k, v, ops| append_if_old::<crate::meta::VersionRecord>(cf, k, v, &tail, ops))?;
+        }
+        for cf in [Cf::UploadIds, Cf::Uploads] {
+            self.each_page(cf, |k, v, ops| append_if_old::<UploadRecord>(cf, k, v, &tail, ops))?;
+        }
+        self.engine.write(vec![KvOp::Put(Cf::Meta, TAGS_MARKER.to_vec(), encode(&true)?)])
+    }
+}
+
+/// `Meta` key set once every version and upload record has its tags.
+const TAGS_MARKER: &[u8] = b"migrated/tags";
+
+/// Rewrites `v` with `tail` appended when it only decodes that way (a record of the layout
+/// before its last field).
+fn append_if_old<T: serde::Serialize + serde::de::DeserializeOwned>(
+    cf: Cf,
+    k: &[u8],
+    v: &[u8],
+    tail: &[u8],
+    ops: &mut Vec<KvOp>,
+) -> Result<(), MetaError> {
+    if decode::<T>(v).is_err() {
+        let rec: T = decode(&[v, tail].concat())?;
+        ops.push(KvOp::Put(cf, k.to_vec(), encode(&rec)?));
+    }
+    Ok(())
 }

@@ -41,7 +41,7 @@ pub(super) fn history_prefix(bucket: BucketUid, key: &[u8]) -> Vec<u8> {
 }
 
 /// The `Versions` key of the version of `key` made at `order`: newest first.
-pub(super) fn noncurrent_key(bucket: BucketUid, key: &[u8], order: u64) -> Vec<u8> {
+pub(crate) fn noncurrent_key(bucket: BucketUid, key: &[u8], order: u64) -> Vec<u8> {
     let mut k = history_prefix(bucket, key);
     k.extend_from_slice(&(!order).to_be_bytes());
     k
@@ -389,38 +389,44 @@ impl<E: KvEngine> Inner<E> {
     ) -> Result<(LockUpdate, Option<u64>), MetaError> {
         let locks = [LIFE_SHARED, key_lock(target.bucket, target.key.as_str()), TxnLock::Audit];
         let mut t = self.engine.begin(&locks)?;
-        let Some(rec) = live_bucket(&mut t, &target.bucket_name, target.bucket)? else {
-            return Ok((LockUpdate::Missing, None));
-        };
-        let history = History::read(&mut t, target.bucket, target.key.as_bytes())?;
-        let found = match target.version {
-            Some(r) => history.find(&mut t, r)?,
-            None => history.current.clone().map(|v| (Place::Current, v)),
-        };
-        let Some((place, mut v)) = found else { return Ok((LockUpdate::Missing, None)) };
-        if v.delete_marker {
-            return Ok((LockUpdate::DeleteMarker, None));
-        }
-        match change {
+        let changed = rewrite_version(&mut t, target, |v| match change {
             LockChange::Retention(new) => {
-                if let Err(denied) = may_set_retention(&v.lock, new, super::wall_ms(), bypass_governance) {
-                    return Ok((LockUpdate::Denied(denied), None));
-                }
+                may_set_retention(&v.lock, new, super::wall_ms(), bypass_governance).map_err(LockUpdate::Denied)?;
                 v.lock.retention = new;
+                Ok(())
             }
-            LockChange::LegalHold(on) => v.lock.legal_hold = on,
-        }
-        let dek = t.get_decoded::<crate::model::WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?.unwrap_or_default();
-        let scope = super::logging::bucket_scope(&mut t, &rec)?;
-        let key = target.key.as_str();
-        let (seq, logged) = super::logging::log_entry(&mut t, scope, |seq| {
-            v.seq = seq;
-            super::version_entry(target.bucket, key, &v, &dek)
+            LockChange::LegalHold(on) => {
+                v.lock.legal_hold = on;
+                Ok(())
+            }
         })?;
-        let mut ops = vec![logged];
-        history.rewrite(place, &v, &mut ops)?;
-        commit_audited(t, ops, audit, &self.sealing, super::wall_ms())?;
-        Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
+        match changed {
+            Ok((ops, v, seq)) => {
+                commit_audited(t, ops, audit, &self.sealing, super::wall_ms())?;
+                Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
+            }
+            Err(not_done) => Ok((not_done, None)),
+        }
+    }
+
+    /// Replaces the tags of a version (PutObjectTagging, DeleteObjectTagging): a data-plane
+    /// write like a PUT, logged, not audited.
+    pub(super) fn set_version_tags(
+        &self,
+        target: &LockTarget,
+        tags: crate::model::tagging::TagSet,
+    ) -> Result<(LockUpdate, Option<u64>), MetaError> {
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(target.bucket, target.key.as_str())])?;
+        match rewrite_version(&mut t, target, |v| {
+            v.tags = tags;
+            Ok(())
+        })? {
+            Ok((ops, v, seq)) => {
+                t.commit(ops)?;
+                Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
+            }
+            Err(not_done) => Ok((not_done, None)),
+        }
     }
 
     /// Stores written before versioning: every `Objects` record gets its order (its `seq`)
@@ -430,9 +436,15 @@ impl<E: KvEngine> Inner<E> {
         if self.engine.get(Cf::Meta, VERSIONS_MARKER)?.is_some() {
             return Ok(());
         }
-        // The old layout is the new one without its last four fields.
-        let tail = postcard::to_stdvec(&(0u64, true, false, crate::model::lock::VersionLock::default()))
-            .map_err(|e| MetaError::codec_from("encoding a record", e))?;
+        // The old layout is the new one without its last five fields (tags came after).
+        let tail = postcard::to_stdvec(&(
+            0u64,
+            true,
+            false,
+            crate::model::lock::VersionLock::default(),
+            crate::model::tagging::TagSet::default(),
+        ))
+        .map_err(|e| MetaError::codec_from("encoding a record", e))?;
         self.each_page(Cf::Objects, |k, v, ops| {
             if decode::<VersionRecord>(v).is_err() {
                 let mut v2: VersionRecord = decode(&[v, tail.as_slice()].concat())?;
@@ -443,6 +455,43 @@ impl<E: KvEngine> Inner<E> {
         })?;
         self.engine.write(vec![KvOp::Put(Cf::Meta, VERSIONS_MARKER.to_vec(), encode(&true)?)])
     }
+}
+
+/// A version rewritten in place: its writes, its new record, its log entry's sequence number.
+type Rewritten = (Vec<KvOp>, VersionRecord, u64);
+
+/// Changes one version of a key in place with `change` and logs it again, or says why nothing
+/// changed: the bucket or the version is gone, it is a delete marker, or `change` refused.
+fn rewrite_version(
+    t: &mut impl KvTxn,
+    target: &LockTarget,
+    change: impl FnOnce(&mut VersionRecord) -> Result<(), LockUpdate>,
+) -> Result<Result<Rewritten, LockUpdate>, MetaError> {
+    let Some(rec) = live_bucket(t, &target.bucket_name, target.bucket)? else {
+        return Ok(Err(LockUpdate::Missing));
+    };
+    let history = History::read(t, target.bucket, target.key.as_bytes())?;
+    let found = match target.version {
+        Some(r) => history.find(t, r)?,
+        None => history.current.clone().map(|v| (Place::Current, v)),
+    };
+    let Some((place, mut v)) = found else { return Ok(Err(LockUpdate::Missing)) };
+    if v.delete_marker {
+        return Ok(Err(LockUpdate::DeleteMarker));
+    }
+    if let Err(refused) = change(&mut v) {
+        return Ok(Err(refused));
+    }
+    let dek = t.get_decoded::<crate::model::WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?.unwrap_or_default();
+    let scope = super::logging::bucket_scope(t, &rec)?;
+    let key = target.key.as_str();
+    let (seq, logged) = super::logging::log_entry(t, scope, |seq| {
+        v.seq = seq;
+        super::version_entry(target.bucket, key, &v, &dek)
+    })?;
+    let mut ops = vec![logged];
+    history.rewrite(place, &v, &mut ops)?;
+    Ok(Ok((ops, v, seq)))
 }
 
 /// `Meta` key set once every `Objects` record has the versioning fields.

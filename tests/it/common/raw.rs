@@ -90,6 +90,31 @@ impl Signer {
         host: &str,
         payload_hash: &str,
     ) -> String {
+        self.sign_canonical(method, &uri_encode(path, true), query, headers, host, payload_hash)
+    }
+
+    /// Like [`Signer::sign`] for a path sent already percent-encoded (its canonical URI is the
+    /// path as sent), without a query.
+    pub fn sign_encoded(
+        &self,
+        method: &str,
+        encoded_path: &str,
+        headers: &mut Vec<(String, String)>,
+        host: &str,
+        payload_hash: &str,
+    ) -> String {
+        self.sign_canonical(method, encoded_path, &[], headers, host, payload_hash)
+    }
+
+    fn sign_canonical(
+        &self,
+        method: &str,
+        canonical_uri: &str,
+        query: &[(&str, &str)],
+        headers: &mut Vec<(String, String)>,
+        host: &str,
+        payload_hash: &str,
+    ) -> String {
         headers.push(("host".into(), host.into()));
         headers.push(("x-amz-date".into(), self.amz_date.clone()));
         headers.push(("x-amz-content-sha256".into(), payload_hash.into()));
@@ -103,8 +128,7 @@ impl Signer {
         q.sort();
         let canonical_query = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let canonical = format!(
-            "{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_names}\n{payload_hash}",
-            uri_encode(path, true)
+            "{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_names}\n{payload_hash}"
         );
         let sts = format!("AWS4-HMAC-SHA256\n{}\n{}\n{}", self.amz_date, self.scope, sha256_hex(canonical.as_bytes()));
         let sig = hex::encode(hmac_sha256(&self.key, sts.as_bytes()));
