@@ -277,8 +277,8 @@ async fn empty_content_md5_is_invalid_digest() {
     gw.stop().await;
 }
 
-/// Promise: a key that is not valid UTF-8 (`%FF` in the path) is refused with 400, never
-/// stored under a mangled name (S3 object keys are UTF-8).
+/// Promise: a key that is not valid UTF-8 (`%FF` in the path) is refused with 400 InvalidURI
+/// (S3's "Couldn't parse the specified URI"), never stored under a mangled name.
 #[tokio::test]
 async fn a_key_that_is_not_utf8_is_400() {
     let gw = TestGateway::start().await;
@@ -289,7 +289,7 @@ async fn a_key_that_is_not_utf8_is_400() {
     // The canonical URI of a path that is already percent-encoded is the path as sent.
     signer.sign_encoded("PUT", "/utf/a%FFb", &mut headers, &gw.addr.to_string(), &sha256_hex(body));
     let r = send(gw.addr, "PUT", "/utf/a%FFb", &headers, body).await.unwrap();
-    assert_eq!(r.status, 400, "{}", r.body_text());
+    assert_eq!((r.status, r.code().as_deref()), (400, Some("InvalidURI")), "{}", r.body_text());
     assert!(listed_keys(&gw.client, "utf").await.is_empty(), "nothing stored");
     gw.stop().await;
 }
