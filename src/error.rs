@@ -79,6 +79,8 @@ pub enum ErrorKind {
     NoSuchLifecycleConfiguration,
     #[error("The TagSet does not exist")]
     NoSuchTagSet,
+    #[error("The CORS configuration does not exist")]
+    NoSuchCorsConfiguration,
     #[error("the specified method is not allowed against this resource")]
     MethodNotAllowed,
     #[error("{0}")]

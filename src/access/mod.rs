@@ -132,6 +132,10 @@ pub enum Action {
     PutBucketTagging,
     /// GetBucketTagging.
     GetBucketTagging,
+    /// PutBucketCors and DeleteBucketCors.
+    PutBucketCors,
+    /// GetBucketCors.
+    GetBucketCors,
     /// GetBucketAcl.
     GetBucketAcl,
     /// GetObjectAcl.
@@ -191,6 +195,8 @@ impl Action {
             Action::DeleteObjectTagging => "s3:DeleteObjectTagging",
             Action::PutBucketTagging => "s3:PutBucketTagging",
             Action::GetBucketTagging => "s3:GetBucketTagging",
+            Action::PutBucketCors => "s3:PutBucketCORS",
+            Action::GetBucketCors => "s3:GetBucketCORS",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
@@ -241,6 +247,8 @@ impl Action {
             | Action::GetEncryptionConfiguration
             | Action::PutBucketTagging
             | Action::GetBucketTagging
+            | Action::PutBucketCors
+            | Action::GetBucketCors
             | Action::GetBucketAcl
             | Action::GetObjectAcl
             | Action::GetBucketPolicy

@@ -53,6 +53,7 @@ pub fn to_s3(err: &Error) -> S3Error {
         }
         ErrorKind::NoSuchLifecycleConfiguration => (C::NoSuchLifecycleConfiguration, msg),
         ErrorKind::NoSuchTagSet => (C::NoSuchTagSet, msg),
+        ErrorKind::NoSuchCorsConfiguration => (C::NoSuchCORSConfiguration, msg),
         ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
         ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
         ErrorKind::DeleteMarker { version_id, named } => {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body_timeout;
 pub mod convert;
+pub mod cors;
 pub mod error;
 pub mod first_bytes;
 pub mod idle;
@@ -33,10 +34,11 @@ pub const XML_MAX_BODY: usize = 4 << 20;
 /// checks, and body limits.
 pub fn s3_service(gate: Arc<dyn Gate>, metrics: Arc<Metrics>, body_timeout: std::time::Duration) -> observe::Observed {
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(Arc::clone(&gate)));
-    builder.set_auth(auth::KeyRing::new(gate));
+    builder.set_auth(auth::KeyRing::new(Arc::clone(&gate)));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    observe::Observed::new(limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout), metrics)
+    let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout);
+    observe::Observed::new(cors::Cors::new(limited, gate), metrics)
 }

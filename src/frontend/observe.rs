@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::model::random_array;
 
 /// The inner service's answer type.
-type Inner = super::limits::Limited;
+type Inner = super::cors::Cors;
 
 /// The S3 service with request ids and metrics.
 #[derive(Clone)]

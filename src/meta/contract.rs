@@ -71,6 +71,8 @@ pub trait ObjectMeta: Send + Sync {
     -> Result<Option<crate::model::lifecycle::LifecycleConfig>, MetaError>;
     /// The bucket's tags, if it has any (PutBucketTagging).
     async fn bucket_tags(&self, bucket: BucketUid) -> Result<Option<crate::model::tagging::TagSet>, MetaError>;
+    /// The bucket's CORS configuration, if it has one (PutBucketCors).
+    async fn bucket_cors(&self, bucket: BucketUid) -> Result<Option<crate::model::cors::CorsConfig>, MetaError>;
     /// Changes the Object Lock state of a version of `key` (the current one if `version` is
     /// `None`) in the bucket `name` (if it still has identity `bucket`), with its audit record
     /// and its log entry (the version logged again), unless the change would shorten or remove

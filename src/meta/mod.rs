@@ -198,6 +198,13 @@ pub enum AuditedChange {
         /// The tags, or none.
         tags: Option<crate::model::tagging::TagSet>,
     },
+    /// A bucket's CORS configuration set (`Some`) or deleted; `None` if there is no such bucket.
+    BucketCors {
+        /// The bucket.
+        bucket: BucketName,
+        /// The configuration, or none.
+        config: Option<crate::model::cors::CorsConfig>,
+    },
     /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
     BucketVersioning {
         /// The bucket.
@@ -234,6 +241,7 @@ impl AuditedChange {
                 | AuditedChange::BucketObjectLock { .. }
                 | AuditedChange::BucketLifecycle { .. }
                 | AuditedChange::BucketTagging { .. }
+                | AuditedChange::BucketCors { .. }
         )
     }
 }

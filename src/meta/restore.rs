@@ -79,6 +79,13 @@ pub enum AccessRecord {
         /// Its tags.
         tags: Option<crate::model::tagging::TagSet>,
     },
+    /// A bucket's CORS configuration (`None`: deleted).
+    Cors {
+        /// The bucket.
+        bucket: BucketUid,
+        /// Its configuration.
+        config: Option<crate::model::cors::CorsConfig>,
+    },
     /// A bucket's Object Lock configuration.
     ObjectLock {
         /// The bucket.

@@ -170,6 +170,8 @@ pub(crate) struct BucketAccess {
     pub(crate) versioning: crate::model::Versioning,
     /// Its lifecycle configuration.
     pub(crate) lifecycle: Option<Arc<crate::model::lifecycle::LifecycleConfig>>,
+    /// Its CORS configuration (what browsers' requests are answered with).
+    pub(crate) cors: Option<Arc<crate::model::cors::CorsConfig>>,
 }
 
 impl Directory {
@@ -201,7 +203,8 @@ impl Directory {
         };
         let versioning = self.meta.versioning(bucket.uid).await?;
         let lifecycle = self.meta.lifecycle(bucket.uid).await?.map(Arc::new);
-        let access = Arc::new(BucketAccess { document, policy, block, versioning, lifecycle });
+        let cors = self.meta.bucket_cors(bucket.uid).await?.map(Arc::new);
+        let access = Arc::new(BucketAccess { document, policy, block, versioning, lifecycle, cors });
         self.cached_buckets.put(bucket.uid, Arc::clone(&access));
         Ok(access)
     }

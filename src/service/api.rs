@@ -173,6 +173,10 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn put_bucket_tagging(&self, bucket: &str, tags: Option<crate::model::tagging::TagSet>) -> Result<()>;
     /// GetBucketTagging.
     async fn bucket_tagging(&self, bucket: &str) -> Result<crate::model::tagging::TagSet>;
+    /// PutBucketCors (`Some`) and DeleteBucketCors (`None`).
+    async fn put_bucket_cors(&self, bucket: &str, config: Option<crate::model::cors::CorsConfig>) -> Result<()>;
+    /// GetBucketCors.
+    async fn bucket_cors(&self, bucket: &str) -> Result<crate::model::cors::CorsConfig>;
     /// PutBucketEncryption and DeleteBucketEncryption: whether the caller may change the
     /// bucket's default encryption. The only default is the gateway's own (SSE-S3), always on,
     /// so nothing is stored.
@@ -218,6 +222,9 @@ pub trait Gate: Send + Sync + 'static {
     async fn secret(&self, access_key: &str) -> Result<Option<Secret>>;
     /// The operations, each authorized for `caller`.
     async fn session(&self, caller: Caller) -> Result<Box<dyn ObjectApi>>;
+    /// The CORS rules of a bucket, for a browser's request (none for a bucket that does not
+    /// exist); asked before authentication, as preflights are never signed.
+    async fn cors(&self, bucket: &str) -> Result<Option<Arc<crate::model::cors::CorsConfig>>>;
 }
 
 #[async_trait]
@@ -230,6 +237,10 @@ impl Gate for Arc<ObjectService> {
         let principal = self.access.principal(&caller).await?;
         let request = RequestFacts { source_ip: caller.source_ip, secure: caller.secure, ..RequestFacts::default() };
         Ok(Box::new(Session { service: Arc::clone(self), principal, request }))
+    }
+
+    async fn cors(&self, bucket: &str) -> Result<Option<Arc<crate::model::cors::CorsConfig>>> {
+        self.cors_for_browser(bucket).await
     }
 }
 
@@ -525,6 +536,16 @@ impl ObjectApi for Session {
 
     async fn may_get_bucket_encryption(&self, bucket: &str) -> Result<()> {
         self.permit(Action::GetEncryptionConfiguration, bucket).await.map(drop)
+    }
+
+    async fn put_bucket_cors(&self, bucket: &str, config: Option<crate::model::cors::CorsConfig>) -> Result<()> {
+        let permit = self.permit(Action::PutBucketCors, bucket).await?;
+        self.service.set_cors(&permit, &self.principal, config).await
+    }
+
+    async fn bucket_cors(&self, bucket: &str) -> Result<crate::model::cors::CorsConfig> {
+        let permit = self.permit(Action::GetBucketCors, bucket).await?;
+        self.service.cors_config(&permit).await
     }
 
     async fn put_version_lock(

@@ -10,6 +10,7 @@ mod bucket_access;
 pub mod checksum;
 pub mod conditional;
 pub mod copy;
+mod cors;
 mod delete;
 pub(crate) mod get;
 pub mod keys;

@@ -33,6 +33,8 @@ mod clients;
 mod confidentiality;
 /// The smaller S3 behaviours: SSE vocabulary, bucket pages, owners, request ids, framing.
 mod conformance;
+/// CORS: rules, preflights and grants on answers.
+mod cors;
 /// Durable provider-side deletions: evacuated replicas deleted once their provider is back.
 mod deletions;
 /// Crash consistency and garbage collection with the real binary.

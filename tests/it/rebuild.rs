@@ -583,10 +583,11 @@ async fn versions_and_delete_markers_survive_the_loss() {
     gw.shutdown().await;
 }
 
-/// Promise: Object Lock, lifecycle rules and bucket tags survive the loss: after a rebuild the bucket still
-/// has Object Lock with its default retention, a version keeps its retention and legal hold,
-/// and its deletion is still refused (a lost gateway disk is no way around a retention); a
-/// bucket's lifecycle rules read back as set, and rules deleted before the loss stay deleted.
+/// Promise: Object Lock, lifecycle rules, bucket tags and CORS rules survive the loss: after a
+/// rebuild the bucket still has Object Lock with its default retention, a version keeps its
+/// retention and legal hold, and its deletion is still refused (a lost gateway disk is no way
+/// around a retention); a bucket's lifecycle rules, tags and CORS rules read back as set, and
+/// those deleted before the loss stay deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_lock_and_lifecycle_survive_the_loss() {
     use aws_sdk_s3::types::{
@@ -622,6 +623,11 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
     c.put_bucket_tagging().bucket("vault").tagging(tags("cost-centre")).send().await.unwrap();
     c.put_bucket_tagging().bucket("unruled").tagging(tags("gone")).send().await.unwrap();
     c.delete_bucket_tagging().bucket("unruled").send().await.unwrap();
+    let cors = aws_sdk_s3::types::CorsRule::builder().allowed_origins("*").allowed_methods("GET").build().unwrap();
+    let cors = aws_sdk_s3::types::CorsConfiguration::builder().cors_rules(cors).build().unwrap();
+    c.put_bucket_cors().bucket("vault").cors_configuration(cors.clone()).send().await.unwrap();
+    c.put_bucket_cors().bucket("unruled").cors_configuration(cors.clone()).send().await.unwrap();
+    c.delete_bucket_cors().bucket("unruled").send().await.unwrap();
     gw.shutdown().await;
 
     setup.lose_and_rebuild().await;
@@ -648,6 +654,10 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
     );
     let e = c.get_bucket_tagging().bucket("unruled").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchTagSet"), "deleted bucket tags stay deleted");
+    let kept = c.get_bucket_cors().bucket("vault").send().await.unwrap();
+    assert_eq!(kept.cors_rules(), cors.cors_rules(), "CORS rules");
+    let e = c.get_bucket_cors().bucket("unruled").send().await.unwrap_err();
+    assert_eq!(error_code(&e).as_deref(), Some("NoSuchCORSConfiguration"), "deleted CORS rules stay deleted");
     gw.shutdown().await;
 }
 

@@ -2,7 +2,7 @@
 //! admin changes that write them. Each written record is also logged as a catalog entry under
 //! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`,
 //! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`, `lifecycle/<bucket uid>`,
-//! `buckettags/<bucket uid>`; JSON `null`
+//! `buckettags/<bucket uid>`, `cors/<bucket uid>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -26,6 +26,7 @@ const POLICY: &str = "bucketpolicy/";
 const BLOCK: &str = "publicblock/";
 const LIFECYCLE: &str = "lifecycle/";
 const BUCKET_TAGS: &str = "buckettags/";
+const CORS: &str = "cors/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -55,6 +56,10 @@ pub(crate) fn bucket_tags_key(bucket: BucketUid) -> String {
     format!("{BUCKET_TAGS}{}", hex::encode(bucket.as_bytes()))
 }
 
+pub(crate) fn cors_key(bucket: BucketUid) -> String {
+    format!("{CORS}{}", hex::encode(bucket.as_bytes()))
+}
+
 /// A bucket-wide setting logged under a catalog name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSetting {
@@ -70,6 +75,8 @@ pub enum BucketSetting {
     Lifecycle,
     /// `buckettags/<uid hex>`.
     Tags,
+    /// `cors/<uid hex>`.
+    Cors,
 }
 
 /// The bucket and the setting of a bucket-wide entry's name.
@@ -81,6 +88,7 @@ pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> 
         (super::versions::OBJECT_LOCK, BucketSetting::ObjectLock),
         (LIFECYCLE, BucketSetting::Lifecycle),
         (BUCKET_TAGS, BucketSetting::Tags),
+        (CORS, BucketSetting::Cors),
     ]
     .into_iter()
     .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
@@ -217,6 +225,7 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
             w.set_for_bucket(&bucket, lifecycle_key, config.as_ref())?
         }
         AuditedChange::BucketTagging { bucket, tags } => w.set_for_bucket(&bucket, bucket_tags_key, tags.as_ref())?,
+        AuditedChange::BucketCors { bucket, config } => w.set_for_bucket(&bucket, cors_key, config.as_ref())?,
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -255,7 +264,7 @@ pub(super) fn owner_grant(
 }
 
 /// Removes every grant and bucket-wide setting (policy, public access block, versioning, Object
-/// Lock, lifecycle, tags) of a deleted bucket (not
+/// Lock, lifecycle, tags, CORS) of a deleted bucket (not
 /// logged: a rebuild drops what belongs to buckets that are not live).
 pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
     let prefix = grant_prefix(bucket);
@@ -271,6 +280,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     ops.push(KvOp::Delete(Cf::Access, super::versions::lock_config_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, lifecycle_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, bucket_tags_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, cors_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -287,7 +297,10 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::ObjectLock { bucket, config } => (super::versions::lock_config_key(*bucket), encode(config)?),
             AccessRecord::Lifecycle { bucket, config: Some(config) } => (lifecycle_key(*bucket), encode(config)?),
             AccessRecord::BucketTags { bucket, tags: Some(tags) } => (bucket_tags_key(*bucket), encode(tags)?),
-            AccessRecord::Lifecycle { config: None, .. } | AccessRecord::BucketTags { tags: None, .. } => continue,
+            AccessRecord::Cors { bucket, config: Some(config) } => (cors_key(*bucket), encode(config)?),
+            AccessRecord::Lifecycle { config: None, .. }
+            | AccessRecord::BucketTags { tags: None, .. }
+            | AccessRecord::Cors { config: None, .. } => continue,
             AccessRecord::Grant { bucket, user, perms } => (grant_key(*bucket, user), encode(perms)?),
         };
         ops.push(KvOp::Put(Cf::Access, name.into_bytes(), value));

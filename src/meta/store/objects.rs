@@ -152,6 +152,11 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
     }
 
+    async fn bucket_cors(&self, bucket: BucketUid) -> Result<Option<crate::model::cors::CorsConfig>, MetaError> {
+        let k = super::access::cors_key(bucket);
+        self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
+    }
+
     async fn set_version_lock(
         &self,
         target: LockTarget,
