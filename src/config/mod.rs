@@ -95,6 +95,8 @@ pub struct Config {
     pub admin_tls: Option<(PathBuf, PathBuf)>,
     /// Region clients sign for.
     pub region: String,
+    /// Domains of virtual-hosted-style addressing (`bucket.<domain>`); path style always works.
+    pub domains: Vec<String>,
     /// No public bucket policy may be stored, and none allows anonymous requests.
     pub block_public_access: bool,
     /// Default policy id.
@@ -192,6 +194,20 @@ fn one_line(text: &str, e: &toml::de::Error) -> FieldError {
     }
 }
 
+/// A lower-case DNS name without a port (`s3.example.eu`): labels of letters, digits and
+/// hyphens, not starting or ending with a hyphen.
+fn is_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
     let base = match &raw.server.data_dir {
         Some(d) => base.join(d),
@@ -200,6 +216,10 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
     let listeners = listeners(&raw.server, &base)?;
     if raw.server.region.is_empty() {
         return Err(FieldError::new("server.region", "must not be empty"));
+    }
+    let domains = raw.server.domains.clone().unwrap_or_default();
+    if let Some(bad) = domains.iter().find(|d| !is_domain(d)) {
+        return Err(FieldError::new("server.domains", format!("{bad:?} is not a lower-case DNS name")));
     }
     let metadata = metadata_engine(&raw.metadata, &base)?;
     let dek_cache =
@@ -240,6 +260,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         admin_tls: listeners.admin_tls,
         block_public_access: raw.server.block_public_access.unwrap_or(true),
         region: raw.server.region,
+        domains,
         default_policy: raw.server.default_policy,
         metadata,
         keys,

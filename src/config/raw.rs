@@ -98,6 +98,9 @@ pub struct RawServer {
     pub admin_tls_key_file: Option<String>,
     /// Region clients sign for.
     pub region: String,
+    /// Domains under which buckets are also addressed virtual-hosted style
+    /// (`bucket.s3.example.eu`).
+    pub domains: Option<Vec<String>>,
     /// Policy of buckets created without a LocationConstraint.
     pub default_policy: String,
     /// Base for relative paths; defaults to the config file's directory.

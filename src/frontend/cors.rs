@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
 use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode};
 
+use super::addressing::{Addressing, bucket_of};
 use super::limits::Limited;
 use crate::model::cors::{CorsConfig, CorsRule};
 use crate::service::Gate;
@@ -23,19 +24,14 @@ use crate::service::Gate;
 pub struct Cors {
     inner: Limited,
     gate: Arc<dyn Gate>,
+    addressing: Addressing,
 }
 
 impl Cors {
     /// Wraps `inner`, reading rules through `gate`.
-    pub fn new(inner: Limited, gate: Arc<dyn Gate>) -> Self {
-        Self { inner, gate }
+    pub fn new(inner: Limited, gate: Arc<dyn Gate>, addressing: Addressing) -> Self {
+        Self { inner, gate, addressing }
     }
-}
-
-/// The bucket a path-style request names.
-fn bucket_of(path: &str) -> Option<String> {
-    let name = path.trim_start_matches('/').split('/').next().filter(|b| !b.is_empty())?;
-    Some(name.to_owned())
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -103,7 +99,7 @@ impl hyper::service::Service<Request<Incoming>> for Cors {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let origin = header(req.headers(), "origin");
-        let bucket = bucket_of(req.uri().path());
+        let bucket = bucket_of(&self.addressing.path_style(&req)).map(str::to_owned);
         let (inner, gate) = (self.inner.clone(), Arc::clone(&self.gate));
         let (Some(origin), Some(bucket)) = (origin, bucket) else {
             return Box::pin(async move { inner.call(req).await });
@@ -134,17 +130,5 @@ impl hyper::service::Service<Request<Incoming>> for Cors {
             }
             Ok(resp)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bucket_is_the_first_path_segment() {
-        assert_eq!(bucket_of("/photos/a/b.jpg").as_deref(), Some("photos"));
-        assert_eq!(bucket_of("/photos").as_deref(), Some("photos"));
-        assert_eq!(bucket_of("/"), None);
     }
 }

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use s3s::service::S3Service;
 use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode};
 
+use super::addressing::Addressing;
 use super::body_timeout::IdleTimeout;
 use super::signed_headers::SignedHeaders;
 
@@ -23,18 +24,21 @@ pub struct Limited {
     inner: S3Service,
     xml_max_body: u64,
     body_timeout: Duration,
+    addressing: Addressing,
 }
 
 impl Limited {
     /// Wraps `inner`.
-    pub fn new(inner: S3Service, xml_max_body: usize, body_timeout: Duration) -> Self {
-        Self { inner, xml_max_body: xml_max_body as u64, body_timeout }
+    pub fn new(inner: S3Service, xml_max_body: usize, body_timeout: Duration, addressing: Addressing) -> Self {
+        Self { inner, xml_max_body: xml_max_body as u64, body_timeout, addressing }
     }
 }
 
-/// Object and part uploads (`PUT /bucket/key`) stream their bodies; everything else is XML.
-fn carries_object_data(req: &Request<Incoming>) -> bool {
-    let path = req.uri().path().trim_start_matches('/');
+/// Object and part uploads (`PUT /bucket/key`, in either addressing style) stream their
+/// bodies; everything else is XML.
+fn carries_object_data(req: &Request<Incoming>, addressing: &Addressing) -> bool {
+    let path = addressing.path_style(req);
+    let path = path.trim_start_matches('/');
     req.method() == Method::PUT && path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
 }
 
@@ -64,7 +68,8 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
                 format!("There were headers present in the request which were not signed: {}", unsigned.join(", ")),
             );
         }
-        if !carries_object_data(&req) && declared_length(&req).is_some_and(|n| n > self.xml_max_body) {
+        if !carries_object_data(&req, &self.addressing) && declared_length(&req).is_some_and(|n| n > self.xml_max_body)
+        {
             return refuse(
                 S3ErrorCode::MaxMessageLengthExceeded,
                 format!("Your request was too big: XML bodies are limited to {} bytes", self.xml_max_body),

@@ -1,6 +1,7 @@
 //! The S3 front end: listener, limits, graceful shutdown, and the s3s adapter. The only module
 //! that imports `s3s` and the only one that knows S3 error codes.
 
+pub mod addressing;
 pub mod auth;
 pub mod body_timeout;
 pub mod convert;
@@ -27,18 +28,35 @@ use crate::service::Gate;
 
 pub use server::{ServerLimits, serve};
 
+/// `server.domains` that s3s cannot serve (one inside another).
+#[derive(Debug, thiserror::Error)]
+#[error("server.domains cannot be served")]
+pub struct DomainsRefused(#[source] s3s::host::DomainError);
+
 /// XML request bodies above this are refused (a 10,000-part Complete fits).
 pub const XML_MAX_BODY: usize = 4 << 20;
 
 /// Builds the s3s service: our S3 implementation, SigV4/SigV2 auth from `keys`, admission
 /// checks, and body limits.
-pub fn s3_service(gate: Arc<dyn Gate>, metrics: Arc<Metrics>, body_timeout: std::time::Duration) -> observe::Observed {
+///
+/// `domains` (checked by the configuration) turn on virtual-hosted-style addressing.
+pub fn s3_service(
+    gate: Arc<dyn Gate>,
+    metrics: Arc<Metrics>,
+    body_timeout: std::time::Duration,
+    domains: &[String],
+) -> Result<observe::Observed, DomainsRefused> {
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(Arc::clone(&gate)));
+    if !domains.is_empty() {
+        builder.set_host(s3s::host::MultiDomain::new(domains).map_err(DomainsRefused)?);
+    }
     builder.set_auth(auth::KeyRing::new(Arc::clone(&gate)));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout);
-    observe::Observed::new(cors::Cors::new(limited, gate), metrics)
+    let addressing = addressing::Addressing::new(domains);
+    let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout, addressing.clone());
+    let cors = cors::Cors::new(limited, gate, addressing.clone());
+    Ok(observe::Observed::new(cors, metrics, addressing))
 }

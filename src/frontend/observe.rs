@@ -25,12 +25,13 @@ type Inner = super::cors::Cors;
 pub struct Observed {
     inner: Inner,
     metrics: Arc<Metrics>,
+    addressing: super::addressing::Addressing,
 }
 
 impl Observed {
-    /// Wraps `inner`.
-    pub fn new(inner: Inner, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    /// Wraps `inner`; `addressing` tells which bucket a request names, for its operation's name.
+    pub fn new(inner: Inner, metrics: Arc<Metrics>, addressing: super::addressing::Addressing) -> Self {
+        Self { inner, metrics, addressing }
     }
 }
 
@@ -110,7 +111,7 @@ impl hyper::service::Service<Request<Incoming>> for Observed {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let copy = req.headers().contains_key("x-amz-copy-source");
-        let op = classify(req.method(), req.uri().path(), req.uri().query().unwrap_or(""), copy);
+        let op = classify(req.method(), &self.addressing.path_style(&req), req.uri().query().unwrap_or(""), copy);
         let id = request_id();
         let received = req
             .headers()

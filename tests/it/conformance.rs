@@ -293,3 +293,59 @@ async fn a_key_that_is_not_utf8_is_400() {
     assert!(listed_keys(&gw.client, "utf").await.is_empty(), "nothing stored");
     gw.stop().await;
 }
+
+/// A request signed for `host` (virtual-hosted style when it is `<bucket>.<domain>`).
+async fn hosted(
+    gw: &TestGateway,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> crate::common::raw::RawResponse {
+    let signer = Signer::new(SystemTime::now());
+    let mut headers = vec![("content-length".to_owned(), body.len().to_string())];
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    let pairs: Vec<(&str, &str)> =
+        query.split('&').filter(|q| !q.is_empty()).map(|q| q.split_once('=').unwrap_or((q, ""))).collect();
+    signer.sign(method, path_only, &pairs, &mut headers, host, &sha256_hex(body));
+    send(gw.addr, method, path, &headers, body).await.unwrap()
+}
+
+/// Promise: with `server.domains`, a request whose Host is `<bucket>.<domain>` addresses that
+/// bucket (virtual-hosted style, AWS's default): create, PUT of an object larger than the XML
+/// body limit, GET, ListObjectsV2, a CORS preflight, DELETE; path style keeps working on the
+/// same name and on the bare address, and both styles see the same objects.
+#[tokio::test]
+async fn virtual_hosted_and_path_style_address_the_same_buckets() {
+    let gw = TestGateway::start_with(|t| t.replace("[server]\n", "[server]\ndomains = [\"s3.example.eu\"]\n")).await;
+    let vhost = "photos.s3.example.eu";
+    let r = hosted(&gw, vhost, "PUT", "/", b"").await;
+    assert_eq!(r.status, 200, "CreateBucket: {}", r.body_text());
+    let big = pattern(5 << 20, 9);
+    let r = hosted(&gw, vhost, "PUT", "/big.jpg", &big).await;
+    assert_eq!(r.status, 200, "a top-level key: {}", r.body_text());
+    let r = hosted(&gw, vhost, "PUT", "/albums/one.jpg", &big).await;
+    assert_eq!(r.status, 200, "PutObject: {}", r.body_text());
+    let r = hosted(&gw, vhost, "GET", "/albums/one.jpg", b"").await;
+    assert!(r.status == 200 && r.body == big, "GetObject: {}", r.status);
+    let r = hosted(&gw, vhost, "GET", "/?list-type=2&prefix=albums/", b"").await;
+    assert!(r.body_text().contains("<Key>albums/one.jpg</Key>"), "ListObjectsV2: {}", r.body_text());
+    let path_style = hosted(&gw, "s3.example.eu", "GET", "/photos/albums/one.jpg", b"").await;
+    assert!(path_style.status == 200 && path_style.body == big, "path style on the domain");
+    let got = gw.client.get_object().bucket("photos").key("albums/one.jpg").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, big, "path style on the bare address (the SDK)");
+    let rule = aws_sdk_s3::types::CorsRule::builder().allowed_origins("*").allowed_methods("GET").build().unwrap();
+    let cors = aws_sdk_s3::types::CorsConfiguration::builder().cors_rules(rule).build().unwrap();
+    gw.client.put_bucket_cors().bucket("photos").cors_configuration(cors).send().await.unwrap();
+    let preflight = [
+        ("host".to_owned(), vhost.to_owned()),
+        ("origin".to_owned(), "https://app.example.eu".to_owned()),
+        ("access-control-request-method".to_owned(), "GET".to_owned()),
+    ];
+    let r = send(gw.addr, "OPTIONS", "/albums/one.jpg", &preflight, b"").await.unwrap();
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (200, Some("*")), "the bucket's CORS rules");
+    let r = hosted(&gw, vhost, "DELETE", "/albums/one.jpg", b"").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(listed_keys(&gw.client, "photos").await, ["big.jpg"]);
+    gw.stop().await;
+}
