@@ -54,6 +54,8 @@ pub fn s3_service(
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
+    // Never reached (the limits layer refuses POST object first); bounded all the same.
+    config.post_object_max_file_size = XML_MAX_BODY as u64;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let addressing = addressing::Addressing::new(domains);
     let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout, addressing.clone());

@@ -349,3 +349,25 @@ async fn virtual_hosted_and_path_style_address_the_same_buckets() {
     assert_eq!(listed_keys(&gw.client, "photos").await, ["big.jpg"]);
     gw.stop().await;
 }
+
+/// Promise: POST object (an HTML form upload) answers 501 NotImplemented and stores nothing —
+/// refused before its body is read, never gathered in memory — until form uploads stream.
+#[tokio::test]
+async fn form_uploads_are_501_and_store_nothing() {
+    let gw = TestGateway::start().await;
+    gw.client.create_bucket().bucket("forms").send().await.unwrap();
+    let boundary = "----souverain";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nuploaded.txt\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n{}\r\n--{boundary}--\r\n",
+        "x".repeat(1000)
+    );
+    let headers = [
+        ("host".to_owned(), gw.addr.to_string()),
+        ("content-type".to_owned(), format!("multipart/form-data; boundary={boundary}")),
+        ("content-length".to_owned(), body.len().to_string()),
+    ];
+    let r = send(gw.addr, "POST", "/forms", &headers, body.as_bytes()).await.unwrap();
+    assert_eq!((r.status, r.code().as_deref()), (501, Some("NotImplemented")), "{}", r.body_text());
+    assert!(listed_keys(&gw.client, "forms").await.is_empty(), "nothing stored");
+    gw.stop().await;
+}
