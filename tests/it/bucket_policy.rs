@@ -64,6 +64,8 @@ async fn a_public_read_policy_and_the_public_access_block() {
 
     let r = send(gw.addr, "GET", "/site/index.html", &[("host".into(), gw.addr.to_string())], b"").await.unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"<h1>hello</h1>"[..]), "served without a signature");
+    let overridden = anonymous(&gw, "GET", "/site/index.html?response-content-type=text/plain").await;
+    assert_eq!(overridden, (400, "InvalidRequest".into()), "response-* overrides need a signature (as S3)");
     assert_eq!(anonymous(&gw, "GET", "/site/private/secret").await, (403, "AccessDenied".into()));
     assert_eq!(anonymous(&gw, "PUT", "/site/new").await, (403, "AccessDenied".into()));
     assert_eq!(anonymous(&gw, "GET", "/site?list-type=2").await, (403, "AccessDenied".into()));

@@ -371,3 +371,50 @@ async fn form_uploads_are_501_and_store_nothing() {
     assert!(listed_keys(&gw.client, "forms").await.is_empty(), "nothing stored");
     gw.stop().await;
 }
+
+/// Promise: a signed GET may choose the answer's Content-Type, Content-Disposition,
+/// Cache-Control, Content-Encoding, Content-Language and Expires with `response-*` (what a
+/// presigned download link uses to name the saved file); the stored object keeps its own.
+#[tokio::test]
+async fn signed_reads_choose_their_response_headers() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_bucket().bucket("dls").send().await.unwrap();
+    c.put_object()
+        .bucket("dls")
+        .key("r.bin")
+        .content_type("application/octet-stream")
+        .body(b"report".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let expires = aws_sdk_s3::primitives::DateTime::from_secs(1_900_000_000);
+    let got = c
+        .get_object()
+        .bucket("dls")
+        .key("r.bin")
+        .response_content_type("application/pdf")
+        .response_content_disposition("attachment; filename=\"report.pdf\"")
+        .response_cache_control("no-store")
+        .response_content_encoding("identity")
+        .response_content_language("de-DE")
+        .response_expires(expires)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("application/pdf"));
+    assert_eq!(got.content_disposition(), Some("attachment; filename=\"report.pdf\""));
+    assert_eq!(got.cache_control(), Some("no-store"));
+    assert_eq!(got.content_encoding(), Some("identity"));
+    assert_eq!(got.content_language(), Some("de-DE"));
+    #[allow(deprecated)]
+    let got_expires = got.expires().map(aws_sdk_s3::primitives::DateTime::secs);
+    assert_eq!(got_expires, Some(1_900_000_000));
+    let head = c.head_object().bucket("dls").key("r.bin").send().await.unwrap();
+    assert_eq!(
+        (head.content_type(), head.content_disposition()),
+        (Some("application/octet-stream"), None),
+        "stored as put"
+    );
+    gw.stop().await;
+}

@@ -110,6 +110,21 @@ pub(super) async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
+    let overrides = [
+        &i.response_content_type,
+        &i.response_content_encoding,
+        &i.response_content_disposition,
+        &i.response_content_language,
+        &i.response_cache_control,
+    ];
+    // S3 lets only signed requests choose the answer's headers (a public object's link cannot
+    // be made to serve, say, text/html).
+    if req.credentials.is_none() && (overrides.iter().any(|o| o.is_some()) || i.response_expires.is_some()) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
     let mut out = svc(service.get_object(read_request!(i)).await)?;
     let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
     // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
