@@ -37,6 +37,12 @@ pub enum BodyError {
     /// The client stopped sending the body.
     #[error("the client sent no body bytes within the timeout")]
     TimedOut,
+    /// A form upload's file is longer than its policy's `content-length-range` allows.
+    #[error("Your proposed upload exceeds the maximum allowed size ({0} bytes)")]
+    TooLarge(u64),
+    /// A form upload's file is shorter than its policy's `content-length-range` asks.
+    #[error("Your proposed upload is smaller than the minimum allowed size ({0} bytes)")]
+    TooSmall(u64),
 }
 
 /// Everything a service operation can fail with.
@@ -115,6 +121,8 @@ pub enum ErrorKind {
     InvalidDigest,
     #[error("the request body is shorter than its declared length")]
     IncompleteBody,
+    #[error("You must provide the Content-Length HTTP header.")]
+    MissingContentLength,
     #[error("a part other than the last is smaller than 5 MiB")]
     EntityTooSmall,
     #[error("the object exceeds the maximum size")]

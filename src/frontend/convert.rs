@@ -230,25 +230,19 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
     // the plaintext length in x-amz-decoded-content-length only.
     let decoded =
         h.headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    // s3s 0.14 refuses a body of unknown length (HTTP/1.1 chunked transfer without a length)
+    // before this point, as MinIO does; bodies of unknown length come from form uploads.
     let len = h.content_length.or(decoded).ok_or_else(|| {
         S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header.")
     })?;
-    let len = u64::try_from(len)
-        .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?;
+    let len = Some(
+        u64::try_from(len)
+            .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?,
+    );
     // s3s reads an empty header as none; S3 refuses it (an empty digest checks nothing).
     let empty_md5 = h.headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty());
-    let content_md5 = match h.content_md5.filter(|_| !empty_md5).or(empty_md5.then_some("")) {
-        Some(m) => {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(m.trim())
-                .ok()
-                .and_then(|r| <[u8; 16]>::try_from(r).ok());
-            Some(raw.ok_or_else(|| {
-                S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid.")
-            })?)
-        }
-        None => None,
-    };
+    let content_md5 =
+        h.content_md5.filter(|_| !empty_md5).or(empty_md5.then_some("")).map(decode_content_md5).transpose()?;
     let trailer_algorithm = match h.headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
         Some(name) => Some(
             name.trim()
@@ -284,6 +278,13 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
         None => futures_util::stream::empty::<Result<bytes::Bytes, BodyError>>().boxed(),
     };
     Ok(ClientBody { len, stream, content_md5, algorithm, expected_checksum, trailers })
+}
+
+/// A `Content-Md5` value: 16 bytes in base64, else 400 InvalidDigest.
+pub fn decode_content_md5(m: &str) -> S3Result<[u8; 16]> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(m.trim()).ok();
+    raw.and_then(|r| <[u8; 16]>::try_from(r).ok())
+        .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid."))
 }
 
 /// An HTTP date (IMF-fixdate, RFC 9110 §5.6.7): `Fri, 23 Dec 2012 00:00:00 GMT`.

@@ -15,21 +15,21 @@ use hyper::body::Incoming;
 use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode};
 
 use super::addressing::{Addressing, bucket_of};
-use super::limits::Limited;
+use super::forms::Forms;
 use crate::model::cors::{CorsConfig, CorsRule};
 use crate::service::Gate;
 
 /// The S3 service behind the CORS answers.
 #[derive(Clone)]
 pub struct Cors {
-    inner: Limited,
+    inner: Forms,
     gate: Arc<dyn Gate>,
     addressing: Addressing,
 }
 
 impl Cors {
     /// Wraps `inner`, reading rules through `gate`.
-    pub fn new(inner: Limited, gate: Arc<dyn Gate>, addressing: Addressing) -> Self {
+    pub fn new(inner: Forms, gate: Arc<dyn Gate>, addressing: Addressing) -> Self {
         Self { inner, gate, addressing }
     }
 }

@@ -53,6 +53,7 @@ pub fn to_s3(err: &Error) -> S3Error {
         }
         ErrorKind::NoSuchLifecycleConfiguration => (C::NoSuchLifecycleConfiguration, msg),
         ErrorKind::NoSuchTagSet => (C::NoSuchTagSet, msg),
+        ErrorKind::MissingContentLength => (C::MissingContentLength, msg),
         ErrorKind::NoSuchCorsConfiguration => (C::NoSuchCORSConfiguration, msg),
         ErrorKind::MethodNotAllowed => (C::MethodNotAllowed, msg),
         ErrorKind::InvalidBucketState(_) => (C::InvalidBucketState, msg),
@@ -85,8 +86,8 @@ pub fn to_s3(err: &Error) -> S3Error {
         ErrorKind::BadDigest(_) => (C::BadDigest, msg),
         ErrorKind::InvalidDigest => (C::InvalidDigest, msg),
         ErrorKind::IncompleteBody | ErrorKind::Body(BodyError::Incomplete(_)) => (C::IncompleteBody, msg),
-        ErrorKind::EntityTooSmall => (C::EntityTooSmall, msg),
-        ErrorKind::EntityTooLarge => (C::EntityTooLarge, msg),
+        ErrorKind::EntityTooSmall | ErrorKind::Body(BodyError::TooSmall(_)) => (C::EntityTooSmall, msg),
+        ErrorKind::EntityTooLarge | ErrorKind::Body(BodyError::TooLarge(_)) => (C::EntityTooLarge, msg),
         ErrorKind::InvalidPart => (C::InvalidPart, msg),
         ErrorKind::InvalidPartOrder => (C::InvalidPartOrder, msg),
         ErrorKind::MalformedXml => (C::MalformedXML, msg),

@@ -4,10 +4,9 @@
 //!   (everything but object and part uploads) are measured here by their Content-Length first;
 //! - a SigV4 request with `x-amz-*` headers it did not sign is refused (`signed_headers`), and
 //!   so is one carrying both a query signature and an `Authorization` header;
-//! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`);
-//! - POST object (an HTML form upload to `POST /bucket`) is refused with 501 before a byte of
-//!   its body is read: s3s 0.14 would gather the whole file in memory (up to 5 GB) before any
-//!   check, and the gateway streams every upload.
+//! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`).
+//!
+//! POST object (form uploads) never gets here: `forms` answers it.
 
 use std::time::Duration;
 
@@ -45,16 +44,6 @@ fn carries_object_data(req: &Request<Incoming>, addressing: &Addressing) -> bool
     req.method() == Method::PUT && path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
 }
 
-/// A POST whose body is a form (`multipart/form-data`): S3's POST object.
-fn is_form_upload(req: &Request<Incoming>) -> bool {
-    req.method() == Method::POST
-        && req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
-}
-
 fn declared_length(req: &Request<Incoming>) -> Option<u64> {
     req.headers().get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
@@ -79,13 +68,6 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
             return refuse(
                 S3ErrorCode::AccessDenied,
                 format!("There were headers present in the request which were not signed: {}", unsigned.join(", ")),
-            );
-        }
-        if is_form_upload(&req) {
-            return refuse_with_status(
-                S3ErrorCode::NotImplemented,
-                "POST object (HTML form uploads) is not implemented; use a presigned PUT".into(),
-                http::StatusCode::NOT_IMPLEMENTED,
             );
         }
         if !carries_object_data(&req, &self.addressing) && declared_length(&req).is_some_and(|n| n > self.xml_max_body)

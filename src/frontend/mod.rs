@@ -8,6 +8,8 @@ pub mod convert;
 pub mod cors;
 pub mod error;
 pub mod first_bytes;
+pub mod form_policy;
+pub mod forms;
 pub mod idle;
 pub mod limits;
 pub mod observe;
@@ -54,11 +56,12 @@ pub fn s3_service(
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
     config.xml_max_body_size = XML_MAX_BODY;
-    // Never reached (the limits layer refuses POST object first); bounded all the same.
+    // Never reached (`forms` answers POST object first); bounded all the same.
     config.post_object_max_file_size = XML_MAX_BODY as u64;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let addressing = addressing::Addressing::new(domains);
     let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout, addressing.clone());
-    let cors = cors::Cors::new(limited, gate, addressing.clone());
+    let forms = forms::Forms::new(limited, Arc::clone(&gate), addressing.clone(), body_timeout);
+    let cors = cors::Cors::new(forms, gate, addressing.clone());
     Ok(observe::Observed::new(cors, metrics, addressing))
 }

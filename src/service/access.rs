@@ -402,6 +402,15 @@ impl BucketGate {
 }
 
 impl ObjectService {
+    /// The CORS rules of the bucket named `bucket` through the access cache (a change is seen
+    /// within its TTL), for a browser's request; none for a bucket that does not exist, so a
+    /// preflight tells nothing of which buckets do.
+    pub(crate) async fn cors_for_browser(&self, bucket: &str) -> Result<Option<Arc<crate::model::cors::CorsConfig>>> {
+        let Ok(name) = BucketName::parse(bucket) else { return Ok(None) };
+        let Some(rec) = self.meta.bucket(&name).await? else { return Ok(None) };
+        Ok(self.access.bucket_access(&rec).await?.cors.clone())
+    }
+
     /// What deciding on the bucket named `bucket` for `principal` needs. A bucket that does
     /// not exist is `NoSuchBucket` for everyone (as on S3); whether a key exists in a bucket
     /// is told only to principals allowed to read it.

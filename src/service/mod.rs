@@ -23,6 +23,7 @@ mod put;
 pub mod residency;
 pub mod state;
 mod tagging;
+mod unsized_body;
 pub(crate) mod versions;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub use list::{
 };
 pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadInfo};
 pub use object_lock::{LockRequest, LockView};
+pub(crate) use put::MAX_OBJECT_SIZE;
 pub use tagging::TagsView;
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.
@@ -63,8 +65,9 @@ pub type TrailerSource = Box<dyn Fn() -> Option<Vec<(String, String)>> + Send + 
 
 /// A client request body, verified (signatures, payload hash) by the frontend as it flows.
 pub struct ClientBody {
-    /// Exact plaintext length.
-    pub len: u64,
+    /// Exact plaintext length; `None` when the client did not say (HTTP/1.1 chunked transfer
+    /// without `Content-Length`), which only PutObject accepts.
+    pub len: Option<u64>,
     /// The bytes.
     pub stream: BoxStream<'static, Result<Bytes, BodyError>>,
     /// `Content-MD5`, decoded.

@@ -181,10 +181,12 @@ impl ObjectService {
     ) -> Result<PutOutput> {
         check_part_number(number)?;
         let (bucket, upload) = self.open_upload(permit, key, upload_id).await?;
-        if body.len > MAX_OBJECT_SIZE {
+        // S3 wants each part's length up front (it is what UploadPart's ETag and size answer).
+        let len = body.len.ok_or(ErrorKind::MissingContentLength)?;
+        if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
-        let (checks, mut source) = BodyChecks::split(body);
+        let (checks, mut source) = BodyChecks::split(body, len);
         let upload_algorithm = upload.checksum.map(|(a, _)| a);
         if let (Some(a), Some(b)) = (source.algorithm, upload_algorithm)
             && a != b

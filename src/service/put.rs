@@ -84,12 +84,12 @@ pub(crate) struct BodyChecks {
 }
 
 impl BodyChecks {
-    /// Splits a client body into its checks and its plaintext source.
-    pub(crate) fn split(body: ClientBody) -> (Self, PlainSource) {
+    /// Splits a client body of `len` bytes into its checks and its plaintext source.
+    pub(crate) fn split(body: ClientBody, len: u64) -> (Self, PlainSource) {
         let stream = body.stream.map(|r| r.map_err(Error::from)).boxed();
         let checks =
             Self { content_md5: body.content_md5, expected_checksum: body.expected_checksum, trailers: body.trailers };
-        (checks, PlainSource { len: body.len, stream, algorithm: body.algorithm })
+        (checks, PlainSource { len, stream, algorithm: body.algorithm })
     }
 
     /// Compares Content-MD5 and the header or trailer checksum with what was computed.
@@ -142,21 +142,36 @@ pub(crate) fn single_stream_version(
     stored: StoredStream,
     headers: crate::model::ContentHeaders,
 ) -> Result<(VersionRecord, PutOutput)> {
-    let checksum = stored.digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
+    let digests = stored.digests.clone();
+    version_of_streams(dek, bucket, version, vec![stored], &digests, headers)
+}
+
+/// The version record of a single PUT or copy: its streams (one, or the pieces of a body of
+/// unknown length) and the digests of its whole plaintext.
+fn version_of_streams(
+    dek: &DataKey,
+    bucket: BucketUid,
+    version: VersionUid,
+    stored: Vec<StoredStream>,
+    digests: &PlainDigests,
+    headers: crate::model::ContentHeaders,
+) -> Result<(VersionRecord, PutOutput)> {
+    let checksum = digests.checksum.clone().map(|(algorithm, value)| ObjectChecksum {
         algorithm,
         value,
         kind: ChecksumType::FullObject,
     });
+    let streams: Vec<StreamManifest> = stored.into_iter().map(|s| s.manifest).collect();
     let record = VersionRecord {
         version_uid: version,
         seq: 0,
-        size: stored.manifest.plaintext_len,
-        etag: crate::model::ETag::from_md5(&stored.digests.md5),
+        size: streams.iter().map(|s| s.plaintext_len).sum(),
+        etag: crate::model::ETag::from_md5(&digests.md5),
         last_modified_ms: now_ms(),
         headers,
         checksum: checksum.clone(),
-        manifest_mac: super::get::version_mac(dek, bucket, version, std::slice::from_ref(&stored.manifest))?,
-        streams: vec![stored.manifest],
+        manifest_mac: super::get::version_mac(dek, bucket, version, &streams)?,
+        streams,
         part_checksums: Vec::new(),
         multipart: false,
         order: 0,
@@ -181,7 +196,8 @@ impl ObjectService {
         // 1–2. Names, bucket, size, early condition check (repeated atomically at commit).
         let bucket = permit.bucket().clone();
         let object_key = parse_new_key(&req.key)?;
-        if body.len > MAX_OBJECT_SIZE {
+        let body = super::unsized_body::measure(body).await?;
+        if body.len().is_some_and(|n| n > MAX_OBJECT_SIZE) {
             return Err(ErrorKind::EntityTooLarge.into());
         }
         self.early_condition(&bucket, &object_key, &req.condition).await?;
@@ -194,12 +210,19 @@ impl ObjectService {
         let wrapped =
             self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, &req.key)).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
-        let (checks, source) = BodyChecks::split(body);
         let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
-        let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
+        let (streams, digests) = match body {
+            super::unsized_body::Measured::Sized(body, len) => {
+                let (checks, source) = BodyChecks::split(body, len);
+                let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
+                let digests = stored.digests.clone();
+                (vec![stored], digests)
+            }
+            super::unsized_body::Measured::Long(long) => self.store_in_pieces(target, long).await?,
+        };
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
-        let origin = VersionOrigin::Stream(stored.repairs());
-        let (mut record, out) = single_stream_version(&dek, bucket.uid, version, stored, req.headers)?;
+        let origin = VersionOrigin::Stream(streams.iter().flat_map(StoredStream::repairs).collect());
+        let (mut record, out) = version_of_streams(&dek, bucket.uid, version, streams, &digests, req.headers)?;
         record.lock = lock;
         record.tags = req.tags;
         let expiration = self.expiry(permit, &req.key, &record);

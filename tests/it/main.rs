@@ -43,6 +43,8 @@ mod durability;
 mod faults;
 /// Known answers of format v1: committed provider files read byte for byte.
 mod format_vectors;
+/// POST object: signed HTML form uploads.
+mod forms;
 /// Hostile input: path-like and non-XML keys, floods, lying bodies, slow clients.
 mod hostile;
 /// The transit KMS (OpenBao): wrapping, rotation, outages, credentials, shredding, secrets.

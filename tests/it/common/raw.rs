@@ -142,6 +142,11 @@ impl Signer {
         sig
     }
 
+    /// The SigV4 signature of a string to sign as is (a POST form's base64 policy).
+    pub fn sign_string(&self, string_to_sign: &str) -> String {
+        hex::encode(hmac_sha256(&self.key, string_to_sign.as_bytes()))
+    }
+
     fn chunk_signature(&self, prev: &str, data: &[u8]) -> String {
         let sts = format!(
             "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{prev}\n{}\n{}",
