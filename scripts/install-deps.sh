@@ -24,6 +24,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   # restic backs up to a versioned bucket (tests/clients/restic_versioned.sh).
   command -v restic >/dev/null 2>&1 || missing+=(restic)
+  # A real browser for the form upload and CORS test (tests/it/browser.rs).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

@@ -21,6 +21,8 @@ mod access;
 mod architecture;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.
 mod auth;
+/// Headless Chromium: a form upload and a presigned read across origins.
+mod browser;
 /// Bucket policies and public access blocks.
 mod bucket_policy;
 /// Bucket lifecycle, names, location and residency binding.
