@@ -39,3 +39,7 @@ provider_independent=(faults:: durability::crash_loop architecture:: format_vect
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
 SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- "${skips[@]}"
+# The suites that drive aws-sdk-s3 through objects, parts, listings, ranges, checksums, versions
+# and tags once more in virtual-hosted style (`<bucket>.s3.test`, the SDKs' default).
+SOUVERAIN_TEST_ADDRESSING=virtual scripts/cargo.sh test --test it "$@" -- objects:: multipart:: listing:: \
+  ranges:: checksums:: versioning:: tagging::

@@ -80,9 +80,6 @@ pub enum StartError {
     /// The HTTPS certificate or key could not be loaded.
     #[error("TLS")]
     Tls(#[source] TlsError),
-    /// The virtual-hosting domains cannot be served.
-    #[error("virtual hosting")]
-    Domains(#[source] crate::frontend::DomainsRefused),
     /// The metrics registry could not be built.
     #[error("metrics registry")]
     Metrics(#[source] prometheus::Error),
@@ -473,8 +470,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     let tls = load_tls(config.tls.as_ref())?;
     let admin_tls = load_tls(config.admin_tls.as_ref())?;
     let gate = Arc::new(service) as Arc<dyn Gate>;
-    let s3 = s3_service(gate, Arc::clone(&metrics), config.body_read_timeout, &config.domains)
-        .map_err(StartError::Domains)?;
+    let s3 = s3_service(gate, Arc::clone(&metrics), config.body_read_timeout, &config.domains);
     let mut tasks = vec![tokio::spawn(serve(
         listener,
         s3,

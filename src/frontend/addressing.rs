@@ -36,6 +36,19 @@ impl Addressing {
     }
 }
 
+/// What s3s asks of a request's `Host`: the bucket of `<bucket>.<domain>`; any other host
+/// (the domain itself, an address, another name) is path style. No error and no CNAME-style
+/// guess: an address or a name the configuration does not list always means path style.
+impl s3s::host::S3Host for Addressing {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        let vh = s3s::host::VirtualHost::new(host);
+        Ok(match self.virtual_bucket(Some(host)) {
+            Some(bucket) => vh.with_bucket(bucket),
+            None => vh,
+        })
+    }
+}
+
 /// The bucket a path-style path names.
 pub fn bucket_of(path: &str) -> Option<&str> {
     path.trim_start_matches('/').split('/').next().filter(|b| !b.is_empty())

@@ -30,11 +30,6 @@ use crate::service::Gate;
 
 pub use server::{ServerLimits, serve};
 
-/// `server.domains` that s3s cannot serve (one inside another).
-#[derive(Debug, thiserror::Error)]
-#[error("server.domains cannot be served")]
-pub struct DomainsRefused(#[source] s3s::host::DomainError);
-
 /// XML request bodies above this are refused (a 10,000-part Complete fits).
 pub const XML_MAX_BODY: usize = 4 << 20;
 
@@ -47,11 +42,10 @@ pub fn s3_service(
     metrics: Arc<Metrics>,
     body_timeout: std::time::Duration,
     domains: &[String],
-) -> Result<observe::Observed, DomainsRefused> {
+) -> observe::Observed {
+    let addressing = addressing::Addressing::new(domains);
     let mut builder = S3ServiceBuilder::new(s3::Gateway::new(Arc::clone(&gate)));
-    if !domains.is_empty() {
-        builder.set_host(s3s::host::MultiDomain::new(domains).map_err(DomainsRefused)?);
-    }
+    builder.set_host(addressing.clone());
     builder.set_auth(auth::KeyRing::new(Arc::clone(&gate)));
     builder.set_access(auth::Admission);
     let mut config = S3Config::default();
@@ -59,9 +53,8 @@ pub fn s3_service(
     // Never reached (`forms` answers POST object first); bounded all the same.
     config.post_object_max_file_size = XML_MAX_BODY as u64;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    let addressing = addressing::Addressing::new(domains);
     let limited = limits::Limited::new(builder.build(), XML_MAX_BODY, body_timeout, addressing.clone());
     let forms = forms::Forms::new(limited, Arc::clone(&gate), addressing.clone(), body_timeout);
     let cors = cors::Cors::new(forms, gate, addressing.clone());
-    Ok(observe::Observed::new(cors, metrics, addressing))
+    observe::Observed::new(cors, metrics, addressing)
 }

@@ -189,12 +189,14 @@ async fn multipart_uploads_take_their_lock_at_creation() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    // One instant for the request and the check (two calls may fall in different seconds).
+    let until = in_an_hour();
     let upload = c
         .create_multipart_upload()
         .bucket("locked")
         .key("big")
         .object_lock_mode(ObjectLockMode::Compliance)
-        .object_lock_retain_until_date(in_an_hour())
+        .object_lock_retain_until_date(until)
         .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
         .send()
         .await
@@ -218,7 +220,7 @@ async fn multipart_uploads_take_their_lock_at_creation() {
     let version = done.unwrap().version_id().unwrap().to_owned();
     let head = c.head_object().bucket("locked").key("big").send().await.unwrap();
     assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
-    assert_eq!(head.object_lock_retain_until_date().map(DateTime::secs), Some(in_an_hour().secs()));
+    assert_eq!(head.object_lock_retain_until_date().map(DateTime::secs), Some(until.secs()));
     assert_eq!(head.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
     let denied = Err((Some(403), Some("AccessDenied".to_owned())));
     assert_eq!(delete_version(c, "big", &version, true).await, denied);

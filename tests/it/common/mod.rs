@@ -37,6 +37,7 @@ pub fn config_text(dir: &Path, listen: &str, engine: &str, providers: &Providers
 s3_listen = "{listen}"
 admin_listen = "127.0.0.1:0"
 region = "{REGION}"
+domains = ["{VIRTUAL_DOMAIN}"]
 default_policy = "eu-default"
 data_dir = "{dir}"
 [metadata]
@@ -270,12 +271,34 @@ pub fn client_in_region(addr: SocketAddr, access: &str, secret: &str, region: &s
     init();
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(format!("http://{addr}"))
-        .force_path_style(true)
         .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(access, secret, None, None, "test"))
-        .build();
-    Client::from_conf(conf)
+        .credentials_provider(Credentials::new(access, secret, None, None, "test"));
+    // SOUVERAIN_TEST_ADDRESSING=virtual: buckets as `<bucket>.s3.test` (the SDKs' default
+    // style), every name resolved to the gateway on 127.0.0.1; path style otherwise.
+    let conf = if std::env::var("SOUVERAIN_TEST_ADDRESSING").as_deref() == Ok("virtual") {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_with_resolver(Loopback(addr.ip()));
+        conf.endpoint_url(format!("http://{VIRTUAL_DOMAIN}:{}", addr.port())).force_path_style(false).http_client(http)
+    } else {
+        conf.endpoint_url(format!("http://{addr}")).force_path_style(true)
+    };
+    Client::from_conf(conf.build())
+}
+
+/// The domain of virtual-hosted-style addressing in the tests' configuration.
+pub const VIRTUAL_DOMAIN: &str = "s3.test";
+
+/// A resolver that sends every name to the gateway's address (`<bucket>.s3.test` included).
+#[derive(Debug, Clone)]
+struct Loopback(std::net::IpAddr);
+
+impl aws_smithy_runtime_api::client::dns::ResolveDns for Loopback {
+    fn resolve_dns<'a>(&'a self, _name: &'a str) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
+        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![self.0]))
+    }
 }
 
 /// The keys of the first page (up to 1,000) of a bucket's listing.
