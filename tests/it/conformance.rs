@@ -317,7 +317,7 @@ async fn hosted(
 /// same name and on the bare address, and both styles see the same objects.
 #[tokio::test]
 async fn virtual_hosted_and_path_style_address_the_same_buckets() {
-    let gw = TestGateway::start_with(|t| t.replace("[server]\n", "[server]\ndomains = [\"s3.example.eu\"]\n")).await;
+    let gw = TestGateway::start_with(|t| t.replace("domains = [\"s3.test\"]", "domains = [\"s3.example.eu\"]")).await;
     let vhost = "photos.s3.example.eu";
     let r = hosted(&gw, vhost, "PUT", "/", b"").await;
     assert_eq!(r.status, 200, "CreateBucket: {}", r.body_text());
