@@ -357,6 +357,9 @@ pub enum Denial {
     /// The user may not place buckets under this residency policy.
     #[error("this user may not use residency policy {0}")]
     PolicyNotAllowed(String),
+    /// The SSE-C key sent does not open the object (or upload) it names.
+    #[error("the customer-provided encryption key does not open this object")]
+    WrongCustomerKey,
     /// The admin token's role does not cover this route.
     #[error("role {role} may not {action}")]
     Role {

@@ -143,6 +143,14 @@ fn manifest_key(dek: &[u8; 32], bucket: &[u8; 16], version: &[u8; 16]) -> Result
     Ok(hmac::Key::new(hmac::HMAC_SHA256, bytes.as_ref()))
 }
 
+/// The key an SSE-C customer key wraps data keys with (docs/format-v2.md, "SSE-C"):
+/// `HKDF-Expand(HKDF-Extract(SHA-256, 0³², customer key), "souverain/v2/sse-c", 32)`, so the
+/// customer's key itself seals nothing and a key used elsewhere never meets its own ciphertext.
+pub fn customer_wrapping_key(customer_key: &[u8; 32]) -> Result<zeroize::Zeroizing<[u8; 32]>, CryptoError> {
+    let prk = Salt::new(HKDF_SHA256, &[0u8; 32]).extract(customer_key);
+    expand32(&prk, &[b"souverain/v2/sse-c"])
+}
+
 /// Wraps a DEK under a local KEK: `nonce(12) ‖ AES-256-GCM(KEK, nonce, aad, DEK)` (60 bytes).
 pub fn wrap_key(kek: &[u8; 32], aad: &[u8], dek: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, kek).map_err(|_| CryptoError::Seal)?);

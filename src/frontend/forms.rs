@@ -162,6 +162,9 @@ fn refuse_unsupported(fields: &FormFields) -> S3Result<()> {
     if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-checksum-") || k.starts_with("x-amz-object-lock-")) {
         return unsupported("checksums and Object Lock");
     }
+    if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-server-side-encryption-customer-")) {
+        return unsupported("SSE-C");
+    }
     if fields.get("x-amz-storage-class").is_some_and(|c| c != "STANDARD") {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidStorageClass,
@@ -235,6 +238,7 @@ async fn upload(
         condition: crate::model::WriteCondition::None,
         lock: crate::service::LockRequest::default(),
         tags: crate::model::tagging::TagSet::default(),
+        customer_key: None,
     };
     let body = ClientBody {
         len: None,

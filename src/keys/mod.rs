@@ -4,6 +4,7 @@
 //! only in the metadata store.
 
 pub mod cache;
+pub mod customer;
 pub mod local;
 pub mod log_key;
 pub mod transit;
@@ -15,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::model::random_array;
 use crate::model::{BucketUid, VersionUid};
 
+pub use customer::{CUSTOMER_KEK_ID, CustomerKey};
 pub use local::LocalKeyFile;
 
 /// A 32-byte data key. Zeroized on drop; deliberately has no `Debug`.

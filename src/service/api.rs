@@ -43,6 +43,8 @@ pub struct PartTarget {
     pub upload_id: String,
     /// Part number (1–10,000).
     pub number: u32,
+    /// The upload's SSE-C key, if it was created with one.
+    pub customer_key: Option<crate::keys::CustomerKey>,
 }
 
 /// Where an UploadPartCopy reads from.
@@ -58,6 +60,27 @@ pub struct PartSource {
     pub range: Option<(u64, u64)>,
     /// `x-amz-copy-source-if-*`.
     pub conditions: Conditions,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub customer_key: Option<crate::keys::CustomerKey>,
+}
+
+/// A CreateMultipartUpload request.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Headers the object will have.
+    pub headers: ContentHeaders,
+    /// The checksum algorithm and type the parts carry (`x-amz-checksum-algorithm`/`-type`).
+    pub checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    /// `x-amz-object-lock-*`, applied at completion.
+    pub lock: super::LockRequest,
+    /// `x-amz-tagging`.
+    pub tags: crate::model::tagging::TagSet,
+    /// The SSE-C key that wraps the upload's data key; every part and the completion need it.
+    pub customer_key: Option<crate::keys::CustomerKey>,
 }
 
 /// A ListMultipartUploads request.
@@ -123,15 +146,7 @@ pub trait ObjectApi: Send + Sync + 'static {
     /// ListObjects and ListObjectsV2.
     async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage>;
     /// CreateMultipartUpload.
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        headers: ContentHeaders,
-        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
-        lock: super::LockRequest,
-        tags: crate::model::tagging::TagSet,
-    ) -> Result<UploadId>;
+    async fn create_upload(&self, req: NewUpload) -> Result<UploadId>;
     /// UploadPart.
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput>;
     /// UploadPartCopy.
@@ -421,22 +436,14 @@ impl ObjectApi for Session {
         self.service.list_objects(&permit, req).await
     }
 
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        headers: ContentHeaders,
-        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
-        lock: super::LockRequest,
-        tags: crate::model::tagging::TagSet,
-    ) -> Result<UploadId> {
-        let permit = self.permit_object(Action::PutObject, bucket, key).await?;
-        self.service.create_upload(&permit, key, headers, checksum, lock, tags).await
+    async fn create_upload(&self, req: NewUpload) -> Result<UploadId> {
+        let permit = self.permit_object(Action::PutObject, &req.bucket, &req.key).await?;
+        self.service.create_upload(&permit, req).await
     }
 
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput> {
         let permit = self.permit_object(Action::PutObject, &part.bucket, &part.key).await?;
-        self.service.upload_part(&permit, &part.key, &part.upload_id, part.number, body).await
+        self.service.upload_part(&permit, &part, body).await
     }
 
     async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {

@@ -35,6 +35,10 @@ pub struct CopyRequest {
     /// `x-amz-tagging-directive: REPLACE` with these tags (`x-amz-tagging`); `None` copies
     /// the source's (S3's default directive, COPY).
     pub replace_tags: Option<crate::model::tagging::TagSet>,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub src_customer_key: Option<crate::keys::CustomerKey>,
+    /// The SSE-C key of the new version (`x-amz-server-side-encryption-customer-*`).
+    pub dst_customer_key: Option<crate::keys::CustomerKey>,
 }
 
 impl ObjectService {
@@ -63,7 +67,8 @@ impl ObjectService {
         // A copy onto itself must change something, unless it names a source version: copying a
         // version onto its key is how S3 restores it (AWS and MinIO accept it, whatever version).
         let same = req.src_bucket == req.dst_bucket && req.src_key == req.dst_key;
-        if same && req.replace_headers.is_none() && req.src_version_id.is_none() {
+        let changes_encryption = req.src_customer_key.is_some() || req.dst_customer_key.is_some();
+        if same && req.replace_headers.is_none() && req.src_version_id.is_none() && !changes_encryption {
             return Err(ErrorKind::InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
             )
@@ -84,10 +89,11 @@ impl ObjectService {
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped =
-            self.keys.wrap(&dek, &self.kek_of(dst.uid), KeyBinding::new(dst.uid, version, &req.dst_key)).await?;
+            self.wrap_dek(&dek, KeyBinding::new(dst.uid, version, &req.dst_key), req.dst_customer_key.as_ref()).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
-        let stream = self.read_version(source.bucket(), &req.src_key, &src, range).await?;
+        let stream =
+            self.read_version(source.bucket(), &req.src_key, &src, range, req.src_customer_key.as_ref()).await?;
         let source = PlainSource { len: src.size, stream, algorithm };
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;

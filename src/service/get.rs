@@ -74,6 +74,7 @@ impl ObjectService {
     /// HeadObject: metadata only.
     pub(crate) async fn head_object(&self, permit: &Permit, req: GetRequest) -> Result<GetOutput> {
         let version = self.current_version(permit, &req).await?;
+        self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
         let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
@@ -88,6 +89,7 @@ impl ObjectService {
     /// GetObjectAttributes: what HEAD shows, and each part of a multipart object.
     pub(crate) async fn object_attributes(&self, permit: &Permit, req: GetRequest) -> Result<super::ObjectAttributes> {
         let version = self.current_version(permit, &req).await?;
+        self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
         let parts = if version.multipart {
             let checksums = version.part_checksums.iter().cloned().chain(std::iter::repeat(None));
             version.streams.iter().zip(checksums).map(|(s, c)| (s.plaintext_len, c)).collect()
@@ -103,7 +105,7 @@ impl ObjectService {
         let bucket = permit.bucket();
         let (range, checksum) = select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();
-        let body = self.read_version(bucket, &req.key, &version, range).await?;
+        let body = self.read_version(bucket, &req.key, &version, range, req.customer_key.as_ref()).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
         let info = self.info(permit, &req, &version);
         Ok(GetOutput { info, range: range.filter(|_| partial), content_length, checksum, body })
@@ -156,9 +158,10 @@ impl ObjectService {
         key: &str,
         v: &VersionRecord,
         range: Option<(u64, u64)>,
+        customer: Option<&crate::keys::CustomerKey>,
     ) -> Result<PlainStream> {
         let wrapped = self.meta.dek(v.version_uid).await?.context("the version's data key is missing")?;
-        let dek = self.unwrap_dek(&wrapped, KeyBinding::new(bucket.uid, v.version_uid, key)).await?;
+        let dek = self.unwrap_dek(&wrapped, KeyBinding::new(bucket.uid, v.version_uid, key), customer).await?;
         verify_manifest_mac(
             dek.expose(),
             bucket.uid.as_bytes(),

@@ -43,7 +43,7 @@ use crate::model::{BootId, ChecksumAlgorithm, ContentHeaders, ETag, NameError, O
 use crate::model::WriteCondition;
 pub use access::{Caller, Secret};
 pub use acl::AclView;
-pub use api::{BucketInfo, Gate, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
+pub use api::{BucketInfo, Gate, ListUploadsRequest, NewUpload, ObjectApi, PartSource, PartTarget};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
 pub use delete::{DeleteResult, ObjectToDelete};
@@ -168,6 +168,8 @@ pub struct GetRequest {
     pub conditions: Conditions,
     /// `versionId`: this version instead of the latest.
     pub version_id: Option<String>,
+    /// The SSE-C key (`x-amz-server-side-encryption-customer-*`), which an SSE-C object needs.
+    pub customer_key: Option<crate::keys::CustomerKey>,
 }
 
 /// A GET's result: headers are decided, the first segment is already verified.
@@ -199,6 +201,8 @@ pub struct PutRequest {
     pub lock: LockRequest,
     /// `x-amz-tagging`.
     pub tags: crate::model::tagging::TagSet,
+    /// The SSE-C key that wraps the new version's data key instead of the bucket's KEK.
+    pub customer_key: Option<crate::keys::CustomerKey>,
 }
 
 /// A successful write.

@@ -14,9 +14,7 @@ use crate::meta::{
 };
 use crate::model::WriteCondition;
 use crate::model::random_array;
-use crate::model::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectKey, ProviderId, UploadId, VersionUid,
-};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ETag, ObjectKey, ProviderId, UploadId, VersionUid};
 use crate::placement::eligible;
 
 /// Parts other than the last must be at least this large.
@@ -48,6 +46,8 @@ pub struct CompleteRequest {
     pub parts: Vec<CompletePart>,
     /// If-None-Match / If-Match.
     pub condition: WriteCondition,
+    /// The upload's SSE-C key, if it was created with one (its data key opens only with it).
+    pub customer_key: Option<crate::keys::CustomerKey>,
 }
 
 /// A stored part as ListParts shows it.
@@ -120,15 +120,9 @@ impl ObjectService {
     /// CreateMultipartUpload: the data key is pinned to the upload; the placement is checked
     /// now (a bucket whose policy cannot be met refuses the upload) and decided again for
     /// every part.
-    pub(crate) async fn create_upload(
-        &self,
-        permit: &Permit,
-        key: &str,
-        headers: ContentHeaders,
-        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
-        lock: super::LockRequest,
-        tags: crate::model::tagging::TagSet,
-    ) -> Result<UploadId> {
+    pub(crate) async fn create_upload(&self, permit: &Permit, req: super::NewUpload) -> Result<UploadId> {
+        let super::NewUpload { key, headers, checksum, lock, tags, customer_key, .. } = req;
+        let key = key.as_str();
         let bucket = permit.bucket().clone();
         parse_new_key(key)?;
         if !lock.is_empty() {
@@ -146,7 +140,7 @@ impl ObjectService {
         let placement = self.placement_for(&bucket)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
-        let wrapped = self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, key)).await?;
+        let wrapped = self.wrap_dek(&dek, KeyBinding::new(bucket.uid, version, key), customer_key.as_ref()).await?;
         let upload_id = UploadId(random_array().context("drawing a random id")?);
         let mut rec = UploadRecord {
             upload_id,
@@ -163,6 +157,7 @@ impl ObjectService {
             tags,
         };
         for _ in 0..=KEK_CHANGE_RETRIES {
+            // A customer-wrapped key is never rewrapped: the store does not ask for it.
             let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
             // The bucket moved to its own KEK meanwhile (see `commit_version`).
             rec.dek = self.keys.wrap(&dek, &kek, KeyBinding::new(bucket.uid, version, key)).await?;
@@ -174,13 +169,13 @@ impl ObjectService {
     pub(crate) async fn upload_part(
         &self,
         permit: &Permit,
-        key: &str,
-        upload_id: &str,
-        number: u32,
+        part: &super::PartTarget,
         body: ClientBody,
     ) -> Result<PutOutput> {
+        let number = part.number;
         check_part_number(number)?;
-        let (bucket, upload) = self.open_upload(permit, key, upload_id).await?;
+        let (bucket, upload) = self.open_upload(permit, &part.key, &part.upload_id).await?;
+        let dek = self.upload_key(&bucket, &upload, part.customer_key.as_ref()).await?;
         // S3 wants each part's length up front (it is what UploadPart's ETag and size answer).
         let len = body.len.ok_or(ErrorKind::MissingContentLength)?;
         if len > MAX_OBJECT_SIZE {
@@ -197,7 +192,17 @@ impl ObjectService {
             .into());
         }
         source.algorithm = source.algorithm.or(upload_algorithm);
-        self.store_part(&bucket, &upload, number, source, |d| checks.verify(d)).await
+        self.store_part(&bucket, &upload, &dek, number, source, |d| checks.verify(d)).await
+    }
+
+    /// An open upload's data key, with the SSE-C key it was created with (if any).
+    async fn upload_key(
+        &self,
+        bucket: &BucketRecord,
+        upload: &UploadRecord,
+        customer: Option<&crate::keys::CustomerKey>,
+    ) -> Result<DataKey> {
+        self.unwrap_dek(&upload.dek, KeyBinding::new(bucket.uid, upload.version_uid, &upload.key), customer).await
     }
 
     /// UploadPartCopy: the source's range is the inclusive `x-amz-copy-source-range`.
@@ -211,6 +216,7 @@ impl ObjectService {
         let number = part.number;
         check_part_number(number)?;
         let (bucket, upload) = self.open_upload(permit, &part.key, &part.upload_id).await?;
+        let dek = self.upload_key(&bucket, &upload, part.customer_key.as_ref()).await?;
         let src = self.copy_source(from, &source.key, source.version_id.as_deref(), &source.conditions).await?;
         let range = match source.range {
             // AWS answers a well-formed range outside the source with 400 InvalidArgument and
@@ -230,27 +236,27 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
-        let stream = self.read_version(from.bucket(), &source.key, &src, range).await?;
+        let stream = self.read_version(from.bucket(), &source.key, &src, range, source.customer_key.as_ref()).await?;
         let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
-        self.store_part(&bucket, &upload, number, source, |_| Ok(())).await
+        self.store_part(&bucket, &upload, &dek, number, source, |_| Ok(())).await
     }
 
     async fn store_part(
         &self,
         bucket: &BucketRecord,
         upload: &UploadRecord,
+        dek: &DataKey,
         number: u32,
         source: PlainSource,
         verify: impl FnOnce(&super::checksum::PlainDigests) -> Result<()>,
     ) -> Result<PutOutput> {
-        let dek = self.unwrap_dek(&upload.dek, KeyBinding::new(bucket.uid, upload.version_uid, &upload.key)).await?;
         // Placed when the part arrives, under the catalog and policy in force now: a provider
         // excluded since CreateMultipartUpload receives no part.
         let target = StreamTarget {
             bucket: bucket.uid,
             version: upload.version_uid,
             part_number: number,
-            dek: &dek,
+            dek,
             placement: self.placement_for(bucket)?,
         };
         let stored = self.store_stream(target, source, verify).await?;
@@ -290,6 +296,7 @@ impl ObjectService {
             }
             other => other?,
         };
+        let dek = self.upload_key(&bucket, &upload, req.customer_key.as_ref()).await?;
         if req.parts.is_empty() {
             return Err(ErrorKind::MalformedXml.into());
         }
@@ -334,7 +341,6 @@ impl ObjectService {
             }
             None => None,
         };
-        let dek = self.unwrap_dek(&upload.dek, KeyBinding::new(bucket.uid, upload.version_uid, &upload.key)).await?;
         let mut streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
         let (repairs, deletions) = self.reseat_parts(&bucket, &mut streams)?;
         let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();

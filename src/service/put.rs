@@ -208,7 +208,7 @@ impl ObjectService {
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
         let wrapped =
-            self.keys.wrap(&dek, &self.kek_of(bucket.uid), KeyBinding::new(bucket.uid, version, &req.key)).await?;
+            self.wrap_dek(&dek, KeyBinding::new(bucket.uid, version, &req.key), req.customer_key.as_ref()).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
         let (streams, digests) = match body {

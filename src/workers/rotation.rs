@@ -158,8 +158,9 @@ impl Rotator {
         kek: &str,
         binding: KeyBinding<'_>,
     ) -> Result<Option<WrappedKey>, KeyError> {
-        // A DEK under a destroyed KEK can never be rewrapped: it stays as it is.
-        if self.state.key_state().shredded.contains_key(&wrapped.kek_id) {
+        // A DEK under a destroyed KEK can never be rewrapped: it stays as it is. One under a
+        // customer's SSE-C key is none of the gateway's KEKs' business.
+        if wrapped.is_customer_wrapped() || self.state.key_state().shredded.contains_key(&wrapped.kek_id) {
             return Ok(None);
         }
         self.keys.rewrap(wrapped, kek, binding).await

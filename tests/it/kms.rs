@@ -697,3 +697,56 @@ async fn the_local_key_file_answers_501_for_key_management() {
     assert!(get(&gw, "plain", "k").await == data);
     gw.stop().await;
 }
+
+/// Promise: an SSE-C object is none of the KEKs' business: moving its bucket to its own KEK
+/// and rotating that KEK leave its data key under the customer's key (the location view says
+/// so), shredding the bucket's KEK is not held up by it, and afterwards the bucket's other
+/// objects answer 410 while the SSE-C object still opens with its customer key — and only
+/// with it.
+#[tokio::test]
+async fn customer_keys_are_left_alone_by_rotation_and_shredding() {
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    gw.client.create_bucket().bucket("mixed").send().await.unwrap();
+    let (customer, md5) = crate::sse_c::test_key(0x42);
+    let data = pattern(50_000, 3);
+    let put_ssec = gw
+        .client
+        .put_object()
+        .bucket("mixed")
+        .key("customer")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&customer)
+        .sse_customer_key_md5(&md5)
+        .body(data.clone().into());
+    put_ssec.send().await.unwrap();
+    put(&gw, "mixed", "gateway", &data).await;
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/mixed/kek", serde_json::json!({ "kek": "bucket-mixed" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    wait_job_done(&gw, "rotation").await;
+    let r = gw.admin_send("POST", "/admin/v1/keys/rotate", serde_json::json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body_text());
+    wait_job_done(&gw, "rotation").await;
+    assert_eq!(gw.admin_json("/admin/v1/locations/mixed/gateway").await["kek"], "bucket-mixed v2");
+    assert_eq!(gw.admin_json("/admin/v1/locations/mixed/customer").await["kek"], "sse-c:customer v1");
+    let r = gw.admin_send("POST", "/admin/v1/keys/bucket-mixed/shred", serde_json::Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let e = gw.client.get_object().bucket("mixed").key("gateway").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(410));
+    let get = gw
+        .client
+        .get_object()
+        .bucket("mixed")
+        .key("customer")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&customer)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert!(body_bytes(get).await == data);
+    let e = gw.client.get_object().bucket("mixed").key("customer").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(400));
+    gw.stop().await;
+}

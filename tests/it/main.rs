@@ -83,6 +83,8 @@ mod residency;
 mod scale_out;
 /// The SigV4 tamper matrix: header auth, presigned URLs, signed aws-chunked bodies.
 mod sigv4_tamper;
+/// SSE-C: objects under a customer's key, refused without it, copies, uploads.
+mod sse_c;
 /// Object tagging: sets, limits, copies, uploads and versions.
 mod tagging;
 /// Someone who writes the metadata store without the KEK: rewritten audit chains, swapped records.

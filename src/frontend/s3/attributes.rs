@@ -7,7 +7,6 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::refuse::refuse_sse_c_read;
 use super::svc;
 use crate::frontend::convert::{ChecksumFields, dto_i32, dto_i64, etag, timestamp};
 use crate::model::{ObjectChecksum, usize_from};
@@ -61,7 +60,7 @@ pub(super) async fn get_object_attributes(
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
     let i = req.input;
-    refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
+    let customer_key = customer_key!(req, i)?;
     let asked: Vec<&str> = i.object_attributes.iter().map(ObjectAttributes::as_str).collect();
     if asked.is_empty() || asked.iter().any(|a| !KNOWN.contains(a)) {
         return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid attribute name specified."));
@@ -74,6 +73,7 @@ pub(super) async fn get_object_attributes(
         part_number: None,
         conditions: Conditions::default(),
         version_id: i.version_id,
+        customer_key,
     };
     let a = svc(service.object_attributes(req).await)?;
     let info = &a.info;

@@ -59,10 +59,13 @@ pub(super) async fn copy_object(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        sse_c: i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some(),
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
+    let dst_customer_key = customer_key!(req, i)?;
+    super::sse_c::one_encryption(&i.server_side_encryption, &dst_customer_key)?;
+    let src_customer_key = customer_key!(req, i, copy_source)?;
+    let sse = super::sse_c::SseAnswer::of(dst_customer_key.as_ref());
     let (src_bucket, src_key, src_version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let replace = match i.metadata_directive.as_ref().map(s3s::dto::MetadataDirective::as_str) {
         None | Some("COPY") => None,
@@ -85,6 +88,8 @@ pub(super) async fn copy_object(
             &i.copy_source_if_modified_since,
             &i.copy_source_if_unmodified_since,
         ),
+        src_customer_key,
+        dst_customer_key,
         // s3s 0.14 does not parse If-None-Match / If-Match on CopyObject.
         condition: WriteCondition::None,
         lock: super::object_lock::lock_request(
@@ -103,7 +108,9 @@ pub(super) async fn copy_object(
         copy_source_version_id: src_version_id,
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
-        server_side_encryption: crate::frontend::convert::sse_s3(),
+        server_side_encryption: sse.server_side_encryption,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
     }))
 }

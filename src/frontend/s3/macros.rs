@@ -27,12 +27,37 @@ macro_rules! with_checksums {
     }};
 }
 
+/// The SSE-C key of a request (`copy_source`: the `x-amz-copy-source-` headers), read from
+/// the input's fields with the connection it came on.
+macro_rules! customer_key {
+    ($req:expr, $i:expr) => {
+        $crate::frontend::s3::sse_c::customer_key(
+            &$crate::frontend::s3::sse_c::CustomerHeaders {
+                algorithm: &$i.sse_customer_algorithm,
+                key: &$i.sse_customer_key,
+                key_md5: &$i.sse_customer_key_md5,
+            },
+            $req.extensions.get::<$crate::frontend::peer::Peer>(),
+        )
+    };
+    ($req:expr, $i:expr, copy_source) => {
+        $crate::frontend::s3::sse_c::customer_key(
+            &$crate::frontend::s3::sse_c::CustomerHeaders {
+                algorithm: &$i.copy_source_sse_customer_algorithm,
+                key: &$i.copy_source_sse_customer_key,
+                key_md5: &$i.copy_source_sse_customer_key_md5,
+            },
+            $req.extensions.get::<$crate::frontend::peer::Peer>(),
+        )
+    };
+}
+
 /// The service request of a GetObject or HeadObject input (distinct generated types with the
-/// same fields), after refusing SSE-C.
+/// same fields), with the SSE-C key `$customer`.
 macro_rules! read_request {
-    ($i:expr) => {{
-        $crate::frontend::s3::refuse::refuse_sse_c_read(&$i.sse_customer_algorithm, &$i.sse_customer_key)?;
+    ($i:expr, $customer:expr) => {{
         $crate::service::GetRequest {
+            customer_key: $customer,
             bucket: $i.bucket.clone(),
             key: $i.key.clone(),
             range: $crate::frontend::convert::range($i.range),
@@ -91,10 +116,10 @@ macro_rules! stored_headers {
 /// [`refuse_unsupported_write`](crate::frontend::s3::refuse::refuse_unsupported_write)), with
 /// the SSE-C, KMS and grant fields each type names differently given as booleans.
 macro_rules! refuse_unsupported_write {
-    ($i:expr, sse_c: $sse_c:expr, kms: $kms:expr, grants: $grants:expr $(,)?) => {
+    ($i:expr, kms: $kms:expr, grants: $grants:expr $(,)?) => {
         $crate::frontend::s3::refuse::refuse_unsupported_write(
             &$i.server_side_encryption,
-            $crate::frontend::s3::refuse::Refusals { sse_c: $sse_c, kms: $kms, grants: $grants },
+            $crate::frontend::s3::refuse::Refusals { kms: $kms, grants: $grants },
             &$i.website_redirect_location,
             &$i.acl,
             &$i.storage_class,

@@ -12,14 +12,14 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::copy::{copy_source, parse_copy_range};
 use super::list::{encode, is_url};
-use super::refuse::{refuse_sse_c_read, write_condition};
+use super::refuse::write_condition;
+use super::sse_c::SseAnswer;
 use super::svc;
 use crate::frontend::convert::{
-    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, sse_s3,
-    timestamp,
+    ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, timestamp,
 };
 use crate::model::{ChecksumAlgorithm, ChecksumType};
-use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, ObjectApi, PartSource, PartTarget};
+use crate::service::{CompletePart, CompleteRequest, ListUploadsRequest, NewUpload, ObjectApi, PartSource, PartTarget};
 
 /// The checksum a CreateMultipartUpload asks for: its algorithm and type (full-object or
 /// composite; by default what AWS picks for the algorithm). An unknown type is refused even
@@ -46,8 +46,12 @@ fn requested_checksum(
 
 /// The part an UploadPart or UploadPartCopy names (a number out of range is refused by the
 /// service).
-fn part_target(bucket: String, key: String, upload_id: String, number: i32) -> PartTarget {
-    PartTarget { bucket, key, upload_id, number: u32::try_from(number).unwrap_or(0) }
+fn part_target(
+    (bucket, key, upload_id): (String, String, String),
+    number: i32,
+    customer_key: Option<crate::keys::CustomerKey>,
+) -> PartTarget {
+    PartTarget { bucket, key, upload_id, number: u32::try_from(number).unwrap_or(0), customer_key }
 }
 
 pub(super) async fn create_multipart_upload(
@@ -57,10 +61,12 @@ pub(super) async fn create_multipart_upload(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
         kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
+    let customer_key = customer_key!(req, i)?;
+    super::sse_c::one_encryption(&i.server_side_encryption, &customer_key)?;
+    let sse = SseAnswer::of(customer_key.as_ref());
     let checksum = requested_checksum(&i.checksum_algorithm, &i.checksum_type)?;
     let lock = super::object_lock::lock_request(
         i.object_lock_mode.as_ref(),
@@ -69,14 +75,18 @@ pub(super) async fn create_multipart_upload(
     )?;
     let headers = stored_headers!(i)?;
     let tags = super::tagging::header_tags(i.tagging.as_deref())?;
-    let id = svc(service.create_upload(&i.bucket, &i.key, headers, checksum, lock, tags).await)?;
+    let (bucket, key) = (i.bucket.clone(), i.key.clone());
+    let new = NewUpload { bucket, key, headers, checksum, lock, tags, customer_key };
+    let id = svc(service.create_upload(new).await)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(id.to_hex()),
         checksum_algorithm: checksum.map(|(a, _)| algorithm_dto(a)),
         checksum_type: checksum.map(|(_, k)| checksum_type_dto(k)),
-        server_side_encryption: sse_s3(),
+        server_side_encryption: sse.server_side_encryption,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
     }))
 }
@@ -86,12 +96,16 @@ pub(super) async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
-    refuse_sse_c_read(&i.sse_customer_algorithm, &i.sse_customer_key)?;
+    let customer_key = customer_key!(req, i)?;
+    let sse = SseAnswer::of(customer_key.as_ref());
     let body = request_body!(i, req);
-    let out = svc(service.upload_part(part_target(i.bucket, i.key, i.upload_id, i.part_number), body).await)?;
+    let target = part_target((i.bucket, i.key, i.upload_id), i.part_number, customer_key);
+    let out = svc(service.upload_part(target, body).await)?;
     Ok(S3Response::new(with_checksums!(UploadPartOutput, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
-        server_side_encryption: sse_s3(),
+        server_side_encryption: sse.server_side_encryption,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
     })))
 }
 
@@ -101,7 +115,9 @@ pub(super) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let raw_source = req.headers.get("x-amz-copy-source").cloned();
     let i = req.input;
-    refuse_sse_c_read(&i.sse_customer_algorithm, &i.copy_source_sse_customer_algorithm)?;
+    let customer_key = customer_key!(req, i)?;
+    let source_key = customer_key!(req, i, copy_source)?;
+    let sse = SseAnswer::of(customer_key.as_ref());
     let (bucket, key, version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
     let conditions = conditions(
@@ -110,8 +126,10 @@ pub(super) async fn upload_part_copy(
         &i.copy_source_if_modified_since,
         &i.copy_source_if_unmodified_since,
     );
-    let source = PartSource { bucket, key, version_id: version_id.clone(), range, conditions };
-    let out = svc(service.upload_part_copy(part_target(i.bucket, i.key, i.upload_id, i.part_number), source).await)?;
+    let source =
+        PartSource { bucket, key, version_id: version_id.clone(), range, conditions, customer_key: source_key };
+    let target = part_target((i.bucket, i.key, i.upload_id), i.part_number, customer_key);
+    let out = svc(service.upload_part_copy(target, source).await)?;
     let result = with_checksums!(CopyPartResult, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
@@ -119,7 +137,9 @@ pub(super) async fn upload_part_copy(
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(result),
         copy_source_version_id: version_id,
-        server_side_encryption: sse_s3(),
+        server_side_encryption: sse.server_side_encryption,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
     }))
 }
@@ -156,8 +176,11 @@ pub(super) async fn complete_multipart_upload(
     let i = req.input;
     let parts = completed_parts(i.multipart_upload)?;
     let condition = write_condition(&i.if_none_match, &i.if_match)?;
+    let customer_key = customer_key!(req, i)?;
+    let sse = SseAnswer::of(customer_key.as_ref());
     let (bucket, key, upload_id) = (i.bucket.clone(), i.key.clone(), i.upload_id);
-    let out = svc(service.complete_upload(CompleteRequest { bucket, key, upload_id, parts, condition }).await)?;
+    let complete = CompleteRequest { bucket, key, upload_id, parts, condition, customer_key };
+    let out = svc(service.complete_upload(complete).await)?;
     let c = ChecksumFields::from(out.checksum.as_ref());
     Ok(S3Response::new(with_checksums!(CompleteMultipartUploadOutput, c, typed, {
         location: Some(format!("/{}/{}", i.bucket, i.key)),
@@ -166,7 +189,8 @@ pub(super) async fn complete_multipart_upload(
         e_tag: Some(etag(&out.etag)),
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
-        server_side_encryption: sse_s3(),
+        // S3's CompleteMultipartUpload answer has no SSE-C headers, only this one.
+        server_side_encryption: sse.server_side_encryption,
     })))
 }
 

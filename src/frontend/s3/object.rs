@@ -9,7 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::refuse::write_condition;
 use super::svc;
-use crate::frontend::convert::{ChecksumFields, etag, expiration_header, expires, metadata, sse_s3, timestamp};
+use crate::frontend::convert::{ChecksumFields, etag, expiration_header, expires, metadata, timestamp};
 use crate::frontend::error::{not_implemented, to_s3};
 use crate::service::{ObjectApi, ObjectToDelete, PutRequest};
 
@@ -20,8 +20,9 @@ fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
 /// Fills the fields GetObjectOutput and HeadObjectOutput share, with the `response-*`
 /// overrides of the input applied.
 macro_rules! read_output {
-    ($ty:ident, $out:expr, $i:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+    ($ty:ident, $out:expr, $i:expr, $customer:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
         let info = &$out.info;
+        let sse = super::sse_c::SseAnswer::of($customer);
         let c = if checksum_requested(&$i.checksum_mode) {
             ChecksumFields::from($out.checksum.as_ref())
         } else {
@@ -47,7 +48,9 @@ macro_rules! read_output {
             object_lock_mode: super::object_lock::lock_headers(&info.lock).0,
             object_lock_retain_until_date: super::object_lock::lock_headers(&info.lock).1,
             object_lock_legal_hold_status: super::object_lock::lock_headers(&info.lock).2,
-            server_side_encryption: sse_s3(),
+            server_side_encryption: sse.server_side_encryption,
+            sse_customer_algorithm: sse.customer_algorithm,
+            sse_customer_key_md5: sse.customer_key_md5,
         })
     }};
 }
@@ -73,7 +76,6 @@ pub(super) async fn put_object(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        sse_c: i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some(),
         kms: i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some()
             || i.grant_read.is_some()
@@ -94,12 +96,17 @@ pub(super) async fn put_object(
     }
     let headers = stored_headers!(i)?;
     let tags = super::tagging::header_tags(i.tagging.as_deref())?;
+    let customer_key = customer_key!(req, i)?;
+    super::sse_c::one_encryption(&i.server_side_encryption, &customer_key)?;
+    let sse = super::sse_c::SseAnswer::of(customer_key.as_ref());
     let body = request_body!(i, req);
-    let put = PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock, tags };
+    let put = PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock, tags, customer_key };
     let out = svc(service.put_object(put, body).await)?;
     Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
-        server_side_encryption: sse_s3(),
+        server_side_encryption: sse.server_side_encryption,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(expiration_header),
     })))
@@ -125,12 +132,13 @@ pub(super) async fn get_object(
             "Request specific response headers cannot be used for anonymous GET requests.",
         ));
     }
-    let mut out = svc(service.get_object(read_request!(i)).await)?;
+    let customer_key = customer_key!(req, i)?;
+    let mut out = svc(service.get_object(read_request!(i, customer_key.clone())).await)?;
     let body = std::mem::replace(&mut out.body, futures_util::stream::empty().boxed());
     // s3s wants a Sync body; SyncStream provides it without locking (the stream is polled
     // through `&mut` only).
     let body = sync_wrapper::SyncStream::new(body.map(|r| r.map_err(|e| to_s3(&e))));
-    let output = read_output!(GetObjectOutput, out, i, {
+    let output = read_output!(GetObjectOutput, out, i, customer_key.as_ref(), {
         body: Some(StreamingBlob::wrap(body)),
         tag_count: tag_count(out.info.tag_count),
     });
@@ -142,8 +150,9 @@ pub(super) async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let out = svc(service.head_object(read_request!(i)).await)?;
-    let output = read_output!(HeadObjectOutput, out, i, {});
+    let customer_key = customer_key!(req, i)?;
+    let out = svc(service.head_object(read_request!(i, customer_key.clone())).await)?;
+    let output = read_output!(HeadObjectOutput, out, i, customer_key.as_ref(), {});
     let mut resp = read_response(output, out.range.is_some());
     // s3s's HeadObjectOutput has no tag count; S3 sends the header on HEAD as on GET.
     if let Some(n) = tag_count(out.info.tag_count) {

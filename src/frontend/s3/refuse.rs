@@ -11,8 +11,6 @@ use crate::model::WriteCondition;
 #[allow(clippy::struct_excessive_bools, reason = "independent flags, one per refused feature")]
 #[derive(Clone, Copy)]
 pub(crate) struct Refusals {
-    /// SSE-C headers.
-    pub sse_c: bool,
     /// SSE-KMS key id, context or bucket key.
     pub kms: bool,
     /// `x-amz-grant-*`.
@@ -27,9 +25,6 @@ pub(crate) fn refuse_unsupported_write(
     acl: &Option<ObjectCannedACL>,
     storage_class: &Option<StorageClass>,
 ) -> S3Result<()> {
-    if asked.sse_c {
-        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
-    }
     if asked.kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
         return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
     }
@@ -44,13 +39,6 @@ pub(crate) fn refuse_unsupported_write(
             S3ErrorCode::InvalidStorageClass,
             "The storage class you specified is not valid",
         ));
-    }
-    Ok(())
-}
-
-pub(crate) fn refuse_sse_c_read(alg: &Option<String>, key: &Option<String>) -> S3Result<()> {
-    if alg.is_some() || key.is_some() {
-        return Err(not_implemented("SSE-C (x-amz-server-side-encryption-customer-*)"));
     }
     Ok(())
 }

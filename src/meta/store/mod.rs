@@ -254,7 +254,7 @@ impl<E: KvEngine> Inner<E> {
             ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
         }
         let own_kek = logging::own_kek(&mut t, c.bucket)?;
-        if let Some(kek) = own_kek.as_ref().filter(|kek| **kek != dek.kek_id) {
+        if let Some(kek) = own_kek.as_ref().filter(|kek| **kek != dek.kek_id && !dek.is_customer_wrapped()) {
             // The bucket moved to its own KEK after the data key was wrapped. Read inside the
             // commit's transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot
             // overlap: every data key committed after the change is under the new KEK, every
@@ -436,7 +436,8 @@ fn bucket_kek_key(bucket: BucketUid) -> Vec<u8> {
 /// The bucket's own KEK, when `dek` is wrapped under another one (see `commit_put` for why
 /// reading it in the commit's transaction suffices).
 fn kek_changed(t: &mut impl KvTxn, bucket: BucketUid, dek: &WrappedKey) -> Result<Option<String>, MetaError> {
-    Ok(logging::own_kek(t, bucket)?.filter(|kek| *kek != dek.kek_id))
+    // A customer (SSE-C) key wraps it instead of any KEK: it does not follow the bucket's.
+    Ok(logging::own_kek(t, bucket)?.filter(|kek| *kek != dek.kek_id && !dek.is_customer_wrapped()))
 }
 
 /// Replaces `mv.from` by `mv.to` in `stream`'s replica list (or drops it when `to` holds the

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
-use crate::keys::KeyError;
+use crate::keys::{KeyError, WrappedKey};
 use crate::meta::walk::{UploadWalk, VersionWalk};
 use crate::meta::{AuditedChange, BucketRecord, JobRecord};
 use crate::model::audit::{AuditEntry, AuditRecord};
@@ -158,13 +158,19 @@ impl AdminOps {
                 }
                 for (_, entry) in page {
                     let v = &entry.version;
+                    let wrapped = self.meta.dek(v.version_uid).await?;
+                    // An SSE-C version's data key is under its customer's key: shredding the
+                    // KEK neither destroys it nor leaves it readable by the gateway.
+                    if wrapped.as_ref().is_some_and(WrappedKey::is_customer_wrapped) {
+                        continue;
+                    }
                     if v.lock.protects(now) {
                         held.locked += 1;
                         if let Some(r) = v.lock.active_retention(now) {
                             held.earliest_until = Some(held.earliest_until.map_or(r.until_ms, |e| e.min(r.until_ms)));
                         }
                     }
-                    if self.meta.dek(v.version_uid).await?.is_some_and(|w| w.kek_id != kek) {
+                    if wrapped.is_some_and(|w| w.kek_id != kek) {
                         held.outside += 1;
                     }
                 }
@@ -175,7 +181,8 @@ impl AdminOps {
                 if page.is_empty() {
                     break;
                 }
-                held.outside += page.iter().filter(|u| u.dek.kek_id != kek).count() as u64;
+                held.outside +=
+                    page.iter().filter(|u| u.dek.kek_id != kek && !u.dek.is_customer_wrapped()).count() as u64;
             }
         }
         Ok(held)
