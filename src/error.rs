@@ -155,6 +155,9 @@ pub enum ErrorKind {
     Conflict(String),
     #[error("the key-encryption key {0} of this data was destroyed (crypto-shredded): it can never be read again")]
     KeyShredded(String),
+    /// SSE-KMS named a key no KEK of the gateway has (S3's 400 KMS.NotFoundException).
+    #[error("Key '{0}' does not exist")]
+    KmsKeyNotFound(String),
     #[error("internal error: {context}")]
     Internal {
         context: Cow<'static, str>,

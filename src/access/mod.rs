@@ -357,6 +357,9 @@ pub enum Denial {
     /// The user may not place buckets under this residency policy.
     #[error("this user may not use residency policy {0}")]
     PolicyNotAllowed(String),
+    /// SSE-KMS named a KEK of the gateway that does not wrap this bucket's data keys.
+    #[error("KMS key {0} is not this bucket's")]
+    KmsKeyNotPermitted(String),
     /// The SSE-C key sent does not open the object (or upload) it names.
     #[error("the customer-provided encryption key does not open this object")]
     WrongCustomerKey,

@@ -101,6 +101,7 @@ pub fn to_s3(err: &Error) -> S3Error {
         }
         ErrorKind::InvalidLocationConstraint => (C::InvalidLocationConstraint, msg),
         ErrorKind::KeyShredded(_) => return custom("KeyShredded", StatusCode::GONE, msg),
+        ErrorKind::KmsKeyNotFound(_) => return custom("KMS.NotFoundException", StatusCode::BAD_REQUEST, msg),
         ErrorKind::Conflict(_) => (C::OperationAborted, msg),
         ErrorKind::InvalidStorageClass => (C::InvalidStorageClass, msg),
         ErrorKind::Body(BodyError::Signature) => (C::SignatureDoesNotMatch, msg),

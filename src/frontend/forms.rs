@@ -239,6 +239,7 @@ async fn upload(
         lock: crate::service::LockRequest::default(),
         tags: crate::model::tagging::TagSet::default(),
         customer_key: None,
+        kms: None,
     };
     let body = ClientBody {
         len: None,

@@ -81,6 +81,8 @@ pub struct NewUpload {
     pub tags: crate::model::tagging::TagSet,
     /// The SSE-C key that wraps the upload's data key; every part and the completion need it.
     pub customer_key: Option<crate::keys::CustomerKey>,
+    /// SSE-KMS asked for, with the key it names.
+    pub kms: Option<super::encryption::KmsRequest>,
 }
 
 /// A ListMultipartUploads request.
@@ -146,7 +148,7 @@ pub trait ObjectApi: Send + Sync + 'static {
     /// ListObjects and ListObjectsV2.
     async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage>;
     /// CreateMultipartUpload.
-    async fn create_upload(&self, req: NewUpload) -> Result<UploadId>;
+    async fn create_upload(&self, req: NewUpload) -> Result<(UploadId, super::encryption::ObjectEncryption)>;
     /// UploadPart.
     async fn upload_part(&self, part: PartTarget, body: ClientBody) -> Result<PutOutput>;
     /// UploadPartCopy.
@@ -192,12 +194,13 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn put_bucket_cors(&self, bucket: &str, config: Option<crate::model::cors::CorsConfig>) -> Result<()>;
     /// GetBucketCors.
     async fn bucket_cors(&self, bucket: &str) -> Result<crate::model::cors::CorsConfig>;
-    /// PutBucketEncryption and DeleteBucketEncryption: whether the caller may change the
-    /// bucket's default encryption. The only default is the gateway's own (SSE-S3), always on,
-    /// so nothing is stored.
-    async fn may_put_bucket_encryption(&self, bucket: &str) -> Result<()>;
-    /// GetBucketEncryption: whether the caller may read the bucket's default encryption.
-    async fn may_get_bucket_encryption(&self, bucket: &str) -> Result<()>;
+    /// PutBucketEncryption: the caller may set the bucket's default encryption, and the default
+    /// asked for is the one in force (`None`: SSE-S3's `AES256`, which names what every
+    /// object already has; SSE-KMS: the bucket's own KEK). Nothing is stored: what wraps the
+    /// data keys is the admin's choice (`admin keys`), reported as it is.
+    async fn put_bucket_encryption(&self, bucket: &str, kms: Option<super::encryption::KmsRequest>) -> Result<()>;
+    /// GetBucketEncryption: what wraps the data keys of the bucket's new objects.
+    async fn bucket_encryption(&self, bucket: &str) -> Result<super::encryption::ObjectEncryption>;
     /// PutObjectRetention and PutObjectLegalHold.
     async fn put_version_lock(
         &self,
@@ -436,7 +439,7 @@ impl ObjectApi for Session {
         self.service.list_objects(&permit, req).await
     }
 
-    async fn create_upload(&self, req: NewUpload) -> Result<UploadId> {
+    async fn create_upload(&self, req: NewUpload) -> Result<(UploadId, super::encryption::ObjectEncryption)> {
         let permit = self.permit_object(Action::PutObject, &req.bucket, &req.key).await?;
         self.service.create_upload(&permit, req).await
     }
@@ -537,12 +540,14 @@ impl ObjectApi for Session {
         self.service.bucket_tags(&permit).await
     }
 
-    async fn may_put_bucket_encryption(&self, bucket: &str) -> Result<()> {
-        self.permit(Action::PutEncryptionConfiguration, bucket).await.map(drop)
+    async fn put_bucket_encryption(&self, bucket: &str, kms: Option<super::encryption::KmsRequest>) -> Result<()> {
+        let permit = self.permit(Action::PutEncryptionConfiguration, bucket).await?;
+        self.service.check_kms_request(permit.bucket().uid, kms.as_ref())
     }
 
-    async fn may_get_bucket_encryption(&self, bucket: &str) -> Result<()> {
-        self.permit(Action::GetEncryptionConfiguration, bucket).await.map(drop)
+    async fn bucket_encryption(&self, bucket: &str) -> Result<super::encryption::ObjectEncryption> {
+        let permit = self.permit(Action::GetEncryptionConfiguration, bucket).await?;
+        Ok(self.service.bucket_encryption(permit.bucket().uid))
     }
 
     async fn put_bucket_cors(&self, bucket: &str, config: Option<crate::model::cors::CorsConfig>) -> Result<()> {

@@ -39,6 +39,8 @@ pub struct CopyRequest {
     pub src_customer_key: Option<crate::keys::CustomerKey>,
     /// The SSE-C key of the new version (`x-amz-server-side-encryption-customer-*`).
     pub dst_customer_key: Option<crate::keys::CustomerKey>,
+    /// SSE-KMS asked for the new version.
+    pub dst_kms: Option<super::encryption::KmsRequest>,
 }
 
 impl ObjectService {
@@ -84,6 +86,7 @@ impl ObjectService {
         let dst = dst_permit.bucket();
         let dst_key = parse_new_key(&req.dst_key)?;
         self.early_condition(dst, &dst_key, &req.condition).await?;
+        self.check_kms_request(dst.uid, req.dst_kms.as_ref())?;
         let lock = self.lock_for_new_version(dst, req.lock).await?;
         let placement = self.placement_for(dst)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
@@ -92,8 +95,10 @@ impl ObjectService {
             self.wrap_dek(&dek, KeyBinding::new(dst.uid, version, &req.dst_key), req.dst_customer_key.as_ref()).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
-        let stream =
-            self.read_version(source.bucket(), &req.src_key, &src, range, req.src_customer_key.as_ref()).await?;
+        let src_wrapped = self.version_key(&src).await?;
+        let stream = self
+            .read_version(source.bucket(), &req.src_key, &src, &src_wrapped, range, req.src_customer_key.as_ref())
+            .await?;
         let source = PlainSource { len: src.size, stream, algorithm };
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
@@ -104,8 +109,9 @@ impl ObjectService {
         record.lock = lock;
         record.tags = tags;
         let expiration = self.expiry(dst_permit, &req.dst_key, &record);
+        let encryption = super::encryption::ObjectEncryption::of(&wrapped);
         let key = super::put::VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(dst, &dst_key, record, key, req.condition, origin).await?;
-        Ok(PutOutput { version_id, expiration, ..out })
+        Ok(PutOutput { version_id, expiration, encryption, ..out })
     }
 }

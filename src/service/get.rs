@@ -8,13 +8,14 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::access::Permit;
+use super::encryption::ObjectEncryption;
 use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, RangeSpec, parse_key};
 use crate::backend::{Backend, CipherStream, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::format::manifest_bytes;
 use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
 use crate::error::{Context as _, Error, ErrorKind, Result};
-use crate::keys::{DataKey, KeyBinding};
+use crate::keys::{DataKey, KeyBinding, WrappedKey};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
 use crate::model::{BucketUid, ChecksumType, ObjectChecksum, ObjectKey, StreamManifest, VersionUid, Versioning};
 use crate::replicate::read::{Hedging, open_first, read_order};
@@ -31,9 +32,15 @@ pub(crate) fn resolve_range(spec: RangeSpec, len: u64) -> Option<(u64, u64)> {
     }
 }
 
-pub(crate) fn object_info(v: &VersionRecord, versioning: Versioning) -> ObjectInfo {
+/// The version id S3 shows for `v` (none for the null version of a never-versioned bucket).
+pub(crate) fn version_id_of(v: &VersionRecord, versioning: Versioning) -> Option<String> {
+    (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3())
+}
+
+fn object_info(v: &VersionRecord, versioning: Versioning, encryption: ObjectEncryption) -> ObjectInfo {
     ObjectInfo {
-        version_id: (!v.null || versioning != Versioning::Unversioned).then(|| v.version_ref().to_s3()),
+        encryption,
+        version_id: version_id_of(v, versioning),
         lock: v.lock,
         tag_count: v.tags.len(),
         expiration: None,
@@ -74,11 +81,12 @@ impl ObjectService {
     /// HeadObject: metadata only.
     pub(crate) async fn head_object(&self, permit: &Permit, req: GetRequest) -> Result<GetOutput> {
         let version = self.current_version(permit, &req).await?;
-        self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
+        let encryption =
+            self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
         let (range, checksum) = select(&req, &version)?;
         let content_length = range.map_or(version.size, |(a, b)| b - a + 1);
         Ok(GetOutput {
-            info: self.info(permit, &req, &version),
+            info: self.info(permit, &req, &version, encryption),
             range: range.filter(|_| req.range.is_some() || req.part_number.is_some()),
             content_length,
             checksum,
@@ -89,14 +97,15 @@ impl ObjectService {
     /// GetObjectAttributes: what HEAD shows, and each part of a multipart object.
     pub(crate) async fn object_attributes(&self, permit: &Permit, req: GetRequest) -> Result<super::ObjectAttributes> {
         let version = self.current_version(permit, &req).await?;
-        self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
+        let encryption =
+            self.check_customer_key(permit.bucket().uid, &req.key, &version, req.customer_key.as_ref()).await?;
         let parts = if version.multipart {
             let checksums = version.part_checksums.iter().cloned().chain(std::iter::repeat(None));
             version.streams.iter().zip(checksums).map(|(s, c)| (s.plaintext_len, c)).collect()
         } else {
             Vec::new()
         };
-        Ok(super::ObjectAttributes { info: self.info(permit, &req, &version), parts })
+        Ok(super::ObjectAttributes { info: self.info(permit, &req, &version, encryption), parts })
     }
 
     /// GetObject.
@@ -105,16 +114,17 @@ impl ObjectService {
         let bucket = permit.bucket();
         let (range, checksum) = select(&req, &version)?;
         let partial = req.range.is_some() || req.part_number.is_some();
-        let body = self.read_version(bucket, &req.key, &version, range, req.customer_key.as_ref()).await?;
+        let wrapped = self.version_key(&version).await?;
+        let body = self.read_version(bucket, &req.key, &version, &wrapped, range, req.customer_key.as_ref()).await?;
         let content_length = range.map_or(0, |(a, b)| b - a + 1);
-        let info = self.info(permit, &req, &version);
+        let info = self.info(permit, &req, &version, ObjectEncryption::of(&wrapped));
         Ok(GetOutput { info, range: range.filter(|_| partial), content_length, checksum, body })
     }
 
     /// What a read shows of a version: the expiry only when it read the current version.
-    fn info(&self, permit: &Permit, req: &GetRequest, v: &VersionRecord) -> ObjectInfo {
+    fn info(&self, permit: &Permit, req: &GetRequest, v: &VersionRecord, encryption: ObjectEncryption) -> ObjectInfo {
         let expiration = req.version_id.is_none().then(|| self.expiry(permit, &req.key, v)).flatten();
-        ObjectInfo { expiration, ..object_info(v, permit.versioning()) }
+        ObjectInfo { expiration, ..object_info(v, permit.versioning(), encryption) }
     }
 
     /// The version a read names (`versionId`), or the key's current one.
@@ -157,11 +167,11 @@ impl ObjectService {
         bucket: &BucketRecord,
         key: &str,
         v: &VersionRecord,
+        wrapped: &WrappedKey,
         range: Option<(u64, u64)>,
         customer: Option<&crate::keys::CustomerKey>,
     ) -> Result<PlainStream> {
-        let wrapped = self.meta.dek(v.version_uid).await?.context("the version's data key is missing")?;
-        let dek = self.unwrap_dek(&wrapped, KeyBinding::new(bucket.uid, v.version_uid, key), customer).await?;
+        let dek = self.unwrap_dek(wrapped, KeyBinding::new(bucket.uid, v.version_uid, key), customer).await?;
         verify_manifest_mac(
             dek.expose(),
             bucket.uid.as_bytes(),

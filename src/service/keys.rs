@@ -86,17 +86,23 @@ impl ObjectService {
 
     /// Checks that a request may read a version's data (HEAD, GetObjectAttributes): that it
     /// brings the customer key of an SSE-C version, and only then.
+    /// Returns what wraps its data key.
     pub(crate) async fn check_customer_key(
         &self,
         bucket: BucketUid,
         key: &str,
         v: &crate::meta::VersionRecord,
         customer: Option<&CustomerKey>,
-    ) -> Result<()> {
-        let wrapped = self.meta.dek(v.version_uid).await?.context("the version's data key is missing")?;
+    ) -> Result<super::encryption::ObjectEncryption> {
+        let wrapped = self.version_key(v).await?;
         if wrapped.is_customer_wrapped() || customer.is_some() {
             self.unwrap_dek(&wrapped, KeyBinding::new(bucket, v.version_uid, key), customer).await?;
         }
-        Ok(())
+        Ok(super::encryption::ObjectEncryption::of(&wrapped))
+    }
+
+    /// A version's wrapped data key.
+    pub(crate) async fn version_key(&self, v: &crate::meta::VersionRecord) -> Result<WrappedKey> {
+        self.meta.dek(v.version_uid).await?.context("the version's data key is missing")
     }
 }

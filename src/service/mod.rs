@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod copy;
 mod cors;
 mod delete;
+pub mod encryption;
 pub(crate) mod get;
 pub mod keys;
 mod lifecycle;
@@ -133,6 +134,8 @@ pub struct ObjectInfo {
     pub tag_count: usize,
     /// When the bucket's lifecycle rules expire it (a current version only).
     pub expiration: Option<Expiry>,
+    /// What wraps its data key, in S3's SSE terms.
+    pub encryption: encryption::ObjectEncryption,
 }
 
 /// What GetObjectAttributes shows of a version: what HEAD shows, and its parts.
@@ -203,6 +206,8 @@ pub struct PutRequest {
     pub tags: crate::model::tagging::TagSet,
     /// The SSE-C key that wraps the new version's data key instead of the bucket's KEK.
     pub customer_key: Option<crate::keys::CustomerKey>,
+    /// SSE-KMS asked for (`aws:kms`), with the key it names.
+    pub kms: Option<encryption::KmsRequest>,
 }
 
 /// A successful write.
@@ -218,6 +223,8 @@ pub struct PutOutput {
     pub version_id: Option<String>,
     /// When the bucket's lifecycle rules expire the new version (`x-amz-expiration`).
     pub expiration: Option<Expiry>,
+    /// What wraps its data key, in S3's SSE terms.
+    pub encryption: encryption::ObjectEncryption,
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, the day certifications are checked against.

@@ -120,10 +120,15 @@ impl ObjectService {
     /// CreateMultipartUpload: the data key is pinned to the upload; the placement is checked
     /// now (a bucket whose policy cannot be met refuses the upload) and decided again for
     /// every part.
-    pub(crate) async fn create_upload(&self, permit: &Permit, req: super::NewUpload) -> Result<UploadId> {
-        let super::NewUpload { key, headers, checksum, lock, tags, customer_key, .. } = req;
+    pub(crate) async fn create_upload(
+        &self,
+        permit: &Permit,
+        req: super::NewUpload,
+    ) -> Result<(UploadId, super::encryption::ObjectEncryption)> {
+        let super::NewUpload { key, headers, checksum, lock, tags, customer_key, kms, .. } = req;
         let key = key.as_str();
         let bucket = permit.bucket().clone();
+        self.check_kms_request(bucket.uid, kms.as_ref())?;
         parse_new_key(key)?;
         if !lock.is_empty() {
             // Checked now (Object Lock on the bucket, a date in the future), applied at completion.
@@ -158,7 +163,9 @@ impl ObjectService {
         };
         for _ in 0..=KEK_CHANGE_RETRIES {
             // A customer-wrapped key is never rewrapped: the store does not ask for it.
-            let Some(kek) = self.meta.create_upload(rec.clone()).await? else { return Ok(upload_id) };
+            let Some(kek) = self.meta.create_upload(rec.clone()).await? else {
+                return Ok((upload_id, super::encryption::ObjectEncryption::of(&rec.dek)));
+            };
             // The bucket moved to its own KEK meanwhile (see `commit_version`).
             rec.dek = self.keys.wrap(&dek, &kek, KeyBinding::new(bucket.uid, version, key)).await?;
         }
@@ -236,7 +243,9 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::InvalidRequest("The specified copy range is larger than 5 GiB".into()).into());
         }
-        let stream = self.read_version(from.bucket(), &source.key, &src, range, source.customer_key.as_ref()).await?;
+        let wrapped = self.version_key(&src).await?;
+        let stream =
+            self.read_version(from.bucket(), &source.key, &src, &wrapped, range, source.customer_key.as_ref()).await?;
         let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
         self.store_part(&bucket, &upload, &dek, number, source, |_| Ok(())).await
     }
@@ -278,6 +287,7 @@ impl ObjectService {
             last_modified_ms: part.last_modified_ms,
             version_id: None,
             expiration: None,
+            encryption: super::encryption::ObjectEncryption::of(&upload.dek),
         };
         let gc = GcTask::for_stream(&part.stream);
         if self.meta.commit_part(upload.upload_id, number, part, repairs).await? == CommitOutcome::Committed {
@@ -368,6 +378,7 @@ impl ObjectService {
             last_modified_ms: record.last_modified_ms,
             version_id: None,
             expiration: self.expiry(permit, &req.key, &record),
+            encryption: super::encryption::ObjectEncryption::of(&upload.dek),
         };
         let version_id = self
             .commit_version(
@@ -440,6 +451,7 @@ impl ObjectService {
         let key = ObjectKey::parse(&req.key).ok()?;
         let current = self.meta.current(bucket.uid, &key).await.ok()??;
         let same = current.version_uid == done.version_uid;
+        let wrapped = self.meta.dek(current.version_uid).await.ok()??;
         let versioned = self.meta.versioning(bucket.uid).await.ok()? != crate::model::Versioning::Unversioned;
         same.then(|| PutOutput {
             expiration: self.expiry(permit, &req.key, &current),
@@ -447,6 +459,7 @@ impl ObjectService {
             etag: current.etag,
             checksum: current.checksum,
             last_modified_ms: current.last_modified_ms,
+            encryption: super::encryption::ObjectEncryption::of(&wrapped),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use super::access::Permit;
 use super::checksum::{PlainDigests, PlainHasher};
+use super::encryption::ObjectEncryption;
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
 use crate::error::{Context as _, Error, ErrorKind, Result};
@@ -186,6 +187,7 @@ fn version_of_streams(
         last_modified_ms: record.last_modified_ms,
         version_id: None,
         expiration: None,
+        encryption: super::encryption::ObjectEncryption::GatewayKey, // the caller's, set below
     };
     Ok((record, out))
 }
@@ -201,6 +203,7 @@ impl ObjectService {
             return Err(ErrorKind::EntityTooLarge.into());
         }
         self.early_condition(&bucket, &object_key, &req.condition).await?;
+        self.check_kms_request(bucket.uid, req.kms.as_ref())?;
         let lock = self.lock_for_new_version(&bucket, req.lock).await?;
         // 3. Placement, before a byte of the body is read.
         let placement = self.placement_for(&bucket)?;
@@ -226,10 +229,11 @@ impl ObjectService {
         record.lock = lock;
         record.tags = req.tags;
         let expiration = self.expiry(permit, &req.key, &record);
+        let encryption = ObjectEncryption::of(&wrapped);
         let key = VersionKey { plain: &dek, wrapped };
         let version_id = self.commit_version(&bucket, &object_key, record, key, req.condition, origin).await?;
         // 10. Respond.
-        Ok(PutOutput { version_id, expiration, ..out })
+        Ok(PutOutput { version_id, expiration, encryption, ..out })
     }
 
     pub(crate) fn placement_for(&self, bucket: &BucketRecord) -> Result<Placement> {

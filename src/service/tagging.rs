@@ -37,7 +37,7 @@ impl ObjectService {
         let target =
             LockTarget { bucket_name: bucket.name.clone(), bucket: bucket.uid, key: super::parse_key(key)?, version };
         match self.meta.set_version_tags(target, tags).await? {
-            LockUpdate::Done(v) => Ok(super::get::object_info(&v, permit.versioning()).version_id),
+            LockUpdate::Done(v) => Ok(super::get::version_id_of(&v, permit.versioning())),
             LockUpdate::Missing if version.is_some() => Err(ErrorKind::NoSuchVersion.into()),
             LockUpdate::Missing => Err(ErrorKind::NoSuchKey.into()),
             // S3 answers 405 for a delete marker, named or latest.
@@ -71,7 +71,7 @@ impl ObjectService {
     /// GetObjectTagging of the version `version_id` names, or of the current one.
     pub(crate) async fn object_tags(&self, permit: &Permit, key: &str, version_id: Option<&str>) -> Result<TagsView> {
         let v = self.named_or_current(permit.bucket().uid, &super::parse_key(key)?, version_id).await?;
-        let version_id = super::get::object_info(&v, permit.versioning()).version_id;
+        let version_id = super::get::version_id_of(&v, permit.versioning());
         Ok(TagsView { tags: v.tags, version_id })
     }
 }

@@ -750,3 +750,91 @@ async fn customer_keys_are_left_alone_by_rotation_and_shredding() {
     assert_eq!(error_status(&e), Some(400));
     gw.stop().await;
 }
+
+/// Promise (SSE-KMS, AWS's documented behaviour): under a transit KMS every object answers
+/// `x-amz-server-side-encryption: aws:kms` with the KEK that wraps its data key as the key id
+/// (PUT, HEAD, GET, CopyObject, CreateMultipartUpload, GetBucketEncryption); `aws:kms` with the
+/// bucket's KEK named (bare or as an ARN) is accepted; a KEK of the gateway that is not the
+/// bucket's is 403 AccessDenied, a name no KEK has 400 KMS.NotFoundException, and a refused
+/// write stores nothing.
+#[tokio::test]
+async fn sse_kms_names_the_bucket_key_and_refuses_any_other() {
+    use aws_sdk_s3::types::ServerSideEncryption::AwsKms;
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    let c = &gw.client;
+    c.create_bucket().bucket("kmsb").send().await.unwrap();
+    let put = c.put_object().bucket("kmsb").key("default").server_side_encryption(AwsKms).body(b"one".to_vec().into());
+    let out = put.send().await.unwrap();
+    assert_eq!((out.server_side_encryption(), out.ssekms_key_id()), (Some(&AwsKms), Some("souverain")));
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/kmsb/kek", serde_json::json!({ "kek": "bucket-kmsb" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let out = c
+        .put_object()
+        .bucket("kmsb")
+        .key("named")
+        .server_side_encryption(AwsKms)
+        .ssekms_key_id("arn:aws:kms:eu-west-3:000000000000:key/bucket-kmsb")
+        .body(b"two".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((out.ssekms_key_id(), out.bucket_key_enabled()), (Some("bucket-kmsb"), Some(false)));
+    let plain = c.put_object().bucket("kmsb").key("plain").body(b"three".to_vec().into()).send().await.unwrap();
+    assert_eq!(plain.ssekms_key_id(), Some("bucket-kmsb"), "what wraps its key, whatever was asked");
+    let head = c.head_object().bucket("kmsb").key("named").send().await.unwrap();
+    assert_eq!((head.server_side_encryption(), head.ssekms_key_id()), (Some(&AwsKms), Some("bucket-kmsb")));
+    let get = c.get_object().bucket("kmsb").key("named").send().await.unwrap();
+    assert_eq!(get.ssekms_key_id(), Some("bucket-kmsb"));
+    assert_eq!(body_bytes(get).await, b"two");
+    let copy = c
+        .copy_object()
+        .bucket("kmsb")
+        .key("copy")
+        .copy_source("kmsb/named")
+        .server_side_encryption(AwsKms)
+        .ssekms_key_id("bucket-kmsb")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.ssekms_key_id(), Some("bucket-kmsb"));
+    let mpu = c.create_multipart_upload().bucket("kmsb").key("mpu").server_side_encryption(AwsKms).send().await;
+    assert_eq!(mpu.unwrap().ssekms_key_id(), Some("bucket-kmsb"));
+    let listed = crate::common::listed_keys(c, "kmsb").await;
+    for (key_id, status, code) in
+        [("souverain", 403, "AccessDenied"), ("arn:aws:kms:eu-west-3:0:key/absent", 400, "KMS.NotFoundException")]
+    {
+        let e = c
+            .put_object()
+            .bucket("kmsb")
+            .key("refused")
+            .server_side_encryption(AwsKms)
+            .ssekms_key_id(key_id)
+            .body(b"no".to_vec().into())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(status), Some(code)), "{key_id}");
+    }
+    assert_eq!(crate::common::listed_keys(c, "kmsb").await, listed, "the refused writes stored nothing");
+    let config = |kek: &str| {
+        use aws_sdk_s3::types::{
+            ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+        };
+        let default =
+            ServerSideEncryptionByDefault::builder().sse_algorithm(AwsKms).kms_master_key_id(kek).build().unwrap();
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+        ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap()
+    };
+    let put_default =
+        |kek: &str| c.put_bucket_encryption().bucket("kmsb").server_side_encryption_configuration(config(kek));
+    put_default("bucket-kmsb").send().await.unwrap();
+    let e = put_default("souverain").send().await.unwrap_err();
+    assert_eq!(error_status(&e), Some(403));
+    let reported = c.get_bucket_encryption().bucket("kmsb").send().await.unwrap();
+    let rule = &reported.server_side_encryption_configuration().unwrap().rules()[0];
+    let default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!((default.sse_algorithm(), default.kms_master_key_id()), (&AwsKms, Some("bucket-kmsb")));
+    gw.stop().await;
+}

@@ -371,7 +371,7 @@ async fn concurrent_conditional_writes_one_winner() {
 }
 
 /// Promise: features the gateway does not honour answer 501 NotImplemented, never a silent
-/// ignore: SSE-C, SSE-KMS, website redirects, Object Lock tokens, MFA delete, lifecycle
+/// ignore: SSE-KMS encryption contexts, DSSE-KMS, website redirects, Object Lock tokens, MFA delete, lifecycle
 /// transitions.
 #[tokio::test]
 async fn unsupported_features_are_501() {
@@ -383,23 +383,22 @@ async fn unsupported_features_are_501() {
         .bucket("nope")
         .key("k")
         .body(b"x".to_vec().into())
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
-        .sse_customer_key_md5("x")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_encryption_context("eyJhIjoiYiJ9")
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "SSE-C");
+    assert_eq!(error_status(&e), Some(501), "SSE-KMS encryption contexts");
     let e = c
         .put_object()
         .bucket("nope")
         .key("k")
         .body(b"x".to_vec().into())
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKmsDsse)
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "SSE-KMS");
+    assert_eq!(error_status(&e), Some(501), "DSSE-KMS");
     let e = c.put_object().bucket("nope").key("k").body(b"x".to_vec().into()).website_redirect_location("/x");
     assert_eq!(error_code(&e.send().await.unwrap_err()).as_deref(), Some("NotImplemented"), "website redirects");
     let transition = aws_sdk_s3::types::LifecycleRule::builder()

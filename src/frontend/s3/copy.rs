@@ -59,13 +59,13 @@ pub(super) async fn copy_object(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
     let dst_customer_key = customer_key!(req, i)?;
-    super::sse_c::one_encryption(&i.server_side_encryption, &dst_customer_key)?;
+    super::sse::one_encryption(&i.server_side_encryption, &dst_customer_key)?;
     let src_customer_key = customer_key!(req, i, copy_source)?;
-    let sse = super::sse_c::SseAnswer::of(dst_customer_key.as_ref());
+    let dst_kms = kms_request!(i)?;
+    let answer_key = dst_customer_key.clone();
     let (src_bucket, src_key, src_version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let replace = match i.metadata_directive.as_ref().map(s3s::dto::MetadataDirective::as_str) {
         None | Some("COPY") => None,
@@ -90,6 +90,7 @@ pub(super) async fn copy_object(
         ),
         src_customer_key,
         dst_customer_key,
+        dst_kms,
         // s3s 0.14 does not parse If-None-Match / If-Match on CopyObject.
         condition: WriteCondition::None,
         lock: super::object_lock::lock_request(
@@ -99,6 +100,7 @@ pub(super) async fn copy_object(
         )?,
     };
     let out = svc(service.copy_object(req).await)?;
+    let sse = super::sse::SseAnswer::of(&out.encryption, answer_key.as_ref());
     let result = with_checksums!(CopyObjectResult, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
@@ -109,6 +111,8 @@ pub(super) async fn copy_object(
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()

@@ -1,8 +1,9 @@
 //! PutBucketEncryption, GetBucketEncryption and DeleteBucketEncryption. Every object is
-//! encrypted by the gateway under a data key of its own (SSE-S3's `AES256` promise), whatever
-//! the client asks, so the only default a bucket can have is that one: it is accepted, always
-//! reported, and a delete leaves it in force (as S3, where SSE-S3 is the default of every
-//! bucket since 2023). SSE-KMS defaults are refused until `aws:kms` is honoured per object.
+//! encrypted by the gateway under a data key of its own; what wraps that key is the operator's
+//! choice (the local key file: SSE-S3's `AES256`; a transit KMS: `aws:kms` under the default
+//! or the bucket's own KEK), so a bucket's default is reported as it is, a configuration
+//! naming the default in force is accepted, and a delete leaves it in force (as S3, where
+//! SSE-S3 is the default of every bucket since 2023).
 
 use s3s::dto::{
     DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, GetBucketEncryptionInput, GetBucketEncryptionOutput,
@@ -14,9 +15,10 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use super::svc;
 use crate::frontend::error::not_implemented;
 use crate::service::ObjectApi;
+use crate::service::encryption::{KmsRequest, ObjectEncryption};
 
-/// Checks a configuration the gateway can honour: one rule whose default is `AES256`.
-fn accept(config: &ServerSideEncryptionConfiguration) -> S3Result<()> {
+/// The SSE-KMS a configuration asks for (`None` for `AES256`): one rule with a default.
+fn requested(config: &ServerSideEncryptionConfiguration) -> S3Result<Option<KmsRequest>> {
     let [rule] = config.rules.as_slice() else {
         return Err(S3Error::with_message(S3ErrorCode::MalformedXML, "exactly one encryption rule is expected"));
     };
@@ -31,8 +33,12 @@ fn accept(config: &ServerSideEncryptionConfiguration) -> S3Result<()> {
             S3ErrorCode::InvalidArgument,
             "KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
         )),
-        ServerSideEncryption::AES256 => Ok(()),
-        "aws:kms" | "aws:kms:dsse" => Err(not_implemented("SSE-KMS bucket defaults")),
+        ServerSideEncryption::AES256 => Ok(None),
+        ServerSideEncryption::AWS_KMS if rule.bucket_key_enabled == Some(true) => {
+            Err(not_implemented("S3 Bucket Keys (BucketKeyEnabled)"))
+        }
+        ServerSideEncryption::AWS_KMS => Ok(Some(KmsRequest { key_id: default.kms_master_key_id.clone() })),
+        ServerSideEncryption::AWS_KMS_DSSE => Err(not_implemented("DSSE-KMS (aws:kms:dsse)")),
         _ => Err(S3Error::with_message(S3ErrorCode::MalformedXML, "unknown SSEAlgorithm")),
     }
 }
@@ -42,8 +48,8 @@ pub(super) async fn put_bucket_encryption(
     req: S3Request<PutBucketEncryptionInput>,
 ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
     let i = req.input;
-    svc(service.may_put_bucket_encryption(&i.bucket).await)?;
-    accept(&i.server_side_encryption_configuration)?;
+    let kms = requested(&i.server_side_encryption_configuration)?;
+    svc(service.put_bucket_encryption(&i.bucket, kms).await)?;
     Ok(S3Response::new(PutBucketEncryptionOutput::default()))
 }
 
@@ -51,11 +57,14 @@ pub(super) async fn get_bucket_encryption(
     service: &dyn ObjectApi,
     req: S3Request<GetBucketEncryptionInput>,
 ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    svc(service.may_get_bucket_encryption(&req.input.bucket).await)?;
+    let (algorithm, kms_master_key_id) = match svc(service.bucket_encryption(&req.input.bucket).await)? {
+        ObjectEncryption::Kms(kek) => (ServerSideEncryption::AWS_KMS, Some(kek)),
+        ObjectEncryption::GatewayKey | ObjectEncryption::Customer => (ServerSideEncryption::AES256, None),
+    };
     let rule = ServerSideEncryptionRule {
         apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-            kms_master_key_id: None,
-            sse_algorithm: ServerSideEncryption::from_static(ServerSideEncryption::AES256),
+            kms_master_key_id,
+            sse_algorithm: ServerSideEncryption::from_static(algorithm),
         }),
         bucket_key_enabled: Some(false),
     };
@@ -68,6 +77,6 @@ pub(super) async fn delete_bucket_encryption(
     service: &dyn ObjectApi,
     req: S3Request<DeleteBucketEncryptionInput>,
 ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-    svc(service.may_put_bucket_encryption(&req.input.bucket).await)?;
+    svc(service.put_bucket_encryption(&req.input.bucket, None).await)?;
     Ok(S3Response::with_status(DeleteBucketEncryptionOutput::default(), http::StatusCode::NO_CONTENT))
 }

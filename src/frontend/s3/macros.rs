@@ -31,8 +31,8 @@ macro_rules! with_checksums {
 /// the input's fields with the connection it came on.
 macro_rules! customer_key {
     ($req:expr, $i:expr) => {
-        $crate::frontend::s3::sse_c::customer_key(
-            &$crate::frontend::s3::sse_c::CustomerHeaders {
+        $crate::frontend::s3::sse::customer_key(
+            &$crate::frontend::s3::sse::CustomerHeaders {
                 algorithm: &$i.sse_customer_algorithm,
                 key: &$i.sse_customer_key,
                 key_md5: &$i.sse_customer_key_md5,
@@ -41,13 +41,25 @@ macro_rules! customer_key {
         )
     };
     ($req:expr, $i:expr, copy_source) => {
-        $crate::frontend::s3::sse_c::customer_key(
-            &$crate::frontend::s3::sse_c::CustomerHeaders {
+        $crate::frontend::s3::sse::customer_key(
+            &$crate::frontend::s3::sse::CustomerHeaders {
                 algorithm: &$i.copy_source_sse_customer_algorithm,
                 key: &$i.copy_source_sse_customer_key,
                 key_md5: &$i.copy_source_sse_customer_key_md5,
             },
             $req.extensions.get::<$crate::frontend::peer::Peer>(),
+        )
+    };
+}
+
+/// The SSE-KMS a PutObject, CopyObject or CreateMultipartUpload input asks for.
+macro_rules! kms_request {
+    ($i:expr) => {
+        $crate::frontend::s3::sse::kms_request(
+            &$i.server_side_encryption,
+            &$i.ssekms_key_id,
+            &$i.ssekms_encryption_context,
+            $i.bucket_key_enabled,
         )
     };
 }
@@ -116,10 +128,9 @@ macro_rules! stored_headers {
 /// [`refuse_unsupported_write`](crate::frontend::s3::refuse::refuse_unsupported_write)), with
 /// the SSE-C, KMS and grant fields each type names differently given as booleans.
 macro_rules! refuse_unsupported_write {
-    ($i:expr, kms: $kms:expr, grants: $grants:expr $(,)?) => {
+    ($i:expr, grants: $grants:expr $(,)?) => {
         $crate::frontend::s3::refuse::refuse_unsupported_write(
-            &$i.server_side_encryption,
-            $crate::frontend::s3::refuse::Refusals { kms: $kms, grants: $grants },
+            $crate::frontend::s3::refuse::Refusals { grants: $grants },
             &$i.website_redirect_location,
             &$i.acl,
             &$i.storage_class,

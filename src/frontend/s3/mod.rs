@@ -18,7 +18,7 @@ mod object;
 mod object_lock;
 mod policy;
 pub(crate) mod refuse;
-mod sse_c;
+mod sse;
 mod tagging;
 
 use std::sync::Arc;

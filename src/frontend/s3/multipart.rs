@@ -13,7 +13,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use super::copy::{copy_source, parse_copy_range};
 use super::list::{encode, is_url};
 use super::refuse::write_condition;
-use super::sse_c::SseAnswer;
+use super::sse::SseAnswer;
 use super::svc;
 use crate::frontend::convert::{
     ChecksumFields, algorithm_dto, checksum_type_dto, conditions, dto_i32, dto_i64, etag, header_checksum, timestamp,
@@ -61,12 +61,12 @@ pub(super) async fn create_multipart_upload(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        kms: i.ssekms_key_id.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some() || i.grant_read.is_some(),
     )?;
     let customer_key = customer_key!(req, i)?;
-    super::sse_c::one_encryption(&i.server_side_encryption, &customer_key)?;
-    let sse = SseAnswer::of(customer_key.as_ref());
+    super::sse::one_encryption(&i.server_side_encryption, &customer_key)?;
+    let kms = kms_request!(i)?;
+    let answer_key = customer_key.clone();
     let checksum = requested_checksum(&i.checksum_algorithm, &i.checksum_type)?;
     let lock = super::object_lock::lock_request(
         i.object_lock_mode.as_ref(),
@@ -76,8 +76,9 @@ pub(super) async fn create_multipart_upload(
     let headers = stored_headers!(i)?;
     let tags = super::tagging::header_tags(i.tagging.as_deref())?;
     let (bucket, key) = (i.bucket.clone(), i.key.clone());
-    let new = NewUpload { bucket, key, headers, checksum, lock, tags, customer_key };
-    let id = svc(service.create_upload(new).await)?;
+    let new = NewUpload { bucket, key, headers, checksum, lock, tags, customer_key, kms };
+    let (id, encryption) = svc(service.create_upload(new).await)?;
+    let sse = SseAnswer::of(&encryption, answer_key.as_ref());
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
@@ -85,6 +86,8 @@ pub(super) async fn create_multipart_upload(
         checksum_algorithm: checksum.map(|(a, _)| algorithm_dto(a)),
         checksum_type: checksum.map(|(_, k)| checksum_type_dto(k)),
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
@@ -97,13 +100,16 @@ pub(super) async fn upload_part(
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let i = req.input;
     let customer_key = customer_key!(req, i)?;
-    let sse = SseAnswer::of(customer_key.as_ref());
+    let answer_key = customer_key.clone();
     let body = request_body!(i, req);
     let target = part_target((i.bucket, i.key, i.upload_id), i.part_number, customer_key);
     let out = svc(service.upload_part(target, body).await)?;
+    let sse = SseAnswer::of(&out.encryption, answer_key.as_ref());
     Ok(S3Response::new(with_checksums!(UploadPartOutput, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,
     })))
@@ -117,7 +123,7 @@ pub(super) async fn upload_part_copy(
     let i = req.input;
     let customer_key = customer_key!(req, i)?;
     let source_key = customer_key!(req, i, copy_source)?;
-    let sse = SseAnswer::of(customer_key.as_ref());
+    let answer_key = customer_key.clone();
     let (bucket, key, version_id) = copy_source(&i.copy_source, raw_source.as_ref())?;
     let range = i.copy_source_range.as_deref().map(parse_copy_range).transpose()?;
     let conditions = conditions(
@@ -130,6 +136,7 @@ pub(super) async fn upload_part_copy(
         PartSource { bucket, key, version_id: version_id.clone(), range, conditions, customer_key: source_key };
     let target = part_target((i.bucket, i.key, i.upload_id), i.part_number, customer_key);
     let out = svc(service.upload_part_copy(target, source).await)?;
+    let sse = SseAnswer::of(&out.encryption, answer_key.as_ref());
     let result = with_checksums!(CopyPartResult, ChecksumFields::from(out.checksum.as_ref()), {
         e_tag: Some(etag(&out.etag)),
         last_modified: Some(timestamp(out.last_modified_ms)),
@@ -138,6 +145,8 @@ pub(super) async fn upload_part_copy(
         copy_part_result: Some(result),
         copy_source_version_id: version_id,
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
@@ -177,10 +186,11 @@ pub(super) async fn complete_multipart_upload(
     let parts = completed_parts(i.multipart_upload)?;
     let condition = write_condition(&i.if_none_match, &i.if_match)?;
     let customer_key = customer_key!(req, i)?;
-    let sse = SseAnswer::of(customer_key.as_ref());
+    let answer_key = customer_key.clone();
     let (bucket, key, upload_id) = (i.bucket.clone(), i.key.clone(), i.upload_id);
     let complete = CompleteRequest { bucket, key, upload_id, parts, condition, customer_key };
     let out = svc(service.complete_upload(complete).await)?;
+    let sse = SseAnswer::of(&out.encryption, answer_key.as_ref());
     let c = ChecksumFields::from(out.checksum.as_ref());
     Ok(S3Response::new(with_checksums!(CompleteMultipartUploadOutput, c, typed, {
         location: Some(format!("/{}/{}", i.bucket, i.key)),
@@ -189,8 +199,10 @@ pub(super) async fn complete_multipart_upload(
         e_tag: Some(etag(&out.etag)),
         version_id: out.version_id,
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
-        // S3's CompleteMultipartUpload answer has no SSE-C headers, only this one.
+        // S3's CompleteMultipartUpload answer has no SSE-C headers.
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
     })))
 }
 

@@ -22,7 +22,7 @@ fn checksum_requested(mode: &Option<ChecksumMode>) -> bool {
 macro_rules! read_output {
     ($ty:ident, $out:expr, $i:expr, $customer:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
         let info = &$out.info;
-        let sse = super::sse_c::SseAnswer::of($customer);
+        let sse = super::sse::SseAnswer::of(&info.encryption, $customer);
         let c = if checksum_requested(&$i.checksum_mode) {
             ChecksumFields::from($out.checksum.as_ref())
         } else {
@@ -49,6 +49,8 @@ macro_rules! read_output {
             object_lock_retain_until_date: super::object_lock::lock_headers(&info.lock).1,
             object_lock_legal_hold_status: super::object_lock::lock_headers(&info.lock).2,
             server_side_encryption: sse.server_side_encryption,
+            ssekms_key_id: sse.kms_key_id,
+            bucket_key_enabled: sse.bucket_key_enabled,
             sse_customer_algorithm: sse.customer_algorithm,
             sse_customer_key_md5: sse.customer_key_md5,
         })
@@ -76,7 +78,6 @@ pub(super) async fn put_object(
     let i = req.input;
     refuse_unsupported_write!(
         i,
-        kms: i.ssekms_key_id.is_some() || i.ssekms_encryption_context.is_some() || i.bucket_key_enabled.is_some(),
         grants: i.grant_full_control.is_some()
             || i.grant_read.is_some()
             || i.grant_read_acp.is_some()
@@ -97,14 +98,18 @@ pub(super) async fn put_object(
     let headers = stored_headers!(i)?;
     let tags = super::tagging::header_tags(i.tagging.as_deref())?;
     let customer_key = customer_key!(req, i)?;
-    super::sse_c::one_encryption(&i.server_side_encryption, &customer_key)?;
-    let sse = super::sse_c::SseAnswer::of(customer_key.as_ref());
+    super::sse::one_encryption(&i.server_side_encryption, &customer_key)?;
+    let kms = kms_request!(i)?;
     let body = request_body!(i, req);
-    let put = PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock, tags, customer_key };
+    let put = PutRequest { bucket: i.bucket, key: i.key, headers, condition, lock, tags, customer_key, kms };
+    let customer_key = put.customer_key.clone();
     let out = svc(service.put_object(put, body).await)?;
+    let sse = super::sse::SseAnswer::of(&out.encryption, customer_key.as_ref());
     Ok(S3Response::new(with_checksums!(PutObjectOutput, ChecksumFields::from(out.checksum.as_ref()), typed, {
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: sse.server_side_encryption,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,
         version_id: out.version_id,

@@ -1,6 +1,6 @@
 //! What the gateway refuses rather than silently ignores, and the write conditions it honours.
 
-use s3s::dto::{ETagCondition, ObjectCannedACL, ServerSideEncryption, StorageClass};
+use s3s::dto::{ETagCondition, ObjectCannedACL, StorageClass};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use crate::frontend::error::not_implemented;
@@ -8,26 +8,19 @@ use crate::model::WriteCondition;
 
 /// Which unsupported write features a request asked for (each input type names its fields
 /// differently). A set of independent flags, so plain bools.
-#[allow(clippy::struct_excessive_bools, reason = "independent flags, one per refused feature")]
 #[derive(Clone, Copy)]
 pub(crate) struct Refusals {
-    /// SSE-KMS key id, context or bucket key.
-    pub kms: bool,
     /// `x-amz-grant-*`.
     pub grants: bool,
 }
 
 /// Refuses write headers the gateway would otherwise silently ignore.
 pub(crate) fn refuse_unsupported_write(
-    sse: &Option<ServerSideEncryption>,
     asked: Refusals,
     redirect: &Option<String>,
     acl: &Option<ObjectCannedACL>,
     storage_class: &Option<StorageClass>,
 ) -> S3Result<()> {
-    if asked.kms || sse.as_ref().is_some_and(|s| s.as_str() != "AES256") {
-        return Err(not_implemented("SSE-KMS; every object is already encrypted by the gateway"));
-    }
     if redirect.is_some() {
         return Err(not_implemented("website redirects"));
     }

@@ -1,6 +1,7 @@
-//! SSE-C on the wire: the `x-amz-server-side-encryption-customer-*` headers (and their
+//! Server-side encryption on the wire: SSE-KMS's `x-amz-server-side-encryption: aws:kms` and
+//! its key id, SSE-C's `x-amz-server-side-encryption-customer-*` headers (and their
 //! `x-amz-copy-source-` twins) read into a [`CustomerKey`], with S3's errors for each way they
-//! can be wrong, and the headers an answer carries for them.
+//! can be wrong, and the encryption headers of an answer.
 
 use base64::Engine as _;
 use md5::Digest as _;
@@ -8,9 +9,10 @@ use s3s::dto::ServerSideEncryption;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use zeroize::Zeroizing;
 
-use crate::frontend::convert::sse_s3;
+use crate::frontend::error::not_implemented;
 use crate::frontend::peer::Peer;
 use crate::keys::CustomerKey;
+use crate::service::encryption::{KmsRequest, ObjectEncryption};
 
 /// The SSE-C headers of a request, as s3s parsed them.
 pub(super) struct CustomerHeaders<'a> {
@@ -71,6 +73,39 @@ pub(super) fn customer_key(h: &CustomerHeaders<'_>, peer: Option<&Peer>) -> S3Re
     Ok(Some(CustomerKey::new(Zeroizing::new(bytes))))
 }
 
+/// The SSE-KMS a write asks for: `aws:kms` with its key id, if named. A key id or context
+/// without `aws:kms` is S3's 400; an encryption context (which would have to be stored and
+/// bound) and S3 Bucket Keys (a KMS cost feature of AWS) are not implemented (501), DSSE-KMS
+/// neither.
+pub(super) fn kms_request(
+    sse: &Option<ServerSideEncryption>,
+    key_id: &Option<String>,
+    context: &Option<String>,
+    bucket_key: Option<bool>,
+) -> S3Result<Option<KmsRequest>> {
+    match sse.as_ref().map(ServerSideEncryption::as_str) {
+        Some(ServerSideEncryption::AWS_KMS) => {
+            if context.is_some() {
+                return Err(not_implemented("SSE-KMS encryption contexts (x-amz-server-side-encryption-context)"));
+            }
+            if bucket_key == Some(true) {
+                return Err(not_implemented("S3 Bucket Keys (x-amz-server-side-encryption-bucket-key-enabled)"));
+            }
+            Ok(Some(KmsRequest { key_id: key_id.clone() }))
+        }
+        Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(not_implemented("DSSE-KMS (aws:kms:dsse)")),
+        None | Some(ServerSideEncryption::AES256) => {
+            if key_id.is_some() || context.is_some() {
+                return Err(invalid_argument(
+                    "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+                ));
+            }
+            Ok(None)
+        }
+        Some(_) => Err(invalid_argument("The encryption method specified is not supported")),
+    }
+}
+
 /// A request may ask for SSE-C or name an SSE algorithm, not both (S3's 400).
 pub(super) fn one_encryption(sse: &Option<ServerSideEncryption>, customer: &Option<CustomerKey>) -> S3Result<()> {
     if sse.is_some() && customer.is_some() {
@@ -87,25 +122,37 @@ fn secure_enough(peer: Option<&Peer>) -> bool {
 }
 
 /// The encryption headers of an answer about an object: SSE-C's algorithm and key MD5 for an
-/// object under a customer key, else `x-amz-server-side-encryption: AES256` (every object is
-/// encrypted by the gateway).
+/// object under a customer key, `aws:kms` with the KEK's name for one under a KMS key, else
+/// `x-amz-server-side-encryption: AES256` (every object is encrypted by the gateway).
+#[derive(Default)]
 pub(super) struct SseAnswer {
     pub server_side_encryption: Option<ServerSideEncryption>,
+    pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
     pub customer_algorithm: Option<String>,
     pub customer_key_md5: Option<String>,
 }
 
 impl SseAnswer {
-    /// For an object the request reached with `customer` (the service refuses any mismatch,
-    /// so the request's key is the object's).
-    pub(super) fn of(customer: Option<&CustomerKey>) -> Self {
-        match customer {
-            Some(key) => Self {
-                server_side_encryption: None,
+    /// For an object whose data key `encryption` wraps, reached with `customer` (the service
+    /// refuses any mismatch, so the request's key is the object's).
+    pub(super) fn of(encryption: &ObjectEncryption, customer: Option<&CustomerKey>) -> Self {
+        match (encryption, customer) {
+            (_, Some(key)) => Self {
                 customer_algorithm: Some("AES256".into()),
                 customer_key_md5: Some(key.md5_base64()),
+                ..Self::default()
             },
-            None => Self { server_side_encryption: sse_s3(), customer_algorithm: None, customer_key_md5: None },
+            (ObjectEncryption::Kms(kek), None) => Self {
+                server_side_encryption: Some(ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS)),
+                kms_key_id: Some(kek.clone()),
+                bucket_key_enabled: Some(false),
+                ..Self::default()
+            },
+            (ObjectEncryption::GatewayKey | ObjectEncryption::Customer, None) => Self {
+                server_side_encryption: Some(ServerSideEncryption::from_static(ServerSideEncryption::AES256)),
+                ..Self::default()
+            },
         }
     }
 }
