@@ -143,6 +143,42 @@ fn content_headers(fields: &FormFields) -> ContentHeaders {
     }
 }
 
+/// The `tagging` field: a `<Tagging>` document, as PutObjectTagging's body.
+fn form_tags(xml: &str) -> S3Result<crate::model::tagging::TagSet> {
+    use s3s::xml::Deserialize as _;
+    let tagging = s3s::dto::Tagging::deserialize(&mut s3s::xml::Deserializer::new(xml.as_bytes()))
+        .map_err(|_| S3Error::with_message(S3ErrorCode::MalformedXML, "the tagging field is not a Tagging document"))?;
+    super::s3::tagging::body_tags(tagging, crate::model::tagging::MAX_OBJECT_TAGS)
+}
+
+/// The checksum fields: `x-amz-checksum-<algorithm>` with the value the file must have (at
+/// most one), or `x-amz-checksum-algorithm` alone to have one computed and stored.
+fn form_checksum(fields: &FormFields) -> S3Result<(Option<crate::model::ChecksumAlgorithm>, Option<String>)> {
+    let field = |name: &str| fields.get(name).map(str::to_owned);
+    let given = super::convert::header_checksum(
+        &field("x-amz-checksum-crc32"),
+        &field("x-amz-checksum-crc32c"),
+        &field("x-amz-checksum-crc64nvme"),
+        &field("x-amz-checksum-sha1"),
+        &field("x-amz-checksum-sha256"),
+    )?;
+    let named = fields
+        .get("x-amz-checksum-algorithm")
+        .map(|a| {
+            crate::model::ChecksumAlgorithm::parse(a)
+                .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidRequest, "unsupported checksum algorithm"))
+        })
+        .transpose()?;
+    match (named, given) {
+        (Some(a), Some((b, _))) if a != b => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "x-amz-checksum-algorithm does not match the checksum field given",
+        )),
+        (_, Some((a, value))) => Ok((Some(a), Some(value))),
+        (named, None) => Ok((named, None)),
+    }
+}
+
 /// Refuses fields asking for what the gateway does not do with a form (501, never ignored).
 fn refuse_unsupported(fields: &FormFields) -> S3Result<()> {
     let unsupported =
@@ -153,14 +189,11 @@ fn refuse_unsupported(fields: &FormFields) -> S3Result<()> {
     if fields.get("x-amz-server-side-encryption").is_some_and(|a| a != "AES256") {
         return unsupported("SSE-KMS");
     }
-    if fields.get("tagging").is_some()
-        || fields.get("expires").is_some()
-        || fields.get("x-amz-website-redirect-location").is_some()
-    {
-        return unsupported("tagging, Expires and website redirects");
+    if fields.get("expires").is_some() || fields.get("x-amz-website-redirect-location").is_some() {
+        return unsupported("Expires and website redirects");
     }
-    if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-checksum-") || k.starts_with("x-amz-object-lock-")) {
-        return unsupported("checksums and Object Lock");
+    if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-object-lock-")) {
+        return unsupported("Object Lock");
     }
     if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-server-side-encryption-customer-")) {
         return unsupported("SSE-C");
@@ -231,13 +264,18 @@ async fn upload(
         Some(m) => Some(super::convert::decode_content_md5(m)?),
         None => None,
     };
+    let tags = match fields.get("tagging") {
+        Some(xml) => form_tags(xml)?,
+        None => crate::model::tagging::TagSet::default(),
+    };
+    let (algorithm, expected_checksum) = form_checksum(&fields)?;
     let put = PutRequest {
         bucket: bucket.clone(),
         key: key.clone(),
         headers: content_headers(&fields),
         condition: crate::model::WriteCondition::None,
         lock: crate::service::LockRequest::default(),
-        tags: crate::model::tagging::TagSet::default(),
+        tags,
         customer_key: None,
         kms: None,
     };
@@ -245,8 +283,8 @@ async fn upload(
         len: None,
         stream: bounded(file, range),
         content_md5,
-        algorithm: None,
-        expected_checksum: None,
+        algorithm,
+        expected_checksum,
         trailers: None,
     };
     let caller =

@@ -181,3 +181,74 @@ async fn forms_the_policy_refuses_store_nothing() {
     assert!(listed_keys(&gw.client, "forms").await.is_empty(), "nothing stored");
     gw.stop().await;
 }
+
+/// Promise (AWS's POST object fields `tagging` and `x-amz-checksum-*`): a form's `tagging`
+/// document becomes the object's tags, and its checksum field is checked over the whole file —
+/// also one longer than the 8 MiB piece — and stored (GET with checksum mode returns it); a
+/// checksum that does not match is 400 BadDigest, a malformed tagging document 400
+/// MalformedXML, eleven tags 400 InvalidTag, and nothing of a refused form is stored.
+#[tokio::test]
+async fn form_tags_and_checksums_are_honoured() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
+    let gw = TestGateway::start().await;
+    gw.client.create_bucket().bucket("forms").send().await.unwrap();
+    let tagging = "<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag></TagSet></Tagging>";
+    let post = |key: &'static str, fields: Vec<(&'static str, String)>, file: Vec<u8>| {
+        let mut all = vec![("key", key.to_owned())];
+        all.extend(fields);
+        let conditions: Vec<String> =
+            all.iter().map(|(k, v)| format!("{{\"{k}\":{}}}", serde_json::json!(v))).collect();
+        let conditions: Vec<&str> = conditions.iter().map(String::as_str).collect();
+        let fields: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let form = Form::signed("forms", &conditions, &fields, 300);
+        let gw = &gw;
+        async move { form.post(gw, "forms", "f.bin", &file).await }
+    };
+    let small = pattern(70_000, 1);
+    let crc = crate::checksums::expected(&ChecksumAlgorithm::Crc32, &small);
+    let fields = vec![("tagging", tagging.to_owned()), ("x-amz-checksum-crc32", crc.clone())];
+    let r = post("tagged", fields, small.clone()).await;
+    assert_eq!(r.status, 204, "{}", r.body_text());
+    let tags = gw.client.get_object_tagging().bucket("forms").key("tagged").send().await.unwrap();
+    let tags: Vec<_> = tags.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    assert_eq!(tags, [("team".to_owned(), "blue".to_owned())]);
+    let got = gw.client.get_object().bucket("forms").key("tagged").checksum_mode(ChecksumMode::Enabled).send();
+    let got = got.await.unwrap();
+    assert_eq!(got.checksum_crc32(), Some(crc.as_str()));
+    assert_eq!(body_bytes(got).await, small);
+    let big = pattern((8 << 20) + 5_000, 2);
+    let big_crc = crate::checksums::expected(&ChecksumAlgorithm::Crc32, &big);
+    let r = post("big", vec![("x-amz-checksum-crc32", big_crc.clone())], big.clone()).await;
+    assert_eq!(r.status, 204, "{}", r.body_text());
+    let head = gw.client.head_object().bucket("forms").key("big").checksum_mode(ChecksumMode::Enabled).send();
+    assert_eq!(head.await.unwrap().checksum_crc32(), Some(big_crc.as_str()));
+    let listed = listed_keys(&gw.client, "forms").await;
+    let refusals = [
+        ("bad-crc", vec![("x-amz-checksum-crc32", crc.clone())], big.clone(), "BadDigest"),
+        ("bad-small-crc", vec![("x-amz-checksum-crc32", big_crc.clone())], small.clone(), "BadDigest"),
+        ("bad-xml", vec![("tagging", "<Tagging><TagSet>".to_owned())], small.clone(), "MalformedXML"),
+        (
+            "too-many",
+            vec![(
+                "tagging",
+                format!(
+                    "<Tagging><TagSet>{}</TagSet></Tagging>",
+                    (0..11).map(|i| format!("<Tag><Key>k{i}</Key><Value>v</Value></Tag>")).collect::<String>()
+                ),
+            )],
+            small.clone(),
+            "InvalidTag",
+        ),
+    ];
+    for (key, fields, file, code) in refusals {
+        let r = post(key, fields, file).await;
+        assert_eq!(
+            (r.status, r.body_text().contains(&format!("<Code>{code}</Code>"))),
+            (400, true),
+            "{key}: {}",
+            r.body_text()
+        );
+    }
+    assert_eq!(listed_keys(&gw.client, "forms").await, listed, "the refused forms stored nothing");
+    gw.stop().await;
+}

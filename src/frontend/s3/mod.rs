@@ -19,7 +19,7 @@ mod object_lock;
 mod policy;
 pub(crate) mod refuse;
 mod sse;
-mod tagging;
+pub(crate) mod tagging;
 
 use std::sync::Arc;
 

@@ -33,8 +33,8 @@ pub(super) fn copy_tags(directive: Option<&TaggingDirective>, header: Option<&st
     }
 }
 
-/// The tags of a `<Tagging>` body, at most `max`.
-fn body_tags(tagging: Tagging, max: usize) -> S3Result<TagSet> {
+/// The tags of a `<Tagging>` document, at most `max`.
+pub(crate) fn body_tags(tagging: Tagging, max: usize) -> S3Result<TagSet> {
     let pairs = tagging
         .tag_set
         .into_iter()
