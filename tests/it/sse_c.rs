@@ -32,34 +32,63 @@ pub fn test_key(fill: u8) -> (String, String) {
     (b64.encode([fill; 32]), b64.encode(md5::Md5::digest([fill; 32])))
 }
 
+/// `.customer(&key)`: the three SSE-C headers of `key` on any request builder that takes them
+/// (`.source_customer`: the `x-amz-copy-source-` ones).
+trait WithCustomerKey: Sized {
+    fn customer(self, k: &Key) -> Self;
+}
+
+trait WithSourceKey: Sized {
+    fn source_customer(self, k: &Key) -> Self;
+}
+
+macro_rules! with_customer_key {
+    ($($builder:ty),*) => {$(
+        impl WithCustomerKey for $builder {
+            fn customer(self, k: &Key) -> Self {
+                self.sse_customer_algorithm("AES256").sse_customer_key(&k.b64).sse_customer_key_md5(&k.md5)
+            }
+        }
+    )*};
+}
+
+macro_rules! with_source_key {
+    ($($builder:ty),*) => {$(
+        impl WithSourceKey for $builder {
+            fn source_customer(self, k: &Key) -> Self {
+                self.copy_source_sse_customer_algorithm("AES256")
+                    .copy_source_sse_customer_key(&k.b64)
+                    .copy_source_sse_customer_key_md5(&k.md5)
+            }
+        }
+    )*};
+}
+
+use aws_sdk_s3::operation as op;
+with_customer_key!(
+    op::put_object::builders::PutObjectFluentBuilder,
+    op::get_object::builders::GetObjectFluentBuilder,
+    op::head_object::builders::HeadObjectFluentBuilder,
+    op::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    op::upload_part::builders::UploadPartFluentBuilder,
+    op::upload_part_copy::builders::UploadPartCopyFluentBuilder,
+    op::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder,
+    op::copy_object::builders::CopyObjectFluentBuilder
+);
+with_source_key!(
+    op::upload_part_copy::builders::UploadPartCopyFluentBuilder,
+    op::copy_object::builders::CopyObjectFluentBuilder
+);
+
 async fn put_with(c: &Client, bucket: &str, name: &str, data: &[u8], k: &Key) {
-    let out = c
-        .put_object()
-        .bucket(bucket)
-        .key(name)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .body(data.to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let out = c.put_object().bucket(bucket).key(name).customer(k).body(data.to_vec().into()).send().await.unwrap();
     assert_eq!(out.sse_customer_algorithm(), Some("AES256"));
     assert_eq!(out.sse_customer_key_md5(), Some(k.md5.as_str()));
     assert_eq!(out.server_side_encryption(), None, "SSE-C answers name no other encryption");
 }
 
 async fn get_with(c: &Client, bucket: &str, name: &str, k: &Key) -> Vec<u8> {
-    let out = c
-        .get_object()
-        .bucket(bucket)
-        .key(name)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    let out = c.get_object().bucket(bucket).key(name).customer(k).send().await.unwrap();
     assert_eq!((out.sse_customer_algorithm(), out.sse_customer_key_md5()), (Some("AES256"), Some(k.md5.as_str())));
     body_bytes(out).await
 }
@@ -68,7 +97,7 @@ async fn get_with(c: &Client, bucket: &str, name: &str, k: &Key) -> Vec<u8> {
 async fn get_refused(c: &Client, bucket: &str, name: &str, k: Option<&Key>) -> (Option<u16>, Option<String>) {
     let mut get = c.get_object().bucket(bucket).key(name);
     if let Some(k) = k {
-        get = get.sse_customer_algorithm("AES256").sse_customer_key(&k.b64).sse_customer_key_md5(&k.md5);
+        get = get.customer(k);
     }
     let e = get.send().await.expect_err("refused");
     (error_status(&e), error_code(&e))
@@ -77,7 +106,7 @@ async fn get_refused(c: &Client, bucket: &str, name: &str, k: Option<&Key>) -> (
 async fn head_refused(c: &Client, bucket: &str, name: &str, k: Option<&Key>) -> Option<u16> {
     let mut head = c.head_object().bucket(bucket).key(name);
     if let Some(k) = k {
-        head = head.sse_customer_algorithm("AES256").sse_customer_key(&k.b64).sse_customer_key_md5(&k.md5);
+        head = head.customer(k);
     }
     error_status(&head.send().await.expect_err("refused"))
 }
@@ -116,28 +145,10 @@ async fn an_object_under_a_customer_key_opens_only_with_it() {
     c.put_object().bucket("ssec").key("plain").body(b"plain".to_vec().into()).send().await.unwrap();
 
     assert_eq!(get_with(c, "ssec", "secret", &k).await, data);
-    let ranged = c
-        .get_object()
-        .bucket("ssec")
-        .key("secret")
-        .range("bytes=70000-70099")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    let ranged =
+        c.get_object().bucket("ssec").key("secret").range("bytes=70000-70099").customer(&k).send().await.unwrap();
     assert_eq!(body_bytes(ranged).await, &data[70_000..70_100]);
-    let head = c
-        .head_object()
-        .bucket("ssec")
-        .key("secret")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    let head = c.head_object().bucket("ssec").key("secret").customer(&k).send().await.unwrap();
     assert_eq!(head.content_length(), Some(300_000));
     assert_eq!(head.sse_customer_key_md5(), Some(k.md5.as_str()));
 
@@ -194,9 +205,7 @@ async fn malformed_customer_keys_are_refused_and_store_nothing() {
     assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidEncryptionAlgorithmError")));
     let e = put()
         .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer(&k)
         .send()
         .await
         .unwrap_err();
@@ -218,23 +227,14 @@ async fn a_multipart_upload_under_a_customer_key_needs_it_for_every_part() {
     let (k, other, source_key) = (key(7), key(8), key(9));
     let source = pattern(1 << 20, 11);
     put_with(c, "ssec", "source", &source, &source_key).await;
-    let created = c
-        .create_multipart_upload()
-        .bucket("ssec")
-        .key("big")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    let created = c.create_multipart_upload().bucket("ssec").key("big").customer(&k).send().await.unwrap();
     assert_eq!(created.sse_customer_key_md5(), Some(k.md5.as_str()));
     let id = created.upload_id().unwrap();
     let first = pattern(5 << 20, 12);
     let part = |n: i32, with: Option<&Key>| {
         let mut p = c.upload_part().bucket("ssec").key("big").upload_id(id).part_number(n).body(first.clone().into());
         if let Some(k) = with {
-            p = p.sse_customer_algorithm("AES256").sse_customer_key(&k.b64).sse_customer_key_md5(&k.md5);
+            p = p.customer(k);
         }
         p
     };
@@ -253,12 +253,8 @@ async fn a_multipart_upload_under_a_customer_key_needs_it_for_every_part() {
         .upload_id(id)
         .part_number(2)
         .copy_source("ssec/source")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&source_key.b64)
-        .copy_source_sse_customer_key_md5(&source_key.md5)
+        .customer(&k)
+        .source_customer(&source_key)
         .send()
         .await
         .unwrap();
@@ -270,13 +266,7 @@ async fn a_multipart_upload_under_a_customer_key_needs_it_for_every_part() {
         || c.complete_multipart_upload().bucket("ssec").key("big").upload_id(id).multipart_upload(parts.clone());
     let e = complete().send().await.unwrap_err();
     assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidRequest")));
-    complete()
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    complete().customer(&k).send().await.unwrap();
     let mut whole = first.clone();
     whole.extend_from_slice(&source);
     assert_eq!(get_with(c, "ssec", "big", &k).await, whole);
@@ -298,28 +288,15 @@ async fn copies_take_the_source_key_and_the_destination_key_apart() {
     put_with(c, "ssec", "doc", &data, &k).await;
     let e = c.copy_object().bucket("ssec").key("plain-copy").copy_source("ssec/doc").send().await.unwrap_err();
     assert_eq!(error_status(&e), Some(400));
-    c.copy_object()
-        .bucket("ssec")
-        .key("plain-copy")
-        .copy_source("ssec/doc")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&k.b64)
-        .copy_source_sse_customer_key_md5(&k.md5)
-        .send()
-        .await
-        .unwrap();
+    c.copy_object().bucket("ssec").key("plain-copy").copy_source("ssec/doc").source_customer(&k).send().await.unwrap();
     assert_eq!(body_bytes(c.get_object().bucket("ssec").key("plain-copy").send().await.unwrap()).await, data);
     let moved = c
         .copy_object()
         .bucket("ssec")
         .key("doc")
         .copy_source("ssec/doc")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&k.b64)
-        .copy_source_sse_customer_key_md5(&k.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&next.b64)
-        .sse_customer_key_md5(&next.md5)
+        .source_customer(&k)
+        .customer(&next)
         .send()
         .await
         .unwrap();
