@@ -143,6 +143,34 @@ fn content_headers(fields: &FormFields) -> ContentHeaders {
     }
 }
 
+/// The encryption fields, as the headers of a PutObject: SSE-C's
+/// `x-amz-server-side-encryption-customer-*` (the key crosses the network in the form, so the
+/// same transport rule), or `x-amz-server-side-encryption` with SSE-KMS's key id.
+fn form_encryption(
+    fields: &FormFields,
+    peer: Option<&Peer>,
+) -> S3Result<(Option<crate::service::CustomerKey>, Option<crate::service::encryption::KmsRequest>)> {
+    use super::s3::sse;
+    let field = |name: &str| fields.get(name).map(str::to_owned);
+    let headers = sse::CustomerHeaders {
+        algorithm: &field("x-amz-server-side-encryption-customer-algorithm"),
+        key: &field("x-amz-server-side-encryption-customer-key"),
+        key_md5: &field("x-amz-server-side-encryption-customer-key-md5"),
+    };
+    let customer = sse::customer_key(&headers, peer)?;
+    let algorithm = field("x-amz-server-side-encryption").map(s3s::dto::ServerSideEncryption::from);
+    sse::one_encryption(&algorithm, &customer)?;
+    let bucket_key =
+        fields.get("x-amz-server-side-encryption-bucket-key-enabled").map(|v| v.eq_ignore_ascii_case("true"));
+    let kms = sse::kms_request(
+        &algorithm,
+        &field("x-amz-server-side-encryption-aws-kms-key-id"),
+        &field("x-amz-server-side-encryption-context"),
+        bucket_key,
+    )?;
+    Ok((customer, kms))
+}
+
 /// The `tagging` field: a `<Tagging>` document, as PutObjectTagging's body.
 fn form_tags(xml: &str) -> S3Result<crate::model::tagging::TagSet> {
     use s3s::xml::Deserialize as _;
@@ -186,17 +214,11 @@ fn refuse_unsupported(fields: &FormFields) -> S3Result<()> {
     if fields.get("acl").is_some_and(|a| a != "private") {
         return unsupported("ACLs other than private");
     }
-    if fields.get("x-amz-server-side-encryption").is_some_and(|a| a != "AES256") {
-        return unsupported("SSE-KMS");
-    }
     if fields.get("expires").is_some() || fields.get("x-amz-website-redirect-location").is_some() {
         return unsupported("Expires and website redirects");
     }
     if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-object-lock-")) {
         return unsupported("Object Lock");
-    }
-    if fields.0.iter().any(|(k, _)| k.starts_with("x-amz-server-side-encryption-customer-")) {
-        return unsupported("SSE-C");
     }
     if fields.get("x-amz-storage-class").is_some_and(|c| c != "STANDARD") {
         return Err(S3Error::with_message(
@@ -269,6 +291,7 @@ async fn upload(
         None => crate::model::tagging::TagSet::default(),
     };
     let (algorithm, expected_checksum) = form_checksum(&fields)?;
+    let (customer_key, kms) = form_encryption(&fields, peer.as_ref())?;
     let put = PutRequest {
         bucket: bucket.clone(),
         key: key.clone(),
@@ -276,8 +299,8 @@ async fn upload(
         condition: crate::model::WriteCondition::None,
         lock: crate::service::LockRequest::default(),
         tags,
-        customer_key: None,
-        kms: None,
+        customer_key,
+        kms,
     };
     let body = ClientBody {
         len: None,

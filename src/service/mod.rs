@@ -41,6 +41,7 @@ use crate::meta::MetadataStore;
 use crate::metrics::Metrics;
 use crate::model::{BootId, ChecksumAlgorithm, ContentHeaders, ETag, NameError, ObjectChecksum, ObjectKey, ProviderId};
 
+pub use crate::keys::CustomerKey;
 use crate::model::WriteCondition;
 pub use access::{Caller, Secret};
 pub use acl::AclView;

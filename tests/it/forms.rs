@@ -252,3 +252,48 @@ async fn form_tags_and_checksums_are_honoured() {
     assert_eq!(listed_keys(&gw.client, "forms").await, listed, "the refused forms stored nothing");
     gw.stop().await;
 }
+
+/// Promise: a form may carry an SSE-C key (`x-amz-server-side-encryption-customer-*` fields,
+/// named by the policy like any field): the file is stored under it and reads back only with
+/// it; a key whose MD5 field does not match is 400 InvalidArgument and stores nothing.
+#[tokio::test]
+async fn a_form_upload_under_a_customer_key_needs_it_to_be_read() {
+    let gw = TestGateway::start().await;
+    gw.client.create_bucket().bucket("forms").send().await.unwrap();
+    let (key, md5) = crate::sse_c::test_key(0x71);
+    let (_, other_md5) = crate::sse_c::test_key(0x72);
+    let form = |name: &'static str, md5: &str| {
+        let fields = [
+            ("key", name.to_owned()),
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256".to_owned()),
+            ("x-amz-server-side-encryption-customer-key", key.clone()),
+            ("x-amz-server-side-encryption-customer-key-md5", md5.to_owned()),
+        ];
+        let conditions: Vec<String> =
+            fields.iter().map(|(k, v)| format!("{{\"{k}\":{}}}", serde_json::json!(v))).collect();
+        let conditions: Vec<&str> = conditions.iter().map(String::as_str).collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Form::signed("forms", &conditions, &fields, 300)
+    };
+    let data = pattern(50_000, 6);
+    let r = form("secret", &md5).post(&gw, "forms", "s.bin", &data).await;
+    assert_eq!(r.status, 204, "{}", r.body_text());
+    let e = gw.client.get_object().bucket("forms").key("secret").send().await.unwrap_err();
+    assert_eq!(crate::common::error_status(&e), Some(400));
+    let got = gw
+        .client
+        .get_object()
+        .bucket("forms")
+        .key("secret")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert!(body_bytes(got).await == data);
+    let r = form("mismatch", &other_md5).post(&gw, "forms", "s.bin", &data).await;
+    assert_eq!((r.status, r.body_text().contains("<Code>InvalidArgument</Code>")), (400, true), "{}", r.body_text());
+    assert_eq!(listed_keys(&gw.client, "forms").await, ["secret"]);
+    gw.stop().await;
+}

@@ -18,7 +18,7 @@ mod object;
 mod object_lock;
 mod policy;
 pub(crate) mod refuse;
-mod sse;
+pub(crate) mod sse;
 pub(crate) mod tagging;
 
 use std::sync::Arc;

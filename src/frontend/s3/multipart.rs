@@ -49,7 +49,7 @@ fn requested_checksum(
 fn part_target(
     (bucket, key, upload_id): (String, String, String),
     number: i32,
-    customer_key: Option<crate::keys::CustomerKey>,
+    customer_key: Option<crate::service::CustomerKey>,
 ) -> PartTarget {
     PartTarget { bucket, key, upload_id, number: u32::try_from(number).unwrap_or(0), customer_key }
 }

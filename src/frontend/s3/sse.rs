@@ -11,11 +11,11 @@ use zeroize::Zeroizing;
 
 use crate::frontend::error::not_implemented;
 use crate::frontend::peer::Peer;
-use crate::keys::CustomerKey;
+use crate::service::CustomerKey;
 use crate::service::encryption::{KmsRequest, ObjectEncryption};
 
 /// The SSE-C headers of a request, as s3s parsed them.
-pub(super) struct CustomerHeaders<'a> {
+pub(crate) struct CustomerHeaders<'a> {
     pub algorithm: &'a Option<String>,
     pub key: &'a Option<String>,
     pub key_md5: &'a Option<String>,
@@ -29,7 +29,7 @@ fn invalid_argument(message: &'static str) -> S3Error {
 /// refused on a plain-HTTP connection from another machine, where it crossed the network in
 /// the clear (S3 refuses SSE-C over HTTP; loopback is the gateway's own machine, e.g. behind a
 /// TLS-terminating proxy).
-pub(super) fn customer_key(h: &CustomerHeaders<'_>, peer: Option<&Peer>) -> S3Result<Option<CustomerKey>> {
+pub(crate) fn customer_key(h: &CustomerHeaders<'_>, peer: Option<&Peer>) -> S3Result<Option<CustomerKey>> {
     if h.algorithm.is_none() && h.key.is_none() && h.key_md5.is_none() {
         return Ok(None);
     }
@@ -77,7 +77,7 @@ pub(super) fn customer_key(h: &CustomerHeaders<'_>, peer: Option<&Peer>) -> S3Re
 /// without `aws:kms` is S3's 400; an encryption context (which would have to be stored and
 /// bound) and S3 Bucket Keys (a KMS cost feature of AWS) are not implemented (501), DSSE-KMS
 /// neither.
-pub(super) fn kms_request(
+pub(crate) fn kms_request(
     sse: &Option<ServerSideEncryption>,
     key_id: &Option<String>,
     context: &Option<String>,
@@ -107,7 +107,7 @@ pub(super) fn kms_request(
 }
 
 /// A request may ask for SSE-C or name an SSE algorithm, not both (S3's 400).
-pub(super) fn one_encryption(sse: &Option<ServerSideEncryption>, customer: &Option<CustomerKey>) -> S3Result<()> {
+pub(crate) fn one_encryption(sse: &Option<ServerSideEncryption>, customer: &Option<CustomerKey>) -> S3Result<()> {
     if sse.is_some() && customer.is_some() {
         return Err(invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
