@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::crypto::{CryptoError, StreamKeys, segment_aad};
-use super::format::{StreamParams, TAG_LEN};
+use super::format::{StreamParams, TAG_LEN, full_header};
 use super::range::SegmentSpan;
 use crate::model::usize_from;
 
@@ -18,6 +18,9 @@ pub enum OpenError {
     /// A segment's tag did not verify.
     #[error("segment authentication failed")]
     Tag,
+    /// The stream header the provider sent is not the one the metadata describes.
+    #[error("stream header differs from the metadata")]
+    Header,
     /// The provider sent fewer or more bytes than the metadata says.
     #[error("ciphertext length differs from the metadata")]
     Length,
@@ -37,7 +40,12 @@ pub struct SegmentOpener {
     next_segment: u64,
     buf: BytesMut,
     emitted: u64,
+    /// For a span read from byte 0: the header expected first, and how much of it arrived.
+    header: Option<([u8; HEADER_BYTES], usize)>,
 }
+
+/// The header's length, as a buffer size.
+const HEADER_BYTES: usize = 96;
 
 impl SegmentOpener {
     /// Verifies the stream's commitment (before any decryption) and prepares to open `span`.
@@ -45,7 +53,9 @@ impl SegmentOpener {
         let keys = StreamKeys::derive(dek, params)?;
         let prefix = params.header_prefix();
         keys.verify_commitment(&prefix, commit).map_err(|_| OpenError::Commitment)?;
+        let header = (span.cipher_start == 0).then(|| (full_header(&prefix, commit), 0));
         Ok(Self {
+            header,
             aad: segment_aad(&prefix, commit),
             keys,
             seg_size: params.segment_size(),
@@ -60,6 +70,17 @@ impl SegmentOpener {
 
     /// Feeds ciphertext; appends the verified plaintext of every completed segment to `out`.
     pub fn push(&mut self, mut ciphertext: &[u8], out: &mut Vec<Bytes>) -> Result<(), OpenError> {
+        if let Some((want, seen)) = &mut self.header {
+            let n = (HEADER_BYTES - *seen).min(ciphertext.len());
+            if ciphertext[..n] != want[*seen..*seen + n] {
+                return Err(OpenError::Header);
+            }
+            *seen += n;
+            ciphertext = &ciphertext[n..];
+            if *seen == HEADER_BYTES {
+                self.header = None;
+            }
+        }
         while !ciphertext.is_empty() {
             if self.next_segment > self.span.last_segment {
                 return Err(OpenError::Length);
@@ -77,7 +98,7 @@ impl SegmentOpener {
 
     /// Confirms that every segment of the span arrived and nothing more.
     pub fn finish(&self) -> Result<(), OpenError> {
-        if self.next_segment == self.span.last_segment + 1 && self.buf.is_empty() {
+        if self.header.is_none() && self.next_segment == self.span.last_segment + 1 && self.buf.is_empty() {
             Ok(())
         } else {
             Err(OpenError::Length)
@@ -89,7 +110,12 @@ impl SegmentOpener {
     pub fn remaining_span(&self) -> SegmentSpan {
         let resumed = self.next_segment;
         let skip = if resumed == self.span.first_segment { self.span.skip } else { 0 };
-        let cipher_start = super::format::HEADER_LEN + resumed * (self.seg_size + TAG_LEN);
+        // Resumed at the first segment: from byte 0 again, header included, as the span began.
+        let cipher_start = if resumed == 0 {
+            self.span.cipher_start
+        } else {
+            super::format::HEADER_LEN + resumed * (self.seg_size + TAG_LEN)
+        };
         SegmentSpan {
             first_segment: resumed,
             last_segment: self.span.last_segment,

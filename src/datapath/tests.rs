@@ -134,7 +134,7 @@ proptest! {
         let span = SegmentSpan::for_range(p.plaintext_len, 16, range);
         let mut o = SegmentOpener::new(&DEK, &p, &commit, span).unwrap();
         let mut out = Vec::new();
-        prop_assert!(o.push(&long[96..], &mut out).is_err());
+        prop_assert!(o.push(&long[usize_from(span.cipher_start)..], &mut out).is_err());
     }
 }
 
@@ -151,6 +151,27 @@ fn wrong_identity_fails_the_commitment_before_decrypting() {
         assert_eq!(r, Err(OpenError::Commitment));
         assert!(got.is_empty());
     }
+}
+
+#[test]
+fn a_read_from_the_first_segment_checks_the_header_against_the_metadata() {
+    let p = params(200_000, 16, 1);
+    let data = plaintext(200_000);
+    let (cipher, commit) = seal(&p, &data, 65_536);
+    let (got, r) = open(&p, &commit, &cipher, Some((0, 99)), 7);
+    assert_eq!((got.as_slice(), r), (&data[..100], Ok(())), "header and first segment, fed 7 bytes at a time");
+    for at in [0, 7, 30, 60, 64, 95] {
+        let mut damaged = cipher.clone();
+        damaged[at] ^= 1;
+        let (got, r) = open(&p, &commit, &damaged, Some((0, 99)), 1000);
+        assert_eq!(r, Err(OpenError::Header), "byte {at}");
+        assert!(got.is_empty());
+    }
+    // A read that starts past the first segment does not fetch the header.
+    let mut damaged = cipher.clone();
+    damaged[30] ^= 1;
+    let (got, r) = open(&p, &commit, &damaged, Some((70_000, 70_099)), 1000);
+    assert_eq!((got.as_slice(), r), (&data[70_000..70_100], Ok(())));
 }
 
 #[test]
