@@ -25,6 +25,7 @@ pub mod residency;
 pub mod state;
 mod tagging;
 mod unsized_body;
+mod upload_requests;
 pub(crate) mod versions;
 
 use std::sync::Arc;
@@ -45,7 +46,7 @@ pub use crate::keys::CustomerKey;
 use crate::model::WriteCondition;
 pub use access::{Caller, Secret};
 pub use acl::AclView;
-pub use api::{BucketInfo, Gate, ListUploadsRequest, NewUpload, ObjectApi, PartSource, PartTarget};
+pub use api::{BucketInfo, Gate, ObjectApi};
 pub use conditional::Conditions;
 pub use copy::CopyRequest;
 pub use delete::{DeleteResult, ObjectToDelete};
@@ -58,6 +59,7 @@ pub use multipart::{CompletePart, CompleteRequest, PartInfo, PartsPage, UploadIn
 pub use object_lock::{LockRequest, LockView};
 pub(crate) use put::MAX_OBJECT_SIZE;
 pub use tagging::TagsView;
+pub use upload_requests::{ListUploadsRequest, NewUpload, PartSource, PartTarget};
 
 /// Plaintext leaving the service; an `Err` item must abort the client connection.
 pub type PlainStream = BoxStream<'static, Result<Bytes>>;
