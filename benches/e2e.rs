@@ -6,6 +6,8 @@
 //!       rclone `s3` remotes on the same kind of `s3s-fs` providers,
 //!   (e) the gateway with N = 3, W = 2 with its metadata in PostgreSQL instead of RocksDB,
 //!   (f) two such gateways on one PostgreSQL, the client's requests spread over both,
+//!   (g) the gateway with N = 1 and with N = 3, W = 2 over local directory providers
+//!       (`kind = "fs"`, the embedded default a newcomer measures first),
 //! all on 127.0.0.1 with the providers' data (and the gateway's metadata) on tmpfs.
 //! Workloads: 64 MiB × 16 with 4 in flight, one 1 GiB object, 4 KiB × 5,000 with 16 in
 //! flight; each PUT, then GET (every byte checked), then DELETE. For every phase it reports
@@ -473,7 +475,10 @@ fn tmpfs_dir(name: &str) -> PathBuf {
 /// blocks, to see which GET figures are `s3s-fs`'s).
 struct Provider {
     endpoint: String,
-    pid: u32,
+    /// The provider process, none for a local directory provider.
+    pid: Option<u32>,
+    /// A local directory provider's directory (`kind = "fs"`: the embedded default).
+    directory: Option<PathBuf>,
     _s3s_fs: Option<FakeProvider>,
     _rclone: Option<Proc>,
 }
@@ -507,19 +512,41 @@ fn rclone_provider(root: &Path) -> Provider {
     let config = root.with_extension("rclone.conf");
     std::fs::write(&config, "").expect("empty rclone config");
     let (proc, addr) = serve_rclone_s3(root.as_os_str(), PROVIDER_ACCESS, PROVIDER_SECRET, &config);
-    Provider { endpoint: format!("http://{addr}"), pid: proc.0.id(), _s3s_fs: None, _rclone: Some(proc) }
+    Provider {
+        endpoint: format!("http://{addr}"),
+        pid: Some(proc.0.id()),
+        directory: None,
+        _s3s_fs: None,
+        _rclone: Some(proc),
+    }
 }
 
-fn providers(n: usize, dir: &Path) -> Vec<Provider> {
+/// `n` providers under `dir`: local directories when `local`, else provider processes.
+fn providers(n: usize, dir: &Path, local: bool) -> Vec<Provider> {
     let rclone = std::env::var("BENCH_E2E_PROVIDER").is_ok_and(|p| p == "rclone");
     (0..n)
         .map(|i| {
             let root = dir.join(format!("p{i}"));
+            if local {
+                return Provider {
+                    endpoint: String::new(),
+                    pid: None,
+                    directory: Some(root),
+                    _s3s_fs: None,
+                    _rclone: None,
+                };
+            }
             if rclone {
                 return rclone_provider(&root);
             }
             let f = FakeProvider::start(&root, &dir.join(format!("p{i}.log")));
-            Provider { endpoint: f.endpoint.clone(), pid: f.pid(), _s3s_fs: Some(f), _rclone: None }
+            Provider {
+                endpoint: f.endpoint.clone(),
+                pid: Some(f.pid()),
+                directory: None,
+                _s3s_fs: Some(f),
+                _rclone: None,
+            }
         })
         .collect()
 }
@@ -548,6 +575,15 @@ fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, Socke
         dir.display()
     );
     for (i, f) in fakes.iter().enumerate() {
+        if let Some(directory) = &f.directory {
+            let _ = write!(
+                text,
+                "[[provider]]\nid = \"p{i}\"\nkind = \"fs\"\npath = \"{}\"\ncountry = \"{}\"\noperator = \"op{i}\"\n",
+                directory.display(),
+                countries[i % 3]
+            );
+            continue;
+        }
         let _ = write!(
             text,
             "[[provider]]\nid = \"p{i}\"\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{PROVIDER_BUCKET}\"\nregion = \"us-east-1\"\n\
@@ -616,13 +652,15 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
     for w in workloads() {
         let dir = tmpfs_dir(&format!("{}-{}", system.replace(' ', "_"), w.size));
         let n = match system {
-            "direct" | "gateway N=1" => 1,
+            "direct" | "gateway N=1" | "gateway N=1 local" => 1,
             _ => 3,
         };
-        let fakes = providers(n, &dir);
+        let fakes = providers(n, &dir, system.ends_with(" local"));
         let mut procs: Vec<(String, u32)> = vec![("client".into(), std::process::id())];
         for (i, f) in fakes.iter().enumerate() {
-            procs.push((format!("provider{i}"), f.pid));
+            if let Some(pid) = f.pid {
+                procs.push((format!("provider{i}"), pid));
+            }
         }
         let mut servers = Vec::new();
         let mut endpoints = Vec::new();
@@ -752,6 +790,18 @@ fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
     ratio("N=3 GET 4KiB ops vs rclone", find(all, n3, small, "GET"), find(all, rc, small, "GET"), ops, ">= 1.5");
     ratio("N=1 GET 64MiB vs direct", find(all, n1, big, "GET"), find(all, d, big, "GET"), mibs, ">= 0.9");
     ratio("N=1 PUT 64MiB vs direct", find(all, n1, big, "PUT"), find(all, d, big, "PUT"), mibs, ">= 0.6");
+    // Issue 25 item 1: local directories should cost the gateway no more CPU per GiB than
+    // remote providers, and one large stream no more per GiB than several concurrent ones.
+    let cpu = |r: &PhaseResult| r.cpu_per_unit.get("gateway").copied().unwrap_or(0.0);
+    let (local3, one) = ("gateway N=3 local", "1GiB x1");
+    for op in ["PUT", "GET"] {
+        for w in [big, one] {
+            let (a, b) = (find(all, local3, w, op), find(all, n3, w, op));
+            ratio(&format!("gateway CPU/GiB local vs s3s-fs N=3 {op} {w}"), a, b, cpu, "<= 1.0");
+        }
+        let (a, b) = (find(all, local3, one, op), find(all, local3, big, op));
+        ratio(&format!("gateway CPU/GiB local N=3 {op} one stream vs 4 in flight"), a, b, cpu, "<= 1.0");
+    }
     let (pg1, pg2) = ("gateway N=3 PostgreSQL", "2 gateways N=3 PostgreSQL");
     let per_workload: [(&str, Measure); 2] = [(big, mibs), (small, ops)];
     for (workload, f) in per_workload {
@@ -791,6 +841,8 @@ fn main() {
                 "rclone crypt+union",
                 "gateway N=3 PostgreSQL",
                 "2 gateways N=3 PostgreSQL",
+                "gateway N=1 local",
+                "gateway N=3 local",
             ]
             .map(String::from)
             .to_vec()

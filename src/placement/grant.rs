@@ -52,6 +52,13 @@ pub fn grant_replica(policy: &ResidencyPolicy, provider: &ProviderInfo, today: t
         .then(|| WriteGrant { provider: provider.id.clone(), admits: Admits::ObjectData(ResidencyChecked(())) })
 }
 
+/// Leave to write object data to `provider`, for unit tests of the backends only (production
+/// code gets its grants from placement).
+#[cfg(test)]
+pub fn test_object_grant(provider: &ProviderId) -> WriteGrant {
+    WriteGrant { provider: provider.clone(), admits: Admits::ObjectData(ResidencyChecked(())) }
+}
+
 /// Leave to write the provider probe's random bytes (never object data) to `provider`.
 pub fn probe_grant(provider: &ProviderId) -> WriteGrant {
     WriteGrant { provider: provider.clone(), admits: Admits::ProbeBytes }

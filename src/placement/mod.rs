@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 
 use crate::model::{BucketUid, Distinct, ProviderId, ProviderInfo, ResidencyPolicy};
 
+#[cfg(test)]
+pub use grant::test_object_grant;
 pub use grant::{WriteGrant, grant_replica, probe_grant};
 pub use rules::{Violation, check};
 

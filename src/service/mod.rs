@@ -22,6 +22,7 @@ mod object_lock;
 mod placing;
 mod put;
 pub mod residency;
+mod seal_stage;
 pub mod state;
 mod tagging;
 mod unsized_body;

@@ -4,8 +4,9 @@
 use super::access::Permit;
 use super::checksum::{PlainDigests, PlainHasher};
 use super::encryption::ObjectEncryption;
+use super::seal_stage::{SealStage, seal_error};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
-use crate::datapath::{DEFAULT_SEG_LOG2, SealError, StreamParams, StreamSealer, ciphertext_len};
+use crate::datapath::{DEFAULT_SEG_LOG2, StreamParams, StreamSealer, ciphertext_len};
 use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding};
 use crate::meta::{BucketRecord, CommitOutcome, DekRewrap, GcTask, Intent, PutCommit, RepairTask, VersionRecord};
@@ -115,13 +116,6 @@ impl BodyChecks {
             .into()),
             _ => Ok(()),
         }
-    }
-}
-
-fn seal_error(e: SealError) -> Error {
-    match e {
-        SealError::TooLong | SealError::TooShort => ErrorKind::IncompleteBody.into(),
-        SealError::Crypto(c) => ErrorKind::Internal { context: "sealing".into(), source: Some(Box::new(c)) }.into(),
     }
 }
 
@@ -475,12 +469,12 @@ async fn pump(
 }
 
 async fn pump_inner(
-    mut sealer: StreamSealer,
+    sealer: StreamSealer,
     mut source: PlainSource,
     fanout: &mut Fanout,
     verify: impl FnOnce(&PlainDigests) -> Result<()>,
 ) -> Result<Pumped> {
-    let mut hasher = PlainHasher::new(source.algorithm);
+    let mut stage = SealStage::new(PlainHasher::new(source.algorithm), sealer);
     let mut batch: Vec<Bytes> = Vec::new();
     let mut batch_len = 0usize;
     let mut received = 0u64;
@@ -495,33 +489,9 @@ async fn pump_inner(
             batch.push(chunk.clone());
         }
         if batch_len >= BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
-            let work = std::mem::take(&mut batch);
             batch_len = 0;
-            // The plaintext digests (MD5 first of all) and the sealing (AES-GCM and the
-            // ciphertext's SHA-256) run side by side on two blocking threads: one upload then
-            // goes at the pace of the slower of the two, not of their sum.
-            let plain = work.clone();
-            let hashing = tokio::task::spawn_blocking(move || {
-                for chunk in &plain {
-                    hasher.update(chunk);
-                }
-                hasher
-            });
-            let sealing = tokio::task::spawn_blocking(move || {
-                let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
-                for chunk in &work {
-                    sealer.push(chunk, &mut out)?;
-                }
-                Ok::<_, SealError>((sealer, out.freeze()))
-            });
-            let task_failed = |e: tokio::task::JoinError| ErrorKind::Internal {
-                context: "sealing task".into(),
-                source: Some(Box::new(e)),
-            };
-            let (hashing_done, sealing_done) = tokio::join!(hashing, sealing);
-            hasher = hashing_done.map_err(task_failed)?;
-            let ciphertext;
-            (sealer, ciphertext) = sealing_done.map_err(task_failed)?.map_err(seal_error)?;
+            // This batch is hashed and sealed while the next one is received.
+            let ciphertext = stage.start(std::mem::take(&mut batch)).await?;
             if !ciphertext.is_empty() {
                 fanout.send(ciphertext).await?;
             }
@@ -529,6 +499,10 @@ async fn pump_inner(
         if next.is_none() {
             break;
         }
+    }
+    let (ciphertext, hasher, sealer) = stage.finish().await?;
+    if !ciphertext.is_empty() {
+        fanout.send(ciphertext).await?;
     }
     if received != source.len {
         return Err(ErrorKind::IncompleteBody.into());
