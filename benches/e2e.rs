@@ -238,6 +238,26 @@ fn proc_stat(pid: u32) -> (u32, f64, f64) {
     (u32::try_from(num(1)).unwrap_or(0), num(11) as f64 / 100.0, num(12) as f64 / 100.0)
 }
 
+/// The key prefix of a gateway's CPU per thread name (`thread:<role>:<name>`).
+const THREAD_PREFIX: &str = "thread:";
+
+/// CPU seconds (user + system) of a process's live threads, summed by thread name: the
+/// gateway names its threads by the kind of work they do (`sv-async`, `sv-hash`, `sv-seal`,
+/// `sv-file-io`, `sv-metadata`; RocksDB's own are `rocksdb:*`). Threads that ended during a
+/// phase are missing, hence the "other" column (total minus the named threads).
+fn threads_cpu_secs(pid: u32) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        *out.entry(name).or_insert(0.0) += (num(11) + num(12)) as f64 / 100.0;
+    }
+    out
+}
+
 /// CPU seconds (user + system) a process has used.
 fn cpu_secs(pid: u32) -> f64 {
     let (_, user, system) = proc_stat(pid);
@@ -310,6 +330,9 @@ impl Watched {
             out.insert(role.clone(), user + system);
             if role.starts_with("gateway") {
                 out.insert(format!("kernel:{role}"), system);
+                for (name, secs) in threads_cpu_secs(*pid) {
+                    *out.entry(format!("{THREAD_PREFIX}{role}:{name}")).or_insert(0.0) += secs;
+                }
             }
         }
         out
@@ -771,6 +794,32 @@ fn print_table(all: &[PhaseResult]) {
     }
 }
 
+/// The first gateway's CPU per phase by kind of work (its thread names), for predicting which
+/// kind saturates first on a machine with more cores (issue 25 item 4).
+fn print_threads_table(all: &[PhaseResult]) {
+    const GROUPS: [&str; 6] = ["sv-async", "sv-hash", "sv-seal", "sv-file-io", "sv-metadata", "rocksdb"];
+    println!("| system | workload | op | {} | other (main thread, ended threads) | unit |", GROUPS.join(" | "));
+    println!("|---|---|---|{}---:|---|", "---:|".repeat(GROUPS.len()));
+    let prefix = format!("{THREAD_PREFIX}gateway:");
+    for r in all {
+        let Some(total) = r.cpu_per_unit.get("gateway") else { continue };
+        let threads: Vec<(&str, f64)> =
+            r.cpu_per_unit.iter().filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, *v))).collect();
+        let group = |g: &str| threads.iter().filter(|(n, _)| n.starts_with(g)).map(|(_, v)| v).sum::<f64>();
+        let cells: Vec<String> = GROUPS.iter().map(|g| format!("{:.2}", group(g))).collect();
+        let named: f64 = GROUPS.iter().map(|g| group(g)).sum();
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {} |",
+            r.system,
+            r.workload,
+            r.op,
+            cells.join(" | "),
+            total - named,
+            r.cpu_unit
+        );
+    }
+}
+
 fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
     let mut out = Vec::new();
     let mut ratio =
@@ -853,6 +902,8 @@ fn main() {
         rt.block_on(run_system(system, &block, &mut all));
     }
     print_table(&all);
+    println!();
+    print_threads_table(&all);
     println!();
     println!("| ratio | value | target |");
     println!("|---|---:|---|");

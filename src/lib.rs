@@ -33,6 +33,7 @@ pub mod metalog;
 pub mod metrics;
 pub mod model;
 pub mod placement;
+pub mod pools;
 pub mod progress;
 pub mod replicate;
 pub mod report;

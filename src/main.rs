@@ -307,7 +307,11 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => {
             souverain::config::Config::load(&config).map(|_| println!("ok")).map_err(anyhow::Error::from)
         }
-        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Command::Serve { config } => match tokio::runtime::Builder::new_multi_thread()
+            .thread_name(souverain::pools::ASYNC_THREAD_NAME)
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt.block_on(serve(config)),
             Err(e) => Err(e.into()),
         },

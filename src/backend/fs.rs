@@ -12,6 +12,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
 use crate::model::{ProviderId, usize_from};
+use crate::pools::Pool;
 
 const READ_CHUNK: usize = 256 * 1024;
 /// The most bytes one blocking write call takes (see [`FsBackend::write_all`]).
@@ -74,8 +75,7 @@ impl FsBackend {
         while let Some(first) = body.next().await {
             let mut batch = vec![first];
             let mut batch_len = 0;
-            loop {
-                let Some(chunk) = batch.last() else { break };
+            while let Some(chunk) = batch.last() {
                 let chunk = chunk.as_ref().map_err(|e| self.err(BackendErrorKind::Aborted, e.to_string()))?;
                 batch_len += chunk.len();
                 if batch_len >= WRITE_BATCH {
@@ -92,7 +92,7 @@ impl FsBackend {
             }
             self.finish_write(in_flight.take()).await?;
             let file = std::sync::Arc::clone(&file);
-            in_flight = Some(tokio::task::spawn_blocking(move || {
+            in_flight = Some(crate::pools::spawn(Pool::FileIo, move || {
                 batch.iter().flatten().try_for_each(|chunk| (&*file).write_all(chunk))
             }));
         }
@@ -100,7 +100,7 @@ impl FsBackend {
         if written != len {
             return Err(self.err(BackendErrorKind::Aborted, "body shorter than announced"));
         }
-        tokio::task::spawn_blocking(move || file.sync_all())
+        crate::pools::spawn(Pool::FileIo, move || file.sync_all())
             .await
             .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
             .map_err(|e| self.io(e))
@@ -134,7 +134,7 @@ impl Backend for FsBackend {
         }
         tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
         let dir = dest.parent().map_or_else(|| self.root.clone(), Path::to_path_buf);
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
+        crate::pools::spawn(Pool::FileIo, move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
             .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
             .map_err(|e| self.io(e))
@@ -160,7 +160,7 @@ impl Backend for FsBackend {
                 }
                 let want = usize_from(end - at).min(READ_CHUNK);
                 let reader = std::sync::Arc::clone(&file);
-                let read = tokio::task::spawn_blocking(move || {
+                let read = crate::pools::spawn(Pool::FileIo, move || {
                     let mut buf = vec![0u8; want];
                     std::os::unix::fs::FileExt::read_at(&*reader, &mut buf, at).map(|n| {
                         buf.truncate(n);
@@ -314,7 +314,7 @@ mod tests {
     }
 
     fn pattern(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+        (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]).collect()
     }
 
     async fn read(fs: &FsBackend, name: &str, range: Option<Range<u64>>) -> Vec<u8> {

@@ -10,6 +10,7 @@ use tokio::task::{JoinError, JoinHandle};
 use super::checksum::PlainHasher;
 use crate::datapath::{SealError, StreamSealer};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pools::Pool;
 
 /// The hasher and the sealer of one stream, idle or working on one batch.
 pub(super) struct SealStage {
@@ -17,7 +18,8 @@ pub(super) struct SealStage {
 }
 
 enum State {
-    Idle(PlainHasher, StreamSealer),
+    /// Boxed: the hasher and sealer states are large, the handles small.
+    Idle(Box<(PlainHasher, StreamSealer)>),
     Working(JoinHandle<PlainHasher>, JoinHandle<std::result::Result<(StreamSealer, Bytes), SealError>>),
     /// Only while a state is being replaced, or after a task failed.
     Broken,
@@ -25,24 +27,25 @@ enum State {
 
 impl SealStage {
     pub(super) fn new(hasher: PlainHasher, sealer: StreamSealer) -> Self {
-        Self { state: State::Idle(hasher, sealer) }
+        Self { state: State::Idle(Box::new((hasher, sealer))) }
     }
 
     /// Starts on `work` once the batch before it is done; answers that batch's ciphertext
     /// (empty if there was none or it sealed to nothing).
     pub(super) async fn start(&mut self, work: Vec<Bytes>) -> Result<Bytes> {
         let ciphertext = self.wait().await?;
-        let State::Idle(mut hasher, mut sealer) = std::mem::replace(&mut self.state, State::Broken) else {
+        let State::Idle(idle) = std::mem::replace(&mut self.state, State::Broken) else {
             return Err(broken());
         };
+        let (mut hasher, mut sealer) = *idle;
         let plain = work.clone();
-        let hashing = tokio::task::spawn_blocking(move || {
+        let hashing = crate::pools::spawn(Pool::Hash, move || {
             for chunk in &plain {
                 hasher.update(chunk);
             }
             hasher
         });
-        let sealing = tokio::task::spawn_blocking(move || {
+        let sealing = crate::pools::spawn(Pool::Seal, move || {
             let mut out = BytesMut::with_capacity(work.iter().map(Bytes::len).sum::<usize>() + 4096);
             for chunk in &work {
                 sealer.push(chunk, &mut out)?;
@@ -57,22 +60,25 @@ impl SealStage {
     pub(super) async fn finish(mut self) -> Result<(Bytes, PlainHasher, StreamSealer)> {
         let ciphertext = self.wait().await?;
         match self.state {
-            State::Idle(hasher, sealer) => Ok((ciphertext, hasher, sealer)),
+            State::Idle(idle) => {
+                let (hasher, sealer) = *idle;
+                Ok((ciphertext, hasher, sealer))
+            }
             _ => Err(broken()),
         }
     }
 
     async fn wait(&mut self) -> Result<Bytes> {
         match std::mem::replace(&mut self.state, State::Broken) {
-            State::Idle(hasher, sealer) => {
-                self.state = State::Idle(hasher, sealer);
+            State::Idle(idle) => {
+                self.state = State::Idle(idle);
                 Ok(Bytes::new())
             }
             State::Working(hashing, sealing) => {
-                let (hashed, sealed) = tokio::join!(hashing, sealing);
-                let hasher = hashed.map_err(task_failed)?;
-                let (sealer, ciphertext) = sealed.map_err(task_failed)?.map_err(seal_error)?;
-                self.state = State::Idle(hasher, sealer);
+                let (hash_done, seal_done) = tokio::join!(hashing, sealing);
+                let hasher = hash_done.map_err(task_failed)?;
+                let (sealer, ciphertext) = seal_done.map_err(task_failed)?.map_err(seal_error)?;
+                self.state = State::Idle(Box::new((hasher, sealer)));
                 Ok(ciphertext)
             }
             State::Broken => Err(broken()),

@@ -179,7 +179,7 @@ async fn fill_plain(
 
 /// The whole body's digests go on off the async threads (MD5 of a piece takes milliseconds).
 async fn hash_in_background(mut hasher: PlainHasher, piece: Vec<Bytes>) -> Result<PlainHasher> {
-    tokio::task::spawn_blocking(move || {
+    crate::pools::spawn(crate::pools::Pool::Hash, move || {
         for b in &piece {
             hasher.update(b);
         }

@@ -89,7 +89,9 @@ impl<E: KvEngine> KvMetadataStore<E> {
         F: FnOnce(&Inner<E>) -> Result<T, MetaError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| MetaError::engine_from("metadata task", e))?
+        crate::pools::spawn(crate::pools::Pool::Metadata, move || f(&inner))
+            .await
+            .map_err(|e| MetaError::engine_from("metadata task", e))?
     }
 }
 
