@@ -143,3 +143,50 @@ async fn verify_finds_a_noncurrent_version_the_log_lost() {
     let after = verify(config(), false).await;
     assert!(after.clean(), "{after:?}");
 }
+
+/// Promise: a committed stream's copy at a provider outside its replica list (a surplus copy,
+/// e.g. left by an interrupted evacuation) is found and named; `--repair` has the gateway delete
+/// that copy only, and the object still reads back from its own replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_a_surplus_copy_and_repair_deletes_only_it() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::start(dir.path());
+    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
+    let config = || Config::parse(&text, dir.path()).unwrap();
+    let gw: RunningGateway = start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    let de_only = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from("de-only"));
+    c.create_bucket().bucket("german").create_bucket_configuration(de_only.build()).send().await.unwrap();
+    let data = pattern(7_000, 3);
+    c.put_object().bucket("german").key("k").body(data.clone().into()).send().await.unwrap();
+    gw.shutdown().await;
+
+    let roots = &providers.roots;
+    let own = streams(&roots[0]);
+    assert_eq!((own.len(), streams(&roots[1]).len()), (1, 0), "one replica, in Germany only");
+    let surplus = roots[1].join(own[0].strip_prefix(&roots[0]).unwrap());
+    std::fs::copy(&own[0], &surplus).unwrap();
+    let before_files = provider_files(roots).len();
+    let found = verify(config(), false).await;
+    assert_eq!(counts(&found), [0, 0, 1, 0, 0, 0], "{found:?}");
+    assert!(found.surplus.sample[0].contains(own[0].file_name().unwrap().to_str().unwrap()), "{found:?}");
+    assert_eq!(provider_files(roots).len(), before_files, "verify without --repair changes nothing");
+
+    let repaired = verify(config(), true).await;
+    assert_eq!((repaired.repairs_queued, repaired.deletions_queued), (0, 1), "{repaired:?}");
+    let gw = start(config()).await.unwrap();
+    let planted = surplus.clone();
+    wait_for("the surplus copy is deleted", 60, || {
+        let planted = planted.clone();
+        async move { !planted.exists() }
+    })
+    .await;
+    assert!(own[0].exists(), "the object's own replica is kept");
+    let got = client(gw.s3_addr).get_object().bucket("german").key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), data.as_slice());
+    gw.shutdown().await;
+    let after = verify(config(), false).await;
+    assert_eq!(counts(&after), [0; 6], "{after:?}");
+}
