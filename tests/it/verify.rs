@@ -167,6 +167,7 @@ async fn verify_finds_a_surplus_copy_and_repair_deletes_only_it() {
     let own = streams(&roots[0]);
     assert_eq!((own.len(), streams(&roots[1]).len()), (1, 0), "one replica, in Germany only");
     let surplus = roots[1].join(own[0].strip_prefix(&roots[0]).unwrap());
+    std::fs::create_dir_all(surplus.parent().unwrap()).unwrap();
     std::fs::copy(&own[0], &surplus).unwrap();
     let before_files = provider_files(roots).len();
     let found = verify(config(), false).await;
