@@ -27,6 +27,7 @@ pub enum Pool {
 }
 
 impl Pool {
+    /// Every pool, in declaration order: `ALL[pool as usize] == pool`.
     const ALL: [Pool; 4] = [Pool::Hash, Pool::Seal, Pool::FileIo, Pool::Metadata];
 
     /// The name its threads carry.
@@ -36,15 +37,6 @@ impl Pool {
             Pool::Seal => "sv-seal",
             Pool::FileIo => "sv-file-io",
             Pool::Metadata => "sv-metadata",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Pool::Hash => 0,
-            Pool::Seal => 1,
-            Pool::FileIo => 2,
-            Pool::Metadata => 3,
         }
     }
 }
@@ -66,7 +58,7 @@ where
     R: Send + 'static,
 {
     let pools = POOLS.get_or_init(|| Pool::ALL.iter().map(|p| build(*p)).collect());
-    match pools.get(pool.index()).and_then(Option::as_ref) {
+    match pools.get(pool as usize).and_then(Option::as_ref) {
         Some(runtime) => runtime.spawn_blocking(f),
         None => tokio::task::spawn_blocking(f),
     }

@@ -1,14 +1,14 @@
 //! A local directory provider: atomic write-then-rename with fsync. Used by the quickstart and
 //! by single-host setups on mounted storage; it receives the same sealed streams as a remote one.
 
+use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::io::Write as _;
-
 use futures_util::{FutureExt, StreamExt};
+use tokio::task::JoinHandle;
 
 use super::{Backend, BackendError, BackendErrorKind, CipherStream, GrantedBody, SealedBody};
 use crate::model::{ProviderId, usize_from};
@@ -71,7 +71,7 @@ impl FsBackend {
     async fn write_all(&self, tmp: &Path, len: u64, mut body: SealedBody) -> Result<(), BackendError> {
         let file = std::sync::Arc::new(tokio::fs::File::create(tmp).await.map_err(|e| self.io(e))?.into_std().await);
         let mut written = 0u64;
-        let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<()>>> = None;
+        let mut in_flight: Option<JoinHandle<std::io::Result<()>>> = None;
         while let Some(first) = body.next().await {
             let mut batch = vec![first];
             let mut batch_len = 0;
@@ -90,30 +90,29 @@ impl FsBackend {
             if written > len {
                 return Err(self.err(BackendErrorKind::Protocol, "body longer than announced"));
             }
-            self.finish_write(in_flight.take()).await?;
+            if let Some(write) = in_flight.take() {
+                self.joined(write).await?;
+            }
             let file = std::sync::Arc::clone(&file);
             in_flight = Some(crate::pools::spawn(Pool::FileIo, move || {
                 batch.iter().flatten().try_for_each(|chunk| (&*file).write_all(chunk))
             }));
         }
-        self.finish_write(in_flight).await?;
+        if let Some(write) = in_flight {
+            self.joined(write).await?;
+        }
         if written != len {
             return Err(self.err(BackendErrorKind::Aborted, "body shorter than announced"));
         }
-        crate::pools::spawn(Pool::FileIo, move || file.sync_all())
-            .await
-            .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
-            .map_err(|e| self.io(e))
+        self.joined(crate::pools::spawn(Pool::FileIo, move || file.sync_all())).await
     }
 
-    async fn finish_write(
-        &self,
-        write: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    ) -> Result<(), BackendError> {
-        match write {
-            Some(w) => w.await.map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?.map_err(|e| self.io(e)),
-            None => Ok(()),
-        }
+    /// The outcome of a file task on the blocking pool, its failure (or the task's) as a
+    /// provider error that keeps its cause.
+    async fn joined<T>(&self, task: JoinHandle<std::io::Result<T>>) -> Result<T, BackendError> {
+        task.await
+            .map_err(|e| BackendError::caused(self.id.clone(), BackendErrorKind::Io, "file task", e))?
+            .map_err(|e| self.io(e))
     }
 }
 
@@ -134,10 +133,8 @@ impl Backend for FsBackend {
         }
         tokio::fs::rename(&tmp, &dest).await.map_err(|e| self.io(e))?;
         let dir = dest.parent().map_or_else(|| self.root.clone(), Path::to_path_buf);
-        crate::pools::spawn(Pool::FileIo, move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
+        self.joined(crate::pools::spawn(Pool::FileIo, move || std::fs::File::open(dir).and_then(|d| d.sync_all())))
             .await
-            .map_err(|e| self.err(BackendErrorKind::Io, e.to_string()))?
-            .map_err(|e| self.io(e))
     }
 
     async fn get(&self, name: &str, range: Option<Range<u64>>) -> Result<CipherStream, BackendError> {
@@ -169,7 +166,7 @@ impl Backend for FsBackend {
                 })
                 .await;
                 let buf = read
-                    .map_err(|e| BackendError::new(provider.clone(), BackendErrorKind::Io, e.to_string()))?
+                    .map_err(|e| BackendError::caused(provider.clone(), BackendErrorKind::Io, "file task", e))?
                     .map_err(|e| BackendError::caused(provider.clone(), BackendErrorKind::Io, "reading", e))?;
                 if buf.is_empty() {
                     return Err(BackendError::new(provider, BackendErrorKind::Protocol, "object shrank"));
