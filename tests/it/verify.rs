@@ -12,6 +12,29 @@ use souverain::metalog::verify::VerifyReport;
 use crate::common::providers::is_stream_file;
 use crate::common::{Providers, client, config_text, pattern, provider_files, wait_for};
 
+/// Three providers and a RocksDB gateway configuration over them, in a directory of its own.
+struct Deployment {
+    // Fields drop in this order: the providers stop before their directory goes.
+    providers: Providers,
+    text: String,
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn start() -> Self {
+        crate::common::init();
+        let dir = tempfile::tempdir().unwrap();
+        let providers = Providers::start(dir.path());
+        let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
+        Self { providers, text, dir }
+    }
+
+    /// The configuration, as often as a step (gateway run or verify) needs it.
+    fn config(&self) -> Config {
+        Config::parse(&self.text, self.dir.path()).unwrap()
+    }
+}
+
 async fn verify(config: Config, repair: bool) -> VerifyReport {
     verify_metadata(config, &[], repair, &|_, _, _| {}).await.unwrap()
 }
@@ -34,11 +57,9 @@ fn counts(r: &VerifyReport) -> [usize; 6] {
 /// at every provider is reported as not in the log, and `--repair` logs it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_missing_and_orphan_copies_and_lost_log_and_repair_sets_them_right() {
-    crate::common::init();
-    let dir = tempfile::tempdir().unwrap();
-    let providers = Providers::start(dir.path());
-    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
-    let config = || Config::parse(&text, dir.path()).unwrap();
+    let deployment = Deployment::start();
+    let config = || deployment.config();
+    let providers = &deployment.providers;
     let gw: RunningGateway = start(config()).await.unwrap();
     let c = client(gw.s3_addr);
     c.create_bucket().bucket("bkt").send().await.unwrap();
@@ -112,11 +133,9 @@ fn lose_newest_segment(roots: &[PathBuf]) {
 /// `--repair` logs that version again, after which everything verifies clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_a_noncurrent_version_the_log_lost() {
-    crate::common::init();
-    let dir = tempfile::tempdir().unwrap();
-    let providers = Providers::start(dir.path());
-    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
-    let config = || Config::parse(&text, dir.path()).unwrap();
+    let deployment = Deployment::start();
+    let config = || deployment.config();
+    let providers = &deployment.providers;
     // Each step by its own gateway run, so each is in its own log segment.
     let gw = start(config()).await.unwrap();
     let c = client(gw.s3_addr);
@@ -150,11 +169,9 @@ async fn verify_finds_a_noncurrent_version_the_log_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_a_surplus_copy_and_repair_deletes_only_it() {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-    crate::common::init();
-    let dir = tempfile::tempdir().unwrap();
-    let providers = Providers::start(dir.path());
-    let text = config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers);
-    let config = || Config::parse(&text, dir.path()).unwrap();
+    let deployment = Deployment::start();
+    let config = || deployment.config();
+    let providers = &deployment.providers;
     let gw: RunningGateway = start(config()).await.unwrap();
     let c = client(gw.s3_addr);
     let de_only = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from("de-only"));
