@@ -1,5 +1,5 @@
-//! The admin API's residency routes: the catalog, policies, bucket bindings, the audit log and
-//! the evacuation job. JSON in and out; every change is applied with its audit record.
+//! The admin API's residency routes: the catalog, policies, bucket bindings (and a bucket's
+//! ETag mode), the audit log and the evacuation job. JSON in and out; every change is applied with its audit record.
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -79,6 +79,28 @@ pub(super) async fn route(
                 (_, Err(a)) => a,
             }
         }
+        (&Method::PUT, ["buckets", bucket, "etag"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Mode {
+                etag: crate::model::EtagMode,
+            }
+            match (percent_decode(bucket), read_json::<Mode>(body).await) {
+                (Some(b), Ok(m)) => match service.set_etag_mode(actor, &b, m.etag).await {
+                    Ok(()) => json(StatusCode::OK, &serde_json::json!({ "bucket": b, "etag": m.etag })),
+                    Err(e) => service_error(&e),
+                },
+                (None, _) => error(StatusCode::BAD_REQUEST, "bad bucket name"),
+                (_, Err(a)) => a,
+            }
+        }
+        (&Method::GET, ["buckets", bucket, "etag"]) => match percent_decode(bucket) {
+            Some(b) => match service.etag_mode(&b).await {
+                Ok(mode) => json(StatusCode::OK, &serde_json::json!({ "bucket": b, "etag": mode })),
+                Err(e) => service_error(&e),
+            },
+            None => error(StatusCode::BAD_REQUEST, "bad bucket name"),
+        },
         (&Method::GET, ["audit"]) => {
             let after = query_u64(query, "after").unwrap_or(0);
             let limit = query_u64(query, "limit")

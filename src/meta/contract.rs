@@ -73,6 +73,8 @@ pub trait ObjectMeta: Send + Sync {
     async fn bucket_tags(&self, bucket: BucketUid) -> Result<Option<crate::model::tagging::TagSet>, MetaError>;
     /// The bucket's CORS configuration, if it has one (PutBucketCors).
     async fn bucket_cors(&self, bucket: BucketUid) -> Result<Option<crate::model::cors::CorsConfig>, MetaError>;
+    /// How the bucket's new objects get their ETag (MD5 unless set otherwise).
+    async fn etag_mode(&self, bucket: BucketUid) -> Result<crate::model::EtagMode, MetaError>;
     /// Changes the Object Lock state of a version of `key` (the current one if `version` is
     /// `None`) in the bucket `name` (if it still has identity `bucket`), with its audit record
     /// and its log entry (the version logged again), unless the change would shorten or remove

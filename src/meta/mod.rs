@@ -205,6 +205,14 @@ pub enum AuditedChange {
         /// The configuration, or none.
         config: Option<crate::model::cors::CorsConfig>,
     },
+    /// How a bucket's new objects get their ETag (`admin bucket etag`); `None` if there is no
+    /// such bucket.
+    BucketEtagMode {
+        /// The bucket.
+        bucket: BucketName,
+        /// The mode.
+        mode: crate::model::EtagMode,
+    },
     /// A bucket's versioning state set (PutBucketVersioning); `None` if there is no such bucket.
     BucketVersioning {
         /// The bucket.
@@ -242,6 +250,7 @@ impl AuditedChange {
                 | AuditedChange::BucketLifecycle { .. }
                 | AuditedChange::BucketTagging { .. }
                 | AuditedChange::BucketCors { .. }
+                | AuditedChange::BucketEtagMode { .. }
         )
     }
 }

@@ -127,13 +127,62 @@ pub struct UploadRecord {
 pub struct PartRecord {
     /// The sealed stream.
     pub stream: StreamManifest,
-    /// MD5 of the part's plaintext.
+    /// The 16 bytes of the part's ETag: its plaintext's MD5, or its BLAKE3-128 when it was
+    /// uploaded into a bucket in the `fast` ETag mode (the multipart ETag is made of these).
     pub md5: [u8; 16],
     /// Base64 checksum of the part under the upload's algorithm.
     pub checksum: Option<String>,
     /// Upload time, ms since the epoch.
     pub last_modified_ms: i64,
+    /// `md5` holds the part's BLAKE3-128, not its MD5: its ETag is marked `-1` (a client that
+    /// checks a part's ETag against its MD5, as s3cmd does, skips marked ones).
+    pub fast_etag: bool,
 }
+
+impl PartRecord {
+    /// The part's ETag (UploadPart's answer, ListParts, what CompleteMultipartUpload names).
+    pub fn etag(&self) -> crate::model::ETag {
+        if self.fast_etag { crate::model::ETag::fast(&self.md5) } else { crate::model::ETag::from_md5(&self.md5) }
+    }
+
+    /// Stored as `u8(2) ‖ postcard(self)`: layout 2 added `fast_etag` at the end.
+    pub fn encode_stored(&self) -> Result<Vec<u8>, super::MetaError> {
+        let mut out = vec![PART_LAYOUT];
+        out.extend(postcard::to_stdvec(self).map_err(|e| super::MetaError::codec_from("encoding a part", e))?);
+        Ok(out)
+    }
+
+    /// Reads layout 2, or layout 1 (written before ETag modes, with the record version byte
+    /// every record has: an MD5 part).
+    pub fn decode_stored(bytes: &[u8]) -> Result<Self, super::MetaError> {
+        #[derive(Deserialize)]
+        struct PartLayout1 {
+            stream: StreamManifest,
+            md5: [u8; 16],
+            checksum: Option<String>,
+            last_modified_ms: i64,
+        }
+        let bad = |e| super::MetaError::codec_from("decoding a part", e);
+        match bytes.split_first() {
+            Some((&PART_LAYOUT, rest)) => postcard::from_bytes(rest).map_err(bad),
+            Some((&super::codec::RECORD_VERSION, rest)) => {
+                let p: PartLayout1 = postcard::from_bytes(rest).map_err(bad)?;
+                Ok(Self {
+                    stream: p.stream,
+                    md5: p.md5,
+                    checksum: p.checksum,
+                    last_modified_ms: p.last_modified_ms,
+                    fast_etag: false,
+                })
+            }
+            Some((v, _)) => Err(super::MetaError::codec(format!("unknown part layout {v}"))),
+            None => Err(super::MetaError::codec("empty part")),
+        }
+    }
+}
+
+/// The first byte of a stored [`PartRecord`] of today's layout.
+const PART_LAYOUT: u8 = 2;
 
 /// Bytes are about to be sent to providers for a stream that is not yet committed. Written
 /// (fsynced) before the first byte leaves, so a crash leaves something for GC to find.
@@ -344,5 +393,47 @@ impl ReplicaTask for RepairTask {
 impl ReplicaTask for DeletionTask {
     fn cursor(&self) -> (StreamId, ProviderId) {
         (self.stream_id, self.provider.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ProviderId, StreamId};
+
+    fn part(fast_etag: bool) -> PartRecord {
+        let stream = StreamManifest {
+            stream_id: StreamId([3; 16]),
+            part_number: 2,
+            plaintext_len: 5,
+            seg_log2: 20,
+            salt: [4; 32],
+            commit: [5; 32],
+            ciphertext_sha256: [6; 32],
+            replicas: vec![ProviderId::parse("p1").unwrap()],
+        };
+        PartRecord { stream, md5: [0xab; 16], checksum: Some("x".into()), last_modified_ms: 7, fast_etag }
+    }
+
+    /// Promise: a part stored before ETag modes (layout 1: the record version byte and the four
+    /// fields) still reads, as an MD5 part; today's layout round-trips either kind, and its
+    /// ETag is marked `-1` only for a fast part.
+    #[test]
+    fn parts_of_both_layouts_read_and_only_fast_ones_are_marked() {
+        let old = part(false);
+        let mut layout1 = vec![crate::meta::codec::RECORD_VERSION];
+        layout1.extend(postcard::to_stdvec(&(&old.stream, old.md5, &old.checksum, old.last_modified_ms)).unwrap());
+        assert_eq!(PartRecord::decode_stored(&layout1).unwrap(), old);
+        for fast in [false, true] {
+            let p = part(fast);
+            let stored = p.encode_stored().unwrap();
+            assert_eq!(stored[0], 2);
+            assert_eq!(stored[1..layout1.len()], layout1[1..], "layout 2 appends one field");
+            assert_eq!(PartRecord::decode_stored(&stored).unwrap(), p);
+        }
+        assert_eq!(part(false).etag().0, "ab".repeat(16));
+        assert_eq!(part(true).etag().0, format!("{}-1", "ab".repeat(16)));
+        assert!(PartRecord::decode_stored(&[9, 0]).is_err());
+        assert!(PartRecord::decode_stored(&[]).is_err());
     }
 }

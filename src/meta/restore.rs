@@ -86,6 +86,13 @@ pub enum AccessRecord {
         /// Its configuration.
         config: Option<crate::model::cors::CorsConfig>,
     },
+    /// How a bucket's new objects get their ETag.
+    EtagMode {
+        /// The bucket.
+        bucket: BucketUid,
+        /// The mode.
+        mode: crate::model::EtagMode,
+    },
     /// A bucket's Object Lock configuration.
     ObjectLock {
         /// The bucket.

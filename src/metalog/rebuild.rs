@@ -192,7 +192,8 @@ async fn write_back(
                 | AccessRecord::ObjectLock { bucket, .. }
                 | AccessRecord::Lifecycle { bucket, .. }
                 | AccessRecord::BucketTags { bucket, .. }
-                | AccessRecord::Cors { bucket, .. },
+                | AccessRecord::Cors { bucket, .. }
+                | AccessRecord::EtagMode { bucket, .. },
             ) if !live.contains(bucket.as_bytes()) => {}
             Logged::Access(a) => first.access.push(a),
             Logged::Removed => {}
@@ -322,6 +323,9 @@ fn catalog_change(name: &str, json: &str) -> Result<Logged, RebuildError> {
             }
             BucketSetting::Tags => AccessRecord::BucketTags { bucket, tags: serde_json::from_str(json).map_err(bad)? },
             BucketSetting::Cors => AccessRecord::Cors { bucket, config: serde_json::from_str(json).map_err(bad)? },
+            BucketSetting::EtagMode => {
+                AccessRecord::EtagMode { bucket, mode: serde_json::from_str(json).map_err(bad)? }
+            }
         }))
     } else if let Some((bucket, user)) = crate::meta::store::parse_grant_key(name) {
         let perms = serde_json::from_str(json).map_err(bad)?;

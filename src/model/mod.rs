@@ -21,6 +21,7 @@ pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionU
 pub use ints::{millis_u64, usize_from};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, StreamManifest, WrappedKey, WriteCondition,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, EtagMode, ObjectChecksum, StreamManifest, WrappedKey,
+    WriteCondition,
 };
 pub use versioning::{VersionRef, Versioning};

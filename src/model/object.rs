@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ProviderId, StreamId};
 
-/// An S3 entity tag, stored without quotes: `hex(md5)` or `hex(md5 of md5s)-N`.
+/// An S3 entity tag, stored without quotes: `hex(md5)`, `hex(md5 of part digests)-N`, or in a
+/// bucket with [`EtagMode::Fast`] `hex(BLAKE3-128)-1`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ETag(pub String);
 
@@ -15,7 +16,15 @@ impl ETag {
     pub fn from_md5(md5: &[u8; 16]) -> Self {
         Self(hex::encode(md5))
     }
-    /// The multipart ETag: `hex(MD5(md5_1 ‖ … ‖ md5_N))-N`.
+    /// The ETag of a single PUT in a bucket with [`EtagMode::Fast`]: the hex of the first 16
+    /// bytes of the plaintext's BLAKE3, marked `-1` so that no client takes it for an MD5
+    /// (rclone and s3cmd treat exactly 32 hex digits as one; with a dash, as after a
+    /// multipart upload, they fall back to sizes, times and their own stored MD5).
+    pub fn fast(blake3_128: &[u8; 16]) -> Self {
+        Self(format!("{}-1", hex::encode(blake3_128)))
+    }
+    /// The multipart ETag: `hex(MD5(d_1 ‖ … ‖ d_N))-N` over the parts' 16-byte digests (their
+    /// MD5, or their BLAKE3-128 when uploaded in a bucket with [`EtagMode::Fast`]).
     pub fn multipart(part_md5s: &[[u8; 16]]) -> Self {
         use md5::Digest as _;
         let mut h = md5::Md5::new();
@@ -31,6 +40,30 @@ impl ETag {
     /// Compares with a client-supplied tag, ignoring surrounding quotes.
     pub fn matches(&self, client: &str) -> bool {
         client.trim().trim_matches('"') == self.0
+    }
+}
+
+/// How a bucket's new objects get their ETag (`souverain admin bucket etag`). Objects keep
+/// the ETag they were written with when the mode changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EtagMode {
+    /// The plaintext's MD5, as S3 does for unencrypted single PUTs (what backup tools compare).
+    #[default]
+    Md5,
+    /// BLAKE3 (a tenth of MD5's CPU), except where the client sent `Content-MD5`: the MD5 is
+    /// computed for that check anyway, and then it is the ETag.
+    Fast,
+}
+
+impl std::str::FromStr for EtagMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "md5" => Ok(Self::Md5),
+            "fast" => Ok(Self::Fast),
+            other => Err(format!("unknown ETag mode {other:?}: md5 or fast")),
+        }
     }
 }
 

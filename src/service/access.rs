@@ -60,6 +60,7 @@ pub(crate) struct Permit {
     bucket: BucketRecord,
     versioning: crate::model::Versioning,
     lifecycle: Option<Arc<crate::model::lifecycle::LifecycleConfig>>,
+    etag_mode: crate::model::EtagMode,
 }
 
 impl Permit {
@@ -78,6 +79,12 @@ impl Permit {
     /// (`x-amz-expiration`); the lifecycle worker reads the store's.
     pub(crate) fn lifecycle(&self) -> Option<&crate::model::lifecycle::LifecycleConfig> {
         self.lifecycle.as_deref()
+    }
+
+    /// How the bucket's new objects get their ETag, as the access cache saw it (a change is
+    /// in force everywhere within [`ACCESS_CACHE_TTL`]).
+    pub(crate) fn etag_mode(&self) -> crate::model::EtagMode {
+        self.etag_mode
     }
 }
 
@@ -172,6 +179,8 @@ pub(crate) struct BucketAccess {
     pub(crate) lifecycle: Option<Arc<crate::model::lifecycle::LifecycleConfig>>,
     /// Its CORS configuration (what browsers' requests are answered with).
     pub(crate) cors: Option<Arc<crate::model::cors::CorsConfig>>,
+    /// How its new objects get their ETag.
+    pub(crate) etag_mode: crate::model::EtagMode,
 }
 
 impl Directory {
@@ -204,7 +213,8 @@ impl Directory {
         let versioning = self.meta.versioning(bucket.uid).await?;
         let lifecycle = self.meta.lifecycle(bucket.uid).await?.map(Arc::new);
         let cors = self.meta.bucket_cors(bucket.uid).await?.map(Arc::new);
-        let access = Arc::new(BucketAccess { document, policy, block, versioning, lifecycle, cors });
+        let etag_mode = self.meta.etag_mode(bucket.uid).await?;
+        let access = Arc::new(BucketAccess { document, policy, block, versioning, lifecycle, cors, etag_mode });
         self.cached_buckets.put(bucket.uid, Arc::clone(&access));
         Ok(access)
     }
@@ -395,6 +405,7 @@ impl BucketGate {
                 bucket: self.rec.clone(),
                 versioning: self.access.versioning,
                 lifecycle: self.access.lifecycle.clone(),
+                etag_mode: self.access.etag_mode,
             }),
             Decision::Deny(why) => Err(ErrorKind::AccessDenied(why).into()),
         }

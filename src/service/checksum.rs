@@ -1,16 +1,56 @@
-//! Plaintext digests: the MD5 behind the ETag and the S3 checksum algorithms.
+//! Plaintext digests: the one behind the ETag (MD5, or BLAKE3 in a bucket with
+//! [`EtagMode::Fast`]) and the S3 checksum algorithms.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::Digest as _;
 
 use crate::error::{Context as _, ErrorKind, Result};
-use crate::model::{ChecksumAlgorithm, ChecksumType, ObjectChecksum};
+use crate::model::{ChecksumAlgorithm, ChecksumType, ETag, EtagMode, ObjectChecksum};
 
-/// Computes MD5 and at most one S3 checksum over the same bytes.
+/// Computes the ETag's digest and at most one S3 checksum over the same bytes.
 pub struct PlainHasher {
-    md5: md5::Md5,
+    etag: EtagState,
     checksum: Option<ChecksumState>,
+}
+
+enum EtagState {
+    Md5(md5::Md5),
+    Fast(Box<blake3::Hasher>),
+}
+
+/// The 16 bytes an ETag is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtagDigest {
+    /// The plaintext's MD5.
+    Md5([u8; 16]),
+    /// The first 16 bytes of the plaintext's BLAKE3 ([`EtagMode::Fast`]).
+    Fast([u8; 16]),
+}
+
+impl EtagDigest {
+    /// The raw bytes (what a part record keeps, and what a multipart ETag is made of).
+    pub fn bytes(&self) -> [u8; 16] {
+        match self {
+            EtagDigest::Md5(b) | EtagDigest::Fast(b) => *b,
+        }
+    }
+
+    /// The MD5, if this is one (to compare with `Content-MD5`).
+    pub fn md5(&self) -> Option<[u8; 16]> {
+        match self {
+            EtagDigest::Md5(b) => Some(*b),
+            EtagDigest::Fast(_) => None,
+        }
+    }
+
+    /// The ETag of an object made of these bytes in one piece.
+    pub fn etag(&self) -> ETag {
+        match self {
+            EtagDigest::Md5(b) => ETag::from_md5(b),
+            EtagDigest::Fast(b) => ETag::fast(b),
+        }
+    }
 }
 
 enum ChecksumState {
@@ -21,8 +61,8 @@ enum ChecksumState {
 /// What a finished hasher produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlainDigests {
-    /// MD5 of the plaintext.
-    pub md5: [u8; 16],
+    /// What the ETag is made of.
+    pub etag: EtagDigest,
     /// The requested checksum, base64.
     pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
@@ -46,8 +86,8 @@ fn crc_bytes(a: ChecksumAlgorithm, v: u64) -> Vec<u8> {
 }
 
 impl PlainHasher {
-    /// MD5 plus `algorithm`, if any.
-    pub fn new(algorithm: Option<ChecksumAlgorithm>) -> Self {
+    /// The ETag's digest under `etag` plus `algorithm`, if any.
+    pub fn new(etag: EtagMode, algorithm: Option<ChecksumAlgorithm>) -> Self {
         let checksum = algorithm.map(|a| match crc_algorithm(a) {
             Some(c) => ChecksumState::Crc(a, crc_fast::Digest::new(c)),
             None if a == ChecksumAlgorithm::Sha1 => {
@@ -55,12 +95,21 @@ impl PlainHasher {
             }
             None => ChecksumState::Sha(a, ring::digest::Context::new(&ring::digest::SHA256)),
         });
-        Self { md5: md5::Md5::new(), checksum }
+        let etag = match etag {
+            EtagMode::Md5 => EtagState::Md5(md5::Md5::new()),
+            EtagMode::Fast => EtagState::Fast(Box::default()),
+        };
+        Self { etag, checksum }
     }
 
     /// Feeds bytes.
     pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        match &mut self.etag {
+            EtagState::Md5(h) => h.update(data),
+            EtagState::Fast(h) => {
+                h.update(data);
+            }
+        }
         match &mut self.checksum {
             Some(ChecksumState::Crc(_, d)) => d.update(data),
             Some(ChecksumState::Sha(_, c)) => c.update(data),
@@ -74,7 +123,15 @@ impl PlainHasher {
             ChecksumState::Crc(a, d) => (a, B64.encode(crc_bytes(a, d.finalize()))),
             ChecksumState::Sha(a, c) => (a, B64.encode(c.finish().as_ref())),
         });
-        PlainDigests { md5: self.md5.finalize().into(), checksum }
+        let etag = match self.etag {
+            EtagState::Md5(h) => EtagDigest::Md5(h.finalize().into()),
+            EtagState::Fast(h) => {
+                let mut b = [0; 16];
+                b.copy_from_slice(&h.finalize().as_bytes()[..16]);
+                EtagDigest::Fast(b)
+            }
+        };
+        PlainDigests { etag, checksum }
     }
 }
 
@@ -101,7 +158,7 @@ pub fn multipart_checksum(
 ) -> Result<ObjectChecksum> {
     let value = match kind {
         ChecksumType::Composite => {
-            let mut h = PlainHasher::new(Some(algorithm));
+            let mut h = PlainHasher::new(EtagMode::Md5, Some(algorithm));
             for (v, _) in parts {
                 h.update(&decode_checksum(algorithm, v)?);
             }
@@ -132,7 +189,7 @@ mod tests {
     use super::*;
 
     fn one(algorithm: ChecksumAlgorithm, data: &[u8]) -> String {
-        let mut h = PlainHasher::new(Some(algorithm));
+        let mut h = PlainHasher::new(EtagMode::Md5, Some(algorithm));
         h.update(data);
         h.finish().checksum.unwrap().1
     }

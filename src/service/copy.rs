@@ -99,7 +99,7 @@ impl ObjectService {
         let stream = self
             .read_version(source.bucket(), &req.src_key, &src, &src_wrapped, range, req.src_customer_key.as_ref())
             .await?;
-        let source = PlainSource { len: src.size, stream, algorithm };
+        let source = PlainSource { len: src.size, stream, algorithm, etag: dst_permit.etag_mode() };
         let target = StreamTarget { bucket: dst.uid, version, part_number: 0, dek: &dek, placement };
         let stored = self.store_stream(target, source, |_| Ok(())).await?;
         let headers = req.replace_headers.unwrap_or(src.headers);

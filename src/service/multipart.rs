@@ -188,7 +188,7 @@ impl ObjectService {
         if len > MAX_OBJECT_SIZE {
             return Err(ErrorKind::EntityTooLarge.into());
         }
-        let (checks, mut source) = BodyChecks::split(body, len);
+        let (checks, mut source) = BodyChecks::split(body, len, permit.etag_mode());
         let upload_algorithm = upload.checksum.map(|(a, _)| a);
         if let (Some(a), Some(b)) = (source.algorithm, upload_algorithm)
             && a != b
@@ -246,7 +246,7 @@ impl ObjectService {
         let wrapped = self.version_key(&src).await?;
         let stream =
             self.read_version(from.bucket(), &source.key, &src, &wrapped, range, source.customer_key.as_ref()).await?;
-        let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a) };
+        let source = PlainSource { len, stream, algorithm: upload.checksum.map(|(a, _)| a), etag: permit.etag_mode() };
         self.store_part(&bucket, &upload, &dek, number, source, |_| Ok(())).await
     }
 
@@ -272,13 +272,14 @@ impl ObjectService {
         let repairs = stored.repairs();
         let checksum = stored.digests.checksum.clone();
         let part = PartRecord {
-            md5: stored.digests.md5,
+            md5: stored.digests.etag.bytes(),
+            fast_etag: stored.digests.etag.md5().is_none(),
             checksum: checksum.as_ref().map(|(_, v)| v.clone()),
             last_modified_ms: now_ms(),
             stream: stored.manifest,
         };
         let out = PutOutput {
-            etag: ETag::from_md5(&part.md5),
+            etag: part.etag(),
             checksum: checksum.map(|(algorithm, value)| crate::model::ObjectChecksum {
                 algorithm,
                 value,
@@ -327,7 +328,7 @@ impl ObjectService {
         let mut chosen = Vec::with_capacity(req.parts.len());
         for p in &req.parts {
             let rec = stored.iter().find(|(n, _)| *n == p.number).map(|(_, r)| r).ok_or(ErrorKind::InvalidPart)?;
-            if !ETag::from_md5(&rec.md5).matches(&p.etag) {
+            if !rec.etag().matches(&p.etag) {
                 return Err(ErrorKind::InvalidPart.into());
             }
             if p.checksum.as_ref().is_some_and(|c| rec.checksum.as_deref() != Some(c.trim())) {
@@ -489,7 +490,7 @@ impl ObjectService {
                 .into_iter()
                 .map(|(number, p)| PartInfo {
                     number,
-                    etag: ETag::from_md5(&p.md5),
+                    etag: p.etag(),
                     size: p.stream.plaintext_len,
                     last_modified_ms: p.last_modified_ms,
                     checksum: p.checksum,

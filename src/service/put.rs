@@ -15,7 +15,7 @@ use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectKey, ProviderId, StreamId, StreamManifest,
     VersionUid,
 };
-use crate::model::{Versioning, WriteCondition};
+use crate::model::{EtagMode, Versioning, WriteCondition};
 use crate::placement::Placement;
 use crate::replicate::write::{Fanout, FanoutOutcome};
 use bytes::{Bytes, BytesMut};
@@ -43,6 +43,8 @@ pub(crate) struct PlainSource {
     pub(crate) len: u64,
     pub(crate) stream: BoxStream<'static, Result<Bytes>>,
     pub(crate) algorithm: Option<ChecksumAlgorithm>,
+    /// What the ETag's digest is.
+    pub(crate) etag: EtagMode,
 }
 
 /// A stream that every target acknowledged, not yet committed (its intent is still open).
@@ -86,17 +88,20 @@ pub(crate) struct BodyChecks {
 }
 
 impl BodyChecks {
-    /// Splits a client body of `len` bytes into its checks and its plaintext source.
-    pub(crate) fn split(body: ClientBody, len: u64) -> (Self, PlainSource) {
+    /// Splits a client body of `len` bytes into its checks and its plaintext source, whose
+    /// ETag follows the bucket's `mode` unless the client sent `Content-MD5` (the MD5 is
+    /// computed for that check, so it is the ETag then).
+    pub(crate) fn split(body: ClientBody, len: u64, mode: EtagMode) -> (Self, PlainSource) {
         let stream = body.stream.map(|r| r.map_err(Error::from)).boxed();
+        let etag = if body.content_md5.is_some() { EtagMode::Md5 } else { mode };
         let checks =
             Self { content_md5: body.content_md5, expected_checksum: body.expected_checksum, trailers: body.trailers };
-        (checks, PlainSource { len, stream, algorithm: body.algorithm })
+        (checks, PlainSource { len, stream, algorithm: body.algorithm, etag })
     }
 
     /// Compares Content-MD5 and the header or trailer checksum with what was computed.
     pub(crate) fn verify(&self, d: &PlainDigests) -> Result<()> {
-        if self.content_md5.is_some_and(|m| m != d.md5) {
+        if self.content_md5.is_some_and(|m| Some(m) != d.etag.md5()) {
             return Err(
                 ErrorKind::BadDigest("the Content-MD5 you specified did not match what we received".into()).into()
             );
@@ -161,7 +166,7 @@ fn version_of_streams(
         version_uid: version,
         seq: 0,
         size: streams.iter().map(|s| s.plaintext_len).sum(),
-        etag: crate::model::ETag::from_md5(&digests.md5),
+        etag: digests.etag.etag(),
         last_modified_ms: now_ms(),
         headers,
         checksum: checksum.clone(),
@@ -210,12 +215,12 @@ impl ObjectService {
         let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
         let (streams, digests) = match body {
             super::unsized_body::Measured::Sized(body, len) => {
-                let (checks, source) = BodyChecks::split(body, len);
+                let (checks, source) = BodyChecks::split(body, len, permit.etag_mode());
                 let stored = self.store_stream(target, source, |d| checks.verify(d)).await?;
                 let digests = stored.digests.clone();
                 (vec![stored], digests)
             }
-            super::unsized_body::Measured::Long(long) => self.store_in_pieces(target, long).await?,
+            super::unsized_body::Measured::Long(long) => self.store_in_pieces(target, long, permit.etag_mode()).await?,
         };
         // 9. Commit: the visibility point; targets that missed the write are queued for repair.
         let origin = VersionOrigin::Stream(streams.iter().flat_map(StoredStream::repairs).collect());
@@ -474,7 +479,7 @@ async fn pump_inner(
     fanout: &mut Fanout,
     verify: impl FnOnce(&PlainDigests) -> Result<()>,
 ) -> Result<Pumped> {
-    let mut stage = SealStage::new(PlainHasher::new(source.algorithm), sealer);
+    let mut stage = SealStage::new(PlainHasher::new(source.etag, source.algorithm), sealer);
     let mut batch: Vec<Bytes> = Vec::new();
     let mut batch_len = 0usize;
     let mut received = 0u64;

@@ -104,6 +104,9 @@ fn piece_source(piece: Vec<Bytes>, len: usize) -> PlainSource {
         len: len as u64,
         stream: futures_util::stream::iter(piece.into_iter().map(Ok)).boxed(),
         algorithm: None,
+        // Each piece's own digests go unused (the body's are computed over the whole):
+        // the cheapest ETag digest.
+        etag: crate::model::EtagMode::Fast,
     }
 }
 
@@ -114,9 +117,10 @@ impl ObjectService {
         &self,
         target: StreamTarget<'_>,
         long: LongBody,
+        etag: crate::model::EtagMode,
     ) -> Result<(Vec<StoredStream>, PlainDigests)> {
         let mut stored: Vec<StoredStream> = Vec::new();
-        let outcome = self.store_pieces(&target, long, &mut stored).await;
+        let outcome = self.store_pieces(&target, long, etag, &mut stored).await;
         if outcome.is_err() && !stored.is_empty() {
             let gc = stored.iter().map(|s| GcTask::for_stream(&s.manifest)).collect();
             self.meta.abandon_intents(gc).await?;
@@ -128,11 +132,12 @@ impl ObjectService {
         &self,
         target: &StreamTarget<'_>,
         long: LongBody,
+        etag: crate::model::EtagMode,
         stored: &mut Vec<StoredStream>,
     ) -> Result<PlainDigests> {
         let LongBody { first, body } = long;
-        let (checks, mut source) = BodyChecks::split(body, 0);
-        let mut hasher = PlainHasher::new(source.algorithm);
+        let (checks, mut source) = BodyChecks::split(body, 0, etag);
+        let mut hasher = PlainHasher::new(source.etag, source.algorithm);
         let mut held = first;
         let mut total: u64 = 0;
         for number in 1u32.. {

@@ -2,7 +2,7 @@
 //! admin changes that write them. Each written record is also logged as a catalog entry under
 //! the same name (`user/<name>`, `accesskey/<id>`, `admintoken/<name>`, `grant/<bucket uid>/<user>`,
 //! `bucketpolicy/<bucket uid>`, `publicblock/<bucket uid>`, `lifecycle/<bucket uid>`,
-//! `buckettags/<bucket uid>`, `cors/<bucket uid>`; JSON `null`
+//! `buckettags/<bucket uid>`, `cors/<bucket uid>`, `etagmode/<bucket uid>`; JSON `null`
 //! for a removal), so a rebuild recovers who may do what and never brings back a key that was
 //! deleted.
 
@@ -27,6 +27,7 @@ const BLOCK: &str = "publicblock/";
 const LIFECYCLE: &str = "lifecycle/";
 const BUCKET_TAGS: &str = "buckettags/";
 const CORS: &str = "cors/";
+const ETAG_MODE: &str = "etagmode/";
 
 pub(crate) fn user_key(name: &UserName) -> String {
     format!("{USER}{name}")
@@ -60,6 +61,10 @@ pub(crate) fn cors_key(bucket: BucketUid) -> String {
     format!("{CORS}{}", hex::encode(bucket.as_bytes()))
 }
 
+pub(crate) fn etag_mode_key(bucket: BucketUid) -> String {
+    format!("{ETAG_MODE}{}", hex::encode(bucket.as_bytes()))
+}
+
 /// A bucket-wide setting logged under a catalog name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSetting {
@@ -77,6 +82,8 @@ pub enum BucketSetting {
     Tags,
     /// `cors/<uid hex>`.
     Cors,
+    /// `etagmode/<uid hex>`.
+    EtagMode,
 }
 
 /// The bucket and the setting of a bucket-wide entry's name.
@@ -89,6 +96,7 @@ pub fn parse_bucket_entry_key(name: &str) -> Option<(BucketUid, BucketSetting)> 
         (LIFECYCLE, BucketSetting::Lifecycle),
         (BUCKET_TAGS, BucketSetting::Tags),
         (CORS, BucketSetting::Cors),
+        (ETAG_MODE, BucketSetting::EtagMode),
     ]
     .into_iter()
     .find_map(|(prefix, setting)| Some((name.strip_prefix(prefix)?, setting)))?;
@@ -226,6 +234,7 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
         }
         AuditedChange::BucketTagging { bucket, tags } => w.set_for_bucket(&bucket, bucket_tags_key, tags.as_ref())?,
         AuditedChange::BucketCors { bucket, config } => w.set_for_bucket(&bucket, cors_key, config.as_ref())?,
+        AuditedChange::BucketEtagMode { bucket, mode } => w.set_for_bucket(&bucket, etag_mode_key, Some(&mode))?,
         AuditedChange::Grant { bucket, user, add, remove } => {
             let Some(rec) = w.t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
                 return Ok(None);
@@ -264,7 +273,7 @@ pub(super) fn owner_grant(
 }
 
 /// Removes every grant and bucket-wide setting (policy, public access block, versioning, Object
-/// Lock, lifecycle, tags, CORS) of a deleted bucket (not
+/// Lock, lifecycle, tags, CORS, ETag mode) of a deleted bucket (not
 /// logged: a rebuild drops what belongs to buckets that are not live).
 pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<KvOp>, MetaError> {
     let prefix = grant_prefix(bucket);
@@ -281,6 +290,7 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     ops.push(KvOp::Delete(Cf::Access, lifecycle_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, bucket_tags_key(bucket).into_bytes()));
     ops.push(KvOp::Delete(Cf::Access, cors_key(bucket).into_bytes()));
+    ops.push(KvOp::Delete(Cf::Access, etag_mode_key(bucket).into_bytes()));
     Ok(ops)
 }
 
@@ -298,6 +308,7 @@ pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Resu
             AccessRecord::Lifecycle { bucket, config: Some(config) } => (lifecycle_key(*bucket), encode(config)?),
             AccessRecord::BucketTags { bucket, tags: Some(tags) } => (bucket_tags_key(*bucket), encode(tags)?),
             AccessRecord::Cors { bucket, config: Some(config) } => (cors_key(*bucket), encode(config)?),
+            AccessRecord::EtagMode { bucket, mode } => (etag_mode_key(*bucket), encode(mode)?),
             AccessRecord::Lifecycle { config: None, .. }
             | AccessRecord::BucketTags { tags: None, .. }
             | AccessRecord::Cors { config: None, .. } => continue,

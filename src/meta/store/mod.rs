@@ -164,7 +164,7 @@ impl<E: KvEngine> Inner<E> {
             let end = prefix_successor(id);
             let mut ops = Vec::new();
             for (_, p) in self.engine.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
-                let part: PartRecord = decode(&p)?;
+                let part = PartRecord::decode_stored(&p)?;
                 ops.push(KvOp::Put(Cf::Owners, part.stream.stream_id.as_bytes().to_vec(), encode(&rec.bucket_uid)?));
             }
             self.engine.write(ops)?;
@@ -479,7 +479,7 @@ fn close_upload(
     let id = rec.upload_id.as_bytes();
     let end = prefix_successor(id);
     for (k, v) in t.scan(Cf::Parts, id, end.as_deref(), usize::MAX)? {
-        let part: PartRecord = decode(&v)?;
+        let part = PartRecord::decode_stored(&v)?;
         if !keep.contains(&part.stream.stream_id) {
             gc_stream(&part.stream, ops)?;
         }

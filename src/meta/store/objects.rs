@@ -157,6 +157,11 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Access, k.as_bytes())).await
     }
 
+    async fn etag_mode(&self, bucket: BucketUid) -> Result<crate::model::EtagMode, MetaError> {
+        let k = super::access::etag_mode_key(bucket);
+        self.run(move |i| Ok(i.get(Cf::Access, k.as_bytes())?.unwrap_or_default())).await
+    }
+
     async fn set_version_lock(
         &self,
         target: LockTarget,

@@ -200,13 +200,16 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                         return Ok((false, None));
                     }
                     let pk = part_key(upload, number);
-                    let Some(mut part) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? else { return Ok((false, None)) };
+                    let Some(mut part) = t.get(Cf::Parts, &pk)?.map(|v| PartRecord::decode_stored(&v)).transpose()?
+                    else {
+                        return Ok((false, None));
+                    };
                     if part.stream.stream_id != mv.stream {
                         return Ok((false, None));
                     }
                     let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok((false, None)) };
                     let manifest = part.stream.clone();
-                    ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
+                    ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
                     (manifest, reason)
                 }
             };

@@ -78,7 +78,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             }
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
-            if let Some(old) = t.get_decoded::<PartRecord>(Cf::Parts, &pk)? {
+            if let Some(old) = t.get(Cf::Parts, &pk)?.map(|v| PartRecord::decode_stored(&v)).transpose()? {
                 gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
@@ -86,7 +86,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             ops.push(KvOp::Put(Cf::Owners, sid.clone(), encode(&rec.bucket_uid)?));
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
-            ops.push(KvOp::Put(Cf::Parts, pk, encode(&part)?));
+            ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
             t.commit(ops)?;
             Ok(CommitOutcome::Committed)
         })
@@ -102,7 +102,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
                 .into_iter()
                 .map(|(k, v)| {
                     let n = u32::from_be_bytes([k[16], k[17], k[18], k[19]]);
-                    Ok((n, decode(&v)?))
+                    Ok((n, PartRecord::decode_stored(&v)?))
                 })
                 .collect()
         })

@@ -140,7 +140,7 @@ fn user_name(name: &str) -> Result<UserName> {
 
 impl AdminOps {
     /// Applies an access change with its audit record; `missing` when it changed nothing.
-    async fn apply_access(
+    pub(super) async fn apply_access(
         &self,
         actor: &str,
         change: AuditedChange,

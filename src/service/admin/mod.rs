@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod etag;
 mod keys;
 mod locate;
 mod residency;
