@@ -583,11 +583,12 @@ async fn versions_and_delete_markers_survive_the_loss() {
     gw.shutdown().await;
 }
 
-/// Promise: Object Lock, lifecycle rules, bucket tags and CORS rules survive the loss: after a
+/// Promise: Object Lock, lifecycle rules, bucket tags, CORS rules and ETag modes survive the
+/// loss: after a
 /// rebuild the bucket still has Object Lock with its default retention, a version keeps its
 /// retention and legal hold, and its deletion is still refused (a lost gateway disk is no way
-/// around a retention); a bucket's lifecycle rules, tags and CORS rules read back as set, and
-/// those deleted before the loss stay deleted.
+/// around a retention); a bucket's lifecycle rules, tags, CORS rules and ETag mode read back as
+/// set (new objects get fast ETags), and those deleted or reset before the loss stay so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_lock_and_lifecycle_survive_the_loss() {
     use aws_sdk_s3::types::{
@@ -628,6 +629,12 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
     c.put_bucket_cors().bucket("vault").cors_configuration(cors.clone()).send().await.unwrap();
     c.put_bucket_cors().bucket("unruled").cors_configuration(cors.clone()).send().await.unwrap();
     c.delete_bucket_cors().bucket("unruled").send().await.unwrap();
+    let admin = gw.admin_addr.unwrap();
+    let etag = |b: &str| format!("/admin/v1/buckets/{b}/etag");
+    for (b, mode) in [("vault", "fast"), ("unruled", "fast"), ("unruled", "md5")] {
+        let body = format!(r#"{{"etag":"{mode}"}}"#);
+        assert_eq!(crate::common::admin_request(admin, "PUT", &etag(b), &body).await.0, 200);
+    }
     gw.shutdown().await;
 
     setup.lose_and_rebuild().await;
@@ -658,6 +665,16 @@ async fn object_lock_and_lifecycle_survive_the_loss() {
     assert_eq!(kept.cors_rules(), cors.cors_rules(), "CORS rules");
     let e = c.get_bucket_cors().bucket("unruled").send().await.unwrap_err();
     assert_eq!(error_code(&e).as_deref(), Some("NoSuchCORSConfiguration"), "deleted CORS rules stay deleted");
+    let admin = gw.admin_addr.unwrap();
+    for (b, mode) in [("vault", "fast"), ("unruled", "md5")] {
+        let (status, body) = crate::common::admin_request(admin, "GET", &etag(b), "").await;
+        assert_eq!(
+            (status, serde_json::from_str::<serde_json::Value>(&body).unwrap()["etag"].clone()),
+            (200, mode.into())
+        );
+    }
+    let put = c.put_object().bucket("vault").key("after").body(b"after the loss".to_vec().into());
+    assert!(put.send().await.unwrap().e_tag().is_some_and(|e| e.ends_with("-1\"")), "a fast ETag");
     gw.shutdown().await;
 }
 
