@@ -8,6 +8,7 @@
 //!   (f) two such gateways on one PostgreSQL, the client's requests spread over both,
 //!   (g) the gateway with N = 1 and with N = 3, W = 2 over local directory providers
 //!       (`kind = "fs"`, the embedded default a newcomer measures first),
+//!   (h) (c) with the bucket in the `fast` ETag mode (BLAKE3 instead of MD5),
 //! all on 127.0.0.1 with the providers' data (and the gateway's metadata) on tmpfs.
 //! Workloads: 64 MiB × 16 with 4 in flight, one 1 GiB object, 4 KiB × 5,000 with 16 in
 //! flight; each PUT, then GET (every byte checked), then DELETE. For every phase it reports
@@ -59,6 +60,7 @@ use providers::{FakeProvider, PROVIDER_ACCESS, PROVIDER_BUCKET, PROVIDER_SECRET}
 const ACCESS: &str = "bench-access-key";
 const SECRET: &str = "bench-secret-key-0123456789";
 const REGION: &str = "eu-sovereign-1";
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 const MIB: u64 = 1 << 20;
 /// The deterministic data every body is cut from (16 MiB, so 1 MiB chunks start at many offsets).
 const BLOCK: usize = 16 << 20;
@@ -376,6 +378,17 @@ struct PhaseResult {
     provider_requests: Option<u64>,
 }
 
+/// Puts the bucket `bench` in the `fast` ETag mode through the admin API.
+async fn set_fast_etag(admin: SocketAddr) {
+    let http: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let req = hyper::Request::put(format!("http://{admin}/admin/v1/buckets/bench/etag"))
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .body(Full::new(Bytes::from_static(br#"{"etag":"fast"}"#)).map_err(|never| match never {}).boxed())
+        .expect("admin request");
+    let status = http.request(req).await.expect("admin API").status();
+    assert_eq!(status, 200, "setting the ETag mode");
+}
+
 /// The sum of a counter over all its series, from every gateway's `/metrics` (None without
 /// a gateway).
 async fn counter(admins: &[SocketAddr], name: &str) -> Option<u64> {
@@ -594,7 +607,7 @@ fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, Socke
     let mut text = format!(
         "[server]\ns3_listen = \"127.0.0.1:0\"\nadmin_listen = \"{admin}\"\nregion = \"{REGION}\"\ndefault_policy = \"bench\"\ndata_dir = \"{}\"\n\
          [metadata]\n{metadata}\n[keys]\nprovider = \"local\"\nkey_file = \"kek.key\"\n\
-         [workers]\ngc_interval_secs = 3600\n[log]\nlevel = \"warn\"\n",
+         [workers]\ngc_interval_secs = 3600\n[log]\nlevel = \"warn\"\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n",
         dir.display()
     );
     for (i, f) in fakes.iter().enumerate() {
@@ -721,6 +734,9 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         let (access, secret) = if system == "direct" { (PROVIDER_ACCESS, PROVIDER_SECRET) } else { (ACCESS, SECRET) };
         let s3s: Vec<S3> = endpoints.iter().map(|e| S3::new(e, access, secret)).collect();
         s3s[0].create_bucket("bench").await;
+        if system.ends_with(" etag=fast") {
+            set_fast_etag(admins[0]).await;
+        }
         let watched = Watched::start(procs);
         for op in ["PUT", "GET", "DELETE"] {
             let r = run_phase(system, w, op, &s3s, block, &watched, &admins).await;
@@ -851,6 +867,13 @@ fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
         let (a, b) = (find(all, local3, one, op), find(all, local3, big, op));
         ratio(&format!("gateway CPU/GiB local N=3 {op} one stream vs 4 in flight"), a, b, cpu, "<= 1.0");
     }
+    // Issue 25 item 3: the fast ETag mode's CPU per GiB against MD5's, same providers.
+    let fast = "gateway N=3 W=2 etag=fast";
+    for w in [big, one] {
+        let (a, b) = (find(all, fast, w, "PUT"), find(all, n3, w, "PUT"));
+        ratio(&format!("gateway CPU/GiB etag=fast vs md5 N=3 PUT {w}"), a, b, cpu, "report");
+        ratio(&format!("etag=fast vs md5 N=3 PUT {w} MiB/s"), a, b, mibs, "report");
+    }
     let (pg1, pg2) = ("gateway N=3 PostgreSQL", "2 gateways N=3 PostgreSQL");
     let per_workload: [(&str, Measure); 2] = [(big, mibs), (small, ops)];
     for (workload, f) in per_workload {
@@ -892,6 +915,7 @@ fn main() {
                 "2 gateways N=3 PostgreSQL",
                 "gateway N=1 local",
                 "gateway N=3 local",
+                "gateway N=3 W=2 etag=fast",
             ]
             .map(String::from)
             .to_vec()
