@@ -98,7 +98,8 @@ pub fn segment_nonce(k: u64, is_final: bool) -> [u8; 12] {
 }
 
 /// The bytes the manifest MAC covers (§4.4): `u32(count) ‖ Σ[u32(part_number) ‖ stream_id ‖
-/// u64(plaintext_len) ‖ ciphertext_sha256 ‖ commit]` over the streams in order.
+/// u64(plaintext_len) ‖ ciphertext_check ‖ commit]` over the streams in order (the 32-byte
+/// check field: SHA-256, or CRC64-NVME and 24 zero bytes, `model::CiphertextCheck`).
 pub fn manifest_bytes(streams: &[crate::model::StreamManifest]) -> Vec<u8> {
     let mut m = Vec::with_capacity(4 + streams.len() * 92);
     // At most 10,000 parts: the count always fits.
@@ -107,7 +108,7 @@ pub fn manifest_bytes(streams: &[crate::model::StreamManifest]) -> Vec<u8> {
         m.extend_from_slice(&s.part_number.to_be_bytes());
         m.extend_from_slice(s.stream_id.as_bytes());
         m.extend_from_slice(&s.plaintext_len.to_be_bytes());
-        m.extend_from_slice(&s.ciphertext_sha256);
+        m.extend_from_slice(&s.ciphertext_check.0);
         m.extend_from_slice(&s.commit);
     }
     m

@@ -4,6 +4,7 @@ use bytes::BytesMut;
 
 use super::crypto::{CryptoError, StreamKeys, segment_aad};
 use super::format::{StreamParams, full_header};
+use crate::model::{CheckHasher, CiphertextCheck};
 
 /// Sealing stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -25,8 +26,8 @@ pub enum SealError {
 pub struct SealedStreamSummary {
     /// Header commitment.
     pub commit: [u8; 32],
-    /// SHA-256 of every ciphertext byte, header included.
-    pub ciphertext_sha256: [u8; 32],
+    /// The keyless check of every ciphertext byte, header included (CRC64-NVME).
+    pub ciphertext_check: CiphertextCheck,
     /// Total ciphertext length C.
     pub ciphertext_len: u64,
 }
@@ -43,7 +44,7 @@ pub struct StreamSealer {
     remaining: u64,
     pending: Vec<u8>,
     header: Option<[u8; 96]>,
-    sha: ring::digest::Context,
+    check: CheckHasher,
     ciphertext_len: u64,
 }
 
@@ -64,7 +65,7 @@ impl StreamSealer {
             next_segment: 0,
             remaining: params.plaintext_len,
             pending: Vec::with_capacity(seg_size),
-            sha: ring::digest::Context::new(&ring::digest::SHA256),
+            check: CheckHasher::for_new_stream(),
             ciphertext_len: 0,
         })
     }
@@ -107,7 +108,7 @@ impl StreamSealer {
         debug_assert_eq!(self.next_segment, self.segment_count);
         Ok(SealedStreamSummary {
             commit: self.commit,
-            ciphertext_sha256: finish_sha(self.sha),
+            ciphertext_check: self.check.finish(),
             ciphertext_len: self.ciphertext_len,
         })
     }
@@ -120,7 +121,7 @@ impl StreamSealer {
 
     fn emit_header(&mut self, out: &mut BytesMut) {
         if let Some(h) = self.header.take() {
-            self.sha.update(&h);
+            self.check.update(&h);
             self.ciphertext_len += h.len() as u64;
             out.extend_from_slice(&h);
         }
@@ -132,15 +133,9 @@ impl StreamSealer {
         let start = out.len();
         out.extend_from_slice(plaintext);
         self.keys.seal_segment(k, is_final, &self.aad, out, start)?;
-        self.sha.update(&out[start..]);
+        self.check.update(&out[start..]);
         self.ciphertext_len += (out.len() - start) as u64;
         self.next_segment += 1;
         Ok(())
     }
-}
-
-fn finish_sha(ctx: ring::digest::Context) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
 }

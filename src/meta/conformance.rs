@@ -41,7 +41,7 @@ pub(super) fn stream(id: u8) -> StreamManifest {
         seg_log2: 16,
         salt: [0; 32],
         commit: [0; 32],
-        ciphertext_sha256: [0; 32],
+        ciphertext_check: crate::model::CiphertextCheck([0; 32]),
         replicas: vec![ProviderId::parse("de").unwrap()],
     }
 }

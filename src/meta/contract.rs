@@ -215,8 +215,8 @@ pub trait ReplicaMeta: Send + Sync {
     /// at `from`; Ok(false) (nothing written) when the version was deleted or no
     /// longer lists `from`, or a deletion at `to` of this stream is still queued.
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
-    /// Records the scrubber's successful check of a replica (`deep`: its SHA-256 was read and
-    /// matched, else only its presence and length). Ignored for a stream no longer committed.
+    /// Records the scrubber's successful check of a replica (`deep`: it was read whole and its
+    /// ciphertext check matched, else only its presence and length). Ignored for a stream no longer committed.
     async fn record_verification(
         &self,
         stream: StreamId,

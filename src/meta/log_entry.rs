@@ -220,7 +220,8 @@ pub struct LoggedStream {
     pub salt: [u8; 32],
     /// Header commitment.
     pub commit: [u8; 32],
-    /// Keyless check of the ciphertext (v1: SHA-256).
+    /// Keyless check of the ciphertext: its SHA-256 (streams written before the change), or
+    /// its CRC64-NVME big-endian followed by 24 zero bytes (`model::CiphertextCheck`).
     pub ciphertext_sha256: [u8; 32],
     /// Redundancy scheme: 0 = replicas (erasure coding will add its own code).
     pub scheme: u8,
@@ -449,7 +450,7 @@ impl LoggedStream {
             seg_log2: s.seg_log2,
             salt: s.salt,
             commit: s.commit,
-            ciphertext_sha256: s.ciphertext_sha256,
+            ciphertext_sha256: s.ciphertext_check.0,
             scheme: 0,
             replicas: s.replicas.iter().map(ToString::to_string).collect(),
         }
@@ -466,7 +467,7 @@ impl LoggedStream {
             seg_log2: self.seg_log2,
             salt: self.salt,
             commit: self.commit,
-            ciphertext_sha256: self.ciphertext_sha256,
+            ciphertext_check: crate::model::CiphertextCheck(self.ciphertext_sha256),
             replicas: self
                 .replicas
                 .iter()

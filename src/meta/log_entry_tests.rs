@@ -28,7 +28,7 @@ fn version() -> VersionRecord {
             seg_log2: 16,
             salt: [4; 32],
             commit: [5; 32],
-            ciphertext_sha256: [6; 32],
+            ciphertext_check: crate::model::CiphertextCheck([6; 32]),
             replicas: vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()],
         }],
         part_checksums: vec![],

@@ -210,8 +210,8 @@ pub struct RepairTask {
     pub replicas: Vec<ProviderId>,
     /// Ciphertext length.
     pub ciphertext_len: u64,
-    /// Ciphertext SHA-256, checked on the copy.
-    pub ciphertext_sha256: [u8; 32],
+    /// The ciphertext's keyless check, checked on the copy.
+    pub ciphertext_check: crate::model::CiphertextCheck,
     /// Failed attempts so far.
     pub attempts: u32,
     /// Not before, ms since the epoch.
@@ -228,7 +228,7 @@ impl RepairTask {
             provider,
             replicas: m.replicas.clone(),
             ciphertext_len,
-            ciphertext_sha256: m.ciphertext_sha256,
+            ciphertext_check: m.ciphertext_check,
             attempts: 0,
             due_ms: now_ms,
             created_ms: now_ms,
@@ -409,7 +409,7 @@ mod tests {
             seg_log2: 20,
             salt: [4; 32],
             commit: [5; 32],
-            ciphertext_sha256: [6; 32],
+            ciphertext_check: crate::model::CiphertextCheck([6; 32]),
             replicas: vec![ProviderId::parse("p1").unwrap()],
         };
         PartRecord { stream, md5: [0xab; 16], checksum: Some("x".into()), last_modified_ms: 7, fast_etag }

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod catalog;
+pub mod ciphertext_check;
 pub mod cors;
 pub mod day;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod tagging;
 pub mod versioning;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
+pub use ciphertext_check::{CheckFunction, CheckHasher, CiphertextCheck};
 pub use day::{format_day, parse_day};
 pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionUid, random_array};
 pub use ints::{millis_u64, usize_from};

@@ -170,8 +170,9 @@ pub struct StreamManifest {
     pub salt: [u8; 32],
     /// Header commitment.
     pub commit: [u8; 32],
-    /// SHA-256 of the whole ciphertext, so a scrubber can verify without keys.
-    pub ciphertext_sha256: [u8; 32],
+    /// The keyless check of the whole ciphertext (SHA-256 for streams of before, CRC64-NVME
+    /// since), so repair and the scrubber can verify a replica without keys.
+    pub ciphertext_check: super::CiphertextCheck,
     /// Providers that hold (or should hold) a replica.
     pub replicas: Vec<ProviderId>,
 }

@@ -7,7 +7,7 @@
 //! - [`read`]: read a ciphertext range from the holders, the healthiest first, hedged when
 //!   the first answer is late, failing over when one fails;
 //! - [`verify`]: check or copy one holder's data against what was recorded at write time
-//!   (length and SHA-256), for repair, evacuation and the scrubber.
+//!   (length and ciphertext check), for repair, evacuation and the scrubber.
 //!
 //! It works on ciphertext only: encryption and its verification stay in `datapath`, so neither
 //! layer needs the other's secrets or bookkeeping.

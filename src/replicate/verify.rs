@@ -1,5 +1,5 @@
 //! Checking a replica against what was recorded when it was written (its exact ciphertext
-//! length and SHA-256), without any key: the one streaming check behind the repair and
+//! length and keyless check, `model::CiphertextCheck`), without any key: the one streaming check behind the repair and
 //! evacuation copies and the scrubber's deep reads.
 
 use std::time::Duration;
@@ -9,16 +9,16 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::backend::{Backend, BackendError, Backends, BodyAborted, GrantedBody, SealedBody};
-use crate::model::ProviderId;
+use crate::model::{CheckHasher, CiphertextCheck, ProviderId};
 use crate::placement::WriteGrant;
 
-/// What a replica must be: the length and SHA-256 its stream's ciphertext had when written.
+/// What a replica must be: the length and check its stream's ciphertext had when written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Expected {
     /// Exact ciphertext length.
     pub(crate) len: u64,
-    /// SHA-256 of the ciphertext.
-    pub(crate) sha256: [u8; 32],
+    /// The ciphertext's recorded check.
+    pub(crate) check: CiphertextCheck,
 }
 
 /// A replica sent more bytes than its recorded length.
@@ -26,16 +26,17 @@ pub(crate) struct Expected {
 #[error("the replica is longer than its recorded length")]
 pub(crate) struct Overlong;
 
-/// The SHA-256 and length of a replica as it streams by, refusing a byte past `limit`.
+/// The check (by the function that made `like`) and length of a replica as it streams by,
+/// refusing a byte past `limit`.
 struct Digesting {
-    sha: ring::digest::Context,
+    hasher: CheckHasher,
     seen: u64,
     limit: u64,
 }
 
 impl Digesting {
-    fn new(limit: u64) -> Self {
-        Self { sha: ring::digest::Context::new(&ring::digest::SHA256), seen: 0, limit }
+    fn new(limit: u64, like: &CiphertextCheck) -> Self {
+        Self { hasher: CheckHasher::like(like), seen: 0, limit }
     }
 
     fn update(&mut self, chunk: &[u8]) -> Result<(), Overlong> {
@@ -43,15 +44,13 @@ impl Digesting {
         if self.seen > self.limit {
             return Err(Overlong);
         }
-        self.sha.update(chunk);
+        self.hasher.update(chunk);
         Ok(())
     }
 
-    /// The length seen and the digest.
-    fn finish(self) -> (u64, [u8; 32]) {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(self.sha.finish().as_ref());
-        (self.seen, out)
+    /// The length seen and the check.
+    fn finish(self) -> (u64, CiphertextCheck) {
+        (self.seen, self.hasher.finish())
     }
 }
 
@@ -71,7 +70,7 @@ pub(crate) enum CopyError {
     #[error("reading the source failed")]
     Source(#[source] BackendError),
     /// The source's bytes are not the recorded ones (nothing reached the target for good).
-    #[error("the source replica does not match its recorded length and SHA-256")]
+    #[error("the source replica does not match its recorded length and ciphertext check")]
     Mismatch,
     /// The target's request ended before taking the whole stream.
     #[error("the target stopped reading")]
@@ -112,7 +111,7 @@ pub(crate) async fn copy_from_first<'a>(
 }
 
 /// Streams `source`'s copy of `name` to `target`, holding back the last chunk until the length
-/// and SHA-256 match `expected`: a damaged source never completes a write.
+/// and check match `expected`: a damaged source never completes a write.
 pub(crate) async fn copy_verified(
     source: &dyn Backend,
     target: &dyn Backend,
@@ -125,7 +124,7 @@ pub(crate) async fn copy_verified(
     let mut cipher = source.get(name, None).await.map_err(CopyError::Source)?;
     let put = target.put(name, expected.len, body);
     let feed = async move {
-        let mut digest = Digesting::new(expected.len);
+        let mut digest = Digesting::new(expected.len, &expected.check);
         let mut held: Option<Bytes> = None;
         while let Some(chunk) = cipher.next().await {
             let chunk = match chunk {
@@ -145,7 +144,7 @@ pub(crate) async fn copy_verified(
                 return Err(CopyError::TargetStopped);
             }
         }
-        if digest.finish() != (expected.len, expected.sha256) {
+        if digest.finish() != (expected.len, expected.check) {
             let _ = tx.send(Err(BodyAborted)).await;
             return Err(CopyError::Mismatch);
         }
@@ -159,18 +158,20 @@ pub(crate) async fn copy_verified(
     put.map_err(CopyError::Target)
 }
 
-/// The SHA-256 of replica `name` read whole, never more than `len` bytes (a longer answer is
+/// The check of replica `name` (by the function that made `like`) read whole, never more than
+/// `len` bytes (a longer answer is
 /// [`Overlong`]) and never longer than `deadline`: a provider answering endlessly or trickling
 /// cannot hold the caller. `None` when the provider could not be read in time.
 pub(crate) async fn hash_bounded(
     backend: &dyn Backend,
     name: &str,
     len: u64,
+    like: &CiphertextCheck,
     deadline: Duration,
-) -> Option<Result<[u8; 32], Overlong>> {
+) -> Option<Result<CiphertextCheck, Overlong>> {
     let read = async {
         let mut stream = backend.get(name, None).await.ok()?;
-        let mut digest = Digesting::new(len);
+        let mut digest = Digesting::new(len, like);
         while let Some(chunk) = stream.next().await {
             if let Err(e) = digest.update(&chunk.ok()?) {
                 return Some(Err(e));
@@ -225,14 +226,19 @@ mod tests {
     async fn a_replica_is_read_within_its_length_and_a_deadline() {
         let id = ProviderId::parse("p").unwrap();
         let exact = Endless { id: id.clone(), chunks: 4, stall: false };
-        let sha = hash_bounded(&exact, "n", 4096, Duration::from_secs(5)).await;
-        assert_eq!(
-            sha.unwrap().unwrap().as_slice(),
-            ring::digest::digest(&ring::digest::SHA256, &[0u8; 4096]).as_ref()
-        );
+        let crc = CiphertextCheck::crc64nvme(0);
+        let check = hash_bounded(&exact, "n", 4096, &crc, Duration::from_secs(5)).await;
+        let mut want = CheckHasher::like(&crc);
+        want.update(&[0u8; 4096]);
+        assert_eq!(check.unwrap().unwrap(), want.finish());
+        // A stream recorded with SHA-256 (before the change) is checked with SHA-256.
+        let sha = CiphertextCheck([1; 32]);
+        let check = hash_bounded(&exact, "n", 4096, &sha, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!(&check.0[..], ring::digest::digest(&ring::digest::SHA256, &[0u8; 4096]).as_ref());
         let longer = Endless { id: id.clone(), chunks: 1_000_000, stall: false };
-        assert!(matches!(hash_bounded(&longer, "n", 4096, Duration::from_secs(5)).await, Some(Err(Overlong))));
+        let too_long = hash_bounded(&longer, "n", 4096, &crc, Duration::from_secs(5)).await;
+        assert!(matches!(too_long, Some(Err(Overlong))));
         let stalled = Endless { id, chunks: 2, stall: true };
-        assert!(hash_bounded(&stalled, "n", 4096, Duration::from_millis(200)).await.is_none());
+        assert!(hash_bounded(&stalled, "n", 4096, &crc, Duration::from_millis(200)).await.is_none());
     }
 }

@@ -422,7 +422,7 @@ impl ObjectService {
         let fanout = Fanout::open(backends, stream_id, cipher_len, quorum);
         let gc = GcTask { stream_id, targets: providers.clone() };
         match pump(sealer, source, fanout, verify).await {
-            Ok((Pumped { digests, commit, ciphertext_sha256 }, outcome)) => {
+            Ok((Pumped { digests, commit, ciphertext_check }, outcome)) => {
                 self.metrics.crypto_bytes.with_label_values(&["seal"]).inc_by(params.plaintext_len);
                 Ok(StoredStream {
                     manifest: StreamManifest {
@@ -432,7 +432,7 @@ impl ObjectService {
                         seg_log2: params.seg_log2,
                         salt: params.salt,
                         commit,
-                        ciphertext_sha256,
+                        ciphertext_check,
                         replicas: providers,
                     },
                     digests,
@@ -453,8 +453,9 @@ struct Pumped {
     digests: PlainDigests,
     /// The key commitment of the stream (format v1).
     commit: [u8; 32],
-    /// SHA-256 of the whole ciphertext (what repair and the scrubber check replicas against).
-    ciphertext_sha256: [u8; 32],
+    /// The keyless check of the whole ciphertext (what repair and the scrubber check replicas
+    /// against).
+    ciphertext_check: crate::model::CiphertextCheck,
 }
 
 /// Reads, hashes, seals and fans out; aborts every provider upload on any failure.
@@ -517,5 +518,5 @@ async fn pump_inner(
     let mut out = BytesMut::new();
     let summary = sealer.finish(&mut out).map_err(seal_error)?;
     fanout.send(out.freeze()).await?;
-    Ok(Pumped { digests, commit: summary.commit, ciphertext_sha256: summary.ciphertext_sha256 })
+    Ok(Pumped { digests, commit: summary.commit, ciphertext_check: summary.ciphertext_check })
 }

@@ -256,9 +256,9 @@ impl Evacuator {
         }
         if copy {
             let len = ciphertext_len(stream.plaintext_len, stream.seg_log2);
-            let expected = Expected { len, sha256: stream.ciphertext_sha256 };
+            let expected = Expected { len, check: stream.ciphertext_check };
             // Sources: the replicas that stay first, the leaving one last (its data is as good:
-            // the copy is checked against the recorded SHA-256 either way).
+            // the copy is checked against the recorded ciphertext check either way).
             let sources = replicas.iter().filter(|p| *p != from).chain(std::iter::once(from));
             // Leave to write there under the bucket's policy today (the target was chosen
             // from its placement; checked again here, where the bytes go).

@@ -1,7 +1,8 @@
 //! The repair worker: drains the durable repair queue (hinted handoff), copying each missing
 //! replica's ciphertext from a replica that has it. The copy is checked against the recorded
-//! SHA-256 before its last chunk is released, so a target never receives a complete wrong
-//! stream. Failed tasks stay queued with exponential backoff (never dropped).
+//! ciphertext check (CRC64-NVME; SHA-256 for streams of before) before its last chunk is
+//! released, so a target never receives a complete wrong stream. Failed tasks stay queued with
+//! exponential backoff (never dropped).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -157,7 +158,7 @@ impl RepairWorker {
     async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), CopyError> {
         let sources = task.replicas.iter().filter(|p| **p != task.provider);
         let name = stream_name(task.stream_id);
-        let expected = Expected { len: task.ciphertext_len, sha256: task.ciphertext_sha256 };
+        let expected = Expected { len: task.ciphertext_len, check: task.ciphertext_check };
         copy_from_first(&self.backends, sources, &task.provider, &name, expected, grant).await
     }
 
@@ -237,7 +238,7 @@ mod tests {
             provider: ProviderId::parse(provider).unwrap(),
             replicas: Vec::new(),
             ciphertext_len: 0,
-            ciphertext_sha256: [0; 32],
+            ciphertext_check: crate::model::CiphertextCheck([0; 32]),
             attempts,
             due_ms: 0,
             created_ms,

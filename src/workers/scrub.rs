@@ -1,7 +1,8 @@
 //! The scrubber: a rate-limited pass over every committed stream. Each replica is checked for
 //! presence and length (HEAD); a sample is read whole and checked against the recorded
-//! ciphertext SHA-256, without any key. Findings go to the repair queue and the metrics, so a
-//! replica lost or damaged at rest is repaired even if nobody reads it.
+//! ciphertext check (CRC64-NVME; SHA-256 for streams of before), without any key. Findings go
+//! to the repair queue and the metrics, so a replica lost or damaged at rest is repaired even
+//! if nobody reads it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ pub struct Scrubber {
 
 /// The outcome of checking one replica.
 enum Check {
-    /// Present with the right length (and, when `deep`, the recorded SHA-256).
+    /// Present with the right length (and, when `deep`, the recorded ciphertext check).
     Verified { deep: bool },
     /// Missing or damaged.
     Found(Finding),
@@ -191,8 +192,8 @@ impl Scrubber {
         let started = Instant::now();
         // Within a deadline (10 s plus 1 s per MiB, the provider deadlines of DESIGN §6.1).
         let deadline = Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / f64::from(1u32 << 20));
-        let sha = match hash_bounded(backend, &name, len, deadline).await {
-            Some(Ok(sha)) => sha,
+        let check = match hash_bounded(backend, &name, len, &m.ciphertext_check, deadline).await {
+            Some(Ok(check)) => check,
             Some(Err(Overlong)) => return Check::Found(Finding::Length),
             None => return Check::Unknown,
         };
@@ -201,7 +202,7 @@ impl Scrubber {
         if let Some(rest) = budget.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
-        if sha == m.ciphertext_sha256 { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
+        if check == m.ciphertext_check { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
     }
 
     /// Runs a pass every `every` until shutdown.

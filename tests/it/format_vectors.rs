@@ -94,7 +94,7 @@ fn manifests(f: &Fixture) -> Vec<StreamManifest> {
             seg_log2: s.seg_log2,
             salt: arr(&s.salt),
             commit: arr(&s.commit),
-            ciphertext_sha256: arr(&s.ciphertext_sha256),
+            ciphertext_check: souverain::model::CiphertextCheck(arr(&s.ciphertext_sha256)),
             replicas: vec![ProviderId::parse("fixture").unwrap()],
         })
         .collect()

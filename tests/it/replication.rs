@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use souverain::model::{BucketName, CiphertextCheck, ObjectKey};
 
 use crate::common::{BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, pattern};
 
@@ -322,7 +323,24 @@ async fn scrubber_finds_and_repair_restores() {
     let files = gw.stream_files();
     assert_eq!(files.len(), 6);
     let originals: Vec<(std::path::PathBuf, Vec<u8>)> = files.clone();
-    // One replica deleted, another with a bit flipped (same length: only hashing finds it).
+    // One replica deleted, another with a bit flipped (same length: only the ciphertext check
+    // finds it). New streams record the CRC64-NVME of their provider file (format v2 §9).
+    let meta = gw.meta();
+    let bucket = meta.bucket(&BucketName::parse("scrub").unwrap()).await.unwrap().unwrap();
+    for key in ["a", "b"] {
+        let v = meta.current(bucket.uid, &ObjectKey::parse(key).unwrap()).await.unwrap().unwrap();
+        let stream = &v.streams[0];
+        let replicas: Vec<&Vec<u8>> = files
+            .iter()
+            .filter(|(p, _)| p.file_name().is_some_and(|n| *n == *stream.stream_id.to_hex()))
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(replicas.len(), 3, "{key}");
+        for bytes in replicas {
+            let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, bytes);
+            assert_eq!(stream.ciphertext_check, CiphertextCheck::crc64nvme(crc), "{key}");
+        }
+    }
     std::fs::remove_file(&files[0].0).unwrap();
     let mut bad = files[4].1.clone();
     bad[1000] ^= 0x01;
@@ -342,7 +360,7 @@ async fn scrubber_finds_and_repair_restores() {
             let v = gw.admin_json(&format!("/admin/v1/locations/scrub/{key}")).await;
             let replicas = v["streams"][0]["replicas"].as_array().unwrap().clone();
             let verified = |r: &serde_json::Value| {
-                r["last_verification"] == "sha256" && r["last_verified_ms"].as_i64() >= v["written_ms"].as_i64()
+                r["last_verification"] == "crc64nvme" && r["last_verified_ms"].as_i64() >= v["written_ms"].as_i64()
             };
             if replicas.iter().all(verified) {
                 break;

@@ -17,7 +17,7 @@ pub enum Addressing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayloadSigning {
     /// `UNSIGNED-PAYLOAD`: the ciphertext is already authenticated end to end by the AEAD and
-    /// by `ciphertext_sha256`, and over TLS the transport protects it too.
+    /// and checked by the recorded ciphertext check, and over TLS the transport protects it too.
     Unsigned,
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: every 64 KiB chunk signed as it streams, for
     /// providers that refuse unsigned payloads (typically over plain HTTP). Never a whole-body

@@ -26,7 +26,9 @@ pub struct ReplicaLocation {
     /// When the scrubber last found it intact, ms since the epoch (none yet: not checked since
     /// it was written or moved).
     pub last_verified_ms: Option<i64>,
-    /// How: `exists` (present, right length) or `sha256` (read and hashed).
+    /// How: `exists` (present, right length), or read whole and checked against the stream's
+    /// recorded ciphertext check: `crc64nvme` (streams written since the CRC change) or
+    /// `sha256` (streams of before).
     pub last_verification: Option<&'static str>,
     /// Whether the provider satisfies the bucket's policy today (false: evacuation will move it).
     pub allowed: bool,
@@ -154,10 +156,13 @@ impl AdminOps {
                             .unwrap_or_default(),
                         state: if pending.iter().any(|t| t.provider == *p) { "pending" } else { "stored" },
                         last_verified_ms: verified.iter().find(|(q, _, _)| q == p).map(|(_, ms, _)| *ms),
-                        last_verification: verified
-                            .iter()
-                            .find(|(q, _, _)| q == p)
-                            .map(|(_, _, deep)| if *deep { "sha256" } else { "exists" }),
+                        last_verification: verified.iter().find(|(q, _, _)| q == p).map(|(_, _, deep)| {
+                            match (*deep, s.ciphertext_check.function()) {
+                                (false, _) => "exists",
+                                (true, crate::model::CheckFunction::Crc64Nvme) => "crc64nvme",
+                                (true, crate::model::CheckFunction::Sha256) => "sha256",
+                            }
+                        }),
                         allowed: allowed(p),
                     }
                 })
