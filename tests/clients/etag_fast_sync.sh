@@ -14,22 +14,10 @@ rm -rf "$dir" && mkdir -p "$dir"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# rclone: the remote `gw:` lives only in the environment (as in rclone_smoke.sh).
-export RCLONE_CONFIG="$dir/rclone.conf"
-: >"$RCLONE_CONFIG"
-export RCLONE_CONFIG_GW_TYPE=s3 RCLONE_CONFIG_GW_PROVIDER=Other RCLONE_CONFIG_GW_ENV_AUTH=false
-export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_GW_REGION="$AWS_DEFAULT_REGION"
-export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
-export RCLONE_CONFIG_GW_FORCE_PATH_STYLE=true RCLONE_CONFIG_GW_UPLOAD_CUTOFF=5Mi RCLONE_CONFIG_GW_CHUNK_SIZE=5Mi
-rc() { timeout 300 rclone --retries 1 --low-level-retries 1 --contimeout 10s --timeout 60s "$@"; }
-rcl() { rc "$@" 2>"$dir/last.log" || { cat "$dir/last.log" >&2; return 1; }; }
-
-# s3cmd: path-style, no ~/.s3cfg (as in s3cmd_smoke.sh).
-hostport="${S3_ENDPOINT#http://}"
-printf '[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\nuse_https = False\nbucket_location = %s\nsignature_v2 = False\n' \
-  "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$hostport" "$hostport" "$AWS_DEFAULT_REGION" >"$dir/s3cfg"
-s3() { timeout 300 s3cmd -c "$dir/s3cfg" --no-ssl --multipart-chunk-size-mb=5 --max-retries=1 --no-progress "$@"; }
-s3l() { s3 "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; return 1; }; }
+# shellcheck source=tools.sh
+source "$(dirname "$0")/tools.sh"
+rclone_remote
+s3cmd_config
 
 b="gw:$BUCKET"
 # Another client's files: their ETags end in -1, so rclone finds no MD5 in them and checks

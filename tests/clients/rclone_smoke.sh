@@ -10,19 +10,9 @@ version=$(rclone version | awk 'NR == 1') # "rclone v1.75.2"; head would SIGPIPE
 
 dir="$WORK_DIR/rclone-smoke"
 rm -rf "$dir" && mkdir -p "$dir"
-# The remote `gw:` lives only in the environment; the (empty) config file keeps ~ out of it.
-export RCLONE_CONFIG="$dir/rclone.conf"
-: >"$RCLONE_CONFIG"
-export RCLONE_CONFIG_GW_TYPE=s3 RCLONE_CONFIG_GW_PROVIDER=Other RCLONE_CONFIG_GW_ENV_AUTH=false
-export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_GW_REGION="$AWS_DEFAULT_REGION"
-export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
-export RCLONE_CONFIG_GW_FORCE_PATH_STYLE=true
-# Multipart from 5 MiB on (the default cutoff is 200 MiB), so the large file goes up in parts.
-export RCLONE_CONFIG_GW_UPLOAD_CUTOFF=5Mi RCLONE_CONFIG_GW_CHUNK_SIZE=5Mi
-# Bounded: no retry loops hiding a failure, and a hard limit per command.
-rc() { timeout 300 rclone --retries 1 --low-level-retries 1 --contimeout 10s --timeout 60s "$@"; }
-# Runs rclone with its log in $dir/last.log, shown only when it fails.
-rcl() { rc "$@" 2>"$dir/last.log" || { cat "$dir/last.log" >&2; return 1; }; }
+# shellcheck source=tools.sh
+source "$(dirname "$0")/tools.sh"
+rclone_remote
 
 bucket=rclone-smoke
 # shellcheck source=lib.sh

@@ -10,28 +10,9 @@ version="s3cmd $(s3cmd --version | awk '{ print $NF }')" # "s3cmd 2.4.0"
 
 dir="$WORK_DIR/s3cmd-smoke"
 rm -rf "$dir" && mkdir -p "$dir"
-hostport="${S3_ENDPOINT#http://}"
-# A config file of our own (-c) so ~/.s3cfg is never read; the flags below say it all again.
-# host_bucket without %(bucket)s makes s3cmd use path-style requests.
-cfg="$dir/s3cfg"
-cat >"$cfg" <<CFG
-[default]
-access_key = $AWS_ACCESS_KEY_ID
-secret_key = $AWS_SECRET_ACCESS_KEY
-host_base = $hostport
-host_bucket = $hostport
-use_https = False
-bucket_location = $AWS_DEFAULT_REGION
-signature_v2 = False
-CFG
-# Multipart from 5 MiB on (the default is 15 MiB); bounded: one retry and a hard limit.
-s3() {
-  timeout 300 s3cmd -c "$cfg" --host="$hostport" --host-bucket="$hostport" --no-ssl \
-    --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" --region="$AWS_DEFAULT_REGION" \
-    --multipart-chunk-size-mb=5 --max-retries=1 --no-progress "$@"
-}
-# Runs s3cmd with its output in $dir/last.log, shown only when it fails.
-s3l() { s3 "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; return 1; }; }
+# shellcheck source=tools.sh
+source "$(dirname "$0")/tools.sh"
+s3cmd_config
 
 bucket=s3cmd-smoke
 # shellcheck source=lib.sh

@@ -42,7 +42,9 @@ fn run_script_as_app(gw: &TestGateway, program: &str, script: &str, env: &[(&str
     run_script_with(gw, program, script, &all);
 }
 
-fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
+/// Runs `tests/clients/<script>` with `program` against `gw` (endpoint, root key, region, work
+/// directory and `env` in its environment); fails the test with its output unless it succeeds.
+pub(crate) fn run_script_with(gw: &TestGateway, program: &str, script: &str, env: &[(&str, &str)]) {
     let path = format!("{}/tests/clients/{script}", crate::common::repo_root().display());
     let out = Command::new(program)
         .arg(&path)

@@ -7,7 +7,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 use md5::Digest as _;
 
-use crate::common::{ACCESS_KEY, REGION, SECRET_KEY, TestGateway, admin_cli};
+use crate::common::{TestGateway, admin_cli};
 
 fn blake3_128(data: &[u8]) -> String {
     hex::encode(&blake3::hash(data).as_bytes()[..16])
@@ -122,23 +122,9 @@ async fn rclone_and_s3cmd_sync_against_a_fast_bucket() {
         let put = c.put_object().bucket("etag-fast").key(format!("theirs/{name}")).body(ByteStream::from(data.clone()));
         assert_eq!(put.send().await.unwrap().e_tag(), Some(format!("\"{}-1\"", blake3_128(&data)).as_str()));
     }
+    let theirs = theirs.to_string_lossy().into_owned();
+    let env = [("BUCKET", "etag-fast"), ("THEIRS", theirs.as_str())];
     let g = &gw;
-    tokio::task::block_in_place(|| {
-        let path = format!("{}/tests/clients/etag_fast_sync.sh", crate::common::repo_root().display());
-        let out = std::process::Command::new("bash")
-            .arg(&path)
-            .env("S3_ENDPOINT", g.endpoint())
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("WORK_DIR", g.dir.path())
-            .env("BUCKET", "etag-fast")
-            .env("THEIRS", &theirs)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        println!("{stdout}");
-        assert!(out.status.success(), "etag_fast_sync.sh failed:\n{stdout}\n{stderr}");
-    });
+    tokio::task::block_in_place(|| crate::clients::run_script_with(g, "bash", "etag_fast_sync.sh", &env));
     gw.stop().await;
 }
