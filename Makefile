@@ -8,10 +8,10 @@ run:
 test:
 	scripts/test.sh
 
-# Datapath micro-benchmarks (criterion). Built without the RocksDB feature so the release
+# Datapath and erasure-coding micro-benchmarks (criterion). Built without the RocksDB feature so the release
 # profile does not compile RocksDB's C++ a second time.
 bench:
-	scripts/cargo.sh bench --no-default-features --bench datapath
+	scripts/cargo.sh bench --no-default-features --bench datapath --bench erasure
 
 # GET p99 with one provider delayed 10x against the healthy p99, in one run (s3s-fs providers).
 bench-hedging:
