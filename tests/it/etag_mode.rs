@@ -25,7 +25,7 @@ async fn set_mode(gw: &TestGateway, bucket: &str, mode: &str) -> (u16, String) {
 
 /// Promise: in a `fast` bucket a PUT without Content-MD5 gets the ETag `hex(BLAKE3-128)-1`
 /// (HEAD, GET, listings and If-Match agree; the bytes read back exact), a PUT with Content-MD5
-/// gets the MD5, a multipart upload's parts get their BLAKE3-128 (marked too) and the object
+/// gets the MD5, a copy into the bucket a fast ETag, a multipart upload's parts get their BLAKE3-128 (marked too) and the object
 /// `hex(MD5 of the part digests)-N`; the mode is audited, shown by the CLI, and a bucket left
 /// at the default keeps MD5 ETags. Unknown modes and buckets are refused and change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,6 +73,10 @@ async fn a_fast_bucket_gives_blake3_etags_unless_the_client_sent_content_md5() {
     let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body));
     let put = c.put_object().bucket("fast").key("md5").content_md5(md5).body(ByteStream::from(body.clone())).send();
     assert_eq!(put.await.unwrap().e_tag(), Some(format!("\"{}\"", md5_hex(&body)).as_str()));
+
+    // A copy into the bucket is a write without Content-MD5: a fast ETag, even from an MD5 one.
+    let copied = c.copy_object().bucket("fast").key("copied").copy_source("fast/md5").send().await.unwrap();
+    assert_eq!(copied.copy_object_result().and_then(|r| r.e_tag()), Some(want.as_str()));
 
     // Multipart: parts without Content-MD5.
     let parts: Vec<Vec<u8>> = vec![vec![7u8; 5 << 20], b"tail".to_vec()];
