@@ -25,9 +25,10 @@ async fn set_mode(gw: &TestGateway, bucket: &str, mode: &str) -> (u16, String) {
 
 /// Promise: in a `fast` bucket a PUT without Content-MD5 gets the ETag `hex(BLAKE3-128)-1`
 /// (HEAD, GET, listings and If-Match agree; the bytes read back exact), a PUT with Content-MD5
-/// gets the MD5, a copy into the bucket a fast ETag, a multipart upload's parts get their BLAKE3-128 (marked too) and the object
-/// `hex(MD5 of the part digests)-N`; the mode is audited, shown by the CLI, and a bucket left
-/// at the default keeps MD5 ETags. Unknown modes and buckets are refused and change nothing.
+/// gets the MD5, a copy into the bucket a fast ETag, a multipart upload's parts get their
+/// BLAKE3-128 (marked too) and the object `hex(MD5 of the part digests)-N`; the mode is
+/// audited, shown by the CLI, and a bucket left at the default keeps MD5 ETags. Unknown modes
+/// and buckets are refused and change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_bucket_gives_blake3_etags_unless_the_client_sent_content_md5() {
     let gw = TestGateway::start().await;
