@@ -290,11 +290,12 @@ pub fn bucket(admin: &AdminTarget, cmd: BucketCommand) -> Result<bool, String> {
         BucketCommand::Allow(args) => return super::cli_access::grant(admin, &args, true),
         BucketCommand::Deny(args) => return super::cli_access::grant(admin, &args, false),
         BucketCommand::Grants { bucket } => return super::cli_access::grants(admin, &bucket),
-        BucketCommand::Etag { bucket, mode: None } => {
-            return admin.show(&format!("/admin/v1/buckets/{}/etag", encode_segment(&bucket)), true);
-        }
-        BucketCommand::Etag { bucket, mode: Some(mode) } => {
-            (format!("/admin/v1/buckets/{}/etag", encode_segment(&bucket)), serde_json::json!({ "etag": mode }))
+        BucketCommand::Etag { bucket, mode } => {
+            let path = format!("/admin/v1/buckets/{}/etag", encode_segment(&bucket));
+            match mode {
+                None => return admin.show(&path, true),
+                Some(mode) => (path, serde_json::json!({ "etag": mode })),
+            }
         }
     };
     let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;

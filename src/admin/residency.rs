@@ -1,5 +1,6 @@
 //! The admin API's residency routes: the catalog, policies, bucket bindings (and a bucket's
-//! ETag mode), the audit log and the evacuation job. JSON in and out; every change is applied with its audit record.
+//! ETag mode), the audit log and the evacuation job. JSON in and out; every change is applied
+//! with its audit record.
 
 use bytes::Bytes;
 use http::{Method, StatusCode};

@@ -11,7 +11,12 @@ pub const RECORD_VERSION: u8 = 1;
 
 /// Encodes a record with its version byte.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetaError> {
-    let mut out = vec![RECORD_VERSION];
+    encode_as(RECORD_VERSION, value)
+}
+
+/// Encodes a record under a layout version of its own (a record whose layout changed).
+pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, MetaError> {
+    let mut out = vec![version];
     out.extend(postcard::to_stdvec(value).map_err(|e| MetaError::codec_from("encoding a record", e))?);
     Ok(out)
 }
@@ -19,12 +24,15 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetaError> {
 /// Decodes a record; refuses unknown versions rather than guessing.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MetaError> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| MetaError::codec_from("decoding a record", e))
-        }
+        Some((&RECORD_VERSION, rest)) => decode_body(rest),
         Some((v, _)) => Err(MetaError::codec(format!("unknown record version {v}"))),
         None => Err(MetaError::codec("empty value")),
     }
+}
+
+/// Decodes the bytes after the version byte (the caller chose the layout by that byte).
+pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, MetaError> {
+    postcard::from_bytes(body).map_err(|e| MetaError::codec_from("decoding a record", e))
 }
 
 /// `0x00` becomes `0x00 0xFF`, and `0x00 0x01` terminates, so `esc(a) < esc(b)` iff `a < b`

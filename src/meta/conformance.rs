@@ -367,8 +367,13 @@ async fn multipart_state(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     // Multipart state: parts replace, Complete removes the upload, unlisted parts go to GC.
     let up = UploadId([50; 16]);
     store.create_upload(upload(up, b, "mp")).await.unwrap();
-    let part =
-        |id: u8| PartRecord { stream: stream(id), md5: [0; 16], checksum: None, last_modified_ms: 0, fast_etag: false };
+    let part = |id: u8| PartRecord {
+        stream: stream(id),
+        etag_digest: [0; 16],
+        checksum: None,
+        last_modified_ms: 0,
+        fast_etag: false,
+    };
     for (n, id) in [(1, 51), (2, 52), (2, 53), (3, 54)] {
         assert_eq!(store.commit_part(up, n, part(id), vec![]).await.unwrap(), CommitOutcome::Committed);
     }

@@ -78,8 +78,13 @@ pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     let p = |name: &str| ProviderId::parse(name).unwrap();
     let mut part_stream = stream(211);
     part_stream.replicas = vec![p("de"), p("fr")];
-    let part =
-        PartRecord { stream: part_stream.clone(), md5: [0; 16], checksum: None, last_modified_ms: 0, fast_etag: false };
+    let part = PartRecord {
+        stream: part_stream.clone(),
+        etag_digest: [0; 16],
+        checksum: None,
+        last_modified_ms: 0,
+        fast_etag: false,
+    };
     assert_eq!(store.commit_part(id, 1, part, vec![]).await.unwrap(), CommitOutcome::Committed);
     let sid = part_stream.stream_id;
     let mv = |number: u32| ReplicaMove {

@@ -15,7 +15,8 @@ async fn stream_owners_are_recorded_when_an_older_store_opens() {
     let mut key = b.as_bytes().to_vec();
     key.extend_from_slice(b"k");
     let up = upload(UploadId([6; 16]), b, "u");
-    let part = PartRecord { stream: stream(7), md5: [0; 16], checksum: None, last_modified_ms: 0, fast_etag: false };
+    let part =
+        PartRecord { stream: stream(7), etag_digest: [0; 16], checksum: None, last_modified_ms: 0, fast_etag: false };
     let mut part_key = up.upload_id.as_bytes().to_vec();
     part_key.extend_from_slice(&1u32.to_be_bytes());
     engine

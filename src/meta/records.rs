@@ -129,7 +129,7 @@ pub struct PartRecord {
     pub stream: StreamManifest,
     /// The 16 bytes of the part's ETag: its plaintext's MD5, or its BLAKE3-128 when it was
     /// uploaded into a bucket in the `fast` ETag mode (the multipart ETag is made of these).
-    pub md5: [u8; 16],
+    pub etag_digest: [u8; 16],
     /// Base64 checksum of the part under the upload's algorithm.
     pub checksum: Option<String>,
     /// Upload time, ms since the epoch.
@@ -142,14 +142,13 @@ pub struct PartRecord {
 impl PartRecord {
     /// The part's ETag (UploadPart's answer, ListParts, what CompleteMultipartUpload names).
     pub fn etag(&self) -> crate::model::ETag {
-        if self.fast_etag { crate::model::ETag::fast(&self.md5) } else { crate::model::ETag::from_md5(&self.md5) }
+        let d = &self.etag_digest;
+        if self.fast_etag { crate::model::ETag::fast(d) } else { crate::model::ETag::from_md5(d) }
     }
 
     /// Stored as `u8(2) ‖ postcard(self)`: layout 2 added `fast_etag` at the end.
     pub fn encode_stored(&self) -> Result<Vec<u8>, super::MetaError> {
-        let mut out = vec![PART_LAYOUT];
-        out.extend(postcard::to_stdvec(self).map_err(|e| super::MetaError::codec_from("encoding a part", e))?);
-        Ok(out)
+        super::codec::encode_as(PART_LAYOUT, self)
     }
 
     /// Reads layout 2, or layout 1 (written before ETag modes, with the record version byte
@@ -162,14 +161,13 @@ impl PartRecord {
             checksum: Option<String>,
             last_modified_ms: i64,
         }
-        let bad = |e| super::MetaError::codec_from("decoding a part", e);
         match bytes.split_first() {
-            Some((&PART_LAYOUT, rest)) => postcard::from_bytes(rest).map_err(bad),
+            Some((&PART_LAYOUT, rest)) => super::codec::decode_body(rest),
             Some((&super::codec::RECORD_VERSION, rest)) => {
-                let p: PartLayout1 = postcard::from_bytes(rest).map_err(bad)?;
+                let p: PartLayout1 = super::codec::decode_body(rest)?;
                 Ok(Self {
                     stream: p.stream,
-                    md5: p.md5,
+                    etag_digest: p.md5,
                     checksum: p.checksum,
                     last_modified_ms: p.last_modified_ms,
                     fast_etag: false,
@@ -399,20 +397,10 @@ impl ReplicaTask for DeletionTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ProviderId, StreamId};
 
     fn part(fast_etag: bool) -> PartRecord {
-        let stream = StreamManifest {
-            stream_id: StreamId([3; 16]),
-            part_number: 2,
-            plaintext_len: 5,
-            seg_log2: 20,
-            salt: [4; 32],
-            commit: [5; 32],
-            ciphertext_check: crate::model::CiphertextCheck([6; 32]),
-            replicas: vec![ProviderId::parse("p1").unwrap()],
-        };
-        PartRecord { stream, md5: [0xab; 16], checksum: Some("x".into()), last_modified_ms: 7, fast_etag }
+        let stream = crate::meta::conformance::stream(3);
+        PartRecord { stream, etag_digest: [0xab; 16], checksum: Some("x".into()), last_modified_ms: 7, fast_etag }
     }
 
     /// Promise: a part stored before ETag modes (layout 1: the record version byte and the four
@@ -422,7 +410,8 @@ mod tests {
     fn parts_of_both_layouts_read_and_only_fast_ones_are_marked() {
         let old = part(false);
         let mut layout1 = vec![crate::meta::codec::RECORD_VERSION];
-        layout1.extend(postcard::to_stdvec(&(&old.stream, old.md5, &old.checksum, old.last_modified_ms)).unwrap());
+        layout1
+            .extend(postcard::to_stdvec(&(&old.stream, old.etag_digest, &old.checksum, old.last_modified_ms)).unwrap());
         assert_eq!(PartRecord::decode_stored(&layout1).unwrap(), old);
         for fast in [false, true] {
             let p = part(fast);

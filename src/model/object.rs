@@ -25,13 +25,13 @@ impl ETag {
     }
     /// The multipart ETag: `hex(MD5(d_1 ‖ … ‖ d_N))-N` over the parts' 16-byte digests (their
     /// MD5, or their BLAKE3-128 when uploaded in a bucket with [`EtagMode::Fast`]).
-    pub fn multipart(part_md5s: &[[u8; 16]]) -> Self {
+    pub fn multipart(part_digests: &[[u8; 16]]) -> Self {
         use md5::Digest as _;
         let mut h = md5::Md5::new();
-        for m in part_md5s {
-            h.update(m);
+        for d in part_digests {
+            h.update(d);
         }
-        Self(format!("{}-{}", hex::encode(h.finalize()), part_md5s.len()))
+        Self(format!("{}-{}", hex::encode(h.finalize()), part_digests.len()))
     }
     /// The header form, with quotes.
     pub fn quoted(&self) -> String {

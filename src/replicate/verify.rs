@@ -1,6 +1,6 @@
 //! Checking a replica against what was recorded when it was written (its exact ciphertext
-//! length and keyless check, `model::CiphertextCheck`), without any key: the one streaming check behind the repair and
-//! evacuation copies and the scrubber's deep reads.
+//! length and keyless check, `model::CiphertextCheck`), without any key: the one streaming
+//! check behind the repair and evacuation copies and the scrubber's deep reads.
 
 use std::time::Duration;
 
@@ -159,9 +159,8 @@ pub(crate) async fn copy_verified(
 }
 
 /// The check of replica `name` (by the function that made `like`) read whole, never more than
-/// `len` bytes (a longer answer is
-/// [`Overlong`]) and never longer than `deadline`: a provider answering endlessly or trickling
-/// cannot hold the caller. `None` when the provider could not be read in time.
+/// `len` bytes (a longer answer is [`Overlong`]) and never longer than `deadline`: a provider
+/// answering endlessly or trickling cannot hold the caller. `None` when the provider could not be read in time.
 pub(crate) async fn hash_bounded(
     backend: &dyn Backend,
     name: &str,

@@ -272,7 +272,7 @@ impl ObjectService {
         let repairs = stored.repairs();
         let checksum = stored.digests.checksum.clone();
         let part = PartRecord {
-            md5: stored.digests.etag.bytes(),
+            etag_digest: stored.digests.etag.bytes(),
             fast_etag: stored.digests.etag.md5().is_none(),
             checksum: checksum.as_ref().map(|(_, v)| v.clone()),
             last_modified_ms: now_ms(),
@@ -354,12 +354,12 @@ impl ObjectService {
         };
         let mut streams: Vec<_> = chosen.iter().map(|p| p.stream.clone()).collect();
         let (repairs, deletions) = self.reseat_parts(&bucket, &mut streams)?;
-        let md5s: Vec<[u8; 16]> = chosen.iter().map(|p| p.md5).collect();
+        let digests: Vec<[u8; 16]> = chosen.iter().map(|p| p.etag_digest).collect();
         let record = VersionRecord {
             version_uid: upload.version_uid,
             seq: 0,
             size: streams.iter().map(|s| s.plaintext_len).sum(),
-            etag: ETag::multipart(&md5s),
+            etag: ETag::multipart(&digests),
             last_modified_ms: now_ms(),
             headers: upload.headers.clone(),
             checksum: checksum.clone(),

@@ -120,6 +120,11 @@ fn part_key(id: UploadId, part: u32) -> Vec<u8> {
     k
 }
 
+/// The part stored under `key` (a [`part_key`]), whichever layout it was written in.
+fn stored_part(t: &mut impl KvTxn, key: &[u8]) -> Result<Option<PartRecord>, MetaError> {
+    t.get(Cf::Parts, key)?.map(|v| PartRecord::decode_stored(&v)).transpose()
+}
+
 /// Decodes the object key out of an `Uploads` key (inverse of the escape).
 fn upload_object_key(index_key: &[u8]) -> Vec<u8> {
     let body = &index_key[16..index_key.len().saturating_sub(16)];

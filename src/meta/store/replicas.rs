@@ -9,7 +9,7 @@ use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove};
-use crate::meta::{GcTask, Intent, MetaError, PartRecord, ReplicaCursor};
+use crate::meta::{GcTask, Intent, MetaError, ReplicaCursor};
 use crate::model::WrappedKey;
 use crate::model::audit::AuditEntry;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, StreamManifest};
@@ -200,8 +200,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                         return Ok((false, None));
                     }
                     let pk = part_key(upload, number);
-                    let Some(mut part) = t.get(Cf::Parts, &pk)?.map(|v| PartRecord::decode_stored(&v)).transpose()?
-                    else {
+                    let Some(mut part) = super::stored_part(&mut t, &pk)? else {
                         return Ok((false, None));
                     };
                     if part.stream.stream_id != mv.stream {

@@ -78,7 +78,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             }
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
-            if let Some(old) = t.get(Cf::Parts, &pk)?.map(|v| PartRecord::decode_stored(&v)).transpose()? {
+            if let Some(old) = super::stored_part(&mut t, &pk)? {
                 gc_stream(&old.stream, &mut ops)?;
             }
             let sid = part.stream.stream_id.as_bytes().to_vec();
