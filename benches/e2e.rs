@@ -376,6 +376,9 @@ struct PhaseResult {
     /// Gateway only: hedged provider GETs and all provider requests during the phase.
     hedged_requests: Option<u64>,
     provider_requests: Option<u64>,
+    /// PUT only: bytes the providers hold after the phase per byte written (replicas or
+    /// shards, with their formats' overheads).
+    stored_per_written: Option<f64>,
 }
 
 /// Puts the bucket `bench` in the `fast` ETag mode through the admin API.
@@ -485,6 +488,7 @@ async fn run_phase(
         peak_rss_mib: watched.peaks().into_iter().map(|(k, v)| (k, v as f64 / MIB as f64)).collect(),
         hedged_requests,
         provider_requests,
+        stored_per_written: None,
     }
 }
 
@@ -597,10 +601,29 @@ fn gateway_bin() -> PathBuf {
     )
 }
 
-/// Starts the gateway over `fakes` with N = fakes.len() and W = min(2, N) and `metadata` as
-/// its `[metadata]` section; its S3 and admin addresses. Gateways started in one `dir` share
+/// The erasure-coded system: a 4 + 2 Reed–Solomon policy over six `s3s-fs` providers.
+const RS: &str = "gateway RS 4+2";
+
+/// Bytes of every file under `roots`.
+fn bytes_under(roots: &[PathBuf]) -> u64 {
+    let mut total = 0;
+    let mut todo: Vec<PathBuf> = roots.to_vec();
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => todo.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// Starts the gateway over `fakes` with `policy` (the fields after the policy's id) and
+/// `metadata` as its `[metadata]` section; its S3 and admin addresses. Gateways started in one `dir` share
 /// its key file.
-fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, SocketAddr, SocketAddr) {
+fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str, policy: &str) -> (Proc, SocketAddr, SocketAddr) {
     let countries = ["DE", "FR", "NL"];
     let admin_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("admin address");
@@ -628,12 +651,8 @@ fn start_gateway(dir: &Path, fakes: &[Provider], metadata: &str) -> (Proc, Socke
             countries[i % 3]
         );
     }
-    let n = fakes.len();
-    let _ = write!(
-        text,
-        "[[policy]]\nid = \"bench\"\nreplicas = {n}\nwrite_quorum = {}\n[[access_key]]\nid = \"{ACCESS}\"\nsecret = \"{SECRET}\"\n",
-        n.min(2)
-    );
+    let _ =
+        write!(text, "[[policy]]\nid = \"bench\"\n{policy}[[access_key]]\nid = \"{ACCESS}\"\nsecret = \"{SECRET}\"\n");
     let cfg = dir.join("souverain.toml");
     std::fs::write(&cfg, text).expect("gateway config");
     let bin = gateway_bin();
@@ -689,6 +708,7 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         let dir = tmpfs_dir(&format!("{}-{}", system.replace(' ', "_"), w.size));
         let n = match system {
             "direct" | "gateway N=1" | "gateway N=1 local" => 1,
+            RS => 6,
             _ => 3,
         };
         let fakes = providers(n, &dir, system.ends_with(" local"));
@@ -722,8 +742,13 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
                     database = Some(server);
                     section
                 });
+                let policy = if system == RS {
+                    "scheme = \"rs\"\ndata_shards = 4\nparity_shards = 2\n".to_owned()
+                } else {
+                    format!("replicas = {}\nwrite_quorum = {}\n", fakes.len(), fakes.len().min(2))
+                };
                 for g in 0..gateways {
-                    let (p, addr, admin) = start_gateway(&dir, &fakes, &metadata);
+                    let (p, addr, admin) = start_gateway(&dir, &fakes, &metadata, &policy);
                     procs.push((if g == 0 { "gateway".into() } else { format!("gateway{g}") }, p.0.id()));
                     servers.push(p);
                     endpoints.push(format!("http://{addr}"));
@@ -739,9 +764,13 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         }
         let watched = Watched::start(procs);
         for op in ["PUT", "GET", "DELETE"] {
-            let r = run_phase(system, w, op, &s3s, block, &watched, &admins).await;
+            let mut r = run_phase(system, w, op, &s3s, block, &watched, &admins).await;
+            if op == "PUT" {
+                let roots: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("p{i}"))).collect();
+                r.stored_per_written = Some(bytes_under(&roots) as f64 / r.bytes.max(1) as f64);
+            }
             eprintln!(
-                "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms  hedged {:?} of {:?}",
+                "{:<20} {:<11} {:<6} {:>9.1} MiB/s {:>8.0} ops/s  p50 {:>8.1} ms  p99 {:>8.1} ms  hedged {:?} of {:?}  stored/written {:?}",
                 r.system,
                 r.workload,
                 r.op,
@@ -750,7 +779,8 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
                 r.p50_ms,
                 r.p99_ms,
                 r.hedged_requests,
-                r.provider_requests
+                r.provider_requests,
+                r.stored_per_written
             );
             all.push(r);
         }
@@ -874,6 +904,18 @@ fn ratios(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
         ratio(&format!("gateway CPU/GiB etag=fast vs md5 N=3 PUT {w}"), a, b, cpu, "report");
         ratio(&format!("etag=fast vs md5 N=3 PUT {w} MiB/s"), a, b, mibs, "report");
     }
+    // Issue 26: erasure coding 4 + 2 against replication N = 3 on the same kind of providers.
+    for w in [big, one] {
+        for op in ["PUT", "GET"] {
+            let (a, b) = (find(all, RS, w, op), find(all, n3, w, op));
+            let target = if op == "PUT" { "<= 1.3" } else { "report" };
+            ratio(&format!("gateway CPU/GiB RS 4+2 vs N=3 {op} {w}"), a, b, cpu, target);
+            ratio(&format!("RS 4+2 vs N=3 {op} {w} MiB/s"), a, b, mibs, "report");
+        }
+        let stored = |r: &PhaseResult| r.stored_per_written.unwrap_or(0.0);
+        let (a, b) = (find(all, RS, w, "PUT"), find(all, n3, w, "PUT"));
+        ratio(&format!("provider bytes per byte written RS 4+2 vs N=3 {w}"), a, b, stored, "<= 0.51");
+    }
     let (pg1, pg2) = ("gateway N=3 PostgreSQL", "2 gateways N=3 PostgreSQL");
     let per_workload: [(&str, Measure); 2] = [(big, mibs), (small, ops)];
     for (workload, f) in per_workload {
@@ -916,6 +958,7 @@ fn main() {
                 "gateway N=1 local",
                 "gateway N=3 local",
                 "gateway N=3 W=2 etag=fast",
+                RS,
             ]
             .map(String::from)
             .to_vec()

@@ -23,7 +23,7 @@ scripts/cargo.sh test --all-targets "$@"
 scripts/cargo.sh bench --no-default-features --no-run
 # The integration suite again, with real s3s-fs processes as the three providers. Tests whose
 # promise does not depend on the provider kind run once, above: the fault tests (always over
-# s3s-fs behind fault proxies), the 200-kill crash loop (the gateway's own commit point), the
+# s3s-fs behind fault proxies), erasure coding (always six s3s-fs behind fault proxies), the 200-kill crash loop (the gateway's own commit point), the
 # dependency rules, the format's fixed vectors, config/process checks, the KMS, metadata
 # tampering, PostgreSQL scale-out, remote providers (moto, rclone), TLS, SigV4 tampering,
 # hostile input at the frontend, the killed rebuild (always over s3s-fs behind fault proxies)
@@ -32,7 +32,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # and restic over it (decided in the metadata; each version's streams are ordinary streams), and
 # lifecycle rules and Object Lock (decided in the metadata, removed through the same DELETE path),
 # tagging (metadata), SSE-C (which key wraps the data key), CORS, the browser and the small conformance answers (decided in the frontend).
-provider_independent=(faults:: durability::crash_loop architecture:: format_vectors:: process:: kms::
+provider_independent=(faults:: erasure:: durability::crash_loop architecture:: format_vectors:: process:: kms::
   tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
   rebuild::losing_the_postgres access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
   tagging:: sse_c:: cors:: browser:: conformance::)

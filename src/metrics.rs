@@ -92,6 +92,12 @@ pub struct Metrics {
     pub stored_noncurrent_bytes: IntGaugeVec,
     /// Authentication failures of stored data (tags, commitments, lengths).
     pub integrity_failures: IntCounterVec,
+    /// Stripes of erasure-coded reads rebuilt from parity, by scheme (`rs-4+2`).
+    pub erasure_reconstructions: IntCounterVec,
+    /// Erasure-coded reads that met a missing, failed or damaged data shard, by scheme.
+    pub erasure_degraded_reads: IntCounterVec,
+    /// Shard chunks that failed their check on a read, by provider.
+    pub erasure_damaged_chunks: IntCounterVec,
     /// Metadata commit latency.
     pub meta_commit_duration: Histogram,
 }
@@ -297,6 +303,21 @@ impl Metrics {
                 "Replicas that failed authentication, by provider.",
                 &["provider"],
             )?,
+            erasure_reconstructions: counter_vec(
+                "souverain_erasure_reconstructions_total",
+                "Stripes of erasure-coded reads rebuilt from parity, by scheme.",
+                &["scheme"],
+            )?,
+            erasure_degraded_reads: counter_vec(
+                "souverain_erasure_degraded_reads_total",
+                "Erasure-coded reads that met a missing, failed or damaged data shard, by scheme.",
+                &["scheme"],
+            )?,
+            erasure_damaged_chunks: counter_vec(
+                "souverain_erasure_damaged_chunks_total",
+                "Shard chunks that failed their check on a read (queued for repair), by provider.",
+                &["provider"],
+            )?,
             meta_commit_duration: Histogram::with_opts(
                 HistogramOpts::new("souverain_meta_commit_duration_seconds", "Metadata commit latency.")
                     .buckets(LATENCY_BUCKETS.to_vec()),
@@ -348,6 +369,9 @@ impl Metrics {
             Box::new(self.stored_noncurrent_objects.clone()),
             Box::new(self.stored_noncurrent_bytes.clone()),
             Box::new(self.integrity_failures.clone()),
+            Box::new(self.erasure_reconstructions.clone()),
+            Box::new(self.erasure_degraded_reads.clone()),
+            Box::new(self.erasure_damaged_chunks.clone()),
             Box::new(self.meta_commit_duration.clone()),
             Box::new(build),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),

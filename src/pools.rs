@@ -20,6 +20,8 @@ pub enum Pool {
     Hash,
     /// Sealing a write's ciphertext (AES-GCM and the ciphertext digest).
     Seal,
+    /// Reed–Solomon coding: a sharded write's parity, a degraded read's or a repair's rebuild.
+    Erasure,
     /// Local directory providers' file reads, writes and syncs.
     FileIo,
     /// Metadata engine calls (RocksDB, or waiting on PostgreSQL).
@@ -28,13 +30,14 @@ pub enum Pool {
 
 impl Pool {
     /// Every pool, in declaration order: `ALL[pool as usize] == pool`.
-    const ALL: [Pool; 4] = [Pool::Hash, Pool::Seal, Pool::FileIo, Pool::Metadata];
+    const ALL: [Pool; 5] = [Pool::Hash, Pool::Seal, Pool::Erasure, Pool::FileIo, Pool::Metadata];
 
     /// The name its threads carry.
     pub fn thread_name(self) -> &'static str {
         match self {
             Pool::Hash => "sv-hash",
             Pool::Seal => "sv-seal",
+            Pool::Erasure => "sv-erasure",
             Pool::FileIo => "sv-file-io",
             Pool::Metadata => "sv-metadata",
         }

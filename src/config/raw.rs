@@ -324,10 +324,16 @@ pub struct RawPolicy {
     pub allowed_jurisdictions: Option<Vec<String>>,
     /// Forbidden exposures. Default `["us-cloud-act", "us-fisa-702"]`.
     pub forbid_exposures: Option<Vec<String>>,
-    /// N.
-    pub replicas: u8,
-    /// W.
-    pub write_quorum: u8,
+    /// `replicas` (default) or `rs` (Reed–Solomon shards).
+    pub scheme: Option<String>,
+    /// N (replication; for `rs`, absent or k + m).
+    pub replicas: Option<u8>,
+    /// W: replicas, or shards for `rs` (default k + 1).
+    pub write_quorum: Option<u8>,
+    /// k, for `rs`.
+    pub data_shards: Option<u8>,
+    /// m, for `rs`.
+    pub parity_shards: Option<u8>,
     /// `independence_group` (default), `operator`, `country` or `none`.
     pub distinct: Option<String>,
     /// Default 1.

@@ -109,6 +109,48 @@ fn errors_are_one_line_and_name_the_field() {
     }
 }
 
+/// Promise (issue 26): a policy with `scheme = "rs"` places on k + m providers with a write
+/// quorum of k + 1 shards unless given; impossible shapes are refused naming the field.
+#[test]
+fn erasure_policies_name_their_shards() {
+    let mut more = String::new();
+    for c in ["fr", "nl", "at", "be", "pl"] {
+        let country = c.to_uppercase();
+        let section =
+            format!("id = \"{c}\"\nkind = \"fs\"\npath = \"p/{c}\"\ncountry = \"{country}\"\noperator = \"{c}\"");
+        more.push_str("[[provider]]\n");
+        more.push_str(&section);
+        more.push('\n');
+    }
+    let rs = |extra: &str| {
+        MINIMAL
+            .replace("replicas = 1\nwrite_quorum = 1", &format!("scheme = \"rs\"\n{extra}"))
+            .replace("[[policy]]", &format!("{more}[[policy]]"))
+    };
+    let c = Config::parse(&rs("data_shards = 4\nparity_shards = 2"), Path::new("/")).unwrap();
+    let p = &c.policies["eu"];
+    assert_eq!((p.replicas, p.write_quorum), (6, 5));
+    assert_eq!(p.erasure, Some(crate::model::ErasureShards { data: 4, parity: 2 }));
+    let c = Config::parse(&rs("data_shards = 3\nparity_shards = 2\nwrite_quorum = 3\nreplicas = 5"), Path::new("/"));
+    assert_eq!(c.unwrap().policies["eu"].write_quorum, 3);
+    for (extra, field, says) in [
+        ("parity_shards = 2", "policy[0].data_shards", "required"),
+        ("data_shards = 4\nparity_shards = 0", "policy[0].data_shards", "at least 1"),
+        ("data_shards = 12\nparity_shards = 5", "policy[0].data_shards", "at most 16"),
+        ("data_shards = 4\nparity_shards = 2\nreplicas = 3", "policy[0].replicas", "absent or"),
+        ("data_shards = 4\nparity_shards = 2\nwrite_quorum = 3", "policy[0].write_quorum", "between data_shards"),
+    ] {
+        let err = Config::parse(&rs(extra), Path::new("/")).unwrap_err();
+        let shown = crate::report::chain(&err);
+        assert_eq!(err.field(), field, "{shown}");
+        assert!(shown.contains(says), "{shown:?} should say {says}");
+    }
+    let odd = MINIMAL.replace("replicas = 1", "scheme = \"mirror\"\nreplicas = 1");
+    assert_eq!(Config::parse(&odd, Path::new("/")).unwrap_err().field(), "policy[0].scheme");
+    let mixed = MINIMAL.replace("replicas = 1", "replicas = 1\ndata_shards = 2");
+    assert_eq!(Config::parse(&mixed, Path::new("/")).unwrap_err().field(), "policy[0].data_shards");
+}
+
 /// Promise (issue 20 item 4): a refusal keeps its cause, so the operator sees why a secret
 /// file could not be read (the I/O error is the source, not flattened into text).
 #[test]

@@ -43,6 +43,7 @@ pub(super) fn stream(id: u8) -> StreamManifest {
         commit: [0; 32],
         ciphertext_check: crate::model::CiphertextCheck([0; 32]),
         replicas: vec![ProviderId::parse("de").unwrap()],
+        redundancy: crate::model::Redundancy::Replicas,
     }
 }
 

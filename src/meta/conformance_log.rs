@@ -139,6 +139,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
         min_distinct_countries: 1,
         min_distinct_operators: 1,
         required_certifications: Vec::new(),
+        erasure: None,
     };
     let batch = RestoreBatch {
         buckets: vec![(rec.clone(), Some("own-kek".into()))],

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{BucketRecord, VersionRecord};
 use crate::model::{
-    BucketName, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
+    BucketName, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, Redundancy, StreamId,
     StreamManifest, VersionUid, WrappedKey,
 };
 
@@ -223,11 +223,17 @@ pub struct LoggedStream {
     /// Keyless check of the ciphertext: its SHA-256 (streams written before the change), or
     /// its CRC64-NVME big-endian followed by 24 zero bytes (`model::CiphertextCheck`).
     pub ciphertext_sha256: [u8; 32],
-    /// Redundancy scheme: 0 = replicas (erasure coding will add its own code).
+    /// Redundancy scheme: [`SCHEME_REPLICAS`] or [`SCHEME_REED_SOLOMON`].
     pub scheme: u8,
-    /// Providers holding it, as of the commit.
+    /// Providers holding it, as of the commit; for Reed–Solomon, shard `i`'s holder is entry
+    /// `i + 1`, after the scheme's `~rs/<k>/<m>/<chunk>` entry.
     pub replicas: Vec<String>,
 }
+
+/// [`LoggedStream::scheme`] of a replicated stream.
+pub const SCHEME_REPLICAS: u8 = 0;
+/// [`LoggedStream::scheme`] of an erasure-coded stream.
+pub const SCHEME_REED_SOLOMON: u8 = 1;
 
 /// Why an entry could not be read back into the store's records.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -451,13 +457,22 @@ impl LoggedStream {
             salt: s.salt,
             commit: s.commit,
             ciphertext_sha256: s.ciphertext_check.0,
-            scheme: 0,
-            replicas: s.replicas.iter().map(ToString::to_string).collect(),
+            scheme: match s.redundancy {
+                Redundancy::Replicas => SCHEME_REPLICAS,
+                Redundancy::ReedSolomon(_) => SCHEME_REED_SOLOMON,
+            },
+            replicas: s.redundancy.holder_tag().into_iter().chain(s.replicas.iter().map(ToString::to_string)).collect(),
         }
     }
 
     fn manifest(&self) -> Result<StreamManifest, EntryError> {
-        if self.scheme != 0 {
+        let (redundancy, replicas) =
+            crate::model::redundancy::split_holders(self.replicas.clone()).map_err(|_| EntryError::Field("replica"))?;
+        let scheme_agrees = match redundancy {
+            Redundancy::Replicas => self.scheme == SCHEME_REPLICAS,
+            Redundancy::ReedSolomon(_) => self.scheme == SCHEME_REED_SOLOMON,
+        };
+        if !scheme_agrees {
             return Err(EntryError::Field("scheme"));
         }
         Ok(StreamManifest {
@@ -468,11 +483,8 @@ impl LoggedStream {
             salt: self.salt,
             commit: self.commit,
             ciphertext_check: crate::model::CiphertextCheck(self.ciphertext_sha256),
-            replicas: self
-                .replicas
-                .iter()
-                .map(|p| ProviderId::parse(p).ok_or(EntryError::Field("replica")))
-                .collect::<Result<_, _>>()?,
+            replicas,
+            redundancy,
         })
     }
 }

@@ -29,7 +29,11 @@ fn version() -> VersionRecord {
             salt: [4; 32],
             commit: [5; 32],
             ciphertext_check: crate::model::CiphertextCheck([6; 32]),
-            replicas: vec![ProviderId::parse("de").unwrap(), ProviderId::parse("fr").unwrap()],
+            replicas: vec![
+                crate::model::ProviderId::parse("de").unwrap(),
+                crate::model::ProviderId::parse("fr").unwrap(),
+            ],
+            redundancy: crate::model::Redundancy::Replicas,
         }],
         part_checksums: vec![],
         multipart: false,
@@ -84,6 +88,25 @@ fn a_version_round_trips_through_its_entry() {
         };
         assert_eq!(back.record().unwrap(), (v, key));
     }
+    // An erasure-coded version: scheme code 1, its shape first in the holder list.
+    let mut sharded = version();
+    sharded.streams[0].redundancy = crate::model::Redundancy::ReedSolomon(crate::model::StripeShape {
+        shards: crate::model::ErasureShards { data: 1, parity: 1 },
+        chunk: 65536,
+    });
+    let logged = LoggedVersion::new(BucketUid([1; 16]), "k", &sharded, &dek);
+    assert_eq!(
+        (logged.streams[0].scheme, logged.streams[0].replicas[0].as_str()),
+        (SCHEME_REED_SOLOMON, "~rs/1/1/65536")
+    );
+    let mut mislabelled = logged.clone();
+    mislabelled.streams[0].scheme = SCHEME_REPLICAS;
+    assert_eq!(mislabelled.record().unwrap_err(), EntryError::Field("scheme"));
+    let LogEntry::Version(back) = LogEntry::decode(&LogEntry::Version(Box::new(logged)).encode().unwrap()).unwrap()
+    else {
+        panic!("a version entry")
+    };
+    assert_eq!(back.record().unwrap().0.streams, sharded.streams);
     let bucket = BucketRecord {
         uid: BucketUid([1; 16]),
         name: BucketName::parse("photos").unwrap(),

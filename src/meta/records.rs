@@ -394,6 +394,35 @@ impl ReplicaTask for DeletionTask {
     }
 }
 
+/// The layout byte of a stored erasure-coding policy: a replication policy keeps layout 1
+/// (its bytes exactly as before erasure coding, so older gateways still read it), an erasure
+/// one carries its shard counts after the fields of layout 1 and a byte older gateways refuse.
+const POLICY_ERASURE_LAYOUT: u8 = 2;
+
+/// A residency policy as the catalog stores it (see [`POLICY_ERASURE_LAYOUT`]).
+pub fn encode_policy(p: &crate::model::ResidencyPolicy) -> Result<Vec<u8>, super::MetaError> {
+    match p.erasure {
+        // `erasure` is left out when absent: layout 1.
+        None => super::codec::encode(p),
+        Some(_) => super::codec::encode_as(POLICY_ERASURE_LAYOUT, p),
+    }
+}
+
+/// Reads [`encode_policy`]'s bytes.
+pub fn decode_policy(bytes: &[u8]) -> Result<crate::model::ResidencyPolicy, super::MetaError> {
+    match bytes.split_first() {
+        Some((&super::codec::RECORD_VERSION, rest)) => {
+            // Layout 1 ends where `erasure` would start: read it as the `None` it is.
+            let mut body = rest.to_vec();
+            body.push(0);
+            super::codec::decode_body(&body)
+        }
+        Some((&POLICY_ERASURE_LAYOUT, rest)) => super::codec::decode_body(rest),
+        Some((v, _)) => Err(super::MetaError::codec(format!("unknown policy record layout {v}"))),
+        None => Err(super::MetaError::codec("empty policy record")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +453,37 @@ mod tests {
         assert_eq!(part(true).etag().0, format!("{}-1", "ab".repeat(16)));
         assert!(PartRecord::decode_stored(&[9, 0]).is_err());
         assert!(PartRecord::decode_stored(&[]).is_err());
+    }
+
+    fn policy(erasure: Option<crate::model::ErasureShards>) -> crate::model::ResidencyPolicy {
+        crate::model::ResidencyPolicy {
+            id: "p".into(),
+            allowed_countries: Vec::new(),
+            allowed_jurisdictions: Vec::new(),
+            forbid_exposures: vec!["x".into()],
+            replicas: 6,
+            write_quorum: 5,
+            distinct: crate::model::Distinct::Operator,
+            min_distinct_countries: 2,
+            min_distinct_operators: 3,
+            required_certifications: Vec::new(),
+            erasure,
+        }
+    }
+
+    /// Promise (issue 26): a replication policy's stored record keeps the bytes of before
+    /// erasure coding (pinned by hand: version 1, then postcard's fields), an erasure one is
+    /// layout 2 (which gateways of before refuse) and both read back.
+    #[test]
+    fn policy_records_keep_layout_one_unless_erasure_coded() {
+        let plain = policy(None);
+        let bytes = encode_policy(&plain).unwrap();
+        assert_eq!(hex::encode(&bytes), "0101700000010178060501020300");
+        assert_eq!(decode_policy(&bytes).unwrap(), plain);
+        let rs = policy(Some(crate::model::ErasureShards { data: 4, parity: 2 }));
+        let bytes = encode_policy(&rs).unwrap();
+        assert_eq!(bytes[0], 2);
+        assert!(crate::meta::codec::decode::<crate::model::ResidencyPolicy>(&bytes).is_err());
+        assert_eq!(decode_policy(&bytes).unwrap(), rs);
     }
 }

@@ -159,6 +159,11 @@ pub struct ResidencyPolicy {
     pub min_distinct_operators: u8,
     /// Certifications every replica's provider must hold, valid on the day of placement.
     pub required_certifications: Vec<String>,
+    /// Reed–Solomon shards instead of replicas (`scheme = "rs"`): then `replicas` is k + m and
+    /// `write_quorum` counts shards. Last, and left out when absent, so that a replication
+    /// policy's stored record keeps the layout of before (`meta::records::encode_policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<super::ErasureShards>,
 }
 
 /// Expands `EU` and `EEA` aliases into country codes.

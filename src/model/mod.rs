@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod lock;
 pub mod names;
 pub mod object;
+pub mod redundancy;
 pub mod tagging;
 pub mod versioning;
 
@@ -26,4 +27,5 @@ pub use object::{
     ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, EtagMode, ObjectChecksum, StreamManifest, WrappedKey,
     WriteCondition,
 };
+pub use redundancy::{ErasureShards, Redundancy, StripeShape};
 pub use versioning::{VersionRef, Versioning};

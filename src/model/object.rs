@@ -157,6 +157,7 @@ pub struct ContentHeaders {
 
 /// Everything needed to read and verify one sealed stream (§4 of DESIGN.md). Immutable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StoredStream", try_from = "StoredStream")]
 pub struct StreamManifest {
     /// The stream's id and backend name.
     pub stream_id: StreamId,
@@ -173,8 +174,60 @@ pub struct StreamManifest {
     /// The keyless check of the whole ciphertext (SHA-256 for streams of before, CRC64-NVME
     /// since), so repair and the scrubber can verify a replica without keys.
     pub ciphertext_check: super::CiphertextCheck,
-    /// Providers that hold (or should hold) a replica.
+    /// Providers that hold (or should hold) a replica; for a sharded stream, holder `i` has
+    /// shard `i`.
     pub replicas: Vec<ProviderId>,
+    /// Whole replicas or Reed–Solomon shards.
+    pub redundancy: super::Redundancy,
+}
+
+/// A [`StreamManifest`] as records store it: the same fields in the same order as before
+/// erasure coding, the scheme riding as the first entry of the holder list when it is not
+/// replicas (`Redundancy::holder_tag`), so every record of before reads unchanged.
+#[derive(Serialize, Deserialize)]
+struct StoredStream {
+    stream_id: StreamId,
+    part_number: u32,
+    plaintext_len: u64,
+    seg_log2: u8,
+    salt: [u8; 32],
+    commit: [u8; 32],
+    ciphertext_check: super::CiphertextCheck,
+    holders: Vec<String>,
+}
+
+impl From<StreamManifest> for StoredStream {
+    fn from(m: StreamManifest) -> Self {
+        let holders = m.redundancy.holder_tag().into_iter().chain(m.replicas.iter().map(ToString::to_string)).collect();
+        Self {
+            stream_id: m.stream_id,
+            part_number: m.part_number,
+            plaintext_len: m.plaintext_len,
+            seg_log2: m.seg_log2,
+            salt: m.salt,
+            commit: m.commit,
+            ciphertext_check: m.ciphertext_check,
+            holders,
+        }
+    }
+}
+
+impl TryFrom<StoredStream> for StreamManifest {
+    type Error = String;
+    fn try_from(s: StoredStream) -> Result<Self, String> {
+        let (redundancy, replicas) = super::redundancy::split_holders(s.holders)?;
+        Ok(Self {
+            stream_id: s.stream_id,
+            part_number: s.part_number,
+            plaintext_len: s.plaintext_len,
+            seg_log2: s.seg_log2,
+            salt: s.salt,
+            commit: s.commit,
+            ciphertext_check: s.ciphertext_check,
+            replicas,
+            redundancy,
+        })
+    }
 }
 
 /// A write condition, checked atomically with the write.

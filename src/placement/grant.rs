@@ -97,6 +97,7 @@ mod tests {
             min_distinct_countries: 1,
             min_distinct_operators: 1,
             required_certifications: Vec::new(),
+            erasure: None,
         };
         let de = provider("de", "DE");
         let fr = provider("fr", "FR");

@@ -7,7 +7,10 @@ pub mod rules;
 
 use std::collections::BTreeSet;
 
-use crate::model::{BucketUid, Distinct, ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::model::redundancy::DEFAULT_SHARD_CHUNK;
+use crate::model::{
+    BucketUid, Distinct, ErasureShards, ProviderId, ProviderInfo, Redundancy, ResidencyPolicy, StripeShape,
+};
 
 #[cfg(test)]
 pub use grant::test_object_grant;
@@ -23,6 +26,7 @@ struct ResidencyChecked(());
 pub struct Placement {
     targets: Vec<ProviderId>,
     write_quorum: u8,
+    erasure: Option<ErasureShards>,
     _checked: ResidencyChecked,
 }
 
@@ -31,9 +35,17 @@ impl Placement {
     pub fn targets(&self) -> &[ProviderId] {
         &self.targets
     }
-    /// W.
+    /// W: replicas, or shards.
     pub fn write_quorum(&self) -> u8 {
         self.write_quorum
+    }
+    /// How a new stream is held: replicas, or target `i` holding shard `i` of stripes of
+    /// [`DEFAULT_SHARD_CHUNK`] per shard.
+    pub fn redundancy(&self) -> Redundancy {
+        match self.erasure {
+            None => Redundancy::Replicas,
+            Some(shards) => Redundancy::ReedSolomon(StripeShape { shards, chunk: DEFAULT_SHARD_CHUNK }),
+        }
     }
 }
 
@@ -163,6 +175,7 @@ pub fn place(
         Some(chosen) => Ok(Placement {
             targets: chosen.iter().map(|p| p.id.clone()).collect(),
             write_quorum: policy.write_quorum,
+            erasure: policy.erasure,
             _checked: ResidencyChecked(()),
         }),
         None => Err(refusal(violations)),
@@ -200,6 +213,7 @@ mod tests {
             min_distinct_countries: 1,
             min_distinct_operators: 1,
             required_certifications: Vec::new(),
+            erasure: None,
         }
     }
 

@@ -35,7 +35,11 @@ pub(crate) struct Hedging {
 }
 
 /// A replica's answer with its first chunk already in hand (so "answered" means bytes came).
-async fn first_bytes(backend: Arc<dyn Backend>, name: String, range: Range<u64>) -> Result<CipherStream, BackendError> {
+pub(crate) async fn first_bytes(
+    backend: Arc<dyn Backend>,
+    name: String,
+    range: Range<u64>,
+) -> Result<CipherStream, BackendError> {
     let mut cipher = backend.get(&name, Some(range)).await?;
     match cipher.next().await {
         Some(Ok(first)) => Ok(futures_util::stream::once(async { Ok(first) }).chain(cipher).boxed()),

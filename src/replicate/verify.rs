@@ -78,6 +78,9 @@ pub(crate) enum CopyError {
     /// Writing the target failed.
     #[error("writing the target failed")]
     Target(#[source] BackendError),
+    /// Rebuilding a shard from the others failed (too few readable, or coding).
+    #[error("rebuilding the shard failed")]
+    Rebuild(#[source] crate::error::Error),
     /// Every source failed; the last one's reason.
     #[error("copy from {provider} failed")]
     From {

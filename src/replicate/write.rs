@@ -23,6 +23,8 @@ const STRAGGLER_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Target {
     provider: ProviderId,
+    /// Its place in the placement (for shards: the shard it gets).
+    slot: usize,
     tx: Option<mpsc::Sender<Result<Bytes, BodyAborted>>>,
     task: JoinHandle<Result<(), BackendError>>,
 }
@@ -46,25 +48,25 @@ fn below_quorum(alive: usize, total: usize, quorum: usize) -> Error {
 }
 
 impl Fanout {
-    /// Starts one provider upload per target, each with its placement's grant; each keeps the
-    /// request's span for its logs.
+    /// Starts one provider upload of `len` bytes per target (its slot in the placement, its
+    /// backend and its grant); each keeps the request's span for its logs.
     pub(crate) fn open(
-        backends: Vec<(Arc<dyn Backend>, WriteGrant)>,
+        backends: Vec<(usize, Arc<dyn Backend>, WriteGrant)>,
         stream_id: StreamId,
-        cipher_len: u64,
+        len: u64,
         quorum: usize,
     ) -> Self {
         let targets = backends
             .into_iter()
-            .map(|(backend, grant)| {
+            .map(|(slot, backend, grant)| {
                 let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
                 let provider = backend.id().clone();
                 let name = stream_name(stream_id);
                 let upload = async move {
                     let body = GrantedBody::new(&grant, SealedBody::new(rx))?;
-                    backend.put(&name, cipher_len, body).await
+                    backend.put(&name, len, body).await
                 };
-                Target { provider, tx: Some(tx), task: tokio::spawn(upload.in_current_span()) }
+                Target { provider, slot, tx: Some(tx), task: tokio::spawn(upload.in_current_span()) }
             })
             .collect();
         Self { targets, quorum: quorum.max(1) }
@@ -76,9 +78,23 @@ impl Fanout {
 
     /// Sends one sealed batch to every live target, cutting those that fail or stall.
     pub(crate) async fn send(&mut self, chunk: Bytes) -> Result<()> {
+        self.send_with(|_| chunk.clone()).await
+    }
+
+    /// Sends each live target the bytes of its slot (shards: one per slot), cutting those
+    /// that fail or stall; a slot without bytes is skipped.
+    pub(crate) async fn send_each(&mut self, per_slot: &[Bytes]) -> Result<()> {
+        self.send_with(|slot| per_slot.get(slot).cloned().unwrap_or_default()).await
+    }
+
+    async fn send_with(&mut self, bytes_for: impl Fn(usize) -> Bytes) -> Result<()> {
         for t in &mut self.targets {
             let Some(tx) = &t.tx else { continue };
-            match tokio::time::timeout(STRAGGLER_TIMEOUT, tx.send(Ok(chunk.clone()))).await {
+            let chunk = bytes_for(t.slot);
+            if chunk.is_empty() {
+                continue;
+            }
+            match tokio::time::timeout(STRAGGLER_TIMEOUT, tx.send(Ok(chunk))).await {
                 Ok(Ok(())) => {}
                 // The provider's request already ended; its task holds the reason.
                 Ok(Err(_)) => t.tx = None,

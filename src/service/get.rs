@@ -6,18 +6,25 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 use super::access::Permit;
 use super::encryption::ObjectEncryption;
 use super::{GetOutput, GetRequest, ObjectInfo, ObjectService, PlainStream, RangeSpec, parse_key};
-use crate::backend::{Backend, CipherStream, stream_name};
+use crate::backend::{Backend, stream_name};
 use crate::datapath::crypto::{manifest_mac, verify_manifest_mac};
 use crate::datapath::format::manifest_bytes;
-use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, slice_parts};
+use crate::datapath::{OpenError, SegmentOpener, SegmentSpan, StreamParams, ciphertext_len, slice_parts};
 use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::keys::{DataKey, KeyBinding, WrappedKey};
 use crate::meta::{BucketRecord, MetadataStore, RepairTask, VersionRecord};
-use crate::model::{BucketUid, ChecksumType, ObjectChecksum, ObjectKey, StreamManifest, VersionUid, Versioning};
+use crate::metrics::Metrics;
+use crate::model::{
+    BucketUid, ChecksumType, ObjectChecksum, ObjectKey, ProviderId, Redundancy, StreamManifest, VersionUid, Versioning,
+};
+use crate::replicate::erasure;
+use crate::replicate::erasure::layout::ShardLayout;
+use crate::replicate::erasure::read::{Holder, ShardEvents};
 use crate::replicate::read::{Hedging, open_first, read_order};
 use prometheus::{IntCounter, IntCounterVec};
 
@@ -57,13 +64,23 @@ fn object_info(v: &VersionRecord, versioning: Versioning, encryption: ObjectEncr
 /// covers exactly those bytes.
 type Selection = (Option<(u64, u64)>, Option<ObjectChecksum>);
 
-/// One stream's slice to read: which replicas, which span.
+/// One stream's slice to read: which replicas (or shards), which span.
 struct SliceRead {
     params: StreamParams,
     commit: [u8; 32],
     span: SegmentSpan,
+    /// For a replicated stream, the replicas to try in order (empty for a sharded one).
     replicas: Vec<Arc<dyn Backend>>,
+    /// For an erasure-coded stream, its shards.
+    shards: Option<ShardedSlice>,
     manifest: StreamManifest,
+}
+
+/// The shards of an erasure-coded stream and what its read reports.
+struct ShardedSlice {
+    layout: ShardLayout,
+    order: Vec<Holder>,
+    events: ShardEvents,
 }
 
 /// The MAC binding a version's stream list to its bucket and version (§4.4).
@@ -201,12 +218,24 @@ impl ObjectService {
                 part_number: s.part_number,
                 salt: s.salt,
             };
-            let replicas = read_order(&s.replicas, &self.backends, &self.health);
+            let (replicas, shards) = match s.redundancy {
+                Redundancy::Replicas => (read_order(&s.replicas, &self.backends, &self.health), None),
+                Redundancy::ReedSolomon(shape) => {
+                    let layout = ShardLayout::new(shape, ciphertext_len(s.plaintext_len, s.seg_log2));
+                    let order =
+                        erasure::read::read_order(&s.replicas, layout.data_shards(), &self.backends, &self.health);
+                    (
+                        Vec::new(),
+                        Some(ShardedSlice { layout, order, events: shard_events(&self.meta, &self.metrics, s) }),
+                    )
+                }
+            };
             reads.push_back(SliceRead {
                 span: SegmentSpan::for_range(s.plaintext_len, s.seg_log2, r),
                 params,
                 commit: s.commit,
                 replicas,
+                shards,
                 manifest: s.clone(),
             });
         }
@@ -236,7 +265,32 @@ impl ObjectService {
 
 struct OpenSlice {
     opener: SegmentOpener,
-    cipher: CipherStream,
+    cipher: BoxStream<'static, Result<Bytes>>,
+}
+
+/// What a sharded read of `stream` reports (GET, repair, evacuation): the scheme's counters,
+/// and a damaged chunk queues its shard's repair.
+pub(crate) fn shard_events(meta: &Arc<dyn MetadataStore>, metrics: &Metrics, stream: &StreamManifest) -> ShardEvents {
+    let scheme = stream.redundancy.label();
+    let meta = Arc::clone(meta);
+    let manifest = stream.clone();
+    let damaged_chunks = metrics.erasure_damaged_chunks.clone();
+    ShardEvents {
+        damaged: Arc::new(move |provider: &ProviderId| {
+            damaged_chunks.with_label_values(&[provider.as_str()]).inc();
+            let len = ciphertext_len(manifest.plaintext_len, manifest.seg_log2);
+            let task = RepairTask::for_stream(&manifest, provider.clone(), len, super::now_ms());
+            let meta = Arc::clone(&meta);
+            let queue = async move {
+                if let Err(e) = meta.queue_repair(task).await {
+                    tracing::error!(error = %crate::report::Report(&e), "queueing a shard repair failed");
+                }
+            };
+            tokio::spawn(tracing::Instrument::in_current_span(queue));
+        }),
+        reconstructions: metrics.erasure_reconstructions.with_label_values(&[scheme.as_str()]),
+        degraded_reads: metrics.erasure_degraded_reads.with_label_values(&[scheme.as_str()]),
+    }
 }
 
 /// Reads slices in order, failing over to the next replica while nothing of a slice has been
@@ -299,7 +353,7 @@ impl VersionReader {
             let mut out = Vec::new();
             let step = match open.cipher.next().await {
                 Some(Ok(c)) => open.opener.push(&c, &mut out).map(|()| Some(())).map_err(integrity_failure),
-                Some(Err(e)) => Err(Error::from(e)),
+                Some(Err(e)) => Err(e),
                 None => open.opener.finish().map(|()| None).map_err(integrity_failure),
             };
             *emitted |= !out.is_empty();
@@ -330,12 +384,23 @@ impl VersionReader {
     }
 }
 
-/// Opens a slice on the replica whose first bytes come first (see [`open_first`]).
+/// Opens a slice on the replica whose first bytes come first (see [`open_first`]), or on its
+/// shards.
 async fn open_slice(hedging: &Hedging, dek: Arc<DataKey>, mut slice: SliceRead) -> Result<(OpenSlice, SliceRead)> {
-    let name = stream_name(slice.params.stream_id);
+    let stream = slice.params.stream_id;
+    let name = stream_name(stream);
     let range = slice.span.cipher_start..slice.span.cipher_end;
-    let (order, cipher) = open_first(hedging, std::mem::take(&mut slice.replicas), &name, range).await?;
-    slice.replicas = order;
+    let cipher = match &slice.shards {
+        None => {
+            let (order, cipher) = open_first(hedging, std::mem::take(&mut slice.replicas), &name, range).await?;
+            slice.replicas = order;
+            cipher.map(|r| r.map_err(Error::from)).boxed()
+        }
+        Some(sh) => {
+            let order = sh.order.clone();
+            erasure::read::open(hedging, sh.layout, stream, &name, order, range, sh.events.clone()).await?
+        }
+    };
     let opener = SegmentOpener::new(dek.expose(), &slice.params, &slice.commit, slice.span).map_err(integrity)?;
     Ok((OpenSlice { opener, cipher }, slice))
 }

@@ -15,8 +15,11 @@ use crate::model::{
     BucketUid, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectKey, ProviderId, StreamId, StreamManifest,
     VersionUid,
 };
-use crate::model::{EtagMode, Versioning, WriteCondition};
+use crate::model::{EtagMode, Redundancy, Versioning, WriteCondition};
 use crate::placement::Placement;
+use crate::replicate::StreamWriter;
+use crate::replicate::erasure::encode::StripeEncoder;
+use crate::replicate::erasure::write::ShardWriter;
 use crate::replicate::write::{Fanout, FanoutOutcome};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -410,18 +413,29 @@ impl ObjectService {
                 created_ms: now_ms(),
             })
             .await?;
-        let backends = live
+        let backends = providers
             .iter()
-            .map(|id| {
+            .enumerate()
+            .filter(|(_, id)| live.contains(id))
+            .map(|(slot, id)| {
                 let grant =
                     target.placement.grant(id).ok_or_else(|| ErrorKind::internal(format!("{id} is no target")))?;
-                Ok((std::sync::Arc::clone(self.backend(id)?), grant))
+                Ok((slot, std::sync::Arc::clone(self.backend(id)?), grant))
             })
             .collect::<Result<Vec<_>>>()?;
         let cipher_len = ciphertext_len(source.len, DEFAULT_SEG_LOG2);
-        let fanout = Fanout::open(backends, stream_id, cipher_len, quorum);
+        let redundancy = target.placement.redundancy();
+        let writer = match redundancy {
+            Redundancy::Replicas => StreamWriter::Replicas(Fanout::open(backends, stream_id, cipher_len, quorum)),
+            Redundancy::ReedSolomon(shape) => {
+                let encoder = StripeEncoder::new(shape, stream_id, cipher_len)
+                    .map_err(|e| ErrorKind::Internal { context: "erasure coding".into(), source: Some(Box::new(e)) })?;
+                let fanout = Fanout::open(backends, stream_id, encoder.layout().shard_len(), quorum);
+                StreamWriter::Shards(ShardWriter::new(fanout, encoder))
+            }
+        };
         let gc = GcTask { stream_id, targets: providers.clone() };
-        match pump(sealer, source, fanout, verify).await {
+        match pump(sealer, source, writer, verify).await {
             Ok((Pumped { digests, commit, ciphertext_check }, outcome)) => {
                 self.metrics.crypto_bytes.with_label_values(&["seal"]).inc_by(params.plaintext_len);
                 Ok(StoredStream {
@@ -434,6 +448,7 @@ impl ObjectService {
                         commit,
                         ciphertext_check,
                         replicas: providers,
+                        redundancy,
                     },
                     digests,
                     missing: outcome.missing.into_iter().chain(skipped).collect(),
@@ -462,7 +477,7 @@ struct Pumped {
 async fn pump(
     sealer: StreamSealer,
     source: PlainSource,
-    mut fanout: Fanout,
+    mut fanout: StreamWriter,
     verify: impl FnOnce(&PlainDigests) -> Result<()>,
 ) -> Result<(Pumped, FanoutOutcome)> {
     match pump_inner(sealer, source, &mut fanout, verify).await {
@@ -477,7 +492,7 @@ async fn pump(
 async fn pump_inner(
     sealer: StreamSealer,
     mut source: PlainSource,
-    fanout: &mut Fanout,
+    fanout: &mut StreamWriter,
     verify: impl FnOnce(&PlainDigests) -> Result<()>,
 ) -> Result<Pumped> {
     let mut stage = SealStage::new(PlainHasher::new(source.etag, source.algorithm), sealer);

@@ -16,9 +16,12 @@ use crate::meta::walk::{UploadWalk, VersionWalk};
 use crate::meta::{BucketRecord, DeletionReason, DeletionTask, JobRecord, MetaError, MetadataStore, ReplicaMove};
 use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
-use crate::model::{ProviderId, StreamManifest, UploadId, VersionUid};
+use crate::model::{ProviderId, Redundancy, StreamManifest, UploadId, VersionUid};
 use crate::placement::{eligible, grant_replica, place};
+use crate::replicate::erasure::rebuild::{ShardTarget, rebuild_shard};
+use crate::replicate::read::Hedging;
 use crate::replicate::verify::{Expected, copy_from_first};
+use crate::service::get::shard_events;
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
 use crate::service::{now_ms, today};
@@ -185,8 +188,9 @@ impl Evacuator {
             self.meta.stream_deletions(stream.stream_id).await?.into_iter().map(|t| t.provider).collect();
         for from in leaving {
             // Enough allowed replicas remain (the policy now asks for fewer): drop this one.
+            // (Never for shards: each holds a different part of the stream.)
             let remaining: Vec<&ProviderId> = replicas.iter().filter(|p| **p != from && allowed(p)).collect();
-            if remaining.len() >= usize::from(policy.replicas) {
+            if stream.redundancy == Redundancy::Replicas && remaining.len() >= usize::from(policy.replicas) {
                 let keep = remaining[0].clone();
                 if self.move_one(bucket, holder, stream, &replicas, &from, &keep, false).await? {
                     replicas.retain(|p| *p != from);
@@ -202,9 +206,9 @@ impl Evacuator {
                 continue;
             };
             if self.move_one(bucket, holder, stream, &replicas, &from, &to, true).await? {
-                replicas.retain(|p| *p != from);
-                if !replicas.contains(&to) {
-                    replicas.push(to);
+                // In place: for shards, the position is the shard.
+                if let Some(slot) = replicas.iter_mut().find(|p| **p == from) {
+                    *slot = to;
                 }
                 self.record(job, "moved");
             } else {
@@ -270,7 +274,24 @@ impl Evacuator {
                 .and_then(|(policy, info)| grant_replica(policy, info, today()));
             let Some(grant) = grant else { return Ok(false) };
             let name = crate::backend::stream_name(stream.stream_id);
-            if let Err(e) = copy_from_first(backends, sources, to, &name, expected, &grant).await {
+            let copied = match stream.redundancy {
+                Redundancy::Replicas => copy_from_first(backends, sources, to, &name, expected, &grant).await,
+                Redundancy::ReedSolomon(shape) => {
+                    // The shard `from` holds, rebuilt at `to` from any `k` of the others (each
+                    // chunk checked; the whole checked against the recorded ciphertext check).
+                    let Some(shard) = replicas.iter().position(|p| p == from) else { return Ok(false) };
+                    let mut m = stream.clone();
+                    m.replicas = replicas.to_vec();
+                    let hedging = Hedging {
+                        book: Arc::clone(self.health.book()),
+                        hedged: self.metrics.backend_hedged_requests.clone(),
+                    };
+                    let events = shard_events(&self.meta, &self.metrics, &m);
+                    let target = ShardTarget { shard, provider: to, grant: &grant };
+                    rebuild_shard(backends, &hedging, events, &m, shape, target).await
+                }
+            };
+            if let Err(e) = copied {
                 tracing::warn!(stream = %stream.stream_id, error = %crate::report::Report(&e), "evacuation copy failed");
                 return Ok(false);
             }

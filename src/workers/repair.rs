@@ -12,9 +12,12 @@ use crate::backend::stream_name;
 use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
-use crate::model::ProviderId;
+use crate::model::{ProviderId, Redundancy, StreamManifest};
 use crate::placement::{WriteGrant, grant_replica};
+use crate::replicate::erasure::rebuild::{ShardTarget, rebuild_shard};
+use crate::replicate::read::Hedging;
 use crate::replicate::verify::{CopyError, Expected, copy_from_first};
+use crate::service::get::shard_events;
 use crate::service::now_ms;
 use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
@@ -103,7 +106,8 @@ impl RepairWorker {
                 self.meta().update_repair(task, true).await?;
                 continue;
             };
-            match self.repair(&task, &grant).await {
+            let manifest = self.meta().stream_manifest(task.stream_id).await?;
+            match self.repair(&task, manifest.as_ref(), &grant).await {
                 Ok(()) => {
                     report.repaired += 1;
                     metrics.repair_completed.with_label_values(&[task.provider.as_str(), "ok"]).inc();
@@ -154,8 +158,19 @@ impl RepairWorker {
         })
     }
 
-    /// Copies the stream from the first source that serves it intact.
-    async fn repair(&self, task: &RepairTask, grant: &WriteGrant) -> Result<(), CopyError> {
+    /// Copies the stream from the first source that serves it intact; for a sharded stream,
+    /// rebuilds the provider's shard from the others.
+    async fn repair(&self, task: &RepairTask, m: Option<&StreamManifest>, grant: &WriteGrant) -> Result<(), CopyError> {
+        if let Some(m) = m
+            && let Redundancy::ReedSolomon(shape) = m.redundancy
+        {
+            let shard = m.replicas.iter().position(|p| *p == task.provider).ok_or(CopyError::NoSource)?;
+            let hedging =
+                Hedging { book: Arc::clone(self.health.book()), hedged: self.metrics.backend_hedged_requests.clone() };
+            let events = shard_events(&self.meta, &self.metrics, m);
+            let to = ShardTarget { shard, provider: &task.provider, grant };
+            return rebuild_shard(&self.backends, &hedging, events, m, shape, to).await;
+        }
         let sources = task.replicas.iter().filter(|p| **p != task.provider);
         let name = stream_name(task.stream_id);
         let expected = Expected { len: task.ciphertext_len, check: task.ciphertext_check };

@@ -12,7 +12,9 @@ use crate::config::ScrubSettings;
 use crate::datapath::ciphertext_len;
 use crate::meta::{JobRecord, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
-use crate::model::{StreamId, StreamManifest};
+use crate::model::{Redundancy, StreamId, StreamManifest};
+use crate::replicate::erasure::layout::ShardLayout;
+use crate::replicate::erasure::rebuild::{ShardCheck, check_shard};
 use crate::replicate::verify::{Overlong, hash_bounded};
 use crate::service::now_ms;
 use crate::shutdown::Shutdown;
@@ -177,9 +179,18 @@ impl Scrubber {
     /// verified nor a finding: that is the health checker's business.
     async fn check(&self, backend: &dyn Backend, m: &StreamManifest, len: u64, verify: bool) -> Check {
         let name = stream_name(m.stream_id);
+        // A shard holder holds its shard: its own length, its chunks' own checks.
+        let shard = match m.redundancy {
+            Redundancy::Replicas => None,
+            Redundancy::ReedSolomon(shape) => {
+                let Some(i) = m.replicas.iter().position(|p| p == backend.id()) else { return Check::Unknown };
+                Some((shape, i))
+            }
+        };
+        let stored_len = shard.map_or(len, |(shape, _)| ShardLayout::new(shape, len).shard_len());
         match backend.head(&name).await {
             Ok(None) => return Check::Found(Finding::Missing),
-            Ok(Some(n)) if n != len => return Check::Found(Finding::Length),
+            Ok(Some(n)) if n != stored_len => return Check::Found(Finding::Length),
             Ok(Some(_)) => {}
             Err(e) => {
                 tracing::debug!(error = %crate::report::Report(&e), "scrub HEAD failed");
@@ -192,17 +203,26 @@ impl Scrubber {
         let started = Instant::now();
         // Within a deadline (10 s plus 1 s per MiB, the provider deadlines of DESIGN §6.1).
         let deadline = Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / f64::from(1u32 << 20));
-        let check = match hash_bounded(backend, &name, len, &m.ciphertext_check, deadline).await {
-            Some(Ok(check)) => check,
-            Some(Err(Overlong)) => return Check::Found(Finding::Length),
-            None => return Check::Unknown,
+        let intact = if let Some((shape, i)) = shard {
+            match check_shard(backend, m, shape, i, deadline).await {
+                Some(ShardCheck::Intact) => true,
+                Some(ShardCheck::Length) => return Check::Found(Finding::Length),
+                Some(ShardCheck::Damaged) => false,
+                None => return Check::Unknown,
+            }
+        } else {
+            match hash_bounded(backend, &name, len, &m.ciphertext_check, deadline).await {
+                Some(Ok(check)) => check == m.ciphertext_check,
+                Some(Err(Overlong)) => return Check::Found(Finding::Length),
+                None => return Check::Unknown,
+            }
         };
         // Rate limit: never read faster than the configured bytes per second.
         let budget = Duration::from_secs_f64(len as f64 / self.settings.rate_bytes_per_sec.max(1) as f64);
         if let Some(rest) = budget.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
-        if check == m.ciphertext_check { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
+        if intact { Check::Verified { deep: true } } else { Check::Found(Finding::Hash) }
     }
 
     /// Runs a pass every `every` until shutdown.

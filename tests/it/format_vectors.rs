@@ -96,6 +96,7 @@ fn manifests(f: &Fixture) -> Vec<StreamManifest> {
             commit: arr(&s.commit),
             ciphertext_check: souverain::model::CiphertextCheck(arr(&s.ciphertext_sha256)),
             replicas: vec![ProviderId::parse("fixture").unwrap()],
+            redundancy: souverain::model::Redundancy::Replicas,
         })
         .collect()
 }

@@ -41,6 +41,8 @@ mod cors;
 mod deletions;
 /// Crash consistency and garbage collection with the real binary.
 mod durability;
+/// Erasure coding: 4 + 2 Reed–Solomon shards over six providers, killed, damaged and slow.
+mod erasure;
 /// A bucket's ETag mode: MD5 by default, BLAKE3 in `fast` buckets, and real clients over them.
 mod etag_mode;
 /// Replication under injected faults: killed, slow, failing, black-holed and corrupting providers.

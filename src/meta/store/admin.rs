@@ -36,7 +36,11 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                 }
                 AuditedChange::Policy(p) => {
                     let name = format!("policy/{}", p.id);
-                    ops.push(KvOp::Put(Cf::Catalog, name.clone().into_bytes(), encode(&p)?));
+                    ops.push(KvOp::Put(
+                        Cf::Catalog,
+                        name.clone().into_bytes(),
+                        crate::meta::records::encode_policy(&p)?,
+                    ));
                     Some(catalog_entry(&mut t, name, &p)?)
                 }
                 AuditedChange::BucketPolicy { bucket, policy_id } => {
@@ -78,7 +82,7 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                 if k.starts_with(b"provider/") {
                     out.providers.push(decode(&v)?);
                 } else if k.starts_with(b"policy/") {
-                    out.policies.push(decode(&v)?);
+                    out.policies.push(crate::meta::records::decode_policy(&v)?);
                 } else if let Some(uid) = k.strip_prefix(b"bucketkek/") {
                     let uid = hex::decode(uid).ok().and_then(|b| <[u8; 16]>::try_from(b).ok());
                     if let Some(uid) = uid {

@@ -457,6 +457,10 @@ fn reseat_replica(
     mv: &ReplicaMove,
 ) -> Result<Option<DeletionReason>, MetaError> {
     let Some(pos) = stream.replicas.iter().position(|p| *p == mv.from) else { return Ok(None) };
+    if stream.replicas.contains(&mv.to) && stream.redundancy != crate::model::Redundancy::Replicas {
+        // `to` holds another shard: a shard's holder is replaced, never dropped.
+        return Ok(None);
+    }
     if stream.replicas.contains(&mv.to) {
         stream.replicas.remove(pos);
         return Ok(Some(DeletionReason::Surplus));

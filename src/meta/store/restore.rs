@@ -23,7 +23,7 @@ impl<E: KvEngine> Inner<E> {
         for change in &batch.catalog {
             let (name, value) = match change {
                 AuditedChange::Provider(p) => (format!("provider/{}", p.id), encode(p)?),
-                AuditedChange::Policy(p) => (format!("policy/{}", p.id), encode(p)?),
+                AuditedChange::Policy(p) => (format!("policy/{}", p.id), crate::meta::records::encode_policy(p)?),
                 AuditedChange::KekShredded { kek, at_ms } => (format!("shredded/{kek}"), encode(at_ms)?),
                 _ => return Err(MetaError::codec("a restored catalog change of another kind")),
             };

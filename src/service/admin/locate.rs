@@ -32,6 +32,9 @@ pub struct ReplicaLocation {
     pub last_verification: Option<&'static str>,
     /// Whether the provider satisfies the bucket's policy today (false: evacuation will move it).
     pub allowed: bool,
+    /// For an erasure-coded stream, the shard this provider holds (`0..k` data, then parity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<usize>,
 }
 
 /// A copy of a stream the gateway gave up at a provider and has not yet seen deleted there
@@ -60,8 +63,12 @@ pub struct StreamLocation {
     pub name: String,
     /// 0 for a single PUT, else the part number.
     pub part_number: u32,
-    /// Bytes stored at each provider.
+    /// The stream's ciphertext bytes.
     pub ciphertext_len: u64,
+    /// `replicas`, or `rs-<k>+<m>` for Reed–Solomon shards.
+    pub scheme: String,
+    /// Bytes stored at each provider: the ciphertext for replicas, one shard for `rs`.
+    pub stored_len: u64,
     /// Where it is.
     pub replicas: Vec<ReplicaLocation>,
     /// Copies awaiting deletion, and where.
@@ -134,10 +141,12 @@ impl AdminOps {
                     attempts: t.attempts,
                 })
                 .collect();
+            let sharded = matches!(s.redundancy, crate::model::Redundancy::ReedSolomon(_));
             let replicas = s
                 .replicas
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(i, p)| {
                     let info = residency.provider(p);
                     ReplicaLocation {
                         provider: p.to_string(),
@@ -164,13 +173,17 @@ impl AdminOps {
                             }
                         }),
                         allowed: allowed(p),
+                        shard: sharded.then_some(i),
                     }
                 })
                 .collect();
+            let cipher_len = ciphertext_len(s.plaintext_len, s.seg_log2);
             streams.push(StreamLocation {
                 name: crate::backend::stream_name(s.stream_id),
                 part_number: s.part_number,
-                ciphertext_len: ciphertext_len(s.plaintext_len, s.seg_log2),
+                ciphertext_len: cipher_len,
+                scheme: s.redundancy.label(),
+                stored_len: crate::replicate::erasure::stored_len(s.redundancy, cipher_len),
                 replicas,
                 awaiting_deletion,
             });
@@ -204,6 +217,10 @@ pub struct ProviderVerdict {
     pub violations: Vec<String>,
     /// Chosen as a target for this bucket.
     pub chosen: bool,
+    /// Under an erasure-coding policy, the shard a chosen provider receives (`0..k` data,
+    /// then parity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<usize>,
 }
 
 /// A dry-run placement for a bucket, with the reasons behind it.
@@ -215,6 +232,10 @@ pub struct PlacementExplanation {
     pub policy: String,
     /// `placed` or the refusal.
     pub outcome: String,
+    /// `replicas`, or `rs-<k>+<m>`: whole copies or Reed–Solomon shards.
+    pub scheme: String,
+    /// Copies (or shards) a write needs acknowledged.
+    pub write_quorum: u8,
     /// Per provider.
     pub providers: Vec<ProviderVerdict>,
 }
@@ -228,6 +249,7 @@ impl AdminOps {
         let today = crate::service::today();
         let placed = crate::placement::place(policy, &residency.catalog, rec.uid, today);
         let targets = placed.as_ref().map(|p| p.targets().to_vec()).unwrap_or_default();
+        let sharded = policy.erasure.is_some();
         let providers = residency
             .catalog
             .iter()
@@ -237,11 +259,15 @@ impl AdminOps {
                 operator: p.operator.clone(),
                 violations: crate::placement::check(policy, p, today).iter().map(ToString::to_string).collect(),
                 chosen: targets.contains(&p.id),
+                shard: targets.iter().position(|t| *t == p.id).filter(|_| sharded),
             })
             .collect();
+        let scheme = policy.erasure.map_or_else(|| "replicas".to_owned(), crate::model::ErasureShards::label);
         Ok(PlacementExplanation {
             bucket: bucket.to_owned(),
             policy: policy.id.clone(),
+            scheme,
+            write_quorum: policy.write_quorum,
             outcome: placed.map_or_else(|u| u.to_string(), |_| "placed".to_owned()),
             providers,
         })

@@ -126,6 +126,15 @@ impl TestGateway {
         Self::start_over(dir, providers, edit).await
     }
 
+    /// Over six `s3s-fs` providers (DE, FR, NL, AT, BE, PL, `local-<cc>`), each behind a
+    /// fault proxy, with the test config passed through `edit` first.
+    pub async fn start_six_proxied_with(edit: impl FnOnce(String) -> String) -> Self {
+        init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let providers = Providers::start_proxied_at(dir.path(), &providers::SIX_COUNTRIES).await;
+        Self::start_over(dir, providers, edit).await
+    }
+
     async fn start_over(dir: tempfile::TempDir, providers: Providers, edit: impl FnOnce(String) -> String) -> Self {
         let text = edit(config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers));
         let config = Config::parse(&text, dir.path()).expect("test config is valid");

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use super::fault_proxy::FaultProxy;
 
 pub const COUNTRIES: [(&str, &str); 3] = [("de", "DE"), ("fr", "FR"), ("nl", "NL")];
+/// Six providers in six countries, for erasure coding (4 + 2 shards).
+pub const SIX_COUNTRIES: [(&str, &str); 6] =
+    [("de", "DE"), ("fr", "FR"), ("nl", "NL"), ("at", "AT"), ("be", "BE"), ("pl", "PL")];
 pub const PROVIDER_BUCKET: &str = "souverain-streams";
 pub const PROVIDER_ACCESS: &str = "provider-access";
 pub const PROVIDER_SECRET: &str = "provider-secret-0123456789";
@@ -83,9 +86,11 @@ impl FakeProvider {
     }
 }
 
-/// The three providers (DE, FR, NL) of a test gateway.
+/// The providers of a test gateway: three (DE, FR, NL) unless started with others.
 pub struct Providers {
     pub roots: Vec<PathBuf>,
+    /// Each provider's id suffix and country, as `roots`.
+    sites: Vec<(&'static str, &'static str)>,
     pub fakes: Vec<Option<FakeProvider>>,
     /// Fault proxies in front of the `s3s-fs` processes, when started with [`Self::start_proxied`].
     pub proxies: Vec<FaultProxy>,
@@ -97,6 +102,7 @@ impl Providers {
     pub fn local(dir: &Path) -> Self {
         Self {
             roots: COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect(),
+            sites: COUNTRIES.to_vec(),
             fakes: Vec::new(),
             proxies: Vec::new(),
             dir: dir.to_owned(),
@@ -105,12 +111,12 @@ impl Providers {
 
     pub fn start(dir: &Path) -> Self {
         let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
-        let fakes = if s3s_fs_mode() { Self::start_fakes(dir, &roots) } else { Vec::new() };
-        Self { roots, fakes, proxies: Vec::new(), dir: dir.to_owned() }
+        let fakes = if s3s_fs_mode() { Self::start_fakes(dir, &roots, &COUNTRIES) } else { Vec::new() };
+        Self { roots, sites: COUNTRIES.to_vec(), fakes, proxies: Vec::new(), dir: dir.to_owned() }
     }
 
-    fn start_fakes(dir: &Path, roots: &[PathBuf]) -> Vec<Option<FakeProvider>> {
-        roots.iter().zip(COUNTRIES).map(|(r, (c, _))| Some(FakeProvider::start(r, &Self::log(dir, c)))).collect()
+    fn start_fakes(dir: &Path, roots: &[PathBuf], sites: &[(&str, &str)]) -> Vec<Option<FakeProvider>> {
+        roots.iter().zip(sites).map(|(r, (c, _))| Some(FakeProvider::start(r, &Self::log(dir, c)))).collect()
     }
 
     fn log(dir: &Path, country: &str) -> PathBuf {
@@ -119,13 +125,18 @@ impl Providers {
 
     /// Real `s3s-fs` processes (in either mode), each behind a [`FaultProxy`].
     pub async fn start_proxied(dir: &Path) -> Self {
-        let roots: Vec<PathBuf> = COUNTRIES.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
-        let fakes = Self::start_fakes(dir, &roots);
+        Self::start_proxied_at(dir, &COUNTRIES).await
+    }
+
+    /// [`Self::start_proxied`] with one provider per entry of `sites` (id suffix, country).
+    pub async fn start_proxied_at(dir: &Path, sites: &[(&'static str, &'static str)]) -> Self {
+        let roots: Vec<PathBuf> = sites.iter().map(|(c, _)| dir.join("providers").join(c)).collect();
+        let fakes = Self::start_fakes(dir, &roots, sites);
         let mut proxies = Vec::new();
         for f in fakes.iter().flatten() {
             proxies.push(FaultProxy::start(f.addr()).await);
         }
-        Self { roots, fakes, proxies, dir: dir.to_owned() }
+        Self { roots, sites: sites.to_vec(), fakes, proxies, dir: dir.to_owned() }
     }
 
     /// SIGKILLs provider `i`'s process.
@@ -137,7 +148,7 @@ impl Providers {
     /// gateway sees it come back at the same address).
     pub fn restart(&mut self, i: usize) {
         let proxy = self.proxies.get(i).expect("restart needs Providers::start_proxied");
-        let fake = FakeProvider::start(&self.roots[i], &Self::log(&self.dir, COUNTRIES[i].0));
+        let fake = FakeProvider::start(&self.roots[i], &Self::log(&self.dir, self.sites[i].0));
         proxy.set_upstream(fake.addr());
         self.fakes[i] = Some(fake);
     }
@@ -145,7 +156,7 @@ impl Providers {
     /// The `[[provider]]` sections of the gateway config.
     pub fn config(&self) -> String {
         let mut out = String::new();
-        for (i, (c, country)) in COUNTRIES.iter().enumerate() {
+        for (i, (c, country)) in self.sites.iter().enumerate() {
             let common = format!(
                 "id = \"local-{c}\"\ncountry = \"{country}\"\noperator = \"Operator {country}\"\njurisdictions = [\"{country}\"]\n"
             );

@@ -1,0 +1,167 @@
+//! Recreating one shard of an erasure-coded stream (repair, evacuation) and checking one in
+//! place (the scrubber), without any key. A shard is rebuilt by reading the stream's ciphertext
+//! from `k` of the other holders (their chunks checked as they come), encoding it again and
+//! sending the target only its own shard; the last chunk is held back until the whole
+//! ciphertext matched its recorded length and check, so a target never receives a complete
+//! wrong shard.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::encode::StripeEncoder;
+use super::layout::{CHUNK_CHECK_LEN, ShardLayout, chunk_check};
+use super::read::{Holder, ShardEvents};
+use crate::backend::{Backend, Backends, BodyAborted, GrantedBody, SealedBody, stream_name};
+use crate::datapath::ciphertext_len;
+use crate::model::{CheckHasher, ProviderId, StreamManifest, StripeShape};
+use crate::placement::WriteGrant;
+use crate::replicate::read::Hedging;
+use crate::replicate::verify::CopyError;
+
+/// Where a rebuilt shard goes: which shard, to which provider, with what leave to write.
+pub(crate) struct ShardTarget<'a> {
+    /// The shard's index (`0..k` data, then parity).
+    pub(crate) shard: usize,
+    /// The provider that receives it.
+    pub(crate) provider: &'a ProviderId,
+    /// Leave to write there.
+    pub(crate) grant: &'a WriteGrant,
+}
+
+/// Rebuilds a shard of `m` (laid out as `shape`) at its target, from the stream's other
+/// holders.
+pub(crate) async fn rebuild_shard(
+    backends: &Backends,
+    hedging: &Hedging,
+    events: ShardEvents,
+    m: &StreamManifest,
+    shape: StripeShape,
+    to: ShardTarget<'_>,
+) -> Result<(), CopyError> {
+    let ShardTarget { shard, provider, grant } = to;
+    let target = Arc::clone(backends.get(provider).ok_or(CopyError::NotConfigured)?);
+    let cipher_len = ciphertext_len(m.plaintext_len, m.seg_log2);
+    let layout = ShardLayout::new(shape, cipher_len);
+    let mut sources: Vec<Holder> = m
+        .replicas
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| *i != shard && **p != *target.id())
+        .filter_map(|(i, p)| backends.get(p).map(|b| (i, Arc::clone(b))))
+        .collect();
+    // Data shards first: no rebuild needed to read them.
+    sources.sort_by_key(|(i, _)| *i >= layout.data_shards());
+    let name = stream_name(m.stream_id);
+    let mut cipher = super::read::open(hedging, layout, m.stream_id, &name, sources, 0..cipher_len, events)
+        .await
+        .map_err(CopyError::Rebuild)?;
+    let mut encoder =
+        StripeEncoder::new(shape, m.stream_id, cipher_len).map_err(|e| CopyError::Rebuild(encoding(e)))?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
+    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(CopyError::Grant)?;
+    let put = target.put(&name, layout.shard_len(), body);
+    let expected = m.ciphertext_check;
+    let feed = async move {
+        let mut check = CheckHasher::like(&expected);
+        let mut held: Option<Bytes> = None;
+        while let Some(piece) = cipher.next().await {
+            let piece = match piece {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(BodyAborted)).await;
+                    return Err(CopyError::Rebuild(e));
+                }
+            };
+            check.update(&piece);
+            let mut shards = match encoder.push(&piece) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Err(BodyAborted)).await;
+                    return Err(CopyError::Rebuild(encoding(e)));
+                }
+            };
+            let mine = if shard < shards.len() { shards.swap_remove(shard) } else { Bytes::new() };
+            if mine.is_empty() {
+                continue;
+            }
+            if let Some(prev) = held.replace(mine)
+                && tx.send(Ok(prev)).await.is_err()
+            {
+                return Err(CopyError::TargetStopped);
+            }
+        }
+        if encoder.finish().is_err() || check.finish() != expected {
+            let _ = tx.send(Err(BodyAborted)).await;
+            return Err(CopyError::Mismatch);
+        }
+        if let Some(last) = held {
+            tx.send(Ok(last)).await.map_err(|_| CopyError::TargetStopped)?;
+        }
+        Ok(())
+    };
+    let (feeding, put) = tokio::join!(feed, put);
+    feeding?;
+    put.map_err(CopyError::Target)
+}
+
+fn encoding(e: super::encode::EncodeError) -> crate::error::Error {
+    crate::error::ErrorKind::Internal { context: "erasure coding".into(), source: Some(Box::new(e)) }.into()
+}
+
+/// What reading one shard whole found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShardCheck {
+    /// Every chunk passed its check, and the length is exact.
+    Intact,
+    /// Longer or shorter than the layout says.
+    Length,
+    /// A chunk failed its check.
+    Damaged,
+}
+
+/// Reads shard `shard` of `m` at `backend` whole and checks every chunk, within `deadline`;
+/// `None` when the provider could not be read in time.
+pub(crate) async fn check_shard(
+    backend: &dyn Backend,
+    m: &StreamManifest,
+    shape: StripeShape,
+    shard: usize,
+    deadline: Duration,
+) -> Option<ShardCheck> {
+    let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
+    let read = async {
+        let mut body = backend.get(&stream_name(m.stream_id), None).await.ok()?;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut stripe = 0u64;
+        loop {
+            let next = body.next().await;
+            if let Some(piece) = &next {
+                buf.extend_from_slice(piece.as_ref().ok()?);
+            }
+            // Every whole chunk in hand is checked and dropped: memory stays one chunk.
+            while stripe < layout.stripes() {
+                let chunk = usize::try_from(layout.chunk_len(stripe)).ok()?;
+                let n = chunk + CHUNK_CHECK_LEN;
+                if buf.len() < n {
+                    break;
+                }
+                if buf[chunk..n] != chunk_check(m.stream_id, shard, stripe, &buf[..chunk]) {
+                    return Some(ShardCheck::Damaged);
+                }
+                buf.drain(..n);
+                stripe += 1;
+            }
+            if stripe == layout.stripes() && !buf.is_empty() {
+                return Some(ShardCheck::Length);
+            }
+            if next.is_none() {
+                return Some(if stripe == layout.stripes() { ShardCheck::Intact } else { ShardCheck::Length });
+            }
+        }
+    };
+    tokio::time::timeout(deadline, read).await.ok().flatten()
+}
