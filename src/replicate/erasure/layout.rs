@@ -138,6 +138,7 @@ mod tests {
     fn ranges_map_to_whole_stripes() {
         let l = layout(4, 2, 1000, 10_000); // stripes of 4000: [0,4000) [4000,8000) [8000,10000)
         assert_eq!(l.stripes_for(&(0..1)), 0..=0);
+        assert_eq!(l.stripes_for(&(0..4000)), 0..=0, "a range ending at a stripe's end stays in it");
         assert_eq!(l.stripes_for(&(3999..4001)), 0..=1);
         assert_eq!(l.stripes_for(&(8000..10_000)), 2..=2);
         assert_eq!(l.shard_range(&(0..=0)), 0..1008);
