@@ -245,7 +245,7 @@ const THREAD_PREFIX: &str = "thread:";
 
 /// CPU seconds (user + system) of a process's live threads, summed by thread name: the
 /// gateway names its threads by the kind of work they do (`sv-async`, `sv-hash`, `sv-seal`,
-/// `sv-file-io`, `sv-metadata`; RocksDB's own are `rocksdb:*`). Threads that ended during a
+/// `sv-erasure`, `sv-file-io`, `sv-metadata`; RocksDB's own are `rocksdb:*`). Threads that ended during a
 /// phase are missing, hence the "other" column (total minus the named threads).
 fn threads_cpu_secs(pid: u32) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
@@ -843,7 +843,7 @@ fn print_table(all: &[PhaseResult]) {
 /// The first gateway's CPU per phase by kind of work (its thread names), for predicting which
 /// kind saturates first on a machine with more cores (issue 25 item 4).
 fn print_threads_table(all: &[PhaseResult]) {
-    const GROUPS: [&str; 6] = ["sv-async", "sv-hash", "sv-seal", "sv-file-io", "sv-metadata", "rocksdb"];
+    const GROUPS: [&str; 7] = ["sv-async", "sv-hash", "sv-seal", "sv-erasure", "sv-file-io", "sv-metadata", "rocksdb"];
     println!("| system | workload | op | {} | other (main thread, ended threads) | unit |", GROUPS.join(" | "));
     println!("|---|---|---|{}---:|---|", "---:|".repeat(GROUPS.len()));
     let prefix = format!("{THREAD_PREFIX}gateway:");

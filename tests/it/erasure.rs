@@ -180,6 +180,55 @@ async fn a_damaged_shard_is_rebuilt_for_the_reader_and_repaired_in_place() {
     gw.stop().await;
 }
 
+/// Promise (issue 26): the placement explanation shows the scheme, the shard quorum and which
+/// provider gets which shard. Moving a bucket that holds objects between shards and replicas
+/// (rebinding it, or changing its policy's scheme) is not built: refused with 501, nothing
+/// changes; an empty bucket may change scheme, and its next object follows the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_shards_and_scheme_changes_are_refused_for_buckets_with_objects() {
+    let gw = TestGateway::start_six_proxied_with(|t| four_plus_two(&t)).await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("shards").send().await.unwrap();
+    c.create_bucket().bucket("empty").send().await.unwrap();
+    c.put_object().bucket("shards").key("k").body(pattern(1000, 1).into()).send().await.unwrap();
+    let explain = gw.admin_json("/admin/v1/placement/explain?bucket=shards").await;
+    assert_eq!((explain["scheme"].as_str(), explain["write_quorum"].as_u64()), (Some(SCHEME), Some(5)));
+    let mut shards: Vec<(u64, String)> = explain["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["shard"].as_u64().expect("every chosen provider has a shard"),
+                p["provider"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    shards.sort();
+    let holders = shard_holders(&gw, "k").await;
+    assert_eq!(shards.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), holders, "explain agrees with locate");
+
+    let r =
+        gw.admin_send("PUT", "/admin/v1/buckets/shards/policy", serde_json::json!({ "policy": "eu-default" })).await;
+    assert_eq!(r.status, 501, "{}", r.body_text());
+    assert!(r.body_text().contains("converting them between replicas and erasure-coded shards"), "{}", r.body_text());
+    let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+    assert_eq!(loc["policy"], "rs-4-2", "the binding is unchanged");
+    let as_replicas = serde_json::json!({ "id": "rs-4-2", "replicas": 3, "write_quorum": 2 });
+    let r = gw.admin_send("PUT", "/admin/v1/policies/rs-4-2", as_replicas).await;
+    assert_eq!(r.status, 501, "{}", r.body_text());
+    let policies = gw.admin_json("/admin/v1/policies").await;
+    let rs = policies.as_array().unwrap().iter().find(|p| p["id"] == "rs-4-2").unwrap().clone();
+    assert_eq!(rs["erasure"], serde_json::json!({ "data": 4, "parity": 2 }), "the policy is unchanged");
+
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/empty/policy", serde_json::json!({ "policy": "eu-default" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    c.put_object().bucket("empty").key("k").body(pattern(1000, 2).into()).send().await.unwrap();
+    let loc = gw.admin_json("/admin/v1/locations/empty/k").await;
+    assert_eq!(loc["streams"][0]["scheme"], "replicas");
+    gw.stop().await;
+}
+
 /// Promise (issue 26): a provider killed in the middle of a 128 MiB upload through a 4 + 2
 /// policy does not fail it (5 of 6 shards acknowledged); its shard shows as pending, and once
 /// the provider returns it is rebuilt within 60 s, correctly: with two other data shards'

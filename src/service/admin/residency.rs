@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
-use crate::meta::AuditedChange;
+use crate::meta::{AuditedChange, ListQuery, ListStart};
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy};
 
 /// A provider as `GET /admin/v1/providers` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +65,11 @@ impl AdminOps {
         let current = self.state.residency();
         let mut next = (*current).clone();
         let before = next.policies.insert(policy.id.clone(), policy.clone());
+        let scheme_changes = before.as_ref().is_some_and(|b| b.erasure != policy.erasure);
         for b in self.meta.buckets().await? {
+            if scheme_changes && b.policy_id == policy.id && self.holds_objects(b.uid).await? {
+                return Err(scheme_conversion(&b.name));
+            }
             if b.policy_id == policy.id
                 && let Err(u) = crate::placement::place(&policy, &next.catalog, b.uid, crate::service::today())
             {
@@ -88,6 +92,10 @@ impl AdminOps {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.state.residency();
         let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
+        let scheme_now = residency.policies.get(&rec.policy_id).and_then(|p| p.erasure);
+        if scheme_now != policy.erasure && self.holds_objects(rec.uid).await? {
+            return Err(scheme_conversion(&rec.name));
+        }
         crate::service::placing::decide(policy, &residency.catalog, rec.uid, &self.metrics, &self.meta)?;
         let detail = serde_json::json!({ "bucket": bucket, "before": rec.policy_id, "after": policy_id });
         let change = AuditedChange::BucketPolicy { bucket: bucket.to_owned(), policy_id: policy_id.to_owned() };
@@ -104,4 +112,22 @@ impl AdminOps {
     pub async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
         Ok(self.meta.audit_records(after, limit).await?)
     }
+
+    /// Whether `bucket` holds any version (delete markers included) or unfinished upload.
+    async fn holds_objects(&self, bucket: BucketUid) -> Result<bool> {
+        let first = ListQuery { prefix: Vec::new(), delimiter: None, start: ListStart::Beginning, max: 1 };
+        Ok(!self.meta.list_versions(bucket, &first, None).await?.entries.is_empty()
+            || !self.meta.list_uploads(bucket, &first, None).await?.entries.is_empty())
+    }
+}
+
+/// Moving a bucket's objects between whole replicas and Reed–Solomon shards is not built: a
+/// bucket that holds objects keeps its scheme (an empty one may change it), rather than
+/// silently keeping old objects in the scheme it was asked to leave.
+fn scheme_conversion(bucket: &crate::model::BucketName) -> crate::error::Error {
+    ErrorKind::NotImplemented(format!(
+        "bucket {bucket} holds objects: converting them between replicas and erasure-coded shards is not \
+         supported yet; bind an empty bucket, or copy the objects into a bucket of the other scheme"
+    ))
+    .into()
 }
