@@ -113,6 +113,47 @@ pub(crate) async fn copy_from_first<'a>(
     Err(last)
 }
 
+/// A target's body sent one chunk behind: the last chunk goes only when the caller, having
+/// checked the whole, [`release`](Self::release)s it; [`abort`](Self::abort) ends the body
+/// short, so the provider discards it and never holds a complete wrong object.
+pub(crate) struct HeldBack {
+    tx: mpsc::Sender<Result<Bytes, BodyAborted>>,
+    held: Option<Bytes>,
+}
+
+impl HeldBack {
+    /// A body for `grant`'s provider, and its sending end.
+    pub(crate) fn open(grant: &WriteGrant) -> Result<(GrantedBody, Self), CopyError> {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
+        let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(CopyError::Grant)?;
+        Ok((body, Self { tx, held: None }))
+    }
+
+    /// Holds `chunk` and sends the one held before (empty chunks are skipped).
+    pub(crate) async fn push(&mut self, chunk: Bytes) -> Result<(), CopyError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match self.held.replace(chunk) {
+            Some(prev) => self.tx.send(Ok(prev)).await.map_err(|_| CopyError::TargetStopped),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the body short: the target discards it.
+    pub(crate) async fn abort(self) {
+        let _ = self.tx.send(Err(BodyAborted)).await;
+    }
+
+    /// Sends the last chunk: the body is complete.
+    pub(crate) async fn release(self) -> Result<(), CopyError> {
+        if let Some(last) = self.held {
+            self.tx.send(Ok(last)).await.map_err(|_| CopyError::TargetStopped)?;
+        }
+        Ok(())
+    }
+}
+
 /// Streams `source`'s copy of `name` to `target`, holding back the last chunk until the length
 /// and check match `expected`: a damaged source never completes a write.
 pub(crate) async fn copy_verified(
@@ -122,39 +163,30 @@ pub(crate) async fn copy_verified(
     expected: Expected,
     grant: &WriteGrant,
 ) -> Result<(), CopyError> {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
-    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(CopyError::Grant)?;
+    let (body, mut out) = HeldBack::open(grant)?;
     let mut cipher = source.get(name, None).await.map_err(CopyError::Source)?;
     let put = target.put(name, expected.len, body);
     let feed = async move {
         let mut digest = Digesting::new(expected.len, &expected.check);
-        let mut held: Option<Bytes> = None;
         while let Some(chunk) = cipher.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    let _ = tx.send(Err(BodyAborted)).await;
+                    out.abort().await;
                     return Err(CopyError::Source(e));
                 }
             };
             if digest.update(&chunk).is_err() {
-                let _ = tx.send(Err(BodyAborted)).await;
+                out.abort().await;
                 return Err(CopyError::Mismatch);
             }
-            if let Some(prev) = held.replace(chunk)
-                && tx.send(Ok(prev)).await.is_err()
-            {
-                return Err(CopyError::TargetStopped);
-            }
+            out.push(chunk).await?;
         }
         if digest.finish() != (expected.len, expected.check) {
-            let _ = tx.send(Err(BodyAborted)).await;
+            out.abort().await;
             return Err(CopyError::Mismatch);
         }
-        if let Some(last) = held {
-            tx.send(Ok(last)).await.map_err(|_| CopyError::TargetStopped)?;
-        }
-        Ok(())
+        out.release().await
     };
     let (feeding, put) = tokio::join!(feed, put);
     feeding?;

@@ -2,17 +2,16 @@
 //! `s3s-fs` providers (DE, FR, NL, AT, BE, PL), each behind a fault proxy. These tests start
 //! their own providers, so `make test` runs them once.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use md5::Digest as _;
 
 use crate::common::fault_proxy::Fault;
 use crate::common::providers::{PROVIDER_BUCKET, SIX_COUNTRIES};
 use crate::common::{
-    BinaryGateway, Providers, TestGateway, body_bytes, client, error_code, error_status, listed_keys, pattern, wait_for,
+    BinaryGateway, Providers, TestGateway, body_bytes, body_len_and_md5, client, error_code, error_status, listed_keys,
+    pattern, wait_for, write_pattern_file,
 };
 
 const SCHEME: &str = "rs-4+2";
@@ -242,16 +241,7 @@ async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
     c.put_object().bucket("shards").key("probe").body(pattern(10, 1).into()).send().await.unwrap();
     let holders = shard_holders(&gw, "probe").await;
     let src = gw.dir.path().join("big.bin");
-    let mut want = md5::Md5::new();
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&src).unwrap());
-        for i in 0..128u64 {
-            let block = pattern(1 << 20, i);
-            want.update(&block);
-            f.write_all(&block).unwrap();
-        }
-    }
-    let want = want.finalize();
+    let want = write_pattern_file(&src, 128);
     let body = ByteStream::from_path(&src).await.unwrap();
     let put = tokio::spawn({
         let c = c.clone();
@@ -280,14 +270,8 @@ async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
     println!("the 128 MiB object's shard was rebuilt {:?} after its provider returned", back.elapsed());
     gw.providers.kill(index_of(&holders[0]));
     gw.providers.kill(index_of(&holders[2]));
-    let mut got = c.get_object().bucket("shards").key("big").send().await.unwrap();
-    let mut md5 = md5::Md5::new();
-    let mut n = 0u64;
-    while let Some(chunk) = got.body.try_next().await.unwrap() {
-        n += chunk.len() as u64;
-        md5.update(&chunk);
-    }
-    assert_eq!((n, md5.finalize()), (128 << 20, want));
+    let got = c.get_object().bucket("shards").key("big").send().await.unwrap();
+    assert_eq!(body_len_and_md5(got).await, (128 << 20, want));
     gw.stop().await;
 }
 
@@ -306,25 +290,11 @@ async fn a_1_gib_object_through_4_plus_2_keeps_memory_flat() {
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     let src = dir.path().join("one-gib.bin");
-    let mut want = md5::Md5::new();
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&src).unwrap());
-        for i in 0..1024u64 {
-            let block = pattern(1 << 20, i);
-            want.update(&block);
-            f.write_all(&block).unwrap();
-        }
-    }
+    let want = write_pattern_file(&src, 1024);
     c.put_object().bucket("shards").key("g").body(ByteStream::from_path(&src).await.unwrap()).send().await.unwrap();
     std::fs::remove_file(&src).unwrap();
-    let mut out = c.get_object().bucket("shards").key("g").send().await.unwrap();
-    let mut got = md5::Md5::new();
-    let mut n = 0u64;
-    while let Some(chunk) = out.body.try_next().await.unwrap() {
-        n += chunk.len() as u64;
-        got.update(&chunk);
-    }
-    assert_eq!((n, got.finalize()), (1 << 30, want.finalize()));
+    let got = c.get_object().bucket("shards").key("g").send().await.unwrap();
+    assert_eq!(body_len_and_md5(got).await, (1 << 30, want));
     let peak = gw.peak_rss();
     println!("peak RSS of the gateway over a 1 GiB 4 + 2 PUT + GET: {} MiB", peak >> 20);
     assert!(peak > 0 && peak < 256 << 20, "peak RSS {} MiB", peak >> 20);

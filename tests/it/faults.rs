@@ -3,11 +3,9 @@
 //! keeps answering exact bytes and tells the truth about it in /health, the admin API and the
 //! metrics. These tests start their own `s3s-fs` providers, so `make test` runs them once.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use md5::Digest as _;
 
 use crate::common::fault_proxy::Fault;
 use crate::common::{TestGateway, body_bytes, client, pattern};
@@ -47,16 +45,7 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
     let c = client(gw.addr);
     c.create_bucket().bucket("big").send().await.unwrap();
     let src = gw.dir.path().join("one-gib.bin");
-    let mut want = md5::Md5::new();
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&src).unwrap());
-        for i in 0..1024u64 {
-            let block = pattern(1 << 20, i);
-            want.update(&block);
-            f.write_all(&block).unwrap();
-        }
-    }
-    let want = want.finalize();
+    let want = crate::common::write_pattern_file(&src, 1024);
     let body = ByteStream::from_path(&src).await.unwrap();
     let put = tokio::spawn({
         let c = c.clone();
@@ -86,15 +75,8 @@ async fn provider_killed_mid_1gib_put_is_repaired_after_it_returns() {
         health(&gw, NL).await["reachable"] == false
     })
     .await;
-    let mut got = c.get_object().bucket("big").key("g").send().await.unwrap();
-    let mut md5 = md5::Md5::new();
-    let mut n = 0u64;
-    while let Some(chunk) = got.body.try_next().await.unwrap() {
-        n += chunk.len() as u64;
-        md5.update(&chunk);
-    }
-    assert_eq!(n, 1 << 30);
-    assert_eq!(md5.finalize(), want);
+    let got = c.get_object().bucket("big").key("g").send().await.unwrap();
+    assert_eq!(crate::common::body_len_and_md5(got).await, (1 << 30, want));
 
     gw.providers.restart(2);
     let back = Instant::now();

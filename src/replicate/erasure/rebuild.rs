@@ -8,19 +8,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use super::encode::StripeEncoder;
 use super::layout::{CHUNK_CHECK_LEN, ShardLayout, chunk_check};
 use super::read::{Holder, ShardEvents};
-use crate::backend::{Backend, Backends, BodyAborted, GrantedBody, SealedBody, stream_name};
+use crate::backend::{Backend, Backends, stream_name};
 use crate::datapath::ciphertext_len;
 use crate::model::{CheckHasher, ProviderId, StreamManifest, StripeShape};
 use crate::placement::WriteGrant;
 use crate::replicate::read::Hedging;
-use crate::replicate::verify::CopyError;
+use crate::replicate::verify::{CopyError, HeldBack};
 
 /// Where a rebuilt shard goes: which shard, to which provider, with what leave to write.
 pub(crate) struct ShardTarget<'a> {
@@ -61,47 +59,30 @@ pub(crate) async fn rebuild_shard(
         .map_err(CopyError::Rebuild)?;
     let mut encoder =
         StripeEncoder::new(shape, m.stream_id, cipher_len).map_err(|e| CopyError::Rebuild(encoding(e)))?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, BodyAborted>>(4);
-    let body = GrantedBody::new(grant, SealedBody::new(rx)).map_err(CopyError::Grant)?;
+    let (body, mut out) = HeldBack::open(grant)?;
     let put = target.put(&name, layout.shard_len(), body);
     let expected = m.ciphertext_check;
     let feed = async move {
         let mut check = CheckHasher::like(&expected);
-        let mut held: Option<Bytes> = None;
         while let Some(piece) = cipher.next().await {
-            let piece = match piece {
-                Ok(p) => p,
+            let shards = piece.map_err(CopyError::Rebuild).and_then(|p| {
+                check.update(&p);
+                encoder.push(&p).map_err(|e| CopyError::Rebuild(encoding(e)))
+            });
+            match shards {
+                Ok(mut shards) if shard < shards.len() => out.push(shards.swap_remove(shard)).await?,
+                Ok(_) => {}
                 Err(e) => {
-                    let _ = tx.send(Err(BodyAborted)).await;
-                    return Err(CopyError::Rebuild(e));
+                    out.abort().await;
+                    return Err(e);
                 }
-            };
-            check.update(&piece);
-            let mut shards = match encoder.push(&piece) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Err(BodyAborted)).await;
-                    return Err(CopyError::Rebuild(encoding(e)));
-                }
-            };
-            let mine = if shard < shards.len() { shards.swap_remove(shard) } else { Bytes::new() };
-            if mine.is_empty() {
-                continue;
-            }
-            if let Some(prev) = held.replace(mine)
-                && tx.send(Ok(prev)).await.is_err()
-            {
-                return Err(CopyError::TargetStopped);
             }
         }
         if encoder.finish().is_err() || check.finish() != expected {
-            let _ = tx.send(Err(BodyAborted)).await;
+            out.abort().await;
             return Err(CopyError::Mismatch);
         }
-        if let Some(last) = held {
-            tx.send(Ok(last)).await.map_err(|_| CopyError::TargetStopped)?;
-        }
-        Ok(())
+        out.release().await
     };
     let (feeding, put) = tokio::join!(feed, put);
     feeding?;

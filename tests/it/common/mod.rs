@@ -340,6 +340,34 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Writes `mib` MiB of [`pattern`] blocks (seeds 0, 1, …) to `path`; their MD5.
+pub fn write_pattern_file(path: &Path, mib: u64) -> Vec<u8> {
+    use md5::Digest as _;
+    use std::io::Write as _;
+    let mut want = md5::Md5::new();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("pattern file"));
+    for i in 0..mib {
+        let block = pattern(1 << 20, i);
+        want.update(&block);
+        f.write_all(&block).expect("writing the pattern file");
+    }
+    f.flush().expect("writing the pattern file");
+    want.finalize().to_vec()
+}
+
+/// Reads a GET's body to its end: its length and MD5.
+pub async fn body_len_and_md5(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> (u64, Vec<u8>) {
+    use md5::Digest as _;
+    let mut body = out.body;
+    let mut md5 = md5::Md5::new();
+    let mut n = 0u64;
+    while let Some(chunk) = body.try_next().await.expect("reading the body") {
+        n += chunk.len() as u64;
+        md5.update(&chunk);
+    }
+    (n, md5.finalize().to_vec())
+}
+
 pub fn md5_hex(data: &[u8]) -> String {
     use md5::Digest as _;
     hex::encode(md5::Md5::digest(data))
