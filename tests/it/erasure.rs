@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::common::fault_proxy::Fault;
-use crate::common::providers::{PROVIDER_BUCKET, SIX_COUNTRIES};
+use crate::common::providers::{PROVIDER_BUCKET, SEVEN_COUNTRIES, SIX_COUNTRIES};
 use crate::common::{
     BinaryGateway, Providers, TestGateway, body_bytes, body_len_and_md5, client, error_code, error_status, listed_keys,
     pattern, wait_for, write_pattern_file,
@@ -46,9 +46,10 @@ async fn shard_holders(gw: &TestGateway, key: &str) -> Vec<String> {
     replicas.iter().map(|r| r["provider"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
-/// The index of provider `local-<cc>` in [`SIX_COUNTRIES`].
+/// The index of provider `local-<cc>` in [`SEVEN_COUNTRIES`] (of which [`SIX_COUNTRIES`] are
+/// the first six).
 fn index_of(provider: &str) -> usize {
-    SIX_COUNTRIES.iter().position(|(c, _)| provider == format!("local-{c}")).expect("a test provider")
+    SEVEN_COUNTRIES.iter().position(|(c, _)| provider == format!("local-{c}")).expect("a test provider")
 }
 
 /// The file of stream `name` (`sv1/<hex>`) at provider `i`.
@@ -82,7 +83,7 @@ async fn reads_exactly(c: &aws_sdk_s3::Client, objects: &[(String, Vec<u8>)]) {
 /// of the objects answer 503 ServiceUnavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_plus_two_reads_back_exactly_with_any_two_providers_down() {
-    let mut gw = TestGateway::start_six_proxied_with(|t| four_plus_two(&t)).await;
+    let mut gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     let sizes = [0, 1, 65_535, 65_536, 65_537, 261_983, 261_984, 261_985, 786_143, 786_144, 786_145, (5 << 20) + 3];
@@ -144,7 +145,7 @@ async fn four_plus_two_reads_back_exactly_with_any_two_providers_down() {
 /// byte is hedged around: one more shard holder is asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_shard_is_rebuilt_for_the_reader_and_repaired_in_place() {
-    let gw = TestGateway::start_six_proxied_with(|t| four_plus_two(&t)).await;
+    let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     let data = pattern(1 << 20, 5);
@@ -185,7 +186,7 @@ async fn a_damaged_shard_is_rebuilt_for_the_reader_and_repaired_in_place() {
 /// changes; an empty bucket may change scheme, and its next object follows the new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_shows_shards_and_scheme_changes_are_refused_for_buckets_with_objects() {
-    let gw = TestGateway::start_six_proxied_with(|t| four_plus_two(&t)).await;
+    let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     c.create_bucket().bucket("empty").send().await.unwrap();
@@ -235,7 +236,7 @@ async fn explain_shows_shards_and_scheme_changes_are_refused_for_buckets_with_ob
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
     let _heavy = crate::common::heavy_or_latency_sensitive().await;
-    let mut gw = TestGateway::start_six_proxied_with(|t| four_plus_two(&t)).await;
+    let mut gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     c.put_object().bucket("shards").key("probe").body(pattern(10, 1).into()).send().await.unwrap();
@@ -272,6 +273,62 @@ async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
     gw.providers.kill(index_of(&holders[2]));
     let got = c.get_object().bucket("shards").key("big").send().await.unwrap();
     assert_eq!(body_len_and_md5(got).await, (128 << 20, want));
+    gw.stop().await;
+}
+
+/// Promise (issue 26): the scrubber reads every shard whole and finds exactly the one damaged
+/// on a provider's disk (a parity shard, which no GET reads), which repair rewrites byte for
+/// byte; intact shards are no finding. A retired provider's shard is rebuilt at the one
+/// provider left (evacuation), and is right: with two other data shards' providers then
+/// killed, the object reads back exactly through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scrubber_and_evacuation_rebuild_shards() {
+    let scrub =
+        "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n";
+    let mut gw =
+        TestGateway::start_proxied_at_with(&SEVEN_COUNTRIES, |t| four_plus_two(&t.replacen("[workers]\n", scrub, 1)))
+            .await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("shards").send().await.unwrap();
+    let data = pattern(300_000, 3);
+    c.put_object().bucket("shards").key("k").body(data.clone().into()).send().await.unwrap();
+    let holders = shard_holders(&gw, "k").await;
+    let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+    let name = loc["streams"][0]["name"].as_str().unwrap().to_owned();
+    let file = shard_file(&gw, index_of(&holders[5]), &name);
+    let original = std::fs::read(&file).unwrap();
+    let mut damaged = original.clone();
+    damaged[10] ^= 0x01;
+    std::fs::write(&file, &damaged).unwrap();
+    wait_for("the damaged parity shard found and rewritten as it was", 60, || async {
+        std::fs::read(&file).is_ok_and(|now| now == original)
+    })
+    .await;
+    let finding = format!("provider=\"{}\"", holders[5]);
+    assert!(gw.metric_sum("souverain_scrub_findings_total", &[&finding]).await >= 1);
+    assert_eq!(
+        gw.metric_sum("souverain_scrub_findings_total", &[]).await,
+        gw.metric_sum("souverain_scrub_findings_total", &[&finding]).await,
+        "no intact shard is a finding"
+    );
+    assert!(gw.metric_sum("souverain_scrub_checked_replicas_total", &[]).await >= 6, "every shard was checked");
+
+    let retired = &holders[2];
+    let r =
+        gw.admin_send("PUT", &format!("/admin/v1/providers/{retired}"), serde_json::json!({ "retired": true })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let spare = SEVEN_COUNTRIES.iter().map(|(c, _)| format!("local-{c}")).find(|p| !holders.contains(p)).unwrap();
+    wait_for("shard 2 rebuilt at the spare provider", 60, || async {
+        let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+        let shard2 = &loc["streams"][0]["replicas"][2];
+        shard2["provider"] == spare.as_str() && shard2["shard"] == 2 && shard2["state"] == "stored"
+    })
+    .await;
+    gw.providers.kill(index_of(&holders[0]));
+    gw.providers.kill(index_of(&holders[1]));
+    gw.providers.kill(index_of(retired));
+    let got = body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await;
+    assert!(got == data, "read through the rebuilt shard 2");
     gw.stop().await;
 }
 

@@ -126,12 +126,15 @@ impl TestGateway {
         Self::start_over(dir, providers, edit).await
     }
 
-    /// Over six `s3s-fs` providers (DE, FR, NL, AT, BE, PL, `local-<cc>`), each behind a
-    /// fault proxy, with the test config passed through `edit` first.
-    pub async fn start_six_proxied_with(edit: impl FnOnce(String) -> String) -> Self {
+    /// Over one `s3s-fs` provider per entry of `sites` (`local-<cc>`, in that country), each
+    /// behind a fault proxy, with the test config passed through `edit` first.
+    pub async fn start_proxied_at_with(
+        sites: &[(&'static str, &'static str)],
+        edit: impl FnOnce(String) -> String,
+    ) -> Self {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let providers = Providers::start_proxied_at(dir.path(), &providers::SIX_COUNTRIES).await;
+        let providers = Providers::start_proxied_at(dir.path(), sites).await;
         Self::start_over(dir, providers, edit).await
     }
 
