@@ -106,7 +106,7 @@ fn redundancy(
                     format!("must be absent or data_shards + parity_shards ({total})"),
                 ));
             }
-            let quorum = p.write_quorum.unwrap_or(k + 1).min(total);
+            let quorum = p.write_quorum.unwrap_or(k + 1);
             if quorum < k || quorum > total {
                 return Err(FieldError::new(
                     field("write_quorum"),

@@ -139,6 +139,7 @@ fn erasure_policies_name_their_shards() {
         ("data_shards = 12\nparity_shards = 5", "policy[0].data_shards", "at most 16"),
         ("data_shards = 4\nparity_shards = 2\nreplicas = 3", "policy[0].replicas", "absent or"),
         ("data_shards = 4\nparity_shards = 2\nwrite_quorum = 3", "policy[0].write_quorum", "between data_shards"),
+        ("data_shards = 4\nparity_shards = 2\nwrite_quorum = 7", "policy[0].write_quorum", "between data_shards"),
     ] {
         let err = Config::parse(&rs(extra), Path::new("/")).unwrap_err();
         let shown = crate::report::chain(&err);

@@ -156,8 +156,8 @@ pub struct ContentHeaders {
 }
 
 /// Everything needed to read and verify one sealed stream (§4 of DESIGN.md). Immutable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "StoredStream", try_from = "StoredStream")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "StoredStream")]
 pub struct StreamManifest {
     /// The stream's id and backend name.
     pub stream_id: StreamId,
@@ -196,8 +196,19 @@ struct StoredStream {
     holders: Vec<String>,
 }
 
-impl From<StreamManifest> for StoredStream {
-    fn from(m: StreamManifest) -> Self {
+/// Refuses to store a sharded stream that does not name exactly one holder per shard (it could
+/// not be read back): the commit fails instead of keeping an unreadable record.
+impl Serialize for StreamManifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.redundancy.holders().is_some_and(|n| n != self.replicas.len()) {
+            return Err(serde::ser::Error::custom("a sharded stream names one holder per shard"));
+        }
+        StoredStream::from(self).serialize(s)
+    }
+}
+
+impl From<&StreamManifest> for StoredStream {
+    fn from(m: &StreamManifest) -> Self {
         let holders = m.redundancy.holder_tag().into_iter().chain(m.replicas.iter().map(ToString::to_string)).collect();
         Self {
             stream_id: m.stream_id,

@@ -75,9 +75,10 @@ const TAG_PREFIX: &str = "~rs/";
 impl Redundancy {
     /// The entry that stands first in a stored holder list for a sharded stream
     /// (`~rs/<k>/<m>/<chunk>`), `None` for replicas. Why in the list: stream records are
-    /// postcard (no optional fields), and a record of before (replicas) must read unchanged;
-    /// a `~` is no provider id's character, so an older gateway fails on the entry instead of
-    /// reading shards as replicas.
+    /// postcard (no optional fields), and a record of before (replicas) must read unchanged.
+    /// A `~` is no provider id's character, so this gateway never takes it for a provider; a
+    /// gateway of before would (it does not validate ids it reads back), which is why going
+    /// back to one while sharded streams are stored is not supported (docs/format-v2.md).
     pub fn holder_tag(self) -> Option<String> {
         match self {
             Self::Replicas => None,
@@ -219,6 +220,9 @@ mod tests {
         let sharded = crate::model::StreamManifest { redundancy: rs, ..m };
         let bytes = postcard::to_stdvec(&sharded).unwrap();
         assert_eq!(postcard::from_bytes::<crate::model::StreamManifest>(&bytes).unwrap(), sharded);
+        let mut short = sharded.clone();
+        short.replicas.pop();
+        assert!(postcard::to_stdvec(&short).is_err(), "one holder per shard, or nothing is stored");
         assert!(super::super::ProviderId::parse("~rs/1/1/64").is_none());
     }
 }

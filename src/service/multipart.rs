@@ -423,6 +423,15 @@ impl ObjectService {
                 ))
                 .into());
             }
+            if let crate::model::Redundancy::ReedSolomon(_) = s.redundancy {
+                let added = reseat_shards(s, &placement, &allowed)?;
+                let len = ciphertext_len(s.plaintext_len, s.seg_log2);
+                repairs.extend(added.into_iter().map(|p| RepairTask::for_stream(s, p, len, now_ms())));
+                deletions.extend(
+                    gone.into_iter().map(|p| DeletionTask::new(s.stream_id, p, DeletionReason::Evacuated, now_ms())),
+                );
+                continue;
+            }
             let wanted = usize::from(policy.replicas);
             let added: Vec<ProviderId> = placement
                 .targets()
@@ -498,5 +507,106 @@ impl ObjectService {
                 .collect(),
             truncated,
         })
+    }
+}
+
+/// A sharded part's holders that left the policy, each replaced in place (holder `i` keeps
+/// shard `i`; the count never changes) by a provider of the current placement that holds no
+/// shard of it yet; the new holders, whose shards repair rebuilds. 503 when the placement has
+/// too few providers left to take them.
+fn reseat_shards(
+    s: &mut crate::model::StreamManifest,
+    placement: &crate::placement::Placement,
+    allowed: &impl Fn(&ProviderId) -> bool,
+) -> Result<Vec<ProviderId>> {
+    let mut spares =
+        placement.targets().iter().filter(|p| !s.replicas.contains(p)).cloned().collect::<Vec<_>>().into_iter();
+    let mut added = Vec::new();
+    for slot in &mut s.replicas {
+        if allowed(slot) {
+            continue;
+        }
+        let Some(to) = spares.next() else {
+            return Err(ErrorKind::unavailable(format!(
+                "part {} has shards on providers the bucket's policy no longer allows and too few allowed \
+                 providers to move them to; upload it again",
+                s.part_number
+            ))
+            .into());
+        };
+        added.push(to.clone());
+        *slot = to;
+    }
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        BucketUid, CiphertextCheck, CountryCode, Distinct, ErasureShards, ProviderInfo, Redundancy, ResidencyPolicy,
+        StreamId, StreamManifest, StripeShape,
+    };
+
+    fn provider(id: &str, retired: bool) -> ProviderInfo {
+        ProviderInfo {
+            id: ProviderId::parse(id).unwrap(),
+            country: CountryCode::parse("DE").unwrap(),
+            operator: id.into(),
+            jurisdictions: vec![CountryCode::parse("DE").unwrap()],
+            exposures: Vec::new(),
+            independence_group: id.into(),
+            certifications: Vec::new(),
+            retired,
+        }
+    }
+
+    /// Promise (issue 26): completing an upload whose part has a shard on a provider that left
+    /// the policy replaces that holder in place (shard `i` stays at position `i`, the count
+    /// never changes) by a provider of the current placement; with none left, 503.
+    #[test]
+    fn a_sharded_part_keeps_its_shard_positions_when_a_holder_leaves() {
+        let policy = ResidencyPolicy {
+            id: "rs".into(),
+            allowed_countries: vec![CountryCode::parse("DE").unwrap()],
+            allowed_jurisdictions: Vec::new(),
+            forbid_exposures: Vec::new(),
+            replicas: 3,
+            write_quorum: 3,
+            distinct: Distinct::IndependenceGroup,
+            min_distinct_countries: 1,
+            min_distinct_operators: 1,
+            required_certifications: Vec::new(),
+            erasure: Some(ErasureShards { data: 2, parity: 1 }),
+        };
+        let today = time::macros::date!(2026 - 12 - 04);
+        let all = ["a", "b", "c", "d"].map(|p| provider(p, false));
+        let before = crate::placement::place(&policy, &all, BucketUid([1; 16]), today).unwrap();
+        let leaving = before.targets()[1].clone();
+        let after_catalog: Vec<ProviderInfo> = all.iter().map(|p| provider(p.id.as_str(), p.id == leaving)).collect();
+        let after = crate::placement::place(&policy, &after_catalog, BucketUid([1; 16]), today).unwrap();
+        let mut s = StreamManifest {
+            stream_id: StreamId([1; 16]),
+            part_number: 1,
+            plaintext_len: 1,
+            seg_log2: 16,
+            salt: [0; 32],
+            commit: [0; 32],
+            ciphertext_check: CiphertextCheck([0; 32]),
+            replicas: before.targets().to_vec(),
+            redundancy: Redundancy::ReedSolomon(StripeShape {
+                shards: ErasureShards { data: 2, parity: 1 },
+                chunk: 65536,
+            }),
+        };
+        let allowed = |p: &ProviderId| *p != leaving;
+        let added = reseat_shards(&mut s, &after, &allowed).unwrap();
+        let spare = all.iter().map(|p| p.id.clone()).find(|p| !before.targets().contains(p)).unwrap();
+        assert_eq!(added, std::slice::from_ref(&spare));
+        let mut want = before.targets().to_vec();
+        want[1] = spare;
+        assert_eq!(s.replicas, want, "shards 0 and 2 stay where they are");
+        let none_left = |_: &ProviderId| false;
+        assert!(reseat_shards(&mut s, &after, &none_left).is_err(), "no provider to move three shards to");
     }
 }

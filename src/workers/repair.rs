@@ -89,10 +89,11 @@ impl RepairWorker {
         for mut task in tasks {
             // Deleted meanwhile, or the provider gave the replica up (evacuation): nothing to
             // recreate there.
-            if self.lands_as(&task).await?.is_some() {
+            let manifest = self.meta().stream_manifest(task.stream_id).await?;
+            let Some(manifest) = manifest.filter(|m| m.replicas.contains(&task.provider)) else {
                 self.meta().update_repair(task, true).await?;
                 continue;
-            }
+            };
             if !self.health.reachable(&task.provider) {
                 task.due_ms = now_ms() + WAIT_FOR_TARGET_MS;
                 self.meta().update_repair(task, false).await?;
@@ -106,8 +107,7 @@ impl RepairWorker {
                 self.meta().update_repair(task, true).await?;
                 continue;
             };
-            let manifest = self.meta().stream_manifest(task.stream_id).await?;
-            match self.repair(&task, manifest.as_ref(), &grant).await {
+            match self.repair(&task, &manifest, &grant).await {
                 Ok(()) => {
                     report.repaired += 1;
                     metrics.repair_completed.with_label_values(&[task.provider.as_str(), "ok"]).inc();
@@ -160,10 +160,8 @@ impl RepairWorker {
 
     /// Copies the stream from the first source that serves it intact; for a sharded stream,
     /// rebuilds the provider's shard from the others.
-    async fn repair(&self, task: &RepairTask, m: Option<&StreamManifest>, grant: &WriteGrant) -> Result<(), CopyError> {
-        if let Some(m) = m
-            && let Redundancy::ReedSolomon(shape) = m.redundancy
-        {
+    async fn repair(&self, task: &RepairTask, m: &StreamManifest, grant: &WriteGrant) -> Result<(), CopyError> {
+        if let Redundancy::ReedSolomon(shape) = m.redundancy {
             let shard = m.replicas.iter().position(|p| *p == task.provider).ok_or(CopyError::NoSource)?;
             let hedging =
                 Hedging { book: Arc::clone(self.health.book()), hedged: self.metrics.backend_hedged_requests.clone() };

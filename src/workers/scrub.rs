@@ -202,7 +202,7 @@ impl Scrubber {
         }
         let started = Instant::now();
         // Within a deadline (10 s plus 1 s per MiB, the provider deadlines of DESIGN §6.1).
-        let deadline = Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / f64::from(1u32 << 20));
+        let deadline = Duration::from_secs(10) + Duration::from_secs_f64(stored_len as f64 / f64::from(1u32 << 20));
         let intact = if let Some((shape, i)) = shard {
             match check_shard(backend, m, shape, i, deadline).await {
                 Some(ShardCheck::Intact) => true,
@@ -218,7 +218,7 @@ impl Scrubber {
             }
         };
         // Rate limit: never read faster than the configured bytes per second.
-        let budget = Duration::from_secs_f64(len as f64 / self.settings.rate_bytes_per_sec.max(1) as f64);
+        let budget = Duration::from_secs_f64(stored_len as f64 / self.settings.rate_bytes_per_sec.max(1) as f64);
         if let Some(rest) = budget.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }

@@ -191,23 +191,31 @@ enum ChunkError {
     Backend(#[source] BackendError),
     #[error("the shard ended early")]
     Short,
+    #[error("the shard holder sent nothing for too long")]
+    Stalled,
     #[error("the chunk fails its check")]
     Damaged,
 }
 
 impl Source {
-    /// The next `n` bytes.
+    /// The next `n` bytes; a holder that sends nothing for [`STALL`] is given up (another
+    /// takes its place from this stripe on).
     async fn take(&mut self, n: usize) -> Result<Bytes, ChunkError> {
         while self.buf.len() < n {
-            match self.body.next().await {
-                Some(Ok(b)) => self.buf.extend_from_slice(&b),
-                Some(Err(e)) => return Err(ChunkError::Backend(e)),
-                None => return Err(ChunkError::Short),
+            match tokio::time::timeout(STALL, self.body.next()).await {
+                Ok(Some(Ok(b))) => self.buf.extend_from_slice(&b),
+                Ok(Some(Err(e))) => return Err(ChunkError::Backend(e)),
+                Ok(None) => return Err(ChunkError::Short),
+                Err(_) => return Err(ChunkError::Stalled),
             }
         }
         Ok(self.buf.split_to(n).freeze())
     }
 }
+
+/// How long a shard holder may send nothing in the middle of a read (the provider deadline
+/// of DESIGN §6.1 for a first byte).
+const STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Checks a chunk with its trailer; the chunk without it.
 fn verified(stream: StreamId, shard: usize, stripe: u64, with_check: &Bytes) -> Result<Bytes, ChunkError> {

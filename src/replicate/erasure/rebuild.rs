@@ -116,24 +116,23 @@ pub(crate) async fn check_shard(
     let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
     let read = async {
         let mut body = backend.get(&stream_name(m.stream_id), None).await.ok()?;
-        let mut buf: Vec<u8> = Vec::new();
+        let mut buf = bytes::BytesMut::new();
         let mut stripe = 0u64;
         loop {
             let next = body.next().await;
             if let Some(piece) = &next {
                 buf.extend_from_slice(piece.as_ref().ok()?);
             }
-            // Every whole chunk in hand is checked and dropped: memory stays one chunk.
+            // Every whole chunk in hand is checked and dropped: memory stays about one chunk.
             while stripe < layout.stripes() {
                 let chunk = usize::try_from(layout.chunk_len(stripe)).ok()?;
-                let n = chunk + CHUNK_CHECK_LEN;
-                if buf.len() < n {
+                if buf.len() < chunk + CHUNK_CHECK_LEN {
                     break;
                 }
-                if buf[chunk..n] != chunk_check(m.stream_id, shard, stripe, &buf[..chunk]) {
+                let with_check = buf.split_to(chunk + CHUNK_CHECK_LEN);
+                if with_check[chunk..] != chunk_check(m.stream_id, shard, stripe, &with_check[..chunk]) {
                     return Some(ShardCheck::Damaged);
                 }
-                buf.drain(..n);
                 stripe += 1;
             }
             if stripe == layout.stripes() && !buf.is_empty() {
