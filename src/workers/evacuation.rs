@@ -18,9 +18,9 @@ use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, Redundancy, StreamManifest, UploadId, VersionUid};
 use crate::placement::{eligible, grant_replica, place};
-use crate::replicate::erasure::rebuild::{ShardTarget, rebuild_shard};
+use crate::replicate::erasure::rebuild::{ShardTarget, copy_shard, rebuild_shard};
 use crate::replicate::read::Hedging;
-use crate::replicate::verify::{Expected, copy_from_first};
+use crate::replicate::verify::{CopyError, Expected, copy_from_first};
 use crate::service::get::shard_events;
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
@@ -287,8 +287,23 @@ impl Evacuator {
                         hedged: self.metrics.backend_hedged_requests.clone(),
                     };
                     let events = shard_events(&self.meta, &self.metrics, &m);
-                    let target = ShardTarget { shard, provider: to, grant: &grant };
-                    rebuild_shard(backends, &hedging, events, &m, shape, target).await
+                    // The leaving provider's own shard, copied and checked chunk by chunk;
+                    // rebuilt from the others only if that fails.
+                    let copied = match (backends.get(from), backends.get(to)) {
+                        (Some(source), Some(target)) => {
+                            let target_shard = ShardTarget { shard, provider: to, grant: &grant };
+                            copy_shard(source.as_ref(), target.as_ref(), &m, shape, target_shard).await
+                        }
+                        _ => Err(CopyError::NotConfigured),
+                    };
+                    match copied {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            tracing::info!(stream = %stream.stream_id, error = %crate::report::Report(&e), "copying the shard failed; rebuilding it");
+                            let target = ShardTarget { shard, provider: to, grant: &grant };
+                            rebuild_shard(backends, &hedging, events, &m, shape, target).await
+                        }
+                    }
                 }
             };
             if let Err(e) = copied {

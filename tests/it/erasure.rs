@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::common::fault_proxy::Fault;
-use crate::common::providers::{PROVIDER_BUCKET, SEVEN_COUNTRIES, SIX_COUNTRIES};
+use crate::common::providers::{EIGHT_COUNTRIES, PROVIDER_BUCKET, SIX_COUNTRIES};
 use crate::common::{
     BinaryGateway, Providers, TestGateway, body_bytes, body_len_and_md5, client, error_code, error_status, listed_keys,
     pattern, wait_for, write_pattern_file,
@@ -46,10 +46,10 @@ async fn shard_holders(gw: &TestGateway, key: &str) -> Vec<String> {
     replicas.iter().map(|r| r["provider"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
-/// The index of provider `local-<cc>` in [`SEVEN_COUNTRIES`] (of which [`SIX_COUNTRIES`] are
+/// The index of provider `local-<cc>` in [`EIGHT_COUNTRIES`] (of which [`SIX_COUNTRIES`] are
 /// the first six).
 fn index_of(provider: &str) -> usize {
-    SEVEN_COUNTRIES.iter().position(|(c, _)| provider == format!("local-{c}")).expect("a test provider")
+    EIGHT_COUNTRIES.iter().position(|(c, _)| provider == format!("local-{c}")).expect("a test provider")
 }
 
 /// The file of stream `name` (`sv1/<hex>`) at provider `i`.
@@ -278,15 +278,16 @@ async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
 
 /// Promise (issue 26): the scrubber reads every shard whole and finds exactly the one damaged
 /// on a provider's disk (a parity shard, which no GET reads), which repair rewrites byte for
-/// byte; intact shards are no finding. A retired provider's shard is rebuilt at the one
-/// provider left (evacuation), and is right: with two other data shards' providers then
-/// killed, the object reads back exactly through it.
+/// byte; intact shards are no finding. A retired provider's shard moves to a provider left
+/// (evacuation): copied from it when it can still be read, even with too few other holders up
+/// to rebuild it, and rebuilt from the others when it cannot; both are right, the object
+/// reads back exactly through them with four of the original holders killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scrubber_and_evacuation_rebuild_shards() {
     let scrub =
         "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n";
     let mut gw =
-        TestGateway::start_proxied_at_with(&SEVEN_COUNTRIES, |t| four_plus_two(&t.replacen("[workers]\n", scrub, 1)))
+        TestGateway::start_proxied_at_with(&EIGHT_COUNTRIES, |t| four_plus_two(&t.replacen("[workers]\n", scrub, 1)))
             .await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
@@ -313,23 +314,52 @@ async fn the_scrubber_and_evacuation_rebuild_shards() {
     );
     assert!(gw.metric_sum("souverain_scrub_checked_replicas_total", &[]).await >= 6, "every shard was checked");
 
-    let retired = &holders[2];
-    let r =
-        gw.admin_send("PUT", &format!("/admin/v1/providers/{retired}"), serde_json::json!({ "retired": true })).await;
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    let spare = SEVEN_COUNTRIES.iter().map(|(c, _)| format!("local-{c}")).find(|p| !holders.contains(p)).unwrap();
-    wait_for("shard 2 rebuilt at the spare provider", 60, || async {
-        let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
-        let shard2 = &loc["streams"][0]["replicas"][2];
-        shard2["provider"] == spare.as_str() && shard2["shard"] == 2 && shard2["state"] == "stored"
-    })
-    .await;
-    gw.providers.kill(index_of(&holders[0]));
-    gw.providers.kill(index_of(&holders[1]));
-    gw.providers.kill(index_of(retired));
+    // Shard 2's provider retires while two other holders serve damaged bytes (writes to them
+    // still work, so the change reaches the metadata log): too few good shards are left to
+    // rebuild it, so evacuation copies the leaving provider's own, every chunk checked.
+    let flipping = [index_of(&holders[4]), index_of(&holders[5])];
+    for i in flipping {
+        gw.providers.proxies[i].set_for_objects(Fault::FlipBit);
+    }
+    let spares: Vec<String> =
+        EIGHT_COUNTRIES.iter().map(|(c, _)| format!("local-{c}")).filter(|p| !holders.contains(p)).collect();
+    retire(&gw, &holders[2]).await;
+    let moved_to = wait_for_shard_moved(&gw, 2, &spares).await;
+    for i in flipping {
+        gw.providers.proxies[i].set(Fault::None);
+    }
+    // Shard 3's provider retires but fails every object read: the shard is rebuilt from others.
+    gw.providers.proxies[index_of(&holders[3])].set_for_objects(Fault::Status(500));
+    retire(&gw, &holders[3]).await;
+    let rebuilt_at = wait_for_shard_moved(&gw, 3, &spares).await;
+    assert_ne!(moved_to, rebuilt_at);
+    for p in [&holders[0], &holders[1], &holders[2], &holders[3]] {
+        gw.providers.kill(index_of(p));
+    }
     let got = body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await;
-    assert!(got == data, "read through the rebuilt shard 2");
+    assert!(got == data, "read through the copied shard 2 and the rebuilt shard 3");
     gw.stop().await;
+}
+
+async fn retire(gw: &TestGateway, provider: &str) {
+    let r =
+        gw.admin_send("PUT", &format!("/admin/v1/providers/{provider}"), serde_json::json!({ "retired": true })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+}
+
+/// Waits (a minute at most) until `k`'s shard `shard` is stored at one of `spares`; which one.
+async fn wait_for_shard_moved(gw: &TestGateway, shard: usize, spares: &[String]) -> String {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+        let holder = &loc["streams"][0]["replicas"][shard];
+        let provider = holder["provider"].as_str().unwrap_or_default().to_owned();
+        if spares.contains(&provider) && holder["shard"] == shard && holder["state"] == "stored" {
+            return provider;
+        }
+        assert!(Instant::now() < deadline, "shard {shard} never moved to a spare provider: {holder}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Promise (issue 26): a 1 GiB object through a 4 + 2 policy keeps the gateway's resident

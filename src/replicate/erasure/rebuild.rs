@@ -8,14 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use super::encode::StripeEncoder;
 use super::layout::{CHUNK_CHECK_LEN, ShardLayout, chunk_check};
 use super::read::{Holder, ShardEvents};
-use crate::backend::{Backend, Backends, stream_name};
+use crate::backend::{Backend, BackendError, Backends, CipherStream, stream_name};
 use crate::datapath::ciphertext_len;
-use crate::model::{CheckHasher, ProviderId, StreamManifest, StripeShape};
+use crate::model::{CheckHasher, ProviderId, StreamId, StreamManifest, StripeShape};
 use crate::placement::WriteGrant;
 use crate::replicate::read::Hedging;
 use crate::replicate::verify::{CopyError, HeldBack};
@@ -104,6 +105,62 @@ pub(crate) enum ShardCheck {
     Damaged,
 }
 
+/// Why a shard could not be walked to its end.
+enum WalkError {
+    /// The provider could not be read.
+    Read(BackendError),
+    /// What the walk found wrong.
+    Found(ShardCheck),
+}
+
+/// A shard's body, a checked chunk at a time (memory: about one chunk).
+struct ShardWalk {
+    layout: ShardLayout,
+    stream: StreamId,
+    shard: usize,
+    body: CipherStream,
+    buf: BytesMut,
+    stripe: u64,
+}
+
+impl ShardWalk {
+    async fn open(
+        backend: &dyn Backend,
+        m: &StreamManifest,
+        shape: StripeShape,
+        shard: usize,
+    ) -> Result<Self, WalkError> {
+        let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
+        let body = backend.get(&stream_name(m.stream_id), None).await.map_err(WalkError::Read)?;
+        Ok(Self { layout, stream: m.stream_id, shard, body, buf: BytesMut::new(), stripe: 0 })
+    }
+
+    /// The next chunk with its check trailer, checked; `None` after the last of an exact shard.
+    async fn next(&mut self) -> Result<Option<Bytes>, WalkError> {
+        loop {
+            if self.stripe < self.layout.stripes() {
+                let chunk = usize::try_from(self.layout.chunk_len(self.stripe)).unwrap_or(usize::MAX);
+                if self.buf.len() >= chunk.saturating_add(CHUNK_CHECK_LEN) {
+                    let with_check = self.buf.split_to(chunk + CHUNK_CHECK_LEN).freeze();
+                    if with_check[chunk..] != chunk_check(self.stream, self.shard, self.stripe, &with_check[..chunk]) {
+                        return Err(WalkError::Found(ShardCheck::Damaged));
+                    }
+                    self.stripe += 1;
+                    return Ok(Some(with_check));
+                }
+            } else if !self.buf.is_empty() {
+                return Err(WalkError::Found(ShardCheck::Length));
+            }
+            match self.body.next().await {
+                Some(Ok(piece)) => self.buf.extend_from_slice(&piece),
+                Some(Err(e)) => return Err(WalkError::Read(e)),
+                None if self.stripe == self.layout.stripes() && self.buf.is_empty() => return Ok(None),
+                None => return Err(WalkError::Found(ShardCheck::Length)),
+            }
+        }
+    }
+}
+
 /// Reads shard `shard` of `m` at `backend` whole and checks every chunk, within `deadline`;
 /// `None` when the provider could not be read in time.
 pub(crate) async fn check_shard(
@@ -113,35 +170,53 @@ pub(crate) async fn check_shard(
     shard: usize,
     deadline: Duration,
 ) -> Option<ShardCheck> {
-    let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
     let read = async {
-        let mut body = backend.get(&stream_name(m.stream_id), None).await.ok()?;
-        let mut buf = bytes::BytesMut::new();
-        let mut stripe = 0u64;
+        let mut walk = ShardWalk::open(backend, m, shape, shard).await?;
+        while walk.next().await?.is_some() {}
+        Ok::<_, WalkError>(())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(())) => Some(ShardCheck::Intact),
+        Ok(Err(WalkError::Found(f))) => Some(f),
+        Ok(Err(WalkError::Read(_))) | Err(_) => None,
+    }
+}
+
+/// Copies shard `to.shard` of `m` from `source` to its target as it is, every chunk checked on
+/// the way and the last held back until the whole shard proved exact (evacuation: the leaving
+/// provider's shard is usually intact, and copying it needs no other holder).
+pub(crate) async fn copy_shard(
+    source: &dyn Backend,
+    target: &dyn Backend,
+    m: &StreamManifest,
+    shape: StripeShape,
+    to: ShardTarget<'_>,
+) -> Result<(), CopyError> {
+    let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
+    let mut walk = match ShardWalk::open(source, m, shape, to.shard).await {
+        Ok(w) => w,
+        Err(WalkError::Read(e)) => return Err(CopyError::Source(e)),
+        Err(WalkError::Found(_)) => return Err(CopyError::Mismatch),
+    };
+    let (body, mut out) = HeldBack::open(to.grant)?;
+    let name = stream_name(m.stream_id);
+    let put = target.put(&name, layout.shard_len(), body);
+    let feed = async move {
         loop {
-            let next = body.next().await;
-            if let Some(piece) = &next {
-                buf.extend_from_slice(piece.as_ref().ok()?);
-            }
-            // Every whole chunk in hand is checked and dropped: memory stays about one chunk.
-            while stripe < layout.stripes() {
-                let chunk = usize::try_from(layout.chunk_len(stripe)).ok()?;
-                if buf.len() < chunk + CHUNK_CHECK_LEN {
-                    break;
+            match walk.next().await {
+                Ok(Some(chunk)) => out.push(chunk).await?,
+                Ok(None) => return out.release().await,
+                Err(e) => {
+                    out.abort().await;
+                    return Err(match e {
+                        WalkError::Read(e) => CopyError::Source(e),
+                        WalkError::Found(_) => CopyError::Mismatch,
+                    });
                 }
-                let with_check = buf.split_to(chunk + CHUNK_CHECK_LEN);
-                if with_check[chunk..] != chunk_check(m.stream_id, shard, stripe, &with_check[..chunk]) {
-                    return Some(ShardCheck::Damaged);
-                }
-                stripe += 1;
-            }
-            if stripe == layout.stripes() && !buf.is_empty() {
-                return Some(ShardCheck::Length);
-            }
-            if next.is_none() {
-                return Some(if stripe == layout.stripes() { ShardCheck::Intact } else { ShardCheck::Length });
             }
         }
     };
-    tokio::time::timeout(deadline, read).await.ok().flatten()
+    let (feeding, put) = tokio::join!(feed, put);
+    feeding?;
+    put.map_err(CopyError::Target)
 }

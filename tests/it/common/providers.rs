@@ -13,9 +13,9 @@ pub const COUNTRIES: [(&str, &str); 3] = [("de", "DE"), ("fr", "FR"), ("nl", "NL
 /// Six providers in six countries, for erasure coding (4 + 2 shards).
 pub const SIX_COUNTRIES: [(&str, &str); 6] =
     [("de", "DE"), ("fr", "FR"), ("nl", "NL"), ("at", "AT"), ("be", "BE"), ("pl", "PL")];
-/// Seven: one more than a 4 + 2 placement takes, so a shard has somewhere to move.
-pub const SEVEN_COUNTRIES: [(&str, &str); 7] =
-    [("de", "DE"), ("fr", "FR"), ("nl", "NL"), ("at", "AT"), ("be", "BE"), ("pl", "PL"), ("cz", "CZ")];
+/// Eight: two more than a 4 + 2 placement takes, so two shards have somewhere to move.
+pub const EIGHT_COUNTRIES: [(&str, &str); 8] =
+    [("de", "DE"), ("fr", "FR"), ("nl", "NL"), ("at", "AT"), ("be", "BE"), ("pl", "PL"), ("cz", "CZ"), ("dk", "DK")];
 pub const PROVIDER_BUCKET: &str = "souverain-streams";
 pub const PROVIDER_ACCESS: &str = "provider-access";
 pub const PROVIDER_SECRET: &str = "provider-secret-0123456789";
