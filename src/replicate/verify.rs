@@ -145,6 +145,17 @@ impl HeldBack {
         let _ = self.tx.send(Err(BodyAborted)).await;
     }
 
+    /// Sends the last chunk when the whole proved right (the body is complete), else aborts
+    /// it: [`CopyError::Mismatch`].
+    pub(crate) async fn finish(self, whole_matches: bool) -> Result<(), CopyError> {
+        if whole_matches {
+            self.release().await
+        } else {
+            self.abort().await;
+            Err(CopyError::Mismatch)
+        }
+    }
+
     /// Sends the last chunk: the body is complete.
     pub(crate) async fn release(self) -> Result<(), CopyError> {
         if let Some(last) = self.held {
@@ -182,12 +193,17 @@ pub(crate) async fn copy_verified(
             }
             out.push(chunk).await?;
         }
-        if digest.finish() != (expected.len, expected.check) {
-            out.abort().await;
-            return Err(CopyError::Mismatch);
-        }
-        out.release().await
+        out.finish(digest.finish() == (expected.len, expected.check)).await
     };
+    feed_and_put(feed, put).await
+}
+
+/// Runs a copy's feeding and its target's write side by side: the feeding's error first (it
+/// says why the target's body ended short), else the target's.
+pub(crate) async fn feed_and_put(
+    feed: impl Future<Output = Result<(), CopyError>>,
+    put: impl Future<Output = Result<(), BackendError>>,
+) -> Result<(), CopyError> {
     let (feeding, put) = tokio::join!(feed, put);
     feeding?;
     put.map_err(CopyError::Target)

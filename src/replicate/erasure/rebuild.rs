@@ -19,7 +19,7 @@ use crate::datapath::ciphertext_len;
 use crate::model::{CheckHasher, ProviderId, StreamId, StreamManifest, StripeShape};
 use crate::placement::WriteGrant;
 use crate::replicate::read::Hedging;
-use crate::replicate::verify::{CopyError, HeldBack};
+use crate::replicate::verify::{CopyError, HeldBack, feed_and_put};
 
 /// Where a rebuilt shard goes: which shard, to which provider, with what leave to write.
 pub(crate) struct ShardTarget<'a> {
@@ -79,15 +79,9 @@ pub(crate) async fn rebuild_shard(
                 }
             }
         }
-        if encoder.finish().is_err() || check.finish() != expected {
-            out.abort().await;
-            return Err(CopyError::Mismatch);
-        }
-        out.release().await
+        out.finish(encoder.finish().is_ok() && check.finish() == expected).await
     };
-    let (feeding, put) = tokio::join!(feed, put);
-    feeding?;
-    put.map_err(CopyError::Target)
+    feed_and_put(feed, put).await
 }
 
 fn encoding(e: super::encode::EncodeError) -> crate::error::Error {
@@ -216,7 +210,5 @@ pub(crate) async fn copy_shard(
             }
         }
     };
-    let (feeding, put) = tokio::join!(feed, put);
-    feeding?;
-    put.map_err(CopyError::Target)
+    feed_and_put(feed, put).await
 }
