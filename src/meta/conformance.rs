@@ -33,7 +33,8 @@ impl<T: super::ObjectMeta + ?Sized> DeleteKey for T {
     }
 }
 
-pub(super) fn stream(id: u8) -> StreamManifest {
+/// A replicated stream of one byte at provider `de`, its id every byte `id` (for tests).
+pub(crate) fn stream(id: u8) -> StreamManifest {
     StreamManifest {
         stream_id: StreamId([id; 16]),
         part_number: 0,

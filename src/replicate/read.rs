@@ -34,6 +34,13 @@ pub(crate) struct Hedging {
     pub(crate) hedged: IntCounterVec,
 }
 
+impl Hedging {
+    /// The gateway's book of provider latencies and its hedge counter.
+    pub(crate) fn of(health: &HealthState, metrics: &crate::metrics::Metrics) -> Self {
+        Self { book: Arc::clone(health.book()), hedged: metrics.backend_hedged_requests.clone() }
+    }
+}
+
 /// A replica's answer with its first chunk already in hand (so "answered" means bytes came).
 pub(crate) async fn first_bytes(
     backend: Arc<dyn Backend>,

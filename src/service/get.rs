@@ -241,10 +241,7 @@ impl ObjectService {
         }
         self.health.book().count_get();
         let mut reader = VersionReader {
-            hedging: Hedging {
-                book: Arc::clone(self.health.book()),
-                hedged: self.metrics.backend_hedged_requests.clone(),
-            },
+            hedging: Hedging::of(&self.health, &self.metrics),
             dek: Arc::new(dek),
             reads,
             current: None,

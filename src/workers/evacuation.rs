@@ -277,15 +277,11 @@ impl Evacuator {
             let copied = match stream.redundancy {
                 Redundancy::Replicas => copy_from_first(backends, sources, to, &name, expected, &grant).await,
                 Redundancy::ReedSolomon(shape) => {
-                    // The shard `from` holds, rebuilt at `to` from any `k` of the others (each
-                    // chunk checked; the whole checked against the recorded ciphertext check).
+                    // The shard `from` holds goes to `to` at the same position.
                     let Some(shard) = replicas.iter().position(|p| p == from) else { return Ok(false) };
                     let mut m = stream.clone();
                     m.replicas = replicas.to_vec();
-                    let hedging = Hedging {
-                        book: Arc::clone(self.health.book()),
-                        hedged: self.metrics.backend_hedged_requests.clone(),
-                    };
+                    let hedging = Hedging::of(&self.health, &self.metrics);
                     let events = shard_events(&self.meta, &self.metrics, &m);
                     // The leaving provider's own shard, copied and checked chunk by chunk;
                     // rebuilt from the others only if that fails.

@@ -163,8 +163,7 @@ impl RepairWorker {
     async fn repair(&self, task: &RepairTask, m: &StreamManifest, grant: &WriteGrant) -> Result<(), CopyError> {
         if let Redundancy::ReedSolomon(shape) = m.redundancy {
             let shard = m.replicas.iter().position(|p| *p == task.provider).ok_or(CopyError::NoSource)?;
-            let hedging =
-                Hedging { book: Arc::clone(self.health.book()), hedged: self.metrics.backend_hedged_requests.clone() };
+            let hedging = Hedging::of(&self.health, &self.metrics);
             let events = shard_events(&self.meta, &self.metrics, m);
             let to = ShardTarget { shard, provider: &task.provider, grant };
             return rebuild_shard(&self.backends, &hedging, events, m, shape, to).await;
