@@ -13,7 +13,6 @@ use crate::datapath::ciphertext_len;
 use crate::meta::{JobRecord, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
 use crate::model::{Redundancy, StreamId, StreamManifest};
-use crate::replicate::erasure::layout::ShardLayout;
 use crate::replicate::erasure::rebuild::{ShardCheck, check_shard};
 use crate::replicate::verify::{Overlong, hash_bounded};
 use crate::service::now_ms;
@@ -187,7 +186,7 @@ impl Scrubber {
                 Some((shape, i))
             }
         };
-        let stored_len = shard.map_or(len, |(shape, _)| ShardLayout::new(shape, len).shard_len());
+        let stored_len = crate::replicate::erasure::stored_len(m.redundancy, len);
         match backend.head(&name).await {
             Ok(None) => return Check::Found(Finding::Missing),
             Ok(Some(n)) if n != stored_len => return Check::Found(Finding::Length),

@@ -186,7 +186,6 @@ pub(crate) async fn copy_shard(
     shape: StripeShape,
     to: ShardTarget<'_>,
 ) -> Result<(), CopyError> {
-    let layout = ShardLayout::new(shape, ciphertext_len(m.plaintext_len, m.seg_log2));
     let mut walk = match ShardWalk::open(source, m, shape, to.shard).await {
         Ok(w) => w,
         Err(WalkError::Read(e)) => return Err(CopyError::Source(e)),
@@ -194,7 +193,7 @@ pub(crate) async fn copy_shard(
     };
     let (body, mut out) = HeldBack::open(to.grant)?;
     let name = stream_name(m.stream_id);
-    let put = target.put(&name, layout.shard_len(), body);
+    let put = target.put(&name, walk.layout.shard_len(), body);
     let feed = async move {
         loop {
             match walk.next().await {
