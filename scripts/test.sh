@@ -34,7 +34,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # tagging (metadata), SSE-C (which key wraps the data key), CORS, the browser and the small conformance answers (decided in the frontend).
 provider_independent=(faults:: erasure:: durability::crash_loop architecture:: format_vectors:: process:: kms::
   tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
-  rebuild::losing_the_postgres access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
+  rebuild::losing_the_postgres rebuild_model::on_postgres access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
   tagging:: sse_c:: cors:: browser:: conformance::)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done

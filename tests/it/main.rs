@@ -77,6 +77,8 @@ mod process;
 mod ranges;
 /// Losing the gateway's disk loses nothing: rebuild from the providers' log.
 mod rebuild;
+/// The same after a SIGKILL, for a random workload checked against a model.
+mod rebuild_model;
 /// Remote S3 providers: probe, moto, TLS, provider multipart.
 mod remote;
 /// W-of-N writes, the durable repair queue, failover reads.
