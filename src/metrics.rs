@@ -50,6 +50,8 @@ pub struct Metrics {
     pub log_segments: IntCounterVec,
     /// Segment (and keyring) copies a provider of the placement missed, by provider.
     pub log_replicas_missed: IntCounterVec,
+    /// Segment copies brought to a provider that missed them, by provider and outcome.
+    pub log_replicas_repaired: IntCounterVec,
     /// Replicas queued for repair, by provider.
     pub replication_pending_replicas: IntGaugeVec,
     /// Age of the oldest queued replica, by provider.
@@ -206,6 +208,12 @@ impl Metrics {
                 "Metadata log segment copies a provider of the placement did not take, by provider.",
                 &["provider"],
             )?,
+            log_replicas_repaired: counter_vec(
+                "souverain_log_replicas_repaired_total",
+                "Metadata log segments brought to a provider of their placement that missed them, by \
+                 provider and outcome (copied; dropped: the provider left the placement).",
+                &["provider", "outcome"],
+            )?,
             replication_pending_replicas: gauge_vec(
                 "souverain_replication_pending_replicas",
                 "Replicas queued for repair (hinted handoff), by provider.",
@@ -348,6 +356,7 @@ impl Metrics {
             Box::new(self.placement_refusals.clone()),
             Box::new(self.log_segments.clone()),
             Box::new(self.log_replicas_missed.clone()),
+            Box::new(self.log_replicas_repaired.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.replication_oldest_pending.clone()),
             Box::new(self.repair_stuck_tasks.clone()),

@@ -236,3 +236,29 @@ pub(super) async fn relogged_records_are_logged_again(store: &dyn MetadataStore)
     assert!(matches!(&logged[1], (_, _, LogEntry::Bucket(e)) if e.name == "relogb" && e.uid == b.0), "{logged:?}");
     store.mark_logged(logged.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
 }
+
+/// Segment repairs: queued ones are claimed once due (and not again while claimed), a requeue
+/// replaces the task of the same segment and provider, finishing removes it.
+pub(super) async fn segment_repairs_are_claimed_once_due(store: &dyn MetadataStore) {
+    use super::outbox::LogRepairTask;
+    let task = |segment: u8, provider: &str, due_ms: i64| LogRepairTask {
+        segment_id: [segment; 16],
+        provider: ProviderId::parse(provider).unwrap(),
+        scope: LogScope::catalog(),
+        holders: vec![ProviderId::parse("p-holder").unwrap()],
+        due_ms,
+        attempts: 0,
+    };
+    store.queue_log_repairs(vec![task(1, "p-a", 100), task(1, "p-b", 100), task(2, "p-a", 5_000)]).await.unwrap();
+    let claimed = store.claim_log_repairs(1_000, 60_000, 10).await.unwrap();
+    assert_eq!(claimed, vec![task(1, "p-a", 100), task(1, "p-b", 100)], "due ones, in key order");
+    assert!(store.claim_log_repairs(2_000, 60_000, 10).await.unwrap().is_empty(), "claimed ones wait out the lease");
+    let mut later = task(1, "p-a", 3_000);
+    later.attempts = 1;
+    store.queue_log_repairs(vec![later.clone()]).await.unwrap();
+    store.finish_log_repair([1; 16], ProviderId::parse("p-b").unwrap()).await.unwrap();
+    assert_eq!(store.claim_log_repairs(6_000, 60_000, 10).await.unwrap(), vec![later, task(2, "p-a", 5_000)]);
+    store.finish_log_repair([1; 16], ProviderId::parse("p-a").unwrap()).await.unwrap();
+    store.finish_log_repair([2; 16], ProviderId::parse("p-a").unwrap()).await.unwrap();
+    assert!(store.claim_log_repairs(i64::MAX, 60_000, 10).await.unwrap().is_empty(), "finished ones are gone");
+}

@@ -335,6 +335,19 @@ pub trait LogMeta: RebuildStage + Send + Sync {
     /// Writes records a rebuild recovered from the log, as they were (no outbox entries), in
     /// one atomic write, and raises the commit sequence to at least `batch.seq_floor`.
     async fn restore(&self, batch: crate::meta::restore::RestoreBatch) -> Result<(), MetaError>;
+    /// Records segments some providers of their placement missed (replacing a task of the same
+    /// segment and provider).
+    async fn queue_log_repairs(&self, tasks: Vec<crate::meta::outbox::LogRepairTask>) -> Result<(), MetaError>;
+    /// Claims up to `limit` segment repairs due at `now_ms`, each due again `lease_ms` later
+    /// (so a gateway that dies with it claimed leaves it to the next claim).
+    async fn claim_log_repairs(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::meta::outbox::LogRepairTask>, MetaError>;
+    /// Removes a segment repair (done, or moot: the provider left the placement).
+    async fn finish_log_repair(&self, segment_id: [u8; 16], provider: ProviderId) -> Result<(), MetaError>;
 }
 
 /// A rebuild's scratch space in the store being rebuilt (`metalog::stage` gives the keys their

@@ -56,11 +56,14 @@ pub enum Cf {
     VersionIds,
     /// bucket_uid ‖ key → u64(order): where the key's `null` version is in `Versions`
     NullVersions,
+    /// segment_id ‖ provider → LogRepairTask: a provider of its placement that missed a log
+    /// segment, to be given a copy (`metalog::repair`)
+    LogRepairs,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 23] = [
+    pub const ALL: [Cf; 24] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -84,6 +87,7 @@ impl Cf {
         Cf::Versions,
         Cf::VersionIds,
         Cf::NullVersions,
+        Cf::LogRepairs,
     ];
 
     /// The engine-level name.
@@ -112,6 +116,7 @@ impl Cf {
             Cf::Versions => "versions",
             Cf::VersionIds => "version_ids",
             Cf::NullVersions => "null_versions",
+            Cf::LogRepairs => "log_repairs",
         }
     }
 }

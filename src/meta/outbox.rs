@@ -14,7 +14,7 @@ use super::codec::encode;
 use super::kv::{Cf, KvOp};
 use super::log_entry::LogEntry;
 use super::{BucketRecord, MetaError};
-use crate::model::BucketUid;
+use crate::model::{BucketUid, ProviderId};
 
 /// Where an entry's segment goes and which log key seals it: a bucket's entries go to that
 /// bucket's placement under its KEK's log key; catalog entries (`bucket: None`) to the default
@@ -39,6 +39,40 @@ impl LogScope {
     pub fn catalog() -> Self {
         Self { bucket: None, policy: String::new(), kek: None }
     }
+}
+
+/// A provider of a segment's placement that did not take it when it was written (down, slow,
+/// refusing): the segment was acknowledged at W, and this task brings it to the provider so
+/// the log is as redundant as the data it describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRepairTask {
+    /// The segment (its name is `sv2/l/<hex of this>`).
+    pub segment_id: [u8; 16],
+    /// The provider that missed it.
+    pub provider: ProviderId,
+    /// Where the segment belongs: the repair writes only where this scope's placement, as it
+    /// is when the repair runs, grants.
+    pub scope: LogScope,
+    /// The providers that took it.
+    pub holders: Vec<ProviderId>,
+    /// When the task is due, ms since the epoch.
+    pub due_ms: i64,
+    /// Failed attempts so far (they space out the next ones).
+    pub attempts: u32,
+}
+
+impl LogRepairTask {
+    /// Its key in [`Cf::LogRepairs`]: `segment_id ‖ provider`.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        log_repair_key(&self.segment_id, &self.provider)
+    }
+}
+
+/// The key of the task of `segment_id` at `provider`.
+pub(crate) fn log_repair_key(segment_id: &[u8; 16], provider: &ProviderId) -> Vec<u8> {
+    let mut k = segment_id.to_vec();
+    k.extend_from_slice(provider.as_str().as_bytes());
+    k
 }
 
 /// An entry waiting to be logged.

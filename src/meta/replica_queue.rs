@@ -33,6 +33,12 @@ impl Queued for RepairTask {
     }
 }
 
+impl Queued for super::outbox::LogRepairTask {
+    fn due_ms(&mut self) -> &mut i64 {
+        &mut self.due_ms
+    }
+}
+
 impl Queued for DeletionTask {
     fn due_ms(&mut self) -> &mut i64 {
         &mut self.due_ms

@@ -15,6 +15,7 @@ mod keys;
 mod listing;
 mod read;
 pub mod rebuild;
+mod repair;
 mod segments;
 mod stage;
 pub mod verify;
@@ -64,6 +65,8 @@ struct Inner {
     keys: LogKeys,
     writer: SegmentWriter,
     default_policy: String,
+    /// How often segments some providers missed are looked for.
+    repair_every: Duration,
     waiters: Mutex<Vec<Waiter>>,
     wake: Notify,
     /// Set when the writer stopped: commits from then on are answered at once with an error.
@@ -82,13 +85,14 @@ type Failures = HashMap<u64, Arc<Error>>;
 impl MetadataLog {
     /// A writer over the gateway's store, providers and keys; catalog entries go to the
     /// placement of `default_policy`.
-    pub fn new(ctx: &Context, default_policy: String) -> Self {
+    pub fn new(ctx: &Context, default_policy: String, repair_every: Duration) -> Self {
         let inner = Inner {
             meta: Arc::clone(&ctx.meta),
             state: Arc::clone(&ctx.state),
             keys: LogKeys::new(Arc::clone(&ctx.keys), Arc::clone(&ctx.meta)),
             writer: SegmentWriter::new(Arc::clone(&ctx.backends), Arc::clone(&ctx.health), Arc::clone(&ctx.metrics)),
             default_policy,
+            repair_every,
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
             stopped: AtomicBool::new(false),
@@ -99,7 +103,17 @@ impl MetadataLog {
     /// Writes rounds until `stop`: at once, whenever a commit waits, after a failure every
     /// [`RETRY_AFTER`], else every [`IDLE_POLL`]. Stopping answers nothing more; commits
     /// still waiting get an error (their entries stay in the outbox for the next start).
-    pub async fn run(self, mut stop: Shutdown) {
+    /// Beside the rounds, segments some providers missed are copied to them.
+    pub async fn run(self, stop: Shutdown) {
+        let inner = Arc::clone(&self.inner);
+        let repairs = crate::workers::repeat(self.inner.repair_every, None, stop.clone(), move || {
+            let inner = Arc::clone(&inner);
+            async move { inner.repair_pass().await }
+        });
+        tokio::join!(self.write_rounds(stop), repairs);
+    }
+
+    async fn write_rounds(self, mut stop: Shutdown) {
         loop {
             let pause = match self.inner.round().await {
                 Round::Done => IDLE_POLL,
@@ -239,7 +253,7 @@ impl Inner {
         };
         let mut out = Vec::new();
         for batch in batches(&entries) {
-            let result = self.write_segment(&target, batch).await;
+            let result = self.write_segment(&scope, &target, batch).await;
             out.push((seqs(batch), result));
         }
         out
@@ -260,8 +274,11 @@ impl Inner {
         Ok((placement, key))
     }
 
+    /// Seals and writes one segment; the providers of its placement that missed it get a
+    /// repair task (the segment is durable at W; the task makes it so at every one).
     async fn write_segment(
         &self,
+        scope: &LogScope,
         (placement, key): &(crate::placement::Placement, Arc<crate::keys::log_key::LogKey>),
         batch: &[Unlogged],
     ) -> Result<()> {
@@ -273,7 +290,9 @@ impl Inner {
         let entries: Vec<&[u8]> = batch.iter().map(|u| u.entry.as_slice()).collect();
         let sealed = seal_segment(key.expose(), &header, &entries).context("sealing a log segment")?;
         let segment = Sealed { segment_id: header.segment_id, bytes: Bytes::from(sealed), key };
-        self.writer.write(placement, &segment).await
+        let written = self.writer.write(placement, &segment).await?;
+        self.queue_repairs(scope, header.segment_id, written).await;
+        Ok(())
     }
 }
 

@@ -168,12 +168,30 @@ async fn read_segment(
     let bytes = fetch(backend, name).await?;
     let header = SegmentHeader::parse(&bytes).map_err(|e| e.to_string())?;
     let key = log_keys.get(&header.keyring_id).ok_or("its keyring was not found or did not open")?;
-    let entries = open_segment(key.expose(), &bytes).map_err(|e| e.to_string())?;
+    let entries = open_named(&bytes, name, key)?;
+    entries.iter().map(|e| LogEntry::decode(e).map_err(|e| e.to_string())).collect()
+}
+
+/// A segment's bytes as `backend` serves them, if they are authentic under `key` and were
+/// sealed under `name` (a segment repair copies only such bytes).
+pub(super) async fn fetch_authentic(backend: &dyn Backend, name: &str, key: &LogKey) -> Result<Vec<u8>, String> {
+    let bytes = fetch(backend, name).await?;
+    open_named(&bytes, name, key)?;
+    Ok(bytes)
+}
+
+/// The entries of a segment authenticated under `key`, refused unless it was sealed as `name`.
+fn open_named(bytes: &[u8], name: &str, key: &LogKey) -> Result<Vec<Vec<u8>>, String> {
+    let header = SegmentHeader::parse(bytes).map_err(|e| e.to_string())?;
+    if header.keyring_id != key.keyring().keyring_id {
+        return Err("sealed under another log key".into());
+    }
+    let entries = open_segment(key.expose(), bytes).map_err(|e| e.to_string())?;
     // The id is authenticated with the body: a segment served under another's name is refused.
     if segment_name(&header.segment_id) != name {
         return Err("a segment stored under another segment's name".into());
     }
-    entries.iter().map(|e| LogEntry::decode(e).map_err(|e| e.to_string())).collect()
+    Ok(entries)
 }
 
 /// Stages the stream names of each provider not yet listed in full; a provider that cannot be

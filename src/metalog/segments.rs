@@ -35,6 +35,15 @@ pub(super) struct SegmentWriter {
     keyrings_at: Mutex<HashSet<([u8; 16], ProviderId)>>,
 }
 
+/// Where a segment went.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// The providers that hold it.
+    pub(super) holders: Vec<ProviderId>,
+    /// The placement's providers that do not.
+    pub(super) missed: Vec<ProviderId>,
+}
+
 /// One sealed segment and the log key it is sealed under.
 pub(super) struct Sealed<'a> {
     pub(super) segment_id: [u8; 16],
@@ -47,23 +56,24 @@ impl SegmentWriter {
         Self { backends, health, metrics, keyrings_at: Mutex::new(HashSet::new()) }
     }
 
-    /// Ok once at least W of the placement's providers hold the segment.
-    pub(super) async fn write(&self, placement: &Placement, segment: &Sealed<'_>) -> Result<()> {
+    /// Ok once at least W of the placement's providers hold the segment: which did, and which
+    /// of its targets did not (down, refusing, or left behind once W held it).
+    pub(super) async fn write(&self, placement: &Placement, segment: &Sealed<'_>) -> Result<Written> {
         let quorum = usize::from(placement.write_quorum()).max(1);
         let mut puts = FuturesUnordered::new();
         let mut waiting: HashSet<&ProviderId> = HashSet::new();
+        let mut written = Written::default();
         for p in placement.targets() {
-            match (self.health.reachable(p).then(|| self.backends.get(p)).flatten(), placement.grant(p)) {
+            match (self.usable(p), placement.grant(p)) {
                 (Some(backend), Some(grant)) => {
                     waiting.insert(p);
-                    puts.push(self.put_one(Arc::clone(backend), grant, segment));
+                    puts.push(self.put_one(backend, grant, segment));
                 }
-                _ => self.missed(p),
+                _ => written.missed.push(p.clone()),
             }
         }
-        let mut stored = 0;
         loop {
-            let next = if stored >= quorum {
+            let next = if written.holders.len() >= quorum {
                 match tokio::time::timeout(STRAGGLER_GRACE, puts.next()).await {
                     Ok(next) => next,
                     Err(_) => break,
@@ -74,17 +84,19 @@ impl SegmentWriter {
             let Some((p, result)) = next else { break };
             waiting.remove(&p);
             match result {
-                Ok(()) => stored += 1,
+                Ok(()) => written.holders.push(p),
                 Err(e) => {
                     tracing::warn!(provider = %p, error = %crate::report::Report(&e), "log segment write failed");
-                    self.missed(&p);
+                    written.missed.push(p);
                 }
             }
         }
         // Left behind: their requests are dropped, so no partial object becomes visible.
-        for p in waiting {
-            self.missed(p);
+        written.missed.extend(waiting.into_iter().cloned());
+        for p in &written.missed {
+            self.metrics.log_replicas_missed.with_label_values(&[p.as_str()]).inc();
         }
+        let stored = written.holders.len();
         let outcome = if stored >= quorum { "written" } else { "failed" };
         self.metrics.log_segments.with_label_values(&[outcome]).inc();
         if stored < quorum {
@@ -94,11 +106,31 @@ impl SegmentWriter {
             ))
             .into());
         }
-        Ok(())
+        Ok(written)
     }
 
-    fn missed(&self, p: &ProviderId) {
-        self.metrics.log_replicas_missed.with_label_values(&[p.as_str()]).inc();
+    /// Counts a segment repair's outcome for `provider`.
+    pub(super) fn count_repair(&self, provider: &ProviderId, outcome: &str) {
+        self.metrics.log_replicas_repaired.with_label_values(&[provider.as_str(), outcome]).inc();
+    }
+
+    /// The provider's backend, if it is configured and reachable now.
+    pub(super) fn usable(&self, p: &ProviderId) -> Option<Arc<dyn Backend>> {
+        self.health.reachable(p).then(|| self.backends.get(p)).flatten().map(Arc::clone)
+    }
+
+    /// Stores an existing segment (and its keyring) at one provider of `placement` that missed
+    /// it: only where the placement grants a write, as a new segment would be.
+    pub(super) async fn copy_to(
+        &self,
+        placement: &Placement,
+        provider: &ProviderId,
+        segment: &Sealed<'_>,
+    ) -> Result<(), BackendError> {
+        let failed = |kind| BackendError::new(provider.clone(), kind, "log segment copy");
+        let grant = placement.grant(provider).ok_or_else(|| failed(BackendErrorKind::Refused))?;
+        let backend = self.usable(provider).ok_or_else(|| failed(BackendErrorKind::Connect))?;
+        self.put_one(backend, grant, segment).await.1
     }
 
     async fn put_one(

@@ -206,3 +206,97 @@ async fn a_commit_left_unlogged_is_logged_at_the_next_start() {
     assert!(after.last().is_some_and(|(_, tomb, held)| *tomb && *held >= 2), "{after:?}");
     second.shutdown().await;
 }
+
+/// The names of the log segments each provider under `roots` holds.
+fn segments_at(roots: &[PathBuf]) -> Vec<std::collections::BTreeSet<String>> {
+    roots
+        .iter()
+        .map(|root| {
+            provider_files(std::slice::from_ref(root))
+                .into_iter()
+                .filter(|(p, _)| p.parent().is_some_and(|d| d.ends_with(Path::new("sv2").join("l"))))
+                .filter_map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The value of `souverain_log_replicas_repaired_total` for `provider` and `outcome`.
+fn log_repairs(metrics: &str, provider: &str, outcome: &str) -> u64 {
+    let series = format!("souverain_log_replicas_repaired_total{{outcome=\"{outcome}\",provider=\"{provider}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Promise: a log segment written while one provider of its placement refused it (acknowledged
+/// at W = 2 of 3) is copied to that provider once it takes writes again, byte for byte, so the
+/// log is back at N copies like the data it describes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_a_provider_missed_is_copied_to_it_once_it_is_back() {
+    let gw = TestGateway::start_proxied().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("patchy").send().await.unwrap();
+    gw.providers.proxies[0].set_for_objects(Fault::Status(500));
+    for i in 0..4 {
+        c.put_object().bucket("patchy").key(format!("k{i}")).body(vec![i; 100].into()).send().await.unwrap();
+    }
+    let dirs = gw.provider_dirs();
+    let before = segments_at(&dirs);
+    let missed: Vec<&String> = before[1].intersection(&before[2]).filter(|s| !before[0].contains(*s)).collect();
+    assert!(missed.len() >= 4, "the refusing provider missed the PUTs' segments: {before:?}");
+
+    gw.providers.proxies[0].set(Fault::None);
+    let dirs_now = dirs.clone();
+    wait_for("every segment is at all three providers", 30, || {
+        let dirs = dirs_now.clone();
+        async move {
+            let now = segments_at(&dirs);
+            now[0] == now[1] && now[1] == now[2]
+        }
+    })
+    .await;
+    for name in &missed {
+        let at = |i: usize| {
+            std::fs::read(
+                provider_files(&[dirs[i].clone()]).into_iter().find(|(p, _)| p.ends_with(name.as_str())).unwrap().0,
+            )
+            .unwrap()
+        };
+        assert!(at(0) == at(1), "{name}: the copy is the holder's bytes");
+    }
+    let copied = log_repairs(&gw.metrics_text().await, "local-de", "copied");
+    assert!(copied >= missed.len() as u64, "copied {copied} of {}", missed.len());
+    gw.stop().await;
+}
+
+/// Promise: a segment repair writes only where the segment's scope may go now: the bucket was
+/// rebound to a policy of Germany only while the Dutch provider had missed its segments, so
+/// they are never copied there (the tasks are dropped), however long the provider is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_repair_never_writes_outside_the_buckets_policy_now() {
+    let gw = TestGateway::start_proxied().await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("moved").send().await.unwrap();
+    gw.providers.proxies[2].set_for_objects(Fault::Status(500));
+    for i in 0..3 {
+        c.put_object().bucket("moved").key(format!("k{i}")).body(vec![i; 100].into()).send().await.unwrap();
+    }
+    let body = r#"{"policy":"de-only"}"#;
+    let (status, text) =
+        crate::common::admin_request(gw.admin_addr(), "PUT", "/admin/v1/buckets/moved/policy", body).await;
+    assert_eq!(status, 200, "{text}");
+    let dirs = gw.provider_dirs();
+    let nl_before = segments_at(&dirs)[2].clone();
+    gw.providers.proxies[2].set(Fault::None);
+    let admin = gw.admin_addr();
+    wait_for("the Dutch provider's segment repairs are carried out", 30, || async move {
+        let metrics = crate::common::raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"")
+            .await
+            .expect("metrics")
+            .body_text();
+        log_repairs(&metrics, "local-nl", "dropped") + log_repairs(&metrics, "local-nl", "copied") >= 3
+    })
+    .await;
+    assert_eq!(log_repairs(&gw.metrics_text().await, "local-nl", "copied"), 0, "dropped, not copied");
+    assert_eq!(segments_at(&dirs)[2], nl_before, "nothing was copied to the provider the bucket left");
+    gw.stop().await;
+}

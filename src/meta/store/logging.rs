@@ -9,10 +9,11 @@ use super::{KvMetadataStore, bucket_kek_key};
 use crate::meta::codec::{decode, encode};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::log_entry::LogEntry;
-use crate::meta::outbox::{LogScope, LogSink, Unlogged, outbox_op};
+use crate::meta::outbox::{LogRepairTask, LogScope, LogSink, Unlogged, log_repair_key, outbox_op};
+use crate::meta::replica_queue::claim_due;
 use crate::meta::restore::RestoreBatch;
 use crate::meta::{BucketRecord, LogMeta, MetaError};
-use crate::model::{BucketName, BucketUid, ObjectKey};
+use crate::model::{BucketName, BucketUid, ObjectKey, ProviderId};
 use async_trait::async_trait;
 
 /// `Catalog` keys `logkey/<kek>` → the keyring object of that KEK's log key.
@@ -122,6 +123,37 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
 
     async fn restore(&self, batch: RestoreBatch) -> Result<(), MetaError> {
         self.run(move |i| i.restore(&batch)).await
+    }
+
+    async fn queue_log_repairs(&self, tasks: Vec<LogRepairTask>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let ops: Result<Vec<KvOp>, MetaError> =
+                tasks.iter().map(|t| Ok(KvOp::Put(Cf::LogRepairs, t.key(), encode(t)?))).collect();
+            i.engine.write(ops?)
+        })
+        .await
+    }
+
+    async fn claim_log_repairs(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<LogRepairTask>, MetaError> {
+        self.run(move |i| {
+            let mut t = i.engine.begin(&[TxnLock::Claims])?;
+            let mut ops = Vec::new();
+            let out =
+                claim_due(&mut t, Cf::LogRepairs, now_ms, lease_ms, limit, &mut ops, |_, _: &LogRepairTask| Ok(false))?;
+            t.commit(ops)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_log_repair(&self, segment_id: [u8; 16], provider: ProviderId) -> Result<(), MetaError> {
+        self.run(move |i| i.engine.write(vec![KvOp::Delete(Cf::LogRepairs, log_repair_key(&segment_id, &provider))]))
+            .await
     }
 
     async fn init_log_keyring(&self, kek: &str, keyring: Vec<u8>) -> Result<Vec<u8>, MetaError> {
