@@ -26,7 +26,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # s3s-fs behind fault proxies), erasure coding (always six s3s-fs behind fault proxies), the 200-kill crash loop (the gateway's own commit point), the
 # dependency rules, the format's fixed vectors, config/process checks, the KMS, metadata
 # tampering, PostgreSQL scale-out, remote providers (moto, rclone), TLS, SigV4 tampering,
-# hostile input at the frontend, the killed rebuild (always over s3s-fs behind fault proxies)
+# hostile input at the frontend, the killed rebuild and segment repair (always over s3s-fs behind fault proxies)
 # the rebuild on PostgreSQL with OpenBao transit (its promise is the store's and the KMS's),
 # access control and bucket policies (decided before any provider is touched), and versioning
 # and restic over it (decided in the metadata; each version's streams are ordinary streams), and
@@ -34,7 +34,7 @@ scripts/cargo.sh bench --no-default-features --no-run
 # tagging (metadata), SSE-C (which key wraps the data key), CORS, the browser and the small conformance answers (decided in the frontend).
 provider_independent=(faults:: erasure:: durability::crash_loop architecture:: format_vectors:: process:: kms::
   tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
-  rebuild::losing_the_postgres rebuild_model::on_postgres access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
+  rebuild::losing_the_postgres rebuild_model::on_postgres metalog::a_segment access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
   tagging:: sse_c:: cors:: browser:: conformance::)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
