@@ -31,11 +31,12 @@ scripts/cargo.sh bench --no-default-features --no-run
 # access control and bucket policies (decided before any provider is touched), and versioning
 # and restic over it (decided in the metadata; each version's streams are ordinary streams), and
 # lifecycle rules and Object Lock (decided in the metadata, removed through the same DELETE path),
-# tagging (metadata), SSE-C (which key wraps the data key), CORS, the browser and the small conformance answers (decided in the frontend).
+# tagging (metadata), SSE-C (which key wraps the data key), CORS, the browser and the small conformance answers (decided in the frontend),
+# and the web console (pages over the metadata and the catalog).
 provider_independent=(faults:: erasure:: durability::crash_loop architecture:: format_vectors:: process:: kms::
   tampering:: scale_out:: remote:: tls:: sigv4_tamper:: hostile:: rebuild::a_killed_rebuild
   rebuild::losing_the_postgres rebuild_model::on_postgres metalog::a_segment access:: bucket_policy:: versioning:: versioning_model:: clients::restic lifecycle:: object_lock::
-  tagging:: sse_c:: cors:: browser:: conformance::)
+  tagging:: sse_c:: cors:: browser:: conformance:: console::)
 skips=()
 for t in "${provider_independent[@]}"; do skips+=(--skip "$t"); done
 SOUVERAIN_TEST_PROVIDERS=s3s-fs scripts/cargo.sh test --test it "$@" -- "${skips[@]}"

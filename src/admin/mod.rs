@@ -7,6 +7,7 @@ mod access;
 pub mod cli;
 pub mod cli_access;
 pub mod client;
+mod console;
 mod keys;
 mod residency;
 
@@ -77,6 +78,9 @@ impl AdminService {
 
     async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
+        if path == "/console" || path.starts_with("/console/") {
+            return console::respond(&self.service, req).await;
+        }
         let principal = if path.starts_with("/admin/v1/") { self.principal(&req).await } else { None };
         if let Some(principal) = principal {
             let action = route_action(req.method(), &path);

@@ -139,7 +139,7 @@ async fn verify_live(service: &AdminOps) -> Answer {
     }
 }
 
-async fn verify_chain(service: &AdminOps) -> crate::error::Result<serde_json::Value> {
+pub(super) async fn verify_chain(service: &AdminOps) -> crate::error::Result<serde_json::Value> {
     let mut after = 0;
     let mut count = 0u64;
     let mut problems = Vec::new();

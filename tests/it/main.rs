@@ -35,6 +35,8 @@ mod clients;
 mod confidentiality;
 /// The smaller S3 behaviours: SSE vocabulary, bucket pages, owners, request ids, framing.
 mod conformance;
+/// The web console: login, pages, CSRF, CSP.
+mod console;
 /// CORS: rules, preflights and grants on answers.
 mod cors;
 /// Durable provider-side deletions: evacuated replicas deleted once their provider is back.

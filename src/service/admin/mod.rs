@@ -98,6 +98,14 @@ impl AdminOps {
         Self { meta, keys, state, health, metrics, access, configured_tokens, audit_key: OnceLock::new() }
     }
 
+    /// Every bucket's name and policy, by name.
+    pub async fn bucket_bindings(&self) -> Result<Vec<(String, String)>> {
+        let mut out: Vec<_> =
+            self.meta.buckets().await?.into_iter().map(|b| (b.name.to_string(), b.policy_id)).collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// The policies in force, by id order.
     pub fn policies(&self) -> Vec<ResidencyPolicy> {
         let mut policies: Vec<_> = self.state.residency().policies.values().cloned().collect();

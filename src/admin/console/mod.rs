@@ -1,0 +1,153 @@
+//! The web console (issue 27) on the admin listener, under `/console`: server-rendered pages
+//! (maud: HTML built by Rust code, escaped by construction) for the people who answer for
+//! residency — the providers with their legal facts and health, the policies in words with
+//! their buckets, where an object's replicas are, and the audit log with its chain check.
+//! Login takes an admin token (POST form) into a session cookie ([`session`]); every page asks
+//! the same `authorize` the admin API does (`admin:Read` to see), and every POST carries the
+//! session's CSRF token. Pages load only the console's own stylesheet: the
+//! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
+
+mod inspect;
+mod layout;
+mod pages;
+mod session;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use maud::Markup;
+
+use crate::access::{Action, Decision};
+use crate::service::admin::AdminOps;
+use layout::View;
+
+/// The largest form the console reads.
+const MAX_FORM: usize = 16 * 1024;
+const STYLESHEET: &str = include_str!("console.css");
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Answers a request under `/console`.
+pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    match (&parts.method, path.as_str()) {
+        (&Method::GET, "/console/assets/console.css") => return stylesheet(),
+        (&Method::GET, "/console/login") => return page(StatusCode::OK, layout::login(None)),
+        (&Method::POST, "/console/login") => return login(service, body).await,
+        _ => {}
+    }
+    let Some(token) = session::token(&parts.headers) else { return redirect("/console/login", None) };
+    let principal = match service.admin_principal(&token).await {
+        Ok(Some(p)) => p,
+        // A token deleted or expired since login: the session ends.
+        Ok(None) => return redirect("/console/login", Some(session::logout_cookie())),
+        Err(e) => {
+            tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
+            return page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The admin tokens cannot be read now."));
+        }
+    };
+    if let Decision::Deny(why) = AdminOps::admin_decision(&principal, Action::AdminRead) {
+        return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
+    }
+    let view = View { actor: principal.actor(), csrf: session::csrf(&token) };
+    let (status, markup) = match (&parts.method, path.as_str()) {
+        (&Method::GET, "/console" | "/console/") => (StatusCode::OK, pages::providers(service, &view)),
+        (&Method::GET, "/console/policies") => (StatusCode::OK, pages::policies(service, &view).await),
+        (&Method::GET, p) if p.starts_with("/console/buckets/") => {
+            pages::bucket(service, &view, &p["/console/buckets/".len()..]).await
+        }
+        (&Method::GET, "/console/locate") => inspect::locate(service, &view, &query).await,
+        (&Method::GET, "/console/audit") => inspect::audit(service, &view, &query).await,
+        (&Method::GET, "/console/audit/verify") => inspect::verify(service, &view).await,
+        (&Method::POST, "/console/logout") => return logout(&token, body).await,
+        _ => (StatusCode::NOT_FOUND, layout::problem("No such page.")),
+    };
+    page(status, markup)
+}
+
+/// POST `/console/login`: a valid admin token starts a session; anything else shows the form
+/// again with why (and sets nothing).
+async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
+    let token = read_form(body).await.and_then(|f| field(&f, "token"));
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return page(StatusCode::BAD_REQUEST, layout::login(Some("Enter an admin token.")));
+    };
+    match service.admin_principal(&token).await {
+        Ok(Some(_)) => redirect("/console/", Some(session::login_cookie(&token))),
+        Ok(None) => page(StatusCode::UNAUTHORIZED, layout::login(Some("This token is not an admin token."))),
+        Err(e) => {
+            tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
+            page(StatusCode::SERVICE_UNAVAILABLE, layout::login(Some("The admin tokens cannot be read now.")))
+        }
+    }
+}
+
+/// POST `/console/logout`, with the session's CSRF token.
+async fn logout(token: &str, body: Incoming) -> Response<Full<Bytes>> {
+    let form = read_form(body).await;
+    if !form.and_then(|f| field(&f, "csrf")).is_some_and(|given| session::csrf_ok(token, &given)) {
+        return page(StatusCode::FORBIDDEN, layout::problem("This form is stale or not the console's (CSRF token)."));
+    }
+    redirect("/console/login", Some(session::logout_cookie()))
+}
+
+/// The form fields of a urlencoded body (at most [`MAX_FORM`] bytes).
+async fn read_form(body: Incoming) -> Option<Vec<(String, String)>> {
+    let bytes = Limited::new(body, MAX_FORM).collect().await.ok()?.to_bytes();
+    serde_urlencoded::from_bytes(&bytes).ok()
+}
+
+fn field(form: &[(String, String)], name: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// A query parameter, decoded.
+pub(super) fn query_param(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(markup.into_string())));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    secure(h);
+    resp
+}
+
+/// Headers of every console answer: the CSP, no framing, no sniffing, no caching, no referrer.
+fn secure(h: &mut http::HeaderMap) {
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+fn stylesheet() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(STYLESHEET.as_bytes())));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    secure(h);
+    resp
+}
+
+/// 303 to `to` (after a POST the browser GETs it), with a cookie to set.
+fn redirect(to: &'static str, cookie: Option<String>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let h = resp.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_static(to));
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, c);
+    }
+    secure(h);
+    resp
+}
