@@ -25,6 +25,7 @@ fn head(title: &str) -> Markup {
             meta charset="utf-8";
             title { (title) " · souverain" }
             link rel="stylesheet" href="/console/assets/console.css";
+            link rel="icon" type="image/svg+xml" href="/console/assets/favicon.svg";
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod inspect;
 mod layout;
+mod map;
 mod pages;
 mod session;
 
@@ -25,6 +26,7 @@ use layout::View;
 /// The largest form the console reads.
 const MAX_FORM: usize = 16 * 1024;
 const STYLESHEET: &str = include_str!("console.css");
+const FAVICON: &str = include_str!("favicon.svg");
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
@@ -34,7 +36,8 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     match (&parts.method, path.as_str()) {
-        (&Method::GET, "/console/assets/console.css") => return stylesheet(),
+        (&Method::GET, "/console/assets/console.css") => return asset(STYLESHEET, "text/css; charset=utf-8"),
+        (&Method::GET, "/console/assets/favicon.svg") => return asset(FAVICON, "image/svg+xml"),
         (&Method::GET, "/console/login") => return page(StatusCode::OK, layout::login(None)),
         (&Method::POST, "/console/login") => return login(service, body).await,
         _ => {}
@@ -131,10 +134,11 @@ fn secure(h: &mut http::HeaderMap) {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
-fn stylesheet() -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(STYLESHEET.as_bytes())));
+/// A file embedded in the binary.
+fn asset(body: &'static str, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     secure(h);
     resp
 }

@@ -18,13 +18,15 @@ const EXPIRY_WARNING_DAYS: i64 = 90;
 pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
     let today = crate::service::today();
     let policies = service.policies();
+    let providers = service.providers_view();
     let content = html! {
+        (super::map::europe(&providers))
         table #providers {
             tr {
                 th { "Provider" } th { "Country" } th { "Operator" } th { "Jurisdictions" } th { "Exposures" }
                 th { "Independence group" } th { "Certifications" } th { "Health" } th { "Policies that may use it" }
             }
-            @for p in service.providers_view() {
+            @for p in &providers {
                 tr {
                     td { (p.info.id.as_str()) @if p.info.retired { " " span.bad { "retired" } } }
                     td { (p.info.country) }

@@ -1,6 +1,7 @@
 //! The test harness: a real gateway (in-process or the real binary) on 127.0.0.1:0 with real
 //! RocksDB and real provider directories, and real S3 clients pointed at it.
 
+pub mod cdp;
 pub mod fault_proxy;
 pub mod openbao;
 pub mod postgres;
