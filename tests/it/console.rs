@@ -223,3 +223,162 @@ async fn in_a_browser_the_console_logs_in_and_shows_the_map_without_errors() {
     drop(b);
     gw.stop().await;
 }
+
+/// The providers holding `bucket/key`'s replicas, from the admin API.
+async fn holders(admin: SocketAddr, bucket: &str, key: &str) -> Vec<String> {
+    let (status, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/{bucket}/{key}"), "").await;
+    assert_eq!(status, 200, "{text}");
+    let loc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    loc["streams"][0]["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["provider"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn exposures(admin: SocketAddr, provider: &str) -> serde_json::Value {
+    let (_, text) = admin_request(admin, "GET", "/admin/v1/providers", "").await;
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    all.as_array().unwrap().iter().find(|p| p["id"] == provider).unwrap()["exposures"].clone()
+}
+
+/// Promise: marking a provider as exposed to the US CLOUD Act from the console first shows
+/// what the evacuation would move off it (its replicas and their bytes) without changing
+/// anything; a viewer's "Apply", and an "Apply" without the CSRF token, are refused (403) and
+/// change nothing; the admin's "Apply" changes the provider (audited under the admin's name)
+/// and the evacuation moves every replica off it, which the jobs page shows done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_shows_what_would_move_and_only_an_admin_applies_it() {
+    let gw = TestGateway::start_proxied_at_with(&crate::common::providers::SIX_COUNTRIES, |t| forbidding_cloud_act(&t))
+        .await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    for (k, len) in [("k0", 1000), ("k1", 5000)] {
+        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
+    }
+    let target = holders(admin, "photos", "k0").await[0].clone();
+    let (mut expected, mut bytes) = (0, 0);
+    for k in ["k0", "k1"] {
+        if holders(admin, "photos", k).await.contains(&target) {
+            let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
+            let loc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            expected += 1;
+            bytes += loc["streams"][0]["stored_len"].as_u64().unwrap();
+        }
+    }
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let form = request(admin, "GET", &format!("/console/providers/{target}"), Some(&cookie), "").await;
+    assert_eq!(form.status, 200);
+    let csrf = csrf_of(&form.body_text());
+
+    let change = format!("exposures=us-cloud-act&csrf={csrf}");
+    let preview = request(admin, "POST", &format!("/console/providers/{target}/preview"), Some(&cookie), &change).await;
+    let page = preview.body_text();
+    assert_eq!(preview.status, 200, "{page}");
+    let row = format!("<tr><td>{target}</td><td>{expected}</td><td>{bytes}</td></tr>");
+    assert!(page.contains(&row), "{row} in {page}");
+    assert!(!page.contains("id=\"unplaceable\""), "{page}");
+    assert_eq!(exposures(admin, &target).await, serde_json::json!([]), "a preview changes nothing");
+
+    let (status, text) =
+        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
+    assert_eq!(status, 201, "{text}");
+    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+    let viewer = login(admin, &viewer_token).await;
+    let viewer_page = request(admin, "GET", &format!("/console/providers/{target}"), Some(&viewer), "").await;
+    let viewer_change = format!("exposures=us-cloud-act&csrf={}", csrf_of(&viewer_page.body_text()));
+    let apply = format!("/console/providers/{target}/apply");
+    assert_eq!(request(admin, "POST", &apply, Some(&viewer), &viewer_change).await.status, 403, "a viewer");
+    assert_eq!(request(admin, "POST", &apply, Some(&cookie), "exposures=us-cloud-act").await.status, 403, "no CSRF");
+    assert_eq!(exposures(admin, &target).await, serde_json::json!([]), "refusals change nothing");
+
+    let applied = request(admin, "POST", &apply, Some(&cookie), &change).await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some("/console/jobs")));
+    assert_eq!(exposures(admin, &target).await, serde_json::json!(["us-cloud-act"]));
+    let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    let audited = audit.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|r| {
+        r["action"] == "provider.update"
+            && r["actor"] == "admin"
+            && r["detail"].as_str().is_some_and(|d| d.contains(&target))
+    });
+    assert!(audited, "{audit}");
+    crate::common::wait_for("every replica left the exposed provider", 60, || {
+        let target = target.clone();
+        async move {
+            !holders(admin, "photos", "k0").await.contains(&target)
+                && !holders(admin, "photos", "k1").await.contains(&target)
+        }
+    })
+    .await;
+    crate::common::wait_for("the jobs page shows the evacuation done", 30, || {
+        let cookie = cookie.clone();
+        async move {
+            let jobs = request(admin, "GET", "/console/jobs", Some(&cookie), "").await.body_text();
+            jobs.contains("<tr id=\"job-evacuation\"><td>evacuation</td><td class=\"state\">done</td>")
+        }
+    })
+    .await;
+    gw.stop().await;
+}
+
+/// The test config with the default policy refusing providers exposed to the US CLOUD Act.
+fn forbidding_cloud_act(text: &str) -> String {
+    text.replace(
+        "id = \"eu-default\"\nreplicas = 3",
+        "id = \"eu-default\"\nforbid_exposures = [\"us-cloud-act\"]\nreplicas = 3",
+    )
+}
+
+/// Promise: in a real browser, over six providers, an admin marks a provider holding an
+/// object as exposed to the US CLOUD Act: the confirmation shows the replica that would move,
+/// "Apply" lands on the jobs page, which reloads itself until the evacuation is done; the
+/// object's replicas are then elsewhere and the map's marker of that country turns amber. No
+/// page reports an error. Screenshots are left as artefacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_an_admin_marks_a_provider_exposed_and_watches_the_evacuation() {
+    let gw = TestGateway::start_proxied_at_with(&crate::common::providers::SIX_COUNTRIES, |t| forbidding_cloud_act(&t))
+        .await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    c.put_object().bucket("photos").key("team.jpg").body(vec![1u8; 3000].into()).send().await.unwrap();
+    let target = holders(admin, "photos", "team.jpg").await[0].clone();
+    let country = target.trim_start_matches("local-").to_uppercase();
+    let base = format!("http://{admin}");
+    let shots = screenshots();
+    let mut b = crate::common::cdp::Browser::start().await;
+    b.open(&format!("{base}/console/login")).await;
+    let submit = format!(
+        "document.querySelector('#token').value = {ADMIN_TOKEN:?}; document.querySelector('form.login').submit();"
+    );
+    b.act(&submit, true).await;
+    assert_eq!(b.eval("document.querySelectorAll('#map g.site').length").await, 6);
+
+    b.act(&format!("document.querySelector('a[href=\"/console/providers/{target}\"]').click()"), true).await;
+    b.act("document.querySelector('input[name=exposures]').value = 'us-cloud-act'; document.querySelector('#edit').submit()", true)
+        .await;
+    let moving = b.eval("document.querySelector('#dry-run').innerText").await;
+    assert!(moving.as_str().is_some_and(|t| t.contains(&format!("{target}\t1\t"))), "{moving}");
+    b.screenshot(&shots.join("change-confirm.png")).await;
+    b.act("document.querySelector('#apply').submit()", true).await;
+    assert_eq!(b.eval("location.pathname").await, "/console/jobs");
+    let state = "document.querySelector('#job-evacuation .state').textContent";
+    for _ in 0..30 {
+        if b.eval(state).await == "done" && !holders(admin, "photos", "team.jpg").await.contains(&target) {
+            break;
+        }
+        b.open(&format!("{base}/console/jobs")).await;
+    }
+    assert_eq!(b.eval(state).await, "done");
+    assert!(!holders(admin, "photos", "team.jpg").await.contains(&target), "the replica left {target}");
+    b.screenshot(&shots.join("jobs.png")).await;
+    b.open(&format!("{base}/console/")).await;
+    let marker = b.eval(&format!("document.querySelector('#site-{country} circle').getAttribute('class')")).await;
+    assert_eq!(marker, "marker exposed");
+    b.screenshot(&shots.join("providers-exposed.png")).await;
+    assert!(b.errors.is_empty(), "the pages reported errors: {:?}", b.errors);
+    drop(b);
+    gw.stop().await;
+}

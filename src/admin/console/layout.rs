@@ -12,10 +12,11 @@ pub(super) struct View {
 }
 
 /// The navigation: path and label.
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/console/", "Providers"),
     ("/console/policies", "Policies and buckets"),
     ("/console/locate", "Where is my data"),
+    ("/console/jobs", "Jobs"),
     ("/console/audit", "Audit log"),
 ];
 

@@ -7,6 +7,7 @@
 //! session's CSRF token. Pages load only the console's own stylesheet: the
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
 
+mod changes;
 mod inspect;
 mod layout;
 mod map;
@@ -56,6 +57,9 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
         return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
     }
     let view = View { actor: principal.actor(), csrf: session::csrf(&token) };
+    if parts.method == Method::POST {
+        return post(service, &principal, &view, &token, &path, body).await;
+    }
     let (status, markup) = match (&parts.method, path.as_str()) {
         (&Method::GET, "/console" | "/console/") => (StatusCode::OK, pages::providers(service, &view)),
         (&Method::GET, "/console/policies") => (StatusCode::OK, pages::policies(service, &view).await),
@@ -65,10 +69,59 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
         (&Method::GET, "/console/locate") => inspect::locate(service, &view, &query).await,
         (&Method::GET, "/console/audit") => inspect::audit(service, &view, &query).await,
         (&Method::GET, "/console/audit/verify") => inspect::verify(service, &view).await,
-        (&Method::POST, "/console/logout") => return logout(&token, body).await,
+        (&Method::GET, "/console/jobs") => {
+            let (status, markup, running) = changes::jobs(service, &view).await;
+            let mut resp = page(status, markup);
+            if running {
+                resp.headers_mut().insert(header::REFRESH, HeaderValue::from_static("2"));
+            }
+            return resp;
+        }
+        (&Method::GET, p) if p.starts_with("/console/providers/") => {
+            changes::edit(service, &view, &p["/console/providers/".len()..])
+        }
         _ => (StatusCode::NOT_FOUND, layout::problem("No such page.")),
     };
     page(status, markup)
+}
+
+/// Every POST but the login: refused (403, nothing done) without the session's CSRF token;
+/// applying a change also needs a role that may change residency.
+async fn post(
+    service: &AdminOps,
+    principal: &crate::access::Principal,
+    view: &View,
+    token: &str,
+    path: &str,
+    body: Incoming,
+) -> Response<Full<Bytes>> {
+    let form = read_form(body).await.unwrap_or_default();
+    if !field(&form, "csrf").is_some_and(|given| session::csrf_ok(token, &given)) {
+        return page(StatusCode::FORBIDDEN, layout::problem("This form is stale or not the console's (CSRF token)."));
+    }
+    if path == "/console/logout" {
+        return redirect("/console/login", Some(session::logout_cookie()));
+    }
+    let Some((id, what)) = path.strip_prefix("/console/providers/").and_then(|rest| rest.split_once('/')) else {
+        return page(StatusCode::NOT_FOUND, layout::problem("No such page."));
+    };
+    let edit = changes::Edit::from_form(&form);
+    match what {
+        "preview" => {
+            let (status, markup) = changes::preview(service, view, id, &edit).await;
+            page(status, markup)
+        }
+        "apply" => {
+            if let Decision::Deny(why) = AdminOps::admin_decision(principal, Action::AdminResidency) {
+                return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
+            }
+            match changes::apply(service, view, id, &edit).await {
+                Ok(()) => redirect("/console/jobs", None),
+                Err((status, markup)) => page(status, markup),
+            }
+        }
+        _ => page(StatusCode::NOT_FOUND, layout::problem("No such page.")),
+    }
 }
 
 /// POST `/console/login`: a valid admin token starts a session; anything else shows the form
@@ -86,15 +139,6 @@ async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
             page(StatusCode::SERVICE_UNAVAILABLE, layout::login(Some("The admin tokens cannot be read now.")))
         }
     }
-}
-
-/// POST `/console/logout`, with the session's CSRF token.
-async fn logout(token: &str, body: Incoming) -> Response<Full<Bytes>> {
-    let form = read_form(body).await;
-    if !form.and_then(|f| field(&f, "csrf")).is_some_and(|given| session::csrf_ok(token, &given)) {
-        return page(StatusCode::FORBIDDEN, layout::problem("This form is stale or not the console's (CSRF token)."));
-    }
-    redirect("/console/login", Some(session::logout_cookie()))
 }
 
 /// The form fields of a urlencoded body (at most [`MAX_FORM`] bytes).

@@ -24,7 +24,7 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
         table #providers {
             tr {
                 th { "Provider" } th { "Country" } th { "Operator" } th { "Jurisdictions" } th { "Exposures" }
-                th { "Independence group" } th { "Certifications" } th { "Health" } th { "Policies that may use it" }
+                th { "Independence group" } th { "Certifications" } th { "Health" } th { "Policies that may use it" } th {}
             }
             @for p in &providers {
                 tr {
@@ -42,6 +42,7 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
                         @if p.reachable { span.ok { "reachable" } } @else { span.bad { "unreachable" } }
                     }
                     td { (join(usable_by(&policies, &p.info, today), ", ")) }
+                    td { a href=(format!("/console/providers/{}", p.info.id.as_str())) { "Change" } }
                 }
             }
         }

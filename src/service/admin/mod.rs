@@ -7,6 +7,7 @@ mod audit;
 mod etag;
 mod keys;
 mod locate;
+mod preview;
 mod residency;
 
 use std::sync::{Arc, OnceLock};
@@ -24,6 +25,7 @@ pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
 pub use keys::KeysView;
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
+pub use preview::{EvacuationPreview, LeavingProvider};
 pub use residency::ProviderView;
 
 /// A background job as `GET /admin/v1/jobs/{name}` shows it.

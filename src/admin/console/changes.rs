@@ -1,0 +1,162 @@
+//! Changes from the console, each behind a confirmation that shows what it would do: a
+//! provider's exposures or retirement are edited, the next page shows the dry run of the
+//! evacuation it would start (replicas and bytes per provider, buckets whose policy could no
+//! longer be met), and only its "Apply" (a POST with the CSRF token, by a token whose role may
+//! change residency) applies it, as `PUT /admin/v1/providers/{id}` does; the jobs page then
+//! shows the evacuation's progress.
+
+use http::StatusCode;
+use maud::{Markup, html};
+
+use super::layout::{View, frame};
+use super::pages::failed;
+use crate::config::ProviderUpdate;
+use crate::model::{ProviderId, ProviderInfo};
+use crate::service::admin::AdminOps;
+
+/// The form's fields as a change: exposures (comma-separated) and retirement.
+pub(super) struct Edit {
+    exposures: Vec<String>,
+    retired: bool,
+}
+
+impl Edit {
+    /// From a submitted form.
+    pub(super) fn from_form(form: &[(String, String)]) -> Self {
+        let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let exposures = value("exposures")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self { exposures, retired: value("retired") == Some("on") }
+    }
+
+    fn update(&self) -> ProviderUpdate {
+        ProviderUpdate {
+            exposures: Some(self.exposures.clone()),
+            retired: Some(self.retired),
+            ..ProviderUpdate::default()
+        }
+    }
+
+    /// The provider with this change applied.
+    fn apply_to(&self, current: &ProviderInfo) -> Result<ProviderInfo, String> {
+        self.update().apply(current).map_err(|e| e.to_string())
+    }
+
+    /// The change's fields, as hidden inputs of the confirmation's form.
+    fn hidden(&self) -> Markup {
+        html! {
+            input type="hidden" name="exposures" value=(self.exposures.join(", "));
+            @if self.retired { input type="hidden" name="retired" value="on"; }
+        }
+    }
+}
+
+fn provider(service: &AdminOps, id: &str) -> Option<(ProviderId, ProviderInfo)> {
+    let id = ProviderId::parse(id)?;
+    let info = service.providers_view().into_iter().find(|p| p.info.id == id)?.info;
+    Some((id, info))
+}
+
+fn no_provider(view: &View) -> (StatusCode, Markup) {
+    (StatusCode::NOT_FOUND, frame(view, "/console/", "Provider", &html! { p.notice { "No such provider." } }))
+}
+
+/// `GET /console/providers/{id}`: the form.
+pub(super) fn edit(service: &AdminOps, view: &View, id: &str) -> (StatusCode, Markup) {
+    let Some((id, info)) = provider(service, id) else { return no_provider(view) };
+    let action = format!("/console/providers/{}/preview", id.as_str());
+    let content = html! {
+        p { (info.operator) ", " (info.country) ". The change is shown with what it would move before it is applied." }
+        form #edit method="post" action=(action) {
+            input type="hidden" name="csrf" value=(view.csrf);
+            p { label { "Exposures (extraterritorial laws, comma-separated) "
+                input name="exposures" value=(info.exposures.join(", ")) size="40"; } }
+            p { label { input type="checkbox" name="retired" checked[info.retired]; " Retired (no policy may use it)" } }
+            button type="submit" { "Show what would move" }
+        }
+    };
+    (StatusCode::OK, frame(view, "/console/", &format!("Provider {}", id.as_str()), &content))
+}
+
+/// `POST /console/providers/{id}/preview`: the change, the dry run, and the form that applies it.
+pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Edit) -> (StatusCode, Markup) {
+    let Some((id, before)) = provider(service, id) else { return no_provider(view) };
+    let title = format!("Provider {}: confirm", id.as_str());
+    let after = match edit.apply_to(&before) {
+        Ok(a) => a,
+        Err(why) => return (StatusCode::BAD_REQUEST, frame(view, "/console/", &title, &html! { p.notice { (why) } })),
+    };
+    let dry_run = match service.preview_provider_change(&id, after.clone()).await {
+        Ok(d) => d,
+        Err(e) => return (super::inspect::status_of(&e), frame(view, "/console/", &title, &failed(&e))),
+    };
+    let content = html! {
+        table #change {
+            tr { th {} th { "Now" } th { "After" } }
+            tr { th { "Exposures" } td { (before.exposures.join(", ")) } td { (after.exposures.join(", ")) } }
+            tr { th { "Retired" } td { (before.retired) } td { (after.retired) } }
+        }
+        h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
+        @if dry_run.leaving.is_empty() { p #nothing-moves { "Nothing would move." } }
+        @else {
+            table #dry-run {
+                tr { th { "Off provider" } th { "Replicas or shards" } th { "Bytes" } }
+                @for l in &dry_run.leaving { tr { td { (l.provider) } td { (l.replicas) } td { (l.bytes) } } }
+            }
+        }
+        @if !dry_run.unplaceable.is_empty() {
+            p.notice #unplaceable { "No placement would satisfy the policy of: " (dry_run.unplaceable.join(", "))
+                ". Their data outside policy would have nowhere to go." }
+        }
+        form #apply method="post" action=(format!("/console/providers/{}/apply", id.as_str())) {
+            input type="hidden" name="csrf" value=(view.csrf);
+            (edit.hidden())
+            button type="submit" { "Apply" } " " a href="/console/" { "Cancel" }
+        }
+    };
+    (StatusCode::OK, frame(view, "/console/", &title, &content))
+}
+
+/// `POST /console/providers/{id}/apply` (the caller checked the role): applies the change;
+/// Ok(()) sends to the jobs page, else the page saying why.
+pub(super) async fn apply(service: &AdminOps, view: &View, id: &str, edit: &Edit) -> Result<(), (StatusCode, Markup)> {
+    let title = format!("Provider {id}");
+    match service.update_provider(&view.actor, id, |current| edit.apply_to(current)).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err((super::inspect::status_of(&e), frame(view, "/console/", &title, &failed(&e)))),
+    }
+}
+
+/// `GET /console/jobs`: each background job's state and progress, and whether one runs (the
+/// page then asks to be reloaded every 2 s: a `Refresh` header, as the CSP allows no script).
+pub(super) async fn jobs(service: &AdminOps, view: &View) -> (StatusCode, Markup, bool) {
+    let mut jobs = Vec::new();
+    for name in crate::model::jobs::ALL {
+        match service.job(name).await {
+            Ok(j) => jobs.push((name, j)),
+            Err(e) => return (super::inspect::status_of(&e), frame(view, "/console/jobs", "Jobs", &failed(&e)), false),
+        }
+    }
+    let running = jobs.iter().any(|(_, j)| j.as_ref().is_some_and(|j| j.state == "running"));
+    let content = html! {
+        table #jobs {
+            tr { th { "Job" } th { "State" } th { "Progress" } th { "Moved" } th { "Failed" } th { "Why" } }
+            @for (name, job) in &jobs {
+                tr id=(format!("job-{name}")) {
+                    td { (name) }
+                    @if let Some(j) = job {
+                        td.state { (j.state) }
+                        td { progress value=(format!("{:.3}", j.progress)) max="1" {} " " (j.scanned) " / " (j.total) }
+                        td.moved { (j.moved) } td.failed { (j.failed) } td { (j.reason) }
+                    } @else { td.state { "never ran" } td {} td {} td {} td {} }
+                }
+            }
+        }
+    };
+    (StatusCode::OK, frame(view, "/console/jobs", "Jobs", &content), running)
+}
