@@ -26,6 +26,8 @@ if [ "${1:-}" = "--test-tools" ]; then
   command -v restic >/dev/null 2>&1 || missing+=(restic)
   # A real browser for the form upload and CORS test (tests/it/browser.rs).
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # pdftotext reads the console's PDF report back (tests/it/console.rs).
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"

@@ -382,3 +382,65 @@ async fn in_a_browser_an_admin_marks_a_provider_exposed_and_watches_the_evacuati
     drop(b);
     gw.stop().await;
 }
+
+/// Promise: the compliance report, as a page and as a PDF download named by its day, states
+/// every provider with its country and every bucket with the countries and providers holding
+/// its data (checked in the PDF's own text, extracted by poppler's `pdftotext`), says that no
+/// replica sits outside its policy, and gives the audit chain as intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliance_report_names_every_bucket_and_provider_with_its_countries() {
+    // The Dutch provider's parent company is Belgian: its jurisdictions differ from its country.
+    let gw = TestGateway::start_with(|t| {
+        t.replace(
+            "operator = \"Operator NL\"\njurisdictions = [\"NL\"]",
+            "operator = \"Operator NL\"\njurisdictions = [\"NL\", \"BE\"]",
+        )
+    })
+    .await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    let de = aws_sdk_s3::types::CreateBucketConfiguration::builder().location_constraint("de-only".into()).build();
+    c.create_bucket().bucket("archive").create_bucket_configuration(de).send().await.unwrap();
+    for (b, k) in [("photos", "a"), ("photos", "b"), ("archive", "x")] {
+        c.put_object().bucket(b).key(k).body(b"data".to_vec().into()).send().await.unwrap();
+    }
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let html = request(admin, "GET", "/console/report", Some(&cookie), "").await;
+    assert_eq!(html.status, 200);
+    let page = html.body_text();
+    assert!(
+        page.contains("<p class=\"ok\" id=\"verdict-residency\">No replica of any bucket sits outside its policy"),
+        "{page}"
+    );
+    assert!(page.contains("<tr><td>photos</td><td>eu-default</td><td>2</td><td>6</td><td>DE, FR, NL</td>"), "{page}");
+    assert!(page.contains("<tr><td>archive</td><td>de-only</td><td>1</td><td>1</td><td>DE</td>"), "{page}");
+
+    let pdf = request(admin, "GET", "/console/report.pdf", Some(&cookie), "").await;
+    assert_eq!((pdf.status, pdf.header("content-type")), (200, Some("application/pdf")));
+    let today = time::OffsetDateTime::now_utc().date();
+    let disposition = format!("attachment; filename=\"souverain-report-{today}.pdf\"");
+    assert_eq!(pdf.header("content-disposition"), Some(disposition.as_str()));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.body).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/install-deps.sh --test-tools installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.starts_with(&format!("souverain compliance report, {today}")), "{text}");
+    for (id, country) in [("local-de", "DE"), ("local-fr", "FR"), ("local-nl", "NL")] {
+        assert!(
+            text.contains(&format!("{id}: country {country}, operator Operator {country}, jurisdictions {country}")),
+            "{id}: {text}"
+        );
+    }
+    assert!(text.contains("photos (policy eu-default): 2 versions, 6 replicas; countries DE, FR, NL; jurisdictions BE, DE, FR, NL; providers local-de, local-fr, local-nl; outside policy 0"), "{text}");
+    assert!(text.contains("archive (policy de-only): 1 versions, 1 replicas; countries DE; jurisdictions DE; providers local-de; outside policy 0"), "{text}");
+    assert!(text.contains("No replica of any bucket sits outside its policy"), "{text}");
+    assert!(text.contains(", intact, sealed through record "), "{text}");
+    gw.stop().await;
+}

@@ -21,7 +21,7 @@ pub(super) fn status_of(e: &crate::error::Error) -> StatusCode {
     crate::admin::service_error(e).0
 }
 
-fn when(ms: i64) -> String {
+pub(super) fn when(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_or_else(
         |_| ms.to_string(),
         |t| format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second()),

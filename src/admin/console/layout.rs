@@ -12,12 +12,13 @@ pub(super) struct View {
 }
 
 /// The navigation: path and label.
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/console/", "Providers"),
     ("/console/policies", "Policies and buckets"),
     ("/console/locate", "Where is my data"),
     ("/console/jobs", "Jobs"),
     ("/console/audit", "Audit log"),
+    ("/console/report", "Report"),
 ];
 
 fn head(title: &str) -> Markup {

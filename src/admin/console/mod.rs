@@ -12,6 +12,7 @@ mod inspect;
 mod layout;
 mod map;
 mod pages;
+mod report;
 mod session;
 
 use bytes::Bytes;
@@ -77,6 +78,11 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
             }
             return resp;
         }
+        (&Method::GET, "/console/report") => match report::gather(service).await {
+            Ok((facts, chain)) => (StatusCode::OK, report::page(&view, &facts, &chain)),
+            Err(e) => (inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
+        },
+        (&Method::GET, "/console/report.pdf") => return report_pdf(service).await,
         (&Method::GET, p) if p.starts_with("/console/providers/") => {
             changes::edit(service, &view, &p["/console/providers/".len()..])
         }
@@ -139,6 +145,23 @@ async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
             page(StatusCode::SERVICE_UNAVAILABLE, layout::login(Some("The admin tokens cannot be read now.")))
         }
     }
+}
+
+/// The report as a PDF download named by its day.
+async fn report_pdf(service: &AdminOps) -> Response<Full<Bytes>> {
+    let (facts, chain) = match report::gather(service).await {
+        Ok(r) => r,
+        Err(e) => return page(inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(report::pdf(&facts, &chain))));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    let name = format!("attachment; filename=\"souverain-report-{}.pdf\"", report::day(&facts));
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    secure(h);
+    resp
 }
 
 /// The form fields of a urlencoded body (at most [`MAX_FORM`] bytes).

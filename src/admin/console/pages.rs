@@ -98,6 +98,10 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
     frame(view, "/console/policies", "Policies and buckets", &content)
 }
 
+fn copies(n: u8) -> String {
+    if n == 1 { "One copy".to_owned() } else { format!("{n} copies") }
+}
+
 /// A policy's rules as sentences an auditor reads.
 pub(super) fn in_words(p: &ResidencyPolicy) -> Vec<String> {
     let mut out = Vec::new();
@@ -107,8 +111,9 @@ pub(super) fn in_words(p: &ResidencyPolicy) -> Vec<String> {
             e.data, e.parity, p.write_quorum, e.data
         )),
         None => out.push(format!(
-            "{} copies of each object; a write is acknowledged once {} are stored.",
-            p.replicas, p.write_quorum
+            "{} of each object; a write is acknowledged once {} stored.",
+            copies(p.replicas),
+            if p.write_quorum == 1 { "one is".to_owned() } else { format!("{} are", p.write_quorum) }
         )),
     }
     let list = |items: &[crate::model::CountryCode]| join(items.iter().map(ToString::to_string), ", ");

@@ -8,6 +8,7 @@ mod etag;
 mod keys;
 mod locate;
 mod preview;
+mod report;
 mod residency;
 
 use std::sync::{Arc, OnceLock};
@@ -26,6 +27,7 @@ pub use audit::SealReport;
 pub use keys::KeysView;
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use preview::{EvacuationPreview, LeavingProvider};
+pub use report::{BucketResidency, ComplianceFacts};
 pub use residency::ProviderView;
 
 /// A background job as `GET /admin/v1/jobs/{name}` shows it.

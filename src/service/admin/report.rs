@@ -1,0 +1,112 @@
+//! The compliance report's facts, gathered once: the catalog with its evidence dates, the
+//! policies, and per bucket where its data lives (the providers, countries and jurisdictions
+//! holding replicas of any version) with the count of replicas outside its policy today (from
+//! the metadata), next to the latest scrub pass that checked the replicas against the providers.
+//! The console renders them as HTML and PDF; the audit chain's verdict is added there.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::{AdminOps, JobView};
+use crate::error::Result;
+use crate::meta::walk::VersionWalk;
+use crate::model::{ProviderInfo, ResidencyPolicy};
+use crate::placement::eligible;
+
+/// Versions read per page.
+const PAGE: usize = 512;
+
+/// What the report states, as of `generated_ms`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplianceFacts {
+    /// When the facts were gathered, ms since the epoch.
+    pub generated_ms: i64,
+    /// The gateway's version.
+    pub version: &'static str,
+    /// SHA-256 (hex) of the residency in force (catalog and policies as JSON, admin changes
+    /// included): two reports with the same digest describe the same rules.
+    pub residency_sha256: String,
+    /// The providers with their legal facts and certifications.
+    pub providers: Vec<ProviderInfo>,
+    /// The policies.
+    pub policies: Vec<ResidencyPolicy>,
+    /// Per bucket, where its data is.
+    pub buckets: Vec<BucketResidency>,
+    /// The latest scrub pass, if one ran.
+    pub scrub: Option<JobView>,
+}
+
+/// Where one bucket's data lives.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BucketResidency {
+    /// Bucket name.
+    pub bucket: String,
+    /// Its policy.
+    pub policy: String,
+    /// Object versions (delete markers included).
+    pub versions: u64,
+    /// Replicas or shards recorded.
+    pub replicas: u64,
+    /// Providers holding any of them.
+    pub providers: BTreeSet<String>,
+    /// Their countries.
+    pub countries: BTreeSet<String>,
+    /// The jurisdictions of their operators' ownership chains.
+    pub jurisdictions: BTreeSet<String>,
+    /// Replicas at a provider the policy does not allow today (the evacuation moves them).
+    pub outside_policy: u64,
+}
+
+impl AdminOps {
+    /// Gathers the report's facts (walks every bucket's versions once).
+    pub async fn compliance_facts(&self) -> Result<ComplianceFacts> {
+        let residency = self.state.residency();
+        let policies = self.policies();
+        let rules = serde_json::to_vec(&(&residency.catalog, &policies)).unwrap_or_default();
+        let today = crate::service::today();
+        let mut buckets = Vec::new();
+        let mut records = self.meta.buckets().await?;
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        for bucket in records {
+            let mut out = BucketResidency {
+                bucket: bucket.name.to_string(),
+                policy: bucket.policy_id.clone(),
+                ..Default::default()
+            };
+            let policy = residency.policies.get(&bucket.policy_id);
+            let mut walk = VersionWalk::new(bucket.uid, None);
+            loop {
+                let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
+                if page.is_empty() {
+                    break;
+                }
+                for (_, entry) in page {
+                    out.versions += 1;
+                    for p in entry.version.streams.iter().flat_map(|s| s.replicas.iter()) {
+                        out.replicas += 1;
+                        out.providers.insert(p.as_str().to_owned());
+                        let info = residency.provider(p);
+                        if let Some(info) = info {
+                            out.countries.insert(info.country.to_string());
+                            out.jurisdictions.extend(info.jurisdictions.iter().map(ToString::to_string));
+                        }
+                        if !policy.zip(info).is_some_and(|(policy, info)| eligible(policy, info, today)) {
+                            out.outside_policy += 1;
+                        }
+                    }
+                }
+            }
+            buckets.push(out);
+        }
+        Ok(ComplianceFacts {
+            generated_ms: crate::service::now_ms(),
+            version: env!("CARGO_PKG_VERSION"),
+            residency_sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &rules)),
+            providers: residency.catalog.clone(),
+            policies,
+            buckets,
+            scrub: self.job(crate::model::jobs::SCRUB).await?,
+        })
+    }
+}
