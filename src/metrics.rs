@@ -211,7 +211,8 @@ impl Metrics {
             log_replicas_repaired: counter_vec(
                 "souverain_log_replicas_repaired_total",
                 "Metadata log segments brought to a provider of their placement that missed them, by \
-                 provider and outcome (copied; dropped: the provider left the placement).",
+                 provider and outcome (copied; dropped: the provider left the placement, the bucket was deleted or its KEK \
+                 destroyed; failed: tried again later).",
                 &["provider", "outcome"],
             )?,
             replication_pending_replicas: gauge_vec(

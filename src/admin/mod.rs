@@ -79,7 +79,7 @@ impl AdminService {
     async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         if path == "/console" || path.starts_with("/console/") {
-            return console::respond(&self.service, req).await;
+            return console::respond(&self.service, &self.health, req).await;
         }
         let principal = if path.starts_with("/admin/v1/") { self.principal(&req).await } else { None };
         if let Some(principal) = principal {
@@ -198,27 +198,38 @@ fn route_action(method: &Method, path: &str) -> Action {
     }
 }
 
-pub(crate) fn service_error(e: &crate::error::Error) -> Answer {
+/// The HTTP status of a service error (no side effect: the caller logs what it must).
+pub(crate) fn status_for(e: &crate::error::Error) -> StatusCode {
     match e.kind() {
         ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey | ErrorKind::NoSuchVersion | ErrorKind::NoSuchProvider => {
-            error(StatusCode::NOT_FOUND, &e.to_string())
+            StatusCode::NOT_FOUND
         }
-        ErrorKind::InvalidBucketName(_) | ErrorKind::KeyTooLong | ErrorKind::InvalidArgument(_) => {
-            error(StatusCode::BAD_REQUEST, &e.to_string())
-        }
-        ErrorKind::InvalidLocationConstraint => error(StatusCode::BAD_REQUEST, "no such policy"),
-        ErrorKind::ResidencyUnsatisfiable(_) | ErrorKind::Conflict(_) => error(StatusCode::CONFLICT, &e.to_string()),
-        ErrorKind::KeyShredded(_) => error(StatusCode::GONE, &e.to_string()),
-        ErrorKind::NotImplemented(_) => error(StatusCode::NOT_IMPLEMENTED, &e.to_string()),
-        ErrorKind::Unavailable { .. } => {
+        ErrorKind::InvalidBucketName(_)
+        | ErrorKind::KeyTooLong
+        | ErrorKind::InvalidArgument(_)
+        | ErrorKind::InvalidLocationConstraint => StatusCode::BAD_REQUEST,
+        ErrorKind::ResidencyUnsatisfiable(_) | ErrorKind::Conflict(_) => StatusCode::CONFLICT,
+        ErrorKind::KeyShredded(_) => StatusCode::GONE,
+        ErrorKind::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+pub(crate) fn service_error(e: &crate::error::Error) -> Answer {
+    let status = status_for(e);
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => {
             let detail = crate::report::chain(&e);
             tracing::warn!(detail = %detail, "admin request: a provider or the KMS is unavailable");
-            error(StatusCode::SERVICE_UNAVAILABLE, "a provider or the key service is unavailable")
+            error(status, "a provider or the key service is unavailable")
         }
-        _ => {
+        StatusCode::INTERNAL_SERVER_ERROR => {
             tracing::error!(error = %crate::report::chain(&e), "admin request failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            error(status, "internal error")
         }
+        _ if matches!(e.kind(), ErrorKind::InvalidLocationConstraint) => error(status, "no such policy"),
+        _ => error(status, &e.to_string()),
     }
 }
 

@@ -194,6 +194,8 @@ pub(super) async fn verify_chain(service: &AdminOps) -> crate::error::Result<ser
         "records": count,
         "intact": problems.is_empty(),
         "sealed_through": report.sealed_through,
+        "head": head,
+        "head_hash": last.as_ref().map(|r| r.hash.clone()),
         "problems": problems,
     }))
 }

@@ -106,9 +106,10 @@ impl MetadataLog {
     /// Beside the rounds, segments some providers missed are copied to them.
     pub async fn run(self, stop: Shutdown) {
         let inner = Arc::clone(&self.inner);
+        let repair_stop = stop.clone();
         let repairs = crate::workers::repeat(self.inner.repair_every, None, stop.clone(), move || {
-            let inner = Arc::clone(&inner);
-            async move { inner.repair_pass().await }
+            let (inner, stop) = (Arc::clone(&inner), repair_stop.clone());
+            async move { inner.repair_pass(&stop).await }
         });
         tokio::join!(self.write_rounds(stop), repairs);
     }
@@ -291,7 +292,7 @@ impl Inner {
         let sealed = seal_segment(key.expose(), &header, &entries).context("sealing a log segment")?;
         let segment = Sealed { segment_id: header.segment_id, bytes: Bytes::from(sealed), key };
         let written = self.writer.write(placement, &segment).await?;
-        self.queue_repairs(scope, header.segment_id, written).await;
+        self.queue_repairs(scope, &key.keyring().wrapped.kek_id, header.segment_id, written).await;
         Ok(())
     }
 }

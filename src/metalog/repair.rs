@@ -22,6 +22,8 @@ use crate::model::ProviderId;
 const CLAIM: usize = 64;
 /// A claimed task is claimable again after this long (its gateway may have died with it).
 const LEASE: Duration = Duration::from_mins(1);
+/// A pass stops taking tasks after this long (its claims last [`LEASE`]).
+const PASS_BUDGET: Duration = Duration::from_secs(40);
 /// The longest pause between two attempts of a repair.
 const MAX_BACKOFF: Duration = Duration::from_mins(5);
 
@@ -35,10 +37,12 @@ enum Repaired {
 }
 
 impl Inner {
-    /// Records a repair for each provider that missed a segment just written.
+    /// Records a repair for each provider that missed a segment just written, sealed under the
+    /// log key of `kek` (named in the task: the default KEK may change before the repair runs).
     pub(super) async fn queue_repairs(
         &self,
         scope: &LogScope,
+        kek: &str,
         segment_id: [u8; 16],
         written: super::segments::Written,
     ) {
@@ -46,6 +50,7 @@ impl Inner {
             return;
         }
         let due_ms = crate::service::now_ms();
+        let scope = LogScope { kek: Some(kek.to_owned()), ..scope.clone() };
         let tasks = written
             .missed
             .into_iter()
@@ -64,9 +69,12 @@ impl Inner {
         }
     }
 
-    /// Claims the due segment repairs and carries them out one at a time; a failed one stays
-    /// queued and is tried again once its claim lapses.
-    pub(super) async fn repair_pass(&self) {
+    /// Claims the due segment repairs and carries them out one at a time, for at most
+    /// [`PASS_BUDGET`] (well inside the claim's lease) and not past `stop`; a failed one is
+    /// queued again with a longer pause, an unfinished one is claimable again once its lease
+    /// lapses.
+    pub(super) async fn repair_pass(&self, stop: &crate::shutdown::Shutdown) {
+        let started = std::time::Instant::now();
         let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         let tasks = match self.meta.claim_log_repairs(crate::service::now_ms(), lease, CLAIM).await {
             Ok(tasks) => tasks,
@@ -83,11 +91,15 @@ impl Inner {
             }
         };
         for task in tasks {
+            if stop.is_triggered() || started.elapsed() > PASS_BUDGET {
+                break;
+            }
             let outcome = match self.repair(&task, current_scope(&task.scope, &buckets)).await {
                 Ok(Repaired::Copied) => "copied",
                 Ok(Repaired::Moot) => "dropped",
                 Err(e) => {
-                    tracing::warn!(provider = %task.provider, error = %crate::report::Report(&e), "log segment repair failed");
+                    tracing::warn!(provider = %task.provider, attempts = task.attempts, error = %crate::report::Report(&e), "log segment repair failed");
+                    self.writer.count_repair(&task.provider, "failed");
                     self.retry_later(task).await;
                     continue;
                 }
@@ -121,8 +133,16 @@ impl Inner {
         if !placement.targets().contains(&task.provider) {
             return Ok(Repaired::Moot);
         }
+        if self.writer.usable(&task.provider).is_none() {
+            // Not fetched for nothing: tried again later.
+            return Err(ErrorKind::unavailable(format!("provider {} is unreachable", task.provider)).into());
+        }
         let name = segment_name(&task.segment_id);
-        let bytes = self.authentic_copy(&task.holders, &task.provider, &name, &key).await?;
+        // The holders of the time, then the placement's other providers (a later repair may
+        // have brought it there).
+        let mut sources = task.holders.clone();
+        sources.extend(placement.targets().iter().filter(|p| !task.holders.contains(p)).cloned());
+        let bytes = self.authentic_copy(&sources, &task.provider, &name, &key).await?;
         let segment = Sealed { segment_id: task.segment_id, bytes: Bytes::from(bytes), key: &key };
         self.writer.copy_to(&placement, &task.provider, &segment).await?;
         Ok(Repaired::Copied)

@@ -15,7 +15,6 @@ use crate::meta::{
 use crate::model::WriteCondition;
 use crate::model::random_array;
 use crate::model::{ChecksumAlgorithm, ChecksumType, ETag, ObjectKey, ProviderId, UploadId, VersionUid};
-use crate::placement::eligible;
 
 /// Parts other than the last must be at least this large.
 const MIN_PART_SIZE: u64 = 5 << 20;
@@ -407,7 +406,7 @@ impl ObjectService {
         let residency = self.residency();
         let policy = residency.policy_of(bucket)?;
         let today = super::today();
-        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, today));
+        let allowed = |p: &ProviderId| residency.allows(policy, p, today);
         let mut repairs = Vec::new();
         let mut deletions = Vec::new();
         for s in streams.iter_mut() {

@@ -48,6 +48,13 @@ impl Residency {
         self.catalog.iter().find(|p| p.id == *id)
     }
 
+    /// `policy` allows provider `id` on `day` (an unknown provider is not allowed): the one
+    /// test the evacuation, the completion of uploads, a change's dry run and the compliance
+    /// report share.
+    pub fn allows(&self, policy: &ResidencyPolicy, id: &ProviderId, day: time::Date) -> bool {
+        self.provider(id).is_some_and(|info| crate::placement::eligible(policy, info, day))
+    }
+
     pub(crate) fn provider_mut(&mut self, id: &ProviderId) -> Option<&mut ProviderInfo> {
         self.catalog.iter_mut().find(|p| p.id == *id)
     }

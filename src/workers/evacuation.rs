@@ -17,7 +17,7 @@ use crate::meta::{BucketRecord, DeletionReason, DeletionTask, JobRecord, MetaErr
 use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
 use crate::model::{ProviderId, Redundancy, StreamManifest, UploadId, VersionUid};
-use crate::placement::{eligible, grant_replica, place};
+use crate::placement::{grant_replica, place};
 use crate::replicate::erasure::rebuild::{ShardTarget, copy_shard, rebuild_shard};
 use crate::replicate::read::Hedging;
 use crate::replicate::verify::{CopyError, Expected, copy_from_first};
@@ -176,7 +176,7 @@ impl Evacuator {
         let residency = self.state.residency();
         let Some(policy) = residency.policies.get(&bucket.policy_id) else { return Ok(()) };
         let day = today();
-        let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|i| eligible(policy, i, day));
+        let allowed = |p: &ProviderId| residency.allows(policy, p, day);
         let leaving: Vec<ProviderId> = stream.replicas.iter().filter(|p| !allowed(p)).cloned().collect();
         if leaving.is_empty() {
             return Ok(());

@@ -36,9 +36,22 @@ async fn login(admin: SocketAddr, token: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// A session cookie as the console sets it: issued at `issued` (seconds), MAC keyed by `token`.
+fn session_cookie(token: &str, issued: u64) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
+    let mac = ring::hmac::sign(&key, format!("souverain/console/session/v1\0{issued}").as_bytes());
+    format!("sv_console={issued}.{}.{}", hex::encode(token), hex::encode(mac.as_ref()))
+}
+
 /// The CSRF token a page's forms carry.
 fn csrf_of(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    hidden_field(page, "csrf")
+}
+
+/// The value of a page's hidden field `name`.
+fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_owned()
 }
 
@@ -59,7 +72,12 @@ async fn without_a_session_every_page_sends_to_the_login_form() {
         "/console/audit",
         "/console/audit/verify",
     ];
-    for cookie in [None, Some("sv_console=6e6f742d612d746f6b656e")] {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // A well-formed session of a token that is not an admin token, and an admin's session
+    // issued nine hours ago (the server ends it after eight, whatever the browser keeps).
+    let cookies = [None, Some(session_cookie("not-a-token", now)), Some(session_cookie(ADMIN_TOKEN, now - 9 * 3600))];
+    for cookie in &cookies {
+        let cookie = cookie.as_deref();
         for path in pages {
             let r = request(admin, "GET", path, cookie, "").await;
             assert_eq!((r.status, r.header("location")), (303, Some("/console/login")), "{path}");
@@ -78,6 +96,20 @@ async fn without_a_session_every_page_sends_to_the_login_form() {
     assert_eq!(wrong.status, 401);
     assert!(wrong.header("set-cookie").is_none());
     assert!(wrong.body_text().contains("This token is not an admin token."));
+    // A form posted from another origin (another port of the same host is same-site for the
+    // cookie) is refused, login included.
+    let login_form = format!("token={ADMIN_TOKEN}");
+    for (name, value) in [("origin", "http://127.0.0.1:1"), ("sec-fetch-site", "same-site")] {
+        let headers = vec![
+            ("host".to_owned(), admin.to_string()),
+            ("content-length".to_owned(), login_form.len().to_string()),
+            ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+            (name.to_owned(), value.to_owned()),
+        ];
+        let r = send(admin, "POST", "/console/login", &headers, login_form.as_bytes()).await.unwrap();
+        assert_eq!(r.status, 403, "{name}: {value}");
+        assert!(r.header("set-cookie").is_none());
+    }
     let form = request(admin, "GET", "/console/login", None, "").await;
     assert_eq!((form.status, form.header("content-security-policy")), (200, Some(CSP)));
     assert!(form.body_text().contains("<form class=\"login\" method=\"post\" action=\"/console/login\">"));
@@ -294,7 +326,13 @@ async fn a_change_shows_what_would_move_and_only_an_admin_applies_it() {
     assert_eq!(request(admin, "POST", &apply, Some(&cookie), "exposures=us-cloud-act").await.status, 403, "no CSRF");
     assert_eq!(exposures(admin, &target).await, serde_json::json!([]), "refusals change nothing");
 
-    let applied = request(admin, "POST", &apply, Some(&cookie), &change).await;
+    let shown = hidden_field(&page, "shown");
+    let confirmed = format!("{change}&shown={shown}");
+    let stale = format!("{change}&shown={}", "0".repeat(64));
+    let refused = request(admin, "POST", &apply, Some(&cookie), &stale).await;
+    assert_eq!(refused.status, 400, "a confirmation of another state: {}", refused.body_text());
+    assert_eq!(exposures(admin, &target).await, serde_json::json!([]), "refusals change nothing");
+    let applied = request(admin, "POST", &apply, Some(&cookie), &confirmed).await;
     assert_eq!((applied.status, applied.header("location")), (303, Some("/console/jobs")));
     assert_eq!(exposures(admin, &target).await, serde_json::json!(["us-cloud-act"]));
     let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
@@ -442,5 +480,52 @@ async fn the_compliance_report_names_every_bucket_and_provider_with_its_countrie
     assert!(text.contains("archive (policy de-only): 1 versions, 1 replicas; countries DE; jurisdictions DE; providers local-de; outside policy 0"), "{text}");
     assert!(text.contains("No replica of any bucket sits outside its policy"), "{text}");
     assert!(text.contains(", intact, sealed through record "), "{text}");
+    gw.stop().await;
+}
+
+/// Promise: the health page names no provider while every provider answers (only the test
+/// config's policies no provider can meet); once
+/// the German provider stops answering it names it as unreachable and the Germany-only policy
+/// as unable to take writes. The audit log downloads from the console as JSON lines that the
+/// offline verifier (`souverain admin audit verify --file`) finds intact, named by the records
+/// it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_page_names_what_needs_attention_and_the_audit_exports_verifiably() {
+    let gw = TestGateway::start_proxied().await;
+    let admin = gw.admin_addr();
+    client(gw.addr).create_bucket().bucket("logs").send().await.unwrap();
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let health = request(admin, "GET", "/console/health", Some(&cookie), "").await.body_text();
+    // The test config has two policies no provider can meet (they are named), nothing else.
+    assert!(health.contains("<li class=\"bad\">Policy two-in-germany cannot take writes: 1 of its providers reachable, its write quorum is 2.</li>"), "{health}");
+    assert!(!health.contains("Provider local-") && !health.contains("Policy de-only"), "{health}");
+
+    gw.providers.proxies[0].set(crate::common::fault_proxy::Fault::Reset);
+    let cookie_now = cookie.clone();
+    crate::common::wait_for("the health page names the German provider", 30, || {
+        let cookie = cookie_now.clone();
+        async move {
+            let page = request(admin, "GET", "/console/health", Some(&cookie), "").await.body_text();
+            page.contains("<li class=\"bad\">Provider local-de is unreachable")
+                && page.contains("<li class=\"bad\">Policy de-only cannot take writes: 0 of its providers reachable, its write quorum is 1.</li>")
+        }
+    })
+    .await;
+    gw.providers.proxies[0].set(crate::common::fault_proxy::Fault::None);
+
+    let export = request(admin, "GET", "/console/audit/export?after=0", Some(&cookie), "").await;
+    assert_eq!((export.status, export.header("content-type")), (200, Some("application/x-ndjson")));
+    let lines = export.body_text().lines().count();
+    assert!(lines >= 2, "audit key and bucket creation at least: {}", export.body_text());
+    let name = format!("attachment; filename=\"souverain-audit-1-{lines}.jsonl\"");
+    assert_eq!(export.header("content-disposition"), Some(name.as_str()));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    std::fs::write(&file, &export.body).unwrap();
+    let (ok, out, err) =
+        crate::common::admin_cli(vec!["audit".into(), "verify".into(), "--file".into(), file.display().to_string()])
+            .await;
+    assert!(ok, "{out} {err}");
+    assert_eq!(out.trim(), format!("{lines} records, chain intact"));
     gw.stop().await;
 }

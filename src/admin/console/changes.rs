@@ -14,24 +14,22 @@ use crate::config::ProviderUpdate;
 use crate::model::{ProviderId, ProviderInfo};
 use crate::service::admin::AdminOps;
 
-/// The form's fields as a change: exposures (comma-separated) and retirement.
+/// The form's fields as a change: exposures (comma-separated, lower-cased as policies name
+/// them) and retirement; and, from a confirmation, the fingerprint of the provider it showed.
 pub(super) struct Edit {
     exposures: Vec<String>,
     retired: bool,
+    shown: Option<String>,
 }
 
 impl Edit {
-    /// From a submitted form.
-    pub(super) fn from_form(form: &[(String, String)]) -> Self {
+    /// From a submitted form; `None` without the exposures field (a form that is not the
+    /// console's: an absent field must not read as "none").
+    pub(super) fn from_form(form: &[(String, String)]) -> Option<Self> {
         let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let exposures = value("exposures")
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Self { exposures, retired: value("retired") == Some("on") }
+        let exposures =
+            value("exposures")?.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect();
+        Some(Self { exposures, retired: value("retired") == Some("on"), shown: value("shown").map(str::to_owned) })
     }
 
     fn update(&self) -> ProviderUpdate {
@@ -47,13 +45,22 @@ impl Edit {
         self.update().apply(current).map_err(|e| e.to_string())
     }
 
-    /// The change's fields, as hidden inputs of the confirmation's form.
-    fn hidden(&self) -> Markup {
+    /// The change's fields, and the fingerprint of the provider as the confirmation showed
+    /// it, as hidden inputs of the confirmation's form.
+    fn hidden(&self, before: &ProviderInfo) -> Markup {
         html! {
             input type="hidden" name="exposures" value=(self.exposures.join(", "));
             @if self.retired { input type="hidden" name="retired" value="on"; }
+            input type="hidden" name="shown" value=(fingerprint(before));
         }
     }
+}
+
+/// A digest of a provider's attributes: "Apply" is refused if they changed since the
+/// confirmation was shown (another admin's change is never overwritten unseen).
+fn fingerprint(p: &ProviderInfo) -> String {
+    let json = serde_json::to_vec(p).unwrap_or_default();
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &json))
 }
 
 fn provider(service: &AdminOps, id: &str) -> Option<(ProviderId, ProviderInfo)> {
@@ -115,7 +122,7 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
         }
         form #apply method="post" action=(format!("/console/providers/{}/apply", id.as_str())) {
             input type="hidden" name="csrf" value=(view.csrf);
-            (edit.hidden())
+            (edit.hidden(&before))
             button type="submit" { "Apply" } " " a href="/console/" { "Cancel" }
         }
     };
@@ -126,7 +133,14 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
 /// Ok(()) sends to the jobs page, else the page saying why.
 pub(super) async fn apply(service: &AdminOps, view: &View, id: &str, edit: &Edit) -> Result<(), (StatusCode, Markup)> {
     let title = format!("Provider {id}");
-    match service.update_provider(&view.actor, id, |current| edit.apply_to(current)).await {
+    let unchanged = |current: &ProviderInfo| {
+        if edit.shown.as_deref() == Some(fingerprint(current).as_str()) {
+            edit.apply_to(current)
+        } else {
+            Err("the provider changed since this confirmation was shown: review the change again".to_owned())
+        }
+    };
+    match service.update_provider(&view.actor, id, unchanged).await {
         Ok(_) => Ok(()),
         Err(e) => Err((super::inspect::status_of(&e), frame(view, "/console/", &title, &failed(&e)))),
     }

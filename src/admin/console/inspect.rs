@@ -7,6 +7,7 @@ use maud::{Markup, html};
 use super::layout::{View, frame};
 use super::pages::failed;
 use super::query_param;
+use crate::error::Context as _;
 use crate::service::admin::AdminOps;
 
 /// Audit records shown per page.
@@ -15,17 +16,17 @@ const AUDIT_SHOWN: usize = 100;
 const AUDIT_READ: usize = 1000;
 /// A filtered page reads at most this many records (the next page goes on from there).
 const AUDIT_SCAN: usize = 20_000;
+/// Records per exported file (a file holds at most a few MiB; the next one goes on).
+pub(super) const EXPORT_RECORDS: usize = 10_000;
 
 /// The HTTP status of a failed lookup (as the admin API answers it).
 pub(super) fn status_of(e: &crate::error::Error) -> StatusCode {
-    crate::admin::service_error(e).0
+    crate::admin::status_for(e)
 }
 
+/// A time as the console shows it (RFC 3339, UTC).
 pub(super) fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_or_else(
-        |_| ms.to_string(),
-        |t| format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second()),
-    )
+    crate::service::admin::utc(ms)
 }
 
 /// `/console/locate?bucket=&key=[&versionId=]`: the form, and each stream's replicas with
@@ -97,13 +98,15 @@ pub(super) async fn audit(service: &AdminOps, view: &View, query: &str) -> (Stat
         actor.as_ref().is_none_or(|a| r.actor == *a) && action.as_ref().is_none_or(|a| r.action.starts_with(a.as_str()))
     };
     let (mut shown, mut after, mut scanned, mut more) = (Vec::new(), start, 0, true);
+    // Unfiltered, a page is exactly the records shown.
+    let read = if actor.is_none() && action.is_none() { AUDIT_SHOWN } else { AUDIT_READ };
     while shown.len() < AUDIT_SHOWN && scanned < AUDIT_SCAN {
-        let page = match service.audit_records(after, AUDIT_READ).await {
+        let page = match service.audit_records(after, read).await {
             Ok(p) => p,
             Err(e) => return (status_of(&e), frame(view, "/console/audit", "Audit log", &failed(&e))),
         };
         scanned += page.len();
-        more = page.len() == AUDIT_READ;
+        more = page.len() == read;
         for r in page {
             after = r.seq;
             if wanted(&r) {
@@ -130,17 +133,35 @@ pub(super) async fn audit(service: &AdminOps, view: &View, query: &str) -> (Stat
             label { "Action starts with " input name="action" value=[action.as_deref()]; } " "
             button type="submit" { "Filter" }
         }
-        p { a href="/console/audit/verify" { "Verify the chain" } " · " a href="/admin/v1/audit" { "Export (JSON, bearer token)" } }
+        p { a href="/console/audit/verify" { "Verify the chain" } " · " a href="/console/audit/export?after=0" { "Export (JSON lines)" } }
         table #audit {
             tr { th { "#" } th { "Time" } th { "Actor" } th { "Action" } th { "Detail" } }
             @for r in &shown {
                 tr { td { (r.seq) } td { (when(r.time_ms)) } td { (r.actor) } td { (r.action) } td { code { (r.detail) } } }
             }
         }
-        @if shown.is_empty() { p.muted { "No record matches." } }
+        @if shown.is_empty() && !more { p.muted { "No record matches." } }
+        @if shown.is_empty() && more { p.muted { "No record matches among the " (scanned) " read; the next ones may." } }
         @if more { p { a href=(format!("/console/audit?{next}")) { "Next records" } } }
     };
     (StatusCode::OK, frame(view, "/console/audit", "Audit log", &content))
+}
+
+/// Up to [`EXPORT_RECORDS`] records after `after` as JSON lines, and the file's name (the
+/// sequence numbers it holds).
+pub(super) async fn export(service: &AdminOps, after: u64) -> crate::error::Result<(Vec<u8>, String)> {
+    let (mut out, mut next, mut count) = (Vec::new(), after, 0);
+    while count < EXPORT_RECORDS {
+        let page = service.audit_records(next, AUDIT_READ.min(EXPORT_RECORDS - count)).await?;
+        let Some(last) = page.last().map(|r| r.seq) else { break };
+        for r in &page {
+            serde_json::to_writer(&mut out, r).context("encoding an audit record")?;
+            out.push(b'\n');
+        }
+        count += page.len();
+        next = last;
+    }
+    Ok((out, format!("souverain-audit-{}-{next}.jsonl", after + 1)))
 }
 
 /// `/console/audit/verify`: walks the whole chain and checks the seal, as `GET

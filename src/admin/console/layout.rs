@@ -12,10 +12,11 @@ pub(super) struct View {
 }
 
 /// The navigation: path and label.
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/console/", "Providers"),
     ("/console/policies", "Policies and buckets"),
     ("/console/locate", "Where is my data"),
+    ("/console/health", "Health"),
     ("/console/jobs", "Jobs"),
     ("/console/audit", "Audit log"),
     ("/console/report", "Report"),

@@ -8,6 +8,7 @@
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
 
 mod changes;
+mod health;
 mod inspect;
 mod layout;
 mod map;
@@ -25,6 +26,10 @@ use crate::access::{Action, Decision};
 use crate::service::admin::AdminOps;
 use layout::View;
 
+/// The pages that walk every object version or the whole audit chain (the report, a change's
+/// dry run, the chain's check) run one at a time per gateway, however many are asked for.
+static WALKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// The largest form the console reads.
 const MAX_FORM: usize = 16 * 1024;
 const STYLESHEET: &str = include_str!("console.css");
@@ -33,7 +38,11 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// Answers a request under `/console`.
-pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub(super) async fn respond(
+    service: &AdminOps,
+    health: &crate::health::HealthState,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
@@ -41,22 +50,19 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
         (&Method::GET, "/console/assets/console.css") => return asset(STYLESHEET, "text/css; charset=utf-8"),
         (&Method::GET, "/console/assets/favicon.svg") => return asset(FAVICON, "image/svg+xml"),
         (&Method::GET, "/console/login") => return page(StatusCode::OK, layout::login(None)),
+        (&Method::POST, _) if !same_origin(&parts.headers) => {
+            return page(
+                StatusCode::FORBIDDEN,
+                layout::problem("This form was not sent from the console's own pages."),
+            );
+        }
         (&Method::POST, "/console/login") => return login(service, body).await,
         _ => {}
     }
-    let Some(token) = session::token(&parts.headers) else { return redirect("/console/login", None) };
-    let principal = match service.admin_principal(&token).await {
-        Ok(Some(p)) => p,
-        // A token deleted or expired since login: the session ends.
-        Ok(None) => return redirect("/console/login", Some(session::logout_cookie())),
-        Err(e) => {
-            tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
-            return page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The admin tokens cannot be read now."));
-        }
+    let (token, principal) = match session_of(service, &parts.headers).await {
+        Ok(session) => session,
+        Err(refused) => return refused,
     };
-    if let Decision::Deny(why) = AdminOps::admin_decision(&principal, Action::AdminRead) {
-        return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
-    }
     let view = View { actor: principal.actor(), csrf: session::csrf(&token) };
     if parts.method == Method::POST {
         return post(service, &principal, &view, &token, &path, body).await;
@@ -69,7 +75,10 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
         }
         (&Method::GET, "/console/locate") => inspect::locate(service, &view, &query).await,
         (&Method::GET, "/console/audit") => inspect::audit(service, &view, &query).await,
-        (&Method::GET, "/console/audit/verify") => inspect::verify(service, &view).await,
+        (&Method::GET, "/console/audit/verify") => {
+            let _walk = WALKS.acquire().await;
+            inspect::verify(service, &view).await
+        }
         (&Method::GET, "/console/jobs") => {
             let (status, markup, running) = changes::jobs(service, &view).await;
             let mut resp = page(status, markup);
@@ -78,7 +87,9 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
             }
             return resp;
         }
-        (&Method::GET, "/console/report") => match report::gather(service).await {
+        (&Method::GET, "/console/health") => (StatusCode::OK, health::page(&view, &health.report())),
+        (&Method::GET, "/console/audit/export") => return audit_export(service, &query).await,
+        (&Method::GET, "/console/report") => match walk(report::gather(service)).await {
             Ok((facts, chain)) => (StatusCode::OK, report::page(&view, &facts, &chain)),
             Err(e) => (inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
         },
@@ -89,6 +100,30 @@ pub(super) async fn respond(service: &AdminOps, req: Request<Incoming>) -> Respo
         _ => (StatusCode::NOT_FOUND, layout::problem("No such page.")),
     };
     page(status, markup)
+}
+
+/// The session's token and who it is, if the request carries a live session of a token that
+/// may read (else the answer: the login form, or why not).
+async fn session_of(
+    service: &AdminOps,
+    headers: &http::HeaderMap,
+) -> Result<(String, crate::access::Principal), Response<Full<Bytes>>> {
+    let Some(token) = session::token(headers, now_secs()) else {
+        return Err(redirect("/console/login", Some(session::logout_cookie())));
+    };
+    let principal = match service.admin_principal(&token).await {
+        Ok(Some(p)) => p,
+        // A token deleted or expired since login: the session ends.
+        Ok(None) => return Err(redirect("/console/login", Some(session::logout_cookie()))),
+        Err(e) => {
+            tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
+            return Err(page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The admin tokens cannot be read now.")));
+        }
+    };
+    if let Decision::Deny(why) = AdminOps::admin_decision(&principal, Action::AdminRead) {
+        return Err(page(StatusCode::FORBIDDEN, layout::problem(&why.to_string())));
+    }
+    Ok((token, principal))
 }
 
 /// Every POST but the login: refused (403, nothing done) without the session's CSRF token;
@@ -111,10 +146,12 @@ async fn post(
     let Some((id, what)) = path.strip_prefix("/console/providers/").and_then(|rest| rest.split_once('/')) else {
         return page(StatusCode::NOT_FOUND, layout::problem("No such page."));
     };
-    let edit = changes::Edit::from_form(&form);
+    let Some(edit) = changes::Edit::from_form(&form) else {
+        return page(StatusCode::BAD_REQUEST, layout::problem("The form lacks the provider's exposures."));
+    };
     match what {
         "preview" => {
-            let (status, markup) = changes::preview(service, view, id, &edit).await;
+            let (status, markup) = walk(changes::preview(service, view, id, &edit)).await;
             page(status, markup)
         }
         "apply" => {
@@ -130,6 +167,33 @@ async fn post(
     }
 }
 
+/// Runs `f` holding the [`WALKS`] permit.
+async fn walk<T>(f: impl Future<Output = T>) -> T {
+    let _permit = WALKS.acquire().await;
+    f.await
+}
+
+fn now_secs() -> u64 {
+    u64::try_from(crate::service::now_ms() / 1000).unwrap_or(0)
+}
+
+/// A POST comes from the console's own pages: browsers say so in `Sec-Fetch-Site` and `Origin`
+/// (a page on another port of the same host is same-site for the cookie, but not same-origin:
+/// it could otherwise log a user in under its own token). Clients that send neither header
+/// (scripts, older browsers) still need the session and the CSRF token.
+fn same_origin(headers: &http::HeaderMap) -> bool {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let fetch_site_ok = text(header::HeaderName::from_static("sec-fetch-site")).is_none_or(|s| s == "same-origin");
+    let origin_ok = match (text(header::ORIGIN), text(header::HOST)) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        }
+        (Some(_), None) => false,
+    };
+    fetch_site_ok && origin_ok
+}
+
 /// POST `/console/login`: a valid admin token starts a session; anything else shows the form
 /// again with why (and sets nothing).
 async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
@@ -138,7 +202,7 @@ async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
         return page(StatusCode::BAD_REQUEST, layout::login(Some("Enter an admin token.")));
     };
     match service.admin_principal(&token).await {
-        Ok(Some(_)) => redirect("/console/", Some(session::login_cookie(&token))),
+        Ok(Some(_)) => redirect("/console/", Some(session::login_cookie(&token, now_secs()))),
         Ok(None) => page(StatusCode::UNAUTHORIZED, layout::login(Some("This token is not an admin token."))),
         Err(e) => {
             tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
@@ -147,21 +211,37 @@ async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
     }
 }
 
-/// The report as a PDF download named by its day.
-async fn report_pdf(service: &AdminOps) -> Response<Full<Bytes>> {
-    let (facts, chain) = match report::gather(service).await {
-        Ok(r) => r,
-        Err(e) => return page(inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
+/// `GET /console/audit/export?after=N`: up to [`inspect::EXPORT_RECORDS`] audit records after
+/// `N` as JSON lines (what `souverain admin audit verify --file` checks offline), named by the
+/// sequence numbers they hold; the next file starts after the last.
+async fn audit_export(service: &AdminOps, query: &str) -> Response<Full<Bytes>> {
+    let after = query_param(query, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let (body, name) = match inspect::export(service, after).await {
+        Ok(e) => e,
+        Err(e) => return page(inspect::status_of(&e), layout::problem("The audit log cannot be read now.")),
     };
-    let mut resp = Response::new(Full::new(Bytes::from(report::pdf(&facts, &chain))));
+    download(body, "application/x-ndjson", &name)
+}
+
+/// An attachment named `name`.
+fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    let name = format!("attachment; filename=\"souverain-report-{}.pdf\"", report::day(&facts));
-    if let Ok(v) = HeaderValue::from_str(&name) {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     secure(h);
     resp
+}
+
+/// The report as a PDF download named by its day.
+async fn report_pdf(service: &AdminOps) -> Response<Full<Bytes>> {
+    let (facts, chain) = match walk(report::gather(service)).await {
+        Ok(r) => r,
+        Err(e) => return page(inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
+    };
+    download(report::pdf(&facts, &chain), "application/pdf", &format!("souverain-report-{}.pdf", report::day(&facts)))
 }
 
 /// The form fields of a urlencoded body (at most [`MAX_FORM`] bytes).
@@ -192,13 +272,15 @@ fn page(status: StatusCode, markup: Markup) -> Response<Full<Bytes>> {
     resp
 }
 
-/// Headers of every console answer: the CSP, no framing, no sniffing, no caching, no referrer.
+/// Headers of every console answer: the CSP, no framing, no sniffing, no caching, no referrer
+/// beyond the console itself.
 fn secure(h: &mut http::HeaderMap) {
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: browsers then send `Origin: null` with the console's own forms.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
 }
 
 /// A file embedded in the binary.

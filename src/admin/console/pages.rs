@@ -66,7 +66,7 @@ fn usable_by(policies: &[ResidencyPolicy], provider: &ProviderInfo, today: time:
     policies.iter().filter(|p| eligible(p, provider, today)).map(|p| p.id.clone()).collect()
 }
 
-fn join(items: impl IntoIterator<Item = String>, sep: &str) -> String {
+pub(super) fn join(items: impl IntoIterator<Item = String>, sep: &str) -> String {
     items.into_iter().collect::<Vec<_>>().join(sep)
 }
 
@@ -183,6 +183,9 @@ pub(super) async fn bucket(service: &AdminOps, view: &View, name: &str) -> (Stat
 /// bad name), nothing internal otherwise (the log has it).
 pub(super) fn failed(e: &crate::error::Error) -> Markup {
     let status = super::inspect::status_of(e);
+    if status.is_server_error() {
+        tracing::warn!(error = %crate::report::chain(e), "console: a page could not be built");
+    }
     let message =
         if status.is_server_error() { "The gateway could not answer this now.".to_owned() } else { e.to_string() };
     html! { p.notice { (message) } }

@@ -26,13 +26,11 @@ pub(super) struct Chain {
 pub(super) async fn gather(service: &AdminOps) -> crate::error::Result<(ComplianceFacts, Chain)> {
     let facts = service.compliance_facts().await?;
     let verdict = super::super::residency::verify_chain(service).await?;
-    let records = verdict["records"].as_u64().unwrap_or(0);
-    let head = service.audit_records(records.saturating_sub(1), 1).await?;
     let chain = Chain {
-        records,
+        records: verdict["records"].as_u64().unwrap_or(0),
         intact: verdict["intact"].as_bool().unwrap_or(false),
         sealed_through: verdict["sealed_through"].as_u64(),
-        head_hash: head.first().filter(|r| r.seq == records).map(|r| r.hash.clone()),
+        head_hash: verdict["head_hash"].as_str().map(str::to_owned),
         problems: verdict["problems"]
             .as_array()
             .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
@@ -43,7 +41,7 @@ pub(super) async fn gather(service: &AdminOps) -> crate::error::Result<(Complian
 
 /// The report's date (the day it was generated, UTC).
 pub(super) fn day(facts: &ComplianceFacts) -> String {
-    when(facts.generated_ms).split(' ').next().unwrap_or_default().to_owned()
+    when(facts.generated_ms).get(..10).unwrap_or_default().to_owned()
 }
 
 fn outside_total(facts: &ComplianceFacts) -> u64 {
@@ -51,7 +49,7 @@ fn outside_total(facts: &ComplianceFacts) -> u64 {
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    items.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    super::pages::join(items.into_iter().cloned(), ", ")
 }
 
 /// `GET /console/report`.

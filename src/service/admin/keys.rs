@@ -216,7 +216,8 @@ struct KekHoldings {
 }
 
 /// A time as RFC 3339 UTC (for messages).
-fn utc(ms: i64) -> String {
+/// A time in RFC 3339 (UTC), or the raw milliseconds if it is out of range.
+pub fn utc(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

@@ -24,7 +24,7 @@ use crate::model::audit::AuditKey;
 
 pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
-pub use keys::KeysView;
+pub use keys::{KeysView, utc};
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use preview::{EvacuationPreview, LeavingProvider};
 pub use report::{BucketResidency, ComplianceFacts};

@@ -12,7 +12,7 @@ use crate::datapath::ciphertext_len;
 use crate::error::{ErrorKind, Result};
 use crate::meta::walk::VersionWalk;
 use crate::model::{ProviderId, ProviderInfo};
-use crate::placement::{eligible, place};
+use crate::placement::place;
 
 /// Versions read per page.
 const PAGE: usize = 512;
@@ -53,7 +53,7 @@ impl AdminOps {
             if place(policy, &residency.catalog, bucket.uid, today).is_err() {
                 out.unplaceable.push(bucket.name.to_string());
             }
-            let allowed = |p: &ProviderId| residency.provider(p).is_some_and(|info| eligible(policy, info, today));
+            let allowed = |p: &ProviderId| residency.allows(policy, p, today);
             let mut walk = VersionWalk::new(bucket.uid, None);
             loop {
                 let page = walk.next_page(self.meta.as_ref(), PAGE).await?;

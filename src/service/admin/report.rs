@@ -12,7 +12,6 @@ use super::{AdminOps, JobView};
 use crate::error::Result;
 use crate::meta::walk::VersionWalk;
 use crate::model::{ProviderInfo, ResidencyPolicy};
-use crate::placement::eligible;
 
 /// Versions read per page.
 const PAGE: usize = 512;
@@ -91,7 +90,7 @@ impl AdminOps {
                             out.countries.insert(info.country.to_string());
                             out.jurisdictions.extend(info.jurisdictions.iter().map(ToString::to_string));
                         }
-                        if !policy.zip(info).is_some_and(|(policy, info)| eligible(policy, info, today)) {
+                        if !policy.is_some_and(|policy| residency.allows(policy, p, today)) {
                             out.outside_policy += 1;
                         }
                     }
