@@ -479,6 +479,12 @@ async fn the_compliance_report_names_every_bucket_and_provider_with_its_countrie
     assert!(text.contains("photos (policy eu-default): 2 versions, 6 replicas; countries DE, FR, NL; jurisdictions BE, DE, FR, NL; providers local-de, local-fr, local-nl; outside policy 0"), "{text}");
     assert!(text.contains("archive (policy de-only): 1 versions, 1 replicas; countries DE; jurisdictions DE; providers local-de; outside policy 0"), "{text}");
     assert!(text.contains("No replica of any bucket sits outside its policy"), "{text}");
+    // Two objects of 4 bytes at all three, one more at DE: 116 bytes of ciphertext each (the
+    // 96-byte header, 4 bytes, the 16-byte tag).
+    for (provider, replicas) in [("local-de", 3), ("local-fr", 2), ("local-nl", 2)] {
+        let line = format!("{provider}: {replicas} replicas or shards, {} bytes stored", replicas * 116);
+        assert!(text.contains(&line), "{line} in {text}");
+    }
     assert!(text.contains(", intact, sealed through record "), "{text}");
     gw.stop().await;
 }

@@ -87,7 +87,12 @@ pub(super) fn page(view: &View, facts: &ComplianceFacts, chain: &Chain) -> Marku
                 }
             }
         }
-        h2 { "Latest scrub" }
+        h2 { "Stored at each provider" }
+        table #report-stored {
+            tr { th { "Provider" } th { "Replicas or shards" } th { "Bytes stored" } }
+            @for at in &facts.stored { tr { td { (at.provider) } td { (at.replicas) } td { (at.bytes) } } }
+        }
+                h2 { "Latest scrub" }
         p #scrub { (scrub_line(facts)) }
         h2 { "Audit chain" }
         p #chain { (chain_line(chain)) }
@@ -166,6 +171,10 @@ fn lines(facts: &ComplianceFacts, chain: &Chain) -> Vec<String> {
             b.outside_policy
         ));
     }
+    out.extend([String::new(), "STORED AT EACH PROVIDER".to_owned()]);
+    for at in &facts.stored {
+        out.push(format!("{}: {} replicas or shards, {} bytes stored", at.provider, at.replicas, at.bytes));
+    }
     out.extend([String::new(), "LATEST SCRUB".to_owned(), scrub_line(facts), String::new()]);
     out.extend(["AUDIT CHAIN".to_owned(), chain_line(chain)]);
     out.extend(chain.problems.iter().map(|p| format!("problem: {p}")));
@@ -177,20 +186,35 @@ const WIDTH_CHARS: usize = 100;
 /// Lines per A4 page at 12 pt line height.
 const PAGE_LINES: usize = 62;
 
-/// Wraps a line at spaces to [`WIDTH_CHARS`]; keeps to what the built-in fonts encode.
+/// Wraps a line at spaces to [`WIDTH_CHARS`] (a longer word is cut), keeping to what the
+/// built-in fonts encode (WinAnsi: ASCII and Latin-1, so "Telefónica" stays itself; anything
+/// else becomes `?`).
 fn wrap(line: &str) -> Vec<String> {
-    let printable: String = line.chars().map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect();
+    let encodable = |c: char| (' '..='~').contains(&c) || ('\u{a0}'..='\u{ff}').contains(&c);
+    let printable: String = line.chars().map(|c| if encodable(c) { c } else { '?' }).collect();
     let mut out = Vec::new();
     let mut current = String::new();
     for word in printable.split(' ') {
-        if !current.is_empty() && current.len() + 1 + word.len() > WIDTH_CHARS {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = current.chars().count();
+            if used > 0 && used + 1 + word.len() > WIDTH_CHARS {
+                out.push(std::mem::take(&mut current));
+                current.push_str("    ");
+            }
+            if !current.trim().is_empty() {
+                current.push(' ');
+            }
+            let room = WIDTH_CHARS.saturating_sub(current.chars().count()).max(1);
+            let rest = word.split_off(room.min(word.len()));
+            current.extend(word);
+            if rest.is_empty() {
+                break;
+            }
+            word = rest;
             out.push(std::mem::take(&mut current));
             current.push_str("    ");
         }
-        if !current.is_empty() && !current.ends_with("    ") {
-            current.push(' ');
-        }
-        current.push_str(word);
     }
     out.push(current);
     out
@@ -218,4 +242,25 @@ pub(super) fn pdf(facts: &ComplianceFacts, chain: &Chain) -> Vec<u8> {
         .collect();
     let mut doc = PdfDocument::new(&format!("souverain compliance report {}", day(facts)));
     doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Promise: report lines keep Latin-1 letters (operator names), replace what the PDF's
+    /// built-in font cannot encode, wrap at spaces, and cut a word longer than a line, losing
+    /// no character.
+    #[test]
+    fn lines_wrap_and_keep_what_the_font_encodes() {
+        assert_eq!(wrap("Telefónica Deutschland → DE"), ["Telefónica Deutschland ? DE"]);
+        let words = "word ".repeat(30);
+        let wrapped = wrap(words.trim_end());
+        assert!(wrapped.len() == 2 && wrapped.iter().all(|l| l.chars().count() <= WIDTH_CHARS), "{wrapped:?}");
+        assert!(wrapped[1].starts_with("    word"), "continuation lines are indented");
+        let long = "x".repeat(WIDTH_CHARS * 2 + 5);
+        let cut = wrap(&format!("hash {long}"));
+        assert!(cut.iter().all(|l| l.chars().count() <= WIDTH_CHARS), "{cut:?}");
+        assert_eq!(cut.concat().chars().filter(|c| *c == 'x').count(), long.len());
+    }
 }

@@ -27,7 +27,7 @@ pub use audit::SealReport;
 pub use keys::{KeysView, utc};
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use preview::{EvacuationPreview, LeavingProvider};
-pub use report::{BucketResidency, ComplianceFacts};
+pub use report::{BucketResidency, ComplianceFacts, ProviderStorage};
 pub use residency::ProviderView;
 
 /// A background job as `GET /admin/v1/jobs/{name}` shows it.

@@ -32,8 +32,21 @@ pub struct ComplianceFacts {
     pub policies: Vec<ResidencyPolicy>,
     /// Per bucket, where its data is.
     pub buckets: Vec<BucketResidency>,
+    /// Per provider holding data: replicas or shards, and their stored bytes.
+    pub stored: Vec<ProviderStorage>,
     /// The latest scrub pass, if one ran.
     pub scrub: Option<JobView>,
+}
+
+/// What one provider holds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProviderStorage {
+    /// Provider id.
+    pub provider: String,
+    /// Replicas or shards.
+    pub replicas: u64,
+    /// Their bytes as stored there (ciphertext; a shard's share for erasure-coded streams).
+    pub bytes: u64,
 }
 
 /// Where one bucket's data lives.
@@ -65,6 +78,7 @@ impl AdminOps {
         let rules = serde_json::to_vec(&(&residency.catalog, &policies)).unwrap_or_default();
         let today = crate::service::today();
         let mut buckets = Vec::new();
+        let mut stored: std::collections::BTreeMap<String, ProviderStorage> = std::collections::BTreeMap::new();
         let mut records = self.meta.buckets().await?;
         records.sort_by(|a, b| a.name.cmp(&b.name));
         for bucket in records {
@@ -82,6 +96,17 @@ impl AdminOps {
                 }
                 for (_, entry) in page {
                     out.versions += 1;
+                    for s in &entry.version.streams {
+                        let len = crate::replicate::erasure::stored_len(
+                            s.redundancy,
+                            crate::datapath::ciphertext_len(s.plaintext_len, s.seg_log2),
+                        );
+                        for p in &s.replicas {
+                            let at = stored.entry(p.as_str().to_owned()).or_default();
+                            at.replicas += 1;
+                            at.bytes += len;
+                        }
+                    }
                     for p in entry.version.streams.iter().flat_map(|s| s.replicas.iter()) {
                         out.replicas += 1;
                         out.providers.insert(p.as_str().to_owned());
@@ -105,6 +130,7 @@ impl AdminOps {
             providers: residency.catalog.clone(),
             policies,
             buckets,
+            stored: stored.into_iter().map(|(provider, at)| ProviderStorage { provider, ..at }).collect(),
             scrub: self.job(crate::model::jobs::SCRUB).await?,
         })
     }
