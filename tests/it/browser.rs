@@ -102,20 +102,8 @@ async fn run_chromium(url: &str) -> String {
     let profile_arg = format!("--user-data-dir={}", profile.path().display());
     let out = tokio::task::spawn_blocking(move || {
         Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-                &profile_arg,
-                &url,
-            ])
+            .args(crate::common::cdp::HEADLESS)
+            .args(["--virtual-time-budget=15000", "--dump-dom", &profile_arg, &url])
             .output()
             .expect("Debian's chromium (scripts/install-deps.sh --test-tools installs it)")
     })

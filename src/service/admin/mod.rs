@@ -19,8 +19,8 @@ use crate::health::HealthState;
 use crate::keys::KeyProvider;
 use crate::meta::{BucketRecord, JobRecord, MetadataStore};
 use crate::metrics::Metrics;
-use crate::model::ResidencyPolicy;
 use crate::model::audit::AuditKey;
+use crate::model::{BucketUid, ResidencyPolicy};
 
 pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
@@ -100,6 +100,32 @@ impl AdminOps {
         configured_tokens: Vec<crate::config::AdminToken>,
     ) -> Self {
         Self { meta, keys, state, health, metrics, access, configured_tokens, audit_key: OnceLock::new() }
+    }
+
+    /// Calls `each` with every stream of every version of `bucket` (noncurrent ones and parts
+    /// of completed uploads included) and the bytes it stores at each holder, reading a page
+    /// of versions at a time; returns how many versions it read.
+    pub(super) async fn each_stream(
+        &self,
+        bucket: BucketUid,
+        mut each: impl FnMut(&crate::model::StreamManifest, u64),
+    ) -> Result<u64> {
+        const PAGE: usize = 512;
+        let mut walk = crate::meta::walk::VersionWalk::new(bucket, None);
+        let mut versions = 0;
+        loop {
+            let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(versions);
+            }
+            for (_, entry) in page {
+                versions += 1;
+                for s in &entry.version.streams {
+                    let cipher = crate::datapath::ciphertext_len(s.plaintext_len, s.seg_log2);
+                    each(s, crate::replicate::erasure::stored_len(s.redundancy, cipher));
+                }
+            }
+        }
     }
 
     /// Every bucket's name and policy, by name.

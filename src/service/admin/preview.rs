@@ -8,14 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::AdminOps;
-use crate::datapath::ciphertext_len;
 use crate::error::{ErrorKind, Result};
-use crate::meta::walk::VersionWalk;
 use crate::model::{ProviderId, ProviderInfo};
 use crate::placement::place;
-
-/// Versions read per page.
-const PAGE: usize = 512;
 
 /// What applying a change would make the evacuation job do.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -54,27 +49,15 @@ impl AdminOps {
                 out.unplaceable.push(bucket.name.to_string());
             }
             let allowed = |p: &ProviderId| residency.allows(policy, p, today);
-            let mut walk = VersionWalk::new(bucket.uid, None);
-            loop {
-                let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
-                if page.is_empty() {
-                    break;
-                }
-                for (_, entry) in page {
-                    out.versions += 1;
-                    for s in &entry.version.streams {
-                        let stored = crate::replicate::erasure::stored_len(
-                            s.redundancy,
-                            ciphertext_len(s.plaintext_len, s.seg_log2),
-                        );
-                        for p in s.replicas.iter().filter(|p| !allowed(p)) {
-                            let slot = leaving.entry(p.as_str().to_owned()).or_default();
-                            slot.replicas += 1;
-                            slot.bytes += stored;
-                        }
+            out.versions += self
+                .each_stream(bucket.uid, |s, stored| {
+                    for p in s.replicas.iter().filter(|p| !allowed(p)) {
+                        let slot = leaving.entry(p.as_str().to_owned()).or_default();
+                        slot.replicas += 1;
+                        slot.bytes += stored;
                     }
-                }
-            }
+                })
+                .await?;
         }
         out.leaving = leaving.into_iter().map(|(provider, l)| LeavingProvider { provider, ..l }).collect();
         out.unplaceable.sort();

@@ -10,11 +10,7 @@ use serde::Serialize;
 
 use super::{AdminOps, JobView};
 use crate::error::Result;
-use crate::meta::walk::VersionWalk;
 use crate::model::{ProviderInfo, ResidencyPolicy};
-
-/// Versions read per page.
-const PAGE: usize = 512;
 
 /// What the report states, as of `generated_ms`.
 #[derive(Debug, Clone, Serialize)]
@@ -88,30 +84,15 @@ impl AdminOps {
                 ..Default::default()
             };
             let policy = residency.policies.get(&bucket.policy_id);
-            let mut walk = VersionWalk::new(bucket.uid, None);
-            loop {
-                let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
-                if page.is_empty() {
-                    break;
-                }
-                for (_, entry) in page {
-                    out.versions += 1;
-                    for s in &entry.version.streams {
-                        let len = crate::replicate::erasure::stored_len(
-                            s.redundancy,
-                            crate::datapath::ciphertext_len(s.plaintext_len, s.seg_log2),
-                        );
-                        for p in &s.replicas {
-                            let at = stored.entry(p.as_str().to_owned()).or_default();
-                            at.replicas += 1;
-                            at.bytes += len;
-                        }
-                    }
-                    for p in entry.version.streams.iter().flat_map(|s| s.replicas.iter()) {
+            out.versions = self
+                .each_stream(bucket.uid, |s, len| {
+                    for p in &s.replicas {
+                        let at = stored.entry(p.as_str().to_owned()).or_default();
+                        at.replicas += 1;
+                        at.bytes += len;
                         out.replicas += 1;
                         out.providers.insert(p.as_str().to_owned());
-                        let info = residency.provider(p);
-                        if let Some(info) = info {
+                        if let Some(info) = residency.provider(p) {
                             out.countries.insert(info.country.to_string());
                             out.jurisdictions.extend(info.jurisdictions.iter().map(ToString::to_string));
                         }
@@ -119,8 +100,8 @@ impl AdminOps {
                             out.outside_policy += 1;
                         }
                     }
-                }
-            }
+                })
+                .await?;
             buckets.push(out);
         }
         Ok(ComplianceFacts {
