@@ -403,10 +403,12 @@ async fn in_a_browser_an_admin_marks_a_provider_exposed_and_watches_the_evacuati
     b.act("document.querySelector('#apply').submit()", true).await;
     assert_eq!(b.eval("location.pathname").await, "/console/jobs");
     let state = "document.querySelector('#job-evacuation .state').textContent";
-    for _ in 0..30 {
+    // Reloaded as the page's Refresh header would, for at most 30 s.
+    for _ in 0..60 {
         if b.eval(state).await == "done" && !holders(admin, "photos", "team.jpg").await.contains(&target) {
             break;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         b.open(&format!("{base}/console/jobs")).await;
     }
     assert_eq!(b.eval(state).await, "done");
