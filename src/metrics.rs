@@ -88,6 +88,10 @@ pub struct Metrics {
     pub stored_objects: IntGaugeVec,
     /// Plaintext bytes stored, by policy.
     pub stored_bytes: IntGaugeVec,
+    /// Replicas or shards each provider holds, by provider (last usage pass).
+    pub provider_stored_replicas: IntGaugeVec,
+    /// Their bytes as stored there (ciphertext), by provider.
+    pub provider_stored_bytes: IntGaugeVec,
     /// Noncurrent versions stored (versioned buckets), by policy.
     pub stored_noncurrent_objects: IntGaugeVec,
     /// Their plaintext bytes, by policy.
@@ -297,6 +301,16 @@ impl Metrics {
             )?,
             stored_objects: gauge_vec("souverain_stored_objects", "Objects stored, by policy.", &["policy"])?,
             stored_bytes: gauge_vec("souverain_stored_bytes", "Plaintext bytes stored, by policy.", &["policy"])?,
+            provider_stored_replicas: gauge_vec(
+                "souverain_provider_stored_replicas",
+                "Replicas or shards a provider holds (every version), by provider.",
+                &["provider"],
+            )?,
+            provider_stored_bytes: gauge_vec(
+                "souverain_provider_stored_bytes",
+                "Bytes a provider stores (ciphertext of every version), by provider.",
+                &["provider"],
+            )?,
             stored_noncurrent_objects: gauge_vec(
                 "souverain_stored_noncurrent_objects",
                 "Noncurrent versions stored (versioned buckets), by policy.",
@@ -376,6 +390,8 @@ impl Metrics {
             Box::new(self.deletions_completed.clone()),
             Box::new(self.stored_objects.clone()),
             Box::new(self.stored_bytes.clone()),
+            Box::new(self.provider_stored_replicas.clone()),
+            Box::new(self.provider_stored_bytes.clone()),
             Box::new(self.stored_noncurrent_objects.clone()),
             Box::new(self.stored_noncurrent_bytes.clone()),
             Box::new(self.integrity_failures.clone()),

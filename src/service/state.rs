@@ -22,7 +22,12 @@ pub struct GatewayState {
     evacuation: Notify,
     /// Wakes the rotation job after a rotation or a bucket's move to its own KEK.
     rotation: Notify,
+    /// What each provider holds, as the last usage pass counted it.
+    stored_at: RwLock<Arc<StoredAt>>,
 }
+
+/// Per provider id: replicas (or shards) and their bytes as stored there.
+pub type StoredAt = std::collections::BTreeMap<String, (u64, u64)>;
 
 impl GatewayState {
     /// The config's state, before any stored change is loaded.
@@ -33,6 +38,18 @@ impl GatewayState {
             key_state: RwLock::default(),
             evacuation: Notify::new(),
             rotation: Notify::new(),
+            stored_at: RwLock::default(),
+        }
+    }
+
+    /// What each provider holds, as of the last usage pass (empty before the first).
+    pub fn stored_at(&self) -> Arc<StoredAt> {
+        self.stored_at.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+    }
+
+    pub(crate) fn set_stored_at(&self, stored: StoredAt) {
+        if let Ok(mut slot) = self.stored_at.write() {
+            *slot = Arc::new(stored);
         }
     }
 

@@ -1,7 +1,9 @@
 //! Stored usage per policy: a periodic pass over every bucket's versions that sets
 //! `souverain_stored_objects` and `souverain_stored_bytes` (current versions) and
 //! `souverain_stored_noncurrent_objects` and `souverain_stored_noncurrent_bytes` (the older
-//! versions a versioned bucket keeps) by policy (as MinIO's and Garage's usage crawlers do). A pass reads metadata only, a page at a time, so its memory is bounded
+//! versions a versioned bucket keeps) by policy (as MinIO's and Garage's usage crawlers do),
+//! and what each provider holds (`souverain_provider_stored_replicas`/`_bytes`, and the
+//! console's providers page). A pass reads metadata only, a page at a time, so its memory is bounded
 //! whatever the store's size; between passes the gauges are as of the last one.
 
 use std::collections::BTreeMap;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use crate::meta::walk::VersionWalk;
 use crate::meta::{BucketRecord, MetaError, MetadataStore};
 use crate::metrics::Metrics;
-use crate::service::state::GatewayState;
+use crate::service::state::{GatewayState, StoredAt};
 use crate::shutdown::Shutdown;
 
 const PAGE: usize = 1000;
@@ -43,6 +45,15 @@ impl Usage {
 
 /// One bucket's versions and their bytes, a page at a time.
 pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord) -> Result<Usage, MetaError> {
+    bucket_usage_at(meta, bucket, &mut StoredAt::new()).await
+}
+
+/// [`bucket_usage`], adding each stream's holders and stored bytes to `stored_at`.
+async fn bucket_usage_at(
+    meta: &dyn MetadataStore,
+    bucket: &BucketRecord,
+    stored_at: &mut StoredAt,
+) -> Result<Usage, MetaError> {
     let mut usage = Usage::default();
     let mut walk = VersionWalk::new(bucket.uid, None);
     loop {
@@ -52,6 +63,17 @@ pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord
         }
         for (_, e) in page {
             usage.versions += 1;
+            for st in &e.version.streams {
+                let len = crate::replicate::erasure::stored_len(
+                    st.redundancy,
+                    crate::datapath::ciphertext_len(st.plaintext_len, st.seg_log2),
+                );
+                for p in &st.replicas {
+                    let at = stored_at.entry(p.as_str().to_owned()).or_default();
+                    at.0 += 1;
+                    at.1 += len;
+                }
+            }
             match (e.version.delete_marker, e.latest) {
                 (true, _) => {}
                 (false, true) => {
@@ -94,12 +116,19 @@ impl UsageCounter {
         let meta = &self.meta;
         let mut by_policy: BTreeMap<String, Usage> =
             self.state.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
+        let mut stored_at = StoredAt::new();
         for bucket in meta.buckets().await? {
-            let b = bucket_usage(meta.as_ref(), &bucket).await?;
+            let b = bucket_usage_at(meta.as_ref(), &bucket, &mut stored_at).await?;
             by_policy.entry(bucket.policy_id.clone()).or_default().add(&b);
         }
         let metrics = &self.metrics;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for p in self.state.residency().catalog.iter().map(|p| p.id.as_str().to_owned()) {
+            let (replicas, bytes) = stored_at.get(&p).copied().unwrap_or_default();
+            metrics.provider_stored_replicas.with_label_values(&[p.as_str()]).set(gauge(replicas));
+            metrics.provider_stored_bytes.with_label_values(&[p.as_str()]).set(gauge(bytes));
+        }
+        self.state.set_stored_at(stored_at);
         for (policy, u) in &by_policy {
             metrics.stored_objects.with_label_values(&[policy.as_str()]).set(gauge(u.objects));
             metrics.stored_bytes.with_label_values(&[policy.as_str()]).set(gauge(u.bytes));

@@ -145,6 +145,16 @@ async fn an_admin_sees_providers_policies_replicas_and_the_audit_chain() {
         assert!(page.contains(&row), "{row} in {page}");
     }
 
+    // What each provider stores, once the usage pass (every second in tests) counted the object:
+    // one replica of 118 bytes (the 96-byte header, 6 bytes, the 16-byte tag).
+    crate::common::wait_for("the providers page shows what each provider stores", 20, || {
+        let cookie = cookie.clone();
+        async move {
+            let page = request(admin, "GET", "/console/", Some(&cookie), "").await.body_text();
+            page.matches("<td class=\"stored\">1 replica, 118 bytes</td>").count() == 3
+        }
+    })
+    .await;
     let policies = get("/console/policies").await.body_text();
     assert!(
         policies.contains(

@@ -19,12 +19,13 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
     let today = crate::service::today();
     let policies = service.policies();
     let providers = service.providers_view();
+    let stored = service.stored_at();
     let content = html! {
         (super::map::europe(&providers))
         table #providers {
             tr {
                 th { "Provider" } th { "Country" } th { "Operator" } th { "Jurisdictions" } th { "Exposures" }
-                th { "Independence group" } th { "Certifications" } th { "Health" } th { "Policies that may use it" } th {}
+                th { "Independence group" } th { "Certifications" } th { "Health" } th { "Stored" } th { "Policies that may use it" } th {}
             }
             @for p in &providers {
                 tr {
@@ -41,6 +42,12 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
                     td {
                         @if p.reachable { span.ok { "reachable" } } @else { span.bad { "unreachable" } }
                     }
+                    td.stored { @match stored.get(p.info.id.as_str()) {
+                        Some((replicas, bytes)) => {
+                            (replicas) @if *replicas == 1 { " replica, " } @else { " replicas, " } (bytes) " bytes"
+                        }
+                        None => span.muted { "nothing yet" },
+                    } }
                     td { (join(usable_by(&policies, &p.info, today), ", ")) }
                     td { a href=(format!("/console/providers/{}", p.info.id.as_str())) { "Change" } }
                 }

@@ -128,6 +128,11 @@ impl AdminOps {
         }
     }
 
+    /// What each provider holds, as the last usage pass counted it.
+    pub fn stored_at(&self) -> Arc<crate::service::state::StoredAt> {
+        self.state.stored_at()
+    }
+
     /// Every bucket's name and policy, by name.
     pub async fn bucket_bindings(&self) -> Result<Vec<(String, String)>> {
         let mut out: Vec<_> =
