@@ -24,7 +24,12 @@ pub struct GatewayState {
     rotation: Notify,
     /// What each provider holds, as the last usage pass counted it.
     stored_at: RwLock<Arc<StoredAt>>,
+    /// Each bucket's current objects and their plaintext bytes, as the last usage pass counted.
+    bucket_usage: RwLock<Arc<BucketUsage>>,
 }
+
+/// Per bucket name: current objects and their plaintext bytes.
+pub type BucketUsage = std::collections::BTreeMap<String, (u64, u64)>;
 
 /// Per provider id: replicas (or shards) and their bytes as stored there.
 pub type StoredAt = std::collections::BTreeMap<String, (u64, u64)>;
@@ -39,6 +44,18 @@ impl GatewayState {
             evacuation: Notify::new(),
             rotation: Notify::new(),
             stored_at: RwLock::default(),
+            bucket_usage: RwLock::default(),
+        }
+    }
+
+    /// Each bucket's current objects and bytes, as of the last usage pass (empty before).
+    pub fn bucket_usage(&self) -> Arc<BucketUsage> {
+        self.bucket_usage.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+    }
+
+    pub(crate) fn set_bucket_usage(&self, usage: BucketUsage) {
+        if let Ok(mut slot) = self.bucket_usage.write() {
+            *slot = Arc::new(usage);
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::meta::walk::VersionWalk;
 use crate::meta::{BucketRecord, MetaError, MetadataStore};
 use crate::metrics::Metrics;
-use crate::service::state::{GatewayState, StoredAt};
+use crate::service::state::{BucketUsage, GatewayState, StoredAt};
 use crate::shutdown::Shutdown;
 
 const PAGE: usize = 1000;
@@ -117,10 +117,13 @@ impl UsageCounter {
         let mut by_policy: BTreeMap<String, Usage> =
             self.state.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
         let mut stored_at = StoredAt::new();
+        let mut by_bucket = BucketUsage::new();
         for bucket in meta.buckets().await? {
             let b = bucket_usage_at(meta.as_ref(), &bucket, &mut stored_at).await?;
             by_policy.entry(bucket.policy_id.clone()).or_default().add(&b);
+            by_bucket.insert(bucket.name.to_string(), (b.objects, b.bytes));
         }
+        self.state.set_bucket_usage(by_bucket);
         let metrics = &self.metrics;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for p in self.state.residency().catalog.iter().map(|p| p.id.as_str().to_owned()) {

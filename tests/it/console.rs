@@ -163,7 +163,8 @@ async fn an_admin_sees_providers_policies_replicas_and_the_audit_chain() {
         "{policies}"
     );
     assert!(policies.contains("<li>Data only in: DE.</li>"), "de-only in words: {policies}");
-    assert!(policies.contains("<a href=\"/console/buckets/photos\">photos</a>"), "{policies}");
+    // The usage pass has run (the providers page showed it): the bucket's current objects.
+    assert!(policies.contains("<a href=\"/console/buckets/photos\">photos</a> (1 object, 6 bytes)"), "{policies}");
 
     let bucket = get("/console/buckets/photos").await;
     assert_eq!(bucket.status, 200);

@@ -84,6 +84,7 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
         Ok(b) => b,
         Err(e) => return frame(view, "/console/policies", "Policies and buckets", &failed(&e)),
     };
+    let usage = service.bucket_usage();
     let content = html! {
         @for policy in service.policies() {
             section.policy id=(format!("policy-{}", policy.id)) {
@@ -96,6 +97,9 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
                         @for (i, b) in buckets.iter().enumerate() {
                             @if i > 0 { ", " }
                             a href=(format!("/console/buckets/{}", crate::admin::client::encode_segment(b))) { (b) }
+                            @if let Some((objects, bytes)) = usage.get(b.as_str()) {
+                                " (" (objects) @if *objects == 1 { " object, " } @else { " objects, " } (bytes) " bytes)"
+                            }
                         }
                     }
                 }

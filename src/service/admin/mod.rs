@@ -133,6 +133,11 @@ impl AdminOps {
         self.state.stored_at()
     }
 
+    /// Each bucket's current objects and bytes, as the last usage pass counted them.
+    pub fn bucket_usage(&self) -> Arc<crate::service::state::BucketUsage> {
+        self.state.bucket_usage()
+    }
+
     /// Every bucket's name and policy, by name.
     pub async fn bucket_bindings(&self) -> Result<Vec<(String, String)>> {
         let mut out: Vec<_> =
