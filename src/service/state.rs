@@ -22,17 +22,18 @@ pub struct GatewayState {
     evacuation: Notify,
     /// Wakes the rotation job after a rotation or a bucket's move to its own KEK.
     rotation: Notify,
-    /// What each provider holds, as the last usage pass counted it.
-    stored_at: RwLock<Arc<StoredAt>>,
-    /// Each bucket's current objects and their plaintext bytes, as the last usage pass counted.
-    bucket_usage: RwLock<Arc<BucketUsage>>,
+    /// What the last usage pass counted.
+    usage: RwLock<Arc<UsageSnapshot>>,
 }
 
-/// Per bucket name: current objects and their plaintext bytes.
-pub type BucketUsage = std::collections::BTreeMap<String, (u64, u64)>;
-
-/// Per provider id: replicas (or shards) and their bytes as stored there.
-pub type StoredAt = std::collections::BTreeMap<String, (u64, u64)>;
+/// What one usage pass counted (empty before the first).
+#[derive(Debug, Default)]
+pub struct UsageSnapshot {
+    /// Per provider id: replicas (or shards) and their bytes as stored there.
+    pub by_provider: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Per bucket name: current objects and their plaintext bytes.
+    pub by_bucket: std::collections::BTreeMap<String, (u64, u64)>,
+}
 
 impl GatewayState {
     /// The config's state, before any stored change is loaded.
@@ -43,30 +44,18 @@ impl GatewayState {
             key_state: RwLock::default(),
             evacuation: Notify::new(),
             rotation: Notify::new(),
-            stored_at: RwLock::default(),
-            bucket_usage: RwLock::default(),
+            usage: RwLock::default(),
         }
     }
 
-    /// Each bucket's current objects and bytes, as of the last usage pass (empty before).
-    pub fn bucket_usage(&self) -> Arc<BucketUsage> {
-        self.bucket_usage.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+    /// What the last usage pass counted.
+    pub fn usage(&self) -> Arc<UsageSnapshot> {
+        self.usage.read().map(|s| Arc::clone(&s)).unwrap_or_default()
     }
 
-    pub(crate) fn set_bucket_usage(&self, usage: BucketUsage) {
-        if let Ok(mut slot) = self.bucket_usage.write() {
+    pub(crate) fn set_usage(&self, usage: UsageSnapshot) {
+        if let Ok(mut slot) = self.usage.write() {
             *slot = Arc::new(usage);
-        }
-    }
-
-    /// What each provider holds, as of the last usage pass (empty before the first).
-    pub fn stored_at(&self) -> Arc<StoredAt> {
-        self.stored_at.read().map(|s| Arc::clone(&s)).unwrap_or_default()
-    }
-
-    pub(crate) fn set_stored_at(&self, stored: StoredAt) {
-        if let Ok(mut slot) = self.stored_at.write() {
-            *slot = Arc::new(stored);
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::meta::walk::VersionWalk;
 use crate::meta::{BucketRecord, MetaError, MetadataStore};
 use crate::metrics::Metrics;
-use crate::service::state::{BucketUsage, GatewayState, StoredAt};
+use crate::service::state::{GatewayState, UsageSnapshot};
 use crate::shutdown::Shutdown;
 
 const PAGE: usize = 1000;
@@ -45,14 +45,15 @@ impl Usage {
 
 /// One bucket's versions and their bytes, a page at a time.
 pub(crate) async fn bucket_usage(meta: &dyn MetadataStore, bucket: &BucketRecord) -> Result<Usage, MetaError> {
-    bucket_usage_at(meta, bucket, &mut StoredAt::new()).await
+    bucket_usage_at(meta, bucket, &mut BTreeMap::new()).await
 }
 
-/// [`bucket_usage`], adding each stream's holders and stored bytes to `stored_at`.
+/// [`bucket_usage`], adding each stream's holders and stored bytes to `stored_at` (per provider
+/// id: replicas or shards, bytes).
 async fn bucket_usage_at(
     meta: &dyn MetadataStore,
     bucket: &BucketRecord,
-    stored_at: &mut StoredAt,
+    stored_at: &mut BTreeMap<String, (u64, u64)>,
 ) -> Result<Usage, MetaError> {
     let mut usage = Usage::default();
     let mut walk = VersionWalk::new(bucket.uid, None);
@@ -64,10 +65,7 @@ async fn bucket_usage_at(
         for (_, e) in page {
             usage.versions += 1;
             for st in &e.version.streams {
-                let len = crate::replicate::erasure::stored_len(
-                    st.redundancy,
-                    crate::datapath::ciphertext_len(st.plaintext_len, st.seg_log2),
-                );
+                let len = crate::replicate::erasure::holder_len(st);
                 for p in &st.replicas {
                     let at = stored_at.entry(p.as_str().to_owned()).or_default();
                     at.0 += 1;
@@ -116,22 +114,20 @@ impl UsageCounter {
         let meta = &self.meta;
         let mut by_policy: BTreeMap<String, Usage> =
             self.state.policy_ids().into_iter().map(|p| (p, Usage::default())).collect();
-        let mut stored_at = StoredAt::new();
-        let mut by_bucket = BucketUsage::new();
+        let mut snapshot = UsageSnapshot::default();
         for bucket in meta.buckets().await? {
-            let b = bucket_usage_at(meta.as_ref(), &bucket, &mut stored_at).await?;
+            let b = bucket_usage_at(meta.as_ref(), &bucket, &mut snapshot.by_provider).await?;
             by_policy.entry(bucket.policy_id.clone()).or_default().add(&b);
-            by_bucket.insert(bucket.name.to_string(), (b.objects, b.bytes));
+            snapshot.by_bucket.insert(bucket.name.to_string(), (b.objects, b.bytes));
         }
-        self.state.set_bucket_usage(by_bucket);
         let metrics = &self.metrics;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for p in self.state.residency().catalog.iter().map(|p| p.id.as_str().to_owned()) {
-            let (replicas, bytes) = stored_at.get(&p).copied().unwrap_or_default();
+            let (replicas, bytes) = snapshot.by_provider.get(&p).copied().unwrap_or_default();
             metrics.provider_stored_replicas.with_label_values(&[p.as_str()]).set(gauge(replicas));
             metrics.provider_stored_bytes.with_label_values(&[p.as_str()]).set(gauge(bytes));
         }
-        self.state.set_stored_at(stored_at);
+        self.state.set_usage(snapshot);
         for (policy, u) in &by_policy {
             metrics.stored_objects.with_label_values(&[policy.as_str()]).set(gauge(u.objects));
             metrics.stored_bytes.with_label_values(&[policy.as_str()]).set(gauge(u.bytes));

@@ -19,7 +19,7 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
     let today = crate::service::today();
     let policies = service.policies();
     let providers = service.providers_view();
-    let stored = service.stored_at();
+    let usage = service.usage();
     let content = html! {
         (super::map::europe(&providers))
         table #providers {
@@ -42,7 +42,7 @@ pub(super) fn providers(service: &AdminOps, view: &View) -> Markup {
                     td {
                         @if p.reachable { span.ok { "reachable" } } @else { span.bad { "unreachable" } }
                     }
-                    td.stored { @match stored.get(p.info.id.as_str()) {
+                    td.stored { @match usage.by_provider.get(p.info.id.as_str()) {
                         Some((replicas, bytes)) => {
                             (replicas) @if *replicas == 1 { " replica, " } @else { " replicas, " } (bytes) " bytes"
                         }
@@ -84,7 +84,7 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
         Ok(b) => b,
         Err(e) => return frame(view, "/console/policies", "Policies and buckets", &failed(&e)),
     };
-    let usage = service.bucket_usage();
+    let usage = service.usage();
     let content = html! {
         @for policy in service.policies() {
             section.policy id=(format!("policy-{}", policy.id)) {
@@ -97,7 +97,7 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
                         @for (i, b) in buckets.iter().enumerate() {
                             @if i > 0 { ", " }
                             a href=(format!("/console/buckets/{}", crate::admin::client::encode_segment(b))) { (b) }
-                            @if let Some((objects, bytes)) = usage.get(b.as_str()) {
+                            @if let Some((objects, bytes)) = usage.by_bucket.get(b.as_str()) {
                                 " (" (objects) @if *objects == 1 { " object, " } @else { " objects, " } (bytes) " bytes)"
                             }
                         }

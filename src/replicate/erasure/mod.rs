@@ -21,5 +21,10 @@ pub(crate) fn stored_len(redundancy: Redundancy, cipher_len: u64) -> u64 {
     }
 }
 
+/// The bytes each holder of stream `m` stores ([`stored_len`] of its ciphertext length).
+pub(crate) fn holder_len(m: &crate::model::StreamManifest) -> u64 {
+    stored_len(m.redundancy, crate::datapath::ciphertext_len(m.plaintext_len, m.seg_log2))
+}
+
 #[cfg(test)]
 mod tests;

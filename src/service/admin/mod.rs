@@ -121,21 +121,15 @@ impl AdminOps {
             for (_, entry) in page {
                 versions += 1;
                 for s in &entry.version.streams {
-                    let cipher = crate::datapath::ciphertext_len(s.plaintext_len, s.seg_log2);
-                    each(s, crate::replicate::erasure::stored_len(s.redundancy, cipher));
+                    each(s, crate::replicate::erasure::holder_len(s));
                 }
             }
         }
     }
 
-    /// What each provider holds, as the last usage pass counted it.
-    pub fn stored_at(&self) -> Arc<crate::service::state::StoredAt> {
-        self.state.stored_at()
-    }
-
-    /// Each bucket's current objects and bytes, as the last usage pass counted them.
-    pub fn bucket_usage(&self) -> Arc<crate::service::state::BucketUsage> {
-        self.state.bucket_usage()
+    /// What each provider and each bucket holds, as the last usage pass counted it.
+    pub fn usage(&self) -> Arc<crate::service::state::UsageSnapshot> {
+        self.state.usage()
     }
 
     /// Every bucket's name and policy, by name.
