@@ -112,7 +112,12 @@ async fn four_plus_two_reads_back_exactly_with_any_two_providers_down() {
     let stored = 6 * expected_shard_len(big);
     assert!(stored * 1000 < cipher * 1510 && stored * 1000 > cipher * 1500, "{stored} stored for {cipher}");
     reads_exactly(&c, &objects).await;
-    assert_eq!(gw.metric_sum("souverain_erasure_reconstructions_total", &[]).await, 0, "healthy reads only join");
+    // Healthy reads only join data shards; the one way parity enters them is a hedge (a data
+    // shard's first bytes later than its hedge delay, at least 50 ms, as on a loaded CI
+    // machine), and a hedge makes at most one read degraded.
+    let hedged = gw.metric_sum("souverain_backend_hedged_requests_total", &[]).await;
+    let degraded = gw.metric_sum("souverain_erasure_degraded_reads_total", &[]).await;
+    assert!(degraded <= hedged, "healthy reads only join: {degraded} degraded reads, {hedged} hedges");
 
     // One bucket, one placement: the same providers hold the same shards of every object.
     let holders = shard_holders(&gw, "o5242883").await;
@@ -160,12 +165,25 @@ async fn a_damaged_shard_is_rebuilt_for_the_reader_and_repaired_in_place() {
     damaged[70_000] ^= 0x10; // inside stripe 1's chunk of data shard 1
     std::fs::write(&file, &damaged).unwrap();
 
-    let got = body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await;
-    assert!(got == data, "the damaged chunk was rebuilt, not served");
+    // A hedge at the opening (a data shard later than 50 ms, as on a loaded machine) may let a
+    // parity shard in instead of the damaged one; the read is then repeated, at most 5 times.
     let provider = format!("provider=\"{}\"", holders[1]);
+    let mut reads = 0;
+    while reads < 5 && gw.metric_sum("souverain_erasure_damaged_chunks_total", &[&provider]).await == 0 {
+        let got = body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await;
+        assert!(got == data, "the damaged chunk was rebuilt, not served");
+        reads += 1;
+    }
     assert_eq!(gw.metric_sum("souverain_erasure_damaged_chunks_total", &[&provider]).await, 1);
-    // The shard is dropped from the read at its damaged chunk: stripes 1 to 4 of 5 come from parity.
-    assert_eq!(gw.metric_sum("souverain_erasure_reconstructions_total", &[]).await, 4);
+    let rebuilt = gw.metric_sum("souverain_erasure_reconstructions_total", &[]).await;
+    let hedged = gw.metric_sum("souverain_backend_hedged_requests_total", &[]).await;
+    if hedged == 0 {
+        // The shard is dropped from the read at its damaged chunk: stripes 1 to 4 of 5 come
+        // from parity.
+        assert_eq!((reads, rebuilt), (1, 4));
+    } else {
+        assert!(rebuilt >= 4, "{rebuilt} stripes rebuilt in {reads} reads, {hedged} hedges");
+    }
     wait_for("the damaged shard rewritten as it was", 60, || async {
         std::fs::read(&file).is_ok_and(|now| now == original)
     })
