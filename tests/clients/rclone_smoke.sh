@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 # The byte range [offset, offset + count) of a local file.
 slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
 
-rcl mkdir "gw:$bucket" || fail "mkdir (bucket)"
+as_root rcl mkdir "gw:$bucket" || fail "mkdir (bucket)"
 grep -qx "$bucket" <<<"$(rc lsf --dirs-only gw: | sed 's#/$##')" || fail "lsf: bucket not listed"
 ok "mkdir (bucket) + lsf"
 
@@ -69,7 +69,12 @@ ok "sync down, sha256 identical"
 rcl delete "gw:$bucket" || fail "delete"
 [ -z "$(rc lsf -R "gw:$bucket")" ] || fail "objects left after delete"
 ok "delete"
-rcl rmdir "gw:$bucket" || fail "rmdir (bucket)"
+if as_user; then
+  ! rc rmdir "gw:$bucket" 2>/dev/null || fail "a non-owner removed the bucket"
+  grep -qx "$bucket" <<<"$(rc lsf --dirs-only gw: | sed 's#/$##')" || fail "bucket gone after a refused rmdir"
+  ok "rmdir refused to a non-owner"
+fi
+as_root rcl rmdir "gw:$bucket" || fail "rmdir (bucket)"
 ! grep -qx "$bucket" <<<"$(rc lsf --dirs-only gw: | sed 's#/$##')" || fail "bucket still listed after rmdir"
 ok "rmdir (bucket)"
 echo "$version: ok ($(count "$tree") files, $(bytes "$tree") bytes verified)"

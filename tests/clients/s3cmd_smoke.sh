@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 # The object URLs `s3cmd ls` prints for $1.
 listed() { s3 ls "$@" | awk '{ print $NF }'; }
 
-s3l mb "s3://$bucket" || fail "mb"
+as_root s3l mb "s3://$bucket" || fail "mb"
 grep -qx "s3://$bucket" <<<"$(listed)" || fail "ls: bucket not listed"
 ok "mb + ls"
 
@@ -67,7 +67,12 @@ ok "sync down, sha256 identical"
 s3l del -r --force "s3://$bucket/" || fail "del -r"
 [ -z "$(s3 ls -r "s3://$bucket")" ] || fail "objects left after del -r"
 ok "del -r"
-s3l rb "s3://$bucket" || fail "rb"
+if as_user; then
+  ! s3 rb "s3://$bucket" >/dev/null 2>&1 || fail "a non-owner removed the bucket"
+  grep -qx "s3://$bucket" <<<"$(listed)" || fail "bucket gone after a refused rb"
+  ok "rb refused to a non-owner"
+fi
+as_root s3l rb "s3://$bucket" || fail "rb"
 ! grep -qx "s3://$bucket" <<<"$(listed)" || fail "bucket still listed after rb"
 ok "rb"
 echo "$version: ok ($(count "$tree") files, $(bytes "$tree") bytes verified)"

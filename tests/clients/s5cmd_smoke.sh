@@ -20,11 +20,14 @@ s5() { timeout 300 s5cmd --endpoint-url "$S3_ENDPOINT" --retry-count 1 "$@"; }
 # Runs s5cmd with its output in $dir/last.log, shown only when it fails.
 s5l() { s5 "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; return 1; }; }
 
+# shellcheck source=tools.sh
+source "$(dirname "$0")/tools.sh"
+
 bucket=s5cmd-smoke
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-s5l mb "s3://$bucket" || fail "mb"
+as_root s5l mb "s3://$bucket" || fail "mb"
 grep -qx "s3://$bucket" <<<"$(s5 ls | awk '{ print $NF }')" || fail "ls: bucket not listed"
 ok "mb + ls"
 
@@ -68,7 +71,12 @@ s5l rm "s3://$bucket/*" || fail "rm"
 left=$(s5 ls "s3://$bucket/*" 2>&1 || true)
 [ "$left" = "ERROR \"ls s3://$bucket/*\": no object found" ] || fail "after rm: $left"
 ok "rm"
-s5l rb "s3://$bucket" || fail "rb"
+if as_user; then
+  ! s5 rb "s3://$bucket" >/dev/null 2>&1 || fail "a non-owner removed the bucket"
+  grep -qx "s3://$bucket" <<<"$(s5 ls | awk '{ print $NF }')" || fail "bucket gone after a refused rb"
+  ok "rb refused to a non-owner"
+fi
+as_root s5l rb "s3://$bucket" || fail "rb"
 ! grep -qx "s3://$bucket" <<<"$(s5 ls | awk '{ print $NF }')" || fail "bucket still listed after rb"
 ok "rb"
 echo "$version: ok ($(count "$tree") files, $(bytes "$tree") bytes verified)"

@@ -13,7 +13,24 @@ rclone_remote() {
   export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
   export RCLONE_CONFIG_GW_FORCE_PATH_STYLE=true
   export RCLONE_CONFIG_GW_UPLOAD_CUTOFF=5Mi RCLONE_CONFIG_GW_CHUNK_SIZE=5Mi
+  if as_user; then export RCLONE_CONFIG_GW_NO_CHECK_BUCKET=true; fi
 }
+# With ROOT_ACCESS_KEY_ID set, the AWS_* key is a user's with read and write grants on the
+# bucket but not its owner: `as_root` runs one command (a function of this file included) with
+# the root key, which makes and removes the bucket; the user does the rest. Restricted keys
+# cannot make buckets, so rclone is told not to try (`no_check_bucket`, as for any such key).
+as_root() {
+  if [ -n "${ROOT_ACCESS_KEY_ID:-}" ]; then
+    AWS_ACCESS_KEY_ID="$ROOT_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$ROOT_SECRET_ACCESS_KEY" \
+      RCLONE_CONFIG_GW_ACCESS_KEY_ID="$ROOT_ACCESS_KEY_ID" RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$ROOT_SECRET_ACCESS_KEY" \
+      RCLONE_CONFIG_GW_NO_CHECK_BUCKET=false "$@"
+  else
+    "$@"
+  fi
+}
+# True when the scripts run as a non-owner user.
+as_user() { [ -n "${ROOT_ACCESS_KEY_ID:-}" ]; }
+
 rc() { timeout 300 rclone --retries 1 --low-level-retries 1 --contimeout 10s --timeout 60s "$@"; }
 rcl() { rc "$@" 2>"$dir/last.log" || { cat "$dir/last.log" >&2; return 1; }; }
 

