@@ -371,6 +371,10 @@ pub enum Denial {
         /// The action's name.
         action: &'static str,
     },
+    /// The key read is not there, and the caller may not list the bucket: whether it exists
+    /// is not theirs to learn (S3 answers 403 rather than 404 to them).
+    #[error("no such key, and s3:ListBucket is not allowed to tell so")]
+    MissingKeyHidden,
     /// An S3 principal on an admin route, or an admin token on an S3 operation.
     #[error("{0} is not for this kind of credential")]
     WrongPrincipal(&'static str),

@@ -16,8 +16,8 @@ use super::{
 };
 use super::{ListUploadsRequest, NewUpload, PartSource, PartTarget};
 use crate::access::policy::RequestFacts;
-use crate::access::{Action, Principal};
-use crate::error::{Error, Result};
+use crate::access::{Action, Denial, Principal};
+use crate::error::{Error, ErrorKind, Result};
 use crate::meta::LockChange;
 use crate::model::access::PublicAccessBlock;
 use crate::model::lifecycle::LifecycleConfig;
@@ -219,6 +219,20 @@ impl Session {
         self.permit_object(Action::BypassGovernanceRetention, bucket, key).await.is_ok()
     }
 
+    /// A read of a key that is not there answers NoSuchKey only to a caller who may list the
+    /// bucket; to others (allowed `s3:GetObject` by a bucket policy alone, say) AccessDenied,
+    /// so reads cannot probe which keys exist. S3 does the same.
+    async fn absence_told_to_listers<T>(&self, bucket: &str, read: Result<T>) -> Result<T> {
+        let missing = matches!(
+            read.as_ref().map_err(Error::kind),
+            Err(ErrorKind::NoSuchKey | ErrorKind::DeleteMarker { named: false, .. })
+        );
+        if missing && self.permit(Action::ListBucket, bucket).await.is_err() {
+            return Err(ErrorKind::AccessDenied(Denial::MissingKeyHidden).into());
+        }
+        read
+    }
+
     /// A permit for a listing, whose prefix and delimiter policies may test.
     async fn permit_listing(
         &self,
@@ -288,17 +302,20 @@ impl ObjectApi for Session {
 
     async fn get_object(&self, req: GetRequest) -> Result<GetOutput> {
         let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
-        self.service.get_object(&permit, req).await
+        let bucket = req.bucket.clone();
+        self.absence_told_to_listers(&bucket, self.service.get_object(&permit, req).await).await
     }
 
     async fn head_object(&self, req: GetRequest) -> Result<GetOutput> {
         let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
-        self.service.head_object(&permit, req).await
+        let bucket = req.bucket.clone();
+        self.absence_told_to_listers(&bucket, self.service.head_object(&permit, req).await).await
     }
 
     async fn object_attributes(&self, req: GetRequest) -> Result<super::ObjectAttributes> {
         let permit = self.permit_object(read_action(&req.version_id), &req.bucket, &req.key).await?;
-        self.service.object_attributes(&permit, req).await
+        let bucket = req.bucket.clone();
+        self.absence_told_to_listers(&bucket, self.service.object_attributes(&permit, req).await).await
     }
 
     async fn delete_object(
@@ -322,9 +339,7 @@ impl ObjectApi for Session {
     ) -> Result<Vec<Result<DeleteResult, Error>>> {
         // The cap first: a body of many thousand keys is not evaluated against the policy.
         if objects.len() > super::delete::MAX_DELETE_KEYS {
-            return Err(
-                crate::error::ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into()
-            );
+            return Err(ErrorKind::InvalidRequest("DeleteObjects accepts at most 1000 keys".into()).into());
         }
         let gate = self.service.bucket_gate(&self.principal, bucket).await?;
         let mut permit = None;
@@ -340,9 +355,11 @@ impl ObjectApi for Session {
             }
         }
         let Some(permit) = permit else {
-            return Err(refused.into_iter().flatten().next().unwrap_or_else(|| {
-                crate::error::ErrorKind::InvalidRequest("DeleteObjects needs at least one key".into()).into()
-            }));
+            return Err(refused
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_else(|| ErrorKind::InvalidRequest("DeleteObjects needs at least one key".into()).into()));
         };
         let mut allowed: Vec<ObjectToDelete> =
             objects.iter().zip(&refused).filter(|(_, r)| r.is_none()).map(|(o, _)| o.clone()).collect();
@@ -361,7 +378,8 @@ impl ObjectApi for Session {
         let action = read_action(&req.src_version_id);
         let source = self.permit_object(action, &req.src_bucket, &req.src_key).await?;
         let target = self.permit_object(Action::PutObject, &req.dst_bucket, &req.dst_key).await?;
-        self.service.copy_object(&source, &target, req).await
+        let src_bucket = req.src_bucket.clone();
+        self.absence_told_to_listers(&src_bucket, self.service.copy_object(&source, &target, req).await).await
     }
 
     async fn list_objects(&self, req: ListObjectsRequest) -> Result<ObjectsPage> {
@@ -383,7 +401,8 @@ impl ObjectApi for Session {
     async fn upload_part_copy(&self, part: PartTarget, source: PartSource) -> Result<PutOutput> {
         let from = self.permit_object(read_action(&source.version_id), &source.bucket, &source.key).await?;
         let permit = self.permit_object(Action::PutObject, &part.bucket, &part.key).await?;
-        self.service.upload_part_copy(&permit, &part, &from, &source).await
+        let copied = self.service.upload_part_copy(&permit, &part, &from, &source).await;
+        self.absence_told_to_listers(&source.bucket, copied).await
     }
 
     async fn complete_upload(&self, req: CompleteRequest) -> Result<PutOutput> {

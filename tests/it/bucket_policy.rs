@@ -43,7 +43,8 @@ fn block(restrict: bool, block_policy: bool) -> PublicAccessBlockConfiguration {
 }
 
 /// Promise: with public access allowed on the server, a public-read policy serves unsigned
-/// GETs of the objects it names and nothing else; its deny holds even for the root key; the
+/// GETs of the objects it names and nothing else (a key it names that is not there is 403 to
+/// them: only who may list learns of absence); its deny holds even for the root key; the
 /// bucket's RestrictPublicBuckets shuts anonymous access again and BlockPublicPolicy refuses a
 /// public policy; malformed policies are 400 and change nothing; status and documents read back.
 #[tokio::test]
@@ -67,6 +68,10 @@ async fn a_public_read_policy_and_the_public_access_block() {
     let overridden = anonymous(&gw, "GET", "/site/index.html?response-content-type=text/plain").await;
     assert_eq!(overridden, (400, "InvalidRequest".into()), "response-* overrides need a signature (as S3)");
     assert_eq!(anonymous(&gw, "GET", "/site/private/secret").await, (403, "AccessDenied".into()));
+    // Whether a key exists is told only to who may list the bucket (as S3 does).
+    let missing = anonymous(&gw, "GET", "/site/missing.html").await;
+    assert_eq!(missing, (403, "AccessDenied".into()), "a public reader learns nothing of absent keys");
+    assert_eq!(code(c.get_object().bucket("site").key("missing.html").send().await), "NoSuchKey", "the owner does");
     assert_eq!(anonymous(&gw, "PUT", "/site/new").await, (403, "AccessDenied".into()));
     assert_eq!(anonymous(&gw, "GET", "/site?list-type=2").await, (403, "AccessDenied".into()));
     assert_eq!(anonymous(&gw, "GET", "/").await, (403, "AccessDenied".into()));
