@@ -161,6 +161,10 @@ pub struct Directory {
     meta: Arc<dyn MetadataStore>,
     keys: Arc<dyn KeyProvider>,
     cached_keys: TtlMap<String, CachedKey>,
+    /// Key ids the store did not know (a client retrying with a deleted or mistyped key costs
+    /// one store read per TTL, not one per request); apart from the known keys, so a flood of
+    /// made-up ids never evicts them.
+    unknown_keys: TtlMap<String, ()>,
     cached_grants: TtlMap<(BucketUid, UserName), Perms>,
     cached_buckets: TtlMap<BucketUid, Arc<BucketAccess>>,
 }
@@ -191,6 +195,7 @@ impl Directory {
             meta,
             keys,
             cached_keys: TtlMap::default(),
+            unknown_keys: TtlMap::default(),
             cached_grants: TtlMap::default(),
             cached_buckets: TtlMap::default(),
         }
@@ -224,6 +229,7 @@ impl Directory {
     pub(crate) fn forget(&self) {
         self.cached_buckets.clear();
         self.cached_keys.clear();
+        self.unknown_keys.clear();
         self.cached_grants.clear();
     }
 
@@ -242,6 +248,9 @@ impl Directory {
             return Ok(Some(Resolved { secret: Arc::new(Zeroizing::new(k.secret.clone())), principal }));
         }
         let now = now_ms();
+        if self.unknown_keys.fresh(id).is_some() {
+            return Ok(None);
+        }
         let CachedKey { record, caps, secret } = match self.cached_keys.fresh(id) {
             Some(hit) => hit,
             None => match self.load(id).await? {
@@ -261,10 +270,12 @@ impl Directory {
     async fn load(&self, id: &str) -> Result<Option<CachedKey>> {
         let Some(record) = self.meta.access_key(id).await? else {
             self.cached_keys.remove(id);
+            self.unknown_keys.put(id.to_owned(), ());
             return Ok(None);
         };
         let Some(user) = self.meta.user(&record.user).await? else {
             self.cached_keys.remove(id);
+            self.unknown_keys.put(id.to_owned(), ());
             return Ok(None);
         };
         let known = self.cached_keys.any(id).filter(|k| k.record.secret == record.secret).map(|k| k.secret);
@@ -475,3 +486,7 @@ impl ObjectService {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "access_tests.rs"]
+mod tests;
