@@ -68,6 +68,17 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     store.apply_change(disable("SVA2"), entry("k")).await.unwrap().expect("disabled");
     assert_eq!(store.access_key("SVA2").await.unwrap(), Some(disabled));
     assert!(store.apply_change(disable("SVNONE"), entry("k")).await.unwrap().is_none(), "a missing key stays missing");
+    // Key rotation rewraps a secret only while its wrapping is still the one read.
+    let read = key("SVA1", "alice").secret;
+    let rewrapped = WrappedKey { kek_version: 2, bytes: vec![4, 5, 6], ..read.clone() };
+    let rewrap = |expected: &WrappedKey| AuditedChange::RewrapAccessKey {
+        id: "SVA1".into(),
+        expected: expected.clone(),
+        new: rewrapped.clone(),
+    };
+    assert!(store.apply_change(rewrap(&rewrapped), entry("r")).await.unwrap().is_none(), "changed meanwhile");
+    store.apply_change(rewrap(&read), entry("r")).await.unwrap().expect("rewrapped");
+    assert_eq!(store.access_key("SVA1").await.unwrap().map(|k| k.secret), Some(rewrapped.clone()));
     assert_eq!(store.access_keys(Some(&alice)).await.unwrap().len(), 2);
     assert_eq!(store.access_keys(None).await.unwrap().len(), 3);
     assert!(store.access_key("SVNOBODY").await.unwrap().is_none());
@@ -110,6 +121,7 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
         ("accesskey/SVA2".into(), false),
         ("accesskey/SVB1".into(), false),
         ("accesskey/SVA2".into(), false),
+        ("accesskey/SVA1".into(), false),
         (format!("{grant_name}alice"), false),
         (format!("{grant_name}bob"), false),
         (format!("{grant_name}bob"), false),
@@ -122,7 +134,7 @@ pub(super) async fn users_keys_and_grants(store: &dyn MetadataStore) {
     .into();
     assert_eq!(names, expected, "every change logged, in commit order, removals as null");
     let audited = store.audit_records(0, 100_000).await.unwrap().len() - audited_before;
-    assert_eq!(audited, 12, "every applied change is audited (creation included), refusals not");
+    assert_eq!(audited, 13, "every applied change is audited (creation included), refusals not");
 
     bucket_access_round_trip(store, b).await;
 

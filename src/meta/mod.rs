@@ -228,6 +228,16 @@ pub enum AuditedChange {
         /// Disabled from now on, or enabled.
         disabled: bool,
     },
+    /// An access key's secret wrapped anew (key rotation), applied only if its stored
+    /// wrapping is still `expected`; `None` if the key is gone or was changed meanwhile.
+    RewrapAccessKey {
+        /// The key id.
+        id: String,
+        /// The wrapping read before rewrapping.
+        expected: WrappedKey,
+        /// The new wrapping.
+        new: WrappedKey,
+    },
 }
 
 impl AuditedChange {
@@ -241,6 +251,7 @@ impl AuditedChange {
                 | AuditedChange::DeleteAccessKey(_)
                 | AuditedChange::Grant { .. }
                 | AuditedChange::SetAccessKeyDisabled { .. }
+                | AuditedChange::RewrapAccessKey { .. }
                 | AuditedChange::CreateAdminToken(_)
                 | AuditedChange::DeleteAdminToken(_)
                 | AuditedChange::BucketAccessPolicy { .. }

@@ -350,7 +350,7 @@ impl Directory {
 }
 
 /// The binding an access key's secret is wrapped under.
-fn secret_binding(id: &str) -> KeyBinding<'_> {
+pub(crate) fn secret_binding(id: &str) -> KeyBinding<'_> {
     KeyBinding::new(BucketUid([0; 16]), VersionUid(SECRET_PURPOSE), id)
 }
 

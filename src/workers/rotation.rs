@@ -13,14 +13,17 @@ use std::time::Duration;
 use crate::keys::KeyProvider;
 use crate::keys::{KeyBinding, KeyError, WrappedKey};
 use crate::meta::walk::{UploadWalk, VersionWalk};
-use crate::meta::{BucketRecord, DekRewrap, JobRecord, MetaError, MetadataStore, VersionEntry};
+use crate::meta::{AuditedChange, BucketRecord, DekRewrap, JobRecord, MetaError, MetadataStore, VersionEntry};
 use crate::metrics::Metrics;
+use crate::model::audit::AuditEntry;
 use crate::service::keys::ROTATION_JOB as JOB;
 use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 use crate::workers::usage::count_objects;
 
 const PAGE: usize = 256;
+/// The audit log's actor for the job's own changes (access-key rewraps).
+const ROTATION_ACTOR: &str = "key-rotation";
 
 /// Why a pass stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,7 @@ impl Rotator {
                 return Ok(Some(job));
             }
         }
+        self.rotate_access_keys(&mut job).await?;
         job.state = "done".into();
         job.cursor = None;
         self.save(&job).await?;
@@ -150,6 +154,23 @@ impl Rotator {
                 }
             }
         }
+    }
+
+    /// Access-key secrets are wrapped under the default KEK like data keys (SigV4 needs them,
+    /// so they cannot be hashed): they are rewrapped too, so that retiring an old KEK version
+    /// never locks a user out. Each rewrap is an audited change, applied only if the key was
+    /// not changed meanwhile.
+    async fn rotate_access_keys(&self, job: &mut JobRecord) -> Result<(), RotationError> {
+        let kek = self.keys.kek_for(None);
+        for rec in self.meta.access_keys(None).await? {
+            let binding = crate::service::access::secret_binding(&rec.id);
+            let Some(new) = self.rewrap(&rec.secret, &kek, binding).await? else { continue };
+            let detail = serde_json::json!({ "id": rec.id, "kek": kek, "kek_version": new.kek_version });
+            let change = AuditedChange::RewrapAccessKey { id: rec.id, expected: rec.secret, new };
+            let audit = AuditEntry::new(ROTATION_ACTOR, "key.rewrap", &detail);
+            self.count(job, self.meta.apply_change(change, audit).await?.is_some());
+        }
+        Ok(())
     }
 
     async fn rewrap(

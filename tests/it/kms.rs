@@ -101,7 +101,8 @@ async fn transit_wraps_data_keys_and_objects_round_trip() {
 
 /// Promise: `admin keys rotate` adds a KEK version and rewraps every data key under it while
 /// reads and writes continue; every object reads back byte for byte after, the providers'
-/// files are unchanged byte for byte, and the job reports its progress.
+/// files are unchanged byte for byte, and the job reports its progress. Users' access-key
+/// secrets are rewrapped too: a key made before keeps signing after the old version is retired.
 #[tokio::test]
 async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data() {
     let bao = OpenBao::start().await;
@@ -114,6 +115,13 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     for (k, d) in &objects {
         put(&gw, "rot", k, d).await;
     }
+    // A user's access key made before the rotation (its secret wrapped under v1).
+    assert_eq!(gw.admin_send("POST", "/admin/v1/users", serde_json::json!({ "name": "app" })).await.status, 201);
+    let r = gw.admin_send("POST", "/admin/v1/access-keys", serde_json::json!({ "user": "app" })).await;
+    let made: serde_json::Value = serde_json::from_str(&r.body_text()).unwrap();
+    let app = crate::common::client_with(gw.addr, made["id"].as_str().unwrap(), made["secret"].as_str().unwrap());
+    let grant = serde_json::json!({ "user": "app", "allow": "read" });
+    assert_eq!(gw.admin_send("POST", "/admin/v1/buckets/rot/grants", grant).await.status, 200);
     let before = provider_snapshot(&gw);
     // Traffic during the rotation: reads of every object, writes of new ones (bounded).
     let stop = Arc::new(AtomicBool::new(false));
@@ -188,6 +196,14 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     for (k, d) in objects.iter().take(5) {
         assert!(get(&gw, "rot", k).await == *d, "{k} after v1 was retired");
     }
+    // The user's key was rewrapped too (audited): it still signs once its cached secret is
+    // forgotten (any admin change forgets the caches).
+    let audit = gw.admin_text("/admin/v1/audit").await;
+    assert!(audit.contains("key.rewrap") && audit.contains("key-rotation"), "{audit}");
+    assert_eq!(gw.admin_send("POST", "/admin/v1/users", serde_json::json!({ "name": "other" })).await.status, 201);
+    let (k, d) = &objects[0];
+    let got = app.get_object().bucket("rot").key(k).send().await.expect("the user's key after v1 was retired");
+    assert!(crate::common::body_bytes(got).await == *d);
     Arc::try_unwrap(gw).ok().expect("traffic finished").stop().await;
 }
 

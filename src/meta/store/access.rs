@@ -252,6 +252,15 @@ pub(super) fn apply(t: &mut impl KvTxn, change: AuditedChange) -> Result<Option<
                 None => false,
             }
         }
+        AuditedChange::RewrapAccessKey { id, expected, new } => {
+            match w.t.get_decoded::<AccessKeyRecord>(Cf::Access, access_key_key(&id).as_bytes())? {
+                Some(rec) if rec.secret == expected => {
+                    w.put(access_key_key(&id), &AccessKeyRecord { secret: new, ..rec })?;
+                    true
+                }
+                _ => false,
+            }
+        }
         _ => return Err(MetaError::codec("not an access change")),
     };
     if !applied {
