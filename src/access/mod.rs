@@ -140,6 +140,10 @@ pub enum Action {
     GetBucketAcl,
     /// GetObjectAcl.
     GetObjectAcl,
+    /// PutBucketAcl (refused with 501 once allowed: grants and policies say who may do what).
+    PutBucketAcl,
+    /// PutObjectAcl (likewise).
+    PutObjectAcl,
     /// GetBucketPolicy.
     GetBucketPolicy,
     /// PutBucketPolicy.
@@ -199,6 +203,8 @@ impl Action {
             Action::GetBucketCors => "s3:GetBucketCORS",
             Action::GetBucketAcl => "s3:GetBucketAcl",
             Action::GetObjectAcl => "s3:GetObjectAcl",
+            Action::PutBucketAcl => "s3:PutBucketAcl",
+            Action::PutObjectAcl => "s3:PutObjectAcl",
             Action::GetBucketPolicy => "s3:GetBucketPolicy",
             Action::PutBucketPolicy => "s3:PutBucketPolicy",
             Action::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
@@ -251,6 +257,8 @@ impl Action {
             | Action::GetBucketCors
             | Action::GetBucketAcl
             | Action::GetObjectAcl
+            | Action::PutBucketAcl
+            | Action::PutObjectAcl
             | Action::GetBucketPolicy
             | Action::PutBucketPolicy
             | Action::DeleteBucketPolicy
@@ -288,6 +296,7 @@ impl Action {
                 | Action::AbortMultipartUpload
                 | Action::ListMultipartUploadParts
                 | Action::GetObjectAcl
+                | Action::PutObjectAcl
         )
     }
 }

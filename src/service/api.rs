@@ -147,6 +147,10 @@ pub trait ObjectApi: Send + Sync + 'static {
     async fn bucket_acl(&self, bucket: &str) -> Result<AclView>;
     /// GetObjectAcl: the bucket's, for an existing object.
     async fn object_acl(&self, bucket: &str, key: &str) -> Result<AclView>;
+    /// PutBucketAcl (`key`: PutObjectAcl): refused with NotImplemented to whom may set it,
+    /// AccessDenied to others (ACLs cannot be set: grants and bucket policies say who may do
+    /// what).
+    async fn put_acl(&self, bucket: &str, key: Option<&str>) -> Result<()>;
     /// PutBucketPolicy.
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()>;
     /// GetBucketPolicy: the document as stored.
@@ -536,6 +540,14 @@ impl ObjectApi for Session {
     async fn object_acl(&self, bucket: &str, key: &str) -> Result<AclView> {
         let permit = self.permit_object(Action::GetObjectAcl, bucket, key).await?;
         self.service.object_acl(&permit, key).await
+    }
+
+    async fn put_acl(&self, bucket: &str, key: Option<&str>) -> Result<()> {
+        match key {
+            Some(k) => self.permit_object(Action::PutObjectAcl, bucket, k).await?,
+            None => self.permit(Action::PutBucketAcl, bucket).await?,
+        };
+        Err(ErrorKind::NotImplemented("setting ACLs (grants and bucket policies say who may do what)".into()).into())
     }
 
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()> {

@@ -16,7 +16,7 @@ use crate::common::raw::send;
 use crate::common::{TestGateway, client_with};
 
 /// Runs `souverain admin --url <admin> <args>` with the test token; (success, stdout, stderr).
-async fn cli(gw: &TestGateway, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn cli(gw: &TestGateway, args: &[&str]) -> (bool, String, String) {
     let mut all = vec!["--url".to_owned(), format!("http://{}", gw.admin_addr())];
     all.extend(args.iter().map(|a| (*a).to_owned()));
     crate::common::admin_cli(all).await
@@ -34,7 +34,9 @@ async fn key_of(gw: &TestGateway, user: &str, extra: &[&str]) -> (Client, String
 
 /// What an SDK call answered: `ok`, or the S3 error code (the status for a HEAD, which has no
 /// body to carry a code).
-fn outcome<T, E: ProvideErrorMetadata>(r: Result<T, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>) -> String {
+pub(crate) fn outcome<T, E: ProvideErrorMetadata>(
+    r: Result<T, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> String {
     match r {
         Ok(_) => "ok".into(),
         Err(e) => match e.code() {
@@ -46,7 +48,7 @@ fn outcome<T, E: ProvideErrorMetadata>(r: Result<T, SdkError<E, aws_sdk_s3::conf
 
 /// What a refused request could have changed: the bucket's keys and open uploads, and the
 /// streams at the providers.
-async fn state(gw: &TestGateway, bucket: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+pub(crate) async fn state(gw: &TestGateway, bucket: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     let keys = crate::common::listed_keys(&gw.client, bucket).await;
     let uploads = gw.client.list_multipart_uploads().bucket(bucket).send().await.expect("uploads");
     let uploads = uploads.uploads().iter().filter_map(|u| u.upload_id().map(str::to_owned)).collect();
@@ -189,19 +191,19 @@ async fn run_all(gw: &TestGateway, who: &Who) -> Vec<(&'static str, Need, String
 }
 
 /// The matrix's users and keys.
-struct Keys {
-    olivia: Client,
-    rita: Client,
-    walter: Client,
-    oscar: Client,
-    disabled: Client,
-    expiring: Client,
+pub(crate) struct Keys {
+    pub(crate) olivia: Client,
+    pub(crate) rita: Client,
+    pub(crate) walter: Client,
+    pub(crate) oscar: Client,
+    pub(crate) disabled: Client,
+    pub(crate) expiring: Client,
 }
 
 /// Users and keys through the CLI and API (olivia may create buckets, walter only under
 /// de-only), olivia's buckets `matrix` (with `seed`) and `spare`, rita reading and walter
 /// writing both; a key of rita's disabled, another about to expire, each seen working first.
-async fn users_keys_and_grants(gw: &TestGateway) -> Keys {
+pub(crate) async fn users_keys_and_grants(gw: &TestGateway) -> Keys {
     for args in [
         &["user", "create", "olivia", "--create-buckets"][..],
         &["user", "create", "rita", "--display-name", "Rita Reader"],

@@ -17,6 +17,8 @@ mod common;
 
 /// Access control: users, keys and grants; every operation × every kind of principal.
 mod access;
+/// Bucket settings, object tags, retention and ACLs: every such operation × every principal.
+mod access_settings;
 /// The dependency rules of DESIGN.md §2.2.
 mod architecture;
 /// SigV4 header, presigned and streaming auth; tampering and anonymous refusals.

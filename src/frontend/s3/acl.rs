@@ -4,7 +4,7 @@
 
 use s3s::dto::{
     GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput, Grant, Grantee, Owner, Permission,
-    Type,
+    PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput, Type,
 };
 use s3s::{S3Request, S3Response, S3Result};
 
@@ -51,4 +51,23 @@ pub(super) async fn get_object_acl(
         owner: Some(owner(&acl)),
         ..Default::default()
     }))
+}
+
+/// Refused: 501 to the bucket's owner, AccessDenied to others (so it tells nothing more than
+/// any other owner-only operation).
+pub(super) async fn put_bucket_acl(
+    service: &dyn ObjectApi,
+    req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
+    svc(service.put_acl(&req.input.bucket, None).await)?;
+    Ok(S3Response::new(PutBucketAclOutput::default()))
+}
+
+/// Refused like [`put_bucket_acl`].
+pub(super) async fn put_object_acl(
+    service: &dyn ObjectApi,
+    req: S3Request<PutObjectAclInput>,
+) -> S3Result<S3Response<PutObjectAclOutput>> {
+    svc(service.put_acl(&req.input.bucket, Some(&req.input.key)).await)?;
+    Ok(S3Response::new(PutObjectAclOutput::default()))
 }

@@ -67,6 +67,7 @@ use s3s::dto::{
 use s3s::dto::{
     ListObjectVersionsInput, ListObjectVersionsOutput, PutBucketVersioningInput, PutBucketVersioningOutput,
 };
+use s3s::dto::{PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::error::to_s3;
@@ -373,6 +374,14 @@ impl S3 for Gateway {
 
     async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
         acl::get_object_acl(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket_acl(self.session(&req).await?.as_ref(), req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object_acl(self.session(&req).await?.as_ref(), req).await
     }
 
     async fn put_bucket_policy(
