@@ -259,8 +259,8 @@ pub(crate) async fn users_keys_and_grants(gw: &TestGateway) -> Keys {
 
 /// Promise: each S3 operation answers the owner, a reader, a writer and a user without a
 /// grant exactly as their grants say (AccessDenied otherwise, and NoSuchKey for a missing key
-/// only to one who may read); a disabled or expired key and an anonymous request are refused
-/// everything; ListBuckets shows each user only their buckets; a refused write changes
+/// only to one who may read); a disabled or expired key (InvalidAccessKeyId) and an anonymous
+/// request (AccessDenied) are refused every operation; ListBuckets shows each user only their buckets; a refused write changes
 /// neither the listing nor the providers.
 #[tokio::test]
 async fn every_operation_answers_each_principal_as_its_grants_say() {
@@ -291,16 +291,26 @@ async fn every_operation_answers_each_principal_as_its_grants_say() {
         assert!(Instant::now() < deadline, "the key never expired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for (name, c) in [("disabled", &disabled), ("expired", &expiring)] {
-        let before = state(&gw, "matrix").await;
-        let get = outcome(c.get_object().bucket("matrix").key("seed").send().await);
-        let put = outcome(c.put_object().bucket("matrix").key("k").body(ByteStream::from_static(b"x")).send().await);
-        let list = outcome(c.list_buckets().send().await);
-        assert_eq!([get, put, list], ["InvalidAccessKeyId"; 3], "{name}");
-        assert_eq!(state(&gw, "matrix").await, before, "{name}: nothing changed");
+    // Refused keys answer InvalidAccessKeyId to every operation, unsigned requests
+    // AccessDenied (a HEAD: the bare status); a refused write changes nothing (run_all checks).
+    let anonymous = crate::common::anonymous_client(gw.addr);
+    gw.client.create_bucket().bucket("spare").send().await.expect("spare again, for DeleteBucket");
+    for (name, client, code) in [
+        ("disabled", disabled, "InvalidAccessKeyId"),
+        ("expired", expiring, "InvalidAccessKeyId"),
+        ("anonymous", anonymous, "AccessDenied"),
+    ] {
+        let refused = Who { name, client, read: false, write: false, owner: false };
+        for (op, _, answer) in run_all(&gw, &refused).await {
+            let expected = if matches!(op, "HeadBucket" | "HeadObject") { "403" } else { code };
+            assert_eq!(answer, expected, "{name} {op}");
+        }
+        let list = outcome(refused.client.list_buckets().send().await);
+        assert_eq!(list, code, "{name} ListBuckets");
     }
+    gw.client.delete_bucket().bucket("spare").send().await.expect("spare removed");
 
-    // Anonymous requests are refused, with S3's code.
+    // Anonymous requests are refused, with S3's code, also when sent bare.
     for (method, target) in [("GET", "/matrix/seed"), ("PUT", "/matrix/anon"), ("GET", "/"), ("GET", "/matrix")] {
         let headers = [("host".to_owned(), gw.addr.to_string()), ("content-length".to_owned(), "0".to_owned())];
         let r = send(gw.addr, method, target, &headers, b"").await.unwrap();

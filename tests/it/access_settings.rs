@@ -219,12 +219,13 @@ fn allowed_answer(op: &str) -> &'static str {
 
 /// Promise (issue 22): every bucket-setting, object-tag, retention and ACL operation answers
 /// the owner, a reader, a writer and a user without a grant exactly as their grants say
-/// (AccessDenied otherwise), and a refused change leaves every setting, the listing and the
+/// (AccessDenied otherwise), a disabled or expired key InvalidAccessKeyId and an unsigned
+/// request AccessDenied, and a refused change leaves every setting, the listing and the
 /// providers as they were.
 #[tokio::test]
 async fn every_setting_operation_answers_each_principal_as_its_grants_say() {
     let gw = TestGateway::start().await;
-    let Keys { olivia, rita, walter, oscar, .. } = users_keys_and_grants(&gw).await;
+    let Keys { olivia, rita, walter, oscar, disabled, expiring } = users_keys_and_grants(&gw).await;
     // (name, client, read, write, owner): the owner last, so the others meet nothing set.
     let principals = [
         ("rita", rita, true, false, false),
@@ -248,6 +249,26 @@ async fn every_setting_operation_answers_each_principal_as_its_grants_say() {
             assert_eq!(answer, expect(op, is_allowed), "{name} {op}");
         }
         // A writer's allowed changes (tags put, then deleted) leave nothing behind either.
+        let after = (settings(&gw).await, state(&gw, "matrix").await);
+        assert_eq!(after, before, "{name}: refused changes changed nothing");
+    }
+    // Keys refused whatever they ask (InvalidAccessKeyId), and unsigned requests (AccessDenied):
+    // nothing read, nothing changed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while expiring.head_bucket().bucket("matrix").send().await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the key never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let anonymous = crate::common::anonymous_client(gw.addr);
+    for (name, client, code) in [
+        ("disabled", &disabled, "InvalidAccessKeyId"),
+        ("expired", &expiring, "InvalidAccessKeyId"),
+        ("anonymous", &anonymous, "AccessDenied"),
+    ] {
+        let before = (settings(&gw).await, state(&gw, "matrix").await);
+        for (op, _, answer) in [reads(client).await, changes(client).await].concat() {
+            assert_eq!(answer, code, "{name} {op}");
+        }
         let after = (settings(&gw).await, state(&gw, "matrix").await);
         assert_eq!(after, before, "{name}: refused changes changed nothing");
     }

@@ -281,11 +281,23 @@ pub fn client_with(addr: SocketAddr, access: &str, secret: &str) -> Client {
 }
 
 pub fn client_in_region(addr: SocketAddr, access: &str, secret: &str, region: &str) -> Client {
+    built_client(addr, region, Some(Credentials::new(access, secret, None, None, "test")))
+}
+
+/// A client whose requests are not signed (anonymous).
+pub fn anonymous_client(addr: SocketAddr) -> Client {
+    built_client(addr, REGION, None)
+}
+
+fn built_client(addr: SocketAddr, region: &str, credentials: Option<Credentials>) -> Client {
     init();
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(access, secret, None, None, "test"));
+        .region(Region::new(region.to_owned()));
+    let conf = match credentials {
+        Some(c) => conf.credentials_provider(c),
+        None => conf.allow_no_auth(),
+    };
     // SOUVERAIN_TEST_ADDRESSING=virtual: buckets as `<bucket>.s3.test` (the SDKs' default
     // style), every name resolved to the gateway on 127.0.0.1; path style otherwise.
     let conf = if std::env::var("SOUVERAIN_TEST_ADDRESSING").as_deref() == Ok("virtual") {
