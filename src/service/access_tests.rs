@@ -51,7 +51,7 @@ async fn unknown_key_ids_are_cached_apart_from_known_keys() {
     let meta: Arc<dyn MetadataStore> = Arc::new(KvMetadataStore::new(engine).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(LocalKeyFile::open_or_create(&dir.path().join("master.key")).unwrap());
-    let directory = Directory::new(&[], Arc::clone(&meta), keys.clone());
+    let directory = Directory::new(&[], Arc::clone(&meta), Arc::<LocalKeyFile>::clone(&keys));
 
     for _ in 0..5 {
         assert!(directory.secret("SVNOSUCHKEY").await.unwrap().is_none());

@@ -117,8 +117,8 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     }
     // A user's access key made before the rotation (its secret wrapped under v1).
     assert_eq!(gw.admin_send("POST", "/admin/v1/users", serde_json::json!({ "name": "app" })).await.status, 201);
-    let r = gw.admin_send("POST", "/admin/v1/access-keys", serde_json::json!({ "user": "app" })).await;
-    let made: serde_json::Value = serde_json::from_str(&r.body_text()).unwrap();
+    let key = gw.admin_send("POST", "/admin/v1/access-keys", serde_json::json!({ "user": "app" })).await;
+    let made: serde_json::Value = serde_json::from_str(&key.body_text()).unwrap();
     let app = crate::common::client_with(gw.addr, made["id"].as_str().unwrap(), made["secret"].as_str().unwrap());
     let grant = serde_json::json!({ "user": "app", "allow": "read" });
     assert_eq!(gw.admin_send("POST", "/admin/v1/buckets/rot/grants", grant).await.status, 200);
@@ -190,9 +190,9 @@ async fn rotation_rewraps_every_key_under_traffic_without_touching_provider_data
     }
     assert!(gw.metric_sum("souverain_key_rewraps_total", &[]).await >= objects.len() as u64);
     // The old version can be retired: nothing needs it any more.
-    let (s, v) =
+    let (status, answer) =
         bao.api("POST", "/v1/transit/keys/souverain/config", serde_json::json!({ "min_decryption_version": 2 })).await;
-    assert!(s == 200 || s == 204, "{s} {v}");
+    assert!(status == 200 || status == 204, "{status} {answer}");
     for (k, d) in objects.iter().take(5) {
         assert!(get(&gw, "rot", k).await == *d, "{k} after v1 was retired");
     }
