@@ -222,6 +222,9 @@ pub struct BodyHeaders<'a> {
     pub headers: &'a http::HeaderMap,
     /// Trailers, filled once the body ends.
     pub trailing: Option<TrailingHeaders>,
+    /// The request was marked [`super::unknown_length::UnknownLength`]: its Content-Length is
+    /// not the client's.
+    pub unknown_length: bool,
 }
 
 /// Builds the service's view of a request body.
@@ -230,15 +233,19 @@ pub fn client_body(blob: Option<StreamingBlob>, h: BodyHeaders<'_>) -> S3Result<
     // the plaintext length in x-amz-decoded-content-length only.
     let decoded =
         h.headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
-    // s3s 0.14 refuses a body of unknown length (HTTP/1.1 chunked transfer without a length)
-    // before this point, as MinIO does; bodies of unknown length come from form uploads.
-    let len = h.content_length.or(decoded).ok_or_else(|| {
-        S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header.")
-    })?;
-    let len = Some(
-        u64::try_from(len)
-            .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?,
-    );
+    // A body of unknown length (HTTP/1.1 chunked transfer without a length) reaches this
+    // point only marked by `unknown_length` (PutObject); anything else needs a length.
+    let len = if h.unknown_length {
+        None
+    } else {
+        let len = h.content_length.or(decoded).ok_or_else(|| {
+            S3Error::with_message(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header.")
+        })?;
+        Some(
+            u64::try_from(len)
+                .map_err(|_| S3Error::with_message(S3ErrorCode::InvalidArgument, "negative Content-Length"))?,
+        )
+    };
     // s3s reads an empty header as none; S3 refuses it (an empty digest checks nothing).
     let empty_md5 = h.headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty());
     let content_md5 =

@@ -4,7 +4,8 @@
 //!   (everything but object and part uploads) are measured here by their Content-Length first;
 //! - a SigV4 request with `x-amz-*` headers it did not sign is refused (`signed_headers`), and
 //!   so is one carrying both a query signature and an `Authorization` header;
-//! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`).
+//! - the body fails with RequestTimeout when the client stops sending it (`body_timeout`);
+//! - a PutObject of unknown length (plain chunked transfer) is marked (`unknown_length`).
 //!
 //! POST object (form uploads) never gets here: `forms` answers it.
 
@@ -77,6 +78,9 @@ impl hyper::service::Service<Request<Incoming>> for Limited {
                 format!("Your request was too big: XML bodies are limited to {} bytes", self.xml_max_body),
             );
         }
+        let mut req = req;
+        let object = carries_object_data(&req, &self.addressing);
+        super::unknown_length::mark(&mut req, &query, object);
         let req = req.map(|body| s3s::Body::http_body(IdleTimeout::new(body, self.body_timeout)));
         let inner = self.inner.clone();
         Box::pin(async move { inner.call(req).await })

@@ -19,6 +19,7 @@ pub mod s3;
 pub mod server;
 pub mod signed_headers;
 pub mod tls;
+pub mod unknown_length;
 
 use std::sync::Arc;
 

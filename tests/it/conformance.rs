@@ -400,20 +400,71 @@ async fn signed_reads_choose_their_response_headers() {
     gw.stop().await;
 }
 
-/// Promise: a PUT with `Transfer-Encoding: chunked` and no length at all (plain HTTP/1.1
-/// chunking, UNSIGNED-PAYLOAD) is refused with 411 MissingContentLength before anything is
-/// stored, as MinIO answers (s3s 0.14 refuses it while checking the signature; AWS answered
-/// 501 for it). SDKs that stream without a length send `x-amz-decoded-content-length`, which
-/// is accepted (the checksum tests cover it); form uploads stream files of unknown length.
+/// `data` framed as HTTP/1.1 chunks of `size` bytes.
+fn http_chunks(data: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / size * 12 + 16);
+    for c in data.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// Promise (issue 24): a PUT with `Transfer-Encoding: chunked` and no length at all (plain
+/// HTTP/1.1 chunking, UNSIGNED-PAYLOAD) is stored, as S3 does (Ceph's s3-tests check it against
+/// AWS: `test_object_write_with_chunked_transfer_encoding`): small and above the 8 MiB piece,
+/// signed in the header or presigned, read back byte for byte with the whole body's MD5 as its
+/// ETag. Left at 411 MissingContentLength, nothing stored: a part sent so, and a signed payload
+/// (its SHA-256 check needs the length first).
 #[tokio::test]
-async fn chunked_transfer_without_any_length_is_411() {
+async fn chunked_transfer_without_any_length_is_stored() {
     let gw = TestGateway::start().await;
     gw.client.create_bucket().bucket("chunked").send().await.unwrap();
-    let signer = Signer::new(SystemTime::now());
-    let mut headers = vec![("transfer-encoding".to_owned(), "chunked".to_owned())];
-    signer.sign("PUT", "/chunked/k", &[], &mut headers, &gw.addr.to_string(), "UNSIGNED-PAYLOAD");
-    let r = send(gw.addr, "PUT", "/chunked/k", &headers, b"4\r\ndata\r\n0\r\n\r\n").await.unwrap();
-    assert_eq!((r.status, r.code().as_deref()), (411, Some("MissingContentLength")), "{}", r.body_text());
-    assert!(listed_keys(&gw.client, "chunked").await.is_empty());
+    let host = gw.addr.to_string();
+    let put = |target: String, payload: String, data: Vec<u8>| {
+        let host = host.clone();
+        async move {
+            let signer = Signer::new(SystemTime::now());
+            let mut headers = vec![("transfer-encoding".to_owned(), "chunked".to_owned())];
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let query: Vec<(&str, &str)> =
+                query.split('&').filter(|kv| !kv.is_empty()).filter_map(|kv| kv.split_once('=')).collect();
+            signer.sign("PUT", path, &query, &mut headers, &host, &payload);
+            send(gw.addr, "PUT", &target, &headers, &http_chunks(&data, 65_536)).await.unwrap()
+        }
+    };
+    for (key, n) in [("small", 5_000usize), ("large", (20 << 20) + 7)] {
+        let data = pattern(n, n as u64);
+        let r = put(format!("/chunked/{key}"), "UNSIGNED-PAYLOAD".into(), data.clone()).await;
+        assert_eq!(r.status, 200, "{key}: {}", r.body_text());
+        let got = gw.client.get_object().bucket("chunked").key(key).send().await.unwrap();
+        assert_eq!(got.e_tag(), Some(format!("\"{}\"", crate::common::md5_hex(&data)).as_str()), "{key}");
+        assert!(body_bytes(got).await == data, "{key} read back");
+    }
+    let url = Signer::new(SystemTime::now()).presign("PUT", "/chunked/presigned", &host, 300);
+    let data = pattern(100_000, 3);
+    let headers = vec![("host".to_owned(), host.clone()), ("transfer-encoding".to_owned(), "chunked".to_owned())];
+    let r = send(gw.addr, "PUT", &url, &headers, &http_chunks(&data, 4096)).await.unwrap();
+    assert_eq!(r.status, 200, "presigned: {}", r.body_text());
+    let got = gw.client.get_object().bucket("chunked").key("presigned").send().await.unwrap();
+    assert!(body_bytes(got).await == data, "presigned read back");
+
+    let before = listed_keys(&gw.client, "chunked").await;
+    let signed = put("/chunked/signed".into(), sha256_hex(b"data"), b"data".to_vec()).await;
+    assert_eq!(
+        (signed.status, signed.code().as_deref()),
+        (411, Some("MissingContentLength")),
+        "{}",
+        signed.body_text()
+    );
+    let up = gw.client.create_multipart_upload().bucket("chunked").key("parted").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let part = put(format!("/chunked/parted?partNumber=1&uploadId={id}"), "UNSIGNED-PAYLOAD".into(), vec![7; 10]).await;
+    assert_eq!((part.status, part.code().as_deref()), (411, Some("MissingContentLength")), "{}", part.body_text());
+    let parts = gw.client.list_parts().bucket("chunked").key("parted").upload_id(&id).send().await.unwrap();
+    assert!(parts.parts().is_empty(), "no part stored");
+    assert_eq!(listed_keys(&gw.client, "chunked").await, before, "nothing stored");
     gw.stop().await;
 }

@@ -104,6 +104,7 @@ macro_rules! request_body {
                 sdk_algorithm: $i.checksum_algorithm.as_ref(),
                 headers: &$req.headers,
                 trailing: $req.trailing_headers,
+                unknown_length: $req.extensions.get::<$crate::frontend::unknown_length::UnknownLength>().is_some(),
             },
         )?
     }};
