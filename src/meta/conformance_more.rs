@@ -225,3 +225,21 @@ pub(super) async fn records_jobs_and_leases(store: &Arc<dyn MetadataStore>, b: B
     assert!(store.take_lease("scrub", BootId([1; 16]), 1_000, 10_000).await.unwrap());
     assert!(store.take_lease("scrub", BootId([2; 16]), 2_000, 10_000).await.unwrap() || store.is_shared());
 }
+
+/// Console sessions: stored and read back under their id, ended once (a second logout finds
+/// nothing), and those issued before the cut-off removed when the next one starts.
+pub(super) async fn console_sessions(store: &Arc<dyn MetadataStore>) {
+    use crate::model::access::ConsoleSession;
+    let session = |issued_secs| ConsoleSession { token_sha256: [9; 32], issued_secs };
+    store.start_console_session([1; 32], session(100), 0).await.unwrap();
+    store.start_console_session([2; 32], session(200), 0).await.unwrap();
+    assert_eq!(store.console_session([1; 32]).await.unwrap(), Some(session(100)));
+    assert_eq!(store.console_session([3; 32]).await.unwrap(), None);
+    assert!(store.end_console_session([2; 32]).await.unwrap());
+    assert!(!store.end_console_session([2; 32]).await.unwrap(), "ended once");
+    assert_eq!(store.console_session([2; 32]).await.unwrap(), None);
+    store.start_console_session([3; 32], session(300), 150).await.unwrap();
+    assert_eq!(store.console_session([1; 32]).await.unwrap(), None, "expired, removed");
+    assert_eq!(store.console_session([3; 32]).await.unwrap(), Some(session(300)));
+    assert!(store.end_console_session([3; 32]).await.unwrap());
+}

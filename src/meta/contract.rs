@@ -11,7 +11,9 @@ use super::{
 };
 use super::{LockChange, LockTarget, LockUpdate};
 use crate::model::WrappedKey;
-use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
+use crate::model::access::{
+    AccessKeyRecord, AdminTokenRecord, ConsoleSession, Perms, PublicAccessBlock, UserName, UserRecord,
+};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::lock::LockConfig;
 use crate::model::{
@@ -256,6 +258,18 @@ pub trait AdminMeta: Send + Sync {
     /// Records `fingerprint` for KEK `kek` unless one is recorded already; returns the one on
     /// record afterwards (so a different file, or a second gateway's own new key, is caught).
     async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError>;
+    /// The console session stored under `id` (the SHA-256 of its cookie's secret), if any.
+    async fn console_session(&self, id: [u8; 32]) -> Result<Option<ConsoleSession>, MetaError>;
+    /// Stores a console session under `id`, removing every session issued before
+    /// `expired_before` (seconds) in the same write: sessions nobody logged out of go then.
+    async fn start_console_session(
+        &self,
+        id: [u8; 32],
+        session: ConsoleSession,
+        expired_before: u64,
+    ) -> Result<(), MetaError>;
+    /// Removes the console session stored under `id` (a logout); true if there was one.
+    async fn end_console_session(&self, id: [u8; 32]) -> Result<bool, MetaError>;
 }
 
 /// Users, their access keys and their grants (changed through [`AdminMeta::apply_change`],

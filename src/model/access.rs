@@ -237,6 +237,17 @@ pub struct AdminTokenRecord {
     pub created_ms: i64,
 }
 
+/// A console session as the store keeps it, under the SHA-256 of the secret its cookie holds:
+/// whose admin token opened it (the token's SHA-256, so a deleted token ends it) and when.
+/// Not logged to the providers and not rebuilt: a lost store logs everyone out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    /// SHA-256 of the admin token that logged in.
+    pub token_sha256: [u8; 32],
+    /// Login time, seconds since the epoch.
+    pub issued_secs: u64,
+}
+
 /// A bucket's public access block, with AWS's four settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::struct_excessive_bools, reason = "AWS's four independent settings, named as AWS names them")]

@@ -36,11 +36,13 @@ async fn login(admin: SocketAddr, token: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-/// A session cookie as the console sets it: issued at `issued` (seconds), MAC keyed by `token`.
-fn session_cookie(token: &str, issued: u64) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
-    let mac = ring::hmac::sign(&key, format!("souverain/console/session/v1\0{issued}").as_bytes());
-    format!("sv_console={issued}.{}.{}", hex::encode(token), hex::encode(mac.as_ref()))
+/// Moves the session of `cookie` (as [`login`] returns it) back to `issued` (seconds), in the
+/// store where the gateway keeps it.
+async fn age_session(gw: &TestGateway, cookie: &str, token: &str, issued: u64) {
+    use souverain::model::access::{ConsoleSession, token_sha256};
+    let secret = cookie.strip_prefix("sv_console=").unwrap();
+    let session = ConsoleSession { token_sha256: token_sha256(token), issued_secs: issued };
+    gw.meta().start_console_session(token_sha256(secret), session, 0).await.unwrap();
 }
 
 /// The CSRF token a page's forms carry.
@@ -56,8 +58,9 @@ fn hidden_field(page: &str, name: &str) -> String {
 }
 
 /// Promise: without a session every page answers 303 to the login form and shows nothing; a
-/// cookie of a token that is not an admin token ends there too (and is cleared); a wrong token
-/// at login gets 401 and no cookie; the login page itself is served under the CSP.
+/// cookie of a session the server does not hold (made up, the admin token itself, or older
+/// than eight hours) ends there too (and is cleared); a wrong token at login gets 401 and no
+/// cookie; the login page itself is served under the CSP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_session_every_page_sends_to_the_login_form() {
     let gw = TestGateway::start().await;
@@ -73,9 +76,12 @@ async fn without_a_session_every_page_sends_to_the_login_form() {
         "/console/audit/verify",
     ];
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    // A well-formed session of a token that is not an admin token, and an admin's session
-    // issued nine hours ago (the server ends it after eight, whatever the browser keeps).
-    let cookies = [None, Some(session_cookie("not-a-token", now)), Some(session_cookie(ADMIN_TOKEN, now - 9 * 3600))];
+    // A made-up session secret, the admin token itself where the secret goes, and an admin's
+    // session issued nine hours ago (the server ends it after eight, whatever the browser keeps).
+    let aged = login(admin, ADMIN_TOKEN).await;
+    age_session(&gw, &aged, ADMIN_TOKEN, now - 9 * 3600).await;
+    let cookies =
+        [None, Some(format!("sv_console={}", "ab".repeat(32))), Some(format!("sv_console={ADMIN_TOKEN}")), Some(aged)];
     for cookie in &cookies {
         let cookie = cookie.as_deref();
         for path in pages {
@@ -192,10 +198,14 @@ async fn an_admin_sees_providers_policies_replicas_and_the_audit_chain() {
     let out = request(admin, "POST", "/console/logout", Some(&cookie), &format!("csrf={csrf}")).await;
     assert_eq!((out.status, out.header("location")), (303, Some("/console/login")));
     assert!(out.header("set-cookie").is_some_and(|s| s.starts_with("sv_console=;") && s.contains("Max-Age=0")));
+    // The server ended the session: the cookie, kept or copied, opens nothing any more.
+    let replayed = get("/console/").await;
+    assert_eq!((replayed.status, replayed.header("location")), (303, Some("/console/login")), "logged out");
     gw.stop().await;
 }
 
-/// Promise: a viewer token (read only) logs in and sees the pages under its own name.
+/// Promise: a viewer token (read only) logs in and sees the pages under its own name; its
+/// cookie holds a session secret, never the token; deleting the token ends the session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_logs_in_under_its_own_name() {
     let gw = TestGateway::start().await;
@@ -205,9 +215,14 @@ async fn a_viewer_logs_in_under_its_own_name() {
     assert_eq!(status, 201, "{text}");
     let token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
     let cookie = login(admin, &token).await;
+    assert!(!cookie.contains(&token) && !cookie.contains(&hex::encode(&token)), "the cookie never holds the token");
     let page = request(admin, "GET", "/console/policies", Some(&cookie), "").await;
     assert_eq!(page.status, 200);
     assert!(page.body_text().contains("<span class=\"muted\">auditor </span>"), "{}", page.body_text());
+    // Deleting the token ends its sessions.
+    assert_eq!(admin_request(admin, "DELETE", "/admin/v1/tokens/auditor", "").await.0, 200);
+    let after = request(admin, "GET", "/console/policies", Some(&cookie), "").await;
+    assert_eq!((after.status, after.header("location")), (303, Some("/console/login")), "token deleted");
     gw.stop().await;
 }
 

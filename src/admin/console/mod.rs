@@ -2,7 +2,7 @@
 //! (maud: HTML built by Rust code, escaped by construction) for the people who answer for
 //! residency — the providers with their legal facts and health, the policies in words with
 //! their buckets, where an object's replicas are, and the audit log with its chain check.
-//! Login takes an admin token (POST form) into a session cookie ([`session`]); every page asks
+//! Login takes an admin token (POST form) into a server-side session ([`session`]); every page asks
 //! the same `authorize` the admin API does (`admin:Read` to see), and every POST carries the
 //! session's CSRF token. Pages load only the console's own stylesheet: the
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
@@ -59,13 +59,13 @@ pub(super) async fn respond(
         (&Method::POST, "/console/login") => return login(service, body).await,
         _ => {}
     }
-    let (token, principal) = match session_of(service, &parts.headers).await {
+    let (secret, principal) = match session_of(service, &parts.headers).await {
         Ok(session) => session,
         Err(refused) => return refused,
     };
-    let view = View { actor: principal.actor(), csrf: session::csrf(&token) };
+    let view = View { actor: principal.actor(), csrf: session::csrf(&secret) };
     if parts.method == Method::POST {
-        return post(service, &principal, &view, &token, &path, body).await;
+        return post(service, &principal, &view, &secret, &path, body).await;
     }
     let (status, markup) = match (&parts.method, path.as_str()) {
         (&Method::GET, "/console" | "/console/") => (StatusCode::OK, pages::providers(service, &view)),
@@ -102,28 +102,28 @@ pub(super) async fn respond(
     page(status, markup)
 }
 
-/// The session's token and who it is, if the request carries a live session of a token that
+/// The session's secret and who it is, if the request carries a live session of a token that
 /// may read (else the answer: the login form, or why not).
 async fn session_of(
     service: &AdminOps,
     headers: &http::HeaderMap,
 ) -> Result<(String, crate::access::Principal), Response<Full<Bytes>>> {
-    let Some(token) = session::token(headers, now_secs()) else {
+    let Some(secret) = session::secret(headers) else {
         return Err(redirect("/console/login", Some(session::logout_cookie())));
     };
-    let principal = match service.admin_principal(&token).await {
+    let principal = match service.console_session(&secret, now_secs()).await {
         Ok(Some(p)) => p,
-        // A token deleted or expired since login: the session ends.
+        // No such session (logged out, expired), or its token deleted since login.
         Ok(None) => return Err(redirect("/console/login", Some(session::logout_cookie()))),
         Err(e) => {
-            tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");
-            return Err(page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The admin tokens cannot be read now.")));
+            tracing::warn!(error = %crate::report::chain(&e), "console: the session could not be read");
+            return Err(page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The session cannot be read now.")));
         }
     };
     if let Decision::Deny(why) = AdminOps::admin_decision(&principal, Action::AdminRead) {
         return Err(page(StatusCode::FORBIDDEN, layout::problem(&why.to_string())));
     }
-    Ok((token, principal))
+    Ok((secret, principal))
 }
 
 /// Every POST but the login: refused (403, nothing done) without the session's CSRF token;
@@ -132,15 +132,19 @@ async fn post(
     service: &AdminOps,
     principal: &crate::access::Principal,
     view: &View,
-    token: &str,
+    secret: &str,
     path: &str,
     body: Incoming,
 ) -> Response<Full<Bytes>> {
     let form = read_form(body).await.unwrap_or_default();
-    if !field(&form, "csrf").is_some_and(|given| session::csrf_ok(token, &given)) {
+    if !field(&form, "csrf").is_some_and(|given| session::csrf_ok(secret, &given)) {
         return page(StatusCode::FORBIDDEN, layout::problem("This form is stale or not the console's (CSRF token)."));
     }
     if path == "/console/logout" {
+        if let Err(e) = service.console_logout(secret).await {
+            tracing::warn!(error = %crate::report::chain(&e), "console: the session could not be ended");
+            return page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The session cannot be ended now."));
+        }
         return redirect("/console/login", Some(session::logout_cookie()));
     }
     let Some((id, what)) = path.strip_prefix("/console/providers/").and_then(|rest| rest.split_once('/')) else {
@@ -201,8 +205,8 @@ async fn login(service: &AdminOps, body: Incoming) -> Response<Full<Bytes>> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return page(StatusCode::BAD_REQUEST, layout::login(Some("Enter an admin token.")));
     };
-    match service.admin_principal(&token).await {
-        Ok(Some(_)) => redirect("/console/", Some(session::login_cookie(&token, now_secs()))),
+    match service.console_login(&token, now_secs()).await {
+        Ok(Some((secret, _))) => redirect("/console/", Some(session::login_cookie(secret.expose()))),
         Ok(None) => page(StatusCode::UNAUTHORIZED, layout::login(Some("This token is not an admin token."))),
         Err(e) => {
             tracing::warn!(error = %crate::report::chain(&e), "console: admin tokens could not be read");

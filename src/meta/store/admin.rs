@@ -13,6 +13,7 @@ use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
 use crate::meta::{BucketRecord, MetaError, UploadRecord};
 use crate::model::BucketUid;
 use crate::model::WrappedKey;
+use crate::model::access::ConsoleSession;
 use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -187,6 +188,42 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
         self.run(move |i| i.get(Cf::Meta, &key)).await
     }
 
+    async fn console_session(&self, id: [u8; 32]) -> Result<Option<ConsoleSession>, MetaError> {
+        self.run(move |i| i.get(Cf::Meta, &console_session_key(&id))).await
+    }
+
+    async fn start_console_session(
+        &self,
+        id: [u8; 32],
+        session: ConsoleSession,
+        expired_before: u64,
+    ) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let end = crate::meta::codec::prefix_successor(CONSOLE_SESSIONS);
+            let mut ops = Vec::new();
+            for (k, v) in i.engine.scan(Cf::Meta, CONSOLE_SESSIONS, end.as_deref(), usize::MAX)? {
+                if decode::<ConsoleSession>(&v).map_or(true, |s| s.issued_secs < expired_before) {
+                    ops.push(KvOp::Delete(Cf::Meta, k));
+                }
+            }
+            ops.push(KvOp::Put(Cf::Meta, console_session_key(&id), encode(&session)?));
+            i.engine.write(ops)
+        })
+        .await
+    }
+
+    async fn end_console_session(&self, id: [u8; 32]) -> Result<bool, MetaError> {
+        self.run(move |i| {
+            let key = console_session_key(&id);
+            if i.engine.get(Cf::Meta, &key)?.is_none() {
+                return Ok(false);
+            }
+            i.engine.write(vec![KvOp::Delete(Cf::Meta, key)])?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn record_kek_fingerprint(&self, kek: &str, fingerprint: String) -> Result<String, MetaError> {
         let key = format!("kekfp/{kek}").into_bytes();
         self.run(move |i| {
@@ -215,4 +252,11 @@ pub(super) fn bucket_entry(
 ) -> Result<(u64, KvOp), MetaError> {
     let scope = LogScope::bucket(rec, kek.clone());
     log_entry(t, scope, |seq| LogEntry::Bucket(LoggedBucket::new(seq, rec, kek)))
+}
+
+/// Where console sessions are kept (`Meta`, not logged: a rebuilt store has none).
+const CONSOLE_SESSIONS: &[u8] = b"console-session/";
+
+fn console_session_key(id: &[u8; 32]) -> Vec<u8> {
+    [CONSOLE_SESSIONS, hex::encode(id).as_bytes()].concat()
 }

@@ -267,17 +267,22 @@ impl AdminOps {
     /// The principal a bearer token stands for: a configured token or one created through the
     /// API (its SHA-256 compared in constant time with each); `None` for any other.
     pub async fn admin_principal(&self, bearer: &str) -> Result<Option<Principal>> {
+        self.admin_principal_by_hash(&token_sha256(bearer)).await
+    }
+
+    /// [`Self::admin_principal`] of the token whose SHA-256 is `hash` (a console session keeps
+    /// only that).
+    pub(crate) async fn admin_principal_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
         use subtle::ConstantTimeEq as _;
-        let hash = token_sha256(bearer);
         let mut found = None;
         for t in &self.configured_tokens {
-            if bool::from(t.sha256.ct_eq(&hash)) {
+            if bool::from(t.sha256.ct_eq(hash)) {
                 found = Some(Principal::Admin { name: t.name.clone(), role: t.role });
             }
         }
         if found.is_none() {
             for t in self.meta.admin_tokens().await? {
-                if bool::from(t.sha256.ct_eq(&hash)) {
+                if bool::from(t.sha256.ct_eq(hash)) {
                     found = Some(Principal::Admin { name: t.name.to_string(), role: t.role });
                 }
             }

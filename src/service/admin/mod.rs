@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod console_sessions;
 mod etag;
 mod keys;
 mod locate;
@@ -24,6 +25,7 @@ use crate::model::{BucketUid, ResidencyPolicy};
 
 pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
+pub use console_sessions::{SESSION_SECS, SessionSecret};
 pub use keys::{KeysView, utc};
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use preview::{EvacuationPreview, LeavingProvider};
