@@ -387,6 +387,80 @@ async fn a_change_shows_what_would_move_and_only_an_admin_applies_it() {
     gw.stop().await;
 }
 
+/// The policy `bucket` is bound to, as the admin API explains it.
+async fn bound_policy(admin: SocketAddr, bucket: &str) -> String {
+    let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/placement/explain?bucket={bucket}"), "").await;
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["policy"].as_str().unwrap().to_owned()
+}
+
+/// Promise: binding a bucket to another policy from the console first shows what the
+/// evacuation would move (the replicas leaving each provider the new policy does not allow,
+/// with their bytes) without changing anything; a viewer's "Apply", one without the CSRF token
+/// and one confirming a binding that is no longer the bucket's are refused and change nothing;
+/// the admin's "Apply" binds the bucket (audited under the admin's name) and the evacuation
+/// leaves each object on the one provider the new policy allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
+    let gw = TestGateway::start().await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    let mut stored = 0;
+    for (k, len) in [("k0", 1000), ("k1", 5000)] {
+        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
+        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
+        stored +=
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
+    }
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let page = request(admin, "GET", "/console/buckets/photos", Some(&cookie), "").await.body_text();
+    assert!(page.contains("<option value=\"de-only\">de-only</option>"), "{page}");
+    let csrf = csrf_of(&page);
+
+    let change = format!("policy=de-only&csrf={csrf}");
+    let preview = request(admin, "POST", "/console/buckets/photos/preview", Some(&cookie), &change).await;
+    let page = preview.body_text();
+    assert_eq!(preview.status, 200, "{page}");
+    for provider in ["local-fr", "local-nl"] {
+        let row = format!("<tr><td>{provider}</td><td>2</td><td>{stored}</td></tr>");
+        assert!(page.contains(&row), "{row} in {page}");
+    }
+    assert!(!page.contains("<td>local-de</td>"), "nothing leaves the allowed provider: {page}");
+    assert_eq!(bound_policy(admin, "photos").await, "eu-default", "a preview changes nothing");
+
+    let (status, text) =
+        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
+    assert_eq!(status, 201, "{text}");
+    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+    let viewer = login(admin, &viewer_token).await;
+    let viewer_page = request(admin, "GET", "/console/buckets/photos", Some(&viewer), "").await.body_text();
+    let confirmed = format!("{change}&shown={}", hidden_field(&page, "shown"));
+    let viewer_confirmed = confirmed.replace(&csrf, &csrf_of(&viewer_page));
+    let apply = "/console/buckets/photos/apply";
+    assert_eq!(request(admin, "POST", apply, Some(&viewer), &viewer_confirmed).await.status, 403, "a viewer");
+    let no_csrf = "policy=de-only&shown=eu-default";
+    assert_eq!(request(admin, "POST", apply, Some(&cookie), no_csrf).await.status, 403, "no CSRF");
+    let stale = format!("{change}&shown=secnum-only");
+    assert_eq!(request(admin, "POST", apply, Some(&cookie), &stale).await.status, 409, "another binding confirmed");
+    assert_eq!(bound_policy(admin, "photos").await, "eu-default", "refusals change nothing");
+
+    let applied = request(admin, "POST", apply, Some(&cookie), &confirmed).await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some("/console/jobs")), "{}", applied.body_text());
+    assert_eq!(bound_policy(admin, "photos").await, "de-only");
+    let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    let audited = audit.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|r| {
+        r["action"] == "bucket.bind"
+            && r["actor"] == "admin"
+            && r["detail"].as_str().is_some_and(|d| d.contains("de-only"))
+    });
+    assert!(audited, "{audit}");
+    crate::common::wait_for("each object left on local-de alone", 60, || async move {
+        holders(admin, "photos", "k0").await == ["local-de"] && holders(admin, "photos", "k1").await == ["local-de"]
+    })
+    .await;
+    gw.stop().await;
+}
+
 /// The test config with the default policy refusing providers exposed to the US CLOUD Act.
 fn forbidding_cloud_act(text: &str) -> String {
     text.replace(

@@ -7,6 +7,7 @@
 //! session's CSRF token. Pages load only the console's own stylesheet: the
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
 
+mod binding;
 mod changes;
 mod health;
 mod inspect;
@@ -146,6 +147,9 @@ async fn post(
             return page(StatusCode::SERVICE_UNAVAILABLE, layout::problem("The session cannot be ended now."));
         }
         return redirect("/console/login", Some(session::logout_cookie()));
+    }
+    if let Some((bucket, what)) = path.strip_prefix("/console/buckets/").and_then(|rest| rest.split_once('/')) {
+        return binding::post(service, principal, view, bucket, what, &form).await;
     }
     let Some((id, what)) = path.strip_prefix("/console/providers/").and_then(|rest| rest.split_once('/')) else {
         return page(StatusCode::NOT_FOUND, layout::problem("No such page."));

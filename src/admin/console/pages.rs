@@ -183,6 +183,7 @@ pub(super) async fn bucket(service: &AdminOps, view: &View, name: &str) -> (Stat
                         }
                     }
                 }
+                (super::binding::form(service, view, &name, &x.policy))
             };
             (StatusCode::OK, frame(view, "/console/policies", &title, &content))
         }
@@ -194,10 +195,11 @@ pub(super) async fn bucket(service: &AdminOps, view: &View, name: &str) -> (Stat
 /// bad name), nothing internal otherwise (the log has it).
 pub(super) fn failed(e: &crate::error::Error) -> Markup {
     let status = super::inspect::status_of(e);
-    if status.is_server_error() {
+    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
         tracing::warn!(error = %crate::report::chain(e), "console: a page could not be built");
     }
-    let message =
-        if status.is_server_error() { "The gateway could not answer this now.".to_owned() } else { e.to_string() };
+    // A refusal of what is not built (501) is the caller's to read, not an internal fault.
+    let internal = status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED;
+    let message = if internal { "The gateway could not answer this now.".to_owned() } else { e.to_string() };
     html! { p.notice { (message) } }
 }

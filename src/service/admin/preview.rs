@@ -1,5 +1,5 @@
-//! The dry run of a residency change: before an admin applies a provider's new attributes,
-//! what the evacuation job would then move — per provider, the replicas (or shards) that would
+//! The dry run of a residency change: before an admin applies a provider's new attributes or
+//! binds a bucket to another policy, what the evacuation job would then move — per provider, the replicas (or shards) that would
 //! leave it and their bytes — and which buckets' policies could no longer be met. Read only:
 //! it walks every bucket's versions against the changed catalog, changing nothing.
 
@@ -9,8 +9,10 @@ use serde::Serialize;
 
 use super::AdminOps;
 use crate::error::{ErrorKind, Result};
+use crate::meta::BucketRecord;
 use crate::model::{ProviderId, ProviderInfo};
 use crate::placement::place;
+use crate::service::residency::Residency;
 
 /// What applying a change would make the evacuation job do.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -40,11 +42,35 @@ impl AdminOps {
     pub async fn preview_provider_change(&self, id: &ProviderId, after: ProviderInfo) -> Result<EvacuationPreview> {
         let mut residency = (*self.state.residency()).clone();
         *residency.provider_mut(id).ok_or(ErrorKind::NoSuchProvider)? = after;
+        let buckets = self.meta.buckets().await?;
+        let bound = buckets.into_iter().map(|b| {
+            let policy = b.policy_id.clone();
+            (b, policy)
+        });
+        self.dry_run(&residency, bound).await
+    }
+
+    /// What the evacuation would move if `bucket` were bound to policy `policy_id`; refused as
+    /// the binding itself would be (no such policy; objects that would change scheme).
+    pub async fn preview_bucket_binding(&self, bucket: &str, policy_id: &str) -> Result<EvacuationPreview> {
+        let rec = self.existing_bucket(bucket).await?;
+        let residency = self.state.residency();
+        self.check_binding(&rec, &residency, policy_id).await?;
+        self.dry_run(&residency, std::iter::once((rec, policy_id.to_owned()))).await
+    }
+
+    /// Walks each bucket's streams against the policy it is (or would be) bound to under
+    /// `residency`: the replicas or shards on providers that policy does not allow leave.
+    async fn dry_run(
+        &self,
+        residency: &Residency,
+        bound: impl Iterator<Item = (BucketRecord, String)>,
+    ) -> Result<EvacuationPreview> {
         let today = crate::service::today();
         let mut leaving: BTreeMap<String, LeavingProvider> = BTreeMap::new();
         let mut out = EvacuationPreview::default();
-        for bucket in self.meta.buckets().await? {
-            let Some(policy) = residency.policies.get(&bucket.policy_id) else { continue };
+        for (bucket, policy_id) in bound {
+            let Some(policy) = residency.policies.get(&policy_id) else { continue };
             if place(policy, &residency.catalog, bucket.uid, today).is_err() {
                 out.unplaceable.push(bucket.name.to_string());
             }

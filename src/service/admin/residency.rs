@@ -6,9 +6,10 @@ use serde::Serialize;
 
 use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
-use crate::meta::{AuditedChange, ListQuery, ListStart};
+use crate::meta::{AuditedChange, BucketRecord, ListQuery, ListStart};
 use crate::model::audit::{AuditEntry, AuditRecord};
 use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::service::residency::Residency;
 
 /// A provider as `GET /admin/v1/providers` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -91,11 +92,7 @@ impl AdminOps {
     pub async fn bind_bucket(&self, actor: &str, bucket: &str, policy_id: &str) -> Result<AuditRecord> {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.state.residency();
-        let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
-        let scheme_now = residency.policies.get(&rec.policy_id).and_then(|p| p.erasure);
-        if scheme_now != policy.erasure && self.holds_objects(rec.uid).await? {
-            return Err(scheme_conversion(&rec.name));
-        }
+        let policy = self.check_binding(&rec, &residency, policy_id).await?;
         crate::service::placing::decide(policy, &residency.catalog, rec.uid, &self.metrics, &self.meta)?;
         let detail = serde_json::json!({ "bucket": bucket, "before": rec.policy_id, "after": policy_id });
         let change = AuditedChange::BucketPolicy { bucket: bucket.to_owned(), policy_id: policy_id.to_owned() };
@@ -111,6 +108,22 @@ impl AdminOps {
     /// Audit records after `after`, at most `limit`.
     pub async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
         Ok(self.meta.audit_records(after, limit).await?)
+    }
+
+    /// The policy `policy_id`, if `rec` may be bound to it: it exists, and the bucket's objects
+    /// would keep their scheme (replicas or shards).
+    pub(super) async fn check_binding<'a>(
+        &self,
+        rec: &BucketRecord,
+        residency: &'a Residency,
+        policy_id: &str,
+    ) -> Result<&'a ResidencyPolicy> {
+        let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
+        let scheme_now = residency.policies.get(&rec.policy_id).and_then(|p| p.erasure);
+        if scheme_now != policy.erasure && self.holds_objects(rec.uid).await? {
+            return Err(scheme_conversion(&rec.name));
+        }
+        Ok(policy)
     }
 
     /// Whether `bucket` holds any version (delete markers included) or unfinished upload.
