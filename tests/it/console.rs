@@ -164,7 +164,7 @@ async fn an_admin_sees_providers_policies_replicas_and_the_audit_chain() {
     let policies = get("/console/policies").await.body_text();
     assert!(
         policies.contains(
-            "<h2>eu-default</h2><ul><li>3 copies of each object; a write is acknowledged once 2 are stored.</li>"
+            "<h2>eu-default <a class=\"change\" href=\"/console/policies/eu-default\">Change</a></h2><ul><li>3 copies of each object; a write is acknowledged once 2 are stored.</li>"
         ),
         "{policies}"
     );
@@ -456,6 +456,107 @@ async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
     assert!(audited, "{audit}");
     crate::common::wait_for("each object left on local-de alone", 60, || async move {
         holders(admin, "photos", "k0").await == ["local-de"] && holders(admin, "photos", "k1").await == ["local-de"]
+    })
+    .await;
+    gw.stop().await;
+}
+
+/// The rules of policy `id`, as the admin API lists them.
+async fn policy_rules(admin: SocketAddr, id: &str) -> serde_json::Value {
+    let (_, text) = admin_request(admin, "GET", "/admin/v1/policies", "").await;
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    all.as_array().unwrap().iter().find(|p| p["id"] == id).unwrap().clone()
+}
+
+/// Promise: changing a policy's rules from the console first shows the rules before and after
+/// in words and what the evacuation would move over the buckets bound to it, changing
+/// nothing; rules no placement can satisfy are refused at the confirmation (409, why shown);
+/// a viewer's "Apply", one without the CSRF token and one confirming rules that changed since
+/// are refused and change nothing; the admin's "Apply" changes the policy (audited under the
+/// admin's name) and the evacuation leaves each object on the two providers still allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
+    let gw = TestGateway::start().await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    let mut stored = 0;
+    for (k, len) in [("k0", 1000), ("k1", 5000)] {
+        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
+        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
+        stored +=
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
+    }
+    let before = policy_rules(admin, "eu-default").await;
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let form = request(admin, "GET", "/console/policies/eu-default", Some(&cookie), "").await.body_text();
+    assert!(form.contains("name=\"replicas\" value=\"3\""), "{form}");
+    let csrf = csrf_of(&form);
+    let rules = |countries: &str, replicas: &str| {
+        serde_urlencoded::to_string([
+            ("allowed_countries", countries),
+            ("allowed_jurisdictions", "EU, EEA"),
+            ("forbid_exposures", "us-cloud-act, us-fisa-702"),
+            ("required_certifications", ""),
+            ("replicas", replicas),
+            ("write_quorum", "2"),
+            ("min_distinct_countries", "1"),
+            ("min_distinct_operators", "1"),
+            ("distinct", "independence_group"),
+        ])
+        .unwrap()
+    };
+    let change = format!("{}&csrf={csrf}", rules("DE, FR", "2"));
+    let preview = request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &change).await;
+    let page = preview.body_text();
+    assert_eq!(preview.status, 200, "{page}");
+    assert!(page.contains("<li>Data only in: DE, FR.</li>"), "the new rules in words: {page}");
+    let row = format!("<tr><td>local-nl</td><td>2</td><td>{stored}</td></tr>");
+    assert!(page.contains(&row) && !page.contains("<td>local-de</td>"), "{row} in {page}");
+    assert_eq!(policy_rules(admin, "eu-default").await, before, "a preview changes nothing");
+    let nowhere = format!("{}&csrf={csrf}", rules("PL", "2"));
+    let refused = request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &nowhere).await;
+    assert_eq!(refused.status, 409, "{}", refused.body_text());
+    assert!(refused.body_text().contains("bucket photos"), "{}", refused.body_text());
+    let bad = format!("{}&csrf={csrf}", rules("DE", "many"));
+    assert_eq!(request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &bad).await.status, 400);
+
+    let (status, text) =
+        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
+    assert_eq!(status, 201, "{text}");
+    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+    let viewer = login(admin, &viewer_token).await;
+    let viewer_csrf =
+        csrf_of(&request(admin, "GET", "/console/policies/eu-default", Some(&viewer), "").await.body_text());
+    let confirmed = format!("{change}&shown={}", hidden_field(&page, "shown"));
+    let apply = "/console/policies/eu-default/apply";
+    let as_viewer = confirmed.replace(&csrf, &viewer_csrf);
+    assert_eq!(request(admin, "POST", apply, Some(&viewer), &as_viewer).await.status, 403, "a viewer");
+    let no_csrf = confirmed.replace(&format!("&csrf={csrf}"), "");
+    assert_eq!(request(admin, "POST", apply, Some(&cookie), &no_csrf).await.status, 403, "no CSRF");
+    let stale = format!("{change}&shown={}", "0".repeat(64));
+    assert_eq!(request(admin, "POST", apply, Some(&cookie), &stale).await.status, 409, "other rules confirmed");
+    assert_eq!(policy_rules(admin, "eu-default").await, before, "refusals change nothing");
+
+    let applied = request(admin, "POST", apply, Some(&cookie), &confirmed).await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some("/console/jobs")), "{}", applied.body_text());
+    let after = policy_rules(admin, "eu-default").await;
+    assert_eq!(
+        (after["replicas"].as_u64(), after["allowed_countries"].clone()),
+        (Some(2), serde_json::json!(["DE", "FR"]))
+    );
+    let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    let audited = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|r| r["action"] == "policy.put" && r["actor"] == "admin");
+    assert!(audited, "{audit}");
+    crate::common::wait_for("each object left on DE and FR", 60, || async move {
+        let mut k0 = holders(admin, "photos", "k0").await;
+        let mut k1 = holders(admin, "photos", "k1").await;
+        k0.sort();
+        k1.sort();
+        k0 == ["local-de", "local-fr"] && k1 == ["local-de", "local-fr"]
     })
     .await;
     gw.stop().await;

@@ -47,8 +47,8 @@ pub(super) fn form(service: &AdminOps, view: &View, bucket: &str, current: &str)
     }
 }
 
-/// The dry run's table (shared with nothing else: a provider change shows its own).
-fn moves(dry_run: &EvacuationPreview) -> Markup {
+/// The dry run's table (a bucket's binding and a policy's change show it).
+pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
     html! {
         h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
         @if dry_run.leaving.is_empty() { p #nothing-moves { "Nothing would move." } }

@@ -14,6 +14,7 @@ mod inspect;
 mod layout;
 mod map;
 mod pages;
+mod policy_edit;
 mod report;
 mod session;
 
@@ -71,6 +72,9 @@ pub(super) async fn respond(
     let (status, markup) = match (&parts.method, path.as_str()) {
         (&Method::GET, "/console" | "/console/") => (StatusCode::OK, pages::providers(service, &view)),
         (&Method::GET, "/console/policies") => (StatusCode::OK, pages::policies(service, &view).await),
+        (&Method::GET, p) if p.starts_with("/console/policies/") => {
+            policy_edit::edit(service, &view, &p["/console/policies/".len()..])
+        }
         (&Method::GET, p) if p.starts_with("/console/buckets/") => {
             pages::bucket(service, &view, &p["/console/buckets/".len()..]).await
         }
@@ -150,6 +154,9 @@ async fn post(
     }
     if let Some((bucket, what)) = path.strip_prefix("/console/buckets/").and_then(|rest| rest.split_once('/')) {
         return binding::post(service, principal, view, bucket, what, &form).await;
+    }
+    if let Some((id, what)) = path.strip_prefix("/console/policies/").and_then(|rest| rest.split_once('/')) {
+        return policy_edit::post(service, principal, view, id, what, &form).await;
     }
     let Some((id, what)) = path.strip_prefix("/console/providers/").and_then(|rest| rest.split_once('/')) else {
         return page(StatusCode::NOT_FOUND, layout::problem("No such page."));

@@ -88,7 +88,7 @@ pub(super) async fn policies(service: &AdminOps, view: &View) -> Markup {
     let content = html! {
         @for policy in service.policies() {
             section.policy id=(format!("policy-{}", policy.id)) {
-                h2 { (policy.id) }
+                h2 { (policy.id) " " a.change href=(format!("/console/policies/{}", policy.id)) { "Change" } }
                 ul { @for rule in in_words(&policy) { li { (rule) } } }
                 @let buckets: Vec<&String> = bindings.iter().filter(|(_, p)| *p == policy.id).map(|(b, _)| b).collect();
                 @if buckets.is_empty() { p.muted { "No bucket is bound to it." } }

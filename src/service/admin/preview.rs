@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::AdminOps;
 use crate::error::{ErrorKind, Result};
 use crate::meta::BucketRecord;
-use crate::model::{ProviderId, ProviderInfo};
+use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
 use crate::placement::place;
 use crate::service::residency::Residency;
 
@@ -57,6 +57,15 @@ impl AdminOps {
         let residency = self.state.residency();
         self.check_binding(&rec, &residency, policy_id).await?;
         self.dry_run(&residency, std::iter::once((rec, policy_id.to_owned()))).await
+    }
+
+    /// What the evacuation would move if `policy` replaced its namesake; refused as the change
+    /// itself would be (a bound bucket no placement satisfies, objects changing scheme).
+    pub async fn preview_policy_change(&self, policy: &ResidencyPolicy) -> Result<EvacuationPreview> {
+        let (next, _) = self.with_policy(policy).await?;
+        let buckets = self.meta.buckets().await?;
+        let bound = buckets.into_iter().filter(|b| b.policy_id == policy.id).map(|b| (b, policy.id.clone()));
+        self.dry_run(&next, bound).await
     }
 
     /// Walks each bucket's streams against the policy it is (or would be) bound to under

@@ -63,20 +63,19 @@ impl AdminOps {
     /// Creates or replaces a policy. Buckets bound to it must still be placeable, else the
     /// change is refused (naming the bucket) and nothing changes.
     pub async fn put_policy(&self, actor: &str, policy: ResidencyPolicy) -> Result<AuditRecord> {
-        let current = self.state.residency();
-        let mut next = (*current).clone();
-        let before = next.policies.insert(policy.id.clone(), policy.clone());
-        let scheme_changes = before.as_ref().is_some_and(|b| b.erasure != policy.erasure);
-        for b in self.meta.buckets().await? {
-            if scheme_changes && b.policy_id == policy.id && self.holds_objects(b.uid).await? {
-                return Err(scheme_conversion(&b.name));
-            }
-            if b.policy_id == policy.id
-                && let Err(u) = crate::placement::place(&policy, &next.catalog, b.uid, crate::service::today())
-            {
-                return Err(ErrorKind::ResidencyUnsatisfiable(format!("bucket {}: {u}", b.name)).into());
-            }
-        }
+        self.put_policy_checked(actor, policy, |_| Ok(())).await
+    }
+
+    /// [`Self::put_policy`], if `unchanged` accepts the policy as it is now (`None`: a new one);
+    /// its refusal is a conflict (the console's confirmation showed another state).
+    pub async fn put_policy_checked(
+        &self,
+        actor: &str,
+        policy: ResidencyPolicy,
+        unchanged: impl FnOnce(Option<&ResidencyPolicy>) -> std::result::Result<(), String>,
+    ) -> Result<AuditRecord> {
+        let (next, before) = self.with_policy(&policy).await?;
+        unchanged(before.as_ref()).map_err(ErrorKind::Conflict)?;
         let detail = serde_json::json!({ "policy": policy.id, "before": before, "after": policy });
         let rec = self
             .meta
@@ -85,6 +84,25 @@ impl AdminOps {
             .context("policy change not applied")?;
         self.state.set_residency(next);
         Ok(rec)
+    }
+
+    /// The residency rules with `policy` in place of its namesake (and that one), if every
+    /// bucket bound to it can still be placed and none holding objects would change scheme.
+    pub(super) async fn with_policy(&self, policy: &ResidencyPolicy) -> Result<(Residency, Option<ResidencyPolicy>)> {
+        let mut next = (*self.state.residency()).clone();
+        let before = next.policies.insert(policy.id.clone(), policy.clone());
+        let scheme_changes = before.as_ref().is_some_and(|b| b.erasure != policy.erasure);
+        for b in self.meta.buckets().await? {
+            if scheme_changes && b.policy_id == policy.id && self.holds_objects(b.uid).await? {
+                return Err(scheme_conversion(&b.name));
+            }
+            if b.policy_id == policy.id
+                && let Err(u) = crate::placement::place(policy, &next.catalog, b.uid, crate::service::today())
+            {
+                return Err(ErrorKind::ResidencyUnsatisfiable(format!("bucket {}: {u}", b.name)).into());
+            }
+        }
+        Ok((next, before))
     }
 
     /// Binds a bucket to another policy (which must place it); its objects move in the
