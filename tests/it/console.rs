@@ -562,6 +562,61 @@ async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
     gw.stop().await;
 }
 
+/// Promise: a provider's certifications are changed from the console like its exposures: a
+/// malformed one is refused (400, nothing changes), an added one is applied (the admin API
+/// lists it); taking it away again shows, before anything changes, that the replica of the
+/// bucket whose policy requires it would leave the provider and that no placement would
+/// satisfy that policy any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_certifications_change_with_their_dry_run() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let gw = TestGateway::start().await;
+    let admin = gw.admin_addr();
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let form = request(admin, "GET", "/console/providers/local-de", Some(&cookie), "").await.body_text();
+    assert!(form.contains("name=\"operator\" value=\"Operator DE\""), "{form}");
+    let csrf = csrf_of(&form);
+    let certified = |certs: &str| {
+        format!("{}&csrf={csrf}", serde_urlencoded::to_string([("exposures", ""), ("certifications", certs)]).unwrap())
+    };
+    let preview = |body: String| {
+        let cookie = cookie.clone();
+        async move { request(admin, "POST", "/console/providers/local-de/preview", Some(&cookie), &body).await }
+    };
+    let bad = preview(certified("secnumcloud")).await;
+    assert_eq!(bad.status, 400, "{}", bad.body_text());
+    let add = preview(certified("secnumcloud 2030-12-31")).await;
+    let page = add.body_text();
+    assert_eq!(add.status, 200, "{page}");
+    assert!(
+        page.contains("<td></td><td>secnumcloud 2030-12-31</td>") && page.contains("Nothing would move."),
+        "{page}"
+    );
+    assert_eq!(exposures(admin, "local-de").await, serde_json::json!([]));
+    let confirmed = format!("{}&shown={}", certified("secnumcloud 2030-12-31"), hidden_field(&page, "shown"));
+    let applied = request(admin, "POST", "/console/providers/local-de/apply", Some(&cookie), &confirmed).await;
+    assert_eq!(applied.status, 303, "{}", applied.body_text());
+    let (_, text) = admin_request(admin, "GET", "/admin/v1/providers", "").await;
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let de = all.as_array().unwrap().iter().find(|p| p["id"] == "local-de").unwrap();
+    assert_eq!(de["certifications"], serde_json::json!([{ "scheme": "secnumcloud", "valid_until": "2030-12-31" }]));
+
+    let c = client(gw.addr);
+    let secnum =
+        CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from("secnum-only"));
+    c.create_bucket().bucket("vault").create_bucket_configuration(secnum.build()).send().await.unwrap();
+    c.put_object().bucket("vault").key("doc").body(vec![1u8; 2000].into()).send().await.unwrap();
+    let (_, text) = admin_request(admin, "GET", "/admin/v1/locations/vault/doc", "").await;
+    let stored =
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
+    let removal = preview(certified("")).await;
+    let page = removal.body_text();
+    assert_eq!(removal.status, 200, "{page}");
+    assert!(page.contains(&format!("<tr><td>local-de</td><td>1</td><td>{stored}</td></tr>")), "{page}");
+    assert!(page.contains("id=\"unplaceable\"") && page.contains("vault"), "{page}");
+    gw.stop().await;
+}
+
 /// The test config with the default policy refusing providers exposed to the US CLOUD Act.
 fn forbidding_cloud_act(text: &str) -> String {
     text.replace(

@@ -1,5 +1,6 @@
 //! Changes from the console, each behind a confirmation that shows what it would do: a
-//! provider's exposures or retirement are edited, the next page shows the dry run of the
+//! provider's attributes (country, operator, jurisdictions, exposures, independence group,
+//! certifications) or retirement are edited, the next page shows the dry run of the
 //! evacuation it would start (replicas and bytes per provider, buckets whose policy could no
 //! longer be met), and only its "Apply" (a POST with the CSRF token, by a token whose role may
 //! change residency) applies it, as `PUT /admin/v1/providers/{id}` does; the jobs page then
@@ -11,15 +12,30 @@ use maud::{Markup, html};
 use super::layout::{View, frame};
 use super::pages::failed;
 use crate::config::ProviderUpdate;
+use crate::config::raw::RawCertification;
 use crate::model::{ProviderId, ProviderInfo};
 use crate::service::admin::AdminOps;
 
-/// The form's fields as a change: exposures (comma-separated, lower-cased as policies name
-/// them) and retirement; and, from a confirmation, the fingerprint of the provider it showed.
+/// The provider attributes the form edits (`retired` is a checkbox of its own).
+const FIELDS: [(&str, &str); 6] = [
+    ("country", "Country of the data centre"),
+    ("operator", "Operator (contracting legal entity)"),
+    ("jurisdictions", "Jurisdictions of the ownership chain (comma-separated)"),
+    ("exposures", "Exposures (extraterritorial laws, comma-separated)"),
+    ("independence_group", "Independence group (failure and legal domain)"),
+    ("certifications", "Certifications (scheme and last valid day, e.g. secnumcloud 2027-06-30; comma-separated)"),
+];
+
+/// The form's fields as a change (those given; the others stay as they are) and, from a
+/// confirmation, the fingerprint of the provider it showed.
 pub(super) struct Edit {
-    exposures: Vec<String>,
+    given: Vec<(&'static str, String)>,
     retired: bool,
     shown: Option<String>,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
 }
 
 impl Edit {
@@ -27,32 +43,73 @@ impl Edit {
     /// console's: an absent field must not read as "none").
     pub(super) fn from_form(form: &[(String, String)]) -> Option<Self> {
         let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let exposures =
-            value("exposures")?.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect();
-        Some(Self { exposures, retired: value("retired") == Some("on"), shown: value("shown").map(str::to_owned) })
+        value("exposures")?;
+        let given = FIELDS.iter().filter_map(|(name, _)| Some((*name, value(name)?.to_owned()))).collect();
+        Some(Self { given, retired: value("retired") == Some("on"), shown: value("shown").map(str::to_owned) })
     }
 
-    fn update(&self) -> ProviderUpdate {
-        ProviderUpdate {
-            exposures: Some(self.exposures.clone()),
+    fn get(&self, name: &str) -> Option<&str> {
+        self.given.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn update(&self) -> Result<ProviderUpdate, String> {
+        let certifications = match self.get("certifications") {
+            None => None,
+            Some(text) => Some(
+                list(text)
+                    .iter()
+                    .map(|c| match c.split_whitespace().collect::<Vec<_>>()[..] {
+                        [scheme, until] => {
+                            Ok(RawCertification { scheme: scheme.to_owned(), valid_until: until.to_owned() })
+                        }
+                        _ => Err(format!("certification \"{c}\": give its scheme and last valid day (YYYY-MM-DD)")),
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+            ),
+        };
+        Ok(ProviderUpdate {
+            country: self.get("country").map(|c| c.trim().to_owned()),
+            operator: self.get("operator").map(|o| o.trim().to_owned()),
+            jurisdictions: self.get("jurisdictions").map(list),
+            exposures: self.get("exposures").map(|e| list(e).into_iter().map(|x| x.to_lowercase()).collect()),
+            independence_group: self.get("independence_group").map(|g| g.trim().to_owned()),
+            certifications,
             retired: Some(self.retired),
-            ..ProviderUpdate::default()
-        }
+        })
     }
 
     /// The provider with this change applied.
     fn apply_to(&self, current: &ProviderInfo) -> Result<ProviderInfo, String> {
-        self.update().apply(current).map_err(|e| e.to_string())
+        self.update()?.apply(current).map_err(|e| e.to_string())
     }
 
     /// The change's fields, and the fingerprint of the provider as the confirmation showed
     /// it, as hidden inputs of the confirmation's form.
     fn hidden(&self, before: &ProviderInfo) -> Markup {
         html! {
-            input type="hidden" name="exposures" value=(self.exposures.join(", "));
+            @for (name, value) in &self.given { input type="hidden" name=(name) value=(value); }
             @if self.retired { input type="hidden" name="retired" value="on"; }
             input type="hidden" name="shown" value=(fingerprint(before));
         }
+    }
+}
+
+/// An attribute as the form shows it.
+fn shown_value(p: &ProviderInfo, name: &str) -> String {
+    let join = |items: Vec<String>| items.join(", ");
+    match name {
+        "country" => p.country.to_string(),
+        "operator" => p.operator.clone(),
+        "jurisdictions" => join(p.jurisdictions.iter().map(ToString::to_string).collect()),
+        "exposures" => join(p.exposures.clone()),
+        "independence_group" => p.independence_group.clone(),
+        "certifications" => join(
+            p.certifications
+                .iter()
+                .map(|c| format!("{} {}", c.scheme, crate::model::day::format_day(c.valid_until)))
+                .collect(),
+        ),
+        _ => String::new(),
     }
 }
 
@@ -81,8 +138,9 @@ pub(super) fn edit(service: &AdminOps, view: &View, id: &str) -> (StatusCode, Ma
         p { (info.operator) ", " (info.country) ". The change is shown with what it would move before it is applied." }
         form #edit method="post" action=(action) {
             input type="hidden" name="csrf" value=(view.csrf);
-            p { label { "Exposures (extraterritorial laws, comma-separated) "
-                input name="exposures" value=(info.exposures.join(", ")) size="40"; } }
+            @for (name, label) in FIELDS {
+                p { label { (label) " " input name=(name) value=(shown_value(&info, name)) size="40"; } }
+            }
             p { label { input type="checkbox" name="retired" checked[info.retired]; " Retired (no policy may use it)" } }
             button type="submit" { "Show what would move" }
         }
@@ -105,7 +163,9 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
     let content = html! {
         table #change {
             tr { th {} th { "Now" } th { "After" } }
-            tr { th { "Exposures" } td { (before.exposures.join(", ")) } td { (after.exposures.join(", ")) } }
+            @for (name, label) in FIELDS {
+                tr { th { (label.split(" (").next().unwrap_or(label)) } td { (shown_value(&before, name)) } td { (shown_value(&after, name)) } }
+            }
             tr { th { "Retired" } td { (before.retired) } td { (after.retired) } }
         }
         h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
