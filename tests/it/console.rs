@@ -617,6 +617,80 @@ async fn a_providers_certifications_change_with_their_dry_run() {
     gw.stop().await;
 }
 
+/// Promise: the keys page names the KEKs in force; a rotation's confirmation says which KEK
+/// gets a new version, over which buckets, and how many data keys and access-key secrets
+/// would be wrapped again, changing nothing; with the local key file it answers 501 and why.
+/// A viewer's "Apply" is refused (403, no new version); a `keys` token's "Apply" rotates (the
+/// rotation job then rewraps every data key: the object names v2) and is audited under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_shows_what_it_rewraps_and_only_a_keys_role_applies_it() {
+    let local = TestGateway::start().await;
+    let cookie = login(local.admin_addr(), ADMIN_TOKEN).await;
+    let csrf = csrf_of(&request(local.admin_addr(), "GET", "/console/keys", Some(&cookie), "").await.body_text());
+    let body = format!("kek=*&csrf={csrf}");
+    let refused = request(local.admin_addr(), "POST", "/console/keys/preview", Some(&cookie), &body).await;
+    assert_eq!(refused.status, 501, "{}", refused.body_text());
+    assert!(refused.body_text().contains("needs a KMS"), "{}", refused.body_text());
+    local.stop().await;
+
+    let bao = crate::common::openbao::OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = crate::kms::transit_gateway(&bao.address(), &crate::kms::root_auth(), "").await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    for k in ["k0", "k1", "k2"] {
+        c.put_object().bucket("photos").key(k).body(vec![3u8; 100].into()).send().await.unwrap();
+    }
+    let kek_of = |k: &'static str| async move {
+        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["kek"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(kek_of("k0").await, "souverain v1");
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let page = request(admin, "GET", "/console/keys", Some(&cookie), "").await.body_text();
+    assert!(page.contains("<option value=\"souverain\">souverain</option>"), "{page}");
+    let csrf = csrf_of(&page);
+    let preview =
+        request(admin, "POST", "/console/keys/preview", Some(&cookie), &format!("kek=souverain&csrf={csrf}")).await;
+    let text = preview.body_text();
+    assert_eq!(preview.status, 200, "{text}");
+    assert!(text.contains("<tr><td>souverain</td><td>photos</td></tr>"), "{text}");
+    assert!(text.contains("wrap again 3 data keys of object versions"), "{text}");
+    assert_eq!(kek_of("k0").await, "souverain v1", "a preview changes nothing");
+
+    let mut tokens = Vec::new();
+    for (name, role) in [("auditor", "viewer"), ("key-ops", "keys")] {
+        let body = format!(r#"{{"name":"{name}","role":"{role}"}}"#);
+        let (status, text) = admin_request(admin, "POST", "/admin/v1/tokens", &body).await;
+        assert_eq!(status, 201, "{text}");
+        let token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+        let session = login(admin, &token).await;
+        let csrf = csrf_of(&request(admin, "GET", "/console/keys", Some(&session), "").await.body_text());
+        tokens.push((session, csrf));
+    }
+    let apply = |(session, csrf): &(String, String)| {
+        let (session, body) = (session.clone(), format!("kek=souverain&csrf={csrf}"));
+        async move { request(admin, "POST", "/console/keys/apply", Some(&session), &body).await }
+    };
+    assert_eq!(apply(&tokens[0]).await.status, 403, "a viewer");
+    let (_, keys) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    assert!(!keys.contains("key.rotate"), "a refusal rotates nothing");
+    let applied = apply(&tokens[1]).await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some("/console/jobs")), "{}", applied.body_text());
+    crate::kms::wait_job_done(&gw, "rotation").await;
+    for k in ["k0", "k1", "k2"] {
+        assert_eq!(kek_of(k).await, "souverain v2", "{k}");
+    }
+    let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    let audited = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|r| r["action"] == "key.rotate" && r["actor"] == "key-ops");
+    assert!(audited, "{audit}");
+    gw.stop().await;
+}
+
 /// The test config with the default policy refusing providers exposed to the US CLOUD Act.
 fn forbidding_cloud_act(text: &str) -> String {
     text.replace(

@@ -14,12 +14,12 @@ use crate::common::fault_proxy::{Fault, FaultProxy};
 use crate::common::openbao::{OpenBao, ROOT_TOKEN, transit_keys, with_keys};
 use crate::common::{TestGateway, body_bytes, error_code, error_status, pattern, wait_until};
 
-async fn transit_gateway(address: &str, auth: &str, extra: &str) -> TestGateway {
+pub(crate) async fn transit_gateway(address: &str, auth: &str, extra: &str) -> TestGateway {
     let keys = transit_keys(address, auth, extra);
     TestGateway::start_with(move |t| with_keys(&t, &keys)).await
 }
 
-fn root_auth() -> String {
+pub(crate) fn root_auth() -> String {
     format!("token = \"{ROOT_TOKEN}\"")
 }
 
@@ -36,7 +36,7 @@ async fn get(gw: &TestGateway, bucket: &str, key: &str) -> Vec<u8> {
     body_bytes(gw.client.get_object().bucket(bucket).key(key).send().await.unwrap()).await
 }
 
-async fn wait_job_done(gw: &TestGateway, job: &str) -> serde_json::Value {
+pub(crate) async fn wait_job_done(gw: &TestGateway, job: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let r = gw.admin_send("GET", &format!("/admin/v1/jobs/{job}"), serde_json::Value::Null).await;

@@ -12,12 +12,13 @@ pub(super) struct View {
 }
 
 /// The navigation: path and label.
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 8] = [
     ("/console/", "Providers"),
     ("/console/policies", "Policies and buckets"),
     ("/console/locate", "Where is my data"),
     ("/console/health", "Health"),
     ("/console/jobs", "Jobs"),
+    ("/console/keys", "Keys"),
     ("/console/audit", "Audit log"),
     ("/console/report", "Report"),
 ];

@@ -11,6 +11,7 @@ mod binding;
 mod changes;
 mod health;
 mod inspect;
+mod keys;
 mod layout;
 mod map;
 mod pages;
@@ -92,6 +93,7 @@ pub(super) async fn respond(
             }
             return resp;
         }
+        (&Method::GET, "/console/keys") => keys::page(service, &view).await,
         (&Method::GET, "/console/health") => (StatusCode::OK, health::page(&view, &health.report())),
         (&Method::GET, "/console/audit/export") => return audit_export(service, &query).await,
         (&Method::GET, "/console/report") => match walk(report::gather(service)).await {
@@ -154,6 +156,9 @@ async fn post(
     }
     if let Some((bucket, what)) = path.strip_prefix("/console/buckets/").and_then(|rest| rest.split_once('/')) {
         return binding::post(service, principal, view, bucket, what, &form).await;
+    }
+    if let Some(what) = path.strip_prefix("/console/keys/") {
+        return keys::post(service, principal, view, what, &form).await;
     }
     if let Some((id, what)) = path.strip_prefix("/console/policies/").and_then(|rest| rest.split_once('/')) {
         return policy_edit::post(service, principal, view, id, what, &form).await;

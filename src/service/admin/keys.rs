@@ -70,17 +70,8 @@ impl AdminOps {
     /// Adds a new version to `kek` (or, without one, to every KEK in use) and starts the job
     /// that rewraps every data key under the newest versions. Provider data is not touched.
     pub async fn rotate_keys(&self, actor: &str, kek: Option<&str>) -> Result<Vec<(String, u32)>> {
-        let keks: Vec<String> = if let Some(k) = kek {
-            vec![k.to_owned()]
-        } else {
-            let mut all: Vec<String> = self.state.key_state().bucket_keks.values().cloned().collect();
-            all.push(self.keys.kek_for(None));
-            all.sort();
-            all.dedup();
-            all
-        };
         let mut rotated = Vec::new();
-        for k in keks {
+        for k in self.keks_to_rotate(kek) {
             let version = self.keys.rotate(&k).await?;
             let detail = serde_json::json!({ "kek": k, "version": version });
             self.meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new(actor, "key.rotate", &detail)).await?;
@@ -89,6 +80,18 @@ impl AdminOps {
         let names: Vec<String> = rotated.iter().map(|(k, v)| format!("{k} v{v}")).collect();
         self.start_rotation_job(&format!("rotated {}", names.join(", "))).await?;
         Ok(rotated)
+    }
+
+    /// The KEKs `rotate_keys(kek)` gives a new version: `kek`, or every KEK in force.
+    pub(super) fn keks_to_rotate(&self, kek: Option<&str>) -> Vec<String> {
+        if let Some(k) = kek {
+            return vec![k.to_owned()];
+        }
+        let mut all: Vec<String> = self.state.key_state().bucket_keks.values().cloned().collect();
+        all.push(self.keys.kek_for(None));
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// Destroys `kek` in the KMS: every object whose data key it wrapped becomes unreadable,

@@ -11,6 +11,7 @@ mod locate;
 mod preview;
 mod report;
 mod residency;
+mod rotation_preview;
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +32,7 @@ pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLo
 pub use preview::{EvacuationPreview, LeavingProvider};
 pub use report::{BucketResidency, ComplianceFacts, ProviderStorage};
 pub use residency::ProviderView;
+pub use rotation_preview::RotationPreview;
 
 /// A background job as `GET /admin/v1/jobs/{name}` shows it.
 #[derive(Debug, Clone, serde::Serialize)]

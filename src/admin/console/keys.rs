@@ -1,0 +1,110 @@
+//! The KEKs in force and their rotation from the console, behind a confirmation: the keys
+//! page names the default KEK, the buckets with their own and the shredded ones; a rotation's
+//! confirmation shows which KEKs would get a new version, the buckets whose data keys each
+//! wraps and how many data keys and access-key secrets the rotation job would rewrap (no
+//! provider byte is read or written); only its "Apply" (a POST with the CSRF token, by a
+//! token whose role may manage keys) rotates, as `POST /admin/v1/keys/rotate` does.
+
+use http::StatusCode;
+use maud::{Markup, html};
+
+use super::layout::{View, frame};
+use super::pages::failed;
+use crate::service::admin::AdminOps;
+
+const PAGE: &str = "/console/keys";
+/// The form's value for "every KEK in force".
+const EVERY: &str = "*";
+
+fn chosen(form: &[(String, String)]) -> Option<Option<String>> {
+    let kek = form.iter().find(|(k, _)| k == "kek").map(|(_, v)| v.clone())?;
+    Some((kek != EVERY).then_some(kek))
+}
+
+/// `GET /console/keys`.
+pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup) {
+    let keys = match service.keys_view().await {
+        Ok(k) => k,
+        Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, "Keys", &failed(&e))),
+    };
+    let mut keks: Vec<&str> = keys.bucket_keks.iter().map(|(_, k)| k.as_str()).collect();
+    keks.push(&keys.default_kek);
+    keks.sort_unstable();
+    keks.dedup();
+    let content = html! {
+        table #keks {
+            tr { th { "Key-encryption key" } th { "Wraps the data keys of" } }
+            tr { td { (keys.default_kek) } td { "every bucket without a key of its own, and users' access-key secrets" } }
+            @for (bucket, kek) in &keys.bucket_keks { tr { td { (kek) } td { "bucket " (bucket) } } }
+            @for (kek, ms) in &keys.shredded { tr.shredded { td { (kek) } td { "shredded " (crate::service::admin::utc(*ms)) } } }
+        }
+        h2 { "Rotate" }
+        form #rotate method="post" action=(format!("{PAGE}/preview")) {
+            input type="hidden" name="csrf" value=(view.csrf);
+            label { "Key "
+                select name="kek" {
+                    option value=(EVERY) { "every key in force" }
+                    @for k in &keks { option value=(k) { (k) } }
+                }
+            }
+            " " button type="submit" { "Show what a rotation would do" }
+        }
+    };
+    (StatusCode::OK, frame(view, PAGE, "Keys", &content))
+}
+
+/// `POST /console/keys/preview`: what the rotation would do, and the form that starts it.
+async fn preview(service: &AdminOps, view: &View, kek: Option<String>) -> (StatusCode, Markup) {
+    let title = "Rotate: confirm";
+    let plan = match service.preview_rotation(kek.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, title, &failed(&e))),
+    };
+    let content = html! {
+        table #rotation {
+            tr { th { "Gets a new version" } th { "Buckets whose data keys it wraps" } }
+            @for (k, buckets) in &plan.keks { tr { td { (k) } td { (buckets.join(", ")) } } }
+        }
+        p #rewraps { "The rotation job would then wrap again " (plan.data_keys) " data keys of object versions "
+            "(and those of open multipart uploads) and " (plan.access_keys) " access-key secrets under the new "
+            "versions. No provider byte is read or written; objects stay readable throughout." }
+        form #apply method="post" action=(format!("{PAGE}/apply")) {
+            input type="hidden" name="csrf" value=(view.csrf);
+            input type="hidden" name="kek" value=(kek.as_deref().unwrap_or(EVERY));
+            button type="submit" { "Apply" } " " a href=(PAGE) { "Cancel" }
+        }
+    };
+    (StatusCode::OK, frame(view, PAGE, title, &content))
+}
+
+/// A POST under `/console/keys/`: `preview` for anyone who may read, `apply` for a role that
+/// may manage keys (403 otherwise, nothing done).
+pub(super) async fn post(
+    service: &AdminOps,
+    principal: &crate::access::Principal,
+    view: &View,
+    what: &str,
+    form: &[(String, String)],
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    let Some(kek) = chosen(form) else {
+        return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no key."));
+    };
+    match what {
+        "preview" => {
+            let (status, markup) = super::walk(preview(service, view, kek)).await;
+            super::page(status, markup)
+        }
+        "apply" => {
+            if let crate::access::Decision::Deny(why) =
+                AdminOps::admin_decision(principal, crate::access::Action::AdminKeys)
+            {
+                return super::page(StatusCode::FORBIDDEN, super::layout::problem(&why.to_string()));
+            }
+            match service.rotate_keys(&view.actor, kek.as_deref()).await {
+                Ok(_) => super::redirect("/console/jobs", None),
+                Err(e) => super::page(super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))),
+            }
+        }
+        _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
+    }
+}
