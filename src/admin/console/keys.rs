@@ -16,9 +16,27 @@ const PAGE: &str = "/console/keys";
 /// The form's value for "every KEK in force".
 const EVERY: &str = "*";
 
-fn chosen(form: &[(String, String)]) -> Option<Option<String>> {
-    let kek = form.iter().find(|(k, _)| k == "kek").map(|(_, v)| v.clone())?;
-    Some((kek != EVERY).then_some(kek))
+/// What the form asks to rotate.
+enum Choice {
+    /// Every KEK in force.
+    Every,
+    /// This one.
+    One(String),
+}
+
+impl Choice {
+    fn from_form(form: &[(String, String)]) -> Option<Self> {
+        let kek = form.iter().find(|(k, _)| k == "kek").map(|(_, v)| v.clone())?;
+        Some(if kek == EVERY { Self::Every } else { Self::One(kek) })
+    }
+
+    /// The KEK to rotate, `None` for every one (as `AdminOps::rotate_keys` takes it).
+    fn kek(&self) -> Option<&str> {
+        match self {
+            Self::Every => None,
+            Self::One(k) => Some(k),
+        }
+    }
 }
 
 /// `GET /console/keys`.
@@ -27,10 +45,10 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
         Ok(k) => k,
         Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, "Keys", &failed(&e))),
     };
-    let mut keks: Vec<&str> = keys.bucket_keks.iter().map(|(_, k)| k.as_str()).collect();
-    keks.push(&keys.default_kek);
-    keks.sort_unstable();
-    keks.dedup();
+    let mut names: Vec<&str> = keys.bucket_keks.iter().map(|(_, k)| k.as_str()).collect();
+    names.push(&keys.default_kek);
+    names.sort_unstable();
+    names.dedup();
     let content = html! {
         table #keks {
             tr { th { "Key-encryption key" } th { "Wraps the data keys of" } }
@@ -44,7 +62,7 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
             label { "Key "
                 select name="kek" {
                     option value=(EVERY) { "every key in force" }
-                    @for k in &keks { option value=(k) { (k) } }
+                    @for k in &names { option value=(k) { (k) } }
                 }
             }
             " " button type="submit" { "Show what a rotation would do" }
@@ -54,9 +72,9 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
 }
 
 /// `POST /console/keys/preview`: what the rotation would do, and the form that starts it.
-async fn preview(service: &AdminOps, view: &View, kek: Option<String>) -> (StatusCode, Markup) {
+async fn preview(service: &AdminOps, view: &View, choice: &Choice) -> (StatusCode, Markup) {
     let title = "Rotate: confirm";
-    let plan = match service.preview_rotation(kek.as_deref()).await {
+    let plan = match service.preview_rotation(choice.kek()).await {
         Ok(p) => p,
         Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, title, &failed(&e))),
     };
@@ -70,7 +88,7 @@ async fn preview(service: &AdminOps, view: &View, kek: Option<String>) -> (Statu
             "versions. No provider byte is read or written; objects stay readable throughout." }
         form #apply method="post" action=(format!("{PAGE}/apply")) {
             input type="hidden" name="csrf" value=(view.csrf);
-            input type="hidden" name="kek" value=(kek.as_deref().unwrap_or(EVERY));
+            input type="hidden" name="kek" value=(choice.kek().unwrap_or(EVERY));
             button type="submit" { "Apply" } " " a href=(PAGE) { "Cancel" }
         }
     };
@@ -86,12 +104,12 @@ pub(super) async fn post(
     what: &str,
     form: &[(String, String)],
 ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
-    let Some(kek) = chosen(form) else {
+    let Some(choice) = Choice::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no key."));
     };
     match what {
         "preview" => {
-            let (status, markup) = super::walk(preview(service, view, kek)).await;
+            let (status, markup) = super::walk(preview(service, view, &choice)).await;
             super::page(status, markup)
         }
         "apply" => {
@@ -100,7 +118,7 @@ pub(super) async fn post(
             {
                 return super::page(StatusCode::FORBIDDEN, super::layout::problem(&why.to_string()));
             }
-            match service.rotate_keys(&view.actor, kek.as_deref()).await {
+            match service.rotate_keys(&view.actor, choice.kek()).await {
                 Ok(_) => super::redirect("/console/jobs", None),
                 Err(e) => super::page(super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))),
             }
