@@ -45,6 +45,31 @@ async fn age_session(gw: &TestGateway, cookie: &str, token: &str, issued: u64) {
     gw.meta().start_console_session(token_sha256(secret), session, 0).await.unwrap();
 }
 
+/// A viewer token `auditor` made through the admin API and logged in: (cookie, token).
+async fn viewer_session(admin: SocketAddr) -> (String, String) {
+    let (status, text) =
+        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
+    assert_eq!(status, 201, "{text}");
+    let token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
+    (login(admin, &token).await, token)
+}
+
+/// Bucket `photos` with `k0` (1,000 bytes) and `k1` (5,000 bytes): their stored bytes at one
+/// provider, together.
+async fn photos_with_two_objects(gw: &TestGateway) -> u64 {
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    let mut stored = 0;
+    for (k, len) in [("k0", 1000), ("k1", 5000)] {
+        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
+        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
+        stored +=
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
+    }
+    stored
+}
+
 /// The CSRF token a page's forms carry.
 fn csrf_of(page: &str) -> String {
     hidden_field(page, "csrf")
@@ -210,11 +235,7 @@ async fn an_admin_sees_providers_policies_replicas_and_the_audit_chain() {
 async fn a_viewer_logs_in_under_its_own_name() {
     let gw = TestGateway::start().await;
     let admin = gw.admin_addr();
-    let (status, text) =
-        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
-    assert_eq!(status, 201, "{text}");
-    let token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
-    let cookie = login(admin, &token).await;
+    let (cookie, token) = viewer_session(admin).await;
     assert!(!cookie.contains(&token) && !cookie.contains(&hex::encode(&token)), "the cookie never holds the token");
     let page = request(admin, "GET", "/console/policies", Some(&cookie), "").await;
     assert_eq!(page.status, 200);
@@ -340,11 +361,7 @@ async fn a_change_shows_what_would_move_and_only_an_admin_applies_it() {
     assert!(!page.contains("id=\"unplaceable\""), "{page}");
     assert_eq!(exposures(admin, &target).await, serde_json::json!([]), "a preview changes nothing");
 
-    let (status, text) =
-        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
-    assert_eq!(status, 201, "{text}");
-    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
-    let viewer = login(admin, &viewer_token).await;
+    let (viewer, _) = viewer_session(admin).await;
     let viewer_page = request(admin, "GET", &format!("/console/providers/{target}"), Some(&viewer), "").await;
     let viewer_change = format!("exposures=us-cloud-act&csrf={}", csrf_of(&viewer_page.body_text()));
     let apply = format!("/console/providers/{target}/apply");
@@ -403,15 +420,7 @@ async fn bound_policy(admin: SocketAddr, bucket: &str) -> String {
 async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
     let gw = TestGateway::start().await;
     let admin = gw.admin_addr();
-    let c = client(gw.addr);
-    c.create_bucket().bucket("photos").send().await.unwrap();
-    let mut stored = 0;
-    for (k, len) in [("k0", 1000), ("k1", 5000)] {
-        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
-        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
-        stored +=
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
-    }
+    let stored = photos_with_two_objects(&gw).await;
     let cookie = login(admin, ADMIN_TOKEN).await;
     let page = request(admin, "GET", "/console/buckets/photos", Some(&cookie), "").await.body_text();
     assert!(page.contains("<option value=\"de-only\">de-only</option>"), "{page}");
@@ -428,11 +437,7 @@ async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
     assert!(!page.contains("<td>local-de</td>"), "nothing leaves the allowed provider: {page}");
     assert_eq!(bound_policy(admin, "photos").await, "eu-default", "a preview changes nothing");
 
-    let (status, text) =
-        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
-    assert_eq!(status, 201, "{text}");
-    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
-    let viewer = login(admin, &viewer_token).await;
+    let (viewer, _) = viewer_session(admin).await;
     let viewer_page = request(admin, "GET", "/console/buckets/photos", Some(&viewer), "").await.body_text();
     let confirmed = format!("{change}&shown={}", hidden_field(&page, "shown"));
     let viewer_confirmed = confirmed.replace(&csrf, &csrf_of(&viewer_page));
@@ -478,15 +483,7 @@ async fn policy_rules(admin: SocketAddr, id: &str) -> serde_json::Value {
 async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
     let gw = TestGateway::start().await;
     let admin = gw.admin_addr();
-    let c = client(gw.addr);
-    c.create_bucket().bucket("photos").send().await.unwrap();
-    let mut stored = 0;
-    for (k, len) in [("k0", 1000), ("k1", 5000)] {
-        c.put_object().bucket("photos").key(k).body(vec![7u8; len].into()).send().await.unwrap();
-        let (_, text) = admin_request(admin, "GET", &format!("/admin/v1/locations/photos/{k}"), "").await;
-        stored +=
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["streams"][0]["stored_len"].as_u64().unwrap();
-    }
+    let stored = photos_with_two_objects(&gw).await;
     let before = policy_rules(admin, "eu-default").await;
     let cookie = login(admin, ADMIN_TOKEN).await;
     let form = request(admin, "GET", "/console/policies/eu-default", Some(&cookie), "").await.body_text();
@@ -521,11 +518,7 @@ async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
     let bad = format!("{}&csrf={csrf}", rules("DE", "many"));
     assert_eq!(request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &bad).await.status, 400);
 
-    let (status, text) =
-        admin_request(admin, "POST", "/admin/v1/tokens", r#"{"name":"auditor","role":"viewer"}"#).await;
-    assert_eq!(status, 201, "{text}");
-    let viewer_token = serde_json::from_str::<serde_json::Value>(&text).unwrap()["token"].as_str().unwrap().to_owned();
-    let viewer = login(admin, &viewer_token).await;
+    let (viewer, _) = viewer_session(admin).await;
     let viewer_csrf =
         csrf_of(&request(admin, "GET", "/console/policies/eu-default", Some(&viewer), "").await.body_text());
     let confirmed = format!("{change}&shown={}", hidden_field(&page, "shown"));

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 
 use super::layout::{View, frame};
 use super::pages::failed;
-use crate::service::admin::{AdminOps, EvacuationPreview};
+use crate::service::admin::AdminOps;
 
 /// The form's fields: the policy to bind to, and from a confirmation the policy the bucket
 /// was bound to when it was shown.
@@ -47,23 +47,6 @@ pub(super) fn form(service: &AdminOps, view: &View, bucket: &str, current: &str)
     }
 }
 
-/// The dry run's table (a bucket's binding and a policy's change show it).
-pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
-    html! {
-        h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
-        @if dry_run.leaving.is_empty() { p #nothing-moves { "Nothing would move." } }
-        @else {
-            table #dry-run {
-                tr { th { "Off provider" } th { "Replicas or shards" } th { "Bytes" } }
-                @for l in &dry_run.leaving { tr { td { (l.provider) } td { (l.replicas) } td { (l.bytes) } } }
-            }
-        }
-        @if !dry_run.unplaceable.is_empty() {
-            p.notice #unplaceable { "No placement satisfies that policy now: the bucket's data would have nowhere to go." }
-        }
-    }
-}
-
 /// `POST /console/buckets/{bucket}/preview`: the binding, its dry run, the form that applies it.
 pub(super) async fn preview(service: &AdminOps, view: &View, bucket: &str, binding: &Binding) -> (StatusCode, Markup) {
     let title = format!("Bucket {bucket}: confirm");
@@ -77,7 +60,7 @@ pub(super) async fn preview(service: &AdminOps, view: &View, bucket: &str, bindi
     };
     let content = html! {
         table #change { tr { th {} th { "Now" } th { "After" } } tr { th { "Policy" } td { (current) } td { (binding.policy) } } }
-        (moves(&dry_run))
+        (super::changes::moves(&dry_run))
         form #apply method="post" action=(format!("{}/apply", page_of(bucket))) {
             input type="hidden" name="csrf" value=(view.csrf);
             input type="hidden" name="policy" value=(binding.policy);
@@ -132,13 +115,7 @@ pub(super) async fn post(
         }
         "apply" => {
             let residency = crate::access::Action::AdminResidency;
-            if let crate::access::Decision::Deny(why) = AdminOps::admin_decision(principal, residency) {
-                return super::page(StatusCode::FORBIDDEN, super::layout::problem(&why.to_string()));
-            }
-            match apply(service, view, &bucket, &binding).await {
-                Ok(()) => super::redirect("/console/jobs", None),
-                Err((status, markup)) => super::page(status, markup),
-            }
+            super::apply_as(principal, residency, apply(service, view, &bucket, &binding)).await
         }
         _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
     }

@@ -14,7 +14,7 @@ use super::pages::failed;
 use crate::config::ProviderUpdate;
 use crate::config::raw::RawCertification;
 use crate::model::{ProviderId, ProviderInfo};
-use crate::service::admin::AdminOps;
+use crate::service::admin::{AdminOps, EvacuationPreview};
 
 /// The provider attributes the form edits (`retired` is a checkbox of its own).
 const FIELDS: [(&str, &str); 6] = [
@@ -168,6 +168,20 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
             }
             tr { th { "Retired" } td { (before.retired) } td { (after.retired) } }
         }
+        (moves(&dry_run))
+        form #apply method="post" action=(format!("/console/providers/{}/apply", id.as_str())) {
+            input type="hidden" name="csrf" value=(view.csrf);
+            (edit.hidden(&before))
+            button type="submit" { "Apply" } " " a href="/console/" { "Cancel" }
+        }
+    };
+    (StatusCode::OK, frame(view, "/console/", &title, &content))
+}
+
+/// The dry run of an evacuation as every confirmation shows it (a provider's change, a
+/// policy's, a bucket's binding).
+pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
+    html! {
         h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
         @if dry_run.leaving.is_empty() { p #nothing-moves { "Nothing would move." } }
         @else {
@@ -180,13 +194,7 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
             p.notice #unplaceable { "No placement would satisfy the policy of: " (dry_run.unplaceable.join(", "))
                 ". Their data outside policy would have nowhere to go." }
         }
-        form #apply method="post" action=(format!("/console/providers/{}/apply", id.as_str())) {
-            input type="hidden" name="csrf" value=(view.csrf);
-            (edit.hidden(&before))
-            button type="submit" { "Apply" } " " a href="/console/" { "Cancel" }
-        }
-    };
-    (StatusCode::OK, frame(view, "/console/", &title, &content))
+    }
 }
 
 /// `POST /console/providers/{id}/apply` (the caller checked the role): applies the change;

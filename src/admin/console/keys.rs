@@ -113,15 +113,13 @@ pub(super) async fn post(
             super::page(status, markup)
         }
         "apply" => {
-            if let crate::access::Decision::Deny(why) =
-                AdminOps::admin_decision(principal, crate::access::Action::AdminKeys)
-            {
-                return super::page(StatusCode::FORBIDDEN, super::layout::problem(&why.to_string()));
-            }
-            match service.rotate_keys(&view.actor, choice.kek()).await {
-                Ok(_) => super::redirect("/console/jobs", None),
-                Err(e) => super::page(super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))),
-            }
+            let rotate = async {
+                let rotated = service.rotate_keys(&view.actor, choice.kek()).await;
+                rotated
+                    .map(|_| ())
+                    .map_err(|e| (super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))))
+            };
+            super::apply_as(principal, crate::access::Action::AdminKeys, rotate).await
         }
         _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
     }

@@ -174,16 +174,24 @@ async fn post(
             let (status, markup) = walk(changes::preview(service, view, id, &edit)).await;
             page(status, markup)
         }
-        "apply" => {
-            if let Decision::Deny(why) = AdminOps::admin_decision(principal, Action::AdminResidency) {
-                return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
-            }
-            match changes::apply(service, view, id, &edit).await {
-                Ok(()) => redirect("/console/jobs", None),
-                Err((status, markup)) => page(status, markup),
-            }
-        }
+        "apply" => apply_as(principal, Action::AdminResidency, changes::apply(service, view, id, &edit)).await,
         _ => page(StatusCode::NOT_FOUND, layout::problem("No such page.")),
+    }
+}
+
+/// Runs a confirmed change if `principal`'s role may do `action` (403 otherwise: `apply` is
+/// never polled, nothing is done); done, it sends to the jobs page, else shows why.
+async fn apply_as(
+    principal: &crate::access::Principal,
+    action: Action,
+    apply: impl Future<Output = Result<(), (StatusCode, Markup)>>,
+) -> Response<Full<Bytes>> {
+    if let Decision::Deny(why) = AdminOps::admin_decision(principal, action) {
+        return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
+    }
+    match apply.await {
+        Ok(()) => redirect("/console/jobs", None),
+        Err((status, markup)) => page(status, markup),
     }
 }
 

@@ -138,7 +138,7 @@ async fn preview(service: &AdminOps, view: &View, id: &str, form: &[(String, Str
             tr { th { "Now" } th { "After" } }
             tr { td { ul { @for r in in_words(&before) { li { (r) } } } } td { ul { @for r in in_words(&after) { li { (r) } } } } }
         }
-        (super::binding::moves(&dry_run))
+        (super::changes::moves(&dry_run))
         form #apply method="post" action=(format!("/console/policies/{id}/apply")) {
             input type="hidden" name="csrf" value=(view.csrf);
             @for (k, v) in form.iter().filter(|(k, _)| k != "csrf" && k != "shown") { input type="hidden" name=(k) value=(v); }
@@ -187,15 +187,7 @@ pub(super) async fn post(
             super::page(status, markup)
         }
         "apply" => {
-            if let crate::access::Decision::Deny(why) =
-                AdminOps::admin_decision(principal, crate::access::Action::AdminResidency)
-            {
-                return super::page(StatusCode::FORBIDDEN, super::layout::problem(&why.to_string()));
-            }
-            match apply(service, view, id, form).await {
-                Ok(()) => super::redirect("/console/jobs", None),
-                Err((status, markup)) => super::page(status, markup),
-            }
+            super::apply_as(principal, crate::access::Action::AdminResidency, apply(service, view, id, form)).await
         }
         _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
     }
