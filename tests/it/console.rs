@@ -615,6 +615,8 @@ async fn a_providers_certifications_change_with_their_dry_run() {
 /// would be wrapped again, changing nothing; with the local key file it answers 501 and why.
 /// A viewer's "Apply" is refused (403, no new version); a `keys` token's "Apply" rotates (the
 /// rotation job then rewraps every data key: the object names v2) and is audited under it.
+/// Giving a bucket its own key is confirmed and refused or applied the same way (its objects
+/// then name that key).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotation_shows_what_it_rewraps_and_only_a_keys_role_applies_it() {
     let local = TestGateway::start().await;
@@ -624,6 +626,9 @@ async fn a_key_rotation_shows_what_it_rewraps_and_only_a_keys_role_applies_it() 
     let refused = request(local.admin_addr(), "POST", "/console/keys/preview", Some(&cookie), &body).await;
     assert_eq!(refused.status, 501, "{}", refused.body_text());
     assert!(refused.body_text().contains("needs a KMS"), "{}", refused.body_text());
+    let own = format!("bucket=none&kek=k&csrf={csrf}");
+    let refused = request(local.admin_addr(), "POST", "/console/keys/bucket/preview", Some(&cookie), &own).await;
+    assert_eq!(refused.status, 501, "{}", refused.body_text());
     local.stop().await;
 
     let bao = crate::common::openbao::OpenBao::start().await;
@@ -681,6 +686,24 @@ async fn a_key_rotation_shows_what_it_rewraps_and_only_a_keys_role_applies_it() 
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .any(|r| r["action"] == "key.rotate" && r["actor"] == "key-ops");
     assert!(audited, "{audit}");
+
+    // The bucket's own key: confirmed with what would be rewrapped, applied by the keys role.
+    let own = format!("bucket=photos&kek=kek-photos&csrf={csrf}");
+    let preview = request(admin, "POST", "/console/keys/bucket/preview", Some(&cookie), &own).await;
+    let text = preview.body_text();
+    assert_eq!(preview.status, 200, "{text}");
+    assert!(text.contains("wrap again 3 data keys"), "{text}");
+    let by = |(session, csrf): &(String, String)| {
+        let (session, body) = (session.clone(), format!("bucket=photos&kek=kek-photos&csrf={csrf}"));
+        async move { request(admin, "POST", "/console/keys/bucket/apply", Some(&session), &body).await }
+    };
+    assert_eq!(by(&tokens[0]).await.status, 403, "a viewer");
+    assert_eq!(kek_of("k0").await, "souverain v2", "a refusal changes nothing");
+    assert_eq!(by(&tokens[1]).await.status, 303);
+    crate::kms::wait_job_done(&gw, "rotation").await;
+    for k in ["k0", "k1", "k2"] {
+        assert_eq!(kek_of(k).await, "kek-photos v1", "{k}");
+    }
     gw.stop().await;
 }
 

@@ -12,7 +12,7 @@ use super::layout::{View, frame};
 use super::pages::failed;
 use crate::service::admin::AdminOps;
 
-const PAGE: &str = "/console/keys";
+pub(super) const PAGE: &str = "/console/keys";
 /// The form's value for "every KEK in force".
 const EVERY: &str = "*";
 
@@ -45,6 +45,10 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
         Ok(k) => k,
         Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, "Keys", &failed(&e))),
     };
+    let buckets: Vec<String> = match service.bucket_bindings().await {
+        Ok(b) => b.into_iter().map(|(name, _)| name).collect(),
+        Err(e) => return (super::inspect::status_of(&e), frame(view, PAGE, "Keys", &failed(&e))),
+    };
     let mut names: Vec<&str> = keys.bucket_keks.iter().map(|(_, k)| k.as_str()).collect();
     names.push(&keys.default_kek);
     names.sort_unstable();
@@ -67,6 +71,7 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
             }
             " " button type="submit" { "Show what a rotation would do" }
         }
+        (super::bucket_kek::form(view, &buckets))
     };
     (StatusCode::OK, frame(view, PAGE, "Keys", &content))
 }
@@ -104,6 +109,9 @@ pub(super) async fn post(
     what: &str,
     form: &[(String, String)],
 ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    if let Some(what) = what.strip_prefix("bucket/") {
+        return super::bucket_kek::post(service, principal, view, what, form).await;
+    }
     let Some(choice) = Choice::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no key."));
     };

@@ -8,6 +8,7 @@
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
 
 mod binding;
+mod bucket_kek;
 mod changes;
 mod health;
 mod inspect;
