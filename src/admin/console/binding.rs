@@ -108,15 +108,7 @@ pub(super) async fn post(
     let Some(binding) = Binding::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no policy."));
     };
-    match what {
-        "preview" => {
-            let (status, markup) = super::walk(preview(service, view, &bucket, &binding)).await;
-            super::page(status, markup)
-        }
-        "apply" => {
-            let residency = crate::access::Action::AdminResidency;
-            super::apply_as(principal, residency, apply(service, view, &bucket, &binding)).await
-        }
-        _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
-    }
+    let residency = crate::access::Action::AdminResidency;
+    let (preview, apply) = (preview(service, view, &bucket, &binding), apply(service, view, &bucket, &binding));
+    super::confirmation(what, preview, principal, residency, apply).await
 }

@@ -75,19 +75,10 @@ pub(super) async fn post(
     let Some(to) = Move::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no bucket or key."));
     };
-    match what {
-        "preview" => {
-            let (status, markup) = super::walk(preview(service, view, &to)).await;
-            super::page(status, markup)
-        }
-        "apply" => {
-            let set = async {
-                let done = service.set_bucket_kek(&view.actor, &to.bucket, &to.kek).await;
-                done.map(|_| ())
-                    .map_err(|e| (super::inspect::status_of(&e), frame(view, super::keys::PAGE, "Keys", &failed(&e))))
-            };
-            super::apply_as(principal, crate::access::Action::AdminKeys, set).await
-        }
-        _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
-    }
+    let set = async {
+        let done = service.set_bucket_kek(&view.actor, &to.bucket, &to.kek).await;
+        done.map(|_| ())
+            .map_err(|e| (super::inspect::status_of(&e), frame(view, super::keys::PAGE, "Keys", &failed(&e))))
+    };
+    super::confirmation(what, preview(service, view, &to), principal, crate::access::Action::AdminKeys, set).await
 }

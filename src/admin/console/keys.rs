@@ -115,20 +115,10 @@ pub(super) async fn post(
     let Some(choice) = Choice::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no key."));
     };
-    match what {
-        "preview" => {
-            let (status, markup) = super::walk(preview(service, view, &choice)).await;
-            super::page(status, markup)
-        }
-        "apply" => {
-            let rotate = async {
-                let rotated = service.rotate_keys(&view.actor, choice.kek()).await;
-                rotated
-                    .map(|_| ())
-                    .map_err(|e| (super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))))
-            };
-            super::apply_as(principal, crate::access::Action::AdminKeys, rotate).await
-        }
-        _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
-    }
+    let rotate = async {
+        let rotated = service.rotate_keys(&view.actor, choice.kek()).await;
+        rotated.map(|_| ()).map_err(|e| (super::inspect::status_of(&e), frame(view, PAGE, "Rotate", &failed(&e))))
+    };
+    super::confirmation(what, preview(service, view, &choice), principal, crate::access::Action::AdminKeys, rotate)
+        .await
 }

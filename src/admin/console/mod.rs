@@ -170,29 +170,35 @@ async fn post(
     let Some(edit) = changes::Edit::from_form(&form) else {
         return page(StatusCode::BAD_REQUEST, layout::problem("The form lacks the provider's exposures."));
     };
-    match what {
-        "preview" => {
-            let (status, markup) = walk(changes::preview(service, view, id, &edit)).await;
-            page(status, markup)
-        }
-        "apply" => apply_as(principal, Action::AdminResidency, changes::apply(service, view, id, &edit)).await,
-        _ => page(StatusCode::NOT_FOUND, layout::problem("No such page.")),
-    }
+    let preview = changes::preview(service, view, id, &edit);
+    confirmation(what, preview, principal, Action::AdminResidency, changes::apply(service, view, id, &edit)).await
 }
 
-/// Runs a confirmed change if `principal`'s role may do `action` (403 otherwise: `apply` is
-/// never polled, nothing is done); done, it sends to the jobs page, else shows why.
-async fn apply_as(
+/// A POST to a change's `preview` (anyone who may read; a dry run under the [`WALKS`]
+/// permit) or `apply` (run only if `principal`'s role may do `action`, 403 otherwise; done,
+/// it sends to the jobs page, else shows why). Only the future of the one asked is polled.
+async fn confirmation(
+    what: &str,
+    preview: impl Future<Output = (StatusCode, Markup)>,
     principal: &crate::access::Principal,
     action: Action,
     apply: impl Future<Output = Result<(), (StatusCode, Markup)>>,
 ) -> Response<Full<Bytes>> {
-    if let Decision::Deny(why) = AdminOps::admin_decision(principal, action) {
-        return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
-    }
-    match apply.await {
-        Ok(()) => redirect("/console/jobs", None),
-        Err((status, markup)) => page(status, markup),
+    match what {
+        "preview" => {
+            let (status, markup) = walk(preview).await;
+            page(status, markup)
+        }
+        "apply" => {
+            if let Decision::Deny(why) = AdminOps::admin_decision(principal, action) {
+                return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
+            }
+            match apply.await {
+                Ok(()) => redirect("/console/jobs", None),
+                Err((status, markup)) => page(status, markup),
+            }
+        }
+        _ => page(StatusCode::NOT_FOUND, layout::problem("No such page.")),
     }
 }
 

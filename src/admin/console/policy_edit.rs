@@ -181,14 +181,7 @@ pub(super) async fn post(
     what: &str,
     form: &[(String, String)],
 ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
-    match what {
-        "preview" => {
-            let (status, markup) = super::walk(preview(service, view, id, form)).await;
-            super::page(status, markup)
-        }
-        "apply" => {
-            super::apply_as(principal, crate::access::Action::AdminResidency, apply(service, view, id, form)).await
-        }
-        _ => super::page(StatusCode::NOT_FOUND, super::layout::problem("No such page.")),
-    }
+    let residency = crate::access::Action::AdminResidency;
+    let (preview, apply) = (preview(service, view, id, form), apply(service, view, id, form));
+    super::confirmation(what, preview, principal, residency, apply).await
 }
