@@ -265,7 +265,12 @@ fn spawn_worker(name: &'static str, run: impl Future<Output = ()> + Send + 'stat
 
 /// Starts the metadata log writer and makes the store wait for it at every commit.
 fn start_metadata_log(ctx: &Context, config: &Config) -> (ShutdownTrigger, JoinHandle<()>) {
-    let log = crate::metalog::MetadataLog::new(ctx, config.default_policy.clone(), config.repair_interval);
+    let log = crate::metalog::MetadataLog::new(
+        ctx,
+        config.default_policy.clone(),
+        config.repair_interval,
+        config.checkpoints,
+    );
     ctx.meta.set_log_sink(Arc::new(log.clone()));
     let (trigger, stop) = shutdown::channel();
     (trigger, spawn_worker("metadata-log", log.run(stop)))

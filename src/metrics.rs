@@ -52,6 +52,10 @@ pub struct Metrics {
     pub log_replicas_missed: IntCounterVec,
     /// Segment copies brought to a provider that missed them, by provider and outcome.
     pub log_replicas_repaired: IntCounterVec,
+    /// Checkpoints of a bucket's log, by outcome (written, failed).
+    pub log_checkpoints: IntCounterVec,
+    /// Log segments a checkpoint superseded, deleted at a provider, by provider.
+    pub log_segments_deleted: IntCounterVec,
     /// Replicas queued for repair, by provider.
     pub replication_pending_replicas: IntGaugeVec,
     /// Age of the oldest queued replica, by provider.
@@ -219,6 +223,16 @@ impl Metrics {
                  destroyed; failed: tried again later).",
                 &["provider", "outcome"],
             )?,
+            log_checkpoints: counter_vec(
+                "souverain_log_checkpoints_total",
+                "Checkpoints of a bucket's metadata log, by outcome (written: every part at W or more; failed).",
+                &["outcome"],
+            )?,
+            log_segments_deleted: counter_vec(
+                "souverain_log_segments_deleted_total",
+                "Metadata log segments a checkpoint superseded, deleted at a provider, by provider.",
+                &["provider"],
+            )?,
             replication_pending_replicas: gauge_vec(
                 "souverain_replication_pending_replicas",
                 "Replicas queued for repair (hinted handoff), by provider.",
@@ -372,6 +386,8 @@ impl Metrics {
             Box::new(self.log_segments.clone()),
             Box::new(self.log_replicas_missed.clone()),
             Box::new(self.log_replicas_repaired.clone()),
+            Box::new(self.log_checkpoints.clone()),
+            Box::new(self.log_segments_deleted.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.replication_oldest_pending.clone()),
             Box::new(self.repair_stuck_tasks.clone()),

@@ -125,6 +125,8 @@ pub struct Config {
     pub repair_interval: Duration,
     /// How long a gateway's claim on a repair task lasts (another takes it over after).
     pub repair_claim: Duration,
+    /// When the metadata log's buckets are checkpointed.
+    pub checkpoints: crate::metalog::CheckpointSettings,
     /// Between scrub passes.
     pub scrub_interval: Duration,
     /// Between stored-usage passes.
@@ -274,6 +276,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         health_interval: secs(w.health_interval_secs, 10),
         repair_interval: secs(w.repair_interval_secs, 5),
         repair_claim: secs(w.repair_claim_secs, 300),
+        checkpoints: crate::metalog::CheckpointSettings {
+            every: secs(w.checkpoint_interval_secs, 600),
+            settle: secs(w.checkpoint_settle_secs, 60),
+            min_segments: w.checkpoint_min_segments.unwrap_or(256).max(1),
+        },
         scrub_interval: secs(w.scrub_interval_secs, 24 * 3600),
         usage_interval: secs(w.usage_interval_secs, 300),
         evacuation_interval: secs(w.evacuation_interval_secs, 3600),

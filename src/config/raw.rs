@@ -185,6 +185,13 @@ pub struct RawWorkers {
     pub health_interval_secs: Option<u64>,
     /// Seconds between repair passes.
     pub repair_interval_secs: Option<u64>,
+    /// Seconds between checkpoint passes of the metadata log.
+    pub checkpoint_interval_secs: Option<u64>,
+    /// Seconds a drawn sequence number waits before it may serve as a checkpoint's bound
+    /// (every commit numbered below it has committed by then).
+    pub checkpoint_settle_secs: Option<u64>,
+    /// Segments after a bucket's last checkpoint that make it due for the next.
+    pub checkpoint_min_segments: Option<usize>,
     /// Seconds a gateway's claim on a repair task lasts before another may take it over.
     pub repair_claim_secs: Option<u64>,
     /// Seconds between scrub passes.

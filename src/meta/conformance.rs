@@ -479,6 +479,7 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     super::conformance_log::staged_pairs_read_back(store.as_ref()).await;
     super::conformance_log::relogged_records_are_logged_again(store.as_ref()).await;
     super::conformance_log::segment_repairs_are_claimed_once_due(store.as_ref()).await;
+    super::conformance_log::checkpoints_read_the_index_and_the_state(store.as_ref()).await;
     super::conformance_access::users_keys_and_grants(store.as_ref()).await;
     super::conformance_versions::versions_and_markers(store.as_ref()).await;
 }

@@ -182,6 +182,7 @@ fn kind(e: &LogEntry) -> &'static str {
         LogEntry::Deleted { .. } => "deleted",
         LogEntry::Rewrapped { .. } => "rewrapped",
         LogEntry::Catalog { .. } => "catalog",
+        LogEntry::Checkpoint(_) => "checkpoint",
     }
 }
 
@@ -261,4 +262,70 @@ pub(super) async fn segment_repairs_are_claimed_once_due(store: &dyn MetadataSto
     store.finish_log_repair([1; 16], ProviderId::parse("p-a").unwrap()).await.unwrap();
     store.finish_log_repair([2; 16], ProviderId::parse("p-a").unwrap()).await.unwrap();
     assert!(store.claim_log_repairs(i64::MAX, 60_000, 10).await.unwrap().is_empty(), "finished ones are gone");
+}
+
+/// The segment index and what a checkpoint reads: records read back in scope order (the
+/// catalog's first), a page after another, replaced and removed; a drawn sequence number is
+/// above every commit before it and below every one after; a bucket's live state pages
+/// through its versions as the entries that log them, with their data keys, each once.
+pub(super) async fn checkpoints_read_the_index_and_the_state(store: &dyn MetadataStore) {
+    use super::outbox::{IndexedSegment, StateCursor};
+    let b = BucketUid([233; 16]);
+    let rec = BucketRecord { uid: b, name: bucket_name("ckptb"), policy_id: "p".into(), created_ms: 9 };
+    let indexed = |bucket: Option<BucketUid>, id: u8, max_seq: u64| IndexedSegment {
+        segment_id: [id; 16],
+        scope: bucket.map_or_else(LogScope::catalog, |_| LogScope::bucket(&rec, None)),
+        targets: vec![ProviderId::parse("p-a").unwrap()],
+        max_seq,
+        checkpoint: None,
+    };
+    let all = [indexed(Some(b), 2, 7), indexed(None, 9, 3), indexed(Some(b), 1, 5)];
+    store.index_segments(all.to_vec()).await.unwrap();
+    let first = store.indexed_segments(None, 2).await.unwrap();
+    assert_eq!(first, [all[1].clone(), all[2].clone()], "the catalog's first, then by segment id");
+    let after = Some((Some(b), [1; 16]));
+    assert_eq!(store.indexed_segments(after, 10).await.unwrap(), [all[0].clone()]);
+    let whole = IndexedSegment { checkpoint: Some(([4; 16], 6)), ..all[2].clone() };
+    store.index_segments(vec![whole.clone()]).await.unwrap();
+    store.unindex_segments(vec![(None, [9; 16]), (Some(b), [2; 16]), (Some(b), [3; 16])]).await.unwrap();
+    assert_eq!(store.indexed_segments(None, 10).await.unwrap(), [whole]);
+    store.unindex_segments(vec![(Some(b), [1; 16])]).await.unwrap();
+
+    store.create_bucket(rec.clone(), None, entry("create")).await.unwrap().expect("created");
+    let before = waiting(store).await.iter().map(|(seq, ..)| *seq).max().unwrap_or(0);
+    let drawn = store.draw_seq().await.unwrap();
+    assert!(drawn > before, "{drawn} {before}");
+    for (k, etag) in [("k1", "e1"), ("k2", "e2"), ("k3", "e3")] {
+        let commit = super::PutCommit {
+            bucket_name: bucket_name("ckptb"),
+            ..put(b, k, version(233, etag), WriteCondition::None)
+        };
+        assert_eq!(store.commit_put(commit).await.unwrap(), CommitOutcome::Committed);
+    }
+    let k1 = store.current(b, &key_of("k1")).await.unwrap().unwrap();
+    assert!(k1.seq > drawn, "a commit after the draw is numbered above it");
+    let (page, next) = store.log_state_page(b, StateCursor::default(), 2).await.unwrap();
+    let (rest, next) = store.log_state_page(b, next.expect("more"), 2).await.unwrap();
+    let (noncurrent, next) = store.log_state_page(b, next.expect("the noncurrent ones"), 2).await.unwrap();
+    assert!(noncurrent.is_empty() && next.is_none(), "{noncurrent:?} {next:?}");
+    let got: Vec<_> = page
+        .iter()
+        .chain(&rest)
+        .map(|e| match e {
+            LogEntry::ObjectVersion(v) => {
+                (v.version.key.clone(), v.version.etag.clone(), v.version.seq, v.version.dek.clone())
+            }
+            other => panic!("not a version: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        got.iter().map(|(k, e, ..)| (k.as_str(), e.as_str())).collect::<Vec<_>>(),
+        [("k1", "e1"), ("k2", "e2"), ("k3", "e3")]
+    );
+    assert_eq!(
+        (got[0].2, &got[0].3),
+        (k1.seq, &(&super::conformance::dek()).into()),
+        "its record's sequence number and data key"
+    );
+    store.mark_logged(waiting(store).await.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
 }

@@ -362,6 +362,30 @@ pub trait LogMeta: RebuildStage + Send + Sync {
     ) -> Result<Vec<crate::meta::outbox::LogRepairTask>, MetaError>;
     /// Removes a segment repair (done, or moot: the provider left the placement).
     async fn finish_log_repair(&self, segment_id: [u8; 16], provider: ProviderId) -> Result<(), MetaError>;
+    /// Records written segments in the segment index (replacing a record of the same scope
+    /// and segment).
+    async fn index_segments(&self, segments: Vec<crate::meta::outbox::IndexedSegment>) -> Result<(), MetaError>;
+    /// Up to `limit` indexed segments after `after` (a scope's bucket and a segment id), in
+    /// order of scope (the catalog's first), then segment id.
+    async fn indexed_segments(
+        &self,
+        after: Option<(Option<BucketUid>, [u8; 16])>,
+        limit: usize,
+    ) -> Result<Vec<crate::meta::outbox::IndexedSegment>, MetaError>;
+    /// Removes segments from the index (absent ones are fine).
+    async fn unindex_segments(&self, segments: Vec<(Option<BucketUid>, [u8; 16])>) -> Result<(), MetaError>;
+    /// Draws a commit sequence number that no commit will use: every commit drawing one
+    /// afterwards gets a higher one.
+    async fn draw_seq(&self) -> Result<u64, MetaError>;
+    /// A page of the bucket's live log state from `from`: each version (latest ones, then
+    /// the others; delete markers included) as the entry that logs it as it is now, with its
+    /// data key as stored; and where the next page starts (`None` after the last).
+    async fn log_state_page(
+        &self,
+        bucket: BucketUid,
+        from: crate::meta::outbox::StateCursor,
+        limit: usize,
+    ) -> Result<(Vec<crate::meta::log_entry::LogEntry>, Option<crate::meta::outbox::StateCursor>), MetaError>;
 }
 
 /// A rebuild's scratch space in the store being rebuilt (`metalog::stage` gives the keys their

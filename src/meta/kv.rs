@@ -59,11 +59,15 @@ pub enum Cf {
     /// segment_id ‖ provider → LogRepairTask: a provider of its placement that missed a log
     /// segment, to be given a copy (`metalog::repair`)
     LogRepairs,
+    /// scope bucket (16 zero bytes for the catalog) ‖ segment_id → IndexedSegment: where each
+    /// log segment this store's gateways wrote went, so a checkpoint can delete those it
+    /// supersedes (`metalog::checkpoint`)
+    LogSegments,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 24] = [
+    pub const ALL: [Cf; 25] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -88,6 +92,7 @@ impl Cf {
         Cf::VersionIds,
         Cf::NullVersions,
         Cf::LogRepairs,
+        Cf::LogSegments,
     ];
 
     /// The engine-level name.
@@ -117,6 +122,7 @@ impl Cf {
             Cf::VersionIds => "version_ids",
             Cf::NullVersions => "null_versions",
             Cf::LogRepairs => "log_repairs",
+            Cf::LogSegments => "log_segments",
         }
     }
 }

@@ -82,6 +82,26 @@ pub enum LogEntry {
     /// set). Only tagged versions are logged this way, so every entry written before tagging
     /// existed, and every untagged version since, reads as it always did.
     TaggedVersion(Box<LoggedObjectVersion>, Vec<(String, String)>),
+    /// The first entry of every segment of a checkpoint (docs/format-v2.md, "Checkpoints"):
+    /// the segment's other entries are the bucket's live state as the store held it with
+    /// every commit up to `through` applied, and once every part is read, entries of the
+    /// bucket at or below `through` from other segments are superseded.
+    Checkpoint(LoggedCheckpoint),
+}
+
+/// Which checkpoint a segment belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LoggedCheckpoint {
+    /// Every commit up to this sequence number is reflected in the checkpoint.
+    pub through: u64,
+    /// The bucket.
+    pub bucket: [u8; 16],
+    /// The checkpoint (random: two checkpoints never share it).
+    pub id: [u8; 16],
+    /// This segment's place among the checkpoint's, from 0.
+    pub part: u32,
+    /// This is the checkpoint's last segment (so the parts are `0..=part`).
+    pub last: bool,
 }
 
 /// A version with its place in its key's history.
@@ -279,6 +299,7 @@ impl LogEntry {
             | LogEntry::Deleted { seq, .. }
             | LogEntry::Rewrapped { seq, .. }
             | LogEntry::Catalog { seq, .. } => *seq,
+            LogEntry::Checkpoint(c) => c.through,
         }
     }
 

@@ -136,6 +136,14 @@ fn a_tombstone_has_known_bytes() {
     expected.extend_from_slice(&[2; 16]);
     assert_eq!(entry.encode().unwrap(), expected);
     assert_eq!(LogEntry::decode(&expected), Ok(entry));
+    // A checkpoint's marker: kind 9, varint through, bucket, id, varint part, bool last.
+    let marker = LoggedCheckpoint { through: 200, bucket: [1; 16], id: [4; 16], part: 2, last: true };
+    let mut expected = vec![ENTRY_FORMAT, 9, 0xC8, 0x01];
+    expected.extend_from_slice(&[1; 16]);
+    expected.extend_from_slice(&[4; 16]);
+    expected.extend_from_slice(&[2, 1]);
+    assert_eq!(LogEntry::Checkpoint(marker).encode().unwrap(), expected);
+    assert_eq!(LogEntry::decode(&expected), Ok(LogEntry::Checkpoint(marker)));
     // Every kind keeps its index for ever (a new kind is appended).
     let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
     let bucket = BucketRecord {

@@ -75,6 +75,47 @@ pub(crate) fn log_repair_key(segment_id: &[u8; 16], provider: &ProviderId) -> Ve
     k
 }
 
+/// A log segment as the writer recorded it (docs/format-v2.md, "Checkpoints"): where it went,
+/// and which commits it holds, so that a checkpoint of its scope can delete it once the
+/// checkpoint reflects all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedSegment {
+    /// The segment (its name is `sv2/l/<hex of this>`).
+    pub segment_id: [u8; 16],
+    /// Where it belongs (as of its writing).
+    pub scope: LogScope,
+    /// Every provider it was sent to (those that took it and those that missed it: a request
+    /// cut off may still have stored it), and every provider a repair copied it to.
+    pub targets: Vec<ProviderId>,
+    /// The highest commit sequence number among its entries.
+    pub max_seq: u64,
+    /// The checkpoint it is a part of: its id and `through`.
+    pub checkpoint: Option<([u8; 16], u64)>,
+}
+
+impl IndexedSegment {
+    /// Its key in [`Cf::LogSegments`]: scope bucket ‖ segment id.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        indexed_segment_key(self.scope.bucket, &self.segment_id)
+    }
+}
+
+/// The key of `segment_id` of scope `bucket` in [`Cf::LogSegments`].
+pub(crate) fn indexed_segment_key(bucket: Option<BucketUid>, segment_id: &[u8; 16]) -> Vec<u8> {
+    let mut k = bucket.map_or([0; 16], |b| *b.as_bytes()).to_vec();
+    k.extend_from_slice(segment_id);
+    k
+}
+
+/// Where the next page of a bucket's live state starts (see `LogMeta::log_state_page`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateCursor {
+    /// In the noncurrent versions (after every latest one).
+    pub noncurrent: bool,
+    /// After this record key (from the first when `None`).
+    pub after: Option<Vec<u8>>,
+}
+
 /// An entry waiting to be logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unlogged {

@@ -7,13 +7,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::generations::{self, Superseded};
 use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, VERSIONS, key};
 use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedObjectVersion};
 use crate::meta::{MetaError, RebuildStage};
 
-/// The slot an entry decides.
-fn slot(entry: &LogEntry) -> Vec<u8> {
-    match entry {
+/// The slot an entry decides (a checkpoint's marker decides none: it tags its segment).
+fn slot(entry: &LogEntry) -> Option<Vec<u8>> {
+    Some(match entry {
         LogEntry::Bucket(b) => key(BUCKETS, &[&b.uid]),
         LogEntry::BucketDeleted { bucket, .. } => key(BUCKETS, &[bucket]),
         LogEntry::Version(v) => key(OBJECTS, &[&v.bucket, v.key.as_bytes()]),
@@ -24,7 +25,8 @@ fn slot(entry: &LogEntry) -> Vec<u8> {
         LogEntry::VersionDeleted { bucket, key: k, version, .. } => version_slot(bucket, k, false, version),
         LogEntry::Rewrapped { version, .. } => key(REWRAPS, &[version]),
         LogEntry::Catalog { name, .. } => key(CATALOG, &[name.as_bytes()]),
-    }
+        LogEntry::Checkpoint(_) => return None,
+    })
 }
 
 /// A version's slot: a key's `null` version has the key's own slot (as every version had
@@ -52,19 +54,61 @@ pub(super) fn logged_version(entry: LogEntry) -> Option<LoggedObjectVersion> {
     }
 }
 
-/// A staged value: the entry's sequence number, then the entry.
-fn staged(entry: &LogEntry) -> Result<Vec<u8>, MetaError> {
+/// A staged value: the entry's sequence number, then (for an entry of a checkpoint)
+/// [`CHECKPOINTED`] and the checkpoint's `through`, then the entry (whose first byte is the
+/// entry format, never [`CHECKPOINTED`]).
+fn staged(entry: &LogEntry, through: u64) -> Result<Vec<u8>, MetaError> {
     let body = entry.encode().map_err(|e| MetaError::codec(e.to_string()))?;
-    Ok([entry.seq().to_be_bytes().as_slice(), &body].concat())
+    let mut out = entry.seq().to_be_bytes().to_vec();
+    if through > 0 {
+        out.push(CHECKPOINTED);
+        out.extend_from_slice(&through.to_be_bytes());
+    }
+    out.extend_from_slice(&body);
+    Ok(out)
 }
 
-fn staged_seq(value: &[u8]) -> Result<u64, MetaError> {
-    let head = value.get(..8).and_then(|h| <[u8; 8]>::try_from(h).ok());
-    head.map(u64::from_be_bytes).ok_or_else(|| MetaError::codec("a staged entry shorter than its sequence number"))
+/// Marks a staged entry read from a checkpoint.
+const CHECKPOINTED: u8 = 0xC7;
+
+/// A staged entry: its sequence number, the `through` of the checkpoint it was read from (0
+/// if none), the entry.
+pub(super) struct Staged {
+    pub(super) seq: u64,
+    pub(super) through: u64,
+    pub(super) entry: LogEntry,
 }
 
-pub(super) fn unstaged(value: &[u8]) -> Result<LogEntry, MetaError> {
-    LogEntry::decode(value.get(8..).unwrap_or_default()).map_err(|e| MetaError::codec(e.to_string()))
+impl Staged {
+    /// How entries of one slot compare: a checkpoint's entry says what the slot held once every
+    /// commit up to its `through` was applied, so it ranks as of `through` (or its own
+    /// sequence number, if later); of equal ranks the later checkpoint's.
+    fn rank(seq: u64, through: u64) -> (u64, u64) {
+        (seq.max(through), through)
+    }
+}
+
+fn be_u64(bytes: Option<&[u8]>) -> Result<u64, MetaError> {
+    let head = bytes.and_then(|h| <[u8; 8]>::try_from(h).ok());
+    head.map(u64::from_be_bytes).ok_or_else(|| MetaError::codec("a staged entry shorter than its header"))
+}
+
+/// The rank of a staged value without decoding its entry.
+fn staged_rank(value: &[u8]) -> Result<(u64, u64), MetaError> {
+    let seq = be_u64(value.get(..8))?;
+    let through = if value.get(8) == Some(&CHECKPOINTED) { be_u64(value.get(9..17))? } else { 0 };
+    Ok(Staged::rank(seq, through))
+}
+
+pub(super) fn unstaged(value: &[u8]) -> Result<Staged, MetaError> {
+    let seq = be_u64(value.get(..8))?;
+    let (through, body) = if value.get(8) == Some(&CHECKPOINTED) {
+        (be_u64(value.get(9..17))?, value.get(17..))
+    } else {
+        (0, value.get(8..))
+    };
+    let entry = LogEntry::decode(body.unwrap_or_default()).map_err(|e| MetaError::codec(e.to_string()))?;
+    Ok(Staged { seq, through, entry })
 }
 
 /// Folds a batch of segments in: per slot the entry is kept if its sequence number is at
@@ -76,16 +120,26 @@ pub(super) async fn fold_segments(
     segments: Vec<(String, Vec<LogEntry>)>,
     job: &mut Job,
 ) -> Result<(), MetaError> {
-    let mut newest: HashMap<Vec<u8>, LogEntry> = HashMap::new();
+    let mut newest: HashMap<Vec<u8>, (LogEntry, u64)> = HashMap::new();
     let mut done = Vec::with_capacity(segments.len());
     for (name, entries) in segments {
         job.segments += 1;
         job.entries += entries.len();
+        let checkpoint = match entries.first() {
+            Some(LogEntry::Checkpoint(c)) => Some(*c),
+            _ => None,
+        };
+        if let Some(c) = &checkpoint {
+            done.extend(generations::part_seen(c));
+        }
         for e in entries {
             job.highest_seq = job.highest_seq.max(e.seq());
-            let s = slot(&e);
-            if newest.get(&s).is_none_or(|kept| kept.seq() <= e.seq()) {
-                newest.insert(s, e);
+            let Some(s) = slot(&e) else { continue };
+            // Only the checkpoint's own bucket's entries speak for it.
+            let through = checkpoint.filter(|c| entry_bucket(&e) == Some(&c.bucket)).map_or(0, |c| c.through);
+            let rank = Staged::rank(e.seq(), through);
+            if newest.get(&s).is_none_or(|(kept, t)| Staged::rank(kept.seq(), *t) <= rank) {
+                newest.insert(s, (e, through));
             }
         }
         done.push((stage::done_key(&name), Vec::new()));
@@ -94,9 +148,9 @@ pub(super) async fn fold_segments(
     let kept = stage.stage_get(slots.clone()).await?;
     let mut puts = Vec::with_capacity(slots.len() + done.len() + 1);
     for (s, kept) in slots.into_iter().zip(kept) {
-        let Some(entry) = newest.remove(&s) else { continue };
-        if kept.map(|k| staged_seq(&k)).transpose()?.is_none_or(|k| k <= entry.seq()) {
-            puts.push((s, staged(&entry)?));
+        let Some((entry, through)) = newest.remove(&s) else { continue };
+        if kept.map(|k| staged_rank(&k)).transpose()?.is_none_or(|k| k <= Staged::rank(entry.seq(), through)) {
+            puts.push((s, staged(&entry, through)?));
         }
     }
     puts.extend(done);
@@ -104,13 +158,31 @@ pub(super) async fn fold_segments(
     stage.stage_write(puts, Vec::new()).await
 }
 
+/// The bucket an entry belongs to (`None`: a catalog entry or a rewrap, which name none).
+pub(super) fn entry_bucket(entry: &LogEntry) -> Option<&[u8; 16]> {
+    match entry {
+        LogEntry::Bucket(b) => Some(&b.uid),
+        LogEntry::Version(v) => Some(&v.bucket),
+        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => Some(&v.version.bucket),
+        LogEntry::BucketDeleted { bucket, .. }
+        | LogEntry::Deleted { bucket, .. }
+        | LogEntry::VersionDeleted { bucket, .. } => Some(bucket),
+        LogEntry::Checkpoint(c) => Some(&c.bucket),
+        LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => None,
+    }
+}
+
 /// The live buckets, one per name (of two of one name — a deletion that was not logged — the
 /// newer). Buckets are few; they are held in memory.
-pub(super) async fn live_buckets(stage: &dyn RebuildStage) -> Result<Vec<LoggedBucket>, MetaError> {
+pub(super) async fn live_buckets(stage: &dyn RebuildStage, gens: &Superseded) -> Result<Vec<LoggedBucket>, MetaError> {
     let mut by_name: HashMap<String, LoggedBucket> = HashMap::new();
     stage::each_page(stage, &[BUCKETS], 1024, async |pairs| -> Result<(), MetaError> {
         for (_, v) in pairs {
-            if let LogEntry::Bucket(b) = unstaged(&v)?
+            let s = unstaged(&v)?;
+            if !gens.keeps_staged(&s) {
+                continue;
+            }
+            if let LogEntry::Bucket(b) = s.entry
                 && by_name.get(&b.name).is_none_or(|kept| kept.seq < b.seq)
             {
                 by_name.insert(b.name.clone(), b);
@@ -127,7 +199,7 @@ pub(super) async fn catalog(stage: &dyn RebuildStage) -> Result<Vec<(String, Str
     let mut out = Vec::new();
     stage::each_page(stage, &[CATALOG], 1024, async |pairs| -> Result<(), MetaError> {
         for (_, v) in pairs {
-            if let LogEntry::Catalog { name, json, .. } = unstaged(&v)? {
+            if let LogEntry::Catalog { name, json, .. } = unstaged(&v)?.entry {
                 out.push((name, json));
             }
         }
@@ -137,11 +209,18 @@ pub(super) async fn catalog(stage: &dyn RebuildStage) -> Result<Vec<(String, Str
     Ok(out)
 }
 
+/// The version a staged slot holds, unless a checkpoint superseded it.
+pub(super) fn live_version(value: &[u8], gens: &Superseded) -> Result<Option<LoggedObjectVersion>, MetaError> {
+    let s = unstaged(value)?;
+    Ok(if gens.keeps_staged(&s) { logged_version(s.entry) } else { None })
+}
+
 /// The versions (delete markers included) of `live` buckets, `page` at a time, each with its
-/// latest data-key wrapping (a rewrap logged after the version's entry).
+/// latest data-key wrapping (a rewrap logged after the version's entry, and not superseded).
 pub(super) async fn each_live_version<F, E>(
     stage: &dyn RebuildStage,
     live: &HashSet<[u8; 16]>,
+    gens: &Superseded,
     page: usize,
     mut each: F,
 ) -> Result<(), E>
@@ -153,7 +232,7 @@ where
         stage::each_page(stage, &[prefix], page, async |pairs| {
             let mut versions = Vec::new();
             for (_, v) in pairs {
-                if let Some(v) = logged_version(unstaged(&v)?)
+                if let Some(v) = live_version(&v, gens)?
                     && live.contains(&v.version.bucket)
                 {
                     versions.push(v);
@@ -162,8 +241,10 @@ where
             let slots = versions.iter().map(|v| key(REWRAPS, &[&v.version.version])).collect();
             let rewraps = stage.stage_get(slots).await?;
             for (v, rewrap) in versions.iter_mut().zip(rewraps) {
-                if let Some(LogEntry::Rewrapped { seq, dek, .. }) = rewrap.map(|r| unstaged(&r)).transpose()?
+                let Some(r) = rewrap.map(|r| unstaged(&r)).transpose()? else { continue };
+                if let LogEntry::Rewrapped { seq, dek, .. } = r.entry
                     && seq > v.version.seq
+                    && gens.keeps(Some(&v.version.bucket), seq, r.through)
                 {
                     v.version.dek = dek;
                 }
@@ -234,10 +315,11 @@ mod tests {
         for batch in named.chunks(2) {
             fold_segments(&stage, batch.to_vec(), &mut job).await.unwrap();
         }
-        let buckets = live_buckets(&stage).await.unwrap();
+        let gens = Superseded::read(&stage).await.unwrap();
+        let buckets = live_buckets(&stage, &gens).await.unwrap();
         let live = buckets.iter().map(|b| b.uid).collect();
         let mut versions = Vec::new();
-        each_live_version(&stage, &live, 2, async |page| -> Result<(), MetaError> {
+        each_live_version(&stage, &live, &gens, 2, async |page| -> Result<(), MetaError> {
             versions.extend(page.into_iter().map(|v| v.version));
             Ok(())
         })
@@ -319,5 +401,70 @@ mod tests {
         let mut names: Vec<_> = f.buckets.iter().map(|b| (b.name.clone(), b.uid[0])).collect();
         names.sort();
         assert_eq!(names, [("logs".to_owned(), 2), ("twice".to_owned(), 4)]);
+    }
+
+    fn marker(through: u64, part: u32, last: bool) -> LogEntry {
+        LogEntry::Checkpoint(crate::meta::log_entry::LoggedCheckpoint {
+            through,
+            bucket: [1; 16],
+            id: [9; 16],
+            part,
+            last,
+        })
+    }
+
+    /// A checkpoint's entries as the checkpoint job writes them: a version entry of kind 6
+    /// (what the store's records give), the bucket at `through`.
+    fn checkpointed(seq: u64, key: &str, id: u8) -> LogEntry {
+        let Some(v) = logged_version(version(seq, 1, key, id)) else { unreachable!() };
+        LogEntry::ObjectVersion(Box::new(v))
+    }
+
+    /// Promise: once every part of a bucket's checkpoint is read, an older segment a provider
+    /// failed to delete cannot bring back what was deleted before the checkpoint (its
+    /// tombstone is gone with the segments the checkpoint replaced), nor override what the
+    /// checkpoint holds; entries after the checkpoint still apply; other buckets are not
+    /// touched. A checkpoint missing a part supersedes nothing.
+    #[tokio::test]
+    async fn a_whole_checkpoint_supersedes_older_segments() {
+        // Left behind at some provider: "a" (deleted at 5, its tombstone no longer anywhere),
+        // "b" at 3 (overwritten at 6), another bucket's "x".
+        let stale = vec![
+            bucket(1, 1, "photos", "eu"),
+            version(2, 1, "a", 2),
+            version(3, 1, "b", 3),
+            bucket(4, 2, "other", "eu"),
+            version(4, 2, "x", 4),
+            // A rewrap of "b" at 8 that a later one (at 9, in a deleted segment) replaced.
+            LogEntry::Rewrapped {
+                seq: 8,
+                version: [6; 16],
+                dek: LoggedKey { kek_id: "k".into(), kek_version: 0, bytes: vec![0] },
+            },
+        ];
+        let parts = vec![
+            vec![marker(10, 0, false), bucket(10, 1, "photos", "eu"), checkpointed(6, "b", 6)],
+            vec![marker(10, 1, true), checkpointed(7, "c", 7)],
+        ];
+        let after = vec![version(12, 1, "d", 12), deleted(13, 1, "c")];
+        let whole = fold([vec![stale.clone()], parts.clone(), vec![after.clone()]].concat()).await;
+        let mut want = vec![
+            ("b".to_owned(), "e6".to_owned()),
+            ("d".to_owned(), "e12".to_owned()),
+            ("x".to_owned(), "e4".to_owned()),
+        ];
+        assert_eq!(etags(&whole), want);
+        assert_eq!(whole.job.highest_seq, 13);
+        let b = whole.versions.iter().find(|v| v.key == "b").unwrap();
+        assert_eq!(b.dek.kek_version, 1, "the checkpoint's data key, not a superseded rewrap");
+        // Read in another order, the same.
+        let reordered =
+            fold([vec![after.clone()], vec![parts[1].clone()], vec![stale.clone()], vec![parts[0].clone()]].concat())
+                .await;
+        assert_eq!(etags(&reordered), want);
+        // Part 1 missing: the stale entries still speak ("a" is back: nothing says otherwise).
+        let partial = fold([vec![stale], vec![parts[0].clone()], vec![after]].concat()).await;
+        want.insert(0, ("a".to_owned(), "e2".to_owned()));
+        assert_eq!(etags(&partial), want);
     }
 }

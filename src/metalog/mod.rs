@@ -10,7 +10,9 @@
 //! commit). The first round runs at start and logs what an earlier run committed but did not
 //! log (a crash between commit and segment); failed entries are retried every few seconds.
 
+mod checkpoint;
 mod fold;
+mod generations;
 mod keys;
 mod listing;
 mod read;
@@ -20,25 +22,25 @@ mod segments;
 mod stage;
 pub mod verify;
 
+pub use checkpoint::CheckpointSettings;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
 
-use crate::datapath::segment::{SegmentHeader, seal_segment};
 use crate::error::{Context as _, Error, ErrorKind, Result};
 use crate::meta::MetadataStore;
 use crate::meta::outbox::{LogError, LogScope, LogSink, Unlogged, WriterStopped};
-use crate::model::{BucketUid, random_array};
+use crate::model::BucketUid;
 use crate::service::state::GatewayState;
 use crate::shutdown::Shutdown;
 use crate::workers::Context;
 use keys::LogKeys;
-use segments::{Sealed, SegmentWriter};
+use segments::SegmentWriter;
 
 /// Outbox entries read at a time.
 const PAGE: usize = 1024;
@@ -67,6 +69,12 @@ struct Inner {
     default_policy: String,
     /// How often segments some providers missed are looked for.
     repair_every: Duration,
+    /// When buckets are checkpointed.
+    checkpoints: CheckpointSettings,
+    /// Sequence numbers drawn for later checkpoints.
+    drawn: Mutex<checkpoint::Drawn>,
+    /// One gateway of a shared store takes checkpoints at a time.
+    checkpoint_lease: crate::workers::JobLease,
     waiters: Mutex<Vec<Waiter>>,
     wake: Notify,
     /// Set when the writer stopped: commits from then on are answered at once with an error.
@@ -85,7 +93,7 @@ type Failures = HashMap<u64, Arc<Error>>;
 impl MetadataLog {
     /// A writer over the gateway's store, providers and keys; catalog entries go to the
     /// placement of `default_policy`.
-    pub fn new(ctx: &Context, default_policy: String, repair_every: Duration) -> Self {
+    pub fn new(ctx: &Context, default_policy: String, repair_every: Duration, checkpoints: CheckpointSettings) -> Self {
         let inner = Inner {
             meta: Arc::clone(&ctx.meta),
             state: Arc::clone(&ctx.state),
@@ -93,6 +101,9 @@ impl MetadataLog {
             writer: SegmentWriter::new(Arc::clone(&ctx.backends), Arc::clone(&ctx.health), Arc::clone(&ctx.metrics)),
             default_policy,
             repair_every,
+            checkpoints,
+            drawn: Mutex::default(),
+            checkpoint_lease: crate::workers::JobLease::new("log-checkpoints", ctx),
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
             stopped: AtomicBool::new(false),
@@ -111,7 +122,13 @@ impl MetadataLog {
             let (inner, stop) = (Arc::clone(&inner), repair_stop.clone());
             async move { inner.repair_pass(&stop).await }
         });
-        tokio::join!(self.write_rounds(stop), repairs);
+        let inner = Arc::clone(&self.inner);
+        let checkpoint_stop = stop.clone();
+        let checkpoints = crate::workers::repeat(self.inner.checkpoints.every, None, stop.clone(), move || {
+            let (inner, stop) = (Arc::clone(&inner), checkpoint_stop.clone());
+            async move { inner.checkpoint_pass(&stop).await }
+        });
+        tokio::join!(self.write_rounds(stop), repairs, checkpoints);
     }
 
     async fn write_rounds(self, mut stop: Shutdown) {
@@ -275,25 +292,16 @@ impl Inner {
         Ok((placement, key))
     }
 
-    /// Seals and writes one segment; the providers of its placement that missed it get a
-    /// repair task (the segment is durable at W; the task makes it so at every one).
+    /// Seals and writes one segment (see [`Inner::write_indexed`]).
     async fn write_segment(
         &self,
         scope: &LogScope,
-        (placement, key): &(crate::placement::Placement, Arc<crate::keys::log_key::LogKey>),
+        target: &(crate::placement::Placement, Arc<crate::keys::log_key::LogKey>),
         batch: &[Unlogged],
     ) -> Result<()> {
-        let header = SegmentHeader {
-            keyring_id: key.keyring().keyring_id,
-            segment_id: random_array().context("drawing a segment id")?,
-            salt: random_array().context("drawing a segment salt")?,
-        };
         let entries: Vec<&[u8]> = batch.iter().map(|u| u.entry.as_slice()).collect();
-        let sealed = seal_segment(key.expose(), &header, &entries).context("sealing a log segment")?;
-        let segment = Sealed { segment_id: header.segment_id, bytes: Bytes::from(sealed), key };
-        let written = self.writer.write(placement, &segment).await?;
-        self.queue_repairs(scope, &key.keyring().wrapped.kek_id, header.segment_id, written).await;
-        Ok(())
+        let max_seq = batch.iter().map(|u| u.seq).max().unwrap_or(0);
+        self.write_indexed(scope, target, &entries, max_seq).await.map(drop)
     }
 }
 

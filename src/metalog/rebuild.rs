@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::fold;
+use super::generations::Superseded;
 use super::read::{open_keyrings, read_log, stage_stream_listings};
 use super::stage::{self, Job, MemoryStage};
 use crate::backend::{Backend, Backends, stream_name};
@@ -97,6 +98,8 @@ pub struct RebuildReport {
     pub repairs: usize,
     /// The highest commit sequence number seen.
     pub highest_seq: u64,
+    /// Buckets whose state came from a whole checkpoint (and the segments after it).
+    pub checkpoints: usize,
 }
 
 /// Whether a rebuild started on this store and has not finished (the store is partial).
@@ -175,7 +178,9 @@ async fn write_back(
     report: &mut RebuildReport,
     progress: &Progress,
 ) -> Result<(), RebuildError> {
-    let buckets = fold::live_buckets(stage).await?;
+    let gens = Superseded::read(stage).await?;
+    report.checkpoints = gens.buckets();
+    let buckets = fold::live_buckets(stage, &gens).await?;
     let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
     let mut first = RestoreBatch { seq_floor: job.highest_seq, ..RestoreBatch::default() };
     for b in &buckets {
@@ -205,7 +210,7 @@ async fn write_back(
         meta.restore(first).await?;
     }
     let now = crate::service::now_ms();
-    fold::each_live_version(stage, &live, BATCH, async |versions| -> Result<(), RebuildError> {
+    fold::each_live_version(stage, &live, &gens, BATCH, async |versions| -> Result<(), RebuildError> {
         let batch = RestoreBatch { versions: restored(&versions, stage, listed, now).await?, ..Default::default() };
         report.objects += batch.versions.len();
         report.bytes += versions.iter().map(|v| v.version.size).sum::<u64>();

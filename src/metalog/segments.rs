@@ -114,6 +114,23 @@ impl SegmentWriter {
         self.metrics.log_replicas_repaired.with_label_values(&[provider.as_str(), outcome]).inc();
     }
 
+    /// Counts a checkpoint's outcome.
+    pub(super) fn count_checkpoint(&self, outcome: &str) {
+        self.metrics.log_checkpoints.with_label_values(&[outcome]).inc();
+    }
+
+    /// Deletes a segment at `provider` (absent is fine). A provider no longer configured has
+    /// nothing this gateway can reach: done.
+    pub(super) async fn delete_at(&self, provider: &ProviderId, name: &str) -> Result<(), BackendError> {
+        let Some(backend) = self.backends.get(provider) else { return Ok(()) };
+        if !self.health.reachable(provider) {
+            return Err(BackendError::new(provider.clone(), BackendErrorKind::Connect, "log segment deletion"));
+        }
+        backend.delete(name).await?;
+        self.metrics.log_segments_deleted.with_label_values(&[provider.as_str()]).inc();
+        Ok(())
+    }
+
     /// The provider's backend, if it is configured and reachable now.
     pub(super) fn usable(&self, p: &ProviderId) -> Option<Arc<dyn Backend>> {
         self.health.reachable(p).then(|| self.backends.get(p)).flatten().map(Arc::clone)

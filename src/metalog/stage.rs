@@ -100,7 +100,10 @@ where
 /// Empties the stage, the job record last (a rebuild killed while clearing is still
 /// unfinished, and finishes again).
 pub(super) async fn clear(stage: &dyn RebuildStage) -> Result<(), MetaError> {
-    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS] {
+    let checkpoints = super::generations::PREFIXES;
+    for prefix in
+        [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS].into_iter().chain(checkpoints)
+    {
         each_page(stage, &[prefix], 4096, async |pairs| -> Result<(), MetaError> {
             stage.stage_write(Vec::new(), pairs.into_iter().map(|(k, _)| k).collect()).await
         })

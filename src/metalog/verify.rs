@@ -21,6 +21,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::generations::Superseded;
 use super::listing::MergedListing;
 use super::read::{open_keyrings, read_log};
 use super::rebuild::{Progress, RebuildReport, selected};
@@ -278,7 +279,8 @@ async fn compare_log(
     (report.log.segments, report.log.entries, report.log.highest_seq) = (job.segments, job.entries, job.highest_seq);
     report.unreachable.append(&mut report.log.unreachable);
     report.unlogged = meta.unlogged(0, MAX_CANDIDATES).await?.len();
-    let buckets = fold::live_buckets(&stage).await?;
+    let gens = Superseded::read(&stage).await?;
+    let buckets = fold::live_buckets(&stage, &gens).await?;
     let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
     for b in meta.buckets().await? {
         if !live.contains(&b.uid.0) {
@@ -287,9 +289,9 @@ async fn compare_log(
                 report.relogged += 1;
             }
         }
-        store_versions_in_log(meta, &stage, b.uid, b.name.as_str(), report, repair).await?;
+        store_versions_in_log(meta, (&stage, &gens), b.uid, b.name.as_str(), report, repair).await?;
     }
-    fold::each_live_version(&stage, &live, 512, async |versions| -> Result<(), MetaError> {
+    fold::each_live_version(&stage, &live, &gens, 512, async |versions| -> Result<(), MetaError> {
         for v in versions {
             let Ok(key) = ObjectKey::parse(&v.version.key) else { continue };
             let version = if v.null { VersionRef::Null } else { VersionRef::Id(VersionUid(v.version.version)) };
@@ -307,7 +309,7 @@ async fn compare_log(
 /// log, and the same version there?
 async fn store_versions_in_log(
     meta: &dyn MetadataStore,
-    stage: &dyn RebuildStage,
+    (stage, gens): (&dyn RebuildStage, &Superseded),
     bucket: BucketUid,
     name: &str,
     report: &mut VerifyReport,
@@ -329,7 +331,7 @@ async fn store_versions_in_log(
         for ((k, e), logged) in items.iter().zip(stage.stage_get(slots).await?) {
             let key = String::from_utf8_lossy(k);
             let v = &e.version;
-            match logged.map(|l| fold::unstaged(&l)).transpose()?.and_then(fold::logged_version) {
+            match logged.map(|l| fold::live_version(&l, gens)).transpose()?.flatten() {
                 Some(l) if l.version.version == v.version_uid.0 => continue,
                 Some(_) => report.differ.add(|| format!("{name}/{key} ({})", v.version_ref().to_s3())),
                 None => report.not_in_log.add(|| format!("{name}/{key} ({})", v.version_ref().to_s3())),

@@ -300,3 +300,130 @@ async fn a_segment_repair_never_writes_outside_the_buckets_policy_now() {
     assert_eq!(segments_at(&dirs)[2], nl_before, "nothing was copied to the provider the bucket left");
     gw.stop().await;
 }
+
+/// The test config's workers with checkpoints every second, of any bucket with `min_segments`
+/// segments since its last one.
+fn with_checkpoints(text: &str, min_segments: usize) -> String {
+    let knobs =
+        format!("checkpoint_interval_secs = 1\ncheckpoint_settle_secs = 1\ncheckpoint_min_segments = {min_segments}\n");
+    assert!(text.contains("[workers]\n"));
+    text.replace("[workers]\n", &format!("[workers]\n{knobs}"))
+}
+
+/// The bucket id of the bucket named `name` in the log (from its `Bucket` entry).
+fn bucket_uid(log: &[Found], name: &str) -> Option<[u8; 16]> {
+    log.iter().find_map(|f| match &f.entry {
+        LogEntry::Bucket(b) if b.name == name => Some(b.uid),
+        _ => None,
+    })
+}
+
+/// Whether an entry speaks of bucket `uid` (its record, a version, a deletion, a checkpoint).
+fn of_bucket(entry: &LogEntry, uid: &[u8; 16]) -> bool {
+    match entry {
+        LogEntry::Bucket(b) => b.uid == *uid,
+        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => v.version.bucket == *uid,
+        LogEntry::Version(v) => v.bucket == *uid,
+        LogEntry::Checkpoint(c) => c.bucket == *uid,
+        LogEntry::BucketDeleted { bucket, .. }
+        | LogEntry::Deleted { bucket, .. }
+        | LogEntry::VersionDeleted { bucket, .. } => bucket == uid,
+        LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => false,
+    }
+}
+
+/// Promise: a bucket's log does not grow with its history for ever: once it has enough
+/// segments, a checkpoint writes its live state and the segments it replaces are deleted at
+/// every provider, so an object deleted before it leaves nothing at the providers (neither
+/// its version nor its tombstone) and an overwritten version only its latest state; a rebuild
+/// after the loss of the metadata reads the checkpoint and recovers exactly what the client
+/// was told, and the deleted object stays deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
+    crate::common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = crate::common::Providers::start(dir.path());
+    let text = with_checkpoints(&crate::common::config_text(dir.path(), "127.0.0.1:0", "rocksdb", &providers), 4);
+    let config = || souverain::config::Config::parse(&text, dir.path()).unwrap();
+    let gw = souverain::app::start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("compact").send().await.unwrap();
+    for (key, body) in [("gone", "g"), ("kept", "first"), ("kept", "second"), ("third", "3")] {
+        c.put_object().bucket("compact").key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    c.delete_object().bucket("compact").key("gone").send().await.unwrap();
+    let key_file = dir.path().join("kek.key");
+    let before = provider_log(&providers.roots, &key_file).await;
+    assert_eq!(logged_for(&before, "kept").len(), 2, "both versions logged before the checkpoint");
+    assert_eq!(logged_for(&before, "gone").len(), 2, "the version and its tombstone");
+
+    let (roots, kf) = (providers.roots.clone(), key_file.clone());
+    wait_for("a checkpoint replaced the bucket's segments", 60, || {
+        let (roots, kf) = (roots.clone(), kf.clone());
+        async move { logged_for(&provider_log(&roots, &kf).await, "gone").is_empty() }
+    })
+    .await;
+    let after = provider_log(&providers.roots, &key_file).await;
+    let kept = logged_for(&after, "kept");
+    assert_eq!(kept.len(), 1, "only the latest state of the overwritten key: {kept:?}");
+    assert_eq!(kept[0].0, logged_for(&before, "kept")[1].0, "the second version, under its own sequence number");
+    assert!(kept[0].2 >= 2, "the checkpoint is at W or more providers: {kept:?}");
+    assert!(after.iter().any(|f| matches!(f.entry, LogEntry::Checkpoint(_))));
+    gw.shutdown().await;
+
+    std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
+    let options = souverain::metalog::rebuild::RebuildOptions::default();
+    let report = souverain::app::rebuild_metadata(config(), &options, &|_, _, _| {}).await.unwrap();
+    assert_eq!((report.buckets, report.objects, report.checkpoints), (1, 2, 1), "{report:?}");
+    let gw = souverain::app::start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    assert_eq!(crate::common::listed_keys(&c, "compact").await, ["kept", "third"]);
+    let got = c.get_object().bucket("compact").key("kept").send().await.unwrap();
+    assert_eq!(crate::common::body_bytes(got).await, b"second");
+    let gone = c.get_object().bucket("compact").key("gone").send().await.unwrap_err();
+    assert_eq!(crate::common::error_code(&gone).as_deref(), Some("NoSuchKey"));
+    gw.shutdown().await;
+}
+
+/// Promise: once a bucket is rebound to a policy of Germany only, its log leaves the
+/// providers the policy excludes: a checkpoint writes the bucket's state to its new placement
+/// and every earlier segment of the bucket (its names and metadata) is deleted at the French
+/// and Dutch providers, not only its data; the German provider holds the bucket's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_rebinding_the_buckets_log_leaves_the_providers_its_policy_excludes() {
+    // Never for its size: only because its segments are where its policy no longer allows.
+    let gw = TestGateway::start_with(|t| with_checkpoints(&t, 1000)).await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("moved").send().await.unwrap();
+    for i in 0..3u8 {
+        c.put_object().bucket("moved").key(format!("k{i}")).body(vec![i; 100].into()).send().await.unwrap();
+    }
+    let key_file = gw.dir.path().join("kek.key");
+    let dirs = gw.provider_dirs();
+    let log = provider_log(&dirs[2..], &key_file).await;
+    let uid = bucket_uid(&log, "moved").expect("the bucket's record is at the Dutch provider");
+    assert!(log.iter().filter(|f| of_bucket(&f.entry, &uid)).count() >= 4, "bucket and versions at NL");
+
+    let body = r#"{"policy":"de-only"}"#;
+    let (status, text) =
+        crate::common::admin_request(gw.admin_addr(), "PUT", "/admin/v1/buckets/moved/policy", body).await;
+    assert_eq!(status, 200, "{text}");
+    let (outside, kf) = (dirs[1..].to_vec(), key_file.clone());
+    wait_for("the bucket's log left France and the Netherlands", 60, || {
+        let (outside, kf) = (outside.clone(), kf.clone());
+        async move { !provider_log(&outside, &kf).await.iter().any(|f| of_bucket(&f.entry, &uid)) }
+    })
+    .await;
+    let german = provider_log(&dirs[..1], &key_file).await;
+    let mut keys: Vec<String> = german
+        .iter()
+        .filter_map(|f| match &f.entry {
+            LogEntry::ObjectVersion(v) if v.version.bucket == uid => Some(v.version.key.clone()),
+            _ => None,
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, ["k0", "k1", "k2"], "the German provider holds the bucket's state");
+    gw.stop().await;
+}

@@ -6,7 +6,9 @@
 //! SIGKILLed right after its last acknowledgement, its metadata store destroyed, and the real
 //! `souverain meta rebuild` binary run: every bucket (with its policy), every listing, and every
 //! object's bytes, ETag, content type, metadata and checksum must equal the model; what was
-//! deleted stays deleted. A failure names the seed and the step.
+//! deleted stays deleted. A failure names the seed and the step. Checkpoints run every second
+//! meanwhile (the second half of the workload comes after one), so the rebuild reads buckets
+//! from checkpoints and the segments after them, the older segments deleted.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +22,7 @@ use crate::common::openbao::{OpenBao, ROOT_TOKEN, transit_keys, with_keys};
 use crate::common::postgres::PgServer;
 use crate::common::{
     BinaryGateway, Providers, admin_request, body_bytes, client, config_on_postgres, config_text, error_status,
-    listed_keys, pattern,
+    listed_keys, pattern, wait_for,
 };
 
 const KEYS: [&str; 6] = ["k0", "k1", "k2", "dir/k3", "dir/k4", "dir/sub/k5"];
@@ -108,6 +110,21 @@ impl Setup {
 /// address).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Checkpoints every second of any bucket with a segment since its last one, so the
+/// workload's buckets are checkpointed, and their older segments deleted, while it runs.
+fn with_checkpoints(text: &str) -> String {
+    let knobs = "checkpoint_interval_secs = 1\ncheckpoint_settle_secs = 1\ncheckpoint_min_segments = 1\n";
+    text.replace("[workers]\n", &format!("[workers]\n{knobs}"))
+}
+
+/// How many checkpoints the gateway has written (its metrics say).
+async fn checkpoints_written(admin: std::net::SocketAddr) -> u64 {
+    let headers = [("host".to_owned(), admin.to_string())];
+    let Ok(r) = crate::common::raw::send(admin, "GET", "/metrics", &headers, b"").await else { return 0 };
+    let series = "souverain_log_checkpoints_total{outcome=\"written\"} ";
+    r.body_text().lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
 fn with_admin_port(text: &str, port: u16) -> String {
@@ -305,7 +322,7 @@ async fn delete_bucket(c: &Client, m: &mut Model, bucket: &str) -> String {
 /// acknowledgement, destroys the metadata, rebuilds with the binary, and checks the model.
 async fn run(setup: &Setup, text: &str, seed: u64) {
     let port = free_port();
-    setup.write_config(&with_admin_port(text, port));
+    setup.write_config(&with_checkpoints(&with_admin_port(text, port)));
     let admin: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let gw = BinaryGateway::spawn(setup.dir.path(), &setup.providers);
     let c = client(gw.addr);
@@ -316,6 +333,19 @@ async fn run(setup: &Setup, text: &str, seed: u64) {
     let mut done = Vec::new();
     for n in 0..STEPS {
         done.push(step(&c, admin, &mut m, &mut rng, n).await);
+        if n == STEPS / 2 || n == STEPS - 5 {
+            // What comes next comes after a checkpoint that covers the steps so far (its
+            // bound is drawn a pass, at least the 1 s settle time, before it runs): the last
+            // five steps after the last one, the rest overlapping passes.
+            let before = checkpoints_written(admin).await;
+            tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+            wait_for(
+                "a checkpoint of the steps so far",
+                60,
+                || async move { checkpoints_written(admin).await > before },
+            )
+            .await;
+        }
     }
     gw.kill();
     setup.destroy_metadata();
@@ -330,8 +360,10 @@ async fn run(setup: &Setup, text: &str, seed: u64) {
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(
         (report["buckets"].as_u64(), report["objects"].as_u64()),
-        (Some(m.buckets.len() as u64), Some(objects as u64))
+        (Some(m.buckets.len() as u64), Some(objects as u64)),
+        "seed {seed}: {report}"
     );
+    assert!(report["checkpoints"].as_u64() >= Some(1), "seed {seed}: no bucket read from a checkpoint: {report}");
 
     let gw = BinaryGateway::spawn(setup.dir.path(), &setup.providers);
     let steps = done.join("\n");

@@ -9,7 +9,9 @@ use super::{KvMetadataStore, bucket_kek_key};
 use crate::meta::codec::{decode, encode};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::log_entry::LogEntry;
-use crate::meta::outbox::{LogRepairTask, LogScope, LogSink, Unlogged, log_repair_key, outbox_op};
+use crate::meta::outbox::{
+    IndexedSegment, LogRepairTask, LogScope, LogSink, StateCursor, Unlogged, log_repair_key, outbox_op,
+};
 use crate::meta::replica_queue::claim_due;
 use crate::meta::restore::RestoreBatch;
 use crate::meta::{BucketRecord, LogMeta, MetaError};
@@ -154,6 +156,35 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
     async fn finish_log_repair(&self, segment_id: [u8; 16], provider: ProviderId) -> Result<(), MetaError> {
         self.run(move |i| i.engine.write(vec![KvOp::Delete(Cf::LogRepairs, log_repair_key(&segment_id, &provider))]))
             .await
+    }
+
+    async fn index_segments(&self, segments: Vec<IndexedSegment>) -> Result<(), MetaError> {
+        self.put_indexed(segments).await
+    }
+
+    async fn indexed_segments(
+        &self,
+        after: Option<(Option<BucketUid>, [u8; 16])>,
+        limit: usize,
+    ) -> Result<Vec<IndexedSegment>, MetaError> {
+        self.scan_indexed(after, limit).await
+    }
+
+    async fn unindex_segments(&self, segments: Vec<(Option<BucketUid>, [u8; 16])>) -> Result<(), MetaError> {
+        self.remove_indexed(segments).await
+    }
+
+    async fn draw_seq(&self) -> Result<u64, MetaError> {
+        self.draw_one_seq().await
+    }
+
+    async fn log_state_page(
+        &self,
+        bucket: BucketUid,
+        from: StateCursor,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        self.read_log_state(bucket, from, limit).await
     }
 
     async fn init_log_keyring(&self, kek: &str, keyring: Vec<u8>) -> Result<Vec<u8>, MetaError> {

@@ -1,0 +1,117 @@
+//! The log segment index (`LogSegments`) and what a checkpoint reads (docs/format-v2.md,
+//! "Checkpoints"): the writer records each segment it wrote; a checkpoint of a bucket reads
+//! the bucket's live versions as log entries a page at a time, then removes the segments it
+//! superseded from the index once the providers deleted them.
+
+use super::{Inner, KvMetadataStore, version_entry};
+use crate::meta::codec::{decode, encode, prefix_successor};
+use crate::meta::kv::{Cf, KvEngine, KvOp};
+use crate::meta::log_entry::LogEntry;
+use crate::meta::outbox::{IndexedSegment, StateCursor, indexed_segment_key};
+use crate::meta::{MetaError, VersionRecord};
+use crate::model::{BucketUid, WrappedKey};
+
+impl<E: KvEngine> KvMetadataStore<E> {
+    pub(super) async fn put_indexed(&self, segments: Vec<IndexedSegment>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            let ops: Result<Vec<KvOp>, MetaError> =
+                segments.iter().map(|s| Ok(KvOp::Put(Cf::LogSegments, s.key(), encode(s)?))).collect();
+            i.engine.write(ops?)
+        })
+        .await
+    }
+
+    pub(super) async fn scan_indexed(
+        &self,
+        after: Option<(Option<BucketUid>, [u8; 16])>,
+        limit: usize,
+    ) -> Result<Vec<IndexedSegment>, MetaError> {
+        self.run(move |i| {
+            let start = after.map_or_else(Vec::new, |(b, id)| {
+                let mut k = indexed_segment_key(b, &id);
+                k.push(0);
+                k
+            });
+            i.engine.scan(Cf::LogSegments, &start, None, limit)?.iter().map(|(_, v)| decode(v)).collect()
+        })
+        .await
+    }
+
+    pub(super) async fn remove_indexed(&self, keys: Vec<(Option<BucketUid>, [u8; 16])>) -> Result<(), MetaError> {
+        self.run(move |i| {
+            i.engine
+                .write(keys.iter().map(|(b, id)| KvOp::Delete(Cf::LogSegments, indexed_segment_key(*b, id))).collect())
+        })
+        .await
+    }
+
+    pub(super) async fn draw_one_seq(&self) -> Result<u64, MetaError> {
+        self.run(|i| {
+            let mut t = i.engine.begin(&[])?;
+            let seq = crate::meta::kv::KvTxn::next_seq(&mut t)?;
+            crate::meta::kv::KvTxn::commit(t, Vec::new())?;
+            Ok(seq)
+        })
+        .await
+    }
+
+    pub(super) async fn read_log_state(
+        &self,
+        bucket: BucketUid,
+        from: StateCursor,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        self.run(move |i| i.log_state_page(bucket, from, limit)).await
+    }
+}
+
+impl<E: KvEngine> Inner<E> {
+    /// Up to `limit` of the bucket's versions from `from` as the log entries that make them:
+    /// the latest versions holding data (`Objects`), then every other one (`Versions`), each
+    /// with its data key as stored and the sequence number of its last logged change.
+    fn log_state_page(
+        &self,
+        bucket: BucketUid,
+        from: StateCursor,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        let base = bucket.as_bytes().to_vec();
+        let end = prefix_successor(&base);
+        let cf = if from.noncurrent { Cf::Versions } else { Cf::Objects };
+        let start = from.after.map_or_else(
+            || base.clone(),
+            |mut k| {
+                k.push(0);
+                k
+            },
+        );
+        let pairs = self.engine.scan(cf, &start, end.as_deref(), limit)?;
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (k, v) in &pairs {
+            let v: VersionRecord = decode(v)?;
+            let key = if from.noncurrent {
+                super::versions::parse_noncurrent_key(k).map(|(key, _)| key)
+            } else {
+                k.get(16..).map(<[u8]>::to_vec)
+            };
+            let key = key.ok_or_else(|| MetaError::codec("a version record under a malformed key"))?;
+            let key = String::from_utf8(key).map_err(|e| MetaError::codec_from("an object key", e))?;
+            let dek = if v.delete_marker {
+                WrappedKey::default()
+            } else {
+                // A version whose data key is gone cannot be read; a rebuild could not serve it.
+                let Some(dek) = self.get::<WrappedKey>(Cf::Deks, v.version_uid.as_bytes())? else { continue };
+                dek
+            };
+            entries.push(version_entry(bucket, &key, &v, &dek));
+        }
+        let next = match pairs.last() {
+            Some((k, _)) if pairs.len() == limit => {
+                Some(StateCursor { noncurrent: from.noncurrent, after: Some(k.clone()) })
+            }
+            _ if !from.noncurrent => Some(StateCursor { noncurrent: true, after: None }),
+            _ => None,
+        };
+        Ok((entries, next))
+    }
+}

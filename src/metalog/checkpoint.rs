@@ -1,0 +1,323 @@
+//! Checkpoints (docs/format-v2.md, "Checkpoints"): a bucket's log grows with its history, and
+//! a rebuild reads all of it; and after a rebinding the bucket's older segments stay at the
+//! providers of its old placement, which the new policy may exclude. A checkpoint writes the
+//! bucket's live state as the store holds it — with every commit up to a sequence number
+//! `through` applied — as segments to the bucket's placement as it is now, sealed under its
+//! KEK as it is now; once every part is durable, the segments whose entries are all at or
+//! below `through` are deleted at every provider they were sent to. A rebuild reading a whole
+//! checkpoint ignores the bucket's older entries (`generations`), so a segment some provider
+//! failed to delete cannot bring back what was deleted before the checkpoint.
+//!
+//! `through` is a sequence number drawn at least `settle` before the checkpoint starts: a
+//! commit draws its number before it commits, so by then every commit numbered at or below
+//! `through` is in the store the checkpoint reads.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::Inner;
+use super::segments::Sealed;
+use crate::backend::segment_name;
+use crate::datapath::segment::{SegmentHeader, seal_segment};
+use crate::error::{Context as _, Result};
+use crate::meta::BucketRecord;
+use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedCheckpoint};
+use crate::meta::outbox::{IndexedSegment, LogScope, StateCursor};
+use crate::model::{BucketUid, random_array};
+
+/// Index records read at a time.
+const INDEX_PAGE: usize = 1024;
+/// Versions read from the store at a time.
+const STATE_PAGE: usize = 256;
+
+/// When checkpoints are taken.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointSettings {
+    /// Time between passes.
+    pub every: Duration,
+    /// How old a drawn sequence number must be to serve as a checkpoint's `through`.
+    pub settle: Duration,
+    /// A bucket is checkpointed once this many of its segments (and at least as many as its
+    /// last checkpoint has) came after its last checkpoint; at once if any of its segments is
+    /// outside its placement or under another KEK than its own.
+    pub min_segments: usize,
+}
+
+/// Sequence numbers drawn by earlier passes, oldest first.
+#[derive(Debug, Default)]
+pub(super) struct Drawn(VecDeque<(Instant, u64)>);
+
+/// One scope's indexed segments.
+struct Group {
+    bucket: BucketUid,
+    segments: Vec<IndexedSegment>,
+}
+
+impl Inner {
+    /// Checkpoints every bucket that needs one (see [`CheckpointSettings::min_segments`]),
+    /// then deletes what each checkpoint superseded. With several gateways on one store, one
+    /// of them does it.
+    pub(super) async fn checkpoint_pass(&self, stop: &crate::shutdown::Shutdown) {
+        match self.checkpoint_lease.hold().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return tracing::warn!(error = %crate::report::Report(&e), "checkpoint lease"),
+        }
+        let Some(through) = self.settled_seq().await else { return };
+        let buckets = match self.meta.buckets().await {
+            Ok(b) => b,
+            Err(e) => return tracing::warn!(error = %crate::report::Report(&e), "reading buckets for checkpoints"),
+        };
+        let mut after = None;
+        let mut group: Option<Group> = None;
+        loop {
+            let page = match self.meta.indexed_segments(after, INDEX_PAGE).await {
+                Ok(p) => p,
+                Err(e) => return tracing::warn!(error = %crate::report::Report(&e), "reading the segment index"),
+            };
+            let Some(last) = page.last() else { break };
+            after = Some((last.scope.bucket, last.segment_id));
+            let full = page.len() == INDEX_PAGE;
+            for s in page {
+                let Some(bucket) = s.scope.bucket else { continue };
+                if group.as_ref().is_some_and(|g| g.bucket != bucket)
+                    && let Some(done) = group.take()
+                {
+                    self.checkpoint_if_due(done, &buckets, through, stop).await;
+                }
+                group.get_or_insert_with(|| Group { bucket, segments: Vec::new() }).segments.push(s);
+            }
+            if !full || stop.is_triggered() {
+                break;
+            }
+        }
+        if let Some(g) = group {
+            self.checkpoint_if_due(g, &buckets, through, stop).await;
+        }
+    }
+
+    /// A sequence number drawn at least `settle` ago by an earlier pass (drawing one for a
+    /// later pass now), or `None` before there is one.
+    async fn settled_seq(&self) -> Option<u64> {
+        let now = match self.meta.draw_seq().await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %crate::report::Report(&e), "drawing a sequence number for checkpoints");
+                return None;
+            }
+        };
+        let mut drawn = self.drawn.lock().ok()?;
+        drawn.0.push_back((Instant::now(), now));
+        // The newest one old enough; older ones are of no more use.
+        let settled = drawn.0.iter().rposition(|(at, _)| at.elapsed() >= self.checkpoints.settle)?;
+        drawn.0.drain(..settled);
+        drawn.0.front().map(|(_, seq)| *seq)
+    }
+
+    async fn checkpoint_if_due(
+        &self,
+        mut group: Group,
+        buckets: &[BucketRecord],
+        through: u64,
+        stop: &crate::shutdown::Shutdown,
+    ) {
+        if stop.is_triggered() {
+            return;
+        }
+        // What the latest checkpoint superseded but a provider kept (it was down) goes first.
+        if let Some((id, latest)) = latest_checkpoint(&group.segments) {
+            let handled = self.delete_superseded(&group.segments, id, latest).await;
+            group.segments.retain(|s| !handled.contains(&s.segment_id));
+        }
+        let rec = buckets.iter().find(|b| b.uid == group.bucket);
+        let plan = match rec {
+            Some(rec) => self.plan_live(rec, &group, through).await,
+            None => plan_deleted(&group, through),
+        };
+        let Some((scope, first)) = plan else { return };
+        match self.write_checkpoint(group.bucket, &scope, first, through).await {
+            Ok(id) => {
+                self.writer.count_checkpoint("written");
+                self.delete_superseded(&group.segments, id, through).await;
+            }
+            Err(e) => {
+                self.writer.count_checkpoint("failed");
+                tracing::warn!(bucket = %hex::encode(group.bucket.as_bytes()), error = %crate::report::Report(&e), "checkpoint failed");
+            }
+        }
+    }
+
+    /// For a live bucket: its scope now and its first entry, if it needs a checkpoint: a
+    /// segment since the latest checkpoint (or of it) is outside its placement or under
+    /// another KEK than its own, or enough segments came after it.
+    async fn plan_live(&self, rec: &BucketRecord, group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
+        let kek = self.state.key_state().bucket_keks.get(&rec.uid).cloned();
+        let scope = LogScope::bucket(rec, kek.clone());
+        let (placement, _) = match self.target(&scope).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %crate::report::Report(&e), "placing a checkpoint");
+                return None;
+            }
+        };
+        let allowed: HashSet<_> = placement.targets().iter().collect();
+        let latest = latest_checkpoint(&group.segments);
+        let of_latest = |s: &IndexedSegment| latest.is_some() && s.checkpoint.map(|c| c.0) == latest.map(|l| l.0);
+        // Segments the latest checkpoint superseded are only waiting for their deletion.
+        let after_latest: Vec<_> =
+            group.segments.iter().filter(|s| !of_latest(s) && latest.is_none_or(|(_, t)| s.max_seq > t)).collect();
+        let parts = group.segments.iter().filter(|s| of_latest(s)).count();
+        let misplaced = after_latest.iter().copied().chain(group.segments.iter().filter(|s| of_latest(s))).any(|s| {
+            s.scope.policy != scope.policy || s.scope.kek != scope.kek || s.targets.iter().any(|p| !allowed.contains(p))
+        });
+        let grown = after_latest.len() >= self.checkpoints.min_segments.max(parts);
+        let coverable = after_latest.iter().any(|s| s.max_seq <= through) || (misplaced && parts > 0);
+        ((misplaced || grown) && coverable).then(|| (scope, LogEntry::Bucket(LoggedBucket::new(through, rec, kek))))
+    }
+}
+
+/// For a deleted bucket: its deletion alone replaces every segment it had, once every one of
+/// them is at or below `through` (and it has more than that one checkpoint).
+fn plan_deleted(group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
+    let latest = latest_checkpoint(&group.segments).map(|l| l.0);
+    let only_latest = latest.is_some() && group.segments.iter().all(|s| s.checkpoint.map(|c| c.0) == latest);
+    if only_latest || group.segments.iter().any(|s| s.max_seq > through) {
+        return None;
+    }
+    // Its deletion was logged under the default KEK's log key; so is this.
+    let newest = group.segments.iter().max_by_key(|s| s.max_seq)?;
+    let scope = LogScope { kek: None, ..newest.scope.clone() };
+    Some((scope, LogEntry::BucketDeleted { seq: through, bucket: *group.bucket.as_bytes() }))
+}
+
+/// The newest whole checkpoint among `segments` (a checkpoint is indexed as one only once
+/// every part is written): its id and `through`.
+fn latest_checkpoint(segments: &[IndexedSegment]) -> Option<([u8; 16], u64)> {
+    segments.iter().filter_map(|s| s.checkpoint).max_by_key(|c| c.1)
+}
+
+impl Inner {
+    /// Writes the checkpoint's parts (W of N each, indexed as they are written); its id.
+    async fn write_checkpoint(
+        &self,
+        bucket: BucketUid,
+        scope: &LogScope,
+        first: LogEntry,
+        through: u64,
+    ) -> Result<[u8; 16]> {
+        let target = self.target(scope).await?;
+        let id = random_array().context("drawing a checkpoint id")?;
+        let live = matches!(first, LogEntry::Bucket(_));
+        let mut cursor = live.then(StateCursor::default);
+        let mut pending: VecDeque<(u64, Vec<u8>)> = VecDeque::from([encoded(&first)?]);
+        let mut part = 0u32;
+        let mut parts = Vec::new();
+        loop {
+            while pending.iter().map(|(_, e)| e.len() + 4).sum::<usize>() < super::SEGMENT_TARGET
+                && let Some(from) = cursor.take()
+            {
+                let (entries, next) = self.meta.log_state_page(bucket, from, STATE_PAGE).await?;
+                for e in &entries {
+                    pending.push_back(encoded(e)?);
+                }
+                cursor = next;
+            }
+            let mut batch = Vec::new();
+            let mut size = 0;
+            while let Some((_, e)) = pending.front() {
+                if !batch.is_empty() && size + e.len() + 4 > super::SEGMENT_TARGET {
+                    break;
+                }
+                size += e.len() + 4;
+                batch.extend(pending.pop_front());
+            }
+            let last = cursor.is_none() && pending.is_empty();
+            let marker = LogEntry::Checkpoint(LoggedCheckpoint { through, bucket: *bucket.as_bytes(), id, part, last });
+            let marker = encoded(&marker)?;
+            let max_seq = batch.iter().map(|(s, _)| *s).max().unwrap_or(0).max(through);
+            let entries: Vec<&[u8]> =
+                std::iter::once(&marker.1).chain(batch.iter().map(|(_, e)| e)).map(Vec::as_slice).collect();
+            parts.push(self.write_indexed(scope, &target, &entries, max_seq).await?);
+            if last {
+                // Only now is it a checkpoint in the index: until then its parts are indexed as
+                // plain segments, which a later checkpoint deletes if this one never completes.
+                let whole =
+                    parts.into_iter().map(|p| IndexedSegment { checkpoint: Some((id, through)), ..p }).collect();
+                self.meta.index_segments(whole).await?;
+                return Ok(id);
+            }
+            part += 1;
+        }
+    }
+
+    /// Deletes, at every provider they were sent to, the group's segments the checkpoint `id`
+    /// supersedes (all entries at or below `through`), and drops them from the index; a
+    /// provider that could not delete keeps its copy in the index for the next pass. The
+    /// segments it handled.
+    async fn delete_superseded(&self, segments: &[IndexedSegment], id: [u8; 16], through: u64) -> HashSet<[u8; 16]> {
+        let mut handled = HashSet::new();
+        for s in segments.iter().filter(|s| s.max_seq <= through && s.checkpoint.map(|c| c.0) != Some(id)) {
+            handled.insert(s.segment_id);
+            let name = segment_name(&s.segment_id);
+            let mut left = Vec::new();
+            for p in &s.targets {
+                match self.writer.delete_at(p, &name).await {
+                    Ok(()) => {
+                        // A repair of a deleted segment has nothing to copy.
+                        let _ = self.meta.finish_log_repair(s.segment_id, p.clone()).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(provider = %p, error = %crate::report::Report(&e), "deleting a superseded log segment failed");
+                        left.push(p.clone());
+                    }
+                }
+            }
+            let done = if left.is_empty() {
+                self.meta.unindex_segments(vec![(s.scope.bucket, s.segment_id)]).await
+            } else {
+                self.meta.index_segments(vec![IndexedSegment { targets: left, ..s.clone() }]).await
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %crate::report::Report(&e), "updating the segment index failed");
+            }
+        }
+        handled
+    }
+
+    /// Seals `entries` into one segment under the target's log key, writes it W of N, queues
+    /// repairs for the providers that missed it and records it in the segment index; its
+    /// index record.
+    pub(super) async fn write_indexed(
+        &self,
+        scope: &LogScope,
+        (placement, key): &(crate::placement::Placement, std::sync::Arc<crate::keys::log_key::LogKey>),
+        entries: &[&[u8]],
+        max_seq: u64,
+    ) -> Result<IndexedSegment> {
+        let header = SegmentHeader {
+            keyring_id: key.keyring().keyring_id,
+            segment_id: random_array().context("drawing a segment id")?,
+            salt: random_array().context("drawing a segment salt")?,
+        };
+        let sealed = seal_segment(key.expose(), &header, entries).context("sealing a log segment")?;
+        let segment = Sealed { segment_id: header.segment_id, bytes: Bytes::from(sealed), key };
+        let written = self.writer.write(placement, &segment).await?;
+        let kek = key.keyring().wrapped.kek_id.clone();
+        let targets = written.holders.iter().chain(&written.missed).cloned().collect();
+        let indexed =
+            IndexedSegment { segment_id: header.segment_id, scope: scope.clone(), targets, max_seq, checkpoint: None };
+        if let Err(e) = self.meta.index_segments(vec![indexed.clone()]).await {
+            // Durable at W all the same; only a later checkpoint will not delete it.
+            tracing::warn!(error = %crate::report::Report(&e), "indexing a log segment failed");
+        }
+        self.queue_repairs(scope, &kek, header.segment_id, written).await;
+        Ok(indexed)
+    }
+}
+
+/// An entry's sequence number and bytes.
+fn encoded(e: &LogEntry) -> Result<(u64, Vec<u8>)> {
+    Ok((e.seq(), e.encode().context("encoding a checkpoint entry")?))
+}
