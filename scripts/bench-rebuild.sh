@@ -4,18 +4,31 @@
 # providers, RocksDB) in a temp directory, stops it, deletes its metadata store, rebuilds it,
 # and reports the rebuild's wall time and peak memory (GNU time), then checks that a restarted
 # gateway lists every object. Everything on 127.0.0.1; the temp directory is removed.
-#   scripts/bench-rebuild.sh [N] [--debug]   (--debug: the test profile's binary, no release build)
+#   scripts/bench-rebuild.sh [N] [--debug] [--checkpoint]
+#   --debug: the test profile's binary, no release build; --checkpoint: checkpoints every
+#   second, and the rebuild waits until one replaced the bucket's segments (what a long-running
+#   gateway's rebuild reads), against the segments as written otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-10000}"
 profile="--release"
-if [ "${2:-}" = "--debug" ]; then profile=""; fi
+checkpoint=""
+for arg in "${@:2}"; do
+  case "$arg" in
+    --debug) profile="" ;;
+    --checkpoint) checkpoint=1 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 binary="$(scripts/build.sh $profile | tail -n 1)"
 work="$(mktemp -d)"
 trap 'kill "${gw:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 sed -e "s|^data_dir = .*|data_dir = \"$work\"|" -e 's|^level = .*|level = "warn"|' \
   -e 's|127.0.0.1:9000|127.0.0.1:19000|' -e 's|127.0.0.1:9001|127.0.0.1:19001|' \
   config/quickstart.toml >"$work/config.toml"
+if [ -n "$checkpoint" ]; then
+  sed -i 's|^\[workers\]|[workers]\ncheckpoint_interval_secs = 1\ncheckpoint_settle_secs = 1\ncheckpoint_min_segments = 1|' "$work/config.toml"
+fi
 start_gateway() {
   "$binary" serve --config "$work/config.toml" >"$work/gateway.log" 2>&1 &
   gw=$!
@@ -49,6 +62,16 @@ start_gateway
 write_start=$(date +%s.%N)
 client write "$count"
 write_end=$(date +%s.%N)
+if [ -n "$checkpoint" ]; then
+  # Until a checkpoint replaced most of the bucket's segments (one per few objects) by a few
+  # of about 1 MiB, at most two minutes. Segments written after the last checkpoint stay
+  # until they hold as many bytes as it does.
+  written=$(find "$work/providers" -path '*sv2/l/*' -type f | wc -l)
+  for _ in $(seq 240); do
+    [ "$(find "$work/providers" -path '*sv2/l/*' -type f | wc -l)" -lt $((written / 2)) ] && break
+    sleep 0.5
+  done
+fi
 kill "$gw"; wait "$gw" 2>/dev/null || true
 segments=$(find "$work/providers" -path '*sv2/l/*' -type f | wc -l)
 rm -rf "$work/meta"

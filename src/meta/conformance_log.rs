@@ -277,6 +277,7 @@ pub(super) async fn checkpoints_read_the_index_and_the_state(store: &dyn Metadat
         scope: bucket.map_or_else(LogScope::catalog, |_| LogScope::bucket(&rec, None)),
         targets: vec![ProviderId::parse("p-a").unwrap()],
         max_seq,
+        bytes: 4096,
         checkpoint: None,
     };
     let all = [indexed(Some(b), 2, 7), indexed(None, 9, 3), indexed(Some(b), 1, 5)];

@@ -89,6 +89,8 @@ pub struct IndexedSegment {
     pub targets: Vec<ProviderId>,
     /// The highest commit sequence number among its entries.
     pub max_seq: u64,
+    /// Its size at a provider.
+    pub bytes: u64,
     /// The checkpoint it is a part of: its id and `through`.
     pub checkpoint: Option<([u8; 16], u64)>,
 }

@@ -39,9 +39,9 @@ pub struct CheckpointSettings {
     pub every: Duration,
     /// How old a drawn sequence number must be to serve as a checkpoint's `through`.
     pub settle: Duration,
-    /// A bucket is checkpointed once this many of its segments (and at least as many as its
-    /// last checkpoint has) came after its last checkpoint; at once if any of its segments is
-    /// outside its placement or under another KEK than its own.
+    /// A bucket is checkpointed once this many of its segments, holding at least as many bytes
+    /// as its last checkpoint, came after its last checkpoint; at once if any of its segments
+    /// is outside its placement or under another KEK than its own.
     pub min_segments: usize,
 }
 
@@ -169,10 +169,14 @@ impl Inner {
         let after_latest: Vec<_> =
             group.segments.iter().filter(|s| !of_latest(s) && latest.is_none_or(|(_, t)| s.max_seq > t)).collect();
         let parts = group.segments.iter().filter(|s| of_latest(s)).count();
+        let latest_bytes: u64 = group.segments.iter().filter(|s| of_latest(s)).map(|s| s.bytes).sum();
+        let after_bytes: u64 = after_latest.iter().map(|s| s.bytes).sum();
         let misplaced = after_latest.iter().copied().chain(group.segments.iter().filter(|s| of_latest(s))).any(|s| {
             s.scope.policy != scope.policy || s.scope.kek != scope.kek || s.targets.iter().any(|p| !allowed.contains(p))
         });
-        let grown = after_latest.len() >= self.checkpoints.min_segments.max(parts);
+        // Rewriting the state only once as much came after it keeps a checkpoint's cost per
+        // logged byte bounded, however large the bucket.
+        let grown = after_latest.len() >= self.checkpoints.min_segments && after_bytes >= latest_bytes;
         let coverable = after_latest.iter().any(|s| s.max_seq <= through) || (misplaced && parts > 0);
         ((misplaced || grown) && coverable).then(|| (scope, LogEntry::Bucket(LoggedBucket::new(through, rec, kek))))
     }
@@ -306,8 +310,14 @@ impl Inner {
         let written = self.writer.write(placement, &segment).await?;
         let kek = key.keyring().wrapped.kek_id.clone();
         let targets = written.holders.iter().chain(&written.missed).cloned().collect();
-        let indexed =
-            IndexedSegment { segment_id: header.segment_id, scope: scope.clone(), targets, max_seq, checkpoint: None };
+        let indexed = IndexedSegment {
+            segment_id: header.segment_id,
+            scope: scope.clone(),
+            targets,
+            max_seq,
+            bytes: segment.bytes.len() as u64,
+            checkpoint: None,
+        };
         if let Err(e) = self.meta.index_segments(vec![indexed.clone()]).await {
             // Durable at W all the same; only a later checkpoint will not delete it.
             tracing::warn!(error = %crate::report::Report(&e), "indexing a log segment failed");

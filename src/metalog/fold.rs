@@ -117,14 +117,17 @@ pub(super) fn unstaged(value: &[u8]) -> Result<Staged, MetaError> {
 /// them.
 pub(super) async fn fold_segments(
     stage: &dyn RebuildStage,
-    segments: Vec<(String, Vec<LogEntry>)>,
+    segments: Vec<ReadSegment>,
     job: &mut Job,
 ) -> Result<(), MetaError> {
     let mut newest: HashMap<Vec<u8>, (LogEntry, u64)> = HashMap::new();
     let mut done = Vec::with_capacity(segments.len());
-    for (name, entries) in segments {
+    for ReadSegment { name, entries, holders, bytes } in segments {
         job.segments += 1;
         job.entries += entries.len();
+        if let Some(indexed) = stage::indexed(&name, &entries, holders, bytes) {
+            done.push((stage::index_key(&name), crate::meta::codec::encode(&indexed)?));
+        }
         let checkpoint = match entries.first() {
             Some(LogEntry::Checkpoint(c)) => Some(*c),
             _ => None,
@@ -156,6 +159,18 @@ pub(super) async fn fold_segments(
     puts.extend(done);
     puts.push((JOB.to_vec(), crate::meta::codec::encode(job)?));
     stage.stage_write(puts, Vec::new()).await
+}
+
+/// A segment as a rebuild read it.
+pub(super) struct ReadSegment {
+    /// Its name at the providers.
+    pub(super) name: String,
+    /// Its entries.
+    pub(super) entries: Vec<LogEntry>,
+    /// The providers that list it.
+    pub(super) holders: Vec<crate::model::ProviderId>,
+    /// Its size.
+    pub(super) bytes: u64,
 }
 
 /// The bucket an entry belongs to (`None`: a catalog entry or a rewrap, which name none).
@@ -311,9 +326,14 @@ mod tests {
         let stage = MemoryStage::default();
         let mut job = Job::default();
         // Two segments per batch: slots meet both within a batch and across batches.
-        let named: Vec<_> = segments.into_iter().enumerate().map(|(i, e)| (format!("seg{i}"), e)).collect();
-        for batch in named.chunks(2) {
-            fold_segments(&stage, batch.to_vec(), &mut job).await.unwrap();
+        let named: Vec<_> = segments
+            .into_iter()
+            .enumerate()
+            .map(|(i, entries)| ReadSegment { name: format!("seg{i}"), entries, holders: Vec::new(), bytes: 0 })
+            .collect();
+        let mut named = named.into_iter().peekable();
+        while named.peek().is_some() {
+            fold_segments(&stage, named.by_ref().take(2).collect(), &mut job).await.unwrap();
         }
         let gens = Superseded::read(&stage).await.unwrap();
         let buckets = live_buckets(&stage, &gens).await.unwrap();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use super::fold::fold_segments;
+use super::fold::{ReadSegment, fold_segments};
 use super::listing::MergedListing;
 use super::rebuild::{Progress, RebuildReport};
 use super::stage::{self, Job};
@@ -92,7 +92,7 @@ enum Read {
     /// An earlier run folded it in.
     Done,
     /// Its entries, from the first holder that served it authentic.
-    Entries(String, Vec<LogEntry>),
+    Entries(ReadSegment),
     /// No holder served it authentic: why, per holder.
     Rejected(String, Vec<String>),
 }
@@ -121,9 +121,9 @@ pub(super) async fn read_log(
         match read? {
             Read::Done => report.segments_resumed += 1,
             Read::Rejected(name, why) => report.rejected.push(format!("{name}: {}", why.join("; "))),
-            Read::Entries(name, read) => {
-                entries += read.len();
-                batch.push((name, read));
+            Read::Entries(read) => {
+                entries += read.entries.len();
+                batch.push(read);
                 if batch.len() >= FOLD_SEGMENTS || entries >= FOLD_ENTRIES {
                     fold_segments(stage, std::mem::take(&mut batch), job).await?;
                     entries = 0;
@@ -150,26 +150,28 @@ async fn read_listed(
         return Ok(Read::Done);
     }
     let mut why = Vec::new();
+    let ids: Vec<_> = holders.iter().map(|b| b.id().clone()).collect();
     for backend in holders {
         match read_segment(backend.as_ref(), &name, log_keys).await {
-            Ok(entries) => return Ok(Read::Entries(name, entries)),
+            Ok((entries, bytes)) => return Ok(Read::Entries(ReadSegment { name, entries, holders: ids, bytes })),
             Err(e) => why.push(format!("{}: {e}", backend.id())),
         }
     }
     Ok(Read::Rejected(name, why))
 }
 
-/// One segment's entries, authenticated under its log key and bound to its name.
+/// One segment's entries, authenticated under its log key and bound to its name, and its size.
 async fn read_segment(
     backend: &dyn Backend,
     name: &str,
     log_keys: &HashMap<[u8; 16], LogKey>,
-) -> Result<Vec<LogEntry>, String> {
+) -> Result<(Vec<LogEntry>, u64), String> {
     let bytes = fetch(backend, name).await?;
     let header = SegmentHeader::parse(&bytes).map_err(|e| e.to_string())?;
     let key = log_keys.get(&header.keyring_id).ok_or("its keyring was not found or did not open")?;
     let entries = open_named(&bytes, name, key)?;
-    entries.iter().map(|e| LogEntry::decode(e).map_err(|e| e.to_string())).collect()
+    let entries = entries.iter().map(|e| LogEntry::decode(e).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+    Ok((entries, bytes.len() as u64))
 }
 
 /// A segment's bytes as `backend` serves them, if they are authentic under `key` and were

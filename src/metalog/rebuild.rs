@@ -150,6 +150,7 @@ pub async fn rebuild(
             meta.init_log_keyring(&key.keyring().wrapped.kek_id, bytes).await?;
         }
     }
+    stage::index_read_segments(meta, stage, false).await?;
     let detail = serde_json::to_value(&report).unwrap_or_default();
     meta.apply_change(AuditedChange::RecordOnly, AuditEntry::new("rebuild", "meta.rebuild", &detail)).await?;
     stage::clear(stage).await?;

@@ -29,6 +29,9 @@ const DONE: u8 = b'd';
 const LISTED: u8 = b'l';
 /// `L` ‖ provider: the provider's stream listing is complete.
 const LISTING_DONE: u8 = b'L';
+/// `s` ‖ segment name → IndexedSegment: where a segment read is, for the store's segment
+/// index (so the checkpoints of the rebuilt store delete it once superseded).
+pub(super) const INDEX: u8 = b's';
 
 /// The counters a rebuild carries across a resume.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -61,6 +64,65 @@ pub(super) fn range(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 pub(super) fn done_key(segment: &str) -> Vec<u8> {
     key(DONE, &[segment.as_bytes()])
+}
+
+pub(super) fn index_key(segment: &str) -> Vec<u8> {
+    key(INDEX, &[segment.as_bytes()])
+}
+
+/// A segment read, as the segment index records it: its scope is the bucket its entries
+/// name (none: the catalog's), with the policy and KEK unknown — so the rebuilt gateway's
+/// first checkpoint of the bucket replaces it, wherever it is — at the providers listing it.
+pub(super) fn indexed(
+    name: &str,
+    entries: &[crate::meta::log_entry::LogEntry],
+    targets: Vec<ProviderId>,
+    bytes: u64,
+) -> Option<crate::meta::outbox::IndexedSegment> {
+    let id = hex::decode(name.strip_prefix(crate::backend::SEGMENT_PREFIX)?).ok()?;
+    let bucket = entries.iter().find_map(super::fold::entry_bucket).map(|b| crate::model::BucketUid(*b));
+    Some(crate::meta::outbox::IndexedSegment {
+        segment_id: <[u8; 16]>::try_from(id).ok()?,
+        scope: crate::meta::outbox::LogScope { bucket, policy: String::new(), kek: None },
+        targets,
+        max_seq: entries.iter().map(crate::meta::log_entry::LogEntry::seq).max().unwrap_or(0),
+        bytes,
+        checkpoint: None,
+    })
+}
+
+/// Records the segments the stage read in the store's segment index: all of them (a rebuilt
+/// store has none), or only those it lacks (`meta verify --repair` on a store written before
+/// the index, whose records say more). How many were recorded.
+pub(super) async fn index_read_segments(
+    meta: &dyn crate::meta::MetadataStore,
+    stage: &dyn RebuildStage,
+    only_missing: bool,
+) -> Result<usize, MetaError> {
+    let mut known = std::collections::HashSet::new();
+    if only_missing {
+        let mut after = None;
+        loop {
+            let page = meta.indexed_segments(after, 4096).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.scope.bucket, last.segment_id));
+            known.extend(page.into_iter().map(|s| s.segment_id));
+        }
+    }
+    let mut recorded = 0;
+    each_page(stage, &[INDEX], 1024, async |pairs| -> Result<(), MetaError> {
+        let mut batch = Vec::with_capacity(pairs.len());
+        for (_, v) in pairs {
+            let s: crate::meta::outbox::IndexedSegment = crate::meta::codec::decode(&v)?;
+            if !known.contains(&s.segment_id) {
+                batch.push(s);
+            }
+        }
+        recorded += batch.len();
+        meta.index_segments(batch).await
+    })
+    .await?;
+    Ok(recorded)
 }
 
 pub(super) fn listed_key(provider: &ProviderId, stream: &str) -> Vec<u8> {

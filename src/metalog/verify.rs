@@ -88,6 +88,8 @@ pub struct VerifyReport {
     pub deletions_queued: usize,
     /// Buckets and versions logged again (with `repair`): `not_in_log` and `differ` ones.
     pub relogged: usize,
+    /// Segments at the providers the store's segment index lacked, recorded (`--repair`).
+    pub indexed: usize,
 }
 
 impl VerifyReport {
@@ -279,6 +281,10 @@ async fn compare_log(
     (report.log.segments, report.log.entries, report.log.highest_seq) = (job.segments, job.entries, job.highest_seq);
     report.unreachable.append(&mut report.log.unreachable);
     report.unlogged = meta.unlogged(0, MAX_CANDIDATES).await?.len();
+    if repair {
+        // Segments written before the store kept an index: so that checkpoints delete them.
+        report.indexed = super::stage::index_read_segments(meta, &stage, true).await?;
+    }
     let gens = Superseded::read(&stage).await?;
     let buckets = fold::live_buckets(&stage, &gens).await?;
     let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();

@@ -337,7 +337,8 @@ fn of_bucket(entry: &LogEntry, uid: &[u8; 16]) -> bool {
 /// every provider, so an object deleted before it leaves nothing at the providers (neither
 /// its version nor its tombstone) and an overwritten version only its latest state; a rebuild
 /// after the loss of the metadata reads the checkpoint and recovers exactly what the client
-/// was told, and the deleted object stays deleted.
+/// was told, the deleted object stays deleted, and the rebuilt gateway's own checkpoints
+/// replace what it was rebuilt from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     crate::common::init();
@@ -368,7 +369,8 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     assert_eq!(kept.len(), 1, "only the latest state of the overwritten key: {kept:?}");
     assert_eq!(kept[0].0, logged_for(&before, "kept")[1].0, "the second version, under its own sequence number");
     assert!(kept[0].2 >= 2, "the checkpoint is at W or more providers: {kept:?}");
-    assert!(after.iter().any(|f| matches!(f.entry, LogEntry::Checkpoint(_))));
+    let read = checkpoint_ids(&after);
+    assert_eq!(read.len(), 1, "one checkpoint of the bucket");
     gw.shutdown().await;
 
     std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
@@ -382,7 +384,28 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     assert_eq!(crate::common::body_bytes(got).await, b"second");
     let gone = c.get_object().bucket("compact").key("gone").send().await.unwrap_err();
     assert_eq!(crate::common::error_code(&gone).as_deref(), Some("NoSuchKey"));
+    // The rebuild recorded the segments it read, so the rebuilt gateway's checkpoints go on
+    // replacing them: a new checkpoint, the one read deleted.
+    let (roots, kf) = (providers.roots.clone(), key_file.clone());
+    wait_for("a checkpoint of the rebuilt store replaced the one it was rebuilt from", 60, || {
+        let (roots, kf, read) = (roots.clone(), kf.clone(), read.clone());
+        async move {
+            let now = checkpoint_ids(&provider_log(&roots, &kf).await);
+            !now.is_empty() && now.is_disjoint(&read)
+        }
+    })
+    .await;
     gw.shutdown().await;
+}
+
+/// The ids of the checkpoints the log holds a part of.
+fn checkpoint_ids(log: &[Found]) -> std::collections::BTreeSet<[u8; 16]> {
+    log.iter()
+        .filter_map(|f| match &f.entry {
+            LogEntry::Checkpoint(c) => Some(c.id),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Promise: once a bucket is rebound to a policy of Germany only, its log leaves the

@@ -208,3 +208,32 @@ async fn verify_finds_a_surplus_copy_and_repair_deletes_only_it() {
     let after = verify(config(), false).await;
     assert_eq!(counts(&after), [0; 6], "{after:?}");
 }
+
+/// Promise: the segments a store's index does not know (a store written before the index
+/// existed) are recorded by `verify --repair`, each once, so that checkpoints can delete them
+/// when they are superseded; a store whose gateway wrote every segment lacks none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_repair_records_the_segments_the_index_lacks() {
+    use souverain::meta::LogMeta as _;
+    let deployment = Deployment::start();
+    let config = || deployment.config();
+    let gw: RunningGateway = start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("old").send().await.unwrap();
+    for i in 0..3u64 {
+        c.put_object().bucket("old").key(format!("k{i}")).body(pattern(100, i).into()).send().await.unwrap();
+    }
+    gw.shutdown().await;
+    let first = verify(config(), true).await;
+    assert_eq!(first.indexed, 0, "the gateway indexed every segment it wrote: {first:?}");
+
+    let engine = crate::common::open_rocks_when_released(&deployment.dir.path().join("meta")).await;
+    let meta = souverain::meta::store::KvMetadataStore::new(engine).await.unwrap();
+    let indexed = meta.indexed_segments(None, 10_000).await.unwrap();
+    assert_eq!(indexed.len(), first.log.segments, "one record per segment");
+    meta.unindex_segments(indexed.iter().map(|s| (s.scope.bucket, s.segment_id)).collect()).await.unwrap();
+    drop(meta);
+    let repaired = verify(config(), true).await;
+    assert_eq!(repaired.indexed, first.log.segments, "{repaired:?}");
+    assert_eq!(verify(config(), true).await.indexed, 0, "recorded once");
+}
