@@ -154,6 +154,10 @@ impl Inner {
     /// another KEK than its own, or enough segments came after it.
     async fn plan_live(&self, rec: &BucketRecord, group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
         let kek = self.state.key_state().bucket_keks.get(&rec.uid).cloned();
+        if kek.as_ref().is_some_and(|k| self.state.key_state().shredded.contains_key(k)) {
+            // Its KEK is destroyed: its log is unreadable, and nothing could seal its state.
+            return None;
+        }
         let scope = LogScope::bucket(rec, kek.clone());
         let (placement, _) = match self.target(&scope).await {
             Ok(t) => t,

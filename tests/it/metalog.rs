@@ -335,9 +335,10 @@ fn of_bucket(entry: &LogEntry, uid: &[u8; 16]) -> bool {
 /// Promise: a bucket's log does not grow with its history for ever: once it has enough
 /// segments, a checkpoint writes its live state and the segments it replaces are deleted at
 /// every provider, so an object deleted before it leaves nothing at the providers (neither
-/// its version nor its tombstone) and an overwritten version only its latest state; a rebuild
-/// after the loss of the metadata reads the checkpoint and recovers exactly what the client
-/// was told, the deleted object stays deleted, and the rebuilt gateway's own checkpoints
+/// its version nor its tombstone), an overwritten version only its latest state, and a
+/// deleted bucket only its deletion; a rebuild after the loss of the metadata reads the
+/// checkpoint and recovers exactly what the client was told, the deleted object and bucket
+/// stay deleted, and the rebuilt gateway's own checkpoints
 /// replace what it was rebuilt from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
@@ -353,15 +354,35 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
         c.put_object().bucket("compact").key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
     }
     c.delete_object().bucket("compact").key("gone").send().await.unwrap();
+    // A bucket that comes and goes: its log shrinks to its deletion.
+    c.create_bucket().bucket("fleeting").send().await.unwrap();
+    c.put_object().bucket("fleeting").key("brief").body(b"b".to_vec().into()).send().await.unwrap();
+    c.delete_object().bucket("fleeting").key("brief").send().await.unwrap();
+    c.delete_bucket().bucket("fleeting").send().await.unwrap();
     let key_file = dir.path().join("kek.key");
     let before = provider_log(&providers.roots, &key_file).await;
     assert_eq!(logged_for(&before, "kept").len(), 2, "both versions logged before the checkpoint");
     assert_eq!(logged_for(&before, "gone").len(), 2, "the version and its tombstone");
+    let fleeting = bucket_uid(&before, "fleeting").unwrap();
 
     let (roots, kf) = (providers.roots.clone(), key_file.clone());
-    wait_for("a checkpoint replaced the bucket's segments", 60, || {
+    wait_for("checkpoints replaced the buckets' segments", 60, || {
         let (roots, kf) = (roots.clone(), kf.clone());
-        async move { logged_for(&provider_log(&roots, &kf).await, "gone").is_empty() }
+        async move {
+            let log = provider_log(&roots, &kf).await;
+            let mut left: Vec<&str> = log
+                .iter()
+                .filter(|f| of_bucket(&f.entry, &fleeting))
+                .map(|f| match f.entry {
+                    LogEntry::Checkpoint(_) => "checkpoint",
+                    LogEntry::BucketDeleted { .. } => "deleted",
+                    _ => "other",
+                })
+                .collect();
+            left.sort_unstable();
+            left.dedup();
+            logged_for(&log, "gone").is_empty() && left == ["checkpoint", "deleted"]
+        }
     })
     .await;
     let after = provider_log(&providers.roots, &key_file).await;
@@ -369,14 +390,16 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     assert_eq!(kept.len(), 1, "only the latest state of the overwritten key: {kept:?}");
     assert_eq!(kept[0].0, logged_for(&before, "kept")[1].0, "the second version, under its own sequence number");
     assert!(kept[0].2 >= 2, "the checkpoint is at W or more providers: {kept:?}");
-    let read = checkpoint_ids(&after);
+    let compact = bucket_uid(&before, "compact").unwrap();
+    let read = checkpoint_ids(&after, &compact);
     assert_eq!(read.len(), 1, "one checkpoint of the bucket");
     gw.shutdown().await;
 
     std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
     let options = souverain::metalog::rebuild::RebuildOptions::default();
     let report = souverain::app::rebuild_metadata(config(), &options, &|_, _, _| {}).await.unwrap();
-    assert_eq!((report.buckets, report.objects, report.checkpoints), (1, 2, 1), "{report:?}");
+    // Read from two checkpoints: the live bucket's, and the deleted one's deletion.
+    assert_eq!((report.buckets, report.objects, report.checkpoints), (1, 2, 2), "{report:?}");
     let gw = souverain::app::start(config()).await.unwrap();
     let c = client(gw.s3_addr);
     assert_eq!(crate::common::listed_keys(&c, "compact").await, ["kept", "third"]);
@@ -390,7 +413,7 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     wait_for("a checkpoint of the rebuilt store replaced the one it was rebuilt from", 60, || {
         let (roots, kf, read) = (roots.clone(), kf.clone(), read.clone());
         async move {
-            let now = checkpoint_ids(&provider_log(&roots, &kf).await);
+            let now = checkpoint_ids(&provider_log(&roots, &kf).await, &compact);
             !now.is_empty() && now.is_disjoint(&read)
         }
     })
@@ -398,11 +421,11 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     gw.shutdown().await;
 }
 
-/// The ids of the checkpoints the log holds a part of.
-fn checkpoint_ids(log: &[Found]) -> std::collections::BTreeSet<[u8; 16]> {
+/// The ids of the checkpoints of bucket `uid` the log holds a part of.
+fn checkpoint_ids(log: &[Found], uid: &[u8; 16]) -> std::collections::BTreeSet<[u8; 16]> {
     log.iter()
         .filter_map(|f| match &f.entry {
-            LogEntry::Checkpoint(c) => Some(c.id),
+            LogEntry::Checkpoint(c) if c.bucket == *uid => Some(c.id),
             _ => None,
         })
         .collect()
