@@ -126,7 +126,7 @@ pub struct Config {
     /// How long a gateway's claim on a repair task lasts (another takes it over after).
     pub repair_claim: Duration,
     /// When the metadata log's buckets are checkpointed.
-    pub checkpoints: crate::metalog::CheckpointSettings,
+    pub checkpoints: CheckpointSettings,
     /// Between scrub passes.
     pub scrub_interval: Duration,
     /// Between stored-usage passes.
@@ -276,7 +276,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         health_interval: secs(w.health_interval_secs, 10),
         repair_interval: secs(w.repair_interval_secs, 5),
         repair_claim: secs(w.repair_claim_secs, 300),
-        checkpoints: crate::metalog::CheckpointSettings {
+        checkpoints: CheckpointSettings {
             every: secs(w.checkpoint_interval_secs, 600),
             settle: secs(w.checkpoint_settle_secs, 60),
             min_segments: w.checkpoint_min_segments.unwrap_or(256).max(1),
@@ -438,6 +438,19 @@ fn access_key(i: usize, k: raw::RawAccessKey, base: &Path) -> Result<AccessKey, 
         }
     };
     Ok(AccessKey { id: k.id, secret, user })
+}
+
+/// When the metadata log's buckets are checkpointed (`metalog::checkpoint`).
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointSettings {
+    /// Time between passes.
+    pub every: Duration,
+    /// How old a drawn sequence number must be to serve as a checkpoint's `through`.
+    pub settle: Duration,
+    /// A bucket is checkpointed once this many of its segments, holding at least as many bytes
+    /// as its last checkpoint, came after its last checkpoint; at once if any of its segments
+    /// is outside its placement or under another KEK than its own.
+    pub min_segments: usize,
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! `through` is in the store the checkpoint reads.
 
 use std::collections::{HashSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -32,22 +32,16 @@ const INDEX_PAGE: usize = 1024;
 /// Versions read from the store at a time.
 const STATE_PAGE: usize = 256;
 
-/// When checkpoints are taken.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckpointSettings {
-    /// Time between passes.
-    pub every: Duration,
-    /// How old a drawn sequence number must be to serve as a checkpoint's `through`.
-    pub settle: Duration,
-    /// A bucket is checkpointed once this many of its segments, holding at least as many bytes
-    /// as its last checkpoint, came after its last checkpoint; at once if any of its segments
-    /// is outside its placement or under another KEK than its own.
-    pub min_segments: usize,
-}
-
 /// Sequence numbers drawn by earlier passes, oldest first.
 #[derive(Debug, Default)]
 pub(super) struct Drawn(VecDeque<(Instant, u64)>);
+
+/// The buckets as the store holds them, with their own KEKs and the KEKs destroyed.
+struct StoreBuckets {
+    records: Vec<BucketRecord>,
+    keks: std::collections::HashMap<BucketUid, String>,
+    shredded: HashSet<String>,
+}
 
 /// One scope's indexed segments.
 struct Group {
@@ -56,7 +50,7 @@ struct Group {
 }
 
 impl Inner {
-    /// Checkpoints every bucket that needs one (see [`CheckpointSettings::min_segments`]),
+    /// Checkpoints every bucket that needs one (see [`crate::config::CheckpointSettings::min_segments`]),
     /// then deletes what each checkpoint superseded. With several gateways on one store, one
     /// of them does it.
     pub(super) async fn checkpoint_pass(&self, stop: &crate::shutdown::Shutdown) {
@@ -66,7 +60,9 @@ impl Inner {
             Err(e) => return tracing::warn!(error = %crate::report::Report(&e), "checkpoint lease"),
         }
         let Some(through) = self.settled_seq().await else { return };
-        let buckets = match self.meta.buckets().await {
+        // Read after `through` was drawn, from the store (not this gateway's view, which may
+        // lag another gateway's change): every change up to `through` is in them.
+        let buckets = match self.store_buckets().await {
             Ok(b) => b,
             Err(e) => return tracing::warn!(error = %crate::report::Report(&e), "reading buckets for checkpoints"),
         };
@@ -98,6 +94,16 @@ impl Inner {
         }
     }
 
+    async fn store_buckets(&self) -> std::result::Result<StoreBuckets, crate::meta::MetaError> {
+        let records = self.meta.buckets().await?;
+        let catalog = self.meta.catalog_overrides().await?;
+        Ok(StoreBuckets {
+            records,
+            keks: catalog.bucket_keks.into_iter().collect(),
+            shredded: catalog.shredded_keks.into_iter().map(|(k, _)| k).collect(),
+        })
+    }
+
     /// A sequence number drawn at least `settle` ago by an earlier pass (drawing one for a
     /// later pass now), or `None` before there is one.
     async fn settled_seq(&self) -> Option<u64> {
@@ -119,7 +125,7 @@ impl Inner {
     async fn checkpoint_if_due(
         &self,
         mut group: Group,
-        buckets: &[BucketRecord],
+        buckets: &StoreBuckets,
         through: u64,
         stop: &crate::shutdown::Shutdown,
     ) {
@@ -131,9 +137,9 @@ impl Inner {
             let handled = self.delete_superseded(&group.segments, id, latest).await;
             group.segments.retain(|s| !handled.contains(&s.segment_id));
         }
-        let rec = buckets.iter().find(|b| b.uid == group.bucket);
+        let rec = buckets.records.iter().find(|b| b.uid == group.bucket);
         let plan = match rec {
-            Some(rec) => self.plan_live(rec, &group, through).await,
+            Some(rec) => self.plan_live(rec, buckets, &group, through).await,
             None => plan_deleted(&group, through),
         };
         let Some((scope, first)) = plan else { return };
@@ -152,9 +158,15 @@ impl Inner {
     /// For a live bucket: its scope now and its first entry, if it needs a checkpoint: a
     /// segment since the latest checkpoint (or of it) is outside its placement or under
     /// another KEK than its own, or enough segments came after it.
-    async fn plan_live(&self, rec: &BucketRecord, group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
-        let kek = self.state.key_state().bucket_keks.get(&rec.uid).cloned();
-        if kek.as_ref().is_some_and(|k| self.state.key_state().shredded.contains_key(k)) {
+    async fn plan_live(
+        &self,
+        rec: &BucketRecord,
+        buckets: &StoreBuckets,
+        group: &Group,
+        through: u64,
+    ) -> Option<(LogScope, LogEntry)> {
+        let kek = buckets.keks.get(&rec.uid).cloned();
+        if kek.as_ref().is_some_and(|k| buckets.shredded.contains(k)) {
             // Its KEK is destroyed: its log is unreadable, and nothing could seal its state.
             return None;
         }

@@ -22,8 +22,6 @@ mod segments;
 mod stage;
 pub mod verify;
 
-pub use checkpoint::CheckpointSettings;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,7 +68,7 @@ struct Inner {
     /// How often segments some providers missed are looked for.
     repair_every: Duration,
     /// When buckets are checkpointed.
-    checkpoints: CheckpointSettings,
+    checkpoints: crate::config::CheckpointSettings,
     /// Sequence numbers drawn for later checkpoints.
     drawn: Mutex<checkpoint::Drawn>,
     /// One gateway of a shared store takes checkpoints at a time.
@@ -93,7 +91,12 @@ type Failures = HashMap<u64, Arc<Error>>;
 impl MetadataLog {
     /// A writer over the gateway's store, providers and keys; catalog entries go to the
     /// placement of `default_policy`.
-    pub fn new(ctx: &Context, default_policy: String, repair_every: Duration, checkpoints: CheckpointSettings) -> Self {
+    pub fn new(
+        ctx: &Context,
+        default_policy: String,
+        repair_every: Duration,
+        checkpoints: crate::config::CheckpointSettings,
+    ) -> Self {
         let inner = Inner {
             meta: Arc::clone(&ctx.meta),
             state: Arc::clone(&ctx.state),
