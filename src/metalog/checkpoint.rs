@@ -140,7 +140,14 @@ impl Inner {
         let rec = buckets.records.iter().find(|b| b.uid == group.bucket);
         let plan = match rec {
             Some(rec) => self.plan_live(rec, buckets, &group, through).await,
-            None => plan_deleted(&group, through),
+            None => plan_deleted(&group, through).map(|(mut scope, first)| {
+                // Its policy may be gone since, or unknown (a segment indexed by a rebuild):
+                // its deletion then goes where the catalog's entries go.
+                if !self.state.residency().policies.contains_key(&scope.policy) {
+                    scope.policy.clone_from(&self.default_policy);
+                }
+                (scope, first)
+            }),
         };
         let Some((scope, first)) = plan else { return };
         match self.write_checkpoint(group.bucket, &scope, first, through).await {

@@ -393,6 +393,8 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     let compact = bucket_uid(&before, "compact").unwrap();
     let read = checkpoint_ids(&after, &compact);
     assert_eq!(read.len(), 1, "one checkpoint of the bucket");
+    let read_deleted = checkpoint_ids(&after, &fleeting);
+    assert_eq!(read_deleted.len(), 1, "one of the deleted bucket");
     gw.shutdown().await;
 
     std::fs::remove_dir_all(dir.path().join("meta")).unwrap();
@@ -408,13 +410,18 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
     let gone = c.get_object().bucket("compact").key("gone").send().await.unwrap_err();
     assert_eq!(crate::common::error_code(&gone).as_deref(), Some("NoSuchKey"));
     // The rebuild recorded the segments it read, so the rebuilt gateway's checkpoints go on
-    // replacing them: a new checkpoint, the one read deleted.
+    // replacing them: a new checkpoint, the one read deleted (the deleted bucket's too, its
+    // policy unknown to the rebuild's index: where the catalog goes).
     let (roots, kf) = (providers.roots.clone(), key_file.clone());
     wait_for("a checkpoint of the rebuilt store replaced the one it was rebuilt from", 60, || {
-        let (roots, kf, read) = (roots.clone(), kf.clone(), read.clone());
+        let (roots, kf, read, read_deleted) = (roots.clone(), kf.clone(), read.clone(), read_deleted.clone());
         async move {
-            let now = checkpoint_ids(&provider_log(&roots, &kf).await, &compact);
-            !now.is_empty() && now.is_disjoint(&read)
+            let log = provider_log(&roots, &kf).await;
+            let (now, now_deleted) = (checkpoint_ids(&log, &compact), checkpoint_ids(&log, &fleeting));
+            !now.is_empty()
+                && now.is_disjoint(&read)
+                && !now_deleted.is_empty()
+                && now_deleted.is_disjoint(&read_deleted)
         }
     })
     .await;
