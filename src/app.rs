@@ -369,12 +369,17 @@ fn load_tls(pair: Option<&(PathBuf, PathBuf)>) -> Result<Option<Arc<TlsFiles>>, 
 
 /// The background workers that maintain the data: scrub, evacuation, key rotation, usage, lifecycle,
 /// cluster membership, repair and GC (health runs before the admin listener is served).
-fn spawn_background_workers(ctx: &Context, config: &Config, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+fn spawn_background_workers(
+    ctx: &Context,
+    config: &Config,
+    service: Arc<ObjectService>,
+    shutdown: &Shutdown,
+) -> Vec<JoinHandle<()>> {
     let gc_settings =
         GcSettings { intent_ttl: config.intent_ttl, claim: DELETION_CLAIM, overdue_after: config.deletion_overdue };
     vec![
         spawn_worker("scrub", Scrubber::new(ctx, config.scrub).run(config.scrub_interval, shutdown.clone())),
-        spawn_worker("evacuation", Evacuator::new(ctx).run(config.evacuation_interval, shutdown.clone())),
+        spawn_worker("evacuation", Evacuator::new(ctx, service).run(config.evacuation_interval, shutdown.clone())),
         spawn_worker("rotation", crate::workers::rotation::Rotator::new(ctx).run(ROTATION_POLL, shutdown.clone())),
         spawn_worker("usage", UsageCounter::new(ctx).run(config.usage_interval, shutdown.clone())),
         spawn_worker(
@@ -474,6 +479,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     };
     let tls = load_tls(config.tls.as_ref())?;
     let admin_tls = load_tls(config.admin_tls.as_ref())?;
+    let converter = Arc::clone(&service);
     let gate = Arc::new(service) as Arc<dyn Gate>;
     let s3 = s3_service(gate, Arc::clone(&metrics), config.body_read_timeout, &config.domains);
     let mut tasks = vec![tokio::spawn(serve(
@@ -495,7 +501,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     if audit_key_pending {
         tasks.push(spawn_worker("audit-key", load_audit_key(Arc::clone(&admin_ops), shutdown.clone())));
     }
-    tasks.extend(spawn_background_workers(&ctx, &config, &shutdown));
+    tasks.extend(spawn_background_workers(&ctx, &config, converter, &shutdown));
     tracing::info!(%s3_addr, ?admin_addr, providers = config.providers.len(), "souverain listening");
     Ok(RunningGateway { s3_addr, admin_addr, meta, metrics, health, tls, admin_tls, trigger, tasks, log })
 }

@@ -260,7 +260,7 @@ impl Metrics {
             )?,
             evacuation_moves: counter_vec(
                 "souverain_evacuation_moves_total",
-                "Replicas the evacuation job handled, by outcome (moved, failed, no_target).",
+                "Replicas (moved, failed, no_target) and versions (converted, customer_key) the evacuation job handled, by outcome.",
                 &["outcome"],
             )?,
             job_progress: GaugeVec::new(

@@ -206,6 +206,7 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     intents(&store).await;
     super::conformance_more::repair_queue(&store, b).await;
     super::conformance_more::evacuation_moves(&store, b).await;
+    super::conformance_more::stream_replacements(&store, b).await;
     super::conformance_more::records_jobs_and_leases(&store, b).await;
     super::conformance_more::console_sessions(&store).await;
     deleting_everything(&store, b).await;

@@ -53,16 +53,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     };
     assert!(!store.rewrap_dek(rewrap(new.clone())).await.unwrap(), "not the stored wrapping");
     assert!(store.rewrap_dek(rewrap(super::conformance::dek())).await.unwrap());
-    let mv = ReplicaMove {
-        bucket: b,
-        key: "k".into(),
-        version: v.version_uid,
-        stream: v.streams[0].stream_id,
-        from: ProviderId::parse("de").unwrap(),
-        to: ProviderId::parse("nl").unwrap(),
-        part: None,
-    };
-    assert!(store.move_replica(mv, entry("move")).await.unwrap());
+    move_and_convert(store, b, &v).await;
     let current_seq = store.current(b, &key_of("k")).await.unwrap().expect("current").seq;
     assert!(store.delete_key(&name, b, &key_of("k")).await);
     assert!(!store.delete_key(&name, b, &key_of("k")).await, "nothing to delete, a tombstone again");
@@ -73,7 +64,8 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let seqs: Vec<u64> = logged.iter().map(|(seq, ..)| *seq).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "commit order: {seqs:?}");
     let kinds: Vec<&str> = logged.iter().map(|(_, _, e)| kind(e)).collect();
-    let expected = ["bucket", "version", "bucket", "catalog", "rewrapped", "version", "deleted", "deleted", "bucket"];
+    let expected =
+        ["bucket", "version", "bucket", "catalog", "rewrapped", "version", "version", "deleted", "deleted", "bucket"];
     assert_eq!(kinds, [&expected[..], &["bucket-deleted"]].concat());
     for (seq, scope, e) in &logged {
         assert_eq!(e.seq(), *seq, "an entry carries its commit's sequence number");
@@ -87,7 +79,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let LogEntry::ObjectVersion(first) = &logged[1].2 else { unreachable!() };
     let first = &first.version;
     assert_eq!((first.key.as_str(), first.etag.as_str(), first.dek.kek_version), ("k", "e1", 1));
-    for at in [2, 8] {
+    for at in [2, 9] {
         let LogEntry::Bucket(bound) = &logged[at].2 else { unreachable!() };
         assert_eq!((bound.name.as_str(), bound.policy.as_str(), bound.created_ms), ("logb", "q", 7));
     }
@@ -96,14 +88,17 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     let LogEntry::ObjectVersion(moved) = &logged[5].2 else { unreachable!() };
     let moved = &moved.version;
     assert_eq!((moved.streams[0].replicas.clone(), moved.dek.kek_version), (vec!["nl".to_owned()], 2));
-    assert_eq!(moved.seq, current_seq, "the store's record carries the sequence its entry has");
-    assert!(matches!(&logged[6].2, LogEntry::Deleted { key, .. } if key == "k"));
+    let LogEntry::ObjectVersion(swapped) = &logged[6].2 else { unreachable!() };
+    let swapped = &swapped.version;
+    assert_eq!((swapped.streams[0].stream_id, swapped.manifest_mac), ([0xcc; 16], [3; 32]));
+    assert_eq!(swapped.seq, current_seq, "the store's record carries the sequence its entry has");
+    assert!(matches!(&logged[7].2, LogEntry::Deleted { key, .. } if key == "k"));
 
     let page = store.unlogged(seqs[2], 2).await.unwrap();
     assert_eq!(page.iter().map(|u| u.seq).collect::<Vec<_>>(), seqs[3..5]);
     store.mark_logged(seqs[..4].to_vec()).await.unwrap();
     store.mark_logged(seqs[..4].to_vec()).await.unwrap();
-    assert_eq!(waiting(store).await.len(), 6, "only the logged entries leave");
+    assert_eq!(waiting(store).await.len(), 7, "only the logged entries leave");
     store.mark_logged(seqs).await.unwrap();
     assert!(waiting(store).await.is_empty());
     let gone = super::PutCommit { bucket_name: bucket_name("gone"), ..at("logb") };
@@ -329,4 +324,31 @@ pub(super) async fn checkpoints_read_the_index_and_the_state(store: &dyn Metadat
         "its record's sequence number and data key"
     );
     store.mark_logged(waiting(store).await.iter().map(|(seq, ..)| *seq).collect()).await.unwrap();
+}
+
+/// An evacuation move of `v`'s stream from `de` to `nl`, then its conversion to stream
+/// `cc…cc` with manifest MAC `03…03`: two commits that log the version again.
+async fn move_and_convert(store: &dyn MetadataStore, b: crate::model::BucketUid, v: &super::VersionRecord) {
+    let mv = ReplicaMove {
+        bucket: b,
+        key: "k".into(),
+        version: v.version_uid,
+        stream: v.streams[0].stream_id,
+        from: ProviderId::parse("de").unwrap(),
+        to: ProviderId::parse("nl").unwrap(),
+        part: None,
+    };
+    assert!(store.move_replica(mv, entry("move")).await.unwrap());
+    let mut converted = v.streams[0].clone();
+    converted.stream_id = crate::model::StreamId([0xcc; 16]);
+    let swap = super::StreamReplacement {
+        bucket: b,
+        key: "k".into(),
+        version: v.version_uid,
+        old: vec![v.streams[0].stream_id],
+        new: vec![converted],
+        manifest_mac: [3; 32],
+        repairs: vec![],
+    };
+    assert!(store.replace_streams(swap, entry("convert")).await.unwrap());
 }

@@ -8,12 +8,12 @@ use super::conformance::DeleteKey as _;
 use super::conformance::{bucket_name, dek, deletion_queue, entry, key_of, put, stream, upload, version};
 use super::{
     AuditedChange, BucketRecord, CommitOutcome, DekRewrap, DeletionReason, JobRecord, MetadataStore, PartRecord,
-    PutCommit, RepairTask, ReplicaMove,
+    PutCommit, RepairTask, ReplicaMove, StreamReplacement,
 };
 use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::audit::AuditEntry;
-use crate::model::{BootId, BucketUid, ProviderId, UploadId, VersionUid};
+use crate::model::{BootId, BucketUid, ProviderId, StreamId, UploadId, VersionUid};
 
 fn under(kek: &str, version: u32) -> WrappedKey {
     WrappedKey { kek_id: kek.into(), kek_version: version, bytes: vec![9, 9] }
@@ -242,4 +242,55 @@ pub(super) async fn console_sessions(store: &Arc<dyn MetadataStore>) {
     assert_eq!(store.console_session([1; 32]).await.unwrap(), None, "expired, removed");
     assert_eq!(store.console_session([3; 32]).await.unwrap(), Some(session(300)));
     assert!(store.end_console_session([3; 32]).await.unwrap());
+}
+
+/// A conversion's commit (evacuation between replicas and shards): the version lists the new
+/// stream with its MAC, the old stream's holders are queued for deletion and it leaves the
+/// index, the new one is indexed and owned with its intent closed and its repairs queued; a
+/// stale version, or a stream list that changed meanwhile, changes nothing.
+pub(super) async fn stream_replacements(store: &Arc<dyn MetadataStore>, b: BucketUid) {
+    let p = |id: &str| ProviderId::parse(id).unwrap();
+    let mut v = version(78, "c");
+    v.streams[0].replicas = vec![p("de"), p("fr")];
+    let old = v.streams[0].stream_id;
+    store.commit_put(put(b, "converting", v.clone(), WriteCondition::None)).await.unwrap();
+    let mut new = v.streams[0].clone();
+    new.stream_id = StreamId([79; 16]);
+    new.replicas = vec![p("nl"), p("at")];
+    let boot = BootId([78; 16]);
+    let intent =
+        super::Intent { stream_id: new.stream_id, targets: new.replicas.clone(), boot_id: boot, created_ms: 0 };
+    store.record_intent(intent).await.unwrap();
+    let replacement = |version: VersionUid, listed: StreamId| StreamReplacement {
+        bucket: b,
+        key: "converting".into(),
+        version,
+        old: vec![listed],
+        new: vec![new.clone()],
+        manifest_mac: [7; 32],
+        repairs: vec![RepairTask::for_stream(&new, p("at"), 1, 0)],
+    };
+    let stale = replacement(VersionUid([9; 16]), old);
+    assert!(!store.replace_streams(stale, entry("c0")).await.unwrap(), "no such version");
+    let other = replacement(v.version_uid, StreamId([5; 16]));
+    assert!(!store.replace_streams(other, entry("c1")).await.unwrap(), "it lists another stream");
+    assert!(store.stream_deletions(old).await.unwrap().is_empty(), "a refusal changes nothing");
+    assert!(store.replace_streams(replacement(v.version_uid, old), entry("c2")).await.unwrap());
+    let now = store.current(b, &key_of("converting")).await.unwrap().unwrap();
+    assert_eq!((now.streams.clone(), now.manifest_mac, now.etag.0.as_str()), (vec![new.clone()], [7; 32], "c"));
+    assert_eq!(store.stream_manifest(new.stream_id).await.unwrap(), Some(new.clone()));
+    assert_eq!(store.stream_owner(new.stream_id).await.unwrap(), Some(b));
+    assert_eq!(store.stream_manifest(old).await.unwrap(), None, "the old stream leaves the index");
+    let deleting: Vec<(String, DeletionReason)> =
+        store.stream_deletions(old).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
+    let unreferenced = DeletionReason::Unreferenced;
+    assert_eq!(deleting, [("de".into(), unreferenced), ("fr".into(), unreferenced)]);
+    let repairs: Vec<String> =
+        store.stream_repairs(new.stream_id).await.unwrap().iter().map(|t| t.provider.to_string()).collect();
+    assert_eq!(repairs, ["at"]);
+    let open = store.stale_intents(vec![], i64::MAX, 100).await.unwrap();
+    assert!(!open.iter().any(|i| i.stream_id == new.stream_id), "the commit closes the new stream's intent");
+    assert_eq!(store.audit_records(0, 1000).await.unwrap().last().unwrap().action, "c2");
+    assert!(!store.replace_streams(replacement(v.version_uid, old), entry("c3")).await.unwrap(), "done already");
+    assert!(store.delete_key(&bucket_name("bkt"), b, &key_of("converting")).await);
 }

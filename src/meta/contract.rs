@@ -7,7 +7,7 @@ use super::outbox::{LogSink, Unlogged};
 use super::{
     AuditedChange, BucketRecord, CatalogOverrides, CommitOutcome, CompletedUpload, DekRewrap, DeleteOutcome,
     DeleteTarget, DeletionTask, GcTask, Intent, JobRecord, ListPage, ListQuery, MetaError, PartRecord, PutCommit,
-    RepairTask, ReplicaCursor, ReplicaMove, UploadRecord, VersionEntry, VersionRecord,
+    RepairTask, ReplicaCursor, ReplicaMove, StreamReplacement, UploadRecord, VersionEntry, VersionRecord,
 };
 use super::{LockChange, LockTarget, LockUpdate};
 use crate::model::WrappedKey;
@@ -217,6 +217,11 @@ pub trait ReplicaMeta: Send + Sync {
     /// at `from`; Ok(false) (nothing written) when the version was deleted or no
     /// longer lists `from`, or a deletion at `to` of this stream is still queued.
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError>;
+    /// Commits a [`StreamReplacement`] with its audit record: the version lists the new
+    /// streams (logged again), each replaced stream's replicas or shards are queued for
+    /// deletion and its repairs, checks and index entries dropped, the new streams' intents
+    /// closed. Ok(false) (nothing written) when the version is gone or lists other streams.
+    async fn replace_streams(&self, r: StreamReplacement, audit: AuditEntry) -> Result<bool, MetaError>;
     /// Records the scrubber's successful check of a replica (`deep`: it was read whole and its
     /// ciphertext check matched, else only its presence and length). Ignored for a stream no longer committed.
     async fn record_verification(

@@ -36,7 +36,8 @@ use crate::model::WrappedKey;
 use crate::model::WriteCondition;
 use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::{
-    BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, UploadId, VersionUid,
+    BucketName, BucketUid, ObjectKey, ProviderId, ProviderInfo, ResidencyPolicy, StreamId, StreamManifest, UploadId,
+    VersionUid,
 };
 
 pub use records::{
@@ -326,6 +327,30 @@ pub struct ReplicaMove {
     /// For a part of an open upload: the upload and the part number (`key` and `version` are
     /// then the upload's); the move is refused if the part was replaced or the upload ended.
     pub part: Option<(UploadId, u32)>,
+}
+
+/// A version's streams written again in its bucket's redundancy scheme as it is now (a
+/// rebinding between replicas and erasure-coded shards): the new streams are stored, under new
+/// ids, before the commit swaps them in.
+#[derive(Debug, Clone)]
+pub struct StreamReplacement {
+    /// Bucket.
+    pub bucket: BucketUid,
+    /// Key.
+    pub key: String,
+    /// The version (current or not).
+    pub version: VersionUid,
+    /// The ids of the streams the version lists, in order, when the new ones were written:
+    /// the commit is refused if they changed meanwhile (the version was deleted, or another
+    /// conversion was first).
+    pub old: Vec<StreamId>,
+    /// The streams that replace them, in the same order (same parts, same plaintext); one
+    /// whose id is in `old` is kept as it is.
+    pub new: Vec<StreamManifest>,
+    /// The version's manifest MAC over `new`.
+    pub manifest_mac: [u8; 32],
+    /// The hinted handoff for every target the new streams missed.
+    pub repairs: Vec<RepairTask>,
 }
 
 /// Makes a new version current.

@@ -197,6 +197,18 @@ impl ObjectService {
             &v.manifest_mac,
         )
         .map_err(|_| ErrorKind::Integrity)?;
+        self.read_verified(bucket.uid, v, Arc::new(dek), range).await
+    }
+
+    /// [`Self::read_version`] once the data key is unwrapped and the version's manifest MAC
+    /// checked under it.
+    pub(crate) async fn read_verified(
+        &self,
+        bucket: BucketUid,
+        v: &VersionRecord,
+        dek: Arc<DataKey>,
+        range: Option<(u64, u64)>,
+    ) -> Result<PlainStream> {
         let mut reads = VecDeque::new();
         let lengths: Vec<u64> = v.streams.iter().map(|s| s.plaintext_len).collect();
         let slices = match range {
@@ -213,7 +225,7 @@ impl ObjectService {
                 stream_id: s.stream_id,
                 plaintext_len: s.plaintext_len,
                 seg_log2: s.seg_log2,
-                bucket_uid: bucket.uid,
+                bucket_uid: bucket,
                 version_uid: v.version_uid,
                 part_number: s.part_number,
                 salt: s.salt,
@@ -242,7 +254,7 @@ impl ObjectService {
         self.health.book().count_get();
         let mut reader = VersionReader {
             hedging: Hedging::of(&self.health, &self.metrics),
-            dek: Arc::new(dek),
+            dek,
             reads,
             current: None,
             ready: VecDeque::new(),

@@ -9,6 +9,7 @@ mod bucket;
 mod bucket_access;
 pub mod checksum;
 pub mod conditional;
+pub(crate) mod convert;
 pub mod copy;
 mod cors;
 mod delete;

@@ -3,7 +3,9 @@
 //! provider no longer satisfies its bucket's policy moves to an allowed provider: copy (the
 //! copy is checked against the recorded SHA-256), commit the new replica list with an audit
 //! record, then delete the old replica. The object never has fewer verified replicas than
-//! before during a move. The job walks buckets and keys in order and saves its cursor after
+//! before during a move. A version stored in another scheme than its bucket's policy asks now
+//! (a rebinding between replicas and erasure-coded shards) is written again in that scheme
+//! (`service::convert`). The job walks buckets and keys in order and saves its cursor after
 //! every page, so a restart resumes where it stopped; progress shows in `/admin/v1/jobs/
 //! evacuation` and the `souverain_job_*{job="evacuation"}` gauges.
 
@@ -21,6 +23,8 @@ use crate::placement::{grant_replica, place};
 use crate::replicate::erasure::rebuild::{ShardTarget, copy_shard, rebuild_shard};
 use crate::replicate::read::Hedging;
 use crate::replicate::verify::{CopyError, Expected, copy_from_first};
+use crate::service::ObjectService;
+use crate::service::convert::{Conversion, needs_conversion};
 use crate::service::get::shard_events;
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
@@ -48,11 +52,14 @@ pub struct Evacuator {
     metrics: Arc<Metrics>,
     state: Arc<GatewayState>,
     lease: super::JobLease,
+    /// Writes versions again in their bucket's scheme.
+    service: Arc<ObjectService>,
 }
 
 impl Evacuator {
-    /// The job over the store's objects and the providers of `ctx`.
-    pub fn new(ctx: &super::Context) -> Self {
+    /// The job over the store's objects and the providers of `ctx`, converting versions
+    /// between schemes through `service`.
+    pub fn new(ctx: &super::Context, service: Arc<ObjectService>) -> Self {
         Self {
             meta: Arc::clone(&ctx.meta),
             backends: Arc::clone(&ctx.backends),
@@ -60,6 +67,7 @@ impl Evacuator {
             metrics: Arc::clone(&ctx.metrics),
             state: Arc::clone(&ctx.state),
             lease: super::JobLease::new(JOB, ctx),
+            service,
         }
     }
 
@@ -111,6 +119,7 @@ impl Evacuator {
             self.evacuate_uploads(bucket, job).await?;
         }
         // Every version, noncurrent ones too: none may stay outside the policy.
+        let scheme = self.scheme_of(bucket);
         let mut walk = VersionWalk::new(bucket.uid, resume);
         loop {
             let page = walk.next_page(meta.as_ref(), PAGE).await?;
@@ -120,6 +129,12 @@ impl Evacuator {
             for (key, entry) in page {
                 job.scanned += 1;
                 let key_text = String::from_utf8_lossy(&key).into_owned();
+                if let Some(scheme) = scheme
+                    && needs_conversion(&entry.version, scheme)
+                    && self.convert(bucket, &key_text, &entry.version, job).await
+                {
+                    continue;
+                }
                 let holder = Holder { key: &key_text, version: entry.version.version_uid, part: None };
                 for stream in &entry.version.streams {
                     self.evacuate_stream(bucket, holder, stream, job).await?;
@@ -131,6 +146,43 @@ impl Evacuator {
             self.save(job).await?;
             if !self.lease.hold().await? {
                 return Ok(false);
+            }
+        }
+    }
+
+    /// The scheme `bucket`'s policy stores new streams in now (`None` if it cannot be placed).
+    fn scheme_of(&self, bucket: &BucketRecord) -> Option<Redundancy> {
+        let residency = self.state.residency();
+        let policy = residency.policies.get(&bucket.policy_id)?;
+        place(policy, &residency.catalog, bucket.uid, today()).ok().map(|p| p.redundancy())
+    }
+
+    /// Converts a version stored in another scheme. True when done with it (converted, or
+    /// changed meanwhile); false when its streams stay as they are (under a customer key, or
+    /// the conversion failed and the next pass tries again), so that at least their holders
+    /// are moved into the policy.
+    async fn convert(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: &crate::meta::VersionRecord,
+        job: &mut JobRecord,
+    ) -> bool {
+        match self.service.convert_version(bucket, key, v).await {
+            Ok(Conversion::Converted) => {
+                self.record(job, "converted");
+                true
+            }
+            Ok(Conversion::Unchanged | Conversion::Changed) => true,
+            Ok(Conversion::CustomerKey) => {
+                tracing::warn!(bucket = %bucket.name, key, "a version under a customer key keeps its scheme");
+                self.record(job, "customer_key");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(bucket = %bucket.name, key, error = %crate::report::Report(&e), "converting a version failed");
+                self.record(job, "failed");
+                false
             }
         }
     }
@@ -339,10 +391,11 @@ impl Evacuator {
     }
 
     /// Counts one replica's outcome: `moved`, `failed` (retried by the next pass) or
-    /// `no_target` (no allowed provider: the policy cannot be met any more).
+    /// `no_target` (no allowed provider: the policy cannot be met any more); or one version's:
+    /// `converted` to its bucket's scheme, `customer_key` (left in its scheme: SSE-C).
     fn record(&self, job: &mut JobRecord, outcome: &str) {
         self.metrics.evacuation_moves.with_label_values(&[outcome]).inc();
-        if outcome == "moved" {
+        if outcome == "moved" || outcome == "converted" {
             job.moved += 1;
         } else {
             job.failed += 1;

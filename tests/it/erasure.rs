@@ -200,15 +200,12 @@ async fn a_damaged_shard_is_rebuilt_for_the_reader_and_repaired_in_place() {
 }
 
 /// Promise (issue 26): the placement explanation shows the scheme, the shard quorum and which
-/// provider gets which shard. Moving a bucket that holds objects between shards and replicas
-/// (rebinding it, or changing its policy's scheme) is not built: refused with 501, nothing
-/// changes; an empty bucket may change scheme, and its next object follows the new one.
+/// provider gets which shard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explain_shows_shards_and_scheme_changes_are_refused_for_buckets_with_objects() {
+async fn explain_shows_the_shard_layout() {
     let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
-    c.create_bucket().bucket("empty").send().await.unwrap();
     c.put_object().bucket("shards").key("k").body(pattern(1000, 1).into()).send().await.unwrap();
     let explain = gw.admin_json("/admin/v1/placement/explain?bucket=shards").await;
     assert_eq!((explain["scheme"].as_str(), explain["write_quorum"].as_u64()), (Some(SCHEME), Some(5)));
@@ -226,26 +223,144 @@ async fn explain_shows_shards_and_scheme_changes_are_refused_for_buckets_with_ob
     shards.sort();
     let holders = shard_holders(&gw, "k").await;
     assert_eq!(shards.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), holders, "explain agrees with locate");
-
-    let r =
-        gw.admin_send("PUT", "/admin/v1/buckets/shards/policy", serde_json::json!({ "policy": "eu-default" })).await;
-    assert_eq!(r.status, 501, "{}", r.body_text());
-    assert!(r.body_text().contains("converting them between replicas and erasure-coded shards"), "{}", r.body_text());
-    let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
-    assert_eq!(loc["policy"], "rs-4-2", "the binding is unchanged");
-    let as_replicas = serde_json::json!({ "id": "rs-4-2", "replicas": 3, "write_quorum": 2 });
-    let r = gw.admin_send("PUT", "/admin/v1/policies/rs-4-2", as_replicas).await;
-    assert_eq!(r.status, 501, "{}", r.body_text());
-    let policies = gw.admin_json("/admin/v1/policies").await;
-    let rs = policies.as_array().unwrap().iter().find(|p| p["id"] == "rs-4-2").unwrap().clone();
-    assert_eq!(rs["erasure"], serde_json::json!({ "data": 4, "parity": 2 }), "the policy is unchanged");
-
-    let r = gw.admin_send("PUT", "/admin/v1/buckets/empty/policy", serde_json::json!({ "policy": "eu-default" })).await;
-    assert_eq!(r.status, 200, "{}", r.body_text());
-    c.put_object().bucket("empty").key("k").body(pattern(1000, 2).into()).send().await.unwrap();
-    let loc = gw.admin_json("/admin/v1/locations/empty/k").await;
-    assert_eq!(loc["streams"][0]["scheme"], "replicas");
     gw.stop().await;
+}
+
+/// Promise (issue 26): rebinding a bucket that holds objects between a 4 + 2 policy and
+/// three replicas converts them with the evacuation job: every version (noncurrent ones, an
+/// empty object and a multipart one too) ends up stored in the new scheme only — each
+/// provider holding whole ciphertext copies, or its shard — and reads back exactly with its
+/// ETag, its old streams deleted at the providers; and back again. An object under a
+/// customer's key (SSE-C) cannot be sealed again without that key: it keeps its scheme, is
+/// counted, and still reads back with its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebinding_converts_objects_between_shards_and_replicas() {
+    // The garbage collector looks at its queue every second (the old streams' deletions).
+    let gc = |t: String| four_plus_two(&t.replacen("gc_interval_secs = 3600", "gc_interval_secs = 1", 1));
+    let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, gc).await;
+    let c = client(gw.addr);
+    c.create_bucket().bucket("shards").send().await.unwrap();
+    let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    c.put_bucket_versioning().bucket("shards").versioning_configuration(on).send().await.unwrap();
+    let mut versions: Vec<(String, String, Vec<u8>, String)> = Vec::new();
+    for (key, data) in [("single", pattern(300_000, 1)), ("empty", Vec::new()), ("single", pattern(70_000, 2))] {
+        let out = c.put_object().bucket("shards").key(key).body(data.clone().into()).send().await.unwrap();
+        versions.push((key.into(), out.version_id().unwrap().into(), data, out.e_tag().unwrap().into()));
+    }
+    let parts = [pattern(5 << 20, 3), pattern(1000, 4)];
+    let up = c.create_multipart_upload().bucket("shards").key("multi").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (n, p) in (1..).zip(&parts) {
+        let part = c.upload_part().bucket("shards").key("multi").upload_id(id).part_number(n);
+        let out = part.body(p.clone().into()).send().await.unwrap();
+        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    let list = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
+    let complete = c.complete_multipart_upload().bucket("shards").key("multi").upload_id(id);
+    let out = complete.multipart_upload(list).send().await.unwrap();
+    let whole = [parts[0].as_slice(), parts[1].as_slice()].concat();
+    versions.push(("multi".into(), out.version_id().unwrap().into(), whole, out.e_tag().unwrap().into()));
+    let (key_b64, key_md5) = crate::sse_c::test_key(7);
+    let secret = pattern(1000, 5);
+    let put = c.put_object().bucket("shards").key("customer").body(secret.clone().into());
+    put.sse_customer_algorithm("AES256")
+        .sse_customer_key(&key_b64)
+        .sse_customer_key_md5(&key_md5)
+        .send()
+        .await
+        .unwrap();
+    let old_streams = stream_names(&gw, &versions).await;
+
+    let converted = bind_and_wait(&gw, "eu-default", 4).await;
+    assert_eq!(converted, 4, "the two versions of `single`, `empty` and `multi`");
+    for (key, version, _, _) in &versions {
+        for s in located_version(&gw, key, version).await["streams"].as_array().unwrap() {
+            assert_eq!(s["scheme"], "replicas", "{key} {version}: {s}");
+            assert_eq!(s["replicas"].as_array().unwrap().len(), 3, "{key} {version}: {s}");
+        }
+    }
+    reads_every_version(&c, &versions).await;
+    wait_for("the old shards deleted at every provider", 30, || async {
+        let files = gw.stream_files();
+        !files.iter().any(|(p, _)| old_streams.iter().any(|s| p.ends_with(s)))
+    })
+    .await;
+    // Whole ciphertext copies now: 96-byte header and a 16-byte tag per 64 KiB segment.
+    let single = located_version(&gw, "single", &versions[0].1).await;
+    let name = single["streams"][0]["name"].as_str().unwrap().to_owned();
+    let copies: Vec<u64> =
+        gw.stream_files().iter().filter(|(p, _)| p.ends_with(&name)).map(|(_, b)| b.len() as u64).collect();
+    assert_eq!(copies, [96 + 300_000 + 16 * 5; 3], "three whole copies of the ciphertext");
+    let customer = gw.admin_json("/admin/v1/locations/shards/customer").await;
+    assert_eq!(customer["streams"][0]["scheme"], SCHEME, "the customer's object keeps its shards");
+    assert!(gw.metric_sum("souverain_evacuation_moves_total", &["outcome=\"customer_key\""]).await >= 1);
+    let get = c.get_object().bucket("shards").key("customer");
+    let got = get.sse_customer_algorithm("AES256").sse_customer_key(&key_b64).sse_customer_key_md5(&key_md5);
+    assert!(body_bytes(got.send().await.unwrap()).await == secret);
+    let audit = gw.admin_text("/admin/v1/audit").await;
+    assert_eq!(audit.matches("\"action\":\"evacuation.convert\"").count(), 4, "one audit record per version");
+
+    // And back to shards: every version again, six shards of the layout's length each.
+    assert_eq!(bind_and_wait(&gw, "rs-4-2", 8).await, 8);
+    for (key, version, data, _) in &versions {
+        let loc = located_version(&gw, key, version).await;
+        assert!(loc["streams"].as_array().unwrap().iter().all(|s| s["scheme"] == SCHEME), "{key}: {loc}");
+        if key == "single" && data.len() == 300_000 {
+            let name = loc["streams"][0]["name"].as_str().unwrap().to_owned();
+            let shards: Vec<u64> =
+                gw.stream_files().iter().filter(|(p, _)| p.ends_with(&name)).map(|(_, b)| b.len() as u64).collect();
+            assert_eq!(shards, [expected_shard_len(300_000); 6]);
+        }
+    }
+    reads_every_version(&c, &versions).await;
+    gw.stop().await;
+}
+
+/// Binds bucket `shards` to `policy` and waits (two minutes at most) until the evacuation
+/// counted `total` conversions since the gateway started and finished its pass; returns
+/// that count.
+async fn bind_and_wait(gw: &TestGateway, policy: &str, total: u64) -> u64 {
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/shards/policy", serde_json::json!({ "policy": policy })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let deadline = Instant::now() + Duration::from_mins(2);
+    loop {
+        let converted = gw.metric_sum("souverain_evacuation_moves_total", &["outcome=\"converted\""]).await;
+        let job = gw.admin_json("/admin/v1/jobs/evacuation").await;
+        if converted >= total && job["state"] == "done" {
+            return converted;
+        }
+        assert!(Instant::now() < deadline, "the conversion to {policy} did not finish: {converted} versions, {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The locate answer for one version of a key of bucket `shards`.
+async fn located_version(gw: &TestGateway, key: &str, version: &str) -> serde_json::Value {
+    gw.admin_json(&format!("/admin/v1/locations/shards/{key}?versionId={version}")).await
+}
+
+/// The provider names of every stream of `versions`.
+async fn stream_names(gw: &TestGateway, versions: &[(String, String, Vec<u8>, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, version, _, _) in versions {
+        for s in located_version(gw, key, version).await["streams"].as_array().unwrap() {
+            out.push(s["name"].as_str().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+/// Each version reads back exactly, by its id, with the ETag it was written with.
+async fn reads_every_version(c: &aws_sdk_s3::Client, versions: &[(String, String, Vec<u8>, String)]) {
+    for (key, version, data, etag) in versions {
+        let out = c.get_object().bucket("shards").key(key).version_id(version).send().await.unwrap();
+        assert_eq!(out.e_tag(), Some(etag.as_str()), "{key} {version}");
+        let got = body_bytes(out).await;
+        assert!(got == *data, "{key} {version}: {} bytes back, {} written", got.len(), data.len());
+    }
 }
 
 /// Promise (issue 26): a provider killed in the middle of a 128 MiB upload through a 4 + 2

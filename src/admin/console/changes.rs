@@ -183,12 +183,16 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
 pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
     html! {
         h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
-        @if dry_run.leaving.is_empty() { p #nothing-moves { "Nothing would move." } }
+        @if dry_run.leaving.is_empty() && dry_run.convert_streams == 0 { p #nothing-moves { "Nothing would move." } }
         @else {
             table #dry-run {
                 tr { th { "Off provider" } th { "Replicas or shards" } th { "Bytes" } }
                 @for l in &dry_run.leaving { tr { td { (l.provider) } td { (l.replicas) } td { (l.bytes) } } }
             }
+        }
+        @if dry_run.convert_streams > 0 {
+            p #converting { (dry_run.convert_streams) " streams (" (dry_run.convert_bytes)
+                " bytes) would be written again in the policy's scheme (replicas or shards)." }
         }
         @if !dry_run.unplaceable.is_empty() {
             p.notice #unplaceable { "No placement would satisfy the policy of: " (dry_run.unplaceable.join(", "))

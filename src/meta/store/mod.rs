@@ -14,6 +14,7 @@ mod objects;
 mod relog;
 mod replicas;
 mod restore;
+mod restream;
 mod segment_index;
 mod stage;
 mod uploads;

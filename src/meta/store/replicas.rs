@@ -8,7 +8,7 @@ use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
-use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove};
+use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove, StreamReplacement};
 use crate::meta::{GcTask, Intent, MetaError, ReplicaCursor};
 use crate::model::WrappedKey;
 use crate::model::audit::AuditEntry;
@@ -224,6 +224,10 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
             Ok((true, logged_seq))
         })
         .await
+    }
+
+    async fn replace_streams(&self, r: StreamReplacement, audit: AuditEntry) -> Result<bool, MetaError> {
+        self.run_logged(move |i| i.replace_streams(r, audit)).await
     }
 
     async fn record_verification(

@@ -21,6 +21,11 @@ pub struct EvacuationPreview {
     pub leaving: Vec<LeavingProvider>,
     /// Object versions looked at.
     pub versions: u64,
+    /// Streams (an object's, or a part's) stored in another scheme than the policy asks
+    /// (replicas, shards, k + m), which the job would write again in its scheme.
+    pub convert_streams: u64,
+    /// Their plaintext bytes, to be read and sealed again.
+    pub convert_bytes: u64,
     /// Buckets whose policy no placement would satisfy after the change (their data could not
     /// move anywhere: the change would leave it outside policy).
     pub unplaceable: Vec<String>,
@@ -51,16 +56,16 @@ impl AdminOps {
     }
 
     /// What the evacuation would move if `bucket` were bound to policy `policy_id`; refused as
-    /// the binding itself would be (no such policy; objects that would change scheme).
+    /// the binding itself would be (no such policy).
     pub async fn preview_bucket_binding(&self, bucket: &str, policy_id: &str) -> Result<EvacuationPreview> {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.state.residency();
-        self.check_binding(&rec, &residency, policy_id).await?;
+        super::residency::check_binding(&residency, policy_id)?;
         self.dry_run(&residency, std::iter::once((rec, policy_id.to_owned()))).await
     }
 
     /// What the evacuation would move if `policy` replaced its namesake; refused as the change
-    /// itself would be (a bound bucket no placement satisfies, objects changing scheme).
+    /// itself would be (a bound bucket no placement satisfies).
     pub async fn preview_policy_change(&self, policy: &ResidencyPolicy) -> Result<EvacuationPreview> {
         let (next, _) = self.with_policy(policy).await?;
         let buckets = self.meta.buckets().await?;
@@ -80,12 +85,19 @@ impl AdminOps {
         let mut out = EvacuationPreview::default();
         for (bucket, policy_id) in bound {
             let Some(policy) = residency.policies.get(&policy_id) else { continue };
-            if place(policy, &residency.catalog, bucket.uid, today).is_err() {
+            let placed = place(policy, &residency.catalog, bucket.uid, today);
+            let scheme = placed.as_ref().ok().map(crate::placement::Placement::redundancy);
+            if placed.is_err() {
                 out.unplaceable.push(bucket.name.to_string());
             }
+            let (mut convert_streams, mut convert_bytes) = (0, 0);
             let allowed = |p: &ProviderId| residency.allows(policy, p, today);
             out.versions += self
                 .each_stream(bucket.uid, |s, stored| {
+                    if scheme.is_some_and(|scheme| scheme != s.redundancy) {
+                        convert_streams += 1;
+                        convert_bytes += s.plaintext_len;
+                    }
                     for p in s.replicas.iter().filter(|p| !allowed(p)) {
                         let slot = leaving.entry(p.as_str().to_owned()).or_default();
                         slot.replicas += 1;
@@ -93,6 +105,8 @@ impl AdminOps {
                     }
                 })
                 .await?;
+            out.convert_streams += convert_streams;
+            out.convert_bytes += convert_bytes;
         }
         out.leaving = leaving.into_iter().map(|(provider, l)| LeavingProvider { provider, ..l }).collect();
         out.unplaceable.sort();

@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::AdminOps;
 use crate::error::{Context as _, ErrorKind, Result};
-use crate::meta::{AuditedChange, BucketRecord, ListQuery, ListStart};
+use crate::meta::AuditedChange;
 use crate::model::audit::{AuditEntry, AuditRecord};
-use crate::model::{BucketUid, ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
 use crate::service::residency::Residency;
 
 /// A provider as `GET /admin/v1/providers` shows it.
@@ -87,15 +87,12 @@ impl AdminOps {
     }
 
     /// The residency rules with `policy` in place of its namesake (and that one), if every
-    /// bucket bound to it can still be placed and none holding objects would change scheme.
+    /// bucket bound to it can still be placed. A change of scheme (replicas, shards, k + m) is
+    /// carried out for the objects of its buckets by the evacuation job.
     pub(super) async fn with_policy(&self, policy: &ResidencyPolicy) -> Result<(Residency, Option<ResidencyPolicy>)> {
         let mut next = (*self.state.residency()).clone();
         let before = next.policies.insert(policy.id.clone(), policy.clone());
-        let scheme_changes = before.as_ref().is_some_and(|b| b.erasure != policy.erasure);
         for b in self.meta.buckets().await? {
-            if scheme_changes && b.policy_id == policy.id && self.holds_objects(b.uid).await? {
-                return Err(scheme_conversion(&b.name));
-            }
             if b.policy_id == policy.id
                 && let Err(u) = crate::placement::place(policy, &next.catalog, b.uid, crate::service::today())
             {
@@ -110,7 +107,7 @@ impl AdminOps {
     pub async fn bind_bucket(&self, actor: &str, bucket: &str, policy_id: &str) -> Result<AuditRecord> {
         let rec = self.existing_bucket(bucket).await?;
         let residency = self.state.residency();
-        let policy = self.check_binding(&rec, &residency, policy_id).await?;
+        let policy = check_binding(&residency, policy_id)?;
         crate::service::placing::decide(policy, &residency.catalog, rec.uid, &self.metrics, &self.meta)?;
         let detail = serde_json::json!({ "bucket": bucket, "before": rec.policy_id, "after": policy_id });
         let change = AuditedChange::BucketPolicy { bucket: bucket.to_owned(), policy_id: policy_id.to_owned() };
@@ -127,38 +124,10 @@ impl AdminOps {
     pub async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
         Ok(self.meta.audit_records(after, limit).await?)
     }
-
-    /// The policy `policy_id`, if `rec` may be bound to it: it exists, and the bucket's objects
-    /// would keep their scheme (replicas or shards).
-    pub(super) async fn check_binding<'a>(
-        &self,
-        rec: &BucketRecord,
-        residency: &'a Residency,
-        policy_id: &str,
-    ) -> Result<&'a ResidencyPolicy> {
-        let policy = residency.policies.get(policy_id).ok_or(ErrorKind::InvalidLocationConstraint)?;
-        let scheme_now = residency.policies.get(&rec.policy_id).and_then(|p| p.erasure);
-        if scheme_now != policy.erasure && self.holds_objects(rec.uid).await? {
-            return Err(scheme_conversion(&rec.name));
-        }
-        Ok(policy)
-    }
-
-    /// Whether `bucket` holds any version (delete markers included) or unfinished upload.
-    async fn holds_objects(&self, bucket: BucketUid) -> Result<bool> {
-        let first = ListQuery { prefix: Vec::new(), delimiter: None, start: ListStart::Beginning, max: 1 };
-        Ok(!self.meta.list_versions(bucket, &first, None).await?.entries.is_empty()
-            || !self.meta.list_uploads(bucket, &first, None).await?.entries.is_empty())
-    }
 }
 
-/// Moving a bucket's objects between whole replicas and Reed–Solomon shards is not built: a
-/// bucket that holds objects keeps its scheme (an empty one may change it), rather than
-/// silently keeping old objects in the scheme it was asked to leave.
-fn scheme_conversion(bucket: &crate::model::BucketName) -> crate::error::Error {
-    ErrorKind::NotImplemented(format!(
-        "bucket {bucket} holds objects: converting them between replicas and erasure-coded shards is not \
-         supported yet; bind an empty bucket, or copy the objects into a bucket of the other scheme"
-    ))
-    .into()
+/// The policy `policy_id`, if a bucket may be bound to it: it exists. Its objects stored in
+/// another scheme (replicas or shards) are converted by the evacuation job.
+pub(super) fn check_binding<'a>(residency: &'a Residency, policy_id: &str) -> Result<&'a ResidencyPolicy> {
+    residency.policies.get(policy_id).ok_or_else(|| ErrorKind::InvalidLocationConstraint.into())
 }
