@@ -372,7 +372,7 @@ fn load_tls(pair: Option<&(PathBuf, PathBuf)>) -> Result<Option<Arc<TlsFiles>>, 
 fn spawn_background_workers(
     ctx: &Context,
     config: &Config,
-    service: Arc<ObjectService>,
+    service: Arc<dyn crate::service::convert::SchemeConverter>,
     shutdown: &Shutdown,
 ) -> Vec<JoinHandle<()>> {
     let gc_settings =

@@ -25,7 +25,7 @@ use crate::model::{EtagMode, Redundancy, StreamManifest};
 
 /// What converting one version came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conversion {
+pub enum Conversion {
     /// Every stream is now in the bucket's scheme.
     Converted,
     /// Already in the bucket's scheme: nothing written.
@@ -37,15 +37,18 @@ pub(crate) enum Conversion {
     Changed,
 }
 
-impl ObjectService {
+/// The part of the object service the evacuation job converts versions through (a worker
+/// holds its parts, never the whole service).
+#[async_trait::async_trait]
+pub trait SchemeConverter: Send + Sync {
     /// Writes every stream of version `v` of `key` that is not in the scheme of `bucket`'s
     /// placement as it is now again in that scheme, then commits them in its place.
-    pub(crate) async fn convert_version(
-        &self,
-        bucket: &BucketRecord,
-        key: &str,
-        v: &VersionRecord,
-    ) -> Result<Conversion> {
+    async fn convert_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRecord) -> Result<Conversion>;
+}
+
+#[async_trait::async_trait]
+impl SchemeConverter for ObjectService {
+    async fn convert_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRecord) -> Result<Conversion> {
         let placement = self.placement_for(bucket)?;
         let scheme = placement.redundancy();
         if v.streams.iter().all(|s| s.redundancy == scheme) {
@@ -123,7 +126,9 @@ impl ObjectService {
             Ok(Conversion::Changed)
         }
     }
+}
 
+impl ObjectService {
     /// Hands streams written for a conversion that will not be committed to the garbage
     /// collector, as a failed PUT does.
     async fn let_go(&self, stored: &[StoredStream]) -> Result<()> {

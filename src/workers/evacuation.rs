@@ -23,8 +23,7 @@ use crate::placement::{grant_replica, place};
 use crate::replicate::erasure::rebuild::{ShardTarget, copy_shard, rebuild_shard};
 use crate::replicate::read::Hedging;
 use crate::replicate::verify::{CopyError, Expected, copy_from_first};
-use crate::service::ObjectService;
-use crate::service::convert::{Conversion, needs_conversion};
+use crate::service::convert::{Conversion, SchemeConverter, needs_conversion};
 use crate::service::get::shard_events;
 use crate::service::residency::Residency;
 use crate::service::state::GatewayState;
@@ -53,13 +52,13 @@ pub struct Evacuator {
     state: Arc<GatewayState>,
     lease: super::JobLease,
     /// Writes versions again in their bucket's scheme.
-    service: Arc<ObjectService>,
+    service: Arc<dyn SchemeConverter>,
 }
 
 impl Evacuator {
     /// The job over the store's objects and the providers of `ctx`, converting versions
     /// between schemes through `service`.
-    pub fn new(ctx: &super::Context, service: Arc<ObjectService>) -> Self {
+    pub fn new(ctx: &super::Context, service: Arc<dyn SchemeConverter>) -> Self {
         Self {
             meta: Arc::clone(&ctx.meta),
             backends: Arc::clone(&ctx.backends),
