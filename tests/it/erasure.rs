@@ -250,17 +250,7 @@ async fn rebinding_converts_objects_between_shards_and_replicas() {
         versions.push((key.into(), out.version_id().unwrap().into(), data, out.e_tag().unwrap().into()));
     }
     let parts = [pattern(5 << 20, 3), pattern(1000, 4)];
-    let up = c.create_multipart_upload().bucket("shards").key("multi").send().await.unwrap();
-    let id = up.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (n, p) in (1..).zip(&parts) {
-        let part = c.upload_part().bucket("shards").key("multi").upload_id(id).part_number(n);
-        let out = part.body(p.clone().into()).send().await.unwrap();
-        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
-    }
-    let list = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
-    let complete = c.complete_multipart_upload().bucket("shards").key("multi").upload_id(id);
-    let out = complete.multipart_upload(list).send().await.unwrap();
+    let out = upload_multi(&c, &parts).await;
     let whole = [parts[0].as_slice(), parts[1].as_slice()].concat();
     versions.push(("multi".into(), out.version_id().unwrap().into(), whole, out.e_tag().unwrap().into()));
     let (key_b64, key_md5) = crate::sse_c::test_key(7);
@@ -512,17 +502,7 @@ async fn erasure_coded_objects_survive_losing_the_metadata_store() {
     let single = pattern(300_000, 1);
     c.put_object().bucket("shards").key("single").body(single.clone().into()).send().await.unwrap();
     let parts = [pattern(5 << 20, 2), pattern(1000, 3)];
-    let up = c.create_multipart_upload().bucket("shards").key("multi").send().await.unwrap();
-    let id = up.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (n, p) in (1..).zip(&parts) {
-        let part = c.upload_part().bucket("shards").key("multi").upload_id(id).part_number(n);
-        let out = part.body(p.clone().into()).send().await.unwrap();
-        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
-    }
-    let list = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
-    let complete = c.complete_multipart_upload().bucket("shards").key("multi").upload_id(id);
-    complete.multipart_upload(list).send().await.unwrap();
+    upload_multi(&c, &parts).await;
     let before = located(gw.admin_addr.expect("admin listener")).await;
     gw.shutdown().await;
 
@@ -602,4 +582,22 @@ async fn a_1_gib_object_through_4_plus_2_keeps_memory_flat() {
 /// Bytes in the top directory of a provider root (where `s3s-fs` writes its upload temp files).
 fn bytes_in(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+}
+
+/// Uploads `multi` in bucket `shards` in `parts`; Complete's answer.
+async fn upload_multi(
+    c: &aws_sdk_s3::Client,
+    parts: &[Vec<u8>],
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let up = c.create_multipart_upload().bucket("shards").key("multi").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (n, p) in (1..).zip(parts) {
+        let part = c.upload_part().bucket("shards").key("multi").upload_id(id).part_number(n);
+        let out = part.body(p.clone().into()).send().await.unwrap();
+        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+    }
+    let list = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
+    let complete = c.complete_multipart_upload().bucket("shards").key("multi").upload_id(id);
+    complete.multipart_upload(list).send().await.unwrap()
 }
