@@ -157,9 +157,9 @@ impl Evacuator {
     }
 
     /// Converts a version stored in another scheme. True when done with it (converted, or
-    /// changed meanwhile); false when its streams stay as they are (under a customer key, or
-    /// the conversion failed and the next pass tries again), so that at least their holders
-    /// are moved into the policy.
+    /// changed meanwhile); false when its streams stay as they are (under a customer key, in
+    /// the scheme after all, or the conversion failed and the next pass tries again), so that
+    /// at least their holders are moved into the policy.
     async fn convert(
         &self,
         bucket: &BucketRecord,
@@ -172,7 +172,9 @@ impl Evacuator {
                 self.record(job, "converted");
                 true
             }
-            Ok(Conversion::Unchanged | Conversion::Changed) => true,
+            Ok(Conversion::Changed) => true,
+            // The placement changed since the pass looked: its holders are checked as usual.
+            Ok(Conversion::Unchanged) => false,
             Ok(Conversion::CustomerKey) => {
                 tracing::warn!(bucket = %bucket.name, key, "a version under a customer key keeps its scheme");
                 self.record(job, "customer_key");
