@@ -494,7 +494,12 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
     tasks.push(spawn_worker("health", checker.run(config.health_interval, shutdown.clone())));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((listener, _)) = admin {
-        let service = AdminService::new(Arc::clone(&metrics), Arc::clone(&health), Arc::clone(&admin_ops));
+        let service = AdminService::new(
+            Arc::clone(&metrics),
+            Arc::clone(&health),
+            Arc::clone(&admin_ops),
+            config.prometheus_url.as_deref(),
+        );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));
     }

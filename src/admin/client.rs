@@ -1,4 +1,5 @@
-//! The `souverain admin …` CLI's side of the admin API: one request, over HTTP or HTTPS.
+//! One request over HTTP or HTTPS: the `souverain admin …` CLI's to the admin API, and the
+//! console's to the Prometheus whose alerts it shows.
 
 use std::path::Path;
 

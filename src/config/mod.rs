@@ -89,6 +89,8 @@ pub struct Config {
     pub s3_listen: SocketAddr,
     /// Admin listener.
     pub admin_listen: Option<SocketAddr>,
+    /// The Prometheus (its base URL) whose firing alerts the console shows.
+    pub prometheus_url: Option<String>,
     /// HTTPS certificate and key files for the S3 listener.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// HTTPS certificate and key files of the admin listener, if it serves TLS.
@@ -245,6 +247,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         }
     };
     let admin = raw.admin;
+    let prometheus_url = admin.prometheus_url.as_deref().map(prometheus_url).transpose()?;
     let mut admin_tokens = Vec::new();
     if admin.token.is_some() || admin.token_env.is_some() || admin.token_file.is_some() {
         let token = secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?;
@@ -258,6 +261,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
     Ok(Config {
         s3_listen: listeners.s3,
         admin_listen: listeners.admin,
+        prometheus_url,
         tls: listeners.tls,
         admin_tls: listeners.admin_tls,
         block_public_access: raw.server.block_public_access.unwrap_or(true),
@@ -396,6 +400,20 @@ fn admin_token(i: usize, t: raw::RawAdminToken, base: &Path, earlier: &[AdminTok
         return Err(FieldError::new(field("token"), "must be at least 16 characters"));
     }
     Ok(AdminToken { name: name.to_string(), role, sha256: token_sha256(&token) })
+}
+
+/// `admin.prometheus_url`: an `http://` or `https://` base URL with a host, kept without its
+/// trailing slash (the console appends `/api/v1/alerts`).
+fn prometheus_url(url: &str) -> Result<String, FieldError> {
+    let bad = |why: &str| FieldError::new("admin.prometheus_url", format!("{url:?}: {why}"));
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("expected an http:// or https:// URL"));
+    }
+    if uri.host().is_none_or(str::is_empty) || uri.query().is_some() {
+        return Err(bad("expected a base URL such as http://127.0.0.1:9090"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn scrub_settings(w: &raw::RawWorkers) -> Result<ScrubSettings, FieldError> {

@@ -236,6 +236,8 @@ pub struct RawAdmin {
     pub token_env: Option<String>,
     /// Bearer token from this file (mode 0600).
     pub token_file: Option<String>,
+    /// The Prometheus whose alerts the console's health page shows (`http://` or `https://`).
+    pub prometheus_url: Option<String>,
 }
 
 /// `[[admin_token]]`.

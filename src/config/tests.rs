@@ -63,6 +63,9 @@ fn admin_tokens_are_named_hashed_and_have_a_role() {
     assert_eq!(shown, [("admin", AdminRole::Admin), ("ops", AdminRole::Viewer)]);
     assert_eq!(c.admin_tokens[1].sha256, token_sha256("0123456789abcdef"));
     assert!(!format!("{c:?}").contains("0123456789abcdef"), "no token in Debug");
+    let c = Config::parse(&format!("{MINIMAL}[admin]\nprometheus_url = \"http://127.0.0.1:9090/\"\n"), Path::new("/"))
+        .unwrap();
+    assert_eq!(c.prometheus_url.as_deref(), Some("http://127.0.0.1:9090"), "kept without its trailing slash");
 }
 
 #[test]
@@ -99,6 +102,9 @@ fn errors_are_one_line_and_name_the_field() {
             "admin_token[0].name",
             "named twice",
         ),
+        (format!("{MINIMAL}[admin]\nprometheus_url = \"ftp://p:9090\"\n"), "admin.prometheus_url", "http://"),
+        (format!("{MINIMAL}[admin]\nprometheus_url = \"http://\"\n"), "admin.prometheus_url", "not a URL"),
+        (format!("{MINIMAL}[admin]\nprometheus_url = \"/api\"\n"), "admin.prometheus_url", "http://"),
     ];
     for (text, field, says) in cases {
         let err = Config::parse(&text, Path::new("/")).unwrap_err();

@@ -12,7 +12,13 @@ use crate::common::{ADMIN_TOKEN, TestGateway, admin_request, client};
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-async fn request(admin: SocketAddr, method: &str, path: &str, cookie: Option<&str>, form: &str) -> RawResponse {
+pub(crate) async fn request(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &str,
+) -> RawResponse {
     let mut headers =
         vec![("host".to_owned(), admin.to_string()), ("content-length".to_owned(), form.len().to_string())];
     if !form.is_empty() {
@@ -25,7 +31,7 @@ async fn request(admin: SocketAddr, method: &str, path: &str, cookie: Option<&st
 }
 
 /// Logs in with `token`; the `name=value` pair of the session cookie.
-async fn login(admin: SocketAddr, token: &str) -> String {
+pub(crate) async fn login(admin: SocketAddr, token: &str) -> String {
     let form = serde_urlencoded::to_string([("token", token)]).unwrap();
     let r = request(admin, "POST", "/console/login", None, &form).await;
     assert_eq!((r.status, r.header("location")), (303, Some("/console/")), "{}", r.body_text());
@@ -517,6 +523,13 @@ async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
     assert!(refused.body_text().contains("bucket photos"), "{}", refused.body_text());
     let bad = format!("{}&csrf={csrf}", rules("DE", "many"));
     assert_eq!(request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &bad).await.status, 400);
+    // Another scheme: each object's one stream would be sealed again as 2 + 1 shards.
+    let shards = format!("{}&scheme=rs&data_shards=2&parity_shards=1&csrf={csrf}", rules("EU", "3"));
+    let converting = request(admin, "POST", "/console/policies/eu-default/preview", Some(&cookie), &shards).await;
+    let text = converting.body_text();
+    assert_eq!(converting.status, 200, "{text}");
+    assert!(text.contains("<li>Each object is cut into 2 data and 1 parity shards, one per provider; a write is acknowledged once 2 are stored; any 2 shards read it back.</li>"), "{text}");
+    assert!(text.contains("<p id=\"converting\">2 streams ("), "{text}");
 
     let (viewer, _) = viewer_session(admin).await;
     let viewer_csrf =

@@ -26,13 +26,19 @@ fn free_port() -> u16 {
 }
 
 fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
+    start_prometheus_at(dir, target, &format!("127.0.0.1:{}", free_port()), None)
+}
+
+/// A Prometheus listening on `addr` that scrapes `target` every second and, with `rules`,
+/// evaluates those alert rules every second too.
+fn start_prometheus_at(dir: &Path, target: std::net::SocketAddr, addr: &str, rules: Option<&Path>) -> Prometheus {
     let cfg = dir.join("prometheus.yml");
+    let rules = rules.map(|r| format!("rule_files: ['{}']\n", r.display())).unwrap_or_default();
     std::fs::write(
         &cfg,
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: souverain\n    static_configs:\n      - targets: ['{target}']\n"),
+        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: souverain\n    static_configs:\n      - targets: ['{target}']\n"),
     )
     .unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
@@ -41,7 +47,7 @@ fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Prometheus {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus missing: run `apt-get install prometheus` (.ci/run does)");
-    Prometheus { child, addr }
+    Prometheus { child, addr: addr.to_owned() }
 }
 
 /// Waits until Prometheus answers queries, so that from then on every query error is real.
@@ -206,6 +212,44 @@ async fn health_follows_quorum_loss_and_recovery() {
     gw.providers.repair_provider(1);
     gw.providers.repair_provider(2);
     wait_quorum(true).await;
+    gw.stop().await;
+}
+
+/// Promise (issue 27): with `[admin] prometheus_url`, the console's health page shows the
+/// alerts that Prometheus, running the shipped rules, holds for this gateway: once the German
+/// provider stops answering, `SouverainProviderDown` pending for it with its severity and
+/// summary. Before that Prometheus runs, the page says it did not answer (never "no alerts").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_alerts_prometheus_holds() {
+    let prom_addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{prom_addr}");
+    let gw =
+        TestGateway::start_proxied_with(|t| t.replace("[admin]\n", &format!("[admin]\nprometheus_url = \"{url}/\"\n")))
+            .await;
+    let admin = gw.admin_addr();
+    let cookie = crate::console::login(admin, crate::common::ADMIN_TOKEN).await;
+    let health =
+        || async { crate::console::request(admin, "GET", "/console/health", Some(&cookie), "").await.body_text() };
+    let page = health().await;
+    assert!(page.contains(&format!("Prometheus at {url} did not answer: ")), "{page}");
+
+    let rules = crate::common::repo_root().join("config/alerts.yml");
+    let prom = start_prometheus_at(gw.dir.path(), admin, &prom_addr, Some(&rules));
+    wait_ready(&prom).await;
+    gw.providers.proxies[0].set(crate::common::fault_proxy::Fault::Reset);
+    let row = "<tr><td>SouverainProviderDown</td><td>warning</td><td><span class=\"warn\">pending</span></td><td>";
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let page = loop {
+        let page = health().await;
+        if page.contains(row) || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(page.contains(row), "{page}");
+    assert!(page.contains("<td>provider local-de fails its health checks</td></tr>"), "{page}");
+    assert!(page.contains(&format!("From Prometheus at {url}:")), "{page}");
+    gw.providers.proxies[0].set(crate::common::fault_proxy::Fault::None);
     gw.stop().await;
 }
 

@@ -2,10 +2,12 @@
 //! Prometheus alerts watch: a provider down or its circuit open, a policy that can no longer
 //! reach its write quorum, the key provider failing, repairs stuck, deletions outside policy or
 //! overdue), then each provider's checks, circuit and read latency with its share of the
-//! repair and deletion queues, and each policy's reachable providers.
+//! repair and deletion queues, and each policy's reachable providers; last, the alerts the
+//! configured Prometheus has pending or firing.
 
 use maud::{Markup, html};
 
+use super::alerts::{self, Alerts};
 use super::layout::{View, frame};
 use crate::health::HealthReport;
 
@@ -61,7 +63,7 @@ fn circuit(gauge: i64) -> Markup {
 }
 
 /// `GET /console/health`.
-pub(super) fn page(view: &View, r: &HealthReport) -> Markup {
+pub(super) fn page(view: &View, r: &HealthReport, alerts: &Alerts) -> Markup {
     let problems = problems(r);
     let content = html! {
         @if problems.is_empty() { p #problems.ok { "Nothing needs attention." } }
@@ -92,6 +94,7 @@ pub(super) fn page(view: &View, r: &HealthReport) -> Markup {
                 }
             }
         }
+        (alerts::section(alerts))
     };
     frame(view, "/console/health", "Health", &content)
 }

@@ -7,6 +7,7 @@
 //! session's CSRF token. Pages load only the console's own stylesheet: the
 //! Content-Security-Policy allows nothing else (no script, no inline style, no frame).
 
+mod alerts;
 mod binding;
 mod bucket_kek;
 mod changes;
@@ -45,6 +46,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 pub(super) async fn respond(
     service: &AdminOps,
     health: &crate::health::HealthState,
+    prometheus_url: Option<&str>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -95,7 +97,9 @@ pub(super) async fn respond(
             return resp;
         }
         (&Method::GET, "/console/keys") => keys::page(service, &view).await,
-        (&Method::GET, "/console/health") => (StatusCode::OK, health::page(&view, &health.report())),
+        (&Method::GET, "/console/health") => {
+            (StatusCode::OK, health::page(&view, &health.report(), &alerts::fetch(prometheus_url).await))
+        }
         (&Method::GET, "/console/audit/export") => return audit_export(service, &query).await,
         (&Method::GET, "/console/report") => match walk(report::gather(service)).await {
             Ok((facts, chain)) => (StatusCode::OK, report::page(&view, &facts, &chain)),

@@ -3,8 +3,9 @@
 //! shows the old and new rules in words and the dry run of the evacuation the change would
 //! start over the buckets bound to the policy, and only its "Apply" (a POST with the CSRF
 //! token, by a token whose role may change residency, while the policy is still as the
-//! confirmation showed) applies it, as `PUT /admin/v1/policies/{id}` does. The scheme
-//! (replicas or erasure-coded shards) is kept: converting stored objects is not built.
+//! confirmation showed) applies it, as `PUT /admin/v1/policies/{id}` does. The scheme may
+//! change too (replicas ↔ erasure-coded shards): the dry run then counts the streams the
+//! evacuation job would write again in the new scheme.
 
 use http::StatusCode;
 use maud::{Markup, html};
@@ -21,6 +22,10 @@ const DISTINCT: [(&str, &str); 4] = [
     ("country", "no two in one country"),
     ("none", "no constraint"),
 ];
+
+/// The shards a replicated policy's form proposes should its scheme change (any two providers
+/// of six may be lost at half the storage of three copies).
+const DEFAULT_SHARDS: (u8, u8) = (4, 2);
 
 fn distinct_name(d: Distinct) -> &'static str {
     match d {
@@ -45,7 +50,9 @@ fn list(text: &str) -> Vec<String> {
     text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
 }
 
-/// The policy the form's fields describe (the scheme and id kept from `current`); why not.
+/// The policy the form's fields describe (the id kept from `current`, and its scheme when the
+/// form names none); why not. Only the counts of the chosen scheme are read: replicas, or data
+/// and parity shards.
 fn from_form(current: &ResidencyPolicy, form: &[(String, String)]) -> Result<ResidencyPolicy, String> {
     let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let number = |name: &str| -> Result<Option<u8>, String> {
@@ -55,16 +62,22 @@ fn from_form(current: &ResidencyPolicy, form: &[(String, String)]) -> Result<Res
         }
     };
     let countries = value("allowed_countries").ok_or("the form lacks the policy's rules")?;
+    let shards = match value("scheme") {
+        None => current.erasure.is_some(),
+        Some("replicas") => false,
+        Some("rs") => true,
+        Some(other) => return Err(format!("scheme {other:?}: expected replicas or rs")),
+    };
     let raw = RawPolicy {
         id: current.id.clone(),
         allowed_countries: Some(list(countries)),
         allowed_jurisdictions: Some(list(value("allowed_jurisdictions").unwrap_or_default())),
         forbid_exposures: Some(list(value("forbid_exposures").unwrap_or_default())),
-        scheme: current.erasure.map(|_| "rs".to_owned()),
-        replicas: if current.erasure.is_some() { None } else { number("replicas")? },
+        scheme: Some(if shards { "rs" } else { "replicas" }.to_owned()),
+        replicas: if shards { None } else { number("replicas")? },
         write_quorum: number("write_quorum")?,
-        data_shards: current.erasure.map(|e| e.data),
-        parity_shards: current.erasure.map(|e| e.parity),
+        data_shards: if shards { number("data_shards")? } else { None },
+        parity_shards: if shards { number("parity_shards")? } else { None },
         distinct: value("distinct").map(str::to_owned),
         min_distinct_countries: number("min_distinct_countries")?,
         min_distinct_operators: number("min_distinct_operators")?,
@@ -91,8 +104,16 @@ fn fields(p: &ResidencyPolicy) -> Markup {
         (text("allowed_jurisdictions", "Allowed jurisdictions of the ownership chain (empty: any)", listed(p.allowed_jurisdictions.iter().map(ToString::to_string))))
         (text("forbid_exposures", "Forbidden exposures", listed(p.forbid_exposures.iter().cloned())))
         (text("required_certifications", "Required certifications", listed(p.required_certifications.iter().cloned())))
-        @if p.erasure.is_none() { (text("replicas", "Replicas", p.replicas.to_string())) }
-        (text("write_quorum", "Write quorum", p.write_quorum.to_string()))
+        p { label { "Scheme "
+            select name="scheme" {
+                option value="replicas" selected[p.erasure.is_none()] { "whole copies (replicas)" }
+                option value="rs" selected[p.erasure.is_some()] { "erasure-coded shards (Reed–Solomon)" }
+            }
+        } }
+        (text("replicas", "Replicas (with whole copies)", p.replicas.to_string()))
+        (text("data_shards", "Data shards k (with shards)", p.erasure.map_or(DEFAULT_SHARDS.0, |e| e.data).to_string()))
+        (text("parity_shards", "Parity shards m (with shards)", p.erasure.map_or(DEFAULT_SHARDS.1, |e| e.parity).to_string()))
+        (text("write_quorum", "Write quorum (copies, or shards from k to k + m)", p.write_quorum.to_string()))
         (text("min_distinct_countries", "At least this many countries", p.min_distinct_countries.to_string()))
         (text("min_distinct_operators", "At least this many operators", p.min_distinct_operators.to_string()))
         p { label { "Independence "
