@@ -2,16 +2,18 @@
 //! facts as a PDF (printpdf, Helvetica, A4): the gateway's version and the digest of the
 //! residency rules in force, the catalog with its evidence dates, the policies in words, per
 //! bucket the providers, countries and jurisdictions holding its data and how many replicas sit
-//! outside its policy (from the metadata), the latest scrub pass (which checks the replicas
-//! against the providers), and the audit chain's verdict and head.
+//! outside its policy (from the metadata), the map of the countries holding data (PDF), the
+//! latest scrub pass (which checks the replicas against the providers) with what it found per
+//! bucket, and the audit chain's verdict and head.
 
 use maud::{Markup, html};
-use printpdf::{BuiltinFont, Mm, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
 
 use super::inspect::when;
 use super::layout::{View, frame};
 use super::pages::in_words;
-use crate::service::admin::{AdminOps, ComplianceFacts};
+use super::pdf::{Block, Table};
+use super::pdf_map::MapView;
+use crate::service::admin::{AdminOps, BucketResidency, ComplianceFacts};
 
 /// The audit chain as the report states it.
 pub(super) struct Chain {
@@ -94,6 +96,9 @@ pub(super) fn page(view: &View, facts: &ComplianceFacts, chain: &Chain) -> Marku
         }
                 h2 { "Latest scrub" }
         p #scrub { (scrub_line(facts)) }
+        table #report-scrub {
+            tr { @for (h, _) in SCRUB_COLUMNS { th { (h) } } }
+            @for b in &facts.buckets { tr { @for cell in scrub_row(b) { td { (cell) } } } } }
         h2 { "Audit chain" }
         p #chain { (chain_line(chain)) }
         @if !chain.problems.is_empty() { ul { @for p in &chain.problems { li { (p) } } } }
@@ -115,6 +120,29 @@ fn scrub_line(facts: &ComplianceFacts) -> String {
     }
 }
 
+/// The per-bucket scrub table's columns (and their shares of the PDF's width).
+const SCRUB_COLUMNS: [(&str, f32); 6] = [
+    ("Bucket", 0.2),
+    ("Replicas", 0.12),
+    ("Checked by the latest pass", 0.18),
+    ("Of those read whole", 0.16),
+    ("Awaiting repair", 0.14),
+    ("Not checked since the pass started", 0.2),
+];
+
+/// A bucket's replicas as the latest scrub pass left them: checked, read whole, awaiting
+/// repair, and the rest (written since it started, or at a provider that did not answer).
+fn scrub_row(b: &BucketResidency) -> Vec<String> {
+    let unchecked = b.replicas.saturating_sub(b.scrub_checked + b.awaiting_repair);
+    [b.replicas, b.scrub_checked, b.scrub_read_whole, b.awaiting_repair, unchecked]
+        .iter()
+        .map(ToString::to_string)
+        .fold(vec![b.bucket.clone()], |mut row, n| {
+            row.push(n);
+            row
+        })
+}
+
 fn chain_line(chain: &Chain) -> String {
     let verdict = if chain.intact { "intact" } else { "BROKEN" };
     let sealed = chain.sealed_through.map_or("not sealed".to_owned(), |s| format!("sealed through record {s}"));
@@ -122,145 +150,130 @@ fn chain_line(chain: &Chain) -> String {
     format!("{} records, {verdict}, {sealed}; head hash {head}.", chain.records)
 }
 
-/// The report as lines of text (the PDF's content).
-fn lines(facts: &ComplianceFacts, chain: &Chain) -> Vec<String> {
-    let mut out = vec![
-        format!("souverain compliance report, {}", day(facts)),
-        String::new(),
-        format!("Gateway: souverain {}, generated {}", facts.version, when(facts.generated_ms)),
-        format!("Residency rules in force (SHA-256): {}", facts.residency_sha256),
-        String::new(),
-        "PROVIDERS".to_owned(),
-    ];
-    for p in &facts.providers {
-        let jurisdictions: Vec<String> = p.jurisdictions.iter().map(ToString::to_string).collect();
-        let certs: Vec<String> =
-            p.certifications.iter().map(|c| format!("{} until {}", c.scheme, c.valid_until)).collect();
-        out.push(format!(
-            "{}{}: country {}, operator {}, jurisdictions {}, exposures {}, certifications {}",
-            p.id.as_str(),
-            if p.retired { " (retired)" } else { "" },
-            p.country,
-            p.operator,
-            jurisdictions.join(" -> "),
-            if p.exposures.is_empty() { "none".to_owned() } else { p.exposures.join(", ") },
-            if certs.is_empty() { "none".to_owned() } else { certs.join(", ") },
-        ));
-    }
-    out.extend([String::new(), "POLICIES".to_owned()]);
-    for policy in &facts.policies {
-        out.push(format!("{}: {}", policy.id, in_words(policy).join(" ")));
-    }
-    out.extend([String::new(), "BUCKETS".to_owned()]);
-    let outside = outside_total(facts);
-    out.push(if outside == 0 {
-        "No replica of any bucket sits outside its policy (from the metadata).".to_owned()
-    } else {
-        format!("{outside} replicas sit outside their bucket's policy; the evacuation job moves them.")
-    });
-    for b in &facts.buckets {
-        out.push(format!(
-            "{} (policy {}): {} versions, {} replicas; countries {}; jurisdictions {}; providers {}; outside policy {}",
-            b.bucket,
-            b.policy,
-            b.versions,
-            b.replicas,
-            list(&b.countries),
-            list(&b.jurisdictions),
-            list(&b.providers),
-            b.outside_policy
-        ));
-    }
-    out.extend([String::new(), "STORED AT EACH PROVIDER".to_owned()]);
-    for at in &facts.stored {
-        out.push(format!("{}: {} replicas or shards, {} bytes stored", at.provider, at.replicas, at.bytes));
-    }
-    out.extend([String::new(), "LATEST SCRUB".to_owned(), scrub_line(facts), String::new()]);
-    out.extend(["AUDIT CHAIN".to_owned(), chain_line(chain)]);
-    out.extend(chain.problems.iter().map(|p| format!("problem: {p}")));
-    out
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
 }
 
-/// Characters per line at 9 pt Helvetica on A4 with 18 mm margins (conservative).
-const WIDTH_CHARS: usize = 100;
-/// Lines per A4 page at 12 pt line height.
-const PAGE_LINES: usize = 62;
-
-/// Wraps a line at spaces to [`WIDTH_CHARS`] (a longer word is cut), keeping to what the
-/// built-in fonts encode (WinAnsi: ASCII and Latin-1, so "Telefónica" stays itself; anything
-/// else becomes `?`).
-fn wrap(line: &str) -> Vec<String> {
-    let encodable = |c: char| (' '..='~').contains(&c) || ('\u{a0}'..='\u{ff}').contains(&c);
-    let printable: String = line.chars().map(|c| if encodable(c) { c } else { '?' }).collect();
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in printable.split(' ') {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let used = current.chars().count();
-            if used > 0 && used + 1 + word.len() > WIDTH_CHARS {
-                out.push(std::mem::take(&mut current));
-                current.push_str("    ");
-            }
-            if !current.trim().is_empty() {
-                current.push(' ');
-            }
-            let room = WIDTH_CHARS.saturating_sub(current.chars().count()).max(1);
-            let rest = word.split_off(room.min(word.len()));
-            current.extend(word);
-            if rest.is_empty() {
-                break;
-            }
-            word = rest;
-            out.push(std::mem::take(&mut current));
-            current.push_str("    ");
-        }
-    }
-    out.push(current);
-    out
-}
-
-/// `GET /console/report.pdf`: the report's lines on A4 pages.
-pub(super) fn pdf(facts: &ComplianceFacts, chain: &Chain) -> Vec<u8> {
-    let wrapped: Vec<String> = lines(facts, chain).iter().flat_map(|l| wrap(l)).collect();
-    let pages = wrapped
-        .chunks(PAGE_LINES)
-        .map(|chunk| {
-            let mut ops = vec![
-                Op::StartTextSection,
-                Op::SetTextCursor { pos: Point::new(Mm(18.0), Mm(280.0)) },
-                Op::SetFont { font: PdfFontHandle::Builtin(BuiltinFont::Helvetica), size: Pt(9.0) },
-                Op::SetLineHeight { lh: Pt(12.0) },
-            ];
-            for line in chunk {
-                ops.push(Op::ShowText { items: vec![TextItem::Text(line.clone())] });
-                ops.push(Op::AddLineBreak);
-            }
-            ops.push(Op::EndTextSection);
-            PdfPage::new(Mm(210.0), Mm(297.0), ops)
+/// The providers table's rows: id, country, operator, ownership chain, exposures, certifications.
+fn provider_rows(facts: &ComplianceFacts) -> Vec<Vec<String>> {
+    facts
+        .providers
+        .iter()
+        .map(|p| {
+            let certs: Vec<String> =
+                p.certifications.iter().map(|c| format!("{} until {}", c.scheme, c.valid_until)).collect();
+            let jurisdictions: Vec<String> = p.jurisdictions.iter().map(ToString::to_string).collect();
+            let retired = if p.retired { " (retired)" } else { "" };
+            vec![
+                format!("{}{retired}", p.id.as_str()),
+                p.country.to_string(),
+                p.operator.clone(),
+                jurisdictions.join(" > "),
+                or_none(&p.exposures),
+                or_none(&certs),
+            ]
         })
-        .collect();
-    let mut doc = PdfDocument::new(&format!("souverain compliance report {}", day(facts)));
-    doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new())
+        .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The report as the PDF lays it out.
+fn blocks(facts: &ComplianceFacts, chain: &Chain) -> Vec<Block> {
+    let table = |columns: Vec<(&'static str, f32)>, rows: Vec<Vec<String>>| Block::Table(Table { columns, rows });
+    let providers = provider_rows(facts);
+    let outside = outside_total(facts);
+    let mut out = vec![
+        Block::Title(format!("souverain compliance report, {}", day(facts))),
+        Block::Text(format!("Gateway: souverain {}, generated {}.", facts.version, when(facts.generated_ms))),
+        Block::Text(format!("Residency rules in force (catalog and policies), SHA-256: {}", facts.residency_sha256)),
+        Block::Heading("Providers".to_owned()),
+        table(
+            vec![
+                ("Provider", 0.16),
+                ("Country", 0.09),
+                ("Operator", 0.2),
+                ("Jurisdictions", 0.15),
+                ("Exposures", 0.16),
+                ("Certifications", 0.24),
+            ],
+            providers,
+        ),
+        Block::Heading("Policies".to_owned()),
+        table(
+            vec![("Policy", 0.18), ("Rules", 0.82)],
+            facts.policies.iter().map(|p| vec![p.id.clone(), in_words(p).join(" ")]).collect(),
+        ),
+        Block::Heading("Buckets".to_owned()),
+        Block::Text(if outside == 0 {
+            "No replica of any bucket sits outside its policy (from the metadata).".to_owned()
+        } else {
+            format!("{outside} replicas sit outside their bucket's policy; the evacuation job moves them.")
+        }),
+        table(
+            vec![
+                ("Bucket", 0.12),
+                ("Policy", 0.12),
+                ("Versions", 0.09),
+                ("Replicas", 0.09),
+                ("Countries", 0.11),
+                ("Jurisdictions", 0.14),
+                ("Providers", 0.25),
+                ("Outside policy", 0.08),
+            ],
+            facts
+                .buckets
+                .iter()
+                .map(|b| {
+                    let n = |v: u64| v.to_string();
+                    vec![
+                        b.bucket.clone(),
+                        b.policy.clone(),
+                        n(b.versions),
+                        n(b.replicas),
+                        list(&b.countries),
+                        list(&b.jurisdictions),
+                        list(&b.providers),
+                        n(b.outside_policy),
+                    ]
+                })
+                .collect(),
+        ),
+        Block::Heading("Where the data is".to_owned()),
+        Block::Map(map_view(facts)),
+        Block::Heading("Stored at each provider".to_owned()),
+        table(
+            vec![("Provider", 0.4), ("Replicas or shards", 0.3), ("Bytes stored", 0.3)],
+            facts
+                .stored
+                .iter()
+                .map(|at| vec![at.provider.clone(), at.replicas.to_string(), at.bytes.to_string()])
+                .collect(),
+        ),
+        Block::Heading("Latest scrub".to_owned()),
+        Block::Text(scrub_line(facts)),
+        table(SCRUB_COLUMNS.to_vec(), facts.buckets.iter().map(scrub_row).collect()),
+        Block::Heading("Audit chain".to_owned()),
+        Block::Text(chain_line(chain)),
+    ];
+    out.extend(chain.problems.iter().map(|p| Block::Text(format!("Problem: {p}"))));
+    out
+}
 
-    /// Promise: report lines keep Latin-1 letters (operator names), replace what the PDF's
-    /// built-in font cannot encode, wrap at spaces, and cut a word longer than a line, losing
-    /// no character.
-    #[test]
-    fn lines_wrap_and_keep_what_the_font_encodes() {
-        assert_eq!(wrap("Telefónica Deutschland → DE"), ["Telefónica Deutschland ? DE"]);
-        let words = "word ".repeat(30);
-        let wrapped = wrap(words.trim_end());
-        assert!(wrapped.len() == 2 && wrapped.iter().all(|l| l.chars().count() <= WIDTH_CHARS), "{wrapped:?}");
-        assert!(wrapped[1].starts_with("    word"), "continuation lines are indented");
-        let long = "x".repeat(WIDTH_CHARS * 2 + 5);
-        let cut = wrap(&format!("hash {long}"));
-        assert!(cut.iter().all(|l| l.chars().count() <= WIDTH_CHARS), "{cut:?}");
-        assert_eq!(cut.concat().chars().filter(|c| *c == 'x').count(), long.len());
+/// The map's countries holding data and the providers of each country.
+fn map_view(facts: &ComplianceFacts) -> MapView {
+    let mut map = MapView::default();
+    for p in &facts.providers {
+        let holds = facts.stored.iter().any(|at| at.provider == p.id.as_str() && at.replicas > 0);
+        if holds {
+            map.held.insert(p.country.to_string());
+        }
+        let site = map.sites.entry(p.country.to_string()).or_default();
+        site.0.push(p.id.as_str().to_owned());
+        site.1 |= !p.exposures.is_empty();
     }
+    map
+}
+
+/// `GET /console/report.pdf`.
+pub(super) fn pdf(facts: &ComplianceFacts, chain: &Chain) -> Vec<u8> {
+    super::pdf::render(&format!("souverain compliance report {}", day(facts)), &blocks(facts, chain))
 }

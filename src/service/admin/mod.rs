@@ -34,6 +34,32 @@ pub use report::{BucketResidency, ComplianceFacts, ProviderStorage};
 pub use residency::ProviderView;
 pub use rotation_preview::RotationPreview;
 
+/// The streams of every version of a bucket (noncurrent ones and parts of completed uploads
+/// included), a page of versions at a time, for walks that read more per stream.
+pub(super) struct StreamPages {
+    walk: crate::meta::walk::VersionWalk,
+    /// Versions read so far.
+    pub(super) versions: u64,
+}
+
+impl StreamPages {
+    const PAGE: usize = 512;
+
+    pub(super) fn of(bucket: BucketUid) -> Self {
+        Self { walk: crate::meta::walk::VersionWalk::new(bucket, None), versions: 0 }
+    }
+
+    /// The streams of the next page of versions; `None` once every version was read.
+    pub(super) async fn next(&mut self, meta: &dyn MetadataStore) -> Result<Option<Vec<crate::model::StreamManifest>>> {
+        let page = self.walk.next_page(meta, Self::PAGE).await?;
+        if page.is_empty() {
+            return Ok(None);
+        }
+        self.versions += page.len() as u64;
+        Ok(Some(page.into_iter().flat_map(|(_, entry)| entry.version.streams).collect()))
+    }
+}
+
 /// A background job as `GET /admin/v1/jobs/{name}` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobView {
@@ -114,21 +140,13 @@ impl AdminOps {
         bucket: BucketUid,
         mut each: impl FnMut(&crate::model::StreamManifest, u64),
     ) -> Result<u64> {
-        const PAGE: usize = 512;
-        let mut walk = crate::meta::walk::VersionWalk::new(bucket, None);
-        let mut versions = 0;
-        loop {
-            let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
-            if page.is_empty() {
-                return Ok(versions);
-            }
-            for (_, entry) in page {
-                versions += 1;
-                for s in &entry.version.streams {
-                    each(s, crate::replicate::erasure::holder_len(s));
-                }
+        let mut pages = StreamPages::of(bucket);
+        while let Some(page) = pages.next(self.meta.as_ref()).await? {
+            for s in &page {
+                each(s, crate::replicate::erasure::holder_len(s));
             }
         }
+        Ok(pages.versions)
     }
 
     /// What each provider and each bucket holds, as the last usage pass counted it.

@@ -64,6 +64,12 @@ pub struct BucketResidency {
     pub jurisdictions: BTreeSet<String>,
     /// Replicas at a provider the policy does not allow today (the evacuation moves them).
     pub outside_policy: u64,
+    /// Replicas the latest scrub pass found present with their length (since it started).
+    pub scrub_checked: u64,
+    /// Of those, the ones it read whole and found their ciphertext check intact.
+    pub scrub_read_whole: u64,
+    /// Replicas awaiting repair (the scrubber's findings, and writes or moves a provider missed).
+    pub awaiting_repair: u64,
 }
 
 impl AdminOps {
@@ -77,15 +83,19 @@ impl AdminOps {
         let mut stored: std::collections::BTreeMap<String, ProviderStorage> = std::collections::BTreeMap::new();
         let mut records = self.meta.buckets().await?;
         records.sort_by(|a, b| a.name.cmp(&b.name));
+        let scrub = self.job(crate::model::jobs::SCRUB).await?;
+        let scrub_since = scrub.as_ref().map(|j| j.started_ms);
         for bucket in records {
+            let policy = residency.policies.get(&bucket.policy_id);
             let mut out = BucketResidency {
                 bucket: bucket.name.to_string(),
                 policy: bucket.policy_id.clone(),
                 ..Default::default()
             };
-            let policy = residency.policies.get(&bucket.policy_id);
-            out.versions = self
-                .each_stream(bucket.uid, |s, len| {
+            let mut pages = super::StreamPages::of(bucket.uid);
+            while let Some(page) = pages.next(self.meta.as_ref()).await? {
+                for s in &page {
+                    let len = crate::replicate::erasure::holder_len(s);
                     for p in &s.replicas {
                         let at = stored.entry(p.as_str().to_owned()).or_default();
                         at.replicas += 1;
@@ -100,8 +110,10 @@ impl AdminOps {
                             out.outside_policy += 1;
                         }
                     }
-                })
-                .await?;
+                    self.count_checks(s, scrub_since, &mut out).await?;
+                }
+            }
+            out.versions = pages.versions;
             buckets.push(out);
         }
         Ok(ComplianceFacts {
@@ -112,7 +124,35 @@ impl AdminOps {
             policies,
             buckets,
             stored: stored.into_iter().map(|(provider, at)| ProviderStorage { provider, ..at }).collect(),
-            scrub: self.job(crate::model::jobs::SCRUB).await?,
+            scrub,
         })
+    }
+
+    /// Counts `s`'s replicas awaiting repair, and of the others those the scrub pass that
+    /// started at `scrub_since` checked (a replica written since, or at a provider that did
+    /// not answer, is in neither count).
+    async fn count_checks(
+        &self,
+        s: &crate::model::StreamManifest,
+        scrub_since: Option<i64>,
+        out: &mut BucketResidency,
+    ) -> Result<()> {
+        let repairs = self.meta.stream_repairs(s.stream_id).await?;
+        let checks = match scrub_since {
+            Some(_) => self.meta.verifications(s.stream_id).await?,
+            None => Vec::new(),
+        };
+        for p in &s.replicas {
+            if repairs.iter().any(|t| t.provider == *p) {
+                out.awaiting_repair += 1;
+                continue;
+            }
+            let checked = checks.iter().find(|(at, ms, _)| at == p && scrub_since.is_some_and(|since| *ms >= since));
+            if let Some((_, _, read_whole)) = checked {
+                out.scrub_checked += 1;
+                out.scrub_read_whole += u64::from(*read_whole);
+            }
+        }
+        Ok(())
     }
 }
