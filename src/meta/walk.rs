@@ -2,8 +2,10 @@
 //! version or open upload (rotation, evacuation, usage, the shredding check) without loading
 //! them all at once.
 
-use super::{ListEntry, ListQuery, ListStart, MetaError, MetadataStore, UploadRecord, VersionEntry};
-use crate::model::{BucketUid, UploadId};
+use std::collections::VecDeque;
+
+use super::{ListEntry, ListQuery, ListStart, MetaError, MetadataStore, PartRecord, UploadRecord, VersionEntry};
+use crate::model::{BucketUid, UploadId, VersionUid};
 
 /// A bucket's open multipart uploads, in key order then upload id.
 #[derive(Debug)]
@@ -41,6 +43,72 @@ impl UploadWalk {
             _ => self.done = true,
         }
         Ok(uploads.into_iter().map(|(_, u)| u).collect())
+    }
+}
+
+/// One stored part of an open upload, with what says whose it is.
+#[derive(Debug, Clone)]
+pub struct OpenPart {
+    /// The upload's target key.
+    pub key: String,
+    /// The version the upload becomes.
+    pub version: VersionUid,
+    /// The upload.
+    pub upload: UploadId,
+    /// The part's number.
+    pub number: u32,
+    /// The part, with its stream.
+    pub part: PartRecord,
+}
+
+/// The stored parts of a bucket's open uploads, upload by upload in [`UploadWalk`]'s order and
+/// by part number within each (the evacuation moves them, its dry run counts them).
+#[derive(Debug)]
+pub struct PartWalk {
+    uploads: UploadWalk,
+    /// Uploads read but not walked yet.
+    pending: VecDeque<UploadRecord>,
+    /// The upload being walked and the last part number handed out of it.
+    current: Option<(UploadRecord, u32)>,
+}
+
+impl PartWalk {
+    /// From the bucket's first upload.
+    pub fn new(bucket: BucketUid) -> Self {
+        Self { uploads: UploadWalk::new(bucket), pending: VecDeque::new(), current: None }
+    }
+
+    /// The next page of at most `max` parts (of one upload); empty once every part was handed out.
+    pub async fn next_page(&mut self, meta: &dyn MetadataStore, max: usize) -> Result<Vec<OpenPart>, MetaError> {
+        loop {
+            if self.current.is_none() {
+                if self.pending.is_empty() {
+                    self.pending.extend(self.uploads.next_page(meta, max).await?);
+                }
+                let Some(next) = self.pending.pop_front() else { return Ok(Vec::new()) };
+                self.current = Some((next, 0));
+            }
+            let Some((upload, after)) = self.current.as_mut() else { continue };
+            let parts = meta.parts(upload.upload_id, *after, max).await?;
+            match parts.last() {
+                Some((n, _)) if parts.len() >= max => *after = *n,
+                _ => {}
+            }
+            let of = |(number, part)| OpenPart {
+                key: upload.key.clone(),
+                version: upload.version_uid,
+                upload: upload.upload_id,
+                number,
+                part,
+            };
+            let page: Vec<OpenPart> = parts.into_iter().map(of).collect();
+            if page.len() < max {
+                self.current = None;
+            }
+            if !page.is_empty() {
+                return Ok(page);
+            }
+        }
     }
 }
 

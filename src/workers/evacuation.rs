@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::datapath::ciphertext_len;
 use crate::health::HealthState;
-use crate::meta::walk::{UploadWalk, VersionWalk};
+use crate::meta::walk::{PartWalk, VersionWalk};
 use crate::meta::{BucketRecord, DeletionReason, DeletionTask, JobRecord, MetaError, MetadataStore, ReplicaMove};
 use crate::metrics::Metrics;
 use crate::model::audit::AuditEntry;
@@ -192,28 +192,15 @@ impl Evacuator {
     /// excluded provider until Complete would be ciphertext outside policy meanwhile (and
     /// for ever if the upload is never completed nor aborted).
     async fn evacuate_uploads(&self, bucket: &BucketRecord, job: &mut JobRecord) -> Result<(), MetaError> {
-        let meta = &self.meta;
-        let mut walk = UploadWalk::new(bucket.uid);
+        let mut walk = PartWalk::new(bucket.uid);
         loop {
-            let page = walk.next_page(meta.as_ref(), PAGE).await?;
+            let page = walk.next_page(self.meta.as_ref(), PAGE).await?;
             if page.is_empty() {
                 return Ok(());
             }
-            for upload in page {
-                let key_text = upload.key.clone();
-                let mut next = 0;
-                loop {
-                    let parts = meta.parts(upload.upload_id, next, PAGE).await?;
-                    for (number, part) in &parts {
-                        let part_of = Some((upload.upload_id, *number));
-                        let holder = Holder { key: &key_text, version: upload.version_uid, part: part_of };
-                        self.evacuate_stream(bucket, holder, &part.stream, job).await?;
-                    }
-                    match parts.last() {
-                        Some((n, _)) if parts.len() == PAGE => next = *n,
-                        _ => break,
-                    }
-                }
+            for p in &page {
+                let holder = Holder { key: &p.key, version: p.version, part: Some((p.upload, p.number)) };
+                self.evacuate_stream(bucket, holder, &p.part.stream, job).await?;
             }
         }
     }

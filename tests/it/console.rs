@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use crate::common::raw::{RawResponse, send};
-use crate::common::{ADMIN_TOKEN, TestGateway, admin_request, client};
+use crate::common::{ADMIN_TOKEN, TestGateway, admin_request, client, error_code, error_status};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -418,7 +418,8 @@ async fn bound_policy(admin: SocketAddr, bucket: &str) -> String {
 
 /// Promise: binding a bucket to another policy from the console first shows what the
 /// evacuation would move (the replicas leaving each provider the new policy does not allow,
-/// with their bytes) without changing anything; a viewer's "Apply", one without the CSRF token
+/// with their bytes, an open upload's stored part counted with the objects) without changing
+/// anything; a viewer's "Apply", one without the CSRF token
 /// and one confirming a binding that is no longer the bucket's are refused and change nothing;
 /// the admin's "Apply" binds the bucket (audited under the admin's name) and the evacuation
 /// leaves each object on the one provider the new policy allows.
@@ -427,6 +428,21 @@ async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
     let gw = TestGateway::start().await;
     let admin = gw.admin_addr();
     let stored = photos_with_two_objects(&gw).await;
+    // An upload left open with one part of 1,000 bytes: 1,112 stored at each of three providers
+    // (the 96-byte header, the 1,000 bytes, the 16-byte tag).
+    let c = client(gw.addr);
+    let upload = c.create_multipart_upload().bucket("photos").key("open").send().await.unwrap();
+    let id = upload.upload_id().unwrap();
+    c.upload_part()
+        .bucket("photos")
+        .key("open")
+        .upload_id(id)
+        .part_number(1)
+        .body(vec![5u8; 1000].into())
+        .send()
+        .await
+        .unwrap();
+    let stored = stored + 1112;
     let cookie = login(admin, ADMIN_TOKEN).await;
     let page = request(admin, "GET", "/console/buckets/photos", Some(&cookie), "").await.body_text();
     assert!(page.contains("<option value=\"de-only\">de-only</option>"), "{page}");
@@ -436,8 +452,9 @@ async fn a_bucket_binding_shows_what_would_move_and_only_an_admin_applies_it() {
     let preview = request(admin, "POST", "/console/buckets/photos/preview", Some(&cookie), &change).await;
     let page = preview.body_text();
     assert_eq!(preview.status, 200, "{page}");
+    assert!(page.contains("(2 object versions and 1 parts of open uploads looked at)"), "{page}");
     for provider in ["local-fr", "local-nl"] {
-        let row = format!("<tr><td>{provider}</td><td>2</td><td>{stored}</td></tr>");
+        let row = format!("<tr><td>{provider}</td><td>3</td><td>{stored}</td></tr>");
         assert!(page.contains(&row), "{row} in {page}");
     }
     assert!(!page.contains("<td>local-de</td>"), "nothing leaves the allowed provider: {page}");
@@ -565,6 +582,87 @@ async fn a_policy_change_shows_what_would_move_and_only_an_admin_applies_it() {
         k0 == ["local-de", "local-fr"] && k1 == ["local-de", "local-fr"]
     })
     .await;
+    gw.stop().await;
+}
+
+/// Promise: crypto-shredding from the console offers only buckets' own keys; its confirmation
+/// names the buckets and how many data keys the KMS would destroy, and refuses the default
+/// key (400, why); a viewer's "Apply" (403) and one without the key's name typed again (400)
+/// destroy nothing (objects still read, the KMS still holds the key); the admin's, with the
+/// name, destroys it: the bucket's objects answer 410 KeyShredded, another bucket's still
+/// read, the keys page lists it shredded, the audit log names the admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crypto_shredding_from_the_console_names_what_it_destroys_and_wants_the_name_typed() {
+    let bao = crate::common::openbao::OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = crate::kms::transit_gateway(&bao.address(), &crate::kms::root_auth(), "").await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    for (b, k) in [("secret", "k0"), ("secret", "k1"), ("other", "k0")] {
+        if k == "k0" {
+            c.create_bucket().bucket(b).send().await.unwrap();
+        }
+        c.put_object().bucket(b).key(k).body(b"plain".to_vec().into()).send().await.unwrap();
+    }
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let page = request(admin, "GET", "/console/keys", Some(&cookie), "").await.body_text();
+    assert!(page.contains("No bucket has a key of its own.") && !page.contains("id=\"shred\" method"), "{page}");
+    let (status, text) =
+        admin_request(admin, "PUT", "/admin/v1/buckets/secret/kek", r#"{"kek":"bucket-secret"}"#).await;
+    assert_eq!(status, 200, "{text}");
+    crate::kms::wait_job_done(&gw, "rotation").await;
+    let page = request(admin, "GET", "/console/keys", Some(&cookie), "").await.body_text();
+    let offered = "<option value=\"bucket-secret\">bucket-secret</option></select></label> <button type=\"submit\">Show what shredding would destroy";
+    assert!(page.contains(offered), "{page}");
+    let csrf = csrf_of(&page);
+    let preview =
+        request(admin, "POST", "/console/keys/shred/preview", Some(&cookie), &format!("kek=bucket-secret&csrf={csrf}"))
+            .await;
+    let text = preview.body_text();
+    assert_eq!(preview.status, 200, "{text}");
+    assert!(
+        text.contains("The 2 data keys it wraps — every object version and open upload of secret — can then never"),
+        "{text}"
+    );
+    let default =
+        request(admin, "POST", "/console/keys/shred/preview", Some(&cookie), &format!("kek=souverain&csrf={csrf}"))
+            .await;
+    assert_eq!(default.status, 400, "{}", default.body_text());
+    assert!(default.body_text().contains("is the default key-encryption key"), "{}", default.body_text());
+
+    let (viewer, _) = viewer_session(admin).await;
+    let viewer_csrf = csrf_of(&request(admin, "GET", "/console/keys", Some(&viewer), "").await.body_text());
+    let apply = |session: &str, csrf: &str, confirm: &str| {
+        let (session, body) = (session.to_owned(), format!("kek=bucket-secret&confirm={confirm}&csrf={csrf}"));
+        async move { request(admin, "POST", "/console/keys/shred/apply", Some(&session), &body).await }
+    };
+    assert_eq!(apply(&viewer, &viewer_csrf, "bucket-secret").await.status, 403, "a viewer");
+    for typed in ["", "bucket-secre", "souverain"] {
+        let refused = apply(&cookie, &csrf, typed).await;
+        assert_eq!(refused.status, 400, "typed {typed:?}: {}", refused.body_text());
+    }
+    let held = || async { bao.api("GET", "/v1/transit/keys/bucket-secret", serde_json::Value::Null).await.0 };
+    assert_eq!(held().await, 200, "refusals destroy nothing");
+    let read = |b: &'static str| {
+        let c = c.clone();
+        async move { c.get_object().bucket(b).key("k0").send().await }
+    };
+    assert!(read("secret").await.is_ok(), "refusals destroy nothing");
+
+    let applied = apply(&cookie, &csrf, "bucket-secret").await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some("/console/keys")), "{}", applied.body_text());
+    assert_eq!(held().await, 404, "the KMS no longer holds the key");
+    let e = read("secret").await.unwrap_err();
+    assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(410), Some("KeyShredded")));
+    assert_eq!(crate::common::body_bytes(read("other").await.unwrap()).await, b"plain");
+    let page = request(admin, "GET", "/console/keys", Some(&cookie), "").await.body_text();
+    assert!(page.contains("<tr class=\"shredded\"><td>bucket-secret</td><td>shredded "), "{page}");
+    let (_, audit) = admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    let audited = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|r| r["action"] == "key.shred" && r["actor"] == "admin");
+    assert!(audited, "{audit}");
     gw.stop().await;
 }
 

@@ -182,7 +182,8 @@ pub(super) async fn preview(service: &AdminOps, view: &View, id: &str, edit: &Ed
 /// policy's, a bucket's binding).
 pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
     html! {
-        h2 { "What the evacuation would move (" (dry_run.versions) " object versions looked at)" }
+        h2 { "What the evacuation would move (" (dry_run.versions) " object versions and " (dry_run.upload_parts)
+            " parts of open uploads looked at)" }
         @if dry_run.leaving.is_empty() && dry_run.convert_streams == 0 { p #nothing-moves { "Nothing would move." } }
         @else {
             table #dry-run {

@@ -3,7 +3,8 @@
 //! confirmation shows which KEKs would get a new version, the buckets whose data keys each
 //! wraps and how many data keys and access-key secrets the rotation job would rewrap (no
 //! provider byte is read or written); only its "Apply" (a POST with the CSRF token, by a
-//! token whose role may manage keys) rotates, as `POST /admin/v1/keys/rotate` does.
+//! token whose role may manage keys) rotates, as `POST /admin/v1/keys/rotate` does. A bucket's
+//! own key ([`super::bucket_kek`]) and its crypto-shredding ([`super::shred`]) start here too.
 
 use http::StatusCode;
 use maud::{Markup, html};
@@ -72,6 +73,7 @@ pub(super) async fn page(service: &AdminOps, view: &View) -> (StatusCode, Markup
             " " button type="submit" { "Show what a rotation would do" }
         }
         (super::bucket_kek::form(view, &buckets))
+        (super::shred::form(view, &keys))
     };
     (StatusCode::OK, frame(view, PAGE, "Keys", &content))
 }
@@ -111,6 +113,9 @@ pub(super) async fn post(
 ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
     if let Some(what) = what.strip_prefix("bucket/") {
         return super::bucket_kek::post(service, principal, view, what, form).await;
+    }
+    if let Some(what) = what.strip_prefix("shred/") {
+        return super::shred::post(service, principal, view, what, form).await;
     }
     let Some(choice) = Choice::from_form(form) else {
         return super::page(StatusCode::BAD_REQUEST, super::layout::problem("The form names no key."));

@@ -23,6 +23,7 @@ mod pdf_map;
 mod policy_edit;
 mod report;
 mod session;
+mod shred;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -191,6 +192,18 @@ async fn confirmation(
     action: Action,
     apply: impl Future<Output = Result<(), (StatusCode, Markup)>>,
 ) -> Response<Full<Bytes>> {
+    confirmation_then("/console/jobs", what, preview, principal, action, apply).await
+}
+
+/// [`confirmation`] sending to `done` once applied.
+async fn confirmation_then(
+    done: &'static str,
+    what: &str,
+    preview: impl Future<Output = (StatusCode, Markup)>,
+    principal: &crate::access::Principal,
+    action: Action,
+    apply: impl Future<Output = Result<(), (StatusCode, Markup)>>,
+) -> Response<Full<Bytes>> {
     match what {
         "preview" => {
             let (status, markup) = walk(preview).await;
@@ -201,7 +214,7 @@ async fn confirmation(
                 return page(StatusCode::FORBIDDEN, layout::problem(&why.to_string()));
             }
             match apply.await {
-                Ok(()) => redirect("/console/jobs", None),
+                Ok(()) => redirect(done, None),
                 Err((status, markup)) => page(status, markup),
             }
         }

@@ -97,33 +97,9 @@ impl AdminOps {
     /// Destroys `kek` in the KMS: every object whose data key it wrapped becomes unreadable,
     /// at every provider, replicas a provider failed to delete included.
     pub async fn shred_kek(&self, actor: &str, kek: &str) -> Result<AuditRecord> {
-        if kek == self.keys.kek_for(None) {
-            return Err(ErrorKind::InvalidArgument(format!(
-                "{kek} is the default key-encryption key; give the buckets to shred their own key first"
-            ))
-            .into());
-        }
         let held = self.data_keys_of(kek).await?;
-        if held.locked > 0 {
-            let until = held.earliest_until.map_or_else(
-                || "under a legal hold".to_owned(),
-                |ms| format!("the earliest retention ends {}", utc(ms)),
-            );
-            return Err(ErrorKind::Conflict(format!(
-                "{} versions whose data keys {kek} wraps are under Object Lock ({until}); shredding {kek} would \
-                 destroy them before their retention ends",
-                held.locked
-            ))
-            .into());
-        }
-        let stray = held.outside;
-        if stray > 0 {
-            return Err(ErrorKind::Conflict(format!(
-                "{stray} data keys of the buckets using {kek} are still wrapped under another key; shredding {kek} \
-                 now would leave those objects readable. The rotation job moves them (GET /admin/v1/jobs/rotation); \
-                 shred again once it is done"
-            ))
-            .into());
+        if let Some(refused) = self.shred_refusal(kek, &held) {
+            return Err(refused);
         }
         match self.keys.shred(kek).await {
             Ok(()) | Err(KeyError::Destroyed(_)) => {}
@@ -145,6 +121,52 @@ impl AdminOps {
         Ok(audit)
     }
 
+    /// What shredding `kek` would destroy, for a confirmation (nothing changes); the refusal
+    /// [`Self::shred_kek`] would answer, if any.
+    pub async fn preview_shred(&self, kek: &str) -> Result<ShredPreview> {
+        let held = self.data_keys_of(kek).await?;
+        if let Some(refused) = self.shred_refusal(kek, &held) {
+            return Err(refused);
+        }
+        Ok(ShredPreview { buckets: held.buckets, data_keys: held.under, customer_keyed: held.customer })
+    }
+
+    /// Why `kek` may not be shredded now, if it may not: it is the default KEK, one it wraps
+    /// is under Object Lock, or a data key of its buckets is still under another KEK.
+    fn shred_refusal(&self, kek: &str, held: &KekHoldings) -> Option<crate::error::Error> {
+        if kek == self.keys.kek_for(None) {
+            return Some(
+                ErrorKind::InvalidArgument(format!(
+                    "{kek} is the default key-encryption key; give the buckets to shred their own key first"
+                ))
+                .into(),
+            );
+        }
+        if held.locked > 0 {
+            let until = held.earliest_until.map_or_else(
+                || "under a legal hold".to_owned(),
+                |ms| format!("the earliest retention ends {}", utc(ms)),
+            );
+            return Some(
+                ErrorKind::Conflict(format!(
+                    "{} versions whose data keys {kek} wraps are under Object Lock ({until}); shredding {kek} would \
+                     destroy them before their retention ends",
+                    held.locked
+                ))
+                .into(),
+            );
+        }
+        (held.outside > 0).then(|| {
+            ErrorKind::Conflict(format!(
+                "{} data keys of the buckets using {kek} are still wrapped under another key; shredding {kek} \
+                 now would leave those objects readable. The rotation job moves them (GET /admin/v1/jobs/rotation); \
+                 shred again once it is done",
+                held.outside
+            ))
+            .into()
+        })
+    }
+
     /// What shredding `kek` would touch, read from the store (not this gateway's cached key
     /// state): over the buckets whose own KEK it is, the data keys (of versions and open
     /// uploads) wrapped under another KEK, and the versions under Object Lock.
@@ -152,7 +174,9 @@ impl AdminOps {
         let overrides = self.meta.catalog_overrides().await?;
         let now = now_ms();
         let mut held = KekHoldings::default();
+        let live = self.meta.buckets().await?;
         for (bucket, _) in overrides.bucket_keks.iter().filter(|(_, k)| k == kek) {
+            held.buckets.extend(live.iter().filter(|b| b.uid == *bucket).map(|b| b.name.to_string()));
             let mut versions = VersionWalk::new(*bucket, None);
             loop {
                 let page = versions.next_page(self.meta.as_ref(), SCAN_PAGE).await?;
@@ -165,6 +189,7 @@ impl AdminOps {
                     // An SSE-C version's data key is under its customer's key: shredding the
                     // KEK neither destroys it nor leaves it readable by the gateway.
                     if wrapped.as_ref().is_some_and(WrappedKey::is_customer_wrapped) {
+                        held.customer += 1;
                         continue;
                     }
                     if v.lock.protects(now) {
@@ -173,8 +198,10 @@ impl AdminOps {
                             held.earliest_until = Some(held.earliest_until.map_or(r.until_ms, |e| e.min(r.until_ms)));
                         }
                     }
-                    if wrapped.is_some_and(|w| w.kek_id != kek) {
-                        held.outside += 1;
+                    match wrapped {
+                        Some(w) if w.kek_id != kek => held.outside += 1,
+                        Some(_) => held.under += 1,
+                        None => {}
                     }
                 }
             }
@@ -184,8 +211,13 @@ impl AdminOps {
                 if page.is_empty() {
                     break;
                 }
-                held.outside +=
-                    page.iter().filter(|u| u.dek.kek_id != kek && !u.dek.is_customer_wrapped()).count() as u64;
+                for u in &page {
+                    match (u.dek.is_customer_wrapped(), u.dek.kek_id == kek) {
+                        (true, _) => held.customer += 1,
+                        (false, true) => held.under += 1,
+                        (false, false) => held.outside += 1,
+                    }
+                }
             }
         }
         Ok(held)
@@ -210,6 +242,12 @@ impl AdminOps {
 /// What shredding a KEK would touch (see `AdminOps::data_keys_of`).
 #[derive(Debug, Default)]
 struct KekHoldings {
+    /// The buckets whose own KEK it is.
+    buckets: Vec<String>,
+    /// Data keys (of versions and open uploads) it wraps.
+    under: u64,
+    /// Data keys of those buckets under their customers' keys (SSE-C), which it does not wrap.
+    customer: u64,
     /// Data keys wrapped under another KEK.
     outside: u64,
     /// Versions under Object Lock (a retention not ended, or a legal hold).
@@ -218,7 +256,18 @@ struct KekHoldings {
     earliest_until: Option<i64>,
 }
 
-/// A time as RFC 3339 UTC (for messages).
+/// What shredding a KEK would destroy (`AdminOps::preview_shred`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShredPreview {
+    /// The buckets whose own KEK it is.
+    pub buckets: Vec<String>,
+    /// The data keys it wraps (object versions and open uploads): their data becomes
+    /// unreadable everywhere.
+    pub data_keys: u64,
+    /// Data keys of those buckets under their customers' keys (SSE-C): untouched.
+    pub customer_keyed: u64,
+}
+
 /// A time in RFC 3339 (UTC), or the raw milliseconds if it is out of range.
 pub fn utc(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

@@ -27,7 +27,7 @@ use crate::model::{BucketUid, ResidencyPolicy};
 pub use access::{GrantView, KeyView, NewKey, NewToken, TokenView, UserView};
 pub use audit::SealReport;
 pub use console_sessions::{SESSION_SECS, SessionSecret};
-pub use keys::{KeysView, utc};
+pub use keys::{KeysView, ShredPreview, utc};
 pub use locate::{ObjectLocation, PlacementExplanation, QueuedDeletion, ReplicaLocation, StreamLocation};
 pub use preview::{EvacuationPreview, LeavingProvider};
 pub use report::{BucketResidency, ComplianceFacts, ProviderStorage};

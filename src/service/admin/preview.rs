@@ -1,7 +1,8 @@
 //! The dry run of a residency change: before an admin applies a provider's new attributes or
 //! binds a bucket to another policy, what the evacuation job would then move — per provider, the replicas (or shards) that would
 //! leave it and their bytes — and which buckets' policies could no longer be met. Read only:
-//! it walks every bucket's versions against the changed catalog, changing nothing.
+//! it walks every bucket's versions and open uploads' parts against the changed catalog,
+//! changing nothing.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +11,13 @@ use serde::Serialize;
 use super::AdminOps;
 use crate::error::{ErrorKind, Result};
 use crate::meta::BucketRecord;
-use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy};
+use crate::meta::walk::PartWalk;
+use crate::model::{ProviderId, ProviderInfo, ResidencyPolicy, StreamManifest};
 use crate::placement::place;
 use crate::service::residency::Residency;
+
+/// Parts read per page of the open uploads' walk.
+const PARTS_PAGE: usize = 512;
 
 /// What applying a change would make the evacuation job do.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -21,6 +26,9 @@ pub struct EvacuationPreview {
     pub leaving: Vec<LeavingProvider>,
     /// Object versions looked at.
     pub versions: u64,
+    /// Stored parts of open multipart uploads looked at (their replicas move like an
+    /// object's; they keep their scheme until completed).
+    pub upload_parts: u64,
     /// Streams (an object's, or a part's) stored in another scheme than the policy asks
     /// (replicas, shards, k + m), which the job would write again in its scheme.
     pub convert_streams: u64,
@@ -92,21 +100,35 @@ impl AdminOps {
             }
             let (mut convert_streams, mut convert_bytes) = (0, 0);
             let allowed = |p: &ProviderId| residency.allows(policy, p, today);
+            let mut leave = |s: &StreamManifest, stored: u64| {
+                for p in s.replicas.iter().filter(|p| !allowed(p)) {
+                    let slot = leaving.entry(p.as_str().to_owned()).or_default();
+                    slot.replicas += 1;
+                    slot.bytes += stored;
+                }
+            };
             out.versions += self
                 .each_stream(bucket.uid, |s, stored| {
                     if scheme.is_some_and(|scheme| scheme != s.redundancy) {
                         convert_streams += 1;
                         convert_bytes += s.plaintext_len;
                     }
-                    for p in s.replicas.iter().filter(|p| !allowed(p)) {
-                        let slot = leaving.entry(p.as_str().to_owned()).or_default();
-                        slot.replicas += 1;
-                        slot.bytes += stored;
-                    }
+                    leave(s, stored);
                 })
                 .await?;
             out.convert_streams += convert_streams;
             out.convert_bytes += convert_bytes;
+            let mut parts = PartWalk::new(bucket.uid);
+            loop {
+                let page = parts.next_page(self.meta.as_ref(), PARTS_PAGE).await?;
+                if page.is_empty() {
+                    break;
+                }
+                out.upload_parts += page.len() as u64;
+                for p in &page {
+                    leave(&p.part.stream, crate::replicate::erasure::holder_len(&p.part.stream));
+                }
+            }
         }
         out.leaving = leaving.into_iter().map(|(provider, l)| LeavingProvider { provider, ..l }).collect();
         out.unplaceable.sort();
