@@ -261,8 +261,8 @@ fn screenshots() -> std::path::PathBuf {
 
 /// Promise: in a real browser (Debian's headless Chromium, driven over the DevTools protocol)
 /// the login form logs in, the providers page shows the map with a marker on each provider's
-/// country (DE, FR, NL) naming it, an object's three replicas and the audit chain's verdict
-/// show, and no page reports an error (no script error, no CSP violation, no failed load).
+/// country (DE, FR, NL) naming it, an object's three replicas, the audit chain's verdict and
+/// the compliance report show, its PDF downloads, and no page reports an error (no script error, no CSP violation, no failed load).
 /// Screenshots of each page are left as artefacts (docs/console.md shows them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_browser_the_console_logs_in_and_shows_the_map_without_errors() {
@@ -304,6 +304,16 @@ async fn in_a_browser_the_console_logs_in_and_shows_the_map_without_errors() {
     let verdict = b.eval("document.querySelector('#verdict').textContent").await;
     assert!(verdict.as_str().is_some_and(|v| v.starts_with("Intact: ")), "{verdict}");
     b.screenshot(&shots.join("audit-verify.png")).await;
+    b.open(&format!("{base}/console/report")).await;
+    let verdict = b.eval("document.querySelector('#verdict-residency').textContent").await;
+    assert!(verdict.as_str().is_some_and(|v| v.starts_with("No replica of any bucket sits outside")), "{verdict}");
+    b.screenshot(&shots.join("report.png")).await;
+    // The download link clicked: the PDF lands under the report's day.
+    let downloads = tempfile::tempdir().unwrap();
+    let click = "document.querySelector('a[href=\"/console/report.pdf\"]').click()";
+    let (name, pdf) = b.download(click, downloads.path()).await;
+    assert_eq!(name, format!("souverain-report-{}.pdf", time::OffsetDateTime::now_utc().date()));
+    assert!(pdf.starts_with(b"%PDF-"), "{} bytes", pdf.len());
     assert!(b.errors.is_empty(), "the pages reported errors: {:?}", b.errors);
     drop(b);
     gw.stop().await;

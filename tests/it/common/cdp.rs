@@ -156,9 +156,32 @@ impl Browser {
         }
     }
 
-    /// The value of a script expression in the page.
+    /// Runs `click` (a click on a link that downloads, as a user would) and waits for the
+    /// download to land in `dir`: the file's name (as the server named it) and its bytes.
+    pub async fn download(&mut self, click: &str, dir: &std::path::Path) -> (String, Vec<u8>) {
+        let allow = json!({ "behavior": "allow", "downloadPath": dir.display().to_string() });
+        self.call(None, "Browser.setDownloadBehavior", allow).await;
+        self.act(click, false).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let done: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_none_or(|x| x != "crdownload"))
+                .collect();
+            if let [file] = done.as_slice() {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                return (name, std::fs::read(file).unwrap());
+            }
+            assert!(std::time::Instant::now() < deadline, "no download landed in {}", dir.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The value of a script expression in the page (a promise's, once it settles).
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let r = self.page_call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true })).await;
+        let args = json!({ "expression": expression, "returnByValue": true, "awaitPromise": true });
+        let r = self.page_call("Runtime.evaluate", args).await;
         r["result"]["value"].clone()
     }
 
