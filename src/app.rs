@@ -399,6 +399,18 @@ fn spawn_background_workers(
     ]
 }
 
+/// What the object service takes of the configuration.
+fn service_config(config: &Config) -> ServiceConfig {
+    ServiceConfig {
+        default_policy: config.default_policy.clone(),
+        region: config.region.clone(),
+        access_keys: config.access_keys.clone(),
+        block_public_access: config.block_public_access,
+        lifecycle_day: config.lifecycle_day,
+        conversion_grace: config.conversion_grace,
+    }
+}
+
 /// [`start`] over a metadata store the caller opened (embedding; tests that slow one engine
 /// down). `config.metadata` is not opened again.
 pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
@@ -419,13 +431,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
         keys,
         boot_id,
     };
-    let service_config = ServiceConfig {
-        default_policy: config.default_policy.clone(),
-        region: config.region.clone(),
-        access_keys: config.access_keys.clone(),
-        block_public_access: config.block_public_access,
-        lifecycle_day: config.lifecycle_day,
-    };
+    let service_config = service_config(&config);
     let service = Arc::new(ObjectService::new(
         Arc::clone(&meta),
         Arc::clone(&ctx.keys),

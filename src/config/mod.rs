@@ -139,6 +139,8 @@ pub struct Config {
     pub lifecycle_interval: Duration,
     /// The length of a lifecycle day (a day, or shorter for tests).
     pub lifecycle_day: Duration,
+    /// How long a converted version's old streams outlive its commit.
+    pub conversion_grace: Duration,
     /// Scrubber rate and sampling.
     pub scrub: ScrubSettings,
     /// Simultaneous client connections.
@@ -290,6 +292,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         evacuation_interval: secs(w.evacuation_interval_secs, 3600),
         lifecycle_interval: secs(w.lifecycle_interval_secs, 3600),
         lifecycle_day: secs(w.lifecycle_day_secs, 24 * 3600),
+        conversion_grace: Duration::from_secs(w.conversion_grace_secs.unwrap_or(600)),
         scrub: scrub_settings(w)?,
         max_connections: raw.limits.max_connections.unwrap_or(1024),
         shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs.unwrap_or(30)),

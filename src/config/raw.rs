@@ -204,6 +204,8 @@ pub struct RawWorkers {
     pub lifecycle_interval_secs: Option<u64>,
     /// Seconds in a lifecycle day (86 400; tests shorten it, as Ceph's `rgw_lc_debug_interval`).
     pub lifecycle_day_secs: Option<u64>,
+    /// Seconds a converted version's old streams are kept after the commit (GETs reading them).
+    pub conversion_grace_secs: Option<u64>,
     /// Bytes per second the scrubber may read.
     pub scrub_rate_bytes_per_sec: Option<u64>,
     /// Fraction (0.0–1.0) of streams read and hashed each pass.

@@ -341,6 +341,16 @@ async fn move_and_convert(store: &dyn MetadataStore, b: crate::model::BucketUid,
     assert!(store.move_replica(mv, entry("move")).await.unwrap());
     let mut converted = v.streams[0].clone();
     converted.stream_id = crate::model::StreamId([0xcc; 16]);
+    // Written as a PUT writes: under an intent, into the bucket's policy.
+    let intent = super::Intent {
+        stream_id: converted.stream_id,
+        targets: converted.replicas.clone(),
+        boot_id: crate::model::BootId([0xcc; 16]),
+        created_ms: 0,
+    };
+    store.record_intent(intent).await.unwrap();
+    let buckets = store.buckets().await.unwrap();
+    let policy = buckets.into_iter().find(|r| r.uid == b).unwrap().policy_id;
     let swap = super::StreamReplacement {
         bucket: b,
         key: "k".into(),
@@ -349,6 +359,8 @@ async fn move_and_convert(store: &dyn MetadataStore, b: crate::model::BucketUid,
         new: vec![converted],
         manifest_mac: [3; 32],
         repairs: vec![],
+        policy,
+        delete_old_from_ms: 0,
     };
     assert!(store.replace_streams(swap, entry("convert")).await.unwrap());
 }

@@ -261,6 +261,9 @@ pub(super) async fn stream_replacements(store: &Arc<dyn MetadataStore>, b: Bucke
     let intent =
         super::Intent { stream_id: new.stream_id, targets: new.replicas.clone(), boot_id: boot, created_ms: 0 };
     store.record_intent(intent).await.unwrap();
+    let policy = store.bucket(&bucket_name("bkt")).await.unwrap().unwrap().policy_id;
+    // The old copies are deleted from then on (a grace for the GETs reading them).
+    let later = 4_000_000_000_000;
     let replacement = |version: VersionUid, listed: StreamId| StreamReplacement {
         bucket: b,
         key: "converting".into(),
@@ -269,22 +272,35 @@ pub(super) async fn stream_replacements(store: &Arc<dyn MetadataStore>, b: Bucke
         new: vec![new.clone()],
         manifest_mac: [7; 32],
         repairs: vec![RepairTask::for_stream(&new, p("at"), 1, 0)],
+        policy: policy.clone(),
+        delete_old_from_ms: later,
     };
     let stale = replacement(VersionUid([9; 16]), old);
     assert!(!store.replace_streams(stale, entry("c0")).await.unwrap(), "no such version");
     let other = replacement(v.version_uid, StreamId([5; 16]));
     assert!(!store.replace_streams(other, entry("c1")).await.unwrap(), "it lists another stream");
+    let rebound = StreamReplacement { policy: "another".into(), ..replacement(v.version_uid, old) };
+    assert!(!store.replace_streams(rebound, entry("c1")).await.unwrap(), "placed by a policy the bucket left");
+    let mut swept = replacement(v.version_uid, old);
+    swept.new[0].stream_id = StreamId([80; 16]);
+    assert!(!store.replace_streams(swept, entry("c1")).await.unwrap(), "a new stream whose intent is gone");
     assert!(store.stream_deletions(old).await.unwrap().is_empty(), "a refusal changes nothing");
+    assert_eq!(store.current(b, &key_of("converting")).await.unwrap().unwrap().streams, v.streams);
     assert!(store.replace_streams(replacement(v.version_uid, old), entry("c2")).await.unwrap());
     let now = store.current(b, &key_of("converting")).await.unwrap().unwrap();
     assert_eq!((now.streams.clone(), now.manifest_mac, now.etag.0.as_str()), (vec![new.clone()], [7; 32], "c"));
     assert_eq!(store.stream_manifest(new.stream_id).await.unwrap(), Some(new.clone()));
     assert_eq!(store.stream_owner(new.stream_id).await.unwrap(), Some(b));
     assert_eq!(store.stream_manifest(old).await.unwrap(), None, "the old stream leaves the index");
-    let deleting: Vec<(String, DeletionReason)> =
-        store.stream_deletions(old).await.unwrap().into_iter().map(|t| (t.provider.to_string(), t.reason)).collect();
+    let deleting: Vec<(String, DeletionReason, i64)> = store
+        .stream_deletions(old)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.provider.to_string(), t.reason, t.due_ms))
+        .collect();
     let unreferenced = DeletionReason::Unreferenced;
-    assert_eq!(deleting, [("de".into(), unreferenced), ("fr".into(), unreferenced)]);
+    assert_eq!(deleting, [("de".into(), unreferenced, later), ("fr".into(), unreferenced, later)]);
     let repairs: Vec<String> =
         store.stream_repairs(new.stream_id).await.unwrap().iter().map(|t| t.provider.to_string()).collect();
     assert_eq!(repairs, ["at"]);

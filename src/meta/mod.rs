@@ -351,6 +351,12 @@ pub struct StreamReplacement {
     pub manifest_mac: [u8; 32],
     /// The hinted handoff for every target the new streams missed.
     pub repairs: Vec<RepairTask>,
+    /// The bucket's policy the new streams were placed by: the commit is refused if the
+    /// bucket was bound to another one meanwhile (they may sit where it no longer allows).
+    pub policy: String,
+    /// When the old streams' copies are deleted, ms since the epoch: a little after the
+    /// commit, so that a GET that began before it can finish on them.
+    pub delete_old_from_ms: i64,
 }
 
 /// Makes a new version current.

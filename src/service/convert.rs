@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use super::ObjectService;
 use super::put::{PlainSource, StoredStream, StreamTarget};
-use crate::error::{Context as _, Result};
+use crate::error::{Context as _, ErrorKind, Result};
 use crate::keys::KeyBinding;
 use crate::meta::{BucketRecord, GcTask, StreamReplacement, VersionRecord};
 use crate::model::audit::AuditEntry;
@@ -82,7 +82,10 @@ impl SchemeConverter for ObjectService {
                 // Nothing to read (an empty object's one stream, or an empty last part).
                 futures_util::stream::empty().boxed()
             } else {
-                self.read_verified(bucket.uid, v, Arc::clone(&dek), Some((start, offset - 1))).await?
+                match self.read_verified(bucket.uid, v, Arc::clone(&dek), Some((start, offset - 1))).await {
+                    Ok(source) => source,
+                    Err(e) => return Err(self.given_up(&stored, e).await),
+                }
             };
             // The ETag is the version's and stays; the cheapest digest is computed and dropped.
             let source = PlainSource { len: s.plaintext_len, stream: source, algorithm: None, etag: EtagMode::Fast };
@@ -94,14 +97,19 @@ impl SchemeConverter for ObjectService {
                 placement: placement.clone(),
             };
             match self.store_stream(target, source, |_| Ok(())).await {
-                Ok(done) => {
+                // Only with every target written: the old form is whole, and stays until the new
+                // one is as redundant (a write quorum alone would leave less margin than before).
+                Ok(done) if done.missing.is_empty() => {
                     new.push(done.manifest.clone());
                     stored.push(done);
                 }
-                Err(e) => {
-                    self.let_go(&stored).await?;
-                    return Err(e);
+                Ok(done) => {
+                    let why = format!("{} of its targets missed the converted stream", done.missing.len());
+                    stored.push(done);
+                    let e = ErrorKind::Unavailable { context: why.into(), source: None };
+                    return Err(self.given_up(&stored, e.into()).await);
                 }
+                Err(e) => return Err(self.given_up(&stored, e).await),
             }
         }
         let replacement = StreamReplacement {
@@ -112,6 +120,9 @@ impl SchemeConverter for ObjectService {
             manifest_mac: super::get::version_mac(&dek, bucket.uid, v.version_uid, &new)?,
             new,
             repairs: stored.iter().flat_map(StoredStream::repairs).collect(),
+            policy: bucket.policy_id.clone(),
+            delete_old_from_ms: super::now_ms()
+                .saturating_add(i64::try_from(self.config.conversion_grace.as_millis()).unwrap_or(i64::MAX)),
         };
         let detail = serde_json::json!({
             "bucket": bucket.name, "key": key, "version": v.version_uid.to_hex(),
@@ -119,6 +130,8 @@ impl SchemeConverter for ObjectService {
             "to": scheme.label(), "streams": stored.len(),
         });
         let audit = AuditEntry::new("gateway", "evacuation.convert", &detail);
+        // An error here may come after the commit (committed, not logged): the new streams
+        // are not let go then, they may be the version's.
         if self.meta.replace_streams(replacement, audit).await.context("committing a converted version")? {
             Ok(Conversion::Converted)
         } else {
@@ -129,6 +142,15 @@ impl SchemeConverter for ObjectService {
 }
 
 impl ObjectService {
+    /// Lets go of the streams written before a conversion failed with `e`, and gives `e` back
+    /// (a failure to let go is logged: the stale-intent sweep takes them then).
+    async fn given_up(&self, stored: &[StoredStream], e: crate::error::Error) -> crate::error::Error {
+        if let Err(lost) = self.let_go(stored).await {
+            tracing::warn!(error = %crate::report::Report(&lost), "converted streams not let go");
+        }
+        e
+    }
+
     /// Hands streams written for a conversion that will not be committed to the garbage
     /// collector, as a failed PUT does.
     async fn let_go(&self, stored: &[StoredStream]) -> Result<()> {

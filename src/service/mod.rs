@@ -99,6 +99,9 @@ pub struct ServiceConfig {
     pub block_public_access: bool,
     /// The length of a lifecycle day (`workers.lifecycle_day_secs`, for tests).
     pub lifecycle_day: std::time::Duration,
+    /// How long a converted version's old streams outlive its commit
+    /// (`workers.conversion_grace_secs`).
+    pub conversion_grace: std::time::Duration,
 }
 
 /// The object service.

@@ -77,7 +77,7 @@ async fn photos_with_two_objects(gw: &TestGateway) -> u64 {
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     hidden_field(page, "csrf")
 }
 

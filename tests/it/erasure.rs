@@ -235,8 +235,11 @@ async fn explain_shows_the_shard_layout() {
 /// counted, and still reads back with its key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebinding_converts_objects_between_shards_and_replicas() {
-    // The garbage collector looks at its queue every second (the old streams' deletions).
-    let gc = |t: String| four_plus_two(&t.replacen("gc_interval_secs = 3600", "gc_interval_secs = 1", 1));
+    // The garbage collector looks at its queue every second, and the old streams' copies are
+    // deleted a second after the commit (the grace of GETs reading them).
+    let gc = |t: String| {
+        four_plus_two(&t.replacen("gc_interval_secs = 3600", "gc_interval_secs = 1\nconversion_grace_secs = 1", 1))
+    };
     let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, gc).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
@@ -264,6 +267,11 @@ async fn rebinding_converts_objects_between_shards_and_replicas() {
         .unwrap();
     let old_streams = stream_names(&gw, &versions).await;
 
+    // The dry run counts what the job will seal again; the customer's object stays as it is.
+    let dry_run = binding_dry_run(&gw, "eu-default").await;
+    let converting = format!("<p id=\"converting\">{} streams (5613880 bytes)", old_streams.len());
+    assert!(dry_run.contains(&converting), "{converting} in {dry_run}");
+    assert!(dry_run.contains("<p id=\"customer-keyed\">1 object versions would keep their scheme"), "{dry_run}");
     let converted = bind_and_wait(&gw, "eu-default", 4).await;
     assert_eq!(converted, 4, "the two versions of `single`, `empty` and `multi`");
     for (key, version, _, _) in &versions {
@@ -325,6 +333,55 @@ async fn bind_and_wait(gw: &TestGateway, policy: &str, total: u64) -> u64 {
         assert!(Instant::now() < deadline, "the conversion to {policy} did not finish: {converted} versions, {job}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Promise (issue 26): a conversion is committed only once every target of the new scheme
+/// holds its part: with one of six providers down, binding a replicated bucket to 4 + 2 leaves
+/// the object in whole copies (the pass counts it failed, what it wrote is let go: no intent
+/// stays open) and it still reads; once the provider is back, a later pass converts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversion_waits_for_every_target_of_the_new_scheme() {
+    let gw = TestGateway::start_proxied_at_with(&SIX_COUNTRIES, |t| four_plus_two(&t)).await;
+    let c = client(gw.addr);
+    let copies = aws_sdk_s3::types::CreateBucketConfiguration::builder().location_constraint("eu-default".into());
+    c.create_bucket().bucket("shards").create_bucket_configuration(copies.build()).send().await.unwrap();
+    let data = pattern(200_000, 3);
+    c.put_object().bucket("shards").key("k").body(data.clone().into()).send().await.unwrap();
+    gw.providers.proxies[0].set(Fault::Reset);
+    let r = gw.admin_send("PUT", "/admin/v1/buckets/shards/policy", serde_json::json!({ "policy": "rs-4-2" })).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let failed = || async { gw.metric_sum("souverain_evacuation_moves_total", &["outcome=\"failed\""]).await };
+    wait_for("a pass that could not convert", 60, || async { failed().await >= 1 }).await;
+    let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+    assert_eq!(loc["streams"][0]["scheme"], "replicas", "not committed with a target missing: {loc}");
+    assert_eq!(gw.metric_sum("souverain_evacuation_moves_total", &["outcome=\"converted\""]).await, 0);
+    assert!(gw.meta().stale_intents(vec![], i64::MAX, 100).await.unwrap().is_empty(), "the new streams let go");
+    assert!(body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await == data);
+
+    gw.providers.proxies[0].set(Fault::None);
+    wait_for("the conversion once every provider is back", 60, || async {
+        gw.metric_sum("souverain_evacuation_moves_total", &["outcome=\"converted\""]).await == 1
+    })
+    .await;
+    let loc = gw.admin_json("/admin/v1/locations/shards/k").await;
+    assert_eq!(
+        (loc["streams"][0]["scheme"].as_str(), loc["streams"][0]["replicas"].as_array().map(Vec::len)),
+        (Some(SCHEME), Some(6))
+    );
+    assert!(body_bytes(c.get_object().bucket("shards").key("k").send().await.unwrap()).await == data);
+    gw.stop().await;
+}
+
+/// The console's confirmation of binding bucket `shards` to `policy` (its dry run), as an
+/// admin sees it.
+async fn binding_dry_run(gw: &TestGateway, policy: &str) -> String {
+    let admin = gw.admin_addr();
+    let cookie = crate::console::login(admin, crate::common::ADMIN_TOKEN).await;
+    let page = crate::console::request(admin, "GET", "/console/buckets/shards", Some(&cookie), "").await;
+    let form = format!("policy={policy}&csrf={}", crate::console::csrf_of(&page.body_text()));
+    let r = crate::console::request(admin, "POST", "/console/buckets/shards/preview", Some(&cookie), &form).await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    r.body_text()
 }
 
 /// The locate answer for one version of a key of bucket `shards`.

@@ -195,6 +195,11 @@ pub(super) fn moves(dry_run: &EvacuationPreview) -> Markup {
             p #converting { (dry_run.convert_streams) " streams (" (dry_run.convert_bytes)
                 " bytes) would be written again in the policy's scheme (replicas or shards)." }
         }
+        @if dry_run.convert_customer_keyed > 0 {
+            p #customer-keyed { (dry_run.convert_customer_keyed) " object versions would keep their scheme: their "
+                "data keys are under their customers' own keys (SSE-C); each owner converts theirs by copying it "
+                "onto itself with the key." }
+        }
         @if !dry_run.unplaceable.is_empty() {
             p.notice #unplaceable { "No placement would satisfy the policy of: " (dry_run.unplaceable.join(", "))
                 ". Their data outside policy would have nowhere to go." }

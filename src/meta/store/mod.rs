@@ -504,10 +504,17 @@ fn close_upload(
 
 /// Queues a stream for deletion at its providers and drops its ownership record.
 fn gc_stream(s: &StreamManifest, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    gc_stream_from(s, wall_ms(), ops)
+}
+
+/// [`gc_stream`], its copies deleted from `due_ms` on.
+fn gc_stream_from(s: &StreamManifest, due_ms: i64, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     let now = wall_ms();
     // A deleted stream needs no repair (and keeps no verification record) any more.
     for p in &s.replicas {
-        queue_deletion(&DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now), ops)?;
+        let mut task = DeletionTask::new(s.stream_id, p.clone(), DeletionReason::Unreferenced, now);
+        task.due_ms = due_ms.max(now);
+        queue_deletion(&task, ops)?;
         ops.push(KvOp::Delete(Cf::Repair, replica_key(s.stream_id, p)));
         ops.push(KvOp::Delete(Cf::Verified, replica_key(s.stream_id, p)));
     }

@@ -4,7 +4,7 @@
 
 use super::logging::{bucket_by_uid, bucket_scope, log_entry};
 use super::versions::History;
-use super::{Inner, LIFE_SHARED, gc_stream, key_lock, wall_ms};
+use super::{Inner, LIFE_SHARED, gc_stream_from, key_lock, wall_ms};
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::encode;
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
@@ -30,14 +30,26 @@ impl<E: KvEngine> Inner<E> {
         }
         let dek = t.get_decoded::<WrappedKey>(Cf::Deks, r.version.as_bytes())?;
         let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, r.bucket)?, dek) else { return Ok((false, None)) };
+        if rec.policy_id != r.policy {
+            // Rebound meanwhile: the new streams were placed by a policy it no longer has.
+            return Ok((false, None));
+        }
+        for new in r.new.iter().filter(|s| !r.old.contains(&s.stream_id)) {
+            // Its intent is what kept the garbage collector off its copies while it was being
+            // written; once swept (the write outlived `intent_ttl`), they may be gone.
+            if t.get(Cf::Intents, new.stream_id.as_bytes())?.is_none() {
+                return Ok((false, None));
+            }
+        }
         let mut ops = Vec::new();
         for (old, new) in v.streams.iter().zip(&r.new) {
             if old.stream_id == new.stream_id {
                 continue;
             }
             // The old stream goes as an overwritten one does: every holder's copy deleted by a
-            // durable task, its repairs and checks dropped.
-            gc_stream(old, &mut ops)?;
+            // durable task (after a grace, for the GETs reading it now), its repairs and checks
+            // dropped.
+            gc_stream_from(old, r.delete_old_from_ms, &mut ops)?;
             let id = new.stream_id.as_bytes().to_vec();
             ops.push(KvOp::Put(Cf::Streams, id.clone(), encode(new)?));
             ops.push(KvOp::Put(Cf::Owners, id.clone(), encode(&r.bucket)?));

@@ -34,29 +34,29 @@ pub use report::{BucketResidency, ComplianceFacts, ProviderStorage};
 pub use residency::ProviderView;
 pub use rotation_preview::RotationPreview;
 
-/// The streams of every version of a bucket (noncurrent ones and parts of completed uploads
-/// included), a page of versions at a time, for walks that read more per stream.
-pub(super) struct StreamPages {
+/// Every version of a bucket (noncurrent ones and delete markers included), a page at a time,
+/// for the admin walks that read it whole (the report, a change's dry run).
+pub(super) struct VersionPages {
     walk: crate::meta::walk::VersionWalk,
     /// Versions read so far.
     pub(super) versions: u64,
 }
 
-impl StreamPages {
+impl VersionPages {
     const PAGE: usize = 512;
 
     pub(super) fn of(bucket: BucketUid) -> Self {
         Self { walk: crate::meta::walk::VersionWalk::new(bucket, None), versions: 0 }
     }
 
-    /// The streams of the next page of versions; `None` once every version was read.
-    pub(super) async fn next(&mut self, meta: &dyn MetadataStore) -> Result<Option<Vec<crate::model::StreamManifest>>> {
+    /// The next page of versions; `None` once every version was read.
+    pub(super) async fn next(&mut self, meta: &dyn MetadataStore) -> Result<Option<Vec<crate::meta::VersionRecord>>> {
         let page = self.walk.next_page(meta, Self::PAGE).await?;
         if page.is_empty() {
             return Ok(None);
         }
         self.versions += page.len() as u64;
-        Ok(Some(page.into_iter().flat_map(|(_, entry)| entry.version.streams).collect()))
+        Ok(Some(page.into_iter().map(|(_, entry)| entry.version).collect()))
     }
 }
 
@@ -130,23 +130,6 @@ impl AdminOps {
         configured_tokens: Vec<crate::config::AdminToken>,
     ) -> Self {
         Self { meta, keys, state, health, metrics, access, configured_tokens, audit_key: OnceLock::new() }
-    }
-
-    /// Calls `each` with every stream of every version of `bucket` (noncurrent ones and parts
-    /// of completed uploads included) and the bytes it stores at each holder, reading a page
-    /// of versions at a time; returns how many versions it read.
-    pub(super) async fn each_stream(
-        &self,
-        bucket: BucketUid,
-        mut each: impl FnMut(&crate::model::StreamManifest, u64),
-    ) -> Result<u64> {
-        let mut pages = StreamPages::of(bucket);
-        while let Some(page) = pages.next(self.meta.as_ref()).await? {
-            for s in &page {
-                each(s, crate::replicate::erasure::holder_len(s));
-            }
-        }
-        Ok(pages.versions)
     }
 
     /// What each provider and each bucket holds, as the last usage pass counted it.

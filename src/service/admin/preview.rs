@@ -34,6 +34,10 @@ pub struct EvacuationPreview {
     pub convert_streams: u64,
     /// Their plaintext bytes, to be read and sealed again.
     pub convert_bytes: u64,
+    /// Versions with a stream in another scheme that stay in it: their data key is under
+    /// their customer's key (SSE-C), which the gateway does not hold (their owners convert
+    /// them by copying each onto itself with the key).
+    pub convert_customer_keyed: u64,
     /// Buckets whose policy no placement would satisfy after the change (their data could not
     /// move anywhere: the change would leave it outside policy).
     pub unplaceable: Vec<String>,
@@ -98,7 +102,6 @@ impl AdminOps {
             if placed.is_err() {
                 out.unplaceable.push(bucket.name.to_string());
             }
-            let (mut convert_streams, mut convert_bytes) = (0, 0);
             let allowed = |p: &ProviderId| residency.allows(policy, p, today);
             let mut leave = |s: &StreamManifest, stored: u64| {
                 for p in s.replicas.iter().filter(|p| !allowed(p)) {
@@ -107,17 +110,26 @@ impl AdminOps {
                     slot.bytes += stored;
                 }
             };
-            out.versions += self
-                .each_stream(bucket.uid, |s, stored| {
-                    if scheme.is_some_and(|scheme| scheme != s.redundancy) {
-                        convert_streams += 1;
-                        convert_bytes += s.plaintext_len;
+            let mut versions = super::VersionPages::of(bucket.uid);
+            while let Some(page) = versions.next(self.meta.as_ref()).await? {
+                for v in &page {
+                    let other: Vec<&StreamManifest> =
+                        v.streams.iter().filter(|s| scheme.is_some_and(|x| x != s.redundancy)).collect();
+                    // Only a version to convert costs a read of its data key (is it SSE-C?).
+                    if !other.is_empty() {
+                        if self.meta.dek(v.version_uid).await?.is_some_and(|w| w.is_customer_wrapped()) {
+                            out.convert_customer_keyed += 1;
+                        } else {
+                            out.convert_streams += other.len() as u64;
+                            out.convert_bytes += other.iter().map(|s| s.plaintext_len).sum::<u64>();
+                        }
                     }
-                    leave(s, stored);
-                })
-                .await?;
-            out.convert_streams += convert_streams;
-            out.convert_bytes += convert_bytes;
+                    for s in &v.streams {
+                        leave(s, crate::replicate::erasure::holder_len(s));
+                    }
+                }
+            }
+            out.versions += versions.versions;
             let mut parts = PartWalk::new(bucket.uid);
             loop {
                 let page = parts.next_page(self.meta.as_ref(), PARTS_PAGE).await?;

@@ -92,9 +92,9 @@ impl AdminOps {
                 policy: bucket.policy_id.clone(),
                 ..Default::default()
             };
-            let mut pages = super::StreamPages::of(bucket.uid);
+            let mut pages = super::VersionPages::of(bucket.uid);
             while let Some(page) = pages.next(self.meta.as_ref()).await? {
-                for s in &page {
+                for s in page.iter().flat_map(|v| &v.streams) {
                     let len = crate::replicate::erasure::holder_len(s);
                     for p in &s.replicas {
                         let at = stored.entry(p.as_str().to_owned()).or_default();
