@@ -130,6 +130,11 @@ impl Evacuator {
                 let key_text = String::from_utf8_lossy(&key).into_owned();
                 let converted = match scheme {
                     Some(scheme) if needs_conversion(&entry.version, scheme) => {
+                        // Conversions take long (every byte read and written): the lease is
+                        // renewed before each, or the pass stops where another gateway took it.
+                        if !self.lease.hold().await? {
+                            return Ok(false);
+                        }
                         self.convert(bucket, &key_text, &entry.version, job).await
                     }
                     _ => false,
