@@ -504,7 +504,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
             Arc::clone(&metrics),
             Arc::clone(&health),
             Arc::clone(&admin_ops),
-            config.prometheus_url.as_deref(),
+            config.console.clone(),
         );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));

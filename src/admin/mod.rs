@@ -35,8 +35,8 @@ pub struct AdminService {
     metrics: Arc<Metrics>,
     health: Arc<HealthState>,
     service: Arc<AdminOps>,
-    /// The Prometheus whose alerts the console shows.
-    prometheus_url: Option<Arc<str>>,
+    /// What the console reads and runs besides the gateway.
+    console: Arc<crate::config::ConsoleSettings>,
 }
 
 pub(crate) type Answer = (StatusCode, &'static str, Bytes);
@@ -58,14 +58,14 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 impl AdminService {
     /// Serves these metrics and health state, and the admin API over `service` to the admin
     /// tokens it knows (none configured or created: the API answers 401 to everyone); the
-    /// console shows the alerts of the Prometheus at `prometheus_url`, if given.
+    /// console with `console`'s Prometheus and PDF maker.
     pub fn new(
         metrics: Arc<Metrics>,
         health: Arc<HealthState>,
         service: Arc<AdminOps>,
-        prometheus_url: Option<&str>,
+        console: crate::config::ConsoleSettings,
     ) -> Self {
-        Self { metrics, health, service, prometheus_url: prometheus_url.map(Arc::from) }
+        Self { metrics, health, service, console: Arc::new(console) }
     }
 
     /// The admin token the request carries, if it is one.
@@ -87,7 +87,7 @@ impl AdminService {
     async fn respond(self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         if path == "/console" || path.starts_with("/console/") {
-            return console::respond(&self.service, &self.health, self.prometheus_url.as_deref(), req).await;
+            return console::respond(&self.service, &self.health, &self.console, req).await;
         }
         let principal = if path.starts_with("/admin/v1/") { self.principal(&req).await } else { None };
         if let Some(principal) = principal {

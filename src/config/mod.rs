@@ -82,6 +82,25 @@ pub struct KeyUser {
     pub grants: Vec<(String, Perms)>,
 }
 
+/// What the web console reads and runs besides the gateway (`[admin]`).
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleSettings {
+    /// The Prometheus (its base URL) whose firing alerts the health page shows.
+    pub prometheus_url: Option<String>,
+    /// Who makes the compliance report's PDF.
+    pub report_pdf: ReportPdf,
+}
+
+/// Who makes the compliance report's PDF.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReportPdf {
+    /// The gateway itself (printpdf): no external program.
+    #[default]
+    Builtin,
+    /// Headless Chromium, this program, printing the report's HTML page.
+    Chromium(String),
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -89,8 +108,8 @@ pub struct Config {
     pub s3_listen: SocketAddr,
     /// Admin listener.
     pub admin_listen: Option<SocketAddr>,
-    /// The Prometheus (its base URL) whose firing alerts the console shows.
-    pub prometheus_url: Option<String>,
+    /// What the web console reads and runs besides the gateway.
+    pub console: ConsoleSettings,
     /// HTTPS certificate and key files for the S3 listener.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// HTTPS certificate and key files of the admin listener, if it serves TLS.
@@ -249,7 +268,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
         }
     };
     let admin = raw.admin;
-    let prometheus_url = admin.prometheus_url.as_deref().map(prometheus_url).transpose()?;
+    let console = console_settings(&admin)?;
     let mut admin_tokens = Vec::new();
     if admin.token.is_some() || admin.token_env.is_some() || admin.token_file.is_some() {
         let token = secret("admin.token", admin.token, admin.token_env, admin.token_file, &base)?;
@@ -263,7 +282,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, FieldError> {
     Ok(Config {
         s3_listen: listeners.s3,
         admin_listen: listeners.admin,
-        prometheus_url,
+        console,
         tls: listeners.tls,
         admin_tls: listeners.admin_tls,
         block_public_access: raw.server.block_public_access.unwrap_or(true),
@@ -403,6 +422,26 @@ fn admin_token(i: usize, t: raw::RawAdminToken, base: &Path, earlier: &[AdminTok
         return Err(FieldError::new(field("token"), "must be at least 16 characters"));
     }
     Ok(AdminToken { name: name.to_string(), role, sha256: token_sha256(&token) })
+}
+
+/// `[admin]`'s settings of the web console.
+fn console_settings(admin: &raw::RawAdmin) -> Result<ConsoleSettings, FieldError> {
+    Ok(ConsoleSettings {
+        prometheus_url: admin.prometheus_url.as_deref().map(prometheus_url).transpose()?,
+        report_pdf: match (admin.report_pdf.as_deref(), admin.chromium.clone()) {
+            (None | Some("builtin"), None) => ReportPdf::Builtin,
+            (Some("chromium"), program) => ReportPdf::Chromium(program.unwrap_or_else(|| "chromium".into())),
+            (None | Some("builtin"), Some(_)) => {
+                return Err(FieldError::new("admin.chromium", "only with report_pdf = \"chromium\""));
+            }
+            (Some(other), _) => {
+                return Err(FieldError::new(
+                    "admin.report_pdf",
+                    format!("{other:?} (expected \"builtin\" or \"chromium\")"),
+                ));
+            }
+        },
+    })
 }
 
 /// `admin.prometheus_url`: an `http://` or `https://` base URL with a host, kept without its

@@ -240,6 +240,10 @@ pub struct RawAdmin {
     pub token_file: Option<String>,
     /// The Prometheus whose alerts the console's health page shows (`http://` or `https://`).
     pub prometheus_url: Option<String>,
+    /// Who makes the compliance report's PDF: `builtin` (printpdf) or `chromium`.
+    pub report_pdf: Option<String>,
+    /// The Chromium program `report_pdf = "chromium"` runs (default `chromium`, from `PATH`).
+    pub chromium: Option<String>,
 }
 
 /// `[[admin_token]]`.

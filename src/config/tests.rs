@@ -65,7 +65,10 @@ fn admin_tokens_are_named_hashed_and_have_a_role() {
     assert!(!format!("{c:?}").contains("0123456789abcdef"), "no token in Debug");
     let c = Config::parse(&format!("{MINIMAL}[admin]\nprometheus_url = \"http://127.0.0.1:9090/\"\n"), Path::new("/"))
         .unwrap();
-    assert_eq!(c.prometheus_url.as_deref(), Some("http://127.0.0.1:9090"), "kept without its trailing slash");
+    assert_eq!(c.console.prometheus_url.as_deref(), Some("http://127.0.0.1:9090"), "kept without its trailing slash");
+    assert_eq!(c.console.report_pdf, ReportPdf::Builtin);
+    let c = Config::parse(&format!("{MINIMAL}[admin]\nreport_pdf = \"chromium\"\n"), Path::new("/")).unwrap();
+    assert_eq!(c.console.report_pdf, ReportPdf::Chromium("chromium".into()));
 }
 
 #[test]
@@ -105,6 +108,8 @@ fn errors_are_one_line_and_name_the_field() {
         (format!("{MINIMAL}[admin]\nprometheus_url = \"ftp://p:9090\"\n"), "admin.prometheus_url", "http://"),
         (format!("{MINIMAL}[admin]\nprometheus_url = \"http://\"\n"), "admin.prometheus_url", "not a URL"),
         (format!("{MINIMAL}[admin]\nprometheus_url = \"/api\"\n"), "admin.prometheus_url", "http://"),
+        (format!("{MINIMAL}[admin]\nreport_pdf = \"latex\"\n"), "admin.report_pdf", "latex"),
+        (format!("{MINIMAL}[admin]\nchromium = \"/usr/bin/chromium\"\n"), "admin.chromium", "only with"),
     ];
     for (text, field, says) in cases {
         let err = Config::parse(&text, Path::new("/")).unwrap_err();

@@ -1026,12 +1026,65 @@ async fn the_report_gives_the_latest_scrubs_findings_per_bucket() {
     gw.stop().await;
 }
 
-/// The pages of a PDF, as poppler's `pdfinfo` counts them.
-fn pdf_pages(file: &std::path::Path) -> usize {
+/// What poppler's `pdfinfo` says of a PDF.
+fn pdf_info(file: &std::path::Path) -> String {
     let out = std::process::Command::new("pdfinfo").arg(file).output().expect("pdfinfo (poppler-utils)");
-    let info = String::from_utf8_lossy(&out.stdout).into_owned();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pages of a PDF, as `pdfinfo` counts them.
+fn pdf_pages(file: &std::path::Path) -> usize {
+    let info = pdf_info(file);
     let pages = info.lines().find_map(|l| l.strip_prefix("Pages:")).unwrap_or_else(|| panic!("{info}"));
     pages.trim().parse().unwrap()
+}
+
+/// The text of a PDF, as poppler's `pdftotext` extracts it, its white space collapsed.
+fn pdf_text(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext").arg(file).arg("-").output().expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Promise: an operator who chooses `report_pdf = "chromium"` gets the report's PDF printed
+/// by headless Chromium from the report's own page (its producer is Chromium's Skia; its text
+/// names the bucket and the verdict); a Chromium that cannot run answers 503 saying why,
+/// never a broken file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_pdf_can_be_printed_by_chromium() {
+    let chosen = |program: &str| {
+        let program = program.to_owned();
+        move |t: String| t.replace("[admin]\n", &format!("[admin]\nreport_pdf = \"chromium\"\n{program}"))
+    };
+    let gw = TestGateway::start_with(chosen("")).await;
+    let admin = gw.admin_addr();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("photos").send().await.unwrap();
+    c.put_object().bucket("photos").key("a").body(b"data".to_vec().into()).send().await.unwrap();
+    let cookie = login(admin, ADMIN_TOKEN).await;
+    let pdf = request(admin, "GET", "/console/report.pdf", Some(&cookie), "").await;
+    assert_eq!((pdf.status, pdf.header("content-type")), (200, Some("application/pdf")), "{}", pdf.body_text());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.body).unwrap();
+    let info = pdf_info(&file);
+    assert!(info.lines().any(|l| l.starts_with("Producer:") && l.contains("Skia/PDF")), "{info}");
+    let text = pdf_text(&file);
+    let today = time::OffsetDateTime::now_utc().date();
+    assert!(text.contains(&format!("souverain compliance report, {today}")), "{text}");
+    assert!(text.contains("No replica of any bucket sits outside its policy") && text.contains(" photos "), "{text}");
+    assert!(text.contains("local-nl NL Operator NL NL"), "the providers' table: {text}");
+    gw.stop().await;
+
+    let gw = TestGateway::start_with(chosen("chromium = \"/nonexistent/chromium\"\n")).await;
+    let cookie = login(gw.admin_addr(), ADMIN_TOKEN).await;
+    let refused = request(gw.admin_addr(), "GET", "/console/report.pdf", Some(&cookie), "").await;
+    assert_eq!(refused.status, 503);
+    assert!(
+        refused.body_text().contains("could not be printed by /nonexistent/chromium: cannot start it"),
+        "{}",
+        refused.body_text()
+    );
+    gw.stop().await;
 }
 
 /// Promise: the health page names no provider while every provider answers (only the test

@@ -22,6 +22,7 @@ mod pdf;
 mod pdf_map;
 mod policy_edit;
 mod report;
+mod report_print;
 mod session;
 mod shred;
 
@@ -41,7 +42,7 @@ static WALKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The largest form the console reads.
 const MAX_FORM: usize = 16 * 1024;
-const STYLESHEET: &str = include_str!("console.css");
+pub(super) const STYLESHEET: &str = include_str!("console.css");
 const FAVICON: &str = include_str!("favicon.svg");
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -50,7 +51,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 pub(super) async fn respond(
     service: &AdminOps,
     health: &crate::health::HealthState,
-    prometheus_url: Option<&str>,
+    settings: &crate::config::ConsoleSettings,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -101,15 +102,16 @@ pub(super) async fn respond(
             return resp;
         }
         (&Method::GET, "/console/keys") => keys::page(service, &view).await,
-        (&Method::GET, "/console/health") => {
-            (StatusCode::OK, health::page(&view, &health.report(), &alerts::fetch(prometheus_url).await))
-        }
+        (&Method::GET, "/console/health") => (
+            StatusCode::OK,
+            health::page(&view, &health.report(), &alerts::fetch(settings.prometheus_url.as_deref()).await),
+        ),
         (&Method::GET, "/console/audit/export") => return audit_export(service, &query).await,
         (&Method::GET, "/console/report") => match walk(report::gather(service)).await {
             Ok((facts, chain)) => (StatusCode::OK, report::page(&view, &facts, &chain)),
             Err(e) => (inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
         },
-        (&Method::GET, "/console/report.pdf") => return report_pdf(service).await,
+        (&Method::GET, "/console/report.pdf") => return report_pdf(service, &settings.report_pdf).await,
         (&Method::GET, p) if p.starts_with("/console/providers/") => {
             changes::edit(service, &view, &p["/console/providers/".len()..])
         }
@@ -290,13 +292,26 @@ fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> Response<F
     resp
 }
 
-/// The report as a PDF download named by its day.
-async fn report_pdf(service: &AdminOps) -> Response<Full<Bytes>> {
+/// The report as a PDF download named by its day, made as the configuration chose.
+async fn report_pdf(service: &AdminOps, maker: &crate::config::ReportPdf) -> Response<Full<Bytes>> {
     let (facts, chain) = match walk(report::gather(service)).await {
         Ok(r) => r,
         Err(e) => return page(inspect::status_of(&e), layout::problem("The report could not be gathered now.")),
     };
-    download(report::pdf(&facts, &chain), "application/pdf", &format!("souverain-report-{}.pdf", report::day(&facts)))
+    let pdf = match maker {
+        crate::config::ReportPdf::Builtin => report::pdf(&facts, &chain),
+        crate::config::ReportPdf::Chromium(program) => {
+            match report_print::print(program, &report::printable(&facts, &chain)).await {
+                Ok(pdf) => pdf,
+                Err(why) => {
+                    tracing::warn!(program, error = %why, "the report's PDF could not be printed");
+                    let message = format!("The report's PDF could not be printed by {program}: {why}.");
+                    return page(StatusCode::SERVICE_UNAVAILABLE, layout::problem(&message));
+                }
+            }
+        }
+    };
+    download(pdf, "application/pdf", &format!("souverain-report-{}.pdf", report::day(&facts)))
 }
 
 /// The form fields of a urlencoded body (at most [`MAX_FORM`] bytes).

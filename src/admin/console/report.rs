@@ -56,9 +56,38 @@ fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 
 /// `GET /console/report`.
 pub(super) fn page(view: &View, facts: &ComplianceFacts, chain: &Chain) -> Markup {
-    let outside = outside_total(facts);
     let content = html! {
         p { a href="/console/report.pdf" { "Download as PDF" } }
+        (body(facts, chain))
+    };
+    frame(view, "/console/report", &format!("Compliance report, {}", day(facts)), &content)
+}
+
+/// The report as one standalone HTML document (its style inline, nothing else to load), for
+/// Chromium to print.
+pub(super) fn printable(facts: &ComplianceFacts, chain: &Chain) -> String {
+    let title = format!("souverain compliance report, {}", day(facts));
+    html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                // Nothing to load or run: the style is inline (blocking scripts by a browser
+                // setting instead stops Chromium's own printing).
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
+                title { (title) }
+                style { (maud::PreEscaped(super::STYLESHEET)) }
+            }
+            body { main { h1 { (title) } (body(facts, chain)) } }
+        }
+    }
+    .into_string()
+}
+
+/// What the report says, as HTML.
+fn body(facts: &ComplianceFacts, chain: &Chain) -> Markup {
+    let outside = outside_total(facts);
+    html! {
         h2 { "Gateway" }
         p #gateway { "souverain " (facts.version) ", report generated " (when(facts.generated_ms))
             ". Residency rules in force (catalog and policies): SHA-256 " code { (facts.residency_sha256) } "." }
@@ -102,8 +131,7 @@ pub(super) fn page(view: &View, facts: &ComplianceFacts, chain: &Chain) -> Marku
         h2 { "Audit chain" }
         p #chain { (chain_line(chain)) }
         @if !chain.problems.is_empty() { ul { @for p in &chain.problems { li { (p) } } } }
-    };
-    frame(view, "/console/report", &format!("Compliance report, {}", day(facts)), &content)
+    }
 }
 
 fn scrub_line(facts: &ComplianceFacts) -> String {
