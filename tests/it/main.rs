@@ -39,6 +39,8 @@ mod confidentiality;
 mod conformance;
 /// The web console: login, pages, CSRF, CSP.
 mod console;
+/// The console's compliance report, HTML and PDF.
+mod console_report;
 /// CORS: rules, preflights and grants on answers.
 mod cors;
 /// Durable provider-side deletions: evacuated replicas deleted once their provider is back.
