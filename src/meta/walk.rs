@@ -90,9 +90,10 @@ impl PartWalk {
             }
             let Some((upload, after)) = self.current.as_mut() else { continue };
             let parts = meta.parts(upload.upload_id, *after, max).await?;
-            match parts.last() {
-                Some((n, _)) if parts.len() >= max => *after = *n,
-                _ => {}
+            // A full page may have more after it; a shorter one ends the upload.
+            let full = parts.len() >= max;
+            if let Some((n, _)) = parts.last().filter(|_| full) {
+                *after = *n;
             }
             let of = |(number, part)| OpenPart {
                 key: upload.key.clone(),
@@ -102,7 +103,7 @@ impl PartWalk {
                 part,
             };
             let page: Vec<OpenPart> = parts.into_iter().map(of).collect();
-            if page.len() < max {
+            if !full {
                 self.current = None;
             }
             if !page.is_empty() {

@@ -106,13 +106,7 @@ async fn object_streams(gw: &TestGateway, bucket: &str, key: &str) -> Vec<(std::
 /// good replica, byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_side_tampering_is_detected_and_repaired() {
-    let gw = TestGateway::start_with(|t| {
-        t.replace(
-            "[workers]\n",
-            "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n",
-        )
-    })
-    .await;
+    let gw = TestGateway::start_with(|t| crate::common::scrubbing_every_second(&t)).await;
     let c = &gw.client;
     c.create_bucket().bucket("swap").send().await.unwrap();
     let a = pattern(300_000, 1);

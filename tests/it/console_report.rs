@@ -106,11 +106,9 @@ async fn the_compliance_report_names_every_bucket_and_provider_with_its_countrie
 /// missing one awaits repair; every replica of `logs` is checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_gives_the_latest_scrubs_findings_per_bucket() {
-    let scrubbing =
-        "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n";
     // Repairs wait, so the finding stays queued while the report is read.
     let gw = TestGateway::start_with(|t| {
-        t.replace("[workers]\n", scrubbing).replace("repair_interval_secs = 1\n", "repair_interval_secs = 3600\n")
+        crate::common::scrubbing_every_second(&t).replace("repair_interval_secs = 1\n", "repair_interval_secs = 3600\n")
     })
     .await;
     let admin = gw.admin_addr();

@@ -465,11 +465,10 @@ async fn a_provider_killed_mid_upload_gets_its_shard_rebuilt_when_back() {
 /// reads back exactly through them with four of the original holders killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scrubber_and_evacuation_rebuild_shards() {
-    let scrub =
-        "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n";
-    let mut gw =
-        TestGateway::start_proxied_at_with(&EIGHT_COUNTRIES, |t| four_plus_two(&t.replacen("[workers]\n", scrub, 1)))
-            .await;
+    let mut gw = TestGateway::start_proxied_at_with(&EIGHT_COUNTRIES, |t| {
+        four_plus_two(&crate::common::scrubbing_every_second(&t))
+    })
+    .await;
     let c = client(gw.addr);
     c.create_bucket().bucket("shards").send().await.unwrap();
     let data = pattern(300_000, 3);

@@ -309,13 +309,7 @@ async fn mid_stream_failure_resumes_on_another_replica() {
 /// them — and the repair worker restores them, verified; findings show in the metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrubber_finds_and_repair_restores() {
-    let gw = TestGateway::start_with(|t| {
-        t.replace(
-            "[workers]\n",
-            "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n",
-        )
-    })
-    .await;
+    let gw = TestGateway::start_with(|t| crate::common::scrubbing_every_second(&t)).await;
     let c = client(gw.addr);
     c.create_bucket().bucket("scrub").send().await.unwrap();
     c.put_object().bucket("scrub").key("a").body(pattern(150_000, 1).into()).send().await.unwrap();

@@ -193,13 +193,18 @@ impl Layout {
     }
 
     fn table(&mut self, t: &Table) {
-        let header: Vec<String> = t.columns.iter().map(|(h, _)| (*h).to_owned()).collect();
         let row_height = |lines: usize| lines as f32 * CELL_LINE * MM_PER_PT + 2.0 * CELL_PAD;
         self.room(row_height(2) * 2.0);
-        self.row(&t.columns, &header, true);
+        self.header(&t.columns);
         for row in &t.rows {
             self.row(&t.columns, row, false);
         }
+    }
+
+    /// The header row: the columns' names, bold on grey.
+    fn header(&mut self, columns: &[(&'static str, f32)]) {
+        let names: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+        self.row(columns, &names, true);
     }
 
     /// One row, its cells wrapped to their columns; a row longer than the page's rest goes on
@@ -219,8 +224,7 @@ impl Layout {
             if take == 0 {
                 self.new_page();
                 if !header {
-                    let names: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
-                    self.row(columns, &names, true);
+                    self.header(columns);
                 }
                 continue;
             }

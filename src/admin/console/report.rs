@@ -162,13 +162,9 @@ const SCRUB_COLUMNS: [(&str, f32); 6] = [
 /// repair, and the rest (written since it started, or at a provider that did not answer).
 fn scrub_row(b: &BucketResidency) -> Vec<String> {
     let unchecked = b.replicas.saturating_sub(b.scrub_checked + b.awaiting_repair);
-    [b.replicas, b.scrub_checked, b.scrub_read_whole, b.awaiting_repair, unchecked]
-        .iter()
-        .map(ToString::to_string)
-        .fold(vec![b.bucket.clone()], |mut row, n| {
-            row.push(n);
-            row
-        })
+    let mut row = vec![b.bucket.clone()];
+    row.extend([b.replicas, b.scrub_checked, b.scrub_read_whole, b.awaiting_repair, unchecked].map(|n| n.to_string()));
+    row
 }
 
 fn chain_line(chain: &Chain) -> String {

@@ -343,6 +343,16 @@ pub async fn wait_until(what: &str, within: Duration, mut observed: impl FnMut()
     }
 }
 
+/// The test config `config` with a scrub pass every second that reads every replica whole,
+/// unthrottled (the scrubber tests).
+pub fn scrubbing_every_second(config: &str) -> String {
+    config.replacen(
+        "[workers]\n",
+        "[workers]\nscrub_interval_secs = 1\nscrub_verify_fraction = 1.0\nscrub_rate_bytes_per_sec = 1000000000\n",
+        1,
+    )
+}
+
 /// Deterministic bytes of a given length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) | 1;
