@@ -47,6 +47,8 @@ pub struct RepairBacklog {
     pub stuck_tasks: u64,
     /// By provider id.
     pub providers: BTreeMap<String, ProviderBacklog>,
+    /// Tasks waiting, by the stream's scheme (`replicas`, `rs-4+2`, …).
+    pub schemes: BTreeMap<String, u64>,
 }
 
 /// One provider's share of the deletion queue.

@@ -199,6 +199,9 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     let gateway = souverain::app::start(config).await?;
     // Tests and scripts read this line to find the port of a `127.0.0.1:0` listener.
     println!("listening on {}", gateway.s3_addr);
+    if let Some(admin) = gateway.admin_addr {
+        println!("admin listening on {admin}");
+    }
     let signal = run_until_stopped(&gateway).await?;
     tracing::info!(signal, "shutting down");
     gateway.shutdown().await;

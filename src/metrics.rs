@@ -60,6 +60,8 @@ pub struct Metrics {
     pub replication_pending_replicas: IntGaugeVec,
     /// Age of the oldest queued replica, by provider.
     pub replication_oldest_pending: IntGaugeVec,
+    /// Tasks in the repair queue by the stream's scheme.
+    pub repair_pending_by_scheme: IntGaugeVec,
     /// Repair tasks that failed ten times or more, by provider.
     pub repair_stuck_tasks: IntGaugeVec,
     /// Circuit state by provider: 0 closed, 1 half-open, 2 open.
@@ -243,6 +245,11 @@ impl Metrics {
                 "Age of the oldest replica queued for repair, by provider (0 when none).",
                 &["provider"],
             )?,
+            repair_pending_by_scheme: gauge_vec(
+                "souverain_repair_pending_tasks",
+                "Replicas and shards queued for repair, by the stream's scheme (replicas, rs-k+m).",
+                &["scheme"],
+            )?,
             repair_stuck_tasks: gauge_vec(
                 "souverain_repair_stuck_tasks",
                 "Repair tasks that failed ten times or more (still retried), by provider.",
@@ -390,6 +397,7 @@ impl Metrics {
             Box::new(self.log_segments_deleted.clone()),
             Box::new(self.replication_pending_replicas.clone()),
             Box::new(self.replication_oldest_pending.clone()),
+            Box::new(self.repair_pending_by_scheme.clone()),
             Box::new(self.repair_stuck_tasks.clone()),
             Box::new(self.backend_circuit_state.clone()),
             Box::new(self.backend_hedged_requests.clone()),

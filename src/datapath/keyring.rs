@@ -75,7 +75,7 @@ impl Keyring {
         if !f.rest().is_empty() {
             return Err(Malformed);
         }
-        Ok(Self { keyring_id, wrapped: WrappedKey { kek_id, kek_version, bytes } })
+        Ok(Self { keyring_id, wrapped: WrappedKey { kek_id, kek_version, bytes, context: None } })
     }
 }
 
@@ -86,7 +86,7 @@ mod tests {
     fn sample() -> Keyring {
         Keyring {
             keyring_id: [5; 16],
-            wrapped: WrappedKey { kek_id: "souverain".into(), kek_version: 3, bytes: vec![1, 2, 3] },
+            wrapped: WrappedKey { kek_id: "souverain".into(), kek_version: 3, bytes: vec![1, 2, 3], context: None },
         }
     }
 

@@ -101,8 +101,14 @@ impl<K: KeyProvider> KeyProvider for CachedKeys<K> {
     }
 
     async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
-        let k =
-            (binding.bucket, binding.version, binding.key.to_owned(), wrapped.kek_id.clone(), wrapped.bytes.clone());
+        // Everything the unwrap depends on: a record changed in any of it is asked of the KMS.
+        let k = (
+            binding.bucket,
+            binding.version,
+            binding.key.to_owned(),
+            wrapped.stored_kek_field(),
+            wrapped.bytes.clone(),
+        );
         if let Some(dek) = self.lookup(&k) {
             return Ok(dek);
         }

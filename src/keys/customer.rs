@@ -49,7 +49,7 @@ impl CustomerKey {
     pub fn wrap(&self, dek: &DataKey, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError> {
         let kek = customer_wrapping_key(&self.key).map_err(|_| KeyError::Random)?;
         let bytes = wrap_key(&kek, &binding.aad(CUSTOMER_KEK_ID), dek.expose()).map_err(|_| KeyError::Random)?;
-        Ok(WrappedKey { kek_id: CUSTOMER_KEK_ID.into(), kek_version: 1, bytes })
+        Ok(WrappedKey { kek_id: CUSTOMER_KEK_ID.into(), kek_version: 1, bytes, context: binding.recorded_context() })
     }
 
     /// Unwraps a data key this customer key wrapped for `binding`; [`KeyError::Unwrap`] for any
@@ -59,6 +59,7 @@ impl CustomerKey {
             return Err(KeyError::Unwrap);
         }
         let kek = customer_wrapping_key(&self.key).map_err(|_| KeyError::Unwrap)?;
+        let binding = binding.of_wrapped(wrapped);
         let plain = unwrap_key(&kek, &binding.aad(CUSTOMER_KEK_ID), &wrapped.bytes).map_err(|_| KeyError::Unwrap)?;
         Ok(DataKey::from_bytes(plain))
     }

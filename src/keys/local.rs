@@ -100,15 +100,19 @@ impl KeyProvider for LocalKeyFile {
             return Err(KeyError::UnknownKek(kek.to_owned()));
         }
         let bytes = wrap_key(&self.kek, &binding.aad(LOCAL_KEK_ID), dek.expose()).map_err(|_| KeyError::Random)?;
-        Ok(WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes })
+        Ok(WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes, context: binding.recorded_context() })
     }
 
     async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
         if wrapped.kek_id != LOCAL_KEK_ID {
             return Err(KeyError::UnknownKek(wrapped.kek_id.clone()));
         }
+        let binding = binding.of_wrapped(wrapped);
         unwrap_key(&self.kek, &binding.aad(LOCAL_KEK_ID), &wrapped.bytes)
-            .or_else(|_| unwrap_key(&self.kek, &binding.legacy_aad(LOCAL_KEK_ID), &wrapped.bytes))
+            .or_else(|e| match wrapped.context {
+                None => unwrap_key(&self.kek, &binding.legacy_aad(LOCAL_KEK_ID), &wrapped.bytes),
+                Some(_) => Err(e),
+            })
             .map(DataKey::from_bytes)
             .map_err(|_| KeyError::Unwrap)
     }
@@ -165,7 +169,7 @@ mod tests {
         assert!(kf.unwrap(&w, KeyBinding { key: "invoices/2025.pdf", ..at }).await.is_err());
         // A key wrapped before object keys were bound still opens, under its version alone.
         let legacy = wrap_key(&kf.kek, &at.legacy_aad(LOCAL_KEK_ID), dek.expose()).unwrap();
-        let legacy = WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes: legacy };
+        let legacy = WrappedKey { kek_id: LOCAL_KEK_ID.into(), kek_version: 1, bytes: legacy, context: None };
         assert_eq!(kf.unwrap(&legacy, KeyBinding { key: "anything", ..at }).await.unwrap().expose(), dek.expose());
         let again = LocalKeyFile::open_or_create(&path).unwrap();
         assert!(again.unwrap(&w, at).await.is_ok());

@@ -52,12 +52,33 @@ pub struct KeyBinding<'a> {
     pub version: VersionUid,
     /// The object key.
     pub key: &'a str,
+    /// The SSE-KMS encryption context (canonical JSON), when the writer gave one. A key
+    /// provider unwraps (and rewraps) under the context the wrapped key records, so a record
+    /// whose context was changed or dropped no longer opens.
+    pub context: Option<&'a str>,
 }
 
 impl<'a> KeyBinding<'a> {
     /// `key` of `bucket`, version `version`.
     pub fn new(bucket: BucketUid, version: VersionUid, key: &'a str) -> Self {
-        Self { bucket, version, key }
+        Self { bucket, version, key, context: None }
+    }
+
+    /// The same binding, under the encryption context `context`.
+    #[must_use]
+    pub fn with_context(self, context: Option<&'a crate::model::KmsContext>) -> Self {
+        Self { context: context.map(crate::model::KmsContext::as_json), ..self }
+    }
+
+    /// The binding `wrapped` was wrapped under: this one with the context it records.
+    #[must_use]
+    pub fn of_wrapped(self, wrapped: &'a WrappedKey) -> Self {
+        self.with_context(wrapped.context.as_ref())
+    }
+
+    /// The context to record with a key wrapped under this binding.
+    pub fn recorded_context(&self) -> Option<crate::model::KmsContext> {
+        self.context.map(crate::model::KmsContext::from_canonical)
     }
 
     /// A key the gateway keeps for itself (the audit key: [`AUDIT_KEY_PURPOSE`]; a log key: its
@@ -65,17 +86,23 @@ impl<'a> KeyBinding<'a> {
     /// bucket uid zero (never a bucket's, those are random) and an empty object key (never an
     /// object's), so no object's data key can be passed off as one, or the other way round.
     pub const fn internal(purpose: [u8; 16]) -> KeyBinding<'static> {
-        KeyBinding { bucket: BucketUid([0; 16]), version: VersionUid(purpose), key: "" }
+        KeyBinding { bucket: BucketUid([0; 16]), version: VersionUid(purpose), key: "", context: None }
     }
 
     /// The associated data of a DEK wrapped under `kek_id` (§4.2, docs/keys.md):
-    /// `"souverain/v2/dek" ‖ len8(kek_id) ‖ kek_id ‖ bucket_uid ‖ version_uid ‖ len16(key) ‖ key`.
+    /// `"souverain/v2/dek" ‖ len8(kek_id) ‖ kek_id ‖ bucket_uid ‖ version_uid ‖ len16(key) ‖ key`,
+    /// then `‖ len32(context) ‖ context` when there is an encryption context (the key's length
+    /// prefix makes the two forms distinct).
     pub fn aad(&self, kek_id: &str) -> Vec<u8> {
         let mut aad = self.legacy_aad(kek_id);
         aad[..16].copy_from_slice(b"souverain/v2/dek");
         let key = &self.key.as_bytes()[..self.key.len().min(usize::from(u16::MAX))];
         aad.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
         aad.extend_from_slice(key);
+        if let Some(context) = self.context {
+            aad.extend_from_slice(&u32::try_from(context.len()).unwrap_or(u32::MAX).to_be_bytes());
+            aad.extend_from_slice(context.as_bytes());
+        }
         aad
     }
 

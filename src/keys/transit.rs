@@ -318,7 +318,7 @@ impl TransitKeys {
         binding: KeyBinding<'_>,
     ) -> Result<WrappedKey, KeyError> {
         let dek = self.unwrap(wrapped, binding).await?;
-        self.wrap(&dek, kek, binding).await
+        self.wrap(&dek, kek, binding.of_wrapped(wrapped)).await
     }
 
     /// Decrypts a wrapped DEK under the associated data `aad` (sent as the derived key's context).
@@ -340,10 +340,12 @@ impl TransitKeys {
         Ok(DataKey::from_bytes(Zeroizing::new(key)))
     }
 
-    fn wrapped(kek: &str, ciphertext: String) -> Result<WrappedKey, KeyError> {
+    /// The key the KMS wrapped under `binding` (whose context it records).
+    fn wrapped(kek: &str, ciphertext: String, binding: KeyBinding<'_>) -> Result<WrappedKey, KeyError> {
         let version = ciphertext_version(&ciphertext)
             .ok_or_else(|| KeyError::Refused("the KMS answered a ciphertext without a vault:vN: prefix".into()))?;
-        Ok(WrappedKey { kek_id: kek.to_owned(), kek_version: version, bytes: ciphertext.into_bytes() })
+        let bytes = ciphertext.into_bytes();
+        Ok(WrappedKey { kek_id: kek.to_owned(), kek_version: version, bytes, context: binding.recorded_context() })
     }
 }
 
@@ -386,13 +388,17 @@ impl KeyProvider for TransitKeys {
         let answer =
             self.call(Method::POST, &self.path("encrypt", kek)?, Some(body)).await.map_err(|e| missing(e, kek))?;
         let c: Answer<Cipher> = parse(&answer)?;
-        Self::wrapped(kek, c.data.ciphertext)
+        Self::wrapped(kek, c.data.ciphertext, binding)
     }
 
     async fn unwrap(&self, wrapped: &WrappedKey, binding: KeyBinding<'_>) -> Result<DataKey, KeyError> {
+        let binding = binding.of_wrapped(wrapped);
         match self.decrypt(wrapped, &binding.aad(&wrapped.kek_id)).await {
             // Wrapped before object keys were bound: its version alone (one more KMS call).
-            Err(KeyError::Unwrap) => self.decrypt(wrapped, &binding.legacy_aad(&wrapped.kek_id)).await,
+            // Encryption contexts came later: a key recording one was never wrapped so.
+            Err(KeyError::Unwrap) if wrapped.context.is_none() => {
+                self.decrypt(wrapped, &binding.legacy_aad(&wrapped.kek_id)).await
+            }
             other => other,
         }
     }
@@ -410,6 +416,7 @@ impl KeyProvider for TransitKeys {
         if wrapped.kek_version >= self.latest_version(kek).await? {
             return Ok(None);
         }
+        let binding = binding.of_wrapped(wrapped);
         let ciphertext = std::str::from_utf8(&wrapped.bytes).map_err(|_| KeyError::Unwrap)?;
         let context = B64.encode(binding.aad(kek));
         let body = Zeroizing::new(serde_json::json!({ "ciphertext": ciphertext, "context": context }).to_string());
@@ -420,7 +427,7 @@ impl KeyProvider for TransitKeys {
             Ok(a) => a,
         };
         let c: Answer<Cipher> = parse(&answer)?;
-        Self::wrapped(kek, c.data.ciphertext).map(Some)
+        Self::wrapped(kek, c.data.ciphertext, binding).map(Some)
     }
 
     async fn ensure_kek(&self, kek: &str) -> Result<(), KeyError> {

@@ -105,7 +105,7 @@ pub(super) fn key_of(key: &str) -> ObjectKey {
 }
 
 pub(super) fn dek() -> WrappedKey {
-    WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3] }
+    WrappedKey { kek_id: "t".into(), kek_version: 1, bytes: vec![1, 2, 3], context: None }
 }
 
 pub(super) fn put(bucket: BucketUid, key: &str, v: VersionRecord, condition: WriteCondition) -> PutCommit {

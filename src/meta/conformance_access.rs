@@ -26,7 +26,7 @@ fn key(id: &str, owner: &str) -> AccessKeyRecord {
         id: id.into(),
         user: UserName::parse(owner).unwrap(),
         name: Some("backup".into()),
-        secret: WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: vec![1, 2, 3] },
+        secret: WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: vec![1, 2, 3], context: None },
         created_ms: 12,
         expires_ms: Some(99),
         disabled: false,

@@ -43,7 +43,7 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     store.apply_change(rebind, entry("bind")).await.unwrap().expect("bound");
     store.apply_change(AuditedChange::KekShredded { kek: "gone".into(), at_ms: 5 }, entry("shred")).await.unwrap();
     store.apply_change(AuditedChange::RecordOnly, entry("nothing")).await.unwrap();
-    let new = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![4] };
+    let new = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![4], context: None };
     let rewrap = |expected: WrappedKey| DekRewrap::Version {
         bucket: b,
         key: "k".into(),

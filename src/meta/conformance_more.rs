@@ -16,7 +16,7 @@ use crate::model::audit::AuditEntry;
 use crate::model::{BootId, BucketUid, ProviderId, StreamId, UploadId, VersionUid};
 
 fn under(kek: &str, version: u32) -> WrappedKey {
-    WrappedKey { kek_id: kek.into(), kek_version: version, bytes: vec![9, 9] }
+    WrappedKey { kek_id: kek.into(), kek_version: version, bytes: vec![9, 9], context: None }
 }
 
 /// A data key wrapped under another KEK than the bucket's own is refused at commit (PUT and

@@ -180,7 +180,8 @@ pub struct LoggedBucket {
 /// A wrapped data key, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedKey {
-    /// KEK id.
+    /// KEK id, followed by `#` and the encryption context when the wrapping is bound to one
+    /// ([`WrappedKey::stored_kek_field`]).
     pub kek_id: String,
     /// KEK version.
     pub kek_version: u32,
@@ -321,13 +322,13 @@ impl LogEntry {
 
 impl From<&WrappedKey> for LoggedKey {
     fn from(k: &WrappedKey) -> Self {
-        Self { kek_id: k.kek_id.clone(), kek_version: k.kek_version, bytes: k.bytes.clone() }
+        Self { kek_id: k.stored_kek_field(), kek_version: k.kek_version, bytes: k.bytes.clone() }
     }
 }
 
 impl From<LoggedKey> for WrappedKey {
     fn from(k: LoggedKey) -> Self {
-        Self { kek_id: k.kek_id, kek_version: k.kek_version, bytes: k.bytes }
+        WrappedKey::from_stored(k.kek_id, k.kek_version, k.bytes)
     }
 }
 

@@ -52,7 +52,7 @@ fn version() -> VersionRecord {
 /// the `ObjectVersion` bytes of before tagging) and reads back with its tags in order.
 #[test]
 fn a_tagged_version_round_trips_with_its_tags() {
-    let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60] };
+    let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60], context: None };
     let pairs = vec![("team".to_owned(), "blue".to_owned()), ("class".to_owned(), "a b".to_owned())];
     let tags = crate::model::tagging::TagSet::new(pairs.clone(), 10).unwrap();
     let v = VersionRecord { order: 40, null: false, tags, ..version() };
@@ -71,7 +71,7 @@ fn a_tagged_version_round_trips_with_its_tags() {
 /// data key the store had (names, metadata, ETag, checksum, streams, replicas).
 #[test]
 fn a_version_round_trips_through_its_entry() {
-    let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60] };
+    let dek = WrappedKey { kek_id: "souverain".into(), kek_version: 2, bytes: vec![9; 60], context: None };
     let entry = LogEntry::Version(Box::new(LoggedVersion::new(BucketUid([1; 16]), "docs/a.txt", &version(), &dek)));
     let LogEntry::Version(back) = LogEntry::decode(&entry.encode().unwrap()).unwrap() else {
         panic!("a version entry")
@@ -145,7 +145,7 @@ fn a_tombstone_has_known_bytes() {
     assert_eq!(LogEntry::Checkpoint(marker).encode().unwrap(), expected);
     assert_eq!(LogEntry::decode(&expected), Ok(LogEntry::Checkpoint(marker)));
     // Every kind keeps its index for ever (a new kind is appended).
-    let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
+    let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![], context: None };
     let bucket = BucketRecord {
         uid: BucketUid([1; 16]),
         name: BucketName::parse("b-1").unwrap(),
@@ -176,7 +176,7 @@ fn bad_entries_are_refused() {
     assert_eq!(LogEntry::decode(&bytes[..bytes.len() - 1]), Err(EntryError::Decode));
     assert_eq!(LogEntry::decode(&[1, 3]), Err(EntryError::Format));
     assert_eq!(LogEntry::decode(&[]), Err(EntryError::Format));
-    let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![] };
+    let dek = WrappedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![], context: None };
     let mut v = LoggedVersion::new(BucketUid([1; 16]), "k", &version(), &dek);
     v.checksum = Some((9, String::new(), false));
     assert_eq!(v.record().err(), Some(EntryError::Field("checksum")));

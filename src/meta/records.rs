@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, StreamId,
-    StreamManifest, UploadId, VersionUid,
+    BootId, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, ProviderId, Redundancy,
+    StreamId, StreamManifest, UploadId, VersionUid,
 };
 use crate::model::{BucketName, WrappedKey};
 
@@ -196,9 +196,10 @@ pub struct Intent {
     pub created_ms: i64,
 }
 
-/// A replica to (re)create: the hinted handoff of a write that reached its quorum without
-/// every target, or of a replica found damaged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A replica (or shard) to (re)create: the hinted handoff of a write that reached its quorum
+/// without every target, or of a replica found damaged.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "StoredRepairTask")]
 pub struct RepairTask {
     /// The stream.
     pub stream_id: StreamId,
@@ -206,6 +207,9 @@ pub struct RepairTask {
     pub provider: ProviderId,
     /// Every provider meant to hold it (sources are the others).
     pub replicas: Vec<ProviderId>,
+    /// Whole replicas or shards (the stream's scheme), so the backlog is counted per scheme
+    /// without reading each stream's record.
+    pub redundancy: Redundancy,
     /// Ciphertext length.
     pub ciphertext_len: u64,
     /// The ciphertext's keyless check, checked on the copy.
@@ -225,12 +229,64 @@ impl RepairTask {
             stream_id: m.stream_id,
             provider,
             replicas: m.replicas.clone(),
+            redundancy: m.redundancy,
             ciphertext_len,
             ciphertext_check: m.ciphertext_check,
             attempts: 0,
             due_ms: now_ms,
             created_ms: now_ms,
         }
+    }
+}
+
+/// A [`RepairTask`] as the queue stores it: the fields of before erasure coding in their
+/// order, the scheme riding as the first entry of the holder list when it is not replicas
+/// (as a [`StreamManifest`]'s does), so every task queued before reads unchanged (as replicas:
+/// the scheme only labels the backlog; repair reads the stream's own record).
+#[derive(Serialize, Deserialize)]
+struct StoredRepairTask {
+    stream_id: StreamId,
+    provider: ProviderId,
+    holders: Vec<String>,
+    ciphertext_len: u64,
+    ciphertext_check: crate::model::CiphertextCheck,
+    attempts: u32,
+    due_ms: i64,
+    created_ms: i64,
+}
+
+impl Serialize for RepairTask {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let tag = self.redundancy.holder_tag();
+        StoredRepairTask {
+            stream_id: self.stream_id,
+            provider: self.provider.clone(),
+            holders: tag.into_iter().chain(self.replicas.iter().map(ToString::to_string)).collect(),
+            ciphertext_len: self.ciphertext_len,
+            ciphertext_check: self.ciphertext_check,
+            attempts: self.attempts,
+            due_ms: self.due_ms,
+            created_ms: self.created_ms,
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<StoredRepairTask> for RepairTask {
+    type Error = String;
+    fn try_from(t: StoredRepairTask) -> Result<Self, String> {
+        let (redundancy, replicas) = crate::model::redundancy::split_holders(t.holders)?;
+        Ok(Self {
+            stream_id: t.stream_id,
+            provider: t.provider,
+            replicas,
+            redundancy,
+            ciphertext_len: t.ciphertext_len,
+            ciphertext_check: t.ciphertext_check,
+            attempts: t.attempts,
+            due_ms: t.due_ms,
+            created_ms: t.created_ms,
+        })
     }
 }
 
@@ -485,5 +541,37 @@ mod tests {
         assert_eq!(bytes[0], 2);
         assert!(crate::meta::codec::decode::<crate::model::ResidencyPolicy>(&bytes).is_err());
         assert_eq!(decode_policy(&bytes).unwrap(), rs);
+    }
+}
+
+#[cfg(test)]
+mod repair_task_tests {
+    use super::*;
+    use crate::model::{CiphertextCheck, ErasureShards, StripeShape};
+
+    /// Promise: a repair task queued before tasks knew their scheme reads unchanged, as
+    /// replicas; a shard's task round-trips with its scheme (which labels the backlog).
+    #[test]
+    fn repair_tasks_keep_their_layout_and_carry_their_scheme() {
+        let holders: Vec<ProviderId> = ["de", "fr", "nl"].iter().filter_map(|p| ProviderId::parse(p)).collect();
+        let task = RepairTask {
+            stream_id: StreamId([1; 16]),
+            provider: holders[1].clone(),
+            replicas: holders.clone(),
+            redundancy: Redundancy::Replicas,
+            ciphertext_len: 3,
+            ciphertext_check: CiphertextCheck([6; 32]),
+            attempts: 4,
+            due_ms: 5,
+            created_ms: 6,
+        };
+        let before = (task.stream_id, &task.provider, &holders, 3u64, task.ciphertext_check, 4u32, 5i64, 6i64);
+        let old_bytes = super::super::codec::encode(&before).unwrap();
+        assert_eq!(super::super::codec::encode(&task).unwrap(), old_bytes, "a replica's task keeps its bytes");
+        assert_eq!(super::super::codec::decode::<RepairTask>(&old_bytes).unwrap(), task);
+        let shape = StripeShape { shards: ErasureShards { data: 2, parity: 1 }, chunk: 64 };
+        let shard = RepairTask { redundancy: Redundancy::ReedSolomon(shape), ..task };
+        let bytes = super::super::codec::encode(&shard).unwrap();
+        assert_eq!(super::super::codec::decode::<RepairTask>(&bytes).unwrap(), shard);
     }
 }

@@ -16,6 +16,7 @@ pub mod object;
 pub mod redundancy;
 pub mod tagging;
 pub mod versioning;
+pub mod wrapped_key;
 
 pub use catalog::{Certification, CountryCode, Distinct, ProviderId, ProviderInfo, ResidencyPolicy, expand_countries};
 pub use ciphertext_check::{CheckFunction, CheckHasher, CiphertextCheck};
@@ -24,8 +25,8 @@ pub use ids::{BootId, BucketUid, RandomUnavailable, StreamId, UploadId, VersionU
 pub use ints::{millis_u64, usize_from};
 pub use names::{BucketName, NameError, ObjectKey};
 pub use object::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, EtagMode, ObjectChecksum, StreamManifest, WrappedKey,
-    WriteCondition,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, EtagMode, ObjectChecksum, StreamManifest, WriteCondition,
 };
 pub use redundancy::{ErasureShards, Redundancy, StripeShape};
 pub use versioning::{VersionRef, Versioning};
+pub use wrapped_key::{KmsContext, WrappedKey};

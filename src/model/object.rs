@@ -251,14 +251,3 @@ pub enum WriteCondition {
     /// `If-Match: <etag>`: only if the current version has this ETag.
     IfMatch(String),
 }
-
-/// A DEK wrapped under a KEK version (empty for a delete marker, which has no data).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WrappedKey {
-    /// Which KEK wrapped it.
-    pub kek_id: String,
-    /// Which version of that KEK.
-    pub kek_version: u32,
-    /// The wrapped bytes.
-    pub bytes: Vec<u8>,
-}

@@ -2,6 +2,7 @@
 //! write path of the destination, re-encrypted under a new data key.
 
 use super::access::Permit;
+use super::encryption::context_of;
 use super::put::{MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{Conditions, ObjectService, PutOutput, parse_key, parse_new_key};
 use crate::error::{Context as _, ErrorKind, Result};
@@ -91,8 +92,9 @@ impl ObjectService {
         let placement = self.placement_for(dst)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
-        let wrapped =
-            self.wrap_dek(&dek, KeyBinding::new(dst.uid, version, &req.dst_key), req.dst_customer_key.as_ref()).await?;
+        // The source's encryption context is not carried over (as S3): the request gives its own.
+        let binding = KeyBinding::new(dst.uid, version, &req.dst_key).with_context(context_of(req.dst_kms.as_ref()));
+        let wrapped = self.wrap_dek(&dek, binding, req.dst_customer_key.as_ref()).await?;
         let range = (src.size > 0).then(|| (0, src.size - 1));
         let algorithm = src.checksum.as_ref().map(|c| c.algorithm);
         let src_wrapped = self.version_key(&src).await?;

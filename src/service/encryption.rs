@@ -10,15 +10,15 @@ use crate::access::Denial;
 use crate::error::{ErrorKind, Result};
 use crate::keys::WrappedKey;
 use crate::keys::local::LOCAL_KEK_ID;
-use crate::model::BucketUid;
+use crate::model::{BucketUid, KmsContext};
 
 /// How an object's data key is protected, in S3's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectEncryption {
     /// SSE-S3: under the gateway's local key file.
     GatewayKey,
-    /// SSE-KMS: under this KEK of the transit KMS.
-    Kms(String),
+    /// SSE-KMS: under this KEK of the transit KMS, bound to this encryption context if any.
+    Kms(String, Option<KmsContext>),
     /// SSE-C: under the key the client sends with each request.
     Customer,
 }
@@ -31,7 +31,7 @@ impl ObjectEncryption {
         } else if wrapped.kek_id == LOCAL_KEK_ID {
             Self::GatewayKey
         } else {
-            Self::Kms(wrapped.kek_id.clone())
+            Self::Kms(wrapped.kek_id.clone(), wrapped.context.clone())
         }
     }
 }
@@ -42,6 +42,13 @@ pub struct KmsRequest {
     /// `x-amz-server-side-encryption-aws-kms-key-id`: a KEK name, or an ARN ending in
     /// `key/<name>` or `alias/<name>`.
     pub key_id: Option<String>,
+    /// `x-amz-server-side-encryption-context`: bound into the new data key's wrapping.
+    pub context: Option<KmsContext>,
+}
+
+/// The encryption context a write asks for, if any.
+pub(crate) fn context_of(kms: Option<&KmsRequest>) -> Option<&KmsContext> {
+    kms.and_then(|k| k.context.as_ref())
 }
 
 impl KmsRequest {
@@ -81,7 +88,7 @@ impl ObjectService {
     /// What wraps the data keys of `bucket`'s new objects, in S3's terms.
     pub(crate) fn bucket_encryption(&self, bucket: BucketUid) -> ObjectEncryption {
         let kek = self.kek_of(bucket);
-        if kek == LOCAL_KEK_ID { ObjectEncryption::GatewayKey } else { ObjectEncryption::Kms(kek) }
+        if kek == LOCAL_KEK_ID { ObjectEncryption::GatewayKey } else { ObjectEncryption::Kms(kek, None) }
     }
 
     /// Whether `name` is one of the gateway's KEKs (the default, or a bucket's own).
@@ -96,7 +103,7 @@ mod tests {
 
     #[test]
     fn key_ids_name_a_kek_bare_or_as_an_arn() {
-        let name = |id: &str| KmsRequest { key_id: Some(id.into()) }.kek_name().map(str::to_owned);
+        let name = |id: &str| KmsRequest { key_id: Some(id.into()), context: None }.kek_name().map(str::to_owned);
         assert_eq!(name("bucket-a"), Some("bucket-a".into()));
         assert_eq!(name("arn:aws:kms:eu-west-3:000000000000:key/bucket-a"), Some("bucket-a".into()));
         assert_eq!(name("arn:aws:kms:eu-west-3:000000000000:alias/bucket-a"), Some("bucket-a".into()));
@@ -105,9 +112,9 @@ mod tests {
 
     #[test]
     fn the_answer_follows_what_wraps_the_data_key() {
-        let w = |kek: &str| WrappedKey { kek_id: kek.into(), kek_version: 1, bytes: vec![] };
+        let w = |kek: &str| WrappedKey { kek_id: kek.into(), kek_version: 1, bytes: vec![], context: None };
         assert_eq!(ObjectEncryption::of(&w("local")), ObjectEncryption::GatewayKey);
-        assert_eq!(ObjectEncryption::of(&w("bucket-a")), ObjectEncryption::Kms("bucket-a".into()));
+        assert_eq!(ObjectEncryption::of(&w("bucket-a")), ObjectEncryption::Kms("bucket-a".into(), None));
         assert_eq!(ObjectEncryption::of(&w(crate::keys::CUSTOMER_KEK_ID)), ObjectEncryption::Customer);
     }
 }

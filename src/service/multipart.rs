@@ -3,6 +3,7 @@
 
 use super::access::Permit;
 use super::checksum::multipart_checksum;
+use super::encryption::context_of;
 use super::put::{BodyChecks, KEK_CHANGE_RETRIES, MAX_OBJECT_SIZE, PlainSource, StreamTarget, VersionOrigin};
 use super::{ClientBody, ObjectService, PutOutput, now_ms, parse_key, parse_new_key};
 use crate::datapath::ciphertext_len;
@@ -144,7 +145,8 @@ impl ObjectService {
         let placement = self.placement_for(&bucket)?;
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
-        let wrapped = self.wrap_dek(&dek, KeyBinding::new(bucket.uid, version, key), customer_key.as_ref()).await?;
+        let binding = KeyBinding::new(bucket.uid, version, key).with_context(context_of(kms.as_ref()));
+        let wrapped = self.wrap_dek(&dek, binding, customer_key.as_ref()).await?;
         let upload_id = UploadId(random_array().context("drawing a random id")?);
         let mut rec = UploadRecord {
             upload_id,
@@ -166,7 +168,7 @@ impl ObjectService {
                 return Ok((upload_id, super::encryption::ObjectEncryption::of(&rec.dek)));
             };
             // The bucket moved to its own KEK meanwhile (see `commit_version`).
-            rec.dek = self.keys.wrap(&dek, &kek, KeyBinding::new(bucket.uid, version, key)).await?;
+            rec.dek = self.keys.wrap(&dek, &kek, binding).await?;
         }
         Err(ErrorKind::unavailable("the bucket's key-encryption key kept changing during the request").into())
     }

@@ -3,7 +3,7 @@
 
 use super::access::Permit;
 use super::checksum::{PlainDigests, PlainHasher};
-use super::encryption::ObjectEncryption;
+use super::encryption::{ObjectEncryption, context_of};
 use super::seal_stage::{SealStage, seal_error};
 use super::{ClientBody, ObjectService, PutOutput, PutRequest, TrailerSource, now_ms, parse_new_key};
 use crate::datapath::{DEFAULT_SEG_LOG2, StreamParams, StreamSealer, ciphertext_len};
@@ -212,8 +212,8 @@ impl ObjectService {
         // 4. Keys.
         let version = VersionUid(random_array().context("drawing a random id")?);
         let dek = DataKey::generate()?;
-        let wrapped =
-            self.wrap_dek(&dek, KeyBinding::new(bucket.uid, version, &req.key), req.customer_key.as_ref()).await?;
+        let binding = KeyBinding::new(bucket.uid, version, &req.key).with_context(context_of(req.kms.as_ref()));
+        let wrapped = self.wrap_dek(&dek, binding, req.customer_key.as_ref()).await?;
         // 5–8. Intent, stream, verify, all providers acknowledge.
         let target = StreamTarget { bucket: bucket.uid, version, part_number: 0, dek: &dek, placement };
         let (streams, digests) = match body {
@@ -276,7 +276,8 @@ impl ObjectService {
     /// Wraps an open upload's data key under `kek` (the bucket's new own KEK).
     pub(crate) async fn rewrap_upload_key(&self, id: crate::model::UploadId, dek: &DataKey, kek: &str) -> Result<()> {
         let Some(up) = self.meta.upload(id).await? else { return Err(ErrorKind::NoSuchUpload.into()) };
-        let new = self.keys.wrap(dek, kek, KeyBinding::new(up.bucket_uid, up.version_uid, &up.key)).await?;
+        let binding = KeyBinding::new(up.bucket_uid, up.version_uid, &up.key).of_wrapped(&up.dek);
+        let new = self.keys.wrap(dek, kek, binding).await?;
         // A lost race (the rotation job rewrapped it meanwhile) is settled by the next commit.
         self.meta.rewrap_dek(DekRewrap::Upload { upload: id, expected: up.dek, new }).await?;
         Ok(())
@@ -338,8 +339,9 @@ impl ObjectService {
             if attempts > KEK_CHANGE_RETRIES {
                 break CommitOutcome::KekChanged(kek);
             }
-            commit.dek =
-                self.keys.wrap(dek.plain, &kek, KeyBinding::new(bucket.uid, version_uid, key.as_str())).await?;
+            let binding = KeyBinding::new(bucket.uid, version_uid, key.as_str()).of_wrapped(&commit.dek);
+            let rewrapped = self.keys.wrap(dek.plain, &kek, binding).await?;
+            commit.dek = rewrapped;
             if let Some(id) = completes_upload {
                 self.rewrap_upload_key(id, dek.plain, &kek).await?;
             }

@@ -12,7 +12,7 @@ use crate::backend::stream_name;
 use crate::health::{ProviderBacklog, RepairBacklog};
 use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RepairTask};
 use crate::metrics::Metrics;
-use crate::model::{ProviderId, Redundancy, StreamManifest};
+use crate::model::{ErasureShards, ProviderId, Redundancy, StreamManifest};
 use crate::placement::{WriteGrant, grant_replica};
 use crate::replicate::erasure::rebuild::{ShardTarget, rebuild_shard};
 use crate::replicate::read::Hedging;
@@ -135,7 +135,10 @@ impl RepairWorker {
     }
 
     async fn publish_backlog(&self) -> Result<(), MetaError> {
-        let mut counter = BacklogCounter::new(self.backends.keys(), now_ms());
+        // Every scheme a policy names shows, as 0 when nothing of it waits.
+        let policies = self.state.residency();
+        let schemes = policies.policies.values().filter_map(|p| p.erasure).map(ErasureShards::label).collect();
+        let mut counter = BacklogCounter::new(self.backends.keys(), schemes, now_ms());
         super::count_queue(COUNT_PAGE, |after, n| self.meta().repairs(after, n), |t| counter.add(t)).await?;
         let backlog = counter.finish();
         let metrics = &self.metrics;
@@ -143,6 +146,12 @@ impl RepairWorker {
             super::set_provider_gauge(&metrics.replication_pending_replicas, p, b.pending_replicas);
             super::set_provider_gauge(&metrics.replication_oldest_pending, p, b.oldest_pending_seconds);
             super::set_provider_gauge(&metrics.repair_stuck_tasks, p, b.stuck_tasks);
+        }
+        for (scheme, n) in &backlog.schemes {
+            metrics
+                .repair_pending_by_scheme
+                .with_label_values(&[scheme.as_str()])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
         self.health.set_repair_backlog(backlog);
         Ok(())
@@ -211,13 +220,17 @@ impl RepairWorker {
 /// zeros when idle).
 struct BacklogCounter {
     per: BTreeMap<String, ProviderBacklog>,
+    schemes: BTreeMap<String, u64>,
     total: u64,
     now_ms: i64,
 }
 
 impl BacklogCounter {
-    fn new<'a>(providers: impl Iterator<Item = &'a ProviderId>, now_ms: i64) -> Self {
-        Self { per: providers.map(|p| (p.to_string(), ProviderBacklog::default())).collect(), total: 0, now_ms }
+    /// A count starting at 0 for each of `providers` and `schemes` (and for `replicas`).
+    fn new<'a>(providers: impl Iterator<Item = &'a ProviderId>, schemes: Vec<String>, now_ms: i64) -> Self {
+        let schemes = schemes.into_iter().chain([Redundancy::Replicas.label()]).map(|s| (s, 0)).collect();
+        let per = providers.map(|p| (p.to_string(), ProviderBacklog::default())).collect();
+        Self { per, schemes, total: 0, now_ms }
     }
 
     fn add(&mut self, t: &RepairTask) {
@@ -226,6 +239,7 @@ impl BacklogCounter {
         b.pending_replicas += 1;
         b.oldest_pending_seconds = b.oldest_pending_seconds.max(age);
         b.stuck_tasks += u64::from(t.attempts >= STUCK_ATTEMPTS);
+        *self.schemes.entry(t.redundancy.label()).or_default() += 1;
         self.total += 1;
     }
 
@@ -235,6 +249,7 @@ impl BacklogCounter {
             oldest_pending_seconds: self.per.values().map(|b| b.oldest_pending_seconds).max().unwrap_or(0),
             stuck_tasks: self.per.values().map(|b| b.stuck_tasks).sum(),
             providers: self.per,
+            schemes: self.schemes,
         }
     }
 }
@@ -242,13 +257,14 @@ impl BacklogCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ProviderId, StreamId};
+    use crate::model::{StreamId, StripeShape};
 
     fn task(provider: &str, created_ms: i64, attempts: u32) -> RepairTask {
         RepairTask {
             stream_id: StreamId([1; 16]),
             provider: ProviderId::parse(provider).unwrap(),
             replicas: Vec::new(),
+            redundancy: Redundancy::Replicas,
             ciphertext_len: 0,
             ciphertext_check: crate::model::CiphertextCheck([0; 32]),
             attempts,
@@ -260,12 +276,18 @@ mod tests {
     #[test]
     fn backlog_counts_per_provider_with_oldest_age_and_stuck_tasks() {
         let ids = [ProviderId::parse("a").unwrap(), ProviderId::parse("b").unwrap()];
-        let mut counter = BacklogCounter::new(ids.iter(), 70_000);
-        for t in [task("a", 10_000, 0), task("a", 40_000, 12), task("c", 55_000, 1)] {
+        let schemes = vec!["rs-4+2".to_owned(), "rs-3+2".to_owned()];
+        let mut counter = BacklogCounter::new(ids.iter(), schemes, 70_000);
+        let shape = StripeShape { shards: ErasureShards { data: 4, parity: 2 }, chunk: 65_536 };
+        let mut shard = task("c", 55_000, 1);
+        shard.redundancy = Redundancy::ReedSolomon(shape);
+        for t in [task("a", 10_000, 0), task("a", 40_000, 12), shard] {
             counter.add(&t);
         }
         let b = counter.finish();
         assert_eq!(b.pending_replicas, 3);
+        let by_scheme: Vec<(&str, u64)> = b.schemes.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        assert_eq!(by_scheme, [("replicas", 2), ("rs-3+2", 0), ("rs-4+2", 1)], "a policy's idle scheme shows 0");
         assert_eq!(b.oldest_pending_seconds, 60);
         assert_eq!(b.stuck_tasks, 1);
         assert_eq!(

@@ -666,7 +666,7 @@ async fn transit_binds_the_object_key_and_still_opens_older_keys() {
     let (status, answer) = bao.api("POST", "/v1/transit/encrypt/souverain", body).await;
     assert_eq!(status, 200, "{answer}");
     let ciphertext = answer["data"]["ciphertext"].as_str().unwrap().as_bytes().to_vec();
-    let older = WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: ciphertext };
+    let older = WrappedKey { kek_id: "souverain".into(), kek_version: 1, bytes: ciphertext, context: None };
     assert_eq!(kms.unwrap(&older, at).await.unwrap().expose(), dek.expose(), "an older key still opens");
     let elsewhere = KeyBinding { version: VersionUid([3; 16]), ..at };
     assert!(matches!(kms.unwrap(&older, elsewhere).await, Err(KeyError::Unwrap)), "still bound to its version");
@@ -852,5 +852,118 @@ async fn sse_kms_names_the_bucket_key_and_refuses_any_other() {
     let rule = &reported.server_side_encryption_configuration().unwrap().rules()[0];
     let default = rule.apply_server_side_encryption_by_default().unwrap();
     assert_eq!((default.sse_algorithm(), default.kms_master_key_id()), (&AwsKms, Some("bucket-kmsb")));
+    gw.stop().await;
+}
+
+/// Promise (SSE-KMS encryption context, AWS's documented behaviour): `x-amz-server-side-
+/// encryption-context` (base64 of a JSON map of strings) on PutObject, CopyObject and
+/// CreateMultipartUpload is bound into the new data key's wrapping and answered back, in its
+/// canonical form; a copy takes the request's context, not the source's. The binding is real:
+/// a stored context changed or dropped leaves the object unreadable (500, nothing served), and
+/// the rotation job's rewrap keeps it. A malformed context, one with AWS's reserved `aws:`
+/// prefix, or one without `aws:kms`, is 400 InvalidArgument and stores nothing.
+#[tokio::test]
+async fn sse_kms_encryption_contexts_are_bound_to_the_data_key() {
+    use aws_sdk_s3::types::ServerSideEncryption::AwsKms;
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let bao = OpenBao::start().await;
+    bao.enable_transit("souverain").await;
+    let gw = transit_gateway(&bao.address(), &root_auth(), "").await;
+    let c = &gw.client;
+    c.create_bucket().bucket("ctx").send().await.unwrap();
+    let put = |key: &str, context: &str| {
+        c.put_object().bucket("ctx").key(key).server_side_encryption(AwsKms).ssekms_encryption_context(context)
+    };
+    let ledger = b64(r#"{"team":"ledger","case":"2026-17"}"#);
+    let canonical = b64(r#"{"case":"2026-17","team":"ledger"}"#);
+    let out = put("bound", &ledger).body(b"ledger lines".to_vec().into()).send().await.unwrap();
+    assert_eq!(out.ssekms_encryption_context(), Some(canonical.as_str()));
+    assert_eq!(get(&gw, "ctx", "bound").await, b"ledger lines");
+    let listed = crate::common::listed_keys(c, "ctx").await;
+    let refused = [
+        ("not base64!".to_owned(), true),
+        (b64(r#"{"n": 1}"#), true),
+        (b64(r#"{"aws:s3:arn": "arn:aws:s3:::ctx/bound"}"#), true),
+        (ledger.clone(), false),
+    ];
+    for (context, with_kms) in refused {
+        let mut req = c.put_object().bucket("ctx").key("refused").ssekms_encryption_context(&context);
+        if with_kms {
+            req = req.server_side_encryption(AwsKms);
+        }
+        let e = req.body(b"no".to_vec().into()).send().await.unwrap_err();
+        assert_eq!((error_status(&e), error_code(&e).as_deref()), (Some(400), Some("InvalidArgument")), "{context}");
+    }
+    assert_eq!(crate::common::listed_keys(c, "ctx").await, listed, "the refused writes stored nothing");
+
+    // A copy answers with its own context; without one it has none.
+    let audit = b64(r#"{"team":"audit"}"#);
+    let copy =
+        |key: &str| c.copy_object().bucket("ctx").key(key).copy_source("ctx/bound").server_side_encryption(AwsKms);
+    let copied = copy("copy").ssekms_encryption_context(&audit).send().await.unwrap();
+    assert_eq!(copied.ssekms_encryption_context(), Some(audit.as_str()));
+    let plain_copy = copy("plain-copy").send().await.unwrap();
+    assert_eq!(plain_copy.ssekms_encryption_context(), None, "the source's context is not carried over");
+    for key in ["copy", "plain-copy"] {
+        assert_eq!(get(&gw, "ctx", key).await, b"ledger lines", "{key}");
+    }
+    // A multipart upload's context holds for the object it becomes.
+    let mpu = c
+        .create_multipart_upload()
+        .bucket("ctx")
+        .key("parts")
+        .server_side_encryption(AwsKms)
+        .ssekms_encryption_context(&audit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mpu.ssekms_encryption_context(), Some(audit.as_str()));
+    let id = mpu.upload_id().unwrap();
+    let part = c.upload_part().bucket("ctx").key("parts").upload_id(id).part_number(1);
+    let etag = part.body(b"one part".to_vec().into()).send().await.unwrap().e_tag().unwrap().to_owned();
+    let done = aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(etag).build();
+    let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder().parts(done).build();
+    c.complete_multipart_upload()
+        .bucket("ctx")
+        .key("parts")
+        .upload_id(id)
+        .multipart_upload(parts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&gw, "ctx", "parts").await, b"one part");
+
+    // The context is part of what the wrapping authenticates: changed or dropped in the
+    // store, the data key no longer opens; put back, it does.
+    let meta = gw.meta();
+    let bucket = meta.bucket(&souverain::model::BucketName::parse("ctx").unwrap()).await.unwrap().unwrap();
+    let key = souverain::model::ObjectKey::parse("bound").unwrap();
+    let version = meta.current(bucket.uid, &key).await.unwrap().unwrap().version_uid;
+    let stored = meta.dek(version).await.unwrap().unwrap();
+    assert_eq!(stored.context.as_ref().map(souverain::model::KmsContext::to_header), Some(canonical.clone()));
+    let forged = souverain::model::KmsContext::from_header(&b64(r#"{"case":"2026-18","team":"ledger"}"#)).unwrap();
+    let rewrap = |expected: &souverain::model::WrappedKey, context: Option<souverain::model::KmsContext>| {
+        let new = souverain::model::WrappedKey { context, ..expected.clone() };
+        let expected = expected.clone();
+        souverain::meta::DekRewrap::Version { bucket: bucket.uid, key: "bound".into(), version, expected, new }
+    };
+    let mut current = stored.clone();
+    for changed in [forged, None] {
+        assert!(meta.rewrap_dek(rewrap(&current, changed.clone())).await.unwrap());
+        current = souverain::model::WrappedKey { context: changed, ..current };
+        let e = c.get_object().bucket("ctx").key("bound").send().await.unwrap_err();
+        assert_eq!(error_status(&e), Some(500), "{:?}", current.context);
+    }
+    assert!(meta.rewrap_dek(rewrap(&current, stored.context.clone())).await.unwrap());
+    assert_eq!(get(&gw, "ctx", "bound").await, b"ledger lines");
+
+    // Rotation rewraps under the new KEK version and keeps the context bound.
+    let r = gw.admin_send("POST", "/admin/v1/keys/rotate", serde_json::json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body_text());
+    wait_job_done(&gw, "rotation").await;
+    let rotated = meta.dek(version).await.unwrap().unwrap();
+    assert_eq!((rotated.kek_version, rotated.context), (2, stored.context));
+    assert_eq!(get(&gw, "ctx", "bound").await, b"ledger lines");
     gw.stop().await;
 }

@@ -112,6 +112,7 @@ pub(super) async fn copy_object(
         expiration: out.expiration.as_ref().map(crate::frontend::convert::expiration_header),
         server_side_encryption: sse.server_side_encryption,
         ssekms_key_id: sse.kms_key_id,
+        ssekms_encryption_context: sse.kms_context,
         bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,

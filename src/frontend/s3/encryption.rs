@@ -37,7 +37,9 @@ fn requested(config: &ServerSideEncryptionConfiguration) -> S3Result<Option<KmsR
         ServerSideEncryption::AWS_KMS if rule.bucket_key_enabled == Some(true) => {
             Err(not_implemented("S3 Bucket Keys (BucketKeyEnabled)"))
         }
-        ServerSideEncryption::AWS_KMS => Ok(Some(KmsRequest { key_id: default.kms_master_key_id.clone() })),
+        ServerSideEncryption::AWS_KMS => {
+            Ok(Some(KmsRequest { key_id: default.kms_master_key_id.clone(), context: None }))
+        }
         ServerSideEncryption::AWS_KMS_DSSE => Err(not_implemented("DSSE-KMS (aws:kms:dsse)")),
         _ => Err(S3Error::with_message(S3ErrorCode::MalformedXML, "unknown SSEAlgorithm")),
     }
@@ -58,7 +60,7 @@ pub(super) async fn get_bucket_encryption(
     req: S3Request<GetBucketEncryptionInput>,
 ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
     let (algorithm, kms_master_key_id) = match svc(service.bucket_encryption(&req.input.bucket).await)? {
-        ObjectEncryption::Kms(kek) => (ServerSideEncryption::AWS_KMS, Some(kek)),
+        ObjectEncryption::Kms(kek, _) => (ServerSideEncryption::AWS_KMS, Some(kek)),
         ObjectEncryption::GatewayKey | ObjectEncryption::Customer => (ServerSideEncryption::AES256, None),
     };
     let rule = ServerSideEncryptionRule {

@@ -109,6 +109,7 @@ pub(super) async fn put_object(
         e_tag: Some(etag(&out.etag)),
         server_side_encryption: sse.server_side_encryption,
         ssekms_key_id: sse.kms_key_id,
+        ssekms_encryption_context: sse.kms_context,
         bucket_key_enabled: sse.bucket_key_enabled,
         sse_customer_algorithm: sse.customer_algorithm,
         sse_customer_key_md5: sse.customer_key_md5,

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::frontend::error::not_implemented;
 use crate::frontend::peer::Peer;
+use crate::model::KmsContext;
 use crate::service::CustomerKey;
 use crate::service::encryption::{KmsRequest, ObjectEncryption};
 
@@ -73,10 +74,10 @@ pub(crate) fn customer_key(h: &CustomerHeaders<'_>, peer: Option<&Peer>) -> S3Re
     Ok(Some(CustomerKey::new(Zeroizing::new(bytes))))
 }
 
-/// The SSE-KMS a write asks for: `aws:kms` with its key id, if named. A key id or context
-/// without `aws:kms` is S3's 400; an encryption context (which would have to be stored and
-/// bound) and S3 Bucket Keys (a KMS cost feature of AWS) are not implemented (501), DSSE-KMS
-/// neither.
+/// The SSE-KMS a write asks for: `aws:kms` with its key id, if named, and its encryption
+/// context (bound into the data key's wrapping), if given. A key id or context without
+/// `aws:kms` is S3's 400, so is a context that is not base64 of a JSON map of strings; S3
+/// Bucket Keys (a KMS cost feature of AWS) are not implemented (501), DSSE-KMS neither.
 pub(crate) fn kms_request(
     sse: &Option<ServerSideEncryption>,
     key_id: &Option<String>,
@@ -85,13 +86,14 @@ pub(crate) fn kms_request(
 ) -> S3Result<Option<KmsRequest>> {
     match sse.as_ref().map(ServerSideEncryption::as_str) {
         Some(ServerSideEncryption::AWS_KMS) => {
-            if context.is_some() {
-                return Err(not_implemented("SSE-KMS encryption contexts (x-amz-server-side-encryption-context)"));
-            }
             if bucket_key == Some(true) {
                 return Err(not_implemented("S3 Bucket Keys (x-amz-server-side-encryption-bucket-key-enabled)"));
             }
-            Ok(Some(KmsRequest { key_id: key_id.clone() }))
+            let context = match context.as_deref().map(KmsContext::from_header).transpose() {
+                Ok(c) => c.flatten(),
+                Err(e) => return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, e.to_string())),
+            };
+            Ok(Some(KmsRequest { key_id: key_id.clone(), context }))
         }
         Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(not_implemented("DSSE-KMS (aws:kms:dsse)")),
         None | Some(ServerSideEncryption::AES256) => {
@@ -128,6 +130,8 @@ fn secure_enough(peer: Option<&Peer>) -> bool {
 pub(super) struct SseAnswer {
     pub server_side_encryption: Option<ServerSideEncryption>,
     pub kms_key_id: Option<String>,
+    /// The encryption context, as S3 answers it (PUT, COPY, CreateMultipartUpload only).
+    pub kms_context: Option<String>,
     pub bucket_key_enabled: Option<bool>,
     pub customer_algorithm: Option<String>,
     pub customer_key_md5: Option<String>,
@@ -143,9 +147,10 @@ impl SseAnswer {
                 customer_key_md5: Some(key.md5_base64()),
                 ..Self::default()
             },
-            (ObjectEncryption::Kms(kek), None) => Self {
+            (ObjectEncryption::Kms(kek, context), None) => Self {
                 server_side_encryption: Some(ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS)),
                 kms_key_id: Some(kek.clone()),
+                kms_context: context.as_ref().map(KmsContext::to_header),
                 bucket_key_enabled: Some(false),
                 ..Self::default()
             },

@@ -154,11 +154,7 @@ impl TestGateway {
 
     /// The Prometheus text the admin listener serves now.
     pub async fn metrics_text(&self) -> String {
-        let admin = self.admin_addr();
-        raw::send(admin, "GET", "/metrics", &[("host".into(), admin.to_string())], b"")
-            .await
-            .expect("metrics")
-            .body_text()
+        metrics_text_at(self.admin_addr()).await
     }
 
     /// `GET` of an admin API path (with the test token), as JSON.
@@ -169,23 +165,14 @@ impl TestGateway {
     /// The (provider, state) of each replica of the first stream of `bucket/key`, from "where
     /// is my data".
     pub async fn replica_states(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
-        let v = self.admin_json(&format!("/admin/v1/locations/{bucket}/{key}")).await;
-        v["streams"][0]["replicas"]
-            .as_array()
-            .expect("replicas")
-            .iter()
-            .map(|r| (r["provider"].as_str().unwrap_or("").to_owned(), r["state"].as_str().unwrap_or("").to_owned()))
-            .collect()
+        replica_states_at(self.admin_addr(), bucket, key).await
     }
 
     /// `GET` of an admin API path (with the test token): the body of its 200 answer.
     pub async fn admin_text(&self, path: &str) -> String {
-        let admin = self.admin_addr();
-        let headers =
-            [("host".to_owned(), admin.to_string()), ("authorization".to_owned(), format!("Bearer {ADMIN_TOKEN}"))];
-        let r = raw::send(admin, "GET", path, &headers, b"").await.expect("admin request");
-        assert!(r.status == 200, "GET {path}: {} {}", r.status, r.body_text());
-        r.body_text()
+        let (status, body) = admin_request(self.admin_addr(), "GET", path, "").await;
+        assert!(status == 200, "GET {path}: {status} {body}");
+        body
     }
 
     /// An admin API request with the test token and a JSON body.
@@ -202,13 +189,7 @@ impl TestGateway {
 
     /// The sum of `series` over the label sets containing every fragment of `labels`.
     pub async fn metric_sum(&self, series: &str, labels: &[&str]) -> u64 {
-        let (labelled, bare) = (format!("{series}{{"), format!("{series} "));
-        self.metrics_text()
-            .await
-            .lines()
-            .filter(|l| (l.starts_with(&labelled) || l.starts_with(&bare)) && labels.iter().all(|f| l.contains(f)))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        metric_sum_at(self.admin_addr(), series, labels).await
     }
 
     pub fn endpoint(&self) -> String {
@@ -253,6 +234,42 @@ pub async fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &st
     ];
     let r = raw::send(addr, method, path, &headers, body.as_bytes()).await.expect("admin request");
     (r.status, r.body_text())
+}
+
+/// The Prometheus text the admin listener at `addr` serves now.
+pub async fn metrics_text_at(addr: SocketAddr) -> String {
+    raw::send(addr, "GET", "/metrics", &[("host".into(), addr.to_string())], b"").await.expect("metrics").body_text()
+}
+
+/// The sum of `series` over the label sets containing every fragment of `labels`, at the admin
+/// listener `addr`.
+pub async fn metric_sum_at(addr: SocketAddr, series: &str, labels: &[&str]) -> u64 {
+    let (labelled, bare) = (format!("{series}{{"), format!("{series} "));
+    metrics_text_at(addr)
+        .await
+        .lines()
+        .filter(|l| (l.starts_with(&labelled) || l.starts_with(&bare)) && labels.iter().all(|f| l.contains(f)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `GET` of an admin API path at the admin listener `addr` (with the test token), as JSON.
+pub async fn admin_json_at(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = admin_request(addr, "GET", path, "").await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).expect("admin JSON")
+}
+
+/// The (provider, state) of each replica of the first stream of `bucket/key`, from "where is
+/// my data" at the admin listener `addr`.
+pub async fn replica_states_at(addr: SocketAddr, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let v = admin_json_at(addr, &format!("/admin/v1/locations/{bucket}/{key}")).await;
+    v["streams"][0]["replicas"]
+        .as_array()
+        .expect("replicas")
+        .iter()
+        .map(|r| (r["provider"].as_str().unwrap_or("").to_owned(), r["state"].as_str().unwrap_or("").to_owned()))
+        .collect()
 }
 
 /// Runs `souverain admin <args>` with the test token; (success, stdout, stderr).
@@ -422,6 +439,8 @@ pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput)
 pub struct BinaryGateway {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The admin listener, when the config has one.
+    pub admin: Option<SocketAddr>,
 }
 
 impl Drop for BinaryGateway {
@@ -455,15 +474,19 @@ impl BinaryGateway {
         }
         let mut child =
             cmd.args(["serve", "--config"]).arg(&cfg).stdout(Stdio::piped()).spawn().expect("spawn souverain");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read listen line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        Self { child, addr }
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut read_addr = |prefix: &str| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).expect("read listen line");
+            line.trim()
+                .strip_prefix(prefix)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+        };
+        let addr = read_addr("listening on ");
+        let has_admin = std::fs::read_to_string(&cfg).is_ok_and(|t| t.contains("admin_listen"));
+        let admin = has_admin.then(|| read_addr("admin listening on "));
+        Self { child, addr, admin }
     }
 
     /// Peak resident memory of the process so far (VmHWM), in bytes.
