@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use super::{DataKey, KeyBinding, KeyError, KeyProvider, WrappedKey};
-use crate::model::{BucketUid, VersionUid};
+use crate::model::{BucketUid, KmsContext, VersionUid};
 
-/// Which wrapping an entry came from: the binding (bucket, version, object key) and the exact
-/// wrapped bytes, so a rewrapped key, or a record that names another object's key, never hits
-/// an entry.
-type CacheKey = (BucketUid, VersionUid, String, String, Vec<u8>);
+/// Which wrapping an entry came from: the binding (bucket, version, object key), the KEK, the
+/// encryption context and the exact wrapped bytes, so a rewrapped key, a record that names
+/// another object's key, or one whose context was changed, never hits an entry.
+type CacheKey = (BucketUid, VersionUid, String, String, Option<KmsContext>, Vec<u8>);
 
 /// `inner` with its unwraps cached.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl<K> CachedKeys<K> {
     /// Forgets every key unwrapped under `kek` (it was destroyed).
     fn forget_kek(&self, kek: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.retain(|(_, _, _, id, _), _| id != kek);
+        entries.retain(|(_, _, _, id, _, _), _| id != kek);
     }
 
     /// Keys held now.
@@ -106,7 +106,8 @@ impl<K: KeyProvider> KeyProvider for CachedKeys<K> {
             binding.bucket,
             binding.version,
             binding.key.to_owned(),
-            wrapped.stored_kek_field(),
+            wrapped.kek_id.clone(),
+            wrapped.context.clone(),
             wrapped.bytes.clone(),
         );
         if let Some(dek) = self.lookup(&k) {
@@ -173,7 +174,30 @@ mod tests {
         let other_key = KeyBinding { key: "other", ..*at };
         assert!(cache.unwrap(w, other_key).await.is_err(), "another object's key never hits");
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let entry = (at.bucket, at.version, at.key.to_owned(), w.kek_id.clone(), w.bytes.clone());
+        let entry = (at.bucket, at.version, at.key.to_owned(), w.kek_id.clone(), None, w.bytes.clone());
         assert!(cache.lookup(&entry).is_none(), "entries expire");
+    }
+
+    /// Promise: a key bound to an encryption context is cached under it: the same record with
+    /// another context (or none) is asked of the provider, which refuses it, and destroying the
+    /// KEK forgets it like any other.
+    #[tokio::test]
+    async fn context_bound_keys_miss_on_another_context_and_go_with_their_kek() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let local = LocalKeyFile::open_or_create(&dir.path().join("kek")).unwrap_or_else(|e| panic!("{e}"));
+        let cache = CachedKeys::new(local, Duration::from_mins(1), 8);
+        let context = KmsContext::from_canonical(r#"{"team":"ledger"}"#);
+        let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([2; 16]), "k").with_context(Some(&context));
+        let dek = DataKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let w = cache.wrap(&dek, LOCAL_KEK_ID, at).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.context.as_ref(), Some(&context));
+        assert!(cache.unwrap(&w, at).await.is_ok());
+        assert_eq!(cache.len(), 1);
+        for changed in [Some(KmsContext::from_canonical(r#"{"team":"audit"}"#)), None] {
+            let forged = WrappedKey { context: changed, ..w.clone() };
+            assert!(cache.unwrap(&forged, at).await.is_err(), "{:?}", forged.context);
+        }
+        assert!(cache.shred(LOCAL_KEK_ID).await.is_err(), "the key file cannot be destroyed");
+        assert!(cache.is_empty(), "its keys are forgotten all the same");
     }
 }

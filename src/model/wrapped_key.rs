@@ -74,7 +74,7 @@ impl From<StoredWrappedKey> for WrappedKey {
 
 /// An SSE-KMS encryption context (`x-amz-server-side-encryption-context`): string pairs, kept
 /// as canonical JSON (keys sorted, no spaces), the form bound into the data key's wrapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KmsContext(String);
 
 /// The largest canonical context accepted, in bytes (AWS caps a request's headers at 8 KiB).

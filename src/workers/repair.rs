@@ -147,6 +147,11 @@ impl RepairWorker {
             super::set_provider_gauge(&metrics.replication_oldest_pending, p, b.oldest_pending_seconds);
             super::set_provider_gauge(&metrics.repair_stuck_tasks, p, b.stuck_tasks);
         }
+        // A scheme no policy names any more, whose last task is done, drops to 0 (not its last
+        // count).
+        for gone in self.health.repair_backlog().schemes.keys().filter(|s| !backlog.schemes.contains_key(*s)) {
+            metrics.repair_pending_by_scheme.with_label_values(&[gone.as_str()]).set(0);
+        }
         for (scheme, n) in &backlog.schemes {
             metrics
                 .repair_pending_by_scheme

@@ -371,7 +371,7 @@ async fn concurrent_conditional_writes_one_winner() {
 }
 
 /// Promise: features the gateway does not honour answer 501 NotImplemented, never a silent
-/// ignore: SSE-KMS encryption contexts, DSSE-KMS, website redirects, Object Lock tokens, MFA delete, lifecycle
+/// ignore: S3 Bucket Keys, DSSE-KMS, website redirects, Object Lock tokens, MFA delete, lifecycle
 /// transitions.
 #[tokio::test]
 async fn unsupported_features_are_501() {
@@ -384,11 +384,11 @@ async fn unsupported_features_are_501() {
         .key("k")
         .body(b"x".to_vec().into())
         .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        .ssekms_encryption_context("eyJhIjoiYiJ9")
+        .bucket_key_enabled(true)
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_status(&e), Some(501), "SSE-KMS encryption contexts");
+    assert_eq!(error_status(&e), Some(501), "S3 Bucket Keys");
     let e = c
         .put_object()
         .bucket("nope")
