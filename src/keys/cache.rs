@@ -186,14 +186,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let local = LocalKeyFile::open_or_create(&dir.path().join("kek")).unwrap_or_else(|e| panic!("{e}"));
         let cache = CachedKeys::new(local, Duration::from_mins(1), 8);
-        let context = KmsContext::from_canonical(r#"{"team":"ledger"}"#);
+        let of = |json: &str| {
+            use base64::Engine as _;
+            let header = base64::engine::general_purpose::STANDARD.encode(json);
+            KmsContext::from_header(&header).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let context = of(r#"{"team":"ledger"}"#).unwrap_or_else(|| panic!("a context"));
         let at = KeyBinding::new(BucketUid([1; 16]), VersionUid([2; 16]), "k").with_context(Some(&context));
         let dek = DataKey::generate().unwrap_or_else(|e| panic!("{e}"));
         let w = cache.wrap(&dek, LOCAL_KEK_ID, at).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.context.as_ref(), Some(&context));
         assert!(cache.unwrap(&w, at).await.is_ok());
         assert_eq!(cache.len(), 1);
-        for changed in [Some(KmsContext::from_canonical(r#"{"team":"audit"}"#)), None] {
+        for changed in [of(r#"{"team":"audit"}"#), None] {
             let forged = WrappedKey { context: changed, ..w.clone() };
             assert!(cache.unwrap(&forged, at).await.is_err(), "{:?}", forged.context);
         }

@@ -52,10 +52,10 @@ pub struct KeyBinding<'a> {
     pub version: VersionUid,
     /// The object key.
     pub key: &'a str,
-    /// The SSE-KMS encryption context (canonical JSON), when the writer gave one. A key
-    /// provider unwraps (and rewraps) under the context the wrapped key records, so a record
-    /// whose context was changed or dropped no longer opens.
-    pub context: Option<&'a str>,
+    /// The SSE-KMS encryption context, when the writer gave one. A key provider unwraps (and
+    /// rewraps) under the context the wrapped key records, so a record whose context was
+    /// changed or dropped no longer opens.
+    pub context: Option<&'a crate::model::KmsContext>,
 }
 
 impl<'a> KeyBinding<'a> {
@@ -67,7 +67,7 @@ impl<'a> KeyBinding<'a> {
     /// The same binding, under the encryption context `context`.
     #[must_use]
     pub fn with_context(self, context: Option<&'a crate::model::KmsContext>) -> Self {
-        Self { context: context.map(crate::model::KmsContext::as_json), ..self }
+        Self { context, ..self }
     }
 
     /// The binding `wrapped` was wrapped under: this one with the context it records.
@@ -78,7 +78,7 @@ impl<'a> KeyBinding<'a> {
 
     /// The context to record with a key wrapped under this binding.
     pub fn recorded_context(&self) -> Option<crate::model::KmsContext> {
-        self.context.map(crate::model::KmsContext::from_canonical)
+        self.context.cloned()
     }
 
     /// A key the gateway keeps for itself (the audit key: [`AUDIT_KEY_PURPOSE`]; a log key: its
@@ -99,7 +99,7 @@ impl<'a> KeyBinding<'a> {
         let key = &self.key.as_bytes()[..self.key.len().min(usize::from(u16::MAX))];
         aad.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
         aad.extend_from_slice(key);
-        if let Some(context) = self.context {
+        if let Some(context) = self.context.map(crate::model::KmsContext::as_json) {
             aad.extend_from_slice(&u32::try_from(context.len()).unwrap_or(u32::MAX).to_be_bytes());
             aad.extend_from_slice(context.as_bytes());
         }

@@ -115,11 +115,6 @@ impl KmsContext {
         Ok(Some(Self(canonical)))
     }
 
-    /// A context already in canonical form (a binding's, read back from a record).
-    pub fn from_canonical(json: &str) -> Self {
-        Self(json.to_owned())
-    }
-
     /// The canonical JSON.
     pub fn as_json(&self) -> &str {
         &self.0

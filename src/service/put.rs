@@ -340,8 +340,7 @@ impl ObjectService {
                 break CommitOutcome::KekChanged(kek);
             }
             let binding = KeyBinding::new(bucket.uid, version_uid, key.as_str()).of_wrapped(&commit.dek);
-            let rewrapped = self.keys.wrap(dek.plain, &kek, binding).await?;
-            commit.dek = rewrapped;
+            commit.dek = self.keys.wrap(dek.plain, &kek, binding).await?;
             if let Some(id) = completes_upload {
                 self.rewrap_upload_key(id, dek.plain, &kek).await?;
             }

@@ -89,11 +89,9 @@ pub(crate) fn kms_request(
             if bucket_key == Some(true) {
                 return Err(not_implemented("S3 Bucket Keys (x-amz-server-side-encryption-bucket-key-enabled)"));
             }
-            let context = match context.as_deref().map(KmsContext::from_header).transpose() {
-                Ok(c) => c.flatten(),
-                Err(e) => return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, e.to_string())),
-            };
-            Ok(Some(KmsRequest { key_id: key_id.clone(), context }))
+            let context = context.as_deref().map(KmsContext::from_header).transpose();
+            let context = context.map_err(|e| S3Error::with_message(S3ErrorCode::InvalidArgument, e.to_string()))?;
+            Ok(Some(KmsRequest { key_id: key_id.clone(), context: context.flatten() }))
         }
         Some(ServerSideEncryption::AWS_KMS_DSSE) => Err(not_implemented("DSSE-KMS (aws:kms:dsse)")),
         None | Some(ServerSideEncryption::AES256) => {

@@ -159,7 +159,7 @@ impl TestGateway {
 
     /// `GET` of an admin API path (with the test token), as JSON.
     pub async fn admin_json(&self, path: &str) -> serde_json::Value {
-        serde_json::from_str(&self.admin_text(path).await).expect("admin JSON")
+        admin_json_at(self.admin_addr(), path).await
     }
 
     /// The (provider, state) of each replica of the first stream of `bucket/key`, from "where
