@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use souverain::admin::cli::{AuditCommand, BucketCommand, JobsCommand, KeysCommand, PolicyCommand, ProviderCommand};
+use souverain::admin::cli::{
+    AuditCommand, BucketCommand, JobsCommand, KeysCommand, MetaCommand as AdminMetaCommand, PolicyCommand,
+    ProviderCommand,
+};
 
 #[derive(Parser)]
 #[command(name = "souverain", version, about = "Sovereign S3 gateway over independent European providers")]
@@ -140,6 +143,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The metadata store against the providers, checked by the running gateway.
+    Meta {
+        #[command(subcommand)]
+        command: AdminMetaCommand,
+    },
     /// The gateway's health report (`/health`, no token needed); exits non-zero if the admin
     /// listener does not answer 200 (the container health check).
     Health,
@@ -269,6 +277,7 @@ fn main() -> ExitCode {
             AdminCommand::Bucket { command } => cli::bucket(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Audit { command } => cli::audit(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Jobs { command } => cli::jobs(&admin, &command).map_err(anyhow::Error::msg),
+            AdminCommand::Meta { command } => cli::meta(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::Keys { command } => cli::keys(&admin, command).map_err(anyhow::Error::msg),
             AdminCommand::User { command } => {
                 souverain::admin::cli_access::user(&admin, command).map_err(anyhow::Error::msg)

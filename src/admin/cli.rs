@@ -151,6 +151,38 @@ pub enum AuditCommand {
     },
 }
 
+/// `admin meta …`.
+#[derive(Debug, Subcommand)]
+pub enum MetaCommand {
+    /// `souverain meta verify` run by the gateway on the store it holds open (the embedded
+    /// RocksDB store cannot be opened by a second process): compares the store with the
+    /// replicas and the metadata log at the providers and prints the JSON report; exits
+    /// non-zero unless they agree.
+    Verify {
+        /// Only these providers (repeatable); all when none.
+        #[arg(long = "provider")]
+        providers: Vec<String>,
+        /// Queue a repair for each missing replica, a deletion for each orphan or surplus
+        /// copy, and log again what the log lost (recorded in the audit log).
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+/// `admin meta verify [--provider ID]… [--repair]`.
+pub fn meta(admin: &AdminTarget, cmd: MetaCommand) -> Result<bool, String> {
+    let MetaCommand::Verify { providers, repair } = cmd;
+    let mut path = format!("/admin/v1/meta/verify?repair={repair}");
+    for p in &providers {
+        path.push_str("&provider=");
+        path.push_str(&crate::admin::client::encode_segment(p));
+    }
+    let text = admin.call(Method::POST, &path, true, None)?;
+    let answer: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&answer["report"]).map_err(|e| e.to_string())?);
+    Ok(answer["clean"] == true)
+}
+
 /// `admin jobs …`.
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {

@@ -9,6 +9,7 @@ pub mod cli_access;
 pub mod client;
 mod console;
 mod keys;
+pub mod meta_verify;
 mod residency;
 
 use std::convert::Infallible;
@@ -37,6 +38,8 @@ pub struct AdminService {
     service: Arc<AdminOps>,
     /// What the console reads and runs besides the gateway.
     console: Arc<crate::config::ConsoleSettings>,
+    /// `meta verify` on the store this gateway holds open.
+    verifier: Arc<dyn meta_verify::LiveVerifier>,
 }
 
 pub(crate) type Answer = (StatusCode, &'static str, Bytes);
@@ -58,14 +61,15 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 impl AdminService {
     /// Serves these metrics and health state, and the admin API over `service` to the admin
     /// tokens it knows (none configured or created: the API answers 401 to everyone); the
-    /// console with `console`'s Prometheus and PDF maker.
+    /// console with `console`'s Prometheus and PDF maker; `meta verify` through `verifier`.
     pub fn new(
         metrics: Arc<Metrics>,
         health: Arc<HealthState>,
         service: Arc<AdminOps>,
         console: crate::config::ConsoleSettings,
+        verifier: Arc<dyn meta_verify::LiveVerifier>,
     ) -> Self {
-        Self { metrics, health, service, console: Arc::new(console) }
+        Self { metrics, health, service, console: Arc::new(console), verifier }
     }
 
     /// The admin token the request carries, if it is one.
@@ -112,6 +116,9 @@ impl AdminService {
             };
             if let Some(answer) = answer {
                 return to_response(answer);
+            }
+            if (&parts.method, path.as_str()) == (&Method::POST, "/admin/v1/meta/verify") {
+                return to_response(meta_verify::route(self.verifier.as_ref(), &actor, &query).await);
             }
             return to_response(self.route_rest(&parts.method, &path, &query).await);
         }

@@ -47,7 +47,18 @@ impl RocksEngine {
             o.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(engine_err)?;
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
+            // One process at a time: say so plainly, with the way to verify a running gateway.
+            if e.to_string().contains("lock file") {
+                MetaError::engine_from(
+                    "rocksdb: the directory is in use by another process (a gateway running on it? \
+                     `souverain admin meta verify` checks through the gateway)",
+                    e,
+                )
+            } else {
+                engine_err(e)
+            }
+        })?;
         Ok(Self { db, locks: LocalLocks::default() })
     }
 

@@ -31,7 +31,8 @@ use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
 use crate::meta::walk::VersionWalk;
-use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
+use crate::meta::{AuditedChange, DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
+use crate::model::audit::AuditEntry;
 use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, VersionRef, VersionUid};
 
 /// Findings listed by name at most (the counts are always whole).
@@ -93,6 +94,25 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// The counts of a run, for its audit record (names stay in the report).
+    fn counts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "providers": self.providers,
+            "unreachable": self.unreachable.len(),
+            "streams": self.streams,
+            "missing": self.missing.count,
+            "orphans": self.orphans.count,
+            "surplus": self.surplus.count,
+            "not_in_log": self.not_in_log.count,
+            "not_in_store": self.not_in_store.count,
+            "differ": self.differ.count,
+            "repairs_queued": self.repairs_queued,
+            "deletions_queued": self.deletions_queued,
+            "relogged": self.relogged,
+            "indexed": self.indexed,
+        })
+    }
+
     /// Nothing is missing, orphaned, surplus or different, and everything could be read.
     pub fn clean(&self) -> bool {
         [&self.missing, &self.orphans, &self.surplus, &self.not_in_log, &self.not_in_store, &self.differ]
@@ -104,13 +124,15 @@ impl VerifyReport {
 }
 
 /// Compares `meta` with the providers (all, or those named in `only`); with `repair`, queues
-/// the repairs and deletions that set them right.
+/// the repairs and deletions that set them right and records the run in the audit log as
+/// `actor`'s (`meta.verify`, with the counts).
 pub async fn verify(
     meta: &dyn MetadataStore,
     keys: &dyn KeyProvider,
     backends: &Backends,
     only: &[String],
     repair: bool,
+    actor: &str,
     progress: &Progress,
 ) -> Result<VerifyReport, RebuildError> {
     let providers = selected(backends, only)?;
@@ -121,6 +143,10 @@ pub async fn verify(
     compare_log(meta, keys, &providers, &mut report, repair, progress).await?;
     report.unreachable.sort();
     report.unreachable.dedup();
+    if repair {
+        let entry = AuditEntry::new(actor, "meta.verify", &report.counts());
+        meta.apply_change(AuditedChange::RecordOnly, entry).await?;
+    }
     Ok(report)
 }
 

@@ -237,3 +237,86 @@ async fn verify_repair_records_the_segments_the_index_lacks() {
     assert_eq!(repaired.indexed, first.log.segments, "{repaired:?}");
     assert_eq!(verify(config(), true).await.indexed, 0, "recorded once");
 }
+
+/// `souverain admin meta verify [args]` against the admin listener at `admin`: (exit status
+/// success, the report, stderr).
+async fn verify_online(admin: std::net::SocketAddr, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let mut all = vec!["--url".to_owned(), format!("http://{admin}"), "meta".into(), "verify".into()];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let (ok, out, err) = crate::common::admin_cli(all).await;
+    (ok, serde_json::from_str(&out).unwrap_or(serde_json::Value::Null), err)
+}
+
+/// Promise: a gateway running on the embedded RocksDB store (which no second process can
+/// open) is verified through its admin API: `souverain admin meta verify` reports a healthy
+/// deployment clean; a lost replica is found and named, with nothing changed; `--repair` queues
+/// it, the running gateway rewrites it and the run is in the audit log; an unknown provider is
+/// refused. The offline `meta verify` on the held store says why it cannot run and what to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_rocksdb_gateway_is_verified_through_its_admin_api() {
+    let deployment = Deployment::start();
+    let providers = &deployment.providers;
+    let gw = crate::common::BinaryGateway::spawn(deployment.dir.path(), providers);
+    let admin = gw.admin.unwrap();
+    let c = client(gw.addr);
+    c.create_bucket().bucket("live").send().await.unwrap();
+    for i in 0..3u64 {
+        c.put_object().bucket("live").key(format!("k{i}")).body(pattern(6_000, i).into()).send().await.unwrap();
+    }
+
+    let config = deployment.dir.path().join("souverain.toml");
+    let offline = std::process::Command::new(env!("CARGO_BIN_EXE_souverain"))
+        .args(["meta", "verify", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&offline.stderr);
+    assert!(!offline.status.success(), "the offline verify cannot open a held store");
+    assert!(stderr.contains("in use by another process") && stderr.contains("souverain admin meta verify"), "{stderr}");
+
+    let (ok, clean, err) = verify_online(admin, &[]).await;
+    assert!(ok, "{clean} {err}");
+    assert_eq!((clean["streams"].as_u64(), clean["missing"]["count"].as_u64()), (Some(3), Some(0)), "{clean}");
+    assert_eq!(clean["orphans"]["count"], 0, "{clean}");
+
+    let roots = &providers.roots;
+    let lost = streams(&roots[0])[0].clone();
+    std::fs::remove_file(&lost).unwrap();
+    let before_files = provider_files(roots).len();
+    let (ok, found, _) = verify_online(admin, &[]).await;
+    assert!(!ok, "a lost replica fails the verification: {found}");
+    assert_eq!(found["missing"]["count"], 1, "{found}");
+    let named = found["missing"]["sample"][0].as_str().unwrap_or_default();
+    assert!(named.contains(lost.file_name().unwrap().to_str().unwrap()), "{found}");
+    assert_eq!(found["repairs_queued"], 0, "{found}");
+    assert_eq!(provider_files(roots).len(), before_files, "verify without --repair changes nothing");
+    let (status, audit) = crate::common::admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    assert_eq!(status, 200);
+    assert!(!audit.contains("meta.verify"), "a run without --repair is not recorded: {audit}");
+
+    let (ok, repaired, _) = verify_online(admin, &["--repair"]).await;
+    assert!(!ok, "the run that queues the repair still found the loss: {repaired}");
+    assert_eq!(repaired["repairs_queued"], 1, "{repaired}");
+    wait_for("the running gateway rewrites the lost replica", 60, || {
+        let lost = lost.clone();
+        async move { lost.exists() }
+    })
+    .await;
+    let (status, audit) = crate::common::admin_request(admin, "GET", "/admin/v1/audit", "").await;
+    assert_eq!(status, 200);
+    let record: serde_json::Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["action"] == "meta.verify")
+        .unwrap_or_else(|| panic!("no meta.verify record: {audit}"));
+    let detail: serde_json::Value = serde_json::from_str(record["detail"].as_str().unwrap()).unwrap();
+    assert_eq!((detail["missing"].as_u64(), detail["repairs_queued"].as_u64()), (Some(1), Some(1)), "{record}");
+
+    let (ok, after, err) = verify_online(admin, &[]).await;
+    assert!(ok, "clean again once repaired: {after} {err}");
+    let (ok, _, err) = verify_online(admin, &["--provider", "nowhere"]).await;
+    assert!(!ok && err.contains("400") && err.contains("no provider nowhere"), "{err}");
+    // The gateway still serves what it holds.
+    let got = c.get_object().bucket("live").key("k0").send().await.unwrap().body.collect().await.unwrap();
+    assert_eq!(got.into_bytes().as_ref(), pattern(6_000, 0).as_slice());
+}
