@@ -1,5 +1,6 @@
 //! The `souverain` binary: the composition root. `anyhow` is allowed here only.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -205,11 +206,16 @@ async fn serve(config: PathBuf) -> anyhow::Result<()> {
     let config = souverain::config::Config::load(&config)?;
     init_logs(config.log_json, &config.log_level);
     let gateway = souverain::app::start(config).await?;
-    // Tests and scripts read this line to find the port of a `127.0.0.1:0` listener.
-    println!("listening on {}", gateway.s3_addr);
+    // Tests and scripts read these lines to find the ports of `127.0.0.1:0` listeners. Whoever
+    // started the gateway may have closed the pipe by then (read the first line only, or never
+    // read): that must not stop it, as `println!` would (it panics on a broken pipe).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", gateway.s3_addr);
     if let Some(admin) = gateway.admin_addr {
-        println!("admin listening on {admin}");
+        let _ = writeln!(out, "admin listening on {admin}");
     }
+    let _ = out.flush();
+    drop(out);
     let signal = run_until_stopped(&gateway).await?;
     tracing::info!(signal, "shutting down");
     gateway.shutdown().await;

@@ -208,7 +208,9 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
     for w in workloads() {
         let dir = tmpfs_dir(&format!("{}-{}", system.replace(' ', "_"), w.size));
         let Some(running) = start_system(system, &dir).await else {
-            eprintln!("{system}: skipped, this build does not run it (its gateway's words are above)");
+            eprintln!(
+                "{system}: skipped, this build does not run it (its gateway did not start or refused the setting)"
+            );
             let _ = std::fs::remove_dir_all(&dir);
             return;
         };

@@ -65,7 +65,9 @@ fn print_table(all: &[PhaseResult]) {
 /// kind saturates first on a machine with more cores (issue 25 item 4).
 /// The first gateway's CPU per unit on threads whose name starts with `group`.
 fn thread_group(r: &PhaseResult, prefix: &str, group: &str) -> f64 {
-    r.cpu_per_unit.iter().filter_map(|(k, v)| k.strip_prefix(prefix)?.starts_with(group).then_some(v)).sum()
+    // `+ 0.0`: an empty sum of floats is -0.0.
+    r.cpu_per_unit.iter().filter_map(|(k, v)| k.strip_prefix(prefix)?.starts_with(group).then_some(v)).sum::<f64>()
+        + 0.0
 }
 
 fn print_threads_table(all: &[PhaseResult]) {
@@ -323,7 +325,9 @@ fn print_threads_comparison(builds: &[Build], keys: &[(String, String, String)])
     for (system, workload, op) in keys {
         for b in builds {
             let runs: Vec<&PhaseResult> = b.rounds.iter().filter_map(|run| find(run, system, workload, op)).collect();
-            let Some(first) = runs.first().filter(|r| r.cpu_per_unit.contains_key("gateway")) else { continue };
+            // A build from before the named threads has none of them: no row.
+            let named = |r: &&&PhaseResult| r.cpu_per_unit.keys().any(|k| k.starts_with(&format!("{prefix}sv-")));
+            let Some(first) = runs.first().filter(named) else { continue };
             let mut spans: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
             for r in &runs {
                 for g in THREAD_GROUPS {

@@ -259,3 +259,37 @@ async fn lost_or_swapped_key_file_refuses_to_start() {
     assert!(got == data, "the right key file opens the object");
     gw.kill();
 }
+
+/// Promise: the gateway keeps serving when whoever started it does not read its standard
+/// output (a supervisor that closed the pipe, or a script that read only the first line):
+/// announcing its listeners never stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_does_not_stop_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::local(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = dir.path().join("souverain.toml");
+    std::fs::write(&cfg, config_text(dir.path(), &addr.to_string(), "rocksdb", &providers)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_souverain"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The read end closes before the gateway announces anything.
+    drop(child.stdout.take());
+    crate::common::wait_for(
+        "the gateway listens",
+        30,
+        || async move { tokio::net::TcpStream::connect(addr).await.is_ok() },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let c = client(addr);
+    c.create_bucket().bucket("still-serving").send().await.unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "the gateway is still running");
+    let _ = child.kill();
+    let _ = child.wait();
+}
