@@ -31,14 +31,22 @@ if [ -z "${BENCH_E2E_BASELINE:-}" ]; then
 fi
 
 base="$(git rev-parse --short "$BENCH_E2E_BASELINE^{commit}")"
-head="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo +changes)"
+changed="$(git status --porcelain -- src Cargo.toml Cargo.lock)"
+head="$(git rev-parse --short HEAD)${changed:++changes}"
 out="${BENCH_E2E_OUT:-/tmp/souverain-bench-e2e}"
 rounds="${BENCH_E2E_ROUNDS:-2}"
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+  echo "BENCH_E2E_ROUNDS must be a positive whole number" >&2
+  exit 2
+fi
+case "$out" in *[,\;=]*) echo "BENCH_E2E_OUT must not hold , ; or =" >&2; exit 2 ;; esac
 mkdir -p "$out"
 worktree="$target/bench-e2e/worktree-$base"
 if [ ! -x "$target/bench-e2e/souverain-$base" ]; then
-  git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
+  git worktree prune
+  rm -rf "$worktree"
   git worktree add --detach "$worktree" "$base" >&2
+  trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
   built="$(cd "$worktree" && scripts/build.sh --release | tail -1)"
   cp "$built" "$target/bench-e2e/souverain-$base"
   git worktree remove --force "$worktree"
@@ -52,10 +60,11 @@ for ((r = 1; r <= rounds; r++)); do
   order=(before after)
   if ((r % 2 == 0)); then order=(after before); fi
   for which in "${order[@]}"; do
-    if [ "$which" = before ]; then bin="souverain-$base"; else bin="souverain-head"; fi
+    # Only the older build may predate a system (it is then skipped for it).
+    if [ "$which" = before ]; then bin="souverain-$base" skip=1; else bin="souverain-head" skip=; fi
     json="$out/$which-$r.json"
     echo "== round $r: $which ($bin)" >&2
-    SOUVERAIN_BIN="$target/bench-e2e/$bin" BENCH_E2E_JSON="$json" bench >"$out/$which-$r.md"
+    SOUVERAIN_BIN="$target/bench-e2e/$bin" BENCH_E2E_JSON="$json" BENCH_E2E_MAY_SKIP="$skip" bench >"$out/$which-$r.md"
     if [ "$which" = before ]; then before+=("$json"); else after+=("$json"); fi
   done
 done

@@ -10,7 +10,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminService;
-use crate::admin::meta_verify::{LiveVerifier, Verified, VerifyError};
 use crate::backend::Backends;
 use crate::backend::health::{ProviderBook, ProviderStats};
 use crate::backend::instrumented::Instrumented;
@@ -26,7 +25,6 @@ use crate::keys::transit::TransitKeys;
 use crate::keys::{KeyError, KeyProvider, LocalKeyFile};
 use crate::meta::memory::MemoryEngine;
 use crate::meta::{KvMetadataStore, MetadataStore};
-use crate::metalog::rebuild::RebuildError;
 use crate::metrics::Metrics;
 use crate::model::BootId;
 use crate::model::random_array;
@@ -324,53 +322,7 @@ pub async fn verify_metadata(
 ) -> Result<crate::metalog::verify::VerifyReport, StartError> {
     let (meta, keys, backends) = open_offline(&config).await?;
     refuse_unfinished_rebuild(meta.as_ref()).await?;
-    let (meta, keys) = (meta.as_ref(), keys.as_ref());
-    Ok(crate::metalog::verify::verify(meta, keys, &backends, providers, repair, "meta verify", progress).await?)
-}
-
-/// `meta verify` through the admin API (`POST /admin/v1/meta/verify`), on the store this
-/// gateway holds open: one run at a time.
-struct StoreVerifier {
-    ctx: Context,
-    running: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A verification's progress goes nowhere: the admin API answers with the report.
-fn no_progress(_: &'static str, _: u64, _: u64) {}
-
-impl LiveVerifier for StoreVerifier {
-    fn verify<'a>(
-        &'a self,
-        actor: &'a str,
-        providers: &'a [String],
-        repair: bool,
-    ) -> futures_util::future::BoxFuture<'a, Result<Verified, VerifyError>> {
-        Box::pin(async move {
-            let running = Arc::clone(&self.running).try_lock_owned().map_err(|_| VerifyError::Busy)?;
-            let (ctx, providers, actor) = (self.ctx.clone(), providers.to_vec(), actor.to_owned());
-            let runtime = tokio::runtime::Handle::current();
-            // rustc cannot prove the verification's future `Send` (borrows inside its stream
-            // combinators), which a task of this runtime must be; so it is driven to its end
-            // from a metadata thread, with this runtime's I/O. It keeps the lock until then,
-            // even if the admin request goes away.
-            let outcome = crate::pools::spawn(crate::pools::Pool::Metadata, move || {
-                let _running = running;
-                let (meta, keys) = (ctx.meta.as_ref(), ctx.keys.as_ref());
-                let run =
-                    crate::metalog::verify::verify(meta, keys, &ctx.backends, &providers, repair, &actor, &no_progress);
-                runtime.block_on(run)
-            })
-            .await
-            .map_err(|e| VerifyError::Failed(Box::new(e)))?;
-            let report = outcome.map_err(|e| match e {
-                RebuildError::UnknownProvider(_) => VerifyError::BadRequest(e.to_string()),
-                e => VerifyError::Failed(Box::new(e)),
-            })?;
-            let clean = report.clean();
-            let report = serde_json::to_value(&report).map_err(|e| VerifyError::Failed(Box::new(e)))?;
-            Ok(Verified { report, clean })
-        })
-    }
+    Ok(crate::metalog::verify::verify(meta.as_ref(), keys.as_ref(), &backends, providers, repair, progress).await?)
 }
 
 /// What an offline command (`meta rebuild`, `meta verify`) works on: the configured store,
@@ -553,7 +505,7 @@ pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<Ru
             Arc::clone(&health),
             Arc::clone(&admin_ops),
             config.console.clone(),
-            Arc::new(StoreVerifier { ctx: ctx.clone(), running: Arc::new(tokio::sync::Mutex::new(())) }),
+            Arc::new(crate::live_verify::StoreVerifier::new(ctx.clone(), shutdown.clone())),
         );
         let rejected = metrics.connections_rejected.with_label_values(&["admin"]);
         tasks.push(tokio::spawn(serve(listener, service, limits, admin_tls.clone(), rejected, shutdown.clone())));

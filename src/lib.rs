@@ -28,6 +28,7 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod health;
 pub mod keys;
+pub mod live_verify;
 pub mod meta;
 pub mod metalog;
 pub mod metrics;

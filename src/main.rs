@@ -242,7 +242,11 @@ fn verify(config: &Path, providers: &[String], repair: bool) -> anyhow::Result<(
     init_logs(config.log_json, &config.log_level);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let progress = souverain::progress::reporter();
-    let report = rt.block_on(souverain::app::verify_metadata(config, providers, repair, &progress))?;
+    let report = rt.block_on(souverain::app::verify_metadata(config, providers, repair, &progress)).map_err(|e| {
+        let held = souverain::report::chain(&e).contains("directory is locked");
+        let e = anyhow::Error::from(e);
+        if held { e.context("a running gateway is verified through it: `souverain admin meta verify`") } else { e }
+    })?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.clean() {
         anyhow::bail!("the store and the providers disagree (see above){}", if repair { "; fixes queued" } else { "" });

@@ -18,13 +18,15 @@ fn proc_stat(pid: u32) -> (u32, f64, f64) {
     (u32::try_from(num(1)).unwrap_or(0), num(11) as f64 / 100.0, num(12) as f64 / 100.0)
 }
 
-/// The key prefix of a gateway's CPU per thread name (`thread:<role>:<name>`).
+/// The key prefix of a gateway's CPU per thread (`thread:<role>:<name>:<tid>`).
 pub(crate) const THREAD_PREFIX: &str = "thread:";
 
-/// CPU seconds (user + system) of a process's live threads, summed by thread name: the
-/// gateway names its threads by the kind of work they do (`sv-async`, `sv-hash`, `sv-seal`,
-/// `sv-erasure`, `sv-file-io`, `sv-metadata`; RocksDB's own are `rocksdb:*`). Threads that ended during a
-/// phase are missing, hence the "other" column (total minus the named threads).
+/// CPU seconds (user + system) of a process's live threads, by `name:tid`: the gateway names
+/// its threads by the kind of work they do (`sv-async`, `sv-hash`, `sv-seal`, `sv-erasure`,
+/// `sv-file-io`, `sv-metadata`; RocksDB's own are `rocksdb:*`). Keyed by thread, not summed by
+/// name: a pool thread that ends within a phase (idle ones go after 10 s) must not take its
+/// whole life's CPU out of its kind's figure. Its CPU in the phase falls into the "other"
+/// column (total minus the named threads).
 fn threads_cpu_secs(pid: u32) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
@@ -33,7 +35,8 @@ fn threads_cpu_secs(pid: u32) -> BTreeMap<String, f64> {
         let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
         let f: Vec<&str> = rest.split_whitespace().collect();
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        *out.entry(name).or_insert(0.0) += (num(11) + num(12)) as f64 / 100.0;
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        out.insert(format!("{name}:{tid}"), (num(11) + num(12)) as f64 / 100.0);
     }
     out
 }

@@ -36,7 +36,9 @@ fn print_table(all: &[PhaseResult]) {
             Some(db) => format!("{server} + db {db:.2}"),
             None => server,
         };
-        let providers: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum();
+        // `+ 0.0`: an empty sum of floats (local providers) is -0.0.
+        let providers =
+            r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum::<f64>() + 0.0;
         let rss = r
             .peak_rss_mib
             .iter()
@@ -61,8 +63,6 @@ fn print_table(all: &[PhaseResult]) {
     }
 }
 
-/// The first gateway's CPU per phase by kind of work (its thread names), for predicting which
-/// kind saturates first on a machine with more cores (issue 25 item 4).
 /// The first gateway's CPU per unit on threads whose name starts with `group`.
 fn thread_group(r: &PhaseResult, prefix: &str, group: &str) -> f64 {
     // `+ 0.0`: an empty sum of floats is -0.0.
@@ -70,6 +70,8 @@ fn thread_group(r: &PhaseResult, prefix: &str, group: &str) -> f64 {
         + 0.0
 }
 
+/// The first gateway's CPU per phase by kind of work (its thread names), for predicting which
+/// kind saturates first on a machine with more cores (issue 25 item 4).
 fn print_threads_table(all: &[PhaseResult]) {
     println!("| system | workload | op | {} | other (main thread, ended threads) | unit |", THREAD_GROUPS.join(" | "));
     println!("|---|---|---|{}---:|---|", "---:|".repeat(THREAD_GROUPS.len()));

@@ -206,8 +206,12 @@ pub(crate) fn start_gateway(
         .unwrap_or_else(|e| panic!("{}: {e} (build it: scripts/build.sh --release)", bin.display()));
     let stdout = child.stdout.take().expect("stdout");
     let child = Proc(child);
+    let mut stdout = std::io::BufReader::new(stdout);
     let mut line = String::new();
-    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+    let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
+    // The rest is read until the gateway exits: builds from before it ignored a closed pipe
+    // die on their next line (`admin listening on`) if nobody reads it.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok())?;
     Some((child, addr, admin))
 }

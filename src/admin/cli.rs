@@ -180,7 +180,11 @@ pub fn meta(admin: &AdminTarget, cmd: MetaCommand) -> Result<bool, String> {
     let text = admin.call(Method::POST, &path, true, None)?;
     let answer: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&answer["report"]).map_err(|e| e.to_string())?);
-    Ok(answer["clean"] == true)
+    let clean = answer["clean"] == true;
+    if !clean {
+        eprintln!("the store and the providers disagree (see above){}", if repair { "; fixes queued" } else { "" });
+    }
+    Ok(clean)
 }
 
 /// `admin jobs …`.

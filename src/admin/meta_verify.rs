@@ -27,13 +27,17 @@ pub enum VerifyError {
     /// A provider named in the request is not configured.
     #[error("{0}")]
     BadRequest(String),
+    /// The gateway began to shut down before the run ended.
+    #[error("the gateway is shutting down")]
+    Stopped,
     /// The verification failed (the store or the key provider).
     #[error("the verification failed")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Runs one verification of the live store against the providers (`providers`: all when
-/// empty); with `repair`, queues the fixes and records the run in the audit log as `actor`'s.
+/// empty); with `repair`, queues the fixes and records the run in the audit log as `actor`'s
+/// (when it starts and when it ends).
 pub trait LiveVerifier: Send + Sync {
     /// One run; at most one at a time per gateway.
     fn verify<'a>(
@@ -64,6 +68,7 @@ pub(super) async fn route(verifier: &dyn LiveVerifier, actor: &str, query: &str)
         Ok(v) => json(StatusCode::OK, &serde_json::json!({ "clean": v.clean, "report": v.report })),
         Err(VerifyError::Busy) => error(StatusCode::CONFLICT, &VerifyError::Busy.to_string()),
         Err(VerifyError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, &why),
+        Err(VerifyError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, &VerifyError::Stopped.to_string()),
         Err(e @ VerifyError::Failed(_)) => {
             tracing::warn!(error = %crate::report::chain(&e), "meta verify through the admin API failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "the verification failed (the gateway's log says why)")

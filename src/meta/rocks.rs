@@ -48,13 +48,9 @@ impl RocksEngine {
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
-            // One process at a time: say so plainly, with the way to verify a running gateway.
+            // One process at a time: say so plainly.
             if e.to_string().contains("lock file") {
-                MetaError::engine_from(
-                    "rocksdb: the directory is in use by another process (a gateway running on it? \
-                     `souverain admin meta verify` checks through the gateway)",
-                    e,
-                )
+                MetaError::engine_from("rocksdb: the directory is locked, most likely by a gateway running on it", e)
             } else {
                 engine_err(e)
             }

@@ -31,8 +31,7 @@ use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
 use crate::meta::walk::VersionWalk;
-use crate::meta::{AuditedChange, DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
-use crate::model::audit::AuditEntry;
+use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, VersionRef, VersionUid};
 
 /// Findings listed by name at most (the counts are always whole).
@@ -95,7 +94,7 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// The counts of a run, for its audit record (names stay in the report).
-    fn counts(&self) -> serde_json::Value {
+    pub fn counts(&self) -> serde_json::Value {
         serde_json::json!({
             "providers": self.providers,
             "unreachable": self.unreachable.len(),
@@ -124,15 +123,13 @@ impl VerifyReport {
 }
 
 /// Compares `meta` with the providers (all, or those named in `only`); with `repair`, queues
-/// the repairs and deletions that set them right and records the run in the audit log as
-/// `actor`'s (`meta.verify`, with the counts).
+/// the repairs and deletions that set them right.
 pub async fn verify(
     meta: &dyn MetadataStore,
     keys: &dyn KeyProvider,
     backends: &Backends,
     only: &[String],
     repair: bool,
-    actor: &str,
     progress: &Progress,
 ) -> Result<VerifyReport, RebuildError> {
     let providers = selected(backends, only)?;
@@ -143,10 +140,6 @@ pub async fn verify(
     compare_log(meta, keys, &providers, &mut report, repair, progress).await?;
     report.unreachable.sort();
     report.unreachable.dedup();
-    if repair {
-        let entry = AuditEntry::new(actor, "meta.verify", &report.counts());
-        meta.apply_change(AuditedChange::RecordOnly, entry).await?;
-    }
     Ok(report)
 }
 

@@ -513,6 +513,7 @@ async fn admin_tokens_do_what_their_role_allows_and_the_audit_names_them() {
         ("PUT", "/admin/v1/buckets/adm/etag", "{", "residency"),
         ("PUT", "/admin/v1/providers/local-nl", "{", "residency"),
         ("PUT", "/admin/v1/policies/p-new", "{", "residency"),
+        ("POST", "/admin/v1/meta/verify?repair=false", "", "residency"),
         ("PUT", "/admin/v1/buckets/adm/kek", r#"{"kek":"own"}"#, "keys"),
         ("POST", "/admin/v1/keys/rotate", "{", "keys"),
         ("POST", "/admin/v1/keys/no-such-kek/shred", "", "keys"),

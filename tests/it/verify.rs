@@ -250,8 +250,9 @@ async fn verify_online(admin: std::net::SocketAddr, args: &[&str]) -> (bool, ser
 /// Promise: a gateway running on the embedded RocksDB store (which no second process can
 /// open) is verified through its admin API: `souverain admin meta verify` reports a healthy
 /// deployment clean; a lost replica is found and named, with nothing changed; `--repair` queues
-/// it, the running gateway rewrites it and the run is in the audit log; an unknown provider is
-/// refused. The offline `meta verify` on the held store says why it cannot run and what to use.
+/// it, the running gateway rewrites it and the run's start and end are in the audit log as the
+/// token's; an unknown provider is refused. The offline `meta verify` on the held store says
+/// why it cannot run and what to use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_rocksdb_gateway_is_verified_through_its_admin_api() {
     let deployment = Deployment::start();
@@ -272,7 +273,7 @@ async fn a_running_rocksdb_gateway_is_verified_through_its_admin_api() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&offline.stderr);
     assert!(!offline.status.success(), "the offline verify cannot open a held store");
-    assert!(stderr.contains("in use by another process") && stderr.contains("souverain admin meta verify"), "{stderr}");
+    assert!(stderr.contains("directory is locked") && stderr.contains("souverain admin meta verify"), "{stderr}");
 
     let (ok, clean, err) = verify_online(admin, &[]).await;
     assert!(ok, "{clean} {err}");
@@ -304,13 +305,19 @@ async fn a_running_rocksdb_gateway_is_verified_through_its_admin_api() {
     .await;
     let (status, audit) = crate::common::admin_request(admin, "GET", "/admin/v1/audit", "").await;
     assert_eq!(status, 200);
-    let record: serde_json::Value = audit
+    let records: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|r| r["action"] == "meta.verify")
-        .unwrap_or_else(|| panic!("no meta.verify record: {audit}"));
-    let detail: serde_json::Value = serde_json::from_str(record["detail"].as_str().unwrap()).unwrap();
-    assert_eq!((detail["missing"].as_u64(), detail["repairs_queued"].as_u64()), (Some(1), Some(1)), "{record}");
+        .filter(|r| r["action"] == "meta.verify")
+        .collect();
+    let details: Vec<serde_json::Value> =
+        records.iter().map(|r| serde_json::from_str(r["detail"].as_str().unwrap()).unwrap()).collect();
+    assert_eq!(records.len(), 2, "the repair run's start and end: {audit}");
+    assert!(records.iter().all(|r| r["actor"] == "admin"), "recorded as the token's: {records:?}");
+    assert_eq!(details[0]["phase"], "started", "{details:?}");
+    assert_eq!(details[1]["phase"], "finished", "{details:?}");
+    let counts = &details[1]["counts"];
+    assert_eq!((counts["missing"].as_u64(), counts["repairs_queued"].as_u64()), (Some(1), Some(1)), "{details:?}");
 
     let (ok, after, err) = verify_online(admin, &[]).await;
     assert!(ok, "clean again once repaired: {after} {err}");
