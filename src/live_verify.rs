@@ -101,8 +101,8 @@ impl LiveVerifier for StoreVerifier {
                 self.record(actor, &ended).await?;
             }
             let report = outcome?;
-            tracing::info!(actor, repair, clean = report.clean(), "meta verify through the admin API finished");
             let clean = report.clean();
+            tracing::info!(actor, repair, clean, "meta verify through the admin API finished");
             let report = serde_json::to_value(&report).map_err(|e| VerifyError::Failed(Box::new(e)))?;
             Ok(Verified { report, clean })
         })

@@ -13,6 +13,17 @@ type Measure = fn(&PhaseResult) -> f64;
 const THREAD_GROUPS: [&str; 7] =
     ["sv-async", "sv-hash", "sv-seal", "sv-erasure", "sv-file-io", "sv-metadata", "rocksdb"];
 
+/// Whether a process role is what serves the requests: a gateway, or rclone.
+fn serves(role: &str) -> bool {
+    role.starts_with("gateway") || role == "rclone"
+}
+
+/// The CPU per unit of the roles `which` picks, summed (`+ 0.0`: an empty sum of floats is
+/// -0.0, as for local providers, which have no process).
+fn cpu_of(r: &PhaseResult, which: impl Fn(&str) -> bool) -> f64 {
+    r.cpu_per_unit.iter().filter(|(k, _)| which(k)).map(|(_, v)| v).sum::<f64>() + 0.0
+}
+
 fn find<'a>(all: &'a [PhaseResult], system: &str, workload: &str, op: &str) -> Option<&'a PhaseResult> {
     all.iter().find(|r| r.system == system && r.workload == workload && r.op == op)
 }
@@ -23,9 +34,8 @@ fn print_table(all: &[PhaseResult]) {
     );
     println!("|---|---|---|---:|---:|---:|---:|---|---:|");
     for r in all {
-        let server: f64 =
-            r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("gateway") || *k == "rclone").map(|(_, v)| v).sum();
-        let kernel: f64 = r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("kernel:")).map(|(_, v)| v).sum();
+        let server = cpu_of(r, serves);
+        let kernel = cpu_of(r, |k| k.starts_with("kernel:"));
         let gateway = r.cpu_per_unit.keys().any(|k| k.starts_with("gateway"));
         let server = match (server > 0.0, gateway) {
             (true, true) => format!("{server:.2} (kernel {kernel:.2})"),
@@ -36,15 +46,8 @@ fn print_table(all: &[PhaseResult]) {
             Some(db) => format!("{server} + db {db:.2}"),
             None => server,
         };
-        // `+ 0.0`: an empty sum of floats (local providers) is -0.0.
-        let providers =
-            r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum::<f64>() + 0.0;
-        let rss = r
-            .peak_rss_mib
-            .iter()
-            .filter(|(k, _)| k.starts_with("gateway") || *k == "rclone")
-            .map(|(_, v)| *v)
-            .fold(0.0f64, f64::max);
+        let providers = cpu_of(r, |k| k.starts_with("provider"));
+        let rss = r.peak_rss_mib.iter().filter(|(k, _)| serves(k)).map(|(_, v)| *v).fold(0.0f64, f64::max);
         println!(
             "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} / {} / {:.2} {} | {:.0} |",
             r.system,
@@ -213,12 +216,7 @@ pub(crate) fn print_run(all: &[PhaseResult]) -> Vec<(String, f64, String)> {
 /// The CPU per unit of what serves the requests: the gateways (all of them) or rclone, or for
 /// `direct` the provider.
 fn server_cpu(r: &PhaseResult) -> f64 {
-    let serves = |k: &str| k.starts_with("gateway") || k == "rclone";
-    if r.cpu_per_unit.keys().any(|k| serves(k)) {
-        r.cpu_per_unit.iter().filter(|(k, _)| serves(k)).map(|(_, v)| v).sum()
-    } else {
-        r.cpu_per_unit.iter().filter(|(k, _)| k.starts_with("provider")).map(|(_, v)| v).sum()
-    }
+    if r.cpu_per_unit.keys().any(|k| serves(k)) { cpu_of(r, serves) } else { cpu_of(r, |k| k.starts_with("provider")) }
 }
 
 /// One build's runs: its label and each round's phases.
@@ -282,20 +280,22 @@ pub(crate) fn print_comparison(spec: &str) {
     println!();
     print_threads_comparison(&builds, &keys);
     println!();
-    let names: Vec<String> = {
-        let mut names = Vec::new();
-        for (name, _, _) in builds.iter().flat_map(|b| b.rounds.iter().flat_map(|run| ratios(run))) {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
-    };
-    println!("| ratio | {} | target |", labels.join(" | "));
-    println!("|---|{}---|", "---:|".repeat(builds.len()));
+    print_ratios_comparison(&builds, &labels);
+}
+
+/// Every ratio per build and round (each round's ratios computed once).
+fn print_ratios_comparison(builds: &[Build], labels: &[&str]) {
     let all_ratios: Vec<Vec<Vec<(String, f64, String)>>> =
         builds.iter().map(|b| b.rounds.iter().map(|run| ratios(run)).collect()).collect();
-    for name in &names {
+    let mut names: Vec<&String> = Vec::new();
+    for (name, _, _) in all_ratios.iter().flatten().flatten() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    println!("| ratio | {} | target |", labels.join(" | "));
+    println!("|---|{}---|", "---:|".repeat(builds.len()));
+    for name in names {
         let mut target = String::new();
         let cells: Vec<String> = all_ratios
             .iter()
