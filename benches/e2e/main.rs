@@ -24,7 +24,9 @@
 //! `BENCH_E2E_BASELINE=<commit>` runs that commit's build and this one alternately and prints
 //! both side by side, through `BENCH_E2E_COMPARE=label=a.json,b.json;label=…`). Every
 //! loop is bounded by its object count and every phase by a deadline: it stops by itself.
-//! `BENCH_E2E_SCALE=small` runs a shortened version (for a quick look, not for figures).
+//! `BENCH_E2E_SCALE=small` runs a shortened version (for a quick look, not for figures);
+//! `BENCH_E2E_WORKLOADS="1GiB x1"` only those workloads; `BENCH_E2E_PERF=GET` profiles the
+//! serving processes in those phases (`profile.rs`).
 //! `BENCH_E2E_PROVIDER=rclone` puts `rclone serve s3` over a directory in place of every
 //! `s3s-fs` (a provider with TCP_NODELAY and large file reads).
 //! Under `cargo test --all-targets` (no `--bench` argument) it does nothing.
@@ -41,11 +43,11 @@ mod providers;
 
 mod client;
 mod procs;
+mod profile;
 mod report;
 mod systems;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -54,7 +56,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::combinators::BoxBody;
 
-use client::{S3, object_chunks};
+use client::object_chunks;
 use procs::Watched;
 use systems::{RS, bytes_under, counter, start_system, tmpfs_dir};
 
@@ -93,14 +95,17 @@ const DEFAULT_SYSTEMS: [&str; 11] = [
     "gateway N=1 over rclone",
 ];
 
+/// The workloads, in the order they run, unless `BENCH_E2E_WORKLOADS` names some (`1GiB x1`).
 fn workloads() -> Vec<Workload> {
     let small = std::env::var("BENCH_E2E_SCALE").is_ok_and(|s| s == "small");
     let k = if small { 8 } else { 1 };
-    vec![
+    let chosen = std::env::var("BENCH_E2E_WORKLOADS").ok();
+    let all = vec![
         Workload { name: "64MiB x16", size: 64 * MIB, count: 16 / k.min(4), in_flight: 4 },
         Workload { name: "1GiB x1", size: if small { 128 * MIB } else { 1024 * MIB }, count: 1, in_flight: 1 },
         Workload { name: "4KiB x5000", size: 4096, count: 5000 / k, in_flight: 16 },
-    ]
+    ];
+    all.into_iter().filter(|w| chosen.as_ref().is_none_or(|c| c.split(',').any(|n| n == w.name))).collect()
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -131,11 +136,12 @@ async fn run_phase(
     system: &str,
     w: Workload,
     op: &'static str,
-    s3s: &[S3],
+    running: &systems::Running,
     block: &Bytes,
     watched: &Watched,
-    admins: &[SocketAddr],
 ) -> PhaseResult {
+    let (s3s, admins) = (&running.clients, &running.admins);
+    let recording = profile::start(system, w.name, op, &running.procs);
     let hedged_before = counter(admins, "souverain_backend_hedged_requests_total").await;
     let requests_before = counter(admins, "souverain_backend_requests_total").await;
     let before = watched.cpu();
@@ -164,6 +170,7 @@ async fn run_phase(
         .collect::<Vec<_>>();
     let results = tokio::time::timeout(PHASE_DEADLINE, tasks).await.expect("phase within its deadline");
     let seconds = started.elapsed().as_secs_f64();
+    drop(recording);
     if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
         panic!("{system} {} {op}: {e}", w.name);
     }
@@ -221,7 +228,7 @@ async fn run_system(system: &str, block: &Bytes, all: &mut Vec<PhaseResult>) {
         procs.extend(running.procs.iter().cloned());
         let watched = Watched::start(procs);
         for op in ["PUT", "GET", "DELETE"] {
-            let mut r = run_phase(system, w, op, &running.clients, block, &watched, &running.admins).await;
+            let mut r = run_phase(system, w, op, &running, block, &watched).await;
             if op == "PUT" {
                 let roots: Vec<PathBuf> = (0..running.providers).map(|i| dir.join(format!("p{i}"))).collect();
                 r.stored_per_written = Some(bytes_under(&roots) as f64 / r.bytes.max(1) as f64);
