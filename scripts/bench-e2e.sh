@@ -7,6 +7,9 @@
 #   BENCH_E2E_SCALE=small      a shortened run, for a quick look
 #   BENCH_E2E_PROVIDER=rclone  rclone serve s3 over directories as the providers instead of s3s-fs
 #   BENCH_E2E_SYSTEMS="direct,gateway N=3 W=2"   only these systems
+#   BENCH_E2E_WORKLOADS="64MiB x16,1GiB x1"      only these workloads
+#   BENCH_E2E_PERF=GET         a perf profile of the gateway (or rclone) in every GET phase,
+#       under $BENCH_E2E_PERF_DIR (default /tmp/souverain-bench-perf); slows what it records
 #   BENCH_E2E_BASELINE=<commit>  before/after in one run: builds that commit too (in a git
 #       worktree, same target directory) and runs both builds alternately, BENCH_E2E_ROUNDS
 #       times each (default 2; order before, after, then after, before, ...), then prints both
