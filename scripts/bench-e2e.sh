@@ -22,8 +22,20 @@ scripts/install-deps.sh --test-tools >&2
 target="${CARGO_TARGET_DIR:-/var/tmp/souverain-target}"
 mkdir -p "$target/bench-e2e"
 # The benchmark driver needs no RocksDB (it runs release binaries); `cargo bench` builds the
-# package's binary again without RocksDB in place, hence copies of the gateway builds.
-bench() { scripts/cargo.sh bench --no-default-features --bench e2e; }
+# package's binary again without RocksDB in place, hence copies of the gateway builds. The
+# driver is compiled once and then run as it is: a run takes many minutes, and sources edited
+# meanwhile must neither be compiled into a later round nor stop it half way.
+built_driver="$(scripts/cargo.sh bench --no-default-features --bench e2e --no-run 2>&1)" || {
+  echo "$built_driver" >&2
+  exit 1
+}
+driver="$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' <<<"$built_driver" | tail -1)"
+if [ ! -x "$driver" ]; then
+  echo "$built_driver" >&2
+  echo "the benchmark driver's executable was not found in cargo's output" >&2
+  exit 1
+fi
+bench() { "$driver" --bench; }
 
 if [ -z "${BENCH_E2E_BASELINE:-}" ]; then
   built="$(scripts/build.sh --release | tail -1)"
@@ -56,8 +68,6 @@ if [ ! -x "$target/bench-e2e/souverain-$base" ]; then
 fi
 built="$(scripts/build.sh --release | tail -1)"
 cp "$built" "$target/bench-e2e/souverain-head"
-# Compile the driver before the first timed round.
-scripts/cargo.sh bench --no-default-features --bench e2e --no-run >&2
 before=() after=()
 for ((r = 1; r <= rounds; r++)); do
   order=(before after)
