@@ -218,7 +218,7 @@ pub(super) fn entry(action: &str) -> AuditEntry {
 }
 
 /// A listing from the start.
-fn query(prefix: &str, delimiter: Option<&str>, max: usize) -> ListQuery {
+pub(super) fn query(prefix: &str, delimiter: Option<&str>, max: usize) -> ListQuery {
     ListQuery { prefix: prefix.into(), delimiter: delimiter.map(Into::into), start: ListStart::Beginning, max }
 }
 
@@ -481,6 +481,9 @@ async fn deleting_everything(store: &Arc<dyn MetadataStore>, b: BucketUid) {
     super::conformance_log::relogged_records_are_logged_again(store.as_ref()).await;
     super::conformance_log::segment_repairs_are_claimed_once_due(store.as_ref()).await;
     super::conformance_log::checkpoints_read_the_index_and_the_state(store.as_ref()).await;
+    super::conformance_uploads::upload_commits_are_logged(store.as_ref()).await;
+    super::conformance_uploads::restored_uploads_go_on(store.as_ref()).await;
+    super::conformance_uploads::checkpoint_state_carries_open_uploads(store.as_ref()).await;
     super::conformance_access::users_keys_and_grants(store.as_ref()).await;
     super::conformance_versions::versions_and_markers(store.as_ref()).await;
 }

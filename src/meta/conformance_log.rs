@@ -9,8 +9,8 @@ use super::outbox::LogScope;
 use super::{AuditedChange, BucketRecord, CommitOutcome, DekRewrap, MetadataStore, ReplicaMove};
 use crate::model::{BucketUid, ProviderId, WrappedKey, WriteCondition};
 
-/// The entries waiting now, in order.
-async fn waiting(store: &dyn MetadataStore) -> Vec<(u64, LogScope, LogEntry)> {
+/// The entries waiting now, in order: sequence number, scope, entry.
+pub(super) async fn waiting(store: &dyn MetadataStore) -> Vec<(u64, LogScope, LogEntry)> {
     let all = store.unlogged(0, 100_000).await.unwrap();
     all.into_iter().map(|u| (u.seq, u.scope, LogEntry::decode(&u.entry).unwrap())).collect()
 }
@@ -147,6 +147,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
         }],
         catalog: vec![AuditedChange::Policy(policy)],
         access: Vec::new(),
+        uploads: Vec::new(),
         seq_floor: 1_000_000,
     };
     store.restore(batch).await.unwrap();
@@ -178,6 +179,9 @@ fn kind(e: &LogEntry) -> &'static str {
         LogEntry::Rewrapped { .. } => "rewrapped",
         LogEntry::Catalog { .. } => "catalog",
         LogEntry::Checkpoint(_) => "checkpoint",
+        LogEntry::Upload(_) => "upload",
+        LogEntry::Part(_) => "part",
+        LogEntry::UploadEnded { .. } => "upload-ended",
     }
 }
 
@@ -303,7 +307,9 @@ pub(super) async fn checkpoints_read_the_index_and_the_state(store: &dyn Metadat
     let (page, next) = store.log_state_page(b, StateCursor::default(), 2).await.unwrap();
     let (rest, next) = store.log_state_page(b, next.expect("more"), 2).await.unwrap();
     let (noncurrent, next) = store.log_state_page(b, next.expect("the noncurrent ones"), 2).await.unwrap();
-    assert!(noncurrent.is_empty() && next.is_none(), "{noncurrent:?} {next:?}");
+    assert!(noncurrent.is_empty(), "{noncurrent:?}");
+    let (uploads, next) = store.log_state_page(b, next.expect("the uploads in progress"), 2).await.unwrap();
+    assert!(uploads.is_empty() && next.is_none(), "{uploads:?} {next:?}");
     let got: Vec<_> = page
         .iter()
         .chain(&rest)

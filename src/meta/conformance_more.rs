@@ -21,7 +21,8 @@ fn under(kek: &str, version: u32) -> WrappedKey {
 
 /// A data key wrapped under another KEK than the bucket's own is refused at commit (PUT and
 /// upload creation) and nothing is written; Complete commits the upload's data key as stored
-/// then, not the one it read before (a rotation may have rewrapped it meanwhile).
+/// then, not the one it read before (a rotation may have rewrapped it meanwhile, and logged
+/// the upload again with it).
 pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     let b = BucketUid([201; 16]);
     let entry = |action: &str| AuditEntry::new("test", action, &serde_json::json!({ "n": action }));
@@ -51,6 +52,10 @@ pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
     // The rotation job rewraps the open upload's key after Complete read it.
     let rewrap = DekRewrap::Upload { upload: id, expected: under("own", 1), new: under("own", 2) };
     assert!(store.rewrap_dek(rewrap).await.unwrap());
+    let waiting = store.unlogged(0, 100_000).await.unwrap();
+    let last = waiting.last().map(|u| super::log_entry::LogEntry::decode(&u.entry).unwrap());
+    let Some(super::log_entry::LogEntry::Upload(logged)) = last else { panic!("logged again: {last:?}") };
+    assert_eq!(logged.record().unwrap().dek, under("own", 2), "the upload is logged with its new wrapping");
     let mut v = version(203, "m-1");
     v.version_uid = up.version_uid;
     let complete = PutCommit {
@@ -65,7 +70,7 @@ pub(super) async fn commits_follow_the_bucket_kek(store: &dyn MetadataStore) {
 }
 
 /// A replica of a part of an open upload moves like a version's (part record, stream manifest,
-/// deletion task of the old copy, audit record in one commit); refused for a part that is not
+/// deletion task of the old copy, audit record and the part's log entry in one commit); refused for a part that is not
 /// (or no longer) the stream named, and once the upload ended.
 pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     let b = BucketUid([211; 16]);
@@ -101,6 +106,10 @@ pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     let parts = store.parts(id, 0, 10).await.unwrap();
     assert_eq!(parts[0].1.stream.replicas, [p("nl"), p("fr")]);
     assert_eq!(store.stream_manifest(sid).await.unwrap().map(|m| m.replicas), Some(vec![p("nl"), p("fr")]));
+    let waiting = store.unlogged(0, 100_000).await.unwrap();
+    let last = waiting.last().map(|u| super::log_entry::LogEntry::decode(&u.entry).unwrap());
+    let Some(super::log_entry::LogEntry::Part(logged)) = last else { panic!("the part is logged again: {last:?}") };
+    assert_eq!((logged.number, logged.stream.replicas.clone()), (1, vec!["nl".to_owned(), "fr".to_owned()]));
     let deleting: Vec<_> =
         store.stream_deletions(sid).await.unwrap().into_iter().map(|t| (t.provider, t.reason)).collect();
     assert_eq!(deleting, [(p("de"), DeletionReason::Evacuated)]);

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::log_upload::{LoggedPart, LoggedUpload};
 use super::records::{BucketRecord, VersionRecord};
 use crate::model::{
     BucketName, BucketUid, ChecksumAlgorithm, ChecksumType, ContentHeaders, ETag, ObjectChecksum, Redundancy, StreamId,
@@ -87,6 +88,20 @@ pub enum LogEntry {
     /// every commit up to `through` applied, and once every part is read, entries of the
     /// bucket at or below `through` from other segments are superseded.
     Checkpoint(LoggedCheckpoint),
+    /// A multipart upload was created (or, in a checkpoint, is open).
+    Upload(Box<LoggedUpload>),
+    /// A part of an open upload was committed (a part number uploaded again replaces it).
+    Part(Box<LoggedPart>),
+    /// An upload ended: completed (its version is logged with it) or aborted. Its parts go
+    /// with it.
+    UploadEnded {
+        /// Commit sequence.
+        seq: u64,
+        /// The bucket.
+        bucket: [u8; 16],
+        /// The upload.
+        upload: [u8; 16],
+    },
 }
 
 /// Which checkpoint a segment belongs to.
@@ -148,7 +163,7 @@ impl From<&crate::model::lock::VersionLock> for LoggedLock {
 }
 
 impl LoggedLock {
-    fn lock(self) -> Result<crate::model::lock::VersionLock, EntryError> {
+    pub(super) fn lock(self) -> Result<crate::model::lock::VersionLock, EntryError> {
         use crate::model::lock::{Retention, RetentionMode};
         let retention = match self.mode {
             0 => None,
@@ -284,8 +299,38 @@ pub fn algorithm_code(a: ChecksumAlgorithm) -> u8 {
     }
 }
 
-fn algorithm_of(code: u8) -> Result<ChecksumAlgorithm, EntryError> {
+pub(super) fn algorithm_of(code: u8) -> Result<ChecksumAlgorithm, EntryError> {
     ChecksumAlgorithm::ALL.into_iter().find(|a| algorithm_code(*a) == code).ok_or(EntryError::Field("checksum"))
+}
+
+/// The five content headers in the log's order: `Content-Type`, `-Encoding`,
+/// `-Disposition`, `-Language`, `Cache-Control`.
+pub(super) fn content_fields(h: &ContentHeaders) -> [Option<String>; 5] {
+    [
+        h.content_type.clone(),
+        h.content_encoding.clone(),
+        h.content_disposition.clone(),
+        h.content_language.clone(),
+        h.cache_control.clone(),
+    ]
+}
+
+/// The headers [`content_fields`], `Expires` and the user metadata give.
+pub(super) fn headers_of(
+    content: &[Option<String>; 5],
+    expires_unix: Option<i64>,
+    user_metadata: &[(String, String)],
+) -> ContentHeaders {
+    let [content_type, content_encoding, content_disposition, content_language, cache_control] = content.clone();
+    ContentHeaders {
+        content_type,
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires_unix,
+        user_metadata: user_metadata.to_vec(),
+    }
 }
 
 impl LogEntry {
@@ -299,8 +344,28 @@ impl LogEntry {
             | LogEntry::VersionDeleted { seq, .. }
             | LogEntry::Deleted { seq, .. }
             | LogEntry::Rewrapped { seq, .. }
-            | LogEntry::Catalog { seq, .. } => *seq,
+            | LogEntry::Catalog { seq, .. }
+            | LogEntry::UploadEnded { seq, .. } => *seq,
             LogEntry::Checkpoint(c) => c.through,
+            LogEntry::Upload(u) => u.seq,
+            LogEntry::Part(p) => p.seq,
+        }
+    }
+
+    /// The bucket it belongs to (`None`: a catalog entry or a rewrap, which name none).
+    pub fn bucket(&self) -> Option<&[u8; 16]> {
+        match self {
+            LogEntry::Bucket(b) => Some(&b.uid),
+            LogEntry::Version(v) => Some(&v.bucket),
+            LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => Some(&v.version.bucket),
+            LogEntry::Checkpoint(c) => Some(&c.bucket),
+            LogEntry::Upload(u) => Some(&u.bucket),
+            LogEntry::Part(p) => Some(&p.bucket),
+            LogEntry::BucketDeleted { bucket, .. }
+            | LogEntry::Deleted { bucket, .. }
+            | LogEntry::VersionDeleted { bucket, .. }
+            | LogEntry::UploadEnded { bucket, .. } => Some(bucket),
+            LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => None,
         }
     }
 
@@ -368,13 +433,7 @@ impl LoggedVersion {
             size: v.size,
             etag: v.etag.0.clone(),
             last_modified_ms: v.last_modified_ms,
-            content: [
-                h.content_type.clone(),
-                h.content_encoding.clone(),
-                h.content_disposition.clone(),
-                h.content_language.clone(),
-                h.cache_control.clone(),
-            ],
+            content: content_fields(h),
             expires_unix: h.expires_unix,
             user_metadata: h.user_metadata.clone(),
             checksum: v
@@ -391,8 +450,6 @@ impl LoggedVersion {
 
     /// The store's version record and its data key.
     pub fn record(&self) -> Result<(VersionRecord, WrappedKey), EntryError> {
-        let [content_type, content_encoding, content_disposition, content_language, cache_control] =
-            self.content.clone();
         let checksum = match &self.checksum {
             Some((code, value, composite)) => Some(ObjectChecksum {
                 algorithm: algorithm_of(*code)?,
@@ -407,15 +464,7 @@ impl LoggedVersion {
             size: self.size,
             etag: ETag(self.etag.clone()),
             last_modified_ms: self.last_modified_ms,
-            headers: ContentHeaders {
-                content_type,
-                content_encoding,
-                content_disposition,
-                content_language,
-                cache_control,
-                expires_unix: self.expires_unix,
-                user_metadata: self.user_metadata.clone(),
-            },
+            headers: headers_of(&self.content, self.expires_unix, &self.user_metadata),
             checksum,
             streams: self.streams.iter().map(LoggedStream::manifest).collect::<Result<_, _>>()?,
             part_checksums: self.part_checksums.clone(),
@@ -470,7 +519,7 @@ impl LoggedObjectVersion {
 }
 
 impl LoggedStream {
-    fn new(s: &StreamManifest) -> Self {
+    pub(super) fn new(s: &StreamManifest) -> Self {
         Self {
             stream_id: *s.stream_id.as_bytes(),
             part_number: s.part_number,
@@ -487,7 +536,7 @@ impl LoggedStream {
         }
     }
 
-    fn manifest(&self) -> Result<StreamManifest, EntryError> {
+    pub(super) fn manifest(&self) -> Result<StreamManifest, EntryError> {
         let (redundancy, replicas) =
             crate::model::redundancy::split_holders(self.replicas.clone()).map_err(|_| EntryError::Field("replica"))?;
         let scheme_agrees = match redundancy {

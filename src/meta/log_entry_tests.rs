@@ -167,6 +167,62 @@ fn a_tombstone_has_known_bytes() {
     }
 }
 
+/// Promise: the upload entries' encoding is pinned (kinds 10–12), derived by hand from
+/// postcard's wire format: variant index, varints for integers (zigzag for signed ones), raw
+/// fixed arrays, length-prefixed strings and sequences, 0/1 for `Option` and `bool`.
+#[test]
+fn upload_entries_have_known_bytes() {
+    let upload = LoggedUpload {
+        seq: 3,
+        bucket: [1; 16],
+        upload: [6; 16],
+        key: "k".into(),
+        version: [7; 16],
+        targets: vec!["de".into()],
+        write_quorum: 1,
+        initiated_ms: 2,
+        content: [Some("t".into()), None, None, None, None],
+        expires_unix: None,
+        user_metadata: vec![("a".into(), "b".into())],
+        checksum: Some((3, true)),
+        dek: LoggedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![9] },
+        lock: LoggedLock::default(),
+        tags: vec![],
+    };
+    let mut expected = vec![ENTRY_FORMAT, 10, 3];
+    expected.extend_from_slice(&[1; 16]);
+    expected.extend_from_slice(&[6; 16]);
+    expected.extend_from_slice(&[1, b'k']);
+    expected.extend_from_slice(&[7; 16]);
+    expected.extend_from_slice(&[1, 2, b'd', b'e']); // targets
+    expected.extend_from_slice(&[1, 4]); // write quorum, initiated_ms 2 zigzagged
+    expected.extend_from_slice(&[1, 1, b't', 0, 0, 0, 0]); // content headers
+    expected.extend_from_slice(&[0, 1, 1, b'a', 1, b'b']); // Expires, user metadata
+    expected.extend_from_slice(&[1, 3, 1]); // checksum CRC64-NVME, composite
+    expected.extend_from_slice(&[1, b'k', 1, 1, 9]); // data key
+    expected.extend_from_slice(&[0, 0, 0, 0]); // lock, tags
+    let entry = LogEntry::Upload(Box::new(upload));
+    assert_eq!(entry.encode().unwrap(), expected);
+    assert_eq!(LogEntry::decode(&expected), Ok(entry));
+    let ended = LogEntry::UploadEnded { seq: 5, bucket: [1; 16], upload: [6; 16] };
+    let mut expected = vec![ENTRY_FORMAT, 12, 5];
+    expected.extend_from_slice(&[1; 16]);
+    expected.extend_from_slice(&[6; 16]);
+    assert_eq!(ended.encode().unwrap(), expected);
+    assert_eq!(LogEntry::decode(&expected), Ok(ended));
+    let part = crate::meta::PartRecord {
+        stream: version().streams[0].clone(),
+        etag_digest: [8; 16],
+        checksum: None,
+        last_modified_ms: 0,
+        fast_etag: true,
+    };
+    let logged = LoggedPart::new(4, BucketUid([1; 16]), crate::model::UploadId([6; 16]), 2, &part);
+    let bytes = LogEntry::Part(Box::new(logged.clone())).encode().unwrap();
+    assert_eq!(bytes[..3], [ENTRY_FORMAT, 11, 4]);
+    assert_eq!(logged.record().unwrap(), part, "a part reads back as stored");
+}
+
 /// Promise: an entry of another format, a truncated one, or one naming what no gateway
 /// writes is refused, not half-applied.
 #[test]

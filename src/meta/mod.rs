@@ -14,11 +14,14 @@ mod conformance_more;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance_shared;
 #[cfg(any(test, feature = "test-util"))]
+mod conformance_uploads;
+#[cfg(any(test, feature = "test-util"))]
 mod conformance_versions;
 pub mod contract;
 pub mod kv;
 pub mod local_txn;
 pub mod log_entry;
+mod log_upload;
 pub mod memory;
 pub mod outbox;
 pub mod postgres;

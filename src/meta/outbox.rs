@@ -114,6 +114,8 @@ pub(crate) fn indexed_segment_key(bucket: Option<BucketUid>, segment_id: &[u8; 1
 pub struct StateCursor {
     /// In the noncurrent versions (after every latest one).
     pub noncurrent: bool,
+    /// In the multipart uploads in progress (after every version).
+    pub uploads: bool,
     /// After this record key (from the first when `None`).
     pub after: Option<Vec<u8>>,
 }

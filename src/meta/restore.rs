@@ -1,7 +1,7 @@
 //! Records recovered from the metadata log by a rebuild (`metalog::rebuild`), written back as
 //! they were: no outbox entry (they are in the log already), no audit record per record.
 
-use super::{AuditedChange, BucketRecord, RepairTask, VersionRecord};
+use super::{AuditedChange, BucketRecord, PartRecord, RepairTask, UploadRecord, VersionRecord};
 use crate::model::access::{AccessKeyRecord, AdminTokenRecord, Perms, PublicAccessBlock, UserName, UserRecord};
 use crate::model::{BucketUid, ObjectKey, WrappedKey};
 
@@ -16,6 +16,8 @@ pub struct RestoreBatch {
     pub catalog: Vec<AuditedChange>,
     /// Users, access keys and grants.
     pub access: Vec<AccessRecord>,
+    /// Multipart uploads in progress, with their parts.
+    pub uploads: Vec<RestoredUpload>,
     /// The store's commit sequence continues above this.
     pub seq_floor: u64,
 }
@@ -32,6 +34,17 @@ pub struct RestoredVersion {
     /// Its data key, as wrapped.
     pub dek: WrappedKey,
     /// Replicas the providers do not hold.
+    pub repairs: Vec<RepairTask>,
+}
+
+/// A recovered multipart upload in progress.
+#[derive(Debug)]
+pub struct RestoredUpload {
+    /// The upload.
+    pub record: UploadRecord,
+    /// Its parts by number.
+    pub parts: Vec<(u32, PartRecord)>,
+    /// Replicas of its parts the providers do not hold.
     pub repairs: Vec<RepairTask>,
 }
 

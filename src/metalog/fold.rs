@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::generations::{self, Superseded};
-use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, VERSIONS, key};
+use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, UPLOAD_PARTS, UPLOADS, VERSIONS, key};
 use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedObjectVersion};
 use crate::meta::{MetaError, RebuildStage};
 
@@ -25,6 +25,9 @@ fn slot(entry: &LogEntry) -> Option<Vec<u8>> {
         LogEntry::VersionDeleted { bucket, key: k, version, .. } => version_slot(bucket, k, false, version),
         LogEntry::Rewrapped { version, .. } => key(REWRAPS, &[version]),
         LogEntry::Catalog { name, .. } => key(CATALOG, &[name.as_bytes()]),
+        LogEntry::Upload(u) => key(UPLOADS, &[&u.bucket, &u.upload]),
+        LogEntry::UploadEnded { bucket, upload, .. } => key(UPLOADS, &[bucket, upload]),
+        LogEntry::Part(p) => key(UPLOAD_PARTS, &[&p.bucket, &p.upload, &p.number.to_be_bytes()]),
         LogEntry::Checkpoint(_) => return None,
     })
 }
@@ -100,6 +103,7 @@ fn staged_rank(value: &[u8]) -> Result<(u64, u64), MetaError> {
     Ok(Staged::rank(seq, through))
 }
 
+/// A staged value read back.
 pub(super) fn unstaged(value: &[u8]) -> Result<Staged, MetaError> {
     let seq = be_u64(value.get(..8))?;
     let (through, body) = if value.get(8) == Some(&CHECKPOINTED) {
@@ -175,16 +179,7 @@ pub(super) struct ReadSegment {
 
 /// The bucket an entry belongs to (`None`: a catalog entry or a rewrap, which name none).
 pub(super) fn entry_bucket(entry: &LogEntry) -> Option<&[u8; 16]> {
-    match entry {
-        LogEntry::Bucket(b) => Some(&b.uid),
-        LogEntry::Version(v) => Some(&v.bucket),
-        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => Some(&v.version.bucket),
-        LogEntry::BucketDeleted { bucket, .. }
-        | LogEntry::Deleted { bucket, .. }
-        | LogEntry::VersionDeleted { bucket, .. } => Some(bucket),
-        LogEntry::Checkpoint(c) => Some(&c.bucket),
-        LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => None,
-    }
+    entry.bucket()
 }
 
 /// The live buckets, one per name (of two of one name — a deletion that was not logged — the

@@ -20,6 +20,7 @@ pub mod rebuild;
 mod repair;
 mod segments;
 mod stage;
+mod uploads;
 pub mod verify;
 
 use std::collections::HashMap;

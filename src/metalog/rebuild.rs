@@ -23,7 +23,7 @@ use crate::meta::log_entry::LoggedObjectVersion;
 use crate::meta::restore::{AccessRecord, RestoreBatch, RestoredVersion};
 use crate::meta::{AuditedChange, MetaError, MetadataStore, RebuildStage, RepairTask};
 use crate::model::audit::AuditEntry;
-use crate::model::{ObjectKey, ProviderId};
+use crate::model::{ObjectKey, ProviderId, StreamManifest};
 
 /// Versions written per store batch.
 const BATCH: usize = 512;
@@ -90,6 +90,8 @@ pub struct RebuildReport {
     pub buckets: usize,
     /// Object versions recovered.
     pub objects: usize,
+    /// Multipart uploads in progress recovered (with their parts).
+    pub uploads: usize,
     /// Bytes of those versions (plaintext).
     pub bytes: u64,
     /// Catalog changes recovered.
@@ -222,6 +224,16 @@ async fn write_back(
         }
         Ok(())
     })
+    .await?;
+    super::uploads::each_live_upload(stage, &live, &gens, BATCH, async |open| -> Result<(), RebuildError> {
+        let uploads = super::uploads::restored_uploads(open, stage, listed, now).await?;
+        report.uploads += uploads.len();
+        report.repairs += uploads.iter().map(|u| u.repairs.len()).sum::<usize>();
+        if let Some(meta) = meta {
+            meta.restore(RestoreBatch { uploads, ..Default::default() }).await?;
+        }
+        Ok(())
+    })
     .await
 }
 
@@ -254,24 +266,39 @@ async fn restored(
         let bucket = crate::model::BucketUid(v.version.bucket);
         out.push(RestoredVersion { bucket, key, version, dek, repairs: Vec::new() });
     }
+    let owners: Vec<usize> =
+        out.iter().enumerate().flat_map(|(i, r)| r.version.streams.iter().map(move |_| i)).collect();
+    let missing = {
+        let streams: Vec<&StreamManifest> = out.iter().flat_map(|r| &r.version.streams).collect();
+        missing_replicas(&streams, stage, listed, now).await?
+    };
+    for (i, tasks) in owners.into_iter().zip(missing) {
+        out[i].repairs.extend(tasks);
+    }
+    Ok(out)
+}
+
+/// Per stream, a repair task for every replica a listed provider does not hold (one stage
+/// read for them all).
+pub(super) async fn missing_replicas(
+    streams: &[&StreamManifest],
+    stage: &dyn RebuildStage,
+    listed: &[ProviderId],
+    now: i64,
+) -> Result<Vec<Vec<RepairTask>>, MetaError> {
     let mut checked = Vec::new();
-    for (i, r) in out.iter().enumerate() {
-        for (j, s) in r.version.streams.iter().enumerate() {
-            let name = stream_name(s.stream_id);
-            checked.extend(
-                s.replicas
-                    .iter()
-                    .filter(|p| listed.contains(p))
-                    .map(|p| (i, j, p.clone(), stage::listed_key(p, &name))),
-            );
-        }
+    for (i, s) in streams.iter().enumerate() {
+        let name = stream_name(s.stream_id);
+        checked.extend(
+            s.replicas.iter().filter(|p| listed.contains(p)).map(|p| (i, p.clone(), stage::listed_key(p, &name))),
+        );
     }
     let held = stage.stage_get(checked.iter().map(|(.., k)| k.clone()).collect()).await?;
-    for ((i, j, p, _), held) in checked.into_iter().zip(held) {
+    let mut out = vec![Vec::new(); streams.len()];
+    for ((i, p, _), held) in checked.into_iter().zip(held) {
         if held.is_none() {
-            let s = &out[i].version.streams[j];
-            let task = RepairTask::for_stream(s, p, ciphertext_len(s.plaintext_len, s.seg_log2), now);
-            out[i].repairs.push(task);
+            let s = streams[i];
+            out[i].push(RepairTask::for_stream(s, p, ciphertext_len(s.plaintext_len, s.seg_log2), now));
         }
     }
     Ok(out)

@@ -23,6 +23,10 @@ pub(super) const REWRAPS: u8 = b'r';
 pub(super) const CATALOG: u8 = b'c';
 /// Versions with their own id (a key's `null` version is in its `OBJECTS` slot).
 pub(super) const VERSIONS: u8 = b'v';
+/// Multipart uploads (bucket ‖ upload id): created, or ended.
+pub(super) const UPLOADS: u8 = b'u';
+/// Their parts (bucket ‖ upload id ‖ u32(part number)).
+pub(super) const UPLOAD_PARTS: u8 = b'q';
 /// `d` ‖ segment name: folded in.
 const DONE: u8 = b'd';
 /// `l` ‖ provider ‖ 0 ‖ stream name: the provider lists the stream.
@@ -163,8 +167,9 @@ where
 /// unfinished, and finishes again).
 pub(super) async fn clear(stage: &dyn RebuildStage) -> Result<(), MetaError> {
     let checkpoints = super::generations::PREFIXES;
-    for prefix in
-        [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS].into_iter().chain(checkpoints)
+    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS, UPLOADS, UPLOAD_PARTS]
+        .into_iter()
+        .chain(checkpoints)
     {
         each_page(stage, &[prefix], 4096, async |pairs| -> Result<(), MetaError> {
             stage.stage_write(Vec::new(), pairs.into_iter().map(|(k, _)| k).collect()).await

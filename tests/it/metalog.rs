@@ -318,18 +318,10 @@ fn bucket_uid(log: &[Found], name: &str) -> Option<[u8; 16]> {
     })
 }
 
-/// Whether an entry speaks of bucket `uid` (its record, a version, a deletion, a checkpoint).
+/// Whether an entry speaks of bucket `uid` (its record, a version, a deletion, a checkpoint,
+/// an upload).
 fn of_bucket(entry: &LogEntry, uid: &[u8; 16]) -> bool {
-    match entry {
-        LogEntry::Bucket(b) => b.uid == *uid,
-        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => v.version.bucket == *uid,
-        LogEntry::Version(v) => v.bucket == *uid,
-        LogEntry::Checkpoint(c) => c.bucket == *uid,
-        LogEntry::BucketDeleted { bucket, .. }
-        | LogEntry::Deleted { bucket, .. }
-        | LogEntry::VersionDeleted { bucket, .. } => bucket == uid,
-        LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => false,
-    }
+    entry.bucket() == Some(uid)
 }
 
 /// Promise: a bucket's log does not grow with its history for ever: once it has enough

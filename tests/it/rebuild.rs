@@ -725,3 +725,69 @@ fn lifecycle_rules() -> aws_sdk_s3::types::BucketLifecycleConfiguration {
         .unwrap();
     aws_sdk_s3::types::BucketLifecycleConfiguration::builder().rules(rule).build().unwrap()
 }
+
+/// Promise: a multipart upload in progress survives the loss of the store. Its acknowledged
+/// parts (the latest of each number) are listed again with their ETags, the client uploads
+/// the last part and completes it, and the object reads back byte for byte with the content
+/// type and metadata given at creation. An aborted upload stays gone; a completed one is the
+/// object it became.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_in_progress_survive_the_loss_and_complete() {
+    let setup = Setup::new();
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("mpb").send().await.unwrap();
+    let open = c.create_multipart_upload().bucket("mpb").key("big").content_type("application/x-big");
+    let open = open.metadata("m", "1").send().await.unwrap().upload_id().unwrap().to_owned();
+    let (first, second, replaced) = (pattern(5 << 20, 1), pattern(5 << 20, 2), pattern(5 << 20, 3));
+    upload_part(&c, "big", &open, 1, &replaced).await;
+    let etag2 = upload_part(&c, "big", &open, 2, &second).await;
+    let etag1 = upload_part(&c, "big", &open, 1, &first).await;
+    let aborted = c.create_multipart_upload().bucket("mpb").key("other").send().await.unwrap();
+    let aborted = aborted.upload_id().unwrap().to_owned();
+    upload_part(&c, "other", &aborted, 1, &second).await;
+    c.abort_multipart_upload().bucket("mpb").key("other").upload_id(&aborted).send().await.unwrap();
+    let completed = c.create_multipart_upload().bucket("mpb").key("done").send().await.unwrap();
+    let completed = completed.upload_id().unwrap().to_owned();
+    let part = CompletedPart::builder().part_number(1).e_tag(upload_part(&c, "done", &completed, 1, b"d").await);
+    let done = CompletedMultipartUpload::builder().parts(part.build()).build();
+    let complete = c.complete_multipart_upload().bucket("mpb").key("done").upload_id(&completed);
+    complete.multipart_upload(done).send().await.unwrap();
+    gw.shutdown().await;
+
+    let report = setup.lose_and_rebuild().await;
+    assert_eq!((report.buckets, report.objects, report.uploads, report.repairs), (1, 1, 1, 0), "{report:?}");
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    let uploads = c.list_multipart_uploads().bucket("mpb").send().await.unwrap();
+    let listed: Vec<_> = uploads.uploads().iter().map(|u| (u.key().unwrap(), u.upload_id().unwrap())).collect();
+    assert_eq!(listed, [("big", open.as_str())], "only the open upload");
+    let done = c.get_object().bucket("mpb").key("done").send().await.unwrap();
+    assert!(body_bytes(done).await == b"d", "the completed upload is its object");
+    let parts = c.list_parts().bucket("mpb").key("big").upload_id(&open).send().await.unwrap();
+    let parts: Vec<_> =
+        parts.parts().iter().map(|p| (p.part_number(), p.e_tag().map(str::to_owned), p.size())).collect();
+    assert_eq!(parts, [(Some(1), Some(etag1.clone()), Some(5 << 20)), (Some(2), Some(etag2.clone()), Some(5 << 20))]);
+    let gone = c.list_parts().bucket("mpb").key("other").upload_id(&aborted).send().await.unwrap_err();
+    assert_eq!(error_code(&gone).as_deref(), Some("NoSuchUpload"), "the aborted upload stays gone");
+    let last = pattern(1000, 4);
+    let etag3 = upload_part(&c, "big", &open, 3, &last).await;
+    let done: Vec<_> = [(1, etag1), (2, etag2), (3, etag3)]
+        .into_iter()
+        .map(|(n, e)| CompletedPart::builder().part_number(n).e_tag(e).build())
+        .collect();
+    let done = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
+    let complete = c.complete_multipart_upload().bucket("mpb").key("big").upload_id(&open).multipart_upload(done);
+    let etag = complete.send().await.unwrap().e_tag().unwrap().to_owned();
+    let got = c.get_object().bucket("mpb").key("big").send().await.unwrap();
+    assert_eq!((got.e_tag(), got.content_type()), (Some(etag.as_str()), Some("application/x-big")));
+    assert_eq!(got.metadata().and_then(|m| m.get("m")).map(String::as_str), Some("1"));
+    assert!(body_bytes(got).await == [first, second, last].concat(), "the completed object's bytes");
+    gw.shutdown().await;
+}
+
+/// UploadPart of `body` as part `n` of upload `id` of `key` in bucket `mpb`; its ETag.
+async fn upload_part(c: &Client, key: &str, id: &str, n: i32, body: &[u8]) -> String {
+    let p = c.upload_part().bucket("mpb").key(key).upload_id(id).part_number(n).body(body.to_vec().into());
+    p.send().await.unwrap().e_tag().unwrap().to_owned()
+}

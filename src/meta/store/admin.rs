@@ -7,7 +7,7 @@ use crate::meta::AdminMeta;
 use crate::meta::audit_chain::{SEAL, WRAPPED_KEY, commit_audited};
 use crate::meta::codec::{decode, encode};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
-use crate::meta::log_entry::{LogEntry, LoggedBucket};
+use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedUpload};
 use crate::meta::outbox::LogScope;
 use crate::meta::{AuditedChange, CatalogOverrides, DekRewrap};
 use crate::meta::{BucketRecord, MetaError, UploadRecord};
@@ -163,12 +163,17 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                     };
                     rec.dek = new;
                     let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
-                    t.commit(vec![
+                    let mut ops = vec![
                         KvOp::Put(Cf::UploadIds, upload.as_bytes().to_vec(), encode(&rec)?),
                         KvOp::Put(Cf::Uploads, index, encode(&rec)?),
-                    ])?;
-                    // Open uploads are not in the log (a rebuild does not recover them).
-                    Ok((true, None))
+                    ];
+                    // The upload again with its new wrapping: a rebuild must not bring back a
+                    // key wrapped under a KEK version that may be retired.
+                    let seq = super::uploads::log_upload_entry(&mut t, rec.bucket_uid, &mut ops, |seq| {
+                        LogEntry::Upload(Box::new(LoggedUpload::new(seq, &rec)))
+                    })?;
+                    t.commit(ops)?;
+                    Ok((true, seq))
                 }
             }
         })

@@ -65,16 +65,20 @@ pub(super) fn bucket_by_uid(t: &mut impl KvTxn, uid: BucketUid) -> Result<Option
 }
 
 impl<E: KvEngine> KvMetadataStore<E> {
-    /// Runs a commit that may have written a log entry (its sequence number is returned with
-    /// the result), then waits for the log sink to have logged it.
-    pub(super) async fn run_logged<T, F>(&self, f: F) -> Result<T, MetaError>
+    /// Runs a commit that may have written log entries (their sequence numbers are returned
+    /// with the result: none, one, or — a completion that also ends its upload — two), then
+    /// waits for the log sink to have logged every one.
+    pub(super) async fn run_logged<T, S, F>(&self, f: F) -> Result<T, MetaError>
     where
         T: Send + 'static,
-        F: FnOnce(&super::Inner<E>) -> Result<(T, Option<u64>), MetaError> + Send + 'static,
+        S: IntoIterator<Item = u64> + Send + 'static,
+        F: FnOnce(&super::Inner<E>) -> Result<(T, S), MetaError> + Send + 'static,
     {
-        let (out, seq) = self.run(f).await?;
-        if let (Some(seq), Some(sink)) = (seq, self.inner.log.get()) {
-            sink.logged(seq).await.map_err(MetaError::Unlogged)?;
+        let (out, seqs) = self.run(f).await?;
+        if let Some(sink) = self.inner.log.get() {
+            for seq in seqs {
+                sink.logged(seq).await.map_err(MetaError::Unlogged)?;
+            }
         }
         Ok(out)
     }

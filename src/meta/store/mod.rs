@@ -227,29 +227,30 @@ impl<E: KvEngine> Inner<E> {
     }
 
     /// The commit and, when it happened, the sequence number of its log entry.
-    fn commit_put(&self, mut c: PutCommit) -> Result<(CommitOutcome, Option<u64>), MetaError> {
+    fn commit_put(&self, mut c: PutCommit) -> Result<(CommitOutcome, Vec<u64>), MetaError> {
         let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(c.bucket, c.key.as_str())])?;
         let Some(bucket) = live_bucket(&mut t, &c.bucket_name, c.bucket)? else {
-            return Ok((CommitOutcome::Gone, None));
+            return Ok((CommitOutcome::Gone, Vec::new()));
         };
         let history = History::read(&mut t, c.bucket, c.key.as_bytes())?;
         match (&c.condition, &history.current) {
-            (WriteCondition::IfAbsent, Some(_)) => return Ok((CommitOutcome::PreconditionFailed, None)),
-            (WriteCondition::IfMatch(_), None) => return Ok((CommitOutcome::NoSuchKey, None)),
+            (WriteCondition::IfAbsent, Some(_)) => return Ok((CommitOutcome::PreconditionFailed, Vec::new())),
+            (WriteCondition::IfMatch(_), None) => return Ok((CommitOutcome::NoSuchKey, Vec::new())),
             (WriteCondition::IfMatch(tag), Some(cur)) if !cur.etag.matches(tag) => {
-                return Ok((CommitOutcome::PreconditionFailed, None));
+                return Ok((CommitOutcome::PreconditionFailed, Vec::new()));
             }
             _ => {}
         }
         let state = versions::versioning(&mut t, c.bucket)?;
         if state.writes_null() != c.version.null {
-            return Ok((CommitOutcome::VersioningChanged, None));
+            return Ok((CommitOutcome::VersioningChanged, Vec::new()));
         }
         let mut ops = Vec::new();
         let mut dek = c.dek;
+        let mut ended = None;
         if let Some(upload) = c.completes_upload {
             let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                return Ok((CommitOutcome::Gone, None));
+                return Ok((CommitOutcome::Gone, Vec::new()));
             };
             dek = rec.dek.clone();
             let kept: Vec<StreamId> = c.version.streams.iter().map(|s| s.stream_id).collect();
@@ -261,6 +262,7 @@ impl<E: KvEngine> Inner<E> {
                 completed_ms: c.version.last_modified_ms,
             };
             ops.push(KvOp::Put(Cf::Completed, upload.as_bytes().to_vec(), encode(&done)?));
+            ended = Some(rec);
         }
         let own_kek = logging::own_kek(&mut t, c.bucket)?;
         if let Some(kek) = own_kek.as_ref().filter(|kek| **kek != dek.kek_id && !dek.is_customer_wrapped()) {
@@ -268,18 +270,25 @@ impl<E: KvEngine> Inner<E> {
             // commit's transaction, which a bucket-KEK change (exclusive lifecycle lock) cannot
             // overlap: every data key committed after the change is under the new KEK, every
             // one before it is seen by the rotation job the change starts.
-            return Ok((CommitOutcome::KekChanged(kek.clone()), None));
+            return Ok((CommitOutcome::KekChanged(kek.clone()), Vec::new()));
         }
         if let Err(denied) = history.supersede(&mut t, state, &mut ops)? {
-            return Ok((CommitOutcome::Locked(denied), None));
+            return Ok((CommitOutcome::Locked(denied), Vec::new()));
         }
         let scope = LogScope::bucket(&bucket, own_kek);
-        let (seq, logged) = logging::log_entry(&mut t, scope, |seq| {
+        let (seq, logged) = logging::log_entry(&mut t, scope.clone(), |seq| {
             c.version.seq = seq;
             c.version.order = seq;
             version_entry(c.bucket, c.key.as_str(), &c.version, &dek)
         })?;
         ops.push(logged);
+        let mut seqs = vec![seq];
+        // The upload's end, logged after its version: a rebuild does not bring it back.
+        if let Some(rec) = ended {
+            let (ended_seq, op) = logging::log_entry(&mut t, scope, |s| uploads::upload_ended(s, &rec))?;
+            ops.push(op);
+            seqs.push(ended_seq);
+        }
         for s in &c.version.streams {
             ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
             ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&c.bucket)?));
@@ -294,7 +303,7 @@ impl<E: KvEngine> Inner<E> {
         ops.push(KvOp::Put(Cf::Deks, c.version.version_uid.as_bytes().to_vec(), encode(&dek)?));
         history.put_latest(&c.version, &mut ops)?;
         t.commit(ops)?;
-        Ok((CommitOutcome::Committed, Some(seq)))
+        Ok((CommitOutcome::Committed, seqs))
     }
 
     fn commit_delete(

@@ -7,6 +7,7 @@ use crate::meta::ReplicaMeta;
 use crate::meta::audit_chain::commit_audited;
 use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
+use crate::meta::log_entry::{LogEntry, LoggedPart};
 use crate::meta::replica_queue::{claim_due, queue_deletion, queue_repairs, replica_key, replica_live};
 use crate::meta::{DeletionReason, DeletionTask, RepairTask, ReplicaMove, StreamReplacement};
 use crate::meta::{GcTask, Intent, MetaError, ReplicaCursor};
@@ -167,7 +168,7 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
         self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(mv.bucket, &mv.key), TxnLock::Audit])?;
             let mut ops = Vec::new();
-            let mut logged_seq = None;
+            let logged_seq;
             let (manifest, reason) = match mv.part {
                 None => {
                     let history = History::read(&mut t, mv.bucket, mv.key.as_bytes())?;
@@ -209,6 +210,10 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                     let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok((false, None)) };
                     let manifest = part.stream.clone();
                     ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
+                    // The part again with its new replica list, as for a version.
+                    logged_seq = super::uploads::log_upload_entry(&mut t, mv.bucket, &mut ops, |seq| {
+                        LogEntry::Part(Box::new(LoggedPart::new(seq, mv.bucket, upload, number, &part)))
+                    })?;
                     (manifest, reason)
                 }
             };

@@ -2,11 +2,11 @@
 //! transaction, as the commits that made them wrote them, without outbox entries.
 
 use super::versions::{History, Place};
-use super::{Inner, LIFE_EXCLUSIVE, bucket_kek_key, object_key};
+use super::{Inner, LIFE_EXCLUSIVE, bucket_kek_key, object_key, part_key, upload_index_key};
 use crate::meta::codec::encode;
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
 use crate::meta::replica_queue::queue_repairs;
-use crate::meta::restore::{RestoreBatch, RestoredVersion};
+use crate::meta::restore::{RestoreBatch, RestoredUpload, RestoredVersion};
 use crate::meta::{AuditedChange, MetaError};
 use crate::model::BucketUid;
 
@@ -39,6 +39,9 @@ impl<E: KvEngine> Inner<E> {
             versions.sort_by_key(|v| v.version.order);
             place_versions(&mut t, bucket, key, &versions, &mut ops)?;
         }
+        for u in &batch.uploads {
+            restore_upload(u, &mut ops)?;
+        }
         if batch.seq_floor > 0 {
             t.raise_seq(batch.seq_floor)?;
         }
@@ -56,6 +59,21 @@ fn restore_version(v: &RestoredVersion, ops: &mut Vec<KvOp>) -> Result<(), MetaE
         ops.push(KvOp::Put(Cf::Deks, v.version.version_uid.as_bytes().to_vec(), encode(&v.dek)?));
     }
     Ok(())
+}
+
+/// An upload as CreateMultipartUpload and its UploadPart commits wrote it.
+fn restore_upload(u: &RestoredUpload, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    let rec = &u.record;
+    let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
+    ops.push(KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(rec)?));
+    ops.push(KvOp::Put(Cf::Uploads, index, encode(rec)?));
+    for (number, part) in &u.parts {
+        let sid = part.stream.stream_id.as_bytes().to_vec();
+        ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
+        ops.push(KvOp::Put(Cf::Owners, sid, encode(&rec.bucket_uid)?));
+        ops.push(KvOp::Put(Cf::Parts, part_key(rec.upload_id, *number), part.encode_stored()?));
+    }
+    queue_repairs(&u.repairs, ops)
 }
 
 /// Puts recovered versions of one key (oldest first) where the store keeps them, beside the

@@ -6,9 +6,9 @@
 use super::{Inner, KvMetadataStore, version_entry};
 use crate::meta::codec::{decode, encode, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp};
-use crate::meta::log_entry::LogEntry;
+use crate::meta::log_entry::{LogEntry, LoggedPart, LoggedUpload};
 use crate::meta::outbox::{IndexedSegment, StateCursor, indexed_segment_key};
-use crate::meta::{MetaError, VersionRecord};
+use crate::meta::{MetaError, PartRecord, UploadRecord, VersionRecord};
 use crate::model::{BucketUid, WrappedKey};
 
 impl<E: KvEngine> KvMetadataStore<E> {
@@ -68,13 +68,17 @@ impl<E: KvEngine> KvMetadataStore<E> {
 impl<E: KvEngine> Inner<E> {
     /// Up to `limit` of the bucket's versions from `from` as the log entries that make them:
     /// the latest versions holding data (`Objects`), then every other one (`Versions`), each
-    /// with its data key as stored and the sequence number of its last logged change.
+    /// with its data key as stored and the sequence number of its last logged change; then
+    /// its multipart uploads in progress ([`Self::upload_state_page`]).
     fn log_state_page(
         &self,
         bucket: BucketUid,
         from: StateCursor,
         limit: usize,
     ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        if from.uploads {
+            return self.upload_state_page(bucket, from.after, limit);
+        }
         let base = bucket.as_bytes().to_vec();
         let end = prefix_successor(&base);
         let cf = if from.noncurrent { Cf::Versions } else { Cf::Objects };
@@ -106,12 +110,44 @@ impl<E: KvEngine> Inner<E> {
             entries.push(version_entry(bucket, &key, &v, &dek));
         }
         let next = match pairs.last() {
-            Some((k, _)) if pairs.len() == limit => {
-                Some(StateCursor { noncurrent: from.noncurrent, after: Some(k.clone()) })
-            }
-            _ if !from.noncurrent => Some(StateCursor { noncurrent: true, after: None }),
-            _ => None,
+            Some((k, _)) if pairs.len() == limit => Some(StateCursor { after: Some(k.clone()), ..from }),
+            _ if !from.noncurrent => Some(StateCursor { noncurrent: true, ..StateCursor::default() }),
+            _ => Some(StateCursor { uploads: true, ..StateCursor::default() }),
         };
         Ok((entries, next))
+    }
+
+    /// The bucket's uploads in progress after the upload record key `after`, each as its
+    /// [`LogEntry::Upload`] followed by a [`LogEntry::Part`] per part, until `limit` entries
+    /// (an upload's parts are never split across pages). Numbered 0: the store does not keep
+    /// their commits' numbers, and in a checkpoint the checkpoint's `through` ranks them.
+    fn upload_state_page(
+        &self,
+        bucket: BucketUid,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        let base = bucket.as_bytes().to_vec();
+        let end = prefix_successor(&base);
+        let start = after.map_or(base, |mut k| {
+            k.push(0);
+            k
+        });
+        let mut entries = Vec::new();
+        for (k, v) in self.engine.scan(Cf::Uploads, &start, end.as_deref(), limit.max(1))? {
+            let rec: UploadRecord = decode(&v)?;
+            entries.push(LogEntry::Upload(Box::new(LoggedUpload::new(0, &rec))));
+            let parts_end = prefix_successor(rec.upload_id.as_bytes());
+            for (pk, pv) in self.engine.scan(Cf::Parts, rec.upload_id.as_bytes(), parts_end.as_deref(), usize::MAX)? {
+                let number = pk.get(16..20).and_then(|n| <[u8; 4]>::try_from(n).ok()).map(u32::from_be_bytes);
+                let number = number.ok_or_else(|| MetaError::codec("a part record under a malformed key"))?;
+                let part = PartRecord::decode_stored(&pv)?;
+                entries.push(LogEntry::Part(Box::new(LoggedPart::new(0, bucket, rec.upload_id, number, &part))));
+            }
+            if entries.len() >= limit {
+                return Ok((entries, Some(StateCursor { uploads: true, after: Some(k), ..StateCursor::default() })));
+            }
+        }
+        Ok((entries, None))
     }
 }

@@ -1,5 +1,6 @@
 //! The store's [`UploadMeta`]: multipart uploads and their parts.
 
+use super::logging::{bucket_by_uid, bucket_scope, log_entry};
 use super::{
     KvMetadataStore, LIFE_SHARED, close_upload, gc_stream, kek_changed, key_lock, part_key, upload_index_key,
     upload_object_key,
@@ -7,6 +8,7 @@ use super::{
 use crate::meta::UploadMeta;
 use crate::meta::codec::{decode, encode, escape_into, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn};
+use crate::meta::log_entry::{LogEntry, LoggedPart, LoggedUpload};
 use crate::meta::replica_queue::queue_repairs;
 use crate::meta::{CommitOutcome, ListPage, ListQuery, ListStart, MetaError, PartRecord, UploadRecord};
 use crate::meta::{CompletedUpload, RepairTask};
@@ -16,17 +18,21 @@ use async_trait::async_trait;
 #[async_trait]
 impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
     async fn create_upload(&self, rec: UploadRecord) -> Result<Option<String>, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_SHARED])?;
             if let Some(kek) = kek_changed(&mut t, rec.bucket_uid, &rec.dek)? {
-                return Ok(Some(kek));
+                return Ok((Some(kek), None));
             }
             let index = upload_index_key(rec.bucket_uid, rec.key.as_bytes(), rec.upload_id);
-            t.commit(vec![
+            let mut ops = vec![
                 KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(&rec)?),
                 KvOp::Put(Cf::Uploads, index, encode(&rec)?),
-            ])?;
-            Ok(None)
+            ];
+            let seq = log_upload_entry(&mut t, rec.bucket_uid, &mut ops, |seq| {
+                LogEntry::Upload(Box::new(LoggedUpload::new(seq, &rec)))
+            })?;
+            t.commit(ops)?;
+            Ok((None, seq))
         })
         .await
     }
@@ -67,14 +73,14 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
         part: PartRecord,
         repairs: Vec<RepairTask>,
     ) -> Result<CommitOutcome, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                return Ok(CommitOutcome::Gone);
+                return Ok((CommitOutcome::Gone, None));
             };
             let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
             // Re-check under the key's lock: Complete and Abort take it too.
             if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
-                return Ok(CommitOutcome::Gone);
+                return Ok((CommitOutcome::Gone, None));
             }
             let pk = part_key(upload, part_number);
             let mut ops = Vec::new();
@@ -87,8 +93,11 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             ops.push(KvOp::Delete(Cf::Intents, sid));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
+            let seq = log_upload_entry(&mut t, rec.bucket_uid, &mut ops, |seq| {
+                LogEntry::Part(Box::new(LoggedPart::new(seq, rec.bucket_uid, upload, part_number, &part)))
+            })?;
             t.commit(ops)?;
-            Ok(CommitOutcome::Committed)
+            Ok((CommitOutcome::Committed, seq))
         })
         .await
     }
@@ -110,20 +119,21 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
     }
 
     async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError> {
-        self.run(move |i| {
+        self.run_logged(move |i| {
             let Some(rec) = i.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                return Ok(false);
+                return Ok((false, None));
             };
             let mut t = i.engine.begin(&[key_lock(rec.bucket_uid, &rec.key)])?;
             // Re-read under the key's lock: a Complete or another Abort may have closed it.
             let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
-                return Ok(false);
+                return Ok((false, None));
             };
             let mut ops = Vec::new();
             close_upload(&mut t, &rec, &[], &mut ops)?;
             ops.push(KvOp::Delete(Cf::Deks, rec.version_uid.as_bytes().to_vec()));
+            let seq = log_upload_entry(&mut t, rec.bucket_uid, &mut ops, |seq| upload_ended(seq, &rec))?;
             t.commit(ops)?;
-            Ok(true)
+            Ok((true, seq))
         })
         .await
     }
@@ -146,6 +156,27 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
         })
         .await
     }
+}
+
+/// Adds an upload's log entry (made by `entry` from its sequence number) to `ops`, in the
+/// scope of its bucket, and returns its sequence number. A bucket deleted meanwhile logs
+/// nothing: its deletion, logged, takes its uploads with it.
+pub(super) fn log_upload_entry(
+    t: &mut impl KvTxn,
+    bucket: BucketUid,
+    ops: &mut Vec<KvOp>,
+    entry: impl FnOnce(u64) -> LogEntry,
+) -> Result<Option<u64>, MetaError> {
+    let Some(rec) = bucket_by_uid(t, bucket)? else { return Ok(None) };
+    let scope = bucket_scope(t, &rec)?;
+    let (seq, op) = log_entry(t, scope, entry)?;
+    ops.push(op);
+    Ok(Some(seq))
+}
+
+/// The entry that ends `rec` (completed or aborted).
+pub(super) fn upload_ended(seq: u64, rec: &UploadRecord) -> LogEntry {
+    LogEntry::UploadEnded { seq, bucket: *rec.bucket_uid.as_bytes(), upload: *rec.upload_id.as_bytes() }
 }
 
 /// `Meta` key set once every upload record has the Object Lock its creation asked for.
