@@ -141,6 +141,9 @@ pub(super) async fn fold_segments(
         }
         for e in entries {
             job.highest_seq = job.highest_seq.max(e.seq());
+            if let Some(completed) = completed_marker(&e) {
+                done.push((completed, Vec::new()));
+            }
             let Some(s) = slot(&e) else { continue };
             // Only the checkpoint's own bucket's entries speak for it.
             let through = checkpoint.filter(|c| entry_bucket(&e) == Some(&c.bucket)).map_or(0, |c| c.through);
@@ -163,6 +166,19 @@ pub(super) async fn fold_segments(
     puts.extend(done);
     puts.push((JOB.to_vec(), crate::meta::codec::encode(job)?));
     stage.stage_write(puts, Vec::new()).await
+}
+
+/// For a version made by CompleteMultipartUpload, its [`stage::COMPLETED`] marker: the
+/// completion logs the version before the upload's end, and the two may be in different
+/// segments, so the version alone must end the upload (else a rebuild would bring back an
+/// upload whose parts are the object's streams, and aborting it would delete them).
+fn completed_marker(entry: &LogEntry) -> Option<Vec<u8>> {
+    let v = match entry {
+        LogEntry::Version(v) => v,
+        LogEntry::ObjectVersion(v) | LogEntry::TaggedVersion(v, _) => &v.version,
+        _ => return None,
+    };
+    v.multipart.then(|| key(stage::COMPLETED, &[&v.bucket, &v.version]))
 }
 
 /// A segment as a rebuild read it.

@@ -27,6 +27,9 @@ pub(super) const VERSIONS: u8 = b'v';
 pub(super) const UPLOADS: u8 = b'u';
 /// Their parts (bucket ‖ upload id ‖ u32(part number)).
 pub(super) const UPLOAD_PARTS: u8 = b'q';
+/// `m` ‖ bucket ‖ version id: a version made by CompleteMultipartUpload was logged, so the
+/// upload that became it ended, even if its `UploadEnded` (logged after it) was lost.
+pub(super) const COMPLETED: u8 = b'm';
 /// `d` ‖ segment name: folded in.
 const DONE: u8 = b'd';
 /// `l` ‖ provider ‖ 0 ‖ stream name: the provider lists the stream.
@@ -57,12 +60,11 @@ pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// Every key starting with `prefix`: `[prefix, prefix + 1)`.
+/// Every key starting with `prefix`: from it to its successor (a prefix ending in 0xFF, such
+/// as an upload id's, carries into the byte before). Every stage key starts with a letter, so
+/// the successor exists; the fallback only keeps this total.
 pub(super) fn range(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut end = prefix.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last = last.saturating_add(1);
-    }
+    let end = crate::meta::codec::prefix_successor(prefix).unwrap_or_else(|| vec![0xFF; prefix.len() + 1]);
     (prefix.to_vec(), end)
 }
 

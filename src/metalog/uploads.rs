@@ -14,7 +14,12 @@ use crate::meta::restore::RestoredUpload;
 use crate::meta::{MetaError, RebuildStage};
 use crate::model::ProviderId;
 
-/// The open uploads of `live` buckets, `page` at a time, each with its parts.
+/// Parts held before a batch of uploads is handed on (an upload has at most 10,000).
+const PARTS_PER_BATCH: usize = 4096;
+
+/// The open uploads of `live` buckets, each with its parts, in batches of at most `page`
+/// uploads and about [`PARTS_PER_BATCH`] parts (memory stays bounded whatever the number of
+/// uploads and parts).
 pub(super) async fn each_live_upload<F, E>(
     stage: &dyn RebuildStage,
     live: &HashSet<[u8; 16]>,
@@ -27,17 +32,24 @@ where
     E: From<MetaError>,
 {
     stage::each_page(stage, &[UPLOADS], page, async |pairs| {
-        let mut open = Vec::new();
+        let (mut open, mut held) = (Vec::new(), 0);
         for (_, v) in pairs {
             let s = unstaged(&v)?;
-            // An ended upload's slot holds its end: nothing to bring back.
+            // An ended upload's slot holds its end, and a completed one's version is marked:
+            // nothing to bring back.
             if let LogEntry::Upload(u) = &s.entry
                 && gens.keeps_staged(&s)
                 && live.contains(&u.bucket)
+                && !stage::has(stage, key(stage::COMPLETED, &[&u.bucket, &u.version])).await?
             {
                 let parts = parts_of(stage, u, gens).await?;
+                held += parts.len();
                 if let LogEntry::Upload(u) = s.entry {
                     open.push((*u, parts));
+                }
+                if held >= PARTS_PER_BATCH {
+                    each(std::mem::take(&mut open)).await?;
+                    held = 0;
                 }
             }
         }
@@ -154,6 +166,29 @@ mod tests {
         }))
     }
 
+    /// The version upload `id` became (its id the upload's version id), as its completion
+    /// logs it.
+    fn completed(seq: u64, bucket: u8, id: u8) -> LogEntry {
+        LogEntry::Version(Box::new(crate::meta::log_entry::LoggedVersion {
+            seq,
+            bucket: [bucket; 16],
+            key: format!("k{id}"),
+            version: [id; 16],
+            size: 1,
+            etag: "e-1".into(),
+            last_modified_ms: 0,
+            content: Default::default(),
+            expires_unix: None,
+            user_metadata: vec![],
+            checksum: None,
+            part_checksums: vec![None],
+            multipart: true,
+            manifest_mac: [0; 32],
+            streams: vec![],
+            dek: LoggedKey { kek_id: "k".into(), kek_version: 1, bytes: vec![id] },
+        }))
+    }
+
     fn ended(seq: u64, bucket: u8, id: u8) -> LogEntry {
         LogEntry::UploadEnded { seq, bucket: [bucket; 16], upload: [id; 16] }
     }
@@ -182,8 +217,9 @@ mod tests {
     }
 
     /// Promise: an upload in progress comes back with the latest part of each number,
-    /// whatever order the segments are read in; an ended upload does not, nor one of a
-    /// deleted bucket.
+    /// whatever order the segments are read in (also one whose id ends in 0xFF); an ended
+    /// upload does not, nor one whose completed version was logged without its end (the two
+    /// are in different segments and the second was lost), nor one of a deleted bucket.
     #[tokio::test]
     async fn open_uploads_come_back_with_their_latest_parts() {
         let entries = vec![
@@ -198,12 +234,41 @@ mod tests {
             bucket(9, 2),
             upload(10, 2, 12),
             LogEntry::BucketDeleted { seq: 11, bucket: [2; 16] },
+            upload(12, 1, 0xFF),
+            part(13, 1, 0xFF, 1, 35),
+            upload(14, 1, 15),
+            part(15, 1, 15, 1, 36),
+            completed(16, 1, 15),
         ];
-        let want = vec![(10, vec![(1, 33), (2, 32)])];
+        let want = vec![(10, vec![(1, 33), (2, 32)]), (0xFF, vec![(1, 35)])];
         assert_eq!(open_uploads(vec![entries.clone()]).await, want);
         let mut backward: Vec<Vec<LogEntry>> = entries.into_iter().map(|e| vec![e]).collect();
         backward.reverse();
         assert_eq!(open_uploads(backward).await, want);
+    }
+
+    /// Promise: a rebuild hands uploads on in batches of bounded parts (memory stays flat
+    /// whatever the number of uploads), each upload whole.
+    #[tokio::test]
+    async fn uploads_are_handed_on_in_batches_of_bounded_parts() {
+        let mut entries = vec![bucket(1, 1)];
+        for id in 0..3u8 {
+            entries.push(upload(2, 1, id));
+            entries.extend((1..=3000).map(|n| part(3, 1, id, n, id)));
+        }
+        let stage = MemoryStage::default();
+        let read = ReadSegment { name: "seg".into(), entries, holders: Vec::new(), bytes: 0 };
+        fold_segments(&stage, vec![read], &mut Job::default()).await.unwrap();
+        let gens = Superseded::read(&stage).await.unwrap();
+        let live = HashSet::from([[1; 16]]);
+        let mut batches = Vec::new();
+        each_live_upload(&stage, &live, &gens, 512, async |batch| -> Result<(), MetaError> {
+            batches.push(batch.iter().map(|(_, parts)| parts.len()).collect::<Vec<_>>());
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(batches, [vec![3000, 3000], vec![3000]]);
     }
 
     /// Promise: a whole checkpoint's open upload (numbered 0, ranked as of the checkpoint)
