@@ -17,8 +17,6 @@ use crate::meta::{MetaError, RebuildStage};
 const PART: u8 = b'p';
 /// `P` ‖ bucket ‖ u64(through) ‖ id → u32(parts): the last part was read, so it has this many.
 const PARTS: u8 = b'P';
-/// Both prefixes, for clearing the stage.
-pub(super) const PREFIXES: [u8; 2] = [PART, PARTS];
 
 fn checkpoint_key(prefix: u8, c: &LoggedCheckpoint) -> Vec<u8> {
     key(prefix, &[&c.bucket, &c.through.to_be_bytes(), &c.id])

@@ -61,8 +61,8 @@ pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Every key starting with `prefix`: from it to its successor (a prefix ending in 0xFF, such
-/// as an upload id's, carries into the byte before). Every stage key starts with a letter, so
-/// the successor exists; the fallback only keeps this total.
+/// as an upload id's, carries into the byte before). The empty prefix has none: it reaches
+/// every key, all of which start with a letter, below 0xFF.
 pub(super) fn range(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let end = crate::meta::codec::prefix_successor(prefix).unwrap_or_else(|| vec![0xFF; prefix.len() + 1]);
     (prefix.to_vec(), end)
@@ -166,18 +166,14 @@ where
 }
 
 /// Empties the stage, the job record last (a rebuild killed while clearing is still
-/// unfinished, and finishes again).
+/// unfinished, and finishes again). Every key goes, whatever its prefix: a list of prefixes
+/// is one a new kind of record can be missing from.
 pub(super) async fn clear(stage: &dyn RebuildStage) -> Result<(), MetaError> {
-    let checkpoints = super::generations::PREFIXES;
-    for prefix in [BUCKETS, CATALOG, DONE, LISTED, LISTING_DONE, OBJECTS, REWRAPS, VERSIONS, UPLOADS, UPLOAD_PARTS]
-        .into_iter()
-        .chain(checkpoints)
-    {
-        each_page(stage, &[prefix], 4096, async |pairs| -> Result<(), MetaError> {
-            stage.stage_write(Vec::new(), pairs.into_iter().map(|(k, _)| k).collect()).await
-        })
-        .await?;
-    }
+    each_page(stage, &[], 4096, async |pairs| -> Result<(), MetaError> {
+        let keys = pairs.into_iter().map(|(k, _)| k).filter(|k| k.as_slice() != JOB).collect();
+        stage.stage_write(Vec::new(), keys).await
+    })
+    .await?;
     stage.stage_write(Vec::new(), vec![JOB.to_vec()]).await
 }
 

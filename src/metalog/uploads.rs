@@ -35,22 +35,22 @@ where
         let (mut open, mut held) = (Vec::new(), 0);
         for (_, v) in pairs {
             let s = unstaged(&v)?;
+            let speaks = gens.keeps_staged(&s);
             // An ended upload's slot holds its end, and a completed one's version is marked:
             // nothing to bring back.
-            if let LogEntry::Upload(u) = &s.entry
-                && gens.keeps_staged(&s)
-                && live.contains(&u.bucket)
-                && !stage::has(stage, key(stage::COMPLETED, &[&u.bucket, &u.version])).await?
+            let LogEntry::Upload(u) = s.entry else { continue };
+            if !speaks
+                || !live.contains(&u.bucket)
+                || stage::has(stage, key(stage::COMPLETED, &[&u.bucket, &u.version])).await?
             {
-                let parts = parts_of(stage, u, gens).await?;
-                held += parts.len();
-                if let LogEntry::Upload(u) = s.entry {
-                    open.push((*u, parts));
-                }
-                if held >= PARTS_PER_BATCH {
-                    each(std::mem::take(&mut open)).await?;
-                    held = 0;
-                }
+                continue;
+            }
+            let parts = parts_of(stage, &u, gens).await?;
+            held += parts.len();
+            open.push((*u, parts));
+            if held >= PARTS_PER_BATCH {
+                each(std::mem::take(&mut open)).await?;
+                held = 0;
             }
         }
         each(open).await
@@ -269,6 +269,22 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(batches, [vec![3000, 3000], vec![3000]]);
+    }
+
+    /// Promise: a finished rebuild leaves nothing in its stage, whatever kind of record
+    /// (slots, markers of completed uploads, the segment index, the job).
+    #[tokio::test]
+    async fn clearing_the_stage_leaves_nothing() {
+        let stage = MemoryStage::default();
+        let name = format!("{}{}", crate::backend::SEGMENT_PREFIX, "ab".repeat(16));
+        let entries = vec![bucket(1, 1), upload(2, 1, 15), part(3, 1, 15, 1, 36), completed(4, 1, 15)];
+        let read = ReadSegment { name, entries, holders: Vec::new(), bytes: 9 };
+        fold_segments(&stage, vec![read], &mut Job::default()).await.unwrap();
+        let all = || stage.stage_scan(Vec::new(), vec![0xFF], usize::MAX);
+        let prefixes: HashSet<u8> = all().await.unwrap().iter().map(|(k, _)| k[0]).collect();
+        assert!(prefixes.contains(&stage::COMPLETED) && prefixes.contains(&b's'), "{prefixes:?}");
+        stage::clear(&stage).await.unwrap();
+        assert_eq!(all().await.unwrap(), Vec::new());
     }
 
     /// Promise: a whole checkpoint's open upload (numbered 0, ranked as of the checkpoint)

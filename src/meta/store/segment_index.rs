@@ -8,7 +8,7 @@ use crate::meta::codec::{decode, encode, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp};
 use crate::meta::log_entry::{LogEntry, LoggedPart, LoggedUpload};
 use crate::meta::outbox::{IndexedSegment, StateCursor, indexed_segment_key};
-use crate::meta::{MetaError, PartRecord, UploadRecord, VersionRecord};
+use crate::meta::{MetaError, UploadRecord, VersionRecord};
 use crate::model::{BucketUid, WrappedKey};
 
 impl<E: KvEngine> KvMetadataStore<E> {
@@ -137,11 +137,7 @@ impl<E: KvEngine> Inner<E> {
         for (k, v) in self.engine.scan(Cf::Uploads, &start, end.as_deref(), limit.max(1))? {
             let rec: UploadRecord = decode(&v)?;
             entries.push(LogEntry::Upload(Box::new(LoggedUpload::new(0, &rec))));
-            let parts_end = prefix_successor(rec.upload_id.as_bytes());
-            for (pk, pv) in self.engine.scan(Cf::Parts, rec.upload_id.as_bytes(), parts_end.as_deref(), usize::MAX)? {
-                let number = pk.get(16..20).and_then(|n| <[u8; 4]>::try_from(n).ok()).map(u32::from_be_bytes);
-                let number = number.ok_or_else(|| MetaError::codec("a part record under a malformed key"))?;
-                let part = PartRecord::decode_stored(&pv)?;
+            for (number, part) in self.parts_after(rec.upload_id, 0, usize::MAX)? {
                 entries.push(LogEntry::Part(Box::new(LoggedPart::new(0, bucket, rec.upload_id, number, &part))));
             }
             if entries.len() >= limit {

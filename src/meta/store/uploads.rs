@@ -103,19 +103,7 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
     }
 
     async fn parts(&self, upload: UploadId, after: u32, limit: usize) -> Result<Vec<(u32, PartRecord)>, MetaError> {
-        self.run(move |i| {
-            let start = part_key(upload, after.saturating_add(1));
-            let end = prefix_successor(upload.as_bytes());
-            i.engine
-                .scan(Cf::Parts, &start, end.as_deref(), limit)?
-                .into_iter()
-                .map(|(k, v)| {
-                    let n = u32::from_be_bytes([k[16], k[17], k[18], k[19]]);
-                    Ok((n, PartRecord::decode_stored(&v)?))
-                })
-                .collect()
-        })
-        .await
+        self.run(move |i| i.parts_after(upload, after, limit)).await
     }
 
     async fn abort_upload(&self, upload: UploadId) -> Result<bool, MetaError> {
@@ -183,6 +171,24 @@ pub(super) fn upload_ended(seq: u64, rec: &UploadRecord) -> LogEntry {
 const UPLOAD_LOCK_MARKER: &[u8] = b"migrated/upload_lock";
 
 impl<E: KvEngine> super::Inner<E> {
+    /// Up to `limit` parts of `upload` numbered above `after`, by number.
+    pub(super) fn parts_after(
+        &self,
+        upload: UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<(u32, PartRecord)>, MetaError> {
+        let start = part_key(upload, after.saturating_add(1));
+        let end = prefix_successor(upload.as_bytes());
+        let mut out = Vec::new();
+        for (k, v) in self.engine.scan(Cf::Parts, &start, end.as_deref(), limit)? {
+            let number = k.get(16..20).and_then(|n| <[u8; 4]>::try_from(n).ok()).map(u32::from_be_bytes);
+            let number = number.ok_or_else(|| MetaError::codec("a part record under a malformed key"))?;
+            out.push((number, PartRecord::decode_stored(&v)?));
+        }
+        Ok(out)
+    }
+
     /// Stores written before CreateMultipartUpload took lock headers: every upload record
     /// (by id and in the listing index) gets an empty lock, once; a marker records that it ran.
     pub(super) fn migrate_uploads(&self) -> Result<(), MetaError> {
