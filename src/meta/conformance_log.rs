@@ -60,9 +60,12 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     assert!(store.create_bucket(rec.clone(), None, entry("again")).await.unwrap().is_err(), "exists: logged again");
     assert!(store.delete_bucket(&name).await.unwrap());
 
-    let logged = waiting(store).await;
+    let all = waiting(store).await;
+    let all_seqs: Vec<u64> = all.iter().map(|(seq, ..)| *seq).collect();
+    assert!(all_seqs.windows(2).all(|w| w[0] < w[1]), "commit order: {all_seqs:?}");
+    let (audited, logged): (Vec<_>, Vec<_>) = all.into_iter().partition(|(.., e)| kind(e) == "audited");
     let seqs: Vec<u64> = logged.iter().map(|(seq, ..)| *seq).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "commit order: {seqs:?}");
+    audit_records_are_logged_in_their_scopes(store, &audited, &logged, &rec).await;
     let kinds: Vec<&str> = logged.iter().map(|(_, _, e)| kind(e)).collect();
     let expected =
         ["bucket", "version", "bucket", "catalog", "rewrapped", "version", "version", "deleted", "deleted", "bucket"];
@@ -94,12 +97,12 @@ pub(super) async fn commits_are_logged(store: &dyn MetadataStore) {
     assert_eq!(swapped.seq, current_seq, "the store's record carries the sequence its entry has");
     assert!(matches!(&logged[7].2, LogEntry::Deleted { key, .. } if key == "k"));
 
-    let page = store.unlogged(seqs[2], 2).await.unwrap();
-    assert_eq!(page.iter().map(|u| u.seq).collect::<Vec<_>>(), seqs[3..5]);
-    store.mark_logged(seqs[..4].to_vec()).await.unwrap();
-    store.mark_logged(seqs[..4].to_vec()).await.unwrap();
-    assert_eq!(waiting(store).await.len(), 7, "only the logged entries leave");
-    store.mark_logged(seqs).await.unwrap();
+    let page = store.unlogged(all_seqs[2], 2).await.unwrap();
+    assert_eq!(page.iter().map(|u| u.seq).collect::<Vec<_>>(), all_seqs[3..5]);
+    store.mark_logged(all_seqs[..4].to_vec()).await.unwrap();
+    store.mark_logged(all_seqs[..4].to_vec()).await.unwrap();
+    assert_eq!(waiting(store).await.len(), all_seqs.len() - 4, "only the logged entries leave");
+    store.mark_logged(all_seqs).await.unwrap();
     assert!(waiting(store).await.is_empty());
     let gone = super::PutCommit { bucket_name: bucket_name("gone"), ..at("logb") };
     assert_eq!(store.commit_put(gone).await.unwrap(), CommitOutcome::Gone);
@@ -136,6 +139,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
         required_certifications: Vec::new(),
         erasure: None,
     };
+    let restored = restored_chain(b, store.audit_records(0, 100_000).await.unwrap().last());
     let batch = RestoreBatch {
         buckets: vec![(rec.clone(), Some("own-kek".into()))],
         versions: vec![RestoredVersion {
@@ -148,6 +152,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
         catalog: vec![AuditedChange::Policy(policy)],
         access: Vec::new(),
         uploads: Vec::new(),
+        audit: restored.clone(),
         seq_floor: 1_000_000,
     };
     store.restore(batch).await.unwrap();
@@ -167,6 +172,71 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
     };
     assert_eq!(store.commit_put(next).await.unwrap(), CommitOutcome::Committed);
     assert!(store.current(b, &key_of("k")).await.unwrap().unwrap().seq > 1_000_000, "above the restored floor");
+    restored_chain_goes_on(store, b, &restored).await;
+}
+
+/// Two records as a rebuild reads them back, after `head` (the store's chain so far): one of
+/// the catalog's scope, one of bucket `b`'s.
+fn restored_chain(b: BucketUid, head: Option<&crate::model::audit::AuditRecord>) -> Vec<super::restore::RestoredAudit> {
+    use crate::model::audit::{AuditEntry, AuditRecord, GENESIS};
+    let (seq, hash) = head.map_or((1, GENESIS), |h| (h.seq + 1, h.hash.as_str()));
+    let first = AuditRecord::seal(AuditEntry::new("a", "provider.update", &"p".into()), seq, 10, hash);
+    let second = AuditRecord::seal(AuditEntry::new("a", "bucket.create", &"b".into()), seq + 1, 11, &first.hash);
+    vec![
+        super::restore::RestoredAudit { record: first, bucket: None, log_seq: 40 },
+        super::restore::RestoredAudit { record: second, bucket: Some(b), log_seq: 41 },
+    ]
+}
+
+/// The restored chain reads back, its bucket record is in the bucket's checkpoint state under
+/// its log number, and the next audited commit chains after it.
+async fn restored_chain_goes_on(store: &dyn MetadataStore, b: BucketUid, restored: &[super::restore::RestoredAudit]) {
+    let first = restored[0].record.seq;
+    let chain = store.audit_records(first - 1, 100).await.unwrap();
+    assert_eq!(chain, [restored[0].record.clone(), restored[1].record.clone()]);
+    let from = super::outbox::StateCursor { audit: true, ..Default::default() };
+    let (page, _) = store.log_state_page(b, from, 100).await.unwrap();
+    let expected = super::log_entry::LoggedAudit::new(41, Some(*b.as_bytes()), &restored[1].record);
+    assert_eq!(page, [LogEntry::Audited(Box::new(expected))]);
+    let next = store.apply_change(AuditedChange::RecordOnly, entry("after")).await.unwrap().expect("recorded");
+    assert_eq!((next.seq, next.prev_hash.as_str()), (first + 2, restored[1].record.hash.as_str()));
+}
+
+/// Every audited commit logs its record in the same commit, right after the change's own
+/// entry (if it has one), in the scope of the bucket it is about (as the change leaves it) or
+/// the catalog's; the logged record is the chained one, and a bucket's are indexed for its
+/// checkpoints.
+async fn audit_records_are_logged_in_their_scopes(
+    store: &dyn MetadataStore,
+    audited: &[(u64, LogScope, LogEntry)],
+    changes: &[(u64, LogScope, LogEntry)],
+    rec: &BucketRecord,
+) {
+    let bound = LogScope { policy: "q".into(), ..LogScope::bucket(rec, None) };
+    let expected = [
+        ("create", LogScope::bucket(rec, None)),
+        ("bind", bound.clone()),
+        ("shred", LogScope::catalog()),
+        ("nothing", LogScope::catalog()),
+        ("move", bound.clone()),
+        ("convert", bound),
+    ];
+    assert_eq!(audited.len(), expected.len(), "{audited:?}");
+    let chain = store.audit_records(0, 100_000).await.unwrap();
+    for ((seq, scope, e), (action, want)) in audited.iter().zip(expected) {
+        let LogEntry::Audited(a) = e else { unreachable!() };
+        assert_eq!((a.action.as_str(), scope), (action, &want), "{a:?}");
+        assert_eq!((a.seq, a.bucket), (*seq, want.bucket.map(|b| *b.as_bytes())));
+        assert!(chain.contains(&a.record()), "the logged record is the chained one: {a:?}");
+        // A change's own entry (none for a record alone) is the one just before.
+        let before = changes.iter().rev().find(|(s, ..)| s < seq).map(|(s, ..)| *s);
+        assert!(action == "nothing" || before == Some(seq - 1), "{action}: {before:?} then {seq}");
+    }
+    let from = super::outbox::StateCursor { audit: true, ..Default::default() };
+    let (page, _) = store.log_state_page(rec.uid, from, 100).await.unwrap();
+    let scoped: Vec<&str> =
+        page.iter().filter_map(|e| if let LogEntry::Audited(a) = e { Some(a.action.as_str()) } else { None }).collect();
+    assert_eq!(scoped, ["create", "bind", "move", "convert"], "the bucket's records, for its checkpoints");
 }
 
 fn kind(e: &LogEntry) -> &'static str {
@@ -182,6 +252,7 @@ fn kind(e: &LogEntry) -> &'static str {
         LogEntry::Upload(_) => "upload",
         LogEntry::Part(_) => "part",
         LogEntry::UploadEnded { .. } => "upload-ended",
+        LogEntry::Audited(_) => "audited",
     }
 }
 
@@ -309,7 +380,9 @@ pub(super) async fn checkpoints_read_the_index_and_the_state(store: &dyn Metadat
     let (noncurrent, next) = store.log_state_page(b, next.expect("the noncurrent ones"), 2).await.unwrap();
     assert!(noncurrent.is_empty(), "{noncurrent:?}");
     let (uploads, next) = store.log_state_page(b, next.expect("the uploads in progress"), 2).await.unwrap();
-    assert!(uploads.is_empty() && next.is_none(), "{uploads:?} {next:?}");
+    assert!(uploads.is_empty(), "{uploads:?}");
+    let (audit, next) = store.log_state_page(b, next.expect("the audit records"), 2).await.unwrap();
+    assert!(matches!(&audit[..], [LogEntry::Audited(a)] if a.action == "create") && next.is_none(), "{audit:?}");
     let got: Vec<_> = page
         .iter()
         .chain(&rest)

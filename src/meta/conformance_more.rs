@@ -107,7 +107,8 @@ pub(super) async fn parts_of_open_uploads_move(store: &dyn MetadataStore) {
     assert_eq!(parts[0].1.stream.replicas, [p("nl"), p("fr")]);
     assert_eq!(store.stream_manifest(sid).await.unwrap().map(|m| m.replicas), Some(vec![p("nl"), p("fr")]));
     let waiting = store.unlogged(0, 100_000).await.unwrap();
-    let last = waiting.last().map(|u| super::log_entry::LogEntry::decode(&u.entry).unwrap());
+    // The part, then the move's audit record.
+    let last = waiting.iter().rev().nth(1).map(|u| super::log_entry::LogEntry::decode(&u.entry).unwrap());
     let Some(super::log_entry::LogEntry::Part(logged)) = last else { panic!("the part is logged again: {last:?}") };
     assert_eq!((logged.number, logged.stream.replicas.clone()), (1, vec!["nl".to_owned(), "fr".to_owned()]));
     let deleting: Vec<_> =

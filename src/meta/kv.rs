@@ -63,11 +63,14 @@ pub enum Cf {
     /// log segment this store's gateways wrote went, so a checkpoint can delete those it
     /// supersedes (`metalog::checkpoint`)
     LogSegments,
+    /// scope bucket ‖ u64(record seq) → u64(log seq): the audit records logged in a bucket's
+    /// scope, which its checkpoints carry forward (`meta::audit_chain`)
+    AuditScopes,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 25] = [
+    pub const ALL: [Cf; 26] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -93,6 +96,7 @@ impl Cf {
         Cf::NullVersions,
         Cf::LogRepairs,
         Cf::LogSegments,
+        Cf::AuditScopes,
     ];
 
     /// The engine-level name.
@@ -123,6 +127,7 @@ impl Cf {
             Cf::NullVersions => "null_versions",
             Cf::LogRepairs => "log_repairs",
             Cf::LogSegments => "log_segments",
+            Cf::AuditScopes => "audit_scopes",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::log_audit::LoggedAudit;
 pub use super::log_upload::{LoggedPart, LoggedUpload};
 use super::records::{BucketRecord, VersionRecord};
 use crate::model::{
@@ -102,6 +103,8 @@ pub enum LogEntry {
         /// The upload.
         upload: [u8; 16],
     },
+    /// An audit record, logged with the commit that chained it.
+    Audited(Box<LoggedAudit>),
 }
 
 /// Which checkpoint a segment belongs to.
@@ -349,6 +352,7 @@ impl LogEntry {
             LogEntry::Checkpoint(c) => c.through,
             LogEntry::Upload(u) => u.seq,
             LogEntry::Part(p) => p.seq,
+            LogEntry::Audited(a) => a.seq,
         }
     }
 
@@ -365,6 +369,7 @@ impl LogEntry {
             | LogEntry::Deleted { bucket, .. }
             | LogEntry::VersionDeleted { bucket, .. }
             | LogEntry::UploadEnded { bucket, .. } => Some(bucket),
+            LogEntry::Audited(a) => a.bucket.as_ref(),
             LogEntry::Rewrapped { .. } | LogEntry::Catalog { .. } => None,
         }
     }

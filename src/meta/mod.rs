@@ -20,6 +20,7 @@ mod conformance_versions;
 pub mod contract;
 pub mod kv;
 pub mod local_txn;
+mod log_audit;
 pub mod log_entry;
 mod log_upload;
 pub mod memory;
@@ -267,6 +268,24 @@ impl AuditedChange {
                 | AuditedChange::BucketCors { .. }
                 | AuditedChange::BucketEtagMode { .. }
         )
+    }
+
+    /// The bucket the change is about, by its name's bytes, if it names one (its audit record is logged
+    /// in that bucket's scope: the record names it).
+    pub fn bucket_named(&self) -> Option<&[u8]> {
+        match self {
+            AuditedChange::BucketPolicy { bucket, .. } => Some(bucket.as_bytes()),
+            AuditedChange::BucketAccessPolicy { bucket, .. }
+            | AuditedChange::PublicBlock { bucket, .. }
+            | AuditedChange::Grant { bucket, .. }
+            | AuditedChange::BucketObjectLock { bucket, .. }
+            | AuditedChange::BucketLifecycle { bucket, .. }
+            | AuditedChange::BucketTagging { bucket, .. }
+            | AuditedChange::BucketCors { bucket, .. }
+            | AuditedChange::BucketEtagMode { bucket, .. }
+            | AuditedChange::BucketVersioning { bucket, .. } => Some(bucket.as_bytes()),
+            _ => None,
+        }
     }
 }
 

@@ -116,6 +116,9 @@ pub struct StateCursor {
     pub noncurrent: bool,
     /// In the multipart uploads in progress (after every version).
     pub uploads: bool,
+    /// In the audit records logged in the bucket's scope (after every upload; a deleted
+    /// bucket's checkpoint has only these).
+    pub audit: bool,
     /// After this record key (from the first when `None`).
     pub after: Option<Vec<u8>>,
 }

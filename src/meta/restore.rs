@@ -18,6 +18,8 @@ pub struct RestoreBatch {
     pub access: Vec<AccessRecord>,
     /// Multipart uploads in progress, with their parts.
     pub uploads: Vec<RestoredUpload>,
+    /// Audit records, in chain order.
+    pub audit: Vec<RestoredAudit>,
     /// The store's commit sequence continues above this.
     pub seq_floor: u64,
 }
@@ -46,6 +48,17 @@ pub struct RestoredUpload {
     pub parts: Vec<(u32, PartRecord)>,
     /// Replicas of its parts the providers do not hold.
     pub repairs: Vec<RepairTask>,
+}
+
+/// A recovered audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredAudit {
+    /// The record as sealed.
+    pub record: crate::model::audit::AuditRecord,
+    /// The bucket whose scope logged it (`None`: the catalog's).
+    pub bucket: Option<BucketUid>,
+    /// Its log entry's sequence number (a checkpoint logs it again under it).
+    pub log_seq: u64,
 }
 
 /// A recovered user, access key or grant.

@@ -236,8 +236,9 @@ impl Inner {
     ) -> Result<[u8; 16]> {
         let target = self.target(scope).await?;
         let id = random_array().context("drawing a checkpoint id")?;
+        // A deleted bucket's checkpoint carries only its audit records (history, not state).
         let live = matches!(first, LogEntry::Bucket(_));
-        let mut cursor = live.then(StateCursor::default);
+        let mut cursor = Some(StateCursor { audit: !live, ..StateCursor::default() });
         let mut pending: VecDeque<(u64, Vec<u8>)> = VecDeque::from([encoded(&first)?]);
         let mut part = 0u32;
         let mut parts = Vec::new();

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::generations::{self, Superseded};
-use super::stage::{self, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, UPLOAD_PARTS, UPLOADS, VERSIONS, key};
+use super::stage::{self, AUDIT, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, UPLOAD_PARTS, UPLOADS, VERSIONS, key};
 use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedObjectVersion};
 use crate::meta::{MetaError, RebuildStage};
 
@@ -28,6 +28,7 @@ fn slot(entry: &LogEntry) -> Option<Vec<u8>> {
         LogEntry::Upload(u) => key(UPLOADS, &[&u.bucket, &u.upload]),
         LogEntry::UploadEnded { bucket, upload, .. } => key(UPLOADS, &[bucket, upload]),
         LogEntry::Part(p) => key(UPLOAD_PARTS, &[&p.bucket, &p.upload, &p.number.to_be_bytes()]),
+        LogEntry::Audited(a) => key(AUDIT, &[&a.record.to_be_bytes()]),
         LogEntry::Checkpoint(_) => return None,
     })
 }

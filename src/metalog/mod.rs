@@ -10,6 +10,7 @@
 //! commit). The first round runs at start and logs what an earlier run committed but did not
 //! log (a crash between commit and segment); failed entries are retried every few seconds.
 
+mod audit;
 mod checkpoint;
 mod fold;
 mod generations;

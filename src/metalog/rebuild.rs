@@ -102,6 +102,8 @@ pub struct RebuildReport {
     pub highest_seq: u64,
     /// Buckets whose state came from a whole checkpoint (and the segments after it).
     pub checkpoints: usize,
+    /// The audit chain restored, and its breaks.
+    pub audit: super::audit::ChainReport,
 }
 
 /// Whether a rebuild started on this store and has not finished (the store is partial).
@@ -234,7 +236,18 @@ async fn write_back(
         }
         Ok(())
     })
-    .await
+    .await?;
+    let mut chain = super::audit::ChainReport::default();
+    super::audit::each_record(stage, BATCH, &mut chain, async |audit| -> Result<(), RebuildError> {
+        progress("audit records", audit.last().map_or(0, |r| r.record.seq), 0);
+        if let Some(meta) = meta {
+            meta.restore(RestoreBatch { audit, ..Default::default() }).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    report.audit = chain;
+    Ok(())
 }
 
 /// The providers whose stream listing completed (only their missing replicas are repairs).

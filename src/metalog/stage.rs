@@ -30,6 +30,8 @@ pub(super) const UPLOAD_PARTS: u8 = b'q';
 /// `m` ‖ bucket ‖ version id: a version made by CompleteMultipartUpload was logged, so the
 /// upload that became it ended, even if its `UploadEnded` (logged after it) was lost.
 pub(super) const COMPLETED: u8 = b'm';
+/// Audit records (u64(record seq)): the chain, whatever scope logged each record.
+pub(super) const AUDIT: u8 = b'a';
 /// `d` ‖ segment name: folded in.
 const DONE: u8 = b'd';
 /// `l` ‖ provider ‖ 0 ‖ stream name: the provider lists the stream.

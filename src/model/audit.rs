@@ -97,24 +97,34 @@ pub fn verify(records: &[AuditRecord], anchor: Option<&str>) -> Vec<ChainProblem
     let mut prev: Option<&AuditRecord> = None;
     for (i, r) in records.iter().enumerate() {
         let line = i + 1;
-        let mut report = |p: String| problems.push(ChainProblem { line, problem: p });
-        if r.computed_hash() != r.hash {
-            report(format!("record {}: its content does not match its hash (edited)", r.seq));
-        }
-        if let Some(p) = prev {
-            if r.prev_hash != p.hash {
-                report(format!("record {}: does not follow record {} (removed or reordered)", r.seq, p.seq));
-            }
-            if r.seq != p.seq + 1 {
-                report(format!("record {}: expected sequence number {}", r.seq, p.seq + 1));
-            }
+        let start = if prev.is_none() {
+            Some(anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() }))
         } else {
-            let expected = anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() });
-            if r.prev_hash != expected {
-                report(format!("record {}: does not start the chain it claims to", r.seq));
-            }
-        }
+            None
+        };
+        problems.extend(link_problems(prev, r, start).into_iter().map(|problem| ChainProblem { line, problem }));
         prev = Some(r);
+    }
+    problems
+}
+
+/// What is wrong with `r` as the record after `prev` (or, with no `prev`, as the first one,
+/// whose `prev_hash` must be `start`): its hash does not match its fields, it does not link to
+/// `prev`, or its sequence number does not follow.
+pub fn link_problems(prev: Option<&AuditRecord>, r: &AuditRecord, start: Option<&str>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if r.computed_hash() != r.hash {
+        problems.push(format!("record {}: its content does not match its hash (edited)", r.seq));
+    }
+    if let Some(p) = prev {
+        if r.prev_hash != p.hash {
+            problems.push(format!("record {}: does not follow record {} (removed or reordered)", r.seq, p.seq));
+        }
+        if r.seq != p.seq + 1 {
+            problems.push(format!("record {}: expected sequence number {}", r.seq, p.seq + 1));
+        }
+    } else if start.is_some_and(|s| r.prev_hash != s) {
+        problems.push(format!("record {}: does not start the chain it claims to", r.seq));
     }
     problems
 }

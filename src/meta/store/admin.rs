@@ -23,9 +23,11 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
     async fn apply_change(&self, change: AuditedChange, audit: AuditEntry) -> Result<Option<AuditRecord>, MetaError> {
         self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_EXCLUSIVE, TxnLock::Audit])?;
+            let scope = audit_scope(&mut t, &change)?;
             if change.is_access() {
-                let Some((ops, seq)) = super::access::apply(&mut t, change)? else { return Ok((None, None)) };
-                return Ok((Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(seq)));
+                let Some((ops, seq)) = super::access::apply(&mut t, change)? else { return Ok((None, vec![])) };
+                let (rec, audit_seq) = commit_audited(t, ops, audit, scope, &i.sealing, wall_ms())?;
+                return Ok((Some(rec), vec![seq, audit_seq]));
             }
             let mut ops = Vec::new();
             let logged = match change {
@@ -46,7 +48,7 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                 }
                 AuditedChange::BucketPolicy { bucket, policy_id } => {
                     let Some(mut rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, bucket.as_bytes())? else {
-                        return Ok((None, None));
+                        return Ok((None, vec![]));
                     };
                     rec.policy_id = policy_id;
                     ops.push(KvOp::Put(Cf::Buckets, bucket.into_bytes(), encode(&rec)?));
@@ -67,11 +69,16 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
                 }
                 _ => return Err(MetaError::codec("an access change outside the access store")),
             };
-            let seq = logged.map(|(seq, op)| {
-                ops.push(op);
-                seq
-            });
-            Ok((Some(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), seq))
+            let mut seqs: Vec<u64> = logged
+                .map(|(seq, op)| {
+                    ops.push(op);
+                    seq
+                })
+                .into_iter()
+                .collect();
+            let (rec, audit_seq) = commit_audited(t, ops, audit, scope, &i.sealing, wall_ms())?;
+            seqs.push(audit_seq);
+            Ok((Some(rec), seqs))
         })
         .await
     }
@@ -247,6 +254,27 @@ impl<E: KvEngine> AdminMeta for KvMetadataStore<E> {
 fn catalog_entry(t: &mut impl KvTxn, name: String, value: &impl serde::Serialize) -> Result<(u64, KvOp), MetaError> {
     let json = serde_json::to_string(value).map_err(|e| MetaError::codec_from("a catalog log entry", e))?;
     log_entry(t, LogScope::catalog(), |seq| LogEntry::Catalog { seq, name, json })
+}
+
+/// Where a change's audit record is logged: in the scope of the bucket it is about (as the
+/// change leaves it: rebound, given its own KEK), or the catalog's when it is about none, or
+/// the bucket is gone.
+fn audit_scope(t: &mut impl KvTxn, change: &AuditedChange) -> Result<LogScope, MetaError> {
+    let rec = match (change, change.bucket_named()) {
+        (_, Some(name)) => t.get_decoded::<BucketRecord>(Cf::Buckets, name)?,
+        (AuditedChange::BucketKek { bucket, .. }, None) => bucket_by_uid(t, *bucket)?,
+        _ => None,
+    };
+    let Some(mut rec) = rec else { return Ok(LogScope::catalog()) };
+    let kek = match change {
+        AuditedChange::BucketKek { kek, .. } => Some(kek.clone()),
+        AuditedChange::BucketPolicy { policy_id, .. } => {
+            rec.policy_id.clone_from(policy_id);
+            own_kek(t, rec.uid)?
+        }
+        _ => own_kek(t, rec.uid)?,
+    };
+    Ok(LogScope::bucket(&rec, kek))
 }
 
 /// A bucket's log entry as it now is, with its own KEK.

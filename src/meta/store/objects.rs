@@ -50,7 +50,7 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
                 let (seq, logged) =
                     log_entry(&mut t, scope, |seq| LogEntry::Bucket(LoggedBucket::new(seq, &existing, kek)))?;
                 t.commit(vec![logged])?;
-                return Ok((Err(existing), Some(seq)));
+                return Ok((Err(existing), vec![seq]));
             }
             let (seq, logged) = log_entry(&mut t, LogScope::bucket(&rec, None), |seq| {
                 LogEntry::Bucket(LoggedBucket::new(seq, &rec, None))
@@ -62,7 +62,9 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
                 ops.extend(grant);
                 last = grant_seq.unwrap_or(seq);
             }
-            Ok((Ok(commit_audited(t, ops, audit, &i.sealing, wall_ms())?), Some(last)))
+            let scope = LogScope::bucket(&rec, None);
+            let (audited, audit_seq) = commit_audited(t, ops, audit, scope, &i.sealing, wall_ms())?;
+            Ok((Ok(audited), vec![last, audit_seq]))
         })
         .await
     }

@@ -167,26 +167,25 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
     async fn move_replica(&self, mv: ReplicaMove, audit: AuditEntry) -> Result<bool, MetaError> {
         self.run_logged(move |i| {
             let mut t = i.engine.begin(&[LIFE_SHARED, key_lock(mv.bucket, &mv.key), TxnLock::Audit])?;
+            let Some(rec) = bucket_by_uid(&mut t, mv.bucket)? else { return Ok((false, vec![])) };
+            let scope = bucket_scope(&mut t, &rec)?;
             let mut ops = Vec::new();
             let logged_seq;
             let (manifest, reason) = match mv.part {
                 None => {
                     let history = History::read(&mut t, mv.bucket, mv.key.as_bytes())?;
                     let Some((place, mut v)) = history.find_uid(&mut t, mv.version)? else {
-                        return Ok((false, None));
+                        return Ok((false, vec![]));
                     };
                     let Some(stream) = v.streams.iter_mut().find(|s| s.stream_id == mv.stream) else {
-                        return Ok((false, None));
+                        return Ok((false, vec![]));
                     };
-                    let Some(reason) = reseat_replica(&mut t, stream, &mv)? else { return Ok((false, None)) };
+                    let Some(reason) = reseat_replica(&mut t, stream, &mv)? else { return Ok((false, vec![])) };
                     let manifest = stream.clone();
                     // The version again with its new replica list: a rebuild looks for it there.
                     let dek = t.get_decoded::<WrappedKey>(Cf::Deks, mv.version.as_bytes())?;
-                    let (Some(rec), Some(dek)) = (bucket_by_uid(&mut t, mv.bucket)?, dek) else {
-                        return Ok((false, None));
-                    };
-                    let scope = bucket_scope(&mut t, &rec)?;
-                    let (seq, logged) = log_entry(&mut t, scope, |seq| {
+                    let Some(dek) = dek else { return Ok((false, vec![])) };
+                    let (seq, logged) = log_entry(&mut t, scope.clone(), |seq| {
                         v.seq = seq;
                         super::version_entry(mv.bucket, &mv.key, &v, &dek)
                     })?;
@@ -198,16 +197,18 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
                 Some((upload, number)) => {
                     // Read under the key's lock: Complete and Abort take it too.
                     if t.get(Cf::UploadIds, upload.as_bytes())?.is_none() {
-                        return Ok((false, None));
+                        return Ok((false, vec![]));
                     }
                     let pk = part_key(upload, number);
                     let Some(mut part) = super::stored_part(&mut t, &pk)? else {
-                        return Ok((false, None));
+                        return Ok((false, vec![]));
                     };
                     if part.stream.stream_id != mv.stream {
-                        return Ok((false, None));
+                        return Ok((false, vec![]));
                     }
-                    let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else { return Ok((false, None)) };
+                    let Some(reason) = reseat_replica(&mut t, &mut part.stream, &mv)? else {
+                        return Ok((false, vec![]));
+                    };
                     let manifest = part.stream.clone();
                     ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
                     // The part again with its new replica list, as for a version.
@@ -225,8 +226,8 @@ impl<E: KvEngine> ReplicaMeta for KvMetadataStore<E> {
             ]);
             // Its copy there is deleted by a durable task decided in this very commit.
             queue_deletion(&DeletionTask::new(mv.stream, mv.from.clone(), reason, wall_ms()), &mut ops)?;
-            commit_audited(t, ops, audit, &i.sealing, wall_ms())?;
-            Ok((true, logged_seq))
+            let (_, audit_seq) = commit_audited(t, ops, audit, scope, &i.sealing, wall_ms())?;
+            Ok((true, logged_seq.into_iter().chain([audit_seq]).collect::<Vec<_>>()))
         })
         .await
     }

@@ -12,7 +12,7 @@ use crate::model::BucketUid;
 
 impl<E: KvEngine> Inner<E> {
     pub(super) fn restore(&self, batch: &RestoreBatch) -> Result<(), MetaError> {
-        let mut t = self.engine.begin(&[LIFE_EXCLUSIVE])?;
+        let mut t = self.engine.begin(&[LIFE_EXCLUSIVE, crate::meta::kv::TxnLock::Audit])?;
         let mut ops = Vec::new();
         for (rec, kek) in &batch.buckets {
             ops.push(KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(rec)?));
@@ -42,6 +42,7 @@ impl<E: KvEngine> Inner<E> {
         for u in &batch.uploads {
             restore_upload(u, &mut ops)?;
         }
+        crate::meta::audit_chain::restore_records(&mut t, &batch.audit, &mut ops)?;
         if batch.seq_floor > 0 {
             t.raise_seq(batch.seq_floor)?;
         }

@@ -1,14 +1,16 @@
 //! The log segment index (`LogSegments`) and what a checkpoint reads (docs/format-v2.md,
 //! "Checkpoints"): the writer records each segment it wrote; a checkpoint of a bucket reads
-//! the bucket's live versions as log entries a page at a time, then removes the segments it
-//! superseded from the index once the providers deleted them.
+//! the bucket's live versions, open uploads and audit records as log entries a page at a
+//! time, then removes the segments it superseded from the index once the providers deleted
+//! them.
 
 use super::{Inner, KvMetadataStore, version_entry};
-use crate::meta::codec::{decode, encode, prefix_successor};
+use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp};
-use crate::meta::log_entry::{LogEntry, LoggedPart, LoggedUpload};
+use crate::meta::log_entry::{LogEntry, LoggedAudit, LoggedPart, LoggedUpload};
 use crate::meta::outbox::{IndexedSegment, StateCursor, indexed_segment_key};
 use crate::meta::{MetaError, UploadRecord, VersionRecord};
+use crate::model::audit::AuditRecord;
 use crate::model::{BucketUid, WrappedKey};
 
 impl<E: KvEngine> KvMetadataStore<E> {
@@ -76,6 +78,9 @@ impl<E: KvEngine> Inner<E> {
         from: StateCursor,
         limit: usize,
     ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        if from.audit {
+            return self.audit_state_page(bucket, from.after, limit);
+        }
         if from.uploads {
             return self.upload_state_page(bucket, from.after, limit);
         }
@@ -144,6 +149,36 @@ impl<E: KvEngine> Inner<E> {
                 return Ok((entries, Some(StateCursor { uploads: true, after: Some(k), ..StateCursor::default() })));
             }
         }
-        Ok((entries, None))
+        Ok((entries, Some(StateCursor { audit: true, ..StateCursor::default() })))
+    }
+
+    /// Up to `limit` of the audit records logged in the bucket's scope after the
+    /// [`Cf::AuditScopes`] key `after`, each as the entry that logged it: an audit log is
+    /// history, so a checkpoint carries it forward rather than dropping it.
+    fn audit_state_page(
+        &self,
+        bucket: BucketUid,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
+        let base = bucket.as_bytes().to_vec();
+        let end = prefix_successor(&base);
+        let start = after.map_or(base, |k| key_successor(&k));
+        let pairs = self.engine.scan(Cf::AuditScopes, &start, end.as_deref(), limit.max(1))?;
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (k, v) in &pairs {
+            let record = k.get(16..).and_then(|s| <[u8; 8]>::try_from(s).ok());
+            let record = record.ok_or_else(|| MetaError::codec("an audit scope record under a malformed key"))?;
+            let Some(rec) = self.get::<AuditRecord>(Cf::Audit, &record)? else { continue };
+            let seq: u64 = decode(v)?;
+            entries.push(LogEntry::Audited(Box::new(LoggedAudit::new(seq, Some(*bucket.as_bytes()), &rec))));
+        }
+        let next = match pairs.last() {
+            Some((k, _)) if pairs.len() >= limit => {
+                Some(StateCursor { audit: true, after: Some(k.clone()), ..StateCursor::default() })
+            }
+            _ => None,
+        };
+        Ok((entries, next))
     }
 }

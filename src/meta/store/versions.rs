@@ -386,7 +386,7 @@ impl<E: KvEngine> Inner<E> {
         change: LockChange,
         bypass_governance: bool,
         audit: AuditEntry,
-    ) -> Result<(LockUpdate, Option<u64>), MetaError> {
+    ) -> Result<(LockUpdate, Vec<u64>), MetaError> {
         let locks = [LIFE_SHARED, key_lock(target.bucket, target.key.as_str()), TxnLock::Audit];
         let mut t = self.engine.begin(&locks)?;
         let changed = rewrite_version(&mut t, target, |v| match change {
@@ -401,11 +401,11 @@ impl<E: KvEngine> Inner<E> {
             }
         })?;
         match changed {
-            Ok((ops, v, seq)) => {
-                commit_audited(t, ops, audit, &self.sealing, super::wall_ms())?;
-                Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
+            Ok((ops, v, seq, scope)) => {
+                let (_, audit_seq) = commit_audited(t, ops, audit, scope, &self.sealing, super::wall_ms())?;
+                Ok((LockUpdate::Done(Box::new(v)), vec![seq, audit_seq]))
             }
-            Err(not_done) => Ok((not_done, None)),
+            Err(not_done) => Ok((not_done, vec![])),
         }
     }
 
@@ -421,7 +421,7 @@ impl<E: KvEngine> Inner<E> {
             v.tags = tags;
             Ok(())
         })? {
-            Ok((ops, v, seq)) => {
+            Ok((ops, v, seq, _)) => {
                 t.commit(ops)?;
                 Ok((LockUpdate::Done(Box::new(v)), Some(seq)))
             }
@@ -458,7 +458,7 @@ impl<E: KvEngine> Inner<E> {
 }
 
 /// A version rewritten in place: its writes, its new record, its log entry's sequence number.
-type Rewritten = (Vec<KvOp>, VersionRecord, u64);
+type Rewritten = (Vec<KvOp>, VersionRecord, u64, crate::meta::outbox::LogScope);
 
 /// Changes one version of a key in place with `change` and logs it again, or says why nothing
 /// changed: the bucket or the version is gone, it is a delete marker, or `change` refused.
@@ -485,13 +485,13 @@ fn rewrite_version(
     let dek = t.get_decoded::<crate::model::WrappedKey>(Cf::Deks, v.version_uid.as_bytes())?.unwrap_or_default();
     let scope = super::logging::bucket_scope(t, &rec)?;
     let key = target.key.as_str();
-    let (seq, logged) = super::logging::log_entry(t, scope, |seq| {
+    let (seq, logged) = super::logging::log_entry(t, scope.clone(), |seq| {
         v.seq = seq;
         super::version_entry(target.bucket, key, &v, &dek)
     })?;
     let mut ops = vec![logged];
     history.rewrite(place, &v, &mut ops)?;
-    Ok(Ok((ops, v, seq)))
+    Ok(Ok((ops, v, seq, scope)))
 }
 
 /// `Meta` key set once every `Objects` record has the versioning fields.
