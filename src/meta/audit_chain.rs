@@ -9,7 +9,7 @@ use super::MetaError;
 use super::codec::encode;
 use super::kv::{Cf, KvOp, KvTxn};
 use super::log_entry::{LogEntry, LoggedAudit};
-use super::outbox::{LogScope, outbox_op};
+use super::outbox::{CATALOG_SCOPE, LogScope, outbox_op};
 use crate::model::BucketUid;
 use crate::model::audit::{AuditEntry, AuditKey, AuditRecord, AuditSeal, GENESIS};
 
@@ -37,7 +37,7 @@ impl SealingKey {
 
 /// Commits `ops` plus the audit record of `entry`, chained after the head, the head's new
 /// seal, and the record's log entry in `scope` (the bucket's the record concerns, or the
-/// catalog's), indexed under that bucket so its checkpoints carry it forward. `t` holds
+/// catalog's), indexed under that scope so its checkpoints carry it forward. `t` holds
 /// [`super::kv::TxnLock::Audit`]. The record and its entry's sequence number.
 pub(super) fn commit_audited(
     mut t: impl KvTxn,
@@ -57,17 +57,15 @@ pub(super) fn commit_audited(
     }
     let seq = t.next_seq()?;
     let bucket = scope.bucket.map(|b| *b.as_bytes());
-    if let Some(b) = scope.bucket {
-        ops.push(KvOp::Put(Cf::AuditScopes, scope_key(b, rec.seq), encode(&seq)?));
-    }
+    ops.push(KvOp::Put(Cf::AuditScopes, scope_key(scope.bucket, rec.seq), encode(&seq)?));
     ops.push(outbox_op(seq, scope, &LogEntry::Audited(Box::new(LoggedAudit::new(seq, bucket, &rec))))?);
     t.commit(ops)?;
     Ok((rec, seq))
 }
 
-/// The [`Cf::AuditScopes`] key of record `seq` in the scope of `bucket`.
-pub(super) fn scope_key(bucket: BucketUid, seq: u64) -> Vec<u8> {
-    [bucket.as_bytes().as_slice(), &seq.to_be_bytes()].concat()
+/// The [`Cf::AuditScopes`] key of record `seq` in the scope of `bucket` (`None`: the catalog's).
+fn scope_key(bucket: Option<BucketUid>, seq: u64) -> Vec<u8> {
+    [bucket.map_or(CATALOG_SCOPE, |b| *b.as_bytes()).as_slice(), &seq.to_be_bytes()].concat()
 }
 
 /// Puts restored records back as the commits that chained them wrote them (their log entries
@@ -80,9 +78,7 @@ pub(super) fn restore_records(
     let Some(last) = records.iter().map(|r| &r.record).max_by_key(|r| r.seq) else { return Ok(()) };
     for r in records {
         ops.push(KvOp::Put(Cf::Audit, r.record.seq.to_be_bytes().to_vec(), encode(&r.record)?));
-        if let Some(b) = r.bucket {
-            ops.push(KvOp::Put(Cf::AuditScopes, scope_key(b, r.record.seq), encode(&r.log_seq)?));
-        }
+        ops.push(KvOp::Put(Cf::AuditScopes, scope_key(r.bucket, r.record.seq), encode(&r.log_seq)?));
     }
     let head = t.get_decoded::<(u64, String)>(Cf::Meta, HEAD)?;
     if head.is_none_or(|(seq, _)| seq < last.seq) {

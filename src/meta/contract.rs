@@ -391,6 +391,16 @@ pub trait LogMeta: RebuildStage + Send + Sync {
         from: crate::meta::outbox::StateCursor,
         limit: usize,
     ) -> Result<(Vec<crate::meta::log_entry::LogEntry>, Option<crate::meta::outbox::StateCursor>), MetaError>;
+    /// A page of the catalog's live log state from `from`: each provider, policy and shredded
+    /// KEK, then each user, access key, admin token, grant and bucket setting, as the
+    /// `Catalog` entry that logs its current value (numbered 0: the store does not keep their
+    /// commits' numbers), then the audit records logged in the catalog's scope; and where the
+    /// next page starts (`None` after the last).
+    async fn catalog_state_page(
+        &self,
+        from: crate::meta::outbox::CatalogCursor,
+        limit: usize,
+    ) -> Result<(Vec<crate::meta::log_entry::LogEntry>, Option<crate::meta::outbox::CatalogCursor>), MetaError>;
 }
 
 /// A rebuild's scratch space in the store being rebuilt (`metalog::stage` gives the keys their

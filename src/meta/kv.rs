@@ -63,8 +63,9 @@ pub enum Cf {
     /// log segment this store's gateways wrote went, so a checkpoint can delete those it
     /// supersedes (`metalog::checkpoint`)
     LogSegments,
-    /// scope bucket ‖ u64(record seq) → u64(log seq): the audit records logged in a bucket's
-    /// scope, which its checkpoints carry forward (`meta::audit_chain`)
+    /// scope bucket (16 zero bytes for the catalog) ‖ u64(record seq) → u64(log seq): the
+    /// audit records logged in each scope, which its checkpoints carry forward
+    /// (`meta::audit_chain`)
     AuditScopes,
 }
 

@@ -8,6 +8,8 @@ pub mod conformance;
 #[cfg(any(test, feature = "test-util"))]
 mod conformance_access;
 #[cfg(any(test, feature = "test-util"))]
+mod conformance_catalog;
+#[cfg(any(test, feature = "test-util"))]
 mod conformance_log;
 #[cfg(any(test, feature = "test-util"))]
 mod conformance_more;

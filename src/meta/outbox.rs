@@ -102,9 +102,13 @@ impl IndexedSegment {
     }
 }
 
+/// Where the catalog stands wherever a scope is 16 bytes: in the segment index, the audit
+/// scope index and a catalog checkpoint's marker (no bucket has this identity: they are random).
+pub const CATALOG_SCOPE: [u8; 16] = [0; 16];
+
 /// The key of `segment_id` of scope `bucket` in [`Cf::LogSegments`].
 pub(crate) fn indexed_segment_key(bucket: Option<BucketUid>, segment_id: &[u8; 16]) -> Vec<u8> {
-    let mut k = bucket.map_or([0; 16], |b| *b.as_bytes()).to_vec();
+    let mut k = bucket.map_or(CATALOG_SCOPE, |b| *b.as_bytes()).to_vec();
     k.extend_from_slice(segment_id);
     k
 }
@@ -121,6 +125,27 @@ pub struct StateCursor {
     pub audit: bool,
     /// After this record key (from the first when `None`).
     pub after: Option<Vec<u8>>,
+}
+
+/// Where the next page of the catalog's state starts (see `LogMeta::catalog_state_page`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogCursor {
+    /// Which records.
+    pub phase: CatalogPhase,
+    /// After this record key (from the first when `None`).
+    pub after: Option<Vec<u8>>,
+}
+
+/// The catalog's records, in the order a checkpoint writes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CatalogPhase {
+    /// Providers, policies and shredded KEKs changed through the admin API.
+    #[default]
+    Catalog,
+    /// Users, access keys, admin tokens, grants and bucket settings.
+    Access,
+    /// The audit records logged in the catalog's scope.
+    Audit,
 }
 
 /// An entry waiting to be logged.

@@ -24,7 +24,7 @@ use crate::datapath::segment::{SegmentHeader, seal_segment};
 use crate::error::{Context as _, Result};
 use crate::meta::BucketRecord;
 use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedCheckpoint};
-use crate::meta::outbox::{IndexedSegment, LogScope, StateCursor};
+use crate::meta::outbox::{CATALOG_SCOPE, CatalogCursor, IndexedSegment, LogScope, StateCursor};
 use crate::model::{BucketUid, random_array};
 
 /// Index records read at a time.
@@ -43,10 +43,22 @@ struct StoreBuckets {
     shredded: HashSet<String>,
 }
 
-/// One scope's indexed segments.
+/// One scope's indexed segments (`bucket` `None`: the catalog's).
 struct Group {
-    bucket: BucketUid,
+    bucket: Option<BucketUid>,
     segments: Vec<IndexedSegment>,
+}
+
+/// Where a checkpoint's entries come from, and how far it has read.
+enum State {
+    Bucket(BucketUid, Option<StateCursor>),
+    Catalog(Option<CatalogCursor>),
+}
+
+impl State {
+    fn done(&self) -> bool {
+        matches!(self, State::Bucket(_, None) | State::Catalog(None))
+    }
 }
 
 impl Inner {
@@ -77,7 +89,7 @@ impl Inner {
             after = Some((last.scope.bucket, last.segment_id));
             let full = page.len() == INDEX_PAGE;
             for s in page {
-                let Some(bucket) = s.scope.bucket else { continue };
+                let bucket = s.scope.bucket;
                 if group.as_ref().is_some_and(|g| g.bucket != bucket)
                     && let Some(done) = group.take()
                 {
@@ -137,10 +149,17 @@ impl Inner {
             let handled = self.delete_superseded(&group.segments, id, latest).await;
             group.segments.retain(|s| !handled.contains(&s.segment_id));
         }
-        let rec = buckets.records.iter().find(|b| b.uid == group.bucket);
+        let Some(bucket) = group.bucket else {
+            let scope = LogScope::catalog();
+            if self.due(&scope, &group, through).await {
+                self.checkpoint(&group, &scope, None, through).await;
+            }
+            return;
+        };
+        let rec = buckets.records.iter().find(|b| b.uid == bucket);
         let plan = match rec {
             Some(rec) => self.plan_live(rec, buckets, &group, through).await,
-            None => plan_deleted(&group, through).map(|(mut scope, first)| {
+            None => plan_deleted(bucket, &group, through).map(|(mut scope, first)| {
                 // Its policy may be gone since, or unknown (a segment indexed by a rebuild):
                 // its deletion then goes where the catalog's entries go.
                 if !self.state.residency().policies.contains_key(&scope.policy) {
@@ -150,14 +169,28 @@ impl Inner {
             }),
         };
         let Some((scope, first)) = plan else { return };
-        match self.write_checkpoint(group.bucket, &scope, first, through).await {
+        self.checkpoint(&group, &scope, Some(first), through).await;
+    }
+
+    /// Writes the checkpoint of the group's scope and deletes what it supersedes.
+    async fn checkpoint(&self, group: &Group, scope: &LogScope, first: Option<LogEntry>, through: u64) {
+        let state = match group.bucket {
+            // A deleted bucket's checkpoint carries only its audit records (history, not state).
+            Some(b) => {
+                let live = matches!(first, Some(LogEntry::Bucket(_)));
+                State::Bucket(b, Some(StateCursor { audit: !live, ..StateCursor::default() }))
+            }
+            None => State::Catalog(Some(CatalogCursor::default())),
+        };
+        let marker_bucket = group.bucket.map_or(CATALOG_SCOPE, |b| *b.as_bytes());
+        match self.write_checkpoint(marker_bucket, scope, first, state, through).await {
             Ok(id) => {
                 self.writer.count_checkpoint("written");
                 self.delete_superseded(&group.segments, id, through).await;
             }
             Err(e) => {
                 self.writer.count_checkpoint("failed");
-                tracing::warn!(bucket = %hex::encode(group.bucket.as_bytes()), error = %crate::report::Report(&e), "checkpoint failed");
+                tracing::warn!(scope = %hex::encode(marker_bucket), error = %crate::report::Report(&e), "checkpoint failed");
             }
         }
     }
@@ -178,11 +211,19 @@ impl Inner {
             return None;
         }
         let scope = LogScope::bucket(rec, kek.clone());
-        let (placement, _) = match self.target(&scope).await {
+        let due = self.due(&scope, group, through).await;
+        due.then(|| (scope, LogEntry::Bucket(LoggedBucket::new(through, rec, kek))))
+    }
+
+    /// Whether the scope needs a checkpoint: a segment since its latest checkpoint (or of it)
+    /// is outside its placement as it is now or under another KEK, or enough segments came
+    /// after it; and one would cover something.
+    async fn due(&self, scope: &LogScope, group: &Group, through: u64) -> bool {
+        let (placement, _) = match self.target(scope).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %crate::report::Report(&e), "placing a checkpoint");
-                return None;
+                return false;
             }
         };
         let allowed: HashSet<_> = placement.targets().iter().collect();
@@ -201,13 +242,13 @@ impl Inner {
         // logged byte bounded, however large the bucket.
         let grown = after_latest.len() >= self.checkpoints.min_segments && after_bytes >= latest_bytes;
         let coverable = after_latest.iter().any(|s| s.max_seq <= through) || (misplaced && parts > 0);
-        ((misplaced || grown) && coverable).then(|| (scope, LogEntry::Bucket(LoggedBucket::new(through, rec, kek))))
+        (misplaced || grown) && coverable
     }
 }
 
 /// For a deleted bucket: its deletion alone replaces every segment it had, once every one of
 /// them is at or below `through` (and it has more than that one checkpoint).
-fn plan_deleted(group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
+fn plan_deleted(bucket: BucketUid, group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
     let latest = latest_checkpoint(&group.segments).map(|l| l.0);
     let only_latest = latest.is_some() && group.segments.iter().all(|s| s.checkpoint.map(|c| c.0) == latest);
     if only_latest || group.segments.iter().any(|s| s.max_seq > through) {
@@ -216,7 +257,7 @@ fn plan_deleted(group: &Group, through: u64) -> Option<(LogScope, LogEntry)> {
     // Its deletion was logged under the default KEK's log key; so is this.
     let newest = group.segments.iter().max_by_key(|s| s.max_seq)?;
     let scope = LogScope { kek: None, ..newest.scope.clone() };
-    Some((scope, LogEntry::BucketDeleted { seq: through, bucket: *group.bucket.as_bytes() }))
+    Some((scope, LogEntry::BucketDeleted { seq: through, bucket: *bucket.as_bytes() }))
 }
 
 /// The newest whole checkpoint among `segments` (a checkpoint is indexed as one only once
@@ -229,28 +270,22 @@ impl Inner {
     /// Writes the checkpoint's parts (W of N each, indexed as they are written); its id.
     async fn write_checkpoint(
         &self,
-        bucket: BucketUid,
+        bucket: [u8; 16],
         scope: &LogScope,
-        first: LogEntry,
+        first: Option<LogEntry>,
+        mut state: State,
         through: u64,
     ) -> Result<[u8; 16]> {
         let target = self.target(scope).await?;
         let id = random_array().context("drawing a checkpoint id")?;
-        // A deleted bucket's checkpoint carries only its audit records (history, not state).
-        let live = matches!(first, LogEntry::Bucket(_));
-        let mut cursor = Some(StateCursor { audit: !live, ..StateCursor::default() });
-        let mut pending: VecDeque<(u64, Vec<u8>)> = VecDeque::from([encoded(&first)?]);
+        let mut pending: VecDeque<(u64, Vec<u8>)> = first.iter().map(encoded).collect::<Result<_>>()?;
         let mut part = 0u32;
         let mut parts = Vec::new();
         loop {
-            while pending.iter().map(|(_, e)| e.len() + 4).sum::<usize>() < super::SEGMENT_TARGET
-                && let Some(from) = cursor.take()
-            {
-                let (entries, next) = self.meta.log_state_page(bucket, from, STATE_PAGE).await?;
-                for e in &entries {
+            while pending.iter().map(|(_, e)| e.len() + 4).sum::<usize>() < super::SEGMENT_TARGET && !state.done() {
+                for e in &self.state_page(&mut state).await? {
                     pending.push_back(encoded(e)?);
                 }
-                cursor = next;
             }
             let mut batch = Vec::new();
             let mut size = 0;
@@ -261,8 +296,8 @@ impl Inner {
                 size += e.len() + 4;
                 batch.extend(pending.pop_front());
             }
-            let last = cursor.is_none() && pending.is_empty();
-            let marker = LogEntry::Checkpoint(LoggedCheckpoint { through, bucket: *bucket.as_bytes(), id, part, last });
+            let last = state.done() && pending.is_empty();
+            let marker = LogEntry::Checkpoint(LoggedCheckpoint { through, bucket, id, part, last });
             let marker = encoded(&marker)?;
             let max_seq = batch.iter().map(|(s, _)| *s).max().unwrap_or(0).max(through);
             let entries: Vec<&[u8]> =
@@ -278,6 +313,28 @@ impl Inner {
             }
             part += 1;
         }
+    }
+
+    /// The next page of the checkpoint's state, moving `state` on.
+    async fn state_page(&self, state: &mut State) -> Result<Vec<LogEntry>> {
+        Ok(match state {
+            State::Bucket(bucket, cursor) => match cursor.take() {
+                Some(from) => {
+                    let (entries, next) = self.meta.log_state_page(*bucket, from, STATE_PAGE).await?;
+                    *cursor = next;
+                    entries
+                }
+                None => Vec::new(),
+            },
+            State::Catalog(cursor) => match cursor.take() {
+                Some(from) => {
+                    let (entries, next) = self.meta.catalog_state_page(from, STATE_PAGE).await?;
+                    *cursor = next;
+                    entries
+                }
+                None => Vec::new(),
+            },
+        })
     }
 
     /// Deletes, at every provider they were sent to, the group's segments the checkpoint `id`

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use super::generations::{self, Superseded};
 use super::stage::{self, AUDIT, BUCKETS, CATALOG, JOB, Job, OBJECTS, REWRAPS, UPLOAD_PARTS, UPLOADS, VERSIONS, key};
 use crate::meta::log_entry::{LogEntry, LoggedBucket, LoggedObjectVersion};
+use crate::meta::outbox::CATALOG_SCOPE;
 use crate::meta::{MetaError, RebuildStage};
 
 /// The slot an entry decides (a checkpoint's marker decides none: it tags its segment).
@@ -194,9 +195,15 @@ pub(super) struct ReadSegment {
     pub(super) bytes: u64,
 }
 
-/// The bucket an entry belongs to (`None`: a catalog entry or a rewrap, which name none).
+/// The scope an entry speaks for, as checkpoints supersede: its bucket, or
+/// [`CATALOG_SCOPE`] for a catalog change or an audit record of the catalog's (a rewrap names
+/// none: its version's bucket decides).
 pub(super) fn entry_bucket(entry: &LogEntry) -> Option<&[u8; 16]> {
-    entry.bucket()
+    match entry {
+        LogEntry::Catalog { .. } => Some(&CATALOG_SCOPE),
+        LogEntry::Audited(a) if a.bucket.is_none() => Some(&CATALOG_SCOPE),
+        _ => entry.bucket(),
+    }
 }
 
 /// The live buckets, one per name (of two of one name — a deletion that was not logged — the
@@ -221,12 +228,17 @@ pub(super) async fn live_buckets(stage: &dyn RebuildStage, gens: &Superseded) ->
     Ok(by_name.into_values().collect())
 }
 
-/// The catalog changes: name and JSON.
-pub(super) async fn catalog(stage: &dyn RebuildStage) -> Result<Vec<(String, String)>, MetaError> {
+/// The catalog changes: name and JSON (unless a catalog checkpoint superseded them: a name
+/// removed before it is not in it, and an older segment must not bring it back).
+pub(super) async fn catalog(stage: &dyn RebuildStage, gens: &Superseded) -> Result<Vec<(String, String)>, MetaError> {
     let mut out = Vec::new();
     stage::each_page(stage, &[CATALOG], 1024, async |pairs| -> Result<(), MetaError> {
         for (_, v) in pairs {
-            if let LogEntry::Catalog { name, json, .. } = unstaged(&v)?.entry {
+            let s = unstaged(&v)?;
+            if !gens.keeps_staged(&s) {
+                continue;
+            }
+            if let LogEntry::Catalog { name, json, .. } = s.entry {
                 out.push((name, json));
             }
         }
@@ -357,7 +369,7 @@ mod tests {
         })
         .await
         .unwrap();
-        Folded { buckets, versions, catalog: catalog(&stage).await.unwrap(), job }
+        Folded { buckets, versions, catalog: catalog(&stage, &gens).await.unwrap(), job }
     }
 
     fn etags(f: &Folded) -> Vec<(String, String)> {
@@ -498,5 +510,42 @@ mod tests {
         let partial = fold([vec![stale], vec![parts[0].clone()], vec![after]].concat()).await;
         want.insert(0, ("a".to_owned(), "e2".to_owned()));
         assert_eq!(etags(&partial), want);
+    }
+
+    fn catalog_entry(seq: u64, name: &str, json: &str) -> LogEntry {
+        LogEntry::Catalog { seq, name: name.into(), json: json.into() }
+    }
+
+    /// Promise: a whole checkpoint of the catalog supersedes the catalog's older entries as a
+    /// bucket's does its own: a user removed before it (the removal gone with the segments it
+    /// replaced) is not brought back by a segment some provider failed to delete, a value
+    /// changed since wins over the checkpoint's, and the buckets' entries are not touched.
+    #[tokio::test]
+    async fn a_whole_catalog_checkpoint_supersedes_older_catalog_entries() {
+        let stale = vec![
+            catalog_entry(2, "user/carol", "{}"),
+            catalog_entry(3, "policy/p", "\"old\""),
+            bucket(4, 1, "photos", "eu"),
+        ];
+        let mut marker = marker(10, 0, true);
+        if let LogEntry::Checkpoint(c) = &mut marker {
+            c.bucket = CATALOG_SCOPE;
+        }
+        let checkpoint = vec![marker, catalog_entry(0, "policy/p", "\"kept\""), catalog_entry(0, "user/alice", "{}")];
+        let after = vec![catalog_entry(12, "user/alice", "{\"changed\":1}")];
+        let want = vec![
+            ("policy/p".to_owned(), "\"kept\"".to_owned()),
+            ("user/alice".to_owned(), "{\"changed\":1}".to_owned()),
+        ];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+            let segments = [stale.clone(), checkpoint.clone(), after.clone()];
+            let folded = fold(order.iter().map(|&i| segments[i].clone()).collect()).await;
+            let mut catalog = folded.catalog.clone();
+            catalog.sort();
+            assert_eq!(catalog, want, "order {order:?}");
+            assert_eq!(folded.buckets.len(), 1, "the bucket is not the catalog's");
+        }
+        let partial = fold(vec![stale, after]).await;
+        assert!(partial.catalog.iter().any(|(n, _)| n == "user/carol"), "no checkpoint, nothing superseded");
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use super::fold::{Staged, entry_bucket};
 use super::stage::{self, key};
 use crate::meta::log_entry::LoggedCheckpoint;
+use crate::meta::outbox::CATALOG_SCOPE;
 use crate::meta::{MetaError, RebuildStage};
 
 /// `p` ‖ bucket ‖ u64(through) ‖ id ‖ u32(part): a part was read.
@@ -66,7 +67,12 @@ impl Superseded {
 
     /// Buckets with a whole checkpoint.
     pub(super) fn buckets(&self) -> usize {
-        self.0.len()
+        self.0.keys().filter(|b| **b != CATALOG_SCOPE).count()
+    }
+
+    /// Whether the catalog has a whole checkpoint.
+    pub(super) fn catalog(&self) -> bool {
+        self.0.contains_key(&CATALOG_SCOPE)
     }
 
     /// Whether an entry of `bucket` (`None`: one that names no bucket) with sequence number

@@ -102,6 +102,8 @@ pub struct RebuildReport {
     pub highest_seq: u64,
     /// Buckets whose state came from a whole checkpoint (and the segments after it).
     pub checkpoints: usize,
+    /// The catalog's state came from a whole checkpoint (and the segments after it).
+    pub catalog_checkpoint: bool,
     /// The audit chain restored, and its breaks.
     pub audit: super::audit::ChainReport,
 }
@@ -185,13 +187,14 @@ async fn write_back(
 ) -> Result<(), RebuildError> {
     let gens = Superseded::read(stage).await?;
     report.checkpoints = gens.buckets();
+    report.catalog_checkpoint = gens.catalog();
     let buckets = fold::live_buckets(stage, &gens).await?;
     let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
     let mut first = RestoreBatch { seq_floor: job.highest_seq, ..RestoreBatch::default() };
     for b in &buckets {
         first.buckets.push((b.record().map_err(|_| RebuildError::Entry("bucket"))?, b.kek.clone()));
     }
-    for (name, json) in fold::catalog(stage).await? {
+    for (name, json) in fold::catalog(stage, &gens).await? {
         match catalog_change(&name, &json)? {
             Logged::Catalog(c) => first.catalog.push(c),
             Logged::Access(

@@ -79,7 +79,7 @@ pub(super) fn index_key(segment: &str) -> Vec<u8> {
 }
 
 /// A segment read, as the segment index records it: its scope is the bucket its entries
-/// name (none: the catalog's), with the policy and KEK unknown — so the rebuilt gateway's
+/// name (or the catalog's), with the policy and KEK unknown — so the rebuilt gateway's
 /// first checkpoint of the bucket replaces it, wherever it is — at the providers listing it.
 pub(super) fn indexed(
     name: &str,
@@ -88,7 +88,13 @@ pub(super) fn indexed(
     bytes: u64,
 ) -> Option<crate::meta::outbox::IndexedSegment> {
     let id = hex::decode(name.strip_prefix(crate::backend::SEGMENT_PREFIX)?).ok()?;
-    let bucket = entries.iter().find_map(super::fold::entry_bucket).map(|b| crate::model::BucketUid(*b));
+    // A segment of rewraps only names no scope (a rewrap names its version, not the bucket):
+    // it is left out of the index rather than taken for the catalog's, whose checkpoint would
+    // delete it; the bucket's next checkpoint supersedes its rewraps all the same.
+    let bucket = match entries.iter().find_map(super::fold::entry_bucket)? {
+        b if *b == crate::meta::outbox::CATALOG_SCOPE => None,
+        b => Some(crate::model::BucketUid(*b)),
+    };
     Some(crate::meta::outbox::IndexedSegment {
         segment_id: <[u8; 16]>::try_from(id).ok()?,
         scope: crate::meta::outbox::LogScope { bucket, policy: String::new(), kek: None },

@@ -114,13 +114,13 @@ fn free_port() -> u16 {
 
 /// Checkpoints every second of any bucket with a segment since its last one, so the
 /// workload's buckets are checkpointed, and their older segments deleted, while it runs.
-fn with_checkpoints(text: &str) -> String {
+pub(crate) fn with_checkpoints(text: &str) -> String {
     let knobs = "checkpoint_interval_secs = 1\ncheckpoint_settle_secs = 1\ncheckpoint_min_segments = 1\n";
     text.replace("[workers]\n", &format!("[workers]\n{knobs}"))
 }
 
 /// How many checkpoints the gateway has written (its metrics say).
-async fn checkpoints_written(admin: std::net::SocketAddr) -> u64 {
+pub(crate) async fn checkpoints_written(admin: std::net::SocketAddr) -> u64 {
     let headers = [("host".to_owned(), admin.to_string())];
     let Ok(r) = crate::common::raw::send(admin, "GET", "/metrics", &headers, b"").await else { return 0 };
     let series = "souverain_log_checkpoints_total{outcome=\"written\"} ";

@@ -303,6 +303,30 @@ pub(super) fn drop_grants(t: &mut impl KvTxn, bucket: BucketUid) -> Result<Vec<K
     Ok(ops)
 }
 
+/// The JSON an access record was logged with (its `Catalog` entry), from its name and stored
+/// bytes: what a catalog checkpoint writes for it. An unknown kind is an error, so a
+/// checkpoint never silently drops a record a later change taught the store.
+pub(super) fn logged_json(name: &str, value: &[u8]) -> Result<String, MetaError> {
+    fn json<T: serde::de::DeserializeOwned + serde::Serialize>(value: &[u8]) -> Result<String, MetaError> {
+        serde_json::to_string(&decode::<T>(value)?).map_err(|e| MetaError::codec_from("an access record as JSON", e))
+    }
+    match name.split_inclusive('/').next().unwrap_or_default() {
+        USER => json::<UserRecord>(value),
+        KEY => json::<AccessKeyRecord>(value),
+        TOKEN => json::<AdminTokenRecord>(value),
+        GRANT => json::<Perms>(value),
+        POLICY => json::<String>(value),
+        BLOCK => json::<PublicAccessBlock>(value),
+        super::versions::VERSIONING => json::<crate::model::Versioning>(value),
+        super::versions::OBJECT_LOCK => json::<crate::model::lock::LockConfig>(value),
+        LIFECYCLE => json::<crate::model::lifecycle::LifecycleConfig>(value),
+        BUCKET_TAGS => json::<crate::model::tagging::TagSet>(value),
+        CORS => json::<crate::model::cors::CorsConfig>(value),
+        ETAG_MODE => json::<crate::model::EtagMode>(value),
+        other => Err(MetaError::codec(format!("an access record of an unknown kind ({other})"))),
+    }
+}
+
 /// The writes of recovered access records (a rebuild).
 pub(super) fn restore_ops(records: &[AccessRecord], ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     for r in records {

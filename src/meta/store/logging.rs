@@ -10,7 +10,7 @@ use crate::meta::codec::{decode, encode};
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::log_entry::LogEntry;
 use crate::meta::outbox::{
-    IndexedSegment, LogRepairTask, LogScope, LogSink, StateCursor, Unlogged, log_repair_key, outbox_op,
+    CatalogCursor, IndexedSegment, LogRepairTask, LogScope, LogSink, StateCursor, Unlogged, log_repair_key, outbox_op,
 };
 use crate::meta::replica_queue::claim_due;
 use crate::meta::restore::RestoreBatch;
@@ -189,6 +189,14 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
         limit: usize,
     ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
         self.read_log_state(bucket, from, limit).await
+    }
+
+    async fn catalog_state_page(
+        &self,
+        from: CatalogCursor,
+        limit: usize,
+    ) -> Result<(Vec<LogEntry>, Option<CatalogCursor>), MetaError> {
+        self.run(move |i| i.catalog_state_page(from, limit)).await
     }
 
     async fn init_log_keyring(&self, kek: &str, keyring: Vec<u8>) -> Result<Vec<u8>, MetaError> {

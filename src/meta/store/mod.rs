@@ -8,6 +8,7 @@
 
 mod access;
 mod admin;
+mod catalog_state;
 mod cluster;
 mod logging;
 mod objects;

@@ -8,7 +8,7 @@ use super::{Inner, KvMetadataStore, version_entry};
 use crate::meta::codec::{decode, encode, key_successor, prefix_successor};
 use crate::meta::kv::{Cf, KvEngine, KvOp};
 use crate::meta::log_entry::{LogEntry, LoggedAudit, LoggedPart, LoggedUpload};
-use crate::meta::outbox::{IndexedSegment, StateCursor, indexed_segment_key};
+use crate::meta::outbox::{CATALOG_SCOPE, IndexedSegment, StateCursor, indexed_segment_key};
 use crate::meta::{MetaError, UploadRecord, VersionRecord};
 use crate::model::audit::AuditRecord;
 use crate::model::{BucketUid, WrappedKey};
@@ -79,7 +79,9 @@ impl<E: KvEngine> Inner<E> {
         limit: usize,
     ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
         if from.audit {
-            return self.audit_state_page(bucket, from.after, limit);
+            let (entries, last) = self.audit_scope_page(Some(bucket), from.after, limit)?;
+            let next = last.map(|k| StateCursor { audit: true, after: Some(k), ..StateCursor::default() });
+            return Ok((entries, next));
         }
         if from.uploads {
             return self.upload_state_page(bucket, from.after, limit);
@@ -152,16 +154,17 @@ impl<E: KvEngine> Inner<E> {
         Ok((entries, Some(StateCursor { audit: true, ..StateCursor::default() })))
     }
 
-    /// Up to `limit` of the audit records logged in the bucket's scope after the
-    /// [`Cf::AuditScopes`] key `after`, each as the entry that logged it: an audit log is
-    /// history, so a checkpoint carries it forward rather than dropping it.
-    fn audit_state_page(
+    /// Up to `limit` of the audit records logged in `scope` (a bucket's, or the catalog's)
+    /// after the [`Cf::AuditScopes`] key `after`, each as the entry that logged it, and the
+    /// last key read if there may be more: an audit log is history, so a checkpoint carries it
+    /// forward rather than dropping it.
+    pub(super) fn audit_scope_page(
         &self,
-        bucket: BucketUid,
+        scope: Option<BucketUid>,
         after: Option<Vec<u8>>,
         limit: usize,
-    ) -> Result<(Vec<LogEntry>, Option<StateCursor>), MetaError> {
-        let base = bucket.as_bytes().to_vec();
+    ) -> Result<(Vec<LogEntry>, Option<Vec<u8>>), MetaError> {
+        let base = scope.map_or(CATALOG_SCOPE, |b| *b.as_bytes()).to_vec();
         let end = prefix_successor(&base);
         let start = after.map_or(base, |k| key_successor(&k));
         let pairs = self.engine.scan(Cf::AuditScopes, &start, end.as_deref(), limit.max(1))?;
@@ -171,14 +174,9 @@ impl<E: KvEngine> Inner<E> {
             let record = record.ok_or_else(|| MetaError::codec("an audit scope record under a malformed key"))?;
             let Some(rec) = self.get::<AuditRecord>(Cf::Audit, &record)? else { continue };
             let seq: u64 = decode(v)?;
-            entries.push(LogEntry::Audited(Box::new(LoggedAudit::new(seq, Some(*bucket.as_bytes()), &rec))));
+            entries.push(LogEntry::Audited(Box::new(LoggedAudit::new(seq, scope.map(|b| *b.as_bytes()), &rec))));
         }
-        let next = match pairs.last() {
-            Some((k, _)) if pairs.len() >= limit => {
-                Some(StateCursor { audit: true, after: Some(k.clone()), ..StateCursor::default() })
-            }
-            _ => None,
-        };
-        Ok((entries, next))
+        let last = pairs.last().filter(|_| pairs.len() >= limit).map(|(k, _)| k.clone());
+        Ok((entries, last))
     }
 }
