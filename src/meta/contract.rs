@@ -351,6 +351,9 @@ pub trait LogMeta: RebuildStage + Send + Sync {
         key: &ObjectKey,
         version: Option<crate::model::VersionRef>,
     ) -> Result<bool, MetaError>;
+    /// Logs an open upload again (its `Upload`, then a `Part` per part), under new sequence
+    /// numbers; false if it is not open.
+    async fn relog_upload(&self, upload: crate::model::UploadId) -> Result<bool, MetaError>;
     /// Writes records a rebuild recovered from the log, as they were (no outbox entries), in
     /// one atomic write, and raises the commit sequence to at least `batch.seq_floor`.
     async fn restore(&self, batch: crate::meta::restore::RestoreBatch) -> Result<(), MetaError>;

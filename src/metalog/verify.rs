@@ -9,13 +9,14 @@
 //! - **Log**: the metadata log, folded as a rebuild would (in memory), against every version
 //!   the store holds (noncurrent ones and delete markers too): versions only the store has
 //!   (their entries not yet at the providers, which the outbox count explains), versions only
-//!   the log has, and keys whose `null` version differs.
+//!   the log has, and keys whose `null` version differs; and every open multipart upload with
+//!   its parts, both ways.
 //!
 //! With `repair`, missing replicas are queued for repair and orphans and surplus copies for
 //! deletion (the sweep DESIGN left unbuilt); the gateway's workers carry them out, and a
 //! deletion task whose replica is live is dropped, never executed
-//! ([`crate::meta::ReplicaMeta::claim_deletions`]). Buckets and versions the log lost or
-//! holds differently are logged again as the store holds them (the writer logs them when the
+//! ([`crate::meta::ReplicaMeta::claim_deletions`]). Buckets, versions and open uploads the
+//! log lost or holds differently are logged again as the store holds them (the writer logs them when the
 //! gateway runs).
 
 use std::collections::HashSet;
@@ -25,14 +26,15 @@ use super::generations::Superseded;
 use super::listing::MergedListing;
 use super::read::{open_keyrings, read_log};
 use super::rebuild::{Progress, RebuildReport, selected};
-use super::stage::{Job, MemoryStage};
+use super::stage::{self, Job, MemoryStage};
 use super::{fold, rebuild::RebuildError};
 use crate::backend::{Backend, Backends, STREAM_PREFIX, stream_name};
 use crate::datapath::range::ciphertext_len;
 use crate::keys::KeyProvider;
-use crate::meta::walk::VersionWalk;
-use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask};
-use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, VersionRef, VersionUid};
+use crate::meta::log_entry::{LogEntry, LoggedPart};
+use crate::meta::walk::{UploadWalk, VersionWalk};
+use crate::meta::{DeletionReason, DeletionTask, MetaError, MetadataStore, RebuildStage, RepairTask, UploadRecord};
+use crate::model::{BucketUid, ObjectKey, ProviderId, StreamId, StreamManifest, UploadId, VersionRef, VersionUid};
 
 /// Findings listed by name at most (the counts are always whole).
 const SAMPLE: usize = 100;
@@ -316,6 +318,7 @@ async fn compare_log(
         }
         store_versions_in_log(meta, (&stage, &gens), b.uid, b.name.as_str(), report, repair).await?;
     }
+    compare_uploads(meta, (&stage, &gens), &live, report, repair).await?;
     fold::each_live_version(&stage, &live, &gens, 512, async |versions| -> Result<(), MetaError> {
         for v in versions {
             let Ok(key) = ObjectKey::parse(&v.version.key) else { continue };
@@ -370,4 +373,71 @@ async fn store_versions_in_log(
             }
         }
     }
+}
+
+/// Each open upload of the store against the log (open there, with the same part streams),
+/// then the log's open uploads against the store. With `repair`, an upload the log lacks or
+/// holds differently (one begun before uploads were logged) is logged again.
+async fn compare_uploads(
+    meta: &dyn MetadataStore,
+    (stage, gens): (&dyn RebuildStage, &Superseded),
+    live: &HashSet<[u8; 16]>,
+    report: &mut VerifyReport,
+    repair: bool,
+) -> Result<(), MetaError> {
+    for b in meta.buckets().await? {
+        let mut walk = UploadWalk::new(b.uid);
+        loop {
+            let page = walk.next_page(meta, 256).await?;
+            if page.is_empty() {
+                break;
+            }
+            for u in page {
+                if upload_logged(meta, (stage, gens), &u).await? {
+                    continue;
+                }
+                report.not_in_log.add(|| format!("{}/{} (upload {})", b.name.as_str(), u.key, u.upload_id));
+                if repair && meta.relog_upload(u.upload_id).await? {
+                    report.relogged += 1;
+                }
+            }
+        }
+    }
+    super::uploads::each_live_upload(stage, live, gens, 256, async |open| -> Result<(), MetaError> {
+        for (u, _) in open {
+            if meta.upload(UploadId(u.upload)).await?.is_none() {
+                let id = UploadId(u.upload);
+                report.not_in_store.add(|| format!("{}/{} (upload {id})", hex::encode(u.bucket), u.key));
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Whether the log holds the upload open, with a part of the same stream for each the store
+/// holds.
+async fn upload_logged(
+    meta: &dyn MetadataStore,
+    (stage, gens): (&dyn RebuildStage, &Superseded),
+    u: &UploadRecord,
+) -> Result<bool, MetaError> {
+    let (bucket, upload) = (u.bucket_uid.as_bytes(), u.upload_id.as_bytes());
+    let slot = stage::key(stage::UPLOADS, &[bucket, upload]);
+    let Some(Some(v)) = stage.stage_get(vec![slot]).await?.pop() else { return Ok(false) };
+    let s = fold::unstaged(&v)?;
+    if !gens.keeps_staged(&s) || !matches!(s.entry, LogEntry::Upload(_)) {
+        return Ok(false);
+    }
+    let parts = meta.parts(u.upload_id, 0, usize::MAX).await?;
+    let slots =
+        parts.iter().map(|(n, _)| stage::key(stage::UPLOAD_PARTS, &[bucket, upload, &n.to_be_bytes()])).collect();
+    for ((_, part), logged) in parts.iter().zip(stage.stage_get(slots).await?) {
+        let logged = logged.map(|l| fold::unstaged(&l)).transpose()?.filter(|s| gens.keeps_staged(s));
+        let same = |p: &LoggedPart| p.stream.stream_id == *part.stream.stream_id.as_bytes();
+        if !logged.is_some_and(|s| matches!(&s.entry, LogEntry::Part(p) if same(p))) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

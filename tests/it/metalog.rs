@@ -346,7 +346,7 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
         c.put_object().bucket("compact").key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
     }
     c.delete_object().bucket("compact").key("gone").send().await.unwrap();
-    // A bucket that comes and goes: its log shrinks to its deletion.
+    // A bucket that comes and goes: its log shrinks to its deletion (and its audit records).
     c.create_bucket().bucket("fleeting").send().await.unwrap();
     c.put_object().bucket("fleeting").key("brief").body(b"b".to_vec().into()).send().await.unwrap();
     c.delete_object().bucket("fleeting").key("brief").send().await.unwrap();
@@ -368,12 +368,14 @@ async fn a_checkpoint_replaces_a_buckets_segments_and_a_rebuild_reads_it() {
                 .map(|f| match f.entry {
                     LogEntry::Checkpoint(_) => "checkpoint",
                     LogEntry::BucketDeleted { .. } => "deleted",
+                    LogEntry::Audited(_) => "audit record",
                     _ => "other",
                 })
                 .collect();
             left.sort_unstable();
             left.dedup();
-            logged_for(&log, "gone").is_empty() && left == ["checkpoint", "deleted"]
+            // Its deletion, and its history: the audit record of its creation.
+            logged_for(&log, "gone").is_empty() && left == ["audit record", "checkpoint", "deleted"]
         }
     })
     .await;

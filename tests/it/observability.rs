@@ -139,16 +139,17 @@ async fn prometheus_scrapes_the_gateway() {
     // The two GET bodies, plus the XML of the 404.
     wait_until(&prom, &format!("souverain_s3_sent_bytes_total > {}", sizes[0] + sizes[1])).await;
     wait_until(&prom, &format!("souverain_s3_received_bytes_total >= {}", sizes.iter().sum::<usize>())).await;
-    // Four metadata log segments (the bucket's creation, then one per PUT, each answered
-    // before the next request), none of whose copies a provider missed.
-    wait_for(&prom, "souverain_log_segments_total{outcome=\"written\"}", 4.0).await;
+    // Five metadata log segments (the record of the audit key made at the first start, the
+    // bucket's creation with its record, then one per PUT, each answered before the next
+    // request), none of whose copies a provider missed.
+    wait_for(&prom, "souverain_log_segments_total{outcome=\"written\"}", 5.0).await;
     wait_for(&prom, "sum(souverain_log_replicas_missed_total) or vector(0)", 0.0).await;
     for p in ["local-de", "local-fr", "local-nl"] {
-        // Per provider: three streams, the log key's keyring, four segments.
+        // Per provider: three streams, the log key's keyring, five segments.
         wait_for(
             &prom,
             &format!("souverain_backend_requests_total{{provider=\"{p}\",op=\"put\",outcome=\"ok\"}}"),
-            8.0,
+            9.0,
         )
         .await;
         wait_for(&prom, &format!("souverain_provider_reachable{{provider=\"{p}\"}}"), 1.0).await;

@@ -163,6 +163,48 @@ async fn verify_finds_a_noncurrent_version_the_log_lost() {
     assert!(after.clean(), "{after:?}");
 }
 
+/// Promise: verify compares open multipart uploads both ways. An upload whose part's log
+/// segment was lost at every provider (as an upload begun before uploads were logged) is found
+/// and named, and `--repair` logs it again with its parts, after which a rebuild could bring
+/// it back; an upload the log still holds open after its abort was lost is named as not in
+/// the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_open_uploads_the_log_lost_and_repair_logs_them_again() {
+    let deployment = Deployment::start();
+    let config = || deployment.config();
+    let roots = &deployment.providers.roots;
+    // Each step by its own gateway run, so each is in its own log segment.
+    let gw = start(config()).await.unwrap();
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    let aborted = c.create_multipart_upload().bucket("uploads").key("gone").send().await.unwrap();
+    let aborted = aborted.upload_id().unwrap().to_owned();
+    let open = c.create_multipart_upload().bucket("uploads").key("k").send().await.unwrap();
+    let open = open.upload_id().unwrap().to_owned();
+    gw.shutdown().await;
+    let gw = start(config()).await.unwrap();
+    let part = client(gw.s3_addr).upload_part().bucket("uploads").key("k").upload_id(&open).part_number(1);
+    part.body(pattern(1000, 3).into()).send().await.unwrap();
+    gw.shutdown().await;
+    lose_newest_segment(roots);
+    let gw = start(config()).await.unwrap();
+    client(gw.s3_addr).abort_multipart_upload().bucket("uploads").key("gone").upload_id(&aborted).send().await.unwrap();
+    gw.shutdown().await;
+    lose_newest_segment(roots);
+
+    let found = verify(config(), false).await;
+    assert_eq!(counts(&found), [0, 0, 0, 1, 1, 0], "{found:?}");
+    assert_eq!(found.not_in_log.sample, [format!("uploads/k (upload {open})")], "{found:?}");
+    assert_eq!(found.not_in_store.sample.len(), 1, "{found:?}");
+    assert!(found.not_in_store.sample[0].ends_with(&format!("/gone (upload {aborted})")), "{found:?}");
+    let repaired = verify(config(), true).await;
+    assert_eq!(repaired.relogged, 1, "{repaired:?}");
+    let gw = start(config()).await.unwrap();
+    gw.shutdown().await;
+    let after = verify(config(), false).await;
+    assert_eq!(counts(&after), [0, 0, 0, 0, 1, 0], "only the lost abort is left: {after:?}");
+}
+
 /// Promise: a committed stream's copy at a provider outside its replica list (a surplus copy,
 /// e.g. left by an interrupted evacuation) is found and named; `--repair` has the gateway delete
 /// that copy only, and the object still reads back from its own replica.

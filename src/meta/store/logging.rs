@@ -127,6 +127,10 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
         self.run_logged(move |i| i.relog_version(bucket, &key, version)).await
     }
 
+    async fn relog_upload(&self, upload: crate::model::UploadId) -> Result<bool, MetaError> {
+        self.run_logged(move |i| i.relog_upload(upload)).await
+    }
+
     async fn restore(&self, batch: RestoreBatch) -> Result<(), MetaError> {
         self.run(move |i| i.restore(&batch)).await
     }

@@ -1,5 +1,5 @@
-//! Logging again what the store holds now (`souverain meta verify --repair`): a bucket or a
-//! version whose entry the providers' log lost gets a new entry, drawn like a commit's
+//! Logging again what the store holds now (`souverain meta verify --repair`): a bucket, a
+//! version or an open upload whose entry the providers' log lost gets a new entry, drawn like a commit's
 //! (a new sequence number, in the outbox, logged by the writer).
 
 use super::admin::bucket_entry;
@@ -8,8 +8,9 @@ use super::versions::{History, Place};
 use super::{Inner, LIFE_SHARED, key_lock};
 use crate::meta::codec::decode;
 use crate::meta::kv::{Cf, KvEngine, KvTxn};
-use crate::meta::{BucketRecord, MetaError};
-use crate::model::{BucketName, BucketUid, ObjectKey, VersionRef, WrappedKey};
+use crate::meta::log_entry::{LogEntry, LoggedPart, LoggedUpload};
+use crate::meta::{BucketRecord, MetaError, UploadRecord};
+use crate::model::{BucketName, BucketUid, ObjectKey, UploadId, VersionRef, WrappedKey};
 
 impl<E: KvEngine> Inner<E> {
     /// The bucket's entry again; `None` if it does not exist.
@@ -56,5 +57,31 @@ impl<E: KvEngine> Inner<E> {
         history.rewrite(place, &v, &mut ops)?;
         t.commit(ops)?;
         Ok((true, Some(seq)))
+    }
+
+    /// An open upload's `Upload` entry again, and a `Part` entry for each of its parts (an
+    /// upload begun before uploads were logged, or whose entries the log lost); `None` if the
+    /// upload is not open.
+    pub(super) fn relog_upload(&self, upload: UploadId) -> Result<(bool, Vec<u64>), MetaError> {
+        let Some(rec) = self.get::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else { return Ok((false, vec![])) };
+        // Under the key's lock, as UploadPart, Complete and Abort take it.
+        let mut t = self.engine.begin(&[LIFE_SHARED, key_lock(rec.bucket_uid, &rec.key)])?;
+        let Some(rec) = t.get_decoded::<UploadRecord>(Cf::UploadIds, upload.as_bytes())? else {
+            return Ok((false, vec![]));
+        };
+        let Some(bucket) = bucket_by_uid(&mut t, rec.bucket_uid)? else { return Ok((false, vec![])) };
+        let scope = bucket_scope(&mut t, &bucket)?;
+        let (seq, op) =
+            log_entry(&mut t, scope.clone(), |seq| LogEntry::Upload(Box::new(LoggedUpload::new(seq, &rec))))?;
+        let (mut ops, mut seqs) = (vec![op], vec![seq]);
+        for (number, part) in self.parts_after(upload, 0, usize::MAX)? {
+            let (seq, op) = log_entry(&mut t, scope.clone(), |seq| {
+                LogEntry::Part(Box::new(LoggedPart::new(seq, rec.bucket_uid, upload, number, &part)))
+            })?;
+            ops.push(op);
+            seqs.push(seq);
+        }
+        t.commit(ops)?;
+        Ok((true, seqs))
     }
 }
