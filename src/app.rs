@@ -95,6 +95,19 @@ pub enum StartError {
     /// A rebuild of this store started and did not finish: the store is partial.
     #[error("a `souverain meta rebuild` of this metadata store did not finish; run it again to complete it")]
     RebuildUnfinished,
+    /// The store was never used, yet a provider holds a metadata log: most likely the
+    /// gateway's metadata was lost. Starting would begin a second history over the first.
+    #[error(
+        "the metadata store is empty, but provider {provider} holds a metadata log ({object}): if this gateway's \
+         metadata was lost, restore its key (file or KMS) and run `souverain meta rebuild` before starting; a new \
+         deployment needs provider buckets of its own"
+    )]
+    LogWithoutStore {
+        /// A provider holding a log.
+        provider: String,
+        /// One of its log objects.
+        object: String,
+    },
 }
 
 /// A gateway serving in the background.
@@ -348,6 +361,30 @@ async fn refuse_unfinished_rebuild(meta: &dyn MetadataStore) -> Result<(), Start
     Ok(())
 }
 
+/// A store that was never used (no audit record — the first start records its audit key —,
+/// no bucket, no data key) over providers that hold a metadata log is a lost store, not a new
+/// deployment: its commits would start again at sequence 1 beside a log whose entries rank
+/// above them, and a later rebuild would take the old entries over the new. Refused, naming
+/// the rebuild. A provider that cannot be listed now is not judged.
+async fn refuse_empty_store_over_a_log(meta: &dyn MetadataStore, backends: &Backends) -> Result<(), StartError> {
+    let used = !meta.audit_records(0, 1).await?.is_empty()
+        || !meta.buckets().await?.is_empty()
+        || meta.holds_data_keys().await?;
+    if used {
+        return Ok(());
+    }
+    let mut providers: Vec<_> = backends.values().collect();
+    providers.sort_by(|a, b| a.id().cmp(b.id()));
+    for p in providers {
+        if let Ok(found) = p.list(crate::backend::KEYRING_PREFIX, None, 1).await
+            && let Some((object, _)) = found.into_iter().next()
+        {
+            return Err(StartError::LogWithoutStore { provider: p.id().to_string(), object });
+        }
+    }
+    Ok(())
+}
+
 /// Every configured provider, instrumented, with the book of their health statistics.
 fn open_providers(config: &Config, metrics: &Arc<Metrics>) -> Result<(Backends, ProviderBook), StartError> {
     let mut backends = HashMap::new();
@@ -416,8 +453,10 @@ fn service_config(config: &Config) -> ServiceConfig {
 pub async fn start_on(config: Config, meta: Arc<dyn MetadataStore>) -> Result<RunningGateway, StartError> {
     refuse_unfinished_rebuild(meta.as_ref()).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartError::Metrics)?);
-    let keys = open_keys(&config, meta.as_ref()).await?;
     let (backends, book) = open_providers(&config, &metrics)?;
+    // Before a key file is made for the empty store: one made now would open nothing.
+    refuse_empty_store_over_a_log(meta.as_ref(), &backends).await?;
+    let keys = open_keys(&config, meta.as_ref()).await?;
     let boot_id = BootId(random_array().map_err(|_| StartError::Random)?);
     let catalog: Vec<_> = config.providers.iter().map(|p| p.info.clone()).collect();
     let state = Arc::new(GatewayState::new(Residency { catalog, policies: config.policies.clone() }));

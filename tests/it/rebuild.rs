@@ -444,6 +444,41 @@ async fn a_killed_rebuild_resumes_and_no_gateway_starts_on_it_meanwhile() {
     gw.shutdown().await;
 }
 
+/// Promise: a gateway started on an empty metadata store over providers that hold its log —
+/// the disk was lost, and the service came back up on a new one — refuses to start and names
+/// the rebuild, before it makes a key file (one made then would open nothing) or writes
+/// anything at the providers; after the key file is restored and the rebuild run, it starts
+/// and serves the object written before the loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_does_not_start_on_an_empty_store_over_a_log() {
+    let setup = Setup::new();
+    let gw = setup.start().await;
+    let c = client(gw.s3_addr);
+    c.create_bucket().bucket("kept").send().await.unwrap();
+    c.put_object().bucket("kept").key("k").body(b"before the loss".to_vec().into()).send().await.unwrap();
+    gw.shutdown().await;
+    let key_file = setup.dir.path().join("kek.key");
+    let saved = std::fs::read(&key_file).unwrap();
+    std::fs::remove_dir_all(setup.dir.path().join("meta")).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let files = provider_files(&setup.providers.roots);
+
+    let refused = start(setup.config()).await.err().expect("refused");
+    let message = souverain::report::chain(&refused);
+    assert!(message.contains("holds a metadata log") && message.contains("souverain meta rebuild"), "{message}");
+    assert!(!key_file.exists(), "no new key file");
+    assert_eq!(provider_files(&setup.providers.roots), files, "nothing written at the providers");
+
+    std::fs::write(&key_file, saved).unwrap();
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let report = rebuild(setup.config(), false).await.unwrap();
+    assert_eq!((report.buckets, report.objects), (1, 1), "{report:?}");
+    let gw = setup.start().await;
+    let got = client(gw.s3_addr).get_object().bucket("kept").key("k").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, b"before the loss");
+    gw.shutdown().await;
+}
+
 /// Promise: who may do what survives the loss too: after a rebuild a user's key opens what its
 /// grants allow and nothing more, the creator still owns the bucket, and a key or user deleted
 /// before the loss stays refused (its removal was logged, so the rebuild does not bring it back).
