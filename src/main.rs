@@ -51,20 +51,36 @@ enum Command {
     },
 }
 
+/// What `meta rebuild` (and `meta restore`) reads and writes.
+#[derive(clap::Args)]
+struct RebuildArgs {
+    /// The configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// Read the log and report what a rebuild would recover, writing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Read only this provider's log copies (repeatable; default: every provider).
+    #[arg(long = "provider", value_name = "ID")]
+    providers: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum MetaCommand {
     /// Recreates the configured metadata store, which must be empty, from the metadata log at
     /// the providers (after the gateway's disk was lost). Needs the KEK (key file or KMS).
-    Rebuild {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Read the log and report what a rebuild would recover, writing nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Read only this provider's log copies (repeatable; default: every provider).
-        #[arg(long = "provider", value_name = "ID")]
-        providers: Vec<String>,
+    Rebuild(RebuildArgs),
+    /// Restores the configured (empty) metadata store from its continuous backup at the
+    /// providers: each bucket's and the catalog's newest checkpoint, then the log written
+    /// after it. The same run as `meta rebuild`: the checkpoints are the backup, kept at each
+    /// bucket's own placement.
+    Restore {
+        /// Restore from the providers (the backup's only place; required, so the command says
+        /// where it reads).
+        #[arg(long, required = true)]
+        from_providers: bool,
+        #[command(flatten)]
+        args: RebuildArgs,
     },
     /// Compares the metadata store with what the providers hold (missing replicas, orphan
     /// streams, the metadata log against the store) and prints the findings (JSON); exits
@@ -340,8 +356,13 @@ fn main() -> ExitCode {
         Command::Meta { command: MetaCommand::Verify { config, providers, repair } } => {
             verify(&config, &providers, repair)
         }
-        Command::Meta { command: MetaCommand::Rebuild { config, dry_run, providers } } => {
-            rebuild(&config, &souverain::metalog::rebuild::RebuildOptions { dry_run, providers })
+        Command::Meta {
+            command:
+                MetaCommand::Rebuild(RebuildArgs { config, dry_run, providers })
+                | MetaCommand::Restore { from_providers: true, args: RebuildArgs { config, dry_run, providers } },
+        } => rebuild(&config, &souverain::metalog::rebuild::RebuildOptions { dry_run, providers }),
+        Command::Meta { command: MetaCommand::Restore { from_providers: false, .. } } => {
+            Err(anyhow::anyhow!("`meta restore` reads from the providers: pass --from-providers"))
         }
         Command::Admin { .. } => Ok(()),
     };

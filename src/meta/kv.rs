@@ -67,11 +67,14 @@ pub enum Cf {
     /// audit records logged in each scope, which its checkpoints carry forward
     /// (`meta::audit_chain`)
     AuditScopes,
+    /// bucket_uid → the bucket's name: a bucket by its identity without scanning them all
+    /// (`meta::store::logging::bucket_by_uid`)
+    BucketIds,
 }
 
 impl Cf {
     /// Every family, for engines that create them.
-    pub const ALL: [Cf; 26] = [
+    pub const ALL: [Cf; 27] = [
         Cf::Buckets,
         Cf::Objects,
         Cf::Deks,
@@ -98,6 +101,7 @@ impl Cf {
         Cf::LogRepairs,
         Cf::LogSegments,
         Cf::AuditScopes,
+        Cf::BucketIds,
     ];
 
     /// The engine-level name.
@@ -129,6 +133,7 @@ impl Cf {
             Cf::LogRepairs => "log_repairs",
             Cf::LogSegments => "log_segments",
             Cf::AuditScopes => "audit_scopes",
+            Cf::BucketIds => "bucket_ids",
         }
     }
 }

@@ -447,8 +447,9 @@ async fn a_killed_rebuild_resumes_and_no_gateway_starts_on_it_meanwhile() {
 /// Promise: a gateway started on an empty metadata store over providers that hold its log —
 /// the disk was lost, and the service came back up on a new one — refuses to start and names
 /// the rebuild, before it makes a key file (one made then would open nothing) or writes
-/// anything at the providers; after the key file is restored and the rebuild run, it starts
-/// and serves the object written before the loss.
+/// anything at the providers; after the key file is restored and `souverain meta restore
+/// --from-providers` run (the rebuild's run under the issue's name; without the flag it says
+/// where it reads), it starts and serves the object written before the loss.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_does_not_start_on_an_empty_store_over_a_log() {
     let setup = Setup::new();
@@ -471,8 +472,20 @@ async fn a_gateway_does_not_start_on_an_empty_store_over_a_log() {
 
     std::fs::write(&key_file, saved).unwrap();
     std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let report = rebuild(setup.config(), false).await.unwrap();
-    assert_eq!((report.buckets, report.objects), (1, 1), "{report:?}");
+    // The restore from the continuous backup, as the issue names it: the rebuild's run.
+    let config_file = setup.dir.path().join("souverain.toml");
+    std::fs::write(&config_file, &setup.text).unwrap();
+    let restore = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_souverain"));
+        command.args(["meta", "restore"]).args(args).arg("--config").arg(&config_file).output().unwrap()
+    };
+    let unnamed = restore(&[]);
+    let said = String::from_utf8_lossy(&unnamed.stderr);
+    assert!(unnamed.status.code() == Some(2) && said.contains("--from-providers"), "{said}");
+    let out = restore(&["--from-providers"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["buckets"].as_u64(), report["objects"].as_u64()), (Some(1), Some(1)), "{report}");
     let gw = setup.start().await;
     let got = client(gw.s3_addr).get_object().bucket("kept").key("k").send().await.unwrap();
     assert_eq!(body_bytes(got).await, b"before the loss");

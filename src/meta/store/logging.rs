@@ -53,8 +53,16 @@ pub(super) fn bucket_scope(t: &mut impl KvTxn, rec: &BucketRecord) -> Result<Log
     Ok(LogScope::bucket(rec, own_kek(t, rec.uid)?))
 }
 
-/// A bucket by its identity (buckets are keyed by name; there are few, so a scan).
+/// A bucket by its identity: buckets are keyed by name, and [`Cf::BucketIds`] names each
+/// identity. A bucket the index lacks (made by a gateway from before it, beside this one on a
+/// shared store) is found by a scan all the same.
 pub(super) fn bucket_by_uid(t: &mut impl KvTxn, uid: BucketUid) -> Result<Option<BucketRecord>, MetaError> {
+    if let Some(name) = t.get_decoded::<String>(Cf::BucketIds, uid.as_bytes())?
+        && let Some(rec) = t.get_decoded::<BucketRecord>(Cf::Buckets, name.as_bytes())?
+        && rec.uid == uid
+    {
+        return Ok(Some(rec));
+    }
     for (_, v) in t.scan(Cf::Buckets, b"", None, usize::MAX)? {
         let rec: BucketRecord = decode(&v)?;
         if rec.uid == uid {
@@ -214,5 +222,68 @@ impl<E: KvEngine> LogMeta for KvMetadataStore<E> {
             Ok(keyring)
         })
         .await
+    }
+}
+
+/// The [`Cf::BucketIds`] record of `rec`.
+pub(super) fn bucket_id_op(rec: &BucketRecord) -> Result<KvOp, MetaError> {
+    Ok(KvOp::Put(Cf::BucketIds, rec.uid.as_bytes().to_vec(), encode(&rec.name.to_string())?))
+}
+
+/// `Meta` key set once every bucket has its [`Cf::BucketIds`] record.
+const BUCKET_IDS_MARKER: &[u8] = b"migrated/bucket_ids";
+
+impl<E: KvEngine> super::Inner<E> {
+    /// Stores written before the index: every bucket gets its record, once.
+    pub(super) fn index_bucket_ids(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, BUCKET_IDS_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let mut ops = Vec::new();
+        for (_, v) in self.engine.scan(Cf::Buckets, b"", None, usize::MAX)? {
+            ops.push(bucket_id_op(&decode::<BucketRecord>(&v)?)?);
+        }
+        ops.push(KvOp::Put(Cf::Meta, BUCKET_IDS_MARKER.to_vec(), encode(&true)?));
+        self.engine.write(ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ObjectMeta as _;
+    use crate::meta::memory::MemoryEngine;
+
+    fn record(uid: u8, name: &str) -> BucketRecord {
+        BucketRecord {
+            uid: BucketUid([uid; 16]),
+            name: BucketName::parse(name).unwrap(),
+            policy_id: "p".into(),
+            created_ms: 0,
+        }
+    }
+
+    fn indexed(store: &KvMetadataStore<MemoryEngine>, uid: u8) -> Option<String> {
+        store.inner.engine.get(Cf::BucketIds, &[uid; 16]).unwrap().map(|v| decode(&v).unwrap())
+    }
+
+    /// Promise: every bucket is found by its identity in one lookup: a store from before the
+    /// index gets it when opened, a created bucket is indexed with its creation and a deleted
+    /// one leaves the index with it; a bucket the index lacks is still found.
+    #[tokio::test]
+    async fn buckets_are_indexed_by_identity() {
+        let engine = MemoryEngine::default();
+        let older = record(1, "older");
+        engine.write(vec![KvOp::Put(Cf::Buckets, b"older".to_vec(), encode(&older).unwrap())]).unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        assert_eq!(indexed(&store, 1).as_deref(), Some("older"), "indexed when the store opens");
+        let entry = crate::model::audit::AuditEntry::new("t", "create", &().into());
+        store.create_bucket(record(2, "newer"), None, entry).await.unwrap().expect("created");
+        assert_eq!(indexed(&store, 2).as_deref(), Some("newer"));
+        assert!(store.delete_bucket(&BucketName::parse("newer").unwrap()).await.unwrap());
+        assert_eq!(indexed(&store, 2), None, "gone with the bucket");
+        store.inner.engine.write(vec![KvOp::Delete(Cf::BucketIds, vec![1; 16])]).unwrap();
+        let mut t = store.inner.engine.begin(&[]).unwrap();
+        assert_eq!(bucket_by_uid(&mut t, BucketUid([1; 16])).unwrap(), Some(older), "found without the index");
     }
 }

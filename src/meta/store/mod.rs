@@ -67,6 +67,14 @@ const LIFE_SHARED: TxnLock = TxnLock::Lifecycle { exclusive: false };
 /// Bucket creation and deletion, residency changes.
 const LIFE_EXCLUSIVE: TxnLock = TxnLock::Lifecycle { exclusive: true };
 
+/// A committed stream's manifest and the bucket whose policy admits its replicas (repair asks
+/// it before writing a copy).
+fn record_stream(stream: &StreamManifest, owner: BucketUid, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
+    ops.push(KvOp::Put(Cf::Streams, stream.stream_id.as_bytes().to_vec(), encode(stream)?));
+    ops.push(KvOp::Put(Cf::Owners, stream.stream_id.as_bytes().to_vec(), encode(&owner)?));
+    Ok(())
+}
+
 fn key_lock(bucket: BucketUid, key: &str) -> TxnLock {
     TxnLock::key(bucket.as_bytes(), key.as_bytes())
 }
@@ -82,6 +90,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
         store.run(Inner::migrate_uploads).await?;
         store.run(Inner::migrate_tags).await?;
         store.run(Inner::migrate_lifecycle_tags).await?;
+        store.run(Inner::index_bucket_ids).await?;
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }
@@ -291,8 +300,7 @@ impl<E: KvEngine> Inner<E> {
             seqs.push(ended_seq);
         }
         for s in &c.version.streams {
-            ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
-            ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&c.bucket)?));
+            record_stream(s, c.bucket, &mut ops)?;
         }
         for id in &c.intents {
             ops.push(KvOp::Delete(Cf::Intents, id.as_bytes().to_vec()));

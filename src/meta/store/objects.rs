@@ -55,7 +55,11 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             let (seq, logged) = log_entry(&mut t, LogScope::bucket(&rec, None), |seq| {
                 LogEntry::Bucket(LoggedBucket::new(seq, &rec, None))
             })?;
-            let mut ops = vec![KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?), logged];
+            let mut ops = vec![
+                KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(&rec)?),
+                super::logging::bucket_id_op(&rec)?,
+                logged,
+            ];
             let mut last = seq;
             if let Some(owner) = &owner {
                 let (grant, grant_seq) = super::access::owner_grant(&mut t, rec.uid, owner)?;
@@ -95,7 +99,11 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
             let (seq, logged) =
                 log_entry(&mut t, scope, |seq| LogEntry::BucketDeleted { seq, bucket: *rec.uid.as_bytes() })?;
             ops.extend(super::access::drop_grants(&mut t, rec.uid)?);
-            ops.extend([KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()), logged]);
+            ops.extend([
+                KvOp::Delete(Cf::Buckets, name.as_bytes().to_vec()),
+                KvOp::Delete(Cf::BucketIds, rec.uid.as_bytes().to_vec()),
+                logged,
+            ]);
             t.commit(ops)?;
             Ok((true, Some(seq)))
         })

@@ -16,6 +16,7 @@ impl<E: KvEngine> Inner<E> {
         let mut ops = Vec::new();
         for (rec, kek) in &batch.buckets {
             ops.push(KvOp::Put(Cf::Buckets, rec.name.as_bytes().to_vec(), encode(rec)?));
+            ops.push(super::logging::bucket_id_op(rec)?);
             if let Some(kek) = kek {
                 ops.push(KvOp::Put(Cf::Catalog, bucket_kek_key(rec.uid), encode(kek)?));
             }
@@ -52,8 +53,7 @@ impl<E: KvEngine> Inner<E> {
 
 fn restore_version(v: &RestoredVersion, ops: &mut Vec<KvOp>) -> Result<(), MetaError> {
     for s in &v.version.streams {
-        ops.push(KvOp::Put(Cf::Streams, s.stream_id.as_bytes().to_vec(), encode(s)?));
-        ops.push(KvOp::Put(Cf::Owners, s.stream_id.as_bytes().to_vec(), encode(&v.bucket)?));
+        super::record_stream(s, v.bucket, ops)?;
     }
     queue_repairs(&v.repairs, ops)?;
     if !v.version.delete_marker {
@@ -69,9 +69,7 @@ fn restore_upload(u: &RestoredUpload, ops: &mut Vec<KvOp>) -> Result<(), MetaErr
     ops.push(KvOp::Put(Cf::UploadIds, rec.upload_id.as_bytes().to_vec(), encode(rec)?));
     ops.push(KvOp::Put(Cf::Uploads, index, encode(rec)?));
     for (number, part) in &u.parts {
-        let sid = part.stream.stream_id.as_bytes().to_vec();
-        ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
-        ops.push(KvOp::Put(Cf::Owners, sid, encode(&rec.bucket_uid)?));
+        super::record_stream(&part.stream, rec.bucket_uid, ops)?;
         ops.push(KvOp::Put(Cf::Parts, part_key(rec.upload_id, *number), part.encode_stored()?));
     }
     queue_repairs(&u.repairs, ops)

@@ -51,10 +51,8 @@ impl<E: KvEngine> Inner<E> {
             // durable task (after a grace, for the GETs reading it now), its repairs and checks
             // dropped.
             gc_stream_from(old, r.delete_old_from_ms, &mut ops)?;
-            let id = new.stream_id.as_bytes().to_vec();
-            ops.push(KvOp::Put(Cf::Streams, id.clone(), encode(new)?));
-            ops.push(KvOp::Put(Cf::Owners, id.clone(), encode(&r.bucket)?));
-            ops.push(KvOp::Delete(Cf::Intents, id));
+            super::record_stream(new, r.bucket, &mut ops)?;
+            ops.push(KvOp::Delete(Cf::Intents, new.stream_id.as_bytes().to_vec()));
         }
         queue_repairs(&r.repairs, &mut ops)?;
         v.streams = r.new;

@@ -87,10 +87,8 @@ impl<E: KvEngine> UploadMeta for KvMetadataStore<E> {
             if let Some(old) = super::stored_part(&mut t, &pk)? {
                 gc_stream(&old.stream, &mut ops)?;
             }
-            let sid = part.stream.stream_id.as_bytes().to_vec();
-            ops.push(KvOp::Put(Cf::Streams, sid.clone(), encode(&part.stream)?));
-            ops.push(KvOp::Put(Cf::Owners, sid.clone(), encode(&rec.bucket_uid)?));
-            ops.push(KvOp::Delete(Cf::Intents, sid));
+            super::record_stream(&part.stream, rec.bucket_uid, &mut ops)?;
+            ops.push(KvOp::Delete(Cf::Intents, part.stream.stream_id.as_bytes().to_vec()));
             queue_repairs(&repairs, &mut ops)?;
             ops.push(KvOp::Put(Cf::Parts, pk, part.encode_stored()?));
             let seq = log_upload_entry(&mut t, rec.bucket_uid, &mut ops, |seq| {
