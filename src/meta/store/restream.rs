@@ -6,7 +6,6 @@ use super::logging::{bucket_by_uid, bucket_scope, log_entry};
 use super::versions::History;
 use super::{Inner, LIFE_SHARED, gc_stream_from, key_lock, wall_ms};
 use crate::meta::audit_chain::commit_audited;
-use crate::meta::codec::encode;
 use crate::meta::kv::{Cf, KvEngine, KvOp, KvTxn, TxnLock};
 use crate::meta::replica_queue::queue_repairs;
 use crate::meta::{MetaError, StreamReplacement};
