@@ -212,6 +212,23 @@ pub async fn suite(store: Arc<dyn MetadataStore>) {
     deleting_everything(&store, b).await;
 }
 
+/// A one-replica policy with no constraint, named `id`.
+pub(super) fn policy(id: &str) -> crate::model::ResidencyPolicy {
+    crate::model::ResidencyPolicy {
+        id: id.into(),
+        allowed_countries: Vec::new(),
+        allowed_jurisdictions: Vec::new(),
+        forbid_exposures: Vec::new(),
+        replicas: 1,
+        write_quorum: 1,
+        distinct: crate::model::Distinct::IndependenceGroup,
+        min_distinct_countries: 1,
+        min_distinct_operators: 1,
+        required_certifications: Vec::new(),
+        erasure: None,
+    }
+}
+
 /// An audit entry named after its action.
 pub(super) fn entry(action: &str) -> AuditEntry {
     AuditEntry::new("test", action, &serde_json::json!({ "n": action }))

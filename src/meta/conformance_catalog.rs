@@ -22,19 +22,7 @@ fn changes(name: &str) -> Vec<AuditedChange> {
     use crate::model::cors::{CorsConfig, CorsRule};
     use crate::model::lifecycle::{LifecycleConfig, LifecycleRule, RuleFilter};
     let bucket = || bucket_name(name);
-    let policy = crate::model::ResidencyPolicy {
-        id: "cat-policy".into(),
-        allowed_countries: Vec::new(),
-        allowed_jurisdictions: Vec::new(),
-        forbid_exposures: Vec::new(),
-        replicas: 1,
-        write_quorum: 1,
-        distinct: crate::model::Distinct::IndependenceGroup,
-        min_distinct_countries: 1,
-        min_distinct_operators: 1,
-        required_certifications: Vec::new(),
-        erasure: None,
-    };
+    let policy = super::conformance::policy("cat-policy");
     let provider = crate::model::ProviderInfo {
         id: crate::model::ProviderId::parse("cat-prov").unwrap(),
         country: crate::model::CountryCode::parse("FR").unwrap(),

@@ -126,19 +126,7 @@ pub(super) async fn restored_records_read_back(store: &dyn MetadataStore) {
     let mut v = version(241, "r1");
     v.seq = 5_000;
     let repair = super::RepairTask::for_stream(&v.streams[0], ProviderId::parse("fr").unwrap(), 9, 0);
-    let policy = crate::model::ResidencyPolicy {
-        id: "restored-policy".into(),
-        allowed_countries: Vec::new(),
-        allowed_jurisdictions: Vec::new(),
-        forbid_exposures: Vec::new(),
-        replicas: 1,
-        write_quorum: 1,
-        distinct: crate::model::Distinct::IndependenceGroup,
-        min_distinct_countries: 1,
-        min_distinct_operators: 1,
-        required_certifications: Vec::new(),
-        erasure: None,
-    };
+    let policy = super::conformance::policy("restored-policy");
     let restored = restored_chain(b, store.audit_records(0, 100_000).await.unwrap().last());
     let batch = RestoreBatch {
         buckets: vec![(rec.clone(), Some("own-kek".into()))],
