@@ -379,6 +379,11 @@ async fn refuse_empty_store_over_a_log(meta: &dyn MetadataStore, backends: &Back
         if let Ok(found) = p.list(crate::backend::KEYRING_PREFIX, None, 1).await
             && let Some((object, _)) = found.into_iter().next()
         {
+            // Another gateway of a shared store may have begun meanwhile: its first record
+            // and keyring come together. Only a store still unused is refused.
+            if !meta.audit_records(0, 1).await?.is_empty() {
+                return Ok(());
+            }
             return Err(StartError::LogWithoutStore { provider: p.id().to_string(), object });
         }
     }

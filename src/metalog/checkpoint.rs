@@ -152,7 +152,8 @@ impl Inner {
         let Some(bucket) = group.bucket else {
             let scope = LogScope::catalog();
             if self.due(&scope, &group, through).await {
-                self.checkpoint(&group, &scope, None, through).await;
+                let state = State::Catalog(Some(CatalogCursor::default()));
+                self.checkpoint(&group, &scope, None, state, through).await;
             }
             return;
         };
@@ -169,19 +170,20 @@ impl Inner {
             }),
         };
         let Some((scope, first)) = plan else { return };
-        self.checkpoint(&group, &scope, Some(first), through).await;
+        let from = match rec {
+            Some(_) => Some(StateCursor::default()),
+            // A deleted bucket's checkpoint carries only its audit records (history, not
+            // state) — unless its log was under a KEK of its own: that KEK's destruction must
+            // take its names with it, and this checkpoint is sealed under the default KEK.
+            None => {
+                own_kek_free(bucket, &group, buckets).then(|| StateCursor { audit: true, ..StateCursor::default() })
+            }
+        };
+        self.checkpoint(&group, &scope, Some(first), State::Bucket(bucket, from), through).await;
     }
 
     /// Writes the checkpoint of the group's scope and deletes what it supersedes.
-    async fn checkpoint(&self, group: &Group, scope: &LogScope, first: Option<LogEntry>, through: u64) {
-        let state = match group.bucket {
-            // A deleted bucket's checkpoint carries only its audit records (history, not state).
-            Some(b) => {
-                let live = matches!(first, Some(LogEntry::Bucket(_)));
-                State::Bucket(b, Some(StateCursor { audit: !live, ..StateCursor::default() }))
-            }
-            None => State::Catalog(Some(CatalogCursor::default())),
-        };
+    async fn checkpoint(&self, group: &Group, scope: &LogScope, first: Option<LogEntry>, state: State, through: u64) {
         let marker_bucket = group.bucket.map_or(CATALOG_SCOPE, |b| *b.as_bytes());
         match self.write_checkpoint(marker_bucket, scope, first, state, through).await {
             Ok(id) => {
@@ -258,6 +260,12 @@ fn plan_deleted(bucket: BucketUid, group: &Group, through: u64) -> Option<(LogSc
     let newest = group.segments.iter().max_by_key(|s| s.max_seq)?;
     let scope = LogScope { kek: None, ..newest.scope.clone() };
     Some((scope, LogEntry::BucketDeleted { seq: through, bucket: *bucket.as_bytes() }))
+}
+
+/// Whether a deleted bucket never had a KEK of its own (as far as the store and its segments
+/// say: a segment a rebuild indexed does not know its KEK).
+fn own_kek_free(bucket: BucketUid, group: &Group, buckets: &StoreBuckets) -> bool {
+    !buckets.keks.contains_key(&bucket) && group.segments.iter().all(|s| s.scope.kek.is_none())
 }
 
 /// The newest whole checkpoint among `segments` (a checkpoint is indexed as one only once
@@ -411,4 +419,35 @@ impl Inner {
 /// An entry's sequence number and bytes.
 fn encoded(e: &LogEntry) -> Result<(u64, Vec<u8>)> {
     Ok((e.seq(), e.encode().context("encoding a checkpoint entry")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(kek: Option<&str>) -> IndexedSegment {
+        let scope = LogScope { bucket: Some(BucketUid([4; 16])), policy: "eu".into(), kek: kek.map(str::to_owned) };
+        IndexedSegment { segment_id: [1; 16], scope, targets: vec![], max_seq: 3, bytes: 10, checkpoint: None }
+    }
+
+    /// Promise: a deleted bucket's checkpoint (sealed under the default KEK) carries its audit
+    /// records only if the bucket never had a KEK of its own, as the store or any of its
+    /// segments says: destroying that KEK must take the records' names with it.
+    #[test]
+    fn a_deleted_buckets_records_are_carried_only_under_the_default_kek() {
+        let bucket = BucketUid([4; 16]);
+        let store = |keks: &[(BucketUid, &str)]| StoreBuckets {
+            records: Vec::new(),
+            keks: keks.iter().map(|(b, k)| (*b, (*k).to_owned())).collect(),
+            shredded: HashSet::new(),
+        };
+        let group = |keks: &[Option<&str>]| Group {
+            bucket: Some(bucket),
+            segments: keks.iter().map(|k| segment(*k)).collect(),
+        };
+        assert!(own_kek_free(bucket, &group(&[None, None]), &store(&[])));
+        assert!(!own_kek_free(bucket, &group(&[None, Some("own")]), &store(&[])), "a segment under its own KEK");
+        assert!(!own_kek_free(bucket, &group(&[None]), &store(&[(bucket, "own")])), "the store knows its KEK");
+        assert!(own_kek_free(bucket, &group(&[None]), &store(&[(BucketUid([5; 16]), "other")])));
+    }
 }

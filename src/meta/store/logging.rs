@@ -286,4 +286,32 @@ mod tests {
         let mut t = store.inner.engine.begin(&[]).unwrap();
         assert_eq!(bucket_by_uid(&mut t, BucketUid([1; 16])).unwrap(), Some(older), "found without the index");
     }
+
+    /// Promise: the segment index records of the catalog's scope a store kept before catalog
+    /// checkpoints (a rebuild then indexed a bucket's segment of rewraps only as the
+    /// catalog's) are dropped once when it opens, so no catalog checkpoint deletes such a
+    /// segment; a bucket's records stay, and records made since are kept.
+    #[tokio::test]
+    async fn catalog_index_records_of_older_stores_are_dropped_once() {
+        use crate::meta::LogMeta as _;
+        use crate::meta::outbox::IndexedSegment;
+        let indexed = |bucket: Option<BucketUid>, id: u8| IndexedSegment {
+            segment_id: [id; 16],
+            scope: crate::meta::outbox::LogScope { bucket, policy: String::new(), kek: None },
+            targets: Vec::new(),
+            max_seq: 1,
+            bytes: 1,
+            checkpoint: None,
+        };
+        let engine = MemoryEngine::default();
+        let (old_catalog, old_bucket) = (indexed(None, 1), indexed(Some(BucketUid([3; 16])), 2));
+        let put = |s: &IndexedSegment| KvOp::Put(Cf::LogSegments, s.key(), encode(s).unwrap());
+        engine.write(vec![put(&old_catalog), put(&old_bucket)]).unwrap();
+        let store = KvMetadataStore::new(engine).await.unwrap();
+        assert_eq!(store.indexed_segments(None, 10).await.unwrap(), std::slice::from_ref(&old_bucket));
+        let new_catalog = indexed(None, 9);
+        store.index_segments(vec![new_catalog.clone()]).await.unwrap();
+        store.inner.forget_old_catalog_index().unwrap();
+        assert_eq!(store.indexed_segments(None, 10).await.unwrap(), [new_catalog, old_bucket], "once");
+    }
 }

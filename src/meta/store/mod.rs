@@ -91,6 +91,7 @@ impl<E: KvEngine> KvMetadataStore<E> {
         store.run(Inner::migrate_tags).await?;
         store.run(Inner::migrate_lifecycle_tags).await?;
         store.run(Inner::index_bucket_ids).await?;
+        store.run(Inner::forget_old_catalog_index).await?;
         store.run(Inner::record_stream_owners).await?;
         Ok(store)
     }

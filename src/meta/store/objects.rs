@@ -60,15 +60,18 @@ impl<E: KvEngine> ObjectMeta for KvMetadataStore<E> {
                 super::logging::bucket_id_op(&rec)?,
                 logged,
             ];
-            let mut last = seq;
+            // Every entry the commit logs is waited for: the bucket's, its owner grant's, its
+            // record's (they may land in different segments).
+            let mut seqs = vec![seq];
             if let Some(owner) = &owner {
                 let (grant, grant_seq) = super::access::owner_grant(&mut t, rec.uid, owner)?;
                 ops.extend(grant);
-                last = grant_seq.unwrap_or(seq);
+                seqs.extend(grant_seq);
             }
             let scope = LogScope::bucket(&rec, None);
             let (audited, audit_seq) = commit_audited(t, ops, audit, scope, &i.sealing, wall_ms())?;
-            Ok((Ok(audited), vec![last, audit_seq]))
+            seqs.push(audit_seq);
+            Ok((Ok(audited), seqs))
         })
         .await
     }

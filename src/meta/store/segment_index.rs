@@ -179,4 +179,23 @@ impl<E: KvEngine> Inner<E> {
         let last = pairs.last().filter(|_| pairs.len() >= limit).map(|(k, _)| k.clone());
         Ok((entries, last))
     }
+
+    /// Stores from before catalog checkpoints: their index records of the catalog's scope are
+    /// dropped, once. A rebuild or `meta verify --repair` of then indexed a segment of rewraps
+    /// only as the catalog's (a rewrap names no bucket), and a catalog checkpoint, which does
+    /// not carry rewraps, would delete it. Those segments stay at the providers; what they
+    /// hold is superseded all the same.
+    pub(super) fn forget_old_catalog_index(&self) -> Result<(), MetaError> {
+        if self.engine.get(Cf::Meta, CATALOG_INDEX_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let end = prefix_successor(&CATALOG_SCOPE);
+        let old = self.engine.scan(Cf::LogSegments, &CATALOG_SCOPE, end.as_deref(), usize::MAX)?;
+        let mut ops: Vec<KvOp> = old.into_iter().map(|(k, _)| KvOp::Delete(Cf::LogSegments, k)).collect();
+        ops.push(KvOp::Put(Cf::Meta, CATALOG_INDEX_MARKER.to_vec(), encode(&true)?));
+        self.engine.write(ops)
+    }
 }
+
+/// `Meta` key set once the catalog's index records of before catalog checkpoints are dropped.
+const CATALOG_INDEX_MARKER: &[u8] = b"migrated/catalog_index";
