@@ -10,7 +10,7 @@ use crate::meta::log_entry::LogEntry;
 use crate::meta::restore::RestoredAudit;
 use crate::meta::{MetaError, RebuildStage};
 use crate::model::BucketUid;
-use crate::model::audit::{AuditRecord, GENESIS, link_problems};
+use crate::model::audit::{AuditRecord, link_problems};
 
 /// Problems listed in a report at most (the count goes on).
 const MAX_LISTED: usize = 100;
@@ -60,8 +60,7 @@ where
                     if record.seq == 2 { "record 1 is".into() } else { format!("records 1 to {} are", record.seq - 1) };
                 report.note(vec![format!("{missing} not in the log (written before records were logged, or lost)")]);
             }
-            let start = prev.is_none().then_some(if record.seq == 1 { GENESIS } else { record.prev_hash.as_str() });
-            report.note(link_problems(prev.as_ref(), &record, start));
+            report.note(link_problems(prev.as_ref(), &record, None));
             report.records += 1;
             report.first.get_or_insert(record.seq);
             report.last = Some(record.seq);
@@ -79,7 +78,7 @@ mod tests {
     use crate::meta::log_entry::{LoggedAudit, LoggedCheckpoint};
     use crate::metalog::fold::{ReadSegment, fold_segments};
     use crate::metalog::stage::{Job, MemoryStage};
-    use crate::model::audit::AuditEntry;
+    use crate::model::audit::{AuditEntry, GENESIS};
 
     /// A chain of `n` records; record `i` is logged at sequence `10 * i` in the scope of
     /// bucket `i % 3` (0: the catalog).

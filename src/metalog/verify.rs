@@ -16,8 +16,8 @@
 //! deletion (the sweep DESIGN left unbuilt); the gateway's workers carry them out, and a
 //! deletion task whose replica is live is dropped, never executed
 //! ([`crate::meta::ReplicaMeta::claim_deletions`]). Buckets, versions and open uploads the
-//! log lost or holds differently are logged again as the store holds them (the writer logs them when the
-//! gateway runs).
+//! log lost or holds differently are logged again as the store holds them (the writer logs
+//! them when the gateway runs).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -309,7 +309,8 @@ async fn compare_log(
     let gens = Superseded::read(&stage).await?;
     let buckets = fold::live_buckets(&stage, &gens).await?;
     let live: HashSet<[u8; 16]> = buckets.iter().map(|b| b.uid).collect();
-    for b in meta.buckets().await? {
+    let stored = meta.buckets().await?;
+    for b in &stored {
         if !live.contains(&b.uid.0) {
             report.not_in_log.add(|| format!("bucket {}", b.name.as_str()));
             if repair && meta.relog_bucket(&b.name).await? {
@@ -318,7 +319,7 @@ async fn compare_log(
         }
         store_versions_in_log(meta, (&stage, &gens), b.uid, b.name.as_str(), report, repair).await?;
     }
-    compare_uploads(meta, (&stage, &gens), &live, report, repair).await?;
+    compare_uploads(meta, &stored, (&stage, &gens), &live, report, repair).await?;
     fold::each_live_version(&stage, &live, &gens, 512, async |versions| -> Result<(), MetaError> {
         for v in versions {
             let Ok(key) = ObjectKey::parse(&v.version.key) else { continue };
@@ -380,12 +381,13 @@ async fn store_versions_in_log(
 /// holds differently (one begun before uploads were logged) is logged again.
 async fn compare_uploads(
     meta: &dyn MetadataStore,
+    stored: &[crate::meta::BucketRecord],
     (stage, gens): (&dyn RebuildStage, &Superseded),
     live: &HashSet<[u8; 16]>,
     report: &mut VerifyReport,
     repair: bool,
 ) -> Result<(), MetaError> {
-    for b in meta.buckets().await? {
+    for b in stored {
         let mut walk = UploadWalk::new(b.uid);
         loop {
             let page = walk.next_page(meta, 256).await?;

@@ -97,21 +97,17 @@ pub fn verify(records: &[AuditRecord], anchor: Option<&str>) -> Vec<ChainProblem
     let mut prev: Option<&AuditRecord> = None;
     for (i, r) in records.iter().enumerate() {
         let line = i + 1;
-        let start = if prev.is_none() {
-            Some(anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() }))
-        } else {
-            None
-        };
-        problems.extend(link_problems(prev, r, start).into_iter().map(|problem| ChainProblem { line, problem }));
+        problems.extend(link_problems(prev, r, anchor).into_iter().map(|problem| ChainProblem { line, problem }));
         prev = Some(r);
     }
     problems
 }
 
 /// What is wrong with `r` as the record after `prev` (or, with no `prev`, as the first one,
-/// whose `prev_hash` must be `start`): its hash does not match its fields, it does not link to
-/// `prev`, or its sequence number does not follow.
-pub fn link_problems(prev: Option<&AuditRecord>, r: &AuditRecord, start: Option<&str>) -> Vec<String> {
+/// whose `prev_hash` must be `anchor` — or, without one, [`GENESIS`] for record 1 and
+/// anything for a later one): its hash does not match its fields, it does not link to `prev`,
+/// or its sequence number does not follow.
+pub fn link_problems(prev: Option<&AuditRecord>, r: &AuditRecord, anchor: Option<&str>) -> Vec<String> {
     let mut problems = Vec::new();
     if r.computed_hash() != r.hash {
         problems.push(format!("record {}: its content does not match its hash (edited)", r.seq));
@@ -123,7 +119,7 @@ pub fn link_problems(prev: Option<&AuditRecord>, r: &AuditRecord, start: Option<
         if r.seq != p.seq + 1 {
             problems.push(format!("record {}: expected sequence number {}", r.seq, p.seq + 1));
         }
-    } else if start.is_some_and(|s| r.prev_hash != s) {
+    } else if r.prev_hash != anchor.unwrap_or(if r.seq == 1 { GENESIS } else { r.prev_hash.as_str() }) {
         problems.push(format!("record {}: does not start the chain it claims to", r.seq));
     }
     problems

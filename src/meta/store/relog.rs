@@ -1,6 +1,6 @@
 //! Logging again what the store holds now (`souverain meta verify --repair`): a bucket, a
-//! version or an open upload whose entry the providers' log lost gets a new entry, drawn like a commit's
-//! (a new sequence number, in the outbox, logged by the writer).
+//! version or an open upload whose entry the providers' log lost gets a new entry, drawn like
+//! a commit's (a new sequence number, in the outbox, logged by the writer).
 
 use super::admin::bucket_entry;
 use super::logging::{bucket_by_uid, bucket_scope, log_entry, own_kek};
